@@ -1,0 +1,58 @@
+// `pvsim boot <image>`: builds one PV domain in-process, runs it, prints its console,
+// and exits with its shutdown reason code.
+
+import { readFileSync } from 'node:fs';
+import { Hypervisor } from '../hypervisor/hypervisor.ts';
+import { BuildError } from '../hypervisor/domain/builder.ts';
+import { ElfError } from '../hypervisor/domain/elf.ts';
+import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
+
+export const BOOT_EXIT_TIMEOUT = 124;
+export const BOOT_EXIT_BAD_INPUT = 125;
+
+export interface BootCliOptions {
+  cmdline: string;
+  memory: number;
+  name: string;
+  maxInstructions: number;
+  dmesg?: boolean;
+}
+
+export function bootCommand(file: string, opts: BootCliOptions): number {
+  let image: Uint8Array;
+  try {
+    image = readFileSync(file);
+  } catch (e) {
+    process.stderr.write(`pvsim boot: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    return BOOT_EXIT_BAD_INPUT;
+  }
+  const hv = new Hypervisor();
+  hv.onConsole = (_d, bytes) => process.stdout.write(bytes);
+  let domain;
+  try {
+    domain = hv.createPvDomain(image, { name: opts.name, memoryBytes: opts.memory * 1024 * 1024, cmdline: opts.cmdline }).domain;
+  } catch (e) {
+    if (e instanceof ElfError || e instanceof BuildError || e instanceof RangeError) {
+      process.stderr.write(`pvsim boot: ${file}: ${e.message}\n`);
+      return BOOT_EXIT_BAD_INPUT;
+    }
+    throw e;
+  }
+  hv.unpause(domain);
+  const result = hv.run(opts.maxInstructions);
+  if (opts.dmesg) for (const line of hv.dmesg()) process.stderr.write(line + '\n');
+  const secs = (hv.now / 1e9).toFixed(6);
+  if (result.kind === 'limit') {
+    process.stderr.write(
+      `pvsim boot: domain ${domain.domid} (${domain.name}) still running after ${hv.totalInstructions} instructions (--max-instructions)\n`,
+    );
+    return BOOT_EXIT_TIMEOUT;
+  }
+  const reason = domain.shutdownReason ?? 'crash';
+  const extra = domain.crashMessage ? `: ${domain.crashMessage}` : '';
+  process.stderr.write(
+    `pvsim boot: domain ${domain.domid} (${domain.name}) shut down: ${reason}${extra} ` +
+      `[${hv.totalInstructions} instructions, ${secs} s virtual]\n`,
+  );
+  return SHUTDOWN[reason];
+}

@@ -1,0 +1,52 @@
+// The `pvsim` command line. Each subcommand lives in its own module; this file only wires
+// them to commander (which gives every subcommand --help).
+
+import { Command } from 'commander';
+import { positiveInt } from './args.ts';
+import { runBareCommand } from './run_bare.ts';
+import { bootCommand } from './boot.ts';
+
+const program = new Command();
+program
+  .name('pvsim')
+  .description('A simulator of a Xen-style paravirtualizing hypervisor running RV32 guests')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+program
+  .command('run-bare')
+  .description('run an RV32 ELF on a bare machine in M-mode (RAM at 0x80000000, 16550 UART at 0x10000000, HTIF tohost)')
+  .argument('<elf>', 'RV32 executable')
+  .option('--max-instructions <n>', 'give up after this many instructions', positiveInt('--max-instructions'), 1_000_000_000)
+  .option('--ram <MiB>', 'RAM size in MiB', positiveInt('--ram'), 64)
+  .option('-q, --quiet', 'print nothing on pass')
+  .addHelpText(
+    'after',
+    '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
+      '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
+  )
+  .action((elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean }) => {
+    process.exitCode = runBareCommand(elf, opts);
+  });
+
+program
+  .command('boot')
+  .description('boot one PV guest kernel in-process and print its console output')
+  .argument('<image>', 'PV kernel ELF (with Xen ELF notes), e.g. guests/build/hello.elf')
+  .option('--cmdline <text>', 'guest command line (start_info.cmd_line)', '')
+  .option('--memory <MiB>', 'guest memory in MiB', positiveInt('--memory'), 16)
+  .option('--name <name>', 'domain name', 'guest')
+  .option('--max-instructions <n>', 'stop after this many guest instructions', positiveInt('--max-instructions'), 2_000_000_000)
+  .option('--dmesg', 'print the hypervisor log to stderr at the end')
+  .addHelpText(
+    'after',
+    "\nExit status: Xen's shutdown reason code (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog),\n" +
+      '124 if --max-instructions was reached, 125 for an unreadable or invalid image.',
+  )
+  .action((image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
+    process.exitCode = bootCommand(image, opts);
+  });
+
+await program.parseAsync(process.argv);

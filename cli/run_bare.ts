@@ -1,0 +1,66 @@
+// `pvsim run-bare <elf>`: a bare machine for riscv-tests-style programs (HTIF tohost).
+
+import { readFileSync } from 'node:fs';
+import { runBare } from '../hypervisor/bare/machine.ts';
+import { ElfError } from '../hypervisor/domain/elf.ts';
+
+export const RUN_BARE_EXIT = { pass: 0, fail: 1, timeout: 2, stuck: 3, badInput: 4 } as const;
+
+export interface RunBareCliOptions {
+  maxInstructions: number;
+  ram: number;
+  quiet?: boolean;
+}
+
+export function runBareCommand(file: string, opts: RunBareCliOptions): number {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    process.stderr.write(`pvsim run-bare: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    return RUN_BARE_EXIT.badInput;
+  }
+  const chunks: number[] = [];
+  const flush = () => {
+    if (chunks.length) process.stdout.write(Uint8Array.from(chunks.splice(0)));
+  };
+  let result;
+  try {
+    result = runBare(bytes, {
+      maxInstructions: opts.maxInstructions,
+      ramBytes: opts.ram * 1024 * 1024,
+      onOutput: (b) => {
+        chunks.push(b);
+        if (b === 0x0a || chunks.length >= 4096) flush();
+      },
+    });
+  } catch (e) {
+    flush();
+    if (e instanceof ElfError) {
+      process.stderr.write(`pvsim run-bare: ${file}: ${e.message}\n`);
+      return RUN_BARE_EXIT.badInput;
+    }
+    throw e;
+  }
+  flush();
+  const o = result.outcome;
+  const n = result.instructions;
+  switch (o.kind) {
+    case 'pass':
+      if (!opts.quiet) process.stderr.write(`PASS (${n} instructions)\n`);
+      return RUN_BARE_EXIT.pass;
+    case 'fail':
+      process.stderr.write(`FAIL: test ${o.testNumber} (tohost=0x${o.tohost.toString(16)}, ${n} instructions)\n`);
+      return RUN_BARE_EXIT.fail;
+    case 'timeout':
+      process.stderr.write(
+        `TIMEOUT: no result after ${n} instructions (--max-instructions ${opts.maxInstructions})` +
+          (result.hasTohost ? '' : '; the image has no tohost symbol, so it cannot report one') +
+          '\n',
+      );
+      return RUN_BARE_EXIT.timeout;
+    case 'stuck':
+      process.stderr.write(`STUCK: wfi at 0x${o.pc.toString(16)} with no interrupt enabled that could wake the hart\n`);
+      return RUN_BARE_EXIT.stuck;
+  }
+}

@@ -1,0 +1,75 @@
+/* PV console: printf and friends on top of CONSOLEIO_write, line buffered. */
+#include <pvsim/console.h>
+#include <pvsim/hypercall.h>
+#include <pvsim/string.h>
+
+#define CONSOLE_BUF 256
+
+static char buf[CONSOLE_BUF];
+static size_t used;
+
+void console_write(const char *s, size_t n)
+{
+    while (n > 0) {
+        int chunk = n > 0x7FFFFFFFU ? 0x7FFFFFFF : (int)n;
+        int rc = HYPERVISOR_console_io(CONSOLEIO_write, chunk, (char *)s);
+        if (rc < 0)
+            return;             /* nothing sensible left to do with the text */
+        /* Xen answers 0 for "all written"; a positive answer is a count. */
+        if (rc == 0 || rc >= chunk)
+            rc = chunk;
+        s += rc;
+        n -= (size_t)rc;
+    }
+}
+
+void console_flush(void)
+{
+    if (used) {
+        console_write(buf, used);
+        used = 0;
+    }
+}
+
+void console_putc(char c)
+{
+    buf[used++] = c;
+    if (c == '\n' || used == sizeof(buf))
+        console_flush();
+}
+
+static void emit(void *ctx, char c)
+{
+    (void)ctx;
+    console_putc(c);
+}
+
+int vprintf(const char *fmt, va_list ap)
+{
+    return pv_vformat(emit, NULL, fmt, ap);
+}
+
+int printf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vprintf(fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int putchar(int c)
+{
+    console_putc((char)c);
+    return (unsigned char)c;
+}
+
+int puts(const char *s)
+{
+    while (*s)
+        console_putc(*s++);
+    console_putc('\n');
+    return 0;
+}

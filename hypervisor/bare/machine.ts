@@ -1,0 +1,129 @@
+// A bare RV32 machine for `pvsim run-bare`: RAM at 0x80000000, a 16550 UART at 0x10000000,
+// a CLINT at 0x02000000, and the riscv-tests HTIF convention on the ELF's `tohost` symbol.
+// Time is derived from retired instructions (1 ns each), so every run is identical.
+
+import { Hart, Interpreter, PRIV_M } from '../cpu/index.ts';
+import { ExitReason } from '../cpu/engine.ts';
+import { PAGE_SIZE, PhysMemory } from '../cpu/memory.ts';
+import { Uart16550, UART16550_SIZE } from '../devices/uart16550.ts';
+import { Clint, CLINT_SIZE } from '../devices/clint.ts';
+import { ElfError, parseElf } from '../domain/elf.ts';
+
+export const BARE_RAM_BASE = 0x8000_0000;
+export const BARE_UART_BASE = 0x1000_0000;
+export const BARE_CLINT_BASE = 0x0200_0000;
+
+export interface BareOptions {
+  ramBytes?: number;
+  maxInstructions?: number;
+  /** Receives every byte the program writes to the UART or the HTIF console. */
+  onOutput?: (byte: number) => void;
+}
+
+export type BareOutcome =
+  | { kind: 'pass' }
+  | { kind: 'fail'; testNumber: number; tohost: bigint }
+  | { kind: 'timeout' }
+  /** WFI with no interrupt that could ever wake the hart. */
+  | { kind: 'stuck'; pc: number };
+
+export interface BareResult {
+  outcome: BareOutcome;
+  instructions: number;
+  hasTohost: boolean;
+}
+
+const HTIF_DEV_CONSOLE = 1n;
+const HTIF_CMD_PUTCHAR = 1n;
+
+/** Loads `elf` and runs it to completion. Throws ElfError for a bad image. */
+export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
+  const ramBytes = opts.ramBytes ?? 64 * 1024 * 1024;
+  const maxInstructions = opts.maxInstructions ?? 1_000_000_000;
+  const out = opts.onOutput ?? (() => {});
+  const img = parseElf(elf);
+
+  const mem = new PhysMemory();
+  mem.addRam(BARE_RAM_BASE, ramBytes);
+  const ramEnd = BARE_RAM_BASE + ramBytes;
+  for (const s of img.segments) {
+    if (s.memsz === 0) continue;
+    if (s.paddr < BARE_RAM_BASE || s.paddr + s.memsz > ramEnd) {
+      throw new ElfError(
+        `segment at 0x${s.paddr.toString(16)} (+0x${s.memsz.toString(16)}) lies outside RAM ` +
+          `[0x${BARE_RAM_BASE.toString(16)}, 0x${ramEnd.toString(16)})`,
+      );
+    }
+    mem.writeBytes(s.paddr, s.data);
+  }
+
+  const hart = new Hart(mem, { hartId: 0 });
+  let timeOffset = 0;
+  hart.timeSource = () => hart.instret + timeOffset;
+  const uart = new Uart16550(out);
+  const clint = new Clint(hart, () => hart.timeSource());
+  mem.addMmio(BARE_UART_BASE, UART16550_SIZE, uart);
+  mem.addMmio(BARE_CLINT_BASE, CLINT_SIZE, clint);
+
+  const tohostSym = img.symbols.get('tohost');
+  const fromhostSym = img.symbols.get('fromhost');
+  const state: { outcome: BareOutcome | null } = { outcome: null };
+  if (tohostSym) {
+    const tohost = tohostSym.value;
+    const fromhost = fromhostSym?.value;
+    if (!mem.isBacked(tohost, 8)) throw new ElfError(`tohost symbol at 0x${tohost.toString(16)} is outside RAM`);
+    for (let p = Math.floor(tohost / PAGE_SIZE); p <= Math.floor((tohost + 7) / PAGE_SIZE); p++) mem.setWatched(p, true);
+    mem.onStore = (pa, size) => {
+      if (pa + size <= tohost || pa >= tohost + 8) return false;
+      const lo = mem.read32(tohost);
+      const hi = mem.read32(tohost + 4);
+      // RV32 writes tohost as two words, low first: an odd low word is an exit code by
+      // itself; a device command is complete once the high word is written.
+      if (lo & 1) {
+        const value = (BigInt(hi) << 32n) | BigInt(lo);
+        state.outcome = value === 1n ? { kind: 'pass' } : { kind: 'fail', testNumber: Number(value >> 1n), tohost: value };
+        return true;
+      }
+      const touchedHigh = pa + size > tohost + 4;
+      if (!touchedHigh || (lo === 0 && hi === 0)) return false;
+      const value = (BigInt(hi) << 32n) | BigInt(lo);
+      const dev = value >> 56n;
+      const cmd = (value >> 48n) & 0xffn;
+      if (dev === HTIF_DEV_CONSOLE && cmd === HTIF_CMD_PUTCHAR) out(Number(value & 0xffn));
+      mem.write32(tohost, 0);
+      mem.write32(tohost + 4, 0);
+      if (fromhost !== undefined && mem.isBacked(fromhost, 8)) {
+        mem.write32(fromhost, 1);
+        mem.write32(fromhost + 4, Number((dev << 24n) | (cmd << 16n)));
+      }
+      return false;
+    };
+  }
+
+  hart.pc = img.entry >>> 0;
+  hart.priv = PRIV_M;
+  const engine = new Interpreter();
+  while (state.outcome === null) {
+    const remaining = maxInstructions - hart.instret;
+    if (remaining <= 0) {
+      state.outcome = { kind: 'timeout' };
+      break;
+    }
+    // End each slice at the next timer deadline so MTIP is raised on the exact instruction.
+    const untilTimer = clint.mtimecmp - hart.timeSource();
+    const budget = Math.max(1, Math.min(remaining, 1_000_000, untilTimer > 0 ? untilTimer : 1_000_000));
+    const why = engine.run(hart, budget);
+    clint.update();
+    if (why === ExitReason.Wfi && state.outcome === null) {
+      const now = hart.timeSource();
+      const mie = hart.readCsr(0x304);
+      if ((mie & (1 << 7)) !== 0 && clint.mtimecmp > now && clint.mtimecmp !== Number.MAX_SAFE_INTEGER) {
+        timeOffset += clint.mtimecmp - now; // sleep until the timer fires
+        clint.update();
+      } else if ((hart.readCsr(0x344) & mie) === 0) {
+        state.outcome = { kind: 'stuck', pc: hart.pc };
+      }
+    }
+  }
+  return { outcome: state.outcome, instructions: hart.instret, hasTohost: tohostSym !== undefined };
+}

@@ -1,0 +1,149 @@
+// Machine (physical) memory as the CPU engine sees it: 4 KiB frames, allocated on demand,
+// indexed by frame number, plus MMIO regions. The engine reads frames directly (hot path);
+// everything else goes through the helpers below.
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export const PAGE_MASK = PAGE_SIZE - 1;
+/** Frames addressable with a 32-bit physical address. */
+export const MAX_FRAMES = 1 << 20;
+
+/** A device mapped at a physical address range. Offsets are relative to the region base. */
+export interface MmioDevice {
+  /** Returns the value read (zero-extended to `size` bytes). */
+  read(offset: number, size: 1 | 2 | 4): number;
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+export interface MmioRegion {
+  readonly base: number;
+  readonly size: number;
+  readonly device: MmioDevice;
+}
+
+/**
+ * Called after a guest store lands in a watched frame. Returning true asks the engine to
+ * stop after the current instruction (HTIF tohost, page tracking for dom0 mirrors).
+ */
+export type StoreWatcher = (pa: number, size: number) => boolean;
+
+export class PhysMemory {
+  /** Frame contents by frame number; null where no frame exists (access fault). */
+  readonly frames: Array<Uint8Array | null> = new Array<Uint8Array | null>(MAX_FRAMES).fill(null);
+  /** Little-endian 32-bit views of the same frames, for aligned word access. */
+  readonly words: Array<Int32Array | null> = new Array<Int32Array | null>(MAX_FRAMES).fill(null);
+  /** Non-zero for frames whose stores must be reported to `onStore` (never cached as writable). */
+  readonly watched = new Uint8Array(MAX_FRAMES);
+  readonly regions: MmioRegion[] = [];
+  onStore: StoreWatcher | null = null;
+  /** Bumped whenever a mapping changes, so engines can drop cached translations. */
+  generation = 0;
+  /**
+   * The hart that last ran on this memory (set by the engine at run() entry). When another
+   * hart has run since, a hart drops its LR reservation: stores by other harts to the
+   * reserved word are not tracked individually, so an intervening run counts as one.
+   */
+  lastRunner: object | null = null;
+  private populated = 0;
+
+  get frameCount(): number {
+    return this.populated;
+  }
+
+  /** Creates a zeroed frame at `pfn` (or returns the existing one). */
+  ensureFrame(pfn: number): Uint8Array {
+    const have = this.frames[pfn];
+    if (have) return have;
+    if (pfn < 0 || pfn >= MAX_FRAMES) throw new RangeError(`frame number ${pfn} out of range`);
+    const f = new Uint8Array(PAGE_SIZE);
+    this.frames[pfn] = f;
+    this.words[pfn] = new Int32Array(f.buffer);
+    this.populated++;
+    return f;
+  }
+
+  /** Populates every frame in [base, base+size). */
+  addRam(base: number, size: number): void {
+    const first = Math.floor(base / PAGE_SIZE);
+    const last = Math.floor((base + size - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) this.ensureFrame(p);
+  }
+
+  removeFrame(pfn: number): void {
+    if (!this.frames[pfn]) return;
+    this.frames[pfn] = null;
+    this.words[pfn] = null;
+    this.watched[pfn] = 0;
+    this.populated--;
+    this.generation++;
+  }
+
+  setWatched(pfn: number, on: boolean): void {
+    this.watched[pfn] = on ? 1 : 0;
+    this.generation++;
+  }
+
+  addMmio(base: number, size: number, device: MmioDevice): void {
+    for (const r of this.regions) {
+      if (base < r.base + r.size && r.base < base + size) {
+        throw new RangeError(`MMIO region 0x${base.toString(16)} overlaps 0x${r.base.toString(16)}`);
+      }
+    }
+    this.regions.push({ base, size, device });
+    this.generation++;
+  }
+
+  findMmio(pa: number): MmioRegion | undefined {
+    for (const r of this.regions) if (pa >= r.base && pa < r.base + r.size) return r;
+    return undefined;
+  }
+
+  /** True if every byte of [pa, pa+len) is backed by a frame. */
+  isBacked(pa: number, len: number): boolean {
+    if (len <= 0) return true;
+    if (pa < 0 || pa + len > 2 ** 32) return false;
+    for (let p = Math.floor(pa / PAGE_SIZE); p <= Math.floor((pa + len - 1) / PAGE_SIZE); p++) {
+      if (!this.frames[p]) return false;
+    }
+    return true;
+  }
+
+  /** Host-side copy out of machine memory; throws RangeError on an unbacked byte. */
+  readBytes(pa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const f = this.frames[Math.floor(a / PAGE_SIZE)];
+      if (!f) throw new RangeError(`no frame at 0x${a.toString(16)}`);
+      const off = a & PAGE_MASK;
+      const n = Math.min(PAGE_SIZE - off, len - done);
+      out.set(f.subarray(off, off + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** Host-side copy into machine memory; throws RangeError on an unbacked byte. */
+  writeBytes(pa: number, data: Uint8Array): void {
+    let done = 0;
+    while (done < data.length) {
+      const a = pa + done;
+      const f = this.frames[Math.floor(a / PAGE_SIZE)];
+      if (!f) throw new RangeError(`no frame at 0x${a.toString(16)}`);
+      const off = a & PAGE_MASK;
+      const n = Math.min(PAGE_SIZE - off, data.length - done);
+      f.set(data.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  read32(pa: number): number {
+    const b = this.readBytes(pa, 4);
+    return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+  }
+
+  write32(pa: number, value: number): void {
+    this.writeBytes(pa, new Uint8Array([value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff]));
+  }
+}

@@ -1,0 +1,493 @@
+// Address translation for one hart: the Sv32 page-table walk, a software TLB, and the
+// slow paths of loads, stores, atomics and instruction fetch.
+//
+// TLB layout. One `TlbSet` per privilege level (U, S, M; index = privilege number), each
+// holding three direct-mapped tables (read, write, execute) keyed by virtual page number.
+// An entry caches the frame's typed arrays so the interpreter's fast path is a tag compare
+// and an array read. A set's entries are only valid for the translation context it was
+// filled under; the hart flushes sets when that context changes:
+//   * satp write, sfence.vma                  -> U and S sets (sfence with rs1 != x0: that page)
+//   * mstatus.SUM / mstatus.MXR change         -> U and S sets
+//   * PhysMemory.generation change             -> all sets
+// Switching privilege (traps, xRET, MPRV) only switches which set is used.
+// Never cached: pages overlapping an MMIO region (all tables), watched frames (write
+// table only), and write entries whose PTE has D clear (the walk sets D first).
+//
+// A/D bits: hardware-managed (Svadu-style). A walk that finds A clear, or D clear on a
+// store/AMO, sets them in the PTE as part of the walk (atomic: one JS step) instead of
+// raising a page fault. The update counts as a store for watched frames.
+
+import type { Hart } from './hart.ts';
+import { PAGE_SIZE, type PhysMemory } from './memory.ts';
+import {
+  CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE_FAULT,
+  MSTATUS_MXR, MSTATUS_SUM, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X,
+  SATP_MODE_SV32, SATP_PPN_MASK,
+} from './csr.ts';
+
+export const ACCESS_READ = 0;
+export const ACCESS_WRITE = 1;
+export const ACCESS_EXEC = 2;
+export type Access = typeof ACCESS_READ | typeof ACCESS_WRITE | typeof ACCESS_EXEC;
+
+/** Walk results below zero. */
+export const WALK_PAGE_FAULT = -1;
+export const WALK_ACCESS_FAULT = -2;
+
+export const TLB_BITS = 8;
+export const TLB_SIZE = 1 << TLB_BITS;
+export const TLB_MASK = TLB_SIZE - 1;
+
+const TWO32 = 0x1_0000_0000;
+const EMPTY_WORDS = new Int32Array(PAGE_SIZE >> 2);
+const EMPTY_BYTES = new Uint8Array(PAGE_SIZE);
+
+/** Page-fault and access-fault causes by access type. */
+const PAGE_FAULT_CAUSE = [CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT];
+const ACCESS_FAULT_CAUSE = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS];
+
+/** Read/write/execute translation tables for one privilege level. Tags are VPNs, -1 = empty. */
+export class TlbSet {
+  readonly rTag = new Int32Array(TLB_SIZE).fill(-1);
+  readonly rPfn = new Int32Array(TLB_SIZE);
+  readonly rWords: Int32Array[] = new Array<Int32Array>(TLB_SIZE).fill(EMPTY_WORDS);
+  readonly rBytes: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(EMPTY_BYTES);
+  readonly wTag = new Int32Array(TLB_SIZE).fill(-1);
+  readonly wPfn = new Int32Array(TLB_SIZE);
+  readonly wWords: Int32Array[] = new Array<Int32Array>(TLB_SIZE).fill(EMPTY_WORDS);
+  readonly wBytes: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(EMPTY_BYTES);
+  readonly xTag = new Int32Array(TLB_SIZE).fill(-1);
+  readonly xPfn = new Int32Array(TLB_SIZE);
+  readonly xWords: Int32Array[] = new Array<Int32Array>(TLB_SIZE).fill(EMPTY_WORDS);
+
+  flush(): void {
+    this.rTag.fill(-1);
+    this.wTag.fill(-1);
+    this.xTag.fill(-1);
+  }
+
+  flushPage(vpn: number): void {
+    const i = vpn & TLB_MASK;
+    if (this.rTag[i] === vpn) this.rTag[i] = -1;
+    if (this.wTag[i] === vpn) this.wTag[i] = -1;
+    if (this.xTag[i] === vpn) this.xTag[i] = -1;
+  }
+}
+
+export class Mmu {
+  readonly mem: PhysMemory;
+  private readonly hart: Hart;
+  /** TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused). */
+  readonly sets: TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
+  /** `mem.generation` the sets were filled under. */
+  gen: number;
+  /** Result of the last slow-path access: exception cause, or -1 if it completed. */
+  exc = -1;
+  /** Trap value for `exc` (the faulting virtual address). */
+  tval = 0;
+  /** Set when device or watcher code ran during an access; the engine re-syncs and clears it. */
+  attention = false;
+  /** LR reservation: valid flag and the reserved physical word address. */
+  resValid = false;
+  resPa = 0;
+
+  constructor(mem: PhysMemory, hart: Hart) {
+    this.mem = mem;
+    this.hart = hart;
+    this.gen = mem.generation;
+  }
+
+  flushAll(): void {
+    for (const s of this.sets) s.flush();
+    this.gen = this.mem.generation;
+  }
+
+  /** Drops U and S translations (satp write, sfence.vma, SUM/MXR change). */
+  flushVirtual(): void {
+    this.sets[0]!.flush();
+    this.sets[1]!.flush();
+  }
+
+  flushVirtualPage(va: number): void {
+    const vpn = va >>> 12;
+    this.sets[0]!.flushPage(vpn);
+    this.sets[1]!.flushPage(vpn);
+  }
+
+  /**
+   * Sv32 walk (privileged spec 4.3.2) of `va` for an access of kind `acc` from privilege
+   * `priv` (U or S). Returns the physical address (may be >= 2^32: Sv32 PPNs are 22 bits),
+   * or WALK_PAGE_FAULT / WALK_ACCESS_FAULT. Sets A, and D on writes.
+   */
+  walk(va: number, acc: Access, priv: number, mstatus: number): number {
+    const mem = this.mem;
+    let table = (this.hart.satp & SATP_PPN_MASK) * PAGE_SIZE;
+    let level = 1;
+    let pte = 0;
+    let pteAddr = 0;
+    let words: Int32Array | null = null;
+    for (;;) {
+      const index = level === 1 ? va >>> 22 : (va >>> 12) & 0x3ff;
+      pteAddr = table + index * 4;
+      if (pteAddr >= TWO32) return WALK_ACCESS_FAULT;
+      words = mem.words[pteAddr >>> 12] ?? null;
+      if (words === null || (mem.regions.length !== 0 && mem.findMmio(pteAddr))) return WALK_ACCESS_FAULT;
+      pte = words[(pteAddr & 0xfff) >>> 2]!;
+      if ((pte & PTE_V) === 0 || (pte & (PTE_R | PTE_W)) === PTE_W) return WALK_PAGE_FAULT;
+      if ((pte & (PTE_R | PTE_X)) !== 0) break; // leaf
+      if (--level < 0) return WALK_PAGE_FAULT;
+      table = (pte >>> 10) * PAGE_SIZE;
+    }
+    // Leaf permission checks.
+    if (acc === ACCESS_EXEC) {
+      if ((pte & PTE_X) === 0) return WALK_PAGE_FAULT;
+    } else if (acc === ACCESS_READ) {
+      if ((pte & PTE_R) === 0 && ((mstatus & MSTATUS_MXR) === 0 || (pte & PTE_X) === 0)) return WALK_PAGE_FAULT;
+    } else if ((pte & PTE_W) === 0) {
+      return WALK_PAGE_FAULT;
+    }
+    if (priv === 0) {
+      if ((pte & PTE_U) === 0) return WALK_PAGE_FAULT;
+    } else if ((pte & PTE_U) !== 0) {
+      // S-mode never executes user pages; it may load/store them only with SUM.
+      if (acc === ACCESS_EXEC || (mstatus & MSTATUS_SUM) === 0) return WALK_PAGE_FAULT;
+    }
+    const ppn = pte >>> 10;
+    if (level === 1 && (ppn & 0x3ff) !== 0) return WALK_PAGE_FAULT; // misaligned megapage
+    const need = acc === ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
+    if ((pte & need) !== need) {
+      words[(pteAddr & 0xfff) >>> 2] = pte | need;
+      if (mem.watched[pteAddr >>> 12]) this.notifyStore(pteAddr, 4);
+    }
+    return level === 1
+      ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff)
+      : ppn * PAGE_SIZE + (va & 0xfff);
+  }
+
+  /**
+   * Translates `va` (unsigned) for an access of kind `acc` in the hart's current context
+   * (data accesses honour MPRV), using and filling the TLB. Returns the physical address,
+   * or a WALK_* fault code.
+   */
+  xlate(va: number, acc: Access): number {
+    const hart = this.hart;
+    const priv = acc === ACCESS_EXEC ? hart.priv : hart.dataPriv();
+    const set = this.sets[priv]!;
+    const vpn = va >>> 12;
+    const i = vpn & TLB_MASK;
+    const tag = acc === ACCESS_READ ? set.rTag : acc === ACCESS_WRITE ? set.wTag : set.xTag;
+    if (tag[i] === vpn) {
+      const pfn = acc === ACCESS_READ ? set.rPfn[i]! : acc === ACCESS_WRITE ? set.wPfn[i]! : set.xPfn[i]!;
+      return pfn * PAGE_SIZE + (va & 0xfff);
+    }
+    let pa: number;
+    if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
+      pa = va;
+    } else {
+      pa = this.walk(va, acc, priv, hart.mstatus);
+      if (pa < 0) return pa;
+    }
+    if (pa < TWO32) this.insert(set, acc, vpn, Math.floor(pa / PAGE_SIZE));
+    return pa;
+  }
+
+  /** Caches vpn -> pfn in `set` for `acc`, unless the frame must take the slow path. */
+  private insert(set: TlbSet, acc: Access, vpn: number, pfn: number): void {
+    const mem = this.mem;
+    const bytes = mem.frames[pfn];
+    const words = mem.words[pfn];
+    if (!bytes || !words) return;
+    if (mem.regions.length !== 0 && this.pageHasMmio(pfn)) return;
+    const i = vpn & TLB_MASK;
+    if (acc === ACCESS_READ) {
+      set.rTag[i] = vpn; set.rPfn[i] = pfn; set.rWords[i] = words; set.rBytes[i] = bytes;
+    } else if (acc === ACCESS_WRITE) {
+      if (mem.watched[pfn]) return;
+      set.wTag[i] = vpn; set.wPfn[i] = pfn; set.wWords[i] = words; set.wBytes[i] = bytes;
+    } else {
+      set.xTag[i] = vpn; set.xPfn[i] = pfn; set.xWords[i] = words;
+    }
+  }
+
+  private pageHasMmio(pfn: number): boolean {
+    const lo = pfn * PAGE_SIZE;
+    const hi = lo + PAGE_SIZE;
+    for (const r of this.mem.regions) if (r.base < hi && lo < r.base + r.size) return true;
+    return false;
+  }
+
+  /** True if [pa, pa+len) (within one page) is ordinary RAM: backed and not MMIO. */
+  private isRam(pa: number, len: number): boolean {
+    if (pa + len > TWO32) return false;
+    if (!this.mem.frames[pa >>> 12]) return false;
+    if (this.mem.regions.length !== 0) {
+      for (const r of this.mem.regions) if (r.base < pa + len && pa < r.base + r.size) return false;
+    }
+    return true;
+  }
+
+  private fault(cause: number, tval: number): void {
+    this.exc = cause;
+    this.tval = tval >>> 0;
+  }
+
+  private translateFault(code: number, acc: Access, va: number): void {
+    this.fault(code === WALK_PAGE_FAULT ? PAGE_FAULT_CAUSE[acc]! : ACCESS_FAULT_CAUSE[acc]!, va);
+  }
+
+  notifyStore(pa: number, size: number): void {
+    this.attention = true;
+    const cb = this.mem.onStore;
+    if (cb !== null && cb(pa, size)) this.hart.stopRequested = true;
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Slow paths. Each sets `exc` (-1 on success) and may set `attention`.
+
+  /** Instruction fetch: the frame holding `pc` (aligned), or null with `exc` set. */
+  fetchPage(pc: number): Int32Array | null {
+    this.exc = -1;
+    const set = this.sets[this.hart.priv]!;
+    const vpn = pc >>> 12;
+    const i = vpn & TLB_MASK;
+    if (set.xTag[i] === vpn) return set.xWords[i]!;
+    const pa = this.xlate(pc, ACCESS_EXEC);
+    if (pa < 0) {
+      this.translateFault(pa, ACCESS_EXEC, pc);
+      return null;
+    }
+    if (!this.isRam(pa, 4)) {
+      this.fault(CAUSE_FETCH_ACCESS, pc);
+      return null;
+    }
+    return this.mem.words[pa >>> 12]!;
+  }
+
+  /** Load of `size` bytes at `va`; returns the value zero-extended (size 4: as int32). */
+  load(va: number, size: number): number {
+    this.exc = -1;
+    va >>>= 0;
+    if ((va & (size - 1)) !== 0) return this.loadMisaligned(va, size);
+    const pa = this.xlate(va, ACCESS_READ);
+    if (pa < 0) {
+      this.translateFault(pa, ACCESS_READ, va);
+      return 0;
+    }
+    if (pa >= TWO32) {
+      this.fault(CAUSE_LOAD_ACCESS, va);
+      return 0;
+    }
+    const mem = this.mem;
+    if (mem.regions.length !== 0) {
+      const r = mem.findMmio(pa);
+      if (r !== undefined) {
+        if (pa + size > r.base + r.size) {
+          this.fault(CAUSE_LOAD_ACCESS, va);
+          return 0;
+        }
+        this.attention = true;
+        const v = r.device.read(pa - r.base, size as 1 | 2 | 4);
+        return size === 4 ? v | 0 : v & (size === 2 ? 0xffff : 0xff);
+      }
+    }
+    const f = mem.frames[pa >>> 12];
+    if (!f) {
+      this.fault(CAUSE_LOAD_ACCESS, va);
+      return 0;
+    }
+    const off = pa & 0xfff;
+    if (size === 4) return mem.words[pa >>> 12]![off >>> 2]!;
+    if (size === 2) return f[off]! | (f[off + 1]! << 8);
+    return f[off]!;
+  }
+
+  private loadMisaligned(va: number, size: number): number {
+    const firstLen = Math.min(size, PAGE_SIZE - (va & 0xfff));
+    const pa0 = this.xlate(va, ACCESS_READ);
+    if (pa0 < 0) {
+      this.translateFault(pa0, ACCESS_READ, va);
+      return 0;
+    }
+    if (!this.isRam(pa0, firstLen)) {
+      this.fault(CAUSE_LOAD_ACCESS, va);
+      return 0;
+    }
+    let pa1 = 0;
+    const va1 = (va + firstLen) >>> 0;
+    if (firstLen < size) {
+      pa1 = this.xlate(va1, ACCESS_READ);
+      if (pa1 < 0) {
+        this.translateFault(pa1, ACCESS_READ, va1);
+        return 0;
+      }
+      if (!this.isRam(pa1, size - firstLen)) {
+        this.fault(CAUSE_LOAD_ACCESS, va1);
+        return 0;
+      }
+    }
+    let v = 0;
+    for (let k = 0; k < size; k++) {
+      const pa = k < firstLen ? pa0 + k : pa1 + (k - firstLen);
+      v |= this.mem.frames[pa >>> 12]![pa & 0xfff]! << (8 * k);
+    }
+    return v;
+  }
+
+  /** Store of the low `size` bytes of `value` at `va`. */
+  store(va: number, size: number, value: number): void {
+    this.exc = -1;
+    va >>>= 0;
+    if ((va & (size - 1)) !== 0) {
+      this.storeMisaligned(va, size, value);
+      return;
+    }
+    const pa = this.xlate(va, ACCESS_WRITE);
+    if (pa < 0) {
+      this.translateFault(pa, ACCESS_WRITE, va);
+      return;
+    }
+    if (pa >= TWO32) {
+      this.fault(CAUSE_STORE_ACCESS, va);
+      return;
+    }
+    const mem = this.mem;
+    if (mem.regions.length !== 0) {
+      const r = mem.findMmio(pa);
+      if (r !== undefined) {
+        if (pa + size > r.base + r.size) {
+          this.fault(CAUSE_STORE_ACCESS, va);
+          return;
+        }
+        this.attention = true;
+        const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
+        r.device.write(pa - r.base, size as 1 | 2 | 4, v);
+        return;
+      }
+    }
+    const pfn = pa >>> 12;
+    const f = mem.frames[pfn];
+    if (!f) {
+      this.fault(CAUSE_STORE_ACCESS, va);
+      return;
+    }
+    const off = pa & 0xfff;
+    if (size === 4) mem.words[pfn]![off >>> 2] = value;
+    else if (size === 2) {
+      f[off] = value;
+      f[off + 1] = value >> 8;
+    } else f[off] = value;
+    if (mem.watched[pfn]) this.notifyStore(pa, size);
+  }
+
+  private storeMisaligned(va: number, size: number, value: number): void {
+    const firstLen = Math.min(size, PAGE_SIZE - (va & 0xfff));
+    const pa0 = this.xlate(va, ACCESS_WRITE);
+    if (pa0 < 0) {
+      this.translateFault(pa0, ACCESS_WRITE, va);
+      return;
+    }
+    if (!this.isRam(pa0, firstLen)) {
+      this.fault(CAUSE_STORE_ACCESS, va);
+      return;
+    }
+    let pa1 = 0;
+    const va1 = (va + firstLen) >>> 0;
+    if (firstLen < size) {
+      pa1 = this.xlate(va1, ACCESS_WRITE);
+      if (pa1 < 0) {
+        this.translateFault(pa1, ACCESS_WRITE, va1);
+        return;
+      }
+      if (!this.isRam(pa1, size - firstLen)) {
+        this.fault(CAUSE_STORE_ACCESS, va1);
+        return;
+      }
+    }
+    const mem = this.mem;
+    for (let k = 0; k < size; k++) {
+      const pa = k < firstLen ? pa0 + k : pa1 + (k - firstLen);
+      mem.frames[pa >>> 12]![pa & 0xfff] = value >>> (8 * k);
+    }
+    if (mem.watched[pa0 >>> 12]) this.notifyStore(pa0, firstLen);
+    if (firstLen < size && mem.watched[pa1 >>> 12]) this.notifyStore(pa1, size - firstLen);
+  }
+
+  /**
+   * Translates an aligned word for LR/SC/AMO and returns its physical address, or -1 with
+   * `exc` set. Atomics need ordinary RAM (no MMIO): anything else is an access fault.
+   */
+  private atomicAddr(va: number, acc: Access): number {
+    if ((va & 3) !== 0) {
+      this.fault(acc === ACCESS_READ ? CAUSE_MISALIGNED_LOAD : CAUSE_MISALIGNED_STORE, va);
+      return -1;
+    }
+    const pa = this.xlate(va, acc);
+    if (pa < 0) {
+      this.translateFault(pa, acc, va);
+      return -1;
+    }
+    if (!this.isRam(pa, 4)) {
+      this.fault(ACCESS_FAULT_CAUSE[acc]!, va);
+      return -1;
+    }
+    return pa;
+  }
+
+  /** LR.W: loads the word and reserves it. */
+  loadReserved(va: number): number {
+    this.exc = -1;
+    va >>>= 0;
+    const pa = this.atomicAddr(va, ACCESS_READ);
+    if (pa < 0) return 0;
+    this.resValid = true;
+    this.resPa = pa;
+    return this.mem.words[pa >>> 12]![(pa & 0xfff) >>> 2]!;
+  }
+
+  /**
+   * SC.W: stores if the reservation is valid for this word. Returns 0 on success, 1 on
+   * failure. Translation and alignment faults are raised even if it would fail; any SC
+   * that does not fault clears the reservation.
+   */
+  storeConditional(va: number, value: number): number {
+    this.exc = -1;
+    va >>>= 0;
+    const pa = this.atomicAddr(va, ACCESS_WRITE);
+    if (pa < 0) return 1;
+    const ok = this.resValid && this.resPa === pa;
+    this.resValid = false;
+    if (!ok) return 1;
+    const pfn = pa >>> 12;
+    this.mem.words[pfn]![(pa & 0xfff) >>> 2] = value;
+    if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
+    return 0;
+  }
+
+  /** AMO*.W: `funct5` selects the operation. Returns the old memory word. */
+  amo(va: number, funct5: number, src: number): number {
+    this.exc = -1;
+    va >>>= 0;
+    const pa = this.atomicAddr(va, ACCESS_WRITE);
+    if (pa < 0) return 0;
+    const pfn = pa >>> 12;
+    const words = this.mem.words[pfn]!;
+    const idx = (pa & 0xfff) >>> 2;
+    const old = words[idx]!;
+    let v: number;
+    switch (funct5) {
+      case 0x01: v = src; break; // amoswap
+      case 0x00: v = (old + src) | 0; break; // amoadd
+      case 0x04: v = old ^ src; break; // amoxor
+      case 0x0c: v = old & src; break; // amoand
+      case 0x08: v = old | src; break; // amoor
+      case 0x10: v = old < src ? old : src; break; // amomin
+      case 0x14: v = old > src ? old : src; break; // amomax
+      case 0x18: v = (old >>> 0) < (src >>> 0) ? old : src; break; // amominu
+      default: v = (old >>> 0) > (src >>> 0) ? old : src; break; // 0x1c amomaxu
+    }
+    words[idx] = v;
+    if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
+    return old;
+  }
+}

@@ -1,0 +1,217 @@
+// The PV domain builder: lays out a PV kernel's bootstrap region as Xen's start-of-day
+// contract describes (xen/xen.h, "start of day memory layout") and prepares vCPU 0.
+//
+//   virt_base: kernel image | mfn_list | start_info | xenstore | console |
+//              bootstrap page tables (read-only) | boot stack | >= 512 KiB more
+//
+// Every element is 4 KiB aligned; the mapping ends on a 4 MiB boundary (or at the end of
+// the domain's memory). See docs/abi.md for the RV32 specifics.
+
+import { Hart, PRIV_S } from '../cpu/index.ts';
+import { PAGE_SIZE } from '../cpu/memory.ts';
+import { parseElf, xenNotes } from './elf.ts';
+import { Domain, Vcpu } from './domain.ts';
+import { FrameTable, FrameType } from '../mm/frame_table.ts';
+import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, SATP_MODE_SV32, SV32_MEGAPAGE, pte } from '../mm/sv32.ts';
+import { SIF, writeStartInfo, MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
+import { CSR, MSTATUS } from '../cpu/csr.ts';
+
+export const DEFAULT_VIRT_BASE = 0xc000_0000;
+const BOOT_PADDING = 512 * 1024;
+
+export class BuildError extends Error {
+  override readonly name = 'BuildError';
+}
+
+export interface PvBuildOptions {
+  domid: number;
+  name: string;
+  /** Initial (and, for now, maximum) memory in bytes. */
+  memoryBytes: number;
+  cmdline?: string;
+  privileged?: boolean;
+}
+
+/** Layout facts the builder decided, for tests and `xl` diagnostics. */
+export interface PvLayout {
+  virtBase: number;
+  kernelEnd: number;
+  mfnListVa: number;
+  startInfoVa: number;
+  storeVa: number;
+  consoleVa: number;
+  ptVa: number;
+  nrPtFrames: number;
+  stackTop: number;
+  mappedEnd: number;
+}
+
+/** Exceptions and interrupts a PV guest kernel handles itself (see docs/abi.md). */
+export const PV_MEDELEG =
+  (1 << 0) | // instruction address misaligned
+  (1 << 3) | // breakpoint
+  (1 << 4) | // load address misaligned
+  (1 << 5) | // load access fault
+  (1 << 6) | // store/AMO address misaligned
+  (1 << 7) | // store/AMO access fault
+  (1 << 8) | // ecall from U: the guest's own system calls
+  (1 << 13) | // load page fault
+  (1 << 15); // store/AMO page fault
+// Not delegated: instruction access/page faults (1, 12) so a fault loop at the guest's
+// trap vector crashes the domain instead of spinning; illegal instruction (2) so
+// privileged operations can be counted and emulated; ecall from S (9) = hypercall.
+export const PV_MIDELEG = (1 << 1) | (1 << 5) | (1 << 9); // SSI, STI, SEI (event upcall)
+
+const roundUp = (v: number, a: number) => Math.ceil(v / a) * a;
+
+export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBuildOptions): { domain: Domain; layout: PvLayout } {
+  const img = parseElf(image);
+  const notes = xenNotes(img);
+  if (notes.guestOs === undefined) {
+    throw new BuildError('not a PV kernel: the image has no Xen ELF notes (XEN_ELFNOTE_GUEST_OS); use run-bare for bare-metal programs');
+  }
+  if (notes.loader !== undefined && notes.loader !== 'generic') {
+    throw new BuildError(`unsupported XEN_ELFNOTE_LOADER "${notes.loader}" (only "generic")`);
+  }
+  const virtBase = notes.virtBase ?? DEFAULT_VIRT_BASE;
+  if (virtBase % SV32_MEGAPAGE !== 0) {
+    throw new BuildError(`virt base 0x${virtBase.toString(16)} is not 4 MiB aligned`);
+  }
+  const cmdline = opts.cmdline ?? '';
+  if (new TextEncoder().encode(cmdline).length >= MAX_GUEST_CMDLINE) {
+    throw new BuildError(`command line is longer than ${MAX_GUEST_CMDLINE - 1} bytes`);
+  }
+  if (!Number.isInteger(opts.memoryBytes) || opts.memoryBytes <= 0 || opts.memoryBytes % PAGE_SIZE !== 0) {
+    throw new BuildError(`memory must be a positive multiple of 4 KiB, got ${opts.memoryBytes}`);
+  }
+  const nrPages = opts.memoryBytes / PAGE_SIZE;
+
+  let kernelEnd = virtBase;
+  for (const s of img.segments) {
+    if (s.memsz === 0) continue;
+    if (s.vaddr < virtBase) {
+      throw new BuildError(`segment at 0x${s.vaddr.toString(16)} lies below the virt base 0x${virtBase.toString(16)}`);
+    }
+    kernelEnd = Math.max(kernelEnd, roundUp(s.vaddr + s.memsz, PAGE_SIZE));
+  }
+  const entry = notes.entry ?? img.entry;
+  if (entry < virtBase || entry >= kernelEnd) throw new BuildError(`entry point 0x${entry.toString(16)} is outside the kernel image`);
+
+  // Bootstrap layout. The number of L1 tables depends on where the region ends, which
+  // depends on the tables: iterate until it settles.
+  const mfnListVa = kernelEnd;
+  const startInfoVa = mfnListVa + roundUp(nrPages * 4, PAGE_SIZE);
+  const storeVa = startInfoVa + PAGE_SIZE;
+  const consoleVa = storeVa + PAGE_SIZE;
+  const ptVa = consoleVa + PAGE_SIZE;
+  let nrL1 = 1;
+  let stackTop = 0;
+  let regionEnd = 0;
+  for (;;) {
+    stackTop = ptVa + (1 + nrL1) * PAGE_SIZE + PAGE_SIZE;
+    regionEnd = roundUp(stackTop + BOOT_PADDING, SV32_MEGAPAGE);
+    const need = (regionEnd - virtBase) / SV32_MEGAPAGE;
+    if (need <= nrL1) break;
+    nrL1 = need;
+  }
+  const bootstrapBytes = stackTop - virtBase;
+  if (bootstrapBytes > opts.memoryBytes) {
+    throw new BuildError(
+      `memory too small: ${opts.memoryBytes >> 10} KiB given, the kernel and its bootstrap region need ${Math.ceil(bootstrapBytes / 1024)} KiB`,
+    );
+  }
+  if (regionEnd > 2 ** 32) throw new BuildError('the bootstrap region does not fit below 4 GiB');
+  const mappedPages = Math.min(nrPages, (regionEnd - virtBase) / PAGE_SIZE);
+  const mappedEnd = virtBase + mappedPages * PAGE_SIZE;
+
+  const domain = new Domain(opts.domid, opts.name, nrPages, opts.privileged ?? false);
+  const allocated: number[] = [];
+  try {
+    const p2m = new Uint32Array(nrPages);
+    for (let pfn = 0; pfn < nrPages; pfn++) {
+      p2m[pfn] = frames.alloc(opts.domid);
+      allocated.push(p2m[pfn]!);
+    }
+    domain.p2m = p2m;
+    const mem = frames.mem;
+    const frameAt = (va: number) => mem.frames[p2m[(va - virtBase) / PAGE_SIZE]!]!;
+    const writeVirt = (va: number, data: Uint8Array) => {
+      let done = 0;
+      while (done < data.length) {
+        const a = va + done;
+        const off = a % PAGE_SIZE;
+        const n = Math.min(PAGE_SIZE - off, data.length - done);
+        frameAt(a - off).set(data.subarray(done, done + n), off);
+        done += n;
+      }
+    };
+
+    for (const s of img.segments) if (s.data.length > 0) writeVirt(s.vaddr, s.data);
+    writeVirt(mfnListVa, new Uint8Array(p2m.buffer, p2m.byteOffset, p2m.byteLength));
+
+    domain.sharedInfoMfn = frames.alloc(opts.domid, FrameType.SharedInfo);
+    allocated.push(domain.sharedInfoMfn);
+    const mfnOf = (va: number) => p2m[(va - virtBase) / PAGE_SIZE]!;
+
+    // Page tables: L2 first, then the L1s in address order.
+    const l2Mfn = mfnOf(ptVa);
+    frames.setType(l2Mfn, FrameType.L2PageTable);
+    const l2 = new DataView(frameAt(ptVa).buffer);
+    const ptEnd = ptVa + (1 + nrL1) * PAGE_SIZE;
+    for (let i = 0; i < nrL1; i++) {
+      const l1Va = ptVa + (1 + i) * PAGE_SIZE;
+      const l1Mfn = mfnOf(l1Va);
+      frames.setType(l1Mfn, FrameType.L1PageTable);
+      const vpn1 = (virtBase + i * SV32_MEGAPAGE) >>> 22;
+      l2.setUint32(vpn1 * 4, pte(l1Mfn, PTE_V), true);
+      const l1 = new DataView(frameAt(l1Va).buffer);
+      for (let j = 0; j < 1024; j++) {
+        const va = virtBase + i * SV32_MEGAPAGE + j * PAGE_SIZE;
+        if (va >= mappedEnd) break;
+        const isPt = va >= ptVa && va < ptEnd;
+        const flags = isPt ? PTE_V | PTE_R | PTE_A : PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
+        l1.setUint32(j * 4, pte(mfnOf(va), flags), true);
+      }
+    }
+
+    writeStartInfo(frameAt(startInfoVa), {
+      nrPages,
+      sharedInfo: domain.sharedInfoMfn * PAGE_SIZE,
+      flags: opts.privileged ? SIF.PRIVILEGED | SIF.INITDOMAIN : 0,
+      storeMfn: mfnOf(storeVa),
+      storeEvtchn: 0,
+      consoleMfn: mfnOf(consoleVa),
+      consoleEvtchn: 0,
+      ptBase: ptVa,
+      nrPtFrames: 1 + nrL1,
+      mfnList: mfnListVa,
+      modStart: 0,
+      modLen: 0,
+      cmdLine: cmdline,
+    });
+    domain.startInfoVa = startInfoVa;
+
+    const hart = new Hart(mem, { hartId: 0 });
+    hart.hostTraps = true;
+    hart.writeCsr(CSR.medeleg, PV_MEDELEG);
+    hart.writeCsr(CSR.mideleg, PV_MIDELEG);
+    hart.writeCsr(CSR.mcounteren, 0b111); // cycle, time, instret readable by the guest kernel
+    hart.writeCsr(CSR.satp, (SATP_MODE_SV32 | l2Mfn) >>> 0);
+    // TVM: satp and sfence.vma trap (page tables are the hypervisor's to validate);
+    // TW: wfi traps (idling is a scheduling decision).
+    hart.writeCsr(CSR.mstatus, MSTATUS.TVM | MSTATUS.TW);
+    hart.priv = PRIV_S;
+    hart.pc = entry >>> 0;
+    hart.x[10] = startInfoVa | 0; // a0
+    hart.x[2] = stackTop | 0; // sp
+    domain.vcpus.push(new Vcpu(domain, 0, hart));
+  } catch (e) {
+    // A failed build leaves no frames behind.
+    for (const mfn of allocated) frames.release(mfn);
+    throw e;
+  }
+  return {
+    domain,
+    layout: { virtBase, kernelEnd, mfnListVa, startInfoVa, storeVa, consoleVa, ptVa, nrPtFrames: 1 + nrL1, stackTop, mappedEnd },
+  };
+}

@@ -1,0 +1,193 @@
+// ELF32 little-endian RISC-V image parsing: program headers (what to load where),
+// the symbol table (tohost/fromhost for HTIF) and Xen ELF notes (PV kernel metadata).
+// Every malformation becomes an ElfError with a message a user can act on.
+
+export class ElfError extends Error {
+  override readonly name = 'ElfError';
+}
+
+const PT_LOAD = 1;
+const PT_NOTE = 4;
+const SHT_SYMTAB = 2;
+const SHT_NOTE = 7;
+const EM_RISCV = 243;
+const ET_EXEC = 2;
+
+export interface ElfSegment {
+  /** Virtual address the segment is linked at. */
+  vaddr: number;
+  /** Physical (load) address. */
+  paddr: number;
+  /** File bytes; the segment is zero-filled from data.length to memsz. */
+  data: Uint8Array;
+  memsz: number;
+  flags: number; // PF_X=1, PF_W=2, PF_R=4
+}
+
+export interface ElfNote {
+  name: string;
+  type: number;
+  desc: Uint8Array;
+}
+
+export interface ElfImage {
+  entry: number;
+  segments: ElfSegment[];
+  symbols: Map<string, { value: number; size: number }>;
+  notes: ElfNote[];
+}
+
+function u16(b: DataView, o: number): number {
+  return b.getUint16(o, true);
+}
+function u32(b: DataView, o: number): number {
+  return b.getUint32(o, true);
+}
+
+function cstring(bytes: Uint8Array, off: number, limit = bytes.length): string {
+  let end = off;
+  while (end < limit && bytes[end] !== 0) end++;
+  return new TextDecoder().decode(bytes.subarray(off, end));
+}
+
+function checkRange(what: string, off: number, len: number, fileSize: number): void {
+  if (off < 0 || len < 0 || off + len > fileSize) {
+    throw new ElfError(`truncated ELF: ${what} at offset ${off} (+${len} bytes) lies past the end of the ${fileSize}-byte file`);
+  }
+}
+
+function parseNotes(bytes: Uint8Array, off: number, size: number, out: ElfNote[]): void {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = off + size;
+  let p = off;
+  while (p + 12 <= end) {
+    const namesz = u32(dv, p);
+    const descsz = u32(dv, p + 4);
+    const type = u32(dv, p + 8);
+    const nameOff = p + 12;
+    const descOff = nameOff + ((namesz + 3) & ~3);
+    const next = descOff + ((descsz + 3) & ~3);
+    if (next > end) throw new ElfError(`malformed ELF note at offset ${p}: it runs past its section`);
+    out.push({ name: cstring(bytes, nameOff, nameOff + namesz), type, desc: bytes.slice(descOff, descOff + descsz) });
+    p = next;
+  }
+}
+
+/** Parses an RV32 executable. Throws ElfError naming what is wrong. */
+export function parseElf(bytes: Uint8Array): ElfImage {
+  if (bytes.length < 52) throw new ElfError(`truncated ELF: ${bytes.length} bytes is shorter than an ELF32 header (52)`);
+  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+    throw new ElfError('not an ELF file (bad magic)');
+  }
+  if (bytes[4] !== 1) throw new ElfError(`not an RV32 image: ELF class ${bytes[4] === 2 ? 'ELF64' : String(bytes[4])}, expected ELF32`);
+  if (bytes[5] !== 1) throw new ElfError('not a little-endian ELF');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = u16(dv, 16);
+  const machine = u16(dv, 18);
+  if (machine !== EM_RISCV) throw new ElfError(`not a RISC-V image: e_machine ${machine}, expected ${EM_RISCV}`);
+  if (type !== ET_EXEC) throw new ElfError(`not an executable: e_type ${type}, expected ET_EXEC (2)`);
+  const entry = u32(dv, 24);
+  const phoff = u32(dv, 28);
+  const shoff = u32(dv, 32);
+  const phentsize = u16(dv, 42);
+  const phnum = u16(dv, 44);
+  const shentsize = u16(dv, 46);
+  const shnum = u16(dv, 48);
+  if (phnum === 0) throw new ElfError('ELF has no program headers: nothing to load');
+  if (phentsize < 32) throw new ElfError(`bad program header size ${phentsize}`);
+  checkRange('program header table', phoff, phnum * phentsize, bytes.length);
+
+  const segments: ElfSegment[] = [];
+  const notes: ElfNote[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    const ptype = u32(dv, o);
+    const offset = u32(dv, o + 4);
+    const vaddr = u32(dv, o + 8);
+    const paddr = u32(dv, o + 12);
+    const filesz = u32(dv, o + 16);
+    const memsz = u32(dv, o + 20);
+    const flags = u32(dv, o + 24);
+    if (ptype === PT_LOAD) {
+      if (filesz > memsz) throw new ElfError(`segment ${i}: file size ${filesz} exceeds memory size ${memsz}`);
+      checkRange(`segment ${i}`, offset, filesz, bytes.length);
+      if (paddr + memsz > 2 ** 32 || vaddr + memsz > 2 ** 32) throw new ElfError(`segment ${i} wraps past 4 GiB`);
+      segments.push({ vaddr, paddr, data: bytes.slice(offset, offset + filesz), memsz, flags });
+    } else if (ptype === PT_NOTE) {
+      checkRange(`note segment ${i}`, offset, filesz, bytes.length);
+      parseNotes(bytes, offset, filesz, notes);
+    }
+  }
+  if (segments.length === 0) throw new ElfError('ELF has no PT_LOAD segment: nothing to load');
+
+  const symbols = new Map<string, { value: number; size: number }>();
+  if (shoff !== 0 && shnum > 0) {
+    if (shentsize < 40) throw new ElfError(`bad section header size ${shentsize}`);
+    checkRange('section header table', shoff, shnum * shentsize, bytes.length);
+    const sec = (i: number) => {
+      const o = shoff + i * shentsize;
+      return { type: u32(dv, o + 4), offset: u32(dv, o + 16), size: u32(dv, o + 20), link: u32(dv, o + 24), entsize: u32(dv, o + 36) };
+    };
+    for (let i = 0; i < shnum; i++) {
+      const s = sec(i);
+      if (s.type === SHT_NOTE && notes.length === 0) {
+        checkRange(`note section ${i}`, s.offset, s.size, bytes.length);
+        parseNotes(bytes, s.offset, s.size, notes);
+      }
+      if (s.type !== SHT_SYMTAB) continue;
+      if (s.link >= shnum) throw new ElfError(`symbol table ${i} names string table ${s.link}, which does not exist`);
+      const str = sec(s.link);
+      checkRange(`symbol table ${i}`, s.offset, s.size, bytes.length);
+      checkRange('string table', str.offset, str.size, bytes.length);
+      const ent = s.entsize || 16;
+      for (let p = s.offset; p + 16 <= s.offset + s.size; p += ent) {
+        const nameIdx = u32(dv, p);
+        if (nameIdx === 0 || nameIdx >= str.size) continue;
+        const name = cstring(bytes, str.offset + nameIdx, str.offset + str.size);
+        if (!symbols.has(name)) symbols.set(name, { value: u32(dv, p + 4), size: u32(dv, p + 8) });
+      }
+    }
+  }
+  return { entry, segments, symbols, notes };
+}
+
+/** Xen ELF note types (xen/elfnote.h). */
+export const XEN_ELFNOTE = {
+  ENTRY: 1,
+  HYPERCALL_PAGE: 2,
+  VIRT_BASE: 3,
+  PADDR_OFFSET: 4,
+  XEN_VERSION: 5,
+  GUEST_OS: 6,
+  GUEST_VERSION: 7,
+  LOADER: 8,
+  PAE_MODE: 9,
+  FEATURES: 10,
+  BSD_SYMTAB: 11,
+} as const;
+
+/** The Xen notes of a PV kernel, decoded. */
+export interface XenNotes {
+  guestOs?: string;
+  xenVersion?: string;
+  loader?: string;
+  virtBase?: number;
+  entry?: number;
+}
+
+export function xenNotes(img: ElfImage): XenNotes {
+  const out: XenNotes = {};
+  const str = (d: Uint8Array) => cstring(d, 0);
+  const num = (d: Uint8Array) => (d.length >= 4 ? new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(0, true) : undefined);
+  for (const n of img.notes) {
+    if (n.name !== 'Xen') continue;
+    switch (n.type) {
+      case XEN_ELFNOTE.GUEST_OS: out.guestOs = str(n.desc); break;
+      case XEN_ELFNOTE.XEN_VERSION: out.xenVersion = str(n.desc); break;
+      case XEN_ELFNOTE.LOADER: out.loader = str(n.desc); break;
+      case XEN_ELFNOTE.VIRT_BASE: { const v = num(n.desc); if (v !== undefined) out.virtBase = v; break; }
+      case XEN_ELFNOTE.ENTRY: { const v = num(n.desc); if (v !== undefined) out.entry = v; break; }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+// copy_from_guest / copy_to_guest: hypercall pointer arguments are guest virtual
+// addresses, translated through the vCPU's current page tables as the guest kernel would
+// see them. Any untranslatable byte makes the whole copy fail (the caller returns -EFAULT).
+
+import type { Hart } from '../cpu/hart.ts';
+import { PAGE_MASK, PAGE_SIZE } from '../cpu/memory.ts';
+
+export function copyFromGuest(hart: Hart, va: number, len: number): Uint8Array | null {
+  if (len < 0 || va + len > 2 ** 32) return null;
+  const out = new Uint8Array(len);
+  let done = 0;
+  while (done < len) {
+    const a = (va + done) >>> 0;
+    const pa = hart.translate(a, 'r');
+    if (pa < 0) return null;
+    const frame = hart.mem.frames[Math.floor(pa / PAGE_SIZE)];
+    if (!frame) return null;
+    const off = pa & PAGE_MASK;
+    const n = Math.min(PAGE_SIZE - off, len - done);
+    out.set(frame.subarray(off, off + n), done);
+    done += n;
+  }
+  return out;
+}
+
+/** Returns false (nothing written) if any destination byte is not writable by the guest. */
+export function copyToGuest(hart: Hart, va: number, data: Uint8Array): boolean {
+  if (va + data.length > 2 ** 32) return false;
+  // Translate every page first so a fault leaves guest memory untouched.
+  const pieces: { frame: Uint8Array; off: number; n: number; pa: number }[] = [];
+  let done = 0;
+  while (done < data.length) {
+    const a = (va + done) >>> 0;
+    const pa = hart.translate(a, 'w');
+    if (pa < 0) return false;
+    const frame = hart.mem.frames[Math.floor(pa / PAGE_SIZE)];
+    if (!frame) return false;
+    const off = pa & PAGE_MASK;
+    const n = Math.min(PAGE_SIZE - off, data.length - done);
+    pieces.push({ frame, off, n, pa });
+    done += n;
+  }
+  done = 0;
+  for (const p of pieces) {
+    p.frame.set(data.subarray(done, done + p.n), p.off);
+    if (hart.mem.watched[Math.floor(p.pa / PAGE_SIZE)]) hart.mem.onStore?.(p.pa, p.n);
+    done += p.n;
+  }
+  return true;
+}
+
+export function readGuestU32(hart: Hart, va: number): number | null {
+  const b = copyFromGuest(hart, va, 4);
+  return b ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : null;
+}
