@@ -5,7 +5,14 @@
 import { Interpreter } from './cpu/index.ts';
 import { ExitReason, type Engine } from './cpu/engine.ts';
 import { PhysMemory } from './cpu/memory.ts';
-import { CSR } from './cpu/csr.ts';
+import {
+  CAUSE_FETCH_ACCESS,
+  CAUSE_FETCH_PAGE_FAULT,
+  CAUSE_ILLEGAL_INSTRUCTION,
+  CAUSE_INTERRUPT,
+  CAUSE_SUPERVISOR_ECALL,
+  CSR_STVEC,
+} from './cpu/csr.ts';
 import { FrameTable } from './mm/frame_table.ts';
 import { Domain, Vcpu } from './domain/domain.ts';
 import { buildPvDomain, type PvLayout } from './domain/builder.ts';
@@ -37,10 +44,6 @@ export type RunResult =
 
 /** Machine frames start at 2 GiB, so a machine address never looks like a small integer. */
 const FIRST_MFN = 0x80000;
-const ECALL_FROM_S = 9;
-const ILLEGAL_INSTRUCTION = 2;
-const INSTRUCTION_ACCESS_FAULT = 1;
-const INSTRUCTION_PAGE_FAULT = 12;
 const WFI_ENCODING = 0x1050_0073;
 
 export class Hypervisor implements HypervisorServices {
@@ -209,7 +212,7 @@ export class Hypervisor implements HypervisorServices {
     const hart = vcpu.hart;
     const cause = hart.trapCause >>> 0;
     vcpu.stats.traps.set(cause, (vcpu.stats.traps.get(cause) ?? 0) + 1);
-    if (cause === ECALL_FROM_S) {
+    if (cause === CAUSE_SUPERVISOR_ECALL) {
       vcpu.stats.hypercalls++;
       const x = hart.x;
       const result = dispatchHypercall({ hv: this, vcpu }, x[17]! >>> 0, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
@@ -217,19 +220,19 @@ export class Hypervisor implements HypervisorServices {
       hart.pc = (hart.pc + 4) >>> 0;
       return;
     }
-    if (cause === ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
+    if (cause === CAUSE_ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
       // mstatus.TW makes wfi trap: idling is the scheduler's decision. With no event
       // sources yet, an idle vCPU simply gives up the pCPU.
       hart.pc = (hart.pc + 4) >>> 0;
       this.yieldRequested = true;
       return;
     }
-    if (cause & 0x8000_0000) {
+    if (cause & CAUSE_INTERRUPT) {
       this.printk(`d${vcpu.domain.domid}v${vcpu.vcpuId}: unexpected M-level interrupt ${cause & 0x7fffffff}`);
       return;
     }
-    if (cause === INSTRUCTION_PAGE_FAULT || cause === INSTRUCTION_ACCESS_FAULT) {
-      const stvec = hart.readCsr(CSR.stvec) & ~3;
+    if (cause === CAUSE_FETCH_PAGE_FAULT || cause === CAUSE_FETCH_ACCESS) {
+      const stvec = hart.readCsr(CSR_STVEC) & ~3;
       if (stvec === 0 || hart.pc >>> 0 === stvec >>> 0) {
         this.crashDomain(
           vcpu.domain,

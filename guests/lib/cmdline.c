@@ -4,9 +4,8 @@
  */
 #include <pvsim/cmdline.h>
 #include <pvsim/string.h>
-#include <pvsim/start_info.h>
 
-#define CMDLINE_MAX   MAX_GUEST_CMDLINE
+#define CMDLINE_MAX   1024              /* start_info's MAX_GUEST_CMDLINE */
 #define CMDLINE_WORDS 128
 
 struct word {
@@ -17,16 +16,11 @@ struct word {
 static char text[CMDLINE_MAX + 1];
 static struct word words[CMDLINE_WORDS];
 static unsigned int nwords;
-static bool parsed;
-
-/* Weak so that images without a PV start (bare metal) link without one. */
-extern struct start_info *pvsim_start_info __attribute__((weak));
 
 void cmdline_init(const char *s, size_t len)
 {
     size_t in = 0, out = 0;
 
-    parsed = true;
     nwords = 0;
     if (len > CMDLINE_MAX)
         len = CMDLINE_MAX;
@@ -72,19 +66,8 @@ void cmdline_init(const char *s, size_t len)
     }
 }
 
-static void ensure_parsed(void)
-{
-    if (parsed)
-        return;
-    if (&pvsim_start_info != NULL && pvsim_start_info != NULL)
-        cmdline_init((const char *)pvsim_start_info->cmd_line, MAX_GUEST_CMDLINE);
-    else
-        cmdline_init(NULL, 0);
-}
-
 const char *cmdline_get(const char *key)
 {
-    ensure_parsed();
     for (unsigned int i = nwords; i-- > 0;) {
         if (strcmp(words[i].key, key) == 0)
             return words[i].value ? words[i].value : "";

@@ -2,8 +2,15 @@
 #include <pvsim/pv.h>
 #include <pvsim/console.h>
 #include <pvsim/hypercall.h>
+#include <pvsim/cmdline.h>
 
 struct start_info *pvsim_start_info;
+
+void pv_runtime_init(struct start_info *si)
+{
+    pvsim_start_info = si;
+    cmdline_init((const char *)si->cmd_line, sizeof(si->cmd_line));
+}
 
 void xen_shutdown(unsigned int reason)
 {

@@ -4,8 +4,10 @@
  * sstatus.SIE = 0.
  *
  * We zero .bss while still on the boot stack (it lies outside the image),
- * then move to the library's own stack in .bss, install a catch-all trap
- * vector and call start_kernel(si). If it returns, the domain powers off.
+ * then move to the library's own 16 KiB stack (section .stack, placed after
+ * .bss and not zeroed), install a catch-all trap vector, let the library
+ * record si (pv_runtime_init) and call start_kernel(si). If that returns,
+ * the domain powers off.
  */
 #include <pvsim/sched.h>
 
@@ -29,8 +31,8 @@ _start:
     la      t0, pv_trap_vector
     csrw    stvec, t0
 
-    la      t0, pvsim_start_info
-    sw      s0, 0(t0)
+    mv      a0, s0
+    call    pv_runtime_init
     mv      a0, s0
     call    start_kernel
 
@@ -58,7 +60,9 @@ pv_trap_vector:
 4:  j       4b
     .size pv_trap_vector, . - pv_trap_vector
 
-    .section .bss.stack, "aw", @nobits
+    /* Not part of .bss: pv.ld places .stack after __bss_end, so the
+     * zeroing loop above does not spend 18 KiB of stores on it. */
+    .section .stack, "aw", @nobits
     .balign 16
 pv_kernel_stack:
     .space  KERNEL_STACK_SIZE

@@ -14,7 +14,7 @@ import { Domain, Vcpu } from './domain.ts';
 import { FrameTable, FrameType } from '../mm/frame_table.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, SATP_MODE_SV32, SV32_MEGAPAGE, pte } from '../mm/sv32.ts';
 import { SIF, writeStartInfo, MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
-import { CSR, MSTATUS } from '../cpu/csr.ts';
+import { CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MIDELEG, CSR_MSTATUS, CSR_SATP, MSTATUS_TVM, MSTATUS_TW } from '../cpu/csr.ts';
 
 export const DEFAULT_VIRT_BASE = 0xc000_0000;
 const BOOT_PADDING = 512 * 1024;
@@ -193,13 +193,13 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
 
     const hart = new Hart(mem, { hartId: 0 });
     hart.hostTraps = true;
-    hart.writeCsr(CSR.medeleg, PV_MEDELEG);
-    hart.writeCsr(CSR.mideleg, PV_MIDELEG);
-    hart.writeCsr(CSR.mcounteren, 0b111); // cycle, time, instret readable by the guest kernel
-    hart.writeCsr(CSR.satp, (SATP_MODE_SV32 | l2Mfn) >>> 0);
+    hart.writeCsr(CSR_MEDELEG, PV_MEDELEG);
+    hart.writeCsr(CSR_MIDELEG, PV_MIDELEG);
+    hart.writeCsr(CSR_MCOUNTEREN, 0b111); // cycle, time, instret readable by the guest kernel
+    hart.writeCsr(CSR_SATP, (SATP_MODE_SV32 | l2Mfn) >>> 0);
     // TVM: satp and sfence.vma trap (page tables are the hypervisor's to validate);
     // TW: wfi traps (idling is a scheduling decision).
-    hart.writeCsr(CSR.mstatus, MSTATUS.TVM | MSTATUS.TW);
+    hart.writeCsr(CSR_MSTATUS, MSTATUS_TVM | MSTATUS_TW);
     hart.priv = PRIV_S;
     hart.pc = entry >>> 0;
     hart.x[10] = startInfoVa | 0; // a0

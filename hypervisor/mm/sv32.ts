@@ -1,18 +1,12 @@
-// Sv32 page-table entry bits (RISC-V privileged spec, section 4.3), used wherever the
-// hypervisor writes or validates guest page tables.
+// Sv32 helpers for code that writes or validates guest page tables. The PTE bits
+// themselves are defined once, with the MMU, in cpu/csr.ts.
 
-export const PTE_V = 1 << 0;
-export const PTE_R = 1 << 1;
-export const PTE_W = 1 << 2;
-export const PTE_X = 1 << 3;
-export const PTE_U = 1 << 4;
-export const PTE_G = 1 << 5;
-export const PTE_A = 1 << 6;
-export const PTE_D = 1 << 7;
+export { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_MODE_SV32 } from '../cpu/csr.ts';
+
+/** PTE bit position of the physical page number. */
 export const PTE_PPN_SHIFT = 10;
 /** Bytes mapped by one L1 table (one L2 entry). */
 export const SV32_MEGAPAGE = 4 * 1024 * 1024;
-export const SATP_MODE_SV32 = 0x8000_0000;
 
 export function pte(mfn: number, flags: number): number {
   return ((mfn << PTE_PPN_SHIFT) | flags) >>> 0;

@@ -3,8 +3,9 @@
  * by spaces; a word is either `key=value` or a flag `key`. Double quotes
  * group spaces into a value (key="a b"); they are removed.
  *
- * Until cmdline_init() is called, the first query parses start_info's
- * cmd_line (PV kernels). When a key appears more than once the last wins.
+ * PV kernels get start_info's cmd_line parsed before start_kernel runs;
+ * other images call cmdline_init() themselves (until then every key is
+ * absent). When a key appears more than once the last one wins.
  */
 #ifndef PVSIM_CMDLINE_H
 #define PVSIM_CMDLINE_H

@@ -20,20 +20,28 @@
 
 #ifdef __ASSEMBLER__
 /*
- * PV_XEN_NOTE type, desc-directive, desc-value
- * e.g.  PV_XEN_NOTE XEN_ELFNOTE_GUEST_OS, .asciz, "pvsim-rv32"
- *       PV_XEN_NOTE XEN_ELFNOTE_ENTRY, .long, _start
+ * One note in the current section:
+ *   PV_XEN_NOTE_STR  XEN_ELFNOTE_GUEST_OS, "pvsim-rv32"   NUL-terminated string
+ *   PV_XEN_NOTE_WORD XEN_ELFNOTE_ENTRY, _start            4-byte value
  */
-.macro PV_XEN_NOTE type, directive, value
+.macro PV_XEN_NOTE_BEGIN type
     .balign 4
     .long 4                     /* namesz: "Xen" plus NUL */
-    .long 4f - 3f               /* descsz */
+    .long 2f - 1f               /* descsz */
     .long \type
     .asciz "Xen"
     .balign 4
-3:  \directive \value
-4:  .balign 4
+1:
+.endm
+.macro PV_XEN_NOTE_STR type, text
+    PV_XEN_NOTE_BEGIN \type
+    .asciz "\text"
+2:  .balign 4
+.endm
+.macro PV_XEN_NOTE_WORD type, value
+    PV_XEN_NOTE_BEGIN \type
+    .long \value
+2:  .balign 4
 .endm
 #endif
-
 #endif

@@ -5,9 +5,13 @@
 #include <pvsim/compiler.h>
 #include <pvsim/start_info.h>
 
-/* Each PV kernel defines this; _start calls it after zeroing .bss.
- * Returning from it powers the domain off. */
+/* Each PV kernel defines this; _start calls it after zeroing .bss and
+ * pv_runtime_init(). Returning from it powers the domain off. */
 void start_kernel(struct start_info *si);
+
+/* Library set-up before start_kernel: records si in pvsim_start_info and
+ * parses its command line for cmdline_get(). */
+void pv_runtime_init(struct start_info *si);
 
 /* Flushes the console and asks the hypervisor to shut the domain down. */
 void xen_shutdown(unsigned int reason) __pv_noreturn;
