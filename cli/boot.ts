@@ -41,7 +41,7 @@ export function bootCommand(file: string, opts: BootCliOptions): number {
   hv.unpause(domain);
   const result = hv.run(opts.maxInstructions);
   if (opts.dmesg) for (const line of hv.dmesg()) process.stderr.write(line + '\n');
-  const secs = (hv.now / 1e9).toFixed(6);
+  const secs = (hv.now() / 1e9).toFixed(6);
   if (result.kind === 'limit') {
     process.stderr.write(
       `pvsim boot: domain ${domain.domid} (${domain.name}) still running after ${hv.totalInstructions} instructions (--max-instructions)\n`,

@@ -17,6 +17,7 @@ import { FrameTable } from './mm/frame_table.ts';
 import { Domain, Vcpu } from './domain/domain.ts';
 import { buildPvDomain, type PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
+import type { FrameWatcher } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
 
 export interface HypervisorOptions {
@@ -52,7 +53,7 @@ export class Hypervisor implements HypervisorServices {
   readonly domains = new Map<number, Domain>();
   readonly commandLine: string;
   /** Virtual time in ns: one instruction costs 1 ns until the cost model arrives. */
-  now = 0;
+  private now_ = 0;
   totalInstructions = 0;
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
   onConsole: ((domain: Domain, bytes: Uint8Array) => void) | null = null;
@@ -66,6 +67,7 @@ export class Hypervisor implements HypervisorServices {
   private nextDomid = 1;
   private yieldRequested = false;
   private readonly consoleInput: number[] = [];
+  private readonly watchers = new Map<number, FrameWatcher>();
 
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
@@ -74,6 +76,10 @@ export class Hypervisor implements HypervisorServices {
     this.slice = opts.sliceInstructions ?? 100_000;
     this.logLimit = opts.logLines ?? 10_000;
     this.printk(`Xen-compatible pvsim hypervisor, ${bytes >> 20} MiB machine memory`);
+    this.mem.onStore = (pa, size) => {
+      const w = this.watchers.get(Math.floor(pa / 4096));
+      return w ? w(pa, size) : false;
+    };
   }
 
   /** Appends a line to the hypervisor log, dropping the oldest beyond the limit. */
@@ -112,6 +118,33 @@ export class Hypervisor implements HypervisorServices {
   }
 
   // --- HypervisorServices -------------------------------------------------------------
+
+  now(): number {
+    return this.now_;
+  }
+
+  domain(domid: number): Domain | undefined {
+    return this.domains.get(domid);
+  }
+
+  watchFrame(mfn: number, watcher: FrameWatcher): void {
+    this.watchers.set(mfn, watcher);
+    this.mem.setWatched(mfn, true);
+  }
+
+  unwatchFrame(mfn: number): void {
+    this.watchers.delete(mfn);
+    this.mem.setWatched(mfn, false);
+  }
+
+  blockVcpu(vcpu: Vcpu): void {
+    vcpu.blocked = true;
+    this.yieldRequested = true;
+  }
+
+  wakeVcpu(vcpu: Vcpu): void {
+    vcpu.blocked = false;
+  }
 
   consoleWrite(domain: Domain, bytes: Uint8Array): void {
     this.onConsole?.(domain, bytes);
@@ -163,7 +196,7 @@ export class Hypervisor implements HypervisorServices {
     const out: Vcpu[] = [];
     for (const d of this.domains.values()) {
       if (d.state !== 'running') continue;
-      for (const v of d.vcpus) if (v.online) out.push(v);
+      for (const v of d.vcpus) if (v.online && !v.blocked) out.push(v);
     }
     return out;
   }
@@ -205,7 +238,7 @@ export class Hypervisor implements HypervisorServices {
 
   private account(instructions: number): void {
     this.totalInstructions += instructions;
-    this.now += instructions;
+    this.now_ += instructions;
   }
 
   private handleTrap(vcpu: Vcpu): void {

@@ -15,6 +15,8 @@ export interface VcpuStats {
 export class Vcpu {
   readonly stats: VcpuStats = { hypercalls: 0, traps: new Map() };
   online = true;
+  /** Waiting for an event or timer (SCHEDOP_block). */
+  blocked = false;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
 }
 

@@ -1,19 +1,40 @@
-// What a hypercall handler may ask of the hypervisor. Handlers never throw for guest
-// mistakes: they return a negative Xen errno.
+// What a hypercall handler (and any per-domain subsystem: event channels, grant tables,
+// the PV MMU) may ask of the hypervisor. Handlers never throw for guest mistakes: they
+// return a negative Xen errno.
 
 import type { Domain, Vcpu } from '../domain/domain.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
+import type { FrameTable } from '../mm/frame_table.ts';
+import type { PhysMemory } from '../cpu/memory.ts';
+
+/** Called after a guest store lands in a watched machine frame; true = stop the vCPU after this instruction. */
+export type FrameWatcher = (pa: number, size: number) => boolean;
 
 export interface HypervisorServices {
+  /** The hypervisor's own command line (XENVER_commandline). */
+  readonly commandLine: string;
+  readonly frames: FrameTable;
+  readonly mem: PhysMemory;
+  /** Current virtual time in ns, as seen by the vCPU being served. */
+  now(): number;
+  domain(domid: number): Domain | undefined;
   /** Appends guest console_io output to the hypervisor log (what `xl dmesg` shows). */
   consoleWrite(domain: Domain, bytes: Uint8Array): void;
   /** Bytes waiting in the hypervisor's console input, for CONSOLEIO_read by dom0. */
   consoleRead(max: number): Uint8Array;
   shutdownDomain(domain: Domain, reason: ShutdownReason): void;
-  /** Ends the vCPU's current slice after this hypercall. */
+  /** Ends the vCPU's current slice after this hypercall; it stays runnable. */
   yieldVcpu(vcpu: Vcpu): void;
-  /** The hypervisor's own command line (XENVER_commandline). */
-  readonly commandLine: string;
+  /** Deschedules the vCPU until `wakeVcpu` (SCHEDOP_block, poll). */
+  blockVcpu(vcpu: Vcpu): void;
+  /** Makes a blocked vCPU runnable (an event or timer arrived); no effect otherwise. */
+  wakeVcpu(vcpu: Vcpu): void;
+  /**
+   * Routes guest stores to machine frame `mfn` through `watcher` (e.g. shared_info, so
+   * that clearing evtchn_upcall_mask takes effect at once). One watcher per frame.
+   */
+  watchFrame(mfn: number, watcher: FrameWatcher): void;
+  unwatchFrame(mfn: number): void;
 }
 
 export interface HypercallContext {
