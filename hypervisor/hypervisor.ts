@@ -1,6 +1,11 @@
-// The hypervisor core: machine memory, the domain table, and the loop that runs vCPUs and
-// serves what they trap for. For now one simulated pCPU runs every vCPU round-robin in
-// fixed slices; the credit scheduler replaces that loop.
+// The hypervisor core: machine memory, the domain table, simulated pCPUs with their own
+// virtual clocks, the global event queue, and the loop that runs vCPUs and serves what
+// they trap for.
+//
+// Time is simulated conservatively: the pCPU with the earliest clock always goes next,
+// runs its vCPU for at most a short quantum (never past the next queued event), and timed
+// events fire in (time, sequence) order before any pCPU passes them. Nothing depends on
+// wall time or host speed, so a run is a pure function of its inputs.
 
 import { Interpreter } from './cpu/index.ts';
 import { ExitReason, type Engine } from './cpu/engine.ts';
@@ -14,18 +19,30 @@ import {
   CSR_STVEC,
 } from './cpu/csr.ts';
 import { FrameTable } from './mm/frame_table.ts';
-import { Domain, Vcpu } from './domain/domain.ts';
+import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
 import { buildPvDomain, type PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
 import type { FrameWatcher } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
+import { EventQueue, type TimedEvent } from './time/event_queue.ts';
+import { costModel, type CostModel } from './time/cost_model.ts';
+import type { Scheduler, SchedHost } from './sched/scheduler.ts';
+import { CreditScheduler } from './sched/credit.ts';
+import { RoundRobinScheduler } from './sched/rr.ts';
+import { TRC, TraceBuffer } from './trace/trace.ts';
+
+export type SchedulerName = 'credit' | 'rr';
 
 export interface HypervisorOptions {
   /** Machine memory in bytes (frames are only populated when a domain takes them). */
   machineMemoryBytes?: number;
   commandLine?: string;
-  /** Instructions a vCPU runs before the next one gets the pCPU. */
-  sliceInstructions?: number;
+  /** Simulated physical CPUs. */
+  pcpus?: number;
+  scheduler?: SchedulerName;
+  costs?: Partial<CostModel>;
+  /** Records kept in the trace ring (the hash covers all of them). */
+  traceCapacity?: number;
   /** Lines kept in the hypervisor log (`xl dmesg`). */
   logLines?: number;
 }
@@ -35,47 +52,108 @@ export interface CreateDomainOptions {
   memoryBytes: number;
   cmdline?: string;
   privileged?: boolean;
+  vcpus?: number;
+  weight?: number;
+  cap?: number;
 }
 
 export type RunResult =
-  /** No domain has a runnable vCPU left. */
+  /** Nothing left to do: every vCPU is blocked with no timer pending, or gone. */
   | { kind: 'idle' }
   /** The instruction limit was reached first. */
-  | { kind: 'limit' };
+  | { kind: 'limit' }
+  /** Virtual time reached `until`. */
+  | { kind: 'time' };
+
+export interface RunOptions {
+  /** Stop when every pCPU's clock has reached this virtual time (ns). */
+  until?: number;
+  /** Stop after this many guest instructions in total (counted from this call). */
+  maxInstructions?: number;
+}
 
 /** Machine frames start at 2 GiB, so a machine address never looks like a small integer. */
 const FIRST_MFN = 0x80000;
 const WFI_ENCODING = 0x1050_0073;
+/** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
+const MAX_QUANTUM_NS = 50_000;
+
+/** Hooks the event-channel layer installs (kept as hooks so the core stays independent of it). */
+export interface EventHooks {
+  /** Sends a VIRQ to a vCPU of `domain` (VIRQ_TIMER, VIRQ_DOM_EXC, ...). */
+  sendVirq(domain: Domain, virq: number, vcpuId: number): void;
+  /** Re-evaluates a vCPU's upcall line (on schedule-in). */
+  updateUpcallLine(vcpu: Vcpu): void;
+  /** True if `port` is pending for `domain` (SCHEDOP_poll). */
+  isPortPending(domain: Domain, port: number): boolean;
+  /** Sets up and tears down a domain's event state. */
+  initDomain(domain: Domain): void;
+  destroyDomain(domain: Domain): void;
+}
+
+export class Pcpu {
+  now = 0;
+  current: Vcpu | null = null;
+  sliceEnd = 0;
+  needResched = true;
+  yielded = false;
+  /** ns spent running guests. */
+  busyNs = 0;
+  constructor(readonly id: number) {}
+}
+
+export const VIRQ_TIMER = 0;
+export const VIRQ_DOM_EXC = 3;
 
 export class Hypervisor implements HypervisorServices {
   readonly mem = new PhysMemory();
   readonly frames: FrameTable;
   readonly domains = new Map<number, Domain>();
   readonly commandLine: string;
-  /** Virtual time in ns: one instruction costs 1 ns until the cost model arrives. */
-  private now_ = 0;
+  readonly pcpus: Pcpu[];
+  readonly scheduler: Scheduler;
+  readonly costs: CostModel;
+  readonly events = new EventQueue();
+  readonly trace: TraceBuffer;
   totalInstructions = 0;
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
   onConsole: ((domain: Domain, bytes: Uint8Array) => void) | null = null;
   /** Called when a domain shuts down or is crashed. */
   onShutdown: ((domain: Domain) => void) | null = null;
+  eventHooks: EventHooks | null = null;
 
   private readonly log: string[] = [];
   private readonly logLimit: number;
-  private readonly slice: number;
   private readonly engine: Engine = new Interpreter();
   private nextDomid = 1;
-  private yieldRequested = false;
   private readonly consoleInput: number[] = [];
   private readonly watchers = new Map<number, FrameWatcher>();
+  /** The virtual time of whatever is being served right now (a vCPU's trap, an event). */
+  private clock = 0;
+  /** The pCPU whose vCPU is executing or being served, if any. */
+  private active: Pcpu | null = null;
 
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
     this.frames = new FrameTable(this.mem, FIRST_MFN, Math.floor(bytes / 4096));
     this.commandLine = opts.commandLine ?? '';
-    this.slice = opts.sliceInstructions ?? 100_000;
     this.logLimit = opts.logLines ?? 10_000;
-    this.printk(`Xen-compatible pvsim hypervisor, ${bytes >> 20} MiB machine memory`);
+    this.costs = costModel(opts.costs);
+    this.trace = new TraceBuffer(opts.traceCapacity);
+    const n = opts.pcpus ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`pcpus must be 1..256, got ${n}`);
+    this.pcpus = Array.from({ length: n }, (_, i) => new Pcpu(i));
+    this.scheduler = (opts.scheduler ?? 'credit') === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
+    const host: SchedHost = {
+      nrPcpus: n,
+      tickle: (cpu) => {
+        this.pcpus[cpu]!.needResched = true;
+      },
+      current: (cpu) => this.pcpus[cpu]!.current,
+      timer: (time, fn) => this.events.schedule(time, fn, true),
+    };
+    this.scheduler.init(host, 0);
+    this.printk(`pvsim hypervisor: ${bytes >> 20} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
       const w = this.watchers.get(Math.floor(pa / 4096));
       return w ? w(pa, size) : false;
@@ -92,35 +170,67 @@ export class Hypervisor implements HypervisorServices {
     return this.log;
   }
 
+  // --- Domains --------------------------------------------------------------------------
+
   createPvDomain(image: Uint8Array, opts: CreateDomainOptions): { domain: Domain; layout: PvLayout } {
-    const domid = opts.privileged ? 0 : this.nextDomid++;
+    const domid = opts.privileged ? 0 : this.nextDomid;
+    if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
     const built = buildPvDomain(this.frames, image, { domid, ...opts });
-    this.domains.set(domid, built.domain);
-    this.printk(`d${domid}: built PV domain "${opts.name}", ${built.domain.nrPages} pages`);
+    if (!opts.privileged) this.nextDomid++;
+    const d = built.domain;
+    if (opts.weight !== undefined) d.sched.weight = opts.weight;
+    if (opts.cap !== undefined) d.sched.cap = opts.cap;
+    this.domains.set(domid, d);
+    this.eventHooks?.initDomain(d);
+    for (const v of d.vcpus) {
+      v.runstateEntry = this.clock;
+      this.scheduler.insertVcpu(v, this.clock);
+    }
+    this.trace.record(this.clock, 0, TRC.SCHED_DOM_ADD, domid);
+    this.printk(`d${domid}: built PV domain "${opts.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
     return built;
   }
 
   unpause(domain: Domain): void {
-    if (domain.state === 'paused') domain.state = 'running';
+    if (domain.state !== 'paused') return;
+    domain.state = 'running';
+    for (const v of domain.vcpus) this.refresh(v);
   }
 
   pause(domain: Domain): void {
-    if (domain.state === 'running') domain.state = 'paused';
+    if (domain.state !== 'running') return;
+    domain.state = 'paused';
+    for (const v of domain.vcpus) this.refresh(v);
   }
 
   destroyDomain(domain: Domain): void {
+    if (domain.state === 'dying') return;
     domain.state = 'dying';
+    for (const v of domain.vcpus) {
+      this.events.cancel(v.singleshot);
+      this.events.cancel(v.poll?.timeout);
+      v.poll = null;
+      for (const p of this.pcpus) if (p.current === v) {
+        p.current = null;
+        p.needResched = true;
+      }
+      this.setRunstate(v, 'offline');
+      this.scheduler.removeVcpu(v);
+    }
+    this.eventHooks?.destroyDomain(domain);
     for (const mfn of domain.p2m) this.frames.release(mfn);
     this.frames.release(domain.sharedInfoMfn);
+    this.unwatchFrame(domain.sharedInfoMfn);
     domain.p2m = new Uint32Array(0);
     this.domains.delete(domain.domid);
+    this.trace.record(this.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
     this.printk(`d${domain.domid}: destroyed`);
   }
 
   // --- HypervisorServices -------------------------------------------------------------
 
   now(): number {
-    return this.now_;
+    return this.active ? this.active.now : this.clock;
   }
 
   domain(domid: number): Domain | undefined {
@@ -133,17 +243,8 @@ export class Hypervisor implements HypervisorServices {
   }
 
   unwatchFrame(mfn: number): void {
-    this.watchers.delete(mfn);
+    if (!this.watchers.delete(mfn)) return;
     this.mem.setWatched(mfn, false);
-  }
-
-  blockVcpu(vcpu: Vcpu): void {
-    vcpu.blocked = true;
-    this.yieldRequested = true;
-  }
-
-  wakeVcpu(vcpu: Vcpu): void {
-    vcpu.blocked = false;
   }
 
   consoleWrite(domain: Domain, bytes: Uint8Array): void {
@@ -175,12 +276,17 @@ export class Hypervisor implements HypervisorServices {
     if (!domain.isAlive) return;
     domain.shutdownReason = reason;
     domain.state = reason === 'crash' ? 'crashed' : 'shutdown';
+    for (const v of domain.vcpus) {
+      this.events.cancel(v.singleshot);
+      v.singleshot = null;
+      this.refresh(v);
+    }
+    this.trace.record(this.now(), this.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
     this.printk(`d${domain.domid}: shutdown, reason ${reason}`);
+    // Xen tells the control domain through the global VIRQ_DOM_EXC.
+    const dom0 = this.domains.get(0);
+    if (dom0 && dom0 !== domain) this.eventHooks?.sendVirq(dom0, VIRQ_DOM_EXC, 0);
     this.onShutdown?.(domain);
-  }
-
-  yieldVcpu(_vcpu: Vcpu): void {
-    this.yieldRequested = true;
   }
 
   /** Crashes a domain for something it did that cannot be reflected back to it. */
@@ -190,74 +296,245 @@ export class Hypervisor implements HypervisorServices {
     this.shutdownDomain(domain, 'crash');
   }
 
+  yieldVcpu(vcpu: Vcpu): void {
+    const p = this.pcpus[vcpu.pcpu]!;
+    if (p.current !== vcpu) return;
+    p.yielded = true;
+    p.needResched = true;
+    this.trace.record(this.now(), p.id, TRC.SCHED_YIELD, vcpu.domain.domid, vcpu.vcpuId);
+  }
+
+  blockVcpu(vcpu: Vcpu): void {
+    if (vcpu.blocked) return;
+    vcpu.blocked = true;
+    this.trace.record(this.now(), vcpu.pcpu, TRC.SCHED_BLOCK, vcpu.domain.domid, vcpu.vcpuId);
+    this.refresh(vcpu);
+  }
+
+  wakeVcpu(vcpu: Vcpu): void {
+    if (!vcpu.blocked) return;
+    vcpu.blocked = false;
+    if (vcpu.poll) {
+      this.events.cancel(vcpu.poll.timeout);
+      vcpu.poll = null;
+    }
+    vcpu.wakeTime = this.now();
+    this.trace.record(vcpu.wakeTime, vcpu.pcpu, TRC.SCHED_WAKE, vcpu.domain.domid, vcpu.vcpuId);
+    this.refresh(vcpu);
+  }
+
+  /** Arms (or, with 0, cancels) the vCPU's single-shot timer; expiry sends VIRQ_TIMER. */
+  setSingleshotTimer(vcpu: Vcpu, deadline: number): void {
+    this.events.cancel(vcpu.singleshot);
+    vcpu.singleshot = null;
+    if (deadline === 0) return;
+    const when = Math.max(deadline, this.now());
+    vcpu.singleshot = this.events.schedule(when, () => {
+      vcpu.singleshot = null;
+      this.trace.record(when, vcpu.pcpu, TRC.SCHED_S_TIMER_FN, vcpu.domain.domid, vcpu.vcpuId);
+      if (vcpu.domain.isAlive) this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
+    });
+  }
+
+  /** SCHEDOP_poll: block until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
+  pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void {
+    const t = timeout === 0 ? null : this.events.schedule(Math.max(timeout, this.now()), () => this.wakeVcpu(vcpu));
+    vcpu.poll = { ports, timeout: t };
+    this.blockVcpu(vcpu);
+  }
+
+  /** Called by the event layer when `port` of `domain` becomes pending: wakes pollers. */
+  portPending(domain: Domain, port: number): void {
+    for (const v of domain.vcpus) if (v.poll && v.poll.ports.includes(port)) this.wakeVcpu(v);
+  }
+
+  /** Brings a vCPU up or down (VCPUOP_up/down). */
+  setVcpuOnline(vcpu: Vcpu, online: boolean): void {
+    if (vcpu.online === online) return;
+    vcpu.online = online;
+    if (online) vcpu.wakeTime = this.now();
+    this.refresh(vcpu);
+  }
+
+  // --- Run states ---------------------------------------------------------------------
+
+  private isRunnable(v: Vcpu): boolean {
+    return v.online && !v.blocked && v.domain.state === 'running';
+  }
+
+  private idleState(v: Vcpu): Runstate {
+    return v.online && v.blocked && v.domain.state === 'running' ? 'blocked' : 'offline';
+  }
+
+  /** Reconciles a vCPU's run state and the scheduler with whether it may run now. */
+  private refresh(v: Vcpu): void {
+    const runnable = this.isRunnable(v);
+    const p = this.pcpus[v.pcpu]!;
+    if (p.current === v) {
+      if (!runnable) p.needResched = true;
+      return;
+    }
+    if (runnable && v.runstate !== 'runnable') {
+      this.setRunstate(v, 'runnable');
+      this.scheduler.wake(v, this.now());
+    } else if (!runnable && v.runstate === 'runnable') {
+      this.scheduler.sleep(v, this.now());
+      this.setRunstate(v, this.idleState(v));
+    } else if (!runnable) {
+      this.setRunstate(v, this.idleState(v));
+    }
+  }
+
+  private setRunstate(v: Vcpu, state: Runstate, at = this.now()): void {
+    if (v.runstate === state) return;
+    const t = Math.max(at, v.runstateEntry);
+    v.runstateTime[RUNSTATES.indexOf(v.runstate)]! += t - v.runstateEntry;
+    v.runstate = state;
+    v.runstateEntry = t;
+  }
+
+  /** Run-state times up to now, for reports (Xen's vcpu_runstate_info.time[]). */
+  runstateTimes(v: Vcpu): number[] {
+    const t = [...v.runstateTime];
+    t[RUNSTATES.indexOf(v.runstate)]! += Math.max(0, this.now() - v.runstateEntry);
+    return t;
+  }
+
   // --- Running ------------------------------------------------------------------------
 
-  private runnable(): Vcpu[] {
-    const out: Vcpu[] = [];
-    for (const d of this.domains.values()) {
-      if (d.state !== 'running') continue;
-      for (const v of d.vcpus) if (v.online && !v.blocked) out.push(v);
-    }
-    return out;
-  }
-
-  /** Runs every runnable vCPU until none is left or `maxInstructions` have retired. */
-  run(maxInstructions = Number.MAX_SAFE_INTEGER): RunResult {
-    const limit = this.totalInstructions + maxInstructions;
+  /** Runs the machine until nothing is runnable, `until`, or `maxInstructions`. */
+  run(opts: RunOptions | number = {}): RunResult {
+    const o: RunOptions = typeof opts === 'number' ? { maxInstructions: opts } : opts;
+    const until = o.until ?? Infinity;
+    const instrLimit = this.totalInstructions + (o.maxInstructions ?? Infinity);
     for (;;) {
-      const vcpus = this.runnable();
-      if (vcpus.length === 0) return { kind: 'idle' };
-      for (const vcpu of vcpus) {
-        if (vcpu.domain.state !== 'running') continue;
-        const left = limit - this.totalInstructions;
-        if (left <= 0) return { kind: 'limit' };
-        this.runSlice(vcpu, Math.min(this.slice, left));
+      const p = this.nextPcpu();
+      if (p.now >= until) return { kind: 'time' };
+      if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
+      this.fireEventsUpTo(p.now);
+      if (p.needResched || p.current === null || p.now >= p.sliceEnd || !this.isRunnable(p.current)) this.schedule(p);
+      if (p.current === null) {
+        // Housekeeping timers (scheduler ticks) alone do not keep the machine going.
+        const quiet = this.events.pendingWork === 0 && !this.anyBusy() && !this.anyRunnable();
+        if (quiet && until === Infinity) return { kind: 'idle' };
+        if (quiet) {
+          for (const q of this.pcpus) q.now = Math.max(q.now, until);
+          this.clock = until;
+          return { kind: 'time' };
+        }
+        const next = Math.min(this.events.peekTime(), this.earliestBusyClock(p), until);
+        if (next === Infinity) return { kind: 'idle' };
+        p.now = Math.max(p.now, next);
+        continue;
       }
+      this.runQuantum(p, Math.min(until, p.sliceEnd), instrLimit);
     }
   }
 
-  private runSlice(vcpu: Vcpu, budget: number): void {
-    const hart = vcpu.hart;
-    this.yieldRequested = false;
-    let left = budget;
-    while (left > 0 && vcpu.domain.state === 'running' && !this.yieldRequested) {
+  /** The pCPU to advance: earliest clock first, busy before idle, then lowest id. */
+  private nextPcpu(): Pcpu {
+    let best = this.pcpus[0]!;
+    for (let i = 1; i < this.pcpus.length; i++) {
+      const q = this.pcpus[i]!;
+      if (q.now < best.now || (q.now === best.now && best.current === null && q.current !== null)) best = q;
+    }
+    return best;
+  }
+
+  private earliestBusyClock(except: Pcpu): number {
+    let t = Infinity;
+    for (const q of this.pcpus) if (q !== except && (q.current !== null || q.needResched) && q.now > except.now) t = Math.min(t, q.now);
+    return t;
+  }
+
+  private anyBusy(): boolean {
+    return this.pcpus.some((q) => q.current !== null);
+  }
+
+  private anyRunnable(): boolean {
+    for (const d of this.domains.values()) for (const v of d.vcpus) if (v.runstate === 'runnable') return true;
+    return false;
+  }
+
+  private fireEventsUpTo(t: number): void {
+    while (this.events.peekTime() <= t) {
+      const ev: TimedEvent = this.events.pop()!;
+      const saved = this.active;
+      this.active = null;
+      this.clock = ev.time;
+      ev.fire();
+      this.active = saved;
+    }
+  }
+
+  private schedule(p: Pcpu): void {
+    const prev = p.current;
+    const prevRunnable = prev !== null && this.isRunnable(prev);
+    this.active = p;
+    const { next, sliceNs } = this.scheduler.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
+    p.now += this.costs.scheduleNs;
+    if (prev && prev !== next) this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
+    if (next && next !== prev) {
+      p.now = Math.max(p.now, next.wakeTime);
+      p.now += prev && prev.domain === next.domain ? this.costs.vcpuSwitchNs : this.costs.contextSwitchNs;
+      this.setRunstate(next, 'running', p.now);
+      this.eventHooks?.updateUpcallLine(next);
+    }
+    if (next !== prev) {
+      this.trace.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
+    }
+    p.current = next;
+    p.sliceEnd = p.now + sliceNs;
+    p.needResched = false;
+    p.yielded = false;
+    this.active = null;
+  }
+
+  private runQuantum(p: Pcpu, until: number, instrLimit: number): void {
+    const v = p.current!;
+    const hart = v.hart;
+    const ins = this.costs.instructionNs;
+    const end = Math.min(until, this.events.peekTime(), p.now + MAX_QUANTUM_NS);
+    this.active = p;
+    while (p.now < end && p.current === v && !p.needResched && this.isRunnable(v)) {
+      const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
       const before = hart.instret;
-      const why = this.engine.run(hart, left);
+      hart.timeSource = () => p.now + (hart.instret - before) * ins;
+      const why = this.engine.run(hart, budget);
       const ran = hart.instret - before;
-      left -= ran;
-      this.account(ran);
-      if (why === ExitReason.HostTrap) {
-        this.handleTrap(vcpu);
-        left--; // a trap costs at least an instruction's worth, so a trap storm still ends
-        this.account(1);
-      } else if (why === ExitReason.Wfi) {
-        break;
-      }
+      this.totalInstructions += ran;
+      v.stats.instructions += ran;
+      p.now += ran * ins;
+      p.busyNs += ran * ins;
+      if (why === ExitReason.HostTrap) this.handleTrap(v, p);
+      else if (why === ExitReason.Wfi) this.yieldVcpu(v);
+      if (this.totalInstructions >= instrLimit) break;
     }
+    this.active = null;
   }
 
-  private account(instructions: number): void {
-    this.totalInstructions += instructions;
-    this.now_ += instructions;
-  }
-
-  private handleTrap(vcpu: Vcpu): void {
+  private handleTrap(vcpu: Vcpu, p: Pcpu): void {
     const hart = vcpu.hart;
     const cause = hart.trapCause >>> 0;
     vcpu.stats.traps.set(cause, (vcpu.stats.traps.get(cause) ?? 0) + 1);
     if (cause === CAUSE_SUPERVISOR_ECALL) {
       vcpu.stats.hypercalls++;
+      p.now += this.costs.hypercallNs;
       const x = hart.x;
-      const result = dispatchHypercall({ hv: this, vcpu }, x[17]! >>> 0, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
+      const nr = x[17]! >>> 0;
+      this.trace.record(p.now, p.id, TRC.PV_HYPERCALL, vcpu.domain.domid, vcpu.vcpuId, nr, x[10]! >>> 0);
+      const result = dispatchHypercall({ hv: this, vcpu }, nr, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
       x[10] = result | 0;
       hart.pc = (hart.pc + 4) >>> 0;
       return;
     }
+    p.now += this.costs.trapReflectNs;
+    this.trace.record(p.now, p.id, TRC.PV_TRAP, vcpu.domain.domid, vcpu.vcpuId, cause, hart.trapTval >>> 0);
     if (cause === CAUSE_ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
-      // mstatus.TW makes wfi trap: idling is the scheduler's decision. With no event
-      // sources yet, an idle vCPU simply gives up the pCPU.
+      // mstatus.TW makes wfi trap: idling is a scheduling decision, so the vCPU gives up
+      // the pCPU (PV kernels idle with SCHEDOP_block, which waits for events).
       hart.pc = (hart.pc + 4) >>> 0;
-      this.yieldRequested = true;
+      this.yieldVcpu(vcpu);
       return;
     }
     if (cause & CAUSE_INTERRUPT) {
@@ -279,3 +556,5 @@ export class Hypervisor implements HypervisorServices {
     hart.deliverToSupervisor(cause, hart.trapTval);
   }
 }
+
+const SHUTDOWN_CODES: Record<ShutdownReason, number> = { poweroff: 0, reboot: 1, suspend: 2, crash: 3, watchdog: 4, soft_reset: 5 };

@@ -8,7 +8,7 @@
 // the domain's memory). See docs/abi.md for the RV32 specifics.
 
 import { Hart, PRIV_S } from '../cpu/index.ts';
-import { PAGE_SIZE } from '../cpu/memory.ts';
+import { PAGE_SIZE, type PhysMemory } from '../cpu/memory.ts';
 import { parseElf, xenNotes } from './elf.ts';
 import { Domain, Vcpu } from './domain.ts';
 import { FrameTable, FrameType } from '../mm/frame_table.ts';
@@ -30,6 +30,8 @@ export interface PvBuildOptions {
   memoryBytes: number;
   cmdline?: string;
   privileged?: boolean;
+  /** vCPUs to create (default 1). vCPU 0 starts online; the others wait for VCPUOP_initialise/up. */
+  vcpus?: number;
 }
 
 /** Layout facts the builder decided, for tests and `xl` diagnostics. */
@@ -61,6 +63,24 @@ export const PV_MEDELEG =
 // trap vector crashes the domain instead of spinning; illegal instruction (2) so
 // privileged operations can be counted and emulated; ecall from S (9) = hypercall.
 export const PV_MIDELEG = (1 << 1) | (1 << 5) | (1 << 9); // SSI, STI, SEI (event upcall)
+
+/** vCPUs per domain: the legacy vcpu_info slots in shared_info. */
+export const MAX_VIRT_CPUS = 32;
+
+/** A hart set up as a PV vCPU: S-mode under TVM/TW, PV delegation, paging on `l2Mfn`. */
+export function pvHart(mem: PhysMemory, hartId: number, l2Mfn: number): Hart {
+  const hart = new Hart(mem, { hartId });
+  hart.hostTraps = true;
+  hart.writeCsr(CSR_MEDELEG, PV_MEDELEG);
+  hart.writeCsr(CSR_MIDELEG, PV_MIDELEG);
+  hart.writeCsr(CSR_MCOUNTEREN, 0b111); // cycle, time, instret readable by the guest kernel
+  hart.writeCsr(CSR_SATP, (SATP_MODE_SV32 | l2Mfn) >>> 0);
+  // TVM: satp and sfence.vma trap (page tables are the hypervisor's to validate);
+  // TW: wfi traps (idling is a scheduling decision).
+  hart.writeCsr(CSR_MSTATUS, MSTATUS_TVM | MSTATUS_TW);
+  hart.priv = PRIV_S;
+  return hart;
+}
 
 const roundUp = (v: number, a: number) => Math.ceil(v / a) * a;
 
@@ -191,20 +211,20 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
     });
     domain.startInfoVa = startInfoVa;
 
-    const hart = new Hart(mem, { hartId: 0 });
-    hart.hostTraps = true;
-    hart.writeCsr(CSR_MEDELEG, PV_MEDELEG);
-    hart.writeCsr(CSR_MIDELEG, PV_MIDELEG);
-    hart.writeCsr(CSR_MCOUNTEREN, 0b111); // cycle, time, instret readable by the guest kernel
-    hart.writeCsr(CSR_SATP, (SATP_MODE_SV32 | l2Mfn) >>> 0);
-    // TVM: satp and sfence.vma trap (page tables are the hypervisor's to validate);
-    // TW: wfi traps (idling is a scheduling decision).
-    hart.writeCsr(CSR_MSTATUS, MSTATUS_TVM | MSTATUS_TW);
-    hart.priv = PRIV_S;
-    hart.pc = entry >>> 0;
-    hart.x[10] = startInfoVa | 0; // a0
-    hart.x[2] = stackTop | 0; // sp
-    domain.vcpus.push(new Vcpu(domain, 0, hart));
+    const nrVcpus = opts.vcpus ?? 1;
+    if (!Number.isInteger(nrVcpus) || nrVcpus < 1 || nrVcpus > MAX_VIRT_CPUS) {
+      throw new BuildError(`vcpus must be between 1 and ${MAX_VIRT_CPUS}, got ${nrVcpus}`);
+    }
+    for (let id = 0; id < nrVcpus; id++) {
+      const hart = pvHart(mem, id, l2Mfn);
+      const vcpu = new Vcpu(domain, id, hart);
+      vcpu.online = id === 0;
+      domain.vcpus.push(vcpu);
+    }
+    const boot = domain.vcpus[0]!.hart;
+    boot.pc = entry >>> 0;
+    boot.x[10] = startInfoVa | 0; // a0
+    boot.x[2] = stackTop | 0; // sp
   } catch (e) {
     // A failed build leaves no frames behind.
     for (const mfn of allocated) frames.release(mfn);

@@ -2,6 +2,12 @@
 
 import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
+import type { TimedEvent } from '../time/event_queue.ts';
+import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/scheduler.ts';
+
+/** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
+export const RUNSTATES = ['running', 'runnable', 'blocked', 'offline'] as const;
+export type Runstate = (typeof RUNSTATES)[number];
 
 /** Xen's domain life cycle, as `xl list` shows it (r, b, p, s, c, d). */
 export type DomainState = 'running' | 'paused' | 'shutdown' | 'crashed' | 'dying';
@@ -10,13 +16,29 @@ export interface VcpuStats {
   hypercalls: number;
   /** Traps taken by the hypervisor (host traps), by mcause. */
   traps: Map<number, number>;
+  /** Events delivered to this vCPU (upcalls raised). */
+  events: number;
+  instructions: number;
 }
 
 export class Vcpu {
-  readonly stats: VcpuStats = { hypercalls: 0, traps: new Map() };
+  readonly stats: VcpuStats = { hypercalls: 0, traps: new Map(), events: 0, instructions: 0 };
+  /** Brought up (VCPUOP_up, or vCPU 0 at build); a down vCPU is RUNSTATE_offline. */
   online = true;
-  /** Waiting for an event or timer (SCHEDOP_block). */
+  /** Waiting for an event or timer (SCHEDOP_block / poll). */
   blocked = false;
+  /** The pCPU it runs on or is queued for (the scheduler's choice). */
+  pcpu = 0;
+  /** Current run state, since `runstateEntry`; `runstateTime` accumulates ns per state. */
+  runstate: Runstate = 'offline';
+  runstateEntry = 0;
+  readonly runstateTime = [0, 0, 0, 0];
+  /** Earliest time it may run after a wake-up (a wake is not seen before it happens). */
+  wakeTime = 0;
+  /** set_timer_op / VCPUOP_set_singleshot_timer deadline. */
+  singleshot: TimedEvent | null = null;
+  /** SCHEDOP_poll in progress: the ports watched and the time-out. */
+  poll: { ports: number[]; timeout: TimedEvent | null } | null = null;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
 }
 
@@ -26,6 +48,8 @@ export class Domain {
   /** Why the hypervisor crashed the domain, when it did. */
   crashMessage: string | null = null;
   readonly vcpus: Vcpu[] = [];
+  /** Scheduler parameters (credit weight and cap). */
+  sched: SchedParams = { ...DEFAULT_SCHED_PARAMS };
   /** pfn -> mfn, as published to the guest in start_info.mfn_list. */
   p2m: Uint32Array = new Uint32Array(0);
   sharedInfoMfn = 0;

@@ -1,0 +1,108 @@
+// HYPERVISOR_event_channel_op(cmd, arg): cmd in a0, a guest-virtual pointer to the
+// command's struct evtchn_* in a1. As in Xen's do_event_channel_op, the whole struct is
+// copied in first (-EFAULT if any byte is unreadable), and commands with results copy the
+// whole struct back only on success. If that copy-back faults the operation has still
+// happened (Xen: "cleaning up here would be a mess") and the result is -EFAULT.
+//
+// pvsim's Xen has no physical IRQs and no FIFO ABI: bind_pirq, init_control and
+// expand_array answer -EOPNOTSUPP, set_priority -ENOSYS (2-level ports have no priority).
+
+import { xenErr } from '../../protocol/xen/errno.ts';
+import {
+  EVTCHN_ALLOC_UNBOUND,
+  EVTCHN_BIND_INTERDOMAIN,
+  EVTCHN_BIND_IPI,
+  EVTCHN_BIND_VCPU,
+  EVTCHN_BIND_VIRQ,
+  EVTCHN_CLOSE,
+  EVTCHN_RESET,
+  EVTCHN_SEND,
+  EVTCHN_SET_PRIORITY,
+  EVTCHN_STATUS,
+  EVTCHN_UNMASK,
+  EVTCHNOP,
+  EVTCHNOP_ARG_SIZE,
+} from '../../protocol/xen/event_channel.ts';
+import {
+  evtchnAllocUnbound,
+  evtchnBindInterdomain,
+  evtchnBindIpi,
+  evtchnBindVcpu,
+  evtchnBindVirq,
+  evtchnClose,
+  evtchnReset,
+  evtchnSend,
+  evtchnStatus,
+  evtchnUnmask,
+} from '../evtchn/ops.ts';
+import { copyFromGuest, copyToGuest } from '../mm/guest_access.ts';
+import type { HypercallHandler } from './types.ts';
+
+export const eventChannelOp: HypercallHandler = (ctx, cmd, arg) => {
+  const { hv, vcpu } = ctx;
+  const d = vcpu.domain;
+  const size = EVTCHNOP_ARG_SIZE.get(cmd);
+  if (size === undefined || d.evtchn === null) return xenErr('ENOSYS');
+  const buf = copyFromGuest(vcpu.hart, arg, size);
+  if (buf === null) return xenErr('EFAULT');
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const u16 = (off: number) => dv.getUint16(off, true);
+  const u32 = (off: number) => dv.getUint32(off, true);
+  const put32 = (off: number, v: number) => dv.setUint32(off, v >>> 0, true);
+  /** Copies the updated struct back; the result of the command, or -EFAULT. */
+  const reply = (): number => (copyToGuest(vcpu.hart, arg, buf) ? 0 : xenErr('EFAULT'));
+  /** For commands whose result is a port written at `off`. */
+  const portResult = (port: number, off: number): number => {
+    if (port < 0) return port;
+    put32(off, port);
+    return reply();
+  };
+
+  switch (cmd) {
+    case EVTCHNOP.alloc_unbound:
+      return portResult(
+        evtchnAllocUnbound(hv, d, u16(EVTCHN_ALLOC_UNBOUND.dom), u16(EVTCHN_ALLOC_UNBOUND.remote_dom)),
+        EVTCHN_ALLOC_UNBOUND.port,
+      );
+    case EVTCHNOP.bind_interdomain:
+      return portResult(
+        evtchnBindInterdomain(hv, d, u16(EVTCHN_BIND_INTERDOMAIN.remote_dom), u32(EVTCHN_BIND_INTERDOMAIN.remote_port)),
+        EVTCHN_BIND_INTERDOMAIN.local_port,
+      );
+    case EVTCHNOP.bind_virq:
+      return portResult(evtchnBindVirq(hv, d, u32(EVTCHN_BIND_VIRQ.virq), u32(EVTCHN_BIND_VIRQ.vcpu)), EVTCHN_BIND_VIRQ.port);
+    case EVTCHNOP.bind_ipi:
+      return portResult(evtchnBindIpi(hv, d, u32(EVTCHN_BIND_IPI.vcpu)), EVTCHN_BIND_IPI.port);
+    case EVTCHNOP.bind_vcpu:
+      return evtchnBindVcpu(hv, d, u32(EVTCHN_BIND_VCPU.port), u32(EVTCHN_BIND_VCPU.vcpu));
+    case EVTCHNOP.close:
+      return evtchnClose(hv, d, u32(EVTCHN_CLOSE.port));
+    case EVTCHNOP.send:
+      return evtchnSend(hv, d, u32(EVTCHN_SEND.port));
+    case EVTCHNOP.unmask:
+      return evtchnUnmask(hv, d, u32(EVTCHN_UNMASK.port));
+    case EVTCHNOP.status: {
+      const s = evtchnStatus(hv, d, u16(EVTCHN_STATUS.dom), u32(EVTCHN_STATUS.port));
+      if (typeof s === 'number') return s;
+      put32(EVTCHN_STATUS.status, s.status);
+      put32(EVTCHN_STATUS.vcpu, s.vcpu);
+      // Only the union member of this status is written; its other bytes keep what the guest passed.
+      if (s.dom !== undefined) dv.setUint16(EVTCHN_STATUS.u_unbound_dom, s.dom, true);
+      if (s.port !== undefined) put32(EVTCHN_STATUS.u_interdomain_port, s.port);
+      if (s.virq !== undefined) put32(EVTCHN_STATUS.u_virq, s.virq);
+      return reply();
+    }
+    case EVTCHNOP.reset:
+    case EVTCHNOP.reset_cont:
+      return evtchnReset(hv, d, u16(EVTCHN_RESET.dom), cmd === EVTCHNOP.reset_cont);
+    case EVTCHNOP.bind_pirq:
+    case EVTCHNOP.init_control:
+    case EVTCHNOP.expand_array:
+      return xenErr('EOPNOTSUPP');
+    case EVTCHNOP.set_priority:
+      // Xen checks the port before finding the 2-level ABI has no priorities.
+      return d.evtchn.portIsValid(u32(EVTCHN_SET_PRIORITY.port)) ? xenErr('ENOSYS') : xenErr('EINVAL');
+    default:
+      return xenErr('ENOSYS');
+  }
+};

@@ -1,0 +1,68 @@
+// Round-robin: the baseline. One FIFO per pCPU, a fixed slice, no weights, no caps,
+// no boost; an idle pCPU takes work from the longest queue.
+
+import type { Vcpu } from '../domain/domain.ts';
+import type { SchedDecision, SchedHost, Scheduler } from './scheduler.ts';
+
+export class RoundRobinScheduler implements Scheduler {
+  readonly name = 'rr';
+  readonly schedId = 0x7f; // not a Xen scheduler
+  private host!: SchedHost;
+  private queues: Vcpu[][] = [];
+
+  constructor(readonly sliceNs = 30_000_000) {}
+
+  init(host: SchedHost): void {
+    this.host = host;
+    this.queues = Array.from({ length: host.nrPcpus }, () => []);
+  }
+
+  insertVcpu(v: Vcpu): void {
+    v.pcpu = v.vcpuId % this.host.nrPcpus;
+  }
+
+  removeVcpu(v: Vcpu): void {
+    this.dequeue(v);
+  }
+
+  wake(v: Vcpu): void {
+    if (this.queues.some((q) => q.includes(v))) return;
+    // Prefer an idle pCPU, starting with the one it last ran on.
+    const n = this.host.nrPcpus;
+    for (let i = 0; i < n; i++) {
+      const cpu = (v.pcpu + i) % n;
+      if (this.host.current(cpu) === null && this.queues[cpu]!.length === 0) {
+        v.pcpu = cpu;
+        break;
+      }
+    }
+    this.queues[v.pcpu]!.push(v);
+    if (this.host.current(v.pcpu) === null) this.host.tickle(v.pcpu);
+  }
+
+  sleep(v: Vcpu): void {
+    this.dequeue(v);
+  }
+
+  schedule(cpu: number, _now: number, prev: Vcpu | null, prevRunnable: boolean): SchedDecision {
+    const q = this.queues[cpu]!;
+    if (prev && prevRunnable) q.push(prev);
+    let next = q.shift() ?? null;
+    if (!next) {
+      let longest = -1;
+      for (let i = 0; i < this.queues.length; i++) {
+        if (i !== cpu && this.queues[i]!.length > (longest < 0 ? 0 : this.queues[longest]!.length)) longest = i;
+      }
+      if (longest >= 0) next = this.queues[longest]!.shift() ?? null;
+    }
+    if (next) next.pcpu = cpu;
+    return { next, sliceNs: this.sliceNs };
+  }
+
+  private dequeue(v: Vcpu): void {
+    for (const q of this.queues) {
+      const i = q.indexOf(v);
+      if (i >= 0) q.splice(i, 1);
+    }
+  }
+}

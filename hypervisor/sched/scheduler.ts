@@ -1,0 +1,52 @@
+// The scheduler seam. The hypervisor core owns pCPUs, virtual time and vCPU run states;
+// a Scheduler only decides which runnable vCPU each pCPU runs next and for how long.
+// Credit is the default; round-robin is the baseline; credit2, RTDS and null can follow
+// behind the same interface.
+
+import type { Vcpu } from '../domain/domain.ts';
+import type { TimedEvent } from '../time/event_queue.ts';
+
+export interface SchedHost {
+  readonly nrPcpus: number;
+  /** Asks pCPU `cpu` to call `schedule` at its next opportunity (Xen's tickle IPI). */
+  tickle(cpu: number): void;
+  /** The vCPU pCPU `cpu` is running, or null when idle. */
+  current(cpu: number): Vcpu | null;
+  /** Runs `fn` at virtual time `time` (scheduler ticks, accounting). */
+  timer(time: number, fn: () => void): TimedEvent;
+}
+
+export interface SchedDecision {
+  /** The vCPU to run, or null to idle. */
+  next: Vcpu | null;
+  /** How long `next` may run before the pCPU schedules again (ns). */
+  sliceNs: number;
+}
+
+/** Per-domain scheduling parameters (xl sched-credit: weight and cap). */
+export interface SchedParams {
+  weight: number;
+  /** Percent of one pCPU; 0 = no cap. */
+  cap: number;
+}
+
+export const DEFAULT_SCHED_PARAMS: Readonly<SchedParams> = { weight: 256, cap: 0 };
+
+export interface Scheduler {
+  readonly name: string;
+  /** Xen's scheduler id (XEN_SCHEDULER_*), as sysctl sched_id reports it. */
+  readonly schedId: number;
+  init(host: SchedHost, now: number): void;
+  insertVcpu(v: Vcpu, now: number): void;
+  removeVcpu(v: Vcpu): void;
+  /** `v` became runnable (woken, unpaused, brought up): queue it and tickle a pCPU. */
+  wake(v: Vcpu, now: number): void;
+  /** `v`, not running, stopped being runnable (paused, taken down): dequeue it. */
+  sleep(v: Vcpu, now: number): void;
+  /**
+   * pCPU `cpu` chooses what to run from `now`. `prev` is what it ran until now (null if
+   * idle), `prevRunnable` whether it may go on running, `yielded` whether it asked to
+   * give way (SCHEDOP_yield).
+   */
+  schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean, yielded: boolean): SchedDecision;
+}
