@@ -1,10 +1,11 @@
 // The `pvsim` command line. Each subcommand lives in its own module; this file only wires
 // them to commander (which gives every subcommand --help).
 
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt } from './args.ts';
 import { runBareCommand } from './run_bare.ts';
 import { bootCommand } from './boot.ts';
+import { runCommand } from './run.ts';
 
 const program = new Command();
 program
@@ -47,6 +48,23 @@ program
   )
   .action((image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
     process.exitCode = bootCommand(image, opts);
+  });
+
+program
+  .command('run')
+  .description('run a scenario: many domains, several pCPUs, a scheduler, deterministic virtual time')
+  .argument('<scenario>', 'scenario file (JSON; see docs/scenarios.md and examples/)')
+  .option('--seed <n>', 'seed for start jitter and guest randomness (default: the scenario\'s)', (v) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${v}"`);
+    return Number(v);
+  })
+  .option('--until <time>', 'virtual time to run for, e.g. 10s, 250ms (default: the scenario\'s)')
+  .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON (Perfetto)')
+  .option('--json', 'print the report as JSON')
+  .option('--console', 'copy guest console output to stderr')
+  .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
+  .action((file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean }) => {
+    process.exitCode = runCommand(file, opts);
   });
 
 await program.parseAsync(process.argv);

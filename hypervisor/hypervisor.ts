@@ -208,6 +208,7 @@ export class Hypervisor implements HypervisorServices {
     domain.state = 'dying';
     for (const v of domain.vcpus) {
       this.events.cancel(v.singleshot);
+      this.events.cancel(v.periodic);
       this.events.cancel(v.poll?.timeout);
       v.poll = null;
       for (const p of this.pcpus) if (p.current === v) {
@@ -278,7 +279,8 @@ export class Hypervisor implements HypervisorServices {
     domain.state = reason === 'crash' ? 'crashed' : 'shutdown';
     for (const v of domain.vcpus) {
       this.events.cancel(v.singleshot);
-      v.singleshot = null;
+      this.events.cancel(v.periodic);
+      v.singleshot = v.periodic = null;
       this.refresh(v);
     }
     this.trace.record(this.now(), this.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
@@ -334,6 +336,25 @@ export class Hypervisor implements HypervisorServices {
       this.trace.record(when, vcpu.pcpu, TRC.SCHED_S_TIMER_FN, vcpu.domain.domid, vcpu.vcpuId);
       if (vcpu.domain.isAlive) this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
     });
+  }
+
+  setPeriodicTimer(vcpu: Vcpu, periodNs: number): void {
+    this.events.cancel(vcpu.periodic);
+    vcpu.periodic = null;
+    vcpu.periodNs = periodNs;
+    if (periodNs <= 0) return;
+    const arm = (when: number) => {
+      vcpu.periodic = this.events.schedule(when, () => {
+        if (!vcpu.domain.isAlive) return;
+        this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
+        arm(when + periodNs);
+      });
+    };
+    arm(this.now() + periodNs);
+  }
+
+  isPortPending(domain: Domain, port: number): boolean {
+    return this.eventHooks?.isPortPending(domain, port) ?? false;
   }
 
   /** SCHEDOP_poll: block until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */

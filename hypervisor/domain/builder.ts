@@ -14,6 +14,7 @@ import { Domain, Vcpu } from './domain.ts';
 import { FrameTable, FrameType } from '../mm/frame_table.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, SATP_MODE_SV32, SV32_MEGAPAGE, pte } from '../mm/sv32.ts';
 import { SIF, writeStartInfo, MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
+import { initSharedInfo } from '../../protocol/xen/shared_info.ts';
 import { CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MIDELEG, CSR_MSTATUS, CSR_SATP, MSTATUS_TVM, MSTATUS_TW } from '../cpu/csr.ts';
 
 export const DEFAULT_VIRT_BASE = 0xc000_0000;
@@ -171,6 +172,7 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
 
     domain.sharedInfoMfn = frames.alloc(opts.domid, FrameType.SharedInfo);
     allocated.push(domain.sharedInfoMfn);
+    initSharedInfo(mem.frames[domain.sharedInfoMfn]!, { maxPfn: nrPages });
     const mfnOf = (va: number) => p2m[(va - virtBase) / PAGE_SIZE]!;
 
     // Page tables: L2 first, then the L1s in address order.
@@ -219,6 +221,7 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
       const hart = pvHart(mem, id, l2Mfn);
       const vcpu = new Vcpu(domain, id, hart);
       vcpu.online = id === 0;
+      vcpu.initialised = id === 0;
       domain.vcpus.push(vcpu);
     }
     const boot = domain.vcpus[0]!.hart;

@@ -3,6 +3,7 @@
 import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
+import type { DomainEvtchn } from '../evtchn/state.ts';
 import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/scheduler.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
@@ -37,6 +38,11 @@ export class Vcpu {
   wakeTime = 0;
   /** set_timer_op / VCPUOP_set_singleshot_timer deadline. */
   singleshot: TimedEvent | null = null;
+  /** VCPUOP_set_periodic_timer: the next tick and the period (0 = off). */
+  periodic: TimedEvent | null = null;
+  periodNs = 0;
+  /** Set once it has a context to run (vCPU 0 at build, others by VCPUOP_initialise). */
+  initialised = false;
   /** SCHEDOP_poll in progress: the ports watched and the time-out. */
   poll: { ports: number[]; timeout: TimedEvent | null } | null = null;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
@@ -53,6 +59,8 @@ export class Domain {
   /** pfn -> mfn, as published to the guest in start_info.mfn_list. */
   p2m: Uint32Array = new Uint32Array(0);
   sharedInfoMfn = 0;
+  /** Event channel ports (evtchnInit); null until set up. */
+  evtchn: DomainEvtchn | null = null;
   startInfoVa = 0;
   /** Bytes the guest wrote with CONSOLEIO_write that have not formed a full line yet. */
   consolePartial = '';

@@ -35,6 +35,18 @@ export interface HypervisorServices {
    */
   watchFrame(mfn: number, watcher: FrameWatcher): void;
   unwatchFrame(mfn: number): void;
+  /** Arms the vCPU's single-shot timer at `deadline` (absolute ns; 0 cancels). */
+  setSingleshotTimer(vcpu: Vcpu, deadline: number): void;
+  /** Arms (period > 0) or stops (0) the vCPU's periodic VIRQ_TIMER. */
+  setPeriodicTimer(vcpu: Vcpu, periodNs: number): void;
+  /** Blocks the vCPU until one of `ports` is pending or `timeout` (absolute ns; 0 = none). */
+  pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void;
+  /** True if `port` of `domain` is pending (for SCHEDOP_poll's early return). */
+  isPortPending(domain: Domain, port: number): boolean;
+  /** Brings a vCPU up or takes it down (VCPUOP_up/down). */
+  setVcpuOnline(vcpu: Vcpu, online: boolean): void;
+  /** ns spent in each run state (running, runnable, blocked, offline) up to now. */
+  runstateTimes(vcpu: Vcpu): number[];
 }
 
 export interface HypercallContext {

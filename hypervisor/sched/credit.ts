@@ -85,6 +85,11 @@ export class CreditScheduler implements Scheduler {
     if (!s || s.queued || this.isRunning(v)) return;
     // A vCPU waking with credit left is boosted so it preempts CPU hogs (I/O latency).
     if (s.pri === PRI.UNDER && !s.parked) s.pri = PRI.BOOST;
+    // Xen only marks a vCPU active when a tick finds it running, so a vCPU that runs in
+    // short bursts is rarely sampled, drifts below zero on residual burns and loses its
+    // boost. pvsim also activates on wake-up: such a vCPU then earns its weighted share,
+    // stays UNDER, and keeps the BOOST that credit1 means it to have (docs/scheduling.md).
+    s.active = true;
     if (s.parked) return; // runs again once accounting unparks it
     const cpu = this.pickCpu(v);
     v.pcpu = cpu;

@@ -1,0 +1,107 @@
+// pvsim run: scenario validation, the report, and determinism of the trace hash.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../hypervisor/scenario/runner.ts';
+import { validateScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
+import { writeTestGuests } from './helpers/test_guests.ts';
+
+const guests = writeTestGuests();
+
+function scenario(extra: object = {}) {
+  return validateScenario(
+    {
+      pcpus: 2,
+      until: '200ms',
+      domains: [
+        { name: 'hog', image: guests.spin, memory: 4, count: 2 },
+        { name: 'io', image: guests.io1ms, memory: 4, weight: 512 },
+      ],
+      ...extra,
+    },
+    'test.json',
+  );
+}
+
+describe('scenario files', () => {
+  it('names the file and the field in every schema error', () => {
+    const bad = [
+      [{ domains: [] }, /test\.json: domains: Too small/],
+      [{ domains: [{ name: 'x', image: 'a', weight: 0 }] }, /test\.json: domains\[0\]\.weight: Too small/],
+      [{ domains: [{ name: 'x', image: 'a', memry: 4 }] }, /test\.json: domains\[0\]: Unrecognized key: "memry"/],
+      [{ domains: [{ name: 'x' }] }, /test\.json: domains\[0\]\.image/],
+      [{ until: 'soon', domains: [{ name: 'x', image: 'a' }] }, /test\.json: until: "soon" is not a duration/],
+      [{ scheduler: 'cfs', domains: [{ name: 'x', image: 'a' }] }, /test\.json: scheduler: Invalid option/],
+    ] as const;
+    for (const [data, msg] of bad) {
+      expect(() => validateScenario(data, 'test.json')).toThrowError(ScenarioError);
+      expect(() => validateScenario(data, 'test.json')).toThrowError(msg);
+    }
+  });
+
+  it('expands count into numbered domains and applies weights', () => {
+    const r = runScenario(scenario(), { baseDir: '/' });
+    expect(r.domains.map((d) => d.name)).toEqual(['hog-1', 'hog-2', 'io']);
+    expect(r.domains[2]!.weight).toBe(512);
+    expect(r.domains[2]!.hypercalls).toBeGreaterThan(150); // ~200 wake-ups in 200 ms
+    // Two hogs on two pCPUs (the I/O domain takes little): nearly a pCPU each.
+    for (const d of r.domains.slice(0, 2)) expect(d.cpuShare).toBeGreaterThan(0.9);
+  });
+});
+
+describe('determinism', () => {
+  it('gives the same trace hash and figures for the same scenario and seed', () => {
+    const a = runScenario(scenario(), { baseDir: '/' });
+    const b = runScenario(scenario(), { baseDir: '/' });
+    expect(a.traceHash).toBe(b.traceHash);
+    expect(a.domains.map((d) => [d.cpuNs, d.hypercalls])).toEqual(b.domains.map((d) => [d.cpuNs, d.hypercalls]));
+    expect(a.hv.trace.written).toBeGreaterThan(100);
+  });
+
+  it('may differ with another seed', () => {
+    const a = runScenario(scenario(), { baseDir: '/', seed: 1 });
+    const b = runScenario(scenario(), { baseDir: '/', seed: 2 });
+    expect(a.traceHash).not.toBe(b.traceHash);
+  });
+});
+
+describe('pvsim run', () => {
+  const file = join(guests.dir, 'sc.json');
+  writeFileSync(file, JSON.stringify({ pcpus: 1, until: '50ms', domains: [{ name: 'hog', image: 'spin.elf', memory: 4 }, { name: 'io', image: 'io-1ms.elf', memory: 4 }] }));
+  const run = (...args: string[]) => spawnSync(process.execPath, ['bin/pvsim.js', 'run', ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  it('prints the per-domain table and ends with the trace hash', () => {
+    const r = run(file, '--seed', '3');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/scenario .*: 2 domains, 1 pCPU\(s\), scheduler credit, seed 3, 50\.000 ms virtual/);
+    expect(lines[1]).toMatch(/domid\s+name\s+vcpus\s+weight\s+cap\s+state\s+cpu\(s\)\s+cpu%/);
+    expect(lines.at(-1)).toMatch(/^trace-hash: [0-9a-f]{16}$/);
+    expect(run(file, '--seed', '3').stdout).toBe(r.stdout);
+  });
+
+  it('writes traces that Perfetto and jq can read', () => {
+    const chrome = join(guests.dir, 't.json');
+    const jsonl = join(guests.dir, 't.jsonl');
+    expect(run(file, '--trace', chrome).status).toBe(0);
+    expect(run(file, '--trace', jsonl, '--json').status).toBe(0);
+    const ct = JSON.parse(readFileSync(chrome, 'utf8'));
+    expect(ct.traceEvents.some((e: { ph: string; name: string }) => e.ph === 'X' && /hog v0/.test(e.name))).toBe(true);
+    const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l: string) => JSON.parse(l));
+    expect(lines.some((l: { name: string }) => l.name === 'sched_switch')).toBe(true);
+  });
+
+  it('rejects a bad scenario with the file and field named', () => {
+    const bad = join(guests.dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ domains: [{ name: 'x', image: 'spin.elf', vcpus: 99 }] }));
+    const r = run(bad);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${bad}: domains[0].vcpus: Too big`);
+    const missing = join(guests.dir, 'missing.json');
+    writeFileSync(missing, JSON.stringify({ domains: [{ name: 'x', image: 'nope.elf' }] }));
+    expect(run(missing).stderr).toMatch(/image nope\.elf: cannot read .*ENOENT/);
+    expect(run(file, '--until', 'forever').stderr).toMatch(/--until: "forever" is not a duration/);
+  });
+});
