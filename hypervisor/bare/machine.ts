@@ -59,7 +59,11 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
 
   const hart = new Hart(mem, { hartId: 0 });
   let timeOffset = 0;
-  hart.timeSource = () => hart.instret + timeOffset;
+  // Time follows instructions retired by this machine (not minstret, which software may
+  // write): `executed` before the current slice plus progress within it.
+  let executed = 0;
+  let sliceBefore = 0;
+  hart.timeSource = () => executed + Math.max(0, hart.instret - sliceBefore) + timeOffset;
   const uart = new Uart16550(out);
   const clint = new Clint(hart, () => hart.timeSource());
   mem.addMmio(BARE_UART_BASE, UART16550_SIZE, uart);
@@ -104,7 +108,7 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
   hart.priv = PRIV_M;
   const engine = new Interpreter();
   while (state.outcome === null) {
-    const remaining = maxInstructions - hart.instret;
+    const remaining = maxInstructions - executed;
     if (remaining <= 0) {
       state.outcome = { kind: 'timeout' };
       break;
@@ -112,7 +116,13 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
     // End each slice at the next timer deadline so MTIP is raised on the exact instruction.
     const untilTimer = clint.mtimecmp - hart.timeSource();
     const budget = Math.max(1, Math.min(remaining, 1_000_000, untilTimer > 0 ? untilTimer : 1_000_000));
+    const before = hart.instret;
+    sliceBefore = before;
     const why = engine.run(hart, budget);
+    const delta = hart.instret - before;
+    sliceBefore = hart.instret;
+    // At least one per slice, so that even a wfi that makes no progress ends the run.
+    executed += delta >= 1 && delta <= budget ? delta : delta === 0 ? 1 : budget;
     clint.update();
     if (why === ExitReason.Wfi && state.outcome === null) {
       const now = hart.timeSource();
@@ -125,5 +135,5 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
       }
     }
   }
-  return { outcome: state.outcome, instructions: hart.instret, hasTohost: tohostSym !== undefined };
+  return { outcome: state.outcome, instructions: executed, hasTohost: tohostSym !== undefined };
 }

@@ -134,21 +134,12 @@
   bne \a, \b, fail
 .endm
 
-/* Fail unless (reg & mask) == val, for -2048 <= val <= 2047 (or val == mask). */
+/* Fail unless (reg & mask) == val. Clobbers tp and reg (left as reg & mask). */
 .macro CHECK_MASKED reg, mask, val
   li tp, \mask
-  and tp, tp, \reg
-  .if (\val) == (\mask)
-    xor tp, tp, \reg
-    .if 0
-    .endif
-    li tp, \mask
-    and tp, tp, \reg
-    not tp, tp
-    li t4, 0
-  .endif
-  addi tp, tp, -(\val)
-  bnez tp, fail
+  and \reg, \reg, tp
+  li tp, \val
+  bne \reg, tp, fail
 .endm
 
 .macro TEST_PASS
@@ -189,6 +180,13 @@
 .macro CHECK_EPC l
   la tp, \l
   bne t4, tp, fail
+.endm
+
+/* Fail unless mtval (t5) holds the bits of the instruction at mepc (t4) - for an
+ * illegal-instruction trap taken from code that runs identity-mapped. Clobbers tp. */
+.macro CHECK_TVAL_INSN
+  lw tp, 0(t4)
+  bne t5, tp, fail
 .endm
 
 /* ---- feature detection ------------------------------------------------------------- */

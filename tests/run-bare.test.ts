@@ -1,0 +1,87 @@
+// Runs the bare-metal conformance programs (tests/programs, see its README.md) on
+// `pvsim run-bare`, and checks the failure and time-out paths with fail.elf / hang.elf.
+// Where the cross compiler or QEMU is installed, also checks that the committed ELFs
+// are reproducible from their sources and that they pass on QEMU as a reference.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BUILD = join(ROOT, 'tests', 'programs', 'build');
+const TIMEOUT_MS = 60_000;
+
+/** Programs that must pass. */
+const PASSING = ['rv32i', 'rv32m', 'rv32a', 'csr', 'traps', 'sv32', 'misaligned'];
+
+interface Run {
+  status: number | null;
+  output: string;
+}
+
+function runBare(name: string, maxInstructions: number): Run {
+  const r = spawnSync(
+    'npx',
+    ['tsx', 'cli/pvsim.ts', 'run-bare', join(BUILD, `${name}.elf`), '--max-instructions', String(maxInstructions)],
+    { cwd: ROOT, encoding: 'utf8', timeout: TIMEOUT_MS },
+  );
+  if (r.error) throw r.error;
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+function onPath(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+}
+
+describe('pvsim run-bare conformance programs', () => {
+  for (const name of PASSING) {
+    it(`${name}.elf passes`, { timeout: TIMEOUT_MS + 10_000 }, () => {
+      expect(existsSync(join(BUILD, `${name}.elf`))).toBe(true);
+      const r = runBare(name, 50_000_000);
+      // On failure the message carries the failing case number: look it up in
+      // tests/programs/src/<name>.S (TEST_CASE n, or the symbol test_case_<n>).
+      expect(r.output, r.output).toMatch(/pass/i);
+      expect(r.status, r.output).toBe(0);
+    });
+  }
+
+  it('fail.elf fails and names test 3', { timeout: TIMEOUT_MS + 10_000 }, () => {
+    const r = runBare('fail', 50_000_000);
+    expect(r.status, r.output).not.toBe(0);
+    expect(r.status, r.output).not.toBeNull();
+    expect(r.output).toMatch(/test\D{0,10}3\b/i);
+    expect(r.output).not.toMatch(/pass/i);
+  });
+
+  it('hang.elf stops at --max-instructions', { timeout: TIMEOUT_MS + 10_000 }, () => {
+    const r = runBare('hang', 100_000);
+    expect(r.status, r.output).not.toBe(0);
+    expect(r.status, r.output).not.toBeNull();
+    expect(r.output).toContain('max-instructions');
+  });
+});
+
+describe('conformance program sources', () => {
+  it.skipIf(!onPath('riscv64-unknown-elf-gcc') || !onPath('make'))(
+    'committed ELFs are reproducible from tests/programs/src',
+    { timeout: 120_000 },
+    () => {
+      const r = spawnSync('make', ['-s', '-C', 'tests/programs', 'check'], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    },
+  );
+
+  // QEMU's spike machine honours tohost: exit status 0 on pass, the case number on failure.
+  it.skipIf(!onPath('qemu-system-riscv32'))('the programs pass on QEMU (reference)', { timeout: 120_000 }, () => {
+    for (const name of PASSING) {
+      const r = spawnSync(
+        'qemu-system-riscv32',
+        ['-M', 'spike', '-bios', 'none', '-kernel', join(BUILD, `${name}.elf`), '-nographic'],
+        { cwd: ROOT, encoding: 'utf8', timeout: 10_000 },
+      );
+      expect(r.status, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+  });
+});
