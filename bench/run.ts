@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { runBare } from '../hypervisor/bare/machine.ts';
+import { Hypervisor } from '../hypervisor/hypervisor.ts';
+import { hypercallLoopKernel, ioKernel } from '../tests/helpers/test_guests.ts';
 
 type Results = Record<string, number | string>;
 
@@ -54,6 +56,69 @@ function interpMips(image: string): { mips: number; instructions: number } {
   return { mips: work / seconds / 1e6, instructions: work };
 }
 
+const MiB = 1024 * 1024;
+
+/** Null-ish hypercalls (xen_version) per wall second, through the whole trap path. */
+function hypercallsPerSecond(): number {
+  const n = 1_000_000;
+  const img = hypercallLoopKernel(n);
+  const { work, seconds } = best(2, () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
+    const d = hv.createPvDomain(img, { name: 'hc', memoryBytes: 4 * MiB }).domain;
+    hv.unpause(d);
+    hv.run();
+    if (d.shutdownReason !== 'poweroff') throw new Error('hypercall loop did not finish');
+    return d.vcpus[0]!.stats.hypercalls;
+  });
+  return work / seconds;
+}
+
+/** 1,000 timer-driven domains on 4 pCPUs: scheduler decisions per wall second. */
+function schedDecisions1000(): { perSecond: number; decisions: number } {
+  const img = ioKernel(2_000_000, 50);
+  const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB, pcpus: 4 });
+  const doms = Array.from({ length: 1000 }, (_, i) => hv.createPvDomain(img, { name: `io${i}`, memoryBytes: 1 * MiB }).domain);
+  doms.forEach((d) => hv.unpause(d));
+  hv.run({ until: 20_000_000 }); // warm-up: every domain has started
+  const before = hv.schedDecisions;
+  const t0 = performance.now();
+  hv.run({ until: 120_000_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  const decisions = hv.schedDecisions - before;
+  return { perSecond: decisions / seconds, decisions };
+}
+
+/** Wall seconds to build 1,000 hello domains and run each to its poweroff. */
+function boot1000(): number {
+  const img = readFileSync('guests/build/hello.elf');
+  const t0 = performance.now();
+  const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB, pcpus: 4 });
+  const doms = Array.from({ length: 1000 }, (_, i) => hv.createPvDomain(img, { name: `h${i}`, memoryBytes: 1 * MiB }).domain);
+  doms.forEach((d) => hv.unpause(d));
+  hv.run();
+  const seconds = (performance.now() - t0) / 1000;
+  const done = doms.filter((d) => d.shutdownReason === 'poweroff').length;
+  if (done !== 1000) throw new Error(`only ${done} of 1000 domains powered off`);
+  return seconds;
+}
+
+/** Host memory per built, idle (never run) 4 MiB hello domain. */
+function hostMibPerIdleDomain(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const img = readFileSync('guests/build/hello.elf');
+  const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB });
+  gc?.();
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = used();
+  const n = 200;
+  for (let i = 0; i < n; i++) hv.createPvDomain(img, { name: `idle${i}`, memoryBytes: 4 * MiB });
+  gc?.();
+  return (used() - before) / n / MiB;
+}
+
 const results: Results = {};
 log('baseline: plain JS integer loop...');
 results.baseline_js_mops = Number(baselineJsMops().toFixed(1));
@@ -64,5 +129,15 @@ results.interp_instructions = flat.instructions;
 log('interp_mips_sv32: bench-compute-sv32 (U-mode, Sv32)...');
 const sv32 = interpMips('guests/build/bench-compute-sv32.elf');
 results.interp_mips_sv32 = Number(sv32.mips.toFixed(1));
+log('hypercalls_per_s: 1M xen_version hypercalls...');
+results.hypercalls_per_s = Math.round(hypercallsPerSecond());
+log('sched_decisions_per_s_1000dom: 1000 timer domains, 4 pCPUs, 100 ms virtual...');
+const sd = schedDecisions1000();
+results.sched_decisions_per_s_1000dom = Math.round(sd.perSecond);
+results.sched_decisions_1000dom = sd.decisions;
+log('boot_1000_domains_s: 1000 hello domains to poweroff...');
+results.boot_1000_domains_s = Number(boot1000().toFixed(2));
+log('host_mib_per_idle_domain: 200 built 4 MiB domains...');
+results.host_mib_per_idle_domain = Number(hostMibPerIdleDomain().toFixed(3));
 log(`done: ${JSON.stringify(results)}`);
 process.stdout.write(JSON.stringify(results) + '\n');

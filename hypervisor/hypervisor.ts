@@ -116,6 +116,8 @@ export class Hypervisor implements HypervisorServices {
   readonly events = new EventQueue();
   readonly trace: TraceBuffer;
   totalInstructions = 0;
+  /** Scheduler decisions taken (one per pCPU schedule call). */
+  schedDecisions = 0;
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
   onConsole: ((domain: Domain, bytes: Uint8Array) => void) | null = null;
   /** Called when a domain shuts down or is crashed. */
@@ -493,6 +495,7 @@ export class Hypervisor implements HypervisorServices {
     const prevRunnable = prev !== null && this.isRunnable(prev);
     this.active = p;
     const { next, sliceNs } = this.scheduler.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
+    this.schedDecisions++;
     p.now += this.costs.scheduleNs;
     if (prev && prev !== next) this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
     if (next && next !== prev) {

@@ -45,6 +45,8 @@ export class PhysMemory {
    */
   lastRunner: object | null = null;
   private populated = 0;
+  /** Frame views ready for reuse: allocating a fresh ArrayBuffer per frame is slow. */
+  private readonly spare: { bytes: Uint8Array; words: Int32Array }[] = [];
 
   get frameCount(): number {
     return this.populated;
@@ -55,11 +57,13 @@ export class PhysMemory {
     const have = this.frames[pfn];
     if (have) return have;
     if (pfn < 0 || pfn >= MAX_FRAMES) throw new RangeError(`frame number ${pfn} out of range`);
-    const f = new Uint8Array(PAGE_SIZE);
-    this.frames[pfn] = f;
-    this.words[pfn] = new Int32Array(f.buffer);
+    let v = this.spare.pop();
+    if (v) v.bytes.fill(0);
+    else v = this.newSlab();
+    this.frames[pfn] = v.bytes;
+    this.words[pfn] = v.words;
     this.populated++;
-    return f;
+    return v.bytes;
   }
 
   /** Populates every frame in [base, base+size). */
@@ -69,8 +73,21 @@ export class PhysMemory {
     for (let p = first; p <= last; p++) this.ensureFrame(p);
   }
 
+  /** Carves a slab of 64 frames out of one buffer; returns one and keeps the rest spare. */
+  private newSlab(): { bytes: Uint8Array; words: Int32Array } {
+    const SLAB = 64;
+    const buf = new ArrayBuffer(SLAB * PAGE_SIZE);
+    for (let i = SLAB - 1; i > 0; i--) {
+      this.spare.push({ bytes: new Uint8Array(buf, i * PAGE_SIZE, PAGE_SIZE), words: new Int32Array(buf, i * PAGE_SIZE, PAGE_SIZE >> 2) });
+    }
+    return { bytes: new Uint8Array(buf, 0, PAGE_SIZE), words: new Int32Array(buf, 0, PAGE_SIZE >> 2) };
+  }
+
   removeFrame(pfn: number): void {
-    if (!this.frames[pfn]) return;
+    const bytes = this.frames[pfn];
+    const words = this.words[pfn];
+    if (!bytes || !words) return;
+    this.spare.push({ bytes, words });
     this.frames[pfn] = null;
     this.words[pfn] = null;
     this.watched[pfn] = 0;

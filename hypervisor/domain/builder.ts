@@ -178,7 +178,8 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
     // Page tables: L2 first, then the L1s in address order.
     const l2Mfn = mfnOf(ptVa);
     frames.setType(l2Mfn, FrameType.L2PageTable);
-    const l2 = new DataView(frameAt(ptVa).buffer);
+    const l2f = frameAt(ptVa);
+    const l2 = new DataView(l2f.buffer, l2f.byteOffset, l2f.byteLength);
     const ptEnd = ptVa + (1 + nrL1) * PAGE_SIZE;
     for (let i = 0; i < nrL1; i++) {
       const l1Va = ptVa + (1 + i) * PAGE_SIZE;
@@ -186,7 +187,8 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
       frames.setType(l1Mfn, FrameType.L1PageTable);
       const vpn1 = (virtBase + i * SV32_MEGAPAGE) >>> 22;
       l2.setUint32(vpn1 * 4, pte(l1Mfn, PTE_V), true);
-      const l1 = new DataView(frameAt(l1Va).buffer);
+      const l1f = frameAt(l1Va);
+      const l1 = new DataView(l1f.buffer, l1f.byteOffset, l1f.byteLength);
       for (let j = 0; j < 1024; j++) {
         const va = virtBase + i * SV32_MEGAPAGE + j * PAGE_SIZE;
         if (va >= mappedEnd) break;

@@ -62,3 +62,22 @@ export function writeTestGuests(): { dir: string; spin: string; io1ms: string } 
   writeFileSync(io1ms, ioKernel(1_000_000));
   return { dir, spin, io1ms };
 }
+
+/** Makes `n` xen_version(XENVER_version) hypercalls, then shuts down with poweroff. */
+export function hypercallLoopKernel(n: number): Uint8Array {
+  const DATA = PV_BASE + 0x1000;
+  const loop = [li(A7, HYPERVISOR.xen_version), li(A0, 0), ecall(), addi(S1, S1, -1)].flat();
+  const code = [
+    li(S1, n),
+    ...loop,
+    bne(S1, 0, -4 * loop.length),
+    li(T0, DATA),
+    sw(0, 0, T0),
+    li(A7, HYPERVISOR.sched_op),
+    li(A0, SCHEDOP.shutdown),
+    addi(A1, T0, 0),
+    ecall(),
+    jal(0, 0),
+  ].flat();
+  return pvImage(u32Bytes(...code), { bssBytes: 4096 });
+}
