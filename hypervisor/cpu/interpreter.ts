@@ -29,6 +29,7 @@ export class Interpreter implements Engine {
       if (mem.lastRunner !== null) mmu.resValid = false;
       mem.lastRunner = hart;
     }
+    x[0] = 0;
     let left = budget;
     // instret = base + n, where n counts instructions retired in this call.
     let base = hart.instret;
@@ -82,6 +83,12 @@ export class Interpreter implements Engine {
             }
             page = p;
             fetchVpn = pc >>> 12;
+            if (mmu.attention) {
+              // The walk's A-bit update reached a store watcher: honour a stop request or
+              // interrupt before executing this instruction (it is refetched afterwards).
+              left++;
+              break;
+            }
           }
           const inst = page[(pc >>> 2) & 0x3ff]!;
           const rd = (inst >>> 7) & 31;
@@ -261,6 +268,13 @@ export class Interpreter implements Engine {
               if ((target & 3) !== 0) { exc = CAUSE_MISALIGNED_FETCH; tval = target; break inner; }
               if (rd !== 0) x[rd] = npc;
               npc = target;
+              if (target === pc && rd === 0) {
+                // `j .`: a spin with no effect but time. Interrupts were checked on entry and
+                // nothing inside the loop can raise one, so retiring the rest of the budget
+                // at once is exact (and makes CPU-hog guests cheap to simulate).
+                n += left;
+                left = 0;
+              }
               break;
             }
 
