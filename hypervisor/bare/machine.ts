@@ -116,13 +116,12 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
     // End each slice at the next timer deadline so MTIP is raised on the exact instruction.
     const untilTimer = clint.mtimecmp - hart.timeSource();
     const budget = Math.max(1, Math.min(remaining, 1_000_000, untilTimer > 0 ? untilTimer : 1_000_000));
-    const before = hart.instret;
-    sliceBefore = before;
-    const why = engine.run(hart, budget);
-    const delta = hart.instret - before;
+    const before = hart.retired;
     sliceBefore = hart.instret;
+    const why = engine.run(hart, budget);
     // At least one per slice, so that even a wfi that makes no progress ends the run.
-    executed += delta >= 1 && delta <= budget ? delta : delta === 0 ? 1 : budget;
+    executed += Math.max(1, hart.retired - before);
+    sliceBefore = hart.instret;
     clint.update();
     if (why === ExitReason.Wfi && state.outcome === null) {
       const now = hart.timeSource();

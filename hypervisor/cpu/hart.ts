@@ -66,6 +66,8 @@ export class Hart {
 
   /** Instructions retired. */
   instret = 0;
+  /** Instructions retired by engines on this hart, unaffected by software writes to minstret. */
+  retired = 0;
   /** cycle - instret (non-zero only after software writes mcycle). */
   cycleOffset = 0;
   /** Virtual time in ns (1 GHz timebase) for the time CSR. */

@@ -42,17 +42,17 @@ export class Interpreter implements Engine {
       if (hart.stopRequested) {
         hart.stopRequested = false;
         hart.instret = base + n;
-        return ExitReason.Stop;
+        { hart.retired += n; return ExitReason.Stop; }
       }
       if (mem.generation !== mmu.gen) mmu.flushAll();
       if (left <= 0) {
         hart.instret = base + n;
-        return ExitReason.Budget;
+        { hart.retired += n; return ExitReason.Budget; }
       }
       const irq = hart.pendingInterrupt();
       if (irq >= 0) {
         hart.instret = base + n;
-        if (hart.takeTrap(irq | CAUSE_INTERRUPT, 0)) return ExitReason.HostTrap;
+        if (hart.takeTrap(irq | CAUSE_INTERRUPT, 0)) { hart.retired += n; return ExitReason.HostTrap; }
         left--;
         continue;
       }
@@ -349,7 +349,7 @@ export class Interpreter implements Engine {
                     if ((hart.mie & hart.mip) !== 0) break; // an enabled interrupt is pending: no wait
                     hart.pc = npc >>> 0;
                     hart.instret = base + n + 1;
-                    return ExitReason.Wfi;
+                    { hart.retired += n + 1; return ExitReason.Wfi; }
                   default:
                     if ((inst & 0xfe007fff) === 0x12000073) { // sfence.vma
                       if (priv === PRIV_U || (priv === PRIV_S && (hart.mstatus & MSTATUS_TVM) !== 0)) {
@@ -383,7 +383,7 @@ export class Interpreter implements Engine {
       hart.pc = pc >>> 0;
       if (exc >= 0) {
         hart.instret = base + n;
-        if (hart.takeTrap(exc, tval)) return ExitReason.HostTrap;
+        if (hart.takeTrap(exc, tval)) { hart.retired += n; return ExitReason.HostTrap; }
       }
     }
   }
