@@ -240,6 +240,18 @@ export class Hypervisor implements HypervisorServices {
     return this.domains.get(domid);
   }
 
+  allDomains(): Iterable<Domain> {
+    return this.domains.values();
+  }
+
+  get nrPcpus(): number {
+    return this.pcpus.length;
+  }
+
+  get schedulerId(): number {
+    return this.scheduler.schedId;
+  }
+
   watchFrame(mfn: number, watcher: FrameWatcher): void {
     this.watchers.set(mfn, watcher);
     this.mem.setWatched(mfn, true);
@@ -427,7 +439,13 @@ export class Hypervisor implements HypervisorServices {
 
   /** Runs the machine until nothing is runnable, `until`, or `maxInstructions`. */
   run(opts: RunOptions | number = {}): RunResult {
-    const o: RunOptions = typeof opts === 'number' ? { maxInstructions: opts } : opts;
+    const r = this.runLoop(typeof opts === 'number' ? { maxInstructions: opts } : opts);
+    // Between runs, "now" is the time every pCPU has reached.
+    this.clock = Math.max(this.clock, Math.min(...this.pcpus.map((p) => p.now)));
+    return r;
+  }
+
+  private runLoop(o: RunOptions): RunResult {
     const until = o.until ?? Infinity;
     const instrLimit = this.totalInstructions + (o.maxInstructions ?? Infinity);
     for (;;) {

@@ -68,7 +68,7 @@ export class Domain {
   constructor(
     readonly domid: number,
     readonly name: string,
-    readonly maxPages: number,
+    public maxPages: number,
     readonly privileged: boolean,
   ) {}
 

@@ -8,6 +8,7 @@ import { setTimerOp } from './set_timer_op.ts';
 import { vcpuOp } from './vcpu_op.ts';
 import { makeMulticall } from './multicall.ts';
 import { xenVersion } from './xen_version.ts';
+import { domctl, sysctl } from './domctl.ts';
 import type { HypercallContext, HypercallHandler } from './types.ts';
 
 export type { HypercallContext, HypercallHandler, HypervisorServices } from './types.ts';
@@ -18,6 +19,8 @@ const table = new Map<number, HypercallHandler>([
   [HYPERVISOR.set_timer_op, setTimerOp],
   [HYPERVISOR.vcpu_op, vcpuOp],
   [HYPERVISOR.xen_version, xenVersion],
+  [HYPERVISOR.domctl, domctl],
+  [HYPERVISOR.sysctl, sysctl],
 ]);
 table.set(HYPERVISOR.multicall, makeMulticall(dispatchHypercall));
 

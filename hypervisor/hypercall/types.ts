@@ -47,6 +47,15 @@ export interface HypervisorServices {
   setVcpuOnline(vcpu: Vcpu, online: boolean): void;
   /** ns spent in each run state (running, runnable, blocked, offline) up to now. */
   runstateTimes(vcpu: Vcpu): number[];
+
+  // Control operations (domctl/sysctl, and the toolstack through dom0).
+  allDomains(): Iterable<Domain>;
+  pause(domain: Domain): void;
+  unpause(domain: Domain): void;
+  destroyDomain(domain: Domain): void;
+  readonly nrPcpus: number;
+  /** Xen's id of the running scheduler (XEN_SCHEDULER_*). */
+  readonly schedulerId: number;
 }
 
 export interface HypercallContext {

@@ -1,0 +1,73 @@
+// Control operations on domains, shared by the domctl/sysctl hypercalls and (through the
+// dom0 protocol) the toolstack: one implementation, two transports.
+
+import type { Domain } from './domain.ts';
+import type { HypervisorServices } from '../hypercall/types.ts';
+import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
+import { SHUTDOWN } from '../../protocol/xen/hypercall.ts';
+
+export interface DomainInfo {
+  domid: number;
+  name: string;
+  flags: number;
+  totPages: number;
+  maxPages: number;
+  sharedInfoFrame: number;
+  cpuTimeNs: number;
+  nrOnlineVcpus: number;
+  maxVcpuId: number;
+  weight: number;
+  cap: number;
+}
+
+export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
+  let flags = 0;
+  if (d.state === 'dying') flags |= XEN_DOMINF.dying;
+  if (d.state === 'paused') flags |= XEN_DOMINF.paused;
+  if (d.state === 'shutdown' || d.state === 'crashed') {
+    flags |= XEN_DOMINF.shutdown;
+    flags |= (SHUTDOWN[d.shutdownReason ?? 'crash'] & XEN_DOMINF.shutdownmask) << XEN_DOMINF.shutdownshift;
+  }
+  const online = d.vcpus.filter((v) => v.online);
+  if (online.some((v) => v.runstate === 'running')) flags |= XEN_DOMINF.running;
+  if (online.length > 0 && online.every((v) => v.runstate === 'blocked')) flags |= XEN_DOMINF.blocked;
+  let cpu = 0;
+  for (const v of d.vcpus) cpu += hv.runstateTimes(v)[0]!;
+  return {
+    domid: d.domid,
+    name: d.name,
+    flags: flags >>> 0,
+    totPages: d.nrPages,
+    maxPages: d.maxPages,
+    sharedInfoFrame: d.sharedInfoMfn,
+    cpuTimeNs: cpu,
+    nrOnlineVcpus: online.length,
+    maxVcpuId: d.vcpus.length - 1,
+    weight: d.sched.weight,
+    cap: d.sched.cap,
+  };
+}
+
+export class ControlError extends Error {
+  constructor(readonly errno: 'EINVAL' | 'ESRCH' | 'EPERM' | 'EBUSY', message: string) {
+    super(message);
+  }
+}
+
+/** xl sched-credit -w/-c: 0 weight or 0xffff cap means "leave as is", as in Xen. */
+export function setCreditParams(d: Domain, weight: number, cap: number): void {
+  if (weight !== 0) {
+    if (weight < 1 || weight > 65535) throw new ControlError('EINVAL', `weight ${weight} out of range 1..65535`);
+    d.sched.weight = weight;
+  }
+  if (cap !== 0xffff) {
+    if (cap < 0 || cap > 100 * d.vcpus.length) throw new ControlError('EINVAL', `cap ${cap} out of range 0..${100 * d.vcpus.length}`);
+    d.sched.cap = cap;
+  }
+}
+
+export function setMaxMem(d: Domain, maxKb: number): void {
+  const pages = Math.floor(maxKb / 4);
+  if (pages < d.nrPages) throw new ControlError('EINVAL', `max_mem ${maxKb} KiB is below the domain's ${d.nrPages * 4} KiB`);
+  d.maxPages = pages;
+}
