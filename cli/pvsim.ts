@@ -62,9 +62,15 @@ program
   .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON (Perfetto)')
   .option('--json', 'print the report as JSON')
   .option('--console', 'copy guest console output to stderr')
+  .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic)')
+  .option('--speed <x>', 'with --realtime: virtual seconds per wall second', (v) => {
+    const n = Number(v);
+    if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
+    return n;
+  })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
-  .action((file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean }) => {
-    process.exitCode = runCommand(file, opts);
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number }) => {
+    process.exitCode = await runCommand(file, opts);
   });
 
 await program.parseAsync(process.argv);

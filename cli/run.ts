@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
-import { runScenario } from '../hypervisor/scenario/runner.ts';
+import { runScenario, runScenarioRealtime } from '../hypervisor/scenario/runner.ts';
 import { formatReport, reportJson } from '../hypervisor/scenario/report.ts';
 import { parseDuration } from '../hypervisor/scenario/duration.ts';
 
@@ -14,11 +14,13 @@ export interface RunCliOptions {
   trace?: string;
   json?: boolean;
   console?: boolean;
+  realtime?: boolean;
+  speed?: number;
 }
 
 export const RUN_EXIT_BAD_INPUT = 2;
 
-export function runCommand(file: string, opts: RunCliOptions): number {
+export async function runCommand(file: string, opts: RunCliOptions): Promise<number> {
   try {
     const scenario = loadScenario(file);
     let until: number | undefined;
@@ -29,12 +31,13 @@ export function runCommand(file: string, opts: RunCliOptions): number {
         throw new ScenarioError(`--until: ${(e as Error).message}`);
       }
     }
-    const result = runScenario(scenario, {
+    const runOpts = {
       baseDir: dirname(file),
       seed: opts.seed,
       until,
-      onConsole: opts.console ? (d, b) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
-    });
+      onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
+    };
+    const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : runScenario(scenario, runOpts);
     if (opts.trace) {
       const t = result.hv.trace;
       const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;

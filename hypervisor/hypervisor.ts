@@ -472,6 +472,27 @@ export class Hypervisor implements HypervisorServices {
     }
   }
 
+  /**
+   * Realtime mode: the same simulation, paced so that virtual time does not run ahead of
+   * wall time (times `speed`). For interactive consoles and demos; results are no longer
+   * tied to the seed alone, since wall time decides how far each step goes.
+   */
+  async runRealtime(opts: { until?: number; speed?: number; stepNs?: number } = {}): Promise<RunResult> {
+    const until = opts.until ?? Infinity;
+    const speed = opts.speed ?? 1;
+    const step = opts.stepNs ?? 2_000_000;
+    const wall0 = performance.now();
+    const virt0 = this.now();
+    for (;;) {
+      const allowed = virt0 + (performance.now() - wall0) * 1e6 * speed;
+      const target = Math.min(until, Math.max(allowed, this.now()) + step);
+      const r = this.run({ until: target });
+      if (r.kind !== 'time' || target >= until) return r;
+      const ahead = (this.now() - virt0) / (1e6 * speed) - (performance.now() - wall0);
+      if (ahead > 0) await new Promise((res) => setTimeout(res, ahead));
+    }
+  }
+
   /** The pCPU to advance: earliest clock first, busy before idle, then lowest id. */
   private nextPcpu(): Pcpu {
     let best = this.pcpus[0]!;

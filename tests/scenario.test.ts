@@ -105,3 +105,14 @@ describe('pvsim run', () => {
     expect(run(file, '--until', 'forever').stderr).toMatch(/--until: "forever" is not a duration/);
   });
 });
+
+describe('realtime mode', () => {
+  it('paces virtual time to wall time', async () => {
+    const { runScenarioRealtime } = await import('../hypervisor/scenario/runner.ts');
+    const t0 = performance.now();
+    const r = await runScenarioRealtime(scenario({ until: '300ms' }), { baseDir: '/' });
+    const wall = performance.now() - t0;
+    expect(wall).toBeGreaterThan(280);
+    expect(r.domains[2]!.hypercalls).toBeGreaterThan(200); // the I/O domain still wakes every ms
+  });
+});

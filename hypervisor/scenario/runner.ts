@@ -62,6 +62,26 @@ export function rng(seed: number): () => number {
 const START_JITTER_NS = 100_000;
 
 export function runScenario(s: Scenario, opts: RunScenarioOptions): ScenarioResult {
+  const setup = buildScenario(s, opts);
+  setup.hv.run({ until: setup.until });
+  return collect(s, setup);
+}
+
+/** The same, paced to wall time (`speed` virtual seconds per wall second). */
+export async function runScenarioRealtime(s: Scenario, opts: RunScenarioOptions & { speed?: number }): Promise<ScenarioResult> {
+  const setup = buildScenario(s, opts);
+  await setup.hv.runRealtime({ until: setup.until, speed: opts.speed });
+  return collect(s, setup);
+}
+
+interface ScenarioSetup {
+  hv: Hypervisor;
+  seed: number;
+  until: number;
+  consoles: Map<Domain, string>;
+}
+
+function buildScenario(s: Scenario, opts: RunScenarioOptions): ScenarioSetup {
   const seed = opts.seed ?? s.seed;
   const until = opts.until ?? s.until;
   const random = rng(seed);
@@ -113,7 +133,10 @@ export function runScenario(s: Scenario, opts: RunScenarioOptions): ScenarioResu
       hv.events.schedule(at, () => hv.unpause(d));
     }
   }
-  hv.run({ until });
+  return { hv, seed, until, consoles };
+}
+
+function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {
 
   const domains: DomainReport[] = [];
   for (const d of hv.domains.values()) {
