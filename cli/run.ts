@@ -39,7 +39,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : runScenario(scenario, runOpts);
     if (opts.trace) {
-      const t = result.hv.trace;
+      const t = result.hv.traceBuffer;
       const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
       writeFileSync(opts.trace, opts.trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names));
     }

@@ -30,6 +30,8 @@ import type { Scheduler, SchedHost } from './sched/scheduler.ts';
 import { CreditScheduler } from './sched/credit.ts';
 import { RoundRobinScheduler } from './sched/rr.ts';
 import { TRC, TraceBuffer } from './trace/trace.ts';
+import { installEventChannels } from './evtchn/index.ts';
+import { mmDestroyDomain } from './mm/register.ts';
 
 export type SchedulerName = 'credit' | 'rr';
 
@@ -114,7 +116,8 @@ export class Hypervisor implements HypervisorServices {
   readonly scheduler: Scheduler;
   readonly costs: CostModel;
   readonly events = new EventQueue();
-  readonly trace: TraceBuffer;
+  /** The trace ring (xentrace-like). */
+  readonly traceBuffer: TraceBuffer;
   totalInstructions = 0;
   /** Scheduler decisions taken (one per pCPU schedule call). */
   schedDecisions = 0;
@@ -141,7 +144,7 @@ export class Hypervisor implements HypervisorServices {
     this.commandLine = opts.commandLine ?? '';
     this.logLimit = opts.logLines ?? 10_000;
     this.costs = costModel(opts.costs);
-    this.trace = new TraceBuffer(opts.traceCapacity);
+    this.traceBuffer = new TraceBuffer(opts.traceCapacity);
     const n = opts.pcpus ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`pcpus must be 1..256, got ${n}`);
     this.pcpus = Array.from({ length: n }, (_, i) => new Pcpu(i));
@@ -160,6 +163,8 @@ export class Hypervisor implements HypervisorServices {
       const w = this.watchers.get(Math.floor(pa / 4096));
       return w ? w(pa, size) : false;
     };
+    // Event channels are part of the core PV interface: always on.
+    installEventChannels(this);
   }
 
   /** Appends a line to the hypervisor log, dropping the oldest beyond the limit. */
@@ -188,7 +193,7 @@ export class Hypervisor implements HypervisorServices {
       v.runstateEntry = this.clock;
       this.scheduler.insertVcpu(v, this.clock);
     }
-    this.trace.record(this.clock, 0, TRC.SCHED_DOM_ADD, domid);
+    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_ADD, domid);
     this.printk(`d${domid}: built PV domain "${opts.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
     return built;
   }
@@ -221,12 +226,11 @@ export class Hypervisor implements HypervisorServices {
       this.scheduler.removeVcpu(v);
     }
     this.eventHooks?.destroyDomain(domain);
-    for (const mfn of domain.p2m) this.frames.release(mfn);
-    this.frames.release(domain.sharedInfoMfn);
+    mmDestroyDomain(this, domain); // frames still mapped by others go when those mappings do
     this.unwatchFrame(domain.sharedInfoMfn);
     domain.p2m = new Uint32Array(0);
     this.domains.delete(domain.domid);
-    this.trace.record(this.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
+    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
     this.printk(`d${domain.domid}: destroyed`);
   }
 
@@ -238,6 +242,10 @@ export class Hypervisor implements HypervisorServices {
 
   domain(domid: number): Domain | undefined {
     return this.domains.get(domid);
+  }
+
+  trace(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0): void {
+    this.traceBuffer.record(this.now(), this.active?.id ?? 0, event, d0, d1, d2, d3);
   }
 
   allDomains(): Iterable<Domain> {
@@ -297,7 +305,7 @@ export class Hypervisor implements HypervisorServices {
       v.singleshot = v.periodic = null;
       this.refresh(v);
     }
-    this.trace.record(this.now(), this.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
+    this.traceBuffer.record(this.now(), this.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
     this.printk(`d${domain.domid}: shutdown, reason ${reason}`);
     // Xen tells the control domain through the global VIRQ_DOM_EXC.
     const dom0 = this.domains.get(0);
@@ -317,13 +325,13 @@ export class Hypervisor implements HypervisorServices {
     if (p.current !== vcpu) return;
     p.yielded = true;
     p.needResched = true;
-    this.trace.record(this.now(), p.id, TRC.SCHED_YIELD, vcpu.domain.domid, vcpu.vcpuId);
+    this.traceBuffer.record(this.now(), p.id, TRC.SCHED_YIELD, vcpu.domain.domid, vcpu.vcpuId);
   }
 
   blockVcpu(vcpu: Vcpu): void {
     if (vcpu.blocked) return;
     vcpu.blocked = true;
-    this.trace.record(this.now(), vcpu.pcpu, TRC.SCHED_BLOCK, vcpu.domain.domid, vcpu.vcpuId);
+    this.traceBuffer.record(this.now(), vcpu.pcpu, TRC.SCHED_BLOCK, vcpu.domain.domid, vcpu.vcpuId);
     this.refresh(vcpu);
   }
 
@@ -335,7 +343,7 @@ export class Hypervisor implements HypervisorServices {
       vcpu.poll = null;
     }
     vcpu.wakeTime = this.now();
-    this.trace.record(vcpu.wakeTime, vcpu.pcpu, TRC.SCHED_WAKE, vcpu.domain.domid, vcpu.vcpuId);
+    this.traceBuffer.record(vcpu.wakeTime, vcpu.pcpu, TRC.SCHED_WAKE, vcpu.domain.domid, vcpu.vcpuId);
     this.refresh(vcpu);
   }
 
@@ -347,7 +355,7 @@ export class Hypervisor implements HypervisorServices {
     const when = Math.max(deadline, this.now());
     vcpu.singleshot = this.events.schedule(when, () => {
       vcpu.singleshot = null;
-      this.trace.record(when, vcpu.pcpu, TRC.SCHED_S_TIMER_FN, vcpu.domain.domid, vcpu.vcpuId);
+      this.traceBuffer.record(when, vcpu.pcpu, TRC.SCHED_S_TIMER_FN, vcpu.domain.domid, vcpu.vcpuId);
       if (vcpu.domain.isAlive) this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
     });
   }
@@ -378,10 +386,6 @@ export class Hypervisor implements HypervisorServices {
     this.blockVcpu(vcpu);
   }
 
-  /** Called by the event layer when `port` of `domain` becomes pending: wakes pollers. */
-  portPending(domain: Domain, port: number): void {
-    for (const v of domain.vcpus) if (v.poll && v.poll.ports.includes(port)) this.wakeVcpu(v);
-  }
 
   /** Brings a vCPU up or down (VCPUOP_up/down). */
   setVcpuOnline(vcpu: Vcpu, online: boolean): void {
@@ -544,7 +548,7 @@ export class Hypervisor implements HypervisorServices {
       this.eventHooks?.updateUpcallLine(next);
     }
     if (next !== prev) {
-      this.trace.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
+      this.traceBuffer.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
     }
     p.current = next;
     p.sliceEnd = p.now + sliceNs;
@@ -585,14 +589,14 @@ export class Hypervisor implements HypervisorServices {
       p.now += this.costs.hypercallNs;
       const x = hart.x;
       const nr = x[17]! >>> 0;
-      this.trace.record(p.now, p.id, TRC.PV_HYPERCALL, vcpu.domain.domid, vcpu.vcpuId, nr, x[10]! >>> 0);
+      this.traceBuffer.record(p.now, p.id, TRC.PV_HYPERCALL, vcpu.domain.domid, vcpu.vcpuId, nr, x[10]! >>> 0);
       const result = dispatchHypercall({ hv: this, vcpu }, nr, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
       x[10] = result | 0;
       hart.pc = (hart.pc + 4) >>> 0;
       return;
     }
     p.now += this.costs.trapReflectNs;
-    this.trace.record(p.now, p.id, TRC.PV_TRAP, vcpu.domain.domid, vcpu.vcpuId, cause, hart.trapTval >>> 0);
+    this.traceBuffer.record(p.now, p.id, TRC.PV_TRAP, vcpu.domain.domid, vcpu.vcpuId, cause, hart.trapTval >>> 0);
     if (cause === CAUSE_ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
       // mstatus.TW makes wfi trap: idling is a scheduling decision, so the vCPU gives up
       // the pCPU (PV kernels idle with SCHEDOP_block, which waits for events).

@@ -1,5 +1,6 @@
 // Event channels: the API the rest of the hypervisor uses.
 //
+//   installEventChannels         serve event_channel_op and install the core's EventHooks
 //   evtchnInit / evtchnDestroy   domain life cycle (builder / destroyDomain)
 //   sendVirq / sendGlobalVirq    timer expiry, VIRQ_DOM_EXC, console...
 //   evtchnSend                   EVTCHNOP_send on behalf of a domain (in-hypervisor users)
@@ -13,10 +14,14 @@
 import { NR_VIRQS, virqIsGlobal } from '../../protocol/xen/event_channel.ts';
 import { SharedInfoPage } from '../../protocol/xen/shared_info.ts';
 import type { Domain } from '../domain/domain.ts';
+import type { EventHooks } from '../hypervisor.ts';
+import { registerHypercall } from '../hypercall/index.ts';
+import { eventChannelOp } from '../hypercall/event_channel_op.ts';
+import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { evtchnClose } from './ops.ts';
 import { DEFAULT_MAX_EVTCHN_PORT, DomainEvtchn, ECS } from './state.ts';
-import { setPending, sharedInfoWatcher } from './two_level.ts';
+import { setPending, sharedInfoWatcher, updateUpcallLine } from './two_level.ts';
 
 export { evtchnSend } from './ops.ts';
 export { updateUpcallLine, localEventsNeedDelivery, setUpcallMask } from './two_level.ts';
@@ -33,8 +38,9 @@ export interface EvtchnOptions {
  * evtchn_upcall_mask move the upcall line at once.
  */
 export function evtchnInit(hv: HypervisorServices, domain: Domain, opts: EvtchnOptions = {}): void {
-  const frame = hv.mem.frames[domain.sharedInfoMfn];
-  if (!frame) throw new Error(`d${domain.domid}: shared_info frame ${domain.sharedInfoMfn} does not exist`);
+  // The page is shared with the guest for the domain's life: give it storage now (frames
+  // may be populated lazily) so the view below is the frame itself.
+  const frame = hv.mem.ensureFrame(domain.sharedInfoMfn);
   domain.evtchn = new DomainEvtchn(new SharedInfoPage(frame), clampMaxPort(opts.maxEvtchnPort ?? DEFAULT_MAX_EVTCHN_PORT));
   hv.watchFrame(domain.sharedInfoMfn, sharedInfoWatcher(hv, domain));
 }
@@ -52,6 +58,9 @@ export function evtchnDestroy(hv: HypervisorServices, domain: Domain): void {
     if (e.state[port] !== ECS.FREE) evtchnClose(hv, domain, port);
   }
   hv.unwatchFrame(domain.sharedInfoMfn);
+  // The frame goes back to the allocator and may be reused: keep a private copy so a stale
+  // reference to this domain can never write into another domain's page.
+  e.shared = new SharedInfoPage(e.shared.bytes.slice());
 }
 
 /** XEN_DOMCTL_set_max_evtchn: ports above `maxPort` can no longer be allocated (bound ones stay). */
@@ -120,4 +129,28 @@ export function evtchnDump(domain: Domain): string[] {
     out.push(line);
   }
   return out;
+}
+
+/** The event layer as the core's EventHooks (hypervisor.ts). */
+export function evtchnHooks(hv: HypervisorServices): EventHooks {
+  return {
+    sendVirq: (domain, virq, vcpuId) => {
+      sendVirq(hv, domain, virq, vcpuId);
+    },
+    updateUpcallLine: (vcpu) => {
+      updateUpcallLine(hv, vcpu);
+    },
+    isPortPending,
+    initDomain: (domain) => evtchnInit(hv, domain),
+    destroyDomain: (domain) => evtchnDestroy(hv, domain),
+  };
+}
+
+/**
+ * Turns event channels on for a hypervisor: serves HYPERVISOR_event_channel_op and installs
+ * the hooks. Call before creating domains (initDomain sets up each new domain's ports).
+ */
+export function installEventChannels(hv: HypervisorServices & { eventHooks: EventHooks | null }): void {
+  registerHypercall(HYPERVISOR.event_channel_op, eventChannelOp);
+  hv.eventHooks = evtchnHooks(hv);
 }

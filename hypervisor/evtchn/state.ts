@@ -60,8 +60,8 @@ export class DomainEvtchn {
   readonly stats: EvtchnStats = { sends: 0, setPending: 0 };
 
   constructor(
-    /** The domain's shared_info frame. */
-    readonly shared: SharedInfoPage,
+    /** The domain's shared_info frame (a detached copy once the domain is destroyed). */
+    public shared: SharedInfoPage,
     maxEvtchnPort = DEFAULT_MAX_EVTCHN_PORT,
   ) {
     this.maxEvtchnPort = maxEvtchnPort;

@@ -13,6 +13,7 @@
 // every guest store to those two bytes. A guest store to evtchn_mask delivers nothing: a
 // guest that unmasks a port with pending set must call EVTCHNOP_unmask, as in Xen.
 
+import { TRC } from '../trace/trace.ts';
 import { IRQ_SEI, MIP_SEIP } from '../cpu/csr.ts';
 import { PAGE_MASK } from '../cpu/memory.ts';
 import type { Domain, Vcpu } from '../domain/domain.ts';
@@ -59,6 +60,7 @@ function markEventsPending(hv: HypervisorServices, vcpu: Vcpu): void {
   }
   sh.setUpcallPending(id, 1);
   vcpu.stats.events++;
+  hv.trace(TRC.PVSIM_EVTCHN_UPCALL, vcpu.domain.domid, id);
   updateUpcallLine(hv, vcpu);
   // vcpu_kick -> vcpu_unblock: a blocked vCPU wakes even with upcalls masked.
   hv.wakeVcpu(vcpu);
@@ -77,8 +79,9 @@ function raiseSelector(hv: HypervisorServices, vcpu: Vcpu | undefined, word: num
 
 /** Xen's evtchn_2l_set_pending() for `port` of `domain`, notifying vCPU `vcpuId`. */
 export function setPending(hv: HypervisorServices, domain: Domain, vcpuId: number, port: number): void {
+  hv.trace(TRC.PVSIM_EVTCHN_SEND, domain.domid, port, vcpuId);
   const e = domain.evtchn;
-  if (e === null) return;
+  if (e === null || e.dying) return;
   const sh = e.shared;
   const word = port >>> 5;
   const bit = (1 << (port & (BITS_PER_EVTCHN_WORD - 1))) >>> 0;

@@ -22,6 +22,7 @@ import {
   EVTCHN_UNMASK,
   EVTCHNOP,
   EVTCHNOP_ARG_SIZE,
+  EVTCHNOP_reset_cont,
 } from '../../protocol/xen/event_channel.ts';
 import {
   evtchnAllocUnbound,
@@ -93,8 +94,8 @@ export const eventChannelOp: HypercallHandler = (ctx, cmd, arg) => {
       return reply();
     }
     case EVTCHNOP.reset:
-    case EVTCHNOP.reset_cont:
-      return evtchnReset(hv, d, u16(EVTCHN_RESET.dom), cmd === EVTCHNOP.reset_cont);
+    case EVTCHNOP_reset_cont:
+      return evtchnReset(hv, d, u16(EVTCHN_RESET.dom), cmd === EVTCHNOP_reset_cont);
     case EVTCHNOP.bind_pirq:
     case EVTCHNOP.init_control:
     case EVTCHNOP.expand_array:

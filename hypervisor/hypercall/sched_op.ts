@@ -4,7 +4,7 @@
 import { SCHEDOP, SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 import { SCHED_POLL, SCHED_POLL_MAX_PORTS, SCHED_REMOTE_SHUTDOWN } from '../../protocol/xen/sched.ts';
-import { SharedInfoPage } from '../../protocol/xen/shared_info.ts';
+import { isPortValid, localEventsNeedDelivery, setUpcallMask } from '../evtchn/index.ts';
 import { copyFromGuest, readGuestU32 } from '../mm/guest_access.ts';
 import type { HypercallHandler } from './types.ts';
 
@@ -17,18 +17,13 @@ export const schedOp: HypercallHandler = (ctx, cmd, arg) => {
     case SCHEDOP.yield:
       hv.yieldVcpu(vcpu);
       return 0;
-    case SCHEDOP.block: {
-      // Blocking re-enables event delivery; an event already pending means no sleep
-      // (checked after setting up, so a wake-up cannot be lost).
-      const frame = hv.mem.frames[domain.sharedInfoMfn];
-      if (frame && vcpu.vcpuId < 32) {
-        const si = new SharedInfoPage(frame);
-        si.setUpcallMask(vcpu.vcpuId, 0);
-        if (si.upcallPending(vcpu.vcpuId)) return 0;
-      }
+    case SCHEDOP.block:
+      // Xen's do_block: enable event delivery, block, then check for events *after*
+      // blocking so that one arriving in between cannot be lost.
+      setUpcallMask(hv, vcpu, false);
       hv.blockVcpu(vcpu);
+      if (localEventsNeedDelivery(vcpu)) hv.wakeVcpu(vcpu);
       return 0;
-    }
     case SCHEDOP.shutdown: {
       // struct sched_shutdown { unsigned int reason; }
       const reason = readGuestU32(vcpu.hart, arg);
@@ -49,7 +44,7 @@ export const schedOp: HypercallHandler = (ctx, cmd, arg) => {
       const ports: number[] = [];
       for (let i = 0; i < nr; i++) {
         const port = u32(raw, i * 4);
-        if (port >= 1024) return xenErr('EINVAL');
+        if (!isPortValid(domain, port)) return xenErr('EINVAL');
         ports.push(port);
       }
       if (ports.some((p) => hv.isPortPending(domain, p))) return 0;

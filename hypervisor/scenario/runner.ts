@@ -169,5 +169,5 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       console: consoles.get(d) ?? '',
     });
   }
-  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, domains, traceHash: hv.trace.hash(), hv };
+  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, domains, traceHash: hv.traceBuffer.hash(), hv };
 }
