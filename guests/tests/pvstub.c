@@ -1,26 +1,73 @@
 /*
- * pvstub: a tiny stand-in for the pvsim hypervisor, for checking PV kernels on
- * QEMU (`make qemu-check`). Not the real thing: it runs in M-mode on QEMU's
- * spike machine, loads one embedded PV kernel ELF, maps it at its link
- * address with Sv32, builds a start_info, enters the kernel in S-mode the
- * way pvsim's domain builder does (a0 = start_info, sp = top of a boot stack
- * page) and serves console_io, xen_version and sched_op from the ecalls.
- * Its exit status tells the shutdown reason: 0 poweroff, 10 + reason else.
+ * pvstub: a small stand-in for the pvsim hypervisor, for checking PV kernels
+ * on QEMU (`make qemu-check`). Not the real thing: it runs in M-mode on
+ * QEMU's spike machine, serves one domain (id 1) and follows docs/abi.md
+ * closely enough to catch guest-side mistakes:
+ *
+ *   - builds the domain the way pvsim's builder does (bootstrap layout,
+ *     start_info, page tables with read-only table frames), with pfn -> mfn
+ *     NOT the identity (adjacent pairs swapped), and poisons .bss;
+ *   - console_io, xen_version, sched_op (yield, block, shutdown),
+ *     set_timer_op (on the CLINT; guest "ns" are 10 MHz mtime ticks here);
+ *   - the PV MMU with Xen's invariants: update_va_mapping, mmu_update,
+ *     mmuext_op (pin/unpin L1/L2, new_baseptr, flushes). A table frame may
+ *     not be writable anywhere, a writable frame may not be pinned, L2
+ *     entries must point to pinned L1s; unpinning an L1 still hooked into a
+ *     root is refused (stricter than Xen, to check teardown order);
+ *   - event channels: bind_virq (VIRQ_TIMER), alloc_unbound /
+ *     bind_interdomain (to itself or the other domain), send, unmask, close,
+ *     status; SCHEDOP_block wakes on events; upcalls by
+ *     setting mip.SEIP while upcall_pending && !upcall_mask. The stub cannot
+ *     see guest stores, so it recomputes SEIP at every hypercall, at every
+ *     timer interrupt and on a 100 us tick (a guest may take spurious
+ *     upcalls meanwhile);
+ *   - grant tables v1: setup_table, map/unmap (GNTMAP_host_map), copy.
+ *
+ * Its exit status tells the shutdown reason: 0 poweroff, 10 + reason else
+ * (with two domains: the first domain's non-poweroff reason, else the
+ * second's); 0x7E for a bad image, 0x7F for a trap it cannot handle.
  */
 #include <pvsim/bare.h>
 #include <pvsim/riscv.h>
 #include <pvsim/string.h>
 #include <pvsim/hypercall.h>
 #include <pvsim/start_info.h>
+#include <pvsim/mmu.h>
+#include <pvsim/shared_info.h>
+#include <pvsim/event_channel.h>
+#include <pvsim/grant_table.h>
 
 #ifndef STUB_CMDLINE
 #define STUB_CMDLINE "badptr exit=return"
 #endif
+#ifdef STUB_CMDLINE2
+#define NR_DOMS        2
+#else
+#define NR_DOMS        1
+#define STUB_CMDLINE2  ""
+#endif
 
-#define GUEST_VBASE   0xC0000000U
-#define GUEST_PAGES   256                       /* 1 MiB of guest memory */
-#define EXIT_BAD_TRAP 0x7F
-#define EXIT_BAD_ELF  0x7E
+#define GUEST_VBASE    0xC0000000U
+#define GUEST_PAGES    1536                     /* 6 MiB: 4 MiB mapped, 2 MiB beyond */
+#define BOOT_PADDING   (512U * 1024)
+#define L1_SPAN        (4U << 20)
+#define EXIT_BAD_TRAP  0x7F
+#define EXIT_BAD_ELF   0x7E
+
+#define CLINT_MTIMECMP 0x02004000U
+#define CLINT_MTIME    0x0200BFF8U
+#define TICK           1000U                    /* mtime ticks (10 MHz): 100 us */
+#define MIP_SEIP       (1U << 9)
+#define MIE_MTIE       (1U << 7)
+#define MIE_S_BITS     ((1U << 1) | (1U << 5) | (1U << 9))
+#define IRQ_M_TIMER    7
+#define MSTATUS_S_BITS (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR)
+#define PTE_PPN(pte)   ((uint32_t)(pte) >> PTE_PPN_SHIFT)
+
+#define NR_PORTS       64
+#define GNT_FRAMES     4
+#define GNT_ENTRIES    (GNT_FRAMES * 512)
+#define MAX_MAPTRACK   64
 
 struct trap_frame {
     unsigned long x[32];                        /* x0 unused */
@@ -29,6 +76,7 @@ struct trap_frame {
 #define REG_A0 10
 #define REG_A1 11
 #define REG_A2 12
+#define REG_A3 13
 #define REG_A7 17
 
 extern const uint8_t guest_elf[], guest_elf_end[];
@@ -37,28 +85,183 @@ void stub_trap_vector(void);
 void stub_trap(struct trap_frame *f);
 
 char stub_cmdline[MAX_GUEST_CMDLINE] = STUB_CMDLINE;
+char stub_cmdline2[MAX_GUEST_CMDLINE] = STUB_CMDLINE2;
 
-static uint8_t guest_mem[GUEST_PAGES * PAGE_SIZE] __pv_aligned(4096);
-static uint32_t root_table[1024] __pv_section(".mbss.pt") __pv_aligned(4096);
-static uint32_t leaf_table[1024] __pv_section(".mbss.pt") __pv_aligned(4096);
-static uint32_t mapped_bytes;
+enum { PT_NONE, PT_L1, PT_L2 };
+enum { ECS_FREE, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_VIRQ };
+
+struct dom {
+    uint32_t id;
+    uint8_t *mem;                               /* GUEST_PAGES frames */
+    uint32_t base_mfn;
+    uint8_t pt_type[GUEST_PAGES];               /* by mfn - base_mfn */
+    uint8_t pt_pinned[GUEST_PAGES];
+    uint32_t cur_root;                          /* mfn of the L2 in satp */
+    volatile struct shared_info *sh;
+    uint8_t (*gnt)[PAGE_SIZE];                  /* grant frames */
+    uint32_t gnt_nr_frames;
+    uint16_t gnt_readers[GNT_ENTRIES], gnt_writers[GNT_ENTRIES];
+    struct {
+        uint8_t state;
+        uint8_t remote_dom;
+        uint16_t peer;                          /* interdomain: the other end's port */
+    } ports[NR_PORTS];
+    uint32_t virq_timer_port;
+    uint64_t deadline;                          /* set_timer_op; 0 = none */
+    struct {
+        bool used, readonly;
+        uint8_t granter;
+        uint32_t ref, va;
+    } maptrack[MAX_MAPTRACK];
+    /* the vCPU while it is not running */
+    unsigned long x[32], pc, mstatus, sepc, scause, stval, stvec, sscratch, sie, scounteren;
+    bool blocked, done;
+    uint32_t reason;
+};
+
+static uint8_t guest_mem[NR_DOMS][GUEST_PAGES * PAGE_SIZE] __pv_section(".mbss.guest") __pv_aligned(4096);
+static uint8_t shared_pages[NR_DOMS][PAGE_SIZE] __pv_section(".mbss.guest") __pv_aligned(4096);
+static uint8_t gnt_mem[NR_DOMS][GNT_FRAMES][PAGE_SIZE] __pv_section(".mbss.guest") __pv_aligned(4096);
+static struct dom doms[NR_DOMS];
+static struct dom *cur;
+
+static struct dom *dom_by_id(uint32_t id)
+{
+    if (id == DOMID_SELF)
+        return cur;
+    return id >= 1 && id <= NR_DOMS ? &doms[id - 1] : NULL;
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+/* pfn <-> mfn: adjacent pairs swapped, so pfn and mfn offsets never agree. */
+static uint32_t pfn_to_mfn(const struct dom *d, uint32_t pfn) { return d->base_mfn + (pfn ^ 1U); }
+static bool guest_frame(const struct dom *d, uint32_t mfn)
+{
+    return mfn >= d->base_mfn && mfn - d->base_mfn < GUEST_PAGES;
+}
+static uint32_t *frame_words(uint32_t mfn) { return (uint32_t *)(uintptr_t)(mfn << PAGE_SHIFT); }
+static uint8_t *va_to_host_boot(const struct dom *d, uint32_t va)
+{
+    uint32_t pfn = (va - GUEST_VBASE) >> PAGE_SHIFT;
+    return (uint8_t *)(uintptr_t)((pfn_to_mfn(d, pfn) << PAGE_SHIFT) | (va & (PAGE_SIZE - 1)));
+}
+
+/* Frames a leaf PTE of d may map: its own, its shared_info, its grant frames. */
+static bool mappable(const struct dom *d, uint32_t mfn)
+{
+    uint32_t si = (uintptr_t)d->sh >> PAGE_SHIFT, g = (uintptr_t)d->gnt >> PAGE_SHIFT;
+    return guest_frame(d, mfn) || mfn == si || (mfn >= g && mfn < g + GNT_FRAMES);
+}
+
+static bool is_table(const struct dom *d, uint32_t mfn)
+{
+    return guest_frame(d, mfn) && d->pt_type[mfn - d->base_mfn] != PT_NONE;
+}
+
+/* Is mfn mapped writable by any leaf of any of d's tables? */
+static bool mapped_writable(const struct dom *d, uint32_t mfn)
+{
+    for (uint32_t i = 0; i < GUEST_PAGES; i++) {
+        if (d->pt_type[i] != PT_L1)
+            continue;
+        const uint32_t *l1 = frame_words(d->base_mfn + i);
+        for (int j = 0; j < 1024; j++)
+            if ((l1[j] & (PTE_V | PTE_W)) == (PTE_V | PTE_W) && PTE_PPN(l1[j]) == mfn)
+                return true;
+    }
+    return false;
+}
+
+/* Is L1 frame mfn referenced by any of d's L2s? */
+static bool l1_in_use(const struct dom *d, uint32_t mfn)
+{
+    for (uint32_t i = 0; i < GUEST_PAGES; i++) {
+        if (d->pt_type[i] != PT_L2)
+            continue;
+        const uint32_t *l2 = frame_words(d->base_mfn + i);
+        for (int j = 0; j < 1024; j++)
+            if ((l2[j] & PTE_V) && PTE_PPN(l2[j]) == mfn)
+                return true;
+    }
+    return false;
+}
+
+static void flush_tlb(void) { __asm__ volatile("sfence.vma" : : : "memory"); }
+
+/* ---- guest virtual memory (as an S-mode access, honouring SUM) -------- */
+
+static volatile uint32_t *l1_entry(uint32_t root, uint32_t va)
+{
+    uint32_t e = frame_words(root)[va >> 22];
+    if (!(e & PTE_V) || (e & (PTE_R | PTE_W | PTE_X)))
+        return NULL;
+    return &frame_words(PTE_PPN(e))[(va >> PAGE_SHIFT) & 1023];
+}
+
+static uint8_t *guest_ptr(uint32_t va, bool write)
+{
+    volatile uint32_t *p = l1_entry(cur->cur_root, va);
+    uint32_t pte;
+
+    if (p == NULL)
+        return NULL;
+    pte = *p;
+    if (!(pte & PTE_V) || !(pte & PTE_R) || (write && !(pte & PTE_W)))
+        return NULL;
+    if ((pte & PTE_U) && !(csr_read(mstatus) & MSTATUS_SUM))
+        return NULL;
+    return (uint8_t *)(uintptr_t)((PTE_PPN(pte) << PAGE_SHIFT) | (va & (PAGE_SIZE - 1)));
+}
+
+static bool copy_from_guest(void *dst, uint32_t va, uint32_t len)
+{
+    uint8_t *d = dst;
+    while (len > 0) {
+        uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+        uint8_t *p = guest_ptr(va, false);
+        if (n > len)
+            n = len;
+        if (p == NULL)
+            return false;
+        memcpy(d, p, n);
+        d += n, va += n, len -= n;
+    }
+    return true;
+}
+
+static bool copy_to_guest(uint32_t va, const void *src, uint32_t len)
+{
+    const uint8_t *s = src;
+    while (len > 0) {
+        uint32_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+        uint8_t *p = guest_ptr(va, true);
+        if (n > len)
+            n = len;
+        if (p == NULL)
+            return false;
+        memcpy(p, s, n);
+        s += n, va += n, len -= n;
+    }
+    return true;
+}
+
+/* ---- building a domain (as hypervisor/domain/builder.ts) -------------- */
 
 static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t round_up(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
 
-/* Host pointer for guest range [va, va+len), or NULL if it is not mapped. */
-static uint8_t *guest_ptr(unsigned long va, unsigned long len)
+static void write_virt(const struct dom *d, uint32_t va, const uint8_t *src, uint32_t len, int fill)
 {
-    if (va < GUEST_VBASE || va - GUEST_VBASE > mapped_bytes ||
-        len > mapped_bytes - (va - GUEST_VBASE))
-        return NULL;
-    return guest_mem + (va - GUEST_VBASE);
+    for (uint32_t i = 0; i < len; i++)
+        *va_to_host_boot(d, va + i) = src != NULL ? src[i] : (uint8_t)fill;
 }
 
-static uint32_t load_elf(uint32_t *entry)
+static uint32_t load_elf(const struct dom *d, uint32_t *entry)
 {
     const uint8_t *e = guest_elf;
-    uint32_t phoff = rd32(e + 28), end = 0;
+    uint32_t phoff = rd32(e + 28), end = GUEST_VBASE;
     unsigned int phnum = rd16(e + 44);
 
     if (rd32(e) != 0x464C457FU || e[4] != 1) {
@@ -72,133 +275,906 @@ static uint32_t load_elf(uint32_t *entry)
         uint32_t filesz = rd32(ph + 16), memsz = rd32(ph + 20);
         if (rd32(ph) != 1 || memsz == 0)
             continue;
-        if (va < GUEST_VBASE || va + memsz - GUEST_VBASE > sizeof(guest_mem) / 2) {
+        if (va < GUEST_VBASE || va + memsz - GUEST_VBASE > GUEST_PAGES * PAGE_SIZE / 2) {
             printf("pvstub: segment at 0x%08lx does not fit\n", (unsigned long)va);
             bare_exit(EXIT_BAD_ELF);
         }
-        memcpy(guest_mem + (va - GUEST_VBASE), e + off, filesz);
-        /* Poison what the kernel must zero itself (.bss), to catch a kernel
-         * that relies on memory arriving zeroed. */
-        memset(guest_mem + (va - GUEST_VBASE) + filesz, 0xA5, memsz - filesz);
-        if (va + memsz - GUEST_VBASE > end)
-            end = va + memsz - GUEST_VBASE;
+        write_virt(d, va, e + off, filesz, 0);
+        /* Poison what the kernel must zero itself (.bss). */
+        write_virt(d, va + filesz, NULL, memsz - filesz, 0xA5);
+        if (round_up(va + memsz, PAGE_SIZE) > end)
+            end = round_up(va + memsz, PAGE_SIZE);
     }
-    return (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    return end;
 }
 
-int main(void)
+static void build(struct dom *d, uint32_t id, const char *cmdline)
 {
-    uint32_t entry, image_end, si_off, stack_off;
-    struct start_info *si;
+    uint32_t entry, kernel_end, mfn_list_va, si_va, store_va, console_va, pt_va;
+    uint32_t nr_l1 = 1, stack_top, region_end, mapped_end, l2_mfn;
+    struct start_info si;
 
-    image_end = load_elf(&entry);
-    si_off = image_end + PAGE_SIZE;             /* one page standing in for the mfn list */
-    stack_off = si_off + 4 * PAGE_SIZE;         /* start_info, store, console, page tables */
-    mapped_bytes = stack_off + PAGE_SIZE;
+    d->id = id;
+    d->mem = guest_mem[id - 1];
+    d->base_mfn = (uintptr_t)d->mem >> PAGE_SHIFT;
+    d->sh = (volatile struct shared_info *)shared_pages[id - 1];
+    d->gnt = gnt_mem[id - 1];
+    kernel_end = load_elf(d, &entry);
+    mfn_list_va = kernel_end;
+    si_va = mfn_list_va + round_up(GUEST_PAGES * 4, PAGE_SIZE);
+    store_va = si_va + PAGE_SIZE;
+    console_va = store_va + PAGE_SIZE;
+    pt_va = console_va + PAGE_SIZE;
+    for (;;) {
+        stack_top = pt_va + (1 + nr_l1) * PAGE_SIZE + PAGE_SIZE;
+        region_end = round_up(stack_top + BOOT_PADDING, L1_SPAN);
+        if ((region_end - GUEST_VBASE) / L1_SPAN <= nr_l1)
+            break;
+        nr_l1 = (region_end - GUEST_VBASE) / L1_SPAN;
+    }
+    mapped_end = GUEST_VBASE + GUEST_PAGES * PAGE_SIZE;
+    if (mapped_end > region_end)
+        mapped_end = region_end;
 
-    si = (struct start_info *)(void *)(guest_mem + si_off);
-    memcpy(si->magic, START_INFO_MAGIC, sizeof(START_INFO_MAGIC));
-    si->nr_pages = GUEST_PAGES;
-    si->mfn_list = GUEST_VBASE + image_end;
-    si->pt_base = GUEST_VBASE + si_off + 3 * PAGE_SIZE;
-    si->nr_pt_frames = 1;
-    strncpy((char *)si->cmd_line, stub_cmdline, MAX_GUEST_CMDLINE - 1);
-
-    memset(root_table, 0, sizeof(root_table));
-    memset(leaf_table, 0, sizeof(leaf_table));
-    root_table[GUEST_VBASE >> 22] = (((uintptr_t)leaf_table >> PAGE_SHIFT) << PTE_PPN_SHIFT) | PTE_V;
-    for (uint32_t off = 0; off < mapped_bytes; off += PAGE_SIZE) {
-        uintptr_t pa = (uintptr_t)(guest_mem + off);
-        leaf_table[off >> PAGE_SHIFT] = ((pa >> PAGE_SHIFT) << PTE_PPN_SHIFT) |
-            PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_V;
+    for (uint32_t pfn = 0; pfn < GUEST_PAGES; pfn++) {
+        uint32_t mfn = pfn_to_mfn(d, pfn);
+        write_virt(d, mfn_list_va + pfn * 4, (const uint8_t *)&mfn, 4, 0);
     }
 
-    /* PMP entry 0: everything (QEMU denies S-mode without a matching entry). */
-    csr_write(pmpaddr0, 0xFFFFFFFFU);
-    csr_write(pmpcfg0, PMP_NAPOT | PMP_R | PMP_W | PMP_X);
-    csr_write(medeleg, 0);
-    csr_write(mideleg, 0);
-    csr_write(mtvec, (uintptr_t)stub_trap_vector);
-    csr_write(satp, SATP_MODE_SV32 | ((uintptr_t)root_table >> PAGE_SHIFT));
-    __asm__ volatile("sfence.vma" : : : "memory");
+    /* Page tables: the L2, then one L1 per 4 MiB; table frames read-only. */
+    l2_mfn = pfn_to_mfn(d, (pt_va - GUEST_VBASE) >> PAGE_SHIFT);
+    memset(frame_words(l2_mfn), 0, PAGE_SIZE);
+    d->pt_type[l2_mfn - d->base_mfn] = PT_L2;
+    d->pt_pinned[l2_mfn - d->base_mfn] = 1;
+    for (uint32_t i = 0; i < nr_l1; i++) {
+        uint32_t l1_mfn = pfn_to_mfn(d, (pt_va - GUEST_VBASE) / PAGE_SIZE + 1 + i);
+        uint32_t *l1 = frame_words(l1_mfn);
+        memset(l1, 0, PAGE_SIZE);
+        d->pt_type[l1_mfn - d->base_mfn] = PT_L1;
+        d->pt_pinned[l1_mfn - d->base_mfn] = 1;
+        frame_words(l2_mfn)[(GUEST_VBASE + i * L1_SPAN) >> 22] = (l1_mfn << PTE_PPN_SHIFT) | PTE_V;
+        for (uint32_t j = 0; j < 1024; j++) {
+            uint32_t va = GUEST_VBASE + i * L1_SPAN + j * PAGE_SIZE;
+            bool is_pt = va >= pt_va && va < pt_va + (1 + nr_l1) * PAGE_SIZE;
+            if (va >= mapped_end)
+                break;
+            l1[j] = (pfn_to_mfn(d, (va - GUEST_VBASE) >> PAGE_SHIFT) << PTE_PPN_SHIFT) |
+                    (is_pt ? PTE_V | PTE_R | PTE_A
+                           : PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+        }
+    }
 
-    printf("pvstub: entering 0x%08lx, start_info at 0x%08lx, cmdline \"%s\"\n",
-           (unsigned long)entry, (unsigned long)(GUEST_VBASE + si_off), stub_cmdline);
-    stub_enter_guest(entry, GUEST_VBASE + si_off, GUEST_VBASE + stack_off + PAGE_SIZE);
+    memset(&si, 0, sizeof(si));
+    memcpy(si.magic, START_INFO_MAGIC, sizeof(START_INFO_MAGIC));
+    si.nr_pages = GUEST_PAGES;
+    si.shared_info = (uintptr_t)d->sh;
+    si.store_mfn = pfn_to_mfn(d, (store_va - GUEST_VBASE) >> PAGE_SHIFT);
+    si.console.domU.mfn = pfn_to_mfn(d, (console_va - GUEST_VBASE) >> PAGE_SHIFT);
+    si.pt_base = pt_va;
+    si.nr_pt_frames = 1 + nr_l1;
+    si.mfn_list = mfn_list_va;
+    strncpy((char *)si.cmd_line, cmdline, MAX_GUEST_CMDLINE - 1);
+    write_virt(d, si_va, (const uint8_t *)&si, sizeof(si), 0);
+
+    memset((void *)d->sh, 0, PAGE_SIZE);
+    d->sh->vcpu_info[0].evtchn_upcall_mask = 1;     /* as Xen starts a vCPU */
+    d->sh->arch.max_pfn = GUEST_PAGES;
+
+    /* The vCPU, as pvsim's builder leaves it. */
+    d->cur_root = l2_mfn;
+    d->pc = entry;
+    d->x[REG_A0] = si_va;
+    d->x[REG_SP] = stack_top;
+    d->mstatus = MSTATUS_MPP_S;
+    printf("pvstub: d%lu: entry 0x%08lx, start_info at 0x%08lx, cmdline \"%s\"\n",
+           (unsigned long)id, (unsigned long)entry, (unsigned long)si_va, cmdline);
 }
+
+/* ---- time ------------------------------------------------------------- */
+
+static uint64_t mtime(void)
+{
+    volatile uint32_t *t = (volatile uint32_t *)CLINT_MTIME;
+    uint32_t hi, lo;
+    do {
+        hi = t[1];
+        lo = t[0];
+    } while (hi != t[1]);
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void program_timer(void)
+{
+    volatile uint32_t *cmp = (volatile uint32_t *)CLINT_MTIMECMP;
+    uint64_t next = mtime() + TICK;
+
+    for (int i = 0; i < NR_DOMS; i++)
+        if (!doms[i].done && doms[i].deadline != 0 && doms[i].deadline < next)
+            next = doms[i].deadline;
+    cmp[1] = 0xFFFFFFFFU;
+    cmp[0] = (uint32_t)next;
+    cmp[1] = (uint32_t)(next >> 32);
+}
+
+/* ---- event channels --------------------------------------------------- */
+
+static void update_seip(void)
+{
+    volatile struct vcpu_info *vi = &cur->sh->vcpu_info[0];
+
+    if (vi->evtchn_upcall_pending && !vi->evtchn_upcall_mask)
+        __asm__ volatile("csrs mip, %0" : : "r"(MIP_SEIP) : "memory");
+    else
+        __asm__ volatile("csrc mip, %0" : : "r"(MIP_SEIP) : "memory");
+}
+
+static bool test_and_set(volatile uint32_t *words, uint32_t bit)
+{
+    uint32_t m = 1U << (bit % 32);
+    bool was = (words[bit / 32] & m) != 0;
+    words[bit / 32] |= m;
+    return was;
+}
+
+static void mark_pending_sel(struct dom *d, uint32_t port)
+{
+    if (!test_and_set(&d->sh->vcpu_info[0].evtchn_pending_sel, port / 32))
+        d->sh->vcpu_info[0].evtchn_upcall_pending = 1;
+    d->blocked = false;                         /* Xen kicks the vCPU */
+}
+
+static void set_pending(struct dom *d, uint32_t port)
+{
+    if (test_and_set(d->sh->evtchn_pending, port))
+        return;
+    if (!(d->sh->evtchn_mask[port / 32] & (1U << (port % 32))))
+        mark_pending_sel(d, port);
+}
+
+static void timer_check(void)
+{
+    uint64_t now = mtime();
+
+    for (int i = 0; i < NR_DOMS; i++) {
+        struct dom *d = &doms[i];
+        if (d->done || d->deadline == 0 || now < d->deadline)
+            continue;
+        d->deadline = 0;
+        if (d->virq_timer_port != 0)
+            set_pending(d, d->virq_timer_port);
+    }
+}
+
+static int new_port(struct dom *d)
+{
+    for (int p = 1; p < NR_PORTS; p++)
+        if (d->ports[p].state == ECS_FREE)
+            return p;
+    return -XEN_ENOSPC;
+}
+
+static long hc_event_channel_op(uint32_t cmd, uint32_t arg)
+{
+    uint8_t buf[24];
+    static const uint8_t size[] = { [EVTCHNOP_bind_interdomain] = 12, [EVTCHNOP_bind_virq] = 12,
+                                    [EVTCHNOP_close] = 4, [EVTCHNOP_send] = 4,
+                                    [EVTCHNOP_status] = 24, [EVTCHNOP_alloc_unbound] = 8,
+                                    [EVTCHNOP_unmask] = 4 };
+    struct dom *r;
+    uint32_t port;
+    int p;
+
+    if (cmd >= sizeof(size) || size[cmd] == 0)
+        return -XEN_ENOSYS;
+    if (!copy_from_guest(buf, arg, size[cmd]))
+        return -XEN_EFAULT;
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound: {
+        struct evtchn_alloc_unbound *op = (void *)buf;
+        if (dom_by_id(op->dom) != cur)
+            return -XEN_EPERM;
+        if ((r = dom_by_id(op->remote_dom)) == NULL)
+            return -XEN_ESRCH;
+        if ((p = new_port(cur)) < 0)
+            return p;
+        cur->ports[p].state = ECS_UNBOUND;
+        cur->ports[p].remote_dom = (uint8_t)r->id;
+        op->port = (uint32_t)p;
+        break;
+    }
+    case EVTCHNOP_bind_interdomain: {
+        struct evtchn_bind_interdomain *op = (void *)buf;
+        if ((r = dom_by_id(op->remote_dom)) == NULL || r->done)
+            return -XEN_ESRCH;
+        if (op->remote_port >= NR_PORTS || r->ports[op->remote_port].state != ECS_UNBOUND ||
+            r->ports[op->remote_port].remote_dom != cur->id)
+            return -XEN_EINVAL;
+        if ((p = new_port(cur)) < 0)
+            return p;
+        cur->ports[p].state = ECS_INTERDOMAIN;
+        cur->ports[p].remote_dom = (uint8_t)r->id;
+        cur->ports[p].peer = (uint16_t)op->remote_port;
+        r->ports[op->remote_port].state = ECS_INTERDOMAIN;
+        r->ports[op->remote_port].peer = (uint16_t)p;
+        op->local_port = (uint32_t)p;
+        set_pending(cur, op->local_port);       /* Xen notifies the new local port */
+        break;
+    }
+    case EVTCHNOP_bind_virq: {
+        struct evtchn_bind_virq *op = (void *)buf;
+        if (op->virq != VIRQ_TIMER || op->vcpu != 0)
+            return -XEN_EINVAL;
+        if (cur->virq_timer_port != 0)
+            return -XEN_EEXIST;
+        if ((p = new_port(cur)) < 0)
+            return p;
+        cur->ports[p].state = ECS_VIRQ;
+        cur->virq_timer_port = (uint32_t)p;
+        op->port = (uint32_t)p;
+        break;
+    }
+    case EVTCHNOP_send:
+        port = rd32(buf);
+        if (port >= NR_PORTS || cur->ports[port].state == ECS_FREE)
+            return -XEN_EINVAL;
+        if (cur->ports[port].state == ECS_INTERDOMAIN) {
+            r = dom_by_id(cur->ports[port].remote_dom);
+            if (!r->done)
+                set_pending(r, cur->ports[port].peer);
+        } else if (cur->ports[port].state == ECS_VIRQ) {
+            return -XEN_EINVAL;
+        }
+        return 0;
+    case EVTCHNOP_unmask:
+        port = rd32(buf);
+        if (port >= NR_PORTS || cur->ports[port].state == ECS_FREE)
+            return -XEN_EINVAL;
+        cur->sh->evtchn_mask[port / 32] &= ~(1U << (port % 32));
+        if (cur->sh->evtchn_pending[port / 32] & (1U << (port % 32)))
+            mark_pending_sel(cur, port);
+        return 0;
+    case EVTCHNOP_close:
+        port = rd32(buf);
+        if (port >= NR_PORTS || cur->ports[port].state == ECS_FREE)
+            return -XEN_EINVAL;
+        if (cur->ports[port].state == ECS_INTERDOMAIN) {
+            r = dom_by_id(cur->ports[port].remote_dom);
+            r->ports[cur->ports[port].peer].state = ECS_UNBOUND;
+            r->ports[cur->ports[port].peer].remote_dom = (uint8_t)cur->id;
+        }
+        if (cur->ports[port].state == ECS_VIRQ)
+            cur->virq_timer_port = 0;
+        cur->ports[port].state = ECS_FREE;
+        cur->sh->evtchn_pending[port / 32] &= ~(1U << (port % 32));
+        return 0;
+    case EVTCHNOP_status: {
+        struct evtchn_status *op = (void *)buf;
+        if (dom_by_id(op->dom) != cur)
+            return -XEN_ESRCH;
+        if (op->port >= NR_PORTS)
+            return -XEN_EINVAL;
+        p = (int)op->port;
+        op->status = cur->ports[p].state == ECS_FREE ? EVTCHNSTAT_closed
+                   : cur->ports[p].state == ECS_UNBOUND ? EVTCHNSTAT_unbound
+                   : cur->ports[p].state == ECS_VIRQ ? EVTCHNSTAT_virq
+                   : EVTCHNSTAT_interdomain;
+        op->vcpu = 0;
+        memset(&op->u, 0, sizeof(op->u));
+        if (op->status == EVTCHNSTAT_unbound) {
+            op->u.unbound.dom = cur->ports[p].remote_dom;
+        } else if (op->status == EVTCHNSTAT_interdomain) {
+            op->u.interdomain.dom = cur->ports[p].remote_dom;
+            op->u.interdomain.port = cur->ports[p].peer;
+        } else if (op->status == EVTCHNSTAT_virq) {
+            op->u.virq = VIRQ_TIMER;
+        }
+        break;
+    }
+    }
+    return copy_to_guest(arg, buf, size[cmd]) ? 0 : -XEN_EFAULT;
+}
+
+/* ---- PV MMU ----------------------------------------------------------- */
+
+/* Checks a new entry for one of cur's tables of the given type; 0 or -errno. */
+static int check_entry(int type, uint32_t index, uint32_t val)
+{
+    if (!(val & PTE_V))
+        return 0;
+    if (type == PT_L2) {
+        if (index == HYPERVISOR_L2_SLOT)
+            return -XEN_EPERM;
+        if (val & (PTE_R | PTE_W | PTE_X))
+            return -XEN_EINVAL;                 /* no 4 MiB leaves */
+        if (!guest_frame(cur, PTE_PPN(val)) || cur->pt_type[PTE_PPN(val) - cur->base_mfn] != PT_L1)
+            return -XEN_EINVAL;
+        return 0;
+    }
+    if (!(val & (PTE_R | PTE_W | PTE_X)))
+        return -XEN_EINVAL;                     /* Sv32 L1 entries are leaves */
+    if (!mappable(cur, PTE_PPN(val)))
+        return -XEN_EPERM;
+    if ((val & PTE_W) && is_table(cur, PTE_PPN(val)))
+        return -XEN_EPERM;                      /* a table is never writable */
+    return 0;
+}
+
+static int write_pte(uint32_t pte_ma, uint32_t val)
+{
+    uint32_t mfn = pte_ma >> PAGE_SHIFT;
+    int rc;
+
+    if (!guest_frame(cur, mfn) || cur->pt_type[mfn - cur->base_mfn] == PT_NONE || (pte_ma & 3))
+        return -XEN_EINVAL;
+    rc = check_entry(cur->pt_type[mfn - cur->base_mfn], (pte_ma & (PAGE_SIZE - 1)) / 4, val);
+    if (rc < 0)
+        return rc;
+    *(volatile uint32_t *)(uintptr_t)pte_ma = val;
+    flush_tlb();
+    return 0;
+}
+
+static long hc_update_va_mapping(uint32_t va, uint32_t lo, uint32_t hi, uint32_t flags)
+{
+    volatile uint32_t *p = l1_entry(cur->cur_root, va);
+    int rc;
+
+    (void)flags;
+    if (hi != 0 || p == NULL || va >= HYPERVISOR_VIRT_START)
+        return -XEN_EINVAL;
+    rc = check_entry(PT_L1, 0, lo);
+    if (rc < 0)
+        return rc;
+    *p = lo;
+    flush_tlb();
+    return 0;
+}
+
+static long hc_mmu_update(uint32_t reqs, uint32_t count, uint32_t done_va, uint32_t dom)
+{
+    uint32_t done = 0;
+    long rc = 0;
+
+    if (dom_by_id(dom) != cur)
+        return -XEN_ESRCH;
+    for (; done < count; done++) {
+        struct mmu_update req;
+        if (!copy_from_guest(&req, reqs + done * sizeof(req), sizeof(req))) {
+            rc = -XEN_EFAULT;
+            break;
+        }
+        if ((req.ptr & 3) != MMU_NORMAL_PT_UPDATE || (req.ptr >> 32) || (req.val >> 32)) {
+            rc = -XEN_EINVAL;
+            break;
+        }
+        rc = write_pte((uint32_t)req.ptr, (uint32_t)req.val);
+        if (rc < 0)
+            break;
+    }
+    if (done_va != 0 && !copy_to_guest(done_va, &done, 4))
+        return -XEN_EFAULT;
+    return rc;
+}
+
+static int pin(uint32_t mfn, int type)
+{
+    uint32_t *t;
+
+    if (!guest_frame(cur, mfn))
+        return -XEN_EINVAL;
+    if (cur->pt_type[mfn - cur->base_mfn] != PT_NONE)
+        return cur->pt_type[mfn - cur->base_mfn] == type ? -XEN_EEXIST : -XEN_EINVAL;
+    if (mapped_writable(cur, mfn)) {
+        printf("pvstub: refusing to pin mfn 0x%lx: it is mapped writable\n", (unsigned long)mfn);
+        return -XEN_EPERM;
+    }
+    t = frame_words(mfn);
+    for (uint32_t i = 0; i < 1024; i++) {
+        int rc = check_entry(type, i, t[i]);
+        if (rc < 0) {
+            printf("pvstub: refusing to pin mfn 0x%lx: entry %lu = 0x%08lx\n", (unsigned long)mfn,
+                   (unsigned long)i, (unsigned long)t[i]);
+            return rc;
+        }
+    }
+    cur->pt_type[mfn - cur->base_mfn] = (uint8_t)type;
+    cur->pt_pinned[mfn - cur->base_mfn] = 1;
+    return 0;
+}
+
+static int unpin(uint32_t mfn)
+{
+    if (!guest_frame(cur, mfn) || !cur->pt_pinned[mfn - cur->base_mfn])
+        return -XEN_EINVAL;
+    if (mfn == cur->cur_root)
+        return -XEN_EBUSY;
+    if (cur->pt_type[mfn - cur->base_mfn] == PT_L1 && l1_in_use(cur, mfn)) {
+        printf("pvstub: unpin of L1 mfn 0x%lx still hooked into a root\n", (unsigned long)mfn);
+        return -XEN_EBUSY;
+    }
+    cur->pt_type[mfn - cur->base_mfn] = PT_NONE;
+    cur->pt_pinned[mfn - cur->base_mfn] = 0;
+    return 0;
+}
+
+static long hc_mmuext_op(uint32_t ops, uint32_t count, uint32_t done_va, uint32_t dom)
+{
+    uint32_t done = 0;
+    long rc = 0;
+
+    if (dom_by_id(dom) != cur)
+        return -XEN_ESRCH;
+    for (; done < count; done++) {
+        struct mmuext_op op;
+        if (!copy_from_guest(&op, ops + done * sizeof(op), sizeof(op))) {
+            rc = -XEN_EFAULT;
+            break;
+        }
+        switch (op.cmd) {
+        case MMUEXT_PIN_L1_TABLE:
+            rc = pin(op.arg1.mfn, PT_L1);
+            break;
+        case MMUEXT_PIN_L2_TABLE:
+            rc = pin(op.arg1.mfn, PT_L2);
+            break;
+        case MMUEXT_UNPIN_TABLE:
+            rc = unpin(op.arg1.mfn);
+            break;
+        case MMUEXT_NEW_BASEPTR:
+            if (!guest_frame(cur, op.arg1.mfn) || cur->pt_type[op.arg1.mfn - cur->base_mfn] != PT_L2) {
+                rc = -XEN_EINVAL;
+                break;
+            }
+            cur->cur_root = op.arg1.mfn;
+            csr_write(satp, SATP_MODE_SV32 | cur->cur_root);
+            flush_tlb();
+            break;
+        case MMUEXT_TLB_FLUSH_LOCAL:
+        case MMUEXT_INVLPG_LOCAL:
+        case MMUEXT_TLB_FLUSH_ALL:
+        case MMUEXT_INVLPG_ALL:
+            flush_tlb();
+            break;
+        default:
+            rc = -XEN_ENOSYS;
+            break;
+        }
+        if (rc < 0)
+            break;
+    }
+    if (done_va != 0 && !copy_to_guest(done_va, &done, 4))
+        return -XEN_EFAULT;
+    return rc;
+}
+
+/* ---- grant tables ----------------------------------------------------- */
+
+static volatile struct grant_entry_v1 *gnt_entry(struct dom *d, uint32_t ref)
+{
+    return &((volatile struct grant_entry_v1 *)d->gnt)[ref];
+}
+
+/* The frame behind granter's ref, for an access by cur; GNTST_*. */
+static int16_t gnt_acquire(uint32_t granter, uint32_t ref, bool write, uint32_t *mfn)
+{
+    struct dom *g = dom_by_id(granter);
+    volatile struct grant_entry_v1 *e;
+
+    if (g == NULL || g->done)
+        return GNTST_bad_domain;
+    if (ref >= g->gnt_nr_frames * 512)
+        return GNTST_bad_gntref;
+    e = gnt_entry(g, ref);
+    if ((e->flags & GTF_type_mask) != GTF_permit_access || e->domid != cur->id)
+        return GNTST_permission_denied;
+    if (write && (e->flags & GTF_readonly))
+        return GNTST_permission_denied;
+    if (!guest_frame(g, e->frame))
+        return GNTST_bad_page;
+    *mfn = e->frame;
+    return GNTST_okay;
+}
+
+static void gnt_update_flags(struct dom *g, uint32_t ref)
+{
+    volatile struct grant_entry_v1 *e = gnt_entry(g, ref);
+    uint16_t f = e->flags & (uint16_t)~(GTF_reading | GTF_writing);
+
+    if (g->gnt_readers[ref] || g->gnt_writers[ref])
+        f |= GTF_reading;
+    if (g->gnt_writers[ref])
+        f |= GTF_writing;
+    e->flags = f;
+}
+
+/* A copy side that is not a grant: a frame of the caller's own. */
+static int16_t own_frame(uint32_t domid, uint32_t gmfn, uint32_t *mfn)
+{
+    if (dom_by_id(domid) != cur)
+        return GNTST_bad_domain;
+    if (!guest_frame(cur, gmfn))
+        return GNTST_bad_page;
+    *mfn = gmfn;
+    return GNTST_okay;
+}
+
+static long hc_grant_table_op(uint32_t cmd, uint32_t uop, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        switch (cmd) {
+        case GNTTABOP_setup_table: {
+            struct gnttab_setup_table op;
+            uint32_t va = uop + i * sizeof(op);
+            if (!copy_from_guest(&op, va, sizeof(op)))
+                return -XEN_EFAULT;
+            if (dom_by_id(op.dom) != cur)
+                op.status = GNTST_bad_domain;
+            else if (op.nr_frames > GNT_FRAMES)
+                op.status = GNTST_general_error;
+            else {
+                op.status = GNTST_okay;
+                if (op.nr_frames > cur->gnt_nr_frames)
+                    cur->gnt_nr_frames = op.nr_frames;
+                for (uint32_t f = 0; f < op.nr_frames; f++) {
+                    uint32_t mfn = ((uintptr_t)cur->gnt[f]) >> PAGE_SHIFT;
+                    if (!copy_to_guest((uintptr_t)op.frame_list + f * 4, &mfn, 4))
+                        return -XEN_EFAULT;
+                }
+            }
+            if (!copy_to_guest(va, &op, sizeof(op)))
+                return -XEN_EFAULT;
+            break;
+        }
+        case GNTTABOP_map_grant_ref: {
+            struct gnttab_map_grant_ref op;
+            uint32_t va = uop + i * sizeof(op), mfn = 0, h = 0;
+            volatile uint32_t *pte;
+            bool ro;
+            if (!copy_from_guest(&op, va, sizeof(op)))
+                return -XEN_EFAULT;
+            ro = (op.flags & GNTMAP_readonly) != 0;
+            op.status = GNTST_okay;
+            if (!(op.flags & GNTMAP_host_map) || (op.flags & GNTMAP_contains_pte))
+                op.status = GNTST_general_error;
+            if (op.status == GNTST_okay)
+                op.status = gnt_acquire(op.dom, op.ref, !ro, &mfn);
+            pte = l1_entry(cur->cur_root, (uint32_t)op.host_addr);
+            if (op.status == GNTST_okay && (pte == NULL || op.host_addr >> 32))
+                op.status = GNTST_bad_virt_addr;
+            while (op.status == GNTST_okay && h < MAX_MAPTRACK && cur->maptrack[h].used)
+                h++;
+            if (op.status == GNTST_okay && h == MAX_MAPTRACK)
+                op.status = GNTST_no_space;
+            if (op.status == GNTST_okay) {
+                struct dom *g = dom_by_id(op.dom);
+                cur->maptrack[h].used = true;
+                cur->maptrack[h].readonly = ro;
+                cur->maptrack[h].granter = (uint8_t)g->id;
+                cur->maptrack[h].ref = op.ref;
+                cur->maptrack[h].va = (uint32_t)op.host_addr;
+                if (ro)
+                    g->gnt_readers[op.ref]++;
+                else
+                    g->gnt_writers[op.ref]++;
+                gnt_update_flags(g, op.ref);
+                *pte = (mfn << PTE_PPN_SHIFT) | PTE_V | PTE_R | PTE_A | (ro ? 0 : PTE_W | PTE_D);
+                flush_tlb();
+                op.handle = h;
+                op.dev_bus_addr = 0;
+            }
+            if (!copy_to_guest(va, &op, sizeof(op)))
+                return -XEN_EFAULT;
+            break;
+        }
+        case GNTTABOP_unmap_grant_ref: {
+            struct gnttab_unmap_grant_ref op;
+            uint32_t va = uop + i * sizeof(op);
+            volatile uint32_t *pte;
+            if (!copy_from_guest(&op, va, sizeof(op)))
+                return -XEN_EFAULT;
+            op.status = GNTST_okay;
+            if (op.handle >= MAX_MAPTRACK || !cur->maptrack[op.handle].used)
+                op.status = GNTST_bad_handle;
+            else if (cur->maptrack[op.handle].va != op.host_addr ||
+                     (pte = l1_entry(cur->cur_root, (uint32_t)op.host_addr)) == NULL)
+                op.status = GNTST_bad_virt_addr;
+            else {
+                struct dom *g = dom_by_id(cur->maptrack[op.handle].granter);
+                uint32_t ref = cur->maptrack[op.handle].ref;
+                *pte = 0;
+                flush_tlb();
+                if (cur->maptrack[op.handle].readonly)
+                    g->gnt_readers[ref]--;
+                else
+                    g->gnt_writers[ref]--;
+                gnt_update_flags(g, ref);
+                cur->maptrack[op.handle].used = false;
+            }
+            if (!copy_to_guest(va, &op, sizeof(op)))
+                return -XEN_EFAULT;
+            break;
+        }
+        case GNTTABOP_copy: {
+            struct gnttab_copy op;
+            uint32_t va = uop + i * sizeof(op), src = 0, dst = 0;
+            if (!copy_from_guest(&op, va, sizeof(op)))
+                return -XEN_EFAULT;
+            op.status = GNTST_okay;
+            if (op.source.offset + op.len > PAGE_SIZE || op.dest.offset + op.len > PAGE_SIZE)
+                op.status = GNTST_bad_copy_arg;
+            if (op.status == GNTST_okay)
+                op.status = (op.flags & GNTCOPY_source_gref)
+                                ? gnt_acquire(op.source.domid, op.source.u.ref, false, &src)
+                                : own_frame(op.source.domid, op.source.u.gmfn, &src);
+            if (op.status == GNTST_okay)
+                op.status = (op.flags & GNTCOPY_dest_gref)
+                                ? gnt_acquire(op.dest.domid, op.dest.u.ref, true, &dst)
+                                : own_frame(op.dest.domid, op.dest.u.gmfn, &dst);
+            if (op.status == GNTST_okay)
+                memmove((uint8_t *)(uintptr_t)(dst << PAGE_SHIFT) + op.dest.offset,
+                        (uint8_t *)(uintptr_t)(src << PAGE_SHIFT) + op.source.offset, op.len);
+            if (!copy_to_guest(va, &op, sizeof(op)))
+                return -XEN_EFAULT;
+            break;
+        }
+        default:
+            return -XEN_ENOSYS;
+        }
+    }
+    return 0;
+}
+
+/* ---- scheduling: round-robin over the domains ------------------------- */
+
+static void save_vcpu(struct dom *d, const struct trap_frame *f)
+{
+    memcpy(d->x, f->x, sizeof(d->x));
+    d->pc = csr_read(mepc);
+    d->mstatus = csr_read(mstatus) & (MSTATUS_S_BITS | MSTATUS_MPP_MASK);
+    d->sepc = csr_read(sepc);
+    d->scause = csr_read(scause);
+    d->stval = csr_read(stval);
+    d->stvec = csr_read(stvec);
+    d->sscratch = csr_read(sscratch);
+    d->sie = csr_read(mie) & MIE_S_BITS;
+    d->scounteren = csr_read(scounteren);
+}
+
+static void load_vcpu(struct dom *d, struct trap_frame *f)
+{
+    memcpy(f->x, d->x, sizeof(d->x));
+    csr_write(mepc, d->pc);
+    __asm__ volatile("csrc mstatus, %0" : : "r"(MSTATUS_S_BITS | MSTATUS_MPP_MASK) : "memory");
+    __asm__ volatile("csrs mstatus, %0" : : "r"(d->mstatus) : "memory");
+    csr_write(sepc, d->sepc);
+    csr_write(scause, d->scause);
+    csr_write(stval, d->stval);
+    csr_write(stvec, d->stvec);
+    csr_write(sscratch, d->sscratch);
+    __asm__ volatile("csrc mie, %0" : : "r"(MIE_S_BITS) : "memory");
+    __asm__ volatile("csrs mie, %0" : : "r"(d->sie) : "memory");
+    csr_write(scounteren, d->scounteren);
+    csr_write(satp, SATP_MODE_SV32 | d->cur_root);
+    flush_tlb();
+}
+
+static void finish(void)
+{
+    for (int i = 0; i < NR_DOMS; i++)
+        if (doms[i].reason != SHUTDOWN_poweroff)
+            bare_exit(10 + doms[i].reason);
+    bare_exit(0);
+}
+
+/* Runs the next runnable domain after cur (cur itself if it is the only
+ * one), waiting for timers while every live domain is blocked. */
+static void schedule(struct trap_frame *f)
+{
+    struct dom *next = NULL;
+    bool live;
+
+    for (;;) {
+        timer_check();
+        live = false;
+        for (int k = 1; k <= NR_DOMS && next == NULL; k++) {
+            struct dom *d = &doms[(cur - doms + k) % NR_DOMS];
+            live |= !d->done;
+            if (!d->done && !d->blocked)
+                next = d;
+        }
+        if (next != NULL)
+            break;
+        if (!live)
+            finish();
+        program_timer();
+        __asm__ volatile("csrc mip, %0" : : "r"(MIP_SEIP) : "memory");
+        __asm__ volatile("wfi");
+    }
+    if (next != cur) {
+        if (!cur->done)
+            save_vcpu(cur, f);
+        cur = next;
+        load_vcpu(cur, f);
+    }
+}
+
+/* ---- the rest ----------------------------------------------------------- */
 
 static long hc_console_io(unsigned long cmd, unsigned long count, unsigned long ptr)
 {
-    const uint8_t *p;
-
     if (cmd != CONSOLEIO_write)
         return -XEN_ENOSYS;
-    p = guest_ptr(ptr, count);
-    if (p == NULL)
-        return -XEN_EFAULT;
-    for (unsigned long i = 0; i < count; i++)
-        bare_putc((char)p[i]);
+    for (unsigned long i = 0; i < count; i++) {
+        char c;
+        if (!copy_from_guest(&c, ptr + i, 1))
+            return -XEN_EFAULT;
+        bare_putc(c);
+    }
     return 0;
 }
 
 static long hc_xen_version(unsigned long cmd, unsigned long arg)
 {
     static const char extra[16] = ".0-pvstub";
-    uint8_t *p;
 
     switch (cmd) {
     case XENVER_version:
         return 4 << 16 | 17;
     case XENVER_extraversion:
-        p = guest_ptr(arg, sizeof(extra));
-        if (p == NULL)
+        return copy_to_guest(arg, extra, sizeof(extra)) ? 0 : -XEN_EFAULT;
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+/* Sets *resched when the caller gives up the CPU (yield, block, shutdown). */
+static long hc_sched_op(unsigned long cmd, unsigned long arg, bool *resched)
+{
+    uint32_t reason;
+
+    switch (cmd) {
+    case SCHEDOP_yield:
+        *resched = true;
+        return 0;
+    case SCHEDOP_block:
+        /* Xen: enable event delivery, then sleep unless something is pending. */
+        cur->sh->vcpu_info[0].evtchn_upcall_mask = 0;
+        timer_check();
+        if (!cur->sh->vcpu_info[0].evtchn_upcall_pending) {
+            cur->blocked = true;
+            *resched = true;
+        }
+        return 0;
+    case SCHEDOP_shutdown:
+        if (!copy_from_guest(&reason, arg, 4))
             return -XEN_EFAULT;
-        memcpy(p, extra, sizeof(extra));
+        printf("pvstub: d%lu shutdown, reason %lu\n", (unsigned long)cur->id, (unsigned long)reason);
+        cur->done = true;
+        cur->reason = reason;
+        *resched = true;
         return 0;
     default:
         return -XEN_ENOSYS;
     }
 }
 
-static long hc_sched_op(unsigned long cmd, unsigned long arg)
+/* Delivers the current trap to the guest's stvec, as an S-mode trap. */
+static void reflect(unsigned long cause, unsigned long tval)
 {
-    const uint8_t *p;
-    uint32_t reason;
+    unsigned long ms = csr_read(mstatus);
+    bool from_s = (ms & MSTATUS_MPP_MASK) == MSTATUS_MPP_S;
+    bool sie = (ms & MSTATUS_SIE) != 0;
 
-    if (cmd != SCHEDOP_shutdown)
-        return -XEN_ENOSYS;
-    p = guest_ptr(arg, 4);
-    if (p == NULL)
-        return -XEN_EFAULT;
-    reason = rd32(p);
-    printf("pvstub: shutdown, reason %lu\n", (unsigned long)reason);
-    bare_exit(reason == SHUTDOWN_poweroff ? 0 : 10 + reason);
+    csr_write(sepc, csr_read(mepc));
+    csr_write(scause, cause);
+    csr_write(stval, tval);
+    ms &= ~(MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_MPP_MASK);
+    ms |= (from_s ? MSTATUS_SPP : 0) | (sie ? MSTATUS_SPIE : 0) | MSTATUS_MPP_S;
+    csr_write(mstatus, ms);
+    csr_write(mepc, csr_read(stvec));
+}
+
+/* csrr rd, time / timeh: read the CLINT's mtime. */
+static bool emulate_rdtime(unsigned long *x, uint32_t insn)
+{
+    uint32_t csr = insn >> 20, rd = (insn >> 7) & 31;
+
+    if ((insn & 0x000FF07FU) != 0x00002073U || (csr != 0xC01 && csr != 0xC81))
+        return false;
+    if (rd != 0)
+        x[rd] = csr == 0xC01 ? (uint32_t)mtime() : (uint32_t)(mtime() >> 32);
+    csr_write(mepc, csr_read(mepc) + 4);
+    return true;
 }
 
 void stub_trap(struct trap_frame *f)
 {
     unsigned long cause = csr_read(mcause);
+    unsigned long *x = f->x;
+    bool resched = false;
     long rc;
 
-    if (cause != CAUSE_SUPERVISOR_ECALL) {
-        printf("pvstub: guest trap mcause=0x%08lx mepc=0x%08lx mtval=0x%08lx\n",
-               cause, csr_read(mepc), csr_read(mtval));
+    if ((csr_read(mstatus) & MSTATUS_MPP_MASK) == MSTATUS_MPP_M) {
+        printf("pvstub: trap in the stub: mcause=0x%08lx mepc=0x%08lx mtval=0x%08lx\n", cause,
+               csr_read(mepc), csr_read(mtval));
         bare_exit(EXIT_BAD_TRAP);
     }
-    switch (f->x[REG_A7]) {
-    case __HYPERVISOR_console_io:
-        rc = hc_console_io(f->x[REG_A0], f->x[REG_A1], f->x[REG_A2]);
-        break;
-    case __HYPERVISOR_xen_version:
-        rc = hc_xen_version(f->x[REG_A0], f->x[REG_A1]);
-        break;
-    case __HYPERVISOR_sched_op:
-        rc = hc_sched_op(f->x[REG_A0], f->x[REG_A1]);
-        break;
-    default:
-        rc = -XEN_ENOSYS;
-        break;
+    if (cause == (CAUSE_INTERRUPT_BIT | IRQ_M_TIMER)) {
+        resched = NR_DOMS > 1;                  /* time slice */
+    } else if (cause == CAUSE_ILLEGAL_INSN) {
+        if (!emulate_rdtime(x, csr_read(mtval)))
+            reflect(cause, csr_read(mtval));
+    } else if (cause != CAUSE_SUPERVISOR_ECALL) {
+        printf("pvstub: d%lu: trap mcause=0x%08lx mepc=0x%08lx mtval=0x%08lx\n",
+               (unsigned long)cur->id, cause, csr_read(mepc), csr_read(mtval));
+        bare_exit(EXIT_BAD_TRAP);
+    } else {
+        switch (x[REG_A7]) {
+        case __HYPERVISOR_console_io:
+            rc = hc_console_io(x[REG_A0], x[REG_A1], x[REG_A2]);
+            break;
+        case __HYPERVISOR_xen_version:
+            rc = hc_xen_version(x[REG_A0], x[REG_A1]);
+            break;
+        case __HYPERVISOR_sched_op:
+            rc = hc_sched_op(x[REG_A0], x[REG_A1], &resched);
+            break;
+        case __HYPERVISOR_set_timer_op:
+            cur->deadline = (uint64_t)x[REG_A1] << 32 | x[REG_A0];
+            rc = 0;
+            break;
+        case __HYPERVISOR_event_channel_op:
+            rc = hc_event_channel_op(x[REG_A0], x[REG_A1]);
+            break;
+        case __HYPERVISOR_update_va_mapping:
+            rc = hc_update_va_mapping(x[REG_A0], x[REG_A1], x[REG_A2], x[REG_A3]);
+            break;
+        case __HYPERVISOR_mmu_update:
+            rc = hc_mmu_update(x[REG_A0], x[REG_A1], x[REG_A2], x[REG_A3]);
+            break;
+        case __HYPERVISOR_mmuext_op:
+            rc = hc_mmuext_op(x[REG_A0], x[REG_A1], x[REG_A2], x[REG_A3]);
+            break;
+        case __HYPERVISOR_grant_table_op:
+            rc = hc_grant_table_op(x[REG_A0], x[REG_A1], x[REG_A2]);
+            break;
+        default:
+            rc = -XEN_ENOSYS;
+            break;
+        }
+        x[REG_A0] = (unsigned long)rc;
+        csr_write(mepc, csr_read(mepc) + 4);
     }
-    f->x[REG_A0] = (unsigned long)rc;
-    csr_write(mepc, csr_read(mepc) + 4);
+    timer_check();
+    if (resched)
+        schedule(f);
+    program_timer();
+    update_seip();
+}
+
+int main(void)
+{
+    build(&doms[0], 1, stub_cmdline);
+    if (NR_DOMS > 1)
+        build(&doms[1], 2, stub_cmdline2);
+    cur = &doms[0];
+
+    /* PMP entry 0: everything (QEMU denies S-mode without a matching entry). */
+    csr_write(pmpaddr0, 0xFFFFFFFFU);
+    csr_write(pmpcfg0, PMP_NAPOT | PMP_R | PMP_W | PMP_X);
+    /* The guest handles everything but ecall from S (a hypercall) and
+     * illegal instructions (QEMU's spike has no `time` CSR: emulated). */
+    csr_write(medeleg, 0xFFFFU & ~(1U << CAUSE_SUPERVISOR_ECALL) & ~(1U << CAUSE_MACHINE_ECALL) &
+                       ~(1U << CAUSE_ILLEGAL_INSN));
+    csr_write(mideleg, MIE_S_BITS);
+    csr_write(mcounteren, 7);
+    csr_write(mtvec, (uintptr_t)stub_trap_vector);
+    csr_write(mie, MIE_MTIE);
+    *(volatile uint32_t *)(CLINT_MTIMECMP + 4) = 0xFFFFFFFFU;
+    csr_write(satp, SATP_MODE_SV32 | cur->cur_root);
+    flush_tlb();
+    /* TVM: satp and sfence.vma trap (illegal instruction, reflected). */
+    __asm__ volatile("csrs mstatus, %0" : : "r"(1U << 20) : "memory");
+    program_timer();
+    stub_enter_guest(cur->pc, cur->x[REG_A0], cur->x[REG_SP]);
 }

@@ -59,8 +59,17 @@
 #define XEN_ECONNREFUSED  111   /* connection refused */
 
 #ifndef __ASSEMBLER__
+#include <stddef.h>
+
 /* "EFAULT" for 14 or -14; NULL for a number this table does not know. */
 const char *xen_errno_name(int err);
+
+/* Like xen_errno_name, but never NULL: "0" for success, "?" if unknown. */
+static inline const char *xen_errstr(int err)
+{
+    const char *name = xen_errno_name(err);
+    return name != NULL ? name : err == 0 ? "0" : "?";
+}
 #endif
 
 #endif

@@ -16,8 +16,16 @@ typedef uint32_t xen_pfn_t;
 typedef uint16_t domid_t;
 typedef uint32_t evtchn_port_t;
 typedef uint32_t grant_ref_t;
+typedef uint32_t grant_handle_t;
 
-#define DOMID_SELF ((domid_t)0x7FF0U)
+/* Special domain ids (xen.h). */
+#define DOMID_FIRST_RESERVED ((domid_t)0x7FF0U)
+#define DOMID_SELF           ((domid_t)0x7FF0U)  /* the calling domain */
+#define DOMID_IO             ((domid_t)0x7FF1U)
+#define DOMID_XEN            ((domid_t)0x7FF2U)
+#define DOMID_COW            ((domid_t)0x7FF3U)
+#define DOMID_INVALID        ((domid_t)0x7FF4U)
+#define DOMID_IDLE           ((domid_t)0x7FFFU)
 
 /* A guest handle on RV32 is a plain 32-bit guest virtual address. */
 #define PV_GUEST_HANDLE(type) type *

@@ -1,0 +1,65 @@
+/*
+ * User-mode tasks of a PV kernel (lib/task.c): a task is a register frame, a
+ * user stack and an address space (its own, or the kernel's as_kernel, in
+ * which case user pages live in the kernel root's user slots).
+ *
+ * tasks_run() enters U-mode with the first task (sret) and returns when
+ * every task has exited. Meanwhile the kernel runs only in traps: system
+ * calls (pvsim/syscall.h) go through the table in lib/task.c; SYS_yield
+ * switches round-robin to the next task, switching the root table
+ * (MMUEXT_NEW_BASEPTR) when the next task's address space differs.
+ *
+ * User code: the image's `.text.user` pages ([__user_start, __user_end),
+ * position-independent) are mapped read-execute at USER_TEXT_BASE by
+ * task_map_user_text(); USER_ENTRY(sym) is sym's user address.
+ */
+#ifndef PVSIM_TASK_H
+#define PVSIM_TASK_H
+
+#include <pvsim/trap.h>
+#include <pvsim/mm.h>
+#include <pvsim/syscall.h>
+
+#define USER_TEXT_BASE   0x00010000UL
+#define USER_STACK_TOP   0x00400000UL   /* one page below it */
+
+extern char __user_start[], __user_end[];
+#define USER_ENTRY(sym) (USER_TEXT_BASE + ((uintptr_t)(sym) - (uintptr_t)__user_start))
+
+enum task_state { TASK_RUNNABLE, TASK_DEAD };
+
+struct task {
+    struct trap_frame frame;    /* first: sscratch points here in U-mode */
+    struct task *next;          /* run queue */
+    struct addr_space *as;
+    xen_pfn_t stack_pfn;
+    unsigned int id;
+    enum task_state state;
+    unsigned long exit_code;
+};
+
+/* Maps the user text into as (read-execute, PTE_U). */
+int task_map_user_text(struct addr_space *as);
+
+/* Prepares t to start at user address `entry` with a0 = arg0, a1 = arg1 and
+ * a fresh zeroed stack page mapped at USER_STACK_TOP - 4 KiB in as. */
+int task_create(struct task *t, unsigned int id, struct addr_space *as, unsigned long entry,
+                unsigned long arg0, unsigned long arg1);
+/* Unmaps and frees the task's stack page. */
+int task_destroy(struct task *t);
+
+/* Adds t to the run queue (in order). */
+void task_add(struct task *t);
+
+/* Runs the queued tasks until all have exited; the queue is then empty and
+ * the kernel's address space current again. */
+void tasks_run(void);
+
+struct task_stats {
+    uint32_t syscalls[NR_SYSCALLS];
+    uint32_t switches;          /* yields that changed task */
+    uint32_t as_switches;       /* ... and address space */
+};
+extern struct task_stats task_stats;
+
+#endif

@@ -1,0 +1,216 @@
+/* shared_info, the 2-level event dispatcher and EVTCHNOP_* wrappers (see pvsim/events.h). */
+#include <pvsim/events.h>
+#include <pvsim/atomic.h>
+#include <pvsim/hypercall.h>
+#include <pvsim/mm.h>
+#include <pvsim/pv.h>
+#include <pvsim/console.h>
+
+volatile struct shared_info *HYPERVISOR_shared_info;
+
+/* The fixed kernel address of shared_info: a page of the image, whose
+ * bootstrap mapping is replaced by the shared_info frame (as Mini-OS does). */
+static uint8_t shared_info_page[PAGE_SIZE] __pv_section(".noinit") __pv_aligned(PAGE_SIZE);
+
+static struct {
+    evtchn_handler_t fn;
+    void *data;
+} handlers[EVTCHN_2L_NR_CHANNELS];
+static uint32_t counts[EVTCHN_2L_NR_CHANNELS];
+
+/* Lowest set bit of a non-zero word (no Zbb, no libgcc). */
+static inline unsigned int lowest_bit(uint32_t x)
+{
+    static const uint8_t debruijn[32] = {
+        0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
+        31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6, 11, 5, 10, 9,
+    };
+    return debruijn[((x & -x) * 0x077CB531U) >> 27];
+}
+
+static void evtchn_do_upcall(void)
+{
+    volatile struct shared_info *s = HYPERVISOR_shared_info;
+    volatile struct vcpu_info *vi = &s->vcpu_info[0];
+    bool any = false;
+
+    while (READ_ONCE(vi->evtchn_upcall_pending)) {
+        /* Clear the flag before the selector, so an event marked pending
+         * after the xchg raises a new upcall (Xen's order). */
+        vi->evtchn_upcall_pending = 0;
+        mb();
+        uint32_t sel = xchg32(&vi->evtchn_pending_sel, 0);
+        while (sel != 0) {
+            unsigned int w = lowest_bit(sel);
+            uint32_t bits;
+            sel &= sel - 1;
+            while ((bits = s->evtchn_pending[w] & ~s->evtchn_mask[w]) != 0) {
+                evtchn_port_t port = w * 32 + lowest_bit(bits);
+                sync_clear_bit(port, s->evtchn_pending);
+                counts[port]++;
+                any = true;
+                if (handlers[port].fn != NULL)
+                    handlers[port].fn(port, handlers[port].data);
+            }
+        }
+    }
+    if (!any)
+        trap_stats.spurious_upcalls++;
+}
+
+int events_setup(void)
+{
+    volatile struct shared_info *s;
+    unsigned long ma = pvsim_start_info->shared_info;
+    int rc;
+
+    if (HYPERVISOR_shared_info != NULL)
+        return 0;
+    mm_init();
+    trap_init();
+    rc = set_kernel_pte((unsigned long)shared_info_page,
+                        MFN_PTE(ma >> PAGE_SHIFT, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D),
+                        UVMF_INVLPG);
+    if (rc < 0)
+        return rc;
+    s = (volatile struct shared_info *)shared_info_page;
+    for (unsigned int i = 0; i < EVTCHN_2L_WORD_BITS; i++)
+        s->evtchn_mask[i] = ~0U;
+    HYPERVISOR_shared_info = s;
+    pv_upcall_entry = evtchn_do_upcall;
+    mb();
+    s->vcpu_info[0].evtchn_upcall_mask = 0;
+    local_irq_enable();
+    return 0;
+}
+
+void events_init(void)
+{
+    int rc = events_setup();
+
+    if (rc < 0)
+        panic("events_init: update_va_mapping(shared_info at 0x%08lx -> machine 0x%08lx) = %d (%s)",
+              (unsigned long)(uintptr_t)shared_info_page, pvsim_start_info->shared_info, rc,
+              xen_errstr(rc));
+}
+
+void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
+{
+    unsigned long flags;
+
+    if (port >= EVTCHN_2L_NR_CHANNELS)
+        return;
+    flags = local_irq_save();
+    handlers[port].fn = fn;
+    handlers[port].data = data;
+    local_irq_restore(flags);
+}
+
+static int bind_done(int rc, evtchn_port_t port, evtchn_handler_t fn, void *data,
+                     evtchn_port_t *out)
+{
+    if (rc < 0)
+        return rc;
+    if (port >= EVTCHN_2L_NR_CHANNELS)
+        panic("evtchn: the hypervisor returned port %lu (2-level ABI has %u)",
+              (unsigned long)port, EVTCHN_2L_NR_CHANNELS);
+    evtchn_set_handler(port, fn, data);
+    if (out != NULL)
+        *out = port;
+    return evtchn_unmask(port);
+}
+
+int evtchn_bind_virq(uint32_t virq, evtchn_handler_t fn, void *data, evtchn_port_t *port)
+{
+    struct evtchn_bind_virq op = { .virq = virq, .vcpu = 0 };
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &op);
+
+    return bind_done(rc, op.port, fn, data, port);
+}
+
+int evtchn_alloc_unbound(domid_t remote_dom, evtchn_handler_t fn, void *data,
+                         evtchn_port_t *port)
+{
+    struct evtchn_alloc_unbound op = { .dom = DOMID_SELF, .remote_dom = remote_dom };
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &op);
+
+    return bind_done(rc, op.port, fn, data, port);
+}
+
+int evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port,
+                            evtchn_handler_t fn, void *data, evtchn_port_t *local_port)
+{
+    struct evtchn_bind_interdomain op = { .remote_dom = remote_dom, .remote_port = remote_port };
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &op);
+
+    return bind_done(rc, op.local_port, fn, data, local_port);
+}
+
+int evtchn_send(evtchn_port_t port)
+{
+    struct evtchn_send op = { .port = port };
+
+    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &op);
+}
+
+int evtchn_close(evtchn_port_t port)
+{
+    struct evtchn_close op = { .port = port };
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
+
+    if (rc == 0)
+        evtchn_set_handler(port, NULL, NULL);
+    return rc;
+}
+
+int evtchn_unmask(evtchn_port_t port)
+{
+    struct evtchn_unmask op = { .port = port };
+
+    return HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &op);
+}
+
+int evtchn_status(domid_t dom, evtchn_port_t port, struct evtchn_status *out)
+{
+    out->dom = dom;
+    out->port = port;
+    return HYPERVISOR_event_channel_op(EVTCHNOP_status, out);
+}
+
+void evtchn_mask(evtchn_port_t port)
+{
+    sync_set_bit(port, HYPERVISOR_shared_info->evtchn_mask);
+}
+
+void evtchn_clear(evtchn_port_t port)
+{
+    sync_clear_bit(port, HYPERVISOR_shared_info->evtchn_pending);
+}
+
+bool evtchn_is_pending(evtchn_port_t port)
+{
+    return sync_test_bit(port, HYPERVISOR_shared_info->evtchn_pending);
+}
+
+uint32_t evtchn_count(evtchn_port_t port)
+{
+    return port < EVTCHN_2L_NR_CHANNELS ? READ_ONCE(counts[port]) : 0;
+}
+
+void events_block(void)
+{
+    int rc = HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+
+    if (rc < 0)
+        panic("SCHEDOP_block = %d (%s)", rc, xen_errstr(rc));
+}
+
+void wait_event(bool (*done)(void *arg), void *arg)
+{
+    WAIT_EVENT_UNTIL(done(arg));
+}
+
+int sched_yield(void)
+{
+    return HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+}

@@ -1,0 +1,108 @@
+/*
+ * work: the workload kernel. `work=<name>` on the command line picks one of
+ * the workloads below; see guests/README.md for their parameters and output.
+ */
+#include <pvsim/pv.h>
+#include <pvsim/sched.h>
+#include <pvsim/cmdline.h>
+#include <pvsim/string.h>
+#include <pvsim/time.h>
+#include "work.h"
+
+const char *work_name = "?";
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} workloads[] = {
+    { "cpu", work_cpu },
+    { "spin", work_spin },
+    { "syscall", work_syscall },
+    { "pt", work_pt },
+    { "ctxsw", work_ctxsw },
+    { "timer", work_timer },
+    { "evtchn-ping", work_evtchn_ping },
+    { "grant", work_grant },
+    { "user-hello", work_user_hello },
+};
+
+unsigned long param(const char *key, unsigned long dflt)
+{
+    return cmdline_get_ulong(key, dflt);
+}
+
+bool flag(const char *key)
+{
+    return cmdline_has(key);
+}
+
+domid_t param_domid(const char *key, domid_t dflt)
+{
+    const char *v = cmdline_get(key);
+    unsigned long d;
+
+    if (v == NULL || *v == 0)
+        return dflt;
+    if (strcmp(v, "self") == 0)
+        return DOMID_SELF;
+    d = cmdline_get_ulong(key, dflt);
+    if (d >= DOMID_FIRST_RESERVED)
+        work_fail("%s=%s is not a domain id", key, v);
+    return (domid_t)d;
+}
+
+void work_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    console_flush();
+    printf("work=%s: FAILED: ", work_name);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    xen_shutdown(SHUTDOWN_crash);
+}
+
+void measure_start(struct measure *m)
+{
+    m->i0 = instret_now();
+    m->t0 = time_now_ns();
+}
+
+void measure_stop(struct measure *m)
+{
+    uint64_t t1 = time_now_ns();
+    uint64_t i1 = instret_now();
+
+    m->ns = t1 - m->t0;
+    m->instructions = i1 - m->i0;
+}
+
+uint64_t per(uint64_t a, uint64_t b)
+{
+    return b == 0 ? 0 : a / b;
+}
+
+void start_kernel(struct start_info *si)
+{
+    const char *name = cmdline_get("work");
+
+    (void)si;
+    if (name == NULL || *name == 0) {
+        printf("work: no work=<name> on the command line; one of:");
+        for (unsigned int i = 0; i < PV_ARRAY_SIZE(workloads); i++)
+            printf(" %s", workloads[i].name);
+        printf("\n");
+        xen_shutdown(SHUTDOWN_crash);
+    }
+    for (unsigned int i = 0; i < PV_ARRAY_SIZE(workloads); i++) {
+        if (strcmp(name, workloads[i].name) == 0) {
+            work_name = workloads[i].name;
+            workloads[i].run();
+            xen_shutdown(SHUTDOWN_poweroff);
+        }
+    }
+    work_name = name;
+    work_fail("unknown workload");
+}

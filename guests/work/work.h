@@ -1,0 +1,61 @@
+/*
+ * The `work` kernel: one PV image, many workloads, chosen by the command
+ * line (`work=<name>` plus parameters). Each prints one result line starting
+ * with `work=<name>` and powers off; any failure panics (SHUTDOWN_crash).
+ */
+#ifndef WORK_H
+#define WORK_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <pvsim/compiler.h>
+#include <pvsim/console.h>
+#include <pvsim/xen_types.h>
+#include <pvsim/events.h>
+
+/* The running workload's name, for messages. */
+extern const char *work_name;
+
+/* Command-line parameters: the number (strtoul base 0), or dflt if absent. */
+unsigned long param(const char *key, unsigned long dflt);
+bool flag(const char *key);
+/* Like param, but for a domain id (panics if it is out of range). */
+domid_t param_domid(const char *key, domid_t dflt);
+
+/* "work=<name>: <message>" and SHUTDOWN_crash. */
+void work_fail(const char *fmt, ...) __pv_noreturn __pv_printf(1, 2);
+
+/* Time and instructions around a measured section. */
+struct measure {
+    uint64_t t0, i0;
+    uint64_t ns, instructions;
+};
+void measure_start(struct measure *m);
+void measure_stop(struct measure *m);
+
+/* a / b, or 0 if b is 0 (64-bit). */
+uint64_t per(uint64_t a, uint64_t b);
+
+/* EVTCHNOP_bind_interdomain to peer's remote_port, with SCHEDOP_yield
+ * between tries (retries=, default 100000); returns the number of tries. */
+unsigned long bind_with_retry(domid_t peer, evtchn_port_t remote_port, evtchn_handler_t fn,
+                              void *data, evtchn_port_t *local);
+/* Drops the notification Xen raises on a port just bound with
+ * bind_interdomain, and zeroes its event counter. */
+void drain_bind_event(evtchn_port_t port, volatile unsigned long *count);
+/* This domain's id: self=<domid>, else asked of EVTCHNOP_status. */
+domid_t own_domid(void);
+/* An event handler counting into the unsigned long at data. */
+void count_event(evtchn_port_t port, void *data);
+
+void work_cpu(void);
+void work_spin(void);
+void work_syscall(void);
+void work_pt(void);
+void work_ctxsw(void);
+void work_timer(void);
+void work_evtchn_ping(void);
+void work_grant(void);
+void work_user_hello(void);
+
+#endif
