@@ -6,6 +6,9 @@ import { positiveInt } from './args.ts';
 import { runBareCommand } from './run_bare.ts';
 import { bootCommand } from './boot.ts';
 import { runCommand } from './run.ts';
+import { dom0Command, hypervisorCommand } from './daemons.ts';
+import { upCommand } from './up.ts';
+import { xlCommand } from './xl.ts';
 
 const program = new Command();
 program
@@ -71,6 +74,65 @@ program
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
   .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number }) => {
     process.exitCode = await runCommand(file, opts);
+  });
+
+const schedulerOption = (v: string) => {
+  if (v !== 'credit' && v !== 'rr') throw new InvalidArgumentError(`--scheduler must be credit or rr, got "${v}"`);
+  return v;
+};
+const speedOption = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
+  return n;
+};
+
+program
+  .command('up')
+  .description('start the hypervisor and dom0 as child processes and stay in the foreground (Ctrl-C stops both)')
+  .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
+  .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
+  .option('--memory <MiB>', 'machine memory in MiB', positiveInt('--memory'), 4096)
+  .option('--speed <x>', 'virtual seconds per wall second', speedOption)
+  .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it.')
+  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number }) => {
+    process.exitCode = await upCommand(opts);
+  });
+
+program
+  .command('hypervisor')
+  .description('run the hypervisor process in the foreground (normally started by `pvsim up`)')
+  .requiredOption('--token-file <file>', 'file holding the token dom0 must present')
+  .option('--port <n>', 'TCP port on 127.0.0.1 (default: any free port)', positiveInt('--port'))
+  .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
+  .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
+  .option('--memory <MiB>', 'machine memory in MiB', positiveInt('--memory'), 4096)
+  .option('--speed <x>', 'virtual seconds per wall second', speedOption)
+  .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: 'credit' | 'rr'; memory: number; speed?: number }) => {
+    await hypervisorCommand(opts);
+  });
+
+program
+  .command('dom0')
+  .description('run the dom0 process (xenstored, toolstack) in the foreground (normally started by `pvsim up`)')
+  .requiredOption('--hypervisor <url>', 'the hypervisor\'s ws URL')
+  .requiredOption('--hypervisor-token-file <file>', 'token to present to the hypervisor')
+  .requiredOption('--client-token-file <file>', 'token clients must present')
+  .requiredOption('--xenstored-path <socket>', 'Unix socket for xenstored (XENSTORED_PATH)')
+  .option('--port <n>', 'TCP port on 127.0.0.1 for clients (default: any free port)', positiveInt('--port'))
+  .addHelpText('after', '\nPrints PVSIM_URL=<ws url> and XENSTORED_PATH=<socket> once ready.')
+  .action(async (opts: { hypervisor: string; hypervisorTokenFile: string; clientTokenFile: string; xenstoredPath: string; port?: number }) => {
+    await dom0Command(opts);
+  });
+
+program
+  .command('xl')
+  .description("Xen's xl against a running pvsim: list, create, destroy, shutdown, reboot, pause, unpause, console, vcpu-list, sched-credit, info, dmesg")
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[args...]', 'xl command and its arguments (`pvsim xl help` lists them)')
+  .action(async (args: string[]) => {
+    process.exitCode = await xlCommand(args.length ? args : ['help']);
   });
 
 await program.parseAsync(process.argv);

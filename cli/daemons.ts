@@ -1,0 +1,68 @@
+// `pvsim hypervisor` and `pvsim dom0`: each side in the foreground. Each prints its
+// endpoint as KEY=VALUE lines on stdout once ready, and stops cleanly on SIGINT/SIGTERM.
+
+import { HypervisorServer } from '../hypervisor/server/server.ts';
+import { startDom0 } from '../dom0/dom0.ts';
+import { readToken } from './runtime.ts';
+import type { SchedulerName } from '../hypervisor/hypervisor.ts';
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    void stop().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  // Started by `pvsim up`: when its end of our stdin closes (it exited, even by kill -9),
+  // stop too rather than live on as an orphan.
+  if (process.env.PVSIM_EXIT_WITH_STDIN === '1') {
+    process.stdin.on('end', handler);
+    process.stdin.on('error', handler);
+    process.stdin.resume();
+  }
+}
+
+export interface HypervisorCliOptions {
+  tokenFile: string;
+  port?: number;
+  pcpus: number;
+  scheduler: SchedulerName;
+  memory: number;
+  speed?: number;
+}
+
+export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> {
+  const token = process.env.PVSIM_HV_TOKEN ?? readToken(o.tokenFile);
+  const server = new HypervisorServer({ token, port: o.port, pcpus: o.pcpus, scheduler: o.scheduler, machineMemoryBytes: o.memory * 1024 * 1024, speed: o.speed });
+  const h = await server.start();
+  onSignals(h.close);
+  process.stdout.write(`PVSIM_HYPERVISOR_URL=${h.url}\n`);
+}
+
+export interface Dom0CliOptions {
+  hypervisor: string;
+  hypervisorTokenFile: string;
+  clientTokenFile: string;
+  xenstoredPath: string;
+  port?: number;
+}
+
+export async function dom0Command(o: Dom0CliOptions): Promise<void> {
+  const d = await startDom0({
+    hypervisorUrl: o.hypervisor,
+    hypervisorToken: readToken(o.hypervisorTokenFile),
+    clientToken: readToken(o.clientTokenFile),
+    xenstoredPath: o.xenstoredPath,
+    port: o.port,
+    log: (l) => process.stderr.write(l + '\n'),
+  });
+  onSignals(d.close);
+  void d.lost.then(async (why) => {
+    process.stderr.write(`pvsim dom0: lost the hypervisor: ${why}\n`);
+    await d.close();
+    process.exit(1);
+  });
+  process.stdout.write(`PVSIM_URL=${d.url}\nXENSTORED_PATH=${d.xenstoredPath}\n`);
+}

@@ -1,0 +1,264 @@
+// `pvsim xl <command>`: Xen's xl, talking to a running dom0 (see `pvsim up`).
+
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { connect, type Peer } from '../protocol/session.ts';
+import type { DomainRef, Response } from '../protocol/wire.ts';
+import { clientEndpoint, NotRunningError } from './runtime.ts';
+import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg.ts';
+import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
+import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
+import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
+
+class XlError extends Error {}
+
+function ref(dom: string): DomainRef {
+  return /^\d+$/.test(dom) ? { domid: Number(dom) } : { name: dom };
+}
+
+async function session(): Promise<Peer> {
+  const { url, token } = clientEndpoint();
+  return (await connect(url, 'client', token)).peer;
+}
+
+function check(r: Response, what: string): Response {
+  if (r.rc !== 0) throw new XlError(`${what}: ${r.error || `error ${r.rc}`}`);
+  return r;
+}
+
+const intArg = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
+  return Number(v);
+};
+
+export function xlProgram(out: (s: string) => void): Command {
+  const xl = new Command('xl').description("Xen's xl for pvsim: talks to the dom0 started by `pvsim up`").showHelpAfterError();
+  const run = (fn: (peer: Peer) => Promise<void>) => async () => {
+    const peer = await session();
+    try {
+      await fn(peer);
+    } finally {
+      peer.close();
+    }
+  };
+  const withPeer = <A extends unknown[]>(fn: (peer: Peer, ...args: A) => Promise<void>) => async (...args: A) => {
+    await run((p) => fn(p, ...args))();
+  };
+
+  xl.command('list')
+    .description('list domains (xl list)')
+    .action(
+      withPeer(async (p) => {
+        const r = check(await p.request('listDomains', {}), 'list');
+        const rows = (r.domains?.domains ?? []).map((d) => ({
+          name: d.name,
+          domid: d.domid,
+          memMiB: Math.floor((d.totPages * 4096) / (1024 * 1024)),
+          vcpus: d.onlineVcpus,
+          flags: d.flags,
+          cpuTimeNs: d.cpuTimeNs,
+        }));
+        out(formatList(rows));
+      }),
+    );
+
+  xl.command('create')
+    .description('create a domain from an xl.cfg file')
+    .argument('<cfg>', 'xl.cfg file')
+    .option('-p, --paused', 'leave the domain paused after creating it')
+    .action(
+      withPeer(async (p, file: string, opts: { paused?: boolean }) => {
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (e) {
+          throw new XlError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+        }
+        const cfg = parseXlCfg(text, file);
+        for (const w of cfg.warnings) process.stderr.write(`warning: ${w}\n`);
+        if (cfg.type !== 'pv') throw new XlError(`${file}: type "${cfg.type}" is not supported yet (only pv)`);
+        let kernel: Uint8Array;
+        try {
+          kernel = readFileSync(cfg.kernelPath!);
+        } catch (e) {
+          throw new XlError(`${file}: kernel ${cfg.kernel}: cannot read ${cfg.kernelPath}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+        }
+        if (cfg.disks.length || cfg.vifs.length) process.stderr.write('warning: disk= and vif= are not served yet; the domain gets no block or network devices\n');
+        const r = check(
+          await p.request('createDomain', {
+            name: cfg.name,
+            kernel,
+            cmdline: cfg.cmdline,
+            memoryMib: cfg.memoryMiB,
+            maxmemMib: cfg.maxmemMiB,
+            vcpus: cfg.vcpus,
+            weight: cfg.weight,
+            cap: cfg.cap,
+            paused: opts.paused ?? false,
+          }),
+          `create ${cfg.name}`,
+        );
+        out(`Parsing config from ${file}\nDomain ${r.domain!.domid} (${r.domain!.name}) created\n`);
+      }),
+    );
+
+  for (const [cmd, op, desc] of [
+    ['destroy', 'destroyDomain', 'destroy a domain at once'],
+    ['pause', 'pauseDomain', 'pause a domain'],
+    ['unpause', 'unpauseDomain', 'unpause a domain'],
+  ] as const) {
+    xl.command(cmd)
+      .description(desc)
+      .argument('<domain>', 'domain name or id')
+      .action(withPeer(async (p, dom: string) => void check(await p.request(op, ref(dom)), `${cmd} ${dom}`)));
+  }
+
+  for (const [cmd, reason] of [
+    ['shutdown', SHUTDOWN.poweroff],
+    ['reboot', SHUTDOWN.reboot],
+  ] as const) {
+    xl.command(cmd)
+      .description(`ask a domain to ${cmd} (SCHEDOP_remote_shutdown with reason ${cmd === 'reboot' ? 'reboot' : 'poweroff'})`)
+      .argument('<domain>', 'domain name or id')
+      .action(withPeer(async (p, dom: string) => void check(await p.request('shutdownDomain', { domain: ref(dom), reason }), `${cmd} ${dom}`)));
+  }
+
+  xl.command('vcpu-list')
+    .description('list vCPUs (xl vcpu-list)')
+    .argument('[domain]', 'domain name or id (default: all)')
+    .action(
+      withPeer(async (p, dom?: string) => {
+        const r = check(await p.request('vcpuList', dom ? ref(dom) : {}), 'vcpu-list');
+        const info = check(await p.request('info', {}), 'info');
+        const rows = (r.vcpus?.vcpus ?? []).map((v) => ({
+          name: v.domain,
+          domid: v.domid,
+          vcpu: v.vcpu,
+          cpu: v.pcpu,
+          online: v.online,
+          running: v.state === 0,
+          blocked: v.state === 2,
+          cpuTimeNs: v.cpuTimeNs,
+        }));
+        out(formatVcpuList(rows, info.info!.nrCpus));
+      }),
+    );
+
+  xl.command('sched-credit')
+    .description('show or set credit scheduler weight and cap (xl sched-credit)')
+    .option('-d, --domain <domain>', 'domain name or id')
+    .option('-w, --weight <n>', 'new weight (1-65535)', intArg('--weight'))
+    .option('-c, --cap <n>', 'new cap, percent of one pCPU (0 = none)', intArg('--cap'))
+    .action(
+      withPeer(async (p, opts: { domain?: string; weight?: number; cap?: number }) => {
+        const setting = opts.weight !== undefined || opts.cap !== undefined;
+        if (setting && !opts.domain) throw new XlError('sched-credit: -w/-c need -d <domain>');
+        const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
+        const rows = [];
+        for (const d of doms) {
+          const r = check(
+            await p.request('schedCredit', { domain: d, set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }),
+            'sched-credit',
+          );
+          rows.push({ name: r.schedCredit!.domain, domid: r.schedCredit!.domid, weight: r.schedCredit!.weight, cap: r.schedCredit!.cap });
+        }
+        if (!setting) out(formatSchedCredit(rows, DEFAULT_CREDIT_POOL));
+      }),
+    );
+
+  xl.command('info')
+    .description('host information (xl info)')
+    .action(
+      withPeer(async (p) => {
+        const i = check(await p.request('info', {}), 'info').info!;
+        out(
+          formatInfo({
+            host: 'pvsim',
+            release: 'pvsim',
+            version: 'pvsim',
+            machine: 'riscv32',
+            nrCpus: i.nrCpus,
+            maxCpuId: i.nrCpus - 1,
+            nrNodes: 1,
+            coresPerSocket: i.nrCpus,
+            threadsPerCore: 1,
+            cpuKhz: 1_000_000,
+            virtCaps: ['pv', 'gnttab-v1'],
+            pageSize: 4096,
+            totalPages: i.totalPages,
+            freePages: i.freePages,
+            freeCpus: 0,
+            xenMajor: i.xenMajor,
+            xenMinor: i.xenMinor,
+            xenExtra: i.xenExtra,
+            xenCaps: i.xenCaps,
+            xenScheduler: i.scheduler,
+            xenCommandline: i.commandline,
+            ccCompiler: 'node',
+            ccCompileBy: 'pvsim',
+            ccCompileDomain: '',
+            ccCompileDate: '',
+          }),
+        );
+      }),
+    );
+
+  xl.command('dmesg')
+    .description("the hypervisor's log (xl dmesg)")
+    .action(withPeer(async (p) => out((check(await p.request('dmesg', {}), 'dmesg').lines?.lines ?? []).join('\n') + '\n')));
+
+  xl.command('console')
+    .description("print a domain's console output and follow it until it shuts down (Ctrl-] or Ctrl-C detaches)")
+    .argument('<domain>', 'domain name or id')
+    .action(
+      withPeer(async (p, dom: string) => {
+        let offset = 0;
+        let detached = false;
+        const stdin = process.stdin;
+        const onKey = (b: Buffer) => {
+          if (b.includes(0x1d) || b.includes(0x03)) detached = true;
+        };
+        if (stdin.isTTY) {
+          stdin.setRawMode(true);
+          stdin.on('data', onKey);
+        }
+        try {
+          while (!detached) {
+            const r = check(await p.request('consoleRead', { domain: ref(dom), offset }), `console ${dom}`);
+            if (r.console?.length) {
+              process.stdout.write(r.console);
+              offset += r.console.length;
+            }
+            const d = check(await p.request('listDomains', {}), 'list').domains?.domains.find((x) => x.name === dom || String(x.domid) === dom);
+            if (!d || d.flags & XEN_DOMINF.shutdown) break;
+            await new Promise((res) => setTimeout(res, 100));
+          }
+        } finally {
+          if (stdin.isTTY) {
+            stdin.off('data', onKey);
+            stdin.setRawMode(false);
+            stdin.pause();
+          }
+        }
+      }),
+    );
+  return xl;
+}
+
+export async function xlCommand(argv: string[]): Promise<number> {
+  const xl = xlProgram((s) => process.stdout.write(s));
+  xl.exitOverride();
+  try {
+    await xl.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof XlError || e instanceof XlCfgError || e instanceof NotRunningError) {
+      process.stderr.write(`xl: ${e.message}\n`);
+      return 1;
+    }
+    const ce = e as { code?: string; exitCode?: number; message?: string };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return ce.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`xl: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,138 @@
+// Encoding and decoding of protocol/pvsim.proto frames with protobufjs, and the
+// TypeScript types of every message. tests/wire.test.ts checks that these types and the
+// .proto agree field by field.
+
+import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest frame either side accepts (a kernel image travels in one CreateDomain). */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+export interface Empty {}
+export interface Hello { version: number; role: 'dom0' | 'client' | string; token: string }
+export interface Welcome { version: number; server: string; nowNs: number }
+export interface Refused { reason: string }
+export interface DomainRef { domid?: number; name?: string }
+export interface CreateDomain {
+  name: string;
+  kernel: Uint8Array;
+  cmdline?: string;
+  memoryMib: number;
+  maxmemMib?: number;
+  vcpus?: number;
+  weight?: number;
+  cap?: number;
+  paused?: boolean;
+}
+export interface ShutdownDomain { domain: DomainRef; reason: number }
+export interface SchedCredit { domain: DomainRef; set?: boolean; weight?: number; cap?: number }
+export interface ConsoleRead { domain: DomainRef; offset?: number }
+export interface DomainInfo {
+  domid: number;
+  name: string;
+  flags: number;
+  totPages: number;
+  maxPages: number;
+  cpuTimeNs: number;
+  onlineVcpus: number;
+  maxVcpuId: number;
+  weight: number;
+  cap: number;
+}
+export interface DomainList { domains: DomainInfo[] }
+export interface SchedCreditInfo { domain: string; domid: number; weight: number; cap: number }
+export interface HostInfo {
+  nrCpus: number;
+  totalPages: number;
+  freePages: number;
+  scheduler: string;
+  xenMajor: number;
+  xenMinor: number;
+  xenExtra: string;
+  xenCaps: string;
+  commandline: string;
+  nowNs: number;
+}
+export interface Lines { lines: string[] }
+export interface VcpuInfo { domain: string; domid: number; vcpu: number; pcpu: number; state: number; cpuTimeNs: number; online: boolean }
+export interface VcpuList { vcpus: VcpuInfo[] }
+
+/** One operation per request; exactly one key is set. */
+export interface RequestOps {
+  createDomain: CreateDomain;
+  destroyDomain: DomainRef;
+  pauseDomain: DomainRef;
+  unpauseDomain: DomainRef;
+  shutdownDomain: ShutdownDomain;
+  listDomains: Empty;
+  schedCredit: SchedCredit;
+  info: Empty;
+  dmesg: Empty;
+  vcpuList: DomainRef;
+  consoleRead: ConsoleRead;
+}
+export type OpName = keyof RequestOps;
+export type Request = { id: number } & { [K in OpName]?: RequestOps[K] };
+
+export interface ResponseResults {
+  domain: DomainInfo;
+  domains: DomainList;
+  schedCredit: SchedCreditInfo;
+  info: HostInfo;
+  lines: Lines;
+  vcpus: VcpuList;
+  console: Uint8Array;
+}
+export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
+export interface Notice { domainState?: DomainInfo }
+
+export interface Frame {
+  hello?: Hello;
+  welcome?: Welcome;
+  refused?: Refused;
+  request?: Request;
+  response?: Response;
+  notice?: Notice;
+}
+
+export class WireError extends Error {
+  override readonly name = 'WireError';
+}
+
+const root = protobuf.loadSync(fileURLToPath(new URL('./pvsim.proto', import.meta.url)));
+export const FrameType = root.lookupType('pvsim.Frame');
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, bytes: Uint8Array as unknown as typeof String, defaults: true, oneofs: false };
+
+export function encodeFrame(frame: Frame): Uint8Array {
+  const err = FrameType.verify(frame);
+  if (err) throw new WireError(`bad frame: ${err}`);
+  const bytes = FrameType.encode(FrameType.fromObject(frame)).finish();
+  if (bytes.length > MAX_FRAME_BYTES) throw new WireError(`frame of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  return bytes;
+}
+
+/** Decodes one frame; a malformed or oversized one is a WireError (the caller closes the connection). */
+export function decodeFrame(bytes: Uint8Array): Frame {
+  if (bytes.length > MAX_FRAME_BYTES) throw new WireError(`frame of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  let msg: protobuf.Message;
+  try {
+    msg = FrameType.decode(bytes);
+  } catch (e) {
+    throw new WireError(`malformed frame: ${(e as Error).message}`);
+  }
+  const obj = FrameType.toObject(msg, TO_OBJECT) as Frame;
+  const set = Object.keys(obj).length;
+  if (set !== 1) throw new WireError(`a frame carries exactly one message, this one ${set}`);
+  if (obj.request) {
+    const ops = Object.keys(obj.request).filter((k) => k !== 'id');
+    if (ops.length !== 1) throw new WireError(`a request carries exactly one operation, this one ${ops.length}`);
+    obj.request.id ??= 0;
+  }
+  if (obj.response) {
+    obj.response.id ??= 0;
+    obj.response.rc ??= 0;
+  }
+  return obj;
+}

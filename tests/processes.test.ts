@@ -1,0 +1,152 @@
+// The hypervisor and dom0 as real processes over real sockets: pvsim up, pvsim xl,
+// xenstore-utils against dom0's xenstored, authentication, malformed frames, and what
+// happens when a process dies. Every child is killed in afterEach; nothing may hang.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { connect } from '../protocol/session.ts';
+import { encodeFrame, decodeFrame, PROTOCOL_VERSION } from '../protocol/wire.ts';
+import { parseEnv } from '../cli/runtime.ts';
+
+const PVSIM = join(process.cwd(), 'bin/pvsim.js');
+const HAVE_XS = existsSync('/usr/bin/xenstore-ls');
+if (!HAVE_XS && process.env.CI) throw new Error('CI needs xenstore-utils');
+
+const dir = mkdtempSync(join(tmpdir(), 'pvsim-proc-'));
+const cfg = join(dir, 'hello.cfg');
+writeFileSync(cfg, `# hello\nname = "hello"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "console=hvc0"\n`);
+
+interface Up {
+  proc: ChildProcess;
+  env: Record<string, string>;
+  stderr: string[];
+  exited: Promise<number | null>;
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const p of running.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+function up(): Promise<Up> {
+  // A private TMPDIR: the run directory and current.env of a user's own pvsim stay untouched.
+  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir } });
+  running.push(proc);
+  const stderr: string[] = [];
+  createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {};
+    const timer = setTimeout(() => reject(new Error(`pvsim up not ready: ${stderr.join('\n')}`)), 30_000);
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      Object.assign(env, parseEnv(l));
+      if (env.PVSIM_URL && env.XENSTORED_PATH && env.PVSIM_TOKEN_FILE) {
+        clearTimeout(timer);
+        resolve({ proc, env, stderr, exited });
+      }
+    });
+  });
+}
+
+function xl(u: Up, ...args: string[]) {
+  const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+function xs(u: Up, tool: string, ...args: string[]) {
+  return spawnSync(tool, args, { encoding: 'utf8', timeout: 10_000, env: { ...process.env, XENSTORED_PATH: u.env.XENSTORED_PATH } });
+}
+
+function pids(): number[] {
+  const r = spawnSync('pgrep', ['-f', `${PVSIM} (hypervisor|dom0)`], { encoding: 'utf8' });
+  return r.stdout.trim().split('\n').filter(Boolean).map(Number);
+}
+
+
+describe('pvsim up and pvsim xl', () => {
+  it('creates, lists, shows the console of, and destroys a PV guest; xenstore reflects it', async () => {
+    const u = await up();
+    const c = xl(u, 'create', cfg);
+    expect(c.err).toBe('');
+    expect(c.out).toContain('Domain 1 (hello) created');
+    const list = xl(u, 'list').out;
+    expect(list).toMatch(/^Name\s+ID\s+Mem VCPUs\tState\tTime\(s\)/);
+    expect(list).toMatch(/Domain-0\s+0/);
+    expect(list).toMatch(/hello\s+1\s+8\s+1/);
+    const con = xl(u, 'console', 'hello');
+    expect(con.out).toContain('Hello from pvsim! (domain kernel on RV32)');
+    expect(con.out).toContain('cmdline="console=hvc0"');
+    expect(xl(u, 'dmesg').out).toContain('(d1) Hello from pvsim!');
+    if (HAVE_XS) {
+      expect(xs(u, 'xenstore-read', '/local/domain/1/name').stdout.trim()).toBe('hello');
+      expect(xs(u, 'xenstore-ls', '/local/domain/1').stdout).toMatch(/memory = ""\n\s+target = "8192"/);
+    }
+    expect(xl(u, 'sched-credit', '-d', 'hello', '-w', '512').status).toBe(0);
+    expect(xl(u, 'sched-credit', '-d', 'hello').out).toMatch(/hello\s+1\s+512\s+0/);
+    expect(xl(u, 'destroy', 'hello').status).toBe(0);
+    expect(xl(u, 'list').out).not.toMatch(/hello/);
+    if (HAVE_XS) expect(xs(u, 'xenstore-exists', '/local/domain/1').status).not.toBe(0);
+    u.proc.kill('SIGTERM');
+    expect(await u.exited).toBe(0);
+    expect(existsSync(u.env.XENSTORED_PATH!)).toBe(false);
+    expect(pids()).toEqual([]);
+  });
+
+  it('reports xl.cfg errors with file, line and key, and a missing domain clearly', async () => {
+    const u = await up();
+    const bad = join(dir, 'bad.cfg');
+    writeFileSync(bad, 'name = "x"\nkernel = "k"\nmemory = "lots"\n');
+    const r = xl(u, 'create', bad);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain(`${bad}:3: memory`);
+    const missing = xl(u, 'destroy', 'nope');
+    expect(missing.status).toBe(1);
+    expect(missing.err).toContain('no such domain: nope');
+  });
+
+  it('refuses clients without the token, or with the wrong role, and gives them nothing', async () => {
+    const u = await up();
+    await expect(connect(u.env.PVSIM_URL!, 'client', 'not-the-token')).rejects.toThrow(/authentication failed/);
+    await expect(connect(u.env.PVSIM_URL!, 'dom0', 'x')).rejects.toThrow(/authentication failed/);
+    const r = xl(u, 'list');
+    expect(r.status).toBe(0); // the real client still works
+  });
+
+  it('closes a connection that sends a malformed frame, and keeps serving others', async () => {
+    const u = await up();
+    const ws = new WebSocket(u.env.PVSIM_URL!);
+    await new Promise((res) => ws.once('open', res));
+    const token = (await import('node:fs')).readFileSync(u.env.PVSIM_TOKEN_FILE!, 'utf8').trim();
+    ws.send(encodeFrame({ hello: { version: PROTOCOL_VERSION, role: 'client', token } }));
+    const welcome = await new Promise<Uint8Array>((res) => ws.once('message', (d) => res(new Uint8Array(d as Buffer))));
+    expect(decodeFrame(welcome).welcome?.server).toBe('pvsim-dom0');
+    const closed = new Promise<number>((res) => ws.once('close', (code) => res(code)));
+    ws.send(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+    expect(await closed).toBe(1002);
+    expect(xl(u, 'list').status).toBe(0);
+  });
+
+  it('reports a dom0 killed with SIGKILL, stops the hypervisor, and leaves no orphans or sockets', async () => {
+    const u = await up();
+    const dom0 = spawnSync('pgrep', ['-f', `${PVSIM} dom0`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number)[0]!;
+    expect(dom0).toBeGreaterThan(0);
+    process.kill(dom0, 'SIGKILL');
+    expect(await u.exited).toBe(1);
+    expect(u.stderr.join('\n')).toMatch(/dom0 exited unexpectedly \(SIGKILL\)/);
+    expect(existsSync(u.env.XENSTORED_PATH!)).toBe(false);
+    expect(pids()).toEqual([]);
+  });
+
+  it('leaves no orphans when pvsim up itself is killed with SIGKILL', async () => {
+    const u = await up();
+    u.proc.kill('SIGKILL');
+    await u.exited;
+    for (let i = 0; i < 50 && pids().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pids()).toEqual([]);
+  });
+});
