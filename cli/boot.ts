@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
+import { startLocalDom0 } from '../dom0/local.ts';
 import { BuildError } from '../hypervisor/domain/builder.ts';
 import { ElfError } from '../hypervisor/domain/elf.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
@@ -18,7 +19,7 @@ export interface BootCliOptions {
   dmesg?: boolean;
 }
 
-export function bootCommand(file: string, opts: BootCliOptions): number {
+export async function bootCommand(file: string, opts: BootCliOptions): Promise<number> {
   let image: Uint8Array;
   try {
     image = readFileSync(file);
@@ -28,6 +29,8 @@ export function bootCommand(file: string, opts: BootCliOptions): number {
   }
   const hv = new Hypervisor();
   hv.onConsole = (_d, bytes) => process.stdout.write(bytes);
+  // dom0's daemons in this process: xenstored on the guest's store ring, the console backend.
+  startLocalDom0(hv, { onConsole: (_d, bytes) => process.stdout.write(bytes) });
   let domain;
   try {
     domain = hv.createPvDomain(image, { name: opts.name, memoryBytes: opts.memory * 1024 * 1024, cmdline: opts.cmdline }).domain;
@@ -39,7 +42,7 @@ export function bootCommand(file: string, opts: BootCliOptions): number {
     throw e;
   }
   hv.unpause(domain);
-  const result = hv.run(opts.maxInstructions);
+  const result = await hv.runAsync({ maxInstructions: opts.maxInstructions });
   if (opts.dmesg) for (const line of hv.dmesg()) process.stderr.write(line + '\n');
   const secs = (hv.now() / 1e9).toFixed(6);
   if (result.kind === 'limit') {

@@ -49,8 +49,8 @@ program
     "\nExit status: Xen's shutdown reason code (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog),\n" +
       '124 if --max-instructions was reached, 125 for an unreadable or invalid image.',
   )
-  .action((image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
-    process.exitCode = bootCommand(image, opts);
+  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
+    process.exitCode = await bootCommand(image, opts);
   });
 
 program

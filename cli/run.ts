@@ -37,7 +37,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       until,
       onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
     };
-    const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : runScenario(scenario, runOpts);
+    const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
     if (opts.trace) {
       const t = result.hv.traceBuffer;
       const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;

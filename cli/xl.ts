@@ -215,13 +215,15 @@ export function xlProgram(out: (s: string) => void): Command {
         let offset = 0;
         let detached = false;
         const stdin = process.stdin;
+        // Keys go to the guest's console ring; Ctrl-] detaches (as xl console).
         const onKey = (b: Buffer) => {
-          if (b.includes(0x1d) || b.includes(0x03)) detached = true;
+          const cut = b.indexOf(0x1d);
+          const data = cut >= 0 ? b.subarray(0, cut) : b;
+          if (data.length) void p.request('consoleInput', { domain: ref(dom), data: new Uint8Array(data) }).catch(() => {});
+          if (cut >= 0) detached = true;
         };
-        if (stdin.isTTY) {
-          stdin.setRawMode(true);
-          stdin.on('data', onKey);
-        }
+        if (stdin.isTTY) stdin.setRawMode(true);
+        stdin.on('data', onKey);
         try {
           while (!detached) {
             const r = check(await p.request('consoleRead', { domain: ref(dom), offset }), `console ${dom}`);
@@ -230,15 +232,18 @@ export function xlProgram(out: (s: string) => void): Command {
               offset += r.console.length;
             }
             const d = check(await p.request('listDomains', {}), 'list').domains?.domains.find((x) => x.name === dom || String(x.domid) === dom);
-            if (!d || d.flags & XEN_DOMINF.shutdown) break;
-            await new Promise((res) => setTimeout(res, 100));
+            if (!d || d.flags & XEN_DOMINF.shutdown) {
+              // Whatever the guest wrote last.
+              const last = await p.request('consoleRead', { domain: ref(dom), offset });
+              if (last.console?.length) process.stdout.write(last.console);
+              break;
+            }
+            await new Promise((res) => setTimeout(res, 50));
           }
         } finally {
-          if (stdin.isTTY) {
-            stdin.off('data', onKey);
-            stdin.setRawMode(false);
-            stdin.pause();
-          }
+          stdin.off('data', onKey);
+          if (stdin.isTTY) stdin.setRawMode(false);
+          stdin.pause();
         }
       }),
     );

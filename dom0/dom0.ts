@@ -7,6 +7,8 @@ import { connect, serve, type Peer } from '../protocol/session.ts';
 import type { DomainInfo, OpName, Request, RequestOps, Response } from '../protocol/wire.ts';
 import { startXenstored, XsClient, type XenstoredServer } from './xenstore/index.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
+import { RemotePlatform } from './remote_platform.ts';
+import { Dom0Daemons } from './daemons.ts';
 
 export interface Dom0Options {
   hypervisorUrl: string;
@@ -38,6 +40,7 @@ const OPS: OpName[] = [
   'dmesg',
   'vcpuList',
   'consoleRead',
+  'consoleInput',
 ];
 
 function opOf(req: Request): OpName | undefined {
@@ -46,20 +49,40 @@ function opOf(req: Request): OpName | undefined {
 
 export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const log = opts.log ?? (() => {});
-  const { peer: hv } = await connect(opts.hypervisorUrl, 'dom0', opts.hypervisorToken);
+  // The hypervisor dispatches dom0's work to us as requests; they are served by the daemons.
+  let daemons: Dom0Daemons | null = null;
+  let platform: RemotePlatform | null = null;
+  const fromHypervisor = async (req: Request): Promise<Omit<Response, 'id'>> => {
+    if (!daemons || !platform) return { rc: -11, error: 'dom0 is still starting' };
+    try {
+      if (req.dom0Event) await platform.event(req.dom0Event);
+      else if (req.domainCreated) {
+        const s = req.domainCreated;
+        await daemons.domainCreated({ domid: s.domain.domid, name: s.domain.name, memoryKb: s.memoryKb, vcpus: s.vcpus, storeMfn: s.storeMfn, storePort: s.storePort, consoleMfn: s.consoleMfn, consolePort: s.consolePort });
+        await platform.flush();
+        log(`dom0: serving d${s.domain.domid} ${s.domain.name}`);
+      } else if (req.domainDestroyed) daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);
+      else return { rc: -38, error: 'not a dom0 dispatch' };
+      return { rc: 0 };
+    } catch (e) {
+      return { rc: -5, error: (e as Error).message };
+    }
+  };
+  const { peer: hv } = await connect(opts.hypervisorUrl, 'dom0', opts.hypervisorToken, fromHypervisor);
+  platform = new RemotePlatform(hv);
+  daemons = new Dom0Daemons(platform, { log });
   let xs: XenstoredServer;
   try {
-    xs = await startXenstored({ socketPath: opts.xenstoredPath });
+    xs = await startXenstored({ socketPath: opts.xenstoredPath, daemon: daemons.xenstored });
   } catch (e) {
     hv.close();
     throw e;
   }
   const store = new XsClient(xs.daemon, { domid: 0, label: 'toolstack' });
-  await writeDom0Entries(store);
   const lost = new Promise<string>((res) => (hv.onClose = res));
   const clients = new Set<Peer>();
+  const d = daemons;
 
-  // Keep XenStore in step with domains that die on their own (SCHEDOP_shutdown, crash).
   hv.onNotice = (n) => {
     if (n.domainState) void onDomainState(store, n.domainState, log);
   };
@@ -67,9 +90,21 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const forward = async (req: Request): Promise<Omit<Response, 'id'>> => {
     const op = opOf(req);
     if (!op) return { rc: -38, error: 'unknown operation' };
+    // The PV console is dom0's (xenconsoled): served here for domains with a console ring.
+    if (req.consoleRead) {
+      const id = await resolveDomid(hv, req.consoleRead.domain);
+      const c = id === undefined ? undefined : d.consoles.get(id);
+      if (c) return { rc: 0, console: c.read(req.consoleRead.offset ?? 0).bytes };
+    }
+    if (req.consoleInput) {
+      const id = await resolveDomid(hv, req.consoleInput.domain);
+      const c = id === undefined ? undefined : d.consoles.get(id);
+      if (!c) return { rc: -3, error: 'no such domain, or it has no PV console' };
+      c.input(req.consoleInput.data);
+      return { rc: 0 };
+    }
     const r = await hv.request(op, req[op] as RequestOps[typeof op]);
     const { id: _id, ...rest } = r;
-    if (r.rc === 0) await afterOp(store, op, req, r, log);
     return rest;
   };
 
@@ -101,56 +136,10 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   };
 }
 
-async function writeDom0Entries(xs: XsClient): Promise<void> {
-  await xs.write('/local/domain/0/name', 'Domain-0');
-  await xs.write('/local/domain/0/domid', '0');
-  await xs.mkdir('/vm');
-  await xs.mkdir('/local/domain/0/backend');
-}
-
-/** Xen's per-domain XenStore layout, written when a domain is created. */
-async function writeDomainEntries(xs: XsClient, d: DomainInfo, memoryKb: number, vcpus: number): Promise<void> {
-  const base = `/local/domain/${d.domid}`;
-  await xs.write(`${base}/name`, d.name);
-  await xs.write(`${base}/domid`, String(d.domid));
-  await xs.write(`${base}/vm`, `/vm/${d.domid}`);
-  await xs.write(`${base}/memory/target`, String(memoryKb));
-  await xs.write(`${base}/memory/static-max`, String(memoryKb));
-  for (let i = 0; i < vcpus; i++) await xs.write(`${base}/cpu/${i}/availability`, i === 0 ? 'online' : 'offline');
-  await xs.mkdir(`${base}/device`);
-  await xs.mkdir(`${base}/control`);
-  await xs.mkdir(`${base}/data`);
-  await xs.write(`/vm/${d.domid}/name`, d.name);
-  // As libxl: dom0 owns the domain's directory, the guest may read it, and the guest
-  // owns (may write) its data, device and control subdirectories.
-  await xs.setPerms(base, ['n0', `r${d.domid}`]);
-  for (const sub of ['data', 'device', 'control']) await xs.setPerms(`${base}/${sub}`, [`n${d.domid}`]);
-}
-
-async function afterOp(xs: XsClient, op: OpName, req: Request, r: Response, log: (l: string) => void): Promise<void> {
-  try {
-    if (op === 'createDomain' && r.domain) {
-      const c = req.createDomain!;
-      await writeDomainEntries(xs, r.domain, c.memoryMib * 1024, c.vcpus || 1);
-      log(`dom0: created d${r.domain.domid} ${r.domain.name}`);
-    } else if (op === 'destroyDomain') {
-      const ref = req.destroyDomain!;
-      const domid = ref.domid ?? -1;
-      if (domid > 0) await removeDomainEntries(xs, domid);
-      else if (ref.name) {
-        for (const id of await xs.directory('/local/domain')) {
-          if ((await xs.read(`/local/domain/${id}/name`).catch(() => '')) === ref.name) await removeDomainEntries(xs, Number(id));
-        }
-      }
-    }
-  } catch (e) {
-    log(`dom0: xenstore update after ${op} failed: ${(e as Error).message}`);
-  }
-}
-
-async function removeDomainEntries(xs: XsClient, domid: number): Promise<void> {
-  await xs.rm(`/local/domain/${domid}`).catch(() => {});
-  await xs.rm(`/vm/${domid}`).catch(() => {});
+async function resolveDomid(hv: Peer, ref: { domid?: number; name?: string }): Promise<number | undefined> {
+  if (!ref.name) return ref.domid;
+  const r = await hv.request('listDomains', {});
+  return r.domains?.domains.find((x) => x.name === ref.name)?.domid;
 }
 
 async function onDomainState(xs: XsClient, d: DomainInfo, log: (l: string) => void): Promise<void> {

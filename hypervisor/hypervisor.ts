@@ -31,6 +31,10 @@ import { CreditScheduler } from './sched/credit.ts';
 import { RoundRobinScheduler } from './sched/rr.ts';
 import { TRC, TraceBuffer } from './trace/trace.ts';
 import { installEventChannels } from './evtchn/index.ts';
+import { evtchnAllocUnbound } from './evtchn/ops.ts';
+import { FrameType } from './mm/frame_table.ts';
+import { START_INFO } from '../protocol/xen/start_info.ts';
+import { initSharedInfo } from '../protocol/xen/shared_info.ts';
 import { mmDestroyDomain } from './mm/register.ts';
 
 export type SchedulerName = 'credit' | 'rr';
@@ -65,7 +69,13 @@ export type RunResult =
   /** The instruction limit was reached first. */
   | { kind: 'limit' }
   /** Virtual time reached `until`. */
-  | { kind: 'time' };
+  | { kind: 'time' }
+  /**
+   * A dom0 dispatch is under way (its daemon runs outside this call, perhaps in another
+   * process): await `wait`, then call run again. Nothing advances meanwhile, which is what
+   * keeps runs with dom0 deterministic. runAsync does this loop.
+   */
+  | { kind: 'blocked'; wait: Promise<void> };
 
 export interface RunOptions {
   /** Stop when every pCPU's clock has reached this virtual time (ns). */
@@ -123,9 +133,15 @@ export class Hypervisor implements HypervisorServices {
   schedDecisions = 0;
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
   onConsole: ((domain: Domain, bytes: Uint8Array) => void) | null = null;
+  /** Called when a domain has been built (before it is unpaused). */
+  onDomainCreated: ((domain: Domain) => void) | null = null;
+  /** Called when a domain is destroyed. */
+  onDomainDestroyed: ((domain: Domain) => void) | null = null;
   /** Called when a domain shuts down or is crashed. */
   onShutdown: ((domain: Domain) => void) | null = null;
   eventHooks: EventHooks | null = null;
+  /** Set to make a running runRealtime() return at its next step. */
+  stopRealtime = false;
 
   private readonly log: string[] = [];
   private readonly logLimit: number;
@@ -133,6 +149,9 @@ export class Hypervisor implements HypervisorServices {
   private nextDomid = 1;
   private readonly consoleInput: number[] = [];
   private readonly watchers = new Map<number, FrameWatcher>();
+  /** The dom0 dispatch being waited for, if any. */
+  private blockedOn: Promise<void> | null = null;
+  private dispatchChain: Promise<void> = Promise.resolve();
   /** The virtual time of whatever is being served right now (a vCPU's trap, an event). */
   private clock = 0;
   /** The pCPU whose vCPU is executing or being served, if any. */
@@ -141,6 +160,8 @@ export class Hypervisor implements HypervisorServices {
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
     this.frames = new FrameTable(this.mem, FIRST_MFN, Math.floor(bytes / 4096));
+    // Frames get host storage when first touched, so idle domains cost little.
+    this.frames.lazy = true;
     this.commandLine = opts.commandLine ?? '';
     this.logLimit = opts.logLines ?? 10_000;
     this.costs = costModel(opts.costs);
@@ -193,9 +214,39 @@ export class Hypervisor implements HypervisorServices {
       v.runstateEntry = this.clock;
       this.scheduler.insertVcpu(v, this.clock);
     }
+    d.storeMfn = d.p2m[(built.layout.storeVa - built.layout.virtBase) / 4096]!;
+    d.consoleMfn = d.p2m[(built.layout.consoleVa - built.layout.virtBase) / 4096]!;
+    const control = this.domains.get(0);
+    if (control && control !== d && control.onEvent) {
+      // As libxl does: unbound guest ports whose remote end is the control domain, named in
+      // start_info for the guest's xenbus and console drivers.
+      d.storeEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
+      d.consoleEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
+      const si = this.mem.frames[d.p2m[(built.layout.startInfoVa - built.layout.virtBase) / 4096]!]!;
+      const dv = new DataView(si.buffer, si.byteOffset, si.byteLength);
+      dv.setUint32(START_INFO.store_evtchn, d.storeEvtchn, true);
+      dv.setUint32(START_INFO.console_evtchn, d.consoleEvtchn, true);
+    }
     this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_ADD, domid);
     this.printk(`d${domid}: built PV domain "${opts.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
+    this.onDomainCreated?.(d);
     return built;
+  }
+
+  /**
+   * Creates domain 0 as a control domain with no guest code: privileged, with event
+   * channels and a shared_info page, its events handed to `onEvent` (the dom0 process).
+   */
+  createControlDomain(name = 'Domain-0'): Domain {
+    if (this.domains.has(0)) throw new RangeError('domain 0 already exists');
+    const d = new Domain(0, name, 0, true);
+    d.sharedInfoMfn = this.frames.alloc(0, FrameType.SharedInfo);
+    initSharedInfo(this.mem.ensureFrame(d.sharedInfoMfn), { maxPfn: 0 });
+    d.state = 'running';
+    this.domains.set(0, d);
+    this.eventHooks?.initDomain(d);
+    this.printk('d0: control domain (served by dom0)');
+    return d;
   }
 
   unpause(domain: Domain): void {
@@ -225,6 +276,8 @@ export class Hypervisor implements HypervisorServices {
       this.setRunstate(v, 'offline');
       this.scheduler.removeVcpu(v);
     }
+    // dom0's backends let go of the domain's pages and ports before they are freed.
+    this.onDomainDestroyed?.(domain);
     this.eventHooks?.destroyDomain(domain);
     mmDestroyDomain(this, domain); // frames still mapped by others go when those mappings do
     this.unwatchFrame(domain.sharedInfoMfn);
@@ -457,6 +510,7 @@ export class Hypervisor implements HypervisorServices {
       if (p.now >= until) return { kind: 'time' };
       if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
       this.fireEventsUpTo(p.now);
+      if (this.blockedOn) return { kind: 'blocked', wait: this.blockedOn };
       if (p.needResched || p.current === null || p.now >= p.sliceEnd || !this.isRunnable(p.current)) this.schedule(p);
       if (p.current === null) {
         // Housekeeping timers (scheduler ticks) alone do not keep the machine going.
@@ -481,7 +535,7 @@ export class Hypervisor implements HypervisorServices {
    * wall time (times `speed`). For interactive consoles and demos; results are no longer
    * tied to the seed alone, since wall time decides how far each step goes.
    */
-  async runRealtime(opts: { until?: number; speed?: number; stepNs?: number } = {}): Promise<RunResult> {
+  async runRealtime(opts: { until?: number; speed?: number; stepNs?: number } = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
     const until = opts.until ?? Infinity;
     const speed = opts.speed ?? 1;
     const step = opts.stepNs ?? 2_000_000;
@@ -491,9 +545,16 @@ export class Hypervisor implements HypervisorServices {
       const allowed = virt0 + (performance.now() - wall0) * 1e6 * speed;
       const target = Math.min(until, Math.max(allowed, this.now()) + step);
       const r = this.run({ until: target });
+      if (r.kind === 'blocked') {
+        await r.wait;
+        continue;
+      }
       if (r.kind !== 'time' || target >= until) return r;
       const ahead = (this.now() - virt0) / (1e6 * speed) - (performance.now() - wall0);
-      if (ahead > 0) await new Promise((res) => setTimeout(res, ahead));
+      // Always give the event loop a turn, so that sockets are served even when the
+      // simulation runs slower than wall time.
+      await new Promise((res) => (ahead >= 1 ? setTimeout(res, ahead) : setImmediate(res)));
+      if (this.stopRealtime) return { kind: 'time' };
     }
   }
 
@@ -523,13 +584,44 @@ export class Hypervisor implements HypervisorServices {
   }
 
   private fireEventsUpTo(t: number): void {
-    while (this.events.peekTime() <= t) {
+    while (this.blockedOn === null && this.events.peekTime() <= t) {
       const ev: TimedEvent = this.events.pop()!;
       const saved = this.active;
       this.active = null;
       this.clock = ev.time;
       ev.fire();
       this.active = saved;
+    }
+  }
+
+  /**
+   * Runs dom0's handler `fn` a dispatch latency from now (cost model: dom0DispatchNs). The
+   * machine stands still while it runs; whatever it asks of the hypervisor happens at that
+   * virtual instant. Local and remote dom0 behave the same way, so a scenario gives the same
+   * trace hash with dom0 in this process or in its own.
+   */
+  dispatch(fn: () => Promise<void> | void, delayNs = this.costs.dom0DispatchNs): void {
+    this.events.schedule(this.now() + delayNs, () => {
+      const started = this.dispatchChain.then(() => fn());
+      const wait = started.then(
+        () => {},
+        (e: unknown) => this.printk(`dom0 dispatch failed: ${(e as Error).message}`),
+      );
+      this.dispatchChain = wait;
+      this.blockedOn = wait.finally(() => {
+        this.blockedOn = null;
+      });
+    });
+  }
+
+  /** Like run, but waits out dom0 dispatches until a real stop (idle, limit or time). */
+  async runAsync(opts: RunOptions = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
+    const start = this.totalInstructions;
+    for (;;) {
+      const left = opts.maxInstructions === undefined ? undefined : Math.max(0, opts.maxInstructions - (this.totalInstructions - start));
+      const r = this.run({ until: opts.until, maxInstructions: left });
+      if (r.kind !== 'blocked') return r;
+      await r.wait;
     }
   }
 

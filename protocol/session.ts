@@ -14,6 +14,7 @@ import {
   type Frame,
   type Notice,
   type OpName,
+  type PageUpdate,
   type Request,
   type RequestOps,
   type Response,
@@ -59,7 +60,7 @@ export class Peer {
   }
 
   /** Sends a request and resolves with its response (rc may be a negative errno). */
-  request<K extends OpName>(op: K, arg: RequestOps[K], timeoutMs = 60_000): Promise<Response> {
+  request<K extends OpName>(op: K, arg: RequestOps[K], timeoutMs = 60_000, writes?: PageUpdate[]): Promise<Response> {
     if (this.closed) return Promise.reject(new ProtocolError('connection is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -68,7 +69,7 @@ export class Peer {
         reject(new ProtocolError(`no answer to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.send({ request: { id, [op]: arg } as Request });
+      this.send({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
     });
   }
 

@@ -58,6 +58,22 @@ export interface Lines { lines: string[] }
 export interface VcpuInfo { domain: string; domid: number; vcpu: number; pcpu: number; state: number; cpuTimeNs: number; online: boolean }
 export interface VcpuList { vcpus: VcpuInfo[] }
 
+export interface PageUpdate { mfn: number; offset: number; data: Uint8Array }
+export interface ForeignPage { domid: number; mfn: number }
+export interface BindInterdomain { domid: number; remotePort: number }
+export interface Port { port: number }
+export interface ConsoleInput { domain: DomainRef; data: Uint8Array }
+export interface Dom0Event { port: number; pages: PageUpdate[] }
+export interface DomainSetup {
+  domain: DomainInfo;
+  memoryKb: number;
+  vcpus: number;
+  storeMfn: number;
+  storePort: number;
+  consoleMfn: number;
+  consolePort: number;
+}
+
 /** One operation per request; exactly one key is set. */
 export interface RequestOps {
   createDomain: CreateDomain;
@@ -71,9 +87,19 @@ export interface RequestOps {
   dmesg: Empty;
   vcpuList: DomainRef;
   consoleRead: ConsoleRead;
+  mapForeign: ForeignPage;
+  unmapForeign: ForeignPage;
+  bindInterdomain: BindInterdomain;
+  evtchnSend: Port;
+  evtchnClose: Port;
+  pageWrite: Empty;
+  consoleInput: ConsoleInput;
+  dom0Event: Dom0Event;
+  domainCreated: DomainSetup;
+  domainDestroyed: DomainRef;
 }
 export type OpName = keyof RequestOps;
-export type Request = { id: number } & { [K in OpName]?: RequestOps[K] };
+export type Request = { id: number; writes?: PageUpdate[] } & { [K in OpName]?: RequestOps[K] };
 
 export interface ResponseResults {
   domain: DomainInfo;
@@ -83,6 +109,8 @@ export interface ResponseResults {
   lines: Lines;
   vcpus: VcpuList;
   console: Uint8Array;
+  page: Uint8Array;
+  port: number;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 export interface Notice { domainState?: DomainInfo }
@@ -126,7 +154,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const set = Object.keys(obj).length;
   if (set !== 1) throw new WireError(`a frame carries exactly one message, this one ${set}`);
   if (obj.request) {
-    const ops = Object.keys(obj.request).filter((k) => k !== 'id');
+    const ops = Object.keys(obj.request).filter((k) => k !== 'id' && k !== 'writes');
     if (ops.length !== 1) throw new WireError(`a request carries exactly one operation, this one ${ops.length}`);
     obj.request.id ??= 0;
   }

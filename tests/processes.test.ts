@@ -78,12 +78,17 @@ describe('pvsim up and pvsim xl', () => {
     expect(list).toMatch(/^Name\s+ID\s+Mem VCPUs\tState\tTime\(s\)/);
     expect(list).toMatch(/Domain-0\s+0/);
     expect(list).toMatch(/hello\s+1\s+8\s+1/);
+    // The PV console ring (served by dom0) carries what the guest prints once its drivers
+    // are up, including its name read back from dom0's xenstored over the store ring;
+    // its early console_io output is in the hypervisor's log.
     const con = xl(u, 'console', 'hello');
-    expect(con.out).toContain('Hello from pvsim! (domain kernel on RV32)');
-    expect(con.out).toContain('cmdline="console=hvc0"');
+    expect(con.out).toContain('my name is hello');
+    expect(con.out).toContain('my domid is 1');
     expect(xl(u, 'dmesg').out).toContain('(d1) Hello from pvsim!');
+    expect(xl(u, 'dmesg').out).toContain('cmdline="console=hvc0"');
     if (HAVE_XS) {
       expect(xs(u, 'xenstore-read', '/local/domain/1/name').stdout.trim()).toBe('hello');
+      expect(xs(u, 'xenstore-read', '/local/domain/1/data/hello').stdout.trim()).toBe('done'); // written by the guest
       expect(xs(u, 'xenstore-ls', '/local/domain/1').stdout).toMatch(/memory = ""\n\s+target = "8192"/);
     }
     expect(xl(u, 'sched-credit', '-d', 'hello', '-w', '512').status).toBe(0);
@@ -95,6 +100,20 @@ describe('pvsim up and pvsim xl', () => {
     expect(await u.exited).toBe(0);
     expect(existsSync(u.env.XENSTORED_PATH!)).toBe(false);
     expect(pids()).toEqual([]);
+  });
+
+  it('carries console input from xl console to the guest through the console ring', async () => {
+    const u = await up();
+    const echo = join(dir, 'echo.cfg');
+    writeFileSync(echo, `name = "echoer"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "echo"\n`);
+    expect(xl(u, 'create', echo).status).toBe(0);
+    const r = spawnSync(process.execPath, [PVSIM, 'xl', 'console', 'echoer'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      input: 'typed into xl console\n',
+      env: { ...process.env, ...u.env },
+    });
+    expect(r.stdout).toContain('echo: typed into xl console');
   });
 
   it('reports xl.cfg errors with file, line and key, and a missing domain clearly', async () => {

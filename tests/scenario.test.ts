@@ -41,8 +41,8 @@ describe('scenario files', () => {
     }
   });
 
-  it('expands count into numbered domains and applies weights', () => {
-    const r = runScenario(scenario(), { baseDir: '/' });
+  it('expands count into numbered domains and applies weights', async () => {
+    const r = await runScenario(scenario(), { baseDir: '/' });
     expect(r.domains.map((d) => d.name)).toEqual(['hog-1', 'hog-2', 'io']);
     expect(r.domains[2]!.weight).toBe(512);
     expect(r.domains[2]!.hypercalls).toBeGreaterThan(150); // ~200 wake-ups in 200 ms
@@ -52,17 +52,17 @@ describe('scenario files', () => {
 });
 
 describe('determinism', () => {
-  it('gives the same trace hash and figures for the same scenario and seed', () => {
-    const a = runScenario(scenario(), { baseDir: '/' });
-    const b = runScenario(scenario(), { baseDir: '/' });
+  it('gives the same trace hash and figures for the same scenario and seed', async () => {
+    const a = await runScenario(scenario(), { baseDir: '/' });
+    const b = await runScenario(scenario(), { baseDir: '/' });
     expect(a.traceHash).toBe(b.traceHash);
     expect(a.domains.map((d) => [d.cpuNs, d.hypercalls])).toEqual(b.domains.map((d) => [d.cpuNs, d.hypercalls]));
     expect(a.hv.traceBuffer.written).toBeGreaterThan(100);
   });
 
-  it('may differ with another seed', () => {
-    const a = runScenario(scenario(), { baseDir: '/', seed: 1 });
-    const b = runScenario(scenario(), { baseDir: '/', seed: 2 });
+  it('may differ with another seed', async () => {
+    const a = await runScenario(scenario(), { baseDir: '/', seed: 1 });
+    const b = await runScenario(scenario(), { baseDir: '/', seed: 2 });
     expect(a.traceHash).not.toBe(b.traceHash);
   });
 });

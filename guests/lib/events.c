@@ -146,6 +146,14 @@ int evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port,
     return bind_done(rc, op.local_port, fn, data, local_port);
 }
 
+int evtchn_attach(evtchn_port_t port, evtchn_handler_t fn, void *data)
+{
+    if (port == 0 || port >= EVTCHN_2L_NR_CHANNELS)
+        return -XEN_EINVAL;
+    evtchn_set_handler(port, fn, data);
+    return evtchn_unmask(port);
+}
+
 int evtchn_send(evtchn_port_t port)
 {
     struct evtchn_send op = { .port = port };
@@ -208,6 +216,38 @@ void events_block(void)
 void wait_event(bool (*done)(void *arg), void *arg)
 {
     WAIT_EVENT_UNTIL(done(arg));
+}
+
+int evtchn_poll(evtchn_port_t port, uint64_t timeout_ns)
+{
+    struct sched_poll poll = { .ports = &port, .nr_ports = 1, .timeout = timeout_ns };
+
+    return HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
+}
+
+void wait_event_port(evtchn_port_t port, bool (*done)(void *arg), void *arg)
+{
+    unsigned long flags = local_irq_save();
+    int rc;
+
+    if (flags & SSTATUS_SIE) {
+        /* The main flow: the port's handler runs in the upcall. */
+        local_irq_restore(flags);
+        WAIT_EVENT_UNTIL(done(arg));
+        return;
+    }
+    /* Upcalls masked (an event handler): no handler can run, so take the
+     * port's events here. Clearing the pending bit before the test means an
+     * event arriving after it makes SCHEDOP_poll return at once. */
+    for (;;) {
+        evtchn_clear(port);
+        mb();
+        if (done(arg))
+            return;
+        rc = evtchn_poll(port, 0);
+        if (rc < 0)
+            panic("SCHEDOP_poll(port %lu) = %d (%s)", (unsigned long)port, rc, xen_errstr(rc));
+    }
 }
 
 int sched_yield(void)

@@ -17,6 +17,7 @@ void xen_shutdown(unsigned int reason)
     struct sched_shutdown arg = { .reason = reason };
 
     console_flush();
+    console_sync();
     HYPERVISOR_sched_op(SCHEDOP_shutdown, &arg);
     /* Not reached with a working hypervisor; try harder, then sleep forever. */
     arg.reason = SHUTDOWN_crash;
@@ -31,7 +32,7 @@ void panic(const char *fmt, ...)
     va_list ap;
 
     if (nested++ == 0) {
-        console_flush();
+        console_emergency();
         printf("panic: ");
         va_start(ap, fmt);
         vprintf(fmt, ap);

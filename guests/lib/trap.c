@@ -44,7 +44,7 @@ static const char *cause_name(unsigned long cause)
 
 void trap_panic(const struct trap_frame *f, const char *what)
 {
-    console_flush();
+    console_emergency();
     printf("trap: %s: scause=0x%08lx (%s) from %s-mode\n", what, f->scause,
            cause_name(f->scause), (f->sstatus & SSTATUS_SPP) ? "S" : "U");
     printf("trap: sepc=0x%08lx stval=0x%08lx sstatus=0x%08lx\n", f->sepc, f->stval,

@@ -17,6 +17,9 @@
 #include <pvsim/event_channel.h>
 #include <pvsim/grant_table.h>
 #include <pvsim/vcpu.h>
+#include <pvsim/xs_wire.h>
+#include <pvsim/xencons.h>
+#include <pvsim/xenbus.h>
 #else
 #define __i386__ 1
 #define __XEN_TOOLS__ 1
@@ -28,6 +31,9 @@
 #include <xen/grant_table.h>
 #include <xen/vcpu.h>
 #include <xen/errno.h>
+#include <xen/io/xs_wire.h>
+#include <xen/io/console.h>
+#include <xen/io/xenbus.h>
 #endif
 
 #define X(e) (unsigned int)(e),

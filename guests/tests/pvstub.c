@@ -21,7 +21,20 @@
  *     see guest stores, so it recomputes SEIP at every hypercall, at every
  *     timer interrupt and on a 100 us tick (a guest may take spurious
  *     upcalls meanwhile);
- *   - grant tables v1: setup_table, map/unmap (GNTMAP_host_map), copy.
+ *   - grant tables v1: setup_table, map/unmap (GNTMAP_host_map), copy;
+ *   - SCHEDOP_poll (up to 4 ports, optional timeout);
+ *   - with -DSTUB_DOM0=1, a stand-in for domain 0's daemons: the builder
+ *     gives the domain store_evtchn 1 and console evtchn 2 (ports whose
+ *     other end is "dom0"), and the stub serves a small xenstored on the
+ *     store ring (a flat node table, relative paths, watches, transactions
+ *     whose first commit answers EAGAIN) and a console backend on the
+ *     console ring, both slowly on purpose, on a 100 us tick: requests are
+ *     consumed at most XS_IN_BUDGET bytes per tick, console output at most
+ *     CONS_OUT_BUDGET bytes, and STUB_INPUT is typed into the console's
+ *     input CONS_IN_BUDGET bytes per tick. Replies go out as they are made,
+ *     and when the guest kicks (like pvsim's xenstored, so a guest that
+ *     does not notify after emptying a full rsp[] stalls). Ring indices
+ *     start close to 2^32.
  *
  * Its exit status tells the shutdown reason: 0 poweroff, 10 + reason else
  * (with two domains: the first domain's non-poweroff reason, else the
@@ -36,6 +49,16 @@
 #include <pvsim/shared_info.h>
 #include <pvsim/event_channel.h>
 #include <pvsim/grant_table.h>
+#include <pvsim/sched.h>
+#include <pvsim/xs_wire.h>
+#include <pvsim/xencons.h>
+
+#ifndef STUB_DOM0
+#define STUB_DOM0      0
+#endif
+#ifndef STUB_INPUT
+#define STUB_INPUT     "typed at the pvstub console\r\n"
+#endif
 
 #ifndef STUB_CMDLINE
 #define STUB_CMDLINE "badptr exit=return"
@@ -68,6 +91,21 @@
 #define GNT_FRAMES     4
 #define GNT_ENTRIES    (GNT_FRAMES * 512)
 #define MAX_MAPTRACK   64
+#define POLL_MAX       4
+
+#define STORE_PORT     1                        /* with STUB_DOM0 */
+#define CONSOLE_PORT   2
+#define XS_NODES       48
+#define XS_PATH        80
+#define XS_VALUE       2048
+#define XS_WATCHES     8
+#define XS_OUT_BYTES   8192
+#define XS_IN_BUDGET   200U                     /* request bytes consumed per service */
+#define CONS_OUT_BUDGET 24U                     /* console bytes printed per service */
+#define CONS_IN_BUDGET 3U                       /* input bytes typed per tick */
+#define XS_RING_START  0xFFFFF9F0U              /* offset 0x1F0, 2^32 after 1552 bytes */
+#define CONS_IN_START  0xFFFFFFF0U
+#define CONS_OUT_START 0xFFFFF7F0U
 
 struct trap_frame {
     unsigned long x[32];                        /* x0 unused */
@@ -88,7 +126,7 @@ char stub_cmdline[MAX_GUEST_CMDLINE] = STUB_CMDLINE;
 char stub_cmdline2[MAX_GUEST_CMDLINE] = STUB_CMDLINE2;
 
 enum { PT_NONE, PT_L1, PT_L2 };
-enum { ECS_FREE, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_VIRQ };
+enum { ECS_FREE, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_VIRQ, ECS_DOM0 };
 
 struct dom {
     uint32_t id;
@@ -113,6 +151,23 @@ struct dom {
         uint8_t granter;
         uint32_t ref, va;
     } maptrack[MAX_MAPTRACK];
+    /* SCHEDOP_poll in progress */
+    bool polling;
+    uint32_t poll_nr, poll_ports[POLL_MAX];
+    uint64_t poll_deadline;
+    /* dom0's view of the domain (STUB_DOM0) */
+    volatile struct xenstore_domain_interface *xs_ring;
+    volatile struct xencons_interface *cons_ring;
+    uint8_t xs_in[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+    uint32_t xs_in_got;
+    uint8_t xs_out[XS_OUT_BYTES];               /* replies and events not yet in rsp[] */
+    uint32_t xs_out_head, xs_out_len;
+    struct {
+        bool used, relative;
+        char path[XS_PATH], token[64];
+    } xs_watches[XS_WATCHES];
+    uint32_t xs_next_tx, xs_commits;
+    uint32_t input_typed;
     /* the vCPU while it is not running */
     unsigned long x[32], pc, mstatus, sepc, scause, stval, stvec, sscratch, sie, scounteren;
     bool blocked, done;
@@ -124,6 +179,10 @@ static uint8_t shared_pages[NR_DOMS][PAGE_SIZE] __pv_section(".mbss.guest") __pv
 static uint8_t gnt_mem[NR_DOMS][GNT_FRAMES][PAGE_SIZE] __pv_section(".mbss.guest") __pv_aligned(4096);
 static struct dom doms[NR_DOMS];
 static struct dom *cur;
+
+static void dom0_attach(struct dom *d, uint8_t *store_page, uint8_t *console_page);
+static void dom0_kick(struct dom *d, uint32_t port);
+static void dom0_tick(void);
 
 static struct dom *dom_by_id(uint32_t id)
 {
@@ -354,6 +413,14 @@ static void build(struct dom *d, uint32_t id, const char *cmdline)
     si.nr_pt_frames = 1 + nr_l1;
     si.mfn_list = mfn_list_va;
     strncpy((char *)si.cmd_line, cmdline, MAX_GUEST_CMDLINE - 1);
+
+    if (STUB_DOM0) {
+        si.store_evtchn = STORE_PORT;
+        si.console.domU.evtchn = CONSOLE_PORT;
+        d->ports[STORE_PORT].state = ECS_DOM0;
+        d->ports[CONSOLE_PORT].state = ECS_DOM0;
+        dom0_attach(d, va_to_host_boot(d, store_va), va_to_host_boot(d, console_va));
+    }
     write_virt(d, si_va, (const uint8_t *)&si, sizeof(si), 0);
 
     memset((void *)d->sh, 0, PAGE_SIZE);
@@ -388,9 +455,13 @@ static void program_timer(void)
     volatile uint32_t *cmp = (volatile uint32_t *)CLINT_MTIMECMP;
     uint64_t next = mtime() + TICK;
 
-    for (int i = 0; i < NR_DOMS; i++)
+    for (int i = 0; i < NR_DOMS; i++) {
         if (!doms[i].done && doms[i].deadline != 0 && doms[i].deadline < next)
             next = doms[i].deadline;
+        if (!doms[i].done && doms[i].polling && doms[i].poll_deadline != 0 &&
+            doms[i].poll_deadline < next)
+            next = doms[i].poll_deadline;
+    }
     cmp[1] = 0xFFFFFFFFU;
     cmp[0] = (uint32_t)next;
     cmp[1] = (uint32_t)(next >> 32);
@@ -423,8 +494,20 @@ static void mark_pending_sel(struct dom *d, uint32_t port)
     d->blocked = false;                         /* Xen kicks the vCPU */
 }
 
+/* Ends a SCHEDOP_poll (an event on a polled port, or the timeout). */
+static void poll_wake(struct dom *d)
+{
+    d->polling = false;
+    d->poll_nr = 0;
+    d->poll_deadline = 0;
+    d->blocked = false;
+}
+
 static void set_pending(struct dom *d, uint32_t port)
 {
+    for (uint32_t i = 0; i < d->poll_nr; i++)
+        if (d->poll_ports[i] == port)
+            poll_wake(d);
     if (test_and_set(d->sh->evtchn_pending, port))
         return;
     if (!(d->sh->evtchn_mask[port / 32] & (1U << (port % 32))))
@@ -437,6 +520,8 @@ static void timer_check(void)
 
     for (int i = 0; i < NR_DOMS; i++) {
         struct dom *d = &doms[i];
+        if (!d->done && d->polling && d->poll_deadline != 0 && now >= d->poll_deadline)
+            poll_wake(d);
         if (d->done || d->deadline == 0 || now < d->deadline)
             continue;
         d->deadline = 0;
@@ -517,7 +602,9 @@ static long hc_event_channel_op(uint32_t cmd, uint32_t arg)
         port = rd32(buf);
         if (port >= NR_PORTS || cur->ports[port].state == ECS_FREE)
             return -XEN_EINVAL;
-        if (cur->ports[port].state == ECS_INTERDOMAIN) {
+        if (cur->ports[port].state == ECS_DOM0) {
+            dom0_kick(cur, port);
+        } else if (cur->ports[port].state == ECS_INTERDOMAIN) {
             r = dom_by_id(cur->ports[port].remote_dom);
             if (!r->done)
                 set_pending(r, cur->ports[port].peer);
@@ -554,6 +641,14 @@ static long hc_event_channel_op(uint32_t cmd, uint32_t arg)
         if (op->port >= NR_PORTS)
             return -XEN_EINVAL;
         p = (int)op->port;
+        if (cur->ports[p].state == ECS_DOM0) {
+            op->status = EVTCHNSTAT_interdomain;
+            op->vcpu = 0;
+            memset(&op->u, 0, sizeof(op->u));
+            op->u.interdomain.dom = 0;
+            op->u.interdomain.port = (uint32_t)p;
+            break;
+        }
         op->status = cur->ports[p].state == ECS_FREE ? EVTCHNSTAT_closed
                    : cur->ports[p].state == ECS_UNBOUND ? EVTCHNSTAT_unbound
                    : cur->ports[p].state == ECS_VIRQ ? EVTCHNSTAT_virq
@@ -572,6 +667,407 @@ static long hc_event_channel_op(uint32_t cmd, uint32_t arg)
     }
     }
     return copy_to_guest(arg, buf, size[cmd]) ? 0 : -XEN_EFAULT;
+}
+
+/* ---- dom0 (STUB_DOM0): a small xenstored and console backend ------------ */
+
+static struct {
+    bool used;
+    char path[XS_PATH];
+    uint32_t len;
+    char value[XS_VALUE];
+} xs_nodes[XS_NODES];
+
+static int xs_find(const char *path)
+{
+    for (int i = 0; i < XS_NODES; i++)
+        if (xs_nodes[i].used && strcmp(xs_nodes[i].path, path) == 0)
+            return i;
+    return -1;
+}
+
+/* path is at or below base */
+static bool xs_below(const char *base, const char *path)
+{
+    size_t n = strlen(base);
+    return strncmp(base, path, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+/* The node at path, created with its missing parents; -1 if the table is full. */
+static int xs_create(const char *path)
+{
+    char part[XS_PATH];
+    int i = -1;
+
+    for (size_t n = 1; path[n - 1] != 0; n++) {
+        if (path[n] != '/' && path[n] != 0)
+            continue;
+        memcpy(part, path, n);
+        part[n] = 0;
+        if ((i = xs_find(part)) >= 0)
+            continue;
+        for (i = 0; i < XS_NODES && xs_nodes[i].used; i++)
+            ;
+        if (i == XS_NODES)
+            return -1;
+        xs_nodes[i].used = true;
+        memcpy(xs_nodes[i].path, part, n + 1);
+        xs_nodes[i].len = 0;
+    }
+    return i;
+}
+
+/* Absolute form of a request's path; false if it is unusable. */
+static bool xs_abs(const struct dom *d, const char *p, char *out)
+{
+    int n = p[0] == '/' ? snprintf(out, XS_PATH, "%s", p)
+                        : snprintf(out, XS_PATH, "/local/domain/%lu/%s", (unsigned long)d->id, p);
+    return p[0] != 0 && n < XS_PATH && out[n - 1] != '/';
+}
+
+static void xs_queue(struct dom *d, const void *data, uint32_t len)
+{
+    const uint8_t *p = data;
+
+    if (d->xs_out_len + len > XS_OUT_BYTES) {
+        printf("pvstub: xenstored output for d%lu overflows\n", (unsigned long)d->id);
+        bare_exit(EXIT_BAD_TRAP);
+    }
+    for (uint32_t i = 0; i < len; i++)
+        d->xs_out[(d->xs_out_head + d->xs_out_len + i) % XS_OUT_BYTES] = p[i];
+    d->xs_out_len += len;
+}
+
+static void xs_send(struct dom *d, uint32_t type, uint32_t req_id, uint32_t tx_id,
+                    const void *a, uint32_t alen, const void *b, uint32_t blen)
+{
+    struct xsd_sockmsg h = { .type = type, .req_id = req_id, .tx_id = tx_id, .len = alen + blen };
+
+    xs_queue(d, &h, sizeof(h));
+    xs_queue(d, a, alen);
+    xs_queue(d, b, blen);
+}
+
+static bool xs_flush(struct dom *d);
+
+/* Fires the watches a change at path (absolute) triggers; rm also fires
+ * those below it. */
+static void xs_fire(const char *path, bool rm)
+{
+    for (int k = 0; k < NR_DOMS; k++) {
+        struct dom *w = &doms[k];
+        char wabs[XS_PATH], home[XS_PATH];
+        const char *report;
+        if (w->xs_ring == NULL || w->done)
+            continue;
+        snprintf(home, sizeof(home), "/local/domain/%lu/", (unsigned long)w->id);
+        for (int i = 0; i < XS_WATCHES; i++) {
+            if (!w->xs_watches[i].used || !xs_abs(w, w->xs_watches[i].path, wabs))
+                continue;
+            if (!xs_below(wabs, path) && !(rm && xs_below(path, wabs)))
+                continue;
+            report = path;
+            if (w->xs_watches[i].relative && strncmp(path, home, strlen(home)) == 0)
+                report = path + strlen(home);
+            xs_send(w, XS_WATCH_EVENT, 0, 0, report, strlen(report) + 1,
+                    w->xs_watches[i].token, strlen(w->xs_watches[i].token) + 1);
+        }
+        /* Output goes out as soon as it is made (the requester's with its reply). */
+        if (w != cur && xs_flush(w))
+            set_pending(w, STORE_PORT);
+    }
+}
+
+static void xs_request(struct dom *d, const struct xsd_sockmsg *h, char *body)
+{
+    static const char ok[] = "OK";
+    char path[XS_PATH], reply[XS_PATH + 8];
+    const char *err = NULL;
+    size_t plen = strnlen(body, h->len);
+    int i;
+
+    body[h->len] = 0;
+#define REPLY(p, n) xs_send(d, h->type, h->req_id, h->tx_id, (p), (n), NULL, 0)
+    switch (h->type) {
+    case XS_READ:
+    case XS_WRITE:
+    case XS_MKDIR:
+    case XS_RM:
+    case XS_DIRECTORY:
+        if (plen >= h->len || !xs_abs(d, body, path)) {
+            err = "EINVAL";
+            break;
+        }
+        i = xs_find(path);
+        if (h->type == XS_READ) {
+            if (i < 0)
+                err = "ENOENT";
+            else
+                REPLY(xs_nodes[i].value, xs_nodes[i].len);
+        } else if (h->type == XS_WRITE) {
+            uint32_t vlen = h->len - (uint32_t)plen - 1;
+            if (vlen > XS_VALUE)
+                err = "ENOSPC";
+            else if ((i = xs_create(path)) < 0)
+                err = "ENOSPC";
+            else {
+                memcpy(xs_nodes[i].value, body + plen + 1, vlen);
+                xs_nodes[i].len = vlen;
+                xs_fire(path, false);
+                REPLY(ok, sizeof(ok));
+            }
+        } else if (h->type == XS_MKDIR) {
+            if (i < 0 && xs_create(path) < 0)
+                err = "ENOSPC";
+            else {
+                if (i < 0)
+                    xs_fire(path, false);
+                REPLY(ok, sizeof(ok));
+            }
+        } else if (h->type == XS_RM) {
+            if (i < 0)
+                err = "ENOENT";
+            else {
+                for (int j = 0; j < XS_NODES; j++)
+                    if (xs_nodes[j].used && xs_below(path, xs_nodes[j].path))
+                        xs_nodes[j].used = false;
+                xs_fire(path, true);
+                REPLY(ok, sizeof(ok));
+            }
+        } else if (i < 0) {
+            err = "ENOENT";
+        } else {
+            /* XS_DIRECTORY: the last component of each child, NUL-terminated. */
+            static char list[XS_NODES * XS_PATH];
+            uint32_t n = 0;
+            size_t base = strlen(path);
+            for (int j = 0; j < XS_NODES; j++) {
+                const char *c = xs_nodes[j].path;
+                if (!xs_nodes[j].used || strncmp(c, path, base) != 0 || c[base] != '/' ||
+                    strchr(c + base + 1, '/') != NULL)
+                    continue;
+                memcpy(list + n, c + base + 1, strlen(c + base + 1) + 1);
+                n += strlen(c + base + 1) + 1;
+            }
+            REPLY(list, n);
+        }
+        break;
+    case XS_WATCH:
+    case XS_UNWATCH: {
+        const char *token = body + plen + 1;
+        if (plen + 1 >= h->len || strnlen(token, h->len - plen - 1) >= h->len - plen - 1 ||
+            !xs_abs(d, body, path) || strlen(token) >= sizeof(d->xs_watches[0].token)) {
+            err = "EINVAL";
+            break;
+        }
+        for (i = 0; i < XS_WATCHES; i++)
+            if (d->xs_watches[i].used && strcmp(d->xs_watches[i].path, body) == 0 &&
+                strcmp(d->xs_watches[i].token, token) == 0)
+                break;
+        if (h->type == XS_UNWATCH) {
+            if (i == XS_WATCHES)
+                err = "ENOENT";
+            else {
+                d->xs_watches[i].used = false;
+                REPLY(ok, sizeof(ok));
+            }
+            break;
+        }
+        if (i < XS_WATCHES) {
+            err = "EEXIST";
+            break;
+        }
+        for (i = 0; i < XS_WATCHES && d->xs_watches[i].used; i++)
+            ;
+        if (i == XS_WATCHES) {
+            err = "ENOSPC";
+            break;
+        }
+        d->xs_watches[i].used = true;
+        d->xs_watches[i].relative = body[0] != '/';
+        strncpy(d->xs_watches[i].path, body, XS_PATH - 1);
+        strncpy(d->xs_watches[i].token, token, sizeof(d->xs_watches[i].token) - 1);
+        REPLY(ok, sizeof(ok));
+        /* Xen fires a new watch once, after the reply. */
+        xs_send(d, XS_WATCH_EVENT, 0, 0, body, plen + 1, token, strlen(token) + 1);
+        break;
+    }
+    case XS_TRANSACTION_START:
+        REPLY(reply, snprintf(reply, sizeof(reply), "%lu", (unsigned long)++d->xs_next_tx) + 1);
+        break;
+    case XS_TRANSACTION_END:
+        /* Changes were applied as they came; the first commit asks for a retry. */
+        if (h->tx_id == 0)
+            err = "EINVAL";
+        else if (strcmp(body, "T") == 0 && d->xs_commits++ == 0)
+            err = "EAGAIN";
+        else
+            REPLY(ok, sizeof(ok));
+        break;
+    case XS_GET_DOMAIN_PATH:
+        REPLY(reply, snprintf(reply, sizeof(reply), "/local/domain/%s", body) + 1);
+        break;
+    default:
+        err = "EINVAL";
+        break;
+    }
+    if (err != NULL)
+        xs_send(d, XS_ERROR, h->req_id, h->tx_id, err, strlen(err) + 1, NULL, 0);
+#undef REPLY
+}
+
+/* Copies queued output into rsp[] as far as it has room; true if any. */
+static bool xs_flush(struct dom *d)
+{
+    volatile struct xenstore_domain_interface *r = d->xs_ring;
+    uint32_t prod = r->rsp_prod, n = 0;
+    uint32_t space = XENSTORE_RING_SIZE - (prod - r->rsp_cons);
+
+    if (prod - r->rsp_cons > XENSTORE_RING_SIZE) {
+        printf("pvstub: d%lu: bad rsp indices\n", (unsigned long)d->id);
+        r->error = XENSTORE_ERROR_RINGIDX;
+        return true;
+    }
+    while (n < space && d->xs_out_len > 0) {
+        r->rsp[MASK_XENSTORE_IDX(prod + n)] = (char)d->xs_out[d->xs_out_head];
+        d->xs_out_head = (d->xs_out_head + 1) % XS_OUT_BYTES;
+        d->xs_out_len--;
+        n++;
+    }
+    if (n == 0)
+        return false;
+    __asm__ volatile("fence w, w" : : : "memory");
+    r->rsp_prod = prod + n;
+    return true;
+}
+
+static void xs_service(struct dom *d, bool kicked)
+{
+    volatile struct xenstore_domain_interface *r = d->xs_ring;
+    struct xsd_sockmsg *h = (struct xsd_sockmsg *)d->xs_in;
+    uint32_t cons = r->req_cons, prod = r->req_prod, budget = XS_IN_BUDGET;
+    bool moved = false;
+
+    if (r->error != XENSTORE_ERROR_NONE)
+        return;
+    if (prod - cons > XENSTORE_RING_SIZE) {
+        printf("pvstub: d%lu: bad req indices 0x%08lx 0x%08lx\n", (unsigned long)d->id,
+               (unsigned long)prod, (unsigned long)cons);
+        r->error = XENSTORE_ERROR_RINGIDX;
+        set_pending(d, STORE_PORT);
+        return;
+    }
+    __asm__ volatile("fence r, r" : : : "memory");
+    /* Requests are read on the tick only: the guest waits for its replies,
+     * and for room in req[]. */
+    while (!kicked && cons != prod && budget > 0) {
+        d->xs_in[d->xs_in_got++] = (uint8_t)r->req[MASK_XENSTORE_IDX(cons)];
+        cons++;
+        budget--;
+        if (d->xs_in_got == sizeof(*h) && h->len > XENSTORE_PAYLOAD_MAX) {
+            printf("pvstub: d%lu: request of %lu bytes\n", (unsigned long)d->id,
+                   (unsigned long)h->len);
+            r->error = XENSTORE_ERROR_PROTO;
+            set_pending(d, STORE_PORT);
+            return;
+        }
+        if (d->xs_in_got >= sizeof(*h) && d->xs_in_got == sizeof(*h) + h->len) {
+            static char body[XENSTORE_PAYLOAD_MAX + 1];
+            memcpy(body, d->xs_in + sizeof(*h), h->len);
+            d->xs_in_got = 0;
+            xs_request(d, h, body);
+        }
+    }
+    if (cons != r->req_cons) {
+        __asm__ volatile("fence rw, rw" : : : "memory");
+        r->req_cons = cons;
+        moved = true;
+    }
+    /* Like pvsim's xenstored, replies go out when the guest kicks (or when
+     * requests were just served), not on a bare tick. */
+    if ((kicked || moved) && xs_flush(d))
+        moved = true;
+    if (moved)
+        set_pending(d, STORE_PORT);
+}
+
+static void cons_service(struct dom *d, bool tick)
+{
+    volatile struct xencons_interface *c = d->cons_ring;
+    uint32_t cons = c->out_cons, prod = c->out_prod, n = 0;
+    static const char input[] = STUB_INPUT;
+    bool moved = false;
+
+    if (prod - cons > XENCONS_OUT_SIZE) {
+        printf("pvstub: d%lu: bad console out indices\n", (unsigned long)d->id);
+        cons = prod;
+    }
+    __asm__ volatile("fence r, r" : : : "memory");
+    /* A slow backend: it reads on its tick only, so a busy writer fills out[]. */
+    while (tick && cons != prod && n++ < CONS_OUT_BUDGET)
+        bare_putc(c->out[MASK_XENCONS_IDX(cons++, c->out)]);
+    if (cons != c->out_cons) {
+        __asm__ volatile("fence rw, rw" : : : "memory");
+        c->out_cons = cons;
+        moved = true;
+    }
+    if (tick && d->input_typed < sizeof(input) - 1) {
+        uint32_t ip = c->in_prod;
+        for (n = 0; n < CONS_IN_BUDGET && d->input_typed < sizeof(input) - 1 &&
+                    ip - c->in_cons < XENCONS_IN_SIZE; n++)
+            c->in[MASK_XENCONS_IDX(ip++, c->in)] = input[d->input_typed++];
+        if (ip != c->in_prod) {
+            __asm__ volatile("fence w, w" : : : "memory");
+            c->in_prod = ip;
+            moved = true;
+        }
+    }
+    if (moved)
+        set_pending(d, CONSOLE_PORT);
+}
+
+static void dom0_attach(struct dom *d, uint8_t *store_page, uint8_t *console_page)
+{
+    char path[XS_PATH];
+    int i;
+
+    memset(store_page, 0, PAGE_SIZE);
+    memset(console_page, 0, PAGE_SIZE);
+    d->xs_ring = (volatile struct xenstore_domain_interface *)store_page;
+    d->cons_ring = (volatile struct xencons_interface *)console_page;
+    d->xs_ring->req_cons = d->xs_ring->req_prod = XS_RING_START;
+    d->xs_ring->rsp_cons = d->xs_ring->rsp_prod = XS_RING_START;
+    d->xs_ring->server_features = XENSTORE_SERVER_FEATURE_ERROR;
+    d->cons_ring->in_cons = d->cons_ring->in_prod = CONS_IN_START;
+    d->cons_ring->out_cons = d->cons_ring->out_prod = CONS_OUT_START;
+
+    snprintf(path, sizeof(path), "/local/domain/%lu/name", (unsigned long)d->id);
+    i = xs_create(path);
+    xs_nodes[i].len = (uint32_t)snprintf(xs_nodes[i].value, XS_VALUE, "pvstub-guest%lu",
+                                         (unsigned long)d->id);
+    snprintf(path, sizeof(path), "/local/domain/%lu/domid", (unsigned long)d->id);
+    i = xs_create(path);
+    xs_nodes[i].len = (uint32_t)snprintf(xs_nodes[i].value, XS_VALUE, "%lu", (unsigned long)d->id);
+    snprintf(path, sizeof(path), "/local/domain/%lu/data", (unsigned long)d->id);
+    (void)xs_create(path);
+}
+
+static void dom0_kick(struct dom *d, uint32_t port)
+{
+    if (port == STORE_PORT)
+        xs_service(d, true);
+    else
+        cons_service(d, false);
+}
+
+static void dom0_tick(void)
+{
+    for (int i = 0; i < NR_DOMS; i++) {
+        if (doms[i].done || doms[i].xs_ring == NULL)
+            continue;
+        xs_service(&doms[i], false);
+        cons_service(&doms[i], true);
+    }
 }
 
 /* ---- PV MMU ----------------------------------------------------------- */
@@ -975,6 +1471,7 @@ static void schedule(struct trap_frame *f)
 
     for (;;) {
         timer_check();
+        dom0_tick();
         live = false;
         for (int k = 1; k <= NR_DOMS && next == NULL; k++) {
             struct dom *d = &doms[(cur - doms + k) % NR_DOMS];
@@ -1045,6 +1542,31 @@ static long hc_sched_op(unsigned long cmd, unsigned long arg, bool *resched)
             *resched = true;
         }
         return 0;
+    case SCHEDOP_poll: {
+        struct sched_poll poll;
+        uint32_t ports[POLL_MAX];
+        if (!copy_from_guest(&poll, arg, sizeof(poll)))
+            return -XEN_EFAULT;
+        if (poll.nr_ports > POLL_MAX)
+            return -XEN_EINVAL;
+        if (!copy_from_guest(ports, (uintptr_t)poll.ports, poll.nr_ports * 4))
+            return -XEN_EFAULT;
+        for (uint32_t i = 0; i < poll.nr_ports; i++) {
+            if (ports[i] >= NR_PORTS)
+                return -XEN_EINVAL;
+            if (cur->sh->evtchn_pending[ports[i] / 32] & (1U << (ports[i] % 32)))
+                return 0;
+        }
+        if (poll.timeout != 0 && poll.timeout <= mtime())
+            return 0;
+        cur->polling = true;
+        cur->poll_nr = poll.nr_ports;
+        memcpy(cur->poll_ports, ports, sizeof(ports));
+        cur->poll_deadline = poll.timeout;
+        cur->blocked = true;
+        *resched = true;
+        return 0;
+    }
     case SCHEDOP_shutdown:
         if (!copy_from_guest(&reason, arg, 4))
             return -XEN_EFAULT;
@@ -1101,6 +1623,7 @@ void stub_trap(struct trap_frame *f)
     }
     if (cause == (CAUSE_INTERRUPT_BIT | IRQ_M_TIMER)) {
         resched = NR_DOMS > 1;                  /* time slice */
+        dom0_tick();
     } else if (cause == CAUSE_ILLEGAL_INSN) {
         if (!emulate_rdtime(x, csr_read(mtval)))
             reflect(cause, csr_read(mtval));

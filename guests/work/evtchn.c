@@ -1,15 +1,19 @@
 /*
  * work=evtchn-ping: event-channel ping-pong, N round trips (n=, default 1000).
  *
- * Without xenstore the two domains meet by convention:
+ * The two domains meet without xenstore:
  *   role=server peer=<domid>          allocates an unbound port for the peer
- *                                     first thing (so it is port 1, the lowest
- *                                     free), then answers each event with one.
- *   role=client peer=<domid> port=1   retries EVTCHNOP_bind_interdomain
+ *                                     first thing (the lowest free: 1, or 3
+ *                                     when the domain builder gave the domain
+ *                                     xenstore and console ports), then
+ *                                     answers each event with one.
+ *   role=client peer=<domid> [port=P] retries EVTCHNOP_bind_interdomain
  *                                     (SCHEDOP_yield between tries, at most
  *                                     retries=R, default 100000) until the
  *                                     server's port exists, then sends and
- *                                     waits for each answer.
+ *                                     waits for each answer. Without port=
+ *                                     it looks for the server's port: the
+ *                                     one of ports 1..32 it may bind to.
  *   role=loopback                     both ends in this domain (DOMID_SELF).
  * Both sides need the same n. Xen notifies a port right after
  * bind_interdomain (a notification the unbound end may have missed); the
@@ -63,21 +67,31 @@ static void ev_check(int rc, const char *what)
         work_fail("%s = %d (%s)", what, rc, xen_errstr(rc));
 }
 
-unsigned long bind_with_retry(domid_t peer, evtchn_port_t remote_port, evtchn_handler_t fn,
+unsigned long bind_with_retry(domid_t peer, evtchn_port_t *remote_port, evtchn_handler_t fn,
                               void *data, evtchn_port_t *local)
 {
     unsigned long retries = param("retries", 100000);
+    evtchn_port_t first = *remote_port, last = *remote_port;
     unsigned long tries = 0;
-    int rc;
+    int rc = 0;
 
+    if (first == 0) {
+        first = 1;
+        last = BIND_PROBE_PORTS;
+    }
     for (;;) {
         tries++;
-        rc = evtchn_bind_interdomain(peer, remote_port, fn, data, local);
-        if (rc == 0)
-            return tries;
+        for (evtchn_port_t p = first; p <= last; p++) {
+            rc = evtchn_bind_interdomain(peer, p, fn, data, local);
+            if (rc == 0) {
+                *remote_port = p;
+                return tries;
+            }
+        }
         if (tries > retries)
-            work_fail("EVTCHNOP_bind_interdomain(dom %u, port %lu) = %d (%s) after %lu tries",
-                      peer, (unsigned long)remote_port, rc, xen_errstr(rc), tries);
+            work_fail("EVTCHNOP_bind_interdomain(dom %u, port %lu%s%lu) = %d (%s) after %lu tries",
+                      peer, (unsigned long)first, first == last ? "" : "..",
+                      first == last ? 0UL : (unsigned long)last, rc, xen_errstr(rc), tries);
         (void)sched_yield();
     }
 }
@@ -110,7 +124,7 @@ static void server(unsigned long n)
 static void client(unsigned long n)
 {
     domid_t peer = param_domid("peer", DOMID_INVALID);
-    evtchn_port_t remote = (evtchn_port_t)param("port", 1);
+    evtchn_port_t remote = (evtchn_port_t)param("port", 0);
     static volatile unsigned long events;
     evtchn_port_t port;
     unsigned long tries;
@@ -119,7 +133,7 @@ static void client(unsigned long n)
     if (peer == DOMID_INVALID)
         work_fail("role=client needs peer=<domid>");
     events_init();
-    tries = bind_with_retry(peer, remote, count_event, (void *)&events, &port);
+    tries = bind_with_retry(peer, &remote, count_event, (void *)&events, &port);
     drain_bind_event(port, &events);
     measure_start(&m);
     for (unsigned long i = 0; i < n; i++) {

@@ -3,13 +3,14 @@
  * default 1000; both sides need the same n).
  *
  *   role=granter peer=<domid>
- *       allocates the event-channel port first (port 1), sets up its grant
+ *       allocates the event-channel port first (the lowest free), sets up its grant
  *       table, grants a data page read-only (gref 8, the first non-reserved)
  *       and a reply page writable (gref 9), then per round: waits for the
  *       mapper's event, checks the reply, writes the next round's pattern
  *       and answers with an event. At the end both grants must end cleanly.
- *   role=mapper peer=<domid> gref=8 [port=1] [reply_gref=gref+1] [reply=copy|map]
- *       binds to the port (retrying), then per round: maps gref read-only
+ *   role=mapper peer=<domid> gref=8 [port=P] [reply_gref=gref+1] [reply=copy|map]
+ *       binds to the port (retrying; without port=, to whichever of the
+ *       granter's ports 1..32 is unbound for it), then per round: maps gref read-only
  *       (retrying, first round only, while the grant does not exist yet),
  *       checks the whole page, writes the reply (GNTTABOP_copy into
  *       reply_gref, or through a writable mapping of it), unmaps, sends an
@@ -227,7 +228,7 @@ static void mapper(unsigned long n)
     domid_t peer = param_domid("peer", DOMID_INVALID);
     grant_ref_t gref = (grant_ref_t)param("gref", GNTTAB_NR_RESERVED_ENTRIES);
     grant_ref_t reply_gref = (grant_ref_t)param("reply_gref", gref + 1);
-    evtchn_port_t remote = (evtchn_port_t)param("port", 1);
+    evtchn_port_t remote = (evtchn_port_t)param("port", 0);
     unsigned long retries = param("retries", 100000);
     bool by_copy = reply_by_copy();
     static volatile unsigned long events;
@@ -242,7 +243,7 @@ static void mapper(unsigned long n)
         work_fail("role=mapper needs peer=<domid>");
     mm_init();
     events_init();
-    bind_tries = bind_with_retry(peer, remote, count_event, (void *)&events, &port);
+    bind_tries = bind_with_retry(peer, &remote, count_event, (void *)&events, &port);
     drain_bind_event(port, &events);
     own_page_alloc(&scratch);
     va = kmap_va();

@@ -24,6 +24,8 @@ static const struct {
     { "evtchn-ping", work_evtchn_ping },
     { "grant", work_grant },
     { "user-hello", work_user_hello },
+    { "xenstore", work_xenstore },
+    { "console", work_console },
 };
 
 unsigned long param(const char *key, unsigned long dflt)

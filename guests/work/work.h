@@ -36,9 +36,13 @@ void measure_stop(struct measure *m);
 /* a / b, or 0 if b is 0 (64-bit). */
 uint64_t per(uint64_t a, uint64_t b);
 
-/* EVTCHNOP_bind_interdomain to peer's remote_port, with SCHEDOP_yield
- * between tries (retries=, default 100000); returns the number of tries. */
-unsigned long bind_with_retry(domid_t peer, evtchn_port_t remote_port, evtchn_handler_t fn,
+/* EVTCHNOP_bind_interdomain to peer's *remote_port, with SCHEDOP_yield
+ * between tries (retries=, default 100000); returns the number of tries.
+ * *remote_port 0 means "the peer's port that is unbound for us": each try
+ * then sweeps the peer's ports 1..BIND_PROBE_PORTS, and *remote_port gets
+ * the one bound. */
+#define BIND_PROBE_PORTS 32U
+unsigned long bind_with_retry(domid_t peer, evtchn_port_t *remote_port, evtchn_handler_t fn,
                               void *data, evtchn_port_t *local);
 /* Drops the notification Xen raises on a port just bound with
  * bind_interdomain, and zeroes its event counter. */
@@ -57,5 +61,7 @@ void work_timer(void);
 void work_evtchn_ping(void);
 void work_grant(void);
 void work_user_hello(void);
+void work_xenstore(void);
+void work_console(void);
 
 #endif

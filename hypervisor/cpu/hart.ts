@@ -267,7 +267,7 @@ export class Hart {
       if (pa < 0) return -1;
     }
     if (pa >= TWO32) return -1;
-    if (!this.mem.frames[pa >>> 12] && !this.mem.findMmio(pa)) return -1;
+    if (!this.mem.isAllocated(pa >>> 12) && !this.mem.findMmio(pa)) return -1;
     return pa;
   }
 

@@ -44,6 +44,19 @@ export class PhysMemory {
    * reserved word are not tracked individually, so an intervening run counts as one.
    */
   lastRunner: object | null = null;
+  /**
+   * Non-zero for frames that are allocated but have no storage yet (lazily populated): they
+   * read as zeros and get their storage on first touch, so memory a guest never writes costs
+   * the host nothing. `frames[pfn]` stays null until then.
+   */
+  readonly unpopulated = new Uint8Array(MAX_FRAMES);
+  /**
+   * Gives an allocated-but-unpopulated frame its storage. The CPU's slow path calls it when
+   * a translation lands on `frames[pfn] === null`: it returns the (zeroed) frame, or null
+   * when nothing is allocated there (access fault). Installed by the frame allocator
+   * (hypervisor/mm/frame_table.ts); null = no lazy frames.
+   */
+  populate: ((pfn: number) => Uint8Array | null) | null = null;
   private populated = 0;
   /** Frame views ready for reuse: allocating a fresh ArrayBuffer per frame is slow. */
   private readonly spare: { bytes: Uint8Array; words: Int32Array }[] = [];
@@ -57,6 +70,7 @@ export class PhysMemory {
     const have = this.frames[pfn];
     if (have) return have;
     if (pfn < 0 || pfn >= MAX_FRAMES) throw new RangeError(`frame number ${pfn} out of range`);
+    this.unpopulated[pfn] = 0;
     let v = this.spare.pop();
     if (v) v.bytes.fill(0);
     else v = this.newSlab();
@@ -64,6 +78,17 @@ export class PhysMemory {
     this.words[pfn] = v.words;
     this.populated++;
     return v.bytes;
+  }
+
+  /** Makes `pfn` an allocated frame without storage: it reads as zeros until first written. */
+  reserveFrame(pfn: number): void {
+    if (pfn < 0 || pfn >= MAX_FRAMES) throw new RangeError(`frame number ${pfn} out of range`);
+    if (!this.frames[pfn]) this.unpopulated[pfn] = 1;
+  }
+
+  /** True if a frame exists at `pfn`, populated or not. */
+  isAllocated(pfn: number): boolean {
+    return this.frames[pfn] != null || this.unpopulated[pfn] !== 0;
   }
 
   /** Populates every frame in [base, base+size). */
@@ -84,6 +109,7 @@ export class PhysMemory {
   }
 
   removeFrame(pfn: number): void {
+    this.unpopulated[pfn] = 0;
     const bytes = this.frames[pfn];
     const words = this.words[pfn];
     if (!bytes || !words) return;
@@ -120,33 +146,38 @@ export class PhysMemory {
     if (len <= 0) return true;
     if (pa < 0 || pa + len > 2 ** 32) return false;
     for (let p = Math.floor(pa / PAGE_SIZE); p <= Math.floor((pa + len - 1) / PAGE_SIZE); p++) {
-      if (!this.frames[p]) return false;
+      if (!this.frames[p] && !this.unpopulated[p]) return false;
     }
     return true;
   }
 
-  /** Host-side copy out of machine memory; throws RangeError on an unbacked byte. */
+  /**
+   * Host-side copy out of machine memory (unpopulated frames read as zeros); throws
+   * RangeError on an unbacked byte.
+   */
   readBytes(pa: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
     let done = 0;
     while (done < len) {
       const a = pa + done;
-      const f = this.frames[Math.floor(a / PAGE_SIZE)];
-      if (!f) throw new RangeError(`no frame at 0x${a.toString(16)}`);
+      const p = Math.floor(a / PAGE_SIZE);
+      const f = this.frames[p];
+      if (!f && !this.unpopulated[p]) throw new RangeError(`no frame at 0x${a.toString(16)}`);
       const off = a & PAGE_MASK;
       const n = Math.min(PAGE_SIZE - off, len - done);
-      out.set(f.subarray(off, off + n), done);
+      if (f) out.set(f.subarray(off, off + n), done);
       done += n;
     }
     return out;
   }
 
-  /** Host-side copy into machine memory; throws RangeError on an unbacked byte. */
+  /** Host-side copy into machine memory (populating frames as needed); throws RangeError on an unbacked byte. */
   writeBytes(pa: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) {
       const a = pa + done;
-      const f = this.frames[Math.floor(a / PAGE_SIZE)];
+      const p = Math.floor(a / PAGE_SIZE);
+      const f = this.frames[p] ?? (this.unpopulated[p] ? this.ensureFrame(p) : null);
       if (!f) throw new RangeError(`no frame at 0x${a.toString(16)}`);
       const off = a & PAGE_MASK;
       const n = Math.min(PAGE_SIZE - off, data.length - done);

@@ -188,7 +188,12 @@ export class Mmu {
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
     }
-    if (pa < TWO32) this.insert(set, acc, vpn, Math.floor(pa / PAGE_SIZE));
+    if (pa < TWO32) {
+      const pfn = Math.floor(pa / PAGE_SIZE);
+      // An allocated frame nobody has touched yet gets its storage now (lazy frames).
+      if (this.mem.frames[pfn] === null && this.mem.populate !== null) this.mem.populate(pfn);
+      this.insert(set, acc, vpn, pfn);
+    }
     return pa;
   }
 

@@ -12,6 +12,8 @@ import { PAGE_SIZE, type PhysMemory } from '../cpu/memory.ts';
 import { parseElf, xenNotes } from './elf.ts';
 import { Domain, Vcpu } from './domain.ts';
 import { FrameTable, FrameType } from '../mm/frame_table.ts';
+import { mmInitDomain } from '../mm/domain_mm.ts';
+import { gnttabInit } from '../gnttab/index.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, SATP_MODE_SV32, SV32_MEGAPAGE, pte } from '../mm/sv32.ts';
 import { SIF, writeStartInfo, MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
 import { initSharedInfo } from '../../protocol/xen/shared_info.ts';
@@ -155,7 +157,7 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
     }
     domain.p2m = p2m;
     const mem = frames.mem;
-    const frameAt = (va: number) => mem.frames[p2m[(va - virtBase) / PAGE_SIZE]!]!;
+    const frameAt = (va: number) => frames.frameStorage(p2m[(va - virtBase) / PAGE_SIZE]!);
     const writeVirt = (va: number, data: Uint8Array) => {
       let done = 0;
       while (done < data.length) {
@@ -172,19 +174,17 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
 
     domain.sharedInfoMfn = frames.alloc(opts.domid, FrameType.SharedInfo);
     allocated.push(domain.sharedInfoMfn);
-    initSharedInfo(mem.frames[domain.sharedInfoMfn]!, { maxPfn: nrPages });
+    initSharedInfo(mem.ensureFrame(domain.sharedInfoMfn), { maxPfn: nrPages });
     const mfnOf = (va: number) => p2m[(va - virtBase) / PAGE_SIZE]!;
 
     // Page tables: L2 first, then the L1s in address order.
     const l2Mfn = mfnOf(ptVa);
-    frames.setType(l2Mfn, FrameType.L2PageTable);
     const l2f = frameAt(ptVa);
     const l2 = new DataView(l2f.buffer, l2f.byteOffset, l2f.byteLength);
     const ptEnd = ptVa + (1 + nrL1) * PAGE_SIZE;
     for (let i = 0; i < nrL1; i++) {
       const l1Va = ptVa + (1 + i) * PAGE_SIZE;
       const l1Mfn = mfnOf(l1Va);
-      frames.setType(l1Mfn, FrameType.L1PageTable);
       const vpn1 = (virtBase + i * SV32_MEGAPAGE) >>> 22;
       l2.setUint32(vpn1 * 4, pte(l1Mfn, PTE_V), true);
       const l1f = frameAt(l1Va);
@@ -230,6 +230,8 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
     boot.pc = entry >>> 0;
     boot.x[10] = startInfoVa | 0; // a0
     boot.x[2] = stackTop | 0; // sp
+    mmInitDomain(frames, domain, l2Mfn); // validates and pins the tables, vCPU 0's base
+    gnttabInit(domain);
   } catch (e) {
     // A failed build leaves no frames behind.
     for (const mfn of allocated) frames.release(mfn);

@@ -4,6 +4,8 @@ import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
+import type { DomainMm } from '../mm/mmuext.ts';
+import type { DomainGnttab } from '../gnttab/table.ts';
 import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/scheduler.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
@@ -61,6 +63,20 @@ export class Domain {
   sharedInfoMfn = 0;
   /** Event channel ports (evtchnInit); null until set up. */
   evtchn: DomainEvtchn | null = null;
+  /**
+   * For a domain with no guest code (the control domain served by the dom0 process): called
+   * when one of its ports becomes pending, instead of raising an upcall.
+   */
+  onEvent: ((port: number) => void) | null = null;
+  /** The xenstore and console rings start_info names, and their (guest-side) ports. */
+  storeMfn = 0;
+  storeEvtchn = 0;
+  consoleMfn = 0;
+  consoleEvtchn = 0;
+  /** PV MMU state: each vCPU's base page table (mmInitDomain); null until built. */
+  mm: DomainMm | null = null;
+  /** Grant table (gnttabInit); null until set up. */
+  gnttab: DomainGnttab | null = null;
   startInfoVa = 0;
   /** Bytes the guest wrote with CONSOLEIO_write that have not formed a full line yet. */
   consolePartial = '';

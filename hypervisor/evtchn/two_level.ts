@@ -89,6 +89,11 @@ export function setPending(hv: HypervisorServices, domain: Domain, vcpuId: numbe
   if ((pending & bit) !== 0) return;
   sh.setPendingWord(word, pending | bit);
   e.stats.setPending++;
+  if (domain.onEvent) {
+    // A control domain served from outside (dom0's process): hand the port over.
+    domain.onEvent(port);
+    return;
+  }
   if ((sh.maskWord(word) & bit) === 0) raiseSelector(hv, domain.vcpus[vcpuId], word);
   checkPollers(hv, domain, port);
 }

@@ -13,11 +13,12 @@ export function copyFromGuest(hart: Hart, va: number, len: number): Uint8Array |
     const a = (va + done) >>> 0;
     const pa = hart.translate(a, 'r');
     if (pa < 0) return null;
-    const frame = hart.mem.frames[Math.floor(pa / PAGE_SIZE)];
-    if (!frame) return null;
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const frame = hart.mem.frames[pfn];
+    if (!frame && !hart.mem.isAllocated(pfn)) return null;
     const off = pa & PAGE_MASK;
     const n = Math.min(PAGE_SIZE - off, len - done);
-    out.set(frame.subarray(off, off + n), done);
+    if (frame) out.set(frame.subarray(off, off + n), done); // an unpopulated frame reads as zeros
     done += n;
   }
   return out;
@@ -33,7 +34,8 @@ export function copyToGuest(hart: Hart, va: number, data: Uint8Array): boolean {
     const a = (va + done) >>> 0;
     const pa = hart.translate(a, 'w');
     if (pa < 0) return false;
-    const frame = hart.mem.frames[Math.floor(pa / PAGE_SIZE)];
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const frame = hart.mem.frames[pfn] ?? (hart.mem.isAllocated(pfn) ? hart.mem.ensureFrame(pfn) : null);
     if (!frame) return false;
     const off = pa & PAGE_MASK;
     const n = Math.min(PAGE_SIZE - off, data.length - done);
@@ -52,4 +54,22 @@ export function copyToGuest(hart: Hart, va: number, data: Uint8Array): boolean {
 export function readGuestU32(hart: Hart, va: number): number | null {
   const b = copyFromGuest(hart, va, 4);
   return b ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : null;
+}
+
+/** Writes a little-endian u32 to guest memory; false if the destination is not writable. */
+export function writeGuestU32(hart: Hart, va: number, value: number): boolean {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, value >>> 0, true);
+  return copyToGuest(hart, va, b);
+}
+
+/** The top of the guest-accessible address space: HYPERVISOR_VIRT_START (hypercall/xen_version.ts, which imports this file). */
+const GUEST_LIMIT = 0xffc0_0000;
+
+/**
+ * Xen's guest_handle_okay(): an array of `count` elements of `size` bytes at `va` lies in
+ * the guest's part of the address space (whether it is mapped is found out element by element).
+ */
+export function guestHandleOkay(va: number, count: number, size: number): boolean {
+  return count * size <= GUEST_LIMIT && (va >>> 0) + count * size <= GUEST_LIMIT;
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Hypervisor, type SchedulerName } from '../hypervisor.ts';
+import { startLocalDom0 } from '../../dom0/local.ts';
 import type { Domain } from '../domain/domain.ts';
 import { ScenarioError, type Scenario } from './schema.ts';
 
@@ -61,9 +62,9 @@ export function rng(seed: number): () => number {
 /** Seed-dependent start jitter: domains do not all start in the same nanosecond. */
 const START_JITTER_NS = 100_000;
 
-export function runScenario(s: Scenario, opts: RunScenarioOptions): ScenarioResult {
+export async function runScenario(s: Scenario, opts: RunScenarioOptions): Promise<ScenarioResult> {
   const setup = buildScenario(s, opts);
-  setup.hv.run({ until: setup.until });
+  await setup.hv.runAsync({ until: setup.until });
   return collect(s, setup);
 }
 
@@ -87,11 +88,13 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions): ScenarioSetup {
   const random = rng(seed);
   const hv = new Hypervisor({ pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024 });
   const consoles = new Map<Domain, string>();
-  hv.onConsole = (d, bytes) => {
+  const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);
     const text = (consoles.get(d) ?? '') + new TextDecoder().decode(bytes);
     consoles.set(d, text.length > 16_384 ? text.slice(-16_384) : text);
   };
+  hv.onConsole = onConsole;
+  startLocalDom0(hv, { onConsole });
   const images = new Map<string, Uint8Array>();
   const image = (p: string) => {
     const full = resolve(opts.baseDir, p);
@@ -140,6 +143,7 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
 
   const domains: DomainReport[] = [];
   for (const d of hv.domains.values()) {
+    if (d.vcpus.length === 0) continue; // the control domain: dom0's daemons, not a guest
     const rs: [number, number, number, number] = [0, 0, 0, 0];
     let instructions = 0;
     let hypercalls = 0;

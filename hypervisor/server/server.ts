@@ -10,6 +10,7 @@ import { ElfError } from '../domain/elf.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
 import { serve, type Peer } from '../../protocol/session.ts';
+import { Dom0Bridge } from './dom0_bridge.ts';
 import type { DomainRef, Request, Response, DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
@@ -35,6 +36,7 @@ export interface HypervisorServerOptions extends HypervisorOptions {
 export class HypervisorServer {
   readonly hv: Hypervisor;
   private dom0: Peer | null = null;
+  private bridge: Dom0Bridge | null = null;
   private readonly consoles = new Map<number, { base: number; bytes: number[] }>();
   private running = false;
   private wake: (() => void) | null = null;
@@ -60,6 +62,7 @@ export class HypervisorServer {
           return;
         }
         this.dom0 = peer;
+        this.bridge ??= new Dom0Bridge(this.hv, () => this.dom0);
         this.hv.printk('dom0 connected');
         peer.onClose = (why) => this.hv.printk(`dom0 disconnected: ${why}`);
       },
@@ -132,6 +135,12 @@ export class HypervisorServer {
 
   private handle(req: Request): Result {
     try {
+      if (this.bridge) {
+        const bad = this.bridge.applyWrites(req.writes);
+        if (bad) return bad;
+        const r = this.bridge.handle(req);
+        if (r) return r;
+      }
       return this.dispatch(req);
     } catch (e) {
       if (e instanceof ControlError) return err(e.errno, e.message);

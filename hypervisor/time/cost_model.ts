@@ -24,6 +24,8 @@ export interface CostModel {
   grantMapNs: number;
   grantUnmapNs: number;
   grantCopyNsPerByte: number;
+  /** From a notification to dom0 until its daemon acts on it (dom0 scheduled, upcall, handler). */
+  dom0DispatchNs: number;
 }
 
 export const DEFAULT_COSTS: Readonly<CostModel> = {
@@ -58,6 +60,10 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   grantUnmapNs: 1_500,
   // Grant copy is a memcpy at ~4 GB/s plus the same checks: 0.25 ns/byte.
   grantCopyNsPerByte: 0.25,
+  // An estimate, not a measurement: an event into dom0 costs an upcall and a switch into
+  // dom0's kernel and then its user-space daemon (xenstored, xenconsoled), each a few
+  // microseconds on the hardware Barham et al. (SOSP 2003) describe. 10,000 ns.
+  dom0DispatchNs: 10_000,
 };
 
 export function costModel(overrides: Partial<CostModel> = {}): CostModel {

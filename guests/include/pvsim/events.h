@@ -46,6 +46,10 @@ int evtchn_alloc_unbound(domid_t remote_dom, evtchn_handler_t fn, void *data,
 int evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port,
                             evtchn_handler_t fn, void *data, evtchn_port_t *local_port);
 
+/* For a port the domain already has (start_info's xenstore and console
+ * ports, allocated by the domain builder): installs fn and unmasks it. */
+int evtchn_attach(evtchn_port_t port, evtchn_handler_t fn, void *data);
+
 int evtchn_send(evtchn_port_t port);
 int evtchn_close(evtchn_port_t port);       /* also removes the handler */
 int evtchn_unmask(evtchn_port_t port);      /* EVTCHNOP_unmask */
@@ -100,6 +104,19 @@ void wait_event(bool (*done)(void *arg), void *arg);
         }                                       \
         local_irq_enable();                     \
     } while (0)
+
+/* SCHEDOP_poll on one port: sleeps until it is pending (masked or not) or
+ * system time reaches timeout_ns (0: no timeout). Returns the hypercall's
+ * result. */
+int evtchn_poll(evtchn_port_t port, uint64_t timeout_ns);
+
+/* Blocks until done(arg) is true, for events on `port`. From the main flow
+ * (upcalls enabled) this is wait_event(). With upcalls masked (inside an
+ * event handler) it clears the port's pending bit, tests done(arg) and
+ * sleeps in SCHEDOP_poll on the port, and returns with upcalls still
+ * masked; the port's own handler does not see the events taken this way.
+ * done() is always evaluated with upcalls masked. */
+void wait_event_port(evtchn_port_t port, bool (*done)(void *arg), void *arg);
 
 /* Yields the vCPU (SCHEDOP_yield). */
 int sched_yield(void);

@@ -1,0 +1,80 @@
+// dom0's daemons, the same in the hypervisor's process and in dom0's own: xenstored with
+// a ring per guest, a console backend per guest, and the toolstack's XenStore layout.
+// They reach the hypervisor only through a Dom0Platform.
+
+import { Xenstored, attachRing, type RingTransport } from './xenstore/index.ts';
+import { ConsoleBackend } from './backends/console/backend.ts';
+import { removeDomainLayout, writeDom0Layout, writeDomainLayout, type DomainLayout } from './toolstack/xs_layout.ts';
+import type { Dom0Platform, MappedPage } from './platform.ts';
+
+export interface DomainSetupInfo extends DomainLayout {
+  storeMfn: number;
+  storePort: number;
+  consoleMfn: number;
+  consolePort: number;
+}
+
+export class Dom0Daemons {
+  readonly xenstored: Xenstored;
+  readonly consoles = new Map<number, ConsoleBackend>();
+  private readonly rings = new Map<number, { ring: RingTransport; port: number; page: MappedPage }>();
+  /** Ring page and dom0 port prepared for a domain about to be introduced. */
+  private readonly prepared = new Map<number, { page: MappedPage; port: number }>();
+
+  constructor(
+    private readonly platform: Dom0Platform,
+    private readonly opts: { onConsole?: (domid: number, bytes: Uint8Array) => void; log?: (line: string) => void } = {},
+  ) {
+    this.xenstored = new Xenstored({
+      log: opts.log,
+      onIntroduce: (domid) => this.attachStore(domid),
+      onRelease: (domid) => this.detachStore(domid),
+    });
+    writeDom0Layout(this.xenstored);
+  }
+
+  private attachStore(domid: number): void {
+    const p = this.prepared.get(domid);
+    if (!p) return; // introduced by a tool without a ring prepared here: nothing to serve yet
+    this.prepared.delete(domid);
+    this.detachStore(domid);
+    const { page, port } = p;
+    const ring = attachRing(this.xenstored, domid, page.bytes, () => void this.platform.notify(port), { onWrite: (off, len) => page.dirty(off, len) });
+    this.platform.onEvent(port, () => ring.kick());
+    this.rings.set(domid, { ring, port, page });
+  }
+
+  private detachStore(domid: number): void {
+    const r = this.rings.get(domid);
+    if (!r) return;
+    this.rings.delete(domid);
+    r.ring.detach();
+    void this.platform.closePort(r.port);
+    r.page.unmap();
+  }
+
+  /** A new domain: its XenStore entries, its store ring served, its console drained. */
+  async domainCreated(d: DomainSetupInfo): Promise<void> {
+    writeDomainLayout(this.xenstored, d);
+    if (d.storePort) {
+      const page = await this.platform.mapForeign(d.domid, d.storeMfn);
+      const port = await this.platform.bindInterdomain(d.domid, d.storePort);
+      this.prepared.set(d.domid, { page, port });
+      this.xenstored.introduceDomain(d.domid, d.storeMfn, d.storePort);
+    }
+    if (d.consolePort) {
+      const page = await this.platform.mapForeign(d.domid, d.consoleMfn);
+      const port = await this.platform.bindInterdomain(d.domid, d.consolePort);
+      const c = new ConsoleBackend(this.platform, d.domid, page, port);
+      if (this.opts.onConsole) c.listeners.add((b) => this.opts.onConsole!(d.domid, b));
+      this.consoles.set(d.domid, c);
+    }
+  }
+
+  domainDestroyed(domid: number): void {
+    this.consoles.get(domid)?.close();
+    this.consoles.delete(domid);
+    if (this.xenstored.isIntroduced(domid)) this.xenstored.releaseDomain(domid);
+    removeDomainLayout(this.xenstored, domid);
+  }
+}

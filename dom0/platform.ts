@@ -1,0 +1,27 @@
+// What dom0's daemons (xenstored's rings, the console backend, later blkback and netback)
+// need from the hypervisor, as one interface. LocalPlatform serves it in the hypervisor's
+// process (pvsim boot, pvsim run); RemotePlatform serves it across the process boundary
+// (pvsim up), mirroring mapped pages as section 7 of the design describes.
+
+export interface Dom0Platform {
+  /**
+   * Maps a frame of domain `domid` into dom0 (a privileged foreign mapping). The returned
+   * bytes are the page as dom0 sees it; after writing, call `dirty` with the range so the
+   * write reaches the guest (before dom0's next notification).
+   */
+  mapForeign(domid: number, mfn: number): Promise<MappedPage>;
+  /** Binds a dom0 port to `remotePort` of `domid` (EVTCHNOP_bind_interdomain); returns it. */
+  bindInterdomain(domid: number, remotePort: number): Promise<number>;
+  /** Routes notifications on a dom0 port to `handler` (run as a dom0 dispatch). */
+  onEvent(port: number, handler: () => void | Promise<void>): void;
+  /** Notifies the other end of a dom0 port (EVTCHNOP_send), after dom0's pending writes. */
+  notify(port: number): void | Promise<void>;
+  closePort(port: number): void | Promise<void>;
+}
+
+export interface MappedPage {
+  readonly bytes: Uint8Array;
+  /** Dom0 wrote [offset, offset+len): make it visible to the guest. */
+  dirty(offset: number, len: number): void;
+  unmap(): void;
+}

@@ -1,0 +1,101 @@
+// Dom0Platform across the process boundary. Mapped pages are mirrors: the hypervisor sends
+// the page when it is mapped and, with every dispatch, the byte ranges guests stored to
+// since; dom0's own stores are recorded and travel with its next request, ahead of the
+// operation (so data reaches the guest before the notification that announces it).
+
+import type { Peer } from '../protocol/session.ts';
+import type { PageUpdate, Request } from '../protocol/wire.ts';
+import type { Dom0Platform, MappedPage } from './platform.ts';
+
+export class RemotePlatformError extends Error {
+  override readonly name = 'RemotePlatformError';
+}
+
+export class RemotePlatform implements Dom0Platform {
+  private readonly mirrors = new Map<number, { bytes: Uint8Array; refs: number }>();
+  private readonly handlers = new Map<number, () => void | Promise<void>>();
+  private pending: { mfn: number; lo: number; hi: number }[] = [];
+
+  constructor(private readonly hv: Peer) {}
+
+  async mapForeign(domid: number, mfn: number): Promise<MappedPage> {
+    const existing = this.mirrors.get(mfn);
+    let bytes: Uint8Array;
+    if (existing) {
+      existing.refs++;
+      bytes = existing.bytes;
+    } else {
+      const r = await this.hv.request('mapForeign', { domid, mfn });
+      if (r.rc !== 0 || !r.page) throw new RemotePlatformError(`map of d${domid} mfn 0x${mfn.toString(16)} failed: ${r.error}`);
+      bytes = new Uint8Array(4096);
+      bytes.set(r.page);
+      this.mirrors.set(mfn, { bytes, refs: 1 });
+    }
+    return {
+      bytes,
+      dirty: (offset, len) => this.pending.push({ mfn, lo: offset, hi: offset + len }),
+      unmap: () => {
+        const m = this.mirrors.get(mfn);
+        if (m && --m.refs === 0) {
+          this.mirrors.delete(mfn);
+          void this.hv.request('unmapForeign', { domid, mfn }).catch(() => {});
+        }
+      },
+    };
+  }
+
+  async bindInterdomain(domid: number, remotePort: number): Promise<number> {
+    const r = await this.hv.request('bindInterdomain', { domid, remotePort });
+    if (r.rc !== 0 || r.port === undefined) throw new RemotePlatformError(r.error || `bind_interdomain failed: ${r.rc}`);
+    return r.port;
+  }
+
+  onEvent(port: number, handler: () => void | Promise<void>): void {
+    this.handlers.set(port, handler);
+  }
+
+  async notify(port: number): Promise<void> {
+    await this.hv.request('evtchnSend', { port }, undefined, this.takeWrites());
+  }
+
+  async closePort(port: number): Promise<void> {
+    this.handlers.delete(port);
+    await this.hv.request('evtchnClose', { port }, undefined, this.takeWrites()).catch(() => {});
+  }
+
+  /** Sends writes not yet carried by a request (end of a dispatch). */
+  async flush(): Promise<void> {
+    const writes = this.takeWrites();
+    if (writes.length) await this.hv.request('pageWrite', {}, undefined, writes);
+  }
+
+  /** A dispatch from the hypervisor: apply the guest's stores, then run the port's handler. */
+  async event(ev: NonNullable<Request['dom0Event']>): Promise<void> {
+    for (const p of ev.pages) {
+      const m = this.mirrors.get(p.mfn);
+      if (m && p.offset + p.data.length <= 4096) m.bytes.set(p.data, p.offset);
+    }
+    await this.handlers.get(ev.port)?.();
+    await this.flush();
+  }
+
+  private takeWrites(): PageUpdate[] {
+    if (!this.pending.length) return [];
+    // Merge ranges per page, keeping the order of first write.
+    const byPage = new Map<number, { lo: number; hi: number }>();
+    for (const w of this.pending) {
+      const r = byPage.get(w.mfn);
+      if (r) {
+        r.lo = Math.min(r.lo, w.lo);
+        r.hi = Math.max(r.hi, w.hi);
+      } else byPage.set(w.mfn, { lo: w.lo, hi: w.hi });
+    }
+    this.pending = [];
+    const out: PageUpdate[] = [];
+    for (const [mfn, r] of byPage) {
+      const m = this.mirrors.get(mfn);
+      if (m) out.push({ mfn, offset: r.lo, data: m.bytes.slice(r.lo, r.hi) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,42 @@
+// How the hypervisor tells dom0 (in its process or another) about domains: each one built
+// or destroyed becomes a dom0 dispatch, so dom0 sets a domain up before it first runs.
+
+import type { Hypervisor } from '../hypervisor.ts';
+
+/** What dom0's toolstack needs to serve a new domain's store and console rings. */
+export interface Dom0DomainInfo {
+  domid: number;
+  name: string;
+  memoryKb: number;
+  vcpus: number;
+  storeMfn: number;
+  storePort: number;
+  consoleMfn: number;
+  consolePort: number;
+}
+
+/** Tells dom0 (here or remote) about every domain built or destroyed, as dispatches. */
+export function attachDom0Hooks(
+  hv: Hypervisor,
+  created: (info: Dom0DomainInfo) => Promise<void>,
+  destroyed: (domid: number) => void | Promise<void>,
+): void {
+  hv.onDomainCreated = (d) => {
+    if (d.domid === 0) return;
+    const info = {
+      domid: d.domid,
+      name: d.name,
+      memoryKb: d.nrPages * 4,
+      vcpus: d.vcpus.length,
+      storeMfn: d.storeMfn,
+      storePort: d.storeEvtchn,
+      consoleMfn: d.consoleMfn,
+      consolePort: d.consoleEvtchn,
+    };
+    // No delay: dom0 sets a domain up before it can run (it is created paused).
+    hv.dispatch(() => created(info), 0);
+  };
+  hv.onDomainDestroyed = (d) => {
+    if (d.domid !== 0) void destroyed(d.domid);
+  };
+}

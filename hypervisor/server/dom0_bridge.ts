@@ -1,0 +1,133 @@
+// The hypervisor's side of a remote dom0: dom0's "hypercalls" (foreign mappings, event
+// channels as domain 0) served from protocol requests, and dom0's work handed to it as
+// dispatches that the machine waits for. Pages dom0 maps are mirrored (section 7 of the
+// design): guest stores to them are tracked and travel ahead of the next dispatch; dom0's
+// stores travel ahead of its next request and are applied before it.
+
+import type { Hypervisor } from '../hypervisor.ts';
+import type { Domain } from '../domain/domain.ts';
+import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
+import { clearPending } from '../evtchn/two_level.ts';
+import { attachDom0Hooks } from '../domain/dom0_hooks.ts';
+import type { Peer } from '../../protocol/session.ts';
+import type { PageUpdate, Request, Response } from '../../protocol/wire.ts';
+import { PAGE_SIZE } from '../cpu/memory.ts';
+
+type Result = Omit<Response, 'id'>;
+
+export class Dom0Bridge {
+  readonly control: Domain;
+  /** Frames dom0 has mapped: the byte range guests dirtied since the last dispatch. */
+  private readonly mapped = new Map<number, { lo: number; hi: number; refs: number }>();
+  private readonly scheduled = new Set<number>();
+
+  constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
+    this.control = hv.domain(0) ?? hv.createControlDomain();
+    this.control.onEvent = (port) => {
+      clearPending(this.control, port);
+      if (this.scheduled.has(port)) return;
+      this.scheduled.add(port);
+      hv.dispatch(async () => {
+        this.scheduled.delete(port);
+        await this.call('dom0Event', { port, pages: this.collectDirty() });
+      });
+    };
+    attachDom0Hooks(
+      hv,
+      async (info) => {
+        await this.call('domainCreated', {
+          domain: { domid: info.domid, name: info.name, flags: 0, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 0, cap: 0 },
+          memoryKb: info.memoryKb,
+          vcpus: info.vcpus,
+          storeMfn: info.storeMfn,
+          storePort: info.storePort,
+          consoleMfn: info.consoleMfn,
+          consolePort: info.consolePort,
+        });
+      },
+      async (domid) => {
+        await this.call('domainDestroyed', { domid });
+      },
+    );
+  }
+
+  private async call<K extends 'dom0Event' | 'domainCreated' | 'domainDestroyed'>(op: K, arg: Parameters<Peer['request']>[1] & Request[K]): Promise<void> {
+    const p = this.peer();
+    if (!p || p.closed) return; // no dom0: nothing serves the rings (as with xenstored down)
+    const r = await p.request(op, arg as never);
+    if (r.rc !== 0) this.hv.printk(`dom0 ${op} failed: ${r.error}`);
+  }
+
+  private collectDirty(): PageUpdate[] {
+    const out: PageUpdate[] = [];
+    for (const [mfn, m] of this.mapped) {
+      if (m.hi <= m.lo) continue;
+      const frame = this.hv.mem.frames[mfn];
+      if (frame) out.push({ mfn, offset: m.lo, data: frame.slice(m.lo, m.hi) });
+      m.lo = PAGE_SIZE;
+      m.hi = 0;
+    }
+    return out;
+  }
+
+  /** Applies dom0's writes; returns an error for a page it has not mapped. */
+  applyWrites(writes: PageUpdate[] | undefined): Result | null {
+    for (const w of writes ?? []) {
+      if (!this.mapped.has(w.mfn)) return { rc: -1, error: `write to mfn 0x${w.mfn.toString(16)}, which dom0 has not mapped` };
+      if (w.offset + w.data.length > PAGE_SIZE) return { rc: -22, error: 'write past the end of the page' };
+      const frame = this.hv.mem.frames[w.mfn];
+      if (!frame) continue;
+      frame.set(w.data, w.offset);
+    }
+    return null;
+  }
+
+  /** Serves dom0's own requests; null if `req` is not one of them. */
+  handle(req: Request): Result | null {
+    const hv = this.hv;
+    if (req.mapForeign) {
+      const { domid, mfn } = req.mapForeign;
+      if (!hv.domain(domid) || hv.frames.ownerOf(mfn) !== domid) return { rc: -1, error: `mfn 0x${mfn.toString(16)} does not belong to d${domid}` };
+      const frame = hv.mem.ensureFrame(mfn);
+      const m = this.mapped.get(mfn);
+      if (m) m.refs++;
+      else {
+        this.mapped.set(mfn, { lo: PAGE_SIZE, hi: 0, refs: 1 });
+        hv.watchFrame(mfn, (pa, size) => {
+          const e = this.mapped.get(mfn);
+          if (e) {
+            const off = pa % PAGE_SIZE;
+            e.lo = Math.min(e.lo, off);
+            e.hi = Math.max(e.hi, Math.min(PAGE_SIZE, off + size));
+          }
+          return false;
+        });
+      }
+      return { rc: 0, page: frame.slice() };
+    }
+    if (req.unmapForeign) {
+      const m = this.mapped.get(req.unmapForeign.mfn);
+      if (m && --m.refs === 0) {
+        this.mapped.delete(req.unmapForeign.mfn);
+        hv.unwatchFrame(req.unmapForeign.mfn);
+      }
+      return { rc: 0 };
+    }
+    if (req.bindInterdomain) {
+      const port = evtchnBindInterdomain(hv, this.control, req.bindInterdomain.domid, req.bindInterdomain.remotePort);
+      if (port < 0) return { rc: port, error: `bind_interdomain(d${req.bindInterdomain.domid}, ${req.bindInterdomain.remotePort}) failed` };
+      clearPending(this.control, port);
+      return { rc: 0, port };
+    }
+    if (req.evtchnSend) {
+      const rc = evtchnSend(hv, this.control, req.evtchnSend.port);
+      return rc < 0 ? { rc, error: `send on port ${req.evtchnSend.port} failed` } : { rc: 0 };
+    }
+    if (req.evtchnClose) {
+      const rc = evtchnClose(hv, this.control, req.evtchnClose.port);
+      return rc < 0 ? { rc, error: `close of port ${req.evtchnClose.port} failed` } : { rc: 0 };
+    }
+    if (req.pageWrite) return { rc: 0 };
+    return null;
+  }
+}
