@@ -37,7 +37,7 @@ export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
     domid: d.domid,
     name: d.name,
     flags: flags >>> 0,
-    totPages: d.nrPages,
+    totPages: hv.frames.totPages(d.domid),
     maxPages: d.maxPages,
     sharedInfoFrame: d.sharedInfoMfn,
     cpuTimeNs: cpu,

@@ -12,8 +12,10 @@ import {
   VGCF_online,
 } from '../../protocol/xen/vcpu.ts';
 import { copyFromGuest, copyToGuest } from '../mm/guest_access.ts';
-import { CSR_SATP, CSR_SSCRATCH, CSR_SSTATUS, CSR_STVEC, MSTATUS_MXR, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_SUM, SATP_MODE_SV32 } from '../cpu/csr.ts';
+import { CSR_SSCRATCH, CSR_SSTATUS, CSR_STVEC, MSTATUS_MXR, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_SUM } from '../cpu/csr.ts';
 import { FrameType } from '../mm/frame_table.ts';
+import { setBaseptr } from '../mm/mmuext.ts';
+import { finishMm, mmContext } from '../mm/page_types.ts';
 import { RUNSTATES } from '../domain/domain.ts';
 import type { HypercallHandler } from './types.ts';
 
@@ -39,13 +41,18 @@ export const vcpuOp: HypercallHandler = (ctx, cmd, vcpuid, arg) => {
       const dv = new DataView(c.buffer);
       const l2 = dv.getUint32(VCPU_GUEST_CONTEXT.satp_mfn, true);
       if (hv.frames.ownerOf(l2) !== domain.domid || hv.frames.typeOf(l2) !== FrameType.L2PageTable) return xenErr('EINVAL');
+      // Take an L2 type reference for the new vCPU's base, as new_guest_cr3 does, so the
+      // guest cannot unpin the table under it.
+      const mm = mmContext(hv);
+      const rc = setBaseptr(mm, v, l2);
+      finishMm(mm);
+      if (rc < 0) return rc;
       const hart = v.hart;
       for (let i = 1; i < 32; i++) hart.x[i] = dv.getInt32(VCPU_GUEST_CONTEXT.x + 4 * i, true);
       hart.pc = dv.getUint32(VCPU_GUEST_CONTEXT.pc, true);
       hart.writeCsr(CSR_SSTATUS, dv.getUint32(VCPU_GUEST_CONTEXT.sstatus, true) & SSTATUS_CONTEXT_BITS);
       hart.writeCsr(CSR_STVEC, dv.getUint32(VCPU_GUEST_CONTEXT.stvec, true));
       hart.writeCsr(CSR_SSCRATCH, dv.getUint32(VCPU_GUEST_CONTEXT.sscratch, true));
-      hart.writeCsr(CSR_SATP, (SATP_MODE_SV32 | l2) >>> 0);
       v.initialised = true;
       if (dv.getUint32(VCPU_GUEST_CONTEXT.flags, true) & VGCF_online) hv.setVcpuOnline(v, true);
       return 0;
