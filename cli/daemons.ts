@@ -4,6 +4,11 @@
 import { HypervisorServer } from '../hypervisor/server/server.ts';
 import { startDom0 } from '../dom0/dom0.ts';
 import { readToken } from './runtime.ts';
+import { dirname } from 'node:path';
+import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
+import { runScenarioOn, scenarioMachine } from '../hypervisor/scenario/runner.ts';
+import { parseDuration } from '../hypervisor/scenario/duration.ts';
+import { writeReport } from './run.ts';
 import type { SchedulerName } from '../hypervisor/hypervisor.ts';
 
 function onSignals(stop: () => Promise<void>): void {
@@ -26,6 +31,12 @@ function onSignals(stop: () => Promise<void>): void {
 
 export interface HypervisorCliOptions {
   tokenFile: string;
+  /** Run this scenario deterministically once dom0 has connected, print its report, exit. */
+  scenario?: string;
+  seed?: number;
+  until?: string;
+  json?: boolean;
+  trace?: string;
   port?: number;
   pcpus: number;
   scheduler: SchedulerName;
@@ -35,10 +46,46 @@ export interface HypervisorCliOptions {
 
 export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> {
   const token = process.env.PVSIM_HV_TOKEN ?? readToken(o.tokenFile);
+  if (o.scenario) {
+    const code = await scenarioHypervisor(o, token);
+    // Done: leave now (stdin watching and sockets would keep the process alive).
+    process.stdout.write('', () => process.exit(code));
+    return;
+  }
   const server = new HypervisorServer({ token, port: o.port, pcpus: o.pcpus, scheduler: o.scheduler, machineMemoryBytes: o.memory * 1024 * 1024, speed: o.speed });
   const h = await server.start();
   onSignals(h.close);
   process.stdout.write(`PVSIM_HYPERVISOR_URL=${h.url}\n`);
+}
+
+/** The hypervisor half of `pvsim run` with dom0 in its own process. */
+async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promise<number> {
+  let scenario;
+  try {
+    scenario = loadScenario(o.scenario!);
+  } catch (e) {
+    process.stderr.write(`pvsim run: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const server = new HypervisorServer({ token, port: o.port, manual: true, ...scenarioMachine(scenario) });
+  const h = await server.start();
+  onSignals(h.close);
+  process.stdout.write(`PVSIM_HYPERVISOR_URL=${h.url}\n`);
+  try {
+    await server.waitForDom0();
+    const result = await runScenarioOn(server.hv, scenario, {
+      baseDir: dirname(o.scenario!),
+      seed: o.seed,
+      until: o.until === undefined ? undefined : parseDuration(o.until),
+    });
+    writeReport(result, o);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`pvsim run: ${(e as Error).message}\n`);
+    return e instanceof ScenarioError ? 2 : 1;
+  } finally {
+    await h.close();
+  }
 }
 
 export interface Dom0CliOptions {

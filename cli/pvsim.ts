@@ -65,14 +65,15 @@ program
   .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON (Perfetto)')
   .option('--json', 'print the report as JSON')
   .option('--console', 'copy guest console output to stderr')
-  .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic)')
+  .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic; dom0 in-process)')
+  .option('--in-process', "run dom0's daemons in this process instead of as a child process")
   .option('--speed <x>', 'with --realtime: virtual seconds per wall second', (v) => {
     const n = Number(v);
     if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
     return n;
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number }) => {
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean }) => {
     process.exitCode = await runCommand(file, opts);
   });
 
@@ -107,8 +108,13 @@ program
   .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
   .option('--memory <MiB>', 'machine memory in MiB', positiveInt('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
+  .option('--scenario <file>', 'run this scenario deterministically once dom0 connects, print the report, exit')
+  .option('--seed <n>', 'with --scenario: the seed', (v) => Number(v))
+  .option('--until <time>', 'with --scenario: virtual run time')
+  .option('--trace <file>', 'with --scenario: write the trace')
+  .option('--json', 'with --scenario: JSON report')
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: 'credit' | 'rr'; memory: number; speed?: number }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: 'credit' | 'rr'; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean }) => {
     await hypervisorCommand(opts);
   });
 

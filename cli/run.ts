@@ -1,10 +1,13 @@
 // `pvsim run <scenario.json>`: runs a scenario and prints the per-domain table, ending
 // with `trace-hash: <hex>`.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeRunDir, newToken } from './runtime.ts';
+import { start, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
 import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
-import { runScenario, runScenarioRealtime } from '../hypervisor/scenario/runner.ts';
+import { runScenario, runScenarioRealtime, type ScenarioResult } from '../hypervisor/scenario/runner.ts';
 import { formatReport, reportJson } from '../hypervisor/scenario/report.ts';
 import { parseDuration } from '../hypervisor/scenario/duration.ts';
 
@@ -16,11 +19,43 @@ export interface RunCliOptions {
   console?: boolean;
   realtime?: boolean;
   speed?: number;
+  /** Run dom0's daemons inside this process instead of starting both processes. */
+  inProcess?: boolean;
 }
 
 export const RUN_EXIT_BAD_INPUT = 2;
 
+/** Prints the report (table or JSON) and writes the trace file if asked. */
+export function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean }): void {
+  if (opts.trace) {
+    const t = result.hv.traceBuffer;
+    const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
+    writeFileSync(opts.trace, opts.trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names));
+  }
+  process.stdout.write((opts.json ? JSON.stringify(reportJson(result), null, 2) : formatReport(result)) + '\n');
+}
+
 export async function runCommand(file: string, opts: RunCliOptions): Promise<number> {
+  if (!opts.inProcess && !opts.realtime) {
+    // Check the scenario and options here, so a mistake is reported before anything starts.
+    try {
+      loadScenario(file);
+      if (opts.until !== undefined) {
+        try {
+          parseDuration(opts.until);
+        } catch (e) {
+          throw new ScenarioError(`--until: ${(e as Error).message}`);
+        }
+      }
+    } catch (e) {
+      if (e instanceof ScenarioError) {
+        process.stderr.write(`pvsim run: ${e.message}\n`);
+        return RUN_EXIT_BAD_INPUT;
+      }
+      throw e;
+    }
+    return runWithProcesses(file, opts);
+  }
   try {
     const scenario = loadScenario(file);
     let until: number | undefined;
@@ -38,12 +73,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
-    if (opts.trace) {
-      const t = result.hv.traceBuffer;
-      const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
-      writeFileSync(opts.trace, opts.trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names));
-    }
-    process.stdout.write((opts.json ? JSON.stringify(reportJson(result), null, 2) : formatReport(result)) + '\n');
+    writeReport(result, opts);
     return 0;
   } catch (e) {
     if (e instanceof ScenarioError) {
@@ -51,5 +81,45 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       return RUN_EXIT_BAD_INPUT;
     }
     throw e;
+  }
+}
+
+/**
+ * `pvsim run` as the design has it: the hypervisor and dom0 as child processes over real
+ * sockets. The hypervisor child runs the scenario deterministically once dom0 is
+ * connected and prints the report, which is relayed here.
+ */
+async function runWithProcesses(file: string, opts: RunCliOptions): Promise<number> {
+  const run = makeRunDir();
+  const hvToken = join(run, 'hypervisor.token');
+  const clientToken = join(run, 'client.token');
+  newToken(hvToken);
+  newToken(clientToken);
+  const xsPath = join(run, 'xenstored.sock');
+  const children: Child[] = [];
+  try {
+    const args = ['hypervisor', '--token-file', hvToken, '--scenario', file];
+    if (opts.seed !== undefined) args.push('--seed', String(opts.seed));
+    if (opts.until !== undefined) args.push('--until', opts.until);
+    if (opts.trace) args.push('--trace', opts.trace);
+    if (opts.json) args.push('--json');
+    const hv = await start('hypervisor', args, {}, ['PVSIM_HYPERVISOR_URL'], (l) => process.stdout.write(l + '\n'));
+    children.push(hv.child);
+    const d0 = await start(
+      'dom0',
+      ['dom0', '--hypervisor', hv.vars.PVSIM_HYPERVISOR_URL!, '--hypervisor-token-file', hvToken, '--client-token-file', clientToken, '--xenstored-path', xsPath],
+      {},
+      ['PVSIM_URL'],
+    );
+    children.push(d0.child);
+    const { code, signal } = await hv.child.exited;
+    return signal ? 1 : (code ?? 1);
+  } catch (e) {
+    process.stderr.write(`pvsim run: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    for (const c of children.reverse()) await stopChild(c);
+    if (existsSync(xsPath)) unlinkSync(xsPath);
+    rmSync(run, { recursive: true, force: true });
   }
 }

@@ -19,13 +19,14 @@ export interface UpOptions {
   speed?: number;
 }
 
-interface Child {
+export interface Child {
   name: string;
   proc: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[]): Promise<{ child: Child; vars: Record<string, string> }> {
+/** Starts a pvsim child and resolves once it has printed every KEY= line in `want`. */
+export function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], onLine?: (line: string) => void): Promise<{ child: Child; vars: Record<string, string> }> {
   // stdin stays a pipe: the child exits when it closes, so a killed `pvsim up` leaves no orphans.
   const proc = spawn(process.execPath, [PVSIM, ...args], { env: { ...process.env, ...env, PVSIM_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
@@ -34,9 +35,15 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: strin
   return new Promise((resolve, reject) => {
     const vars: Record<string, string> = {};
     const timer = setTimeout(() => reject(new Error(`${name} was not ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+    let ready = false;
     createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (ready) {
+        onLine?.(l);
+        return;
+      }
       Object.assign(vars, parseEnv(l));
       if (want.every((k) => vars[k])) {
+        ready = true;
         clearTimeout(timer);
         resolve({ child, vars });
       }
@@ -48,7 +55,7 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: strin
   });
 }
 
-async function stopChild(c: Child): Promise<void> {
+export async function stopChild(c: Child): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
   c.proc.kill('SIGTERM');
   const timer = setTimeout(() => c.proc.kill('SIGKILL'), 3_000);

@@ -169,3 +169,33 @@ describe('pvsim up and pvsim xl', () => {
     expect(pids()).toEqual([]);
   });
 });
+
+describe('pvsim run across processes', () => {
+  const scenario = join(dir, 'xs-scenario.json');
+  writeFileSync(
+    scenario,
+    JSON.stringify({
+      pcpus: 2,
+      until: '40ms',
+      domains: [
+        { name: 'hello', image: join(process.cwd(), 'guests/build/hello.elf'), memory: 8 },
+        { name: 'xs', image: join(process.cwd(), 'guests/build/work.elf'), cmdline: 'work=xenstore n=30', memory: 8 },
+        { name: 'hog', image: join(process.cwd(), 'guests/build/work.elf'), cmdline: 'work=spin', memory: 4 },
+      ],
+    }),
+  );
+  const run = (...args: string[]) => spawnSync(process.execPath, [PVSIM, 'run', scenario, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir } });
+  const hash = (out: string) => /trace-hash: ([0-9a-f]{16})/.exec(out)?.[1];
+
+  it('gives the same trace hash with dom0 in its own process as in the hypervisor process', () => {
+    const split = run('--seed', '5');
+    expect(split.status).toBe(0);
+    expect(split.stdout).toMatch(/xs\s+1\s+256\s+0\s+shutdown\(poweroff\)/);
+    const local = run('--seed', '5', '--in-process');
+    expect(local.status).toBe(0);
+    expect(hash(split.stdout)).toBeDefined();
+    expect(hash(split.stdout)).toBe(hash(local.stdout));
+    expect(hash(run('--seed', '5').stdout)).toBe(hash(split.stdout));
+    expect(pids()).toEqual([]);
+  });
+});

@@ -62,6 +62,21 @@ export function rng(seed: number): () => number {
 /** Seed-dependent start jitter: domains do not all start in the same nanosecond. */
 const START_JITTER_NS = 100_000;
 
+/** The hypervisor options a scenario asks for. */
+export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number } {
+  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024 };
+}
+
+/**
+ * Runs a scenario on a hypervisor whose dom0 is served elsewhere (a dom0 process connected
+ * through the hypervisor server): the same machine, the same dispatches, the same hash.
+ */
+export async function runScenarioOn(hv: Hypervisor, s: Scenario, opts: RunScenarioOptions): Promise<ScenarioResult> {
+  const setup = buildScenario(s, opts, hv);
+  await setup.hv.runAsync({ until: setup.until });
+  return collect(s, setup);
+}
+
 export async function runScenario(s: Scenario, opts: RunScenarioOptions): Promise<ScenarioResult> {
   const setup = buildScenario(s, opts);
   await setup.hv.runAsync({ until: setup.until });
@@ -82,11 +97,11 @@ interface ScenarioSetup {
   consoles: Map<Domain, string>;
 }
 
-function buildScenario(s: Scenario, opts: RunScenarioOptions): ScenarioSetup {
+function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervisor): ScenarioSetup {
   const seed = opts.seed ?? s.seed;
   const until = opts.until ?? s.until;
   const random = rng(seed);
-  const hv = new Hypervisor({ pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024 });
+  const hv = external ?? new Hypervisor(scenarioMachine(s));
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);
@@ -94,7 +109,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions): ScenarioSetup {
     consoles.set(d, text.length > 16_384 ? text.slice(-16_384) : text);
   };
   hv.onConsole = onConsole;
-  startLocalDom0(hv, { onConsole });
+  if (!external) startLocalDom0(hv, { onConsole });
   const images = new Map<string, Uint8Array>();
   const image = (p: string) => {
     const full = resolve(opts.baseDir, p);

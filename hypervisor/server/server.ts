@@ -25,6 +25,8 @@ const err = (e: XenErrno, error: string): Result => ({ rc: -XEN_ERRNO[e], error 
 export const CONSOLE_LOG_BYTES = 64 * 1024;
 
 export interface HypervisorServerOptions extends HypervisorOptions {
+  /** Drive the machine yourself (a deterministic scenario) instead of the realtime loop. */
+  manual?: boolean;
   host?: string;
   port?: number;
   /** Token dom0 must present. */
@@ -41,6 +43,19 @@ export class HypervisorServer {
   private running = false;
   private wake: (() => void) | null = null;
   private stopping = false;
+  private dom0Ready: (() => void) | null = null;
+
+  /** Resolves once dom0 has connected (and domain 0 exists to serve guests). */
+  waitForDom0(timeoutMs = 30_000): Promise<void> {
+    if (this.dom0 && !this.dom0.closed) return Promise.resolve();
+    return new Promise((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`dom0 did not connect within ${timeoutMs / 1000} s`)), timeoutMs);
+      this.dom0Ready = () => {
+        clearTimeout(t);
+        res();
+      };
+    });
+  }
 
   constructor(private readonly opts: HypervisorServerOptions) {
     this.hv = new Hypervisor(opts);
@@ -64,11 +79,12 @@ export class HypervisorServer {
         this.dom0 = peer;
         this.bridge ??= new Dom0Bridge(this.hv, () => this.dom0);
         this.hv.printk('dom0 connected');
+        this.dom0Ready?.();
         peer.onClose = (why) => this.hv.printk(`dom0 disconnected: ${why}`);
       },
       handler: (req) => this.handle(req),
     });
-    void this.loop();
+    if (!this.opts.manual) void this.loop();
     return {
       url: server.url,
       close: async () => {
