@@ -95,6 +95,9 @@ export function xlProgram(out: (s: string) => void): Command {
             weight: cfg.weight,
             cap: cfg.cap,
             paused: opts.paused ?? false,
+            onPoweroff: cfg.onPoweroff,
+            onReboot: cfg.onReboot,
+            onCrash: cfg.onCrash,
           }),
           `create ${cfg.name}`,
         );

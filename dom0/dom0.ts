@@ -7,6 +7,7 @@ import { connect, serve, type Peer } from '../protocol/session.ts';
 import type { DomainInfo, OpName, Request, RequestOps, Response } from '../protocol/wire.ts';
 import { startXenstored, XsClient, type XenstoredServer } from './xenstore/index.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
+import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 
@@ -83,8 +84,10 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const clients = new Set<Peer>();
   const d = daemons;
 
+  // What each domain was created with, for on_poweroff / on_reboot / on_crash.
+  const configs = new Map<number, RequestOps['createDomain']>();
   hv.onNotice = (n) => {
-    if (n.domainState) void onDomainState(store, n.domainState, log);
+    if (n.domainState) void onDomainState(hv, store, configs, n.domainState, log);
   };
 
   const forward = async (req: Request): Promise<Omit<Response, 'id'>> => {
@@ -104,6 +107,11 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       return { rc: 0 };
     }
     const r = await hv.request(op, req[op] as RequestOps[typeof op]);
+    if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
+    if (req.destroyDomain && r.rc === 0) {
+      const id = req.destroyDomain.domid ?? [...configs].find(([, c]) => c.name === req.destroyDomain!.name)?.[0];
+      if (id !== undefined) configs.delete(id);
+    }
     const { id: _id, ...rest } = r;
     return rest;
   };
@@ -142,10 +150,43 @@ async function resolveDomid(hv: Peer, ref: { domid?: number; name?: string }): P
   return r.domains?.domains.find((x) => x.name === ref.name)?.domid;
 }
 
-async function onDomainState(xs: XsClient, d: DomainInfo, log: (l: string) => void): Promise<void> {
-  if (d.flags & XEN_DOMINF.shutdown) {
-    const reason = (d.flags >>> XEN_DOMINF.shutdownshift) & XEN_DOMINF.shutdownmask;
-    log(`dom0: d${d.domid} ${d.name} shut down (reason ${reason})`);
-    await xs.write(`/local/domain/${d.domid}/control/shutdown-reason`, String(reason)).catch(() => {});
+/** xl's actions on a domain's shutdown, by reason (xl.cfg on_poweroff/on_reboot/on_crash). */
+export function shutdownAction(reason: number, c: RequestOps['createDomain'] | undefined): string {
+  if (reason === SHUTDOWN.reboot) return c?.onReboot || 'restart';
+  if (reason === SHUTDOWN.crash) return c?.onCrash || 'destroy';
+  if (reason === SHUTDOWN.poweroff) return c?.onPoweroff || 'destroy';
+  return 'preserve'; // suspend, watchdog without a policy, soft_reset: leave it be
+}
+
+async function onDomainState(
+  hv: Peer,
+  xs: XsClient,
+  configs: Map<number, RequestOps['createDomain']>,
+  d: DomainInfo,
+  log: (l: string) => void,
+): Promise<void> {
+  if (!(d.flags & XEN_DOMINF.shutdown)) return;
+  const reason = (d.flags >>> XEN_DOMINF.shutdownshift) & XEN_DOMINF.shutdownmask;
+  await xs.write(`/local/domain/${d.domid}/control/shutdown-reason`, String(reason)).catch(() => {});
+  const cfg = configs.get(d.domid);
+  if (!cfg) {
+    log(`dom0: d${d.domid} ${d.name} shut down (reason ${reason}); not created by this toolstack, left as is`);
+    return;
+  }
+  let action = shutdownAction(reason, cfg);
+  if (action.startsWith('coredump-')) {
+    log(`dom0: d${d.domid}: core dumps are not supported; doing ${action.slice(9)} only`);
+    action = action.slice(9);
+  }
+  log(`dom0: d${d.domid} ${d.name} shut down (reason ${reason}): ${action}`);
+  if (action === 'preserve') return;
+  configs.delete(d.domid);
+  await hv.request('destroyDomain', { domid: d.domid });
+  if (action === 'restart' || action === 'rename-restart' || action === 'soft-reset') {
+    const r = await hv.request('createDomain', { ...cfg, paused: false });
+    if (r.rc === 0 && r.domain) {
+      configs.set(r.domain.domid, cfg);
+      log(`dom0: restarted ${cfg.name} as d${r.domain.domid}`);
+    } else log(`dom0: restart of ${cfg.name} failed: ${r.error}`);
   }
 }

@@ -24,6 +24,9 @@ export interface CreateDomain {
   weight?: number;
   cap?: number;
   paused?: boolean;
+  onPoweroff?: string;
+  onReboot?: string;
+  onCrash?: string;
 }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
 export interface SchedCredit { domain: DomainRef; set?: boolean; weight?: number; cap?: number }

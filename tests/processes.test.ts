@@ -19,7 +19,7 @@ if (!HAVE_XS && process.env.CI) throw new Error('CI needs xenstore-utils');
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-proc-'));
 const cfg = join(dir, 'hello.cfg');
-writeFileSync(cfg, `# hello\nname = "hello"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "console=hvc0"\n`);
+writeFileSync(cfg, `# hello\nname = "hello"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "console=hvc0"\non_poweroff = "preserve"\n`);
 
 interface Up {
   proc: ChildProcess;
@@ -105,7 +105,7 @@ describe('pvsim up and pvsim xl', () => {
   it('carries console input from xl console to the guest through the console ring', async () => {
     const u = await up();
     const echo = join(dir, 'echo.cfg');
-    writeFileSync(echo, `name = "echoer"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "echo"\n`);
+    writeFileSync(echo, `name = "echoer"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "echo"\non_poweroff = "preserve"\n`);
     expect(xl(u, 'create', echo).status).toBe(0);
     const r = spawnSync(process.execPath, [PVSIM, 'xl', 'console', 'echoer'], {
       encoding: 'utf8',
@@ -114,6 +114,26 @@ describe('pvsim up and pvsim xl', () => {
       env: { ...process.env, ...u.env },
     });
     expect(r.stdout).toContain('echo: typed into xl console');
+  });
+
+  it('honours on_poweroff (destroy, the default) and on_reboot (restart, the default)', async () => {
+    const u = await up();
+    const off = join(dir, 'off.cfg');
+    writeFileSync(off, `name = "offer"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\n`);
+    const reb = join(dir, 'reb.cfg');
+    writeFileSync(reb, `name = "rebooter"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\nextra = "exit=reboot"\n`);
+    expect(xl(u, 'create', off).status).toBe(0);
+    expect(xl(u, 'create', reb).status).toBe(0);
+    let list = '';
+    for (let i = 0; i < 50; i++) {
+      list = xl(u, 'list').out;
+      const m = /rebooter\s+(\d+)/.exec(list);
+      if (!/offer/.test(list) && m && Number(m[1]) > 3) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(list).not.toMatch(/offer/); // powered off, destroyed
+    expect(Number(/rebooter\s+(\d+)/.exec(list)?.[1])).toBeGreaterThan(3); // rebooted, re-created with a new domid
+    expect(xl(u, 'destroy', 'rebooter').status).toBe(0);
   });
 
   it('reports xl.cfg errors with file, line and key, and a missing domain clearly', async () => {
