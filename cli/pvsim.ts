@@ -9,6 +9,7 @@ import { runCommand } from './run.ts';
 import { dom0Command, hypervisorCommand } from './daemons.ts';
 import { upCommand } from './up.ts';
 import { xlCommand } from './xl.ts';
+import { xenstoreCommand } from './xenstore.ts';
 
 const program = new Command();
 program
@@ -139,6 +140,16 @@ program
   .argument('[args...]', 'xl command and its arguments (`pvsim xl help` lists them)')
   .action(async (args: string[]) => {
     process.exitCode = await xlCommand(args.length ? args : ['help']);
+  });
+
+program
+  .command('xenstore')
+  .description("XenStore of a running pvsim through dom0's WebSocket: read, write, mkdir, rm, ls, get-perms, set-perms")
+  .argument('<op>', 'read | write | mkdir | rm | ls | get-perms | set-perms')
+  .argument('<path>', 'absolute path, e.g. /local/domain/1/name')
+  .argument('[value...]', 'value for write; permissions (e.g. n0 r1) for set-perms')
+  .action(async (op: string, path: string, value: string[]) => {
+    process.exitCode = await xenstoreCommand(op, path, value);
   });
 
 await program.parseAsync(process.argv);

@@ -8,6 +8,7 @@ import type { DomainInfo, OpName, Request, RequestOps, Response } from '../proto
 import { startXenstored, XsClient, type XenstoredServer } from './xenstore/index.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
+import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 
@@ -42,6 +43,7 @@ const OPS: OpName[] = [
   'vcpuList',
   'consoleRead',
   'consoleInput',
+  'xenstore',
 ];
 
 function opOf(req: Request): OpName | undefined {
@@ -106,6 +108,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       c.input(req.consoleInput.data);
       return { rc: 0 };
     }
+    if (req.xenstore) return xenstoreOp(store, req.xenstore);
     const r = await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
     if (req.destroyDomain && r.rc === 0) {
@@ -148,6 +151,37 @@ async function resolveDomid(hv: Peer, ref: { domid?: number; name?: string }): P
   if (!ref.name) return ref.domid;
   const r = await hv.request('listDomains', {});
   return r.domains?.domains.find((x) => x.name === ref.name)?.domid;
+}
+
+/** XenStore for pvsim's own tools over the protocol; errors carry Xen's names (ENOENT, EACCES...). */
+async function xenstoreOp(xs: XsClient, op: RequestOps['xenstore']): Promise<Omit<Response, 'id'>> {
+  try {
+    switch (op.op) {
+      case 'read':
+        return { rc: 0, xenstore: { value: await xs.readBytes(op.path) } };
+      case 'write':
+        await xs.write(op.path, op.value ?? new Uint8Array(0));
+        return { rc: 0, xenstore: {} };
+      case 'mkdir':
+        await xs.mkdir(op.path);
+        return { rc: 0, xenstore: {} };
+      case 'rm':
+        await xs.rm(op.path);
+        return { rc: 0, xenstore: {} };
+      case 'directory':
+        return { rc: 0, xenstore: { list: await xs.directory(op.path) } };
+      case 'get-perms':
+        return { rc: 0, xenstore: { list: await xs.getPerms(op.path) } };
+      case 'set-perms':
+        await xs.setPerms(op.path, op.perms ?? []);
+        return { rc: 0, xenstore: {} };
+      default:
+        return { rc: -22, error: `unknown xenstore operation "${op.op}"` };
+    }
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'EIO';
+    return { rc: -(XEN_ERRNO[code as keyof typeof XEN_ERRNO] ?? 5), error: `${code}: ${(e as Error).message}` };
+  }
 }
 
 /** xl's actions on a domain's shutdown, by reason (xl.cfg on_poweroff/on_reboot/on_crash). */

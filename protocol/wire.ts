@@ -66,6 +66,8 @@ export interface ForeignPage { domid: number; mfn: number }
 export interface BindInterdomain { domid: number; remotePort: number }
 export interface Port { port: number }
 export interface ConsoleInput { domain: DomainRef; data: Uint8Array }
+export interface XenstoreOp { op: 'read' | 'write' | 'mkdir' | 'rm' | 'directory' | 'get-perms' | 'set-perms' | string; path: string; value?: Uint8Array; perms?: string[] }
+export interface XenstoreResult { value?: Uint8Array; list?: string[] }
 export interface Dom0Event { port: number; pages: PageUpdate[] }
 export interface DomainSetup {
   domain: DomainInfo;
@@ -97,6 +99,7 @@ export interface RequestOps {
   evtchnClose: Port;
   pageWrite: Empty;
   consoleInput: ConsoleInput;
+  xenstore: XenstoreOp;
   dom0Event: Dom0Event;
   domainCreated: DomainSetup;
   domainDestroyed: DomainRef;
@@ -114,6 +117,7 @@ export interface ResponseResults {
   console: Uint8Array;
   page: Uint8Array;
   port: number;
+  xenstore: XenstoreResult;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 export interface Notice { domainState?: DomainInfo }

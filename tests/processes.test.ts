@@ -91,6 +91,15 @@ describe('pvsim up and pvsim xl', () => {
       expect(xs(u, 'xenstore-read', '/local/domain/1/data/hello').stdout.trim()).toBe('done'); // written by the guest
       expect(xs(u, 'xenstore-ls', '/local/domain/1').stdout).toMatch(/memory = ""\n\s+target = "8192"/);
     }
+    // pvsim's own XenStore client, over dom0's WebSocket.
+    const pvxs = (...a: string[]) => spawnSync(process.execPath, [PVSIM, 'xenstore', ...a], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
+    expect(pvxs('read', '/local/domain/1/name').stdout).toBe('hello\n');
+    expect(pvxs('write', '/tool/test', 'a value').status).toBe(0);
+    expect(pvxs('read', '/tool/test').stdout).toBe('a value\n');
+    expect(pvxs('ls', '/local/domain/1/memory').stdout.split('\n')).toContain('target');
+    const missing = pvxs('read', '/no/such/node');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('ENOENT');
     expect(xl(u, 'sched-credit', '-d', 'hello', '-w', '512').status).toBe(0);
     expect(xl(u, 'sched-credit', '-d', 'hello').out).toMatch(/hello\s+1\s+512\s+0/);
     expect(xl(u, 'destroy', 'hello').status).toBe(0);
