@@ -7,6 +7,16 @@ import { performance } from 'node:perf_hooks';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { hypercallLoopKernel, ioKernel } from '../tests/helpers/test_guests.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
+import { XsFrameDecoder, encodeXsMessage, XS_TYPE, xsJoinStrings } from '../protocol/xen/xs_wire.ts';
+import { HypervisorServer } from '../hypervisor/server/server.ts';
+import { startLocalDom0 } from '../dom0/local.ts';
 
 type Results = Record<string, number | string>;
 
@@ -139,6 +149,121 @@ function hostMibPerIdleDomain(): number {
   return (used() - before) / n / MiB;
 }
 
+/** Starts a bench peer (bench/peers.ts) and waits for its READY line. */
+async function peer(...args: string[]): Promise<{ proc: ChildProcess; info: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/peers.ts', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const info = await new Promise<string>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`bench peer ${args[0]} did not start`)), 20_000);
+    createInterface({ input: proc.stdout! }).once('line', (l) => {
+      clearTimeout(t);
+      res(l.replace(/^READY ?/, ''));
+    });
+  });
+  return { proc, info };
+}
+
+/** XenStore write+read pairs over the Unix socket to a xenstored in another process. */
+async function xenstoreOpsPerSecond(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'pvsim-bench-'));
+  const sock = join(dir, 'xs.sock');
+  const { proc } = await peer('xenstored', sock);
+  try {
+    const conn = createConnection(sock);
+    await new Promise<void>((res) => conn.once('connect', () => res()));
+    const dec = new XsFrameDecoder();
+    let waiting: (() => void) | null = null;
+    conn.on('data', (chunk) => {
+      if (dec.push(new Uint8Array(chunk)).length && waiting) waiting();
+    });
+    const call = (type: number, strings: string[]) =>
+      new Promise<void>((res) => {
+        waiting = res;
+        conn.write(encodeXsMessage({ type, reqId: 0, txId: 0, payload: xsJoinStrings(strings) }));
+      });
+    const n = 5_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      await call(XS_TYPE.WRITE, [`/bench/key${i % 64}`, `value-${i}`]);
+      await call(XS_TYPE.READ, [`/bench/key${i % 64}`]);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    conn.destroy();
+    return (2 * n) / seconds;
+  } finally {
+    proc.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Plain WebSocket echo round trips between two processes: the ceiling for dispatches. */
+async function wsEchoPerSecond(): Promise<number> {
+  const { proc, info } = await peer('echo');
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${info}`);
+    await new Promise((res) => ws.once('open', res));
+    const msg = new Uint8Array(64);
+    const n = 10_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      await new Promise<void>((res) => {
+        ws.once('message', () => res());
+        ws.send(msg);
+      });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    ws.close();
+    return n / seconds;
+  } finally {
+    proc.kill();
+  }
+}
+
+/**
+ * dom0 dispatches per wall second with dom0 in its own process: a guest doing XenStore
+ * requests, each one a dispatch the hypervisor waits on. The in-process figure (the same
+ * dispatches without a socket) is the baseline.
+ */
+async function dom0Dispatches(): Promise<{ remote: number; local: number }> {
+  const img = readFileSync('guests/build/work.elf');
+  const cmdline = 'work=xenstore n=1000 nocheck';
+  // In-process baseline.
+  const hvl = new Hypervisor({ machineMemoryBytes: 256 * MiB });
+  startLocalDom0(hvl);
+  const dl = hvl.createPvDomain(img, { name: 'xs', memoryBytes: 8 * MiB, cmdline }).domain;
+  hvl.unpause(dl);
+  let t0 = performance.now();
+  await hvl.runAsync();
+  const local = hvl.dispatches / ((performance.now() - t0) / 1000);
+  // dom0 in a child process.
+  const dir = mkdtempSync(join(tmpdir(), 'pvsim-bench-'));
+  const { newToken } = await import('../cli/runtime.ts');
+  const hvTok = join(dir, 'hv.token');
+  const clTok = join(dir, 'client.token');
+  const token = newToken(hvTok);
+  newToken(clTok);
+  const server = new HypervisorServer({ token, manual: true, machineMemoryBytes: 256 * MiB, pcpus: 1 });
+  const h = await server.start();
+  const dom0 = spawn(process.execPath, ['bin/pvsim.js', 'dom0', '--hypervisor', h.url, '--hypervisor-token-file', hvTok, '--client-token-file', clTok, '--xenstored-path', join(dir, 'xs.sock')], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+    env: { ...process.env, PVSIM_EXIT_WITH_STDIN: '1' },
+  });
+  try {
+    await server.waitForDom0();
+    const hv = server.hv;
+    const d = hv.createPvDomain(img, { name: 'xs', memoryBytes: 8 * MiB, cmdline }).domain;
+    hv.unpause(d);
+    const before = hv.dispatches;
+    t0 = performance.now();
+    await hv.runAsync();
+    if (d.shutdownReason !== 'poweroff') throw new Error('work=xenstore did not finish with dom0 remote');
+    return { remote: (hv.dispatches - before) / ((performance.now() - t0) / 1000), local };
+  } finally {
+    dom0.kill();
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const results: Results = {};
 // First, before other benchmarks leave garbage that a collection would subtract.
 log('host_mib_per_idle_domain: 200 built 4 MiB domains...');
@@ -164,5 +289,13 @@ results.sched_decisions_per_s_1000dom = Math.round(sd.perSecond);
 results.sched_decisions_1000dom = sd.decisions;
 log('boot_1000_domains_s: 1000 hello domains to poweroff...');
 results.boot_1000_domains_s = Number(boot1000().toFixed(2));
+log('ws_echo_roundtrips_per_s: plain ws echo between two processes...');
+results.ws_echo_roundtrips_per_s = Math.round(await wsEchoPerSecond());
+log('xenstore_ops_per_s: write+read over the Unix socket to another process...');
+results.xenstore_ops_per_s = Math.round(await xenstoreOpsPerSecond());
+log('dom0_dispatch_roundtrips_per_s: a xenstore guest with dom0 as a process (and in-process)...');
+const dd = await dom0Dispatches();
+results.dom0_dispatch_roundtrips_per_s = Math.round(dd.remote);
+results.dom0_dispatches_per_s_in_process = Math.round(dd.local);
 log(`done: ${JSON.stringify(results)}`);
 process.stdout.write(JSON.stringify(results) + '\n');

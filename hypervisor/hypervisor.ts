@@ -129,6 +129,8 @@ export class Hypervisor implements HypervisorServices {
   /** The trace ring (xentrace-like). */
   readonly traceBuffer: TraceBuffer;
   totalInstructions = 0;
+  /** dom0 dispatches run (each one a round trip when dom0 is a process). */
+  dispatches = 0;
   /** Scheduler decisions taken (one per pCPU schedule call). */
   schedDecisions = 0;
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
@@ -602,6 +604,7 @@ export class Hypervisor implements HypervisorServices {
    */
   dispatch(fn: () => Promise<void> | void, delayNs = this.costs.dom0DispatchNs): void {
     this.events.schedule(this.now() + delayNs, () => {
+      this.dispatches++;
       const started = this.dispatchChain.then(() => fn());
       const wait = started.then(
         () => {},
