@@ -107,9 +107,11 @@ export async function dom0Command(o: Dom0CliOptions): Promise<void> {
   });
   onSignals(d.close);
   void d.lost.then(async (why) => {
-    process.stderr.write(`pvsim dom0: lost the hypervisor: ${why}\n`);
+    // The hypervisor stopping in order (code 1001) is the end of a run, not a failure.
+    const orderly = why.includes('(1001');
+    if (!orderly) process.stderr.write(`pvsim dom0: lost the hypervisor: ${why}\n`);
     await d.close();
-    process.exit(1);
+    process.exit(orderly ? 0 : 1);
   });
   process.stdout.write(`PVSIM_URL=${d.url}\nXENSTORED_PATH=${d.xenstoredPath}\n`);
 }

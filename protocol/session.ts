@@ -209,7 +209,7 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
     url: `ws://${opts.host ?? '127.0.0.1'}:${port}`,
     close: () =>
       new Promise<void>((res) => {
-        for (const c of wss.clients) c.terminate();
+        for (const c of wss.clients) c.close(1001, 'server stopping');
         wss.close(() => res());
       }),
   };
