@@ -80,20 +80,42 @@ function byAnyId(ctx: HypercallContext, domid: number): Domain | undefined {
   return domid === DOMID.SELF ? ctx.vcpu.domain : ctx.hv.domain(domid);
 }
 
-function mapBatch(ctx: HypercallContext, uop: number, count: number): number {
+/**
+ * The batch loop every GNTTABOP shares: copy op i in, let `serve` handle it and say what
+ * to write back (the whole op or just its status), stop at the first bad pointer (-EFAULT),
+ * as Xen does; earlier ops stay done.
+ */
+function eachOp(
+  ctx: HypercallContext,
+  uop: number,
+  count: number,
+  size: number,
+  serve: (dv: DataView, b: Uint8Array) => { offset: number; data: Uint8Array } | 'whole',
+): number {
   const hart = ctx.vcpu.hart;
+  for (let i = 0; i < count; i++) {
+    const va = uop + i * size;
+    const b = copyFromGuest(hart, va, size);
+    if (b === null) return xenErr('EFAULT');
+    const out = serve(new DataView(b.buffer), b);
+    const ok = out === 'whole' ? copyToGuest(hart, va, b) : copyToGuest(hart, va + out.offset, out.data);
+    if (!ok) return xenErr('EFAULT');
+  }
+  return 0;
+}
+
+/** A little-endian int16 status, as the write-back of an op whose other fields are inputs. */
+function status16(offset: number, status: number): { offset: number; data: Uint8Array } {
+  const data = new Uint8Array(2);
+  new DataView(data.buffer).setInt16(0, status, true);
+  return { offset, data };
+}
+
+function mapBatch(ctx: HypercallContext, uop: number, count: number): number {
   const S = GNTTAB_MAP_GRANT_REF;
   if (!guestHandleOkay(uop, count, S.SIZE)) return xenErr('EFAULT');
   const mm = mmContext(ctx.hv);
-  let rc = 0;
-  for (let i = 0; i < count; i++) {
-    const va = uop + i * S.SIZE;
-    const b = copyFromGuest(hart, va, S.SIZE);
-    if (b === null) {
-      rc = xenErr('EFAULT');
-      break;
-    }
-    const dv = new DataView(b.buffer);
+  const rc = eachOp(ctx, uop, count, S.SIZE, (dv) => {
     const op: MapGrantOp = {
       hostAddr: u64(dv, S.host_addr),
       flags: dv.getUint32(S.flags, true),
@@ -107,40 +129,23 @@ function mapBatch(ctx: HypercallContext, uop: number, count: number): number {
     dv.setInt16(S.status, op.status, true);
     dv.setUint32(S.handle, op.handle >>> 0, true);
     set64(dv, S.dev_bus_addr, op.devBusAddr);
-    if (!copyToGuest(hart, va, b)) {
-      rc = xenErr('EFAULT');
-      break;
-    }
-  }
+    return 'whole';
+  });
   finishMm(mm);
   return rc;
 }
 
 function unmapBatch(ctx: HypercallContext, uop: number, count: number): number {
-  const hart = ctx.vcpu.hart;
   const S = GNTTAB_UNMAP_GRANT_REF;
   if (!guestHandleOkay(uop, count, S.SIZE)) return xenErr('EFAULT');
   const mm = mmContext(ctx.hv);
   const pending: UnmapDone[] = [];
-  let rc = 0;
-  for (let i = 0; i < count; i++) {
-    const va = uop + i * S.SIZE;
-    const b = copyFromGuest(hart, va, S.SIZE);
-    if (b === null) {
-      rc = xenErr('EFAULT');
-      break;
-    }
-    const dv = new DataView(b.buffer);
+  const rc = eachOp(ctx, uop, count, S.SIZE, (dv) => {
     const op: UnmapGrantOp = { hostAddr: u64(dv, S.host_addr), devBusAddr: u64(dv, S.dev_bus_addr), handle: dv.getUint32(S.handle, true), status: 0 };
     const done = unmapGrantRef(mm, ctx.vcpu.domain, ctx.vcpu, op);
     if (done) pending.push(done);
-    const st = new Uint8Array(2);
-    new DataView(st.buffer).setInt16(0, op.status, true);
-    if (!copyToGuest(hart, va + S.status, st)) {
-      rc = xenErr('EFAULT');
-      break;
-    }
-  }
+    return status16(S.status, op.status);
+  });
   // The mappings are gone from the page tables; flush before the frames can be reused.
   finishMm(mm);
   for (const u of pending) unmapComplete(mm, u);
@@ -190,19 +195,10 @@ function querySizeOp(ctx: HypercallContext, uop: number, count: number): number 
 }
 
 function copyBatch(ctx: HypercallContext, uop: number, count: number): number {
-  const hart = ctx.vcpu.hart;
   const S = GNTTAB_COPY;
   if (!guestHandleOkay(uop, count, S.SIZE)) return xenErr('EFAULT');
   const mm = mmContext(ctx.hv);
-  let rc = 0;
-  for (let i = 0; i < count; i++) {
-    const va = uop + i * S.SIZE;
-    const b = copyFromGuest(hart, va, S.SIZE);
-    if (b === null) {
-      rc = xenErr('EFAULT');
-      break;
-    }
-    const dv = new DataView(b.buffer);
+  const rc = eachOp(ctx, uop, count, S.SIZE, (dv) => {
     const op: CopyOp = {
       source: { u: dv.getUint32(S.source_u, true), domid: dv.getUint16(S.source_domid, true), offset: dv.getUint16(S.source_offset, true) },
       dest: { u: dv.getUint32(S.dest_u, true), domid: dv.getUint16(S.dest_domid, true), offset: dv.getUint16(S.dest_offset, true) },
@@ -210,14 +206,8 @@ function copyBatch(ctx: HypercallContext, uop: number, count: number): number {
       flags: dv.getUint16(S.flags, true),
       status: 0,
     };
-    const status = gnttabCopy(mm, ctx.vcpu.domain, op);
-    const st = new Uint8Array(2);
-    new DataView(st.buffer).setInt16(0, status, true);
-    if (!copyToGuest(hart, va + S.status, st)) {
-      rc = xenErr('EFAULT');
-      break;
-    }
-  }
+    return status16(S.status, gnttabCopy(mm, ctx.vcpu.domain, op));
+  });
   finishMm(mm);
   return rc;
 }
