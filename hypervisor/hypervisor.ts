@@ -560,19 +560,29 @@ export class Hypervisor implements HypervisorServices {
     }
   }
 
-  /** The pCPU to advance: earliest clock first, busy before idle, then lowest id. */
+  /**
+   * The pCPU to advance: earliest clock first; at equal clocks a busy pCPU, then one asked
+   * to reschedule, then an idle one, then the lowest id. An idle pCPU therefore never
+   * jumps ahead while another one at the same instant still has work to start.
+   */
   private nextPcpu(): Pcpu {
+    const rank = (q: Pcpu) => (q.current !== null ? 0 : q.needResched ? 1 : 2);
     let best = this.pcpus[0]!;
     for (let i = 1; i < this.pcpus.length; i++) {
       const q = this.pcpus[i]!;
-      if (q.now < best.now || (q.now === best.now && best.current === null && q.current !== null)) best = q;
+      if (q.now < best.now || (q.now === best.now && rank(q) < rank(best))) best = q;
     }
     return best;
   }
 
+  /**
+   * The earliest clock among other pCPUs that have work (running, or asked to reschedule).
+   * An idle pCPU never advances past it: those pCPUs may still wake something for it, and
+   * a wake-up must not be seen after the time it happened.
+   */
   private earliestBusyClock(except: Pcpu): number {
     let t = Infinity;
-    for (const q of this.pcpus) if (q !== except && (q.current !== null || q.needResched) && q.now > except.now) t = Math.min(t, q.now);
+    for (const q of this.pcpus) if (q !== except && (q.current !== null || q.needResched)) t = Math.min(t, q.now);
     return t;
   }
 
