@@ -8,6 +8,9 @@ import type { Domain } from '../hypervisor/domain/domain.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { clearPending } from '../hypervisor/evtchn/two_level.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
+import { gnttabMapForDomain, gnttabUnmapForDomain } from '../hypervisor/gnttab/index.ts';
+import { copyFromGrant, copyToGrant } from '../hypervisor/gnttab/dom0_copy.ts';
+import { GNTST } from '../protocol/xen/grant_table.ts';
 
 export class PlatformError extends Error {
   override readonly name = 'PlatformError';
@@ -58,5 +61,26 @@ export class LocalPlatform implements Dom0Platform {
   closePort(port: number): void {
     this.handlers.delete(port);
     evtchnClose(this.hv, this.control, port);
+  }
+
+  async mapGrant(domid: number, ref: number, readonly: boolean): Promise<{ status: number; handle: number; page: MappedPage | null }> {
+    const r = gnttabMapForDomain(this.hv, this.control, domid, ref, readonly);
+    if (r.status !== GNTST.okay) return { status: r.status, handle: 0, page: null };
+    const bytes = this.hv.mem.ensureFrame(r.mfn);
+    // A read-only grant is read-only for dom0 too: its stores go to a private copy.
+    const page = readonly ? bytes.slice() : bytes;
+    return { status: r.status, handle: r.handle, page: { bytes: page, dirty: () => {}, unmap: () => {} } };
+  }
+
+  async unmapGrant(handle: number): Promise<number> {
+    return gnttabUnmapForDomain(this.hv, this.control, handle);
+  }
+
+  async copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number> {
+    return copyToGrant(this.hv, this.control, domid, ref, offset, data);
+  }
+
+  async copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
+    return copyFromGrant(this.hv, this.control, domid, ref, offset, len);
   }
 }

@@ -17,6 +17,17 @@ export interface Dom0Platform {
   /** Notifies the other end of a dom0 port (EVTCHNOP_send), after dom0's pending writes. */
   notify(port: number): void | Promise<void>;
   closePort(port: number): void | Promise<void>;
+  /**
+   * Maps grant `ref` of domain `domid` into dom0 (GNTTABOP_map_grant_ref, a device
+   * mapping). Resolves with the GNTST status and, when it is GNTST_okay, the page and the
+   * handle to unmap it with.
+   */
+  mapGrant(domid: number, ref: number, readonly: boolean): Promise<{ status: number; handle: number; page: MappedPage | null }>;
+  unmapGrant(handle: number): Promise<number>;
+  /** GNTTABOP_copy from dom0's bytes into a granted page; resolves with the GNTST status. */
+  copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number>;
+  /** GNTTABOP_copy out of a granted page into dom0. */
+  copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }>;
 }
 
 export interface MappedPage {

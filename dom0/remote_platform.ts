@@ -15,6 +15,7 @@ export class RemotePlatform implements Dom0Platform {
   private readonly mirrors = new Map<number, { bytes: Uint8Array; refs: number }>();
   private readonly handlers = new Map<number, () => void | Promise<void>>();
   private pending: { mfn: number; lo: number; hi: number }[] = [];
+  private readonly grantMfn = new Map<number, number>();
 
   constructor(private readonly hv: Peer) {}
 
@@ -61,6 +62,54 @@ export class RemotePlatform implements Dom0Platform {
   async closePort(port: number): Promise<void> {
     this.handlers.delete(port);
     await this.hv.request('evtchnClose', { port }, undefined, this.takeWrites()).catch(() => {});
+  }
+
+  async mapGrant(domid: number, ref: number, readonly: boolean): Promise<{ status: number; handle: number; page: MappedPage | null }> {
+    const r = await this.hv.request('grantMap', { domid, ref, readonly }, undefined, this.takeWrites());
+    const g = r.grant;
+    if (r.rc !== 0 || !g) throw new RemotePlatformError(r.error || 'grant map failed');
+    if (g.status !== 0 || !g.page || g.mfn === undefined) return { status: g.status, handle: 0, page: null };
+    const mfn = g.mfn;
+    const existing = this.mirrors.get(mfn);
+    let bytes: Uint8Array;
+    if (existing) {
+      existing.refs++;
+      bytes = existing.bytes;
+      bytes.set(g.page);
+    } else {
+      bytes = new Uint8Array(4096);
+      bytes.set(g.page);
+      this.mirrors.set(mfn, { bytes, refs: 1 });
+    }
+    this.grantMfn.set(g.handle ?? 0, mfn);
+    return {
+      status: g.status,
+      handle: g.handle ?? 0,
+      // A read-only grant: dom0's stores stay local (the hypervisor would refuse them).
+      page: { bytes, dirty: readonly ? () => {} : (offset, len) => this.pending.push({ mfn, lo: offset, hi: offset + len }), unmap: () => void this.unmapGrant(g.handle ?? 0) },
+    };
+  }
+
+  async unmapGrant(handle: number): Promise<number> {
+    const writes = this.takeWrites(); // before the mirror goes
+    const mfn = this.grantMfn.get(handle);
+    if (mfn !== undefined) {
+      this.grantMfn.delete(handle);
+      const m = this.mirrors.get(mfn);
+      if (m && --m.refs === 0) this.mirrors.delete(mfn);
+    }
+    const r = await this.hv.request('grantUnmap', { handle }, undefined, writes);
+    return r.grant?.status ?? -1;
+  }
+
+  async copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number> {
+    const r = await this.hv.request('grantCopy', { domid, ref, offset, data }, undefined, this.takeWrites());
+    return r.grant?.status ?? -1;
+  }
+
+  async copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
+    const r = await this.hv.request('grantCopy', { domid, ref, offset, len }, undefined, this.takeWrites());
+    return { status: r.grant?.status ?? -1, data: r.grant?.data ?? new Uint8Array(0) };
   }
 
   /** Sends writes not yet carried by a request (end of a dispatch). */

@@ -68,7 +68,11 @@ export interface Port { port: number }
 export interface ConsoleInput { domain: DomainRef; data: Uint8Array }
 export interface XenstoreOp { op: 'read' | 'write' | 'mkdir' | 'rm' | 'directory' | 'get-perms' | 'set-perms' | string; path: string; value?: Uint8Array; perms?: string[] }
 export interface XenstoreResult { value?: Uint8Array; list?: string[] }
-export interface Dom0Event { port: number; pages: PageUpdate[] }
+export interface GrantMap { domid: number; ref: number; readonly?: boolean }
+export interface GrantHandle { handle: number }
+export interface GrantCopy { domid: number; ref: number; offset: number; data?: Uint8Array; len?: number }
+export interface GrantResult { status: number; handle?: number; page?: Uint8Array; data?: Uint8Array; mfn?: number }
+export interface Dom0Event { port: number; timeNs?: number; pages: PageUpdate[] }
 export interface DomainSetup {
   domain: DomainInfo;
   memoryKb: number;
@@ -100,6 +104,9 @@ export interface RequestOps {
   pageWrite: Empty;
   consoleInput: ConsoleInput;
   xenstore: XenstoreOp;
+  grantMap: GrantMap;
+  grantUnmap: GrantHandle;
+  grantCopy: GrantCopy;
   dom0Event: Dom0Event;
   domainCreated: DomainSetup;
   domainDestroyed: DomainRef;
@@ -118,6 +125,7 @@ export interface ResponseResults {
   page: Uint8Array;
   port: number;
   xenstore: XenstoreResult;
+  grant: GrantResult;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 export interface Notice { domainState?: DomainInfo }

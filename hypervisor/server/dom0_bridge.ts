@@ -12,6 +12,9 @@ import { attachDom0Hooks } from '../domain/dom0_hooks.ts';
 import type { Peer } from '../../protocol/session.ts';
 import type { PageUpdate, Request, Response } from '../../protocol/wire.ts';
 import { PAGE_SIZE } from '../cpu/memory.ts';
+import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
+import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
+import { GNTST } from '../../protocol/xen/grant_table.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -20,6 +23,8 @@ export class Dom0Bridge {
   /** Frames dom0 has mapped: the byte range guests dirtied since the last dispatch. */
   private readonly mapped = new Map<number, { lo: number; hi: number; refs: number }>();
   private readonly scheduled = new Set<number>();
+  /** Grant handles dom0 holds, and the frame each one maps. */
+  private readonly grantMfns = new Map<number, { mfn: number; readonly: boolean }>();
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.control = hv.domain(0) ?? hv.createControlDomain();
@@ -29,7 +34,7 @@ export class Dom0Bridge {
       this.scheduled.add(port);
       hv.dispatch(async () => {
         this.scheduled.delete(port);
-        await this.call('dom0Event', { port, pages: this.collectDirty() });
+        await this.call('dom0Event', { port, timeNs: Math.floor(hv.now()), pages: this.collectDirty() });
       });
     };
     attachDom0Hooks(
@@ -58,6 +63,48 @@ export class Dom0Bridge {
     if (r.rc !== 0) this.hv.printk(`dom0 ${op} failed: ${r.error}`);
   }
 
+  /** True if dom0 reaches `mfn` only through read-only grant mappings. */
+  private onlyReadonly(mfn: number): boolean {
+    let grants = 0;
+    let ro = 0;
+    for (const g of this.grantMfns.values()) {
+      if (g.mfn !== mfn) continue;
+      grants++;
+      if (g.readonly) ro++;
+    }
+    const m = this.mapped.get(mfn);
+    // Writable if any mapping of it is: a foreign map, or a writable grant map.
+    return grants > 0 && ro === grants && m !== undefined && m.refs === grants;
+  }
+
+  /** Starts (or counts another) mirroring of `mfn`; returns its current bytes. */
+  private mirror(mfn: number): Uint8Array {
+    const frame = this.hv.mem.ensureFrame(mfn);
+    const m = this.mapped.get(mfn);
+    if (m) m.refs++;
+    else {
+      this.mapped.set(mfn, { lo: PAGE_SIZE, hi: 0, refs: 1 });
+      this.hv.watchFrame(mfn, (pa, size) => {
+        const e = this.mapped.get(mfn);
+        if (e) {
+          const off = pa % PAGE_SIZE;
+          e.lo = Math.min(e.lo, off);
+          e.hi = Math.max(e.hi, Math.min(PAGE_SIZE, off + size));
+        }
+        return false;
+      });
+    }
+    return frame.slice();
+  }
+
+  private unmirror(mfn: number): void {
+    const m = this.mapped.get(mfn);
+    if (m && --m.refs === 0) {
+      this.mapped.delete(mfn);
+      this.hv.unwatchFrame(mfn);
+    }
+  }
+
   private collectDirty(): PageUpdate[] {
     const out: PageUpdate[] = [];
     for (const [mfn, m] of this.mapped) {
@@ -74,6 +121,7 @@ export class Dom0Bridge {
   applyWrites(writes: PageUpdate[] | undefined): Result | null {
     for (const w of writes ?? []) {
       if (!this.mapped.has(w.mfn)) return { rc: -1, error: `write to mfn 0x${w.mfn.toString(16)}, which dom0 has not mapped` };
+      if (this.onlyReadonly(w.mfn)) return { rc: -1, error: `write to mfn 0x${w.mfn.toString(16)}, which dom0 mapped read-only` };
       if (w.offset + w.data.length > PAGE_SIZE) return { rc: -22, error: 'write past the end of the page' };
       const frame = this.hv.mem.frames[w.mfn];
       if (!frame) continue;
@@ -88,30 +136,33 @@ export class Dom0Bridge {
     if (req.mapForeign) {
       const { domid, mfn } = req.mapForeign;
       if (!hv.domain(domid) || hv.frames.ownerOf(mfn) !== domid) return { rc: -1, error: `mfn 0x${mfn.toString(16)} does not belong to d${domid}` };
-      const frame = hv.mem.ensureFrame(mfn);
-      const m = this.mapped.get(mfn);
-      if (m) m.refs++;
-      else {
-        this.mapped.set(mfn, { lo: PAGE_SIZE, hi: 0, refs: 1 });
-        hv.watchFrame(mfn, (pa, size) => {
-          const e = this.mapped.get(mfn);
-          if (e) {
-            const off = pa % PAGE_SIZE;
-            e.lo = Math.min(e.lo, off);
-            e.hi = Math.max(e.hi, Math.min(PAGE_SIZE, off + size));
-          }
-          return false;
-        });
-      }
-      return { rc: 0, page: frame.slice() };
+      return { rc: 0, page: this.mirror(mfn) };
     }
     if (req.unmapForeign) {
-      const m = this.mapped.get(req.unmapForeign.mfn);
-      if (m && --m.refs === 0) {
-        this.mapped.delete(req.unmapForeign.mfn);
-        hv.unwatchFrame(req.unmapForeign.mfn);
-      }
+      this.unmirror(req.unmapForeign.mfn);
       return { rc: 0 };
+    }
+    if (req.grantMap) {
+      const g = req.grantMap;
+      const r = gnttabMapForDomain(hv, this.control, g.domid, g.ref, g.readonly ?? false);
+      if (r.status !== GNTST.okay) return { rc: 0, grant: { status: r.status } };
+      this.grantMfns.set(r.handle, { mfn: r.mfn, readonly: g.readonly ?? false });
+      return { rc: 0, grant: { status: r.status, handle: r.handle, mfn: r.mfn, page: this.mirror(r.mfn) } };
+    }
+    if (req.grantUnmap) {
+      const g = this.grantMfns.get(req.grantUnmap.handle);
+      const status = gnttabUnmapForDomain(hv, this.control, req.grantUnmap.handle);
+      if (status === GNTST.okay && g !== undefined) {
+        this.grantMfns.delete(req.grantUnmap.handle);
+        this.unmirror(g.mfn);
+      }
+      return { rc: 0, grant: { status } };
+    }
+    if (req.grantCopy) {
+      const c = req.grantCopy;
+      if (c.data && c.data.length) return { rc: 0, grant: { status: copyToGrant(hv, this.control, c.domid, c.ref, c.offset, c.data) } };
+      const r = copyFromGrant(hv, this.control, c.domid, c.ref, c.offset, c.len ?? 0);
+      return { rc: 0, grant: { status: r.status, data: r.data } };
     }
     if (req.bindInterdomain) {
       const port = evtchnBindInterdomain(hv, this.control, req.bindInterdomain.domid, req.bindInterdomain.remotePort);
