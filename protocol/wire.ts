@@ -112,6 +112,16 @@ export interface RequestOps {
   domainDestroyed: DomainRef;
 }
 export type OpName = keyof RequestOps;
+
+/** Every operation, at run time (the compiler checks that the list is complete). */
+export const OP_NAMES = [
+  'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
+  'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
+  'pageWrite', 'consoleInput', 'xenstore', 'grantMap', 'grantUnmap', 'grantCopy', 'dom0Event', 'domainCreated', 'domainDestroyed',
+] as const satisfies readonly OpName[];
+type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
+const _allOps: MissingOp extends never ? true : false = true;
+void _allOps;
 export type Request = { id: number; writes?: PageUpdate[] } & { [K in OpName]?: RequestOps[K] };
 
 export interface ResponseResults {
@@ -128,6 +138,12 @@ export interface ResponseResults {
   grant: GrantResult;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
+
+/** Every result kind, at run time (checked complete by the compiler). */
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant'] as const satisfies readonly (keyof ResponseResults)[];
+type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
+const _allResults: MissingResult extends never ? true : false = true;
+void _allResults;
 export interface Notice { domainState?: DomainInfo }
 
 export interface Frame {
