@@ -6,6 +6,9 @@ import { Xenstored, attachRing, type RingTransport } from './xenstore/index.ts';
 import { ConsoleBackend } from './backends/console/backend.ts';
 import { removeDomainLayout, writeDom0Layout, writeDomainLayout, type DomainLayout } from './toolstack/xs_layout.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
+import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
+import { removeDevices } from './toolstack/devices.ts';
+import { XsClient } from './xenstore/index.ts';
 
 export interface DomainSetupInfo extends DomainLayout {
   storeMfn: number;
@@ -20,6 +23,9 @@ export class Dom0Daemons {
   private readonly rings = new Map<number, { ring: RingTransport; port: number; page: MappedPage }>();
   /** Ring page and dom0 port prepared for a domain about to be introduced. */
   private readonly prepared = new Map<number, { page: MappedPage; port: number }>();
+  /** Split-device backends (the XenbusState handshake), one per device kind. */
+  readonly backends = new Map<string, XenbusBackend>();
+  private watcher: XsClient | null = null;
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -33,6 +39,28 @@ export class Dom0Daemons {
     writeDom0Layout(this.xenstored);
   }
 
+  /**
+   * Serves a kind of split device: the backend follows the XenbusState handshake for every
+   * device of that kind in XenStore, calling `driver` to connect and disconnect.
+   */
+  registerBackend(driver: BackendDriver): XenbusBackend {
+    const b = new XenbusBackend(this.xenstored, driver);
+    this.backends.set(driver.kind, b);
+    if (!this.watcher) {
+      this.watcher = new XsClient(this.xenstored, { domid: 0, label: 'xenbus-backends' });
+      void this.watcher.watch('/local/domain', 'xenbus', () => {
+        for (const be of this.backends.values()) void be.scan();
+      });
+    }
+    void b.scan();
+    return b;
+  }
+
+  /** Resolves when every backend has acted on what XenStore says now. */
+  async settle(): Promise<void> {
+    for (const b of this.backends.values()) await b.scan();
+  }
+
   private attachStore(domid: number): void {
     const p = this.prepared.get(domid);
     if (!p) return; // introduced by a tool without a ring prepared here: nothing to serve yet
@@ -40,7 +68,12 @@ export class Dom0Daemons {
     this.detachStore(domid);
     const { page, port } = p;
     const ring = attachRing(this.xenstored, domid, page.bytes, () => void this.platform.notify(port), { onWrite: (off, len) => page.dirty(off, len) });
-    this.platform.onEvent(port, () => ring.kick());
+    // A guest's XenStore requests may move a device handshake on: let the backends act
+    // within the same dispatch, so their answers are part of it.
+    this.platform.onEvent(port, async () => {
+      ring.kick();
+      await this.settle();
+    });
     this.rings.set(domid, { ring, port, page });
   }
 
@@ -72,6 +105,8 @@ export class Dom0Daemons {
   }
 
   domainDestroyed(domid: number): void {
+    removeDevices(this.xenstored, domid);
+    void this.settle();
     this.consoles.get(domid)?.close();
     this.consoles.delete(domid);
     if (this.xenstored.isIntroduced(domid)) this.xenstored.releaseDomain(domid);

@@ -1,0 +1,64 @@
+// Xen's XenStore layout for split devices, as libxl writes it when it adds one:
+//
+//   /local/domain/0/backend/<kind>/<domid>/<devid>/    owner dom0, the guest may read
+//       frontend, frontend-id, online = 1, state = 1 (Initialising), <kind-specific keys>
+//   /local/domain/<domid>/device/<kind>/<devid>/       owner the guest, dom0 may read
+//       backend, backend-id = 0, state = 1, <kind-specific keys>
+
+import type { Xenstored } from '../xenstore/index.ts';
+import { parsePerms, type Caller } from '../xenstore/index.ts';
+import { XenbusState } from '../../protocol/xen/xenbus.ts';
+
+const DOM0: Caller = { domid: 0, privileged: true };
+const enc = new TextEncoder();
+
+export interface DeviceSpec {
+  kind: 'vbd' | 'vif';
+  devid: number;
+  /** Keys for the backend directory (e.g. params, mode, mac, bridge). */
+  backend: Record<string, string>;
+  /** Keys for the frontend directory (e.g. virtual-device, mac, handle). */
+  frontend: Record<string, string>;
+}
+
+export function backendPath(kind: string, domid: number, devid: number): string {
+  return `/local/domain/0/backend/${kind}/${domid}/${devid}`;
+}
+
+export function frontendPath(kind: string, domid: number, devid: number): string {
+  return `/local/domain/${domid}/device/${kind}/${devid}`;
+}
+
+function put(xs: Xenstored, path: string, value: string): void {
+  xs.fire(xs.store.write(DOM0, path, enc.encode(value)));
+}
+
+/** Announces a device to both ends (before the domain runs, as libxl does). */
+export function addDevice(xs: Xenstored, domid: number, d: DeviceSpec): void {
+  const be = backendPath(d.kind, domid, d.devid);
+  const fe = frontendPath(d.kind, domid, d.devid);
+  xs.fire(xs.store.mkdir(DOM0, be));
+  xs.fire(xs.store.setPerms(DOM0, be, parsePerms(['n0', `r${domid}`])!));
+  xs.fire(xs.store.mkdir(DOM0, fe));
+  xs.fire(xs.store.setPerms(DOM0, fe, parsePerms([`n${domid}`, 'r0'])!));
+  put(xs, `${be}/frontend`, fe);
+  put(xs, `${be}/frontend-id`, String(domid));
+  put(xs, `${be}/online`, '1');
+  for (const [k, v] of Object.entries(d.backend)) put(xs, `${be}/${k}`, v);
+  put(xs, `${be}/state`, String(XenbusState.Initialising));
+  put(xs, `${fe}/backend`, be);
+  put(xs, `${fe}/backend-id`, '0');
+  for (const [k, v] of Object.entries(d.frontend)) put(xs, `${fe}/${k}`, v);
+  put(xs, `${fe}/state`, String(XenbusState.Initialising));
+}
+
+/** Removes both directories of every device of `domid` (after teardown). */
+export function removeDevices(xs: Xenstored, domid: number): void {
+  for (const kind of ['vbd', 'vif']) {
+    try {
+      xs.fire(xs.store.rm(DOM0, `/local/domain/0/backend/${kind}/${domid}`));
+    } catch {
+      // none of this kind
+    }
+  }
+}
