@@ -10,6 +10,8 @@ import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 
 export const BOOT_EXIT_TIMEOUT = 124;
 export const BOOT_EXIT_BAD_INPUT = 125;
+/** The domain waits forever: blocked, with no timer and nothing to send it an event. */
+export const BOOT_EXIT_IDLE = 126;
 
 export interface BootCliOptions {
   cmdline: string;
@@ -50,6 +52,13 @@ export async function bootCommand(file: string, opts: BootCliOptions): Promise<n
       `pvsim boot: domain ${domain.domid} (${domain.name}) still running after ${hv.totalInstructions} instructions (--max-instructions)\n`,
     );
     return BOOT_EXIT_TIMEOUT;
+  }
+  if (domain.isAlive) {
+    process.stderr.write(
+      `pvsim boot: domain ${domain.domid} (${domain.name}) is blocked with nothing left that could wake it ` +
+        `(waiting for input or an event) [${hv.totalInstructions} instructions, ${secs} s virtual]\n`,
+    );
+    return BOOT_EXIT_IDLE;
   }
   const reason = domain.shutdownReason ?? 'crash';
   const extra = domain.crashMessage ? `: ${domain.crashMessage}` : '';

@@ -48,7 +48,8 @@ program
   .addHelpText(
     'after',
     "\nExit status: Xen's shutdown reason code (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog),\n" +
-      '124 if --max-instructions was reached, 125 for an unreadable or invalid image.',
+      '124 if --max-instructions was reached, 125 for an unreadable or invalid image, 126 if the domain\n' +
+      'blocked with nothing left that could wake it.',
   )
   .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
     process.exitCode = await bootCommand(image, opts);

@@ -87,3 +87,11 @@ describe('pvsim --help', () => {
     }
   });
 });
+
+describe('pvsim boot, a guest that waits forever', () => {
+  it('says so and exits 126 instead of reporting a crash', () => {
+    const r = pvsim('boot', 'guests/build/hello.elf', '--cmdline', 'echo');
+    expect(r.status).toBe(126);
+    expect(r.stderr).toMatch(/blocked with nothing left that could wake it/);
+  });
+});
