@@ -39,7 +39,7 @@
 #define XEN_EDEADLOCK      XEN_EDEADLK
 #define XEN_ENAMETOOLONG   36   /* name too long */
 #define XEN_ENOLCK         37   /* no locks available */
-#define XEN_ENOSYS         38   /* hypercall or sub-op not implemented */
+#define XEN_ENOSYS         38   /* no such hypercall or sub-op */
 #define XEN_ENOTEMPTY      39   /* not empty */
 #define XEN_ENODATA        61   /* no data */
 #define XEN_ETIME          62   /* timer expired */
