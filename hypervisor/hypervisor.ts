@@ -115,6 +115,7 @@ export class Pcpu {
 }
 
 export const VIRQ_TIMER = 0;
+export const VIRQ_CONSOLE = 2;
 export const VIRQ_DOM_EXC = 3;
 
 export class Hypervisor implements HypervisorServices {
@@ -345,9 +346,11 @@ export class Hypervisor implements HypervisorServices {
     return Uint8Array.from(this.consoleInput.splice(0, max));
   }
 
-  /** Queues bytes for CONSOLEIO_read. */
+  /** Queues bytes for CONSOLEIO_read and, as Xen does, tells the control domain (VIRQ_CONSOLE). */
   consoleInputPush(bytes: Uint8Array): void {
     for (const b of bytes) this.consoleInput.push(b);
+    const dom0 = this.domains.get(0);
+    if (dom0 && bytes.length) this.eventHooks?.sendVirq(dom0, VIRQ_CONSOLE, 0);
   }
 
   shutdownDomain(domain: Domain, reason: ShutdownReason): void {

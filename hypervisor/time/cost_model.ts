@@ -47,15 +47,17 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // Barham et al. (SOSP 2003): event notification is a bit set plus, at most, an upcall;
   // we charge it like a short hypercall path. 150 ns.
   eventSendNs: 150,
-  // Xen's credit scheduler decision path, measured in the few-hundred-cycle range in
-  // Cherkasova et al. (SIGMETRICS PER 2007). 200 ns.
+  // An estimate, not a measurement: a runqueue pick plus credit burning is a few hundred
+  // instructions of scheduler code on the path Cherkasova et al. (SIGMETRICS PER 2007)
+  // describe for credit; 200 ns at 1 GHz.
   scheduleNs: 200,
   // One validated PTE write in mmu_update: a hypercall is amortized over a batch; the
   // per-entry cost is the type/refcount checks (Barham et al., sec. 3.3). 50 ns.
   ptUpdateNs: 50,
-  // Grant map/unmap edit the mapper's page table and the grant entry, and unmap needs a
-  // TLB flush (Xen's grant-table docs; Ram et al., "Redesigning Xen's memory sharing
-  // mechanism", 2010: map+unmap ~ a few microseconds). 1,000 / 1,500 ns.
+  // An estimate: map edits the mapper's page table and the grant entry (a validated PTE
+  // write plus bookkeeping); unmap also flushes the TLB, which is why it is dearer. Grant
+  // map/unmap is known to cost microseconds per page in Xen, the reason netback moved to
+  // grant copy. 1,000 / 1,500 ns.
   grantMapNs: 1_000,
   grantUnmapNs: 1_500,
   // Grant copy is a memcpy at ~4 GB/s plus the same checks: 0.25 ns/byte.
