@@ -2,8 +2,7 @@
 // with `trace-hash: <hex>`.
 
 import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { makeRunDir, newToken } from './runtime.ts';
+import { dom0Args, newRunFiles } from './runtime.ts';
 import { start, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
 import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
@@ -90,12 +89,8 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
  * connected and prints the report, which is relayed here.
  */
 async function runWithProcesses(file: string, opts: RunCliOptions): Promise<number> {
-  const run = makeRunDir();
-  const hvToken = join(run, 'hypervisor.token');
-  const clientToken = join(run, 'client.token');
-  newToken(hvToken);
-  newToken(clientToken);
-  const xsPath = join(run, 'xenstored.sock');
+  const files = newRunFiles();
+  const { dir: run, hvToken, xsPath } = files;
   const children: Child[] = [];
   try {
     const args = ['hypervisor', '--token-file', hvToken, '--scenario', file];
@@ -105,12 +100,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.json) args.push('--json');
     const hv = await start('hypervisor', args, {}, ['PVSIM_HYPERVISOR_URL'], (l) => process.stdout.write(l + '\n'));
     children.push(hv.child);
-    const d0 = await start(
-      'dom0',
-      ['dom0', '--hypervisor', hv.vars.PVSIM_HYPERVISOR_URL!, '--hypervisor-token-file', hvToken, '--client-token-file', clientToken, '--xenstored-path', xsPath],
-      {},
-      ['PVSIM_URL'],
-    );
+    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL']);
     children.push(d0.child);
     const { code, signal } = await hv.child.exited;
     return signal ? 1 : (code ?? 1);

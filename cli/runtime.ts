@@ -18,6 +18,27 @@ export function makeRunDir(): string {
   return mkdtempSync(join(pvsimBaseDir(), 'run-'));
 }
 
+/** A fresh run directory with both tokens written and the xenstored socket's path. */
+export interface RunFiles {
+  dir: string;
+  hvToken: string;
+  clientToken: string;
+  xsPath: string;
+}
+
+export function newRunFiles(): RunFiles {
+  const dir = makeRunDir();
+  const files = { dir, hvToken: join(dir, 'hypervisor.token'), clientToken: join(dir, 'client.token'), xsPath: join(dir, 'xenstored.sock') };
+  newToken(files.hvToken);
+  newToken(files.clientToken);
+  return files;
+}
+
+/** The arguments that start `pvsim dom0` against a hypervisor at `url`. */
+export function dom0Args(url: string, f: RunFiles): string[] {
+  return ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath];
+}
+
 /** Writes a fresh random token to `file` (0600) and returns it. */
 export function newToken(file: string): string {
   const token = randomBytes(32).toString('hex');

@@ -4,10 +4,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { currentEnvFile, makeRunDir, newToken, parseEnv } from './runtime.ts';
+import { currentEnvFile, dom0Args, newRunFiles, parseEnv } from './runtime.ts';
 
 const PVSIM = fileURLToPath(new URL('../bin/pvsim.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
@@ -64,12 +63,8 @@ export async function stopChild(c: Child): Promise<void> {
 }
 
 export async function upCommand(o: UpOptions): Promise<number> {
-  const run = makeRunDir();
-  const hvToken = join(run, 'hypervisor.token');
-  const clientToken = join(run, 'client.token');
-  newToken(hvToken);
-  newToken(clientToken);
-  const xsPath = join(run, 'xenstored.sock');
+  const files = newRunFiles();
+  const { dir: run, hvToken, clientToken, xsPath } = files;
   const children: Child[] = [];
   let stopping = false;
   const cleanup = async () => {
@@ -85,12 +80,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
     if (o.speed) hvArgs.push('--speed', String(o.speed));
     const hv = await start('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL']);
     children.push(hv.child);
-    const d0 = await start(
-      'dom0',
-      ['dom0', '--hypervisor', hv.vars.PVSIM_HYPERVISOR_URL!, '--hypervisor-token-file', hvToken, '--client-token-file', clientToken, '--xenstored-path', xsPath],
-      {},
-      ['PVSIM_URL', 'XENSTORED_PATH'],
-    );
+    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL', 'XENSTORED_PATH']);
     children.push(d0.child);
     const env = `PVSIM_URL=${d0.vars.PVSIM_URL}\nXENSTORED_PATH=${d0.vars.XENSTORED_PATH}\nPVSIM_TOKEN_FILE=${clientToken}\n`;
     writeFileSync(currentEnvFile(), env, { mode: 0o600 });
