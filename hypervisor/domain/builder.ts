@@ -29,7 +29,7 @@ export class BuildError extends Error {
 export interface PvBuildOptions {
   domid: number;
   name: string;
-  /** Initial (and, for now, maximum) memory in bytes. */
+  /** Initial memory in bytes (also the maximum unless raised with max_mem). */
   memoryBytes: number;
   cmdline?: string;
   privileged?: boolean;
