@@ -20,7 +20,7 @@ import {
 } from './cpu/csr.ts';
 import { FrameTable } from './mm/frame_table.ts';
 import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
-import { buildPvDomain, type PvLayout } from './domain/builder.ts';
+import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
 import type { FrameWatcher } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
@@ -33,7 +33,6 @@ import { TRC, TraceBuffer } from './trace/trace.ts';
 import { installEventChannels } from './evtchn/index.ts';
 import { evtchnAllocUnbound } from './evtchn/ops.ts';
 import { FrameType } from './mm/frame_table.ts';
-import { START_INFO } from '../protocol/xen/start_info.ts';
 import { initSharedInfo } from '../protocol/xen/shared_info.ts';
 import { mmDestroyDomain } from './mm/register.ts';
 
@@ -203,37 +202,61 @@ export class Hypervisor implements HypervisorServices {
 
   // --- Domains --------------------------------------------------------------------------
 
+  /**
+   * Builds a PV domain in this process: the same steps dom0's builder drives from its own
+   * process (createEmptyDomain, writing the bootstrap pages, finishBuild).
+   */
   createPvDomain(image: Uint8Array, opts: CreateDomainOptions): { domain: Domain; layout: PvLayout } {
+    const plan = planPvDomain(image, opts);
+    const d = this.createEmptyDomain({ ...opts, nrPages: plan.nrPages });
+    try {
+      writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => this.frames.frameStorage(d.p2m[pfn]!));
+      this.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);
+    } catch (e) {
+      this.destroyDomain(d);
+      throw e;
+    }
+    return { domain: d, layout: plan.layout };
+  }
+
+  /**
+   * XEN_DOMCTL_createdomain plus populating its memory: a paused domain with `nrPages`
+   * frames, shared_info and event channels, and (with a dom0) its store and console ports,
+   * allocated unbound for domain 0 as libxl does. No vCPU runs until finishBuild.
+   */
+  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
     const domid = opts.privileged ? 0 : this.nextDomid;
     if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
-    const built = buildPvDomain(this.frames, image, { domid, ...opts });
+    if (!Number.isInteger(opts.nrPages) || opts.nrPages <= 0) throw new BuildError(`a domain needs a positive number of pages, got ${opts.nrPages}`);
+    const d = allocPvDomain(this.frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
     if (!opts.privileged) this.nextDomid++;
-    const d = built.domain;
     if (opts.weight !== undefined) d.sched.weight = opts.weight;
     if (opts.cap !== undefined) d.sched.cap = opts.cap;
     this.domains.set(domid, d);
     this.eventHooks?.initDomain(d);
+    const control = this.domains.get(0);
+    if (control && control !== d && control.onEvent) {
+      d.storeEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
+      d.consoleEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
+    }
+    return d;
+  }
+
+  /**
+   * Ends a build once the bootstrap pages are written: vCPUs, validated and pinned page
+   * tables, grant table; the domain stays paused. Tells dom0 (onDomainCreated).
+   */
+  finishBuild(d: Domain, boot: PvBoot, layout: { storeVa: number; consoleVa: number; virtBase: number }): void {
+    finishPvDomain(this.frames, d, boot);
     for (const v of d.vcpus) {
       v.runstateEntry = this.clock;
       this.scheduler.insertVcpu(v, this.clock);
     }
-    d.storeMfn = d.p2m[(built.layout.storeVa - built.layout.virtBase) / 4096]!;
-    d.consoleMfn = d.p2m[(built.layout.consoleVa - built.layout.virtBase) / 4096]!;
-    const control = this.domains.get(0);
-    if (control && control !== d && control.onEvent) {
-      // As libxl does: unbound guest ports whose remote end is the control domain, named in
-      // start_info for the guest's xenbus and console drivers.
-      d.storeEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
-      d.consoleEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
-      const si = this.mem.frames[d.p2m[(built.layout.startInfoVa - built.layout.virtBase) / 4096]!]!;
-      const dv = new DataView(si.buffer, si.byteOffset, si.byteLength);
-      dv.setUint32(START_INFO.store_evtchn, d.storeEvtchn, true);
-      dv.setUint32(START_INFO.console_evtchn, d.consoleEvtchn, true);
-    }
-    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_ADD, domid);
-    this.printk(`d${domid}: built PV domain "${opts.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
+    d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / 4096]!;
+    d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / 4096]!;
+    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
+    this.printk(`d${d.domid}: built PV domain "${d.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
     this.onDomainCreated?.(d);
-    return built;
   }
 
   /**

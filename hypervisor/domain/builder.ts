@@ -87,7 +87,20 @@ export function pvHart(mem: PhysMemory, hartId: number, l2Mfn: number): Hart {
 
 const roundUp = (v: number, a: number) => Math.ceil(v / a) * a;
 
-export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBuildOptions): { domain: Domain; layout: PvLayout } {
+/** What the builder decided before any frame exists: checked image, entry, layout. */
+export interface PvPlan {
+  img: ReturnType<typeof parseElf>;
+  entry: number;
+  nrPages: number;
+  nrL1: number;
+  cmdline: string;
+  privileged: boolean;
+  vcpus: number;
+  layout: PvLayout;
+}
+
+/** Checks a PV kernel and its options and lays out the bootstrap region (no allocation). */
+export function planPvDomain(image: Uint8Array, opts: Omit<PvBuildOptions, 'domid' | 'name'>): PvPlan {
   const img = parseElf(image);
   const notes = xenNotes(img);
   if (notes.guestOs === undefined) {
@@ -147,98 +160,148 @@ export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBui
   const mappedPages = Math.min(nrPages, (regionEnd - virtBase) / PAGE_SIZE);
   const mappedEnd = virtBase + mappedPages * PAGE_SIZE;
 
-  const domain = new Domain(opts.domid, opts.name, nrPages, opts.privileged ?? false);
+  const vcpus = opts.vcpus ?? 1;
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VIRT_CPUS) {
+    throw new BuildError(`vcpus must be between 1 and ${MAX_VIRT_CPUS}, got ${vcpus}`);
+  }
+  return {
+    img,
+    entry,
+    nrPages,
+    nrL1,
+    cmdline,
+    privileged: opts.privileged ?? false,
+    vcpus,
+    layout: { virtBase, kernelEnd, mfnListVa, startInfoVa, storeVa, consoleVa, ptVa, nrPtFrames: 1 + nrL1, stackTop, mappedEnd },
+  };
+}
+
+/**
+ * Writes the bootstrap region: the image, the mfn list, the page tables and start_info,
+ * through `page(pfn)` (the writable bytes of pseudo-physical page `pfn`). Used by the
+ * hypervisor's own builder and by dom0's, which sends the pages it wrote.
+ */
+export function writePvBootstrap(
+  plan: PvPlan,
+  p2m: Uint32Array,
+  sharedInfoMfn: number,
+  ports: { store: number; console: number },
+  page: (pfn: number) => Uint8Array,
+): void {
+  const { virtBase, mfnListVa, startInfoVa, storeVa, consoleVa, ptVa, mappedEnd } = plan.layout;
+  const pfnOf = (va: number) => (va - virtBase) / PAGE_SIZE;
+  const writeVirt = (va: number, data: Uint8Array) => {
+    let done = 0;
+    while (done < data.length) {
+      const a = va + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, data.length - done);
+      page(pfnOf(a - off)).set(data.subarray(done, done + n), off);
+      done += n;
+    }
+  };
+  for (const s of plan.img.segments) if (s.data.length > 0) writeVirt(s.vaddr, s.data);
+  writeVirt(mfnListVa, new Uint8Array(p2m.buffer, p2m.byteOffset, p2m.byteLength));
+  const mfnOf = (va: number) => p2m[pfnOf(va)]!;
+  // Page tables: L2 first, then the L1s in address order.
+  const l2f = page(pfnOf(ptVa));
+  const l2 = new DataView(l2f.buffer, l2f.byteOffset, l2f.byteLength);
+  const ptEnd = ptVa + (1 + plan.nrL1) * PAGE_SIZE;
+  for (let i = 0; i < plan.nrL1; i++) {
+    const l1Va = ptVa + (1 + i) * PAGE_SIZE;
+    const vpn1 = (virtBase + i * SV32_MEGAPAGE) >>> 22;
+    l2.setUint32(vpn1 * 4, pte(mfnOf(l1Va), PTE_V), true);
+    const l1f = page(pfnOf(l1Va));
+    const l1 = new DataView(l1f.buffer, l1f.byteOffset, l1f.byteLength);
+    for (let j = 0; j < 1024; j++) {
+      const va = virtBase + i * SV32_MEGAPAGE + j * PAGE_SIZE;
+      if (va >= mappedEnd) break;
+      const isPt = va >= ptVa && va < ptEnd;
+      const flags = isPt ? PTE_V | PTE_R | PTE_A : PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
+      l1.setUint32(j * 4, pte(mfnOf(va), flags), true);
+    }
+  }
+  writeStartInfo(page(pfnOf(startInfoVa)), {
+    nrPages: plan.nrPages,
+    sharedInfo: sharedInfoMfn * PAGE_SIZE,
+    flags: plan.privileged ? SIF.PRIVILEGED | SIF.INITDOMAIN : 0,
+    storeMfn: mfnOf(storeVa),
+    storeEvtchn: ports.store,
+    consoleMfn: mfnOf(consoleVa),
+    consoleEvtchn: ports.console,
+    ptBase: ptVa,
+    nrPtFrames: 1 + plan.nrL1,
+    mfnList: mfnListVa,
+    modStart: 0,
+    modLen: 0,
+    cmdLine: plan.cmdline,
+  });
+}
+
+/** An empty domain of `nrPages` frames (allocated, not yet written) and its shared_info. */
+export function allocPvDomain(frames: FrameTable, domid: number, name: string, nrPages: number, privileged: boolean): Domain {
+  const domain = new Domain(domid, name, nrPages, privileged);
   const allocated: number[] = [];
   try {
     const p2m = new Uint32Array(nrPages);
     for (let pfn = 0; pfn < nrPages; pfn++) {
-      p2m[pfn] = frames.alloc(opts.domid);
+      p2m[pfn] = frames.alloc(domid);
       allocated.push(p2m[pfn]!);
     }
     domain.p2m = p2m;
-    const mem = frames.mem;
-    const frameAt = (va: number) => frames.frameStorage(p2m[(va - virtBase) / PAGE_SIZE]!);
-    const writeVirt = (va: number, data: Uint8Array) => {
-      let done = 0;
-      while (done < data.length) {
-        const a = va + done;
-        const off = a % PAGE_SIZE;
-        const n = Math.min(PAGE_SIZE - off, data.length - done);
-        frameAt(a - off).set(data.subarray(done, done + n), off);
-        done += n;
-      }
-    };
-
-    for (const s of img.segments) if (s.data.length > 0) writeVirt(s.vaddr, s.data);
-    writeVirt(mfnListVa, new Uint8Array(p2m.buffer, p2m.byteOffset, p2m.byteLength));
-
-    domain.sharedInfoMfn = frames.alloc(opts.domid, FrameType.SharedInfo);
+    domain.sharedInfoMfn = frames.alloc(domid, FrameType.SharedInfo);
     allocated.push(domain.sharedInfoMfn);
-    initSharedInfo(mem.ensureFrame(domain.sharedInfoMfn), { maxPfn: nrPages });
-    const mfnOf = (va: number) => p2m[(va - virtBase) / PAGE_SIZE]!;
-
-    // Page tables: L2 first, then the L1s in address order.
-    const l2Mfn = mfnOf(ptVa);
-    const l2f = frameAt(ptVa);
-    const l2 = new DataView(l2f.buffer, l2f.byteOffset, l2f.byteLength);
-    const ptEnd = ptVa + (1 + nrL1) * PAGE_SIZE;
-    for (let i = 0; i < nrL1; i++) {
-      const l1Va = ptVa + (1 + i) * PAGE_SIZE;
-      const l1Mfn = mfnOf(l1Va);
-      const vpn1 = (virtBase + i * SV32_MEGAPAGE) >>> 22;
-      l2.setUint32(vpn1 * 4, pte(l1Mfn, PTE_V), true);
-      const l1f = frameAt(l1Va);
-      const l1 = new DataView(l1f.buffer, l1f.byteOffset, l1f.byteLength);
-      for (let j = 0; j < 1024; j++) {
-        const va = virtBase + i * SV32_MEGAPAGE + j * PAGE_SIZE;
-        if (va >= mappedEnd) break;
-        const isPt = va >= ptVa && va < ptEnd;
-        const flags = isPt ? PTE_V | PTE_R | PTE_A : PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
-        l1.setUint32(j * 4, pte(mfnOf(va), flags), true);
-      }
-    }
-
-    writeStartInfo(frameAt(startInfoVa), {
-      nrPages,
-      sharedInfo: domain.sharedInfoMfn * PAGE_SIZE,
-      flags: opts.privileged ? SIF.PRIVILEGED | SIF.INITDOMAIN : 0,
-      storeMfn: mfnOf(storeVa),
-      storeEvtchn: 0,
-      consoleMfn: mfnOf(consoleVa),
-      consoleEvtchn: 0,
-      ptBase: ptVa,
-      nrPtFrames: 1 + nrL1,
-      mfnList: mfnListVa,
-      modStart: 0,
-      modLen: 0,
-      cmdLine: cmdline,
-    });
-    domain.startInfoVa = startInfoVa;
-
-    const nrVcpus = opts.vcpus ?? 1;
-    if (!Number.isInteger(nrVcpus) || nrVcpus < 1 || nrVcpus > MAX_VIRT_CPUS) {
-      throw new BuildError(`vcpus must be between 1 and ${MAX_VIRT_CPUS}, got ${nrVcpus}`);
-    }
-    for (let id = 0; id < nrVcpus; id++) {
-      const hart = pvHart(mem, id, l2Mfn);
-      const vcpu = new Vcpu(domain, id, hart);
-      vcpu.online = id === 0;
-      vcpu.initialised = id === 0;
-      domain.vcpus.push(vcpu);
-    }
-    const boot = domain.vcpus[0]!.hart;
-    boot.pc = entry >>> 0;
-    boot.x[10] = startInfoVa | 0; // a0
-    boot.x[2] = stackTop | 0; // sp
-    mmInitDomain(frames, domain, l2Mfn); // validates and pins the tables, vCPU 0's base
-    gnttabInit(domain);
+    initSharedInfo(frames.mem.ensureFrame(domain.sharedInfoMfn), { maxPfn: nrPages });
   } catch (e) {
     // A failed build leaves no frames behind.
     for (const mfn of allocated) frames.release(mfn);
     throw e;
   }
-  return {
-    domain,
-    layout: { virtBase, kernelEnd, mfnListVa, startInfoVa, storeVa, consoleVa, ptVa, nrPtFrames: 1 + nrL1, stackTop, mappedEnd },
-  };
+  return domain;
+}
+
+/** What finishing a build needs besides the domain: where vCPU 0 starts, and the tables. */
+export interface PvBoot {
+  entry: number;
+  startInfoVa: number;
+  stackTop: number;
+  l2Mfn: number;
+  vcpus: number;
+}
+
+/** The hypervisor's part once the pages are written: vCPUs, validated and pinned tables, grant table. */
+export function finishPvDomain(frames: FrameTable, domain: Domain, boot: PvBoot): void {
+  for (let id = 0; id < boot.vcpus; id++) {
+    const vcpu = new Vcpu(domain, id, pvHart(frames.mem, id, boot.l2Mfn));
+    vcpu.online = id === 0;
+    vcpu.initialised = id === 0;
+    domain.vcpus.push(vcpu);
+  }
+  const hart = domain.vcpus[0]!.hart;
+  hart.pc = boot.entry >>> 0;
+  hart.x[10] = boot.startInfoVa | 0; // a0
+  hart.x[2] = boot.stackTop | 0; // sp
+  domain.startInfoVa = boot.startInfoVa;
+  mmInitDomain(frames, domain, boot.l2Mfn); // validates and pins the tables, vCPU 0's base
+  gnttabInit(domain);
+}
+
+/** The boot parameters a plan and a frame list give. */
+export function pvBoot(plan: PvPlan, p2m: Uint32Array): PvBoot {
+  const l = plan.layout;
+  return { entry: plan.entry, startInfoVa: l.startInfoVa, stackTop: l.stackTop, l2Mfn: p2m[(l.ptVa - l.virtBase) / PAGE_SIZE]!, vcpus: plan.vcpus };
+}
+
+export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBuildOptions): { domain: Domain; layout: PvLayout } {
+  const plan = planPvDomain(image, opts);
+  const domain = allocPvDomain(frames, opts.domid, opts.name, plan.nrPages, plan.privileged);
+  try {
+    writePvBootstrap(plan, domain.p2m, domain.sharedInfoMfn, { store: 0, console: 0 }, (pfn) => frames.frameStorage(domain.p2m[pfn]!));
+    finishPvDomain(frames, domain, pvBoot(plan, domain.p2m));
+  } catch (e) {
+    for (const mfn of domain.p2m) frames.release(mfn);
+    frames.release(domain.sharedInfoMfn);
+    throw e;
+  }
+  return { domain, layout: plan.layout };
 }
