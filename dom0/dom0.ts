@@ -11,6 +11,7 @@ import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
+import { buildDomain } from './toolstack/builder.ts';
 
 export interface Dom0Options {
   hypervisorUrl: string;
@@ -109,7 +110,8 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       return { rc: 0 };
     }
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
-    const r = await hv.request(op, req[op] as RequestOps[typeof op]);
+    // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
+    const r = req.createDomain ? { id: 0, ...(await buildDomain(hv, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
     if (req.destroyDomain && r.rc === 0) {
       const id = req.destroyDomain.domid ?? [...configs].find(([, c]) => c.name === req.destroyDomain!.name)?.[0];

@@ -72,6 +72,21 @@ export interface GrantMap { domid: number; ref: number; readonly?: boolean }
 export interface GrantHandle { handle: number }
 export interface GrantCopy { domid: number; ref: number; offset: number; data?: Uint8Array; len?: number }
 export interface GrantResult { status: number; handle?: number; page?: Uint8Array; data?: Uint8Array; mfn?: number }
+export interface DomainCreateEmpty { name: string; nrPages: number; weight?: number; cap?: number; maxmemPages?: number }
+export interface EmptyDomain { domid: number; p2m: number[]; sharedInfoMfn: number; storePort: number; consolePort: number }
+export interface DomainBuild {
+  domid: number;
+  pages: PageUpdate[];
+  entry: number;
+  startInfoVa: number;
+  stackTop: number;
+  l2Mfn: number;
+  vcpus: number;
+  virtBase: number;
+  storeVa: number;
+  consoleVa: number;
+  paused?: boolean;
+}
 export interface Dom0Event { port: number; timeNs?: number; pages: PageUpdate[] }
 export interface DomainSetup {
   domain: DomainInfo;
@@ -107,6 +122,8 @@ export interface RequestOps {
   grantMap: GrantMap;
   grantUnmap: GrantHandle;
   grantCopy: GrantCopy;
+  domainCreateEmpty: DomainCreateEmpty;
+  domainBuild: DomainBuild;
   dom0Event: Dom0Event;
   domainCreated: DomainSetup;
   domainDestroyed: DomainRef;
@@ -117,7 +134,8 @@ export type OpName = keyof RequestOps;
 export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
-  'pageWrite', 'consoleInput', 'xenstore', 'grantMap', 'grantUnmap', 'grantCopy', 'dom0Event', 'domainCreated', 'domainDestroyed',
+  'pageWrite', 'consoleInput', 'xenstore', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
+  'domainCreated', 'domainDestroyed',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
 const _allOps: MissingOp extends never ? true : false = true;
@@ -136,11 +154,12 @@ export interface ResponseResults {
   port: number;
   xenstore: XenstoreResult;
   grant: GrantResult;
+  emptyDomain: EmptyDomain;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

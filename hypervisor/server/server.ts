@@ -5,7 +5,7 @@
 import { Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
 import { domainInfo, ControlError, setCreditParams } from '../domain/control.ts';
-import { BuildError } from '../domain/builder.ts';
+import { BuildError, MAX_VIRT_CPUS } from '../domain/builder.ts';
 import { ElfError } from '../domain/elf.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
@@ -44,6 +44,13 @@ export class HypervisorServer {
   private wake: (() => void) | null = null;
   private stopping = false;
   private dom0Ready: (() => void) | null = null;
+  /** Domains dom0's builder has created and not yet finished. */
+  private readonly building = new Set<number>();
+
+  private abandon(d: Domain): void {
+    this.building.delete(d.domid);
+    this.hv.destroyDomain(d);
+  }
 
   /** Resolves once dom0 has connected (and domain 0 exists to serve guests). */
   waitForDom0(timeoutMs = 30_000): Promise<void> {
@@ -185,6 +192,46 @@ export class HypervisorServer {
       if (!c.paused) hv.unpause(domain);
       this.kick();
       return { rc: 0, domain: this.info(domain) };
+    }
+    if (req.domainCreateEmpty) {
+      const c = req.domainCreateEmpty;
+      if (!c.name) return err('EINVAL', 'a domain needs a name');
+      if ([...hv.domains.values()].some((d) => d.name === c.name)) return err('EEXIST', `a domain named "${c.name}" already exists`);
+      if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) return err('EINVAL', `${c.nrPages} pages is out of range`);
+      const d = hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined });
+      if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
+      this.building.add(d.domid);
+      return { rc: 0, emptyDomain: { domid: d.domid, p2m: [...d.p2m], sharedInfoMfn: d.sharedInfoMfn, storePort: d.storeEvtchn, consolePort: d.consoleEvtchn } };
+    }
+    if (req.domainBuild) {
+      const b = req.domainBuild;
+      const d = hv.domain(b.domid);
+      if (!d || !this.building.has(b.domid)) return err('ESRCH', `domain ${b.domid} is not being built`);
+      for (const pg of b.pages) {
+        if (hv.frames.ownerOf(pg.mfn) !== d.domid) {
+          this.abandon(d);
+          return err('EPERM', `mfn 0x${pg.mfn.toString(16)} does not belong to d${d.domid}`);
+        }
+        if (pg.offset + pg.data.length > 4096) {
+          this.abandon(d);
+          return err('EINVAL', 'a page write runs past its page');
+        }
+        hv.frames.frameStorage(pg.mfn).set(pg.data, pg.offset);
+      }
+      this.building.delete(b.domid);
+      if (!((b.vcpus || 1) >= 1 && (b.vcpus || 1) <= MAX_VIRT_CPUS)) {
+        hv.destroyDomain(d);
+        return err('EINVAL', `vcpus must be 1..${MAX_VIRT_CPUS}`);
+      }
+      try {
+        hv.finishBuild(d, { entry: b.entry, startInfoVa: b.startInfoVa, stackTop: b.stackTop, l2Mfn: b.l2Mfn, vcpus: b.vcpus || 1 }, b);
+      } catch (e) {
+        hv.destroyDomain(d);
+        return err('EINVAL', `domain ${d.name} cannot start: ${(e as Error).message}`);
+      }
+      if (!b.paused) hv.unpause(d);
+      this.kick();
+      return { rc: 0, domain: this.info(d) };
     }
     if (req.listDomains) {
       const list = [...hv.domains.values()].sort((a, b) => a.domid - b.domid).map((d) => this.info(d));

@@ -1,0 +1,49 @@
+// dom0's PV domain builder (libxc's job in Xen): it plans the bootstrap region, asks the
+// hypervisor for an empty domain (XEN_DOMCTL_createdomain with its memory populated),
+// writes the image, the mfn list, the page tables and start_info itself, and hands the
+// pages and vCPU 0's start to the hypervisor, which validates and pins the tables.
+
+import type { Peer } from '../../protocol/session.ts';
+import type { RequestOps, Response } from '../../protocol/wire.ts';
+import { BuildError, planPvDomain, pvBoot, writePvBootstrap } from '../../hypervisor/domain/builder.ts';
+import { ElfError } from '../../hypervisor/domain/elf.ts';
+
+const MiB = 1024 * 1024;
+
+export async function buildDomain(hv: Peer, c: RequestOps['createDomain']): Promise<Omit<Response, 'id'>> {
+  let plan;
+  try {
+    plan = planPvDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 });
+  } catch (e) {
+    if (e instanceof BuildError || e instanceof ElfError) return { rc: -22, error: e.message };
+    throw e;
+  }
+  const created = await hv.request('domainCreateEmpty', {
+    name: c.name,
+    nrPages: plan.nrPages,
+    weight: c.weight || 0,
+    cap: c.cap || 0,
+    maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
+  });
+  const e = created.emptyDomain;
+  if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };
+  const p2m = Uint32Array.from(e.p2m);
+  const pages = new Map<number, Uint8Array>();
+  writePvBootstrap(plan, p2m, e.sharedInfoMfn, { store: e.storePort, console: e.consolePort }, (pfn) => {
+    let page = pages.get(pfn);
+    if (!page) pages.set(pfn, (page = new Uint8Array(4096)));
+    return page;
+  });
+  const boot = pvBoot(plan, p2m);
+  const r = await hv.request('domainBuild', {
+    domid: e.domid,
+    pages: [...pages].map(([pfn, data]) => ({ mfn: p2m[pfn]!, offset: 0, data })),
+    ...boot,
+    virtBase: plan.layout.virtBase,
+    storeVa: plan.layout.storeVa,
+    consoleVa: plan.layout.consoleVa,
+    paused: c.paused ?? false,
+  });
+  const { id: _id, ...rest } = r;
+  return rest;
+}
