@@ -83,7 +83,25 @@ export function xlProgram(out: (s: string) => void): Command {
         } catch (e) {
           throw new XlError(`${file}: kernel ${cfg.kernel}: cannot read ${cfg.kernelPath}: ${(e as NodeJS.ErrnoException).code ?? e}`);
         }
-        if (cfg.disks.length || cfg.vifs.length) process.stderr.write('warning: disk= and vif= are not served yet; the domain gets no block or network devices\n');
+        if (cfg.disks.length || cfg.vifs.length) {
+          process.stderr.write('warning: no block or network backend is running yet: the devices are announced in XenStore but stay Initialising\n');
+        }
+        const devices = [
+          ...cfg.disks
+            .filter((d) => d.target !== null)
+            .map((d) => ({
+              kind: 'vbd',
+              devid: d.devid,
+              backend: { params: d.targetPath!, mode: d.access, type: 'file', dev: d.vdev, 'device-type': d.devtype, 'removable': '0', bootable: '1' },
+              frontend: { 'virtual-device': String(d.devid), 'device-type': d.devtype },
+            })),
+          ...cfg.vifs.map((v) => ({
+            kind: 'vif',
+            devid: v.devid,
+            backend: { mac: v.mac, bridge: v.bridge, handle: String(v.devid), type: v.type, ...(v.ip ? { ip: v.ip } : {}) },
+            frontend: { mac: v.mac, handle: String(v.devid) },
+          })),
+        ];
         const r = check(
           await p.request('createDomain', {
             name: cfg.name,
@@ -98,6 +116,7 @@ export function xlProgram(out: (s: string) => void): Command {
             onPoweroff: cfg.onPoweroff,
             onReboot: cfg.onReboot,
             onCrash: cfg.onCrash,
+            devices,
           }),
           `create ${cfg.name}`,
         );

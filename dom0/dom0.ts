@@ -12,6 +12,7 @@ import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 import { buildDomain } from './toolstack/builder.ts';
+import { addDevice } from './toolstack/devices.ts';
 
 export interface Dom0Options {
   hypervisorUrl: string;
@@ -111,7 +112,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     }
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
     // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
-    const r = req.createDomain ? { id: 0, ...(await buildDomain(hv, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
+    const r = req.createDomain ? { id: 0, ...(await createWithDevices(hv, d, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
     if (req.destroyDomain && r.rc === 0) {
       const id = req.destroyDomain.domid ?? [...configs].find(([, c]) => c.name === req.destroyDomain!.name)?.[0];
@@ -147,6 +148,25 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       hv.close('dom0 stopping');
     },
   };
+}
+
+/**
+ * xl create: build the domain paused, announce its devices in XenStore (libxl's layout,
+ * so the XenbusState handshake can start when the guest's frontends appear), then run it.
+ */
+async function createWithDevices(hv: Peer, d: Dom0Daemons, c: RequestOps['createDomain']): Promise<Omit<Response, 'id'>> {
+  const devices = c.devices ?? [];
+  const r = await buildDomain(hv, { ...c, paused: c.paused || devices.length > 0 });
+  if (r.rc !== 0 || !r.domain || devices.length === 0) return r;
+  for (const dev of devices) {
+    if (dev.kind !== 'vbd' && dev.kind !== 'vif') continue;
+    addDevice(d.xenstored, r.domain.domid, { kind: dev.kind, devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+  }
+  if (!c.paused) {
+    const u = await hv.request('unpauseDomain', { domid: r.domain.domid });
+    if (u.rc !== 0) return { rc: u.rc, error: u.error };
+  }
+  return r;
 }
 
 async function resolveDomid(hv: Peer, ref: { domid?: number; name?: string }): Promise<number | undefined> {

@@ -27,7 +27,9 @@ export interface CreateDomain {
   onPoweroff?: string;
   onReboot?: string;
   onCrash?: string;
+  devices?: Device[];
 }
+export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
 export interface SchedCredit { domain: DomainRef; set?: boolean; weight?: number; cap?: number }
 export interface ConsoleRead { domain: DomainRef; offset?: number }

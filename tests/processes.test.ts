@@ -145,6 +145,32 @@ describe('pvsim up and pvsim xl', () => {
     expect(xl(u, 'destroy', 'rebooter').status).toBe(0);
   });
 
+  it("announces disk= and vif= devices in XenStore with libxl's frontend and backend layout", async () => {
+    const u = await up();
+    const devcfg = join(dir, 'dev.cfg');
+    writeFileSync(
+      devcfg,
+      `name = "withdev"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\non_poweroff = "preserve"\n` +
+        `disk = [ 'file:${join(dir, 'disk.img')},xvda,w' ]\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\n`,
+    );
+    const c = xl(u, 'create', devcfg);
+    expect(c.status).toBe(0);
+    expect(c.err).toMatch(/announced in XenStore but stay Initialising/);
+    if (HAVE_XS) {
+      const be = xs(u, 'xenstore-ls', '/local/domain/0/backend').stdout;
+      expect(be).toMatch(/vbd = ""\n\s+1 = ""\n\s+51712 = ""/);
+      expect(be).toMatch(/frontend = "\/local\/domain\/1\/device\/vbd\/51712"/);
+      expect(be).toMatch(/mode = "w"/);
+      expect(be).toMatch(/mac = "00:16:3e:00:00:01"/);
+      const fe = xs(u, 'xenstore-ls', '/local/domain/1/device').stdout;
+      expect(fe).toMatch(/vif = ""\n\s+0 = ""/);
+      expect(fe).toMatch(/backend = "\/local\/domain\/0\/backend\/vbd\/1\/51712"/);
+      expect(fe).toMatch(/state = "1"/);
+    }
+    expect(xl(u, 'destroy', 'withdev').status).toBe(0);
+    if (HAVE_XS) expect(xs(u, 'xenstore-exists', '/local/domain/0/backend/vbd/1').status).not.toBe(0);
+  });
+
   it('reports xl.cfg errors with file, line and key, and a missing domain clearly', async () => {
     const u = await up();
     const bad = join(dir, 'bad.cfg');
