@@ -1,0 +1,222 @@
+// Xen's shared I/O rings (xen/io/ring.h semantics), both ends, over a shared page. One
+// definition for every ring pvsim serves (blkif, netif tx/rx); guests implement the same
+// protocol in C (guests/include/pvsim/ring.h when the split drivers arrive).
+//
+//   page:  req_prod | req_event | rsp_prod | rsp_event | 48 bytes padding | entries...
+//
+// Indices are free-running unsigned 32-bit counters; slot = index & (size - 1). Each field
+// has one writer: the frontend writes req_prod and rsp_event, the backend rsp_prod and
+// req_event. The *_event fields say "notify me when the other side's producer passes this",
+// which is how neither side misses a wake-up without notifying on every entry.
+
+export const RING_HEADER_BYTES = 64;
+const REQ_PROD = 0;
+const REQ_EVENT = 4;
+const RSP_PROD = 8;
+const RSP_EVENT = 12;
+
+/** Entries that fit a ring page: the largest power of two (ring.h's __CONST_RING_SIZE). */
+export function ringSize(pageBytes: number, entryBytes: number): number {
+  const n = Math.floor((pageBytes - RING_HEADER_BYTES) / entryBytes);
+  return n < 1 ? 0 : 2 ** Math.floor(Math.log2(n));
+}
+
+const u32 = (x: number) => x >>> 0;
+
+/** The shared part: the four indices and the entry slots, on a page (any byte view). */
+export class SharedRing {
+  readonly size: number;
+  private readonly dv: DataView;
+
+  constructor(
+    readonly page: Uint8Array,
+    readonly entryBytes: number,
+  ) {
+    this.size = ringSize(page.byteLength, entryBytes);
+    if (this.size === 0) throw new RangeError(`a ${entryBytes}-byte entry does not fit a ${page.byteLength}-byte ring page`);
+    this.dv = new DataView(page.buffer, page.byteOffset, page.byteLength);
+  }
+
+  get reqProd(): number {
+    return this.dv.getUint32(REQ_PROD, true);
+  }
+  set reqProd(v: number) {
+    this.dv.setUint32(REQ_PROD, u32(v), true);
+  }
+  get reqEvent(): number {
+    return this.dv.getUint32(REQ_EVENT, true);
+  }
+  set reqEvent(v: number) {
+    this.dv.setUint32(REQ_EVENT, u32(v), true);
+  }
+  get rspProd(): number {
+    return this.dv.getUint32(RSP_PROD, true);
+  }
+  set rspProd(v: number) {
+    this.dv.setUint32(RSP_PROD, u32(v), true);
+  }
+  get rspEvent(): number {
+    return this.dv.getUint32(RSP_EVENT, true);
+  }
+  set rspEvent(v: number) {
+    this.dv.setUint32(RSP_EVENT, u32(v), true);
+  }
+
+  /** Byte offset in the page of the entry for index `idx`. */
+  slot(idx: number): number {
+    return RING_HEADER_BYTES + (u32(idx) & (this.size - 1)) * this.entryBytes;
+  }
+
+  /** SHARED_RING_INIT: both producers at `start` (0 in Xen), both events one past. */
+  init(start = 0): void {
+    this.reqProd = start;
+    this.rspProd = start;
+    this.reqEvent = start + 1;
+    this.rspEvent = start + 1;
+    this.page.fill(0, 16, RING_HEADER_BYTES);
+  }
+}
+
+/** ring.h's RING_PUSH_*_AND_CHECK_NOTIFY test: did the producer pass the other side's event? */
+function needsNotify(oldProd: number, newProd: number, event: number): boolean {
+  return u32(newProd - event) < u32(newProd - oldProd);
+}
+
+/** The frontend's end: produces requests, consumes responses. */
+export class FrontRing {
+  /** Requests produced but not yet published (req_prod_pvt). */
+  reqProdPvt: number;
+  /** Responses consumed (rsp_cons). */
+  rspCons: number;
+
+  constructor(readonly sring: SharedRing) {
+    this.reqProdPvt = sring.reqProd;
+    this.rspCons = sring.rspProd;
+  }
+
+  get size(): number {
+    return this.sring.size;
+  }
+
+  /** RING_FREE_REQUESTS. */
+  freeRequests(): number {
+    return this.size - u32(this.reqProdPvt - this.rspCons);
+  }
+
+  full(): boolean {
+    return this.freeRequests() === 0;
+  }
+
+  /** Offset of the next request slot; write it, then call `produced()`. */
+  nextRequest(): number {
+    if (this.full()) throw new RangeError('ring full: a request would overwrite one not yet answered');
+    return this.sring.slot(this.reqProdPvt);
+  }
+
+  produced(): void {
+    this.reqProdPvt = u32(this.reqProdPvt + 1);
+  }
+
+  /** RING_PUSH_REQUESTS_AND_CHECK_NOTIFY: publish, and say whether the backend must be notified. */
+  pushRequestsAndCheckNotify(): boolean {
+    const old = this.sring.reqProd;
+    const now = this.reqProdPvt;
+    // Barrier (wmb): the request bodies are written before req_prod publishes them.
+    this.sring.reqProd = now;
+    // Barrier (mb): req_prod is visible before req_event is read.
+    return needsNotify(old, now, this.sring.reqEvent);
+  }
+
+  /** Responses published and not yet consumed. */
+  unconsumedResponses(): number {
+    return u32(this.sring.rspProd - this.rspCons);
+  }
+
+  /** Offset of the next response to consume; read it, then call `consumed()`. */
+  nextResponse(): number {
+    return this.sring.slot(this.rspCons);
+  }
+
+  consumed(): void {
+    this.rspCons = u32(this.rspCons + 1);
+  }
+
+  /**
+   * RING_FINAL_CHECK_FOR_RESPONSES: before sleeping, ask to be notified of the next
+   * response, then look again (a response may have landed in between).
+   */
+  finalCheckForResponses(): boolean {
+    if (this.unconsumedResponses() > 0) return true;
+    this.sring.rspEvent = this.rspCons + 1;
+    // Barrier (mb): rsp_event is visible before rsp_prod is read again.
+    return this.unconsumedResponses() > 0;
+  }
+}
+
+/** The backend's end: consumes requests, produces responses. */
+export class BackRing {
+  /** Responses produced but not yet published (rsp_prod_pvt). */
+  rspProdPvt: number;
+  /** Requests consumed (req_cons). */
+  reqCons: number;
+
+  constructor(readonly sring: SharedRing) {
+    this.rspProdPvt = sring.rspProd;
+    this.reqCons = sring.reqProd;
+  }
+
+  get size(): number {
+    return this.sring.size;
+  }
+
+  /**
+   * RING_UNCONSUMED_REQUESTS: published and not consumed, but never more than the slots
+   * the backend has answered, so a frontend that pushes req_prod too far cannot make the
+   * backend read slots whose responses it has not yet written.
+   */
+  unconsumedRequests(): number {
+    const published = u32(this.sring.reqProd - this.reqCons);
+    const room = this.size - u32(this.reqCons - this.rspProdPvt);
+    return Math.min(published, room);
+  }
+
+  /** RING_REQUEST_CONS_OVERFLOW: consuming at `cons` would pass the responses. */
+  requestConsOverflow(cons = this.reqCons): boolean {
+    return u32(cons - this.rspProdPvt) >= this.size;
+  }
+
+  nextRequest(): number {
+    return this.sring.slot(this.reqCons);
+  }
+
+  consumed(): void {
+    this.reqCons = u32(this.reqCons + 1);
+  }
+
+  /** Offset of the next response slot; write it, then call `produced()`. */
+  nextResponse(): number {
+    return this.sring.slot(this.rspProdPvt);
+  }
+
+  produced(): void {
+    this.rspProdPvt = u32(this.rspProdPvt + 1);
+  }
+
+  /** RING_PUSH_RESPONSES_AND_CHECK_NOTIFY. */
+  pushResponsesAndCheckNotify(): boolean {
+    const old = this.sring.rspProd;
+    const now = this.rspProdPvt;
+    // Barrier (wmb): the response bodies are written before rsp_prod publishes them.
+    this.sring.rspProd = now;
+    // Barrier (mb): rsp_prod is visible before rsp_event is read.
+    return needsNotify(old, now, this.sring.rspEvent);
+  }
+
+  /** RING_FINAL_CHECK_FOR_REQUESTS: ask to be notified of the next request, then look again. */
+  finalCheckForRequests(): boolean {
+    if (this.unconsumedRequests() > 0) return true;
+    this.sring.reqEvent = this.reqCons + 1;
+    // Barrier (mb): req_event is visible before req_prod is read again.
+    return this.unconsumedRequests() > 0;
+  }
+}
