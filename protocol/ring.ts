@@ -9,11 +9,17 @@
 // req_event. The *_event fields say "notify me when the other side's producer passes this",
 // which is how neither side misses a wake-up without notifying on every entry.
 
-export const RING_HEADER_BYTES = 64;
-const REQ_PROD = 0;
-const REQ_EVENT = 4;
-const RSP_PROD = 8;
-const RSP_EVENT = 12;
+/**
+ * struct X_sring { RING_IDX req_prod, req_event, rsp_prod, rsp_event; union { ... } pvt
+ * (4 bytes); uint8_t __pad[44]; union X_sring_entry ring[]; } — the layout every ring
+ * shares (pinned to Xen's headers by tests/xen-abi-io.test.ts).
+ */
+export const SRING = { req_prod: 0, req_event: 4, rsp_prod: 8, rsp_event: 12, pvt: 16, pad: 20, ring: 64 } as const;
+export const RING_HEADER_BYTES = SRING.ring;
+const REQ_PROD = SRING.req_prod;
+const REQ_EVENT = SRING.req_event;
+const RSP_PROD = SRING.rsp_prod;
+const RSP_EVENT = SRING.rsp_event;
 
 /** Entries that fit a ring page: the largest power of two (ring.h's __CONST_RING_SIZE). */
 export function ringSize(pageBytes: number, entryBytes: number): number {
