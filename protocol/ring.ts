@@ -186,6 +186,14 @@ export class BackRing {
     return Math.min(published, room);
   }
 
+  /**
+   * RING_REQUEST_PROD_OVERFLOW: the frontend published more requests than the ring can
+   * hold past the responses. Xen's backends stop serving such a ring.
+   */
+  requestProdOverflow(): boolean {
+    return u32(this.sring.reqProd - this.rspProdPvt) > this.size;
+  }
+
   /** RING_REQUEST_CONS_OVERFLOW: consuming at `cons` would pass the responses. */
   requestConsOverflow(cons = this.reqCons): boolean {
     return u32(cons - this.rspProdPvt) >= this.size;

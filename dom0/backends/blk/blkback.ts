@@ -1,0 +1,122 @@
+// The block backend's data path for one frontend: it consumes blkif requests from the
+// shared ring, moves data between the guest's granted pages and the disk image with grant
+// copies (no mappings to leak), and answers each request. A bad request gets an error
+// response for that request only; nothing else changes.
+
+import { BackRing, SharedRing } from '../../../protocol/ring.ts';
+import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, BLKIF_SECTOR_BYTES, readBlkifRequest, readBlkifRequestDiscard, writeBlkifResponse } from '../../../protocol/xen/blkif.ts';
+import { GNTST } from '../../../protocol/xen/grant_table.ts';
+import type { Dom0Platform, MappedPage } from '../../platform.ts';
+import { checkRequest } from './validate.ts';
+import type { FileBlockStore } from './store.ts';
+
+export interface BlkbackStats {
+  requests: number;
+  errors: number;
+  reads: number;
+  writes: number;
+  flushes: number;
+  discards: number;
+}
+
+export class BlkbackRing {
+  readonly back: BackRing;
+  private readonly dv: DataView;
+  readonly stats: BlkbackStats = { requests: 0, errors: 0, reads: 0, writes: 0, flushes: 0, discards: 0 };
+  lastError = '';
+  /** Set when the frontend broke the ring's rules; the ring is served no more (as Xen's blkback). */
+  halted = false;
+
+  constructor(
+    private readonly platform: Dom0Platform,
+    readonly domid: number,
+    private readonly ringPage: MappedPage,
+    private readonly port: number,
+    private readonly disk: FileBlockStore,
+  ) {
+    this.back = new BackRing(new SharedRing(ringPage.bytes, BLKIF_RING_ENTRY_SIZE));
+    this.dv = new DataView(ringPage.bytes.buffer, ringPage.bytes.byteOffset, ringPage.bytes.byteLength);
+  }
+
+  /** Serves every request the frontend has published; loops until the final check finds none. */
+  async service(): Promise<void> {
+    for (;;) {
+      if (this.halted) return;
+      if (this.back.requestProdOverflow()) {
+        this.halted = true;
+        this.lastError = `frontend published req_prod ${this.back.sring.reqProd} past the ring; halting it`;
+        return;
+      }
+      while (this.back.unconsumedRequests() > 0) {
+        const off = this.back.nextRequest();
+        const req = readBlkifRequest(this.dv, off);
+        const op = req.operation;
+        const status = await this.carryOut(off);
+        this.back.consumed();
+        const rspOff = this.back.nextResponse();
+        writeBlkifResponse(this.dv, rspOff, { id: req.id, operation: op, status });
+        this.ringPage.dirty(rspOff, BLKIF_RING_ENTRY_SIZE);
+        this.back.produced();
+        this.stats.requests++;
+        if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
+      }
+      const notify = this.back.pushResponsesAndCheckNotify();
+      this.ringPage.dirty(0, 16); // rsp_prod lives in the header
+      if (notify) await this.platform.notify(this.port);
+      const more = this.back.finalCheckForRequests();
+      this.ringPage.dirty(0, 16); // and so does req_event
+      if (!more) return;
+    }
+  }
+
+  private async carryOut(off: number): Promise<number> {
+    const req = readBlkifRequest(this.dv, off);
+    if (req.operation === BLKIF_OP.DISCARD) {
+      const d = readBlkifRequestDiscard(this.dv, off);
+      const start = Number(d.sector_number);
+      const count = Number(d.nr_sectors);
+      if (this.disk.readonly || !Number.isSafeInteger(start + count) || start + count > this.disk.sectors) return this.fail('discard out of range or read-only');
+      this.disk.discard(start, count);
+      this.stats.discards++;
+      return BLKIF_RSP.OKAY;
+    }
+    const bad = checkRequest(req, this.disk);
+    if (bad) return this.fail(bad.why, bad.status);
+    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE) {
+      this.disk.flush(); // fsync before OK: acknowledged data is on the disk
+      this.stats.flushes++;
+      return BLKIF_RSP.OKAY;
+    }
+    const start = Number(req.sector_number);
+    if (req.operation === BLKIF_OP.READ) {
+      let sector = start;
+      for (const s of req.seg) {
+        const bytes = (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES;
+        const st = await this.platform.copyToGrant(this.domid, s.gref, s.first_sect * BLKIF_SECTOR_BYTES, this.disk.read(sector, bytes));
+        if (st !== GNTST.okay) return this.fail(`grant ${s.gref}: status ${st}`);
+        sector += bytes / BLKIF_SECTOR_BYTES;
+      }
+    } else {
+      // Gather every segment first: a write whose grants are not all good writes nothing.
+      const parts: Uint8Array[] = [];
+      for (const s of req.seg) {
+        const r = await this.platform.copyFromGrant(this.domid, s.gref, s.first_sect * BLKIF_SECTOR_BYTES, (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES);
+        if (r.status !== GNTST.okay) return this.fail(`grant ${s.gref}: status ${r.status}`);
+        parts.push(r.data);
+      }
+      let sector = start;
+      for (const p of parts) {
+        this.disk.write(sector, p);
+        sector += p.length / BLKIF_SECTOR_BYTES;
+      }
+    }
+    if (req.operation === BLKIF_OP.READ) this.stats.reads++;
+    else this.stats.writes++;
+    return BLKIF_RSP.OKAY;
+  }
+
+  private fail(why: string, status: number = BLKIF_RSP.ERROR): number {
+    this.lastError = why;
+    return status;
+  }
+}
