@@ -83,8 +83,8 @@ export function xlProgram(out: (s: string) => void): Command {
         } catch (e) {
           throw new XlError(`${file}: kernel ${cfg.kernel}: cannot read ${cfg.kernelPath}: ${(e as NodeJS.ErrnoException).code ?? e}`);
         }
-        if (cfg.disks.length || cfg.vifs.length) {
-          process.stderr.write('warning: no block or network backend is running yet: the devices are announced in XenStore but stay Initialising\n');
+        if (cfg.vifs.length) {
+          process.stderr.write('warning: no network backend is running yet: vif devices are announced in XenStore but stay Initialising\n');
         }
         const devices = [
           ...cfg.disks

@@ -7,6 +7,7 @@ import { ConsoleBackend } from './backends/console/backend.ts';
 import { removeDomainLayout, writeDom0Layout, writeDomainLayout, type DomainLayout } from './toolstack/xs_layout.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
+import { BlkbackDriver } from './backends/blk/driver.ts';
 import { removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 
@@ -29,7 +30,12 @@ export class Dom0Daemons {
 
   constructor(
     private readonly platform: Dom0Platform,
-    private readonly opts: { onConsole?: (domid: number, bytes: Uint8Array) => void; log?: (line: string) => void } = {},
+    private readonly opts: {
+      onConsole?: (domid: number, bytes: Uint8Array) => void;
+      log?: (line: string) => void;
+      /** Serve block devices (blkback); default on. */
+      blockBackend?: boolean;
+    } = {},
   ) {
     this.xenstored = new Xenstored({
       log: opts.log,
@@ -37,6 +43,18 @@ export class Dom0Daemons {
       onRelease: (domid) => this.detachStore(domid),
     });
     writeDom0Layout(this.xenstored);
+    if (opts.blockBackend !== false) {
+      const dec = new TextDecoder();
+      this.registerBackend(
+        new BlkbackDriver(platform, (dev, key) => {
+          try {
+            return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `${dev.backend}/${key}`));
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+    }
   }
 
   /**

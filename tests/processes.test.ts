@@ -155,7 +155,7 @@ describe('pvsim up and pvsim xl', () => {
     );
     const c = xl(u, 'create', devcfg);
     expect(c.status).toBe(0);
-    expect(c.err).toMatch(/announced in XenStore but stay Initialising/);
+    expect(c.err).toMatch(/vif devices are announced in XenStore but stay Initialising/);
     if (HAVE_XS) {
       const be = xs(u, 'xenstore-ls', '/local/domain/0/backend').stdout;
       expect(be).toMatch(/vbd = ""\n\s+1 = ""\n\s+51712 = ""/);
@@ -166,6 +166,9 @@ describe('pvsim up and pvsim xl', () => {
       expect(fe).toMatch(/vif = ""\n\s+0 = ""/);
       expect(fe).toMatch(/backend = "\/local\/domain\/0\/backend\/vbd\/1\/51712"/);
       expect(fe).toMatch(/state = "1"/);
+      // blkback offered the disk (InitWait, its size published); the guest has no blkfront yet.
+      expect(xs(u, 'xenstore-read', '/local/domain/0/backend/vbd/1/51712/state').stdout.trim()).toBe('2');
+      expect(xs(u, 'xenstore-read', '/local/domain/0/backend/vbd/1/51712/sectors').stdout.trim()).toBe(String((64 * 1024 * 1024) / 512));
     }
     expect(xl(u, 'destroy', 'withdev').status).toBe(0);
     if (HAVE_XS) expect(xs(u, 'xenstore-exists', '/local/domain/0/backend/vbd/1').status).not.toBe(0);

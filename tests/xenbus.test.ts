@@ -13,7 +13,7 @@ import type { Dom0Platform } from '../dom0/platform.ts';
 const noPlatform = {} as Dom0Platform; // the handshake needs no hypervisor
 
 function setup() {
-  const d = new Dom0Daemons(noPlatform);
+  const d = new Dom0Daemons(noPlatform, { blockBackend: false });
   const log: string[] = [];
   const driver: BackendDriver = {
     kind: 'vbd',
