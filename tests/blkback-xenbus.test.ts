@@ -33,6 +33,7 @@ describe('blkback through xenbus', () => {
     expect(await guestXs.read(`${be}/state`)).toBe(String(S.InitWait));
     expect(await guestXs.read(`${be}/sectors`)).toBe('2048');
     expect(await guestXs.read(`${be}/feature-flush-cache`)).toBe('1');
+    expect(await guestXs.read(`${be}/feature-max-indirect-segments`)).toBe('256');
 
     // The frontend: a ring page and a data page granted to dom0, an unbound port for dom0.
     const ringMfn = g.mfnOfVa(SPARE_VA);

@@ -9,7 +9,7 @@ import { LocalPlatform } from '../dom0/local_platform.ts';
 import { FileBlockStore } from '../dom0/backends/blk/store.ts';
 import { BlkbackRing } from '../dom0/backends/blk/blkback.ts';
 import { FrontRing, SharedRing } from '../protocol/ring.ts';
-import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, readBlkifResponse, writeBlkifRequest, writeBlkifRequestDiscard, type BlkifSegment } from '../protocol/xen/blkif.ts';
+import { BLKIF_OP, BLKIF_REQUEST_SEGMENT, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, blkifRingSlot, readBlkifResponse, writeBlkifRequest, writeBlkifRequestDiscard, writeBlkifRequestIndirect, writeBlkifSegment, type BlkifSegment } from '../protocol/xen/blkif.ts';
 import { GTF } from '../protocol/xen/grant_table.ts';
 import { evtchnAllocUnbound } from '../hypervisor/evtchn/ops.ts';
 import { MmGuest, SPARE_VA, machine, MiB } from './mm_helpers.ts';
@@ -149,6 +149,53 @@ describe('blkback', () => {
     expect(img[2 * 512]).toBe(0);
     expect(img[5 * 512 + 511]).toBe(0);
     expect(img[6 * 512]).toBe(1);
+  });
+
+  it('serves indirect requests: segments read from a granted indirect page, answered with the inner operation', async () => {
+    const { g, data, back, path, dv, front, responses } = await setup();
+    const ind = data[2]!;
+    const writeSegs = (segs: BlkifSegment[]) => {
+      const page = new Uint8Array(4096);
+      const pdv = new DataView(page.buffer);
+      segs.forEach((s, i) => writeBlkifSegment(pdv, i * BLKIF_REQUEST_SEGMENT.SIZE, s));
+      g.put(ind.va, page);
+    };
+    const submitIndirect = (indirect_op: number, nr_segments: number, id: bigint, sector: number) => {
+      const grefs = [ind.ref, 0, 0, 0, 0, 0, 0, 0];
+      writeBlkifRequestIndirect(dv, front.nextRequest(), { operation: BLKIF_OP.INDIRECT, indirect_op, nr_segments, id, sector_number: BigInt(sector), handle: 0, indirect_grefs: grefs });
+      front.produced();
+      front.pushRequestsAndCheckNotify();
+    };
+    // 12 segments: one more than a direct request may carry. Each names a sector of data[0] or data[1].
+    const segs = Array.from({ length: 12 }, (_, i) => ({ gref: data[i % 2]!.ref, first_sect: i >> 1, last_sect: i >> 1 }));
+    g.put(data[0]!.va, Uint8Array.from({ length: 4096 }, (_, i) => (i >> 9) + 1));
+    g.put(data[1]!.va, Uint8Array.from({ length: 4096 }, (_, i) => (i >> 9) + 101));
+    writeSegs(segs);
+    submitIndirect(BLKIF_OP.WRITE, 12, 7n, 40);
+    await back.service();
+    expect(responses()).toEqual([{ id: 7n, status: BLKIF_RSP.OKAY }]);
+    const img = readFileSync(path);
+    expect(Array.from({ length: 12 }, (_, i) => img[(40 + i) * 512])).toEqual([1, 101, 2, 102, 3, 103, 4, 104, 5, 105, 6, 106]);
+    expect(img[51 * 512 + 511]).toBe(106);
+
+    g.put(data[0]!.va, new Uint8Array(4096));
+    writeSegs([{ gref: data[0]!.ref, first_sect: 0, last_sect: 7 }]);
+    submitIndirect(BLKIF_OP.READ, 1, 8n, 40);
+    await back.service();
+    const slot = front.sring.rspProd - 1;
+    expect(readBlkifResponse(dv, blkifRingSlot(slot)).operation).toBe(BLKIF_OP.READ);
+    expect(responses()).toEqual([{ id: 8n, status: BLKIF_RSP.OKAY }]);
+    expect(g.get(data[0]!.va, 1)[0]).toBe(1);
+    expect(g.get(data[0]!.va + 512, 1)[0]).toBe(101);
+
+    submitIndirect(BLKIF_OP.DISCARD, 1, 9n, 0); // only READ and WRITE may be indirect
+    submitIndirect(BLKIF_OP.WRITE, 0, 10n, 0);
+    submitIndirect(BLKIF_OP.WRITE, 257, 11n, 0);
+    writeBlkifRequestIndirect(dv, front.nextRequest(), { operation: BLKIF_OP.INDIRECT, indirect_op: BLKIF_OP.READ, nr_segments: 1, id: 12n, sector_number: 0n, handle: 0, indirect_grefs: [4000, 0, 0, 0, 0, 0, 0, 0] });
+    front.produced();
+    front.pushRequestsAndCheckNotify();
+    await back.service();
+    expect(responses().map((r) => r.status)).toEqual([BLKIF_RSP.EOPNOTSUPP, BLKIF_RSP.ERROR, BLKIF_RSP.ERROR, BLKIF_RSP.ERROR]);
   });
 
   it('halts a ring whose frontend pushes req_prod past it, as Xen does, serving nothing from it', async () => {

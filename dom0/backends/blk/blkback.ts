@@ -4,11 +4,27 @@
 // response for that request only; nothing else changes.
 
 import { BackRing, SharedRing } from '../../../protocol/ring.ts';
-import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, BLKIF_SECTOR_BYTES, readBlkifRequest, readBlkifRequestDiscard, writeBlkifResponse } from '../../../protocol/xen/blkif.ts';
+import {
+  BLKIF_OP,
+  BLKIF_REQUEST_SEGMENT,
+  BLKIF_RING_ENTRY_SIZE,
+  BLKIF_RSP,
+  BLKIF_SECTOR_BYTES,
+  BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
+  readBlkifRequest,
+  readBlkifRequestDiscard,
+  readBlkifRequestIndirect,
+  readBlkifSegment,
+  writeBlkifResponse,
+  type BlkifRequest,
+} from '../../../protocol/xen/blkif.ts';
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
 import { checkRequest } from './validate.ts';
 import type { FileBlockStore } from './store.ts';
+
+/** Segments one indirect request may carry (feature-max-indirect-segments). */
+export const MAX_INDIRECT_SEGMENTS = 256;
 
 export interface BlkbackStats {
   requests: number;
@@ -50,7 +66,8 @@ export class BlkbackRing {
       while (this.back.unconsumedRequests() > 0) {
         const off = this.back.nextRequest();
         const req = readBlkifRequest(this.dv, off);
-        const op = req.operation;
+        // As Xen's blkback: an indirect request is answered with the operation it carried.
+        const op = req.operation === BLKIF_OP.INDIRECT ? readBlkifRequestIndirect(this.dv, off).indirect_op : req.operation;
         const status = await this.carryOut(off);
         this.back.consumed();
         const rspOff = this.back.nextResponse();
@@ -80,7 +97,33 @@ export class BlkbackRing {
       this.stats.discards++;
       return BLKIF_RSP.OKAY;
     }
-    const bad = checkRequest(req, this.disk);
+    if (req.operation === BLKIF_OP.INDIRECT) {
+      const expanded = await this.expandIndirect(off);
+      if (typeof expanded === 'number') return expanded;
+      return this.transfer(expanded, MAX_INDIRECT_SEGMENTS);
+    }
+    return this.transfer(req, undefined);
+  }
+
+  /** An indirect request's segments, read from the pages its indirect_grefs name. */
+  private async expandIndirect(off: number): Promise<BlkifRequest | number> {
+    const ind = readBlkifRequestIndirect(this.dv, off);
+    if (ind.indirect_op !== BLKIF_OP.READ && ind.indirect_op !== BLKIF_OP.WRITE) return this.fail(`indirect operation ${ind.indirect_op}`, BLKIF_RSP.EOPNOTSUPP);
+    if (ind.nr_segments === 0 || ind.nr_segments > MAX_INDIRECT_SEGMENTS) return this.fail(`${ind.nr_segments} indirect segments (1..${MAX_INDIRECT_SEGMENTS})`);
+    const seg = [];
+    for (let p = 0; p * BLKIF_SEGMENTS_PER_INDIRECT_FRAME < ind.nr_segments; p++) {
+      const count = Math.min(BLKIF_SEGMENTS_PER_INDIRECT_FRAME, ind.nr_segments - p * BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
+      const r = await this.platform.copyFromGrant(this.domid, ind.indirect_grefs[p]!, 0, count * BLKIF_REQUEST_SEGMENT.SIZE);
+      if (r.status !== GNTST.okay) return this.fail(`indirect page grant ${ind.indirect_grefs[p]}: status ${r.status}`);
+      const dv = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+      for (let i = 0; i < count; i++) seg.push(readBlkifSegment(dv, i * BLKIF_REQUEST_SEGMENT.SIZE));
+    }
+    return { operation: ind.indirect_op, nr_segments: ind.nr_segments, handle: ind.handle, id: ind.id, sector_number: ind.sector_number, seg };
+  }
+
+  /** A READ, WRITE or FLUSH (direct, or indirect once expanded): validated, then carried out. */
+  private async transfer(req: BlkifRequest, maxSegments: number | undefined): Promise<number> {
+    const bad = checkRequest(req, this.disk, maxSegments);
     if (bad) return this.fail(bad.why, bad.status);
     if (req.operation === BLKIF_OP.FLUSH_DISKCACHE) {
       this.disk.flush(); // fsync before OK: acknowledged data is on the disk

@@ -5,7 +5,7 @@
 import type { BackendDriver, DeviceInstance } from '../xenbus.ts';
 import type { Dom0Platform } from '../../platform.ts';
 import { FileBlockStore } from './store.ts';
-import { BlkbackRing } from './blkback.ts';
+import { BlkbackRing, MAX_INDIRECT_SEGMENTS } from './blkback.ts';
 import { VDISK } from '../../../protocol/xen/blkif.ts';
 
 /** Size of an image that does not exist yet, when the configuration names none. */
@@ -53,6 +53,7 @@ export class BlkbackDriver implements BackendDriver {
       'feature-discard': s.readonly ? '0' : '1',
       'discard-granularity': '512',
       'discard-alignment': '0',
+      'feature-max-indirect-segments': String(MAX_INDIRECT_SEGMENTS),
     };
   }
 

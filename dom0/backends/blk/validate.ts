@@ -12,13 +12,13 @@ export interface DiskLimits {
 }
 
 /** Returns the status to answer a bad request with, or null if it may be carried out. */
-export function checkRequest(req: BlkifRequest, disk: DiskLimits): { status: number; why: string } | null {
+export function checkRequest(req: BlkifRequest, disk: DiskLimits, maxSegments: number = BLKIF_MAX_SEGMENTS_PER_REQUEST): { status: number; why: string } | null {
   const op = req.operation;
   if (op === BLKIF_OP.FLUSH_DISKCACHE) return null;
   if (op !== BLKIF_OP.READ && op !== BLKIF_OP.WRITE) return { status: BLKIF_RSP.EOPNOTSUPP, why: `operation ${op} is not offered` };
   if (op === BLKIF_OP.WRITE && disk.readonly) return { status: BLKIF_RSP.ERROR, why: 'write to a read-only disk' };
   const n = req.nr_segments;
-  if (n === 0 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST) return { status: BLKIF_RSP.ERROR, why: `${n} segments (1..${BLKIF_MAX_SEGMENTS_PER_REQUEST})` };
+  if (n === 0 || n > maxSegments) return { status: BLKIF_RSP.ERROR, why: `${n} segments (1..${maxSegments})` };
   let sectors = 0;
   for (const s of req.seg) {
     if (s.first_sect > s.last_sect || s.last_sect >= SECTORS_PER_PAGE) return { status: BLKIF_RSP.ERROR, why: `segment sectors ${s.first_sect}..${s.last_sect}` };
