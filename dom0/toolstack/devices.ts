@@ -3,6 +3,7 @@
 //   /local/domain/0/backend/<kind>/<domid>/<devid>/    owner dom0, the guest may read
 //       frontend, frontend-id, online = 1, state = 1 (Initialising), <kind-specific keys>
 //   /local/domain/<domid>/device/<kind>/<devid>/       owner the guest, dom0 may read
+//       (device/ and device/<kind>/ likewise, so the guest can list its devices)
 //       backend, backend-id = 0, state = 1, <kind-specific keys>
 
 import type { Xenstored } from '../xenstore/index.ts';
@@ -40,7 +41,10 @@ export function addDevice(xs: Xenstored, domid: number, d: DeviceSpec): void {
   xs.fire(xs.store.mkdir(DOM0, be));
   xs.fire(xs.store.setPerms(DOM0, be, parsePerms(['n0', `r${domid}`])!));
   xs.fire(xs.store.mkdir(DOM0, fe));
-  xs.fire(xs.store.setPerms(DOM0, fe, parsePerms([`n${domid}`, 'r0'])!));
+  // The guest owns device/ and device/<kind>/ too (libxl makes device/ the domain's), so its
+  // frontend drivers can list them to find their devices.
+  const guestOwned = parsePerms([`n${domid}`, 'r0'])!;
+  for (const p of [`/local/domain/${domid}/device`, `/local/domain/${domid}/device/${d.kind}`, fe]) xs.fire(xs.store.setPerms(DOM0, p, guestOwned));
   put(xs, `${be}/frontend`, fe);
   put(xs, `${be}/frontend-id`, String(domid));
   put(xs, `${be}/online`, '1');

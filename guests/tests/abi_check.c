@@ -20,6 +20,7 @@
 #include <pvsim/xs_wire.h>
 #include <pvsim/xencons.h>
 #include <pvsim/xenbus.h>
+#include <pvsim/blkif.h>
 #else
 #define __i386__ 1
 #define __XEN_TOOLS__ 1
@@ -34,6 +35,7 @@
 #include <xen/io/xs_wire.h>
 #include <xen/io/console.h>
 #include <xen/io/xenbus.h>
+#include <xen/io/blkif.h>
 #endif
 
 #define X(e) (unsigned int)(e),

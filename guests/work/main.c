@@ -26,6 +26,7 @@ static const struct {
     { "user-hello", work_user_hello },
     { "xenstore", work_xenstore },
     { "console", work_console },
+    { "blk", work_blk },
 };
 
 unsigned long param(const char *key, unsigned long dflt)

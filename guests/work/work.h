@@ -63,5 +63,6 @@ void work_grant(void);
 void work_user_hello(void);
 void work_xenstore(void);
 void work_console(void);
+void work_blk(void);
 
 #endif

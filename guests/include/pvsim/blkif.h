@@ -1,0 +1,79 @@
+/*
+ * Xen's block-device ring protocol (io/blkif.h with io/ring.h's
+ * DEFINE_RING_TYPES(blkif, ...)), as RV32 lays it out: 64-bit fields are
+ * 8-aligned, so the layout is x86_64's ("x86_64-abi"). Pinned to Xen's
+ * headers by `make abi-check`.
+ */
+#ifndef PVSIM_BLKIF_H
+#define PVSIM_BLKIF_H
+
+#include <pvsim/xen_types.h>
+
+typedef uint16_t blkif_vdev_t;
+typedef uint64_t blkif_sector_t;
+
+#define BLKIF_OP_READ              0
+#define BLKIF_OP_WRITE             1
+#define BLKIF_OP_WRITE_BARRIER     2
+#define BLKIF_OP_FLUSH_DISKCACHE   3
+#define BLKIF_OP_DISCARD           5
+#define BLKIF_OP_INDIRECT          6
+
+#define BLKIF_MAX_SEGMENTS_PER_REQUEST 11
+
+#define BLKIF_RSP_EOPNOTSUPP  -2
+#define BLKIF_RSP_ERROR       -1
+#define BLKIF_RSP_OKAY         0
+
+#define VDISK_CDROM     0x1
+#define VDISK_REMOVABLE 0x2
+#define VDISK_READONLY  0x4
+
+#define BLKIF_SECTOR_SIZE 512U
+
+struct blkif_request_segment {
+    grant_ref_t gref;           /* the data page's grant */
+    uint8_t first_sect, last_sect;  /* 512-byte sectors of that page, inclusive */
+};
+
+struct blkif_request {
+    uint8_t operation;          /* BLKIF_OP_* */
+    uint8_t nr_segments;
+    blkif_vdev_t handle;        /* only for read/write requests */
+    uint64_t id;                /* private guest value, echoed in the response */
+    blkif_sector_t sector_number;
+    struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+struct blkif_request_discard {
+    uint8_t operation;          /* BLKIF_OP_DISCARD */
+    uint8_t flag;
+    blkif_vdev_t handle;
+    uint64_t id;
+    blkif_sector_t sector_number;
+    uint64_t nr_sectors;
+};
+
+struct blkif_response {
+    uint64_t id;
+    uint8_t operation;
+    int16_t status;             /* BLKIF_RSP_* */
+};
+
+typedef uint32_t RING_IDX;
+
+union blkif_sring_entry {
+    struct blkif_request req;
+    struct blkif_response rsp;
+};
+
+struct blkif_sring {
+    RING_IDX req_prod, req_event;
+    RING_IDX rsp_prod, rsp_event;
+    uint8_t __pad[48];
+    union blkif_sring_entry ring[32];   /* (4096 - 64) / 112, rounded down to a power of 2 */
+};
+
+#define BLKIF_RING_SIZE 32U
+
+#endif

@@ -1,0 +1,404 @@
+/*
+ * Block-device frontend (see pvsim/blkfront.h): the xenbus handshake with
+ * the backend, then blkif requests on one shared ring page. Ring rules as
+ * io/ring.h: the request slot is filled before req_prod exposes it (wmb),
+ * req_prod is published before req_event is read (mb) to decide whether the
+ * backend needs an event; responses are read after the rsp_prod that
+ * exposes them (rmb), and rsp_event is rearmed, then rsp_prod read again
+ * (mb), so no response is left without an event.
+ */
+#include <pvsim/blkfront.h>
+#include <pvsim/xenbus.h>
+#include <pvsim/events.h>
+#include <pvsim/gnttab.h>
+#include <pvsim/mm.h>
+#include <pvsim/atomic.h>
+#include <pvsim/string.h>
+#include <pvsim/format.h>
+#include <pvsim/console.h>
+#include <pvsim/pv.h>
+#include <pvsim/xen_errno.h>
+
+struct blkfront_info blkfront;
+const char *blkfront_step = "";
+struct blkfront_stats blkfront_stats;
+
+struct slot {
+    bool in_use;                /* submitted, not yet reaped */
+    volatile bool done;         /* its response has arrived */
+    int16_t status;
+    uint8_t nr_grefs;
+    grant_ref_t gref[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+static struct {
+    bool connected;
+    volatile struct blkif_sring *sring;
+    RING_IDX req_prod_pvt;
+    RING_IDX rsp_cons;
+    unsigned int outstanding;
+    uint16_t handle;            /* virtual-device */
+    char frontend[32];          /* device/vbd/<devid> */
+    struct slot slot[BLKIF_RING_SIZE];
+} bf;
+
+static volatile unsigned int watch_events;
+
+static void state_watch(const char *path, const char *token, void *data)
+{
+    (void)path;
+    (void)token;
+    (void)data;
+    watch_events++;
+}
+
+/* ---- the ring --------------------------------------------------------- */
+
+static void ring_broken(const char *why, unsigned long a, unsigned long b)
+{
+    panic("blkfront: %s (%lu, %lu)", why, a, b);
+}
+
+/* Takes every response the backend has published (upcalls masked). */
+static void collect(void)
+{
+    volatile struct blkif_sring *s = bf.sring;
+
+    for (;;) {
+        RING_IDX prod = READ_ONCE(s->rsp_prod);
+        rmb();                  /* the responses are read after the index exposing them */
+        if ((RING_IDX)(prod - bf.rsp_cons) > (RING_IDX)(bf.req_prod_pvt - bf.rsp_cons))
+            ring_broken("rsp_prod beyond the requests made", prod, bf.req_prod_pvt);
+        while (bf.rsp_cons != prod) {
+            volatile struct blkif_response *r = &s->ring[bf.rsp_cons % BLKIF_RING_SIZE].rsp;
+            uint64_t id = r->id;
+            int16_t status = r->status;
+            struct slot *sl;
+
+            if (id >= BLKIF_RING_SIZE || !bf.slot[id].in_use || bf.slot[id].done)
+                ring_broken("response for no request", (unsigned long)id, bf.rsp_cons);
+            sl = &bf.slot[id];
+            sl->status = status;
+            blkfront_stats.responses++;
+            if (status != BLKIF_RSP_OKAY)
+                blkfront_stats.errors++;
+            bf.rsp_cons++;
+            sl->done = true;
+        }
+        WRITE_ONCE(s->rsp_event, bf.rsp_cons + 1);
+        mb();                   /* rsp_event is set before rsp_prod is checked again */
+        if (READ_ONCE(s->rsp_prod) == bf.rsp_cons)
+            break;
+    }
+}
+
+static void blk_event(evtchn_port_t port, void *data)
+{
+    (void)port;
+    (void)data;
+    if (bf.sring != NULL)
+        collect();
+}
+
+static void push(const struct blkif_request *req)
+{
+    volatile struct blkif_sring *s = bf.sring;
+    RING_IDX old, new;
+
+    memcpy((void *)&s->ring[bf.req_prod_pvt % BLKIF_RING_SIZE].req, req, sizeof(*req));
+    bf.req_prod_pvt++;
+    old = s->req_prod;
+    new = bf.req_prod_pvt;
+    wmb();                      /* the request is in place before req_prod exposes it */
+    WRITE_ONCE(s->req_prod, new);
+    mb();                       /* req_prod is published before req_event is read */
+    blkfront_stats.requests++;
+    if ((RING_IDX)(new - READ_ONCE(s->req_event)) < (RING_IDX)(new - old)) {
+        blkfront_stats.notifies++;
+        (void)evtchn_send(blkfront.port);
+    }
+}
+
+static void end_grants(struct slot *sl)
+{
+    for (unsigned int i = 0; i < sl->nr_grefs; i++) {
+        unsigned int tries = 0;
+        while (gnttab_free_access(sl->gref[i]) == -XEN_EBUSY) {
+            if (++tries > 100000)
+                ring_broken("backend holds a data grant", sl->gref[i], 0);
+            (void)sched_yield();
+        }
+    }
+    sl->nr_grefs = 0;
+}
+
+int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
+{
+    struct blkif_request req;
+    struct slot *sl = NULL;
+    unsigned long flags;
+    int tag;
+
+    if (!bf.connected)
+        return -XEN_ENODEV;
+    memset(&req, 0, sizeof(req));
+    if (op == BLKIF_OP_READ || op == BLKIF_OP_WRITE) {
+        uintptr_t a = (uintptr_t)buf;
+        unsigned long left = (unsigned long)nsect * BLKIF_SECTOR_SIZE;
+        unsigned int nseg = 0;
+
+        if (nsect == 0 || (a & (BLKIF_SECTOR_SIZE - 1)) != 0)
+            return -XEN_EINVAL;
+        if (((a & (PAGE_SIZE - 1)) + left + PAGE_SIZE - 1) / PAGE_SIZE > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+            return -XEN_EINVAL;
+        if (sector >= blkfront.sectors || nsect > blkfront.sectors - sector)
+            return -XEN_ENOSPC;
+        if (op == BLKIF_OP_WRITE && (blkfront.info & VDISK_READONLY))
+            return -XEN_EROFS;
+        for (tag = 0; tag < (int)BLKIF_RING_SIZE && bf.slot[tag].in_use; tag++)
+            ;
+        if (tag == (int)BLKIF_RING_SIZE)
+            return -XEN_EBUSY;
+        sl = &bf.slot[tag];
+        while (left > 0) {
+            unsigned long off = a & (PAGE_SIZE - 1);
+            unsigned long n = PAGE_SIZE - off < left ? PAGE_SIZE - off : left;
+            int ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn((const void *)a),
+                                          op == BLKIF_OP_WRITE);
+            if (ref < 0) {
+                end_grants(sl);
+                return ref;
+            }
+            sl->gref[nseg] = (grant_ref_t)ref;
+            sl->nr_grefs = (uint8_t)++nseg;
+            req.seg[nseg - 1].gref = (grant_ref_t)ref;
+            req.seg[nseg - 1].first_sect = (uint8_t)(off / BLKIF_SECTOR_SIZE);
+            req.seg[nseg - 1].last_sect = (uint8_t)((off + n) / BLKIF_SECTOR_SIZE - 1);
+            a += n;
+            left -= n;
+        }
+        req.nr_segments = (uint8_t)nseg;
+        req.handle = bf.handle;
+    } else if (op == BLKIF_OP_FLUSH_DISKCACHE) {
+        if (buf != NULL || nsect != 0)
+            return -XEN_EINVAL;
+        if (!blkfront.flush)
+            return -XEN_EOPNOTSUPP;
+        for (tag = 0; tag < (int)BLKIF_RING_SIZE && bf.slot[tag].in_use; tag++)
+            ;
+        if (tag == (int)BLKIF_RING_SIZE)
+            return -XEN_EBUSY;
+        sl = &bf.slot[tag];
+        req.handle = bf.handle;
+    } else {
+        return -XEN_EINVAL;
+    }
+    req.operation = (uint8_t)op;
+    req.id = (uint64_t)tag;
+    req.sector_number = sector;
+    flags = local_irq_save();   /* the handler must not see a half-made slot */
+    sl->in_use = true;
+    sl->done = false;
+    sl->status = 0;
+    bf.outstanding++;
+    push(&req);
+    local_irq_restore(flags);
+    return tag;
+}
+
+bool blk_done(int tag)
+{
+    return tag >= 0 && tag < (int)BLKIF_RING_SIZE && bf.slot[tag].in_use && bf.slot[tag].done;
+}
+
+int blk_wait(int tag)
+{
+    struct slot *sl;
+    int16_t status;
+
+    if (tag < 0 || tag >= (int)BLKIF_RING_SIZE || !bf.slot[tag].in_use)
+        return -XEN_EINVAL;
+    sl = &bf.slot[tag];
+    WAIT_EVENT_UNTIL(sl->done);
+    status = sl->status;
+    end_grants(sl);
+    sl->in_use = false;
+    bf.outstanding--;
+    if (status == BLKIF_RSP_OKAY)
+        return 0;
+    return status == BLKIF_RSP_EOPNOTSUPP ? -XEN_EOPNOTSUPP : -XEN_EIO;
+}
+
+unsigned int blk_outstanding(void)
+{
+    return bf.outstanding;
+}
+
+int blk_read(uint64_t sector, void *buf, unsigned int nsect)
+{
+    int tag = blk_submit(BLKIF_OP_READ, sector, buf, nsect);
+    return tag < 0 ? tag : blk_wait(tag);
+}
+
+int blk_write(uint64_t sector, const void *buf, unsigned int nsect)
+{
+    int tag = blk_submit(BLKIF_OP_WRITE, sector, (void *)buf, nsect);
+    return tag < 0 ? tag : blk_wait(tag);
+}
+
+int blk_flush(void)
+{
+    int tag = blk_submit(BLKIF_OP_FLUSH_DISKCACHE, 0, NULL, 0);
+    return tag < 0 ? tag : blk_wait(tag);
+}
+
+/* ---- the xenbus handshake -------------------------------------------- */
+
+static int read_ulong(const char *dir, const char *key, unsigned long *v)
+{
+    char path[96];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    return xs_read_ulong(XBT_NIL, path, v);
+}
+
+static int write_key(const char *dir, const char *key, const char *fmt, unsigned long v)
+{
+    char path[96], val[24];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    snprintf(val, sizeof(val), fmt, v);
+    return xs_write(XBT_NIL, path, val);
+}
+
+static void report_backend_error(void)
+{
+    char path[96], msg[128];
+
+    snprintf(path, sizeof(path), "%s/error", blkfront.backend);
+    if (xs_read(XBT_NIL, path, msg, sizeof(msg)) >= 0)
+        printf("blkfront: backend %s: %s\n", blkfront.backend, msg);
+}
+
+/* Waits (the state watch) until the backend's state is in [lo, hi]. */
+static int wait_backend(unsigned long lo, unsigned long hi)
+{
+    char path[96];
+
+    snprintf(path, sizeof(path), "%s/state", blkfront.backend);
+    for (;;) {
+        unsigned int seen = watch_events;
+        unsigned long st = XenbusStateUnknown;
+        int rc = xs_read_ulong(XBT_NIL, path, &st);
+
+        if (rc < 0 && rc != -XEN_ENOENT)
+            return rc;
+        if (rc >= 0 && st >= lo && st <= hi)
+            return 0;
+        if (rc >= 0 && (st == XenbusStateClosing || st == XenbusStateClosed)) {
+            report_backend_error();
+            return -XEN_EIO;
+        }
+        WAIT_EVENT_UNTIL(watch_events != seen);
+    }
+}
+
+bool blkfront_connected(void)
+{
+    return bf.connected;
+}
+
+int blkfront_init(void)
+{
+    static char names[256];
+    char tmp[64];
+    unsigned long v;
+    xen_pfn_t pfn;
+    int rc, ref;
+
+    if (bf.connected)
+        return 0;
+    rc = xenbus_setup();
+    if (rc < 0)
+        return rc;
+    blkfront_step = "xs_directory(device/vbd)";
+    rc = xs_directory(XBT_NIL, "device/vbd", names, sizeof(names));
+    if (rc == -XEN_ENOENT || rc == 0)
+        return -XEN_ENODEV;
+    if (rc < 0)
+        return rc;
+    blkfront.devid = (unsigned int)strtoul(names, NULL, 10);
+    snprintf(bf.frontend, sizeof(bf.frontend), "device/vbd/%s", names);
+
+    blkfront_step = "reading the frontend's backend";
+    snprintf(tmp, sizeof(tmp), "%s/backend", bf.frontend);
+    rc = xs_read(XBT_NIL, tmp, blkfront.backend, sizeof(blkfront.backend));
+    if (rc < 0)
+        return rc;
+    rc = read_ulong(bf.frontend, "backend-id", &v);
+    blkfront.backend_id = rc < 0 ? 0 : (domid_t)v;
+    rc = read_ulong(bf.frontend, "virtual-device", &v);
+    bf.handle = rc < 0 ? (uint16_t)blkfront.devid : (uint16_t)v;
+
+    snprintf(tmp, sizeof(tmp), "%s/state", blkfront.backend);
+    blkfront_step = "watching the backend's state";
+    rc = xs_watch(tmp, "blkfront-state", state_watch, NULL);
+    if (rc < 0)
+        return rc;
+    blkfront_step = "waiting for the backend's InitWait";
+    rc = wait_backend(XenbusStateInitWait, XenbusStateInitWait);
+    if (rc < 0)
+        goto out;
+
+    blkfront_step = "reading the backend's sectors";
+    rc = read_ulong(blkfront.backend, "sectors", &v);
+    if (rc < 0)
+        goto out;
+    blkfront.sectors = v;
+    blkfront.info = read_ulong(blkfront.backend, "info", &v) < 0 ? 0 : v;
+    blkfront.flush = read_ulong(blkfront.backend, "feature-flush-cache", &v) >= 0 && v != 0;
+
+    blkfront_step = "setting up the ring";
+    mm_init();
+    gnttab_init();
+    pfn = page_alloc();
+    bf.sring = pfn_to_virt(pfn);
+    if (bf.sring == NULL) {
+        rc = -XEN_ENOMEM;
+        goto out;
+    }
+    memset((void *)bf.sring, 0, PAGE_SIZE);
+    bf.sring->req_event = 1;    /* SHARED_RING_INIT */
+    bf.sring->rsp_event = 1;
+    bf.req_prod_pvt = 0;
+    bf.rsp_cons = 0;
+    ref = gnttab_grant_access(blkfront.backend_id, pfn_to_mfn(pfn), false);
+    if (ref < 0) {
+        rc = ref;
+        goto out;
+    }
+    blkfront.ring_ref = (grant_ref_t)ref;
+    rc = evtchn_alloc_unbound(blkfront.backend_id, blk_event, NULL, &blkfront.port);
+    if (rc < 0)
+        goto out;
+
+    blkfront_step = "writing ring-ref, event-channel, protocol, state";
+    if ((rc = write_key(bf.frontend, "ring-ref", "%lu", blkfront.ring_ref)) < 0 ||
+        (rc = write_key(bf.frontend, "event-channel", "%lu", blkfront.port)) < 0)
+        goto out;
+    snprintf(tmp, sizeof(tmp), "%s/protocol", bf.frontend);
+    if ((rc = xs_write(XBT_NIL, tmp, "x86_64-abi")) < 0 ||
+        (rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialised)) < 0)
+        goto out;
+    blkfront_step = "waiting for the backend's Connected";
+    rc = wait_backend(XenbusStateConnected, XenbusStateConnected);
+    if (rc < 0)
+        goto out;
+    bf.connected = true;
+    blkfront_step = "writing state Connected";
+    rc = write_key(bf.frontend, "state", "%lu", XenbusStateConnected);
+out:
+    snprintf(tmp, sizeof(tmp), "%s/state", blkfront.backend);
+    (void)xs_unwatch(tmp, "blkfront-state");
+    return rc < 0 ? rc : 0;
+}
