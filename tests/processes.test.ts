@@ -174,14 +174,14 @@ describe('pvsim up and pvsim xl', () => {
     if (HAVE_XS) expect(xs(u, 'xenstore-exists', '/local/domain/0/backend/vbd/1').status).not.toBe(0);
   });
 
-  it('runs a guest blkfront against dom0 blkback: xl create with a disk, work=blk writes then verifies, the bytes land in the image file', async () => {
+  it('runs a guest blkfront against dom0 blkback: xl create with a disk, work=blk writes 64 KiB indirect requests then verifies, the bytes land in the image file', async () => {
     const u = await up();
     const img = join(dir, 'blk.img');
     const blkcfg = join(dir, 'blk.cfg');
     writeFileSync(
       blkcfg,
       `name = "blk"\nkernel = "${join(process.cwd(), 'guests/build/work.elf')}"\nmemory = 16\non_poweroff = "preserve"\n` +
-        `extra = "work=blk mode=seq bs=8192 qd=4 n=32"\ndisk = [ 'file:${img},xvda,w' ]\n`,
+        `extra = "work=blk mode=seq bs=65536 qd=4 n=16"\ndisk = [ 'file:${img},xvda,w' ]\n`,
     );
     expect(xl(u, 'create', blkcfg).status).toBe(0);
     let log = '';
@@ -190,12 +190,12 @@ describe('pvsim up and pvsim xl', () => {
       log = xl(u, 'dmesg').out;
     }
     const line = /work=blk mode=seq .*/.exec(log)?.[0] ?? log;
-    expect(line).toMatch(/writes=32 reads=32 errors=0/);
-    // The guest's pattern (guests/work/blk.c), word by word, in the first 32 * 16 sectors of the file.
+    expect(line).toMatch(/writes=16 reads=16 errors=0/); // 16 pages a request: indirect segments
+    // The guest's pattern (guests/work/blk.c), word by word, in the first 16 * 128 sectors of the file.
     const bytes = readFileSync(img);
     const pattern = (sector: number, w: number) => (Math.imul(sector, 0x9e3779b9) ^ Math.imul(w, 0x85ebca6b) ^ 0x424c4b21) >>> 0;
     let bad = 0;
-    for (let sector = 0; sector < 32 * 16; sector++) for (let w = 0; w < 128; w++) if (bytes.readUInt32LE(sector * 512 + w * 4) !== pattern(sector, w)) bad++;
+    for (let sector = 0; sector < 16 * 128; sector++) for (let w = 0; w < 128; w++) if (bytes.readUInt32LE(sector * 512 + w * 4) !== pattern(sector, w)) bad++;
     expect(bad).toBe(0);
     if (HAVE_XS) expect(xs(u, 'xenstore-read', '/local/domain/0/backend/vbd/1/51712/state').stdout.trim()).toBe('4'); // Connected
     expect(xl(u, 'destroy', 'blk').status).toBe(0);

@@ -28,7 +28,8 @@ struct slot {
     volatile bool done;         /* its response has arrived */
     int16_t status;
     uint8_t nr_grefs;
-    grant_ref_t gref[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    grant_ref_t gref[BLK_MAX_SEGMENTS + 1];   /* data pages, then the indirect page */
+    struct blkif_request_segment *indirect;   /* this slot's indirect page, made on first use */
 };
 
 static struct {
@@ -134,22 +135,28 @@ static void end_grants(struct slot *sl)
 
 int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
 {
-    struct blkif_request req;
+    union {
+        struct blkif_request req;
+        struct blkif_request_indirect ind;
+    } u;
+    struct blkif_request_segment *seg;
     struct slot *sl = NULL;
     unsigned long flags;
     int tag;
 
     if (!bf.connected)
         return -XEN_ENODEV;
-    memset(&req, 0, sizeof(req));
+    memset(&u, 0, sizeof(u));
     if (op == BLKIF_OP_READ || op == BLKIF_OP_WRITE) {
         uintptr_t a = (uintptr_t)buf;
         unsigned long left = (unsigned long)nsect * BLKIF_SECTOR_SIZE;
+        unsigned long pages = ((a & (PAGE_SIZE - 1)) + left + PAGE_SIZE - 1) / PAGE_SIZE;
+        bool indirect = pages > BLKIF_MAX_SEGMENTS_PER_REQUEST;
         unsigned int nseg = 0;
 
         if (nsect == 0 || (a & (BLKIF_SECTOR_SIZE - 1)) != 0)
             return -XEN_EINVAL;
-        if (((a & (PAGE_SIZE - 1)) + left + PAGE_SIZE - 1) / PAGE_SIZE > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+        if (pages > BLK_MAX_SEGMENTS || (indirect && pages > blkfront.max_indirect))
             return -XEN_EINVAL;
         if (sector >= blkfront.sectors || nsect > blkfront.sectors - sector)
             return -XEN_ENOSPC;
@@ -160,6 +167,12 @@ int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
         if (tag == (int)BLKIF_RING_SIZE)
             return -XEN_EBUSY;
         sl = &bf.slot[tag];
+        if (indirect && sl->indirect == NULL) {
+            sl->indirect = pfn_to_virt(page_alloc());
+            if (sl->indirect == NULL)
+                return -XEN_ENOMEM;
+        }
+        seg = indirect ? sl->indirect : u.req.seg;
         while (left > 0) {
             unsigned long off = a & (PAGE_SIZE - 1);
             unsigned long n = PAGE_SIZE - off < left ? PAGE_SIZE - off : left;
@@ -171,14 +184,29 @@ int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
             }
             sl->gref[nseg] = (grant_ref_t)ref;
             sl->nr_grefs = (uint8_t)++nseg;
-            req.seg[nseg - 1].gref = (grant_ref_t)ref;
-            req.seg[nseg - 1].first_sect = (uint8_t)(off / BLKIF_SECTOR_SIZE);
-            req.seg[nseg - 1].last_sect = (uint8_t)((off + n) / BLKIF_SECTOR_SIZE - 1);
+            seg[nseg - 1].gref = (grant_ref_t)ref;
+            seg[nseg - 1].first_sect = (uint8_t)(off / BLKIF_SECTOR_SIZE);
+            seg[nseg - 1].last_sect = (uint8_t)((off + n) / BLKIF_SECTOR_SIZE - 1);
             a += n;
             left -= n;
         }
-        req.nr_segments = (uint8_t)nseg;
-        req.handle = bf.handle;
+        if (indirect) {
+            /* The segment list is complete before the backend may read it. */
+            int ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn(sl->indirect), true);
+            if (ref < 0) {
+                end_grants(sl);
+                return ref;
+            }
+            sl->gref[sl->nr_grefs++] = (grant_ref_t)ref;
+            u.ind.indirect_op = (uint8_t)op;
+            u.ind.nr_segments = (uint16_t)nseg;
+            u.ind.indirect_grefs[0] = (grant_ref_t)ref;
+            u.ind.handle = bf.handle;
+            op = BLKIF_OP_INDIRECT;
+        } else {
+            u.req.nr_segments = (uint8_t)nseg;
+            u.req.handle = bf.handle;
+        }
     } else if (op == BLKIF_OP_FLUSH_DISKCACHE) {
         if (buf != NULL || nsect != 0)
             return -XEN_EINVAL;
@@ -189,19 +217,20 @@ int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
         if (tag == (int)BLKIF_RING_SIZE)
             return -XEN_EBUSY;
         sl = &bf.slot[tag];
-        req.handle = bf.handle;
+        u.req.handle = bf.handle;
     } else {
         return -XEN_EINVAL;
     }
-    req.operation = (uint8_t)op;
-    req.id = (uint64_t)tag;
-    req.sector_number = sector;
+    /* operation, id and sector_number sit at the same offsets in both layouts */
+    u.req.operation = (uint8_t)op;
+    u.req.id = (uint64_t)tag;
+    u.req.sector_number = sector;
     flags = local_irq_save();   /* the handler must not see a half-made slot */
     sl->in_use = true;
     sl->done = false;
     sl->status = 0;
     bf.outstanding++;
-    push(&req);
+    push(&u.req);
     local_irq_restore(flags);
     return tag;
 }
@@ -357,6 +386,7 @@ int blkfront_init(void)
     blkfront.sectors = v;
     blkfront.info = read_ulong(blkfront.backend, "info", &v) < 0 ? 0 : v;
     blkfront.flush = read_ulong(blkfront.backend, "feature-flush-cache", &v) >= 0 && v != 0;
+    blkfront.max_indirect = read_ulong(blkfront.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : v;
 
     blkfront_step = "setting up the ring";
     mm_init();

@@ -27,7 +27,9 @@
 #include <pvsim/xen_types.h>
 #include <pvsim/blkif.h>
 
-#define BLK_MAX_BYTES (BLKIF_MAX_SEGMENTS_PER_REQUEST * 4096U)  /* a page-aligned request */
+/* Pages one request may span: more than 11 need the backend's indirect segments. */
+#define BLK_MAX_SEGMENTS 32U
+#define BLK_MAX_BYTES (BLK_MAX_SEGMENTS * 4096U)  /* a page-aligned request */
 
 struct blkfront_info {
     unsigned int devid;         /* the device/vbd/<devid> */
@@ -36,6 +38,7 @@ struct blkfront_info {
     uint64_t sectors;           /* disk size in 512-byte sectors */
     unsigned long info;         /* VDISK_* */
     bool flush;                 /* feature-flush-cache */
+    unsigned long max_indirect; /* feature-max-indirect-segments (0: none) */
     evtchn_port_t port;
     grant_ref_t ring_ref;
 };

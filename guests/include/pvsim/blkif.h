@@ -20,6 +20,7 @@ typedef uint64_t blkif_sector_t;
 #define BLKIF_OP_INDIRECT          6
 
 #define BLKIF_MAX_SEGMENTS_PER_REQUEST 11
+#define BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST 8
 
 #define BLKIF_RSP_EOPNOTSUPP  -2
 #define BLKIF_RSP_ERROR       -1
@@ -52,6 +53,21 @@ struct blkif_request_discard {
     uint64_t id;
     blkif_sector_t sector_number;
     uint64_t nr_sectors;
+};
+
+/* Segments live in granted pages (indirect_grefs), 512 per page; offered by a
+ * backend's feature-max-indirect-segments. Padded as Xen's __i386__ layout. */
+struct blkif_request_indirect {
+    uint8_t operation;          /* BLKIF_OP_INDIRECT */
+    uint8_t indirect_op;        /* BLKIF_OP_READ or BLKIF_OP_WRITE */
+    uint16_t nr_segments;
+    uint32_t _pad1;
+    uint64_t id;
+    blkif_sector_t sector_number;
+    blkif_vdev_t handle;
+    uint16_t _pad2;
+    grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    uint64_t _pad3;
 };
 
 struct blkif_response {

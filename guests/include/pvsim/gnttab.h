@@ -15,7 +15,7 @@
 
 #include <pvsim/grant_table.h>
 
-#define GNTTAB_NR_FRAMES  1U    /* frames asked for: 512 v1 entries */
+#define GNTTAB_NR_FRAMES  2U    /* frames asked for: 1024 v1 entries (blkfront at qd 32 with 64 KiB requests holds 544) */
 
 /* Panics if the table cannot be set up or mapped. Idempotent. */
 void gnttab_init(void);
