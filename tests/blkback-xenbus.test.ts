@@ -34,6 +34,7 @@ describe('blkback through xenbus', () => {
     expect(await guestXs.read(`${be}/sectors`)).toBe('2048');
     expect(await guestXs.read(`${be}/feature-flush-cache`)).toBe('1');
     expect(await guestXs.read(`${be}/feature-max-indirect-segments`)).toBe('256');
+    expect(await guestXs.read(`${be}/feature-persistent`)).toBe('1');
 
     // The frontend: a ring page and a data page granted to dom0, an unbound port for dom0.
     const ringMfn = g.mfnOfVa(SPARE_VA);

@@ -17,7 +17,7 @@ import { MmGuest, SPARE_VA, machine, MiB } from './mm_helpers.ts';
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-blk-'));
 let n = 0;
 
-async function setup(opts: { readonly?: boolean } = {}) {
+async function setup(opts: { readonly?: boolean; persistent?: boolean } = {}) {
   const hv = machine();
   const platform = new LocalPlatform(hv);
   const g = MmGuest.create(hv, { name: 'front' });
@@ -36,7 +36,7 @@ async function setup(opts: { readonly?: boolean } = {}) {
   const path = join(dir, `disk${n++}.img`);
   const store = new FileBlockStore(path, false, 1 * MiB);
   const disk = opts.readonly ? (store.close(), new FileBlockStore(path, true)) : store;
-  const back = new BlkbackRing(platform, g.domid, map.page!, port, disk);
+  const back = new BlkbackRing(platform, g.domid, map.page!, port, disk, opts.persistent ?? false);
   const dv = new DataView(ringBytes.buffer, ringBytes.byteOffset, ringBytes.byteLength);
   let id = 1n;
   const submit = (operation: number, sector: number, seg: BlkifSegment[]) => {
@@ -196,6 +196,29 @@ describe('blkback', () => {
     front.pushRequestsAndCheckNotify();
     await back.service();
     expect(responses().map((r) => r.status)).toEqual([BLKIF_RSP.EOPNOTSUPP, BLKIF_RSP.ERROR, BLKIF_RSP.ERROR, BLKIF_RSP.ERROR]);
+  });
+
+  it('keeps persistent grants mapped across requests (feature-persistent), serving the live page, and lets go on disconnect', async () => {
+    const { g, data, back, path, submit, responses } = await setup({ persistent: true });
+    g.put(data[0]!.va, new Uint8Array(4096).fill(0x11));
+    submit(BLKIF_OP.WRITE, 0, [whole(data[0]!.ref)]);
+    await back.service();
+    expect(back.persistentGrants).toBe(1);
+    // The mapping stays: the guest's next contents of the same page are what the next write takes.
+    expect(g.grantFlags(data[0]!.ref) & (GTF.reading | GTF.writing)).not.toBe(0);
+    g.put(data[0]!.va, new Uint8Array(4096).fill(0x22));
+    submit(BLKIF_OP.WRITE, 8, [whole(data[0]!.ref)]);
+    submit(BLKIF_OP.READ, 0, [whole(data[1]!.ref)]);
+    submit(BLKIF_OP.READ, 0, [whole(4000)]); // never granted: an error for this request only
+    await back.service();
+    expect(responses().map((r) => r.status)).toEqual([BLKIF_RSP.OKAY, BLKIF_RSP.OKAY, BLKIF_RSP.OKAY, BLKIF_RSP.ERROR]);
+    const img = readFileSync(path);
+    expect([img[0], img[8 * 512], img[8 * 512 + 4095]]).toEqual([0x11, 0x22, 0x22]);
+    expect(g.get(data[1]!.va + 4095, 1)[0]).toBe(0x11);
+    expect(back.persistentGrants).toBe(2);
+    await back.releasePersistent();
+    expect(back.persistentGrants).toBe(0);
+    expect(g.grantFlags(data[0]!.ref) & (GTF.reading | GTF.writing)).toBe(0);
   });
 
   it('halts a ring whose frontend pushes req_prod past it, as Xen does, serving nothing from it', async () => {

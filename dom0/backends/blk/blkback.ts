@@ -26,6 +26,10 @@ import type { FileBlockStore } from './store.ts';
 /** Segments one indirect request may carry (feature-max-indirect-segments). */
 export const MAX_INDIRECT_SEGMENTS = 256;
 
+/** Grants kept mapped for a frontend using feature-persistent (Linux blkback's default
+ * max_persistent_grants); segments beyond it are served by grant copy. */
+export const MAX_PERSISTENT_GRANTS = 1056;
+
 export interface BlkbackStats {
   requests: number;
   errors: number;
@@ -42,6 +46,8 @@ export class BlkbackRing {
   lastError = '';
   /** Set when the frontend broke the ring's rules; the ring is served no more (as Xen's blkback). */
   halted = false;
+  /** feature-persistent, both ends agreeing: data grants are mapped once and kept until disconnect. */
+  private readonly persistentMaps = new Map<number, { handle: number; page: MappedPage }>();
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -49,6 +55,7 @@ export class BlkbackRing {
     private readonly ringPage: MappedPage,
     private readonly port: number,
     private readonly disk: FileBlockStore,
+    readonly persistent = false,
   ) {
     this.back = new BackRing(new SharedRing(ringPage.bytes, BLKIF_RING_ENTRY_SIZE));
     this.dv = new DataView(ringPage.bytes.buffer, ringPage.bytes.byteOffset, ringPage.bytes.byteLength);
@@ -135,7 +142,7 @@ export class BlkbackRing {
       let sector = start;
       for (const s of req.seg) {
         const bytes = (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES;
-        const st = await this.platform.copyToGrant(this.domid, s.gref, s.first_sect * BLKIF_SECTOR_BYTES, this.disk.read(sector, bytes));
+        const st = await this.toSegment(s.gref, s.first_sect * BLKIF_SECTOR_BYTES, this.disk.read(sector, bytes));
         if (st !== GNTST.okay) return this.fail(`grant ${s.gref}: status ${st}`);
         sector += bytes / BLKIF_SECTOR_BYTES;
       }
@@ -143,7 +150,7 @@ export class BlkbackRing {
       // Gather every segment first: a write whose grants are not all good writes nothing.
       const parts: Uint8Array[] = [];
       for (const s of req.seg) {
-        const r = await this.platform.copyFromGrant(this.domid, s.gref, s.first_sect * BLKIF_SECTOR_BYTES, (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES);
+        const r = await this.fromSegment(s.gref, s.first_sect * BLKIF_SECTOR_BYTES, (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES);
         if (r.status !== GNTST.okay) return this.fail(`grant ${s.gref}: status ${r.status}`);
         parts.push(r.data);
       }
@@ -156,6 +163,47 @@ export class BlkbackRing {
     if (req.operation === BLKIF_OP.READ) this.stats.reads++;
     else this.stats.writes++;
     return BLKIF_RSP.OKAY;
+  }
+
+  /** Grants mapped persistently now. */
+  get persistentGrants(): number {
+    return this.persistentMaps.size;
+  }
+
+  /** The kept mapping of `gref` (made on first use), a GNTST status, or null to copy instead. */
+  private async persistentPage(gref: number): Promise<MappedPage | number | null> {
+    if (!this.persistent) return null;
+    const kept = this.persistentMaps.get(gref);
+    if (kept) return kept.page;
+    if (this.persistentMaps.size >= MAX_PERSISTENT_GRANTS) return null;
+    // Writable: a persistent grant carries reads and writes alike.
+    const m = await this.platform.mapGrant(this.domid, gref, false);
+    if (!m.page) return m.status;
+    this.persistentMaps.set(gref, { handle: m.handle, page: m.page });
+    return m.page;
+  }
+
+  private async toSegment(gref: number, offset: number, data: Uint8Array): Promise<number> {
+    const page = await this.persistentPage(gref);
+    if (typeof page === 'number') return page;
+    if (!page) return this.platform.copyToGrant(this.domid, gref, offset, data);
+    page.bytes.set(data, offset);
+    page.dirty(offset, data.length);
+    return GNTST.okay;
+  }
+
+  private async fromSegment(gref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
+    const page = await this.persistentPage(gref);
+    if (typeof page === 'number') return { status: page, data: new Uint8Array(0) };
+    if (!page) return this.platform.copyFromGrant(this.domid, gref, offset, len);
+    return { status: GNTST.okay, data: page.bytes.slice(offset, offset + len) };
+  }
+
+  /** Lets go of every persistent mapping (the frontend disconnected). */
+  async releasePersistent(): Promise<void> {
+    const kept = [...this.persistentMaps.values()];
+    this.persistentMaps.clear();
+    for (const k of kept) await this.platform.unmapGrant(k.handle);
   }
 
   private fail(why: string, status: number = BLKIF_RSP.ERROR): number {

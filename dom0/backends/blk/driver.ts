@@ -54,6 +54,7 @@ export class BlkbackDriver implements BackendDriver {
       'discard-granularity': '512',
       'discard-alignment': '0',
       'feature-max-indirect-segments': String(MAX_INDIRECT_SEGMENTS),
+      'feature-persistent': '1',
     };
   }
 
@@ -69,7 +70,8 @@ export class BlkbackDriver implements BackendDriver {
     if (!m.page) throw new Error(`ring-ref ${ref}: grant status ${m.status}`);
     const port = await this.platform.bindInterdomain(dev.domid, evtchn);
     const store = this.store(dev);
-    const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store);
+    // Persistent grants only when the frontend asks for them too (its own feature-persistent).
+    const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store, read('feature-persistent') === '1');
     this.platform.onEvent(port, () => ring.service());
     this.attached.set(dev.backend, { ring, store, port, handle: m.handle });
     await ring.service(); // requests published before the connection
@@ -80,6 +82,7 @@ export class BlkbackDriver implements BackendDriver {
     if (!a) return;
     this.attached.delete(dev.backend);
     a.store.flush();
+    await a.ring.releasePersistent();
     await this.platform.closePort(a.port);
     await this.platform.unmapGrant(a.handle);
   }
