@@ -271,13 +271,13 @@ async function dom0Dispatches(): Promise<{ remote: number; local: number }> {
  * image file. Wall figures are operations per wall second of the whole run (boot and the
  * xenbus handshake included, small beside n); virtual figures use the guest's own ns=.
  */
-async function blkBench(bs: number, qd: number, n: number): Promise<{ iops: number; iopsVirtual: number; mbps: number; mbpsVirtual: number }> {
+async function blkBench(bs: number, qd: number, n: number, persistent = false): Promise<{ iops: number; iopsVirtual: number; mbps: number; mbpsVirtual: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'pvsim-bench-blk-'));
   try {
     const hv = new Hypervisor({ machineMemoryBytes: 256 * MiB });
     const daemons = startLocalDom0(hv);
     const region = (64 * MiB) / 512;
-    const cmdline = `work=blk mode=rand bs=${bs} qd=${qd} n=${n} region=${region}`;
+    const cmdline = `work=blk mode=rand bs=${bs} qd=${qd} n=${n} region=${region} persistent=${persistent ? 1 : 0}`;
     const d = hv.createPvDomain(readFileSync('guests/build/work.elf'), { name: 'blk', memoryBytes: 16 * MiB, cmdline }).domain;
     addDevice(daemons.xenstored, d.domid, {
       kind: 'vbd',
@@ -343,5 +343,8 @@ results.blk_iops_4k_qd32_virtual = Math.round(b32.iopsVirtual);
 const b64 = await blkBench(64 * 1024, 32, 500);
 results.blk_mbps_64k_qd32 = Number(b64.mbps.toFixed(1));
 results.blk_mbps_64k_qd32_virtual = Number(b64.mbpsVirtual.toFixed(1));
+const bp = await blkBench(4096, 32, 2000, true);
+results.blk_iops_4k_qd32_persistent = Math.round(bp.iops);
+results.blk_iops_4k_qd32_persistent_virtual = Math.round(bp.iopsVirtual);
 log(`done: ${JSON.stringify(results)}`);
 process.stdout.write(JSON.stringify(results) + '\n');

@@ -21,6 +21,7 @@
 
 struct blkfront_info blkfront;
 const char *blkfront_step = "";
+bool blkfront_want_persistent = true;
 struct blkfront_stats blkfront_stats;
 
 struct slot {
@@ -30,6 +31,12 @@ struct slot {
     uint8_t nr_grefs;
     grant_ref_t gref[BLK_MAX_SEGMENTS + 1];   /* data pages, then the indirect page */
     struct blkif_request_segment *indirect;   /* this slot's indirect page, made on first use */
+    /* feature-persistent: a granted page per segment, made on first use and kept */
+    void *pbuf[BLK_MAX_SEGMENTS];
+    grant_ref_t pgref[BLK_MAX_SEGMENTS];
+    void *buf;                  /* the caller's buffer, for copying a read back */
+    unsigned long len;
+    bool read;
 };
 
 static struct {
@@ -120,6 +127,40 @@ static void push(const struct blkif_request *req)
     }
 }
 
+static int persistent_page(struct slot *sl, unsigned int i)
+{
+    int ref;
+
+    if (sl->pbuf[i] != NULL)
+        return 0;
+    sl->pbuf[i] = pfn_to_virt(page_alloc());
+    if (sl->pbuf[i] == NULL)
+        return -XEN_ENOMEM;
+    ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn(sl->pbuf[i]), false);
+    if (ref < 0) {
+        sl->pbuf[i] = NULL;     /* the page stays allocated; a later request may retry */
+        return ref;
+    }
+    sl->pgref[i] = (grant_ref_t)ref;
+    blkfront_stats.persistent_grants++;
+    return 0;
+}
+
+/* A completed persistent read: from the slot's pages into the caller's buffer. */
+static void copy_back(struct slot *sl)
+{
+    uintptr_t a = (uintptr_t)sl->buf;
+    unsigned long left = sl->len;
+
+    for (unsigned int i = 0; left > 0; i++) {
+        unsigned long off = a & (PAGE_SIZE - 1);
+        unsigned long n = PAGE_SIZE - off < left ? PAGE_SIZE - off : left;
+        memcpy((void *)a, (const uint8_t *)sl->pbuf[i] + off, n);
+        a += n;
+        left -= n;
+    }
+}
+
 static void end_grants(struct slot *sl)
 {
     for (unsigned int i = 0; i < sl->nr_grefs; i++) {
@@ -176,20 +217,39 @@ int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
         while (left > 0) {
             unsigned long off = a & (PAGE_SIZE - 1);
             unsigned long n = PAGE_SIZE - off < left ? PAGE_SIZE - off : left;
-            int ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn((const void *)a),
-                                          op == BLKIF_OP_WRITE);
-            if (ref < 0) {
-                end_grants(sl);
-                return ref;
+            grant_ref_t gref;
+
+            if (blkfront.persistent) {
+                /* The slot's own granted page for this segment, kept granted:
+                 * data is copied through it, so the buffer itself is never shared. */
+                int rc = persistent_page(sl, nseg);
+                if (rc < 0) {
+                    end_grants(sl);
+                    return rc;
+                }
+                if (op == BLKIF_OP_WRITE)
+                    memcpy((uint8_t *)sl->pbuf[nseg] + off, (const void *)a, n);
+                gref = sl->pgref[nseg];
+            } else {
+                int ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn((const void *)a),
+                                              op == BLKIF_OP_WRITE);
+                if (ref < 0) {
+                    end_grants(sl);
+                    return ref;
+                }
+                gref = (grant_ref_t)ref;
+                sl->gref[sl->nr_grefs++] = gref;
             }
-            sl->gref[nseg] = (grant_ref_t)ref;
-            sl->nr_grefs = (uint8_t)++nseg;
-            seg[nseg - 1].gref = (grant_ref_t)ref;
-            seg[nseg - 1].first_sect = (uint8_t)(off / BLKIF_SECTOR_SIZE);
-            seg[nseg - 1].last_sect = (uint8_t)((off + n) / BLKIF_SECTOR_SIZE - 1);
+            seg[nseg].gref = gref;
+            seg[nseg].first_sect = (uint8_t)(off / BLKIF_SECTOR_SIZE);
+            seg[nseg].last_sect = (uint8_t)((off + n) / BLKIF_SECTOR_SIZE - 1);
+            nseg++;
             a += n;
             left -= n;
         }
+        sl->buf = buf;
+        sl->len = (unsigned long)nsect * BLKIF_SECTOR_SIZE;
+        sl->read = op == BLKIF_OP_READ;
         if (indirect) {
             /* The segment list is complete before the backend may read it. */
             int ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn(sl->indirect), true);
@@ -251,6 +311,8 @@ int blk_wait(int tag)
     WAIT_EVENT_UNTIL(sl->done);
     status = sl->status;
     end_grants(sl);
+    if (blkfront.persistent && sl->read && status == BLKIF_RSP_OKAY)
+        copy_back(sl);
     sl->in_use = false;
     bf.outstanding--;
     if (status == BLKIF_RSP_OKAY)
@@ -387,6 +449,8 @@ int blkfront_init(void)
     blkfront.info = read_ulong(blkfront.backend, "info", &v) < 0 ? 0 : v;
     blkfront.flush = read_ulong(blkfront.backend, "feature-flush-cache", &v) >= 0 && v != 0;
     blkfront.max_indirect = read_ulong(blkfront.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : v;
+    blkfront.persistent = blkfront_want_persistent &&
+                          read_ulong(blkfront.backend, "feature-persistent", &v) >= 0 && v != 0;
 
     blkfront_step = "setting up the ring";
     mm_init();
@@ -418,6 +482,7 @@ int blkfront_init(void)
         goto out;
     snprintf(tmp, sizeof(tmp), "%s/protocol", bf.frontend);
     if ((rc = xs_write(XBT_NIL, tmp, "x86_64-abi")) < 0 ||
+        (rc = write_key(bf.frontend, "feature-persistent", "%lu", blkfront.persistent)) < 0 ||
         (rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialised)) < 0)
         goto out;
     blkfront_step = "waiting for the backend's Connected";

@@ -162,6 +162,7 @@ void work_blk(void)
     if (b.qd < 1 || b.qd > BLKIF_RING_SIZE)
         work_fail("qd=%lu: expected 1..%u", b.qd, BLKIF_RING_SIZE);
 
+    blkfront_want_persistent = param("persistent", 1) != 0;
     rc = blkfront_init();
     if (rc == -XEN_ENODEV) {
         printf("work=blk: no vbd device\n");
@@ -182,10 +183,11 @@ void work_blk(void)
     b.blocks = b.region / b.nsect;
     if (b.blocks == 0)
         work_fail("region=%lu is smaller than bs=%lu", b.region, b.bs);
-    printf("blk: vbd %u, backend %s (domain %u), %llu sectors, ring-ref %lu, port %lu\n",
+    printf("blk: vbd %u, backend %s (domain %u), %llu sectors, ring-ref %lu, port %lu, "
+           "persistent %d, max-indirect %lu\n",
            blkfront.devid, blkfront.backend, blkfront.backend_id,
            (unsigned long long)blkfront.sectors, (unsigned long)blkfront.ring_ref,
-           (unsigned long)blkfront.port);
+           (unsigned long)blkfront.port, blkfront.persistent, blkfront.max_indirect);
 
     pages = (b.bs + PAGE_SIZE - 1) / PAGE_SIZE;
     for (unsigned long k = 0; k < b.qd; k++)

@@ -39,10 +39,13 @@ struct blkfront_info {
     unsigned long info;         /* VDISK_* */
     bool flush;                 /* feature-flush-cache */
     unsigned long max_indirect; /* feature-max-indirect-segments (0: none) */
+    bool persistent;            /* feature-persistent, both ends agreeing */
     evtchn_port_t port;
     grant_ref_t ring_ref;
 };
 extern struct blkfront_info blkfront;
+/* Whether to ask for persistent grants (default true); set before blkfront_init. */
+extern bool blkfront_want_persistent;
 /* What blkfront_init() was doing last (for a failure message). */
 extern const char *blkfront_step;
 
@@ -51,6 +54,7 @@ struct blkfront_stats {
     uint32_t responses;
     uint32_t errors;            /* responses with status != OKAY */
     uint32_t notifies;          /* EVTCHNOP_send to the backend */
+    uint32_t persistent_grants; /* pages granted once and kept (feature-persistent) */
 };
 extern struct blkfront_stats blkfront_stats;
 
