@@ -221,6 +221,19 @@ describe('blkback', () => {
     expect(g.grantFlags(data[0]!.ref) & (GTF.reading | GTF.writing)).toBe(0);
   });
 
+  it('serves each request once when events arrive while a pass is under way', async () => {
+    const { g, data, back, submit, responses } = await setup();
+    g.put(data[0]!.va, new Uint8Array(4096).fill(7));
+    submit(BLKIF_OP.WRITE, 0, [whole(data[0]!.ref)]);
+    submit(BLKIF_OP.READ, 0, [whole(data[1]!.ref)]);
+    await Promise.all([back.service(), back.service(), back.service()]);
+    expect(responses()).toEqual([
+      { id: 1n, status: BLKIF_RSP.OKAY },
+      { id: 2n, status: BLKIF_RSP.OKAY },
+    ]);
+    expect(back.stats.requests).toBe(2);
+  });
+
   it('halts a ring whose frontend pushes req_prod past it, as Xen does, serving nothing from it', async () => {
     const { back, dv } = await setup();
     dv.setUint32(0, 1_000_000, true); // req_prod

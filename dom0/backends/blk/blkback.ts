@@ -61,8 +61,32 @@ export class BlkbackRing {
     this.dv = new DataView(ringPage.bytes.buffer, ringPage.bytes.byteOffset, ringPage.bytes.byteLength);
   }
 
-  /** Serves every request the frontend has published; loops until the final check finds none. */
+  private servicing = false;
+  private again = false;
+
+  /**
+   * Serves every request the frontend has published. An event that arrives while a pass
+   * awaits a grant operation asks for one more pass instead of starting a second one,
+   * which would take the same unconsumed request again.
+   */
   async service(): Promise<void> {
+    if (this.servicing) {
+      this.again = true;
+      return;
+    }
+    this.servicing = true;
+    try {
+      do {
+        this.again = false;
+        await this.servicePass();
+      } while (this.again);
+    } finally {
+      this.servicing = false;
+    }
+  }
+
+  /** One pass: loops until the final check finds no more requests. */
+  private async servicePass(): Promise<void> {
     for (;;) {
       if (this.halted) return;
       if (this.back.requestProdOverflow()) {
