@@ -17,7 +17,7 @@ import { WebSocket } from 'ws';
 import { XsFrameDecoder, encodeXsMessage, XS_TYPE, xsJoinStrings } from '../protocol/xen/xs_wire.ts';
 import { HypervisorServer } from '../hypervisor/server/server.ts';
 import { startLocalDom0 } from '../dom0/local.ts';
-import { addDevice } from '../dom0/toolstack/devices.ts';
+import { addDevice, vbdDevice } from '../dom0/toolstack/devices.ts';
 
 type Results = Record<string, number | string>;
 
@@ -279,12 +279,7 @@ async function blkBench(bs: number, qd: number, n: number, persistent = false): 
     const region = (64 * MiB) / 512;
     const cmdline = `work=blk mode=rand bs=${bs} qd=${qd} n=${n} region=${region} persistent=${persistent ? 1 : 0}`;
     const d = hv.createPvDomain(readFileSync('guests/build/work.elf'), { name: 'blk', memoryBytes: 16 * MiB, cmdline }).domain;
-    addDevice(daemons.xenstored, d.domid, {
-      kind: 'vbd',
-      devid: 51712,
-      backend: { params: join(dir, 'disk.img'), mode: 'w', type: 'file', dev: 'xvda', 'device-type': 'disk' },
-      frontend: { 'virtual-device': '51712', 'device-type': 'disk' },
-    });
+    addDevice(daemons.xenstored, d.domid, vbdDevice({ devid: 51712, path: join(dir, 'disk.img'), access: 'w', vdev: 'xvda' }));
     hv.unpause(d);
     const t0 = performance.now();
     await hv.runAsync();

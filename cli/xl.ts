@@ -7,6 +7,7 @@ import type { DomainRef, Response } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg.ts';
 import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
+import { vbdDevice } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 
@@ -89,12 +90,7 @@ export function xlProgram(out: (s: string) => void): Command {
         const devices = [
           ...cfg.disks
             .filter((d) => d.target !== null)
-            .map((d) => ({
-              kind: 'vbd',
-              devid: d.devid,
-              backend: { params: d.targetPath!, mode: d.access, type: 'file', dev: d.vdev, 'device-type': d.devtype, 'removable': '0', bootable: '1' },
-              frontend: { 'virtual-device': String(d.devid), 'device-type': d.devtype },
-            })),
+            .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype })),
           ...cfg.vifs.map((v) => ({
             kind: 'vif',
             devid: v.devid,

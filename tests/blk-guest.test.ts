@@ -8,24 +8,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { startLocalDom0 } from '../dom0/local.ts';
-import { addDevice } from '../dom0/toolstack/devices.ts';
+import { addDevice, vbdDevice } from '../dom0/toolstack/devices.ts';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-blkguest-'));
 const image = readFileSync('guests/build/work.elf');
 let n = 0;
 
-async function runBlk(args: string, opts: { backend?: Record<string, string> } = {}) {
+async function runBlk(args: string) {
   const hv = new Hypervisor({ machineMemoryBytes: 128 * MiB });
   const daemons = startLocalDom0(hv);
   const path = join(dir, `disk${n++}.img`);
   const d = hv.createPvDomain(image, { name: 'blk', memoryBytes: 16 * MiB, cmdline: `work=blk ${args}` }).domain;
-  addDevice(daemons.xenstored, d.domid, {
-    kind: 'vbd',
-    devid: 51712,
-    backend: { params: path, mode: 'w', ...opts.backend },
-    frontend: { 'virtual-device': '51712' },
-  });
+  addDevice(daemons.xenstored, d.domid, vbdDevice({ devid: 51712, path, access: 'w', vdev: 'xvda' }));
   hv.unpause(d);
   await hv.runAsync();
   const log = hv.dmesg().filter((l) => l.startsWith('(d1)'));

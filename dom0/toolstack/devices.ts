@@ -22,6 +22,17 @@ export interface DeviceSpec {
   frontend: Record<string, string>;
 }
 
+/** The vbd keys libxl writes for a file-backed disk (xl.cfg `disk=['file:<path>,<vdev>,<mode>']`). */
+export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; vdev: string; devtype?: string }): DeviceSpec {
+  const devtype = d.devtype ?? 'disk';
+  return {
+    kind: 'vbd',
+    devid: d.devid,
+    backend: { params: d.path, mode: d.access, type: 'file', dev: d.vdev, 'device-type': devtype, removable: '0', bootable: '1' },
+    frontend: { 'virtual-device': String(d.devid), 'device-type': devtype },
+  };
+}
+
 export function backendPath(kind: string, domid: number, devid: number): string {
   return `/local/domain/0/backend/${kind}/${domid}/${devid}`;
 }
