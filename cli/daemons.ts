@@ -94,6 +94,7 @@ export interface Dom0CliOptions {
   clientTokenFile: string;
   xenstoredPath: string;
   port?: number;
+  stateFile?: string;
 }
 
 export async function dom0Command(o: Dom0CliOptions): Promise<void> {
@@ -103,6 +104,7 @@ export async function dom0Command(o: Dom0CliOptions): Promise<void> {
     clientToken: readToken(o.clientTokenFile),
     xenstoredPath: o.xenstoredPath,
     port: o.port,
+    stateFile: o.stateFile,
     log: (l) => process.stderr.write(l + '\n'),
   });
   onSignals(d.close);

@@ -128,8 +128,9 @@ program
   .requiredOption('--client-token-file <file>', 'token clients must present')
   .requiredOption('--xenstored-path <socket>', 'Unix socket for xenstored (XENSTORED_PATH)')
   .option('--port <n>', 'TCP port on 127.0.0.1 for clients (default: any free port)', positiveInt('--port'))
+  .option('--state-file <file>', 'keep XenStore in this file; if it exists, start from it (a dom0 restart)')
   .addHelpText('after', '\nPrints PVSIM_URL=<ws url> and XENSTORED_PATH=<socket> once ready.')
-  .action(async (opts: { hypervisor: string; hypervisorTokenFile: string; clientTokenFile: string; xenstoredPath: string; port?: number }) => {
+  .action(async (opts: { hypervisor: string; hypervisorTokenFile: string; clientTokenFile: string; xenstoredPath: string; port?: number; stateFile?: string }) => {
     await dom0Command(opts);
   });
 

@@ -24,11 +24,13 @@ export interface RunFiles {
   hvToken: string;
   clientToken: string;
   xsPath: string;
+  /** dom0's saved XenStore (what a restarted dom0 starts from). */
+  stateFile: string;
 }
 
 export function newRunFiles(): RunFiles {
   const dir = makeRunDir();
-  const files = { dir, hvToken: join(dir, 'hypervisor.token'), clientToken: join(dir, 'client.token'), xsPath: join(dir, 'xenstored.sock') };
+  const files = { dir, hvToken: join(dir, 'hypervisor.token'), clientToken: join(dir, 'client.token'), xsPath: join(dir, 'xenstored.sock'), stateFile: join(dir, 'xenstore.json') };
   newToken(files.hvToken);
   newToken(files.clientToken);
   return files;
@@ -36,7 +38,7 @@ export function newRunFiles(): RunFiles {
 
 /** The arguments that start `pvsim dom0` against a hypervisor at `url`. */
 export function dom0Args(url: string, f: RunFiles): string[] {
-  return ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath];
+  return ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath, '--state-file', f.stateFile];
 }
 
 /** Writes a fresh random token to `file` (0600) and returns it. */

@@ -1,6 +1,8 @@
 // `pvsim up`: starts the hypervisor and dom0 as child processes, prints PVSIM_URL and
 // XENSTORED_PATH once both are ready, and stays in the foreground. Ctrl-C, SIGTERM or the
-// death of either child stops everything: no orphan processes, no stale sockets.
+// death of the hypervisor stops everything: no orphan processes, no stale sockets. If dom0
+// dies, it is started again on the same URL and socket from its saved XenStore; the guests
+// keep running and their frontends reconnect (a supervisor's job in a real dom0).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,9 @@ import { currentEnvFile, dom0Args, newRunFiles, parseEnv } from './runtime.ts';
 
 const PVSIM = fileURLToPath(new URL('../bin/pvsim.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+/** dom0 restarts allowed within RESTART_WINDOW_MS before `pvsim up` gives up. */
+const MAX_DOM0_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
 
 export interface UpOptions {
   pcpus: number;
@@ -66,6 +71,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
   const files = newRunFiles();
   const { dir: run, hvToken, clientToken, xsPath } = files;
   const children: Child[] = [];
+  let dom0Argv: string[] = [];
   let stopping = false;
   const cleanup = async () => {
     stopping = true;
@@ -80,8 +86,11 @@ export async function upCommand(o: UpOptions): Promise<number> {
     if (o.speed) hvArgs.push('--speed', String(o.speed));
     const hv = await start('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL']);
     children.push(hv.child);
-    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL', 'XENSTORED_PATH']);
+    dom0Argv = dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files);
+    const d0 = await start('dom0', dom0Argv, {}, ['PVSIM_URL', 'XENSTORED_PATH']);
     children.push(d0.child);
+    // A restarted dom0 must be found where the first one was.
+    dom0Argv.push('--port', new URL(d0.vars.PVSIM_URL!).port);
     const env = `PVSIM_URL=${d0.vars.PVSIM_URL}\nXENSTORED_PATH=${d0.vars.XENSTORED_PATH}\nPVSIM_TOKEN_FILE=${clientToken}\n`;
     writeFileSync(currentEnvFile(), env, { mode: 0o600 });
     process.stdout.write(env);
@@ -94,12 +103,33 @@ export async function upCommand(o: UpOptions): Promise<number> {
     const finish = (status: number) => void cleanup().then(() => resolve(status));
     process.once('SIGINT', () => finish(0));
     process.once('SIGTERM', () => finish(0));
-    for (const c of children) {
-      void c.exited.then(({ code, signal }) => {
+    const restarts: number[] = [];
+    const watch = (c: Child) => {
+      void c.exited.then(async ({ code, signal }) => {
         if (stopping) return;
-        process.stderr.write(`pvsim up: ${c.name} exited unexpectedly (${signal ?? `status ${code}`}); stopping\n`);
-        finish(1);
+        const how = signal ?? `status ${code}`;
+        const now = Date.now();
+        while (restarts.length && now - restarts[0]! > RESTART_WINDOW_MS) restarts.shift();
+        if (c.name !== 'dom0' || restarts.length >= MAX_DOM0_RESTARTS) {
+          process.stderr.write(`pvsim up: ${c.name} exited unexpectedly (${how}); stopping\n`);
+          finish(1);
+          return;
+        }
+        restarts.push(now);
+        process.stderr.write(`pvsim up: dom0 exited unexpectedly (${how}); restarting it from its saved XenStore\n`);
+        children.splice(children.indexOf(c), 1);
+        try {
+          const d0 = await start('dom0', dom0Argv, {}, ['PVSIM_URL', 'XENSTORED_PATH']);
+          if (stopping) return void (await stopChild(d0.child));
+          children.push(d0.child);
+          process.stderr.write('pvsim up: dom0 is back\n');
+          watch(d0.child);
+        } catch (e) {
+          process.stderr.write(`pvsim up: dom0 could not be restarted: ${(e as Error).message}; stopping\n`);
+          finish(1);
+        }
       });
-    }
+    };
+    for (const c of children) watch(c);
   });
 }

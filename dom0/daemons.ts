@@ -10,6 +10,7 @@ import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
 import { removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
+import { XenstoreStateFile } from './xenstore/persist.ts';
 
 export interface DomainSetupInfo extends DomainLayout {
   storeMfn: number;
@@ -27,6 +28,9 @@ export class Dom0Daemons {
   /** Split-device backends (the XenbusState handshake), one per device kind. */
   readonly backends = new Map<string, XenbusBackend>();
   private watcher: XsClient | null = null;
+  private state: XenstoreStateFile | null = null;
+  /** Started from a saved XenStore (a dom0 restart). */
+  readonly restored: boolean = false;
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -35,6 +39,11 @@ export class Dom0Daemons {
       log?: (line: string) => void;
       /** Serve block devices (blkback); default on. */
       blockBackend?: boolean;
+      /**
+       * Keep XenStore in this file and, if it exists, start from it: a dom0 that restarts
+       * serves the same store, and its backends make the frontends reconnect.
+       */
+      stateFile?: string;
     } = {},
   ) {
     this.xenstored = new Xenstored({
@@ -42,7 +51,12 @@ export class Dom0Daemons {
       onIntroduce: (domid) => this.attachStore(domid),
       onRelease: (domid) => this.detachStore(domid),
     });
-    writeDom0Layout(this.xenstored);
+    if (opts.stateFile) {
+      this.state = new XenstoreStateFile(opts.stateFile, this.xenstored);
+      this.restored = this.state.restore();
+      this.state.track();
+    }
+    if (!this.restored) writeDom0Layout(this.xenstored);
     if (opts.blockBackend !== false) {
       const dec = new TextDecoder();
       this.registerBackend(
@@ -104,14 +118,27 @@ export class Dom0Daemons {
     r.page.unmap();
   }
 
-  /** A new domain: its XenStore entries, its store ring served, its console drained. */
+  /** Saves XenStore now if it changed (before dom0 answers a dispatch). */
+  saveState(): void {
+    this.state?.flush();
+  }
+
+  /**
+   * A new domain: its XenStore entries, its store ring served, its console drained. For a
+   * domain a previous dom0 served (this one restored XenStore), the entries are already
+   * there: its rings are served again where the guest left them, and its watches with them.
+   */
   async domainCreated(d: DomainSetupInfo): Promise<void> {
-    writeDomainLayout(this.xenstored, d);
+    const again = this.restored && this.xenstored.isIntroduced(d.domid) && !this.rings.has(d.domid);
+    if (!again) writeDomainLayout(this.xenstored, d);
     if (d.storePort) {
       const page = await this.platform.mapForeign(d.domid, d.storeMfn);
       const port = await this.platform.bindInterdomain(d.domid, d.storePort);
       this.prepared.set(d.domid, { page, port });
-      this.xenstored.introduceDomain(d.domid, d.storeMfn, d.storePort);
+      if (again) {
+        this.attachStore(d.domid);
+        this.rings.get(d.domid)?.ring.kick(); // requests the guest made while dom0 was away
+      } else this.xenstored.introduceDomain(d.domid, d.storeMfn, d.storePort);
     }
     if (d.consolePort) {
       const page = await this.platform.mapForeign(d.domid, d.consoleMfn);
@@ -120,6 +147,11 @@ export class Dom0Daemons {
       if (this.opts.onConsole) c.listeners.add((b) => this.opts.onConsole!(d.domid, b));
       this.consoles.set(d.domid, c);
     }
+  }
+
+  /** Stops saving XenStore (writing what is pending). */
+  close(): void {
+    this.state?.close();
   }
 
   domainDestroyed(domid: number): void {

@@ -13,12 +13,15 @@ import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 import { buildDomain } from './toolstack/builder.ts';
 import { addDevice } from './toolstack/devices.ts';
+import { DomainConfigs } from './toolstack/configs.ts';
 
 export interface Dom0Options {
   hypervisorUrl: string;
   hypervisorToken: string;
   clientToken: string;
   xenstoredPath: string;
+  /** XenStore's state file: kept up to date, and started from when it exists (a restart). */
+  stateFile?: string;
   host?: string;
   port?: number;
   log?: (line: string) => void;
@@ -57,7 +60,12 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   // The hypervisor dispatches dom0's work to us as requests; they are served by the daemons.
   let daemons: Dom0Daemons | null = null;
   let platform: RemotePlatform | null = null;
+  // A restarted dom0 is told of running domains as soon as it connects: those dispatches
+  // wait until the daemons exist rather than fail.
+  let started!: () => void;
+  const ready = new Promise<void>((res) => (started = res));
   const fromHypervisor = async (req: Request): Promise<Omit<Response, 'id'>> => {
+    await ready;
     if (!daemons || !platform) return { rc: -11, error: 'dom0 is still starting' };
     try {
       if (req.dom0Event) await platform.event(req.dom0Event);
@@ -68,6 +76,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
         log(`dom0: serving d${s.domain.domid} ${s.domain.name}`);
       } else if (req.domainDestroyed) daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);
       else return { rc: -38, error: 'not a dom0 dispatch' };
+      daemons.saveState(); // what the guest will see acknowledged is on disk first
       return { rc: 0 };
     } catch (e) {
       return { rc: -5, error: (e as Error).message };
@@ -75,7 +84,9 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   };
   const { peer: hv } = await connect(opts.hypervisorUrl, 'dom0', opts.hypervisorToken, fromHypervisor);
   platform = new RemotePlatform(hv);
-  daemons = new Dom0Daemons(platform, { log });
+  daemons = new Dom0Daemons(platform, { log, stateFile: opts.stateFile });
+  if (daemons.restored) log(`dom0: restarted from saved XenStore ${opts.stateFile}`);
+  started();
   let xs: XenstoredServer;
   try {
     xs = await startXenstored({ socketPath: opts.xenstoredPath, daemon: daemons.xenstored });
@@ -89,7 +100,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const d = daemons;
 
   // What each domain was created with, for on_poweroff / on_reboot / on_crash.
-  const configs = new Map<number, RequestOps['createDomain']>();
+  const configs = new DomainConfigs(opts.stateFile ? `${opts.stateFile}.domains` : undefined);
   hv.onNotice = (n) => {
     if (n.domainState) void onDomainState(hv, store, configs, n.domainState, log);
   };
@@ -115,7 +126,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     const r = req.createDomain ? { id: 0, ...(await createWithDevices(hv, d, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
     if (req.destroyDomain && r.rc === 0) {
-      const id = req.destroyDomain.domid ?? [...configs].find(([, c]) => c.name === req.destroyDomain!.name)?.[0];
+      const id = req.destroyDomain.domid ?? configs.byName(req.destroyDomain.name ?? '');
       if (id !== undefined) configs.delete(id);
     }
     const { id: _id, ...rest } = r;
@@ -145,6 +156,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       await server.close();
       store.close();
       await xs.close();
+      d.close();
       hv.close('dom0 stopping');
     },
   };
@@ -217,7 +229,7 @@ export function shutdownAction(reason: number, c: RequestOps['createDomain'] | u
 async function onDomainState(
   hv: Peer,
   xs: XsClient,
-  configs: Map<number, RequestOps['createDomain']>,
+  configs: DomainConfigs,
   d: DomainInfo,
   log: (l: string) => void,
 ): Promise<void> {

@@ -223,25 +223,32 @@ export async function connect(url: string, role: string, token: string, handler:
     ws.once('error', (e) => rej(new ProtocolError(`cannot connect to ${url}: ${e.message}`)));
   });
   ws.send(encodeFrame({ hello: { version: PROTOCOL_VERSION, role, token } }), { binary: true });
-  const first = await new Promise<Frame>((res, rej) => {
+  return await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new ProtocolError('no answer to hello')), HANDSHAKE_TIMEOUT_MS);
     ws.once('message', (data) => {
       clearTimeout(timer);
+      let first: Frame;
       try {
-        res(decodeFrame(toBytes(data)));
+        first = decodeFrame(toBytes(data));
       } catch (e) {
+        ws.close();
         rej(e);
+        return;
       }
+      if (first.refused) {
+        ws.close();
+        rej(new ProtocolError(`refused by ${url}: ${first.refused.reason}`));
+        return;
+      }
+      if (!first.welcome) {
+        ws.close();
+        rej(new ProtocolError('the server did not answer hello with welcome'));
+        return;
+      }
+      // The peer takes over at once: a request right behind the welcome (same read) must
+      // find its listener, not fall between this handler and the next.
+      res({ peer: new Peer(ws, handler), welcome: first.welcome });
     });
     ws.once('close', () => rej(new ProtocolError(`${url} closed the connection during the handshake`)));
   });
-  if (first.refused) {
-    ws.close();
-    throw new ProtocolError(`refused by ${url}: ${first.refused.reason}`);
-  }
-  if (!first.welcome) {
-    ws.close();
-    throw new ProtocolError('the server did not answer hello with welcome');
-  }
-  return { peer: new Peer(ws, handler), welcome: first.welcome };
 }

@@ -5,6 +5,9 @@
 //   new device (Initialising) -> publish features, InitWait
 //   frontend Initialised or Connected -> connect() (read ring-ref, event-channel) -> Connected
 //   frontend Closing, or online = 0 -> disconnect() -> Closing -> Closed
+//   Closed, frontend back to Initialising (a reconnect) -> InitWait again
+//   found Connected by a backend that has no ring for it (dom0 restarted) -> Closed, so
+//   the frontend reconnects
 //
 // A frontend that writes nonsense gets the device closed with an error node, never a crash.
 
@@ -80,6 +83,13 @@ export class XenbusBackend {
           const devid = Number(id);
           dev = { kind: this.driver.kind, domid, devid, backend, frontend: this.read(`${backend}/frontend`) ?? frontendPath(this.driver.kind, domid, devid), state: XenbusState.Initialising };
           this.devices.set(backend, dev);
+          if (Number(this.read(`${backend}/state`)) === XenbusState.Connected) {
+            // XenStore says Connected, but no ring is attached here: a previous dom0 served it
+            // and died. Its ring is not ours to trust (responses may be half written), so the
+            // device is Closed and the frontend sets up a new ring and re-issues what was in
+            // flight (it goes back to Initialising; below we then offer InitWait again).
+            this.setState(dev, XenbusState.Closed);
+          }
         }
         await this.step(dev);
       }

@@ -29,7 +29,7 @@ export interface XsNode {
   readonly generation: number;
 }
 
-type NodeData = Omit<XsNode, 'generation'>;
+export type NodeData = Omit<XsNode, 'generation'>;
 
 /** A failure with Xen's error name; the daemon answers it as XS_ERROR. */
 export class XsError extends Error {
@@ -238,7 +238,17 @@ export class Store {
     return this.transactions.size;
   }
 
+  /** Told of every committed change (persistence marks itself dirty). */
+  onChange: (() => void) | null = null;
+
+  /** Replaces every committed node (a restart restoring a saved store). */
+  load(nodes: Iterable<[string, NodeData]>): void {
+    for (const path of [...this.nodes.keys()]) this.setGlobal(path, undefined);
+    for (const [path, data] of nodes) this.setGlobal(path, { ...data, generation: this.newGeneration() });
+  }
+
   private setGlobal(path: string, node: XsNode | undefined): void {
+    this.onChange?.();
     const prev = this.nodes.get(path);
     for (const tx of this.transactions) tx.saveOriginal(path, prev);
     if (prev) adjust(this.owners, prev.perms[0].domid, -1);

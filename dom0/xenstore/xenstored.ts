@@ -50,6 +50,14 @@ export interface XenstoredOptions {
   log?(message: string): void;
 }
 
+export interface SavedDomain {
+  domid: number;
+  mfn: number;
+  port: number;
+  target: number | undefined;
+  watches: Watch[];
+}
+
 export interface DomainRecord {
   readonly domid: number;
   mfn: number;
@@ -88,6 +96,10 @@ export class Xenstored {
   private readonly maxOutputBytes: number;
   private readonly handlers: (HandlerSpec | undefined)[] = [];
   private readonly host: ConnectionHost;
+  /** Watches of domains' ring connections saved by a previous daemon, until the rings are served again. */
+  private readonly restoredWatches = new Map<number, Watch[]>();
+  /** Told after any request or change that persistent state may have moved with. */
+  onStateChange: (() => void) | null = null;
 
   constructor(private readonly opts: XenstoredOptions = {}) {
     this.store = new Store(opts.quotas);
@@ -127,6 +139,18 @@ export class Xenstored {
     if (!dom) return;
     const old = dom.conn;
     dom.conn = conn;
+    // A restarted daemon gives the ring back the watches it had (restore()).
+    const saved = this.restoredWatches.get(domid);
+    if (saved && !old) {
+      this.restoredWatches.delete(domid);
+      for (const w of saved) {
+        if (conn.watches.some((x) => x.path === w.path && x.token === w.token)) continue;
+        conn.watches.push(w);
+        // Changes made while the ring was not served were not reported: each watch fires
+        // once (a spurious event is always allowed; a lost one is not).
+        conn.sendEvent(eventPath(conn, w, w.path), w.token);
+      }
+    }
     if (dom.target !== undefined) conn.target = dom.target;
     if (old && old !== conn) old.close('replaced by a new ring');
   }
@@ -155,6 +179,7 @@ export class Xenstored {
   introduceDomain(domid: number, mfn: number, port: number): void {
     if (!Number.isInteger(domid) || domid <= 0 || domid >= DOMID_FIRST_RESERVED) throw new XsError('EINVAL', `bad domid ${domid}`);
     if (!Number.isInteger(port) || port <= 0) throw new XsError('EINVAL', `bad port ${port}`);
+    this.onStateChange?.();
     const existing = this.domains.get(domid);
     if (existing) {
       existing.mfn = mfn;
@@ -189,11 +214,36 @@ export class Xenstored {
     }
   }
 
+  /** What a restarted daemon needs: introduced domains and their rings' watches (the store is saved apart). */
+  saveDomains(): SavedDomain[] {
+    return [...this.domains.values()].map((d) => ({
+      domid: d.domid,
+      mfn: d.mfn,
+      port: d.port,
+      target: d.target,
+      watches: (d.conn?.watches ?? this.restoredWatches.get(d.domid) ?? []).map((w) => ({ ...w })),
+    }));
+  }
+
+  /**
+   * Takes back what saveDomains() returned, in a daemon that has served nothing yet: each
+   * domain is introduced again without firing @introduceDomain and without a ring (the
+   * caller attaches it), and gets its watches back when it is.
+   */
+  restoreDomains(saved: readonly SavedDomain[]): void {
+    for (const s of saved) {
+      this.domains.set(s.domid, { domid: s.domid, mfn: s.mfn, port: s.port, conn: undefined, target: s.target, shutdown: false });
+      this.restoredWatches.set(s.domid, s.watches.map((w) => ({ ...w })));
+    }
+  }
+
   /** XS_RELEASE (or the domain's destruction): stops serving it and fires @releaseDomain. */
   releaseDomain(domid: number): void {
     const dom = this.domains.get(domid);
     if (!dom) throw new XsError('ENOENT', `domain ${domid} is not introduced`);
     this.domains.delete(domid);
+    this.restoredWatches.delete(domid);
+    this.onStateChange?.();
     dom.conn?.close('domain released');
     for (const c of this.conns) if (c.target === domid) c.target = undefined;
     this.opts.onRelease?.(domid);
@@ -242,6 +292,7 @@ export class Xenstored {
 
   /** Serves one request of `conn`. Never throws: failures become XS_ERROR replies. */
   dispatch(conn: Connection, msg: XsMessage): void {
+    if (msg.type === XS_TYPE.WATCH || msg.type === XS_TYPE.UNWATCH || msg.type === XS_TYPE.RESET_WATCHES) this.onStateChange?.();
     const spec = this.handlers[msg.type];
     try {
       if (!spec) throw new XsError('ENOSYS', `unknown message type ${msg.type}`);

@@ -18,6 +18,7 @@
 #include <pvsim/console.h>
 #include <pvsim/pv.h>
 #include <pvsim/xen_errno.h>
+#include <pvsim/time.h>
 
 struct blkfront_info blkfront;
 const char *blkfront_step = "";
@@ -34,6 +35,11 @@ struct slot {
     /* feature-persistent: a granted page per segment, made on first use and kept */
     void *pbuf[BLK_MAX_SEGMENTS];
     grant_ref_t pgref[BLK_MAX_SEGMENTS];
+    /* The request as pushed, to push again on a new ring after a reconnect (Linux's shadow). */
+    union {
+        struct blkif_request req;
+        struct blkif_request_indirect ind;
+    } shadow;
     void *buf;                  /* the caller's buffer, for copying a read back */
     unsigned long len;
     bool read;
@@ -52,6 +58,9 @@ static struct {
 
 static volatile unsigned int watch_events;
 
+/* Virtual time allowed for a backend to reach the state we wait for. */
+#define BLKFRONT_BACKEND_TIMEOUT_NS (30ULL * 1000 * 1000 * 1000)
+
 static void state_watch(const char *path, const char *token, void *data)
 {
     (void)path;
@@ -59,6 +68,8 @@ static void state_watch(const char *path, const char *token, void *data)
     (void)data;
     watch_events++;
 }
+
+static int blkfront_check_backend(void);
 
 /* ---- the ring --------------------------------------------------------- */
 
@@ -289,6 +300,7 @@ int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
     sl->in_use = true;
     sl->done = false;
     sl->status = 0;
+    memcpy(&sl->shadow, &u, sizeof(sl->shadow));
     bf.outstanding++;
     push(&u.req);
     local_irq_restore(flags);
@@ -308,7 +320,21 @@ int blk_wait(int tag)
     if (tag < 0 || tag >= (int)BLKIF_RING_SIZE || !bf.slot[tag].in_use)
         return -XEN_EINVAL;
     sl = &bf.slot[tag];
-    WAIT_EVENT_UNTIL(sl->done);
+    for (;;) {
+        unsigned int seen = watch_events;
+        int rc;
+
+        WAIT_EVENT_UNTIL(sl->done || watch_events != seen);
+        if (sl->done)
+            break;
+        /* The backend's state moved: if it lost the device (dom0 restarted), reconnect
+         * and push what was in flight again. */
+        rc = blkfront_check_backend();
+        if (rc < 0 && !sl->done) {
+            sl->status = BLKIF_RSP_ERROR;
+            sl->done = true;
+        }
+    }
     status = sl->status;
     end_grants(sl);
     if (blkfront.persistent && sl->read && status == BLKIF_RSP_OKAY)
@@ -371,26 +397,48 @@ static void report_backend_error(void)
         printf("blkfront: backend %s: %s\n", blkfront.backend, msg);
 }
 
-/* Waits (the state watch) until the backend's state is in [lo, hi]. */
-static int wait_backend(unsigned long lo, unsigned long hi)
+static int backend_state(unsigned long *st)
 {
     char path[96];
+    int rc;
 
     snprintf(path, sizeof(path), "%s/state", blkfront.backend);
+    *st = XenbusStateUnknown;
+    rc = xs_read_ulong(XBT_NIL, path, st);
+    return rc == -XEN_ENOENT ? 0 : rc;
+}
+
+/* Waits (the state watch) until the backend's state is in [lo, hi], for at most
+ * BLKFRONT_BACKEND_TIMEOUT_NS of virtual time (-XEN_ETIMEDOUT). Closing/Closed
+ * is a failure unless `closed_ok` (a reconnect, where the backend says Closed
+ * until it sees us Initialising). */
+static int wait_backend(unsigned long lo, unsigned long hi, bool closed_ok)
+{
+    uint64_t deadline = time_now_ns() + BLKFRONT_BACKEND_TIMEOUT_NS;
+    int rc = timer_setup();
+
+    if (rc < 0)
+        return rc;
     for (;;) {
         unsigned int seen = watch_events;
-        unsigned long st = XenbusStateUnknown;
-        int rc = xs_read_ulong(XBT_NIL, path, &st);
+        unsigned long st;
 
-        if (rc < 0 && rc != -XEN_ENOENT)
+        rc = backend_state(&st);
+        if (rc < 0)
             return rc;
-        if (rc >= 0 && st >= lo && st <= hi)
+        if (st >= lo && st <= hi)
             return 0;
-        if (rc >= 0 && (st == XenbusStateClosing || st == XenbusStateClosed)) {
+        if (!closed_ok && (st == XenbusStateClosing || st == XenbusStateClosed)) {
             report_backend_error();
             return -XEN_EIO;
         }
-        WAIT_EVENT_UNTIL(watch_events != seen);
+        if (time_now_ns() >= deadline) {
+            printf("blkfront: backend %s stayed in state %lu (waiting for %lu..%lu)\n",
+                   blkfront.backend, st, lo, hi);
+            return -XEN_ETIMEDOUT;
+        }
+        (void)timer_set_deadline(deadline);
+        WAIT_EVENT_UNTIL(watch_events != seen || time_now_ns() >= deadline);
     }
 }
 
@@ -399,13 +447,156 @@ bool blkfront_connected(void)
     return bf.connected;
 }
 
+/* Reads what the backend offers (at InitWait): size, flags and features. */
+static int read_backend_features(void)
+{
+    unsigned long v;
+    int rc;
+
+    blkfront_step = "reading the backend's sectors";
+    rc = read_ulong(blkfront.backend, "sectors", &v);
+    if (rc < 0)
+        return rc;
+    blkfront.sectors = v;
+    blkfront.info = read_ulong(blkfront.backend, "info", &v) < 0 ? 0 : v;
+    blkfront.flush = read_ulong(blkfront.backend, "feature-flush-cache", &v) >= 0 && v != 0;
+    blkfront.max_indirect = read_ulong(blkfront.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : v;
+    blkfront.persistent = blkfront_want_persistent &&
+                          read_ulong(blkfront.backend, "feature-persistent", &v) >= 0 && v != 0;
+    return 0;
+}
+
+/* A fresh ring (the same page, emptied), its grant and event channel, the
+ * frontend's keys, Initialised, and the wait for the backend's Connected. */
+static int connect_ring(void)
+{
+    char tmp[64];
+    int rc, ref;
+
+    blkfront_step = "setting up the ring";
+    if (bf.sring == NULL) {
+        bf.sring = pfn_to_virt(page_alloc());
+        if (bf.sring == NULL)
+            return -XEN_ENOMEM;
+    }
+    memset((void *)bf.sring, 0, PAGE_SIZE);
+    bf.sring->req_event = 1;    /* SHARED_RING_INIT */
+    bf.sring->rsp_event = 1;
+    bf.req_prod_pvt = 0;
+    bf.rsp_cons = 0;
+    ref = gnttab_grant_access(blkfront.backend_id, virt_to_mfn((const void *)bf.sring), false);
+    if (ref < 0)
+        return ref;
+    blkfront.ring_ref = (grant_ref_t)ref;
+    rc = evtchn_alloc_unbound(blkfront.backend_id, blk_event, NULL, &blkfront.port);
+    if (rc < 0)
+        return rc;
+
+    blkfront_step = "writing ring-ref, event-channel, protocol, state";
+    if ((rc = write_key(bf.frontend, "ring-ref", "%lu", blkfront.ring_ref)) < 0 ||
+        (rc = write_key(bf.frontend, "event-channel", "%lu", blkfront.port)) < 0)
+        return rc;
+    snprintf(tmp, sizeof(tmp), "%s/protocol", bf.frontend);
+    if ((rc = xs_write(XBT_NIL, tmp, "x86_64-abi")) < 0 ||
+        (rc = write_key(bf.frontend, "feature-persistent", "%lu", blkfront.persistent)) < 0 ||
+        (rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialised)) < 0)
+        return rc;
+    blkfront_step = "waiting for the backend's Connected";
+    rc = wait_backend(XenbusStateConnected, XenbusStateConnected, false);
+    if (rc < 0)
+        return rc;
+    bf.connected = true;
+    blkfront_step = "writing state Connected";
+    return write_key(bf.frontend, "state", "%lu", XenbusStateConnected);
+}
+
+/*
+ * The backend lost the device (its dom0 restarted: it says Closed, or anything
+ * but Connected): let go of the old ring, go back to Initialising, connect a new
+ * ring when the backend offers InitWait again, and push every request still in
+ * flight onto it (Linux's blkfront_recover). Requests the old backend finished
+ * without our seeing the response are done again: reads and writes of the same
+ * data, and flushes, may be repeated safely.
+ */
+static int recover(void)
+{
+    bool was_persistent = blkfront.persistent;
+    unsigned long max_indirect = blkfront.max_indirect;
+    unsigned int again = 0, failed = 0, tries = 0;
+    int rc;
+
+    bf.connected = false;
+    blkfront_stats.reconnects++;
+    printf("blkfront: backend %s lost the device; reconnecting with %u request(s) in flight\n",
+           blkfront.backend, bf.outstanding);
+    (void)evtchn_close(blkfront.port);
+    /* The dead backend's mappings were undone by the hypervisor; the grant can go. */
+    while (gnttab_free_access(blkfront.ring_ref) == -XEN_EBUSY) {
+        if (++tries > 100000)
+            ring_broken("backend still maps the old ring", blkfront.ring_ref, 0);
+        (void)sched_yield();
+    }
+    blkfront_step = "reconnect: writing state Initialising";
+    rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialising);
+    if (rc < 0)
+        return rc;
+    blkfront_step = "reconnect: waiting for the backend's InitWait";
+    rc = wait_backend(XenbusStateInitWait, XenbusStateInitWait, true);
+    if (rc < 0)
+        return rc;
+    rc = read_backend_features();
+    if (rc < 0)
+        return rc;
+    rc = connect_ring();
+    if (rc < 0)
+        return rc;
+    for (unsigned int i = 0; i < BLKIF_RING_SIZE; i++) {
+        struct slot *sl = &bf.slot[i];
+        bool indirect = sl->shadow.req.operation == BLKIF_OP_INDIRECT;
+
+        if (!sl->in_use || sl->done)
+            continue;
+        /* A request the new backend cannot take as made fails; none is dropped. */
+        if (blkfront.persistent != was_persistent ||
+            (indirect && sl->shadow.ind.nr_segments > blkfront.max_indirect) ||
+            (indirect && max_indirect != blkfront.max_indirect && blkfront.max_indirect == 0)) {
+            sl->status = BLKIF_RSP_ERROR;
+            sl->done = true;
+            failed++;
+            continue;
+        }
+        push(&sl->shadow.req);
+        again++;
+    }
+    blkfront_stats.reissued += again;
+    printf("blkfront: reconnected to %s: %u request(s) issued again, %u failed\n",
+           blkfront.backend, again, failed);
+    return 0;
+}
+
+/* After a backend state change: nothing to do while it says Connected. */
+static int blkfront_check_backend(void)
+{
+    unsigned long st;
+    int rc;
+
+    if (!bf.connected)
+        return -XEN_ENODEV;
+    rc = backend_state(&st);
+    if (rc < 0 || st == XenbusStateConnected)
+        return rc;
+    rc = recover();
+    if (rc < 0)
+        printf("blkfront: reconnect failed at \"%s\": %d (%s)\n", blkfront_step, rc, xen_errstr(rc));
+    return rc;
+}
+
 int blkfront_init(void)
 {
     static char names[256];
     char tmp[64];
     unsigned long v;
-    xen_pfn_t pfn;
-    int rc, ref;
+    int rc;
 
     if (bf.connected)
         return 0;
@@ -431,69 +622,22 @@ int blkfront_init(void)
     rc = read_ulong(bf.frontend, "virtual-device", &v);
     bf.handle = rc < 0 ? (uint16_t)blkfront.devid : (uint16_t)v;
 
+    /* The watch stays while connected: it is how a lost backend is noticed. */
     snprintf(tmp, sizeof(tmp), "%s/state", blkfront.backend);
     blkfront_step = "watching the backend's state";
     rc = xs_watch(tmp, "blkfront-state", state_watch, NULL);
     if (rc < 0)
         return rc;
     blkfront_step = "waiting for the backend's InitWait";
-    rc = wait_backend(XenbusStateInitWait, XenbusStateInitWait);
-    if (rc < 0)
-        goto out;
-
-    blkfront_step = "reading the backend's sectors";
-    rc = read_ulong(blkfront.backend, "sectors", &v);
-    if (rc < 0)
-        goto out;
-    blkfront.sectors = v;
-    blkfront.info = read_ulong(blkfront.backend, "info", &v) < 0 ? 0 : v;
-    blkfront.flush = read_ulong(blkfront.backend, "feature-flush-cache", &v) >= 0 && v != 0;
-    blkfront.max_indirect = read_ulong(blkfront.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : v;
-    blkfront.persistent = blkfront_want_persistent &&
-                          read_ulong(blkfront.backend, "feature-persistent", &v) >= 0 && v != 0;
-
-    blkfront_step = "setting up the ring";
-    mm_init();
-    gnttab_init();
-    pfn = page_alloc();
-    bf.sring = pfn_to_virt(pfn);
-    if (bf.sring == NULL) {
-        rc = -XEN_ENOMEM;
-        goto out;
+    rc = wait_backend(XenbusStateInitWait, XenbusStateInitWait, false);
+    if (rc >= 0)
+        rc = read_backend_features();
+    if (rc >= 0) {
+        mm_init();
+        gnttab_init();
+        rc = connect_ring();
     }
-    memset((void *)bf.sring, 0, PAGE_SIZE);
-    bf.sring->req_event = 1;    /* SHARED_RING_INIT */
-    bf.sring->rsp_event = 1;
-    bf.req_prod_pvt = 0;
-    bf.rsp_cons = 0;
-    ref = gnttab_grant_access(blkfront.backend_id, pfn_to_mfn(pfn), false);
-    if (ref < 0) {
-        rc = ref;
-        goto out;
-    }
-    blkfront.ring_ref = (grant_ref_t)ref;
-    rc = evtchn_alloc_unbound(blkfront.backend_id, blk_event, NULL, &blkfront.port);
     if (rc < 0)
-        goto out;
-
-    blkfront_step = "writing ring-ref, event-channel, protocol, state";
-    if ((rc = write_key(bf.frontend, "ring-ref", "%lu", blkfront.ring_ref)) < 0 ||
-        (rc = write_key(bf.frontend, "event-channel", "%lu", blkfront.port)) < 0)
-        goto out;
-    snprintf(tmp, sizeof(tmp), "%s/protocol", bf.frontend);
-    if ((rc = xs_write(XBT_NIL, tmp, "x86_64-abi")) < 0 ||
-        (rc = write_key(bf.frontend, "feature-persistent", "%lu", blkfront.persistent)) < 0 ||
-        (rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialised)) < 0)
-        goto out;
-    blkfront_step = "waiting for the backend's Connected";
-    rc = wait_backend(XenbusStateConnected, XenbusStateConnected);
-    if (rc < 0)
-        goto out;
-    bf.connected = true;
-    blkfront_step = "writing state Connected";
-    rc = write_key(bf.frontend, "state", "%lu", XenbusStateConnected);
-out:
-    snprintf(tmp, sizeof(tmp), "%s/state", blkfront.backend);
-    (void)xs_unwatch(tmp, "blkfront-state");
+        (void)xs_unwatch(tmp, "blkfront-state");
     return rc < 0 ? rc : 0;
 }

@@ -8,7 +8,8 @@ import type { Hypervisor } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
 import { clearPending } from '../evtchn/two_level.ts';
-import { attachDom0Hooks } from '../domain/dom0_hooks.ts';
+import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
+import { ECS } from '../evtchn/state.ts';
 import type { Peer } from '../../protocol/session.ts';
 import type { PageUpdate, Request, Response } from '../../protocol/wire.ts';
 import { PAGE_SIZE } from '../cpu/memory.ts';
@@ -25,6 +26,8 @@ export class Dom0Bridge {
   private readonly scheduled = new Set<number>();
   /** Grant handles dom0 holds, and the frame each one maps. */
   private readonly grantMfns = new Map<number, { mfn: number; readonly: boolean }>();
+  /** What dom0 was told of each live domain, told again to a dom0 that restarts. */
+  private readonly served = new Map<number, Dom0DomainInfo>();
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.control = hv.domain(0) ?? hv.createControlDomain();
@@ -40,7 +43,18 @@ export class Dom0Bridge {
     attachDom0Hooks(
       hv,
       async (info) => {
-        await this.call('domainCreated', {
+        this.served.set(info.domid, info);
+        await this.sendCreated(info);
+      },
+      async (domid) => {
+        this.served.delete(domid);
+        await this.call('domainDestroyed', { domid });
+      },
+    );
+  }
+
+  private async sendCreated(info: Dom0DomainInfo): Promise<void> {
+    await this.call('domainCreated', {
           domain: { domid: info.domid, name: info.name, flags: 0, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 0, cap: 0 },
           memoryKb: info.memoryKb,
           vcpus: info.vcpus,
@@ -49,18 +63,45 @@ export class Dom0Bridge {
           consoleMfn: info.consoleMfn,
           consolePort: info.consolePort,
         });
-      },
-      async (domid) => {
-        await this.call('domainDestroyed', { domid });
-      },
-    );
+  }
+
+  /**
+   * dom0 went away (its process died or closed): what it held in the hypervisor is let go,
+   * as Xen does for a dying domain. Its event channels close, so each guest end becomes
+   * unbound and may be bound again by a new dom0; its grant mappings are unmapped, so guests
+   * can end access to those pages; mirrored pages stop being tracked.
+   */
+  dom0Lost(): void {
+    const e = this.control.evtchn;
+    if (e) for (let port = 1; e.portIsValid(port); port++) if (e.state[port] !== ECS.FREE) evtchnClose(this.hv, this.control, port);
+    for (const handle of [...this.grantMfns.keys()]) gnttabUnmapForDomain(this.hv, this.control, handle);
+    this.grantMfns.clear();
+    for (const mfn of this.mapped.keys()) this.hv.unwatchFrame(mfn);
+    this.mapped.clear();
+    this.scheduled.clear();
+  }
+
+  /** A dom0 (re)connected: tells it of every live domain, so it serves their rings again. */
+  reattach(): void {
+    for (const info of this.served.values()) {
+      if (!this.hv.domain(info.domid)) {
+        this.served.delete(info.domid);
+        continue;
+      }
+      this.hv.dispatch(() => this.sendCreated(info), 0);
+    }
   }
 
   private async call<K extends 'dom0Event' | 'domainCreated' | 'domainDestroyed'>(op: K, arg: Parameters<Peer['request']>[1] & Request[K]): Promise<void> {
     const p = this.peer();
     if (!p || p.closed) return; // no dom0: nothing serves the rings (as with xenstored down)
-    const r = await p.request(op, arg as never);
-    if (r.rc !== 0) this.hv.printk(`dom0 ${op} failed: ${r.error}`);
+    try {
+      const r = await p.request(op, arg as never);
+      if (r.rc !== 0) this.hv.printk(`dom0 ${op} failed: ${r.error}`);
+    } catch (e) {
+      // dom0 died with the request outstanding: the guest's work waits for a new dom0.
+      this.hv.printk(`dom0 ${op} lost: ${(e as Error).message}`);
+    }
   }
 
   /** True if dom0 reaches `mfn` only through read-only grant mappings. */

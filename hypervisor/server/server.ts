@@ -84,10 +84,25 @@ export class HypervisorServer {
           return;
         }
         this.dom0 = peer;
+        const again = this.bridge !== null;
         this.bridge ??= new Dom0Bridge(this.hv, () => this.dom0);
-        this.hv.printk('dom0 connected');
+        this.hv.printk(again ? 'dom0 connected again: serving its domains to it' : 'dom0 connected');
+        if (again) {
+          this.bridge.reattach();
+          this.kick();
+        }
         this.dom0Ready?.();
-        peer.onClose = (why) => this.hv.printk(`dom0 disconnected: ${why}`);
+        peer.onClose = (why) => {
+          this.hv.printk(`dom0 disconnected: ${why}`);
+          if (this.dom0 !== peer) return;
+          // Domains dom0's builder had not finished cannot be finished by another dom0.
+          for (const domid of [...this.building]) {
+            const d = this.hv.domain(domid);
+            if (d) this.abandon(d);
+          }
+          this.bridge?.dom0Lost();
+          this.kick();
+        };
       },
       handler: (req) => this.handle(req),
     });

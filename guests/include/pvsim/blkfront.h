@@ -55,6 +55,8 @@ struct blkfront_stats {
     uint32_t errors;            /* responses with status != OKAY */
     uint32_t notifies;          /* EVTCHNOP_send to the backend */
     uint32_t persistent_grants; /* pages granted once and kept (feature-persistent) */
+    uint32_t reconnects;        /* backend lost the device and we connected again */
+    uint32_t reissued;          /* requests pushed again on a new ring */
 };
 extern struct blkfront_stats blkfront_stats;
 
