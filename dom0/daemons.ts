@@ -8,6 +8,7 @@ import { removeDomainLayout, writeDom0Layout, writeDomainLayout, type DomainLayo
 import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
+import { NetbackDriver } from './backends/net/driver.ts';
 import { removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 
@@ -27,6 +28,9 @@ export class Dom0Daemons {
   /** Split-device backends (the XenbusState handshake), one per device kind. */
   readonly backends = new Map<string, XenbusBackend>();
   private watcher: XsClient | null = null;
+  readonly blkback: BlkbackDriver | null = null;
+  /** netback: the vifs, their bridges (xenbr0, ...) and the pcap capture. */
+  readonly netback: NetbackDriver | null = null;
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -35,6 +39,10 @@ export class Dom0Daemons {
       log?: (line: string) => void;
       /** Serve block devices (blkback); default on. */
       blockBackend?: boolean;
+      /** Serve network devices (netback and its bridges); default on. */
+      netBackend?: boolean;
+      /** With netback: capture every frame crossing a bridge to this pcap file. */
+      pcap?: string;
     } = {},
   ) {
     this.xenstored = new Xenstored({
@@ -43,18 +51,28 @@ export class Dom0Daemons {
       onRelease: (domid) => this.detachStore(domid),
     });
     writeDom0Layout(this.xenstored);
+    const dec = new TextDecoder();
+    const backendKey = (dev: { backend: string }, key: string) => {
+      try {
+        return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `${dev.backend}/${key}`));
+      } catch {
+        return undefined;
+      }
+    };
     if (opts.blockBackend !== false) {
-      const dec = new TextDecoder();
-      this.registerBackend(
-        new BlkbackDriver(platform, (dev, key) => {
-          try {
-            return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `${dev.backend}/${key}`));
-          } catch {
-            return undefined;
-          }
-        }),
-      );
+      this.blkback = new BlkbackDriver(platform, backendKey);
+      this.registerBackend(this.blkback);
     }
+    if (opts.netBackend !== false) {
+      this.netback = new NetbackDriver(platform, backendKey, { pcap: opts.pcap, log: opts.log });
+      this.registerBackend(this.netback);
+    }
+  }
+
+  /** dom0 stopping: disk images closed, the pcap capture completed. */
+  close(): void {
+    this.blkback?.close();
+    this.netback?.close();
   }
 
   /**

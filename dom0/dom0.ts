@@ -22,6 +22,8 @@ export interface Dom0Options {
   host?: string;
   port?: number;
   log?: (line: string) => void;
+  /** Capture every frame crossing dom0's bridges to this pcap file. */
+  pcap?: string;
 }
 
 export interface Dom0Handle {
@@ -75,11 +77,12 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   };
   const { peer: hv } = await connect(opts.hypervisorUrl, 'dom0', opts.hypervisorToken, fromHypervisor);
   platform = new RemotePlatform(hv);
-  daemons = new Dom0Daemons(platform, { log });
+  daemons = new Dom0Daemons(platform, { log, pcap: opts.pcap });
   let xs: XenstoredServer;
   try {
     xs = await startXenstored({ socketPath: opts.xenstoredPath, daemon: daemons.xenstored });
   } catch (e) {
+    daemons.close();
     hv.close();
     throw e;
   }
@@ -145,6 +148,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       await server.close();
       store.close();
       await xs.close();
+      d.close();
       hv.close('dom0 stopping');
     },
   };
