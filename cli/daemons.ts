@@ -94,6 +94,8 @@ export interface Dom0CliOptions {
   clientTokenFile: string;
   xenstoredPath: string;
   port?: number;
+  /** Capture every frame crossing dom0's bridges to this pcap file. */
+  pcap?: string;
 }
 
 export async function dom0Command(o: Dom0CliOptions): Promise<void> {
@@ -103,6 +105,7 @@ export async function dom0Command(o: Dom0CliOptions): Promise<void> {
     clientToken: readToken(o.clientTokenFile),
     xenstoredPath: o.xenstoredPath,
     port: o.port,
+    pcap: o.pcap,
     log: (l) => process.stderr.write(l + '\n'),
   });
   onSignals(d.close);

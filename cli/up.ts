@@ -16,6 +16,8 @@ export interface UpOptions {
   scheduler: string;
   memory: number;
   speed?: number;
+  /** dom0 captures every frame crossing its bridges to this pcap file. */
+  pcap?: string;
 }
 
 export interface Child {
@@ -80,7 +82,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
     if (o.speed) hvArgs.push('--speed', String(o.speed));
     const hv = await start('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL']);
     children.push(hv.child);
-    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL', 'XENSTORED_PATH']);
+    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: o.pcap }), {}, ['PVSIM_URL', 'XENSTORED_PATH']);
     children.push(d0.child);
     const env = `PVSIM_URL=${d0.vars.PVSIM_URL}\nXENSTORED_PATH=${d0.vars.XENSTORED_PATH}\nPVSIM_TOKEN_FILE=${clientToken}\n`;
     writeFileSync(currentEnvFile(), env, { mode: 0o600 });
