@@ -95,6 +95,8 @@ export interface Dom0CliOptions {
   xenstoredPath: string;
   port?: number;
   stateFile?: string;
+  /** Capture every frame crossing dom0's bridges to this pcap file. */
+  pcap?: string;
 }
 
 export async function dom0Command(o: Dom0CliOptions): Promise<void> {
@@ -105,6 +107,7 @@ export async function dom0Command(o: Dom0CliOptions): Promise<void> {
     xenstoredPath: o.xenstoredPath,
     port: o.port,
     stateFile: o.stateFile,
+    pcap: o.pcap,
     log: (l) => process.stderr.write(l + '\n'),
   });
   onSignals(d.close);

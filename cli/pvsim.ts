@@ -2,7 +2,7 @@
 // them to commander (which gives every subcommand --help).
 
 import { Command, InvalidArgumentError } from 'commander';
-import { positiveInt } from './args.ts';
+import { outputFile, positiveInt } from './args.ts';
 import { runBareCommand } from './run_bare.ts';
 import { bootCommand } from './boot.ts';
 import { runCommand } from './run.ts';
@@ -69,13 +69,14 @@ program
   .option('--console', 'copy guest console output to stderr')
   .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic; dom0 in-process)')
   .option('--in-process', "run dom0's daemons in this process instead of as a child process")
+  .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .option('--speed <x>', 'with --realtime: virtual seconds per wall second', (v) => {
     const n = Number(v);
     if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
     return n;
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean }) => {
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string }) => {
     process.exitCode = await runCommand(file, opts);
   });
 
@@ -96,8 +97,9 @@ program
   .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
   .option('--memory <MiB>', 'machine memory in MiB', positiveInt('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
+  .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it.')
-  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number }) => {
+  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string }) => {
     process.exitCode = await upCommand(opts);
   });
 
@@ -129,8 +131,9 @@ program
   .requiredOption('--xenstored-path <socket>', 'Unix socket for xenstored (XENSTORED_PATH)')
   .option('--port <n>', 'TCP port on 127.0.0.1 for clients (default: any free port)', positiveInt('--port'))
   .option('--state-file <file>', 'keep XenStore in this file; if it exists, start from it (a dom0 restart)')
+  .option('--pcap <file>', 'capture every frame crossing the bridges to this pcap file', outputFile('--pcap'))
   .addHelpText('after', '\nPrints PVSIM_URL=<ws url> and XENSTORED_PATH=<socket> once ready.')
-  .action(async (opts: { hypervisor: string; hypervisorTokenFile: string; clientTokenFile: string; xenstoredPath: string; port?: number; stateFile?: string }) => {
+  .action(async (opts: { hypervisor: string; hypervisorTokenFile: string; clientTokenFile: string; xenstoredPath: string; port?: number; stateFile?: string; pcap?: string }) => {
     await dom0Command(opts);
   });
 

@@ -20,6 +20,8 @@ export interface RunCliOptions {
   speed?: number;
   /** Run dom0's daemons inside this process instead of starting both processes. */
   inProcess?: boolean;
+  /** Capture every frame crossing dom0's bridges to this pcap file. */
+  pcap?: string;
 }
 
 export const RUN_EXIT_BAD_INPUT = 2;
@@ -69,6 +71,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       baseDir: dirname(file),
       seed: opts.seed,
       until,
+      pcap: opts.pcap,
       onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
@@ -100,7 +103,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.json) args.push('--json');
     const hv = await start('hypervisor', args, {}, ['PVSIM_HYPERVISOR_URL'], (l) => process.stdout.write(l + '\n'));
     children.push(hv.child);
-    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL']);
+    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: opts.pcap }), {}, ['PVSIM_URL']);
     children.push(d0.child);
     const { code, signal } = await hv.child.exited;
     return signal ? 1 : (code ?? 1);

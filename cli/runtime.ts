@@ -36,9 +36,11 @@ export function newRunFiles(): RunFiles {
   return files;
 }
 
-/** The arguments that start `pvsim dom0` against a hypervisor at `url`. */
-export function dom0Args(url: string, f: RunFiles): string[] {
-  return ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath, '--state-file', f.stateFile];
+/** The arguments that start `pvsim dom0` against a hypervisor at `url` (and capture to `pcap`). */
+export function dom0Args(url: string, f: RunFiles, opts: { pcap?: string } = {}): string[] {
+  const args = ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath, '--state-file', f.stateFile];
+  if (opts.pcap) args.push('--pcap', opts.pcap);
+  return args;
 }
 
 /** Writes a fresh random token to `file` (0600) and returns it. */

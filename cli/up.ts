@@ -21,6 +21,8 @@ export interface UpOptions {
   scheduler: string;
   memory: number;
   speed?: number;
+  /** dom0 captures every frame crossing its bridges to this pcap file. */
+  pcap?: string;
 }
 
 export interface Child {
@@ -86,7 +88,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
     if (o.speed) hvArgs.push('--speed', String(o.speed));
     const hv = await start('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL']);
     children.push(hv.child);
-    dom0Argv = dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files);
+    dom0Argv = dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: o.pcap });
     const d0 = await start('dom0', dom0Argv, {}, ['PVSIM_URL', 'XENSTORED_PATH']);
     children.push(d0.child);
     // A restarted dom0 must be found where the first one was.

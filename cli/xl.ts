@@ -7,7 +7,7 @@ import type { DomainRef, Response } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg.ts';
 import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
-import { vbdDevice } from '../dom0/toolstack/devices.ts';
+import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 
@@ -84,19 +84,11 @@ export function xlProgram(out: (s: string) => void): Command {
         } catch (e) {
           throw new XlError(`${file}: kernel ${cfg.kernel}: cannot read ${cfg.kernelPath}: ${(e as NodeJS.ErrnoException).code ?? e}`);
         }
-        if (cfg.vifs.length) {
-          process.stderr.write('warning: no network backend is running yet: vif devices are announced in XenStore but stay Initialising\n');
-        }
         const devices = [
           ...cfg.disks
             .filter((d) => d.target !== null)
             .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype })),
-          ...cfg.vifs.map((v) => ({
-            kind: 'vif',
-            devid: v.devid,
-            backend: { mac: v.mac, bridge: v.bridge, handle: String(v.devid), type: v.type, ...(v.ip ? { ip: v.ip } : {}) },
-            frontend: { mac: v.mac, handle: String(v.devid) },
-          })),
+          ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip })),
         ];
         const r = check(
           await p.request('createDomain', {

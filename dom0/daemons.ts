@@ -8,6 +8,7 @@ import { removeDomainLayout, writeDom0Layout, writeDomainLayout, type DomainLayo
 import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
+import { NetbackDriver } from './backends/net/driver.ts';
 import { removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
@@ -31,6 +32,9 @@ export class Dom0Daemons {
   private state: XenstoreStateFile | null = null;
   /** Started from a saved XenStore (a dom0 restart). */
   readonly restored: boolean = false;
+  readonly blkback: BlkbackDriver | null = null;
+  /** netback: the vifs, their bridges (xenbr0, ...) and the pcap capture. */
+  readonly netback: NetbackDriver | null = null;
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -44,6 +48,10 @@ export class Dom0Daemons {
        * serves the same store, and its backends make the frontends reconnect.
        */
       stateFile?: string;
+      /** Serve network devices (netback and its bridges); default on. */
+      netBackend?: boolean;
+      /** With netback: capture every frame crossing a bridge to this pcap file. */
+      pcap?: string;
     } = {},
   ) {
     this.xenstored = new Xenstored({
@@ -57,18 +65,29 @@ export class Dom0Daemons {
       this.state.track();
     }
     if (!this.restored) writeDom0Layout(this.xenstored);
+    const dec = new TextDecoder();
+    const backendKey = (dev: { backend: string }, key: string) => {
+      try {
+        return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `${dev.backend}/${key}`));
+      } catch {
+        return undefined;
+      }
+    };
     if (opts.blockBackend !== false) {
-      const dec = new TextDecoder();
-      this.registerBackend(
-        new BlkbackDriver(platform, (dev, key) => {
-          try {
-            return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `${dev.backend}/${key}`));
-          } catch {
-            return undefined;
-          }
-        }),
-      );
+      this.blkback = new BlkbackDriver(platform, backendKey);
+      this.registerBackend(this.blkback);
     }
+    if (opts.netBackend !== false) {
+      this.netback = new NetbackDriver(platform, backendKey, { pcap: opts.pcap, pcapAppend: this.restored, log: opts.log });
+      this.registerBackend(this.netback);
+    }
+  }
+
+  /** dom0 stopping: disk images closed, the pcap capture completed, XenStore saved. */
+  close(): void {
+    this.blkback?.close();
+    this.netback?.close();
+    this.state?.close();
   }
 
   /**
@@ -147,11 +166,6 @@ export class Dom0Daemons {
       if (this.opts.onConsole) c.listeners.add((b) => this.opts.onConsole!(d.domid, b));
       this.consoles.set(d.domid, c);
     }
-  }
-
-  /** Stops saving XenStore (writing what is pending). */
-  close(): void {
-    this.state?.close();
   }
 
   domainDestroyed(domid: number): void {

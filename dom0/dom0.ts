@@ -25,6 +25,8 @@ export interface Dom0Options {
   host?: string;
   port?: number;
   log?: (line: string) => void;
+  /** Capture every frame crossing dom0's bridges to this pcap file. */
+  pcap?: string;
 }
 
 export interface Dom0Handle {
@@ -84,13 +86,14 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   };
   const { peer: hv } = await connect(opts.hypervisorUrl, 'dom0', opts.hypervisorToken, fromHypervisor);
   platform = new RemotePlatform(hv);
-  daemons = new Dom0Daemons(platform, { log, stateFile: opts.stateFile });
+  daemons = new Dom0Daemons(platform, { log, stateFile: opts.stateFile, pcap: opts.pcap });
   if (daemons.restored) log(`dom0: restarted from saved XenStore ${opts.stateFile}`);
   started();
   let xs: XenstoredServer;
   try {
     xs = await startXenstored({ socketPath: opts.xenstoredPath, daemon: daemons.xenstored });
   } catch (e) {
+    daemons.close();
     hv.close();
     throw e;
   }

@@ -12,12 +12,15 @@ export interface LocalDom0Options {
   /** Console ring output of a guest, as it is drained. */
   onConsole?: (domain: Domain, bytes: Uint8Array) => void;
   log?: (line: string) => void;
+  /** Capture every frame crossing dom0's bridges to this pcap file. */
+  pcap?: string;
 }
 
 export function startLocalDom0(hv: Hypervisor, opts: LocalDom0Options = {}): Dom0Daemons {
   const platform = new LocalPlatform(hv);
   const daemons = new Dom0Daemons(platform, {
     log: opts.log,
+    pcap: opts.pcap,
     onConsole: (domid, bytes) => {
       const d = hv.domain(domid);
       if (d) opts.onConsole?.(d, bytes);

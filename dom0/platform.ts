@@ -28,6 +28,12 @@ export interface Dom0Platform {
   copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number>;
   /** GNTTABOP_copy out of a granted page into dom0. */
   copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }>;
+  /**
+   * Virtual time in ns of the dispatch dom0 is serving (the hypervisor's clock in-process;
+   * the time carried by the last dispatch across the socket). For timestamps that must be
+   * the same whichever home dom0 has (pcap captures); never wall time.
+   */
+  now(): number;
 }
 
 export interface MappedPage {

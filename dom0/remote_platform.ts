@@ -16,6 +16,8 @@ export class RemotePlatform implements Dom0Platform {
   private readonly handlers = new Map<number, () => void | Promise<void>>();
   private pending: { mfn: number; lo: number; hi: number }[] = [];
   private readonly grantMfn = new Map<number, number>();
+  /** Virtual time of the last dispatch (Dom0Event.time_ns). */
+  private timeNs = 0;
 
   constructor(private readonly hv: Peer) {}
 
@@ -112,6 +114,10 @@ export class RemotePlatform implements Dom0Platform {
     return { status: r.grant?.status ?? -1, data: r.grant?.data ?? new Uint8Array(0) };
   }
 
+  now(): number {
+    return this.timeNs;
+  }
+
   /** Sends writes not yet carried by a request (end of a dispatch). */
   async flush(): Promise<void> {
     const writes = this.takeWrites();
@@ -120,6 +126,7 @@ export class RemotePlatform implements Dom0Platform {
 
   /** A dispatch from the hypervisor: apply the guest's stores, then run the port's handler. */
   async event(ev: NonNullable<Request['dom0Event']>): Promise<void> {
+    if (ev.timeNs !== undefined && ev.timeNs > this.timeNs) this.timeNs = ev.timeNs;
     for (const p of ev.pages) {
       const m = this.mirrors.get(p.mfn);
       if (m && p.offset + p.data.length <= 4096) m.bytes.set(p.data, p.offset);

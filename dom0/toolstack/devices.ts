@@ -33,6 +33,20 @@ export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; v
   };
 }
 
+/**
+ * The vif keys libxl writes (xl.cfg `vif=['mac=...,bridge=...']`): the backend gets mac,
+ * bridge, handle, type and ip if given; the frontend mac and handle. netback reads bridge
+ * (default xenbr0); the guest's netfront takes its MAC from the frontend's `mac`.
+ */
+export function vifDevice(v: { devid: number; mac: string; bridge?: string; type?: string; ip?: string | null }): DeviceSpec {
+  return {
+    kind: 'vif',
+    devid: v.devid,
+    backend: { mac: v.mac, bridge: v.bridge ?? 'xenbr0', handle: String(v.devid), type: v.type ?? 'vif', ...(v.ip ? { ip: v.ip } : {}) },
+    frontend: { mac: v.mac, handle: String(v.devid) },
+  };
+}
+
 export function backendPath(kind: string, domid: number, devid: number): string {
   return `/local/domain/0/backend/${kind}/${domid}/${devid}`;
 }

@@ -45,6 +45,8 @@ export interface RunScenarioOptions {
   until?: number;
   /** Receives guest console output as it happens. */
   onConsole?: (domain: Domain, bytes: Uint8Array) => void;
+  /** In-process dom0: capture every frame crossing its bridges to this pcap file. */
+  pcap?: string;
 }
 
 /** A small, fast, seedable PRNG (mulberry32): deterministic for a given seed. */
@@ -79,14 +81,22 @@ export async function runScenarioOn(hv: Hypervisor, s: Scenario, opts: RunScenar
 
 export async function runScenario(s: Scenario, opts: RunScenarioOptions): Promise<ScenarioResult> {
   const setup = buildScenario(s, opts);
-  await setup.hv.runAsync({ until: setup.until });
+  try {
+    await setup.hv.runAsync({ until: setup.until });
+  } finally {
+    setup.dom0?.close();
+  }
   return collect(s, setup);
 }
 
 /** The same, paced to wall time (`speed` virtual seconds per wall second). */
 export async function runScenarioRealtime(s: Scenario, opts: RunScenarioOptions & { speed?: number }): Promise<ScenarioResult> {
   const setup = buildScenario(s, opts);
-  await setup.hv.runRealtime({ until: setup.until, speed: opts.speed });
+  try {
+    await setup.hv.runRealtime({ until: setup.until, speed: opts.speed });
+  } finally {
+    setup.dom0?.close();
+  }
   return collect(s, setup);
 }
 
@@ -95,6 +105,8 @@ interface ScenarioSetup {
   seed: number;
   until: number;
   consoles: Map<Domain, string>;
+  /** dom0's daemons when they run in this process (closed after the run). */
+  dom0: { close(): void } | null;
 }
 
 function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervisor): ScenarioSetup {
@@ -109,7 +121,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     consoles.set(d, text.length > 16_384 ? text.slice(-16_384) : text);
   };
   hv.onConsole = onConsole;
-  if (!external) startLocalDom0(hv, { onConsole });
+  const dom0 = external ? null : startLocalDom0(hv, { onConsole, pcap: opts.pcap });
   const images = new Map<string, Uint8Array>();
   const image = (p: string) => {
     const full = resolve(opts.baseDir, p);
@@ -151,7 +163,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       hv.events.schedule(at, () => hv.unpause(d));
     }
   }
-  return { hv, seed, until, consoles };
+  return { hv, seed, until, consoles, dom0 };
 }
 
 function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {

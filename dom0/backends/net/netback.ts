@@ -1,0 +1,363 @@
+// netback's data path for one vif: the frontend's tx and rx rings (xen/io/netif.h), one
+// event channel for both. Data moves only by grant copy (no mapping of guest buffers).
+//
+//   tx  guest -> bridge. A packet is one or more netif_tx_requests: NETTXF_more_data on
+//       every slot but the last; the first slot's `size` is the whole packet's length, each
+//       later slot's its own (so the first fragment holds first.size - sum(later sizes)).
+//       NETTXF_extra_info on the first slot: netif_extra_info slots follow it (answered
+//       NETIF_RSP_NULL). Every consumed slot gets exactly one response: OKAY for each slot
+//       of a good packet, ERROR for each slot of a bad one.
+//   rx  bridge -> guest. The frontend posts netif_rx_requests {id, gref}; a frame is copied
+//       into the posted page at offset 0 and answered {id, 0, flags, status = length}. A
+//       frame over one page spans several slots (NETRXF_more_data) when the frontend offered
+//       feature-sg, and is dropped otherwise. Frames wait in a bounded queue for buffers;
+//       the rx ring's req_event asks the frontend to notify when it posts enough of them.
+//
+// A hostile frontend gets error responses; nothing it writes makes this throw or touches
+// another vif. A frontend that pushes req_prod past the ring is halted, as Xen's is.
+
+import { BackRing, SharedRing } from '../../../protocol/ring.ts';
+import {
+  NETIF_RSP,
+  NETIF_RX_RING_ENTRY_SIZE,
+  NETIF_TX_RING_ENTRY_SIZE,
+  NETRXF,
+  NETTXF,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE,
+  XEN_NETIF_MAX_TX_SIZE,
+  XEN_NETIF_NR_SLOTS_MIN,
+  readNetifExtraInfo,
+  readNetifRxRequest,
+  readNetifTxRequest,
+  writeNetifRxResponse,
+  writeNetifTxResponse,
+  type NetifTxRequest,
+} from '../../../protocol/xen/netif.ts';
+import { GNTST } from '../../../protocol/xen/grant_table.ts';
+import type { Dom0Platform, MappedPage } from '../../platform.ts';
+import { ETH_HLEN, type BridgePort } from './bridge.ts';
+import { completePartialChecksum } from './csum.ts';
+
+export const XEN_PAGE_SIZE = 4096;
+/** Frames a vif keeps waiting for rx buffers; beyond, new frames are dropped (rx_dropped). */
+export const RX_QUEUE_MAX = 256;
+/** Extra-info slots one tx packet may carry (one of each type at most). */
+const MAX_EXTRAS = XEN_NETIF_EXTRA_TYPE.MAX - 1;
+
+/** Per-vif counters, from the guest's point of view (tx = sent by the guest), as xentop shows them. */
+export interface NetbackStats {
+  tx_packets: number;
+  tx_bytes: number;
+  /** tx packets answered NETIF_RSP_ERROR. */
+  tx_errors: number;
+  rx_packets: number;
+  rx_bytes: number;
+  /** Frames for the guest that were not delivered: no room in the queue, too big without feature-sg, vif halted. */
+  rx_dropped: number;
+  /** rx slots answered NETIF_RSP_ERROR (a posted buffer whose grant would not take the copy). */
+  rx_errors: number;
+}
+
+export function emptyNetStats(): NetbackStats {
+  return { tx_packets: 0, tx_bytes: 0, tx_errors: 0, rx_packets: 0, rx_bytes: 0, rx_dropped: 0, rx_errors: 0 };
+}
+
+export interface VifOptions {
+  /** `vif<domid>.<devid>`, as Xen names the backend interface. */
+  name: string;
+  /** The frontend's feature-sg: rx frames may span several slots. */
+  sg: boolean;
+  /** Where a good tx frame goes (the bridge). */
+  onFrame: (frame: Uint8Array) => void | Promise<void>;
+  rxQueueMax?: number;
+}
+
+/** One consumed tx slot: a data request or an extra-info slot. */
+type TxSlot = { extra: false; req: NetifTxRequest } | { extra: true };
+
+export class NetbackVif implements BridgePort {
+  readonly name: string;
+  readonly tx: BackRing;
+  readonly rx: BackRing;
+  private readonly txDv: DataView;
+  private readonly rxDv: DataView;
+  readonly stats: NetbackStats = emptyNetStats();
+  lastError = '';
+  /** The frontend broke a ring's rules; the vif is served no more (as Xen's netback). */
+  halted = false;
+  private closed = false;
+  private readonly rxQueue: Uint8Array[] = [];
+  private readonly rxQueueMax: number;
+  /** A packet found bad before its last slot was published: its remaining slots are answered ERROR as they come. */
+  private txSkipping = false;
+  private servicing = false;
+  private again = false;
+
+  constructor(
+    private readonly platform: Dom0Platform,
+    readonly domid: number,
+    private readonly txPage: MappedPage,
+    private readonly rxPage: MappedPage,
+    readonly port: number,
+    private readonly opts: VifOptions,
+  ) {
+    this.name = opts.name;
+    this.rxQueueMax = opts.rxQueueMax ?? RX_QUEUE_MAX;
+    this.tx = new BackRing(new SharedRing(txPage.bytes, NETIF_TX_RING_ENTRY_SIZE));
+    this.rx = new BackRing(new SharedRing(rxPage.bytes, NETIF_RX_RING_ENTRY_SIZE));
+    this.txDv = new DataView(txPage.bytes.buffer, txPage.bytes.byteOffset, txPage.bytes.byteLength);
+    this.rxDv = new DataView(rxPage.bytes.buffer, rxPage.bytes.byteOffset, rxPage.bytes.byteLength);
+  }
+
+  get sg(): boolean {
+    return this.opts.sg;
+  }
+
+  /** Frames waiting for rx buffers. */
+  get rxQueued(): number {
+    return this.rxQueue.length;
+  }
+
+  /** A frame from the bridge for this guest: queued, then delivered as far as buffers allow. */
+  async deliver(frame: Uint8Array): Promise<void> {
+    if (this.halted || this.closed || (!this.opts.sg && frame.length > XEN_PAGE_SIZE) || this.rxQueue.length >= this.rxQueueMax) {
+      this.stats.rx_dropped++;
+      return;
+    }
+    this.rxQueue.push(frame);
+    await this.service();
+  }
+
+  /** Stops serving (the frontend disconnected); queued frames are dropped. */
+  close(): void {
+    this.closed = true;
+    this.stats.rx_dropped += this.rxQueue.length;
+    this.rxQueue.length = 0;
+  }
+
+  /**
+   * Serves both rings. An event (or a frame from the bridge) that arrives while a pass
+   * awaits a grant copy asks for one more pass instead of starting a second one, which
+   * would take the same unconsumed request again.
+   */
+  async service(): Promise<void> {
+    if (this.servicing) {
+      this.again = true;
+      return;
+    }
+    this.servicing = true;
+    try {
+      do {
+        this.again = false;
+        await this.servicePass();
+      } while (this.again && !this.halted && !this.closed);
+    } catch (e) {
+      // Only the platform can throw here (a lost hypervisor); nothing a frontend writes does.
+      this.halted = true;
+      this.lastError = `halted: ${(e as Error).message}`;
+    } finally {
+      this.servicing = false;
+    }
+  }
+
+  private async servicePass(): Promise<void> {
+    for (;;) {
+      if (this.halted || this.closed) return;
+      if (this.tx.requestProdOverflow() || this.rx.requestProdOverflow()) {
+        const which = this.tx.requestProdOverflow() ? 'tx' : 'rx';
+        this.halted = true;
+        this.lastError = `frontend published ${which} req_prod ${(which === 'tx' ? this.tx : this.rx).sring.reqProd} past the ring; halting the vif`;
+        this.stats.rx_dropped += this.rxQueue.length;
+        this.rxQueue.length = 0;
+        return;
+      }
+      const txWaiting = await this.txWork();
+      await this.rxWork();
+      const txNotify = this.tx.pushResponsesAndCheckNotify();
+      this.txPage.dirty(0, 16);
+      const rxNotify = this.rx.pushResponsesAndCheckNotify();
+      this.rxPage.dirty(0, 16);
+      if (txNotify || rxNotify) await this.platform.notify(this.port);
+      if (this.closed) return;
+      let more: boolean;
+      if (txWaiting) {
+        // A packet's last slot is not published yet: be told when req_prod moves on.
+        const seen = this.tx.sring.reqProd;
+        this.tx.sring.reqEvent = seen + 1;
+        more = this.tx.sring.reqProd !== seen;
+      } else more = this.tx.finalCheckForRequests();
+      this.txPage.dirty(0, 16);
+      if (this.rxQueue.length > 0) {
+        // Frames wait for buffers: ask to be notified once enough are posted (feature-rx-notify).
+        const need = this.slotsFor(this.rxQueue[0]!);
+        if (this.rx.unconsumedRequests() >= need) more = true;
+        else {
+          this.rx.sring.reqEvent = this.rx.reqCons + need;
+          this.rxPage.dirty(0, 16);
+          if (this.rx.unconsumedRequests() >= need) more = true;
+        }
+      }
+      if (!more) return;
+    }
+  }
+
+  // --- tx --------------------------------------------------------------------------------
+
+  /** Consumes every complete packet published; true if it stopped at an incomplete one. */
+  private async txWork(): Promise<boolean> {
+    for (;;) {
+      if (this.closed) return false;
+      const avail = this.tx.unconsumedRequests();
+      if (avail === 0) return false;
+      if (this.txSkipping) {
+        const req = readNetifTxRequest(this.txDv, this.tx.nextRequest());
+        this.tx.consumed();
+        this.txRespond(req.id, NETIF_RSP.ERROR);
+        if (!(req.flags & NETTXF.more_data)) this.txSkipping = false;
+        continue;
+      }
+      const p = this.gatherTx(avail);
+      if (p.incomplete && !p.error) return true;
+      let frame: Uint8Array | null = null;
+      let error = p.error;
+      if (!error) {
+        const r = await this.buildFrame(p.slots);
+        if (typeof r === 'string') error = r;
+        else frame = r;
+      }
+      // One response per slot, in ring order.
+      for (const s of p.slots) {
+        this.tx.consumed();
+        if (s.extra) this.txRespond(0, NETIF_RSP.NULL);
+        else this.txRespond(s.req.id, error ? NETIF_RSP.ERROR : NETIF_RSP.OKAY);
+      }
+      if (error) {
+        this.stats.tx_errors++;
+        this.lastError = error;
+        if (p.incomplete) this.txSkipping = true;
+        continue;
+      }
+      this.stats.tx_packets++;
+      this.stats.tx_bytes += frame!.length;
+      if (p.slots[0]!.extra === false && p.slots[0]!.req.flags & NETTXF.csum_blank) completePartialChecksum(frame!);
+      try {
+        await this.opts.onFrame(frame!);
+      } catch {
+        // the bridge's trouble is not the frontend's
+      }
+    }
+  }
+
+  /**
+   * Reads (without consuming) the slots of the packet at req_cons, each exactly once.
+   * `incomplete`: its last slot is not published yet. `error`: the packet is bad (then all
+   * slots read so far are to be answered ERROR).
+   */
+  private gatherTx(avail: number): { slots: TxSlot[]; incomplete: boolean; error?: string } {
+    const slots: TxSlot[] = [];
+    const at = (i: number) => this.tx.sring.slot(this.tx.reqCons + i);
+    const first = readNetifTxRequest(this.txDv, at(0));
+    slots.push({ extra: false, req: first });
+    let i = 1;
+    let error: string | undefined;
+    if (first.flags & NETTXF.extra_info) {
+      for (let n = 0; ; n++) {
+        if (i >= avail) return { slots, incomplete: true, error };
+        const e = readNetifExtraInfo(this.txDv, at(i++));
+        slots.push({ extra: true });
+        if (!error) {
+          if (n >= MAX_EXTRAS) error = `more than ${MAX_EXTRAS} extra-info slots`;
+          else if (e.type === XEN_NETIF_EXTRA_TYPE.NONE || e.type >= XEN_NETIF_EXTRA_TYPE.MAX) error = `extra-info type ${e.type}`;
+          else if (e.type === XEN_NETIF_EXTRA_TYPE.GSO) error = 'GSO packet (feature-gso-tcpv4/6 not offered)';
+          // MCAST_ADD/DEL (no multicast control offered) and HASH carry nothing for us: ignored.
+        }
+        if (!(e.flags & XEN_NETIF_EXTRA_FLAG_MORE)) break;
+      }
+    }
+    let flags = first.flags;
+    let data = 1;
+    while (flags & NETTXF.more_data) {
+      if (i >= avail) {
+        // The whole ring is published and the packet still has not ended: it never will fit.
+        if (avail >= this.tx.size) error ??= `a packet of more than ${this.tx.size} slots`;
+        return { slots, incomplete: true, error };
+      }
+      const r = readNetifTxRequest(this.txDv, at(i++));
+      slots.push({ extra: false, req: r });
+      flags = r.flags;
+      if (++data > XEN_NETIF_NR_SLOTS_MIN) error ??= `a packet of more than ${XEN_NETIF_NR_SLOTS_MIN} slots`;
+    }
+    return { slots, incomplete: false, error };
+  }
+
+  /** Checks a whole packet's slots and copies its fragments out; the frame, or why it is bad. */
+  private async buildFrame(slots: TxSlot[]): Promise<Uint8Array | string> {
+    const reqs = slots.flatMap((s) => (s.extra ? [] : [s.req]));
+    const total = reqs[0]!.size;
+    let rest = 0;
+    for (const r of reqs.slice(1)) rest += r.size;
+    if (rest > total) return `fragment sizes ${rest} exceed the packet size ${total} in the first slot`;
+    if (total < ETH_HLEN) return `a ${total}-byte frame (less than an Ethernet header)`;
+    if (total > XEN_NETIF_MAX_TX_SIZE) return `a ${total}-byte packet`;
+    const frags = reqs.map((r, k) => ({ gref: r.gref, offset: r.offset, len: k === 0 ? total - rest : r.size }));
+    for (const f of frags) if (f.offset + f.len > XEN_PAGE_SIZE) return `fragment at offset ${f.offset}, ${f.len} bytes, crosses its page`;
+    const frame = new Uint8Array(total);
+    let pos = 0;
+    for (const f of frags) {
+      if (f.len === 0) continue;
+      const r = await this.platform.copyFromGrant(this.domid, f.gref, f.offset, f.len);
+      if (r.status !== GNTST.okay || r.data.length !== f.len) return `grant ${f.gref}: copy status ${r.status}`;
+      frame.set(r.data, pos);
+      pos += f.len;
+    }
+    return frame;
+  }
+
+  private txRespond(id: number, status: number): void {
+    const off = this.tx.nextResponse();
+    writeNetifTxResponse(this.txDv, off, { id, status });
+    this.txPage.dirty(off, NETIF_TX_RING_ENTRY_SIZE);
+    this.tx.produced();
+  }
+
+  // --- rx --------------------------------------------------------------------------------
+
+  /** rx slots a frame needs. */
+  private slotsFor(frame: Uint8Array): number {
+    return Math.max(1, Math.ceil(frame.length / XEN_PAGE_SIZE));
+  }
+
+  /** Delivers queued frames while the frontend has posted enough buffers for the next one. */
+  private async rxWork(): Promise<void> {
+    while (this.rxQueue.length > 0 && !this.closed) {
+      const frame = this.rxQueue[0]!;
+      const need = this.slotsFor(frame);
+      if (this.rx.unconsumedRequests() < need) return;
+      this.rxQueue.shift();
+      let ok = true;
+      for (let s = 0, pos = 0; s < need; s++) {
+        const req = readNetifRxRequest(this.rxDv, this.rx.nextRequest());
+        this.rx.consumed();
+        const chunk = frame.subarray(pos, Math.min(pos + XEN_PAGE_SIZE, frame.length));
+        pos += chunk.length;
+        const st = await this.platform.copyToGrant(this.domid, req.gref, 0, chunk);
+        if (st !== GNTST.okay) {
+          ok = false;
+          this.stats.rx_errors++;
+          this.lastError = `rx buffer grant ${req.gref}: copy status ${st}`;
+        }
+        // As Linux's netback: the checksum flag on the first slot, more_data on all but the last.
+        const flags = (s === 0 ? NETRXF.data_validated : 0) | (s < need - 1 ? NETRXF.more_data : 0);
+        const off = this.rx.nextResponse();
+        writeNetifRxResponse(this.rxDv, off, { id: req.id, offset: 0, flags, status: st === GNTST.okay ? chunk.length : NETIF_RSP.ERROR });
+        this.rxPage.dirty(off, NETIF_RX_RING_ENTRY_SIZE);
+        this.rx.produced();
+      }
+      if (ok) {
+        this.stats.rx_packets++;
+        this.stats.rx_bytes += frame.length;
+      } else this.stats.rx_dropped++;
+    }
+  }
+}
