@@ -166,9 +166,15 @@ export class BackRing {
   /** Requests consumed (req_cons). */
   reqCons: number;
 
+  /**
+   * BACK_RING_ATTACH at the last published response: every request after it is still to
+   * be served, including those a frontend published before the backend attached (Linux's
+   * netfront posts its rx buffers before Connected). On a fresh ring that is
+   * BACK_RING_INIT: both indices 0.
+   */
   constructor(readonly sring: SharedRing) {
     this.rspProdPvt = sring.rspProd;
-    this.reqCons = sring.reqProd;
+    this.reqCons = sring.rspProd;
   }
 
   get size(): number {

@@ -111,6 +111,24 @@ describe('shared ring', () => {
     );
   });
 
+  it('serves requests published before the backend attached (BACK_RING_INIT/ATTACH), from the last published response', () => {
+    for (const start of [0, 0xfffffffe]) {
+      const { s, front } = rings(start);
+      for (let i = 0; i < 3; i++) {
+        front.nextRequest();
+        front.produced();
+      }
+      front.pushRequestsAndCheckNotify();
+      const late = new BackRing(s); // e.g. netfront's rx buffers, posted before Connected
+      expect(late.unconsumedRequests()).toBe(3);
+      late.consumed();
+      late.nextResponse();
+      late.produced();
+      late.pushResponsesAndCheckNotify();
+      expect(new BackRing(s).unconsumedRequests()).toBe(2); // a backend attaching again
+    }
+  });
+
   it('notifies only when the other side asked to be told (req_event/rsp_event)', () => {
     const { front, back } = rings(0);
     front.nextRequest();
