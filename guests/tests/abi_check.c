@@ -21,6 +21,7 @@
 #include <pvsim/xencons.h>
 #include <pvsim/xenbus.h>
 #include <pvsim/blkif.h>
+#include <pvsim/netif.h>
 #else
 #define __i386__ 1
 #define __XEN_TOOLS__ 1
@@ -36,6 +37,10 @@
 #include <xen/io/console.h>
 #include <xen/io/xenbus.h>
 #include <xen/io/blkif.h>
+#include <xen/io/netif.h>
+/* Linux's names for the netif ring sizes, spelled with Xen's macro. */
+#define NET_TX_RING_SIZE __CONST_RING_SIZE(netif_tx, 4096)
+#define NET_RX_RING_SIZE __CONST_RING_SIZE(netif_rx, 4096)
 #endif
 
 #define X(e) (unsigned int)(e),

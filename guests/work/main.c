@@ -27,6 +27,7 @@ static const struct {
     { "xenstore", work_xenstore },
     { "console", work_console },
     { "blk", work_blk },
+    { "net", work_net },
 };
 
 unsigned long param(const char *key, unsigned long dflt)
@@ -87,9 +88,22 @@ uint64_t per(uint64_t a, uint64_t b)
     return b == 0 ? 0 : a / b;
 }
 
+/* The workload called name (len bytes of it), or -1. */
+static int find_workload(const char *name, size_t len)
+{
+    for (unsigned int i = 0; i < PV_ARRAY_SIZE(workloads); i++)
+        if (strlen(workloads[i].name) == len && strncmp(name, workloads[i].name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* work=<name> runs one workload; work=<a>,<b>,... runs several in order
+ * (each with the same command line), then powers off. */
 void start_kernel(struct start_info *si)
 {
     const char *name = cmdline_get("work");
+    int list[8];
+    unsigned int n = 0;
 
     (void)si;
     if (name == NULL || *name == 0) {
@@ -99,13 +113,23 @@ void start_kernel(struct start_info *si)
         printf("\n");
         xen_shutdown(SHUTDOWN_crash);
     }
-    for (unsigned int i = 0; i < PV_ARRAY_SIZE(workloads); i++) {
-        if (strcmp(name, workloads[i].name) == 0) {
-            work_name = workloads[i].name;
-            workloads[i].run();
-            xen_shutdown(SHUTDOWN_poweroff);
+    for (const char *p = name;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        int w = find_workload(p, len);
+
+        if (w < 0 || n == PV_ARRAY_SIZE(list)) {
+            work_name = name;
+            work_fail(w < 0 ? "unknown workload" : "too many workloads");
         }
+        list[n++] = w;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
     }
-    work_name = name;
-    work_fail("unknown workload");
+    for (unsigned int i = 0; i < n; i++) {
+        work_name = workloads[list[i]].name;
+        workloads[list[i]].run();
+    }
+    xen_shutdown(SHUTDOWN_poweroff);
 }

@@ -64,5 +64,6 @@ void work_user_hello(void);
 void work_xenstore(void);
 void work_console(void);
 void work_blk(void);
+void work_net(void);
 
 #endif

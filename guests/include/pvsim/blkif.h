@@ -8,6 +8,7 @@
 #define PVSIM_BLKIF_H
 
 #include <pvsim/xen_types.h>
+#include <pvsim/ring.h>
 
 typedef uint16_t blkif_vdev_t;
 typedef uint64_t blkif_sector_t;
@@ -76,20 +77,11 @@ struct blkif_response {
     int16_t status;             /* BLKIF_RSP_* */
 };
 
-typedef uint32_t RING_IDX;
-
-union blkif_sring_entry {
-    struct blkif_request req;
-    struct blkif_response rsp;
-};
-
-struct blkif_sring {
-    RING_IDX req_prod, req_event;
-    RING_IDX rsp_prod, rsp_event;
-    uint8_t __pad[48];
-    union blkif_sring_entry ring[32];   /* (4096 - 64) / 112, rounded down to a power of 2 */
-};
-
+/* (4096 - 64) / 112, rounded down to a power of 2 */
 #define BLKIF_RING_SIZE 32U
+
+PVSIM_DEFINE_SRING(blkif, struct blkif_request, struct blkif_response, BLKIF_RING_SIZE);
+_Static_assert(BLKIF_RING_SIZE == PVSIM_CONST_RING_SIZE(sizeof(union blkif_sring_entry)),
+               "blkif ring size");
 
 #endif

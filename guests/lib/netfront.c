@@ -1,0 +1,719 @@
+/*
+ * Network frontend (see pvsim/netfront.h): the xenbus handshake with the
+ * backend, then netif requests on a tx and an rx ring page. Ring rules as
+ * io/ring.h (pvsim/ring.h): request slots are filled before req_prod
+ * exposes them, req_event decides whether the backend wants an event;
+ * responses are read after the rsp_prod that exposes them (rmb), and
+ * rsp_event is rearmed with a final check, so none is left without an
+ * event. Buffer ids: rx id n is rx page n, tx id n is tx page n.
+ */
+#include <pvsim/netfront.h>
+#include <pvsim/net.h>
+#include <pvsim/xenbus.h>
+#include <pvsim/events.h>
+#include <pvsim/gnttab.h>
+#include <pvsim/mm.h>
+#include <pvsim/time.h>
+#include <pvsim/atomic.h>
+#include <pvsim/string.h>
+#include <pvsim/format.h>
+#include <pvsim/console.h>
+#include <pvsim/pv.h>
+#include <pvsim/xen_errno.h>
+
+struct netfront_info netfront;
+struct netfront_stats netfront_stats;
+const char *netfront_step = "";
+uint64_t netfront_timeout_ns = 10000000000ULL;
+
+struct rx_buf {
+    uint8_t *page;
+    grant_ref_t gref;
+    bool posted;                /* on the ring, owned by the backend */
+};
+
+struct tx_buf {
+    uint8_t *page;
+    grant_ref_t gref;
+    bool busy;                  /* on the ring, waiting for its response */
+    uint32_t pkt;               /* which packet it carries */
+};
+
+static struct {
+    bool found;                 /* the vif is known (netfront_init) */
+    bool have_pages;            /* rings and buffers allocated */
+    bool granted;               /* ... and granted to the backend */
+    bool connected;
+    char frontend[32];          /* device/vif/<devid> */
+    volatile struct netif_tx_sring *tx;
+    volatile struct netif_rx_sring *rx;
+    RING_IDX tx_prod_pvt, tx_cons;
+    RING_IDX rx_prod_pvt, rx_cons;
+    RING_IDX rx_seen;           /* responses up to here have been looked at */
+    struct rx_buf rxb[NETFRONT_RX_BUFS];
+    uint16_t rx_id_at[NET_RX_RING_SIZE];    /* the id posted at each slot */
+    uint16_t rx_free[NETFRONT_RX_BUFS];
+    unsigned int rx_nfree;
+    struct tx_buf txb[NETFRONT_TX_BUFS];
+    uint16_t tx_free[NETFRONT_TX_BUFS];
+    unsigned int tx_nfree;
+    uint32_t tx_pkt, tx_err_pkt;
+    netfront_rx_fn rx_fn;
+    void *rx_arg;
+} nf;
+
+static uint8_t rx_frame[NETFRONT_RX_MAX];
+static volatile unsigned int watch_events;
+
+static void ring_broken(const char *why, unsigned long a, unsigned long b)
+{
+    panic("netfront: %s (%lu, %lu)", why, a, b);
+}
+
+static void nf_event(evtchn_port_t port, void *data)
+{
+    (void)port;
+    (void)data;
+    netfront_stats.events++;    /* the rings are served from the main flow */
+}
+
+static void notify_backend(void)
+{
+    netfront_stats.notifies++;
+    (void)evtchn_send(netfront.port);
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+static volatile struct netif_rx_response *rx_rsp(RING_IDX i)
+{
+    return &nf.rx->ring[i % NET_RX_RING_SIZE].rsp;
+}
+
+static void rx_release(uint16_t id)
+{
+    if (id < NETFRONT_RX_BUFS && nf.rxb[id].posted) {
+        nf.rxb[id].posted = false;
+        nf.rx_free[nf.rx_nfree++] = id;
+    }
+}
+
+/* Posts every free page while the ring has room. */
+static void rx_refill(void)
+{
+    unsigned int n = 0;
+    bool notify;
+
+    while (nf.rx_nfree > 0 && (RING_IDX)(nf.rx_prod_pvt - nf.rx_cons) < NET_RX_RING_SIZE) {
+        uint16_t id = nf.rx_free[--nf.rx_nfree];
+        volatile struct netif_rx_request *r = &nf.rx->ring[nf.rx_prod_pvt % NET_RX_RING_SIZE].req;
+
+        r->id = id;
+        r->pad = 0;
+        r->gref = nf.rxb[id].gref;
+        nf.rxb[id].posted = true;
+        nf.rx_id_at[nf.rx_prod_pvt % NET_RX_RING_SIZE] = id;
+        nf.rx_prod_pvt++;
+        n++;
+    }
+    if (n == 0)
+        return;
+    PVSIM_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(nf.rx, nf.rx_prod_pvt, notify);
+    if (notify && nf.connected)
+        notify_backend();
+}
+
+/* One data slot of a packet: appended to rx_frame, its page freed. */
+static void rx_data_slot(RING_IDX idx, size_t *len, bool *bad)
+{
+    volatile struct netif_rx_response *r = rx_rsp(idx);
+    uint16_t id = r->id, off = r->offset;
+    int16_t st = r->status;
+
+    netfront_stats.rx_slots++;
+    if (id >= NETFRONT_RX_BUFS || !nf.rxb[id].posted) {
+        *bad = true;
+        rx_release(nf.rx_id_at[idx % NET_RX_RING_SIZE]);
+        return;
+    }
+    if (st < 0 || (unsigned long)off + (unsigned long)st > PAGE_SIZE ||
+        *len + (size_t)st > NETFRONT_RX_MAX)
+        *bad = true;
+    else if (!*bad)
+        memcpy(rx_frame + *len, nf.rxb[id].page + off, (size_t)st);
+    if (!*bad)
+        *len += (size_t)st;
+    rx_release(id);
+}
+
+/* Takes the packet at rx_cons if all its slots are below prod: 1 if it was
+ * delivered, 0 if dropped, -1 if it is not complete yet. */
+static int rx_packet(RING_IDX prod)
+{
+    RING_IDX i = nf.rx_cons, j = i + 1, k;
+    uint16_t flags0 = rx_rsp(i)->flags, f;
+    size_t len = 0;
+    bool bad = false;
+
+    /* Find the end: extra-info slots follow the first, then data slots. */
+    if (flags0 & NETRXF_extra_info) {
+        for (;;) {
+            volatile struct netif_extra_info *e;
+            if (j == prod)
+                return -1;
+            e = (volatile struct netif_extra_info *)(volatile void *)rx_rsp(j);
+            j++;
+            if (!(e->flags & XEN_NETIF_EXTRA_FLAG_MORE))
+                break;
+        }
+    }
+    k = j;                      /* the first data slot after the extras */
+    for (f = flags0; f & NETRXF_more_data; j++) {
+        if (j == prod)
+            return -1;
+        f = rx_rsp(j)->flags;
+    }
+
+    rx_data_slot(i, &len, &bad);
+    for (RING_IDX x = i + 1; x != k; x++) {
+        rx_release(nf.rx_id_at[x % NET_RX_RING_SIZE]);      /* an extra slot: no data */
+        netfront_stats.rx_slots++;
+    }
+    for (RING_IDX x = k; x != j; x++)
+        rx_data_slot(x, &len, &bad);
+    nf.rx_cons = j;
+    nf.rx_seen = j;
+    if (nf.rx_nfree >= 32)
+        rx_refill();
+    if (bad || len == 0) {
+        netfront_stats.rx_errors++;
+        return 0;
+    }
+    netfront_stats.rx_packets++;
+    netfront_stats.rx_bytes += (uint32_t)len;
+    if (nf.rx_fn != NULL)
+        nf.rx_fn(rx_frame, len, nf.rx_arg);
+    return 1;
+}
+
+static unsigned int rx_poll(void)
+{
+    unsigned int delivered = 0;
+
+    for (;;) {
+        RING_IDX prod = READ_ONCE(nf.rx->rsp_prod);
+        bool incomplete = false, more;
+
+        rmb();                  /* the responses are read after the index exposing them */
+        if ((RING_IDX)(prod - nf.rx_cons) > (RING_IDX)(nf.rx_prod_pvt - nf.rx_cons))
+            ring_broken("rx rsp_prod beyond the requests posted", prod, nf.rx_prod_pvt);
+        while (nf.rx_cons != prod) {
+            int n = rx_packet(prod);
+            if (n < 0) {
+                incomplete = true;
+                break;
+            }
+            delivered += (unsigned int)n;
+        }
+        rx_refill();
+        if (incomplete) {
+            /* The rest of a packet is still to come: ask for an event for it. */
+            nf.rx_seen = prod;
+            WRITE_ONCE(nf.rx->rsp_event, prod + 1);
+            mb();
+            more = READ_ONCE(nf.rx->rsp_prod) != prod;
+        } else {
+            nf.rx_seen = nf.rx_cons;
+            PVSIM_RING_FINAL_CHECK_FOR_RESPONSES(nf.rx, nf.rx_cons, more);
+        }
+        if (!more)
+            return delivered;
+    }
+}
+
+/* ---- transmit ----------------------------------------------------------- */
+
+static void tx_reclaim(void)
+{
+    for (;;) {
+        RING_IDX prod = READ_ONCE(nf.tx->rsp_prod);
+        bool more;
+
+        rmb();
+        if ((RING_IDX)(prod - nf.tx_cons) > (RING_IDX)(nf.tx_prod_pvt - nf.tx_cons))
+            ring_broken("tx rsp_prod beyond the requests made", prod, nf.tx_prod_pvt);
+        while (nf.tx_cons != prod) {
+            volatile struct netif_tx_response *r = &nf.tx->ring[nf.tx_cons % NET_TX_RING_SIZE].rsp;
+            uint16_t id = r->id;
+            int16_t st = r->status;
+            struct tx_buf *b;
+
+            nf.tx_cons++;
+            if (st == NETIF_RSP_NULL)
+                continue;       /* an extra-info slot (never sent here) */
+            if (id >= NETFRONT_TX_BUFS || !nf.txb[id].busy)
+                ring_broken("tx response for no request", id, nf.tx_cons - 1);
+            b = &nf.txb[id];
+            if (st != NETIF_RSP_OKAY && b->pkt != nf.tx_err_pkt) {
+                netfront_stats.tx_errors++;     /* once per packet */
+                nf.tx_err_pkt = b->pkt;
+            }
+            b->busy = false;
+            nf.tx_free[nf.tx_nfree++] = id;
+        }
+        PVSIM_RING_FINAL_CHECK_FOR_RESPONSES(nf.tx, nf.tx_cons, more);
+        if (!more)
+            return;
+    }
+}
+
+unsigned int netfront_tx_free(void)
+{
+    return nf.tx_nfree;
+}
+
+int netfront_send(const struct netfront_piece *pieces, unsigned int n)
+{
+    uint16_t ids[NETFRONT_MAX_SLOTS];
+    uint16_t sizes[NETFRONT_MAX_SLOTS];
+    unsigned int slots = 0, s = 0;
+    size_t total = 0, fill = 0;
+    bool open = false, notify;
+    uint32_t pkt;
+
+    if (!nf.connected)
+        return -XEN_ENOTCONN;
+    if (n > NETFRONT_MAX_PIECES)
+        return -XEN_EINVAL;
+    for (unsigned int i = 0; i < n; i++) {
+        total += pieces[i].len;
+        slots += (unsigned int)((pieces[i].len + PAGE_SIZE - 1) / PAGE_SIZE);
+    }
+    if (total == 0 || total > XEN_NETIF_MAX_TX_SIZE)
+        return -XEN_EINVAL;
+    if (!netfront.sg) {
+        if (total > PAGE_SIZE)
+            return -XEN_EMSGSIZE;
+        slots = 1;
+    }
+    if (slots > NETFRONT_MAX_SLOTS)
+        return -XEN_EINVAL;
+    if (nf.tx_nfree < slots)
+        tx_reclaim();
+    if (nf.tx_nfree < slots) {
+        netfront_stats.tx_busy++;
+        return -XEN_EAGAIN;
+    }
+
+    /* Copy: with feature-sg each piece starts a slot, else all share one. */
+    for (unsigned int i = 0; i < n; i++) {
+        const uint8_t *p = pieces[i].data;
+        size_t left = pieces[i].len;
+
+        if (netfront.sg)
+            open = false;
+        while (left > 0) {
+            size_t c;
+            if (!open || fill == PAGE_SIZE) {
+                ids[s] = nf.tx_free[--nf.tx_nfree];
+                sizes[s] = 0;
+                s++;
+                fill = 0;
+                open = true;
+            }
+            c = PAGE_SIZE - fill < left ? PAGE_SIZE - fill : left;
+            memcpy(nf.txb[ids[s - 1]].page + fill, p, c);
+            fill += c;
+            sizes[s - 1] = (uint16_t)(sizes[s - 1] + c);
+            p += c;
+            left -= c;
+        }
+    }
+
+    pkt = ++nf.tx_pkt;
+    for (unsigned int k = 0; k < s; k++) {
+        volatile struct netif_tx_request *r = &nf.tx->ring[nf.tx_prod_pvt % NET_TX_RING_SIZE].req;
+        struct tx_buf *b = &nf.txb[ids[k]];
+
+        r->gref = b->gref;
+        r->offset = 0;
+        r->flags = (uint16_t)(k + 1 < s ? NETTXF_more_data : 0);
+        r->id = ids[k];
+        r->size = (uint16_t)(k == 0 ? total : sizes[k]);   /* the first slot: the whole packet */
+        b->busy = true;
+        b->pkt = pkt;
+        nf.tx_prod_pvt++;
+    }
+    PVSIM_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(nf.tx, nf.tx_prod_pvt, notify);
+    if (notify)
+        notify_backend();
+    netfront_stats.tx_packets++;
+    netfront_stats.tx_bytes += (uint32_t)total;
+    netfront_stats.tx_slots += s;
+    return 0;
+}
+
+/* ---- polling and waiting ------------------------------------------------ */
+
+void netfront_set_rx_handler(netfront_rx_fn fn, void *arg)
+{
+    nf.rx_fn = fn;
+    nf.rx_arg = arg;
+}
+
+unsigned int netfront_poll(void)
+{
+    if (!nf.connected)
+        return 0;
+    tx_reclaim();
+    return rx_poll();
+}
+
+unsigned int netfront_wait(uint64_t deadline_ns, bool deliver)
+{
+    if (!nf.connected) {
+        if (deadline_ns != UINT64_MAX)
+            (void)sleep_until(deadline_ns);
+        return 0;
+    }
+    local_irq_disable();
+    for (;;) {
+        bool work = READ_ONCE(nf.tx->rsp_prod) != nf.tx_cons ||
+                    (deliver && READ_ONCE(nf.rx->rsp_prod) != nf.rx_seen);
+        if (work || time_now_ns() >= deadline_ns)
+            break;
+        if (deadline_ns != UINT64_MAX)
+            (void)timer_set_deadline(deadline_ns);
+        events_block();
+        local_irq_enable();     /* the upcall runs here */
+        local_irq_disable();
+    }
+    local_irq_enable();
+    if (deliver)
+        return netfront_poll();
+    tx_reclaim();
+    return 0;
+}
+
+/* ---- the xenbus handshake ---------------------------------------------- */
+
+static void state_watch(const char *path, const char *token, void *data)
+{
+    (void)path;
+    (void)token;
+    (void)data;
+    watch_events++;
+}
+
+static int write_key(xs_transaction_t t, const char *key, unsigned long v)
+{
+    char path[96], val[24];
+
+    snprintf(path, sizeof(path), "%s/%s", nf.frontend, key);
+    snprintf(val, sizeof(val), "%lu", v);
+    return xs_write(t, path, val);
+}
+
+static void report_backend_error(void)
+{
+    char path[96], msg[128];
+
+    snprintf(path, sizeof(path), "%s/error", netfront.backend);
+    if (xs_read(XBT_NIL, path, msg, sizeof(msg)) >= 0)
+        printf("netfront: backend %s: %s\n", netfront.backend, msg);
+}
+
+static const char *state_name(unsigned long st)
+{
+    static const char *const names[] = { "Unknown", "Initialising", "InitWait", "Initialised",
+                                         "Connected", "Closing", "Closed", "Reconfiguring",
+                                         "Reconfigured" };
+    return st < PV_ARRAY_SIZE(names) ? names[st] : "?";
+}
+
+/* Waits (the state watch, bounded by deadline) until the backend's state is `want`. */
+static int wait_backend(unsigned long want, uint64_t deadline)
+{
+    char path[96];
+    unsigned long st = XenbusStateUnknown;
+
+    snprintf(path, sizeof(path), "%s/state", netfront.backend);
+    for (;;) {
+        unsigned int seen = watch_events;
+        int rc = xs_read_ulong(XBT_NIL, path, &st);
+
+        if (rc < 0 && rc != -XEN_ENOENT)
+            return rc;
+        if (rc >= 0 && st == want)
+            return 0;
+        if (rc >= 0 && (st == XenbusStateClosing || st == XenbusStateClosed)) {
+            printf("netfront: backend %s is %s\n", netfront.backend, state_name(st));
+            report_backend_error();
+            return -XEN_EIO;
+        }
+        if (time_now_ns() >= deadline) {
+            printf("netfront: backend %s did not reach %s within %llu ms (state %s)\n",
+                   netfront.backend, state_name(want),
+                   (unsigned long long)(netfront_timeout_ns / 1000000U),
+                   rc < 0 ? "missing" : state_name(st));
+            return -XEN_ETIMEDOUT;
+        }
+        local_irq_disable();
+        while (watch_events == seen && time_now_ns() < deadline) {
+            (void)timer_set_deadline(deadline);
+            events_block();
+            local_irq_enable();
+            local_irq_disable();
+        }
+        local_irq_enable();
+    }
+}
+
+static int read_backend_ulong(const char *key, unsigned long *v)
+{
+    char path[96];
+
+    snprintf(path, sizeof(path), "%s/%s", netfront.backend, key);
+    return xs_read_ulong(XBT_NIL, path, v);
+}
+
+static void *alloc_page(void)
+{
+    void *p = pfn_to_virt(page_alloc());
+
+    if (p != NULL)
+        memset(p, 0, PAGE_SIZE);
+    return p;
+}
+
+static int alloc_pages(void)
+{
+    if (nf.have_pages)
+        return 0;
+    nf.tx = alloc_page();
+    nf.rx = alloc_page();
+    if (nf.tx == NULL || nf.rx == NULL)
+        return -XEN_ENOMEM;
+    for (unsigned int i = 0; i < NETFRONT_RX_BUFS; i++)
+        if ((nf.rxb[i].page = alloc_page()) == NULL)
+            return -XEN_ENOMEM;
+    for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++)
+        if ((nf.txb[i].page = alloc_page()) == NULL)
+            return -XEN_ENOMEM;
+    nf.have_pages = true;
+    return 0;
+}
+
+static int grant(const void *page, bool readonly, grant_ref_t *ref)
+{
+    int r = gnttab_grant_access(netfront.backend_id, virt_to_mfn(page), readonly);
+
+    if (r < 0)
+        return r;
+    *ref = (grant_ref_t)r;
+    return 0;
+}
+
+/* Ends every grant (a page the backend still has mapped stays granted:
+ * its ref is lost, not reused) and closes the port. */
+static void release(void)
+{
+    if (nf.granted) {
+        (void)gnttab_free_access(netfront.tx_ring_ref);
+        (void)gnttab_free_access(netfront.rx_ring_ref);
+        for (unsigned int i = 0; i < NETFRONT_RX_BUFS; i++)
+            (void)gnttab_free_access(nf.rxb[i].gref);
+        for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++)
+            (void)gnttab_free_access(nf.txb[i].gref);
+        nf.granted = false;
+    }
+    if (netfront.port != 0) {
+        (void)evtchn_close(netfront.port);
+        netfront.port = 0;
+    }
+}
+
+static int grant_all(void)
+{
+    int rc;
+
+    if ((rc = grant((const void *)nf.tx, false, &netfront.tx_ring_ref)) < 0 ||
+        (rc = grant((const void *)nf.rx, false, &netfront.rx_ring_ref)) < 0)
+        return rc;
+    for (unsigned int i = 0; i < NETFRONT_RX_BUFS; i++)
+        if ((rc = grant(nf.rxb[i].page, false, &nf.rxb[i].gref)) < 0)
+            return rc;
+    for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++)
+        if ((rc = grant(nf.txb[i].page, true, &nf.txb[i].gref)) < 0)
+            return rc;
+    nf.granted = true;
+    return 0;
+}
+
+static int write_ring_keys(xs_transaction_t t, void *arg)
+{
+    int rc;
+
+    (void)arg;
+    if ((rc = write_key(t, "tx-ring-ref", netfront.tx_ring_ref)) < 0 ||
+        (rc = write_key(t, "rx-ring-ref", netfront.rx_ring_ref)) < 0 ||
+        (rc = write_key(t, "event-channel", netfront.port)) < 0 ||
+        (rc = write_key(t, "request-rx-copy", 1)) < 0 ||
+        (rc = write_key(t, "feature-rx-notify", 1)) < 0 ||
+        (rc = write_key(t, "feature-sg", 1)) < 0 ||
+        (rc = write_key(t, "feature-no-csum-offload", 1)) < 0)
+        return rc;
+    return 0;
+}
+
+bool netfront_connected(void)
+{
+    return nf.connected;
+}
+
+int netfront_connect(void)
+{
+    char tmp[96];
+    unsigned long v;
+    uint64_t deadline;
+    int rc;
+
+    if (nf.connected)
+        return 0;
+    if (!nf.found)
+        return -XEN_ENODEV;
+    snprintf(tmp, sizeof(tmp), "%s/state", netfront.backend);
+    netfront_step = "watching the backend's state";
+    rc = xs_watch(tmp, "netfront-state", state_watch, NULL);
+    if (rc < 0)
+        return rc;
+    netfront_step = "waiting for the backend's InitWait";
+    deadline = time_now_ns() + netfront_timeout_ns;
+    rc = wait_backend(XenbusStateInitWait, deadline);
+    if (rc < 0)
+        goto out;
+
+    netfront_step = "reading the backend's features";
+    if (read_backend_ulong("feature-rx-copy", &v) < 0 || v != 1) {
+        printf("netfront: backend %s does not offer feature-rx-copy\n", netfront.backend);
+        rc = -XEN_EOPNOTSUPP;
+        goto out;
+    }
+    netfront.sg = read_backend_ulong("feature-sg", &v) >= 0 && v != 0;
+
+    netfront_step = "setting up the rings";
+    mm_init();
+    gnttab_init();
+    rc = alloc_pages();
+    if (rc < 0)
+        goto out;
+    PVSIM_SHARED_RING_INIT(nf.tx);
+    PVSIM_SHARED_RING_INIT(nf.rx);
+    nf.tx_prod_pvt = nf.tx_cons = 0;
+    nf.rx_prod_pvt = nf.rx_cons = nf.rx_seen = 0;
+    nf.tx_nfree = 0;
+    for (unsigned int i = NETFRONT_TX_BUFS; i-- > 0;) {
+        nf.txb[i].busy = false;
+        nf.tx_free[nf.tx_nfree++] = (uint16_t)i;
+    }
+    nf.rx_nfree = 0;
+    for (unsigned int i = NETFRONT_RX_BUFS; i-- > 0;) {
+        nf.rxb[i].posted = false;
+        nf.rx_free[nf.rx_nfree++] = (uint16_t)i;
+    }
+    rc = grant_all();
+    if (rc < 0)
+        goto fail;
+    rc = evtchn_alloc_unbound(netfront.backend_id, nf_event, NULL, &netfront.port);
+    if (rc < 0)
+        goto fail;
+
+    netfront_step = "writing the ring keys";
+    rc = xs_transaction(write_ring_keys, NULL, NULL);
+    if (rc < 0)
+        goto fail;
+    netfront_step = "writing state Connected";
+    rc = write_key(XBT_NIL, "state", XenbusStateConnected);
+    if (rc < 0)
+        goto fail;
+    netfront_step = "waiting for the backend's Connected";
+    rc = wait_backend(XenbusStateConnected, time_now_ns() + netfront_timeout_ns);
+    if (rc < 0)
+        goto fail;
+    nf.connected = true;
+    /* The rx ring is filled only now, once the backend has attached to it.
+     * (Linux posts its buffers before switching to Connected, which Xen's
+     * BACK_RING_INIT, req_cons = 0, serves; pvsim's netback starts its
+     * BackRing at the req_prod it finds, so buffers posted earlier would
+     * never be used.) */
+    rx_refill();
+    notify_backend();
+    goto out;
+fail:
+    release();
+out:
+    (void)xs_unwatch(tmp, "netfront-state");
+    return rc < 0 ? rc : 0;
+}
+
+void netfront_disconnect(void)
+{
+    if (!nf.found)
+        return;
+    (void)write_key(XBT_NIL, "state", XenbusStateClosing);
+    nf.connected = false;
+    release();
+}
+
+int netfront_init(int devid)
+{
+    static char names[256];
+    char tmp[64], mac[32];
+    unsigned long v;
+    int rc;
+
+    if (nf.connected)
+        return 0;
+    rc = xenbus_setup();
+    if (rc < 0)
+        return rc;
+    rc = timer_setup();
+    if (rc < 0)
+        return rc;
+    if (!nf.found) {
+        if (devid < 0) {
+            netfront_step = "xs_directory(device/vif)";
+            rc = xs_directory(XBT_NIL, "device/vif", names, sizeof(names));
+            if (rc == -XEN_ENOENT || rc == 0)
+                return -XEN_ENODEV;
+            if (rc < 0)
+                return rc;
+            netfront.devid = (unsigned int)strtoul(names, NULL, 10);
+        } else {
+            netfront.devid = (unsigned int)devid;
+        }
+        snprintf(nf.frontend, sizeof(nf.frontend), "device/vif/%u", netfront.devid);
+
+        netfront_step = "reading the frontend's backend";
+        snprintf(tmp, sizeof(tmp), "%s/backend", nf.frontend);
+        rc = xs_read(XBT_NIL, tmp, netfront.backend, sizeof(netfront.backend));
+        if (rc == -XEN_ENOENT)
+            return -XEN_ENODEV;
+        if (rc < 0)
+            return rc;
+        snprintf(tmp, sizeof(tmp), "%s/backend-id", nf.frontend);
+        netfront.backend_id = xs_read_ulong(XBT_NIL, tmp, &v) < 0 ? 0 : (domid_t)v;
+
+        netfront_step = "reading the frontend's mac";
+        snprintf(tmp, sizeof(tmp), "%s/mac", nf.frontend);
+        rc = xs_read(XBT_NIL, tmp, mac, sizeof(mac));
+        if (rc < 0)
+            return rc;
+        if (net_parse_mac(mac, netfront.mac) < 0) {
+            printf("netfront: %s: bad mac \"%s\"\n", nf.frontend, mac);
+            return -XEN_EINVAL;
+        }
+        nf.found = true;
+    }
+    return netfront_connect();
+}

@@ -1,0 +1,225 @@
+/*
+ * work=net: IPv4 over the vif frontend (lib/netfront.c) with the tiny stack
+ * (lib/net.c), against a peer guest doing the same.
+ *
+ *   ip=<a.b.c.d>     this guest's address (default 10.0.0.1)
+ *   peer=<a.b.c.d>   the other guest's (default 10.0.0.2)
+ *   ping=<n>         echo requests to the peer (default 10; 56 bytes of data)
+ *   udp=<n>          datagrams streamed to the peer's discard port 9 (default 100)
+ *   size=<bytes>     their payload, at most 1472 (default 1024)
+ *   vif=<devid>      which vif (default: the first of device/vif)
+ *   wait_ms=<ms>     bound on waiting for the peer: its ARP answer and its
+ *                    "done" (virtual ms, default 30000)
+ *
+ * First the peer's address is resolved (ARP, retried every 100 ms: the
+ * peer may boot later), then the pings go out one at a time (1 s timeout
+ * each: a lost one counts as no reply), then the UDP stream, each datagram
+ * as two tx slots (headers, payload). All along, the stack answers the
+ * peer's ARP requests and pings and counts what arrives on port 9. Then
+ * both sides finish with a handshake on UDP port WORK_NET_DONE_PORT: each
+ * sends "done" every 20 ms until the peer answers "ack", answers every
+ * "done" it hears with "ack" (whenever it arrives), and stops once it has
+ * both its ack and the peer's done; then it lingers 60 ms, still answering,
+ * in case its last ack was lost. So both finish whichever is first. The
+ * result line's udp_rx/udp_rx_bytes count port 9 (the peer's stream),
+ * udp_tx/udp_tx_bytes our stream, rtt_ns_avg the guest clock from sending
+ * a request to handling its reply, ns everything from the ARP wait to the
+ * end of the handshake. Without a vif (no xenstore, or no device/vif) it
+ * says so and powers off.
+ */
+#include <pvsim/netfront.h>
+#include <pvsim/net.h>
+#include <pvsim/cmdline.h>
+#include <pvsim/string.h>
+#include <pvsim/xen_errno.h>
+#include <pvsim/time.h>
+#include "work.h"
+
+#define WORK_NET_DONE_PORT 5001
+#define WORK_NET_SRC_PORT  5000
+#define PING_DATA          56
+#define PING_TIMEOUT_NS    1000000000ULL
+#define DONE_INTERVAL_NS   20000000ULL
+#define LINGER_NS          60000000ULL
+#define MS                 1000000ULL
+
+static struct {
+    uint32_t ip, peer;
+    bool peer_done;             /* heard the peer's "done" */
+    bool acked;                 /* heard the peer's "ack": it has heard ours */
+    uint8_t payload[NET_UDP_MAX];
+} w;
+
+static int link_send(const struct net_buf *pieces, unsigned int n)
+{
+    struct netfront_piece p[NET_MAX_PIECES];
+
+    for (unsigned int i = 0; i < n; i++) {
+        p[i].data = pieces[i].data;
+        p[i].len = pieces[i].len;
+    }
+    return netfront_send(p, n);
+}
+
+static void link_wait(uint64_t deadline_ns, bool deliver)
+{
+    (void)netfront_wait(deadline_ns, deliver);
+}
+
+static const struct net_link link = {
+    .send = link_send,
+    .wait = link_wait,
+    .now = time_now_ns,
+};
+
+static void rx_frame(const uint8_t *frame, size_t len, void *arg)
+{
+    (void)arg;
+    net_input(frame, len);
+}
+
+static void send_msg(const char *msg)
+{
+    (void)net_udp_send(w.peer, WORK_NET_DONE_PORT, WORK_NET_DONE_PORT, msg, strlen(msg));
+}
+
+static void done_rx(uint32_t src, uint16_t src_port, const uint8_t *data, size_t len, void *arg)
+{
+    (void)src_port;
+    (void)arg;
+    if (src != w.peer)
+        return;
+    if (len == 4 && memcmp(data, "done", 4) == 0) {
+        w.peer_done = true;
+        send_msg("ack");
+    } else if (len == 3 && memcmp(data, "ack", 3) == 0) {
+        w.acked = true;
+    }
+}
+
+static uint32_t param_ip(const char *key, const char *dflt)
+{
+    const char *v = cmdline_get(key);
+    uint32_t ip;
+
+    if (v == NULL || *v == 0)
+        v = dflt;
+    if (net_parse_ip(v, &ip) < 0)
+        work_fail("%s=%s: expected a dotted-quad IPv4 address", key, v);
+    return ip;
+}
+
+void work_net(void)
+{
+    unsigned long pings = param("ping", 10), udp = param("udp", 100), size = param("size", 1024);
+    uint64_t wait_ns = (uint64_t)param("wait_ms", 30000) * MS;
+    const char *vif = cmdline_get("vif");
+    unsigned long replies = 0, udp_tx = 0, udp_tx_bytes = 0;
+    uint64_t rtt_sum = 0, rtt_min = UINT64_MAX, rtt_max = 0, end;
+    char ipbuf[16], peerbuf[16];
+    uint8_t mac[ETH_ALEN];
+    struct measure m;
+    int rc;
+
+    w.ip = param_ip("ip", "10.0.0.1");
+    w.peer = param_ip("peer", "10.0.0.2");
+    if (size > NET_UDP_MAX)
+        work_fail("size=%lu: at most %u bytes of UDP payload", size, NET_UDP_MAX);
+    net_format_ip(w.ip, ipbuf);
+    net_format_ip(w.peer, peerbuf);
+
+    rc = netfront_init(vif != NULL && *vif != 0 ? (int)param("vif", 0) : -1);
+    if (rc == -XEN_ENODEV) {
+        printf("work=net: no vif device\n");
+        return;
+    }
+    if (rc < 0)
+        work_fail("netfront_init = %d (%s) while %s", rc, xen_errstr(rc), netfront_step);
+    printf("net: vif %u, mac %02x:%02x:%02x:%02x:%02x:%02x, backend %s (domain %u), tx-ring-ref %lu, "
+           "rx-ring-ref %lu, port %lu, sg %d; ip %s, peer %s\n",
+           netfront.devid, netfront.mac[0], netfront.mac[1], netfront.mac[2], netfront.mac[3],
+           netfront.mac[4], netfront.mac[5], netfront.backend, netfront.backend_id,
+           (unsigned long)netfront.tx_ring_ref, (unsigned long)netfront.rx_ring_ref,
+           (unsigned long)netfront.port, netfront.sg, ipbuf, peerbuf);
+
+    net_init(&link, netfront.mac, w.ip);
+    netfront_set_rx_handler(rx_frame, NULL);
+    rc = net_udp_bind(WORK_NET_DONE_PORT, done_rx, NULL);
+    if (rc < 0)
+        work_fail("net_udp_bind(%u) = %d (%s)", WORK_NET_DONE_PORT, rc, xen_errstr(rc));
+
+    measure_start(&m);
+    rc = net_arp_resolve(w.peer, mac, wait_ns);
+    if (rc < 0)
+        work_fail("peer %s did not answer ARP within %llu ms", peerbuf,
+                  (unsigned long long)(wait_ns / MS));
+    printf("net: peer %s is at %02x:%02x:%02x:%02x:%02x:%02x after %llu us\n", peerbuf, mac[0],
+           mac[1], mac[2], mac[3], mac[4], mac[5],
+           (unsigned long long)((time_now_ns() - m.t0) / 1000));
+
+    for (unsigned long i = 0; i < pings; i++) {
+        uint64_t rtt;
+        rc = net_ping(w.peer, (uint16_t)(i + 1), PING_DATA, PING_TIMEOUT_NS, &rtt);
+        if (rc < 0) {
+            printf("net: ping seq %lu: %d (%s)\n", i + 1, rc, xen_errstr(rc));
+            continue;
+        }
+        replies++;
+        if (flag("verbose"))
+            printf("net: ping seq %lu rtt %llu ns\n", i + 1, (unsigned long long)rtt);
+        rtt_sum += rtt;
+        rtt_min = rtt < rtt_min ? rtt : rtt_min;
+        rtt_max = rtt > rtt_max ? rtt : rtt_max;
+    }
+
+    for (unsigned long i = 0; i < udp; i++) {
+        for (unsigned long b = 0; b < size; b++)
+            w.payload[b] = (uint8_t)(i * 7 + b);
+        for (;;) {
+            rc = net_udp_send(w.peer, WORK_NET_SRC_PORT, NET_DISCARD_PORT, w.payload, size);
+            if (rc != -XEN_EAGAIN)
+                break;
+            net_wait(time_now_ns() + MS);   /* the device is busy: serve, then retry */
+        }
+        if (rc < 0)
+            work_fail("net_udp_send(#%lu, %lu bytes) = %d (%s)", i, size, rc, xen_errstr(rc));
+        udp_tx++;
+        udp_tx_bytes += size;
+        net_wait(0);            /* serve what has arrived meanwhile, without sleeping */
+    }
+
+    end = time_now_ns() + wait_ns;
+    while (!(w.acked && w.peer_done) && time_now_ns() < end) {
+        uint64_t next = time_now_ns() + DONE_INTERVAL_NS;
+        if (!w.acked)
+            send_msg("done");
+        if (next > end)
+            next = end;
+        while (!(w.acked && w.peer_done) && time_now_ns() < next)
+            net_wait(next);
+    }
+    measure_stop(&m);
+    if (!(w.acked && w.peer_done))
+        printf("net: peer %s did not finish within %llu ms (its done %s, our done %s)\n", peerbuf,
+               (unsigned long long)(wait_ns / MS), w.peer_done ? "heard" : "not heard",
+               w.acked ? "acknowledged" : "not acknowledged");
+    net_serve_until(time_now_ns() + LINGER_NS);
+
+    printf("net: rtt_ns min %llu max %llu; netfront tx %lu packets %lu slots %lu busy, rx %lu "
+           "packets %lu slots %lu errors, %lu events %lu notifies; stack rx %lu frames, %lu echo requests "
+           "answered, %lu arp replies, %lu dropped tx\n",
+           (unsigned long long)(replies ? rtt_min : 0), (unsigned long long)rtt_max,
+           (unsigned long)netfront_stats.tx_packets, (unsigned long)netfront_stats.tx_slots,
+           (unsigned long)netfront_stats.tx_busy, (unsigned long)netfront_stats.rx_packets,
+           (unsigned long)netfront_stats.rx_slots, (unsigned long)netfront_stats.rx_errors, (unsigned long)netfront_stats.events,
+           (unsigned long)netfront_stats.notifies, (unsigned long)net_stats.rx_frames,
+           (unsigned long)net_stats.echo_requests, (unsigned long)net_stats.arp_replies_sent,
+           (unsigned long)net_stats.tx_dropped);
+    printf("work=net ip=%s peer=%s pings=%lu replies=%lu rtt_ns_avg=%llu udp_tx=%lu "
+           "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu\n",
+           ipbuf, peerbuf, pings, replies, (unsigned long long)per(rtt_sum, replies), udp_tx,
+           udp_tx_bytes, (unsigned long)net_stats.discard_rx,
+           (unsigned long)net_stats.discard_rx_bytes,
+           (unsigned long)(netfront_stats.tx_errors + net_stats.tx_errors),
+           (unsigned long long)m.ns);
+}
