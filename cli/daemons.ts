@@ -113,7 +113,7 @@ export async function dom0Command(o: Dom0CliOptions): Promise<void> {
   onSignals(d.close);
   void d.lost.then(async (why) => {
     // The hypervisor stopping in order (code 1001) is the end of a run, not a failure.
-    const orderly = why.includes('(1001');
+    const orderly = why.includes('(1001') || why.includes('dom0 stopping');
     if (!orderly) process.stderr.write(`pvsim dom0: lost the hypervisor: ${why}\n`);
     await d.close();
     process.exit(orderly ? 0 : 1);

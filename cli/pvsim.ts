@@ -3,6 +3,7 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { outputFile, positiveInt } from './args.ts';
+import { demoCommand } from './demo.ts';
 import { runBareCommand } from './run_bare.ts';
 import { bootCommand } from './boot.ts';
 import { runCommand } from './run.ts';
@@ -89,6 +90,16 @@ const speedOption = (v: string) => {
   if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
   return n;
 };
+
+program
+  .command('demo')
+  .description('the demo `npm start` runs: dom0 and two PV guests as processes; one writes, flushes and verifies its disk, both ping each other and stream UDP; ends with a xentop table')
+  .option('--pcap <file>', "capture the guests' traffic on dom0's bridge to this pcap file", outputFile('--pcap'))
+  .option('--pings <n>', 'pings each guest sends', positiveInt('--pings'), 10)
+  .option('--udp <n>', 'UDP datagrams (1 KiB) each guest streams', positiveInt('--udp'), 100)
+  .action(async (opts: { pcap?: string; pings: number; udp: number }) => {
+    process.exitCode = await demoCommand(opts);
+  });
 
 program
   .command('up')

@@ -6,6 +6,7 @@ import { connect, type Peer } from '../protocol/session.ts';
 import type { DomainRef, Response } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg.ts';
+import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
 import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
 import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
@@ -210,6 +211,19 @@ export function xlProgram(out: (s: string) => void): Command {
             ccCompileDate: '',
           }),
         );
+      }),
+    );
+
+  xl.command('top')
+    .description('one frame of xentop: CPU, memory, vCPUs, network and block counters per domain (xentop -b -i 1)')
+    .option('-d, --delay <seconds>', 'time between the two samples CPU(%) is measured over', '1')
+    .action(
+      withPeer(async (p, o: { delay: string }) => {
+        const delay = Number(o.delay);
+        if (!(delay >= 0 && delay <= 3600)) throw new XlError(`--delay must be 0..3600 seconds, got "${o.delay}"`);
+        const before = await sampleXentop(p);
+        await new Promise((r) => setTimeout(r, delay * 1000));
+        out(formatXentop(await sampleXentop(p), before));
       }),
     );
 

@@ -11,6 +11,7 @@ import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
 import { removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
+import type { DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
 
 export interface DomainSetupInfo extends DomainLayout {
@@ -105,6 +106,36 @@ export class Dom0Daemons {
     }
     void b.scan();
     return b;
+  }
+
+  /** Split-device counters per domain, for xentop: vbds and vifs known, I/O served. */
+  deviceStats(): DeviceStats[] {
+    const by = new Map<number, DeviceStats>();
+    const get = (domid: number): DeviceStats => {
+      let s = by.get(domid);
+      if (!s) by.set(domid, (s = { domid, vbds: 0, vbdReads: 0, vbdWrites: 0, vbdFlushes: 0, vbdErrors: 0, nets: 0, netTxPackets: 0, netTxBytes: 0, netRxPackets: 0, netRxBytes: 0, netRxDropped: 0 }));
+      return s;
+    };
+    for (const dev of this.backends.get('vbd')?.devices.values() ?? []) get(dev.domid).vbds++;
+    for (const dev of this.backends.get('vif')?.devices.values() ?? []) get(dev.domid).nets++;
+    for (const a of this.blkback?.attached.values() ?? []) {
+      const s = get(a.ring.domid);
+      s.vbdReads += a.ring.stats.reads;
+      s.vbdWrites += a.ring.stats.writes;
+      s.vbdFlushes += a.ring.stats.flushes;
+      s.vbdErrors += a.ring.stats.errors;
+    }
+    if (this.netback) {
+      for (const s of by.values()) {
+        const n = this.netback.statsFor(s.domid);
+        s.netTxPackets = n.tx_packets;
+        s.netTxBytes = n.tx_bytes;
+        s.netRxPackets = n.rx_packets;
+        s.netRxBytes = n.rx_bytes;
+        s.netRxDropped = n.rx_dropped;
+      }
+    }
+    return [...by.values()].sort((a, b) => a.domid - b.domid);
   }
 
   /** Resolves when every backend has acted on what XenStore says now. */

@@ -51,6 +51,7 @@ const OPS: OpName[] = [
   'consoleRead',
   'consoleInput',
   'xenstore',
+  'deviceStats',
 ];
 
 function opOf(req: Request): OpName | undefined {
@@ -125,6 +126,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       return { rc: 0 };
     }
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
+    if (req.deviceStats) return { rc: 0, deviceStats: { domains: d.deviceStats() } };
     // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
     const r = req.createDomain ? { id: 0, ...(await createWithDevices(hv, d, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);

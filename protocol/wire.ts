@@ -32,6 +32,21 @@ export interface CreateDomain {
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
 export interface SchedCredit { domain: DomainRef; set?: boolean; weight?: number; cap?: number }
+export interface DeviceStats {
+  domid: number;
+  vbds: number;
+  vbdReads: number;
+  vbdWrites: number;
+  vbdFlushes: number;
+  vbdErrors: number;
+  nets: number;
+  netTxPackets: number;
+  netTxBytes: number;
+  netRxPackets: number;
+  netRxBytes: number;
+  netRxDropped: number;
+}
+export interface DeviceStatsList { domains: DeviceStats[] }
 export interface ConsoleRead { domain: DomainRef; offset?: number }
 export interface DomainInfo {
   domid: number;
@@ -121,6 +136,7 @@ export interface RequestOps {
   pageWrite: Empty;
   consoleInput: ConsoleInput;
   xenstore: XenstoreOp;
+  deviceStats: Empty;
   grantMap: GrantMap;
   grantUnmap: GrantHandle;
   grantCopy: GrantCopy;
@@ -136,7 +152,7 @@ export type OpName = keyof RequestOps;
 export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
-  'pageWrite', 'consoleInput', 'xenstore', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
+  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
   'domainCreated', 'domainDestroyed',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
@@ -157,11 +173,12 @@ export interface ResponseResults {
   xenstore: XenstoreResult;
   grant: GrantResult;
   emptyDomain: EmptyDomain;
+  deviceStats: DeviceStatsList;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

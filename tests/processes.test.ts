@@ -212,6 +212,8 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     for (let sector = 0; sector < 16 * 128; sector++) for (let w = 0; w < 128; w++) if (bytes.readUInt32LE(sector * 512 + w * 4) !== pattern(sector, w)) bad++;
     expect(bad).toBe(0);
     if (HAVE_XS) expect(xs(u, 'xenstore-read', '/local/domain/0/backend/vbd/1/51712/state').stdout.trim()).toBe('4'); // Connected
+    // xentop's view: one vbd, 16 reads and 16 writes (plus the flush) served by blkback.
+    expect(xl(u, 'top', '-d', '0').out).toMatch(/\n\s+blk\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+0\s+0\s+0\s+1\s+16\s+16\n/);
     expect(xl(u, 'destroy', 'blk').status).toBe(0);
   });
 

@@ -268,7 +268,7 @@ export class HypervisorServer {
           xenExtra: XEN_EXTRAVERSION,
           xenCaps: XEN_CAPABILITIES,
           commandline: hv.commandLine,
-          nowNs: hv.now(),
+          nowNs: Math.floor(hv.now()),
         },
       };
     }
