@@ -17,7 +17,12 @@ import { WebSocket } from 'ws';
 import { XsFrameDecoder, encodeXsMessage, XS_TYPE, xsJoinStrings } from '../protocol/xen/xs_wire.ts';
 import { HypervisorServer } from '../hypervisor/server/server.ts';
 import { startLocalDom0 } from '../dom0/local.ts';
-import { addDevice, vbdDevice } from '../dom0/toolstack/devices.ts';
+import { addDevice, vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
+import { parsePcap } from '../dom0/backends/net/pcap.ts';
+import { dom0Args, newRunFiles, readToken } from '../cli/runtime.ts';
+import { start, stopChild } from '../cli/up.ts';
+import { connect } from '../protocol/session.ts';
+import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 
 type Results = Record<string, number | string>;
 
@@ -295,51 +300,183 @@ async function blkBench(bs: number, qd: number, n: number, persistent = false): 
   }
 }
 
+/**
+ * Two work=net guests on one bridge, dom0 in-process, capturing the bridge. Virtual time
+ * comes from the capture (the span from the first to the last frame of the kind measured);
+ * wall time is the whole run's, boot and handshakes included (small beside the traffic).
+ */
+async function netBench(args: string, kind: 'ping' | 'udp'): Promise<{ perSecond: number; perSecondVirtual: number; bytes: number; sentBytes: number; count: number; seconds: number; virtualSeconds: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pvsim-bench-net-'));
+  try {
+    const pcap = join(dir, 'net.pcap');
+    const hv = new Hypervisor({ machineMemoryBytes: 256 * MiB, pcpus: 2 });
+    const daemons = startLocalDom0(hv, { pcap });
+    const image = readFileSync('guests/build/work.elf');
+    const mk = (name: string, ip: string, peerIp: string, mac: string, extra: string) => {
+      const d = hv.createPvDomain(image, { name, memoryBytes: 16 * MiB, cmdline: `work=net ip=${ip} peer=${peerIp} ${extra}` }).domain;
+      addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac }));
+      return d;
+    };
+    const a = mk('a', '10.0.0.1', '10.0.0.2', '00:16:3e:00:00:01', args);
+    const b = mk('b', '10.0.0.2', '10.0.0.1', '00:16:3e:00:00:02', 'ping=0 udp=0');
+    hv.unpause(a);
+    hv.unpause(b);
+    const t0 = performance.now();
+    await hv.runAsync();
+    const seconds = (performance.now() - t0) / 1000;
+    daemons.close();
+    const line = hv.dmesg().find((l) => l.startsWith('(d1) work=net'));
+    const received = /udp_rx_bytes=(\d+)/.exec(hv.dmesg().find((l) => l.startsWith('(d2) work=net')) ?? '');
+    if (a.shutdownReason !== 'poweroff' || b.shutdownReason !== 'poweroff' || !line || !/tx_errors=0/.test(line) || !received) throw new Error(`work=net failed: ${hv.dmesg().slice(-6).join(' | ')}`);
+    // IPv4 frames from a (10.0.0.1): ICMP echo requests, or UDP to the discard port.
+    const frames = parsePcap(readFileSync(pcap)).packets.filter((p) => {
+      const f = p.data;
+      if (f.length < 42 || f[12] !== 0x08 || f[13] !== 0x00 || f[29] !== 1) return false; // from 10.0.0.1
+      const proto = f[23];
+      return kind === 'ping' ? proto === 1 && f[34] === 8 : proto === 17 && f[36] === 0 && f[37] === 9;
+    });
+    if (frames.length < 2) throw new Error('no traffic captured');
+    const virtualSeconds = (frames[frames.length - 1]!.timeNs - frames[0]!.timeNs) / 1e9;
+    const bytes = Number(received[1]); // UDP payload the receiver counted
+    const count = frames.length;
+    const measure = kind === 'ping' ? count : (bytes * 8) / 1e6;
+    const sentBytes = frames.reduce((n, p) => n + p.data.length - 42, 0);
+    return { perSecond: measure / seconds, perSecondVirtual: measure / virtualSeconds, bytes, sentBytes, count, seconds, virtualSeconds };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * work=blk with the hypervisor and dom0 as two processes (as pvsim up), every ring
+ * notification crossing the WebSocket. Wall time from create to the shutdown seen by
+ * polling; virtual time is the guest's own (it stands still while the machine waits for
+ * dom0's answers, so it shows the I/O path without the process boundary's cost).
+ */
+async function blkBenchRemote(bs: number, qd: number, n: number): Promise<{ iops: number; iopsVirtual: number }> {
+  const files = newRunFiles();
+  const kids = [];
+  try {
+    const hv = await start('hypervisor', ['hypervisor', '--token-file', files.hvToken, '--pcpus', '2', '--memory', '256'], {}, ['PVSIM_HYPERVISOR_URL']);
+    kids.push(hv.child);
+    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL']);
+    kids.push(d0.child);
+    const { peer: c } = await connect(d0.vars.PVSIM_URL!, 'client', readToken(files.clientToken));
+    const cmdline = `work=blk mode=rand bs=${bs} qd=${qd} n=${n} region=${(64 * MiB) / 512}`;
+    const t0 = performance.now();
+    const r = await c.request('createDomain', { name: 'blk', kernel: readFileSync('guests/build/work.elf'), memoryMib: 16, cmdline, onPoweroff: 'preserve', devices: [vbdDevice({ devid: 51712, path: join(files.dir, 'disk.img'), access: 'w', vdev: 'xvda' })] });
+    if (r.rc !== 0) throw new Error(`create: ${r.error}`);
+    for (;;) {
+      const l = await c.request('listDomains', {});
+      if (l.domains?.domains.some((d) => d.name === 'blk' && d.flags & XEN_DOMINF.shutdown)) break;
+      if (performance.now() - t0 > 300_000) throw new Error('work=blk did not finish');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const line = (await c.request('dmesg', {})).lines?.lines.find((x) => x.includes('work=blk mode='));
+    const m = line && /writes=(\d+) reads=(\d+) errors=0 ns=(\d+)/.exec(line);
+    if (!m) throw new Error(`work=blk failed: ${line}`);
+    c.close();
+    const ops = Number(m[1]) + Number(m[2]);
+    return { iops: ops / seconds, iopsVirtual: ops / (Number(m[3]) / 1e9) };
+  } finally {
+    for (const k of kids.reverse()) await stopChild(k);
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+}
+
 const results: Results = {};
+// `npm run bench -- <regex>` runs only the benchmarks whose first key matches (and the baseline and ws_echo references).
+const only = process.argv[2] ? new RegExp(process.argv[2]) : null;
+const want = (key: string) => key.startsWith('baseline') || key.startsWith('ws_echo') || !only || only.test(key);
+if (want('host_mib_per_idle_domain')) {
+  log('host_mib_per_idle_domain: 200 built 4 MiB domains...');
+  results.host_mib_per_idle_domain = Number(hostMibPerIdleDomain().toFixed(3));
+}
+if (want('baseline')) {
+  log('baseline: plain JS integer loop...');
+  results.baseline_js_mops = Number(baselineJsMops().toFixed(1));
+}
+if (want('interp_mips')) {
+  log('interp_mips: bench-compute (M-mode, paging off)...');
+  const flat = interpMips('guests/build/bench-compute.elf');
+  results.interp_mips = Number(flat.mips.toFixed(1));
+  results.interp_instructions = flat.instructions;
+}
+if (want('interp_mips_sv32')) {
+  log('interp_mips_sv32: bench-compute-sv32 (U-mode, Sv32)...');
+  const sv32 = interpMips('guests/build/bench-compute-sv32.elf');
+  results.interp_mips_sv32 = Number(sv32.mips.toFixed(1));
+}
+if (want('hypercalls_per_s')) {
+  log('hypercalls_per_s: 1M xen_version hypercalls...');
+  results.hypercalls_per_s = Math.round(hypercallsPerSecond());
+}
+if (want('evtchn_roundtrips_per_s')) {
+  log('evtchn_roundtrips_per_s: 20,000 interdomain ping-pongs...');
+  const ev = evtchnRoundtrips();
+  results.evtchn_roundtrips_per_s = Math.round(ev.perSecond);
+  results.evtchn_roundtrip_virtual_ns = Math.round(ev.virtualNs);
+}
+if (want('sched_decisions_per_s_1000dom')) {
+  log('sched_decisions_per_s_1000dom: 1000 timer domains, 4 pCPUs, 100 ms virtual...');
+  const sd = schedDecisions1000();
+  results.sched_decisions_per_s_1000dom = Math.round(sd.perSecond);
+  results.sched_decisions_1000dom = sd.decisions;
+}
+if (want('boot_1000_domains_s')) {
+  log('boot_1000_domains_s: 1000 hello domains to poweroff...');
+  results.boot_1000_domains_s = Number(boot1000().toFixed(2));
+}
+if (want('ws_echo_roundtrips_per_s')) {
+  log('ws_echo_roundtrips_per_s: plain ws echo between two processes...');
+  results.ws_echo_roundtrips_per_s = Math.round(await wsEchoPerSecond());
+}
+if (want('xenstore_ops_per_s')) {
+  log('xenstore_ops_per_s: write+read over the Unix socket to another process...');
+  results.xenstore_ops_per_s = Math.round(await xenstoreOpsPerSecond());
+}
+if (want('dom0_dispatch_roundtrips_per_s')) {
+  log('dom0_dispatch_roundtrips_per_s: a xenstore guest with dom0 as a process (and in-process)...');
+  const dd = await dom0Dispatches();
+  results.dom0_dispatch_roundtrips_per_s = Math.round(dd.remote);
+  results.dom0_dispatches_per_s_in_process = Math.round(dd.local);
+}
+if (want('blk_iops_4k_qd1')) {
+  log('blk_iops_4k_qd1 / blk_iops_4k_qd32 / blk_mbps_64k_qd32: work=blk against blkback (in-process dom0)...');
+  const b1 = await blkBench(4096, 1, 1000);
+  results.blk_iops_4k_qd1 = Math.round(b1.iops);
+  results.blk_iops_4k_qd1_virtual = Math.round(b1.iopsVirtual);
+  const b32 = await blkBench(4096, 32, 2000);
+  results.blk_iops_4k_qd32 = Math.round(b32.iops);
+  results.blk_iops_4k_qd32_virtual = Math.round(b32.iopsVirtual);
+  const b64 = await blkBench(64 * 1024, 32, 500);
+  results.blk_mbps_64k_qd32 = Number(b64.mbps.toFixed(1));
+  results.blk_mbps_64k_qd32_virtual = Number(b64.mbpsVirtual.toFixed(1));
+  const bp = await blkBench(4096, 32, 2000, true);
+  results.blk_iops_4k_qd32_persistent = Math.round(bp.iops);
+  results.blk_iops_4k_qd32_persistent_virtual = Math.round(bp.iopsVirtual);
+}
+if (want('blk_iops_4k_qd32_dom0_process')) {
+  log('blk_iops_4k_qd32_dom0_process: work=blk with dom0 as its own process...');
+  const br = await blkBenchRemote(4096, 32, 2000);
+  results.blk_iops_4k_qd32_dom0_process = Math.round(br.iops);
+  results.blk_iops_4k_qd32_dom0_process_virtual = Math.round(br.iopsVirtual);
+}
+if (want('net_ping_rtt_per_s')) {
+  log('net_ping_rtt_per_s: 2000 pings between two work=net guests (in-process dom0, netback, bridge)...');
+  const np = await netBench('ping=2000 udp=0', 'ping');
+  results.net_ping_rtt_per_s = Math.round(np.perSecond);
+  results.net_ping_rtt_per_s_virtual = Math.round(np.perSecondVirtual);
+}
+if (want('net_udp_mbps')) {
+  log('net_udp_mbps: 4000 x 1472-byte UDP datagrams, guest to guest...');
+  const nu = await netBench('ping=1 udp=4000 size=1472', 'udp');
+  results.net_udp_mbps = Number(nu.perSecond.toFixed(1));
+  results.net_udp_mbps_virtual = Number(nu.perSecondVirtual.toFixed(1));
+  results.net_udp_bytes = nu.bytes;
+  results.net_udp_bytes_lost = nu.sentBytes - nu.bytes;
+}
 // First, before other benchmarks leave garbage that a collection would subtract.
-log('host_mib_per_idle_domain: 200 built 4 MiB domains...');
-results.host_mib_per_idle_domain = Number(hostMibPerIdleDomain().toFixed(3));
-log('baseline: plain JS integer loop...');
-results.baseline_js_mops = Number(baselineJsMops().toFixed(1));
-log('interp_mips: bench-compute (M-mode, paging off)...');
-const flat = interpMips('guests/build/bench-compute.elf');
-results.interp_mips = Number(flat.mips.toFixed(1));
-results.interp_instructions = flat.instructions;
-log('interp_mips_sv32: bench-compute-sv32 (U-mode, Sv32)...');
-const sv32 = interpMips('guests/build/bench-compute-sv32.elf');
-results.interp_mips_sv32 = Number(sv32.mips.toFixed(1));
-log('hypercalls_per_s: 1M xen_version hypercalls...');
-results.hypercalls_per_s = Math.round(hypercallsPerSecond());
-log('evtchn_roundtrips_per_s: 20,000 interdomain ping-pongs...');
-const ev = evtchnRoundtrips();
-results.evtchn_roundtrips_per_s = Math.round(ev.perSecond);
-results.evtchn_roundtrip_virtual_ns = Math.round(ev.virtualNs);
-log('sched_decisions_per_s_1000dom: 1000 timer domains, 4 pCPUs, 100 ms virtual...');
-const sd = schedDecisions1000();
-results.sched_decisions_per_s_1000dom = Math.round(sd.perSecond);
-results.sched_decisions_1000dom = sd.decisions;
-log('boot_1000_domains_s: 1000 hello domains to poweroff...');
-results.boot_1000_domains_s = Number(boot1000().toFixed(2));
-log('ws_echo_roundtrips_per_s: plain ws echo between two processes...');
-results.ws_echo_roundtrips_per_s = Math.round(await wsEchoPerSecond());
-log('xenstore_ops_per_s: write+read over the Unix socket to another process...');
-results.xenstore_ops_per_s = Math.round(await xenstoreOpsPerSecond());
-log('dom0_dispatch_roundtrips_per_s: a xenstore guest with dom0 as a process (and in-process)...');
-const dd = await dom0Dispatches();
-results.dom0_dispatch_roundtrips_per_s = Math.round(dd.remote);
-results.dom0_dispatches_per_s_in_process = Math.round(dd.local);
-log('blk_iops_4k_qd1 / blk_iops_4k_qd32 / blk_mbps_64k_qd32: work=blk against blkback (in-process dom0)...');
-const b1 = await blkBench(4096, 1, 1000);
-results.blk_iops_4k_qd1 = Math.round(b1.iops);
-results.blk_iops_4k_qd1_virtual = Math.round(b1.iopsVirtual);
-const b32 = await blkBench(4096, 32, 2000);
-results.blk_iops_4k_qd32 = Math.round(b32.iops);
-results.blk_iops_4k_qd32_virtual = Math.round(b32.iopsVirtual);
-const b64 = await blkBench(64 * 1024, 32, 500);
-results.blk_mbps_64k_qd32 = Number(b64.mbps.toFixed(1));
-results.blk_mbps_64k_qd32_virtual = Number(b64.mbpsVirtual.toFixed(1));
-const bp = await blkBench(4096, 32, 2000, true);
-results.blk_iops_4k_qd32_persistent = Math.round(bp.iops);
-results.blk_iops_4k_qd32_persistent_virtual = Math.round(bp.iopsVirtual);
 log(`done: ${JSON.stringify(results)}`);
 process.stdout.write(JSON.stringify(results) + '\n');
