@@ -215,6 +215,12 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     // xentop's view: one vbd, 16 reads and 16 writes (plus the flush) served by blkback.
     expect(xl(u, 'top', '-d', '0').out).toMatch(/\n\s+blk\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+0\s+0\s+0\s+1\s+16\s+16\n/);
     expect(xl(u, 'destroy', 'blk').status).toBe(0);
+    // Teardown: both directories go with the domain, and blkback let go of the device.
+    if (HAVE_XS) {
+      expect(xs(u, 'xenstore-exists', '/local/domain/0/backend/vbd/1').status).not.toBe(0);
+      expect(xs(u, 'xenstore-exists', '/local/domain/1').status).not.toBe(0);
+    }
+    expect(xl(u, 'top', '-d', '0').out).not.toMatch(/blk/);
   });
 
   it('reports xl.cfg errors with file, line and key, and a missing domain clearly', async () => {
