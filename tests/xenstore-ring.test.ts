@@ -8,7 +8,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   encodeXsMessage,
-  maskXenstoreIdx,
   ringDistance,
   XENSTORE_CONNECTED,
   XENSTORE_DOMAIN_INTERFACE as XDI,
@@ -22,14 +21,10 @@ import {
   XENSTORE_SERVER_FEATURE_ERROR,
   XENSTORE_SERVER_FEATURE_RECONNECTION,
   XS_TYPE,
-  XsFrameDecoder,
-  xsJoinStrings,
-  xsStrings,
   latin1ToBytes,
   bytesToLatin1,
-  type XsMessage,
 } from '../protocol/xen/xs_wire.ts';
-import { attachRing, RingTransport, XsClient, Xenstored, type XenstoredOptions } from '../dom0/xenstore/index.ts';
+import { RingTransport, XsClient, Xenstored, type XenstoredOptions } from '../dom0/xenstore/index.ts';
 import { FakeGuest } from './helpers/xs_fake_guest.ts';
 
 const PAGE = 4096;

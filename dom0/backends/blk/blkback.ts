@@ -3,6 +3,7 @@
 // copies (no mappings to leak), and answers each request. A bad request gets an error
 // response for that request only; nothing else changes.
 
+import { OnePassAtATime } from '../one_pass.ts';
 import { BackRing, SharedRing } from '../../../protocol/ring.ts';
 import {
   BLKIF_OP,
@@ -61,28 +62,15 @@ export class BlkbackRing {
     this.dv = new DataView(ringPage.bytes.buffer, ringPage.bytes.byteOffset, ringPage.bytes.byteLength);
   }
 
-  private servicing = false;
-  private again = false;
+  private readonly passes = new OnePassAtATime(() => this.servicePass());
 
   /**
    * Serves every request the frontend has published. An event that arrives while a pass
    * awaits a grant operation asks for one more pass instead of starting a second one,
    * which would take the same unconsumed request again.
    */
-  async service(): Promise<void> {
-    if (this.servicing) {
-      this.again = true;
-      return;
-    }
-    this.servicing = true;
-    try {
-      do {
-        this.again = false;
-        await this.servicePass();
-      } while (this.again);
-    } finally {
-      this.servicing = false;
-    }
+  service(): Promise<void> {
+    return this.passes.run();
   }
 
   /** One pass: loops until the final check finds no more requests. */

@@ -16,6 +16,7 @@
 // A hostile frontend gets error responses; nothing it writes makes this throw or touches
 // another vif. A frontend that pushes req_prod past the ring is halted, as Xen's is.
 
+import { OnePassAtATime } from '../one_pass.ts';
 import { BackRing, SharedRing } from '../../../protocol/ring.ts';
 import {
   NETIF_RSP,
@@ -91,8 +92,7 @@ export class NetbackVif implements BridgePort {
   private readonly rxQueueMax: number;
   /** A packet found bad before its last slot was published: its remaining slots are answered ERROR as they come. */
   private txSkipping = false;
-  private servicing = false;
-  private again = false;
+  private readonly passes = new OnePassAtATime(() => this.servicePass(), () => !this.halted && !this.closed);
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -142,22 +142,12 @@ export class NetbackVif implements BridgePort {
    * would take the same unconsumed request again.
    */
   async service(): Promise<void> {
-    if (this.servicing) {
-      this.again = true;
-      return;
-    }
-    this.servicing = true;
     try {
-      do {
-        this.again = false;
-        await this.servicePass();
-      } while (this.again && !this.halted && !this.closed);
+      await this.passes.run();
     } catch (e) {
       // Only the platform can throw here (a lost hypervisor); nothing a frontend writes does.
       this.halted = true;
       this.lastError = `halted: ${(e as Error).message}`;
-    } finally {
-      this.servicing = false;
     }
   }
 
