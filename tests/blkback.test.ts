@@ -1,25 +1,30 @@
 // blkback's data path against Xen's blkif protocol, with a frontend played through a
-// guest's own memory and grants: real files, real grant copies, one ring.
+// guest's own memory and grants: real files, real grant copies, one ring; every case runs
+// with dom0 in-process and across a real WebSocket (RemotePlatform, mirrored pages).
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { LocalPlatform } from '../dom0/local_platform.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { machineAndPlatform, type PlatformKind } from './helpers/platforms.ts';
 import { FileBlockStore } from '../dom0/backends/blk/store.ts';
 import { BlkbackRing } from '../dom0/backends/blk/blkback.ts';
 import { FrontRing, SharedRing } from '../protocol/ring.ts';
 import { BLKIF_OP, BLKIF_REQUEST_SEGMENT, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, blkifRingSlot, readBlkifResponse, writeBlkifRequest, writeBlkifRequestDiscard, writeBlkifRequestIndirect, writeBlkifSegment, type BlkifSegment } from '../protocol/xen/blkif.ts';
 import { GTF } from '../protocol/xen/grant_table.ts';
-import { evtchnAllocUnbound } from '../hypervisor/evtchn/ops.ts';
-import { MmGuest, SPARE_VA, machine, MiB } from './mm_helpers.ts';
+import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
+import { MmGuest, SPARE_VA, MiB } from './mm_helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-blk-'));
 let n = 0;
 
-async function setup(opts: { readonly?: boolean; persistent?: boolean } = {}) {
-  const hv = machine();
-  const platform = new LocalPlatform(hv);
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+async function setup(kind: PlatformKind, opts: { readonly?: boolean; persistent?: boolean } = {}) {
+  const { hv, platform, stored, flush } = await machineAndPlatform(kind, closers);
   const g = MmGuest.create(hv, { name: 'front' });
   g.shareGrantTable(g.layout.virtBase + 3 * MiB);
   const ringMfn = g.mfnOfVa(SPARE_VA);
@@ -36,7 +41,28 @@ async function setup(opts: { readonly?: boolean; persistent?: boolean } = {}) {
   const path = join(dir, `disk${n++}.img`);
   const store = new FileBlockStore(path, false, 1 * MiB);
   const disk = opts.readonly ? (store.close(), new FileBlockStore(path, true)) : store;
-  const back = new BlkbackRing(platform, g.domid, map.page!, port, disk, opts.persistent ?? false);
+  const ring = new BlkbackRing(platform, g.domid, map.page!, port, disk, opts.persistent ?? false);
+  // In-process, the test calls the backend's service directly. Across the socket, a pass
+  // runs as it does for a guest: the test's stores to the ring and data pages are reported
+  // (they are mirrored to dom0), the frontend's port is notified, the machine runs the
+  // dispatch that carries those pages to dom0, and dom0's writes come back after.
+  let chain = Promise.resolve();
+  hv.pause(g.domain); // the frontend is played from here; the guest's own code need not run
+  platform.onEvent(port, () => ring.service());
+  const remotePass = () =>
+    (chain = chain.then(async () => {
+      for (const mfn of [ringMfn, ...data.map((d) => d.mfn)]) stored(mfn);
+      evtchnSend(hv, g.domain, gport);
+      await hv.runAsync({ until: hv.now() + 1_000_000 });
+      await flush();
+    }));
+  const back = new Proxy(ring, {
+    get(target, prop) {
+      if (prop === 'service' && kind === 'remote') return remotePass;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
   const dv = new DataView(ringBytes.buffer, ringBytes.byteOffset, ringBytes.byteLength);
   let id = 1n;
   const submit = (operation: number, sector: number, seg: BlkifSegment[]) => {
@@ -58,9 +84,9 @@ async function setup(opts: { readonly?: boolean; persistent?: boolean } = {}) {
 
 const whole = (ref: number): BlkifSegment => ({ gref: ref, first_sect: 0, last_sect: 7 });
 
-describe('blkback', () => {
+describe.each(['local', 'remote'] as const)('blkback (dom0 %s)', (kind) => {
   it('writes a granted page to the image and reads it back into another', async () => {
-    const { g, data, back, path, submit, responses } = await setup();
+    const { g, data, back, path, submit, responses } = await setup(kind);
     const pattern = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7 + 3) & 0xff);
     g.put(data[0]!.va, pattern);
     submit(BLKIF_OP.WRITE, 8, [whole(data[0]!.ref)]);
@@ -79,7 +105,7 @@ describe('blkback', () => {
   });
 
   it('reads and writes partial pages by first_sect..last_sect', async () => {
-    const { g, data, back, path, submit, responses } = await setup();
+    const { g, data, back, path, submit, responses } = await setup(kind);
     g.put(data[0]!.va + 2 * 512, new Uint8Array(512).fill(0xab));
     submit(BLKIF_OP.WRITE, 100, [{ gref: data[0]!.ref, first_sect: 2, last_sect: 2 }]);
     await back.service();
@@ -91,7 +117,7 @@ describe('blkback', () => {
   });
 
   it('answers hostile requests with errors, one by one, and then still serves good ones', async () => {
-    const { g, data, back, path, dv, front, submit, responses } = await setup();
+    const { g, data, back, path, dv, front, submit, responses } = await setup(kind);
     const before = readFileSync(path);
     submit(9, 0, [whole(data[0]!.ref)]); // unknown operation
     submit(BLKIF_OP.WRITE, 0, []); // no segments
@@ -128,7 +154,7 @@ describe('blkback', () => {
   });
 
   it('refuses writes to a read-only disk', async () => {
-    const { data, back, submit, responses } = await setup({ readonly: true });
+    const { data, back, submit, responses } = await setup(kind, { readonly: true });
     submit(BLKIF_OP.WRITE, 0, [whole(data[0]!.ref)]);
     submit(BLKIF_OP.READ, 0, [whole(data[0]!.ref)]);
     await back.service();
@@ -136,7 +162,7 @@ describe('blkback', () => {
   });
 
   it('discards to zeros', async () => {
-    const { g, data, back, path, dv, front, submit, responses } = await setup();
+    const { g, data, back, path, dv, front, submit, responses } = await setup(kind);
     g.put(data[0]!.va, new Uint8Array(4096).fill(1));
     submit(BLKIF_OP.WRITE, 0, [whole(data[0]!.ref)]);
     writeBlkifRequestDiscard(dv, front.nextRequest(), { operation: BLKIF_OP.DISCARD, flag: 0, handle: 0, id: 50n, sector_number: 2n, nr_sectors: 4n });
@@ -152,7 +178,7 @@ describe('blkback', () => {
   });
 
   it('serves indirect requests: segments read from a granted indirect page, answered with the inner operation', async () => {
-    const { g, data, back, path, dv, front, responses } = await setup();
+    const { g, data, back, path, dv, front, responses } = await setup(kind);
     const ind = data[2]!;
     const writeSegs = (segs: BlkifSegment[]) => {
       const page = new Uint8Array(4096);
@@ -199,7 +225,7 @@ describe('blkback', () => {
   });
 
   it('keeps persistent grants mapped across requests (feature-persistent), serving the live page, and lets go on disconnect', async () => {
-    const { g, data, back, path, submit, responses } = await setup({ persistent: true });
+    const { g, data, back, path, submit, responses } = await setup(kind, { persistent: true });
     g.put(data[0]!.va, new Uint8Array(4096).fill(0x11));
     submit(BLKIF_OP.WRITE, 0, [whole(data[0]!.ref)]);
     await back.service();
@@ -222,7 +248,7 @@ describe('blkback', () => {
   });
 
   it('serves each request once when events arrive while a pass is under way', async () => {
-    const { g, data, back, submit, responses } = await setup();
+    const { g, data, back, submit, responses } = await setup(kind);
     g.put(data[0]!.va, new Uint8Array(4096).fill(7));
     submit(BLKIF_OP.WRITE, 0, [whole(data[0]!.ref)]);
     submit(BLKIF_OP.READ, 0, [whole(data[1]!.ref)]);
@@ -235,7 +261,7 @@ describe('blkback', () => {
   });
 
   it('halts a ring whose frontend pushes req_prod past it, as Xen does, serving nothing from it', async () => {
-    const { back, dv } = await setup();
+    const { back, dv } = await setup(kind);
     dv.setUint32(0, 1_000_000, true); // req_prod
     await back.service();
     expect(back.halted).toBe(true);

@@ -10,11 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Dom0Daemons } from '../dom0/daemons.ts';
-import { LocalPlatform } from '../dom0/local_platform.ts';
-import { RemotePlatform } from '../dom0/remote_platform.ts';
-import type { Dom0Platform } from '../dom0/platform.ts';
-import { HypervisorServer } from '../hypervisor/server/server.ts';
-import { connect } from '../protocol/session.ts';
+import { machineAndPlatform } from './helpers/platforms.ts';
 import { XsClient } from '../dom0/xenstore/index.ts';
 import { addDevice, backendPath, frontendPath, vifDevice } from '../dom0/toolstack/devices.ts';
 import { parsePcap, LINKTYPE_ETHERNET, PCAP_MAGIC_NS } from '../dom0/backends/net/pcap.ts';
@@ -265,25 +261,8 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-/** A hypervisor and dom0's platform: in-process, or across a real WebSocket as `pvsim up` runs them. */
-async function machineAndPlatform(kind: 'local' | 'remote'): Promise<{ hv: Hypervisor; platform: Dom0Platform }> {
-  const server = new HypervisorServer({ token: 'n3t', manual: true, machineMemoryBytes: 128 * MiB });
-  if (kind === 'local') return { hv: server.hv, platform: new LocalPlatform(server.hv) };
-  const h = await server.start();
-  let platform: RemotePlatform | null = null;
-  const { peer } = await connect(h.url, 'dom0', 'n3t', async (req) => {
-    if (!req.dom0Event || !platform) return { rc: -38, error: 'not served here' };
-    await platform.event(req.dom0Event);
-    return { rc: 0 };
-  });
-  platform = new RemotePlatform(peer);
-  await server.waitForDom0();
-  closers.push(h.close, () => peer.close());
-  return { hv: server.hv, platform };
-}
-
 async function testbed(n: number, opts: { pcap?: string; bridges?: string[]; connect?: boolean; overrides?: Record<string, string | null>[]; platform?: 'local' | 'remote' } = {}) {
-  const { hv, platform } = await machineAndPlatform(opts.platform ?? 'local');
+  const { hv, platform } = await machineAndPlatform(opts.platform ?? 'local', closers);
   const daemons = new Dom0Daemons(platform, { blockBackend: false, pcap: opts.pcap });
   closers.push(() => daemons.close());
   const fronts: Front[] = [];
