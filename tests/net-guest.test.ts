@@ -98,6 +98,7 @@ describe('guest netfront and network stack', () => {
     for (const r of [a, b]) {
       expect(num(r, 'pings')).toBe(10);
       expect(num(r, 'replies')).toBe(10);
+      expect(num(r, 'lost')).toBe(0);
       expect(num(r, 'rtt_ns_avg')).toBeGreaterThan(0);
       expect(num(r, 'udp_tx')).toBe(100);
       expect(num(r, 'tx_errors')).toBe(0);
@@ -195,6 +196,72 @@ describe('guest netfront and network stack', () => {
     const rx = /netfront tx .* rx (\d+) packets (\d+) slots (\d+) errors/.exec(log)!;
     expect(Number(rx[2])).toBe(Number(rx[1]) + 2);
     expect(Number(rx[3])).toBe(0);
+  }, 300_000);
+
+  it('reconnects when the backend loses the device mid-run (as after a dom0 restart): pings resume, the handshake completes', async () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 256 * MiB });
+    const daemons = startLocalDom0(hv);
+    // 150 pings 20 ms apart (3 s of virtual time) each way, then a short UDP stream.
+    const doms = [
+      ['a', 'work=net ip=10.0.0.1 peer=10.0.0.2 ping=150 interval_ms=20 udp=20 size=500 verbose', '00:16:3e:00:00:41'],
+      ['b', 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=150 interval_ms=20 udp=20 size=500 verbose', '00:16:3e:00:00:42'],
+    ].map(([name, cmdline, mac]) => {
+      const d = hv.createPvDomain(image, { name: name!, memoryBytes: 16 * MiB, cmdline: cmdline! }).domain;
+      addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac: mac! }));
+      hv.unpause(d);
+      return d;
+    });
+    const [a, b] = doms as [(typeof doms)[0], (typeof doms)[0]];
+    const logOf = (domid: number) => hv.dmesg().filter((l) => l.startsWith(`(d${domid})`)).join('\n');
+    // Both pinging, then a's vif loses its ring, as when dom0 dies: netback lets go of it
+    // (its mappings and port gone; the guest is not told), XenStore still says Connected.
+    for (let t = 10e6; t < 5e9 && !/ping seq 10 rtt/.test(logOf(b.domid)); t += 10e6) await hv.runAsync({ until: t });
+    expect(logOf(b.domid)).toMatch(/ping seq 10 rtt/);
+    const vifs = daemons.backends.get('vif')!;
+    const path = `/local/domain/0/backend/vif/${a.domid}/0`;
+    const outage = hv.now();
+    await daemons.netback!.disconnect(vifs.devices.get(path)!);
+    await hv.runAsync({ until: outage + 1.5e9 });
+    // 1.5 s later "dom0 is back": the restart rule for that device says Closed.
+    const back = hv.now();
+    await vifs.restartDevice(path);
+    await hv.runAsync();
+    console.log(`outage of ${path}: ${(outage / 1e6).toFixed(1)} ms .. ${(back / 1e6).toFixed(1)} ms virtual`);
+
+    for (const d of doms) expect(d.shutdownReason).toBe('poweroff');
+    const [la, lb] = [logOf(a.domid), logOf(b.domid)];
+    expect(la).toMatch(new RegExp(`netfront: backend ${path} lost the device \\(state Closed\\); reconnecting with \\d+ tx packet\\(s\\) in flight`));
+    expect(la).toMatch(new RegExp(`netfront: reconnected to ${path}: tx-ring-ref \\d+, rx-ring-ref \\d+, port \\d+, sg 1; \\d+ tx packet\\(s\\) lost`));
+    expect(lb).not.toMatch(/lost the device/);
+    const [ra, rb] = [result(la), result(lb)];
+    for (const [log, r] of [[la, ra], [lb, rb]] as const) {
+      expect(num(r, 'pings')).toBe(150);
+      expect(num(r, 'lost')).toBe(150 - num(r, 'replies'));
+      // The pings of the outage (1 s timeout each, 1.5 s outage) are lost, and only those.
+      expect(num(r, 'lost')).toBeGreaterThanOrEqual(1);
+      expect(num(r, 'lost')).toBeLessThanOrEqual(4);
+      const failed = [...log.matchAll(/net: ping seq (\d+): -110 \(ETIMEDOUT\)/g)].map((m) => Number(m[1]));
+      expect(failed.length).toBe(num(r, 'lost'));
+      // Replies again after the outage: every later ping answered.
+      const answered = [...log.matchAll(/net: ping seq (\d+) rtt/g)].map((m) => Number(m[1]));
+      expect(answered.filter((s) => s > Math.max(...failed)).length).toBe(150 - Math.max(...failed));
+      expect(num(r, 'udp_tx')).toBe(20);
+    }
+    // What a sent into the dead ring came back as lost tx packets, counted as tx errors.
+    const stats = /(\d+) reconnects (\d+) tx lost/.exec(la)!;
+    expect(Number(stats[1])).toBe(1);
+    expect(Number(stats[2])).toBeGreaterThan(0);
+    expect(num(ra, 'tx_errors')).toBe(Number(stats[2]));
+    expect(num(rb, 'tx_errors')).toBe(0);
+    // The reconnect happened after the outage, and a's pings after it were answered.
+    const reconnectedAt = la.indexOf('netfront: reconnected');
+    expect(la.slice(reconnectedAt)).toMatch(/net: ping seq \d+ rtt/);
+    // UDP after the reconnect arrived whole both ways; the finish handshake completed.
+    expect(num(ra, 'udp_rx_bytes')).toBe(10000);
+    expect(num(rb, 'udp_rx_bytes')).toBe(10000);
+    expect(la + lb).not.toMatch(/did not finish/);
+    console.log(`a: ${ra}\nb: ${rb}`);
+    console.log((la + '\n' + lb).split('\n').filter((l) => /netfront:|ping seq \d+: /.test(l)).join('\n'));
   }, 300_000);
 
   it('fails clearly, within its bounded wait, when no backend serves the vif', async () => {

@@ -296,6 +296,71 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     expect(pids()).toEqual([]);
   }, 90_000);
 
+  it('restarts a dom0 killed with SIGKILL mid-ping: both netfronts reconnect, the pings resume, both guests finish', async () => {
+    const u = await up();
+    // Two guests on xenbr0, each pinging the other every 100 ms (6 s of virtual time, which
+    // pvsim up paces to wall time), then a short UDP stream and the done/ack handshake.
+    const guests = [
+      { name: 'neta', n: 1, ip: '10.0.0.1', peer: '10.0.0.2' },
+      { name: 'netb', n: 2, ip: '10.0.0.2', peer: '10.0.0.1' },
+    ];
+    for (const g of guests) {
+      const f = join(dir, `${g.name}.cfg`);
+      writeFileSync(
+        f,
+        `name = "${g.name}"\nkernel = "${join(process.cwd(), 'guests/build/work.elf')}"\nmemory = 16\n` +
+          `extra = "work=net ip=${g.ip} peer=${g.peer} ping=60 interval_ms=100 udp=20 size=500 verbose"\n` +
+          `vif = [ 'mac=00:16:3e:00:00:0${g.n},bridge=xenbr0' ]\n`,
+      );
+      expect(xl(u, 'create', f).status).toBe(0);
+    }
+    const dmesg = () => xl(u, 'dmesg').out ?? '';
+    const of = (log: string, domid: number) => log.split('\n').filter((l) => l.startsWith(`(d${domid}) `)).join('\n');
+    // Kill dom0 once both have had a few pings answered.
+    let log = '';
+    for (let i = 0; i < 150 && !(/\(d1\) net: ping seq 5 rtt/.test(log) && /\(d2\) net: ping seq 5 rtt/.test(log)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      log = dmesg();
+    }
+    expect(log).toMatch(/\(d2\) net: ping seq 5 rtt/);
+    const dom0 = spawnSync('pgrep', ['-f', `${PVSIM} dom0`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number)[0]!;
+    process.kill(dom0, 'SIGKILL');
+    const done = (l: string) => [1, 2].every((d) => new RegExp(`\\(d${d}\\) (work=net ip=|work=net: FAILED)`).test(l)) || /crash/.test(l);
+    for (let i = 0; i < 150 && !done(log); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      log = dmesg();
+    }
+    expect(u.stderr.join('\n')).toMatch(/dom0 exited unexpectedly \(SIGKILL\); restarting it/);
+    expect(log).toMatch(/dom0 connected again/);
+    const summary: string[] = [];
+    for (const d of [1, 2]) {
+      const l = of(log, d);
+      const backend = `/local/domain/0/backend/vif/${d}/0`;
+      expect(l).toMatch(new RegExp(`netfront: backend ${backend} lost the device \\(state Closed\\); reconnecting`));
+      expect(l).toMatch(new RegExp(`netfront: reconnected to ${backend}: .* \\d+ tx packet\\(s\\) lost`));
+      const r = /work=net ip=.*/.exec(l)?.[0] ?? l;
+      expect(r).toMatch(/pings=60 replies=\d+ lost=\d+ /);
+      const replies = Number(/replies=(\d+)/.exec(r)![1]);
+      const lost = Number(/lost=(\d+)/.exec(r)![1]);
+      expect(replies + lost).toBe(60);
+      // Pings answered after the reconnect (the outage's are lost, the rest go on).
+      const after = l.slice(l.indexOf('netfront: reconnected'));
+      const resumed = [...after.matchAll(/net: ping seq \d+ rtt/g)].length;
+      expect(resumed).toBeGreaterThan(0);
+      expect(r).toMatch(/udp_tx=20 /);
+      expect(l).not.toMatch(/did not finish/);
+      summary.push(`d${d}: ${r} (${resumed} answered after the reconnect)`);
+    }
+    console.log(summary.join('\n'));
+    console.log(log.split('\n').filter((l) => /netfront:|ping seq \d+: |dom0/.test(l)).join('\n'));
+    // Both powered off and the restarted toolstack destroyed them (on_poweroff = destroy).
+    for (let i = 0; i < 50 && /neta|netb/.test(xl(u, 'list').out); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(xl(u, 'list').out).not.toMatch(/neta|netb/);
+    u.proc.kill('SIGTERM');
+    expect(await u.exited).toBe(0);
+    expect(pids()).toEqual([]);
+  }, 60_000);
+
   it('reports a hypervisor killed with SIGKILL, stops dom0, and leaves no orphans or sockets', async () => {
     const u = await up();
     const hv = spawnSync('pgrep', ['-f', `${PVSIM} hypervisor`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number)[0]!;

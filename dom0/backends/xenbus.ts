@@ -71,6 +71,25 @@ export class XenbusBackend {
     return this.busy;
   }
 
+  /**
+   * What a restarted dom0 does to one device, without restarting anything (for tests and
+   * tools): the device's ring is let go as a dying dom0's is (the driver disconnects it if
+   * it was connected here) and the instance is forgotten; then the device is examined
+   * afresh, as a new dom0 finds it. XenStore still says Connected, so the restart rule
+   * below says Closed, and the frontend is expected to reconnect. Resolves once done.
+   */
+  async restartDevice(backend: string): Promise<void> {
+    this.busy = this.busy
+      .then(async () => {
+        const dev = this.devices.get(backend);
+        if (!dev) return;
+        this.devices.delete(backend);
+        if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
+      })
+      .catch(() => {});
+    await this.scan();
+  }
+
   private async scanOnce(): Promise<void> {
     const seen = new Set<string>();
     for (const dom of this.list(this.base)) {

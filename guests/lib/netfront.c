@@ -6,6 +6,11 @@
  * responses are read after the rsp_prod that exposes them (rmb), and
  * rsp_event is rearmed with a final check, so none is left without an
  * event. Buffer ids: rx id n is rx page n, tx id n is tx page n.
+ *
+ * While connected, a watch on the backend's state stays registered; the
+ * main flow (netfront_wait/netfront_poll) looks at the state whenever it
+ * fired, and if the backend left Connected (a restarted dom0 says Closed),
+ * reconnect() sets up new rings (see pvsim/netfront.h).
  */
 #include <pvsim/netfront.h>
 #include <pvsim/net.h>
@@ -26,6 +31,9 @@ struct netfront_stats netfront_stats;
 const char *netfront_step = "";
 uint64_t netfront_timeout_ns = 10000000000ULL;
 
+/* Virtual time a reconnect allows the backend to offer InitWait, and then Connected. */
+#define NETFRONT_RECONNECT_NS (30ULL * 1000 * 1000 * 1000)
+
 struct rx_buf {
     uint8_t *page;
     grant_ref_t gref;
@@ -42,8 +50,17 @@ struct tx_buf {
 static struct {
     bool found;                 /* the vif is known (netfront_init) */
     bool have_pages;            /* rings and buffers allocated */
-    bool granted;               /* ... and granted to the backend */
+    bool tx_ring_granted, rx_ring_granted;  /* the ring pages are granted */
+    bool bufs_granted;          /* the rx and tx buffer pages are granted */
     bool connected;
+    bool watching;              /* the watch on the backend's state is registered */
+    bool lost;                  /* the backend lost the device; not reconnected yet */
+    bool offered;               /* new rings offered (keys, Connected); the backend's Connected not seen */
+    unsigned int lost_pkts;     /* tx packets the last loss took */
+    uint64_t lost_at;           /* when the loss was noticed */
+    unsigned int watch_seen;    /* watch_events when the backend's state was last read */
+    bool in_rx;                 /* rx_poll is handing packets up */
+    uint64_t last_rsp_ns;       /* when a response was last taken (for the reconnect note) */
     char frontend[32];          /* device/vif/<devid> */
     volatile struct netif_tx_sring *tx;
     volatile struct netif_rx_sring *rx;
@@ -174,6 +191,7 @@ static int rx_packet(RING_IDX prod)
         f = rx_rsp(j)->flags;
     }
 
+    nf.last_rsp_ns = time_now_ns();
     rx_data_slot(i, &len, &bad);
     for (RING_IDX x = i + 1; x != k; x++) {
         rx_release(nf.rx_id_at[x % NET_RX_RING_SIZE]);      /* an extra slot: no data */
@@ -196,7 +214,21 @@ static int rx_packet(RING_IDX prod)
     return 1;
 }
 
+static unsigned int rx_poll_ring(void);
+
 static unsigned int rx_poll(void)
+{
+    bool outer = !nf.in_rx;
+    unsigned int n;
+
+    nf.in_rx = true;
+    n = rx_poll_ring();
+    if (outer)
+        nf.in_rx = false;
+    return n;
+}
+
+static unsigned int rx_poll_ring(void)
 {
     unsigned int delivered = 0;
 
@@ -249,6 +281,7 @@ static void tx_reclaim(void)
             struct tx_buf *b;
 
             nf.tx_cons++;
+            nf.last_rsp_ns = time_now_ns();
             if (st == NETIF_RSP_NULL)
                 continue;       /* an extra-info slot (never sent here) */
             if (id >= NETFRONT_TX_BUFS || !nf.txb[id].busy)
@@ -355,14 +388,26 @@ int netfront_send(const struct netfront_piece *pieces, unsigned int n)
 
 /* ---- polling and waiting ------------------------------------------------ */
 
+static void check_backend(void);
+
 void netfront_set_rx_handler(netfront_rx_fn fn, void *arg)
 {
     nf.rx_fn = fn;
     nf.rx_arg = arg;
 }
 
+/* A state change to look at: not while received packets are being handed
+ * up (the rx handler may wait for tx room), as a reconnect resets the rings
+ * under rx_poll. */
+static bool backend_moved(void)
+{
+    return nf.watching && !nf.in_rx && watch_events != nf.watch_seen;
+}
+
 unsigned int netfront_poll(void)
 {
+    if (backend_moved())
+        check_backend();
     if (!nf.connected)
         return 0;
     tx_reclaim();
@@ -371,15 +416,17 @@ unsigned int netfront_poll(void)
 
 unsigned int netfront_wait(uint64_t deadline_ns, bool deliver)
 {
-    if (!nf.connected) {
+    if (!nf.connected && !nf.lost) {
         if (deadline_ns != UINT64_MAX)
             (void)sleep_until(deadline_ns);
         return 0;
     }
     local_irq_disable();
     for (;;) {
-        bool work = READ_ONCE(nf.tx->rsp_prod) != nf.tx_cons ||
-                    (deliver && READ_ONCE(nf.rx->rsp_prod) != nf.rx_seen);
+        /* Responses to serve, or the backend's state moved (it may have lost the device). */
+        bool work = backend_moved() ||
+                    (nf.connected && (READ_ONCE(nf.tx->rsp_prod) != nf.tx_cons ||
+                                      (deliver && READ_ONCE(nf.rx->rsp_prod) != nf.rx_seen)));
         if (work || time_now_ns() >= deadline_ns)
             break;
         if (deadline_ns != UINT64_MAX)
@@ -389,6 +436,10 @@ unsigned int netfront_wait(uint64_t deadline_ns, bool deliver)
         local_irq_disable();
     }
     local_irq_enable();
+    if (backend_moved())
+        check_backend();
+    if (!nf.connected)
+        return 0;
     if (deliver)
         return netfront_poll();
     tx_reclaim();
@@ -431,30 +482,42 @@ static const char *state_name(unsigned long st)
     return st < PV_ARRAY_SIZE(names) ? names[st] : "?";
 }
 
-/* Waits (the state watch, bounded by deadline) until the backend's state is `want`. */
-static int wait_backend(unsigned long want, uint64_t deadline)
+static int backend_state(unsigned long *st)
 {
     char path[96];
-    unsigned long st = XenbusStateUnknown;
 
     snprintf(path, sizeof(path), "%s/state", netfront.backend);
+    *st = XenbusStateUnknown;
+    return xs_read_ulong(XBT_NIL, path, st);
+}
+
+/* Waits (the state watch, for at most bound_ns) until the backend's state
+ * is `want`. Closing or Closed is a failure unless closed_ok (a reconnect:
+ * the backend says Closed until it sees us Initialising). On success every
+ * watch event up to the read that found `want` counts as seen. */
+static int wait_backend(unsigned long want, uint64_t bound_ns, bool closed_ok)
+{
+    uint64_t deadline = time_now_ns() + bound_ns;
+    unsigned long st = XenbusStateUnknown;
+
     for (;;) {
         unsigned int seen = watch_events;
-        int rc = xs_read_ulong(XBT_NIL, path, &st);
+        int rc = backend_state(&st);
 
         if (rc < 0 && rc != -XEN_ENOENT)
             return rc;
-        if (rc >= 0 && st == want)
+        if (rc >= 0 && st == want) {
+            nf.watch_seen = seen;
             return 0;
-        if (rc >= 0 && (st == XenbusStateClosing || st == XenbusStateClosed)) {
+        }
+        if (rc >= 0 && !closed_ok && (st == XenbusStateClosing || st == XenbusStateClosed)) {
             printf("netfront: backend %s is %s\n", netfront.backend, state_name(st));
             report_backend_error();
             return -XEN_EIO;
         }
         if (time_now_ns() >= deadline) {
             printf("netfront: backend %s did not reach %s within %llu ms (state %s)\n",
-                   netfront.backend, state_name(want),
-                   (unsigned long long)(netfront_timeout_ns / 1000000U),
+                   netfront.backend, state_name(want), (unsigned long long)(bound_ns / 1000000U),
                    rc < 0 ? "missing" : state_name(st));
             return -XEN_ETIMEDOUT;
         }
@@ -475,6 +538,20 @@ static int read_backend_ulong(const char *key, unsigned long *v)
 
     snprintf(path, sizeof(path), "%s/%s", netfront.backend, key);
     return xs_read_ulong(XBT_NIL, path, v);
+}
+
+/* What the backend offers at InitWait: copying receive is required. */
+static int read_features(void)
+{
+    unsigned long v;
+
+    netfront_step = "reading the backend's features";
+    if (read_backend_ulong("feature-rx-copy", &v) < 0 || v != 1) {
+        printf("netfront: backend %s does not offer feature-rx-copy\n", netfront.backend);
+        return -XEN_EOPNOTSUPP;
+    }
+    netfront.sg = read_backend_ulong("feature-sg", &v) >= 0 && v != 0;
+    return 0;
 }
 
 static void *alloc_page(void)
@@ -514,40 +591,87 @@ static int grant(const void *page, bool readonly, grant_ref_t *ref)
     return 0;
 }
 
-/* Ends every grant (a page the backend still has mapped stays granted:
- * its ref is lost, not reused) and closes the port. */
-static void release(void)
-{
-    if (nf.granted) {
-        (void)gnttab_free_access(netfront.tx_ring_ref);
-        (void)gnttab_free_access(netfront.rx_ring_ref);
-        for (unsigned int i = 0; i < NETFRONT_RX_BUFS; i++)
-            (void)gnttab_free_access(nf.rxb[i].gref);
-        for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++)
-            (void)gnttab_free_access(nf.txb[i].gref);
-        nf.granted = false;
-    }
-    if (netfront.port != 0) {
-        (void)evtchn_close(netfront.port);
-        netfront.port = 0;
-    }
-}
-
-static int grant_all(void)
+static int grant_rings(void)
 {
     int rc;
 
-    if ((rc = grant((const void *)nf.tx, false, &netfront.tx_ring_ref)) < 0 ||
-        (rc = grant((const void *)nf.rx, false, &netfront.rx_ring_ref)) < 0)
-        return rc;
+    if (!nf.tx_ring_granted) {
+        if ((rc = grant((const void *)nf.tx, false, &netfront.tx_ring_ref)) < 0)
+            return rc;
+        nf.tx_ring_granted = true;
+    }
+    if (!nf.rx_ring_granted) {
+        if ((rc = grant((const void *)nf.rx, false, &netfront.rx_ring_ref)) < 0)
+            return rc;
+        nf.rx_ring_granted = true;
+    }
+    return 0;
+}
+
+/* The buffers are granted once and stay granted across reconnects (the
+ * backend only copies to and from them, it never maps them). */
+static int grant_bufs(void)
+{
+    int rc;
+
+    if (nf.bufs_granted)
+        return 0;
     for (unsigned int i = 0; i < NETFRONT_RX_BUFS; i++)
         if ((rc = grant(nf.rxb[i].page, false, &nf.rxb[i].gref)) < 0)
             return rc;
     for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++)
         if ((rc = grant(nf.txb[i].page, true, &nf.txb[i].gref)) < 0)
             return rc;
-    nf.granted = true;
+    nf.bufs_granted = true;
     return 0;
+}
+
+/* Ends a ring page's grant. The backend must have unmapped it (a dead
+ * dom0's mappings are undone by the hypervisor); it gets a few yields. */
+static int end_ring_grant(grant_ref_t ref, bool *granted)
+{
+    unsigned int tries = 0;
+    int rc = 0;
+
+    if (!*granted)
+        return 0;
+    while ((rc = gnttab_free_access(ref)) == -XEN_EBUSY && ++tries < 1000)
+        (void)sched_yield();
+    if (rc < 0)
+        return rc;
+    *granted = false;
+    return 0;
+}
+
+/* The event channel and the rings' grants (-XEN_EBUSY if the backend still
+ * maps a ring page: the page is not reused then). */
+static int release_rings(void)
+{
+    int rc, rc2;
+
+    nf.offered = false;
+    if (netfront.port != 0) {
+        (void)evtchn_close(netfront.port);
+        netfront.port = 0;
+    }
+    rc = end_ring_grant(netfront.tx_ring_ref, &nf.tx_ring_granted);
+    rc2 = end_ring_grant(netfront.rx_ring_ref, &nf.rx_ring_granted);
+    return rc < 0 ? rc : rc2;
+}
+
+/* Ends every grant (a page the backend still has mapped stays granted:
+ * its ref is lost, not reused) and closes the port. */
+static void release(void)
+{
+    (void)release_rings();
+    nf.tx_ring_granted = nf.rx_ring_granted = false;
+    if (nf.bufs_granted) {
+        for (unsigned int i = 0; i < NETFRONT_RX_BUFS; i++)
+            (void)gnttab_free_access(nf.rxb[i].gref);
+        for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++)
+            (void)gnttab_free_access(nf.txb[i].gref);
+        nf.bufs_granted = false;
+    }
 }
 
 static int write_ring_keys(xs_transaction_t t, void *arg)
@@ -566,47 +690,11 @@ static int write_ring_keys(xs_transaction_t t, void *arg)
     return 0;
 }
 
-bool netfront_connected(void)
+/* Empty rings (the pages cleared, SHARED_RING_INIT) and every buffer free. */
+static void reset_rings(void)
 {
-    return nf.connected;
-}
-
-int netfront_connect(void)
-{
-    char tmp[96];
-    unsigned long v;
-    uint64_t deadline;
-    int rc;
-
-    if (nf.connected)
-        return 0;
-    if (!nf.found)
-        return -XEN_ENODEV;
-    snprintf(tmp, sizeof(tmp), "%s/state", netfront.backend);
-    netfront_step = "watching the backend's state";
-    rc = xs_watch(tmp, "netfront-state", state_watch, NULL);
-    if (rc < 0)
-        return rc;
-    netfront_step = "waiting for the backend's InitWait";
-    deadline = time_now_ns() + netfront_timeout_ns;
-    rc = wait_backend(XenbusStateInitWait, deadline);
-    if (rc < 0)
-        goto out;
-
-    netfront_step = "reading the backend's features";
-    if (read_backend_ulong("feature-rx-copy", &v) < 0 || v != 1) {
-        printf("netfront: backend %s does not offer feature-rx-copy\n", netfront.backend);
-        rc = -XEN_EOPNOTSUPP;
-        goto out;
-    }
-    netfront.sg = read_backend_ulong("feature-sg", &v) >= 0 && v != 0;
-
-    netfront_step = "setting up the rings";
-    mm_init();
-    gnttab_init();
-    rc = alloc_pages();
-    if (rc < 0)
-        goto out;
+    memset((void *)nf.tx, 0, PAGE_SIZE);
+    memset((void *)nf.rx, 0, PAGE_SIZE);
     PVSIM_SHARED_RING_INIT(nf.tx);
     PVSIM_SHARED_RING_INIT(nf.rx);
     nf.tx_prod_pvt = nf.tx_cons = 0;
@@ -621,38 +709,223 @@ int netfront_connect(void)
         nf.rxb[i].posted = false;
         nf.rx_free[nf.rx_nfree++] = (uint16_t)i;
     }
-    rc = grant_all();
-    if (rc < 0)
-        goto fail;
+}
+
+/* The backend is Connected to the rings offered: fill the rx ring. */
+static void rings_up(void)
+{
+    nf.offered = false;
+    nf.connected = true;
+    nf.lost = false;
+    /* The rx ring is filled only now, once the backend has attached to it
+     * (pvsim's BackRing, like Xen's BACK_RING_ATTACH, would also serve
+     * buffers posted before). */
+    rx_refill();
+    notify_backend();
+}
+
+/* New rings (granted), a new event channel, the keys, state Connected and
+ * the backend's Connected (within bound_ns); then the rx ring is filled.
+ * The rings' pages must not be mapped by anyone. */
+static int connect_rings(uint64_t bound_ns)
+{
+    int rc;
+
+    netfront_step = "setting up the rings";
+    reset_rings();
+    if ((rc = grant_rings()) < 0 || (rc = grant_bufs()) < 0)
+        return rc;
     rc = evtchn_alloc_unbound(netfront.backend_id, nf_event, NULL, &netfront.port);
     if (rc < 0)
-        goto fail;
-
+        return rc;
     netfront_step = "writing the ring keys";
     rc = xs_transaction(write_ring_keys, NULL, NULL);
     if (rc < 0)
-        goto fail;
+        return rc;
     netfront_step = "writing state Connected";
     rc = write_key(XBT_NIL, "state", XenbusStateConnected);
     if (rc < 0)
-        goto fail;
+        return rc;
+    nf.offered = true;
     netfront_step = "waiting for the backend's Connected";
-    rc = wait_backend(XenbusStateConnected, time_now_ns() + netfront_timeout_ns);
+    rc = wait_backend(XenbusStateConnected, bound_ns, false);
     if (rc < 0)
-        goto fail;
-    nf.connected = true;
-    /* The rx ring is filled only now, once the backend has attached to it.
-     * (Linux posts its buffers before switching to Connected, which Xen's
-     * BACK_RING_INIT, req_cons = 0, serves; pvsim's netback starts its
-     * BackRing at the req_prod it finds, so buffers posted earlier would
-     * never be used.) */
-    rx_refill();
-    notify_backend();
-    goto out;
-fail:
-    release();
-out:
-    (void)xs_unwatch(tmp, "netfront-state");
+        return rc;
+    rings_up();
+    return 0;
+}
+
+static void unwatch(void)
+{
+    char path[96];
+
+    if (!nf.watching)
+        return;
+    snprintf(path, sizeof(path), "%s/state", netfront.backend);
+    (void)xs_unwatch(path, "netfront-state");
+    nf.watching = false;
+}
+
+/*
+ * The backend lost the device (a restarted dom0 finds it Connected without
+ * a ring of its own and says Closed; any state but Connected counts). The
+ * old rings' responses already published are taken (tx slots only), then
+ * the port is closed and the ring grants end (the dead backend's mappings
+ * were undone by the hypervisor). Every tx slot still waiting for its
+ * response goes back to the pool: its packet is lost (counted in tx_errors
+ * and tx_lost); rx buffers are taken off the old ring (what they were to
+ * receive is lost). The buffers stay granted and are used again. Then as
+ * at first: state Initialising, the backend's InitWait (Closed tolerated
+ * meanwhile), new rings, the keys, Connected, the rx ring filled. The
+ * stack's retries (ARP, ping timeouts, the done handshake) cover what was
+ * lost. A failed attempt is made again at the next state change.
+ */
+static void note_reconnected(void)
+{
+    printf("netfront: reconnected to %s: tx-ring-ref %lu, rx-ring-ref %lu, port %lu, sg %d; "
+           "%u tx packet(s) lost; %llu us after noticing\n",
+           netfront.backend, (unsigned long)netfront.tx_ring_ref,
+           (unsigned long)netfront.rx_ring_ref, (unsigned long)netfront.port, netfront.sg,
+           nf.lost_pkts, (unsigned long long)((time_now_ns() - nf.lost_at) / 1000U));
+}
+
+static int reconnect(unsigned long st)
+{
+    unsigned int lost_pkts = 0;
+    int rc;
+
+    if (!nf.lost) {
+        unsigned int busy = 0;
+
+        nf.connected = false;
+        nf.lost = true;
+        netfront_stats.reconnects++;
+        nf.lost_at = time_now_ns();
+        tx_reclaim();
+        for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++) {
+            bool first = true;
+
+            if (!nf.txb[i].busy)
+                continue;
+            busy++;
+            for (unsigned int j = 0; j < i && first; j++)
+                first = !(nf.txb[j].busy && nf.txb[j].pkt == nf.txb[i].pkt);
+            if (first)
+                lost_pkts++;
+        }
+        for (unsigned int i = 0; i < NETFRONT_TX_BUFS; i++) {
+            if (nf.txb[i].busy) {
+                nf.txb[i].busy = false;
+                nf.tx_free[nf.tx_nfree++] = (uint16_t)i;
+            }
+        }
+        nf.lost_pkts = lost_pkts;
+        netfront_stats.tx_lost += lost_pkts;
+        netfront_stats.tx_errors += lost_pkts;
+        printf("netfront: backend %s lost the device (state %s); reconnecting with %u tx "
+               "packet(s) in flight (%u slots), the last response %llu ms ago\n",
+               netfront.backend, state_name(st), lost_pkts, busy,
+               (unsigned long long)((nf.lost_at - nf.last_rsp_ns) / 1000000U));
+    }
+    netfront_step = "reconnect: releasing the old rings";
+    rc = release_rings();
+    if (rc < 0)
+        return rc;
+    netfront_step = "reconnect: writing state Initialising";
+    rc = write_key(XBT_NIL, "state", XenbusStateInitialising);
+    if (rc < 0)
+        return rc;
+    netfront_step = "reconnect: waiting for the backend's InitWait";
+    rc = wait_backend(XenbusStateInitWait, NETFRONT_RECONNECT_NS, true);
+    if (rc < 0)
+        return rc;
+    rc = read_features();
+    if (rc < 0)
+        return rc;
+    rc = connect_rings(NETFRONT_RECONNECT_NS);
+    if (rc < 0)
+        return rc;
+    note_reconnected();
+    return 0;
+}
+
+/* The backend's state watch fired: nothing to do while it says Connected. */
+static void check_backend(void)
+{
+    unsigned int seen = watch_events;
+    unsigned long st;
+    int rc = backend_state(&st);
+
+    nf.watch_seen = seen;
+    if (rc < 0 && rc != -XEN_ENOENT)
+        return;                 /* xenstore trouble: looked at again at the next event */
+    if (rc == -XEN_ENOENT) {
+        if (nf.connected || nf.lost) {
+            printf("netfront: backend %s is gone\n", netfront.backend);
+            nf.connected = false;
+            nf.lost = false;
+            release();
+            unwatch();
+        }
+        return;
+    }
+    if (nf.connected ? st == XenbusStateConnected : !nf.lost)
+        return;
+    if (nf.offered && st == XenbusStateConnected) {
+        /* A reconnect gave up waiting for this, and the backend got there later. */
+        rings_up();
+        note_reconnected();
+        return;
+    }
+    rc = reconnect(st);
+    if (rc < 0)
+        printf("netfront: reconnect failed at \"%s\": %d (%s); trying again when the backend's "
+               "state changes\n",
+               netfront_step, rc, xen_errstr(rc));
+}
+
+bool netfront_connected(void)
+{
+    return nf.connected;
+}
+
+int netfront_connect(void)
+{
+    char path[96];
+    int rc;
+
+    if (nf.connected)
+        return 0;
+    if (!nf.found)
+        return -XEN_ENODEV;
+    if (nf.lost)
+        return reconnect(XenbusStateUnknown);
+    if (!nf.watching) {
+        /* The watch stays while connected: it is how a lost backend is noticed. */
+        snprintf(path, sizeof(path), "%s/state", netfront.backend);
+        netfront_step = "watching the backend's state";
+        rc = xs_watch(path, "netfront-state", state_watch, NULL);
+        if (rc < 0)
+            return rc;
+        nf.watching = true;
+    }
+    netfront_step = "waiting for the backend's InitWait";
+    rc = wait_backend(XenbusStateInitWait, netfront_timeout_ns, false);
+    if (rc >= 0)
+        rc = read_features();
+    if (rc >= 0) {
+        netfront_step = "setting up the rings";
+        mm_init();
+        gnttab_init();
+        rc = alloc_pages();
+    }
+    if (rc >= 0) {
+        rc = connect_rings(netfront_timeout_ns);
+        if (rc < 0)
+            release();
+    }
+    if (rc < 0)
+        unwatch();
     return rc < 0 ? rc : 0;
 }
 
@@ -660,8 +933,10 @@ void netfront_disconnect(void)
 {
     if (!nf.found)
         return;
+    unwatch();
     (void)write_key(XBT_NIL, "state", XenbusStateClosing);
     nf.connected = false;
+    nf.lost = false;
     release();
 }
 

@@ -7,13 +7,17 @@
  *   ping=<n>         echo requests to the peer (default 10; 56 bytes of data)
  *   udp=<n>          datagrams streamed to the peer's discard port 9 (default 100)
  *   size=<bytes>     their payload, at most 1472 (default 1024)
+ *   interval_ms=<ms> from the start of one ping to the next (default 0:
+ *                    back to back)
  *   vif=<devid>      which vif (default: the first of device/vif)
  *   wait_ms=<ms>     bound on waiting for the peer: its ARP answer and its
  *                    "done" (virtual ms, default 30000)
  *
  * First the peer's address is resolved (ARP, retried every 100 ms: the
  * peer may boot later), then the pings go out one at a time (1 s timeout
- * each: a lost one counts as no reply), then the UDP stream, each datagram
+ * each: a lost one counts as no reply, and one that could not be sent
+ * still takes its second, so a link that is down does not use up the
+ * pings at once), then the UDP stream, each datagram
  * as two tx slots (headers, payload). All along, the stack answers the
  * peer's ARP requests and pings and counts what arrives on port 9. Then
  * both sides finish with a handshake on UDP port WORK_NET_DONE_PORT: each
@@ -24,8 +28,12 @@
  * result line's udp_rx/udp_rx_bytes count port 9 (the peer's stream),
  * udp_tx/udp_tx_bytes our stream, rtt_ns_avg the guest clock from sending
  * a request to handling its reply, ns everything from the ARP wait to the
- * end of the handshake. Without a vif (no xenstore, or no device/vif) it
- * says so and powers off.
+ * end of the handshake, lost = pings - replies. Without a vif (no
+ * xenstore, or no device/vif) it says so and powers off.
+ *
+ * If the backend loses the device meanwhile (dom0 restarted), netfront
+ * reconnects from inside the waits (lib/netfront.c); what was in flight is
+ * lost and the pings of the outage time out, the rest goes on.
  */
 #include <pvsim/netfront.h>
 #include <pvsim/net.h>
@@ -113,6 +121,7 @@ void work_net(void)
 {
     unsigned long pings = param("ping", 10), udp = param("udp", 100), size = param("size", 1024);
     uint64_t wait_ns = (uint64_t)param("wait_ms", 30000) * MS;
+    uint64_t interval_ns = (uint64_t)param("interval_ms", 0) * MS;
     const char *vif = cmdline_get("vif");
     unsigned long replies = 0, udp_tx = 0, udp_tx_bytes = 0;
     uint64_t rtt_sum = 0, rtt_min = UINT64_MAX, rtt_max = 0, end;
@@ -158,28 +167,38 @@ void work_net(void)
            (unsigned long long)((time_now_ns() - m.t0) / 1000));
 
     for (unsigned long i = 0; i < pings; i++) {
-        uint64_t rtt;
+        uint64_t start = time_now_ns(), rtt;
         rc = net_ping(w.peer, (uint16_t)(i + 1), PING_DATA, PING_TIMEOUT_NS, &rtt);
         if (rc < 0) {
             printf("net: ping seq %lu: %d (%s)\n", i + 1, rc, xen_errstr(rc));
-            continue;
+            net_serve_until(start + PING_TIMEOUT_NS);  /* a lost ping takes its timeout */
+        } else {
+            replies++;
+            if (flag("verbose"))
+                printf("net: ping seq %lu rtt %llu ns\n", i + 1, (unsigned long long)rtt);
+            rtt_sum += rtt;
+            rtt_min = rtt < rtt_min ? rtt : rtt_min;
+            rtt_max = rtt > rtt_max ? rtt : rtt_max;
         }
-        replies++;
-        if (flag("verbose"))
-            printf("net: ping seq %lu rtt %llu ns\n", i + 1, (unsigned long long)rtt);
-        rtt_sum += rtt;
-        rtt_min = rtt < rtt_min ? rtt : rtt_min;
-        rtt_max = rtt > rtt_max ? rtt : rtt_max;
+        if (interval_ns != 0 && i + 1 < pings)
+            net_serve_until(start + interval_ns);
     }
 
     for (unsigned long i = 0; i < udp; i++) {
         for (unsigned long b = 0; b < size; b++)
             w.payload[b] = (uint8_t)(i * 7 + b);
+        uint64_t give_up = 0;
         for (;;) {
             rc = net_udp_send(w.peer, WORK_NET_SRC_PORT, NET_DISCARD_PORT, w.payload, size);
-            if (rc != -XEN_EAGAIN)
+            if (rc != -XEN_EAGAIN && rc != -XEN_ENOTCONN)
                 break;
-            net_wait(time_now_ns() + MS);   /* the device is busy: serve, then retry */
+            /* The device is busy, or reconnecting: serve (a reconnect happens
+             * there), then retry, for at most wait_ms. */
+            if (give_up == 0)
+                give_up = time_now_ns() + wait_ns;
+            else if (time_now_ns() >= give_up)
+                break;
+            net_wait(time_now_ns() + MS);
         }
         if (rc < 0)
             work_fail("net_udp_send(#%lu, %lu bytes) = %d (%s)", i, size, rc, xen_errstr(rc));
@@ -206,18 +225,19 @@ void work_net(void)
     net_serve_until(time_now_ns() + LINGER_NS);
 
     printf("net: rtt_ns min %llu max %llu; netfront tx %lu packets %lu slots %lu busy, rx %lu "
-           "packets %lu slots %lu errors, %lu events %lu notifies; stack rx %lu frames, %lu echo requests "
-           "answered, %lu arp replies, %lu dropped tx\n",
+           "packets %lu slots %lu errors, %lu events %lu notifies, %lu reconnects %lu tx lost; stack rx "
+           "%lu frames, %lu echo requests answered, %lu arp replies, %lu dropped tx\n",
            (unsigned long long)(replies ? rtt_min : 0), (unsigned long long)rtt_max,
            (unsigned long)netfront_stats.tx_packets, (unsigned long)netfront_stats.tx_slots,
            (unsigned long)netfront_stats.tx_busy, (unsigned long)netfront_stats.rx_packets,
            (unsigned long)netfront_stats.rx_slots, (unsigned long)netfront_stats.rx_errors, (unsigned long)netfront_stats.events,
-           (unsigned long)netfront_stats.notifies, (unsigned long)net_stats.rx_frames,
+           (unsigned long)netfront_stats.notifies, (unsigned long)netfront_stats.reconnects,
+           (unsigned long)netfront_stats.tx_lost, (unsigned long)net_stats.rx_frames,
            (unsigned long)net_stats.echo_requests, (unsigned long)net_stats.arp_replies_sent,
            (unsigned long)net_stats.tx_dropped);
-    printf("work=net ip=%s peer=%s pings=%lu replies=%lu rtt_ns_avg=%llu udp_tx=%lu "
+    printf("work=net ip=%s peer=%s pings=%lu replies=%lu lost=%lu rtt_ns_avg=%llu udp_tx=%lu "
            "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu\n",
-           ipbuf, peerbuf, pings, replies, (unsigned long long)per(rtt_sum, replies), udp_tx,
+           ipbuf, peerbuf, pings, replies, pings - replies, (unsigned long long)per(rtt_sum, replies), udp_tx,
            udp_tx_bytes, (unsigned long)net_stats.discard_rx,
            (unsigned long)net_stats.discard_rx_bytes,
            (unsigned long)(netfront_stats.tx_errors + net_stats.tx_errors),

@@ -12,10 +12,25 @@
  * request-rx-copy=1, feature-rx-notify=1, feature-sg=1 and
  * feature-no-csum-offload=1 written in one xenstore transaction, then
  * state Connected; it waits for the backend's Connected and only then
- * fills the rx ring (pvsim's netback ignores requests published before it
- * attached; see lib/netfront.c). Both waits are
- * bounded (netfront_timeout_ns); a backend that closes or never gets there
- * is an error, with its `error` node printed if it wrote one.
+ * fills the rx ring. Both waits are bounded (netfront_timeout_ns); a
+ * backend that closes or never gets there is an error, with its `error`
+ * node printed if it wrote one.
+ *
+ * Reconnection: the watch on the backend's state stays while connected.
+ * When it has fired, netfront_wait()/netfront_poll() read the state; if
+ * the backend left Connected (a restarted dom0 finds the device Connected
+ * without a ring of its own and says Closed), netfront prints `netfront:
+ * backend <path> lost the device (state <s>); reconnecting ...`, takes the
+ * tx responses already published, closes the old port and ends the ring
+ * grants, returns every tx slot still in flight to the pool (each such
+ * packet counts as lost: tx_lost and tx_errors), takes its rx buffers off
+ * the old ring (what they were to receive is lost), writes Initialising,
+ * waits for InitWait (Closed tolerated meanwhile; 30 s of virtual time at
+ * most), and connects new rings as above (`netfront: reconnected to
+ * <path>: ...`). Buffer pages stay granted and are reused. A reconnect
+ * that fails is printed and tried again at the backend's next state
+ * change; meanwhile netfront_send() says -XEN_ENOTCONN. A backend
+ * directory that disappears takes the device down for good.
  *
  * Receive: NETFRONT_RX_BUFS pages, granted writable to the backend, are
  * kept posted on the rx ring (it is full whenever nothing is being
@@ -37,7 +52,9 @@
  * Requests are pushed with Xen's push-and-check-notify; responses are
  * consumed with the final check (rsp_event rearmed). The event handler only
  * counts: rings are served by netfront_poll() and netfront_wait() from the
- * kernel's main flow, so the rx handler may call netfront_send().
+ * kernel's main flow, so the rx handler may call netfront_send() (and
+ * netfront_wait() without delivery: no reconnect happens while packets
+ * are being handed up).
  *
  * netfront_connect() is the whole ring setup and may run again after
  * netfront_disconnect() (for a backend that goes away and comes back).
@@ -77,12 +94,14 @@ extern uint64_t netfront_timeout_ns;
 
 struct netfront_stats {
     uint32_t tx_packets, tx_bytes, tx_slots;
-    uint32_t tx_errors;         /* packets whose response was not NETIF_RSP_OKAY */
+    uint32_t tx_errors;         /* packets whose response was not NETIF_RSP_OKAY, or lost in a reconnect */
     uint32_t tx_busy;           /* netfront_send found no free slot (-XEN_EAGAIN) */
     uint32_t rx_packets, rx_bytes, rx_slots;
     uint32_t rx_errors;         /* packets dropped: a negative status, bad offset or id, too long */
     uint32_t events;            /* on the event channel */
     uint32_t notifies;          /* EVTCHNOP_send to the backend */
+    uint32_t reconnects;        /* the backend lost the device (each loss once) */
+    uint32_t tx_lost;           /* packets whose slots a reconnect took back without a response */
 };
 extern struct netfront_stats netfront_stats;
 
