@@ -9,7 +9,7 @@ import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
-import { removeDevices } from './toolstack/devices.ts';
+import { addDevice, removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
@@ -19,6 +19,8 @@ export interface DomainSetupInfo extends DomainLayout {
   storePort: number;
   consoleMfn: number;
   consolePort: number;
+  /** Split devices to announce (libxl's layout) before the domain runs. */
+  devices?: readonly { kind: string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }[];
 }
 
 export class Dom0Daemons {
@@ -180,7 +182,10 @@ export class Dom0Daemons {
    */
   async domainCreated(d: DomainSetupInfo): Promise<void> {
     const again = this.restored && this.xenstored.isIntroduced(d.domid) && !this.rings.has(d.domid);
-    if (!again) writeDomainLayout(this.xenstored, d);
+    if (!again) {
+      writeDomainLayout(this.xenstored, d);
+      for (const dev of d.devices ?? []) if (dev.kind === 'vbd' || dev.kind === 'vif') addDevice(this.xenstored, d.domid, { ...dev, kind: dev.kind });
+    }
     if (d.storePort) {
       const page = await this.platform.mapForeign(d.domid, d.storeMfn);
       const port = await this.platform.bindInterdomain(d.domid, d.storePort);

@@ -74,7 +74,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       if (req.dom0Event) await platform.event(req.dom0Event);
       else if (req.domainCreated) {
         const s = req.domainCreated;
-        await daemons.domainCreated({ domid: s.domain.domid, name: s.domain.name, memoryKb: s.memoryKb, vcpus: s.vcpus, storeMfn: s.storeMfn, storePort: s.storePort, consoleMfn: s.consoleMfn, consolePort: s.consolePort });
+        await daemons.domainCreated({ domid: s.domain.domid, name: s.domain.name, memoryKb: s.memoryKb, vcpus: s.vcpus, storeMfn: s.storeMfn, storePort: s.storePort, consoleMfn: s.consoleMfn, consolePort: s.consolePort, devices: s.devices });
         await platform.flush();
         log(`dom0: serving d${s.domain.domid} ${s.domain.name}`);
       } else if (req.domainDestroyed) daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);

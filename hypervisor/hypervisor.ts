@@ -19,7 +19,7 @@ import {
   CSR_STVEC,
 } from './cpu/csr.ts';
 import { FrameTable } from './mm/frame_table.ts';
-import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
+import { Domain, RUNSTATES, Vcpu, type Dom0Device, type Runstate } from './domain/domain.ts';
 import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
 import type { FrameWatcher } from './hypercall/types.ts';
@@ -60,6 +60,8 @@ export interface CreateDomainOptions {
   vcpus?: number;
   weight?: number;
   cap?: number;
+  /** Devices dom0 is to announce in XenStore before the domain runs. */
+  devices?: readonly Dom0Device[];
 }
 
 export type RunResult =
@@ -209,6 +211,7 @@ export class Hypervisor implements HypervisorServices {
   createPvDomain(image: Uint8Array, opts: CreateDomainOptions): { domain: Domain; layout: PvLayout } {
     const plan = planPvDomain(image, opts);
     const d = this.createEmptyDomain({ ...opts, nrPages: plan.nrPages });
+    d.dom0Devices = opts.devices ?? [];
     try {
       writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => this.frames.frameStorage(d.p2m[pfn]!));
       this.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);

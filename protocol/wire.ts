@@ -113,6 +113,7 @@ export interface DomainSetup {
   storePort: number;
   consoleMfn: number;
   consolePort: number;
+  devices?: Device[];
 }
 
 /** One operation per request; exactly one key is set. */

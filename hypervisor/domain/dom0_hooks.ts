@@ -2,6 +2,7 @@
 // or destroyed becomes a dom0 dispatch, so dom0 sets a domain up before it first runs.
 
 import type { Hypervisor } from '../hypervisor.ts';
+import type { Dom0Device } from './domain.ts';
 
 /** What dom0's toolstack needs to serve a new domain's store and console rings. */
 export interface Dom0DomainInfo {
@@ -13,6 +14,8 @@ export interface Dom0DomainInfo {
   storePort: number;
   consoleMfn: number;
   consolePort: number;
+  /** Devices to announce in XenStore before the domain runs (a scenario's disks and vifs). */
+  devices: readonly Dom0Device[];
 }
 
 /** Tells dom0 (here or remote) about every domain built or destroyed, as dispatches. */
@@ -32,6 +35,7 @@ export function attachDom0Hooks(
       storePort: d.storeEvtchn,
       consoleMfn: d.consoleMfn,
       consolePort: d.consoleEvtchn,
+      devices: d.dom0Devices,
     };
     // No delay: dom0 sets a domain up before it can run (it is created paused).
     hv.dispatch(() => created(info), 0);

@@ -1,5 +1,13 @@
 // A domain and its vCPUs: the hypervisor's view of one guest.
 
+/** A split device as dom0's toolstack writes it to XenStore (libxl's keys). */
+export interface Dom0Device {
+  kind: string;
+  devid: number;
+  backend: Record<string, string>;
+  frontend: Record<string, string>;
+}
+
 import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
@@ -73,6 +81,11 @@ export class Domain {
   storeEvtchn = 0;
   consoleMfn = 0;
   consoleEvtchn = 0;
+  /**
+   * Split devices the toolstack asks dom0 to announce for this domain (a scenario's disks
+   * and vifs), handed to dom0 with the domain's creation; the hypervisor does not read them.
+   */
+  dom0Devices: readonly Dom0Device[] = [];
   /** PV MMU state: each vCPU's base page table (mmInitDomain); null until built. */
   mm: DomainMm | null = null;
   /** Grant table (gnttabInit); null until set up. */

@@ -6,7 +6,9 @@ import { resolve } from 'node:path';
 import { Hypervisor, type SchedulerName } from '../hypervisor.ts';
 import { startLocalDom0 } from '../../dom0/local.ts';
 import type { Domain } from '../domain/domain.ts';
-import { ScenarioError, type Scenario } from './schema.ts';
+import { ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
+import { parseDiskSpec, parseVifSpec } from '../../dom0/toolstack/xlcfg.ts';
+import { vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 
 export interface DomainReport {
   domid: number;
@@ -47,6 +49,35 @@ export interface RunScenarioOptions {
   onConsole?: (domain: Domain, bytes: Uint8Array) => void;
   /** In-process dom0: capture every frame crossing its bridges to this pcap file. */
   pcap?: string;
+}
+
+/**
+ * A domain's disks and vifs as dom0's toolstack announces them, from xl.cfg spec strings
+ * ({index} and {name} are replaced, as in cmdline). dom0 gets them with the domain's
+ * creation, in either home, so a scenario with devices keeps its trace hash across them.
+ */
+function scenarioDevices(spec: DomainSpecT, name: string, index: number, baseDir: string): DeviceSpec[] {
+  const fill = (t: string) => t.replaceAll('{index}', String(index)).replaceAll('{name}', name);
+  const out: DeviceSpec[] = [];
+  for (const [k, text] of spec.disk.entries()) {
+    try {
+      const d = parseDiskSpec(fill(text), baseDir);
+      if (d.targetPath === null) continue; // an empty CD-ROM drive
+      if (out.some((o) => o.kind === 'vbd' && o.devid === d.devid)) throw new Error(`vdev ${d.vdev} is used twice`);
+      out.push(vbdDevice({ devid: d.devid, path: d.targetPath, access: d.access, vdev: d.vdev, devtype: d.devtype }));
+    } catch (e) {
+      throw new ScenarioError(`domain ${name}: disk[${k}]: ${(e as Error).message}`);
+    }
+  }
+  for (const [k, text] of spec.vif.entries()) {
+    try {
+      const v = parseVifSpec(fill(text), { domainName: name, devid: k, domainType: 'pv' });
+      out.push(vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip }));
+    } catch (e) {
+      throw new ScenarioError(`domain ${name}: vif[${k}]: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }
 
 /** A small, fast, seedable PRNG (mulberry32): deterministic for a given seed. */
@@ -146,9 +177,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
         .replaceAll('{domid}', String(domid))
         .replaceAll('{index}', String(i))
         .replaceAll('{seed}', String(Math.floor(random() * 2 ** 32)));
+      const devices = scenarioDevices(spec, name, i, opts.baseDir);
       let d: Domain;
       try {
         d = hv.createPvDomain(image(spec.image), {
+          devices,
           name,
           memoryBytes: spec.memory * 1024 * 1024,
           cmdline,

@@ -29,6 +29,10 @@ export const DomainSpec = z
     count: z.number().int().min(1).max(10000).default(1),
     /** Virtual time at which the domain is unpaused. */
     start: duration.optional(),
+    /** xl.cfg disk specs ('file:disk-{index}.img,xvda,w'); paths relative to the scenario. */
+    disk: z.array(z.string().min(1)).max(16).default([]),
+    /** xl.cfg vif specs ('mac=00:16:3e:00:00:01,bridge=xenbr0'); no mac: one from the name. */
+    vif: z.array(z.string()).max(8).default([]),
   })
   .strict();
 

@@ -62,6 +62,7 @@ export class Dom0Bridge {
           storePort: info.storePort,
           consoleMfn: info.consoleMfn,
           consolePort: info.consolePort,
+          devices: info.devices.map((d) => ({ ...d })),
         });
   }
 
