@@ -9,7 +9,7 @@ import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
-import { addDevice, removeDevices } from './toolstack/devices.ts';
+import { addDevice, offlineDevices, removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
@@ -204,12 +204,22 @@ export class Dom0Daemons {
     }
   }
 
-  domainDestroyed(domid: number): void {
-    removeDevices(this.xenstored, domid);
-    void this.settle();
+  /**
+   * A domain is gone: its devices are unplugged as libxl does (backend `online` = 0, each
+   * backend disconnects and goes Closing, then Closed; then the backend directories go);
+   * its store and console rings and its XenStore entries go at once. Resolves when the
+   * backends are done.
+   */
+  domainDestroyed(domid: number): Promise<void> {
+    offlineDevices(this.xenstored, domid);
+    const unplugged = this.settle().then(() => {
+      removeDevices(this.xenstored, domid);
+      return this.settle();
+    });
     this.consoles.get(domid)?.close();
     this.consoles.delete(domid);
     if (this.xenstored.isIntroduced(domid)) this.xenstored.releaseDomain(domid);
     removeDomainLayout(this.xenstored, domid);
+    return unplugged;
   }
 }

@@ -77,7 +77,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
         await daemons.domainCreated({ domid: s.domain.domid, name: s.domain.name, memoryKb: s.memoryKb, vcpus: s.vcpus, storeMfn: s.storeMfn, storePort: s.storePort, consoleMfn: s.consoleMfn, consolePort: s.consolePort, devices: s.devices });
         await platform.flush();
         log(`dom0: serving d${s.domain.domid} ${s.domain.name}`);
-      } else if (req.domainDestroyed) daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);
+      } else if (req.domainDestroyed) await daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);
       else return { rc: -38, error: 'not a dom0 dispatch' };
       daemons.saveState(); // what the guest will see acknowledged is on disk first
       return { rc: 0 };

@@ -81,11 +81,20 @@ describe('XenbusState handshake', () => {
     await expect(guest.write(`${be}/state`, '4')).rejects.toThrow(/EACCES/);
   });
 
-  it('tears the devices down when the domain is destroyed', async () => {
+  it('tears the devices down when the domain is destroyed: online 0, Closing, Closed, then gone', async () => {
     const { d, be } = setup();
     await d.settle();
-    d.domainDestroyed(5);
+    // Every write dom0 makes to the device's backend directory, in order.
+    const seen: string[] = [];
+    const store = d.xenstored.store;
+    const write = store.write.bind(store);
+    store.write = (caller, path, value, tx) => {
+      if (path.startsWith(be)) seen.push(`${path.slice(be.length + 1)}=${new TextDecoder().decode(value)}`);
+      return write(caller, path, value, tx);
+    };
+    await d.domainDestroyed(5);
     await d.settle();
     expect(() => d.xenstored.store.read({ domid: 0, privileged: true }, `${be}/state`)).toThrow();
+    expect(seen).toEqual(['online=0', `state=${S.Closing}`, `state=${S.Closed}`]);
   });
 });

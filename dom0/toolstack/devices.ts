@@ -81,6 +81,19 @@ export function addDevice(xs: Xenstored, domid: number, d: DeviceSpec): void {
   put(xs, `${fe}/state`, String(XenbusState.Initialising));
 }
 
+/** libxl's first step of unplugging: `online` = 0 in every backend directory of `domid`. */
+export function offlineDevices(xs: Xenstored, domid: number): void {
+  for (const kind of ['vbd', 'vif']) {
+    let ids: readonly string[];
+    try {
+      ids = xs.store.directory(DOM0, `/local/domain/0/backend/${kind}/${domid}`);
+    } catch {
+      continue; // none of this kind
+    }
+    for (const id of ids) put(xs, `${backendPath(kind, domid, Number(id))}/online`, '0');
+  }
+}
+
 /** Removes both directories of every device of `domid` (after teardown). */
 export function removeDevices(xs: Xenstored, domid: number): void {
   for (const kind of ['vbd', 'vif']) {
