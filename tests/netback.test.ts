@@ -124,6 +124,12 @@ class Front {
     this.hv.mem.onStore?.((ring === 'tx' ? this.txRingMfn : this.rxRingMfn) * 4096 + off, len);
   }
 
+  /** A hostile frontend: writes the tx ring's req_prod as it likes (reported as a guest store). */
+  setTxReqProd(v: number): void {
+    this.tx.sring.reqProd = v;
+    this.stored('tx', 0, 4);
+  }
+
   /** Publishes the rings as Linux's netfront does (overrides: a value, or null to leave a key out), then Connected. */
   async connect(overrides: Record<string, string | null> = {}): Promise<void> {
     const keys: Record<string, string | null> = {
@@ -550,9 +556,9 @@ describe('netback: tx and rx through the bridge', () => {
   });
 });
 
-describe('netback: hostile frontends', () => {
+describe.each(['local', 'remote'] as const)('netback: hostile frontends (dom0 %s)', (kind) => {
   it('answers each bad tx packet with an error for every slot, and other vifs keep working', async () => {
-    const { fronts, run, netback } = await testbed(3);
+    const { fronts, run, netback } = await testbed(3, { platform: kind });
     const [a, b, c] = fronts as [Front, Front, Front];
     b.post(16);
     await run();
@@ -620,7 +626,7 @@ describe('netback: hostile frontends', () => {
   });
 
   it('answers the slots of an overlong packet as they are published, then serves the next packet', async () => {
-    const { fronts, run, netback } = await testbed(2);
+    const { fronts, run, netback } = await testbed(2, { platform: kind });
     const [a, b] = fronts as [Front, Front];
     b.post(4);
     // 20 slots of one packet, the first 19 published now: already too many.
@@ -637,7 +643,7 @@ describe('netback: hostile frontends', () => {
   });
 
   it('waits for the rest of a packet whose last slot is not published yet', async () => {
-    const { fronts, run } = await testbed(2);
+    const { fronts, run } = await testbed(2, { platform: kind });
     const [a, b] = fronts as [Front, Front];
     b.post(4);
     const frame = ethFrame(b.mac, a.mac, 500, 41);
@@ -655,10 +661,10 @@ describe('netback: hostile frontends', () => {
   });
 
   it('halts a vif whose frontend pushes req_prod past the ring; the others carry on', async () => {
-    const { fronts, run, netback } = await testbed(3);
+    const { fronts, run, netback } = await testbed(3, { platform: kind });
     const [a, b, c] = fronts as [Front, Front, Front];
     for (const f of fronts) f.post(4);
-    a.tx.sring.reqProd = 1_000_000;
+    a.setTxReqProd(1_000_000);
     evtchnSend(a.hv, a.g.domain, a.port);
     await run();
     const vifA = netback.attached.get(a.be)!.vif;
@@ -674,7 +680,7 @@ describe('netback: hostile frontends', () => {
   });
 
   it('answers an rx buffer it cannot copy into with an error for that slot, and goes on', async () => {
-    const { fronts, run, netback } = await testbed(2);
+    const { fronts, run, netback } = await testbed(2, { platform: kind });
     const [a, b] = fronts as [Front, Front];
     b.g.setGrantFlags(RX_REF0, GTF.permit_access | GTF.readonly); // the first buffer the frontend posts
     b.post(2);
@@ -687,7 +693,7 @@ describe('netback: hostile frontends', () => {
   });
 
   it('property: any split of a frame into 1..18 tx slots arrives intact', async () => {
-    const { fronts, run } = await testbed(2);
+    const { fronts, run } = await testbed(2, { platform: kind });
     const [a, b] = fronts as [Front, Front];
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 4096 }), { minLength: 1, maxLength: 18 }), fc.integer({ min: 0, max: 255 }), async (split, seed) => {
