@@ -180,21 +180,21 @@ class Front {
    * Queues a frame in fragments of the given own lengths (fragment j in tx page base + j,
    * at an offset that varies), Xen's way: the first slot's size is the whole length.
    */
-  queueFrame(frame: Uint8Array, split: number[] = [frame.length], base = 0): number[] {
+  queueFrame(frame: Uint8Array, split: number[] = [frame.length], base = 0, firstFlags = 0): number[] {
     let pos = 0;
     const ids: number[] = [];
     split.forEach((len, j) => {
       const offset = (j * 97) % (4096 - len + 1);
       this.txPages[base + j]!.set(frame.subarray(pos, pos + len), offset);
       pos += len;
-      ids.push(this.txReq({ gref: TX_REF0 + base + j, offset, flags: j < split.length - 1 ? NETTXF.more_data : 0, size: j === 0 ? frame.length : len }));
+      ids.push(this.txReq({ gref: TX_REF0 + base + j, offset, flags: (j < split.length - 1 ? NETTXF.more_data : 0) | (j === 0 ? firstFlags : 0), size: j === 0 ? frame.length : len }));
     });
     expect(pos).toBe(frame.length);
     return ids;
   }
 
-  send(frame: Uint8Array, split?: number[], base = 0): number[] {
-    const ids = this.queueFrame(frame, split, base);
+  send(frame: Uint8Array, split?: number[], base = 0, firstFlags = 0): number[] {
+    const ids = this.queueFrame(frame, split, base, firstFlags);
     this.pushTx();
     return ids;
   }
@@ -365,11 +365,14 @@ describe('netback: tx and rx through the bridge', () => {
     const got = b.received();
     expect(got.length).toBe(1);
     expect([...got[0]!.data]).toEqual([...frame]);
-    expect(got[0]!.flags).toEqual([NETRXF.data_validated]);
+    expect(got[0]!.flags).toEqual([0]); // sent without NETTXF_data_validated: not vouched for
     expect(got[0]!.statuses).toEqual([600]);
     expect(b.notified()).toBe(true);
     expect(netback.statsFor(a.g.domid)).toMatchObject({ tx_packets: 1, tx_bytes: 600, tx_errors: 0, rx_packets: 0 });
-    expect(netback.statsFor(b.g.domid)).toMatchObject({ rx_packets: 1, rx_bytes: 600, rx_dropped: 0, tx_packets: 0 });
+    expect(netback.statsFor(b.g.domid)).toMatchObject({ rx_packets: 1, rx_bytes: 600, rx_dropped: 0, tx_packets: 0 });    // A sender that says its checksum was validated: the receiver is told so.
+    a.send(ethFrame(b.mac, a.mac, 600, 9), undefined, 0, NETTXF.data_validated);
+    await run();
+    expect(b.received()[0]!.flags).toEqual([NETRXF.data_validated]);
   });
 
   it('reassembles multi-slot tx packets (more_data; first size = whole length) and spans rx slots for frames over a page', async () => {
@@ -381,7 +384,7 @@ describe('netback: tx and rx through the bridge', () => {
     a.pushTx();
     await run();
     const big = ethFrame(b.mac, a.mac, 9000, 3);
-    const ids2 = a.send(big, [4000, 4096, 904]);
+    const ids2 = a.send(big, [4000, 4096, 904], 0, NETTXF.data_validated);
     await run();
     expect(a.txResponses()).toEqual([...ids1, ...ids2].map((id) => ({ id, status: NETIF_RSP.OKAY })));
     const got = b.received();

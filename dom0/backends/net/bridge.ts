@@ -10,7 +10,7 @@ export interface BridgePort {
   /** For logs and errors, e.g. `vif3.0`. */
   readonly name: string;
   /** Takes a frame for the guest behind this port (queues it; must not throw). */
-  deliver(frame: Uint8Array): void | Promise<void>;
+  deliver(frame: Uint8Array, validated?: boolean): void | Promise<void>;
 }
 
 /** Sees every frame that crosses the bridge (pcap capture), once, as it enters. */
@@ -79,7 +79,7 @@ export class Bridge {
    * A frame from `from` (at least ETH_HLEN bytes): learn its source, then hand it to the
    * ports it is for. Resolves when every receiving port has taken it.
    */
-  async forward(from: BridgePort, frame: Uint8Array): Promise<void> {
+  async forward(from: BridgePort, frame: Uint8Array, validated = false): Promise<void> {
     if (frame.length < ETH_HLEN || !this.ports.has(from)) return;
     this.stats.frames++;
     try {
@@ -103,7 +103,7 @@ export class Bridge {
     }
     for (const p of targets) {
       try {
-        await p.deliver(targets.length > 1 ? frame.slice() : frame);
+        await p.deliver(targets.length > 1 ? frame.slice() : frame, validated);
       } catch {
         // a receiving port's trouble is its own; the others still get the frame
       }

@@ -116,7 +116,7 @@ export class NetbackDriver implements BackendDriver {
     const vif: NetbackVif = new NetbackVif(this.platform, dev.domid, tx.page, rx.page, port, {
       name: `vif${dev.domid}.${dev.devid}`,
       sg,
-      onFrame: (frame) => bridge.forward(vif, frame),
+      onFrame: (frame, validated) => bridge.forward(vif, frame, validated),
     });
     bridge.attach(vif);
     this.platform.onEvent(port, () => vif.service());

@@ -70,7 +70,8 @@ export interface VifOptions {
   /** The frontend's feature-sg: rx frames may span several slots. */
   sg: boolean;
   /** Where a good tx frame goes (the bridge). */
-  onFrame: (frame: Uint8Array) => void | Promise<void>;
+  /** A good tx frame; `validated` when its checksum is known good (see deliver). */
+  onFrame: (frame: Uint8Array, validated: boolean) => void | Promise<void>;
   rxQueueMax?: number;
 }
 
@@ -88,7 +89,7 @@ export class NetbackVif implements BridgePort {
   /** The frontend broke a ring's rules; the vif is served no more (as Xen's netback). */
   halted = false;
   private closed = false;
-  private readonly rxQueue: Uint8Array[] = [];
+  private readonly rxQueue: { frame: Uint8Array; validated: boolean }[] = [];
   private readonly rxQueueMax: number;
   /** A packet found bad before its last slot was published: its remaining slots are answered ERROR as they come. */
   private txSkipping = false;
@@ -119,13 +120,18 @@ export class NetbackVif implements BridgePort {
     return this.rxQueue.length;
   }
 
-  /** A frame from the bridge for this guest: queued, then delivered as far as buffers allow. */
-  async deliver(frame: Uint8Array): Promise<void> {
+  /**
+   * A frame from the bridge for this guest: queued, then delivered as far as buffers allow.
+   * `validated`: its sender's checksum is known good (the sender asked netback to fill it in,
+   * or said it was validated), so the guest is told NETRXF_data_validated; a frame a guest
+   * sent without either is passed on unvouched for, as Linux's netback does.
+   */
+  async deliver(frame: Uint8Array, validated = false): Promise<void> {
     if (this.halted || this.closed || (!this.opts.sg && frame.length > XEN_PAGE_SIZE) || this.rxQueue.length >= this.rxQueueMax) {
       this.stats.rx_dropped++;
       return;
     }
-    this.rxQueue.push(frame);
+    this.rxQueue.push({ frame, validated });
     await this.service();
   }
 
@@ -180,7 +186,7 @@ export class NetbackVif implements BridgePort {
       this.txPage.dirty(0, 16);
       if (this.rxQueue.length > 0) {
         // Frames wait for buffers: ask to be notified once enough are posted (feature-rx-notify).
-        const need = this.slotsFor(this.rxQueue[0]!);
+        const need = this.slotsFor(this.rxQueue[0]!.frame);
         if (this.rx.unconsumedRequests() >= need) more = true;
         else {
           this.rx.sring.reqEvent = this.rx.reqCons + need;
@@ -230,9 +236,11 @@ export class NetbackVif implements BridgePort {
       }
       this.stats.tx_packets++;
       this.stats.tx_bytes += frame!.length;
-      if (p.slots[0]!.extra === false && p.slots[0]!.req.flags & NETTXF.csum_blank) completePartialChecksum(frame!);
+      const first = p.slots[0]!;
+      const flags = first.extra === false ? first.req.flags : 0;
+      if (flags & NETTXF.csum_blank) completePartialChecksum(frame!);
       try {
-        await this.opts.onFrame(frame!);
+        await this.opts.onFrame(frame!, (flags & (NETTXF.csum_blank | NETTXF.data_validated)) !== 0);
       } catch {
         // the bridge's trouble is not the frontend's
       }
@@ -321,7 +329,7 @@ export class NetbackVif implements BridgePort {
   /** Delivers queued frames while the frontend has posted enough buffers for the next one. */
   private async rxWork(): Promise<void> {
     while (this.rxQueue.length > 0 && !this.closed) {
-      const frame = this.rxQueue[0]!;
+      const { frame, validated } = this.rxQueue[0]!;
       const need = this.slotsFor(frame);
       if (this.rx.unconsumedRequests() < need) return;
       this.rxQueue.shift();
@@ -337,8 +345,8 @@ export class NetbackVif implements BridgePort {
           this.stats.rx_errors++;
           this.lastError = `rx buffer grant ${req.gref}: copy status ${st}`;
         }
-        // As Linux's netback: the checksum flag on the first slot, more_data on all but the last.
-        const flags = (s === 0 ? NETRXF.data_validated : 0) | (s < need - 1 ? NETRXF.more_data : 0);
+        // As Linux's netback: the checksum flag (when vouched for) on the first slot, more_data on all but the last.
+        const flags = (s === 0 && validated ? NETRXF.data_validated : 0) | (s < need - 1 ? NETRXF.more_data : 0);
         const off = this.rx.nextResponse();
         writeNetifRxResponse(this.rxDv, off, { id: req.id, offset: 0, flags, status: st === GNTST.okay ? chunk.length : NETIF_RSP.ERROR });
         this.rxPage.dirty(off, NETIF_RX_RING_ENTRY_SIZE);
