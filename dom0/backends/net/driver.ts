@@ -70,7 +70,7 @@ export class NetbackDriver implements BackendDriver {
   private bridge(name: string): Bridge {
     let b = this.bridges.get(name);
     if (!b) {
-      b = new Bridge(name);
+      b = new Bridge(name, () => (typeof this.platform.now === 'function' ? this.platform.now() : 0));
       if (this.pcap) {
         const pcap = this.pcap;
         b.tap = (frame) => pcap.write(frame);
