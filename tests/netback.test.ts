@@ -26,6 +26,7 @@ import {
   readNetifRxResponse,
   readNetifTxResponse,
   writeNetifExtraInfo,
+  XEN_NETIF_EXTRA_FLAG_MORE,
   writeNetifRxRequest,
   writeNetifTxRequest,
   type NetifExtraInfo,
@@ -641,6 +642,26 @@ describe.each(['local', 'remote'] as const)('netback: hostile frontends (dom0 %s
     a.send(ethFrame(b.mac, a.mac, 64, 40));
     await run();
     expect(a.txResponses().map((r) => r.status)).toEqual([NETIF_RSP.ERROR, NETIF_RSP.OKAY]);
+    expect(b.received().length).toBe(1);
+    expect(netback.statsFor(a.g.domid)).toMatchObject({ tx_packets: 1, tx_errors: 1 });
+  });
+
+  it('answers a bad packet whose extra-info chain is still being published: its extras NULL, its fragments ERROR, then the next packet', async () => {
+    const { fronts, run, netback } = await testbed(2, { platform: kind });
+    const [a, b] = fronts as [Front, Front];
+    b.post(4);
+    // GSO (not offered) with another extra to follow, and a fragment after the extras.
+    a.txReq({ gref: TX_REF0, offset: 0, flags: NETTXF.extra_info | NETTXF.more_data, size: 120 });
+    a.txExtra({ type: XEN_NETIF_EXTRA_TYPE.GSO, flags: XEN_NETIF_EXTRA_FLAG_MORE, gso: { size: 1448, type: 1, features: 0 } });
+    a.pushTx();
+    await run();
+    expect(a.txResponses().map((r) => r.status)).toEqual([NETIF_RSP.ERROR, NETIF_RSP.NULL]);
+    // The rest: an extra whose bytes would read as a tx request with more_data, then the fragment.
+    a.txExtra({ type: XEN_NETIF_EXTRA_TYPE.MCAST_ADD, flags: 0, mcast: { addr: macBytes('01:00:5e:04:04:04') } });
+    a.txReq({ gref: TX_REF0, offset: 0, flags: 0, size: 20 });
+    a.send(ethFrame(b.mac, a.mac, 64, 41));
+    await run();
+    expect(a.txResponses().map((r) => r.status)).toEqual([NETIF_RSP.NULL, NETIF_RSP.ERROR, NETIF_RSP.OKAY]);
     expect(b.received().length).toBe(1);
     expect(netback.statsFor(a.g.domid)).toMatchObject({ tx_packets: 1, tx_errors: 1 });
   });

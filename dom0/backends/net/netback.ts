@@ -92,7 +92,12 @@ export class NetbackVif implements BridgePort {
   private readonly rxQueue: { frame: Uint8Array; validated: boolean }[] = [];
   private readonly rxQueueMax: number;
   /** A packet found bad before its last slot was published: its remaining slots are answered ERROR as they come. */
-  private txSkipping = false;
+  /**
+   * The rest of a bad packet still to be answered ERROR as its slots come: `extras` while
+   * inside its extra-info chain (those slots are netif_extra_info, answered NULL), then
+   * `data` while its fragments continue (NETTXF_more_data).
+   */
+  private txSkip: { extras: boolean; dataFollows: boolean } | null = null;
   private readonly passes = new OnePassAtATime(() => this.servicePass(), () => !this.halted && !this.closed);
 
   constructor(
@@ -206,11 +211,18 @@ export class NetbackVif implements BridgePort {
       if (this.closed) return false;
       const avail = this.tx.unconsumedRequests();
       if (avail === 0) return false;
-      if (this.txSkipping) {
-        const req = readNetifTxRequest(this.txDv, this.tx.nextRequest());
+      if (this.txSkip) {
+        const at = this.tx.nextRequest();
         this.tx.consumed();
-        this.txRespond(req.id, NETIF_RSP.ERROR);
-        if (!(req.flags & NETTXF.more_data)) this.txSkipping = false;
+        if (this.txSkip.extras) {
+          const e = readNetifExtraInfo(this.txDv, at);
+          this.txRespond(0, NETIF_RSP.NULL);
+          if (!(e.flags & XEN_NETIF_EXTRA_FLAG_MORE)) this.txSkip = this.txSkip.dataFollows ? { extras: false, dataFollows: true } : null;
+        } else {
+          const req = readNetifTxRequest(this.txDv, at);
+          this.txRespond(req.id, NETIF_RSP.ERROR);
+          if (!(req.flags & NETTXF.more_data)) this.txSkip = null;
+        }
         continue;
       }
       const p = this.gatherTx(avail);
@@ -231,7 +243,7 @@ export class NetbackVif implements BridgePort {
       if (error) {
         this.stats.tx_errors++;
         this.lastError = error;
-        if (p.incomplete) this.txSkipping = true;
+        if (p.incomplete) this.txSkip = { extras: p.inExtras, dataFollows: p.inExtras ? (p.slots[0]!.extra ? false : (p.slots[0]!.req.flags & NETTXF.more_data) !== 0) : true };
         continue;
       }
       this.stats.tx_packets++;
@@ -252,7 +264,7 @@ export class NetbackVif implements BridgePort {
    * `incomplete`: its last slot is not published yet. `error`: the packet is bad (then all
    * slots read so far are to be answered ERROR).
    */
-  private gatherTx(avail: number): { slots: TxSlot[]; incomplete: boolean; error?: string } {
+  private gatherTx(avail: number): { slots: TxSlot[]; incomplete: boolean; inExtras: boolean; error?: string } {
     const slots: TxSlot[] = [];
     const at = (i: number) => this.tx.sring.slot(this.tx.reqCons + i);
     const first = readNetifTxRequest(this.txDv, at(0));
@@ -261,7 +273,7 @@ export class NetbackVif implements BridgePort {
     let error: string | undefined;
     if (first.flags & NETTXF.extra_info) {
       for (let n = 0; ; n++) {
-        if (i >= avail) return { slots, incomplete: true, error };
+        if (i >= avail) return { slots, incomplete: true, inExtras: true, error };
         const e = readNetifExtraInfo(this.txDv, at(i++));
         slots.push({ extra: true });
         if (!error) {
@@ -279,14 +291,14 @@ export class NetbackVif implements BridgePort {
       if (i >= avail) {
         // The whole ring is published and the packet still has not ended: it never will fit.
         if (avail >= this.tx.size) error ??= `a packet of more than ${this.tx.size} slots`;
-        return { slots, incomplete: true, error };
+        return { slots, incomplete: true, inExtras: false, error };
       }
       const r = readNetifTxRequest(this.txDv, at(i++));
       slots.push({ extra: false, req: r });
       flags = r.flags;
       if (++data > XEN_NETIF_NR_SLOTS_MIN) error ??= `a packet of more than ${XEN_NETIF_NR_SLOTS_MIN} slots`;
     }
-    return { slots, incomplete: false, error };
+    return { slots, incomplete: false, inExtras: false, error };
   }
 
   /** Checks a whole packet's slots and copies its fragments out; the frame, or why it is bad. */
