@@ -151,7 +151,12 @@ export class Dom0Daemons {
     this.prepared.delete(domid);
     this.detachStore(domid);
     const { page, port } = p;
-    const ring = attachRing(this.xenstored, domid, page.bytes, () => void this.platform.notify(port), { onWrite: (off, len) => page.dirty(off, len) });
+    // The guest sees a reply once notified: what it acknowledged is saved first.
+    const notify = () => {
+      this.state?.flush();
+      void this.platform.notify(port);
+    };
+    const ring = attachRing(this.xenstored, domid, page.bytes, notify, { onWrite: (off, len) => page.dirty(off, len) });
     // A guest's XenStore requests may move a device handshake on: let the backends act
     // within the same dispatch, so their answers are part of it.
     this.platform.onEvent(port, async () => {

@@ -170,7 +170,9 @@ export class BackRing {
    * BACK_RING_ATTACH at the last published response: every request after it is still to
    * be served, including those a frontend published before the backend attached (Linux's
    * netfront posts its rx buffers before Connected). On a fresh ring that is
-   * BACK_RING_INIT: both indices 0.
+   * BACK_RING_INIT: both indices 0. Attaching to a used ring this way assumes its previous
+   * backend answered in request order (blkback and netback do), so the published responses
+   * cover exactly the oldest requests.
    */
   constructor(readonly sring: SharedRing) {
     this.rspProdPvt = sring.rspProd;

@@ -14,6 +14,8 @@ import { addDevice } from '../dom0/toolstack/devices.ts';
 import { XenbusState } from '../protocol/xen/xenbus.ts';
 import { DomainConfigs } from '../dom0/toolstack/configs.ts';
 import { FakeGuest } from './helpers/xs_fake_guest.ts';
+import { encodeXsMessage, XS_TYPE, xsJoinStrings } from '../protocol/xen/xs_wire.ts';
+import { PcapWriter, parsePcap, pcapRecord } from '../dom0/backends/net/pcap.ts';
 
 const DOM0 = { domid: 0, privileged: true };
 const enc = new TextEncoder();
@@ -55,6 +57,59 @@ describe('XenStore across a dom0 restart', () => {
     g.consume();
     expect(g.events).toEqual([['/local/domain/0/backend/vbd/5/1/state', 'tok']]);
     expect(g.read('/local/domain/5/data')).toMatch(/kept/);
+    // A transaction the old daemon had open: EAGAIN, so the guest starts it over.
+    expect(g.call(7 /* XS_TRANSACTION_END */, ['T'], 3)).toBe('ERROR:EAGAIN');
+  });
+
+  it('continues a capture a killed dom0 left with a half-written record, dropping the half', () => {
+    const file = join(dir, `cap${n++}.pcap`);
+    const w = new PcapWriter(file, () => 1000);
+    w.write(new Uint8Array(60).fill(1));
+    w.close();
+    const whole = readFileSync(file);
+    writeFileSync(file, Buffer.concat([whole, Buffer.from(pcapRecord(2000, new Uint8Array(60).fill(2)).subarray(0, 30))]));
+    const again = new PcapWriter(file, () => 3000, true);
+    again.write(new Uint8Array(60).fill(3));
+    again.close();
+    const cap = parsePcap(readFileSync(file));
+    expect(cap.packets.map((p) => [p.timeNs, p.data[0]])).toEqual([
+      [1000, 1],
+      [3000, 3],
+    ]);
+  });
+
+  it('carries a request half read and a reply half written across the restart, byte for byte', () => {
+    const file = join(dir, `xs${n++}.json`);
+    const a = new Xenstored();
+    const saveA = new XenstoreStateFile(file, a);
+    saveA.track();
+    a.introduceDomain(5, 0x1234, 3);
+    a.store.write(DOM0, '/local/domain/5', new Uint8Array(0));
+    a.store.setPerms(DOM0, '/local/domain/5', [{ domid: 5, mode: 'b' }]);
+    a.store.write(DOM0, '/local/domain/5/big', new Uint8Array(3000).fill(0x61));
+    const g = new FakeGuest().attach(a, 5);
+    // A read whose 3000-byte reply cannot fit the 1 KiB ring: part is written, the rest waits.
+    g.produce(encodeXsMessage({ type: XS_TYPE.READ, reqId: 77, txId: 0, payload: xsJoinStrings(['/local/domain/5/big']) }));
+    g.transport.kick();
+    // And a write, only its first 20 bytes published yet.
+    const write = encodeXsMessage({ type: XS_TYPE.WRITE, reqId: 78, txId: 0, payload: new Uint8Array([...new TextEncoder().encode('/local/domain/5/w\0'), 0x7a]) });
+    g.consume(); // the guest takes the first 1 KiB of the reply
+    g.produce(write.subarray(0, 20));
+    g.transport.kick();
+    saveA.flush(); // dom0 dies here
+    const b = new Xenstored();
+    new XenstoreStateFile(file, b).restore();
+    g.attach(b, 5);
+    g.produce(write.subarray(20));
+    for (let i = 0; i < 10; i++) {
+      g.transport.kick();
+      g.consume();
+    }
+    const byId = (id: number) => g.replies.find((m) => m.reqId === id);
+    expect(byId(77)?.payload.length).toBe(3000);
+    expect(byId(77)?.payload.every((x) => x === 0x61)).toBe(true);
+    expect(byId(78)?.type).toBe(XS_TYPE.WRITE);
+    expect(dec.decode(b.store.read(DOM0, '/local/domain/5/w'))).toBe('z');
   });
 
   it('says there is nothing to restore without a file, and refuses a corrupt one clearly', () => {
@@ -80,7 +135,8 @@ describe('a backend that restarts', () => {
   it('closes a device it finds Connected without a ring, then offers it again when the frontend starts over', async () => {
     const xs = new Xenstored();
     const calls: string[] = [];
-    const driver: BackendDriver = { kind: 'vbd', features: () => ({ 'feature-x': '1' }), connect: () => void calls.push('connect'), disconnect: () => void calls.push('disconnect') };
+    let featureX = '1';
+    const driver: BackendDriver = { kind: 'vbd', features: () => ({ 'feature-x': featureX }), connect: () => void calls.push('connect'), disconnect: () => void calls.push('disconnect') };
     addDevice(xs, 7, { kind: 'vbd', devid: 51712, backend: {}, frontend: {} });
     const be = '/local/domain/0/backend/vbd/7/51712';
     const fe = '/local/domain/7/device/vbd/51712';
@@ -94,9 +150,11 @@ describe('a backend that restarts', () => {
     await b.scan();
     expect(state(be)).toBe(XenbusState.Closed);
     expect(calls).toEqual([]); // the old ring is not trusted
+    featureX = '2'; // this dom0 offers something else than its predecessor
     put(`${fe}/state`, String(XenbusState.Initialising));
     await b.scan();
     expect(state(be)).toBe(XenbusState.InitWait);
+    expect(dec.decode(xs.store.read(DOM0, `${be}/feature-x`))).toBe('2');
     put(`${fe}/ring-ref`, '9');
     put(`${fe}/state`, String(XenbusState.Initialised));
     await b.scan();

@@ -152,7 +152,9 @@ export class XenbusBackend {
       }
     }
     if (dev.state === XenbusState.Closed && online && fe === XenbusState.Initialising) {
-      // The frontend started over (a reconnect): offer the device again.
+      // The frontend started over (a reconnect): offer the device again, with what this
+      // backend offers (a restarted dom0's may differ from its predecessor's).
+      for (const [k, v] of Object.entries(this.driver.features(dev))) this.write(`${dev.backend}/${k}`, v);
       this.setState(dev, XenbusState.InitWait);
     }
   }

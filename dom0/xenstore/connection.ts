@@ -23,6 +23,8 @@ export interface ConnectionTransport {
   closed(conn: Connection, reason: string): void;
   /** A domain was introduced again: drop partial input/output and reset the ring indices. */
   reset?(conn: Connection): void;
+  /** Bytes in flight inside the transport (a message half read, replies not yet written). */
+  pending?(): { input: Uint8Array; output: Uint8Array };
 }
 
 /** What the daemon needs from itself to serve a connection. */
@@ -108,6 +110,11 @@ export class Connection {
     const f = this.out.shift();
     if (f) this.outBytes -= f.length;
     return f;
+  }
+
+  /** The queued frames, oldest first, left in place (a daemon saving its state). */
+  peekOutput(): readonly Uint8Array[] {
+    return this.out;
   }
 
   /** Puts a frame back at the head of the queue (the transport took more than it could send). */

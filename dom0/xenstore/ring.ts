@@ -65,6 +65,7 @@ export class RingTransport implements ConnectionTransport {
   private outputPending = false;
   private notifyWanted = false;
   private readonly inputPauseBytes: number;
+  private hadInFlight = false;
 
   /**
    * Starts serving domain `domid` (already introduced) on `page`. Advertises the
@@ -84,6 +85,27 @@ export class RingTransport implements ConnectionTransport {
     this.inputPauseBytes = opts.inputPauseBytes ?? 2 * (XSD_SOCKMSG.SIZE + XENSTORE_PAYLOAD_MAX);
     this.setU32(XDI.server_features, this.u32(XDI.server_features) | XENSTORE_SERVER_FEATURE_RECONNECTION | XENSTORE_SERVER_FEATURE_ERROR);
     this.connection = this.newConnection();
+    // A restarted daemon carries on where its predecessor stopped mid-message, in either direction.
+    const saved = daemon.takeRestoredRing(domid);
+    if (saved) {
+      if (saved.input.length) this.decoder.push(saved.input);
+      if (saved.output.length) {
+        this.partial = saved.output;
+        this.partialOff = 0;
+      }
+    }
+  }
+
+  /** Bytes in flight here: the message half read from req[], and replies not yet all in rsp[]. */
+  pending(): { input: Uint8Array; output: Uint8Array } {
+    const parts = [this.partial ? this.partial.subarray(this.partialOff) : new Uint8Array(0), ...this.connection.peekOutput()];
+    const output = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let off = 0;
+    for (const p of parts) {
+      output.set(p, off);
+      off += p.length;
+    }
+    return { input: this.decoder.pendingBytes(), output };
   }
 
   /** The daemon-side connection currently serving the ring. */
@@ -181,6 +203,10 @@ export class RingTransport implements ConnectionTransport {
     } finally {
       this.busy = false;
     }
+    // Bytes left in flight (or no longer) are part of what a restarted daemon needs.
+    const inFlight = this.decoder.buffered > 0 || this.pendingOutput() > 0;
+    if (inFlight || this.hadInFlight) this.daemon.onStateChange?.();
+    this.hadInFlight = inFlight;
     if ((changed || this.notifyWanted) && !this.detached) this.notify();
   }
 

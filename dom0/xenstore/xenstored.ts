@@ -56,6 +56,9 @@ export interface SavedDomain {
   port: number;
   target: number | undefined;
   watches: Watch[];
+  /** Ring bytes in flight (base64): a request half read from req[], replies not yet in rsp[]. */
+  ringInput?: string;
+  ringOutput?: string;
 }
 
 export interface DomainRecord {
@@ -96,6 +99,9 @@ export class Xenstored {
   private readonly maxOutputBytes: number;
   private readonly handlers: (HandlerSpec | undefined)[] = [];
   private readonly host: ConnectionHost;
+  private readonly restoredRings = new Map<number, { input: Uint8Array; output: Uint8Array }>();
+  /** Domains taken over from a previous daemon (restoreDomains). */
+  private readonly restoredDomainIds = new Set<number>();
   /** Watches of domains' ring connections saved by a previous daemon, until the rings are served again. */
   private readonly restoredWatches = new Map<number, Watch[]>();
   /** Told after any request or change that persistent state may have moved with. */
@@ -222,7 +228,25 @@ export class Xenstored {
       port: d.port,
       target: d.target,
       watches: (d.conn?.watches ?? this.restoredWatches.get(d.domid) ?? []).map((w) => ({ ...w })),
+      ...this.ringBytes(d),
     }));
+  }
+
+  private ringBytes(d: DomainRecord): { ringInput?: string; ringOutput?: string } {
+    const p = d.conn?.transport.pending?.();
+    if (p) return p.input.length || p.output.length ? { ringInput: Buffer.from(p.input).toString('base64'), ringOutput: Buffer.from(p.output).toString('base64') } : {};
+    const r = this.restoredRings.get(d.domid); // not served again yet: keep what was saved
+    return r ? { ringInput: Buffer.from(r.input).toString('base64'), ringOutput: Buffer.from(r.output).toString('base64') } : {};
+  }
+
+  /**
+   * @internal What a previous daemon left in flight on `domid`'s ring, taken once by the
+   * ring transport that serves it again.
+   */
+  takeRestoredRing(domid: number): { input: Uint8Array; output: Uint8Array } | undefined {
+    const r = this.restoredRings.get(domid);
+    this.restoredRings.delete(domid);
+    return r;
   }
 
   /**
@@ -234,6 +258,8 @@ export class Xenstored {
     for (const s of saved) {
       this.domains.set(s.domid, { domid: s.domid, mfn: s.mfn, port: s.port, conn: undefined, target: s.target, shutdown: false });
       this.restoredWatches.set(s.domid, s.watches.map((w) => ({ ...w })));
+      this.restoredDomainIds.add(s.domid);
+      if (s.ringInput || s.ringOutput) this.restoredRings.set(s.domid, { input: Buffer.from(s.ringInput ?? '', 'base64'), output: Buffer.from(s.ringOutput ?? '', 'base64') });
     }
   }
 
@@ -300,7 +326,9 @@ export class Xenstored {
       let tx: Transaction | undefined;
       if (!spec.noTx && msg.txId !== 0) {
         tx = conn.transactions.get(msg.txId);
-        if (!tx) throw new XsError('ENOENT', `no transaction ${msg.txId}`);
+        // A transaction a previous daemon had open is gone: EAGAIN makes the guest start
+        // it over (as for a conflict), where ENOENT would fail its xs_transaction for good.
+        if (!tx) throw new XsError(this.restoredDomainIds.has(conn.domid) && !conn.privileged ? 'EAGAIN' : 'ENOENT', `no transaction ${msg.txId}`);
       }
       spec.fn(conn, msg, tx);
     } catch (e) {

@@ -28,6 +28,8 @@ export class Dom0Bridge {
   private readonly grantMfns = new Map<number, { mfn: number; readonly: boolean }>();
   /** What dom0 was told of each live domain, told again to a dom0 that restarts. */
   private readonly served = new Map<number, Dom0DomainInfo>();
+  /** Domains destroyed while no dom0 was connected: a new dom0 is told of them. */
+  private readonly goneWhileAway = new Set<number>();
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.control = hv.domain(0) ?? hv.createControlDomain();
@@ -48,12 +50,15 @@ export class Dom0Bridge {
       },
       async (domid) => {
         this.served.delete(domid);
-        await this.call('domainDestroyed', { domid });
+        const p = this.peer();
+        if (!p || p.closed) this.goneWhileAway.add(domid);
+        else await this.call('domainDestroyed', { domid });
       },
     );
   }
 
   private async sendCreated(info: Dom0DomainInfo): Promise<void> {
+    if (!this.hv.domain(info.domid)) return; // destroyed since this was queued
     await this.call('domainCreated', {
           domain: { domid: info.domid, name: info.name, flags: 0, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 0, cap: 0 },
           memoryKb: info.memoryKb,
@@ -84,6 +89,8 @@ export class Dom0Bridge {
 
   /** A dom0 (re)connected: tells it of every live domain, so it serves their rings again. */
   reattach(): void {
+    for (const domid of this.goneWhileAway) this.hv.dispatch(() => this.call('domainDestroyed', { domid }), 0);
+    this.goneWhileAway.clear();
     for (const info of this.served.values()) {
       if (!this.hv.domain(info.domid)) {
         this.served.delete(info.domid);

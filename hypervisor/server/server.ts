@@ -89,6 +89,8 @@ export class HypervisorServer {
         this.hv.printk(again ? 'dom0 connected again: serving its domains to it' : 'dom0 connected');
         if (again) {
           this.bridge.reattach();
+          // Shutdowns it missed: its toolstack acts on them now (on_poweroff, on_reboot...).
+          for (const d of this.hv.domains.values()) if (d.domid !== 0 && (d.state === 'shutdown' || d.state === 'crashed')) peer.notify({ domainState: this.info(d) });
           this.kick();
         }
         this.dom0Ready?.();

@@ -266,6 +266,14 @@ export class XsFrameDecoder {
     return out;
   }
 
+  /** The bytes of the incomplete message held so far (feeding them to a new decoder restores this one). */
+  pendingBytes(): Uint8Array {
+    const out = new Uint8Array(this.buffered);
+    out.set(this.header.subarray(0, this.headerUsed), 0);
+    if (this.payload) out.set(this.payload.subarray(0, this.payloadUsed), this.headerUsed);
+    return out;
+  }
+
   /** Drops any partial message and a recorded error (a ring reconnection). */
   reset(): void {
     this.headerUsed = 0;

@@ -4,7 +4,7 @@
 // time, so a deterministic run captures a byte-identical file. Each record is written with
 // one write as it happens, so tshark can read the file while the run goes on.
 
-import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -73,6 +73,19 @@ export function parsePcap(file: Uint8Array): { nanosecond: boolean; snaplen: num
   return { nanosecond, snaplen: dv.getUint32(16, le), linktype: dv.getUint32(20, le), packets };
 }
 
+/** Bytes of `file` up to the end of its last complete record. */
+function completeLength(file: Uint8Array): number {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const le = dv.getUint32(0, true) === PCAP_MAGIC_NS || dv.getUint32(0, true) === PCAP_MAGIC_US;
+  let off = PCAP_HEADER_BYTES;
+  while (off + PCAP_RECORD_HEADER_BYTES <= file.length) {
+    const next = off + PCAP_RECORD_HEADER_BYTES + dv.getUint32(off + 8, le);
+    if (next > file.length) break;
+    off = next;
+  }
+  return off;
+}
+
 export class PcapWriter {
   private fd: number | null;
   packets = 0;
@@ -85,6 +98,8 @@ export class PcapWriter {
     append = false,
   ) {
     const continuing = append && existsSync(path) && statSync(path).size >= PCAP_HEADER_BYTES;
+    // A record half written by a dom0 that was killed would misalign every later one.
+    if (continuing) truncateSync(path, completeLength(readFileSync(path)));
     this.fd = openSync(path, continuing ? 'a' : 'w', 0o644);
     if (!continuing) this.put(pcapFileHeader());
   }
