@@ -51,6 +51,9 @@ static struct {
     RING_IDX req_prod_pvt;
     RING_IDX rsp_cons;
     unsigned int outstanding;
+    /* watch_events when the backend's state was last found as expected: kept
+     * across calls, so a state change noticed while not waiting is not lost. */
+    unsigned int watch_seen;
     uint16_t handle;            /* virtual-device */
     char frontend[32];          /* device/vbd/<devid> */
     struct slot slot[BLKIF_RING_SIZE];
@@ -70,6 +73,12 @@ static void state_watch(const char *path, const char *token, void *data)
 }
 
 static int blkfront_check_backend(void);
+
+/* A backend state change not looked at yet (upcalls may run: only a hint). */
+static bool backend_moved(void)
+{
+    return watch_events != bf.watch_seen;
+}
 
 /* ---- the ring --------------------------------------------------------- */
 
@@ -196,6 +205,15 @@ int blk_submit(unsigned int op, uint64_t sector, void *buf, unsigned int nsect)
     unsigned long flags;
     int tag;
 
+    /* A backend that moved (lost the device?) while we were not waiting: look
+     * now, so the request goes onto a live ring, made for the backend's
+     * features. A change after this is caught by blk_wait, which pushes the
+     * request again if the ring was replaced. */
+    if (bf.connected && backend_moved()) {
+        int rc = blkfront_check_backend();
+        if (rc < 0)
+            return rc;
+    }
     if (!bf.connected)
         return -XEN_ENODEV;
     memset(&u, 0, sizeof(u));
@@ -321,10 +339,13 @@ int blk_wait(int tag)
         return -XEN_EINVAL;
     sl = &bf.slot[tag];
     for (;;) {
-        unsigned int seen = watch_events;
         int rc;
 
-        WAIT_EVENT_UNTIL(sl->done || watch_events != seen);
+        /* bf.watch_seen, not a count taken here: a change that came before this
+         * call (the backend went Closed while the guest was busy elsewhere) must
+         * still be looked at, as no further event may come. Not connected: a
+         * reconnect failed, and this request cannot complete. */
+        WAIT_EVENT_UNTIL(sl->done || backend_moved() || !bf.connected);
         if (sl->done)
             break;
         /* The backend's state moved: if it lost the device (dom0 restarted), reconnect
@@ -411,7 +432,8 @@ static int backend_state(unsigned long *st)
 /* Waits (the state watch) until the backend's state is in [lo, hi], for at most
  * BLKFRONT_BACKEND_TIMEOUT_NS of virtual time (-XEN_ETIMEDOUT). Closing/Closed
  * is a failure unless `closed_ok` (a reconnect, where the backend says Closed
- * until it sees us Initialising). */
+ * until it sees us Initialising). On success every watch event up to the read
+ * that found the state counts as seen (bf.watch_seen). */
 static int wait_backend(unsigned long lo, unsigned long hi, bool closed_ok)
 {
     uint64_t deadline = time_now_ns() + BLKFRONT_BACKEND_TIMEOUT_NS;
@@ -426,8 +448,10 @@ static int wait_backend(unsigned long lo, unsigned long hi, bool closed_ok)
         rc = backend_state(&st);
         if (rc < 0)
             return rc;
-        if (st >= lo && st <= hi)
+        if (st >= lo && st <= hi) {
+            bf.watch_seen = seen;
             return 0;
+        }
         if (!closed_ok && (st == XenbusStateClosing || st == XenbusStateClosed)) {
             report_backend_error();
             return -XEN_EIO;
@@ -514,15 +538,17 @@ static int connect_ring(void)
  * The backend lost the device (its dom0 restarted: it says Closed, or anything
  * but Connected): let go of the old ring, go back to Initialising, connect a new
  * ring when the backend offers InitWait again, and push every request still in
- * flight onto it (Linux's blkfront_recover). Requests the old backend finished
- * without our seeing the response are done again: reads and writes of the same
- * data, and flushes, may be repeated safely.
+ * flight onto it (Linux's blkfront_recover). Responses already on the old ring
+ * are taken first; requests the old backend finished without publishing the
+ * response are done again: reads and writes of the same data, and flushes, may
+ * be repeated safely.
  */
 static int recover(void)
 {
     bool was_persistent = blkfront.persistent;
     unsigned long max_indirect = blkfront.max_indirect;
     unsigned int again = 0, failed = 0, tries = 0;
+    unsigned long flags;
     int rc;
 
     bf.connected = false;
@@ -536,6 +562,12 @@ static int recover(void)
             ring_broken("backend still maps the old ring", blkfront.ring_ref, 0);
         (void)sched_yield();
     }
+    /* Nothing writes the old ring now: take the responses it published (their
+     * requests are done, not issued again) before connect_ring() empties it.
+     * collect() keeps its check of rsp_prod; the backend is trusted. */
+    flags = local_irq_save();
+    collect();
+    local_irq_restore(flags);
     blkfront_step = "reconnect: writing state Initialising";
     rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialising);
     if (rc < 0)
@@ -582,6 +614,8 @@ static int blkfront_check_backend(void)
 
     if (!bf.connected)
         return -XEN_ENODEV;
+    /* Events up to this read are looked at (recover()'s waits move it on). */
+    bf.watch_seen = watch_events;
     rc = backend_state(&st);
     if (rc < 0 || st == XenbusStateConnected)
         return rc;

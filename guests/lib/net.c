@@ -399,7 +399,7 @@ static void arp_input(const uint8_t *a, size_t len)
     }
 }
 
-static void icmp_input(uint32_t src, const uint8_t *p, size_t len)
+static void icmp_input(uint32_t src, uint32_t dst, const uint8_t *p, size_t len)
 {
     uint16_t id, seq;
 
@@ -410,6 +410,13 @@ static void icmp_input(uint32_t src, const uint8_t *p, size_t len)
     id = net_get16(p + 4);
     seq = net_get16(p + 6);
     if (p[0] == ICMP_ECHO_REQUEST && p[1] == 0) {
+        /* Only requests to our own address are answered: RFC 1122 3.2.2.6 lets a
+         * request to a broadcast be discarded, and the reply's source must be
+         * the request's specific destination. */
+        if (dst != net.ip || net.ip == 0) {
+            net_stats.echo_not_ours++;
+            return;
+        }
         net_stats.echo_requests++;
         (void)icmp_send(src, ICMP_ECHO_REPLY, id, seq, p + ICMP_HLEN, len - ICMP_HLEN);
     } else if (p[0] == ICMP_ECHO_REPLY && p[1] == 0) {
@@ -492,6 +499,15 @@ static void ip_input(const uint8_t *p, size_t len)
         net_stats.ip_other_dst++;
         return;
     }
+    /* RFC 1122 3.2.1.3: a datagram with an invalid source is silently discarded:
+     * never the limited broadcast, 0.0.0.0 only from a host still learning its
+     * address (BOOTP/DHCP, which this stack does not serve), and a multicast
+     * group (224/4, RFC 1112 4) is never a source. An answer to one would go
+     * out as broadcast, or to no one. */
+    if (src == IP_BROADCAST || src == 0 || (src & 0xF0000000U) == 0xE0000000U) {
+        net_stats.ip_bad_src++;
+        return;
+    }
     if (net_get16(p + 6) & IP_FRAG_MASK) {
         net_stats.ip_fragments++;
         return;
@@ -499,7 +515,7 @@ static void ip_input(const uint8_t *p, size_t len)
     net_stats.ip_rx++;
     switch (p[9]) {
     case IPPROTO_ICMP:
-        icmp_input(src, p + hl, total - hl);
+        icmp_input(src, dst, p + hl, total - hl);
         break;
     case IPPROTO_UDP:
         udp_input(src, dst, p + hl, total - hl);

@@ -468,6 +468,59 @@ static void test_udp(void)
     L.busy = 0;
 }
 
+/* RFC 1122: only requests to our own address are answered (3.2.2.6), and
+ * datagrams from an invalid source are dropped (3.2.1.3). */
+static void test_bad_addresses(void)
+{
+    static const uint32_t bad_src[] = { NET_IP(255, 255, 255, 255), NET_IP(0, 0, 0, 0),
+                                        NET_IP(224, 0, 0, 1), NET_IP(239, 255, 255, 255) };
+    uint8_t m[64], u[64], f[128], data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    uint32_t ip_rx;
+    size_t n;
+
+    reset();
+    learn_peer();
+    expect(L.nsent == 1, "ARP answered");
+    n = build_icmp(m, ICMP_ECHO_REQUEST, 0x4242, 1, data, sizeof(data));
+
+    /* Echo requests to a broadcast: not answered. */
+    net_input(f, build_ip(f, BCAST, PEER_MAC, PEER_IP, NET_IP(255, 255, 255, 255), IPPROTO_ICMP, m, n));
+    expect(L.nsent == 1 && net_stats.echo_requests == 0 && net_stats.echo_not_ours == 1,
+           "an echo request to 255.255.255.255 is not answered");
+    net_input(f, build_ip(f, BCAST, PEER_MAC, PEER_IP, NET_IP(10, 0, 0, 255), IPPROTO_ICMP, m, n));
+    expect(L.nsent == 1 && net_stats.echo_requests == 0 && net_stats.ip_other_dst == 1,
+           "an echo request to the subnet broadcast is not answered");
+    net_input(f, build_ip(f, MY_MAC, PEER_MAC, PEER_IP, NET_IP(255, 255, 255, 255), IPPROTO_ICMP, m, n));
+    expect(L.nsent == 1 && net_stats.echo_not_ours == 2,
+           "an echo request to 255.255.255.255 in a unicast frame is not answered");
+
+    /* Forged sources: dropped before any answer, whatever the protocol. */
+    ip_rx = net_stats.ip_rx;
+    for (unsigned int i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
+        char what[96];
+
+        net_input(f, build_ip(f, MY_MAC, PEER_MAC, bad_src[i], MY_IP, IPPROTO_ICMP, m, n));
+        snprintf(what, sizeof(what), "an echo request from source %08x is dropped", bad_src[i]);
+        expect(L.nsent == 1 && net_stats.echo_requests == 0 && net_stats.ip_bad_src == 2 * i + 1,
+               what);
+        net_input(f, build_ip(f, MY_MAC, PEER_MAC, bad_src[i], MY_IP, IPPROTO_UDP, u,
+                              build_udp(u, bad_src[i], MY_IP, 7, 9, data, sizeof(data), true)));
+        snprintf(what, sizeof(what), "a datagram from source %08x is dropped", bad_src[i]);
+        expect(net_stats.discard_rx == 0 && net_stats.ip_bad_src == 2 * i + 2, what);
+    }
+    expect(net_stats.ip_rx == ip_rx && L.nsent == 1, "nothing delivered, nothing sent");
+
+    /* Still served: a unicast request, and a broadcast datagram from a real source. */
+    net_input(f, build_ip(f, MY_MAC, PEER_MAC, PEER_IP, MY_IP, IPPROTO_ICMP, m, n));
+    expect(L.nsent == 2 && net_stats.echo_requests == 1 && net_get32(last() + 26) == MY_IP &&
+               net_get32(last() + 30) == PEER_IP && memcmp(last(), PEER_MAC, 6) == 0,
+           "a request to our address is still answered, to its sender");
+    net_input(f, build_ip(f, BCAST, PEER_MAC, PEER_IP, NET_IP(255, 255, 255, 255), IPPROTO_UDP, u,
+                          build_udp(u, PEER_IP, NET_IP(255, 255, 255, 255), 7, 9, data,
+                                    sizeof(data), true)));
+    expect(net_stats.discard_rx == 1, "a broadcast datagram from a real source is delivered");
+}
+
 static void test_resolve_and_ping(void)
 {
     uint8_t mac[6];
@@ -512,6 +565,7 @@ int main(void)
     test_arp();
     test_icmp();
     test_udp();
+    test_bad_addresses();
     test_resolve_and_ping();
     printf("net_test: %d/%d passed\n", cases - failures, cases);
     return failures ? 1 : 0;

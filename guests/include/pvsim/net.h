@@ -101,10 +101,12 @@ struct net_stats {
     uint32_t ip_rx;             /* IPv4 packets addressed to us, checksum good */
     uint32_t ip_bad;            /* bad version, length or header checksum */
     uint32_t ip_other_dst;
+    uint32_t ip_bad_src;        /* dropped: source 255.255.255.255, 0.0.0.0 or multicast */
     uint32_t ip_fragments;      /* dropped: no reassembly */
     uint32_t ip_unknown_proto;
     uint32_t icmp_bad;          /* bad checksum or length */
-    uint32_t echo_requests;     /* received (each answered) */
+    uint32_t echo_requests;     /* received for our address (each answered) */
+    uint32_t echo_not_ours;     /* dropped: to a broadcast, not our own address */
     uint32_t echo_replies;      /* received, matching our ping */
     uint32_t echo_stray;        /* received, matching nothing outstanding */
     uint32_t udp_rx, udp_rx_bytes;      /* to port 9 or a bound port (payload bytes) */
