@@ -16,16 +16,7 @@ const char *cmdline_get(const char *key);
 bool cmdline_has(const char *key);
 unsigned long cmdline_get_ulong(const char *key, unsigned long dflt);
 
-static int failures, cases;
-
-static void expect(bool ok, const char *what)
-{
-    cases++;
-    if (!ok) {
-        failures++;
-        printf("FAIL %s\n", what);
-    }
-}
+#include "host_check.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t next(void)

@@ -12,16 +12,7 @@
 #include <pvsim/net.h>
 #include <pvsim/xen_errno.h>
 
-static int failures, cases;
-
-static void expect(bool ok, const char *what)
-{
-    cases++;
-    if (!ok) {
-        failures++;
-        printf("FAIL %s\n", what);
-    }
-}
+#include "host_check.h"
 
 static const uint8_t MY_MAC[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x01 };
 static const uint8_t PEER_MAC[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x02 };
