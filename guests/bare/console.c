@@ -27,38 +27,8 @@ void bare_putc(char c)
 }
 #endif
 
-static void emit(void *ctx, char c)
+/* What lib/stdio.c's printf and friends write to. */
+void console_putc(char c)
 {
-    (void)ctx;
     bare_putc(c);
-}
-
-int vprintf(const char *fmt, va_list ap)
-{
-    return pv_vformat(emit, 0, fmt, ap);
-}
-
-int printf(const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vprintf(fmt, ap);
-    va_end(ap);
-    return n;
-}
-
-int putchar(int c)
-{
-    bare_putc((char)c);
-    return (unsigned char)c;
-}
-
-int puts(const char *s)
-{
-    while (*s)
-        bare_putc(*s++);
-    bare_putc('\n');
-    return 0;
 }

@@ -69,39 +69,3 @@ void console_putc(char c)
     if (c == '\n' || used == sizeof(buf))
         console_flush();
 }
-
-static void emit(void *ctx, char c)
-{
-    (void)ctx;
-    console_putc(c);
-}
-
-int vprintf(const char *fmt, va_list ap)
-{
-    return pv_vformat(emit, NULL, fmt, ap);
-}
-
-int printf(const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vprintf(fmt, ap);
-    va_end(ap);
-    return n;
-}
-
-int putchar(int c)
-{
-    console_putc((char)c);
-    return (unsigned char)c;
-}
-
-int puts(const char *s)
-{
-    while (*s)
-        console_putc(*s++);
-    console_putc('\n');
-    return 0;
-}
