@@ -159,7 +159,7 @@ export class HypervisorServer {
       flags: i.flags,
       totPages: i.totPages,
       maxPages: i.maxPages,
-      cpuTimeNs: i.cpuTimeNs,
+      cpuTimeNs: Math.floor(i.cpuTimeNs), // virtual time may be fractional (realtime pacing); the wire carries integers
       onlineVcpus: i.nrOnlineVcpus,
       maxVcpuId: i.maxVcpuId,
       weight: i.weight,
@@ -323,7 +323,7 @@ export class HypervisorServer {
       vcpu: v.vcpuId,
       pcpu: v.pcpu,
       state: RUNSTATES.indexOf(v.runstate),
-      cpuTimeNs: this.hv.runstateTimes(v)[0]!,
+      cpuTimeNs: Math.floor(this.hv.runstateTimes(v)[0]!),
       online: v.online,
     }));
   }
