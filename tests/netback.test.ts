@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Dom0Daemons } from '../dom0/daemons.ts';
+import { RX_DRAIN_NS } from '../dom0/backends/net/netback.ts';
 import { machineAndPlatform } from './helpers/platforms.ts';
 import { XsClient } from '../dom0/xenstore/index.ts';
 import { addDevice, backendPath, frontendPath, vifDevice } from '../dom0/toolstack/devices.ts';
@@ -504,7 +505,22 @@ describe('netback: tx and rx through the bridge', () => {
     expect(netback.statsFor(b.g.domid)).toMatchObject({ rx_packets: 3, rx_dropped: 0 });
   });
 
-  it('bounds the rx queue (256 frames) and counts what it drops', async () => {
+  it('drops frames that waited 10 s (virtual) for rx buffers, so a stalled frontend gets fresh traffic when it posts again', async () => {
+    const { hv, fronts, run, netback } = await testbed(2);
+    const [a, b] = fronts as [Front, Front];
+    a.send(ethFrame(b.mac, a.mac, 80, 60)); // b has posted no buffers: queued
+    await run();
+    expect(netback.attached.get(b.be)!.vif.rxQueued).toBe(1);
+    await hv.runAsync({ until: hv.now() + RX_DRAIN_NS });
+    a.send(ethFrame(b.mac, a.mac, 80, 61), undefined, 1);
+    await run();
+    b.post(4);
+    await run();
+    expect(b.received().map((r) => [...r.data])).toEqual([[...ethFrame(b.mac, a.mac, 80, 61)]]); // the stale one went
+    expect(netback.statsFor(b.g.domid).rx_dropped).toBe(1);
+  });
+
+    it('bounds the rx queue (256 frames) and counts what it drops', async () => {
     const { fronts, run, netback } = await testbed(2);
     const [a, b] = fronts as [Front, Front];
     for (let batch = 0; batch < 2; batch++) {

@@ -43,6 +43,12 @@ import { completePartialChecksum } from './csum.ts';
 export const XEN_PAGE_SIZE = 4096;
 /** Frames a vif keeps waiting for rx buffers; beyond, new frames are dropped (rx_dropped). */
 export const RX_QUEUE_MAX = 256;
+/**
+ * A frame that has waited this long (virtual time) for rx buffers is dropped, with every
+ * other frame as old: a frontend that stops posting buffers does not keep stale traffic
+ * queued (Linux netback's rx_drain_timeout_msecs, 10 s).
+ */
+export const RX_DRAIN_NS = 10e9;
 /** Extra-info slots one tx packet may carry (one of each type at most). */
 const MAX_EXTRAS = XEN_NETIF_EXTRA_TYPE.MAX - 1;
 
@@ -69,8 +75,7 @@ export interface VifOptions {
   name: string;
   /** The frontend's feature-sg: rx frames may span several slots. */
   sg: boolean;
-  /** Where a good tx frame goes (the bridge). */
-  /** A good tx frame; `validated` when its checksum is known good (see deliver). */
+  /** A good tx frame (to the bridge); `validated` when its checksum is known good (see deliver). */
   onFrame: (frame: Uint8Array, validated: boolean) => void | Promise<void>;
   rxQueueMax?: number;
 }
@@ -89,7 +94,7 @@ export class NetbackVif implements BridgePort {
   /** The frontend broke a ring's rules; the vif is served no more (as Xen's netback). */
   halted = false;
   private closed = false;
-  private readonly rxQueue: { frame: Uint8Array; validated: boolean }[] = [];
+  private readonly rxQueue: { frame: Uint8Array; validated: boolean; at: number }[] = [];
   private readonly rxQueueMax: number;
   /** A packet found bad before its last slot was published: its remaining slots are answered ERROR as they come. */
   /**
@@ -136,8 +141,22 @@ export class NetbackVif implements BridgePort {
       this.stats.rx_dropped++;
       return;
     }
-    this.rxQueue.push({ frame, validated });
+    this.drainStale();
+    this.rxQueue.push({ frame, validated, at: this.now() });
     await this.service();
+  }
+
+  private now(): number {
+    return typeof this.platform.now === 'function' ? this.platform.now() : 0;
+  }
+
+  /** Drops queued frames that waited RX_DRAIN_NS or more for buffers. */
+  private drainStale(): void {
+    const t = this.now();
+    while (this.rxQueue.length > 0 && t - this.rxQueue[0]!.at >= RX_DRAIN_NS) {
+      this.rxQueue.shift();
+      this.stats.rx_dropped++;
+    }
   }
 
   /** Stops serving (the frontend disconnected); queued frames are dropped. */
@@ -340,6 +359,7 @@ export class NetbackVif implements BridgePort {
 
   /** Delivers queued frames while the frontend has posted enough buffers for the next one. */
   private async rxWork(): Promise<void> {
+    this.drainStale();
     while (this.rxQueue.length > 0 && !this.closed) {
       const { frame, validated } = this.rxQueue[0]!;
       const need = this.slotsFor(frame);
