@@ -11,7 +11,7 @@ import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
 import { addDevice, offlineDevices, removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
-import type { DeviceStats } from '../protocol/wire.ts';
+import type { Device, DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
 
 export interface DomainSetupInfo extends DomainLayout {
@@ -20,7 +20,7 @@ export interface DomainSetupInfo extends DomainLayout {
   consoleMfn: number;
   consolePort: number;
   /** Split devices to announce (libxl's layout) before the domain runs. */
-  devices?: readonly { kind: string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }[];
+  devices?: readonly Device[];
 }
 
 export class Dom0Daemons {

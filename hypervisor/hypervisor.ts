@@ -19,7 +19,8 @@ import {
   CSR_STVEC,
 } from './cpu/csr.ts';
 import { FrameTable } from './mm/frame_table.ts';
-import { Domain, RUNSTATES, Vcpu, type Dom0Device, type Runstate } from './domain/domain.ts';
+import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
+import type { Device } from '../protocol/wire.ts';
 import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
 import type { FrameWatcher } from './hypercall/types.ts';
@@ -61,7 +62,7 @@ export interface CreateDomainOptions {
   weight?: number;
   cap?: number;
   /** Devices dom0 is to announce in XenStore before the domain runs. */
-  devices?: readonly Dom0Device[];
+  devices?: readonly Device[];
 }
 
 export type RunResult =

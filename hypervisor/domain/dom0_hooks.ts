@@ -2,7 +2,7 @@
 // or destroyed becomes a dom0 dispatch, so dom0 sets a domain up before it first runs.
 
 import type { Hypervisor } from '../hypervisor.ts';
-import type { Dom0Device } from './domain.ts';
+import type { Device } from '../../protocol/wire.ts';
 
 /** What dom0's toolstack needs to serve a new domain's store and console rings. */
 export interface Dom0DomainInfo {
@@ -15,7 +15,7 @@ export interface Dom0DomainInfo {
   consoleMfn: number;
   consolePort: number;
   /** Devices to announce in XenStore before the domain runs (a scenario's disks and vifs). */
-  devices: readonly Dom0Device[];
+  devices: readonly Device[];
 }
 
 /** Tells dom0 (here or remote) about every domain built or destroyed, as dispatches. */

@@ -1,13 +1,6 @@
 // A domain and its vCPUs: the hypervisor's view of one guest.
 
-/** A split device as dom0's toolstack writes it to XenStore (libxl's keys). */
-export interface Dom0Device {
-  kind: string;
-  devid: number;
-  backend: Record<string, string>;
-  frontend: Record<string, string>;
-}
-
+import type { Device } from '../../protocol/wire.ts';
 import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
@@ -85,7 +78,7 @@ export class Domain {
    * Split devices the toolstack asks dom0 to announce for this domain (a scenario's disks
    * and vifs), handed to dom0 with the domain's creation; the hypervisor does not read them.
    */
-  dom0Devices: readonly Dom0Device[] = [];
+  dom0Devices: readonly Device[] = [];
   /** PV MMU state: each vCPU's base page table (mmInitDomain); null until built. */
   mm: DomainMm | null = null;
   /** Grant table (gnttabInit); null until set up. */
