@@ -60,15 +60,15 @@ export class Dom0Bridge {
   private async sendCreated(info: Dom0DomainInfo): Promise<void> {
     if (!this.hv.domain(info.domid)) return; // destroyed since this was queued
     await this.call('domainCreated', {
-          domain: { domid: info.domid, name: info.name, flags: 0, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 0, cap: 0 },
-          memoryKb: info.memoryKb,
-          vcpus: info.vcpus,
-          storeMfn: info.storeMfn,
-          storePort: info.storePort,
-          consoleMfn: info.consoleMfn,
-          consolePort: info.consolePort,
-          devices: info.devices.map((d) => ({ ...d })),
-        });
+      domain: { domid: info.domid, name: info.name, flags: 0, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 0, cap: 0 },
+      memoryKb: info.memoryKb,
+      vcpus: info.vcpus,
+      storeMfn: info.storeMfn,
+      storePort: info.storePort,
+      consoleMfn: info.consoleMfn,
+      consolePort: info.consolePort,
+      devices: info.devices.map((d) => ({ ...d })),
+    });
   }
 
   /**
