@@ -1,7 +1,8 @@
 // pvsim run: scenario validation, the report, and determinism of the trace hash.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../hypervisor/scenario/runner.ts';
@@ -39,6 +40,16 @@ describe('scenario files', () => {
       expect(() => validateScenario(data, 'test.json')).toThrowError(ScenarioError);
       expect(() => validateScenario(data, 'test.json')).toThrowError(msg);
     }
+  });
+
+  it('refuses copies of a domain sharing one writable disk, and gives each its own with {index}', async () => {
+    const shared = validateScenario({ domains: [{ name: 'w', image: guests.spin, memory: 4, count: 2, disk: ['file:/tmp/pvsim-shared.img,xvda,w'] }] }, 'test.json');
+    await expect(runScenario(shared, { baseDir: '/' })).rejects.toThrow(/domain w-1: disk\[0\]: the 2 domains of "w" would share the writable image \/tmp\/pvsim-shared\.img: put \{index\} or \{name\} in its path/);
+    const dir = mkdtempSync(join(tmpdir(), 'pvsim-scn-'));
+    const own = validateScenario({ until: '1ms', domains: [{ name: 'w', image: guests.spin, memory: 4, count: 2, disk: [`file:${dir}/w{index}.img,xvda,w`], vif: [''] }] }, 'test.json');
+    const r = await runScenario(own, { baseDir: '/' });
+    expect(r.domains.map((d) => d.name)).toEqual(['w-1', 'w-2']);
+    expect(readdirSync(dir).sort()).toEqual(['w1.img', 'w2.img']); // created sparse by blkback, one each
   });
 
   it('expands count into numbered domains and applies weights', async () => {

@@ -63,6 +63,8 @@ function scenarioDevices(spec: DomainSpecT, name: string, index: number, baseDir
     try {
       const d = parseDiskSpec(fill(text), baseDir);
       if (d.targetPath === null) continue; // an empty CD-ROM drive
+      // Like xl, which refuses a writable image another domain has: copies need their own.
+      if (spec.count > 1 && d.access === 'w' && !/\{index\}|\{name\}/.test(text)) throw new Error(`the ${spec.count} domains of "${spec.name}" would share the writable image ${d.targetPath}: put {index} or {name} in its path`);
       if (out.some((o) => o.kind === 'vbd' && o.devid === d.devid)) throw new Error(`vdev ${d.vdev} is used twice`);
       out.push(vbdDevice({ devid: d.devid, path: d.targetPath, access: d.access, vdev: d.vdev, devtype: d.devtype }));
     } catch (e) {
