@@ -1,7 +1,7 @@
 // `pvsim boot <image>`: builds one PV domain in-process, runs it, prints its console,
 // and exits with its shutdown reason code.
 
-import { readFileSync } from 'node:fs';
+import { KernelFileError, readKernelFile } from '../hypervisor/domain/kernel_file.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { startLocalDom0 } from '../dom0/local.ts';
 import { BuildError } from '../hypervisor/domain/builder.ts';
@@ -24,9 +24,10 @@ export interface BootCliOptions {
 export async function bootCommand(file: string, opts: BootCliOptions): Promise<number> {
   let image: Uint8Array;
   try {
-    image = readFileSync(file);
+    image = readKernelFile(file);
   } catch (e) {
-    process.stderr.write(`pvsim boot: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    if (!(e instanceof KernelFileError)) throw e;
+    process.stderr.write(`pvsim boot: ${e.message}\n`);
     return BOOT_EXIT_BAD_INPUT;
   }
   const hv = new Hypervisor();

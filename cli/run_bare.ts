@@ -1,6 +1,6 @@
 // `pvsim run-bare <elf>`: a bare machine for riscv-tests-style programs (HTIF tohost).
 
-import { readFileSync } from 'node:fs';
+import { KernelFileError, readKernelFile } from '../hypervisor/domain/kernel_file.ts';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { ElfError } from '../hypervisor/domain/elf.ts';
 
@@ -15,9 +15,10 @@ export interface RunBareCliOptions {
 export function runBareCommand(file: string, opts: RunBareCliOptions): number {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readKernelFile(file);
   } catch (e) {
-    process.stderr.write(`pvsim run-bare: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    if (!(e instanceof KernelFileError)) throw e;
+    process.stderr.write(`pvsim run-bare: ${e.message}\n`);
     return RUN_BARE_EXIT.badInput;
   }
   const chunks: number[] = [];

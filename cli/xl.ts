@@ -1,6 +1,7 @@
 // `pvsim xl <command>`: Xen's xl, talking to a running dom0 (see `pvsim up`).
 
 import { readFileSync } from 'node:fs';
+import { KernelFileError, readKernelFile } from '../hypervisor/domain/kernel_file.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { connect, type Peer } from '../protocol/session.ts';
 import type { DomainRef, Response } from '../protocol/wire.ts';
@@ -81,9 +82,10 @@ export function xlProgram(out: (s: string) => void): Command {
         if (cfg.type !== 'pv') throw new XlError(`${file}: type "${cfg.type}" is not supported yet (only pv)`);
         let kernel: Uint8Array;
         try {
-          kernel = readFileSync(cfg.kernelPath!);
+          kernel = readKernelFile(cfg.kernelPath!);
         } catch (e) {
-          throw new XlError(`${file}: kernel ${cfg.kernel}: cannot read ${cfg.kernelPath}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+          if (!(e instanceof KernelFileError)) throw e;
+          throw new XlError(`${file}: kernel: ${e.message}`);
         }
         const devices = [
           ...cfg.disks

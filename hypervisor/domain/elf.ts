@@ -73,6 +73,28 @@ function parseNotes(bytes: Uint8Array, off: number, size: number, out: ElfNote[]
   }
 }
 
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/**
+ * Two PT_LOAD segments over the same bytes would each overwrite the other (which one wins
+ * depends on the loader), so an image that has them is refused, as Xen's libelf refuses
+ * segments it cannot load as written.
+ */
+function checkNoOverlap(segments: readonly ElfSegment[], phdrIndex: readonly number[], key: 'paddr' | 'vaddr', what: string): void {
+  const order = segments.map((s, k) => ({ i: phdrIndex[k]!, start: s[key], end: s[key] + s.memsz })).filter((r) => r.end > r.start);
+  order.sort((a, b) => a.start - b.start);
+  for (let k = 1; k < order.length; k++) {
+    const a = order[k - 1]!;
+    const b = order[k]!;
+    if (b.start < a.end) {
+      const [x, y] = a.i < b.i ? [a, b] : [b, a];
+      throw new ElfError(
+        `segments ${x.i} and ${y.i} (PT_LOAD) overlap in ${what} memory: [${hex(x.start)}, ${hex(x.end)}) and [${hex(y.start)}, ${hex(y.end)})`,
+      );
+    }
+  }
+}
+
 /** Parses an RV32 executable. Throws ElfError naming what is wrong. */
 export function parseElf(bytes: Uint8Array): ElfImage {
   if (bytes.length < 52) throw new ElfError(`truncated ELF: ${bytes.length} bytes is shorter than an ELF32 header (52)`);
@@ -98,6 +120,8 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   checkRange('program header table', phoff, phnum * phentsize, bytes.length);
 
   const segments: ElfSegment[] = [];
+  /** The program header index of each segment, for messages. */
+  const loadIndex: number[] = [];
   const notes: ElfNote[] = [];
   for (let i = 0; i < phnum; i++) {
     const o = phoff + i * phentsize;
@@ -113,12 +137,15 @@ export function parseElf(bytes: Uint8Array): ElfImage {
       checkRange(`segment ${i}`, offset, filesz, bytes.length);
       if (paddr + memsz > 2 ** 32 || vaddr + memsz > 2 ** 32) throw new ElfError(`segment ${i} wraps past 4 GiB`);
       segments.push({ vaddr, paddr, data: bytes.slice(offset, offset + filesz), memsz, flags });
+      loadIndex.push(i);
     } else if (ptype === PT_NOTE) {
       checkRange(`note segment ${i}`, offset, filesz, bytes.length);
       parseNotes(bytes, offset, filesz, notes);
     }
   }
   if (segments.length === 0) throw new ElfError('ELF has no PT_LOAD segment: nothing to load');
+  checkNoOverlap(segments, loadIndex, 'paddr', 'physical');
+  checkNoOverlap(segments, loadIndex, 'vaddr', 'virtual');
 
   const symbols = new Map<string, { value: number; size: number }>();
   if (shoff !== 0 && shnum > 0) {

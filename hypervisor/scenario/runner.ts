@@ -1,8 +1,8 @@
 // Runs a scenario in one process: builds every domain it lists, starts them, runs the
 // machine to the end time, and gathers per-domain figures.
 
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { KernelFileError, readKernelFile } from '../domain/kernel_file.ts';
 import { Hypervisor, type SchedulerName } from '../hypervisor.ts';
 import { startLocalDom0 } from '../../dom0/local.ts';
 import type { Domain } from '../domain/domain.ts';
@@ -161,9 +161,10 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     let img = images.get(full);
     if (!img) {
       try {
-        img = readFileSync(full);
+        img = readKernelFile(full);
       } catch (e) {
-        throw new ScenarioError(`image ${p}: cannot read ${full}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        if (!(e instanceof KernelFileError)) throw e;
+        throw new ScenarioError(`image ${p}: ${e.message}`);
       }
       images.set(full, img);
     }
