@@ -13,6 +13,7 @@ import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 import { buildDomain } from './toolstack/builder.ts';
 import { addDevice } from './toolstack/devices.ts';
+import { CreateRequestError, CREATE_LIMITS, validateCreateDomain } from './toolstack/validate.ts';
 import { DomainConfigs } from './toolstack/configs.ts';
 
 export interface Dom0Options {
@@ -128,8 +129,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
     if (req.deviceStats) return { rc: 0, deviceStats: { domains: d.deviceStats() } };
     // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
-    const r = req.createDomain ? { id: 0, ...(await createWithDevices(hv, d, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
-    if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
+    const r = req.createDomain ? { id: 0, ...(await createDomain(hv, d, configs, req.createDomain, log)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.destroyDomain && r.rc === 0) {
       const id = req.destroyDomain.domid ?? configs.byName(req.destroyDomain.name ?? '');
       if (id !== undefined) configs.delete(id);
@@ -168,22 +168,59 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
 }
 
 /**
- * xl create: build the domain paused, announce its devices in XenStore (libxl's layout,
- * so the XenbusState handshake can start when the guest's frontends appear), then run it.
+ * xl create, whoever asks: check the request (validate.ts; a client need not be xl), build
+ * the domain paused, announce its devices in XenStore (libxl's layout, so the XenbusState
+ * handshake can start when the guest's frontends appear), record its config, then run it.
+ * If anything fails once the domain exists, it is destroyed and everything written for it
+ * removed, as libxl's create does on error: a failed create leaves nothing behind.
  */
-async function createWithDevices(hv: Peer, d: Dom0Daemons, c: RequestOps['createDomain']): Promise<Omit<Response, 'id'>> {
-  const devices = c.devices ?? [];
-  const r = await buildDomain(hv, { ...c, paused: c.paused || devices.length > 0 });
-  if (r.rc !== 0 || !r.domain || devices.length === 0) return r;
-  for (const dev of devices) {
-    if (dev.kind !== 'vbd' && dev.kind !== 'vif') continue;
-    addDevice(d.xenstored, r.domain.domid, { kind: dev.kind, devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+async function createDomain(
+  hv: Peer,
+  d: Dom0Daemons,
+  configs: DomainConfigs,
+  c: RequestOps['createDomain'],
+  log: (line: string) => void,
+): Promise<Omit<Response, 'id'>> {
+  const info = await hv.request('info', {});
+  const machineMiB = info.info ? Math.floor(info.info.totalPages / 256) : CREATE_LIMITS.maxMemoryMiB;
+  try {
+    validateCreateDomain(c, machineMiB);
+  } catch (e) {
+    if (e instanceof CreateRequestError) return { rc: -XEN_ERRNO.EINVAL, error: e.message };
+    throw e;
   }
-  if (!c.paused) {
+  let domid: number | undefined;
+  try {
+    const r = await buildDomain(hv, { ...c, paused: true }, (id) => (domid = id));
+    if (r.rc !== 0 || !r.domain) return r;
+    for (const dev of c.devices ?? []) {
+      addDevice(d.xenstored, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+    }
+    configs.set(r.domain.domid, c);
+    if (c.paused) return r;
     const u = await hv.request('unpauseDomain', { domid: r.domain.domid });
-    if (u.rc !== 0) return { rc: u.rc, error: u.error };
+    if (u.rc !== 0) throw new Error(`cannot unpause it: ${u.error}`);
+    return { ...r, domain: u.domain ?? r.domain };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    if (domid === undefined) return { rc: -XEN_ERRNO.EIO, error: why };
+    log(`dom0: create of ${c.name} (d${domid}) failed: ${why}; destroying it`);
+    await rollbackCreate(hv, d, configs, domid);
+    return { rc: -XEN_ERRNO.EIO, error: `${why} (domain ${domid} destroyed; nothing was kept)` };
   }
-  return r;
+}
+
+/** Undoes a create that failed after the domain was made: the domain, its XenStore nodes, its config. */
+async function rollbackCreate(hv: Peer, d: Dom0Daemons, configs: DomainConfigs, domid: number): Promise<void> {
+  try {
+    configs.delete(domid);
+  } catch {
+    // its file could not be removed; the domain it names is gone below
+  }
+  await hv.request('destroyDomain', { domid }).catch(() => undefined);
+  // The hypervisor's domainDestroyed dispatch does the same; doing it here too means the
+  // failure is answered only once the domain's nodes are gone (it is idempotent).
+  await d.domainDestroyed(domid).catch(() => undefined);
 }
 
 async function resolveDomid(hv: Peer, ref: { domid?: number; name?: string }): Promise<number | undefined> {

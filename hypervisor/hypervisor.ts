@@ -91,6 +91,8 @@ const FIRST_MFN = 0x80000;
 const WFI_ENCODING = 0x1050_0073;
 /** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
 const MAX_QUANTUM_NS = 50_000;
+/** vCPUs of the dom0 process (Xen's dom0_max_vcpus; pvsim's dom0 is one Node.js thread). */
+export const DOM0_VCPUS = 1;
 
 /** Hooks the event-channel layer installs (kept as hooks so the core stays independent of it). */
 export interface EventHooks {
@@ -270,6 +272,7 @@ export class Hypervisor implements HypervisorServices {
   createControlDomain(name = 'Domain-0'): Domain {
     if (this.domains.has(0)) throw new RangeError('domain 0 already exists');
     const d = new Domain(0, name, 0, true);
+    d.externalVcpus = DOM0_VCPUS;
     d.sharedInfoMfn = this.frames.alloc(0, FrameType.SharedInfo);
     initSharedInfo(this.mem.ensureFrame(d.sharedInfoMfn), { maxPfn: 0 });
     d.state = 'running';

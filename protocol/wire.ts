@@ -6,8 +6,12 @@ import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 
 export const PROTOCOL_VERSION = 1;
-/** Largest frame either side accepts (a kernel image travels in one CreateDomain). */
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Largest frame either side accepts. A kernel image (at most 16 MiB, MAX_KERNEL_BYTES in
+ * hypervisor/domain/kernel_file.ts) travels in one CreateDomain, and again in dom0's
+ * DomainBuild with the domain's mfn list (4 MiB for a 4 GiB domain) and page tables.
+ */
+export const MAX_FRAME_BYTES = 24 * 1024 * 1024;
 
 export interface Empty {}
 export interface Hello { version: number; role: 'dom0' | 'client' | string; token: string }

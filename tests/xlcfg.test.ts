@@ -458,9 +458,9 @@ describe('vif specs', () => {
     expect(vif('bridge=a,bridge=b').bridge).toBe('b');
   });
 
-  it('warns about a multicast MAC, as it cannot be a NIC address', () => {
-    const c = cfg(`vif = [ 'mac=01:00:5e:00:00:01' ]\n`, 'guest.cfg');
-    expect(c.warnings).toEqual(['guest.cfg:3: vif[0]: mac 01:00:5e:00:00:01 is a multicast address']);
+  it('refuses a multicast or zero MAC, as neither can be a NIC address (the toolstack refuses them too)', () => {
+    expect(() => cfg(`vif = [ 'mac=01:00:5e:00:00:01' ]\n`, 'guest.cfg')).toThrow("guest.cfg:3: vif[0]: mac 01:00:5e:00:00:01 is a multicast address; a NIC's address must be unicast");
+    expect(() => vif('mac=0:0:0:0:0:0')).toThrow('mac 00:00:00:00:00:00 is not a valid address');
   });
 
   const bad: [string, string][] = [
@@ -470,6 +470,8 @@ describe('vif specs', () => {
     ['ip=10.0.0.300', 'ip "10.0.0.300" is not an IPv4 or IPv6 address'],
     ['type=tap', 'invalid type "tap" (vif or ioemu)'],
     ['bridge=', 'empty bridge name'],
+    ['bridge=../../x', 'bridge "../../x" is not an interface name'],
+    ['bridge=a-bridge-name-too-long', 'is not an interface name'],
     ['backend=', 'empty backend domain'],
     ['xenbr0', 'unrecognized argument "xenbr0" (expected key=value)'],
     ['colour=red', 'unrecognized argument "colour=red"'],
@@ -587,7 +589,7 @@ describe('print -> parse round trips', () => {
     spaces: fc.boolean(),
   });
   const domainArb = fc.record({
-    name: fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/).filter((n) => !/^[0-9]+$/.test(n)),
+    name: fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/).filter((n) => !/^[0-9]+$/.test(n) && !/^\.+$/.test(n)),
     kernel: fc.stringMatching(/^(\/)?[a-z0-9_.-]{1,10}(\/[a-z0-9_.-]{1,10}){0,2}$/).filter((k) => !/(^|\/)\.\.?(\/|$)/.test(k)),
     memory: fc.option(fc.integer({ min: 1, max: 4096 })),
     maxmemExtra: fc.option(fc.integer({ min: 0, max: 4096 })),

@@ -10,7 +10,12 @@ import { ElfError } from '../../hypervisor/domain/elf.ts';
 
 const MiB = 1024 * 1024;
 
-export async function buildDomain(hv: Peer, c: RequestOps['createDomain']): Promise<Omit<Response, 'id'>> {
+/**
+ * Builds the domain `c` describes. `onDomain` hears the domid as soon as the hypervisor has
+ * made the domain, so a caller can destroy it if anything after that fails. A build the
+ * hypervisor refuses (rc != 0) leaves no domain: the hypervisor destroys what it made.
+ */
+export async function buildDomain(hv: Peer, c: RequestOps['createDomain'], onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
   let plan;
   try {
     plan = planPvDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 });
@@ -27,6 +32,7 @@ export async function buildDomain(hv: Peer, c: RequestOps['createDomain']): Prom
   });
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };
+  onDomain?.(e.domid);
   const p2m = Uint32Array.from(e.p2m);
   const pages = new Map<number, Uint8Array>();
   writePvBootstrap(plan, p2m, e.sharedInfoMfn, { store: e.storePort, console: e.consolePort }, (pfn) => {

@@ -9,6 +9,7 @@
 import type { Xenstored } from '../xenstore/index.ts';
 import { parsePerms, type Caller } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
+import { deviceKeysProblem } from './validate.ts';
 
 const DOM0: Caller = { domid: 0, privileged: true };
 const enc = new TextEncoder();
@@ -61,6 +62,10 @@ function put(xs: Xenstored, path: string, value: string): void {
 
 /** Announces a device to both ends (before the domain runs, as libxl does). */
 export function addDevice(xs: Xenstored, domid: number, d: DeviceSpec): void {
+  // Keys become path elements: one with "/" or ".." would write outside the device's
+  // directories. Checked before anything is written, whoever built the device.
+  const bad = deviceKeysProblem(d);
+  if (bad) throw new Error(bad);
   const be = backendPath(d.kind, domid, d.devid);
   const fe = frontendPath(d.kind, domid, d.devid);
   xs.fire(xs.store.mkdir(DOM0, be));

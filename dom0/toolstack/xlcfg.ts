@@ -19,6 +19,7 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
 import { XEN_LEGACY_MAX_VCPUS } from '../../protocol/xen/shared_info.ts';
+import { bridgeProblem, domainNameProblem, macProblem, XL_ACTIONS, type XlAction } from './validate.ts';
 
 // --- Errors -------------------------------------------------------------------------------
 
@@ -252,9 +253,8 @@ export function parseXlCfgSettings(text: string, file: string): XlCfgSettings {
 
 export type XlDomainType = 'pv' | 'pvh' | 'hvm';
 
-/** What to do when the domain shuts down for a given reason (xl.cfg's on_* keys). */
-export type XlAction = 'destroy' | 'restart' | 'rename-restart' | 'preserve' | 'coredump-destroy' | 'coredump-restart' | 'soft-reset';
-export const XL_ACTIONS: readonly XlAction[] = ['destroy', 'restart', 'rename-restart', 'preserve', 'coredump-destroy', 'coredump-restart', 'soft-reset'];
+/** What to do when the domain shuts down for a given reason (xl.cfg's on_* keys); the toolstack checks the same list. */
+export { XL_ACTIONS, type XlAction };
 
 export interface XlDisk {
   /** The spec as written and the line of its list item. */
@@ -420,7 +420,6 @@ export function parseCLong(s: string): number | null {
   return m[1] === '-' ? -v : v;
 }
 
-const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Parses an xl.cfg file's text; `file` names it in errors and anchors relative paths. */
@@ -468,8 +467,9 @@ export function parseXlCfg(text: string, file: string): XlConfig {
 
   const nameA = atom('name');
   if (!nameA) throw new XlCfgError(file, null, null, 'missing required key "name" (every domain needs a name)');
-  if (!NAME_RE.test(nameA.text)) fail(nameA.s, `${q(nameA.text)} is not a domain name: use 1-64 of A-Z a-z 0-9 _ . -`);
-  if (/^[0-9]+$/.test(nameA.text)) fail(nameA.s, `${q(nameA.text)} is all digits, which xl commands would read as a domid`);
+  // The toolstack applies the same rule to every request (validate.ts).
+  const nameProblem = domainNameProblem(nameA.text);
+  if (nameProblem) fail(nameA.s, nameProblem);
   const name = nameA.text;
 
   const uuidA = atom('uuid');
@@ -576,9 +576,6 @@ export function parseXlCfg(text: string, file: string): XlConfig {
     }
     const clash = vifs.findIndex((o) => o.mac === v.mac);
     if (clash >= 0) throw new XlCfgError(file, item.line, key, `mac ${v.mac} is already used by vif[${clash}]`);
-    if (!v.macGenerated && (parseInt(v.mac.slice(0, 2), 16) & 1) !== 0) {
-      warnings.push(`${file}:${item.line}: ${key}: mac ${v.mac} is a multicast address`);
-    }
     vifs.push({ ...v, line: item.line });
   }
 
@@ -830,12 +827,17 @@ export function parseVifSpec(spec: string, ctx: { domainName: string; devid: num
           .split(':')
           .map((b) => b.toLowerCase().padStart(2, '0'))
           .join(':');
+        // Multicast or zero cannot be a NIC's address: the toolstack refuses them too.
+        const problem = macProblem(mac);
+        if (problem) err(problem);
         break;
       }
-      case 'bridge':
-        if (v === '') err('empty bridge name');
+      case 'bridge': {
+        const problem = bridgeProblem(v);
+        if (problem) err(problem);
         bridge = v;
         break;
+      }
       case 'ip':
         for (const a of v.split(/\s+/).filter(Boolean)) if (isIP(a) === 0) err(`ip ${q(a)} is not an IPv4 or IPv6 address`);
         ip = v.trim() === '' ? null : v;

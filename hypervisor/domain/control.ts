@@ -31,6 +31,10 @@ export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
   const online = d.vcpus.filter((v) => v.online);
   if (online.some((v) => v.runstate === 'running')) flags |= XEN_DOMINF.running;
   if (online.length > 0 && online.every((v) => v.runstate === 'blocked')) flags |= XEN_DOMINF.blocked;
+  // A domain whose vCPUs are a process outside the simulator (dom0): online, and running
+  // while it is not paused or dying.
+  const external = d.vcpus.length === 0 ? d.externalVcpus : 0;
+  if (external > 0 && d.state === 'running') flags |= XEN_DOMINF.running;
   let cpu = 0;
   for (const v of d.vcpus) cpu += hv.runstateTimes(v)[0]!;
   return {
@@ -41,8 +45,8 @@ export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
     maxPages: d.maxPages,
     sharedInfoFrame: d.sharedInfoMfn,
     cpuTimeNs: cpu,
-    nrOnlineVcpus: online.length,
-    maxVcpuId: d.vcpus.length - 1,
+    nrOnlineVcpus: online.length + external,
+    maxVcpuId: d.vcpus.length + external - 1,
     weight: d.sched.weight,
     cap: d.sched.cap,
   };

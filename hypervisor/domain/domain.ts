@@ -69,6 +69,12 @@ export class Domain {
    * when one of its ports becomes pending, instead of raising an upcall.
    */
   onEvent: ((port: number) => void) | null = null;
+  /**
+   * vCPUs that run outside the simulator: the dom0 process's, for the control domain it
+   * serves. They have no Vcpu here; getdomaininfo counts them online, and running while the
+   * domain runs, as Xen shows Domain-0 (xl list runs on one of them).
+   */
+  externalVcpus = 0;
   /** The xenstore and console rings start_info names, and their (guest-side) ports. */
   storeMfn = 0;
   storeEvtchn = 0;

@@ -2,7 +2,7 @@
 // privileged peer, dom0, over the protocol in protocol/. Every request is checked; a bad
 // one gets an errno and a reason, never an exception that reaches the machine.
 
-import { Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
+import { DOM0_VCPUS, Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
 import { domainInfo, ControlError, setCreditParams } from '../domain/control.ts';
 import { BuildError, MAX_VIRT_CPUS } from '../domain/builder.ts';
@@ -254,7 +254,7 @@ export class HypervisorServer {
       const list = [...hv.domains.values()].sort((a, b) => a.domid - b.domid).map((d) => this.info(d));
       // dom0 is a process, not a built domain; it is listed as Xen lists Domain-0. Its CPU
       // time is not charged to a vCPU yet.
-      if (!hv.domain(0)) list.unshift({ domid: 0, name: 'Domain-0', flags: XEN_DOMINF.running, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 1, maxVcpuId: 0, weight: 256, cap: 0 });
+      if (!hv.domain(0)) list.unshift({ domid: 0, name: 'Domain-0', flags: XEN_DOMINF.running, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: DOM0_VCPUS, maxVcpuId: DOM0_VCPUS - 1, weight: 256, cap: 0 });
       return { rc: 0, domains: { domains: list } };
     }
     if (req.info) {
@@ -282,6 +282,7 @@ export class HypervisorServer {
     const d = this.find(ref);
     if (!d) return err('ESRCH', `no such domain: ${ref?.name || ref?.domid}`);
     if (req.destroyDomain) {
+      this.building.delete(d.domid); // a build dom0 gave up on
       hv.destroyDomain(d);
       this.consoles.delete(d.domid);
       return { rc: 0 };

@@ -1,0 +1,203 @@
+// What the toolstack accepts in a create request, whatever sent it: `pvsim xl create`
+// (which has checked the same things while parsing xl.cfg) or any other client holding the
+// client token. libxl checks a domain config in libxl_domain_create_new before it makes
+// anything; this is that check, so a bad request is refused before a domain exists.
+// xl.cfg parsing (xlcfg.ts) uses the same rules for the same fields.
+
+import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
+import type { CreateDomain, Device } from '../../protocol/wire.ts';
+import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
+import { XEN_LEGACY_MAX_VCPUS } from '../../protocol/xen/shared_info.ts';
+import { MAX_KERNEL_BYTES } from '../../hypervisor/domain/kernel_file.ts';
+
+export class CreateRequestError extends Error {
+  override readonly name = 'CreateRequestError';
+}
+
+/** pvsim's bounds (an RV32 guest's memory, shared_info's vcpu_info slots, Xen's credit weight). */
+export const CREATE_LIMITS = {
+  maxMemoryMiB: 4096,
+  maxVcpus: XEN_LEGACY_MAX_VCPUS,
+  /** sched_credit.c: weights are 1..65535 (0 in a request means the default, 256). */
+  maxWeight: 65535,
+  maxNameLength: 64,
+  /** Devices of one domain (xl gives each disk and vif one). */
+  maxDevices: 64,
+  /** Keys in one device's backend or frontend directory. */
+  maxDeviceKeys: 32,
+  /** One XenStore value the toolstack writes for a device (a disk's path, a MAC...). */
+  maxDeviceValueBytes: 1024,
+  /** Linux's IFNAMSIZ - 1: a bridge is a host network interface name. */
+  maxBridgeName: 15,
+} as const;
+
+/** xl.cfg's on_poweroff / on_reboot / on_crash actions (xl.cfg(5)); dom0 acts on each. */
+export const XL_ACTIONS = ['destroy', 'restart', 'rename-restart', 'preserve', 'coredump-destroy', 'coredump-restart', 'soft-reset'] as const;
+export type XlAction = (typeof XL_ACTIONS)[number];
+
+/** The device kinds dom0 has backends for. */
+export const DEVICE_KINDS = ['vbd', 'vif'] as const;
+
+/**
+ * Keys the toolstack writes itself in every device directory (devices.ts addDevice): a
+ * request may not set them, or its backend could name another domain's frontend.
+ */
+const RESERVED_DEVICE_KEYS = new Set(['frontend', 'frontend-id', 'backend', 'backend-id', 'online', 'state']);
+
+const NAME_RE = /^[A-Za-z0-9_.-]+$/;
+/** One XenStore path element: Xen's path characters less '/' and '@' (docs/misc/xenstore.txt). */
+const KEY_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const BRIDGE_RE = /^[A-Za-z0-9_.-]+$/;
+
+const q = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+
+/** Why `name` cannot name a domain, or null if it can. */
+export function domainNameProblem(name: string): string | null {
+  if (name.length === 0) return 'a domain needs a name';
+  if (name.length > CREATE_LIMITS.maxNameLength || !NAME_RE.test(name)) {
+    return `${q(name)} is not a domain name: use 1-${CREATE_LIMITS.maxNameLength} of A-Z a-z 0-9 _ . -`;
+  }
+  if (/^[0-9]+$/.test(name)) return `${q(name)} is all digits, which xl commands would read as a domid`;
+  if (/^\.+$/.test(name)) return `${q(name)} is not a domain name: it is only dots`;
+  return null;
+}
+
+/**
+ * Why `mac` cannot be a NIC's address, or null: six colon-separated lower-case hex octets,
+ * not multicast (the group bit, bit 0 of the first octet) and not all zero, which Linux's
+ * is_valid_ether_addr refuses as a device address too.
+ */
+export function macProblem(mac: string): string | null {
+  if (!MAC_RE.test(mac)) return `mac ${q(mac)} is not six colon-separated lower-case hex octets, e.g. 00:16:3e:12:34:56`;
+  if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) return `mac ${mac} is a multicast address; a NIC's address must be unicast`;
+  if (mac === '00:00:00:00:00:00') return 'mac 00:00:00:00:00:00 is not a valid address';
+  return null;
+}
+
+/** Why `bridge` cannot name a bridge, or null: a host interface name. */
+export function bridgeProblem(bridge: string): string | null {
+  if (bridge === '') return 'empty bridge name';
+  if (bridge.length > CREATE_LIMITS.maxBridgeName || !BRIDGE_RE.test(bridge) || /^\.+$/.test(bridge)) {
+    return `bridge ${q(bridge)} is not an interface name: use 1-${CREATE_LIMITS.maxBridgeName} of A-Z a-z 0-9 _ . -`;
+  }
+  return null;
+}
+
+const isCount = (n: unknown, lo: number, hi: number): n is number => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;
+
+function validateDevice(dev: Device, i: number): void {
+  const where = `device ${i}`;
+  const fail = (msg: string): never => {
+    throw new CreateRequestError(`${where}: ${msg}`);
+  };
+  if (!(DEVICE_KINDS as readonly string[]).includes(dev.kind)) fail(`unknown device kind ${q(String(dev.kind))} (known: ${DEVICE_KINDS.join(', ')})`);
+  if (!isCount(dev.devid, 0, 0x7fffffff)) fail(`devid ${dev.devid} is out of range (0-${0x7fffffff})`);
+  const dirs = { backend: dev.backend ?? {}, frontend: dev.frontend ?? {} };
+  for (const [side, keys] of Object.entries(dirs)) {
+    const entries = Object.entries(keys);
+    if (entries.length > CREATE_LIMITS.maxDeviceKeys) fail(`${entries.length} ${side} keys; at most ${CREATE_LIMITS.maxDeviceKeys}`);
+    for (const [k, v] of entries) {
+      if (!KEY_RE.test(k)) fail(`${side} key ${q(k)} is not a XenStore name (1-64 of A-Z a-z 0-9 _ -; no "/", no "..")`);
+      if (RESERVED_DEVICE_KEYS.has(k)) fail(`${side} key ${q(k)} is written by the toolstack itself`);
+      if (typeof v !== 'string') fail(`${side} key ${k}: the value must be a string`);
+      if (Buffer.byteLength(v, 'utf8') > CREATE_LIMITS.maxDeviceValueBytes) fail(`${side} key ${k}: the value is longer than ${CREATE_LIMITS.maxDeviceValueBytes} bytes`);
+      if (v.includes('\0')) fail(`${side} key ${k}: the value contains a NUL character`);
+    }
+  }
+  const be = dirs.backend;
+  const fe = dirs.frontend;
+  if (dev.kind === 'vbd') {
+    const params = be.params;
+    if (params === undefined || params === '') fail('a vbd needs backend key params (the image file)');
+    if (!isAbsolute(params!)) fail(`params ${q(params!)} is not an absolute path`);
+    if (be.mode !== 'r' && be.mode !== 'w') fail(`backend key mode must be "r" or "w", got ${q(String(be.mode))}`);
+    for (const k of ['virtual-device', 'handle'] as const) if (fe[k] !== undefined && !/^[0-9]{1,10}$/.test(fe[k]!)) fail(`frontend key ${k} must be a device number, got ${q(fe[k]!)}`);
+  } else {
+    for (const side of ['backend', 'frontend'] as const) {
+      const mac = dirs[side].mac;
+      if (mac === undefined) fail(`a vif needs ${side} key mac`);
+      const p = macProblem(mac!);
+      if (p) fail(p);
+    }
+    if (be.mac !== fe.mac) fail(`backend mac ${be.mac} and frontend mac ${fe.mac} differ`);
+    if (be.bridge !== undefined) {
+      const p = bridgeProblem(be.bridge);
+      if (p) fail(p);
+    }
+    if (be.ip !== undefined) for (const a of be.ip.split(/\s+/).filter(Boolean)) if (isIP(a) === 0) fail(`ip ${q(a)} is not an IPv4 or IPv6 address`);
+    for (const k of ['handle'] as const) {
+      for (const side of ['backend', 'frontend'] as const) {
+        const v = dirs[side][k];
+        if (v !== undefined && !/^[0-9]{1,10}$/.test(v)) fail(`${side} key ${k} must be a device number, got ${q(v)}`);
+      }
+    }
+  }
+}
+
+/**
+ * Checks a create request; throws CreateRequestError saying what is wrong. `machineMiB` is
+ * the machine's memory: no domain can have more.
+ */
+export function validateCreateDomain(c: CreateDomain, machineMiB: number): void {
+  const fail = (msg: string): never => {
+    throw new CreateRequestError(msg);
+  };
+  const nameP = domainNameProblem(typeof c.name === 'string' ? c.name : '');
+  if (nameP) fail(`name: ${nameP}`);
+  if (!(c.kernel instanceof Uint8Array) || c.kernel.length === 0) fail('kernel: the request carries no kernel image');
+  if (c.kernel.length > MAX_KERNEL_BYTES) fail(`kernel: ${c.kernel.length} bytes is larger than ${MAX_KERNEL_BYTES >> 20} MiB, the largest kernel pvsim loads`);
+  const cmdline = c.cmdline ?? '';
+  const cmdBytes = Buffer.byteLength(cmdline, 'utf8');
+  if (cmdBytes >= MAX_GUEST_CMDLINE) fail(`cmdline: ${cmdBytes} bytes; start_info holds at most ${MAX_GUEST_CMDLINE - 1}`);
+  if (cmdline.includes('\0')) fail('cmdline: contains a NUL character');
+
+  const maxMiB = Math.min(CREATE_LIMITS.maxMemoryMiB, Math.floor(machineMiB));
+  if (!isCount(c.memoryMib, 1, maxMiB)) fail(`memory: ${c.memoryMib} MiB is out of range (1-${maxMiB} MiB${maxMiB < CREATE_LIMITS.maxMemoryMiB ? ', the machine\'s memory' : ''})`);
+  // maxmem 0 (unset in the request) means the same as memory, as in xl.
+  if (c.maxmemMib) {
+    if (!isCount(c.maxmemMib, 1, maxMiB)) fail(`maxmem: ${c.maxmemMib} MiB is out of range (1-${maxMiB} MiB)`);
+    if (c.maxmemMib < c.memoryMib) fail(`maxmem: ${c.maxmemMib} MiB is below memory = ${c.memoryMib} MiB`);
+  }
+  const vcpus = c.vcpus || 1;
+  if (!isCount(vcpus, 1, CREATE_LIMITS.maxVcpus)) fail(`vcpus: ${c.vcpus} is out of range (1-${CREATE_LIMITS.maxVcpus})`);
+  // 0 means the scheduler's default weight, as an unset cpu_weight does.
+  if (c.weight && !isCount(c.weight, 1, CREATE_LIMITS.maxWeight)) fail(`weight: ${c.weight} is out of range (1-${CREATE_LIMITS.maxWeight})`);
+  if (c.cap && !isCount(c.cap, 0, 100 * vcpus)) fail(`cap: ${c.cap} is out of range (0-${100 * vcpus}, 100 x vcpus; 0 = no cap)`);
+  for (const [key, v] of [['on_poweroff', c.onPoweroff], ['on_reboot', c.onReboot], ['on_crash', c.onCrash]] as const) {
+    if (v && !(XL_ACTIONS as readonly string[]).includes(v)) fail(`${key}: unknown action ${q(v)}; expected one of ${XL_ACTIONS.join(', ')}`);
+  }
+
+  const devices = c.devices ?? [];
+  if (devices.length > CREATE_LIMITS.maxDevices) fail(`${devices.length} devices; a domain may have at most ${CREATE_LIMITS.maxDevices}`);
+  const seen = new Map<string, number>();
+  devices.forEach((dev, i) => {
+    validateDevice(dev, i);
+    const id = `${dev.kind} ${dev.devid}`;
+    const other = seen.get(id);
+    if (other !== undefined) fail(`device ${i}: ${id} is already device ${other}`);
+    seen.set(id, i);
+  });
+  const macs = new Map<string, number>();
+  devices.forEach((dev, i) => {
+    if (dev.kind !== 'vif') return;
+    const other = macs.get(dev.backend.mac!);
+    if (other !== undefined) fail(`device ${i}: mac ${dev.backend.mac} is already used by device ${other}`);
+    macs.set(dev.backend.mac!, i);
+  });
+}
+
+/**
+ * Why a device's directory keys cannot be written under its XenStore directories, or null:
+ * the last check before devices.ts writes them, whoever built the device (a scenario too).
+ */
+export function deviceKeysProblem(dev: { kind: string; backend: Record<string, string>; frontend: Record<string, string> }): string | null {
+  for (const [side, keys] of [['backend', dev.backend], ['frontend', dev.frontend]] as const) {
+    for (const k of Object.keys(keys)) {
+      if (!KEY_RE.test(k)) return `${dev.kind} ${side} key ${q(k)} is not a XenStore name (1-64 of A-Z a-z 0-9 _ -; no "/", no "..")`;
+      if (RESERVED_DEVICE_KEYS.has(k)) return `${dev.kind} ${side} key ${q(k)} is written by the toolstack itself`;
+    }
+  }
+  return null;
+}
