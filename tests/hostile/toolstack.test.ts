@@ -19,6 +19,8 @@ import { runBare } from '../../hypervisor/bare/machine.ts';
 import { vbdDevice, vifDevice } from '../../dom0/toolstack/devices.ts';
 import { formatList } from '../../dom0/toolstack/format.ts';
 import { parseEnv } from '../../cli/runtime.ts';
+import { validateScenario } from '../../hypervisor/scenario/schema.ts';
+import { runScenario } from '../../hypervisor/scenario/runner.ts';
 import { pvImage, SPIN, PV_BASE } from '../helpers/pv_image.ts';
 import { writeElf, u32Bytes } from '../helpers/elf_writer.ts';
 import { XEN_ELFNOTE } from '../../hypervisor/domain/elf.ts';
@@ -63,6 +65,11 @@ describe('kernel files', () => {
     truncateSync(f, MAX_KERNEL_BYTES + 1);
     expect(refusal(() => readKernelFile(f)).message).toBe(`${f} is larger than 16 MiB, the largest kernel pvsim loads`);
     rmSync(f);
+  });
+
+  it('a scenario whose image is /dev/zero is refused at once, naming it', async () => {
+    const scenario = validateScenario({ domains: [{ name: 'z', image: '/dev/zero' }] }, 'zero.json');
+    await expect(runScenario(scenario, { baseDir: '/' })).rejects.toThrow('image /dev/zero: /dev/zero is a character device, not a regular file');
   });
 
   it('does not leave the file open after a refusal', () => {
