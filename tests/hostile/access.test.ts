@@ -1,0 +1,244 @@
+// Hostile input to pvsim's sockets and run directory (issue 9, items 1, 3 and 10): bytes
+// from a peer that has not logged in, a run directory someone else prepared, two `pvsim up`
+// at once. Real processes; every child is found by the PID we started and killed in afterAll.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../protocol/session.ts';
+import { LOGIN_DEADLINE_MS, MAX_PENDING, PRELOGIN_BYTES } from '../../protocol/session.ts';
+import { parseEnv } from '../../cli/runtime.ts';
+
+const PVSIM = join(process.cwd(), 'bin/pvsim.js');
+const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-access-'));
+// A private run directory whatever the caller's environment says.
+const privateEnv = { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' };
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+/** Starts a pvsim daemon and resolves with its KEY=value lines once all of `want` are seen. */
+function daemon(args: string[], want: string[]): Promise<{ proc: ChildProcess; vars: Record<string, string>; stderr: string[] }> {
+  const proc = spawn(process.execPath, [PVSIM, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: privateEnv });
+  children.push(proc);
+  const stderr: string[] = [];
+  createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
+  return new Promise((resolve, reject) => {
+    const vars: Record<string, string> = {};
+    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready: ${stderr.join('\n')}`)), 30_000);
+    proc.once('exit', (code, sig) => reject(new Error(`${args[0]} exited (${sig ?? code}): ${stderr.join('\n')}`)));
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      Object.assign(vars, parseEnv(l));
+      if (want.every((k) => vars[k])) {
+        clearTimeout(timer);
+        resolve({ proc, vars, stderr });
+      }
+    });
+  });
+}
+
+const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+/** A raw TCP connection; resolves when it is open. */
+function tcp(url: string): Promise<Socket> {
+  const u = new URL(url);
+  return new Promise((res, rej) => {
+    const s = tcpConnect(Number(u.port), u.hostname, () => res(s));
+    s.on('error', rej);
+  });
+}
+
+/** Resolves when the server has closed `s` (or reset it), with the time it took. */
+function closedBy(s: Socket): Promise<number> {
+  const t0 = Date.now();
+  return new Promise((res) => {
+    if (s.destroyed) return res(0);
+    s.on('error', () => {});
+    s.once('close', () => res(Date.now() - t0));
+    s.resume(); // read whatever the server says, so its end is seen
+  });
+}
+
+/** A raw WebSocket upgrade, done by hand: the socket, ready for frames we build ourselves. */
+async function upgraded(url: string): Promise<Socket> {
+  const s = await tcp(url);
+  const u = new URL(url);
+  s.write(`GET / HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await new Promise<void>((res, rej) => {
+    let got = '';
+    const on = (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n\r\n')) {
+        s.removeListener('data', on);
+        s.pause();
+        if (got.startsWith('HTTP/1.1 101')) res();
+        else rej(new Error(`upgrade refused: ${got}`));
+      }
+    };
+    s.on('data', on);
+  });
+  return s;
+}
+
+/** A client-to-server frame header (masked, as a client must) announcing `len` payload bytes. */
+function header(opcode: number, len: number): Buffer {
+  const mask = [1, 2, 3, 4];
+  if (len < 126) return Buffer.from([0x80 | opcode, 0x80 | len, ...mask]);
+  const b = Buffer.alloc(14);
+  b[0] = 0x80 | opcode;
+  b[1] = 0x80 | 127;
+  b.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+  b.writeUInt32BE(len >>> 0, 6);
+  b.set(mask, 10);
+  return b;
+}
+
+/** Writes `total` bytes of payload with back-pressure; stops when the server cuts us off. Returns the bytes handed over. */
+async function flood(s: Socket, total: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 0x5a);
+  let sent = 0;
+  let gone = false;
+  s.on('error', () => (gone = true));
+  s.once('close', () => (gone = true));
+  while (sent < total && !gone) {
+    const n = Math.min(chunk.length, total - sent);
+    const more = s.write(chunk.subarray(0, n));
+    sent += n;
+    if (!more) await new Promise<void>((res) => {
+      s.once('drain', res);
+      s.once('close', res);
+    });
+  }
+  return sent;
+}
+
+describe('a peer that has not logged in cannot end or swell a pvsim process (issue 9, item 1)', { timeout: 60_000 }, () => {
+  let hv: Awaited<ReturnType<typeof daemon>>;
+  let dom0: Awaited<ReturnType<typeof daemon>>;
+  let clientToken = '';
+  const hvTokenFile = join(dir, 'hv.token');
+  const clientTokenFile = join(dir, 'client.token');
+
+  beforeAll(async () => {
+    writeFileSync(hvTokenFile, 'a'.repeat(64) + '\n', { mode: 0o600 });
+    clientToken = 'b'.repeat(64);
+    writeFileSync(clientTokenFile, clientToken + '\n', { mode: 0o600 });
+    hv = await daemon(['hypervisor', '--token-file', hvTokenFile, '--pcpus', '1', '--memory', '256'], ['PVSIM_HYPERVISOR_URL']);
+    dom0 = await daemon(
+      ['dom0', '--hypervisor', hv.vars.PVSIM_HYPERVISOR_URL!, '--hypervisor-token-file', hvTokenFile, '--client-token-file', clientTokenFile, '--xenstored-path', join(dir, 'xs.sock')],
+      ['PVSIM_URL'],
+    );
+  });
+
+  /** Both processes alive, dom0 serves a real client (through the hypervisor), the hypervisor answers a hello. */
+  async function stillServing(): Promise<void> {
+    expect(alive(hv.proc)).toBe(true);
+    expect(alive(dom0.proc)).toBe(true);
+    const { peer } = await connect(dom0.vars.PVSIM_URL!, 'client', clientToken);
+    const r = await peer.request('listDomains', {});
+    expect(r.rc).toBe(0);
+    expect(r.domains?.domains.map((d) => d.domid)).toContain(0);
+    peer.close();
+    await expect(connect(hv.vars.PVSIM_HYPERVISOR_URL!, 'dom0', 'not-the-token')).rejects.toThrow(/authentication failed/);
+  }
+
+  const targets = () => [
+    { name: 'hypervisor', url: hv.vars.PVSIM_HYPERVISOR_URL! },
+    { name: 'dom0', url: dom0.vars.PVSIM_URL! },
+  ];
+
+  it('survives a frame with a reserved opcode and a frame header announcing 2^32 bytes, sent before the hello', async () => {
+    for (const t of targets()) {
+      const a = await upgraded(t.url);
+      a.write(header(0x3, 0)); // opcode 3 is reserved
+      expect(await closedBy(a)).toBeLessThan(2_000);
+      const b = await upgraded(t.url);
+      b.write(header(0x2, 2 ** 32));
+      expect(await closedBy(b)).toBeLessThan(2_000);
+      // The same after a control frame, and with a bad frame sent as the very first bytes.
+      const c = await upgraded(t.url);
+      c.write(Buffer.concat([header(0x9, 0), header(0xb, 0)]));
+      expect(await closedBy(c)).toBeLessThan(2_000);
+    }
+    await stillServing();
+  });
+
+  it('survives garbage instead of an HTTP upgrade, a bad upgrade and plain HTTP', async () => {
+    for (const t of targets()) {
+      const a = await tcp(t.url);
+      a.write(Buffer.from([0x00, 0xff, 0x16, 0x03, 0x01, 0x0d, 0x0a, 0x0d, 0x0a]));
+      await closedBy(a);
+      const b = await tcp(t.url);
+      b.write('GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'); // no key
+      await closedBy(b);
+      const c = await tcp(t.url);
+      c.write(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      let reply = '';
+      c.on('data', (d: Buffer) => (reply += d.toString()));
+      await closedBy(c);
+      expect(reply).toMatch(/^HTTP\/1.1 426/);
+    }
+    await stillServing();
+  });
+
+  it('cuts off 8 peers each sending 15.9 MiB of a 16 MiB frame before logging in: a few KiB read, memory flat', async () => {
+    const d0 = dom0.proc.pid!;
+    const before = rssBytes(d0);
+    const total = Math.floor(15.9 * 1024 * 1024);
+    const t0 = Date.now();
+    const sent = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const s = await upgraded(dom0.vars.PVSIM_URL!);
+        s.write(header(0x2, 16 * 1024 * 1024 - 1));
+        return await flood(s, total);
+      }),
+    );
+    const took = Date.now() - t0;
+    const grown = rssBytes(d0) - before;
+    console.log(`pre-login flood: sent ${sent.map((n) => (n / 1024).toFixed(0) + ' KiB').join(', ')} before the cut-off, ${took} ms; dom0 RSS ${(before / 2 ** 20).toFixed(0)} MiB, grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
+    // Each was cut off long before its frame was complete (what was handed over sits in
+    // the kernel's socket buffers, not in dom0) and well before the login deadline.
+    for (const n of sent) expect(n).toBeLessThan(total);
+    expect(took).toBeLessThan(LOGIN_DEADLINE_MS);
+    expect(grown).toBeLessThan(24 * 2 ** 20);
+    await stillServing();
+  });
+
+  it(`keeps at most ${MAX_PENDING} connections pending, closes the idle ones at the login deadline, then serves a real client`, async () => {
+    // Both servers at once: the test waits for one login deadline, not two.
+    await Promise.all(targets().map(async (t) => {
+      const socks = await Promise.all(Array.from({ length: MAX_PENDING + 24 }, () => tcp(t.url).catch(() => null)));
+      const open = socks.filter((s): s is Socket => s !== null);
+      const closes = open.map((s) => closedBy(s));
+      const times = await Promise.all(closes);
+      const prompt = times.filter((ms) => ms < LOGIN_DEADLINE_MS / 2).length;
+      const late = times.filter((ms) => ms >= LOGIN_DEADLINE_MS / 2);
+      console.log(`${t.name}: ${socks.length - open.length} refused at connect, ${prompt} closed at once, ${late.length} at the deadline (max ${Math.max(...late)} ms)`);
+      // The first MAX_PENDING wait for the deadline; the rest are closed at once.
+      expect(late.length).toBeLessThanOrEqual(MAX_PENDING);
+      expect(prompt + socks.length - open.length).toBeGreaterThanOrEqual(24);
+      for (const ms of late) expect(ms).toBeLessThan(LOGIN_DEADLINE_MS + 2_000);
+    }));
+    await stillServing();
+  });
+
+  it('closes an upgraded peer that sends more than the hello allows before logging in', async () => {
+    const s = await upgraded(dom0.vars.PVSIM_URL!);
+    s.write(header(0x2, PRELOGIN_BYTES * 2));
+    const sent = await flood(s, PRELOGIN_BYTES * 2);
+    expect(sent).toBeLessThanOrEqual(PRELOGIN_BYTES * 2);
+    expect(await closedBy(s)).toBeLessThan(2_000);
+    await stillServing();
+  });
+});
