@@ -2,8 +2,8 @@
 // from a peer that has not logged in, a run directory someone else prepared, two `pvsim up`
 // at once. Real processes; every child is found by the PID we started and killed in afterAll.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../protocol/session.ts';
 import { LOGIN_DEADLINE_MS, MAX_PENDING, PRELOGIN_BYTES } from '../../protocol/session.ts';
-import { parseEnv } from '../../cli/runtime.ts';
+import { parseEnv, readToken, RunDirError } from '../../cli/runtime.ts';
 
 const PVSIM = join(process.cwd(), 'bin/pvsim.js');
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-access-'));
@@ -240,5 +240,179 @@ describe('a peer that has not logged in cannot end or swell a pvsim process (iss
     expect(sent).toBeLessThanOrEqual(PRELOGIN_BYTES * 2);
     expect(await closedBy(s)).toBeLessThan(2_000);
     await stillServing();
+  });
+});
+
+/** Runs `pvsim <args>` with its own TMPDIR (and XDG_RUNTIME_DIR, empty unless given). */
+function pvsimIn(env: { TMPDIR: string; XDG_RUNTIME_DIR?: string; PVSIM_URL?: string; PVSIM_TOKEN_FILE?: string }, ...args: string[]) {
+  const r = spawnSync(process.execPath, [PVSIM, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PVSIM_URL: '', PVSIM_TOKEN_FILE: '', XDG_RUNTIME_DIR: '', ...env } });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+const modeOf = (p: string) => lstatSync(p).mode & 0o7777;
+const UID = process.getuid!();
+
+describe('the run directory is our own or not used at all (issue 9, item 3)', { timeout: 60_000 }, () => {
+  /** A fresh TMPDIR with `pvsim-<uid>` prepared by `prepare`. */
+  function prepared(prepare: (runDir: string, tmp: string) => void): { tmp: string; runDir: string } {
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const runDir = join(tmp, `pvsim-${UID}`);
+    prepare(runDir, tmp);
+    return { tmp, runDir };
+  }
+
+  it.runIf(UID === 0)("refuses a directory another user created first, with a current.env of theirs, and reads nothing from it", () => {
+    const { tmp, runDir } = prepared((d) => {
+      mkdirSync(d, { mode: 0o700 });
+      // What the attacker would have root's xl use: their listener and a token file of theirs.
+      writeFileSync(join(d, 'current.env'), 'PVSIM_URL=ws://127.0.0.1:1\nPVSIM_TOKEN_FILE=/etc/hostname\n');
+      mkdirSync(join(d, 'run-evil'));
+      writeFileSync(join(d, 'run-evil', 'env'), `PVSIM_URL=ws://127.0.0.1:1\nPVSIM_TOKEN_FILE=/etc/hostname\nPVSIM_PID=${process.pid}\n`);
+      chownSync(join(d, 'run-evil', 'env'), 12345, 12345);
+      chownSync(join(d, 'run-evil'), 12345, 12345);
+      chownSync(join(d, 'current.env'), 12345, 12345);
+      chownSync(d, 12345, 12345);
+    });
+    for (const args of [['xl', 'list'], ['up']]) {
+      const r = pvsimIn({ TMPDIR: tmp }, ...args);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain(`the pvsim run directory ${runDir} is owned by uid 12345, not by you (uid 0)`);
+      expect(r.err).not.toMatch(/127\.0\.0\.1:1|at .*\.ts:/); // never got as far as their URL; no stack
+    }
+    expect(lstatSync(runDir).uid).toBe(12345);
+    expect(modeOf(runDir)).toBe(0o700);
+  });
+
+  it('refuses a symbolic link and does not chmod or write into its target', () => {
+    const target = mkdtempSync(join(dir, 'target-'));
+    chmodSync(target, 0o755);
+    const { tmp, runDir } = prepared((d) => symlinkSync(target, d));
+    for (const args of [['xl', 'list'], ['up']]) {
+      const r = pvsimIn({ TMPDIR: tmp }, ...args);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain(`the pvsim run directory ${runDir} is a symbolic link`);
+    }
+    expect(modeOf(target)).toBe(0o755);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses a directory of ours with another mode than 0700, or a file, and changes neither', () => {
+    const { tmp, runDir } = prepared((d) => mkdirSync(d, { mode: 0o755 }));
+    chmodSync(runDir, 0o755); // whatever the umask
+    const r = pvsimIn({ TMPDIR: tmp }, 'xl', 'list');
+    expect(r.status).toBe(1);
+    expect(r.err).toContain(`the pvsim run directory ${runDir} has mode 0755, not 0700`);
+    expect(modeOf(runDir)).toBe(0o755);
+    const f = prepared((d) => writeFileSync(d, 'not a directory'));
+    expect(pvsimIn({ TMPDIR: f.tmp }, 'xl', 'list').err).toContain(`${f.runDir} is not a directory`);
+  });
+
+  it('prefers $XDG_RUNTIME_DIR/pvsim, creating it 0700; says plainly when nothing runs', () => {
+    const xdg = mkdtempSync(join(dir, 'xdg-'));
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const r = pvsimIn({ TMPDIR: tmp, XDG_RUNTIME_DIR: xdg }, 'xl', 'list');
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/no running pvsim found/);
+    expect(lstatSync(join(xdg, 'pvsim')).isDirectory()).toBe(true);
+    expect(modeOf(join(xdg, 'pvsim'))).toBe(0o700);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('pvsim'))).toEqual([]); // TMPDIR not used
+  });
+
+  it('reads a token only from a regular file of our own: not through a symlink, not from another owner', () => {
+    const real = join(dir, 'real.token');
+    writeFileSync(real, 'c'.repeat(64) + '\n', { mode: 0o600 });
+    const link = join(dir, 'link.token');
+    symlinkSync(real, link);
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const viaLink = pvsimIn({ TMPDIR: tmp, PVSIM_URL: 'ws://127.0.0.1:1', PVSIM_TOKEN_FILE: link }, 'xl', 'list');
+    expect(viaLink.status).toBe(1);
+    expect(viaLink.err).toContain(`${link} is a symbolic link`);
+    expect(() => readToken(link)).toThrow(RunDirError);
+    if (UID === 0) {
+      const theirs = join(dir, 'theirs.token');
+      writeFileSync(theirs, 'd'.repeat(64) + '\n', { mode: 0o600 });
+      chownSync(theirs, 12345, 12345);
+      expect(() => readToken(theirs)).toThrow(/owned by uid 12345, not by you/);
+    }
+    const shared = join(dir, 'shared.token');
+    writeFileSync(shared, 'e'.repeat(64) + '\n');
+    chmodSync(shared, 0o666);
+    expect(() => readToken(shared)).toThrow(/writable by others/);
+    expect(() => readToken('/dev/zero')).toThrow(/not a regular file/);
+  });
+});
+
+/** `pvsim up` with the given TMPDIR and XDG_RUNTIME_DIR; resolves once it printed its env. */
+function upIn(env: { TMPDIR: string; XDG_RUNTIME_DIR: string }): Promise<{ proc: ChildProcess; env: Record<string, string>; stderr: string[]; exited: Promise<number | null> }> {
+  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '1', '--memory', '256'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PVSIM_URL: '', PVSIM_TOKEN_FILE: '', ...env } });
+  children.push(proc);
+  const stderr: string[] = [];
+  const lines = createInterface({ input: proc.stderr! });
+  lines.on('line', (l) => stderr.push(l));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return new Promise((resolve, reject) => {
+    const vars: Record<string, string> = {};
+    const timer = setTimeout(() => reject(new Error(`pvsim up not ready: ${stderr.join('\n')}`)), 30_000);
+    void exited.then((c) => reject(new Error(`pvsim up exited (${c}): ${stderr.join('\n')}`)));
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      Object.assign(vars, parseEnv(l));
+      if (vars.PVSIM_URL && vars.PVSIM_TOKEN_FILE && vars.PVSIM_PID) {
+        clearTimeout(timer);
+        resolve({ proc, env: vars, stderr, exited });
+      }
+    });
+  });
+}
+
+/** Resolves when `stderr` (filled as lines arrive) has a line matching `re`. */
+async function stderrLine(proc: ChildProcess, re: RegExp): Promise<void> {
+  await new Promise<void>((res) => {
+    const l = createInterface({ input: proc.stderr! });
+    l.on('line', (line) => re.test(line) && res());
+  });
+}
+
+describe('two `pvsim up` at once, and a second signal while stopping (issue 9, item 10)', { timeout: 60_000 }, () => {
+  it('each run keeps its own env file; xl uses the newest and says so; when it stops, xl finds the other', async () => {
+    const xdg = mkdtempSync(join(dir, 'xdg-'));
+    const where = { TMPDIR: mkdtempSync(join(dir, 'tmp-')), XDG_RUNTIME_DIR: xdg };
+    const base = join(xdg, 'pvsim');
+    // Started together; which is newer is what they recorded.
+    const [first, second] = await Promise.all([upIn(where), upIn(where)]);
+    const [a, b] = Number(first.env.PVSIM_STARTED_MS) > Number(second.env.PVSIM_STARTED_MS) ? [second, first] : [first, second];
+    expect(a.env.PVSIM_URL).not.toBe(b.env.PVSIM_URL);
+    expect(readdirSync(base).filter((n) => n.startsWith('run-'))).toHaveLength(2);
+    expect(parseEnv(readFileSync(join(base, 'current.env'), 'utf8')).PVSIM_URL).toBe(b.env.PVSIM_URL);
+    const both = pvsimIn(where, 'xl', 'list');
+    expect(both.status).toBe(0);
+    expect(both.err).toContain(`2 pvsim runs are up; using the newest, ${b.env.PVSIM_URL} (pvsim up pid ${b.proc.pid})`);
+    // The newest stops: its run goes, current.env now names the other, and xl finds it.
+    b.proc.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
+    expect(readdirSync(base).filter((n) => n.startsWith('run-'))).toHaveLength(1);
+    expect(parseEnv(readFileSync(join(base, 'current.env'), 'utf8')).PVSIM_URL).toBe(a.env.PVSIM_URL);
+    const one = pvsimIn(where, 'xl', 'list');
+    expect(one.status).toBe(0);
+    expect(one.err).toBe('');
+    expect(one.out).toMatch(/Domain-0\s+0/);
+    // A run killed outright (no clean-up) is skipped: its pvsim up is no longer alive.
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const none = pvsimIn(where, 'xl', 'list');
+    expect(none.status).toBe(1);
+    expect(none.err).toMatch(/no running pvsim found/);
+  });
+
+  it('a second SIGTERM while stopping still leaves no run directory behind', async () => {
+    const where = { TMPDIR: mkdtempSync(join(dir, 'tmp-')), XDG_RUNTIME_DIR: '' };
+    const base = join(where.TMPDIR, `pvsim-${UID}`);
+    const u = await upIn(where);
+    const stopping = stderrLine(u.proc, /pvsim up: SIGTERM: stopping/);
+    u.proc.kill('SIGTERM');
+    await stopping; // the first signal is being handled: now the second
+    u.proc.kill('SIGTERM');
+    expect(await u.exited).toBe(0);
+    console.log(`second signal: ${u.stderr.some((l) => /already stopping/.test(l)) ? 'arrived while stopping' : 'arrived after the stop'}`);
+    expect(readdirSync(base)).toEqual([]);
   });
 });
