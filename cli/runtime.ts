@@ -180,18 +180,27 @@ export class NotRunningError extends Error {
   override readonly name = 'NotRunningError';
 }
 
-/** Whether `pid` is a live process (and, where /proc tells, a pvsim one: pids are reused). */
+/**
+ * Whether `pid` is a live process of ours (and, where /proc tells, a pvsim one): pids are
+ * reused, and a run whose pid now belongs to someone else must not be taken for live.
+ */
 export function pvsimAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    process.kill(pid, 0); // EPERM: someone else's process
+  } catch {
+    return false;
   }
+  let owner: number;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('pvsim');
+    owner = statSync(`/proc/${pid}`).uid;
   } catch {
     return true; // no /proc: the signal test is all there is
+  }
+  try {
+    return owner === uid() && readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('pvsim');
+  } catch {
+    return false; // gone meanwhile
   }
 }
 

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../protocol/session.ts';
 import { LOGIN_DEADLINE_MS, MAX_PENDING, PRELOGIN_BYTES } from '../../protocol/session.ts';
-import { parseEnv, readToken, RunDirError } from '../../cli/runtime.ts';
+import { liveRuns, parseEnv, readToken, RunDirError } from '../../cli/runtime.ts';
 
 const PVSIM = join(process.cwd(), 'bin/pvsim.js');
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-access-'));
@@ -401,6 +401,28 @@ describe('two `pvsim up` at once, and a second signal while stopping (issue 9, i
     const none = pvsimIn(where, 'xl', 'list');
     expect(none.status).toBe(1);
     expect(none.err).toMatch(/no running pvsim found/);
+  });
+
+  it("takes a run for live only if its pid is a pvsim process of ours (pids are reused)", async () => {
+    const base = mkdtempSync(join(dir, 'base-'));
+    const fake = (name: string, pid: number) => {
+      mkdirSync(join(base, name), { mode: 0o700 });
+      writeFileSync(join(base, name, 'env'), `PVSIM_URL=ws://127.0.0.1:1\nPVSIM_TOKEN_FILE=/nonexistent\nPVSIM_PID=${pid}\nPVSIM_STARTED_MS=1\n`, { mode: 0o600 });
+    };
+    // `sh -c 'sleep 30' pvsim`: a command line that mentions pvsim.
+    const ours = spawn('sh', ['-c', 'sleep 30', 'pvsim'], { stdio: 'ignore' });
+    const plain = spawn('sleep', ['30'], { stdio: 'ignore' });
+    children.push(ours, plain);
+    fake('run-ours', ours.pid!);
+    fake('run-plain', plain.pid!);
+    if (UID === 0) {
+      const theirs = spawn('sh', ['-c', 'sleep 30', 'pvsim'], { stdio: 'ignore', uid: 12345, gid: 12345 });
+      children.push(theirs);
+      fake('run-theirs', theirs.pid!);
+    }
+    fake('run-dead', 2 ** 22 + 1); // above pid_max's default: no such process
+    expect(liveRuns(base).map((r) => r.dir)).toEqual([join(base, 'run-ours')]);
+    for (const p of [ours, plain]) p.kill('SIGKILL');
   });
 
   it('a second SIGTERM while stopping still leaves no run directory behind', async () => {
