@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs';
+import { WebSocket } from 'ws';
 import { connect } from '../../protocol/session.ts';
+import { encodeFrame, PROTOCOL_VERSION } from '../../protocol/wire.ts';
 import { LOGIN_DEADLINE_MS, MAX_PENDING, PRELOGIN_BYTES } from '../../protocol/session.ts';
 import { liveRuns, parseEnv, readToken, RunDirError } from '../../cli/runtime.ts';
 
@@ -230,6 +233,23 @@ describe('a peer that has not logged in cannot end or swell a pvsim process (iss
       expect(prompt + socks.length - open.length).toBeGreaterThanOrEqual(24);
       for (const ms of late) expect(ms).toBeLessThan(LOGIN_DEADLINE_MS + 2_000);
     }));
+    await stillServing();
+  });
+
+  it('closes a logged-in client that sends a request with two operations (1002), and runs neither (issue 9, item 12)', async () => {
+    const ws = new WebSocket(dom0.vars.PVSIM_URL!);
+    await new Promise((res) => ws.once('open', res));
+    ws.send(encodeFrame({ hello: { version: PROTOCOL_VERSION, role: 'client', token: clientToken } }));
+    await new Promise((res) => ws.once('message', res));
+    const closed = new Promise<[number, string]>((res) => ws.once('close', (code, why) => res([code, why.toString()])));
+    // Request { id 1, pause_domain { domid 0 }, list_domains {} }: pause dom0, then list.
+    const w = () => protobuf.Writer.create();
+    const pause0 = w().uint32((1 << 3) | 0).uint32(0).finish();
+    const req = w().uint32((1 << 3) | 0).uint64(1).uint32((12 << 3) | 2).bytes(pause0).uint32((15 << 3) | 2).bytes(new Uint8Array(0)).finish();
+    ws.send(w().uint32((4 << 3) | 2).bytes(req).finish());
+    const [code, why] = await closed;
+    expect(code).toBe(1002);
+    expect(why).toMatch(/a request carries exactly one operation/);
     await stillServing();
   });
 
