@@ -11,6 +11,7 @@ import { dom0Command, hypervisorCommand } from './daemons.ts';
 import { upCommand } from './up.ts';
 import { xlCommand } from './xl.ts';
 import { xenstoreCommand } from './xenstore.ts';
+import { RunDirError } from './runtime.ts';
 
 const program = new Command();
 program
@@ -168,4 +169,12 @@ program
     process.exitCode = await xenstoreCommand(op, path, value);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // A run directory pvsim will not use (someone else's, a symlink, a wrong mode) is the
+  // user's to fix: say so plainly, no stack.
+  if (!(e instanceof RunDirError)) throw e;
+  process.stderr.write(`pvsim: ${e.message}\n`);
+  process.exitCode = 1;
+}

@@ -5,10 +5,10 @@
 // keep running and their frontends reconnect (a supervisor's job in a real dom0).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { currentEnvFile, dom0Args, newRunFiles, parseEnv } from './runtime.ts';
+import { dom0Args, newRunFiles, parseEnv, publishRun, retireRun, type RunFiles } from './runtime.ts';
 
 const PVSIM = fileURLToPath(new URL('../bin/pvsim.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
@@ -70,31 +70,65 @@ export async function stopChild(c: Child): Promise<void> {
 }
 
 export async function upCommand(o: UpOptions): Promise<number> {
-  const files = newRunFiles();
-  const { dir: run, hvToken, clientToken, xsPath } = files;
+  let files: RunFiles;
+  try {
+    files = newRunFiles();
+  } catch (e) {
+    process.stderr.write(`pvsim up: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const { hvToken, xsPath } = files;
   const children: Child[] = [];
   let dom0Argv: string[] = [];
   let stopping = false;
+  // Removing what this run published is synchronous and idempotent, and also runs on exit:
+  // however the process ends (short of SIGKILL), no run directory stays behind.
+  let retired = false;
+  const retire = () => {
+    if (retired) return;
+    retired = true;
+    try {
+      if (existsSync(xsPath)) unlinkSync(xsPath);
+    } catch {
+      // removed with the directory below
+    }
+    retireRun(files);
+  };
+  process.once('exit', retire);
   const cleanup = async () => {
     stopping = true;
     for (const c of [...children].reverse()) await stopChild(c);
-    if (existsSync(xsPath)) unlinkSync(xsPath);
-    const cur = currentEnvFile();
-    if (existsSync(cur) && readFileSync(cur, 'utf8').includes(run)) rmSync(cur, { force: true });
-    rmSync(run, { recursive: true, force: true });
+    retire();
   };
+  // Listening for good (not once) and from the start: a signal while starting, or a second
+  // Ctrl-C or SIGTERM while stopping, must not take the default action and leave the run
+  // behind. The first stops everything; a later one hurries the children.
+  let finish: ((status: number) => void) | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!stopping) {
+      process.stderr.write(`pvsim up: ${sig}: stopping\n`);
+      if (finish) return finish(0);
+      void cleanup(); // still starting: start() fails as the children go, and returns 1
+      return;
+    }
+    process.stderr.write('pvsim up: already stopping; killing what is left\n');
+    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const hvArgs = ['hypervisor', '--token-file', hvToken, '--pcpus', String(o.pcpus), '--scheduler', o.scheduler, '--memory', String(o.memory)];
     if (o.speed) hvArgs.push('--speed', String(o.speed));
     const hv = await start('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL']);
     children.push(hv.child);
+    if (stopping) throw new Error('stopped by a signal while starting');
     dom0Argv = dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: o.pcap });
     const d0 = await start('dom0', dom0Argv, {}, ['PVSIM_URL', 'XENSTORED_PATH']);
     children.push(d0.child);
+    if (stopping) throw new Error('stopped by a signal while starting');
     // A restarted dom0 must be found where the first one was.
     dom0Argv.push('--port', new URL(d0.vars.PVSIM_URL!).port);
-    const env = `PVSIM_URL=${d0.vars.PVSIM_URL}\nXENSTORED_PATH=${d0.vars.XENSTORED_PATH}\nPVSIM_TOKEN_FILE=${clientToken}\n`;
-    writeFileSync(currentEnvFile(), env, { mode: 0o600 });
+    const env = publishRun(files, { url: d0.vars.PVSIM_URL!, xenstoredPath: d0.vars.XENSTORED_PATH! });
     process.stdout.write(env);
   } catch (e) {
     process.stderr.write(`pvsim up: ${(e as Error).message}\n`);
@@ -102,9 +136,10 @@ export async function upCommand(o: UpOptions): Promise<number> {
     return 1;
   }
   return await new Promise<number>((resolve) => {
-    const finish = (status: number) => void cleanup().then(() => resolve(status));
-    process.once('SIGINT', () => finish(0));
-    process.once('SIGTERM', () => finish(0));
+    finish = (status: number) => {
+      if (stopping) return;
+      void cleanup().then(() => resolve(status));
+    };
     const restarts: number[] = [];
     const watch = (c: Child) => {
       void c.exited.then(async ({ code, signal }) => {
@@ -114,7 +149,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
         while (restarts.length && now - restarts[0]! > RESTART_WINDOW_MS) restarts.shift();
         if (c.name !== 'dom0' || restarts.length >= MAX_DOM0_RESTARTS) {
           process.stderr.write(`pvsim up: ${c.name} exited unexpectedly (${how}); stopping\n`);
-          finish(1);
+          finish?.(1);
           return;
         }
         restarts.push(now);
@@ -128,7 +163,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
           watch(d0.child);
         } catch (e) {
           process.stderr.write(`pvsim up: dom0 could not be restarted: ${(e as Error).message}; stopping\n`);
-          finish(1);
+          finish?.(1);
         }
       });
     };

@@ -13,7 +13,8 @@ export async function xenstoreCommand(op: string, path: string, rest: string[]):
   }
   let peer;
   try {
-    const { url, token } = clientEndpoint();
+    const { url, token, note } = clientEndpoint();
+    if (note) process.stderr.write(`pvsim xenstore: ${note}\n`);
     peer = (await connect(url, 'client', token)).peer;
   } catch (e) {
     process.stderr.write(`pvsim xenstore: ${(e as Error).message}\n`);

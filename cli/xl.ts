@@ -20,7 +20,8 @@ function ref(dom: string): DomainRef {
 }
 
 async function session(): Promise<Peer> {
-  const { url, token } = clientEndpoint();
+  const { url, token, note } = clientEndpoint();
+  if (note) process.stderr.write(`xl: ${note}\n`);
   return (await connect(url, 'client', token)).peer;
 }
 

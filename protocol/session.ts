@@ -4,6 +4,9 @@
 // output). This is the only module that imports ws.
 
 import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import {
   decodeFrame,
@@ -24,6 +27,7 @@ import {
 export const MAX_OUTSTANDING = 256;
 /** Unsent output we keep for a peer that does not read before closing it. */
 export const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** How long a client waits for the answer to its hello. */
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 export type RequestHandler = (req: Request) => Promise<Omit<Response, 'id'>> | Omit<Response, 'id'>;
@@ -153,6 +157,13 @@ export class Peer {
   }
 }
 
+/** Bytes an unauthenticated peer may send after its upgrade: room for a hello, nothing more. */
+export const PRELOGIN_BYTES = 4096;
+/** Connections not yet authenticated (TCP accepted, no welcome yet); more are closed at once. */
+export const MAX_PENDING = 16;
+/** Time from TCP accept to an accepted hello before the server closes the connection. */
+export const LOGIN_DEADLINE_MS = 3_000;
+
 export interface ServeOptions {
   host?: string;
   port?: number;
@@ -166,62 +177,141 @@ export interface ServeOptions {
   handler: RequestHandler;
 }
 
-/** Listens on loopback (by default) and authenticates every client before serving it. */
+/**
+ * Listens on loopback (by default) and authenticates every client before serving it.
+ * Anyone who can reach the port can send anything, so until a peer has logged in it is
+ * held to little: error listeners on every socket from accept on (no byte ends the
+ * process), PRELOGIN_BYTES after the upgrade, MAX_PENDING such connections at once, and
+ * LOGIN_DEADLINE_MS to finish. Only a logged-in peer may send frames up to MAX_FRAME_BYTES.
+ */
 export async function serve(opts: ServeOptions): Promise<{ url: string; close: () => Promise<void> }> {
-  const wss = new WebSocketServer({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, maxPayload: MAX_FRAME_BYTES });
-  await new Promise<void>((res, rej) => {
-    wss.once('listening', res);
-    wss.once('error', rej);
-  });
-  wss.on('connection', (ws) => {
-    let done = false;
-    const refuse = (reason: string) => {
-      done = true;
-      try {
-        ws.send(encodeFrame({ refused: { reason } }), { binary: true });
-      } finally {
-        ws.close(1008, reason.slice(0, 120));
-      }
+  const http = createServer();
+  // ws's server-side perMessageDeflate is off by default; stated here because a compressed
+  // frame would let a small input become a large one.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  wss.on('error', () => {}); // errors belong to single connections, handled below
+  /** Connections not yet logged in, and their WebSocket once upgraded. */
+  const pending = new Map<Socket, { ws: WebSocket | null; loggedIn: () => void }>();
+
+  http.on('connection', (socket: Socket) => {
+    // From the first moment: a reset or garbage ends this connection, never the process.
+    socket.on('error', () => socket.destroy());
+    if (pending.size >= MAX_PENDING) {
+      socket.destroy();
+      return;
+    }
+    const deadline = setTimeout(() => {
+      if (state.ws) refuse(state.ws, 'no hello within the handshake time-out');
+      else socket.destroy();
+    }, LOGIN_DEADLINE_MS);
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      pending.delete(socket);
+    });
+    // Logged in: the deadline and the pending slot no longer apply.
+    const loggedIn = () => {
+      clearTimeout(deadline);
+      pending.delete(socket);
     };
-    const timer = setTimeout(() => !done && refuse('no hello within the handshake time-out'), HANDSHAKE_TIMEOUT_MS);
+    const state: { ws: WebSocket | null; loggedIn: () => void } = { ws: null, loggedIn };
+    pending.set(socket, state);
+  });
+  // Plain HTTP is not part of the protocol.
+  http.on('request', (_req, res) => {
+    res.writeHead(426, { Connection: 'close', 'Content-Type': 'text/plain' }).end('pvsim speaks WebSocket only\n');
+  });
+  http.on('upgrade', (req: IncomingMessage, duplex: Duplex, head: Buffer) => {
+    const socket = duplex as Socket;
+    const state = pending.get(socket);
+    if (!state) return void socket.destroy();
+    // ws holds a frame until it is complete, up to maxPayload, and maxPayload is per
+    // server: so the pre-login limit is kept here, on the raw bytes, before ws sees them
+    // (ws re-emits `head` as data, so it is counted too).
+    let received = 0;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > PRELOGIN_BYTES) socket.destroy();
+    };
+    socket.on('data', count);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => {}); // ws closes the connection itself; the error is only news
+      state.ws = ws;
+      login(ws, () => {
+        socket.removeListener('data', count);
+        state.loggedIn();
+      });
+    });
+  });
+
+  const refuse = (ws: WebSocket, reason: string) => {
+    if (ws.readyState !== WebSocket.OPEN) return void ws.terminate();
+    ws.send(encodeFrame({ refused: { reason } }), { binary: true });
+    ws.close(1008, reason.slice(0, 120));
+    // A peer that does not answer the close is not waited for (ws would wait 30 s).
+    setTimeout(() => ws.terminate(), 1_000).unref();
+  };
+
+  const login = (ws: WebSocket, loggedIn: () => void) => {
     ws.once('message', (data, isBinary) => {
-      clearTimeout(timer);
       let frame: Frame;
       try {
         if (!isBinary) throw new WireError('text frames are not part of the protocol');
         frame = decodeFrame(toBytes(data));
       } catch (e) {
-        refuse((e as Error).message);
+        refuse(ws, (e as Error).message);
         return;
       }
       const h = frame.hello;
-      if (!h) return refuse('the first frame must be hello');
-      if (h.version !== PROTOCOL_VERSION) return refuse(`protocol version ${h.version} is not supported (this is ${PROTOCOL_VERSION})`);
-      if (!tokensEqual(h.token, opts.token) || h.role !== opts.role) return refuse('authentication failed');
-      done = true;
+      if (!h) return refuse(ws, 'the first frame must be hello');
+      if (h.version !== PROTOCOL_VERSION) return refuse(ws, `protocol version ${h.version} is not supported (this is ${PROTOCOL_VERSION})`);
+      if (!tokensEqual(h.token, opts.token) || h.role !== opts.role) return refuse(ws, 'authentication failed');
+      loggedIn();
       ws.send(encodeFrame({ welcome: { version: PROTOCOL_VERSION, server: opts.name, nowNs: Math.floor(opts.now()) } }), { binary: true });
       opts.onPeer(new Peer(ws, opts.handler));
     });
+  };
+
+  await new Promise<void>((res, rej) => {
+    http.once('error', rej);
+    http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      http.removeListener('error', rej);
+      res();
+    });
   });
-  const addr = wss.address();
+  http.on('error', () => {}); // after listen, nothing the server can report ends the process
+  const addr = http.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
     url: `ws://${opts.host ?? '127.0.0.1'}:${port}`,
     close: () =>
       new Promise<void>((res) => {
+        for (const s of pending.keys()) s.destroy();
         for (const c of wss.clients) c.close(1001, 'server stopping');
-        wss.close(() => res());
+        // Peers that do not answer the close handshake are not waited for.
+        const t = setTimeout(() => {
+          for (const c of wss.clients) c.terminate();
+        }, 1_000);
+        http.close(() => {
+          clearTimeout(t);
+          res();
+        });
+        wss.close();
       }),
   };
 }
 
 /** Connects and authenticates; rejects with the server's reason if refused. */
 export async function connect(url: string, role: string, token: string, handler: RequestHandler | null = null): Promise<{ peer: Peer; welcome: NonNullable<Frame['welcome']> }> {
-  const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES });
+  const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  // Listening for errors from the start and for good: a second error (a reset during the
+  // handshake, say) must not find no listener and end the process.
+  let failed: ((e: Error) => void) | null = null;
+  ws.on('error', (e) => failed?.(e));
   await new Promise<void>((res, rej) => {
     ws.once('open', () => res());
-    ws.once('error', (e) => rej(new ProtocolError(`cannot connect to ${url}: ${e.message}`)));
+    failed = (e) => rej(new ProtocolError(`cannot connect to ${url}: ${e.message}`));
   });
+  failed = null;
   ws.send(encodeFrame({ hello: { version: PROTOCOL_VERSION, role, token } }), { binary: true });
   return await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new ProtocolError('no answer to hello')), HANDSHAKE_TIMEOUT_MS);

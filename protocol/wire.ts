@@ -215,13 +215,46 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return bytes;
 }
 
+/**
+ * Refuses a message that sets a oneof more than once. protobuf's rule (and protobufjs's
+ * decoder) is that the last member on the wire wins, so a frame carrying two operations
+ * would silently become its last one; pvsim's protocol refuses it, so the count is taken
+ * on the wire, before decoding. Walks nested messages too (bytes fields are skipped).
+ */
+const ONEOF_NOUNS: Record<string, string> = { body: 'message', op: 'operation', result: 'result', what: 'notice' };
+function checkOneofs(type: protobuf.Type, bytes: Uint8Array): void {
+  const r = protobuf.Reader.create(bytes);
+  const seen = new Map<string, number>();
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = type.fieldsById[tag >>> 3];
+    const wireType = tag & 7;
+    if (field?.partOf) {
+      const n = (seen.get(field.partOf.name) ?? 0) + 1;
+      seen.set(field.partOf.name, n);
+      if (n > 1) {
+        const noun = ONEOF_NOUNS[field.partOf.name] ?? `${field.partOf.name} member`;
+        throw new WireError(`a ${type.name.toLowerCase()} carries exactly one ${noun}, this one more than one`);
+      }
+    }
+    field?.resolve();
+    if (field && wireType === 2 && field.resolvedType instanceof protobuf.Type) {
+      checkOneofs(field.resolvedType, r.bytes());
+    } else {
+      r.skipType(wireType);
+    }
+  }
+}
+
 /** Decodes one frame; a malformed or oversized one is a WireError (the caller closes the connection). */
 export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length > MAX_FRAME_BYTES) throw new WireError(`frame of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}`);
   let msg: protobuf.Message;
   try {
+    checkOneofs(FrameType, bytes);
     msg = FrameType.decode(bytes);
   } catch (e) {
+    if (e instanceof WireError) throw e;
     throw new WireError(`malformed frame: ${(e as Error).message}`);
   }
   const obj = FrameType.toObject(msg, TO_OBJECT) as Frame;

@@ -16,7 +16,7 @@ describe('pvsim demo (npm start)', () => {
   it('runs dom0 and two guests, verifies disk and network, prints a xentop table, exits 0; the capture reads in tshark', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pvsim-demo-'));
     const pcap = join(dir, 'demo.pcap');
-    const r = spawnSync(process.execPath, [PVSIM, 'demo', '--pcap', pcap], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, TMPDIR: dir } });
+    const r = spawnSync(process.execPath, [PVSIM, 'demo', '--pcap', pcap], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
     expect(r.stderr).not.toMatch(/FAILED|pvsim demo: /);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/work=blk mode=seq bs=4096 qd=8 n=256 writes=256 reads=256 errors=0/);

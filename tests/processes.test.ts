@@ -34,8 +34,9 @@ afterEach(() => {
 });
 
 function up(...extra: string[]): Promise<Up> {
-  // A private TMPDIR: the run directory and current.env of a user's own pvsim stay untouched.
-  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir } });
+  // A private TMPDIR (and no XDG_RUNTIME_DIR, which pvsim prefers): the run directory and
+  // current.env of a user's own pvsim stay untouched.
+  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
   running.push(proc);
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
@@ -395,7 +396,7 @@ describe('pvsim run across processes', () => {
       ],
     }),
   );
-  const run = (...args: string[]) => spawnSync(process.execPath, [PVSIM, 'run', scenario, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir } });
+  const run = (...args: string[]) => spawnSync(process.execPath, [PVSIM, 'run', scenario, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
   const hash = (out: string) => /trace-hash: ([0-9a-f]{16})/.exec(out)?.[1];
 
   it('gives the same trace hash with dom0 in its own process as in the hypervisor process', () => {
@@ -421,7 +422,7 @@ describe('pvsim run across processes', () => {
     spec.domains[0].disk = [`file:${join(dir, 'np-alice.img')},xvda,w`];
     const np = join(dir, 'net-pair.json');
     writeFileSync(np, JSON.stringify(spec));
-    const go = (...a: string[]) => spawnSync(process.execPath, [PVSIM, 'run', np, ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir } });
+    const go = (...a: string[]) => spawnSync(process.execPath, [PVSIM, 'run', np, ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
     const split = go('--pcap', join(dir, 'np-split.pcap'));
     const local = go('--in-process', '--pcap', join(dir, 'np-local.pcap'), '--console');
     expect(split.status).toBe(0);

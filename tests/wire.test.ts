@@ -43,11 +43,28 @@ describe('pvsim.proto and wire.ts', () => {
 
   it('refuses an empty or oversized frame; a request never carries two operations', () => {
     expect(() => decodeFrame(new Uint8Array(0))).toThrowError(WireError);
-    const twoOps = req.encode(req.fromObject({ id: 1, info: {}, dmesg: {} })).finish();
-    const frame = protobuf.Writer.create().uint32((4 << 3) | 2).bytes(twoOps).finish();
-    // protobufjs keeps the last member of a oneof: the frame decodes with one operation
-    expect(Object.keys(decodeFrame(frame).request!).filter((k) => k !== 'id' && k !== 'writes')).toHaveLength(1);
     expect(() => decodeFrame(new Uint8Array(MAX_FRAME_BYTES + 1))).toThrowError(/exceeds/);
+  });
+
+  it('refuses a frame whose oneofs are set twice on the wire, which protobuf would decode as the last one (issue 9, item 12)', () => {
+    const w = () => protobuf.Writer.create();
+    const empty = new Uint8Array(0);
+    const frameOf = (field: number, body: Uint8Array) => w().uint32((field << 3) | 2).bytes(body).finish();
+    // Request { id = 1, info {}, dmesg {} }: two operations (fields 17 and 18).
+    const twoOps = w().uint32((1 << 3) | 0).uint64(1).uint32((17 << 3) | 2).bytes(empty).uint32((18 << 3) | 2).bytes(empty).finish();
+    expect(() => decodeFrame(frameOf(4, twoOps))).toThrowError(/a request carries exactly one operation/);
+    // The same operation twice (protobuf would merge them) is refused as well.
+    const sameTwice = w().uint32((17 << 3) | 2).bytes(empty).uint32((17 << 3) | 2).bytes(empty).finish();
+    expect(() => decodeFrame(frameOf(4, sameTwice))).toThrowError(/a request carries exactly one operation/);
+    // Two messages in one frame: a hello and a request.
+    const hello = w().uint32((1 << 3) | 0).uint32(1).finish();
+    const both = new Uint8Array([...frameOf(1, hello), ...frameOf(4, w().uint32((15 << 3) | 2).bytes(empty).finish())]);
+    expect(() => decodeFrame(both)).toThrowError(/a frame carries exactly one message/);
+    // Two results in one response (domains and port).
+    const twoResults = w().uint32((11 << 3) | 2).bytes(empty).uint32((18 << 3) | 0).uint32(5).finish();
+    expect(() => decodeFrame(frameOf(5, twoResults))).toThrowError(/a response carries exactly one result/);
+    // One operation with its fields is still fine.
+    expect(decodeFrame(frameOf(4, w().uint32((1 << 3) | 0).uint64(7).uint32((17 << 3) | 2).bytes(empty).finish())).request).toMatchObject({ id: 7, info: {} });
   });
 
   it('never does anything but decode or throw a WireError, for any bytes', () => {
