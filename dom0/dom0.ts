@@ -128,11 +128,18 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
     if (req.deviceStats) return { rc: 0, deviceStats: { domains: d.deviceStats() } };
     // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
-    const r = req.createDomain ? { id: 0, ...(await createWithDevices(hv, d, req.createDomain)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
+    // The domain destroyed, found before it goes (a name no longer resolves afterwards).
+    const destroyed = req.destroyDomain ? (req.destroyDomain.domid ?? (await resolveDomid(hv, req.destroyDomain))) : undefined;
+    const r = req.createDomain ? { id: 0, ...(await createWithDevices(hv, d, req.createDomain, log)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.createDomain && r.rc === 0 && r.domain) configs.set(r.domain.domid, req.createDomain);
     if (req.destroyDomain && r.rc === 0) {
-      const id = req.destroyDomain.domid ?? configs.byName(req.destroyDomain.name ?? '');
-      if (id !== undefined) configs.delete(id);
+      const id = destroyed ?? configs.byName(req.destroyDomain.name ?? '');
+      if (id !== undefined) {
+        configs.delete(id);
+        // Unplugged before xl hears back: its images are closed, so they are free for the
+        // next create (the hypervisor's own notice of the destroy may still be on its way).
+        await d.domainDestroyed(id);
+      }
     }
     const { id: _id, ...rest } = r;
     return rest;
@@ -171,13 +178,24 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
  * xl create: build the domain paused, announce its devices in XenStore (libxl's layout,
  * so the XenbusState handshake can start when the guest's frontends appear), then run it.
  */
-async function createWithDevices(hv: Peer, d: Dom0Daemons, c: RequestOps['createDomain']): Promise<Omit<Response, 'id'>> {
+async function createWithDevices(hv: Peer, d: Dom0Daemons, c: RequestOps['createDomain'], log: (l: string) => void): Promise<Omit<Response, 'id'>> {
   const devices = c.devices ?? [];
   const r = await buildDomain(hv, { ...c, paused: c.paused || devices.length > 0 });
   if (r.rc !== 0 || !r.domain || devices.length === 0) return r;
+  const domid = r.domain.domid;
   for (const dev of devices) {
     if (dev.kind !== 'vbd' && dev.kind !== 'vif') continue;
-    addDevice(d.xenstored, r.domain.domid, { kind: dev.kind, devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+    addDevice(d.xenstored, domid, { kind: dev.kind, devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+  }
+  // As libxl waits for each backend to come up: one that failed (its error node, Closed)
+  // fails the create with its reason, and the half-built domain is destroyed.
+  await d.settle();
+  const failed = d.deviceFailure(domid);
+  if (failed) {
+    log(`dom0: d${domid} ${c.name}: ${failed.message}; destroying it`);
+    await hv.request('destroyDomain', { domid });
+    await d.domainDestroyed(domid);
+    return { rc: -failed.errno, error: failed.message };
   }
   if (!c.paused) {
     const u = await hv.request('unpauseDomain', { domid: r.domain.domid });
