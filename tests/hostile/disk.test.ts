@@ -76,6 +76,7 @@ describe('a disk that cannot be opened', () => {
       { path: dir, mode: 'w', code: 'EISDIR' },
       { path: dir, mode: 'r', code: 'EISDIR' }, // opens read-only without complaint: refused by type
       { path: '/etc/passwd/x', mode: 'w', code: 'ENOTDIR' },
+      { path: '/dev/zero', mode: 'w', code: 'EINVAL' }, // a device, not an image file
     ];
     const imm = immutableFile();
     if (imm) bad.push({ path: imm, mode: 'w', code: 'EPERM' });
@@ -385,23 +386,36 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     const { peer } = await connect(u.env.PVSIM_URL!, 'client', readToken(u.env.PVSIM_TOKEN_FILE!));
     cleanups.push(() => peer.close());
     const names = async () => (await peer.request('listDomains', {})).domains!.domains.map((x) => x.name);
-    const xl = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
-      return { status: r.status, out: r.stdout, err: r.stderr };
-    };
+    const xl = (...args: string[]) =>
+      new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
+        const p = spawn(process.execPath, [PVSIM, 'xl', ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, env: { ...process.env, ...u.env } });
+        running.push(p);
+        let out = '';
+        let err = '';
+        p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+        p.once('close', (status) => resolve({ status, out, err }));
+      });
     const cfg = (name: string, kernel: string, extra: string, disk: string) => {
       const f = join(dir, `${name}.cfg`);
       writeFileSync(f, `name = "${name}"\nkernel = "${join(process.cwd(), 'guests/build', kernel)}"\nmemory = 16\nextra = "${extra}"\non_poweroff = "preserve"\ndisk = [ '${disk}' ]\n`);
       return f;
     };
-    const bad = xl('create', cfg('bad', 'hello.elf', 'console=hvc0', `file:${dir},xvda,w`));
+    // A FIFO read-only: opening it would block dom0 until a writer came; it is refused unopened.
+    const fifo = join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const [bad, blocked] = await Promise.all([
+      xl('create', cfg('bad', 'hello.elf', 'console=hvc0', `file:${dir},xvda,w`)),
+      xl('create', cfg('fifo', 'hello.elf', 'console=hvc0', `file:${fifo},xvda,r`)),
+    ]);
     expect(bad.status).not.toBe(0);
     expect(bad.err).toBe(`xl: create bad: disk xvda (vbd 51712): cannot open ${dir}: EISDIR (is a directory)\n`);
+    expect(blocked.err).toBe(`xl: create fifo: disk xvda (vbd 51712): cannot open ${fifo}: EINVAL (not a regular file: a file: disk is an image file)\n`);
     const good = join(dir, 'proc-good.img');
-    expect(xl('create', cfg('good', 'work.elf', 'work=blk n=8', `file:${good},xvda,w`)).status).toBe(0);
+    expect((await xl('create', cfg('good', 'work.elf', 'work=blk n=8', `file:${good},xvda,w`))).status).toBe(0);
     // The same image, spelled otherwise, for a second domain while the first still has it.
     const copy = cfg('copy', 'hello.elf', 'console=hvc0', `file:${dir}/./proc-good.img,xvda,w`);
-    const refused = xl('create', copy);
+    const refused = await xl('create', copy);
     expect(refused.status).not.toBe(0);
     expect(refused.err).toMatch(/create copy: disk xvda \(vbd 51712\): .*proc-good\.img is in use by domain \d+ \(good\) read-write/);
     expect(await names()).toEqual(['Domain-0', 'good']); // the failed ones destroyed, not left paused
@@ -413,9 +427,8 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     }
     expect(dmesg).toMatch(/work=blk .*writes=8 reads=8 errors=0/);
     expect((await peer.request('destroyDomain', { name: 'good' })).rc).toBe(0);
-    expect(xl('create', copy).status).toBe(0); // free once its domain is gone
-    // dom0 logged why (its stderr is read between the test's blocking xl runs: wait for it).
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !/cannot open .*EISDIR/.test(u.stderr.join('\n')); ) await new Promise((r) => setTimeout(r, 20));
+    expect((await xl('create', copy)).status).toBe(0); // free once its domain is gone
+    // dom0 logged why.
     expect(u.stderr.join('\n')).toMatch(/dom0: d\d+ bad: disk xvda \(vbd 51712\): cannot open .*EISDIR.*; destroying it/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);

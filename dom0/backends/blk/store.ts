@@ -6,7 +6,7 @@
 // EISDIR, ENOSPC, EIO, ...): blkback turns one at open into the device failing (the error
 // node, Closed), and one during a request into BLKIF_RSP_ERROR for that request only.
 
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { BLKIF_SECTOR_BYTES } from '../../../protocol/xen/blkif.ts';
 
 export class BlockStoreError extends Error {
@@ -77,7 +77,14 @@ export class FileBlockStore implements BlockStore {
   constructor(readonly path: string, readonly readonly: boolean, sizeBytes?: number) {
     const fd = host(`cannot open ${path}`, () => {
       try {
-        return openSync(path, readonly ? 'r' : 'r+');
+        // Only a regular file is opened: a FIFO would block dom0 in open() until a writer
+        // came, and opening a device may do things (a tape rewinds). O_NONBLOCK covers a
+        // file swapped for a FIFO between the look and the open; it changes nothing for a
+        // regular file.
+        const st = statSync(path);
+        if (st.isDirectory()) throw new BlockStoreError(`cannot open ${path}: EISDIR (is a directory)`, 'EISDIR');
+        if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: EINVAL (not a regular file: a file: disk is an image file)`, 'EINVAL');
+        return openSync(path, (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK | constants.O_NOCTTY);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (readonly) throw new BlockStoreError(`cannot open ${path}: no such image, and a read-only disk cannot be created`, 'ENOENT');
@@ -99,7 +106,7 @@ export class FileBlockStore implements BlockStore {
       // A `file:` disk is a regular file (Xen's block script: "test -f"). A directory opens
       // read-only without complaint on Linux, and a character device has no size.
       if (st.isDirectory()) throw new BlockStoreError(`cannot open ${path}: EISDIR (is a directory)`, 'EISDIR');
-      if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: not a regular file`, 'EINVAL');
+      if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: EINVAL (not a regular file: a file: disk is an image file)`, 'EINVAL');
       if (st.size % BLKIF_SECTOR_BYTES !== 0) throw new BlockStoreError(`${path}: ${st.size} bytes is not a whole number of 512-byte sectors`, 'EINVAL');
       this.sectors = st.size / BLKIF_SECTOR_BYTES;
       this.identity = `${st.dev}:${st.ino}`;
