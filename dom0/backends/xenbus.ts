@@ -81,7 +81,7 @@ export class XenbusBackend {
 
   /** Re-examines every device; call whenever XenStore may have changed (a watch fired). */
   scan(): Promise<void> {
-    this.busy = this.busy.then(() => this.scanOnce()).catch(() => {});
+    this.busy = this.busy.then(() => this.scanOnce()).catch((e: unknown) => this.log(`xenbus: ${this.base}: scan: ${(e as Error).message}`));
     return this.busy;
   }
 

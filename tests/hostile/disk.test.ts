@@ -434,3 +434,24 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     expect(await u.exited).toBe(0);
   });
 });
+
+describe('a frontend whose connection fails', () => {
+  it('leaves no ring mapping behind when its event channel cannot be bound', async () => {
+    const hv = machine();
+    const d = new Dom0Daemons(new LocalPlatform(hv), { netBackend: false });
+    const g = MmGuest.create(hv, { name: 'front' });
+    g.shareGrantTable(g.layout.virtBase + 3 * MiB);
+    g.grant(8, 0, g.mfnOfVa(SPARE_VA), GTF.permit_access);
+    addDevice(d.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'bind.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    await d.settle();
+    const fe = `/local/domain/${g.domid}/device/vbd/51712`;
+    const put = (k: string, v: string) => d.xenstored.fire(d.xenstored.store.write(DOM0, `${fe}/${k}`, new TextEncoder().encode(v)));
+    put('ring-ref', '8');
+    put('event-channel', '60'); // no such unbound port
+    put('state', String(S.Initialised));
+    await d.settle();
+    expect(Number(dec.decode(d.xenstored.store.read(DOM0, `${backendPath('vbd', g.domid, 51712)}/state`)))).toBe(S.Closed);
+    expect(dec.decode(d.xenstored.store.read(DOM0, `${backendErrorPath('vbd', g.domid, 51712)}/error`))).toMatch(/bind_interdomain/);
+    expect(g.grantFlags(8)).toBe(GTF.permit_access); // mapped for a moment, let go again
+  });
+});

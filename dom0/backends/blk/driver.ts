@@ -123,7 +123,13 @@ export class BlkbackDriver implements BackendDriver {
     const store = this.store(dev); // before mapping anything, so a failure leaves nothing held
     const m = await this.platform.mapGrant(dev.domid, ref, false);
     if (!m.page) throw new Error(`ring-ref ${ref}: grant status ${m.status}`);
-    const port = await this.platform.bindInterdomain(dev.domid, evtchn);
+    let port: number;
+    try {
+      port = await this.platform.bindInterdomain(dev.domid, evtchn);
+    } catch (e) {
+      await this.platform.unmapGrant(m.handle); // the device fails holding nothing
+      throw e;
+    }
     // Persistent grants only when the frontend asks for them too (its own feature-persistent).
     const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store, read('feature-persistent') === '1', {
       devid: dev.devid,
