@@ -21,6 +21,7 @@ import { parsePerms, type Caller } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import { backendErrorPath, frontendPath } from '../toolstack/devices.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
+import { RateLimitedLog } from './ratelimit.ts';
 
 const DOM0: Caller = { domid: 0, privileged: true };
 const enc = new TextEncoder();
@@ -54,12 +55,17 @@ export class XenbusBackend {
   private readonly base: string;
   private busy: Promise<void> = Promise.resolve();
 
+  /** dom0's log, rate-limited: a frontend failing its device over and over costs no flood. */
+  private readonly log: (line: string) => void;
+
   constructor(
     private readonly xs: Xenstored,
     private readonly driver: BackendDriver,
-    private readonly log: (line: string) => void = () => {},
+    log?: (line: string) => void,
   ) {
     this.base = `/local/domain/0/backend/${driver.kind}`;
+    const limited = log ? new RateLimitedLog(log) : null;
+    this.log = (line) => limited?.log(line);
   }
 
   private read(path: string): string | undefined {
