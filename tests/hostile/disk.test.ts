@@ -265,10 +265,12 @@ describe('host I/O errors', () => {
   const tmpfs = join(dir, 'tmpfs');
   mkdirSync(tmpfs);
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tmpfs]).status === 0;
-  if (mounted) cleanups.push(() => void spawnSync('umount', [tmpfs]));
+  // Lazily (-l): a descriptor a failed test left open does not keep the mount behind.
+  if (mounted) cleanups.push(() => void spawnSync('umount', ['-l', tmpfs]));
 
   it.skipIf(!mounted)('a full filesystem (a 64 KiB tmpfs): ENOSPC answers the write with an error, and writes succeed once there is room', async () => {
     const disk = new FileBlockStore(join(tmpfs, 'disk.img'), false, MiB); // sparse: no blocks yet
+    cleanups.push(() => disk.close());
     const filler = join(tmpfs, 'filler');
     const fd = openSync(filler, 'w');
     try {
@@ -289,7 +291,6 @@ describe('host I/O errors', () => {
     submit(BLKIF_OP.WRITE, 64);
     await ring.service();
     expect(responses()).toEqual([BLKIF_RSP.OKAY]);
-    disk.close();
   });
 });
 
