@@ -9,7 +9,7 @@ import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
-import { addDevice, offlineDevices, removeDevices } from './toolstack/devices.ts';
+import { addDevice, failedDevices, offlineDevices, removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { Device, DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
@@ -21,6 +21,19 @@ export interface DomainSetupInfo extends DomainLayout {
   consolePort: number;
   /** Split devices to announce (libxl's layout) before the domain runs. */
   devices?: readonly Device[];
+}
+
+/** A domain's devices did not come up (dom0's setup of it failed). */
+export class DeviceSetupError extends Error {
+  override readonly name = 'DeviceSetupError';
+  constructor(
+    readonly domid: number,
+    readonly domainName: string,
+    readonly errno: number,
+    readonly reason: string,
+  ) {
+    super(`domain ${domainName} (d${domid}): ${reason}`);
+  }
 }
 
 export class Dom0Daemons {
@@ -77,7 +90,16 @@ export class Dom0Daemons {
       }
     };
     if (opts.blockBackend !== false) {
-      this.blkback = new BlkbackDriver(platform, backendKey);
+      this.blkback = new BlkbackDriver(platform, backendKey, {
+        log: opts.log,
+        domainName: (domid) => {
+          try {
+            return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `/local/domain/${domid}/name`));
+          } catch {
+            return undefined;
+          }
+        },
+      });
       this.registerBackend(this.blkback);
     }
     if (opts.netBackend !== false) {
@@ -98,7 +120,7 @@ export class Dom0Daemons {
    * device of that kind in XenStore, calling `driver` to connect and disconnect.
    */
   registerBackend(driver: BackendDriver): XenbusBackend {
-    const b = new XenbusBackend(this.xenstored, driver);
+    const b = new XenbusBackend(this.xenstored, driver, this.opts.log);
     this.backends.set(driver.kind, b);
     if (!this.watcher) {
       this.watcher = new XsClient(this.xenstored, { domid: 0, label: 'xenbus-backends' });
@@ -138,6 +160,19 @@ export class Dom0Daemons {
       }
     }
     return [...by.values()].sort((a, b) => a.domid - b.domid);
+  }
+
+  /**
+   * Why `domid`'s devices did not come up, if one failed (its backend Closed with an error
+   * node: an image that cannot be opened, or is another domain's), or null. As libxl after
+   * adding a domain's devices: the create fails with this, and the domain is destroyed.
+   * Call after settle().
+   */
+  deviceFailure(domid: number): { errno: number; message: string } | null {
+    const failed = failedDevices(this.xenstored, domid);
+    if (failed.length === 0) return null;
+    const what = failed.map((f) => (f.kind === 'vbd' ? `disk ${f.vdev ?? f.devid} (vbd ${f.devid}): ${f.message}` : `${f.kind} ${f.devid}: ${f.message}`));
+    return { errno: failed[0]!.errno, message: what.join('; ') };
   }
 
   /** Resolves when every backend has acted on what XenStore says now. */
@@ -189,7 +224,15 @@ export class Dom0Daemons {
     const again = this.restored && this.xenstored.isIntroduced(d.domid) && !this.rings.has(d.domid);
     if (!again) {
       writeDomainLayout(this.xenstored, d);
-      for (const dev of d.devices ?? []) if (dev.kind === 'vbd' || dev.kind === 'vif') addDevice(this.xenstored, d.domid, { ...dev, kind: dev.kind });
+      const devices = (d.devices ?? []).filter((dev) => dev.kind === 'vbd' || dev.kind === 'vif');
+      for (const dev of devices) addDevice(this.xenstored, d.domid, { ...dev, kind: dev.kind as 'vbd' | 'vif' });
+      if (devices.length > 0) {
+        // The devices' backends act now (open the images), so a device that cannot come up
+        // fails this domain's setup with its reason, before the domain runs.
+        await this.settle();
+        const failed = this.deviceFailure(d.domid);
+        if (failed) throw new DeviceSetupError(d.domid, d.name, failed.errno, failed.message);
+      }
     }
     if (d.storePort) {
       const page = await this.platform.mapForeign(d.domid, d.storeMfn);

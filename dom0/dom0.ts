@@ -129,10 +129,17 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
     if (req.deviceStats) return { rc: 0, deviceStats: { domains: d.deviceStats() } };
     // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
+    // The domain destroyed, found before it goes (a name no longer resolves afterwards).
+    const destroyed = req.destroyDomain ? (req.destroyDomain.domid ?? (await resolveDomid(hv, req.destroyDomain))) : undefined;
     const r = req.createDomain ? { id: 0, ...(await createDomain(hv, d, configs, req.createDomain, log)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.destroyDomain && r.rc === 0) {
-      const id = req.destroyDomain.domid ?? configs.byName(req.destroyDomain.name ?? '');
-      if (id !== undefined) configs.delete(id);
+      const id = destroyed ?? configs.byName(req.destroyDomain.name ?? '');
+      if (id !== undefined) {
+        configs.delete(id);
+        // Unplugged before xl hears back: its images are closed, so they are free for the
+        // next create (the hypervisor's own notice of the destroy may still be on its way).
+        await d.domainDestroyed(id);
+      }
     }
     const { id: _id, ...rest } = r;
     return rest;
@@ -195,6 +202,17 @@ async function createDomain(
     if (r.rc !== 0 || !r.domain) return r;
     for (const dev of c.devices ?? []) {
       addDevice(d.xenstored, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+    }
+    if ((c.devices ?? []).length > 0) {
+      // As libxl waits for each backend to come up: one that failed (its error node, Closed)
+      // fails the create with its reason, and the half-built domain is destroyed.
+      await d.settle();
+      const failed = d.deviceFailure(r.domain.domid);
+      if (failed) {
+        log(`dom0: d${r.domain.domid} ${c.name}: ${failed.message}; destroying it`);
+        await rollbackCreate(hv, d, configs, r.domain.domid);
+        return { rc: -failed.errno, error: failed.message };
+      }
     }
     configs.set(r.domain.domid, c);
     if (c.paused) return r;

@@ -144,6 +144,12 @@ export class Hypervisor implements HypervisorServices {
   onDomainCreated: ((domain: Domain) => void) | null = null;
   /** Called when a domain is destroyed. */
   onDomainDestroyed: ((domain: Domain) => void) | null = null;
+  /**
+   * dom0 could not set a new domain up (a disk that cannot be opened, ...): what the
+   * toolstack that asked for the domain does about it (a scenario fails its run). The
+   * reason is in the log either way.
+   */
+  onDom0SetupFailed: ((domain: Domain, reason: string) => void) | null = null;
   /** Called when a domain shuts down or is crashed. */
   onShutdown: ((domain: Domain) => void) | null = null;
   eventHooks: EventHooks | null = null;

@@ -9,12 +9,19 @@
 //   found Connected by a backend that has no ring for it (dom0 restarted) -> Closed, so
 //   the frontend reconnects
 //
-// A frontend that writes nonsense gets the device closed with an error node, never a crash.
+// A device that fails (its image cannot be opened, a frontend writes nonsense) is failed
+// as Linux's xenbus_dev_fatal does: "<errno> <message>" in the error node
+// /local/domain/0/error/backend/<kind>/<domid>/<devid>/error (and, for the guest to read,
+// in the backend directory's `error`), then Closing and Closed. It is not offered again
+// until its frontend changes state. Each device is handled on its own: a throw while
+// handling one is logged and the scan goes on to the others.
 
 import type { Xenstored } from '../xenstore/index.ts';
 import { parsePerms, type Caller } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
-import { frontendPath } from '../toolstack/devices.ts';
+import { backendErrorPath, frontendPath } from '../toolstack/devices.ts';
+import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
+import { RateLimitedLog } from './ratelimit.ts';
 
 const DOM0: Caller = { domid: 0, privileged: true };
 const enc = new TextEncoder();
@@ -27,6 +34,8 @@ export interface DeviceInstance {
   backend: string;
   frontend: string;
   state: XenbusState;
+  /** The frontend's state when this device failed: it is not offered again until that changes. */
+  failedFe?: XenbusState;
 }
 
 export interface BackendDriver {
@@ -37,6 +46,8 @@ export interface BackendDriver {
   /** The frontend is ready: map its ring, bind its event channel. Throw to fail the device. */
   connect(dev: DeviceInstance, read: (key: string) => string | undefined): Promise<void> | void;
   disconnect(dev: DeviceInstance): Promise<void> | void;
+  /** The device's backend directory is gone (its domain destroyed): let go of what it held. */
+  remove?(dev: DeviceInstance): void;
 }
 
 export class XenbusBackend {
@@ -44,8 +55,17 @@ export class XenbusBackend {
   private readonly base: string;
   private busy: Promise<void> = Promise.resolve();
 
-  constructor(private readonly xs: Xenstored, private readonly driver: BackendDriver) {
+  /** dom0's log, rate-limited: a frontend failing its device over and over costs no flood. */
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly xs: Xenstored,
+    private readonly driver: BackendDriver,
+    log?: (line: string) => void,
+  ) {
     this.base = `/local/domain/0/backend/${driver.kind}`;
+    const limited = log ? new RateLimitedLog(log) : null;
+    this.log = (line) => limited?.log(line);
   }
 
   private read(path: string): string | undefined {
@@ -67,7 +87,7 @@ export class XenbusBackend {
 
   /** Re-examines every device; call whenever XenStore may have changed (a watch fired). */
   scan(): Promise<void> {
-    this.busy = this.busy.then(() => this.scanOnce()).catch(() => {});
+    this.busy = this.busy.then(() => this.scanOnce()).catch((e: unknown) => this.log(`xenbus: ${this.base}: scan: ${(e as Error).message}`));
     return this.busy;
   }
 
@@ -110,13 +130,58 @@ export class XenbusBackend {
             this.setState(dev, XenbusState.Closed);
           }
         }
-        await this.step(dev);
+        try {
+          await this.step(dev);
+        } catch (e) {
+          // Never ends the pass: the other devices are still handled.
+          this.log(`xenbus: ${backend}: ${(e as Error).message}`);
+        }
       }
     }
     for (const [path, dev] of this.devices) if (!seen.has(path)) {
-      if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
       this.devices.delete(path);
+      try {
+        if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
+      } catch (e) {
+        this.log(`xenbus: ${path}: disconnect: ${(e as Error).message}`);
+      }
+      try {
+        this.driver.remove?.(dev);
+      } catch (e) {
+        this.log(`xenbus: ${path}: remove: ${(e as Error).message}`);
+      }
     }
+  }
+
+  /**
+   * xenbus_dev_fatal: the error node gets "<errno> <message>", and the device goes Closing,
+   * then Closed (nothing of it is connected). The toolstack reads the node to say why.
+   */
+  private fatal(dev: DeviceInstance, e: unknown, fe: XenbusState): void {
+    const message = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: unknown }).code;
+    const errno = (typeof code === 'string' && (XEN_ERRNO as Record<string, number>)[code]) || XEN_ERRNO.EIO;
+    const text = `${errno} ${message}`;
+    this.write(`${backendErrorPath(dev.kind, dev.domid, dev.devid)}/error`, text);
+    this.write(`${dev.backend}/error`, text);
+    dev.failedFe = fe;
+    this.setState(dev, XenbusState.Closing);
+    this.setState(dev, XenbusState.Closed);
+    this.log(`xenbus: ${dev.backend}: ${message}`);
+  }
+
+  /** Publishes the driver's features and goes InitWait; false if the device failed. */
+  private offer(dev: DeviceInstance, fe: XenbusState): boolean {
+    let features: Record<string, string>;
+    try {
+      features = this.driver.features(dev);
+    } catch (e) {
+      this.fatal(dev, e, fe);
+      return false;
+    }
+    for (const [k, v] of Object.entries(features)) this.write(`${dev.backend}/${k}`, v);
+    this.setState(dev, XenbusState.InitWait);
+    return true;
   }
 
   private list(path: string): string[] {
@@ -129,11 +194,11 @@ export class XenbusBackend {
 
   private async step(dev: DeviceInstance): Promise<void> {
     const online = this.read(`${dev.backend}/online`) !== '0';
-    const fe = Number(this.read(`${dev.frontend}/state`) ?? XenbusState.Unknown);
-    if (dev.state === XenbusState.Initialising && online) {
-      for (const [k, v] of Object.entries(this.driver.features(dev))) this.write(`${dev.backend}/${k}`, v);
-      this.setState(dev, XenbusState.InitWait);
-    }
+    const raw = Number(this.read(`${dev.frontend}/state`) ?? XenbusState.Unknown);
+    // The guest writes this node: anything but a XenbusState reads as Unknown.
+    const fe: XenbusState = Number.isInteger(raw) && raw >= XenbusState.Unknown && raw <= XenbusState.Reconfigured ? (raw as XenbusState) : XenbusState.Unknown;
+    if (dev.failedFe !== undefined && fe !== dev.failedFe) dev.failedFe = undefined;
+    if (dev.state === XenbusState.Initialising && online && !this.offer(dev, fe)) return;
     const closing = !online || fe === XenbusState.Closing || fe === XenbusState.Closed;
     if (closing && dev.state !== XenbusState.Closed) {
       if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
@@ -146,16 +211,13 @@ export class XenbusBackend {
         await this.driver.connect(dev, (key) => this.read(`${dev.frontend}/${key}`));
         this.setState(dev, XenbusState.Connected);
       } catch (e) {
-        this.write(`${dev.backend}/error`, (e as Error).message);
-        this.setState(dev, XenbusState.Closing);
-        this.setState(dev, XenbusState.Closed);
+        this.fatal(dev, e, fe);
       }
     }
-    if (dev.state === XenbusState.Closed && online && fe === XenbusState.Initialising) {
+    if (dev.state === XenbusState.Closed && online && fe === XenbusState.Initialising && dev.failedFe === undefined) {
       // The frontend started over (a reconnect): offer the device again, with what this
       // backend offers (a restarted dom0's may differ from its predecessor's).
-      for (const [k, v] of Object.entries(this.driver.features(dev))) this.write(`${dev.backend}/${k}`, v);
-      this.setState(dev, XenbusState.InitWait);
+      this.offer(dev, fe);
     }
   }
 }

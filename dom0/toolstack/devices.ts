@@ -13,6 +13,7 @@ import { deviceKeysProblem } from './validate.ts';
 
 const DOM0: Caller = { domid: 0, privileged: true };
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 
 export interface DeviceSpec {
   kind: 'vbd' | 'vif';
@@ -50,6 +51,15 @@ export function vifDevice(v: { devid: number; mac: string; bridge?: string; type
 
 export function backendPath(kind: string, domid: number, devid: number): string {
   return `/local/domain/0/backend/${kind}/${domid}/${devid}`;
+}
+
+/**
+ * Where a backend in dom0 reports a device's failure: Linux's xenbus_dev_fatal writes
+ * "<errno> <message>" to error/<nodename>/error under its own domain's home, the nodename
+ * of a backend being backend/<kind>/<domid>/<devid>.
+ */
+export function backendErrorPath(kind: string, domid: number, devid: number): string {
+  return `/local/domain/0/error/backend/${kind}/${domid}/${devid}`;
 }
 
 export function frontendPath(kind: string, domid: number, devid: number): string {
@@ -99,13 +109,48 @@ export function offlineDevices(xs: Xenstored, domid: number): void {
   }
 }
 
-/** Removes both directories of every device of `domid` (after teardown). */
+/** Removes the backend directories of every device of `domid` (after teardown), and their error nodes. */
 export function removeDevices(xs: Xenstored, domid: number): void {
   for (const kind of ['vbd', 'vif']) {
-    try {
-      xs.fire(xs.store.rm(DOM0, `/local/domain/0/backend/${kind}/${domid}`));
-    } catch {
-      // none of this kind
+    for (const dir of [`/local/domain/0/backend/${kind}/${domid}`, `/local/domain/0/error/backend/${kind}/${domid}`]) {
+      try {
+        xs.fire(xs.store.rm(DOM0, dir));
+      } catch {
+        // none of this kind
+      }
     }
   }
+}
+
+/**
+ * The devices of `domid` whose backend failed (Closed, with an error node), with the
+ * reason each gave: what libxl reports when a device does not come up. Read after the
+ * backends have acted (Dom0Daemons.settle).
+ */
+export function failedDevices(xs: Xenstored, domid: number): { kind: string; devid: number; errno: number; message: string; params?: string; vdev?: string }[] {
+  const out: { kind: string; devid: number; errno: number; message: string; params?: string; vdev?: string }[] = [];
+  const read = (path: string): string | undefined => {
+    try {
+      return dec.decode(xs.store.read(DOM0, path));
+    } catch {
+      return undefined;
+    }
+  };
+  for (const kind of ['vbd', 'vif']) {
+    let ids: readonly string[];
+    try {
+      ids = xs.store.directory(DOM0, `/local/domain/0/backend/${kind}/${domid}`);
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      const be = backendPath(kind, domid, Number(id));
+      if (read(`${be}/state`) !== String(XenbusState.Closed)) continue;
+      const text = read(`${backendErrorPath(kind, domid, Number(id))}/error`);
+      if (text === undefined) continue;
+      const m = /^(\d+) ([\s\S]*)$/.exec(text);
+      out.push({ kind, devid: Number(id), errno: m ? Number(m[1]) : 5, message: m ? m[2]! : text, params: read(`${be}/params`), vdev: read(`${be}/dev`) });
+    }
+  }
+  return out;
 }

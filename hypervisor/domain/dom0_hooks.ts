@@ -37,8 +37,17 @@ export function attachDom0Hooks(
       consolePort: d.consoleEvtchn,
       devices: d.dom0Devices,
     };
-    // No delay: dom0 sets a domain up before it can run (it is created paused).
-    hv.dispatch(() => created(info), 0);
+    // No delay: dom0 sets a domain up before it can run (it is created paused). If it
+    // cannot (a device did not come up), whoever asked for the domain is told.
+    hv.dispatch(
+      () =>
+        created(info).catch((e: unknown) => {
+          const reason = e instanceof Error ? e.message : String(e);
+          hv.printk(`dom0 could not set up d${d.domid} ${d.name}: ${reason}`);
+          hv.onDom0SetupFailed?.(d, reason);
+        }),
+      0,
+    );
   };
   hv.onDomainDestroyed = (d) => {
     if (d.domid !== 0) void destroyed(d.domid);

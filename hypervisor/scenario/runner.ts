@@ -108,18 +108,34 @@ export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: Schedu
  */
 export async function runScenarioOn(hv: Hypervisor, s: Scenario, opts: RunScenarioOptions): Promise<ScenarioResult> {
   const setup = buildScenario(s, opts, hv);
-  await setup.hv.runAsync({ until: setup.until });
+  await runChecked(setup);
   return collect(s, setup);
 }
 
 export async function runScenario(s: Scenario, opts: RunScenarioOptions): Promise<ScenarioResult> {
   const setup = buildScenario(s, opts);
   try {
-    await setup.hv.runAsync({ until: setup.until });
+    await runChecked(setup);
   } finally {
     setup.dom0?.close();
   }
   return collect(s, setup);
+}
+
+/**
+ * runAsync, stopping as soon as dom0 could not set a domain up: a scenario is a batch of
+ * creates, and as `xl create` fails when a domain's disk cannot be attached, so does the
+ * run, naming the domain and the disk (rather than running on with that domain stuck).
+ */
+async function runChecked(setup: ScenarioSetup): Promise<void> {
+  for (;;) {
+    const r = setup.hv.run({ until: setup.until });
+    if (setup.failure.reason) break;
+    if (r.kind !== 'blocked') return;
+    await r.wait;
+    if (setup.failure.reason) break;
+  }
+  throw new ScenarioError(setup.failure.reason!);
 }
 
 /** The same, paced to wall time (`speed` virtual seconds per wall second). */
@@ -130,6 +146,7 @@ export async function runScenarioRealtime(s: Scenario, opts: RunScenarioOptions 
   } finally {
     setup.dom0?.close();
   }
+  if (setup.failure.reason) throw new ScenarioError(setup.failure.reason);
   return collect(s, setup);
 }
 
@@ -140,6 +157,8 @@ interface ScenarioSetup {
   consoles: Map<Domain, string>;
   /** dom0's daemons when they run in this process (closed after the run). */
   dom0: { close(): void } | null;
+  /** Set when dom0 could not set a domain up: the run stops and fails with it. */
+  failure: { reason?: string };
 }
 
 function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervisor): ScenarioSetup {
@@ -154,6 +173,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     consoles.set(d, text.length > 16_384 ? text.slice(-16_384) : text);
   };
   hv.onConsole = onConsole;
+  const failure: { reason?: string } = {};
+  hv.onDom0SetupFailed = (d, reason) => {
+    failure.reason ??= `domain ${d.name}: ${reason.replace(/^domain \S+ \(d\d+\): /, '')}`;
+    hv.stopRealtime = true;
+  };
   const dom0 = external ? null : startLocalDom0(hv, { onConsole, pcap: opts.pcap });
   const images = new Map<string, Uint8Array>();
   const image = (p: string) => {
@@ -199,7 +223,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       hv.events.schedule(at, () => hv.unpause(d));
     }
   }
-  return { hv, seed, until, consoles, dom0 };
+  return { hv, seed, until, consoles, dom0, failure };
 }
 
 function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {

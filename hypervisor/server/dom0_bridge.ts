@@ -59,6 +59,7 @@ export class Dom0Bridge {
 
   private async sendCreated(info: Dom0DomainInfo): Promise<void> {
     if (!this.hv.domain(info.domid)) return; // destroyed since this was queued
+    // dom0 refusing the domain (a device that did not come up) is the caller's to handle.
     await this.call('domainCreated', {
       domain: { domid: info.domid, name: info.name, flags: 0, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 0, cap: 0 },
       memoryKb: info.memoryKb,
@@ -68,7 +69,7 @@ export class Dom0Bridge {
       consoleMfn: info.consoleMfn,
       consolePort: info.consolePort,
       devices: info.devices.map((d) => ({ ...d })),
-    });
+    }, true);
   }
 
   /**
@@ -100,16 +101,21 @@ export class Dom0Bridge {
     }
   }
 
-  private async call<K extends 'dom0Event' | 'domainCreated' | 'domainDestroyed'>(op: K, arg: Parameters<Peer['request']>[1] & Request[K]): Promise<void> {
+  /** Sends a dispatch to dom0; with `refusals`, dom0 answering an error throws it. */
+  private async call<K extends 'dom0Event' | 'domainCreated' | 'domainDestroyed'>(op: K, arg: Parameters<Peer['request']>[1] & Request[K], refusals = false): Promise<void> {
     const p = this.peer();
     if (!p || p.closed) return; // no dom0: nothing serves the rings (as with xenstored down)
+    let r;
     try {
-      const r = await p.request(op, arg as never);
-      if (r.rc !== 0) this.hv.printk(`dom0 ${op} failed: ${r.error}`);
+      r = await p.request(op, arg as never);
     } catch (e) {
       // dom0 died with the request outstanding: the guest's work waits for a new dom0.
       this.hv.printk(`dom0 ${op} lost: ${(e as Error).message}`);
+      return;
     }
+    if (r.rc === 0) return;
+    if (refusals) throw new Error(r.error || `dom0 ${op} failed: ${r.rc}`);
+    this.hv.printk(`dom0 ${op} failed: ${r.error}`);
   }
 
   /** True if dom0 reaches `mfn` only through read-only grant mappings. */

@@ -254,7 +254,7 @@ describe('create requests from any client', { timeout: 30_000 }, () => {
   });
 });
 
-/** Open descriptors of the disk image are compared on their own (see the it.fails below). */
+/** Open descriptors of the disk image are compared on their own. */
 const withoutFds = <T extends { diskFds: number }>(s: T): Omit<T, 'diskFds'> => {
   const { diskFds: _fds, ...rest } = s;
   return rest;
@@ -292,7 +292,7 @@ describe('a create that fails after its domain was made', { timeout: 30_000 }, (
   // blkback opens an image when its device appears (before InitWait) and closes it only when
   // dom0 stops: issue 9 item 5, fixed on another branch. Once that fix is merged this
   // "fails" (passes): make it a plain `it`.
-  it.fails('leaves no descriptor of the disk image open (needs item 5: blkback closes images of gone devices)', () => {
+  it('leaves no descriptor of the disk image open', () => {
     expect(diskFdsAfterRollback).toBe(0);
   });
 });

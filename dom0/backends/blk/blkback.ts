@@ -22,7 +22,7 @@ import {
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
 import { checkRequest } from './validate.ts';
-import type { FileBlockStore } from './store.ts';
+import { BlockStoreError, describeHostError, type BlockStore } from './store.ts';
 
 /** Segments one indirect request may carry (feature-max-indirect-segments). */
 export const MAX_INDIRECT_SEGMENTS = 256;
@@ -38,12 +38,14 @@ export interface BlkbackStats {
   writes: number;
   flushes: number;
   discards: number;
+  /** Requests the host failed (I/O errors), answered BLKIF_RSP_ERROR. */
+  hostErrors: number;
 }
 
 export class BlkbackRing {
   readonly back: BackRing;
   private readonly dv: DataView;
-  readonly stats: BlkbackStats = { requests: 0, errors: 0, reads: 0, writes: 0, flushes: 0, discards: 0 };
+  readonly stats: BlkbackStats = { requests: 0, errors: 0, reads: 0, writes: 0, flushes: 0, discards: 0, hostErrors: 0 };
   lastError = '';
   /** Set when the frontend broke the ring's rules; the ring is served no more (as Xen's blkback). */
   halted = false;
@@ -55,8 +57,14 @@ export class BlkbackRing {
     readonly domid: number,
     private readonly ringPage: MappedPage,
     private readonly port: number,
-    private readonly disk: FileBlockStore,
+    private readonly disk: BlockStore,
     readonly persistent = false,
+    private readonly opts: {
+      /** The device's id (xenbus devid), for log lines. */
+      devid?: number;
+      /** Where a host I/O error is reported (one line each, rate-limited by the caller). */
+      log?: (line: string) => void;
+    } = {},
   ) {
     this.back = new BackRing(new SharedRing(ringPage.bytes, BLKIF_RING_ENTRY_SIZE));
     this.dv = new DataView(ringPage.bytes.buffer, ringPage.bytes.byteOffset, ringPage.bytes.byteLength);
@@ -87,7 +95,9 @@ export class BlkbackRing {
         const req = readBlkifRequest(this.dv, off);
         // As Xen's blkback: an indirect request is answered with the operation it carried.
         const op = req.operation === BLKIF_OP.INDIRECT ? readBlkifRequestIndirect(this.dv, off).indirect_op : req.operation;
-        const status = await this.carryOut(off);
+        // A host I/O error (ENOSPC, EIO, ...) fails this request only; so does anything
+        // else thrown while carrying it out: the ring is answered and served on.
+        const status = await this.carryOut(off).catch((e: unknown) => this.hostError(req, op, e));
         this.back.consumed();
         const rspOff = this.back.nextResponse();
         writeBlkifResponse(this.dv, rspOff, { id: req.id, operation: op, status });
@@ -216,6 +226,17 @@ export class BlkbackRing {
     const kept = [...this.persistentMaps.values()];
     this.persistentMaps.clear();
     for (const k of kept) await this.platform.unmapGrant(k.handle);
+  }
+
+  /** A request the host could not carry out: BLKIF_RSP_ERROR, and one log line. */
+  private hostError(req: BlkifRequest, op: number, e: unknown): number {
+    const what = op === BLKIF_OP.READ ? 'read' : op === BLKIF_OP.WRITE ? 'write' : op === BLKIF_OP.FLUSH_DISKCACHE ? 'flush' : op === BLKIF_OP.DISCARD ? 'discard' : `operation ${op}`;
+    const d = describeHostError(e);
+    const why = e instanceof BlockStoreError ? e.message : `${d.code} (${d.reason})`;
+    const msg = `${what} at sector ${req.sector_number} failed: ${why}`;
+    this.stats.hostErrors++;
+    this.opts.log?.(`blkback: d${this.domid} vbd ${this.opts.devid ?? '?'}: ${msg}`);
+    return this.fail(msg);
   }
 
   private fail(why: string, status: number = BLKIF_RSP.ERROR): number {

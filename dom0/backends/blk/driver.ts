@@ -4,7 +4,8 @@
 
 import type { BackendDriver, DeviceInstance } from '../xenbus.ts';
 import type { Dom0Platform } from '../../platform.ts';
-import { FileBlockStore } from './store.ts';
+import { BlockStoreError, FileBlockStore, type BlockStore } from './store.ts';
+import { RateLimitedLog } from '../ratelimit.ts';
 import { BlkbackRing, MAX_INDIRECT_SEGMENTS } from './blkback.ts';
 import { VDISK } from '../../../protocol/xen/blkif.ts';
 
@@ -13,33 +14,86 @@ export const DEFAULT_DISK_BYTES = 64 * 1024 * 1024;
 
 interface Attached {
   ring: BlkbackRing;
-  store: FileBlockStore;
+  store: BlockStore;
   port: number;
   handle: number;
 }
 
+/** An image open for a device, and how: what the sharing check compares. */
+interface Opened {
+  store: BlockStore;
+  domid: number;
+  /** The backend's `mode`: 'r', 'w', or 'w!' (writable, shared on purpose). */
+  mode: 'r' | 'w' | 'w!';
+}
+
+export interface BlkbackOptions {
+  /** dom0's log: host I/O errors (rate-limited), images that cannot be opened. */
+  log?: (line: string) => void;
+  /** Opens an image (tests put a fault-injecting store here). Default: FileBlockStore. */
+  openStore?: (path: string, readonly: boolean, sizeBytes: number) => BlockStore;
+  /** A domain's name, for messages about sharing (XenStore's /local/domain/<domid>/name). */
+  domainName?: (domid: number) => string | undefined;
+}
+
 export class BlkbackDriver implements BackendDriver {
   readonly kind = 'vbd';
-  private readonly stores = new Map<string, FileBlockStore>();
+  private readonly stores = new Map<string, Opened>();
   readonly attached = new Map<string, Attached>();
+  /** One budget for every ring: many failing disks cannot flood the log either. */
+  private readonly ioLog: RateLimitedLog | null;
 
   constructor(
     private readonly platform: Dom0Platform,
     /** Reads a key of the device's backend directory. */
     private readonly backendKey: (dev: DeviceInstance, key: string) => string | undefined,
-  ) {}
+    private readonly opts: BlkbackOptions = {},
+  ) {
+    this.ioLog = opts.log ? new RateLimitedLog(opts.log) : null;
+  }
 
-  private store(dev: DeviceInstance): FileBlockStore {
-    let s = this.stores.get(dev.backend);
-    if (!s) {
-      const path = this.backendKey(dev, 'params');
-      if (!path) throw new Error('no params (image path) in the backend directory');
-      const readonly = this.backendKey(dev, 'mode') !== 'w';
-      const size = Number(this.backendKey(dev, 'size') ?? DEFAULT_DISK_BYTES);
-      s = new FileBlockStore(path, readonly, size);
-      this.stores.set(dev.backend, s);
+  /** Images open now (one per device of a live domain). */
+  get openImages(): number {
+    return this.stores.size;
+  }
+
+  private store(dev: DeviceInstance): BlockStore {
+    const known = this.stores.get(dev.backend);
+    if (known) return known.store;
+    const path = this.backendKey(dev, 'params');
+    if (!path) throw new BlockStoreError('no params (image path) in the backend directory', 'EINVAL');
+    const m = this.backendKey(dev, 'mode');
+    const mode = m === 'w' || m === 'w!' ? m : 'r';
+    const size = Number(this.backendKey(dev, 'size') ?? DEFAULT_DISK_BYTES);
+    const open = this.opts.openStore ?? ((p: string, ro: boolean, bytes: number) => new FileBlockStore(p, ro, bytes));
+    const store = open(path, mode === 'r', size);
+    const conflict = this.sharingConflict(store, dev.domid, mode);
+    if (conflict) {
+      store.close();
+      throw new BlockStoreError(conflict, 'EBUSY');
     }
-    return s;
+    this.stores.set(dev.backend, { store, domid: dev.domid, mode });
+    return store;
+  }
+
+  /**
+   * Xen's block hotplug script's sharing rule, by the file's identity (device and inode, so
+   * two spellings of one file, or a link to it, are the same disk): an image attached
+   * writable to one domain is attached to no other; one attached read-only may be attached
+   * read-only elsewhere. Mode 'w!' skips the check (the script's '!': shared on purpose).
+   */
+  private sharingConflict(store: BlockStore, domid: number, mode: Opened['mode']): string | null {
+    if (mode === 'w!') return null;
+    for (const o of this.stores.values()) {
+      if (o.domid === domid || o.store.identity !== store.identity) continue;
+      if (mode === 'r' && o.mode !== 'w') continue;
+      const name = this.opts.domainName?.(o.domid);
+      const who = `domain ${o.domid}${name ? ` (${name})` : ''}`;
+      return mode === 'w'
+        ? `${store.path} is in use by ${who} ${o.mode === 'r' ? 'read-only' : 'read-write'}; an image attached writable cannot be attached to another domain`
+        : `${store.path} is in use read-write by ${who}, and so cannot be attached read-only to another domain now`;
+    }
+    return null;
   }
 
   features(dev: DeviceInstance): Record<string, string> {
@@ -66,12 +120,21 @@ export class BlkbackDriver implements BackendDriver {
     if (!Number.isInteger(evtchn) || evtchn <= 0) throw new Error(`bad event-channel ${read('event-channel')}`);
     // RV32's blkif layout is x86_64's (64-bit fields 8-aligned): that ABI, or none.
     if (protocol !== undefined && protocol !== 'x86_64-abi') throw new Error(`unsupported protocol ${protocol}`);
+    const store = this.store(dev); // before mapping anything, so a failure leaves nothing held
     const m = await this.platform.mapGrant(dev.domid, ref, false);
     if (!m.page) throw new Error(`ring-ref ${ref}: grant status ${m.status}`);
-    const port = await this.platform.bindInterdomain(dev.domid, evtchn);
-    const store = this.store(dev);
+    let port: number;
+    try {
+      port = await this.platform.bindInterdomain(dev.domid, evtchn);
+    } catch (e) {
+      await this.platform.unmapGrant(m.handle); // the device fails holding nothing
+      throw e;
+    }
     // Persistent grants only when the frontend asks for them too (its own feature-persistent).
-    const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store, read('feature-persistent') === '1');
+    const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store, read('feature-persistent') === '1', {
+      devid: dev.devid,
+      log: this.ioLog ? (l) => this.ioLog!.log(l) : undefined,
+    });
     this.platform.onEvent(port, () => ring.service());
     this.attached.set(dev.backend, { ring, store, port, handle: m.handle });
     await ring.service(); // requests published before the connection
@@ -81,15 +144,27 @@ export class BlkbackDriver implements BackendDriver {
     const a = this.attached.get(dev.backend);
     if (!a) return;
     this.attached.delete(dev.backend);
-    a.store.flush();
+    try {
+      a.store.flush();
+    } catch (e) {
+      this.opts.log?.(`blkback: d${dev.domid} vbd ${dev.devid}: flush at disconnect failed: ${(e as Error).message}`);
+    }
     await a.ring.releasePersistent();
     await this.platform.closePort(a.port);
     await this.platform.unmapGrant(a.handle);
   }
 
+  /** The device's backend directory is gone (its domain was destroyed): its image is closed. */
+  remove(dev: DeviceInstance): void {
+    const o = this.stores.get(dev.backend);
+    if (!o) return;
+    this.stores.delete(dev.backend);
+    o.store.close();
+  }
+
   /** Closes every image (dom0 stopping). */
   close(): void {
-    for (const s of this.stores.values()) s.close();
+    for (const o of this.stores.values()) o.store.close();
     this.stores.clear();
   }
 }

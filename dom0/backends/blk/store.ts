@@ -1,35 +1,126 @@
 // A virtual disk backed by a raw image file: created sparse at its configured size if
 // absent, read and written at sector offsets, flushed with fsync (a flush that returns has
 // reached the disk), discards written as zeros.
+//
+// Every failure of the host file is a BlockStoreError carrying the errno name (ENOENT,
+// EISDIR, ENOSPC, EIO, ...): blkback turns one at open into the device failing (the error
+// node, Closed), and one during a request into BLKIF_RSP_ERROR for that request only.
 
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { BLKIF_SECTOR_BYTES } from '../../../protocol/xen/blkif.ts';
 
 export class BlockStoreError extends Error {
   override readonly name = 'BlockStoreError';
+  constructor(
+    message: string,
+    /** errno name of the host's failure (EIO when there was none to name). */
+    readonly code: string = 'EIO',
+  ) {
+    super(message);
+  }
 }
 
-export class FileBlockStore {
+/** What blkback needs of a disk: FileBlockStore, or a test's stand-in for one. */
+export interface BlockStore {
+  readonly path: string;
+  readonly readonly: boolean;
   readonly sectors: number;
+  /** The host file's identity (device and inode), the same whichever path names it. */
+  readonly identity: string;
+  read(sector: number, bytes: number): Uint8Array;
+  write(sector: number, data: Uint8Array): void;
+  discard(sector: number, count: number): void;
+  flush(): void;
+  close(): void;
+}
+
+/** The host's reason for a failed file operation, in words a user can act on. */
+export function describeHostError(e: unknown): { code: string; reason: string } {
+  const err = e as NodeJS.ErrnoException;
+  const code = typeof err?.code === 'string' ? err.code : 'EIO';
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory (or its directory does not exist)',
+    ENOTDIR: 'a component of the path is not a directory',
+    EISDIR: 'is a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted (an immutable or append-only file?)',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EIO: 'input/output error',
+    ELOOP: 'too many levels of symbolic links',
+    ENAMETOOLONG: 'file name too long',
+    EMFILE: 'too many open files',
+    ENFILE: 'too many open files in the system',
+    EFBIG: 'file too large',
+  };
+  return { code, reason: words[code] ?? (err instanceof Error ? err.message : String(e)) };
+}
+
+/** Runs a host file operation; its failure becomes a BlockStoreError naming `what`. */
+function host<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof BlockStoreError) throw e;
+    const { code, reason } = describeHostError(e);
+    throw new BlockStoreError(`${what}: ${code} (${reason})`, code);
+  }
+}
+
+export class FileBlockStore implements BlockStore {
+  readonly sectors: number;
+  readonly identity: string;
   private fd: number;
 
   /** Opens `path` (creating it sparse with `sizeBytes` if absent). */
   constructor(readonly path: string, readonly readonly: boolean, sizeBytes?: number) {
-    const create = !existsSync(path);
-    if (create && readonly) throw new BlockStoreError(`${path}: no such image, and a read-only disk cannot be created`);
-    if (create && !sizeBytes) throw new BlockStoreError(`${path}: no such image and no size to create it with`);
-    this.fd = openSync(path, create ? 'w+' : readonly ? 'r' : 'r+', 0o600);
-    if (create) ftruncateSync(this.fd, sizeBytes!);
-    const size = fstatSync(this.fd).size;
-    if (size % BLKIF_SECTOR_BYTES !== 0) throw new BlockStoreError(`${path}: ${size} bytes is not a whole number of 512-byte sectors`);
-    this.sectors = size / BLKIF_SECTOR_BYTES;
+    const fd = host(`cannot open ${path}`, () => {
+      try {
+        // Only a regular file is opened: a FIFO would block dom0 in open() until a writer
+        // came, and opening a device may do things (a tape rewinds). O_NONBLOCK covers a
+        // file swapped for a FIFO between the look and the open; it changes nothing for a
+        // regular file.
+        const st = statSync(path);
+        if (st.isDirectory()) throw new BlockStoreError(`cannot open ${path}: EISDIR (is a directory)`, 'EISDIR');
+        if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: EINVAL (not a regular file: a file: disk is an image file)`, 'EINVAL');
+        return openSync(path, (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK | constants.O_NOCTTY);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (readonly) throw new BlockStoreError(`cannot open ${path}: no such image, and a read-only disk cannot be created`, 'ENOENT');
+        if (!sizeBytes) throw new BlockStoreError(`cannot open ${path}: no such image and no size to create it with`, 'ENOENT');
+        // 'wx+': never truncates a file that appeared since (another disk's, perhaps).
+        const created = openSync(path, 'wx+', 0o600);
+        try {
+          ftruncateSync(created, sizeBytes);
+        } catch (t) {
+          closeSync(created);
+          throw t;
+        }
+        return created;
+      }
+    });
+    this.fd = fd;
+    try {
+      const st = host(`cannot stat ${path}`, () => fstatSync(fd));
+      // A `file:` disk is a regular file (Xen's block script: "test -f"). A directory opens
+      // read-only without complaint on Linux, and a character device has no size.
+      if (st.isDirectory()) throw new BlockStoreError(`cannot open ${path}: EISDIR (is a directory)`, 'EISDIR');
+      if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: EINVAL (not a regular file: a file: disk is an image file)`, 'EINVAL');
+      if (st.size % BLKIF_SECTOR_BYTES !== 0) throw new BlockStoreError(`${path}: ${st.size} bytes is not a whole number of 512-byte sectors`, 'EINVAL');
+      this.sectors = st.size / BLKIF_SECTOR_BYTES;
+      this.identity = `${st.dev}:${st.ino}`;
+    } catch (e) {
+      closeSync(fd); // a store that failed to open holds no descriptor
+      throw e;
+    }
   }
 
   read(sector: number, bytes: number): Uint8Array {
     const out = new Uint8Array(bytes);
     let done = 0;
     while (done < bytes) {
-      const n = readSync(this.fd, out, done, bytes - done, sector * BLKIF_SECTOR_BYTES + done);
+      const n = host(`read of ${this.path}`, () => readSync(this.fd, out, done, bytes - done, sector * BLKIF_SECTOR_BYTES + done));
       if (n === 0) break; // past the end of a sparse file: zeros
       done += n;
     }
@@ -37,9 +128,9 @@ export class FileBlockStore {
   }
 
   write(sector: number, data: Uint8Array): void {
-    if (this.readonly) throw new BlockStoreError(`${this.path} is read-only`);
+    if (this.readonly) throw new BlockStoreError(`${this.path} is read-only`, 'EROFS');
     let done = 0;
-    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, sector * BLKIF_SECTOR_BYTES + done);
+    while (done < data.length) done += host(`write of ${this.path}`, () => writeSync(this.fd, data, done, data.length - done, sector * BLKIF_SECTOR_BYTES + done));
   }
 
   discard(sector: number, count: number): void {
@@ -51,7 +142,8 @@ export class FileBlockStore {
   }
 
   flush(): void {
-    fsyncSync(this.fd);
+    if (this.fd < 0) return;
+    host(`fsync of ${this.path}`, () => fsyncSync(this.fd));
   }
 
   close(): void {
