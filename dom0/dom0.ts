@@ -107,7 +107,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   // What each domain was created with, for on_poweroff / on_reboot / on_crash.
   const configs = new DomainConfigs(opts.stateFile ? `${opts.stateFile}.domains` : undefined);
   hv.onNotice = (n) => {
-    if (n.domainState) void onDomainState(hv, store, configs, n.domainState, log);
+    if (n.domainState) void onDomainState(hv, d, store, configs, n.domainState, log);
   };
 
   const forward = async (req: Request): Promise<Omit<Response, 'id'>> => {
@@ -288,6 +288,7 @@ export function shutdownAction(reason: number, c: RequestOps['createDomain'] | u
 
 async function onDomainState(
   hv: Peer,
+  daemons: Dom0Daemons,
   xs: XsClient,
   configs: DomainConfigs,
   d: DomainInfo,
@@ -310,11 +311,12 @@ async function onDomainState(
   if (action === 'preserve') return;
   configs.delete(d.domid);
   await hv.request('destroyDomain', { domid: d.domid });
+  // Its devices are unplugged (images closed) before the new instance claims them again.
+  await daemons.domainDestroyed(d.domid).catch(() => undefined);
   if (action === 'restart' || action === 'rename-restart' || action === 'soft-reset') {
-    const r = await hv.request('createDomain', { ...cfg, paused: false });
-    if (r.rc === 0 && r.domain) {
-      configs.set(r.domain.domid, cfg);
-      log(`dom0: restarted ${cfg.name} as d${r.domain.domid}`);
-    } else log(`dom0: restart of ${cfg.name} failed: ${r.error}`);
+    // Through the same create as xl's, so the new instance gets its disks and vifs back.
+    const r = await createDomain(hv, daemons, configs, { ...cfg, paused: false }, log);
+    if (r.rc === 0 && r.domain) log(`dom0: restarted ${cfg.name} as d${r.domain.domid}`);
+    else log(`dom0: restart of ${cfg.name} failed: ${r.error}`);
   }
 }
