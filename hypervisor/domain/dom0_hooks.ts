@@ -37,8 +37,9 @@ export function attachDom0Hooks(
       consolePort: d.consoleEvtchn,
       devices: d.dom0Devices,
     };
-    // No delay: dom0 sets a domain up before it can run (it is created paused).
-    hv.dispatch(() => created(info), 0);
+    // No delay: dom0 sets a domain up before it can run (it is created paused). A domain
+    // destroyed before the dispatch runs is not announced: dom0 was told of its end already.
+    hv.dispatch(() => (hv.domain(d.domid) === d ? created(info) : undefined), 0);
   };
   hv.onDomainDestroyed = (d) => {
     if (d.domid !== 0) void destroyed(d.domid);
