@@ -2,10 +2,21 @@
 // while dom0 sets them up, clients that pipeline without reading, a store that must
 // survive a kill at any point, and console input nobody reads.
 
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Dom0Daemons } from '../../dom0/daemons.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
-import { XsClient } from '../../dom0/xenstore/index.ts';
+import { startXenstored, XsClient } from '../../dom0/xenstore/index.ts';
+import { encodeXsMessage, latin1ToBytes, XS_TYPE, XsFrameDecoder, type XsMessage } from '../../protocol/xen/xs_wire.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-xs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const turns = async (n: number) => {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+};
 
 /** A hypervisor stand-in whose every answer takes a random number of event-loop turns. */
 class SlowPlatform implements Dom0Platform {
@@ -115,5 +126,55 @@ describe('XenStore: domains destroyed while dom0 sets them up', () => {
     expect(released).toBe(introduced);
     xs.close();
     d.close();
+  });
+});
+
+describe('XenStore: a socket client that pipelines', () => {
+  it('gets every reply, in order, to 5,000 requests sent before it reads any, and stays connected', async () => {
+    const xsd = await startXenstored({ socketPath: join(dir, 'pipe.sock') });
+    try {
+      // 1 KiB replies: 5,000 of them are 5 MiB, five times the output limit.
+      xsd.store.write({ domid: 0, privileged: true }, '/big', new Uint8Array(1024).fill(0x61));
+      const served = { n: 0 };
+      const sock = connect(xsd.socketPath);
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      const conn = xsd.daemon.connections[0]!;
+      const receive = conn.receive.bind(conn);
+      conn.receive = (m: XsMessage) => {
+        served.n++;
+        receive(m);
+      };
+      let closed = false;
+      sock.on('close', () => (closed = true));
+      sock.pause(); // reads nothing until told
+      const N = 5000;
+      const reqs = [];
+      for (let i = 0; i < N; i++) reqs.push(encodeXsMessage({ type: XS_TYPE.READ, reqId: i + 1, txId: 0, payload: latin1ToBytes('/big\0') }));
+      sock.write(Buffer.concat(reqs));
+      // The daemon serves until the replies fill its budget, then stops reading.
+      for (let last = -1; served.n !== last && !closed; ) {
+        last = served.n;
+        await turns(50);
+      }
+      expect(closed).toBe(false);
+      expect(served.n).toBeLessThan(N);
+
+      const dec = new XsFrameDecoder();
+      const replies: XsMessage[] = [];
+      await new Promise<void>((resolve, reject) => {
+        sock.on('data', (chunk: Buffer) => {
+          replies.push(...dec.push(chunk));
+          if (replies.length >= N) resolve();
+        });
+        sock.on('close', () => reject(new Error(`connection closed after ${replies.length} replies`)));
+        sock.resume();
+      });
+      expect(replies.length).toBe(N);
+      expect(replies.every((m, i) => m.type === XS_TYPE.READ && m.reqId === i + 1 && m.payload.length === 1024)).toBe(true);
+      expect(closed).toBe(false);
+      sock.destroy();
+    } finally {
+      await xsd.close();
+    }
   });
 });
