@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dom0Daemons } from '../../dom0/daemons.ts';
+import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy } from '../../dom0/backends/console/backend.ts';
+import { XENCONS } from '../../dom0/backends/console/ring.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
 import { startXenstored, XsClient } from '../../dom0/xenstore/index.ts';
 import { encodeXsMessage, latin1ToBytes, XS_TYPE, XsFrameDecoder, type XsMessage } from '../../protocol/xen/xs_wire.ts';
@@ -176,5 +178,63 @@ describe('XenStore: a socket client that pipelines', () => {
     } finally {
       await xsd.close();
     }
+  });
+});
+
+describe('console input to a guest that never reads', () => {
+  it('64 MiB pushed at it keeps dom0 bounded: at most 64 KiB queued, one writer waits, others get EAGAIN; all given back as the guest reads', async () => {
+    const platform = new SlowPlatform();
+    const bytes = new Uint8Array(4096);
+    const dv = new DataView(bytes.buffer);
+    let notified = 0;
+    const page: MappedPage = { bytes, dirty: () => {}, unmap: () => {} };
+    platform.notify = () => void notified++;
+    const c = new ConsoleBackend(platform, 7, page, 3);
+    const chunk = new Uint8Array(64 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
+    const mem = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const before = mem();
+    // A writer that never waits for its answers: 1,024 chunks of 64 KiB, all at once.
+    let busy = 0;
+    let done = 0;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 1024; i++) {
+      writes.push(
+        c.input(chunk).then(
+          () => void done++,
+          (e: unknown) => {
+            if (e instanceof ConsoleInputBusy) busy++;
+            else throw e;
+          },
+        ),
+      );
+    }
+    await turns(2);
+    expect(c.queuedInputBytes).toBe(CONSOLE_INPUT_BYTES);
+    expect(busy).toBe(1022); // the first is queued (all but the ring's 1 KiB), the second waits
+    expect(done).toBe(1);
+    expect(mem() - before).toBeLessThan(16 * 1024 * 1024);
+
+    // The guest starts reading: it gets the bytes in order, and the waiting writer is answered.
+    const got: number[] = [];
+    for (let round = 0; round < 1000 && (done < 2 || c.queuedInputBytes > 0); round++) {
+      const cons = dv.getUint32(XENCONS.in_cons, true);
+      const prod = dv.getUint32(XENCONS.in_prod, true);
+      for (let i = cons; i !== prod; i = (i + 1) >>> 0) got.push(bytes[XENCONS.in + (i & (XENCONS.IN_SIZE - 1))]!);
+      dv.setUint32(XENCONS.in_cons, prod, true);
+      c.service();
+      await turns(1);
+    }
+    await Promise.all(writes);
+    expect(done).toBe(2);
+    expect(c.queuedInputBytes).toBe(0);
+    const cons = dv.getUint32(XENCONS.in_cons, true);
+    const prod = dv.getUint32(XENCONS.in_prod, true);
+    for (let i = cons; i !== prod; i = (i + 1) >>> 0) got.push(bytes[XENCONS.in + (i & (XENCONS.IN_SIZE - 1))]!);
+    expect(got.length).toBe(2 * chunk.length);
+    expect(got.every((x, i) => x === (i & 0xff))).toBe(true);
+    expect(notified).toBeGreaterThan(0);
+    c.close();
+    await expect(c.input(chunk)).rejects.toThrow(/closed/);
   });
 });
