@@ -73,6 +73,7 @@ export function serveSocket(daemon: Xenstored, socket: Socket, label = 'socket',
   };
   const transport: ConnectionTransport = {
     outputReady(c) {
+      daemon.beforeReplyVisible?.(); // what the reply acknowledges is saved first
       for (let f = c.takeOutput(); f; f = c.takeOutput()) socket.write(f);
       // Replies cannot get here (reading stops at the budget): only watch events for a
       // client that reads none of them, which is what the limit is for.

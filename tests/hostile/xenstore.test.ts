@@ -2,7 +2,8 @@
 // while dom0 sets them up, clients that pipeline without reading, a store that must
 // survive a kill at any point, and console input nobody reads.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +12,17 @@ import { Dom0Daemons } from '../../dom0/daemons.ts';
 import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy } from '../../dom0/backends/console/backend.ts';
 import { XENCONS } from '../../dom0/backends/console/ring.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
-import { startXenstored, XsClient } from '../../dom0/xenstore/index.ts';
+import { startXenstored, Xenstored, XsClient } from '../../dom0/xenstore/index.ts';
+import { XenstoreStateFile } from '../../dom0/xenstore/persist.ts';
+import { persistChange, stateOf } from '../helpers/xs_persist_ops.ts';
 import { encodeXsMessage, latin1ToBytes, XS_TYPE, XsFrameDecoder, type XsMessage } from '../../protocol/xen/xs_wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-xs-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
 };
@@ -237,4 +244,115 @@ describe('console input to a guest that never reads', () => {
     c.close();
     await expect(c.input(chunk)).rejects.toThrow(/closed/);
   });
+});
+
+describe('XenStore persistence: a journal that survives a kill at any point', () => {
+  const restored = (file: string) => {
+    const b = new Xenstored();
+    expect(new XenstoreStateFile(file, b).restore()).toBe(true);
+    return stateOf(b);
+  };
+
+  it('recovers exactly the changes flushed before any cut of the journal, and none of a torn or corrupt record', () => {
+    const file = join(dir, 'cut.json');
+    const a = new Xenstored();
+    const st = new XenstoreStateFile(file, a);
+    st.track();
+    const expected = [stateOf(a)];
+    const ends = [st.journalSize];
+    for (let i = 1; i <= 100; i++) {
+      persistChange(a, i);
+      st.flush();
+      expected.push(stateOf(a));
+      ends.push(st.journalSize);
+    }
+    expect(ends[100]).toBeLessThan(256 * 1024); // no compaction in this part
+    const snapshot = readFileSync(file);
+    const journal = readFileSync(`${file}.journal`);
+    expect(journal.length).toBe(ends[100]);
+    const cut = join(dir, 'cut-copy.json');
+    writeFileSync(cut, snapshot);
+    // Every record boundary, and points inside records (a kill mid-write leaves a prefix).
+    const cuts = new Set<number>();
+    for (let r = 0; r < ends.length; r++) for (const d of r % 5 ? [0, 5] : [-1, 0, 5, 9]) cuts.add(Math.min(journal.length, Math.max(ends[0]!, ends[r]! + d)));
+    for (const at of cuts) {
+      writeFileSync(`${cut}.journal`, journal.subarray(0, at));
+      let whole = 0;
+      while (whole + 1 < ends.length && ends[whole + 1]! <= at) whole++;
+      expect(restored(cut), `journal cut at ${at}`).toBe(expected[whole]);
+    }
+    // A record whose bytes were damaged is where replay stops.
+    const bad = Buffer.from(journal);
+    bad[ends[60]! + 12] ^= 0x55;
+    writeFileSync(`${cut}.journal`, bad);
+    expect(restored(cut)).toBe(expected[60]);
+    st.close();
+  });
+
+  it('at 15,000 nodes a write appends a small record and leaves the snapshot alone', () => {
+    const file = join(dir, 'big.json');
+    const a = new Xenstored();
+    const dom0 = { domid: 0, privileged: true };
+    for (let i = 0; i < 15_000; i++) a.store.write(dom0, `/local/domain/${i % 200}/data/n${i}`, new TextEncoder().encode('x'.repeat(40)));
+    const st = new XenstoreStateFile(file, a);
+    st.track();
+    const snap = statSync(file);
+    const before = statSync(`${file}.journal`).size;
+    a.store.write(dom0, '/local/domain/7/data/n7', new TextEncoder().encode('changed'));
+    a.store.write(dom0, '/local/domain/7/data/new', new TextEncoder().encode('created'));
+    st.flush();
+    const after = statSync(file);
+    expect([after.ino, after.size, after.mtimeMs]).toEqual([snap.ino, snap.size, snap.mtimeMs]);
+    expect(statSync(`${file}.journal`).size - before).toBeLessThan(512);
+    st.close();
+    expect(restored(file)).toBe(stateOf(a));
+  });
+
+  it('compacts into a snapshot when the journal outgrows it, and ignores a journal left from before a compaction', () => {
+    const file = join(dir, 'compact.json');
+    const a = new Xenstored();
+    const st = new XenstoreStateFile(file, a);
+    st.track();
+    let oldJournal: Buffer | null = null;
+    let i = 1;
+    for (let prev = st.journalSize; i < 20_000; i++) {
+      if (!oldJournal) oldJournal = readFileSync(`${file}.journal`);
+      persistChange(a, i);
+      st.flush();
+      if (st.journalSize < prev) break; // compacted
+      prev = st.journalSize;
+      oldJournal = null;
+    }
+    expect(i).toBeLessThan(20_000);
+    expect(restored(file)).toBe(stateOf(a));
+    // A crash after the new snapshot's rename, before the new journal's: the old journal
+    // (of the previous epoch) must not be replayed over it.
+    writeFileSync(`${file}.journal`, oldJournal!);
+    expect(restored(file)).toBe(stateOf(a));
+    st.close();
+  });
+
+  it('keeps every change acknowledged by a process killed with SIGKILL while writing', async () => {
+    const file = join(dir, 'kill.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'helpers', 'xs_persist_child.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    let out = '';
+    const exited = new Promise<void>((r) => child.on('close', () => r()));
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      // Past a compaction or two (about every 1,000 changes here), at whatever point it is.
+      if (out.split('\n').some((l) => Number(l) >= 2500)) child.kill('SIGKILL');
+    });
+    await exited;
+    const acked = readFileSync(`${file}.ack`).readUInt32LE(0);
+    expect(acked).toBeGreaterThanOrEqual(2500);
+    // What the process acknowledged last is there; at most the one change it was making
+    // when killed is there too.
+    const got = restored(file);
+    const ref = new Xenstored();
+    for (let i = 1; i <= acked; i++) persistChange(ref, i);
+    const atAck = stateOf(ref);
+    persistChange(ref, acked + 1);
+    expect([atAck, stateOf(ref)]).toContain(got);
+  }, 60_000);
 });
