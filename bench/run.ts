@@ -23,6 +23,7 @@ import { dom0Args, newRunFiles, readToken } from '../cli/runtime.ts';
 import { start, stopChild } from '../cli/up.ts';
 import { connect } from '../protocol/session.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
+import { xenstorePersistMs } from './xenstore_persist.ts';
 
 type Results = Record<string, number | string>;
 
@@ -435,6 +436,10 @@ if (want('ws_echo_roundtrips_per_s')) {
 if (want('xenstore_ops_per_s')) {
   log('xenstore_ops_per_s: write+read over the Unix socket to another process...');
   results.xenstore_ops_per_s = Math.round(await xenstoreOpsPerSecond());
+  log('xenstore write and read with persistence at 15,000 nodes...');
+  const xsPersist = await xenstorePersistMs();
+  results.xenstore_write_ms_15k_nodes = Number(xsPersist.writeMs.toFixed(3));
+  results.xenstore_read_ms_15k_nodes = Number(xsPersist.readMs.toFixed(3));
 }
 if (want('dom0_dispatch_roundtrips_per_s')) {
   log('dom0_dispatch_roundtrips_per_s: a xenstore guest with dom0 as a process (and in-process)...');

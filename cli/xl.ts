@@ -242,12 +242,26 @@ export function xlProgram(out: (s: string) => void): Command {
         let offset = 0;
         let detached = false;
         const stdin = process.stdin;
-        // Keys go to the guest's console ring; Ctrl-] detaches (as xl console).
+        // Keys go to the guest's console ring; Ctrl-] detaches (as xl console). One chunk
+        // at a time: stdin is not read until dom0 has queued the last one, so a guest that
+        // does not read its input blocks whoever writes to us, as with xenconsoled's pty.
+        const send = async (data: Uint8Array) => {
+          for (;;) {
+            const r = await p.request('consoleInput', { domain: ref(dom), data }, 0x7fffffff).catch(() => null);
+            if (!r || r.rc !== -11 || detached) return; // -11: another writer waits: try again
+            await new Promise((res) => setTimeout(res, 50));
+          }
+        };
         const onKey = (b: Buffer) => {
           const cut = b.indexOf(0x1d);
           const data = cut >= 0 ? b.subarray(0, cut) : b;
-          if (data.length) void p.request('consoleInput', { domain: ref(dom), data: new Uint8Array(data) }).catch(() => {});
           if (cut >= 0) detached = true;
+          if (data.length) {
+            stdin.pause();
+            void send(new Uint8Array(data)).then(() => {
+              if (!detached) stdin.resume();
+            });
+          }
         };
         if (stdin.isTTY) stdin.setRawMode(true);
         stdin.on('data', onKey);
@@ -268,6 +282,7 @@ export function xlProgram(out: (s: string) => void): Command {
             await new Promise((res) => setTimeout(res, 50));
           }
         } finally {
+          detached = true; // a chunk still in flight does not resume stdin
           stdin.off('data', onKey);
           if (stdin.isTTY) stdin.setRawMode(false);
           stdin.pause();

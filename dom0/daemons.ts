@@ -42,6 +42,12 @@ export class Dom0Daemons {
   private readonly rings = new Map<number, { ring: RingTransport; port: number; page: MappedPage }>();
   /** Ring page and dom0 port prepared for a domain about to be introduced. */
   private readonly prepared = new Map<number, { page: MappedPage; port: number }>();
+  /**
+   * The set-up in progress or done for each live domain (a fresh object per domainCreated).
+   * domainDestroyed removes it, so a set-up that resumes after an await finds it gone (or
+   * replaced) and undoes what it did instead of introducing a destroyed domain.
+   */
+  private readonly lives = new Map<number, object>();
   /** Split-device backends (the XenbusState handshake), one per device kind. */
   readonly backends = new Map<string, XenbusBackend>();
   private watcher: XsClient | null = null;
@@ -221,6 +227,10 @@ export class Dom0Daemons {
    * there: its rings are served again where the guest left them, and its watches with them.
    */
   async domainCreated(d: DomainSetupInfo): Promise<void> {
+    const life = {};
+    this.lives.set(d.domid, life);
+    // Set-up awaits the hypervisor (mappings, bindings); the domain may be destroyed meanwhile.
+    const gone = () => this.lives.get(d.domid) !== life;
     const again = this.restored && this.xenstored.isIntroduced(d.domid) && !this.rings.has(d.domid);
     if (!again) {
       writeDomainLayout(this.xenstored, d);
@@ -235,8 +245,8 @@ export class Dom0Daemons {
       }
     }
     if (d.storePort) {
-      const page = await this.platform.mapForeign(d.domid, d.storeMfn);
-      const port = await this.platform.bindInterdomain(d.domid, d.storePort);
+      const [page, port] = await this.mapAndBind(d.domid, d.storeMfn, d.storePort, gone);
+      if (gone()) return;
       this.prepared.set(d.domid, { page, port });
       if (again) {
         this.attachStore(d.domid);
@@ -244,12 +254,32 @@ export class Dom0Daemons {
       } else this.xenstored.introduceDomain(d.domid, d.storeMfn, d.storePort);
     }
     if (d.consolePort) {
-      const page = await this.platform.mapForeign(d.domid, d.consoleMfn);
-      const port = await this.platform.bindInterdomain(d.domid, d.consolePort);
+      const [page, port] = await this.mapAndBind(d.domid, d.consoleMfn, d.consolePort, gone);
+      if (gone()) return;
       const c = new ConsoleBackend(this.platform, d.domid, page, port);
       if (this.opts.onConsole) c.listeners.add((b) => this.opts.onConsole!(d.domid, b));
       this.consoles.set(d.domid, c);
     }
+  }
+
+  /**
+   * Maps `mfn` of `domid` and binds a dom0 port to its `remotePort`. If the domain is
+   * destroyed meanwhile (`gone`) or the second step fails, what was taken is given back.
+   */
+  private async mapAndBind(domid: number, mfn: number, remotePort: number, gone: () => boolean): Promise<[MappedPage, number]> {
+    const page = await this.platform.mapForeign(domid, mfn);
+    let port: number;
+    try {
+      port = await this.platform.bindInterdomain(domid, remotePort);
+    } catch (e) {
+      page.unmap();
+      throw e;
+    }
+    if (gone()) {
+      page.unmap();
+      void this.platform.closePort(port);
+    }
+    return [page, port];
   }
 
   /**
@@ -259,6 +289,13 @@ export class Dom0Daemons {
    * backends are done.
    */
   domainDestroyed(domid: number): Promise<void> {
+    this.lives.delete(domid); // a set-up still awaiting the hypervisor stops there
+    const p = this.prepared.get(domid);
+    if (p) {
+      this.prepared.delete(domid);
+      p.page.unmap();
+      void this.platform.closePort(p.port);
+    }
     offlineDevices(this.xenstored, domid);
     const unplugged = this.settle().then(() => {
       removeDevices(this.xenstored, domid);

@@ -11,6 +11,7 @@ import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
+import { ConsoleInputBusy } from './backends/console/backend.ts';
 import { buildDomain } from './toolstack/builder.ts';
 import { addDevice } from './toolstack/devices.ts';
 import { CreateRequestError, CREATE_LIMITS, validateCreateDomain } from './toolstack/validate.ts';
@@ -123,7 +124,13 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       const id = await resolveDomid(hv, req.consoleInput.domain);
       const c = id === undefined ? undefined : d.consoles.get(id);
       if (!c) return { rc: -3, error: 'no such domain, or it has no PV console' };
-      c.input(req.consoleInput.data);
+      // Answered once every byte is queued for the guest: a writer that waits for the answer
+      // is held back while the guest does not read (xenconsoled stops reading the pty).
+      try {
+        await c.input(req.consoleInput.data);
+      } catch (e) {
+        return { rc: e instanceof ConsoleInputBusy ? -11 : -5, error: (e as Error).message };
+      }
       return { rc: 0 };
     }
     if (req.xenstore) return xenstoreOp(store, req.xenstore);

@@ -205,7 +205,7 @@ export class RingTransport implements ConnectionTransport {
     }
     // Bytes left in flight (or no longer) are part of what a restarted daemon needs.
     const inFlight = this.decoder.buffered > 0 || this.pendingOutput() > 0;
-    if (inFlight || this.hadInFlight) this.daemon.onStateChange?.();
+    if (inFlight || this.hadInFlight) this.daemon.onStateChange?.(this.domid);
     this.hadInFlight = inFlight;
     if ((changed || this.notifyWanted) && !this.detached) this.notify();
   }
@@ -317,6 +317,7 @@ export class RingTransport implements ConnectionTransport {
     this.clearStreams();
     this.failure = XENSTORE_ERROR_NONE;
     this.setU32(XDI.error, XENSTORE_ERROR_NONE);
+    this.daemon.onStateChange?.(this.domid); // watches dropped
     // Publish: the emptied ring is in place before the guest sees "connected".
     this.setU32(XDI.connection, XENSTORE_CONNECTED);
     this.notify();

@@ -2,14 +2,15 @@
 // the way cxenstored serves its socket to the toolstack. Debian's xenstore-utils reach it
 // with XENSTORED_PATH=<socket> in their environment (xenstore-ls, -read, -write, ...).
 //
-// Flow control: replies and events are written to the socket as they are produced; while
-// more than SOCKET_PAUSE_BYTES wait in the socket's buffer the daemon stops reading that
-// client's requests, and a client with more than the daemon's output limit unread is
-// disconnected.
+// Flow control, as cxenstored: requests are served in order, one at a time; while more than
+// SOCKET_PAUSE_BYTES of replies wait in the socket's buffer the daemon serves no further
+// request of that client and stops reading it, and carries on when the client has read
+// them ('drain'). So a client may pipeline any number of requests. Only watch events piling
+// up past the daemon's output limit (a client that reads nothing) end the connection.
 
 import { existsSync, lstatSync, unlinkSync, chmodSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { XsFrameDecoder, XENSTORE_PAYLOAD_MAX } from '../../protocol/xen/xs_wire.ts';
+import { XsFrameDecoder, XENSTORE_PAYLOAD_MAX, type XsMessage } from '../../protocol/xen/xs_wire.ts';
 import type { Connection, ConnectionTransport } from './connection.ts';
 import type { Store } from './store.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, Xenstored, type XenstoredOptions } from './xenstored.ts';
@@ -48,16 +49,35 @@ function socketAlive(path: string): Promise<boolean> {
 /** Accepts `socket` as a privileged dom0 connection of `daemon`. */
 export function serveSocket(daemon: Xenstored, socket: Socket, label = 'socket', maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES): Connection {
   const decoder = new XsFrameDecoder();
+  // Requests read but not yet served: at most what one chunk held, as the socket is
+  // paused while any wait. Served in order, one at a time, as cxenstored does.
+  let backlog: XsMessage[] = [];
   let paused = false;
+  const full = () => socket.writableLength > SOCKET_PAUSE_BYTES;
+  const pause = () => {
+    if (paused) return;
+    paused = true;
+    socket.pause();
+  };
+  // Serves waiting requests until the replies not yet taken by the client fill the budget.
+  const serve = () => {
+    let i = 0;
+    while (i < backlog.length && !conn.closed && !full()) conn.receive(backlog[i++]!);
+    backlog = i === backlog.length ? [] : backlog.slice(i);
+    if (conn.closed) return;
+    if (backlog.length > 0 || full()) pause();
+    else if (paused) {
+      paused = false;
+      socket.resume();
+    }
+  };
   const transport: ConnectionTransport = {
     outputReady(c) {
+      daemon.beforeReplyVisible?.(); // what the reply acknowledges is saved first
       for (let f = c.takeOutput(); f; f = c.takeOutput()) socket.write(f);
-      if (socket.writableLength > maxOutputBytes) {
-        c.close(`socket client has ${socket.writableLength} bytes unread`);
-      } else if (!paused && socket.writableLength > SOCKET_PAUSE_BYTES) {
-        paused = true;
-        socket.pause();
-      }
+      // Replies cannot get here (reading stops at the budget): only watch events for a
+      // client that reads none of them, which is what the limit is for.
+      if (socket.writableLength > maxOutputBytes) c.close(`socket client has ${socket.writableLength} bytes unread`);
     },
     closed() {
       socket.destroy();
@@ -65,18 +85,12 @@ export function serveSocket(daemon: Xenstored, socket: Socket, label = 'socket',
   };
   const conn = daemon.connect({ domid: 0, privileged: true, transport, label });
   socket.on('data', (chunk: Buffer) => {
-    for (const msg of decoder.push(chunk)) {
-      if (conn.closed) return;
-      conn.receive(msg);
-    }
-    if (decoder.error) conn.close(`bad frame: payload of ${decoder.error.len} bytes`);
+    if (conn.closed) return;
+    for (const msg of decoder.push(chunk)) backlog.push(msg);
+    serve();
+    if (decoder.error && !conn.closed) conn.close(`bad frame: payload of ${decoder.error.len} bytes`);
   });
-  socket.on('drain', () => {
-    if (paused) {
-      paused = false;
-      socket.resume();
-    }
-  });
+  socket.on('drain', serve);
   socket.on('error', () => conn.close('socket error'));
   socket.on('close', () => conn.close('socket closed'));
   return conn;

@@ -238,8 +238,11 @@ export class Store {
     return this.transactions.size;
   }
 
-  /** Told of every committed change (persistence marks itself dirty). */
-  onChange: (() => void) | null = null;
+  /**
+   * Told of every committed change, with the node before and after (undefined: absent), in
+   * the order they happen: persistence journals them.
+   */
+  onChange: ((path: string, prev: XsNode | undefined, next: XsNode | undefined) => void) | null = null;
 
   /** Replaces every committed node (a restart restoring a saved store). */
   load(nodes: Iterable<[string, NodeData]>): void {
@@ -248,8 +251,8 @@ export class Store {
   }
 
   private setGlobal(path: string, node: XsNode | undefined): void {
-    this.onChange?.();
     const prev = this.nodes.get(path);
+    this.onChange?.(path, prev, node);
     for (const tx of this.transactions) tx.saveOriginal(path, prev);
     if (prev) adjust(this.owners, prev.perms[0].domid, -1);
     if (node) {

@@ -104,8 +104,10 @@ export class Xenstored {
   private readonly restoredDomainIds = new Set<number>();
   /** Watches of domains' ring connections saved by a previous daemon, until the rings are served again. */
   private readonly restoredWatches = new Map<number, Watch[]>();
-  /** Told after any request or change that persistent state may have moved with. */
-  onStateChange: (() => void) | null = null;
+  /** Told when what saveDomain(domid) returns may have changed (persistence journals it). */
+  onStateChange: ((domid: number) => void) | null = null;
+  /** Called before a reply becomes visible to a socket client: persistence saves first. */
+  beforeReplyVisible: (() => void) | null = null;
 
   constructor(private readonly opts: XenstoredOptions = {}) {
     this.store = new Store(opts.quotas);
@@ -185,7 +187,7 @@ export class Xenstored {
   introduceDomain(domid: number, mfn: number, port: number): void {
     if (!Number.isInteger(domid) || domid <= 0 || domid >= DOMID_FIRST_RESERVED) throw new XsError('EINVAL', `bad domid ${domid}`);
     if (!Number.isInteger(port) || port <= 0) throw new XsError('EINVAL', `bad port ${port}`);
-    this.onStateChange?.();
+    this.onStateChange?.(domid);
     const existing = this.domains.get(domid);
     if (existing) {
       existing.mfn = mfn;
@@ -222,14 +224,24 @@ export class Xenstored {
 
   /** What a restarted daemon needs: introduced domains and their rings' watches (the store is saved apart). */
   saveDomains(): SavedDomain[] {
-    return [...this.domains.values()].map((d) => ({
+    return [...this.domains.values()].map((d) => this.savedDomain(d));
+  }
+
+  /** What saveDomains() holds for `domid`; undefined if it is not introduced. */
+  saveDomain(domid: number): SavedDomain | undefined {
+    const d = this.domains.get(domid);
+    return d && this.savedDomain(d);
+  }
+
+  private savedDomain(d: DomainRecord): SavedDomain {
+    return {
       domid: d.domid,
       mfn: d.mfn,
       port: d.port,
       target: d.target,
       watches: (d.conn?.watches ?? this.restoredWatches.get(d.domid) ?? []).map((w) => ({ ...w })),
       ...this.ringBytes(d),
-    }));
+    };
   }
 
   private ringBytes(d: DomainRecord): { ringInput?: string; ringOutput?: string } {
@@ -269,7 +281,7 @@ export class Xenstored {
     if (!dom) throw new XsError('ENOENT', `domain ${domid} is not introduced`);
     this.domains.delete(domid);
     this.restoredWatches.delete(domid);
-    this.onStateChange?.();
+    this.onStateChange?.(domid);
     dom.conn?.close('domain released');
     for (const c of this.conns) if (c.target === domid) c.target = undefined;
     this.opts.onRelease?.(domid);
@@ -309,7 +321,11 @@ export class Xenstored {
 
   private detach(conn: Connection): void {
     this.conns.delete(conn);
-    for (const d of this.domains.values()) if (d.conn === conn) d.conn = undefined;
+    for (const d of this.domains.values()) {
+      if (d.conn !== conn) continue;
+      d.conn = undefined;
+      this.onStateChange?.(d.domid); // its watches went with it
+    }
   }
 
   private log(message: string): void {
@@ -318,7 +334,8 @@ export class Xenstored {
 
   /** Serves one request of `conn`. Never throws: failures become XS_ERROR replies. */
   dispatch(conn: Connection, msg: XsMessage): void {
-    if (msg.type === XS_TYPE.WATCH || msg.type === XS_TYPE.UNWATCH || msg.type === XS_TYPE.RESET_WATCHES) this.onStateChange?.();
+    // A domain's ring watches are part of what a restarted daemon takes back.
+    if ((msg.type === XS_TYPE.WATCH || msg.type === XS_TYPE.UNWATCH || msg.type === XS_TYPE.RESET_WATCHES) && this.domains.get(conn.domid)?.conn === conn) this.onStateChange?.(conn.domid);
     const spec = this.handlers[msg.type];
     try {
       if (!spec) throw new XsError('ENOSYS', `unknown message type ${msg.type}`);
@@ -499,6 +516,7 @@ export class Xenstored {
         const dom = this.domains.get(domid);
         if (!dom || !this.domains.has(target)) throw new XsError('ENOENT');
         dom.target = target;
+        this.onStateChange?.(dom.domid);
         if (dom.conn) dom.conn.target = target;
         this.reply(c, m, OK);
       },

@@ -38,14 +38,17 @@ export function attachDom0Hooks(
       devices: d.dom0Devices,
     };
     // No delay: dom0 sets a domain up before it can run (it is created paused). If it
-    // cannot (a device did not come up), whoever asked for the domain is told.
+    // cannot (a device did not come up), whoever asked for the domain is told. A domain
+    // destroyed before the dispatch runs is not announced: dom0 was told of its end already.
     hv.dispatch(
       () =>
-        created(info).catch((e: unknown) => {
-          const reason = e instanceof Error ? e.message : String(e);
-          hv.printk(`dom0 could not set up d${d.domid} ${d.name}: ${reason}`);
-          hv.onDom0SetupFailed?.(d, reason);
-        }),
+        hv.domain(d.domid) !== d
+          ? undefined
+          : created(info).catch((e: unknown) => {
+              const reason = e instanceof Error ? e.message : String(e);
+              hv.printk(`dom0 could not set up d${d.domid} ${d.name}: ${reason}`);
+              hv.onDom0SetupFailed?.(d, reason);
+            }),
       0,
     );
   };

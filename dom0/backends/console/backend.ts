@@ -1,11 +1,23 @@
 // The PV console backend (xenconsoled's job): drains a guest's `out` ring into a bounded
 // log and its listeners, and feeds input into the `in` ring. A hostile guest can set the
 // indices to anything: the backend never reads more than the ring holds.
+//
+// Input is bounded as xenconsoled bounds it: it stops reading the console's pty while the
+// guest's ring is full, so whoever types blocks. Here at most CONSOLE_INPUT_BYTES wait
+// for the ring; a writer whose bytes do not fit waits (its input() resolves when they are
+// all queued), and one writer at a time may wait: another gets ConsoleInputBusy (EAGAIN).
 
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
 import { XENCONS } from './ring.ts';
 
 export const CONSOLE_LOG_BYTES = 64 * 1024;
+/** Input bytes dom0 holds for a guest that has not taken them into its ring yet. */
+export const CONSOLE_INPUT_BYTES = 64 * 1024;
+
+/** Input refused: the queue is full and another writer already waits for room. */
+export class ConsoleInputBusy extends Error {
+  override readonly name = 'ConsoleInputBusy';
+}
 
 export class ConsoleBackend {
   private readonly page: MappedPage;
@@ -14,7 +26,13 @@ export class ConsoleBackend {
   private readonly log: number[] = [];
   /** Bytes dropped from the front of the log so far (absolute offsets for readers). */
   private dropped = 0;
-  private readonly pendingInput: number[] = [];
+  /** Input waiting for room in the ring: chunks, the first one consumed from `inputHead`. */
+  private readonly pendingInput: Uint8Array[] = [];
+  private inputHead = 0;
+  private inputBytes = 0;
+  /** The writer whose bytes did not all fit: the rest, and how to tell it. */
+  private waiter: { rest: Uint8Array; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private closed = false;
   readonly listeners = new Set<(bytes: Uint8Array) => void>();
 
   /** Serves the console ring on `page` (already mapped) whose dom0 port is `port`. */
@@ -53,27 +71,71 @@ export class ConsoleBackend {
     if (moved) void this.platform.notify(this.port);
   }
 
+  /** Input bytes held for the guest (at most CONSOLE_INPUT_BYTES). */
+  get queuedInputBytes(): number {
+    return this.inputBytes;
+  }
+
   private pushInput(): boolean {
     const b = this.page.bytes;
     const cons = this.u32(XENCONS.in_cons);
     let prod = this.u32(XENCONS.in_prod);
     const start = prod;
+    // A guest's corrupt indices (more than the ring "in use") leave no room: nothing moves.
     while (this.pendingInput.length && ((prod - cons) >>> 0) < XENCONS.IN_SIZE) {
+      const chunk = this.pendingInput[0]!;
       const off = XENCONS.in + (prod & (XENCONS.IN_SIZE - 1));
-      b[off] = this.pendingInput.shift()!;
+      b[off] = chunk[this.inputHead++]!;
       this.page.dirty(off, 1);
       prod = (prod + 1) >>> 0;
+      this.inputBytes--;
+      if (this.inputHead === chunk.length) {
+        this.pendingInput.shift(); // given back as soon as the guest took it
+        this.inputHead = 0;
+      }
     }
     if (prod === start) return false;
     this.dv.setUint32(XENCONS.in_prod, prod, true);
     this.page.dirty(XENCONS.in_prod, 4);
+    this.admitWaiter();
     return true;
   }
 
-  /** Queues keyboard input for the guest. */
-  input(bytes: Uint8Array): void {
-    for (const x of bytes) this.pendingInput.push(x);
+  /** Moves what fits of `bytes` into the queue (copied); returns the rest. */
+  private enqueue(bytes: Uint8Array): Uint8Array {
+    const n = Math.min(bytes.length, CONSOLE_INPUT_BYTES - this.inputBytes);
+    if (n > 0) {
+      this.pendingInput.push(bytes.slice(0, n));
+      this.inputBytes += n;
+    }
+    return bytes.subarray(n);
+  }
+
+  private admitWaiter(): void {
+    const w = this.waiter;
+    if (!w) return;
+    w.rest = this.enqueue(w.rest);
+    if (w.rest.length === 0) {
+      this.waiter = null;
+      w.resolve();
+    }
+  }
+
+  /**
+   * Queues keyboard input for the guest. Resolves once every byte is queued, which for a
+   * guest that does not read may be never; rejects with ConsoleInputBusy if another
+   * writer already waits (nothing of `bytes` is taken), or when the console closes.
+   */
+  input(bytes: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`console of d${this.domid} is closed`));
+    if (this.waiter) return Promise.reject(new ConsoleInputBusy(`console input of d${this.domid} is full (${this.inputBytes} bytes wait for the guest)`));
+    const rest = this.enqueue(bytes);
     if (this.pushInput()) void this.platform.notify(this.port);
+    if (rest.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiter = { rest, resolve, reject };
+      this.admitWaiter(); // pushInput above may have made room since
+    });
   }
 
   private append(bytes: Uint8Array): void {
@@ -93,6 +155,11 @@ export class ConsoleBackend {
   }
 
   close(): void {
+    this.closed = true;
+    this.pendingInput.length = 0;
+    this.inputBytes = 0;
+    this.waiter?.reject(new Error(`console of d${this.domid} is closed`));
+    this.waiter = null;
     void this.platform.closePort(this.port);
     this.page.unmap();
   }
