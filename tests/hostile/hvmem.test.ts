@@ -1,0 +1,172 @@
+// What a guest can do to the hypervisor's memory and to its hypercall path (issue 9, items 2
+// and 12): machine memory works up to the configured size, freed frames are reused, the end
+// of memory is a clean failure, a create that does not fit leaves nothing behind, and an
+// unexpected error on a guest's behalf crashes that domain only (Xen's domain_crash).
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Hypervisor } from '../../hypervisor/hypervisor.ts';
+import { registerHypercall } from '../../hypervisor/hypercall/index.ts';
+import { xenErr } from '../../protocol/xen/errno.ts';
+import { auditFrames } from '../../hypervisor/mm/domain_mm.ts';
+import { FIRST_MFN, OutOfMemoryError } from '../../hypervisor/mm/frame_table.ts';
+import { copyFromGuest } from '../../hypervisor/mm/guest_access.ts';
+import { HYPERVISOR, SCHEDOP, SHUTDOWN } from '../../protocol/xen/hypercall.ts';
+import { XENMEM } from '../../protocol/xen/memory.ts';
+import { DOMID, MMU_UPDATE } from '../../protocol/xen/mm.ts';
+import { addi, bne, ecall, li, sw } from '../cpu/asm.ts';
+import { pvImage, PV_BASE } from '../helpers/pv_image.ts';
+import { u32Bytes } from '../helpers/elf_writer.ts';
+import { ARG, DONE, LIST, MiB, MmGuest, RO, RW, SPARE_VA, pte } from '../mm_helpers.ts';
+
+const T0 = 5, T1 = 6, T2 = 7, A0 = 10, A1 = 11, A7 = 17;
+
+/** Machine code that shuts its domain down with `reason` (SCHEDOP_shutdown, arg at PV_BASE + 0x2200). */
+const shutdown = (reason: number) => [li(T1, PV_BASE + 0x2200), li(T2, reason), [sw(T2, 0, T1)], li(A0, SCHEDOP.shutdown), [addi(A1, T1, 0)], li(A7, HYPERVISOR.sched_op), [ecall()]].flat();
+
+/** A guest that counts down from `n` and powers off: a fixed workload that must finish. */
+function countdownImage(n: number): Uint8Array {
+  const code = [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4), ...shutdown(SHUTDOWN.poweroff)];
+  return pvImage(u32Bytes(...code), { bssBytes: 16 * 4096 });
+}
+
+describe('machine memory up to the configured size', () => {
+  it('a guest that takes and gives back a 2 MiB extent 3,000 times reuses the same frames (4,096 MiB machine)', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB });
+    const g = MmGuest.create(hv);
+    g.domain.maxPages = g.domain.nrPages + 1024; // xl's maxmem = memory + 4
+    const base = hv.frames.totPages(g.domid);
+    const seen = new Set<number>();
+    for (let i = 0; i < 3000; i++) {
+      const up = g.memop(XENMEM.increase_reservation, [0], { order: 9 });
+      expect(up.rc).toBe(1);
+      seen.add(up.list[0]!);
+      expect(g.memop(XENMEM.decrease_reservation, up.list, { order: 9 }).rc).toBe(1);
+    }
+    // 3,000 x 2 MiB is 6 GiB: without reuse the allocator walks off the end of the machine.
+    expect(seen.size).toBe(1);
+    expect([...seen][0]! + 512).toBeLessThan(FIRST_MFN + (64 * MiB) / 4096);
+    expect(hv.frames.totPages(g.domid)).toBe(base);
+    expect(hv.mem.frameCount).toBeLessThan(4096);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+    // The machine goes on: another guest is built and runs to completion.
+    const { domain } = hv.createPvDomain(countdownImage(1000), { name: 'after', memoryBytes: 4 * MiB });
+    hv.unpause(domain);
+    hv.run({ until: 50_000_000 });
+    expect(domain.shutdownReason).toBe('poweroff');
+  });
+
+  it('the last frame of a 4,096 MiB machine (above 4 GiB physical) is allocated and used by the CPU; one more gives nothing, not a throw', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB });
+    const lastMfn = FIRST_MFN + (4096 * MiB) / 4096 - 1;
+    expect(lastMfn).toBe(0x17ffff);
+    const g = MmGuest.create(hv);
+    g.domain.maxPages = hv.frames.nrFrames;
+    // Everything that is left, in 2 MiB extents and then single frames.
+    let extents = 0;
+    for (;;) {
+      const r = g.memop(XENMEM.increase_reservation, null, { order: 9, nr: 1024 });
+      extents += r.rc;
+      if (r.rc < 1024) break;
+    }
+    expect(extents).toBeGreaterThan(2000);
+    for (;;) {
+      const r = g.memop(XENMEM.increase_reservation, null, { order: 0, nr: 1024 });
+      if (r.rc < 1024) break;
+    }
+    expect(hv.frames.allocated).toBe(hv.frames.nrFrames);
+    expect(hv.frames.ownerOf(lastMfn)).toBe(g.domid);
+    // Machine memory is exhausted: ENOMEM-style failures, never an exception.
+    expect(g.memop(XENMEM.increase_reservation, [0], { order: 0 }).rc).toBe(0);
+    expect(() => hv.frames.alloc(g.domid)).toThrow(OutOfMemoryError);
+    expect(() => hv.createPvDomain(countdownImage(10), { name: 'nope', memoryBytes: 4 * MiB })).toThrow(/out of machine memory/);
+    // The guest maps the last frame (machine address 0x17ffff000, beyond 32 bits) and the
+    // CPU reads and writes it through its page tables.
+    hv.frames.frameWords(lastMfn)[0] = 0x1234_5678;
+    const ptePa = g.ptePa(SPARE_VA);
+    const rc = g.mmuUpdate([[ptePa, pte(lastMfn, RW)]]).rc;
+    expect(rc).toBe(0);
+    expect(new DataView(g.get(SPARE_VA, 4).buffer).getUint32(0, true)).toBe(0x1234_5678);
+    g.putU32(SPARE_VA + 8, 0xcafe_f00d);
+    expect(hv.frames.frameWords(lastMfn)[2]! >>> 0).toBe(0xcafe_f00d);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+
+  it('refuses a machine larger than it can address, at start, with a clear message', () => {
+    expect(() => new Hypervisor({ machineMemoryBytes: 20_000 * MiB })).toThrow(/machine memory of 20000 MiB is not supported: it must be 1\.\.14336 MiB/);
+    expect(() => new Hypervisor({ machineMemoryBytes: 14_336 * MiB })).not.toThrow();
+  });
+
+  it('a create larger than free memory fails with a clear message and leaks nothing, every time', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
+    const before = hv.frames.allocated;
+    for (let i = 0; i < 20; i++) {
+      expect(() => hv.createPvDomain(countdownImage(10), { name: `big${i}`, memoryBytes: 100 * MiB })).toThrow(
+        /out of machine memory: domain "big\d+" needs 100 MiB, 64 MiB free/,
+      );
+    }
+    expect(hv.frames.allocated).toBe(before);
+    expect(hv.domains.size).toBe(0);
+    const { domain } = hv.createPvDomain(countdownImage(10), { name: 'fits', memoryBytes: 16 * MiB });
+    hv.unpause(domain);
+    hv.run({ until: 10_000_000 });
+    expect(domain.shutdownReason).toBe('poweroff');
+  });
+});
+
+describe('an unexpected error on a guest\'s behalf (domain_crash)', () => {
+  const BROKEN = HYPERVISOR.xenpmu_op; // a number no handler serves: the test installs a buggy one
+  afterEach(() => registerHypercall(BROKEN, () => xenErr('ENOSYS')));
+
+  it('crashes the calling domain only; the hypervisor and another domain carry on', () => {
+    registerHypercall(BROKEN, () => {
+      throw new TypeError('injected bug in a hypercall handler');
+    });
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB, pcpus: 1 });
+    const crashy = pvImage(u32Bytes(...li(A7, BROKEN), ecall(), ...shutdown(SHUTDOWN.poweroff)), { bssBytes: 16 * 4096 });
+    const a = hv.createPvDomain(crashy, { name: 'crashy', memoryBytes: 4 * MiB }).domain;
+    const b = hv.createPvDomain(countdownImage(200_000), { name: 'worker', memoryBytes: 4 * MiB }).domain;
+    const shutdowns: string[] = [];
+    hv.onShutdown = (d) => shutdowns.push(`${d.name}:${d.shutdownReason}`);
+    hv.unpause(a);
+    hv.unpause(b);
+    expect(hv.run({ until: 100_000_000 }).kind).not.toBe('limit');
+    expect(a.state).toBe('crashed');
+    expect(a.shutdownReason).toBe('crash');
+    expect(b.shutdownReason).toBe('poweroff');
+    expect(shutdowns).toEqual(['crashy:crash', 'worker:poweroff']);
+    const line = hv.dmesg().find((l) => l.includes(`d${a.domid}v0: hypervisor error during hypercall ${BROKEN}`));
+    expect(line).toMatch(/TypeError: injected bug in a hypercall handler/);
+    expect(hv.dmesg().some((l) => l.includes(`d${a.domid}: crashed: hypervisor error during hypercall ${BROKEN}`))).toBe(true);
+    // The crashed domain is destroyed as usual and gives its memory back.
+    const before = hv.frames.allocated;
+    hv.destroyDomain(a);
+    expect(hv.frames.allocated).toBeLessThan(before);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+});
+
+describe('mmu_update\'s done count to a pointer the guest cannot write (item 12)', () => {
+  // Xen's do_mmu_update ends with `copy_to_guest(pdone, &done, 1)` and ignores its result:
+  // the updates stand and rc is theirs. pvsim does the same (and must not throw or write).
+  it('read-only and unmapped pdone: the updates are applied, rc is 0, nothing is written', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
+    const g = MmGuest.create(hv);
+    const doneMfn = g.mfnOfVa(DONE);
+    expect(g.setPte(g.ptePa(DONE), pte(doneMfn, RO))).toBe(0);
+    const before = copyFromGuest(g.vcpu.hart, DONE, 4)!;
+    const target = g.freeMfn(0);
+    const req = new Uint8Array(MMU_UPDATE.SIZE);
+    const dv = new DataView(req.buffer);
+    dv.setUint32(MMU_UPDATE.ptr, g.ptePa(SPARE_VA), true);
+    dv.setUint32(MMU_UPDATE.val, pte(target, RW), true);
+    g.put(ARG, req);
+    expect(g.call(HYPERVISOR.mmu_update, ARG, 1, DONE, DOMID.SELF)).toBe(0);
+    expect(g.readPhys32(g.ptePa(SPARE_VA)) >>> 10).toBe(target);
+    expect([...copyFromGuest(g.vcpu.hart, DONE, 4)!]).toEqual([...before]);
+    dv.setUint32(MMU_UPDATE.val, 0, true);
+    g.put(LIST, req);
+    expect(g.call(HYPERVISOR.mmu_update, LIST, 1, 0x1000, DOMID.SELF)).toBe(0);
+    expect(g.readPhys32(g.ptePa(SPARE_VA))).toBe(0);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+});
