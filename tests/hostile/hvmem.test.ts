@@ -3,31 +3,27 @@
 // of memory is a clean failure, a create that does not fit leaves nothing behind, and an
 // unexpected error on a guest's behalf crashes that domain only (Xen's domain_crash).
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { registerHypercall } from '../../hypervisor/hypercall/index.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 import { auditFrames } from '../../hypervisor/mm/domain_mm.ts';
 import { FIRST_MFN, OutOfMemoryError } from '../../hypervisor/mm/frame_table.ts';
 import { copyFromGuest } from '../../hypervisor/mm/guest_access.ts';
-import { HYPERVISOR, SCHEDOP, SHUTDOWN } from '../../protocol/xen/hypercall.ts';
+import { HYPERVISOR, SHUTDOWN } from '../../protocol/xen/hypercall.ts';
 import { XENMEM } from '../../protocol/xen/memory.ts';
 import { DOMID, MMU_UPDATE } from '../../protocol/xen/mm.ts';
-import { addi, bne, ecall, li, sw } from '../cpu/asm.ts';
-import { pvImage, PV_BASE } from '../helpers/pv_image.ts';
+import { ecall, li } from '../cpu/asm.ts';
+import { pvImage } from '../helpers/pv_image.ts';
+import { machineAndPlatform, type PlatformKind } from '../helpers/platforms.ts';
+import { countdownImage, floodImage, shutdownCode } from '../helpers/flood_guests.ts';
+import { Dom0PortDispatcher, MAX_BACKOFF_NS, STORM_NOTIFICATIONS } from '../../hypervisor/evtchn/dom0_dispatch.ts';
+import type { Dom0Platform } from '../../dom0/platform.ts';
+import type { Hypervisor as HypervisorT } from '../../hypervisor/hypervisor.ts';
 import { u32Bytes } from '../helpers/elf_writer.ts';
 import { ARG, DONE, LIST, MiB, MmGuest, RO, RW, SPARE_VA, pte } from '../mm_helpers.ts';
 
-const T0 = 5, T1 = 6, T2 = 7, A0 = 10, A1 = 11, A7 = 17;
-
-/** Machine code that shuts its domain down with `reason` (SCHEDOP_shutdown, arg at PV_BASE + 0x2200). */
-const shutdown = (reason: number) => [li(T1, PV_BASE + 0x2200), li(T2, reason), [sw(T2, 0, T1)], li(A0, SCHEDOP.shutdown), [addi(A1, T1, 0)], li(A7, HYPERVISOR.sched_op), [ecall()]].flat();
-
-/** A guest that counts down from `n` and powers off: a fixed workload that must finish. */
-function countdownImage(n: number): Uint8Array {
-  const code = [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4), ...shutdown(SHUTDOWN.poweroff)];
-  return pvImage(u32Bytes(...code), { bssBytes: 16 * 4096 });
-}
+const A7 = 17;
 
 describe('machine memory up to the configured size', () => {
   it('a guest that takes and gives back a 2 MiB extent 3,000 times reuses the same frames (4,096 MiB machine)', () => {
@@ -122,7 +118,7 @@ describe('an unexpected error on a guest\'s behalf (domain_crash)', () => {
       throw new TypeError('injected bug in a hypercall handler');
     });
     const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB, pcpus: 1 });
-    const crashy = pvImage(u32Bytes(...li(A7, BROKEN), ecall(), ...shutdown(SHUTDOWN.poweroff)), { bssBytes: 16 * 4096 });
+    const crashy = pvImage(u32Bytes(...li(A7, BROKEN), ecall(), ...shutdownCode(SHUTDOWN.poweroff)), { bssBytes: 16 * 4096 });
     const a = hv.createPvDomain(crashy, { name: 'crashy', memoryBytes: 4 * MiB }).domain;
     const b = hv.createPvDomain(countdownImage(200_000), { name: 'worker', memoryBytes: 4 * MiB }).domain;
     const shutdowns: string[] = [];
@@ -168,5 +164,71 @@ describe('mmu_update\'s done count to a pointer the guest cannot write (item 12)
     expect(g.call(HYPERVISOR.mmu_update, LIST, 1, 0x1000, DOMID.SELF)).toBe(0);
     expect(g.readPhys32(g.ptePa(SPARE_VA))).toBe(0);
     expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+});
+
+describe('a guest flooding dom0 with events (item 9)', () => {
+  const closers: (() => Promise<void> | void)[] = [];
+  afterAll(async () => {
+    for (const c of closers.splice(0)) await c();
+  });
+
+  /** A flooder sending `sends` events to a dom0-bound port while a worker runs a fixed workload. */
+  async function flood(kind: PlatformKind, sends: number) {
+    const { hv, platform } = await machineAndPlatform(kind, closers, 64);
+    const worker = hv.createPvDomain(countdownImage(1_000_000), { name: 'worker', memoryBytes: 4 * MiB }).domain;
+    const flooder = hv.createPvDomain(floodImage(1, sends), { name: 'flooder', memoryBytes: 4 * MiB }).domain;
+    expect(flooder.storeEvtchn).toBe(1);
+    const port = await (platform as Dom0Platform).bindInterdomain(flooder.domid, flooder.storeEvtchn);
+    let served = 0;
+    platform.onEvent(port, () => {
+      served++;
+    });
+    hv.unpause(flooder);
+    hv.unpause(worker);
+    const r = await hv.runAsync({ until: 5e9 });
+    return { hv, worker, flooder, served, r };
+  }
+
+  for (const kind of ['local', 'remote'] as const) {
+    it(`costs dom0 a bounded number of dispatches, and another guest finishes (dom0 ${kind === 'local' ? 'in-process' : 'over the WebSocket'})`, async () => {
+      const sends = 200_000;
+      const { hv, worker, flooder, served } = await flood(kind, sends);
+      expect(flooder.shutdownReason).toBe('poweroff');
+      expect(worker.shutdownReason).toBe('poweroff');
+      expect(flooder.vcpus[0]!.stats.hypercalls).toBe(sends + 1);
+      const dispatches = hv.dispatches;
+      // Coalesced, then held back: about one dispatch per MAX_BACKOFF_NS of the flood's
+      // virtual time, not one per dispatch latency (200,000 sends took ~1,200 before).
+      expect(dispatches).toBeLessThanOrEqual(hv.now() / MAX_BACKOFF_NS + 20);
+      expect(dispatches).toBeLessThan(sends / 1000);
+      expect(served).toBeGreaterThan(0);
+      expect(served).toBeLessThanOrEqual(dispatches);
+      expect(hv.dmesg().some((l) => l.includes(`notification storm from d${flooder.domid}`))).toBe(true);
+    });
+  }
+
+  it('leaves a port that is not storming at the normal dispatch latency', async () => {
+    const hv: HypervisorT = new Hypervisor({ machineMemoryBytes: 16 * MiB });
+    hv.createControlDomain();
+    const at: number[] = [];
+    const d = new Dom0PortDispatcher(hv, () => {
+      at.push(hv.now());
+    });
+    const latency = hv.costs.dom0DispatchNs;
+    const step = async (notifications: number) => {
+      const t = hv.now();
+      for (let i = 0; i < notifications; i++) d.notify(7);
+      await hv.runAsync();
+      return at[at.length - 1]! - t;
+    };
+    expect(await step(1)).toBe(latency);
+    expect(await step(STORM_NOTIFICATIONS)).toBe(latency); // fewer than STORM_NOTIFICATIONS redundant
+    expect(await step(STORM_NOTIFICATIONS + 1)).toBe(latency); // this one is a storm: the next waits
+    expect(await step(STORM_NOTIFICATIONS + 1)).toBe(2 * latency);
+    expect(await step(STORM_NOTIFICATIONS + 1)).toBe(3 * latency);
+    expect(await step(1)).toBe(5 * latency); // still held back once more, then back to normal
+    expect(await step(1)).toBe(latency);
+    expect(d.stats).toMatchObject({ dispatches: 7, coalesced: 3 * STORM_NOTIFICATIONS + STORM_NOTIFICATIONS - 1 });
   });
 });
