@@ -591,11 +591,10 @@ export class Hypervisor implements HypervisorServices {
       const allowed = virt0 + (performance.now() - wall0) * 1e6 * speed;
       const target = Math.min(until, Math.max(allowed, this.now()) + step);
       const r = this.run({ until: target });
-      if (r.kind === 'blocked') {
-        await r.wait;
-        continue;
-      }
-      if (r.kind !== 'time' || target >= until) return r;
+      // A dom0 dispatch is waited out and then paced like any step: continuing at once would
+      // let a guest that keeps dom0 busy run virtual time ahead of wall time.
+      if (r.kind === 'blocked') await r.wait;
+      else if (r.kind !== 'time' || target >= until) return r;
       const ahead = (this.now() - virt0) / (1e6 * speed) - (performance.now() - wall0);
       // Always give the event loop a turn, so that sockets are served even when the
       // simulation runs slower than wall time.
