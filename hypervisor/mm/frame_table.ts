@@ -67,6 +67,8 @@ const F_VALIDATED = 4;
 const F_XENHEAP = 8; // a hypervisor page shared with the owner (not counted in tot_pages)
 
 const NIL = -1;
+/** Extent orders whose freed runs are tracked (a domU's largest, Xen's DOMU_MAX_ORDER). */
+const RUN_ORDERS = 9;
 
 /** A domain's frames: a list threaded through the frame table (Xen's d->page_list). */
 interface DomainFrames {
@@ -97,6 +99,8 @@ export class FrameTable {
   private freeBelowBump = 0;
   /** Where findFreeRun starts looking. */
   private runCursor = 0;
+  /** Per order 1..RUN_ORDERS: aligned runs a free may have made wholly free (at most one entry per run). */
+  private readonly runCandidates: Set<number>[] = Array.from({ length: RUN_ORDERS + 1 }, () => new Set<number>());
   /** Frames at or above this index have never been handed out. */
   private bump = 0;
   private used = 0;
@@ -108,6 +112,8 @@ export class FrameTable {
   lazy = false;
   /** Frames given storage on first touch (lazy mode). */
   populatedOnDemand = 0;
+  /** Frames looked at while searching for free extents (what a guest's requests cost the host). */
+  extentSearchSteps = 0;
 
   /** Manages machine frames [firstMfn, firstMfn + nrFrames). */
   constructor(readonly mem: PhysMemory, readonly firstMfn: number, readonly nrFrames: number) {
@@ -169,7 +175,7 @@ export class FrameTable {
     } else if (this.freeBelowBump >= n) {
       // Freed frames first: taking fresh ones while freed runs exist would walk the whole
       // machine (and past it) for a guest that gives back and takes again the same extent.
-      first = this.findFreeRun(n, limit);
+      first = order <= RUN_ORDERS && limit >= this.nrFrames ? this.takeCandidateRun(order) : this.findFreeRun(n, limit);
     }
     if (first === NIL) {
       // Fresh frames from the never-used top, aligned on the extent size (in mfn terms).
@@ -189,9 +195,28 @@ export class FrameTable {
   }
 
   /**
-   * A naturally aligned run of n free frames below the bump pointer and `limit`, or NIL.
-   * Next-fit: starts where the last run was found, so repeated take/give-back of the same
-   * extent finds it at once.
+   * A free, naturally aligned run of 2^order frames below the bump pointer, or NIL, from the
+   * runs a free may have completed. Each candidate is looked at once per free that named it
+   * (it is dropped when found not wholly free: the free of its last busy frame names it
+   * again), so a guest cannot make a failing request cost more than its own frees did.
+   */
+  private takeCandidateRun(order: number): number {
+    const set = this.runCandidates[order]!;
+    const n = 2 ** order;
+    for (const base of set) {
+      if (base + n > this.bump) continue; // reaches into never-used frames: not a run yet
+      set.delete(base);
+      let ok = true;
+      for (let i = base; i < base + n && ok; i++, this.extentSearchSteps++) ok = this.type[i] === FrameType.Free;
+      if (ok) return base;
+    }
+    return NIL;
+  }
+
+  /**
+   * A naturally aligned run of n free frames below the bump pointer and `limit`, or NIL, by
+   * scanning (extents above RUN_ORDERS, which only the control domain may ask for, and
+   * address-restricted ones). Next-fit: starts where the last run was found.
    */
   private findFreeRun(n: number, limit: number): number {
     const end = Math.min(limit, this.bump);
@@ -202,7 +227,7 @@ export class FrameTable {
     for (let k = 0; k < span; k++) {
       const base = lo + ((startSlot + k) % span) * n;
       let ok = true;
-      for (let i = base; i < base + n && ok; i++) ok = this.type[i] === FrameType.Free;
+      for (let i = base; i < base + n && ok; i++, this.extentSearchSteps++) ok = this.type[i] === FrameType.Free;
       if (ok) {
         this.runCursor = base;
         return base;
@@ -214,6 +239,12 @@ export class FrameTable {
   /** Records a free frame for order-0 reuse, once (a frame's entry may outlive its reuse by an extent). */
   private pushFree(i: number): void {
     this.freeBelowBump++;
+    // The aligned run of each order this frame belongs to may now be wholly free.
+    for (let k = 1; k <= RUN_ORDERS; k++) {
+      const n = 2 ** k;
+      const base = Math.floor((this.firstMfn + i) / n) * n - this.firstMfn;
+      if (base >= 0) this.runCandidates[k]!.add(base);
+    }
     if (this.onFreeList[i]) return;
     this.onFreeList[i] = 1;
     this.freeList.push(i);

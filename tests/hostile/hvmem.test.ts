@@ -90,6 +90,27 @@ describe('machine memory up to the configured size', () => {
     expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
   });
 
+  it('a guest that fragments memory cannot make failing extent requests expensive (search work bounded by its frees)', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
+    const g = MmGuest.create(hv);
+    g.domain.maxPages = hv.frames.nrFrames;
+    // Take everything in single frames, then give back every other one: half the machine
+    // is free, but no two free frames make an aligned pair.
+    const mine: number[] = [];
+    for (;;) {
+      const r = g.memop(XENMEM.increase_reservation, new Array<number>(512).fill(0), { order: 0 });
+      mine.push(...r.list.slice(0, r.rc));
+      if (r.rc < 512) break;
+    }
+    const odd = mine.filter((m) => m % 2 === 1);
+    for (let i = 0; i < odd.length; i += 512) expect(g.memop(XENMEM.decrease_reservation, odd.slice(i, i + 512)).rc).toBe(Math.min(512, odd.length - i));
+    const before = hv.frames.extentSearchSteps;
+    for (let i = 0; i < 1000; i++) expect(g.memop(XENMEM.increase_reservation, [0], { order: 1 }).rc).toBe(0);
+    // Each free named at most RUN_ORDERS runs, each looked at once: a scan per request would be 1,000 x 8,000.
+    expect(hv.frames.extentSearchSteps - before).toBeLessThan(odd.length * 2 * 9);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+
   it('refuses a machine larger than it can address, at start, with a clear message', () => {
     expect(() => new Hypervisor({ machineMemoryBytes: 20_000 * MiB })).toThrow(/machine memory of 20000 MiB is not supported: it must be 1\.\.14336 MiB/);
     expect(() => new Hypervisor({ machineMemoryBytes: 14_336 * MiB })).not.toThrow();
