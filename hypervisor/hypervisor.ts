@@ -87,7 +87,6 @@ export interface RunOptions {
   maxInstructions?: number;
 }
 
-
 const WFI_ENCODING = 0x1050_0073;
 /** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
 const MAX_QUANTUM_NS = 50_000;

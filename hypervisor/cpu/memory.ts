@@ -117,7 +117,7 @@ export class PhysMemory {
 
   /** True if a frame exists at `pfn`, populated or not. */
   isAllocated(pfn: number): boolean {
-    return this.frames[pfn] != null || this.unpopulated[pfn] !== 0;
+    return this.frames[pfn] != null || this.unpopulated[pfn] === 1; // false beyond the end, too
   }
 
   /** Populates every frame in [base, base+size). */
