@@ -239,11 +239,16 @@ export class FrameTable {
   /** Records a free frame for order-0 reuse, once (a frame's entry may outlive its reuse by an extent). */
   private pushFree(i: number): void {
     this.freeBelowBump++;
-    // The aligned run of each order this frame belongs to may now be wholly free.
+    // The aligned run of each order this frame belongs to may now be wholly free. Not if the
+    // first frame of its other half is busy: then neither it nor any larger run is, and the
+    // free that completes it will name it (every check passes once the run is wholly free).
     for (let k = 1; k <= RUN_ORDERS; k++) {
       const n = 2 ** k;
       const base = Math.floor((this.firstMfn + i) / n) * n - this.firstMfn;
-      if (base >= 0) this.runCandidates[k]!.add(base);
+      if (base < 0) break;
+      const otherHalf = i - base < n / 2 ? base + n / 2 : base;
+      if (this.type[otherHalf] !== FrameType.Free && otherHalf !== i) break;
+      this.runCandidates[k]!.add(base);
     }
     if (this.onFreeList[i]) return;
     this.onFreeList[i] = 1;
