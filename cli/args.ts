@@ -4,6 +4,7 @@
 import { InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { MAX_MACHINE_MEMORY_MIB } from '../hypervisor/mm/frame_table.ts';
 
 export function positiveInt(name: string): (value: string) => number {
   return (value: string) => {
@@ -11,6 +12,16 @@ export function positiveInt(name: string): (value: string) => number {
     if (!/^\d+$/.test(v) && !/^\d+(\.\d+)?e\d+$/i.test(v)) throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+/** --memory of a machine: a positive integer of MiB the hypervisor can provide (refused at start, not when a guest reaches it). */
+export function machineMemoryMiB(name: string): (value: string) => number {
+  const int = positiveInt(name);
+  return (value: string) => {
+    const n = int(value);
+    if (n > MAX_MACHINE_MEMORY_MIB) throw new InvalidArgumentError(`${name} ${n} MiB is more than a machine can have: at most ${MAX_MACHINE_MEMORY_MIB} MiB (Sv32's 34-bit machine addresses, frames from 2 GiB up)`);
     return n;
   };
 }

@@ -2,7 +2,7 @@
 // them to commander (which gives every subcommand --help).
 
 import { Command, InvalidArgumentError } from 'commander';
-import { outputFile, positiveInt } from './args.ts';
+import { machineMemoryMiB, outputFile, positiveInt } from './args.ts';
 import { demoCommand } from './demo.ts';
 import { runBareCommand } from './run_bare.ts';
 import { bootCommand } from './boot.ts';
@@ -107,7 +107,7 @@ program
   .description('start the hypervisor and dom0 as child processes and stay in the foreground (Ctrl-C stops both)')
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
   .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
-  .option('--memory <MiB>', 'machine memory in MiB', positiveInt('--memory'), 4096)
+  .option('--memory <MiB>', 'machine memory in MiB', machineMemoryMiB('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it.')
@@ -122,7 +122,7 @@ program
   .option('--port <n>', 'TCP port on 127.0.0.1 (default: any free port)', positiveInt('--port'))
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
   .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
-  .option('--memory <MiB>', 'machine memory in MiB', positiveInt('--memory'), 4096)
+  .option('--memory <MiB>', 'machine memory in MiB', machineMemoryMiB('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
   .option('--scenario <file>', 'run this scenario deterministically once dom0 connects, print the report, exit')
   .option('--seed <n>', 'with --scenario: the seed', (v) => Number(v))

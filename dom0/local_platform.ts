@@ -7,6 +7,7 @@ import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { clearPending } from '../hypervisor/evtchn/two_level.ts';
+import { Dom0PortDispatcher } from '../hypervisor/evtchn/dom0_dispatch.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../hypervisor/gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../hypervisor/gnttab/dom0_copy.ts';
@@ -19,18 +20,15 @@ export class PlatformError extends Error {
 export class LocalPlatform implements Dom0Platform {
   readonly control: Domain;
   private readonly handlers = new Map<number, () => void | Promise<void>>();
-  private readonly scheduled = new Set<number>();
+  /** Coalesces notifications and holds back floods (hypervisor/evtchn/dom0_dispatch.ts). */
+  readonly dispatcher: Dom0PortDispatcher;
 
   constructor(private readonly hv: Hypervisor) {
     this.control = hv.domain(0) ?? hv.createControlDomain();
+    this.dispatcher = new Dom0PortDispatcher(hv, (port) => this.handlers.get(port)?.());
     this.control.onEvent = (port) => {
       clearPending(this.control, port);
-      if (this.scheduled.has(port)) return; // coalesce, as a pending bit would
-      this.scheduled.add(port);
-      hv.dispatch(() => {
-        this.scheduled.delete(port);
-        return this.handlers.get(port)?.();
-      });
+      this.dispatcher.notify(port);
     };
   }
 

@@ -9,7 +9,8 @@
 
 import { Interpreter } from './cpu/index.ts';
 import { ExitReason, type Engine } from './cpu/engine.ts';
-import { PhysMemory } from './cpu/memory.ts';
+import { MAX_FRAMES, PhysMemory } from './cpu/memory.ts';
+import { FIRST_MFN, MAX_MACHINE_MEMORY_MIB } from './mm/frame_table.ts';
 import {
   CAUSE_FETCH_ACCESS,
   CAUSE_FETCH_PAGE_FAULT,
@@ -18,7 +19,7 @@ import {
   CAUSE_SUPERVISOR_ECALL,
   CSR_STVEC,
 } from './cpu/csr.ts';
-import { FrameTable } from './mm/frame_table.ts';
+import { FrameTable, OutOfMemoryError } from './mm/frame_table.ts';
 import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
 import type { Device } from '../protocol/wire.ts';
 import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
@@ -86,8 +87,6 @@ export interface RunOptions {
   maxInstructions?: number;
 }
 
-/** Machine frames start at 2 GiB, so a machine address never looks like a small integer. */
-const FIRST_MFN = 0x80000;
 const WFI_ENCODING = 0x1050_0073;
 /** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
 const MAX_QUANTUM_NS = 50_000;
@@ -123,7 +122,7 @@ export const VIRQ_CONSOLE = 2;
 export const VIRQ_DOM_EXC = 3;
 
 export class Hypervisor implements HypervisorServices {
-  readonly mem = new PhysMemory();
+  readonly mem: PhysMemory;
   readonly frames: FrameTable;
   readonly domains = new Map<number, Domain>();
   readonly commandLine: string;
@@ -169,10 +168,18 @@ export class Hypervisor implements HypervisorServices {
   private clock = 0;
   /** The pCPU whose vCPU is executing or being served, if any. */
   private active: Pcpu | null = null;
+  /** What the running vCPU is being served for, named in a domain_crash log line. */
+  private serving = 'guest execution';
 
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
-    this.frames = new FrameTable(this.mem, FIRST_MFN, Math.floor(bytes / 4096));
+    const nrFrames = Math.floor(bytes / 4096);
+    // Refused here, at start, rather than discovered when a guest reaches the top frame.
+    if (!Number.isSafeInteger(bytes) || nrFrames < 1 || nrFrames > MAX_FRAMES - FIRST_MFN) {
+      throw new RangeError(`machine memory of ${Math.floor(bytes / 2 ** 20)} MiB is not supported: it must be 1..${MAX_MACHINE_MEMORY_MIB} MiB (machine frames 0x${FIRST_MFN.toString(16)}.. up to Sv32's 34-bit physical addresses)`);
+    }
+    this.mem = new PhysMemory(FIRST_MFN + nrFrames);
+    this.frames = new FrameTable(this.mem, FIRST_MFN, nrFrames);
     // Frames get host storage when first touched, so idle domains cost little.
     this.frames.lazy = true;
     this.commandLine = opts.commandLine ?? '';
@@ -240,6 +247,12 @@ export class Hypervisor implements HypervisorServices {
     const domid = opts.privileged ? 0 : this.nextDomid;
     if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
     if (!Number.isInteger(opts.nrPages) || opts.nrPages <= 0) throw new BuildError(`a domain needs a positive number of pages, got ${opts.nrPages}`);
+    // Checked before taking anything, so a create that cannot fit allocates nothing (+1: shared_info).
+    const free = this.frames.nrFrames - this.frames.allocated;
+    if (opts.nrPages + 1 > free) {
+      const mib = (frames: number) => Math.floor((frames * 4096) / 2 ** 20);
+      throw new OutOfMemoryError(`out of machine memory: domain "${opts.name}" needs ${mib(opts.nrPages)} MiB, ${mib(free)} MiB free`);
+    }
     const d = allocPvDomain(this.frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
     if (!opts.privileged) this.nextDomid++;
     if (opts.weight !== undefined) d.sched.weight = opts.weight;
@@ -586,11 +599,10 @@ export class Hypervisor implements HypervisorServices {
       const allowed = virt0 + (performance.now() - wall0) * 1e6 * speed;
       const target = Math.min(until, Math.max(allowed, this.now()) + step);
       const r = this.run({ until: target });
-      if (r.kind === 'blocked') {
-        await r.wait;
-        continue;
-      }
-      if (r.kind !== 'time' || target >= until) return r;
+      // A dom0 dispatch is waited out and then paced like any step: continuing at once would
+      // let a guest that keeps dom0 busy run virtual time ahead of wall time.
+      if (r.kind === 'blocked') await r.wait;
+      else if (r.kind !== 'time' || target >= until) return r;
       const ahead = (this.now() - virt0) / (1e6 * speed) - (performance.now() - wall0);
       // Always give the event loop a turn, so that sockets are served even when the
       // simulation runs slower than wall time.
@@ -640,7 +652,12 @@ export class Hypervisor implements HypervisorServices {
       const saved = this.active;
       this.active = null;
       this.clock = ev.time;
-      ev.fire();
+      try {
+        ev.fire();
+      } catch (e) {
+        // Timers belong to no single caller here: log and carry on rather than end the machine.
+        this.printk(`timed event failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      }
       this.active = saved;
     }
   }
@@ -711,17 +728,37 @@ export class Hypervisor implements HypervisorServices {
       const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
       const before = hart.instret;
       hart.timeSource = () => p.now + (hart.instret - before) * ins;
-      const why = this.engine.run(hart, budget);
-      const ran = hart.instret - before;
-      this.totalInstructions += ran;
-      v.stats.instructions += ran;
-      p.now += ran * ins;
-      p.busyNs += ran * ins;
-      if (why === ExitReason.HostTrap) this.handleTrap(v, p);
-      else if (why === ExitReason.Wfi) this.yieldVcpu(v);
+      try {
+        const why = this.engine.run(hart, budget);
+        const ran = hart.instret - before;
+        this.totalInstructions += ran;
+        v.stats.instructions += ran;
+        p.now += ran * ins;
+        p.busyNs += ran * ins;
+        if (why === ExitReason.HostTrap) this.handleTrap(v, p);
+        else if (why === ExitReason.Wfi) this.yieldVcpu(v);
+      } catch (e) {
+        // A bug met while running or serving this vCPU costs its domain, not the machine.
+        this.domainCrashOnError(v, this.serving, e);
+        this.serving = 'guest execution';
+        break;
+      }
       if (this.totalInstructions >= instrLimit) break;
     }
     this.active = null;
+  }
+
+  /**
+   * Xen's domain_crash() for an unexpected error met on a guest's behalf (a hypercall
+   * handler, trap handling, the CPU): the domain goes to crashed shutdown (the toolstack's
+   * on_crash decides what happens next) and the log names it and the error. The hypervisor
+   * and every other domain carry on.
+   */
+  private domainCrashOnError(vcpu: Vcpu, during: string, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const where = err.stack?.split('\n')[1]?.trim() ?? '';
+    this.printk(`d${vcpu.domain.domid}v${vcpu.vcpuId}: hypervisor error during ${during}: ${err.name}: ${err.message}${where ? ` (${where})` : ''}`);
+    this.crashDomain(vcpu.domain, `hypervisor error during ${during}: ${err.message}`);
   }
 
   private handleTrap(vcpu: Vcpu, p: Pcpu): void {
@@ -734,7 +771,9 @@ export class Hypervisor implements HypervisorServices {
       const x = hart.x;
       const nr = x[17]! >>> 0;
       this.traceBuffer.record(p.now, p.id, TRC.PV_HYPERCALL, vcpu.domain.domid, vcpu.vcpuId, nr, x[10]! >>> 0);
+      this.serving = `hypercall ${nr}`;
       const result = dispatchHypercall({ hv: this, vcpu }, nr, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
+      this.serving = 'guest execution';
       x[10] = result | 0;
       hart.pc = (hart.pc + 4) >>> 0;
       return;

@@ -31,7 +31,7 @@ import {
   MSTATUS_SUM, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_WMASK, SATP_MODE_SV32, SATP_WMASK,
   SSTATUS_MASK, SSTATUS_WMASK, S_INTERRUPTS, TVEC_MODE_VECTORED,
 } from './csr.ts';
-import type { PhysMemory } from './memory.ts';
+import { pfnOf, type PhysMemory } from './memory.ts';
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, Mmu } from './mmu.ts';
 
 export const PRIV_U = 0;
@@ -266,8 +266,8 @@ export class Hart {
       pa = this.mmu.walk(va, acc, p, this.mstatus);
       if (pa < 0) return -1;
     }
-    if (pa >= TWO32) return -1;
-    if (!this.mem.isAllocated(pa >>> 12) && !this.mem.findMmio(pa)) return -1;
+    if (pa >= this.mem.paLimit) return -1;
+    if (!this.mem.isAllocated(pfnOf(pa)) && !this.mem.findMmio(pa)) return -1;
     return pa;
   }
 

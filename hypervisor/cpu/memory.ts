@@ -5,8 +5,18 @@
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 export const PAGE_MASK = PAGE_SIZE - 1;
-/** Frames addressable with a 32-bit physical address. */
-export const MAX_FRAMES = 1 << 20;
+/** Frames addressable with a 32-bit physical address (M-mode and bare machines). */
+export const FRAMES_32BIT = 1 << 20;
+/**
+ * Frames addressable at all: Sv32 PTEs hold 22-bit PPNs, so physical addresses have 34 bits
+ * (16 GiB). Machine memory above 4 GiB is reachable only through page tables.
+ */
+export const MAX_FRAMES = 1 << 22;
+
+/** Frame number of a physical address (which may be >= 2^32, so no `>>> 12`). */
+export function pfnOf(pa: number): number {
+  return (pa / PAGE_SIZE) >>> 0;
+}
 
 /** A device mapped at a physical address range. Offsets are relative to the region base. */
 export interface MmioDevice {
@@ -28,12 +38,14 @@ export interface MmioRegion {
 export type StoreWatcher = (pa: number, size: number) => boolean;
 
 export class PhysMemory {
+  /** Frames this memory can hold: [0, nrFrames). Physical addresses end at nrFrames * PAGE_SIZE. */
+  readonly nrFrames: number;
   /** Frame contents by frame number; null where no frame exists (access fault). */
-  readonly frames: Array<Uint8Array | null> = new Array<Uint8Array | null>(MAX_FRAMES).fill(null);
+  readonly frames: Array<Uint8Array | null>;
   /** Little-endian 32-bit views of the same frames, for aligned word access. */
-  readonly words: Array<Int32Array | null> = new Array<Int32Array | null>(MAX_FRAMES).fill(null);
+  readonly words: Array<Int32Array | null>;
   /** Non-zero for frames whose stores must be reported to `onStore` (never cached as writable). */
-  readonly watched = new Uint8Array(MAX_FRAMES);
+  readonly watched: Uint8Array;
   readonly regions: MmioRegion[] = [];
   onStore: StoreWatcher | null = null;
   /** Bumped whenever a mapping changes, so engines can drop cached translations. */
@@ -49,7 +61,7 @@ export class PhysMemory {
    * read as zeros and get their storage on first touch, so memory a guest never writes costs
    * the host nothing. `frames[pfn]` stays null until then.
    */
-  readonly unpopulated = new Uint8Array(MAX_FRAMES);
+  readonly unpopulated: Uint8Array;
   /**
    * Gives an allocated-but-unpopulated frame its storage. The CPU's slow path calls it when
    * a translation lands on `frames[pfn] === null`: it returns the (zeroed) frame, or null
@@ -61,6 +73,23 @@ export class PhysMemory {
   /** Frame views ready for reuse: allocating a fresh ArrayBuffer per frame is slow. */
   private readonly spare: { bytes: Uint8Array; words: Int32Array }[] = [];
 
+  /** `nrFrames`: the physical address space in frames (default: the 32-bit space). */
+  constructor(nrFrames: number = FRAMES_32BIT) {
+    if (!Number.isInteger(nrFrames) || nrFrames < 1 || nrFrames > MAX_FRAMES) {
+      throw new RangeError(`physical memory of ${nrFrames} frames: must be 1..${MAX_FRAMES} (Sv32 has 34-bit physical addresses)`);
+    }
+    this.nrFrames = nrFrames;
+    this.frames = new Array<Uint8Array | null>(nrFrames).fill(null);
+    this.words = new Array<Int32Array | null>(nrFrames).fill(null);
+    this.watched = new Uint8Array(nrFrames);
+    this.unpopulated = new Uint8Array(nrFrames);
+  }
+
+  /** First physical address past the end of this memory. */
+  get paLimit(): number {
+    return this.nrFrames * PAGE_SIZE;
+  }
+
   get frameCount(): number {
     return this.populated;
   }
@@ -69,7 +98,7 @@ export class PhysMemory {
   ensureFrame(pfn: number): Uint8Array {
     const have = this.frames[pfn];
     if (have) return have;
-    if (pfn < 0 || pfn >= MAX_FRAMES) throw new RangeError(`frame number ${pfn} out of range`);
+    if (!(pfn >= 0 && pfn < this.nrFrames)) throw new RangeError(`frame number ${pfn} out of range`);
     this.unpopulated[pfn] = 0;
     let v = this.spare.pop();
     if (v) v.bytes.fill(0);
@@ -82,13 +111,13 @@ export class PhysMemory {
 
   /** Makes `pfn` an allocated frame without storage: it reads as zeros until first written. */
   reserveFrame(pfn: number): void {
-    if (pfn < 0 || pfn >= MAX_FRAMES) throw new RangeError(`frame number ${pfn} out of range`);
+    if (!(pfn >= 0 && pfn < this.nrFrames)) throw new RangeError(`frame number ${pfn} out of range`);
     if (!this.frames[pfn]) this.unpopulated[pfn] = 1;
   }
 
   /** True if a frame exists at `pfn`, populated or not. */
   isAllocated(pfn: number): boolean {
-    return this.frames[pfn] != null || this.unpopulated[pfn] !== 0;
+    return this.frames[pfn] != null || this.unpopulated[pfn] === 1; // false beyond the end, too
   }
 
   /** Populates every frame in [base, base+size). */
@@ -144,7 +173,7 @@ export class PhysMemory {
   /** True if every byte of [pa, pa+len) is backed by a frame. */
   isBacked(pa: number, len: number): boolean {
     if (len <= 0) return true;
-    if (pa < 0 || pa + len > 2 ** 32) return false;
+    if (pa < 0 || pa + len > this.paLimit) return false;
     for (let p = Math.floor(pa / PAGE_SIZE); p <= Math.floor((pa + len - 1) / PAGE_SIZE); p++) {
       if (!this.frames[p] && !this.unpopulated[p]) return false;
     }

@@ -18,7 +18,7 @@
 // raising a page fault. The update counts as a store for watched frames.
 
 import type { Hart } from './hart.ts';
-import { PAGE_SIZE, type PhysMemory } from './memory.ts';
+import { PAGE_SIZE, pfnOf, type PhysMemory } from './memory.ts';
 import {
   CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT,
   CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE_FAULT,
@@ -39,7 +39,6 @@ export const TLB_BITS = 8;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
-const TWO32 = 0x1_0000_0000;
 const EMPTY_WORDS = new Int32Array(PAGE_SIZE >> 2);
 const EMPTY_BYTES = new Uint8Array(PAGE_SIZE);
 
@@ -130,8 +129,8 @@ export class Mmu {
     for (;;) {
       const index = level === 1 ? va >>> 22 : (va >>> 12) & 0x3ff;
       pteAddr = table + index * 4;
-      if (pteAddr >= TWO32) return WALK_ACCESS_FAULT;
-      words = mem.words[pteAddr >>> 12] ?? null;
+      if (pteAddr >= mem.paLimit) return WALK_ACCESS_FAULT;
+      words = mem.words[pfnOf(pteAddr)] ?? null;
       if (words === null || (mem.regions.length !== 0 && mem.findMmio(pteAddr))) return WALK_ACCESS_FAULT;
       pte = words[(pteAddr & 0xfff) >>> 2]!;
       if ((pte & PTE_V) === 0 || (pte & (PTE_R | PTE_W)) === PTE_W) return WALK_PAGE_FAULT;
@@ -158,7 +157,7 @@ export class Mmu {
     const need = acc === ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
     if ((pte & need) !== need) {
       words[(pteAddr & 0xfff) >>> 2] = pte | need;
-      if (mem.watched[pteAddr >>> 12]) this.notifyStore(pteAddr, 4);
+      if (mem.watched[pfnOf(pteAddr)]) this.notifyStore(pteAddr, 4);
     }
     return level === 1
       ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff)
@@ -188,8 +187,8 @@ export class Mmu {
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
     }
-    if (pa < TWO32) {
-      const pfn = Math.floor(pa / PAGE_SIZE);
+    if (pa < this.mem.paLimit) {
+      const pfn = pfnOf(pa);
       // An allocated frame nobody has touched yet gets its storage now (lazy frames).
       if (this.mem.frames[pfn] === null && this.mem.populate !== null) this.mem.populate(pfn);
       this.insert(set, acc, vpn, pfn);
@@ -224,8 +223,8 @@ export class Mmu {
 
   /** True if [pa, pa+len) (within one page) is ordinary RAM: backed and not MMIO. */
   private isRam(pa: number, len: number): boolean {
-    if (pa + len > TWO32) return false;
-    if (!this.mem.frames[pa >>> 12]) return false;
+    if (pa + len > this.mem.paLimit) return false;
+    if (!this.mem.frames[pfnOf(pa)]) return false;
     if (this.mem.regions.length !== 0) {
       for (const r of this.mem.regions) if (r.base < pa + len && pa < r.base + r.size) return false;
     }
@@ -266,7 +265,7 @@ export class Mmu {
       this.fault(CAUSE_FETCH_ACCESS, pc);
       return null;
     }
-    return this.mem.words[pa >>> 12]!;
+    return this.mem.words[pfnOf(pa)]!;
   }
 
   /** Load of `size` bytes at `va`; returns the value zero-extended (size 4: as int32). */
@@ -279,7 +278,7 @@ export class Mmu {
       this.translateFault(pa, ACCESS_READ, va);
       return 0;
     }
-    if (pa >= TWO32) {
+    if (pa >= this.mem.paLimit) {
       this.fault(CAUSE_LOAD_ACCESS, va);
       return 0;
     }
@@ -296,13 +295,13 @@ export class Mmu {
         return size === 4 ? v | 0 : v & (size === 2 ? 0xffff : 0xff);
       }
     }
-    const f = mem.frames[pa >>> 12];
+    const f = mem.frames[pfnOf(pa)];
     if (!f) {
       this.fault(CAUSE_LOAD_ACCESS, va);
       return 0;
     }
     const off = pa & 0xfff;
-    if (size === 4) return mem.words[pa >>> 12]![off >>> 2]!;
+    if (size === 4) return mem.words[pfnOf(pa)]![off >>> 2]!;
     if (size === 2) return f[off]! | (f[off + 1]! << 8);
     return f[off]!;
   }
@@ -334,7 +333,7 @@ export class Mmu {
     let v = 0;
     for (let k = 0; k < size; k++) {
       const pa = k < firstLen ? pa0 + k : pa1 + (k - firstLen);
-      v |= this.mem.frames[pa >>> 12]![pa & 0xfff]! << (8 * k);
+      v |= this.mem.frames[pfnOf(pa)]![pa & 0xfff]! << (8 * k);
     }
     return v;
   }
@@ -352,7 +351,7 @@ export class Mmu {
       this.translateFault(pa, ACCESS_WRITE, va);
       return;
     }
-    if (pa >= TWO32) {
+    if (pa >= this.mem.paLimit) {
       this.fault(CAUSE_STORE_ACCESS, va);
       return;
     }
@@ -370,7 +369,7 @@ export class Mmu {
         return;
       }
     }
-    const pfn = pa >>> 12;
+    const pfn = pfnOf(pa);
     const f = mem.frames[pfn];
     if (!f) {
       this.fault(CAUSE_STORE_ACCESS, va);
@@ -412,10 +411,10 @@ export class Mmu {
     const mem = this.mem;
     for (let k = 0; k < size; k++) {
       const pa = k < firstLen ? pa0 + k : pa1 + (k - firstLen);
-      mem.frames[pa >>> 12]![pa & 0xfff] = value >>> (8 * k);
+      mem.frames[pfnOf(pa)]![pa & 0xfff] = value >>> (8 * k);
     }
-    if (mem.watched[pa0 >>> 12]) this.notifyStore(pa0, firstLen);
-    if (firstLen < size && mem.watched[pa1 >>> 12]) this.notifyStore(pa1, size - firstLen);
+    if (mem.watched[pfnOf(pa0)]) this.notifyStore(pa0, firstLen);
+    if (firstLen < size && mem.watched[pfnOf(pa1)]) this.notifyStore(pa1, size - firstLen);
   }
 
   /**
@@ -447,7 +446,7 @@ export class Mmu {
     if (pa < 0) return 0;
     this.resValid = true;
     this.resPa = pa;
-    return this.mem.words[pa >>> 12]![(pa & 0xfff) >>> 2]!;
+    return this.mem.words[pfnOf(pa)]![(pa & 0xfff) >>> 2]!;
   }
 
   /**
@@ -463,7 +462,7 @@ export class Mmu {
     const ok = this.resValid && this.resPa === pa;
     this.resValid = false;
     if (!ok) return 1;
-    const pfn = pa >>> 12;
+    const pfn = pfnOf(pa);
     this.mem.words[pfn]![(pa & 0xfff) >>> 2] = value;
     if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
     return 0;
@@ -475,7 +474,7 @@ export class Mmu {
     va >>>= 0;
     const pa = this.atomicAddr(va, ACCESS_WRITE);
     if (pa < 0) return 0;
-    const pfn = pa >>> 12;
+    const pfn = pfnOf(pa);
     const words = this.mem.words[pfn]!;
     const idx = (pa & 0xfff) >>> 2;
     const old = words[idx]!;

@@ -111,7 +111,7 @@ function activeEntry(rgt: DomainGnttab, ref: number): ActiveGrant {
 /** The L1 slot a grant host mapping uses: a VA in the current address space, or a PTE's machine address. */
 function hostSlot(ctx: MmCtx, vcpu: Vcpu | null, addr: number, flags: number): { l1mfn: number; index: number } | null {
   if (flags & GNTMAP.contains_pte) {
-    if (addr % 4 !== 0 || addr >= 2 ** 32) return null;
+    if (addr % 4 !== 0 || addr >= ctx.mem.paLimit) return null;
     return { l1mfn: Math.floor(addr / PAGE_SIZE), index: (addr % PAGE_SIZE) / 4 };
   }
   if (addr >= 2 ** 32 || !vcpu) return null;

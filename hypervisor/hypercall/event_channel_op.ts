@@ -46,6 +46,9 @@ export const eventChannelOp: HypercallHandler = (ctx, cmd, arg) => {
   if (size === undefined || d.evtchn === null) return xenErr('ENOSYS');
   const buf = copyFromGuest(vcpu.hart, arg, size);
   if (buf === null) return xenErr('EFAULT');
+  // The hot command (every ring notification, and a flooding guest's loop) without the
+  // helper closures below: under tsx each closure creation costs about a microsecond.
+  if (cmd === EVTCHNOP.send) return evtchnSend(hv, d, (buf[0]! | (buf[1]! << 8) | (buf[2]! << 16) | (buf[3]! << 24)) >>> 0);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const u16 = (off: number) => dv.getUint16(off, true);
   const u32 = (off: number) => dv.getUint32(off, true);

@@ -20,8 +20,16 @@
 // memory from PhysMemory only when allocated, or (lazy mode) only when first touched, so an
 // idle machine, or an idle domain, costs little host memory.
 
-import type { PhysMemory } from '../cpu/memory.ts';
+import { MAX_FRAMES, type PhysMemory } from '../cpu/memory.ts';
 import { DOMID, INVALID_M2P_ENTRY } from '../../protocol/xen/mm.ts';
+
+/** Machine frames start at 2 GiB, so a machine address never looks like a small integer. */
+export const FIRST_MFN = 0x80000;
+/**
+ * The most machine memory a hypervisor can have: frames from FIRST_MFN up to the end of
+ * Sv32's 34-bit physical address space (14,336 MiB).
+ */
+export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * 4096) / (1024 * 1024);
 
 export const DOMID_XEN = DOMID.XEN;
 export const DOMID_INVALID = DOMID.INVALID;
@@ -59,6 +67,8 @@ const F_VALIDATED = 4;
 const F_XENHEAP = 8; // a hypervisor page shared with the owner (not counted in tot_pages)
 
 const NIL = -1;
+/** Extent orders whose freed runs are tracked (a domU's largest, Xen's DOMU_MAX_ORDER). */
+const RUN_ORDERS = 9;
 
 /** A domain's frames: a list threaded through the frame table (Xen's d->page_list). */
 interface DomainFrames {
@@ -79,8 +89,18 @@ export class FrameTable {
   private readonly next: Int32Array;
   private readonly prev: Int32Array;
   private readonly lists = new Map<number, DomainFrames>();
-  /** Freed frame indices; entries may be stale (taken by an extent allocation since). */
+  /**
+   * Freed frame indices; entries may be stale (taken by an extent allocation since). At
+   * most one entry per frame (`onFreeList`), so the list is bounded by the machine's size.
+   */
   private readonly freeList: number[] = [];
+  private readonly onFreeList: Uint8Array;
+  /** Free frames below `bump` (what extents can reuse). */
+  private freeBelowBump = 0;
+  /** Where findFreeRun starts looking. */
+  private runCursor = 0;
+  /** Per order 1..RUN_ORDERS: aligned runs a free may have made wholly free (at most one entry per run). */
+  private readonly runCandidates: Set<number>[] = Array.from({ length: RUN_ORDERS + 1 }, () => new Set<number>());
   /** Frames at or above this index have never been handed out. */
   private bump = 0;
   private used = 0;
@@ -92,6 +112,8 @@ export class FrameTable {
   lazy = false;
   /** Frames given storage on first touch (lazy mode). */
   populatedOnDemand = 0;
+  /** Frames looked at while searching for free extents (what a guest's requests cost the host). */
+  extentSearchSteps = 0;
 
   /** Manages machine frames [firstMfn, firstMfn + nrFrames). */
   constructor(readonly mem: PhysMemory, readonly firstMfn: number, readonly nrFrames: number) {
@@ -103,6 +125,10 @@ export class FrameTable {
     this.m2p = new Uint32Array(nrFrames).fill(INVALID_M2P_ENTRY);
     this.next = new Int32Array(nrFrames).fill(NIL);
     this.prev = new Int32Array(nrFrames).fill(NIL);
+    this.onFreeList = new Uint8Array(nrFrames);
+    if (!Number.isInteger(firstMfn) || firstMfn < 1 || firstMfn + nrFrames > mem.nrFrames) {
+      throw new RangeError(`frame table [0x${firstMfn.toString(16)}, +${nrFrames}) does not fit in physical memory of ${mem.nrFrames} frames`);
+    }
     mem.populate = (pfn) => this.populateOnDemand(pfn);
   }
 
@@ -130,47 +156,109 @@ export class FrameTable {
    * returns the first mfn or -1. Reservation limits are the caller's business.
    */
   allocExtent(domid: number, order: number, type: FrameType = FrameType.Writable, limitMfn = Infinity): number {
+    if (!Number.isInteger(order) || order < 0 || order > 30) return -1;
     const n = 2 ** order;
     const limit = Math.min(this.nrFrames, limitMfn - this.firstMfn);
     let first = NIL;
+    let reused = true;
     if (n === 1) {
       for (let k = this.freeList.length - 1; k >= 0; k--) {
         const i = this.freeList[k]!;
         if (this.type[i] !== FrameType.Free || i >= limit) {
-          if (this.type[i] !== FrameType.Free) this.freeList.splice(k, 1);
+          if (this.type[i] !== FrameType.Free) this.dropFreeListEntry(k);
           continue;
         }
-        this.freeList.splice(k, 1);
+        this.dropFreeListEntry(k);
         first = i;
         break;
       }
+    } else if (this.freeBelowBump >= n) {
+      // Freed frames first: taking fresh ones while freed runs exist would walk the whole
+      // machine (and past it) for a guest that gives back and takes again the same extent.
+      first = order <= RUN_ORDERS && limit >= this.nrFrames ? this.takeCandidateRun(order) : this.findFreeRun(n, limit);
     }
     if (first === NIL) {
       // Fresh frames from the never-used top, aligned on the extent size (in mfn terms).
       const alignedMfn = Math.ceil((this.firstMfn + this.bump) / n) * n;
       const start = alignedMfn - this.firstMfn;
       if (start + n <= limit) {
-        for (let i = this.bump; i < start; i++) this.freeList.push(i);
+        for (let i = this.bump; i < start; i++) this.pushFree(i);
         this.bump = start + n;
         first = start;
-      } else if (n > 1) {
-        first = this.findFreeRun(n, limit);
+        reused = false;
       }
     }
     if (first === NIL) return -1;
+    if (reused) this.freeBelowBump -= n;
     for (let i = first; i < first + n; i++) this.initFrame(i, domid, type);
     return this.firstMfn + first;
   }
 
-  private findFreeRun(n: number, limit: number): number {
-    const end = Math.min(limit, this.bump);
-    for (let mfn = Math.ceil(this.firstMfn / n) * n; mfn - this.firstMfn + n <= end; mfn += n) {
-      const base = mfn - this.firstMfn;
+  /**
+   * A free, naturally aligned run of 2^order frames below the bump pointer, or NIL, from the
+   * runs a free may have completed. Each candidate is looked at once per free that named it
+   * (it is dropped when found not wholly free: the free of its last busy frame names it
+   * again), so a guest cannot make a failing request cost more than its own frees did.
+   */
+  private takeCandidateRun(order: number): number {
+    const set = this.runCandidates[order]!;
+    const n = 2 ** order;
+    for (const base of set) {
+      if (base + n > this.bump) continue; // reaches into never-used frames: not a run yet
+      set.delete(base);
       let ok = true;
-      for (let i = base; i < base + n && ok; i++) ok = this.type[i] === FrameType.Free;
+      for (let i = base; i < base + n && ok; i++, this.extentSearchSteps++) ok = this.type[i] === FrameType.Free;
       if (ok) return base;
     }
     return NIL;
+  }
+
+  /**
+   * A naturally aligned run of n free frames below the bump pointer and `limit`, or NIL, by
+   * scanning (extents above RUN_ORDERS, which only the control domain may ask for, and
+   * address-restricted ones). Next-fit: starts where the last run was found.
+   */
+  private findFreeRun(n: number, limit: number): number {
+    const end = Math.min(limit, this.bump);
+    const lo = Math.ceil(this.firstMfn / n) * n - this.firstMfn;
+    if (lo + n > end) return NIL;
+    const span = Math.floor((end - lo) / n);
+    const startSlot = Math.min(Math.floor(Math.max(0, this.runCursor - lo) / n), span - 1);
+    for (let k = 0; k < span; k++) {
+      const base = lo + ((startSlot + k) % span) * n;
+      let ok = true;
+      for (let i = base; i < base + n && ok; i++, this.extentSearchSteps++) ok = this.type[i] === FrameType.Free;
+      if (ok) {
+        this.runCursor = base;
+        return base;
+      }
+    }
+    return NIL;
+  }
+
+  /** Records a free frame for order-0 reuse, once (a frame's entry may outlive its reuse by an extent). */
+  private pushFree(i: number): void {
+    this.freeBelowBump++;
+    // The aligned run of each order this frame belongs to may now be wholly free. Not if the
+    // first frame of its other half is busy: then neither it nor any larger run is, and the
+    // free that completes it will name it (every check passes once the run is wholly free).
+    for (let k = 1; k <= RUN_ORDERS; k++) {
+      const n = 2 ** k;
+      const base = Math.floor((this.firstMfn + i) / n) * n - this.firstMfn;
+      if (base < 0) break;
+      const otherHalf = i - base < n / 2 ? base + n / 2 : base;
+      if (this.type[otherHalf] !== FrameType.Free && otherHalf !== i) break;
+      this.runCandidates[k]!.add(base);
+    }
+    if (this.onFreeList[i]) return;
+    this.onFreeList[i] = 1;
+    this.freeList.push(i);
+  }
+
+  private dropFreeListEntry(k: number): void {
+    const i = this.freeList[k]!;
+    this.onFreeList[i] = 0;
+    this.freeList.splice(k, 1);
   }
 
   private initFrame(i: number, domid: number, type: FrameType): void {
@@ -231,7 +319,7 @@ export class FrameTable {
     this.flags[i] = 0;
     this.m2p[i] = INVALID_M2P_ENTRY;
     this.mem.removeFrame(this.firstMfn + i);
-    this.freeList.push(i);
+    this.pushFree(i);
     this.used--;
   }
 

@@ -158,13 +158,18 @@ export function doMmuUpdate(ctx: MmCtx, vcpu: Vcpu, count: number, foreigndom: n
   return { rc, done: i };
 }
 
+/** The frame of a 64-bit machine address (Sv32 machine addresses have 34 bits); -1 beyond. */
+function maddrToMfn(hi: number, lo: number): number {
+  return hi >>> 0 > 3 ? -1 : (hi >>> 0) * 0x10_0000 + (lo >>> 12);
+}
+
 function normalPtUpdate(ctx: MmCtx, d: Domain, ptOwner: Domain, pgOwner: Domain, req: MmuUpdateReq, preserveAd: boolean): number {
   if (!mayActOn(d, ptOwner) || !mayActOn(d, pgOwner)) return xenErr('EPERM');
   // Sv32 PTEs are 32 bits: a non-zero high word would be reserved bits.
   if (req.valHi !== 0) return xenErr('EINVAL');
   const f = ctx.frames;
   const ptr = (req.ptrLo & ~3) >>> 0;
-  const mfn = req.ptrHi !== 0 ? -1 : ptr >>> 12;
+  const mfn = maddrToMfn(req.ptrHi, ptr);
   const index = (ptr & 0xfff) >>> 2;
   if (!f.getPage(mfn, ptOwner.domid)) return xenErr('EINVAL');
   let rc = xenErr('EINVAL');
@@ -186,7 +191,7 @@ function machphysUpdate(ctx: MmCtx, d: Domain, ptOwner: Domain, pgOwner: Domain,
   if (d !== ptOwner || !mayActOn(d, pgOwner)) return xenErr('EPERM');
   if (req.valHi !== 0) return xenErr('EINVAL');
   const f = ctx.frames;
-  const mfn = req.ptrHi !== 0 ? -1 : req.ptrLo >>> 12;
+  const mfn = maddrToMfn(req.ptrHi, req.ptrLo);
   if (!f.getPage(mfn, pgOwner.domid)) return xenErr('EINVAL');
   f.setM2p(mfn, req.valLo);
   f.putPage(mfn);

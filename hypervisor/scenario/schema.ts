@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { MAX_MACHINE_MEMORY_MIB } from '../mm/frame_table.ts';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
@@ -43,7 +44,7 @@ export const ScenarioSpec = z
     pcpus: z.number().int().min(1).max(256).default(1),
     scheduler: z.enum(['credit', 'rr']).default('credit'),
     /** Machine memory in MiB. */
-    machineMemory: z.number().int().min(16).max(65536).default(8192),
+    machineMemory: z.number().int().min(16).max(MAX_MACHINE_MEMORY_MIB).default(8192),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
     until: duration.default(1e9),
     domains: z.array(DomainSpec).min(1),

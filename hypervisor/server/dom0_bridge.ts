@@ -8,6 +8,7 @@ import type { Hypervisor } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
 import { clearPending } from '../evtchn/two_level.ts';
+import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
 import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ECS } from '../evtchn/state.ts';
 import type { Peer } from '../../protocol/session.ts';
@@ -23,7 +24,8 @@ export class Dom0Bridge {
   readonly control: Domain;
   /** Frames dom0 has mapped: the byte range guests dirtied since the last dispatch. */
   private readonly mapped = new Map<number, { lo: number; hi: number; refs: number }>();
-  private readonly scheduled = new Set<number>();
+  /** Coalesces notifications and holds back floods (hypervisor/evtchn/dom0_dispatch.ts). */
+  readonly dispatcher: Dom0PortDispatcher;
   /** Grant handles dom0 holds, and the frame each one maps. */
   private readonly grantMfns = new Map<number, { mfn: number; readonly: boolean }>();
   /** What dom0 was told of each live domain, told again to a dom0 that restarts. */
@@ -33,14 +35,10 @@ export class Dom0Bridge {
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.control = hv.domain(0) ?? hv.createControlDomain();
+    this.dispatcher = new Dom0PortDispatcher(hv, (port) => this.call('dom0Event', { port, timeNs: Math.floor(hv.now()), pages: this.collectDirty() }));
     this.control.onEvent = (port) => {
       clearPending(this.control, port);
-      if (this.scheduled.has(port)) return;
-      this.scheduled.add(port);
-      hv.dispatch(async () => {
-        this.scheduled.delete(port);
-        await this.call('dom0Event', { port, timeNs: Math.floor(hv.now()), pages: this.collectDirty() });
-      });
+      this.dispatcher.notify(port);
     };
     attachDom0Hooks(
       hv,
@@ -85,7 +83,7 @@ export class Dom0Bridge {
     this.grantMfns.clear();
     for (const mfn of this.mapped.keys()) this.hv.unwatchFrame(mfn);
     this.mapped.clear();
-    this.scheduled.clear();
+    this.dispatcher.reset();
   }
 
   /** A dom0 (re)connected: tells it of every live domain, so it serves their rings again. */

@@ -1,0 +1,103 @@
+// Notifications of the control domain's ports, handed to dom0 as dispatches (dom0 in this
+// process or in its own: dom0/local_platform.ts, hypervisor/server/dom0_bridge.ts).
+//
+// A dispatch stops the whole machine until dom0 has served it (that is what keeps runs
+// deterministic), so its cost is wall time that every domain pays. Two rules keep that cost
+// on the domain that causes it:
+//
+//   coalescing  a port already waiting for its dispatch costs nothing more to notify (as a
+//               pending bit does: dom0 sees one event however many sends came before it);
+//   storms      a port notified STORM_NOTIFICATIONS or more times while its dispatch was
+//               already waiting is being flooded (a frontend that notifies without waiting
+//               for its backend does not need every notification served at once). Its next
+//               dispatch waits twice as long as the last, up to MAX_BACKOFF_NS; a dispatch
+//               without a storm behind it brings the port back to the normal latency.
+//
+// So a guest looping on EVTCHNOP_send to dom0 gets at most one dispatch per MAX_BACKOFF_NS
+// of virtual time, whatever its rate, and pays for its sends in its own time (each is a
+// hypercall on its own vCPU); a well-behaved frontend, which notifies once per batch and
+// then waits for the backend, never sees a backoff. Everything is counted in virtual time:
+// runs stay a function of their inputs.
+
+import type { Hypervisor } from '../hypervisor.ts';
+
+/** Notifications while a dispatch is waiting that make a port a storm. */
+export const STORM_NOTIFICATIONS = 8;
+/** The longest a storming port's dispatch is held back (virtual ns). */
+export const MAX_BACKOFF_NS = 1_000_000;
+
+interface PortState {
+  scheduled: boolean;
+  /** Notifications since the dispatch was scheduled. */
+  redundant: number;
+  /** Extra delay of the port's next dispatch (0 = normal latency). */
+  backoffNs: number;
+  /** Logged once the port first reached MAX_BACKOFF_NS. */
+  reported: boolean;
+}
+
+export interface Dom0DispatchStats {
+  /** Notifications of dom0's ports. */
+  notifications: number;
+  /** Dispatches they caused. */
+  dispatches: number;
+  /** Notifications folded into a dispatch already waiting. */
+  coalesced: number;
+  /** Dispatches held back because their port was storming. */
+  backedOff: number;
+}
+
+export class Dom0PortDispatcher {
+  readonly stats: Dom0DispatchStats = { notifications: 0, dispatches: 0, coalesced: 0, backedOff: 0 };
+  private ports = new Map<number, PortState>();
+
+  constructor(
+    private readonly hv: Hypervisor,
+    private readonly serve: (port: number) => Promise<void> | void,
+  ) {}
+
+  /** dom0's `port` was notified: serve it in a dispatch, unless one is already waiting. */
+  notify(port: number): void {
+    this.stats.notifications++;
+    let st = this.ports.get(port);
+    if (!st) {
+      st = { scheduled: false, redundant: 0, backoffNs: 0, reported: false };
+      this.ports.set(port, st);
+    }
+    if (st.scheduled) {
+      st.redundant++;
+      this.stats.coalesced++;
+      return;
+    }
+    st.scheduled = true;
+    if (st.backoffNs > 0) this.stats.backedOff++;
+    const s = st;
+    this.hv.dispatch(() => {
+      s.scheduled = false;
+      this.stats.dispatches++;
+      this.adapt(port, s);
+      return this.serve(port);
+    }, this.hv.costs.dom0DispatchNs + st.backoffNs);
+  }
+
+  /** Forgets every port (dom0 went away; a new one binds its own). */
+  reset(): void {
+    this.ports = new Map();
+  }
+
+  /** Sets the port's next delay from what happened while this dispatch waited. */
+  private adapt(port: number, st: PortState): void {
+    if (st.redundant >= STORM_NOTIFICATIONS) {
+      st.backoffNs = Math.min(MAX_BACKOFF_NS, Math.max(2 * st.backoffNs, this.hv.costs.dom0DispatchNs));
+      if (st.backoffNs === MAX_BACKOFF_NS && !st.reported) {
+        st.reported = true;
+        const e = this.hv.domain(0)?.evtchn;
+        const from = e && e.portIsValid(port) ? ` from d${e.remoteDomid[port]}` : '';
+        this.hv.printk(`d0 port ${port}: notification storm${from} (${st.redundant} while one dispatch waited); its dispatches now wait up to ${MAX_BACKOFF_NS / 1e6} ms`);
+      }
+    } else {
+      st.backoffNs = 0;
+    }
+    st.redundant = 0;
+  }
+}
