@@ -14,6 +14,9 @@ import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type Peer } from '../../protocol/session.ts';
 import { parseEnv, readToken } from '../../cli/runtime.ts';
+import type { DomainInfo } from '../../protocol/wire.ts';
+import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
+import { floodImage } from '../helpers/flood_guests.ts';
 
 const PVSIM = join(process.cwd(), 'bin/pvsim.js');
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-machine-'));
@@ -124,6 +127,13 @@ describe('the machine under attack from every side at once', { timeout: 90_000 }
     const deaf = await xl(u.vars, 'create', cfg('deaf', `kernel = "${WORK}"\nmemory = 8\nextra = "work=timer period_us=100000 forever"`));
     expect(deaf.err).toBe('');
 
+    // Noisy neighbours: one writes its console as fast as it can, one sends 2 M events to
+    // dom0 on its xenstore port. Each pays in its own time; the good guest still finishes.
+    const noisy = await xl(u.vars, 'create', cfg('noisy', `kernel = "${WORK}"\nmemory = 16\nextra = "work=console n=20000 len=100"\non_poweroff = "preserve"`));
+    expect(noisy.err).toBe('');
+    const flooder = await peer.request('createDomain', { name: 'flooder', kernel: floodImage(1, 2_000_000), memoryMib: 4, onPoweroff: 'preserve' });
+    expect(flooder.error ?? '').toBe('');
+
     const [frames, badCreates, hostileClient, flood] = await Promise.all([
       // A stranger's frames at both daemons, before any hello.
       Promise.all([hvUrl, u.vars.PVSIM_URL!].flatMap((url) => [badFrame(url, RESERVED_OPCODE), badFrame(url, LEN_2_32)])),
@@ -173,9 +183,18 @@ describe('the machine under attack from every side at once', { timeout: 90_000 }
       dmesg = (await peer.request('dmesg', {})).lines!.lines.join('\n');
     }
     expect(dmesg).toMatch(/work=blk .*writes=64 reads=64 errors=0/);
+    // The noisy ones ran to their end (the console writer's 2 MB out, the flooder's 2 M
+    // sends), in their own time, and powered off.
+    for (const name of ['noisy', 'flooder']) {
+      let d: DomainInfo | undefined;
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && !(d && d.flags & XEN_DOMINF.shutdown); await new Promise((r) => setTimeout(r, 50))) {
+        d = (await peer.request('listDomains', {})).domains!.domains.find((x) => x.name === name);
+      }
+      expect(d!.flags & XEN_DOMINF.shutdown, name).toBeTruthy();
+    }
     // Nothing of the refused creates is left, and the console flood was held back, not queued.
     const names = (await peer.request('listDomains', {})).domains!.domains.map((d) => d.name).sort();
-    expect(names).toEqual(['Domain-0', 'deaf', 'good']);
+    expect(names).toEqual(['Domain-0', 'deaf', 'flooder', 'good', 'noisy']);
     expect(flood.filter((rc) => rc === 0).length).toBeLessThan(128);
     // The daemons we started are the ones still running, and they still answer.
     expect(isAlive(dom0.pid) && isAlive(hv.pid) && u.proc.exitCode === null).toBe(true);
