@@ -48,6 +48,12 @@ export interface BackendDriver {
   disconnect(dev: DeviceInstance): Promise<void> | void;
   /** The device's backend directory is gone (its domain destroyed): let go of what it held. */
   remove?(dev: DeviceInstance): void;
+  /**
+   * A device a previous dom0 had connected, found by this one: take back what the device
+   * holds on the host (blkback: its image, so the sharing rule still sees it in use), before
+   * its frontend reconnects. Throw if that cannot be done; the device is failed at reconnect.
+   */
+  claim?(dev: DeviceInstance): void;
 }
 
 export class XenbusBackend {
@@ -128,6 +134,13 @@ export class XenbusBackend {
             // device is Closed and the frontend sets up a new ring and re-issues what was in
             // flight (it goes back to Initialising; below we then offer InitWait again).
             this.setState(dev, XenbusState.Closed);
+            // Until its frontend reconnects, the device still has its host resources: claimed
+            // now, or a create in that window could take its image (one writable user only).
+            try {
+              this.driver.claim?.(dev);
+            } catch (e) {
+              this.log(`xenbus: ${backend}: claim after a dom0 restart: ${(e as Error).message}`);
+            }
           }
         }
         try {

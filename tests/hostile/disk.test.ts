@@ -7,7 +7,7 @@
 // With dom0 in-process and with real processes (pvsim up, pvsim xl).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -475,5 +475,74 @@ describe('a frontend whose connection fails', () => {
     expect(Number(dec.decode(d.xenstored.store.read(DOM0, `${backendPath('vbd', g.domid, 51712)}/state`)))).toBe(S.Closed);
     expect(dec.decode(d.xenstored.store.read(DOM0, `${backendErrorPath('vbd', g.domid, 51712)}/error`))).toMatch(/bind_interdomain/);
     expect(g.grantFlags(8)).toBe(GTF.permit_access); // mapped for a moment, let go again
+  });
+});
+
+// Attacks on the fixes above (adversarial review of items 4-6).
+describe('attacks on the disk fixes', () => {
+  it('a restarted dom0 claims the images its predecessor had connected: a create before the frontend reconnects cannot take a writable one', async () => {
+    const state = join(dir, 'restart-claim.xs');
+    const img = join(dir, 'restart-claim.img');
+    writeFileSync(img, new Uint8Array(MiB));
+    // The XenStore a dom0 leaves when it dies serving domain 1's disk, Connected (written
+    // here without a backend acting on it: only what the next dom0 finds matters).
+    const first = new Dom0Daemons(new LocalPlatform(machine()), { netBackend: false, blockBackend: false, stateFile: state });
+    addDevice(first.xenstored, 1, { kind: 'vbd', devid: 51712, backend: { params: img, mode: 'w' }, frontend: {} });
+    const put = (path: string, v: string) => first.xenstored.fire(first.xenstored.store.write(DOM0, path, new TextEncoder().encode(v)));
+    put(`${backendPath('vbd', 1, 51712)}/state`, String(S.Connected));
+    put(`/local/domain/1/device/vbd/51712/state`, String(S.Connected));
+    first.close();
+    const log: string[] = [];
+    const next = new Dom0Daemons(new LocalPlatform(machine()), { netBackend: false, stateFile: state, log: (l) => log.push(l) });
+    await next.settle();
+    expect(next.blkback!.openImages).toBe(1); // claimed before domain 1's frontend is back
+    addDevice(next.xenstored, 2, { kind: 'vbd', devid: 51712, backend: { params: img, mode: 'w' }, frontend: {} });
+    await next.settle();
+    expect(next.deviceFailure(2)).toMatchObject({ errno: 16, message: expect.stringContaining('in use by domain 1') });
+    // Domain 1's frontend reconnects and gets its disk back.
+    next.xenstored.fire(next.xenstored.store.write({ domid: 1, privileged: false }, '/local/domain/1/device/vbd/51712/state', new TextEncoder().encode(String(S.Initialising))));
+    await next.settle();
+    expect(Number(dec.decode(next.xenstored.store.read(DOM0, `${backendPath('vbd', 1, 51712)}/state`)))).toBe(S.InitWait);
+    next.close();
+  });
+
+  it('a frontend flipping Initialised/Closing/Initialising 40 times reopens nothing, and once Closed keeps nothing mapped', async () => {
+    const hv = machine();
+    const d = new Dom0Daemons(new LocalPlatform(hv), { netBackend: false });
+    const g = MmGuest.create(hv, { name: 'flip' });
+    g.shareGrantTable(g.layout.virtBase + 3 * MiB);
+    g.grant(8, 0, g.mfnOfVa(SPARE_VA), GTF.permit_access);
+    new SharedRing(hv.frames.frameStorage(g.mfnOfVa(SPARE_VA)), BLKIF_RING_ENTRY_SIZE).init();
+    addDevice(d.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'flip.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    await d.settle();
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const guest = { domid: g.domid, privileged: false };
+    const fe = `/local/domain/${g.domid}/device/vbd/51712`;
+    const put = (k: string, v: string) => d.xenstored.fire(d.xenstored.store.write(guest, `${fe}/${k}`, new TextEncoder().encode(v)));
+    const be = () => Number(dec.decode(d.xenstored.store.read(DOM0, `${backendPath('vbd', g.domid, 51712)}/state`)));
+    for (let i = 0; i < 40; i++) {
+      put('ring-ref', '8');
+      put('event-channel', String(evtchnAllocUnbound(hv, g.domain, g.domid, 0)));
+      put('state', String(S.Initialised));
+      // Not always a settle in between: the backend sees whichever state is there then (a
+      // Closing it never saw leaves it Connected, as Linux's blkback).
+      if (i % 2 === 0) await d.settle();
+      put('state', String(S.Closing));
+      if (i % 3 === 0) await d.settle();
+      put('state', String(S.Initialising));
+      await d.settle();
+      expect([S.InitWait, S.Connected]).toContain(be());
+      expect(d.blkback!.openImages).toBe(1);
+    }
+    put('state', String(S.Closing));
+    await d.settle();
+    expect(be()).toBe(S.Closed);
+    expect(d.blkback!.openImages).toBe(1);
+    expect(d.blkback!.attached.size).toBe(0);
+    expect(fds()).toBe(before);
+    expect(g.grantFlags(8)).toBe(GTF.permit_access); // not left mapped
+    await d.domainDestroyed(g.domid);
+    expect(d.blkback!.openImages).toBe(0);
   });
 });

@@ -96,6 +96,11 @@ export class BlkbackDriver implements BackendDriver {
     return null;
   }
 
+  /** A device a previous dom0 served: its image is opened (claimed) again at once. */
+  claim(dev: DeviceInstance): void {
+    this.store(dev);
+  }
+
   features(dev: DeviceInstance): Record<string, string> {
     const s = this.store(dev);
     return {
