@@ -506,6 +506,27 @@ describe('attacks on the disk fixes', () => {
     next.close();
   });
 
+  it('a size an image cannot have is refused before a file is made; a file made for a disk that then fails is removed', async () => {
+    const { d, read, state } = daemons();
+    const sizes = ['-1', '1000', '0', 'abc', '1e30', '1.5', '0x10', String(2 ** 52)];
+    for (const [i, size] of sizes.entries()) {
+      const p = join(dir, `size${i}.img`);
+      addDevice(d.xenstored, 40 + i, { kind: 'vbd', devid: 51712, backend: { params: p, mode: 'w', size }, frontend: {} });
+      await d.settle();
+      if (state(40 + i) === S.InitWait) {
+        // 4 PiB sparse: a filesystem may allow it (the client's choice, as with xl's own files).
+        expect(size).toBe(String(2 ** 52));
+        expect(existsSync(p)).toBe(true);
+      } else {
+        expect(state(40 + i)).toBe(S.Closed);
+        if (size !== String(2 ** 52)) expect(read(`${backendErrorPath('vbd', 40 + i, 51712)}/error`)).toMatch(/^22 cannot create .*: size .* is not a positive whole number of 512-byte sectors$/);
+        expect(existsSync(p)).toBe(false); // nothing left behind to break the next create
+      }
+      await d.domainDestroyed(40 + i);
+    }
+    expect(d.blkback!.openImages).toBe(0);
+  });
+
   it('a frontend flipping Initialised/Closing/Initialising 40 times reopens nothing, and once Closed keeps nothing mapped', async () => {
     const hv = machine();
     const d = new Dom0Daemons(new LocalPlatform(hv), { netBackend: false });
