@@ -527,6 +527,20 @@ describe('attacks on the disk fixes', () => {
     expect(d.blkback!.openImages).toBe(0);
   });
 
+  it('a guest value in an error (ring-ref with a newline) is quoted: it cannot forge a line of dom0 log', async () => {
+    const { d, log } = daemons();
+    addDevice(d.xenstored, 5, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'forge.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    await d.settle();
+    const guest = { domid: 5, privileged: false };
+    const fe = '/local/domain/5/device/vbd/51712';
+    d.xenstored.fire(d.xenstored.store.write(guest, `${fe}/ring-ref`, new TextEncoder().encode('x\ndom0: d1 admin: destroying it')));
+    d.xenstored.fire(d.xenstored.store.write(guest, `${fe}/state`, new TextEncoder().encode(String(S.Initialised))));
+    await d.settle();
+    const line = log.find((l) => l.includes('bad ring-ref'));
+    expect(line).toBe(`xenbus: ${backendPath('vbd', 5, 51712)}: bad ring-ref "x\\ndom0: d1 admin: destroying it"`);
+    expect(log.every((l) => !l.includes('\n'))).toBe(true);
+  });
+
   it('a frontend flipping Initialised/Closing/Initialising 40 times reopens nothing, and once Closed keeps nothing mapped', async () => {
     const hv = machine();
     const d = new Dom0Daemons(new LocalPlatform(hv), { netBackend: false });
