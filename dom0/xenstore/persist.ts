@@ -8,6 +8,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Xenstored, SavedDomain } from './xenstored.ts';
 import { formatPerms, parsePerms } from './perms.ts';
 import type { NodeData } from './store.ts';
+import { RateLimitedLog } from '../backends/ratelimit.ts';
 
 const VERSION = 1;
 
@@ -21,8 +22,17 @@ interface SavedState {
 export class XenstoreStateFile {
   private dirty = false;
   private timer: NodeJS.Immediate | null = null;
+  private closed = false;
+  /** Save failures (a full or failing filesystem): logged, a burst at a time. */
+  private readonly failures: RateLimitedLog;
 
-  constructor(private readonly file: string, private readonly xsd: Xenstored) {}
+  constructor(
+    private readonly file: string,
+    private readonly xsd: Xenstored,
+    log: (line: string) => void = () => {},
+  ) {
+    this.failures = new RateLimitedLog(log);
+  }
 
   /** Loads a saved state into a daemon that has served nothing yet; false if there is none. */
   restore(): boolean {
@@ -47,6 +57,7 @@ export class XenstoreStateFile {
   /** Starts saving on every change: at once when flush() is called, else on the next turn. */
   track(): void {
     const mark = () => {
+      if (this.closed) return; // a stopped dom0 writes no more (a new one may own the file)
       this.dirty = true;
       this.timer ??= setImmediate(() => {
         this.timer = null;
@@ -70,13 +81,23 @@ export class XenstoreStateFile {
     }
     const state: SavedState = { version: VERSION, nodes, domains: this.xsd.saveDomains() };
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    try {
+      writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch (e) {
+      // The host failed the save (ENOSPC, EIO, the directory gone): dom0 serves on with the
+      // store in memory, says so, and saves again at the next change. The previous file
+      // stays whole (the rename did not happen). Thrown from a timer, this ended dom0.
+      this.dirty = true;
+      const err = e as NodeJS.ErrnoException;
+      this.failures.log(`xenstored: cannot save ${this.file}: ${err.code ?? ''} ${err.message}; XenStore is kept in memory and saved at the next change`);
+    }
   }
 
   close(): void {
     if (this.timer) clearImmediate(this.timer);
     this.timer = null;
     this.flush();
+    this.closed = true;
   }
 }

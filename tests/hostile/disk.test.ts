@@ -7,7 +7,7 @@
 // With dom0 in-process and with real processes (pvsim up, pvsim xl).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -539,6 +539,26 @@ describe('attacks on the disk fixes', () => {
     const line = log.find((l) => l.includes('bad ring-ref'));
     expect(line).toBe(`xenbus: ${backendPath('vbd', 5, 51712)}: bad ring-ref "x\\ndom0: d1 admin: destroying it"`);
     expect(log.every((l) => !l.includes('\n'))).toBe(true);
+  });
+
+  it("a full or failing filesystem under dom0's XenStore state file is logged, not the end of dom0; it saves again once it can", async () => {
+    const sub = join(dir, 'state-dir');
+    mkdirSync(sub);
+    const file = join(sub, 'xs.state');
+    const log: string[] = [];
+    const d = new Dom0Daemons(new LocalPlatform(machine()), { netBackend: false, blockBackend: false, stateFile: file, log: (l) => log.push(l) });
+    d.saveState();
+    rmSync(sub, { recursive: true }); // the save fails now (ENOENT here; ENOSPC, EIO alike)
+    const put = (v: string) => d.xenstored.fire(d.xenstored.store.write(DOM0, '/local/domain/0/data-x', new TextEncoder().encode(v)));
+    put('1');
+    await new Promise((r) => setImmediate(r)); // the deferred save runs (it used to throw from its timer)
+    d.saveState(); // and the synchronous one a dispatch makes
+    expect(log.filter((l) => l.startsWith(`xenstored: cannot save ${file}: ENOENT`)).length).toBeGreaterThan(0);
+    mkdirSync(sub);
+    put('2');
+    await new Promise((r) => setImmediate(r));
+    expect(JSON.stringify(JSON.parse(readFileSync(file, 'utf8')))).toContain('/local/domain/0/data-x');
+    d.close();
   });
 
   it('a frontend flipping Initialised/Closing/Initialising 40 times reopens nothing, and once Closed keeps nothing mapped', async () => {
