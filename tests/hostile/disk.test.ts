@@ -561,6 +561,69 @@ describe('attacks on the disk fixes', () => {
     d.close();
   });
 
+  it('a domain destroyed while its request is being served: the request finishes on the mapped ring, nothing is written to it after the unmap', async () => {
+    const hv = machine();
+    const platform = new LocalPlatform(hv);
+    // A grant copy that waits for the test: the request is in flight while the destroy runs.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inCopy!: () => void;
+    const copying = new Promise<void>((r) => (inCopy = r));
+    const copyToGrant = platform.copyToGrant.bind(platform);
+    platform.copyToGrant = async (...a) => {
+      inCopy();
+      await gate;
+      return copyToGrant(...a);
+    };
+    // Every mapping records a write made to it after its unmap.
+    const late: string[] = [];
+    const unmapped = new Set<number>();
+    const mapGrant = platform.mapGrant.bind(platform);
+    platform.mapGrant = async (domid, ref, ro) => {
+      const m = await mapGrant(domid, ref, ro);
+      if (!m.page) return m;
+      const h = m.handle;
+      return { ...m, page: { ...m.page, dirty: (off: number, len: number) => void (unmapped.has(h) && late.push(`${off}+${len}`)) } };
+    };
+    const unmapGrant = platform.unmapGrant.bind(platform);
+    platform.unmapGrant = async (h) => {
+      unmapped.add(h);
+      return unmapGrant(h);
+    };
+    const d = new Dom0Daemons(platform, { netBackend: false });
+    const g = MmGuest.create(hv, { name: 'inflight' });
+    g.shareGrantTable(g.layout.virtBase + 3 * MiB);
+    const ringMfn = g.mfnOfVa(SPARE_VA);
+    g.grant(8, 0, ringMfn, GTF.permit_access);
+    g.grant(9, 0, g.mfnOfVa(SPARE_VA + 4096), GTF.permit_access);
+    const ringBytes = hv.frames.frameStorage(ringMfn);
+    const sring = new SharedRing(ringBytes, BLKIF_RING_ENTRY_SIZE);
+    sring.init();
+    const front = new FrontRing(sring);
+    addDevice(d.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'inflight.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    await d.settle();
+    const guest = { domid: g.domid, privileged: false };
+    const fe = `/local/domain/${g.domid}/device/vbd/51712`;
+    const put = (k: string, v: string) => d.xenstored.fire(d.xenstored.store.write(guest, `${fe}/${k}`, new TextEncoder().encode(v)));
+    put('ring-ref', '8');
+    put('event-channel', String(evtchnAllocUnbound(hv, g.domain, g.domid, 0)));
+    put('state', String(S.Initialised));
+    await d.settle();
+    const dv = new DataView(ringBytes.buffer, ringBytes.byteOffset, ringBytes.byteLength);
+    writeBlkifRequest(dv, front.nextRequest(), { operation: BLKIF_OP.READ, nr_segments: 1, handle: 0, id: 7n, sector_number: 0n, seg: [{ gref: 9, first_sect: 0, last_sect: 7 }] });
+    front.produced();
+    front.pushRequestsAndCheckNotify();
+    const serving = d.blkback!.attached.values().next().value!.ring.service();
+    await copying; // the READ waits in its grant copy
+    const destroyed = d.domainDestroyed(g.domid);
+    release();
+    await Promise.all([serving, destroyed]);
+    expect(late).toEqual([]);
+    expect(readBlkifResponse(dv, front.nextResponse())).toMatchObject({ id: 7n, status: BLKIF_RSP.OKAY }); // answered, before the unmap
+    expect(d.blkback!.openImages).toBe(0);
+    expect(g.grantFlags(8)).toBe(GTF.permit_access);
+  });
+
   it('a frontend flipping Initialised/Closing/Initialising 40 times reopens nothing, and once Closed keeps nothing mapped', async () => {
     const hv = machine();
     const d = new Dom0Daemons(new LocalPlatform(hv), { netBackend: false });

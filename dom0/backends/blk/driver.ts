@@ -157,6 +157,7 @@ export class BlkbackDriver implements BackendDriver {
     const a = this.attached.get(dev.backend);
     if (!a) return;
     this.attached.delete(dev.backend);
+    await a.ring.stop(); // a request being served finishes on the mapped ring first
     try {
       a.store.flush();
     } catch (e) {
