@@ -455,6 +455,42 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });
+
+  it('keeps a writable image its domain had connected when dom0 is killed (-9) and restarted: a create before the frontend is back is refused', async () => {
+    const u = await up();
+    const token = readToken(u.env.PVSIM_TOKEN_FILE!);
+    const img = join(dir, 'kill9.img');
+    const cfg = (name: string) => {
+      const f = join(dir, `${name}.cfg`);
+      writeFileSync(f, `name = "${name}"\nkernel = "${join(process.cwd(), 'guests/build/work.elf')}"\nmemory = 16\nextra = "work=blk n=100000"\ndisk = [ 'file:${img},xvda,w' ]\n`);
+      return f;
+    };
+    const xlCreate = (name: string) => spawnSync(process.execPath, [PVSIM, 'xl', 'create', cfg(name)], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
+    expect(xlCreate('holder').status).toBe(0);
+    const first = (await connect(u.env.PVSIM_URL!, 'client', token)).peer;
+    const dmesg = async () => (await first.request('dmesg', {})).lines!.lines.join('\n');
+    for (let i = 0; i < 400 && !/blk: vbd/.test(await dmesg()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect((await first.request('pauseDomain', { name: 'holder' })).rc).toBe(0); // its frontend cannot reconnect for now
+    first.close();
+    const dom0 = Number(spawnSync('pgrep', ['-P', String(u.proc.pid), '-f', 'dom0'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    expect(dom0).toBeGreaterThan(0);
+    process.kill(dom0, 'SIGKILL');
+    // The new dom0 answers (it scanned its saved XenStore first).
+    let peer: Awaited<ReturnType<typeof connect>>['peer'] | null = null;
+    for (let i = 0; i < 400 && !peer; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      if (/restarting it from its saved XenStore/.test(u.stderr.join('\n'))) peer = await connect(u.env.PVSIM_URL!, 'client', token).then((c) => c.peer, () => null);
+    }
+    expect(peer).not.toBeNull();
+    cleanups.push(() => peer!.close());
+    const taker = xlCreate('taker');
+    expect(taker.status).not.toBe(0);
+    expect(taker.stderr).toMatch(/create taker: disk xvda \(vbd 51712\): .*kill9\.img is in use by domain \d+ \(holder\) read-write/);
+    expect((await peer!.request('listDomains', {})).domains!.domains.map((x) => x.name)).toEqual(['Domain-0', 'holder']);
+    expect((await peer!.request('destroyDomain', { name: 'holder' })).rc).toBe(0);
+    u.proc.kill('SIGTERM');
+    expect(await u.exited).toBe(0);
+  });
 });
 
 describe('a frontend whose connection fails', () => {
