@@ -60,6 +60,8 @@ export class XenbusBackend {
   readonly devices = new Map<string, DeviceInstance>();
   private readonly base: string;
   private busy: Promise<void> = Promise.resolve();
+  /** A pass queued behind `busy` that has not started yet (see scan). */
+  private queued: Promise<void> | null = null;
 
   /** dom0's log, rate-limited: a frontend failing its device over and over costs no flood. */
   private readonly log: (line: string) => void;
@@ -91,10 +93,23 @@ export class XenbusBackend {
     this.write(`${dev.backend}/state`, String(state));
   }
 
-  /** Re-examines every device; call whenever XenStore may have changed (a watch fired). */
+  /**
+   * Re-examines every device; call whenever XenStore may have changed (a watch fired).
+   * Calls while a pass is queued and not yet started share it: it reads XenStore when it
+   * starts, so it sees their changes too. (One pass per watch event made each XenStore
+   * write of a guest cost dom0 a pass over every device of every domain.)
+   */
   scan(): Promise<void> {
-    this.busy = this.busy.then(() => this.scanOnce()).catch((e: unknown) => this.log(`xenbus: ${this.base}: scan: ${(e as Error).message}`));
-    return this.busy;
+    if (this.queued) return this.queued;
+    const pass = this.busy
+      .then(() => {
+        this.queued = null;
+        return this.scanOnce();
+      })
+      .catch((e: unknown) => this.log(`xenbus: ${this.base}: scan: ${(e as Error).message}`));
+    this.queued = pass;
+    this.busy = pass;
+    return pass;
   }
 
   /**
@@ -113,6 +128,7 @@ export class XenbusBackend {
         if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
       })
       .catch(() => {});
+    this.queued = null; // a pass queued before this one would not see the device forgotten
     await this.scan();
   }
 

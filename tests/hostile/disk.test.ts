@@ -451,7 +451,13 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     }
     expect((dmesg.match(done) ?? []).length).toBeGreaterThanOrEqual(2);
     expect(u.stderr.join('\n')).not.toMatch(/restart of restarter failed/);
-    expect((await peer.request('destroyDomain', { name: 'restarter' })).rc).toBe(0);
+    // It powers off and restarts over and over: between one instance and the next it has
+    // no domain (ESRCH), so destroy until none is left.
+    const alive = async () => (await peer.request('listDomains', {})).domains!.domains.some((x) => x.name === 'restarter');
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && (await alive()); await new Promise((r) => setTimeout(r, 20))) {
+      await peer.request('destroyDomain', { name: 'restarter' });
+    }
+    expect(await alive()).toBe(false);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });
@@ -658,6 +664,25 @@ describe('attacks on the disk fixes', () => {
     expect(readBlkifResponse(dv, front.nextResponse())).toMatchObject({ id: 7n, status: BLKIF_RSP.OKAY }); // answered, before the unmap
     expect(d.blkback!.openImages).toBe(0);
     expect(g.grantFlags(8)).toBe(GTF.permit_access);
+  });
+
+  it("a guest's XenStore writes cost dom0 one pass over the devices per batch, not one per write (200 domains' disks)", async () => {
+    const { d } = daemons();
+    for (let i = 1; i <= 200; i++) addDevice(d.xenstored, i, { kind: 'vbd', devid: 51712, backend: { params: join(dir, `many${i}.img`), mode: 'w', size: String(MiB) }, frontend: {} });
+    await d.settle();
+    const store = d.xenstored.store;
+    const directory = store.directory.bind(store);
+    let passes = 0;
+    store.directory = (c, path) => {
+      if (path === '/local/domain/0/backend/vbd') passes++;
+      return directory(c, path);
+    };
+    const guest = { domid: 1, privileged: false };
+    for (let i = 0; i < 2000; i++) d.xenstored.fire(store.write(guest, `/local/domain/1/device/vbd/51712/x${i % 10}`, new TextEncoder().encode('y')));
+    await d.settle();
+    expect(passes).toBeLessThanOrEqual(3); // it was 5,402 (2.3 s of dom0's time for 2,000 writes)
+    for (let i = 1; i <= 200; i++) await d.domainDestroyed(i);
+    expect(d.blkback!.openImages).toBe(0);
   });
 
   it('a frontend flipping Initialised/Closing/Initialising 40 times reopens nothing, and once Closed keeps nothing mapped', async () => {
