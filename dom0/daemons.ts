@@ -82,7 +82,7 @@ export class Dom0Daemons {
       onRelease: (domid) => this.detachStore(domid),
     });
     if (opts.stateFile) {
-      this.state = new XenstoreStateFile(opts.stateFile, this.xenstored);
+      this.state = new XenstoreStateFile(opts.stateFile, this.xenstored, opts.log);
       this.restored = this.state.restore();
       this.state.track();
     }

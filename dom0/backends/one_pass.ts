@@ -6,6 +6,8 @@
 export class OnePassAtATime {
   private running = false;
   private again = false;
+  /** The passes under way, if any (what `idle` waits for). */
+  private current: Promise<void> | null = null;
 
   constructor(
     private readonly pass: () => Promise<void>,
@@ -14,19 +16,29 @@ export class OnePassAtATime {
   ) {}
 
   /** Runs passes until none was asked for during the last; returns at once if one is running. */
-  async run(): Promise<void> {
+  run(): Promise<void> {
     if (this.running) {
       this.again = true;
-      return;
+      return Promise.resolve();
     }
     this.running = true;
-    try {
-      do {
-        this.again = false;
-        await this.pass();
-      } while (this.again && this.live());
-    } finally {
-      this.running = false;
-    }
+    const passes = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.pass();
+        } while (this.again && this.live());
+      } finally {
+        this.running = false;
+        this.current = null;
+      }
+    })();
+    this.current = passes;
+    return passes;
+  }
+
+  /** Resolves once no pass is under way (whatever the passes' outcome). */
+  async idle(): Promise<void> {
+    await this.current?.catch(() => {});
   }
 }

@@ -48,12 +48,20 @@ export interface BackendDriver {
   disconnect(dev: DeviceInstance): Promise<void> | void;
   /** The device's backend directory is gone (its domain destroyed): let go of what it held. */
   remove?(dev: DeviceInstance): void;
+  /**
+   * A device a previous dom0 had connected, found by this one: take back what the device
+   * holds on the host (blkback: its image, so the sharing rule still sees it in use), before
+   * its frontend reconnects. Throw if that cannot be done; the device is failed at reconnect.
+   */
+  claim?(dev: DeviceInstance): void;
 }
 
 export class XenbusBackend {
   readonly devices = new Map<string, DeviceInstance>();
   private readonly base: string;
   private busy: Promise<void> = Promise.resolve();
+  /** A pass queued behind `busy` that has not started yet (see scan). */
+  private queued: Promise<void> | null = null;
 
   /** dom0's log, rate-limited: a frontend failing its device over and over costs no flood. */
   private readonly log: (line: string) => void;
@@ -85,10 +93,23 @@ export class XenbusBackend {
     this.write(`${dev.backend}/state`, String(state));
   }
 
-  /** Re-examines every device; call whenever XenStore may have changed (a watch fired). */
+  /**
+   * Re-examines every device; call whenever XenStore may have changed (a watch fired).
+   * Calls while a pass is queued and not yet started share it: it reads XenStore when it
+   * starts, so it sees their changes too. (One pass per watch event made each XenStore
+   * write of a guest cost dom0 a pass over every device of every domain.)
+   */
   scan(): Promise<void> {
-    this.busy = this.busy.then(() => this.scanOnce()).catch((e: unknown) => this.log(`xenbus: ${this.base}: scan: ${(e as Error).message}`));
-    return this.busy;
+    if (this.queued) return this.queued;
+    const pass = this.busy
+      .then(() => {
+        this.queued = null;
+        return this.scanOnce();
+      })
+      .catch((e: unknown) => this.log(`xenbus: ${this.base}: scan: ${(e as Error).message}`));
+    this.queued = pass;
+    this.busy = pass;
+    return pass;
   }
 
   /**
@@ -107,6 +128,7 @@ export class XenbusBackend {
         if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
       })
       .catch(() => {});
+    this.queued = null; // a pass queued before this one would not see the device forgotten
     await this.scan();
   }
 
@@ -128,6 +150,13 @@ export class XenbusBackend {
             // device is Closed and the frontend sets up a new ring and re-issues what was in
             // flight (it goes back to Initialising; below we then offer InitWait again).
             this.setState(dev, XenbusState.Closed);
+            // Until its frontend reconnects, the device still has its host resources: claimed
+            // now, or a create in that window could take its image (one writable user only).
+            try {
+              this.driver.claim?.(dev);
+            } catch (e) {
+              this.log(`xenbus: ${backend}: claim after a dom0 restart: ${(e as Error).message}`);
+            }
           }
         }
         try {

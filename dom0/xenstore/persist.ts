@@ -23,6 +23,7 @@ import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSyn
 import type { Xenstored, SavedDomain } from './xenstored.ts';
 import { formatPerms, parsePerms } from './perms.ts';
 import type { NodeData, XsNode } from './store.ts';
+import { RateLimitedLog } from '../backends/ratelimit.ts';
 
 const VERSION = 2;
 /** Snapshots of version 1 (one whole-store file, no journal) are still read. */
@@ -192,9 +193,17 @@ export class XenstoreStateFile {
   private ops: Op[] = [];
   private readonly dirtyDomains = new Set<number>();
   private timer: NodeJS.Immediate | null = null;
+  private closed = false;
+  /** Save failures (a full or failing filesystem): logged, a burst at a time. */
+  private readonly failures: RateLimitedLog;
 
-  constructor(private readonly file: string, private readonly xsd: Xenstored) {
+  constructor(
+    private readonly file: string,
+    private readonly xsd: Xenstored,
+    log: (line: string) => void = () => {},
+  ) {
     this.journalFile = `${file}.journal`;
+    this.failures = new RateLimitedLog(log);
   }
 
   /**
@@ -295,11 +304,12 @@ export class XenstoreStateFile {
       soon();
     };
     this.xsd.beforeReplyVisible = () => this.flush();
-    this.compact();
+    this.tryCompact();
   }
 
   /** Writes the changes made since the last flush, if any; compacts a journal grown too big. */
   flush(): void {
+    if (this.closed) return; // a stopped dom0 writes no more (a new one may own the file)
     if (this.ops.length === 0 && this.dirtyDomains.size === 0) return;
     const ops = this.ops;
     this.ops = [];
@@ -309,13 +319,46 @@ export class XenstoreStateFile {
     }
     this.dirtyDomains.clear();
     if (this.fd === null) {
-      this.compact();
+      this.tryCompact();
       return;
     }
     const rec = record({ ops });
-    writeSync(this.fd, rec);
+    try {
+      // A short write (the filesystem just filled up) is retried, and then fails as ENOSPC.
+      for (let off = 0; off < rec.length; ) off += writeSync(this.fd, rec, off, rec.length - off);
+    } catch (e) {
+      this.failed(e);
+      return;
+    }
     this.journalBytes += rec.length;
-    if (this.journalBytes > Math.max(MIN_COMPACT_BYTES, this.snapshotBytes)) this.compact();
+    if (this.journalBytes > Math.max(MIN_COMPACT_BYTES, this.snapshotBytes)) this.tryCompact();
+  }
+
+  private tryCompact(): void {
+    try {
+      this.compact();
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  /**
+   * The host failed a save (ENOSPC, EIO, the directory gone): dom0 serves on with the
+   * store in memory, says so, and writes a whole new snapshot at the next change (the
+   * batch that failed is in it then). A torn record it may have left ends recovery of the
+   * old journal, whose epoch the new snapshot supersedes. Thrown from a timer, this ended dom0.
+   */
+  private failed(e: unknown): void {
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already unusable
+      }
+    }
+    this.fd = null;
+    const err = e as NodeJS.ErrnoException;
+    this.failures.log(`xenstored: cannot save ${this.file}: ${err.code ?? ''} ${err.message}; XenStore is kept in memory and saved at the next change`);
   }
 
   /** A new snapshot of everything, then an empty journal of its epoch. */
@@ -356,6 +399,7 @@ export class XenstoreStateFile {
     if (this.fd !== null || this.ops.length || this.dirtyDomains.size) this.flush();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+    this.closed = true;
     this.xsd.store.onChange = null;
     this.xsd.onStateChange = null;
     this.xsd.beforeReplyVisible = null;

@@ -49,6 +49,8 @@ export class BlkbackRing {
   lastError = '';
   /** Set when the frontend broke the ring's rules; the ring is served no more (as Xen's blkback). */
   halted = false;
+  /** Set when the device disconnects: no further request is taken (see stop). */
+  private stopped = false;
   /** feature-persistent, both ends agreeing: data grants are mapped once and kept until disconnect. */
   private readonly persistentMaps = new Map<number, { handle: number; page: MappedPage }>();
 
@@ -84,13 +86,13 @@ export class BlkbackRing {
   /** One pass: loops until the final check finds no more requests. */
   private async servicePass(): Promise<void> {
     for (;;) {
-      if (this.halted) return;
+      if (this.halted || this.stopped) return;
       if (this.back.requestProdOverflow()) {
         this.halted = true;
         this.lastError = `frontend published req_prod ${this.back.sring.reqProd} past the ring; halting it`;
         return;
       }
-      while (this.back.unconsumedRequests() > 0) {
+      while (!this.stopped && this.back.unconsumedRequests() > 0) {
         const off = this.back.nextRequest();
         const req = readBlkifRequest(this.dv, off);
         // As Xen's blkback: an indirect request is answered with the operation it carried.
@@ -219,6 +221,17 @@ export class BlkbackRing {
     if (typeof page === 'number') return { status: page, data: new Uint8Array(0) };
     if (!page) return this.platform.copyFromGrant(this.domid, gref, offset, len);
     return { status: GNTST.okay, data: page.bytes.slice(offset, offset + len) };
+  }
+
+  /**
+   * The device is disconnecting: takes no further request and resolves once the pass under
+   * way (if any) is done, its response written while the ring is still mapped. Unmapping
+   * under a pass that awaits a grant copy would let it write to a page dom0 no longer maps
+   * (another domain's, once freed; or a stale write that fails dom0's next request).
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.passes.idle();
   }
 
   /** Lets go of every persistent mapping (the frontend disconnected). */

@@ -36,6 +36,12 @@ export interface BlkbackOptions {
   domainName?: (domid: number) => string | undefined;
 }
 
+/** A value a guest wrote, for a message: quoted, escaped, at most 64 characters of it. */
+function guestText(v: string | undefined): string {
+  if (v === undefined) return '(none)';
+  return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
+}
+
 export class BlkbackDriver implements BackendDriver {
   readonly kind = 'vbd';
   private readonly stores = new Map<string, Opened>();
@@ -96,6 +102,11 @@ export class BlkbackDriver implements BackendDriver {
     return null;
   }
 
+  /** A device a previous dom0 served: its image is opened (claimed) again at once. */
+  claim(dev: DeviceInstance): void {
+    this.store(dev);
+  }
+
   features(dev: DeviceInstance): Record<string, string> {
     const s = this.store(dev);
     return {
@@ -116,10 +127,12 @@ export class BlkbackDriver implements BackendDriver {
     const ref = Number(read('ring-ref'));
     const evtchn = Number(read('event-channel'));
     const protocol = read('protocol');
-    if (!Number.isInteger(ref) || ref < 0) throw new Error(`bad ring-ref ${read('ring-ref')}`);
-    if (!Number.isInteger(evtchn) || evtchn <= 0) throw new Error(`bad event-channel ${read('event-channel')}`);
+    // The guest wrote these: quoted (JSON) in the error node and dom0's log, so a value with
+    // a newline cannot add a line of its own making to the log.
+    if (!Number.isInteger(ref) || ref < 0) throw new Error(`bad ring-ref ${guestText(read('ring-ref'))}`);
+    if (!Number.isInteger(evtchn) || evtchn <= 0) throw new Error(`bad event-channel ${guestText(read('event-channel'))}`);
     // RV32's blkif layout is x86_64's (64-bit fields 8-aligned): that ABI, or none.
-    if (protocol !== undefined && protocol !== 'x86_64-abi') throw new Error(`unsupported protocol ${protocol}`);
+    if (protocol !== undefined && protocol !== 'x86_64-abi') throw new Error(`unsupported protocol ${guestText(protocol)}`);
     const store = this.store(dev); // before mapping anything, so a failure leaves nothing held
     const m = await this.platform.mapGrant(dev.domid, ref, false);
     if (!m.page) throw new Error(`ring-ref ${ref}: grant status ${m.status}`);
@@ -144,6 +157,7 @@ export class BlkbackDriver implements BackendDriver {
     const a = this.attached.get(dev.backend);
     if (!a) return;
     this.attached.delete(dev.backend);
+    await a.ring.stop(); // a request being served finishes on the mapped ring first
     try {
       a.store.flush();
     } catch (e) {

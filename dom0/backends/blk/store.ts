@@ -6,7 +6,7 @@
 // EISDIR, ENOSPC, EIO, ...): blkback turns one at open into the device failing (the error
 // node, Closed), and one during a request into BLKIF_RSP_ERROR for that request only.
 
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { BLKIF_SECTOR_BYTES } from '../../../protocol/xen/blkif.ts';
 
 export class BlockStoreError extends Error {
@@ -71,11 +71,40 @@ function host<T>(what: string, fn: () => T): T {
 export class FileBlockStore implements BlockStore {
   readonly sectors: number;
   readonly identity: string;
-  private fd: number;
+  private fd = -1;
+  /** This store made the file (it did not exist): removed again if the open fails. */
+  private created = false;
 
   /** Opens `path` (creating it sparse with `sizeBytes` if absent). */
   constructor(readonly path: string, readonly readonly: boolean, sizeBytes?: number) {
-    const fd = host(`cannot open ${path}`, () => {
+    try {
+      const fd = this.openOrCreate(path, readonly, sizeBytes);
+      this.fd = fd;
+      const st = host(`cannot stat ${path}`, () => fstatSync(fd));
+      // A `file:` disk is a regular file (Xen's block script: "test -f"). A directory opens
+      // read-only without complaint on Linux, and a character device has no size.
+      if (st.isDirectory()) throw new BlockStoreError(`cannot open ${path}: EISDIR (is a directory)`, 'EISDIR');
+      if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: EINVAL (not a regular file: a file: disk is an image file)`, 'EINVAL');
+      if (st.size % BLKIF_SECTOR_BYTES !== 0) throw new BlockStoreError(`${path}: ${st.size} bytes is not a whole number of 512-byte sectors`, 'EINVAL');
+      this.sectors = st.size / BLKIF_SECTOR_BYTES;
+      this.identity = `${st.dev}:${st.ino}`;
+    } catch (e) {
+      this.close(); // a store that failed to open holds no descriptor
+      // and a file it made for the purpose is removed again: a failed attach leaves nothing.
+      if (this.created) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** The image's descriptor; creates it (sparse, `sizeBytes`) if absent and writable. */
+  private openOrCreate(path: string, readonly: boolean, sizeBytes: number | undefined): number {
+    return host(`cannot open ${path}`, () => {
       try {
         // Only a regular file is opened: a FIFO would block dom0 in open() until a writer
         // came, and opening a device may do things (a tape rewinds). O_NONBLOCK covers a
@@ -88,32 +117,24 @@ export class FileBlockStore implements BlockStore {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (readonly) throw new BlockStoreError(`cannot open ${path}: no such image, and a read-only disk cannot be created`, 'ENOENT');
-        if (!sizeBytes) throw new BlockStoreError(`cannot open ${path}: no such image and no size to create it with`, 'ENOENT');
+        if (sizeBytes === undefined) throw new BlockStoreError(`cannot open ${path}: no such image and no size to create it with`, 'ENOENT');
+        // Checked before anything is made: a size the image could not have (negative, not
+        // whole sectors, not a number) would leave a file behind that no later open accepts.
+        if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % BLKIF_SECTOR_BYTES !== 0) {
+          throw new BlockStoreError(`cannot create ${path}: size ${sizeBytes} is not a positive whole number of 512-byte sectors`, 'EINVAL');
+        }
         // 'wx+': never truncates a file that appeared since (another disk's, perhaps).
         const created = openSync(path, 'wx+', 0o600);
+        this.created = true;
         try {
           ftruncateSync(created, sizeBytes);
         } catch (t) {
-          closeSync(created);
+          closeSync(created); // (and the constructor unlinks it)
           throw t;
         }
         return created;
       }
     });
-    this.fd = fd;
-    try {
-      const st = host(`cannot stat ${path}`, () => fstatSync(fd));
-      // A `file:` disk is a regular file (Xen's block script: "test -f"). A directory opens
-      // read-only without complaint on Linux, and a character device has no size.
-      if (st.isDirectory()) throw new BlockStoreError(`cannot open ${path}: EISDIR (is a directory)`, 'EISDIR');
-      if (!st.isFile()) throw new BlockStoreError(`cannot open ${path}: EINVAL (not a regular file: a file: disk is an image file)`, 'EINVAL');
-      if (st.size % BLKIF_SECTOR_BYTES !== 0) throw new BlockStoreError(`${path}: ${st.size} bytes is not a whole number of 512-byte sectors`, 'EINVAL');
-      this.sectors = st.size / BLKIF_SECTOR_BYTES;
-      this.identity = `${st.dev}:${st.ino}`;
-    } catch (e) {
-      closeSync(fd); // a store that failed to open holds no descriptor
-      throw e;
-    }
   }
 
   read(sector: number, bytes: number): Uint8Array {
