@@ -317,7 +317,12 @@ async function onDomainState(
   log(`dom0: d${d.domid} ${d.name} shut down (reason ${reason}): ${action}`);
   if (action === 'preserve') return;
   configs.delete(d.domid);
-  await hv.request('destroyDomain', { domid: d.domid });
+  const gone = await hv.request('destroyDomain', { domid: d.domid });
+  // Someone else (xl destroy) got there first: that destroy wins, nothing is restarted.
+  if (gone.rc !== 0) {
+    log(`dom0: d${d.domid} ${d.name} was destroyed meanwhile; not restarting it`);
+    return;
+  }
   // Its devices are unplugged (images closed) before the new instance claims them again.
   await daemons.domainDestroyed(d.domid).catch(() => undefined);
   if (action === 'restart' || action === 'rename-restart' || action === 'soft-reset') {
