@@ -53,6 +53,14 @@ export class Peer {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private inFlight = 0;
+  /**
+   * Our requests not yet sent because MAX_OUTSTANDING of ours are unanswered: the peer
+   * closes a connection with more, and one Peer may carry the requests of many callers
+   * (dom0 forwards every client's to the hypervisor), so the window is kept here, by the
+   * sender. Its length is bounded by the callers (each client of dom0 has at most
+   * MAX_OUTSTANDING itself); each entry waits at most its own time-out.
+   */
+  private readonly waiting: { id: number; bytes: Uint8Array }[] = [];
   closed = false;
   onNotice: ((n: Notice) => void) | null = null;
   onClose: ((why: string) => void) | null = null;
@@ -68,13 +76,31 @@ export class Peer {
     if (this.closed) return Promise.reject(new ProtocolError('connection is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // Encoded now, so a request that cannot be encoded fails its caller, not a later send.
+      const bytes = encodeFrame({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
       const timer = setTimeout(() => {
+        // A request still waiting is dropped; one sent keeps its place in the window until
+        // the peer answers it, since the peer counts it until then.
+        const w = this.waiting.findIndex((x) => x.id === id);
+        if (w >= 0) this.waiting.splice(w, 1);
         this.pending.delete(id);
         reject(new ProtocolError(`no answer to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.send({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
+      this.waiting.push({ id, bytes });
+      this.sendWaiting();
     });
+  }
+
+  /** Ids of our requests sent and not yet answered (or timed out). */
+  private readonly sent = new Set<number>();
+
+  private sendWaiting(): void {
+    while (this.waiting.length > 0 && this.sent.size < MAX_OUTSTANDING && !this.closed) {
+      const w = this.waiting.shift()!;
+      this.sent.add(w.id);
+      this.sendBytes(w.bytes);
+    }
   }
 
   notify(notice: Notice): void {
@@ -88,12 +114,16 @@ export class Peer {
   }
 
   private send(frame: Frame): void {
+    this.sendBytes(encodeFrame(frame));
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
     if (this.closed) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.fail(1008, 'peer is not reading its output');
       return;
     }
-    this.ws.send(encodeFrame(frame), { binary: true });
+    this.ws.send(bytes, { binary: true });
   }
 
   private fail(code: number, reason: string): void {
@@ -105,6 +135,8 @@ export class Peer {
   private shutdown(why: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.waiting.length = 0;
+    this.sent.clear();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new ProtocolError(why));
@@ -123,8 +155,12 @@ export class Peer {
       return;
     }
     if (frame.response) {
+      // Only an answer to a request we sent counts (not one to a request still waiting: a
+      // peer that guesses ids). A late answer to a timed-out one frees its place and no more.
+      if (!this.sent.delete(frame.response.id)) return;
+      this.sendWaiting();
       const p = this.pending.get(frame.response.id);
-      if (!p) return; // late answer to a timed-out request
+      if (!p) return;
       this.pending.delete(frame.response.id);
       clearTimeout(p.timer);
       p.resolve(frame.response);

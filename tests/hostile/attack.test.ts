@@ -1,0 +1,47 @@
+// An adversarial review of issue 9's fixes (items 1, 3, 7, 8, 10, 12): the cases that broke
+// when they were attacked, each with the fix it needed. In-process servers on loopback
+// sockets (the code paths are the ones pvsim's processes run); every server is closed.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect, MAX_OUTSTANDING, serve, type Peer } from '../../protocol/session.ts';
+
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+});
+
+describe('one connection carrying the requests of many callers (dom0 forwarding its clients to the hypervisor)', { timeout: 20_000 }, () => {
+  it(`keeps at most ${MAX_OUTSTANDING} requests unanswered on the wire, so the peer never cuts it off`, async () => {
+    // The hypervisor's side: answers only once released, as a busy one would.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let most = 0;
+    let now = 0;
+    const server = await serve({
+      role: 'dom0',
+      token: 't',
+      name: 'hv',
+      now: () => 0,
+      onPeer: () => {},
+      handler: async () => {
+        most = Math.max(most, ++now);
+        await gate;
+        now--;
+        return { rc: 0 };
+      },
+    });
+    closers.push(server.close);
+    const { peer } = await connect(server.url, 'dom0', 't');
+    let lost = '';
+    (peer as Peer).onClose = (why) => (lost = why);
+    // Three clients of dom0, each within its own limit, 600 requests in all.
+    const all = Array.from({ length: 600 }, () => peer.request('info', {}, 15_000));
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    const rs = await Promise.all(all);
+    expect(lost).toBe('');
+    expect(rs.every((r) => r.rc === 0)).toBe(true);
+    expect(most).toBe(MAX_OUTSTANDING);
+    peer.close();
+  });
+});
