@@ -3,7 +3,8 @@
 // sockets (the code paths are the ones pvsim's processes run); every server is closed.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect, MAX_OUTSTANDING, serve, type Peer } from '../../protocol/session.ts';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect, LOGIN_DEADLINE_MS, MAX_OUTSTANDING, MAX_PENDING, serve, type Peer } from '../../protocol/session.ts';
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -43,5 +44,34 @@ describe('one connection carrying the requests of many callers (dom0 forwarding 
     expect(rs.every((r) => r.rc === 0)).toBe(true);
     expect(most).toBe(MAX_OUTSTANDING);
     peer.close();
+  });
+});
+
+describe('connections that never log in', { timeout: 20_000 }, () => {
+  it(`cannot lock a real client out by holding ${MAX_PENDING} idle connections (no token needed)`, async () => {
+    const server = await serve({ role: 'client', token: 't', name: 'dom0', now: () => 0, onPeer: () => {}, handler: () => ({ rc: 0 }) });
+    closers.push(server.close);
+    const port = Number(new URL(server.url).port);
+    const idle: Socket[] = await Promise.all(
+      Array.from({ length: MAX_PENDING }, () => new Promise<Socket>((res, rej) => {
+        const s = tcpConnect(port, '127.0.0.1', () => res(s));
+        s.on('error', rej);
+      })),
+    );
+    const closedIdle = idle.map((s) => new Promise<number>((res) => s.once('close', () => res(Date.now()))));
+    for (const s of idle) s.on('error', () => {});
+    const t0 = Date.now();
+    // Well inside the login deadline: the idle ones all still hold their places.
+    for (let i = 0; i < 3; i++) {
+      const { peer } = await connect(server.url, 'client', 't');
+      expect((await peer.request('info', {})).rc).toBe(0);
+      peer.close();
+    }
+    expect(Date.now() - t0).toBeLessThan(LOGIN_DEADLINE_MS);
+    // Each login took the place of the oldest idle connection, no more.
+    const gone = idle.filter((s) => s.destroyed || s.readyState === 'closed').length;
+    expect(gone).toBeLessThanOrEqual(3);
+    for (const s of idle) s.destroy();
+    await Promise.all(closedIdle);
   });
 });
