@@ -3,7 +3,13 @@
 // sockets (the code paths are the ones pvsim's processes run); every server is closed.
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HypervisorServer } from '../../hypervisor/server/server.ts';
+import { startDom0 } from '../../dom0/dom0.ts';
+import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
 import { connect, LOGIN_DEADLINE_MS, MAX_OUTSTANDING, MAX_PENDING, serve, type Peer } from '../../protocol/session.ts';
 
 const closers: (() => Promise<void>)[] = [];
@@ -73,5 +79,36 @@ describe('connections that never log in', { timeout: 20_000 }, () => {
     expect(gone).toBeLessThanOrEqual(3);
     for (const s of idle) s.destroy();
     await Promise.all(closedIdle);
+  });
+});
+
+describe('a client asking to destroy, pause or shut down Domain-0', { timeout: 30_000 }, () => {
+  it('is refused (EINVAL) by domid and by name, and Domain-0 stays running', async () => {
+    const token = 'hv-attack';
+    const server = new HypervisorServer({ token, pcpus: 1, machineMemoryBytes: 64 * 1024 * 1024 });
+    const h = await server.start();
+    const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-attack-'));
+    const dom0 = await startDom0({ hypervisorUrl: h.url, hypervisorToken: token, clientToken: 'c', xenstoredPath: join(dir, 'xs.sock'), stateFile: join(dir, 'xs.json') });
+    closers.push(async () => {
+      await dom0.close();
+      await h.close();
+    });
+    const { peer } = await connect(dom0.url, 'client', 'c');
+    const cases = [
+      ['destroyDomain', { domid: 0 }],
+      ['destroyDomain', { name: 'Domain-0' }],
+      ['pauseDomain', { domid: 0 }],
+      ['unpauseDomain', { domid: 0 }],
+      ['shutdownDomain', { domain: { domid: 0 }, reason: 0 }],
+    ] as const;
+    for (const [op, arg] of cases) {
+      const r = await peer.request(op, arg as never);
+      expect(r.rc, op).toBe(-22);
+      expect(r.error).toMatch(/domain 0 \(Domain-0\) is the control domain/);
+    }
+    expect(server.hv.domain(0)?.state).toBe('running');
+    const d0 = (await peer.request('listDomains', {})).domains!.domains.find((d) => d.domid === 0)!;
+    expect(d0.flags & XEN_DOMINF.running).toBeTruthy();
+    peer.close();
   });
 });
