@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
 import { startDom0 } from '../../dom0/dom0.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
+import { ElfError, parseElf } from '../../hypervisor/domain/elf.ts';
 import { connect, LOGIN_DEADLINE_MS, MAX_OUTSTANDING, MAX_PENDING, serve, type Peer } from '../../protocol/session.ts';
 
 const closers: (() => Promise<void>)[] = [];
@@ -110,5 +111,80 @@ describe('a client asking to destroy, pause or shut down Domain-0', { timeout: 3
     const d0 = (await peer.request('listDomains', {})).domains!.domains.find((d) => d.domid === 0)!;
     expect(d0.flags & XEN_DOMINF.running).toBeTruthy();
     peer.close();
+  });
+});
+
+// --- kernel images whose headers point at the same bytes many times -----------------------
+
+/** An ELF32 RISC-V executable header of `size` bytes with `phnum` program headers at 52. */
+function elfHeader(size: number, o: { phnum: number; shoff?: number; shnum?: number }): { b: Uint8Array; dv: DataView } {
+  const b = new Uint8Array(size);
+  const dv = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], 0);
+  dv.setUint16(16, 2, true); // ET_EXEC
+  dv.setUint16(18, 243, true); // EM_RISCV
+  dv.setUint32(24, 0x80000000, true);
+  dv.setUint32(28, 52, true);
+  dv.setUint32(32, o.shoff ?? 0, true);
+  dv.setUint16(42, 32, true);
+  dv.setUint16(44, o.phnum, true);
+  dv.setUint16(46, 40, true);
+  dv.setUint16(48, o.shnum ?? 0, true);
+  return { b, dv };
+}
+function phdr(dv: DataView, i: number, p: { type: number; offset: number; vaddr: number; filesz: number; memsz: number }): void {
+  const o = 52 + i * 32;
+  dv.setUint32(o, p.type, true);
+  dv.setUint32(o + 4, p.offset, true);
+  dv.setUint32(o + 8, p.vaddr, true);
+  dv.setUint32(o + 12, p.vaddr, true);
+  dv.setUint32(o + 16, p.filesz, true);
+  dv.setUint32(o + 20, p.memsz, true);
+  dv.setUint32(o + 24, 5, true);
+}
+
+describe('kernel images whose headers repeat (a config author\'s or a client\'s kernel, parsed in dom0)', () => {
+  it('256 PT_LOAD segments over the same 1 MiB are not 256 copies of it', () => {
+    const size = 1 << 20;
+    const { b, dv } = elfHeader(size, { phnum: 256 });
+    for (let i = 0; i < 256; i++) phdr(dv, i, { type: 1, offset: 0, vaddr: 0x80000000 + i * size, filesz: size, memsz: size });
+    const before = process.memoryUsage().arrayBuffers;
+    const img = parseElf(b);
+    const grew = process.memoryUsage().arrayBuffers - before;
+    expect(img.segments).toHaveLength(256);
+    expect(grew).toBeLessThan(16 * size);
+  });
+
+  it('20 PT_NOTE segments over the same 256 KiB of empty notes are refused, not parsed 20 times', () => {
+    const size = 256 * 1024;
+    const { b, dv } = elfHeader(size, { phnum: 21 });
+    phdr(dv, 0, { type: 1, offset: 0, vaddr: 0x80000000, filesz: 64, memsz: 64 });
+    const start = 52 + 21 * 32;
+    const len = size - start - ((size - start) % 12);
+    for (let i = 1; i <= 20; i++) phdr(dv, i, { type: 4, offset: start, vaddr: 0, filesz: len, memsz: 0 });
+    expect(() => parseElf(b)).toThrow(ElfError);
+    expect(() => parseElf(b)).toThrow(/point at the same bytes over and over/);
+  });
+
+  it('symbol names that all run to the end of a NUL-free string table are refused, not read again for each', () => {
+    const size = 128 * 1024;
+    const { b, dv } = elfHeader(size, { phnum: 1, shoff: 84, shnum: 2 });
+    b.fill(0x41, 4096);
+    phdr(dv, 0, { type: 1, offset: 0, vaddr: 0x80000000, filesz: 64, memsz: 64 });
+    const half = (size - 4096) / 2;
+    const sh = (i: number, type: number, offset: number, sz: number, link: number) => {
+      const o = 84 + i * 40;
+      dv.setUint32(o + 4, type, true);
+      dv.setUint32(o + 16, offset, true);
+      dv.setUint32(o + 20, sz, true);
+      dv.setUint32(o + 24, link, true);
+      dv.setUint32(o + 36, 16, true);
+    };
+    sh(0, 2, 4096, half, 1); // SHT_SYMTAB, its strings in section 1
+    sh(1, 3, 4096 + half, half, 0); // SHT_STRTAB
+    for (let p = 4096, k = 1; p + 16 <= 4096 + half; p += 16, k++) dv.setUint32(p, k, true);
+    const t0 = Date.now();
+    expect(() => parseElf(b)).toThrow(/symbol table 0: the image's headers point at the same bytes/);
+    expect(Date.now() - t0).toBeLessThan(2_000);
   });
 });
