@@ -3,6 +3,7 @@
 // sockets (the code paths are the ones pvsim's processes run); every server is closed.
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -186,5 +187,27 @@ describe('kernel images whose headers repeat (a config author\'s or a client\'s 
     const t0 = Date.now();
     expect(() => parseElf(b)).toThrow(/symbol table 0: the image's headers point at the same bytes/);
     expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+});
+
+describe('a disk image that is a FIFO or a device (an xl.cfg disk= line)', () => {
+  it('is refused at once, in a separate process since a blocking open would hang the test too', () => {
+    const d = mkdtempSync(join(tmpdir(), 'pvsim-hostile-attack-disk-'));
+    const fifo = join(d, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const script = `
+      import { FileBlockStore } from ${JSON.stringify(join(process.cwd(), 'dom0/backends/blk/store.ts'))};
+      for (const [p, ro] of [[${JSON.stringify(fifo)}, true], [${JSON.stringify(fifo)}, false], ['/dev/zero', true]]) {
+        try { new FileBlockStore(p, ro); console.log('opened ' + p); } catch (e) { console.log(e.name + ': ' + e.message); }
+      }`;
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.signal, 'the open blocked').toBeNull();
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `BlockStoreError: ${fifo} is not a regular file (a disk image must be one)`,
+      `BlockStoreError: ${fifo} is not a regular file (a disk image must be one)`,
+      'BlockStoreError: /dev/zero is not a regular file (a disk image must be one)',
+    ]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });

@@ -2,7 +2,7 @@
 // absent, read and written at sector offsets, flushed with fsync (a flush that returns has
 // reached the disk), discards written as zeros.
 
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { BLKIF_SECTOR_BYTES } from '../../../protocol/xen/blkif.ts';
 
 export class BlockStoreError extends Error {
@@ -18,7 +18,16 @@ export class FileBlockStore {
     const create = !existsSync(path);
     if (create && readonly) throw new BlockStoreError(`${path}: no such image, and a read-only disk cannot be created`);
     if (create && !sizeBytes) throw new BlockStoreError(`${path}: no such image and no size to create it with`);
-    this.fd = openSync(path, create ? 'w+' : readonly ? 'r' : 'r+', 0o600);
+    // O_NONBLOCK: a FIFO with no writer would hold a read-only open (and then every read)
+    // forever, and with it all of dom0. It changes nothing for a regular file, the only
+    // kind accepted (checked on the open descriptor).
+    const flags = create ? constants.O_RDWR | constants.O_CREAT : readonly ? constants.O_RDONLY : constants.O_RDWR;
+    this.fd = openSync(path, flags | constants.O_NONBLOCK | constants.O_NOCTTY, 0o600);
+    const st = fstatSync(this.fd);
+    if (!st.isFile()) {
+      closeSync(this.fd);
+      throw new BlockStoreError(`${path} is not a regular file (a disk image must be one)`);
+    }
     if (create) ftruncateSync(this.fd, sizeBytes!);
     const size = fstatSync(this.fd).size;
     if (size % BLKIF_SECTOR_BYTES !== 0) throw new BlockStoreError(`${path}: ${size} bytes is not a whole number of 512-byte sectors`);
