@@ -196,7 +196,7 @@ export class Peer {
 /** Bytes an unauthenticated peer may send after its upgrade: room for a hello, nothing more. */
 export const PRELOGIN_BYTES = 4096;
 /** Connections not yet authenticated (TCP accepted, no welcome yet); a new one beyond closes the oldest. */
-export const MAX_PENDING = 16;
+export const MAX_PENDING = 256;
 /** Time from TCP accept to an accepted hello before the server closes the connection. */
 export const LOGIN_DEADLINE_MS = 3_000;
 
@@ -232,14 +232,22 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   http.on('connection', (socket: Socket) => {
     // From the first moment: a reset or garbage ends this connection, never the process.
     socket.on('error', () => socket.destroy());
-    // Full: the oldest pending connection makes room. Refusing the newcomer instead would let
+    // Full: the oldest pending connection makes room, preferring one that has not even sent
+    // its upgrade (a real client sends it at once). Refusing the newcomer instead would let
     // anyone who can connect (no token needed) keep MAX_PENDING idle connections open and
-    // lock every client, and a restarted dom0, out; evicting the oldest means a flood must
-    // outpace a real client's few-millisecond login to stop it.
+    // lock every client, and a restarted dom0, out; this way a flood must open MAX_PENDING
+    // connections during a real client's login to stop it.
     if (pending.size >= MAX_PENDING) {
-      const oldest = pending.keys().next().value as Socket;
-      pending.delete(oldest);
-      oldest.destroy();
+      let victim: Socket | undefined;
+      for (const [s, st] of pending) {
+        if (st.ws === null) {
+          victim = s;
+          break;
+        }
+      }
+      victim ??= pending.keys().next().value as Socket;
+      pending.delete(victim);
+      victim.destroy();
     }
     const deadline = setTimeout(() => {
       if (state.ws) refuse(state.ws, 'no hello within the handshake time-out');
