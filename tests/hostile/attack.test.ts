@@ -211,3 +211,30 @@ describe('a disk image that is a FIFO or a device (an xl.cfg disk= line)', () =>
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });
+
+describe('a client writing XenStore through dom0', { timeout: 30_000 }, () => {
+  it('is held to one xenstored message (4096 bytes), as on xenstored\'s socket: a 20 MiB value is refused, not stored', async () => {
+    const token = 'hv-attack-xs';
+    const server = new HypervisorServer({ token, pcpus: 1, machineMemoryBytes: 64 * 1024 * 1024 });
+    const h = await server.start();
+    const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-attack-'));
+    const stateFile = join(dir, 'xs.json');
+    const dom0 = await startDom0({ hypervisorUrl: h.url, hypervisorToken: token, clientToken: 'c', xenstoredPath: join(dir, 'xs.sock'), stateFile });
+    closers.push(async () => {
+      await dom0.close();
+      await h.close();
+    });
+    const { peer } = await connect(dom0.url, 'client', 'c');
+    const big = await peer.request('xenstore', { op: 'write', path: '/local/domain/0/big', value: new Uint8Array(20 * 1024 * 1024).fill(65) });
+    expect(big.rc).toBe(-7);
+    expect(big.error).toMatch(/^E2BIG: a xenstore write of 20971540 bytes; one message carries at most 4096$/);
+    expect((await peer.request('xenstore', { op: 'read', path: '/local/domain/0/big' })).rc).toBe(-2);
+    const perms = await peer.request('xenstore', { op: 'set-perms', path: '/local/domain/0', perms: Array.from({ length: 2000 }, (_, i) => `r${i}`) });
+    expect(perms.rc).toBe(-7);
+    // A value that fits is fine.
+    const ok = await peer.request('xenstore', { op: 'write', path: '/local/domain/0/small', value: new Uint8Array(4000).fill(66) });
+    expect(ok.rc, ok.error).toBe(0);
+    expect((await peer.request('xenstore', { op: 'read', path: '/local/domain/0/small' })).xenstore?.value?.length).toBe(4000);
+    peer.close();
+  });
+});
