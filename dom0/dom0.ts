@@ -9,6 +9,7 @@ import { startXenstored, XsClient, type XenstoredServer } from './xenstore/index
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
+import { XENSTORE_PAYLOAD_MAX } from '../protocol/xen/xs_wire.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 import { ConsoleInputBusy } from './backends/console/backend.ts';
@@ -256,6 +257,11 @@ async function resolveDomid(hv: Peer, ref: { domid?: number; name?: string }): P
 
 /** XenStore for pvsim's own tools over the protocol; errors carry Xen's names (ENOENT, EACCES...). */
 async function xenstoreOp(xs: XsClient, op: RequestOps['xenstore']): Promise<Omit<Response, 'id'>> {
+  // What one xenstored message may carry, as on its socket and rings: the toolstack's own
+  // connection is in-process and unchecked, so a client's 20 MiB value would otherwise be
+  // stored (and saved with every later write).
+  const payload = Buffer.byteLength(op.path ?? '') + 1 + (op.value?.length ?? 0) + (op.perms ?? []).reduce((n, p) => n + Buffer.byteLength(p) + 1, 0);
+  if (payload > XENSTORE_PAYLOAD_MAX) return { rc: -XEN_ERRNO.E2BIG, error: `E2BIG: a xenstore ${op.op} of ${payload} bytes; one message carries at most ${XENSTORE_PAYLOAD_MAX}` };
   try {
     switch (op.op) {
       case 'read':

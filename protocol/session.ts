@@ -53,6 +53,14 @@ export class Peer {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private inFlight = 0;
+  /**
+   * Our requests not yet sent because MAX_OUTSTANDING of ours are unanswered: the peer
+   * closes a connection with more, and one Peer may carry the requests of many callers
+   * (dom0 forwards every client's to the hypervisor), so the window is kept here, by the
+   * sender. Its length is bounded by the callers (each client of dom0 has at most
+   * MAX_OUTSTANDING itself); each entry waits at most its own time-out.
+   */
+  private readonly waiting: { id: number; bytes: Uint8Array }[] = [];
   closed = false;
   onNotice: ((n: Notice) => void) | null = null;
   onClose: ((why: string) => void) | null = null;
@@ -68,13 +76,31 @@ export class Peer {
     if (this.closed) return Promise.reject(new ProtocolError('connection is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // Encoded now, so a request that cannot be encoded fails its caller, not a later send.
+      const bytes = encodeFrame({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
       const timer = setTimeout(() => {
+        // A request still waiting is dropped; one sent keeps its place in the window until
+        // the peer answers it, since the peer counts it until then.
+        const w = this.waiting.findIndex((x) => x.id === id);
+        if (w >= 0) this.waiting.splice(w, 1);
         this.pending.delete(id);
         reject(new ProtocolError(`no answer to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.send({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
+      this.waiting.push({ id, bytes });
+      this.sendWaiting();
     });
+  }
+
+  /** Ids of our requests sent and not yet answered (or timed out). */
+  private readonly sent = new Set<number>();
+
+  private sendWaiting(): void {
+    while (this.waiting.length > 0 && this.sent.size < MAX_OUTSTANDING && !this.closed) {
+      const w = this.waiting.shift()!;
+      this.sent.add(w.id);
+      this.sendBytes(w.bytes);
+    }
   }
 
   notify(notice: Notice): void {
@@ -88,12 +114,16 @@ export class Peer {
   }
 
   private send(frame: Frame): void {
+    this.sendBytes(encodeFrame(frame));
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
     if (this.closed) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.fail(1008, 'peer is not reading its output');
       return;
     }
-    this.ws.send(encodeFrame(frame), { binary: true });
+    this.ws.send(bytes, { binary: true });
   }
 
   private fail(code: number, reason: string): void {
@@ -105,6 +135,8 @@ export class Peer {
   private shutdown(why: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.waiting.length = 0;
+    this.sent.clear();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new ProtocolError(why));
@@ -123,8 +155,12 @@ export class Peer {
       return;
     }
     if (frame.response) {
+      // Only an answer to a request we sent counts (not one to a request still waiting: a
+      // peer that guesses ids). A late answer to a timed-out one frees its place and no more.
+      if (!this.sent.delete(frame.response.id)) return;
+      this.sendWaiting();
       const p = this.pending.get(frame.response.id);
-      if (!p) return; // late answer to a timed-out request
+      if (!p) return;
       this.pending.delete(frame.response.id);
       clearTimeout(p.timer);
       p.resolve(frame.response);
@@ -159,8 +195,8 @@ export class Peer {
 
 /** Bytes an unauthenticated peer may send after its upgrade: room for a hello, nothing more. */
 export const PRELOGIN_BYTES = 4096;
-/** Connections not yet authenticated (TCP accepted, no welcome yet); more are closed at once. */
-export const MAX_PENDING = 16;
+/** Connections not yet authenticated (TCP accepted, no welcome yet); a new one beyond closes the oldest. */
+export const MAX_PENDING = 256;
 /** Time from TCP accept to an accepted hello before the server closes the connection. */
 export const LOGIN_DEADLINE_MS = 3_000;
 
@@ -196,9 +232,22 @@ export async function serve(opts: ServeOptions): Promise<{ url: string; close: (
   http.on('connection', (socket: Socket) => {
     // From the first moment: a reset or garbage ends this connection, never the process.
     socket.on('error', () => socket.destroy());
+    // Full: the oldest pending connection makes room, preferring one that has not even sent
+    // its upgrade (a real client sends it at once). Refusing the newcomer instead would let
+    // anyone who can connect (no token needed) keep MAX_PENDING idle connections open and
+    // lock every client, and a restarted dom0, out; this way a flood must open MAX_PENDING
+    // connections during a real client's login to stop it.
     if (pending.size >= MAX_PENDING) {
-      socket.destroy();
-      return;
+      let victim: Socket | undefined;
+      for (const [s, st] of pending) {
+        if (st.ws === null) {
+          victim = s;
+          break;
+        }
+      }
+      victim ??= pending.keys().next().value as Socket;
+      pending.delete(victim);
+      victim.destroy();
     }
     const deadline = setTimeout(() => {
       if (state.ws) refuse(state.ws, 'no hello within the handshake time-out');

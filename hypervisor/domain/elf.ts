@@ -44,8 +44,33 @@ function u32(b: DataView, o: number): number {
   return b.getUint32(o, true);
 }
 
+/**
+ * The work parsing may do, in bytes looked at: a small multiple of the image's size. An
+ * image's headers may point many times at the same bytes (65,535 note segments over one
+ * 16 MiB region, symbol names that all run to the end of a NUL-free string table), and
+ * without a bound a few MiB of image became hundreds of GiB of copies and strings. Xen's
+ * libelf bounds its loops the same way (ELF_MAX_ITERATION_FACTOR).
+ */
+const WORK_FACTOR = 4;
+class WorkBudget {
+  private left: number;
+  constructor(private readonly size: number) {
+    this.left = WORK_FACTOR * size + 64 * 1024;
+  }
+  spend(n: number, what: string): void {
+    this.left -= n;
+    if (this.left < 0) {
+      throw new ElfError(`${what}: the image's headers point at the same bytes over and over (more than ${WORK_FACTOR} x its ${this.size} bytes to read); refused`);
+    }
+  }
+}
+
+/** The longest symbol or note name kept; longer ones are cut (only short names are looked up). */
+const MAX_NAME_BYTES = 256;
+
 function cstring(bytes: Uint8Array, off: number, limit = bytes.length): string {
   let end = off;
+  limit = Math.min(limit, off + MAX_NAME_BYTES);
   while (end < limit && bytes[end] !== 0) end++;
   return new TextDecoder().decode(bytes.subarray(off, end));
 }
@@ -56,11 +81,12 @@ function checkRange(what: string, off: number, len: number, fileSize: number): v
   }
 }
 
-function parseNotes(bytes: Uint8Array, off: number, size: number, out: ElfNote[]): void {
+function parseNotes(bytes: Uint8Array, off: number, size: number, out: ElfNote[], budget: WorkBudget): void {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = off + size;
   let p = off;
   while (p + 12 <= end) {
+    budget.spend(12 + 32, `note at offset ${p}`); // its header, and the object it becomes
     const namesz = u32(dv, p);
     const descsz = u32(dv, p + 4);
     const type = u32(dv, p + 8);
@@ -68,6 +94,7 @@ function parseNotes(bytes: Uint8Array, off: number, size: number, out: ElfNote[]
     const descOff = nameOff + ((namesz + 3) & ~3);
     const next = descOff + ((descsz + 3) & ~3);
     if (next > end) throw new ElfError(`malformed ELF note at offset ${p}: it runs past its section`);
+    budget.spend(descsz, `note at offset ${p}`);
     out.push({ name: cstring(bytes, nameOff, nameOff + namesz), type, desc: bytes.slice(descOff, descOff + descsz) });
     p = next;
   }
@@ -119,6 +146,7 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   if (phentsize < 32) throw new ElfError(`bad program header size ${phentsize}`);
   checkRange('program header table', phoff, phnum * phentsize, bytes.length);
 
+  const budget = new WorkBudget(bytes.length);
   const segments: ElfSegment[] = [];
   /** The program header index of each segment, for messages. */
   const loadIndex: number[] = [];
@@ -136,11 +164,12 @@ export function parseElf(bytes: Uint8Array): ElfImage {
       if (filesz > memsz) throw new ElfError(`segment ${i}: file size ${filesz} exceeds memory size ${memsz}`);
       checkRange(`segment ${i}`, offset, filesz, bytes.length);
       if (paddr + memsz > 2 ** 32 || vaddr + memsz > 2 ** 32) throw new ElfError(`segment ${i} wraps past 4 GiB`);
-      segments.push({ vaddr, paddr, data: bytes.slice(offset, offset + filesz), memsz, flags });
+      // A view, not a copy: segments may all name the same file bytes (overlaps are refused below).
+      segments.push({ vaddr, paddr, data: bytes.subarray(offset, offset + filesz), memsz, flags });
       loadIndex.push(i);
     } else if (ptype === PT_NOTE) {
       checkRange(`note segment ${i}`, offset, filesz, bytes.length);
-      parseNotes(bytes, offset, filesz, notes);
+      parseNotes(bytes, offset, filesz, notes, budget);
     }
   }
   if (segments.length === 0) throw new ElfError('ELF has no PT_LOAD segment: nothing to load');
@@ -159,7 +188,7 @@ export function parseElf(bytes: Uint8Array): ElfImage {
       const s = sec(i);
       if (s.type === SHT_NOTE && notes.length === 0) {
         checkRange(`note section ${i}`, s.offset, s.size, bytes.length);
-        parseNotes(bytes, s.offset, s.size, notes);
+        parseNotes(bytes, s.offset, s.size, notes, budget);
       }
       if (s.type !== SHT_SYMTAB) continue;
       if (s.link >= shnum) throw new ElfError(`symbol table ${i} names string table ${s.link}, which does not exist`);
@@ -167,10 +196,13 @@ export function parseElf(bytes: Uint8Array): ElfImage {
       checkRange(`symbol table ${i}`, s.offset, s.size, bytes.length);
       checkRange('string table', str.offset, str.size, bytes.length);
       const ent = s.entsize || 16;
+      if (ent < 16) throw new ElfError(`symbol table ${i}: entry size ${ent} is smaller than an ELF32 symbol (16)`);
       for (let p = s.offset; p + 16 <= s.offset + s.size; p += ent) {
+        budget.spend(16, `symbol table ${i}`);
         const nameIdx = u32(dv, p);
         if (nameIdx === 0 || nameIdx >= str.size) continue;
         const name = cstring(bytes, str.offset + nameIdx, str.offset + str.size);
+        budget.spend(name.length, `symbol table ${i}`);
         if (!symbols.has(name)) symbols.set(name, { value: u32(dv, p + 4), size: u32(dv, p + 8) });
       }
     }

@@ -281,6 +281,12 @@ export class HypervisorServer {
     }
     const d = this.find(ref);
     if (!d) return err('ESRCH', `no such domain: ${ref?.name || ref?.domid}`);
+    // Domain 0 is the caller itself: Xen's domctl refuses to destroy or pause the domain
+    // that asks (d == current->domain), and its shutdown is the host's. Destroying it here
+    // would close dom0's event channels and grant maps under every backend.
+    if (d.domid === 0 && (req.destroyDomain || req.pauseDomain || req.unpauseDomain || req.shutdownDomain)) {
+      return err('EINVAL', 'domain 0 (Domain-0) is the control domain: it cannot be destroyed, paused or shut down from the toolstack (stop pvsim up instead)');
+    }
     if (req.destroyDomain) {
       this.building.delete(d.domid); // a build dom0 gave up on
       hv.destroyDomain(d);
