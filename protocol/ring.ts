@@ -211,6 +211,17 @@ export class BackRing {
     return this.sring.slot(this.reqCons);
   }
 
+  /**
+   * RING_COPY_REQUEST: the request `ahead` slots past req_cons, copied out of the shared
+   * page into a private buffer. A backend reads each request slot through this once and
+   * then works on the copy only: the frontend may rewrite a published slot at any time,
+   * so two reads could see two requests (XSA-155's double fetch).
+   */
+  copyRequest(ahead = 0): Uint8Array {
+    const off = this.sring.slot(this.reqCons + ahead);
+    return this.sring.page.slice(off, off + this.sring.entryBytes);
+  }
+
   consumed(): void {
     this.reqCons = u32(this.reqCons + 1);
   }

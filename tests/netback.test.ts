@@ -288,7 +288,7 @@ async function testbed(n: number, opts: { pcap?: string; bridges?: string[]; con
   }
   /** Lets virtual time pass: dom0's dispatches (netback's service passes) run. */
   const run = () => hv.runAsync({ until: hv.now() + 1_000_000 });
-  return { hv, daemons, netback: daemons.netback!, fronts, run };
+  return { hv, daemons, netback: daemons.netback!, fronts, run, platform };
 }
 
 describe('netback: handshake', () => {
@@ -548,6 +548,63 @@ describe('netback: tx and rx through the bridge', () => {
     expect(a.txResponses().length).toBe(2);
     expect(b.received().length).toBe(2);
     expect(netback.statsFor(a.g.domid).tx_packets).toBe(2);
+  });
+
+  it('a domain destroyed while its packet is being served: the packet is answered on the mapped ring, nothing is written to it after the unmap', async () => {
+    const { fronts, netback, daemons, platform } = await testbed(1, { connect: false });
+    const f = fronts[0]!;
+    // A grant copy that waits for the test: the packet is in flight while the destroy runs.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inCopy!: () => void;
+    const copying = new Promise<void>((r) => (inCopy = r));
+    const copyFromGrant = platform.copyFromGrant.bind(platform);
+    platform.copyFromGrant = async (...a) => {
+      inCopy();
+      await gate;
+      return copyFromGrant(...a);
+    };
+    // Every mapping records a write made to it after its unmap; the port, a notify after its close.
+    const late: string[] = [];
+    const unmapped = new Set<number>();
+    const mapGrant = platform.mapGrant.bind(platform);
+    platform.mapGrant = async (domid, ref, ro) => {
+      const m = await mapGrant(domid, ref, ro);
+      if (!m.page) return m;
+      const h = m.handle;
+      return { ...m, page: { ...m.page, dirty: (off: number, len: number) => void (unmapped.has(h) && late.push(`${off}+${len}`)) } };
+    };
+    const unmapGrant = platform.unmapGrant.bind(platform);
+    platform.unmapGrant = async (h) => {
+      unmapped.add(h);
+      return unmapGrant(h);
+    };
+    const closed = new Set<number>();
+    const closePort = platform.closePort.bind(platform);
+    platform.closePort = (port) => {
+      closed.add(port);
+      return closePort(port);
+    };
+    const notify = platform.notify.bind(platform);
+    platform.notify = (port) => {
+      if (closed.has(port)) late.push(`notify ${port}`);
+      return notify(port);
+    };
+    await f.connect();
+    await daemons.settle();
+    const [id] = f.queueFrame(ethFrame(BCAST, f.mac, 100));
+    f.tx.pushRequestsAndCheckNotify();
+    const vif = netback.attached.get(f.be)!.vif;
+    const serving = vif.service();
+    await copying; // the packet waits in its grant copy
+    const destroyed = daemons.domainDestroyed(f.g.domid);
+    release();
+    await Promise.all([serving, destroyed]);
+    expect(late).toEqual([]);
+    expect(vif.halted).toBe(false);
+    expect(f.txResponses()).toEqual([{ id, status: NETIF_RSP.OKAY }]); // answered, before the unmap
+    expect(netback.attached.size).toBe(0);
+    expect(f.g.grantFlags(TX_RING_REF)).toBe(GTF.permit_access); // unmapped after
   });
 
   it('completes a partial checksum (NETTXF_csum_blank) before the frame enters the bridge', async () => {

@@ -12,20 +12,18 @@ import {
   BLKIF_RSP,
   BLKIF_SECTOR_BYTES,
   BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
-  readBlkifRequest,
-  readBlkifRequestDiscard,
-  readBlkifRequestIndirect,
   readBlkifSegment,
   writeBlkifResponse,
   type BlkifRequest,
+  type BlkifRequestIndirect,
 } from '../../../protocol/xen/blkif.ts';
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
-import { checkRequest } from './validate.ts';
+import { checkDiscard, checkIndirect, checkRequest, MAX_INDIRECT_SEGMENTS } from './validate.ts';
+import { parseRequest, type BlkbackRequest } from './request.ts';
 import { BlockStoreError, describeHostError, type BlockStore } from './store.ts';
 
-/** Segments one indirect request may carry (feature-max-indirect-segments). */
-export const MAX_INDIRECT_SEGMENTS = 256;
+export { MAX_INDIRECT_SEGMENTS };
 
 /** Grants kept mapped for a frontend using feature-persistent (Linux blkback's default
  * max_persistent_grants); segments beyond it are served by grant copy. */
@@ -93,16 +91,14 @@ export class BlkbackRing {
         return;
       }
       while (!this.stopped && this.back.unconsumedRequests() > 0) {
-        const off = this.back.nextRequest();
-        const req = readBlkifRequest(this.dv, off);
-        // As Xen's blkback: an indirect request is answered with the operation it carried.
-        const op = req.operation === BLKIF_OP.INDIRECT ? readBlkifRequestIndirect(this.dv, off).indirect_op : req.operation;
+        // The one read of this slot: from here on only the private copy is looked at.
+        const req = parseRequest(this.back.copyRequest());
         // A host I/O error (ENOSPC, EIO, ...) fails this request only; so does anything
         // else thrown while carrying it out: the ring is answered and served on.
-        const status = await this.carryOut(off).catch((e: unknown) => this.hostError(req, op, e));
+        const status = await this.carryOut(req).catch((e: unknown) => this.hostError(req, e));
         this.back.consumed();
         const rspOff = this.back.nextResponse();
-        writeBlkifResponse(this.dv, rspOff, { id: req.id, operation: op, status });
+        writeBlkifResponse(this.dv, rspOff, { id: req.id, operation: req.op, status });
         this.ringPage.dirty(rspOff, BLKIF_RING_ENTRY_SIZE);
         this.back.produced();
         this.stats.requests++;
@@ -117,30 +113,30 @@ export class BlkbackRing {
     }
   }
 
-  private async carryOut(off: number): Promise<number> {
-    const req = readBlkifRequest(this.dv, off);
-    if (req.operation === BLKIF_OP.DISCARD) {
-      const d = readBlkifRequestDiscard(this.dv, off);
-      const start = Number(d.sector_number);
-      const count = Number(d.nr_sectors);
-      if (this.disk.readonly || !Number.isSafeInteger(start + count) || start + count > this.disk.sectors) return this.fail('discard out of range or read-only');
-      this.disk.discard(start, count);
+  /** Validates the request (the private copy) and carries it out; the status to answer. */
+  private async carryOut(r: BlkbackRequest): Promise<number> {
+    if (r.kind === 'discard') {
+      const bad = checkDiscard(r.req, this.disk);
+      if (bad) return this.fail(bad.why, bad.status);
+      this.disk.discard(Number(r.req.sector_number), Number(r.req.nr_sectors));
       this.stats.discards++;
       return BLKIF_RSP.OKAY;
     }
-    if (req.operation === BLKIF_OP.INDIRECT) {
-      const expanded = await this.expandIndirect(off);
+    if (r.kind === 'indirect') {
+      const bad = checkIndirect(r.req);
+      if (bad) return this.fail(bad.why, bad.status);
+      const expanded = await this.expandIndirect(r.req);
       if (typeof expanded === 'number') return expanded;
       return this.transfer(expanded, MAX_INDIRECT_SEGMENTS);
     }
-    return this.transfer(req, undefined);
+    return this.transfer(r.req, undefined);
   }
 
-  /** An indirect request's segments, read from the pages its indirect_grefs name. */
-  private async expandIndirect(off: number): Promise<BlkifRequest | number> {
-    const ind = readBlkifRequestIndirect(this.dv, off);
-    if (ind.indirect_op !== BLKIF_OP.READ && ind.indirect_op !== BLKIF_OP.WRITE) return this.fail(`indirect operation ${ind.indirect_op}`, BLKIF_RSP.EOPNOTSUPP);
-    if (ind.nr_segments === 0 || ind.nr_segments > MAX_INDIRECT_SEGMENTS) return this.fail(`${ind.nr_segments} indirect segments (1..${MAX_INDIRECT_SEGMENTS})`);
+  /**
+   * An indirect request's segments, read from the pages its indirect_grefs name. Each page
+   * is grant-copied once into dom0; the segments are taken from that copy only.
+   */
+  private async expandIndirect(ind: BlkifRequestIndirect): Promise<BlkifRequest | number> {
     const seg = [];
     for (let p = 0; p * BLKIF_SEGMENTS_PER_INDIRECT_FRAME < ind.nr_segments; p++) {
       const count = Math.min(BLKIF_SEGMENTS_PER_INDIRECT_FRAME, ind.nr_segments - p * BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
@@ -242,7 +238,8 @@ export class BlkbackRing {
   }
 
   /** A request the host could not carry out: BLKIF_RSP_ERROR, and one log line. */
-  private hostError(req: BlkifRequest, op: number, e: unknown): number {
+  private hostError(req: BlkbackRequest, e: unknown): number {
+    const op = req.op;
     const what = op === BLKIF_OP.READ ? 'read' : op === BLKIF_OP.WRITE ? 'write' : op === BLKIF_OP.FLUSH_DISKCACHE ? 'flush' : op === BLKIF_OP.DISCARD ? 'discard' : `operation ${op}`;
     const d = describeHostError(e);
     const why = e instanceof BlockStoreError ? e.message : `${d.code} (${d.reason})`;

@@ -130,7 +130,7 @@ export class NetbackDriver implements BackendDriver {
     if (!a) return;
     this.attached.delete(dev.backend);
     a.bridge.detach(a.vif);
-    a.vif.close();
+    await a.vif.close(); // the packet being served is answered on the mapped rings first
     const r = this.retired.get(dev.domid) ?? emptyNetStats();
     for (const k of Object.keys(r) as (keyof NetbackStats)[]) r[k] += a.vif.stats[k];
     this.retired.set(dev.domid, r);

@@ -103,6 +103,13 @@ export class NetbackVif implements BridgePort {
    * `data` while its fragments continue (NETTXF_more_data).
    */
   private txSkip: { extras: boolean; dataFollows: boolean } | null = null;
+  /**
+   * Private copies of the tx slots from req_cons on that have been read (BackRing.copyRequest),
+   * kept until consumed: a packet whose last slot is published in a later pass is not read
+   * from the shared ring again, so what is checked and sent is what was first read (XSA-155).
+   * At most the ring's size.
+   */
+  private readonly txCopies: Uint8Array[] = [];
   private readonly passes = new OnePassAtATime(() => this.servicePass(), () => !this.halted && !this.closed);
 
   constructor(
@@ -159,11 +166,18 @@ export class NetbackVif implements BridgePort {
     }
   }
 
-  /** Stops serving (the frontend disconnected); queued frames are dropped. */
-  close(): void {
+  /**
+   * Stops serving (the frontend disconnected): takes no further request, drops queued
+   * frames, and resolves once the pass under way (if any) is done, the packet or frame it
+   * was serving answered while the rings are still mapped and the port still bound. The
+   * caller unmaps only after: a pass awaiting a grant copy would otherwise write its
+   * responses to pages dom0 no longer maps (as blkback's stop).
+   */
+  async close(): Promise<void> {
     this.closed = true;
     this.stats.rx_dropped += this.rxQueue.length;
     this.rxQueue.length = 0;
+    await this.passes.idle();
   }
 
   /**
@@ -231,14 +245,14 @@ export class NetbackVif implements BridgePort {
       const avail = this.tx.unconsumedRequests();
       if (avail === 0) return false;
       if (this.txSkip) {
-        const at = this.tx.nextRequest();
-        this.tx.consumed();
+        const slot = this.txSlot(0);
+        this.txConsumed();
         if (this.txSkip.extras) {
-          const e = readNetifExtraInfo(this.txDv, at);
+          const e = readNetifExtraInfo(slot, 0);
           this.txRespond(0, NETIF_RSP.NULL);
           if (!(e.flags & XEN_NETIF_EXTRA_FLAG_MORE)) this.txSkip = this.txSkip.dataFollows ? { extras: false, dataFollows: true } : null;
         } else {
-          const req = readNetifTxRequest(this.txDv, at);
+          const req = readNetifTxRequest(slot, 0);
           this.txRespond(req.id, NETIF_RSP.ERROR);
           if (!(req.flags & NETTXF.more_data)) this.txSkip = null;
         }
@@ -255,7 +269,7 @@ export class NetbackVif implements BridgePort {
       }
       // One response per slot, in ring order.
       for (const s of p.slots) {
-        this.tx.consumed();
+        this.txConsumed();
         if (s.extra) this.txRespond(0, NETIF_RSP.NULL);
         else this.txRespond(s.req.id, error ? NETIF_RSP.ERROR : NETIF_RSP.OKAY);
       }
@@ -279,21 +293,37 @@ export class NetbackVif implements BridgePort {
   }
 
   /**
-   * Reads (without consuming) the slots of the packet at req_cons, each exactly once.
+   * The tx slot `ahead` past req_cons (ahead < unconsumedRequests()), from its private copy:
+   * the shared slot is copied the first time it is looked at, never read again.
+   */
+  private txSlot(ahead: number): DataView {
+    while (this.txCopies.length <= ahead) this.txCopies.push(this.tx.copyRequest(this.txCopies.length));
+    const c = this.txCopies[ahead]!;
+    return new DataView(c.buffer, c.byteOffset, c.byteLength);
+  }
+
+  /** req_cons moves past the oldest slot; its copy goes with it. */
+  private txConsumed(): void {
+    this.tx.consumed();
+    this.txCopies.shift();
+  }
+
+  /**
+   * Looks at (without consuming) the slots of the packet at req_cons, each read from the
+   * ring once (txSlot), even when the packet is completed in a later pass.
    * `incomplete`: its last slot is not published yet. `error`: the packet is bad (then all
    * slots read so far are to be answered ERROR).
    */
   private gatherTx(avail: number): { slots: TxSlot[]; incomplete: boolean; inExtras: boolean; error?: string } {
     const slots: TxSlot[] = [];
-    const at = (i: number) => this.tx.sring.slot(this.tx.reqCons + i);
-    const first = readNetifTxRequest(this.txDv, at(0));
+    const first = readNetifTxRequest(this.txSlot(0), 0);
     slots.push({ extra: false, req: first });
     let i = 1;
     let error: string | undefined;
     if (first.flags & NETTXF.extra_info) {
       for (let n = 0; ; n++) {
         if (i >= avail) return { slots, incomplete: true, inExtras: true, error };
-        const e = readNetifExtraInfo(this.txDv, at(i++));
+        const e = readNetifExtraInfo(this.txSlot(i++), 0);
         slots.push({ extra: true });
         if (!error) {
           if (n >= MAX_EXTRAS) error = `more than ${MAX_EXTRAS} extra-info slots`;
@@ -312,7 +342,7 @@ export class NetbackVif implements BridgePort {
         if (avail >= this.tx.size) error ??= `a packet of more than ${this.tx.size} slots`;
         return { slots, incomplete: true, inExtras: false, error };
       }
-      const r = readNetifTxRequest(this.txDv, at(i++));
+      const r = readNetifTxRequest(this.txSlot(i++), 0);
       slots.push({ extra: false, req: r });
       flags = r.flags;
       if (++data > XEN_NETIF_NR_SLOTS_MIN) error ??= `a packet of more than ${XEN_NETIF_NR_SLOTS_MIN} slots`;
@@ -367,7 +397,9 @@ export class NetbackVif implements BridgePort {
       this.rxQueue.shift();
       let ok = true;
       for (let s = 0, pos = 0; s < need; s++) {
-        const req = readNetifRxRequest(this.rxDv, this.rx.nextRequest());
+        // One read of the slot (a private copy), then it is consumed.
+        const copy = this.rx.copyRequest();
+        const req = readNetifRxRequest(new DataView(copy.buffer, copy.byteOffset, copy.byteLength), 0);
         this.rx.consumed();
         const chunk = frame.subarray(pos, Math.min(pos + XEN_PAGE_SIZE, frame.length));
         pos += chunk.length;
