@@ -1,9 +1,11 @@
 // The control domain's service: what Xen's privcmd device (and the hypercalls behind it)
-// offers dom0's daemons, written once. Foreign mappings, event channels as domain 0 (bind,
-// send, close, and notifications handed to dom0 as coalesced dispatches), grant map, unmap
-// and copy, and the page updates that keep mapped pages in step when dom0 lives in another
-// process. Two thin adapters carry it: dom0/local_platform.ts calls it in the hypervisor's
-// process; hypervisor/server/dom0_bridge.ts decodes dom0's protocol requests into calls.
+// offers dom0, written once. domctl and sysctl (build, destroy, pause, shutdown, scheduler
+// parameters, domain and host information), foreign mappings, event channels as domain 0
+// (bind, send, close, and notifications handed to dom0 as coalesced dispatches), grant map,
+// unmap and copy, and the page updates that keep mapped pages in step when dom0 lives in
+// another process. Thin adapters carry it: dom0/local_platform.ts calls it in the
+// hypervisor's process; hypervisor/server/dom0_bridge.ts and server.ts decode dom0's
+// protocol requests into calls.
 //
 // How dom0 sees a page it maps depends on where dom0 runs, and is the one thing the
 // adapters choose:
@@ -14,7 +16,7 @@
 
 import type { Hypervisor } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
-import type { PageUpdate } from '../../protocol/wire.ts';
+import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate } from '../../protocol/wire.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
 import { clearPending } from '../evtchn/two_level.ts';
 import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
@@ -23,7 +25,11 @@ import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
 import { PAGE_SIZE } from '../cpu/memory.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
-import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
+import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
+import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
+import { MAX_VIRT_CPUS } from '../domain/builder.ts';
+import { setCreditParams } from '../domain/control.ts';
+import { XEN_CAPABILITIES, XEN_EXTRAVERSION, XEN_MAJOR, XEN_MINOR } from '../hypercall/xen_version.ts';
 
 export type ControlPages = 'shared' | 'mirrored';
 
@@ -37,6 +43,8 @@ export class ControlServiceError extends Error {
     super(message);
   }
 }
+
+const refuse = (e: XenErrno, message: string): ControlServiceError => new ControlServiceError(-XEN_ERRNO[e], message);
 
 export interface ControlServiceOptions {
   pages: ControlPages;
@@ -61,6 +69,8 @@ export class ControlService {
   private readonly mapped = new Map<number, MappedFrame>();
   /** Grant handles dom0 holds, and the frame each one maps. */
   private readonly grants = new Map<number, { mfn: number; readonly: boolean }>();
+  /** Domains dom0's builder has created and not yet finished. */
+  private readonly building = new Set<number>();
 
   constructor(
     private readonly hv: Hypervisor,
@@ -74,6 +84,145 @@ export class ControlService {
       clearPending(this.control, port);
       this.dispatcher.notify(port);
     };
+  }
+
+  // --- domctl and sysctl ---------------------------------------------------------------
+
+  /** The domain a request names (by name, else by domid); ESRCH if there is none. */
+  findDomain(ref: DomainRef | undefined): Domain {
+    let d: Domain | undefined;
+    if (ref?.name) d = [...this.hv.domains.values()].find((x) => x.name === ref.name);
+    else if (ref) d = this.hv.domain(ref.domid ?? 0);
+    if (!d) throw refuse('ESRCH', `no such domain: ${ref?.name || ref?.domid}`);
+    return d;
+  }
+
+  /** Builds a whole PV domain from a kernel image in the hypervisor (pvsim's shortcut). */
+  createDomain(c: CreateDomain): Domain {
+    this.checkNewName(c.name);
+    if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) throw refuse('EINVAL', `memory ${c.memoryMib} MiB out of range`);
+    const { domain } = this.hv.createPvDomain(c.kernel, {
+      name: c.name,
+      memoryBytes: c.memoryMib * 1024 * 1024,
+      cmdline: c.cmdline ?? '',
+      vcpus: c.vcpus || 1,
+      weight: c.weight || undefined,
+      cap: c.cap || undefined,
+    });
+    if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
+    if (!c.paused) this.hv.unpause(domain);
+    return domain;
+  }
+
+  /** XEN_DOMCTL_createdomain and its memory, for dom0's builder to fill (domainBuild). */
+  createEmptyDomain(c: DomainCreateEmpty): Domain {
+    this.checkNewName(c.name);
+    if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) throw refuse('EINVAL', `${c.nrPages} pages is out of range`);
+    const d = this.hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined });
+    if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
+    this.building.add(d.domid);
+    return d;
+  }
+
+  /**
+   * Writes the bootstrap pages dom0's builder laid out and starts the domain's vCPUs. A
+   * build that fails removes the half-built domain.
+   */
+  buildDomain(b: DomainBuild): Domain {
+    const hv = this.hv;
+    const d = hv.domain(b.domid);
+    if (!d || !this.building.has(b.domid)) throw refuse('ESRCH', `domain ${b.domid} is not being built`);
+    for (const pg of b.pages) {
+      if (hv.frames.ownerOf(pg.mfn) !== d.domid) {
+        this.abandon(d);
+        throw refuse('EPERM', `mfn 0x${pg.mfn.toString(16)} does not belong to d${d.domid}`);
+      }
+      if (pg.offset + pg.data.length > PAGE_SIZE) {
+        this.abandon(d);
+        throw refuse('EINVAL', 'a page write runs past its page');
+      }
+      hv.frames.frameStorage(pg.mfn).set(pg.data, pg.offset);
+    }
+    this.building.delete(b.domid);
+    if (!((b.vcpus || 1) >= 1 && (b.vcpus || 1) <= MAX_VIRT_CPUS)) {
+      hv.destroyDomain(d);
+      throw refuse('EINVAL', `vcpus must be 1..${MAX_VIRT_CPUS}`);
+    }
+    try {
+      hv.finishBuild(d, { entry: b.entry, startInfoVa: b.startInfoVa, stackTop: b.stackTop, l2Mfn: b.l2Mfn, vcpus: b.vcpus || 1 }, b);
+    } catch (e) {
+      hv.destroyDomain(d);
+      throw refuse('EINVAL', `domain ${d.name} cannot start: ${(e as Error).message}`);
+    }
+    if (!b.paused) hv.unpause(d);
+    return d;
+  }
+
+  /** Domains dom0's builder had not finished cannot be finished by another dom0. */
+  abandonBuilds(): void {
+    for (const domid of [...this.building]) {
+      const d = this.hv.domain(domid);
+      if (d) this.abandon(d);
+      else this.building.delete(domid);
+    }
+  }
+
+  /** XEN_DOMCTL_destroydomain. */
+  destroyDomain(d: Domain): void {
+    this.building.delete(d.domid); // a build dom0 gave up on
+    this.hv.destroyDomain(d);
+  }
+
+  /** XEN_DOMCTL_pausedomain. */
+  pauseDomain(d: Domain): void {
+    if (d.state !== 'running') throw refuse('EINVAL', `domain ${d.name} is not running (${d.state})`);
+    this.hv.pause(d);
+  }
+
+  /** XEN_DOMCTL_unpausedomain. */
+  unpauseDomain(d: Domain): void {
+    if (d.state !== 'paused') throw refuse('EINVAL', `domain ${d.name} is not paused (${d.state})`);
+    this.hv.unpause(d);
+  }
+
+  /** SCHEDOP_remote_shutdown with a SHUTDOWN_* code. */
+  shutdownDomain(d: Domain, code: number): void {
+    const reason = SHUTDOWN_NAMES.get(code);
+    if (!reason) throw refuse('EINVAL', `unknown shutdown reason ${code}`);
+    this.hv.shutdownDomain(d, reason);
+  }
+
+  /** XEN_DOMCTL_scheduler_op for credit: sets (0 weight, 0xffff cap: leave as is) and reads. */
+  schedCredit(d: Domain, set: boolean, weight: number, cap: number): { weight: number; cap: number } {
+    if (set) setCreditParams(d, weight, cap);
+    return { weight: d.sched.weight, cap: d.sched.cap };
+  }
+
+  /** XEN_SYSCTL_physinfo with the version and the clock, as `xl info` shows them. */
+  physinfo(): HostInfo {
+    const hv = this.hv;
+    return {
+      nrCpus: hv.nrPcpus,
+      totalPages: hv.frames.nrFrames,
+      freePages: hv.frames.nrFrames - hv.frames.allocated,
+      scheduler: hv.scheduler.name,
+      xenMajor: XEN_MAJOR,
+      xenMinor: XEN_MINOR,
+      xenExtra: XEN_EXTRAVERSION,
+      xenCaps: XEN_CAPABILITIES,
+      commandline: hv.commandLine,
+      nowNs: Math.floor(hv.now()),
+    };
+  }
+
+  private checkNewName(name: string): void {
+    if (!name) throw refuse('EINVAL', 'a domain needs a name');
+    if ([...this.hv.domains.values()].some((d) => d.name === name)) throw refuse('EEXIST', `a domain named "${name}" already exists`);
+  }
+
+  private abandon(d: Domain): void {
+    this.building.delete(d.domid);
+    this.hv.destroyDomain(d);
   }
 
   // --- event channels as domain 0 -------------------------------------------------------

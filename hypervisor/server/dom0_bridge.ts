@@ -7,9 +7,9 @@
 
 import type { Hypervisor } from '../hypervisor.ts';
 import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
-import { ControlService, ControlServiceError } from '../control/service.ts';
+import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
-import type { PageUpdate, Request, Response } from '../../protocol/wire.ts';
+import type { Request, Response } from '../../protocol/wire.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -91,25 +91,13 @@ export class Dom0Bridge {
     this.hv.printk(`dom0 ${op} failed: ${r.error}`);
   }
 
-  /** Applies dom0's writes; returns an error for a page it has not mapped. */
-  applyWrites(writes: PageUpdate[] | undefined): Result | null {
-    try {
-      this.service.applyPageUpdates(writes ?? []);
-    } catch (e) {
-      if (e instanceof ControlServiceError) return { rc: e.rc, error: e.message };
-      throw e;
-    }
-    return null;
-  }
-
-  /** Serves dom0's own requests; null if `req` is not one of them. */
+  /**
+   * Serves dom0's own requests: the page updates it carries first, then the operation;
+   * null if `req` is not one of these. A refusal throws ControlServiceError (rc and reason).
+   */
   handle(req: Request): Result | null {
-    try {
-      return this.decode(req);
-    } catch (e) {
-      if (e instanceof ControlServiceError) return { rc: e.rc, error: e.message };
-      throw e;
-    }
+    this.service.applyPageUpdates(req.writes ?? []);
+    return this.decode(req);
   }
 
   private decode(req: Request): Result | null {
