@@ -1,5 +1,5 @@
-// Notifications of the control domain's ports, handed to dom0 as dispatches (dom0 in this
-// process or in its own: dom0/local_platform.ts, hypervisor/server/dom0_bridge.ts).
+// Notifications of the control domain's ports, handed to dom0 as dispatches by the control
+// service (hypervisor/control/service.ts), whether dom0 is in this process or its own.
 //
 // A dispatch stops the whole machine until dom0 has served it (that is what keeps runs
 // deterministic), so its cost is wall time that every domain pays. Two rules keep that cost

@@ -1,11 +1,13 @@
 // The hypervisor process's server: runs the machine in realtime mode and serves the one
-// privileged peer, dom0, over the protocol in protocol/. Every request is checked; a bad
-// one gets an errno and a reason, never an exception that reaches the machine.
+// privileged peer, dom0, over the protocol in protocol/: its requests are decoded into calls
+// on the control domain's service (hypervisor/control/service.ts; the mapping, grant and
+// event channel ones through Dom0Bridge). Every request is checked; a bad one gets an errno
+// and a reason, never an exception that reaches the machine.
 
 import { DOM0_VCPUS, Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
-import { domainInfo, ControlError, setCreditParams } from '../domain/control.ts';
-import { BuildError, MAX_VIRT_CPUS } from '../domain/builder.ts';
+import { domainInfo, ControlError } from '../domain/control.ts';
+import { BuildError } from '../domain/builder.ts';
 import { ElfError } from '../domain/elf.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
@@ -13,9 +15,8 @@ import { serve, type Peer } from '../../protocol/session.ts';
 import { Dom0Bridge } from './dom0_bridge.ts';
 import type { DomainRef, Request, Response, DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
-import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
-import { XEN_CAPABILITIES, XEN_EXTRAVERSION, XEN_MAJOR, XEN_MINOR } from '../hypercall/xen_version.ts';
+import { ControlServiceError, type ControlService } from '../control/service.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -44,13 +45,6 @@ export class HypervisorServer {
   private wake: (() => void) | null = null;
   private stopping = false;
   private dom0Ready: (() => void) | null = null;
-  /** Domains dom0's builder has created and not yet finished. */
-  private readonly building = new Set<number>();
-
-  private abandon(d: Domain): void {
-    this.building.delete(d.domid);
-    this.hv.destroyDomain(d);
-  }
 
   /** Resolves once dom0 has connected (and domain 0 exists to serve guests). */
   waitForDom0(timeoutMs = 30_000): Promise<void> {
@@ -97,11 +91,7 @@ export class HypervisorServer {
         peer.onClose = (why) => {
           this.hv.printk(`dom0 disconnected: ${why}`);
           if (this.dom0 !== peer) return;
-          // Domains dom0's builder had not finished cannot be finished by another dom0.
-          for (const domid of [...this.building]) {
-            const d = this.hv.domain(domid);
-            if (d) this.abandon(d);
-          }
+          this.bridge?.service.abandonBuilds();
           this.bridge?.dom0Lost();
           this.kick();
         };
@@ -167,22 +157,15 @@ export class HypervisorServer {
     };
   }
 
-  private find(ref: DomainRef | undefined): Domain | undefined {
-    if (!ref) return undefined;
-    if (ref.name) return [...this.hv.domains.values()].find((d) => d.name === ref.name);
-    return this.hv.domain(ref.domid ?? 0);
-  }
-
   private handle(req: Request): Result {
+    // Requests come only from dom0, whose connection made the bridge.
+    if (!this.bridge) return err('ENOSYS', 'dom0 is not connected');
     try {
-      if (this.bridge) {
-        const bad = this.bridge.applyWrites(req.writes);
-        if (bad) return bad;
-        const r = this.bridge.handle(req);
-        if (r) return r;
-      }
-      return this.dispatch(req);
+      const r = this.bridge.handle(req);
+      if (r) return r;
+      return this.dispatch(this.bridge.service, req);
     } catch (e) {
+      if (e instanceof ControlServiceError) return { rc: e.rc, error: e.message };
       if (e instanceof ControlError) return err(e.errno, e.message);
       if (e instanceof BuildError || e instanceof ElfError) return err('EINVAL', e.message);
       if (e instanceof OutOfMemoryError) return err('ENOMEM', e.message);
@@ -190,63 +173,20 @@ export class HypervisorServer {
     }
   }
 
-  private dispatch(req: Request): Result {
+  /** domctl and sysctl requests, decoded into calls on the service. */
+  private dispatch(svc: ControlService, req: Request): Result {
     const hv = this.hv;
     if (req.createDomain) {
-      const c = req.createDomain;
-      if (!c.name) return err('EINVAL', 'a domain needs a name');
-      if ([...hv.domains.values()].some((d) => d.name === c.name)) return err('EEXIST', `a domain named "${c.name}" already exists`);
-      if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) return err('EINVAL', `memory ${c.memoryMib} MiB out of range`);
-      const { domain } = hv.createPvDomain(c.kernel, {
-        name: c.name,
-        memoryBytes: c.memoryMib * 1024 * 1024,
-        cmdline: c.cmdline ?? '',
-        vcpus: c.vcpus || 1,
-        weight: c.weight || undefined,
-        cap: c.cap || undefined,
-      });
-      if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
-      if (!c.paused) hv.unpause(domain);
+      const d = svc.createDomain(req.createDomain);
       this.kick();
-      return { rc: 0, domain: this.info(domain) };
+      return { rc: 0, domain: this.info(d) };
     }
     if (req.domainCreateEmpty) {
-      const c = req.domainCreateEmpty;
-      if (!c.name) return err('EINVAL', 'a domain needs a name');
-      if ([...hv.domains.values()].some((d) => d.name === c.name)) return err('EEXIST', `a domain named "${c.name}" already exists`);
-      if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) return err('EINVAL', `${c.nrPages} pages is out of range`);
-      const d = hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined });
-      if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
-      this.building.add(d.domid);
+      const d = svc.createEmptyDomain(req.domainCreateEmpty);
       return { rc: 0, emptyDomain: { domid: d.domid, p2m: [...d.p2m], sharedInfoMfn: d.sharedInfoMfn, storePort: d.storeEvtchn, consolePort: d.consoleEvtchn } };
     }
     if (req.domainBuild) {
-      const b = req.domainBuild;
-      const d = hv.domain(b.domid);
-      if (!d || !this.building.has(b.domid)) return err('ESRCH', `domain ${b.domid} is not being built`);
-      for (const pg of b.pages) {
-        if (hv.frames.ownerOf(pg.mfn) !== d.domid) {
-          this.abandon(d);
-          return err('EPERM', `mfn 0x${pg.mfn.toString(16)} does not belong to d${d.domid}`);
-        }
-        if (pg.offset + pg.data.length > 4096) {
-          this.abandon(d);
-          return err('EINVAL', 'a page write runs past its page');
-        }
-        hv.frames.frameStorage(pg.mfn).set(pg.data, pg.offset);
-      }
-      this.building.delete(b.domid);
-      if (!((b.vcpus || 1) >= 1 && (b.vcpus || 1) <= MAX_VIRT_CPUS)) {
-        hv.destroyDomain(d);
-        return err('EINVAL', `vcpus must be 1..${MAX_VIRT_CPUS}`);
-      }
-      try {
-        hv.finishBuild(d, { entry: b.entry, startInfoVa: b.startInfoVa, stackTop: b.stackTop, l2Mfn: b.l2Mfn, vcpus: b.vcpus || 1 }, b);
-      } catch (e) {
-        hv.destroyDomain(d);
-        return err('EINVAL', `domain ${d.name} cannot start: ${(e as Error).message}`);
-      }
-      if (!b.paused) hv.unpause(d);
+      const d = svc.buildDomain(req.domainBuild);
       this.kick();
       return { rc: 0, domain: this.info(d) };
     }
@@ -257,30 +197,14 @@ export class HypervisorServer {
       if (!hv.domain(0)) list.unshift({ domid: 0, name: 'Domain-0', flags: XEN_DOMINF.running, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: DOM0_VCPUS, maxVcpuId: DOM0_VCPUS - 1, weight: 256, cap: 0 });
       return { rc: 0, domains: { domains: list } };
     }
-    if (req.info) {
-      return {
-        rc: 0,
-        info: {
-          nrCpus: hv.nrPcpus,
-          totalPages: hv.frames.nrFrames,
-          freePages: hv.frames.nrFrames - hv.frames.allocated,
-          scheduler: hv.scheduler.name,
-          xenMajor: XEN_MAJOR,
-          xenMinor: XEN_MINOR,
-          xenExtra: XEN_EXTRAVERSION,
-          xenCaps: XEN_CAPABILITIES,
-          commandline: hv.commandLine,
-          nowNs: Math.floor(hv.now()),
-        },
-      };
-    }
+    if (req.info) return { rc: 0, info: svc.physinfo() };
     if (req.dmesg) return { rc: 0, lines: { lines: [...hv.dmesg()] } };
-    const ref = req.destroyDomain ?? req.pauseDomain ?? req.unpauseDomain ?? req.shutdownDomain?.domain ?? req.schedCredit?.domain ?? req.consoleRead?.domain ?? req.vcpuList;
     if (req.vcpuList && !req.vcpuList.name && !req.vcpuList.domid) {
       return { rc: 0, vcpus: { vcpus: [...hv.domains.values()].flatMap((d) => this.vcpus(d)) } };
     }
-    const d = this.find(ref);
-    if (!d) return err('ESRCH', `no such domain: ${ref?.name || ref?.domid}`);
+    const ref: DomainRef | undefined = req.destroyDomain ?? req.pauseDomain ?? req.unpauseDomain ?? req.shutdownDomain?.domain ?? req.schedCredit?.domain ?? req.consoleRead?.domain ?? req.vcpuList;
+    if (!ref) return err('ENOSYS', 'unknown operation');
+    const d = svc.findDomain(ref);
     // Domain 0 is the caller itself: Xen's domctl refuses to destroy or pause the domain
     // that asks (d == current->domain), and its shutdown is the host's. Destroying it here
     // would close dom0's event channels and grant maps under every backend.
@@ -288,31 +212,26 @@ export class HypervisorServer {
       return err('EINVAL', 'domain 0 (Domain-0) is the control domain: it cannot be destroyed, paused or shut down from the toolstack (stop pvsim up instead)');
     }
     if (req.destroyDomain) {
-      this.building.delete(d.domid); // a build dom0 gave up on
-      hv.destroyDomain(d);
+      svc.destroyDomain(d);
       this.consoles.delete(d.domid);
       return { rc: 0 };
     }
     if (req.pauseDomain) {
-      if (d.state !== 'running') return err('EINVAL', `domain ${d.name} is not running (${d.state})`);
-      hv.pause(d);
+      svc.pauseDomain(d);
       return { rc: 0, domain: this.info(d) };
     }
     if (req.unpauseDomain) {
-      if (d.state !== 'paused') return err('EINVAL', `domain ${d.name} is not paused (${d.state})`);
-      hv.unpause(d);
+      svc.unpauseDomain(d);
       this.kick();
       return { rc: 0, domain: this.info(d) };
     }
     if (req.shutdownDomain) {
-      const reason = SHUTDOWN_NAMES.get(req.shutdownDomain.reason);
-      if (!reason) return err('EINVAL', `unknown shutdown reason ${req.shutdownDomain.reason}`);
-      hv.shutdownDomain(d, reason);
+      svc.shutdownDomain(d, req.shutdownDomain.reason);
       return { rc: 0, domain: this.info(d) };
     }
     if (req.schedCredit) {
-      if (req.schedCredit.set) setCreditParams(d, req.schedCredit.weight ?? 0, req.schedCredit.cap ?? 0xffff);
-      return { rc: 0, schedCredit: { domain: d.name, domid: d.domid, weight: d.sched.weight, cap: d.sched.cap } };
+      const c = svc.schedCredit(d, req.schedCredit.set ?? false, req.schedCredit.weight ?? 0, req.schedCredit.cap ?? 0xffff);
+      return { rc: 0, schedCredit: { domain: d.name, domid: d.domid, weight: c.weight, cap: c.cap } };
     }
     if (req.consoleRead) {
       const log = this.consoles.get(d.domid) ?? { base: 0, bytes: [] };

@@ -1,0 +1,394 @@
+// The control domain's service: what Xen's privcmd device (and the hypercalls behind it)
+// offers dom0, written once. domctl and sysctl (build, destroy, pause, shutdown, scheduler
+// parameters, domain and host information), foreign mappings, event channels as domain 0
+// (bind, send, close, and notifications handed to dom0 as coalesced dispatches), grant map,
+// unmap and copy, and the page updates that keep mapped pages in step when dom0 lives in
+// another process. Thin adapters carry it: dom0/local_platform.ts calls it in the
+// hypervisor's process; hypervisor/server/dom0_bridge.ts and server.ts decode dom0's
+// protocol requests into calls.
+//
+// How dom0 sees a page it maps depends on where dom0 runs, and is the one thing the
+// adapters choose:
+//   shared    the frame's own bytes (dom0 in this process: its stores are the guest's);
+//   mirrored  a copy (dom0 in its own process). Guest stores to the frame are recorded and
+//             handed out as page updates with the next dispatch; dom0's stores come back as
+//             page updates ahead of its next request and are applied to the frame.
+
+import type { Hypervisor } from '../hypervisor.ts';
+import type { Domain } from '../domain/domain.ts';
+import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate } from '../../protocol/wire.ts';
+import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
+import { clearPending } from '../evtchn/two_level.ts';
+import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
+import { ECS } from '../evtchn/state.ts';
+import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
+import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
+import { PAGE_SIZE } from '../cpu/memory.ts';
+import { GNTST } from '../../protocol/xen/grant_table.ts';
+import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
+import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
+import { MAX_VIRT_CPUS } from '../domain/builder.ts';
+import { setCreditParams } from '../domain/control.ts';
+import { XEN_CAPABILITIES, XEN_EXTRAVERSION, XEN_MAJOR, XEN_MINOR } from '../hypercall/xen_version.ts';
+
+export type ControlPages = 'shared' | 'mirrored';
+
+/** A refused control operation; `rc` is what the wire carries back (a negative errno). */
+export class ControlServiceError extends Error {
+  override readonly name = 'ControlServiceError';
+  constructor(
+    readonly rc: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const refuse = (e: XenErrno, message: string): ControlServiceError => new ControlServiceError(-XEN_ERRNO[e], message);
+
+export interface ControlServiceOptions {
+  pages: ControlPages;
+  /** Serves a notification of dom0's `port`; runs as a dom0 dispatch. */
+  serve: (port: number) => void | Promise<void>;
+}
+
+/** A frame dom0 has mapped, by any number of foreign and grant mappings. */
+interface MappedFrame {
+  refs: number;
+  /** Bytes guests stored to since the last dispatch (mirrored pages only): [lo, hi). */
+  lo: number;
+  hi: number;
+}
+
+export class ControlService {
+  /** Domain 0: dom0's ports and grant mappings are its. */
+  readonly control: Domain;
+  /** Coalesces notifications and holds back floods (hypervisor/evtchn/dom0_dispatch.ts). */
+  readonly dispatcher: Dom0PortDispatcher;
+  readonly pages: ControlPages;
+  private readonly mapped = new Map<number, MappedFrame>();
+  /** Grant handles dom0 holds, and the frame each one maps. */
+  private readonly grants = new Map<number, { mfn: number; readonly: boolean }>();
+  /** Domains dom0's builder has created and not yet finished. */
+  private readonly building = new Set<number>();
+
+  constructor(
+    private readonly hv: Hypervisor,
+    opts: ControlServiceOptions,
+  ) {
+    this.pages = opts.pages;
+    this.control = hv.domain(0) ?? hv.createControlDomain();
+    this.dispatcher = new Dom0PortDispatcher(hv, opts.serve);
+    this.control.onEvent = (port) => {
+      // dom0 sees one event per dispatch however many sends came before (a pending bit).
+      clearPending(this.control, port);
+      this.dispatcher.notify(port);
+    };
+  }
+
+  // --- domctl and sysctl ---------------------------------------------------------------
+
+  /** The domain a request names (by name, else by domid); ESRCH if there is none. */
+  findDomain(ref: DomainRef | undefined): Domain {
+    let d: Domain | undefined;
+    if (ref?.name) d = [...this.hv.domains.values()].find((x) => x.name === ref.name);
+    else if (ref) d = this.hv.domain(ref.domid ?? 0);
+    if (!d) throw refuse('ESRCH', `no such domain: ${ref?.name || ref?.domid}`);
+    return d;
+  }
+
+  /** Builds a whole PV domain from a kernel image in the hypervisor (pvsim's shortcut). */
+  createDomain(c: CreateDomain): Domain {
+    this.checkNewName(c.name);
+    if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) throw refuse('EINVAL', `memory ${c.memoryMib} MiB out of range`);
+    const { domain } = this.hv.createPvDomain(c.kernel, {
+      name: c.name,
+      memoryBytes: c.memoryMib * 1024 * 1024,
+      cmdline: c.cmdline ?? '',
+      vcpus: c.vcpus || 1,
+      weight: c.weight || undefined,
+      cap: c.cap || undefined,
+    });
+    if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
+    if (!c.paused) this.hv.unpause(domain);
+    return domain;
+  }
+
+  /** XEN_DOMCTL_createdomain and its memory, for dom0's builder to fill (domainBuild). */
+  createEmptyDomain(c: DomainCreateEmpty): Domain {
+    this.checkNewName(c.name);
+    if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) throw refuse('EINVAL', `${c.nrPages} pages is out of range`);
+    const d = this.hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined });
+    if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
+    this.building.add(d.domid);
+    return d;
+  }
+
+  /**
+   * Writes the bootstrap pages dom0's builder laid out and starts the domain's vCPUs. A
+   * build that fails removes the half-built domain.
+   */
+  buildDomain(b: DomainBuild): Domain {
+    const hv = this.hv;
+    const d = hv.domain(b.domid);
+    if (!d || !this.building.has(b.domid)) throw refuse('ESRCH', `domain ${b.domid} is not being built`);
+    for (const pg of b.pages) {
+      if (hv.frames.ownerOf(pg.mfn) !== d.domid) {
+        this.abandon(d);
+        throw refuse('EPERM', `mfn 0x${pg.mfn.toString(16)} does not belong to d${d.domid}`);
+      }
+      if (pg.offset + pg.data.length > PAGE_SIZE) {
+        this.abandon(d);
+        throw refuse('EINVAL', 'a page write runs past its page');
+      }
+      hv.frames.frameStorage(pg.mfn).set(pg.data, pg.offset);
+    }
+    this.building.delete(b.domid);
+    if (!((b.vcpus || 1) >= 1 && (b.vcpus || 1) <= MAX_VIRT_CPUS)) {
+      hv.destroyDomain(d);
+      throw refuse('EINVAL', `vcpus must be 1..${MAX_VIRT_CPUS}`);
+    }
+    try {
+      hv.finishBuild(d, { entry: b.entry, startInfoVa: b.startInfoVa, stackTop: b.stackTop, l2Mfn: b.l2Mfn, vcpus: b.vcpus || 1 }, b);
+    } catch (e) {
+      hv.destroyDomain(d);
+      throw refuse('EINVAL', `domain ${d.name} cannot start: ${(e as Error).message}`);
+    }
+    if (!b.paused) hv.unpause(d);
+    return d;
+  }
+
+  /** Domains dom0's builder had not finished cannot be finished by another dom0. */
+  abandonBuilds(): void {
+    for (const domid of [...this.building]) {
+      const d = this.hv.domain(domid);
+      if (d) this.abandon(d);
+      else this.building.delete(domid);
+    }
+  }
+
+  /** XEN_DOMCTL_destroydomain. */
+  destroyDomain(d: Domain): void {
+    this.building.delete(d.domid); // a build dom0 gave up on
+    this.hv.destroyDomain(d);
+  }
+
+  /** XEN_DOMCTL_pausedomain. */
+  pauseDomain(d: Domain): void {
+    if (d.state !== 'running') throw refuse('EINVAL', `domain ${d.name} is not running (${d.state})`);
+    this.hv.pause(d);
+  }
+
+  /** XEN_DOMCTL_unpausedomain. */
+  unpauseDomain(d: Domain): void {
+    if (d.state !== 'paused') throw refuse('EINVAL', `domain ${d.name} is not paused (${d.state})`);
+    this.hv.unpause(d);
+  }
+
+  /** SCHEDOP_remote_shutdown with a SHUTDOWN_* code. */
+  shutdownDomain(d: Domain, code: number): void {
+    const reason = SHUTDOWN_NAMES.get(code);
+    if (!reason) throw refuse('EINVAL', `unknown shutdown reason ${code}`);
+    this.hv.shutdownDomain(d, reason);
+  }
+
+  /** XEN_DOMCTL_scheduler_op for credit: sets (0 weight, 0xffff cap: leave as is) and reads. */
+  schedCredit(d: Domain, set: boolean, weight: number, cap: number): { weight: number; cap: number } {
+    if (set) setCreditParams(d, weight, cap);
+    return { weight: d.sched.weight, cap: d.sched.cap };
+  }
+
+  /** XEN_SYSCTL_physinfo with the version and the clock, as `xl info` shows them. */
+  physinfo(): HostInfo {
+    const hv = this.hv;
+    return {
+      nrCpus: hv.nrPcpus,
+      totalPages: hv.frames.nrFrames,
+      freePages: hv.frames.nrFrames - hv.frames.allocated,
+      scheduler: hv.scheduler.name,
+      xenMajor: XEN_MAJOR,
+      xenMinor: XEN_MINOR,
+      xenExtra: XEN_EXTRAVERSION,
+      xenCaps: XEN_CAPABILITIES,
+      commandline: hv.commandLine,
+      nowNs: Math.floor(hv.now()),
+    };
+  }
+
+  private checkNewName(name: string): void {
+    if (!name) throw refuse('EINVAL', 'a domain needs a name');
+    if ([...this.hv.domains.values()].some((d) => d.name === name)) throw refuse('EEXIST', `a domain named "${name}" already exists`);
+  }
+
+  private abandon(d: Domain): void {
+    this.building.delete(d.domid);
+    this.hv.destroyDomain(d);
+  }
+
+  // --- event channels as domain 0 -------------------------------------------------------
+
+  /** EVTCHNOP_bind_interdomain from domain 0; returns the new dom0 port. */
+  bindInterdomain(domid: number, remotePort: number): number {
+    const port = evtchnBindInterdomain(this.hv, this.control, domid, remotePort);
+    if (port < 0) throw new ControlServiceError(port, `bind_interdomain(d${domid}, ${remotePort}) failed: ${port}`);
+    // Binding sets the new local port pending; nothing has happened yet.
+    clearPending(this.control, port);
+    return port;
+  }
+
+  /** EVTCHNOP_send on a dom0 port; returns 0 or a negative errno. */
+  send(port: number): number {
+    return evtchnSend(this.hv, this.control, port);
+  }
+
+  /** EVTCHNOP_close on a dom0 port; returns 0 or a negative errno. */
+  close(port: number): number {
+    return evtchnClose(this.hv, this.control, port);
+  }
+
+  // --- foreign mappings -----------------------------------------------------------------
+
+  /**
+   * Maps frame `mfn` of domain `domid` into dom0 (a privileged foreign mapping): the frame
+   * itself (shared) or a copy of it (mirrored).
+   */
+  mapForeign(domid: number, mfn: number): Uint8Array {
+    if (!this.hv.domain(domid)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `no domain ${domid}`);
+    if (this.hv.frames.ownerOf(mfn) !== domid) throw new ControlServiceError(-XEN_ERRNO.EPERM, `mfn 0x${mfn.toString(16)} does not belong to d${domid}`);
+    return this.map(mfn);
+  }
+
+  /** Ends one foreign mapping of `mfn` (one that was never made is ignored). */
+  unmapForeign(mfn: number): void {
+    this.unmap(mfn);
+  }
+
+  // --- grant tables ---------------------------------------------------------------------
+
+  /**
+   * GNTTABOP_map_grant_ref of `ref` of `domid` as a device mapping for domain 0. With
+   * GNTST_okay, `page` is what dom0 sees; a read-only grant shared in-process is a private
+   * copy, so dom0's stores cannot reach the guest.
+   */
+  mapGrant(domid: number, ref: number, readonly: boolean): { status: number; handle: number; mfn: number; page: Uint8Array | null } {
+    const r = gnttabMapForDomain(this.hv, this.control, domid, ref, readonly);
+    if (r.status !== GNTST.okay) return { status: r.status, handle: 0, mfn: 0, page: null };
+    this.grants.set(r.handle, { mfn: r.mfn, readonly });
+    const page = this.map(r.mfn);
+    return { status: r.status, handle: r.handle, mfn: r.mfn, page: readonly && this.pages === 'shared' ? page.slice() : page };
+  }
+
+  /** GNTTABOP_unmap_grant_ref of a handle domain 0 holds; returns the GNTST status. */
+  unmapGrant(handle: number): number {
+    const g = this.grants.get(handle);
+    const status = gnttabUnmapForDomain(this.hv, this.control, handle);
+    if (status === GNTST.okay && g !== undefined) {
+      this.grants.delete(handle);
+      this.unmap(g.mfn);
+    }
+    return status;
+  }
+
+  /** GNTTABOP_copy from dom0's bytes into a granted page; returns the GNTST status. */
+  copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): number {
+    return copyToGrant(this.hv, this.control, domid, ref, offset, data);
+  }
+
+  /** GNTTABOP_copy out of a granted page into dom0. */
+  copyFromGrant(domid: number, ref: number, offset: number, len: number): { status: number; data: Uint8Array } {
+    return copyFromGrant(this.hv, this.control, domid, ref, offset, len);
+  }
+
+  // --- page updates (mirrored pages) ----------------------------------------------------
+
+  /** The guests' stores to mapped pages since the last call: they go with the next dispatch. */
+  takePageUpdates(): PageUpdate[] {
+    const out: PageUpdate[] = [];
+    if (this.pages !== 'mirrored') return out;
+    for (const [mfn, m] of this.mapped) {
+      if (m.hi <= m.lo) continue;
+      const frame = this.hv.mem.frames[mfn];
+      if (frame) out.push({ mfn, offset: m.lo, data: frame.slice(m.lo, m.hi) });
+      m.lo = PAGE_SIZE;
+      m.hi = 0;
+    }
+    return out;
+  }
+
+  /**
+   * Applies dom0's stores to its mirrored pages. Refuses the whole batch at the first one to
+   * a page dom0 has not mapped, reaches only read-only, or that runs past its page.
+   */
+  applyPageUpdates(writes: readonly PageUpdate[]): void {
+    for (const w of writes) {
+      if (!this.mapped.has(w.mfn)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `write to mfn 0x${w.mfn.toString(16)}, which dom0 has not mapped`);
+      if (this.onlyReadonly(w.mfn)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `write to mfn 0x${w.mfn.toString(16)}, which dom0 mapped read-only`);
+      if (w.offset + w.data.length > PAGE_SIZE) throw new ControlServiceError(-XEN_ERRNO.EINVAL, 'write past the end of the page');
+      const frame = this.hv.mem.frames[w.mfn];
+      if (!frame) continue;
+      frame.set(w.data, w.offset);
+    }
+  }
+
+  // --- dom0's end -----------------------------------------------------------------------
+
+  /**
+   * dom0 went away: what it held is let go, as Xen does for a dying domain. Its event
+   * channels close (each guest end becomes unbound, for a new dom0 to bind), its grant
+   * mappings are unmapped (guests can end access to those pages), mapped pages stop being
+   * tracked and pending dispatches are forgotten.
+   */
+  release(): void {
+    const e = this.control.evtchn;
+    if (e) for (let port = 1; e.portIsValid(port); port++) if (e.state[port] !== ECS.FREE) evtchnClose(this.hv, this.control, port);
+    for (const handle of [...this.grants.keys()]) gnttabUnmapForDomain(this.hv, this.control, handle);
+    this.grants.clear();
+    if (this.pages === 'mirrored') for (const mfn of this.mapped.keys()) this.hv.unwatchFrame(mfn);
+    this.mapped.clear();
+    this.dispatcher.reset();
+  }
+
+  /** Counts another mapping of `mfn`; returns what dom0 sees of it. */
+  private map(mfn: number): Uint8Array {
+    const frame = this.hv.mem.ensureFrame(mfn);
+    const m = this.mapped.get(mfn);
+    if (m) m.refs++;
+    else {
+      this.mapped.set(mfn, { refs: 1, lo: PAGE_SIZE, hi: 0 });
+      if (this.pages === 'mirrored') {
+        this.hv.watchFrame(mfn, (pa, size) => {
+          const e = this.mapped.get(mfn);
+          if (e) {
+            const off = pa % PAGE_SIZE;
+            e.lo = Math.min(e.lo, off);
+            e.hi = Math.max(e.hi, Math.min(PAGE_SIZE, off + size));
+          }
+          return false;
+        });
+      }
+    }
+    return this.pages === 'mirrored' ? frame.slice() : frame;
+  }
+
+  private unmap(mfn: number): void {
+    const m = this.mapped.get(mfn);
+    if (m && --m.refs === 0) {
+      this.mapped.delete(mfn);
+      if (this.pages === 'mirrored') this.hv.unwatchFrame(mfn);
+    }
+  }
+
+  /** True if dom0 reaches `mfn` only through read-only grant mappings. */
+  private onlyReadonly(mfn: number): boolean {
+    let grants = 0;
+    let ro = 0;
+    for (const g of this.grants.values()) {
+      if (g.mfn !== mfn) continue;
+      grants++;
+      if (g.readonly) ro++;
+    }
+    const m = this.mapped.get(mfn);
+    // Writable if any mapping of it is: a foreign map, or a writable grant map.
+    return grants > 0 && ro === grants && m !== undefined && m.refs === grants;
+  }
+}
