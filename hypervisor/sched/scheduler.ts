@@ -23,15 +23,6 @@ export interface SchedDecision {
   sliceNs: number;
 }
 
-/** Per-domain scheduling parameters (xl sched-credit: weight and cap). */
-export interface SchedParams {
-  weight: number;
-  /** Percent of one pCPU; 0 = no cap. */
-  cap: number;
-}
-
-export const DEFAULT_SCHED_PARAMS: Readonly<SchedParams> = { weight: 256, cap: 0 };
-
 export interface Scheduler {
   readonly name: string;
   /** Xen's scheduler id (XEN_SCHEDULER_*), as sysctl sched_id reports it. */
