@@ -32,11 +32,12 @@ import type { Scheduler, SchedHost } from './sched/scheduler.ts';
 import { CreditScheduler } from './sched/credit.ts';
 import { RoundRobinScheduler } from './sched/rr.ts';
 import { TRC, TraceBuffer } from './trace/trace.ts';
-import { installEventChannels } from './evtchn/index.ts';
+import { evtchnHooks } from './evtchn/index.ts';
+import type { EventHooks } from './evtchn/hooks.ts';
 import { evtchnAllocUnbound } from './evtchn/ops.ts';
 import { FrameType } from './mm/frame_table.ts';
 import { initSharedInfo } from '../protocol/xen/shared_info.ts';
-import { mmDestroyDomain } from './mm/register.ts';
+import { mmDestroyDomain } from './mm/domain_mm.ts';
 
 export type SchedulerName = 'credit' | 'rr';
 
@@ -93,18 +94,7 @@ const MAX_QUANTUM_NS = 50_000;
 /** vCPUs of the dom0 process (Xen's dom0_max_vcpus; pvsim's dom0 is one Node.js thread). */
 export const DOM0_VCPUS = 1;
 
-/** Hooks the event-channel layer installs (kept as hooks so the core stays independent of it). */
-export interface EventHooks {
-  /** Sends a VIRQ to a vCPU of `domain` (VIRQ_TIMER, VIRQ_DOM_EXC, ...). */
-  sendVirq(domain: Domain, virq: number, vcpuId: number): void;
-  /** Re-evaluates a vCPU's upcall line (on schedule-in). */
-  updateUpcallLine(vcpu: Vcpu): void;
-  /** True if `port` is pending for `domain` (SCHEDOP_poll). */
-  isPortPending(domain: Domain, port: number): boolean;
-  /** Sets up and tears down a domain's event state. */
-  initDomain(domain: Domain): void;
-  destroyDomain(domain: Domain): void;
-}
+export type { EventHooks } from './evtchn/hooks.ts';
 
 export class Pcpu {
   now = 0;
@@ -205,7 +195,7 @@ export class Hypervisor implements HypervisorServices {
       return w ? w(pa, size) : false;
     };
     // Event channels are part of the core PV interface: always on.
-    installEventChannels(this);
+    this.eventHooks = evtchnHooks(this);
   }
 
   /** Appends a line to the hypervisor log, dropping the oldest beyond the limit. */
