@@ -38,6 +38,7 @@ import { evtchnAllocUnbound } from './evtchn/ops.ts';
 import { FrameType } from './mm/frame_table.ts';
 import { initSharedInfo } from '../protocol/xen/shared_info.ts';
 import { mmDestroyDomain } from './mm/domain_mm.ts';
+import { Console } from './console.ts';
 
 export type SchedulerName = 'credit' | 'rr';
 
@@ -145,11 +146,10 @@ export class Hypervisor implements HypervisorServices {
   /** Set to make a running runRealtime() return at its next step. */
   stopRealtime = false;
 
-  private readonly log: string[] = [];
-  private readonly logLimit: number;
+  /** The log (`xl dmesg`) and console input. */
+  readonly console: Console;
   private readonly engine: Engine = new Interpreter();
   private nextDomid = 1;
-  private readonly consoleInput: number[] = [];
   private readonly watchers = new Map<number, FrameWatcher>();
   /** The dom0 dispatch being waited for, if any. */
   private blockedOn: Promise<void> | null = null;
@@ -173,7 +173,7 @@ export class Hypervisor implements HypervisorServices {
     // Frames get host storage when first touched, so idle domains cost little.
     this.frames.lazy = true;
     this.commandLine = opts.commandLine ?? '';
-    this.logLimit = opts.logLines ?? 10_000;
+    this.console = new Console(opts.logLines ?? 10_000, (d, bytes) => this.onConsole?.(d, bytes));
     this.costs = costModel(opts.costs);
     this.traceBuffer = new TraceBuffer(opts.traceCapacity);
     const n = opts.pcpus ?? 1;
@@ -200,12 +200,11 @@ export class Hypervisor implements HypervisorServices {
 
   /** Appends a line to the hypervisor log, dropping the oldest beyond the limit. */
   printk(line: string): void {
-    this.log.push(`(XEN) ${line}`);
-    if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
+    this.console.printk(line);
   }
 
   dmesg(): readonly string[] {
-    return this.log;
+    return this.console.dmesg();
   }
 
   // --- Domains --------------------------------------------------------------------------
@@ -366,30 +365,22 @@ export class Hypervisor implements HypervisorServices {
   }
 
   consoleWrite(domain: Domain, bytes: Uint8Array): void {
-    this.onConsole?.(domain, bytes);
-    // Like Xen, the log keeps printable text only, one "(dN)" line per guest line.
-    let text = domain.consolePartial;
-    for (const b of bytes) {
-      if (b === 0x0a) {
-        this.log.push(`(d${domain.domid}) ${text}`);
-        text = '';
-      } else if ((b >= 0x20 && b < 0x7f) || b === 0x09) {
-        text += String.fromCharCode(b);
-      }
-    }
-    if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
-    domain.consolePartial = text.slice(-4096);
+    this.console.write(domain, bytes);
   }
 
   consoleRead(max: number): Uint8Array {
-    return Uint8Array.from(this.consoleInput.splice(0, max));
+    return this.console.read(max);
   }
 
-  /** Queues bytes for CONSOLEIO_read and, as Xen does, tells the control domain (VIRQ_CONSOLE). */
-  consoleInputPush(bytes: Uint8Array): void {
-    for (const b of bytes) this.consoleInput.push(b);
+  /**
+   * Queues bytes for CONSOLEIO_read (at most CONSOLE_INPUT_MAX waiting; returns how many were
+   * taken) and, as Xen does, tells the control domain (VIRQ_CONSOLE).
+   */
+  consoleInputPush(bytes: Uint8Array): number {
+    const n = this.console.pushInput(bytes);
     const dom0 = this.domains.get(0);
     if (dom0 && bytes.length) this.eventHooks?.sendVirq(dom0, VIRQ_CONSOLE, 0);
+    return n;
   }
 
   shutdownDomain(domain: Domain, reason: ShutdownReason): void {

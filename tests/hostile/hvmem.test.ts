@@ -300,3 +300,17 @@ describe('a guest flooding dom0 with events (item 9)', () => {
     expect(r.hv.now()).toBeLessThanOrEqual(wallNs);
   });
 });
+
+describe('console input nobody reads (hypervisor console)', () => {
+  it('is kept up to 64 KiB; more is dropped and logged, and room comes back as dom0 reads', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
+    const chunk = new Uint8Array(40 * 1024).fill(0x61);
+    expect(hv.consoleInputPush(chunk)).toBe(40 * 1024);
+    expect(hv.consoleInputPush(chunk)).toBe(24 * 1024);
+    expect(hv.consoleInputPush(chunk)).toBe(0);
+    expect(hv.dmesg().filter((l) => l.includes('console input full'))).toHaveLength(2);
+    expect(hv.consoleRead(1 << 20).length).toBe(64 * 1024);
+    expect(hv.consoleInputPush(new Uint8Array([0x62]))).toBe(1);
+    expect([...hv.consoleRead(16)]).toEqual([0x62]);
+  });
+});
