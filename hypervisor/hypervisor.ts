@@ -38,6 +38,7 @@ import { evtchnAllocUnbound } from './evtchn/ops.ts';
 import { FrameType } from './mm/frame_table.ts';
 import { initSharedInfo } from '../protocol/xen/shared_info.ts';
 import { mmDestroyDomain } from './mm/domain_mm.ts';
+import { Pcpu, PcpuClocks } from './run/pcpu.ts';
 import { Console } from './console.ts';
 
 export type SchedulerName = 'credit' | 'rr';
@@ -97,16 +98,7 @@ export const DOM0_VCPUS = 1;
 
 export type { EventHooks } from './evtchn/hooks.ts';
 
-export class Pcpu {
-  now = 0;
-  current: Vcpu | null = null;
-  sliceEnd = 0;
-  needResched = true;
-  yielded = false;
-  /** ns spent running guests. */
-  busyNs = 0;
-  constructor(readonly id: number) {}
-}
+export { Pcpu } from './run/pcpu.ts';
 
 export const VIRQ_TIMER = 0;
 export const VIRQ_CONSOLE = 2;
@@ -117,6 +109,8 @@ export class Hypervisor implements HypervisorServices {
   readonly frames: FrameTable;
   readonly domains = new Map<number, Domain>();
   readonly commandLine: string;
+  /** pCPUs and their virtual clocks. */
+  readonly clocks: PcpuClocks;
   readonly pcpus: Pcpu[];
   readonly scheduler: Scheduler;
   readonly costs: CostModel;
@@ -154,10 +148,6 @@ export class Hypervisor implements HypervisorServices {
   /** The dom0 dispatch being waited for, if any. */
   private blockedOn: Promise<void> | null = null;
   private dispatchChain: Promise<void> = Promise.resolve();
-  /** The virtual time of whatever is being served right now (a vCPU's trap, an event). */
-  private clock = 0;
-  /** The pCPU whose vCPU is executing or being served, if any. */
-  private active: Pcpu | null = null;
   /** What the running vCPU is being served for, named in a domain_crash log line. */
   private serving = 'guest execution';
 
@@ -177,8 +167,8 @@ export class Hypervisor implements HypervisorServices {
     this.costs = costModel(opts.costs);
     this.traceBuffer = new TraceBuffer(opts.traceCapacity);
     const n = opts.pcpus ?? 1;
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`pcpus must be 1..256, got ${n}`);
-    this.pcpus = Array.from({ length: n }, (_, i) => new Pcpu(i));
+    this.clocks = new PcpuClocks(n);
+    this.pcpus = this.clocks.pcpus;
     this.scheduler = (opts.scheduler ?? 'credit') === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
     const host: SchedHost = {
       nrPcpus: n,
@@ -263,12 +253,12 @@ export class Hypervisor implements HypervisorServices {
   finishBuild(d: Domain, boot: PvBoot, layout: { storeVa: number; consoleVa: number; virtBase: number }): void {
     finishPvDomain(this.frames, d, boot);
     for (const v of d.vcpus) {
-      v.runstateEntry = this.clock;
-      this.scheduler.insertVcpu(v, this.clock);
+      v.runstateEntry = this.clocks.clock;
+      this.scheduler.insertVcpu(v, this.clocks.clock);
     }
     d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / 4096]!;
     d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / 4096]!;
-    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
+    this.traceBuffer.record(this.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
     this.printk(`d${d.domid}: built PV domain "${d.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
     this.onDomainCreated?.(d);
   }
@@ -324,14 +314,14 @@ export class Hypervisor implements HypervisorServices {
     this.unwatchFrame(domain.sharedInfoMfn);
     domain.p2m = new Uint32Array(0);
     this.domains.delete(domain.domid);
-    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
+    this.traceBuffer.record(this.clocks.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
     this.printk(`d${domain.domid}: destroyed`);
   }
 
   // --- HypervisorServices -------------------------------------------------------------
 
   now(): number {
-    return this.active ? this.active.now : this.clock;
+    return this.clocks.now();
   }
 
   domain(domid: number): Domain | undefined {
@@ -339,7 +329,7 @@ export class Hypervisor implements HypervisorServices {
   }
 
   trace(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0): void {
-    this.traceBuffer.record(this.now(), this.active?.id ?? 0, event, d0, d1, d2, d3);
+    this.traceBuffer.record(this.now(), this.clocks.active?.id ?? 0, event, d0, d1, d2, d3);
   }
 
   allDomains(): Iterable<Domain> {
@@ -393,7 +383,7 @@ export class Hypervisor implements HypervisorServices {
       v.singleshot = v.periodic = null;
       this.refresh(v);
     }
-    this.traceBuffer.record(this.now(), this.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
+    this.traceBuffer.record(this.now(), this.clocks.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
     this.printk(`d${domain.domid}: shutdown, reason ${reason}`);
     // Xen tells the control domain through the global VIRQ_DOM_EXC.
     const dom0 = this.domains.get(0);
@@ -533,7 +523,7 @@ export class Hypervisor implements HypervisorServices {
   run(opts: RunOptions | number = {}): RunResult {
     const r = this.runLoop(typeof opts === 'number' ? { maxInstructions: opts } : opts);
     // Between runs, "now" is the time every pCPU has reached.
-    this.clock = Math.max(this.clock, Math.min(...this.pcpus.map((p) => p.now)));
+    this.clocks.clock = Math.max(this.clocks.clock, Math.min(...this.pcpus.map((p) => p.now)));
     return r;
   }
 
@@ -553,7 +543,7 @@ export class Hypervisor implements HypervisorServices {
         if (quiet && until === Infinity) return { kind: 'idle' };
         if (quiet) {
           for (const q of this.pcpus) q.now = Math.max(q.now, until);
-          this.clock = until;
+          this.clocks.clock = until;
           return { kind: 'time' };
         }
         const next = Math.min(this.events.peekTime(), this.earliestBusyClock(p), until);
@@ -630,16 +620,16 @@ export class Hypervisor implements HypervisorServices {
   private fireEventsUpTo(t: number): void {
     while (this.blockedOn === null && this.events.peekTime() <= t) {
       const ev: TimedEvent = this.events.pop()!;
-      const saved = this.active;
-      this.active = null;
-      this.clock = ev.time;
+      const saved = this.clocks.active;
+      this.clocks.active = null;
+      this.clocks.clock = ev.time;
       try {
         ev.fire();
       } catch (e) {
         // Timers belong to no single caller here: log and carry on rather than end the machine.
         this.printk(`timed event failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
-      this.active = saved;
+      this.clocks.active = saved;
     }
   }
 
@@ -678,7 +668,7 @@ export class Hypervisor implements HypervisorServices {
   private schedule(p: Pcpu): void {
     const prev = p.current;
     const prevRunnable = prev !== null && this.isRunnable(prev);
-    this.active = p;
+    this.clocks.active = p;
     const { next, sliceNs } = this.scheduler.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
     this.schedDecisions++;
     p.now += this.costs.scheduleNs;
@@ -696,7 +686,7 @@ export class Hypervisor implements HypervisorServices {
     p.sliceEnd = p.now + sliceNs;
     p.needResched = false;
     p.yielded = false;
-    this.active = null;
+    this.clocks.active = null;
   }
 
   private runQuantum(p: Pcpu, until: number, instrLimit: number): void {
@@ -704,7 +694,7 @@ export class Hypervisor implements HypervisorServices {
     const hart = v.hart;
     const ins = this.costs.instructionNs;
     const end = Math.min(until, this.events.peekTime(), p.now + MAX_QUANTUM_NS);
-    this.active = p;
+    this.clocks.active = p;
     while (p.now < end && p.current === v && !p.needResched && this.isRunnable(v)) {
       const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
       const before = hart.instret;
@@ -726,7 +716,7 @@ export class Hypervisor implements HypervisorServices {
       }
       if (this.totalInstructions >= instrLimit) break;
     }
-    this.active = null;
+    this.clocks.active = null;
   }
 
   /**
