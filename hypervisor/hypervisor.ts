@@ -40,6 +40,7 @@ import { initSharedInfo } from '../protocol/xen/shared_info.ts';
 import { mmDestroyDomain } from './mm/domain_mm.ts';
 import { Pcpu, PcpuClocks } from './run/pcpu.ts';
 import { Console } from './console.ts';
+import { VcpuTimers } from './time/vcpu_timer.ts';
 
 export type SchedulerName = 'credit' | 'rr';
 
@@ -115,6 +116,8 @@ export class Hypervisor implements HypervisorServices {
   readonly scheduler: Scheduler;
   readonly costs: CostModel;
   readonly events = new EventQueue();
+  /** vCPU single-shot and periodic timers. */
+  readonly timers: VcpuTimers;
   /** The trace ring (xentrace-like). */
   readonly traceBuffer: TraceBuffer;
   totalInstructions = 0;
@@ -169,6 +172,7 @@ export class Hypervisor implements HypervisorServices {
     const n = opts.pcpus ?? 1;
     this.clocks = new PcpuClocks(n);
     this.pcpus = this.clocks.pcpus;
+    this.timers = new VcpuTimers(this.events, this.clocks, this.traceBuffer, (d, virq, vcpuId) => this.eventHooks?.sendVirq(d, virq, vcpuId));
     this.scheduler = (opts.scheduler ?? 'credit') === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
     const host: SchedHost = {
       nrPcpus: n,
@@ -296,8 +300,7 @@ export class Hypervisor implements HypervisorServices {
     if (domain.state === 'dying') return;
     domain.state = 'dying';
     for (const v of domain.vcpus) {
-      this.events.cancel(v.singleshot);
-      this.events.cancel(v.periodic);
+      this.timers.stop(v);
       this.events.cancel(v.poll?.timeout);
       v.poll = null;
       for (const p of this.pcpus) if (p.current === v) {
@@ -378,9 +381,7 @@ export class Hypervisor implements HypervisorServices {
     domain.shutdownReason = reason;
     domain.state = reason === 'crash' ? 'crashed' : 'shutdown';
     for (const v of domain.vcpus) {
-      this.events.cancel(v.singleshot);
-      this.events.cancel(v.periodic);
-      v.singleshot = v.periodic = null;
+      this.timers.stop(v);
       this.refresh(v);
     }
     this.traceBuffer.record(this.now(), this.clocks.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
@@ -427,30 +428,11 @@ export class Hypervisor implements HypervisorServices {
 
   /** Arms (or, with 0, cancels) the vCPU's single-shot timer; expiry sends VIRQ_TIMER. */
   setSingleshotTimer(vcpu: Vcpu, deadline: number): void {
-    this.events.cancel(vcpu.singleshot);
-    vcpu.singleshot = null;
-    if (deadline === 0) return;
-    const when = Math.max(deadline, this.now());
-    vcpu.singleshot = this.events.schedule(when, () => {
-      vcpu.singleshot = null;
-      this.traceBuffer.record(when, vcpu.pcpu, TRC.SCHED_S_TIMER_FN, vcpu.domain.domid, vcpu.vcpuId);
-      if (vcpu.domain.isAlive) this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
-    });
+    this.timers.setSingleshot(vcpu, deadline);
   }
 
   setPeriodicTimer(vcpu: Vcpu, periodNs: number): void {
-    this.events.cancel(vcpu.periodic);
-    vcpu.periodic = null;
-    vcpu.periodNs = periodNs;
-    if (periodNs <= 0) return;
-    const arm = (when: number) => {
-      vcpu.periodic = this.events.schedule(when, () => {
-        if (!vcpu.domain.isAlive) return;
-        this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
-        arm(when + periodNs);
-      });
-    };
-    arm(this.now() + periodNs);
+    this.timers.setPeriodic(vcpu, periodNs);
   }
 
   isPortPending(domain: Domain, port: number): boolean {
