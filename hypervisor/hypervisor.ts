@@ -20,7 +20,7 @@ import {
   CSR_STVEC,
 } from './cpu/csr.ts';
 import { FrameTable, OutOfMemoryError } from './mm/frame_table.ts';
-import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
+import { Domain, Vcpu } from './domain/domain.ts';
 import type { Device } from '../protocol/wire.ts';
 import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
@@ -28,9 +28,8 @@ import type { FrameWatcher } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
 import { EventQueue, type TimedEvent } from './time/event_queue.ts';
 import { costModel, type CostModel } from './time/cost_model.ts';
-import type { Scheduler, SchedHost } from './sched/scheduler.ts';
-import { CreditScheduler } from './sched/credit.ts';
-import { RoundRobinScheduler } from './sched/rr.ts';
+import type { Scheduler } from './sched/scheduler.ts';
+import { SchedCore, schedulerByName, type SchedulerName } from './sched/core.ts';
 import { TRC, TraceBuffer } from './trace/trace.ts';
 import { evtchnHooks } from './evtchn/index.ts';
 import type { EventHooks } from './evtchn/hooks.ts';
@@ -42,7 +41,7 @@ import { Pcpu, PcpuClocks } from './run/pcpu.ts';
 import { Console } from './console.ts';
 import { VcpuTimers } from './time/vcpu_timer.ts';
 
-export type SchedulerName = 'credit' | 'rr';
+export type { SchedulerName } from './sched/core.ts';
 
 export interface HypervisorOptions {
   /** Machine memory in bytes (frames are only populated when a domain takes them). */
@@ -113,6 +112,8 @@ export class Hypervisor implements HypervisorServices {
   /** pCPUs and their virtual clocks. */
   readonly clocks: PcpuClocks;
   readonly pcpus: Pcpu[];
+  /** The scheduler core (run states, block/wake/poll, the schedule step) and its policy. */
+  readonly sched: SchedCore;
   readonly scheduler: Scheduler;
   readonly costs: CostModel;
   readonly events = new EventQueue();
@@ -123,8 +124,6 @@ export class Hypervisor implements HypervisorServices {
   totalInstructions = 0;
   /** dom0 dispatches run (each one a round trip when dom0 is a process). */
   dispatches = 0;
-  /** Scheduler decisions taken (one per pCPU schedule call). */
-  schedDecisions = 0;
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
   onConsole: ((domain: Domain, bytes: Uint8Array) => void) | null = null;
   /** Called when a domain has been built (before it is unpaused). */
@@ -173,16 +172,14 @@ export class Hypervisor implements HypervisorServices {
     this.clocks = new PcpuClocks(n);
     this.pcpus = this.clocks.pcpus;
     this.timers = new VcpuTimers(this.events, this.clocks, this.traceBuffer, (d, virq, vcpuId) => this.eventHooks?.sendVirq(d, virq, vcpuId));
-    this.scheduler = (opts.scheduler ?? 'credit') === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
-    const host: SchedHost = {
-      nrPcpus: n,
-      tickle: (cpu) => {
-        this.pcpus[cpu]!.needResched = true;
-      },
-      current: (cpu) => this.pcpus[cpu]!.current,
-      timer: (time, fn) => this.events.schedule(time, fn, true),
-    };
-    this.scheduler.init(host, 0);
+    this.sched = new SchedCore(schedulerByName(opts.scheduler ?? 'credit'), {
+      clocks: this.clocks,
+      events: this.events,
+      trace: this.traceBuffer,
+      costs: this.costs,
+      updateUpcallLine: (v) => this.eventHooks?.updateUpcallLine(v),
+    });
+    this.scheduler = this.sched.policy;
     this.printk(`pvsim hypervisor: ${bytes >> 20} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
       const w = this.watchers.get(Math.floor(pa / 4096));
@@ -256,10 +253,7 @@ export class Hypervisor implements HypervisorServices {
    */
   finishBuild(d: Domain, boot: PvBoot, layout: { storeVa: number; consoleVa: number; virtBase: number }): void {
     finishPvDomain(this.frames, d, boot);
-    for (const v of d.vcpus) {
-      v.runstateEntry = this.clocks.clock;
-      this.scheduler.insertVcpu(v, this.clocks.clock);
-    }
+    for (const v of d.vcpus) this.sched.insertVcpu(v);
     d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / 4096]!;
     d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / 4096]!;
     this.traceBuffer.record(this.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
@@ -287,13 +281,13 @@ export class Hypervisor implements HypervisorServices {
   unpause(domain: Domain): void {
     if (domain.state !== 'paused') return;
     domain.state = 'running';
-    for (const v of domain.vcpus) this.refresh(v);
+    for (const v of domain.vcpus) this.sched.refresh(v);
   }
 
   pause(domain: Domain): void {
     if (domain.state !== 'running') return;
     domain.state = 'paused';
-    for (const v of domain.vcpus) this.refresh(v);
+    for (const v of domain.vcpus) this.sched.refresh(v);
   }
 
   destroyDomain(domain: Domain): void {
@@ -301,14 +295,7 @@ export class Hypervisor implements HypervisorServices {
     domain.state = 'dying';
     for (const v of domain.vcpus) {
       this.timers.stop(v);
-      this.events.cancel(v.poll?.timeout);
-      v.poll = null;
-      for (const p of this.pcpus) if (p.current === v) {
-        p.current = null;
-        p.needResched = true;
-      }
-      this.setRunstate(v, 'offline');
-      this.scheduler.removeVcpu(v);
+      this.sched.removeVcpu(v);
     }
     // dom0's backends let go of the domain's pages and ports before they are freed.
     this.onDomainDestroyed?.(domain);
@@ -341,6 +328,11 @@ export class Hypervisor implements HypervisorServices {
 
   get nrPcpus(): number {
     return this.pcpus.length;
+  }
+
+  /** Scheduler decisions taken (one per pCPU schedule call). */
+  get schedDecisions(): number {
+    return this.sched.decisions;
   }
 
   get schedulerId(): number {
@@ -382,7 +374,7 @@ export class Hypervisor implements HypervisorServices {
     domain.state = reason === 'crash' ? 'crashed' : 'shutdown';
     for (const v of domain.vcpus) {
       this.timers.stop(v);
-      this.refresh(v);
+      this.sched.refresh(v);
     }
     this.traceBuffer.record(this.now(), this.clocks.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
     this.printk(`d${domain.domid}: shutdown, reason ${reason}`);
@@ -400,30 +392,15 @@ export class Hypervisor implements HypervisorServices {
   }
 
   yieldVcpu(vcpu: Vcpu): void {
-    const p = this.pcpus[vcpu.pcpu]!;
-    if (p.current !== vcpu) return;
-    p.yielded = true;
-    p.needResched = true;
-    this.traceBuffer.record(this.now(), p.id, TRC.SCHED_YIELD, vcpu.domain.domid, vcpu.vcpuId);
+    this.sched.yieldVcpu(vcpu);
   }
 
   blockVcpu(vcpu: Vcpu): void {
-    if (vcpu.blocked) return;
-    vcpu.blocked = true;
-    this.traceBuffer.record(this.now(), vcpu.pcpu, TRC.SCHED_BLOCK, vcpu.domain.domid, vcpu.vcpuId);
-    this.refresh(vcpu);
+    this.sched.blockVcpu(vcpu);
   }
 
   wakeVcpu(vcpu: Vcpu): void {
-    if (!vcpu.blocked) return;
-    vcpu.blocked = false;
-    if (vcpu.poll) {
-      this.events.cancel(vcpu.poll.timeout);
-      vcpu.poll = null;
-    }
-    vcpu.wakeTime = this.now();
-    this.traceBuffer.record(vcpu.wakeTime, vcpu.pcpu, TRC.SCHED_WAKE, vcpu.domain.domid, vcpu.vcpuId);
-    this.refresh(vcpu);
+    this.sched.wakeVcpu(vcpu);
   }
 
   /** Arms (or, with 0, cancels) the vCPU's single-shot timer; expiry sends VIRQ_TIMER. */
@@ -441,62 +418,17 @@ export class Hypervisor implements HypervisorServices {
 
   /** SCHEDOP_poll: block until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
   pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void {
-    const t = timeout === 0 ? null : this.events.schedule(Math.max(timeout, this.now()), () => this.wakeVcpu(vcpu));
-    vcpu.poll = { ports, timeout: t };
-    this.blockVcpu(vcpu);
+    this.sched.pollVcpu(vcpu, ports, timeout);
   }
-
 
   /** Brings a vCPU up or down (VCPUOP_up/down). */
   setVcpuOnline(vcpu: Vcpu, online: boolean): void {
-    if (vcpu.online === online) return;
-    vcpu.online = online;
-    if (online) vcpu.wakeTime = this.now();
-    this.refresh(vcpu);
-  }
-
-  // --- Run states ---------------------------------------------------------------------
-
-  private isRunnable(v: Vcpu): boolean {
-    return v.online && !v.blocked && v.domain.state === 'running';
-  }
-
-  private idleState(v: Vcpu): Runstate {
-    return v.online && v.blocked && v.domain.state === 'running' ? 'blocked' : 'offline';
-  }
-
-  /** Reconciles a vCPU's run state and the scheduler with whether it may run now. */
-  private refresh(v: Vcpu): void {
-    const runnable = this.isRunnable(v);
-    const p = this.pcpus[v.pcpu]!;
-    if (p.current === v) {
-      if (!runnable) p.needResched = true;
-      return;
-    }
-    if (runnable && v.runstate !== 'runnable') {
-      this.setRunstate(v, 'runnable');
-      this.scheduler.wake(v, this.now());
-    } else if (!runnable && v.runstate === 'runnable') {
-      this.scheduler.sleep(v, this.now());
-      this.setRunstate(v, this.idleState(v));
-    } else if (!runnable) {
-      this.setRunstate(v, this.idleState(v));
-    }
-  }
-
-  private setRunstate(v: Vcpu, state: Runstate, at = this.now()): void {
-    if (v.runstate === state) return;
-    const t = Math.max(at, v.runstateEntry);
-    v.runstateTime[RUNSTATES.indexOf(v.runstate)]! += t - v.runstateEntry;
-    v.runstate = state;
-    v.runstateEntry = t;
+    this.sched.setVcpuOnline(vcpu, online);
   }
 
   /** Run-state times up to now, for reports (Xen's vcpu_runstate_info.time[]). */
   runstateTimes(v: Vcpu): number[] {
-    const t = [...v.runstateTime];
-    t[RUNSTATES.indexOf(v.runstate)]! += Math.max(0, this.now() - v.runstateEntry);
-    return t;
+    return this.sched.runstateTimes(v);
   }
 
   // --- Running ------------------------------------------------------------------------
@@ -518,7 +450,7 @@ export class Hypervisor implements HypervisorServices {
       if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
       this.fireEventsUpTo(p.now);
       if (this.blockedOn) return { kind: 'blocked', wait: this.blockedOn };
-      if (p.needResched || p.current === null || p.now >= p.sliceEnd || !this.isRunnable(p.current)) this.schedule(p);
+      if (p.needResched || p.current === null || p.now >= p.sliceEnd || !this.sched.isRunnable(p.current)) this.sched.schedule(p);
       if (p.current === null) {
         // Housekeeping timers (scheduler ticks) alone do not keep the machine going.
         const quiet = this.events.pendingWork === 0 && !this.anyBusy() && !this.anyRunnable();
@@ -647,37 +579,13 @@ export class Hypervisor implements HypervisorServices {
     }
   }
 
-  private schedule(p: Pcpu): void {
-    const prev = p.current;
-    const prevRunnable = prev !== null && this.isRunnable(prev);
-    this.clocks.active = p;
-    const { next, sliceNs } = this.scheduler.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
-    this.schedDecisions++;
-    p.now += this.costs.scheduleNs;
-    if (prev && prev !== next) this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
-    if (next && next !== prev) {
-      p.now = Math.max(p.now, next.wakeTime);
-      p.now += prev && prev.domain === next.domain ? this.costs.vcpuSwitchNs : this.costs.contextSwitchNs;
-      this.setRunstate(next, 'running', p.now);
-      this.eventHooks?.updateUpcallLine(next);
-    }
-    if (next !== prev) {
-      this.traceBuffer.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
-    }
-    p.current = next;
-    p.sliceEnd = p.now + sliceNs;
-    p.needResched = false;
-    p.yielded = false;
-    this.clocks.active = null;
-  }
-
   private runQuantum(p: Pcpu, until: number, instrLimit: number): void {
     const v = p.current!;
     const hart = v.hart;
     const ins = this.costs.instructionNs;
     const end = Math.min(until, this.events.peekTime(), p.now + MAX_QUANTUM_NS);
     this.clocks.active = p;
-    while (p.now < end && p.current === v && !p.needResched && this.isRunnable(v)) {
+    while (p.now < end && p.current === v && !p.needResched && this.sched.isRunnable(v)) {
       const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
       const before = hart.instret;
       hart.timeSource = () => p.now + (hart.instret - before) * ins;
