@@ -19,10 +19,9 @@ import {
   CAUSE_SUPERVISOR_ECALL,
   CSR_STVEC,
 } from './cpu/csr.ts';
-import { FrameTable, OutOfMemoryError } from './mm/frame_table.ts';
-import { Domain, Vcpu } from './domain/domain.ts';
-import type { Device } from '../protocol/wire.ts';
-import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
+import { FrameTable } from './mm/frame_table.ts';
+import type { Domain, Vcpu } from './domain/domain.ts';
+import type { PvBoot, PvLayout } from './domain/builder.ts';
 import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
 import type { FrameWatcher } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
@@ -33,11 +32,9 @@ import { SchedCore, schedulerByName, type SchedulerName } from './sched/core.ts'
 import { TRC, TraceBuffer } from './trace/trace.ts';
 import { evtchnHooks } from './evtchn/index.ts';
 import type { EventHooks } from './evtchn/hooks.ts';
-import { evtchnAllocUnbound } from './evtchn/ops.ts';
-import { FrameType } from './mm/frame_table.ts';
-import { initSharedInfo } from '../protocol/xen/shared_info.ts';
-import { mmDestroyDomain } from './mm/domain_mm.ts';
 import { Pcpu, PcpuClocks } from './run/pcpu.ts';
+import { DomainLifecycle, type CreateDomainOptions } from './domain/lifecycle.ts';
+import { VIRQ } from '../protocol/xen/event_channel.ts';
 import { Console } from './console.ts';
 import { VcpuTimers } from './time/vcpu_timer.ts';
 
@@ -57,17 +54,7 @@ export interface HypervisorOptions {
   logLines?: number;
 }
 
-export interface CreateDomainOptions {
-  name: string;
-  memoryBytes: number;
-  cmdline?: string;
-  privileged?: boolean;
-  vcpus?: number;
-  weight?: number;
-  cap?: number;
-  /** Devices dom0 is to announce in XenStore before the domain runs. */
-  devices?: readonly Device[];
-}
+export { DOM0_VCPUS, type CreateDomainOptions } from './domain/lifecycle.ts';
 
 export type RunResult =
   /** Nothing left to do: every vCPU is blocked with no timer pending, or gone. */
@@ -93,21 +80,18 @@ export interface RunOptions {
 const WFI_ENCODING = 0x1050_0073;
 /** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
 const MAX_QUANTUM_NS = 50_000;
-/** vCPUs of the dom0 process (Xen's dom0_max_vcpus; pvsim's dom0 is one Node.js thread). */
-export const DOM0_VCPUS = 1;
 
 export type { EventHooks } from './evtchn/hooks.ts';
 
 export { Pcpu } from './run/pcpu.ts';
 
-export const VIRQ_TIMER = 0;
-export const VIRQ_CONSOLE = 2;
-export const VIRQ_DOM_EXC = 3;
 
 export class Hypervisor implements HypervisorServices {
   readonly mem: PhysMemory;
   readonly frames: FrameTable;
-  readonly domains = new Map<number, Domain>();
+  /** The domain table and life cycle (create, pause, shutdown, destroy). */
+  readonly lifecycle: DomainLifecycle;
+  readonly domains: Map<number, Domain>;
   readonly commandLine: string;
   /** pCPUs and their virtual clocks. */
   readonly clocks: PcpuClocks;
@@ -145,7 +129,6 @@ export class Hypervisor implements HypervisorServices {
   /** The log (`xl dmesg`) and console input. */
   readonly console: Console;
   private readonly engine: Engine = new Interpreter();
-  private nextDomid = 1;
   private readonly watchers = new Map<number, FrameWatcher>();
   /** The dom0 dispatch being waited for, if any. */
   private blockedOn: Promise<void> | null = null;
@@ -171,7 +154,6 @@ export class Hypervisor implements HypervisorServices {
     const n = opts.pcpus ?? 1;
     this.clocks = new PcpuClocks(n);
     this.pcpus = this.clocks.pcpus;
-    this.timers = new VcpuTimers(this.events, this.clocks, this.traceBuffer, (d, virq, vcpuId) => this.eventHooks?.sendVirq(d, virq, vcpuId));
     this.sched = new SchedCore(schedulerByName(opts.scheduler ?? 'credit'), {
       clocks: this.clocks,
       events: this.events,
@@ -180,6 +162,17 @@ export class Hypervisor implements HypervisorServices {
       updateUpcallLine: (v) => this.eventHooks?.updateUpcallLine(v),
     });
     this.scheduler = this.sched.policy;
+    this.timers = new VcpuTimers(this.events, this.clocks, this.traceBuffer, (d, virq, vcpuId) => this.eventHooks?.sendVirq(d, virq, vcpuId));
+    this.lifecycle = new DomainLifecycle({
+      hv: this,
+      clocks: this.clocks,
+      sched: this.sched,
+      timers: this.timers,
+      trace: this.traceBuffer,
+      observers: this,
+      printk: (line) => this.printk(line),
+    });
+    this.domains = this.lifecycle.domains;
     this.printk(`pvsim hypervisor: ${bytes >> 20} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
       const w = this.watchers.get(Math.floor(pa / 4096));
@@ -205,107 +198,34 @@ export class Hypervisor implements HypervisorServices {
    * process (createEmptyDomain, writing the bootstrap pages, finishBuild).
    */
   createPvDomain(image: Uint8Array, opts: CreateDomainOptions): { domain: Domain; layout: PvLayout } {
-    const plan = planPvDomain(image, opts);
-    const d = this.createEmptyDomain({ ...opts, nrPages: plan.nrPages });
-    d.dom0Devices = opts.devices ?? [];
-    try {
-      writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => this.frames.frameStorage(d.p2m[pfn]!));
-      this.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);
-    } catch (e) {
-      this.destroyDomain(d);
-      throw e;
-    }
-    return { domain: d, layout: plan.layout };
+    return this.lifecycle.createPvDomain(image, opts);
   }
 
-  /**
-   * XEN_DOMCTL_createdomain plus populating its memory: a paused domain with `nrPages`
-   * frames, shared_info and event channels, and (with a dom0) its store and console ports,
-   * allocated unbound for domain 0 as libxl does. No vCPU runs until finishBuild.
-   */
+  /** XEN_DOMCTL_createdomain plus populating its memory (lifecycle.ts). */
   createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
-    const domid = opts.privileged ? 0 : this.nextDomid;
-    if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
-    if (!Number.isInteger(opts.nrPages) || opts.nrPages <= 0) throw new BuildError(`a domain needs a positive number of pages, got ${opts.nrPages}`);
-    // Checked before taking anything, so a create that cannot fit allocates nothing (+1: shared_info).
-    const free = this.frames.nrFrames - this.frames.allocated;
-    if (opts.nrPages + 1 > free) {
-      const mib = (frames: number) => Math.floor((frames * 4096) / 2 ** 20);
-      throw new OutOfMemoryError(`out of machine memory: domain "${opts.name}" needs ${mib(opts.nrPages)} MiB, ${mib(free)} MiB free`);
-    }
-    const d = allocPvDomain(this.frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
-    if (!opts.privileged) this.nextDomid++;
-    if (opts.weight !== undefined) d.sched.weight = opts.weight;
-    if (opts.cap !== undefined) d.sched.cap = opts.cap;
-    this.domains.set(domid, d);
-    this.eventHooks?.initDomain(d);
-    const control = this.domains.get(0);
-    if (control && control !== d && control.onEvent) {
-      d.storeEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
-      d.consoleEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
-    }
-    return d;
+    return this.lifecycle.createEmptyDomain(opts);
   }
 
-  /**
-   * Ends a build once the bootstrap pages are written: vCPUs, validated and pinned page
-   * tables, grant table; the domain stays paused. Tells dom0 (onDomainCreated).
-   */
+  /** Ends a build once the bootstrap pages are written; the domain stays paused. */
   finishBuild(d: Domain, boot: PvBoot, layout: { storeVa: number; consoleVa: number; virtBase: number }): void {
-    finishPvDomain(this.frames, d, boot);
-    for (const v of d.vcpus) this.sched.insertVcpu(v);
-    d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / 4096]!;
-    d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / 4096]!;
-    this.traceBuffer.record(this.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
-    this.printk(`d${d.domid}: built PV domain "${d.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
-    this.onDomainCreated?.(d);
+    this.lifecycle.finishBuild(d, boot, layout);
   }
 
-  /**
-   * Creates domain 0 as a control domain with no guest code: privileged, with event
-   * channels and a shared_info page, its events handed to `onEvent` (the dom0 process).
-   */
+  /** Creates domain 0 as a control domain served by the dom0 process. */
   createControlDomain(name = 'Domain-0'): Domain {
-    if (this.domains.has(0)) throw new RangeError('domain 0 already exists');
-    const d = new Domain(0, name, 0, true);
-    d.externalVcpus = DOM0_VCPUS;
-    d.sharedInfoMfn = this.frames.alloc(0, FrameType.SharedInfo);
-    initSharedInfo(this.mem.ensureFrame(d.sharedInfoMfn), { maxPfn: 0 });
-    d.state = 'running';
-    this.domains.set(0, d);
-    this.eventHooks?.initDomain(d);
-    this.printk('d0: control domain (served by dom0)');
-    return d;
+    return this.lifecycle.createControlDomain(name);
   }
 
   unpause(domain: Domain): void {
-    if (domain.state !== 'paused') return;
-    domain.state = 'running';
-    for (const v of domain.vcpus) this.sched.refresh(v);
+    this.lifecycle.unpause(domain);
   }
 
   pause(domain: Domain): void {
-    if (domain.state !== 'running') return;
-    domain.state = 'paused';
-    for (const v of domain.vcpus) this.sched.refresh(v);
+    this.lifecycle.pause(domain);
   }
 
   destroyDomain(domain: Domain): void {
-    if (domain.state === 'dying') return;
-    domain.state = 'dying';
-    for (const v of domain.vcpus) {
-      this.timers.stop(v);
-      this.sched.removeVcpu(v);
-    }
-    // dom0's backends let go of the domain's pages and ports before they are freed.
-    this.onDomainDestroyed?.(domain);
-    this.eventHooks?.destroyDomain(domain);
-    mmDestroyDomain(this, domain); // frames still mapped by others go when those mappings do
-    this.unwatchFrame(domain.sharedInfoMfn);
-    domain.p2m = new Uint32Array(0);
-    this.domains.delete(domain.domid);
-    this.traceBuffer.record(this.clocks.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
-    this.printk(`d${domain.domid}: destroyed`);
+    this.lifecycle.destroy(domain);
   }
 
   // --- HypervisorServices -------------------------------------------------------------
@@ -364,31 +284,17 @@ export class Hypervisor implements HypervisorServices {
   consoleInputPush(bytes: Uint8Array): number {
     const n = this.console.pushInput(bytes);
     const dom0 = this.domains.get(0);
-    if (dom0 && bytes.length) this.eventHooks?.sendVirq(dom0, VIRQ_CONSOLE, 0);
+    if (dom0 && bytes.length) this.eventHooks?.sendVirq(dom0, VIRQ.CONSOLE, 0);
     return n;
   }
 
   shutdownDomain(domain: Domain, reason: ShutdownReason): void {
-    if (!domain.isAlive) return;
-    domain.shutdownReason = reason;
-    domain.state = reason === 'crash' ? 'crashed' : 'shutdown';
-    for (const v of domain.vcpus) {
-      this.timers.stop(v);
-      this.sched.refresh(v);
-    }
-    this.traceBuffer.record(this.now(), this.clocks.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
-    this.printk(`d${domain.domid}: shutdown, reason ${reason}`);
-    // Xen tells the control domain through the global VIRQ_DOM_EXC.
-    const dom0 = this.domains.get(0);
-    if (dom0 && dom0 !== domain) this.eventHooks?.sendVirq(dom0, VIRQ_DOM_EXC, 0);
-    this.onShutdown?.(domain);
+    this.lifecycle.shutdown(domain, reason);
   }
 
   /** Crashes a domain for something it did that cannot be reflected back to it. */
   crashDomain(domain: Domain, why: string): void {
-    domain.crashMessage = why;
-    this.printk(`d${domain.domid}: crashed: ${why}`);
-    this.shutdownDomain(domain, 'crash');
+    this.lifecycle.crash(domain, why);
   }
 
   yieldVcpu(vcpu: Vcpu): void {
@@ -667,5 +573,3 @@ export class Hypervisor implements HypervisorServices {
     hart.deliverToSupervisor(cause, hart.trapTval);
   }
 }
-
-const SHUTDOWN_CODES: Record<ShutdownReason, number> = { poweroff: 0, reboot: 1, suspend: 2, crash: 3, watchdog: 4, soft_reset: 5 };
