@@ -1,7 +1,7 @@
-// The scheduler seam. The hypervisor core owns pCPUs, virtual time and vCPU run states;
-// a Scheduler only decides which runnable vCPU each pCPU runs next and for how long.
-// Credit is the default; round-robin is the baseline; credit2, RTDS and null can follow
-// behind the same interface.
+// The scheduler seam. The scheduler core (core.ts) owns vCPU run states, block/wake and
+// the schedule step, and run/ owns pCPUs and virtual time; a Scheduler (a policy) only
+// decides which runnable vCPU each pCPU runs next and for how long. Credit is the default;
+// round-robin is the baseline; credit2, RTDS and null can follow behind the same interface.
 
 import type { Vcpu } from '../domain/domain.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
