@@ -1,44 +1,48 @@
-// The hypervisor core: machine memory, the domain table, simulated pCPUs with their own
-// virtual clocks, the global event queue, and the loop that runs vCPUs and serves what
-// they trap for.
+// The hypervisor: machine memory and the concepts of the core, composed. Each concept lives
+// in its own module and this class wires them together and offers the one API that
+// hypercall handlers (HypervisorServices), dom0's adapters, the CLI and tests use:
 //
-// Time is simulated conservatively: the pCPU with the earliest clock always goes next,
-// runs its vCPU for at most a short quantum (never past the next queued event), and timed
-// events fire in (time, sequence) order before any pCPU passes them. Nothing depends on
-// wall time or host speed, so a run is a pure function of its inputs.
+//   run/pcpu.ts          pCPUs and their virtual clocks ("now")
+//   run/loop.ts          the run loop: conservative virtual time, quanta, the wait for dom0
+//   run/realtime.ts      realtime pacing
+//   sched/core.ts        the scheduler core: run states, block/wake/poll, the schedule step
+//   sched/credit.ts, rr.ts   the policies behind sched/scheduler.ts
+//   time/vcpu_timer.ts   vCPU single-shot and periodic timers
+//   domain/lifecycle.ts  the domain table and life cycle
+//   console.ts           the hypervisor log and console input
+//   traps.ts             trap handling: hypercall entry, reflection, domain_crash
+//   hypercall/index.ts   the hypercall table
+//
+// Dependencies point down that list and never back: the concept modules know each other
+// through small interfaces, not through this class.
 
-import { Interpreter } from './cpu/index.ts';
-import { ExitReason, type Engine } from './cpu/engine.ts';
 import { MAX_FRAMES, PhysMemory } from './cpu/memory.ts';
-import { FIRST_MFN, MAX_MACHINE_MEMORY_MIB } from './mm/frame_table.ts';
-import {
-  CAUSE_FETCH_ACCESS,
-  CAUSE_FETCH_PAGE_FAULT,
-  CAUSE_ILLEGAL_INSTRUCTION,
-  CAUSE_INTERRUPT,
-  CAUSE_SUPERVISOR_ECALL,
-  CSR_STVEC,
-} from './cpu/csr.ts';
-import { FrameTable, OutOfMemoryError } from './mm/frame_table.ts';
-import { Domain, RUNSTATES, Vcpu, type Runstate } from './domain/domain.ts';
-import type { Device } from '../protocol/wire.ts';
-import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './domain/builder.ts';
-import { dispatchHypercall, type HypervisorServices } from './hypercall/index.ts';
-import type { FrameWatcher } from './hypercall/types.ts';
+import { FIRST_MFN, FrameTable, MAX_MACHINE_MEMORY_MIB } from './mm/frame_table.ts';
+import type { Domain, Vcpu } from './domain/domain.ts';
+import type { PvBoot, PvLayout } from './domain/builder.ts';
+import type { FrameWatcher, HypervisorServices } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
-import { EventQueue, type TimedEvent } from './time/event_queue.ts';
+import { VIRQ } from '../protocol/xen/event_channel.ts';
+import { EventQueue } from './time/event_queue.ts';
 import { costModel, type CostModel } from './time/cost_model.ts';
-import type { Scheduler, SchedHost } from './sched/scheduler.ts';
-import { CreditScheduler } from './sched/credit.ts';
-import { RoundRobinScheduler } from './sched/rr.ts';
-import { TRC, TraceBuffer } from './trace/trace.ts';
-import { installEventChannels } from './evtchn/index.ts';
-import { evtchnAllocUnbound } from './evtchn/ops.ts';
-import { FrameType } from './mm/frame_table.ts';
-import { initSharedInfo } from '../protocol/xen/shared_info.ts';
-import { mmDestroyDomain } from './mm/register.ts';
+import { VcpuTimers } from './time/vcpu_timer.ts';
+import type { Scheduler } from './sched/scheduler.ts';
+import { SchedCore, schedulerByName, type SchedulerName } from './sched/core.ts';
+import { TraceBuffer } from './trace/trace.ts';
+import { evtchnHooks } from './evtchn/index.ts';
+import type { EventHooks } from './evtchn/hooks.ts';
+import { Pcpu, PcpuClocks } from './run/pcpu.ts';
+import { RunLoop, type RunOptions, type RunResult } from './run/loop.ts';
+import { runRealtime, type RealtimeOptions } from './run/realtime.ts';
+import { DomainLifecycle, type CreateDomainOptions } from './domain/lifecycle.ts';
+import { Console } from './console.ts';
+import { Traps } from './traps.ts';
 
-export type SchedulerName = 'credit' | 'rr';
+export type { SchedulerName } from './sched/core.ts';
+export type { EventHooks } from './evtchn/hooks.ts';
+export type { RunOptions, RunResult } from './run/loop.ts';
+export { Pcpu } from './run/pcpu.ts';
+export { DOM0_VCPUS, type CreateDomainOptions } from './domain/lifecycle.ts';
 
 export interface HypervisorOptions {
   /** Machine memory in bytes (frames are only populated when a domain takes them). */
@@ -54,89 +58,33 @@ export interface HypervisorOptions {
   logLines?: number;
 }
 
-export interface CreateDomainOptions {
-  name: string;
-  memoryBytes: number;
-  cmdline?: string;
-  privileged?: boolean;
-  vcpus?: number;
-  weight?: number;
-  cap?: number;
-  /** Devices dom0 is to announce in XenStore before the domain runs. */
-  devices?: readonly Device[];
-}
-
-export type RunResult =
-  /** Nothing left to do: every vCPU is blocked with no timer pending, or gone. */
-  | { kind: 'idle' }
-  /** The instruction limit was reached first. */
-  | { kind: 'limit' }
-  /** Virtual time reached `until`. */
-  | { kind: 'time' }
-  /**
-   * A dom0 dispatch is under way (its daemon runs outside this call, perhaps in another
-   * process): await `wait`, then call run again. Nothing advances meanwhile, which is what
-   * keeps runs with dom0 deterministic. runAsync does this loop.
-   */
-  | { kind: 'blocked'; wait: Promise<void> };
-
-export interface RunOptions {
-  /** Stop when every pCPU's clock has reached this virtual time (ns). */
-  until?: number;
-  /** Stop after this many guest instructions in total (counted from this call). */
-  maxInstructions?: number;
-}
-
-const WFI_ENCODING = 0x1050_0073;
-/** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
-const MAX_QUANTUM_NS = 50_000;
-/** vCPUs of the dom0 process (Xen's dom0_max_vcpus; pvsim's dom0 is one Node.js thread). */
-export const DOM0_VCPUS = 1;
-
-/** Hooks the event-channel layer installs (kept as hooks so the core stays independent of it). */
-export interface EventHooks {
-  /** Sends a VIRQ to a vCPU of `domain` (VIRQ_TIMER, VIRQ_DOM_EXC, ...). */
-  sendVirq(domain: Domain, virq: number, vcpuId: number): void;
-  /** Re-evaluates a vCPU's upcall line (on schedule-in). */
-  updateUpcallLine(vcpu: Vcpu): void;
-  /** True if `port` is pending for `domain` (SCHEDOP_poll). */
-  isPortPending(domain: Domain, port: number): boolean;
-  /** Sets up and tears down a domain's event state. */
-  initDomain(domain: Domain): void;
-  destroyDomain(domain: Domain): void;
-}
-
-export class Pcpu {
-  now = 0;
-  current: Vcpu | null = null;
-  sliceEnd = 0;
-  needResched = true;
-  yielded = false;
-  /** ns spent running guests. */
-  busyNs = 0;
-  constructor(readonly id: number) {}
-}
-
-export const VIRQ_TIMER = 0;
-export const VIRQ_CONSOLE = 2;
-export const VIRQ_DOM_EXC = 3;
-
 export class Hypervisor implements HypervisorServices {
   readonly mem: PhysMemory;
   readonly frames: FrameTable;
-  readonly domains = new Map<number, Domain>();
   readonly commandLine: string;
-  readonly pcpus: Pcpu[];
-  readonly scheduler: Scheduler;
   readonly costs: CostModel;
+  /** Timed events in virtual time (timers, scheduler ticks, dom0 dispatches). */
   readonly events = new EventQueue();
   /** The trace ring (xentrace-like). */
   readonly traceBuffer: TraceBuffer;
-  totalInstructions = 0;
-  /** dom0 dispatches run (each one a round trip when dom0 is a process). */
-  dispatches = 0;
-  /** Scheduler decisions taken (one per pCPU schedule call). */
-  schedDecisions = 0;
+  /** The log (`xl dmesg`) and console input. */
+  readonly console: Console;
+  /** pCPUs and their virtual clocks. */
+  readonly clocks: PcpuClocks;
+  readonly pcpus: Pcpu[];
+  /** The scheduler core (run states, block/wake/poll, the schedule step) and its policy. */
+  readonly sched: SchedCore;
+  readonly scheduler: Scheduler;
+  /** vCPU single-shot and periodic timers. */
+  readonly timers: VcpuTimers;
+  /** The domain table and life cycle (create, pause, shutdown, destroy). */
+  readonly lifecycle: DomainLifecycle;
+  readonly domains: Map<number, Domain>;
+  /** What a vCPU's trap to the hypervisor is served with. */
+  readonly traps: Traps;
+  /** The run loop (virtual time, quanta, dom0 dispatches). */
+  readonly loop: RunLoop;
+
   /** Guest console output as it arrives (raw bytes), e.g. for `pvsim boot` to print. */
   onConsole: ((domain: Domain, bytes: Uint8Array) => void) | null = null;
   /** Called when a domain has been built (before it is unpaused). */
@@ -151,25 +99,12 @@ export class Hypervisor implements HypervisorServices {
   onDom0SetupFailed: ((domain: Domain, reason: string) => void) | null = null;
   /** Called when a domain shuts down or is crashed. */
   onShutdown: ((domain: Domain) => void) | null = null;
+  /** The event-channel layer, as the core sees it (evtchn/hooks.ts). */
   eventHooks: EventHooks | null = null;
   /** Set to make a running runRealtime() return at its next step. */
   stopRealtime = false;
 
-  private readonly log: string[] = [];
-  private readonly logLimit: number;
-  private readonly engine: Engine = new Interpreter();
-  private nextDomid = 1;
-  private readonly consoleInput: number[] = [];
   private readonly watchers = new Map<number, FrameWatcher>();
-  /** The dom0 dispatch being waited for, if any. */
-  private blockedOn: Promise<void> | null = null;
-  private dispatchChain: Promise<void> = Promise.resolve();
-  /** The virtual time of whatever is being served right now (a vCPU's trap, an event). */
-  private clock = 0;
-  /** The pCPU whose vCPU is executing or being served, if any. */
-  private active: Pcpu | null = null;
-  /** What the running vCPU is being served for, named in a domain_crash log line. */
-  private serving = 'guest execution';
 
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
@@ -183,186 +118,151 @@ export class Hypervisor implements HypervisorServices {
     // Frames get host storage when first touched, so idle domains cost little.
     this.frames.lazy = true;
     this.commandLine = opts.commandLine ?? '';
-    this.logLimit = opts.logLines ?? 10_000;
+    this.console = new Console(opts.logLines ?? 10_000, (d, b) => this.onConsole?.(d, b));
     this.costs = costModel(opts.costs);
     this.traceBuffer = new TraceBuffer(opts.traceCapacity);
     const n = opts.pcpus ?? 1;
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`pcpus must be 1..256, got ${n}`);
-    this.pcpus = Array.from({ length: n }, (_, i) => new Pcpu(i));
-    this.scheduler = (opts.scheduler ?? 'credit') === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
-    const host: SchedHost = {
-      nrPcpus: n,
-      tickle: (cpu) => {
-        this.pcpus[cpu]!.needResched = true;
-      },
-      current: (cpu) => this.pcpus[cpu]!.current,
-      timer: (time, fn) => this.events.schedule(time, fn, true),
-    };
-    this.scheduler.init(host, 0);
+    this.clocks = new PcpuClocks(n);
+    this.pcpus = this.clocks.pcpus;
+    // The event layer is reached through this.eventHooks, read at each use.
+    this.sched = new SchedCore(schedulerByName(opts.scheduler ?? 'credit'), {
+      clocks: this.clocks,
+      events: this.events,
+      trace: this.traceBuffer,
+      costs: this.costs,
+      updateUpcallLine: (v) => this.eventHooks?.updateUpcallLine(v),
+    });
+    this.scheduler = this.sched.policy;
+    this.timers = new VcpuTimers(this.events, this.clocks, this.traceBuffer, (d, virq, vcpuId) => this.eventHooks?.sendVirq(d, virq, vcpuId));
+    const printk = (line: string) => this.printk(line);
+    this.lifecycle = new DomainLifecycle({
+      hv: this,
+      clocks: this.clocks,
+      sched: this.sched,
+      timers: this.timers,
+      trace: this.traceBuffer,
+      observers: this,
+      printk,
+    });
+    this.domains = this.lifecycle.domains;
+    this.traps = new Traps({
+      hv: this,
+      sched: this.sched,
+      costs: this.costs,
+      trace: this.traceBuffer,
+      crashDomain: (d, why) => this.crashDomain(d, why),
+      printk,
+    });
+    this.loop = new RunLoop({
+      clocks: this.clocks,
+      events: this.events,
+      costs: this.costs,
+      sched: this.sched,
+      traps: this.traps,
+      domains: this.domains,
+      printk,
+    });
     this.printk(`pvsim hypervisor: ${bytes >> 20} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
       const w = this.watchers.get(Math.floor(pa / 4096));
       return w ? w(pa, size) : false;
     };
     // Event channels are part of the core PV interface: always on.
-    installEventChannels(this);
+    this.eventHooks = evtchnHooks(this);
   }
+
+  // --- Console (console.ts) ---------------------------------------------------------------
 
   /** Appends a line to the hypervisor log, dropping the oldest beyond the limit. */
   printk(line: string): void {
-    this.log.push(`(XEN) ${line}`);
-    if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
+    this.console.printk(line);
   }
 
   dmesg(): readonly string[] {
-    return this.log;
+    return this.console.dmesg();
   }
 
-  // --- Domains --------------------------------------------------------------------------
+  consoleWrite(domain: Domain, bytes: Uint8Array): void {
+    this.console.write(domain, bytes);
+  }
+
+  consoleRead(max: number): Uint8Array {
+    return this.console.read(max);
+  }
+
+  /**
+   * Queues bytes for CONSOLEIO_read (at most CONSOLE_INPUT_MAX waiting; returns how many were
+   * taken) and, as Xen does, tells the control domain (VIRQ_CONSOLE).
+   */
+  consoleInputPush(bytes: Uint8Array): number {
+    const n = this.console.pushInput(bytes);
+    const dom0 = this.domains.get(0);
+    if (dom0 && bytes.length) this.eventHooks?.sendVirq(dom0, VIRQ.CONSOLE, 0);
+    return n;
+  }
+
+  // --- Domains (domain/lifecycle.ts) ------------------------------------------------------
 
   /**
    * Builds a PV domain in this process: the same steps dom0's builder drives from its own
    * process (createEmptyDomain, writing the bootstrap pages, finishBuild).
    */
   createPvDomain(image: Uint8Array, opts: CreateDomainOptions): { domain: Domain; layout: PvLayout } {
-    const plan = planPvDomain(image, opts);
-    const d = this.createEmptyDomain({ ...opts, nrPages: plan.nrPages });
-    d.dom0Devices = opts.devices ?? [];
-    try {
-      writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => this.frames.frameStorage(d.p2m[pfn]!));
-      this.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);
-    } catch (e) {
-      this.destroyDomain(d);
-      throw e;
-    }
-    return { domain: d, layout: plan.layout };
+    return this.lifecycle.createPvDomain(image, opts);
   }
 
-  /**
-   * XEN_DOMCTL_createdomain plus populating its memory: a paused domain with `nrPages`
-   * frames, shared_info and event channels, and (with a dom0) its store and console ports,
-   * allocated unbound for domain 0 as libxl does. No vCPU runs until finishBuild.
-   */
+  /** XEN_DOMCTL_createdomain plus populating its memory: a paused domain, no vCPU yet. */
   createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
-    const domid = opts.privileged ? 0 : this.nextDomid;
-    if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
-    if (!Number.isInteger(opts.nrPages) || opts.nrPages <= 0) throw new BuildError(`a domain needs a positive number of pages, got ${opts.nrPages}`);
-    // Checked before taking anything, so a create that cannot fit allocates nothing (+1: shared_info).
-    const free = this.frames.nrFrames - this.frames.allocated;
-    if (opts.nrPages + 1 > free) {
-      const mib = (frames: number) => Math.floor((frames * 4096) / 2 ** 20);
-      throw new OutOfMemoryError(`out of machine memory: domain "${opts.name}" needs ${mib(opts.nrPages)} MiB, ${mib(free)} MiB free`);
-    }
-    const d = allocPvDomain(this.frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
-    if (!opts.privileged) this.nextDomid++;
-    if (opts.weight !== undefined) d.sched.weight = opts.weight;
-    if (opts.cap !== undefined) d.sched.cap = opts.cap;
-    this.domains.set(domid, d);
-    this.eventHooks?.initDomain(d);
-    const control = this.domains.get(0);
-    if (control && control !== d && control.onEvent) {
-      d.storeEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
-      d.consoleEvtchn = evtchnAllocUnbound(this, d, d.domid, 0);
-    }
-    return d;
+    return this.lifecycle.createEmptyDomain(opts);
   }
 
-  /**
-   * Ends a build once the bootstrap pages are written: vCPUs, validated and pinned page
-   * tables, grant table; the domain stays paused. Tells dom0 (onDomainCreated).
-   */
+  /** Ends a build once the bootstrap pages are written; the domain stays paused. */
   finishBuild(d: Domain, boot: PvBoot, layout: { storeVa: number; consoleVa: number; virtBase: number }): void {
-    finishPvDomain(this.frames, d, boot);
-    for (const v of d.vcpus) {
-      v.runstateEntry = this.clock;
-      this.scheduler.insertVcpu(v, this.clock);
-    }
-    d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / 4096]!;
-    d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / 4096]!;
-    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
-    this.printk(`d${d.domid}: built PV domain "${d.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
-    this.onDomainCreated?.(d);
+    this.lifecycle.finishBuild(d, boot, layout);
   }
 
-  /**
-   * Creates domain 0 as a control domain with no guest code: privileged, with event
-   * channels and a shared_info page, its events handed to `onEvent` (the dom0 process).
-   */
+  /** Creates domain 0 as a control domain served by the dom0 process. */
   createControlDomain(name = 'Domain-0'): Domain {
-    if (this.domains.has(0)) throw new RangeError('domain 0 already exists');
-    const d = new Domain(0, name, 0, true);
-    d.externalVcpus = DOM0_VCPUS;
-    d.sharedInfoMfn = this.frames.alloc(0, FrameType.SharedInfo);
-    initSharedInfo(this.mem.ensureFrame(d.sharedInfoMfn), { maxPfn: 0 });
-    d.state = 'running';
-    this.domains.set(0, d);
-    this.eventHooks?.initDomain(d);
-    this.printk('d0: control domain (served by dom0)');
-    return d;
+    return this.lifecycle.createControlDomain(name);
   }
 
   unpause(domain: Domain): void {
-    if (domain.state !== 'paused') return;
-    domain.state = 'running';
-    for (const v of domain.vcpus) this.refresh(v);
+    this.lifecycle.unpause(domain);
   }
 
   pause(domain: Domain): void {
-    if (domain.state !== 'running') return;
-    domain.state = 'paused';
-    for (const v of domain.vcpus) this.refresh(v);
+    this.lifecycle.pause(domain);
   }
 
   destroyDomain(domain: Domain): void {
-    if (domain.state === 'dying') return;
-    domain.state = 'dying';
-    for (const v of domain.vcpus) {
-      this.events.cancel(v.singleshot);
-      this.events.cancel(v.periodic);
-      this.events.cancel(v.poll?.timeout);
-      v.poll = null;
-      for (const p of this.pcpus) if (p.current === v) {
-        p.current = null;
-        p.needResched = true;
-      }
-      this.setRunstate(v, 'offline');
-      this.scheduler.removeVcpu(v);
-    }
-    // dom0's backends let go of the domain's pages and ports before they are freed.
-    this.onDomainDestroyed?.(domain);
-    this.eventHooks?.destroyDomain(domain);
-    mmDestroyDomain(this, domain); // frames still mapped by others go when those mappings do
-    this.unwatchFrame(domain.sharedInfoMfn);
-    domain.p2m = new Uint32Array(0);
-    this.domains.delete(domain.domid);
-    this.traceBuffer.record(this.clock, 0, TRC.SCHED_DOM_REM, domain.domid);
-    this.printk(`d${domain.domid}: destroyed`);
+    this.lifecycle.destroy(domain);
   }
 
-  // --- HypervisorServices -------------------------------------------------------------
+  shutdownDomain(domain: Domain, reason: ShutdownReason): void {
+    this.lifecycle.shutdown(domain, reason);
+  }
 
-  now(): number {
-    return this.active ? this.active.now : this.clock;
+  /** Crashes a domain for something it did that cannot be reflected back to it. */
+  crashDomain(domain: Domain, why: string): void {
+    this.lifecycle.crash(domain, why);
   }
 
   domain(domid: number): Domain | undefined {
     return this.domains.get(domid);
   }
 
-  trace(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0): void {
-    this.traceBuffer.record(this.now(), this.active?.id ?? 0, event, d0, d1, d2, d3);
-  }
-
   allDomains(): Iterable<Domain> {
     return this.domains.values();
   }
 
-  get nrPcpus(): number {
-    return this.pcpus.length;
+  // --- Time, trace, memory watchers -------------------------------------------------------
+
+  now(): number {
+    return this.clocks.now();
   }
 
-  get schedulerId(): number {
-    return this.scheduler.schedId;
+  trace(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0): void {
+    this.traceBuffer.record(this.now(), this.clocks.activeId, event, d0, d1, d2, d3);
   }
 
   watchFrame(mfn: number, watcher: FrameWatcher): void {
@@ -375,436 +275,94 @@ export class Hypervisor implements HypervisorServices {
     this.mem.setWatched(mfn, false);
   }
 
-  consoleWrite(domain: Domain, bytes: Uint8Array): void {
-    this.onConsole?.(domain, bytes);
-    // Like Xen, the log keeps printable text only, one "(dN)" line per guest line.
-    let text = domain.consolePartial;
-    for (const b of bytes) {
-      if (b === 0x0a) {
-        this.log.push(`(d${domain.domid}) ${text}`);
-        text = '';
-      } else if ((b >= 0x20 && b < 0x7f) || b === 0x09) {
-        text += String.fromCharCode(b);
-      }
-    }
-    if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
-    domain.consolePartial = text.slice(-4096);
+  // --- Scheduling (sched/core.ts) and vCPU timers (time/vcpu_timer.ts) --------------------
+
+  get nrPcpus(): number {
+    return this.pcpus.length;
   }
 
-  consoleRead(max: number): Uint8Array {
-    return Uint8Array.from(this.consoleInput.splice(0, max));
+  get schedulerId(): number {
+    return this.scheduler.schedId;
   }
 
-  /** Queues bytes for CONSOLEIO_read and, as Xen does, tells the control domain (VIRQ_CONSOLE). */
-  consoleInputPush(bytes: Uint8Array): void {
-    for (const b of bytes) this.consoleInput.push(b);
-    const dom0 = this.domains.get(0);
-    if (dom0 && bytes.length) this.eventHooks?.sendVirq(dom0, VIRQ_CONSOLE, 0);
-  }
-
-  shutdownDomain(domain: Domain, reason: ShutdownReason): void {
-    if (!domain.isAlive) return;
-    domain.shutdownReason = reason;
-    domain.state = reason === 'crash' ? 'crashed' : 'shutdown';
-    for (const v of domain.vcpus) {
-      this.events.cancel(v.singleshot);
-      this.events.cancel(v.periodic);
-      v.singleshot = v.periodic = null;
-      this.refresh(v);
-    }
-    this.traceBuffer.record(this.now(), this.active?.id ?? 0, TRC.SCHED_SHUTDOWN, domain.domid, 0, SHUTDOWN_CODES[reason]);
-    this.printk(`d${domain.domid}: shutdown, reason ${reason}`);
-    // Xen tells the control domain through the global VIRQ_DOM_EXC.
-    const dom0 = this.domains.get(0);
-    if (dom0 && dom0 !== domain) this.eventHooks?.sendVirq(dom0, VIRQ_DOM_EXC, 0);
-    this.onShutdown?.(domain);
-  }
-
-  /** Crashes a domain for something it did that cannot be reflected back to it. */
-  crashDomain(domain: Domain, why: string): void {
-    domain.crashMessage = why;
-    this.printk(`d${domain.domid}: crashed: ${why}`);
-    this.shutdownDomain(domain, 'crash');
+  /** Scheduler decisions taken (one per pCPU schedule call). */
+  get schedDecisions(): number {
+    return this.sched.decisions;
   }
 
   yieldVcpu(vcpu: Vcpu): void {
-    const p = this.pcpus[vcpu.pcpu]!;
-    if (p.current !== vcpu) return;
-    p.yielded = true;
-    p.needResched = true;
-    this.traceBuffer.record(this.now(), p.id, TRC.SCHED_YIELD, vcpu.domain.domid, vcpu.vcpuId);
+    this.sched.yieldVcpu(vcpu);
   }
 
   blockVcpu(vcpu: Vcpu): void {
-    if (vcpu.blocked) return;
-    vcpu.blocked = true;
-    this.traceBuffer.record(this.now(), vcpu.pcpu, TRC.SCHED_BLOCK, vcpu.domain.domid, vcpu.vcpuId);
-    this.refresh(vcpu);
+    this.sched.blockVcpu(vcpu);
   }
 
   wakeVcpu(vcpu: Vcpu): void {
-    if (!vcpu.blocked) return;
-    vcpu.blocked = false;
-    if (vcpu.poll) {
-      this.events.cancel(vcpu.poll.timeout);
-      vcpu.poll = null;
-    }
-    vcpu.wakeTime = this.now();
-    this.traceBuffer.record(vcpu.wakeTime, vcpu.pcpu, TRC.SCHED_WAKE, vcpu.domain.domid, vcpu.vcpuId);
-    this.refresh(vcpu);
+    this.sched.wakeVcpu(vcpu);
   }
 
-  /** Arms (or, with 0, cancels) the vCPU's single-shot timer; expiry sends VIRQ_TIMER. */
-  setSingleshotTimer(vcpu: Vcpu, deadline: number): void {
-    this.events.cancel(vcpu.singleshot);
-    vcpu.singleshot = null;
-    if (deadline === 0) return;
-    const when = Math.max(deadline, this.now());
-    vcpu.singleshot = this.events.schedule(when, () => {
-      vcpu.singleshot = null;
-      this.traceBuffer.record(when, vcpu.pcpu, TRC.SCHED_S_TIMER_FN, vcpu.domain.domid, vcpu.vcpuId);
-      if (vcpu.domain.isAlive) this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
-    });
-  }
-
-  setPeriodicTimer(vcpu: Vcpu, periodNs: number): void {
-    this.events.cancel(vcpu.periodic);
-    vcpu.periodic = null;
-    vcpu.periodNs = periodNs;
-    if (periodNs <= 0) return;
-    const arm = (when: number) => {
-      vcpu.periodic = this.events.schedule(when, () => {
-        if (!vcpu.domain.isAlive) return;
-        this.eventHooks?.sendVirq(vcpu.domain, VIRQ_TIMER, vcpu.vcpuId);
-        arm(when + periodNs);
-      });
-    };
-    arm(this.now() + periodNs);
+  /** SCHEDOP_poll: block until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
+  pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void {
+    this.sched.pollVcpu(vcpu, ports, timeout);
   }
 
   isPortPending(domain: Domain, port: number): boolean {
     return this.eventHooks?.isPortPending(domain, port) ?? false;
   }
 
-  /** SCHEDOP_poll: block until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
-  pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void {
-    const t = timeout === 0 ? null : this.events.schedule(Math.max(timeout, this.now()), () => this.wakeVcpu(vcpu));
-    vcpu.poll = { ports, timeout: t };
-    this.blockVcpu(vcpu);
-  }
-
-
   /** Brings a vCPU up or down (VCPUOP_up/down). */
   setVcpuOnline(vcpu: Vcpu, online: boolean): void {
-    if (vcpu.online === online) return;
-    vcpu.online = online;
-    if (online) vcpu.wakeTime = this.now();
-    this.refresh(vcpu);
-  }
-
-  // --- Run states ---------------------------------------------------------------------
-
-  private isRunnable(v: Vcpu): boolean {
-    return v.online && !v.blocked && v.domain.state === 'running';
-  }
-
-  private idleState(v: Vcpu): Runstate {
-    return v.online && v.blocked && v.domain.state === 'running' ? 'blocked' : 'offline';
-  }
-
-  /** Reconciles a vCPU's run state and the scheduler with whether it may run now. */
-  private refresh(v: Vcpu): void {
-    const runnable = this.isRunnable(v);
-    const p = this.pcpus[v.pcpu]!;
-    if (p.current === v) {
-      if (!runnable) p.needResched = true;
-      return;
-    }
-    if (runnable && v.runstate !== 'runnable') {
-      this.setRunstate(v, 'runnable');
-      this.scheduler.wake(v, this.now());
-    } else if (!runnable && v.runstate === 'runnable') {
-      this.scheduler.sleep(v, this.now());
-      this.setRunstate(v, this.idleState(v));
-    } else if (!runnable) {
-      this.setRunstate(v, this.idleState(v));
-    }
-  }
-
-  private setRunstate(v: Vcpu, state: Runstate, at = this.now()): void {
-    if (v.runstate === state) return;
-    const t = Math.max(at, v.runstateEntry);
-    v.runstateTime[RUNSTATES.indexOf(v.runstate)]! += t - v.runstateEntry;
-    v.runstate = state;
-    v.runstateEntry = t;
+    this.sched.setVcpuOnline(vcpu, online);
   }
 
   /** Run-state times up to now, for reports (Xen's vcpu_runstate_info.time[]). */
   runstateTimes(v: Vcpu): number[] {
-    const t = [...v.runstateTime];
-    t[RUNSTATES.indexOf(v.runstate)]! += Math.max(0, this.now() - v.runstateEntry);
-    return t;
+    return this.sched.runstateTimes(v);
   }
 
-  // --- Running ------------------------------------------------------------------------
+  /** Arms (or, with 0, cancels) the vCPU's single-shot timer; expiry sends VIRQ_TIMER. */
+  setSingleshotTimer(vcpu: Vcpu, deadline: number): void {
+    this.timers.setSingleshot(vcpu, deadline);
+  }
+
+  setPeriodicTimer(vcpu: Vcpu, periodNs: number): void {
+    this.timers.setPeriodic(vcpu, periodNs);
+  }
+
+  // --- Running (run/loop.ts, run/realtime.ts) ---------------------------------------------
+
+  /** Guest instructions run so far. */
+  get totalInstructions(): number {
+    return this.loop.totalInstructions;
+  }
+
+  /** dom0 dispatches run (each one a round trip when dom0 is a process). */
+  get dispatches(): number {
+    return this.loop.dispatches;
+  }
 
   /** Runs the machine until nothing is runnable, `until`, or `maxInstructions`. */
   run(opts: RunOptions | number = {}): RunResult {
-    const r = this.runLoop(typeof opts === 'number' ? { maxInstructions: opts } : opts);
-    // Between runs, "now" is the time every pCPU has reached.
-    this.clock = Math.max(this.clock, Math.min(...this.pcpus.map((p) => p.now)));
-    return r;
+    return this.loop.run(opts);
   }
 
-  private runLoop(o: RunOptions): RunResult {
-    const until = o.until ?? Infinity;
-    const instrLimit = this.totalInstructions + (o.maxInstructions ?? Infinity);
-    for (;;) {
-      const p = this.nextPcpu();
-      if (p.now >= until) return { kind: 'time' };
-      if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
-      this.fireEventsUpTo(p.now);
-      if (this.blockedOn) return { kind: 'blocked', wait: this.blockedOn };
-      if (p.needResched || p.current === null || p.now >= p.sliceEnd || !this.isRunnable(p.current)) this.schedule(p);
-      if (p.current === null) {
-        // Housekeeping timers (scheduler ticks) alone do not keep the machine going.
-        const quiet = this.events.pendingWork === 0 && !this.anyBusy() && !this.anyRunnable();
-        if (quiet && until === Infinity) return { kind: 'idle' };
-        if (quiet) {
-          for (const q of this.pcpus) q.now = Math.max(q.now, until);
-          this.clock = until;
-          return { kind: 'time' };
-        }
-        const next = Math.min(this.events.peekTime(), this.earliestBusyClock(p), until);
-        if (next === Infinity) return { kind: 'idle' };
-        p.now = Math.max(p.now, next);
-        continue;
-      }
-      this.runQuantum(p, Math.min(until, p.sliceEnd), instrLimit);
-    }
+  /** Like run, but waits out dom0 dispatches until a real stop (idle, limit or time). */
+  runAsync(opts: RunOptions = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
+    return this.loop.runAsync(opts);
   }
 
-  /**
-   * Realtime mode: the same simulation, paced so that virtual time does not run ahead of
-   * wall time (times `speed`). For interactive consoles and demos; results are no longer
-   * tied to the seed alone, since wall time decides how far each step goes.
-   */
-  async runRealtime(opts: { until?: number; speed?: number; stepNs?: number } = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
-    const until = opts.until ?? Infinity;
-    const speed = opts.speed ?? 1;
-    const step = opts.stepNs ?? 2_000_000;
-    const wall0 = performance.now();
-    const virt0 = this.now();
-    for (;;) {
-      const allowed = virt0 + (performance.now() - wall0) * 1e6 * speed;
-      const target = Math.min(until, Math.max(allowed, this.now()) + step);
-      const r = this.run({ until: target });
-      // A dom0 dispatch is waited out and then paced like any step: continuing at once would
-      // let a guest that keeps dom0 busy run virtual time ahead of wall time.
-      if (r.kind === 'blocked') await r.wait;
-      else if (r.kind !== 'time' || target >= until) return r;
-      const ahead = (this.now() - virt0) / (1e6 * speed) - (performance.now() - wall0);
-      // Always give the event loop a turn, so that sockets are served even when the
-      // simulation runs slower than wall time.
-      await new Promise((res) => (ahead >= 1 ? setTimeout(res, ahead) : setImmediate(res)));
-      if (this.stopRealtime) return { kind: 'time' };
-    }
-  }
-
-  /**
-   * The pCPU to advance: earliest clock first; at equal clocks a busy pCPU, then one asked
-   * to reschedule, then an idle one, then the lowest id. An idle pCPU therefore never
-   * jumps ahead while another one at the same instant still has work to start.
-   */
-  private nextPcpu(): Pcpu {
-    const rank = (q: Pcpu) => (q.current !== null ? 0 : q.needResched ? 1 : 2);
-    let best = this.pcpus[0]!;
-    for (let i = 1; i < this.pcpus.length; i++) {
-      const q = this.pcpus[i]!;
-      if (q.now < best.now || (q.now === best.now && rank(q) < rank(best))) best = q;
-    }
-    return best;
-  }
-
-  /**
-   * The earliest clock among other pCPUs that have work (running, or asked to reschedule).
-   * An idle pCPU never advances past it: those pCPUs may still wake something for it, and
-   * a wake-up must not be seen after the time it happened.
-   */
-  private earliestBusyClock(except: Pcpu): number {
-    let t = Infinity;
-    for (const q of this.pcpus) if (q !== except && (q.current !== null || q.needResched)) t = Math.min(t, q.now);
-    return t;
-  }
-
-  private anyBusy(): boolean {
-    return this.pcpus.some((q) => q.current !== null);
-  }
-
-  private anyRunnable(): boolean {
-    for (const d of this.domains.values()) for (const v of d.vcpus) if (v.runstate === 'runnable') return true;
-    return false;
-  }
-
-  private fireEventsUpTo(t: number): void {
-    while (this.blockedOn === null && this.events.peekTime() <= t) {
-      const ev: TimedEvent = this.events.pop()!;
-      const saved = this.active;
-      this.active = null;
-      this.clock = ev.time;
-      try {
-        ev.fire();
-      } catch (e) {
-        // Timers belong to no single caller here: log and carry on rather than end the machine.
-        this.printk(`timed event failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-      }
-      this.active = saved;
-    }
+  /** Realtime mode: the same simulation, paced against wall time (run/realtime.ts). */
+  runRealtime(opts: RealtimeOptions = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
+    return runRealtime(this, opts);
   }
 
   /**
    * Runs dom0's handler `fn` a dispatch latency from now (cost model: dom0DispatchNs). The
    * machine stands still while it runs; whatever it asks of the hypervisor happens at that
-   * virtual instant. Local and remote dom0 behave the same way, so a scenario gives the same
-   * trace hash with dom0 in this process or in its own.
+   * virtual instant.
    */
   dispatch(fn: () => Promise<void> | void, delayNs = this.costs.dom0DispatchNs): void {
-    this.events.schedule(this.now() + delayNs, () => {
-      this.dispatches++;
-      const started = this.dispatchChain.then(() => fn());
-      const wait = started.then(
-        () => {},
-        (e: unknown) => this.printk(`dom0 dispatch failed: ${(e as Error).message}`),
-      );
-      this.dispatchChain = wait;
-      this.blockedOn = wait.finally(() => {
-        this.blockedOn = null;
-      });
-    });
-  }
-
-  /** Like run, but waits out dom0 dispatches until a real stop (idle, limit or time). */
-  async runAsync(opts: RunOptions = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
-    const start = this.totalInstructions;
-    for (;;) {
-      const left = opts.maxInstructions === undefined ? undefined : Math.max(0, opts.maxInstructions - (this.totalInstructions - start));
-      const r = this.run({ until: opts.until, maxInstructions: left });
-      if (r.kind !== 'blocked') return r;
-      await r.wait;
-    }
-  }
-
-  private schedule(p: Pcpu): void {
-    const prev = p.current;
-    const prevRunnable = prev !== null && this.isRunnable(prev);
-    this.active = p;
-    const { next, sliceNs } = this.scheduler.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
-    this.schedDecisions++;
-    p.now += this.costs.scheduleNs;
-    if (prev && prev !== next) this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
-    if (next && next !== prev) {
-      p.now = Math.max(p.now, next.wakeTime);
-      p.now += prev && prev.domain === next.domain ? this.costs.vcpuSwitchNs : this.costs.contextSwitchNs;
-      this.setRunstate(next, 'running', p.now);
-      this.eventHooks?.updateUpcallLine(next);
-    }
-    if (next !== prev) {
-      this.traceBuffer.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
-    }
-    p.current = next;
-    p.sliceEnd = p.now + sliceNs;
-    p.needResched = false;
-    p.yielded = false;
-    this.active = null;
-  }
-
-  private runQuantum(p: Pcpu, until: number, instrLimit: number): void {
-    const v = p.current!;
-    const hart = v.hart;
-    const ins = this.costs.instructionNs;
-    const end = Math.min(until, this.events.peekTime(), p.now + MAX_QUANTUM_NS);
-    this.active = p;
-    while (p.now < end && p.current === v && !p.needResched && this.isRunnable(v)) {
-      const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
-      const before = hart.instret;
-      hart.timeSource = () => p.now + (hart.instret - before) * ins;
-      try {
-        const why = this.engine.run(hart, budget);
-        const ran = hart.instret - before;
-        this.totalInstructions += ran;
-        v.stats.instructions += ran;
-        p.now += ran * ins;
-        p.busyNs += ran * ins;
-        if (why === ExitReason.HostTrap) this.handleTrap(v, p);
-        else if (why === ExitReason.Wfi) this.yieldVcpu(v);
-      } catch (e) {
-        // A bug met while running or serving this vCPU costs its domain, not the machine.
-        this.domainCrashOnError(v, this.serving, e);
-        this.serving = 'guest execution';
-        break;
-      }
-      if (this.totalInstructions >= instrLimit) break;
-    }
-    this.active = null;
-  }
-
-  /**
-   * Xen's domain_crash() for an unexpected error met on a guest's behalf (a hypercall
-   * handler, trap handling, the CPU): the domain goes to crashed shutdown (the toolstack's
-   * on_crash decides what happens next) and the log names it and the error. The hypervisor
-   * and every other domain carry on.
-   */
-  private domainCrashOnError(vcpu: Vcpu, during: string, e: unknown): void {
-    const err = e instanceof Error ? e : new Error(String(e));
-    const where = err.stack?.split('\n')[1]?.trim() ?? '';
-    this.printk(`d${vcpu.domain.domid}v${vcpu.vcpuId}: hypervisor error during ${during}: ${err.name}: ${err.message}${where ? ` (${where})` : ''}`);
-    this.crashDomain(vcpu.domain, `hypervisor error during ${during}: ${err.message}`);
-  }
-
-  private handleTrap(vcpu: Vcpu, p: Pcpu): void {
-    const hart = vcpu.hart;
-    const cause = hart.trapCause >>> 0;
-    vcpu.stats.traps.set(cause, (vcpu.stats.traps.get(cause) ?? 0) + 1);
-    if (cause === CAUSE_SUPERVISOR_ECALL) {
-      vcpu.stats.hypercalls++;
-      p.now += this.costs.hypercallNs;
-      const x = hart.x;
-      const nr = x[17]! >>> 0;
-      this.traceBuffer.record(p.now, p.id, TRC.PV_HYPERCALL, vcpu.domain.domid, vcpu.vcpuId, nr, x[10]! >>> 0);
-      this.serving = `hypercall ${nr}`;
-      const result = dispatchHypercall({ hv: this, vcpu }, nr, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
-      this.serving = 'guest execution';
-      x[10] = result | 0;
-      hart.pc = (hart.pc + 4) >>> 0;
-      return;
-    }
-    p.now += this.costs.trapReflectNs;
-    this.traceBuffer.record(p.now, p.id, TRC.PV_TRAP, vcpu.domain.domid, vcpu.vcpuId, cause, hart.trapTval >>> 0);
-    if (cause === CAUSE_ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
-      // mstatus.TW makes wfi trap: idling is a scheduling decision, so the vCPU gives up
-      // the pCPU (PV kernels idle with SCHEDOP_block, which waits for events).
-      hart.pc = (hart.pc + 4) >>> 0;
-      this.yieldVcpu(vcpu);
-      return;
-    }
-    if (cause & CAUSE_INTERRUPT) {
-      this.printk(`d${vcpu.domain.domid}v${vcpu.vcpuId}: unexpected M-level interrupt ${cause & 0x7fffffff}`);
-      return;
-    }
-    if (cause === CAUSE_FETCH_PAGE_FAULT || cause === CAUSE_FETCH_ACCESS) {
-      const stvec = hart.readCsr(CSR_STVEC) & ~3;
-      if (stvec === 0 || hart.pc >>> 0 === stvec >>> 0) {
-        this.crashDomain(
-          vcpu.domain,
-          `instruction fault (cause ${cause}) at 0x${(hart.pc >>> 0).toString(16)} with ` +
-            (stvec === 0 ? 'no trap vector set' : 'the fault at its own trap vector'),
-        );
-        return;
-      }
-    }
-    // Everything else is the guest kernel's to handle, as if it had been delegated.
-    hart.deliverToSupervisor(cause, hart.trapTval);
+    this.loop.dispatch(fn, delayNs);
   }
 }
-
-const SHUTDOWN_CODES: Record<ShutdownReason, number> = { poweroff: 0, reboot: 1, suspend: 2, crash: 3, watchdog: 4, soft_reset: 5 };

@@ -4,7 +4,6 @@
 
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { installEventChannels } from '../hypervisor/evtchn/index.ts';
 import { copyFromGuest } from '../hypervisor/mm/guest_access.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, pte } from '../hypervisor/mm/sv32.ts';
 import { CSR_SCAUSE, CSR_SEPC, CSR_SIE, CSR_SSTATUS, CSR_STVEC } from '../hypervisor/cpu/csr.ts';
@@ -54,7 +53,6 @@ function boot(main: number[], handler: number[]) {
   main.forEach((w, i) => (words[i] = w));
   const image = pvImage(u32Bytes(...words, ...handler), { bssBytes: 2 * 4096 });
   const hv = new Hypervisor({ machineMemoryBytes: 64 * 1024 * 1024 });
-  installEventChannels(hv);
   const { domain, layout } = hv.createPvDomain(image, { name: 'upcall', memoryBytes: 4 * 1024 * 1024 });
   const siVa = layout.mappedEnd - 4096; // an unused page at the end of the bootstrap mapping
   mapSharedInfo(hv, domain, layout, siVa);

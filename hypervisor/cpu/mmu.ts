@@ -17,7 +17,6 @@
 // store/AMO, sets them in the PTE as part of the walk (atomic: one JS step) instead of
 // raising a page fault. The update counts as a store for watched frames.
 
-import type { Hart } from './hart.ts';
 import { PAGE_SIZE, pfnOf, type PhysMemory } from './memory.ts';
 import {
   CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT,
@@ -74,9 +73,23 @@ export class TlbSet {
   }
 }
 
+/**
+ * What the MMU reads of its hart: the translation regime (privilege, satp, mstatus' SUM/MXR/
+ * MPRV) and the flag a watcher sets to stop it. Declared here, not imported from hart.ts,
+ * so the MMU sits below the hart that owns it.
+ */
+export interface MmuHart {
+  readonly priv: number;
+  readonly satp: number;
+  readonly mstatus: number;
+  /** The privilege data accesses use (MPRV). */
+  dataPriv(): number;
+  stopRequested: boolean;
+}
+
 export class Mmu {
   readonly mem: PhysMemory;
-  private readonly hart: Hart;
+  private readonly hart: MmuHart;
   /** TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused). */
   readonly sets: TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
   /** `mem.generation` the sets were filled under. */
@@ -91,7 +104,7 @@ export class Mmu {
   resValid = false;
   resPa = 0;
 
-  constructor(mem: PhysMemory, hart: Hart) {
+  constructor(mem: PhysMemory, hart: MmuHart) {
     this.mem = mem;
     this.hart = hart;
     this.gen = mem.generation;

@@ -5,9 +5,9 @@ import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
-import type { DomainMm } from '../mm/mmuext.ts';
+import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
-import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/scheduler.ts';
+import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/params.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
 export const RUNSTATES = ['running', 'runnable', 'blocked', 'offline'] as const;

@@ -1,6 +1,6 @@
 // Event channels: the API the rest of the hypervisor uses.
 //
-//   installEventChannels         serve event_channel_op and install the core's EventHooks
+//   evtchnHooks                  the core's EventHooks (the Hypervisor installs them)
 //   evtchnInit / evtchnDestroy   domain life cycle (builder / destroyDomain)
 //   sendVirq / sendGlobalVirq    timer expiry, VIRQ_DOM_EXC, console...
 //   evtchnSend                   EVTCHNOP_send on behalf of a domain (in-hypervisor users)
@@ -14,10 +14,7 @@
 import { NR_VIRQS, virqIsGlobal } from '../../protocol/xen/event_channel.ts';
 import { SharedInfoPage } from '../../protocol/xen/shared_info.ts';
 import type { Domain } from '../domain/domain.ts';
-import type { EventHooks } from '../hypervisor.ts';
-import { registerHypercall } from '../hypercall/index.ts';
-import { eventChannelOp } from '../hypercall/event_channel_op.ts';
-import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
+import type { EventHooks } from './hooks.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { evtchnClose } from './ops.ts';
 import { DEFAULT_MAX_EVTCHN_PORT, DomainEvtchn, ECS } from './state.ts';
@@ -131,7 +128,7 @@ export function evtchnDump(domain: Domain): string[] {
   return out;
 }
 
-/** The event layer as the core's EventHooks (hypervisor.ts). */
+/** The event layer as the core's EventHooks (hooks.ts). */
 export function evtchnHooks(hv: HypervisorServices): EventHooks {
   return {
     sendVirq: (domain, virq, vcpuId) => {
@@ -144,13 +141,4 @@ export function evtchnHooks(hv: HypervisorServices): EventHooks {
     initDomain: (domain) => evtchnInit(hv, domain),
     destroyDomain: (domain) => evtchnDestroy(hv, domain),
   };
-}
-
-/**
- * Turns event channels on for a hypervisor: serves HYPERVISOR_event_channel_op and installs
- * the hooks. Call before creating domains (initDomain sets up each new domain's ports).
- */
-export function installEventChannels(hv: HypervisorServices & { eventHooks: EventHooks | null }): void {
-  registerHypercall(HYPERVISOR.event_channel_op, eventChannelOp);
-  hv.eventHooks = evtchnHooks(hv);
 }

@@ -5,7 +5,14 @@
 
 import { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1, GTF } from '../../protocol/xen/grant_table.ts';
 import { FrameType } from '../mm/frame_table.ts';
-import type { MmCtx } from '../mm/page_types.ts';
+import type { FrameTable } from '../mm/frame_table.ts';
+import type { PhysMemory } from '../cpu/memory.ts';
+
+/** What the table's own methods use of the memory context (an MmCtx is one). */
+export interface GnttabMem {
+  readonly frames: FrameTable;
+  readonly mem: PhysMemory;
+}
 
 /** Xen's INITIAL_NR_GRANT_FRAMES: every table starts with one frame. */
 export const INITIAL_NR_GRANT_FRAMES = 1;
@@ -98,7 +105,7 @@ export class DomainGnttab {
   }
 
   /** Grows the table to `nr` frames (gnttab_grow_table); false when machine memory runs out. */
-  grow(ctx: MmCtx, nr: number): boolean {
+  grow(ctx: GnttabMem, nr: number): boolean {
     while (this.frames.length < nr) {
       const mfn = ctx.frames.allocExtent(this.domid, 0, FrameType.GrantTable);
       if (mfn < 0) return false;
@@ -117,7 +124,7 @@ export class DomainGnttab {
   }
 
   /** Reads grant entry `ref` (zeros when its frame was never handed out). */
-  readEntry(ctx: MmCtx, ref: number): { flags: number; domid: number; frame: number } {
+  readEntry(ctx: GnttabMem, ref: number): { flags: number; domid: number; frame: number } {
     const at = this.entryAt(ref);
     const f = at ? ctx.frames.frameData(at.mfn) : null;
     if (!at || !f) return { flags: 0, domid: 0, frame: 0 };
@@ -130,7 +137,7 @@ export class DomainGnttab {
   }
 
   /** Sets and clears bits of entry `ref`'s flags (as Xen's cmpxchg / gnttab_clear_flags). */
-  updateFlags(ctx: MmCtx, ref: number, set: number, clear: number): void {
+  updateFlags(ctx: GnttabMem, ref: number, set: number, clear: number): void {
     const at = this.entryAt(ref);
     if (!at) return;
     const f = ctx.frames.frameStorage(at.mfn);

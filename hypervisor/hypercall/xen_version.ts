@@ -3,14 +3,13 @@
 import { XENVER, XENVER_SIZES } from '../../protocol/xen/hypercall.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 import { copyFromGuest, copyToGuest } from '../mm/guest_access.ts';
+import { HYPERVISOR_VIRT_START } from '../mm/layout.ts';
 import type { HypercallHandler } from './types.ts';
 
 export const XEN_MAJOR = 4;
 export const XEN_MINOR = 17;
 export const XEN_EXTRAVERSION = '.0-pvsim';
 export const XEN_CAPABILITIES = 'xen-3.0-riscv32';
-/** Lowest guest virtual address the hypervisor reserves (the top 4 MiB; see docs/abi.md). */
-export const HYPERVISOR_VIRT_START = 0xffc0_0000;
 export const XENFEAT_dom0 = 11;
 
 function fixedString(s: string, size: number): Uint8Array {

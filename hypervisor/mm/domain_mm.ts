@@ -6,7 +6,8 @@ import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { gnttabReleaseMappings } from '../gnttab/ops.ts';
 import { FrameType, isPageTable, isWritableClass, type FrameTable } from './frame_table.ts';
-import { DomainMm, dropBaseptr, pinTable, setBaseptr } from './mmuext.ts';
+import { dropBaseptr, pinTable, setBaseptr } from './mmuext.ts';
+import { DomainMm } from './state.ts';
 import {
   L2_XEN_SLOT,
   PTES_PER_TABLE,

@@ -4,6 +4,7 @@
 
 import type { Hart } from '../cpu/hart.ts';
 import { PAGE_MASK, PAGE_SIZE } from '../cpu/memory.ts';
+import { HYPERVISOR_VIRT_START } from './layout.ts';
 
 export function copyFromGuest(hart: Hart, va: number, len: number): Uint8Array | null {
   if (len < 0 || va + len > 2 ** 32) return null;
@@ -63,8 +64,8 @@ export function writeGuestU32(hart: Hart, va: number, value: number): boolean {
   return copyToGuest(hart, va, b);
 }
 
-/** The top of the guest-accessible address space: HYPERVISOR_VIRT_START (hypercall/xen_version.ts, which imports this file). */
-const GUEST_LIMIT = 0xffc0_0000;
+/** The top of the guest-accessible address space. */
+const GUEST_LIMIT = HYPERVISOR_VIRT_START;
 
 /**
  * Xen's guest_handle_okay(): an array of `count` elements of `size` bytes at `va` lies in

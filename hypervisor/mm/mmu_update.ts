@@ -27,7 +27,7 @@ import {
   type MmCtx,
 } from './page_types.ts';
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
-import { HYPERVISOR_VIRT_START } from '../hypercall/xen_version.ts';
+import { HYPERVISOR_VIRT_START } from './layout.ts';
 import { DOMID, MMU, UVMF } from '../../protocol/xen/mm.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 

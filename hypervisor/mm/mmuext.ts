@@ -14,15 +14,6 @@ import { SATP_MODE_SV32 } from './sv32.ts';
 import { MMUEXT } from '../../protocol/xen/mm.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 
-/** Per-domain PV MMU state: the table each vCPU's satp holds a reference on. */
-export class DomainMm {
-  /** vCPU id -> mfn of the L2 its satp uses and holds a type reference on (0 = none). */
-  readonly base: number[];
-  constructor(nrVcpus: number) {
-    this.base = new Array<number>(nrVcpus).fill(0);
-  }
-}
-
 /** One struct mmuext_op. */
 export interface MmuextOp {
   cmd: number;

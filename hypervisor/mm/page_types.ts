@@ -28,7 +28,7 @@ import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
 import { FrameType, isPageTable, isWritableClass, type FrameTable } from './frame_table.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
-import { HYPERVISOR_VIRT_START } from '../hypercall/xen_version.ts';
+import { HYPERVISOR_VIRT_START } from './layout.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 
 /** Software PTE bit (RSW, bit 9) the hypervisor sets on grant mappings; guests may not set it. */

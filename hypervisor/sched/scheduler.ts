@@ -1,7 +1,7 @@
-// The scheduler seam. The hypervisor core owns pCPUs, virtual time and vCPU run states;
-// a Scheduler only decides which runnable vCPU each pCPU runs next and for how long.
-// Credit is the default; round-robin is the baseline; credit2, RTDS and null can follow
-// behind the same interface.
+// The scheduler seam. The scheduler core (core.ts) owns vCPU run states, block/wake and
+// the schedule step, and run/ owns pCPUs and virtual time; a Scheduler (a policy) only
+// decides which runnable vCPU each pCPU runs next and for how long. Credit is the default;
+// round-robin is the baseline; credit2, RTDS and null can follow behind the same interface.
 
 import type { Vcpu } from '../domain/domain.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
@@ -22,15 +22,6 @@ export interface SchedDecision {
   /** How long `next` may run before the pCPU schedules again (ns). */
   sliceNs: number;
 }
-
-/** Per-domain scheduling parameters (xl sched-credit: weight and cap). */
-export interface SchedParams {
-  weight: number;
-  /** Percent of one pCPU; 0 = no cap. */
-  cap: number;
-}
-
-export const DEFAULT_SCHED_PARAMS: Readonly<SchedParams> = { weight: 256, cap: 0 };
 
 export interface Scheduler {
   readonly name: string;

@@ -6,7 +6,6 @@ import { expect } from 'vitest';
 import { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { dispatchHypercall } from '../../hypervisor/hypercall/index.ts';
 import { copyFromGuest, copyToGuest } from '../../hypervisor/mm/guest_access.ts';
-import { installEventChannels } from '../../hypervisor/evtchn/index.ts';
 import type { Domain, Vcpu } from '../../hypervisor/domain/domain.ts';
 import type { PvLayout } from '../../hypervisor/domain/builder.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
@@ -32,9 +31,7 @@ export const ARG = PV_BASE + 4096;
 export const UNMAPPED = 0x1000;
 
 export function machine(): Hypervisor {
-  const hv = new Hypervisor({ machineMemoryBytes: 128 * 1024 * 1024 });
-  installEventChannels(hv);
-  return hv;
+  return new Hypervisor({ machineMemoryBytes: 128 * 1024 * 1024 });
 }
 
 /** Little-endian argument bytes: `fields` maps an offset to [width, value]. */

@@ -1,0 +1,220 @@
+// The run loop: advances the machine in virtual time and waits for dom0.
+//
+// Time is simulated conservatively: the pCPU with the earliest clock always goes next,
+// runs its vCPU for at most a short quantum (never past the next queued event), and timed
+// events fire in (time, sequence) order before any pCPU passes them. Nothing depends on
+// wall time or host speed, so a run is a pure function of its inputs. A dom0 dispatch
+// (dispatch) stops the machine until dom0's handler is done; run returns 'blocked' with a
+// promise to wait on, and runAsync does that waiting. Realtime pacing is in realtime.ts.
+
+import { Interpreter } from '../cpu/index.ts';
+import { ExitReason, type Engine } from '../cpu/engine.ts';
+import type { Domain } from '../domain/domain.ts';
+import type { EventQueue, TimedEvent } from '../time/event_queue.ts';
+import type { CostModel } from '../time/cost_model.ts';
+import type { SchedCore } from '../sched/core.ts';
+import type { Traps } from '../traps.ts';
+import type { Pcpu, PcpuClocks } from './pcpu.ts';
+
+export type RunResult =
+  /** Nothing left to do: every vCPU is blocked with no timer pending, or gone. */
+  | { kind: 'idle' }
+  /** The instruction limit was reached first. */
+  | { kind: 'limit' }
+  /** Virtual time reached `until`. */
+  | { kind: 'time' }
+  /**
+   * A dom0 dispatch is under way (its daemon runs outside this call, perhaps in another
+   * process): await `wait`, then call run again. Nothing advances meanwhile, which is what
+   * keeps runs with dom0 deterministic. runAsync does this loop.
+   */
+  | { kind: 'blocked'; wait: Promise<void> };
+
+export interface RunOptions {
+  /** Stop when every pCPU's clock has reached this virtual time (ns). */
+  until?: number;
+  /** Stop after this many guest instructions in total (counted from this call). */
+  maxInstructions?: number;
+}
+
+/** Longest a vCPU runs without the loop looking at other pCPUs (bounds cross-pCPU skew). */
+const MAX_QUANTUM_NS = 50_000;
+
+export interface RunLoopDeps {
+  readonly clocks: PcpuClocks;
+  readonly events: EventQueue;
+  readonly costs: CostModel;
+  readonly sched: SchedCore;
+  readonly traps: Traps;
+  readonly domains: ReadonlyMap<number, Domain>;
+  printk(line: string): void;
+}
+
+export class RunLoop {
+  totalInstructions = 0;
+  /** dom0 dispatches run (each one a round trip when dom0 is a process). */
+  dispatches = 0;
+  private readonly engine: Engine = new Interpreter();
+  /** The dom0 dispatch being waited for, if any. */
+  private blockedOn: Promise<void> | null = null;
+  private dispatchChain: Promise<void> = Promise.resolve();
+  private readonly clocks: PcpuClocks;
+  private readonly pcpus: readonly Pcpu[];
+  private readonly events: EventQueue;
+
+  constructor(private readonly deps: RunLoopDeps) {
+    this.clocks = deps.clocks;
+    this.pcpus = deps.clocks.pcpus;
+    this.events = deps.events;
+  }
+
+  /** Runs the machine until nothing is runnable, `until`, or `maxInstructions`. */
+  run(opts: RunOptions | number = {}): RunResult {
+    const r = this.runLoop(typeof opts === 'number' ? { maxInstructions: opts } : opts);
+    // Between runs, "now" is the time every pCPU has reached.
+    this.clocks.clock = Math.max(this.clocks.clock, Math.min(...this.pcpus.map((p) => p.now)));
+    return r;
+  }
+
+  /** Like run, but waits out dom0 dispatches until a real stop (idle, limit or time). */
+  async runAsync(opts: RunOptions = {}): Promise<Exclude<RunResult, { kind: 'blocked' }>> {
+    const start = this.totalInstructions;
+    for (;;) {
+      const left = opts.maxInstructions === undefined ? undefined : Math.max(0, opts.maxInstructions - (this.totalInstructions - start));
+      const r = this.run({ until: opts.until, maxInstructions: left });
+      if (r.kind !== 'blocked') return r;
+      await r.wait;
+    }
+  }
+
+  /**
+   * Runs dom0's handler `fn` `delayNs` from now. The machine stands still while it runs;
+   * whatever it asks of the hypervisor happens at that virtual instant. Local and remote
+   * dom0 behave the same way, so a scenario gives the same trace hash with dom0 in this
+   * process or in its own.
+   */
+  dispatch(fn: () => Promise<void> | void, delayNs: number): void {
+    this.events.schedule(this.clocks.now() + delayNs, () => {
+      this.dispatches++;
+      const started = this.dispatchChain.then(() => fn());
+      const wait = started.then(
+        () => {},
+        (e: unknown) => this.deps.printk(`dom0 dispatch failed: ${(e as Error).message}`),
+      );
+      this.dispatchChain = wait;
+      this.blockedOn = wait.finally(() => {
+        this.blockedOn = null;
+      });
+    });
+  }
+
+  private runLoop(o: RunOptions): RunResult {
+    const { sched } = this.deps;
+    const until = o.until ?? Infinity;
+    const instrLimit = this.totalInstructions + (o.maxInstructions ?? Infinity);
+    for (;;) {
+      const p = this.nextPcpu();
+      if (p.now >= until) return { kind: 'time' };
+      if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
+      this.fireEventsUpTo(p.now);
+      if (this.blockedOn) return { kind: 'blocked', wait: this.blockedOn };
+      if (p.needResched || p.current === null || p.now >= p.sliceEnd || !sched.isRunnable(p.current)) sched.schedule(p);
+      if (p.current === null) {
+        // Housekeeping timers (scheduler ticks) alone do not keep the machine going.
+        const quiet = this.events.pendingWork === 0 && !this.anyBusy() && !this.anyRunnable();
+        if (quiet && until === Infinity) return { kind: 'idle' };
+        if (quiet) {
+          for (const q of this.pcpus) q.now = Math.max(q.now, until);
+          this.clocks.clock = until;
+          return { kind: 'time' };
+        }
+        const next = Math.min(this.events.peekTime(), this.earliestBusyClock(p), until);
+        if (next === Infinity) return { kind: 'idle' };
+        p.now = Math.max(p.now, next);
+        continue;
+      }
+      this.runQuantum(p, Math.min(until, p.sliceEnd), instrLimit);
+    }
+  }
+
+  /**
+   * The pCPU to advance: earliest clock first; at equal clocks a busy pCPU, then one asked
+   * to reschedule, then an idle one, then the lowest id. An idle pCPU therefore never
+   * jumps ahead while another one at the same instant still has work to start.
+   */
+  private nextPcpu(): Pcpu {
+    const rank = (q: Pcpu) => (q.current !== null ? 0 : q.needResched ? 1 : 2);
+    let best = this.pcpus[0]!;
+    for (let i = 1; i < this.pcpus.length; i++) {
+      const q = this.pcpus[i]!;
+      if (q.now < best.now || (q.now === best.now && rank(q) < rank(best))) best = q;
+    }
+    return best;
+  }
+
+  /**
+   * The earliest clock among other pCPUs that have work (running, or asked to reschedule).
+   * An idle pCPU never advances past it: those pCPUs may still wake something for it, and
+   * a wake-up must not be seen after the time it happened.
+   */
+  private earliestBusyClock(except: Pcpu): number {
+    let t = Infinity;
+    for (const q of this.pcpus) if (q !== except && (q.current !== null || q.needResched)) t = Math.min(t, q.now);
+    return t;
+  }
+
+  private anyBusy(): boolean {
+    return this.pcpus.some((q) => q.current !== null);
+  }
+
+  private anyRunnable(): boolean {
+    for (const d of this.deps.domains.values()) for (const v of d.vcpus) if (v.runstate === 'runnable') return true;
+    return false;
+  }
+
+  private fireEventsUpTo(t: number): void {
+    while (this.blockedOn === null && this.events.peekTime() <= t) {
+      const ev: TimedEvent = this.events.pop()!;
+      const saved = this.clocks.active;
+      this.clocks.active = null;
+      this.clocks.clock = ev.time;
+      try {
+        ev.fire();
+      } catch (e) {
+        // Timers belong to no single caller here: log and carry on rather than end the machine.
+        this.deps.printk(`timed event failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      }
+      this.clocks.active = saved;
+    }
+  }
+
+  private runQuantum(p: Pcpu, until: number, instrLimit: number): void {
+    const { sched, traps } = this.deps;
+    const v = p.current!;
+    const hart = v.hart;
+    const ins = this.deps.costs.instructionNs;
+    const end = Math.min(until, this.events.peekTime(), p.now + MAX_QUANTUM_NS);
+    this.clocks.active = p;
+    while (p.now < end && p.current === v && !p.needResched && sched.isRunnable(v)) {
+      const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
+      const before = hart.instret;
+      hart.timeSource = () => p.now + (hart.instret - before) * ins;
+      try {
+        const why = this.engine.run(hart, budget);
+        const ran = hart.instret - before;
+        this.totalInstructions += ran;
+        v.stats.instructions += ran;
+        p.now += ran * ins;
+        p.busyNs += ran * ins;
+        if (why === ExitReason.HostTrap) traps.handle(v, p);
+        else if (why === ExitReason.Wfi) sched.yieldVcpu(v);
+      } catch (e) {
+        // A bug met while running or serving this vCPU costs its domain, not the machine.
+        traps.crashOnError(v, e);
+        break;
+      }
+      if (this.totalInstructions >= instrLimit) break;
+    }
+    this.clocks.active = null;
+  }
+}

@@ -1,0 +1,200 @@
+// The scheduler core (Xen's common/sched/core.c). It owns what every policy shares: vCPU
+// run states and their accounting, block / wake / poll / yield, bringing vCPUs up and
+// down, and the schedule step that asks the policy (credit.ts or rr.ts, behind
+// scheduler.ts) which vCPU a pCPU runs next and for how long.
+
+import { RUNSTATES, type Runstate, type Vcpu } from '../domain/domain.ts';
+import type { EventQueue } from '../time/event_queue.ts';
+import type { CostModel } from '../time/cost_model.ts';
+import type { Pcpu, PcpuClocks } from '../run/pcpu.ts';
+import { TRC, type TraceBuffer } from '../trace/trace.ts';
+import type { Scheduler, SchedHost } from './scheduler.ts';
+import { CreditScheduler } from './credit.ts';
+import { RoundRobinScheduler } from './rr.ts';
+
+export type SchedulerName = 'credit' | 'rr';
+
+/** The policy a machine runs (Xen's sched= option); credit is the default. */
+export function schedulerByName(name: SchedulerName): Scheduler {
+  return name === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
+}
+
+export interface SchedCoreDeps {
+  readonly clocks: PcpuClocks;
+  readonly events: EventQueue;
+  readonly trace: TraceBuffer;
+  readonly costs: CostModel;
+  /** Re-evaluates a vCPU's upcall line when it is scheduled in (the event layer's). */
+  updateUpcallLine(vcpu: Vcpu): void;
+}
+
+export class SchedCore {
+  /** Scheduler decisions taken (one per pCPU schedule call). */
+  decisions = 0;
+  private readonly clocks: PcpuClocks;
+  private readonly events: EventQueue;
+  private readonly trace: TraceBuffer;
+  private readonly costs: CostModel;
+
+  constructor(
+    readonly policy: Scheduler,
+    private readonly deps: SchedCoreDeps,
+  ) {
+    this.clocks = deps.clocks;
+    this.events = deps.events;
+    this.trace = deps.trace;
+    this.costs = deps.costs;
+    const pcpus = this.clocks.pcpus;
+    const host: SchedHost = {
+      nrPcpus: pcpus.length,
+      tickle: (cpu) => {
+        pcpus[cpu]!.needResched = true;
+      },
+      current: (cpu) => pcpus[cpu]!.current,
+      timer: (time, fn) => this.events.schedule(time, fn, true),
+    };
+    policy.init(host, 0);
+  }
+
+  private now(): number {
+    return this.clocks.now();
+  }
+
+  // --- vCPUs joining and leaving ----------------------------------------------------------
+
+  /** A built domain's vCPU joins the scheduler (it runs once its domain is unpaused). */
+  insertVcpu(v: Vcpu): void {
+    v.runstateEntry = this.clocks.clock;
+    this.policy.insertVcpu(v, this.clocks.clock);
+  }
+
+  /** A dying domain's vCPU leaves: its poll ends, its pCPU reschedules, it goes offline. */
+  removeVcpu(v: Vcpu): void {
+    this.events.cancel(v.poll?.timeout);
+    v.poll = null;
+    for (const p of this.clocks.pcpus) if (p.current === v) {
+      p.current = null;
+      p.needResched = true;
+    }
+    this.setRunstate(v, 'offline');
+    this.policy.removeVcpu(v);
+  }
+
+  // --- Block, wake, poll, yield -----------------------------------------------------------
+
+  /** Ends the vCPU's current slice; it stays runnable (SCHEDOP_yield, wfi). */
+  yieldVcpu(vcpu: Vcpu): void {
+    const p = this.clocks.pcpus[vcpu.pcpu]!;
+    if (p.current !== vcpu) return;
+    p.yielded = true;
+    p.needResched = true;
+    this.trace.record(this.now(), p.id, TRC.SCHED_YIELD, vcpu.domain.domid, vcpu.vcpuId);
+  }
+
+  /** Deschedules the vCPU until wakeVcpu (SCHEDOP_block, poll). */
+  blockVcpu(vcpu: Vcpu): void {
+    if (vcpu.blocked) return;
+    vcpu.blocked = true;
+    this.trace.record(this.now(), vcpu.pcpu, TRC.SCHED_BLOCK, vcpu.domain.domid, vcpu.vcpuId);
+    this.refresh(vcpu);
+  }
+
+  /** Makes a blocked vCPU runnable (an event or timer arrived); no effect otherwise. */
+  wakeVcpu(vcpu: Vcpu): void {
+    if (!vcpu.blocked) return;
+    vcpu.blocked = false;
+    if (vcpu.poll) {
+      this.events.cancel(vcpu.poll.timeout);
+      vcpu.poll = null;
+    }
+    vcpu.wakeTime = this.now();
+    this.trace.record(vcpu.wakeTime, vcpu.pcpu, TRC.SCHED_WAKE, vcpu.domain.domid, vcpu.vcpuId);
+    this.refresh(vcpu);
+  }
+
+  /** SCHEDOP_poll: block until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
+  pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void {
+    const t = timeout === 0 ? null : this.events.schedule(Math.max(timeout, this.now()), () => this.wakeVcpu(vcpu));
+    vcpu.poll = { ports, timeout: t };
+    this.blockVcpu(vcpu);
+  }
+
+  /** Brings a vCPU up or down (VCPUOP_up/down). */
+  setVcpuOnline(vcpu: Vcpu, online: boolean): void {
+    if (vcpu.online === online) return;
+    vcpu.online = online;
+    if (online) vcpu.wakeTime = this.now();
+    this.refresh(vcpu);
+  }
+
+  // --- Run states ---------------------------------------------------------------------
+
+  isRunnable(v: Vcpu): boolean {
+    return v.online && !v.blocked && v.domain.state === 'running';
+  }
+
+  private idleState(v: Vcpu): Runstate {
+    return v.online && v.blocked && v.domain.state === 'running' ? 'blocked' : 'offline';
+  }
+
+  /** Reconciles a vCPU's run state and the policy with whether it may run now. */
+  refresh(v: Vcpu): void {
+    const runnable = this.isRunnable(v);
+    const p = this.clocks.pcpus[v.pcpu]!;
+    if (p.current === v) {
+      if (!runnable) p.needResched = true;
+      return;
+    }
+    if (runnable && v.runstate !== 'runnable') {
+      this.setRunstate(v, 'runnable');
+      this.policy.wake(v, this.now());
+    } else if (!runnable && v.runstate === 'runnable') {
+      this.policy.sleep(v, this.now());
+      this.setRunstate(v, this.idleState(v));
+    } else if (!runnable) {
+      this.setRunstate(v, this.idleState(v));
+    }
+  }
+
+  private setRunstate(v: Vcpu, state: Runstate, at = this.now()): void {
+    if (v.runstate === state) return;
+    const t = Math.max(at, v.runstateEntry);
+    v.runstateTime[RUNSTATES.indexOf(v.runstate)]! += t - v.runstateEntry;
+    v.runstate = state;
+    v.runstateEntry = t;
+  }
+
+  /** Run-state times up to now, for reports (Xen's vcpu_runstate_info.time[]). */
+  runstateTimes(v: Vcpu): number[] {
+    const t = [...v.runstateTime];
+    t[RUNSTATES.indexOf(v.runstate)]! += Math.max(0, this.now() - v.runstateEntry);
+    return t;
+  }
+
+  // --- The schedule step --------------------------------------------------------------
+
+  /** pCPU `p` chooses what to run from its clock on (Xen's schedule()), paying the switch costs. */
+  schedule(p: Pcpu): void {
+    const prev = p.current;
+    const prevRunnable = prev !== null && this.isRunnable(prev);
+    this.clocks.active = p;
+    const { next, sliceNs } = this.policy.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
+    this.decisions++;
+    p.now += this.costs.scheduleNs;
+    if (prev && prev !== next) this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
+    if (next && next !== prev) {
+      p.now = Math.max(p.now, next.wakeTime);
+      p.now += prev && prev.domain === next.domain ? this.costs.vcpuSwitchNs : this.costs.contextSwitchNs;
+      this.setRunstate(next, 'running', p.now);
+      this.deps.updateUpcallLine(next);
+    }
+    if (next !== prev) {
+      this.trace.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
+    }
+    p.current = next;
+    p.sliceEnd = p.now + sliceNs;
+    p.needResched = false;
+    p.yielded = false;
+    this.clocks.active = null;
+  }
+}
