@@ -13,6 +13,7 @@ import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy } from '../../dom
 import { XENCONS } from '../../dom0/backends/console/ring.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
 import { startXenstored, Xenstored, XsClient } from '../../dom0/xenstore/index.ts';
+import { MAX_TX_SAVED, Store } from '../../dom0/xenstore/store.ts';
 import { XenstoreStateFile } from '../../dom0/xenstore/persist.ts';
 import { persistChange, stateOf } from '../helpers/xs_persist_ops.ts';
 import { encodeXsMessage, latin1ToBytes, XS_TYPE, XsFrameDecoder, type XsMessage } from '../../protocol/xen/xs_wire.ts';
@@ -247,6 +248,37 @@ describe('XenStore: a client with tens of thousands of watches', () => {
     hog.receive(req(XS_TYPE.UNWATCH, '/hog/7', 't7'));
     expect(hog.findWatch('/hog/7', 't7')).toBeUndefined();
     expect(hog.watches.length).toBe(N - 1);
+  });
+});
+
+describe('XenStore: transactions that are never ended', () => {
+  it('keep a bounded snapshot while the store changes under them, and then cannot commit (EAGAIN)', () => {
+    const store = new Store();
+    const dom0 = { domid: 0, privileged: true };
+    const enc = (v: string) => latin1ToBytes(v);
+    store.write(dom0, '/kept', enc('old'));
+    // 200 transactions left open (twenty guests' quota), each having read /kept.
+    const open = Array.from({ length: 200 }, () => store.startTransaction());
+    for (const tx of open) expect(Buffer.from(store.read(dom0, '/kept', tx)).toString()).toBe('old');
+    const short = store.startTransaction();
+    store.write(dom0, '/kept', enc('new'));
+    // A transaction still has its snapshot: it reads what was there when it started.
+    expect(Buffer.from(store.read(dom0, '/kept', short)).toString()).toBe('old');
+    // Thousands of other writes while they stay open: each had kept a copy of every
+    // node changed (2 GB of dom0 for 10,000 such transactions and a few thousand writes).
+    for (let i = 0; i < 3000; i++) store.write(dom0, `/busy/${i}`, enc('x'));
+    for (const tx of [...open, short]) expect(tx.savedVersions).toBeLessThanOrEqual(MAX_TX_SAVED);
+    // Past the bound it reads the current store and its commit fails, as on any conflict.
+    expect(Buffer.from(store.read(dom0, '/kept', short)).toString()).toBe('new');
+    store.write(dom0, '/mine', enc('v'), short);
+    expect(() => store.commit(short, dom0)).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+    expect(store.node('/mine')).toBeUndefined();
+    // A transaction that stays under the bound commits as before.
+    const ok = store.startTransaction();
+    store.write(dom0, '/busy/0', enc('y'));
+    store.write(dom0, '/t', enc('v'), ok);
+    expect(() => store.commit(ok, dom0)).not.toThrow();
+    expect(Buffer.from(store.read(dom0, '/t')).toString()).toBe('v');
   });
 });
 
