@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dom0Daemons } from '../../dom0/daemons.ts';
-import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy } from '../../dom0/backends/console/backend.ts';
+import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy, ConsoleInputTooLarge } from '../../dom0/backends/console/backend.ts';
 import { XENCONS } from '../../dom0/backends/console/ring.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
 import { startXenstored, Xenstored, XsClient } from '../../dom0/xenstore/index.ts';
@@ -337,6 +337,20 @@ describe('console input to a guest that never reads', () => {
     expect(notified).toBeGreaterThan(0);
     c.close();
     await expect(c.input(chunk)).rejects.toThrow(/closed/);
+  });
+
+  it('a request larger than the queue is refused whole (a waiting writer would hold all of it, even after its client left)', async () => {
+    const platform = new SlowPlatform();
+    const page: MappedPage = { bytes: new Uint8Array(4096), dirty: () => {}, unmap: () => {} };
+    const c = new ConsoleBackend(platform, 7, page, 3);
+    // 24 MiB, a whole frame: it had been parked as the waiter's rest until the guest read it.
+    await expect(c.input(new Uint8Array(24 * 1024 * 1024))).rejects.toThrow(ConsoleInputTooLarge);
+    await expect(c.input(new Uint8Array(CONSOLE_INPUT_BYTES + 1))).rejects.toThrow(/console input of 65537 bytes: at most 65536 per request/);
+    expect(c.queuedInputBytes).toBe(0);
+    // At the limit it is taken (queued, or waiting for room) as before.
+    await c.input(new Uint8Array(CONSOLE_INPUT_BYTES - XENCONS.IN_SIZE));
+    expect(c.queuedInputBytes).toBe(CONSOLE_INPUT_BYTES - 2 * XENCONS.IN_SIZE);
+    c.close();
   });
 });
 
