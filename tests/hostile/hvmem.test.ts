@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import type { Hypervisor as HypervisorT } from '../../hypervisor/hypervisor.ts';
 import { u32Bytes } from '../helpers/elf_writer.ts';
 import { ARG, DONE, LIST, MiB, MmGuest, RO, RW, SPARE_VA, pte } from '../mm_helpers.ts';
+import { GNTMAP, GNTST, GNTTAB_MAP_GRANT_REF, GNTTABOP, GTF } from '../../protocol/xen/grant_table.ts';
+import { MULTICALL_ENTRY } from '../../protocol/xen/multicall.ts';
 
 const A7 = 17;
 
@@ -334,5 +336,84 @@ describe('a guest flooding dom0 with events (item 9)', () => {
     expect(r.hv.dispatches).toBeGreaterThan(100);
     // A slow host only makes the wall time longer; virtual time may not pass it.
     expect(r.hv.now()).toBeLessThanOrEqual(wallNs);
+  });
+});
+
+describe('a faulty or hostile peer and a domain\'s frames (held: regression cases)', () => {
+  const BROKEN = HYPERVISOR.xenpmu_op;
+  afterEach(() => registerHypercall(BROKEN, () => xenErr('ENOSYS')));
+  const pair = () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 128 * MiB });
+    const a = MmGuest.create(hv, { name: 'granter' });
+    const b = MmGuest.create(hv, { name: 'mapper', privileged: true });
+    a.shareGrantTable(SPARE_VA + 0x10000);
+    const frame = a.mfnOfVa(SPARE_VA);
+    a.grant(0, b.domid, frame, GTF.permit_access);
+    return { hv, a, b, frame };
+  };
+
+  it('a frame given back (decrease_reservation) while another domain maps its grant stays until the unmap, across the granter\'s destruction', () => {
+    const { hv, a, b, frame } = pair();
+    const m = b.mapGrant({ flags: GNTMAP.device_map, ref: 0, dom: a.domid });
+    expect(m.status).toBe(GNTST.okay);
+    expect(a.uvm(SPARE_VA, 0)).toBe(0);
+    expect(a.memop(XENMEM.decrease_reservation, [frame]).rc).toBe(1);
+    expect(hv.frames.ownerOf(frame)).toBe(a.domid); // still referenced by b's mapping
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+    hv.destroyDomain(a.domain);
+    expect(hv.frames.framesOf(a.domid)).toEqual([frame]);
+    expect(b.unmapGrant({ devBusAddr: m.devBusAddr, handle: m.handle })).toBe(GNTST.okay);
+    expect(hv.frames.framesOf(a.domid)).toEqual([]);
+    expect(hv.frames.refCount(frame)).toBe(0);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+
+  it('a domain crashing inside a multicall after a grant map gives the grant and every frame back when destroyed', () => {
+    registerHypercall(BROKEN, () => {
+      throw new TypeError('injected bug');
+    });
+    const { hv, a, b, frame } = pair();
+    const S = GNTTAB_MAP_GRANT_REF;
+    const op = new DataView(new ArrayBuffer(S.SIZE));
+    op.setUint32(S.flags, GNTMAP.device_map, true);
+    op.setUint32(S.ref, 0, true);
+    op.setUint16(S.dom, a.domid, true);
+    b.put(ARG + 0x400, new Uint8Array(op.buffer));
+    const ents = new DataView(new ArrayBuffer(2 * MULTICALL_ENTRY.SIZE));
+    ents.setUint32(MULTICALL_ENTRY.op, HYPERVISOR.grant_table_op, true);
+    ents.setUint32(MULTICALL_ENTRY.args, GNTTABOP.map_grant_ref, true);
+    ents.setUint32(MULTICALL_ENTRY.args + 4, ARG + 0x400, true);
+    ents.setUint32(MULTICALL_ENTRY.args + 8, 1, true);
+    ents.setUint32(MULTICALL_ENTRY.SIZE + MULTICALL_ENTRY.op, BROKEN, true);
+    b.put(ARG, new Uint8Array(ents.buffer));
+    const before = hv.frames.allocated - hv.frames.totPages(b.domid) - hv.frames.xenheapPages(b.domid);
+    // What runQuantum does with a throw on a guest's behalf.
+    expect(() => b.call(HYPERVISOR.multicall, ARG, 2)).toThrow(/injected bug/);
+    hv.crashDomain(b.domain, 'injected bug');
+    expect(a.grantFlags(0)).toBe(GTF.permit_access | GTF.reading | GTF.writing);
+    hv.destroyDomain(b.domain);
+    expect(a.grantFlags(0)).toBe(GTF.permit_access);
+    expect(hv.frames.refCount(frame)).toBe(2); // its allocation and a's own mapping
+    expect(hv.frames.framesOf(b.domid)).toEqual([]);
+    expect(hv.frames.allocated).toBe(before);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
+  });
+
+  it('populate_physmap with extent_order 31 or nr_extents 2^32-1, and a frame list naming another domain\'s frames, do nothing', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
+    const g = MmGuest.create(hv, { name: 'g' });
+    const other = MmGuest.create(hv, { name: 'other' });
+    g.domain.maxPages = g.domain.nrPages + 64;
+    const used = hv.frames.allocated;
+    expect(g.memop(XENMEM.populate_physmap, [0x100], { order: 31 }).rc).toBe(0);
+    g.putU32(LIST, 0x100);
+    expect(g.memop(XENMEM.populate_physmap, null, { nr: 0xffffffff, listVa: LIST }).rc).toBe(0);
+    expect(g.memop(XENMEM.increase_reservation, null, { nr: 0xffffffff }).rc).toBe(0);
+    expect(hv.frames.allocated).toBe(used);
+    const theirs = other.mfn(5);
+    expect(g.memop(XENMEM.decrease_reservation, [theirs]).rc).toBe(0);
+    expect(g.memop(XENMEM.decrease_reservation, [theirs], { domid: other.domid }).rc).toBe(0);
+    expect(hv.frames.ownerOf(theirs)).toBe(other.domid);
+    expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
   });
 });
