@@ -12,6 +12,7 @@ import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CRED
 import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
+import { CONSOLE_INPUT_BYTES } from '../dom0/backends/console/backend.ts';
 
 class XlError extends Error {}
 
@@ -245,11 +246,17 @@ export function xlProgram(out: (s: string) => void): Command {
         // Keys go to the guest's console ring; Ctrl-] detaches (as xl console). One chunk
         // at a time: stdin is not read until dom0 has queued the last one, so a guest that
         // does not read its input blocks whoever writes to us, as with xenconsoled's pty.
-        const send = async (data: Uint8Array) => {
-          for (;;) {
-            const r = await p.request('consoleInput', { domain: ref(dom), data }, 0x7fffffff).catch(() => null);
-            if (!r || r.rc !== -11 || detached) return; // -11: another writer waits: try again
-            await new Promise((res) => setTimeout(res, 50));
+        const send = async (all: Uint8Array) => {
+          // dom0 takes at most CONSOLE_INPUT_BYTES a request.
+          for (let off = 0; off < all.length && !detached; off += CONSOLE_INPUT_BYTES) {
+            const data = all.subarray(off, off + CONSOLE_INPUT_BYTES);
+            for (;;) {
+              const r = await p.request('consoleInput', { domain: ref(dom), data }, 0x7fffffff).catch(() => null);
+              if (!r || detached) return;
+              if (r.rc === 0) break;
+              if (r.rc !== -11) return; // -11: another writer waits: try again
+              await new Promise((res) => setTimeout(res, 50));
+            }
           }
         };
         const onKey = (b: Buffer) => {

@@ -12,7 +12,7 @@ import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { XENSTORE_PAYLOAD_MAX } from '../protocol/xen/xs_wire.ts';
 import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
-import { ConsoleInputBusy } from './backends/console/backend.ts';
+import { ConsoleInputBusy, ConsoleInputTooLarge } from './backends/console/backend.ts';
 import { buildDomain } from './toolstack/builder.ts';
 import { addDevice } from './toolstack/devices.ts';
 import { CreateRequestError, CREATE_LIMITS, validateCreateDomain } from './toolstack/validate.ts';
@@ -130,7 +130,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       try {
         await c.input(req.consoleInput.data);
       } catch (e) {
-        return { rc: e instanceof ConsoleInputBusy ? -11 : -5, error: (e as Error).message };
+        return { rc: e instanceof ConsoleInputBusy ? -11 : e instanceof ConsoleInputTooLarge ? -22 : -5, error: (e as Error).message };
       }
       return { rc: 0 };
     }

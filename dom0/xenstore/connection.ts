@@ -65,8 +65,15 @@ export class Connection {
   readonly label: string;
   /** Domain this connection may act for (SET_TARGET). */
   target: number | undefined;
-  /** Watches in the order they were set. */
-  readonly watches: Watch[] = [];
+  /** Watches in the order they were set (change them with addWatch / removeWatch). */
+  private readonly watchList: Watch[] = [];
+  /**
+   * The same watches by path, with the order they were set in: a change looks up the paths
+   * that cover it (itself and its ancestors), so its cost does not grow with the number of
+   * watches (tens of thousands made every write of every client cost milliseconds).
+   */
+  private readonly watchIndex = new Map<string, { watch: Watch; seq: number }[]>();
+  private watchSeq = 0;
   readonly transactions = new Map<number, Transaction>();
   private nextTxId = 1;
   private readonly out: Uint8Array[] = [];
@@ -97,6 +104,45 @@ export class Connection {
   /** Bytes queued and not yet taken by the transport. */
   get pendingOutputBytes(): number {
     return this.outBytes;
+  }
+
+  /** Watches in the order they were set. */
+  get watches(): readonly Watch[] {
+    return this.watchList;
+  }
+
+  /** The watch on `path` with `token`, if set. */
+  findWatch(path: string, token: string): Watch | undefined {
+    return this.watchIndex.get(path)?.find((e) => e.watch.token === token)?.watch;
+  }
+
+  addWatch(w: Watch): void {
+    this.watchList.push(w);
+    let at = this.watchIndex.get(w.path);
+    if (!at) this.watchIndex.set(w.path, (at = []));
+    at.push({ watch: w, seq: this.watchSeq++ });
+  }
+
+  /** Removes the watch on `path` with `token`; false if there is none. */
+  removeWatch(path: string, token: string): boolean {
+    const w = this.findWatch(path, token);
+    if (!w) return false;
+    this.watchList.splice(this.watchList.indexOf(w), 1);
+    const at = this.watchIndex.get(path)!.filter((e) => e.watch !== w);
+    if (at.length) this.watchIndex.set(path, at);
+    else this.watchIndex.delete(path);
+    return true;
+  }
+
+  /** The watches set on exactly one of `paths`, in the order they were set. */
+  watchesOn(paths: readonly string[]): Watch[] {
+    const hits: { watch: Watch; seq: number }[] = [];
+    for (const p of paths) {
+      const at = this.watchIndex.get(p);
+      if (at) hits.push(...at);
+    }
+    if (hits.length > 1) hits.sort((a, b) => a.seq - b.seq);
+    return hits.map((e) => e.watch);
   }
 
   /** Hands one complete request to the daemon. Ignored once closed. */
@@ -158,7 +204,8 @@ export class Connection {
 
   /** Drops watches and open transactions (RESET_WATCHES). */
   resetWatchesAndTransactions(): void {
-    this.watches.length = 0;
+    this.watchList.length = 0;
+    this.watchIndex.clear();
     for (const tx of this.transactions.values()) this.host.abortTransaction(tx);
     this.transactions.clear();
   }

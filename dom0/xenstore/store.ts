@@ -17,6 +17,11 @@
 // commits only if all those nodes still have those generations, else EAGAIN and nothing is
 // applied. A child list is part of its node, so creating or removing a child conflicts
 // with a transaction that listed or changed the parent, as in Xen.
+//
+// The saved versions are bounded: a transaction left open while the store changes more
+// than MAX_TX_SAVED nodes under it stops keeping them (and costs writes nothing more); it
+// then reads the current store, as cxenstored's transactions do, and its commit is EAGAIN,
+// so a client that never ends its transactions cannot make dom0 grow with every write.
 
 import type { XsErrorName } from '../../protocol/xen/xs_wire.ts';
 import { accessFor, type Caller, DOM0_ONLY, type XsPerm } from './perms.ts';
@@ -100,6 +105,9 @@ type Need = 'read' | 'write' | 'owner';
 
 const EMPTY = new Uint8Array(0);
 
+/** Node versions one transaction keeps for itself before it gives up its snapshot. */
+export const MAX_TX_SAVED = 1024;
+
 function adjust(map: Map<number, number>, domid: number, by: number): void {
   const v = (map.get(domid) ?? 0) + by;
   if (v === 0) map.delete(domid);
@@ -118,6 +126,8 @@ export class Transaction {
   private readonly accessed = new Map<string, number>();
   private readonly ownerDelta = new Map<number, number>();
   private open = true;
+  /** Its snapshot outgrew MAX_TX_SAVED: it reads the current store and cannot commit. */
+  private overrun = false;
 
   /** @internal */
   readonly view: NodeView;
@@ -156,13 +166,27 @@ export class Transaction {
     this.overlay.set(path, null);
   }
 
-  /** @internal Called by the store before it changes `path` globally. */
-  saveOriginal(path: string, node: XsNode | undefined): void {
+  /** Node versions kept for the transaction's snapshot. */
+  get savedVersions(): number {
+    return this.snapshot.size;
+  }
+
+  /**
+   * @internal Called by the store before it changes `path` globally. False once the
+   * transaction has given up its snapshot: the store need not tell it again.
+   */
+  saveOriginal(path: string, node: XsNode | undefined): boolean {
+    if (this.overrun) return false;
     if (!this.snapshot.has(path) && !this.overlay.has(path)) this.snapshot.set(path, node ?? null);
+    if (this.snapshot.size <= MAX_TX_SAVED) return true;
+    this.overrun = true;
+    this.snapshot.clear();
+    return false;
   }
 
   /** @internal */
   conflicts(): boolean {
+    if (this.overrun) return true;
     for (const [path, gen] of this.accessed) {
       if ((this.store.node(path)?.generation ?? 0) !== gen) return true;
     }
@@ -253,7 +277,7 @@ export class Store {
   private setGlobal(path: string, node: XsNode | undefined): void {
     const prev = this.nodes.get(path);
     this.onChange?.(path, prev, node);
-    for (const tx of this.transactions) tx.saveOriginal(path, prev);
+    for (const tx of this.transactions) if (!tx.saveOriginal(path, prev)) this.transactions.delete(tx);
     if (prev) adjust(this.owners, prev.perms[0].domid, -1);
     if (node) {
       adjust(this.owners, node.perms[0].domid, +1);

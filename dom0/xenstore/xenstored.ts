@@ -152,8 +152,8 @@ export class Xenstored {
     if (saved && !old) {
       this.restoredWatches.delete(domid);
       for (const w of saved) {
-        if (conn.watches.some((x) => x.path === w.path && x.token === w.token)) continue;
-        conn.watches.push(w);
+        if (conn.findWatch(w.path, w.token)) continue;
+        conn.addWatch(w);
         // Changes made while the ring was not served were not reported: each watch fires
         // once (a spurious event is always allowed; a lost one is not).
         conn.sendEvent(eventPath(conn, w, w.path), w.token);
@@ -301,14 +301,14 @@ export class Xenstored {
   /** Queues the events of `fires` to every watcher allowed to see them. */
   fire(fires: readonly WatchFire[]): void {
     for (const f of fires) {
+      // The watch paths that see this change: itself, and for a non-exact change every
+      // path it is below (watchCovers).
+      const covering = f.exact ? [f.path] : coveringPaths(f.path);
       for (const c of this.conns) {
         if (c.watches.length === 0 || c.closed) continue;
         if (!c.privileged && !f.readers.some((p) => accessFor(c.caller, p).read)) continue;
-        // Copy: a queued event may close the connection (overflow) and clear its watches.
-        for (const w of [...c.watches]) {
-          const hit = f.exact ? w.path === f.path : watchCovers(w.path, f.path);
-          if (hit) c.sendEvent(eventPath(c, w, f.path), w.token);
-        }
+        // Collected first: a queued event may close the connection (overflow) and clear its watches.
+        for (const w of c.watchesOn(covering)) c.sendEvent(eventPath(c, w, f.path), w.token);
       }
     }
   }
@@ -553,10 +553,10 @@ export class Xenstored {
       relative = !arg.startsWith('/');
       path = this.nodePath(conn, arg);
     }
-    if (conn.watches.some((w) => w.path === path && w.token === token)) throw new XsError('EEXIST');
+    if (conn.findWatch(path, token)) throw new XsError('EEXIST');
     if (!conn.privileged && conn.watches.length >= this.quotas.maxWatchesPerConnection) throw new XsError('E2BIG');
     const w: Watch = { path, token, relative };
-    conn.watches.push(w);
+    conn.addWatch(w);
     this.reply(conn, msg, OK);
     // The initial event, fired straight away whatever the permissions (cxenstored does so).
     conn.sendEvent(eventPath(conn, w, path), token);
@@ -566,9 +566,7 @@ export class Xenstored {
     const args = xsStrings(msg.payload);
     if (args.length < 2) throw new XsError('EINVAL');
     const path = canonicalize(args[0], conn.homePath);
-    const i = conn.watches.findIndex((w) => w.path === path && w.token === args[1]);
-    if (i < 0) throw new XsError('ENOENT');
-    conn.watches.splice(i, 1);
+    if (!conn.removeWatch(path, args[1])) throw new XsError('ENOENT');
     this.reply(conn, msg, OK);
   }
 
@@ -596,9 +594,15 @@ function oneArg(msg: XsMessage): string {
 }
 
 /** Whether an event at `event` reaches a watch on `watched` (not counting '@' specials' own rule). */
-function watchCovers(watched: string, event: string): boolean {
-  if (isSpecialPath(event) || isSpecialPath(watched)) return watched === event || event.startsWith(`${watched}/`);
-  return isChildOrSelf(event, watched);
+/**
+ * Every watch path that covers a change of `event` (a watch on a path sees changes of it
+ * and below): the path itself and each prefix ending before a '/', and '/' for a node path.
+ */
+function coveringPaths(event: string): string[] {
+  const out = [event];
+  for (let i = event.lastIndexOf('/'); i > 0; i = event.lastIndexOf('/', i - 1)) out.push(event.slice(0, i));
+  if (event.startsWith('/') && event !== '/') out.push('/');
+  return out;
 }
 
 /** The path reported to `w`: relative to the connection's home if the watch was set relative. */

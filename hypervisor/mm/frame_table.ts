@@ -67,6 +67,11 @@ const F_VALIDATED = 4;
 const F_XENHEAP = 8; // a hypervisor page shared with the owner (not counted in tot_pages)
 
 const NIL = -1;
+
+/** Bits needed to write n (0 for 0). */
+function bitLength(n: number): number {
+  return 32 - Math.clz32(n);
+}
 /** Extent orders whose freed runs are tracked (a domU's largest, Xen's DOMU_MAX_ORDER). */
 const RUN_ORDERS = 9;
 
@@ -90,17 +95,28 @@ export class FrameTable {
   private readonly prev: Int32Array;
   private readonly lists = new Map<number, DomainFrames>();
   /**
-   * Freed frame indices; entries may be stale (taken by an extent allocation since). At
-   * most one entry per frame (`onFreeList`), so the list is bounded by the machine's size.
+   * Freed frame indices, one list per zone; entries may be stale (taken by an extent
+   * allocation since). At most one entry per frame (`onFreeList`), so the lists are bounded
+   * by the machine's size.
    */
-  private readonly freeList: number[] = [];
+  private readonly freeLists: number[][];
   private readonly onFreeList: Uint8Array;
   /** Free frames below `bump` (what extents can reuse). */
   private freeBelowBump = 0;
   /** Where findFreeRun starts looking. */
   private runCursor = 0;
-  /** Per order 1..RUN_ORDERS: aligned runs a free may have made wholly free (at most one entry per run). */
-  private readonly runCandidates: Set<number>[] = Array.from({ length: RUN_ORDERS + 1 }, () => new Set<number>());
+  /**
+   * Per order 1..RUN_ORDERS and zone: aligned runs a free may have made wholly free (at most
+   * one entry per run).
+   */
+  private readonly runCandidates: Set<number>[][];
+  /**
+   * Zones, as Xen's heap has them: zone z holds the frames whose mfn has bit length
+   * zoneBits0 + z (mfns [2^(b-1), 2^b)), so an address-restricted request (all below
+   * 2^address_bits) looks only at the zones wholly below its limit, never past frames above it.
+   */
+  private readonly zoneBits0: number;
+  readonly nrZones: number;
   /** Frames at or above this index have never been handed out. */
   private bump = 0;
   private used = 0;
@@ -112,7 +128,7 @@ export class FrameTable {
   lazy = false;
   /** Frames given storage on first touch (lazy mode). */
   populatedOnDemand = 0;
-  /** Frames looked at while searching for free extents (what a guest's requests cost the host). */
+  /** Frames (and free-list entries) looked at while searching for free extents (what a guest's requests cost the host). */
   extentSearchSteps = 0;
 
   /** Manages machine frames [firstMfn, firstMfn + nrFrames). */
@@ -126,6 +142,10 @@ export class FrameTable {
     this.next = new Int32Array(nrFrames).fill(NIL);
     this.prev = new Int32Array(nrFrames).fill(NIL);
     this.onFreeList = new Uint8Array(nrFrames);
+    this.zoneBits0 = bitLength(firstMfn);
+    this.nrZones = Math.max(1, bitLength(firstMfn + nrFrames - 1) - this.zoneBits0 + 1);
+    this.freeLists = Array.from({ length: this.nrZones }, () => []);
+    this.runCandidates = Array.from({ length: RUN_ORDERS + 1 }, () => Array.from({ length: this.nrZones }, () => new Set<number>()));
     if (!Number.isInteger(firstMfn) || firstMfn < 1 || firstMfn + nrFrames > mem.nrFrames) {
       throw new RangeError(`frame table [0x${firstMfn.toString(16)}, +${nrFrames}) does not fit in physical memory of ${mem.nrFrames} frames`);
     }
@@ -161,21 +181,30 @@ export class FrameTable {
     const limit = Math.min(this.nrFrames, limitMfn - this.firstMfn);
     let first = NIL;
     let reused = true;
+    // Zones wholly below the limit, highest first (Xen keeps low memory for those that need it).
+    let zones = this.nrZones;
+    while (zones > 0 && this.zoneEnd(zones - 1) > limit) zones--;
     if (n === 1) {
-      for (let k = this.freeList.length - 1; k >= 0; k--) {
-        const i = this.freeList[k]!;
-        if (this.type[i] !== FrameType.Free || i >= limit) {
-          if (this.type[i] !== FrameType.Free) this.dropFreeListEntry(k);
-          continue;
+      for (let z = zones - 1; z >= 0 && first === NIL; z--) {
+        const list = this.freeLists[z]!;
+        while (list.length > 0) {
+          const i = list.pop()!;
+          this.extentSearchSteps++;
+          this.onFreeList[i] = 0;
+          if (this.type[i] === FrameType.Free) {
+            first = i;
+            break;
+          }
         }
-        this.dropFreeListEntry(k);
-        first = i;
-        break;
       }
     } else if (this.freeBelowBump >= n) {
       // Freed frames first: taking fresh ones while freed runs exist would walk the whole
       // machine (and past it) for a guest that gives back and takes again the same extent.
-      first = order <= RUN_ORDERS && limit >= this.nrFrames ? this.takeCandidateRun(order) : this.findFreeRun(n, limit);
+      if (order <= RUN_ORDERS) {
+        for (let z = zones - 1; z >= 0 && first === NIL; z--) first = this.takeCandidateRun(order, z, limit);
+      } else {
+        first = this.findFreeRun(n, limit);
+      }
     }
     if (first === NIL) {
       // Fresh frames from the never-used top, aligned on the extent size (in mfn terms).
@@ -200,11 +229,13 @@ export class FrameTable {
    * (it is dropped when found not wholly free: the free of its last busy frame names it
    * again), so a guest cannot make a failing request cost more than its own frees did.
    */
-  private takeCandidateRun(order: number): number {
-    const set = this.runCandidates[order]!;
+  private takeCandidateRun(order: number, zone: number, limit: number): number {
+    const set = this.runCandidates[order]![zone]!;
     const n = 2 ** order;
     for (const base of set) {
-      if (base + n > this.bump) continue; // reaches into never-used frames: not a run yet
+      // Reaches into never-used frames (not a run yet), or past the limit (only on machines
+      // whose first mfn is small enough for a run to span zones).
+      if (base + n > Math.min(this.bump, limit)) continue;
       set.delete(base);
       let ok = true;
       for (let i = base; i < base + n && ok; i++, this.extentSearchSteps++) ok = this.type[i] === FrameType.Free;
@@ -215,8 +246,8 @@ export class FrameTable {
 
   /**
    * A naturally aligned run of n free frames below the bump pointer and `limit`, or NIL, by
-   * scanning (extents above RUN_ORDERS, which only the control domain may ask for, and
-   * address-restricted ones). Next-fit: starts where the last run was found.
+   * scanning (extents above RUN_ORDERS, which only the control domain may ask for).
+   * Next-fit: starts where the last run was found.
    */
   private findFreeRun(n: number, limit: number): number {
     const end = Math.min(limit, this.bump);
@@ -248,17 +279,21 @@ export class FrameTable {
       if (base < 0) break;
       const otherHalf = i - base < n / 2 ? base + n / 2 : base;
       if (this.type[otherHalf] !== FrameType.Free && otherHalf !== i) break;
-      this.runCandidates[k]!.add(base);
+      this.runCandidates[k]![this.zoneOf(base)]!.add(base);
     }
     if (this.onFreeList[i]) return;
     this.onFreeList[i] = 1;
-    this.freeList.push(i);
+    this.freeLists[this.zoneOf(i)]!.push(i);
   }
 
-  private dropFreeListEntry(k: number): void {
-    const i = this.freeList[k]!;
-    this.onFreeList[i] = 0;
-    this.freeList.splice(k, 1);
+  /** The zone of frame index i (a naturally aligned run of up to 2^RUN_ORDERS frames lies in one). */
+  private zoneOf(i: number): number {
+    return Math.min(this.nrZones - 1, bitLength(this.firstMfn + i) - this.zoneBits0);
+  }
+
+  /** The frame index just past zone z (or the machine's end). */
+  private zoneEnd(z: number): number {
+    return Math.min(this.nrFrames, 2 ** (this.zoneBits0 + z) - this.firstMfn);
   }
 
   private initFrame(i: number, domid: number, type: FrameType): void {

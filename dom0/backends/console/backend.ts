@@ -19,6 +19,16 @@ export class ConsoleInputBusy extends Error {
   override readonly name = 'ConsoleInputBusy';
 }
 
+/**
+ * Input refused: one request carries more than CONSOLE_INPUT_BYTES. A waiting writer's
+ * bytes are held until the guest reads them (even after its client has gone), so one
+ * request may not be larger than the queue: 24 MiB (a whole frame) parked per console
+ * would make the queue's bound meaningless.
+ */
+export class ConsoleInputTooLarge extends Error {
+  override readonly name = 'ConsoleInputTooLarge';
+}
+
 export class ConsoleBackend {
   private readonly page: MappedPage;
   private readonly dv: DataView;
@@ -124,10 +134,14 @@ export class ConsoleBackend {
   /**
    * Queues keyboard input for the guest. Resolves once every byte is queued, which for a
    * guest that does not read may be never; rejects with ConsoleInputBusy if another
-   * writer already waits (nothing of `bytes` is taken), or when the console closes.
+   * writer already waits (nothing of `bytes` is taken), with ConsoleInputTooLarge for
+   * more than CONSOLE_INPUT_BYTES (nothing taken), or when the console closes.
    */
   input(bytes: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`console of d${this.domid} is closed`));
+    if (bytes.length > CONSOLE_INPUT_BYTES) {
+      return Promise.reject(new ConsoleInputTooLarge(`console input of ${bytes.length} bytes: at most ${CONSOLE_INPUT_BYTES} per request`));
+    }
     if (this.waiter) return Promise.reject(new ConsoleInputBusy(`console input of d${this.domid} is full (${this.inputBytes} bytes wait for the guest)`));
     const rest = this.enqueue(bytes);
     if (this.pushInput()) void this.platform.notify(this.port);
