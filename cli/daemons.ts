@@ -5,9 +5,9 @@ import { HypervisorServer } from '../hypervisor/server/server.ts';
 import { startDom0 } from '../dom0/dom0.ts';
 import { readToken } from './runtime.ts';
 import { dirname } from 'node:path';
-import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
-import { runScenarioOn, scenarioMachine } from '../hypervisor/scenario/runner.ts';
-import { parseDuration } from '../hypervisor/scenario/duration.ts';
+import { loadScenario, ScenarioError } from '../sim/scenario/schema.ts';
+import { runScenarioOn, scenarioMachine } from '../sim/scenario/runner.ts';
+import { parseDuration } from '../sim/scenario/duration.ts';
 import { writeReport } from './run.ts';
 import type { SchedulerName } from '../hypervisor/hypervisor.ts';
 

@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../hypervisor/scenario/runner.ts';
-import { validateScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
+import { runScenario } from '../sim/scenario/runner.ts';
+import { validateScenario, ScenarioError } from '../sim/scenario/schema.ts';
 import { writeTestGuests } from './helpers/test_guests.ts';
 
 const guests = writeTestGuests();
@@ -119,7 +119,7 @@ describe('pvsim run', () => {
 
 describe('realtime mode', () => {
   it('paces virtual time to wall time', async () => {
-    const { runScenarioRealtime } = await import('../hypervisor/scenario/runner.ts');
+    const { runScenarioRealtime } = await import('../sim/scenario/runner.ts');
     const t0 = performance.now();
     const r = await runScenarioRealtime(scenario({ until: '300ms' }), { baseDir: '/' });
     const wall = performance.now() - t0;

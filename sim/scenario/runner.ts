@@ -2,10 +2,10 @@
 // machine to the end time, and gathers per-domain figures.
 
 import { resolve } from 'node:path';
-import { KernelFileError, readKernelFile } from '../domain/kernel_file.ts';
-import { Hypervisor, type SchedulerName } from '../hypervisor.ts';
-import { startLocalDom0 } from '../../dom0/local.ts';
-import type { Domain } from '../domain/domain.ts';
+import { KernelFileError, readKernelFile } from '../../xenguest/kernel_file.ts';
+import { Hypervisor, type SchedulerName } from '../../hypervisor/hypervisor.ts';
+import { startLocalDom0 } from '../local.ts';
+import type { Domain } from '../../hypervisor/domain/domain.ts';
 import { ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import { parseDiskSpec, parseVifSpec } from '../../dom0/toolstack/xlcfg.ts';
 import { vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/toolstack/devices.ts';

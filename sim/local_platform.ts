@@ -8,7 +8,7 @@ import type { Domain } from '../hypervisor/domain/domain.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { clearPending } from '../hypervisor/evtchn/two_level.ts';
 import { Dom0PortDispatcher } from '../hypervisor/evtchn/dom0_dispatch.ts';
-import type { Dom0Platform, MappedPage } from './platform.ts';
+import type { Dom0Platform, MappedPage } from '../dom0/platform.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../hypervisor/gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../hypervisor/gnttab/dom0_copy.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
