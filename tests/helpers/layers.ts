@@ -122,8 +122,10 @@ export function stripComments(src: string, blankStrings = false): string {
     if (/\s/.test(c)) continue;
     if (/[\w$)\]]/.test(c)) {
       // After an identifier a '/' divides, except after keywords like `return`.
-      const word = /([\w$]+)$/.exec(out)?.[1];
-      regexAllowed = word !== undefined && /^(return|typeof|case|do|else|in|of|new|delete|void|throw|yield|await)$/.test(word);
+      let k = out.length;
+      while (k > 0 && /[\w$]/.test(out[k - 1]!)) k--;
+      const word = out.slice(k);
+      regexAllowed = /^(return|typeof|case|do|else|in|of|new|delete|void|throw|yield|await)$/.test(word);
     } else {
       regexAllowed = true;
     }
