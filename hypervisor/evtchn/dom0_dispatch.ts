@@ -1,5 +1,5 @@
 // Notifications of the control domain's ports, handed to dom0 as dispatches (dom0 in this
-// process or in its own: dom0/local_platform.ts, hypervisor/server/dom0_bridge.ts).
+// process or in its own: sim/local_platform.ts, hypervisor/server/dom0_bridge.ts).
 //
 // A dispatch stops the whole machine until dom0 has served it (that is what keeps runs
 // deterministic), so its cost is wall time that every domain pays. Two rules keep that cost
