@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { runScenario } from '../sim/scenario/runner.ts';
 import { validateScenario, ScenarioError } from '../sim/scenario/schema.ts';
 import { writeTestGuests } from './helpers/test_guests.ts';
+import { PV_BASE } from './helpers/pv_image.ts';
+import { readStartInfo } from '../protocol/xen/start_info.ts';
 
 const guests = writeTestGuests();
 
@@ -50,6 +52,17 @@ describe('scenario files', () => {
     const r = await runScenario(own, { baseDir: '/' });
     expect(r.domains.map((d) => d.name)).toEqual(['w-1', 'w-2']);
     expect(readdirSync(dir).sort()).toEqual(['w1.img', 'w2.img']); // created sparse by blkback, one each
+  });
+
+  it('substitutes {domid} with the id each domain was given (dom0 is domain 0, the first guest 1)', async () => {
+    const sc = validateScenario({ until: '1ms', domains: [{ name: 'g', image: guests.spin, memory: 4, count: 2, cmdline: 'id={domid} n={index}' }, { name: 'h', image: guests.spin, memory: 4, cmdline: '{domid}{domid}' }] }, 'test.json');
+    const r = await runScenario(sc, { baseDir: '/' });
+    const seen = [...r.hv.domains.values()].filter((d) => d.vcpus.length > 0).map((d) => {
+      // start_info as the guest finds it: its virtual address in the bootstrap mapping at PV_BASE.
+      const page = r.hv.frames.frameStorage(d.p2m[(d.startInfoVa - PV_BASE) / 4096]!);
+      return [d.domid, d.name, readStartInfo(page).cmdLine];
+    });
+    expect(seen).toEqual([[1, 'g-1', 'id=1 n=1'], [2, 'g-2', 'id=2 n=2'], [3, 'h', '33']]);
   });
 
   it('expands count into numbered domains and applies weights', async () => {
