@@ -4,7 +4,7 @@
 // much longer the other guest takes (wall) than alone. `npx tsx bench/flood.ts [sends]`.
 
 import { HypervisorServer } from '../hypervisor/server/server.ts';
-import { LocalPlatform } from '../dom0/local_platform.ts';
+import { LocalPlatform } from '../sim/local_platform.ts';
 import { RemotePlatform } from '../dom0/remote_platform.ts';
 import type { Dom0Platform } from '../dom0/platform.ts';
 import { connect } from '../protocol/session.ts';

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { XsFrameDecoder, encodeXsMessage, XS_TYPE, xsJoinStrings } from '../protocol/xen/xs_wire.ts';
 import { HypervisorServer } from '../hypervisor/server/server.ts';
-import { startLocalDom0 } from '../dom0/local.ts';
+import { startLocalDom0 } from '../sim/local.ts';
 import { addDevice, vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { parsePcap } from '../dom0/backends/net/pcap.ts';
 import { dom0Args, newRunFiles, readToken } from '../cli/runtime.ts';

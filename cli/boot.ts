@@ -1,11 +1,11 @@
 // `pvsim boot <image>`: builds one PV domain in-process, runs it, prints its console,
 // and exits with its shutdown reason code.
 
-import { KernelFileError, readKernelFile } from '../hypervisor/domain/kernel_file.ts';
+import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { startLocalDom0 } from '../dom0/local.ts';
-import { BuildError } from '../hypervisor/domain/builder.ts';
-import { ElfError } from '../hypervisor/domain/elf.ts';
+import { startLocalDom0 } from '../sim/local.ts';
+import { BuildError } from '../xenguest/pv_bootstrap.ts';
+import { ElfError } from '../xenguest/elf.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 
 export const BOOT_EXIT_TIMEOUT = 124;

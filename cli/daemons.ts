@@ -1,14 +1,10 @@
 // `pvsim hypervisor` and `pvsim dom0`: each side in the foreground. Each prints its
 // endpoint as KEY=VALUE lines on stdout once ready, and stops cleanly on SIGINT/SIGTERM.
 
-import { HypervisorServer } from '../hypervisor/server/server.ts';
-import { startDom0 } from '../dom0/dom0.ts';
+// The two sides share no code at run time: the hypervisor's modules (and the scenario
+// runner above them) are loaded only by `pvsim hypervisor`, dom0's only by `pvsim dom0`.
 import { readToken } from './runtime.ts';
 import { dirname } from 'node:path';
-import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
-import { runScenarioOn, scenarioMachine } from '../hypervisor/scenario/runner.ts';
-import { parseDuration } from '../hypervisor/scenario/duration.ts';
-import { writeReport } from './run.ts';
 import type { SchedulerName } from '../hypervisor/hypervisor.ts';
 
 function onSignals(stop: () => Promise<void>): void {
@@ -52,6 +48,7 @@ export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> 
     process.stdout.write('', () => process.exit(code));
     return;
   }
+  const { HypervisorServer } = await import('../hypervisor/server/server.ts');
   const server = new HypervisorServer({ token, port: o.port, pcpus: o.pcpus, scheduler: o.scheduler, machineMemoryBytes: o.memory * 1024 * 1024, speed: o.speed });
   const h = await server.start();
   onSignals(h.close);
@@ -60,6 +57,11 @@ export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> 
 
 /** The hypervisor half of `pvsim run` with dom0 in its own process. */
 async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promise<number> {
+  const { HypervisorServer } = await import('../hypervisor/server/server.ts');
+  const { loadScenario, ScenarioError } = await import('../sim/scenario/schema.ts');
+  const { runScenarioOn, scenarioMachine } = await import('../sim/scenario/runner.ts');
+  const { parseDuration } = await import('../sim/scenario/duration.ts');
+  const { writeReport } = await import('./run.ts');
   let scenario;
   try {
     scenario = loadScenario(o.scenario!);
@@ -100,6 +102,7 @@ export interface Dom0CliOptions {
 }
 
 export async function dom0Command(o: Dom0CliOptions): Promise<void> {
+  const { startDom0 } = await import('../dom0/dom0.ts');
   const d = await startDom0({
     hypervisorUrl: o.hypervisor,
     hypervisorToken: readToken(o.hypervisorTokenFile),

@@ -1,16 +1,10 @@
 // The `pvsim` command line. Each subcommand lives in its own module; this file only wires
-// them to commander (which gives every subcommand --help).
+// them to commander (which gives every subcommand --help). A subcommand's module is loaded
+// when it runs, so a process loads only its own side: `pvsim dom0` never loads the
+// hypervisor (interpreter, frame table), nor `pvsim xl` either.
 
 import { Command, InvalidArgumentError } from 'commander';
 import { machineMemoryMiB, outputFile, positiveInt } from './args.ts';
-import { demoCommand } from './demo.ts';
-import { runBareCommand } from './run_bare.ts';
-import { bootCommand } from './boot.ts';
-import { runCommand } from './run.ts';
-import { dom0Command, hypervisorCommand } from './daemons.ts';
-import { upCommand } from './up.ts';
-import { xlCommand } from './xl.ts';
-import { xenstoreCommand } from './xenstore.ts';
 import { RunDirError } from './runtime.ts';
 
 const program = new Command();
@@ -34,7 +28,8 @@ program
     '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
       '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
   )
-  .action((elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean }) => {
+  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean }) => {
+    const { runBareCommand } = await import('./run_bare.ts');
     process.exitCode = runBareCommand(elf, opts);
   });
 
@@ -54,6 +49,7 @@ program
       'blocked with nothing left that could wake it.',
   )
   .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
+    const { bootCommand } = await import('./boot.ts');
     process.exitCode = await bootCommand(image, opts);
   });
 
@@ -79,6 +75,7 @@ program
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
   .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string }) => {
+    const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
   });
 
@@ -99,6 +96,7 @@ program
   .option('--pings <n>', 'pings each guest sends', positiveInt('--pings'), 10)
   .option('--udp <n>', 'UDP datagrams (1 KiB) each guest streams', positiveInt('--udp'), 100)
   .action(async (opts: { pcap?: string; pings: number; udp: number }) => {
+    const { demoCommand } = await import('./demo.ts');
     process.exitCode = await demoCommand(opts);
   });
 
@@ -112,6 +110,7 @@ program
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it.')
   .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string }) => {
+    const { upCommand } = await import('./up.ts');
     process.exitCode = await upCommand(opts);
   });
 
@@ -131,6 +130,7 @@ program
   .option('--json', 'with --scenario: JSON report')
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
   .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: 'credit' | 'rr'; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean }) => {
+    const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });
 
@@ -146,6 +146,7 @@ program
   .option('--pcap <file>', 'capture every frame crossing the bridges to this pcap file', outputFile('--pcap'))
   .addHelpText('after', '\nPrints PVSIM_URL=<ws url> and XENSTORED_PATH=<socket> once ready.')
   .action(async (opts: { hypervisor: string; hypervisorTokenFile: string; clientTokenFile: string; xenstoredPath: string; port?: number; stateFile?: string; pcap?: string }) => {
+    const { dom0Command } = await import('./daemons.ts');
     await dom0Command(opts);
   });
 
@@ -156,6 +157,7 @@ program
   .helpOption(false)
   .argument('[args...]', 'xl command and its arguments (`pvsim xl help` lists them)')
   .action(async (args: string[]) => {
+    const { xlCommand } = await import('./xl.ts');
     process.exitCode = await xlCommand(args.length ? args : ['help']);
   });
 
@@ -166,6 +168,7 @@ program
   .argument('<path>', 'absolute path, e.g. /local/domain/1/name')
   .argument('[value...]', 'value for write; permissions (e.g. n0 r1) for set-perms')
   .action(async (op: string, path: string, value: string[]) => {
+    const { xenstoreCommand } = await import('./xenstore.ts');
     process.exitCode = await xenstoreCommand(op, path, value);
   });
 

@@ -5,10 +5,10 @@ import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dom0Args, newRunFiles } from './runtime.ts';
 import { start, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
-import { loadScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
-import { runScenario, runScenarioRealtime, type ScenarioResult } from '../hypervisor/scenario/runner.ts';
-import { formatReport, reportJson } from '../hypervisor/scenario/report.ts';
-import { parseDuration } from '../hypervisor/scenario/duration.ts';
+import { loadScenario, ScenarioError } from '../sim/scenario/schema.ts';
+import { runScenario, runScenarioRealtime, type ScenarioResult } from '../sim/scenario/runner.ts';
+import { formatReport, reportJson } from '../sim/scenario/report.ts';
+import { parseDuration } from '../sim/scenario/duration.ts';
 
 export interface RunCliOptions {
   seed?: number;

@@ -1,8 +1,8 @@
 // `pvsim run-bare <elf>`: a bare machine for riscv-tests-style programs (HTIF tohost).
 
-import { KernelFileError, readKernelFile } from '../hypervisor/domain/kernel_file.ts';
+import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runBare } from '../hypervisor/bare/machine.ts';
-import { ElfError } from '../hypervisor/domain/elf.ts';
+import { ElfError } from '../xenguest/elf.ts';
 
 export const RUN_BARE_EXIT = { pass: 0, fail: 1, timeout: 2, stuck: 3, badInput: 4 } as const;
 

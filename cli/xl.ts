@@ -1,7 +1,7 @@
 // `pvsim xl <command>`: Xen's xl, talking to a running dom0 (see `pvsim up`).
 
 import { readFileSync } from 'node:fs';
-import { KernelFileError, readKernelFile } from '../hypervisor/domain/kernel_file.ts';
+import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { connect, type Peer } from '../protocol/session.ts';
 import type { DomainRef, Response } from '../protocol/wire.ts';

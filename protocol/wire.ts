@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 export const PROTOCOL_VERSION = 1;
 /**
  * Largest frame either side accepts. A kernel image (at most 16 MiB, MAX_KERNEL_BYTES in
- * hypervisor/domain/kernel_file.ts) travels in one CreateDomain, and again in dom0's
+ * xenguest/kernel_file.ts) travels in one CreateDomain, and again in dom0's
  * DomainBuild with the domain's mfn list (4 MiB for a 4 GiB domain) and page tables.
  */
 export const MAX_FRAME_BYTES = 24 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { startLocalDom0 } from '../dom0/local.ts';
+import { startLocalDom0 } from '../sim/local.ts';
 import { addDevice, vbdDevice } from '../dom0/toolstack/devices.ts';
 
 const MiB = 1024 * 1024;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Dom0Daemons } from '../dom0/daemons.ts';
-import { LocalPlatform } from '../dom0/local_platform.ts';
+import { LocalPlatform } from '../sim/local_platform.ts';
 import { XsClient } from '../dom0/xenstore/index.ts';
 import { addDevice, backendPath, frontendPath } from '../dom0/toolstack/devices.ts';
 import { FrontRing, SharedRing } from '../protocol/ring.ts';

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ControlService, ControlServiceError } from '../hypervisor/control/service.ts';
-import { LocalPlatform } from '../dom0/local_platform.ts';
+import { LocalPlatform } from '../sim/local_platform.ts';
 import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { ECS } from '../hypervisor/evtchn/state.ts';
 import { GNTST, GTF } from '../protocol/xen/grant_table.ts';

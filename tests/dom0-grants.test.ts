@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HypervisorServer } from '../hypervisor/server/server.ts';
 import { connect } from '../protocol/session.ts';
-import { LocalPlatform } from '../dom0/local_platform.ts';
+import { LocalPlatform } from '../sim/local_platform.ts';
 import { RemotePlatform } from '../dom0/remote_platform.ts';
 import type { Dom0Platform } from '../dom0/platform.ts';
 import { GNTST, GTF } from '../protocol/xen/grant_table.ts';

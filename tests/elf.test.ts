@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseElf, xenNotes, ElfError, XEN_ELFNOTE } from '../hypervisor/domain/elf.ts';
+import { parseElf, xenNotes, ElfError, XEN_ELFNOTE } from '../xenguest/elf.ts';
 import { writeElf, u32Bytes } from './helpers/elf_writer.ts';
 
 const code = u32Bytes(0x00000013, 0x0000006f); // nop; j .

@@ -8,7 +8,7 @@ import { copyFromGuest } from '../hypervisor/mm/guest_access.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, pte } from '../hypervisor/mm/sv32.ts';
 import { CSR_SCAUSE, CSR_SEPC, CSR_SIE, CSR_SSTATUS, CSR_STVEC } from '../hypervisor/cpu/csr.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
-import type { PvLayout } from '../hypervisor/domain/builder.ts';
+import type { PvLayout } from '../xenguest/pv_bootstrap.ts';
 import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
 import { HYPERVISOR, SCHEDOP, SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { addi, csrr, csrrs, csrrsi, csrw, ecall, jal, lbu, li, lw, nop, sb, sret, sw } from './cpu/asm.ts';

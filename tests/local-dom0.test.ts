@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { startLocalDom0 } from '../dom0/local.ts';
+import { startLocalDom0 } from '../sim/local.ts';
 import { evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { isPortPending } from '../hypervisor/evtchn/index.ts';
 import { readStartInfo } from '../protocol/xen/start_info.ts';

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { startLocalDom0 } from '../dom0/local.ts';
+import { startLocalDom0 } from '../sim/local.ts';
 import { Dom0Daemons } from '../dom0/daemons.ts';
-import { LocalPlatform } from '../dom0/local_platform.ts';
+import { LocalPlatform } from '../sim/local_platform.ts';
 import { attachDom0Hooks } from '../hypervisor/domain/dom0_hooks.ts';
 import { addDevice, vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 

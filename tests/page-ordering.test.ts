@@ -9,7 +9,7 @@ import { connect } from '../protocol/session.ts';
 import { RemotePlatform } from '../dom0/remote_platform.ts';
 import type { MappedPage } from '../dom0/platform.ts';
 import type { Request } from '../protocol/wire.ts';
-import { planPvDomain } from '../hypervisor/domain/builder.ts';
+import { planPvDomain } from '../xenguest/pv_bootstrap.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
 import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
 import { addi, ecall, jal, li, lw, sw } from './cpu/asm.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { BuildError } from '../hypervisor/domain/builder.ts';
+import { BuildError } from '../xenguest/pv_bootstrap.ts';
 import { readStartInfo, START_INFO_MAGIC, SIF } from '../protocol/xen/start_info.ts';
 import { PRIV_S } from '../hypervisor/cpu/index.ts';
 import { CSR_SATP, CSR_MSTATUS, MSTATUS_TVM, MSTATUS_TW } from '../hypervisor/cpu/csr.ts';

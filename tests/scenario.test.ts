@@ -5,9 +5,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../hypervisor/scenario/runner.ts';
-import { validateScenario, ScenarioError } from '../hypervisor/scenario/schema.ts';
+import { runScenario } from '../sim/scenario/runner.ts';
+import { validateScenario, ScenarioError } from '../sim/scenario/schema.ts';
 import { writeTestGuests } from './helpers/test_guests.ts';
+import { PV_BASE } from './helpers/pv_image.ts';
+import { readStartInfo } from '../protocol/xen/start_info.ts';
 
 const guests = writeTestGuests();
 
@@ -50,6 +52,17 @@ describe('scenario files', () => {
     const r = await runScenario(own, { baseDir: '/' });
     expect(r.domains.map((d) => d.name)).toEqual(['w-1', 'w-2']);
     expect(readdirSync(dir).sort()).toEqual(['w1.img', 'w2.img']); // created sparse by blkback, one each
+  });
+
+  it('substitutes {domid} with the id each domain was given (dom0 is domain 0, the first guest 1)', async () => {
+    const sc = validateScenario({ until: '1ms', domains: [{ name: 'g', image: guests.spin, memory: 4, count: 2, cmdline: 'id={domid} n={index}' }, { name: 'h', image: guests.spin, memory: 4, cmdline: '{domid}{domid}' }] }, 'test.json');
+    const r = await runScenario(sc, { baseDir: '/' });
+    const seen = [...r.hv.domains.values()].filter((d) => d.vcpus.length > 0).map((d) => {
+      // start_info as the guest finds it: its virtual address in the bootstrap mapping at PV_BASE.
+      const page = r.hv.frames.frameStorage(d.p2m[(d.startInfoVa - PV_BASE) / 4096]!);
+      return [d.domid, d.name, readStartInfo(page).cmdLine];
+    });
+    expect(seen).toEqual([[1, 'g-1', 'id=1 n=1'], [2, 'g-2', 'id=2 n=2'], [3, 'h', '33']]);
   });
 
   it('expands count into numbered domains and applies weights', async () => {
@@ -119,7 +132,7 @@ describe('pvsim run', () => {
 
 describe('realtime mode', () => {
   it('paces virtual time to wall time', async () => {
-    const { runScenarioRealtime } = await import('../hypervisor/scenario/runner.ts');
+    const { runScenarioRealtime } = await import('../sim/scenario/runner.ts');
     const t0 = performance.now();
     const r = await runScenarioRealtime(scenario({ until: '300ms' }), { baseDir: '/' });
     const wall = performance.now() - t0;

@@ -85,8 +85,8 @@ describe('wake-ups across pCPUs', () => {
   // so a wake-up sent from the busy pCPU was seen up to a scheduler tick late. A grant
   // ping-pong between two domains must not be slower on two pCPUs than on one.
   it('a grant ping-pong is no slower on two pCPUs than on one', async () => {
-    const { runScenario } = await import('../hypervisor/scenario/runner.ts');
-    const { validateScenario } = await import('../hypervisor/scenario/schema.ts');
+    const { runScenario } = await import('../sim/scenario/runner.ts');
+    const { validateScenario } = await import('../sim/scenario/schema.ts');
     const nsPerOp: number[] = [];
     for (const pcpus of [1, 2]) {
       const s = validateScenario(

@@ -6,7 +6,7 @@ import { evalXenExpressions, oracleAvailable } from './helpers/xen_oracle.ts';
 import { START_INFO, MAX_GUEST_CMDLINE, SIF } from '../protocol/xen/start_info.ts';
 import { CONSOLEIO, HYPERVISOR, SCHEDOP, SHUTDOWN, XENVER } from '../protocol/xen/hypercall.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
-import { XEN_ELFNOTE } from '../hypervisor/domain/elf.ts';
+import { XEN_ELFNOTE } from '../xenguest/elf.ts';
 
 const available = oracleAvailable();
 if (!available && process.env.CI) throw new Error('CI needs riscv64-unknown-elf-gcc and libxen-dev for the Xen ABI oracle');

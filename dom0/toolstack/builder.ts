@@ -5,8 +5,8 @@
 
 import type { Peer } from '../../protocol/session.ts';
 import type { RequestOps, Response } from '../../protocol/wire.ts';
-import { BuildError, planPvDomain, pvBoot, writePvBootstrap } from '../../hypervisor/domain/builder.ts';
-import { ElfError } from '../../hypervisor/domain/elf.ts';
+import { BuildError, planPvDomain, pvBoot, writePvBootstrap } from '../../xenguest/pv_bootstrap.ts';
+import { ElfError } from '../../xenguest/elf.ts';
 
 const MiB = 1024 * 1024;
 

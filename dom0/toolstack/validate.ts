@@ -9,7 +9,7 @@ import { isAbsolute } from 'node:path';
 import type { CreateDomain, Device } from '../../protocol/wire.ts';
 import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
 import { XEN_LEGACY_MAX_VCPUS } from '../../protocol/xen/shared_info.ts';
-import { MAX_KERNEL_BYTES } from '../../hypervisor/domain/kernel_file.ts';
+import { MAX_KERNEL_BYTES } from '../../xenguest/kernel_file.ts';
 
 export class CreateRequestError extends Error {
   override readonly name = 'CreateRequestError';

@@ -7,7 +7,7 @@ import { ExitReason } from '../cpu/engine.ts';
 import { PAGE_SIZE, PhysMemory } from '../cpu/memory.ts';
 import { Uart16550, UART16550_SIZE } from '../devices/uart16550.ts';
 import { Clint, CLINT_SIZE } from '../devices/clint.ts';
-import { ElfError, parseElf } from '../domain/elf.ts';
+import { ElfError, parseElf } from '../../xenguest/elf.ts';
 
 export const BARE_RAM_BASE = 0x8000_0000;
 export const BARE_UART_BASE = 0x1000_0000;

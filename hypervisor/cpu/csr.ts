@@ -150,15 +150,8 @@ export const SATP_PPN_MASK = 0x003fffff;
 /** Implemented satp bits: MODE and PPN (ASID is WARL zero). */
 export const SATP_WMASK = 0x803fffff;
 
-// ---- Sv32 PTE bits ----
-export const PTE_V = 1 << 0;
-export const PTE_R = 1 << 1;
-export const PTE_W = 1 << 2;
-export const PTE_X = 1 << 3;
-export const PTE_U = 1 << 4;
-export const PTE_G = 1 << 5;
-export const PTE_A = 1 << 6;
-export const PTE_D = 1 << 7;
+// ---- Sv32 PTE bits (defined with the format, in protocol/sv32.ts) ----
+export { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 
 // ---- Counter-enable bits (mcounteren / scounteren) ----
 export const COUNTEREN_CY = 1 << 0;

@@ -1,5 +1,6 @@
 // Notifications of the control domain's ports, handed to dom0 as dispatches by the control
-// service (hypervisor/control/service.ts), whether dom0 is in this process or its own.
+// service (hypervisor/control/service.ts), whether dom0 is in this process
+// (sim/local_platform.ts) or its own (hypervisor/server/dom0_bridge.ts).
 //
 // A dispatch stops the whole machine until dom0 has served it (that is what keeps runs
 // deterministic), so its cost is wall time that every domain pays. Two rules keep that cost

@@ -8,7 +8,7 @@ import { DOM0_VCPUS, Hypervisor, type HypervisorOptions } from '../hypervisor.ts
 import type { Domain } from '../domain/domain.ts';
 import { domainInfo, ControlError } from '../domain/control.ts';
 import { BuildError } from '../domain/builder.ts';
-import { ElfError } from '../domain/elf.ts';
+import { ElfError } from '../../xenguest/elf.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
 import { serve, type Peer } from '../../protocol/session.ts';

@@ -7,7 +7,7 @@ import { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { dispatchHypercall } from '../../hypervisor/hypercall/index.ts';
 import { copyFromGuest, copyToGuest } from '../../hypervisor/mm/guest_access.ts';
 import type { Domain, Vcpu } from '../../hypervisor/domain/domain.ts';
-import type { PvLayout } from '../../hypervisor/domain/builder.ts';
+import type { PvLayout } from '../../xenguest/pv_bootstrap.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 import {
   EVTCHN_ALLOC_UNBOUND,

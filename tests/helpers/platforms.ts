@@ -6,7 +6,7 @@
 
 import type { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
-import { LocalPlatform } from '../../dom0/local_platform.ts';
+import { LocalPlatform } from '../../sim/local_platform.ts';
 import { RemotePlatform } from '../../dom0/remote_platform.ts';
 import type { Dom0Platform } from '../../dom0/platform.ts';
 import { connect } from '../../protocol/session.ts';

@@ -1,7 +1,7 @@
 // Minimal PV kernel images for tests: machine code at 0xc0000000 plus the Xen ELF notes
 // the domain builder requires.
 
-import { XEN_ELFNOTE } from '../../hypervisor/domain/elf.ts';
+import { XEN_ELFNOTE } from '../../xenguest/elf.ts';
 import { writeElf, u32Bytes } from './elf_writer.ts';
 
 export const PV_BASE = 0xc000_0000;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
 import { startDom0 } from '../../dom0/dom0.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
-import { ElfError, parseElf } from '../../hypervisor/domain/elf.ts';
+import { ElfError, parseElf } from '../../xenguest/elf.ts';
 import { connect, LOGIN_DEADLINE_MS, MAX_OUTSTANDING, MAX_PENDING, serve, type Peer } from '../../protocol/session.ts';
 
 const closers: (() => Promise<void>)[] = [];

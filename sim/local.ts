@@ -5,7 +5,7 @@
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
 import { LocalPlatform } from './local_platform.ts';
-import { Dom0Daemons } from './daemons.ts';
+import { Dom0Daemons } from '../dom0/daemons.ts';
 import { attachDom0Hooks } from '../hypervisor/domain/dom0_hooks.ts';
 
 export interface LocalDom0Options {

@@ -2,10 +2,11 @@
 // machine to the end time, and gathers per-domain figures.
 
 import { resolve } from 'node:path';
-import { KernelFileError, readKernelFile } from '../domain/kernel_file.ts';
-import { Hypervisor, type SchedulerName } from '../hypervisor.ts';
-import { startLocalDom0 } from '../../dom0/local.ts';
-import type { Domain } from '../domain/domain.ts';
+import { KernelFileError, readKernelFile } from '../../xenguest/kernel_file.ts';
+import { Hypervisor, type CreateDomainOptions, type SchedulerName } from '../../hypervisor/hypervisor.ts';
+import { planPvDomain, pvBoot, writePvBootstrap } from '../../xenguest/pv_bootstrap.ts';
+import { startLocalDom0 } from '../local.ts';
+import type { Domain } from '../../hypervisor/domain/domain.ts';
 import { ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import { parseDiskSpec, parseVifSpec } from '../../dom0/toolstack/xlcfg.ts';
 import { vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
@@ -199,15 +200,14 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   for (const spec of s.domains) {
     for (let i = 1; i <= spec.count; i++, index++) {
       const name = spec.count > 1 ? `${spec.name}-${i}` : spec.name;
-      const domid = hv.domains.size + 1;
+      // {domid} waits for the domain to exist (its id is the hypervisor's to give).
       const cmdline = spec.cmdline
-        .replaceAll('{domid}', String(domid))
         .replaceAll('{index}', String(i))
         .replaceAll('{seed}', String(Math.floor(random() * 2 ** 32)));
       const devices = scenarioDevices(spec, name, i, opts.baseDir);
       let d: Domain;
       try {
-        d = hv.createPvDomain(image(spec.image), {
+        d = createScenarioDomain(hv, image(spec.image), {
           devices,
           name,
           memoryBytes: spec.memory * 1024 * 1024,
@@ -215,7 +215,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
           vcpus: spec.vcpus,
           weight: spec.weight,
           cap: spec.cap,
-        }).domain;
+        });
       } catch (e) {
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);
       }
@@ -224,6 +224,29 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     }
   }
   return { hv, seed, until, consoles, dom0, failure };
+}
+
+/**
+ * Builds a scenario domain as a toolstack does (libxl: create, then build): the empty
+ * domain first, so `{domid}` in its command line is the id it was given, then the
+ * bootstrap pages, then the hypervisor's finish. The same steps, in the same order, as
+ * Hypervisor.createPvDomain.
+ */
+function createScenarioDomain(hv: Hypervisor, img: Uint8Array, opts: CreateDomainOptions & { cmdline: string }): Domain {
+  const memory = { memoryBytes: opts.memoryBytes, vcpus: opts.vcpus };
+  // Checks the image and every option but the final command line before taking anything.
+  const draft = planPvDomain(img, { ...memory, cmdline: opts.cmdline });
+  const d = hv.createEmptyDomain({ ...opts, nrPages: draft.nrPages });
+  d.dom0Devices = opts.devices ?? [];
+  try {
+    const plan = planPvDomain(img, { ...memory, cmdline: opts.cmdline.replaceAll('{domid}', String(d.domid)) });
+    writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => hv.frames.frameStorage(d.p2m[pfn]!));
+    hv.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);
+  } catch (e) {
+    hv.destroyDomain(d);
+    throw e;
+  }
+  return d;
 }
 
 function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {

@@ -6,7 +6,7 @@
 
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
-import type { Dom0Platform, MappedPage } from './platform.ts';
+import type { Dom0Platform, MappedPage } from '../dom0/platform.ts';
 
 export class LocalPlatform implements Dom0Platform {
   /** Domain 0's ports, mappings and dispatches (its `dispatcher.stats` count notifications). */

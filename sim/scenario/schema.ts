@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
-import { MAX_MACHINE_MEMORY_MIB } from '../mm/frame_table.ts';
+import { MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
