@@ -137,8 +137,11 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     if (req.xenstore) return xenstoreOp(store, req.xenstore);
     if (req.deviceStats) return { rc: 0, deviceStats: { domains: d.deviceStats() } };
     // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
-    // The domain destroyed, found before it goes (a name no longer resolves afterwards).
-    const destroyed = req.destroyDomain ? (req.destroyDomain.domid ?? (await resolveDomid(hv, req.destroyDomain))) : undefined;
+    // The domain destroyed, found before it goes (a name no longer resolves afterwards). By
+    // name if one is given, as the hypervisor finds it: the domid of a request by name reads
+    // as 0 on the wire, and taking that tore down dom0's own XenStore directory while the
+    // named domain's nodes waited for the hypervisor's notice (after xl had its answer).
+    const destroyed = req.destroyDomain ? await resolveDomid(hv, req.destroyDomain) : undefined;
     const r = req.createDomain ? { id: 0, ...(await createDomain(hv, d, configs, req.createDomain, log)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
     if (req.destroyDomain && r.rc === 0) {
       const id = destroyed ?? configs.byName(req.destroyDomain.name ?? '');

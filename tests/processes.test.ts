@@ -1,6 +1,9 @@
 // The hypervisor and dom0 as real processes over real sockets: pvsim up, pvsim xl,
 // xenstore-utils against dom0's xenstored, authentication, malformed frames, and what
 // happens when a process dies. Every child is killed in afterEach; nothing may hang.
+// Processes are found by what we started (the children of our `pvsim up`, or a marker in
+// the environment we gave it), never by command line: other test files run `pvsim up` at
+// the same time, and the machine may be busy, so nothing here waits a fixed time either.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect } from '../protocol/session.ts';
 import { encodeFrame, decodeFrame, PROTOCOL_VERSION } from '../protocol/wire.ts';
-import { parseEnv } from '../cli/runtime.ts';
+import { parseEnv, readToken } from '../cli/runtime.ts';
+import { daemonOf, isRunning, processTag, waitFor, type Proc } from './helpers/procs.ts';
 
 const PVSIM = join(process.cwd(), 'bin/pvsim.js');
 const HAVE_XS = existsSync('/usr/bin/xenstore-ls');
@@ -26,18 +30,26 @@ interface Up {
   env: Record<string, string>;
   stderr: string[];
   exited: Promise<number | null>;
+  /** The live processes this `pvsim up` started (its daemons, and theirs), orphaned or not; not itself. */
+  left: () => Proc[];
 }
 
-const running: ChildProcess[] = [];
+const running: { proc: ChildProcess; left: () => Proc[] }[] = [];
 afterEach(() => {
-  for (const p of running.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const { proc, left } of running.splice(0)) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    // Its daemons too: they would exit on their own once `up` is gone, but not before the
+    // next test starts its own.
+    for (const p of left()) if (isRunning(p)) process.kill(p.pid, 'SIGKILL');
+  }
 });
 
 function up(...extra: string[]): Promise<Up> {
   // A private TMPDIR (and no XDG_RUNTIME_DIR, which pvsim prefers): the run directory and
-  // current.env of a user's own pvsim stay untouched.
-  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
-  running.push(proc);
+  // current.env of a user's own pvsim stay untouched. The tag marks what this one started.
+  const tag = processTag('up');
+  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '', ...tag.env } });
+  running.push({ proc, left: tag.left });
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
@@ -48,7 +60,7 @@ function up(...extra: string[]): Promise<Up> {
       Object.assign(env, parseEnv(l));
       if (env.PVSIM_URL && env.XENSTORED_PATH && env.PVSIM_TOKEN_FILE) {
         clearTimeout(timer);
-        resolve({ proc, env, stderr, exited });
+        resolve({ proc, env, stderr, exited, left: () => tag.left().filter((p) => p.pid !== proc.pid) });
       }
     });
   });
@@ -63,9 +75,24 @@ function xs(u: Up, tool: string, ...args: string[]) {
   return spawnSync(tool, args, { encoding: 'utf8', timeout: 10_000, env: { ...process.env, XENSTORED_PATH: u.env.XENSTORED_PATH } });
 }
 
-function pids(): number[] {
-  const r = spawnSync('pgrep', ['-f', `${PVSIM} (hypervisor|dom0)`], { encoding: 'utf8' });
-  return r.stdout.trim().split('\n').filter(Boolean).map(Number);
+/** The live processes `u` started, as pids (none once it has stopped cleanly). */
+const pids = (u: { left: () => Proc[] }) => u.left().map((p) => p.pid);
+
+/** The dom0 (or hypervisor) process of `u`: the child of the `pvsim up` we spawned. */
+function daemon(u: Up, role: 'hypervisor' | 'dom0'): number {
+  const d = daemonOf(u.proc.pid!, role);
+  if (!d) throw new Error(`pvsim up ${u.proc.pid} has no ${role} child`);
+  return d.pid;
+}
+
+/** Per-device I/O counts from dom0 (what xl top shows), over the protocol: no process per look. */
+async function vbdWrites(u: Up, domid: number): Promise<number> {
+  const { peer } = await connect(u.env.PVSIM_URL!, 'client', readToken(u.env.PVSIM_TOKEN_FILE!));
+  try {
+    return (await peer.request('deviceStats', {})).deviceStats?.domains.find((d) => d.domid === domid)?.vbdWrites ?? 0;
+  } finally {
+    peer.close();
+  }
 }
 
 
@@ -109,7 +136,7 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
     expect(existsSync(u.env.XENSTORED_PATH!)).toBe(false);
-    expect(pids()).toEqual([]);
+    expect(pids(u)).toEqual([]);
   });
 
   it('carries console input from xl console to the guest through the console ring', async () => {
@@ -135,12 +162,11 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     expect(xl(u, 'create', off).status).toBe(0);
     expect(xl(u, 'create', reb).status).toBe(0);
     let list = '';
-    for (let i = 0; i < 50; i++) {
+    await waitFor(() => {
       list = xl(u, 'list').out;
       const m = /rebooter\s+(\d+)/.exec(list);
-      if (!/offer/.test(list) && m && Number(m[1]) > 3) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return !/offer/.test(list) && m && Number(m[1]) > 3;
+    }, 30_000, 100);
     expect(list).not.toMatch(/offer/); // powered off, destroyed
     expect(Number(/rebooter\s+(\d+)/.exec(list)?.[1])).toBeGreaterThan(3); // rebooted, re-created with a new domid
     // It reboots in a loop: a destroy may fall between one incarnation and the next.
@@ -199,10 +225,7 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     );
     expect(xl(u, 'create', blkcfg).status).toBe(0);
     let log = '';
-    for (let i = 0; i < 300 && !/work=blk .*errors=|work failed|crash/.test(log); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      log = xl(u, 'dmesg').out;
-    }
+    await waitFor(() => /work=blk .*errors=|work failed|crash/.test((log = xl(u, 'dmesg').out)), 40_000, 100);
     const line = /work=blk mode=seq .*/.exec(log)?.[0] ?? log;
     expect(line).toMatch(/writes=16 reads=16 errors=0/); // 16 pages a request: indirect segments
     expect(log).toMatch(/persistent 1, max-indirect 256/); // both features negotiated
@@ -222,6 +245,32 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
       expect(xs(u, 'xenstore-exists', '/local/domain/1').status).not.toBe(0);
     }
     expect(xl(u, 'top', '-d', '0').out).not.toMatch(/blk/);
+  });
+
+  it('xl destroy by name has torn down that domain, and only it, when it returns: dom0 and the other domain keep their nodes', async () => {
+    const u = await up();
+    const mk = (name: string) => {
+      const f = join(dir, `${name}.cfg`);
+      writeFileSync(f, `name = "${name}"\nkernel = "${join(process.cwd(), 'guests/build/hello.elf')}"\nmemory = 8\non_poweroff = "preserve"\ndisk = [ 'file:${join(dir, `${name}.img`)},xvda,w' ]\n`);
+      return f;
+    };
+    expect(xl(u, 'create', mk('first')).status).toBe(0);
+    expect(xl(u, 'create', mk('second')).status).toBe(0);
+    const { peer } = await connect(u.env.PVSIM_URL!, 'client', readToken(u.env.PVSIM_TOKEN_FILE!));
+    try {
+      const exists = async (path: string) => (await peer.request('xenstore', { op: 'read', path })).rc === 0;
+      // By name, as xl sends it: the request's domid field reads as 0 on the wire.
+      expect((await peer.request('destroyDomain', { name: 'first' })).rc).toBe(0);
+      // Gone when the answer comes (not when the hypervisor's own notice gets to dom0).
+      expect(await exists('/local/domain/1/name')).toBe(false);
+      expect(await exists('/local/domain/0/backend/vbd/1/51712/state')).toBe(false);
+      // Not dom0's own (domid 0): the control domain and the other guest's disk stay.
+      expect(await exists('/local/domain/0/name')).toBe(true);
+      expect(await exists('/local/domain/2/name')).toBe(true);
+      expect(await exists('/local/domain/0/backend/vbd/2/51712/state')).toBe(true);
+    } finally {
+      peer.close();
+    }
   });
 
   it('reports xl.cfg errors with file, line and key, and a missing domain clearly', async () => {
@@ -266,15 +315,11 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     writeFileSync(rcfg, `name = "survivor"\nkernel = "${join(process.cwd(), 'guests/build/work.elf')}"\nmemory = 16\nextra = "work=blk mode=rand bs=4096 qd=8 n=2000"\ndisk = [ 'file:${img},xvda,w' ]\n`);
     expect(xl(u, 'create', rcfg).status).toBe(0);
     const dmesg = () => xl(u, 'dmesg').out;
-    for (let i = 0; i < 100 && !/blk: vbd/.test(dmesg()); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 300)); // well into the write phase
-    const dom0 = spawnSync('pgrep', ['-f', `${PVSIM} dom0`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number)[0]!;
-    process.kill(dom0, 'SIGKILL');
+    // Well into the write phase (a tenth of its writes served), whatever the machine's speed.
+    expect(await waitFor(async () => (await vbdWrites(u, 1)) >= 200, 30_000)).toBe(true);
+    process.kill(daemon(u, 'dom0'), 'SIGKILL');
     let log = '';
-    for (let i = 0; i < 150 && !/work=blk .*errors=|work failed|crash/.test(log); i++) {
-      await new Promise((r) => setTimeout(r, 400));
-      log = dmesg();
-    }
+    await waitFor(() => /work=blk .*errors=|work failed|crash/.test((log = dmesg())), 60_000, 400);
     expect(u.stderr.join('\n')).toMatch(/dom0 exited unexpectedly \(SIGKILL\); restarting it/);
     expect(log).toMatch(/dom0 connected again/);
     expect(log).toMatch(/blkfront: reconnected to \/local\/domain\/0\/backend\/vbd\/1\/51712: \d+ request\(s\) issued again, 0 failed/);
@@ -290,11 +335,11 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     }
     expect(written).toBeGreaterThan(100);
     // The new dom0 acted on the guest's poweroff as the old one would have: destroyed it.
-    for (let i = 0; i < 50 && /survivor/.test(xl(u, 'list').out); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => !/survivor/.test(xl(u, 'list').out), 20_000, 100);
     expect(xl(u, 'list').out).not.toMatch(/survivor/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
-    expect(pids()).toEqual([]);
+    expect(pids(u)).toEqual([]);
   }, 90_000);
 
   it('restarts a dom0 killed with SIGKILL mid-ping: both netfronts reconnect, the pings resume, both guests finish', async () => {
@@ -319,18 +364,11 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     const of = (log: string, domid: number) => log.split('\n').filter((l) => l.startsWith(`(d${domid}) `)).join('\n');
     // Kill dom0 once both have had a few pings answered.
     let log = '';
-    for (let i = 0; i < 150 && !(/\(d1\) net: ping seq 5 rtt/.test(log) && /\(d2\) net: ping seq 5 rtt/.test(log)); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      log = dmesg();
-    }
+    await waitFor(() => /\(d1\) net: ping seq 5 rtt/.test((log = dmesg())) && /\(d2\) net: ping seq 5 rtt/.test(log), 30_000, 100);
     expect(log).toMatch(/\(d2\) net: ping seq 5 rtt/);
-    const dom0 = spawnSync('pgrep', ['-f', `${PVSIM} dom0`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number)[0]!;
-    process.kill(dom0, 'SIGKILL');
+    process.kill(daemon(u, 'dom0'), 'SIGKILL');
     const done = (l: string) => [1, 2].every((d) => new RegExp(`\\(d${d}\\) (work=net ip=|work=net: FAILED)`).test(l)) || /crash/.test(l);
-    for (let i = 0; i < 150 && !done(log); i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      log = dmesg();
-    }
+    await waitFor(() => done((log = dmesg())), 40_000, 200);
     expect(u.stderr.join('\n')).toMatch(/dom0 exited unexpectedly \(SIGKILL\); restarting it/);
     expect(log).toMatch(/dom0 connected again/);
     const summary: string[] = [];
@@ -355,30 +393,32 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     console.log(summary.join('\n'));
     console.log(log.split('\n').filter((l) => /netfront:|ping seq \d+: |dom0/.test(l)).join('\n'));
     // Both powered off and the restarted toolstack destroyed them (on_poweroff = destroy).
-    for (let i = 0; i < 50 && /neta|netb/.test(xl(u, 'list').out); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => !/neta|netb/.test(xl(u, 'list').out), 20_000, 100);
     expect(xl(u, 'list').out).not.toMatch(/neta|netb/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
-    expect(pids()).toEqual([]);
+    expect(pids(u)).toEqual([]);
   }, 60_000);
 
   it('reports a hypervisor killed with SIGKILL, stops dom0, and leaves no orphans or sockets', async () => {
     const u = await up();
-    const hv = spawnSync('pgrep', ['-f', `${PVSIM} hypervisor`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number)[0]!;
+    const hv = daemon(u, 'hypervisor');
     expect(hv).toBeGreaterThan(0);
     process.kill(hv, 'SIGKILL');
     expect(await u.exited).toBe(1);
     expect(u.stderr.join('\n')).toMatch(/hypervisor exited unexpectedly \(SIGKILL\)/);
     expect(existsSync(u.env.XENSTORED_PATH!)).toBe(false);
-    expect(pids()).toEqual([]);
+    expect(pids(u)).toEqual([]);
   });
 
   it('leaves no orphans when pvsim up itself is killed with SIGKILL', async () => {
     const u = await up();
+    expect(pids(u).length).toBe(2); // the hypervisor and dom0
     u.proc.kill('SIGKILL');
     await u.exited;
-    for (let i = 0; i < 50 && pids().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(pids()).toEqual([]);
+    // Orphaned, they see their stdin close and exit.
+    await waitFor(() => pids(u).length === 0, 20_000, 50);
+    expect(pids(u)).toEqual([]);
   });
 });
 
@@ -396,7 +436,9 @@ describe('pvsim run across processes', () => {
       ],
     }),
   );
-  const run = (...args: string[]) => spawnSync(process.execPath, [PVSIM, 'run', scenario, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
+  // What the runs started is marked, so the test sees whether any outlived its run.
+  const tag = processTag('run');
+  const run = (...args: string[]) => spawnSync(process.execPath, [PVSIM, 'run', scenario, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '', ...tag.env } });
   const hash = (out: string) => /trace-hash: ([0-9a-f]{16})/.exec(out)?.[1];
 
   it('gives the same trace hash with dom0 in its own process as in the hypervisor process', () => {
@@ -412,7 +454,7 @@ describe('pvsim run across processes', () => {
     expect(hash(split.stdout)).toBeDefined();
     expect(hash(split.stdout)).toBe(hash(local.stdout));
     expect(hash(run('--seed', '5').stdout)).toBe(hash(split.stdout));
-    expect(pids()).toEqual([]);
+    expect(pids(tag)).toEqual([]);
   });
 
   it('runs split block and network devices deterministically: examples/net-pair.json gives one trace hash and one capture in both homes, and tshark reads it', () => {
@@ -422,7 +464,7 @@ describe('pvsim run across processes', () => {
     spec.domains[0].disk = [`file:${join(dir, 'np-alice.img')},xvda,w`];
     const np = join(dir, 'net-pair.json');
     writeFileSync(np, JSON.stringify(spec));
-    const go = (...a: string[]) => spawnSync(process.execPath, [PVSIM, 'run', np, ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
+    const go = (...a: string[]) => spawnSync(process.execPath, [PVSIM, 'run', np, ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '', ...tag.env } });
     const split = go('--pcap', join(dir, 'np-split.pcap'));
     const local = go('--in-process', '--pcap', join(dir, 'np-local.pcap'), '--console');
     expect(split.status).toBe(0);
@@ -446,6 +488,6 @@ describe('pvsim run across processes', () => {
     const bad = go();
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/domain bob: vif\[0\]: mac "nonsense" is not six colon-separated hex bytes/);
-    expect(pids()).toEqual([]);
+    expect(pids(tag)).toEqual([]);
    }, 90_000);
 });

@@ -33,6 +33,7 @@ import { connect } from '../../protocol/session.ts';
 import { MmGuest, SPARE_VA, machine, MiB } from '../mm_helpers.ts';
 import { pvImage, SPIN } from '../helpers/pv_image.ts';
 import { writeTestGuests } from '../helpers/test_guests.ts';
+import { daemonOf } from '../helpers/procs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-disk-'));
 const DOM0 = { domid: 0, privileged: true };
@@ -476,15 +477,16 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     expect(xlCreate('holder').status).toBe(0);
     const first = (await connect(u.env.PVSIM_URL!, 'client', token)).peer;
     const dmesg = async () => (await first.request('dmesg', {})).lines!.lines.join('\n');
-    for (let i = 0; i < 400 && !/blk: vbd/.test(await dmesg()); i++) await new Promise((r) => setTimeout(r, 25));
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && !/blk: vbd/.test(await dmesg()); ) await new Promise((r) => setTimeout(r, 25));
     expect((await first.request('pauseDomain', { name: 'holder' })).rc).toBe(0); // its frontend cannot reconnect for now
     first.close();
-    const dom0 = Number(spawnSync('pgrep', ['-P', String(u.proc.pid), '-f', 'dom0'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    // dom0 is the child of the `pvsim up` we started that runs `pvsim dom0`.
+    const dom0 = daemonOf(u.proc.pid!, 'dom0')?.pid ?? 0;
     expect(dom0).toBeGreaterThan(0);
     process.kill(dom0, 'SIGKILL');
-    // The new dom0 answers (it scanned its saved XenStore first).
+    // The new dom0 answers (it scanned its saved XenStore first); a busy machine starts it slowly.
     let peer: Awaited<ReturnType<typeof connect>>['peer'] | null = null;
-    for (let i = 0; i < 400 && !peer; i++) {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && !peer; ) {
       await new Promise((r) => setTimeout(r, 25));
       if (/restarting it from its saved XenStore/.test(u.stderr.join('\n'))) peer = await connect(u.env.PVSIM_URL!, 'client', token).then((c) => c.peer, () => null);
     }
