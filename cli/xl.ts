@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { connect, type Peer } from '../protocol/session.ts';
 import type { DomainRef, Response } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
-import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg.ts';
+import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg/keys.ts';
 import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
 import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
 import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';

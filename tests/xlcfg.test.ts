@@ -17,7 +17,7 @@ import {
   parseXlCfgSettings,
   vdevToDevid,
   type XlValue,
-} from '../dom0/toolstack/xlcfg.ts';
+} from '../dom0/toolstack/xlcfg/keys.ts';
 
 const BASE = `name = "g"\nkernel = "/k.elf"\n`;
 const cfg = (body: string, file = '/etc/xen/guest.cfg') => parseXlCfg(BASE + body, file);

@@ -7,7 +7,7 @@ import { Hypervisor, type SchedulerName } from '../hypervisor.ts';
 import { startLocalDom0 } from '../../dom0/local.ts';
 import type { Domain } from '../domain/domain.ts';
 import { ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
-import { parseDiskSpec, parseVifSpec } from '../../dom0/toolstack/xlcfg.ts';
+import { parseDiskSpec, parseVifSpec } from '../../dom0/toolstack/xlcfg/keys.ts';
 import { vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 
 export interface DomainReport {

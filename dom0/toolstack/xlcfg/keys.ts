@@ -17,9 +17,9 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
-import { XEN_LEGACY_MAX_VCPUS } from '../../protocol/xen/shared_info.ts';
-import { bridgeProblem, domainNameProblem, macProblem, XL_ACTIONS, type XlAction } from './validate.ts';
+import { MAX_GUEST_CMDLINE } from '../../../protocol/xen/start_info.ts';
+import { XEN_LEGACY_MAX_VCPUS } from '../../../protocol/xen/shared_info.ts';
+import { bridgeProblem, domainNameProblem, macProblem, XL_ACTIONS, type XlAction } from '../validate.ts';
 
 // --- Errors -------------------------------------------------------------------------------
 
