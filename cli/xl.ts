@@ -6,10 +6,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { connect, type Peer } from '../protocol/session.ts';
 import type { DomainRef, Response } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
-import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg.ts';
+import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg/index.ts';
 import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
 import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
-import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
+import { configDevices } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { CONSOLE_INPUT_BYTES } from '../dom0/backends/console/backend.ts';
@@ -89,12 +89,7 @@ export function xlProgram(out: (s: string) => void): Command {
           if (!(e instanceof KernelFileError)) throw e;
           throw new XlError(`${file}: kernel: ${e.message}`);
         }
-        const devices = [
-          ...cfg.disks
-            .filter((d) => d.target !== null)
-            .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype })),
-          ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip })),
-        ];
+        const devices = configDevices(cfg);
         const r = check(
           await p.request('createDomain', {
             name: cfg.name,

@@ -487,7 +487,7 @@ describe('pvsim run across processes', () => {
     writeFileSync(np, JSON.stringify(spec));
     const bad = go();
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/domain bob: vif\[0\]: mac "nonsense" is not six colon-separated hex bytes/);
+    expect(bad.stderr).toMatch(/net-pair\.json: domains\[1\]\.vif\[0\]: mac "nonsense" is not six colon-separated hex bytes/);
     expect(pids(tag)).toEqual([]);
    }, 90_000);
 });

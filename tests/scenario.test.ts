@@ -32,7 +32,7 @@ describe('scenario files', () => {
   it('names the file and the field in every schema error', () => {
     const bad = [
       [{ domains: [] }, /test\.json: domains: Too small/],
-      [{ domains: [{ name: 'x', image: 'a', weight: 0 }] }, /test\.json: domains\[0\]\.weight: Too small/],
+      [{ domains: [{ name: 'x', image: 'a', weight: 0 }] }, /test\.json: domains\[0\]\.weight: 0 is out of range \(1-65535\)$/],
       [{ domains: [{ name: 'x', image: 'a', memry: 4 }] }, /test\.json: domains\[0\]: Unrecognized key: "memry"/],
       [{ domains: [{ name: 'x' }] }, /test\.json: domains\[0\]\.image/],
       [{ until: 'soon', domains: [{ name: 'x', image: 'a' }] }, /test\.json: until: "soon" is not a duration/],
@@ -122,7 +122,7 @@ describe('pvsim run', () => {
     writeFileSync(bad, JSON.stringify({ domains: [{ name: 'x', image: 'spin.elf', vcpus: 99 }] }));
     const r = run(bad);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`${bad}: domains[0].vcpus: Too big`);
+    expect(r.stderr).toContain(`${bad}: domains[0].vcpus: 99 is out of range (1-32)`);
     const missing = join(guests.dir, 'missing.json');
     writeFileSync(missing, JSON.stringify({ domains: [{ name: 'x', image: 'nope.elf' }] }));
     expect(run(missing).stderr).toMatch(/image nope\.elf: cannot read .*ENOENT/);
@@ -138,5 +138,41 @@ describe('realtime mode', () => {
     const wall = performance.now() - t0;
     expect(wall).toBeGreaterThan(280);
     expect(r.domains[2]!.hypercalls).toBeGreaterThan(200); // the I/O domain still wakes every ms
+  });
+});
+
+describe('a scenario domain is xl.cfg settings', () => {
+  const hello = join(process.cwd(), 'guests/build/hello.elf');
+
+  it('tells each guest its real domid through {domid}', async () => {
+    const s = validateScenario({ until: '20ms', domains: [{ name: 'h', image: hello, memory: 4, count: 2, cmdline: 'id={domid} n={index}' }] }, 'test.json');
+    const r = await runScenario(s, { baseDir: '/' });
+    expect(r.domains.map((d) => d.domid)).toEqual([1, 2]);
+    for (const d of r.domains) expect(d.console).toContain(`cmdline="id=${d.domid} n=${d.name.slice(2)}"`);
+  });
+
+  it('is checked by the toolstack rules, with their limits and messages', () => {
+    const err = (dom: object, machineMemory?: number) => {
+      try {
+        validateScenario({ ...(machineMemory ? { machineMemory } : {}), domains: [{ name: 'x', image: 'a', ...dom }] }, 't.json');
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    // The same messages xl.cfg (tests/xlcfg.test.ts) and a create request (tests/hostile/toolstack.test.ts) get.
+    expect(err({ cap: 150 })).toBe('t.json: domains[0].cap: 150 is out of range (0-100, 100 x vcpus; 0 = no cap)');
+    expect(err({ vcpus: 2, cap: 150 })).toBe('accepted');
+    expect(err({ memory: 300 }, 256)).toBe("t.json: domains[0].memory: 300 MiB is out of range (1-256 MiB, the machine's memory)");
+    expect(err({ memory: 8, maxmem: 4 })).toBe('t.json: domains[0].maxmem: 4 MiB is below memory = 8 MiB');
+    expect(err({ memory: '16' })).toBe('accepted'); // xl.cfg reads memory = "16" too
+    expect(err({ memory: 'lots' })).toBe('t.json: domains[0].memory: expected an integer number of MiB, got "lots"');
+    expect(err({ cmdline: 'x'.repeat(1024) })).toBe('t.json: domains[0].cmdline: the command line is 1024 bytes; start_info holds at most 1023');
+    expect(err({ name: '007' })).toBe('t.json: domains[0].name: "007" is all digits, which xl commands would read as a domid');
+    expect(err({ name: 'x'.repeat(62), count: 10 })).toMatch(/^t\.json: domains\[0\]\.name: "x{62}-10" is not a domain name/);
+    expect(err({ image: '' })).toBe('t.json: domains[0].image: empty path');
+    expect(err({ disk: ['img,raw,xvda', 'img2,raw,xvda'] })).toBe('t.json: domains[0].disk[1]: vdev xvda (device 51712) is already used by disk[0]');
+    expect(err({ vif: ['mac=01:00:5e:00:00:01'] })).toBe('t.json: domains[0].vif[0]: mac 01:00:5e:00:00:01 is a multicast address; a NIC\'s address must be unicast (in "mac=01:00:5e:00:00:01")');
   });
 });

@@ -17,7 +17,7 @@ import {
   parseXlCfgSettings,
   vdevToDevid,
   type XlValue,
-} from '../dom0/toolstack/xlcfg.ts';
+} from '../dom0/toolstack/xlcfg/index.ts';
 
 const BASE = `name = "g"\nkernel = "/k.elf"\n`;
 const cfg = (body: string, file = '/etc/xen/guest.cfg') => parseXlCfg(BASE + body, file);
@@ -264,8 +264,10 @@ describe('xl.cfg key errors', () => {
     [`vcpus = 4\nmaxvcpus = 2\n`, `guest.cfg:4: maxvcpus: 2 is below vcpus = 4`],
     [`cpu_weight = 0\n`, `guest.cfg:3: cpu_weight: 0 is out of range (1-65535)`],
     [`cpu_weight = "heavy"\n`, `guest.cfg:3: cpu_weight: expected an integer weight (1-65535), got "heavy"`],
-    [`cap = "-5"\n`, `guest.cfg:3: cap: -5 is negative (0 means no cap)`],
-    [`vcpus = 2\ncap = 250\n`, `guest.cfg:4: cap: 250 is above 100 x maxvcpus = 200`],
+    [`cap = "-5"\n`, `guest.cfg:3: cap: -5 is out of range (0-100, 100 x vcpus; 0 = no cap)`],
+    [`vcpus = 2\ncap = 250\n`, `guest.cfg:4: cap: 250 is out of range (0-200, 100 x vcpus; 0 = no cap)`],
+    // The toolstack holds xl's create request to vcpus (it carries no maxvcpus): so does xl.cfg.
+    [`vcpus = 1\nmaxvcpus = 2\ncap = 150\n`, `guest.cfg:5: cap: 150 is out of range (0-100, 100 x vcpus; 0 = no cap)`],
     [`on_crash = "explode"\n`, `guest.cfg:3: on_crash: unknown action "explode"; expected one of destroy, restart, rename-restart, preserve, coredump-destroy, coredump-restart, soft-reset`],
     [`cmdline = "${'x'.repeat(1024)}"\n`, `guest.cfg:3: cmdline: the command line is 1024 bytes; start_info holds at most 1023`],
     [`root = "/dev/xvda"\nextra = "${'x'.repeat(1020)}"\n`, `guest.cfg:4: extra: the command line is 1035 bytes; start_info holds at most 1023`],

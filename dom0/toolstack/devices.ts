@@ -10,6 +10,7 @@ import type { Xenstored } from '../xenstore/index.ts';
 import { parsePerms, type Caller } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import { deviceKeysProblem } from './validate.ts';
+import type { XlConfig } from './xlcfg/index.ts';
 
 const DOM0: Caller = { domid: 0, privileged: true };
 const enc = new TextEncoder();
@@ -33,6 +34,16 @@ export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; v
     backend: { params: d.path, mode: d.access, type: 'file', dev: d.vdev, 'device-type': devtype, removable: '0', bootable: '1' },
     frontend: { 'virtual-device': String(d.devid), 'device-type': devtype },
   };
+}
+
+/** The devices an xl.cfg config asks for, as xl announces them: its disks (not an empty CD-ROM drive), then its vifs. */
+export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'>): DeviceSpec[] {
+  return [
+    ...cfg.disks
+      .filter((d) => d.targetPath !== null)
+      .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype })),
+    ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip })),
+  ];
 }
 
 /**

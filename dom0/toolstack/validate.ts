@@ -2,7 +2,8 @@
 // (which has checked the same things while parsing xl.cfg) or any other client holding the
 // client token. libxl checks a domain config in libxl_domain_create_new before it makes
 // anything; this is that check, so a bad request is refused before a domain exists.
-// xl.cfg parsing (xlcfg.ts) uses the same rules for the same fields.
+// xl.cfg's key rules (xlcfg/keys.ts), and through them a scenario's domains, use the same
+// rules for the same fields (the *Problem functions below): one set of limits, one message.
 
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
@@ -85,7 +86,57 @@ export function bridgeProblem(bridge: string): string | null {
   return null;
 }
 
+
 const isCount = (n: unknown, lo: number, hi: number): n is number => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;
+
+/** The most memory one domain may have: pvsim's bound, or less on a smaller machine. */
+export function maxDomainMiB(machineMiB?: number): number {
+  return machineMiB === undefined ? CREATE_LIMITS.maxMemoryMiB : Math.min(CREATE_LIMITS.maxMemoryMiB, Math.floor(machineMiB));
+}
+
+const rangeNote = (max: number) => (max < CREATE_LIMITS.maxMemoryMiB ? ", the machine's memory" : '');
+
+/** Why `mib` cannot be a domain's memory (xl.cfg memory=), or null. */
+export function memoryProblem(mib: number, machineMiB?: number): string | null {
+  const max = maxDomainMiB(machineMiB);
+  return isCount(mib, 1, max) ? null : `${mib} MiB is out of range (1-${max} MiB${rangeNote(max)})`;
+}
+
+/** Why `mib` cannot be a domain's maximum memory (xl.cfg maxmem=) beside `memoryMiB`, or null. */
+export function maxmemProblem(mib: number, memoryMiB: number, machineMiB?: number): string | null {
+  const max = maxDomainMiB(machineMiB);
+  if (!isCount(mib, 1, max)) return `${mib} MiB is out of range (1-${max} MiB${rangeNote(max)})`;
+  if (mib < memoryMiB) return `${mib} MiB is below memory = ${memoryMiB} MiB`;
+  return null;
+}
+
+/** Why `n` cannot be a domain's vCPU count (xl.cfg vcpus= and maxvcpus=), or null. */
+export function vcpusProblem(n: number): string | null {
+  return isCount(n, 1, CREATE_LIMITS.maxVcpus) ? null : `${n} is out of range (1-${CREATE_LIMITS.maxVcpus})`;
+}
+
+/** Why `n` cannot be a credit weight (xl.cfg cpu_weight=), or null. */
+export function weightProblem(n: number): string | null {
+  return isCount(n, 1, CREATE_LIMITS.maxWeight) ? null : `${n} is out of range (1-${CREATE_LIMITS.maxWeight})`;
+}
+
+/** Why `n` cannot be a credit cap (xl.cfg cap=, percent of one pCPU) for `vcpus` vCPUs, or null. */
+export function capProblem(n: number, vcpus: number): string | null {
+  return isCount(n, 0, 100 * vcpus) ? null : `${n} is out of range (0-${100 * vcpus}, 100 x vcpus; 0 = no cap)`;
+}
+
+/** Why `cmdline` cannot be a guest's command line (it must fit start_info.cmd_line), or null. */
+export function cmdlineProblem(cmdline: string): string | null {
+  const bytes = Buffer.byteLength(cmdline, 'utf8');
+  if (bytes >= MAX_GUEST_CMDLINE) return `the command line is ${bytes} bytes; start_info holds at most ${MAX_GUEST_CMDLINE - 1}`;
+  if (cmdline.includes('\0')) return 'the command line contains a NUL character';
+  return null;
+}
+
+/** Why `a` is not an on_poweroff / on_reboot / on_crash action, or null. */
+export function actionProblem(a: string): string | null {
+  return (XL_ACTIONS as readonly string[]).includes(a) ? null : `unknown action ${q(a)}; expected one of ${XL_ACTIONS.join(', ')}`;
+}
 
 function validateDevice(dev: Device, i: number): void {
   const where = `device ${i}`;
@@ -148,25 +199,20 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
   if (nameP) fail(`name: ${nameP}`);
   if (!(c.kernel instanceof Uint8Array) || c.kernel.length === 0) fail('kernel: the request carries no kernel image');
   if (c.kernel.length > MAX_KERNEL_BYTES) fail(`kernel: ${c.kernel.length} bytes is larger than ${MAX_KERNEL_BYTES >> 20} MiB, the largest kernel pvsim loads`);
-  const cmdline = c.cmdline ?? '';
-  const cmdBytes = Buffer.byteLength(cmdline, 'utf8');
-  if (cmdBytes >= MAX_GUEST_CMDLINE) fail(`cmdline: ${cmdBytes} bytes; start_info holds at most ${MAX_GUEST_CMDLINE - 1}`);
-  if (cmdline.includes('\0')) fail('cmdline: contains a NUL character');
-
-  const maxMiB = Math.min(CREATE_LIMITS.maxMemoryMiB, Math.floor(machineMiB));
-  if (!isCount(c.memoryMib, 1, maxMiB)) fail(`memory: ${c.memoryMib} MiB is out of range (1-${maxMiB} MiB${maxMiB < CREATE_LIMITS.maxMemoryMiB ? ', the machine\'s memory' : ''})`);
+  const check = (key: string, problem: string | null) => {
+    if (problem) fail(`${key}: ${problem}`);
+  };
+  check('cmdline', cmdlineProblem(c.cmdline ?? ''));
+  check('memory', memoryProblem(c.memoryMib, machineMiB));
   // maxmem 0 (unset in the request) means the same as memory, as in xl.
-  if (c.maxmemMib) {
-    if (!isCount(c.maxmemMib, 1, maxMiB)) fail(`maxmem: ${c.maxmemMib} MiB is out of range (1-${maxMiB} MiB)`);
-    if (c.maxmemMib < c.memoryMib) fail(`maxmem: ${c.maxmemMib} MiB is below memory = ${c.memoryMib} MiB`);
-  }
+  if (c.maxmemMib) check('maxmem', maxmemProblem(c.maxmemMib, c.memoryMib, machineMiB));
   const vcpus = c.vcpus || 1;
-  if (!isCount(vcpus, 1, CREATE_LIMITS.maxVcpus)) fail(`vcpus: ${c.vcpus} is out of range (1-${CREATE_LIMITS.maxVcpus})`);
+  check('vcpus', vcpusProblem(vcpus));
   // 0 means the scheduler's default weight, as an unset cpu_weight does.
-  if (c.weight && !isCount(c.weight, 1, CREATE_LIMITS.maxWeight)) fail(`weight: ${c.weight} is out of range (1-${CREATE_LIMITS.maxWeight})`);
-  if (c.cap && !isCount(c.cap, 0, 100 * vcpus)) fail(`cap: ${c.cap} is out of range (0-${100 * vcpus}, 100 x vcpus; 0 = no cap)`);
+  if (c.weight) check('weight', weightProblem(c.weight));
+  if (c.cap) check('cap', capProblem(c.cap, vcpus));
   for (const [key, v] of [['on_poweroff', c.onPoweroff], ['on_reboot', c.onReboot], ['on_crash', c.onCrash]] as const) {
-    if (v && !(XL_ACTIONS as readonly string[]).includes(v)) fail(`${key}: unknown action ${q(v)}; expected one of ${XL_ACTIONS.join(', ')}`);
+    if (v) check(key, actionProblem(v));
   }
 
   const devices = c.devices ?? [];

@@ -8,6 +8,7 @@ import type { Device } from '../../protocol/wire.ts';
 import { SHUTDOWN, type ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import { VIRQ } from '../../protocol/xen/event_channel.ts';
 import { initSharedInfo } from '../../protocol/xen/shared_info.ts';
+import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
 import { allocPvDomain, BuildError, finishPvDomain, planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvLayout } from './builder.ts';
 import { FrameType, OutOfMemoryError } from '../mm/frame_table.ts';
 import { mmDestroyDomain } from '../mm/domain_mm.ts';
@@ -26,6 +27,11 @@ export interface CreateDomainOptions {
   name: string;
   memoryBytes: number;
   cmdline?: string;
+  /**
+   * The command line from the domain's own id, in place of `cmdline`: called once the
+   * domain exists (libxl builds after XEN_DOMCTL_createdomain has given the domid).
+   */
+  cmdlineFor?: (domid: number) => string;
   privileged?: boolean;
   vcpus?: number;
   weight?: number;
@@ -80,6 +86,12 @@ export class DomainLifecycle {
     const d = this.createEmptyDomain({ ...opts, nrPages: plan.nrPages });
     d.dom0Devices = opts.devices ?? [];
     try {
+      if (opts.cmdlineFor) {
+        const cmdline = opts.cmdlineFor(d.domid);
+        const bytes = new TextEncoder().encode(cmdline).length;
+        if (bytes >= MAX_GUEST_CMDLINE) throw new BuildError(`command line is longer than ${MAX_GUEST_CMDLINE - 1} bytes`);
+        plan.cmdline = cmdline;
+      }
       writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => this.hv.frames.frameStorage(d.p2m[pfn]!));
       this.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);
     } catch (e) {

@@ -3,13 +3,13 @@
 
 import { resolve } from 'node:path';
 import { KernelFileError, readKernelFile } from '../../xenguest/kernel_file.ts';
-import { Hypervisor, type CreateDomainOptions, type SchedulerName } from '../../hypervisor/hypervisor.ts';
-import { planPvDomain, pvBoot, writePvBootstrap } from '../../xenguest/pv_bootstrap.ts';
+import { Hypervisor, type SchedulerName } from '../../hypervisor/hypervisor.ts';
 import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
-import { ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
-import { parseDiskSpec, parseVifSpec } from '../../dom0/toolstack/xlcfg.ts';
-import { vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
+import { domainConfig, instanceName, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
+import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
+import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
+import { CreateRequestError, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
 
 export interface DomainReport {
   domid: number;
@@ -53,34 +53,18 @@ export interface RunScenarioOptions {
 }
 
 /**
- * A domain's disks and vifs as dom0's toolstack announces them, from xl.cfg spec strings
- * ({index} and {name} are replaced, as in cmdline). dom0 gets them with the domain's
- * creation, in either home, so a scenario with devices keeps its trace hash across them.
+ * A domain's disks and vifs as dom0's toolstack announces them (configDevices, as xl does).
+ * dom0 gets them with the domain's creation, in either home, so a scenario with devices
+ * keeps its trace hash across them. Copies of one spec may not share a writable image.
  */
-function scenarioDevices(spec: DomainSpecT, name: string, index: number, baseDir: string): DeviceSpec[] {
-  const fill = (t: string) => t.replaceAll('{index}', String(index)).replaceAll('{name}', name);
-  const out: DeviceSpec[] = [];
-  for (const [k, text] of spec.disk.entries()) {
-    try {
-      const d = parseDiskSpec(fill(text), baseDir);
-      if (d.targetPath === null) continue; // an empty CD-ROM drive
-      // Like xl, which refuses a writable image another domain has: copies need their own.
-      if (spec.count > 1 && d.access === 'w' && !/\{index\}|\{name\}/.test(text)) throw new Error(`the ${spec.count} domains of "${spec.name}" would share the writable image ${d.targetPath}: put {index} or {name} in its path`);
-      if (out.some((o) => o.kind === 'vbd' && o.devid === d.devid)) throw new Error(`vdev ${d.vdev} is used twice`);
-      out.push(vbdDevice({ devid: d.devid, path: d.targetPath, access: d.access, vdev: d.vdev, devtype: d.devtype }));
-    } catch (e) {
-      throw new ScenarioError(`domain ${name}: disk[${k}]: ${(e as Error).message}`);
+function scenarioDevices(spec: DomainSpecT, cfg: XlConfig): DeviceSpec[] {
+  for (const [k, d] of cfg.disks.entries()) {
+    // Like xl, which refuses a writable image another domain has: copies need their own.
+    if (spec.count > 1 && d.access === 'w' && d.targetPath !== null && !/\{index\}|\{name\}/.test(spec.disk[k]!)) {
+      throw new ScenarioError(`domain ${cfg.name}: disk[${k}]: the ${spec.count} domains of "${spec.name}" would share the writable image ${d.targetPath}: put {index} or {name} in its path`);
     }
   }
-  for (const [k, text] of spec.vif.entries()) {
-    try {
-      const v = parseVifSpec(fill(text), { domainName: name, devid: k, domainType: 'pv' });
-      out.push(vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip }));
-    } catch (e) {
-      throw new ScenarioError(`domain ${name}: vif[${k}]: ${(e as Error).message}`);
-    }
-  }
-  return out;
+  return configDevices(cfg);
 }
 
 /** A small, fast, seedable PRNG (mulberry32): deterministic for a given seed. */
@@ -181,72 +165,62 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   };
   const dom0 = external ? null : startLocalDom0(hv, { onConsole, pcap: opts.pcap });
   const images = new Map<string, Uint8Array>();
-  const image = (p: string) => {
-    const full = resolve(opts.baseDir, p);
+  const image = (cfg: XlConfig) => {
+    const full = cfg.kernelPath!;
     let img = images.get(full);
     if (!img) {
       try {
         img = readKernelFile(full);
       } catch (e) {
         if (!(e instanceof KernelFileError)) throw e;
-        throw new ScenarioError(`image ${p}: ${e.message}`);
+        throw new ScenarioError(`image ${cfg.kernel}: ${e.message}`);
       }
       images.set(full, img);
     }
     return img;
   };
+  const machineMiB = Math.floor(hv.frames.nrFrames / 256);
 
-  let index = 0;
-  for (const spec of s.domains) {
-    for (let i = 1; i <= spec.count; i++, index++) {
-      const name = spec.count > 1 ? `${spec.name}-${i}` : spec.name;
-      // {domid} waits for the domain to exist (its id is the hypervisor's to give).
-      const cmdline = spec.cmdline
-        .replaceAll('{index}', String(i))
-        .replaceAll('{seed}', String(Math.floor(random() * 2 ** 32)));
-      const devices = scenarioDevices(spec, name, i, opts.baseDir);
+  s.domains.forEach((spec, k) => {
+    for (let i = 1; i <= spec.count; i++) {
+      const name = instanceName(spec, i);
+      // One random draw per copy, {seed} or not: the draws (and so the trace) stay as they were.
+      const seedValue = Math.floor(random() * 2 ** 32);
+      // The copy as xl.cfg settings, checked by xl.cfg's key rules and then as the toolstack
+      // checks any create request (validate.ts): one language, one set of limits.
+      const cfg = domainConfig(spec, k, { name, index: i, seed: seedValue }, `domain ${name}`, { baseDir: opts.baseDir, machineMiB });
+      const devices = scenarioDevices(spec, cfg);
+      const kernel = image(cfg);
+      try {
+        validateCreateDomain(
+          { name, kernel, cmdline: cfg.cmdline, memoryMib: cfg.memoryMiB, maxmemMib: cfg.maxmemMiB, vcpus: cfg.vcpus, weight: cfg.weight, cap: cfg.cap, devices },
+          machineMiB,
+        );
+      } catch (e) {
+        if (e instanceof CreateRequestError) throw new ScenarioError(`domain ${name}: ${e.message}`);
+        throw e;
+      }
       let d: Domain;
       try {
-        d = createScenarioDomain(hv, image(spec.image), {
+        d = hv.createPvDomain(kernel, {
           devices,
           name,
-          memoryBytes: spec.memory * 1024 * 1024,
-          cmdline,
-          vcpus: spec.vcpus,
-          weight: spec.weight,
-          cap: spec.cap,
-        });
+          memoryBytes: cfg.memoryMiB * 1024 * 1024,
+          // {domid} once the domain has one: the id it really has.
+          cmdlineFor: (domid) => cfg.cmdline.replaceAll('{domid}', String(domid)),
+          vcpus: cfg.vcpus,
+          weight: cfg.weight,
+          cap: cfg.cap,
+        }).domain;
       } catch (e) {
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);
       }
+      if (cfg.maxmemMiB > cfg.memoryMiB) d.maxPages = cfg.maxmemMiB * 256;
       const at = (spec.start ?? 0) + Math.floor(random() * START_JITTER_NS);
       hv.events.schedule(at, () => hv.unpause(d));
     }
-  }
+  });
   return { hv, seed, until, consoles, dom0, failure };
-}
-
-/**
- * Builds a scenario domain as a toolstack does (libxl: create, then build): the empty
- * domain first, so `{domid}` in its command line is the id it was given, then the
- * bootstrap pages, then the hypervisor's finish. The same steps, in the same order, as
- * Hypervisor.createPvDomain.
- */
-function createScenarioDomain(hv: Hypervisor, img: Uint8Array, opts: CreateDomainOptions & { cmdline: string }): Domain {
-  const memory = { memoryBytes: opts.memoryBytes, vcpus: opts.vcpus };
-  // Checks the image and every option but the final command line before taking anything.
-  const draft = planPvDomain(img, { ...memory, cmdline: opts.cmdline });
-  const d = hv.createEmptyDomain({ ...opts, nrPages: draft.nrPages });
-  d.dom0Devices = opts.devices ?? [];
-  try {
-    const plan = planPvDomain(img, { ...memory, cmdline: opts.cmdline.replaceAll('{domid}', String(d.domid)) });
-    writePvBootstrap(plan, d.p2m, d.sharedInfoMfn, { store: d.storeEvtchn, console: d.consoleEvtchn }, (pfn) => hv.frames.frameStorage(d.p2m[pfn]!));
-    hv.finishBuild(d, pvBoot(plan, d.p2m), plan.layout);
-  } catch (e) {
-    hv.destroyDomain(d);
-    throw e;
-  }
-  return d;
 }
 
 function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {

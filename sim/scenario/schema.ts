@@ -2,9 +2,12 @@
 // See docs/scenarios.md.
 
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
+import { CREATE_LIMITS } from '../../dom0/toolstack/validate.ts';
+import { XlCfgError, xlConfigFromSettings, type XlCfgSettings, type XlConfig, type XlSetting } from '../../dom0/toolstack/xlcfg/index.ts';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
@@ -15,25 +18,42 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
 });
 
+/** An xl.cfg number: a JSON number, or a string xl would read as one (xl.cfg takes `memory = "512"`). */
+const xlNumber = z.union([z.number(), z.string()]);
+
+/**
+ * A scenario's domain: xl.cfg settings (the same keys, limits and messages as `pvsim xl
+ * create`: xlcfg/keys.ts, with the toolstack's rules from validate.ts) under their JSON
+ * names, plus what only a scenario has (count, start, templates). The shapes are checked
+ * here; the values by xl.cfg's key rules in validateScenario, and again for each copy with
+ * its templates filled when the run builds it (domainConfig).
+ */
 export const DomainSpec = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 of A-Z a-z 0-9 _ . -'),
-    image: z.string().min(1),
-    cmdline: z.string().max(1023).default(''),
-    /** MiB, as xl.cfg's memory=. */
-    memory: z.number().int().min(1).max(4096).default(16),
-    vcpus: z.number().int().min(1).max(32).default(1),
-    weight: z.number().int().min(1).max(65535).default(256),
-    /** Percent of one pCPU; 0 = none (xl sched-credit -c). */
-    cap: z.number().int().min(0).max(25600).default(0),
+    // --- xl.cfg keys (XL_FIELDS) ---
+    name: z.string(),
+    /** xl.cfg kernel=; relative to the scenario file. */
+    image: z.string(),
+    /** `start_info.cmd_line`; {domid} (once the domain exists), {index} and {seed} are substituted. */
+    cmdline: z.string().default(''),
+    /** MiB, as xl.cfg's memory= (a scenario's default is 16, xl's 32). */
+    memory: xlNumber.default(16),
+    /** MiB the domain may balloon up to (xl.cfg maxmem=); memory by default. */
+    maxmem: xlNumber.optional(),
+    vcpus: xlNumber.default(1),
+    /** xl.cfg cpu_weight=. */
+    weight: xlNumber.default(256),
+    /** Percent of one pCPU; 0 = none (xl.cfg cap=, xl sched-credit -c). */
+    cap: xlNumber.default(0),
+    /** xl.cfg disk specs ('file:disk-{index}.img,xvda,w'); paths relative to the scenario. */
+    disk: z.array(z.string()).max(CREATE_LIMITS.maxDevices).default([]),
+    /** xl.cfg vif specs ('mac=00:16:3e:00:00:01,bridge=xenbr0'); no mac: one from the name. */
+    vif: z.array(z.string()).max(CREATE_LIMITS.maxDevices).default([]),
+    // --- scenario only ---
     /** How many alike domains to create; names get -1, -2, ... */
     count: z.number().int().min(1).max(10000).default(1),
     /** Virtual time at which the domain is unpaused. */
     start: duration.optional(),
-    /** xl.cfg disk specs ('file:disk-{index}.img,xvda,w'); paths relative to the scenario. */
-    disk: z.array(z.string().min(1)).max(16).default([]),
-    /** xl.cfg vif specs ('mac=00:16:3e:00:00:01,bridge=xenbr0'); no mac: one from the name. */
-    vif: z.array(z.string()).max(8).default([]),
   })
   .strict();
 
@@ -62,11 +82,91 @@ function where(path: PropertyKey[]): string {
   return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '') || '(top level)';
 }
 
+/** A scenario domain's xl.cfg keys: JSON name -> xl.cfg key. */
+const XL_FIELDS = {
+  name: 'name',
+  image: 'kernel',
+  cmdline: 'cmdline',
+  memory: 'memory',
+  maxmem: 'maxmem',
+  vcpus: 'vcpus',
+  weight: 'cpu_weight',
+  cap: 'cap',
+  disk: 'disk',
+  vif: 'vif',
+} as const satisfies Partial<Record<keyof DomainSpecT, string>>;
+
+/** One copy of a domain spec: its name, its index (1..count), the value of {seed}. */
+export interface DomainInstance {
+  name: string;
+  index: number;
+  seed: number;
+}
+
+/** The name of copy `index` of a spec (count > 1: name-1, name-2, ...). */
+export function instanceName(spec: DomainSpecT, index: number): string {
+  return spec.count > 1 ? `${spec.name}-${index}` : spec.name;
+}
+
+/**
+ * One copy's xl.cfg settings: {index}, {name} (disk, vif) and {seed} (cmdline) filled in.
+ * {domid} is left for when the domain exists (the runner fills it with the real domid).
+ */
+export function domainSettings(spec: DomainSpecT, inst: DomainInstance): XlCfgSettings {
+  const fill = (t: string) => t.replaceAll('{index}', String(inst.index)).replaceAll('{name}', inst.name);
+  const assignments: XlSetting[] = [];
+  // A scenario's settings have no line; 0 says so (errors are named by field, see domainConfig).
+  const atom = (text: string) => ({ kind: 'string' as const, text, line: 0 });
+  for (const [field, key] of Object.entries(XL_FIELDS) as [keyof typeof XL_FIELDS, string][]) {
+    const v = field === 'name' ? inst.name : spec[field];
+    if (v === undefined) continue;
+    let value: XlSetting['value'];
+    if (Array.isArray(v)) value = { kind: 'list', items: v.map((t) => atom(fill(t))), line: 0 };
+    else if (field === 'cmdline') value = atom(String(v).replaceAll('{index}', String(inst.index)).replaceAll('{seed}', String(inst.seed)));
+    else value = atom(String(v));
+    assignments.push({ key, op: '=', value, line: 0 });
+  }
+  return { assignments, settings: new Map(assignments.map((a) => [a.key, a])) };
+}
+
+/**
+ * One copy's configuration, checked by xl.cfg's key rules (the toolstack's limits and
+ * messages). Throws ScenarioError naming the file and field: `f.json: domains[2].memory: ...`.
+ */
+export function domainConfig(spec: DomainSpecT, k: number, inst: DomainInstance, file: string, opts: { baseDir: string; machineMiB?: number }): XlConfig {
+  try {
+    return xlConfigFromSettings(domainSettings(spec, inst), file, opts);
+  } catch (e) {
+    if (!(e instanceof XlCfgError)) throw e;
+    const key = e.key ?? '';
+    const base = key.replace(/\[.*$/, '');
+    const field = Object.entries(XL_FIELDS).find(([, x]) => x === base)?.[0];
+    const at = field ? `.${field}${key.slice(base.length)}` : '';
+    throw new ScenarioError(`${file}: domains[${k}]${at}: ${e.detail}`);
+  }
+}
+
+/** The largest value {seed} takes: the longest command line a copy can have. */
+const SEED_MAX = 2 ** 32 - 1;
+
 /** Validates parsed JSON; every problem is reported as `<file>: <field>: <message>`. */
 export function validateScenario(data: unknown, file: string): Scenario {
   const r = ScenarioSpec.safeParse(data);
-  if (r.success) return r.data;
-  throw new ScenarioError(r.error.issues.map((i) => `${file}: ${where(i.path)}: ${i.message}`).join('\n'));
+  if (!r.success) throw new ScenarioError(r.error.issues.map((i) => `${file}: ${where(i.path)}: ${i.message}`).join('\n'));
+  const s = r.data;
+  // The xl.cfg keys, as the last copy (the longest name) has them; each copy is checked
+  // again with its own values when the run builds it.
+  const problems: string[] = [];
+  s.domains.forEach((spec, k) => {
+    try {
+      domainConfig(spec, k, { name: instanceName(spec, spec.count), index: spec.count, seed: SEED_MAX }, file, { baseDir: dirname(file), machineMiB: s.machineMemory });
+    } catch (e) {
+      if (!(e instanceof ScenarioError)) throw e;
+      problems.push(e.message);
+    }
+  });
+  if (problems.length > 0) throw new ScenarioError(problems.join('\n'));
+  return s;
 }
 
 export function loadScenario(file: string): Scenario {

@@ -1,0 +1,333 @@
+// xl.cfg(5)'s keys as pvsim implements them (a subset of xl's; any other key is an error,
+// where xl would silently ignore it), with xl's defaults: settings (syntax.ts) in, an
+// XlConfig out. The limits and messages are the toolstack's (validate.ts: the *Problem
+// functions), so a value xl.cfg accepts is one a create request may carry, and a scenario's
+// domains (sim's schema), which are xl.cfg settings too, are checked by this same code.
+//
+// Every error is an XlCfgError whose message names the file and line, and the key where
+// there is one:  guest.cfg:7: memory: expected an integer number of MiB, got "lots".
+// See docs/xl.md.
+
+import { dirname, isAbsolute, resolve } from 'node:path';
+import {
+  actionProblem,
+  capProblem,
+  cmdlineProblem,
+  CREATE_LIMITS,
+  domainNameProblem,
+  maxmemProblem,
+  memoryProblem,
+  vcpusProblem,
+  weightProblem,
+  XL_ACTIONS,
+  type XlAction,
+} from '../validate.ts';
+import { parseCLong, q, XlCfgError, XlSpecError, type XlCfgSettings, type XlSetting, type XlValue } from './syntax.ts';
+import { parseDiskSpec, type XlDisk } from './disk.ts';
+import { parseVifSpec, VIF_DEFAULTS, type XlDomainType, type XlVif } from './vif.ts';
+
+/** What to do when the domain shuts down for a given reason (xl.cfg's on_* keys); the toolstack checks the same list. */
+export { XL_ACTIONS, type XlAction };
+
+export interface XlConfig {
+  file: string;
+  name: string;
+  type: XlDomainType;
+  /** The kernel as written and resolved against the cfg file's directory; null only for hvm. */
+  kernel: string | null;
+  kernelPath: string | null;
+  memoryMiB: number;
+  maxmemMiB: number;
+  vcpus: number;
+  maxvcpus: number;
+  /** The kernel command line: cmdline, or else root= and extra combined as xl does. */
+  cmdline: string;
+  /** Credit scheduler weight (xl.cfg's cpu_weight) and cap (percent of one pCPU, 0 = none). */
+  weight: number;
+  cap: number;
+  disks: XlDisk[];
+  vifs: XlVif[];
+  onPoweroff: XlAction;
+  onReboot: XlAction;
+  onCrash: XlAction;
+  onWatchdog: XlAction;
+  onSoftReset: XlAction;
+  /** Lower-case canonical form, or null when the config gives none. */
+  uuid: string | null;
+  /** What xl would warn about (the config is still used). */
+  warnings: string[];
+}
+
+export const XL_DEFAULTS = {
+  type: 'pv' as XlDomainType,
+  /** libxl's default when neither memory nor maxmem is given. */
+  memoryMiB: 32,
+  vcpus: 1,
+  weight: 256,
+  cap: 0,
+  onPoweroff: 'destroy' as XlAction,
+  onReboot: 'restart' as XlAction,
+  onCrash: 'destroy' as XlAction,
+  onWatchdog: 'destroy' as XlAction,
+  onSoftReset: 'soft-reset' as XlAction,
+  bridge: VIF_DEFAULTS.bridge,
+  nicModel: VIF_DEFAULTS.nicModel,
+} as const;
+
+/** pvsim's limits: the toolstack's (validate.ts), which every create request is held to. */
+export const XL_LIMITS = CREATE_LIMITS;
+
+export const XL_KEYS = [
+  'name',
+  'type',
+  'uuid',
+  'kernel',
+  'memory',
+  'maxmem',
+  'vcpus',
+  'maxvcpus',
+  'cmdline',
+  'root',
+  'extra',
+  'cpu_weight',
+  'cap',
+  'disk',
+  'vif',
+  'on_poweroff',
+  'on_reboot',
+  'on_crash',
+  'on_watchdog',
+  'on_soft_reset',
+] as const;
+
+/** Keys of xl.cfg(5) that pvsim does not implement: named as such rather than "unknown". */
+const XL_ONLY_KEYS = new Set([
+  'builder', 'ramdisk', 'bootloader', 'bootloader_args', 'firmware', 'device_tree', 'pool', 'cpus', 'cpus_soft',
+  'seclabel', 'init_seclabel', 'max_grant_frames', 'max_maptrack_frames', 'max_event_channels', 'e820_host',
+  'driver_domain', 'nomigrate', 'pci', 'dtdev', 'vfb', 'vkb', 'vtpm', 'p9', 'pvcalls', 'vdispl', 'vsnd', 'channel',
+  'usbctrl', 'usbdev', 'vif2', 'period', 'slice', 'latency', 'extratime', 'vnuma', 'hap', 'oos', 'acpi', 'apic',
+  'pae', 'nx', 'hpet', 'viridian', 'serial', 'vnc', 'sdl', 'boot', 'localtime', 'rtc_timeoffset', 'tsc_mode',
+  'shadow_memory', 'videoram', 'device_model_version', 'device_model_override', 'stdvga', 'vga', 'nestedhvm',
+  'altp2m', 'vpmu', 'claim_mode', 'passthrough', 'gic_version', 'vuart', 'on_watchdog_action',
+]);
+
+/** Names people reach for that xl spells differently. */
+const KEY_HINTS: Record<string, string> = { weight: 'cpu_weight', cpu_cap: 'cap', mem: 'memory', maxmemory: 'maxmem', maxcpus: 'maxvcpus' };
+
+/** Edit distance with adjacent transpositions (memroy -> memory is 1). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function unknownKeyMessage(key: string): string {
+  if (XL_ONLY_KEYS.has(key)) return `key ${q(key)} is an xl.cfg key that pvsim does not support`;
+  const hint = KEY_HINTS[key];
+  if (hint) return `unknown key ${q(key)} (xl.cfg calls it ${q(hint)})`;
+  let best: string | null = null;
+  let bestD = 3;
+  for (const k of XL_KEYS) {
+    const dist = editDistance(key, k);
+    if (dist < bestD) {
+      best = k;
+      bestD = dist;
+    }
+  }
+  return best ? `unknown key ${q(key)} (did you mean ${q(best)}?)` : `unknown key ${q(key)}`;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Where a config's relative paths resolve, and the machine it is for. */
+export interface XlKeyOptions {
+  /** Relative kernel and disk paths resolve against this; the cfg file's directory by default. */
+  baseDir?: string;
+  /** The machine's memory: no domain can have more (the toolstack checks the same). */
+  machineMiB?: number;
+}
+
+/**
+ * Interprets parsed settings as pvsim's xl.cfg keys. `file` names the source in errors (and
+ * anchors relative paths unless opts.baseDir says otherwise).
+ */
+export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, file: string, opts: XlKeyOptions = {}): XlConfig {
+  for (const a of assignments) {
+    if (!(XL_KEYS as readonly string[]).includes(a.key)) throw new XlCfgError(file, a.line, null, unknownKeyMessage(a.key));
+  }
+  const baseDir = opts.baseDir ?? dirname(file);
+  const warnings: string[] = [];
+  const seen = new Map<string, number>();
+  for (const a of assignments) {
+    const first = seen.get(a.key);
+    if (first !== undefined && a.op === '=') warnings.push(`${file}:${a.line}: ${a.key} is set again (first on line ${first}); the last setting wins`);
+    if (first === undefined) seen.set(a.key, a.line);
+  }
+  const fail = (s: XlSetting, msg: string): never => {
+    throw new XlCfgError(file, s.line, s.key, msg);
+  };
+
+  const atom = (key: string): { s: XlSetting; text: string } | null => {
+    const s = settings.get(key);
+    if (!s) return null;
+    if (s.value.kind !== 'string') fail(s, 'expected a single value, not a list');
+    return { s, text: (s.value as { text: string }).text };
+  };
+  const integer = (key: string, what: string): { s: XlSetting; n: number } | null => {
+    const a = atom(key);
+    if (!a) return null;
+    if (a.s.op === '+=') fail(a.s, `"+=" cannot be used with a number`);
+    const n = parseCLong(a.text);
+    if (n === null) fail(a.s, `expected ${what}, got ${q(a.text)}`);
+    return { s: a.s, n: n! };
+  };
+  // The toolstack's rule for the same field (validate.ts), under this key and line.
+  const check = (s: XlSetting, problem: string | null) => {
+    if (problem) fail(s, problem);
+  };
+
+  const typeA = atom('type');
+  let type: XlDomainType = XL_DEFAULTS.type;
+  if (typeA) {
+    if (typeA.text !== 'pv' && typeA.text !== 'pvh' && typeA.text !== 'hvm') fail(typeA.s, `expected "pv", "pvh" or "hvm", got ${q(typeA.text)}`);
+    type = typeA.text as XlDomainType;
+  }
+
+  const nameA = atom('name');
+  if (!nameA) throw new XlCfgError(file, null, null, 'missing required key "name" (every domain needs a name)');
+  // The toolstack applies the same rule to every request (validate.ts).
+  const nameProblem = domainNameProblem(nameA.text);
+  if (nameProblem) fail(nameA.s, nameProblem);
+  const name = nameA.text;
+
+  const uuidA = atom('uuid');
+  if (uuidA && !UUID_RE.test(uuidA.text)) fail(uuidA.s, `expected a UUID like 01234567-89ab-cdef-0123-456789abcdef, got ${q(uuidA.text)}`);
+
+  const kernelA = atom('kernel');
+  if (kernelA && kernelA.text === '') fail(kernelA.s, 'empty path');
+  if (!kernelA && type !== 'hvm') throw new XlCfgError(file, null, null, `missing required key "kernel" (a ${type} domain boots a kernel image)`);
+  const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+
+  const memory = integer('memory', 'an integer number of MiB');
+  if (memory) check(memory.s, memoryProblem(memory.n, opts.machineMiB));
+  const maxmem = integer('maxmem', 'an integer number of MiB');
+  const memoryMiB = memory?.n ?? maxmem?.n ?? XL_DEFAULTS.memoryMiB;
+  if (maxmem) check(maxmem.s, maxmemProblem(maxmem.n, memoryMiB, opts.machineMiB));
+
+  const vcpusV = integer('vcpus', 'an integer number of vCPUs');
+  if (vcpusV) check(vcpusV.s, vcpusProblem(vcpusV.n));
+  const vcpus = vcpusV?.n ?? XL_DEFAULTS.vcpus;
+  const maxvcpusV = integer('maxvcpus', 'an integer number of vCPUs');
+  if (maxvcpusV) {
+    check(maxvcpusV.s, vcpusProblem(maxvcpusV.n));
+    if (maxvcpusV.n < vcpus) fail(maxvcpusV.s, `${maxvcpusV.n} is below vcpus = ${vcpus}`);
+  }
+  const maxvcpus = maxvcpusV?.n ?? vcpus;
+
+  const weightV = integer('cpu_weight', 'an integer weight (1-65535)');
+  if (weightV) check(weightV.s, weightProblem(weightV.n));
+  const capV = integer('cap', 'an integer percentage of one pCPU (0 = no cap)');
+  // Against vcpus, as the toolstack checks the request xl sends (which carries no maxvcpus).
+  if (capV) check(capV.s, capProblem(capV.n, vcpus));
+
+  // xl: cmdline wins; otherwise "root=<root> <extra>", "root=<root>" or extra alone.
+  const cmdlineA = atom('cmdline');
+  const rootA = atom('root');
+  const extraA = atom('extra');
+  let cmdline = '';
+  let cmdlineFrom: XlSetting | undefined;
+  if (cmdlineA) {
+    cmdline = cmdlineA.text;
+    cmdlineFrom = cmdlineA.s;
+    if (rootA || extraA) warnings.push(`${file}:${cmdlineA.s.line}: ignoring root= and extra= in favour of cmdline=`);
+  } else if (rootA && extraA) {
+    cmdline = `root=${rootA.text} ${extraA.text}`;
+    cmdlineFrom = extraA.s;
+  } else if (rootA) {
+    cmdline = `root=${rootA.text}`;
+    cmdlineFrom = rootA.s;
+  } else if (extraA) {
+    cmdline = extraA.text;
+    cmdlineFrom = extraA.s;
+  }
+  if (cmdlineFrom) check(cmdlineFrom, cmdlineProblem(cmdline));
+
+  const action = (key: string, dflt: XlAction): XlAction => {
+    const a = atom(key);
+    if (!a) return dflt;
+    check(a.s, actionProblem(a.text));
+    return a.text as XlAction;
+  };
+
+  const specList = (key: string, example: string): { s: XlSetting; items: { text: string; line: number }[] } | null => {
+    const s = settings.get(key);
+    if (!s) return null;
+    if (s.value.kind !== 'list') fail(s, `expected a list of specs, e.g. ${key} = [ ${example} ]`);
+    const items = (s.value as { items: XlValue[] }).items.map((v, i) => {
+      if (v.kind !== 'string') throw new XlCfgError(file, v.line, `${key}[${i}]`, 'expected a string, not a list');
+      return { text: v.text, line: v.line };
+    });
+    return { s, items };
+  };
+
+  const disks: XlDisk[] = [];
+  for (const [i, item] of (specList('disk', `'disk.img,raw,xvda,rw'`)?.items ?? []).entries()) {
+    const key = `disk[${i}]`;
+    let d: Omit<XlDisk, 'line'>;
+    try {
+      d = parseDiskSpec(item.text, baseDir);
+    } catch (e) {
+      if (e instanceof XlSpecError) throw new XlCfgError(file, item.line, key, `${e.message} (in ${q(item.text)})`);
+      throw e;
+    }
+    const clash = disks.findIndex((o) => o.devid === d.devid);
+    if (clash >= 0) throw new XlCfgError(file, item.line, key, `vdev ${d.vdev} (device ${d.devid}) is already used by disk[${clash}]`);
+    disks.push({ ...d, line: item.line });
+  }
+
+  const vifs: XlVif[] = [];
+  for (const [i, item] of (specList('vif', `'bridge=xenbr0'`)?.items ?? []).entries()) {
+    const key = `vif[${i}]`;
+    let v: Omit<XlVif, 'line'>;
+    try {
+      v = parseVifSpec(item.text, { domainName: name, devid: i, domainType: type });
+    } catch (e) {
+      if (e instanceof XlSpecError) throw new XlCfgError(file, item.line, key, `${e.message} (in ${q(item.text)})`);
+      throw e;
+    }
+    const clash = vifs.findIndex((o) => o.mac === v.mac);
+    if (clash >= 0) throw new XlCfgError(file, item.line, key, `mac ${v.mac} is already used by vif[${clash}]`);
+    vifs.push({ ...v, line: item.line });
+  }
+
+  return {
+    file,
+    name,
+    type,
+    kernel: kernelA?.text ?? null,
+    kernelPath: kernelA ? resolvePath(kernelA.text) : null,
+    memoryMiB,
+    maxmemMiB: maxmem?.n ?? memoryMiB,
+    vcpus,
+    maxvcpus,
+    cmdline,
+    weight: weightV?.n ?? XL_DEFAULTS.weight,
+    cap: capV?.n ?? XL_DEFAULTS.cap,
+    disks,
+    vifs,
+    onPoweroff: action('on_poweroff', XL_DEFAULTS.onPoweroff),
+    onReboot: action('on_reboot', XL_DEFAULTS.onReboot),
+    onCrash: action('on_crash', XL_DEFAULTS.onCrash),
+    onWatchdog: action('on_watchdog', XL_DEFAULTS.onWatchdog),
+    onSoftReset: action('on_soft_reset', XL_DEFAULTS.onSoftReset),
+    uuid: uuidA ? uuidA.text.toLowerCase() : null,
+    warnings,
+  };
+}
