@@ -21,7 +21,8 @@
 // idle machine, or an idle domain, costs little host memory.
 
 import { MAX_FRAMES, type PhysMemory } from '../cpu/memory.ts';
-import { DOMID, INVALID_M2P_ENTRY } from '../../protocol/xen/mm.ts';
+import { INVALID_M2P_ENTRY } from '../../protocol/xen/mm.ts';
+import { DOMID, PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 /** Machine frames start at 2 GiB, so a machine address never looks like a small integer. */
 export const FIRST_MFN = 0x80000;
@@ -29,7 +30,7 @@ export const FIRST_MFN = 0x80000;
  * The most machine memory a hypervisor can have: frames from FIRST_MFN up to the end of
  * Sv32's 34-bit physical address space (14,336 MiB).
  */
-export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * 4096) / (1024 * 1024);
+export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * PAGE_SIZE) / (1024 * 1024);
 
 export const DOMID_XEN = DOMID.XEN;
 export const DOMID_INVALID = DOMID.INVALID;

@@ -28,7 +28,8 @@ import {
 } from './page_types.ts';
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
 import { HYPERVISOR_VIRT_START } from './layout.ts';
-import { DOMID, MMU, UVMF } from '../../protocol/xen/mm.ts';
+import { MMU, UVMF } from '../../protocol/xen/mm.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 
 /** Bits a present entry may change without new references (Xen's FASTPATH_FLAG_WHITELIST). */
@@ -117,7 +118,7 @@ export interface BatchResult {
 
 /**
  * do_mmu_update(): `read(i)` returns request i or null (unreadable: -EFAULT). `foreigndom`:
- * low 16 bits name the domain whose frames may be mapped (DOMID_SELF = the caller), high 16
+ * low 16 bits name the domain whose frames may be mapped (DOMID.SELF = the caller), high 16
  * bits are 1 + the domain whose page tables change (0 = the caller).
  */
 export function doMmuUpdate(ctx: MmCtx, vcpu: Vcpu, count: number, foreigndom: number, read: (i: number) => MmuUpdateReq | null): BatchResult {

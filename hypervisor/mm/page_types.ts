@@ -30,6 +30,7 @@ import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { HYPERVISOR_VIRT_START } from './layout.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 /** Software PTE bit (RSW, bit 9) the hypervisor sets on grant mappings; guests may not set it. */
 export const PTE_GNTTAB = 1 << 9;
@@ -83,7 +84,7 @@ export function readPte(ctx: MmCtx, mfn: number, index: number): number {
 /** Writes a PTE (giving the frame storage if needed) and reports the store to a watcher. */
 export function writePte(ctx: MmCtx, mfn: number, index: number, value: number): void {
   ctx.frames.frameWords(mfn)[index] = value | 0;
-  if (ctx.mem.watched[mfn]) ctx.mem.onStore?.(mfn * 4096 + index * 4, 4);
+  if (ctx.mem.watched[mfn]) ctx.mem.onStore?.(mfn * PAGE_SIZE + index * 4, 4);
 }
 
 export function pteMfn(pte: number): number {
