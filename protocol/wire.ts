@@ -51,6 +51,11 @@ export interface DeviceStats {
   netRxDropped: number;
 }
 export interface DeviceStatsList { domains: DeviceStats[] }
+/**
+ * Bytes of console output kept per domain (by the hypervisor for its own console, by dom0's
+ * console backend for a guest's) for a ConsoleRead after the fact; older bytes are dropped.
+ */
+export const CONSOLE_LOG_BYTES = 64 * 1024;
 export interface ConsoleRead { domain: DomainRef; offset?: number }
 export interface DomainInfo {
   domid: number;

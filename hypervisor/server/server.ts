@@ -13,7 +13,7 @@ import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
 import { serve, type Peer } from '../../protocol/session.ts';
 import { Dom0Bridge } from './dom0_bridge.ts';
-import type { DomainRef, Request, Response, DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
+import { CONSOLE_LOG_BYTES, type DomainRef, type Request, type Response, type DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
 import { ControlServiceError, type ControlService } from '../control/service.ts';
@@ -21,9 +21,6 @@ import { ControlServiceError, type ControlService } from '../control/service.ts'
 type Result = Omit<Response, 'id'>;
 
 const err = (e: XenErrno, error: string): Result => ({ rc: -XEN_ERRNO[e], error });
-
-/** Bytes of console output kept per domain for `xl console` after the fact. */
-export const CONSOLE_LOG_BYTES = 64 * 1024;
 
 export interface HypervisorServerOptions extends HypervisorOptions {
   /** Drive the machine yourself (a deterministic scenario) instead of the realtime loop. */
