@@ -139,19 +139,9 @@ export class HypervisorServer {
   }
 
   private info(d: Domain): WireDomainInfo {
-    const i = domainInfo(this.hv, d);
-    return {
-      domid: i.domid,
-      name: i.name,
-      flags: i.flags,
-      totPages: i.totPages,
-      maxPages: i.maxPages,
-      cpuTimeNs: Math.floor(i.cpuTimeNs), // virtual time may be fractional (realtime pacing); the wire carries integers
-      onlineVcpus: i.nrOnlineVcpus,
-      maxVcpuId: i.maxVcpuId,
-      weight: i.weight,
-      cap: i.cap,
-    };
+    const { sharedInfoFrame: _hypercallOnly, ...i } = domainInfo(this.hv, d);
+    // Virtual time may be fractional (realtime pacing); the wire carries integers.
+    return { ...i, cpuTimeNs: Math.floor(i.cpuTimeNs) };
   }
 
   private handle(req: Request): Result {
