@@ -291,17 +291,3 @@ export function pvBoot(plan: PvPlan, p2m: Uint32Array): PvBoot {
   const l = plan.layout;
   return { entry: plan.entry, startInfoVa: l.startInfoVa, stackTop: l.stackTop, l2Mfn: p2m[(l.ptVa - l.virtBase) / PAGE_SIZE]!, vcpus: plan.vcpus };
 }
-
-export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBuildOptions): { domain: Domain; layout: PvLayout } {
-  const plan = planPvDomain(image, opts);
-  const domain = allocPvDomain(frames, opts.domid, opts.name, plan.nrPages, plan.privileged);
-  try {
-    writePvBootstrap(plan, domain.p2m, domain.sharedInfoMfn, { store: 0, console: 0 }, (pfn) => frames.frameStorage(domain.p2m[pfn]!));
-    finishPvDomain(frames, domain, pvBoot(plan, domain.p2m));
-  } catch (e) {
-    for (const mfn of domain.p2m) frames.release(mfn);
-    frames.release(domain.sharedInfoMfn);
-    throw e;
-  }
-  return { domain, layout: plan.layout };
-}

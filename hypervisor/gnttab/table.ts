@@ -3,7 +3,7 @@
 // entries (one per grant in use, with its pin counts) and the maptrack (one per mapping this
 // domain made of another's grant, named by its handle).
 
-import { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1, GTF } from '../../protocol/xen/grant_table.ts';
+import { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1 } from '../../protocol/xen/grant_table.ts';
 import { FrameType } from '../mm/frame_table.ts';
 import type { FrameTable } from '../mm/frame_table.ts';
 import type { PhysMemory } from '../cpu/memory.ts';
@@ -150,5 +150,3 @@ export class DomainGnttab {
     if (ctx.mem.watched[at.mfn]) ctx.mem.onStore?.(at.mfn * PAGE_SIZE + at.off, 2);
   }
 }
-
-export const GTF_BUSY = GTF.reading | GTF.writing;

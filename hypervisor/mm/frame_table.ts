@@ -32,9 +32,6 @@ export const FIRST_MFN = 0x80000;
  */
 export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * PAGE_SIZE) / (1024 * 1024);
 
-export const DOMID_XEN = DOMID.XEN;
-export const DOMID_INVALID = DOMID.INVALID;
-
 /** What a frame is used as (Xen's PGT_* types, plus the hypervisor's shared pages). */
 export const FrameType = {
   Free: 0,
@@ -118,7 +115,7 @@ export class FrameTable {
 
   /** Manages machine frames [firstMfn, firstMfn + nrFrames). */
   constructor(readonly mem: PhysMemory, readonly firstMfn: number, readonly nrFrames: number) {
-    this.owner = new Uint16Array(nrFrames).fill(DOMID_INVALID);
+    this.owner = new Uint16Array(nrFrames).fill(DOMID.INVALID);
     this.type = new Uint8Array(nrFrames);
     this.tcount = new Int32Array(nrFrames);
     this.count = new Int32Array(nrFrames);
@@ -313,7 +310,7 @@ export class FrameTable {
       if (list.head === NIL) this.lists.delete(domid);
     }
     this.next[i] = this.prev[i] = NIL;
-    this.owner[i] = DOMID_INVALID;
+    this.owner[i] = DOMID.INVALID;
     this.type[i] = FrameType.Free;
     this.tcount[i] = 0;
     this.count[i] = 0;
@@ -393,7 +390,7 @@ export class FrameTable {
   }
 
   ownerOf(mfn: number): number {
-    return this.isValid(mfn) ? this.owner[mfn - this.firstMfn]! : DOMID_INVALID;
+    return this.isValid(mfn) ? this.owner[mfn - this.firstMfn]! : DOMID.INVALID;
   }
 
   // --- Type state (page_types.ts applies the rules) -----------------------------------------
