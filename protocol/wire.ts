@@ -170,6 +170,25 @@ const _allOps: MissingOp extends never ? true : false = true;
 void _allOps;
 export type Request = { id: number; writes?: PageUpdate[] } & { [K in OpName]?: RequestOps[K] };
 
+/** Handlers by operation, each taking its own operation's argument (request dispatch as a table). */
+export type OpTable<R, K extends OpName = OpName> = { [P in K]: (arg: RequestOps[P]) => R };
+
+/** The operation a request carries (decodeFrame lets exactly one through), or undefined. */
+export function requestOp(req: Request): OpName | undefined {
+  return OP_NAMES.find((k) => req[k] !== undefined);
+}
+
+/**
+ * Calls `table`'s handler for the request's operation: `{ result }`, or undefined when the
+ * request carries no operation or the table has no handler for it.
+ */
+export function dispatchRequest<R>(table: Partial<OpTable<R>>, req: Request): { op: OpName; result: R } | undefined {
+  const op = requestOp(req);
+  if (op === undefined) return undefined;
+  const handler = table[op] as ((arg: RequestOps[OpName]) => R) | undefined;
+  return handler ? { op, result: handler(req[op]!) } : undefined;
+}
+
 export interface ResponseResults {
   domain: DomainInfo;
   domains: DomainList;
