@@ -162,10 +162,6 @@ export function readToken(file: string): string {
   return readPrivateFile(file, 4096).trim();
 }
 
-export function currentEnvFile(): string {
-  return join(pvsimBaseDir(), 'current.env');
-}
-
 /** Parses KEY=VALUE lines. */
 export function parseEnv(text: string): Record<string, string> {
   const out: Record<string, string> = {};

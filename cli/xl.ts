@@ -13,6 +13,7 @@ import { configDevices } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { CONSOLE_INPUT_BYTES } from '../dom0/backends/console/backend.ts';
+import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 
 class XlError extends Error {}
 
@@ -58,7 +59,7 @@ export function xlProgram(out: (s: string) => void): Command {
         const rows = (r.domains?.domains ?? []).map((d) => ({
           name: d.name,
           domid: d.domid,
-          memMiB: Math.floor((d.totPages * 4096) / (1024 * 1024)),
+          memMiB: Math.floor((d.totPages * PAGE_SIZE) / (1024 * 1024)),
           vcpus: d.onlineVcpus,
           flags: d.flags,
           cpuTimeNs: d.cpuTimeNs,
@@ -194,7 +195,7 @@ export function xlProgram(out: (s: string) => void): Command {
             threadsPerCore: 1,
             cpuKhz: 1_000_000,
             virtCaps: ['pv', 'gnttab-v1'],
-            pageSize: 4096,
+            pageSize: PAGE_SIZE,
             totalPages: i.totalPages,
             freePages: i.freePages,
             freeCpus: 0,

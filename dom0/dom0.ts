@@ -4,7 +4,7 @@
 // hypervisor to do, as xl/libxl does in Xen's dom0.
 
 import { connect, serve, type Peer } from '../protocol/session.ts';
-import type { DomainInfo, OpName, Request, RequestOps, Response } from '../protocol/wire.ts';
+import { dispatchRequest, type DomainInfo, type OpName, type OpTable, type Request, type RequestOps, type Response } from '../protocol/wire.ts';
 import { startXenstored, XsClient, type XenstoredServer } from './xenstore/index.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
@@ -40,26 +40,22 @@ export interface Dom0Handle {
   lost: Promise<string>;
 }
 
-const OPS: OpName[] = [
-  'createDomain',
-  'destroyDomain',
-  'pauseDomain',
-  'unpauseDomain',
-  'shutdownDomain',
-  'listDomains',
-  'schedCredit',
-  'info',
-  'dmesg',
-  'vcpuList',
-  'consoleRead',
-  'consoleInput',
-  'xenstore',
-  'deviceStats',
-];
-
-function opOf(req: Request): OpName | undefined {
-  return OPS.find((k) => req[k] !== undefined);
-}
+/** The operations dom0 serves its clients (xl and pvsim's tools); others are refused. */
+type ClientOp =
+  | 'createDomain'
+  | 'destroyDomain'
+  | 'pauseDomain'
+  | 'unpauseDomain'
+  | 'shutdownDomain'
+  | 'listDomains'
+  | 'schedCredit'
+  | 'info'
+  | 'dmesg'
+  | 'vcpuList'
+  | 'consoleRead'
+  | 'consoleInput'
+  | 'xenstore'
+  | 'deviceStats';
 
 export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const log = opts.log ?? (() => {});
@@ -112,49 +108,68 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     if (n.domainState) void onDomainState(hv, d, store, configs, n.domainState, log);
   };
 
-  const forward = async (req: Request): Promise<Omit<Response, 'id'>> => {
-    const op = opOf(req);
-    if (!op) return { rc: -38, error: 'unknown operation' };
-    // The PV console is dom0's (xenconsoled): served here for domains with a console ring.
-    if (req.consoleRead) {
-      const id = await resolveDomid(hv, req.consoleRead.domain);
+  type Result = Omit<Response, 'id'>;
+  /** The hypervisor's answer to the same request (domctl and sysctl are Xen's, not dom0's). */
+  const toHypervisor = async <K extends OpName>(op: K, arg: RequestOps[K]): Promise<Result> => {
+    const { id: _id, ...rest } = await hv.request(op, arg);
+    return rest;
+  };
+  const viaHypervisor = <K extends OpName>(op: K) => (arg: RequestOps[K]) => toHypervisor(op, arg);
+  const clientOps: OpTable<Promise<Result>, ClientOp> = {
+    // xl create: dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
+    createDomain: (c) => createDomain(hv, d, configs, c, log),
+    destroyDomain: async (ref) => {
+      // The domain destroyed, found before it goes (a name no longer resolves afterwards). By
+      // name if one is given, as the hypervisor finds it: the domid of a request by name reads
+      // as 0 on the wire, and taking that tore down dom0's own XenStore directory while the
+      // named domain's nodes waited for the hypervisor's notice (after xl had its answer).
+      const destroyed = await resolveDomid(hv, ref);
+      const r = await toHypervisor('destroyDomain', ref);
+      if (r.rc === 0) {
+        const id = destroyed ?? configs.byName(ref.name ?? '');
+        if (id !== undefined) {
+          configs.delete(id);
+          // Unplugged before xl hears back: its images are closed, so they are free for the
+          // next create (the hypervisor's own notice of the destroy may still be on its way).
+          await d.domainDestroyed(id);
+        }
+      }
+      return r;
+    },
+    pauseDomain: viaHypervisor('pauseDomain'),
+    unpauseDomain: viaHypervisor('unpauseDomain'),
+    shutdownDomain: viaHypervisor('shutdownDomain'),
+    listDomains: viaHypervisor('listDomains'),
+    schedCredit: viaHypervisor('schedCredit'),
+    info: viaHypervisor('info'),
+    dmesg: viaHypervisor('dmesg'),
+    vcpuList: viaHypervisor('vcpuList'),
+    // The PV console is dom0's (xenconsoled): served here for domains with a console ring,
+    // by the hypervisor's own log otherwise.
+    consoleRead: async (a) => {
+      const id = await resolveDomid(hv, a.domain);
       const c = id === undefined ? undefined : d.consoles.get(id);
-      if (c) return { rc: 0, console: c.read(req.consoleRead.offset ?? 0).bytes };
-    }
-    if (req.consoleInput) {
-      const id = await resolveDomid(hv, req.consoleInput.domain);
+      if (c) return { rc: 0, console: c.read(a.offset ?? 0).bytes };
+      return toHypervisor('consoleRead', a);
+    },
+    consoleInput: async (a) => {
+      const id = await resolveDomid(hv, a.domain);
       const c = id === undefined ? undefined : d.consoles.get(id);
       if (!c) return { rc: -3, error: 'no such domain, or it has no PV console' };
       // Answered once every byte is queued for the guest: a writer that waits for the answer
       // is held back while the guest does not read (xenconsoled stops reading the pty).
       try {
-        await c.input(req.consoleInput.data);
+        await c.input(a.data);
       } catch (e) {
         return { rc: e instanceof ConsoleInputBusy ? -11 : e instanceof ConsoleInputTooLarge ? -22 : -5, error: (e as Error).message };
       }
       return { rc: 0 };
-    }
-    if (req.xenstore) return xenstoreOp(store, req.xenstore);
-    if (req.deviceStats) return { rc: 0, deviceStats: { domains: d.deviceStats() } };
-    // dom0's own domain builder writes the guest's bootstrap pages (libxc's job in Xen).
-    // The domain destroyed, found before it goes (a name no longer resolves afterwards). By
-    // name if one is given, as the hypervisor finds it: the domid of a request by name reads
-    // as 0 on the wire, and taking that tore down dom0's own XenStore directory while the
-    // named domain's nodes waited for the hypervisor's notice (after xl had its answer).
-    const destroyed = req.destroyDomain ? await resolveDomid(hv, req.destroyDomain) : undefined;
-    const r = req.createDomain ? { id: 0, ...(await createDomain(hv, d, configs, req.createDomain, log)) } : await hv.request(op, req[op] as RequestOps[typeof op]);
-    if (req.destroyDomain && r.rc === 0) {
-      const id = destroyed ?? configs.byName(req.destroyDomain.name ?? '');
-      if (id !== undefined) {
-        configs.delete(id);
-        // Unplugged before xl hears back: its images are closed, so they are free for the
-        // next create (the hypervisor's own notice of the destroy may still be on its way).
-        await d.domainDestroyed(id);
-      }
-    }
-    const { id: _id, ...rest } = r;
-    return rest;
+    },
+    xenstore: (a) => xenstoreOp(store, a),
+    deviceStats: async () => ({ rc: 0, deviceStats: { domains: d.deviceStats() } }),
   };
+  const forward = async (req: Request): Promise<Result> =>
+    (await dispatchRequest<Promise<Result>>(clientOps, req)?.result) ?? { rc: -38, error: 'unknown operation' };
 
   const server = await serve({
     host: opts.host,

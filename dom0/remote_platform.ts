@@ -6,6 +6,7 @@
 import type { Peer } from '../protocol/session.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
+import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 
 export class RemotePlatformError extends Error {
   override readonly name = 'RemotePlatformError';
@@ -30,7 +31,7 @@ export class RemotePlatform implements Dom0Platform {
     } else {
       const r = await this.hv.request('mapForeign', { domid, mfn });
       if (r.rc !== 0 || !r.page) throw new RemotePlatformError(`map of d${domid} mfn 0x${mfn.toString(16)} failed: ${r.error}`);
-      bytes = new Uint8Array(4096);
+      bytes = new Uint8Array(PAGE_SIZE);
       bytes.set(r.page);
       this.mirrors.set(mfn, { bytes, refs: 1 });
     }
@@ -79,7 +80,7 @@ export class RemotePlatform implements Dom0Platform {
       bytes = existing.bytes;
       bytes.set(g.page);
     } else {
-      bytes = new Uint8Array(4096);
+      bytes = new Uint8Array(PAGE_SIZE);
       bytes.set(g.page);
       this.mirrors.set(mfn, { bytes, refs: 1 });
     }
@@ -129,7 +130,7 @@ export class RemotePlatform implements Dom0Platform {
     if (ev.timeNs !== undefined && ev.timeNs > this.timeNs) this.timeNs = ev.timeNs;
     for (const p of ev.pages) {
       const m = this.mirrors.get(p.mfn);
-      if (m && p.offset + p.data.length <= 4096) m.bytes.set(p.data, p.offset);
+      if (m && p.offset + p.data.length <= PAGE_SIZE) m.bytes.set(p.data, p.offset);
     }
     await this.handlers.get(ev.port)?.();
     await this.flush();

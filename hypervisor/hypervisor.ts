@@ -37,6 +37,7 @@ import { runRealtime, type RealtimeOptions } from './run/realtime.ts';
 import { DomainLifecycle, type CreateDomainOptions } from './domain/lifecycle.ts';
 import { Console } from './console.ts';
 import { Traps } from './traps.ts';
+import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 
 export type { SchedulerName } from './sched/core.ts';
 export type { EventHooks } from './evtchn/hooks.ts';
@@ -108,7 +109,7 @@ export class Hypervisor implements HypervisorServices {
 
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
-    const nrFrames = Math.floor(bytes / 4096);
+    const nrFrames = Math.floor(bytes / PAGE_SIZE);
     // Refused here, at start, rather than discovered when a guest reaches the top frame.
     if (!Number.isSafeInteger(bytes) || nrFrames < 1 || nrFrames > MAX_FRAMES - FIRST_MFN) {
       throw new RangeError(`machine memory of ${Math.floor(bytes / 2 ** 20)} MiB is not supported: it must be 1..${MAX_MACHINE_MEMORY_MIB} MiB (machine frames 0x${FIRST_MFN.toString(16)}.. up to Sv32's 34-bit physical addresses)`);
@@ -164,7 +165,7 @@ export class Hypervisor implements HypervisorServices {
     });
     this.printk(`pvsim hypervisor: ${bytes >> 20} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
-      const w = this.watchers.get(Math.floor(pa / 4096));
+      const w = this.watchers.get(Math.floor(pa / PAGE_SIZE));
       return w ? w(pa, size) : false;
     };
     // Event channels are part of the core PV interface: always on.

@@ -3,8 +3,9 @@
 // and whoever reads them (the MMU walk, the hypervisor's page-type validation), so the
 // format is defined once here, below both (the privileged spec, "Sv32").
 
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT;
+import { PAGE_SHIFT, PAGE_SIZE } from './xen/xen.ts';
+
+export { PAGE_SHIFT, PAGE_SIZE };
 
 // ---- Sv32 PTE bits ----
 export const PTE_V = 1 << 0;

@@ -51,6 +51,11 @@ export interface DeviceStats {
   netRxDropped: number;
 }
 export interface DeviceStatsList { domains: DeviceStats[] }
+/**
+ * Bytes of console output kept per domain (by the hypervisor for its own console, by dom0's
+ * console backend for a guest's) for a ConsoleRead after the fact; older bytes are dropped.
+ */
+export const CONSOLE_LOG_BYTES = 64 * 1024;
 export interface ConsoleRead { domain: DomainRef; offset?: number }
 export interface DomainInfo {
   domid: number;
@@ -164,6 +169,25 @@ type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
 const _allOps: MissingOp extends never ? true : false = true;
 void _allOps;
 export type Request = { id: number; writes?: PageUpdate[] } & { [K in OpName]?: RequestOps[K] };
+
+/** Handlers by operation, each taking its own operation's argument (request dispatch as a table). */
+export type OpTable<R, K extends OpName = OpName> = { [P in K]: (arg: RequestOps[P]) => R };
+
+/** The operation a request carries (decodeFrame lets exactly one through), or undefined. */
+export function requestOp(req: Request): OpName | undefined {
+  return OP_NAMES.find((k) => req[k] !== undefined);
+}
+
+/**
+ * Calls `table`'s handler for the request's operation: `{ result }`, or undefined when the
+ * request carries no operation or the table has no handler for it.
+ */
+export function dispatchRequest<R>(table: Partial<OpTable<R>>, req: Request): { op: OpName; result: R } | undefined {
+  const op = requestOp(req);
+  if (op === undefined) return undefined;
+  const handler = table[op] as ((arg: RequestOps[OpName]) => R) | undefined;
+  return handler ? { op, result: handler(req[op]!) } : undefined;
+}
 
 export interface ResponseResults {
   domain: DomainInfo;

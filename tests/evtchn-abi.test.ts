@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { evalXenExpressions, oracleAvailable } from './helpers/xen_oracle.ts';
 import * as EC from '../protocol/xen/event_channel.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 
 const available = oracleAvailable();
 if (!available && process.env.CI) throw new Error('CI needs riscv64-unknown-elf-gcc and libxen-dev for the Xen ABI oracle');
@@ -30,7 +31,7 @@ describe.skipIf(!available)('event channel ABI (RV32 ilp32 against /usr/include/
     constants('EVTCHNSTAT_', EC.EVTCHNSTAT);
     constants('VIRQ_', EC.VIRQ);
     const got = evalXenExpressions(HEADERS, ['NR_VIRQS', 'DOMID_SELF', 'DOMID_FIRST_RESERVED', 'BIND_PIRQ__WILL_SHARE', 'sizeof(evtchn_port_t)', 'sizeof(domid_t)']);
-    expect(got).toEqual([EC.NR_VIRQS, EC.DOMID_SELF, EC.DOMID_FIRST_RESERVED, EC.BIND_PIRQ__WILL_SHARE, 4, 2]);
+    expect(got).toEqual([EC.NR_VIRQS, DOMID.SELF, DOMID.FIRST_RESERVED, EC.BIND_PIRQ__WILL_SHARE, 4, 2]);
   });
 
   it('struct evtchn_* offsets and sizes', () => {

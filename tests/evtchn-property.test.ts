@@ -19,7 +19,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DOMID_SELF, EVTCHNOP } from '../protocol/xen/event_channel.ts';
+import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { evtchnSend, localEventsNeedDelivery, setUpcallMask } from '../hypervisor/evtchn/index.ts';
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { guest, machine, type TestGuest } from './helpers/evtchn_guest.ts';
@@ -54,8 +55,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 function setup(hv: Hypervisor): TestGuest {
   const g = guest(hv, { vcpus: 2, memoryBytes: 512 * 1024 });
   for (let i = 0; i < PAIRS; i++) {
-    const a = g.allocUnbound(DOMID_SELF);
-    expect(g.bindInterdomain(DOMID_SELF, a)).toBe(a + 1);
+    const a = g.allocUnbound(DOMID.SELF);
+    expect(g.bindInterdomain(DOMID.SELF, a)).toBe(a + 1);
   }
   // Start quiet: the binds set their local ports pending.
   g.shared.setUpcallPending(0, 0);

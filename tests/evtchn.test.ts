@@ -3,7 +3,8 @@
 // the upcall line, wake-ups, and an interdomain ping-pong between two domains.
 
 import { describe, expect, it } from 'vitest';
-import { EVTCHNOP, EVTCHNSTAT, VIRQ, DOMID_SELF, EVTCHN_STATUS } from '../protocol/xen/event_channel.ts';
+import { EVTCHNOP, EVTCHNSTAT, VIRQ, EVTCHN_STATUS } from '../protocol/xen/event_channel.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { evtchnDump, evtchnSend, evtchnSetMaxPort, isPortPending, isPortValid, localEventsNeedDelivery, sendGlobalVirq, sendVirq, setUpcallMask, updateUpcallLine } from '../hypervisor/evtchn/index.ts';
 import { ARG, E, UNMAPPED, args, guest, machine, type TestGuest } from './helpers/evtchn_guest.ts';
 
@@ -45,7 +46,7 @@ describe('EVTCHNOP_alloc_unbound', () => {
     const hv = machine();
     const g = guest(hv);
     expect(g.allocUnbound(7)).toBe(1);
-    expect(g.allocUnbound(DOMID_SELF)).toBe(2);
+    expect(g.allocUnbound(DOMID.SELF)).toBe(2);
     expect(g.status(1)).toMatchObject({ rc: 0, status: EVTCHNSTAT.unbound, dom: 7, vcpu: 0 });
     expect(g.status(2)).toMatchObject({ status: EVTCHNSTAT.unbound, dom: g.domid });
     expect(g.close(1)).toBe(0);
@@ -57,11 +58,11 @@ describe('EVTCHNOP_alloc_unbound', () => {
     const dom0 = guest(hv, { privileged: true });
     const a = guest(hv);
     const b = guest(hv);
-    expect(a.allocUnbound(DOMID_SELF, b.domid)).toBe(E('EPERM'));
+    expect(a.allocUnbound(DOMID.SELF, b.domid)).toBe(E('EPERM'));
     expect(b.status(1).status).toBe(EVTCHNSTAT.closed);
     expect(a.allocUnbound(0, 999)).toBe(E('ESRCH'));
     // dom0 allocates in b a port that b's peer dom0 (DOMID_SELF = the caller) may bind.
-    expect(dom0.allocUnbound(DOMID_SELF, b.domid)).toBe(1);
+    expect(dom0.allocUnbound(DOMID.SELF, b.domid)).toBe(1);
     expect(b.status(1)).toMatchObject({ status: EVTCHNSTAT.unbound, dom: 0 });
     expect(dom0.status(1).status).toBe(EVTCHNSTAT.closed);
   });
@@ -89,7 +90,7 @@ describe('EVTCHNOP_alloc_unbound', () => {
     expect(g.op(EVTCHNOP.alloc_unbound, undefined, { va: g.layout.mappedEnd - 4 }).rc).toBe(E('EFAULT'));
     expect(g.status(1).status).toBe(EVTCHNSTAT.closed);
     // The bootstrap page tables are mapped read-only: readable, not writable.
-    const ro = readOnlyArg(g, args(8, [[0, 2, DOMID_SELF], [2, 2, 5]]));
+    const ro = readOnlyArg(g, args(8, [[0, 2, DOMID.SELF], [2, 2, 5]]));
     expect(g.op(EVTCHNOP.alloc_unbound, undefined, { va: ro }).rc).toBe(E('EFAULT'));
     expect(g.status(1).status).toBe(EVTCHNSTAT.unbound);
   });
@@ -132,8 +133,8 @@ describe('EVTCHNOP_bind_interdomain', () => {
 
   it('binds a loopback channel within one domain (DOMID_SELF)', () => {
     const g = guest(machine());
-    const p1 = g.allocUnbound(DOMID_SELF);
-    const p2 = g.bindInterdomain(DOMID_SELF, p1);
+    const p1 = g.allocUnbound(DOMID.SELF);
+    const p2 = g.bindInterdomain(DOMID.SELF, p1);
     expect(p2).toBe(2);
     g.drain();
     expect(g.send(p1)).toBe(0);
@@ -286,7 +287,7 @@ describe('EVTCHNOP_status', () => {
     const unbound = g.status(g.allocUnbound(5));
     expect(unbound.raw.getUint32(EVTCHN_STATUS.u, true)).toBe(0xaaaa_0005);
     expect(unbound.raw.getUint32(20, true)).toBe(0xbbbb_bbbb);
-    expect(unbound.raw.getUint16(0, true)).toBe(DOMID_SELF); // in-fields come back unchanged
+    expect(unbound.raw.getUint16(0, true)).toBe(DOMID.SELF); // in-fields come back unchanged
   });
 
   it('lets only the privileged domain look at another domain; bad ports are -EINVAL first', () => {
@@ -304,7 +305,7 @@ describe('EVTCHNOP_status', () => {
 
   it('is -EFAULT when the result cannot be written back', () => {
     const g = guest(machine());
-    const ro = readOnlyArg(g, args(24, [[0, 2, DOMID_SELF], [4, 4, 0]]));
+    const ro = readOnlyArg(g, args(24, [[0, 2, DOMID.SELF], [4, 4, 0]]));
     expect(g.op(EVTCHNOP.status, undefined, { va: ro }).rc).toBe(E('EFAULT'));
     expect(g.op(EVTCHNOP.status, undefined, { va: UNMAPPED }).rc).toBe(E('EFAULT'));
   });
@@ -322,7 +323,7 @@ describe('EVTCHNOP_reset', () => {
     for (let p = 1; p < 64; p++) expect(a.status(p).status).toBe(EVTCHNSTAT.closed);
     expect(b.status(pb)).toMatchObject({ status: EVTCHNSTAT.unbound, dom: a.domid });
     expect(a.bindVirq(VIRQ.TIMER)).toBe(1);
-    expect(a.reset(DOMID_SELF, true)).toBe(E('EBUSY'));
+    expect(a.reset(DOMID.SELF, true)).toBe(E('EBUSY'));
   });
 
   it('another domain: -EPERM unless privileged, -EINVAL unless it is paused', () => {
@@ -623,9 +624,9 @@ describe('interdomain ping-pong', () => {
   it('argument structs live in guest memory and come back with the result filled in', () => {
     const hv = machine();
     const a = guest(hv);
-    const r = a.op(EVTCHNOP.alloc_unbound, args(8, [[0, 2, DOMID_SELF], [2, 2, 3], [4, 4, 0xffff_ffff]]));
+    const r = a.op(EVTCHNOP.alloc_unbound, args(8, [[0, 2, DOMID.SELF], [2, 2, 3], [4, 4, 0xffff_ffff]]));
     expect(r.rc).toBe(0);
-    expect([r.out.getUint16(0, true), r.out.getUint16(2, true), r.out.getUint32(4, true)]).toEqual([DOMID_SELF, 3, 1]);
+    expect([r.out.getUint16(0, true), r.out.getUint16(2, true), r.out.getUint32(4, true)]).toEqual([DOMID.SELF, 3, 1]);
     // A failing command leaves the guest's struct untouched.
     const f = a.op(EVTCHNOP.bind_virq, args(12, [[0, 4, 77], [4, 4, 0], [8, 4, 0x1234]]));
     expect(f.rc).toBe(E('EINVAL'));

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameType } from '../hypervisor/mm/frame_table.ts';
 import { PTE_GNTTAB } from '../hypervisor/mm/page_types.ts';
 import { DomainGnttab, gnttabCopyForDomain, gnttabMapForDomain, gnttabUnmapForDomain } from '../hypervisor/gnttab/index.ts';
-import { DOMID } from '../protocol/xen/mm.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { GNTCOPY, GNTMAP, GNTST, GNTTABOP, GTF } from '../protocol/xen/grant_table.ts';
 import { ARG, E, MiB, MmGuest, RW, SPARE_VA, UNMAPPED, expectConsistent, machine, pte, PTE_V } from './mm_helpers.ts';
 

@@ -11,7 +11,7 @@ import { isPortPending } from '../hypervisor/evtchn/index.ts';
 import { readStartInfo } from '../protocol/xen/start_info.ts';
 import { copyFromGuest } from '../hypervisor/mm/guest_access.ts';
 import { XENSTORE_DOMAIN_INTERFACE as XSI, XS_TYPE } from '../protocol/xen/xs_wire.ts';
-import { XENCONS } from '../dom0/backends/console/ring.ts';
+import { XENCONS } from '../protocol/xen/console.ts';
 import { pvImage, SPIN } from './helpers/pv_image.ts';
 
 const MiB = 1024 * 1024;

@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { evalXenExpressions, oracleAvailable } from './helpers/xen_oracle.ts';
-import { DOMID, MMU, MMUEXT, MMUEXT_OP, MMU_UPDATE, UVMF } from '../protocol/xen/mm.ts';
+import { MMU, MMUEXT, MMUEXT_OP, MMU_UPDATE, UVMF } from '../protocol/xen/mm.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { MEMOP_EXTENT_SHIFT, XENMEM, XENMEMF, XEN_MEMORY_RESERVATION } from '../protocol/xen/memory.ts';
 
 const available = oracleAvailable();

@@ -12,7 +12,7 @@ import { doMmuUpdate } from '../hypervisor/mm/mmu_update.ts';
 import { pinTable, setBaseptr, unpinTable } from '../hypervisor/mm/mmuext.ts';
 import { finishMm, mmContext } from '../hypervisor/mm/page_types.ts';
 import { auditFrames } from '../hypervisor/mm/domain_mm.ts';
-import { DOMID } from '../protocol/xen/mm.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { MiB, MmGuest, RO, RW, SPARE_VA, pte, PTE_V } from './mm_helpers.ts';
 
 const POOL = 5; // frames the sequences play with

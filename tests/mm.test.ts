@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { FrameType } from '../hypervisor/mm/frame_table.ts';
 import { PTE_GNTTAB } from '../hypervisor/mm/page_types.ts';
 import { CSR_SATP } from '../hypervisor/cpu/csr.ts';
-import { DOMID, MMU, MMUEXT, UVMF } from '../protocol/xen/mm.ts';
+import { MMU, MMUEXT, UVMF } from '../protocol/xen/mm.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
 import {
   ARG,

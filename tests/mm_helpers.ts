@@ -12,7 +12,8 @@ import type { Domain, Vcpu } from '../hypervisor/domain/domain.ts';
 import type { PvLayout } from '../xenguest/pv_bootstrap.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
-import { DOMID, MMU_UPDATE, MMUEXT_OP } from '../protocol/xen/mm.ts';
+import { MMU_UPDATE, MMUEXT_OP } from '../protocol/xen/mm.ts';
+import { DOMID } from '../protocol/xen/xen.ts';
 import { XEN_MEMORY_RESERVATION } from '../protocol/xen/memory.ts';
 import {
   GNTTABOP,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { decodeFrame, encodeFrame, FrameType, MAX_FRAME_BYTES, OP_NAMES, RESULT_NAMES, WireError, type Frame } from '../protocol/wire.ts';
+import { decodeFrame, dispatchRequest, encodeFrame, FrameType, MAX_FRAME_BYTES, OP_NAMES, requestOp, RESULT_NAMES, WireError, type Frame, type OpTable, type Request } from '../protocol/wire.ts';
 
 const req = FrameType.lookupType('pvsim.Request');
 const rsp = FrameType.lookupType('pvsim.Response');
@@ -78,5 +78,27 @@ describe('pvsim.proto and wire.ts', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('request dispatch by table', () => {
+  it('finds the one operation of a decoded request and calls its handler with its argument', () => {
+    const bytes = encodeFrame({ request: { id: 7, pauseDomain: { name: 'g' } } });
+    const r = decodeFrame(bytes).request!;
+    expect(requestOp(r)).toBe('pauseDomain');
+    const seen: unknown[] = [];
+    const table: Partial<OpTable<string>> = {
+      pauseDomain: (ref) => (seen.push(ref), `pause ${ref.name}`),
+      info: () => 'info',
+    };
+    expect(dispatchRequest(table, r)).toEqual({ op: 'pauseDomain', result: 'pause g' });
+    expect(seen).toEqual([{ name: 'g' }].map((x) => expect.objectContaining(x)));
+  });
+
+  it('is undefined for an operation the table has no handler for, and for no operation', () => {
+    const table: Partial<OpTable<string>> = { info: () => 'info' };
+    expect(dispatchRequest(table, { id: 1, dmesg: {} } as Request)).toBeUndefined();
+    expect(dispatchRequest(table, { id: 1 } as Request)).toBeUndefined();
+    expect(requestOp({ id: 1 } as Request)).toBeUndefined();
   });
 });

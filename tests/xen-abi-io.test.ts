@@ -3,6 +3,7 @@
 // round-trips the typed read/write helpers.
 
 import { SharedRing } from '../protocol/ring.ts';
+import { XENCONS } from '../protocol/xen/console.ts';
 import { describe, expect, it } from 'vitest';
 import { evalXenExpressions, oracleAvailable } from './helpers/xen_oracle.ts';
 import {
@@ -353,5 +354,14 @@ describe('netif helpers', () => {
     expect(dv.getUint16(100 + 2, true)).toBe(1448);
     expect(dv.getUint8(100 + 4)).toBe(2);
     expect(dv.getUint8(100 + 5)).toBe(0);
+  });
+});
+
+describe.skipIf(!available)('console ring ABI (xen/io/console.h)', () => {
+  it('struct xencons_interface', () => {
+    const CONS = ['xen/xen.h', 'xen/io/console.h'];
+    const { IN_SIZE, OUT_SIZE, ...fields } = XENCONS;
+    expect(offsets(CONS, 'struct xencons_interface', fields)).toEqual(fields);
+    expect(evalXenExpressions(CONS, ['sizeof(((struct xencons_interface *)0)->in)', 'sizeof(((struct xencons_interface *)0)->out)'])).toEqual([IN_SIZE, OUT_SIZE]);
   });
 });

@@ -16,8 +16,7 @@
 // until its frontend changes state. Each device is handled on its own: a throw while
 // handling one is logged and the scan goes on to the others.
 
-import type { Xenstored } from '../xenstore/index.ts';
-import { parsePerms, type Caller } from '../xenstore/index.ts';
+import type { Caller, Xenstored } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import { backendErrorPath, frontendPath } from '../toolstack/devices.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
@@ -249,9 +248,4 @@ export class XenbusBackend {
       this.offer(dev, fe);
     }
   }
-}
-
-/** Sets the XenStore permissions that let dom0 watch a guest's frontend directory. */
-export function frontendReadable(xs: Xenstored, path: string, domid: number): void {
-  xs.fire(xs.store.setPerms(DOM0, path, parsePerms([`n${domid}`, 'r0'])!));
 }

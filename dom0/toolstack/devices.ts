@@ -9,6 +9,7 @@
 import type { Xenstored } from '../xenstore/index.ts';
 import { parsePerms, type Caller } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
+import { BLKBACK_KEY, BLKFRONT_KEY } from '../../protocol/xen/blkif.ts';
 import { deviceKeysProblem } from './validate.ts';
 import type { XlConfig } from './xlcfg/index.ts';
 
@@ -25,14 +26,14 @@ export interface DeviceSpec {
   frontend: Record<string, string>;
 }
 
-/** The vbd keys libxl writes for a file-backed disk (xl.cfg `disk=['file:<path>,<vdev>,<mode>']`). */
+/** The vbd keys libxl writes for a file-backed disk (xl.cfg `disk=['file:<path>,<vdev>,<mode>']`); device-type on both sides. */
 export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; vdev: string; devtype?: string }): DeviceSpec {
   const devtype = d.devtype ?? 'disk';
   return {
     kind: 'vbd',
     devid: d.devid,
-    backend: { params: d.path, mode: d.access, type: 'file', dev: d.vdev, 'device-type': devtype, removable: '0', bootable: '1' },
-    frontend: { 'virtual-device': String(d.devid), 'device-type': devtype },
+    backend: { [BLKBACK_KEY.params]: d.path, [BLKBACK_KEY.mode]: d.access, [BLKBACK_KEY.type]: 'file', dev: d.vdev, [BLKFRONT_KEY.device_type]: devtype, removable: '0', bootable: '1' },
+    frontend: { [BLKFRONT_KEY.virtual_device]: String(d.devid), [BLKFRONT_KEY.device_type]: devtype },
   };
 }
 

@@ -5,6 +5,7 @@
 import type { DeviceStats, DomainInfo, Response } from '../../protocol/wire.ts';
 import type { Peer } from '../../protocol/session.ts';
 import { domainStateString } from './format.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 export interface XentopSample {
   domains: readonly DomainInfo[];
@@ -29,7 +30,7 @@ export function formatXentop(now: XentopSample, before?: XentopSample): string {
   for (const d of now.domains) {
     const prev = before?.domains.find((p) => p.domid === d.domid);
     const cpuPct = prev && dt > 0 ? (100 * (d.cpuTimeNs - prev.cpuTimeNs)) / dt : 0;
-    const memKb = (d.totPages * 4096) / 1024;
+    const memKb = (d.totPages * PAGE_SIZE) / 1024;
     const dev = now.devices.find((s) => s.domid === d.domid);
     const cells = [
       d.name.length > 10 ? d.name.slice(0, 10) : d.name,

@@ -4,7 +4,7 @@
 //   attachRing(daemon, domid, ...)   serve a guest's store page (after XS_INTRODUCE)
 //   new XsClient(daemon)             in-process API for pvsim's own tools
 
-export { Xenstored, directoryPart, DOMID_SELF, type XenstoredOptions, type DomainRecord } from './xenstored.ts';
+export { Xenstored, directoryPart, type XenstoredOptions, type DomainRecord } from './xenstored.ts';
 export { Store, Transaction, XsError, DEFAULT_QUOTAS, entrySize, type Quotas, type XsNode, type WatchFire } from './store.ts';
 export { Connection, type ConnectionTransport, type Watch } from './connection.ts';
 export { RingTransport, attachRing, type RingOptions } from './ring.ts';

@@ -4,13 +4,12 @@
 // home, /local/domain/<domid> (dom0's socket clients included, as cxenstored does).
 // Special watch paths start with '@' (@introduceDomain, @releaseDomain).
 
-import { XENSTORE_ABS_PATH_MAX, XENSTORE_REL_PATH_MAX } from '../../protocol/xen/xs_wire.ts';
+import { XENSTORE_ABS_PATH_MAX } from '../../protocol/xen/xs_wire.ts';
 
 const VALID = /^[A-Za-z0-9\-/_@]*$/;
 
 export const INTRODUCE_DOMAIN = '@introduceDomain';
 export const RELEASE_DOMAIN = '@releaseDomain';
-export const SPECIAL_PATHS = [INTRODUCE_DOMAIN, RELEASE_DOMAIN] as const;
 
 /** /local/domain/<domid>: a domain's home, the base of its relative paths. */
 export function domainPath(domid: number): string {
@@ -29,11 +28,6 @@ export function isValidNodePath(p: string): boolean {
 /** Whether `p` names a special watch path (any '@' path; only two are ever fired). */
 export function isSpecialPath(p: string): boolean {
   return p.startsWith('@');
-}
-
-/** Whether a client-supplied relative path is within the relative length limit. */
-export function relativePathLengthOk(p: string): boolean {
-  return p.startsWith('/') || p.startsWith('@') || p.length <= XENSTORE_REL_PATH_MAX;
 }
 
 /** `p` made absolute against `home` (absolute and special paths are returned as they are). */

@@ -29,11 +29,8 @@ import {
   RELEASE_DOMAIN,
 } from './path.ts';
 import { accessFor, DOM0_ONLY, formatPerms, parsePerms, type XsPerm } from './perms.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import { Store, XsError, type Quotas, type Transaction, type WatchFire } from './store.ts';
-
-/** Xen's DOMID_SELF and the first reserved domid (xen/xen.h). */
-export const DOMID_SELF = 0x7ff0;
-export const DOMID_FIRST_RESERVED = 0x7ff0;
 
 export interface XenstoredOptions {
   quotas?: Partial<Quotas>;
@@ -185,7 +182,7 @@ export class Xenstored {
    * as Xen does and calls onIntroduce again with the new page and port.
    */
   introduceDomain(domid: number, mfn: number, port: number): void {
-    if (!Number.isInteger(domid) || domid <= 0 || domid >= DOMID_FIRST_RESERVED) throw new XsError('EINVAL', `bad domid ${domid}`);
+    if (!Number.isInteger(domid) || domid <= 0 || domid >= DOMID.FIRST_RESERVED) throw new XsError('EINVAL', `bad domid ${domid}`);
     if (!Number.isInteger(port) || port <= 0) throw new XsError('EINVAL', `bad port ${port}`);
     this.onStateChange?.(domid);
     const existing = this.domains.get(domid);
@@ -500,7 +497,7 @@ export class Xenstored {
       T.IS_DOMAIN_INTRODUCED,
       (c, m) => {
         const domid = atoi(oneArg(m));
-        const yes = domid === DOMID_SELF || domid === 0 || this.domains.has(domid);
+        const yes = domid === DOMID.SELF || domid === 0 || this.domains.has(domid);
         this.reply(c, m, latin1ToBytes(yes ? 'T\0' : 'F\0'));
       },
       { priv: true },

@@ -2,7 +2,7 @@
 // indexed by frame number, plus MMIO regions. The engine reads frames directly (hot path);
 // everything else goes through the helpers below.
 
-import { PAGE_SHIFT, PAGE_SIZE } from '../../protocol/sv32.ts';
+import { PAGE_SHIFT, PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 export { PAGE_SHIFT, PAGE_SIZE };
 export const PAGE_MASK = PAGE_SIZE - 1;

@@ -96,17 +96,3 @@ export function finishPvDomain(frames: FrameTable, domain: Domain, boot: PvBoot)
   mmInitDomain(frames, domain, boot.l2Mfn); // validates and pins the tables, vCPU 0's base
   gnttabInit(domain);
 }
-
-export function buildPvDomain(frames: FrameTable, image: Uint8Array, opts: PvBuildOptions): { domain: Domain; layout: PvLayout } {
-  const plan = planPvDomain(image, opts);
-  const domain = allocPvDomain(frames, opts.domid, opts.name, plan.nrPages, plan.privileged);
-  try {
-    writePvBootstrap(plan, domain.p2m, domain.sharedInfoMfn, { store: 0, console: 0 }, (pfn) => frames.frameStorage(domain.p2m[pfn]!));
-    finishPvDomain(frames, domain, pvBoot(plan, domain.p2m));
-  } catch (e) {
-    for (const mfn of domain.p2m) frames.release(mfn);
-    frames.release(domain.sharedInfoMfn);
-    throw e;
-  }
-  return { domain, layout: plan.layout };
-}

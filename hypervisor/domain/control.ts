@@ -5,19 +5,14 @@ import type { Domain } from './domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
 import { SHUTDOWN } from '../../protocol/xen/hypercall.ts';
+import type { DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 
-export interface DomainInfo {
-  domid: number;
-  name: string;
-  flags: number;
-  totPages: number;
-  maxPages: number;
+/**
+ * XEN_DOMCTL_getdomaininfo's answer: the wire's DomainInfo (what dom0 sees) plus the
+ * shared_info frame, which only the hypercall reports.
+ */
+export interface DomainInfo extends WireDomainInfo {
   sharedInfoFrame: number;
-  cpuTimeNs: number;
-  nrOnlineVcpus: number;
-  maxVcpuId: number;
-  weight: number;
-  cap: number;
 }
 
 export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
@@ -45,7 +40,7 @@ export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
     maxPages: d.maxPages,
     sharedInfoFrame: d.sharedInfoMfn,
     cpuTimeNs: cpu,
-    nrOnlineVcpus: online.length + external,
+    onlineVcpus: online.length + external,
     maxVcpuId: d.vcpus.length + external - 1,
     weight: d.sched.weight,
     cap: d.sched.cap,

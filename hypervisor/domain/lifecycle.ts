@@ -19,6 +19,7 @@ import type { SchedCore } from '../sched/core.ts';
 import type { VcpuTimers } from '../time/vcpu_timer.ts';
 import type { PcpuClocks } from '../run/pcpu.ts';
 import { TRC, type TraceBuffer } from '../trace/trace.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 /** vCPUs of the dom0 process (Xen's dom0_max_vcpus; pvsim's dom0 is one Node.js thread). */
 export const DOM0_VCPUS = 1;
@@ -114,7 +115,7 @@ export class DomainLifecycle {
     // Checked before taking anything, so a create that cannot fit allocates nothing (+1: shared_info).
     const free = frames.nrFrames - frames.allocated;
     if (opts.nrPages + 1 > free) {
-      const mib = (n: number) => Math.floor((n * 4096) / 2 ** 20);
+      const mib = (n: number) => Math.floor((n * PAGE_SIZE) / 2 ** 20);
       throw new OutOfMemoryError(`out of machine memory: domain "${opts.name}" needs ${mib(opts.nrPages)} MiB, ${mib(free)} MiB free`);
     }
     const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
@@ -138,8 +139,8 @@ export class DomainLifecycle {
   finishBuild(d: Domain, boot: PvBoot, layout: { storeVa: number; consoleVa: number; virtBase: number }): void {
     finishPvDomain(this.hv.frames, d, boot);
     for (const v of d.vcpus) this.deps.sched.insertVcpu(v);
-    d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / 4096]!;
-    d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / 4096]!;
+    d.storeMfn = d.p2m[(layout.storeVa - layout.virtBase) / PAGE_SIZE]!;
+    d.consoleMfn = d.p2m[(layout.consoleVa - layout.virtBase) / PAGE_SIZE]!;
     this.deps.trace.record(this.deps.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
     this.deps.printk(`d${d.domid}: built PV domain "${d.name}", ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
     this.observers.onDomainCreated?.(d);

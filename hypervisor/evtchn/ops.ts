@@ -8,7 +8,8 @@
 // (control) domain, else -EPERM.
 
 import { xenErr } from '../../protocol/xen/errno.ts';
-import { DOMID_SELF, EVTCHNSTAT, NR_VIRQS, virqIsGlobal } from '../../protocol/xen/event_channel.ts';
+import { EVTCHNSTAT, NR_VIRQS, virqIsGlobal } from '../../protocol/xen/event_channel.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { DomainEvtchn, ECS, EVTCHNS_PER_BUCKET } from './state.ts';
@@ -16,7 +17,7 @@ import { clearPending, setPending, unmask } from './two_level.ts';
 
 /** Xen's rcu_lock_domain_by_any_id(): DOMID_SELF or a live domain id; undefined = -ESRCH. */
 function domainByAnyId(hv: HypervisorServices, cur: Domain, domid: number): Domain | undefined {
-  const d = domid === DOMID_SELF ? cur : hv.domain(domid);
+  const d = domid === DOMID.SELF ? cur : hv.domain(domid);
   return d?.evtchn ? d : undefined;
 }
 
@@ -69,7 +70,7 @@ export function evtchnAllocUnbound(hv: HypervisorServices, cur: Domain, dom: num
   if (!mayControl(cur, d)) return xenErr('EPERM');
   e.state[port] = ECS.UNBOUND;
   // DOMID_SELF names the caller, which is not `d` when the control domain allocates for another.
-  e.remoteDomid[port] = remoteDom === DOMID_SELF ? cur.domid : remoteDom;
+  e.remoteDomid[port] = remoteDom === DOMID.SELF ? cur.domid : remoteDom;
   return port;
 }
 

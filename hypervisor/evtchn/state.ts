@@ -16,7 +16,6 @@ export const ECS = {
   VIRQ: 5,
   IPI: 6,
 } as const;
-export type EcsState = (typeof ECS)[keyof typeof ECS];
 
 /**
  * Ports become valid a bucket at a time, as in Xen (EVTCHNS_PER_BUCKET = a page of 64-byte

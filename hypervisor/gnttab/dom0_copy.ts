@@ -6,7 +6,7 @@ import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { FrameType } from '../mm/frame_table.ts';
 import { gnttabCopyForDomain } from './index.ts';
-import { DOMID_SELF } from '../../protocol/xen/event_channel.ts';
+import { DOMID, PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { GNTCOPY, GNTST } from '../../protocol/xen/grant_table.ts';
 
 const bounce = new WeakMap<Domain, number>();
@@ -21,11 +21,11 @@ function bounceFrame(hv: HypervisorServices, control: Domain): number {
 }
 
 export function copyToGrant(hv: HypervisorServices, control: Domain, domid: number, ref: number, offset: number, data: Uint8Array): number {
-  if (data.length === 0 || data.length > 4096 || offset < 0 || offset + data.length > 4096) return GNTST.bad_copy_arg;
+  if (data.length === 0 || data.length > PAGE_SIZE || offset < 0 || offset + data.length > PAGE_SIZE) return GNTST.bad_copy_arg;
   const mfn = bounceFrame(hv, control);
   hv.mem.ensureFrame(mfn).set(data, 0);
   return gnttabCopyForDomain(hv, control, {
-    source: { u: mfn, domid: DOMID_SELF, offset: 0 },
+    source: { u: mfn, domid: DOMID.SELF, offset: 0 },
     dest: { u: ref, domid, offset },
     len: data.length,
     flags: GNTCOPY.dest_gref,
@@ -34,11 +34,11 @@ export function copyToGrant(hv: HypervisorServices, control: Domain, domid: numb
 }
 
 export function copyFromGrant(hv: HypervisorServices, control: Domain, domid: number, ref: number, offset: number, len: number): { status: number; data: Uint8Array } {
-  if (len <= 0 || len > 4096 || offset < 0 || offset + len > 4096) return { status: GNTST.bad_copy_arg, data: new Uint8Array(0) };
+  if (len <= 0 || len > PAGE_SIZE || offset < 0 || offset + len > PAGE_SIZE) return { status: GNTST.bad_copy_arg, data: new Uint8Array(0) };
   const mfn = bounceFrame(hv, control);
   const status = gnttabCopyForDomain(hv, control, {
     source: { u: ref, domid, offset },
-    dest: { u: mfn, domid: DOMID_SELF, offset: 0 },
+    dest: { u: mfn, domid: DOMID.SELF, offset: 0 },
     len,
     flags: GNTCOPY.source_gref,
     status: 0,

@@ -17,6 +17,7 @@ import { finishMm, mmContext } from '../mm/page_types.ts';
 import { GNTMAP, GNTST } from '../../protocol/xen/grant_table.ts';
 import { gnttabCopy, mapGrantRef, unmapComplete, unmapGrantRef, type CopyOp, type MapGrantOp } from './ops.ts';
 import { DomainGnttab, type GnttabOptions } from './table.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 export { DomainGnttab, DEFAULT_MAX_GRANT_FRAMES, DEFAULT_MAX_MAPTRACK_FRAMES, GNTPIN, type GnttabOptions } from './table.ts';
 export { gnttabCopy, gnttabReleaseMappings, mapGrantRef, querySize, setupTable, unmapComplete, unmapGrantRef } from './ops.ts';
@@ -38,7 +39,7 @@ export function gnttabMapForDomain(hv: HypervisorServices, mapper: Domain, dom: 
   const op: MapGrantOp = { hostAddr: 0, flags: GNTMAP.device_map | (readonly ? GNTMAP.readonly : 0), ref, dom, status: 0, handle: 0, devBusAddr: 0 };
   mapGrantRef(ctx, mapper, null, op);
   finishMm(ctx);
-  return { status: op.status, handle: op.handle, mfn: op.status === GNTST.okay ? op.devBusAddr / 4096 : 0 };
+  return { status: op.status, handle: op.handle, mfn: op.status === GNTST.okay ? op.devBusAddr / PAGE_SIZE : 0 };
 }
 
 /** Ends a gnttabMapForDomain mapping. Returns the GNTST status. */
@@ -46,7 +47,7 @@ export function gnttabUnmapForDomain(hv: HypervisorServices, mapper: Domain, han
   const ctx = mmContext(hv);
   const map = mapper.gnttab?.maptrack[handle];
   const act = map ? map.rgt.active.get(map.ref) : undefined;
-  const op = { hostAddr: 0, devBusAddr: act ? act.mfn * 4096 : 1, handle, status: 0 };
+  const op = { hostAddr: 0, devBusAddr: act ? act.mfn * PAGE_SIZE : 1, handle, status: 0 };
   const done = unmapGrantRef(ctx, mapper, null, op);
   finishMm(ctx);
   if (done) unmapComplete(ctx, done);

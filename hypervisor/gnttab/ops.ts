@@ -21,11 +21,9 @@ import { FrameType } from '../mm/frame_table.ts';
 import { guestL1Slot } from '../mm/mmu_update.ts';
 import { PTE_GNTTAB, getPageType, putPageAndType, putPageFromL1e, putPageType, readPte, writePte, type MmCtx } from '../mm/page_types.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, pte } from '../mm/sv32.ts';
-import { DOMID } from '../../protocol/xen/mm.ts';
+import { DOMID, PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { GNTCOPY, GNTMAP, GNTST, GTF } from '../../protocol/xen/grant_table.ts';
 import { DomainGnttab, GNTPIN, GNTPIN_OVERFLOW, GNTPIN_WRITE_MASK, type ActiveGrant } from './table.ts';
-
-const PAGE_SIZE = 4096;
 
 /** struct gnttab_map_grant_ref, decoded (64-bit fields as numbers). */
 export interface MapGrantOp {
@@ -373,7 +371,7 @@ interface CopyBuf {
 }
 
 function claimBuf(ctx: MmCtx, ld: Domain, p: CopyPtr, viaGrant: boolean, readonly: boolean): CopyBuf | number {
-  // Only DOMID_SELF may name a frame by number.
+  // Only DOMID.SELF may name a frame by number.
   if (!viaGrant && p.domid !== DOMID.SELF) return GNTST.permission_denied;
   const domain = byAnyId(ctx, ld, p.domid);
   if (!domain) return GNTST.bad_domain;

@@ -3,10 +3,11 @@
 // entries (one per grant in use, with its pin counts) and the maptrack (one per mapping this
 // domain made of another's grant, named by its handle).
 
-import { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1, GTF } from '../../protocol/xen/grant_table.ts';
+import { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1 } from '../../protocol/xen/grant_table.ts';
 import { FrameType } from '../mm/frame_table.ts';
 import type { FrameTable } from '../mm/frame_table.ts';
 import type { PhysMemory } from '../cpu/memory.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 /** What the table's own methods use of the memory context (an MmCtx is one). */
 export interface GnttabMem {
@@ -20,7 +21,7 @@ export const INITIAL_NR_GRANT_FRAMES = 1;
 export const DEFAULT_MAX_GRANT_FRAMES = 32;
 /** xl.cfg max_maptrack_frames default (Xen: 1024 frames of 256 handles). */
 export const DEFAULT_MAX_MAPTRACK_FRAMES = 1024;
-export const MAPTRACK_PER_FRAME = 4096 / 16;
+export const MAPTRACK_PER_FRAME = PAGE_SIZE / 16;
 
 /** Pin counts of an active grant, packed as in Xen (8 bits each). */
 export const GNTPIN = {
@@ -146,8 +147,6 @@ export class DomainGnttab {
     const v = (old | set) & ~clear & 0xffff;
     if (v === old) return;
     dv.setUint16(0, v, true);
-    if (ctx.mem.watched[at.mfn]) ctx.mem.onStore?.(at.mfn * 4096 + at.off, 2);
+    if (ctx.mem.watched[at.mfn]) ctx.mem.onStore?.(at.mfn * PAGE_SIZE + at.off, 2);
   }
 }
-
-export const GTF_BUSY = GTF.reading | GTF.writing;

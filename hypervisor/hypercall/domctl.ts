@@ -45,7 +45,7 @@ export function writeDomainInfo(out: Bytes, base: number, i: DomainInfo): void {
   out.set64(base + GETDOMAININFO.max_pages, i.maxPages);
   out.set64(base + GETDOMAININFO.shared_info_frame, i.sharedInfoFrame);
   out.set64(base + GETDOMAININFO.cpu_time, i.cpuTimeNs);
-  out.set32(base + GETDOMAININFO.nr_online_vcpus, i.nrOnlineVcpus);
+  out.set32(base + GETDOMAININFO.nr_online_vcpus, i.onlineVcpus);
   out.set32(base + GETDOMAININFO.max_vcpu_id, i.maxVcpuId);
   out.b[base + GETDOMAININFO.gpaddr_bits] = 32;
 }

@@ -20,7 +20,7 @@ import {
 } from '../gnttab/index.ts';
 import { copyFromGuest, copyToGuest, guestHandleOkay, writeGuestU32 } from '../mm/guest_access.ts';
 import { finishMm, mmContext } from '../mm/page_types.ts';
-import { DOMID } from '../../protocol/xen/mm.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import {
   GNTST,
   GNTTABOP,

@@ -12,7 +12,7 @@ import { copyFromGuest, guestHandleOkay, readGuestU32, writeGuestU32 } from '../
 import { mayActOn } from '../mm/mmu_update.ts';
 import { finishMm, mmContext } from '../mm/page_types.ts';
 import { currentReservation, decreaseReservation, increaseReservation, populatePhysmap, type ExtentList } from '../mm/reservation.ts';
-import { DOMID } from '../../protocol/xen/mm.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import { MEMOP_CMD_MASK, MEMOP_EXTENT_SHIFT, XENMEM, XEN_MEMORY_RESERVATION, XENMEMF } from '../../protocol/xen/memory.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 import type { HypercallHandler } from './types.ts';

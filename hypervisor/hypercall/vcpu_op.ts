@@ -4,13 +4,13 @@
 import { xenErr } from '../../protocol/xen/errno.ts';
 import {
   VCPUOP,
-  VCPU_GUEST_CONTEXT,
   VCPU_RUNSTATE_INFO,
   VCPU_SET_PERIODIC_TIMER,
   VCPU_SET_SINGLESHOT_TIMER,
   VCPU_SSHOTTMR_future,
   VGCF_online,
 } from '../../protocol/xen/vcpu.ts';
+import { VCPU_GUEST_CONTEXT } from '../../protocol/xen/arch_riscv32.ts';
 import { copyFromGuest, copyToGuest } from '../mm/guest_access.ts';
 import { CSR_SSCRATCH, CSR_SSTATUS, CSR_STVEC, MSTATUS_MXR, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_SUM } from '../cpu/csr.ts';
 import { FrameType } from '../mm/frame_table.ts';

@@ -3,13 +3,14 @@
 import { XENVER, XENVER_SIZES } from '../../protocol/xen/hypercall.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 import { copyFromGuest, copyToGuest } from '../mm/guest_access.ts';
-import { HYPERVISOR_VIRT_START } from '../mm/layout.ts';
+import { HYPERVISOR_VIRT_START, XEN_ARCH_ABI } from '../../protocol/xen/arch_riscv32.ts';
 import type { HypercallHandler } from './types.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 export const XEN_MAJOR = 4;
 export const XEN_MINOR = 17;
 export const XEN_EXTRAVERSION = '.0-pvsim';
-export const XEN_CAPABILITIES = 'xen-3.0-riscv32';
+export const XEN_CAPABILITIES = XEN_ARCH_ABI;
 export const XENFEAT_dom0 = 11;
 
 function fixedString(s: string, size: number): Uint8Array {
@@ -56,7 +57,7 @@ export const xenVersion: HypercallHandler = (ctx, cmd, arg) => {
       return put(u32le(idx, submap));
     }
     case XENVER.pagesize:
-      return 4096;
+      return PAGE_SIZE;
     case XENVER.guest_handle:
       return put(new Uint8Array(XENVER_SIZES.guest_handle));
     case XENVER.commandline:

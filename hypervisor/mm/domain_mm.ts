@@ -8,8 +8,8 @@ import { gnttabReleaseMappings } from '../gnttab/ops.ts';
 import { FrameType, isPageTable, isWritableClass, type FrameTable } from './frame_table.ts';
 import { dropBaseptr, pinTable, setBaseptr } from './mmuext.ts';
 import { DomainMm } from './state.ts';
+import { HYPERVISOR_L2_SLOT } from '../../protocol/xen/arch_riscv32.ts';
 import {
-  L2_XEN_SLOT,
   PTES_PER_TABLE,
   finishMm,
   forceDevalidate,
@@ -113,7 +113,7 @@ export function auditFrames(frames: FrameTable, domains: Iterable<Domain>): stri
           }
         }
       } else if (t === FrameType.L2PageTable) {
-        for (let i = 0; i < L2_XEN_SLOT; i++) {
+        for (let i = 0; i < HYPERVISOR_L2_SLOT; i++) {
           const pte = words[i]! >>> 0;
           if (!(pte & PTE_V) || pte >>> 10 === mfn) continue;
           const target = at(pte >>> 10);
@@ -121,7 +121,7 @@ export function auditFrames(frames: FrameTable, domains: Iterable<Domain>): stri
           target.types++;
           if (frames.typeOf(pte >>> 10) !== FrameType.L1PageTable) problems.push(`L2 ${hex(mfn)}[${i}] points to a frame that is not an L1`);
         }
-        if (words[L2_XEN_SLOT] !== 0) problems.push(`L2 ${hex(mfn)} has an entry in the hypervisor's slot`);
+        if (words[HYPERVISOR_L2_SLOT] !== 0) problems.push(`L2 ${hex(mfn)} has an entry in the hypervisor's slot`);
       }
     }
     for (const base of d.mm?.base ?? []) {

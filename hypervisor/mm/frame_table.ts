@@ -21,7 +21,8 @@
 // idle machine, or an idle domain, costs little host memory.
 
 import { MAX_FRAMES, type PhysMemory } from '../cpu/memory.ts';
-import { DOMID, INVALID_M2P_ENTRY } from '../../protocol/xen/mm.ts';
+import { INVALID_M2P_ENTRY } from '../../protocol/xen/mm.ts';
+import { DOMID, PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 /** Machine frames start at 2 GiB, so a machine address never looks like a small integer. */
 export const FIRST_MFN = 0x80000;
@@ -29,10 +30,7 @@ export const FIRST_MFN = 0x80000;
  * The most machine memory a hypervisor can have: frames from FIRST_MFN up to the end of
  * Sv32's 34-bit physical address space (14,336 MiB).
  */
-export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * 4096) / (1024 * 1024);
-
-export const DOMID_XEN = DOMID.XEN;
-export const DOMID_INVALID = DOMID.INVALID;
+export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * PAGE_SIZE) / (1024 * 1024);
 
 /** What a frame is used as (Xen's PGT_* types, plus the hypervisor's shared pages). */
 export const FrameType = {
@@ -133,7 +131,7 @@ export class FrameTable {
 
   /** Manages machine frames [firstMfn, firstMfn + nrFrames). */
   constructor(readonly mem: PhysMemory, readonly firstMfn: number, readonly nrFrames: number) {
-    this.owner = new Uint16Array(nrFrames).fill(DOMID_INVALID);
+    this.owner = new Uint16Array(nrFrames).fill(DOMID.INVALID);
     this.type = new Uint8Array(nrFrames);
     this.tcount = new Int32Array(nrFrames);
     this.count = new Int32Array(nrFrames);
@@ -347,7 +345,7 @@ export class FrameTable {
       if (list.head === NIL) this.lists.delete(domid);
     }
     this.next[i] = this.prev[i] = NIL;
-    this.owner[i] = DOMID_INVALID;
+    this.owner[i] = DOMID.INVALID;
     this.type[i] = FrameType.Free;
     this.tcount[i] = 0;
     this.count[i] = 0;
@@ -427,7 +425,7 @@ export class FrameTable {
   }
 
   ownerOf(mfn: number): number {
-    return this.isValid(mfn) ? this.owner[mfn - this.firstMfn]! : DOMID_INVALID;
+    return this.isValid(mfn) ? this.owner[mfn - this.firstMfn]! : DOMID.INVALID;
   }
 
   // --- Type state (page_types.ts applies the rules) -----------------------------------------

@@ -4,7 +4,7 @@
 
 import type { Hart } from '../cpu/hart.ts';
 import { PAGE_MASK, PAGE_SIZE } from '../cpu/memory.ts';
-import { HYPERVISOR_VIRT_START } from './layout.ts';
+import { HYPERVISOR_VIRT_START } from '../../protocol/xen/arch_riscv32.ts';
 
 export function copyFromGuest(hart: Hart, va: number, len: number): Uint8Array | null {
   if (len < 0 || va + len > 2 ** 32) return null;

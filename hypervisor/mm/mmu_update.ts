@@ -12,7 +12,6 @@ import { SATP_MODE_SV32, SATP_PPN_MASK } from '../cpu/csr.ts';
 import type { Domain, Vcpu } from '../domain/domain.ts';
 import { FrameType } from './frame_table.ts';
 import {
-  L2_XEN_SLOT,
   PTE_SOFT,
   getPageFromL1e,
   getPageFromL2e,
@@ -27,8 +26,9 @@ import {
   type MmCtx,
 } from './page_types.ts';
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
-import { HYPERVISOR_VIRT_START } from './layout.ts';
-import { DOMID, MMU, UVMF } from '../../protocol/xen/mm.ts';
+import { HYPERVISOR_L2_SLOT, HYPERVISOR_VIRT_START } from '../../protocol/xen/arch_riscv32.ts';
+import { MMU, UVMF } from '../../protocol/xen/mm.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 
 /** Bits a present entry may change without new references (Xen's FASTPATH_FLAG_WHITELIST). */
@@ -80,7 +80,7 @@ export function modL1Entry(ctx: MmCtx, l1mfn: number, index: number, nl1e: numbe
 
 /** Xen's mod_l2_entry(): entry `index` of validated L2 `l2mfn` (owned by `d`) becomes `nl2e`. */
 export function modL2Entry(ctx: MmCtx, l2mfn: number, index: number, nl2e: number, preserveAd: boolean, d: Domain): number {
-  if (index === L2_XEN_SLOT) return xenErr('EPERM');
+  if (index === HYPERVISOR_L2_SLOT) return xenErr('EPERM');
   nl2e >>>= 0;
   const ol2e = readPte(ctx, l2mfn, index);
   if (nl2e & PTE_V) {
@@ -117,7 +117,7 @@ export interface BatchResult {
 
 /**
  * do_mmu_update(): `read(i)` returns request i or null (unreadable: -EFAULT). `foreigndom`:
- * low 16 bits name the domain whose frames may be mapped (DOMID_SELF = the caller), high 16
+ * low 16 bits name the domain whose frames may be mapped (DOMID.SELF = the caller), high 16
  * bits are 1 + the domain whose page tables change (0 = the caller).
  */
 export function doMmuUpdate(ctx: MmCtx, vcpu: Vcpu, count: number, foreigndom: number, read: (i: number) => MmuUpdateReq | null): BatchResult {

@@ -28,15 +28,14 @@ import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
 import { FrameType, isPageTable, isWritableClass, type FrameTable } from './frame_table.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
-import { HYPERVISOR_VIRT_START } from './layout.ts';
+import { HYPERVISOR_L2_SLOT } from '../../protocol/xen/arch_riscv32.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
 /** Software PTE bit (RSW, bit 9) the hypervisor sets on grant mappings; guests may not set it. */
 export const PTE_GNTTAB = 1 << 9;
 /** Software PTE bit (RSW, bit 8) left to the guest. */
 export const PTE_SOFT = 1 << 8;
-/** The L2 slot covering HYPERVISOR_VIRT_START. */
-export const L2_XEN_SLOT = HYPERVISOR_VIRT_START >>> 22;
 export const PTES_PER_TABLE = 1024;
 /** Flags an L2 (non-leaf) entry may not have. */
 const L2_DISALLOW = PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D | PTE_GNTTAB;
@@ -83,7 +82,7 @@ export function readPte(ctx: MmCtx, mfn: number, index: number): number {
 /** Writes a PTE (giving the frame storage if needed) and reports the store to a watcher. */
 export function writePte(ctx: MmCtx, mfn: number, index: number, value: number): void {
   ctx.frames.frameWords(mfn)[index] = value | 0;
-  if (ctx.mem.watched[mfn]) ctx.mem.onStore?.(mfn * 4096 + index * 4, 4);
+  if (ctx.mem.watched[mfn]) ctx.mem.onStore?.(mfn * PAGE_SIZE + index * 4, 4);
 }
 
 export function pteMfn(pte: number): number {
@@ -244,14 +243,14 @@ function validateL2(ctx: MmCtx, mfn: number): number {
   const d = owningDomain(ctx, mfn);
   if (!d) return xenErr('EINVAL');
   const words = ctx.frames.frameWords(mfn);
-  for (let i = 0; i < L2_XEN_SLOT; i++) {
+  for (let i = 0; i < HYPERVISOR_L2_SLOT; i++) {
     const rc = getPageFromL2e(ctx, words[i]! >>> 0, d);
     if (rc < 0) {
       while (i-- > 0) putPageFromL2e(ctx, words[i]! >>> 0, mfn);
       return rc;
     }
   }
-  if (words[L2_XEN_SLOT] !== 0) writePte(ctx, mfn, L2_XEN_SLOT, 0);
+  if (words[HYPERVISOR_L2_SLOT] !== 0) writePte(ctx, mfn, HYPERVISOR_L2_SLOT, 0);
   return 0;
 }
 
@@ -263,7 +262,7 @@ function freePageTable(ctx: MmCtx, mfn: number, type: FrameType): void {
     const d = owningDomain(ctx, mfn);
     for (let i = 0; i < PTES_PER_TABLE; i++) putPageFromL1e(ctx, words[i]! >>> 0, d);
   } else {
-    for (let i = 0; i < L2_XEN_SLOT; i++) putPageFromL2e(ctx, words[i]! >>> 0, mfn);
+    for (let i = 0; i < HYPERVISOR_L2_SLOT; i++) putPageFromL2e(ctx, words[i]! >>> 0, mfn);
   }
 }
 

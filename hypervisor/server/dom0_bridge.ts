@@ -9,7 +9,7 @@ import type { Hypervisor } from '../hypervisor.ts';
 import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
-import type { Request, Response } from '../../protocol/wire.ts';
+import { dispatchRequest, type OpTable, type Request, type Response } from '../../protocol/wire.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -101,35 +101,36 @@ export class Dom0Bridge {
   }
 
   private decode(req: Request): Result | null {
-    const svc = this.service;
-    if (req.mapForeign) return { rc: 0, page: svc.mapForeign(req.mapForeign.domid, req.mapForeign.mfn) };
-    if (req.unmapForeign) {
-      svc.unmapForeign(req.unmapForeign.mfn);
+    return dispatchRequest(this.ops, req)?.result ?? null;
+  }
+
+  /** dom0's own operations: grant, foreign-page and event-channel calls on the service. */
+  private readonly ops: Partial<OpTable<Result>> = {
+    mapForeign: (a) => ({ rc: 0, page: this.service.mapForeign(a.domid, a.mfn) }),
+    unmapForeign: (a) => {
+      this.service.unmapForeign(a.mfn);
       return { rc: 0 };
-    }
-    if (req.grantMap) {
-      const g = req.grantMap;
-      const r = svc.mapGrant(g.domid, g.ref, g.readonly ?? false);
+    },
+    grantMap: (g) => {
+      const r = this.service.mapGrant(g.domid, g.ref, g.readonly ?? false);
       if (!r.page) return { rc: 0, grant: { status: r.status } };
       return { rc: 0, grant: { status: r.status, handle: r.handle, mfn: r.mfn, page: r.page } };
-    }
-    if (req.grantUnmap) return { rc: 0, grant: { status: svc.unmapGrant(req.grantUnmap.handle) } };
-    if (req.grantCopy) {
-      const c = req.grantCopy;
-      if (c.data && c.data.length) return { rc: 0, grant: { status: svc.copyToGrant(c.domid, c.ref, c.offset, c.data) } };
-      const r = svc.copyFromGrant(c.domid, c.ref, c.offset, c.len ?? 0);
+    },
+    grantUnmap: (a) => ({ rc: 0, grant: { status: this.service.unmapGrant(a.handle) } }),
+    grantCopy: (c) => {
+      if (c.data && c.data.length) return { rc: 0, grant: { status: this.service.copyToGrant(c.domid, c.ref, c.offset, c.data) } };
+      const r = this.service.copyFromGrant(c.domid, c.ref, c.offset, c.len ?? 0);
       return { rc: 0, grant: { status: r.status, data: r.data } };
-    }
-    if (req.bindInterdomain) return { rc: 0, port: svc.bindInterdomain(req.bindInterdomain.domid, req.bindInterdomain.remotePort) };
-    if (req.evtchnSend) {
-      const rc = svc.send(req.evtchnSend.port);
-      return rc < 0 ? { rc, error: `send on port ${req.evtchnSend.port} failed` } : { rc: 0 };
-    }
-    if (req.evtchnClose) {
-      const rc = svc.close(req.evtchnClose.port);
-      return rc < 0 ? { rc, error: `close of port ${req.evtchnClose.port} failed` } : { rc: 0 };
-    }
-    if (req.pageWrite) return { rc: 0 }; // its writes were applied ahead of it
-    return null;
-  }
+    },
+    bindInterdomain: (a) => ({ rc: 0, port: this.service.bindInterdomain(a.domid, a.remotePort) }),
+    evtchnSend: (a) => {
+      const rc = this.service.send(a.port);
+      return rc < 0 ? { rc, error: `send on port ${a.port} failed` } : { rc: 0 };
+    },
+    evtchnClose: (a) => {
+      const rc = this.service.close(a.port);
+      return rc < 0 ? { rc, error: `close of port ${a.port} failed` } : { rc: 0 };
+    },
+    pageWrite: () => ({ rc: 0 }), // its writes were applied ahead of it
+  };
 }

@@ -13,7 +13,7 @@ import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
 import { serve, type Peer } from '../../protocol/session.ts';
 import { Dom0Bridge } from './dom0_bridge.ts';
-import type { DomainRef, Request, Response, DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
+import { CONSOLE_LOG_BYTES, dispatchRequest, type DomainRef, type OpTable, type Request, type Response, type DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
 import { ControlServiceError, type ControlService } from '../control/service.ts';
@@ -21,9 +21,6 @@ import { ControlServiceError, type ControlService } from '../control/service.ts'
 type Result = Omit<Response, 'id'>;
 
 const err = (e: XenErrno, error: string): Result => ({ rc: -XEN_ERRNO[e], error });
-
-/** Bytes of console output kept per domain for `xl console` after the fact. */
-export const CONSOLE_LOG_BYTES = 64 * 1024;
 
 export interface HypervisorServerOptions extends HypervisorOptions {
   /** Drive the machine yourself (a deterministic scenario) instead of the realtime loop. */
@@ -142,19 +139,9 @@ export class HypervisorServer {
   }
 
   private info(d: Domain): WireDomainInfo {
-    const i = domainInfo(this.hv, d);
-    return {
-      domid: i.domid,
-      name: i.name,
-      flags: i.flags,
-      totPages: i.totPages,
-      maxPages: i.maxPages,
-      cpuTimeNs: Math.floor(i.cpuTimeNs), // virtual time may be fractional (realtime pacing); the wire carries integers
-      onlineVcpus: i.nrOnlineVcpus,
-      maxVcpuId: i.maxVcpuId,
-      weight: i.weight,
-      cap: i.cap,
-    };
+    const { sharedInfoFrame: _hypercallOnly, ...i } = domainInfo(this.hv, d);
+    // Virtual time may be fractional (realtime pacing); the wire carries integers.
+    return { ...i, cpuTimeNs: Math.floor(i.cpuTimeNs) };
   }
 
   private handle(req: Request): Result {
@@ -173,73 +160,94 @@ export class HypervisorServer {
     }
   }
 
-  /** domctl and sysctl requests, decoded into calls on the service. */
+  /** domctl and sysctl requests, decoded into calls on the service (one handler per operation). */
   private dispatch(svc: ControlService, req: Request): Result {
+    if (this.opsFor?.svc !== svc) this.opsFor = { svc, table: this.controlOps(svc) };
+    return dispatchRequest(this.opsFor.table, req)?.result ?? err('ENOSYS', 'unknown operation');
+  }
+
+  /** The dispatch table, built once per service (a new dom0 connection has a new one). */
+  private opsFor: { svc: ControlService; table: Partial<OpTable<Result>> } | null = null;
+
+  private controlOps(svc: ControlService): Partial<OpTable<Result>> {
     const hv = this.hv;
-    if (req.createDomain) {
-      const d = svc.createDomain(req.createDomain);
-      this.kick();
-      return { rc: 0, domain: this.info(d) };
-    }
-    if (req.domainCreateEmpty) {
-      const d = svc.createEmptyDomain(req.domainCreateEmpty);
-      return { rc: 0, emptyDomain: { domid: d.domid, p2m: [...d.p2m], sharedInfoMfn: d.sharedInfoMfn, storePort: d.storeEvtchn, consolePort: d.consoleEvtchn } };
-    }
-    if (req.domainBuild) {
-      const d = svc.buildDomain(req.domainBuild);
-      this.kick();
-      return { rc: 0, domain: this.info(d) };
-    }
-    if (req.listDomains) {
-      const list = [...hv.domains.values()].sort((a, b) => a.domid - b.domid).map((d) => this.info(d));
-      // dom0 is a process, not a built domain; it is listed as Xen lists Domain-0. Its CPU
-      // time is not charged to a vCPU yet.
-      if (!hv.domain(0)) list.unshift({ domid: 0, name: 'Domain-0', flags: XEN_DOMINF.running, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: DOM0_VCPUS, maxVcpuId: DOM0_VCPUS - 1, weight: 256, cap: 0 });
-      return { rc: 0, domains: { domains: list } };
-    }
-    if (req.info) return { rc: 0, info: svc.physinfo() };
-    if (req.dmesg) return { rc: 0, lines: { lines: [...hv.dmesg()] } };
-    if (req.vcpuList && !req.vcpuList.name && !req.vcpuList.domid) {
-      return { rc: 0, vcpus: { vcpus: [...hv.domains.values()].flatMap((d) => this.vcpus(d)) } };
-    }
-    const ref: DomainRef | undefined = req.destroyDomain ?? req.pauseDomain ?? req.unpauseDomain ?? req.shutdownDomain?.domain ?? req.schedCredit?.domain ?? req.consoleRead?.domain ?? req.vcpuList;
+    return {
+      createDomain: (a) => {
+        const d = svc.createDomain(a);
+        this.kick();
+        return { rc: 0, domain: this.info(d) };
+      },
+      domainCreateEmpty: (a) => {
+        const d = svc.createEmptyDomain(a);
+        return { rc: 0, emptyDomain: { domid: d.domid, p2m: [...d.p2m], sharedInfoMfn: d.sharedInfoMfn, storePort: d.storeEvtchn, consolePort: d.consoleEvtchn } };
+      },
+      domainBuild: (a) => {
+        const d = svc.buildDomain(a);
+        this.kick();
+        return { rc: 0, domain: this.info(d) };
+      },
+      listDomains: () => {
+        const list = [...hv.domains.values()].sort((a, b) => a.domid - b.domid).map((d) => this.info(d));
+        // dom0 is a process, not a built domain; it is listed as Xen lists Domain-0. Its CPU
+        // time is not charged to a vCPU yet.
+        if (!hv.domain(0)) list.unshift({ domid: 0, name: 'Domain-0', flags: XEN_DOMINF.running, totPages: 0, maxPages: 0, cpuTimeNs: 0, onlineVcpus: DOM0_VCPUS, maxVcpuId: DOM0_VCPUS - 1, weight: 256, cap: 0 });
+        return { rc: 0, domains: { domains: list } };
+      },
+      info: () => ({ rc: 0, info: svc.physinfo() }),
+      dmesg: () => ({ rc: 0, lines: { lines: [...hv.dmesg()] } }),
+      vcpuList: (ref) => {
+        if (!ref.name && !ref.domid) return { rc: 0, vcpus: { vcpus: [...hv.domains.values()].flatMap((d) => this.vcpus(d)) } };
+        return this.onDomain(svc, ref, false, (d) => ({ rc: 0, vcpus: { vcpus: this.vcpus(d) } }));
+      },
+      destroyDomain: (ref) =>
+        this.onDomain(svc, ref, true, (d) => {
+          svc.destroyDomain(d);
+          this.consoles.delete(d.domid);
+          return { rc: 0 };
+        }),
+      pauseDomain: (ref) =>
+        this.onDomain(svc, ref, true, (d) => {
+          svc.pauseDomain(d);
+          return { rc: 0, domain: this.info(d) };
+        }),
+      unpauseDomain: (ref) =>
+        this.onDomain(svc, ref, true, (d) => {
+          svc.unpauseDomain(d);
+          this.kick();
+          return { rc: 0, domain: this.info(d) };
+        }),
+      shutdownDomain: (a) =>
+        this.onDomain(svc, a.domain, true, (d) => {
+          svc.shutdownDomain(d, a.reason);
+          return { rc: 0, domain: this.info(d) };
+        }),
+      schedCredit: (a) =>
+        this.onDomain(svc, a.domain, false, (d) => {
+          const c = svc.schedCredit(d, a.set ?? false, a.weight ?? 0, a.cap ?? 0xffff);
+          return { rc: 0, schedCredit: { domain: d.name, domid: d.domid, weight: c.weight, cap: c.cap } };
+        }),
+      consoleRead: (a) =>
+        this.onDomain(svc, a.domain, false, (d) => {
+          const log = this.consoles.get(d.domid) ?? { base: 0, bytes: [] };
+          const from = Math.max(0, (a.offset ?? 0) - log.base);
+          return { rc: 0, console: Uint8Array.from(log.bytes.slice(from)) };
+        }),
+    };
+  }
+
+  /**
+   * Runs `op` on the domain `ref` names. With `notDom0`, domain 0 is refused: it is the
+   * caller itself, and Xen's domctl refuses to destroy or pause the domain that asks
+   * (d == current->domain), and its shutdown is the host's. Destroying it here would close
+   * dom0's event channels and grant maps under every backend.
+   */
+  private onDomain(svc: ControlService, ref: DomainRef | undefined | null, notDom0: boolean, op: (d: Domain) => Result): Result {
     if (!ref) return err('ENOSYS', 'unknown operation');
     const d = svc.findDomain(ref);
-    // Domain 0 is the caller itself: Xen's domctl refuses to destroy or pause the domain
-    // that asks (d == current->domain), and its shutdown is the host's. Destroying it here
-    // would close dom0's event channels and grant maps under every backend.
-    if (d.domid === 0 && (req.destroyDomain || req.pauseDomain || req.unpauseDomain || req.shutdownDomain)) {
+    if (notDom0 && d.domid === 0) {
       return err('EINVAL', 'domain 0 (Domain-0) is the control domain: it cannot be destroyed, paused or shut down from the toolstack (stop pvsim up instead)');
     }
-    if (req.destroyDomain) {
-      svc.destroyDomain(d);
-      this.consoles.delete(d.domid);
-      return { rc: 0 };
-    }
-    if (req.pauseDomain) {
-      svc.pauseDomain(d);
-      return { rc: 0, domain: this.info(d) };
-    }
-    if (req.unpauseDomain) {
-      svc.unpauseDomain(d);
-      this.kick();
-      return { rc: 0, domain: this.info(d) };
-    }
-    if (req.shutdownDomain) {
-      svc.shutdownDomain(d, req.shutdownDomain.reason);
-      return { rc: 0, domain: this.info(d) };
-    }
-    if (req.schedCredit) {
-      const c = svc.schedCredit(d, req.schedCredit.set ?? false, req.schedCredit.weight ?? 0, req.schedCredit.cap ?? 0xffff);
-      return { rc: 0, schedCredit: { domain: d.name, domid: d.domid, weight: c.weight, cap: c.cap } };
-    }
-    if (req.consoleRead) {
-      const log = this.consoles.get(d.domid) ?? { base: 0, bytes: [] };
-      const from = Math.max(0, (req.consoleRead.offset ?? 0) - log.base);
-      return { rc: 0, console: Uint8Array.from(log.bytes.slice(from)) };
-    }
-    if (req.vcpuList) return { rc: 0, vcpus: { vcpus: this.vcpus(d) } };
-    return err('ENOSYS', 'unknown operation');
+    return op(d);
   }
 
   private vcpus(d: Domain) {

@@ -26,6 +26,7 @@
 // The shared ring header and sizing are defined once, in protocol/ring.ts.
 export { SRING, ringSize as constRingSize } from '../ring.ts';
 import { SRING, ringSize as constRingSize } from '../ring.ts';
+import { PAGE_SIZE } from './xen.ts';
 
 // ---------------------------------------------------------------------------------------
 // Operations, statuses, limits.
@@ -73,7 +74,7 @@ export const BLKIF_SECTOR_BYTES = 512;
 export const BLKIF_REQUEST_SEGMENT = { gref: 0, first_sect: 4, last_sect: 5, SIZE: 8 } as const;
 
 /** Segment descriptors per indirect page (PAGE_SIZE / sizeof(struct blkif_request_segment)). */
-export const BLKIF_SEGMENTS_PER_INDIRECT_FRAME = 4096 / BLKIF_REQUEST_SEGMENT.SIZE;
+export const BLKIF_SEGMENTS_PER_INDIRECT_FRAME = PAGE_SIZE / BLKIF_REQUEST_SEGMENT.SIZE;
 
 /**
  * struct blkif_request { uint8_t operation; uint8_t nr_segments; blkif_vdev_t handle (u16);
@@ -110,7 +111,7 @@ export const BLKIF_RESPONSE = { id: 0, operation: 8, status: 10, SIZE: 16 } as c
 /** union blkif_sring_entry: the larger of request and response. */
 export const BLKIF_RING_ENTRY_SIZE = Math.max(BLKIF_REQUEST.SIZE, BLKIF_RESPONSE.SIZE);
 /** __CONST_RING_SIZE(blkif, 4096): (4096 - 64) / 112 = 36, rounded down to 32. */
-export const BLKIF_RING_SIZE = constRingSize(4096, BLKIF_RING_ENTRY_SIZE);
+export const BLKIF_RING_SIZE = constRingSize(PAGE_SIZE, BLKIF_RING_ENTRY_SIZE);
 
 /** Byte offset of ring slot `idx` (a free-running index) within the ring page. */
 export function blkifRingSlot(idx: number): number {

@@ -80,10 +80,6 @@ export function virqIsGlobal(virq: number): boolean {
   return !(virq === VIRQ.TIMER || virq === VIRQ.DEBUG || virq === VIRQ.XENOPROF || virq === VIRQ.XENPMU);
 }
 
-/** Reserved domain ids (xen/xen.h). */
-export const DOMID_FIRST_RESERVED = 0x7ff0;
-export const DOMID_SELF = 0x7ff0;
-
 export const BIND_PIRQ__WILL_SHARE = 1;
 
 // Argument structures: offsets and sizes (RV32 ilp32; domid_t is uint16_t, evtchn_port_t uint32_t).

@@ -1,3 +1,4 @@
+import { PAGE_SIZE } from './xen.ts';
 // Grant tables, version 1 (xen/grant_table.h), as compiled for RV32 ilp32.
 // tests/gnttab-abi.test.ts pins every number and offset below to Xen's headers.
 //
@@ -85,7 +86,7 @@ export const GNTTAB_RESERVED_XENSTORE = 1;
 
 /** struct grant_entry_v1 { uint16_t flags; domid_t domid; uint32_t frame; } */
 export const GRANT_ENTRY_V1 = { flags: 0, domid: 2, frame: 4, SIZE: 8 } as const;
-export const GRANT_ENTRIES_PER_FRAME = 4096 / GRANT_ENTRY_V1.SIZE;
+export const GRANT_ENTRIES_PER_FRAME = PAGE_SIZE / GRANT_ENTRY_V1.SIZE;
 
 /** struct gnttab_setup_table { domid_t dom; uint32_t nr_frames; int16_t status; XEN_GUEST_HANDLE(xen_pfn_t) frame_list; } */
 export const GNTTAB_SETUP_TABLE = { dom: 0, nr_frames: 4, status: 8, frame_list: 12, SIZE: 16 } as const;

@@ -46,13 +46,6 @@ export const HYPERVISOR = {
   hypfs_op: 42,
 } as const;
 
-export type HypercallName = keyof typeof HYPERVISOR;
-
-/** Reverse map, for traces and error messages. */
-export const HYPERCALL_NAMES: ReadonlyMap<number, HypercallName> = new Map(
-  (Object.entries(HYPERVISOR) as [HypercallName, number][]).map(([k, v]) => [v, k]),
-);
-
 export const CONSOLEIO = { write: 0, read: 1 } as const;
 
 export const SCHEDOP = {

@@ -11,16 +11,6 @@
 // (DOMID_SELF = the caller), high 16 bits = 1 + the domain owning the page tables being
 // changed (0 = the caller). Both need a privileged caller when they name another domain.
 
-/** Reserved domain ids (xen/xen.h). */
-export const DOMID = {
-  SELF: 0x7ff0,
-  IO: 0x7ff1,
-  XEN: 0x7ff2,
-  COW: 0x7ff3,
-  INVALID: 0x7ff4,
-  IDLE: 0x7fff,
-} as const;
-
 /** mmu_update commands, in the low two bits of `ptr` (a PTE is 4 bytes on Sv32). */
 export const MMU = {
   NORMAL_PT_UPDATE: 0,

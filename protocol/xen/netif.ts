@@ -19,6 +19,7 @@
 // 32- and 64-bit ABI; RV32 ilp32 has no surprise here.
 
 import { SRING, constRingSize } from './blkif.ts';
+import { PAGE_SIZE } from './xen.ts';
 
 // ---------------------------------------------------------------------------------------
 // Constants.
@@ -110,9 +111,9 @@ export const NETIF_TX_RING_ENTRY_SIZE = Math.max(NETIF_TX_REQUEST.SIZE, NETIF_TX
 /** union netif_rx_sring_entry: max(rx request 8, rx response 8). */
 export const NETIF_RX_RING_ENTRY_SIZE = Math.max(NETIF_RX_REQUEST.SIZE, NETIF_RX_RESPONSE.SIZE);
 /** __CONST_RING_SIZE(netif_tx, 4096): (4096 - 64) / 12 = 336, rounded down to 256. */
-export const NET_TX_RING_SIZE = constRingSize(4096, NETIF_TX_RING_ENTRY_SIZE);
+export const NET_TX_RING_SIZE = constRingSize(PAGE_SIZE, NETIF_TX_RING_ENTRY_SIZE);
 /** __CONST_RING_SIZE(netif_rx, 4096): (4096 - 64) / 8 = 504, rounded down to 256. */
-export const NET_RX_RING_SIZE = constRingSize(4096, NETIF_RX_RING_ENTRY_SIZE);
+export const NET_RX_RING_SIZE = constRingSize(PAGE_SIZE, NETIF_RX_RING_ENTRY_SIZE);
 
 /** Byte offset of tx ring slot `idx` (free-running) within the tx ring page. */
 export function netifTxRingSlot(idx: number): number {

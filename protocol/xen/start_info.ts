@@ -1,7 +1,9 @@
 // Xen's start_info_t (xen/xen.h) as compiled for RV32 ilp32: `unsigned long` and
 // xen_pfn_t are 32 bits. tests/xen-abi.test.ts pins these offsets to Xen's header.
 
-export const START_INFO_MAGIC = 'xen-3.0-riscv32';
+import { XEN_ARCH_ABI } from './arch_riscv32.ts';
+
+export const START_INFO_MAGIC = XEN_ARCH_ABI;
 export const MAX_GUEST_CMDLINE = 1024;
 
 export const START_INFO = {

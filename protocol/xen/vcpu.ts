@@ -28,6 +28,5 @@ export const VCPU_SSHOTTMR_future = 1 << 0;
 /** struct vcpu_set_periodic_timer: uint64_t period_ns. */
 export const VCPU_SET_PERIODIC_TIMER = { period_ns: 0, SIZE: 8 } as const;
 
-/** riscv32 struct vcpu_guest_context (pvsim's definition; see docs/abi.md). */
-export const VCPU_GUEST_CONTEXT = { flags: 0, x: 4, pc: 132, sstatus: 136, stvec: 140, sscratch: 144, satp_mfn: 148, SIZE: 152 } as const;
+/** VCPUOP_initialise's flags (the context itself is riscv32's: arch_riscv32.ts). */
 export const VGCF_online = 1 << 5;

@@ -53,8 +53,6 @@ export const XS_TYPE = {
   DIRECTORY_PART: 22,
 } as const;
 
-export type XsTypeName = keyof typeof XS_TYPE;
-
 /** XS_DEBUG is Xen's older name for XS_CONTROL. */
 export const XS_DEBUG = XS_TYPE.CONTROL;
 /** Number of type values (XS_TYPE_COUNT); types at or above it are unknown. */

@@ -10,7 +10,8 @@ import { FIRST_MFN, OutOfMemoryError } from '../../hypervisor/mm/frame_table.ts'
 import { copyFromGuest } from '../../hypervisor/mm/guest_access.ts';
 import { HYPERVISOR, SCHEDOP, SHUTDOWN } from '../../protocol/xen/hypercall.ts';
 import { XENMEM } from '../../protocol/xen/memory.ts';
-import { DOMID, MMU_UPDATE } from '../../protocol/xen/mm.ts';
+import { MMU_UPDATE } from '../../protocol/xen/mm.ts';
+import { DOMID } from '../../protocol/xen/xen.ts';
 import { ecall, li } from '../cpu/asm.ts';
 import { pvImage } from '../helpers/pv_image.ts';
 import { machineAndPlatform, type PlatformKind } from '../helpers/platforms.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dom0Daemons } from '../../dom0/daemons.ts';
 import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy, ConsoleInputTooLarge } from '../../dom0/backends/console/backend.ts';
-import { XENCONS } from '../../dom0/backends/console/ring.ts';
+import { XENCONS } from '../../protocol/xen/console.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
 import { startXenstored, Xenstored, XsClient } from '../../dom0/xenstore/index.ts';
 import { MAX_TX_SAVED, Store } from '../../dom0/xenstore/store.ts';

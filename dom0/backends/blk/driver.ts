@@ -7,7 +7,7 @@ import type { Dom0Platform } from '../../platform.ts';
 import { BlockStoreError, FileBlockStore, type BlockStore } from './store.ts';
 import { RateLimitedLog } from '../ratelimit.ts';
 import { BlkbackRing, MAX_INDIRECT_SEGMENTS } from './blkback.ts';
-import { VDISK } from '../../../protocol/xen/blkif.ts';
+import { BLKBACK_KEY, BLKFRONT_KEY, VDISK, XEN_IO_PROTO_ABI } from '../../../protocol/xen/blkif.ts';
 
 /** Size of an image that does not exist yet, when the configuration names none. */
 export const DEFAULT_DISK_BYTES = 64 * 1024 * 1024;
@@ -66,9 +66,9 @@ export class BlkbackDriver implements BackendDriver {
   private store(dev: DeviceInstance): BlockStore {
     const known = this.stores.get(dev.backend);
     if (known) return known.store;
-    const path = this.backendKey(dev, 'params');
+    const path = this.backendKey(dev, BLKBACK_KEY.params);
     if (!path) throw new BlockStoreError('no params (image path) in the backend directory', 'EINVAL');
-    const m = this.backendKey(dev, 'mode');
+    const m = this.backendKey(dev, BLKBACK_KEY.mode);
     const mode = m === 'w' || m === 'w!' ? m : 'r';
     const size = Number(this.backendKey(dev, 'size') ?? DEFAULT_DISK_BYTES);
     const open = this.opts.openStore ?? ((p: string, ro: boolean, bytes: number) => new FileBlockStore(p, ro, bytes));
@@ -110,29 +110,29 @@ export class BlkbackDriver implements BackendDriver {
   features(dev: DeviceInstance): Record<string, string> {
     const s = this.store(dev);
     return {
-      sectors: String(s.sectors),
-      'sector-size': '512',
-      'physical-sector-size': '512',
-      info: String(s.readonly ? VDISK.READONLY : 0),
-      'feature-flush-cache': '1',
-      'feature-discard': s.readonly ? '0' : '1',
-      'discard-granularity': '512',
-      'discard-alignment': '0',
-      'feature-max-indirect-segments': String(MAX_INDIRECT_SEGMENTS),
-      'feature-persistent': '1',
+      [BLKBACK_KEY.sectors]: String(s.sectors),
+      [BLKBACK_KEY.sector_size]: '512',
+      [BLKBACK_KEY.physical_sector_size]: '512',
+      [BLKBACK_KEY.info]: String(s.readonly ? VDISK.READONLY : 0),
+      [BLKBACK_KEY.feature_flush_cache]: '1',
+      [BLKBACK_KEY.feature_discard]: s.readonly ? '0' : '1',
+      [BLKBACK_KEY.discard_granularity]: '512',
+      [BLKBACK_KEY.discard_alignment]: '0',
+      [BLKBACK_KEY.feature_max_indirect_segments]: String(MAX_INDIRECT_SEGMENTS),
+      [BLKBACK_KEY.feature_persistent]: '1',
     };
   }
 
   async connect(dev: DeviceInstance, read: (key: string) => string | undefined): Promise<void> {
-    const ref = Number(read('ring-ref'));
-    const evtchn = Number(read('event-channel'));
-    const protocol = read('protocol');
+    const ref = Number(read(BLKFRONT_KEY.ring_ref));
+    const evtchn = Number(read(BLKFRONT_KEY.event_channel));
+    const protocol = read(BLKFRONT_KEY.protocol);
     // The guest wrote these: quoted (JSON) in the error node and dom0's log, so a value with
     // a newline cannot add a line of its own making to the log.
-    if (!Number.isInteger(ref) || ref < 0) throw new Error(`bad ring-ref ${guestText(read('ring-ref'))}`);
-    if (!Number.isInteger(evtchn) || evtchn <= 0) throw new Error(`bad event-channel ${guestText(read('event-channel'))}`);
+    if (!Number.isInteger(ref) || ref < 0) throw new Error(`bad ring-ref ${guestText(read(BLKFRONT_KEY.ring_ref))}`);
+    if (!Number.isInteger(evtchn) || evtchn <= 0) throw new Error(`bad event-channel ${guestText(read(BLKFRONT_KEY.event_channel))}`);
     // RV32's blkif layout is x86_64's (64-bit fields 8-aligned): that ABI, or none.
-    if (protocol !== undefined && protocol !== 'x86_64-abi') throw new Error(`unsupported protocol ${guestText(protocol)}`);
+    if (protocol !== undefined && protocol !== XEN_IO_PROTO_ABI.X86_64) throw new Error(`unsupported protocol ${guestText(protocol)}`);
     const store = this.store(dev); // before mapping anything, so a failure leaves nothing held
     const m = await this.platform.mapGrant(dev.domid, ref, false);
     if (!m.page) throw new Error(`ring-ref ${ref}: grant status ${m.status}`);
@@ -144,7 +144,7 @@ export class BlkbackDriver implements BackendDriver {
       throw e;
     }
     // Persistent grants only when the frontend asks for them too (its own feature-persistent).
-    const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store, read('feature-persistent') === '1', {
+    const ring = new BlkbackRing(this.platform, dev.domid, m.page, port, store, read(BLKFRONT_KEY.feature_persistent) === '1', {
       devid: dev.devid,
       log: this.ioLog ? (l) => this.ioLog!.log(l) : undefined,
     });

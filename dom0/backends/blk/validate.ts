@@ -7,13 +7,15 @@ import {
   BLKIF_MAX_SEGMENTS_PER_REQUEST,
   BLKIF_OP,
   BLKIF_RSP,
+  BLKIF_SECTOR_BYTES,
   type BlkifRequest,
   type BlkifRequestDiscard,
   type BlkifRequestIndirect,
 } from '../../../protocol/xen/blkif.ts';
+import { PAGE_SIZE } from '../../../protocol/xen/xen.ts';
 
 /** Sectors per 4 KiB page: a segment's first_sect..last_sect lie in 0..7. */
-export const SECTORS_PER_PAGE = 8;
+export const SECTORS_PER_PAGE = PAGE_SIZE / BLKIF_SECTOR_BYTES;
 
 /** Segments one indirect request may carry (feature-max-indirect-segments). */
 export const MAX_INDIRECT_SEGMENTS = 256;

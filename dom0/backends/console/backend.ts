@@ -8,9 +8,9 @@
 // all queued), and one writer at a time may wait: another gets ConsoleInputBusy (EAGAIN).
 
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
-import { XENCONS } from './ring.ts';
+import { XENCONS } from '../../../protocol/xen/console.ts';
+import { CONSOLE_LOG_BYTES } from '../../../protocol/wire.ts';
 
-export const CONSOLE_LOG_BYTES = 64 * 1024;
 /** Input bytes dom0 holds for a guest that has not taken them into its ring yet. */
 export const CONSOLE_INPUT_BYTES = 64 * 1024;
 

@@ -39,8 +39,8 @@ import { GNTST } from '../../../protocol/xen/grant_table.ts';
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
 import { ETH_HLEN, type BridgePort } from './bridge.ts';
 import { completePartialChecksum } from './csum.ts';
+import { PAGE_SIZE as XEN_PAGE_SIZE } from '../../../protocol/xen/xen.ts';
 
-export const XEN_PAGE_SIZE = 4096;
 /** Frames a vif keeps waiting for rx buffers; beyond, new frames are dropped (rx_dropped). */
 export const RX_QUEUE_MAX = 256;
 /**
