@@ -12,6 +12,7 @@ import { Dom0Daemons } from '../../dom0/daemons.ts';
 import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy } from '../../dom0/backends/console/backend.ts';
 import { XENCONS } from '../../dom0/backends/console/ring.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
+import { ByteMemory } from '../../protocol/guest_memory.ts';
 import { startXenstored, Xenstored, XsClient } from '../../dom0/xenstore/index.ts';
 import { XenstoreStateFile } from '../../dom0/xenstore/persist.ts';
 import { persistChange, stateOf } from '../helpers/xs_persist_ops.ts';
@@ -52,8 +53,7 @@ class SlowPlatform implements Dom0Platform {
     await this.turns();
     let mapped = true;
     return {
-      bytes: new Uint8Array(4096),
-      dirty: () => {},
+      mem: new ByteMemory(new Uint8Array(4096)),
       unmap: () => {
         if (mapped) this.mappedPages--;
         mapped = false;
@@ -194,7 +194,7 @@ describe('console input to a guest that never reads', () => {
     const bytes = new Uint8Array(4096);
     const dv = new DataView(bytes.buffer);
     let notified = 0;
-    const page: MappedPage = { bytes, dirty: () => {}, unmap: () => {} };
+    const page: MappedPage = { mem: new ByteMemory(bytes), unmap: () => {} };
     platform.notify = () => void notified++;
     const c = new ConsoleBackend(platform, 7, page, 3);
     const chunk = new Uint8Array(64 * 1024);
