@@ -746,8 +746,8 @@ describe.each(['local', 'remote'] as const)('netback: hostile frontends (dom0 %s
     b.post(4);
     const frame = ethFrame(b.mac, a.mac, 500, 41);
     a.queueFrame(frame, [300, 200]);
-    // Publish only the first slot.
-    a.tx.sring.reqProd = a.tx.reqProdPvt - 1;
+    // Publish only the first slot (a guest store, so dom0's mirror hears of it).
+    a.setTxReqProd(a.tx.reqProdPvt - 1);
     evtchnSend(a.hv, a.g.domain, a.port);
     await run();
     expect(a.txResponses()).toEqual([]);

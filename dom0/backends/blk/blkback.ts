@@ -98,8 +98,7 @@ export class BlkbackRing {
         const status = await this.carryOut(req).catch((e: unknown) => this.hostError(req, e));
         this.back.consumed();
         const rspOff = this.back.nextResponse();
-        // The response's fields only (blkback writes them one by one; the padding stays).
-        writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.status + 2, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
+        writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.SIZE, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
         this.back.produced();
         this.stats.requests++;
         if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
