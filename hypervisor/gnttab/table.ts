@@ -146,7 +146,7 @@ export class DomainGnttab {
     const v = (old | set) & ~clear & 0xffff;
     if (v === old) return;
     dv.setUint16(0, v, true);
-    if (ctx.mem.watched[at.mfn]) ctx.mem.onStore?.(at.mfn * 4096 + at.off, 2);
+    ctx.mem.noteStore(at.mfn * 4096 + at.off, 2);
   }
 }
 

@@ -83,7 +83,7 @@ export function readPte(ctx: MmCtx, mfn: number, index: number): number {
 /** Writes a PTE (giving the frame storage if needed) and reports the store to a watcher. */
 export function writePte(ctx: MmCtx, mfn: number, index: number, value: number): void {
   ctx.frames.frameWords(mfn)[index] = value | 0;
-  if (ctx.mem.watched[mfn]) ctx.mem.onStore?.(mfn * 4096 + index * 4, 4);
+  ctx.mem.noteStore(mfn * 4096 + index * 4, 4);
 }
 
 export function pteMfn(pte: number): number {
