@@ -197,7 +197,7 @@ export class Dom0Daemons {
       this.state?.flush();
       void this.platform.notify(port);
     };
-    const ring = attachRing(this.xenstored, domid, page.bytes, notify, { onWrite: (off, len) => page.dirty(off, len) });
+    const ring = attachRing(this.xenstored, domid, page.mem, notify);
     // A guest's XenStore requests may move a device handshake on: let the backends act
     // within the same dispatch, so their answers are part of it.
     this.platform.onEvent(port, async () => {

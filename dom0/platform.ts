@@ -3,11 +3,13 @@
 // process (pvsim boot, pvsim run); RemotePlatform serves it across the process boundary
 // (pvsim up), mirroring mapped pages as section 7 of the design describes.
 
+import type { GuestMemory } from '../protocol/guest_memory.ts';
+
 export interface Dom0Platform {
   /**
    * Maps a frame of domain `domid` into dom0 (a privileged foreign mapping). The returned
-   * bytes are the page as dom0 sees it; after writing, call `dirty` with the range so the
-   * write reaches the guest (before dom0's next notification).
+   * view is the page as dom0 sees it; what dom0 stores through it reaches the guest before
+   * dom0's next notification (exactly the bytes stored: no caller marks pages by hand).
    */
   mapForeign(domid: number, mfn: number): Promise<MappedPage>;
   /** Binds a dom0 port to `remotePort` of `domid` (EVTCHNOP_bind_interdomain); returns it. */
@@ -37,8 +39,7 @@ export interface Dom0Platform {
 }
 
 export interface MappedPage {
-  readonly bytes: Uint8Array;
-  /** Dom0 wrote [offset, offset+len): make it visible to the guest. */
-  dirty(offset: number, len: number): void;
+  /** The page, read and written through a view (the frame itself, or a mirror that records dom0's stores). */
+  readonly mem: GuestMemory;
   unmap(): void;
 }

@@ -1,10 +1,13 @@
 // Dom0Platform across the process boundary. Mapped pages are mirrors: the hypervisor sends
 // the page when it is mapped and, with every dispatch, the byte ranges guests stored to
-// since; dom0's own stores are recorded and travel with its next request, ahead of the
-// operation (so data reaches the guest before the notification that announces it).
+// since; dom0's own stores are recorded by the mirror's view (TrackedMemory, exact spans)
+// and travel with its next request, ahead of the operation (so data reaches the guest
+// before the notification that announces it). Each span goes as its own page update: the
+// bytes between two of dom0's writes are the guest's, and are never sent back over it.
 
 import type { Peer } from '../protocol/session.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
+import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 
@@ -12,10 +15,19 @@ export class RemotePlatformError extends Error {
   override readonly name = 'RemotePlatformError';
 }
 
+/** dom0's copy of a frame it maps, however many times. */
+interface Mirror {
+  readonly bytes: Uint8Array;
+  /** The writable view: records dom0's stores. */
+  readonly mem: TrackedMemory;
+  refs: number;
+}
+
 export class RemotePlatform implements Dom0Platform {
-  private readonly mirrors = new Map<number, { bytes: Uint8Array; refs: number }>();
+  private readonly mirrors = new Map<number, Mirror>();
   private readonly handlers = new Map<number, () => void | Promise<void>>();
-  private pending: { mfn: number; lo: number; hi: number }[] = [];
+  /** Mirrors dom0 stored to since the last request, in order of first store. */
+  private readonly written = new Map<number, TrackedMemory>();
   private readonly grantMfn = new Map<number, number>();
   /** Virtual time of the last dispatch (Dom0Event.time_ns). */
   private timeNs = 0;
@@ -23,26 +35,22 @@ export class RemotePlatform implements Dom0Platform {
   constructor(private readonly hv: Peer) {}
 
   async mapForeign(domid: number, mfn: number): Promise<MappedPage> {
-    const existing = this.mirrors.get(mfn);
-    let bytes: Uint8Array;
-    if (existing) {
-      existing.refs++;
-      bytes = existing.bytes;
-    } else {
+    let m = this.mirrors.get(mfn);
+    if (m) m.refs++;
+    else {
       const r = await this.hv.request('mapForeign', { domid, mfn });
       if (r.rc !== 0 || !r.page) throw new RemotePlatformError(`map of d${domid} mfn 0x${mfn.toString(16)} failed: ${r.error}`);
-      bytes = new Uint8Array(PAGE_SIZE);
-      bytes.set(r.page);
-      this.mirrors.set(mfn, { bytes, refs: 1 });
+      m = this.newMirror(mfn, r.page);
     }
     return {
-      bytes,
-      dirty: (offset, len) => this.pending.push({ mfn, lo: offset, hi: offset + len }),
+      mem: m.mem,
       unmap: () => {
         const m = this.mirrors.get(mfn);
         if (m && --m.refs === 0) {
+          // dom0's last stores to the page go with the unmap, ahead of it.
+          const writes = this.takeWrites();
           this.mirrors.delete(mfn);
-          void this.hv.request('unmapForeign', { domid, mfn }).catch(() => {});
+          void this.hv.request('unmapForeign', { domid, mfn }, undefined, writes).catch(() => {});
         }
       },
     };
@@ -73,23 +81,18 @@ export class RemotePlatform implements Dom0Platform {
     if (r.rc !== 0 || !g) throw new RemotePlatformError(r.error || 'grant map failed');
     if (g.status !== 0 || !g.page || g.mfn === undefined) return { status: g.status, handle: 0, page: null };
     const mfn = g.mfn;
-    const existing = this.mirrors.get(mfn);
-    let bytes: Uint8Array;
-    if (existing) {
-      existing.refs++;
-      bytes = existing.bytes;
-      bytes.set(g.page);
-    } else {
-      bytes = new Uint8Array(PAGE_SIZE);
-      bytes.set(g.page);
-      this.mirrors.set(mfn, { bytes, refs: 1 });
-    }
+    let m = this.mirrors.get(mfn);
+    if (m) {
+      m.refs++;
+      // The page as it is now; dom0's stores not yet sent went ahead of this request.
+      m.mem.applyRemote(0, g.page);
+    } else m = this.newMirror(mfn, g.page);
     this.grantMfn.set(g.handle ?? 0, mfn);
     return {
       status: g.status,
       handle: g.handle ?? 0,
       // A read-only grant: dom0's stores stay local (the hypervisor would refuse them).
-      page: { bytes, dirty: readonly ? () => {} : (offset, len) => this.pending.push({ mfn, lo: offset, hi: offset + len }), unmap: () => void this.unmapGrant(g.handle ?? 0) },
+      page: { mem: readonly ? new ByteMemory(m.bytes) : m.mem, unmap: () => void this.unmapGrant(g.handle ?? 0) },
     };
   }
 
@@ -130,29 +133,34 @@ export class RemotePlatform implements Dom0Platform {
     if (ev.timeNs !== undefined && ev.timeNs > this.timeNs) this.timeNs = ev.timeNs;
     for (const p of ev.pages) {
       const m = this.mirrors.get(p.mfn);
-      if (m && p.offset + p.data.length <= PAGE_SIZE) m.bytes.set(p.data, p.offset);
+      // Exactly the guest's bytes: dom0's own stores elsewhere on the page stay as they are.
+      if (m && p.offset + p.data.length <= PAGE_SIZE) m.mem.applyRemote(p.offset, p.data);
     }
     await this.handlers.get(ev.port)?.();
     await this.flush();
   }
 
+  private newMirror(mfn: number, page: Uint8Array): Mirror {
+    const bytes = new Uint8Array(4096);
+    bytes.set(page.subarray(0, bytes.length));
+    const mem = new TrackedMemory(bytes, () => {
+      if (!this.written.has(mfn)) this.written.set(mfn, mem);
+    });
+    const m: Mirror = { bytes, mem, refs: 1 };
+    this.mirrors.set(mfn, m);
+    return m;
+  }
+
+  /** dom0's stores since the last request: one page update per written span. */
   private takeWrites(): PageUpdate[] {
-    if (!this.pending.length) return [];
-    // Merge ranges per page, keeping the order of first write.
-    const byPage = new Map<number, { lo: number; hi: number }>();
-    for (const w of this.pending) {
-      const r = byPage.get(w.mfn);
-      if (r) {
-        r.lo = Math.min(r.lo, w.lo);
-        r.hi = Math.max(r.hi, w.hi);
-      } else byPage.set(w.mfn, { lo: w.lo, hi: w.hi });
-    }
-    this.pending = [];
+    if (!this.written.size) return [];
     const out: PageUpdate[] = [];
-    for (const [mfn, r] of byPage) {
-      const m = this.mirrors.get(mfn);
-      if (m) out.push({ mfn, offset: r.lo, data: m.bytes.slice(r.lo, r.hi) });
+    for (const [mfn, mem] of this.written) {
+      // A mirror already let go of (and perhaps replaced by a new mapping) sends nothing.
+      if (this.mirrors.get(mfn)?.mem !== mem) continue;
+      for (const s of mem.takeSpans()) out.push({ mfn, offset: s.lo, data: mem.read(s.lo, s.hi - s.lo) });
     }
+    this.written.clear();
     return out;
   }
 }

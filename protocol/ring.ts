@@ -9,6 +9,8 @@
 // req_event. The *_event fields say "notify me when the other side's producer passes this",
 // which is how neither side misses a wake-up without notifying on every entry.
 
+import { ByteMemory, type GuestMemory } from './guest_memory.ts';
+
 /**
  * struct X_sring { RING_IDX req_prod, req_event, rsp_prod, rsp_event; union { ... } pvt
  * (4 bytes); uint8_t __pad[44]; union X_sring_entry ring[]; } — the layout every ring
@@ -29,43 +31,46 @@ export function ringSize(pageBytes: number, entryBytes: number): number {
 
 const u32 = (x: number) => x >>> 0;
 
-/** The shared part: the four indices and the entry slots, on a page (any byte view). */
+/**
+ * The shared part: the four indices and the entry slots, on a page (a guest-memory view,
+ * so a mirrored page records exactly the indices this end stores; plain bytes in tests).
+ */
 export class SharedRing {
   readonly size: number;
-  private readonly dv: DataView;
+  readonly page: GuestMemory;
 
   constructor(
-    readonly page: Uint8Array,
+    page: GuestMemory | Uint8Array,
     readonly entryBytes: number,
   ) {
-    this.size = ringSize(page.byteLength, entryBytes);
-    if (this.size === 0) throw new RangeError(`a ${entryBytes}-byte entry does not fit a ${page.byteLength}-byte ring page`);
-    this.dv = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    this.page = page instanceof Uint8Array ? new ByteMemory(page) : page;
+    this.size = ringSize(this.page.length, entryBytes);
+    if (this.size === 0) throw new RangeError(`a ${entryBytes}-byte entry does not fit a ${this.page.length}-byte ring page`);
   }
 
   get reqProd(): number {
-    return this.dv.getUint32(REQ_PROD, true);
+    return this.page.u32le(REQ_PROD);
   }
   set reqProd(v: number) {
-    this.dv.setUint32(REQ_PROD, u32(v), true);
+    this.page.setU32le(REQ_PROD, v);
   }
   get reqEvent(): number {
-    return this.dv.getUint32(REQ_EVENT, true);
+    return this.page.u32le(REQ_EVENT);
   }
   set reqEvent(v: number) {
-    this.dv.setUint32(REQ_EVENT, u32(v), true);
+    this.page.setU32le(REQ_EVENT, v);
   }
   get rspProd(): number {
-    return this.dv.getUint32(RSP_PROD, true);
+    return this.page.u32le(RSP_PROD);
   }
   set rspProd(v: number) {
-    this.dv.setUint32(RSP_PROD, u32(v), true);
+    this.page.setU32le(RSP_PROD, v);
   }
   get rspEvent(): number {
-    return this.dv.getUint32(RSP_EVENT, true);
+    return this.page.u32le(RSP_EVENT);
   }
   set rspEvent(v: number) {
-    this.dv.setUint32(RSP_EVENT, u32(v), true);
+    this.page.setU32le(RSP_EVENT, v);
   }
 
   /** Byte offset in the page of the entry for index `idx`. */
@@ -79,7 +84,7 @@ export class SharedRing {
     this.rspProd = start;
     this.reqEvent = start + 1;
     this.rspEvent = start + 1;
-    this.page.fill(0, 16, RING_HEADER_BYTES);
+    this.page.fill(16, RING_HEADER_BYTES - 16, 0);
   }
 }
 
@@ -219,7 +224,7 @@ export class BackRing {
    */
   copyRequest(ahead = 0): Uint8Array {
     const off = this.sring.slot(this.reqCons + ahead);
-    return this.sring.page.slice(off, off + this.sring.entryBytes);
+    return this.sring.page.read(off, this.sring.entryBytes);
   }
 
   consumed(): void {

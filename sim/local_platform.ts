@@ -6,6 +6,7 @@
 
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
+import { ByteMemory } from '../protocol/guest_memory.ts';
 import type { Dom0Platform, MappedPage } from '../dom0/platform.ts';
 
 export class LocalPlatform implements Dom0Platform {
@@ -21,8 +22,7 @@ export class LocalPlatform implements Dom0Platform {
     const bytes = this.service.mapForeign(domid, mfn);
     let mapped = true;
     return {
-      bytes,
-      dirty: () => {}, // dom0's stores are the guest's: the page is the frame
+      mem: new ByteMemory(bytes), // dom0's stores are the guest's: the page is the frame
       unmap: () => {
         if (mapped) this.service.unmapForeign(mfn);
         mapped = false;
@@ -51,7 +51,7 @@ export class LocalPlatform implements Dom0Platform {
     const r = this.service.mapGrant(domid, ref, readonly);
     if (!r.page) return { status: r.status, handle: 0, page: null };
     // dom0 ends the mapping with unmapGrant(handle); the page's unmap does nothing here.
-    return { status: r.status, handle: r.handle, page: { bytes: r.page, dirty: () => {}, unmap: () => {} } };
+    return { status: r.status, handle: r.handle, page: { mem: new ByteMemory(r.page), unmap: () => {} } };
   }
 
   async unmapGrant(handle: number): Promise<number> {

@@ -43,10 +43,9 @@ for (const kind of ['local', 'remote'] as const) {
       g.grant(8, 0, frame, GTF.permit_access);
       const m = await platform.mapGrant(g.domid, 8, false);
       expect(m.status).toBe(GNTST.okay);
-      expect(new DataView(m.page!.bytes.buffer, m.page!.bytes.byteOffset).getUint32(0, true)).toBe(0xc0ffee);
+      expect(m.page!.mem.u32le(0)).toBe(0xc0ffee);
       expect(g.grantFlags(8)).toBe(GTF.permit_access | GTF.reading | GTF.writing);
-      m.page!.bytes.set([1, 2, 3, 4], 16);
-      m.page!.dirty(16, 4);
+      m.page!.mem.write(16, new Uint8Array([1, 2, 3, 4]));
       expect(await platform.unmapGrant(m.handle)).toBe(GNTST.okay); // carries the write
       expect([...g.get(SPARE_VA + 16, 4)]).toEqual([1, 2, 3, 4]);
       expect(g.grantFlags(8)).toBe(GTF.permit_access);

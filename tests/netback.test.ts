@@ -39,6 +39,7 @@ import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { clearPending } from '../hypervisor/evtchn/two_level.ts';
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { MmGuest, MiB } from './mm_helpers.ts';
+import { observeWrites } from './helpers/observe_writes.ts';
 
 const MACS = ['00:16:3e:00:00:01', '00:16:3e:00:00:02', '00:16:3e:00:00:03'];
 const BCAST = 'ff:ff:ff:ff:ff:ff';
@@ -572,7 +573,7 @@ describe('netback: tx and rx through the bridge', () => {
       const m = await mapGrant(domid, ref, ro);
       if (!m.page) return m;
       const h = m.handle;
-      return { ...m, page: { ...m.page, dirty: (off: number, len: number) => void (unmapped.has(h) && late.push(`${off}+${len}`)) } };
+      return { ...m, page: { ...m.page, mem: observeWrites(m.page.mem, (off, len) => void (unmapped.has(h) && late.push(`${off}+${len}`))) } };
     };
     const unmapGrant = platform.unmapGrant.bind(platform);
     platform.unmapGrant = async (h) => {
@@ -745,8 +746,8 @@ describe.each(['local', 'remote'] as const)('netback: hostile frontends (dom0 %s
     b.post(4);
     const frame = ethFrame(b.mac, a.mac, 500, 41);
     a.queueFrame(frame, [300, 200]);
-    // Publish only the first slot.
-    a.tx.sring.reqProd = a.tx.reqProdPvt - 1;
+    // Publish only the first slot (a guest store, so dom0's mirror hears of it).
+    a.setTxReqProd(a.tx.reqProdPvt - 1);
     evtchnSend(a.hv, a.g.domain, a.port);
     await run();
     expect(a.txResponses()).toEqual([]);

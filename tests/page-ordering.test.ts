@@ -63,9 +63,8 @@ describe('page updates across the process boundary', () => {
         page = await platform.mapForeign(s.domain.domid, s.consoleMfn);
         const port = await platform.bindInterdomain(s.domain.domid, s.consolePort);
         platform.onEvent(port, async () => {
-          seenByDom0 = new DataView(page!.bytes.buffer).getUint32(0, true);
-          new DataView(page!.bytes.buffer).setUint32(4, 0xcafebabe, true);
-          page!.dirty(4, 4);
+          seenByDom0 = page!.mem.u32le(0);
+          page!.mem.setU32le(4, 0xcafebabe);
           await platform.notify(port);
           guestWordAfterDispatch = new DataView(hv.mem.frames[s.consoleMfn]!.buffer, hv.mem.frames[s.consoleMfn]!.byteOffset).getUint32(4, true);
         });

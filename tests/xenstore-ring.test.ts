@@ -154,7 +154,7 @@ describe('xenstore ring transport', () => {
     ]);
   });
 
-  it('reports every byte it writes through onWrite', () => {
+  it('stores every byte it writes through its memory view', () => {
     const { g } = setup(5, { req: 1000, rsp: 1010 });
     const before = g.page.slice();
     g.writes.length = 0;

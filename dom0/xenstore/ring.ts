@@ -1,7 +1,8 @@
 // The domain transport: XenStore over a guest's ring page (xenstore_domain_interface,
-// docs/misc/xenstore-ring.txt), the daemon's end. The page is any 4 KiB view the lead
-// maps onto the guest's store frame; `notify` signals the guest's event channel. The
-// guest writes requests into req[] and advances req_prod, then notifies: the lead calls
+// docs/misc/xenstore-ring.txt), the daemon's end. The page is any 4 KiB guest-memory view
+// the lead maps onto the guest's store frame (every store goes through it, so a mirrored
+// page knows exactly which bytes the daemon wrote); `notify` signals the guest's event
+// channel. The guest writes requests into req[] and advances req_prod, then notifies: the lead calls
 // kick(). The daemon answers into rsp[] and advances rsp_prod.
 //
 // Both indices of a stream are free-running u32s; byte x lives at x mod 1024; a stream
@@ -33,12 +34,11 @@ import {
   XSD_SOCKMSG,
   XsFrameDecoder,
 } from '../../protocol/xen/xs_wire.ts';
+import { ByteMemory, type GuestMemory } from '../../protocol/guest_memory.ts';
 import type { Connection, ConnectionTransport } from './connection.ts';
 import type { Xenstored } from './xenstored.ts';
 
 export interface RingOptions {
-  /** Told of every daemon write to the page (offset, length), for mirroring the frame. */
-  onWrite?(offset: number, length: number): void;
   /**
    * Replies waiting for room above which no further requests are consumed (the guest
    * must read first). Default: two maximal messages.
@@ -53,7 +53,7 @@ const MAX_ROUNDS = 256;
 
 export class RingTransport implements ConnectionTransport {
   private connection: Connection;
-  private readonly dv: DataView;
+  private readonly page: GuestMemory;
   private readonly decoder = new XsFrameDecoder();
   /** A frame partly written into rsp[]: the rest goes out when the guest makes room. */
   private partial: Uint8Array | null = null;
@@ -75,13 +75,13 @@ export class RingTransport implements ConnectionTransport {
   constructor(
     private readonly daemon: Xenstored,
     readonly domid: number,
-    private readonly page: Uint8Array,
+    page: GuestMemory | Uint8Array,
     private readonly notify: () => void,
     private readonly opts: RingOptions = {},
   ) {
     if (page.length < XDI.SIZE) throw new RangeError(`xenstore ring page of ${page.length} bytes is smaller than ${XDI.SIZE}`);
     if (!daemon.isIntroduced(domid)) throw new Error(`domain ${domid} is not introduced to xenstored`);
-    this.dv = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    this.page = page instanceof Uint8Array ? new ByteMemory(page) : page;
     this.inputPauseBytes = opts.inputPauseBytes ?? 2 * (XSD_SOCKMSG.SIZE + XENSTORE_PAYLOAD_MAX);
     this.setU32(XDI.server_features, this.u32(XDI.server_features) | XENSTORE_SERVER_FEATURE_RECONNECTION | XENSTORE_SERVER_FEATURE_ERROR);
     this.connection = this.newConnection();
@@ -173,12 +173,11 @@ export class RingTransport implements ConnectionTransport {
   }
 
   private u32(off: number): number {
-    return this.dv.getUint32(off, true);
+    return this.page.u32le(off);
   }
 
   private setU32(off: number, v: number): void {
-    this.dv.setUint32(off, v >>> 0, true);
-    this.opts.onWrite?.(off, 4);
+    this.page.setU32le(off, v);
   }
 
   private pump(readInput: boolean): void {
@@ -230,8 +229,7 @@ export class RingTransport implements ConnectionTransport {
       }
       const at = maskXenstoreIdx(prod);
       const n = Math.min(space, this.partial.length - this.partialOff, XENSTORE_RING_SIZE - at);
-      this.page.set(this.partial.subarray(this.partialOff, this.partialOff + n), XDI.rsp + at);
-      this.opts.onWrite?.(XDI.rsp + at, n);
+      this.page.write(XDI.rsp + at, this.partial.subarray(this.partialOff, this.partialOff + n));
       this.partialOff += n;
       prod = (prod + n) >>> 0;
       space -= n;
@@ -261,8 +259,8 @@ export class RingTransport implements ConnectionTransport {
       const bytes = new Uint8Array(n);
       const at = maskXenstoreIdx(cons + consumed);
       const first = Math.min(n, XENSTORE_RING_SIZE - at);
-      bytes.set(this.page.subarray(XDI.req + at, XDI.req + at + first), 0);
-      if (first < n) bytes.set(this.page.subarray(XDI.req, XDI.req + (n - first)), first);
+      bytes.set(this.page.read(XDI.req + at, first), 0);
+      if (first < n) bytes.set(this.page.read(XDI.req, n - first), first);
       consumed += n;
       const msgs = this.decoder.push(bytes);
       const err = this.decoder.error;
@@ -325,6 +323,6 @@ export class RingTransport implements ConnectionTransport {
 }
 
 /** Serves domain `domid`'s xenstore ring on `page`; the lead calls kick() on each guest notification. */
-export function attachRing(daemon: Xenstored, domid: number, page: Uint8Array, notify: () => void, opts?: RingOptions): RingTransport {
+export function attachRing(daemon: Xenstored, domid: number, page: GuestMemory | Uint8Array, notify: () => void, opts?: RingOptions): RingTransport {
   return new RingTransport(daemon, domid, page, notify, opts);
 }

@@ -10,9 +10,11 @@
 // How dom0 sees a page it maps depends on where dom0 runs, and is the one thing the
 // adapters choose:
 //   shared    the frame's own bytes (dom0 in this process: its stores are the guest's);
-//   mirrored  a copy (dom0 in its own process). Guest stores to the frame are recorded and
-//             handed out as page updates with the next dispatch; dom0's stores come back as
-//             page updates ahead of its next request and are applied to the frame.
+//   mirrored  a copy (dom0 in its own process). Guest stores to the frame are recorded as
+//             exact spans and handed out as page updates (one per span) with the next
+//             dispatch; dom0's stores come back the same way ahead of its next request and
+//             are applied to the frame. Neither side's update carries bytes it did not
+//             write, so neither overwrites what the other side stored meanwhile.
 
 import type { Hypervisor } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
@@ -24,6 +26,7 @@ import { ECS } from '../evtchn/state.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
 import { PAGE_SIZE } from '../cpu/memory.ts';
+import { SpanSet } from '../../protocol/guest_memory.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
@@ -55,9 +58,8 @@ export interface ControlServiceOptions {
 /** A frame dom0 has mapped, by any number of foreign and grant mappings. */
 interface MappedFrame {
   refs: number;
-  /** Bytes guests stored to since the last dispatch (mirrored pages only): [lo, hi). */
-  lo: number;
-  hi: number;
+  /** Bytes guests stored to since the last dispatch (mirrored pages only). */
+  readonly stored: SpanSet;
 }
 
 export class ControlService {
@@ -306,11 +308,10 @@ export class ControlService {
     const out: PageUpdate[] = [];
     if (this.pages !== 'mirrored') return out;
     for (const [mfn, m] of this.mapped) {
-      if (m.hi <= m.lo) continue;
+      if (!m.stored.size) continue;
+      const spans = m.stored.take();
       const frame = this.hv.mem.frames[mfn];
-      if (frame) out.push({ mfn, offset: m.lo, data: frame.slice(m.lo, m.hi) });
-      m.lo = PAGE_SIZE;
-      m.hi = 0;
+      if (frame) for (const s of spans) out.push({ mfn, offset: s.lo, data: frame.slice(s.lo, s.hi) });
     }
     return out;
   }
@@ -354,15 +355,11 @@ export class ControlService {
     const m = this.mapped.get(mfn);
     if (m) m.refs++;
     else {
-      this.mapped.set(mfn, { refs: 1, lo: PAGE_SIZE, hi: 0 });
+      this.mapped.set(mfn, { refs: 1, stored: new SpanSet() });
       if (this.pages === 'mirrored') {
         this.hv.watchFrame(mfn, (pa, size) => {
-          const e = this.mapped.get(mfn);
-          if (e) {
-            const off = pa % PAGE_SIZE;
-            e.lo = Math.min(e.lo, off);
-            e.hi = Math.max(e.hi, Math.min(PAGE_SIZE, off + size));
-          }
+          const off = pa % PAGE_SIZE;
+          this.mapped.get(mfn)?.stored.add(off, Math.min(PAGE_SIZE, off + size));
           return false;
         });
       }

@@ -151,6 +151,17 @@ export class PhysMemory {
     this.generation++;
   }
 
+  /**
+   * The one way a store the hypervisor makes into guest memory (a PTE, a grant entry's
+   * flags, a grant copy, a copy to a guest buffer) reaches the watcher of its frame, as the
+   * CPU reports a guest's own store: [pa, pa+len) exactly, within one frame. True = the
+   * watcher asked to stop the vCPU.
+   */
+  noteStore(pa: number, len: number): boolean {
+    if (len <= 0 || !this.watched[pfnOf(pa)]) return false;
+    return this.onStore?.(pa, len) ?? false;
+  }
+
   setWatched(pfn: number, on: boolean): void {
     this.watched[pfn] = on ? 1 : 0;
     this.generation++;

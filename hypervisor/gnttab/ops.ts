@@ -423,7 +423,7 @@ export function gnttabCopy(ctx: MmCtx, ld: Domain, op: CopyOp): number {
     const from = ctx.frames.frameData(src.mfn);
     const bytes = from ? from.slice(op.source.offset, op.source.offset + op.len) : new Uint8Array(op.len);
     ctx.frames.frameStorage(dst.mfn).set(bytes, op.dest.offset);
-    if (ctx.mem.watched[dst.mfn]) ctx.mem.onStore?.(dst.mfn * PAGE_SIZE + op.dest.offset, op.len);
+    ctx.mem.noteStore(dst.mfn * PAGE_SIZE + op.dest.offset, op.len);
   }
   releaseBuf(ctx, dst, op.dest, false);
   releaseBuf(ctx, src, op.source, true);

@@ -147,6 +147,6 @@ export class DomainGnttab {
     const v = (old | set) & ~clear & 0xffff;
     if (v === old) return;
     dv.setUint16(0, v, true);
-    if (ctx.mem.watched[at.mfn]) ctx.mem.onStore?.(at.mfn * PAGE_SIZE + at.off, 2);
+    ctx.mem.noteStore(at.mfn * PAGE_SIZE + at.off, 2);
   }
 }

@@ -46,7 +46,7 @@ export function copyToGuest(hart: Hart, va: number, data: Uint8Array): boolean {
   done = 0;
   for (const p of pieces) {
     p.frame.set(data.subarray(done, done + p.n), p.off);
-    if (hart.mem.watched[Math.floor(p.pa / PAGE_SIZE)]) hart.mem.onStore?.(p.pa, p.n);
+    hart.mem.noteStore(p.pa, p.n);
     done += p.n;
   }
   return true;

@@ -82,7 +82,7 @@ export function readPte(ctx: MmCtx, mfn: number, index: number): number {
 /** Writes a PTE (giving the frame storage if needed) and reports the store to a watcher. */
 export function writePte(ctx: MmCtx, mfn: number, index: number, value: number): void {
   ctx.frames.frameWords(mfn)[index] = value | 0;
-  if (ctx.mem.watched[mfn]) ctx.mem.onStore?.(mfn * PAGE_SIZE + index * 4, 4);
+  ctx.mem.noteStore(mfn * PAGE_SIZE + index * 4, 4);
 }
 
 export function pteMfn(pte: number): number {

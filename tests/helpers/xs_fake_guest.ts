@@ -17,6 +17,7 @@ import {
   bytesToLatin1,
   type XsMessage,
 } from '../../protocol/xen/xs_wire.ts';
+import { ByteMemory } from '../../protocol/guest_memory.ts';
 import { attachRing, type RingTransport, type Xenstored } from '../../dom0/xenstore/index.ts';
 
 const PAGE = 4096;
@@ -41,7 +42,7 @@ export class FakeGuest {
   }
 
   attach(d: Xenstored, domid: number): this {
-    this.transport = attachRing(d, domid, this.page, () => this.notifications++, { onWrite: (o, l) => this.writes.push([o, l]) });
+    this.transport = attachRing(d, domid, new ByteMemory(this.page, (o, l) => this.writes.push([o, l])), () => this.notifications++);
     return this;
   }
 

@@ -34,6 +34,7 @@ import { MmGuest, SPARE_VA, machine, MiB } from '../mm_helpers.ts';
 import { pvImage, SPIN } from '../helpers/pv_image.ts';
 import { writeTestGuests } from '../helpers/test_guests.ts';
 import { daemonOf } from '../helpers/procs.ts';
+import { observeWrites } from '../helpers/observe_writes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-disk-'));
 const DOM0 = { domid: 0, privileged: true };
@@ -644,7 +645,7 @@ describe('attacks on the disk fixes', () => {
       const m = await mapGrant(domid, ref, ro);
       if (!m.page) return m;
       const h = m.handle;
-      return { ...m, page: { ...m.page, dirty: (off: number, len: number) => void (unmapped.has(h) && late.push(`${off}+${len}`)) } };
+      return { ...m, page: { ...m.page, mem: observeWrites(m.page.mem, (off, len) => void (unmapped.has(h) && late.push(`${off}+${len}`))) } };
     };
     const unmapGrant = platform.unmapGrant.bind(platform);
     platform.unmapGrant = async (h) => {

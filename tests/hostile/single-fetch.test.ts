@@ -15,6 +15,7 @@ import { BlkbackRing } from '../../dom0/backends/blk/blkback.ts';
 import type { BlockStore } from '../../dom0/backends/blk/store.ts';
 import { NetbackVif } from '../../dom0/backends/net/netback.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
+import { ByteMemory } from '../../protocol/guest_memory.ts';
 import { FrontRing, RING_HEADER_BYTES, SharedRing } from '../../protocol/ring.ts';
 import {
   BLKIF_OP,
@@ -143,7 +144,7 @@ class FakePlatform implements Dom0Platform {
     return p;
   }
   mapped(ref: number): MappedPage {
-    return { bytes: this.grants.get(ref)!, dirty: () => {}, unmap: () => {} };
+    return { mem: new ByteMemory(this.grants.get(ref)!), unmap: () => {} };
   }
   mapForeign(): Promise<MappedPage> {
     return Promise.reject(new Error('not here'));

@@ -12,6 +12,7 @@ import { Dom0Daemons } from '../../dom0/daemons.ts';
 import { CONSOLE_INPUT_BYTES, ConsoleBackend, ConsoleInputBusy, ConsoleInputTooLarge } from '../../dom0/backends/console/backend.ts';
 import { XENCONS } from '../../protocol/xen/console.ts';
 import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
+import { ByteMemory } from '../../protocol/guest_memory.ts';
 import { startXenstored, Xenstored, XsClient } from '../../dom0/xenstore/index.ts';
 import { MAX_TX_SAVED, Store } from '../../dom0/xenstore/store.ts';
 import { XenstoreStateFile } from '../../dom0/xenstore/persist.ts';
@@ -53,8 +54,7 @@ class SlowPlatform implements Dom0Platform {
     await this.turns();
     let mapped = true;
     return {
-      bytes: new Uint8Array(4096),
-      dirty: () => {},
+      mem: new ByteMemory(new Uint8Array(4096)),
       unmap: () => {
         if (mapped) this.mappedPages--;
         mapped = false;
@@ -288,7 +288,7 @@ describe('console input to a guest that never reads', () => {
     const bytes = new Uint8Array(4096);
     const dv = new DataView(bytes.buffer);
     let notified = 0;
-    const page: MappedPage = { bytes, dirty: () => {}, unmap: () => {} };
+    const page: MappedPage = { mem: new ByteMemory(bytes), unmap: () => {} };
     platform.notify = () => void notified++;
     const c = new ConsoleBackend(platform, 7, page, 3);
     const chunk = new Uint8Array(64 * 1024);
@@ -341,7 +341,7 @@ describe('console input to a guest that never reads', () => {
 
   it('a request larger than the queue is refused whole (a waiting writer would hold all of it, even after its client left)', async () => {
     const platform = new SlowPlatform();
-    const page: MappedPage = { bytes: new Uint8Array(4096), dirty: () => {}, unmap: () => {} };
+    const page: MappedPage = { mem: new ByteMemory(new Uint8Array(4096)), unmap: () => {} };
     const c = new ConsoleBackend(platform, 7, page, 3);
     // 24 MiB, a whole frame: it had been parked as the waiter's rest until the guest read it.
     await expect(c.input(new Uint8Array(24 * 1024 * 1024))).rejects.toThrow(ConsoleInputTooLarge);

@@ -9,6 +9,7 @@ import {
   BLKIF_OP,
   BLKIF_REQUEST_SEGMENT,
   BLKIF_RING_ENTRY_SIZE,
+  BLKIF_RESPONSE,
   BLKIF_RSP,
   BLKIF_SECTOR_BYTES,
   BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
@@ -17,6 +18,7 @@ import {
   type BlkifRequest,
   type BlkifRequestIndirect,
 } from '../../../protocol/xen/blkif.ts';
+import { writeStruct } from '../../../protocol/guest_memory.ts';
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
 import { checkDiscard, checkIndirect, checkRequest, MAX_INDIRECT_SEGMENTS } from './validate.ts';
@@ -42,7 +44,6 @@ export interface BlkbackStats {
 
 export class BlkbackRing {
   readonly back: BackRing;
-  private readonly dv: DataView;
   readonly stats: BlkbackStats = { requests: 0, errors: 0, reads: 0, writes: 0, flushes: 0, discards: 0, hostErrors: 0 };
   lastError = '';
   /** Set when the frontend broke the ring's rules; the ring is served no more (as Xen's blkback). */
@@ -66,8 +67,7 @@ export class BlkbackRing {
       log?: (line: string) => void;
     } = {},
   ) {
-    this.back = new BackRing(new SharedRing(ringPage.bytes, BLKIF_RING_ENTRY_SIZE));
-    this.dv = new DataView(ringPage.bytes.buffer, ringPage.bytes.byteOffset, ringPage.bytes.byteLength);
+    this.back = new BackRing(new SharedRing(ringPage.mem, BLKIF_RING_ENTRY_SIZE));
   }
 
   private readonly passes = new OnePassAtATime(() => this.servicePass());
@@ -98,17 +98,14 @@ export class BlkbackRing {
         const status = await this.carryOut(req).catch((e: unknown) => this.hostError(req, e));
         this.back.consumed();
         const rspOff = this.back.nextResponse();
-        writeBlkifResponse(this.dv, rspOff, { id: req.id, operation: req.op, status });
-        this.ringPage.dirty(rspOff, BLKIF_RING_ENTRY_SIZE);
+        writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.SIZE, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
         this.back.produced();
         this.stats.requests++;
         if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
       }
       const notify = this.back.pushResponsesAndCheckNotify();
-      this.ringPage.dirty(0, 16); // rsp_prod lives in the header
       if (notify) await this.platform.notify(this.port);
       const more = this.back.finalCheckForRequests();
-      this.ringPage.dirty(0, 16); // and so does req_event
       if (!more) return;
     }
   }
@@ -207,8 +204,7 @@ export class BlkbackRing {
     const page = await this.persistentPage(gref);
     if (typeof page === 'number') return page;
     if (!page) return this.platform.copyToGrant(this.domid, gref, offset, data);
-    page.bytes.set(data, offset);
-    page.dirty(offset, data.length);
+    page.mem.write(offset, data);
     return GNTST.okay;
   }
 
@@ -216,7 +212,7 @@ export class BlkbackRing {
     const page = await this.persistentPage(gref);
     if (typeof page === 'number') return { status: page, data: new Uint8Array(0) };
     if (!page) return this.platform.copyFromGrant(this.domid, gref, offset, len);
-    return { status: GNTST.okay, data: page.bytes.slice(offset, offset + len) };
+    return { status: GNTST.okay, data: page.mem.read(offset, len) };
   }
 
   /**

@@ -31,7 +31,6 @@ export class ConsoleInputTooLarge extends Error {
 
 export class ConsoleBackend {
   private readonly page: MappedPage;
-  private readonly dv: DataView;
   private readonly port: number;
   private readonly log: number[] = [];
   /** Bytes dropped from the front of the log so far (absolute offsets for readers). */
@@ -48,34 +47,30 @@ export class ConsoleBackend {
   /** Serves the console ring on `page` (already mapped) whose dom0 port is `port`. */
   constructor(private readonly platform: Dom0Platform, readonly domid: number, page: MappedPage, port: number) {
     this.page = page;
-    const b = this.page.bytes;
-    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.port = port;
     platform.onEvent(this.port, () => this.service());
   }
 
   private u32(off: number): number {
-    return this.dv.getUint32(off, true);
+    return this.page.mem.u32le(off);
   }
 
   /** Reads what the guest produced and writes what input fits; notifies if anything moved. */
   service(): void {
-    const b = this.page.bytes;
+    const m = this.page.mem;
     let moved = false;
     const cons = this.u32(XENCONS.out_cons);
     const prod = this.u32(XENCONS.out_prod);
     const avail = (prod - cons) >>> 0;
     if (avail > 0 && avail <= XENCONS.OUT_SIZE) {
       const out = new Uint8Array(avail);
-      for (let i = 0; i < avail; i++) out[i] = b[XENCONS.out + ((cons + i) & (XENCONS.OUT_SIZE - 1))]!;
-      this.dv.setUint32(XENCONS.out_cons, prod, true);
-      this.page.dirty(XENCONS.out_cons, 4);
+      for (let i = 0; i < avail; i++) out[i] = m.u8(XENCONS.out + ((cons + i) & (XENCONS.OUT_SIZE - 1)));
+      m.setU32le(XENCONS.out_cons, prod);
       this.append(out);
       moved = true;
     } else if (avail > XENCONS.OUT_SIZE) {
       // Corrupt indices: resynchronize rather than read past the ring.
-      this.dv.setUint32(XENCONS.out_cons, prod, true);
-      this.page.dirty(XENCONS.out_cons, 4);
+      m.setU32le(XENCONS.out_cons, prod);
     }
     if (this.pendingInput.length) moved = this.pushInput() || moved;
     if (moved) void this.platform.notify(this.port);
@@ -87,7 +82,7 @@ export class ConsoleBackend {
   }
 
   private pushInput(): boolean {
-    const b = this.page.bytes;
+    const m = this.page.mem;
     const cons = this.u32(XENCONS.in_cons);
     let prod = this.u32(XENCONS.in_prod);
     const start = prod;
@@ -95,8 +90,7 @@ export class ConsoleBackend {
     while (this.pendingInput.length && ((prod - cons) >>> 0) < XENCONS.IN_SIZE) {
       const chunk = this.pendingInput[0]!;
       const off = XENCONS.in + (prod & (XENCONS.IN_SIZE - 1));
-      b[off] = chunk[this.inputHead++]!;
-      this.page.dirty(off, 1);
+      m.setU8(off, chunk[this.inputHead++]!);
       prod = (prod + 1) >>> 0;
       this.inputBytes--;
       if (this.inputHead === chunk.length) {
@@ -105,8 +99,7 @@ export class ConsoleBackend {
       }
     }
     if (prod === start) return false;
-    this.dv.setUint32(XENCONS.in_prod, prod, true);
-    this.page.dirty(XENCONS.in_prod, 4);
+    m.setU32le(XENCONS.in_prod, prod);
     this.admitWaiter();
     return true;
   }

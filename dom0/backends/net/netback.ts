@@ -18,9 +18,12 @@
 
 import { OnePassAtATime } from '../one_pass.ts';
 import { BackRing, SharedRing } from '../../../protocol/ring.ts';
+import { writeStruct } from '../../../protocol/guest_memory.ts';
 import {
   NETIF_RSP,
+  NETIF_RX_RESPONSE,
   NETIF_RX_RING_ENTRY_SIZE,
+  NETIF_TX_RESPONSE,
   NETIF_TX_RING_ENTRY_SIZE,
   NETRXF,
   NETTXF,
@@ -87,8 +90,6 @@ export class NetbackVif implements BridgePort {
   readonly name: string;
   readonly tx: BackRing;
   readonly rx: BackRing;
-  private readonly txDv: DataView;
-  private readonly rxDv: DataView;
   readonly stats: NetbackStats = emptyNetStats();
   lastError = '';
   /** The frontend broke a ring's rules; the vif is served no more (as Xen's netback). */
@@ -122,10 +123,8 @@ export class NetbackVif implements BridgePort {
   ) {
     this.name = opts.name;
     this.rxQueueMax = opts.rxQueueMax ?? RX_QUEUE_MAX;
-    this.tx = new BackRing(new SharedRing(txPage.bytes, NETIF_TX_RING_ENTRY_SIZE));
-    this.rx = new BackRing(new SharedRing(rxPage.bytes, NETIF_RX_RING_ENTRY_SIZE));
-    this.txDv = new DataView(txPage.bytes.buffer, txPage.bytes.byteOffset, txPage.bytes.byteLength);
-    this.rxDv = new DataView(rxPage.bytes.buffer, rxPage.bytes.byteOffset, rxPage.bytes.byteLength);
+    this.tx = new BackRing(new SharedRing(txPage.mem, NETIF_TX_RING_ENTRY_SIZE));
+    this.rx = new BackRing(new SharedRing(rxPage.mem, NETIF_RX_RING_ENTRY_SIZE));
   }
 
   get sg(): boolean {
@@ -209,9 +208,7 @@ export class NetbackVif implements BridgePort {
       const txWaiting = await this.txWork();
       await this.rxWork();
       const txNotify = this.tx.pushResponsesAndCheckNotify();
-      this.txPage.dirty(0, 16);
       const rxNotify = this.rx.pushResponsesAndCheckNotify();
-      this.rxPage.dirty(0, 16);
       if (txNotify || rxNotify) await this.platform.notify(this.port);
       if (this.closed) return;
       let more: boolean;
@@ -221,14 +218,12 @@ export class NetbackVif implements BridgePort {
         this.tx.sring.reqEvent = seen + 1;
         more = this.tx.sring.reqProd !== seen;
       } else more = this.tx.finalCheckForRequests();
-      this.txPage.dirty(0, 16);
       if (this.rxQueue.length > 0) {
         // Frames wait for buffers: ask to be notified once enough are posted (feature-rx-notify).
         const need = this.slotsFor(this.rxQueue[0]!.frame);
         if (this.rx.unconsumedRequests() >= need) more = true;
         else {
           this.rx.sring.reqEvent = this.rx.reqCons + need;
-          this.rxPage.dirty(0, 16);
           if (this.rx.unconsumedRequests() >= need) more = true;
         }
       }
@@ -375,8 +370,7 @@ export class NetbackVif implements BridgePort {
 
   private txRespond(id: number, status: number): void {
     const off = this.tx.nextResponse();
-    writeNetifTxResponse(this.txDv, off, { id, status });
-    this.txPage.dirty(off, NETIF_TX_RING_ENTRY_SIZE);
+    writeStruct(this.txPage.mem, off, NETIF_TX_RESPONSE.SIZE, (dv) => writeNetifTxResponse(dv, 0, { id, status }));
     this.tx.produced();
   }
 
@@ -412,8 +406,8 @@ export class NetbackVif implements BridgePort {
         // As Linux's netback: the checksum flag (when vouched for) on the first slot, more_data on all but the last.
         const flags = (s === 0 && validated ? NETRXF.data_validated : 0) | (s < need - 1 ? NETRXF.more_data : 0);
         const off = this.rx.nextResponse();
-        writeNetifRxResponse(this.rxDv, off, { id: req.id, offset: 0, flags, status: st === GNTST.okay ? chunk.length : NETIF_RSP.ERROR });
-        this.rxPage.dirty(off, NETIF_RX_RING_ENTRY_SIZE);
+        const rsp = { id: req.id, offset: 0, flags, status: st === GNTST.okay ? chunk.length : NETIF_RSP.ERROR };
+        writeStruct(this.rxPage.mem, off, NETIF_RX_RESPONSE.SIZE, (dv) => writeNetifRxResponse(dv, 0, rsp));
         this.rx.produced();
       }
       if (ok) {
