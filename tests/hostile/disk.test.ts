@@ -7,10 +7,9 @@
 // With dom0 in-process and with real processes (pvsim up, pvsim xl).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dom0Daemons } from '../../dom0/daemons.ts';
 import { XenstoreStateFile } from '../../dom0/xenstore/persist.ts';
@@ -28,12 +27,13 @@ import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, readBlkifResponse, writeBlk
 import { GTF } from '../../protocol/xen/grant_table.ts';
 import { XenbusState as S } from '../../protocol/xen/xenbus.ts';
 import { evtchnAllocUnbound } from '../../hypervisor/evtchn/ops.ts';
-import { parseEnv, readToken } from '../../cli/runtime.ts';
+import { readToken } from '../../cli/runtime.ts';
 import { connect } from '../../protocol/session.ts';
 import { MmGuest, SPARE_VA, machine, MiB } from '../mm_helpers.ts';
 import { pvImage, SPIN } from '../helpers/pv_image.ts';
 import { writeTestGuests } from '../helpers/test_guests.ts';
 import { daemonOf } from '../helpers/procs.ts';
+import { startUp } from '../helpers/pvsim_up.ts';
 import { observeWrites } from '../helpers/observe_writes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-disk-'));
@@ -363,25 +363,7 @@ describe('with real processes: pvsim up, pvsim xl create', { timeout: 60_000 }, 
     for (const p of running.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   });
 
-  function up(): Promise<{ proc: ChildProcess; env: Record<string, string>; stderr: string[]; exited: Promise<number | null> }> {
-    // A private TMPDIR: the run directory and current.env of a user's own pvsim stay untouched.
-    const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
-    running.push(proc);
-    const stderr: string[] = [];
-    createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-    const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-    return new Promise((resolve, reject) => {
-      const env: Record<string, string> = {};
-      const timer = setTimeout(() => reject(new Error(`pvsim up not ready: ${stderr.join('\n')}`)), 30_000);
-      createInterface({ input: proc.stdout! }).on('line', (l) => {
-        Object.assign(env, parseEnv(l));
-        if (env.PVSIM_URL && env.XENSTORED_PATH && env.PVSIM_TOKEN_FILE) {
-          clearTimeout(timer);
-          resolve({ proc, env, stderr, exited });
-        }
-      });
-    });
-  }
+  const up = () => startUp(['--pcpus', '1'], { tmpdir: dir, children: running });
 
   it('fails xl create of a domain whose disk cannot be opened, leaving nothing; a later domain gets its disk; a writable image in use is refused', async () => {
     const u = await up();

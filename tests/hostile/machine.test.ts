@@ -6,16 +6,17 @@
 // stays bounded. Every child is found by the PID we started and killed in afterAll.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type Peer } from '../../protocol/session.ts';
-import { parseEnv, readToken } from '../../cli/runtime.ts';
+import { readToken } from '../../cli/runtime.ts';
 import type { DomainInfo } from '../../protocol/wire.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
+import { childrenOf } from '../helpers/procs.ts';
+import { startUp } from '../helpers/pvsim_up.ts';
 import { floodImage } from '../helpers/flood_guests.ts';
 
 const PVSIM = join(process.cwd(), 'bin/pvsim.js');
@@ -28,39 +29,11 @@ afterAll(() => {
   for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
 
-function up(): Promise<{ proc: ChildProcess; vars: Record<string, string>; stderr: string[] }> {
-  const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  children.push(proc);
-  const stderr: string[] = [];
-  createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-  return new Promise((resolve, reject) => {
-    const vars: Record<string, string> = {};
-    const timer = setTimeout(() => reject(new Error(`pvsim up not ready: ${stderr.join('\n')}`)), 30_000);
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      Object.assign(vars, parseEnv(l));
-      if (vars.PVSIM_URL && vars.PVSIM_TOKEN_FILE && vars.XENSTORED_PATH) {
-        clearTimeout(timer);
-        resolve({ proc, vars, stderr });
-      }
-    });
-  });
-}
+const up = async () => {
+  const u = await startUp(['--pcpus', '2'], { tmpdir: dir, children });
+  return { proc: u.proc, vars: u.env, stderr: u.stderr };
+};
 
-/** The children of `ppid` (from /proc), with their command lines: the daemons `pvsim up` started. */
-function childrenOf(ppid: number): { pid: number; argv: string[] }[] {
-  const out: { pid: number; argv: string[] }[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
-      out.push({ pid: Number(e), argv: readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0') });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 const isAlive = (pid: number) => {

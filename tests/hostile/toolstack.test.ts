@@ -3,11 +3,11 @@
 // sends straight over the protocol (not through xl's parser), a create that fails after
 // its domain was made, and Domain-0 as `xl list` shows it.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startUp } from '../helpers/pvsim_up.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Peer } from '../../protocol/session.ts';
 import type { CreateDomain, Device } from '../../protocol/wire.ts';
@@ -18,7 +18,7 @@ import { ElfError, parseElf } from '../../xenguest/elf.ts';
 import { runBare } from '../../hypervisor/bare/machine.ts';
 import { vbdDevice, vifDevice } from '../../dom0/toolstack/devices.ts';
 import { formatList } from '../../dom0/toolstack/format.ts';
-import { parseEnv } from '../../cli/runtime.ts';
+
 import { validateScenario } from '../../sim/scenario/schema.ts';
 import { runScenario } from '../../sim/scenario/runner.ts';
 import { pvImage, SPIN, PV_BASE } from '../helpers/pv_image.ts';
@@ -329,23 +329,7 @@ describe('pvsim up: hostile creates and xl list', { timeout: 60_000 }, () => {
     for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   });
 
-  function up(): Promise<Record<string, string>> {
-    const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '1', '--memory', '256'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: dir } });
-    running.push(proc);
-    const stderr: string[] = [];
-    createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-    return new Promise((resolve, reject) => {
-      const env: Record<string, string> = {};
-      const timer = setTimeout(() => reject(new Error(`pvsim up not ready: ${stderr.join('\n')}`)), 30_000);
-      createInterface({ input: proc.stdout! }).on('line', (l) => {
-        Object.assign(env, parseEnv(l));
-        if (env.PVSIM_URL && env.XENSTORED_PATH && env.PVSIM_TOKEN_FILE) {
-          clearTimeout(timer);
-          resolve(env);
-        }
-      });
-    });
-  }
+  const up = async () => (await startUp(['--pcpus', '1', '--memory', '256'], { tmpdir: dir, children: running })).env;
   const xl = (env: Record<string, string>, ...args: string[]) => {
     const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: dir, ...env } });
     return { status: r.status, out: r.stdout, err: r.stderr };
