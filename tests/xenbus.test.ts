@@ -27,7 +27,7 @@ function setup() {
     disconnect: (dev) => void log.push(`disconnect ${dev.domid}/${dev.devid}`),
   };
   d.registerBackend(driver);
-  addDevice(d.xenstored, 5, { kind: 'vbd', devid: 51712, backend: { params: '/tmp/disk.img', mode: 'w' }, frontend: { 'virtual-device': '51712' } });
+  addDevice(d.xs, 5, { kind: 'vbd', devid: 51712, backend: { params: '/tmp/disk.img', mode: 'w' }, frontend: { 'virtual-device': '51712' } });
   const guest = new XsClient(d.xenstored, { domid: 5, privileged: false });
   const be = backendPath('vbd', 5, 51712);
   const fe = frontendPath('vbd', 5, 51712);
