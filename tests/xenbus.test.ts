@@ -163,4 +163,22 @@ describe('XenStore access of the toolstack and backends', () => {
     expect(read(`${backendPath('vbd', 7, 51712)}/state`)).toEqual({ ok: true, value: String(S.InitWait) });
     expect(read(`${backendPath('vbd', 7, 51712)}/sectors`)).toEqual({ ok: true, value: '2048' });
   });
+
+  it('tears nothing down when its connection is gone (EIO is not "no devices")', async () => {
+    const d = new Dom0Daemons(noPlatform, { blockBackend: false, netBackend: false });
+    const removed: string[] = [];
+    const driver: BackendDriver = { kind: 'vbd', features: () => ({}), connect: () => {}, disconnect: () => {}, remove: (dev) => void removed.push(dev.backend) };
+    expect(addDevice(d.xs, 8, { kind: 'vbd', devid: 51712, backend: {}, frontend: {} }).ok).toBe(true);
+    const h = openXsHandle(d.xenstored, { label: 'test-backend' });
+    const lines: string[] = [];
+    const b = new XenbusBackend(h, driver, (l) => lines.push(l));
+    await b.scan();
+    expect(b.devices.size).toBe(1);
+    h.close(); // as xenstored's closeAll does when dom0 stops
+    expect(h.read('/local/domain/0/name')).toEqual({ ok: false, error: 'EIO' });
+    await b.scan();
+    expect(b.devices.size).toBe(1);
+    expect(removed).toEqual([]);
+    expect(lines.some((l) => l.includes('cannot list the devices'))).toBe(true);
+  });
 });

@@ -137,8 +137,17 @@ export class XenbusBackend {
 
   private async scanOnce(): Promise<void> {
     const seen = new Set<string>();
-    for (const dom of this.list(this.base)) {
-      for (const id of this.list(`${this.base}/${dom}`)) {
+    // A listing that failed for another reason than absence (the connection closed as dom0
+    // stops) says nothing of which devices are gone: none is torn down on its word.
+    let unsure = false;
+    const list = (path: string): string[] => {
+      const r = this.xs.directory(path);
+      if (r.ok) return r.value;
+      if (r.error !== 'ENOENT') unsure = true;
+      return [];
+    };
+    for (const dom of list(this.base)) {
+      for (const id of list(`${this.base}/${dom}`)) {
         const backend = `${this.base}/${dom}/${id}`;
         seen.add(backend);
         let dev = this.devices.get(backend);
@@ -170,6 +179,10 @@ export class XenbusBackend {
           this.log(`xenbus: ${backend}: ${(e as Error).message}`);
         }
       }
+    }
+    if (unsure) {
+      this.log(`xenbus: ${this.base}: cannot list the devices; none is removed this pass`);
+      return;
     }
     for (const [path, dev] of this.devices) if (!seen.has(path)) {
       this.devices.delete(path);
@@ -231,11 +244,6 @@ export class XenbusBackend {
       return false;
     }
     return true;
-  }
-
-  private list(path: string): string[] {
-    const r = this.xs.directory(path);
-    return r.ok ? r.value : [];
   }
 
   private async step(dev: DeviceInstance): Promise<void> {
