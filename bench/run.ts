@@ -285,7 +285,7 @@ async function blkBench(bs: number, qd: number, n: number, persistent = false): 
     const region = (64 * MiB) / 512;
     const cmdline = `work=blk mode=rand bs=${bs} qd=${qd} n=${n} region=${region} persistent=${persistent ? 1 : 0}`;
     const d = hv.createPvDomain(readFileSync('guests/build/work.elf'), { name: 'blk', memoryBytes: 16 * MiB, cmdline }).domain;
-    addDevice(daemons.xenstored, d.domid, vbdDevice({ devid: 51712, path: join(dir, 'disk.img'), access: 'w', vdev: 'xvda' }));
+    addDevice(daemons.xs, d.domid, vbdDevice({ devid: 51712, path: join(dir, 'disk.img'), access: 'w', vdev: 'xvda' }));
     hv.unpause(d);
     const t0 = performance.now();
     await hv.runAsync();
@@ -315,7 +315,7 @@ async function netBench(args: string, kind: 'ping' | 'udp'): Promise<{ perSecond
     const image = readFileSync('guests/build/work.elf');
     const mk = (name: string, ip: string, peerIp: string, mac: string, extra: string) => {
       const d = hv.createPvDomain(image, { name, memoryBytes: 16 * MiB, cmdline: `work=net ip=${ip} peer=${peerIp} ${extra}` }).domain;
-      addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac }));
+      addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac }));
       return d;
     };
     const a = mk('a', '10.0.0.1', '10.0.0.2', '00:16:3e:00:00:01', args);

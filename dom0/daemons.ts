@@ -2,7 +2,7 @@
 // a ring per guest, a console backend per guest, and the toolstack's XenStore layout.
 // They reach the hypervisor only through a Dom0Platform.
 
-import { Xenstored, attachRing, type RingTransport } from './xenstore/index.ts';
+import { Xenstored, attachRing, openXsHandle, type RingTransport, type XsHandle } from './xenstore/index.ts';
 import { ConsoleBackend } from './backends/console/backend.ts';
 import { removeDomainLayout, writeDom0Layout, writeDomainLayout, type DomainLayout } from './toolstack/xs_layout.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
@@ -13,6 +13,7 @@ import { addDevice, failedDevices, offlineDevices, removeDevices } from './tools
 import { XsClient } from './xenstore/index.ts';
 import type { Device, DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
+import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 
 export interface DomainSetupInfo extends DomainLayout {
   storeMfn: number;
@@ -36,8 +37,20 @@ export class DeviceSetupError extends Error {
   }
 }
 
+/** Xen's errno for a XenStore error name (EIO for one it has no number for). */
+function xsErrno(name: string): number {
+  return (XEN_ERRNO as Record<string, number>)[name] ?? XEN_ERRNO.EIO;
+}
+
 export class Dom0Daemons {
   readonly xenstored: Xenstored;
+  /**
+   * The toolstack's connection to xenstored (libxl's xs_handle): domain layouts and devices
+   * are written through it, by the daemon's request path, as dom0 (privileged).
+   */
+  readonly xs: XsHandle;
+  /** The backends' connection (Linux's xenbus in dom0's kernel). */
+  private readonly backendXs: XsHandle;
   readonly consoles = new Map<number, ConsoleBackend>();
   private readonly rings = new Map<number, { ring: RingTransport; port: number; page: MappedPage }>();
   /** Ring page and dom0 port prepared for a domain about to be introduced. */
@@ -86,25 +99,21 @@ export class Dom0Daemons {
       this.restored = this.state.restore();
       this.state.track();
     }
-    if (!this.restored) writeDom0Layout(this.xenstored);
-    const dec = new TextDecoder();
-    const backendKey = (dev: { backend: string }, key: string) => {
-      try {
-        return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `${dev.backend}/${key}`));
-      } catch {
-        return undefined;
-      }
+    this.xs = openXsHandle(this.xenstored, { label: 'toolstack' });
+    this.backendXs = openXsHandle(this.xenstored, { label: 'xenbus-backends' });
+    if (!this.restored) {
+      const r = writeDom0Layout(this.xs);
+      if (!r.ok) opts.log?.(`dom0: writing dom0's XenStore entries: ${r.error}`);
+    }
+    const readValue = (path: string): string | undefined => {
+      const r = this.backendXs.read(path);
+      return r.ok ? r.value : undefined;
     };
+    const backendKey = (dev: { backend: string }, key: string) => readValue(`${dev.backend}/${key}`);
     if (opts.blockBackend !== false) {
       this.blkback = new BlkbackDriver(platform, backendKey, {
         log: opts.log,
-        domainName: (domid) => {
-          try {
-            return dec.decode(this.xenstored.store.read({ domid: 0, privileged: true }, `/local/domain/${domid}/name`));
-          } catch {
-            return undefined;
-          }
-        },
+        domainName: (domid) => readValue(`/local/domain/${domid}/name`),
       });
       this.registerBackend(this.blkback);
     }
@@ -126,7 +135,7 @@ export class Dom0Daemons {
    * device of that kind in XenStore, calling `driver` to connect and disconnect.
    */
   registerBackend(driver: BackendDriver): XenbusBackend {
-    const b = new XenbusBackend(this.xenstored, driver, this.opts.log);
+    const b = new XenbusBackend(this.backendXs, driver, this.opts.log);
     this.backends.set(driver.kind, b);
     if (!this.watcher) {
       this.watcher = new XsClient(this.xenstored, { domid: 0, label: 'xenbus-backends' });
@@ -175,7 +184,7 @@ export class Dom0Daemons {
    * Call after settle().
    */
   deviceFailure(domid: number): { errno: number; message: string } | null {
-    const failed = failedDevices(this.xenstored, domid);
+    const failed = failedDevices(this.xs, domid);
     if (failed.length === 0) return null;
     const what = failed.map((f) => (f.kind === 'vbd' ? `disk ${f.vdev ?? f.devid} (vbd ${f.devid}): ${f.message}` : `${f.kind} ${f.devid}: ${f.message}`));
     return { errno: failed[0]!.errno, message: what.join('; ') };
@@ -233,9 +242,13 @@ export class Dom0Daemons {
     const gone = () => this.lives.get(d.domid) !== life;
     const again = this.restored && this.xenstored.isIntroduced(d.domid) && !this.rings.has(d.domid);
     if (!again) {
-      writeDomainLayout(this.xenstored, d);
+      const layout = writeDomainLayout(this.xs, d);
+      if (!layout.ok) throw new DeviceSetupError(d.domid, d.name, xsErrno(layout.error), `writing its XenStore entries: ${layout.error}`);
       const devices = (d.devices ?? []).filter((dev) => dev.kind === 'vbd' || dev.kind === 'vif');
-      for (const dev of devices) addDevice(this.xenstored, d.domid, { ...dev, kind: dev.kind as 'vbd' | 'vif' });
+      for (const dev of devices) {
+        const r = addDevice(this.xs, d.domid, { ...dev, kind: dev.kind as 'vbd' | 'vif' });
+        if (!r.ok) throw new DeviceSetupError(d.domid, d.name, xsErrno(r.error), r.problem ?? `${dev.kind} ${dev.devid}: writing its XenStore entries: ${r.error}`);
+      }
       if (devices.length > 0) {
         // The devices' backends act now (open the images), so a device that cannot come up
         // fails this domain's setup with its reason, before the domain runs.
@@ -296,15 +309,15 @@ export class Dom0Daemons {
       p.page.unmap();
       void this.platform.closePort(p.port);
     }
-    offlineDevices(this.xenstored, domid);
+    offlineDevices(this.xs, domid);
     const unplugged = this.settle().then(() => {
-      removeDevices(this.xenstored, domid);
+      removeDevices(this.xs, domid);
       return this.settle();
     });
     this.consoles.get(domid)?.close();
     this.consoles.delete(domid);
     if (this.xenstored.isIntroduced(domid)) this.xenstored.releaseDomain(domid);
-    removeDomainLayout(this.xenstored, domid);
+    removeDomainLayout(this.xs, domid); // what is already gone is not an error
     return unplugged;
   }
 }

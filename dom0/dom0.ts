@@ -227,7 +227,8 @@ async function createDomain(
     const r = await buildDomain(hv, { ...c, paused: true }, (id) => (domid = id));
     if (r.rc !== 0 || !r.domain) return r;
     for (const dev of c.devices ?? []) {
-      addDevice(d.xenstored, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+      const added = addDevice(d.xs, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+      if (!added.ok) throw new Error(added.problem ?? `${dev.kind} ${dev.devid}: writing its XenStore entries: ${added.error}`);
     }
     if ((c.devices ?? []).length > 0) {
       // As libxl waits for each backend to come up: one that failed (its error node, Closed)

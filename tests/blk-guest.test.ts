@@ -20,7 +20,7 @@ async function runBlk(args: string) {
   const daemons = startLocalDom0(hv);
   const path = join(dir, `disk${n++}.img`);
   const d = hv.createPvDomain(image, { name: 'blk', memoryBytes: 16 * MiB, cmdline: `work=blk ${args}` }).domain;
-  addDevice(daemons.xenstored, d.domid, vbdDevice({ devid: 51712, path, access: 'w', vdev: 'xvda' }));
+  addDevice(daemons.xs, d.domid, vbdDevice({ devid: 51712, path, access: 'w', vdev: 'xvda' }));
   hv.unpause(d);
   await hv.runAsync();
   const log = hv.dmesg().filter((l) => l.startsWith('(d1)'));

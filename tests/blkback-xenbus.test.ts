@@ -25,7 +25,7 @@ describe('blkback through xenbus', () => {
     const g = MmGuest.create(hv, { name: 'front' });
     g.shareGrantTable(g.layout.virtBase + 3 * MiB);
     const image = join(mkdtempSync(join(tmpdir(), 'pvsim-vbd-')), 'disk.img');
-    addDevice(daemons.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: image, mode: 'w', size: String(MiB) }, frontend: { 'virtual-device': '51712' } });
+    addDevice(daemons.xs, g.domid, { kind: 'vbd', devid: 51712, backend: { params: image, mode: 'w', size: String(MiB) }, frontend: { 'virtual-device': '51712' } });
     await daemons.settle();
     const guestXs = new XsClient(daemons.xenstored, { domid: g.domid, privileged: false });
     const be = backendPath('vbd', g.domid, 51712);

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Xenstored, XsError } from '../dom0/xenstore/index.ts';
+import { Xenstored, XsError, openXsHandle } from '../dom0/xenstore/index.ts';
 import { XenstoreStateFile } from '../dom0/xenstore/persist.ts';
 import { XenbusBackend, type BackendDriver } from '../dom0/backends/xenbus.ts';
 import { addDevice } from '../dom0/toolstack/devices.ts';
@@ -137,7 +137,8 @@ describe('a backend that restarts', () => {
     const calls: string[] = [];
     let featureX = '1';
     const driver: BackendDriver = { kind: 'vbd', features: () => ({ 'feature-x': featureX }), connect: () => void calls.push('connect'), disconnect: () => void calls.push('disconnect') };
-    addDevice(xs, 7, { kind: 'vbd', devid: 51712, backend: {}, frontend: {} });
+    const handle = openXsHandle(xs);
+    addDevice(handle, 7, { kind: 'vbd', devid: 51712, backend: {}, frontend: {} });
     const be = '/local/domain/0/backend/vbd/7/51712';
     const fe = '/local/domain/7/device/vbd/51712';
     const put = (p: string, v: string) => xs.fire(xs.store.write(DOM0, p, enc.encode(v)));
@@ -146,7 +147,7 @@ describe('a backend that restarts', () => {
     put(`${be}/state`, String(XenbusState.Connected));
     put(`${fe}/state`, String(XenbusState.Connected));
     put(`${fe}/ring-ref`, '8');
-    const b = new XenbusBackend(xs, driver);
+    const b = new XenbusBackend(handle, driver);
     await b.scan();
     expect(state(be)).toBe(XenbusState.Closed);
     expect(calls).toEqual([]); // the old ring is not trusted

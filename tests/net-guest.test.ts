@@ -32,8 +32,8 @@ async function run(guests: Guest[]) {
   const daemons = startLocalDom0(hv);
   const doms = guests.map((g) => {
     const d = hv.createPvDomain(image, { name: g.name, memoryBytes: 16 * MiB, cmdline: g.cmdline }).domain;
-    addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac: g.mac }));
-    if (g.disk) addDevice(daemons.xenstored, d.domid, vbdDevice({ devid: 51712, path: g.disk, access: 'w', vdev: 'xvda' }));
+    addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac: g.mac }));
+    if (g.disk) addDevice(daemons.xs, d.domid, vbdDevice({ devid: 51712, path: g.disk, access: 'w', vdev: 'xvda' }));
     return d;
   });
   for (const d of doms) hv.unpause(d);
@@ -143,7 +143,7 @@ describe('guest netfront and network stack', () => {
     const daemons = startLocalDom0(hv);
     const mk = (name: string, cmdline: string, mac: string) => {
       const d = hv.createPvDomain(image, { name, memoryBytes: 16 * MiB, cmdline }).domain;
-      addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac }));
+      addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac }));
       return d;
     };
     const a = mk('early', 'work=net ip=10.0.0.1 peer=10.0.0.2 ping=3 udp=5 size=500', '00:16:3e:00:00:21');
@@ -172,7 +172,7 @@ describe('guest netfront and network stack', () => {
       ['b', 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=5 udp=20 size=1000', '00:16:3e:00:00:32'],
     ].map(([name, cmdline, mac]) => {
       const d = hv.createPvDomain(image, { name: name!, memoryBytes: 16 * MiB, cmdline: cmdline! }).domain;
-      addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac: mac! }));
+      addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac: mac! }));
       hv.unpause(d);
       return d;
     });
@@ -207,7 +207,7 @@ describe('guest netfront and network stack', () => {
       ['b', 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=150 interval_ms=20 udp=20 size=500 verbose', '00:16:3e:00:00:42'],
     ].map(([name, cmdline, mac]) => {
       const d = hv.createPvDomain(image, { name: name!, memoryBytes: 16 * MiB, cmdline: cmdline! }).domain;
-      addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac: mac! }));
+      addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac: mac! }));
       hv.unpause(d);
       return d;
     });
@@ -271,7 +271,7 @@ describe('guest netfront and network stack', () => {
     const daemons = new Dom0Daemons(new LocalPlatform(hv), { netBackend: false });
     attachDom0Hooks(hv, (info) => daemons.domainCreated(info), (domid) => daemons.domainDestroyed(domid));
     const d = hv.createPvDomain(image, { name: 'lonely', memoryBytes: 16 * MiB, cmdline: 'work=net' }).domain;
-    addDevice(daemons.xenstored, d.domid, vifDevice({ devid: 0, mac: '00:16:3e:00:00:0c' }));
+    addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac: '00:16:3e:00:00:0c' }));
     hv.unpause(d);
     await hv.runAsync();
     const log = hv.dmesg().filter((l) => l.startsWith(`(d${d.domid})`)).join('\n');

@@ -279,7 +279,7 @@ async function testbed(n: number, opts: { pcap?: string; bridges?: string[]; con
     const g = MmGuest.create(hv, { name: `net${i}` });
     hv.pause(g.domain); // the frontend is played from here; the guest's own code need not run
     g.shareGrantTable(g.layout.virtBase + 3 * MiB);
-    addDevice(daemons.xenstored, g.domid, vifDevice({ devid: 0, mac: MACS[i]!, bridge: opts.bridges?.[i] }));
+    addDevice(daemons.xs, g.domid, vifDevice({ devid: 0, mac: MACS[i]!, bridge: opts.bridges?.[i] }));
     fronts.push(new Front(hv, g, MACS[i]!, new XsClient(daemons.xenstored, { domid: g.domid, privileged: false })));
   }
   await daemons.settle();

@@ -15,16 +15,19 @@
 // in the backend directory's `error`), then Closing and Closed. It is not offered again
 // until its frontend changes state. Each device is handled on its own: a throw while
 // handling one is logged and the scan goes on to the others.
+//
+// XenStore is reached through an XsHandle (dom0's connection to xenstored, served by the
+// daemon's request path as any client's), and its failures are results: a switch of state
+// and the keys that go with it (features and InitWait; the error nodes and Closed) are one
+// transaction, and one that fails fails the device or is logged, never thrown.
 
-import type { Caller, Xenstored } from '../xenstore/index.ts';
+import type { XsHandle, XsOps, XsResult } from '../xenstore/index.ts';
+import type { XsErrorName } from '../../protocol/xen/xs_wire.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import { backendErrorPath, frontendPath } from '../toolstack/devices.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 import { RateLimitedLog } from './ratelimit.ts';
 
-const DOM0: Caller = { domid: 0, privileged: true };
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 export interface DeviceInstance {
   kind: string;
@@ -66,7 +69,7 @@ export class XenbusBackend {
   private readonly log: (line: string) => void;
 
   constructor(
-    private readonly xs: Xenstored,
+    private readonly xs: XsHandle,
     private readonly driver: BackendDriver,
     log?: (line: string) => void,
   ) {
@@ -76,20 +79,21 @@ export class XenbusBackend {
   }
 
   private read(path: string): string | undefined {
-    try {
-      return dec.decode(this.xs.store.read(DOM0, path));
-    } catch {
-      return undefined;
-    }
+    const r = this.xs.read(path);
+    return r.ok ? r.value : undefined;
   }
 
-  private write(path: string, value: string): void {
-    this.xs.fire(this.xs.store.write(DOM0, path, enc.encode(value)));
-  }
-
-  private setState(dev: DeviceInstance, state: XenbusState): void {
-    dev.state = state;
-    this.write(`${dev.backend}/state`, String(state));
+  /**
+   * Moves the device through `states` (written in order, so a watcher sees each), after
+   * `keys` of its backend directory, in one transaction. The device's state here is the
+   * last one whatever XenStore said: the caller handles a failure.
+   */
+  private switchState(dev: DeviceInstance, states: readonly XenbusState[], before?: (tx: XsOps) => void): XsResult<void> {
+    dev.state = states[states.length - 1]!;
+    return this.xs.transaction((tx) => {
+      before?.(tx);
+      for (const st of states) tx.write(`${dev.backend}/state`, String(st));
+    });
   }
 
   /**
@@ -133,8 +137,17 @@ export class XenbusBackend {
 
   private async scanOnce(): Promise<void> {
     const seen = new Set<string>();
-    for (const dom of this.list(this.base)) {
-      for (const id of this.list(`${this.base}/${dom}`)) {
+    // A listing that failed for another reason than absence (the connection closed as dom0
+    // stops) says nothing of which devices are gone: none is torn down on its word.
+    let unsure = false;
+    const list = (path: string): string[] => {
+      const r = this.xs.directory(path);
+      if (r.ok) return r.value;
+      if (r.error !== 'ENOENT') unsure = true;
+      return [];
+    };
+    for (const dom of list(this.base)) {
+      for (const id of list(`${this.base}/${dom}`)) {
         const backend = `${this.base}/${dom}/${id}`;
         seen.add(backend);
         let dev = this.devices.get(backend);
@@ -148,7 +161,8 @@ export class XenbusBackend {
             // and died. Its ring is not ours to trust (responses may be half written), so the
             // device is Closed and the frontend sets up a new ring and re-issues what was in
             // flight (it goes back to Initialising; below we then offer InitWait again).
-            this.setState(dev, XenbusState.Closed);
+            const r = this.switchState(dev, [XenbusState.Closed]);
+            if (!r.ok) this.log(`xenbus: ${backend}: writing Closed after a dom0 restart: ${r.error}`);
             // Until its frontend reconnects, the device still has its host resources: claimed
             // now, or a create in that window could take its image (one writable user only).
             try {
@@ -165,6 +179,10 @@ export class XenbusBackend {
           this.log(`xenbus: ${backend}: ${(e as Error).message}`);
         }
       }
+    }
+    if (unsure) {
+      this.log(`xenbus: ${this.base}: cannot list the devices; none is removed this pass`);
+      return;
     }
     for (const [path, dev] of this.devices) if (!seen.has(path)) {
       this.devices.delete(path);
@@ -188,14 +206,25 @@ export class XenbusBackend {
   private fatal(dev: DeviceInstance, e: unknown, fe: XenbusState): void {
     const message = e instanceof Error ? e.message : String(e);
     const code = (e as { code?: unknown }).code;
-    const errno = (typeof code === 'string' && (XEN_ERRNO as Record<string, number>)[code]) || XEN_ERRNO.EIO;
+    this.fail(dev, typeof code === 'string' ? code : undefined, message, fe);
+  }
+
+  /** fatal() for a failure given as Xen's error name (`code`) and a message. */
+  private fail(dev: DeviceInstance, code: string | undefined, message: string, fe: XenbusState): void {
+    const errno = (code !== undefined && (XEN_ERRNO as Record<string, number>)[code]) || XEN_ERRNO.EIO;
     const text = `${errno} ${message}`;
-    this.write(`${backendErrorPath(dev.kind, dev.domid, dev.devid)}/error`, text);
-    this.write(`${dev.backend}/error`, text);
     dev.failedFe = fe;
-    this.setState(dev, XenbusState.Closing);
-    this.setState(dev, XenbusState.Closed);
+    const r = this.switchState(dev, [XenbusState.Closing, XenbusState.Closed], (tx) => {
+      tx.write(`${backendErrorPath(dev.kind, dev.domid, dev.devid)}/error`, text);
+      tx.write(`${dev.backend}/error`, text);
+    });
     this.log(`xenbus: ${dev.backend}: ${message}`);
+    if (!r.ok) this.log(`xenbus: ${dev.backend}: reporting the failure: ${r.error}`);
+  }
+
+  /** A XenStore operation of the handshake failed: the device fails with its error. */
+  private xsFailed(dev: DeviceInstance, what: string, error: XsErrorName, fe: XenbusState): void {
+    this.fail(dev, error, `${what}: ${error}`, fe);
   }
 
   /** Publishes the driver's features and goes InitWait; false if the device failed. */
@@ -207,17 +236,14 @@ export class XenbusBackend {
       this.fatal(dev, e, fe);
       return false;
     }
-    for (const [k, v] of Object.entries(features)) this.write(`${dev.backend}/${k}`, v);
-    this.setState(dev, XenbusState.InitWait);
-    return true;
-  }
-
-  private list(path: string): string[] {
-    try {
-      return [...this.xs.store.directory(DOM0, path)];
-    } catch {
-      return [];
+    const r = this.switchState(dev, [XenbusState.InitWait], (tx) => {
+      for (const [k, v] of Object.entries(features)) tx.write(`${dev.backend}/${k}`, v);
+    });
+    if (!r.ok) {
+      this.xsFailed(dev, 'publishing features', r.error, fe);
+      return false;
     }
+    return true;
   }
 
   private async step(dev: DeviceInstance): Promise<void> {
@@ -230,16 +256,22 @@ export class XenbusBackend {
     const closing = !online || fe === XenbusState.Closing || fe === XenbusState.Closed;
     if (closing && dev.state !== XenbusState.Closed) {
       if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
-      this.setState(dev, XenbusState.Closing);
-      this.setState(dev, XenbusState.Closed);
+      const r = this.switchState(dev, [XenbusState.Closing, XenbusState.Closed]);
+      if (!r.ok) this.log(`xenbus: ${dev.backend}: writing Closed: ${r.error}`);
       return;
     }
     if (dev.state === XenbusState.InitWait && (fe === XenbusState.Initialised || fe === XenbusState.Connected)) {
       try {
         await this.driver.connect(dev, (key) => this.read(`${dev.frontend}/${key}`));
-        this.setState(dev, XenbusState.Connected);
       } catch (e) {
         this.fatal(dev, e, fe);
+        return;
+      }
+      const r = this.switchState(dev, [XenbusState.Connected]);
+      if (!r.ok) {
+        // The frontend would never learn it is connected: let the ring go and fail the device.
+        await this.driver.disconnect(dev);
+        this.xsFailed(dev, 'writing Connected', r.error, fe);
       }
     }
     if (dev.state === XenbusState.Closed && online && fe === XenbusState.Initialising && dev.failedFe === undefined) {

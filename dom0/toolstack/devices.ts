@@ -6,16 +6,11 @@
 //       (device/ and device/<kind>/ likewise, so the guest can list its devices)
 //       backend, backend-id = 0, state = 1, <kind-specific keys>
 
-import type { Xenstored } from '../xenstore/index.ts';
-import { parsePerms, type Caller } from '../xenstore/index.ts';
+import { xsFail, type XsHandle, type XsResult } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import { BLKBACK_KEY, BLKFRONT_KEY } from '../../protocol/xen/blkif.ts';
 import { deviceKeysProblem } from './validate.ts';
 import type { XlConfig } from './xlcfg/index.ts';
-
-const DOM0: Caller = { domid: 0, privileged: true };
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 export interface DeviceSpec {
   kind: 'vbd' | 'vif';
@@ -78,59 +73,51 @@ export function frontendPath(kind: string, domid: number, devid: number): string
   return `/local/domain/${domid}/device/${kind}/${devid}`;
 }
 
-function put(xs: Xenstored, path: string, value: string): void {
-  xs.fire(xs.store.write(DOM0, path, enc.encode(value)));
-}
-
-/** Announces a device to both ends (before the domain runs, as libxl does). */
-export function addDevice(xs: Xenstored, domid: number, d: DeviceSpec): void {
+/**
+ * Announces a device to both ends (before the domain runs, as libxl does): its backend and
+ * frontend directories in one transaction, so a watcher sees the device whole or not at
+ * all, and a failure (returned, with `problem` saying why for a refused key) leaves nothing.
+ */
+export function addDevice(xs: XsHandle, domid: number, d: DeviceSpec): XsResult<void> & { problem?: string } {
   // Keys become path elements: one with "/" or ".." would write outside the device's
   // directories. Checked before anything is written, whoever built the device.
   const bad = deviceKeysProblem(d);
-  if (bad) throw new Error(bad);
+  if (bad) return { ...xsFail('EINVAL'), problem: bad };
   const be = backendPath(d.kind, domid, d.devid);
   const fe = frontendPath(d.kind, domid, d.devid);
-  xs.fire(xs.store.mkdir(DOM0, be));
-  xs.fire(xs.store.setPerms(DOM0, be, parsePerms(['n0', `r${domid}`])!));
-  xs.fire(xs.store.mkdir(DOM0, fe));
-  // The guest owns device/ and device/<kind>/ too (libxl makes device/ the domain's), so its
-  // frontend drivers can list them to find their devices.
-  const guestOwned = parsePerms([`n${domid}`, 'r0'])!;
-  for (const p of [`/local/domain/${domid}/device`, `/local/domain/${domid}/device/${d.kind}`, fe]) xs.fire(xs.store.setPerms(DOM0, p, guestOwned));
-  put(xs, `${be}/frontend`, fe);
-  put(xs, `${be}/frontend-id`, String(domid));
-  put(xs, `${be}/online`, '1');
-  for (const [k, v] of Object.entries(d.backend)) put(xs, `${be}/${k}`, v);
-  put(xs, `${be}/state`, String(XenbusState.Initialising));
-  put(xs, `${fe}/backend`, be);
-  put(xs, `${fe}/backend-id`, '0');
-  for (const [k, v] of Object.entries(d.frontend)) put(xs, `${fe}/${k}`, v);
-  put(xs, `${fe}/state`, String(XenbusState.Initialising));
+  return xs.transaction((tx) => {
+    tx.mkdir(be);
+    tx.setPerms(be, ['n0', `r${domid}`]);
+    tx.mkdir(fe);
+    // The guest owns device/ and device/<kind>/ too (libxl makes device/ the domain's), so its
+    // frontend drivers can list them to find their devices.
+    for (const p of [`/local/domain/${domid}/device`, `/local/domain/${domid}/device/${d.kind}`, fe]) tx.setPerms(p, [`n${domid}`, 'r0']);
+    tx.write(`${be}/frontend`, fe);
+    tx.write(`${be}/frontend-id`, String(domid));
+    tx.write(`${be}/online`, '1');
+    for (const [k, v] of Object.entries(d.backend)) tx.write(`${be}/${k}`, v);
+    tx.write(`${be}/state`, String(XenbusState.Initialising));
+    tx.write(`${fe}/backend`, be);
+    tx.write(`${fe}/backend-id`, '0');
+    for (const [k, v] of Object.entries(d.frontend)) tx.write(`${fe}/${k}`, v);
+    tx.write(`${fe}/state`, String(XenbusState.Initialising));
+  });
 }
 
 /** libxl's first step of unplugging: `online` = 0 in every backend directory of `domid`. */
-export function offlineDevices(xs: Xenstored, domid: number): void {
+export function offlineDevices(xs: XsHandle, domid: number): void {
   for (const kind of ['vbd', 'vif']) {
-    let ids: readonly string[];
-    try {
-      ids = xs.store.directory(DOM0, `/local/domain/0/backend/${kind}/${domid}`);
-    } catch {
-      continue; // none of this kind
-    }
-    for (const id of ids) put(xs, `${backendPath(kind, domid, Number(id))}/online`, '0');
+    const ids = xs.directory(`/local/domain/0/backend/${kind}/${domid}`);
+    if (!ids.ok) continue; // none of this kind
+    for (const id of ids.value) xs.write(`${backendPath(kind, domid, Number(id))}/online`, '0');
   }
 }
 
 /** Removes the backend directories of every device of `domid` (after teardown), and their error nodes. */
-export function removeDevices(xs: Xenstored, domid: number): void {
+export function removeDevices(xs: XsHandle, domid: number): void {
   for (const kind of ['vbd', 'vif']) {
-    for (const dir of [`/local/domain/0/backend/${kind}/${domid}`, `/local/domain/0/error/backend/${kind}/${domid}`]) {
-      try {
-        xs.fire(xs.store.rm(DOM0, dir));
-      } catch {
-        // none of this kind
-      }
-    }
+    // A kind the domain has none of is ENOENT (its parent is missing too): nothing to do.
+    for (const dir of [`/local/domain/0/backend/${kind}/${domid}`, `/local/domain/0/error/backend/${kind}/${domid}`]) xs.rm(dir);
   }
 }
 
@@ -139,23 +126,16 @@ export function removeDevices(xs: Xenstored, domid: number): void {
  * reason each gave: what libxl reports when a device does not come up. Read after the
  * backends have acted (Dom0Daemons.settle).
  */
-export function failedDevices(xs: Xenstored, domid: number): { kind: string; devid: number; errno: number; message: string; params?: string; vdev?: string }[] {
+export function failedDevices(xs: XsHandle, domid: number): { kind: string; devid: number; errno: number; message: string; params?: string; vdev?: string }[] {
   const out: { kind: string; devid: number; errno: number; message: string; params?: string; vdev?: string }[] = [];
   const read = (path: string): string | undefined => {
-    try {
-      return dec.decode(xs.store.read(DOM0, path));
-    } catch {
-      return undefined;
-    }
+    const r = xs.read(path);
+    return r.ok ? r.value : undefined;
   };
   for (const kind of ['vbd', 'vif']) {
-    let ids: readonly string[];
-    try {
-      ids = xs.store.directory(DOM0, `/local/domain/0/backend/${kind}/${domid}`);
-    } catch {
-      continue;
-    }
-    for (const id of ids) {
+    const ids = xs.directory(`/local/domain/0/backend/${kind}/${domid}`);
+    if (!ids.ok) continue;
+    for (const id of ids.value) {
       const be = backendPath(kind, domid, Number(id));
       if (read(`${be}/state`) !== String(XenbusState.Closed)) continue;
       const text = read(`${backendErrorPath(kind, domid, Number(id))}/error`);

@@ -1,13 +1,10 @@
 // Xen's XenStore layout for a domain, as libxl writes it when it creates one:
 // /local/domain/<domid>/{name, domid, vm, memory/target, memory/static-max, cpu/N/availability,
 // device, control, data, console/{ring-ref, port, type}, store/{ring-ref, port}} and
-// /vm/<domid>/name. Written straight into the store (synchronously), as dom0's toolstack.
+// /vm/<domid>/name. Written through the toolstack's XenStore handle (dom0's connection to
+// xenstored), each domain's layout in one transaction as libxl's domain creation does.
 
-import type { Xenstored } from '../xenstore/index.ts';
-import { parsePerms, type Caller } from '../xenstore/index.ts';
-
-const DOM0: Caller = { domid: 0, privileged: true };
-const enc = new TextEncoder();
+import type { XsHandle, XsOps, XsResult } from '../xenstore/index.ts';
 
 export interface DomainLayout {
   domid: number;
@@ -20,39 +17,30 @@ export interface DomainLayout {
   consolePort?: number;
 }
 
-function writer(xs: Xenstored) {
-  return {
-    write: (path: string, value: string) => xs.fire(xs.store.write(DOM0, path, enc.encode(value))),
-    mkdir: (path: string) => xs.fire(xs.store.mkdir(DOM0, path)),
-    perms: (path: string, perms: string[]) => xs.fire(xs.store.setPerms(DOM0, path, parsePerms(perms)!)),
-    rm: (path: string) => {
-      try {
-        xs.fire(xs.store.rm(DOM0, path));
-      } catch {
-        // already gone
-      }
-    },
-  };
+/** dom0's own entries, written once when xenstored starts without a saved store. */
+export function writeDom0Layout(xs: XsHandle): XsResult<void> {
+  return xs.transaction((w) => {
+    w.write('/local/domain/0/name', 'Domain-0');
+    w.write('/local/domain/0/domid', '0');
+    w.mkdir('/local/domain/0/backend');
+    w.mkdir('/vm');
+  });
 }
 
-export function writeDom0Layout(xs: Xenstored): void {
-  const w = writer(xs);
-  w.write('/local/domain/0/name', 'Domain-0');
-  w.write('/local/domain/0/domid', '0');
-  w.mkdir('/local/domain/0/backend');
-  w.mkdir('/vm');
+/** A new domain's entries, all or none (a failure is returned, nothing is left behind). */
+export function writeDomainLayout(xs: XsHandle, d: DomainLayout): XsResult<void> {
+  return xs.transaction((w) => writeLayoutIn(w, d));
 }
 
-export function writeDomainLayout(xs: Xenstored, d: DomainLayout): void {
-  const w = writer(xs);
+function writeLayoutIn(w: XsOps, d: DomainLayout): void {
   const base = `/local/domain/${d.domid}`;
   // Permissions first, as libxl does, so every node below inherits them: dom0 owns the
   // directory and the guest may read it; the guest owns (may write) data, device, control.
   w.mkdir(base);
-  w.perms(base, ['n0', `r${d.domid}`]);
+  w.setPerms(base, ['n0', `r${d.domid}`]);
   for (const sub of ['device', 'control', 'data']) {
     w.mkdir(`${base}/${sub}`);
-    w.perms(`${base}/${sub}`, [`n${d.domid}`]);
+    w.setPerms(`${base}/${sub}`, [`n${d.domid}`]);
   }
   w.write(`${base}/name`, d.name);
   w.write(`${base}/domid`, String(d.domid));
@@ -72,8 +60,9 @@ export function writeDomainLayout(xs: Xenstored, d: DomainLayout): void {
   w.write(`/vm/${d.domid}/name`, d.name);
 }
 
-export function removeDomainLayout(xs: Xenstored, domid: number): void {
-  const w = writer(xs);
-  w.rm(`/local/domain/${domid}`);
-  w.rm(`/vm/${domid}`);
+/** Removes a domain's entries; one already gone is not an error (the result is the first failure). */
+export function removeDomainLayout(xs: XsHandle, domid: number): XsResult<void> {
+  const a = xs.rm(`/local/domain/${domid}`);
+  const b = xs.rm(`/vm/${domid}`);
+  return a.ok ? b : a;
 }

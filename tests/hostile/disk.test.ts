@@ -57,7 +57,7 @@ function daemons() {
     }
   };
   const name = (domid: number, n: string) => d.xenstored.fire(d.xenstored.store.write(DOM0, `/local/domain/${domid}/name`, new TextEncoder().encode(n)));
-  const vbd = (domid: number, path: string, mode: string) => addDevice(d.xenstored, domid, { kind: 'vbd', devid: 51712, backend: { params: path, mode, size: String(MiB), dev: 'xvda' }, frontend: { 'virtual-device': '51712' } });
+  const vbd = (domid: number, path: string, mode: string) => addDevice(d.xs, domid, { kind: 'vbd', devid: 51712, backend: { params: path, mode, size: String(MiB), dev: 'xvda' }, frontend: { 'virtual-device': '51712' } });
   const state = (domid: number) => Number(read(`${backendPath('vbd', domid, 51712)}/state`));
   return { hv, d, log, read, name, vbd, state };
 }
@@ -320,7 +320,7 @@ describe('one writable image, two domains', () => {
       expect(d.deviceFailure(domid)).toMatchObject({ errno: 16 });
     }
     // The same domain may have it twice (Xen's same_vm); w! shares it on purpose.
-    addDevice(d.xenstored, 1, { kind: 'vbd', devid: 51728, backend: { params: img, mode: 'w' }, frontend: {} });
+    addDevice(d.xs, 1, { kind: 'vbd', devid: 51728, backend: { params: img, mode: 'w' }, frontend: {} });
     vbd(5, img, 'w!');
     await d.settle();
     expect(Number(read(`${backendPath('vbd', 1, 51728)}/state`))).toBe(S.InitWait);
@@ -492,7 +492,7 @@ describe('a frontend whose connection fails', () => {
     const g = MmGuest.create(hv, { name: 'front' });
     g.shareGrantTable(g.layout.virtBase + 3 * MiB);
     g.grant(8, 0, g.mfnOfVa(SPARE_VA), GTF.permit_access);
-    addDevice(d.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'bind.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    addDevice(d.xs, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'bind.img'), mode: 'w', size: String(MiB) }, frontend: {} });
     await d.settle();
     const fe = `/local/domain/${g.domid}/device/vbd/51712`;
     const put = (k: string, v: string) => d.xenstored.fire(d.xenstored.store.write(DOM0, `${fe}/${k}`, new TextEncoder().encode(v)));
@@ -515,7 +515,7 @@ describe('attacks on the disk fixes', () => {
     // The XenStore a dom0 leaves when it dies serving domain 1's disk, Connected (written
     // here without a backend acting on it: only what the next dom0 finds matters).
     const first = new Dom0Daemons(new LocalPlatform(machine()), { netBackend: false, blockBackend: false, stateFile: state });
-    addDevice(first.xenstored, 1, { kind: 'vbd', devid: 51712, backend: { params: img, mode: 'w' }, frontend: {} });
+    addDevice(first.xs, 1, { kind: 'vbd', devid: 51712, backend: { params: img, mode: 'w' }, frontend: {} });
     const put = (path: string, v: string) => first.xenstored.fire(first.xenstored.store.write(DOM0, path, new TextEncoder().encode(v)));
     put(`${backendPath('vbd', 1, 51712)}/state`, String(S.Connected));
     put(`/local/domain/1/device/vbd/51712/state`, String(S.Connected));
@@ -524,7 +524,7 @@ describe('attacks on the disk fixes', () => {
     const next = new Dom0Daemons(new LocalPlatform(machine()), { netBackend: false, stateFile: state, log: (l) => log.push(l) });
     await next.settle();
     expect(next.blkback!.openImages).toBe(1); // claimed before domain 1's frontend is back
-    addDevice(next.xenstored, 2, { kind: 'vbd', devid: 51712, backend: { params: img, mode: 'w' }, frontend: {} });
+    addDevice(next.xs, 2, { kind: 'vbd', devid: 51712, backend: { params: img, mode: 'w' }, frontend: {} });
     await next.settle();
     expect(next.deviceFailure(2)).toMatchObject({ errno: 16, message: expect.stringContaining('in use by domain 1') });
     // Domain 1's frontend reconnects and gets its disk back.
@@ -539,7 +539,7 @@ describe('attacks on the disk fixes', () => {
     const sizes = ['-1', '1000', '0', 'abc', '1e30', '1.5', '0x10', String(2 ** 52)];
     for (const [i, size] of sizes.entries()) {
       const p = join(dir, `size${i}.img`);
-      addDevice(d.xenstored, 40 + i, { kind: 'vbd', devid: 51712, backend: { params: p, mode: 'w', size }, frontend: {} });
+      addDevice(d.xs, 40 + i, { kind: 'vbd', devid: 51712, backend: { params: p, mode: 'w', size }, frontend: {} });
       await d.settle();
       if (state(40 + i) === S.InitWait) {
         // 4 PiB sparse: a filesystem may allow it (the client's choice, as with xl's own files).
@@ -557,7 +557,7 @@ describe('attacks on the disk fixes', () => {
 
   it('a guest value in an error (ring-ref with a newline) is quoted: it cannot forge a line of dom0 log', async () => {
     const { d, log } = daemons();
-    addDevice(d.xenstored, 5, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'forge.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    addDevice(d.xs, 5, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'forge.img'), mode: 'w', size: String(MiB) }, frontend: {} });
     await d.settle();
     const guest = { domid: 5, privileged: false };
     const fe = '/local/domain/5/device/vbd/51712';
@@ -644,7 +644,7 @@ describe('attacks on the disk fixes', () => {
     const sring = new SharedRing(ringBytes, BLKIF_RING_ENTRY_SIZE);
     sring.init();
     const front = new FrontRing(sring);
-    addDevice(d.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'inflight.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    addDevice(d.xs, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'inflight.img'), mode: 'w', size: String(MiB) }, frontend: {} });
     await d.settle();
     const guest = { domid: g.domid, privileged: false };
     const fe = `/local/domain/${g.domid}/device/vbd/51712`;
@@ -670,7 +670,7 @@ describe('attacks on the disk fixes', () => {
 
   it("a guest's XenStore writes cost dom0 one pass over the devices per batch, not one per write (200 domains' disks)", async () => {
     const { d } = daemons();
-    for (let i = 1; i <= 200; i++) addDevice(d.xenstored, i, { kind: 'vbd', devid: 51712, backend: { params: join(dir, `many${i}.img`), mode: 'w', size: String(MiB) }, frontend: {} });
+    for (let i = 1; i <= 200; i++) addDevice(d.xs, i, { kind: 'vbd', devid: 51712, backend: { params: join(dir, `many${i}.img`), mode: 'w', size: String(MiB) }, frontend: {} });
     await d.settle();
     const store = d.xenstored.store;
     const directory = store.directory.bind(store);
@@ -694,7 +694,7 @@ describe('attacks on the disk fixes', () => {
     g.shareGrantTable(g.layout.virtBase + 3 * MiB);
     g.grant(8, 0, g.mfnOfVa(SPARE_VA), GTF.permit_access);
     new SharedRing(hv.frames.frameStorage(g.mfnOfVa(SPARE_VA)), BLKIF_RING_ENTRY_SIZE).init();
-    addDevice(d.xenstored, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'flip.img'), mode: 'w', size: String(MiB) }, frontend: {} });
+    addDevice(d.xs, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'flip.img'), mode: 'w', size: String(MiB) }, frontend: {} });
     await d.settle();
     const fds = () => readdirSync('/proc/self/fd').length;
     const before = fds();
