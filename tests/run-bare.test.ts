@@ -75,12 +75,18 @@ describe('conformance program sources', () => {
 
   // QEMU's spike machine honours tohost: exit status 0 on pass, the case number on failure.
   it.skipIf(!onPath('qemu-system-riscv32'))('the programs pass on QEMU (reference)', { timeout: 120_000 }, () => {
+    const qemu = (name: string) =>
+      spawnSync('qemu-system-riscv32', ['-M', 'spike', '-bios', 'none', '-kernel', join(BUILD, `${name}.elf`), '-nographic'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
     for (const name of PASSING) {
-      const r = spawnSync(
-        'qemu-system-riscv32',
-        ['-M', 'spike', '-bios', 'none', '-kernel', join(BUILD, `${name}.elf`), '-nographic'],
-        { cwd: ROOT, encoding: 'utf8', timeout: 10_000 },
-      );
+      let r = qemu(name);
+      // The reference itself is not always the same: on a busy machine QEMU 7.2 once failed
+      // csr.elf's case 30 (csrw instret must trap) and passed the next 65 runs of the same
+      // image. A failure must repeat to count; pvsim's own runs above are not retried.
+      if (r.status !== 0) r = qemu(name);
       expect(r.status, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
     }
   });
