@@ -39,7 +39,7 @@ import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { clearPending } from '../hypervisor/evtchn/two_level.ts';
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { MmGuest, MiB } from './mm_helpers.ts';
-import { observeWrites } from './helpers/observe_writes.ts';
+import { gateCopies, recordLateWrites } from './helpers/observe_writes.ts';
 
 const MACS = ['00:16:3e:00:00:01', '00:16:3e:00:00:02', '00:16:3e:00:00:03'];
 const BCAST = 'ff:ff:ff:ff:ff:ff';
@@ -554,32 +554,10 @@ describe('netback: tx and rx through the bridge', () => {
   it('a domain destroyed while its packet is being served: the packet is answered on the mapped ring, nothing is written to it after the unmap', async () => {
     const { fronts, netback, daemons, platform } = await testbed(1, { connect: false });
     const f = fronts[0]!;
-    // A grant copy that waits for the test: the packet is in flight while the destroy runs.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let inCopy!: () => void;
-    const copying = new Promise<void>((r) => (inCopy = r));
-    const copyFromGrant = platform.copyFromGrant.bind(platform);
-    platform.copyFromGrant = async (...a) => {
-      inCopy();
-      await gate;
-      return copyFromGrant(...a);
-    };
-    // Every mapping records a write made to it after its unmap; the port, a notify after its close.
-    const late: string[] = [];
-    const unmapped = new Set<number>();
-    const mapGrant = platform.mapGrant.bind(platform);
-    platform.mapGrant = async (domid, ref, ro) => {
-      const m = await mapGrant(domid, ref, ro);
-      if (!m.page) return m;
-      const h = m.handle;
-      return { ...m, page: { ...m.page, mem: observeWrites(m.page.mem, (off, len) => void (unmapped.has(h) && late.push(`${off}+${len}`))) } };
-    };
-    const unmapGrant = platform.unmapGrant.bind(platform);
-    platform.unmapGrant = async (h) => {
-      unmapped.add(h);
-      return unmapGrant(h);
-    };
+    // A grant copy that waits for the test: the request is in flight while the destroy runs.
+    const { entered: copying, release } = gateCopies(platform, 'copyFromGrant');
+    // Every mapping records a write made to it after its unmap.
+    const late = recordLateWrites(platform);
     const closed = new Set<number>();
     const closePort = platform.closePort.bind(platform);
     platform.closePort = (port) => {

@@ -34,7 +34,7 @@ import { pvImage, SPIN } from '../helpers/pv_image.ts';
 import { writeTestGuests } from '../helpers/test_guests.ts';
 import { daemonOf } from '../helpers/procs.ts';
 import { startUp } from '../helpers/pvsim_up.ts';
-import { observeWrites } from '../helpers/observe_writes.ts';
+import { gateCopies, recordLateWrites } from '../helpers/observe_writes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-disk-'));
 const DOM0 = { domid: 0, privileged: true };
@@ -609,31 +609,9 @@ describe('attacks on the disk fixes', () => {
     const hv = machine();
     const platform = new LocalPlatform(hv);
     // A grant copy that waits for the test: the request is in flight while the destroy runs.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let inCopy!: () => void;
-    const copying = new Promise<void>((r) => (inCopy = r));
-    const copyToGrant = platform.copyToGrant.bind(platform);
-    platform.copyToGrant = async (...a) => {
-      inCopy();
-      await gate;
-      return copyToGrant(...a);
-    };
+    const { entered: copying, release } = gateCopies(platform, 'copyToGrant');
     // Every mapping records a write made to it after its unmap.
-    const late: string[] = [];
-    const unmapped = new Set<number>();
-    const mapGrant = platform.mapGrant.bind(platform);
-    platform.mapGrant = async (domid, ref, ro) => {
-      const m = await mapGrant(domid, ref, ro);
-      if (!m.page) return m;
-      const h = m.handle;
-      return { ...m, page: { ...m.page, mem: observeWrites(m.page.mem, (off, len) => void (unmapped.has(h) && late.push(`${off}+${len}`))) } };
-    };
-    const unmapGrant = platform.unmapGrant.bind(platform);
-    platform.unmapGrant = async (h) => {
-      unmapped.add(h);
-      return unmapGrant(h);
-    };
+    const late = recordLateWrites(platform);
     const d = new Dom0Daemons(platform, { netBackend: false });
     const g = MmGuest.create(hv, { name: 'inflight' });
     g.shareGrantTable(g.layout.virtBase + 3 * MiB);
