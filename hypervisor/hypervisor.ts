@@ -19,7 +19,7 @@
 import { MAX_FRAMES, PhysMemory } from './cpu/memory.ts';
 import { FIRST_MFN, FrameTable, MAX_MACHINE_MEMORY_MIB } from './mm/frame_table.ts';
 import type { Domain, Vcpu } from './domain/domain.ts';
-import type { PvBoot, PvLayout } from './domain/builder.ts';
+import type { PvBoot, PvLayout } from '../xenguest/pv_bootstrap.ts';
 import type { FrameWatcher, HypervisorServices } from './hypercall/types.ts';
 import type { ShutdownReason } from '../protocol/xen/hypercall.ts';
 import { VIRQ } from '../protocol/xen/event_channel.ts';
@@ -40,10 +40,6 @@ import { Traps } from './traps.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 
 export type { SchedulerName } from './sched/core.ts';
-export type { EventHooks } from './evtchn/hooks.ts';
-export type { RunOptions, RunResult } from './run/loop.ts';
-export { Pcpu } from './run/pcpu.ts';
-export { DOM0_VCPUS, type CreateDomainOptions } from './domain/lifecycle.ts';
 
 export interface HypervisorOptions {
   /** Machine memory in bytes (frames are only populated when a domain takes them). */

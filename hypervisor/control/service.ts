@@ -30,7 +30,7 @@ import { SpanSet } from '../../protocol/guest_memory.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
-import { MAX_VIRT_CPUS } from '../domain/builder.ts';
+import { MAX_VIRT_CPUS } from '../../xenguest/pv_bootstrap.ts';
 import { setCreditParams } from '../domain/control.ts';
 import { XEN_CAPABILITIES, XEN_EXTRAVERSION, XEN_MAJOR, XEN_MINOR } from '../hypercall/xen_version.ts';
 

@@ -1,7 +1,7 @@
 // The hypervisor's half of PV domain building: frames for an empty domain, vCPU 0 set
 // up to start, and the bootstrap page tables validated and pinned. Planning the
 // bootstrap region and writing its bytes is xenguest/pv_bootstrap.ts, shared with dom0's
-// toolstack; its names are re-exported here for the hypervisor's own callers.
+// toolstack; callers import those names from there.
 
 import { Hart, PRIV_S } from '../cpu/index.ts';
 import { type PhysMemory } from '../cpu/memory.ts';
@@ -13,19 +13,6 @@ import { SATP_MODE_SV32 } from '../mm/sv32.ts';
 import { initSharedInfo } from '../../protocol/xen/shared_info.ts';
 import { CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MIDELEG, CSR_MSTATUS, CSR_SATP, MSTATUS_TVM, MSTATUS_TW } from '../cpu/csr.ts';
 import { planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvBuildOptions, type PvLayout } from '../../xenguest/pv_bootstrap.ts';
-
-export {
-  BuildError,
-  DEFAULT_VIRT_BASE,
-  MAX_VIRT_CPUS,
-  planPvDomain,
-  pvBoot,
-  writePvBootstrap,
-  type PvBoot,
-  type PvBuildOptions,
-  type PvLayout,
-  type PvPlan,
-} from '../../xenguest/pv_bootstrap.ts';
 
 /** Exceptions and interrupts a PV guest kernel handles itself (see docs/abi.md). */
 export const PV_MEDELEG =

@@ -4,10 +4,11 @@
 // event channel ones through Dom0Bridge). Every request is checked; a bad one gets an errno
 // and a reason, never an exception that reaches the machine.
 
-import { DOM0_VCPUS, Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
+import { Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
+import { DOM0_VCPUS } from '../domain/lifecycle.ts';
 import type { Domain } from '../domain/domain.ts';
 import { domainInfo, ControlError } from '../domain/control.ts';
-import { BuildError } from '../domain/builder.ts';
+import { BuildError } from '../../xenguest/pv_bootstrap.ts';
 import { ElfError } from '../../xenguest/elf.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
