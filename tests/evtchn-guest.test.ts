@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { copyFromGuest } from '../hypervisor/mm/guest_access.ts';
-import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, pte } from '../hypervisor/mm/sv32.ts';
+import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, pte } from '../protocol/sv32.ts';
 import { CSR_SCAUSE, CSR_SEPC, CSR_SIE, CSR_SSTATUS, CSR_STVEC } from '../hypervisor/cpu/csr.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
 import type { PvLayout } from '../xenguest/pv_bootstrap.ts';

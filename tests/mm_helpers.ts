@@ -7,7 +7,7 @@ import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { dispatchHypercall } from '../hypervisor/hypercall/index.ts';
 import { copyFromGuest, copyToGuest } from '../hypervisor/mm/guest_access.ts';
 import { auditFrames } from '../hypervisor/mm/domain_mm.ts';
-import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, pte } from '../hypervisor/mm/sv32.ts';
+import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, pte } from '../protocol/sv32.ts';
 import type { Domain, Vcpu } from '../hypervisor/domain/domain.ts';
 import type { PvLayout } from '../xenguest/pv_bootstrap.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';

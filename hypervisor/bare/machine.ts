@@ -4,7 +4,8 @@
 
 import { Hart, Interpreter, PRIV_M } from '../cpu/index.ts';
 import { ExitReason } from '../cpu/engine.ts';
-import { PAGE_SIZE, PhysMemory } from '../cpu/memory.ts';
+import { PhysMemory } from '../cpu/memory.ts';
+import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { Uart16550, UART16550_SIZE } from '../devices/uart16550.ts';
 import { Clint, CLINT_SIZE } from '../devices/clint.ts';
 import { ElfError, parseElf } from '../../xenguest/elf.ts';

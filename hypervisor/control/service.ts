@@ -25,7 +25,7 @@ import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
 import { ECS } from '../evtchn/state.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
-import { PAGE_SIZE } from '../cpu/memory.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { SpanSet } from '../../protocol/guest_memory.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';

@@ -150,9 +150,6 @@ export const SATP_PPN_MASK = 0x003fffff;
 /** Implemented satp bits: MODE and PPN (ASID is WARL zero). */
 export const SATP_WMASK = 0x803fffff;
 
-// ---- Sv32 PTE bits (defined with the format, in protocol/sv32.ts) ----
-export { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
-
 // ---- Counter-enable bits (mcounteren / scounteren) ----
 export const COUNTEREN_CY = 1 << 0;
 export const COUNTEREN_TM = 1 << 1;

@@ -2,9 +2,8 @@
 // indexed by frame number, plus MMIO regions. The engine reads frames directly (hot path);
 // everything else goes through the helpers below.
 
-import { PAGE_SHIFT, PAGE_SIZE } from '../../protocol/xen/xen.ts';
+import { PAGE_SIZE } from '../../protocol/sv32.ts';
 
-export { PAGE_SHIFT, PAGE_SIZE };
 export const PAGE_MASK = PAGE_SIZE - 1;
 /** Frames addressable with a 32-bit physical address (M-mode and bare machines). */
 export const FRAMES_32BIT = 1 << 20;

@@ -17,13 +17,13 @@
 // store/AMO, sets them in the PTE as part of the walk (atomic: one JS step) instead of
 // raising a page fault. The update counts as a store for watched frames.
 
-import { PAGE_SIZE, pfnOf, type PhysMemory } from './memory.ts';
+import { pfnOf, type PhysMemory } from './memory.ts';
 import {
   CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT,
   CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE_FAULT,
-  MSTATUS_MXR, MSTATUS_SUM, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X,
-  SATP_MODE_SV32, SATP_PPN_MASK,
+  MSTATUS_MXR, MSTATUS_SUM, SATP_MODE_SV32, SATP_PPN_MASK,
 } from './csr.ts';
+import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;

@@ -9,9 +9,8 @@ import { Domain, Vcpu } from './domain.ts';
 import { FrameTable, FrameType } from '../mm/frame_table.ts';
 import { mmInitDomain } from '../mm/domain_mm.ts';
 import { gnttabInit } from '../gnttab/index.ts';
-import { SATP_MODE_SV32 } from '../mm/sv32.ts';
 import { initSharedInfo } from '../../protocol/xen/shared_info.ts';
-import { CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MIDELEG, CSR_MSTATUS, CSR_SATP, MSTATUS_TVM, MSTATUS_TW } from '../cpu/csr.ts';
+import { CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MIDELEG, CSR_MSTATUS, CSR_SATP, MSTATUS_TVM, MSTATUS_TW, SATP_MODE_SV32 } from '../cpu/csr.ts';
 import { planPvDomain, pvBoot, writePvBootstrap, type PvBoot, type PvBuildOptions, type PvLayout } from '../../xenguest/pv_bootstrap.ts';
 
 /** Exceptions and interrupts a PV guest kernel handles itself (see docs/abi.md). */

@@ -20,7 +20,7 @@ import type { Domain, Vcpu } from '../domain/domain.ts';
 import { FrameType } from '../mm/frame_table.ts';
 import { guestL1Slot } from '../mm/mmu_update.ts';
 import { PTE_GNTTAB, getPageType, putPageAndType, putPageFromL1e, putPageType, readPte, writePte, type MmCtx } from '../mm/page_types.ts';
-import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, pte } from '../mm/sv32.ts';
+import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, pte } from '../../protocol/sv32.ts';
 import { DOMID, PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { GNTCOPY, GNTMAP, GNTST, GTF } from '../../protocol/xen/grant_table.ts';
 import { DomainGnttab, GNTPIN, GNTPIN_OVERFLOW, GNTPIN_WRITE_MASK, type ActiveGrant } from './table.ts';

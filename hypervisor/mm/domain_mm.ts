@@ -17,7 +17,7 @@ import {
   putPageAndType,
   type MmCtx,
 } from './page_types.ts';
-import { PTE_V, PTE_W } from './sv32.ts';
+import { PTE_V, PTE_W } from '../../protocol/sv32.ts';
 import { GNTMAP } from '../../protocol/xen/grant_table.ts';
 
 /**

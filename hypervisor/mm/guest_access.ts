@@ -3,7 +3,8 @@
 // see them. Any untranslatable byte makes the whole copy fail (the caller returns -EFAULT).
 
 import type { Hart } from '../cpu/hart.ts';
-import { PAGE_MASK, PAGE_SIZE } from '../cpu/memory.ts';
+import { PAGE_MASK } from '../cpu/memory.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { HYPERVISOR_VIRT_START } from '../../protocol/xen/arch_riscv32.ts';
 
 export function copyFromGuest(hart: Hart, va: number, len: number): Uint8Array | null {

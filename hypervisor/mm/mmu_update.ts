@@ -25,7 +25,7 @@ import {
   writePte,
   type MmCtx,
 } from './page_types.ts';
-import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
+import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 import { HYPERVISOR_L2_SLOT, HYPERVISOR_VIRT_START } from '../../protocol/xen/arch_riscv32.ts';
 import { MMU, UVMF } from '../../protocol/xen/mm.ts';
 import { DOMID } from '../../protocol/xen/xen.ts';

@@ -10,7 +10,7 @@ import type { Domain, Vcpu } from '../domain/domain.ts';
 import { FrameType } from './frame_table.ts';
 import { getPageAndType, getPageType, putPageAndType, putPageType, type MmCtx } from './page_types.ts';
 import { flushVcpus, getPgOwner, mayActOn, type BatchResult } from './mmu_update.ts';
-import { SATP_MODE_SV32 } from './sv32.ts';
+import { SATP_MODE_SV32 } from '../cpu/csr.ts';
 import { MMUEXT } from '../../protocol/xen/mm.ts';
 import { xenErr } from '../../protocol/xen/errno.ts';
 

@@ -24,7 +24,7 @@
 // flushes Xen requires (UVMF_*, MMUEXT_TLB_FLUSH_*) see no difference.
 
 import type { PhysMemory } from '../cpu/memory.ts';
-import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from './sv32.ts';
+import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 import { FrameType, isPageTable, isWritableClass, type FrameTable } from './frame_table.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
