@@ -24,11 +24,9 @@ import {
   type BlkifRequestDiscard,
   type BlkifRequestIndirect,
   type BlkifResponse,
-  SRING,
   VDISK,
   XEN_IO_PROTO_ABI,
   blkifRingSlot,
-  constRingSize,
   readBlkifRequest,
   readBlkifRequestDiscard,
   readBlkifRequestIndirect,
@@ -38,6 +36,7 @@ import {
   writeBlkifRequestIndirect,
   writeBlkifResponse,
 } from '../protocol/xen/blkif.ts';
+import { SRING, ringSize } from '../protocol/ring.ts';
 import {
   NETIF_EXTRA_INFO,
   NETIF_RSP,
@@ -190,13 +189,13 @@ describe.skipIf(!available)('netif ABI (xen/io/netif.h, ring.h)', () => {
 });
 
 describe('ring arithmetic', () => {
-  it('constRingSize rounds down to a power of two', () => {
-    expect(constRingSize(4096, 112)).toBe(32);
-    expect(constRingSize(4096, 12)).toBe(256);
-    expect(constRingSize(4096, 8)).toBe(256);
-    expect(constRingSize(4096, 4)).toBe(512); // 1008 entries -> 512
-    expect(constRingSize(8192, 112)).toBe(64);
-    expect(constRingSize(64, 8)).toBe(0);
+  it('ringSize rounds down to a power of two', () => {
+    expect(ringSize(4096, 112)).toBe(32);
+    expect(ringSize(4096, 12)).toBe(256);
+    expect(ringSize(4096, 8)).toBe(256);
+    expect(ringSize(4096, 4)).toBe(512); // 1008 entries -> 512
+    expect(ringSize(8192, 112)).toBe(64);
+    expect(ringSize(64, 8)).toBe(0);
   });
 
   it('slot offsets wrap with free-running indices', () => {

@@ -24,8 +24,7 @@
 // Shared ring (xen/io/ring.h), common to every split-driver ring.
 
 // The shared ring header and sizing are defined once, in protocol/ring.ts.
-export { SRING, ringSize as constRingSize } from '../ring.ts';
-import { SRING, ringSize as constRingSize } from '../ring.ts';
+import { SRING, ringSize } from '../ring.ts';
 import { PAGE_SIZE } from './xen.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -111,7 +110,7 @@ export const BLKIF_RESPONSE = { id: 0, operation: 8, status: 10, SIZE: 16 } as c
 /** union blkif_sring_entry: the larger of request and response. */
 export const BLKIF_RING_ENTRY_SIZE = Math.max(BLKIF_REQUEST.SIZE, BLKIF_RESPONSE.SIZE);
 /** __CONST_RING_SIZE(blkif, 4096): (4096 - 64) / 112 = 36, rounded down to 32. */
-export const BLKIF_RING_SIZE = constRingSize(PAGE_SIZE, BLKIF_RING_ENTRY_SIZE);
+export const BLKIF_RING_SIZE = ringSize(PAGE_SIZE, BLKIF_RING_ENTRY_SIZE);
 
 /** Byte offset of ring slot `idx` (a free-running index) within the ring page. */
 export function blkifRingSlot(idx: number): number {

@@ -2,7 +2,7 @@
 // tests/xen-abi-io.test.ts pins every number and offset below to Xen's headers.
 //
 // A vif has two rings, each one granted page with the shared-ring header of xen/io/ring.h
-// (SRING in blkif.ts):
+// (SRING in protocol/ring.ts):
 //
 //   tx ring  guest -> backend packets. The frontend grants the frame holding a packet
 //            fragment and queues a netif_tx_request { gref, offset, size, flags, id };
@@ -18,7 +18,7 @@
 // All structures contain only 8/16/32-bit fields, so the layout is the same on every
 // 32- and 64-bit ABI; RV32 ilp32 has no surprise here.
 
-import { SRING, constRingSize } from './blkif.ts';
+import { SRING, ringSize } from '../ring.ts';
 import { PAGE_SIZE } from './xen.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -111,9 +111,9 @@ export const NETIF_TX_RING_ENTRY_SIZE = Math.max(NETIF_TX_REQUEST.SIZE, NETIF_TX
 /** union netif_rx_sring_entry: max(rx request 8, rx response 8). */
 export const NETIF_RX_RING_ENTRY_SIZE = Math.max(NETIF_RX_REQUEST.SIZE, NETIF_RX_RESPONSE.SIZE);
 /** __CONST_RING_SIZE(netif_tx, 4096): (4096 - 64) / 12 = 336, rounded down to 256. */
-export const NET_TX_RING_SIZE = constRingSize(PAGE_SIZE, NETIF_TX_RING_ENTRY_SIZE);
+export const NET_TX_RING_SIZE = ringSize(PAGE_SIZE, NETIF_TX_RING_ENTRY_SIZE);
 /** __CONST_RING_SIZE(netif_rx, 4096): (4096 - 64) / 8 = 504, rounded down to 256. */
-export const NET_RX_RING_SIZE = constRingSize(PAGE_SIZE, NETIF_RX_RING_ENTRY_SIZE);
+export const NET_RX_RING_SIZE = ringSize(PAGE_SIZE, NETIF_RX_RING_ENTRY_SIZE);
 
 /** Byte offset of tx ring slot `idx` (free-running) within the tx ring page. */
 export function netifTxRingSlot(idx: number): number {
