@@ -449,3 +449,10 @@ describe('a guest whose frames reach past 4 GiB physical', () => {
     expect(big.state).toBe('shutdown(poweroff)');
   }, 30_000);
 });
+
+describe('the boot line names the machine memory', () => {
+  it('a 4,096 MiB machine (2^32 bytes) logs 4096 MiB, not 0 (a 32-bit shift wrapped it)', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB });
+    expect(hv.dmesg().join('\n')).toContain('pvsim hypervisor: 4096 MiB machine memory');
+  });
+});
