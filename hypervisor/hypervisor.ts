@@ -159,7 +159,7 @@ export class Hypervisor implements HypervisorServices {
       domains: this.domains,
       printk,
     });
-    this.printk(`pvsim hypervisor: ${bytes >> 20} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
+    this.printk(`pvsim hypervisor: ${Math.floor(bytes / 2 ** 20)} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
       const w = this.watchers.get(Math.floor(pa / PAGE_SIZE));
       return w ? w(pa, size) : false;

@@ -6,7 +6,8 @@
 import { Hart, PRIV_S } from '../cpu/index.ts';
 import { type PhysMemory } from '../cpu/memory.ts';
 import { Domain, Vcpu } from './domain.ts';
-import { FrameTable, FrameType } from '../mm/frame_table.ts';
+import { FrameTable, FrameType, OutOfMemoryError } from '../mm/frame_table.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { mmInitDomain } from '../mm/domain_mm.ts';
 import { gnttabInit } from '../gnttab/index.ts';
 import { initSharedInfo } from '../../protocol/xen/shared_info.ts';
@@ -44,19 +45,27 @@ export function pvHart(mem: PhysMemory, hartId: number, l2Mfn: number): Hart {
   return hart;
 }
 
+/** Machine frames below this hold a page whose byte address fits 32 bits. */
+export const SHARED_INFO_LIMIT_MFN = 2 ** 32 / PAGE_SIZE;
+
 /** An empty domain of `nrPages` frames (allocated, not yet written) and its shared_info. */
 export function allocPvDomain(frames: FrameTable, domid: number, name: string, nrPages: number, privileged: boolean): Domain {
   const domain = new Domain(domid, name, nrPages, privileged);
   const allocated: number[] = [];
   try {
+    // start_info.shared_info is a 32-bit machine address: the page lies below 4 GiB (Xen's
+    // xenheap on 32-bit guests), or a guest whose frames reach past it cannot map it. Taken
+    // before the guest's frames, while fresh low frames are still likely.
+    const sharedInfoMfn = frames.allocExtent(domid, 0, FrameType.SharedInfo, SHARED_INFO_LIMIT_MFN);
+    if (sharedInfoMfn < 0) throw new OutOfMemoryError('out of machine memory below 4 GiB for shared_info');
+    domain.sharedInfoMfn = sharedInfoMfn;
+    allocated.push(sharedInfoMfn);
     const p2m = new Uint32Array(nrPages);
     for (let pfn = 0; pfn < nrPages; pfn++) {
       p2m[pfn] = frames.alloc(domid);
       allocated.push(p2m[pfn]!);
     }
     domain.p2m = p2m;
-    domain.sharedInfoMfn = frames.alloc(domid, FrameType.SharedInfo);
-    allocated.push(domain.sharedInfoMfn);
     initSharedInfo(frames.mem.ensureFrame(domain.sharedInfoMfn), { maxPfn: nrPages });
   } catch (e) {
     // A failed build leaves no frames behind.

@@ -431,3 +431,28 @@ describe('a faulty or hostile peer and a domain\'s frames (held: regression case
     expect(auditFrames(hv.frames, hv.domains.values())).toEqual([]);
   });
 });
+
+describe('a guest whose frames reach past 4 GiB physical', () => {
+  it('maps its shared_info and reaches XenStore (start_info.shared_info is a 32-bit address)', async () => {
+    // 2,100 MiB from a 4,096 MiB machine: the guest's frames run past mfn 0x100000 (4 GiB).
+    // Before the fix shared_info was allocated after them, its byte address wrapped in
+    // start_info, and the guest's mapping of it failed with EPERM (so did every later guest).
+    const s = validateScenario(
+      { pcpus: 1, until: '50ms', domains: [{ name: 'big', image: 'hello.elf', memory: 2100 }] },
+      'big.json',
+    );
+    const r = await runScenario(s, { baseDir: fileURLToPath(new URL('../../guests/build/', import.meta.url)) });
+    const big = r.domains[0]!;
+    expect(big.console).toContain('Hello from pvsim');
+    expect(big.console).not.toContain('EPERM');
+    expect(big.console).not.toMatch(/hello: xenstore/);
+    expect(big.state).toBe('shutdown(poweroff)');
+  }, 30_000);
+});
+
+describe('the boot line names the machine memory', () => {
+  it('a 4,096 MiB machine (2^32 bytes) logs 4096 MiB, not 0 (a 32-bit shift wrapped it)', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 4096 * MiB });
+    expect(hv.dmesg().join('\n')).toContain('pvsim hypervisor: 4096 MiB machine memory');
+  });
+});
