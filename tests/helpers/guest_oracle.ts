@@ -5,11 +5,8 @@
 // cannot drift apart.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CROSS_CC } from './xen_oracle.ts';
+import { CROSS_CC, crossCompileToAsm, oracleWords } from './xen_oracle.ts';
 
 export const GUEST_INCLUDE = fileURLToPath(new URL('../../guests/include', import.meta.url));
 
@@ -35,33 +32,23 @@ function unescapeAsm(s: string): string {
  * expression in `strings`, after including `headers` (e.g. 'pvsim/vcpu.h').
  */
 export function evalGuestExpressions(headers: string[], exprs: string[], strings: string[] = []): { words: number[]; strings: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'pvsim-guest-oracle-'));
-  try {
-    const src = [
-      '#include <stddef.h>',
-      '#include <stdint.h>',
-      ...headers.map((h) => `#include <${h}>`),
-      'const unsigned int pvsim_oracle[] = {',
-      ...exprs.map((e) => `  (unsigned int)(${e}),`),
-      '  0u };',
-      // Each string in its own object, so the assembler listing keeps them apart and in order.
-      ...strings.map((e, i) => `const char pvsim_oracle_s${i}[] = ${e};`),
-    ].join('\n');
-    writeFileSync(join(dir, 'oracle.c'), src);
-    const asm = execFileSync(
-      CROSS_CC,
-      ['-march=rv32ima_zicsr', '-mabi=ilp32', '-ffreestanding', '-O0', '-S', '-o', '-', '-I', GUEST_INCLUDE, join(dir, 'oracle.c')],
-      { encoding: 'utf8' },
-    );
-    const words = [...asm.matchAll(/^\s*\.word\s+(-?\d+)/gm)].map((m) => Number(m[1]) >>> 0).slice(0, -1);
-    if (words.length !== exprs.length) throw new Error(`oracle produced ${words.length} values for ${exprs.length} expressions`);
-    const strs = strings.map((_, i) => {
-      const m = new RegExp(`^pvsim_oracle_s${i}:\\s*\\n\\s*\\.(string|ascii)\\s+"((?:[^"\\\\]|\\\\.)*)"`, 'm').exec(asm);
-      if (!m) throw new Error(`oracle produced no string ${i}`);
-      return unescapeAsm(m[2]!);
-    });
-    return { words, strings: strs };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const src = [
+    '#include <stddef.h>',
+    '#include <stdint.h>',
+    ...headers.map((h) => `#include <${h}>`),
+    'const unsigned int pvsim_oracle[] = {',
+    ...exprs.map((e) => `  (unsigned int)(${e}),`),
+    '  0u };',
+    // Each string in its own object, so the assembler listing keeps them apart and in order.
+    ...strings.map((e, i) => `const char pvsim_oracle_s${i}[] = ${e};`),
+  ].join('\n');
+  const asm = crossCompileToAsm(src, () => [GUEST_INCLUDE]);
+  const words = oracleWords(asm).slice(0, -1);
+  if (words.length !== exprs.length) throw new Error(`oracle produced ${words.length} values for ${exprs.length} expressions`);
+  const strs = strings.map((_, i) => {
+    const m = new RegExp(`^pvsim_oracle_s${i}:\\s*\\n\\s*\\.(string|ascii)\\s+"((?:[^"\\\\]|\\\\.)*)"`, 'm').exec(asm);
+    if (!m) throw new Error(`oracle produced no string ${i}`);
+    return unescapeAsm(m[2]!);
+  });
+  return { words, strings: strs };
 }

@@ -22,31 +22,43 @@ export function oracleAvailable(): boolean {
   }
 }
 
-/** Evaluates each C expression (after `includes`) and returns the values in order. */
-export function evalXenExpressions(includes: string[], exprs: string[]): number[] {
+/**
+ * Compiles `src` with the RV32 ilp32 cross compiler and returns its assembly, in a scratch
+ * directory that `prepare` may fill first; it returns the -I directories to use.
+ */
+export function crossCompileToAsm(src: string, prepare: (dir: string) => string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'pvsim-oracle-'));
   try {
-    symlinkSync(XEN_INCLUDE, join(dir, 'xen'));
-    const src = [
-      '#include <stddef.h>',
-      '#include <stdint.h>',
-      '#define __i386__ 1',
-      '#define __XEN_TOOLS__ 1 /* the latest interface version, and the tools-only structures */',
-      ...includes.map((h) => `#include <${h}>`),
-      'const unsigned int pvsim_oracle[] = {',
-      ...exprs.map((e) => `  (unsigned int)(${e}),`),
-      '};',
-    ].join('\n');
+    const includes = prepare(dir).flatMap((d) => ['-I', d]);
     writeFileSync(join(dir, 'oracle.c'), src);
-    const asm = execFileSync(
-      CROSS_CC,
-      ['-march=rv32ima_zicsr', '-mabi=ilp32', '-ffreestanding', '-O0', '-S', '-o', '-', '-I', dir, join(dir, 'oracle.c')],
-      { encoding: 'utf8' },
-    );
-    const words = [...asm.matchAll(/^\s*\.word\s+(-?\d+)/gm)].map((m) => Number(m[1]) >>> 0);
-    if (words.length !== exprs.length) throw new Error(`oracle produced ${words.length} values for ${exprs.length} expressions`);
-    return words;
+    return execFileSync(CROSS_CC, ['-march=rv32ima_zicsr', '-mabi=ilp32', '-ffreestanding', '-O0', '-S', '-o', '-', ...includes, join(dir, 'oracle.c')], { encoding: 'utf8' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The `.word` values of an oracle's `pvsim_oracle[]` array, in order. */
+export function oracleWords(asm: string): number[] {
+  return [...asm.matchAll(/^\s*\.word\s+(-?\d+)/gm)].map((m) => Number(m[1]) >>> 0);
+}
+
+/** Evaluates each C expression (after `includes`) and returns the values in order. */
+export function evalXenExpressions(includes: string[], exprs: string[]): number[] {
+  const src = [
+    '#include <stddef.h>',
+    '#include <stdint.h>',
+    '#define __i386__ 1',
+    '#define __XEN_TOOLS__ 1 /* the latest interface version, and the tools-only structures */',
+    ...includes.map((h) => `#include <${h}>`),
+    'const unsigned int pvsim_oracle[] = {',
+    ...exprs.map((e) => `  (unsigned int)(${e}),`),
+    '};',
+  ].join('\n');
+  const asm = crossCompileToAsm(src, (dir) => {
+    symlinkSync(XEN_INCLUDE, join(dir, 'xen'));
+    return [dir];
+  });
+  const words = oracleWords(asm);
+  if (words.length !== exprs.length) throw new Error(`oracle produced ${words.length} values for ${exprs.length} expressions`);
+  return words;
 }
