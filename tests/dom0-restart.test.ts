@@ -3,7 +3,7 @@
 // firing once when its ring is served again; and a backend that finds a device
 // Connected without a ring of its own closing it, so the frontend reconnects.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -128,6 +128,29 @@ describe('XenStore across a dom0 restart', () => {
     expect(b.byName('x')).toBe(3);
     b.delete(3);
     expect(new DomainConfigs(d).get(3)).toBeUndefined();
+  });
+
+  it('keeps one copy of a kernel that many domains were made from, in memory and on disk, until the last of them goes', () => {
+    const d = join(dir, 'configs-shared');
+    const a = new DomainConfigs(d);
+    const kernel = () => new Uint8Array(256 * 1024).fill(7); // a new array per request, as each create decodes its own
+    for (let id = 1; id <= 50; id++) a.set(id, { name: `g${id}`, kernel: kernel(), memoryMib: 8 } as never);
+    a.set(51, { name: 'other', kernel: new Uint8Array([9, 9]), memoryMib: 8 } as never);
+    expect(a.kernelCount).toBe(2);
+    expect(a.get(1)!.kernel).toBe(a.get(50)!.kernel); // one array, not fifty
+    expect(readdirSync(join(d, 'kernels'))).toHaveLength(2);
+    expect(readdirSync(d).filter((f) => f.startsWith('domain-'))).toHaveLength(51);
+    // A restarted toolstack finds them all, still sharing one copy.
+    const b = new DomainConfigs(d);
+    expect(b.kernelCount).toBe(2);
+    expect(Buffer.from(b.get(7)!.kernel).equals(kernel())).toBe(true);
+    expect(b.get(7)!.kernel).toBe(b.get(8)!.kernel);
+    for (let id = 1; id <= 49; id++) b.delete(id);
+    expect(readdirSync(join(d, 'kernels'))).toHaveLength(2);
+    b.delete(50);
+    b.delete(51);
+    expect(b.kernelCount).toBe(0);
+    expect(readdirSync(join(d, 'kernels'))).toHaveLength(0);
   });
 });
 
