@@ -184,11 +184,8 @@ class FaultyStore implements BlockStore {
   close() { this.inner.close(); }
 }
 
-/** A frontend played through a guest's memory against one BlkbackRing (dom0 in-process). */
-async function ringWith(disk: BlockStore, log?: (l: string) => void) {
-  const hv = machine();
-  const platform = new LocalPlatform(hv);
-  const g = MmGuest.create(hv, { name: 'front' });
+/** The guest's side of a blkif ring: its page granted to dom0 as gref 8 (gref 9 a data page), initialised. */
+function frontRing(hv: ReturnType<typeof machine>, g: MmGuest) {
   g.shareGrantTable(g.layout.virtBase + 3 * MiB);
   const ringMfn = g.mfnOfVa(SPARE_VA);
   g.grant(8, 0, ringMfn, GTF.permit_access);
@@ -196,7 +193,15 @@ async function ringWith(disk: BlockStore, log?: (l: string) => void) {
   const ringBytes = hv.frames.frameStorage(ringMfn);
   const sring = new SharedRing(ringBytes, BLKIF_RING_ENTRY_SIZE);
   sring.init();
-  const front = new FrontRing(sring);
+  return { ringMfn, ringBytes, sring, front: new FrontRing(sring) };
+}
+
+/** A frontend played through a guest's memory against one BlkbackRing (dom0 in-process). */
+async function ringWith(disk: BlockStore, log?: (l: string) => void) {
+  const hv = machine();
+  const platform = new LocalPlatform(hv);
+  const g = MmGuest.create(hv, { name: 'front' });
+  const { ringBytes, front } = frontRing(hv, g);
   const map = await platform.mapGrant(g.domid, 8, false);
   const port = await platform.bindInterdomain(g.domid, evtchnAllocUnbound(hv, g.domain, g.domid, 0));
   const ring = new BlkbackRing(platform, g.domid, map.page!, port, disk, false, { devid: 51712, log });
@@ -614,14 +619,7 @@ describe('attacks on the disk fixes', () => {
     const late = recordLateWrites(platform);
     const d = new Dom0Daemons(platform, { netBackend: false });
     const g = MmGuest.create(hv, { name: 'inflight' });
-    g.shareGrantTable(g.layout.virtBase + 3 * MiB);
-    const ringMfn = g.mfnOfVa(SPARE_VA);
-    g.grant(8, 0, ringMfn, GTF.permit_access);
-    g.grant(9, 0, g.mfnOfVa(SPARE_VA + 4096), GTF.permit_access);
-    const ringBytes = hv.frames.frameStorage(ringMfn);
-    const sring = new SharedRing(ringBytes, BLKIF_RING_ENTRY_SIZE);
-    sring.init();
-    const front = new FrontRing(sring);
+    const { ringBytes, front } = frontRing(hv, g);
     addDevice(d.xs, g.domid, { kind: 'vbd', devid: 51712, backend: { params: join(dir, 'inflight.img'), mode: 'w', size: String(MiB) }, frontend: {} });
     await d.settle();
     const guest = { domid: g.domid, privileged: false };
