@@ -8,7 +8,7 @@
  * (mb), so no response is left without an event.
  */
 #include <pvsim/blkfront.h>
-#include <pvsim/xenbus.h>
+#include <pvsim/xenbus_front.h>
 #include <pvsim/events.h>
 #include <pvsim/gnttab.h>
 #include <pvsim/mm.h>
@@ -51,33 +51,29 @@ static struct {
     RING_IDX req_prod_pvt;
     RING_IDX rsp_cons;
     unsigned int outstanding;
-    /* watch_events when the backend's state was last found as expected: kept
-     * across calls, so a state change noticed while not waiting is not lost. */
-    unsigned int watch_seen;
     uint16_t handle;            /* virtual-device */
-    char frontend[32];          /* device/vbd/<devid> */
     struct slot slot[BLKIF_RING_SIZE];
 } bf;
 
-static volatile unsigned int watch_events;
+/* The xenbus handshake; its watch_seen is kept across calls, so a state change
+ * noticed while not waiting is not lost. */
+static struct xenbus_front xb = {
+    .name = "blkfront",
+    .type = "vbd",
+    .step = &blkfront_step,
+    .backend = blkfront.backend,
+    .backend_size = sizeof(blkfront.backend),
+};
 
 /* Virtual time allowed for a backend to reach the state we wait for. */
 #define BLKFRONT_BACKEND_TIMEOUT_NS (30ULL * 1000 * 1000 * 1000)
-
-static void state_watch(const char *path, const char *token, void *data)
-{
-    (void)path;
-    (void)token;
-    (void)data;
-    watch_events++;
-}
 
 static int blkfront_check_backend(void);
 
 /* A backend state change not looked at yet (upcalls may run: only a hint). */
 static bool backend_moved(void)
 {
-    return watch_events != bf.watch_seen;
+    return xenbus_front_moved(&xb);
 }
 
 /* ---- the ring --------------------------------------------------------- */
@@ -341,7 +337,7 @@ int blk_wait(int tag)
     for (;;) {
         int rc;
 
-        /* bf.watch_seen, not a count taken here: a change that came before this
+        /* xb.watch_seen, not a count taken here: a change that came before this
          * call (the backend went Closed while the guest was busy elsewhere) must
          * still be looked at, as no further event may come. Not connected: a
          * reconnect failed, and this request cannot complete. */
@@ -392,80 +388,6 @@ int blk_flush(void)
 
 /* ---- the xenbus handshake -------------------------------------------- */
 
-static int read_ulong(const char *dir, const char *key, unsigned long *v)
-{
-    char path[96];
-
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    return xs_read_ulong(XBT_NIL, path, v);
-}
-
-static int write_key(const char *dir, const char *key, const char *fmt, unsigned long v)
-{
-    char path[96], val[24];
-
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    snprintf(val, sizeof(val), fmt, v);
-    return xs_write(XBT_NIL, path, val);
-}
-
-static void report_backend_error(void)
-{
-    char path[96], msg[128];
-
-    snprintf(path, sizeof(path), "%s/error", blkfront.backend);
-    if (xs_read(XBT_NIL, path, msg, sizeof(msg)) >= 0)
-        printf("blkfront: backend %s: %s\n", blkfront.backend, msg);
-}
-
-static int backend_state(unsigned long *st)
-{
-    char path[96];
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/state", blkfront.backend);
-    *st = XenbusStateUnknown;
-    rc = xs_read_ulong(XBT_NIL, path, st);
-    return rc == -XEN_ENOENT ? 0 : rc;
-}
-
-/* Waits (the state watch) until the backend's state is in [lo, hi], for at most
- * BLKFRONT_BACKEND_TIMEOUT_NS of virtual time (-XEN_ETIMEDOUT). Closing/Closed
- * is a failure unless `closed_ok` (a reconnect, where the backend says Closed
- * until it sees us Initialising). On success every watch event up to the read
- * that found the state counts as seen (bf.watch_seen). */
-static int wait_backend(unsigned long lo, unsigned long hi, bool closed_ok)
-{
-    uint64_t deadline = time_now_ns() + BLKFRONT_BACKEND_TIMEOUT_NS;
-    int rc = timer_setup();
-
-    if (rc < 0)
-        return rc;
-    for (;;) {
-        unsigned int seen = watch_events;
-        unsigned long st;
-
-        rc = backend_state(&st);
-        if (rc < 0)
-            return rc;
-        if (st >= lo && st <= hi) {
-            bf.watch_seen = seen;
-            return 0;
-        }
-        if (!closed_ok && (st == XenbusStateClosing || st == XenbusStateClosed)) {
-            report_backend_error();
-            return -XEN_EIO;
-        }
-        if (time_now_ns() >= deadline) {
-            printf("blkfront: backend %s stayed in state %lu (waiting for %lu..%lu)\n",
-                   blkfront.backend, st, lo, hi);
-            return -XEN_ETIMEDOUT;
-        }
-        (void)timer_set_deadline(deadline);
-        WAIT_EVENT_UNTIL(watch_events != seen || time_now_ns() >= deadline);
-    }
-}
-
 bool blkfront_connected(void)
 {
     return bf.connected;
@@ -478,15 +400,16 @@ static int read_backend_features(void)
     int rc;
 
     blkfront_step = "reading the backend's sectors";
-    rc = read_ulong(blkfront.backend, "sectors", &v);
+    rc = xenbus_front_read_backend_ulong(&xb, "sectors", &v);
     if (rc < 0)
         return rc;
     blkfront.sectors = v;
-    blkfront.info = read_ulong(blkfront.backend, "info", &v) < 0 ? 0 : v;
-    blkfront.flush = read_ulong(blkfront.backend, "feature-flush-cache", &v) >= 0 && v != 0;
-    blkfront.max_indirect = read_ulong(blkfront.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : v;
+    blkfront.info = xenbus_front_read_backend_ulong(&xb, "info", &v) < 0 ? 0 : v;
+    blkfront.flush = xenbus_front_read_backend_ulong(&xb, "feature-flush-cache", &v) >= 0 && v != 0;
+    blkfront.max_indirect =
+        xenbus_front_read_backend_ulong(&xb, "feature-max-indirect-segments", &v) < 0 ? 0 : v;
     blkfront.persistent = blkfront_want_persistent &&
-                          read_ulong(blkfront.backend, "feature-persistent", &v) >= 0 && v != 0;
+                          xenbus_front_read_backend_ulong(&xb, "feature-persistent", &v) >= 0 && v != 0;
     return 0;
 }
 
@@ -494,7 +417,6 @@ static int read_backend_features(void)
  * frontend's keys, Initialised, and the wait for the backend's Connected. */
 static int connect_ring(void)
 {
-    char tmp[64];
     int rc, ref;
 
     blkfront_step = "setting up the ring";
@@ -517,21 +439,25 @@ static int connect_ring(void)
         return rc;
 
     blkfront_step = "writing ring-ref, event-channel, protocol, state";
-    if ((rc = write_key(bf.frontend, "ring-ref", "%lu", blkfront.ring_ref)) < 0 ||
-        (rc = write_key(bf.frontend, "event-channel", "%lu", blkfront.port)) < 0)
-        return rc;
-    snprintf(tmp, sizeof(tmp), "%s/protocol", bf.frontend);
-    if ((rc = xs_write(XBT_NIL, tmp, "x86_64-abi")) < 0 ||
-        (rc = write_key(bf.frontend, "feature-persistent", "%lu", blkfront.persistent)) < 0 ||
-        (rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialised)) < 0)
-        return rc;
+    {
+        /* Each on its own (no transaction), in this order, then Initialised. */
+        const struct xenbus_front_key keys[] = {
+            { "ring-ref", NULL, blkfront.ring_ref },
+            { "event-channel", NULL, blkfront.port },
+            { "protocol", "x86_64-abi", 0 },
+            { "feature-persistent", NULL, blkfront.persistent },
+        };
+        if ((rc = xenbus_front_write_keys(&xb, XBT_NIL, keys, PV_ARRAY_SIZE(keys))) < 0 ||
+            (rc = xenbus_front_switch(&xb, XenbusStateInitialised)) < 0)
+            return rc;
+    }
     blkfront_step = "waiting for the backend's Connected";
-    rc = wait_backend(XenbusStateConnected, XenbusStateConnected, false);
+    rc = xenbus_front_wait(&xb, XenbusStateConnected, BLKFRONT_BACKEND_TIMEOUT_NS, false);
     if (rc < 0)
         return rc;
     bf.connected = true;
     blkfront_step = "writing state Connected";
-    return write_key(bf.frontend, "state", "%lu", XenbusStateConnected);
+    return xenbus_front_switch(&xb, XenbusStateConnected);
 }
 
 /*
@@ -568,12 +494,7 @@ static int recover(void)
     flags = local_irq_save();
     collect();
     local_irq_restore(flags);
-    blkfront_step = "reconnect: writing state Initialising";
-    rc = write_key(bf.frontend, "state", "%lu", XenbusStateInitialising);
-    if (rc < 0)
-        return rc;
-    blkfront_step = "reconnect: waiting for the backend's InitWait";
-    rc = wait_backend(XenbusStateInitWait, XenbusStateInitWait, true);
+    rc = xenbus_front_reinit(&xb, BLKFRONT_BACKEND_TIMEOUT_NS);
     if (rc < 0)
         return rc;
     rc = read_backend_features();
@@ -614,9 +535,11 @@ static int blkfront_check_backend(void)
 
     if (!bf.connected)
         return -XEN_ENODEV;
-    /* Events up to this read are looked at (recover()'s waits move it on). */
-    bf.watch_seen = watch_events;
-    rc = backend_state(&st);
+    /* Events up to this read are looked at (recover()'s waits move it on).
+     * No state node at all counts as a lost device too. */
+    rc = xenbus_front_look(&xb, &st);
+    if (rc == -XEN_ENOENT)
+        rc = 0;
     if (rc < 0 || st == XenbusStateConnected)
         return rc;
     rc = recover();
@@ -627,8 +550,6 @@ static int blkfront_check_backend(void)
 
 int blkfront_init(void)
 {
-    static char names[256];
-    char tmp[64];
     unsigned long v;
     int rc;
 
@@ -637,33 +558,20 @@ int blkfront_init(void)
     rc = xenbus_setup();
     if (rc < 0)
         return rc;
-    blkfront_step = "xs_directory(device/vbd)";
-    rc = xs_directory(XBT_NIL, "device/vbd", names, sizeof(names));
-    if (rc == -XEN_ENOENT || rc == 0)
-        return -XEN_ENODEV;
+    rc = xenbus_front_find(&xb, -1);
     if (rc < 0)
         return rc;
-    blkfront.devid = (unsigned int)strtoul(names, NULL, 10);
-    snprintf(bf.frontend, sizeof(bf.frontend), "device/vbd/%s", names);
-
-    blkfront_step = "reading the frontend's backend";
-    snprintf(tmp, sizeof(tmp), "%s/backend", bf.frontend);
-    rc = xs_read(XBT_NIL, tmp, blkfront.backend, sizeof(blkfront.backend));
-    if (rc < 0)
-        return rc;
-    rc = read_ulong(bf.frontend, "backend-id", &v);
-    blkfront.backend_id = rc < 0 ? 0 : (domid_t)v;
-    rc = read_ulong(bf.frontend, "virtual-device", &v);
+    blkfront.devid = xb.devid;
+    blkfront.backend_id = xb.backend_id;
+    rc = xenbus_front_read_ulong(&xb, "virtual-device", &v);
     bf.handle = rc < 0 ? (uint16_t)blkfront.devid : (uint16_t)v;
 
     /* The watch stays while connected: it is how a lost backend is noticed. */
-    snprintf(tmp, sizeof(tmp), "%s/state", blkfront.backend);
-    blkfront_step = "watching the backend's state";
-    rc = xs_watch(tmp, "blkfront-state", state_watch, NULL);
+    rc = xenbus_front_watch(&xb);
     if (rc < 0)
         return rc;
     blkfront_step = "waiting for the backend's InitWait";
-    rc = wait_backend(XenbusStateInitWait, XenbusStateInitWait, false);
+    rc = xenbus_front_wait(&xb, XenbusStateInitWait, BLKFRONT_BACKEND_TIMEOUT_NS, false);
     if (rc >= 0)
         rc = read_backend_features();
     if (rc >= 0) {
@@ -672,6 +580,6 @@ int blkfront_init(void)
         rc = connect_ring();
     }
     if (rc < 0)
-        (void)xs_unwatch(tmp, "blkfront-state");
+        xenbus_front_unwatch(&xb);
     return rc < 0 ? rc : 0;
 }

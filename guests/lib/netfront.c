@@ -14,7 +14,7 @@
  */
 #include <pvsim/netfront.h>
 #include <pvsim/net.h>
-#include <pvsim/xenbus.h>
+#include <pvsim/xenbus_front.h>
 #include <pvsim/events.h>
 #include <pvsim/gnttab.h>
 #include <pvsim/mm.h>
@@ -53,15 +53,12 @@ static struct {
     bool tx_ring_granted, rx_ring_granted;  /* the ring pages are granted */
     bool bufs_granted;          /* the rx and tx buffer pages are granted */
     bool connected;
-    bool watching;              /* the watch on the backend's state is registered */
     bool lost;                  /* the backend lost the device; not reconnected yet */
     bool offered;               /* new rings offered (keys, Connected); the backend's Connected not seen */
     unsigned int lost_pkts;     /* tx packets the last loss took */
     uint64_t lost_at;           /* when the loss was noticed */
-    unsigned int watch_seen;    /* watch_events when the backend's state was last read */
     bool in_rx;                 /* rx_poll is handing packets up */
     uint64_t last_rsp_ns;       /* when a response was last taken (for the reconnect note) */
-    char frontend[32];          /* device/vif/<devid> */
     volatile struct netif_tx_sring *tx;
     volatile struct netif_rx_sring *rx;
     RING_IDX tx_prod_pvt, tx_cons;
@@ -80,7 +77,15 @@ static struct {
 } nf;
 
 static uint8_t rx_frame[NETFRONT_RX_MAX];
-static volatile unsigned int watch_events;
+
+/* The xenbus handshake and the watch on the backend's state. */
+static struct xenbus_front xb = {
+    .name = "netfront",
+    .type = "vif",
+    .step = &netfront_step,
+    .backend = netfront.backend,
+    .backend_size = sizeof(netfront.backend),
+};
 
 static void ring_broken(const char *why, unsigned long a, unsigned long b)
 {
@@ -401,7 +406,7 @@ void netfront_set_rx_handler(netfront_rx_fn fn, void *arg)
  * under rx_poll. */
 static bool backend_moved(void)
 {
-    return nf.watching && !nf.in_rx && watch_events != nf.watch_seen;
+    return !nf.in_rx && xenbus_front_moved(&xb);
 }
 
 unsigned int netfront_poll(void)
@@ -448,109 +453,17 @@ unsigned int netfront_wait(uint64_t deadline_ns, bool deliver)
 
 /* ---- the xenbus handshake ---------------------------------------------- */
 
-static void state_watch(const char *path, const char *token, void *data)
-{
-    (void)path;
-    (void)token;
-    (void)data;
-    watch_events++;
-}
-
-static int write_key(xs_transaction_t t, const char *key, unsigned long v)
-{
-    char path[96], val[24];
-
-    snprintf(path, sizeof(path), "%s/%s", nf.frontend, key);
-    snprintf(val, sizeof(val), "%lu", v);
-    return xs_write(t, path, val);
-}
-
-static void report_backend_error(void)
-{
-    char path[96], msg[128];
-
-    snprintf(path, sizeof(path), "%s/error", netfront.backend);
-    if (xs_read(XBT_NIL, path, msg, sizeof(msg)) >= 0)
-        printf("netfront: backend %s: %s\n", netfront.backend, msg);
-}
-
-static const char *state_name(unsigned long st)
-{
-    static const char *const names[] = { "Unknown", "Initialising", "InitWait", "Initialised",
-                                         "Connected", "Closing", "Closed", "Reconfiguring",
-                                         "Reconfigured" };
-    return st < PV_ARRAY_SIZE(names) ? names[st] : "?";
-}
-
-static int backend_state(unsigned long *st)
-{
-    char path[96];
-
-    snprintf(path, sizeof(path), "%s/state", netfront.backend);
-    *st = XenbusStateUnknown;
-    return xs_read_ulong(XBT_NIL, path, st);
-}
-
-/* Waits (the state watch, for at most bound_ns) until the backend's state
- * is `want`. Closing or Closed is a failure unless closed_ok (a reconnect:
- * the backend says Closed until it sees us Initialising). On success every
- * watch event up to the read that found `want` counts as seen. */
-static int wait_backend(unsigned long want, uint64_t bound_ns, bool closed_ok)
-{
-    uint64_t deadline = time_now_ns() + bound_ns;
-    unsigned long st = XenbusStateUnknown;
-
-    for (;;) {
-        unsigned int seen = watch_events;
-        int rc = backend_state(&st);
-
-        if (rc < 0 && rc != -XEN_ENOENT)
-            return rc;
-        if (rc >= 0 && st == want) {
-            nf.watch_seen = seen;
-            return 0;
-        }
-        if (rc >= 0 && !closed_ok && (st == XenbusStateClosing || st == XenbusStateClosed)) {
-            printf("netfront: backend %s is %s\n", netfront.backend, state_name(st));
-            report_backend_error();
-            return -XEN_EIO;
-        }
-        if (time_now_ns() >= deadline) {
-            printf("netfront: backend %s did not reach %s within %llu ms (state %s)\n",
-                   netfront.backend, state_name(want), (unsigned long long)(bound_ns / 1000000U),
-                   rc < 0 ? "missing" : state_name(st));
-            return -XEN_ETIMEDOUT;
-        }
-        local_irq_disable();
-        while (watch_events == seen && time_now_ns() < deadline) {
-            (void)timer_set_deadline(deadline);
-            events_block();
-            local_irq_enable();
-            local_irq_disable();
-        }
-        local_irq_enable();
-    }
-}
-
-static int read_backend_ulong(const char *key, unsigned long *v)
-{
-    char path[96];
-
-    snprintf(path, sizeof(path), "%s/%s", netfront.backend, key);
-    return xs_read_ulong(XBT_NIL, path, v);
-}
-
 /* What the backend offers at InitWait: copying receive is required. */
 static int read_features(void)
 {
     unsigned long v;
 
     netfront_step = "reading the backend's features";
-    if (read_backend_ulong("feature-rx-copy", &v) < 0 || v != 1) {
+    if (xenbus_front_read_backend_ulong(&xb, "feature-rx-copy", &v) < 0 || v != 1) {
         printf("netfront: backend %s does not offer feature-rx-copy\n", netfront.backend);
         return -XEN_EOPNOTSUPP;
     }
-    netfront.sg = read_backend_ulong("feature-sg", &v) >= 0 && v != 0;
+    netfront.sg = xenbus_front_read_backend_ulong(&xb, "feature-sg", &v) >= 0 && v != 0;
     return 0;
 }
 
@@ -674,22 +587,6 @@ static void release(void)
     }
 }
 
-static int write_ring_keys(xs_transaction_t t, void *arg)
-{
-    int rc;
-
-    (void)arg;
-    if ((rc = write_key(t, "tx-ring-ref", netfront.tx_ring_ref)) < 0 ||
-        (rc = write_key(t, "rx-ring-ref", netfront.rx_ring_ref)) < 0 ||
-        (rc = write_key(t, "event-channel", netfront.port)) < 0 ||
-        (rc = write_key(t, "request-rx-copy", 1)) < 0 ||
-        (rc = write_key(t, "feature-rx-notify", 1)) < 0 ||
-        (rc = write_key(t, "feature-sg", 1)) < 0 ||
-        (rc = write_key(t, "feature-no-csum-offload", 1)) < 0)
-        return rc;
-    return 0;
-}
-
 /* Empty rings (the pages cleared, SHARED_RING_INIT) and every buffer free. */
 static void reset_rings(void)
 {
@@ -739,31 +636,32 @@ static int connect_rings(uint64_t bound_ns)
     if (rc < 0)
         return rc;
     netfront_step = "writing the ring keys";
-    rc = xs_transaction(write_ring_keys, NULL, NULL);
+    {
+        /* In one transaction, then Connected (netfront skips Initialised). */
+        const struct xenbus_front_key keys[] = {
+            { "tx-ring-ref", NULL, netfront.tx_ring_ref },
+            { "rx-ring-ref", NULL, netfront.rx_ring_ref },
+            { "event-channel", NULL, netfront.port },
+            { "request-rx-copy", NULL, 1 },
+            { "feature-rx-notify", NULL, 1 },
+            { "feature-sg", NULL, 1 },
+            { "feature-no-csum-offload", NULL, 1 },
+        };
+        rc = xenbus_front_write_keys_tx(&xb, keys, PV_ARRAY_SIZE(keys));
+    }
     if (rc < 0)
         return rc;
     netfront_step = "writing state Connected";
-    rc = write_key(XBT_NIL, "state", XenbusStateConnected);
+    rc = xenbus_front_switch(&xb, XenbusStateConnected);
     if (rc < 0)
         return rc;
     nf.offered = true;
     netfront_step = "waiting for the backend's Connected";
-    rc = wait_backend(XenbusStateConnected, bound_ns, false);
+    rc = xenbus_front_wait(&xb, XenbusStateConnected, bound_ns, false);
     if (rc < 0)
         return rc;
     rings_up();
     return 0;
-}
-
-static void unwatch(void)
-{
-    char path[96];
-
-    if (!nf.watching)
-        return;
-    snprintf(path, sizeof(path), "%s/state", netfront.backend);
-    (void)xs_unwatch(path, "netfront-state");
-    nf.watching = false;
 }
 
 /*
@@ -824,19 +722,14 @@ static int reconnect(unsigned long st)
         netfront_stats.tx_errors += lost_pkts;
         printf("netfront: backend %s lost the device (state %s); reconnecting with %u tx "
                "packet(s) in flight (%u slots), the last response %llu ms ago\n",
-               netfront.backend, state_name(st), lost_pkts, busy,
+               netfront.backend, xenbus_state_name(st), lost_pkts, busy,
                (unsigned long long)((nf.lost_at - nf.last_rsp_ns) / 1000000U));
     }
     netfront_step = "reconnect: releasing the old rings";
     rc = release_rings();
     if (rc < 0)
         return rc;
-    netfront_step = "reconnect: writing state Initialising";
-    rc = write_key(XBT_NIL, "state", XenbusStateInitialising);
-    if (rc < 0)
-        return rc;
-    netfront_step = "reconnect: waiting for the backend's InitWait";
-    rc = wait_backend(XenbusStateInitWait, NETFRONT_RECONNECT_NS, true);
+    rc = xenbus_front_reinit(&xb, NETFRONT_RECONNECT_NS);
     if (rc < 0)
         return rc;
     rc = read_features();
@@ -852,11 +745,9 @@ static int reconnect(unsigned long st)
 /* The backend's state watch fired: nothing to do while it says Connected. */
 static void check_backend(void)
 {
-    unsigned int seen = watch_events;
     unsigned long st;
-    int rc = backend_state(&st);
+    int rc = xenbus_front_look(&xb, &st);
 
-    nf.watch_seen = seen;
     if (rc < 0 && rc != -XEN_ENOENT)
         return;                 /* xenstore trouble: looked at again at the next event */
     if (rc == -XEN_ENOENT) {
@@ -865,7 +756,7 @@ static void check_backend(void)
             nf.connected = false;
             nf.lost = false;
             release();
-            unwatch();
+            xenbus_front_unwatch(&xb);
         }
         return;
     }
@@ -891,7 +782,6 @@ bool netfront_connected(void)
 
 int netfront_connect(void)
 {
-    char path[96];
     int rc;
 
     if (nf.connected)
@@ -900,17 +790,12 @@ int netfront_connect(void)
         return -XEN_ENODEV;
     if (nf.lost)
         return reconnect(XenbusStateUnknown);
-    if (!nf.watching) {
-        /* The watch stays while connected: it is how a lost backend is noticed. */
-        snprintf(path, sizeof(path), "%s/state", netfront.backend);
-        netfront_step = "watching the backend's state";
-        rc = xs_watch(path, "netfront-state", state_watch, NULL);
-        if (rc < 0)
-            return rc;
-        nf.watching = true;
-    }
+    /* The watch stays while connected: it is how a lost backend is noticed. */
+    rc = xenbus_front_watch(&xb);
+    if (rc < 0)
+        return rc;
     netfront_step = "waiting for the backend's InitWait";
-    rc = wait_backend(XenbusStateInitWait, netfront_timeout_ns, false);
+    rc = xenbus_front_wait(&xb, XenbusStateInitWait, netfront_timeout_ns, false);
     if (rc >= 0)
         rc = read_features();
     if (rc >= 0) {
@@ -925,7 +810,7 @@ int netfront_connect(void)
             release();
     }
     if (rc < 0)
-        unwatch();
+        xenbus_front_unwatch(&xb);
     return rc < 0 ? rc : 0;
 }
 
@@ -933,8 +818,7 @@ void netfront_disconnect(void)
 {
     if (!nf.found)
         return;
-    unwatch();
-    (void)write_key(XBT_NIL, "state", XenbusStateClosing);
+    (void)xenbus_front_close(&xb);
     nf.connected = false;
     nf.lost = false;
     release();
@@ -942,9 +826,7 @@ void netfront_disconnect(void)
 
 int netfront_init(int devid)
 {
-    static char names[256];
     char tmp[64], mac[32];
-    unsigned long v;
     int rc;
 
     if (nf.connected)
@@ -956,36 +838,21 @@ int netfront_init(int devid)
     if (rc < 0)
         return rc;
     if (!nf.found) {
-        if (devid < 0) {
-            netfront_step = "xs_directory(device/vif)";
-            rc = xs_directory(XBT_NIL, "device/vif", names, sizeof(names));
-            if (rc == -XEN_ENOENT || rc == 0)
-                return -XEN_ENODEV;
-            if (rc < 0)
-                return rc;
-            netfront.devid = (unsigned int)strtoul(names, NULL, 10);
-        } else {
-            netfront.devid = (unsigned int)devid;
-        }
-        snprintf(nf.frontend, sizeof(nf.frontend), "device/vif/%u", netfront.devid);
-
-        netfront_step = "reading the frontend's backend";
-        snprintf(tmp, sizeof(tmp), "%s/backend", nf.frontend);
-        rc = xs_read(XBT_NIL, tmp, netfront.backend, sizeof(netfront.backend));
+        rc = xenbus_front_find(&xb, devid);
         if (rc == -XEN_ENOENT)
-            return -XEN_ENODEV;
+            return -XEN_ENODEV;     /* no `backend`: no such vif */
         if (rc < 0)
             return rc;
-        snprintf(tmp, sizeof(tmp), "%s/backend-id", nf.frontend);
-        netfront.backend_id = xs_read_ulong(XBT_NIL, tmp, &v) < 0 ? 0 : (domid_t)v;
+        netfront.devid = xb.devid;
+        netfront.backend_id = xb.backend_id;
 
         netfront_step = "reading the frontend's mac";
-        snprintf(tmp, sizeof(tmp), "%s/mac", nf.frontend);
+        snprintf(tmp, sizeof(tmp), "%s/mac", xb.frontend);
         rc = xs_read(XBT_NIL, tmp, mac, sizeof(mac));
         if (rc < 0)
             return rc;
         if (net_parse_mac(mac, netfront.mac) < 0) {
-            printf("netfront: %s: bad mac \"%s\"\n", nf.frontend, mac);
+            printf("netfront: %s: bad mac \"%s\"\n", xb.frontend, mac);
             return -XEN_EINVAL;
         }
         nf.found = true;
