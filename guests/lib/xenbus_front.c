@@ -20,14 +20,13 @@ static void step(struct xenbus_front *xf, const char *what)
 int xenbus_front_find(struct xenbus_front *xf, int devid)
 {
     static char names[256];
-    static char list_step[48];
     char path[64];
     unsigned long v;
     int rc;
 
     if (devid < 0) {
-        snprintf(list_step, sizeof(list_step), "xs_directory(device/%s)", xf->type);
-        step(xf, list_step);
+        snprintf(xf->list_step, sizeof(xf->list_step), "xs_directory(device/%s)", xf->type);
+        step(xf, xf->list_step);
         snprintf(path, sizeof(path), "device/%s", xf->type);
         rc = xs_directory(XBT_NIL, path, names, sizeof(names));
         if (rc == -XEN_ENOENT || rc == 0)

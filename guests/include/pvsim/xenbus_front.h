@@ -43,6 +43,7 @@ struct xenbus_front {
     unsigned int devid;
     domid_t backend_id;         /* `backend-id`; 0 when absent */
     char frontend[32];          /* device/<type>/<devid> */
+    char list_step[40];         /* "xs_directory(device/<type>)", for *step */
     /* The watch on the backend's state. */
     bool watching;
     volatile unsigned int watch_events;     /* bumped by the watch callback */
