@@ -49,7 +49,7 @@ function checksum(line: string | undefined): string | undefined {
   return line?.match(/ result=(0x[0-9a-f]{8})(?: |$)/)?.[1];
 }
 
-function runPv(cmdline: string): { output: string; reason: string | undefined } {
+function runPv(cmdline: string): { output: string; reason: string | null } {
   const hv = new Hypervisor({ machineMemoryBytes: 64 * 1024 * 1024 });
   let output = '';
   hv.onConsole = (_d, b) => {
