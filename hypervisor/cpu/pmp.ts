@@ -16,7 +16,9 @@
 // of it, every access inside the frame gets that entry's verdict (lower-numbered entries
 // do not touch it); otherwise the frame is MIXED and each access must be checked.
 
-import type { Access } from './mmu.ts';
+/** Kind of access, numbered as mmu.ts numbers them (0 read, 1 write, 2 execute); declared
+ * here so that pmp.ts does not import the MMU that uses it. */
+export type Access = 0 | 1 | 2;
 
 export const PMP_MAX_ENTRIES = 16;
 
