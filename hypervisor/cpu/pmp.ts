@@ -18,7 +18,7 @@
 
 /** Kind of access, numbered as mmu.ts numbers them (0 read, 1 write, 2 execute); declared
  * here so that pmp.ts does not import the MMU that uses it. */
-export type Access = 0 | 1 | 2;
+export type PmpAccess = 0 | 1 | 2;
 
 export const PMP_MAX_ENTRIES = 16;
 
@@ -155,7 +155,7 @@ export class Pmp {
    * Whether an access of kind `acc` from privilege `priv` (the effective one: MPRV for
    * data, S for page-table walks) to the bytes [pa, pa + len) is allowed.
    */
-  check(pa: number, len: number, acc: Access, priv: number): boolean {
+  check(pa: number, len: number, acc: PmpAccess, priv: number): boolean {
     if (this.entries === 0) return true;
     const end = pa + len;
     for (const i of this.active) {
@@ -169,7 +169,7 @@ export class Pmp {
   }
 
   /** The verdict for every access of kind `acc` from `priv` inside frame `pfn`. */
-  pageVerdict(pfn: number, acc: Access, priv: number): PmpVerdict {
+  pageVerdict(pfn: number, acc: PmpAccess, priv: number): PmpVerdict {
     if (this.entries === 0) return PMP_ALLOW;
     const pa = pfn * FRAME;
     const end = pa + FRAME;
@@ -183,7 +183,7 @@ export class Pmp {
     return priv === PRIV_M ? PMP_ALLOW : PMP_DENY;
   }
 
-  private permits(i: number, acc: Access, priv: number): boolean {
+  private permits(i: number, acc: PmpAccess, priv: number): boolean {
     const c = this.cfg[i]!;
     if (priv === PRIV_M && (c & PMPCFG_L) === 0) return true;
     return (c & NEED[acc]!) !== 0;
