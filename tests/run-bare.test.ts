@@ -14,7 +14,7 @@ const BUILD = join(ROOT, 'tests', 'programs', 'build');
 const TIMEOUT_MS = 60_000;
 
 /** Programs that must pass. */
-const PASSING = ['rv32i', 'rv32m', 'rv32a', 'csr', 'traps', 'sv32', 'misaligned'];
+const PASSING = ['rv32i', 'rv32m', 'rv32a', 'csr', 'traps', 'sv32', 'misaligned', 'pmp', 'trigger'];
 
 interface Run {
   status: number | null;

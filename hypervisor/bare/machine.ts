@@ -13,6 +13,8 @@ import { ElfError, parseElf } from '../../xenguest/elf.ts';
 export const BARE_RAM_BASE = 0x8000_0000;
 export const BARE_UART_BASE = 0x1000_0000;
 export const BARE_CLINT_BASE = 0x0200_0000;
+export const BARE_PMP_ENTRIES = 16;
+export const BARE_TRIGGERS = 4;
 
 export interface BareOptions {
   ramBytes?: number;
@@ -58,7 +60,9 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
     mem.writeBytes(s.paddr, s.data);
   }
 
-  const hart = new Hart(mem, { hartId: 0 });
+  // A full hart for conformance programs: 16 PMP entries and 4 debug triggers (the
+  // hypervisor's harts have neither; see docs/run-bare.md).
+  const hart = new Hart(mem, { hartId: 0, pmpEntries: BARE_PMP_ENTRIES, triggers: BARE_TRIGGERS });
   let timeOffset = 0;
   // Time follows instructions retired by this machine (not minstret, which software may
   // write): `executed` before the current slice plus progress within it.

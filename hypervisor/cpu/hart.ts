@@ -33,6 +33,7 @@ import {
 } from './csr.ts';
 import { pfnOf, type PhysMemory } from './memory.ts';
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, Mmu } from './mmu.ts';
+import { Triggers } from './trigger.ts';
 
 export const PRIV_U = 0;
 export const PRIV_S = 1;
@@ -102,10 +103,14 @@ export class Hart {
    */
   resync = false;
 
-  constructor(mem: PhysMemory, opts?: { hartId?: number }) {
+  /**
+   * `pmpEntries` (0..16, default 0: no PMP, nothing denied) and `triggers` (0..16 debug
+   * triggers, default 0: no Sdtrig CSRs) - see pmp.ts and trigger.ts.
+   */
+  constructor(mem: PhysMemory, opts?: { hartId?: number; pmpEntries?: number; triggers?: number }) {
     this.mem = mem;
     this.hartId = opts?.hartId ?? 0;
-    this.mmu = new Mmu(mem, this);
+    this.mmu = new Mmu(mem, this, { pmpEntries: opts?.pmpEntries ?? 0, triggers: opts?.triggers ?? 0 });
     this.timeSource = () => this.instret;
   }
 
@@ -267,6 +272,7 @@ export class Hart {
       if (pa < 0) return -1;
     }
     if (pa >= this.mem.paLimit) return -1;
+    if (!this.mmu.pmp.check(pa, 1, acc, p)) return -1;
     if (!this.mem.isAllocated(pfnOf(pa)) && !this.mem.findMmio(pa)) return -1;
     return pa;
   }
@@ -281,13 +287,13 @@ export class Hart {
 
   /** Host read: no privilege checks. Throws RangeError for an unimplemented CSR. */
   readCsr(num: number): number {
-    if (!csrExists(num)) throw new RangeError(`unimplemented CSR 0x${num.toString(16)}`);
+    if (!this.implemented(num)) throw new RangeError(`unimplemented CSR 0x${num.toString(16)}`);
     return this.csrRead(num);
   }
 
   /** Host write: WARL masks and side effects applied; read-only CSRs ignore writes. */
   writeCsr(num: number, value: number): void {
-    if (!csrExists(num)) throw new RangeError(`unimplemented CSR 0x${num.toString(16)}`);
+    if (!this.implemented(num)) throw new RangeError(`unimplemented CSR 0x${num.toString(16)}`);
     this.csrWrite(num, value | 0, false);
   }
 
@@ -322,8 +328,13 @@ export class Hart {
   }
 
   /** Privilege, read-only, counter-enable and TVM checks for an instruction access. */
+  /** csrExists plus the CSRs of this hart's options (triggers). */
+  implemented(csr: number): boolean {
+    return csrExists(csr) || (this.mmu.trig !== null && Triggers.isTriggerCsr(csr));
+  }
+
   csrAccessible(csr: number, write: boolean): boolean {
-    if (!csrExists(csr)) return false;
+    if (!this.implemented(csr)) return false;
     const priv = this.priv;
     if (((csr >>> 8) & 3) > priv) return false;
     if (write && csr >>> 10 === 3) return false;
@@ -368,7 +379,11 @@ export class Hart {
       case CSR_MCAUSE: return this.mcause >>> 0;
       case CSR_MTVAL: return this.mtval >>> 0;
       case CSR_MIP: return this.mip >>> 0;
-      default: return 0; // read-only-zero CSRs (ids, envcfg, pmp, hpm counters/events)
+      default:
+        if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) return this.mmu.pmp.readCfgCsr(csr - CSR_PMPCFG0);
+        if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) return this.mmu.pmp.readAddrCsr(csr - CSR_PMPADDR0);
+        if (this.mmu.trig !== null && Triggers.isTriggerCsr(csr)) return this.mmu.trig.readCsr(csr);
+        return 0; // read-only-zero CSRs (ids, envcfg, pmp, hpm counters/events)
     }
   }
 
@@ -432,8 +447,18 @@ export class Hart {
         this.cycleOffset = c - this.instret; // cycle keeps counting independently
         break;
       }
-      default:
+      default: {
+        // PMP and trigger changes invalidate what the TLB cached (pmp.ts, trigger.ts).
+        let flush = false;
+        if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) flush = this.mmu.pmp.writeCfgCsr(csr - CSR_PMPCFG0, v);
+        else if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) flush = this.mmu.pmp.writeAddrCsr(csr - CSR_PMPADDR0, v);
+        else if (this.mmu.trig !== null && Triggers.isTriggerCsr(csr)) flush = this.mmu.trig.writeCsr(csr, v);
+        if (flush) {
+          this.mmu.flushAll();
+          this.resync = true;
+        }
         break; // misa, read-only-zero and WARL-zero CSRs ignore writes
+      }
     }
   }
 

@@ -5,3 +5,5 @@ export * from './hart.ts';
 export * from './interpreter.ts';
 export * from './memory.ts';
 export * from './mmu.ts';
+export * from './pmp.ts';
+export * from './trigger.ts';

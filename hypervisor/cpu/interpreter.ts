@@ -82,7 +82,9 @@ export class Interpreter implements Engine {
               break;
             }
             page = p;
-            fetchVpn = pc >>> 12;
+            // A frame PMP splits, or any frame while an execute trigger is armed, serves
+            // one instruction only: the next one is checked on the slow path again.
+            fetchVpn = mmu.fetchOnce ? -1 : pc >>> 12;
             if (mmu.attention) {
               // The walk's A-bit update reached a store watcher: honour a stop request or
               // interrupt before executing this instruction (it is refetched afterwards).

@@ -13,6 +13,15 @@
 // Never cached: pages overlapping an MMIO region (all tables), watched frames (write
 // table only), and write entries whose PTE has D clear (the walk sets D first).
 //
+// PMP (pmp.ts) is checked when an entry is filled: a frame is cached only if PMP allows
+// every access of that kind and privilege inside it (Pmp.pageVerdict); a frame with mixed
+// verdicts is never cached and each access is checked on the slow path. PMP CSR writes
+// flush all sets. Sets are indexed by the effective privilege (MPRV included), which is
+// also the privilege PMP checks, so MPRV/MPP changes need no flush.
+// Debug triggers (trigger.ts): while a trigger watches a kind of access, no entry of that
+// kind is filled (and tdata1 writes flush all sets), so every such access reaches the
+// slow path, which evaluates the triggers; with none armed the fast paths are untouched.
+//
 // A/D bits: hardware-managed (Svadu-style). A walk that finds A clear, or D clear on a
 // store/AMO, sets them in the PTE as part of the walk (atomic: one JS step) instead of
 // raising a page fault. The update counts as a store for watched frames.
@@ -24,6 +33,10 @@ import {
   MSTATUS_MXR, MSTATUS_SUM, SATP_MODE_SV32, SATP_PPN_MASK,
 } from './csr.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
+import { PMP_ALLOW, PMP_DENY, Pmp } from './pmp.ts';
+import {
+  PHASE_ADDR, PHASE_ALL, PHASE_DATA, TRIG_EXEC, TRIG_LOAD, TRIG_STORE, Triggers, type TriggerKind, type TriggerPhase,
+} from './trigger.ts';
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;
@@ -44,6 +57,11 @@ const EMPTY_BYTES = new Uint8Array(PAGE_SIZE);
 /** Page-fault and access-fault causes by access type. */
 const PAGE_FAULT_CAUSE = [CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT];
 const ACCESS_FAULT_CAUSE = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS];
+/** Trigger kind watched by each TLB table (index = Access). */
+const TRIG_KIND = [TRIG_LOAD, TRIG_STORE, TRIG_EXEC];
+const CAUSE_BREAKPOINT = 3;
+/** Privilege of the page-table walk's implicit accesses for PMP. */
+const PRIV_S = 1;
 
 /** Read/write/execute translation tables for one privilege level. Tags are VPNs, -1 = empty. */
 export class TlbSet {
@@ -82,6 +100,8 @@ export interface MmuHart {
   readonly priv: number;
   readonly satp: number;
   readonly mstatus: number;
+  /** Decides whether triggers may fire in S-mode (breakpoint delegation). */
+  readonly medeleg: number;
   /** The privilege data accesses use (MPRV). */
   dataPriv(): number;
   stopRequested: boolean;
@@ -103,11 +123,25 @@ export class Mmu {
   /** LR reservation: valid flag and the reserved physical word address. */
   resValid = false;
   resPa = 0;
+  /** Physical memory protection (0 entries: everything allowed). */
+  readonly pmp: Pmp;
+  /** Debug triggers, or null when the hart has none. */
+  readonly trig: Triggers | null;
+  /**
+   * Set by fetchPage when the returned frame must not serve the next instruction too
+   * (PMP verdict differs inside the frame, or an execute trigger is armed).
+   */
+  fetchOnce = false;
+  /** Set by xlate when the translated frame was not cached because of PMP. */
+  private pmpMixed = false;
 
-  constructor(mem: PhysMemory, hart: MmuHart) {
+  constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number }) {
     this.mem = mem;
     this.hart = hart;
     this.gen = mem.generation;
+    this.pmp = new Pmp(opts?.pmpEntries ?? 0);
+    const n = opts?.triggers ?? 0;
+    this.trig = n > 0 ? new Triggers(n) : null;
   }
 
   flushAll(): void {
@@ -145,6 +179,8 @@ export class Mmu {
       if (pteAddr >= mem.paLimit) return WALK_ACCESS_FAULT;
       words = mem.words[pfnOf(pteAddr)] ?? null;
       if (words === null || (mem.regions.length !== 0 && mem.findMmio(pteAddr))) return WALK_ACCESS_FAULT;
+      // Implicit page-table reads are S-mode accesses for PMP.
+      if (this.pmp.entries !== 0 && !this.pmp.check(pteAddr, 4, ACCESS_READ, PRIV_S)) return WALK_ACCESS_FAULT;
       pte = words[(pteAddr & 0xfff) >>> 2]!;
       if ((pte & PTE_V) === 0 || (pte & (PTE_R | PTE_W)) === PTE_W) return WALK_PAGE_FAULT;
       if ((pte & (PTE_R | PTE_X)) !== 0) break; // leaf
@@ -169,6 +205,7 @@ export class Mmu {
     if (level === 1 && (ppn & 0x3ff) !== 0) return WALK_PAGE_FAULT; // misaligned megapage
     const need = acc === ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
     if ((pte & need) !== need) {
+      if (this.pmp.entries !== 0 && !this.pmp.check(pteAddr, 4, ACCESS_WRITE, PRIV_S)) return WALK_ACCESS_FAULT;
       words[(pteAddr & 0xfff) >>> 2] = pte | need;
       if (mem.watched[pfnOf(pteAddr)]) this.notifyStore(pteAddr, 4);
     }
@@ -180,9 +217,10 @@ export class Mmu {
   /**
    * Translates `va` (unsigned) for an access of kind `acc` in the hart's current context
    * (data accesses honour MPRV), using and filling the TLB. Returns the physical address,
-   * or a WALK_* fault code.
+   * or a WALK_* fault code (WALK_ACCESS_FAULT also when PMP denies the `len` bytes at va,
+   * which must lie in one page).
    */
-  xlate(va: number, acc: Access): number {
+  xlate(va: number, acc: Access, len = 1): number {
     const hart = this.hart;
     const priv = acc === ACCESS_EXEC ? hart.priv : hart.dataPriv();
     const set = this.sets[priv]!;
@@ -200,11 +238,22 @@ export class Mmu {
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
     }
+    this.pmpMixed = false;
+    let cache = true;
+    if (this.pmp.entries !== 0) {
+      const v = this.pmp.pageVerdict(Math.floor(pa / PAGE_SIZE), acc, priv);
+      if (v === PMP_DENY) return WALK_ACCESS_FAULT;
+      if (v !== PMP_ALLOW) {
+        if (!this.pmp.check(pa, len, acc, priv)) return WALK_ACCESS_FAULT;
+        this.pmpMixed = true;
+        cache = false;
+      }
+    }
     if (pa < this.mem.paLimit) {
       const pfn = pfnOf(pa);
       // An allocated frame nobody has touched yet gets its storage now (lazy frames).
       if (this.mem.frames[pfn] === null && this.mem.populate !== null) this.mem.populate(pfn);
-      this.insert(set, acc, vpn, pfn);
+      if (cache) this.insert(set, acc, vpn, pfn);
     }
     return pa;
   }
@@ -216,6 +265,7 @@ export class Mmu {
     const words = mem.words[pfn];
     if (!bytes || !words) return;
     if (mem.regions.length !== 0 && this.pageHasMmio(pfn)) return;
+    if (this.trig !== null && (this.trig.armed & TRIG_KIND[acc]!) !== 0) return;
     const i = vpn & TLB_MASK;
     if (acc === ACCESS_READ) {
       set.rTag[i] = vpn; set.rPfn[i] = pfn; set.rWords[i] = words; set.rBytes[i] = bytes;
@@ -268,8 +318,11 @@ export class Mmu {
     const set = this.sets[this.hart.priv]!;
     const vpn = pc >>> 12;
     const i = vpn & TLB_MASK;
+    this.fetchOnce = false;
     if (set.xTag[i] === vpn) return set.xWords[i]!;
-    const pa = this.xlate(pc, ACCESS_EXEC);
+    const watch = this.trig !== null && (this.trig.armed & TRIG_EXEC) !== 0;
+    if (watch && this.triggerFires(TRIG_EXEC, pc, 4, 0, PHASE_ADDR)) return null;
+    const pa = this.xlate(pc, ACCESS_EXEC, 4);
     if (pa < 0) {
       this.translateFault(pa, ACCESS_EXEC, pc);
       return null;
@@ -278,15 +331,44 @@ export class Mmu {
       this.fault(CAUSE_FETCH_ACCESS, pc);
       return null;
     }
-    return this.mem.words[pfnOf(pa)]!;
+    const words = this.mem.words[pfnOf(pa)]!;
+    if (watch && this.triggerFires(TRIG_EXEC, pc, 4, words[(pa & 0xfff) >>> 2]!, PHASE_DATA)) return null;
+    this.fetchOnce = watch || this.pmpMixed;
+    return words;
+  }
+
+  /**
+   * Evaluates the triggers for one event in the hart's current mode; when a chain fires,
+   * records a breakpoint (cause 3, tval = va) in `exc`/`tval` and returns true.
+   */
+  private triggerFires(kind: TriggerKind, va: number, size: number, data: number, phase: TriggerPhase): boolean {
+    const h = this.hart;
+    if (!this.trig!.fires(kind, va, size, data, phase, h.priv, h.mstatus, h.medeleg)) return false;
+    this.fault(CAUSE_BREAKPOINT, va);
+    return true;
+  }
+
+  /** Mask of the low `size` bytes (data compare values). */
+  private static sizeMask(size: number): number {
+    return size >= 4 ? 0xffffffff : (1 << (8 * size)) - 1;
   }
 
   /** Load of `size` bytes at `va`; returns the value zero-extended (size 4: as int32). */
   load(va: number, size: number): number {
     this.exc = -1;
     va >>>= 0;
+    if (this.trig !== null && (this.trig.armed & TRIG_LOAD) !== 0) {
+      if (this.triggerFires(TRIG_LOAD, va, size, 0, PHASE_ADDR)) return 0;
+      const v = this.loadUnwatched(va, size);
+      if (this.exc < 0 && this.triggerFires(TRIG_LOAD, va, size, (v & Mmu.sizeMask(size)) >>> 0, PHASE_DATA)) return 0;
+      return v;
+    }
+    return this.loadUnwatched(va, size);
+  }
+
+  private loadUnwatched(va: number, size: number): number {
     if ((va & (size - 1)) !== 0) return this.loadMisaligned(va, size);
-    const pa = this.xlate(va, ACCESS_READ);
+    const pa = this.xlate(va, ACCESS_READ, size);
     if (pa < 0) {
       this.translateFault(pa, ACCESS_READ, va);
       return 0;
@@ -321,7 +403,7 @@ export class Mmu {
 
   private loadMisaligned(va: number, size: number): number {
     const firstLen = Math.min(size, PAGE_SIZE - (va & 0xfff));
-    const pa0 = this.xlate(va, ACCESS_READ);
+    const pa0 = this.xlate(va, ACCESS_READ, firstLen);
     if (pa0 < 0) {
       this.translateFault(pa0, ACCESS_READ, va);
       return 0;
@@ -333,7 +415,7 @@ export class Mmu {
     let pa1 = 0;
     const va1 = (va + firstLen) >>> 0;
     if (firstLen < size) {
-      pa1 = this.xlate(va1, ACCESS_READ);
+      pa1 = this.xlate(va1, ACCESS_READ, size - firstLen);
       if (pa1 < 0) {
         this.translateFault(pa1, ACCESS_READ, va1);
         return 0;
@@ -355,11 +437,13 @@ export class Mmu {
   store(va: number, size: number, value: number): void {
     this.exc = -1;
     va >>>= 0;
+    if (this.trig !== null && (this.trig.armed & TRIG_STORE) !== 0 &&
+      this.triggerFires(TRIG_STORE, va, size, (value & Mmu.sizeMask(size)) >>> 0, PHASE_ALL)) return;
     if ((va & (size - 1)) !== 0) {
       this.storeMisaligned(va, size, value);
       return;
     }
-    const pa = this.xlate(va, ACCESS_WRITE);
+    const pa = this.xlate(va, ACCESS_WRITE, size);
     if (pa < 0) {
       this.translateFault(pa, ACCESS_WRITE, va);
       return;
@@ -399,7 +483,7 @@ export class Mmu {
 
   private storeMisaligned(va: number, size: number, value: number): void {
     const firstLen = Math.min(size, PAGE_SIZE - (va & 0xfff));
-    const pa0 = this.xlate(va, ACCESS_WRITE);
+    const pa0 = this.xlate(va, ACCESS_WRITE, firstLen);
     if (pa0 < 0) {
       this.translateFault(pa0, ACCESS_WRITE, va);
       return;
@@ -411,7 +495,7 @@ export class Mmu {
     let pa1 = 0;
     const va1 = (va + firstLen) >>> 0;
     if (firstLen < size) {
-      pa1 = this.xlate(va1, ACCESS_WRITE);
+      pa1 = this.xlate(va1, ACCESS_WRITE, size - firstLen);
       if (pa1 < 0) {
         this.translateFault(pa1, ACCESS_WRITE, va1);
         return;
@@ -439,7 +523,7 @@ export class Mmu {
       this.fault(acc === ACCESS_READ ? CAUSE_MISALIGNED_LOAD : CAUSE_MISALIGNED_STORE, va);
       return -1;
     }
-    const pa = this.xlate(va, acc);
+    const pa = this.xlate(va, acc, 4);
     if (pa < 0) {
       this.translateFault(pa, acc, va);
       return -1;
@@ -455,11 +539,15 @@ export class Mmu {
   loadReserved(va: number): number {
     this.exc = -1;
     va >>>= 0;
+    const watch = this.trig !== null && (this.trig.armed & TRIG_LOAD) !== 0;
+    if (watch && this.triggerFires(TRIG_LOAD, va, 4, 0, PHASE_ADDR)) return 0;
     const pa = this.atomicAddr(va, ACCESS_READ);
     if (pa < 0) return 0;
+    const v = this.mem.words[pfnOf(pa)]![(pa & 0xfff) >>> 2]!;
+    if (watch && this.triggerFires(TRIG_LOAD, va, 4, v >>> 0, PHASE_DATA)) return 0;
     this.resValid = true;
     this.resPa = pa;
-    return this.mem.words[pfnOf(pa)]![(pa & 0xfff) >>> 2]!;
+    return v;
   }
 
   /**
@@ -470,6 +558,8 @@ export class Mmu {
   storeConditional(va: number, value: number): number {
     this.exc = -1;
     va >>>= 0;
+    if (this.trig !== null && (this.trig.armed & TRIG_STORE) !== 0 &&
+      this.triggerFires(TRIG_STORE, va, 4, value >>> 0, PHASE_ALL)) return 1;
     const pa = this.atomicAddr(va, ACCESS_WRITE);
     if (pa < 0) return 1;
     const ok = this.resValid && this.resPa === pa;
@@ -485,6 +575,9 @@ export class Mmu {
   amo(va: number, funct5: number, src: number): number {
     this.exc = -1;
     va >>>= 0;
+    const trig = this.trig;
+    const watch = trig !== null && (trig.armed & (TRIG_LOAD | TRIG_STORE)) !== 0;
+    if (watch && (this.triggerFires(TRIG_LOAD, va, 4, 0, PHASE_ADDR) || this.triggerFires(TRIG_STORE, va, 4, 0, PHASE_ADDR))) return 0;
     const pa = this.atomicAddr(va, ACCESS_WRITE);
     if (pa < 0) return 0;
     const pfn = pfnOf(pa);
@@ -503,6 +596,7 @@ export class Mmu {
       case 0x18: v = (old >>> 0) < (src >>> 0) ? old : src; break; // amominu
       default: v = (old >>> 0) > (src >>> 0) ? old : src; break; // 0x1c amomaxu
     }
+    if (watch && (this.triggerFires(TRIG_LOAD, va, 4, old >>> 0, PHASE_DATA) || this.triggerFires(TRIG_STORE, va, 4, v >>> 0, PHASE_DATA))) return 0;
     words[idx] = v;
     if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
     return old;

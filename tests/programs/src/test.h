@@ -362,7 +362,7 @@
   .globl _start
 _start:
   /* Let S/U-mode reach all of memory through PMP entry 0 (NAPOT, RWX, everything).
-   * A machine without PMP (pvsim has zero entries) may trap on these CSRs: the
+   * A machine without PMP may trap on these CSRs (pvsim's run-bare has 16): the
    * temporary mtvec simply continues after them. */
   la t0, .Lpmp_done
   csrw mtvec, t0
