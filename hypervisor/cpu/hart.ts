@@ -44,6 +44,8 @@
 //     the host: 0x100 is always the HS sstatus).
 //   * `translate(va, access, priv?, { virt: true })`: a two-stage walk as VS (priv S) or
 //     VU (priv U) with the current vsatp/hgatp/vsstatus, no TLB, -1 on any fault.
+//   * After editing G-stage (or VS) page tables from the host, call `flushTlb()` (what
+//     HFENCE.GVMA would do); writing hgatp or vsatp flushes the V=1 TLB sets by itself.
 
 import {
   CAUSE_INTERRUPT, CSR_CYCLE, CSR_CYCLEH, CSR_HPMCOUNTER3, CSR_HPMCOUNTER31,
