@@ -326,7 +326,6 @@ describe('two-stage translation equals the composition of the reference walks', 
             hart.pc = CODE + (kind === 'load' ? 0 : kind === 'loadx' ? 8 : 16);
             r = cpu.run(hart, 2);
           }
-          const start = hart.pc;
           expect(r).toBe(ExitReason.HostTrap);
           const got = { cause: hart.trapCause, tval: hart.trapTval, tval2: hart.trapTval2, tinst: hart.trapTinst, gva: hart.trapGva };
           const insn = kind === 'load' ? HLV_W : kind === 'loadx' ? HLVX_WU : kind === 'store' ? HSV_W : 0;
@@ -347,7 +346,6 @@ describe('two-stage translation equals the composition of the reference walks', 
               gva: true,
             };
             expect({ ...got, ctx }).toEqual({ ...exp, ctx });
-            void start;
           } else {
             successes++;
             seen.add(`${kind}:ok`);
