@@ -72,7 +72,7 @@ import {
   HSTATUS_VTW, HSTATUS_WMASK, MEDELEG_H_BITS, MIP_VSSIP, MISA_H, MSTATUSH_GVA, MSTATUSH_MPV,
   VS_INTERRUPTS,
 } from './csr.ts';
-import { enterVs, mretH, pendingInterruptH, sretH, takeTrapH } from './hext.ts';
+import { enterHs, enterVs, mretH, pendingInterruptH, sretH, takeTrapH } from './hext.ts';
 import { pfnOf, type PhysMemory } from './memory.ts';
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, Mmu, SET_VIRT } from './mmu.ts';
 
@@ -304,6 +304,11 @@ export class Hart {
 
   /** Take a trap into S-mode as if it were delegated (used by the hypervisor to reflect a trap to a PV guest kernel): sepc=pc, scause, stval, SPP/SPIE/SIE, priv=S, pc=stvec. */
   deliverToSupervisor(cause: number, tval: number): void {
+    if (this.hExt) {
+      // With H this is a trap into HS-mode: hstatus.SPV/SPVP/GVA, htval and htinst too.
+      enterHs(this, cause, tval, 0, 0, false);
+      return;
+    }
     const isInterrupt = (cause & CAUSE_INTERRUPT) !== 0;
     this.mmu.resValid = false;
     this.sepc = this.pc >>> 0;
