@@ -19,6 +19,8 @@ export const BARE_TRIGGERS = 4;
 export interface BareOptions {
   ramBytes?: number;
   maxInstructions?: number;
+  /** Give the hart the H extension (misa.H), as QEMU's `-cpu rv32,h=true`. Default false. */
+  hExt?: boolean;
   /** Receives every byte the program writes to the UART or the HTIF console. */
   onOutput?: (byte: number) => void;
 }
@@ -62,7 +64,7 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
 
   // A full hart for conformance programs: 16 PMP entries and 4 debug triggers (the
   // hypervisor's harts have neither; see docs/run-bare.md).
-  const hart = new Hart(mem, { hartId: 0, pmpEntries: BARE_PMP_ENTRIES, triggers: BARE_TRIGGERS });
+  const hart = new Hart(mem, { hartId: 0, pmpEntries: BARE_PMP_ENTRIES, triggers: BARE_TRIGGERS, hExt: opts.hExt ?? false });
   let timeOffset = 0;
   // Time follows instructions retired by this machine (not minstret, which software may
   // write): `executed` before the current slice plus progress within it.
