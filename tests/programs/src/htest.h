@@ -296,6 +296,20 @@
   csrw vsie, zero
   csrw vsatp, zero
   csrw vsscratch, zero
+  li t0, 1                          /* h_qemu7 = 1 on QEMU 7.x, for HS/VS-mode checks */
+  SKIP_IF_QEMU7 .Lq7\@
+  li t0, 0
+.Lq7\@:
+  la tp, h_qemu7
+  sw t0, 0(tp)
+.endm
+
+/* SKIP_IF_QEMU7 for code outside M-mode (mvendorid is an M CSR): reads h_qemu7, which
+ * must be reachable at its link address. Clobbers tp. */
+.macro SKIP_IF_QEMU7_ANY label
+  la tp, h_qemu7
+  lw tp, 0(tp)
+  bnez tp, \label
 .endm
 
 /* M-mode handler with V: see the top of this file. */
@@ -429,6 +443,9 @@ h_unexpected:
   .globl h_fail_info
 h_fail_info:
   .word 0, 0, 0, 0
+  .globl h_qemu7
+h_qemu7:
+  .word 0
   .popsection
 
 #endif
