@@ -253,12 +253,12 @@ test_main:
   CHECKR t5, s1
   CHECK_MSTATUSH MSTATUSH_MPV, 0
   CHECK_MASKED t6, MSTATUS_MPP, MSTATUS_MPP_S
+  csrr s2, mtinst
+  CHECK_TINST_XFORM s2, TINST_KEEP_AMO
   SKIP_IF_QEMU7 3f                  /* QEMU 7.2: GVA 0 and mtval2 0 for HLV faults in M */
   CHECK_MSTATUSH MSTATUSH_GVA, MSTATUSH_GVA
   CHECK_CSR mtval2, 0x800010 >> 2
 3:
-  csrr s2, mtinst
-  CHECK_TINST_XFORM s2, TINST_KEEP_AMO
   csrw mstatush, zero
   TEST_CASE 34                                   /* HLV works in M-mode too */
   li s1, VA_S
