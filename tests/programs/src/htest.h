@@ -418,6 +418,10 @@ h_unexpected:
   csrr t3, mtval
   sw t3, 8(tp)
   sw gp, 12(tp)
+  csrr t3, misa                     /* without H the H CSRs would trap again */
+  srli t3, t3, 7
+  andi t3, t3, 1
+  beqz t3, 2f
   la tp, h_fail_info
   csrr t3, mtval2
   sw t3, 0(tp)
@@ -427,6 +431,7 @@ h_unexpected:
   sw t3, 8(tp)
   csrr t3, scause
   sw t3, 12(tp)
+2:
   bnez gp, 1f
   li gp, CASE_SETUP
 1:
