@@ -1,0 +1,90 @@
+// Making a domain HVM: its board, its vCPUs (each a hart, the shared HvmVcpu and the mode
+// that runs it) and its guest paging, once its RAM has been written (builder.ts of domain/
+// calls this). The mode is the one pluggable part: `trap` (trap_mode.ts) now, `hw` (the H
+// extension) to come.
+
+import { Hart } from '../cpu/hart.ts';
+import { Vcpu, type Domain } from '../domain/domain.ts';
+import { HVM_BOARD, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
+import { PAGE_SIZE } from '../../protocol/sv32.ts';
+import { HvmBoard, type HvmDeps } from './board.ts';
+import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
+import { TrapMode } from './trap_mode.ts';
+import { HSM_STATE, HvmVcpu } from './vcpu.ts';
+
+export { HvmBoard, type HvmDeps } from './board.ts';
+export { HvmVcpu } from './vcpu.ts';
+export { HVM_EXIT_REASONS, HvmStats, type HvmExitReason } from './stats.ts';
+
+/** A mode the hypervisor cannot run yet. */
+export class HvmModeUnavailable extends Error {
+  override readonly name = 'HvmModeUnavailable';
+}
+
+/**
+ * The shadow paging implementation trap mode uses (hvm/shadow/'s Shadow). Set by
+ * hvm/shadow_link.ts; tests may pass their own to createHvmArch.
+ */
+let defaultPaging: GuestPagingFactory | null = null;
+export function setDefaultGuestPaging(f: GuestPagingFactory): void {
+  defaultPaging = f;
+}
+
+export interface HvmArchOptions {
+  mode: HvmMode;
+  shadowSync: ShadowSync;
+  boot: HvmBoot;
+  /** Guest paging for trap mode (default: the shadow code). */
+  paging?: GuestPagingFactory;
+}
+
+/** Refuses what this hypervisor cannot run (before anything is built). */
+export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
+  if (mode === 'hw') throw new HvmModeUnavailable('hvm_mode "hw" is not available yet: the CPU has no H extension (use hvm_mode = "trap")');
+  if (!(paging ?? defaultPaging)) throw new HvmModeUnavailable('hvm_mode "trap" needs shadow paging, which this build does not have yet');
+}
+
+/**
+ * Turns `domain` (its RAM written) into an HVM domain: board, vCPUs, paging; vCPU 0 at the
+ * entry in virtual S-mode with a0 = 0 and a1 = the device tree's address, the others
+ * stopped (SBI HSM starts them).
+ */
+export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions): HvmBoard {
+  checkHvmMode(o.mode, o.paging);
+  const factory = (o.paging ?? defaultPaging)!;
+  const board = new HvmBoard(domain, deps, o.mode, o.shadowSync, o.boot.vcpus);
+  const frames = deps.hv.frames;
+  const env: ShadowEnv = {
+    mem: deps.hv.mem,
+    gfnToMfn: (gfn) => board.gfnToMfn(gfn),
+    allocFrame: () => {
+      const mfn = frames.alloc(domain.domid);
+      frames.frameStorage(mfn).fill(0);
+      return mfn;
+    },
+    freeFrame: (mfn) => frames.release(mfn),
+  };
+  const paging: GuestPaging = factory(env, o.shadowSync);
+  board.paging = paging;
+  for (let id = 0; id < o.boot.vcpus; id++) {
+    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id }));
+    const hv = new HvmVcpu(vcpu, board);
+    hv.mode = new TrapMode(hv, paging);
+    vcpu.arch = hv;
+    vcpu.online = id === 0;
+    vcpu.initialised = id === 0;
+    board.vcpus.push(hv);
+    domain.vcpus.push(vcpu);
+  }
+  domain.hvm = board;
+  domain.onEvent = (port) => board.onEvent(port);
+  const v0 = board.vcpus[0]!;
+  v0.hsm = HSM_STATE.started;
+  v0.mode.reset(o.boot.entry, 0, o.boot.dtbAddr);
+  return board;
+}
+
+/** Guest-physical address of RAM page `pfn` (the p2m's index), for builders. */
+export function hvmPfnToGpa(pfn: number): number {
+  return HVM_BOARD.ramBase + pfn * PAGE_SIZE;
+}
