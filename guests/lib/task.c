@@ -1,4 +1,6 @@
-/* User-mode tasks and the system call table (see pvsim/task.h). */
+/* User-mode tasks and the system call table (see pvsim/task.h). Shared by
+ * the PV and the native kernels: it uses only the address-space calls of
+ * pvsim/mm.h, which each implements. */
 #include <pvsim/task.h>
 #include <pvsim/console.h>
 #include <pvsim/string.h>
@@ -120,6 +122,12 @@ static long sys_write(unsigned long fd, unsigned long buf, unsigned long len)
     return (long)len;
 }
 
+static void account(const struct task *t, unsigned long nr, unsigned long result)
+{
+    task_stats.checksum = work_fold(work_fold(work_fold(task_stats.checksum, t->id),
+                                              (uint32_t)nr), (uint32_t)result);
+}
+
 static struct trap_frame *task_syscall(struct trap_frame *f)
 {
     unsigned long nr = f->x[REG_A7];
@@ -131,17 +139,21 @@ static struct trap_frame *task_syscall(struct trap_frame *f)
     switch (nr) {
     case SYS_null:
         f->x[REG_A0] = 0;
+        account(t, nr, 0);
         return f;
     case SYS_write:
         f->x[REG_A0] = (unsigned long)sys_write(f->x[REG_A0], f->x[REG_A1], f->x[REG_A2]);
+        account(t, nr, f->x[REG_A0]);
         return f;
     case SYS_yield:
         f->x[REG_A0] = 0;
+        account(t, nr, 0);
         next = t->next != NULL ? t->next : run_head;
         return switch_to(next);
     case SYS_exit:
         t->state = TASK_DEAD;
         t->exit_code = f->x[REG_A0];
+        account(t, nr, t->exit_code);
         next = t->next != NULL ? t->next : run_head;
         task_remove(t);
         if (run_head == NULL)
@@ -149,6 +161,7 @@ static struct trap_frame *task_syscall(struct trap_frame *f)
         return switch_to(next == t ? run_head : next);
     default:
         f->x[REG_A0] = (unsigned long)-XEN_ENOSYS;
+        account(t, nr, f->x[REG_A0]);
         return f;
     }
 }

@@ -1,4 +1,5 @@
-/* S-mode trap dispatch for PV kernels (entry and exit are in lib/entry.S). */
+/* S-mode trap dispatch for PV kernels and the native one (entry and exit
+ * are in lib/entry.S). */
 #include <pvsim/trap.h>
 #include <pvsim/riscv.h>
 #include <pvsim/console.h>
@@ -8,6 +9,8 @@ void pv_trap_entry(void);
 
 syscall_entry_t pv_syscall_entry;
 void (*pv_upcall_entry)(void);
+void (*pv_timer_entry)(void);
+void (*pv_soft_entry)(void);
 struct trap_stats trap_stats;
 
 void trap_init(void)
@@ -63,9 +66,18 @@ struct trap_frame *pv_trap_dispatch(struct trap_frame *f)
     unsigned long cause = f->scause;
 
     if (cause & CAUSE_INTERRUPT_BIT) {
-        if ((cause & ~CAUSE_INTERRUPT_BIT) == IRQ_S_EXT && pv_upcall_entry != NULL) {
+        unsigned long irq = cause & ~CAUSE_INTERRUPT_BIT;
+        if (irq == IRQ_S_EXT && pv_upcall_entry != NULL) {
             trap_stats.upcalls++;
             pv_upcall_entry();
+            return f;
+        }
+        if (irq == IRQ_S_TIMER && pv_timer_entry != NULL) {
+            pv_timer_entry();
+            return f;
+        }
+        if (irq == IRQ_S_SOFT && pv_soft_entry != NULL) {
+            pv_soft_entry();
             return f;
         }
         trap_panic(f, "unexpected interrupt");

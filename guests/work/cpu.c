@@ -52,20 +52,23 @@ void work_cpu(void)
 
 /*
  * work=spin: a pure CPU hog, a two-instruction loop that touches no memory.
- * Without n= it never ends; with n=N it spins N times and reports.
+ * Without n= it never ends; with n=N it spins N times and reports; result=
+ * folds the count of spins done.
  */
 void work_spin(void)
 {
     unsigned long n = param("n", 0);
     struct measure m;
+    unsigned long i;
 
     if (n == 0)
         for (;;)
             __asm__ volatile("");
     measure_start(&m);
-    for (unsigned long i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
         __asm__ volatile("");
     measure_stop(&m);
-    printf("work=spin n=%lu instructions=%llu ns=%llu\n", n, (unsigned long long)m.instructions,
-           (unsigned long long)m.ns);
+    printf("work=spin n=%lu instructions=%llu ns=%llu result=0x%08lx\n", n,
+           (unsigned long long)m.instructions, (unsigned long long)m.ns,
+           (unsigned long)work_fold(WORK_FOLD_INIT, (uint32_t)i));
 }

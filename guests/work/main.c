@@ -1,9 +1,9 @@
 /*
  * work: the workload kernel. `work=<name>` on the command line picks one of
  * the workloads below; see guests/README.md for their parameters and output.
+ * The same file builds the PV kernel and the native one (PVSIM_NATIVE),
+ * which lacks the workloads that need PV devices.
  */
-#include <pvsim/pv.h>
-#include <pvsim/sched.h>
 #include <pvsim/cmdline.h>
 #include <pvsim/string.h>
 #include <pvsim/time.h>
@@ -21,13 +21,15 @@ static const struct {
     { "pt", work_pt },
     { "ctxsw", work_ctxsw },
     { "timer", work_timer },
+    { "user-hello", work_user_hello },
+#ifndef PVSIM_NATIVE
     { "evtchn-ping", work_evtchn_ping },
     { "grant", work_grant },
-    { "user-hello", work_user_hello },
     { "xenstore", work_xenstore },
     { "console", work_console },
     { "blk", work_blk },
     { "net", work_net },
+#endif
 };
 
 unsigned long param(const char *key, unsigned long dflt)
@@ -40,6 +42,7 @@ bool flag(const char *key)
     return cmdline_has(key);
 }
 
+#ifndef PVSIM_NATIVE
 domid_t param_domid(const char *key, domid_t dflt)
 {
     const char *v = cmdline_get(key);
@@ -54,6 +57,7 @@ domid_t param_domid(const char *key, domid_t dflt)
         work_fail("%s=%s is not a domain id", key, v);
     return (domid_t)d;
 }
+#endif
 
 void work_fail(const char *fmt, ...)
 {
@@ -65,7 +69,7 @@ void work_fail(const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     printf("\n");
-    xen_shutdown(SHUTDOWN_crash);
+    plat_exit(false);
 }
 
 void measure_start(struct measure *m)
@@ -99,19 +103,18 @@ static int find_workload(const char *name, size_t len)
 
 /* work=<name> runs one workload; work=<a>,<b>,... runs several in order
  * (each with the same command line), then powers off. */
-void start_kernel(struct start_info *si)
+void work_main(void)
 {
     const char *name = cmdline_get("work");
     int list[8];
     unsigned int n = 0;
 
-    (void)si;
     if (name == NULL || *name == 0) {
         printf("work: no work=<name> on the command line; one of:");
         for (unsigned int i = 0; i < PV_ARRAY_SIZE(workloads); i++)
             printf(" %s", workloads[i].name);
         printf("\n");
-        xen_shutdown(SHUTDOWN_crash);
+        plat_exit(false);
     }
     for (const char *p = name;;) {
         const char *comma = strchr(p, ',');
@@ -131,5 +134,5 @@ void start_kernel(struct start_info *si)
         work_name = workloads[list[i]].name;
         workloads[list[i]].run();
     }
-    xen_shutdown(SHUTDOWN_poweroff);
+    plat_exit(true);
 }

@@ -1,26 +1,29 @@
 /*
- * work=pt n=N [batch=B] [frames=F]: page-table churn on the kernel's own L1
- * tables.
- *   phase 1: N times update_va_mapping a frame at a kmap slot, touch it
- *            (check its signature, write and read back a word), unmap
- *            (UVMF_INVLPG).
- *   phase 2: N times one mmu_update batch mapping B frames at B slots, touch
- *            each, one batch unmapping them, then MMUEXT_TLB_FLUSH_LOCAL.
+ * work=pt n=N [batch=B] [frames=F]: page-table churn on the kernel's own
+ * tables, through work/platform.h (PV: the hypercalls named below; native:
+ * the kernel's Sv32 tables and sfence.vma).
+ *   phase 1: N times map a frame at a kmap slot (PV: update_va_mapping),
+ *            touch it (check its signature, write and read back a word),
+ *            unmap it and flush that page (UVMF_INVLPG).
+ *   phase 2: N times one batch mapping B frames at B slots (PV: one
+ *            mmu_update), touch each, one batch unmapping them, then flush
+ *            the TLB (MMUEXT_TLB_FLUSH_LOCAL).
  * The F frames (default 16) rotate, so a stale translation would show up as
- * a wrong signature. A slot is never touched while unmapped, so mapping
- * needs no flush; unmapping does, before the slot maps another frame.
+ * a wrong signature. result= is the sum of what the touches read, which
+ * depends only on n, batch and frames.
  */
 #include <pvsim/mm.h>
+#include <pvsim/xen_errno.h>
 #include "work.h"
 
 #define MAX_BATCH  32U
 #define MAX_FRAMES 64U
 #define SIGNATURE(k) (0x50540000U | (k))
 
-static void pt_check(int rc, const char *what, unsigned long i)
+static void pt_check(int rc, enum plat_pt_op op, unsigned long i)
 {
     if (rc < 0)
-        work_fail("%s (iteration %lu) = %d (%s)", what, i, rc, xen_errstr(rc));
+        work_fail("%s (iteration %lu) = %d (%s)", plat_pt_op_name(op), i, rc, xen_errstr(rc));
 }
 
 static uint32_t touch(volatile uint32_t *p, unsigned int k, unsigned long i, bool first)
@@ -44,67 +47,48 @@ void work_pt(void)
     unsigned long n = param("n", 10000);
     unsigned int batch = (unsigned int)param("batch", 8);
     unsigned int nframes = (unsigned int)param("frames", 16);
-    xen_pfn_t mfn[MAX_FRAMES], pfn[MAX_FRAMES];
+    xen_pfn_t pfn[MAX_FRAMES], bpfn[MAX_BATCH];
     bool seen[MAX_FRAMES] = { false };
     void *slot[MAX_BATCH];
-    struct mmu_update req[MAX_BATCH];
     struct measure m1, m2;
     uint32_t sum = 0;
-    unsigned int done;
-    int rc;
 
     if (batch == 0 || batch > MAX_BATCH)
         work_fail("batch=%u: 1..%u", batch, MAX_BATCH);
     if (nframes == 0 || nframes > MAX_FRAMES)
         work_fail("frames=%u: 1..%u", nframes, MAX_FRAMES);
     mm_init();
-    for (unsigned int k = 0; k < nframes; k++) {
+    for (unsigned int k = 0; k < nframes; k++)
         pfn[k] = page_alloc_high();     /* beyond the physmap if there is such memory */
-        mfn[k] = pfn_to_mfn(pfn[k]);
-    }
     for (unsigned int j = 0; j < batch; j++)
         slot[j] = kmap_va();
 
-    /* Phase 1: update_va_mapping. */
+    /* Phase 1: one page at a time. */
     measure_start(&m1);
     for (unsigned long i = 0; i < n; i++) {
         unsigned int k = (unsigned int)(i % nframes);
-        rc = HYPERVISOR_update_va_mapping((unsigned long)slot[0],
-                                          MFN_PTE(mfn[k], PTE_KERNEL_RW & ~PTE_X), UVMF_NONE);
-        pt_check(rc, "update_va_mapping(map)", i);
+        pt_check(plat_map_one(slot[0], pfn[k]), PT_MAP_ONE, i);
         sum += touch(slot[0], k, i, !seen[k]);
         seen[k] = true;
-        rc = HYPERVISOR_update_va_mapping((unsigned long)slot[0], 0, UVMF_INVLPG);
-        pt_check(rc, "update_va_mapping(unmap)", i);
+        pt_check(plat_unmap_one(slot[0]), PT_UNMAP_ONE, i);
     }
     measure_stop(&m1);
 
-    /* Phase 2: mmu_update batches. */
+    /* Phase 2: batches. */
     measure_start(&m2);
     for (unsigned long i = 0; i < n; i++) {
-        for (unsigned int j = 0; j < batch; j++) {
-            unsigned int k = (unsigned int)((i * batch + j) % nframes);
-            req[j].ptr = kernel_pte_maddr((unsigned long)slot[j]) | MMU_NORMAL_PT_UPDATE;
-            req[j].val = MFN_PTE(mfn[k], PTE_KERNEL_RW & ~PTE_X);
-        }
-        done = 0;
-        rc = HYPERVISOR_mmu_update(req, batch, &done, DOMID_SELF);
-        pt_check(rc, "mmu_update(map batch)", i);
-        if (done != batch)
-            work_fail("mmu_update(map batch): %u of %u done", done, batch);
+        for (unsigned int j = 0; j < batch; j++)
+            bpfn[j] = pfn[(i * batch + j) % nframes];
+        pt_check(plat_map_batch(slot, bpfn, batch), PT_MAP_BATCH, i);
         for (unsigned int j = 0; j < batch; j++) {
             unsigned int k = (unsigned int)((i * batch + j) % nframes);
             sum += touch(slot[j], k, i, !seen[k]);
             seen[k] = true;
-            req[j].val = 0;
         }
-        rc = HYPERVISOR_mmu_update(req, batch, &done, DOMID_SELF);
-        pt_check(rc, "mmu_update(unmap batch)", i);
-        rc = mmuext_one(MMUEXT_TLB_FLUSH_LOCAL, 0);
-        pt_check(rc, "mmuext_op(TLB_FLUSH_LOCAL)", i);
+        pt_check(plat_unmap_batch(slot, batch), PT_UNMAP_BATCH, i);
+        pt_check(plat_flush_tlb(), PT_FLUSH, i);
     }
     measure_stop(&m2);
-
     for (unsigned int j = 0; j < batch; j++)
         kmap_va_free(slot[j]);
     for (unsigned int k = 0; k < nframes; k++)

@@ -4,8 +4,10 @@
  *   work=ctxsw n=N [as=private|kernel]     two tasks, N SYS_yield each
  *   work=user-hello [as=kernel|private]    one SYS_write from U-mode
  * as=kernel puts the user pages in the kernel root's user slots; private
- * gives each task its own pinned root (MMUEXT_PIN_L2_TABLE), switched with
- * MMUEXT_NEW_BASEPTR.
+ * gives each task its own root (PV: pinned with MMUEXT_PIN_L2_TABLE,
+ * switched with MMUEXT_NEW_BASEPTR; native: satp).
+ * result= is task_stats.checksum over the run: every system call's task,
+ * number and result in order, so for ctxsw it is the yield sequence.
  */
 #include <pvsim/task.h>
 #include <pvsim/string.h>
@@ -74,6 +76,7 @@ void work_syscall(void)
     as = space_for(private_as, &priv);
     start_task(&t, 1, as, user_syscall_loop, n);
     before = task_stats.syscalls[SYS_null];
+    task_stats.checksum = WORK_FOLD_INIT;
     measure_start(&m);
     tasks_run();
     measure_stop(&m);
@@ -82,10 +85,10 @@ void work_syscall(void)
         work_fail("%lu null system calls counted, %lu expected",
                   (unsigned long)(task_stats.syscalls[SYS_null] - before), n);
     mm_check(as_destroy(as), "tearing down the user tables");
-    printf("work=syscall n=%lu as=%s syscalls=%lu instructions=%llu ns=%llu ns_per_call=%llu instructions_per_call=%llu\n",
+    printf("work=syscall n=%lu as=%s syscalls=%lu instructions=%llu ns=%llu ns_per_call=%llu instructions_per_call=%llu result=0x%08lx\n",
            n, private_as ? "private" : "kernel", n, (unsigned long long)m.instructions,
            (unsigned long long)m.ns, (unsigned long long)per(m.ns, n),
-           (unsigned long long)per(m.instructions, n));
+           (unsigned long long)per(m.instructions, n), (unsigned long)task_stats.checksum);
 }
 
 void work_ctxsw(void)
@@ -104,6 +107,7 @@ void work_ctxsw(void)
     start_task(&t[1], 2, as[1], user_yield_loop, n);
     switches = task_stats.switches;
     as_switches = task_stats.as_switches;
+    task_stats.checksum = WORK_FOLD_INIT;
     measure_start(&m);
     tasks_run();
     measure_stop(&m);
@@ -116,10 +120,11 @@ void work_ctxsw(void)
     mm_check(as_destroy(as[0]), "tearing down the user tables");
     if (as[1] != as[0])
         mm_check(as_destroy(as[1]), "tearing down the user tables");
-    printf("work=ctxsw n=%lu as=%s tasks=2 switches=%lu as_switches=%lu instructions=%llu ns=%llu ns_per_switch=%llu\n",
+    printf("work=ctxsw n=%lu as=%s tasks=2 switches=%lu as_switches=%lu instructions=%llu ns=%llu ns_per_switch=%llu result=0x%08lx\n",
            n, private_as ? "private" : "kernel", (unsigned long)switches,
            (unsigned long)as_switches, (unsigned long long)m.instructions,
-           (unsigned long long)m.ns, (unsigned long long)per(m.ns, switches));
+           (unsigned long long)m.ns, (unsigned long long)per(m.ns, switches),
+           (unsigned long)task_stats.checksum);
 }
 
 void work_user_hello(void)
@@ -131,9 +136,11 @@ void work_user_hello(void)
     mm_init();
     as = space_for(private_as, &priv);
     start_task(&t, 1, as, user_hello, 0);
+    task_stats.checksum = WORK_FOLD_INIT;
     tasks_run();
     finish_task(&t);
     mm_check(as_destroy(as), "tearing down the user tables");
-    printf("work=user-hello as=%s writes=%lu exit=%lu\n", private_as ? "private" : "kernel",
-           (unsigned long)task_stats.syscalls[SYS_write], t.exit_code);
+    printf("work=user-hello as=%s writes=%lu exit=%lu result=0x%08lx\n",
+           private_as ? "private" : "kernel", (unsigned long)task_stats.syscalls[SYS_write],
+           t.exit_code, (unsigned long)task_stats.checksum);
 }

@@ -13,10 +13,8 @@
  * wait=poll and says so on the console.
  */
 #include <pvsim/time.h>
-#include <pvsim/events.h>
 #include <pvsim/cmdline.h>
 #include <pvsim/string.h>
-#include <pvsim/xen_errno.h>
 #include "work.h"
 
 struct lateness {
@@ -46,26 +44,13 @@ void work_timer(void)
     bool poll = wait != NULL && strcmp(wait, "poll") == 0;
     struct measure m;
     uint64_t deadline, now;
-    int rc;
+    uint32_t result = WORK_FOLD_INIT;
 
     if (period == 0)
         work_fail("period_us must be > 0");
     if (wait != NULL && !poll && strcmp(wait, "block") != 0)
         work_fail("wait=%s: expected block or poll", wait);
-    if (!poll) {
-        const char *what = "update_va_mapping (shared_info)";
-        rc = events_setup();
-        if (rc == 0) {
-            what = "EVTCHNOP_bind_virq (VIRQ_TIMER)";
-            rc = timer_setup();
-        }
-        if (rc == -XEN_ENOSYS) {
-            printf("timer: %s: ENOSYS; sleeping with SCHEDOP_poll instead\n", what);
-            poll = true;
-        } else if (rc < 0) {
-            work_fail("%s = %d (%s)", what, rc, xen_errstr(rc));
-        }
-    }
+    poll = plat_timer_setup(poll);
     measure_start(&m);
     deadline = time_now_ns();
     for (unsigned long i = 0; forever || i < n; i++) {
@@ -83,11 +68,13 @@ void work_timer(void)
     }
     measure_stop(&m);
     if (!poll)
-        (void)timer_set_deadline(0);
+        plat_timer_stop();
+    for (unsigned long i = 1; i <= l.count; i++)
+        result = work_fold(result, (uint32_t)i);
     printf("work=timer n=%lu period_us=%lu wait=%s wakeups=%lu timer_events=%lu instructions=%llu ns=%llu "
-           "late_min_ns=%llu late_avg_ns=%llu late_max_ns=%llu\n",
+           "late_min_ns=%llu late_avg_ns=%llu late_max_ns=%llu result=0x%08lx\n",
            n, period_us, poll ? "poll" : "block", l.count, (unsigned long)timer_events(),
            (unsigned long long)m.instructions, (unsigned long long)m.ns,
            (unsigned long long)l.min, (unsigned long long)per(l.sum, l.count),
-           (unsigned long long)l.max);
+           (unsigned long long)l.max, (unsigned long)result);
 }

@@ -1,7 +1,10 @@
 /*
- * The `work` kernel: one PV image, many workloads, chosen by the command
- * line (`work=<name>` plus parameters). Each prints one result line starting
- * with `work=<name>` and powers off; any failure panics (SHUTDOWN_crash).
+ * The `work` kernels: one image per kernel flavour (PV: work.elf; native:
+ * native.elf), many workloads, chosen by the command line (`work=<name>` plus
+ * parameters). Each prints one result line starting with `work=<name>` and
+ * powers off; any failure reports one (work_fail, plat_exit(false)). The
+ * native flavour (PVSIM_NATIVE) has only the workloads that need no PV
+ * device; their code is the same, over work/platform.h.
  */
 #ifndef WORK_H
 #define WORK_H
@@ -11,7 +14,10 @@
 #include <pvsim/compiler.h>
 #include <pvsim/console.h>
 #include <pvsim/xen_types.h>
+#include "platform.h"
+#ifndef PVSIM_NATIVE
 #include <pvsim/events.h>
+#endif
 
 /* The running workload's name, for messages. */
 extern const char *work_name;
@@ -19,10 +25,7 @@ extern const char *work_name;
 /* Command-line parameters: the number (strtoul base 0), or dflt if absent. */
 unsigned long param(const char *key, unsigned long dflt);
 bool flag(const char *key);
-/* Like param, but for a domain id (panics if it is out of range). */
-domid_t param_domid(const char *key, domid_t dflt);
-
-/* "work=<name>: <message>" and SHUTDOWN_crash. */
+/* "work=<name>: <message>" and plat_exit(false). */
 void work_fail(const char *fmt, ...) __pv_noreturn __pv_printf(1, 2);
 
 /* Time and instructions around a measured section. */
@@ -35,6 +38,10 @@ void measure_stop(struct measure *m);
 
 /* a / b, or 0 if b is 0 (64-bit). */
 uint64_t per(uint64_t a, uint64_t b);
+
+#ifndef PVSIM_NATIVE
+/* Like param, but for a domain id (panics if it is out of range). */
+domid_t param_domid(const char *key, domid_t dflt);
 
 /* EVTCHNOP_bind_interdomain to peer's *remote_port, with SCHEDOP_yield
  * between tries (retries=, default 100000); returns the number of tries.
@@ -52,18 +59,22 @@ domid_t own_domid(void);
 /* An event handler counting into the unsigned long at data. */
 void count_event(evtchn_port_t port, void *data);
 
+#endif
+
 void work_cpu(void);
 void work_spin(void);
 void work_syscall(void);
 void work_pt(void);
 void work_ctxsw(void);
 void work_timer(void);
+void work_user_hello(void);
+#ifndef PVSIM_NATIVE
 void work_evtchn_ping(void);
 void work_grant(void);
-void work_user_hello(void);
 void work_xenstore(void);
 void work_console(void);
 void work_blk(void);
 void work_net(void);
+#endif
 
 #endif

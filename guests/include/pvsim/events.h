@@ -61,29 +61,7 @@ bool evtchn_is_pending(evtchn_port_t port);
 /* Events dispatched per port since boot (all 1024 ports). */
 uint32_t evtchn_count(evtchn_port_t port);
 
-/* Upcall masking through sstatus.SIE. */
-static inline unsigned long local_irq_save(void)
-{
-    unsigned long old;
-    __asm__ volatile("csrrci %0, sstatus, %1" : "=r"(old) : "i"(SSTATUS_SIE) : "memory");
-    return old & SSTATUS_SIE;
-}
-
-static inline void local_irq_restore(unsigned long flags)
-{
-    if (flags & SSTATUS_SIE)
-        __asm__ volatile("csrsi sstatus, %0" : : "i"(SSTATUS_SIE) : "memory");
-}
-
-static inline void local_irq_disable(void)
-{
-    __asm__ volatile("csrci sstatus, %0" : : "i"(SSTATUS_SIE) : "memory");
-}
-
-static inline void local_irq_enable(void)
-{
-    __asm__ volatile("csrsi sstatus, %0" : : "i"(SSTATUS_SIE) : "memory");
-}
+/* Upcall masking through sstatus.SIE: local_irq_* (pvsim/trap.h). */
 
 /* One SCHEDOP_block; panics if the hypervisor refuses it. Call with
  * upcalls masked, after testing the condition being waited for. */

@@ -63,7 +63,11 @@ extern struct mm_layout mm;
 /* Reads the layout and builds the free-frame pool. Idempotent. */
 void mm_init(void);
 
+#ifdef PVSIM_NATIVE
+static inline xen_pfn_t pfn_to_mfn(xen_pfn_t pfn) { return pfn; }
+#else
 static inline xen_pfn_t pfn_to_mfn(xen_pfn_t pfn) { return mm.mfn_list[pfn]; }
+#endif
 
 /* The physmap address of pfn, or NULL if it lies beyond the physmap. */
 void *pfn_to_virt(xen_pfn_t pfn);

@@ -19,6 +19,7 @@
 #include <pvsim/trap.h>
 #include <pvsim/mm.h>
 #include <pvsim/syscall.h>
+#include <pvsim/fold.h>
 
 #define USER_TEXT_BASE   0x00010000UL
 #define USER_STACK_TOP   0x00400000UL   /* one page below it */
@@ -59,6 +60,8 @@ struct task_stats {
     uint32_t syscalls[NR_SYSCALLS];
     uint32_t switches;          /* yields that changed task */
     uint32_t as_switches;       /* ... and address space */
+    uint32_t checksum;          /* work_fold of each call's task id, number and result
+                                 * (exit: its code), in order; set it to start */
 };
 extern struct task_stats task_stats;
 

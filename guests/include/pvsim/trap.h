@@ -6,6 +6,7 @@
  *
  *   scause 8 (ecall from U)         -> the system call table (lib/task.c)
  *   interrupt 9 (SEI: event upcall) -> the event-channel dispatcher (lib/events.c)
+ *   interrupt 5 (STI), 1 (SSI)      -> the native kernel's timer and IPI handlers
  *   page faults, anything else      -> panic with the frame's registers
  *
  * sscratch tells where a trap came from: 0 while the kernel runs (the frame
@@ -36,7 +37,11 @@
 #define SSTATUS_SPIE (1U << 5)
 #define SSTATUS_SPP  (1U << 8)
 #define SSTATUS_SUM  (1U << 18)
+#define SIE_SSIE     (1U << 1)
+#define SIE_STIE     (1U << 5)
 #define SIE_SEIE     (1U << 9)
+#define IRQ_S_SOFT   1              /* native: an SBI IPI */
+#define IRQ_S_TIMER  5              /* native: the SBI timer */
 #define IRQ_S_EXT    9              /* scause of an event upcall: 0x80000009 */
 
 #ifndef __ASSEMBLER__
@@ -83,6 +88,9 @@ void trap_init(void);
 typedef struct trap_frame *(*syscall_entry_t)(struct trap_frame *f);
 extern syscall_entry_t pv_syscall_entry;
 extern void (*pv_upcall_entry)(void);
+/* The native kernel's (lib/native_time.c, lib/native.c); NULL in PV ones. */
+extern void (*pv_timer_entry)(void);
+extern void (*pv_soft_entry)(void);
 
 /* Called by pv_trap_entry; returns the frame pv_trap_entry restores. */
 struct trap_frame *pv_trap_dispatch(struct trap_frame *f);
@@ -98,6 +106,30 @@ unsigned long pv_user_enter(struct trap_frame *f, struct kernel_context *k);
 /* From a trap handler: abandons the trap and returns `rv` from the
  * pv_user_enter() that saved k, with its sstatus.SIE restored. */
 void pv_user_leave(struct kernel_context *k, unsigned long rv) __pv_noreturn;
+
+/* Interrupt (PV: upcall) masking through sstatus.SIE. */
+static inline unsigned long local_irq_save(void)
+{
+    unsigned long old;
+    __asm__ volatile("csrrci %0, sstatus, %1" : "=r"(old) : "i"(SSTATUS_SIE) : "memory");
+    return old & SSTATUS_SIE;
+}
+
+static inline void local_irq_restore(unsigned long flags)
+{
+    if (flags & SSTATUS_SIE)
+        __asm__ volatile("csrsi sstatus, %0" : : "i"(SSTATUS_SIE) : "memory");
+}
+
+static inline void local_irq_disable(void)
+{
+    __asm__ volatile("csrci sstatus, %0" : : "i"(SSTATUS_SIE) : "memory");
+}
+
+static inline void local_irq_enable(void)
+{
+    __asm__ volatile("csrsi sstatus, %0" : : "i"(SSTATUS_SIE) : "memory");
+}
 
 /* Counters kept by the dispatcher. */
 struct trap_stats {
