@@ -10,6 +10,7 @@ import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { HvmBoard, type HvmDeps } from './board.ts';
 import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
 import { TrapMode } from './trap_mode.ts';
+import { Shadow } from './shadow/index.ts';
 import { HSM_STATE, HvmVcpu } from './vcpu.ts';
 
 export { HvmBoard, type HvmDeps } from './board.ts';
@@ -21,14 +22,11 @@ export class HvmModeUnavailable extends Error {
   override readonly name = 'HvmModeUnavailable';
 }
 
-/**
- * The shadow paging implementation trap mode uses (hvm/shadow/'s Shadow). Set by
- * hvm/shadow_link.ts; tests may pass their own to createHvmArch.
- */
-let defaultPaging: GuestPagingFactory | null = null;
-export function setDefaultGuestPaging(f: GuestPagingFactory): void {
-  defaultPaging = f;
-}
+/** Trap mode's guest paging: the shadow page tables of hvm/shadow/ (tests may pass a stand-in). */
+export const shadowPaging: GuestPagingFactory = (env, policy) => new Shadow(env, policy, { maxFrames: SHADOW_MAX_FRAMES });
+
+/** Shadow frames per domain (the shadow drops and refills everything at this bound). */
+export const SHADOW_MAX_FRAMES = 1024;
 
 export interface HvmArchOptions {
   mode: HvmMode;
@@ -41,7 +39,7 @@ export interface HvmArchOptions {
 /** Refuses what this hypervisor cannot run (before anything is built). */
 export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
   if (mode === 'hw') throw new HvmModeUnavailable('hvm_mode "hw" is not available yet: the CPU has no H extension (use hvm_mode = "trap")');
-  if (!(paging ?? defaultPaging)) throw new HvmModeUnavailable('hvm_mode "trap" needs shadow paging, which this build does not have yet');
+  void paging;
 }
 
 /**
@@ -51,7 +49,7 @@ export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
  */
 export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions): HvmBoard {
   checkHvmMode(o.mode, o.paging);
-  const factory = (o.paging ?? defaultPaging)!;
+  const factory = o.paging ?? shadowPaging;
   const board = new HvmBoard(domain, deps, o.mode, o.shadowSync, o.boot.vcpus);
   const frames = deps.hv.frames;
   const env: ShadowEnv = {
@@ -63,6 +61,17 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
       return mfn;
     },
     freeFrame: (mfn) => frames.release(mfn),
+    // A shadow entry removed or weakened: every hart of the domain drops what it cached.
+    flushHostTlb: (va) => {
+      for (const v of board.vcpus) {
+        const h = v.vcpu.hart;
+        if (va === null) h.flushTlb();
+        else {
+          h.mmu.flushVirtualPage(va >>> 0);
+          h.resync = true;
+        }
+      }
+    },
   };
   const paging: GuestPaging = factory(env, o.shadowSync);
   board.paging = paging;

@@ -12,6 +12,8 @@ export interface ShadowEnv {
   /** A zeroed machine frame for a shadow table; throws when none is left. */
   allocFrame(): number;
   freeFrame(mfn: number): void;
+  /** A shadow entry was removed or lost a permission: harts drop cached translations of va (null: all). */
+  flushHostTlb?(va: number | null): void;
 }
 
 /** The guest's translation context: virtual privilege and the sstatus bits that change what a page means. */

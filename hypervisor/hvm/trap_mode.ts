@@ -101,7 +101,7 @@ export class TrapMode implements VirtMode {
     const hart = this.hart;
     const msatp = this.paging.activate(this.satp, this.guestMode());
     hart.writeCsr(CSR_SATP, msatp >>> 0);
-    hart.writeCsr(CSR_MSTATUS, this.sstatus & MSTATUS_MXR);
+    hart.writeCsr(CSR_MSTATUS, 0); // MXR stays 0 on the real hart: the shadow encodes the guest's
     // In virtual S every counter is readable (its "M-mode" allows them); in virtual U the guest's scounteren decides.
     hart.writeCsr(CSR_SCOUNTEREN, this.vpriv === PRIV_S ? 0b111 : this.scounteren & 0b111);
     hart.priv = PRIV_U;
@@ -120,11 +120,6 @@ export class TrapMode implements VirtMode {
     hart.x[11] = a1 | 0;
     hart.pc = pc >>> 0;
     this.activate();
-  }
-
-  /** Drops every translation of this domain's harts (after a shadow change). */
-  private flushDomainTlbs(): void {
-    for (const o of this.v.board.vcpus) o.vcpu.hart.flushTlb();
   }
 
   // --- interrupts --------------------------------------------------------------------
@@ -151,7 +146,6 @@ export class TrapMode implements VirtMode {
 
   remoteSfence(va: number | null): void {
     this.paging.sfence(va);
-    this.flushDomainTlbs();
   }
 
   // --- traps into the guest ------------------------------------------------------------
@@ -273,7 +267,6 @@ export class TrapMode implements VirtMode {
       this.stats.charge(clock, 'priv', this.costs.hvmPrivNs);
       const rs1 = (inst >>> 15) & 31;
       this.paging.sfence(rs1 === 0 ? null : this.hart.x[rs1]! >>> 0);
-      this.flushDomainTlbs();
       this.retire();
       return;
     }
@@ -394,8 +387,11 @@ export class TrapMode implements VirtMode {
     const r = this.paging.fault(va, acc, this.guestMode());
     switch (r.kind) {
       case 'fixed':
+        // The shadow flushes what it removes (flushHostTlb); an entry it upgraded (a write
+        // after D was set) may still sit read-only in this hart's TLB.
         this.stats.charge(clock, 'shadow_fill', this.costs.hvmShadowFillNs);
-        this.flushDomainTlbs();
+        this.hart.mmu.flushVirtualPage(va >>> 0);
+        this.hart.resync = true;
         return;
       case 'guest':
         this.stats.count.guest_pf++;
@@ -481,12 +477,8 @@ export class TrapMode implements VirtMode {
       value = x[d.rs2]!;
       if (d.rd !== 0) x[d.rd] = 0;
     }
-    const bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i++) bytes[i] = (value >>> (8 * i)) & 0xff;
-    mem.writeBytes(pa, bytes);
-    mem.noteStore(pa, size);
+    // The shadow performs the store on guest memory and re-derives its entries (flushing what it drops).
     this.paging.ptWrite(gpa, size, value >>> 0);
-    this.flushDomainTlbs();
     this.retire();
   }
 
