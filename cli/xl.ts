@@ -82,7 +82,7 @@ export function xlProgram(out: (s: string) => void): Command {
         }
         const cfg = parseXlCfg(text, file);
         for (const w of cfg.warnings) process.stderr.write(`warning: ${w}\n`);
-        if (cfg.type !== 'pv') throw new XlError(`${file}: type "${cfg.type}" is not supported yet (only pv)`);
+        if (cfg.type === 'pvh') throw new XlError(`${file}: type "pvh" is not supported (use "pv", or "hvm" for an unmodified kernel)`);
         let kernel: Uint8Array;
         try {
           kernel = readKernelFile(cfg.kernelPath!);
@@ -106,6 +106,8 @@ export function xlProgram(out: (s: string) => void): Command {
             onReboot: cfg.onReboot,
             onCrash: cfg.onCrash,
             devices,
+            type: cfg.type,
+            ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
           }),
           `create ${cfg.name}`,
         );

@@ -32,6 +32,11 @@ export interface CreateDomain {
   onReboot?: string;
   onCrash?: string;
   devices?: Device[];
+  /** xl.cfg type: "pv" (empty = pv) or "hvm". */
+  type?: string;
+  /** For hvm: "trap" (empty = trap) or "hw"; shadow_sync "wp" (empty = wp) or "lazy". */
+  hvmMode?: string;
+  shadowSync?: string;
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
@@ -112,6 +117,10 @@ export interface DomainBuild {
   storeVa: number;
   consoleVa: number;
   paused?: boolean;
+  /** HVM builds: mode and shadow policy (non-empty hvmMode = an HVM build) and the device tree's address. */
+  hvmMode?: string;
+  shadowSync?: string;
+  dtbAddr?: number;
 }
 export interface Dom0Event { port: number; timeNs?: number; pages: PageUpdate[] }
 export interface DomainSetup {
