@@ -97,6 +97,7 @@ export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: 
       .prop('riscv,isa', V.string('rv32ima'))
       .prop('mmu-type', V.string('riscv,sv32'));
     w.beginNode('interrupt-controller')
+      .prop('#address-cells', V.u32s(0))
       .prop('#interrupt-cells', V.u32s(1))
       .prop('interrupt-controller', V.empty())
       .prop('compatible', V.string('riscv,cpu-intc'))
