@@ -23,12 +23,13 @@ program
   .option('--max-instructions <n>', 'give up after this many instructions', positiveInt('--max-instructions'), 1_000_000_000)
   .option('--ram <MiB>', 'RAM size in MiB', positiveInt('--ram'), 64)
   .option('-q, --quiet', 'print nothing on pass')
+  .option('--hext', 'implement the RISC-V H extension (misa.H), as QEMU -cpu rv32,h=true')
   .addHelpText(
     'after',
     '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
       '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
   )
-  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean }) => {
+  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean }) => {
     const { runBareCommand } = await import('./run_bare.ts');
     process.exitCode = runBareCommand(elf, opts);
   });

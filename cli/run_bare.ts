@@ -10,6 +10,8 @@ export interface RunBareCliOptions {
   maxInstructions: number;
   ram: number;
   quiet?: boolean;
+  /** --hext: the hart implements the H extension. */
+  hext?: boolean;
 }
 
 export function runBareCommand(file: string, opts: RunBareCliOptions): number {
@@ -30,6 +32,7 @@ export function runBareCommand(file: string, opts: RunBareCliOptions): number {
     result = runBare(bytes, {
       maxInstructions: opts.maxInstructions,
       ramBytes: opts.ram * 1024 * 1024,
+      hExt: opts.hext ?? false,
       onOutput: (b) => {
         chunks.push(b);
         if (b === 0x0a || chunks.length >= 4096) flush();

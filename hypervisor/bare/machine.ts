@@ -17,6 +17,8 @@ export const BARE_CLINT_BASE = 0x0200_0000;
 export interface BareOptions {
   ramBytes?: number;
   maxInstructions?: number;
+  /** Give the hart the H extension (misa.H), as QEMU's `-cpu rv32,h=true`. Default false. */
+  hExt?: boolean;
   /** Receives every byte the program writes to the UART or the HTIF console. */
   onOutput?: (byte: number) => void;
 }
@@ -58,7 +60,7 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
     mem.writeBytes(s.paddr, s.data);
   }
 
-  const hart = new Hart(mem, { hartId: 0 });
+  const hart = new Hart(mem, { hartId: 0, hExt: opts.hExt ?? false });
   let timeOffset = 0;
   // Time follows instructions retired by this machine (not minstret, which software may
   // write): `executed` before the current slice plus progress within it.

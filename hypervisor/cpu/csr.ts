@@ -154,3 +154,84 @@ export const SATP_WMASK = 0x803fffff;
 export const COUNTEREN_CY = 1 << 0;
 export const COUNTEREN_TM = 1 << 1;
 export const COUNTEREN_IR = 1 << 2;
+
+// ---- Hypervisor extension (privileged spec 20211203, chapter 8) ----
+export const CSR_HSTATUS = 0x600;
+export const CSR_HEDELEG = 0x602;
+export const CSR_HIDELEG = 0x603;
+export const CSR_HIE = 0x604;
+export const CSR_HTIMEDELTA = 0x605;
+export const CSR_HCOUNTEREN = 0x606;
+export const CSR_HGEIE = 0x607;
+export const CSR_HENVCFG = 0x60a;
+export const CSR_HTIMEDELTAH = 0x615;
+export const CSR_HENVCFGH = 0x61a;
+export const CSR_HTVAL = 0x643;
+export const CSR_HIP = 0x644;
+export const CSR_HVIP = 0x645;
+export const CSR_HTINST = 0x64a;
+export const CSR_HGATP = 0x680;
+export const CSR_HGEIP = 0xe12;
+export const CSR_VSSTATUS = 0x200;
+export const CSR_VSIE = 0x204;
+export const CSR_VSTVEC = 0x205;
+export const CSR_VSSCRATCH = 0x240;
+export const CSR_VSEPC = 0x241;
+export const CSR_VSCAUSE = 0x242;
+export const CSR_VSTVAL = 0x243;
+export const CSR_VSIP = 0x244;
+export const CSR_VSATP = 0x280;
+export const CSR_MTINST = 0x34a;
+export const CSR_MTVAL2 = 0x34b;
+
+/** misa.H (bit 7, 'H'). */
+export const MISA_H = 1 << 7;
+
+// ---- hstatus fields (VSBE and VGEIN are read-only zero here: little-endian, GEILEN = 0) ----
+export const HSTATUS_GVA = 1 << 6;
+export const HSTATUS_SPV = 1 << 7;
+export const HSTATUS_SPVP = 1 << 8;
+export const HSTATUS_HU = 1 << 9;
+export const HSTATUS_VTVM = 1 << 20;
+export const HSTATUS_VTW = 1 << 21;
+export const HSTATUS_VTSR = 1 << 22;
+export const HSTATUS_WMASK =
+  HSTATUS_GVA | HSTATUS_SPV | HSTATUS_SPVP | HSTATUS_HU | HSTATUS_VTVM | HSTATUS_VTW | HSTATUS_VTSR;
+
+// ---- mstatush fields (RV32) ----
+export const MSTATUSH_GVA = 1 << 6;
+export const MSTATUSH_MPV = 1 << 7;
+
+// ---- VS-level interrupts ----
+export const IRQ_VSSI = 2;
+export const IRQ_VSTI = 6;
+export const IRQ_VSEI = 10;
+export const MIP_VSSIP = 1 << IRQ_VSSI;
+export const MIP_VSTIP = 1 << IRQ_VSTI;
+export const MIP_VSEIP = 1 << IRQ_VSEI;
+/** The VS-level interrupt bits (hvip, hip, hie, hideleg; read-only one in mideleg). */
+export const VS_INTERRUPTS = MIP_VSSIP | MIP_VSTIP | MIP_VSEIP;
+
+// ---- H exception codes ----
+export const CAUSE_VIRTUAL_SUPERVISOR_ECALL = 10;
+export const CAUSE_FETCH_GUEST_PAGE_FAULT = 20;
+export const CAUSE_LOAD_GUEST_PAGE_FAULT = 21;
+export const CAUSE_VIRTUAL_INSTRUCTION = 22;
+export const CAUSE_STORE_GUEST_PAGE_FAULT = 23;
+
+/** medeleg bits added by H: ecall from VS, guest-page faults, virtual instruction. */
+export const MEDELEG_H_BITS = (1 << 10) | (0xf << 20);
+/** hedeleg writable bits: 0-8, 12, 13, 15 (9-11 and 20-23 are read-only zero). */
+export const HEDELEG_MASK = 0xb1ff;
+
+// ---- hgatp (Sv32x4) ----
+export const HGATP_MODE_SV32X4 = 0x80000000;
+/** VMID is hgatp[28:22]; VMIDLEN = 7 (all of it). */
+export const HGATP_VMID_MASK = 0x1fc00000;
+/** PPN of the 16 KiB-aligned root: PPN[1:0] read as zero. */
+export const HGATP_PPN_MASK = 0x003ffffc;
+export const HGATP_WMASK = HGATP_MODE_SV32X4 | HGATP_VMID_MASK | HGATP_PPN_MASK;
+
+// ---- htinst / mtinst pseudoinstructions for implicit VS-stage page-table accesses ----
+export const TINST_PT_READ = 0x00002000;
+export const TINST_PT_WRITE = 0x00002020;

@@ -13,9 +13,9 @@
 // faults through `mmu.exc` rather than exceptions. Decoded instructions are not cached, so
 // self-modifying code needs nothing beyond the store itself.
 
-import { CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT, CAUSE_MISALIGNED_FETCH, MSTATUS_TVM, MSTATUS_TW } from './csr.ts';
+import { CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT, CAUSE_MISALIGNED_FETCH } from './csr.ts';
 import { ExitReason, type Engine } from './engine.ts';
-import { PRIV_S, PRIV_U, type Hart } from './hart.ts';
+import { PRIV_S, type Hart } from './hart.ts';
 import { TLB_MASK } from './mmu.ts';
 
 const NO_PAGE: Int32Array = new Int32Array(1024);
@@ -60,7 +60,7 @@ export class Interpreter implements Engine {
       let pc = hart.pc | 0;
       let exc = -1;
       let tval = 0;
-      const dset = mmu.sets[hart.dataPriv()]!;
+      const dset = mmu.sets[hart.dataSet()]!;
       const rTag = dset.rTag, rWords = dset.rWords, rBytes = dset.rBytes;
       const wTag = dset.wTag, wWords = dset.wWords, wBytes = dset.wBytes;
       const priv = hart.priv;
@@ -194,7 +194,7 @@ export class Interpreter implements Engine {
                 }
                 if (f3 === 3 || f3 > 5) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
                 v = mmu.load(va, 1 << (f3 & 3));
-                if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; break inner; }
+                if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; mmu.excInst = inst; break inner; }
                 if (f3 === 0) v = (v << 24) >> 24;
                 else if (f3 === 1) v = (v << 16) >> 16;
                 if (mmu.attention) {
@@ -234,7 +234,7 @@ export class Interpreter implements Engine {
                 }
                 if (f3 > 2) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
                 mmu.store(va, 1 << f3, val);
-                if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; break inner; }
+                if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; mmu.excInst = inst; break inner; }
                 if (mmu.attention) { pc = npc; n++; break inner; }
               }
               break;
@@ -314,7 +314,7 @@ export class Interpreter implements Engine {
               } else {
                 exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
               }
-              if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; break inner; }
+              if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; mmu.excInst = inst; break inner; }
               if (rd !== 0) x[rd] = v;
               if (mmu.attention) { pc = npc; n++; break inner; }
               break;
@@ -330,43 +330,51 @@ export class Interpreter implements Engine {
               const f3 = (inst >>> 12) & 7;
               if (f3 === 0) {
                 switch (inst) {
-                  case 0x00000073: // ecall
-                    exc = 8 + priv; tval = 0; break inner;
+                  case 0x00000073: // ecall (from VS-mode: cause 10)
+                    exc = priv === PRIV_S && hart.virt ? 10 : 8 + priv; tval = 0; break inner;
                   case 0x00100073: // ebreak
                     exc = CAUSE_BREAKPOINT; tval = pc; break inner;
                   case 0x30200073: // mret
                   case 0x10200073: // sret
                     hart.pc = pc >>> 0;
-                    if (!(inst === 0x30200073 ? hart.mret() : hart.sret())) {
-                      exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
+                    {
+                      const denied = inst === 0x30200073 ? hart.mret() : hart.sret();
+                      if (denied !== 0) { exc = denied; tval = inst; break inner; }
                     }
                     pc = hart.pc | 0; n++;
                     break inner;
-                  case 0x10500073: // wfi
-                    if (priv === PRIV_U || (priv === PRIV_S && (hart.mstatus & MSTATUS_TW) !== 0)) {
-                      exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-                    }
+                  case 0x10500073: { // wfi
+                    const denied = hart.wfiCheck();
+                    if (denied !== 0) { exc = denied; tval = inst; break inner; }
                     if ((hart.mie & hart.mip) !== 0) break; // an enabled interrupt is pending: no wait
                     hart.pc = npc >>> 0;
                     hart.instret = base + n + 1;
                     { hart.retired += n + 1; return ExitReason.Wfi; }
-                  default:
-                    if ((inst & 0xfe007fff) === 0x12000073) { // sfence.vma
-                      if (priv === PRIV_U || (priv === PRIV_S && (hart.mstatus & MSTATUS_TVM) !== 0)) {
-                        exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-                      }
-                      if (rs1 === 0) mmu.flushVirtual();
-                      else mmu.flushVirtualPage(x[rs1]! >>> 0);
-                      pc = npc; n++;
-                      break inner;
-                    }
-                    exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
+                  }
+                  default: {
+                    let denied = CAUSE_ILLEGAL_INSTRUCTION;
+                    const f7 = inst & 0xfe007fff;
+                    if (f7 === 0x12000073) denied = hart.sfenceVma(rs1 !== 0, x[rs1]! >>> 0); // sfence.vma
+                    else if (f7 === 0x22000073 || f7 === 0x62000073) denied = hart.hfence(f7 === 0x62000073); // hfence.vvma/gvma
+                    if (denied !== 0) { exc = denied; tval = inst; break inner; }
+                    pc = npc; n++;
+                    break inner;
+                  }
                 }
                 break;
               }
-              if (f3 === 4) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
+              if (f3 === 4) { // HLV, HLVX, HSV
+                const r = hart.execHlsv(inst);
+                if (r > 0) { exc = r; tval = inst; break inner; }
+                if (r < 0) { exc = mmu.exc; tval = mmu.tval; break inner; }
+                if (mmu.attention) { pc = npc; n++; break inner; }
+                break;
+              }
               hart.instret = base + n;
-              if (!hart.execCsr(inst)) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
+              {
+                const denied = hart.execCsr(inst);
+                if (denied !== 0) { exc = denied; tval = inst; break inner; }
+              }
               base = hart.instret - n;
               if (hart.resync) { pc = npc; n++; break inner; }
               break;

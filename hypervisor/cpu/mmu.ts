@@ -1,7 +1,8 @@
 // Address translation for one hart: the Sv32 page-table walk, a software TLB, and the
 // slow paths of loads, stores, atomics and instruction fetch.
 //
-// TLB layout. One `TlbSet` per privilege level (U, S, M; index = privilege number), each
+// TLB layout. One `TlbSet` per translation context: U, S, M (index = privilege number) and,
+// with the H extension, VU and VS (index 4 + privilege: two-stage translations, gstage.ts), each
 // holding three direct-mapped tables (read, write, execute) keyed by virtual page number.
 // An entry caches the frame's typed arrays so the interpreter's fast path is a tag compare
 // and an array read. A set's entries are only valid for the translation context it was
@@ -9,20 +10,25 @@
 //   * satp write, sfence.vma                  -> U and S sets (sfence with rs1 != x0: that page)
 //   * mstatus.SUM / mstatus.MXR change         -> U and S sets
 //   * PhysMemory.generation change             -> all sets
+//   * vsatp/hgatp write, HFENCE.VVMA/GVMA, sfence.vma at V=1, vsstatus.SUM/MXR change,
+//     mstatus.MXR change                       -> VU and VS sets
 // Switching privilege (traps, xRET, MPRV) only switches which set is used.
 // Never cached: pages overlapping an MMIO region (all tables), watched frames (write
 // table only), and write entries whose PTE has D clear (the walk sets D first).
 //
 // A/D bits: hardware-managed (Svadu-style). A walk that finds A clear, or D clear on a
 // store/AMO, sets them in the PTE as part of the walk (atomic: one JS step) instead of
-// raising a page fault. The update counts as a store for watched frames.
+// raising a page fault. The update counts as a store for watched frames. The same holds for
+// both stages of two-stage translation (gstage.ts).
 
 import { pfnOf, type PhysMemory } from './memory.ts';
 import {
-  CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_FETCH_ACCESS, CAUSE_FETCH_GUEST_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_GUEST_PAGE_FAULT,
+  CAUSE_STORE_GUEST_PAGE_FAULT, TINST_PT_READ, TINST_PT_WRITE, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT,
   CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE_FAULT,
   MSTATUS_MXR, MSTATUS_SUM, SATP_MODE_SV32, SATP_PPN_MASK,
 } from './csr.ts';
+import { GPF_PT_READ, GPF_PT_WRITE, TwoStageWalker, WALK_GUEST_PAGE_FAULT, type TwoStageRegs } from './gstage.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 
 export const ACCESS_READ = 0;
@@ -33,6 +39,7 @@ export type Access = typeof ACCESS_READ | typeof ACCESS_WRITE | typeof ACCESS_EX
 /** Walk results below zero. */
 export const WALK_PAGE_FAULT = -1;
 export const WALK_ACCESS_FAULT = -2;
+export { WALK_GUEST_PAGE_FAULT };
 
 export const TLB_BITS = 8;
 export const TLB_SIZE = 1 << TLB_BITS;
@@ -44,6 +51,10 @@ const EMPTY_BYTES = new Uint8Array(PAGE_SIZE);
 /** Page-fault and access-fault causes by access type. */
 const PAGE_FAULT_CAUSE = [CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT];
 const ACCESS_FAULT_CAUSE = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS];
+const GUEST_PAGE_FAULT_CAUSE = [CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FAULT, CAUSE_FETCH_GUEST_PAGE_FAULT];
+
+/** TLB set index of the first two-stage (V=1) context: 4 = VU, 5 = VS. */
+export const SET_VIRT = 4;
 
 /** Read/write/execute translation tables for one privilege level. Tags are VPNs, -1 = empty. */
 export class TlbSet {
@@ -78,20 +89,26 @@ export class TlbSet {
  * MPRV) and the flag a watcher sets to stop it. Declared here, not imported from hart.ts,
  * so the MMU sits below the hart that owns it.
  */
-export interface MmuHart {
+export interface MmuHart extends TwoStageRegs {
   readonly priv: number;
   readonly satp: number;
   readonly mstatus: number;
-  /** The privilege data accesses use (MPRV). */
-  dataPriv(): number;
+  /** hstatus (SPVP selects VS or VU for HLV/HLVX/HSV). */
+  readonly hstatus: number;
+  /** TLB set of instruction fetch: the privilege, plus SET_VIRT when V=1. */
+  fetchSet(): number;
+  /** TLB set of explicit loads and stores (MPRV applies MPP and MPV). */
+  dataSet(): number;
   stopRequested: boolean;
 }
 
 export class Mmu {
   readonly mem: PhysMemory;
   private readonly hart: MmuHart;
-  /** TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused). */
-  readonly sets: TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
+  /** TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused), then 4 = VU, 5 = VS. */
+  readonly sets: TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
+  /** The two-stage (V=1) walker. */
+  readonly walker: TwoStageWalker;
   /** `mem.generation` the sets were filled under. */
   gen: number;
   /** Result of the last slow-path access: exception cause, or -1 if it completed. */
@@ -103,11 +120,36 @@ export class Mmu {
   /** LR reservation: valid flag and the reserved physical word address. */
   resValid = false;
   resPa = 0;
+  // Extra trap information for the fault in `exc` (H extension); the hart consumes and
+  // clears them when it takes the trap.
+  /** Faulting guest physical address of a guest-page fault, or -1. */
+  excGpa = -1;
+  /** 0, or the htinst pseudoinstruction of an implicit VS-stage page-table access. */
+  excPseudo = 0;
+  /** Faulting address minus the instruction's address (misaligned accesses split in two). */
+  excOffset = 0;
+  /** The load/store/AMO/HLV/HSV instruction that faulted (set by the engine), or 0. */
+  excInst = 0;
+  /** The fault was a guest virtual address accessed from V=0 (HLV, HLVX, HSV). */
+  excGva = false;
 
   constructor(mem: PhysMemory, hart: MmuHart) {
     this.mem = mem;
     this.hart = hart;
     this.gen = mem.generation;
+    this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4));
+  }
+
+  /** Drops VU and VS translations (vsatp/hgatp write, HFENCE.*, sfence.vma at V=1). */
+  flushGuest(): void {
+    this.sets[4]!.flush();
+    this.sets[5]!.flush();
+  }
+
+  flushGuestPage(va: number): void {
+    const vpn = va >>> 12;
+    this.sets[4]!.flushPage(vpn);
+    this.sets[5]!.flushPage(vpn);
   }
 
   flushAll(): void {
@@ -184,7 +226,7 @@ export class Mmu {
    */
   xlate(va: number, acc: Access): number {
     const hart = this.hart;
-    const priv = acc === ACCESS_EXEC ? hart.priv : hart.dataPriv();
+    const priv = acc === ACCESS_EXEC ? hart.fetchSet() : hart.dataSet();
     const set = this.sets[priv]!;
     const vpn = va >>> 12;
     const i = vpn & TLB_MASK;
@@ -194,7 +236,10 @@ export class Mmu {
       return pfn * PAGE_SIZE + (va & 0xfff);
     }
     let pa: number;
-    if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
+    if (priv >= SET_VIRT) {
+      pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
+      if (pa < 0) return pa;
+    } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
     } else {
       pa = this.walk(va, acc, priv, hart.mstatus);
@@ -249,8 +294,25 @@ export class Mmu {
     this.tval = tval >>> 0;
   }
 
-  private translateFault(code: number, acc: Access, va: number): void {
-    this.fault(code === WALK_PAGE_FAULT ? PAGE_FAULT_CAUSE[acc]! : ACCESS_FAULT_CAUSE[acc]!, va);
+  private translateFault(code: number, acc: Access, va: number, offset = 0): void {
+    if (code === WALK_GUEST_PAGE_FAULT) {
+      const w = this.walker;
+      this.fault(GUEST_PAGE_FAULT_CAUSE[acc]!, va);
+      this.excGpa = w.gpa;
+      this.excPseudo = w.implicit === GPF_PT_READ ? TINST_PT_READ : w.implicit === GPF_PT_WRITE ? TINST_PT_WRITE : 0;
+    } else {
+      this.fault(code === WALK_PAGE_FAULT ? PAGE_FAULT_CAUSE[acc]! : ACCESS_FAULT_CAUSE[acc]!, va);
+    }
+    this.excOffset = offset;
+  }
+
+  /** Forgets the extra trap information (the hart calls this when it takes a trap). */
+  clearExcInfo(): void {
+    this.excGpa = -1;
+    this.excPseudo = 0;
+    this.excOffset = 0;
+    this.excInst = 0;
+    this.excGva = false;
   }
 
   notifyStore(pa: number, size: number): void {
@@ -265,7 +327,7 @@ export class Mmu {
   /** Instruction fetch: the frame holding `pc` (aligned), or null with `exc` set. */
   fetchPage(pc: number): Int32Array | null {
     this.exc = -1;
-    const set = this.sets[this.hart.priv]!;
+    const set = this.sets[this.hart.fetchSet()]!;
     const vpn = pc >>> 12;
     const i = vpn & TLB_MASK;
     if (set.xTag[i] === vpn) return set.xWords[i]!;
@@ -335,7 +397,7 @@ export class Mmu {
     if (firstLen < size) {
       pa1 = this.xlate(va1, ACCESS_READ);
       if (pa1 < 0) {
-        this.translateFault(pa1, ACCESS_READ, va1);
+        this.translateFault(pa1, ACCESS_READ, va1, firstLen);
         return 0;
       }
       if (!this.isRam(pa1, size - firstLen)) {
@@ -413,7 +475,7 @@ export class Mmu {
     if (firstLen < size) {
       pa1 = this.xlate(va1, ACCESS_WRITE);
       if (pa1 < 0) {
-        this.translateFault(pa1, ACCESS_WRITE, va1);
+        this.translateFault(pa1, ACCESS_WRITE, va1, firstLen);
         return;
       }
       if (!this.isRam(pa1, size - firstLen)) {
@@ -428,6 +490,96 @@ export class Mmu {
     }
     if (mem.watched[pfnOf(pa0)]) this.notifyStore(pa0, firstLen);
     if (firstLen < size && mem.watched[pfnOf(pa1)]) this.notifyStore(pa1, size - firstLen);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Hypervisor virtual-machine loads and stores (HLV, HLVX, HSV): two-stage translation as
+  // VS (hstatus.SPVP=1) or VU, never cached. Misaligned addresses raise address-misaligned
+  // exceptions (the spec allows it; the hypervisor reads aligned words). A fault reports a
+  // guest virtual address (GVA=1) although V=0.
+
+  /** HLV.* / HLVX.* (`hlvx`: execute permission instead of read). Value zero-extended. */
+  hlvLoad(va: number, size: number, hlvx: boolean): number {
+    this.exc = -1;
+    va >>>= 0;
+    if ((va & (size - 1)) !== 0) {
+      this.fault(CAUSE_MISALIGNED_LOAD, va);
+      this.excGva = true;
+      return 0;
+    }
+    const h = this.hart;
+    const pa = this.walker.translate(va, hlvx ? ACCESS_EXEC : ACCESS_READ, (h.hstatus >>> 8) & 1, h);
+    if (pa < 0) {
+      this.translateFault(pa, ACCESS_READ, va);
+      this.excGva = true;
+      return 0;
+    }
+    const mem = this.mem;
+    const r = mem.regions.length !== 0 ? mem.findMmio(pa) : undefined;
+    if (r !== undefined && pa + size <= r.base + r.size) {
+      this.attention = true;
+      return r.device.read(pa - r.base, size as 1 | 2 | 4);
+    }
+    const words = r === undefined ? this.ramWords(pa) : null;
+    if (words === null) {
+      this.fault(CAUSE_LOAD_ACCESS, va);
+      this.excGva = true;
+      return 0;
+    }
+    const f = mem.frames[pfnOf(pa)]!;
+    const off = pa & 0xfff;
+    if (size === 4) return words[off >>> 2]!;
+    if (size === 2) return f[off]! | (f[off + 1]! << 8);
+    return f[off]!;
+  }
+
+  /** HSV.*: stores the low `size` bytes of `value` at guest virtual `va`. */
+  hsvStore(va: number, size: number, value: number): void {
+    this.exc = -1;
+    va >>>= 0;
+    if ((va & (size - 1)) !== 0) {
+      this.fault(CAUSE_MISALIGNED_STORE, va);
+      this.excGva = true;
+      return;
+    }
+    const h = this.hart;
+    const pa = this.walker.translate(va, ACCESS_WRITE, (h.hstatus >>> 8) & 1, h);
+    if (pa < 0) {
+      this.translateFault(pa, ACCESS_WRITE, va);
+      this.excGva = true;
+      return;
+    }
+    const mem = this.mem;
+    const r = mem.regions.length !== 0 ? mem.findMmio(pa) : undefined;
+    if (r !== undefined && pa + size <= r.base + r.size) {
+      this.attention = true;
+      r.device.write(pa - r.base, size as 1 | 2 | 4, size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff));
+      return;
+    }
+    const words = r === undefined ? this.ramWords(pa) : null;
+    if (words === null) {
+      this.fault(CAUSE_STORE_ACCESS, va);
+      this.excGva = true;
+      return;
+    }
+    const pfn = pfnOf(pa);
+    const f = mem.frames[pfn]!;
+    const off = pa & 0xfff;
+    if (size === 4) words[off >>> 2] = value;
+    else if (size === 2) {
+      f[off] = value;
+      f[off + 1] = value >> 8;
+    } else f[off] = value;
+    if (mem.watched[pfn]) this.notifyStore(pa, size);
+  }
+
+  /** Words of the RAM frame holding `pa` (populating a lazy frame), or null. */
+  private ramWords(pa: number): Int32Array | null {
+    const mem = this.mem;
+    if (pa >= mem.paLimit) return null;
+    const pfn = pfnOf(pa);
+    if (mem.frames[pfn] === null && mem.populate !== null) mem.populate(pfn);
+    return mem.words[pfn] ?? null;
   }
 
   /**
