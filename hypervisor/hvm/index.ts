@@ -78,7 +78,7 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
   for (let id = 0; id < o.boot.vcpus; id++) {
     const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id }));
     const hv = new HvmVcpu(vcpu, board);
-    hv.mode = new TrapMode(hv, paging);
+    hv.mode = new TrapMode(hv, board, paging);
     vcpu.arch = hv;
     vcpu.online = id === 0;
     vcpu.initialised = id === 0;

@@ -4,6 +4,7 @@
 // SBI_ERR_NOT_SUPPORTED. Shared by both modes: the mode decodes the ecall and writes a0/a1.
 
 import type { HvmVcpu } from './vcpu.ts';
+import type { HvmBoard } from './board.ts';
 import { HSM_STATE } from './vcpu.ts';
 
 export const SBI_EXT = {
@@ -54,12 +55,11 @@ export type SbiResult =
 const ret = (error: number, value?: number): SbiResult => ({ kind: 'ret', error, value });
 
 /** Serves the ecall `v` made: extension a7, function a6, arguments a0..a5. */
-export function sbiCall(v: HvmVcpu, now: number): SbiResult {
+export function sbiCall(v: HvmVcpu, board: HvmBoard, now: number): SbiResult {
   const x = v.vcpu.hart.x;
   const eid = x[17]! >>> 0;
   const fid = x[16]! >>> 0;
   const a = (i: number) => x[10 + i]! >>> 0;
-  const board = v.board;
   const hv = board.deps.hv;
   switch (eid) {
     case SBI_EXT.legacySetTimer:
@@ -79,7 +79,7 @@ export function sbiCall(v: HvmVcpu, now: number): SbiResult {
     case SBI_EXT.legacyRemoteSfenceVmaAsid: {
       // The legacy calls pass a pointer to the hart mask in guest memory; the hypervisor
       // reads it as an unprivileged load from S-mode would (physical address when paging is off).
-      const harts = legacyHartMask(v, a(0));
+      const harts = legacyHartMask(board, a(0));
       if (harts === null) return ret(SBI_ERR.invalidAddress);
       for (const t of harts) {
         if (eid === SBI_EXT.legacySendIpi) t.sendIpi();
@@ -105,14 +105,14 @@ export function sbiCall(v: HvmVcpu, now: number): SbiResult {
       return ret(0);
     case SBI_EXT.ipi: {
       if (fid !== 0) return ret(SBI_ERR.notSupported);
-      const targets = hartMask(v, a(0), a(1));
+      const targets = hartMask(board, a(0), a(1));
       if (targets === null) return ret(SBI_ERR.invalidParam);
       for (const t of targets) t.sendIpi();
       return ret(0);
     }
     case SBI_EXT.rfence: {
       if (fid > 2) return ret(SBI_ERR.notSupported); // HFENCE.*: no nested virtualization
-      const targets = hartMask(v, a(0), a(1));
+      const targets = hartMask(board, a(0), a(1));
       if (targets === null) return ret(SBI_ERR.invalidParam);
       if (fid === 0) return ret(0); // fence.i: nothing is cached that it would affect
       const start = a(2);
@@ -126,7 +126,7 @@ export function sbiCall(v: HvmVcpu, now: number): SbiResult {
       return ret(0);
     }
     case SBI_EXT.hsm:
-      return hsm(v, fid, a(0), a(1), a(2));
+      return hsm(v, board, fid, a(0), a(1), a(2));
     case SBI_EXT.srst: {
       if (fid !== 0) return ret(SBI_ERR.notSupported);
       const type = a(0);
@@ -137,7 +137,7 @@ export function sbiCall(v: HvmVcpu, now: number): SbiResult {
       return { kind: 'gone' };
     }
     case SBI_EXT.dbcn:
-      return dbcn(v, fid, a(0), a(1), a(2));
+      return dbcn(board, fid, a(0), a(1), a(2));
     default:
       return ret(SBI_ERR.notSupported);
   }
@@ -151,8 +151,8 @@ function probe(eid: number): boolean {
 }
 
 /** The vCPUs a (hart_mask, hart_mask_base) pair names; null if it names a hart that does not exist. */
-function hartMask(v: HvmVcpu, mask: number, base: number): HvmVcpu[] | null {
-  const all = v.board.vcpus;
+function hartMask(board: HvmBoard, mask: number, base: number): HvmVcpu[] | null {
+  const all = board.vcpus;
   if (base === 0xffffffff) return all.slice(); // "all harts"
   const out: HvmVcpu[] = [];
   for (let b = 0; b < 32; b++) {
@@ -166,19 +166,19 @@ function hartMask(v: HvmVcpu, mask: number, base: number): HvmVcpu[] | null {
 }
 
 /** The legacy calls' hart mask: a pointer to an unsigned long (0 = all harts). */
-function legacyHartMask(v: HvmVcpu, addr: number): HvmVcpu[] | null {
-  if (addr === 0) return v.board.vcpus.slice();
-  const bytes = v.board.readGuest(addr, 4);
+function legacyHartMask(board: HvmBoard, addr: number): HvmVcpu[] | null {
+  if (addr === 0) return board.vcpus.slice();
+  const bytes = board.readGuest(addr, 4);
   if (!bytes) return null;
   const mask = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
-  return v.board.vcpus.filter((t) => ((mask >>> t.id) & 1) === 1);
+  return board.vcpus.filter((t) => ((mask >>> t.id) & 1) === 1);
 }
 
-function hsm(v: HvmVcpu, fid: number, a0: number, a1: number, a2: number): SbiResult {
-  const hv = v.board.deps.hv;
+function hsm(v: HvmVcpu, board: HvmBoard, fid: number, a0: number, a1: number, a2: number): SbiResult {
+  const hv = board.deps.hv;
   switch (fid) {
     case 0: { // hart_start(hartid, start_addr, opaque)
-      const t = v.board.vcpus[a0];
+      const t = board.vcpus[a0];
       if (!t) return ret(SBI_ERR.invalidParam);
       if (t.hsm !== HSM_STATE.stopped) return ret(SBI_ERR.alreadyAvailable);
       if ((a1 & 3) !== 0) return ret(SBI_ERR.invalidAddress);
@@ -193,7 +193,7 @@ function hsm(v: HvmVcpu, fid: number, a0: number, a1: number, a2: number): SbiRe
       hv.setVcpuOnline(v.vcpu, false);
       return { kind: 'gone' };
     case 2: { // hart_get_status(hartid)
-      const t = v.board.vcpus[a0];
+      const t = board.vcpus[a0];
       return t ? ret(0, t.hsm) : ret(SBI_ERR.invalidParam);
     }
     default: // hart_suspend: not offered
@@ -201,8 +201,7 @@ function hsm(v: HvmVcpu, fid: number, a0: number, a1: number, a2: number): SbiRe
   }
 }
 
-function dbcn(v: HvmVcpu, fid: number, a0: number, a1: number, a2: number): SbiResult {
-  const board = v.board;
+function dbcn(board: HvmBoard, fid: number, a0: number, a1: number, a2: number): SbiResult {
   switch (fid) {
     case 0: case 1: { // console_write / console_read(num_bytes, base_lo, base_hi)
       if (a2 !== 0) return ret(SBI_ERR.invalidParam); // RV32 guest RAM is below 4 GiB

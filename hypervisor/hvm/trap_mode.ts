@@ -28,6 +28,7 @@ import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
 import type { HvmVcpu } from './vcpu.ts';
+import type { HvmBoard } from './board.ts';
 
 /** sstatus bits a virtual S-mode may write (as the real hart's SSTATUS_WMASK). */
 const VSSTATUS_WMASK = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR;
@@ -69,6 +70,7 @@ export class TrapMode implements VirtMode {
 
   constructor(
     private readonly v: HvmVcpu,
+    private readonly board: HvmBoard,
     private readonly paging: GuestPaging,
   ) {
     const hart = this.hart;
@@ -85,11 +87,11 @@ export class TrapMode implements VirtMode {
   }
 
   private get stats() {
-    return this.v.board.stats;
+    return this.board.stats;
   }
 
   private get costs() {
-    return this.v.board.deps.costs;
+    return this.board.deps.costs;
   }
 
   guestMode(): GuestMode {
@@ -140,7 +142,7 @@ export class TrapMode implements VirtMode {
   linesChanged(): void {
     if (this.inWfi && this.pendingEnabled() !== 0) {
       this.inWfi = false;
-      this.v.board.deps.hv.wakeVcpu(this.v.vcpu);
+      this.board.deps.hv.wakeVcpu(this.v.vcpu);
     }
   }
 
@@ -219,8 +221,8 @@ export class TrapMode implements VirtMode {
       l.n = 0;
     }
     if (l.n < MAX_EXITS_WITHOUT_PROGRESS) return true;
-    const d = this.v.board.domain;
-    this.v.board.deps.crashDomain(d, `d${d.domid}v${this.v.id}: ${l.n} exits in a row at pc 0x${(hart.pc >>> 0).toString(16)} (cause ${cause}) without progress`);
+    const d = this.board.domain;
+    this.board.deps.crashDomain(d, `d${d.domid}v${this.v.id}: ${l.n} exits in a row at pc 0x${(hart.pc >>> 0).toString(16)} (cause ${cause}) without progress`);
     return false;
   }
 
@@ -259,7 +261,7 @@ export class TrapMode implements VirtMode {
       // Wakes on any pending interrupt the guest has enabled in sie, whatever sstatus.SIE says.
       if (this.pendingEnabled() === 0) {
         this.inWfi = true;
-        this.v.board.deps.hv.blockVcpu(this.v.vcpu);
+        this.board.deps.hv.blockVcpu(this.v.vcpu);
       }
       return;
     }
@@ -369,7 +371,7 @@ export class TrapMode implements VirtMode {
     this.stats.charge(clock, 'sbi', this.costs.hvmSbiNs);
     const hart = this.hart;
     const eid = hart.x[17]! >>> 0;
-    const r = sbiCall(this.v, clock.now);
+    const r = sbiCall(this.v, this.board, clock.now);
     if (r.kind === 'gone') {
       this.retire();
       return;
@@ -431,7 +433,7 @@ export class TrapMode implements VirtMode {
       return;
     }
     this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
-    const board = this.v.board;
+    const board = this.board;
     const x = this.hart.x;
     if (d.kind === 'load') {
       const v = board.mmioRead(gpa, d.size);
@@ -459,7 +461,7 @@ export class TrapMode implements VirtMode {
     }
     this.stats.charge(clock, 'wp_fault', this.costs.hvmWpFaultNs);
     const x = this.hart.x;
-    const board = this.v.board;
+    const board = this.board;
     const mfn = board.gfnToMfn(Math.floor(gpa / PAGE_SIZE));
     if (mfn < 0) return this.reflect(clock, CAUSE_STORE_ACCESS, va);
     const mem = this.hart.mem;

@@ -6,7 +6,12 @@ import { MIP_SEIP, MIP_SSIP, MIP_STIP } from '../cpu/csr.ts';
 import type { Vcpu, VcpuArch } from '../domain/domain.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
-import type { HvmBoard } from './board.ts';
+import type { EventQueue } from '../time/event_queue.ts';
+
+/** What an HVM vCPU needs of its board (board.ts implements it; no import back, no cycle). */
+export interface VcpuBoard {
+  readonly deps: { readonly events: EventQueue };
+}
 
 /** SBI HSM hart states (SBI v2.0, chapter 9). */
 export const HSM_STATE = { started: 0, stopped: 1, startPending: 2, stopPending: 3, suspended: 4 } as const;
@@ -20,7 +25,7 @@ export class HvmVcpu implements VcpuArch {
   /** Set once constructed by the board (the mode needs the HvmVcpu). */
   mode!: VirtMode;
 
-  constructor(readonly vcpu: Vcpu, readonly board: HvmBoard) {}
+  constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {}
 
   get id(): number {
     return this.vcpu.vcpuId;
