@@ -90,6 +90,7 @@ describe('trap-and-emulate', { timeout: 30_000 }, () => {
       world_switch: DEFAULT_COSTS.hvmExitNs, csr: DEFAULT_COSTS.hvmCsrNs, priv: DEFAULT_COSTS.hvmPrivNs, sbi: DEFAULT_COSTS.hvmSbiNs,
       shadow_fill: DEFAULT_COSTS.hvmShadowFillNs, wp_fault: DEFAULT_COSTS.hvmWpFaultNs, mmio: DEFAULT_COSTS.hvmMmioNs,
       insn_fetch: DEFAULT_COSTS.hvmInsnFetchNs, irq_inject: DEFAULT_COSTS.hvmInjectNs, reflect: DEFAULT_COSTS.hvmInjectNs, guest_pf: 0,
+      virt_insn: DEFAULT_COSTS.hvmVirtInsnNs, htinst_decode: DEFAULT_COSTS.hvmHtinstDecodeNs, walk: DEFAULT_COSTS.walkMemRefNs,
     };
     for (const r of HVM_EXIT_REASONS) expect(s.ns[r], r).toBe(s.count[r] * per[r]!);
     // Every exit is one host trap of the vCPU.
@@ -154,9 +155,10 @@ describe('a scenario with type = "hvm"', { timeout: 60_000 }, () => {
     expect(b.domains.map((d) => d.hvm?.exits)).toEqual(a.domains.map((d) => d.hvm?.exits));
   });
 
-  it('refuses hvm_mode "hw" (not yet), an unknown shadow_sync, and hvm keys on a PV domain, naming the field', () => {
+  it('refuses an unknown hvm_mode, an unknown shadow_sync, and hvm keys on a PV domain, naming the field', () => {
     const bad = (d: object) => () => validateScenario({ ...spec, domains: [{ name: 'x', image: spec.domains[0]!.image, ...d }] }, 'f.json');
-    expect(bad({ type: 'hvm', hvm_mode: 'hw' })).toThrow(/domains\[0\]\.hvm_mode: hvm_mode "hw" is not available yet/);
+    expect(bad({ type: 'hvm', hvm_mode: 'vtx' })).toThrow(/domains\[0\]\.hvm_mode: unknown hvm_mode "vtx"/);
+    expect(bad({ type: 'hvm', hvm_mode: 'hw' })).not.toThrow();
     expect(bad({ type: 'hvm', shadow_sync: 'eager' })).toThrow(/domains\[0\]\.shadow_sync: unknown shadow_sync "eager"/);
     expect(bad({ shadow_sync: 'lazy' })).toThrow(/domains\[0\]\.shadow_sync: applies to type = "hvm" domains only/);
     expect(bad({ type: 'pvh' })).toThrow(/type "pvh" is not supported/);

@@ -144,10 +144,9 @@ export function domainTypeProblem(t: string): string | null {
   return `unknown type ${q(t)}; expected one of ${DOMAIN_TYPES.join(', ')}`;
 }
 
-/** Why `m` cannot be an HVM domain's hvm_mode, or null ("hw" is refused until the CPU has the H extension). */
+/** Why `m` cannot be an HVM domain's hvm_mode ("trap" or "hw"), or null. */
 export function hvmModeProblem(m: string): string | null {
   if (!(HVM_MODES as readonly string[]).includes(m)) return `unknown hvm_mode ${q(m)}; expected one of ${HVM_MODES.join(', ')}`;
-  if (m === 'hw') return 'hvm_mode "hw" is not available yet: the CPU has no H extension (use "trap")';
   return null;
 }
 

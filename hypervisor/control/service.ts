@@ -64,7 +64,7 @@ interface MappedFrame {
   readonly stored: SpanSet;
 }
 
-/** A request's hvm_mode (empty = trap); anything else is refused, "hw" until the H extension exists. */
+/** A request's hvm_mode (empty = trap; "trap" or "hw"); anything else is refused. */
 function hvmModeOf(m: string | undefined): HvmMode {
   const mode = m || 'trap';
   if (!(HVM_MODES as readonly string[]).includes(mode)) throw refuse('EINVAL', `unknown hvm_mode "${mode}" (trap or hw)`);

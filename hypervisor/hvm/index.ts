@@ -1,7 +1,7 @@
 // Making a domain HVM: its board, its vCPUs (each a hart, the shared HvmVcpu and the mode
 // that runs it) and its guest paging, once its RAM has been written (builder.ts of domain/
-// calls this). The mode is the one pluggable part: `trap` (trap_mode.ts) now, `hw` (the H
-// extension) to come.
+// calls this). The mode is the one pluggable part: `trap` (trap_mode.ts) or `hw` (the H
+// extension, hw_mode.ts, over the G-stage tables of gstage_tables.ts).
 
 import { Hart } from '../cpu/hart.ts';
 import { Vcpu, type Domain } from '../domain/domain.ts';
@@ -10,6 +10,8 @@ import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { HvmBoard, type HvmDeps } from './board.ts';
 import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
 import { TrapMode } from './trap_mode.ts';
+import { HwMode } from './hw_mode.ts';
+import { GStageTables } from './gstage_tables.ts';
 import { Shadow } from './shadow/index.ts';
 import { HSM_STATE, HvmVcpu } from './vcpu.ts';
 
@@ -38,7 +40,7 @@ export interface HvmArchOptions {
 
 /** Refuses what this hypervisor cannot run (before anything is built). */
 export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
-  if (mode === 'hw') throw new HvmModeUnavailable('hvm_mode "hw" is not available yet: the CPU has no H extension (use hvm_mode = "trap")');
+  if (mode !== 'trap' && mode !== 'hw') throw new HvmModeUnavailable(`unknown hvm_mode "${String(mode)}"`);
   void paging;
 }
 
@@ -73,12 +75,32 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
       }
     },
   };
-  const paging: GuestPaging = factory(env, o.shadowSync);
+  const hw = o.mode === 'hw';
+  // Trap mode: the shadow; hw mode: the G-stage tables built from the p2m, shared by the vCPUs.
+  const paging: GuestPaging | null = hw ? null : factory(env, o.shadowSync);
   board.paging = paging;
+  let gstage: GStageTables | null = null;
+  if (hw) {
+    gstage = new GStageTables(
+      {
+        frameWords: (mfn) => frames.frameWords(mfn),
+        allocExtent: (order) => {
+          const mfn = frames.allocExtent(domain.domid, order);
+          if (mfn < 0) throw new RangeError(`no machine memory for the G-stage tables of d${domain.domid}`);
+          for (let i = 0; i < 2 ** order; i++) frames.frameStorage(mfn + i).fill(0);
+          return mfn;
+        },
+        freeFrame: (mfn) => frames.release(mfn),
+      },
+      domain.p2m,
+      domain.domid,
+    );
+  }
   for (let id = 0; id < o.boot.vcpus; id++) {
-    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id }));
+    // Only hw domains' harts have the H extension; PV and trap-mode harts are unchanged.
+    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id, hExt: hw }));
     const hv = new HvmVcpu(vcpu, board);
-    hv.mode = new TrapMode(hv, board, paging);
+    hv.mode = gstage ? new HwMode(hv, board, gstage) : new TrapMode(hv, board, paging!);
     vcpu.arch = hv;
     vcpu.online = id === 0;
     vcpu.initialised = id === 0;

@@ -15,6 +15,11 @@ export const HVM_EXIT_REASONS = [
   'insn_fetch',
   'irq_inject',
   'reflect',
+  // hw mode (hw_mode.ts): virtual-instruction exits, MMIO accesses decoded from htinst,
+  // and page-walk memory references on guest TLB misses (counted per reference; both modes).
+  'virt_insn',
+  'htinst_decode',
+  'walk',
 ] as const;
 export type HvmExitReason = (typeof HVM_EXIT_REASONS)[number];
 
@@ -32,6 +37,14 @@ export class HvmStats {
     this.count[reason]++;
     this.ns[reason] += ns;
     clock.now += ns;
+  }
+
+  /** Counts `n` of `reason` at `nsEach` (page-walk references). */
+  chargeMany(clock: { now: number }, reason: HvmExitReason, n: number, nsEach: number): void {
+    if (n <= 0) return;
+    this.count[reason] += n;
+    this.ns[reason] += n * nsEach;
+    clock.now += n * nsEach;
   }
 
   /** Exits in total (each one a world switch). */

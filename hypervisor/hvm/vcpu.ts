@@ -7,10 +7,13 @@ import type { Vcpu, VcpuArch } from '../domain/domain.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { EventQueue } from '../time/event_queue.ts';
+import type { CostModel } from '../time/cost_model.ts';
+import type { HvmStats } from './stats.ts';
 
 /** What an HVM vCPU needs of its board (board.ts implements it; no import back, no cycle). */
 export interface VcpuBoard {
-  readonly deps: { readonly events: EventQueue };
+  readonly deps: { readonly events: EventQueue; readonly costs: CostModel };
+  readonly stats: HvmStats;
 }
 
 /** SBI HSM hart states (SBI v2.0, chapter 9). */
@@ -32,11 +35,29 @@ export class HvmVcpu implements VcpuArch {
   }
 
   enter(clock: ExitClock): void {
+    this.chargeWalks(clock);
     this.mode.enter(clock);
   }
 
   handleExit(clock: ExitClock): void {
+    this.chargeWalks(clock);
     this.mode.handleExit(clock);
+  }
+
+  /** Page-walk references already charged (hart counters at the last charge). */
+  private walkRefsCharged = 0;
+
+  /**
+   * Charges the memory references of the hart's page walks since the last charge (each a
+   * TLB miss of the guest: Sv32 walks of the shadow in trap mode, two-stage walks in hw
+   * mode), once per quantum and per exit, at walkMemRefNs each.
+   */
+  private chargeWalks(clock: ExitClock): void {
+    const mmu = this.vcpu.hart.mmu;
+    const refs = mmu.walkRefs + mmu.walker.refs;
+    const n = refs - this.walkRefsCharged;
+    this.walkRefsCharged = refs;
+    this.board.stats.chargeMany(clock, 'walk', n, this.board.deps.costs.walkMemRefNs);
   }
 
   /** Raises or lowers platform lines `mask` (MIP_* bits). */

@@ -45,6 +45,21 @@ export interface CostModel {
   hvmInsnFetchNs: number;
   /** Injecting or reflecting a trap into the guest kernel (sepc, scause, stval, sstatus, pc). */
   hvmInjectNs: number;
+  // ---- hardware-assisted HVM (hvm_mode = "hw", hypervisor/hvm/hw_mode.ts) ----
+  /** A trap from VS/VU into HS and the return (sret with SPV): the world switch of every hw exit. */
+  hvmHwExitNs: number;
+  /** A guest-page fault exit: GPA from htval/stval, p2m lookup, dispatch (MMIO or the guest's fault). */
+  hvmGuestPageFaultNs: number;
+  /** A virtual-instruction exit: decode and emulate (wfi, a trapped counter read) or convert to illegal. */
+  hvmVirtInsnNs: number;
+  /** Decoding an MMIO access from htinst's transformed instruction (no guest memory read). */
+  hvmHtinstDecodeNs: number;
+  /** Reading the trapping instruction through the guest's two-stage translation (HLVX) when htinst is 0. */
+  hvmHwInsnFetchNs: number;
+  /** Making a virtual interrupt pending in hvip at guest entry (VSSIP, VSTIP, VSEIP). */
+  hvmHwInjectNs: number;
+  /** One memory reference of a page walk on a TLB miss of an HVM guest (Sv32: 2; Sv32 over Sv32x4: up to 8). */
+  walkMemRefNs: number;
 }
 
 export const DEFAULT_COSTS: Readonly<CostModel> = {
@@ -118,6 +133,38 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // Writing the guest's trap state and redirecting its pc: trapReflectNs less the exit it
   // includes (400 - 300). 100 ns.
   hvmInjectNs: 100,
+  // Dall et al. (ISCA 2016, table 3) measure the round trip of a hardware-assisted exit in
+  // a type-1 hypervisor (Xen on ARM, which saves only the GPRs and dispatches) at 376
+  // cycles. The H extension's trap into HS-mode is the same shape: hardware saves the
+  // trap state (sepc, scause, stval, htval, htinst, hstatus.SPV) and the VS CSRs stay in
+  // place, so the hypervisor saves and restores the 31 GPRs (KVM's __kvm_riscv_switch_to).
+  // 376 ns at 1 GHz.
+  hvmHwExitNs: 376,
+  // An estimate: KVM's gstage_page_fault reads htval and stval, looks up the memslot and
+  // dispatches to MMIO emulation; about 150 instructions before the device. 150 ns.
+  hvmGuestPageFaultNs: 150,
+  // An estimate: KVM's kvm_riscv_vcpu_virtual_insn matches the trapped bits (in stval)
+  // against a short table and runs the handler (wfi, a counter CSR): a CSR emulation's
+  // work (hvmCsrNs). 100 ns.
+  hvmVirtInsnNs: 100,
+  // An estimate: htinst was read at the exit; decoding its fields is a few dozen
+  // instructions. 20 ns.
+  hvmHtinstDecodeNs: 20,
+  // KVM reads the instruction with HLVX.HU under a temporary trap vector
+  // (kvm_riscv_vcpu_unpriv_read in Linux arch/riscv/kvm/vcpu_exit.c): a nested walk of up
+  // to 8 references (walkMemRefNs each) and the load, plus the vector swap. An estimate.
+  // 100 ns.
+  hvmHwInsnFetchNs: 100,
+  // An estimate: KVM's kvm_riscv_vcpu_flush_interrupts folds pending bits into hvip with one
+  // CSR write at entry; the hardware delivers the interrupt. 20 ns.
+  hvmHwInjectNs: 20,
+  // Bhargava et al. (ASPLOS 2008) count a walk's memory references: Sv32 needs 2, and a
+  // nested walk of an n-level guest table over an m-level host table (n+1)(m+1)-1, so
+  // Sv32 over Sv32x4 needs up to 8. Each reference is charged as a cache hit in the data
+  // cache hierarchy, not DRAM (walks mostly hit, Bhargava et al. sec. 3): about 10 cycles
+  // for an L2 hit on a simple in-order core (Hennessy & Patterson, Computer Architecture,
+  // 6th ed., ch. 2). An estimate. 10 ns per reference.
+  walkMemRefNs: 10,
 };
 
 export function costModel(overrides: Partial<CostModel> = {}): CostModel {

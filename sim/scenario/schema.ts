@@ -51,7 +51,7 @@ export const DomainSpec = z
     vif: z.array(z.string()).max(CREATE_LIMITS.maxDevices).default([]),
     /** xl.cfg type= ("pv" or "hvm"). */
     type: z.string().optional(),
-    /** xl.cfg hvm_mode= ("trap"; "hw" later) and shadow_sync= ("wp" or "lazy"), for type "hvm". */
+    /** xl.cfg hvm_mode= ("trap" or "hw") and shadow_sync= ("wp" or "lazy"), for type "hvm". */
     hvm_mode: z.string().optional(),
     shadow_sync: z.string().optional(),
     // --- scenario only ---
