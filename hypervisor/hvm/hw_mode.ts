@@ -310,7 +310,7 @@ export class HwMode implements VirtMode {
   private virtualInstruction(clock: ExitClock, inst: number): void {
     const hart = this.hart;
     const illegal = () => this.reflect(clock, CAUSE_ILLEGAL_INSTRUCTION, inst);
-    if (inst === WFI) {
+    if (inst === WFI && hart.priv === PRIV_S) { // from VU: illegal, as U-mode wfi on a hart without H
       this.stats.charge(clock, 'virt_insn', this.costs.hvmVirtInsnNs);
       this.retire();
       this.syncLines();
