@@ -6,9 +6,14 @@
 // exits and page-walk references are charged through the cost model; a scenario with a
 // hw domain runs twice to the same trace hash.
 
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseEnv } from '../cli/runtime.ts';
+import { isRunning, processTag, waitFor, type Proc } from './helpers/procs.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../hypervisor/hvm/board.ts';
@@ -192,5 +197,37 @@ describe('a scenario with a hw domain', { timeout: 60_000 }, () => {
     expect(h.hvm?.mode).toBe('hw');
     expect(h.hvm?.exits.world_switch).toBeGreaterThan(0);
     expect(b.domains.map((d) => d.hvm?.exits)).toEqual(a.domains.map((d) => d.hvm?.exits));
+  });
+});
+
+describe('pvsim xl create of a hw domain (real processes)', { timeout: 60_000 }, () => {
+  const PVSIM = join(process.cwd(), 'bin/pvsim.js');
+  const running: { proc: ChildProcess; left: () => Proc[] }[] = [];
+  afterEach(() => {
+    for (const { proc, left } of running.splice(0)) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      for (const p of left()) if (isRunning(p)) process.kill(p.pid, 'SIGKILL');
+    }
+  });
+
+  it('creates, lists, shows the console of and destroys an HVM domain with hvm_mode = "hw"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pvsim-hvmhw-'));
+    const tag = processTag('up');
+    const proc = spawn(process.execPath, [PVSIM, 'up', '--pcpus', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '', ...tag.env } });
+    running.push({ proc, left: () => tag.left().filter((p) => p.pid !== proc.pid) });
+    const env: Record<string, string> = {};
+    createInterface({ input: proc.stdout! }).on('line', (l) => Object.assign(env, parseEnv(l)));
+    await waitFor(() => env.PVSIM_URL && env.PVSIM_TOKEN_FILE && env.XENSTORED_PATH, 30_000, 50);
+    const xl = (...args: string[]) => spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+    const cfg = join(dir, 'hw.cfg');
+    writeFileSync(cfg, `name = "hwdom"\ntype = "hvm"\nhvm_mode = "hw"\nkernel = "${join(process.cwd(), 'guests/build/native.elf')}"\nmemory = 16\ncmdline = "work=pt n=20"\non_poweroff = "preserve"\n`);
+    expect(xl('create', cfg).status).toBe(0);
+    await waitFor(() => /d1: shutdown, reason poweroff/.test(xl('dmesg').stdout), 30_000, 100);
+    expect(xl('dmesg').stdout).toMatch(/built HVM domain "hwdom" \(hw/);
+    expect(xl('list').stdout).toMatch(/\nhwdom\s+1\s+16\s+1\s/);
+    const con = spawnSync(process.execPath, [PVSIM, 'xl', 'console', 'hwdom'], { encoding: 'utf8', timeout: 10_000, input: '', env: { ...process.env, ...env } });
+    expect(con.stdout).toMatch(/work=pt .*result=0x[0-9a-f]+/);
+    expect(xl('destroy', 'hwdom').status).toBe(0);
+    expect(xl('list').stdout).not.toMatch(/hwdom/);
   });
 });

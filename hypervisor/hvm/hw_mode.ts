@@ -5,7 +5,7 @@
 // VS through hedeleg/hideleg what the guest handles itself, so those never exit:
 //   hedeleg: misaligned fetch (0), illegal instruction (2), breakpoint (3), ecall from
 //            VU (8), fetch/load/store page faults (12, 13, 15) — KVM_HEDELEG_DEFAULT
-//            (Linux 6.x; before 2025 KVM left 2 out and redirected it by hand, which the
+//            (older KVM left 2 out and redirected it by hand, which the
 //            guest cannot tell apart);
 //   hideleg: VSSIP, VSTIP, VSEIP.
 // Every other trap from V=1 exits to the hypervisor (Hart.hostTraps), which serves:
