@@ -15,6 +15,7 @@ import { DEFAULT_COSTS } from '../hypervisor/time/cost_model.ts';
 import type { ShadowSync } from '../xenguest/hvm_image.ts';
 import { runScenario } from '../sim/scenario/runner.ts';
 import { validateScenario } from '../sim/scenario/schema.ts';
+import { startLocalDom0 } from '../sim/local.ts';
 
 const prog = (n: string) => readFileSync(join(process.cwd(), `tests/hvm-programs/build/${n}.elf`));
 const NATIVE = readFileSync(join(process.cwd(), 'guests/build/native.elf'));
@@ -126,6 +127,28 @@ describe('the unmodified kernel under trap mode', { timeout: 120_000 }, () => {
       expect(got.pv, w).toMatch(/^0x/);
       expect({ wp: got.wp, lazy: got.lazy }, w).toEqual({ wp: got.pv, lazy: got.pv });
     }
+  });
+});
+
+describe('the console of an HVM domain', { timeout: 30_000 }, () => {
+  it('goes through the console ring dom0 serves, both ways: UART output to xl console, input to the UART (receive interrupt through the PLIC)', async () => {
+    const { hv, out } = machine();
+    const dom0 = startLocalDom0(hv, { onConsole: (d, b) => hv.onConsole?.(d, b) });
+    const d = hv.createHvmDomain(prog('echo'), { name: 'echo', memoryBytes: 8 << 20, hvm: { mode: 'trap', shadowSync: 'wp' } });
+    hv.unpause(d);
+    await hv.runAsync({ until: 5e6 });
+    const con = dom0.consoles.get(d.domid)!;
+    expect(new TextDecoder().decode(con.read().bytes)).toBe('echo>');
+    expect(d.vcpus[0]!.blocked).toBe(true); // waiting in wfi for input
+    const typed = con.input(new TextEncoder().encode('hi there!q'));
+    await hv.runAsync({ until: 50e6 });
+    await typed;
+    expect(new TextDecoder().decode(con.read().bytes)).toBe('echo>hi there!\nPASS\n');
+    expect(out(d)).toBe('echo>hi there!\nPASS\n');
+    expect(d.shutdownReason).toBe('poweroff');
+    // Nothing went to the hypervisor log: the ring carried it.
+    expect(hv.dmesg().some((l) => l.startsWith(`(d${d.domid})`))).toBe(false);
+    dom0.close();
   });
 });
 
