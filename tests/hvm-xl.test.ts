@@ -41,6 +41,12 @@ describe('xl and HVM domains', { timeout: 90_000 }, () => {
     expect(con.out).toContain('native: hart 0, SBI 2.0');
     expect(con.out).toMatch(/work=syscall .*result=0x7ab0b047/);
     expect(xl(u, 'console', 'hvm-lazy').out).toMatch(/work=pt .*result=0x/);
+    // Exit counts per domain and reason, over the control query (what `pvsim compare` reads).
+    const stats = JSON.parse(xl(u, 'hvm-stats', '--json').out) as { name: string; mode: string; shadow_sync: string; exits: Record<string, { count: number; ns: number }> }[];
+    expect(stats.map((d) => [d.name, d.mode, d.shadow_sync])).toEqual([['hvm-wp', 'trap', 'wp'], ['hvm-lazy', 'trap', 'lazy']]);
+    expect(stats[0]!.exits.world_switch!.count).toBeGreaterThan(1000);
+    expect(stats[0]!.exits.csr!.ns).toBe(stats[0]!.exits.csr!.count * 100);
+    expect(stats[1]!.exits.wp_fault!.count).toBe(0);
     expect(xl(u, 'destroy', 'hvm-wp').status).toBe(0);
     const list = xl(u, 'list').out;
     expect(list).not.toMatch(/hvm-wp/);
