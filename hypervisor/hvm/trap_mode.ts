@@ -27,6 +27,7 @@ import { amoResult, decodeMemAccess, extendLoad } from './decode.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
+import { TRC } from '../trace/trace.ts';
 import type { HvmVcpu } from './vcpu.ts';
 import type { HvmBoard } from './board.ts';
 
@@ -185,6 +186,7 @@ export class TrapMode implements VirtMode {
     const cause = hart.trapCause >>> 0;
     const tval = hart.trapTval >>> 0;
     this.stats.charge(clock, 'world_switch', this.costs.hvmExitNs);
+    this.board.deps.hv.trace(TRC.HVM_VMEXIT, this.board.domain.domid, this.v.id, cause, tval);
     if (!this.progressed(cause)) return;
     if ((cause & CAUSE_INTERRUPT) !== 0) return; // mie is 0: the real hart takes no interrupt
     switch (cause) {
