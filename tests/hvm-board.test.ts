@@ -230,7 +230,6 @@ describe('xl.cfg for HVM domains', () => {
     expect(() => parseXlCfg(base + 'hvm_mode = "vmx"\n', 'h.cfg')).toThrow(/unknown hvm_mode "vmx"/);
     expect(() => parseXlCfg(base + 'shadow_sync = "oos"\n', 'h.cfg')).toThrow(/unknown shadow_sync "oos"/);
     expect(() => parseXlCfg('name = "p"\nkernel = "k"\nshadow_sync = "lazy"\n', 'p.cfg')).toThrow(/p\.cfg:3: shadow_sync: applies to type = "hvm" domains only/);
-    expect(() => parseXlCfg('name = "p"\ntype = "pvh"\nkernel = "k"\n', 'p.cfg')).toThrow(/type "pvh" is not supported/);
     expect(() => parseXlCfg(base + 'memory = 3000\n', 'h.cfg')).toThrow(/does not fit an HVM domain/);
     expect(() => parseXlCfg('name = "h"\ntype = "hvm"\n', 'h.cfg')).toThrow(/missing required key "kernel"/);
   });
@@ -240,6 +239,7 @@ describe('xl.cfg for HVM domains', () => {
     expect(() => validateCreateDomain({ ...req, hvmMode: 'hw' }, 1024)).toThrow(/not available yet/);
     expect(() => validateCreateDomain({ ...req, type: 'pv', shadowSync: 'wp' }, 1024)).toThrow(/applies to type "hvm" domains only/);
     expect(() => validateCreateDomain({ ...req, type: 'xen' }, 1024)).toThrow(/unknown type "xen"/);
+    expect(() => validateCreateDomain({ ...req, type: 'pvh' }, 1024)).toThrow(/type "pvh" is not supported/);
     expect(() => validateCreateDomain({ ...req, devices: [{ kind: 'vif', devid: 0, backend: { mac: '00:16:3e:00:00:01' }, frontend: { mac: '00:16:3e:00:00:01' } }] }, 1024)).toThrow(/no disks or vifs yet/);
   });
 });

@@ -182,6 +182,5 @@ describe('a scenario with type = "hvm"', { timeout: 60_000 }, () => {
     expect(bad({ type: 'hvm', hvm_mode: 'hw' })).toThrow(/domains\[0\]\.hvm_mode: hvm_mode "hw" is not available yet/);
     expect(bad({ type: 'hvm', shadow_sync: 'eager' })).toThrow(/domains\[0\]\.shadow_sync: unknown shadow_sync "eager"/);
     expect(bad({ shadow_sync: 'lazy' })).toThrow(/domains\[0\]\.shadow_sync: applies to type = "hvm" domains only/);
-    expect(bad({ type: 'pvh' })).toThrow(/type "pvh" is not supported/);
   });
 });
