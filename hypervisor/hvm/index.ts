@@ -10,7 +10,8 @@ import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { HvmBoard, type HvmDeps } from './board.ts';
 import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
 import { TrapMode } from './trap_mode.ts';
-import { Shadow } from './shadow/index.ts';
+import { Shadow, ShadowOutOfMemory } from './shadow/index.ts';
+import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { HSM_STATE, HvmVcpu } from './vcpu.ts';
 import { HVM_EXIT_REASONS } from './stats.ts';
 import type { HvmDomainStats } from '../../protocol/wire.ts';
@@ -58,7 +59,13 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
     mem: deps.hv.mem,
     gfnToMfn: (gfn) => board.gfnToMfn(gfn),
     allocFrame: () => {
-      const mfn = frames.alloc(domain.domid);
+      let mfn: number;
+      try {
+        mfn = frames.alloc(domain.domid);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError) throw new ShadowOutOfMemory(`no machine frame left for d${domain.domid}'s shadow page tables`);
+        throw e;
+      }
       frames.frameStorage(mfn).fill(0);
       return mfn;
     },
