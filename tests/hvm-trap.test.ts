@@ -89,10 +89,11 @@ describe('trap-and-emulate', { timeout: 30_000 }, () => {
     const s = board(d).stats;
     const per: Record<string, number> = {
       world_switch: DEFAULT_COSTS.hvmExitNs, csr: DEFAULT_COSTS.hvmCsrNs, priv: DEFAULT_COSTS.hvmPrivNs, sbi: DEFAULT_COSTS.hvmSbiNs,
-      shadow_fill: DEFAULT_COSTS.hvmShadowFillNs, wp_fault: DEFAULT_COSTS.hvmWpFaultNs, mmio: DEFAULT_COSTS.hvmMmioNs,
+      shadow_fill: DEFAULT_COSTS.hvmShadowFillNs, walk_ref: DEFAULT_COSTS.hvmWalkRefNs, wp_fault: DEFAULT_COSTS.hvmWpFaultNs, mmio: DEFAULT_COSTS.hvmMmioNs,
       insn_fetch: DEFAULT_COSTS.hvmInsnFetchNs, irq_inject: DEFAULT_COSTS.hvmInjectNs, reflect: DEFAULT_COSTS.hvmInjectNs, guest_pf: 0,
     };
     for (const r of HVM_EXIT_REASONS) expect(s.ns[r], r).toBe(s.count[r] * per[r]!);
+    expect(s.count.walk_ref).toBeGreaterThan(0);
     // Every exit is one host trap of the vCPU.
     const traps = [...d.vcpus[0]!.stats.traps.values()].reduce((a, b) => a + b, 0);
     expect(s.count.world_switch).toBe(traps);

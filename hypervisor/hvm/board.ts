@@ -71,6 +71,7 @@ export class HvmBoard implements DomainArch {
   private destroyed = false;
   /** The domain's guest paging (trap mode's shadow), one for all its vCPUs. */
   paging: GuestPaging | null = null;
+  private walkRefsCharged = 0;
 
   constructor(
     readonly domain: Domain,
@@ -130,6 +131,18 @@ export class HvmBoard implements DomainArch {
     if (!r) return false;
     r.device.write(gpa - r.base, size, value >>> 0);
     return true;
+  }
+
+  /** Charges `clock` for the guest-table references the shadow's walks made since the last call (walk_ref). */
+  chargeWalks(clock: { now: number }): void {
+    const n = this.paging?.stats?.walkMemRefs ?? 0;
+    const d = n - this.walkRefsCharged;
+    if (d <= 0) return;
+    this.walkRefsCharged = n;
+    this.stats.count.walk_ref += d;
+    const ns = d * this.deps.costs.hvmWalkRefNs;
+    this.stats.ns.walk_ref += ns;
+    clock.now += ns;
   }
 
   // --- guest RAM ------------------------------------------------------------------------

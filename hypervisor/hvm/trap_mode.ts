@@ -138,6 +138,7 @@ export class TrapMode implements VirtMode {
     const irq = IRQ_ORDER.find((i) => (pend & (1 << i)) !== 0)!;
     this.stats.charge(clock, 'irq_inject', this.costs.hvmInjectNs);
     this.deliver((CAUSE_INTERRUPT | irq) >>> 0, 0);
+    this.board.chargeWalks(clock);
   }
 
   linesChanged(): void {
@@ -182,6 +183,14 @@ export class TrapMode implements VirtMode {
   // --- exits -------------------------------------------------------------------------
 
   handleExit(clock: ExitClock): void {
+    try {
+      this.serveExit(clock);
+    } finally {
+      this.board.chargeWalks(clock);
+    }
+  }
+
+  private serveExit(clock: ExitClock): void {
     const hart = this.hart;
     const cause = hart.trapCause >>> 0;
     const tval = hart.trapTval >>> 0;
