@@ -157,6 +157,27 @@ export function xlProgram(out: (s: string) => void): Command {
       }),
     );
 
+  xl.command('hvm-stats')
+    .description("HVM domains' exits to the hypervisor by reason: counts and the virtual time charged (pvsim's own)")
+    .argument('[domain]', 'domain name or id (default: every HVM domain)')
+    .option('--json', 'print JSON')
+    .action(
+      withPeer(async (p, dom: string | undefined, opts: { json?: boolean }) => {
+        const r = check(await p.request('hvmStats', dom ? ref(dom) : {}), 'hvm-stats');
+        const doms = r.hvmStats?.domains ?? [];
+        if (opts.json) {
+          out(`${JSON.stringify(doms.map((d) => ({ domid: d.domid, name: d.name, mode: d.mode, shadow_sync: d.shadowSync, exits: Object.fromEntries(d.exits.map((e) => [e.reason, { count: e.count, ns: e.ns }])) })), null, 2)}\n`);
+          return;
+        }
+        const lines: string[] = [];
+        for (const d of doms) {
+          lines.push(`${d.name} (${d.domid}): hvm_mode ${d.mode}, shadow_sync ${d.shadowSync}`);
+          for (const e of d.exits) lines.push(`  ${e.reason.padEnd(14)}${String(e.count).padStart(12)}${(e.ns / 1e6).toFixed(3).padStart(14)} ms`);
+        }
+        out(lines.length ? `${lines.join('\n')}\n` : 'no HVM domains\n');
+      }),
+    );
+
   xl.command('sched-credit')
     .description('show or set credit scheduler weight and cap (xl sched-credit)')
     .option('-d, --domain <domain>', 'domain name or id')

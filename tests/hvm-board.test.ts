@@ -16,6 +16,8 @@ import { HvmUart } from '../hypervisor/hvm/ns16550.ts';
 import { HvmClint } from '../hypervisor/hvm/clint.ts';
 import { amoResult, decodeMemAccess, extendLoad } from '../hypervisor/hvm/decode.ts';
 import { writeElf } from './helpers/elf_writer.ts';
+import { parseXlCfg } from '../dom0/toolstack/xlcfg/index.ts';
+import { validateCreateDomain } from '../dom0/toolstack/validate.ts';
 
 const NATIVE = join(process.cwd(), 'guests/build/native.elf');
 const HAVE_DTC = existsSync('/usr/bin/dtc');
@@ -213,5 +215,31 @@ describe('the MMIO instruction decoder', () => {
     expect(extendLoad(0xffff, 2, true)).toBe(-1);
     expect(amoResult(0x18, -1, 1)).toBe(1); // minu
     expect(amoResult(0x10, -1, 1)).toBe(-1); // min
+  });
+});
+
+describe('xl.cfg for HVM domains', () => {
+  const base = 'name = "h"\ntype = "hvm"\nkernel = "k.elf"\n';
+  it('reads type, hvm_mode and shadow_sync with their defaults (trap, wp)', () => {
+    const c = parseXlCfg(base, 'h.cfg');
+    expect([c.type, c.hvmMode, c.shadowSync]).toEqual(['hvm', 'trap', 'wp']);
+    expect(parseXlCfg(base + 'shadow_sync = "lazy"\n', 'h.cfg').shadowSync).toBe('lazy');
+  });
+  it('refuses hw (not yet), unknown values, hvm keys on PV domains, pvh, and more RAM than fits below 4 GiB, naming file, line and key', () => {
+    expect(() => parseXlCfg(base + 'hvm_mode = "hw"\n', 'h.cfg')).toThrow(/h\.cfg:4: hvm_mode: hvm_mode "hw" is not available yet/);
+    expect(() => parseXlCfg(base + 'hvm_mode = "vmx"\n', 'h.cfg')).toThrow(/unknown hvm_mode "vmx"/);
+    expect(() => parseXlCfg(base + 'shadow_sync = "oos"\n', 'h.cfg')).toThrow(/unknown shadow_sync "oos"/);
+    expect(() => parseXlCfg('name = "p"\nkernel = "k"\nshadow_sync = "lazy"\n', 'p.cfg')).toThrow(/p\.cfg:3: shadow_sync: applies to type = "hvm" domains only/);
+    expect(() => parseXlCfg(base + 'memory = 3000\n', 'h.cfg')).toThrow(/does not fit an HVM domain/);
+    expect(() => parseXlCfg('name = "h"\ntype = "hvm"\n', 'h.cfg')).toThrow(/missing required key "kernel"/);
+  });
+  it('the toolstack holds any create request to the same rules', () => {
+    const req = { name: 'h', kernel: new Uint8Array(8), memoryMib: 16, type: 'hvm' };
+    expect(() => validateCreateDomain(req, 1024)).not.toThrow();
+    expect(() => validateCreateDomain({ ...req, hvmMode: 'hw' }, 1024)).toThrow(/not available yet/);
+    expect(() => validateCreateDomain({ ...req, type: 'pv', shadowSync: 'wp' }, 1024)).toThrow(/applies to type "hvm" domains only/);
+    expect(() => validateCreateDomain({ ...req, type: 'xen' }, 1024)).toThrow(/unknown type "xen"/);
+    expect(() => validateCreateDomain({ ...req, type: 'pvh' }, 1024)).toThrow(/type "pvh" is not supported/);
+    expect(() => validateCreateDomain({ ...req, devices: [{ kind: 'vif', devid: 0, backend: { mac: '00:16:3e:00:00:01' }, frontend: { mac: '00:16:3e:00:00:01' } }] }, 1024)).toThrow(/no disks or vifs yet/);
   });
 });

@@ -38,6 +38,9 @@ export interface HvmDeps {
 /** Console output held while dom0 has not drained the ring (then it is dropped, counted). */
 export const HVM_CONSOLE_BACKLOG = 16 * 1024;
 
+/** Console output notifies dom0 again after this long without an answer. */
+export const HVM_CONSOLE_RENOTIFY_NS = 1_000_000;
+
 /** An empty virtio-mmio slot (virtio 1.2, 4.2.2): magic, version 2, device ID 0 = no device. */
 class EmptyVirtioSlot implements MmioDevice {
   read(offset: number, size: 1 | 2 | 4): number {
@@ -68,9 +71,11 @@ export class HvmBoard implements DomainArch {
   consoleDropped = 0;
   private readonly rxQueue: number[] = [];
   private notifyOutstanding = false;
+  private lastNotify = 0;
   private destroyed = false;
   /** The domain's guest paging (trap mode's shadow), one for all its vCPUs. */
   paging: GuestPaging | null = null;
+  private walkRefsCharged = 0;
 
   constructor(
     readonly domain: Domain,
@@ -130,6 +135,18 @@ export class HvmBoard implements DomainArch {
     if (!r) return false;
     r.device.write(gpa - r.base, size, value >>> 0);
     return true;
+  }
+
+  /** Charges `clock` for the guest-table references the shadow's walks made since the last call (walk_ref). */
+  chargeWalks(clock: { now: number }): void {
+    const n = this.paging?.stats?.walkMemRefs ?? 0;
+    const d = n - this.walkRefsCharged;
+    if (d <= 0) return;
+    this.walkRefsCharged = n;
+    this.stats.count.walk_ref += d;
+    const ns = d * this.deps.costs.hvmWalkRefNs;
+    this.stats.ns.walk_ref += ns;
+    clock.now += ns;
   }
 
   // --- guest RAM ------------------------------------------------------------------------
@@ -219,8 +236,12 @@ export class HvmBoard implements DomainArch {
     if (prod === start) return;
     dv.setUint32(XENCONS.out_prod, prod, true);
     mem.noteStore(base + XENCONS.out_prod, 4);
-    if (!this.notifyOutstanding) {
+    // One notification until dom0 answers; again after a virtual ms without an answer (a
+    // dom0 that restarted never answers the old one), so output cannot stall for good.
+    const now = this.deps.hv.now();
+    if (!this.notifyOutstanding || now - this.lastNotify >= HVM_CONSOLE_RENOTIFY_NS) {
       this.notifyOutstanding = true;
+      this.lastNotify = now;
       evtchnSend(this.deps.hv, this.domain, this.domain.consoleEvtchn);
     }
   }

@@ -12,8 +12,11 @@ import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
 import { TrapMode } from './trap_mode.ts';
 import { HwMode } from './hw_mode.ts';
 import { GStageTables } from './gstage_tables.ts';
-import { Shadow } from './shadow/index.ts';
+import { Shadow, ShadowOutOfMemory } from './shadow/index.ts';
+import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { HSM_STATE, HvmVcpu } from './vcpu.ts';
+import { HVM_EXIT_REASONS } from './stats.ts';
+import type { HvmDomainStats } from '../../protocol/wire.ts';
 
 export { HvmBoard, type HvmDeps } from './board.ts';
 export { HvmVcpu } from './vcpu.ts';
@@ -58,7 +61,13 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
     mem: deps.hv.mem,
     gfnToMfn: (gfn) => board.gfnToMfn(gfn),
     allocFrame: () => {
-      const mfn = frames.alloc(domain.domid);
+      let mfn: number;
+      try {
+        mfn = frames.alloc(domain.domid);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError) throw new ShadowOutOfMemory(`no machine frame left for d${domain.domid}'s shadow page tables`);
+        throw e;
+      }
       frames.frameStorage(mfn).fill(0);
       return mfn;
     },
@@ -118,4 +127,17 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
 /** Guest-physical address of RAM page `pfn` (the p2m's index), for builders. */
 export function hvmPfnToGpa(pfn: number): number {
   return HVM_BOARD.ramBase + pfn * PAGE_SIZE;
+}
+
+/** A domain's HVM exits by reason, as the control query (hvmStats) reports them; null for a PV domain. */
+export function hvmDomainStats(d: Domain): HvmDomainStats | null {
+  if (!(d.hvm instanceof HvmBoard)) return null;
+  const b = d.hvm;
+  return {
+    domid: d.domid,
+    name: d.name,
+    mode: b.mode,
+    shadowSync: b.shadowSync,
+    exits: HVM_EXIT_REASONS.map((reason) => ({ reason, count: b.stats.count[reason], ns: b.stats.ns[reason] })),
+  };
 }

@@ -42,6 +42,8 @@ export interface GuestPaging {
   /** The guest's sfence.vma (null = all addresses). */
   sfence(va: number | null): void;
   destroy(): void;
+  /** Guest PTE reads the shadow's software walks made so far (charged per reference). */
+  readonly stats?: { readonly walkMemRefs: number };
 }
 
 export type GuestPagingFactory = (env: ShadowEnv, policy: ShadowPolicy) => GuestPaging;

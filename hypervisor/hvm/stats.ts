@@ -9,6 +9,7 @@ export const HVM_EXIT_REASONS = [
   'priv',
   'sbi',
   'shadow_fill',
+  'walk_ref',
   'wp_fault',
   'guest_pf',
   'mmio',

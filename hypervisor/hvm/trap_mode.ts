@@ -27,6 +27,7 @@ import { amoResult, decodeMemAccess, extendLoad } from './decode.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
+import { TRC } from '../trace/trace.ts';
 import type { HvmVcpu } from './vcpu.ts';
 import type { HvmBoard } from './board.ts';
 
@@ -137,6 +138,7 @@ export class TrapMode implements VirtMode {
     const irq = IRQ_ORDER.find((i) => (pend & (1 << i)) !== 0)!;
     this.stats.charge(clock, 'irq_inject', this.costs.hvmInjectNs);
     this.deliver((CAUSE_INTERRUPT | irq) >>> 0, 0);
+    this.board.chargeWalks(clock);
   }
 
   linesChanged(): void {
@@ -181,10 +183,19 @@ export class TrapMode implements VirtMode {
   // --- exits -------------------------------------------------------------------------
 
   handleExit(clock: ExitClock): void {
+    try {
+      this.serveExit(clock);
+    } finally {
+      this.board.chargeWalks(clock);
+    }
+  }
+
+  private serveExit(clock: ExitClock): void {
     const hart = this.hart;
     const cause = hart.trapCause >>> 0;
     const tval = hart.trapTval >>> 0;
     this.stats.charge(clock, 'world_switch', this.costs.hvmExitNs);
+    this.board.deps.hv.trace(TRC.HVM_VMEXIT, this.board.domain.domid, this.v.id, cause, tval);
     if (!this.progressed(cause)) return;
     if ((cause & CAUSE_INTERRUPT) !== 0) return; // mie is 0: the real hart takes no interrupt
     switch (cause) {

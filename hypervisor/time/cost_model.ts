@@ -35,8 +35,10 @@ export interface CostModel {
   hvmPrivNs: number;
   /** Serving one SBI call (extension dispatch and the call itself). */
   hvmSbiNs: number;
-  /** A shadow fill: the guest's walk (2 references in Sv32) and one shadow PTE written. */
+  /** A shadow fill: validating the guest's entry and writing one shadow PTE (the walk's references are hvmWalkRefNs each). */
   hvmShadowFillNs: number;
+  /** One memory reference of a software walk of the guest's page tables (Sv32: 2 per walk). */
+  hvmWalkRefNs: number;
   /** A write-protect fault: the guest PTE write emulated and its shadow entry updated. */
   hvmWpFaultNs: number;
   /** An MMIO access emulated by a device in the hypervisor (decode, device, write-back). */
@@ -116,9 +118,14 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // handler; 200 instructions. 200 ns.
   hvmSbiNs: 200,
   // Adams & Agesen (ASPLOS 2006, sec. 5) find hidden page faults the dominant cost of a
-  // software VMM; the fill itself is a guest walk (2 references in Sv32), checks and one
-  // shadow PTE write: an estimate of 500 instructions. 500 ns.
-  hvmShadowFillNs: 500,
+  // software VMM; besides the guest walk (charged by reference below) a fill is checks and
+  // one shadow PTE write: an estimate of 400 instructions. 400 ns.
+  hvmShadowFillNs: 400,
+  // Bhargava et al. (ASPLOS 2008) count a walk by its memory references (Sv32: 2); each
+  // reference the hypervisor's software walk makes is charged as a cache hit at the L2 of
+  // a 1 GHz in-order core, about 20 cycles (Hennessy & Patterson, 6th ed., fig. 2.3's
+  // L2 latencies). An estimate. 20 ns.
+  hvmWalkRefNs: 20,
   // Adams & Agesen (ASPLOS 2006, sec. 5, "PTE writes"): a traced PTE write costs a fault,
   // decoding and emulating the store and updating the shadow; we charge it above a fill
   // for the decode and the shadow lookup. An estimate. 800 ns.

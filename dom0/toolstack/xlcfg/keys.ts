@@ -14,7 +14,6 @@ import {
   capProblem,
   cmdlineProblem,
   CREATE_LIMITS,
-  domainTypeProblem,
   hvmMemoryProblem,
   hvmModeProblem,
   shadowSyncProblem,
@@ -209,7 +208,6 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
   let type: XlDomainType = XL_DEFAULTS.type;
   if (typeA) {
     if (typeA.text !== 'pv' && typeA.text !== 'pvh' && typeA.text !== 'hvm') fail(typeA.s, `expected "pv", "pvh" or "hvm", got ${q(typeA.text)}`);
-    check(typeA.s, domainTypeProblem(typeA.text));
     type = typeA.text as XlDomainType;
   }
   // hvm_mode and shadow_sync: an HVM domain's; the toolstack's rules (validate.ts).
