@@ -14,6 +14,38 @@
 //     Reads of mip/sip see the OR of the software SEIP bit and the external line.
 //   * A write to minstret/mcycle by an instruction takes precedence over that instruction's
 //     own increment: the next instruction reads the written value.
+//
+// H extension (privileged spec 20211203, chapter 8), with `new Hart(mem, { hExt: true })`:
+// misa.H, the V bit (`virt`; priv S + virt = VS-mode, priv U + virt = VU-mode), the H and VS
+// CSRs, mstatush.MPV/GVA, mtval2, mtinst, two-stage translation (gstage.ts), HLV/HLVX/HSV,
+// HFENCE.VVMA/GVMA, causes 10, 20-23 and the VS-level interrupts (trap rules in hext.ts).
+// Without hExt none of it exists: H CSRs and instructions are illegal and the hart runs the
+// same code paths as before H was added. Choices: GEILEN = 0 (VGEIN, hgeie, hgeip read
+// zero; no SGEI), VMIDLEN = 7 (VMID is stored, not used to tag the TLB: V=1 translations
+// are flushed on every hgatp/vsatp write instead), henvcfg(h) read-only zero (like
+// menvcfg), VSBE = 0, HFENCE.* are global fences, htinst/mtinst get the transformed
+// instruction for faulting explicit loads/stores/AMOs/HLV/HSV (causes 4-7, 13, 15, 21,
+// 23), the pseudoinstructions 0x2000/0x2020 for implicit VS-stage page-table accesses,
+// and zero otherwise.
+//
+// Host interface for a hypervisor acting as the HS-mode software (hw mode):
+//   * `hostTraps`: M-targeted traps exit to the host (ExitReason.HostTrap); with hExt also
+//     every trap that would be taken into HS-mode from V=1. Traps at V=0 delegated to S
+//     still vector to stvec (PV guests rely on it). On an exit nothing architectural
+//     changed (pc at the trapping instruction, priv and virt as they were) and the hart
+//     records `trapCause`, `trapTval`, `trapTval2` (the htval value: GPA >> 2 or 0),
+//     `trapTinst` (the htinst value), `trapGva` (tval is a guest virtual address) and
+//     `trapVirt` (V at the trap).
+//   * `deliverToVs(cause, tval)`: takes a trap into VS-mode as if delegated (needs V=1);
+//     VS-level interrupt causes 2/6/10 arrive as 1/5/9.
+//   * `setVirt(on)`: enters/leaves V=1 without a trap (world switch); TLB sets and
+//     interrupt state are re-derived by the engine.
+//   * `readCsr`/`writeCsr` accept every H and VS CSR by number (no V=1 substitution for
+//     the host: 0x100 is always the HS sstatus).
+//   * `translate(va, access, priv?, { virt: true })`: a two-stage walk as VS (priv S) or
+//     VU (priv U) with the current vsatp/hgatp/vsstatus, no TLB, -1 on any fault.
+//   * After editing G-stage (or VS) page tables from the host, call `flushTlb()` (what
+//     HFENCE.GVMA would do); writing hgatp or vsatp flushes the V=1 TLB sets by itself.
 
 import {
   CAUSE_INTERRUPT, CSR_CYCLE, CSR_CYCLEH, CSR_HPMCOUNTER3, CSR_HPMCOUNTER31,

@@ -9,7 +9,52 @@ import {
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_TSR,
   TVEC_MODE_VECTORED, VS_INTERRUPTS,
 } from './csr.ts';
-import type { Hart } from './hart.ts';
+import type { Mmu } from './mmu.ts';
+
+/**
+ * The hart state these rules read and write. Declared here rather than importing Hart, so
+ * hart.ts -> hext.ts stays one-way.
+ */
+export interface HHart {
+  readonly mmu: Mmu;
+  readonly mip: number;
+  pc: number;
+  priv: number;
+  virt: boolean;
+  resync: boolean;
+  hostTraps: boolean;
+  trapCause: number;
+  trapTval: number;
+  trapTval2: number;
+  trapTinst: number;
+  trapGva: boolean;
+  trapVirt: boolean;
+  mstatus: number;
+  mstatush: number;
+  medeleg: number;
+  mideleg: number;
+  mie: number;
+  mtvec: number;
+  mepc: number;
+  mcause: number;
+  mtval: number;
+  mtval2: number;
+  mtinst: number;
+  stvec: number;
+  sepc: number;
+  scause: number;
+  stval: number;
+  hstatus: number;
+  hedeleg: number;
+  hideleg: number;
+  htval: number;
+  htinst: number;
+  vsstatus: number;
+  vstvec: number;
+  vsepc: number;
+  vscause: number;
+  vstval: number;
+}
 
 const PRIV_U = 0;
 const PRIV_S = 1;
@@ -42,7 +87,7 @@ export function transformInst(inst: number, offset: number): number {
 }
 
 /** Takes trap `cause` with the H extension's routing. Returns true for a host exit. */
-export function takeTrapH(h: Hart, cause: number, tval: number): boolean {
+export function takeTrapH(h: HHart, cause: number, tval: number): boolean {
   const isInterrupt = (cause & CAUSE_INTERRUPT) !== 0;
   const code = cause & 0x7fffffff;
   const m = h.mmu;
@@ -92,7 +137,7 @@ export function takeTrapH(h: Hart, cause: number, tval: number): boolean {
   return false;
 }
 
-function recordHostTrap(h: Hart, cause: number, tval: number, tval2: number, tinst: number, gva: boolean): void {
+function recordHostTrap(h: HHart, cause: number, tval: number, tval2: number, tinst: number, gva: boolean): void {
   h.trapCause = cause >>> 0;
   h.trapTval = tval >>> 0;
   h.trapTval2 = tval2 >>> 0;
@@ -102,7 +147,7 @@ function recordHostTrap(h: Hart, cause: number, tval: number, tval2: number, tin
 }
 
 /** Trap entry into HS-mode (V becomes 0): sepc, scause, stval, htval, htinst, hstatus. */
-export function enterHs(h: Hart, cause: number, tval: number, tval2: number, tinst: number, gva: boolean): void {
+export function enterHs(h: HHart, cause: number, tval: number, tval2: number, tinst: number, gva: boolean): void {
   const isInterrupt = (cause & CAUSE_INTERRUPT) !== 0;
   h.mmu.resValid = false;
   h.sepc = h.pc >>> 0;
@@ -131,7 +176,7 @@ export function enterHs(h: Hart, cause: number, tval: number, tval2: number, tin
  * Trap entry into VS-mode (V stays 1): vsepc, vscause, vstval, vsstatus. VS-level interrupt
  * codes 2, 6, 10 are seen by VS as 1, 5, 9.
  */
-export function enterVs(h: Hart, cause: number, tval: number): void {
+export function enterVs(h: HHart, cause: number, tval: number): void {
   const isInterrupt = (cause & CAUSE_INTERRUPT) !== 0;
   let code = cause & 0x7fffffff;
   if (isInterrupt && code < 32 && ((VS_INTERRUPTS >>> code) & 1) !== 0) code -= 1;
@@ -149,7 +194,7 @@ export function enterVs(h: Hart, cause: number, tval: number): void {
 }
 
 /** MRET with H: V becomes MPV unless MPP is M. Returns 0 or the exception code. */
-export function mretH(h: Hart): number {
+export function mretH(h: HHart): number {
   // MRET is not valid in HS-mode either, so from VS/VU too it is an illegal instruction.
   if (h.priv !== PRIV_M) return CAUSE_ILLEGAL_INSTRUCTION;
   const s = h.mstatus;
@@ -169,7 +214,7 @@ export function mretH(h: Hart): number {
 }
 
 /** SRET with H (from HS: V becomes SPV; from VS: returns within the guest). */
-export function sretH(h: Hart): number {
+export function sretH(h: HHart): number {
   if (h.virt) {
     if (h.priv === PRIV_U) return CAUSE_VIRTUAL_INSTRUCTION;
     if ((h.hstatus & HSTATUS_VTSR) !== 0) return CAUSE_VIRTUAL_INSTRUCTION;
@@ -204,7 +249,7 @@ export function sretH(h: Hart): number {
  * HS (in mideleg, not in hideleg), VS (in both). An interrupt for a more privileged target
  * is always enabled when running below it; VS-level ones are taken only at V=1.
  */
-export function pendingInterruptH(h: Hart): number {
+export function pendingInterruptH(h: HHart): number {
   const pend = h.mip & h.mie;
   if (pend === 0) return -1;
   const priv = h.priv;
