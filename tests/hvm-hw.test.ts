@@ -131,12 +131,12 @@ describe('hw mode: the H extension as KVM uses it', { timeout: 30_000 }, () => {
       world_switch: DEFAULT_COSTS.hvmHwExitNs, sbi: DEFAULT_COSTS.hvmSbiNs, guest_pf: DEFAULT_COSTS.hvmGuestPageFaultNs,
       mmio: DEFAULT_COSTS.hvmMmioNs, htinst_decode: DEFAULT_COSTS.hvmHtinstDecodeNs, insn_fetch: DEFAULT_COSTS.hvmHwInsnFetchNs,
       virt_insn: DEFAULT_COSTS.hvmVirtInsnNs, irq_inject: DEFAULT_COSTS.hvmHwInjectNs, reflect: DEFAULT_COSTS.hvmInjectNs,
-      walk: DEFAULT_COSTS.walkMemRefNs, csr: 0, priv: 0, shadow_fill: 0, wp_fault: 0,
+      walk: DEFAULT_COSTS.walkMemRefNs, walk_ref: DEFAULT_COSTS.hvmWalkRefNs, csr: 0, priv: 0, shadow_fill: 0, wp_fault: 0,
     };
     for (const r of HVM_EXIT_REASONS) expect(s.ns[r], r).toBe(s.count[r] * per[r]!);
     for (const r of ['sbi', 'guest_pf', 'mmio', 'virt_insn', 'irq_inject', 'reflect', 'walk'] as const) expect(s.count[r], r).toBeGreaterThan(0);
     // Trap-mode reasons never occur in hw mode.
-    for (const r of ['csr', 'priv', 'shadow_fill', 'wp_fault'] as const) expect(s.count[r], r).toBe(0);
+    for (const r of ['csr', 'priv', 'shadow_fill', 'wp_fault', 'walk_ref'] as const) expect(s.count[r], r).toBe(0);
     const traps = [...d.vcpus[0]!.stats.traps.values()].reduce((a, b) => a + b, 0);
     expect(s.count.world_switch).toBe(traps);
   });
