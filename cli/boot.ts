@@ -1,4 +1,4 @@
-// `pvsim boot <image>`: builds one PV domain in-process, runs it, prints its console,
+// `pvsim boot <image>`: builds one PV (or, with --type hvm, HVM) domain in-process, runs it, prints its console,
 // and exits with its shutdown reason code.
 
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
@@ -19,6 +19,9 @@ export interface BootCliOptions {
   name: string;
   maxInstructions: number;
   dmesg?: boolean;
+  /** pv (default) or hvm: an unmodified kernel on the HVM board, trap-and-emulate. */
+  type?: string;
+  shadowSync?: string;
 }
 
 export async function bootCommand(file: string, opts: BootCliOptions): Promise<number> {
@@ -36,7 +39,14 @@ export async function bootCommand(file: string, opts: BootCliOptions): Promise<n
   startLocalDom0(hv, { onConsole: (_d, bytes) => process.stdout.write(bytes) });
   let domain;
   try {
-    domain = hv.createPvDomain(image, { name: opts.name, memoryBytes: opts.memory * 1024 * 1024, cmdline: opts.cmdline }).domain;
+    const type = opts.type ?? 'pv';
+    const sync = opts.shadowSync ?? 'wp';
+    if (type !== 'pv' && type !== 'hvm') throw new BuildError(`--type must be pv or hvm, got "${type}"`);
+    if (sync !== 'wp' && sync !== 'lazy') throw new BuildError(`--shadow-sync must be wp or lazy, got "${sync}"`);
+    domain =
+      type === 'hvm'
+        ? hv.createHvmDomain(image, { name: opts.name, memoryBytes: opts.memory * 1024 * 1024, cmdline: opts.cmdline, hvm: { mode: 'trap', shadowSync: sync } })
+        : hv.createPvDomain(image, { name: opts.name, memoryBytes: opts.memory * 1024 * 1024, cmdline: opts.cmdline }).domain;
   } catch (e) {
     if (e instanceof ElfError || e instanceof BuildError || e instanceof RangeError) {
       process.stderr.write(`pvsim boot: ${file}: ${e.message}\n`);

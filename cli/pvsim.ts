@@ -36,20 +36,22 @@ program
 
 program
   .command('boot')
-  .description('boot one PV guest kernel in-process and print its console output')
-  .argument('<image>', 'PV kernel ELF (with Xen ELF notes), e.g. guests/build/hello.elf')
+  .description('boot one guest kernel (PV, or an unmodified one with --type hvm) in-process and print its console output')
+  .argument('<image>', 'kernel ELF: PV (with Xen ELF notes), e.g. guests/build/hello.elf, or with --type hvm an unmodified one, e.g. guests/build/native.elf')
   .option('--cmdline <text>', 'guest command line (start_info.cmd_line)', '')
   .option('--memory <MiB>', 'guest memory in MiB', positiveInt('--memory'), 16)
   .option('--name <name>', 'domain name', 'guest')
   .option('--max-instructions <n>', 'stop after this many guest instructions', positiveInt('--max-instructions'), 2_000_000_000)
   .option('--dmesg', 'print the hypervisor log to stderr at the end')
+  .option('--type <type>', 'pv, or hvm for an unmodified kernel on the HVM board (trap-and-emulate)', 'pv')
+  .option('--shadow-sync <policy>', 'hvm: wp or lazy shadow page tables', 'wp')
   .addHelpText(
     'after',
     "\nExit status: Xen's shutdown reason code (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog),\n" +
       '124 if --max-instructions was reached, 125 for an unreadable or invalid image, 126 if the domain\n' +
       'blocked with nothing left that could wake it.',
   )
-  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean }) => {
+  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean; type: string; shadowSync: string }) => {
     const { bootCommand } = await import('./boot.ts');
     process.exitCode = await bootCommand(image, opts);
   });

@@ -82,7 +82,7 @@ export function xlProgram(out: (s: string) => void): Command {
         }
         const cfg = parseXlCfg(text, file);
         for (const w of cfg.warnings) process.stderr.write(`warning: ${w}\n`);
-        if (cfg.type !== 'pv') throw new XlError(`${file}: type "${cfg.type}" is not supported yet (only pv)`);
+        if (cfg.type === 'pvh') throw new XlError(`${file}: type "pvh" is not supported (use "pv", or "hvm" for an unmodified kernel)`);
         let kernel: Uint8Array;
         try {
           kernel = readKernelFile(cfg.kernelPath!);
@@ -106,6 +106,8 @@ export function xlProgram(out: (s: string) => void): Command {
             onReboot: cfg.onReboot,
             onCrash: cfg.onCrash,
             devices,
+            type: cfg.type,
+            ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
           }),
           `create ${cfg.name}`,
         );
@@ -152,6 +154,27 @@ export function xlProgram(out: (s: string) => void): Command {
           cpuTimeNs: v.cpuTimeNs,
         }));
         out(formatVcpuList(rows, info.info!.nrCpus));
+      }),
+    );
+
+  xl.command('hvm-stats')
+    .description("HVM domains' exits to the hypervisor by reason: counts and the virtual time charged (pvsim's own)")
+    .argument('[domain]', 'domain name or id (default: every HVM domain)')
+    .option('--json', 'print JSON')
+    .action(
+      withPeer(async (p, dom: string | undefined, opts: { json?: boolean }) => {
+        const r = check(await p.request('hvmStats', dom ? ref(dom) : {}), 'hvm-stats');
+        const doms = r.hvmStats?.domains ?? [];
+        if (opts.json) {
+          out(`${JSON.stringify(doms.map((d) => ({ domid: d.domid, name: d.name, mode: d.mode, shadow_sync: d.shadowSync, exits: Object.fromEntries(d.exits.map((e) => [e.reason, { count: e.count, ns: e.ns }])) })), null, 2)}\n`);
+          return;
+        }
+        const lines: string[] = [];
+        for (const d of doms) {
+          lines.push(`${d.name} (${d.domid}): hvm_mode ${d.mode}, shadow_sync ${d.shadowSync}`);
+          for (const e of d.exits) lines.push(`  ${e.reason.padEnd(14)}${String(e.count).padStart(12)}${(e.ns / 1e6).toFixed(3).padStart(14)} ms`);
+        }
+        out(lines.length ? `${lines.join('\n')}\n` : 'no HVM domains\n');
       }),
     );
 

@@ -55,7 +55,8 @@ type ClientOp =
   | 'consoleRead'
   | 'consoleInput'
   | 'xenstore'
-  | 'deviceStats';
+  | 'deviceStats'
+  | 'hvmStats';
 
 export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const log = opts.log ?? (() => {});
@@ -144,6 +145,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     info: viaHypervisor('info'),
     dmesg: viaHypervisor('dmesg'),
     vcpuList: viaHypervisor('vcpuList'),
+    hvmStats: viaHypervisor('hvmStats'),
     // The PV console is dom0's (xenconsoled): served here for domains with a console ring,
     // by the hypervisor's own log otherwise.
     consoleRead: async (a) => {

@@ -34,7 +34,8 @@ import type { EventHooks } from './evtchn/hooks.ts';
 import { Pcpu, PcpuClocks } from './run/pcpu.ts';
 import { RunLoop, type RunOptions, type RunResult } from './run/loop.ts';
 import { runRealtime, type RealtimeOptions } from './run/realtime.ts';
-import { DomainLifecycle, type CreateDomainOptions } from './domain/lifecycle.ts';
+import { DomainLifecycle, type CreateDomainOptions, type HvmOptions } from './domain/lifecycle.ts';
+import type { HvmBoot } from '../xenguest/hvm_image.ts';
 import { Console } from './console.ts';
 import { Traps } from './traps.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
@@ -139,6 +140,13 @@ export class Hypervisor implements HypervisorServices {
       timers: this.timers,
       trace: this.traceBuffer,
       observers: this,
+      hvm: {
+        hv: this,
+        events: this.events,
+        costs: this.costs,
+        crashDomain: (d, why) => this.crashDomain(d, why),
+        printk,
+      },
       printk,
     });
     this.domains = this.lifecycle.domains;
@@ -206,6 +214,16 @@ export class Hypervisor implements HypervisorServices {
    */
   createPvDomain(image: Uint8Array, opts: CreateDomainOptions): { domain: Domain; layout: PvLayout } {
     return this.lifecycle.createPvDomain(image, opts);
+  }
+
+  /** Builds an HVM domain in this process (the steps dom0's builder drives: createEmptyDomain, RAM written, finishHvmBuild). */
+  createHvmDomain(image: Uint8Array, opts: CreateDomainOptions & { hvm: HvmOptions }): Domain {
+    return this.lifecycle.createHvmDomain(image, opts);
+  }
+
+  /** Ends an HVM build once its RAM is written; the domain stays paused. */
+  finishHvmBuild(d: Domain, boot: HvmBoot, hvm: HvmOptions): void {
+    this.lifecycle.finishHvmBuild(d, boot, hvm);
   }
 
   /** XEN_DOMCTL_createdomain plus populating its memory: a paused domain, no vCPU yet. */

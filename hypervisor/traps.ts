@@ -47,6 +47,13 @@ export class Traps {
     const hart = vcpu.hart;
     const cause = hart.trapCause >>> 0;
     vcpu.stats.traps.set(cause, (vcpu.stats.traps.get(cause) ?? 0) + 1);
+    if (vcpu.arch) {
+      // An HVM vCPU: its mode serves every exit (hypervisor/hvm/).
+      this.serving = `HVM exit (cause ${cause & 0x7fffffff}${cause & CAUSE_INTERRUPT ? ', interrupt' : ''})`;
+      vcpu.arch.handleExit(p);
+      this.serving = GUEST_EXECUTION;
+      return;
+    }
     if (cause === CAUSE_SUPERVISOR_ECALL) {
       vcpu.stats.hypercalls++;
       p.now += costs.hypercallNs;

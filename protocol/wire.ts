@@ -32,6 +32,11 @@ export interface CreateDomain {
   onReboot?: string;
   onCrash?: string;
   devices?: Device[];
+  /** xl.cfg type: "pv" (empty = pv) or "hvm". */
+  type?: string;
+  /** For hvm: "trap" (empty = trap) or "hw"; shadow_sync "wp" (empty = wp) or "lazy". */
+  hvmMode?: string;
+  shadowSync?: string;
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
@@ -51,6 +56,9 @@ export interface DeviceStats {
   netRxDropped: number;
 }
 export interface DeviceStatsList { domains: DeviceStats[] }
+export interface HvmExitCount { reason: string; count: number; ns: number }
+export interface HvmDomainStats { domid: number; name: string; mode: string; shadowSync: string; exits: HvmExitCount[] }
+export interface HvmStatsList { domains: HvmDomainStats[] }
 /**
  * Bytes of console output kept per domain (by the hypervisor for its own console, by dom0's
  * console backend for a guest's) for a ConsoleRead after the fact; older bytes are dropped.
@@ -112,6 +120,10 @@ export interface DomainBuild {
   storeVa: number;
   consoleVa: number;
   paused?: boolean;
+  /** HVM builds: mode and shadow policy (non-empty hvmMode = an HVM build) and the device tree's address. */
+  hvmMode?: string;
+  shadowSync?: string;
+  dtbAddr?: number;
 }
 export interface Dom0Event { port: number; timeNs?: number; pages: PageUpdate[] }
 export interface DomainSetup {
@@ -147,6 +159,7 @@ export interface RequestOps {
   consoleInput: ConsoleInput;
   xenstore: XenstoreOp;
   deviceStats: Empty;
+  hvmStats: DomainRef;
   grantMap: GrantMap;
   grantUnmap: GrantHandle;
   grantCopy: GrantCopy;
@@ -162,7 +175,7 @@ export type OpName = keyof RequestOps;
 export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
-  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
+  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
   'domainCreated', 'domainDestroyed',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
@@ -203,11 +216,12 @@ export interface ResponseResults {
   grant: GrantResult;
   emptyDomain: EmptyDomain;
   deviceStats: DeviceStatsList;
+  hvmStats: HvmStatsList;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

@@ -29,6 +29,9 @@ describe('pvsim.proto and wire.ts', () => {
       { response: { id: 2, rc: 0, domains: { domains: [{ domid: 1, name: 'g', flags: 4 | (3 << 16), totPages: 2048, maxPages: 4096, cpuTimeNs: 2 ** 40, onlineVcpus: 1, maxVcpuId: 0, weight: 256, cap: 0 }] } } },
       { response: { id: 3, rc: 0, grant: { status: -4, handle: 7, mfn: 0x80003 } } },
       { request: { id: 8, deviceStats: {} } },
+      { request: { id: 9, hvmStats: { name: 'h' } } },
+      { request: { id: 10, createDomain: { name: 'h', kernel: new Uint8Array([1]), memoryMib: 16, type: 'hvm', hvmMode: 'trap', shadowSync: 'lazy' } } },
+      { response: { id: 5, rc: 0, hvmStats: { domains: [{ domid: 1, name: 'h', mode: 'trap', shadowSync: 'wp', exits: [{ reason: 'csr', count: 2 ** 33, ns: 100 }] }] } } },
       { response: { id: 4, rc: 0, deviceStats: { domains: [{ domid: 1, vbds: 1, vbdReads: 64, vbdWrites: 64, vbdFlushes: 1, vbdErrors: 0, nets: 1, netTxPackets: 124, netTxBytes: 2 ** 33, netRxPackets: 120, netRxBytes: 101000, netRxDropped: 0 }] } } },
       { notice: { domainState: { domid: 2, name: 'x', flags: 4, totPages: 1, maxPages: 1, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 256, cap: 0 } } },
     ];

@@ -129,6 +129,8 @@ describe('xl.cfg keys', () => {
       file: '/cfg/tiny.cfg',
       name: 'tiny',
       type: 'pv',
+      hvmMode: 'trap',
+      shadowSync: 'wp',
       kernel: 'k.elf',
       kernelPath: '/cfg/k.elf',
       memoryMiB: 32,
@@ -206,10 +208,11 @@ describe('xl.cfg keys', () => {
     expect(c.warnings).toEqual(['guest.cfg:3: ignoring root= and extra= in favour of cmdline=']);
   });
 
-  it('accepts type = "hvm" without a kernel (the caller reports hvm as unsupported)', () => {
-    const c = parseXlCfg(`name = "h"\ntype = "hvm"\nvif = ['']\n`, 'h.cfg');
-    expect(c).toMatchObject({ type: 'hvm', kernel: null, kernelPath: null });
+  it('reads type = "hvm" (a kernel is required: pvsim has no firmware or bootloader)', () => {
+    const c = parseXlCfg(`name = "h"\ntype = "hvm"\nkernel = "n.elf"\nvif = ['']\n`, 'h.cfg');
+    expect(c).toMatchObject({ type: 'hvm', kernel: 'n.elf', hvmMode: 'trap', shadowSync: 'wp' });
     expect(c.vifs[0]!.type).toBe('ioemu');
+    expect(() => parseXlCfg(`name = "h"\ntype = "hvm"\n`, 'h.cfg')).toThrow(/missing required key "kernel"/);
   });
 
   it('warns when a key is set twice, and the last setting wins', () => {
@@ -695,7 +698,7 @@ describe('print -> parse round trips', () => {
 
   it('knows every key it documents', () => {
     expect([...XL_KEYS].sort()).toEqual(
-      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif'].sort(),
+      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync'].sort(),
     );
   });
 });

@@ -7,6 +7,7 @@ import type { Peer } from '../../protocol/session.ts';
 import type { RequestOps, Response } from '../../protocol/wire.ts';
 import { BuildError, planPvDomain, pvBoot, writePvBootstrap } from '../../xenguest/pv_bootstrap.ts';
 import { ElfError } from '../../xenguest/elf.ts';
+import { planHvmDomain, writeHvmImage, type HvmPlan } from '../../xenguest/hvm_image.ts';
 
 const MiB = 1024 * 1024;
 
@@ -16,6 +17,7 @@ const MiB = 1024 * 1024;
  * hypervisor refuses (rc != 0) leaves no domain: the hypervisor destroys what it made.
  */
 export async function buildDomain(hv: Peer, c: RequestOps['createDomain'], onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
+  if (c.type === 'hvm') return buildHvmDomain(hv, c, onDomain);
   let plan;
   try {
     plan = planPvDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 });
@@ -49,6 +51,56 @@ export async function buildDomain(hv: Peer, c: RequestOps['createDomain'], onDom
     storeVa: plan.layout.storeVa,
     consoleVa: plan.layout.consoleVa,
     paused: c.paused ?? false,
+  });
+  const { id: _id, ...rest } = r;
+  return rest;
+}
+
+/**
+ * An HVM domain: RAM (memory MiB at guest-physical 0x80000000, the domain's frames), the
+ * kernel loaded at its physical addresses and the device tree near the top of RAM, written
+ * here as libxl writes an ARM guest's tree; the hypervisor makes the board and vCPU 0.
+ */
+async function buildHvmDomain(hv: Peer, c: RequestOps['createDomain'], onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
+  let plan: HvmPlan;
+  try {
+    plan = planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 });
+  } catch (e) {
+    if (e instanceof BuildError || e instanceof ElfError) return { rc: -22, error: e.message };
+    throw e;
+  }
+  const created = await hv.request('domainCreateEmpty', {
+    name: c.name,
+    nrPages: plan.nrPages,
+    weight: c.weight || 0,
+    cap: c.cap || 0,
+    maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
+  });
+  const e = created.emptyDomain;
+  if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };
+  onDomain?.(e.domid);
+  const p2m = Uint32Array.from(e.p2m);
+  const pages = new Map<number, Uint8Array>();
+  writeHvmImage(plan, (pfn) => {
+    let page = pages.get(pfn);
+    if (!page) pages.set(pfn, (page = new Uint8Array(4096)));
+    return page;
+  });
+  const r = await hv.request('domainBuild', {
+    domid: e.domid,
+    pages: [...pages].map(([pfn, data]) => ({ mfn: p2m[pfn]!, offset: 0, data })),
+    entry: plan.entry,
+    startInfoVa: 0,
+    stackTop: 0,
+    l2Mfn: 0,
+    vcpus: plan.vcpus,
+    virtBase: 0,
+    storeVa: 0,
+    consoleVa: 0,
+    paused: c.paused ?? false,
+    hvmMode: c.hvmMode || 'trap',
+    shadowSync: c.shadowSync || 'wp',
+    dtbAddr: plan.dtbAddr,
   });
   const { id: _id, ...rest } = r;
   return rest;

@@ -11,6 +11,7 @@ import type { CreateDomain, Device } from '../../protocol/wire.ts';
 import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
 import { XEN_LEGACY_MAX_VCPUS } from '../../protocol/xen/shared_info.ts';
 import { MAX_KERNEL_BYTES } from '../../xenguest/kernel_file.ts';
+import { HVM_MAX_MEMORY_BYTES, HVM_MODES, SHADOW_SYNCS } from '../../xenguest/hvm_image.ts';
 
 export class CreateRequestError extends Error {
   override readonly name = 'CreateRequestError';
@@ -133,6 +134,33 @@ export function cmdlineProblem(cmdline: string): string | null {
   return null;
 }
 
+/** Domain types a create request may ask for (xl.cfg type=); pvh is xl's but not pvsim's. */
+export const DOMAIN_TYPES = ['pv', 'hvm'] as const;
+
+/** Why `t` cannot be a domain's type, or null. */
+export function domainTypeProblem(t: string): string | null {
+  if ((DOMAIN_TYPES as readonly string[]).includes(t)) return null;
+  if (t === 'pvh') return 'type "pvh" is not supported (use "pv", or "hvm" for an unmodified kernel)';
+  return `unknown type ${q(t)}; expected one of ${DOMAIN_TYPES.join(', ')}`;
+}
+
+/** Why `m` cannot be an HVM domain's hvm_mode ("trap" or "hw"), or null. */
+export function hvmModeProblem(m: string): string | null {
+  if (!(HVM_MODES as readonly string[]).includes(m)) return `unknown hvm_mode ${q(m)}; expected one of ${HVM_MODES.join(', ')}`;
+  return null;
+}
+
+/** Why `s` cannot be an HVM domain's shadow_sync, or null. */
+export function shadowSyncProblem(s: string): string | null {
+  return (SHADOW_SYNCS as readonly string[]).includes(s) ? null : `unknown shadow_sync ${q(s)}; expected one of ${SHADOW_SYNCS.join(', ')}`;
+}
+
+/** Why `mib` cannot be an HVM domain's memory (RAM from 0x80000000 must end below 4 GiB), or null. */
+export function hvmMemoryProblem(mib: number): string | null {
+  const max = HVM_MAX_MEMORY_BYTES / 2 ** 20;
+  return mib <= max ? null : `${mib} MiB does not fit an HVM domain: its RAM starts at 0x80000000, so at most ${max} MiB`;
+}
+
 /** Why `a` is not an on_poweroff / on_reboot / on_crash action, or null. */
 export function actionProblem(a: string): string | null {
   return (XL_ACTIONS as readonly string[]).includes(a) ? null : `unknown action ${q(a)}; expected one of ${XL_ACTIONS.join(', ')}`;
@@ -213,6 +241,18 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
   if (c.cap) check('cap', capProblem(c.cap, vcpus));
   for (const [key, v] of [['on_poweroff', c.onPoweroff], ['on_reboot', c.onReboot], ['on_crash', c.onCrash]] as const) {
     if (v) check(key, actionProblem(v));
+  }
+  // An empty type is pv (older clients); hvm_mode and shadow_sync belong to hvm domains.
+  const type = c.type || 'pv';
+  check('type', domainTypeProblem(type));
+  if (type === 'hvm') {
+    check('hvm_mode', hvmModeProblem(c.hvmMode || 'trap'));
+    check('shadow_sync', shadowSyncProblem(c.shadowSync || 'wp'));
+    check('memory', hvmMemoryProblem(c.memoryMib));
+    if ((c.devices ?? []).length > 0) fail('devices: an hvm domain has no disks or vifs yet (they come with the device model)');
+  } else {
+    if (c.hvmMode) fail(`hvm_mode: applies to type "hvm" domains only (this one is ${q(type)})`);
+    if (c.shadowSync) fail(`shadow_sync: applies to type "hvm" domains only (this one is ${q(type)})`);
   }
 
   const devices = c.devices ?? [];

@@ -18,6 +18,8 @@
 
 import type { Hypervisor } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
+import { HVM_BOARD, HVM_MODES, SHADOW_SYNCS, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
+import { checkHvmMode, HvmModeUnavailable } from '../hvm/index.ts';
 import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate } from '../../protocol/wire.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
 import { clearPending } from '../evtchn/two_level.ts';
@@ -62,6 +64,25 @@ interface MappedFrame {
   readonly stored: SpanSet;
 }
 
+/** A request's hvm_mode (empty = trap; "trap" or "hw"); anything else is refused. */
+function hvmModeOf(m: string | undefined): HvmMode {
+  const mode = m || 'trap';
+  if (!(HVM_MODES as readonly string[]).includes(mode)) throw refuse('EINVAL', `unknown hvm_mode "${mode}" (trap or hw)`);
+  try {
+    checkHvmMode(mode as HvmMode);
+  } catch (e) {
+    if (e instanceof HvmModeUnavailable) throw refuse('EOPNOTSUPP', e.message);
+    throw e;
+  }
+  return mode as HvmMode;
+}
+
+function shadowSyncOf(s: string | undefined): ShadowSync {
+  const sync = s || 'wp';
+  if (!(SHADOW_SYNCS as readonly string[]).includes(sync)) throw refuse('EINVAL', `unknown shadow_sync "${sync}" (wp or lazy)`);
+  return sync as ShadowSync;
+}
+
 export class ControlService {
   /** Domain 0: dom0's ports and grant mappings are its. */
   readonly control: Domain;
@@ -103,6 +124,23 @@ export class ControlService {
   createDomain(c: CreateDomain): Domain {
     this.checkNewName(c.name);
     if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) throw refuse('EINVAL', `memory ${c.memoryMib} MiB out of range`);
+    if (c.type === 'hvm') {
+      const mode = hvmModeOf(c.hvmMode);
+      const sync = shadowSyncOf(c.shadowSync);
+      const domain = this.hv.createHvmDomain(c.kernel, {
+        name: c.name,
+        memoryBytes: c.memoryMib * 1024 * 1024,
+        cmdline: c.cmdline ?? '',
+        vcpus: c.vcpus || 1,
+        weight: c.weight || undefined,
+        cap: c.cap || undefined,
+        hvm: { mode, shadowSync: sync },
+      });
+      if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
+      if (!c.paused) this.hv.unpause(domain);
+      return domain;
+    }
+    if (c.type && c.type !== 'pv') throw refuse('EINVAL', `type "${c.type}" is not supported (pv or hvm)`);
     const { domain } = this.hv.createPvDomain(c.kernel, {
       name: c.name,
       memoryBytes: c.memoryMib * 1024 * 1024,
@@ -151,7 +189,15 @@ export class ControlService {
       throw refuse('EINVAL', `vcpus must be 1..${MAX_VIRT_CPUS}`);
     }
     try {
-      hv.finishBuild(d, { entry: b.entry, startInfoVa: b.startInfoVa, stackTop: b.stackTop, l2Mfn: b.l2Mfn, vcpus: b.vcpus || 1 }, b);
+      if (b.hvmMode) {
+        // An HVM build: RAM written by dom0's builder; the board and vCPU 0 made here.
+        const dtbAddr = b.dtbAddr ?? 0;
+        const ramEnd = HVM_BOARD.ramBase + d.nrPages * PAGE_SIZE;
+        if (!(dtbAddr >= HVM_BOARD.ramBase && dtbAddr < ramEnd) || !(b.entry >= HVM_BOARD.ramBase && b.entry < ramEnd)) {
+          throw new Error(`entry 0x${(b.entry >>> 0).toString(16)} and device tree 0x${dtbAddr.toString(16)} must lie in guest RAM`);
+        }
+        hv.finishHvmBuild(d, { entry: b.entry, dtbAddr, vcpus: b.vcpus || 1 }, { mode: hvmModeOf(b.hvmMode), shadowSync: shadowSyncOf(b.shadowSync) });
+      } else hv.finishBuild(d, { entry: b.entry, startInfoVa: b.startInfoVa, stackTop: b.stackTop, l2Mfn: b.l2Mfn, vcpus: b.vcpus || 1 }, b);
     } catch (e) {
       hv.destroyDomain(d);
       throw refuse('EINVAL', `domain ${d.name} cannot start: ${(e as Error).message}`);

@@ -499,6 +499,18 @@ export class Hart {
     const acc = access === 'r' ? ACCESS_READ : access === 'w' ? ACCESS_WRITE : ACCESS_EXEC;
     const virt = opts?.virt ?? this.virt;
     va >>>= 0;
+    // A host's software walk is not the hart's: keep it out of the walk-reference counters.
+    const refs = this.mmu.walkRefs;
+    const refs2 = this.mmu.walker.refs;
+    try {
+      return this.translateUncounted(va, acc, p, virt);
+    } finally {
+      this.mmu.walkRefs = refs;
+      this.mmu.walker.refs = refs2;
+    }
+  }
+
+  private translateUncounted(va: number, acc: typeof ACCESS_READ | typeof ACCESS_WRITE | typeof ACCESS_EXEC, p: number, virt: boolean): number {
     let pa: number;
     if (virt) {
       // Two-stage walk as VS (priv S) or VU (priv U), with vsatp, hgatp and vsstatus.

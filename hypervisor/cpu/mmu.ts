@@ -129,8 +129,13 @@ export class Mmu {
   private readonly hart: MmuHart;
   /** TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused), then 4 = VU, 5 = VS. */
   readonly sets: TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
-  /** The two-stage (V=1) walker. */
+  /** The two-stage (V=1) walker (its `refs` counts the references of two-stage walks). */
   readonly walker: TwoStageWalker;
+  /**
+   * Memory references (PTE reads) made by Sv32 walks at V=0, for a host's cost accounting.
+   * Counted on the TLB-miss path only; the fast path never touches it.
+   */
+  walkRefs = 0;
   /** `mem.generation` the sets were filled under. */
   gen: number;
   /** Result of the last slow-path access: exception cause, or -1 if it completed. */
@@ -220,6 +225,7 @@ export class Mmu {
     for (;;) {
       const index = level === 1 ? va >>> 22 : (va >>> 12) & 0x3ff;
       pteAddr = table + index * 4;
+      this.walkRefs++;
       if (pteAddr >= mem.paLimit) return WALK_ACCESS_FAULT;
       words = mem.words[pfnOf(pteAddr)] ?? null;
       if (words === null || (mem.regions.length !== 0 && mem.findMmio(pteAddr))) return WALK_ACCESS_FAULT;

@@ -18,6 +18,7 @@ export interface DomainInfo extends WireDomainInfo {
 export function domainInfo(hv: HypervisorServices, d: Domain): DomainInfo {
   let flags = 0;
   if (d.state === 'dying') flags |= XEN_DOMINF.dying;
+  if (d.hvm) flags |= XEN_DOMINF.hvm_guest; // as Xen marks HVM domains (XEN_DOMINF_hvm_guest)
   if (d.state === 'paused') flags |= XEN_DOMINF.paused;
   if (d.state === 'shutdown' || d.state === 'crashed') {
     flags |= XEN_DOMINF.shutdown;

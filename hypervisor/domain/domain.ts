@@ -25,6 +25,25 @@ export interface VcpuStats {
   instructions: number;
 }
 
+/**
+ * A vCPU's architecture part when it is not PV (an HVM vCPU: hypervisor/hvm/vcpu.ts). The
+ * run loop calls `enter` before each run of the hart (interrupt injection) and traps.ts
+ * hands it every host trap instead of the PV trap path.
+ */
+export interface VcpuArch {
+  enter(clock: { now: number }): void;
+  handleExit(clock: { now: number }): void;
+}
+
+/** A domain's HVM part (hypervisor/hvm/board.ts): torn down with the domain. */
+export interface DomainArch {
+  readonly kind: 'hvm';
+  /** Frees what the hypervisor holds for it (shadow tables, timers). */
+  destroy(): void;
+  /** A pending event channel port of this domain (the console ring's, from dom0). */
+  onEvent(port: number): void;
+}
+
 export class Vcpu {
   readonly stats: VcpuStats = { hypercalls: 0, traps: new Map(), events: 0, instructions: 0 };
   /** Brought up (VCPUOP_up, or vCPU 0 at build); a down vCPU is RUNSTATE_offline. */
@@ -48,6 +67,8 @@ export class Vcpu {
   initialised = false;
   /** SCHEDOP_poll in progress: the ports watched and the time-out. */
   poll: { ports: number[]; timeout: TimedEvent | null } | null = null;
+  /** Non-null for an HVM vCPU: runs before each quantum and serves its exits. */
+  arch: VcpuArch | null = null;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
 }
 
@@ -90,6 +111,8 @@ export class Domain {
   /** Grant table (gnttabInit); null until set up. */
   gnttab: DomainGnttab | null = null;
   startInfoVa = 0;
+  /** Non-null for an HVM domain (its board and virtualization mode). */
+  hvm: DomainArch | null = null;
   /** Bytes the guest wrote with CONSOLEIO_write that have not formed a full line yet. */
   consolePartial = '';
 

@@ -21,6 +21,9 @@ import type { VcpuTimers } from '../time/vcpu_timer.ts';
 import type { PcpuClocks } from '../run/pcpu.ts';
 import { TRC, type TraceBuffer } from '../trace/trace.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
+import { hvmBoot, planHvmDomain, writeHvmImage, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
+import { checkHvmMode, createHvmArch, type HvmDeps } from '../hvm/index.ts';
+import type { GuestPagingFactory } from '../hvm/paging.ts';
 
 /** vCPUs of the dom0 process (Xen's dom0_max_vcpus; pvsim's dom0 is one Node.js thread). */
 export const DOM0_VCPUS = 1;
@@ -40,6 +43,14 @@ export interface CreateDomainOptions {
   cap?: number;
   /** Devices dom0 is to announce in XenStore before the domain runs. */
   devices?: readonly Device[];
+}
+
+/** An HVM domain's virtualization choices (xl.cfg's hvm_mode and shadow_sync). */
+export interface HvmOptions {
+  mode: HvmMode;
+  shadowSync: ShadowSync;
+  /** Guest paging for trap mode (tests); default: the shadow code. */
+  paging?: GuestPagingFactory;
 }
 
 /** Who hears of life-cycle steps; read at each step, so they may be set at any time. */
@@ -62,6 +73,8 @@ export interface LifecycleDeps {
   readonly timers: VcpuTimers;
   readonly trace: TraceBuffer;
   readonly observers: DomainObservers;
+  /** What an HVM domain's board needs of the core. */
+  readonly hvm: HvmDeps;
   printk(line: string): void;
 }
 
@@ -101,6 +114,46 @@ export class DomainLifecycle {
       throw e;
     }
     return { domain: d, layout: plan.layout };
+  }
+
+  /**
+   * Builds an HVM domain in this process: RAM at 0x80000000 (the domain's frames), the
+   * kernel at its physical addresses and the device tree written into it, then the board
+   * and vCPU 0 at the entry (finishHvmBuild). The same steps dom0's builder drives.
+   */
+  createHvmDomain(image: Uint8Array, opts: CreateDomainOptions & { hvm: HvmOptions }): Domain {
+    checkHvmMode(opts.hvm.mode, opts.hvm.paging);
+    const cmdline = opts.cmdline ?? '';
+    // The command line goes into the device tree, so {domid}-style substitution needs the id first.
+    const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE) });
+    d.dom0Devices = opts.devices ?? [];
+    try {
+      const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus });
+      writeHvmImage(plan, (pfn) => this.hv.frames.frameStorage(d.p2m[pfn]!));
+      this.finishHvmBuild(d, hvmBoot(plan), opts.hvm);
+    } catch (e) {
+      this.destroy(d);
+      throw e;
+    }
+    return d;
+  }
+
+  /**
+   * Ends an HVM build once RAM is written: the console and store rings (hypervisor pages of
+   * the domain, outside its guest-physical space, as Xen's HVM "special pages"), the board,
+   * the vCPUs; the domain stays paused. Tells dom0 (onDomainCreated).
+   */
+  finishHvmBuild(d: Domain, boot: HvmBoot, hvm: HvmOptions): void {
+    const frames = this.hv.frames;
+    d.storeMfn = frames.alloc(d.domid);
+    d.consoleMfn = frames.alloc(d.domid);
+    frames.frameStorage(d.storeMfn).fill(0);
+    frames.frameStorage(d.consoleMfn).fill(0);
+    createHvmArch(d, this.deps.hvm, { mode: hvm.mode, shadowSync: hvm.shadowSync, boot, paging: hvm.paging });
+    for (const v of d.vcpus) this.deps.sched.insertVcpu(v);
+    this.deps.trace.record(this.deps.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
+    this.deps.printk(`d${d.domid}: built HVM domain "${d.name}" (${hvm.mode}, shadow ${hvm.shadowSync}), ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
+    this.observers.onDomainCreated?.(d);
   }
 
   /**
@@ -210,6 +263,7 @@ export class DomainLifecycle {
     }
     // dom0's backends let go of the domain's pages and ports before they are freed.
     this.observers.onDomainDestroyed?.(domain);
+    domain.hvm?.destroy(); // shadow tables and timers, before the frames go
     this.observers.eventHooks?.destroyDomain(domain);
     mmDestroyDomain(this.hv, domain); // frames still mapped by others go when those mappings do
     this.hv.unwatchFrame(domain.sharedInfoMfn);

@@ -200,6 +200,8 @@ export class RunLoop {
       const before = hart.instret;
       hart.timeSource = () => p.now + (hart.instret - before) * ins;
       try {
+        // An HVM vCPU takes a virtual interrupt now if it can (its mode injects it).
+        v.arch?.enter(p);
         const why = this.engine.run(hart, budget);
         const ran = hart.instret - before;
         this.totalInstructions += ran;

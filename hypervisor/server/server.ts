@@ -14,6 +14,7 @@ import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { RUNSTATES } from '../domain/domain.ts';
 import { serve, type Peer } from '../../protocol/session.ts';
 import { Dom0Bridge } from './dom0_bridge.ts';
+import { hvmDomainStats } from '../hvm/index.ts';
 import { CONSOLE_LOG_BYTES, dispatchRequest, type DomainRef, type OpTable, type Request, type Response, type DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
@@ -196,6 +197,14 @@ export class HypervisorServer {
       },
       info: () => ({ rc: 0, info: svc.physinfo() }),
       dmesg: () => ({ rc: 0, lines: { lines: [...hv.dmesg()] } }),
+      hvmStats: (ref) => {
+        const one = (d: Domain) => {
+          const st = hvmDomainStats(d);
+          return st ? [st] : [];
+        };
+        if (!ref.name && !ref.domid) return { rc: 0, hvmStats: { domains: [...hv.domains.values()].flatMap(one) } };
+        return this.onDomain(svc, ref, false, (d) => (d.hvm ? { rc: 0, hvmStats: { domains: one(d) } } : { rc: -XEN_ERRNO.EINVAL, error: `${d.name} is not an HVM domain` }));
+      },
       vcpuList: (ref) => {
         if (!ref.name && !ref.domid) return { rc: 0, vcpus: { vcpus: [...hv.domains.values()].flatMap((d) => this.vcpus(d)) } };
         return this.onDomain(svc, ref, false, (d) => ({ rc: 0, vcpus: { vcpus: this.vcpus(d) } }));

@@ -26,6 +26,42 @@ export interface CostModel {
   grantCopyNsPerByte: number;
   /** From a notification to dom0 until its daemon acts on it (dom0 scheduled, upcall, handler). */
   dom0DispatchNs: number;
+  // ---- HVM exits (hypervisor/hvm/): what each kind of exit costs on top of the exit itself ----
+  /** Guest -> hypervisor -> guest for one HVM exit: the world switch every exit pays. */
+  hvmExitNs: number;
+  /** Emulating one CSR instruction (decode from the trapped bits, privilege and WARL rules). */
+  hvmCsrNs: number;
+  /** Emulating sret, wfi or sfence.vma (mode switch, shadow activation or invalidation). */
+  hvmPrivNs: number;
+  /** Serving one SBI call (extension dispatch and the call itself). */
+  hvmSbiNs: number;
+  /** A shadow fill: validating the guest's entry and writing one shadow PTE (the walk's references are hvmWalkRefNs each). */
+  hvmShadowFillNs: number;
+  /** One memory reference of a software walk of the guest's page tables (Sv32: 2 per walk). */
+  hvmWalkRefNs: number;
+  /** A write-protect fault: the guest PTE write emulated and its shadow entry updated. */
+  hvmWpFaultNs: number;
+  /** An MMIO access emulated by a device in the hypervisor (decode, device, write-back). */
+  hvmMmioNs: number;
+  /** Reading the trapping instruction from guest memory through the shadow (a software walk and a load). */
+  hvmInsnFetchNs: number;
+  /** Injecting or reflecting a trap into the guest kernel (sepc, scause, stval, sstatus, pc). */
+  hvmInjectNs: number;
+  // ---- hardware-assisted HVM (hvm_mode = "hw", hypervisor/hvm/hw_mode.ts) ----
+  /** A trap from VS/VU into HS and the return (sret with SPV): the world switch of every hw exit. */
+  hvmHwExitNs: number;
+  /** A guest-page fault exit: GPA from htval/stval, p2m lookup, dispatch (MMIO or the guest's fault). */
+  hvmGuestPageFaultNs: number;
+  /** A virtual-instruction exit: decode and emulate (wfi, a trapped counter read) or convert to illegal. */
+  hvmVirtInsnNs: number;
+  /** Decoding an MMIO access from htinst's transformed instruction (no guest memory read). */
+  hvmHtinstDecodeNs: number;
+  /** Reading the trapping instruction through the guest's two-stage translation (HLVX) when htinst is 0. */
+  hvmHwInsnFetchNs: number;
+  /** Making a virtual interrupt pending in hvip at guest entry (VSSIP, VSTIP, VSEIP). */
+  hvmHwInjectNs: number;
+  /** One memory reference of a page walk on a TLB miss of an HVM guest (Sv32: 2; Sv32 over Sv32x4: up to 8). */
+  walkMemRefNs: number;
 }
 
 export const DEFAULT_COSTS: Readonly<CostModel> = {
@@ -66,6 +102,76 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // dom0's kernel and then its user-space daemon (xenstored, xenconsoled), each a few
   // microseconds on the hardware Barham et al. (SOSP 2003) describe. 10,000 ns.
   dom0DispatchNs: 10_000,
+  // A trap-and-emulate exit saves and restores the guest's 31 registers and dispatches on
+  // the cause: the path a null hypercall takes (hypercallNs above; Dall et al., ISCA 2016,
+  // table 3, measure Xen on ARM's at 376 cycles). 300 ns, charged once per exit.
+  hvmExitNs: 300,
+  // An estimate, not a measurement: the CSR number and registers come from the trapped
+  // instruction (the hart writes it to mtval on an illegal-instruction trap, as the
+  // privileged spec allows), then privilege checks and WARL masks: about 100 instructions,
+  // the shape of KVM RISC-V's kvm_riscv_vcpu_csr_return path. 100 ns.
+  hvmCsrNs: 100,
+  // An estimate: sret/wfi/sfence.vma emulation is a status update plus a shadow root
+  // switch or invalidation call, about twice a CSR's work. 200 ns.
+  hvmPrivNs: 200,
+  // An estimate: KVM's kvm_riscv_vcpu_sbi_ecall looks up the extension and runs a short
+  // handler; 200 instructions. 200 ns.
+  hvmSbiNs: 200,
+  // Adams & Agesen (ASPLOS 2006, sec. 5) find hidden page faults the dominant cost of a
+  // software VMM; besides the guest walk (charged by reference below) a fill is checks and
+  // one shadow PTE write: an estimate of 400 instructions. 400 ns.
+  hvmShadowFillNs: 400,
+  // Bhargava et al. (ASPLOS 2008) count a walk by its memory references (Sv32: 2); each
+  // reference the hypervisor's software walk makes is charged as a cache hit at the L2 of
+  // a 1 GHz in-order core, about 20 cycles (Hennessy & Patterson, 6th ed., fig. 2.3's
+  // L2 latencies). An estimate. 20 ns.
+  hvmWalkRefNs: 20,
+  // Adams & Agesen (ASPLOS 2006, sec. 5, "PTE writes"): a traced PTE write costs a fault,
+  // decoding and emulating the store and updating the shadow; we charge it above a fill
+  // for the decode and the shadow lookup. An estimate. 800 ns.
+  hvmWpFaultNs: 800,
+  // An estimate: decode, a device register access in the hypervisor and the write-back to
+  // the destination register; of the order of a CSR emulation plus a device call. 400 ns.
+  hvmMmioNs: 400,
+  // Reading the faulting instruction: a 2-reference software walk of the shadow plus a
+  // load, as KVM reads it with an unprivileged load when htinst gives nothing (Linux
+  // arch/riscv/kvm/vcpu_insn.c). An estimate. 50 ns.
+  hvmInsnFetchNs: 50,
+  // Writing the guest's trap state and redirecting its pc: trapReflectNs less the exit it
+  // includes (400 - 300). 100 ns.
+  hvmInjectNs: 100,
+  // Dall et al. (ISCA 2016, table 3) measure the round trip of a hardware-assisted exit in
+  // a type-1 hypervisor (Xen on ARM, which saves only the GPRs and dispatches) at 376
+  // cycles. The H extension's trap into HS-mode is the same shape: hardware saves the
+  // trap state (sepc, scause, stval, htval, htinst, hstatus.SPV) and the VS CSRs stay in
+  // place, so the hypervisor saves and restores the 31 GPRs (KVM's __kvm_riscv_switch_to).
+  // 376 ns at 1 GHz.
+  hvmHwExitNs: 376,
+  // An estimate: KVM's gstage_page_fault reads htval and stval, looks up the memslot and
+  // dispatches to MMIO emulation; about 150 instructions before the device. 150 ns.
+  hvmGuestPageFaultNs: 150,
+  // An estimate: KVM's kvm_riscv_vcpu_virtual_insn matches the trapped bits (in stval)
+  // against a short table and runs the handler (wfi, a counter CSR): a CSR emulation's
+  // work (hvmCsrNs). 100 ns.
+  hvmVirtInsnNs: 100,
+  // An estimate: htinst was read at the exit; decoding its fields is a few dozen
+  // instructions. 20 ns.
+  hvmHtinstDecodeNs: 20,
+  // KVM reads the instruction with HLVX.HU under a temporary trap vector
+  // (kvm_riscv_vcpu_unpriv_read in Linux arch/riscv/kvm/vcpu_exit.c): a nested walk of up
+  // to 8 references (walkMemRefNs each) and the load, plus the vector swap. An estimate.
+  // 100 ns.
+  hvmHwInsnFetchNs: 100,
+  // An estimate: KVM's kvm_riscv_vcpu_flush_interrupts folds pending bits into hvip with one
+  // CSR write at entry; the hardware delivers the interrupt. 20 ns.
+  hvmHwInjectNs: 20,
+  // Bhargava et al. (ASPLOS 2008) count a walk's memory references: Sv32 needs 2, and a
+  // nested walk of an n-level guest table over an m-level host table (n+1)(m+1)-1, so
+  // Sv32 over Sv32x4 needs up to 8. Each reference is charged as a cache hit in the data
+  // cache hierarchy, not DRAM (walks mostly hit, Bhargava et al. sec. 3): about 10 cycles
+  // for an L2 hit on a simple in-order core (Hennessy & Patterson, Computer Architecture,
+  // 6th ed., ch. 2). An estimate. 10 ns per reference.
+  walkMemRefNs: 10,
 };
 
 export function costModel(overrides: Partial<CostModel> = {}): CostModel {

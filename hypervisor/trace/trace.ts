@@ -16,6 +16,8 @@ export const TRC = {
   SCHED_S_TIMER_FN: 0x0002_800b,
   MEM_PAGE_GRANT_MAP: 0x0010_f001,
   MEM_PAGE_GRANT_UNMAP: 0x0010_f002,
+  /** Xen's TRC_HVM_VMEXIT: an HVM vCPU's exit (domid, vcpu, cause, tval). */
+  HVM_VMEXIT: 0x0008_2002,
   PV_HYPERCALL: 0x0020_1001,
   PV_TRAP: 0x0020_1003,
   /** pvsim's class (Xen does not use 0x0100f000). */

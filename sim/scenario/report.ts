@@ -33,6 +33,8 @@ export function formatReport(r: ScenarioResult): string {
     `scenario ${r.name}: ${r.domains.length} domains, ${r.pcpus} pCPU(s), scheduler ${r.scheduler}, seed ${r.seed}, ${formatDuration(r.until)} virtual`,
     line(head),
     ...rows.map(line),
+    // HVM domains: exits by reason (the counts; virtual ns in the JSON report).
+    ...r.domains.filter((d) => d.hvm).map((d) => `hvm d${d.domid} ${d.name} (${d.hvm!.mode}, shadow ${d.hvm!.shadow_sync}): ` + Object.entries(d.hvm!.exits).map(([k, n]) => `${k}=${n}`).join(' ')),
     `trace-hash: ${r.traceHash}`,
   ].join('\n');
 }

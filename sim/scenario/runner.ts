@@ -6,6 +6,7 @@ import { KernelFileError, readKernelFile } from '../../xenguest/kernel_file.ts';
 import { Hypervisor, type SchedulerName } from '../../hypervisor/hypervisor.ts';
 import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
+import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import { domainConfig, instanceName, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
@@ -27,7 +28,16 @@ export interface DomainReport {
   hypercalls: number;
   events: number;
   traps: number;
+  /** For an HVM domain: its mode, shadow policy and exits by reason (counts and virtual ns). */
+  hvm?: HvmDomainReport;
   console: string;
+}
+
+export interface HvmDomainReport {
+  mode: string;
+  shadow_sync: string;
+  exits: Record<string, number>;
+  exit_ns: Record<string, number>;
 }
 
 export interface ScenarioResult {
@@ -193,7 +203,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       const kernel = image(cfg);
       try {
         validateCreateDomain(
-          { name, kernel, cmdline: cfg.cmdline, memoryMib: cfg.memoryMiB, maxmemMib: cfg.maxmemMiB, vcpus: cfg.vcpus, weight: cfg.weight, cap: cfg.cap, devices },
+          {
+            name, kernel, cmdline: cfg.cmdline, memoryMib: cfg.memoryMiB, maxmemMib: cfg.maxmemMiB, vcpus: cfg.vcpus, weight: cfg.weight, cap: cfg.cap, devices,
+            type: cfg.type,
+            ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
+          },
           machineMiB,
         );
       } catch (e) {
@@ -202,7 +216,18 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       }
       let d: Domain;
       try {
-        d = hv.createPvDomain(kernel, {
+        d = cfg.type === 'hvm'
+          ? hv.createHvmDomain(kernel, {
+              devices,
+              name,
+              memoryBytes: cfg.memoryMiB * 1024 * 1024,
+              cmdlineFor: (domid) => cfg.cmdline.replaceAll('{domid}', String(domid)),
+              vcpus: cfg.vcpus,
+              weight: cfg.weight,
+              cap: cfg.cap,
+              hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync },
+            })
+          : hv.createPvDomain(kernel, {
           devices,
           name,
           memoryBytes: cfg.memoryMiB * 1024 * 1024,
@@ -221,6 +246,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     }
   });
   return { hv, seed, until, consoles, dom0, failure };
+}
+
+function hvmReport(d: Domain): HvmDomainReport {
+  const b = d.hvm as HvmBoard;
+  return { mode: b.mode, shadow_sync: b.shadowSync, exits: { ...b.stats.count }, exit_ns: { ...b.stats.ns } };
 }
 
 function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {
@@ -254,6 +284,7 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       hypercalls,
       events,
       traps,
+      ...(d.hvm ? { hvm: hvmReport(d) } : {}),
       console: consoles.get(d) ?? '',
     });
   }

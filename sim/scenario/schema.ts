@@ -49,6 +49,11 @@ export const DomainSpec = z
     disk: z.array(z.string()).max(CREATE_LIMITS.maxDevices).default([]),
     /** xl.cfg vif specs ('mac=00:16:3e:00:00:01,bridge=xenbr0'); no mac: one from the name. */
     vif: z.array(z.string()).max(CREATE_LIMITS.maxDevices).default([]),
+    /** xl.cfg type= ("pv" or "hvm"). */
+    type: z.string().optional(),
+    /** xl.cfg hvm_mode= ("trap" or "hw") and shadow_sync= ("wp" or "lazy"), for type "hvm". */
+    hvm_mode: z.string().optional(),
+    shadow_sync: z.string().optional(),
     // --- scenario only ---
     /** How many alike domains to create; names get -1, -2, ... */
     count: z.number().int().min(1).max(10000).default(1),
@@ -94,6 +99,9 @@ const XL_FIELDS = {
   cap: 'cap',
   disk: 'disk',
   vif: 'vif',
+  type: 'type',
+  hvm_mode: 'hvm_mode',
+  shadow_sync: 'shadow_sync',
 } as const satisfies Partial<Record<keyof DomainSpecT, string>>;
 
 /** One copy of a domain spec: its name, its index (1..count), the value of {seed}. */

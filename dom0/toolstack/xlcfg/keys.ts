@@ -14,6 +14,9 @@ import {
   capProblem,
   cmdlineProblem,
   CREATE_LIMITS,
+  hvmMemoryProblem,
+  hvmModeProblem,
+  shadowSyncProblem,
   domainNameProblem,
   maxmemProblem,
   memoryProblem,
@@ -25,6 +28,7 @@ import {
 import { parseCLong, q, XlCfgError, XlSpecError, type XlCfgSettings, type XlSetting, type XlValue } from './syntax.ts';
 import { parseDiskSpec, type XlDisk } from './disk.ts';
 import { parseVifSpec, VIF_DEFAULTS, type XlDomainType, type XlVif } from './vif.ts';
+import type { HvmMode, ShadowSync } from '../../../xenguest/hvm_image.ts';
 
 /** What to do when the domain shuts down for a given reason (xl.cfg's on_* keys); the toolstack checks the same list. */
 export { XL_ACTIONS, type XlAction };
@@ -33,6 +37,9 @@ export interface XlConfig {
   file: string;
   name: string;
   type: XlDomainType;
+  /** For type = "hvm": how the CPU is virtualized and how shadow page tables follow the guest's. */
+  hvmMode: HvmMode;
+  shadowSync: ShadowSync;
   /** The kernel as written and resolved against the cfg file's directory; null only for hvm. */
   kernel: string | null;
   kernelPath: string | null;
@@ -60,6 +67,8 @@ export interface XlConfig {
 
 export const XL_DEFAULTS = {
   type: 'pv' as XlDomainType,
+  hvmMode: 'trap' as HvmMode,
+  shadowSync: 'wp' as ShadowSync,
   /** libxl's default when neither memory nor maxmem is given. */
   memoryMiB: 32,
   vcpus: 1,
@@ -98,6 +107,8 @@ export const XL_KEYS = [
   'on_crash',
   'on_watchdog',
   'on_soft_reset',
+  'hvm_mode',
+  'shadow_sync',
 ] as const;
 
 /** Keys of xl.cfg(5) that pvsim does not implement: named as such rather than "unknown". */
@@ -199,6 +210,12 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     if (typeA.text !== 'pv' && typeA.text !== 'pvh' && typeA.text !== 'hvm') fail(typeA.s, `expected "pv", "pvh" or "hvm", got ${q(typeA.text)}`);
     type = typeA.text as XlDomainType;
   }
+  // hvm_mode and shadow_sync: an HVM domain's; the toolstack's rules (validate.ts).
+  const hvmModeA = atom('hvm_mode');
+  const shadowSyncA = atom('shadow_sync');
+  for (const a of [hvmModeA, shadowSyncA]) if (a && type !== 'hvm') fail(a.s, `applies to type = "hvm" domains only (this one is ${q(type)})`);
+  if (hvmModeA) check(hvmModeA.s, hvmModeProblem(hvmModeA.text));
+  if (shadowSyncA) check(shadowSyncA.s, shadowSyncProblem(shadowSyncA.text));
 
   const nameA = atom('name');
   if (!nameA) throw new XlCfgError(file, null, null, 'missing required key "name" (every domain needs a name)');
@@ -212,11 +229,12 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
 
   const kernelA = atom('kernel');
   if (kernelA && kernelA.text === '') fail(kernelA.s, 'empty path');
-  if (!kernelA && type !== 'hvm') throw new XlCfgError(file, null, null, `missing required key "kernel" (a ${type} domain boots a kernel image)`);
+  if (!kernelA) throw new XlCfgError(file, null, null, `missing required key "kernel" (a ${type} domain boots a kernel image${type === 'hvm' ? ' loaded at its physical addresses: pvsim has no firmware or bootloader' : ''})`);
   const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
 
   const memory = integer('memory', 'an integer number of MiB');
   if (memory) check(memory.s, memoryProblem(memory.n, opts.machineMiB));
+  if (memory && type === 'hvm') check(memory.s, hvmMemoryProblem(memory.n));
   const maxmem = integer('maxmem', 'an integer number of MiB');
   const memoryMiB = memory?.n ?? maxmem?.n ?? XL_DEFAULTS.memoryMiB;
   if (maxmem) check(maxmem.s, maxmemProblem(maxmem.n, memoryMiB, opts.machineMiB));
@@ -311,6 +329,8 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     file,
     name,
     type,
+    hvmMode: (hvmModeA?.text as HvmMode | undefined) ?? XL_DEFAULTS.hvmMode,
+    shadowSync: (shadowSyncA?.text as ShadowSync | undefined) ?? XL_DEFAULTS.shadowSync,
     kernel: kernelA?.text ?? null,
     kernelPath: kernelA ? resolvePath(kernelA.text) : null,
     memoryMiB,

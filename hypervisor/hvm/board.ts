@@ -1,0 +1,308 @@
+// The board of an HVM domain: guest-physical RAM at 0x80000000 backed by the domain's own
+// machine frames (its p2m), and the devices of QEMU's riscv32 virt machine emulated in the
+// hypervisor behind one MMIO dispatch (UART, CLINT, PLIC, empty virtio-mmio slots). A
+// guest access to guest-physical space that is neither RAM nor a device is a bus error:
+// the guest gets an access fault, the hypervisor nothing.
+//
+// The console: the UART's output (and SBI's debug console) goes to the domain's console
+// ring, which dom0's console backend drains as it drains a PV guest's, so `xl console`
+// shows an HVM guest's output the same way (Xen on ARM's vpl011 backs its emulated UART
+// with a console ring in the same manner). Without a dom0 (no console port), output goes
+// to the hypervisor console as a PV guest's CONSOLEIO_write does.
+
+import { PAGE_SIZE } from '../../protocol/sv32.ts';
+import { XENCONS } from '../../protocol/xen/console.ts';
+import type { MmioDevice } from '../cpu/memory.ts';
+import type { Domain, DomainArch } from '../domain/domain.ts';
+import { evtchnSend } from '../evtchn/ops.ts';
+import type { HypervisorServices } from '../hypercall/types.ts';
+import type { CostModel } from '../time/cost_model.ts';
+import type { EventQueue } from '../time/event_queue.ts';
+import { HVM_BOARD, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
+import { HvmClint } from './clint.ts';
+import { HvmUart, UART_RX_FIFO } from './ns16550.ts';
+import { Plic } from './plic.ts';
+import { HvmStats } from './stats.ts';
+import type { GuestPaging } from './paging.ts';
+import type { HvmVcpu } from './vcpu.ts';
+
+/** What the board needs of the hypervisor core. */
+export interface HvmDeps {
+  readonly hv: HypervisorServices;
+  readonly events: EventQueue;
+  readonly costs: CostModel;
+  crashDomain(domain: Domain, why: string): void;
+  printk(line: string): void;
+}
+
+/** Console output held while dom0 has not drained the ring (then it is dropped, counted). */
+export const HVM_CONSOLE_BACKLOG = 16 * 1024;
+
+/** Console output notifies dom0 again after this long without an answer. */
+export const HVM_CONSOLE_RENOTIFY_NS = 1_000_000;
+
+/** An empty virtio-mmio slot (virtio 1.2, 4.2.2): magic, version 2, device ID 0 = no device. */
+class EmptyVirtioSlot implements MmioDevice {
+  read(offset: number, size: 1 | 2 | 4): number {
+    if (size !== 4) return 0;
+    if (offset === 0) return 0x74726976; // "virt"
+    if (offset === 4) return 2;
+    return 0;
+  }
+  write(): void {}
+}
+
+interface MmioRange {
+  base: number;
+  size: number;
+  device: MmioDevice;
+}
+
+export class HvmBoard implements DomainArch {
+  readonly kind = 'hvm' as const;
+  readonly stats = new HvmStats();
+  readonly vcpus: HvmVcpu[] = [];
+  readonly uart: HvmUart;
+  readonly clint: HvmClint;
+  readonly plic: Plic;
+  private readonly mmio: MmioRange[] = [];
+  /** Bytes waiting for room in the console ring, and bytes dropped for want of it. */
+  private readonly backlog: number[] = [];
+  consoleDropped = 0;
+  private readonly rxQueue: number[] = [];
+  private notifyOutstanding = false;
+  private lastNotify = 0;
+  private destroyed = false;
+  /** The domain's guest paging (trap mode's shadow), one for all its vCPUs. */
+  paging: GuestPaging | null = null;
+  private walkRefsCharged = 0;
+
+  constructor(
+    readonly domain: Domain,
+    readonly deps: HvmDeps,
+    readonly mode: HvmMode,
+    readonly shadowSync: ShadowSync,
+    nrVcpus: number,
+  ) {
+    const B = HVM_BOARD;
+    this.uart = new HvmUart({
+      tx: (b) => this.consoleOut(Uint8Array.of(b)),
+      rx: () => this.consoleIn(),
+      rxReady: () => this.rxReady(),
+      irq: (high) => this.plic.setIrq(B.uartIrq, high),
+    });
+    this.clint = new HvmClint(nrVcpus, () => this.deps.hv.now());
+    this.plic = new Plic(B.plicNdev, 2 * nrVcpus, (ctx, on) => {
+      // Odd contexts are the harts' S-mode lines; even ones (M-mode) reach nothing.
+      if (ctx % 2 === 1) this.vcpus[(ctx - 1) / 2]?.setExternal(on);
+    });
+    this.addMmio(B.uart.base, B.uart.size, this.uart);
+    this.addMmio(B.clint.base, B.clint.size, this.clint);
+    this.addMmio(B.plic.base, B.plic.size, this.plic);
+    for (let k = 0; k < B.virtio.count; k++) this.addMmio(B.virtio.base + k * B.virtio.stride, B.virtio.stride, new EmptyVirtioSlot());
+  }
+
+  /**
+   * Maps a device at guest-physical [base, base+size) (the next issue's virtio devices and
+   * legacy disk replace an empty slot with `replace`). Overlaps with RAM or another device
+   * are refused.
+   */
+  addMmio(base: number, size: number, device: MmioDevice, replace = false): void {
+    const ramEnd = HVM_BOARD.ramBase + this.domain.nrPages * PAGE_SIZE;
+    if (base < ramEnd && HVM_BOARD.ramBase < base + size && this.domain.nrPages > 0) throw new RangeError('an MMIO range overlaps guest RAM');
+    const i = this.mmio.findIndex((r) => base < r.base + r.size && r.base < base + size);
+    if (i >= 0) {
+      const r = this.mmio[i]!;
+      if (!replace || r.base !== base || r.size !== size) throw new RangeError(`MMIO range 0x${base.toString(16)} overlaps 0x${r.base.toString(16)}`);
+      this.mmio.splice(i, 1);
+    }
+    this.mmio.push({ base, size, device });
+  }
+
+  private findMmio(gpa: number, size: number): MmioRange | undefined {
+    return this.mmio.find((r) => gpa >= r.base && gpa + size <= r.base + r.size);
+  }
+
+  /** A guest load from MMIO space: the value, or null for a bus error (no device there). */
+  mmioRead(gpa: number, size: 1 | 2 | 4): number | null {
+    const r = this.findMmio(gpa, size);
+    return r ? r.device.read(gpa - r.base, size) >>> 0 : null;
+  }
+
+  /** A guest store to MMIO space: false for a bus error. */
+  mmioWrite(gpa: number, size: 1 | 2 | 4, value: number): boolean {
+    const r = this.findMmio(gpa, size);
+    if (!r) return false;
+    r.device.write(gpa - r.base, size, value >>> 0);
+    return true;
+  }
+
+  /** Charges `clock` for the guest-table references the shadow's walks made since the last call (walk_ref). */
+  chargeWalks(clock: { now: number }): void {
+    const n = this.paging?.stats?.walkMemRefs ?? 0;
+    const d = n - this.walkRefsCharged;
+    if (d <= 0) return;
+    this.walkRefsCharged = n;
+    this.stats.count.walk_ref += d;
+    const ns = d * this.deps.costs.hvmWalkRefNs;
+    this.stats.ns.walk_ref += ns;
+    clock.now += ns;
+  }
+
+  // --- guest RAM ------------------------------------------------------------------------
+
+  /** Machine frame of guest frame `gfn`, or -1 when it is not RAM. */
+  gfnToMfn(gfn: number): number {
+    const pfn = gfn - HVM_BOARD.ramBase / PAGE_SIZE;
+    if (!(pfn >= 0 && pfn < this.domain.nrPages)) return -1;
+    return this.domain.p2m[pfn]!;
+  }
+
+  /** Guest-physical bytes (for SBI's debug console); null if any byte is not RAM. */
+  readGuest(gpa: number, len: number): Uint8Array | null {
+    const out = new Uint8Array(len);
+    for (let done = 0; done < len; ) {
+      const a = gpa + done;
+      const mfn = this.gfnToMfn(Math.floor(a / PAGE_SIZE));
+      if (mfn < 0) return null;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, len - done);
+      out.set(this.deps.hv.mem.readBytes(mfn * PAGE_SIZE + off, n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** Writes guest-physical bytes (SBI's debug console read); false if any byte is not RAM. */
+  writeGuest(gpa: number, data: Uint8Array): boolean {
+    for (let done = 0; done < data.length; ) {
+      const a = gpa + done;
+      if (this.gfnToMfn(Math.floor(a / PAGE_SIZE)) < 0) return false;
+      done += Math.min(PAGE_SIZE - (a % PAGE_SIZE), data.length - done);
+    }
+    const mem = this.deps.hv.mem;
+    for (let done = 0; done < data.length; ) {
+      const a = gpa + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, data.length - done);
+      const pa = this.gfnToMfn(Math.floor(a / PAGE_SIZE)) * PAGE_SIZE + off;
+      mem.writeBytes(pa, data.subarray(done, done + n));
+      mem.noteStore(pa, n);
+      done += n;
+    }
+    return true;
+  }
+
+  // --- console ------------------------------------------------------------------------
+
+  private get ringReady(): boolean {
+    return this.domain.consoleEvtchn !== 0 && this.domain.consoleMfn !== 0;
+  }
+
+  /** Guest console output (UART THR, SBI putchar / debug console). */
+  consoleOut(bytes: Uint8Array): void {
+    if (this.destroyed) return;
+    if (!this.ringReady) {
+      this.deps.hv.consoleWrite(this.domain, bytes);
+      return;
+    }
+    for (const b of bytes) {
+      if (this.backlog.length >= HVM_CONSOLE_BACKLOG) this.consoleDropped++;
+      else this.backlog.push(b);
+    }
+    this.flushOut();
+  }
+
+  /** Moves backlog into the ring's `out` half and tells dom0 (once per drain it has not seen). */
+  private flushOut(): void {
+    if (this.backlog.length === 0) return;
+    const mem = this.deps.hv.mem;
+    const base = this.domain.consoleMfn * PAGE_SIZE;
+    const ring = this.deps.hv.frames.frameStorage(this.domain.consoleMfn);
+    const dv = new DataView(ring.buffer, ring.byteOffset, ring.byteLength);
+    const cons = dv.getUint32(XENCONS.out_cons, true);
+    let prod = dv.getUint32(XENCONS.out_prod, true);
+    const used = (prod - cons) >>> 0;
+    // Only dom0 writes out_cons; indices that make no sense leave no room, nothing is overwritten.
+    let room = used <= XENCONS.OUT_SIZE ? XENCONS.OUT_SIZE - used : 0;
+    const start = prod;
+    while (room > 0 && this.backlog.length > 0) {
+      const off = XENCONS.out + (prod & (XENCONS.OUT_SIZE - 1));
+      ring[off] = this.backlog.shift()!;
+      mem.noteStore(base + off, 1);
+      prod = (prod + 1) >>> 0;
+      room--;
+    }
+    if (prod === start) return;
+    dv.setUint32(XENCONS.out_prod, prod, true);
+    mem.noteStore(base + XENCONS.out_prod, 4);
+    // One notification until dom0 answers; again after a virtual ms without an answer (a
+    // dom0 that restarted never answers the old one), so output cannot stall for good.
+    const now = this.deps.hv.now();
+    if (!this.notifyOutstanding || now - this.lastNotify >= HVM_CONSOLE_RENOTIFY_NS) {
+      this.notifyOutstanding = true;
+      this.lastNotify = now;
+      evtchnSend(this.deps.hv, this.domain, this.domain.consoleEvtchn);
+    }
+  }
+
+  private rxReady(): boolean {
+    if (this.rxQueue.length === 0) this.pullIn();
+    return this.rxQueue.length > 0;
+  }
+
+  /** The next input byte, or -1. */
+  consoleIn(): number {
+    if (this.rxQueue.length === 0) this.pullIn();
+    return this.rxQueue.shift() ?? -1;
+  }
+
+  /** Takes up to a FIFO's worth of input from the ring's `in` half; tells dom0 it has room. */
+  private pullIn(): void {
+    if (!this.ringReady || this.destroyed) return;
+    const mem = this.deps.hv.mem;
+    const base = this.domain.consoleMfn * PAGE_SIZE;
+    const ring = this.deps.hv.frames.frameStorage(this.domain.consoleMfn);
+    const dv = new DataView(ring.buffer, ring.byteOffset, ring.byteLength);
+    let cons = dv.getUint32(XENCONS.in_cons, true);
+    const prod = dv.getUint32(XENCONS.in_prod, true);
+    const avail = (prod - cons) >>> 0;
+    if (avail === 0) return;
+    if (avail > XENCONS.IN_SIZE) {
+      // dom0's indices are corrupt: resynchronise rather than read past the ring.
+      dv.setUint32(XENCONS.in_cons, prod, true);
+      mem.noteStore(base + XENCONS.in_cons, 4);
+      return;
+    }
+    const n = Math.min(avail, UART_RX_FIFO - this.rxQueue.length);
+    for (let i = 0; i < n; i++) {
+      this.rxQueue.push(ring[XENCONS.in + (cons & (XENCONS.IN_SIZE - 1))]!);
+      cons = (cons + 1) >>> 0;
+    }
+    dv.setUint32(XENCONS.in_cons, cons, true);
+    mem.noteStore(base + XENCONS.in_cons, 4);
+    if (n > 0) evtchnSend(this.deps.hv, this.domain, this.domain.consoleEvtchn);
+  }
+
+  /** An event on one of the domain's ports: dom0 drained output or queued input on the console ring. */
+  onEvent(port: number): void {
+    if (port !== this.domain.consoleEvtchn || this.destroyed) return;
+    const e = this.domain.evtchn;
+    if (e) {
+      // The port is the hypervisor's, not the guest's: it never stays pending.
+      const word = port >>> 5;
+      e.shared.setPendingWord(word, e.shared.pendingWord(word) & ~(1 << (port & 31)));
+    }
+    this.notifyOutstanding = false;
+    this.flushOut();
+    this.uart.update(); // input may be waiting: the receive interrupt
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const v of this.vcpus) v.destroy();
+    this.paging?.destroy();
+    this.paging = null;
+  }
+}

@@ -1,0 +1,110 @@
+// The shared part of an HVM vCPU: the platform's interrupt lines into its virtual hart
+// (SSIP from SBI IPI, STIP from the SBI timer, SEIP from the PLIC), the SBI timer itself,
+// its SBI HSM state, and the virtualization mode that runs it (mode.ts).
+
+import { MIP_SEIP, MIP_SSIP, MIP_STIP } from '../cpu/csr.ts';
+import type { Vcpu, VcpuArch } from '../domain/domain.ts';
+import type { TimedEvent } from '../time/event_queue.ts';
+import type { ExitClock, VirtMode } from './mode.ts';
+import type { EventQueue } from '../time/event_queue.ts';
+import type { CostModel } from '../time/cost_model.ts';
+import type { HvmStats } from './stats.ts';
+
+/** What an HVM vCPU needs of its board (board.ts implements it; no import back, no cycle). */
+export interface VcpuBoard {
+  readonly deps: { readonly events: EventQueue; readonly costs: CostModel };
+  readonly stats: HvmStats;
+}
+
+/** SBI HSM hart states (SBI v2.0, chapter 9). */
+export const HSM_STATE = { started: 0, stopped: 1, startPending: 2, stopPending: 3, suspended: 4 } as const;
+
+export class HvmVcpu implements VcpuArch {
+  /** Virtual sip bits the platform drives: MIP_SSIP (IPI; the guest clears it), MIP_STIP, MIP_SEIP. */
+  lines = 0;
+  /** The SBI timer's event (STIP at its deadline). */
+  private timer: TimedEvent | null = null;
+  hsm: number = HSM_STATE.stopped;
+  /** Set once constructed by the board (the mode needs the HvmVcpu). */
+  mode!: VirtMode;
+
+  constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {}
+
+  get id(): number {
+    return this.vcpu.vcpuId;
+  }
+
+  enter(clock: ExitClock): void {
+    this.chargeWalks(clock);
+    this.mode.enter(clock);
+  }
+
+  handleExit(clock: ExitClock): void {
+    this.chargeWalks(clock);
+    this.mode.handleExit(clock);
+  }
+
+  /** Page-walk references already charged (hart counters at the last charge). */
+  private walkRefsCharged = 0;
+
+  /**
+   * Charges the memory references of the hart's page walks since the last charge (each a
+   * TLB miss of the guest: Sv32 walks of the shadow in trap mode, two-stage walks in hw
+   * mode), once per quantum and per exit, at walkMemRefNs each.
+   */
+  private chargeWalks(clock: ExitClock): void {
+    const mmu = this.vcpu.hart.mmu;
+    const refs = mmu.walkRefs + mmu.walker.refs;
+    const n = refs - this.walkRefsCharged;
+    this.walkRefsCharged = refs;
+    this.board.stats.chargeMany(clock, 'walk', n, this.board.deps.costs.walkMemRefNs);
+  }
+
+  /** Raises or lowers platform lines `mask` (MIP_* bits). */
+  setLines(mask: number, on: boolean): void {
+    const before = this.lines;
+    this.lines = on ? this.lines | mask : this.lines & ~mask;
+    if (this.lines !== before) this.mode.linesChanged();
+  }
+
+  /** The guest cleared SSIP through sip (trap mode) or hvip (hw mode). */
+  clearSsip(): void {
+    this.lines &= ~MIP_SSIP;
+  }
+
+  /**
+   * SBI set_timer: STIP goes low now and high at `deadline` (timebase ticks = ns of virtual
+   * time). A deadline already past raises it at once; 2^64 - 1 (all ones) never fires.
+   */
+  setTimer(deadline: number, now: number): void {
+    const events = this.board.deps.events;
+    events.cancel(this.timer);
+    this.timer = null;
+    this.setLines(MIP_STIP, false);
+    if (deadline >= 2 ** 64 - 2 ** 12) return; // "never" (the top of the 64-bit range)
+    if (deadline <= now) {
+      this.setLines(MIP_STIP, true);
+      return;
+    }
+    this.timer = events.schedule(deadline, () => {
+      this.timer = null;
+      this.setLines(MIP_STIP, true);
+    });
+  }
+
+  /** The PLIC's S-mode context output for this hart. */
+  setExternal(on: boolean): void {
+    this.setLines(MIP_SEIP, on);
+  }
+
+  /** An SBI IPI (send_ipi): SSIP set. */
+  sendIpi(): void {
+    this.setLines(MIP_SSIP, true);
+  }
+
+  destroy(): void {
+    this.board.deps.events.cancel(this.timer);
+    this.timer = null;
+    this.mode.destroy();
+  }
+}

@@ -1,0 +1,189 @@
+// Trap-and-emulate HVM domains in one process: the CSR/SBI/device program
+// (tests/hvm-programs/src/csr.S) under both shadow policies, SBI HSM with two vCPUs,
+// misbehaving guests (crashed, the hypervisor and a PV domain beside them untouched), the
+// unmodified kernel's workloads giving PV's result=, exit costs and counts, and a scenario
+// with type = "hvm" run twice to the same trace hash with its console through dom0.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Hypervisor } from '../hypervisor/hypervisor.ts';
+import type { Domain } from '../hypervisor/domain/domain.ts';
+import type { HvmBoard } from '../hypervisor/hvm/board.ts';
+import { HVM_EXIT_REASONS } from '../hypervisor/hvm/stats.ts';
+import { DEFAULT_COSTS } from '../hypervisor/time/cost_model.ts';
+import type { ShadowSync } from '../xenguest/hvm_image.ts';
+import { runScenario } from '../sim/scenario/runner.ts';
+import { validateScenario } from '../sim/scenario/schema.ts';
+import { startLocalDom0 } from '../sim/local.ts';
+
+const prog = (n: string) => readFileSync(join(process.cwd(), `tests/hvm-programs/build/${n}.elf`));
+const NATIVE = readFileSync(join(process.cwd(), 'guests/build/native.elf'));
+const WORK = readFileSync(join(process.cwd(), 'guests/build/work.elf'));
+
+function machine() {
+  const hv = new Hypervisor({ machineMemoryBytes: 256 << 20 });
+  const out = new Map<number, string>();
+  hv.onConsole = (d, b) => out.set(d.domid, (out.get(d.domid) ?? '') + new TextDecoder().decode(b));
+  return { hv, out: (d: Domain) => out.get(d.domid) ?? '' };
+}
+
+function hvm(hv: Hypervisor, image: Uint8Array, o: { sync?: ShadowSync; vcpus?: number; cmdline?: string; mib?: number } = {}): Domain {
+  const d = hv.createHvmDomain(image, { name: `h${hv.domains.size}`, memoryBytes: (o.mib ?? 8) << 20, cmdline: o.cmdline ?? '', vcpus: o.vcpus ?? 1, hvm: { mode: 'trap', shadowSync: o.sync ?? 'wp' } });
+  hv.unpause(d);
+  return d;
+}
+
+const board = (d: Domain) => d.hvm as HvmBoard;
+
+describe('trap-and-emulate', { timeout: 30_000 }, () => {
+  for (const sync of ['wp', 'lazy'] as const) {
+    it(`emulates CSRs, sret/wfi/sfence, SBI, the UART/PLIC/CLINT and reflects traps as a hart does (shadow ${sync})`, () => {
+      const { hv, out } = machine();
+      const d = hvm(hv, prog('csr'), { sync });
+      hv.run({ until: 1e9 });
+      expect(out(d)).toContain('uart:U\n');
+      expect(out(d)).toContain('dbcn\n');
+      expect(out(d)).toContain('PASS\n');
+      expect(out(d)).not.toContain('FAIL');
+      expect([d.state, d.shutdownReason]).toEqual(['shutdown', 'poweroff']);
+      const s = board(d).stats;
+      for (const r of ['csr', 'priv', 'sbi', 'shadow_fill', 'mmio', 'irq_inject', 'reflect', 'insn_fetch'] as const) expect(s.count[r], r).toBeGreaterThan(0);
+      if (sync === 'wp') expect(s.count.wp_fault).toBeGreaterThan(0);
+      else expect(s.count.wp_fault).toBe(0);
+    });
+  }
+
+  it('starts and stops a second vCPU through SBI HSM', () => {
+    const { hv, out } = machine();
+    const d = hvm(hv, prog('smp'), { vcpus: 2 });
+    hv.run({ until: 1e9 });
+    expect(out(d)).toBe('PASS\n');
+    expect(d.shutdownReason).toBe('poweroff');
+  });
+
+  it('crashes a guest that faults without end (no trap vector; satp at a frame that is not RAM); a PV domain beside it finishes unharmed', () => {
+    const { hv, out } = machine();
+    const pv = hv.createPvDomain(WORK, { name: 'pv', memoryBytes: 16 << 20, cmdline: 'work=cpu n=10' }).domain;
+    hv.unpause(pv);
+    const free0 = hv.frames.nrFrames - hv.frames.allocated;
+    const a = hvm(hv, prog('nostvec'));
+    const b = hvm(hv, prog('wildsatp'), { sync: 'lazy' });
+    hv.run({ until: 2e9 });
+    expect(a.state).toBe('crashed');
+    expect(a.crashMessage).toMatch(/exits in a row at pc 0x0 .* without progress/);
+    expect(b.state).toBe('crashed');
+    expect(b.crashMessage).toMatch(/without progress/);
+    expect(out(pv)).toContain('result=0x67c46429');
+    expect(pv.shutdownReason).toBe('poweroff');
+    // Destroying them gives every frame back (RAM, rings, shadow tables).
+    hv.destroyDomain(a);
+    hv.destroyDomain(b);
+    expect(hv.frames.nrFrames - hv.frames.allocated).toBe(free0);
+  });
+
+  it('charges each exit through the cost model and counts it by reason', () => {
+    const { hv } = machine();
+    const d = hvm(hv, prog('csr'));
+    hv.run({ until: 1e9 });
+    const s = board(d).stats;
+    const per: Record<string, number> = {
+      world_switch: DEFAULT_COSTS.hvmExitNs, csr: DEFAULT_COSTS.hvmCsrNs, priv: DEFAULT_COSTS.hvmPrivNs, sbi: DEFAULT_COSTS.hvmSbiNs,
+      shadow_fill: DEFAULT_COSTS.hvmShadowFillNs, walk_ref: DEFAULT_COSTS.hvmWalkRefNs, wp_fault: DEFAULT_COSTS.hvmWpFaultNs, mmio: DEFAULT_COSTS.hvmMmioNs,
+      insn_fetch: DEFAULT_COSTS.hvmInsnFetchNs, irq_inject: DEFAULT_COSTS.hvmInjectNs, reflect: DEFAULT_COSTS.hvmInjectNs, guest_pf: 0,
+      virt_insn: DEFAULT_COSTS.hvmVirtInsnNs, htinst_decode: DEFAULT_COSTS.hvmHtinstDecodeNs, walk: DEFAULT_COSTS.walkMemRefNs,
+    };
+    for (const r of HVM_EXIT_REASONS) expect(s.ns[r], r).toBe(s.count[r] * per[r]!);
+    expect(s.count.walk_ref).toBeGreaterThan(0);
+    // Every exit is one host trap of the vCPU.
+    const traps = [...d.vcpus[0]!.stats.traps.values()].reduce((a, b) => a + b, 0);
+    expect(s.count.world_switch).toBe(traps);
+  });
+});
+
+describe('the unmodified kernel under trap mode', { timeout: 120_000 }, () => {
+  const WORKLOADS = [
+    'work=cpu n=10', 'work=spin n=1000', 'work=syscall n=100', 'work=syscall n=50 as=private', 'work=ctxsw n=50',
+    'work=ctxsw n=20 as=kernel', 'work=user-hello', 'work=user-hello as=private', 'work=pt n=100 batch=8',
+    'work=pt n=30 batch=3 frames=5', 'work=timer n=5 period_us=1000', 'work=timer n=3 period_us=500 wait=poll',
+  ];
+  const result = (text: string) => /^work=\S+ .*result=(0x[0-9a-f]+)/m.exec(text)?.[1];
+
+  it('prints the result= PV prints, for every workload, under both shadow policies', () => {
+    for (const w of WORKLOADS) {
+      const got: Record<string, string | undefined> = {};
+      {
+        const { hv, out } = machine();
+        const d = hv.createPvDomain(WORK, { name: 'pv', memoryBytes: 16 << 20, cmdline: w }).domain;
+        hv.unpause(d);
+        hv.run({ until: 20e9 });
+        got.pv = result(out(d));
+      }
+      for (const sync of ['wp', 'lazy'] as const) {
+        const { hv, out } = machine();
+        const d = hvm(hv, NATIVE, { sync, cmdline: w, mib: 16 });
+        hv.run({ until: 20e9 });
+        got[sync] = result(out(d));
+        expect(d.shutdownReason, `${w} (${sync}): ${out(d).slice(-300)}`).toBe('poweroff');
+      }
+      expect(got.pv, w).toMatch(/^0x/);
+      expect({ wp: got.wp, lazy: got.lazy }, w).toEqual({ wp: got.pv, lazy: got.pv });
+    }
+  });
+});
+
+describe('the console of an HVM domain', { timeout: 30_000 }, () => {
+  it('goes through the console ring dom0 serves, both ways: UART output to xl console, input to the UART (receive interrupt through the PLIC)', async () => {
+    const { hv, out } = machine();
+    const dom0 = startLocalDom0(hv, { onConsole: (d, b) => hv.onConsole?.(d, b) });
+    const d = hv.createHvmDomain(prog('echo'), { name: 'echo', memoryBytes: 8 << 20, hvm: { mode: 'trap', shadowSync: 'wp' } });
+    hv.unpause(d);
+    await hv.runAsync({ until: 5e6 });
+    const con = dom0.consoles.get(d.domid)!;
+    expect(new TextDecoder().decode(con.read().bytes)).toBe('echo>');
+    expect(d.vcpus[0]!.blocked).toBe(true); // waiting in wfi for input
+    const typed = con.input(new TextEncoder().encode('hi there!q'));
+    await hv.runAsync({ until: 50e6 });
+    await typed;
+    expect(new TextDecoder().decode(con.read().bytes)).toBe('echo>hi there!\nPASS\n');
+    expect(out(d)).toBe('echo>hi there!\nPASS\n');
+    expect(d.shutdownReason).toBe('poweroff');
+    // Nothing went to the hypervisor log: the ring carried it.
+    expect(hv.dmesg().some((l) => l.startsWith(`(d${d.domid})`))).toBe(false);
+    dom0.close();
+  });
+});
+
+describe('a scenario with type = "hvm"', { timeout: 60_000 }, () => {
+  const spec = {
+    name: 'hvm-mix',
+    until: '30ms',
+    domains: [
+      { name: 'pv', image: join(process.cwd(), 'guests/build/work.elf'), cmdline: 'work=syscall n=50' },
+      { name: 'hvm', type: 'hvm', image: join(process.cwd(), 'guests/build/native.elf'), cmdline: 'work=syscall n=50' },
+      { name: 'lazy', type: 'hvm', shadow_sync: 'lazy', image: join(process.cwd(), 'guests/build/native.elf'), cmdline: 'work=pt n=20' },
+    ],
+  };
+
+  it('runs deterministically (same trace hash twice), its console reaching the report through dom0, with exit counts per domain', async () => {
+    const s = validateScenario(spec, 'hvm-mix.json');
+    const a = await runScenario(s, { baseDir: process.cwd() });
+    const b = await runScenario(s, { baseDir: process.cwd() });
+    expect(a.traceHash).toBe(b.traceHash);
+    const h = a.domains.find((d) => d.name === 'hvm')!;
+    expect(h.console).toMatch(/work=syscall .*result=0x/);
+    expect(h.hvm?.mode).toBe('trap');
+    expect(h.hvm?.exits.world_switch).toBeGreaterThan(0);
+    expect(a.domains.find((d) => d.name === 'lazy')!.hvm?.shadow_sync).toBe('lazy');
+    expect(a.domains.find((d) => d.name === 'pv')!.hvm).toBeUndefined();
+    expect(b.domains.map((d) => d.hvm?.exits)).toEqual(a.domains.map((d) => d.hvm?.exits));
+  });
+
+  it('refuses an unknown hvm_mode, an unknown shadow_sync, and hvm keys on a PV domain, naming the field', () => {
+    const bad = (d: object) => () => validateScenario({ ...spec, domains: [{ name: 'x', image: spec.domains[0]!.image, ...d }] }, 'f.json');
+    expect(bad({ type: 'hvm', hvm_mode: 'vtx' })).toThrow(/domains\[0\]\.hvm_mode: unknown hvm_mode "vtx"/);
+    expect(bad({ type: 'hvm', hvm_mode: 'hw' })).not.toThrow();
+    expect(bad({ type: 'hvm', shadow_sync: 'eager' })).toThrow(/domains\[0\]\.shadow_sync: unknown shadow_sync "eager"/);
+    expect(bad({ shadow_sync: 'lazy' })).toThrow(/domains\[0\]\.shadow_sync: applies to type = "hvm" domains only/);
+  });
+});

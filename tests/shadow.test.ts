@@ -1,0 +1,298 @@
+// Shadow Sv32 page tables (hypervisor/hvm/shadow): what the real hart gets through a
+// shadow root, against the guest's own tables, under both synchronisation policies.
+
+import { describe, expect, it } from 'vitest';
+import { PTE_A as A, PTE_D as D, PTE_R as R, PTE_U as U, PTE_V as V, PTE_W as W, PTE_X as X, pte } from '../protocol/sv32.ts';
+import { Shadow } from '../hypervisor/hvm/shadow/index.ts';
+import { MMIO_GFN, RAM_GFN, S, ShadowRig, U_MODE, gpaOf, satpOf } from './helpers/shadow_rig.ts';
+
+const ROOT = 0; // guest frame indices
+const L0A = 1;
+const L0B = 2;
+const DATA = 8;
+
+/** A rig with root -> L0A at va 0x00400000 and DATA..DATA+3 mapped there with `flags`. */
+function rig(flags = V | R | W | X): { r: ShadowRig; va: number } {
+  const r = new ShadowRig();
+  r.gw(gpaOf(ROOT) + 1 * 4, pte(RAM_GFN + L0A, V));
+  for (let i = 0; i < 4; i++) r.gw(gpaOf(L0A) + i * 4, pte(RAM_GFN + DATA + i, flags));
+  return { r, va: 0x00400000 };
+}
+const SATP = satpOf(RAM_GFN + ROOT);
+const SUM: typeof S = { priv: 1, sum: true, mxr: false };
+const MXR: typeof S = { priv: 1, sum: false, mxr: true };
+
+describe('shadow paging: translation', () => {
+  for (const policy of ['wp', 'lazy'] as const) {
+    it(`${policy}: bare guest satp maps guest-physical RAM 1:1, MMIO comes back as 'mmio'`, () => {
+      const r = new ShadowRig();
+      const sh = r.shadow(policy);
+      const satp = sh.activate(0, S);
+      expect(r.access(sh, satp, gpaOf(3) + 0x10, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(3) + 0x10) });
+      expect(r.access(sh, satp, gpaOf(3) + 0x10, 'x', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(3) + 0x10) });
+      expect(r.access(sh, satp, MMIO_GFN * 4096 + 5, 'r', S)).toEqual({ kind: 'mmio', gpa: MMIO_GFN * 4096 + 5 });
+      // Same root for any mode under bare satp.
+      expect(sh.activate(0, U_MODE)).toBe(satp);
+    });
+  }
+
+  it('4 KiB pages: a read sets A only and maps read-only; the first store sets D and upgrades', () => {
+    const { r, va } = rig(V | R | W);
+    const sh = r.shadow('lazy');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va + 0x1004, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 1) + 4) });
+    expect(r.gr(gpaOf(L0A) + 4) & (A | D)).toBe(A);
+    expect(r.gr(gpaOf(L0A)) & (A | D)).toBe(0); // untouched neighbour
+    expect(r.hostWalk(satp, va + 0x1004, 'w')).toBe(-1); // read-only until D
+    expect(r.access(sh, satp, va + 0x1004, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 1) + 4) });
+    expect(r.gr(gpaOf(L0A) + 4) & (A | D)).toBe(A | D);
+    expect(r.access(sh, satp, va + 0x1004, 'x', S)).toEqual({ kind: 'guest', cause: 12 });
+    expect(sh.stats.fills).toBe(2);
+    expect(sh.stats.guestFaults).toBe(1);
+    expect(sh.stats.walkMemRefs).toBe(6);
+  });
+
+  it('4 MiB superpages are splintered; a misaligned one is a page fault', () => {
+    const r = new ShadowRig();
+    r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | W | A | D)); // va 0x40000000 -> gpa 0x80000000
+    r.gw(gpaOf(ROOT) + 0x101 * 4, pte(RAM_GFN + 1, V | R)); // misaligned
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, 0x40000000 + 5 * 4096 + 8, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(5) + 8) });
+    // Beyond the domain's RAM inside the superpage: MMIO (or nothing), not a shadow entry.
+    expect(r.access(sh, satp, 0x40000000 + 0x100000, 'r', S)).toEqual({ kind: 'mmio', gpa: (RAM_GFN + 0x100) * 4096 });
+    expect(r.access(sh, satp, 0x40400000, 'r', S)).toEqual({ kind: 'guest', cause: 13 });
+    // The superpage covers the guest root table: write-protected in the splinter.
+    expect(r.access(sh, satp, 0x40000000 + 8, 'w', S)).toEqual({ kind: 'ptwrite', gpa: gpaOf(ROOT) + 8 });
+    expect(r.access(sh, satp, 0x40000000 + 8, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(ROOT) + 8) });
+  });
+
+  it('U, SUM and MXR: each meaning has its own root, and switching back rebuilds nothing', () => {
+    const { r, va } = rig(V | R | W | X | U | A | D);
+    r.gw(gpaOf(L0A) + 2 * 4, pte(RAM_GFN + DATA + 2, V | X | A)); // execute-only S page
+    const sh = r.shadow('wp');
+    const sS = sh.activate(SATP, S);
+    expect(r.access(sh, sS, va, 'r', S)).toEqual({ kind: 'guest', cause: 13 }); // U page, SUM off
+    expect(r.access(sh, sS, va + 0x2000, 'r', S)).toEqual({ kind: 'guest', cause: 13 }); // X-only, MXR off
+    expect(r.access(sh, sS, va + 0x2000, 'x', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 2)) });
+    const sSum = sh.activate(SATP, SUM);
+    expect(sSum).not.toBe(sS);
+    expect(r.access(sh, sSum, va, 'w', SUM)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.access(sh, sSum, va, 'x', SUM)).toEqual({ kind: 'guest', cause: 12 }); // S never executes U pages
+    const sMxr = sh.activate(SATP, MXR);
+    expect(r.access(sh, sMxr, va + 0x2000, 'r', MXR)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 2)) });
+    const sU = sh.activate(SATP, U_MODE);
+    expect(r.access(sh, sU, va, 'x', U_MODE)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.access(sh, sU, va + 0x2000, 'x', U_MODE)).toEqual({ kind: 'guest', cause: 12 }); // S page from U
+    expect(sh.activate(SATP, { priv: 0, sum: true, mxr: false })).toBe(sU); // SUM means nothing to U
+    const built = sh.stats.rootsBuilt;
+    const fills = sh.stats.fills;
+    expect(sh.activate(SATP, S)).toBe(sS);
+    expect(r.access(sh, sS, va + 0x2000, 'x', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 2)) });
+    expect(sh.stats.rootsBuilt).toBe(built);
+    expect(sh.stats.fills).toBe(fills); // still filled from before the switch
+  });
+});
+
+describe('shadow paging: write protection (wp)', () => {
+  it("stores to a live guest table come back as 'ptwrite'; ptWrite updates exactly the affected entries", () => {
+    const { r, va } = rig(V | R | W | A | D);
+    r.gw(gpaOf(L0A) + 8 * 4, pte(RAM_GFN + L0A, V | R | W | A | D)); // the L0 table maps itself at va+0x8000
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.access(sh, satp, va + 0x1000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 1)) });
+    expect(sh.isPageTable(RAM_GFN + L0A)).toBe(true);
+    expect(r.access(sh, satp, va + 0x8000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(L0A)) });
+    expect(r.access(sh, satp, va + 0x8000, 'w', S)).toEqual({ kind: 'ptwrite', gpa: gpaOf(L0A) });
+    expect(sh.stats.wpFaults).toBe(1);
+    // The guest points va at another frame: no fence, the shadow follows at once.
+    sh.ptWrite(gpaOf(L0A), 4, pte(RAM_GFN + 20, V | R | A));
+    expect(r.gr(gpaOf(L0A))).toBe(pte(RAM_GFN + 20, V | R | A));
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(20))); // prefilled: A was set
+    expect(sh.stats.prefills).toBe(1);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'guest', cause: 15 });
+    // The neighbour's entry was not touched.
+    expect(r.hostWalk(satp, va + 0x1000, 'r')).toBe(r.mpa(gpaOf(DATA + 1)));
+    // A new PTE without A is not prefilled: the fault sets A, as the guest's hart would.
+    sh.ptWrite(gpaOf(L0A) + 4, 2, (RAM_GFN + 21) << 10 | V | R); // low half: the flags
+    sh.ptWrite(gpaOf(L0A) + 6, 2, (RAM_GFN + 21) >>> 6);
+    expect(r.hostWalk(satp, va + 0x1000, 'r')).toBe(-1);
+    expect(r.access(sh, satp, va + 0x1000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(21)) });
+    expect(r.gr(gpaOf(L0A) + 4)).toBe(pte(RAM_GFN + 21, V | R | A));
+  });
+
+  it('a frame becoming a guest table loses its writable mappings; a frame that stops being one is released', () => {
+    const { r, va } = rig(V | R | W | A | D);
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    // L0B is plain data, mapped writable at va+0x3000... (DATA+3): make DATA+3 the frame.
+    expect(r.access(sh, satp, va + 0x3000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 3)) });
+    // The guest turns DATA+3 into an L0 table for va 0x00800000 (root entry 2).
+    r.gw(gpaOf(DATA + 3), pte(RAM_GFN + 22, V | R | W));
+    sh.ptWrite(gpaOf(ROOT) + 2 * 4, 4, pte(RAM_GFN + DATA + 3, V));
+    expect(r.access(sh, satp, 0x00800000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(22)) });
+    expect(sh.isPageTable(RAM_GFN + DATA + 3)).toBe(true);
+    expect(sh.stats.wpDowngrades).toBe(1);
+    expect(r.hostWalk(satp, va + 0x3000, 'w')).toBe(-1);
+    expect(r.access(sh, satp, va + 0x3000, 'w', S)).toEqual({ kind: 'ptwrite', gpa: gpaOf(DATA + 3) });
+    // Unhooked from the root: no longer a table, writable again on the next fault.
+    sh.ptWrite(gpaOf(ROOT) + 2 * 4, 4, 0);
+    expect(sh.isPageTable(RAM_GFN + DATA + 3)).toBe(false);
+    expect(sh.stats.unshadows).toBe(1);
+    expect(r.access(sh, satp, 0x00800000, 'r', S)).toEqual({ kind: 'guest', cause: 13 });
+    expect(r.access(sh, satp, va + 0x3000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 3)) });
+  });
+
+  it('A/D under wp: the guest clearing D makes the page read-only again until the next store', () => {
+    const { r, va } = rig(V | R | W);
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.gr(gpaOf(L0A)) & (A | D)).toBe(A | D);
+    sh.ptWrite(gpaOf(L0A), 4, r.gr(gpaOf(L0A)) & ~D);
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(DATA)));
+    expect(r.hostWalk(satp, va, 'w')).toBe(-1);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.gr(gpaOf(L0A)) & D).toBe(D);
+    sh.ptWrite(gpaOf(L0A), 4, r.gr(gpaOf(L0A)) & ~A & ~D); // page aging: A cleared
+    expect(r.hostWalk(satp, va, 'r')).toBe(-1);
+    expect(r.access(sh, satp, va, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.gr(gpaOf(L0A)) & (A | D)).toBe(A);
+  });
+
+  it('sfence does no work under wp', () => {
+    const { r, va } = rig();
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    r.access(sh, satp, va, 'r', S);
+    sh.sfence(null);
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(DATA)));
+    expect(sh.stats.invalidations).toBe(0);
+  });
+});
+
+describe('shadow paging: lazy', () => {
+  it('nothing is write-protected; edits show after the fence, by page or all', () => {
+    const { r, va } = rig(V | R | W | A | D);
+    r.gw(gpaOf(L0A) + 8 * 4, pte(RAM_GFN + L0A, V | R | W | A | D));
+    const sh = r.shadow('lazy');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(r.access(sh, satp, va + 0x1000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA + 1)) });
+    expect(r.access(sh, satp, va + 0x8000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(L0A)) });
+    r.gw(gpaOf(L0A), pte(RAM_GFN + 20, V | R | W | A | D));
+    r.gw(gpaOf(L0A) + 4, pte(RAM_GFN + 21, V | R | W | A | D));
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(DATA))); // stale until fenced, as a TLB may be
+    sh.sfence(va);
+    expect(r.access(sh, satp, va, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(20)) });
+    expect(r.hostWalk(satp, va + 0x1000, 'r')).toBe(r.mpa(gpaOf(DATA + 1)));
+    const frames = sh.stats.framesInUse;
+    sh.sfence(null);
+    expect(sh.stats.framesInUse).toBe(frames - 1); // the L0 shadow dropped, the root kept
+    expect(r.access(sh, satp, va + 0x1000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(21)) });
+    expect(sh.stats.invalidations).toBe(2);
+    expect(sh.stats.wpFaults).toBe(0);
+  });
+
+  it('a va fence drops a whole splintered superpage, and a changed root entry', () => {
+    const r = new ShadowRig();
+    r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | W | A | D));
+    const sh = r.shadow('lazy');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, 0x40001000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(1)) });
+    expect(r.access(sh, satp, 0x40002000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(2)) });
+    r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | A)); // read-only now
+    sh.sfence(0x40001000);
+    expect(r.access(sh, satp, 0x40002000, 'w', S)).toEqual({ kind: 'guest', cause: 15 });
+    r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN + L0A, V)); // superpage -> table
+    r.gw(gpaOf(L0A) + 2 * 4, pte(RAM_GFN + 9, V | R | A));
+    sh.sfence(0x40002000);
+    expect(r.access(sh, satp, 0x40002000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(9)) });
+    expect(r.access(sh, satp, 0x40001000, 'r', S)).toEqual({ kind: 'guest', cause: 13 });
+  });
+});
+
+describe('shadow paging: hostile tables', () => {
+  for (const policy of ['wp', 'lazy'] as const) {
+    it(`${policy}: tables in MMIO, wild satp, leaves into MMIO`, () => {
+      const { r, va } = rig(V | R | W | A | D);
+      r.gw(gpaOf(L0A) + 5 * 4, pte(MMIO_GFN, V | R | W | A | D));
+      r.gw(gpaOf(ROOT) + 3 * 4, pte(MMIO_GFN, V)); // L0 table in MMIO
+      const sh = r.shadow(policy);
+      let satp = sh.activate(SATP, S);
+      expect(r.access(sh, satp, va + 0x5010, 'w', S)).toEqual({ kind: 'mmio', gpa: MMIO_GFN * 4096 + 0x10 });
+      expect(r.gr(gpaOf(L0A) + 5 * 4) & (A | D)).toBe(A | D); // the walk succeeded before the device access
+      expect(r.access(sh, satp, 0x00c00000, 'r', S)).toEqual({ kind: 'guest', cause: 5 });
+      expect(r.access(sh, satp, 0x00c00000, 'w', S)).toEqual({ kind: 'guest', cause: 7 });
+      expect(r.access(sh, satp, 0x00c00000, 'x', S)).toEqual({ kind: 'guest', cause: 1 });
+      for (const wild of [satpOf(MMIO_GFN), satpOf(0x3fffff), 0xffffffff, satpOf(RAM_GFN + 4096)]) {
+        satp = sh.activate(wild, S);
+        expect(r.access(sh, satp, 0x12345678, 'r', S)).toEqual({ kind: 'guest', cause: 5 });
+      }
+      // Writes at wild places are ignored, not thrown.
+      expect(() => sh.ptWrite(MMIO_GFN * 4096, 4, 1)).not.toThrow();
+      expect(() => sh.noteGuestWrite(2 ** 33, 8)).not.toThrow();
+    });
+
+    it(`${policy}: a root that maps itself (page-table loop) walks as a hart walks it`, () => {
+      const r = new ShadowRig();
+      const root = gpaOf(ROOT);
+      r.gw(root + 5 * 4, pte(RAM_GFN + ROOT, V)); // root[5] -> root: the root is its own L0 table
+      r.gw(root + 7 * 4, pte(RAM_GFN + 12, V | R | W)); // a 4 MiB leaf at level 1, misaligned; a 4 KiB leaf at level 0
+      r.gw(root + 6 * 4, pte(RAM_GFN + ROOT, V | R | W)); // maps the root itself at level 0 (misaligned at level 1)
+      const sh = r.shadow(policy);
+      const satp = sh.activate(SATP, S);
+      expect(r.access(sh, satp, (5 << 22) | (7 << 12), 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(12)) });
+      expect(r.access(sh, satp, (5 << 22) | (5 << 12), 'r', S)).toEqual({ kind: 'guest', cause: 13 }); // pointer at level 0
+      expect(r.access(sh, satp, 7 << 22, 'r', S)).toEqual({ kind: 'guest', cause: 13 }); // misaligned superpage
+      const w = r.access(sh, satp, (5 << 22) | (6 << 12) | 0x1c, 'w', S);
+      if (policy === 'wp') {
+        expect(w).toEqual({ kind: 'ptwrite', gpa: root + 0x1c });
+        sh.ptWrite(root + 0x1c, 4, 0); // root[7] cleared: both meanings of it go
+      } else {
+        expect(w).toEqual({ kind: 'ok', mpa: r.mpa(root + 0x1c) });
+        r.gw(root + 0x1c, 0);
+        sh.sfence(null);
+      }
+      expect(r.access(sh, satp, (5 << 22) | (7 << 12), 'r', S)).toEqual({ kind: 'guest', cause: 13 });
+    });
+  }
+
+  it('bounded frames: at the limit shadows are dropped and refilled, never more than maxFrames', () => {
+    const r = new ShadowRig(32, 64);
+    // 16 root entries, each pointing at L0A: 16 shadow L0 tables wanted.
+    for (let i = 0; i < 16; i++) r.gw(gpaOf(ROOT) + i * 4, pte(RAM_GFN + L0A, V));
+    r.gw(gpaOf(L0A), pte(RAM_GFN + DATA, V | R | W));
+    for (const policy of ['wp', 'lazy'] as const) {
+      const sh = r.shadow(policy, { maxFrames: 5 });
+      const satp = sh.activate(SATP, S);
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 16; i++) {
+          expect(r.access(sh, satp, i << 22, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+          expect(sh.stats.framesInUse).toBeLessThanOrEqual(5);
+        }
+      }
+      expect(sh.stats.reclaims).toBeGreaterThan(0);
+      sh.destroy();
+      expect(sh.stats.framesInUse).toBe(0);
+      expect(r.allocated.size).toBe(0);
+    }
+  });
+
+  it('an env out of frames: the shadow drops what it has and carries on', () => {
+    const r = new ShadowRig(32, 3);
+    for (let i = 0; i < 4; i++) r.gw(gpaOf(ROOT) + i * 4, pte(RAM_GFN + L0A, V));
+    r.gw(gpaOf(L0A), pte(RAM_GFN + DATA, V | R));
+    const sh = r.shadow('wp', { maxFrames: 100 });
+    const satp = sh.activate(SATP, S);
+    for (let i = 0; i < 4; i++) expect(r.access(sh, satp, i << 22, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    expect(sh.stats.reclaims).toBeGreaterThan(0);
+  });
+
+  it('rejects bad options with a clear error', () => {
+    const r = new ShadowRig();
+    expect(() => new Shadow(r.env, 'wp', { maxFrames: 2 })).toThrow(/maxFrames/);
+    expect(() => new Shadow(r.env, 'eager' as 'wp')).toThrow(/policy/);
+  });
+});
