@@ -8,7 +8,8 @@ import { Vcpu, type Domain } from '../domain/domain.ts';
 import { HVM_BOARD, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { HvmBoard, type HvmDeps } from './board.ts';
-import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
+import type { GuestPagingFactory, ShadowEnv } from './paging.ts';
+import type { VirtMode } from './mode.ts';
 import { TrapMode } from './trap_mode.ts';
 import { Shadow, ShadowOutOfMemory } from './shadow/index.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
@@ -39,10 +40,20 @@ export interface HvmArchOptions {
   paging?: GuestPagingFactory;
 }
 
+/**
+ * The virtualization modes: how a vCPU of each `hvm_mode` is run (mode.ts). The one
+ * pluggable part of an HVM vCPU; everything else (board, SBI, lines, costs) is shared.
+ * Trap mode runs on the domain's shadow paging (board.paging).
+ */
+export type VirtModeFactory = (v: HvmVcpu, board: HvmBoard) => VirtMode;
+export const VIRT_MODES: Record<HvmMode, VirtModeFactory | null> = {
+  trap: (v, board) => new TrapMode(v, board, board.paging!),
+  hw: null, // the H extension (hvm_mode = "hw"): not built yet
+};
+
 /** Refuses what this hypervisor cannot run (before anything is built). */
-export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
-  if (mode === 'hw') throw new HvmModeUnavailable('hvm_mode "hw" is not available yet: the CPU has no H extension (use hvm_mode = "trap")');
-  void paging;
+export function checkHvmMode(mode: HvmMode): void {
+  if (!VIRT_MODES[mode]) throw new HvmModeUnavailable(`hvm_mode "${mode}" is not available yet: the CPU has no H extension (use hvm_mode = "trap")`);
 }
 
 /**
@@ -51,8 +62,8 @@ export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
  * stopped (SBI HSM starts them).
  */
 export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions): HvmBoard {
-  checkHvmMode(o.mode, o.paging);
-  const factory = o.paging ?? shadowPaging;
+  checkHvmMode(o.mode);
+  const makeMode = VIRT_MODES[o.mode]!;
   const board = new HvmBoard(domain, deps, o.mode, o.shadowSync, o.boot.vcpus);
   const frames = deps.hv.frames;
   const env: ShadowEnv = {
@@ -82,12 +93,12 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
       }
     },
   };
-  const paging: GuestPaging = factory(env, o.shadowSync);
-  board.paging = paging;
+  // Shadow page tables for trap mode; a hardware-assisted mode translates with the G-stage.
+  if (o.mode === 'trap') board.paging = (o.paging ?? shadowPaging)(env, o.shadowSync);
   for (let id = 0; id < o.boot.vcpus; id++) {
     const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id }));
     const hv = new HvmVcpu(vcpu, board);
-    hv.mode = new TrapMode(hv, board, paging);
+    hv.mode = makeMode(hv, board);
     vcpu.arch = hv;
     vcpu.online = id === 0;
     vcpu.initialised = id === 0;
