@@ -225,8 +225,8 @@ describe('xl.cfg for HVM domains', () => {
     expect([c.type, c.hvmMode, c.shadowSync]).toEqual(['hvm', 'trap', 'wp']);
     expect(parseXlCfg(base + 'shadow_sync = "lazy"\n', 'h.cfg').shadowSync).toBe('lazy');
   });
-  it('refuses hw (not yet), unknown values, hvm keys on PV domains, pvh, and more RAM than fits below 4 GiB, naming file, line and key', () => {
-    expect(() => parseXlCfg(base + 'hvm_mode = "hw"\n', 'h.cfg')).toThrow(/h\.cfg:4: hvm_mode: hvm_mode "hw" is not available yet/);
+  it('accepts hw; refuses unknown values, hvm keys on PV domains, pvh, and more RAM than fits below 4 GiB, naming file, line and key', () => {
+    expect(parseXlCfg(base + 'hvm_mode = "hw"\n', 'h.cfg').hvmMode).toBe('hw');
     expect(() => parseXlCfg(base + 'hvm_mode = "vmx"\n', 'h.cfg')).toThrow(/unknown hvm_mode "vmx"/);
     expect(() => parseXlCfg(base + 'shadow_sync = "oos"\n', 'h.cfg')).toThrow(/unknown shadow_sync "oos"/);
     expect(() => parseXlCfg('name = "p"\nkernel = "k"\nshadow_sync = "lazy"\n', 'p.cfg')).toThrow(/p\.cfg:3: shadow_sync: applies to type = "hvm" domains only/);
@@ -236,7 +236,8 @@ describe('xl.cfg for HVM domains', () => {
   it('the toolstack holds any create request to the same rules', () => {
     const req = { name: 'h', kernel: new Uint8Array(8), memoryMib: 16, type: 'hvm' };
     expect(() => validateCreateDomain(req, 1024)).not.toThrow();
-    expect(() => validateCreateDomain({ ...req, hvmMode: 'hw' }, 1024)).toThrow(/not available yet/);
+    expect(() => validateCreateDomain({ ...req, hvmMode: 'hw' }, 1024)).not.toThrow();
+    expect(() => validateCreateDomain({ ...req, hvmMode: 'vmx' }, 1024)).toThrow(/unknown hvm_mode "vmx"/);
     expect(() => validateCreateDomain({ ...req, type: 'pv', shadowSync: 'wp' }, 1024)).toThrow(/applies to type "hvm" domains only/);
     expect(() => validateCreateDomain({ ...req, type: 'xen' }, 1024)).toThrow(/unknown type "xen"/);
     expect(() => validateCreateDomain({ ...req, type: 'pvh' }, 1024)).toThrow(/type "pvh" is not supported/);

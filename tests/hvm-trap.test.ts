@@ -5,6 +5,8 @@
 // with type = "hvm" run twice to the same trace hash with its console through dom0.
 
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { u32Bytes, writeElf } from './helpers/elf_writer.ts';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
@@ -98,6 +100,35 @@ describe('trap-and-emulate', { timeout: 30_000 }, () => {
     // Every exit is one host trap of the vCPU.
     const traps = [...d.vcpus[0]!.stats.traps.values()].reduce((a, b) => a + b, 0);
     expect(s.count.world_switch).toBe(traps);
+  });
+});
+
+describe('a guest executing random instructions in virtual S-mode', { timeout: 60_000 }, () => {
+  // stvec = a handler that skips the faulting instruction (sepc += 4; sret), then the words.
+  const PRELUDE = [0x00000317, 0x01030313, 0x10531073, 0x0140006f, 0x141022f3, 0x00428293, 0x14129073, 0x10200073];
+  const reg = fc.integer({ min: 0, max: 31 });
+  const system = fc.tuple(fc.integer({ min: 0, max: 0xfff }), reg, fc.integer({ min: 1, max: 7 }), reg).map(([csr, rs1, f3, rd]) => ((csr << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x73) >>> 0);
+  const priv = fc.constantFrom(0x10200073, 0x10500073, 0x30200073, 0x12000073, 0x12050073, 0x00000073, 0x00100073);
+  // Loads and stores through a register set to a random address first (lui + the access).
+  const access = fc.tuple(fc.integer({ min: 0, max: 0xfffff }), fc.constantFrom(0x03, 0x23, 0x2f), fc.integer({ min: 0, max: 7 })).map(([hi, op, f3]) => [
+    ((hi << 12) | (5 << 7) | 0x37) >>> 0, // lui t0, hi
+    op === 0x23 ? ((6 << 20) | (5 << 15) | ((f3 & 3) << 12) | 0x23) >>> 0 : op === 0x2f ? ((0x08 << 27) | (6 << 20) | (5 << 15) | (2 << 12) | (7 << 7) | 0x2f) >>> 0 : ((5 << 15) | (f3 << 12) | (7 << 7) | 0x03) >>> 0,
+  ]);
+  const word = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }).map((w) => [w]), system.map((w) => [w]), priv.map((w) => [w]), access);
+
+  it('gets traps or emulation, never a hypervisor error; the machine runs on', () => {
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 1, maxLength: 40 }), (words) => {
+        const { hv } = machine();
+        const code = u32Bytes(...PRELUDE, ...words.flat(), 0x0000006f);
+        const d = hvm(hv, writeElf({ entry: 0x80000000, segments: [{ vaddr: 0x80000000, data: code, memsz: 0x10000 }] }), { sync: words.length % 2 ? 'wp' : 'lazy' });
+        const r = hv.run({ until: 2e6 });
+        expect(r.kind).not.toBe('blocked');
+        expect(hv.dmesg().filter((l) => l.includes('hypervisor error'))).toEqual([]);
+        hv.destroyDomain(d);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

@@ -52,11 +52,11 @@ describe('xl and HVM domains', { timeout: 90_000 }, () => {
     expect(list).not.toMatch(/hvm-wp/);
     expect(list).toMatch(/hvm-lazy\s+2\s+16\s+1\s+---s--/); // shut down, preserved
 
-    // What is not there yet, and mistakes: clear errors, nothing created.
-    const hw = xl(u, 'create', cfg('hvm-hw', 'hvm_mode = "hw"\n'));
-    expect(hw.status).not.toBe(0);
-    expect(hw.err).toMatch(/hvm_mode: hvm_mode "hw" is not available yet/);
-    expect(hw.out).not.toContain('created');
+    // Mistakes: clear errors, nothing created.
+    const bad = xl(u, 'create', cfg('hvm-vmx', 'hvm_mode = "vmx"\n'));
+    expect(bad.status).not.toBe(0);
+    expect(bad.err).toMatch(/hvm_mode: unknown hvm_mode "vmx"/);
+    expect(bad.out).not.toContain('created');
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });

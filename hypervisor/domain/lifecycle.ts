@@ -122,7 +122,7 @@ export class DomainLifecycle {
    * and vCPU 0 at the entry (finishHvmBuild). The same steps dom0's builder drives.
    */
   createHvmDomain(image: Uint8Array, opts: CreateDomainOptions & { hvm: HvmOptions }): Domain {
-    checkHvmMode(opts.hvm.mode, opts.hvm.paging);
+    checkHvmMode(opts.hvm.mode);
     const cmdline = opts.cmdline ?? '';
     // The command line goes into the device tree, so {domid}-style substitution needs the id first.
     const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE) });

@@ -8,7 +8,8 @@ import { Vcpu, type Domain } from '../domain/domain.ts';
 import { HVM_BOARD, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { HvmBoard, type HvmDeps } from './board.ts';
-import type { GuestPaging, GuestPagingFactory, ShadowEnv } from './paging.ts';
+import type { GuestPagingFactory, ShadowEnv } from './paging.ts';
+import type { VirtMode } from './mode.ts';
 import { TrapMode } from './trap_mode.ts';
 import { HwMode } from './hw_mode.ts';
 import { GStageTables } from './gstage_tables.ts';
@@ -41,10 +42,21 @@ export interface HvmArchOptions {
   paging?: GuestPagingFactory;
 }
 
+/**
+ * The virtualization modes: how a vCPU of each `hvm_mode` is run (mode.ts). The one
+ * pluggable part of an HVM vCPU; everything else (board, SBI, lines, costs) is shared.
+ * Trap mode runs on the domain's shadow paging (board.paging).
+ */
+export type VirtModeFactory = (v: HvmVcpu, board: HvmBoard, gstage: GStageTables | null) => VirtMode;
+export const VIRT_MODES: Record<HvmMode, VirtModeFactory | null> = {
+  trap: (v, board) => new TrapMode(v, board, board.paging!),
+  // The H extension: the guest at V=1 over the domain's G-stage tables (hw_mode.ts).
+  hw: (v, board, gstage) => new HwMode(v, board, gstage!),
+};
+
 /** Refuses what this hypervisor cannot run (before anything is built). */
-export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
-  if (mode !== 'trap' && mode !== 'hw') throw new HvmModeUnavailable(`unknown hvm_mode "${String(mode)}"`);
-  void paging;
+export function checkHvmMode(mode: HvmMode): void {
+  if (!VIRT_MODES[mode]) throw new HvmModeUnavailable(`unknown hvm_mode "${String(mode)}"; expected trap or hw`);
 }
 
 /**
@@ -53,8 +65,8 @@ export function checkHvmMode(mode: HvmMode, paging?: GuestPagingFactory): void {
  * stopped (SBI HSM starts them).
  */
 export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions): HvmBoard {
-  checkHvmMode(o.mode, o.paging);
-  const factory = o.paging ?? shadowPaging;
+  checkHvmMode(o.mode);
+  const makeMode = VIRT_MODES[o.mode]!;
   const board = new HvmBoard(domain, deps, o.mode, o.shadowSync, o.boot.vcpus);
   const frames = deps.hv.frames;
   const env: ShadowEnv = {
@@ -84,32 +96,30 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
       }
     },
   };
-  const hw = o.mode === 'hw';
   // Trap mode: the shadow; hw mode: the G-stage tables built from the p2m, shared by the vCPUs.
-  const paging: GuestPaging | null = hw ? null : factory(env, o.shadowSync);
-  board.paging = paging;
-  let gstage: GStageTables | null = null;
-  if (hw) {
-    gstage = new GStageTables(
-      {
-        frameWords: (mfn) => frames.frameWords(mfn),
-        allocExtent: (order) => {
-          const mfn = frames.allocExtent(domain.domid, order);
-          if (mfn < 0) throw new RangeError(`no machine memory for the G-stage tables of d${domain.domid}`);
-          for (let i = 0; i < 2 ** order; i++) frames.frameStorage(mfn + i).fill(0);
-          return mfn;
-        },
-        freeFrame: (mfn) => frames.release(mfn),
-      },
-      domain.p2m,
-      domain.domid,
-    );
-  }
+  if (o.mode === 'trap') board.paging = (o.paging ?? shadowPaging)(env, o.shadowSync);
+  const gstage: GStageTables | null =
+    o.mode !== 'hw'
+      ? null
+      : new GStageTables(
+          {
+            frameWords: (mfn) => frames.frameWords(mfn),
+            allocExtent: (order) => {
+              const mfn = frames.allocExtent(domain.domid, order);
+              if (mfn < 0) throw new RangeError(`no machine memory for the G-stage tables of d${domain.domid}`);
+              for (let i = 0; i < 2 ** order; i++) frames.frameStorage(mfn + i).fill(0);
+              return mfn;
+            },
+            freeFrame: (mfn) => frames.release(mfn),
+          },
+          domain.p2m,
+          domain.domid,
+        );
   for (let id = 0; id < o.boot.vcpus; id++) {
     // Only hw domains' harts have the H extension; PV and trap-mode harts are unchanged.
-    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id, hExt: hw }));
+    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id, hExt: o.mode === 'hw' }));
     const hv = new HvmVcpu(vcpu, board);
-    hv.mode = gstage ? new HwMode(hv, board, gstage) : new TrapMode(hv, board, paging!);
+    hv.mode = makeMode(hv, board, gstage);
     vcpu.arch = hv;
     vcpu.online = id === 0;
     vcpu.initialised = id === 0;
