@@ -161,6 +161,17 @@ describe('shadow paging: write protection (wp)', () => {
     expect(r.gr(gpaOf(L0A)) & (A | D)).toBe(A);
   });
 
+  it('a PTE prefilled by ptWrite that maps a live guest table is still read-only', () => {
+    const { r, va } = rig(V | R | W | A | D);
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    sh.ptWrite(gpaOf(L0A), 4, pte(RAM_GFN + ROOT, V | R | W | A | D)); // va now maps the guest root
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(ROOT)));
+    expect(r.hostWalk(satp, va, 'w')).toBe(-1);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ptwrite', gpa: gpaOf(ROOT) });
+  });
+
   it('sfence does no work under wp', () => {
     const { r, va } = rig();
     const sh = r.shadow('wp');
@@ -202,6 +213,13 @@ describe('shadow paging: lazy', () => {
     const satp = sh.activate(SATP, S);
     expect(r.access(sh, satp, 0x40001000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(1)) });
     expect(r.access(sh, satp, 0x40002000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(2)) });
+    expect(r.access(sh, satp, 0x40003000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(3)) });
+    // The guest cleans the superpage (D cleared) and fences one va in it: the whole 4 MiB goes.
+    r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | W | A));
+    sh.sfence(0x40001000);
+    expect(r.hostWalk(satp, 0x40003000, 'w')).toBe(-1);
+    expect(r.access(sh, satp, 0x40003000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(3)) });
+    expect(r.gr(gpaOf(ROOT) + 0x100 * 4) & D).toBe(D);
     r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | A)); // read-only now
     sh.sfence(0x40001000);
     expect(r.access(sh, satp, 0x40002000, 'w', S)).toEqual({ kind: 'guest', cause: 15 });
