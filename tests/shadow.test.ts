@@ -308,6 +308,37 @@ describe('shadow paging: hostile tables', () => {
     expect(sh.stats.reclaims).toBeGreaterThan(0);
   });
 
+  it('vCPUs: each walks its own guest satp, and a root a vCPU has loaded is never freed', () => {
+    const r = new ShadowRig();
+    r.gw(gpaOf(ROOT), pte(RAM_GFN + L0A, V));
+    r.gw(gpaOf(L0A), pte(RAM_GFN + 20, V | R | W));
+    r.gw(gpaOf(L0B), pte(RAM_GFN + L0B + 1, V)); // a second guest root: L0B, its L0 in frame L0B+1
+    r.gw(gpaOf(L0B + 1), pte(RAM_GFN + 21, V | R | W));
+    for (let i = 1; i < 12; i++) {
+      r.gw(gpaOf(ROOT) + i * 4, pte(RAM_GFN + L0A, V));
+      r.gw(gpaOf(L0B) + i * 4, pte(RAM_GFN + L0B + 1, V));
+    }
+    const sh = r.shadow('wp', { maxFrames: 4, maxRoots: 2 });
+    const s0 = sh.activate(SATP, S, 0);
+    const s1 = sh.activate(satpOf(RAM_GFN + L0B), S, 1);
+    for (let i = 0; i < 12; i++) {
+      expect(r.access(sh, s0, i << 22, 'r', S), `vcpu0 ${i}`).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(20)) });
+      // Another root in between (a third address space) must not evict either loaded root.
+      sh.fault(0, 'r', U_MODE, 2);
+      expect(r.access(sh, s1, i << 22, 'r', S, 1), `vcpu1 ${i}`).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(21)) });
+      // The default vCPU (0) still has its own satp.
+      expect(sh.fault(i << 22, 'r', S)).toEqual({ kind: 'fixed' });
+    }
+    expect(r.allocated.has(s0 & 0x3fffff) && r.allocated.has(s1 & 0x3fffff)).toBe(true);
+    expect(sh.stats.reclaims).toBeGreaterThan(0);
+    sh.deactivate(1);
+    for (let k = 5; k < 9; k++) sh.activate(satpOf(RAM_GFN + k), S, 0); // maxRoots 2: unpinned roots go
+    expect(sh.stats.roots).toBe(2);
+    expect(r.hostWalk(s1, 0, 'r')).toBeLessThan(0); // s1's frame no longer holds vCPU 1's shadow
+    sh.destroy();
+    expect(r.allocated.size).toBe(0);
+  });
+
   it('rejects bad options with a clear error', () => {
     const r = new ShadowRig();
     expect(() => new Shadow(r.env, 'wp', { maxFrames: 2 })).toThrow(/maxFrames/);

@@ -6,24 +6,33 @@
 // the access; anything else faults on the real hart, and `fault()` either fills the shadow
 // from the guest's tables ('fixed') or says what the guest gets instead.
 //
-// Interface (the trap-mode CPU emulation calls these; names fixed):
+// Interface (the trap-mode CPU emulation calls these; names fixed). `vcpu` (default 0)
+// names the virtual hart: one Shadow serves all of a domain's vCPUs, each with its own
+// guest satp and its own loaded root.
 //   new Shadow(env, policy, { maxFrames?, maxRoots? })
-//   activate(gsatp, mode) -> machine satp      (on guest satp writes and on mode changes:
-//                                               virtual priv, SUM, MXR; real MXR must be 0)
-//   fault(va, acc, mode) -> ShadowFault        (on every real page fault, causes 12/13/15)
+//   activate(gsatp, mode, vcpu?) -> machine satp (on guest satp writes and on mode changes:
+//                                               virtual priv, SUM, MXR). The root stays
+//                                               pinned (never freed) until the vCPU
+//                                               activates another or deactivate(vcpu).
+//   fault(va, acc, mode, vcpu?) -> ShadowFault (on every real page fault, causes 12/13/15)
 //   ptWrite(gpa, size, value)                  ('ptwrite' results: the emulated guest store)
 //   sfence(va | null)                          (the guest's sfence.vma; ASID ignored: every
 //                                               fence applies to all address spaces, which
 //                                               the spec allows an implementation to do)
-//   translate(va, acc, mode) -> WalkResult     (a guest walk with A/D, for emulation)
+//   translate(va, acc, mode, vcpu?)            (a guest walk with A/D, for emulation)
 //   noteGuestWrite(gpa, len)                   (guest memory written other than through
 //                                               ptWrite, e.g. DMA: shadows brought in line)
 //   isPageTable(gfn)                           (is gfn a live, shadowed guest table)
+//   deactivate(vcpu)                           (the vCPU went down: unpin its root)
 //   flushAll()                                 (the p2m changed: drop every shadow)
 //   stats, destroy()
+// The real hart runs in U-mode with mstatus.SUM irrelevant and mstatus.MXR either 0 or the
+// guest's MXR (shadow leaves carry R explicitly where the guest may read).
 // ShadowEnv.flushHostTlb (optional) is called whenever a shadow entry is removed or loses
-// a permission, with the guest va (or null: all), so the real hart's TLB drops it, as
-// Xen's shadow code flushes TLBs after removing write access.
+// a permission, with the guest va (or null: all), so the real harts' TLBs drop it, as
+// Xen's shadow code flushes TLBs after removing write access. Without it the caller must
+// flush every vCPU's TLB after each call that can change shadows (fault, ptWrite, sfence,
+// activate, noteGuestWrite, flushAll). Filling ('fixed') only adds or widens entries.
 //
 // Structure. One shadow root (a machine frame) per guest root and per distinct meaning
 // of the tables: virtual U (with MXR off/on), virtual S with SUM off/on (and MXR off/on),
@@ -54,9 +63,10 @@
 // Between an edit and the guest's fence a lazy shadow may still give the old translation,
 // as a real hart's TLB may.
 //
-// Bounds. At most `maxFrames` shadow frames and `maxRoots` cached roots: at the frame
-// limit every shadow L0 and every root but the active one (and the one being filled) is
-// dropped and refilled on demand (`reclaims`); roots are evicted least recently activated.
+// Bounds. At most `maxFrames` shadow frames (or vCPUs + 2, if more) and `maxRoots` cached
+// roots (or more while pinned): at the frame limit every shadow L0 and every root no vCPU
+// has loaded is dropped, and refilled on demand (`reclaims`); roots are evicted least
+// recently activated, never a loaded one (a real satp must never name a freed frame).
 // Nothing a guest writes can make these calls throw or loop: walks are two reads at most.
 // The only exception is the env failing to give even a handful of frames
 // (ShadowOutOfMemory), which the caller turns into a domain crash.
@@ -122,6 +132,8 @@ export interface ShadowStats {
   framesPeak: number;
   /** Shadow roots built (first activation of a guest root in a mode, and rebuilds). */
   rootsBuilt: number;
+  /** Shadow roots held now. */
+  roots: number;
   /** Guest sfence.vma calls. */
   fences: number;
   /** Drops of every shadow at the frame limit. */
@@ -143,7 +155,14 @@ interface Root {
   readonly words: Int32Array;
   readonly l0: Array<ShadowL0 | undefined>;
   lastUse: number;
+  /** vCPUs whose real hart has this root loaded. */
+  pins: number;
   dead: boolean;
+}
+
+interface VcpuCtx {
+  gsatp: number;
+  root: Root | null;
 }
 
 interface ShadowL0 {
@@ -168,6 +187,7 @@ interface PtUses {
 }
 
 const AD = PTE_A | PTE_D;
+const FIXED: ShadowFault = Object.freeze({ kind: 'fixed' });
 const MIN_FRAMES = 4;
 
 function modeKey(gsatp: number, mode: GuestMode): string {
@@ -188,7 +208,7 @@ function shadowLeaf(mfn: number, perms: number): number {
 export class Shadow {
   readonly stats: ShadowStats = {
     fills: 0, wpFaults: 0, ptWrites: 0, invalidations: 0, guestFaults: 0, mmioFaults: 0, walkMemRefs: 0,
-    adUpdates: 0, framesInUse: 0, framesPeak: 0, rootsBuilt: 0, fences: 0, reclaims: 0, unshadows: 0,
+    adUpdates: 0, framesInUse: 0, framesPeak: 0, rootsBuilt: 0, roots: 0, fences: 0, reclaims: 0, unshadows: 0,
     wpDowngrades: 0, prefills: 0,
   };
   readonly policy: ShadowPolicy;
@@ -201,8 +221,8 @@ export class Shadow {
   private readonly pt = new Map<number, PtUses>();
   /** wp: writable shadow leaves by the guest frame they map (slot = l0.id * 1024 + index). */
   private readonly writable = new Map<number, Set<number>>();
-  private active: Root | null = null;
-  private gsatp = 0;
+  /** Per vCPU: the guest satp it runs and the root its real hart has loaded (pinned: never freed). */
+  private readonly ctx = new Map<number, VcpuCtx>();
   private nextId = 1;
   private clock = 0;
 
@@ -221,17 +241,31 @@ export class Shadow {
   // ---------------------------------------------------------------------------------
   // The interface
 
-  activate(gsatp: number, mode: GuestMode): number {
-    this.gsatp = gsatp >>> 0;
-    const root = this.rootFor(this.gsatp, mode);
-    this.active = root;
+  activate(gsatp: number, mode: GuestMode, vcpu = 0): number {
+    const c = this.ctxOf(vcpu);
+    c.gsatp = gsatp >>> 0;
+    const root = this.rootFor(c.gsatp, mode);
+    if (c.root !== root) {
+      if (c.root !== null) c.root.pins--;
+      root.pins++;
+      c.root = root;
+    }
     return (SATP_MODE_SV32 | root.mfn) >>> 0;
   }
 
-  fault(va: number, acc: Access, mode: GuestMode): ShadowFault {
+  /** vCPU `vcpu` no longer runs on its root (it went down): the root may be evicted. */
+  deactivate(vcpu: number): void {
+    const c = this.ctx.get(vcpu);
+    if (c === undefined) return;
+    if (c.root !== null) c.root.pins--;
+    this.ctx.delete(vcpu);
+  }
+
+  fault(va: number, acc: Access, mode: GuestMode, vcpu = 0): ShadowFault {
     va >>>= 0;
-    const root = this.rootFor(this.gsatp, mode);
-    const w = guestWalk(this.env, this.gsatp, va, acc, mode, true, this.stats);
+    const gsatp = this.ctxOf(vcpu).gsatp;
+    const root = this.rootFor(gsatp, mode);
+    const w = guestWalk(this.env, gsatp, va, acc, mode, true, this.stats);
     if (!w.ok) {
       this.stats.guestFaults++;
       return { kind: 'guest', cause: w.cause };
@@ -256,7 +290,7 @@ export class Shadow {
       return { kind: 'ptwrite', gpa: w.gpa };
     }
     this.stats.fills++;
-    return { kind: 'fixed' };
+    return FIXED;
   }
 
   ptWrite(gpa: number, size: 1 | 2 | 4, value: number): void {
@@ -299,8 +333,8 @@ export class Shadow {
     this.env.flushHostTlb?.(va);
   }
 
-  translate(va: number, acc: Access, mode: GuestMode): WalkResult {
-    return guestWalk(this.env, this.gsatp, va >>> 0, acc, mode, true, this.stats);
+  translate(va: number, acc: Access, mode: GuestMode, vcpu = 0): WalkResult {
+    return guestWalk(this.env, this.ctxOf(vcpu).gsatp, va >>> 0, acc, mode, true, this.stats);
   }
 
   noteGuestWrite(gpa: number, len: number): void {
@@ -321,13 +355,23 @@ export class Shadow {
   }
 
   destroy(): void {
+    for (const c of this.ctx.values()) c.root = null;
+    this.ctx.clear();
     for (const root of [...this.roots.values()]) this.freeRoot(root);
-    this.active = null;
     this.env.flushHostTlb?.(null);
   }
 
   // ---------------------------------------------------------------------------------
   // Roots and L0 tables
+
+  private ctxOf(vcpu: number): VcpuCtx {
+    let c = this.ctx.get(vcpu);
+    if (c === undefined) {
+      c = { gsatp: 0, root: null };
+      this.ctx.set(vcpu, c);
+    }
+    return c;
+  }
 
   private rootFor(gsatp: number, mode: GuestMode): Root {
     const key = modeKey(gsatp, mode);
@@ -338,10 +382,11 @@ export class Shadow {
       const bare = (gsatp & SATP_MODE_SV32) === 0;
       root = {
         key, gRoot: bare ? -1 : gsatp & SATP_PPN_MASK, mode: { ...mode }, mfn, words,
-        l0: new Array<ShadowL0 | undefined>(1024), lastUse: 0, dead: false,
+        l0: new Array<ShadowL0 | undefined>(1024), lastUse: 0, pins: 0, dead: false,
       };
       this.roots.set(key, root);
       this.stats.rootsBuilt++;
+      this.stats.roots = this.roots.size;
       if (root.gRoot >= 0 && this.env.gfnToMfn(root.gRoot) >= 0) this.useTable(root.gRoot).roots.add(root);
     }
     root.lastUse = ++this.clock;
@@ -351,7 +396,7 @@ export class Shadow {
   private evictRoot(): void {
     let victim: Root | null = null;
     for (const r of this.roots.values()) {
-      if (r !== this.active && (victim === null || r.lastUse < victim.lastUse)) victim = r;
+      if (r.pins === 0 && (victim === null || r.lastUse < victim.lastUse)) victim = r;
     }
     if (victim !== null) this.freeRoot(victim);
   }
@@ -403,8 +448,8 @@ export class Shadow {
     this.clearRoot(root, false);
     root.dead = true;
     this.roots.delete(root.key);
+    this.stats.roots = this.roots.size;
     if (root.gRoot >= 0) this.dropUse(root.gRoot, (u) => u.roots.delete(root));
-    if (this.active === root) this.active = null;
     this.freeShadowFrame(root.mfn);
   }
 
@@ -554,7 +599,7 @@ export class Shadow {
   // ---------------------------------------------------------------------------------
   // Frames
 
-  /** A zeroed shadow frame; at the limit drops every shadow but `keep` and the active root first. */
+  /** A zeroed shadow frame; at the limit drops every shadow but `keep` and the loaded roots first. */
   private allocShadowFrame(keep: Root | null): { mfn: number; words: Int32Array } {
     if (this.stats.framesInUse >= this.maxFrames) this.reclaim(keep);
     let mfn: number;
@@ -581,7 +626,7 @@ export class Shadow {
   private reclaim(keep: Root | null): void {
     this.stats.reclaims++;
     for (const root of [...this.roots.values()]) {
-      if (root === keep || root === this.active) this.clearRoot(root, false);
+      if (root === keep || root.pins > 0) this.clearRoot(root, false);
       else this.freeRoot(root);
     }
     this.env.flushHostTlb?.(null);
