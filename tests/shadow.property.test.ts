@@ -65,7 +65,7 @@ function refWalk(r: ShadowRig, satp: number, va: number, acc: Access, mode: Gues
 type Step =
   | { t: 'edit'; frame: number; index: number; value: number; fenceAll: boolean; pick: number }
   | { t: 'fence'; va: number | null }
-  | { t: 'switch'; root: number; mode: number };
+  | { t: 'switch'; vcpu: number; root: number; mode: number };
 
 const ROOT_CHOICES = [satpOf(RAM_GFN), satpOf(RAM_GFN + 1), 0, satpOf(MMIO_GFN), satpOf(0x3fffff), satpOf(RAM_GFN + 2)];
 
@@ -92,7 +92,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     pick: fc.nat(),
   }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('fence' as const), va: fc.option(fc.constantFrom(...SAMPLE_VAS), { nil: null }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('switch' as const), root: fc.integer({ min: 0, max: ROOT_CHOICES.length - 1 }), mode: fc.integer({ min: 0, max: MODES.length - 1 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('switch' as const), vcpu: fc.integer({ min: 0, max: 1 }), root: fc.integer({ min: 0, max: ROOT_CHOICES.length - 1 }), mode: fc.integer({ min: 0, max: MODES.length - 1 }) }) },
 );
 
 const isPointer = (pte: number): boolean => (pte & (V | R | W | X)) === V;
@@ -130,9 +130,10 @@ function check(policy: ShadowPolicy, maxFrames: number, steps: Step[]): void {
   const r = new ShadowRig(GUEST_FRAMES, 48);
   initialTables(r);
   const sh = r.shadow(policy, { maxFrames, maxRoots: maxFrames < 10 ? 2 : 16 });
-  let gsatp = ROOT_CHOICES[0]!;
-  let mode = MODES[3]!;
-  let satp = sh.activate(gsatp, mode);
+  // Two vCPUs, each with its own guest satp and mode; checks run on the one last switched.
+  const cpus = [0, 1].map((vcpu) => ({ vcpu, gsatp: ROOT_CHOICES[vcpu]!, mode: MODES[3]!, satp: 0 }));
+  for (const c of cpus) c.satp = sh.activate(c.gsatp, c.mode, c.vcpu);
+  let cur = cpus[0]!;
   steps.forEach((step, n) => {
     if (step.t === 'edit') {
       const gpa = gpaOf(step.frame) + step.index * 4;
@@ -146,15 +147,17 @@ function check(policy: ShadowPolicy, maxFrames: number, steps: Step[]): void {
     } else if (step.t === 'fence') {
       sh.sfence(step.va);
     } else {
-      gsatp = ROOT_CHOICES[step.root]!;
-      mode = MODES[step.mode]!;
-      satp = sh.activate(gsatp, mode);
+      cur = cpus[step.vcpu]!;
+      cur.gsatp = ROOT_CHOICES[step.root]!;
+      cur.mode = MODES[step.mode]!;
+      cur.satp = sh.activate(cur.gsatp, cur.mode, cur.vcpu);
     }
+    const { gsatp, mode, satp, vcpu } = cur;
     for (const va of SAMPLE_VAS) {
       for (const acc of ACCS) {
         const ref = refWalk(r, gsatp, va, acc, mode);
         const leafBefore = ref.ok && ref.leaf !== null ? r.gr(ref.leaf) : 0;
-        const got = r.access(sh, satp, va, acc, mode);
+        const got = r.access(sh, satp, va, acc, mode, vcpu);
         const where = `step ${n} ${JSON.stringify(step)}: va 0x${va.toString(16)} ${acc} satp 0x${gsatp.toString(16)} mode ${JSON.stringify(mode)}`;
         if (!ref.ok) {
           expect(got, where).toEqual({ kind: 'guest', cause: ref.cause });
@@ -179,6 +182,8 @@ function check(policy: ShadowPolicy, maxFrames: number, steps: Step[]): void {
     }
     expect(sh.stats.framesInUse).toBeLessThanOrEqual(maxFrames);
     expect(r.allocated.size).toBe(sh.stats.framesInUse);
+    // A loaded root is never freed: each vCPU's satp still names a frame the shadow holds.
+    for (const c of cpus) expect(r.allocated.has(c.satp & 0x3fffff)).toBe(true);
   });
   sh.destroy();
   expect(r.allocated.size).toBe(0);
