@@ -22,7 +22,7 @@
 //   translate(va, acc, mode, vcpu?)            (a guest walk with A/D, for emulation)
 //   noteGuestWrite(gpa, len)                   (guest memory written other than through
 //                                               ptWrite, e.g. DMA: shadows brought in line)
-//   isPageTable(gfn)                           (is gfn a live, shadowed guest table)
+//   isPageTable(gfn)                           (wp: is gfn write-protected as a live guest table)
 //   deactivate(vcpu)                           (the vCPU went down: unpin its root)
 //   flushAll()                                 (the p2m changed: drop every shadow)
 //   stats, destroy()
@@ -138,7 +138,7 @@ export interface ShadowStats {
   fences: number;
   /** Drops of every shadow at the frame limit. */
   reclaims: number;
-  /** Guest frames that stopped being shadowed page tables (write protection removed). */
+  /** wp: guest frames that stopped being shadowed page tables (write protection removed). */
   unshadows: number;
   /** Writable shadow entries made read-only because their frame became a guest table. */
   wpDowngrades: number;
@@ -345,8 +345,9 @@ export class Shadow {
     }
   }
 
+  /** wp: true while gfn is a shadowed guest table, so every store to it traps (always false under lazy). */
   isPageTable(gfn: number): boolean {
-    return this.pt.has(gfn);
+    return this.isWp(gfn);
   }
 
   flushAll(): void {
@@ -527,7 +528,7 @@ export class Shadow {
     drop(u);
     if (u.roots.size === 0 && u.l0s.size === 0) {
       this.pt.delete(gfn);
-      this.stats.unshadows++;
+      if (this.policy === 'wp') this.stats.unshadows++;
     }
   }
 
