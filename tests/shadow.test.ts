@@ -172,6 +172,31 @@ describe('shadow paging: write protection (wp)', () => {
     expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ptwrite', gpa: gpaOf(ROOT) });
   });
 
+  it('guest memory written by other means (DMA): noteGuestWrite brings the shadows in line', () => {
+    const { r, va } = rig(V | R | W | A | D);
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    r.gw(gpaOf(L0A), pte(RAM_GFN + 25, V | R | A)); // a device wrote the guest's table
+    sh.noteGuestWrite(gpaOf(L0A), 8);
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(25)));
+    expect(r.hostWalk(satp, va, 'w')).toBe(-1);
+    sh.noteGuestWrite(gpaOf(30), 4096); // not a table: nothing to do
+    sh.flushAll();
+    expect(r.hostWalk(satp, va, 'r')).toBe(-1);
+    expect(sh.stats.framesInUse).toBe(1);
+  });
+
+  it('translate: the guest walk for emulation, with A/D', () => {
+    const { r, va } = rig(V | R | W);
+    const sh = r.shadow('wp');
+    sh.activate(SATP, S);
+    expect(sh.translate(va + 0x1010, 'w', S)).toMatchObject({ ok: true, gpa: gpaOf(DATA + 1) + 0x10, level: 0 });
+    expect(r.gr(gpaOf(L0A) + 4) & (A | D)).toBe(A | D);
+    expect(sh.translate(va + 0x1010, 'x', S)).toEqual({ ok: false, cause: 12 });
+    expect(sh.translate(va, 'r', U_MODE)).toEqual({ ok: false, cause: 13 });
+  });
+
   it('sfence does no work under wp', () => {
     const { r, va } = rig();
     const sh = r.shadow('wp');

@@ -197,6 +197,13 @@ function modeKey(gsatp: number, mode: GuestMode): string {
   return mode.priv === 0 ? `${root}:u${mode.mxr ? 'x' : ''}` : `${root}:s${mode.sum ? 's' : ''}${mode.mxr ? 'x' : ''}`;
 }
 
+/** True if `root` (activated for the vCPU's current satp) also serves `mode`. */
+function sameMeaning(root: Root, mode: GuestMode): boolean {
+  if (root.gRoot < 0) return true; // bare: one meaning
+  const m = root.mode;
+  return m.priv === mode.priv && m.mxr === mode.mxr && (mode.priv === 0 || m.sum === mode.sum);
+}
+
 function shadowLeaf(mfn: number, perms: number): number {
   let f = PTE_V | PTE_U | PTE_A;
   if ((perms & PERM_R) !== 0) f |= PTE_R;
@@ -263,8 +270,10 @@ export class Shadow {
 
   fault(va: number, acc: Access, mode: GuestMode, vcpu = 0): ShadowFault {
     va >>>= 0;
-    const gsatp = this.ctxOf(vcpu).gsatp;
-    const root = this.rootFor(gsatp, mode);
+    const c = this.ctxOf(vcpu);
+    const gsatp = c.gsatp;
+    // Fast path: the fault is almost always in the root this vCPU has loaded.
+    const root = c.root !== null && sameMeaning(c.root, mode) ? c.root : this.rootFor(gsatp, mode);
     const w = guestWalk(this.env, gsatp, va, acc, mode, true, this.stats);
     if (!w.ok) {
       this.stats.guestFaults++;
