@@ -308,7 +308,7 @@ describe('shadow paging: hostile tables', () => {
     for (let i = 0; i < 16; i++) r.gw(gpaOf(ROOT) + i * 4, pte(RAM_GFN + L0A, V));
     r.gw(gpaOf(L0A), pte(RAM_GFN + DATA, V | R | W));
     for (const policy of ['wp', 'lazy'] as const) {
-      const sh = r.shadow(policy, { maxFrames: 5 });
+      const sh = r.shadow(policy, { maxFrames: 5, maxRoots: 2 });
       const satp = sh.activate(SATP, S);
       for (let round = 0; round < 2; round++) {
         for (let i = 0; i < 16; i++) {
@@ -367,6 +367,7 @@ describe('shadow paging: hostile tables', () => {
   it('rejects bad options with a clear error', () => {
     const r = new ShadowRig();
     expect(() => new Shadow(r.env, 'wp', { maxFrames: 2 })).toThrow(/maxFrames/);
+    expect(() => new Shadow(r.env, 'wp', { maxFrames: 10, maxRoots: 9 })).toThrow(/maxRoots \+ 2/);
     expect(() => new Shadow(r.env, 'eager' as 'wp')).toThrow(/policy/);
   });
 });

@@ -63,10 +63,12 @@
 // Between an edit and the guest's fence a lazy shadow may still give the old translation,
 // as a real hart's TLB may.
 //
-// Bounds. At most `maxFrames` shadow frames (or vCPUs + 2, if more) and `maxRoots` cached
-// roots (or more while pinned): at the frame limit every shadow L0 and every root no vCPU
-// has loaded is dropped, and refilled on demand (`reclaims`); roots are evicted least
-// recently activated, never a loaded one (a real satp must never name a freed frame).
+// Bounds. At most `maxFrames` shadow frames and `maxRoots` cached roots (more only while
+// more vCPUs have distinct roots loaded): at the frame limit every shadow L0 is dropped
+// and refilled on demand (`reclaims`); roots are evicted least recently activated, never
+// one a vCPU has loaded, and an evicted root's frame becomes the next root (frames that
+// were roots go back to the env only in destroy()), so no real satp ever names a frame
+// that left the domain's shadows.
 // Nothing a guest writes can make these calls throw or loop: walks are two reads at most.
 // The only exception is the env failing to give even a handful of frames
 // (ShadowOutOfMemory), which the caller turns into a domain crash.
@@ -224,6 +226,8 @@ export class Shadow {
   private readonly maxRoots: number;
   private readonly roots = new Map<string, Root>();
   private readonly l0ById = new Map<number, ShadowL0>();
+  /** Zeroed frames of evicted roots, for the next roots (see evictRoot). */
+  private readonly spareRoots: { mfn: number; words: Int32Array }[] = [];
   /** Guest frames in use as shadowed guest tables. */
   private readonly pt = new Map<number, PtUses>();
   /** wp: writable shadow leaves by the guest frame they map (slot = l0.id * 1024 + index). */
@@ -239,6 +243,7 @@ export class Shadow {
     const maxRoots = opts.maxRoots ?? 16;
     if (!Number.isInteger(maxFrames) || maxFrames < MIN_FRAMES) throw new RangeError(`shadow maxFrames ${maxFrames}: must be an integer >= ${MIN_FRAMES}`);
     if (!Number.isInteger(maxRoots) || maxRoots < 2) throw new RangeError(`shadow maxRoots ${maxRoots}: must be an integer >= 2`);
+    if (maxFrames < maxRoots + 2) throw new RangeError(`shadow maxFrames ${maxFrames}: must be at least maxRoots + 2 (${maxRoots + 2}): roots are kept at the frame limit`);
     this.env = env;
     this.policy = policy;
     this.maxFrames = maxFrames;
@@ -367,7 +372,11 @@ export class Shadow {
   destroy(): void {
     for (const c of this.ctx.values()) c.root = null;
     this.ctx.clear();
-    for (const root of [...this.roots.values()]) this.freeRoot(root);
+    for (const root of [...this.roots.values()]) {
+      this.retireRoot(root);
+      this.freeShadowFrame(root.mfn);
+    }
+    for (const f of this.spareRoots.splice(0)) this.freeShadowFrame(f.mfn);
     this.env.flushHostTlb?.(null);
   }
 
@@ -387,8 +396,8 @@ export class Shadow {
     const key = modeKey(gsatp, mode);
     let root = this.roots.get(key);
     if (root === undefined) {
-      if (this.roots.size >= this.maxRoots) this.evictRoot();
-      const { mfn, words } = this.allocShadowFrame(null);
+      while (this.roots.size >= this.maxRoots && this.evictRoot()) { /* evict down to the bound */ }
+      const { mfn, words } = this.spareRoots.pop() ?? this.allocShadowFrame();
       const bare = (gsatp & SATP_MODE_SV32) === 0;
       root = {
         key, gRoot: bare ? -1 : gsatp & SATP_PPN_MASK, mode: { ...mode }, mfn, words,
@@ -403,12 +412,22 @@ export class Shadow {
     return root;
   }
 
-  private evictRoot(): void {
+  /**
+   * Retires the least recently activated root no vCPU has loaded and keeps its frame,
+   * zeroed, for the next root: a root frame is only ever reused as a root of this domain
+   * (returned to the env only by destroy()), so even a real hart left on a stale satp by
+   * its caller sees nothing but this domain's own frames.
+   */
+  private evictRoot(): boolean {
     let victim: Root | null = null;
     for (const r of this.roots.values()) {
       if (r.pins === 0 && (victim === null || r.lastUse < victim.lastUse)) victim = r;
     }
-    if (victim !== null) this.freeRoot(victim);
+    if (victim === null) return false;
+    this.retireRoot(victim);
+    victim.words.fill(0);
+    this.spareRoots.push({ mfn: victim.mfn, words: victim.words });
+    return true;
   }
 
   /** The shadow L0 under `root` for va, made from the guest's current root entry. */
@@ -424,7 +443,7 @@ export class Shadow {
       l0 = undefined;
     }
     if (l0 !== undefined) return l0;
-    const { mfn, words } = this.allocShadowFrame(root);
+    const { mfn, words } = this.allocShadowFrame();
     l0 = {
       id: this.nextId++, root, index, mfn, words, gTable, gRootPte: key,
       target: new Int32Array(1024).fill(-1), dead: false,
@@ -454,13 +473,12 @@ export class Shadow {
     }
   }
 
-  private freeRoot(root: Root): void {
+  private retireRoot(root: Root): void {
     this.clearRoot(root, false);
     root.dead = true;
     this.roots.delete(root.key);
     this.stats.roots = this.roots.size;
     if (root.gRoot >= 0) this.dropUse(root.gRoot, (u) => u.roots.delete(root));
-    this.freeShadowFrame(root.mfn);
   }
 
   private freeL0(l0: ShadowL0): void {
@@ -609,15 +627,15 @@ export class Shadow {
   // ---------------------------------------------------------------------------------
   // Frames
 
-  /** A zeroed shadow frame; at the limit drops every shadow but `keep` and the loaded roots first. */
-  private allocShadowFrame(keep: Root | null): { mfn: number; words: Int32Array } {
-    if (this.stats.framesInUse >= this.maxFrames) this.reclaim(keep);
+  /** A zeroed shadow frame; at the frame limit every shadow L0 is dropped first. */
+  private allocShadowFrame(): { mfn: number; words: Int32Array } {
+    if (this.stats.framesInUse >= this.maxFrames) this.reclaim();
     let mfn: number;
     try {
       mfn = this.env.allocFrame();
     } catch (e) {
       if (!(e instanceof ShadowOutOfMemory) || this.stats.framesInUse <= 2) throw e;
-      this.reclaim(keep);
+      this.reclaim();
       mfn = this.env.allocFrame();
     }
     const words = frameWords(this.env.mem, mfn);
@@ -633,12 +651,10 @@ export class Shadow {
     this.env.freeFrame(mfn);
   }
 
-  private reclaim(keep: Root | null): void {
+  /** At the frame limit: every shadow L0 goes (roots stay, emptied: at most maxRoots + vCPUs of them). */
+  private reclaim(): void {
     this.stats.reclaims++;
-    for (const root of [...this.roots.values()]) {
-      if (root === keep || root.pins > 0) this.clearRoot(root, false);
-      else this.freeRoot(root);
-    }
+    for (const root of this.roots.values()) this.clearRoot(root, false);
     this.env.flushHostTlb?.(null);
   }
 }
