@@ -182,6 +182,9 @@ describe('shadow paging: write protection (wp)', () => {
     expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(25)));
     expect(r.hostWalk(satp, va, 'w')).toBe(-1);
     sh.noteGuestWrite(gpaOf(30), 4096); // not a table: nothing to do
+    sh.noteGuestWrite(0, 2 ** 34); // all of guest-physical space: bounded by the tables shadowed
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(25)));
+    sh.noteGuestWrite(NaN, 4);
     sh.flushAll();
     expect(r.hostWalk(satp, va, 'r')).toBe(-1);
     expect(sh.stats.framesInUse).toBe(1);

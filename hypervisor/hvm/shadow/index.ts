@@ -77,7 +77,7 @@ import { SATP_MODE_SV32, SATP_PPN_MASK } from '../../cpu/csr.ts';
 import type { PhysMemory } from '../../cpu/memory.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, pte as makePte } from '../../../protocol/sv32.ts';
 import {
-  type Access, type GuestMode, type WalkResult, frameWords, guestWalk, isLeaf, leafPerms,
+  type Access, type GuestMode, type WalkResult, frameWords, guestWalk, isLeaf, isPointer, leafPerms,
   PERM_R, PERM_W, PERM_X, readGuestWord,
 } from './guest_walk.ts';
 
@@ -352,10 +352,19 @@ export class Shadow {
   }
 
   noteGuestWrite(gpa: number, len: number): void {
-    if (this.pt.size === 0 || len <= 0) return;
-    const first = gpa - (gpa & 3);
-    for (let a = first; a < gpa + len; a += 4) {
-      if (this.pt.has(Math.floor(a / PAGE_SIZE))) this.resyncWord(a);
+    if (this.pt.size === 0 || !(len > 0) || !(gpa >= 0)) return;
+    const end = gpa + len;
+    const firstGfn = Math.floor(gpa / PAGE_SIZE);
+    const lastGfn = Math.floor((end - 1) / PAGE_SIZE);
+    // Work bounded by the tables shadowed, not by `len`: a huge range costs no more than a scan of them.
+    const gfns = lastGfn - firstGfn < this.pt.size
+      ? Array.from({ length: lastGfn - firstGfn + 1 }, (_, k) => firstGfn + k)
+      : [...this.pt.keys()].filter((g) => g >= firstGfn && g <= lastGfn);
+    for (const gfn of gfns) {
+      if (!this.pt.has(gfn)) continue;
+      const lo = Math.max(gpa, gfn * PAGE_SIZE);
+      const hi = Math.min(end, (gfn + 1) * PAGE_SIZE);
+      for (let a = lo - (lo % 4); a < hi; a += 4) this.resyncWord(a);
     }
   }
 
@@ -580,9 +589,17 @@ export class Shadow {
     const u = this.pt.get(gfn);
     if (u === undefined) return;
     const i = (wa & 0xfff) >>> 2;
+    let g: number | null = null;
     for (const root of [...u.roots]) {
       const l0 = root.l0[i];
       if (l0 === undefined || root.dead) continue;
+      if (g === null) {
+        this.stats.walkMemRefs++;
+        g = readGuestWord(this.env, wa) ?? 0;
+      }
+      // A pointer rewritten with the same table keeps its L0 (A/D mean nothing there); a
+      // superpage leaf's splinter is remade on any write (A/D gate its entries).
+      if (l0.gTable >= 0 && isPointer(g) && ((g & ~AD) >>> 0) === l0.gRootPte) continue;
       this.freeL0(l0);
       this.stats.invalidations++;
       this.env.flushHostTlb?.(null);
