@@ -374,3 +374,40 @@ describe('shadow paging: hostile tables', () => {
     expect(() => new Shadow(r.env, 'eager' as 'wp')).toThrow(/policy/);
   });
 });
+
+describe('shadow paging: what each policy costs', () => {
+  /** Two address spaces of 8 pages; `switches` context switches, each with sfence x0 (no ASIDs); then 64 PTE stores through the shadow. */
+  function run(policy: 'wp' | 'lazy', switches: number): Shadow['stats'] {
+    const r = new ShadowRig(32, 64);
+    r.gw(gpaOf(ROOT) + 4, pte(RAM_GFN + L0B, V)); // va 0x00400000: the tables themselves, RW
+    for (let k = 0; k < 8; k++) r.gw(gpaOf(L0B) + 4 * k, pte(RAM_GFN + k, V | R | W | A | D));
+    for (const [root, l0, base] of [[ROOT, L0A, 8], [3, 4, 16]] as const) {
+      if (root !== ROOT) r.gw(gpaOf(root) + 4, pte(RAM_GFN + L0B, V));
+      r.gw(gpaOf(root), pte(RAM_GFN + l0, V));
+      for (let i = 0; i < 8; i++) r.gw(gpaOf(l0) + 4 * i, pte(RAM_GFN + base + i, V | R | W | A | D));
+    }
+    const sh = r.shadow(policy);
+    let satp = 0;
+    for (let k = 0; k < switches; k++) {
+      satp = sh.activate(satpOf(RAM_GFN + (k % 2 === 0 ? ROOT : 3)), S);
+      sh.sfence(null);
+      for (let i = 0; i < 8; i++) expect(r.access(sh, satp, i << 12, 'w', S).kind).toBe('ok');
+    }
+    for (let i = 0; i < 64; i++) {
+      const got = r.access(sh, satp, 0x00400000 + L0A * 4096 + 4 * (i % 8), 'w', S);
+      if (got.kind === 'ptwrite') sh.ptWrite(got.gpa, 4, pte(RAM_GFN + 8 + (i % 8), V | R | W | A | D));
+      else expect(got.kind).toBe('ok');
+    }
+    return sh.stats;
+  }
+
+  it('wp: a trap per PTE store, nothing per fence or switch; lazy: free PTE stores, a refill after every full fence', () => {
+    const wp = run('wp', 50);
+    const lazy = run('lazy', 50);
+    expect(wp.fills).toBe(16); // each address space's 8 pages, once (the tables' window only ever gives 'ptwrite')
+    expect(lazy.fills).toBe(50 * 8 + 1); // every page after every fence, + the tables' window
+    expect(wp.wpFaults).toBe(64);
+    expect(wp.ptWrites).toBe(64);
+    expect(lazy.wpFaults).toBe(0);
+  });
+});
