@@ -243,7 +243,7 @@ export class HvmBoard implements DomainArch {
     return out;
   }
 
-  /** Writes guest-physical bytes (SBI's debug console read); false if any byte is not RAM. */
+  /** Writes guest-physical bytes (SBI's debug console read, device DMA); false if any byte is not RAM. */
   writeGuest(gpa: number, data: Uint8Array): boolean {
     for (let done = 0; done < data.length; ) {
       const a = gpa + done;
@@ -260,6 +260,8 @@ export class HvmBoard implements DomainArch {
       mem.noteStore(pa, n);
       done += n;
     }
+    // A write into a page the guest uses as a page table must reach the shadows too.
+    this.paging?.noteGuestWrite?.(gpa, data.length);
     return true;
   }
 

@@ -42,6 +42,8 @@ export interface GuestPaging {
   /** The guest's sfence.vma (null = all addresses). */
   sfence(va: number | null): void;
   destroy(): void;
+  /** Guest memory written other than by the guest's own stores (SBI console reads, device DMA): shadows brought in line. */
+  noteGuestWrite?(gpa: number, len: number): void;
   /** Guest PTE reads the shadow's software walks made so far (charged per reference). */
   readonly stats?: { readonly walkMemRefs: number };
 }
