@@ -161,6 +161,45 @@ describe('shadow paging: write protection (wp)', () => {
     expect(r.gr(gpaOf(L0A)) & (A | D)).toBe(A);
   });
 
+  it('a PTE prefilled by ptWrite that maps a live guest table is still read-only', () => {
+    const { r, va } = rig(V | R | W | A | D);
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    sh.ptWrite(gpaOf(L0A), 4, pte(RAM_GFN + ROOT, V | R | W | A | D)); // va now maps the guest root
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(ROOT)));
+    expect(r.hostWalk(satp, va, 'w')).toBe(-1);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ptwrite', gpa: gpaOf(ROOT) });
+  });
+
+  it('guest memory written by other means (DMA): noteGuestWrite brings the shadows in line', () => {
+    const { r, va } = rig(V | R | W | A | D);
+    const sh = r.shadow('wp');
+    const satp = sh.activate(SATP, S);
+    expect(r.access(sh, satp, va, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(DATA)) });
+    r.gw(gpaOf(L0A), pte(RAM_GFN + 25, V | R | A)); // a device wrote the guest's table
+    sh.noteGuestWrite(gpaOf(L0A), 8);
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(25)));
+    expect(r.hostWalk(satp, va, 'w')).toBe(-1);
+    sh.noteGuestWrite(gpaOf(30), 4096); // not a table: nothing to do
+    sh.noteGuestWrite(0, 2 ** 34); // all of guest-physical space: bounded by the tables shadowed
+    expect(r.hostWalk(satp, va, 'r')).toBe(r.mpa(gpaOf(25)));
+    sh.noteGuestWrite(NaN, 4);
+    sh.flushAll();
+    expect(r.hostWalk(satp, va, 'r')).toBe(-1);
+    expect(sh.stats.framesInUse).toBe(1);
+  });
+
+  it('translate: the guest walk for emulation, with A/D', () => {
+    const { r, va } = rig(V | R | W);
+    const sh = r.shadow('wp');
+    sh.activate(SATP, S);
+    expect(sh.translate(va + 0x1010, 'w', S)).toMatchObject({ ok: true, gpa: gpaOf(DATA + 1) + 0x10, level: 0 });
+    expect(r.gr(gpaOf(L0A) + 4) & (A | D)).toBe(A | D);
+    expect(sh.translate(va + 0x1010, 'x', S)).toEqual({ ok: false, cause: 12 });
+    expect(sh.translate(va, 'r', U_MODE)).toEqual({ ok: false, cause: 13 });
+  });
+
   it('sfence does no work under wp', () => {
     const { r, va } = rig();
     const sh = r.shadow('wp');
@@ -202,6 +241,13 @@ describe('shadow paging: lazy', () => {
     const satp = sh.activate(SATP, S);
     expect(r.access(sh, satp, 0x40001000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(1)) });
     expect(r.access(sh, satp, 0x40002000, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(2)) });
+    expect(r.access(sh, satp, 0x40003000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(3)) });
+    // The guest cleans the superpage (D cleared) and fences one va in it: the whole 4 MiB goes.
+    r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | W | A));
+    sh.sfence(0x40001000);
+    expect(r.hostWalk(satp, 0x40003000, 'w')).toBe(-1);
+    expect(r.access(sh, satp, 0x40003000, 'w', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(3)) });
+    expect(r.gr(gpaOf(ROOT) + 0x100 * 4) & D).toBe(D);
     r.gw(gpaOf(ROOT) + 0x100 * 4, pte(RAM_GFN, V | R | A)); // read-only now
     sh.sfence(0x40001000);
     expect(r.access(sh, satp, 0x40002000, 'w', S)).toEqual({ kind: 'guest', cause: 15 });
@@ -265,7 +311,7 @@ describe('shadow paging: hostile tables', () => {
     for (let i = 0; i < 16; i++) r.gw(gpaOf(ROOT) + i * 4, pte(RAM_GFN + L0A, V));
     r.gw(gpaOf(L0A), pte(RAM_GFN + DATA, V | R | W));
     for (const policy of ['wp', 'lazy'] as const) {
-      const sh = r.shadow(policy, { maxFrames: 5 });
+      const sh = r.shadow(policy, { maxFrames: 5, maxRoots: 2 });
       const satp = sh.activate(SATP, S);
       for (let round = 0; round < 2; round++) {
         for (let i = 0; i < 16; i++) {
@@ -290,9 +336,78 @@ describe('shadow paging: hostile tables', () => {
     expect(sh.stats.reclaims).toBeGreaterThan(0);
   });
 
+  it('vCPUs: each walks its own guest satp, and a root a vCPU has loaded is never freed', () => {
+    const r = new ShadowRig();
+    r.gw(gpaOf(ROOT), pte(RAM_GFN + L0A, V));
+    r.gw(gpaOf(L0A), pte(RAM_GFN + 20, V | R | W));
+    r.gw(gpaOf(L0B), pte(RAM_GFN + L0B + 1, V)); // a second guest root: L0B, its L0 in frame L0B+1
+    r.gw(gpaOf(L0B + 1), pte(RAM_GFN + 21, V | R | W));
+    for (let i = 1; i < 12; i++) {
+      r.gw(gpaOf(ROOT) + i * 4, pte(RAM_GFN + L0A, V));
+      r.gw(gpaOf(L0B) + i * 4, pte(RAM_GFN + L0B + 1, V));
+    }
+    const sh = r.shadow('wp', { maxFrames: 4, maxRoots: 2 });
+    const s0 = sh.activate(SATP, S, 0);
+    const s1 = sh.activate(satpOf(RAM_GFN + L0B), S, 1);
+    for (let i = 0; i < 12; i++) {
+      expect(r.access(sh, s0, i << 22, 'r', S), `vcpu0 ${i}`).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(20)) });
+      // Another root in between (a third address space) must not evict either loaded root.
+      sh.fault(0, 'r', U_MODE, 2);
+      expect(r.access(sh, s1, i << 22, 'r', S, 1), `vcpu1 ${i}`).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(21)) });
+      // The default vCPU (0) still has its own satp.
+      expect(sh.fault(i << 22, 'r', S)).toEqual({ kind: 'fixed' });
+    }
+    expect(r.allocated.has(s0 & 0x3fffff) && r.allocated.has(s1 & 0x3fffff)).toBe(true);
+    expect(sh.stats.reclaims).toBeGreaterThan(0);
+    sh.deactivate(1);
+    for (let k = 5; k < 9; k++) sh.activate(satpOf(RAM_GFN + k), S, 0); // maxRoots 2: unpinned roots go
+    expect(sh.stats.roots).toBe(2);
+    expect(r.hostWalk(s1, 0, 'r')).toBeLessThan(0); // s1's frame no longer holds vCPU 1's shadow
+    sh.destroy();
+    expect(r.allocated.size).toBe(0);
+  });
+
   it('rejects bad options with a clear error', () => {
     const r = new ShadowRig();
     expect(() => new Shadow(r.env, 'wp', { maxFrames: 2 })).toThrow(/maxFrames/);
+    expect(() => new Shadow(r.env, 'wp', { maxFrames: 10, maxRoots: 9 })).toThrow(/maxRoots \+ 2/);
     expect(() => new Shadow(r.env, 'eager' as 'wp')).toThrow(/policy/);
+  });
+});
+
+describe('shadow paging: what each policy costs', () => {
+  /** Two address spaces of 8 pages; `switches` context switches, each with sfence x0 (no ASIDs); then 64 PTE stores through the shadow. */
+  function run(policy: 'wp' | 'lazy', switches: number): Shadow['stats'] {
+    const r = new ShadowRig(32, 64);
+    r.gw(gpaOf(ROOT) + 4, pte(RAM_GFN + L0B, V)); // va 0x00400000: the tables themselves, RW
+    for (let k = 0; k < 8; k++) r.gw(gpaOf(L0B) + 4 * k, pte(RAM_GFN + k, V | R | W | A | D));
+    for (const [root, l0, base] of [[ROOT, L0A, 8], [3, 4, 16]] as const) {
+      if (root !== ROOT) r.gw(gpaOf(root) + 4, pte(RAM_GFN + L0B, V));
+      r.gw(gpaOf(root), pte(RAM_GFN + l0, V));
+      for (let i = 0; i < 8; i++) r.gw(gpaOf(l0) + 4 * i, pte(RAM_GFN + base + i, V | R | W | A | D));
+    }
+    const sh = r.shadow(policy);
+    let satp = 0;
+    for (let k = 0; k < switches; k++) {
+      satp = sh.activate(satpOf(RAM_GFN + (k % 2 === 0 ? ROOT : 3)), S);
+      sh.sfence(null);
+      for (let i = 0; i < 8; i++) expect(r.access(sh, satp, i << 12, 'w', S).kind).toBe('ok');
+    }
+    for (let i = 0; i < 64; i++) {
+      const got = r.access(sh, satp, 0x00400000 + L0A * 4096 + 4 * (i % 8), 'w', S);
+      if (got.kind === 'ptwrite') sh.ptWrite(got.gpa, 4, pte(RAM_GFN + 8 + (i % 8), V | R | W | A | D));
+      else expect(got.kind).toBe('ok');
+    }
+    return sh.stats;
+  }
+
+  it('wp: a trap per PTE store, nothing per fence or switch; lazy: free PTE stores, a refill after every full fence', () => {
+    const wp = run('wp', 50);
+    const lazy = run('lazy', 50);
+    expect(wp.fills).toBe(16); // each address space's 8 pages, once (the tables' window only ever gives 'ptwrite')
+    expect(lazy.fills).toBe(50 * 8 + 1); // every page after every fence, + the tables' window
+    expect(wp.wpFaults).toBe(64);
+    expect(wp.ptWrites).toBe(64);
+    expect(lazy.wpFaults).toBe(0);
   });
 });

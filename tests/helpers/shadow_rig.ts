@@ -87,12 +87,12 @@ export class ShadowRig {
   }
 
   /** The real hart's access, retried through fault() while it says 'fixed' (bounded). */
-  access(sh: Shadow, satp: number, va: number, acc: Access, mode: GuestMode): HostResult {
+  access(sh: Shadow, satp: number, va: number, acc: Access, mode: GuestMode, vcpu = 0): HostResult {
     for (let k = 0; k < 4; k++) {
       const pa = this.hostWalk(satp, va, acc);
       if (pa >= 0) return { kind: 'ok', mpa: pa };
       if (pa === WALK_ACCESS_FAULT) return { kind: 'hostaccess' };
-      const f = sh.fault(va, acc, mode);
+      const f = sh.fault(va, acc, mode, vcpu);
       if (f.kind !== 'fixed') return f;
     }
     return { kind: 'stuck' };

@@ -6,24 +6,33 @@
 // the access; anything else faults on the real hart, and `fault()` either fills the shadow
 // from the guest's tables ('fixed') or says what the guest gets instead.
 //
-// Interface (the trap-mode CPU emulation calls these; names fixed):
+// Interface (the trap-mode CPU emulation calls these; names fixed). `vcpu` (default 0)
+// names the virtual hart: one Shadow serves all of a domain's vCPUs, each with its own
+// guest satp and its own loaded root.
 //   new Shadow(env, policy, { maxFrames?, maxRoots? })
-//   activate(gsatp, mode) -> machine satp      (on guest satp writes and on mode changes:
-//                                               virtual priv, SUM, MXR; real MXR must be 0)
-//   fault(va, acc, mode) -> ShadowFault        (on every real page fault, causes 12/13/15)
+//   activate(gsatp, mode, vcpu?) -> machine satp (on guest satp writes and on mode changes:
+//                                               virtual priv, SUM, MXR). The root stays
+//                                               pinned (never freed) until the vCPU
+//                                               activates another or deactivate(vcpu).
+//   fault(va, acc, mode, vcpu?) -> ShadowFault (on every real page fault, causes 12/13/15)
 //   ptWrite(gpa, size, value)                  ('ptwrite' results: the emulated guest store)
 //   sfence(va | null)                          (the guest's sfence.vma; ASID ignored: every
 //                                               fence applies to all address spaces, which
 //                                               the spec allows an implementation to do)
-//   translate(va, acc, mode) -> WalkResult     (a guest walk with A/D, for emulation)
+//   translate(va, acc, mode, vcpu?)            (a guest walk with A/D, for emulation)
 //   noteGuestWrite(gpa, len)                   (guest memory written other than through
 //                                               ptWrite, e.g. DMA: shadows brought in line)
-//   isPageTable(gfn)                           (is gfn a live, shadowed guest table)
+//   isPageTable(gfn)                           (wp: is gfn write-protected as a live guest table)
+//   deactivate(vcpu)                           (the vCPU went down: unpin its root)
 //   flushAll()                                 (the p2m changed: drop every shadow)
 //   stats, destroy()
+// The real hart runs in U-mode with mstatus.SUM irrelevant and mstatus.MXR either 0 or the
+// guest's MXR (shadow leaves carry R explicitly where the guest may read).
 // ShadowEnv.flushHostTlb (optional) is called whenever a shadow entry is removed or loses
-// a permission, with the guest va (or null: all), so the real hart's TLB drops it, as
-// Xen's shadow code flushes TLBs after removing write access.
+// a permission, with the guest va (or null: all), so the real harts' TLBs drop it, as
+// Xen's shadow code flushes TLBs after removing write access. Without it the caller must
+// flush every vCPU's TLB after each call that can change shadows (fault, ptWrite, sfence,
+// activate, noteGuestWrite, flushAll). Filling ('fixed') only adds or widens entries.
 //
 // Structure. One shadow root (a machine frame) per guest root and per distinct meaning
 // of the tables: virtual U (with MXR off/on), virtual S with SUM off/on (and MXR off/on),
@@ -54,9 +63,12 @@
 // Between an edit and the guest's fence a lazy shadow may still give the old translation,
 // as a real hart's TLB may.
 //
-// Bounds. At most `maxFrames` shadow frames and `maxRoots` cached roots: at the frame
-// limit every shadow L0 and every root but the active one (and the one being filled) is
-// dropped and refilled on demand (`reclaims`); roots are evicted least recently activated.
+// Bounds. At most `maxFrames` shadow frames and `maxRoots` cached roots (more only while
+// more vCPUs have distinct roots loaded): at the frame limit every shadow L0 is dropped
+// and refilled on demand (`reclaims`); roots are evicted least recently activated, never
+// one a vCPU has loaded, and an evicted root's frame becomes the next root (frames that
+// were roots go back to the env only in destroy()), so no real satp ever names a frame
+// that left the domain's shadows.
 // Nothing a guest writes can make these calls throw or loop: walks are two reads at most.
 // The only exception is the env failing to give even a handful of frames
 // (ShadowOutOfMemory), which the caller turns into a domain crash.
@@ -65,7 +77,7 @@ import { SATP_MODE_SV32, SATP_PPN_MASK } from '../../cpu/csr.ts';
 import type { PhysMemory } from '../../cpu/memory.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, pte as makePte } from '../../../protocol/sv32.ts';
 import {
-  type Access, type GuestMode, type WalkResult, frameWords, guestWalk, isLeaf, leafPerms,
+  type Access, type GuestMode, type WalkResult, frameWords, guestWalk, isLeaf, isPointer, leafPerms,
   PERM_R, PERM_W, PERM_X, readGuestWord,
 } from './guest_walk.ts';
 
@@ -122,11 +134,13 @@ export interface ShadowStats {
   framesPeak: number;
   /** Shadow roots built (first activation of a guest root in a mode, and rebuilds). */
   rootsBuilt: number;
+  /** Shadow roots held now. */
+  roots: number;
   /** Guest sfence.vma calls. */
   fences: number;
   /** Drops of every shadow at the frame limit. */
   reclaims: number;
-  /** Guest frames that stopped being shadowed page tables (write protection removed). */
+  /** wp: guest frames that stopped being shadowed page tables (write protection removed). */
   unshadows: number;
   /** Writable shadow entries made read-only because their frame became a guest table. */
   wpDowngrades: number;
@@ -143,7 +157,14 @@ interface Root {
   readonly words: Int32Array;
   readonly l0: Array<ShadowL0 | undefined>;
   lastUse: number;
+  /** vCPUs whose real hart has this root loaded. */
+  pins: number;
   dead: boolean;
+}
+
+interface VcpuCtx {
+  gsatp: number;
+  root: Root | null;
 }
 
 interface ShadowL0 {
@@ -168,6 +189,7 @@ interface PtUses {
 }
 
 const AD = PTE_A | PTE_D;
+const FIXED: ShadowFault = Object.freeze({ kind: 'fixed' });
 const MIN_FRAMES = 4;
 
 function modeKey(gsatp: number, mode: GuestMode): string {
@@ -175,6 +197,13 @@ function modeKey(gsatp: number, mode: GuestMode): string {
   const root = gsatp & SATP_PPN_MASK;
   // Only the bits that change what a page means: SUM is irrelevant to virtual U.
   return mode.priv === 0 ? `${root}:u${mode.mxr ? 'x' : ''}` : `${root}:s${mode.sum ? 's' : ''}${mode.mxr ? 'x' : ''}`;
+}
+
+/** True if `root` (activated for the vCPU's current satp) also serves `mode`. */
+function sameMeaning(root: Root, mode: GuestMode): boolean {
+  if (root.gRoot < 0) return true; // bare: one meaning
+  const m = root.mode;
+  return m.priv === mode.priv && m.mxr === mode.mxr && (mode.priv === 0 || m.sum === mode.sum);
 }
 
 function shadowLeaf(mfn: number, perms: number): number {
@@ -188,7 +217,7 @@ function shadowLeaf(mfn: number, perms: number): number {
 export class Shadow {
   readonly stats: ShadowStats = {
     fills: 0, wpFaults: 0, ptWrites: 0, invalidations: 0, guestFaults: 0, mmioFaults: 0, walkMemRefs: 0,
-    adUpdates: 0, framesInUse: 0, framesPeak: 0, rootsBuilt: 0, fences: 0, reclaims: 0, unshadows: 0,
+    adUpdates: 0, framesInUse: 0, framesPeak: 0, rootsBuilt: 0, roots: 0, fences: 0, reclaims: 0, unshadows: 0,
     wpDowngrades: 0, prefills: 0,
   };
   readonly policy: ShadowPolicy;
@@ -197,12 +226,14 @@ export class Shadow {
   private readonly maxRoots: number;
   private readonly roots = new Map<string, Root>();
   private readonly l0ById = new Map<number, ShadowL0>();
+  /** Zeroed frames of evicted roots, for the next roots (see evictRoot). */
+  private readonly spareRoots: { mfn: number; words: Int32Array }[] = [];
   /** Guest frames in use as shadowed guest tables. */
   private readonly pt = new Map<number, PtUses>();
   /** wp: writable shadow leaves by the guest frame they map (slot = l0.id * 1024 + index). */
   private readonly writable = new Map<number, Set<number>>();
-  private active: Root | null = null;
-  private gsatp = 0;
+  /** Per vCPU: the guest satp it runs and the root its real hart has loaded (pinned: never freed). */
+  private readonly ctx = new Map<number, VcpuCtx>();
   private nextId = 1;
   private clock = 0;
 
@@ -212,6 +243,7 @@ export class Shadow {
     const maxRoots = opts.maxRoots ?? 16;
     if (!Number.isInteger(maxFrames) || maxFrames < MIN_FRAMES) throw new RangeError(`shadow maxFrames ${maxFrames}: must be an integer >= ${MIN_FRAMES}`);
     if (!Number.isInteger(maxRoots) || maxRoots < 2) throw new RangeError(`shadow maxRoots ${maxRoots}: must be an integer >= 2`);
+    if (maxFrames < maxRoots + 2) throw new RangeError(`shadow maxFrames ${maxFrames}: must be at least maxRoots + 2 (${maxRoots + 2}): roots are kept at the frame limit`);
     this.env = env;
     this.policy = policy;
     this.maxFrames = maxFrames;
@@ -221,17 +253,33 @@ export class Shadow {
   // ---------------------------------------------------------------------------------
   // The interface
 
-  activate(gsatp: number, mode: GuestMode): number {
-    this.gsatp = gsatp >>> 0;
-    const root = this.rootFor(this.gsatp, mode);
-    this.active = root;
+  activate(gsatp: number, mode: GuestMode, vcpu = 0): number {
+    const c = this.ctxOf(vcpu);
+    c.gsatp = gsatp >>> 0;
+    const root = this.rootFor(c.gsatp, mode);
+    if (c.root !== root) {
+      if (c.root !== null) c.root.pins--;
+      root.pins++;
+      c.root = root;
+    }
     return (SATP_MODE_SV32 | root.mfn) >>> 0;
   }
 
-  fault(va: number, acc: Access, mode: GuestMode): ShadowFault {
+  /** vCPU `vcpu` no longer runs on its root (it went down): the root may be evicted. */
+  deactivate(vcpu: number): void {
+    const c = this.ctx.get(vcpu);
+    if (c === undefined) return;
+    if (c.root !== null) c.root.pins--;
+    this.ctx.delete(vcpu);
+  }
+
+  fault(va: number, acc: Access, mode: GuestMode, vcpu = 0): ShadowFault {
     va >>>= 0;
-    const root = this.rootFor(this.gsatp, mode);
-    const w = guestWalk(this.env, this.gsatp, va, acc, mode, true, this.stats);
+    const c = this.ctxOf(vcpu);
+    const gsatp = c.gsatp;
+    // Fast path: the fault is almost always in the root this vCPU has loaded.
+    const root = c.root !== null && sameMeaning(c.root, mode) ? c.root : this.rootFor(gsatp, mode);
+    const w = guestWalk(this.env, gsatp, va, acc, mode, true, this.stats);
     if (!w.ok) {
       this.stats.guestFaults++;
       return { kind: 'guest', cause: w.cause };
@@ -256,7 +304,7 @@ export class Shadow {
       return { kind: 'ptwrite', gpa: w.gpa };
     }
     this.stats.fills++;
-    return { kind: 'fixed' };
+    return FIXED;
   }
 
   ptWrite(gpa: number, size: 1 | 2 | 4, value: number): void {
@@ -299,20 +347,30 @@ export class Shadow {
     this.env.flushHostTlb?.(va);
   }
 
-  translate(va: number, acc: Access, mode: GuestMode): WalkResult {
-    return guestWalk(this.env, this.gsatp, va >>> 0, acc, mode, true, this.stats);
+  translate(va: number, acc: Access, mode: GuestMode, vcpu = 0): WalkResult {
+    return guestWalk(this.env, this.ctxOf(vcpu).gsatp, va >>> 0, acc, mode, true, this.stats);
   }
 
   noteGuestWrite(gpa: number, len: number): void {
-    if (this.pt.size === 0 || len <= 0) return;
-    const first = gpa - (gpa & 3);
-    for (let a = first; a < gpa + len; a += 4) {
-      if (this.pt.has(Math.floor(a / PAGE_SIZE))) this.resyncWord(a);
+    if (this.pt.size === 0 || !(len > 0) || !(gpa >= 0)) return;
+    const end = gpa + len;
+    const firstGfn = Math.floor(gpa / PAGE_SIZE);
+    const lastGfn = Math.floor((end - 1) / PAGE_SIZE);
+    // Work bounded by the tables shadowed, not by `len`: a huge range costs no more than a scan of them.
+    const gfns = lastGfn - firstGfn < this.pt.size
+      ? Array.from({ length: lastGfn - firstGfn + 1 }, (_, k) => firstGfn + k)
+      : [...this.pt.keys()].filter((g) => g >= firstGfn && g <= lastGfn);
+    for (const gfn of gfns) {
+      if (!this.pt.has(gfn)) continue;
+      const lo = Math.max(gpa, gfn * PAGE_SIZE);
+      const hi = Math.min(end, (gfn + 1) * PAGE_SIZE);
+      for (let a = lo - (lo % 4); a < hi; a += 4) this.resyncWord(a);
     }
   }
 
+  /** wp: true while gfn is a shadowed guest table, so every store to it traps (always false under lazy). */
   isPageTable(gfn: number): boolean {
-    return this.pt.has(gfn);
+    return this.isWp(gfn);
   }
 
   flushAll(): void {
@@ -321,39 +379,64 @@ export class Shadow {
   }
 
   destroy(): void {
-    for (const root of [...this.roots.values()]) this.freeRoot(root);
-    this.active = null;
+    for (const c of this.ctx.values()) c.root = null;
+    this.ctx.clear();
+    for (const root of [...this.roots.values()]) {
+      this.retireRoot(root);
+      this.freeShadowFrame(root.mfn);
+    }
+    for (const f of this.spareRoots.splice(0)) this.freeShadowFrame(f.mfn);
     this.env.flushHostTlb?.(null);
   }
 
   // ---------------------------------------------------------------------------------
   // Roots and L0 tables
 
+  private ctxOf(vcpu: number): VcpuCtx {
+    let c = this.ctx.get(vcpu);
+    if (c === undefined) {
+      c = { gsatp: 0, root: null };
+      this.ctx.set(vcpu, c);
+    }
+    return c;
+  }
+
   private rootFor(gsatp: number, mode: GuestMode): Root {
     const key = modeKey(gsatp, mode);
     let root = this.roots.get(key);
     if (root === undefined) {
-      if (this.roots.size >= this.maxRoots) this.evictRoot();
-      const { mfn, words } = this.allocShadowFrame(null);
+      while (this.roots.size >= this.maxRoots && this.evictRoot()) { /* evict down to the bound */ }
+      const { mfn, words } = this.spareRoots.pop() ?? this.allocShadowFrame();
       const bare = (gsatp & SATP_MODE_SV32) === 0;
       root = {
         key, gRoot: bare ? -1 : gsatp & SATP_PPN_MASK, mode: { ...mode }, mfn, words,
-        l0: new Array<ShadowL0 | undefined>(1024), lastUse: 0, dead: false,
+        l0: new Array<ShadowL0 | undefined>(1024), lastUse: 0, pins: 0, dead: false,
       };
       this.roots.set(key, root);
       this.stats.rootsBuilt++;
+      this.stats.roots = this.roots.size;
       if (root.gRoot >= 0 && this.env.gfnToMfn(root.gRoot) >= 0) this.useTable(root.gRoot).roots.add(root);
     }
     root.lastUse = ++this.clock;
     return root;
   }
 
-  private evictRoot(): void {
+  /**
+   * Retires the least recently activated root no vCPU has loaded and keeps its frame,
+   * zeroed, for the next root: a root frame is only ever reused as a root of this domain
+   * (returned to the env only by destroy()), so even a real hart left on a stale satp by
+   * its caller sees nothing but this domain's own frames.
+   */
+  private evictRoot(): boolean {
     let victim: Root | null = null;
     for (const r of this.roots.values()) {
-      if (r !== this.active && (victim === null || r.lastUse < victim.lastUse)) victim = r;
+      if (r.pins === 0 && (victim === null || r.lastUse < victim.lastUse)) victim = r;
     }
-    if (victim !== null) this.freeRoot(victim);
+    if (victim === null) return false;
+    this.retireRoot(victim);
+    victim.words.fill(0);
+    this.spareRoots.push({ mfn: victim.mfn, words: victim.words });
+    return true;
   }
 
   /** The shadow L0 under `root` for va, made from the guest's current root entry. */
@@ -369,7 +452,7 @@ export class Shadow {
       l0 = undefined;
     }
     if (l0 !== undefined) return l0;
-    const { mfn, words } = this.allocShadowFrame(root);
+    const { mfn, words } = this.allocShadowFrame();
     l0 = {
       id: this.nextId++, root, index, mfn, words, gTable, gRootPte: key,
       target: new Int32Array(1024).fill(-1), dead: false,
@@ -399,13 +482,12 @@ export class Shadow {
     }
   }
 
-  private freeRoot(root: Root): void {
+  private retireRoot(root: Root): void {
     this.clearRoot(root, false);
     root.dead = true;
     this.roots.delete(root.key);
+    this.stats.roots = this.roots.size;
     if (root.gRoot >= 0) this.dropUse(root.gRoot, (u) => u.roots.delete(root));
-    if (this.active === root) this.active = null;
-    this.freeShadowFrame(root.mfn);
   }
 
   private freeL0(l0: ShadowL0): void {
@@ -482,7 +564,7 @@ export class Shadow {
     drop(u);
     if (u.roots.size === 0 && u.l0s.size === 0) {
       this.pt.delete(gfn);
-      this.stats.unshadows++;
+      if (this.policy === 'wp') this.stats.unshadows++;
     }
   }
 
@@ -507,9 +589,17 @@ export class Shadow {
     const u = this.pt.get(gfn);
     if (u === undefined) return;
     const i = (wa & 0xfff) >>> 2;
+    let g: number | null = null;
     for (const root of [...u.roots]) {
       const l0 = root.l0[i];
       if (l0 === undefined || root.dead) continue;
+      if (g === null) {
+        this.stats.walkMemRefs++;
+        g = readGuestWord(this.env, wa) ?? 0;
+      }
+      // A pointer rewritten with the same table keeps its L0 (A/D mean nothing there); a
+      // superpage leaf's splinter is remade on any write (A/D gate its entries).
+      if (l0.gTable >= 0 && isPointer(g) && ((g & ~AD) >>> 0) === l0.gRootPte) continue;
       this.freeL0(l0);
       this.stats.invalidations++;
       this.env.flushHostTlb?.(null);
@@ -554,15 +644,15 @@ export class Shadow {
   // ---------------------------------------------------------------------------------
   // Frames
 
-  /** A zeroed shadow frame; at the limit drops every shadow but `keep` and the active root first. */
-  private allocShadowFrame(keep: Root | null): { mfn: number; words: Int32Array } {
-    if (this.stats.framesInUse >= this.maxFrames) this.reclaim(keep);
+  /** A zeroed shadow frame; at the frame limit every shadow L0 is dropped first. */
+  private allocShadowFrame(): { mfn: number; words: Int32Array } {
+    if (this.stats.framesInUse >= this.maxFrames) this.reclaim();
     let mfn: number;
     try {
       mfn = this.env.allocFrame();
     } catch (e) {
       if (!(e instanceof ShadowOutOfMemory) || this.stats.framesInUse <= 2) throw e;
-      this.reclaim(keep);
+      this.reclaim();
       mfn = this.env.allocFrame();
     }
     const words = frameWords(this.env.mem, mfn);
@@ -578,12 +668,10 @@ export class Shadow {
     this.env.freeFrame(mfn);
   }
 
-  private reclaim(keep: Root | null): void {
+  /** At the frame limit: every shadow L0 goes (roots stay, emptied: at most maxRoots + vCPUs of them). */
+  private reclaim(): void {
     this.stats.reclaims++;
-    for (const root of [...this.roots.values()]) {
-      if (root === keep || root === this.active) this.clearRoot(root, false);
-      else this.freeRoot(root);
-    }
+    for (const root of this.roots.values()) this.clearRoot(root, false);
     this.env.flushHostTlb?.(null);
   }
 }
