@@ -104,7 +104,7 @@ export class TrapMode implements VirtMode {
   /** Loads the shadow of (satp, privilege, SUM/MXR) into the real hart. */
   private activate(): void {
     const hart = this.hart;
-    const msatp = this.paging.activate(this.satp, this.guestMode());
+    const msatp = this.paging.activate(this.satp, this.guestMode(), this.v.id);
     hart.writeCsr(CSR_SATP, msatp >>> 0);
     hart.writeCsr(CSR_MSTATUS, 0); // MXR stays 0 on the real hart: the shadow encodes the guest's
     // In virtual S every counter is readable (its "M-mode" allows them); in virtual U the guest's scounteren decides.
@@ -399,7 +399,7 @@ export class TrapMode implements VirtMode {
 
   private pageFault(clock: ExitClock, cause: number, va: number): void {
     const acc = cause === CAUSE_FETCH_PAGE_FAULT ? 'x' : cause === CAUSE_LOAD_PAGE_FAULT ? 'r' : 'w';
-    const r = this.paging.fault(va, acc, this.guestMode());
+    const r = this.paging.fault(va, acc, this.guestMode(), this.v.id);
     switch (r.kind) {
       case 'fixed':
         // The shadow flushes what it removes (flushHostTlb); an entry it upgraded (a write
@@ -501,6 +501,11 @@ export class TrapMode implements VirtMode {
     // The shadow performs the store on guest memory and re-derives its entries (flushing what it drops).
     this.paging.ptWrite(gpa, size, value >>> 0);
     this.retire();
+  }
+
+  stop(): void {
+    this.inWfi = false;
+    this.paging.deactivate?.(this.v.id);
   }
 
   destroy(): void {
