@@ -377,6 +377,7 @@ void sbi_boot(unsigned long hartid, unsigned long fdt, unsigned long dyn)
 {
     const struct fw_dynamic_info *info = (const struct fw_dynamic_info *)dyn;
     unsigned long entry = DEFAULT_KERNEL;
+    const char *entry_from = "default";
     const char *err = NULL;
     bool have_fdt = fdt_parse((const void *)fdt, &board, &err) == 0;
 
@@ -401,11 +402,13 @@ void sbi_boot(unsigned long hartid, unsigned long fdt, unsigned long dyn)
     }
     /* QEMU's reset vector passes fw_dynamic_info in its ROM (0x1000..). */
     if (dyn >= 0x1000 && dyn < 0x10000 && (dyn & 3) == 0 && info->magic == FW_DYNAMIC_INFO_MAGIC &&
-        info->next_addr != 0)
+        info->next_addr != 0) {
         entry = info->next_addr;
+        entry_from = "fw_dynamic_info";
+    }
 
-    printf("pvsim-sbi: SBI v2.0 firmware on hart %lu of %lu; kernel at 0x%08lx in S-mode, "
-           "device tree at 0x%08lx\n", hartid, nr_harts, entry, fdt);
+    printf("pvsim-sbi: SBI v2.0 firmware on hart %lu of %lu; kernel at 0x%08lx (%s) in S-mode, "
+           "device tree at 0x%08lx\n", hartid, nr_harts, entry, entry_from, fdt);
     if (!have_fdt)
         printf("pvsim-sbi: device tree unreadable (%s); using QEMU virt's addresses\n", err);
 
