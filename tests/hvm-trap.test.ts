@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
-import type { HvmBoard } from '../hypervisor/hvm/board.ts';
+import type { HvmBoard, Ioreq } from '../hypervisor/hvm/board.ts';
 import { HVM_EXIT_REASONS } from '../hypervisor/hvm/stats.ts';
 import { DEFAULT_COSTS } from '../hypervisor/time/cost_model.ts';
 import type { ShadowSync } from '../xenguest/hvm_image.ts';
@@ -160,6 +160,50 @@ describe('the unmodified kernel under trap mode', { timeout: 120_000 }, () => {
       expect(got.pv, w).toMatch(/^0x/);
       expect({ wp: got.wp, lazy: got.lazy }, w).toEqual({ wp: got.pv, lazy: got.pv });
     }
+  });
+});
+
+describe.each(['trap', 'hw'] as const)('MMIO served by an ioreq server (the device model\'s path), hvm_mode %s', { timeout: 30_000 }, (mode) => {
+  it('sends address, size, direction and data; the vCPU waits until the answer and the load gets its value', () => {
+    const { hv, out } = machine();
+    const d = hv.createHvmDomain(prog('ioreq'), { name: 'io', memoryBytes: 8 << 20, hvm: { mode, shadowSync: 'wp' } });
+    const seen: { req: Ioreq; at: number }[] = [];
+    board(d).addIoreqServer(0x10001000, 0x1000, {
+      send(req, complete) {
+        seen.push({ req, at: hv.now() });
+        // Answered 20 us later in virtual time, as a device model in dom0 would be.
+        hv.events.schedule(hv.now() + 20_000, () => complete(req.dir === 'read' ? 0x1234abcd : 0));
+      },
+    }, true);
+    hv.unpause(d);
+    hv.run({ until: 1e9 });
+    expect(out(d)).toBe('PASS\n');
+    expect(seen.map((s) => s.req)).toEqual([
+      { domid: d.domid, vcpu: 0, addr: 0x10001100, size: 4, dir: 'read', data: 0, count: 1 },
+      { domid: d.domid, vcpu: 0, addr: 0x10001108, size: 1, dir: 'read', data: 0, count: 1 },
+      { domid: d.domid, vcpu: 0, addr: 0x10001104, size: 4, dir: 'write', data: 0x55, count: 1 },
+    ]);
+    // Each access waited for its answer: the next one came at least 20 us later.
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(20_000);
+    expect(seen[2]!.at - seen[1]!.at).toBeGreaterThanOrEqual(20_000);
+    expect(board(d).stats.count.mmio).toBe(3);
+  });
+
+  it('a server that answers at once completes the access in place; one that never answers leaves only that vCPU waiting', () => {
+    const { hv, out } = machine();
+    const d = hv.createHvmDomain(prog('ioreq'), { name: 'io', memoryBytes: 8 << 20, hvm: { mode, shadowSync: 'lazy' } });
+    board(d).addIoreqServer(0x10001000, 0x1000, { send: (req, complete) => complete(req.addr === 0x10001108 ? 0xffffffcd : 0x1234abcd) }, true);
+    hv.unpause(d);
+    hv.run({ until: 1e9 });
+    expect(out(d)).toBe('PASS\n');
+    const { hv: hv2 } = machine();
+    const e = hv2.createHvmDomain(prog('ioreq'), { name: 'mute', memoryBytes: 8 << 20, hvm: { mode, shadowSync: 'wp' } });
+    board(e).addIoreqServer(0x10001000, 0x1000, { send: () => {} }, true);
+    hv2.unpause(e);
+    expect(hv2.run({ until: 1e9 }).kind).not.toBe('blocked');
+    expect(e.state).toBe('running');
+    expect(e.vcpus[0]!.blocked).toBe(true);
+    hv2.destroyDomain(e); // destroyable while it waits
   });
 });
 

@@ -52,10 +52,38 @@ class EmptyVirtioSlot implements MmioDevice {
   write(): void {}
 }
 
+/**
+ * An I/O request for an access to a range served outside the hypervisor (Xen's ioreq_t:
+ * address, size, direction, data, count): the next issue's device model in dom0.
+ */
+export interface Ioreq {
+  domid: number;
+  vcpu: number;
+  addr: number;
+  size: 1 | 2 | 4;
+  dir: 'read' | 'write';
+  /** The value stored (writes); 0 for reads. */
+  data: number;
+  count: 1;
+}
+
+/**
+ * Who serves the ioreqs of a range (Xen's ioreq server). `send` must eventually call
+ * `complete` once (with the value read; anything for a write); the vCPU waits until then.
+ * A completion after the domain is gone is ignored.
+ */
+export interface IoreqServer {
+  send(req: Ioreq, complete: (value: number) => void): void;
+}
+
+/** What an MMIO access came to: done (a read's value), a bus error, or waiting for an ioreq server. */
+export type MmioOutcome = { kind: 'done'; value: number } | { kind: 'fault' } | { kind: 'pending' };
+
 interface MmioRange {
   base: number;
   size: number;
-  device: MmioDevice;
+  device: MmioDevice | null;
+  server: IoreqServer | null;
 }
 
 export class HvmBoard implements DomainArch {
@@ -108,6 +136,19 @@ export class HvmBoard implements DomainArch {
    * are refused.
    */
   addMmio(base: number, size: number, device: MmioDevice, replace = false): void {
+    this.addRange({ base, size, device, server: null }, replace);
+  }
+
+  /**
+   * Hands accesses to guest-physical [base, base+size) to an ioreq server (the next issue's
+   * device model); `replace` as for addMmio. The accessing vCPU waits for each answer.
+   */
+  addIoreqServer(base: number, size: number, server: IoreqServer, replace = false): void {
+    this.addRange({ base, size, device: null, server }, replace);
+  }
+
+  private addRange(range: MmioRange, replace: boolean): void {
+    const { base, size } = range;
     const ramEnd = HVM_BOARD.ramBase + this.domain.nrPages * PAGE_SIZE;
     if (base < ramEnd && HVM_BOARD.ramBase < base + size && this.domain.nrPages > 0) throw new RangeError('an MMIO range overlaps guest RAM');
     const i = this.mmio.findIndex((r) => base < r.base + r.size && r.base < base + size);
@@ -116,25 +157,54 @@ export class HvmBoard implements DomainArch {
       if (!replace || r.base !== base || r.size !== size) throw new RangeError(`MMIO range 0x${base.toString(16)} overlaps 0x${r.base.toString(16)}`);
       this.mmio.splice(i, 1);
     }
-    this.mmio.push({ base, size, device });
+    this.mmio.push(range);
   }
 
   private findMmio(gpa: number, size: number): MmioRange | undefined {
     return this.mmio.find((r) => gpa >= r.base && gpa + size <= r.base + r.size);
   }
 
-  /** A guest load from MMIO space: the value, or null for a bus error (no device there). */
+  /** A guest load from an emulated device: the value, or null for a bus error (no device there, or one served by ioreq). */
   mmioRead(gpa: number, size: 1 | 2 | 4): number | null {
     const r = this.findMmio(gpa, size);
-    return r ? r.device.read(gpa - r.base, size) >>> 0 : null;
+    return r?.device ? r.device.read(gpa - r.base, size) >>> 0 : null;
   }
 
-  /** A guest store to MMIO space: false for a bus error. */
+  /** A guest store to an emulated device: false for a bus error. */
   mmioWrite(gpa: number, size: 1 | 2 | 4, value: number): boolean {
     const r = this.findMmio(gpa, size);
-    if (!r) return false;
+    if (!r?.device) return false;
     r.device.write(gpa - r.base, size, value >>> 0);
     return true;
+  }
+
+  /**
+   * A guest access to MMIO space by vCPU `vcpu`, as both modes make it: done at once by a
+   * device in the hypervisor, a bus error, or sent to an ioreq server ('pending': the mode
+   * makes the vCPU wait, and `complete` finishes the access with the server's answer).
+   */
+  mmioAccess(vcpu: number, gpa: number, size: 1 | 2 | 4, write: boolean, value: number, complete: (value: number) => void): MmioOutcome {
+    const r = this.findMmio(gpa, size);
+    if (!r) return { kind: 'fault' };
+    if (r.device) {
+      if (write) {
+        r.device.write(gpa - r.base, size, value >>> 0);
+        return { kind: 'done', value: 0 };
+      }
+      return { kind: 'done', value: r.device.read(gpa - r.base, size) >>> 0 };
+    }
+    // Answered within send: done at once; later: `complete`. Once, and never into a domain that is gone.
+    let answered = false;
+    let inSend = true;
+    let value0 = 0;
+    r.server!.send({ domid: this.domain.domid, vcpu, addr: gpa, size, dir: write ? 'write' : 'read', data: write ? value >>> 0 : 0, count: 1 }, (v) => {
+      if (answered || this.destroyed) return;
+      answered = true;
+      if (inSend) value0 = v >>> 0;
+      else complete(v >>> 0);
+    });
+    inSend = false;
+    return answered ? { kind: 'done', value: value0 } : { kind: 'pending' };
   }
 
   /** Charges `clock` for the guest-table references the shadow's walks made since the last call (walk_ref). */
@@ -173,7 +243,7 @@ export class HvmBoard implements DomainArch {
     return out;
   }
 
-  /** Writes guest-physical bytes (SBI's debug console read); false if any byte is not RAM. */
+  /** Writes guest-physical bytes (SBI's debug console read, device DMA); false if any byte is not RAM. */
   writeGuest(gpa: number, data: Uint8Array): boolean {
     for (let done = 0; done < data.length; ) {
       const a = gpa + done;
@@ -190,6 +260,8 @@ export class HvmBoard implements DomainArch {
       mem.noteStore(pa, n);
       done += n;
     }
+    // A write into a page the guest uses as a page table must reach the shadows too.
+    this.paging?.noteGuestWrite?.(gpa, data.length);
     return true;
   }
 

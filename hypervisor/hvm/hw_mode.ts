@@ -60,6 +60,8 @@ export class HwMode implements VirtMode {
   readonly kind = 'hw' as const;
   /** Blocked in wfi until a virtual interrupt the guest enabled is pending. */
   inWfi = false;
+  /** Waiting for an ioreq server's answer to an MMIO access (the vCPU is blocked). */
+  ioWait = false;
   /**
    * Decode MMIO accesses from htinst when the CPU gives a transformed instruction. Tests
    * turn it off to exercise the other path (reading the instruction from guest memory),
@@ -285,15 +287,24 @@ export class HwMode implements VirtMode {
     }
     this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
     const x = hart.x;
-    if (d.kind === 'load') {
-      const value = gpa < 2 ** 32 ? this.board.mmioRead(gpa, d.size) : null;
-      if (value === null) return this.reflect(clock, CAUSE_LOAD_ACCESS, va);
-      if (d.rd !== 0) x[d.rd] = extendLoad(value, d.size, d.signed);
-    } else {
-      const value = d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1);
-      if (!(gpa < 2 ** 32 && this.board.mmioWrite(gpa, d.size, value))) return this.reflect(clock, CAUSE_STORE_ACCESS, va);
-    }
-    this.retire();
+    const accessFaultOf = d.kind === 'load' ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS;
+    if (gpa >= 2 ** 32) return this.reflect(clock, accessFaultOf, va);
+    const value = d.kind === 'store' ? (d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1)) : 0;
+    const finish = (v: number): void => {
+      if (d.kind === 'load' && d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);
+      this.retire();
+    };
+    const r = this.board.mmioAccess(this.v.id, gpa, d.size, d.kind === 'store', value, (v) => {
+      // An ioreq server (the device model) answered: the access completes, the vCPU goes on.
+      finish(v);
+      this.ioWait = false;
+      this.board.deps.hv.wakeVcpu(this.v.vcpu);
+    });
+    if (r.kind === 'fault') return this.reflect(clock, accessFaultOf, va);
+    if (r.kind === 'done') return finish(r.value);
+    // Sent to an ioreq server: the vCPU waits for the answer, as in trap mode.
+    this.ioWait = true;
+    this.board.deps.hv.blockVcpu(this.v.vcpu);
   }
 
   /** The trapping instruction read through the guest's two-stage translation as VS/VU would fetch it (charged); null if unreadable. */
@@ -337,6 +348,11 @@ export class HwMode implements VirtMode {
     else if (csr === CSR_INSTRETH) value = Math.floor(hart.instret / 2 ** 32) >>> 0;
     if (rd !== 0) hart.x[rd] = value | 0;
     this.retire();
+  }
+
+  /** SBI HSM hart_stop: nothing per-vCPU to let go of (the G-stage tables are the domain's). */
+  stop(): void {
+    this.inWfi = false;
   }
 
   destroy(): void {

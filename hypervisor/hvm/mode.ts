@@ -24,6 +24,8 @@ export interface VirtMode {
   linesChanged(): void;
   /** Another vCPU's SBI RFENCE asked this one to drop translations (null = all). */
   remoteSfence(va: number | null): void;
+  /** The vCPU stopped (SBI HSM hart_stop): let go of what it was running on. */
+  stop(): void;
   /** Frees what the mode holds (called with the domain's destruction). */
   destroy(): void;
 }

@@ -33,15 +33,19 @@ export type ShadowPolicy = 'wp' | 'lazy';
 
 /** The calls trap mode makes (Shadow in hvm/shadow/ implements them). */
 export interface GuestPaging {
-  /** The machine satp to run `gsatp` (the guest's satp, bare or Sv32) in `mode`. */
-  activate(gsatp: number, mode: GuestMode): number;
-  /** A page fault the real hart took at `va`: fixed, the guest's own, MMIO, or a write to a protected guest page table. */
-  fault(va: number, acc: 'r' | 'w' | 'x', mode: GuestMode): ShadowFault;
+  /** The machine satp for vCPU `vcpu` to run `gsatp` (the guest's satp, bare or Sv32) in `mode`. */
+  activate(gsatp: number, mode: GuestMode, vcpu: number): number;
+  /** vCPU `vcpu` stopped: its root is no longer in use. */
+  deactivate?(vcpu: number): void;
+  /** A page fault vCPU `vcpu`'s hart took at `va`: fixed, the guest's own, MMIO, or a write to a protected guest page table. */
+  fault(va: number, acc: 'r' | 'w' | 'x', mode: GuestMode, vcpu: number): ShadowFault;
   /** A guest store of `size` bytes to a write-protected page-table page at `gpa`. */
   ptWrite(gpa: number, size: 1 | 2 | 4, value: number): void;
   /** The guest's sfence.vma (null = all addresses). */
   sfence(va: number | null): void;
   destroy(): void;
+  /** Guest memory written other than by the guest's own stores (SBI console reads, device DMA): shadows brought in line. */
+  noteGuestWrite?(gpa: number, len: number): void;
   /** Guest PTE reads the shadow's software walks made so far (charged per reference). */
   readonly stats?: { readonly walkMemRefs: number };
 }

@@ -190,6 +190,7 @@ function hsm(v: HvmVcpu, board: HvmBoard, fid: number, a0: number, a1: number, a
     }
     case 1: // hart_stop(): no return on success
       v.hsm = HSM_STATE.stopped;
+      v.mode.stop();
       hv.setVcpuOnline(v.vcpu, false);
       return { kind: 'gone' };
     case 2: { // hart_get_status(hartid)

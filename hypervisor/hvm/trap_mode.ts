@@ -67,6 +67,8 @@ export class TrapMode implements VirtMode {
   readonly senvcfg = 0;
   /** Blocked in wfi until an enabled interrupt is pending. */
   inWfi = false;
+  /** Blocked until an ioreq server answers this vCPU's MMIO access. */
+  ioWait = false;
   private lastExit = { pc: -1, cause: -1, instret: -1, n: 0 };
 
   constructor(
@@ -102,7 +104,7 @@ export class TrapMode implements VirtMode {
   /** Loads the shadow of (satp, privilege, SUM/MXR) into the real hart. */
   private activate(): void {
     const hart = this.hart;
-    const msatp = this.paging.activate(this.satp, this.guestMode());
+    const msatp = this.paging.activate(this.satp, this.guestMode(), this.v.id);
     hart.writeCsr(CSR_SATP, msatp >>> 0);
     hart.writeCsr(CSR_MSTATUS, 0); // MXR stays 0 on the real hart: the shadow encodes the guest's
     // In virtual S every counter is readable (its "M-mode" allows them); in virtual U the guest's scounteren decides.
@@ -397,7 +399,7 @@ export class TrapMode implements VirtMode {
 
   private pageFault(clock: ExitClock, cause: number, va: number): void {
     const acc = cause === CAUSE_FETCH_PAGE_FAULT ? 'x' : cause === CAUSE_LOAD_PAGE_FAULT ? 'r' : 'w';
-    const r = this.paging.fault(va, acc, this.guestMode());
+    const r = this.paging.fault(va, acc, this.guestMode(), this.v.id);
     switch (r.kind) {
       case 'fixed':
         // The shadow flushes what it removes (flushHostTlb); an entry it upgraded (a write
@@ -444,17 +446,23 @@ export class TrapMode implements VirtMode {
       return;
     }
     this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
-    const board = this.board;
     const x = this.hart.x;
-    if (d.kind === 'load') {
-      const v = board.mmioRead(gpa, d.size);
-      if (v === null) return this.reflect(clock, CAUSE_LOAD_ACCESS, va);
-      if (d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);
-    } else {
-      const value = d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1);
-      if (!board.mmioWrite(gpa, d.size, value)) return this.reflect(clock, CAUSE_STORE_ACCESS, va);
-    }
-    this.retire();
+    const value = d.kind === 'store' ? (d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1)) : 0;
+    const finish = (v: number) => {
+      if (d.kind === 'load' && d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);
+      this.retire();
+    };
+    const r = this.board.mmioAccess(this.v.id, gpa, d.size, d.kind === 'store', value, (v) => {
+      // An ioreq server answered: the access completes and the vCPU goes on after it.
+      finish(v);
+      this.ioWait = false;
+      this.board.deps.hv.wakeVcpu(this.v.vcpu);
+    });
+    if (r.kind === 'fault') return this.reflect(clock, accessFault, va);
+    if (r.kind === 'done') return finish(r.value);
+    // Sent to an ioreq server (the device model): the vCPU waits for the answer.
+    this.ioWait = true;
+    this.board.deps.hv.blockVcpu(this.v.vcpu);
   }
 
   /**
@@ -493,6 +501,11 @@ export class TrapMode implements VirtMode {
     // The shadow performs the store on guest memory and re-derives its entries (flushing what it drops).
     this.paging.ptWrite(gpa, size, value >>> 0);
     this.retire();
+  }
+
+  stop(): void {
+    this.inWfi = false;
+    this.paging.deactivate?.(this.v.id);
   }
 
   destroy(): void {
