@@ -3,7 +3,7 @@
  *   work=syscall n=N [as=kernel|private]   N null system calls from one task
  *   work=ctxsw n=N [as=private|kernel]     two tasks, N SYS_yield each
  *   work=user-hello [as=kernel|private]    one SYS_write from U-mode
- *   work=pgfault n=N [pages=P]             N rounds of P demand-zero page faults
+ *   work=pgfault n=N [pages=P] [overrun=K] N rounds of P demand-zero page faults
  * as=kernel puts the user pages in the kernel root's user slots; private
  * gives each task its own root (PV: pinned with MMUEXT_PIN_L2_TABLE,
  * switched with MMUEXT_NEW_BASEPTR; native: satp).
@@ -155,6 +155,8 @@ void work_user_hello(void)
  * of a round the task calls SYS_munmap: the kernel folds each page's first
  * word (what the task read back), unmaps the pages (as_unmap) and frees the
  * frames. result= is that fold, so it depends on n and pages only.
+ * overrun=K (a test) makes the task touch K pages past the region: the first
+ * such fault must fail the workload.
  */
 #define PGFAULT_BASE      0x00800000UL  /* user slot 2: an L1 table of its own */
 #define PGFAULT_MAX_PAGES L1_ENTRIES
@@ -233,12 +235,15 @@ void work_pgfault(void)
 {
     unsigned long n = param("n", 10);
     unsigned long pages = param("pages", 64);
+    unsigned long overrun = param("overrun", 0);   /* a test: touch beyond the region */
     struct addr_space priv, *as;
     struct task t;
     struct measure m;
 
     if (pages == 0 || pages > PGFAULT_MAX_PAGES)
         work_fail("pages=%lu: 1..%u", pages, PGFAULT_MAX_PAGES);
+    if (overrun > PGFAULT_MAX_PAGES)
+        work_fail("overrun=%lu: 0..%u", overrun, PGFAULT_MAX_PAGES);
     if (n > UINT32_MAX / pages)
         work_fail("n=%lu x pages=%lu faults do not fit 32 bits", n, pages);
     mm_init();
@@ -247,7 +252,7 @@ void work_pgfault(void)
                   pages + PGFAULT_SPARE);
     as = space_for(true, &priv);
     start_task(&t, 1, as, user_pgfault_loop, n);
-    t.frame.x[REG_A1] = pages;
+    t.frame.x[REG_A1] = pages + overrun;
     t.frame.x[REG_A2] = PGFAULT_BASE;
     pgf.pages = pages;
     pgf.faults = 0;
