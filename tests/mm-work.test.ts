@@ -20,7 +20,7 @@ function boot(...cmdlines: string[]) {
 }
 
 describe('work.elf over the PV MMU and grant tables', () => {
-  for (const cmdline of ['work=pt n=100 batch=8', 'work=ctxsw n=50 as=private', 'work=syscall n=100 as=private', 'work=grant role=loopback n=10 reply=map']) {
+  for (const cmdline of ['work=pt n=100 batch=8', 'work=ctxsw n=50 as=private', 'work=syscall n=100 as=private', 'work=pgfault n=3 pages=16', 'work=grant role=loopback n=10 reply=map']) {
     it(cmdline, () => {
       const { hv, doms, out } = boot(cmdline);
       expect(out(0)).toMatch(new RegExp(`^${cmdline.split(' ')[0]} `, 'm'));
@@ -30,6 +30,20 @@ describe('work.elf over the PV MMU and grant tables', () => {
       expect(hv.frames.allocated).toBe(0);
     });
   }
+
+  it('work=pgfault: every first touch is one fault the kernel maps; a fault outside the region fails', () => {
+    const ok = boot('work=pgfault n=4 pages=8');
+    const line = ok.out(0).split('\n').find((l) => l.startsWith('work=pgfault '));
+    expect(line).toMatch(/^work=pgfault n=4 pages=8 faults=32 instructions=\d+ ns=\d+ ns_per_fault=[1-9]\d* result=0x[0-9a-f]{8}$/);
+    expect(ok.doms[0]!.shutdownReason).toBe('poweroff');
+
+    const bad = boot('work=pgfault n=2 pages=4 overrun=1');
+    expect(bad.out(0)).toMatch(/^work=pgfault: FAILED: task 1: load page fault at 0x00804000, outside the region \[0x00800000, 0x00804000\)$/m);
+    expect(bad.doms[0]!.shutdownReason).toBe('crash');
+    expect(auditFrames(bad.hv.frames, bad.hv.domains.values())).toEqual([]);
+    bad.hv.destroyDomain(bad.doms[0]!);
+    expect(bad.hv.frames.allocated).toBe(0);
+  });
 
   for (const reply of ['copy', 'map']) {
     it(`grants between two domains (reply=${reply})`, () => {

@@ -31,6 +31,8 @@ const CASES = [
   'work=user-hello as=private',
   'work=pt n=100 batch=8',
   'work=pt n=30 batch=3 frames=5',
+  'work=pgfault n=10',
+  'work=pgfault n=3 pages=5',
   'work=timer n=5 period_us=1000',
   'work=timer n=3 period_us=500 wait=poll',
 ];
@@ -112,7 +114,7 @@ describe.skipIf(!onPath(QEMU))('native.elf on qemu-system-riscv32 -machine virt'
   });
 
   it('a failing workload shuts down with a failure reason (QEMU exit status 1)', () => {
-    for (const cmdline of ['work=pt batch=0', 'work=blk', 'nothing=here']) {
+    for (const cmdline of ['work=pt batch=0', 'work=blk', 'nothing=here', 'work=pgfault n=2 pages=4 overrun=1']) {
       const q = runQemu(cmdline);
       expect(q.status, `${cmdline}: ${q.output}`).toBe(1);
       expect(q.output).toMatch(/^work(=\S+)?: (FAILED|no work=)/m);

@@ -7,6 +7,8 @@
 #include <pvsim/pv.h>
 
 struct task_stats task_stats;
+int (*task_fault_handler)(struct task *t, unsigned long va, unsigned long scause);
+long (*task_munmap_handler)(struct task *t, unsigned long addr, unsigned long len);
 
 static struct task *run_head, *run_tail;
 static struct task *current;
@@ -159,11 +161,26 @@ static struct trap_frame *task_syscall(struct trap_frame *f)
         if (run_head == NULL)
             pv_user_leave(&task_kctx, 0);
         return switch_to(next == t ? run_head : next);
+    case SYS_munmap:
+        f->x[REG_A0] = task_munmap_handler != NULL
+                           ? (unsigned long)task_munmap_handler(t, f->x[REG_A0], f->x[REG_A1])
+                           : (unsigned long)-XEN_ENOSYS;
+        account(t, nr, f->x[REG_A0]);
+        return f;
     default:
         f->x[REG_A0] = (unsigned long)-XEN_ENOSYS;
         account(t, nr, f->x[REG_A0]);
         return f;
     }
+}
+
+/* A page fault in U-mode: the handler maps the page and the access is
+ * retried (the same frame, sepc unchanged). */
+static struct trap_frame *task_page_fault(struct trap_frame *f)
+{
+    if (task_fault_handler == NULL || task_fault_handler(current, f->stval, f->scause) != 0)
+        trap_panic(f, "page fault");
+    return f;
 }
 
 void tasks_run(void)
@@ -174,6 +191,7 @@ void tasks_run(void)
         return;
     trap_init();
     pv_syscall_entry = task_syscall;
+    pv_fault_entry = task_page_fault;
     current = run_head;
     rc = as_switch(current->as);
     if (rc < 0)

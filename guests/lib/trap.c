@@ -11,6 +11,7 @@ syscall_entry_t pv_syscall_entry;
 void (*pv_upcall_entry)(void);
 void (*pv_timer_entry)(void);
 void (*pv_soft_entry)(void);
+struct trap_frame *(*pv_fault_entry)(struct trap_frame *f);
 struct trap_stats trap_stats;
 
 void trap_init(void)
@@ -91,6 +92,8 @@ struct trap_frame *pv_trap_dispatch(struct trap_frame *f)
     case CAUSE_FETCH_PAGE_FAULT:
     case CAUSE_LOAD_PAGE_FAULT:
     case CAUSE_STORE_PAGE_FAULT:
+        if (!(f->sstatus & SSTATUS_SPP) && pv_fault_entry != NULL)
+            return pv_fault_entry(f);
         trap_panic(f, "page fault");
     default:
         trap_panic(f, "unexpected trap");

@@ -22,6 +22,7 @@ static const struct {
     { "ctxsw", work_ctxsw },
     { "timer", work_timer },
     { "user-hello", work_user_hello },
+    { "pgfault", work_pgfault },
 #ifndef PVSIM_NATIVE
     { "evtchn-ping", work_evtchn_ping },
     { "grant", work_grant },

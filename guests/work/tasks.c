@@ -3,6 +3,7 @@
  *   work=syscall n=N [as=kernel|private]   N null system calls from one task
  *   work=ctxsw n=N [as=private|kernel]     two tasks, N SYS_yield each
  *   work=user-hello [as=kernel|private]    one SYS_write from U-mode
+ *   work=pgfault n=N [pages=P] [overrun=K] N rounds of P demand-zero page faults
  * as=kernel puts the user pages in the kernel root's user slots; private
  * gives each task its own root (PV: pinned with MMUEXT_PIN_L2_TABLE,
  * switched with MMUEXT_NEW_BASEPTR; native: satp).
@@ -14,7 +15,7 @@
 #include <pvsim/cmdline.h>
 #include "work.h"
 
-extern char user_syscall_loop[], user_yield_loop[], user_hello[];
+extern char user_syscall_loop[], user_yield_loop[], user_hello[], user_pgfault_loop[];
 
 static bool want_private(const char *dflt)
 {
@@ -143,4 +144,139 @@ void work_user_hello(void)
     printf("work=user-hello as=%s writes=%lu exit=%lu result=0x%08lx\n",
            private_as ? "private" : "kernel", (unsigned long)task_stats.syscalls[SYS_write],
            t.exit_code, (unsigned long)task_stats.checksum);
+}
+
+/*
+ * work=pgfault: one task in its own address space touches P pages of a
+ * region that nothing maps, N rounds. Each first touch (a load) is a page
+ * fault to this kernel, whose handler maps a fresh zeroed frame there with
+ * as_map (PV: mmu_update; native: a PTE store and sfence.vma) and retries
+ * the access; the task stores a value per page and loads it back. At the end
+ * of a round the task calls SYS_munmap: the kernel folds each page's first
+ * word (what the task read back), unmaps the pages (as_unmap) and frees the
+ * frames. result= is that fold, so it depends on n and pages only.
+ * overrun=K (a test) makes the task touch K pages past the region: the first
+ * such fault must fail the workload.
+ */
+#define PGFAULT_BASE      0x00800000UL  /* user slot 2: an L1 table of its own */
+#define PGFAULT_MAX_PAGES L1_ENTRIES
+#define PGFAULT_SPARE     16U           /* frames beyond the region: tables, stack */
+
+static struct {
+    unsigned long pages;
+    uint32_t faults;
+    uint32_t fold;
+    xen_pfn_t pfn[PGFAULT_MAX_PAGES];   /* INVALID_PFN: not mapped */
+} pgf;
+
+static const char *fault_kind(unsigned long scause)
+{
+    switch (scause) {
+    case CAUSE_LOAD_PAGE_FAULT:
+        return "load page fault";
+    case CAUSE_STORE_PAGE_FAULT:
+        return "store page fault";
+    default:
+        return "instruction page fault";
+    }
+}
+
+static int pgfault_fault(struct task *t, unsigned long va, unsigned long scause)
+{
+    unsigned long end = PGFAULT_BASE + pgf.pages * PAGE_SIZE, i, page;
+    xen_pfn_t pfn;
+    int rc;
+
+    if (va < PGFAULT_BASE || va >= end || scause == CAUSE_FETCH_PAGE_FAULT)
+        work_fail("task %u: %s at 0x%08lx, outside the region [0x%08lx, 0x%08lx)", t->id,
+                  fault_kind(scause), va, PGFAULT_BASE, end);
+    i = (va - PGFAULT_BASE) >> PAGE_SHIFT;
+    page = PGFAULT_BASE + i * PAGE_SIZE;
+    if (pgf.pfn[i] != INVALID_PFN)
+        work_fail("task %u: %s at 0x%08lx again: the page is mapped (pfn 0x%lx)", t->id,
+                  fault_kind(scause), va, (unsigned long)pgf.pfn[i]);
+    pfn = page_alloc();
+    clear_frame(pfn);
+    rc = as_map(t->as, page, pfn_to_mfn(pfn), PTE_USER_RW);
+    if (rc < 0)
+        work_fail("mapping 0x%08lx on a %s: %s = %d (%s)", page, fault_kind(scause),
+                  mm_last_error_op ? mm_last_error_op : "?", rc, xen_errstr(rc));
+    pgf.pfn[i] = pfn;
+    pgf.faults++;
+    return 0;
+}
+
+static long pgfault_munmap(struct task *t, unsigned long addr, unsigned long len)
+{
+    if (addr != PGFAULT_BASE || len != pgf.pages * PAGE_SIZE)
+        return -XEN_EINVAL;
+    for (unsigned long i = 0; i < pgf.pages; i++)
+        if (pgf.pfn[i] == INVALID_PFN)
+            work_fail("SYS_munmap: page 0x%08lx was never touched", PGFAULT_BASE + i * PAGE_SIZE);
+    /* Through the task's own mapping: what it read back. */
+    __asm__ volatile("csrs sstatus, %0" : : "r"(SSTATUS_SUM) : "memory");
+    for (unsigned long i = 0; i < pgf.pages; i++)
+        pgf.fold = work_fold(pgf.fold, *(volatile uint32_t *)(PGFAULT_BASE + i * PAGE_SIZE));
+    __asm__ volatile("csrc sstatus, %0" : : "r"(SSTATUS_SUM) : "memory");
+    for (unsigned long i = 0; i < pgf.pages; i++) {
+        unsigned long page = PGFAULT_BASE + i * PAGE_SIZE;
+        int rc = as_unmap(t->as, page);
+
+        if (rc < 0)
+            work_fail("SYS_munmap: unmapping 0x%08lx: %s = %d (%s)", page,
+                      mm_last_error_op ? mm_last_error_op : "?", rc, xen_errstr(rc));
+        page_free(pgf.pfn[i]);
+        pgf.pfn[i] = INVALID_PFN;
+    }
+    return 0;
+}
+
+void work_pgfault(void)
+{
+    unsigned long n = param("n", 10);
+    unsigned long pages = param("pages", 64);
+    unsigned long overrun = param("overrun", 0);   /* a test: touch beyond the region */
+    struct addr_space priv, *as;
+    struct task t;
+    struct measure m;
+
+    if (pages == 0 || pages > PGFAULT_MAX_PAGES)
+        work_fail("pages=%lu: 1..%u", pages, PGFAULT_MAX_PAGES);
+    if (overrun > PGFAULT_MAX_PAGES)
+        work_fail("overrun=%lu: 0..%u", overrun, PGFAULT_MAX_PAGES);
+    if (n > UINT32_MAX / pages)
+        work_fail("n=%lu x pages=%lu faults do not fit 32 bits", n, pages);
+    mm_init();
+    if (pages_free() < pages + PGFAULT_SPARE)
+        work_fail("pages=%lu: %lu free frames, %lu needed", pages, pages_free(),
+                  pages + PGFAULT_SPARE);
+    as = space_for(true, &priv);
+    start_task(&t, 1, as, user_pgfault_loop, n);
+    t.frame.x[REG_A1] = pages + overrun;
+    t.frame.x[REG_A2] = PGFAULT_BASE;
+    pgf.pages = pages;
+    pgf.faults = 0;
+    pgf.fold = WORK_FOLD_INIT;
+    for (unsigned long i = 0; i < pages; i++)
+        pgf.pfn[i] = INVALID_PFN;
+    task_fault_handler = pgfault_fault;
+    task_munmap_handler = pgfault_munmap;
+    measure_start(&m);
+    tasks_run();
+    measure_stop(&m);
+    task_fault_handler = NULL;
+    task_munmap_handler = NULL;
+    if (t.exit_code == 2 || t.exit_code == 3)
+        work_fail("the task %s (exit code %lu)",
+                  t.exit_code == 2 ? "found a fresh page not zeroed" : "read back another value",
+                  t.exit_code);
+    finish_task(&t);
+    if (pgf.faults != n * pages)
+        work_fail("%lu page faults for %lu rounds of %lu pages", (unsigned long)pgf.faults, n,
+                  pages);
+    mm_check(as_destroy(as), "tearing down the user tables");
+    printf("work=pgfault n=%lu pages=%lu faults=%lu instructions=%llu ns=%llu ns_per_fault=%llu result=0x%08lx\n",
+           n, pages, (unsigned long)pgf.faults, (unsigned long long)m.instructions,
+           (unsigned long long)m.ns, (unsigned long long)per(m.ns, pgf.faults),
+           (unsigned long)pgf.fold);
 }

@@ -62,6 +62,52 @@ user_hello:
 9:  li      a0, 1
     j       user_exit
 
+/* user_pgfault_loop(a0 = rounds, a1 = pages >= 1, a2 = region base): each
+ * round, for page i of the region: load its first word (the first touch of
+ * an unmapped page: a load page fault; a fresh frame must read 0), store
+ * (round << 16 | i) ^ 0xA5A5A5A5 there and load it back; then
+ * SYS_munmap(base, pages * 4096), which must return 0. Exit codes: 0 done,
+ * 2 a page did not read 0 first, 3 a value did not read back, 1 munmap
+ * failed. */
+    .globl user_pgfault_loop
+user_pgfault_loop:
+    mv      s0, a0                      /* rounds left */
+    mv      s1, a1                      /* pages */
+    mv      s2, a2                      /* region base */
+    li      s3, 0                       /* round */
+    li      s4, 0xA5A5A5A5
+    li      s5, 4096
+    beqz    s0, 2f
+1:  li      t0, 0                       /* page index */
+    mv      t1, s2                      /* its address */
+3:  lw      t2, 0(t1)                   /* first touch: faults */
+    bnez    t2, 7f
+    slli    t3, s3, 16
+    or      t3, t3, t0
+    xor     t3, t3, s4
+    sw      t3, 0(t1)
+    lw      t2, 0(t1)
+    bne     t2, t3, 8f
+    addi    t0, t0, 1
+    add     t1, t1, s5
+    bne     t0, s1, 3b
+    mv      a0, s2
+    slli    a1, s1, 12
+    li      a7, SYS_munmap
+    ecall
+    bnez    a0, 9f
+    addi    s3, s3, 1
+    addi    s0, s0, -1
+    bnez    s0, 1b
+2:  li      a0, 0
+    j       user_exit
+7:  li      a0, 2
+    j       user_exit
+8:  li      a0, 3
+    j       user_exit
+9:  li      a0, 1
+    j       user_exit
+
 user_exit:
     li      a7, SYS_exit
     ecall

@@ -68,6 +68,7 @@ void work_pt(void);
 void work_ctxsw(void);
 void work_timer(void);
 void work_user_hello(void);
+void work_pgfault(void);
 #ifndef PVSIM_NATIVE
 void work_evtchn_ping(void);
 void work_grant(void);

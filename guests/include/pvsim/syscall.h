@@ -11,6 +11,7 @@
 #define SYS_write   1   /* (fd = 1 or 2, buf, len) -> len; console output */
 #define SYS_yield   2   /* () -> 0; runs the next runnable task */
 #define SYS_exit    3   /* (code); does not return */
-#define NR_SYSCALLS 4
+#define SYS_munmap  4   /* (addr, len) -> 0; drops pages a fault handler mapped (work=pgfault) */
+#define NR_SYSCALLS 5
 
 #endif

@@ -56,6 +56,17 @@ void task_add(struct task *t);
  * the kernel's address space current again. */
 void tasks_run(void);
 
+/*
+ * Demand paging (work=pgfault). A page fault taken in U-mode calls
+ * task_fault_handler(current task, stval, scause): 0 means it has mapped the
+ * page and the access is retried; anything else (or no handler) panics with
+ * the frame. SYS_munmap(addr, len) calls task_munmap_handler, whose result
+ * the task gets (-ENOSYS without one). Both run in the task's address space
+ * with the kernel's trap stack; the workload sets them and clears them after.
+ */
+extern int (*task_fault_handler)(struct task *t, unsigned long va, unsigned long scause);
+extern long (*task_munmap_handler)(struct task *t, unsigned long addr, unsigned long len);
+
 struct task_stats {
     uint32_t syscalls[NR_SYSCALLS];
     uint32_t switches;          /* yields that changed task */

@@ -7,7 +7,8 @@
  *   scause 8 (ecall from U)         -> the system call table (lib/task.c)
  *   interrupt 9 (SEI: event upcall) -> the event-channel dispatcher (lib/events.c)
  *   interrupt 5 (STI), 1 (SSI)      -> the native kernel's timer and IPI handlers
- *   page faults, anything else      -> panic with the frame's registers
+ *   page faults from U-mode         -> pv_fault_entry (lib/task.c: demand paging)
+ *   other page faults, anything else -> panic with the frame's registers
  *
  * sscratch tells where a trap came from: 0 while the kernel runs (the frame
  * is pushed on the current kernel stack), &task->frame while a user task runs
@@ -91,6 +92,9 @@ extern void (*pv_upcall_entry)(void);
 /* The native kernel's (lib/native_time.c, lib/native.c); NULL in PV ones. */
 extern void (*pv_timer_entry)(void);
 extern void (*pv_soft_entry)(void);
+/* Page faults (scause 12, 13, 15) taken in U-mode; returns the frame to
+ * resume (the faulting one, to retry the access). lib/task.c installs it. */
+extern struct trap_frame *(*pv_fault_entry)(struct trap_frame *f);
 
 /* Called by pv_trap_entry; returns the frame pv_trap_entry restores. */
 struct trap_frame *pv_trap_dispatch(struct trap_frame *f);
