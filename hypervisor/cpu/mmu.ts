@@ -178,7 +178,7 @@ export class Mmu {
     this.pmp = new Pmp(opts?.pmpEntries ?? 0);
     const n = opts?.triggers ?? 0;
     this.trig = n > 0 ? new Triggers(n) : null;
-    this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4));
+    this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4), this.pmp);
   }
 
   /** Drops VU and VS translations (vsatp/hgatp write, HFENCE.*, sfence.vma at V=1). */
@@ -602,9 +602,11 @@ export class Mmu {
       return 0;
     }
     const h = this.hart;
-    const pa = this.walker.translate(va, hlvx ? ACCESS_EXEC : ACCESS_READ, (h.hstatus >>> 8) & 1, h);
-    if (pa < 0) {
-      this.translateFault(pa, ACCESS_READ, va);
+    const spvp = (h.hstatus >>> 8) & 1;
+    const pa = this.walker.translate(va, hlvx ? ACCESS_EXEC : ACCESS_READ, spvp, h);
+    // PMP checks the access with the privilege it is made as (VS -> S, VU -> U), as a load.
+    if (pa < 0 || (this.pmp.entries !== 0 && !this.pmp.check(pa, size, ACCESS_READ, spvp))) {
+      this.translateFault(pa < 0 ? pa : WALK_ACCESS_FAULT, ACCESS_READ, va);
       this.excGva = true;
       return 0;
     }
@@ -637,9 +639,10 @@ export class Mmu {
       return;
     }
     const h = this.hart;
-    const pa = this.walker.translate(va, ACCESS_WRITE, (h.hstatus >>> 8) & 1, h);
-    if (pa < 0) {
-      this.translateFault(pa, ACCESS_WRITE, va);
+    const spvp = (h.hstatus >>> 8) & 1;
+    const pa = this.walker.translate(va, ACCESS_WRITE, spvp, h);
+    if (pa < 0 || (this.pmp.entries !== 0 && !this.pmp.check(pa, size, ACCESS_WRITE, spvp))) {
+      this.translateFault(pa < 0 ? pa : WALK_ACCESS_FAULT, ACCESS_WRITE, va);
       this.excGva = true;
       return;
     }
