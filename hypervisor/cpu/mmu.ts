@@ -109,6 +109,8 @@ export class TlbSet {
  */
 export interface MmuHart extends TwoStageRegs {
   readonly priv: number;
+  /** The V bit (H extension): type-2 triggers never fire at V=1. */
+  readonly virt: boolean;
   readonly satp: number;
   readonly mstatus: number;
   /** Decides whether triggers may fire in S-mode (breakpoint delegation). */
@@ -415,7 +417,7 @@ export class Mmu {
    */
   private triggerFires(kind: TriggerKind, va: number, size: number, data: number, phase: TriggerPhase): boolean {
     const h = this.hart;
-    if (!this.trig!.fires(kind, va, size, data, phase, h.priv, h.mstatus, h.medeleg)) return false;
+    if (!this.trig!.fires(kind, va, size, data, phase, h.priv, h.mstatus, h.medeleg, h.virt)) return false;
     this.fault(CAUSE_BREAKPOINT, va);
     return true;
   }

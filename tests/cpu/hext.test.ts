@@ -52,9 +52,9 @@ const spin = a.jal(0, 0);
  * U|RWX), and HIGH_GPA + n pages through G_L0 (set with gmap). vsatp bare. Trap vectors
  * spin, so a run ends in the handler that took the trap.
  */
-function vm(o: { pmpEntries?: number } = {}) {
+function vm(o: { pmpEntries?: number; triggers?: number } = {}) {
   const m = new Machine();
-  const h = new Hart(m.mem, { hExt: true, pmpEntries: o.pmpEntries ?? 0 });
+  const h = new Hart(m.mem, { hExt: true, pmpEntries: o.pmpEntries ?? 0, triggers: o.triggers ?? 0 });
   m.hart = h;
   m.load(HS_VEC, [spin]);
   m.load(VS_VEC, [spin]);
@@ -552,6 +552,30 @@ describe('H extension: PMP over two-stage translation (privileged spec 3.7.1, 8.
     // M's own accesses to the same frame are not checked (entry 0 is not locked).
     e.runHost([...a.li(1, DATA), a.lw(2, 0, 1), a.ebreak()]);
     expect(e.h.trapCause).toBe(3);
+  });
+});
+
+describe('H extension: debug triggers at V=1 (Sdtrig 1.0)', () => {
+  const TSELECT = 0x7a0, TDATA1 = 0x7a1, TDATA2 = 0x7a2;
+  // mcontrol (type 2): s = 1 << 4, u = 1 << 3, execute = 1 << 2, load = 1.
+  const arm = (h: Hart, bits: number, addr: number) => {
+    h.writeCsr(TSELECT, 0);
+    h.writeCsr(TDATA2, addr);
+    h.writeCsr(TDATA1, ((2 << 28) | bits) >>> 0);
+  };
+
+  it('a type-2 trigger with s and u set fires in HS and U but never in VS or VU (it has no vs/vu bits)', () => {
+    for (const [virt, priv] of [[false, PRIV_S], [false, PRIV_U], [true, PRIV_S], [true, PRIV_U]] as const) {
+      const e = vm({ triggers: 2 });
+      e.h.writeCsr(MSTATUS, 1 << 1); // SIE (re-entrancy rule) though medeleg[3] = 0 anyway
+      arm(e.h, (1 << 4) | (1 << 3) | (1 << 2) | 1, DATA);
+      const prog = [...a.li(1, DATA), a.lw(2, 0, 1), spin];
+      if (virt) e.runGuest(prog, priv);
+      else e.runHost(prog, priv);
+      const where = `${virt ? 'V' : ''}${priv === PRIV_S ? 'S' : 'U'}`;
+      if (virt) expect(e.h.pc, where).not.toBe(M_VEC);
+      else expect({ pc: e.h.pc, cause: e.h.readCsr(MCAUSE), tval: e.h.readCsr(MTVAL) }, where).toEqual({ pc: M_VEC, cause: 3, tval: DATA });
+    }
   });
 });
 
