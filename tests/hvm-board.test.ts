@@ -1,6 +1,8 @@
 // The HVM board's parts on their own: the device tree a guest is given (parsed back, and
 // decompiled by dtc when it is installed), the PLIC, the UART, the CLINT, the MMIO
-// instruction decoder, and the HVM image planner's refusals.
+// instruction decoder, the HVM image planner's refusals, and the SBI a guest gets (one
+// program, tests/hvm-programs/src/sbi.S, against SBI v2.0 on the board in both modes and
+// on QEMU under our firmware).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { HvmClint } from '../hypervisor/hvm/clint.ts';
 import { amoResult, decodeMemAccess, extendLoad } from '../hypervisor/hvm/decode.ts';
 import { writeElf } from './helpers/elf_writer.ts';
 import { parseXlCfg } from '../dom0/toolstack/xlcfg/index.ts';
+import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { validateCreateDomain } from '../dom0/toolstack/validate.ts';
 
 const NATIVE = join(process.cwd(), 'guests/build/native.elf');
@@ -242,5 +245,34 @@ describe('xl.cfg for HVM domains', () => {
     expect(() => validateCreateDomain({ ...req, type: 'xen' }, 1024)).toThrow(/unknown type "xen"/);
     expect(() => validateCreateDomain({ ...req, type: 'pvh' }, 1024)).toThrow(/type "pvh" is not supported/);
     expect(() => validateCreateDomain({ ...req, devices: [{ kind: 'vif', devid: 0, backend: { mac: '00:16:3e:00:00:01' }, frontend: { mac: '00:16:3e:00:00:01' } }] }, 1024)).toThrow(/no disks or vifs yet/);
+  });
+});
+
+describe('SBI v2.0 as a supervisor sees it (tests/hvm-programs/src/sbi.S)', () => {
+  const SBI_PROG = join(process.cwd(), 'tests/hvm-programs/build/sbi.elf');
+  const QEMU_OK = spawnSync('sh', ['-c', 'command -v qemu-system-riscv32']).status === 0;
+
+  it('every function and error code the program checks holds on the HVM board, in trap (wp, lazy) and hw mode', { timeout: 30_000 }, () => {
+    const image = readFileSync(SBI_PROG);
+    for (const hvm of [{ mode: 'trap', shadowSync: 'wp' }, { mode: 'trap', shadowSync: 'lazy' }, { mode: 'hw', shadowSync: 'wp' }] as const) {
+      const hv = new Hypervisor({ machineMemoryBytes: 64 << 20 });
+      let out = '';
+      hv.onConsole = (_d, b) => {
+        out += new TextDecoder().decode(b);
+      };
+      const d = hv.createHvmDomain(image, { name: hvm.mode, memoryBytes: 8 << 20, cmdline: '', vcpus: 1, hvm });
+      hv.unpause(d);
+      hv.run({ until: 1e9 });
+      expect(out, `${hvm.mode}/${hvm.shadowSync}`).toBe('dbcn: \n.\nPASS\n');
+      expect(d.shutdownReason).toBe('poweroff');
+    }
+  });
+
+  it.runIf(QEMU_OK)('and on qemu-system-riscv32 -machine virt under guests/build/sbi.elf', { timeout: 30_000 }, () => {
+    const r = spawnSync('qemu-system-riscv32', ['-machine', 'virt', '-nographic', '-bios', 'guests/build/sbi.elf', '-kernel', SBI_PROG], {
+      cwd: process.cwd(), encoding: 'utf8', timeout: 20_000,
+    });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('dbcn: \n.\nPASS\n');
   });
 });

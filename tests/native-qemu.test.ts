@@ -3,6 +3,9 @@
 // has, the same result= checksum as the PV kernel (guests/build/work.elf) under pvsim for
 // the same parameters. Also pins the boot contract an HVM board must honour (entry and
 // load address, no Xen notes) and the failure path (SRST with a failure reason).
+// One test puts the five side by side for every workload and parameter set: QEMU, and under
+// pvsim the PV kernel, the native kernel in an HVM domain in trap mode with each shadow
+// policy, and in hw mode (the H extension).
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -63,6 +66,25 @@ function runPv(cmdline: string): { output: string; reason: string | null } {
   return { output, reason: d.shutdownReason };
 }
 
+type PvsimRun = 'pv' | 'trap-wp' | 'trap-lazy' | 'hw';
+const PVSIM_RUNS: readonly PvsimRun[] = ['pv', 'trap-wp', 'trap-lazy', 'hw'];
+const NATIVE_IMAGE = readFileSync(NATIVE);
+
+/** One workload in one kind of pvsim domain (in-process, the path `xl create` ends in). */
+function runPvsim(kind: PvsimRun, cmdline: string): { output: string; reason: string | null } {
+  if (kind === 'pv') return runPv(cmdline);
+  const hv = new Hypervisor({ machineMemoryBytes: 64 * 1024 * 1024 });
+  let output = '';
+  hv.onConsole = (_d, b) => {
+    output += new TextDecoder().decode(b);
+  };
+  const hvm = kind === 'hw' ? { mode: 'hw' as const, shadowSync: 'wp' as const } : { mode: 'trap' as const, shadowSync: kind === 'trap-wp' ? ('wp' as const) : ('lazy' as const) };
+  const d = hv.createHvmDomain(NATIVE_IMAGE, { name: kind, memoryBytes: 16 * 1024 * 1024, cmdline, hvm });
+  hv.unpause(d);
+  hv.run({ until: 5_000_000_000 });
+  return { output, reason: d.shutdownReason };
+}
+
 function runQemu(cmdline: string, extra: string[] = []) {
   const r = spawnSync(QEMU, ['-machine', 'virt', '-nographic', '-bios', SBI, '-kernel', NATIVE, '-append', cmdline, ...extra], {
     cwd: ROOT,
@@ -90,21 +112,31 @@ describe('native.elf boot contract', () => {
   });
 });
 
-describe.skipIf(!onPath(QEMU))('native.elf on qemu-system-riscv32 -machine virt', () => {
-  it('every workload prints the PV kernel result= and powers off through SRST', { timeout: 120_000 }, () => {
+describe('native.elf and work.elf: one result= everywhere', () => {
+  it('every workload prints the same result= on QEMU, PV, trap (wp, lazy) and hw, and powers off', { timeout: 180_000 }, () => {
+    const qemu = onPath(QEMU);
     for (const cmdline of CASES) {
-      const pv = runPv(cmdline);
-      const pvLine = resultLine(pv.output, cmdline);
-      expect(pv.reason, `${cmdline} under pvsim: ${pv.output}`).toBe('poweroff');
-      expect(checksum(pvLine), `${cmdline} under pvsim: ${pvLine}`).toBeDefined();
-
-      const q = runQemu(cmdline);
-      const qLine = resultLine(q.output, cmdline);
-      expect(q.status, `${cmdline} on QEMU: ${q.output}`).toBe(0);
-      expect(checksum(qLine), `${cmdline}\n  pvsim: ${pvLine}\n  QEMU:  ${qLine}`).toBe(checksum(pvLine));
+      const got: Record<string, string | undefined> = {};
+      for (const kind of PVSIM_RUNS) {
+        const r = runPvsim(kind, cmdline);
+        const line = resultLine(r.output, cmdline);
+        expect(r.reason, `${cmdline} (${kind}): ${r.output.slice(-400)}`).toBe('poweroff');
+        got[kind] = checksum(line);
+        expect(got[kind], `${cmdline} (${kind}): ${line}`).toBeDefined();
+      }
+      if (qemu) {
+        const q = runQemu(cmdline);
+        expect(q.status, `${cmdline} on QEMU: ${q.output}`).toBe(0);
+        got.qemu = checksum(resultLine(q.output, cmdline));
+      }
+      expect(Object.keys(got).length, cmdline).toBe(qemu ? 5 : 4);
+      const want = got.pv;
+      expect(got, cmdline).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, want])));
     }
   });
+});
 
+describe.skipIf(!onPath(QEMU))('native.elf on qemu-system-riscv32 -machine virt', () => {
   it('finds its board in the device tree and uses SBI DBCN', () => {
     const q = runQemu('work=spin n=1', ['-m', '64M']);
     expect(q.status, q.output).toBe(0);

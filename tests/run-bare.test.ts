@@ -16,7 +16,7 @@ const TIMEOUT_MS = 60_000;
 /** Programs that must pass. */
 const PASSING = ['rv32i', 'rv32m', 'rv32a', 'csr', 'traps', 'sv32', 'misaligned', 'pmp', 'trigger'];
 /** Hypervisor-extension programs: must pass with --hext (QEMU: -cpu rv32,h=true). */
-const PASSING_H = ['h_csr', 'h_twostage', 'h_gpf', 'h_hlv', 'h_deleg', 'h_virq'];
+const PASSING_H = ['h_csr', 'h_twostage', 'h_gpf', 'h_hlv', 'h_deleg', 'h_virq', 'h_pmp'];
 
 interface Run {
   status: number | null;

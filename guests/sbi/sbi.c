@@ -137,7 +137,8 @@ static bool in_ram(uint64_t base, uint64_t len)
 }
 
 /* Harts named by (mask, base), as the specification reads them; false if
- * one does not exist. base = -1 means every hart. */
+ * the base or one of the harts does not exist (even with an empty mask).
+ * base = -1 means every hart. */
 static bool hart_mask(unsigned long mask, unsigned long base, unsigned long *out)
 {
     unsigned long all = nr_harts >= 32 ? ~0UL : (1UL << nr_harts) - 1;
@@ -146,12 +147,12 @@ static bool hart_mask(unsigned long mask, unsigned long base, unsigned long *out
         *out = all;
         return true;
     }
+    if (base >= nr_harts || base >= 32)
+        return false;
     if (mask == 0) {
         *out = 0;
         return true;
     }
-    if (base >= nr_harts || base >= 32)
-        return false;
     if (base > 0 && (mask >> (32 - base)) != 0)     /* hart ids past 31 */
         return false;
     *out = mask << base;

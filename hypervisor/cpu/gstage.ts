@@ -18,6 +18,12 @@
 //     page-table reads; vsstatus.MXR applies to the VS stage only.
 //   * Non-leaf PTEs with A, D or U set are not faulted (the spec asks software to clear
 //     them), the same as the existing Sv32 walk.
+//   * PMP (privileged spec 3.7.1: page-table accesses are S-mode accesses) checks every
+//     implicit access of both stages: each G-stage PTE read, each VS-stage PTE read at the
+//     address the G-stage gave, and the A/D writes of either stage. A denied one is an
+//     access fault of the original access type (1, 5, 7), as for the Sv32 walk (mmu.ts).
+//     The final access is checked by the caller, with the effective privilege (VS -> S,
+//     VU -> U).
 //
 // Results: a physical address >= 0, or WALK_PAGE_FAULT, WALK_ACCESS_FAULT or
 // WALK_GUEST_PAGE_FAULT. For a guest-page fault the walker records the faulting GPA and
@@ -26,6 +32,7 @@
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 import { HGATP_MODE_SV32X4, HGATP_PPN_MASK, MSTATUS_MXR, MSTATUS_SUM, SATP_MODE_SV32, SATP_PPN_MASK } from './csr.ts';
 import { pfnOf, type PhysMemory } from './memory.ts';
+import type { Pmp } from './pmp.ts';
 
 const PAGE_FAULT = -1;
 const ACCESS_FAULT = -2;
@@ -35,6 +42,8 @@ export const WALK_GUEST_PAGE_FAULT = -3;
 /** Permission a walk checks. HLVX reads check PERM_EXEC (and still report load faults). */
 const PERM_READ = 0;
 const PERM_WRITE = 1;
+/** Implicit page-table accesses are checked by PMP as S-mode accesses. */
+const PMP_PRIV_S = 1;
 
 /** `implicit` values of a guest-page fault. */
 export const GPF_EXPLICIT = 0;
@@ -63,7 +72,15 @@ export class TwoStageWalker {
     private readonly mem: PhysMemory,
     /** Reports an A/D write to a watched frame (same as a store). */
     private readonly onPteStore: (pa: number) => void,
+    /** The hart's PMP, for the implicit accesses (null or no entries: nothing checked). */
+    private readonly pmp: Pmp | null = null,
   ) {}
+
+  /** PMP's verdict on an implicit 4-byte page-table access at `pa` (read or write). */
+  private pmpOk(pa: number, perm: number): boolean {
+    const pmp = this.pmp;
+    return pmp === null || pmp.entries === 0 || pmp.check(pa, 4, perm === PERM_WRITE ? 1 : 0, PMP_PRIV_S);
+  }
 
   /**
    * The word array holding physical address `pa` if it is ordinary RAM (populating a lazily
@@ -99,7 +116,7 @@ export class TwoStageWalker {
       pteAddr = table + index * 4;
       words = this.ptWords(pteAddr);
       this.refs++;
-      if (words === null) return ACCESS_FAULT;
+      if (words === null || !this.pmpOk(pteAddr, PERM_READ)) return ACCESS_FAULT;
       pte = words[(pteAddr & 0xfff) >>> 2]!;
       if ((pte & PTE_V) === 0 || (pte & (PTE_R | PTE_W)) === PTE_W) return this.gpf(gpa, implicit);
       if ((pte & (PTE_R | PTE_X)) !== 0) break;
@@ -109,7 +126,7 @@ export class TwoStageWalker {
     if (!permits(pte, perm, (r.mstatus & MSTATUS_MXR) !== 0) || (pte & PTE_U) === 0) return this.gpf(gpa, implicit);
     const ppn = pte >>> 10;
     if (level === 1 && (ppn & 0x3ff) !== 0) return this.gpf(gpa, implicit);
-    this.setAd(words, pteAddr, pte, perm);
+    if (!this.setAd(words, pteAddr, pte, perm)) return ACCESS_FAULT;
     return level === 1 ? (ppn >>> 10) * 0x400000 + (gpa % 0x400000) : ppn * PAGE_SIZE + (gpa % PAGE_SIZE);
   }
 
@@ -134,7 +151,7 @@ export class TwoStageWalker {
       if (pteSpa < 0) return pteSpa;
       words = this.ptWords(pteSpa);
       this.refs++;
-      if (words === null) return ACCESS_FAULT;
+      if (words === null || !this.pmpOk(pteSpa, PERM_READ)) return ACCESS_FAULT;
       pte = words[(pteSpa & 0xfff) >>> 2]!;
       if ((pte & PTE_V) === 0 || (pte & (PTE_R | PTE_W)) === PTE_W) return PAGE_FAULT;
       if ((pte & (PTE_R | PTE_X)) !== 0) break;
@@ -156,7 +173,7 @@ export class TwoStageWalker {
       const spa = this.gstage(pteGpa, PERM_WRITE, GPF_PT_WRITE, r);
       if (spa < 0) return spa;
       const w = this.ptWords(spa);
-      if (w === null) return ACCESS_FAULT;
+      if (w === null || !this.pmpOk(spa, PERM_WRITE)) return ACCESS_FAULT;
       w[(spa & 0xfff) >>> 2] = pte | need;
       if (this.mem.watched[pfnOf(spa)]) this.onPteStore(spa);
     }
@@ -170,11 +187,14 @@ export class TwoStageWalker {
     return WALK_GUEST_PAGE_FAULT;
   }
 
-  private setAd(words: Int32Array, pteAddr: number, pte: number, perm: number): void {
+  /** Sets a G-stage leaf's A (and D for writes); false if PMP denies that store. */
+  private setAd(words: Int32Array, pteAddr: number, pte: number, perm: number): boolean {
     const need = perm === PERM_WRITE ? PTE_A | PTE_D : PTE_A;
-    if ((pte & need) === need) return;
+    if ((pte & need) === need) return true;
+    if (!this.pmpOk(pteAddr, PERM_WRITE)) return false;
     words[(pteAddr & 0xfff) >>> 2] = pte | need;
     if (this.mem.watched[pfnOf(pteAddr)]) this.onPteStore(pteAddr);
+    return true;
   }
 }
 

@@ -109,6 +109,8 @@ export class TlbSet {
  */
 export interface MmuHart extends TwoStageRegs {
   readonly priv: number;
+  /** The V bit (H extension): type-2 triggers never fire at V=1. */
+  readonly virt: boolean;
   readonly satp: number;
   readonly mstatus: number;
   /** Decides whether triggers may fire in S-mode (breakpoint delegation). */
@@ -178,7 +180,7 @@ export class Mmu {
     this.pmp = new Pmp(opts?.pmpEntries ?? 0);
     const n = opts?.triggers ?? 0;
     this.trig = n > 0 ? new Triggers(n) : null;
-    this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4));
+    this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4), this.pmp);
   }
 
   /** Drops VU and VS translations (vsatp/hgatp write, HFENCE.*, sfence.vma at V=1). */
@@ -415,7 +417,7 @@ export class Mmu {
    */
   private triggerFires(kind: TriggerKind, va: number, size: number, data: number, phase: TriggerPhase): boolean {
     const h = this.hart;
-    if (!this.trig!.fires(kind, va, size, data, phase, h.priv, h.mstatus, h.medeleg)) return false;
+    if (!this.trig!.fires(kind, va, size, data, phase, h.priv, h.mstatus, h.medeleg, h.virt)) return false;
     this.fault(CAUSE_BREAKPOINT, va);
     return true;
   }
@@ -602,9 +604,11 @@ export class Mmu {
       return 0;
     }
     const h = this.hart;
-    const pa = this.walker.translate(va, hlvx ? ACCESS_EXEC : ACCESS_READ, (h.hstatus >>> 8) & 1, h);
-    if (pa < 0) {
-      this.translateFault(pa, ACCESS_READ, va);
+    const spvp = (h.hstatus >>> 8) & 1;
+    const pa = this.walker.translate(va, hlvx ? ACCESS_EXEC : ACCESS_READ, spvp, h);
+    // PMP checks the access with the privilege it is made as (VS -> S, VU -> U), as a load.
+    if (pa < 0 || (this.pmp.entries !== 0 && !this.pmp.check(pa, size, ACCESS_READ, spvp))) {
+      this.translateFault(pa < 0 ? pa : WALK_ACCESS_FAULT, ACCESS_READ, va);
       this.excGva = true;
       return 0;
     }
@@ -637,9 +641,10 @@ export class Mmu {
       return;
     }
     const h = this.hart;
-    const pa = this.walker.translate(va, ACCESS_WRITE, (h.hstatus >>> 8) & 1, h);
-    if (pa < 0) {
-      this.translateFault(pa, ACCESS_WRITE, va);
+    const spvp = (h.hstatus >>> 8) & 1;
+    const pa = this.walker.translate(va, ACCESS_WRITE, spvp, h);
+    if (pa < 0 || (this.pmp.entries !== 0 && !this.pmp.check(pa, size, ACCESS_WRITE, spvp))) {
+      this.translateFault(pa < 0 ? pa : WALK_ACCESS_FAULT, ACCESS_WRITE, va);
       this.excGva = true;
       return;
     }

@@ -15,7 +15,8 @@
 //   * Re-entrancy (Sdtrig "Native Triggers", first solution): triggers do not match in
 //     M-mode while mstatus.MIE = 0, nor in S-mode while medeleg[3] = 1 and sstatus.SIE = 0.
 //   * The mode bits (m, s, u) compare with the mode the hart executes in (MPRV does not
-//     change it). Address compare values are every byte address of the access;
+//     change it). With the H extension, mcontrol's s means S/HS and u means U at V=0 only:
+//     type 2 has no vs/vu bits (mcontrol6 has them), so it never fires in VS or VU. Address compare values are every byte address of the access;
 //     data compare values are the value zero-extended from the access size.
 //   * LR and the read of an AMO are loads; SC (whether it succeeds or not) and the write
 //     of an AMO are stores; AMO store data is the value written.
@@ -159,8 +160,8 @@ export class Triggers {
    * its triggers' hit bits are then set. `mstatus`/`medeleg` decide re-entrancy.
    */
   fires(kind: TriggerKind, va: number, size: number, data: number, phase: TriggerPhase,
-    priv: number, mstatus: number, medeleg: number): boolean {
-    if ((this.armed & kind) === 0) return false;
+    priv: number, mstatus: number, medeleg: number, virt = false): boolean {
+    if ((this.armed & kind) === 0 || virt) return false;
     if (priv === PRIV_M && (mstatus & MSTATUS_MIE) === 0) return false;
     if (priv === PRIV_S && ((medeleg >>> CAUSE_BREAKPOINT) & 1) !== 0 && (mstatus & MSTATUS_SIE) === 0) return false;
     const modeBit = priv === PRIV_M ? MCONTROL_M : priv === PRIV_S ? MCONTROL_S : priv === PRIV_U ? MCONTROL_U : 0;

@@ -136,16 +136,25 @@ export class HwMode implements VirtMode {
   private syncLines(): void {
     const hart = this.hart;
     const v = this.v;
-    const guestSsip = hart.hvip & MIP_VSSIP;
-    if (guestSsip !== (this.injected & MIP_VSSIP)) {
-      if (guestSsip !== 0) v.lines |= MIP_SSIP;
-      else v.clearSsip();
-    }
+    this.syncFromGuest();
     const l = v.lines;
     const want = (l & MIP_SSIP ? MIP_VSSIP : 0) | (l & MIP_STIP ? MIP_VSTIP : 0) | (l & MIP_SEIP ? MIP_VSEIP : 0);
     this.raised |= want & ~this.injected;
     this.injected = want;
     if (hart.hvip !== want) hart.writeCsr(CSR_HVIP, want);
+  }
+
+  /**
+   * Takes back what the guest did to VSSIP through its sip since the last fold (a clear
+   * lowers the IPI line, a set raises it) and records it as folded, so that a line raised
+   * after this (an SBI IPI) is a new edge and is not lost.
+   */
+  syncFromGuest(): void {
+    const guestSsip = this.hart.hvip & MIP_VSSIP;
+    if (guestSsip === (this.injected & MIP_VSSIP)) return;
+    if (guestSsip !== 0) this.v.lines |= MIP_SSIP;
+    else this.v.clearSsip();
+    this.injected = (this.injected & ~MIP_VSSIP) | guestSsip;
   }
 
   /** A virtual interrupt is pending and enabled in vsie (what ends a wfi, whatever vsstatus.SIE says). */

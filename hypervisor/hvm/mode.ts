@@ -22,6 +22,12 @@ export interface VirtMode {
   handleExit(clock: ExitClock): void;
   /** The platform's interrupt lines (HvmVcpu.lines) changed: wake a vCPU waiting in wfi if it can now take one. */
   linesChanged(): void;
+  /**
+   * Before anything changes the lines: take back what the guest itself did to them since
+   * the last entry (hw mode: a guest's sip.SSIP clear is still only in hvip), so that an
+   * IPI sent now is not mistaken for the one the guest already cleared.
+   */
+  syncFromGuest?(): void;
   /** Another vCPU's SBI RFENCE asked this one to drop translations (null = all). */
   remoteSfence(va: number | null): void;
   /** The vCPU stopped (SBI HSM hart_stop): let go of what it was running on. */

@@ -154,6 +154,9 @@ function probe(eid: number): boolean {
 function hartMask(board: HvmBoard, mask: number, base: number): HvmVcpu[] | null {
   const all = board.vcpus;
   if (base === 0xffffffff) return all.slice(); // "all harts"
+  // The base must itself be a valid hart, even with an empty mask (SBI v2.0, "Hart list
+  // parameter": either hart_mask_base or a hart from hart_mask not valid -> INVALID_PARAM).
+  if (base >= all.length) return null;
   const out: HvmVcpu[] = [];
   for (let b = 0; b < 32; b++) {
     if (((mask >>> b) & 1) === 0) continue;
@@ -181,7 +184,8 @@ function hsm(v: HvmVcpu, board: HvmBoard, fid: number, a0: number, a1: number, a
       const t = board.vcpus[a0];
       if (!t) return ret(SBI_ERR.invalidParam);
       if (t.hsm !== HSM_STATE.stopped) return ret(SBI_ERR.alreadyAvailable);
-      if ((a1 & 3) !== 0) return ret(SBI_ERR.invalidAddress);
+      // Not a valid physical address to start at: not aligned, or not guest RAM.
+      if ((a1 & 3) !== 0 || board.readGuest(a1, 4) === null) return ret(SBI_ERR.invalidAddress);
       t.mode.reset(a1, a0, a2);
       t.hsm = HSM_STATE.started;
       t.vcpu.initialised = true;
@@ -197,7 +201,11 @@ function hsm(v: HvmVcpu, board: HvmBoard, fid: number, a0: number, a1: number, a
       const t = board.vcpus[a0];
       return t ? ret(0, t.hsm) : ret(SBI_ERR.invalidParam);
     }
-    default: // hart_suspend: not offered
+    case 3: // hart_suspend(type, resume_addr, opaque): no suspend state is offered
+      // Reserved types (and platform-specific ones, none implemented) are INVALID_PARAM;
+      // the two default types are valid but not supported here.
+      return ret(a0 === 0 || a0 === 0x80000000 ? SBI_ERR.notSupported : SBI_ERR.invalidParam);
+    default:
       return ret(SBI_ERR.notSupported);
   }
 }

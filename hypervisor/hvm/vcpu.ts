@@ -62,6 +62,7 @@ export class HvmVcpu implements VcpuArch {
 
   /** Raises or lowers platform lines `mask` (MIP_* bits). */
   setLines(mask: number, on: boolean): void {
+    this.mode?.syncFromGuest?.();
     const before = this.lines;
     this.lines = on ? this.lines | mask : this.lines & ~mask;
     if (this.lines !== before) this.mode.linesChanged();

@@ -52,9 +52,9 @@ const spin = a.jal(0, 0);
  * U|RWX), and HIGH_GPA + n pages through G_L0 (set with gmap). vsatp bare. Trap vectors
  * spin, so a run ends in the handler that took the trap.
  */
-function vm() {
+function vm(o: { pmpEntries?: number; triggers?: number } = {}) {
   const m = new Machine();
-  const h = new Hart(m.mem, { hExt: true });
+  const h = new Hart(m.mem, { hExt: true, pmpEntries: o.pmpEntries ?? 0, triggers: o.triggers ?? 0 });
   m.hart = h;
   m.load(HS_VEC, [spin]);
   m.load(VS_VEC, [spin]);
@@ -477,6 +477,105 @@ describe('H extension: HLV, HLVX, HSV', () => {
     e.h.writeCsr(VSSTATUS, 0);
     e.h.writeCsr(MSTATUS, 1 << 19);
     expect(run()).toBe(3);
+  });
+});
+
+describe('H extension: PMP over two-stage translation (privileged spec 3.7.1, 8.5)', () => {
+  const PMPCFG0 = 0x3a0, PMPADDR0 = 0x3b0;
+  const NAPOT = 3 << 3;
+  const napot = (base: number, size: number) => ((base + size / 2 - 1) / 4) >>> 0;
+  /** Entry 0: `cfg` over [base, base + size) (not locked: M is never checked); entry 1: all RWX. */
+  const pmpVm = (base: number, size: number, cfg: number) => {
+    const e = vm({ pmpEntries: 16 });
+    e.h.writeCsr(PMPADDR0, napot(base, size));
+    e.h.writeCsr(PMPADDR0 + 1, 0xffffffff);
+    e.h.writeCsr(PMPCFG0, (cfg | NAPOT | ((NAPOT | 7) << 8)) >>> 0);
+    return e;
+  };
+  const mTrap = (h: Hart) => ({ pc: h.pc, cause: h.readCsr(MCAUSE), tval: h.readCsr(MTVAL), tval2: h.readCsr(MTVAL2), mstatush: h.readCsr(MSTATUSH) });
+
+  it('G-stage page-table reads are S-mode accesses: PMP denying the G root gives an instruction access fault, not a guest-page fault', () => {
+    const e = pmpVm(G_ROOT, 0x4000, 0);
+    e.runGuest([a.nop(), spin]);
+    expect(mTrap(e.h)).toEqual({ pc: M_VEC, cause: 1, tval: CODE, tval2: 0, mstatush: 0xc0 });
+    // Readable is enough for a walk whose leaf has A set.
+    const ok = pmpVm(G_ROOT, 0x4000, 1);
+    ok.runGuest([a.nop(), spin]);
+    expect(ok.h.pc).toBe(CODE + 4);
+  });
+
+  it('VS-stage page-table reads at the SPA the G-stage gives are checked: a load access fault (5)', () => {
+    const e = pmpVm(VS_L0, 0x1000, 0);
+    e.vsmap(0x10000000, DATA, V | R | W | A | D);
+    e.vsOn();
+    e.runGuest([...a.li(1, 0x10000000), a.lw(2, 0, 1), spin]);
+    expect(mTrap(e.h)).toEqual({ pc: M_VEC, cause: 5, tval: 0x10000000, tval2: 0, mstatush: 0xc0 });
+  });
+
+  it('A/D updates are implicit stores: a read-only PMP region over a VS or G table faults them (5), and only them', () => {
+    // VS leaf without A in a PMP read-only table.
+    let e = pmpVm(VS_L0, 0x1000, 1);
+    e.vsmap(0x10000000, DATA, V | R | W);
+    e.vsOn();
+    e.runGuest([...a.li(1, 0x10000000), a.lw(2, 0, 1), spin]);
+    expect(mTrap(e.h)).toEqual({ pc: M_VEC, cause: 5, tval: 0x10000000, tval2: 0, mstatush: 0xc0 });
+    expect(e.m.mem.read32(VS_L0) & A).toBe(0);
+    // G leaf without A (a 4 KiB page above 4 GiB) in a PMP read-only G table.
+    e = pmpVm(G_L0, 0x1000, 1);
+    e.gmap(HIGH_GPA + 0x3000, DATA, V | R | W | U);
+    e.vsmap(0x10000000, HIGH_GPA + 0x3000, V | R | W | A | D);
+    e.vsOn();
+    e.runGuest([...a.li(1, 0x10000000), a.sw(0, 0, 1), spin]);
+    expect(mTrap(e.h)).toEqual({ pc: M_VEC, cause: 7, tval: 0x10000000, tval2: 0, mstatush: 0xc0 });
+    expect(e.m.mem.read32(G_L0 + 3 * 4) & (A | D)).toBe(0);
+    // With the A and D bits already set nothing is written, and the access proceeds.
+    e.gmap(HIGH_GPA + 0x3000, DATA, V | R | W | U | A | D);
+    e.h.flushTlb();
+    e.runGuest([...a.li(1, 0x10000000), ...a.li(2, 0x55), a.sw(2, 0, 1), spin]);
+    expect(e.m.mem.read32(DATA)).toBe(0x55);
+  });
+
+  it('HLV/HSV from M are checked by PMP with the privilege they access as (SPVP: S or U), not M', () => {
+    const e = pmpVm(DATA, 0x1000, 0);
+    e.vsmap(0x10000000, DATA, V | R | W | U | A | D);
+    e.vsOn();
+    e.h.hostTraps = true;
+    for (const spvp of [0, 1]) {
+      e.h.writeCsr(HSTATUS, spvp << 8);
+      e.h.writeCsr(VSSTATUS, 1 << 18); // SUM: VS may touch the user page
+      const ld = hlv_w(2, 1);
+      e.runHost([...a.li(1, 0x10000000), ld]);
+      expect({ cause: e.h.trapCause, tval: e.h.trapTval, gva: e.h.trapGva }, `hlv.w spvp=${spvp}`).toEqual({ cause: 5, tval: 0x10000000, gva: true });
+      e.runHost([...a.li(1, 0x10000000), hsv_w(0, 1)]);
+      expect({ cause: e.h.trapCause, tval: e.h.trapTval, gva: e.h.trapGva }, `hsv.w spvp=${spvp}`).toEqual({ cause: 7, tval: 0x10000000, gva: true });
+    }
+    // M's own accesses to the same frame are not checked (entry 0 is not locked).
+    e.runHost([...a.li(1, DATA), a.lw(2, 0, 1), a.ebreak()]);
+    expect(e.h.trapCause).toBe(3);
+  });
+});
+
+describe('H extension: debug triggers at V=1 (Sdtrig 1.0)', () => {
+  const TSELECT = 0x7a0, TDATA1 = 0x7a1, TDATA2 = 0x7a2;
+  // mcontrol (type 2): s = 1 << 4, u = 1 << 3, execute = 1 << 2, load = 1.
+  const arm = (h: Hart, bits: number, addr: number) => {
+    h.writeCsr(TSELECT, 0);
+    h.writeCsr(TDATA2, addr);
+    h.writeCsr(TDATA1, ((2 << 28) | bits) >>> 0);
+  };
+
+  it('a type-2 trigger with s and u set fires in HS and U but never in VS or VU (it has no vs/vu bits)', () => {
+    for (const [virt, priv] of [[false, PRIV_S], [false, PRIV_U], [true, PRIV_S], [true, PRIV_U]] as const) {
+      const e = vm({ triggers: 2 });
+      e.h.writeCsr(MSTATUS, 1 << 1); // SIE (re-entrancy rule) though medeleg[3] = 0 anyway
+      arm(e.h, (1 << 4) | (1 << 3) | (1 << 2) | 1, DATA);
+      const prog = [...a.li(1, DATA), a.lw(2, 0, 1), spin];
+      if (virt) e.runGuest(prog, priv);
+      else e.runHost(prog, priv);
+      const where = `${virt ? 'V' : ''}${priv === PRIV_S ? 'S' : 'U'}`;
+      if (virt) expect(e.h.pc, where).not.toBe(M_VEC);
+      else expect({ pc: e.h.pc, cause: e.h.readCsr(MCAUSE), tval: e.h.readCsr(MTVAL) }, where).toEqual({ pc: M_VEC, cause: 3, tval: DATA });
+    }
   });
 });
 
