@@ -12,6 +12,10 @@ import type { HwMode } from '../../hypervisor/hvm/hw_mode.ts';
 import { sbiCall, SBI_EXT } from '../../hypervisor/hvm/sbi.ts';
 import type { HvmMode, ShadowSync } from '../../xenguest/hvm_image.ts';
 import { startLocalDom0 } from '../../sim/local.ts';
+import { OutOfMemoryError } from '../../hypervisor/mm/frame_table.ts';
+import { planHvmDomain, writeHvmImage } from '../../xenguest/hvm_image.ts';
+import { BuildError } from '../../xenguest/pv_bootstrap.ts';
+import { u32Bytes, writeElf } from '../helpers/elf_writer.ts';
 
 const prog = (n: string) => readFileSync(join(process.cwd(), `tests/hvm-programs/build/${n}.elf`));
 
@@ -159,4 +163,71 @@ describe('HVM builds from a privileged client', () => {
     hv.destroyDomain(d);
     expect(hv.frames.nrFrames - hv.frames.allocated).toBe(free0);
   });
+});
+
+describe('hostile HVM kernel images (dom0\'s builder and the in-process one)', () => {
+  it('a tiny kernel declaring a huge .bss costs the builder its file, not its memsz', () => {
+    // Before: every page up to memsz was made and zero-filled (dom0 then sent them all):
+    // 486,401 pages, about 2 GB, for a 124-byte file.
+    const img = writeElf({ entry: 0x80000000, segments: [{ vaddr: 0x80000000, data: u32Bytes(0x0000006f), memsz: 1900 << 20 }] });
+    const plan = planHvmDomain(img, { memoryBytes: 2000 << 20 });
+    const pages = new Set<number>();
+    writeHvmImage(plan, (pfn) => {
+      pages.add(pfn);
+      return new Uint8Array(4096);
+    });
+    expect(pages.size).toBeLessThanOrEqual(2); // the code's page and the device tree's
+    // And the guest still finds its .bss zero: RAM is zero when the domain is made.
+    const hv = new Hypervisor({ machineMemoryBytes: 64 << 20 });
+    const small = writeElf({ entry: 0x80000000, segments: [{ vaddr: 0x80000000, data: u32Bytes(0x0000006f, 0x12345678), memsz: 32 << 20 }] });
+    const d = hv.createHvmDomain(small, { name: 'bss', memoryBytes: 40 << 20, hvm: { mode: 'trap', shadowSync: 'wp' } });
+    expect(board(d).readGuest(0x80000004, 4)).toEqual(u32Bytes(0x12345678));
+    expect(board(d).readGuest(0x80000008, 8)).toEqual(new Uint8Array(8));
+    expect(board(d).readGuest(0x80000000 + (20 << 20), 4096)).toEqual(new Uint8Array(4096));
+  });
+
+  it('refuses segments that load the same file bytes many times over (a 64 KiB file describing 512 KiB of data)', () => {
+    // Overlapping physical ranges were refused, but segments at distinct addresses could all
+    // view one stretch of the file: up to all of RAM's pages made from a 16 MiB file.
+    const data = new Uint8Array(64 << 10).fill(0x13);
+    const img = writeElf({
+      entry: 0x80000000,
+      segments: [
+        { vaddr: 0x80000000, data },
+        ...Array.from({ length: 7 }, (_, k) => ({ vaddr: 0x80100000 + k * 0x100000, data: new Uint8Array(4) })),
+      ],
+    });
+    // Program headers follow the ELF header (52 bytes, 32 each): point segments 1..7 at segment 0's bytes.
+    const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
+    const phoff = dv.getUint32(28, true);
+    const off0 = dv.getUint32(phoff + 4, true);
+    for (let k = 1; k < 8; k++) {
+      const o = phoff + k * 32;
+      dv.setUint32(o + 4, off0, true);
+      dv.setUint32(o + 16, data.length, true);
+      dv.setUint32(o + 20, data.length, true);
+    }
+    expect(() => planHvmDomain(img, { memoryBytes: 16 << 20 })).toThrow(BuildError);
+    expect(() => planHvmDomain(img, { memoryBytes: 16 << 20 })).toThrow(/at most twice/);
+  });
+
+  for (const mode of ['trap', 'hw'] as const) {
+    it(`a create that does not fit its G-stage or shadow tables is ENOMEM (OutOfMemoryError) and leaks nothing (${mode})`, () => {
+      // Before: a RangeError (G-stage) or ShadowOutOfMemory, which the server reported as
+      // "internal error" (EIO) instead of ENOMEM.
+      const hv = new Hypervisor({ machineMemoryBytes: 16 << 20 });
+      const free0 = hv.frames.nrFrames - hv.frames.allocated;
+      const kinds = new Set<string>();
+      for (let pages = free0 - 12; pages <= free0; pages++) {
+        try {
+          hv.destroyDomain(hv.createHvmDomain(prog('csr'), { name: `f${pages}`, memoryBytes: pages * 4096, hvm: { mode, shadowSync: 'wp' } }));
+        } catch (e) {
+          expect(e).toBeInstanceOf(OutOfMemoryError);
+          kinds.add((e as Error).message.replace(/d\d+/, 'dN').replace(/"f\d+"/, '"f"'));
+        }
+        expect(hv.frames.nrFrames - hv.frames.allocated).toBe(free0);
+      }
+      expect([...kinds].some((m) => /G-stage|shadow/.test(m))).toBe(true);
+    });
+  }
 });
