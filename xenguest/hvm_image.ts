@@ -181,6 +181,13 @@ export function planHvmDomain(image: Uint8Array, opts: HvmBuildOptions): HvmPlan
     }
     kernelEnd = Math.max(kernelEnd, s.paddr + s.memsz);
   }
+  // Segments are views of the image and may share its bytes; each byte they load is a page
+  // written by the builder and sent to the hypervisor, so the total is bounded by the file
+  // (twice it: generous for any linker's layout) rather than by RAM (2 GiB from a 16 MiB file).
+  const loaded = img.segments.reduce((n, s) => n + s.data.length, 0);
+  if (loaded > 2 * image.length) {
+    throw new BuildError(`the kernel's segments load ${loaded} bytes from a ${image.length}-byte file (each file byte may be loaded at most twice)`);
+  }
   const inSegment = img.segments.some((s) => s.memsz > 0 && img.entry >= s.paddr && img.entry < s.paddr + s.memsz);
   if (!inSegment) throw new BuildError(`entry point 0x${img.entry.toString(16)} is not inside a loaded segment`);
   // Sized once with a placeholder reservation, then written with the real one (same size).
@@ -195,7 +202,10 @@ export function planHvmDomain(image: Uint8Array, opts: HvmBuildOptions): HvmPlan
 
 /**
  * Writes the kernel's segments (zero-filling to memsz) and the device tree into guest RAM
- * through `page(pfn)`, pfn counted from the start of RAM (gfn - ramBase / 4 KiB).
+ * through `page(pfn)`, pfn counted from the start of RAM (gfn - ramBase / 4 KiB). RAM is
+ * zero when the domain is made, so pages wholly past a segment's file data are not touched:
+ * a 124-byte kernel declaring 1.9 GiB of .bss had the builder make (and dom0 send) every
+ * page of it, about 2 GB.
  */
 export function writeHvmImage(plan: HvmPlan, page: (pfn: number) => Uint8Array): void {
   const put = (gpa: number, data: Uint8Array, len: number) => {
@@ -204,6 +214,10 @@ export function writeHvmImage(plan: HvmPlan, page: (pfn: number) => Uint8Array):
       const pfn = Math.floor((a - HVM_BOARD.ramBase) / PAGE_SIZE);
       const off = a % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - off, len - done);
+      if (done >= data.length && off === 0 && n === PAGE_SIZE) {
+        done += n; // a whole page of zero fill: fresh RAM is zero already
+        continue;
+      }
       const dst = page(pfn);
       if (done < data.length) {
         const m = Math.min(n, data.length - done);

@@ -21,7 +21,7 @@ import type { VcpuTimers } from '../time/vcpu_timer.ts';
 import type { PcpuClocks } from '../run/pcpu.ts';
 import { TRC, type TraceBuffer } from '../trace/trace.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
-import { hvmBoot, planHvmDomain, writeHvmImage, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
+import { HVM_BOARD, HVM_MAX_MEMORY_BYTES, hvmBoot, planHvmDomain, writeHvmImage, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
 import { checkHvmMode, createHvmArch, type HvmDeps } from '../hvm/index.ts';
 import type { GuestPagingFactory } from '../hvm/paging.ts';
 
@@ -144,6 +144,11 @@ export class DomainLifecycle {
    * the vCPUs; the domain stays paused. Tells dom0 (onDomainCreated).
    */
   finishHvmBuild(d: Domain, boot: HvmBoot, hvm: HvmOptions): void {
+    // dom0's builder plans at most this much (planHvmDomain); a domain made empty with more
+    // pages would have RAM past 4 GiB guest-physical, which no device tree value or a1 can name.
+    if (d.nrPages * PAGE_SIZE > HVM_MAX_MEMORY_BYTES) {
+      throw new BuildError(`an HVM domain has at most ${HVM_MAX_MEMORY_BYTES / 2 ** 20} MiB of RAM (0x${HVM_BOARD.ramBase.toString(16)} up to 4 GiB), d${d.domid} has ${(d.nrPages * PAGE_SIZE) / 2 ** 20} MiB`);
+    }
     const frames = this.hv.frames;
     d.storeMfn = frames.alloc(d.domid);
     d.consoleMfn = frames.alloc(d.domid);

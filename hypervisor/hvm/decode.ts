@@ -61,3 +61,18 @@ export function extendLoad(value: number, size: 1 | 2 | 4, signed: boolean): num
   const v = value & ((1 << bits) - 1);
   return signed ? (v << (32 - bits)) >> (32 - bits) : v;
 }
+
+/**
+ * The effective address of the load, store or AMO `inst` with registers `x` (rs1 plus the
+ * I- or S-type offset; an AMO's is rs1), or null if `inst` is none of them. An exit gives
+ * only the faulting address, which for an access split at a page boundary is the second
+ * part's: the emulation needs the whole access's to tell it is misaligned.
+ */
+export function memAccessAddress(inst: number, x: ArrayLike<number>): number | null {
+  const op = inst & 0x7f;
+  const base = x[(inst >>> 15) & 31]! >>> 0;
+  if (op === 0x03) return (base + (inst >> 20)) >>> 0;
+  if (op === 0x23) return (base + (((inst >> 25) << 5) | ((inst >>> 7) & 31))) >>> 0;
+  if (op === 0x2f) return base;
+  return null;
+}

@@ -40,7 +40,7 @@ import {
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import type { HvmBoard } from './board.ts';
-import { decodeMemAccess, extendLoad } from './decode.ts';
+import { decodeMemAccess, extendLoad, memAccessAddress } from './decode.ts';
 import type { GStageTables } from './gstage_tables.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
@@ -280,13 +280,18 @@ export class HwMode implements VirtMode {
       return;
     }
     let inst: number | null;
+    // The whole access's virtual address: the fault names the part that faulted.
+    let ea: number;
     if (this.useHtinst && (tinst & 3) === 3) {
-      // A transformed 32-bit load or store: rd, rs2, funct3 and opcode as the original's.
+      // A transformed 32-bit load or store: rd, rs2, funct3 and opcode as the original's,
+      // rs1 the faulting address's offset from the access's (spec 8.6.3).
       this.stats.charge(clock, 'htinst_decode', this.costs.hvmHtinstDecodeNs);
       inst = tinst;
+      ea = (va - ((tinst >>> 15) & 31)) >>> 0;
     } else {
       inst = this.fetchInstruction(clock);
       if (inst === null) return; // the fetch itself faults when the guest retries
+      ea = memAccessAddress(inst, hart.x) ?? va;
     }
     const d = decodeMemAccess(inst);
     // Devices take plain loads and stores; AMOs and LR/SC to I/O are bus errors here.
@@ -298,6 +303,9 @@ export class HwMode implements VirtMode {
     const x = hart.x;
     const accessFaultOf = d.kind === 'load' ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS;
     if (gpa >= 2 ** 32) return this.reflect(clock, accessFaultOf, va);
+    // A misaligned access touching a device is a bus error, as on the hart outside V=1
+    // (split at a page boundary, the device was read at the second part's address).
+    if ((ea & (d.size - 1)) !== 0) return this.reflect(clock, accessFaultOf, va);
     const value = d.kind === 'store' ? (d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1)) : 0;
     const finish = (v: number): void => {
       if (d.kind === 'load' && d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);

@@ -106,7 +106,8 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
             frameWords: (mfn) => frames.frameWords(mfn),
             allocExtent: (order) => {
               const mfn = frames.allocExtent(domain.domid, order);
-              if (mfn < 0) throw new RangeError(`no machine memory for the G-stage tables of d${domain.domid}`);
+              // An OutOfMemoryError, so a create that cannot fit is ENOMEM, as for its RAM.
+              if (mfn < 0) throw new OutOfMemoryError(`out of machine memory for the G-stage tables of d${domain.domid}`);
               for (let i = 0; i < 2 ** order; i++) frames.frameStorage(mfn + i).fill(0);
               return mfn;
             },
@@ -130,7 +131,13 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
   domain.onEvent = (port) => board.onEvent(port);
   const v0 = board.vcpus[0]!;
   v0.hsm = HSM_STATE.started;
-  v0.mode.reset(o.boot.entry, 0, o.boot.dtbAddr);
+  try {
+    v0.mode.reset(o.boot.entry, 0, o.boot.dtbAddr);
+  } catch (e) {
+    // Trap mode's first shadow root: a create that cannot fit is ENOMEM, as for its RAM.
+    if (e instanceof ShadowOutOfMemory) throw new OutOfMemoryError(`out of machine memory for the shadow page tables of d${domain.domid}`);
+    throw e;
+  }
   return board;
 }
 

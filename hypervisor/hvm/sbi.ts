@@ -119,8 +119,10 @@ export function sbiCall(v: HvmVcpu, board: HvmBoard, now: number): SbiResult {
       const size = a(3);
       for (const t of targets) {
         // One page (or a few) by address; anything larger, or "all" (size -1), flushes all.
+        // Unsigned page base: `start & ~0xfff` is negative from 0x80000000 up, and the loop
+        // then ran over 2^20 pages (a kernel address made one call cost the host ~0.3 s).
         if (size !== 0 && size <= 16 * 4096 && start + size <= 2 ** 32) {
-          for (let va = start & ~0xfff; va < start + size; va += 4096) t.mode.remoteSfence(va);
+          for (let va = (start & ~0xfff) >>> 0; va < start + size; va += 4096) t.mode.remoteSfence(va);
         } else t.mode.remoteSfence(null);
       }
       return ret(0);
@@ -218,8 +220,11 @@ function dbcn(board: HvmBoard, fid: number, a0: number, a1: number, a2: number):
       if (fid === 0) {
         const bytes = board.readGuest(a1, n);
         if (!bytes) return ret(SBI_ERR.invalidParam);
-        board.consoleOut(bytes);
-        return ret(0, n);
+        // A partial (or no) write when the console is full, which the specification allows:
+        // the guest retries at its own cost; nothing it wrote is dropped.
+        const m = Math.min(n, board.consoleRoom());
+        board.consoleOut(m === n ? bytes : bytes.subarray(0, m));
+        return ret(0, m);
       }
       if (board.readGuest(a1, n) === null) return ret(SBI_ERR.invalidParam); // checked before input is taken
       const got: number[] = [];

@@ -14,7 +14,7 @@
 // guest's own while it runs in virtual U), time in the board's 1 GHz timebase.
 
 import {
-  CAUSE_BREAKPOINT, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT,
+  CAUSE_BREAKPOINT, CAUSE_FETCH_ACCESS, CAUSE_MISALIGNED_STORE, CAUSE_FETCH_PAGE_FAULT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT,
   CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE_FAULT, CAUSE_USER_ECALL,
   CSR_CYCLE, CSR_CYCLEH, CSR_HPMCOUNTER31, CSR_HPMCOUNTER31H, CSR_INSTRET, CSR_INSTRETH, CSR_MCOUNTEREN,
   CSR_MEDELEG, CSR_MIDELEG, CSR_MIE, CSR_MSTATUS, CSR_SATP, CSR_SCAUSE, CSR_SCOUNTEREN, CSR_SENVCFG, CSR_SEPC,
@@ -23,7 +23,7 @@ import {
 } from '../cpu/csr.ts';
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
-import { amoResult, decodeMemAccess, extendLoad } from './decode.ts';
+import { amoResult, decodeMemAccess, extendLoad, memAccessAddress } from './decode.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
@@ -445,8 +445,15 @@ export class TrapMode implements VirtMode {
       this.reflect(clock, accessFault, va);
       return;
     }
-    this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
     const x = this.hart.x;
+    // A misaligned access touching a device is a bus error, as the hart gives one outside
+    // the HVM case (its part in RAM, if any, is not done either); without this a load split
+    // at a page boundary read the device from the second part's address at the full size.
+    if ((memAccessAddress(inst, x)! & (d.size - 1)) !== 0) {
+      this.reflect(clock, accessFault, va);
+      return;
+    }
+    this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
     const value = d.kind === 'store' ? (d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1)) : 0;
     const finish = (v: number) => {
       if (d.kind === 'load' && d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);
@@ -478,8 +485,17 @@ export class TrapMode implements VirtMode {
       this.reflect(clock, CAUSE_STORE_ACCESS, va);
       return;
     }
-    this.stats.charge(clock, 'wp_fault', this.costs.hvmWpFaultNs);
     const x = this.hart.x;
+    // A store split at a page boundary: its other part is another guest page, reached
+    // through another PTE, which `gpa` says nothing about (the bytes went to the
+    // guest-physically next frame). A hart may raise address-misaligned for any
+    // misaligned access (privileged spec 3.6.3.1), so the guest gets that.
+    const ea = memAccessAddress(inst, x)!;
+    if (d.kind === 'store' && (ea & (PAGE_SIZE - 1)) + d.size > PAGE_SIZE) {
+      this.reflect(clock, CAUSE_MISALIGNED_STORE, ea);
+      return;
+    }
+    this.stats.charge(clock, 'wp_fault', this.costs.hvmWpFaultNs);
     const board = this.board;
     const mfn = board.gfnToMfn(Math.floor(gpa / PAGE_SIZE));
     if (mfn < 0) return this.reflect(clock, CAUSE_STORE_ACCESS, va);
