@@ -5,16 +5,16 @@
 import { existsSync, rmSync, unlinkSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { dom0Args, newRunFiles, readToken } from './runtime.ts';
 import { start, stopChild, type Child } from './up.ts';
+import { PACKAGE_ROOT } from './self.ts';
 import { connect, type Peer } from '../protocol/session.ts';
 import type { CreateDomain, Response } from '../protocol/wire.ts';
 import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 
-const WORK_ELF = fileURLToPath(new URL('../guests/build/work.elf', import.meta.url));
+const WORK_ELF = join(PACKAGE_ROOT, 'guests/build/work.elf');
 const FINISH_TIMEOUT_MS = 120_000;
 
 export interface DemoOptions {

@@ -6,11 +6,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { dom0Args, newRunFiles, parseEnv, publishRun, retireRun, type RunFiles } from './runtime.ts';
+import { pvsimArgv } from './self.ts';
 
-const PVSIM = fileURLToPath(new URL('../bin/pvsim.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 /** dom0 restarts allowed within RESTART_WINDOW_MS before `pvsim up` gives up. */
 const MAX_DOM0_RESTARTS = 5;
@@ -34,7 +33,7 @@ export interface Child {
 /** Starts a pvsim child and resolves once it has printed every KEY= line in `want`. */
 export function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], onLine?: (line: string) => void): Promise<{ child: Child; vars: Record<string, string> }> {
   // stdin stays a pipe: the child exits when it closes, so a killed `pvsim up` leaves no orphans.
-  const proc = spawn(process.execPath, [PVSIM, ...args], { env: { ...process.env, ...env, PVSIM_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, pvsimArgv(args), { env: { ...process.env, ...env, PVSIM_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
   createInterface({ input: proc.stderr! }).on('line', (l) => process.stderr.write(`[${name}] ${l}\n`));
   const child: Child = { name, proc, exited };
