@@ -53,7 +53,9 @@ export function launch(name: string, args: string[], env: NodeJS.ProcessEnv, wan
   const child: Child = { name, proc, exited };
   o.stdinLine?.then(
     (line) => proc.stdin!.write(line + '\n'),
-    () => {}, // the caller stops this child: what it waited for never came
+    // What it waited for will never come: its stdin closes, so it exits now (and `ready`
+    // rejects) rather than at the timeout.
+    () => proc.stdin!.end(),
   );
   const ready = new Promise<Record<string, string>>((resolve, reject) => {
     const vars: Record<string, string> = {};

@@ -61,6 +61,18 @@ describe('bin/pvsim.js', () => {
   });
 });
 
+describe('pvsim dom0 --hypervisor - (how up, run and demo start it beside the hypervisor)', () => {
+  it('says so and exits 1 when stdin closes before the URL comes (the hypervisor failed)', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/pvsim.js'), 'dom0', '--hypervisor', '-', '--hypervisor-token-file', join(dir, 'none'), '--client-token-file', join(dir, 'none'), '--xenstored-path', join(dir, 'xs.sock')], {
+      input: '',
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--hypervisor -: stdin closed before the hypervisor's URL arrived/);
+  });
+});
+
 describe('distIsFresh (scripts/dist.js)', () => {
   // A package of its own in a temporary directory: the same script, its own sources and build.
   const pkg = join(dir, 'pkg');
