@@ -25,6 +25,7 @@ import { connect } from '../protocol/session.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { xenstorePersistMs } from './xenstore_persist.ts';
 import { fullvirtBench } from './fullvirt.ts';
+import { startupBench } from './startup.ts';
 
 type Results = Record<string, number | string>;
 
@@ -398,6 +399,15 @@ if (want('host_mib_per_idle_domain')) {
 if (want('baseline')) {
   log('baseline: plain JS integer loop...');
   results.baseline_js_mops = Number(baselineJsMops().toFixed(1));
+}
+if (want('cli_help_ms') || want('up_ready_ms')) {
+  // Start-up (bench/startup.ts): what a user waits for before pvsim does anything.
+  log('cli_help_ms, up_ready_ms: pvsim --help and pvsim up until ready, best of 5, beside node -e 0...');
+  const st = await startupBench(5);
+  results.baseline_node_start_ms = Math.round(st.nodeMs);
+  results.cli_help_ms = Math.round(st.helpMs);
+  results.up_ready_ms = Math.round(st.upMs);
+  results.cli_build = st.build;
 }
 if (want('interp_mips')) {
   log('interp_mips: bench-compute (M-mode, paging off)...');

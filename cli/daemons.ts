@@ -19,6 +19,7 @@ function onSignals(stop: () => Promise<void>): void {
   // Started by `pvsim up`: when its end of our stdin closes (it exited, even by kill -9),
   // stop too rather than live on as an orphan.
   if (process.env.PVSIM_EXIT_WITH_STDIN === '1') {
+    if (process.stdin.readableEnded) return handler(); // closed while we were starting
     process.stdin.on('end', handler);
     process.stdin.on('error', handler);
     process.stdin.resume();
@@ -101,10 +102,54 @@ export interface Dom0CliOptions {
   pcap?: string;
 }
 
+/** Longest first line accepted on stdin for `--hypervisor -`: a ws URL is far shorter. */
+const MAX_URL_LINE = 4096;
+
+/** The first line of stdin, for `--hypervisor -` (`pvsim up` writes it once the hypervisor listens). */
+function firstStdinLine(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = () => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', onEnd);
+      process.stdin.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString('latin1');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        done();
+        resolve(buf.slice(0, nl).trim());
+      } else if (buf.length > MAX_URL_LINE) {
+        done();
+        reject(new Error(`--hypervisor -: no line end within ${MAX_URL_LINE} bytes of stdin`));
+      }
+    };
+    const onEnd = () => {
+      done();
+      reject(new Error("--hypervisor -: stdin closed before the hypervisor's URL arrived"));
+    };
+    process.stdin.on('data', onData);
+    process.stdin.on('end', onEnd);
+  });
+}
+
 export async function dom0Command(o: Dom0CliOptions): Promise<void> {
-  const { startDom0 } = await import('../dom0/dom0.ts');
+  // dom0's modules load while the hypervisor (started beside us) is still coming up.
+  const dom0Module = import('../dom0/dom0.ts');
+  let hypervisorUrl = o.hypervisor;
+  if (hypervisorUrl === '-') {
+    try {
+      hypervisorUrl = await firstStdinLine();
+    } catch (e) {
+      process.stderr.write(`pvsim dom0: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+  }
+  const { startDom0 } = await dom0Module;
   const d = await startDom0({
-    hypervisorUrl: o.hypervisor,
+    hypervisorUrl,
     hypervisorToken: readToken(o.hypervisorTokenFile),
     clientToken: readToken(o.clientTokenFile),
     xenstoredPath: o.xenstoredPath,

@@ -4,17 +4,19 @@
 
 import { existsSync, rmSync, unlinkSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { dom0Args, newRunFiles, readToken } from './runtime.ts';
-import { start, stopChild, type Child } from './up.ts';
+import { startPair, stopChild, type Child } from './up.ts';
+import { PACKAGE_ROOT } from './self.ts';
 import { connect, type Peer } from '../protocol/session.ts';
 import type { CreateDomain, Response } from '../protocol/wire.ts';
 import { vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
-import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
+import { formatXentop, sampleXentop, type XentopSample } from '../dom0/toolstack/xentop.ts';
+import { encodeXsMessage, XsFrameDecoder, xsJoinStrings, XS_TYPE } from '../protocol/xen/xs_wire.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 
-const WORK_ELF = fileURLToPath(new URL('../guests/build/work.elf', import.meta.url));
+const WORK_ELF = join(PACKAGE_ROOT, 'guests/build/work.elf');
 const FINISH_TIMEOUT_MS = 120_000;
 
 export interface DemoOptions {
@@ -30,6 +32,60 @@ function ok(r: Response, what: string): Response {
   return r;
 }
 
+const isShutDown = (d: { flags: number }) => (d.flags & XEN_DOMINF.shutdown) !== 0;
+
+/**
+ * Resolves with a xentop sample once every domain has shut down. As xl does, it watches
+ * XenStore's @releaseDomain, which dom0's xenstored fires when a domain shuts down (and once
+ * when the watch is set, which covers shutdowns that came before it), and looks at the
+ * domains at each firing: no polling. Rejects after `timeoutMs`.
+ */
+async function whenAllShutDown(client: Peer, xenstoredPath: string, timeoutMs: number): Promise<XentopSample> {
+  const conn = createConnection(xenstoredPath);
+  try {
+    return await new Promise<XentopSample>((resolve, reject) => {
+      const fail = (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new Error(`the guests did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+      // Firings that come while a look is under way fold into one more look after it.
+      let looking = false;
+      let again = false;
+      const look = async () => {
+        if (looking) return void (again = true);
+        looking = true;
+        try {
+          do {
+            again = false;
+            const s = await sampleXentop(client);
+            if (s.domains.every(isShutDown)) {
+              clearTimeout(timer);
+              return resolve(s);
+            }
+          } while (again);
+        } catch (e) {
+          fail(e as Error);
+        } finally {
+          looking = false;
+        }
+      };
+      const dec = new XsFrameDecoder();
+      conn.on('data', (chunk: Buffer) => {
+        for (const m of dec.push(new Uint8Array(chunk))) {
+          if (m.type === XS_TYPE.WATCH_EVENT) void look();
+          else if (m.type === XS_TYPE.ERROR) fail(new Error(`xenstored refused the @releaseDomain watch: ${new TextDecoder().decode(m.payload)}`));
+        }
+      });
+      conn.on('error', (e) => fail(new Error(`xenstored at ${xenstoredPath}: ${e.message}`)));
+      conn.on('close', () => fail(new Error('xenstored closed the connection')));
+      conn.on('connect', () => conn.write(encodeXsMessage({ type: XS_TYPE.WATCH, reqId: 1, txId: 0, payload: xsJoinStrings(['@releaseDomain', 'pvsim-demo']) })));
+    });
+  } finally {
+    conn.destroy();
+  }
+}
+
 export async function demoCommand(o: DemoOptions): Promise<number> {
   const files = newRunFiles();
   const children: Child[] = [];
@@ -37,11 +93,9 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   let client: Peer | null = null;
   try {
     say('pvsim demo: starting the hypervisor and dom0 as processes');
-    const hv = await start('hypervisor', ['hypervisor', '--token-file', files.hvToken, '--pcpus', '2', '--memory', '256'], {}, ['PVSIM_HYPERVISOR_URL']);
-    children.push(hv.child);
-    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: o.pcap }), {}, ['PVSIM_URL']);
-    children.push(d0.child);
-    client = (await connect(d0.vars.PVSIM_URL!, 'client', readToken(files.clientToken))).peer;
+    const hvArgs = ['hypervisor', '--token-file', files.hvToken, '--pcpus', '2', '--memory', '256'];
+    const vars = await startPair(hvArgs, (url) => dom0Args(url, files, { pcap: o.pcap }), ['PVSIM_URL', 'XENSTORED_PATH'], children);
+    client = (await connect(vars.dom0.PVSIM_URL!, 'client', readToken(files.clientToken))).peer;
 
     const kernel = new Uint8Array(readFileSync(WORK_ELF));
     const disk = join(files.dir, 'alice.img');
@@ -70,14 +124,8 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
     }
     const first = await sampleXentop(client);
 
-    // Both guests power off when their work is done.
-    const deadline = Date.now() + FINISH_TIMEOUT_MS;
-    let last = first;
-    while (last.domains.some((d) => !(d.flags & XEN_DOMINF.shutdown))) {
-      if (Date.now() > deadline) throw new Error(`the guests did not finish within ${FINISH_TIMEOUT_MS / 1000} s`);
-      await new Promise((r) => setTimeout(r, 200));
-      last = await sampleXentop(client);
-    }
+    // Both guests power off when their work is done; each shutdown is an event to wait on.
+    const last = await whenAllShutDown(client, vars.dom0.XENSTORED_PATH!, FINISH_TIMEOUT_MS);
 
     const dmesg = ok(await client.request('dmesg', {}), 'dmesg').lines?.lines ?? [];
     const results = dmesg.filter((l) => /^\(d\d+\) (work=|work failed|blkfront:|netfront:)/.test(l));

@@ -140,7 +140,7 @@ program
 program
   .command('dom0')
   .description('run the dom0 process (xenstored, toolstack) in the foreground (normally started by `pvsim up`)')
-  .requiredOption('--hypervisor <url>', 'the hypervisor\'s ws URL')
+  .requiredOption('--hypervisor <url>', 'the hypervisor\'s ws URL, or - to read it from the first line of stdin (how `pvsim up` starts dom0 beside the hypervisor)')
   .requiredOption('--hypervisor-token-file <file>', 'token to present to the hypervisor')
   .requiredOption('--client-token-file <file>', 'token clients must present')
   .requiredOption('--xenstored-path <socket>', 'Unix socket for xenstored (XENSTORED_PATH)')

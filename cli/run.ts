@@ -3,7 +3,7 @@
 
 import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dom0Args, newRunFiles } from './runtime.ts';
-import { start, stopChild, type Child } from './up.ts';
+import { startPair, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
 import { loadScenario, ScenarioError } from '../sim/scenario/schema.ts';
 import { runScenario, runScenarioRealtime, type ScenarioResult } from '../sim/scenario/runner.ts';
@@ -101,11 +101,8 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.until !== undefined) args.push('--until', opts.until);
     if (opts.trace) args.push('--trace', opts.trace);
     if (opts.json) args.push('--json');
-    const hv = await start('hypervisor', args, {}, ['PVSIM_HYPERVISOR_URL'], (l) => process.stdout.write(l + '\n'));
-    children.push(hv.child);
-    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: opts.pcap }), {}, ['PVSIM_URL']);
-    children.push(d0.child);
-    const { code, signal } = await hv.child.exited;
+    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
+    const { code, signal } = await children[0]!.exited;
     return signal ? 1 : (code ?? 1);
   } catch (e) {
     process.stderr.write(`pvsim run: ${(e as Error).message}\n`);

@@ -6,11 +6,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { dom0Args, newRunFiles, parseEnv, publishRun, retireRun, type RunFiles } from './runtime.ts';
+import { pvsimArgv } from './self.ts';
 
-const PVSIM = fileURLToPath(new URL('../bin/pvsim.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 /** dom0 restarts allowed within RESTART_WINDOW_MS before `pvsim up` gives up. */
 const MAX_DOM0_RESTARTS = 5;
@@ -31,27 +30,47 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts a pvsim child and resolves once it has printed every KEY= line in `want`. */
-export function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], onLine?: (line: string) => void): Promise<{ child: Child; vars: Record<string, string> }> {
+export interface Launched {
+  /** The child, spawned: the caller stops it whatever becomes of `ready`. */
+  child: Child;
+  /** The KEY= values the child printed, once it has printed every one wanted. */
+  ready: Promise<Record<string, string>>;
+}
+
+/**
+ * Spawns a pvsim child; `ready` resolves once it has printed every KEY= line in `want`
+ * (an event on its stdout, no polling), and rejects if it exits first or takes longer than
+ * READY_TIMEOUT_MS. `stdinLine`, once it resolves, is written to the child's stdin as one
+ * line (how dom0 started with `--hypervisor -` learns the hypervisor's URL).
+ */
+export function launch(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], o: { onLine?: (line: string) => void; stdinLine?: Promise<string> } = {}): Launched {
   // stdin stays a pipe: the child exits when it closes, so a killed `pvsim up` leaves no orphans.
-  const proc = spawn(process.execPath, [PVSIM, ...args], { env: { ...process.env, ...env, PVSIM_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, pvsimArgv(args), { env: { ...process.env, ...env, PVSIM_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  // A child that exits before reading its stdin must not take us down with EPIPE.
+  proc.stdin!.on('error', () => {});
   createInterface({ input: proc.stderr! }).on('line', (l) => process.stderr.write(`[${name}] ${l}\n`));
   const child: Child = { name, proc, exited };
-  return new Promise((resolve, reject) => {
+  o.stdinLine?.then(
+    (line) => proc.stdin!.write(line + '\n'),
+    // What it waited for will never come: its stdin closes, so it exits now (and `ready`
+    // rejects) rather than at the timeout.
+    () => proc.stdin!.end(),
+  );
+  const ready = new Promise<Record<string, string>>((resolve, reject) => {
     const vars: Record<string, string> = {};
     const timer = setTimeout(() => reject(new Error(`${name} was not ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
-    let ready = false;
+    let isReady = false;
     createInterface({ input: proc.stdout! }).on('line', (l) => {
-      if (ready) {
-        onLine?.(l);
+      if (isReady) {
+        o.onLine?.(l);
         return;
       }
       Object.assign(vars, parseEnv(l));
       if (want.every((k) => vars[k])) {
-        ready = true;
+        isReady = true;
         clearTimeout(timer);
-        resolve({ child, vars });
+        resolve(vars);
       }
     });
     void exited.then(({ code, signal }) => {
@@ -59,6 +78,37 @@ export function start(name: string, args: string[], env: NodeJS.ProcessEnv, want
       reject(new Error(`${name} exited before it was ready (${signal ?? `status ${code}`})`));
     });
   });
+  return { child, ready };
+}
+
+/** Starts a pvsim child and resolves once it has printed every KEY= line in `want`. */
+export async function start(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], onLine?: (line: string) => void): Promise<{ child: Child; vars: Record<string, string> }> {
+  const l = launch(name, args, env, want, { onLine });
+  return { child: l.child, vars: await l.ready };
+}
+
+/**
+ * Starts the hypervisor and dom0 side by side: both processes load their code at the same
+ * time, and dom0 (`--hypervisor -`) gets the hypervisor's URL on its stdin the moment the
+ * hypervisor prints it. Both children are pushed to `children` as soon as they are spawned,
+ * so the caller's cleanup stops them whatever happens. Resolves with what each printed.
+ */
+export async function startPair(
+  hvArgs: string[],
+  dom0Argv: (hypervisorUrl: string) => string[],
+  dom0Want: string[],
+  children: Child[],
+  onHypervisorLine?: (line: string) => void,
+): Promise<{ hv: Record<string, string>; dom0: Record<string, string> }> {
+  const hv = launch('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL'], { onLine: onHypervisorLine });
+  children.push(hv.child);
+  const d0 = launch('dom0', dom0Argv('-'), {}, dom0Want, { stdinLine: hv.ready.then((v) => v.PVSIM_HYPERVISOR_URL!) });
+  children.push(d0.child);
+  // Both settle before either failure is reported: no rejection is left unhandled.
+  const [h, d] = await Promise.allSettled([hv.ready, d0.ready]);
+  if (h.status === 'rejected') throw h.reason;
+  if (d.status === 'rejected') throw d.reason;
+  return { hv: h.value, dom0: d.value };
 }
 
 export async function stopChild(c: Child): Promise<void> {
@@ -119,16 +169,12 @@ export async function upCommand(o: UpOptions): Promise<number> {
   try {
     const hvArgs = ['hypervisor', '--token-file', hvToken, '--pcpus', String(o.pcpus), '--scheduler', o.scheduler, '--memory', String(o.memory)];
     if (o.speed) hvArgs.push('--speed', String(o.speed));
-    const hv = await start('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL']);
-    children.push(hv.child);
-    if (stopping) throw new Error('stopped by a signal while starting');
-    dom0Argv = dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: o.pcap });
-    const d0 = await start('dom0', dom0Argv, {}, ['PVSIM_URL', 'XENSTORED_PATH']);
-    children.push(d0.child);
+    const mkDom0Argv = (url: string) => dom0Args(url, files, { pcap: o.pcap });
+    const vars = await startPair(hvArgs, mkDom0Argv, ['PVSIM_URL', 'XENSTORED_PATH'], children);
     if (stopping) throw new Error('stopped by a signal while starting');
     // A restarted dom0 must be found where the first one was.
-    dom0Argv.push('--port', new URL(d0.vars.PVSIM_URL!).port);
-    const env = publishRun(files, { url: d0.vars.PVSIM_URL!, xenstoredPath: d0.vars.XENSTORED_PATH! });
+    dom0Argv = [...mkDom0Argv(vars.hv.PVSIM_HYPERVISOR_URL!), '--port', new URL(vars.dom0.PVSIM_URL!).port];
+    const env = publishRun(files, { url: vars.dom0.PVSIM_URL!, xenstoredPath: vars.dom0.XENSTORED_PATH! });
     process.stdout.write(env);
   } catch (e) {
     process.stderr.write(`pvsim up: ${(e as Error).message}\n`);

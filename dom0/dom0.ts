@@ -106,7 +106,11 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   // What each domain was created with, for on_poweroff / on_reboot / on_crash.
   const configs = new DomainConfigs(opts.stateFile ? `${opts.stateFile}.domains` : undefined);
   hv.onNotice = (n) => {
-    if (n.domainState) void onDomainState(hv, d, store, configs, n.domainState, log);
+    if (!n.domainState) return;
+    // As Xen's xenstored on VIRQ_DOM_EXC: a shutdown fires @releaseDomain, which toolstacks
+    // (xl, `pvsim demo`, xenstore-watch) wait on instead of polling.
+    if (n.domainState.flags & XEN_DOMINF.shutdown) d.xenstored.domainShutdown(n.domainState.domid);
+    void onDomainState(hv, d, store, configs, n.domainState, log);
   };
 
   type Result = Omit<Response, 'id'>;

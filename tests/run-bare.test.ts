@@ -24,9 +24,10 @@ interface Run {
 }
 
 function runBare(name: string, maxInstructions: number, extra: string[] = []): Run {
+  // bin/pvsim.js: the compiled build (brought up to date by the suite's global setup).
   const r = spawnSync(
-    'npx',
-    ['tsx', 'cli/pvsim.ts', 'run-bare', join(BUILD, `${name}.elf`), '--max-instructions', String(maxInstructions), ...extra],
+    process.execPath,
+    [join(ROOT, 'bin/pvsim.js'), 'run-bare', join(BUILD, `${name}.elf`), '--max-instructions', String(maxInstructions), ...extra],
     { cwd: ROOT, encoding: 'utf8', timeout: TIMEOUT_MS },
   );
   if (r.error) throw r.error;

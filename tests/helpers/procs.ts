@@ -4,7 +4,7 @@
 // orphan has lost that link (re-parented to init), so leftovers are found by a marker in
 // the environment the test gave the process it spawned, which every descendant inherits.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** A process as /proc shows it: `start` (clock ticks since boot) tells a reused PID apart. */
 export interface Proc {
@@ -104,4 +104,29 @@ export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, everyMs
     v = await cond();
   }
   return v;
+}
+
+/**
+ * The ws:// URL of the TCP socket `pid` listens on (IPv4), as any local user finds it with
+ * `ss -ltnp`: the process's socket inodes (/proc/<pid>/fd) matched against /proc/net/tcp.
+ */
+export function listeningUrl(pid: number): string | undefined {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local_address (hex ip:port), state 0A = LISTEN, inode in column 10.
+    if (f.length < 10 || f[3] !== '0A' || !inodes.has(f[9]!)) continue;
+    const [ip, port] = f[1]!.split(':');
+    const host = [3, 2, 1, 0].map((i) => parseInt(ip!.slice(2 * i, 2 * i + 2), 16)).join('.');
+    return `ws://${host}:${parseInt(port!, 16)}`;
+  }
+  return undefined;
 }

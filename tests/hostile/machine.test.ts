@@ -15,7 +15,7 @@ import { connect, type Peer } from '../../protocol/session.ts';
 import { readToken } from '../../cli/runtime.ts';
 import type { DomainInfo } from '../../protocol/wire.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
-import { childrenOf } from '../helpers/procs.ts';
+import { childrenOf, listeningUrl } from '../helpers/procs.ts';
 import { startUp } from '../helpers/pvsim_up.ts';
 import { floodImage } from '../helpers/flood_guests.ts';
 
@@ -88,8 +88,9 @@ describe('the machine under attack from every side at once', { timeout: 90_000 }
     const dom0 = daemons.find((c) => c.argv.includes('dom0'))!;
     const hv = daemons.find((c) => c.argv.includes('hypervisor'))!;
     expect(dom0 && hv).toBeTruthy();
-    // The hypervisor's URL is in dom0's command line, as any local user sees it in ps.
-    const hvUrl = dom0.argv[dom0.argv.indexOf('--hypervisor') + 1]!;
+    // The hypervisor's port, as any local user finds it (ss -ltnp).
+    const hvUrl = listeningUrl(hv.pid)!;
+    expect(hvUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     const rss0 = rss(dom0.pid);
     const { peer } = await connect(u.vars.PVSIM_URL!, 'client', readToken(u.vars.PVSIM_TOKEN_FILE!));
     peers.push(peer);
