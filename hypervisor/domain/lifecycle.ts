@@ -157,7 +157,7 @@ export class DomainLifecycle {
     createHvmArch(d, this.deps.hvm, { mode: hvm.mode, shadowSync: hvm.shadowSync, boot, paging: hvm.paging });
     for (const v of d.vcpus) this.deps.sched.insertVcpu(v);
     this.deps.trace.record(this.deps.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);
-    this.deps.printk(`d${d.domid}: built HVM domain "${d.name}" (${hvm.mode}, shadow ${hvm.shadowSync}), ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
+    this.deps.printk(`d${d.domid}: built HVM domain "${d.name}" (${hvm.mode === 'trap' ? `trap, shadow ${hvm.shadowSync}` : hvm.mode}), ${d.nrPages} pages, ${d.vcpus.length} vCPU(s)`);
     this.observers.onDomainCreated?.(d);
   }
 
