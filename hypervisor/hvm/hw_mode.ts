@@ -40,11 +40,11 @@ import {
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import type { HvmBoard } from './board.ts';
-import { decodeMemAccess, extendLoad, memAccessAddress } from './decode.ts';
+import { decodeMemAccess, memAccessAddress } from './decode.ts';
 import type { GStageTables } from './gstage_tables.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
-import { MAX_EXITS_WITHOUT_PROGRESS } from './trap_mode.ts';
+import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
 import type { HvmVcpu } from './vcpu.ts';
 
 /** KVM_HEDELEG_DEFAULT: misaligned fetch, illegal instruction, breakpoint, ecall from VU, page faults. */
@@ -72,13 +72,14 @@ export class HwMode implements VirtMode {
   private injected = 0;
   /** hvip bits raised since the last entry, charged there as injections. */
   private raised = 0;
-  private lastExit = { pc: -1, cause: -1, instret: -1, n: 0 };
+  private readonly watch: ProgressWatch;
 
   constructor(
     private readonly v: HvmVcpu,
     private readonly board: HvmBoard,
     private readonly gstage: GStageTables,
   ) {
+    this.watch = new ProgressWatch(board, v.id);
     const hart = this.hart;
     if (!hart.hExt) throw new RangeError('hw mode needs a hart with the H extension');
     hart.hostTraps = true;
@@ -195,7 +196,7 @@ export class HwMode implements VirtMode {
     const cause = hart.trapCause >>> 0;
     this.stats.charge(clock, 'world_switch', this.costs.hvmHwExitNs);
     if (this.gstage.isDestroyed || !hart.trapVirt) return; // the domain is going; nothing runs at V=0
-    if (!this.progressed(cause)) return;
+    if (!this.watch.progressed(this.hart, cause)) return;
     if ((cause & CAUSE_INTERRUPT) !== 0) return; // no HS-level interrupt is enabled
     switch (cause) {
       case CAUSE_VIRTUAL_SUPERVISOR_ECALL:
@@ -215,22 +216,6 @@ export class HwMode implements VirtMode {
     }
   }
 
-  /** False (and the domain crashed) after MAX_EXITS_WITHOUT_PROGRESS identical exits with nothing retired. */
-  private progressed(cause: number): boolean {
-    const hart = this.hart;
-    const l = this.lastExit;
-    if (l.pc === hart.pc && l.cause === cause && l.instret === hart.instret) l.n++;
-    else {
-      l.pc = hart.pc;
-      l.cause = cause;
-      l.instret = hart.instret;
-      l.n = 0;
-    }
-    if (l.n < MAX_EXITS_WITHOUT_PROGRESS) return true;
-    const d = this.board.domain;
-    this.board.deps.crashDomain(d, `d${d.domid}v${this.v.id}: ${l.n} exits in a row at pc 0x${(hart.pc >>> 0).toString(16)} (cause ${cause}) without progress`);
-    return false;
-  }
 
   /** Delivers `cause` to VS-mode as a real hart would have (charged as a reflection). */
   private reflect(clock: ExitClock, cause: number, tval: number): void {
@@ -239,9 +224,7 @@ export class HwMode implements VirtMode {
   }
 
   private retire(): void {
-    const hart = this.hart;
-    hart.pc = (hart.pc + 4) >>> 0;
-    hart.instret++;
+    retireInstruction(this.hart);
   }
 
   private sbi(clock: ExitClock): void {
@@ -300,28 +283,12 @@ export class HwMode implements VirtMode {
       return;
     }
     this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
-    const x = hart.x;
     const accessFaultOf = d.kind === 'load' ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS;
     if (gpa >= 2 ** 32) return this.reflect(clock, accessFaultOf, va);
     // A misaligned access touching a device is a bus error, as on the hart outside V=1
     // (split at a page boundary, the device was read at the second part's address).
     if ((ea & (d.size - 1)) !== 0) return this.reflect(clock, accessFaultOf, va);
-    const value = d.kind === 'store' ? (d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1)) : 0;
-    const finish = (v: number): void => {
-      if (d.kind === 'load' && d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);
-      this.retire();
-    };
-    const r = this.board.mmioAccess(this.v.id, gpa, d.size, d.kind === 'store', value, (v) => {
-      // An ioreq server (the device model) answered: the access completes, the vCPU goes on.
-      finish(v);
-      this.ioWait = false;
-      this.board.deps.hv.wakeVcpu(this.v.vcpu);
-    });
-    if (r.kind === 'fault') return this.reflect(clock, accessFaultOf, va);
-    if (r.kind === 'done') return finish(r.value);
-    // Sent to an ioreq server: the vCPU waits for the answer, as in trap mode.
-    this.ioWait = true;
-    this.board.deps.hv.blockVcpu(this.v.vcpu);
+    if (deviceAccess(this.v, this.board, gpa, d, (on) => (this.ioWait = on)) === 'fault') this.reflect(clock, accessFaultOf, va);
   }
 
   /** The trapping instruction read through the guest's two-stage translation as VS/VU would fetch it (charged); null if unreadable. */

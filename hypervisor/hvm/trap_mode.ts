@@ -23,7 +23,8 @@ import {
 } from '../cpu/csr.ts';
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
-import { amoResult, decodeMemAccess, extendLoad, memAccessAddress } from './decode.ts';
+import { amoResult, decodeMemAccess, memAccessAddress } from './decode.ts';
+import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
@@ -39,12 +40,6 @@ const S_IRQ_MASK = (1 << IRQ_SSI) | (1 << IRQ_STI) | (1 << IRQ_SEI);
 const VSATP_WMASK = 0x803fffff;
 /** Virtual interrupts in priority order (privileged spec 3.1.9: SEI, SSI, STI). */
 const IRQ_ORDER = [IRQ_SEI, IRQ_SSI, IRQ_STI];
-/**
- * Exits in a row at one pc with one cause and no progress before the domain is crashed:
- * the shadow "fixing" a fault that recurs, or a guest faulting at its own trap vector,
- * which on a real hart would spin forever.
- */
-export const MAX_EXITS_WITHOUT_PROGRESS = 64;
 
 const SRET = 0x10200073;
 const WFI = 0x10500073;
@@ -69,13 +64,14 @@ export class TrapMode implements VirtMode {
   inWfi = false;
   /** Blocked until an ioreq server answers this vCPU's MMIO access. */
   ioWait = false;
-  private lastExit = { pc: -1, cause: -1, instret: -1, n: 0 };
+  private readonly watch: ProgressWatch;
 
   constructor(
     private readonly v: HvmVcpu,
     private readonly board: HvmBoard,
     private readonly paging: GuestPaging,
   ) {
+    this.watch = new ProgressWatch(board, v.id);
     const hart = this.hart;
     hart.hostTraps = true;
     hart.writeCsr(CSR_MEDELEG, 0);
@@ -198,7 +194,7 @@ export class TrapMode implements VirtMode {
     const tval = hart.trapTval >>> 0;
     this.stats.charge(clock, 'world_switch', this.costs.hvmExitNs);
     this.board.deps.hv.trace(TRC.HVM_VMEXIT, this.board.domain.domid, this.v.id, cause, tval);
-    if (!this.progressed(cause)) return;
+    if (!this.watch.progressed(this.hart, cause)) return;
     if ((cause & CAUSE_INTERRUPT) !== 0) return; // mie is 0: the real hart takes no interrupt
     switch (cause) {
       case CAUSE_ILLEGAL_INSTRUCTION:
@@ -219,30 +215,9 @@ export class TrapMode implements VirtMode {
     }
   }
 
-  /**
-   * False (and the domain crashed) after MAX_EXITS_WITHOUT_PROGRESS exits in a row at the
-   * same pc with the same cause and no instruction retired in between.
-   */
-  private progressed(cause: number): boolean {
-    const hart = this.hart;
-    const l = this.lastExit;
-    if (l.pc === hart.pc && l.cause === cause && l.instret === hart.instret) l.n++;
-    else {
-      l.pc = hart.pc;
-      l.cause = cause;
-      l.instret = hart.instret;
-      l.n = 0;
-    }
-    if (l.n < MAX_EXITS_WITHOUT_PROGRESS) return true;
-    const d = this.board.domain;
-    this.board.deps.crashDomain(d, `d${d.domid}v${this.v.id}: ${l.n} exits in a row at pc 0x${(hart.pc >>> 0).toString(16)} (cause ${cause}) without progress`);
-    return false;
-  }
 
   private retire(): void {
-    const hart = this.hart;
-    hart.pc = (hart.pc + 4) >>> 0;
-    hart.instret++;
+    retireInstruction(this.hart);
   }
 
   private emulateInstruction(clock: ExitClock, inst: number): void {
@@ -454,22 +429,7 @@ export class TrapMode implements VirtMode {
       return;
     }
     this.stats.charge(clock, 'mmio', this.costs.hvmMmioNs);
-    const value = d.kind === 'store' ? (d.size === 4 ? x[d.rs2]! : x[d.rs2]! & ((1 << (d.size * 8)) - 1)) : 0;
-    const finish = (v: number) => {
-      if (d.kind === 'load' && d.rd !== 0) x[d.rd] = extendLoad(v, d.size, d.signed);
-      this.retire();
-    };
-    const r = this.board.mmioAccess(this.v.id, gpa, d.size, d.kind === 'store', value, (v) => {
-      // An ioreq server answered: the access completes and the vCPU goes on after it.
-      finish(v);
-      this.ioWait = false;
-      this.board.deps.hv.wakeVcpu(this.v.vcpu);
-    });
-    if (r.kind === 'fault') return this.reflect(clock, accessFault, va);
-    if (r.kind === 'done') return finish(r.value);
-    // Sent to an ioreq server (the device model): the vCPU waits for the answer.
-    this.ioWait = true;
-    this.board.deps.hv.blockVcpu(this.v.vcpu);
+    if (deviceAccess(this.v, this.board, gpa, d, (on) => (this.ioWait = on)) === 'fault') this.reflect(clock, accessFault, va);
   }
 
   /**
