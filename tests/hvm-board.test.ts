@@ -14,7 +14,7 @@ import { fdtCells, fdtFind, fdtStrings, FdtError, FdtWriter, parseFdt } from '..
 import { HVM_BOARD, hvmDeviceTree, planHvmDomain } from '../xenguest/hvm_image.ts';
 import { BuildError } from '../xenguest/pv_bootstrap.ts';
 import { Plic } from '../hypervisor/hvm/plic.ts';
-import { HvmUart } from '../hypervisor/hvm/ns16550.ts';
+import { Ns16550 } from '../hypervisor/devices/ns16550.ts';
 import { HvmClint } from '../hypervisor/hvm/clint.ts';
 import { amoResult, decodeMemAccess, extendLoad } from '../hypervisor/hvm/decode.ts';
 import { writeElf } from './helpers/elf_writer.ts';
@@ -165,7 +165,7 @@ describe('the UART and the CLINT', () => {
     const sent: number[] = [];
     const rx = [0x41, 0x42];
     let irq = false;
-    const u = new HvmUart({ tx: (b) => sent.push(b), rx: () => rx.shift() ?? -1, rxReady: () => rx.length > 0, irq: (h) => (irq = h) });
+    const u = new Ns16550({ tx: (b) => sent.push(b), rx: () => rx.shift() ?? -1, rxReady: () => rx.length > 0, irq: (h) => (irq = h) });
     u.write(0, 1, 0x68);
     expect(sent).toEqual([0x68]);
     expect(u.read(5, 1)).toBe(0x61); // THRE | TEMT | DR

@@ -1,4 +1,4 @@
-// A bare RV32 machine for `pvsim run-bare`: RAM at 0x80000000, a 16550 UART at 0x10000000,
+// A bare RV32 machine for `pvsim run-bare`: RAM at 0x80000000, an NS16550A UART at 0x10000000,
 // a CLINT at 0x02000000, and the riscv-tests HTIF convention on the ELF's `tohost` symbol.
 // Time is derived from retired instructions (1 ns each), so every run is identical.
 
@@ -6,7 +6,7 @@ import { Hart, Interpreter, PRIV_M } from '../cpu/index.ts';
 import { ExitReason } from '../cpu/engine.ts';
 import { PhysMemory } from '../cpu/memory.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
-import { Uart16550, UART16550_SIZE } from '../devices/uart16550.ts';
+import { Ns16550, NS16550_SIZE } from '../devices/ns16550.ts';
 import { Clint, CLINT_SIZE } from '../devices/clint.ts';
 import { ElfError, parseElf } from '../../xenguest/elf.ts';
 
@@ -71,9 +71,10 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
   let executed = 0;
   let sliceBefore = 0;
   hart.timeSource = () => executed + Math.max(0, hart.instret - sliceBefore) + timeOffset;
-  const uart = new Uart16550(out);
+  // Output only: a bare program's console is stdout (no input, no interrupt line).
+  const uart = new Ns16550({ tx: out, rx: () => -1, rxReady: () => false, irq: () => {} });
   const clint = new Clint(hart, () => hart.timeSource());
-  mem.addMmio(BARE_UART_BASE, UART16550_SIZE, uart);
+  mem.addMmio(BARE_UART_BASE, NS16550_SIZE, uart);
   mem.addMmio(BARE_CLINT_BASE, CLINT_SIZE, clint);
 
   const tohostSym = img.symbols.get('tohost');

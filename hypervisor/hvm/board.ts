@@ -20,7 +20,7 @@ import type { CostModel } from '../time/cost_model.ts';
 import type { EventQueue } from '../time/event_queue.ts';
 import { HVM_BOARD, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
 import { HvmClint } from './clint.ts';
-import { HvmUart, UART_RX_FIFO } from './ns16550.ts';
+import { Ns16550, UART_RX_FIFO } from '../devices/ns16550.ts';
 import { Plic } from './plic.ts';
 import { HvmStats } from './stats.ts';
 import type { GuestPaging } from './paging.ts';
@@ -90,7 +90,7 @@ export class HvmBoard implements DomainArch {
   readonly kind = 'hvm' as const;
   readonly stats = new HvmStats();
   readonly vcpus: HvmVcpu[] = [];
-  readonly uart: HvmUart;
+  readonly uart: Ns16550;
   readonly clint: HvmClint;
   readonly plic: Plic;
   private readonly mmio: MmioRange[] = [];
@@ -118,7 +118,7 @@ export class HvmBoard implements DomainArch {
     nrVcpus: number,
   ) {
     const B = HVM_BOARD;
-    this.uart = new HvmUart({
+    this.uart = new Ns16550({
       tx: (b) => this.consoleOut(Uint8Array.of(b)),
       rx: () => this.consoleIn(),
       rxReady: () => this.rxReady(),

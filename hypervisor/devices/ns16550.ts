@@ -1,5 +1,5 @@
-// The NS16550A UART of an HVM board: transmit goes to the domain's console, receive is fed
-// from it, with the interrupt-enable, identification and line-status registers a driver
+// The NS16550A UART, as on QEMU's virt board: the HVM board's (transmit to the domain's
+// console, receive fed from it) and the bare machine's (`run-bare`: transmit to stdout), with the interrupt-enable, identification and line-status registers a driver
 // polls or takes interrupts from (receive-data-available and THR-empty; PLIC source 10).
 // The transmitter is never busy: the console behind it buffers (bounded, see board.ts).
 
@@ -27,6 +27,8 @@ const IIR_RDA = 0x04;
 const IIR_FIFO = 0xc0;
 /** Receive FIFO depth of a 16550A. */
 export const UART_RX_FIFO = 16;
+/** Register window (bytes): eight registers, as QEMU's virt maps them (reg-shift 0). */
+export const NS16550_SIZE = 0x100;
 
 export interface UartBackend {
   /** A byte the guest transmitted. */
@@ -39,7 +41,7 @@ export interface UartBackend {
   irq(high: boolean): void;
 }
 
-export class HvmUart implements MmioDevice {
+export class Ns16550 implements MmioDevice {
   private ier = 0;
   private lcr = 0;
   private mcr = 0;
