@@ -11,23 +11,24 @@ import { planHvmDomain, writeHvmImage, type HvmPlan } from '../../xenguest/hvm_i
 
 const MiB = 1024 * 1024;
 
-/**
- * Builds the domain `c` describes. `onDomain` hears the domid as soon as the hypervisor has
- * made the domain, so a caller can destroy it if anything after that fails. A build the
- * hypervisor refuses (rc != 0) leaves no domain: the hypervisor destroys what it made.
- */
-export async function buildDomain(hv: Peer, c: RequestOps['createDomain'], onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
-  if (c.type === 'hvm') return buildHvmDomain(hv, c, onDomain);
-  let plan;
+type CreateDomain = RequestOps['createDomain'];
+type EmptyDomain = NonNullable<Response['emptyDomain']>;
+
+/** A plan, or the EINVAL answer a kernel that cannot be built gets. */
+function planOrEinval<T>(plan: () => T): T | Omit<Response, 'id'> {
   try {
-    plan = planPvDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 });
+    return plan();
   } catch (e) {
     if (e instanceof BuildError || e instanceof ElfError) return { rc: -22, error: e.message };
     throw e;
   }
+}
+
+/** XEN_DOMCTL_createdomain with `nrPages` populated: the empty domain, or the refusal. */
+async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?: (domid: number) => void): Promise<EmptyDomain | Omit<Response, 'id'>> {
   const created = await hv.request('domainCreateEmpty', {
     name: c.name,
-    nrPages: plan.nrPages,
+    nrPages,
     weight: c.weight || 0,
     cap: c.cap || 0,
     maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
@@ -35,17 +36,40 @@ export async function buildDomain(hv: Peer, c: RequestOps['createDomain'], onDom
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };
   onDomain?.(e.domid);
-  const p2m = Uint32Array.from(e.p2m);
+  return e;
+}
+
+/** The pages a builder writes, by pfn (zero-filled on first touch), and as domainBuild takes them. */
+function pageSink(): { page(pfn: number): Uint8Array; toBuild(p2m: Uint32Array): { mfn: number; offset: number; data: Uint8Array }[] } {
   const pages = new Map<number, Uint8Array>();
-  writePvBootstrap(plan, p2m, e.sharedInfoMfn, { store: e.storePort, console: e.consolePort }, (pfn) => {
-    let page = pages.get(pfn);
-    if (!page) pages.set(pfn, (page = new Uint8Array(4096)));
-    return page;
-  });
+  return {
+    page(pfn) {
+      let page = pages.get(pfn);
+      if (!page) pages.set(pfn, (page = new Uint8Array(4096)));
+      return page;
+    },
+    toBuild: (p2m) => [...pages].map(([pfn, data]) => ({ mfn: p2m[pfn]!, offset: 0, data })),
+  };
+}
+
+/**
+ * Builds the domain `c` describes. `onDomain` hears the domid as soon as the hypervisor has
+ * made the domain, so a caller can destroy it if anything after that fails. A build the
+ * hypervisor refuses (rc != 0) leaves no domain: the hypervisor destroys what it made.
+ */
+export async function buildDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
+  if (c.type === 'hvm') return buildHvmDomain(hv, c, onDomain);
+  const plan = planOrEinval(() => planPvDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 }));
+  if ('rc' in plan) return plan;
+  const e = await createEmpty(hv, c, plan.nrPages, onDomain);
+  if ('rc' in e) return e;
+  const p2m = Uint32Array.from(e.p2m);
+  const sink = pageSink();
+  writePvBootstrap(plan, p2m, e.sharedInfoMfn, { store: e.storePort, console: e.consolePort }, (pfn) => sink.page(pfn));
   const boot = pvBoot(plan, p2m);
   const r = await hv.request('domainBuild', {
     domid: e.domid,
-    pages: [...pages].map(([pfn, data]) => ({ mfn: p2m[pfn]!, offset: 0, data })),
+    pages: sink.toBuild(p2m),
     ...boot,
     virtBase: plan.layout.virtBase,
     storeVa: plan.layout.storeVa,
@@ -61,34 +85,17 @@ export async function buildDomain(hv: Peer, c: RequestOps['createDomain'], onDom
  * kernel loaded at its physical addresses and the device tree near the top of RAM, written
  * here as libxl writes an ARM guest's tree; the hypervisor makes the board and vCPU 0.
  */
-async function buildHvmDomain(hv: Peer, c: RequestOps['createDomain'], onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
-  let plan: HvmPlan;
-  try {
-    plan = planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 });
-  } catch (e) {
-    if (e instanceof BuildError || e instanceof ElfError) return { rc: -22, error: e.message };
-    throw e;
-  }
-  const created = await hv.request('domainCreateEmpty', {
-    name: c.name,
-    nrPages: plan.nrPages,
-    weight: c.weight || 0,
-    cap: c.cap || 0,
-    maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
-  });
-  const e = created.emptyDomain;
-  if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };
-  onDomain?.(e.domid);
+async function buildHvmDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
+  const plan: HvmPlan | Omit<Response, 'id'> = planOrEinval(() => planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 }));
+  if ('rc' in plan) return plan;
+  const e = await createEmpty(hv, c, plan.nrPages, onDomain);
+  if ('rc' in e) return e;
   const p2m = Uint32Array.from(e.p2m);
-  const pages = new Map<number, Uint8Array>();
-  writeHvmImage(plan, (pfn) => {
-    let page = pages.get(pfn);
-    if (!page) pages.set(pfn, (page = new Uint8Array(4096)));
-    return page;
-  });
+  const sink = pageSink();
+  writeHvmImage(plan, (pfn) => sink.page(pfn));
   const r = await hv.request('domainBuild', {
     domid: e.domid,
-    pages: [...pages].map(([pfn, data]) => ({ mfn: p2m[pfn]!, offset: 0, data })),
+    pages: sink.toBuild(p2m),
     entry: plan.entry,
     startInfoVa: 0,
     stackTop: 0,
