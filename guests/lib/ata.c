@@ -24,6 +24,17 @@ static unsigned int shift;
 static int results[ATA_MAX_TAGS];
 static bool tag_busy[ATA_MAX_TAGS];
 
+#ifdef ATA_HOST_TEST
+/* tests/ata_test.c: the registers are a model's, reached through calls. */
+uint32_t ata_test_read(uintptr_t addr, unsigned int size);
+void ata_test_write(uintptr_t addr, unsigned int size, uint32_t value);
+static inline uint8_t in8(unsigned int r) { return (uint8_t)ata_test_read(cmd_base + (r << shift), 1); }
+static inline void out8(unsigned int r, uint8_t v) { ata_test_write(cmd_base + (r << shift), 1, v); }
+static inline uint16_t data_in(void) { return (uint16_t)ata_test_read(cmd_base, 2); }
+static inline void data_out(uint16_t v) { ata_test_write(cmd_base, 2, v); }
+static inline uint8_t altstatus(void) { return (uint8_t)ata_test_read(ctl_base, 1); }
+static inline void devctl(uint8_t v) { ata_test_write(ctl_base, 1, v); }
+#else
 static inline uint8_t in8(unsigned int r)
 {
     return *(volatile uint8_t *)(cmd_base + (r << shift));
@@ -34,6 +45,7 @@ static inline void out8(unsigned int r, uint8_t v)
     *(volatile uint8_t *)(cmd_base + (r << shift)) = v;
 }
 
+/* The data register is 16 bits wide (ata-generic,use16bit). */
 static inline uint16_t data_in(void)
 {
     return *(volatile uint16_t *)cmd_base;
@@ -49,9 +61,15 @@ static inline uint8_t altstatus(void)
     return *(volatile uint8_t *)ctl_base;
 }
 
+static inline void devctl(uint8_t v)
+{
+    *(volatile uint8_t *)ctl_base = v;
+}
+#endif
+
 /* Waits for BSY to clear; then, if want_drq, for DRQ. The status, or
  * -XEN_EIO (ERR or DF), -XEN_ETIMEDOUT. */
-static int wait_ready(bool want_drq)
+static int wait_status(bool want_drq, bool check_err)
 {
     uint64_t end = time_now_ns() + ATA_TIMEOUT_NS;
     uint8_t st;
@@ -60,7 +78,7 @@ static int wait_ready(bool want_drq)
     for (;;) {
         st = in8(ATA_REG_STATUS);
         if (!(st & ATA_SR_BSY)) {
-            if (st & (ATA_SR_ERR | ATA_SR_DF)) {
+            if (check_err && (st & (ATA_SR_ERR | ATA_SR_DF))) {
                 ata.last_error = in8(ATA_REG_ERROR);
                 ata.last_status = st;
                 return -XEN_EIO;
@@ -73,6 +91,20 @@ static int wait_ready(bool want_drq)
             return -XEN_ETIMEDOUT;
         }
     }
+}
+
+static int wait_ready(bool want_drq)
+{
+    return wait_status(want_drq, true);
+}
+
+/* Before a command: the device not busy. ERR may still show the last
+ * command's failure; the next command clears it. */
+static int wait_idle(void)
+{
+    int rc = wait_status(false, false);
+
+    return rc < 0 ? rc : 0;
 }
 
 /* Loads the task file for sector/count and issues cmd (LBA28 or LBA48). */
@@ -104,7 +136,7 @@ static void issue(uint8_t cmd, uint64_t sector, unsigned int count, bool lba48)
 static int pio(bool write, uint64_t sector, uint16_t *buf, unsigned int count)
 {
     bool lba48 = sector + count > (1ULL << 28) || count > 256;
-    int rc = wait_ready(false);
+    int rc = wait_idle();
 
     if (rc < 0)
         return rc;
@@ -161,7 +193,7 @@ int ata_write(uint64_t sector, const void *buf, unsigned int nsect)
 
 int ata_flush(void)
 {
-    int rc = wait_ready(false);
+    int rc = wait_idle();
 
     if (rc < 0)
         return rc;
@@ -238,12 +270,12 @@ int ata_init(void)
     ata.reg_shift = shift;
     ata.irq = b->ata.irq;
 
-    *(volatile uint8_t *)ctl_base = ATA_CTL_NIEN;   /* polled: no INTRQ */
+    devctl(ATA_CTL_NIEN);       /* polled: no INTRQ */
     out8(ATA_REG_DEVICE, ATA_DEV_LBA);
     st = in8(ATA_REG_STATUS);
     if (st == 0xFF || st == 0x00)
         return -XEN_ENODEV;     /* floating bus: no device 0 */
-    rc = wait_ready(false);
+    rc = wait_idle();
     if (rc < 0)
         return rc;
     out8(ATA_REG_COMMAND, ATA_CMD_IDENTIFY);
