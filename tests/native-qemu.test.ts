@@ -203,6 +203,17 @@ function qemuAsync(cmdline: string, extra: string[]): Promise<{ status: number |
   });
 }
 
+describe('native.elf drivers on pvsim HVM boards without devices yet', () => {
+  it('work=blk and work=net probe the empty virtio slots (device ID 0), say there is no device and power off', () => {
+    for (const kind of ['trap-wp', 'hw'] as const) {
+      const r = runPvsim(kind, 'work=blk,net');
+      expect(r.reason, `${kind}: ${r.output}`).toBe('poweroff');
+      expect(r.output).toMatch(/^work=blk: no disk \(virtio-blk or ata\) device$/m);
+      expect(r.output).toMatch(/^work=net: no virtio-net device$/m);
+    }
+  });
+});
+
 describe.skipIf(!onPath(QEMU))('native.elf drivers for emulated devices on QEMU virt', () => {
   it('work=blk over virtio-blk writes, flushes, reads back and verifies: the same result= and the same disk bytes as PV blkfront', { timeout: 60_000 }, async () => {
     for (const args of ['mode=rand bs=8192 qd=4 n=64 region=2048', 'mode=seq bs=65536 qd=32 n=40 region=2048 persistent=0', 'mode=seq bs=512 qd=1 n=16 region=64']) {
