@@ -35,6 +35,12 @@ static void set_status(struct virtio_dev *dev, uint32_t bits)
     wr(dev, VIRTIO_MMIO_STATUS, rd(dev, VIRTIO_MMIO_STATUS) | bits);
 }
 
+bool virtio_broken(struct virtio_dev *dev)
+{
+    return (rd(dev, VIRTIO_MMIO_STATUS) &
+            (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)) != 0;
+}
+
 void virtio_fail(struct virtio_dev *dev)
 {
     set_status(dev, VIRTIO_STATUS_FAILED);
@@ -287,8 +293,10 @@ void *virtq_get(struct virtq *q, uint32_t *len)
     if (len != NULL)
         *len = e->len;
     q->last_used++;
-    if (head >= q->size)
-        return NULL;            /* a broken device: nothing of ours */
+    if (head >= q->size || q->cookie[head] == NULL) {
+        q->bad_used++;          /* a broken device: not a chain of ours; ignored */
+        return NULL;
+    }
     /* Back onto the free list: the chain's descriptors (one if indirect). */
     d = head;
     q->nr_free++;

@@ -93,6 +93,14 @@ static unsigned int rx_deliver(void)
     return n;
 }
 
+static bool tx_free(void)
+{
+    for (unsigned int i = 0; i < nr_tx; i++)
+        if (!tx_busy[i])
+            return true;
+    return false;
+}
+
 int virtio_net_send(const struct net_buf *pieces, unsigned int n)
 {
     size_t len = 0;
@@ -136,9 +144,9 @@ void virtio_net_wait(uint64_t deadline_ns, bool deliver)
     unsigned long flags = local_irq_save();
 
     for (;;) {
-        virtio_ack(&virtio_net.dev);
         tx_reclaim();
-        if (deliver ? virtq_has_used(&rxq) : true)
+        /* deliver: a received frame; otherwise (a send waiting) a free tx buffer. */
+        if (deliver ? virtq_has_used(&rxq) : tx_free())
             break;
         if (time_now_ns() >= deadline_ns)
             break;

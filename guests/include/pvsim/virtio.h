@@ -166,6 +166,7 @@ struct virtq {
     uint16_t avail_idx;         /* our copy of avail->idx */
     uint16_t last_used;         /* used entries consumed */
     uint16_t kicked_idx;        /* avail_idx at the last notify decision */
+    uint32_t bad_used;          /* used entries naming no chain in flight (ignored) */
     void *cookie[VIRTQ_MAX_SIZE];   /* per head: what the chain was for */
 };
 
@@ -203,6 +204,8 @@ uint8_t virtio_config8(struct virtio_dev *dev, unsigned int off);
 uint32_t virtio_config32(struct virtio_dev *dev, unsigned int off);
 uint64_t virtio_config64(struct virtio_dev *dev, unsigned int off);
 
+/* Whether the device has set DEVICE_NEEDS_RESET (or the driver FAILED). */
+bool virtio_broken(struct virtio_dev *dev);
 /* Places a chain of n buffers (readable ones first) as one available entry:
  * as an indirect table (table: 16 bytes per buffer, device-readable memory
  * the caller keeps until completion) when given and negotiated, else as
@@ -213,7 +216,9 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, unsigned int n, voi
 /* Notifies the device of new entries, unless it asked not to be (EVENT_IDX:
  * avail_event; else VIRTQ_USED_F_NO_NOTIFY). */
 void virtq_kick(struct virtio_dev *dev, struct virtq *q);
-/* Takes one used entry: its cookie (NULL if none) and the written length. */
+/* Takes one used entry: its cookie (NULL if none, or if the entry names no
+ * chain in flight: counted in bad_used) and the written length. Cookies
+ * must not be NULL. */
 void *virtq_get(struct virtq *q, uint32_t *len);
 /* Whether a used entry is waiting. */
 bool virtq_has_used(struct virtq *q);
@@ -238,7 +243,10 @@ int virtio_blk_init(void);
 /* Asynchronous requests: a tag, or -XEN_EBUSY (max_inflight outstanding),
  * -XEN_EINVAL, -XEN_ENOSPC past the end, -XEN_EROFS. write false: read. */
 int virtio_blk_submit(bool write, uint64_t sector, void *buf, unsigned int nsect);
-int virtio_blk_wait(int tag);       /* 0, -XEN_EIO, -XEN_EOPNOTSUPP */
+/* 0, -XEN_EIO (IOERR, or the device needs a reset), -XEN_EOPNOTSUPP, or
+ * -XEN_ETIMEDOUT after VIRTIO_BLK_TIMEOUT_NS (the request stays the device's). */
+#define VIRTIO_BLK_TIMEOUT_NS 30000000000ULL
+int virtio_blk_wait(int tag);
 int virtio_blk_flush(void);
 
 /* virtio-net (lib/virtio_net.c): the first network device. */
