@@ -77,6 +77,19 @@ static bool first_reg(const struct node *n, const struct node *parent, uint64_t 
     return true;
 }
 
+/* The second (base, size) of n's reg (ata-generic's control block). */
+static bool second_reg(const struct node *n, const struct node *parent, uint64_t *base,
+                       uint64_t *size)
+{
+    uint32_t ac = parent->address_cells, sc = parent->size_cells;
+
+    if (n->reg == NULL || ac == 0 || ac > 2 || sc > 2 || n->reg_len < 8 * (ac + sc))
+        return false;
+    *base = cells(n->reg + 4 * (ac + sc), ac);
+    *size = cells(n->reg + 4 * (ac + sc) + 4 * ac, sc);
+    return true;
+}
+
 static void device(struct fdt_device *d, const struct node *n, const struct node *parent)
 {
     if (d->present || !first_reg(n, parent, &d->base, &d->size))
@@ -118,6 +131,12 @@ static void node_done(struct board_info *b, const struct node *n, const struct n
     }
     if (compatible(n, "sifive,test1", "sifive,test0"))
         device(&b->test, n, parent);
+    /* Linux's pata_of_platform binding: reg = command block, control block. */
+    if (compatible(n, "ata-generic", NULL) && !b->ata.present &&
+        second_reg(n, parent, &b->ata_ctl_base, &b->ata_ctl_size)) {
+        device(&b->ata, n, parent);
+        b->ata_reg_shift = n->has_reg_shift ? n->reg_shift : 0;
+    }
     if (compatible(n, "virtio,mmio", NULL) && b->nr_virtio < FDT_MAX_VIRTIO) {
         struct fdt_device *d = &b->virtio[b->nr_virtio];
         device(d, n, parent);

@@ -310,3 +310,29 @@ int as_destroy(struct addr_space *as)
     }
     return 0;
 }
+
+int native_ioremap(uint64_t pa, uint64_t size)
+{
+    uint64_t end = pa + size;
+    uint64_t ram_start = (uint64_t)ram_first_pfn << PAGE_SHIFT;
+
+    /* Device registers live below RAM on a virt board; the image's 4 MiB
+     * and everything above it are RAM, windows or the 1:1 map. */
+    ram_start &= ~(uint64_t)(MEGAPAGE - 1);
+    if (size == 0 || end < pa || end > ram_start || pa < USER_TOP) {
+        mm_last_error_op = "native_ioremap";
+        return -XEN_EINVAL;
+    }
+    for (uint64_t va = pa & ~(uint64_t)(MEGAPAGE - 1); va < end; va += MEGAPAGE) {
+        uint32_t pte = MFN_PTE(va >> PAGE_SHIFT, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+        unsigned long slot = (unsigned long)(va >> 22);
+
+        if (slot == NATIVE_KMAP_BASE >> 22 || (kernel_l2[slot] != 0 && kernel_l2[slot] != pte)) {
+            mm_last_error_op = "native_ioremap";
+            return -XEN_EINVAL;
+        }
+        kernel_l2[slot] = pte;
+        sfence_page((unsigned long)va);
+    }
+    return 0;
+}

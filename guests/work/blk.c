@@ -1,9 +1,13 @@
 /*
- * work=blk: block I/O through the vbd frontend (lib/blkfront.c).
+ * work=blk: block I/O to the kernel's disk through work/platform.h's block
+ * interface: the vbd frontend (lib/blkfront.c) in the PV kernel; virtio-blk
+ * (lib/virtio_blk.c) or the legacy ATA disk (lib/ata.c) in the native one
+ * (dev=virtio|legacy, default: the first found, virtio first).
  *
  *   mode=seq|rand   request placement (default seq)
- *   bs=<bytes>      request size, a multiple of 512, at most 44 KiB (default 4096)
- *   qd=<1..32>      requests outstanding at a time (default 1)
+ *   bs=<bytes>      request size, a multiple of 512, at most 128 KiB (default 4096)
+ *   qd=<1..>        requests outstanding at a time (default 1; PV: up to 32,
+ *                   virtio: up to its queue, legacy: up to 32, one at a time)
  *   n=<ops>         writes, and then as many reads (default 64)
  *   region=<sectors> the part of the disk used, from sector 0 (default 2048,
  *                   or the disk if smaller)
@@ -12,11 +16,11 @@
  * blocks being region / (bs / 512). Phase 1 writes n requests whose data
  * derives from the sector number, then a cache flush; phase 2 reads the
  * same n requests back and checks every word (a mismatch crashes, naming the
- * sector). The checksum folds every word read, in request order. With no
- * vbd (no xenstore, or no device/vbd) it says so and powers off.
+ * sector). The checksum folds every word read, in request order; it
+ * depends only on the parameters, so every kernel and device prints the
+ * same (checksum= and result= are the same value). With no disk (PV: no
+ * xenstore, or no device/vbd) it says so and powers off.
  */
-#include <pvsim/blkfront.h>
-#include <pvsim/cons_ring.h>
 #include <pvsim/mm.h>
 #include <pvsim/cmdline.h>
 #include <pvsim/string.h>
@@ -24,14 +28,13 @@
 #include <pvsim/time.h>
 #include "work.h"
 
-#define MAX_PAGES ((BLK_MAX_BYTES + PAGE_SIZE - 1) / PAGE_SIZE)
-
+#define SECTOR 512U
 static struct {
     bool rand;
     unsigned long bs, qd, n, region, nsect, blocks;
-    uint8_t *buf[BLKIF_RING_SIZE];
-    int tag[BLKIF_RING_SIZE];
-    unsigned long op[BLKIF_RING_SIZE];
+    uint8_t *buf[WORK_BLK_MAX_QD];
+    int tag[WORK_BLK_MAX_QD];
+    unsigned long op[WORK_BLK_MAX_QD];
     unsigned long ok_writes, ok_reads, errors;
     uint32_t checksum;
 } b;
@@ -61,7 +64,7 @@ static uint64_t sector_of(unsigned long i)
 static void fill(uint32_t *p, uint64_t sector)
 {
     for (unsigned long s = 0; s < b.nsect; s++)
-        for (unsigned int w = 0; w < BLKIF_SECTOR_SIZE / 4; w++)
+        for (unsigned int w = 0; w < SECTOR / 4; w++)
             *p++ = pattern(sector + s, w);
 }
 
@@ -70,7 +73,7 @@ static void verify(const uint32_t *p, uint64_t sector, unsigned long i)
     uint32_t sum = 0;
 
     for (unsigned long s = 0; s < b.nsect; s++) {
-        for (unsigned int w = 0; w < BLKIF_SECTOR_SIZE / 4; w++) {
+        for (unsigned int w = 0; w < SECTOR / 4; w++) {
             uint32_t v = *p++;
             if (v != pattern(sector + s, w))
                 work_fail("read #%lu: sector %llu word %u is 0x%08lx, expected 0x%08lx", i,
@@ -83,17 +86,17 @@ static void verify(const uint32_t *p, uint64_t sector, unsigned long i)
 }
 
 /* Reaps buffer k's request. */
-static void complete(unsigned int op, unsigned long k)
+static void complete(bool write, unsigned long k)
 {
-    int rc = blk_wait(b.tag[k]);
+    int rc = plat_blk_wait(b.tag[k]);
 
     if (rc < 0) {
-        printf("blk: %s #%lu (sector %llu) = %d (%s)\n", op == BLKIF_OP_READ ? "read" : "write",
+        printf("blk: %s #%lu (sector %llu) = %d (%s)\n", write ? "write" : "read",
                b.op[k], (unsigned long long)sector_of(b.op[k]), rc, xen_errstr(rc));
         b.errors++;
         return;
     }
-    if (op == BLKIF_OP_READ) {
+    if (!write) {
         verify((const uint32_t *)b.buf[k], sector_of(b.op[k]), b.op[k]);
         b.ok_reads++;
     } else {
@@ -102,7 +105,7 @@ static void complete(unsigned int op, unsigned long k)
 }
 
 /* n requests of one kind, qd at a time, reaped in order. */
-static void phase(unsigned int op)
+static void phase(bool write)
 {
     for (unsigned long i = 0; i < b.n; i++) {
         unsigned long k = i % b.qd;
@@ -110,21 +113,21 @@ static void phase(unsigned int op)
         int tag;
 
         if (i >= b.qd)
-            complete(op, k);
-        if (op == BLKIF_OP_WRITE)
+            complete(write, k);
+        if (write)
             fill((uint32_t *)b.buf[k], sector);
         else
             memset(b.buf[k], 0xA5, b.bs);
-        tag = blk_submit(op, sector, b.buf[k], (unsigned int)b.nsect);
+        tag = plat_blk_submit(write, sector, b.buf[k], (unsigned int)b.nsect);
         if (tag < 0)
             work_fail("blk_submit(%s, sector %llu, %lu sectors) = %d (%s)",
-                      op == BLKIF_OP_READ ? "read" : "write", (unsigned long long)sector, b.nsect,
+                      write ? "write" : "read", (unsigned long long)sector, b.nsect,
                       tag, xen_errstr(tag));
         b.tag[k] = tag;
         b.op[k] = i;
     }
     for (unsigned long i = b.n > b.qd ? b.n - b.qd : 0; i < b.n; i++)
-        complete(op, i % b.qd);
+        complete(write, i % b.qd);
 }
 
 /* A buffer of bs bytes on consecutive physmap pages. */
@@ -143,7 +146,7 @@ static uint8_t *buffer_alloc(unsigned long pages)
 void work_blk(void)
 {
     const char *mode = cmdline_get("mode");
-    const char *console = cmdline_get("console");
+    struct plat_blk disk;
     unsigned long pages;
     struct measure m;
     int rc;
@@ -157,53 +160,44 @@ void work_blk(void)
         b.rand = true;
     else
         work_fail("mode=%s: expected seq or rand", mode);
-    if (b.bs == 0 || b.bs % BLKIF_SECTOR_SIZE != 0 || b.bs > BLK_MAX_BYTES)
-        work_fail("bs=%lu: expected a multiple of 512 up to %u", b.bs, BLK_MAX_BYTES);
-    if (b.qd < 1 || b.qd > BLKIF_RING_SIZE)
-        work_fail("qd=%lu: expected 1..%u", b.qd, BLKIF_RING_SIZE);
+    if (b.bs == 0 || b.bs % SECTOR != 0 || b.bs > WORK_BLK_MAX_BYTES)
+        work_fail("bs=%lu: expected a multiple of 512 up to %u", b.bs, WORK_BLK_MAX_BYTES);
+    if (b.qd < 1 || b.qd > WORK_BLK_MAX_QD)
+        work_fail("qd=%lu: expected 1..%u", b.qd, WORK_BLK_MAX_QD);
 
-    blkfront_want_persistent = param("persistent", 1) != 0;
-    rc = blkfront_init();
+    rc = plat_blk_open(&disk);
     if (rc == -XEN_ENODEV) {
-        printf("work=blk: no vbd device\n");
+        printf("work=blk: no %s device\n", disk.kind);
         return;
     }
     if (rc < 0)
-        work_fail("blkfront_init = %d (%s) while %s", rc, xen_errstr(rc), blkfront_step);
-    if (console != NULL && strcmp(console, "ring") == 0) {
-        rc = cons_ring_setup();
-        if (rc < 0)
-            work_fail("cons_ring_setup = %d (%s)", rc, xen_errstr(rc));
-    }
-    b.region = param("region", blkfront.sectors < 2048 ? blkfront.sectors : 2048);
-    b.nsect = b.bs / BLKIF_SECTOR_SIZE;
-    if (b.region > blkfront.sectors)
+        work_fail("%s", disk.error);
+    if (b.qd > disk.max_qd)
+        work_fail("qd=%lu: expected 1..%u (the %s device)", b.qd, disk.max_qd, disk.kind);
+    b.region = param("region", disk.sectors < 2048 ? disk.sectors : 2048);
+    b.nsect = b.bs / SECTOR;
+    if (b.region > disk.sectors)
         work_fail("region=%lu: the disk has %llu sectors", b.region,
-                  (unsigned long long)blkfront.sectors);
+                  (unsigned long long)disk.sectors);
     b.blocks = b.region / b.nsect;
     if (b.blocks == 0)
         work_fail("region=%lu is smaller than bs=%lu", b.region, b.bs);
-    printf("blk: vbd %u, backend %s (domain %u), %llu sectors, ring-ref %lu, port %lu, "
-           "persistent %d, max-indirect %lu\n",
-           blkfront.devid, blkfront.backend, blkfront.backend_id,
-           (unsigned long long)blkfront.sectors, (unsigned long)blkfront.ring_ref,
-           (unsigned long)blkfront.port, blkfront.persistent, blkfront.max_indirect);
 
     pages = (b.bs + PAGE_SIZE - 1) / PAGE_SIZE;
     for (unsigned long k = 0; k < b.qd; k++)
         b.buf[k] = buffer_alloc(pages);
 
     measure_start(&m);
-    phase(BLKIF_OP_WRITE);
-    rc = blk_flush();
+    phase(true);
+    rc = plat_blk_flush();
     if (rc < 0) {
         printf("blk: flush = %d (%s)\n", rc, xen_errstr(rc));
         b.errors++;
     }
-    phase(BLKIF_OP_READ);
+    phase(false);
     measure_stop(&m);
     printf("work=blk mode=%s bs=%lu qd=%lu n=%lu writes=%lu reads=%lu errors=%lu ns=%llu "
-           "checksum=0x%08lx\n",
+           "checksum=0x%08lx result=0x%08lx\n",
            mode, b.bs, b.qd, b.n, b.ok_writes, b.ok_reads, b.errors,
-           (unsigned long long)m.ns, (unsigned long)b.checksum);
+           (unsigned long long)m.ns, (unsigned long)b.checksum, (unsigned long)b.checksum);
 }

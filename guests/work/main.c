@@ -23,13 +23,13 @@ static const struct {
     { "timer", work_timer },
     { "user-hello", work_user_hello },
     { "pgfault", work_pgfault },
+    { "blk", work_blk },
+    { "net", work_net },
 #ifndef PVSIM_NATIVE
     { "evtchn-ping", work_evtchn_ping },
     { "grant", work_grant },
     { "xenstore", work_xenstore },
     { "console", work_console },
-    { "blk", work_blk },
-    { "net", work_net },
 #endif
 };
 

@@ -1,6 +1,7 @@
 /*
- * work=net: IPv4 over the vif frontend (lib/netfront.c) with the tiny stack
- * (lib/net.c), against a peer guest doing the same.
+ * work=net: IPv4 with the tiny stack (lib/net.c) over work/platform.h's
+ * network device (PV: the vif frontend, lib/netfront.c; native: virtio-net,
+ * lib/virtio_net.c), against a peer doing the same.
  *
  *   ip=<a.b.c.d>     this guest's address (default 10.0.0.1)
  *   peer=<a.b.c.d>   the other guest's (default 10.0.0.2)
@@ -9,7 +10,7 @@
  *   size=<bytes>     their payload, at most 1472 (default 1024)
  *   interval_ms=<ms> from the start of one ping to the next (default 0:
  *                    back to back)
- *   vif=<devid>      which vif (default: the first of device/vif)
+ *   vif=<devid>      which vif (PV; default: the first of device/vif)
  *   wait_ms=<ms>     bound on waiting for the peer: its ARP answer and its
  *                    "done" (virtual ms, default 30000)
  *
@@ -35,7 +36,6 @@
  * reconnects from inside the waits (lib/netfront.c); what was in flight is
  * lost and the pings of the outage time out, the rest goes on.
  */
-#include <pvsim/netfront.h>
 #include <pvsim/net.h>
 #include <pvsim/cmdline.h>
 #include <pvsim/string.h>
@@ -58,31 +58,8 @@ static struct {
     uint8_t payload[NET_UDP_MAX];
 } w;
 
-static int link_send(const struct net_buf *pieces, unsigned int n)
+static void rx_frame(const uint8_t *frame, size_t len)
 {
-    struct netfront_piece p[NET_MAX_PIECES];
-
-    for (unsigned int i = 0; i < n; i++) {
-        p[i].data = pieces[i].data;
-        p[i].len = pieces[i].len;
-    }
-    return netfront_send(p, n);
-}
-
-static void link_wait(uint64_t deadline_ns, bool deliver)
-{
-    (void)netfront_wait(deadline_ns, deliver);
-}
-
-static const struct net_link link = {
-    .send = link_send,
-    .wait = link_wait,
-    .now = time_now_ns,
-};
-
-static void rx_frame(const uint8_t *frame, size_t len, void *arg)
-{
-    (void)arg;
     net_input(frame, len);
 }
 
@@ -122,7 +99,7 @@ void work_net(void)
     unsigned long pings = param("ping", 10), udp = param("udp", 100), size = param("size", 1024);
     uint64_t wait_ns = (uint64_t)param("wait_ms", 30000) * MS;
     uint64_t interval_ns = (uint64_t)param("interval_ms", 0) * MS;
-    const char *vif = cmdline_get("vif");
+    struct plat_net dev;
     unsigned long replies = 0, udp_tx = 0, udp_tx_bytes = 0;
     uint64_t rtt_sum = 0, rtt_min = UINT64_MAX, rtt_max = 0, end;
     char ipbuf[16], peerbuf[16];
@@ -137,22 +114,14 @@ void work_net(void)
     net_format_ip(w.ip, ipbuf);
     net_format_ip(w.peer, peerbuf);
 
-    rc = netfront_init(vif != NULL && *vif != 0 ? (int)param("vif", 0) : -1);
+    rc = plat_net_open(&dev, rx_frame, ipbuf, peerbuf);
     if (rc == -XEN_ENODEV) {
-        printf("work=net: no vif device\n");
+        printf("work=net: no %s device\n", dev.kind);
         return;
     }
     if (rc < 0)
-        work_fail("netfront_init = %d (%s) while %s", rc, xen_errstr(rc), netfront_step);
-    printf("net: vif %u, mac %02x:%02x:%02x:%02x:%02x:%02x, backend %s (domain %u), tx-ring-ref %lu, "
-           "rx-ring-ref %lu, port %lu, sg %d; ip %s, peer %s\n",
-           netfront.devid, netfront.mac[0], netfront.mac[1], netfront.mac[2], netfront.mac[3],
-           netfront.mac[4], netfront.mac[5], netfront.backend, netfront.backend_id,
-           (unsigned long)netfront.tx_ring_ref, (unsigned long)netfront.rx_ring_ref,
-           (unsigned long)netfront.port, netfront.sg, ipbuf, peerbuf);
-
-    net_init(&link, netfront.mac, w.ip);
-    netfront_set_rx_handler(rx_frame, NULL);
+        work_fail("%s", dev.error);
+    net_init(dev.link, dev.mac, w.ip);
     rc = net_udp_bind(WORK_NET_DONE_PORT, done_rx, NULL);
     if (rc < 0)
         work_fail("net_udp_bind(%u) = %d (%s)", WORK_NET_DONE_PORT, rc, xen_errstr(rc));
@@ -224,22 +193,12 @@ void work_net(void)
                w.acked ? "acknowledged" : "not acknowledged");
     net_serve_until(time_now_ns() + LINGER_NS);
 
-    printf("net: rtt_ns min %llu max %llu; netfront tx %lu packets %lu slots %lu busy, rx %lu "
-           "packets %lu slots %lu errors, %lu events %lu notifies, %lu reconnects %lu tx lost; stack rx "
-           "%lu frames, %lu echo requests answered, %lu arp replies, %lu dropped tx\n",
-           (unsigned long long)(replies ? rtt_min : 0), (unsigned long long)rtt_max,
-           (unsigned long)netfront_stats.tx_packets, (unsigned long)netfront_stats.tx_slots,
-           (unsigned long)netfront_stats.tx_busy, (unsigned long)netfront_stats.rx_packets,
-           (unsigned long)netfront_stats.rx_slots, (unsigned long)netfront_stats.rx_errors, (unsigned long)netfront_stats.events,
-           (unsigned long)netfront_stats.notifies, (unsigned long)netfront_stats.reconnects,
-           (unsigned long)netfront_stats.tx_lost, (unsigned long)net_stats.rx_frames,
-           (unsigned long)net_stats.echo_requests, (unsigned long)net_stats.arp_replies_sent,
-           (unsigned long)net_stats.tx_dropped);
+    plat_net_report(replies ? rtt_min : 0, rtt_max);
     printf("work=net ip=%s peer=%s pings=%lu replies=%lu lost=%lu rtt_ns_avg=%llu udp_tx=%lu "
            "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu\n",
            ipbuf, peerbuf, pings, replies, pings - replies, (unsigned long long)per(rtt_sum, replies), udp_tx,
            udp_tx_bytes, (unsigned long)net_stats.discard_rx,
            (unsigned long)net_stats.discard_rx_bytes,
-           (unsigned long)(netfront_stats.tx_errors + net_stats.tx_errors),
+           plat_net_tx_errors(),
            (unsigned long long)m.ns);
 }

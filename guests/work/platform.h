@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <pvsim/compiler.h>
 #include <pvsim/xen_types.h>
 #include <pvsim/fold.h>
@@ -53,6 +54,49 @@ const char *plat_pt_op_name(enum plat_pt_op op);
  * Fails the workload on any other error. */
 bool plat_timer_setup(bool poll);
 void plat_timer_stop(void);
+
+/* The disk of work=blk (PV: blkfront, work/dev_pv.c; native: virtio-blk or
+ * the legacy ATA disk, work/dev_native.c, dev=virtio|legacy on the command
+ * line, default the first found, virtio first). */
+#define WORK_BLK_MAX_BYTES (128U * 1024U)   /* largest request (bs) */
+#define WORK_BLK_MAX_QD    128U             /* most requests in flight the workload keeps */
+struct plat_blk {
+    const char *kind;           /* "vbd", "virtio-blk", "ata", or what was looked for */
+    uint64_t sectors;
+    unsigned int max_qd;        /* requests the device takes at once */
+    char error[160];            /* why plat_blk_open failed */
+};
+/* Finds and sets up the disk and prints its first line (`blk: ...`).
+ * 0; -XEN_ENODEV if there is none (d->kind names what was looked for);
+ * another -errno with d->error filled in. Idempotent. */
+int plat_blk_open(struct plat_blk *d);
+/* Asynchronous requests of nsect sectors at a 512-byte aligned buffer in
+ * the kernel's 1:1/physmap memory: a tag >= 0 or -errno; plat_blk_wait
+ * reaps it (0 or the request's error: -XEN_EIO, -XEN_EOPNOTSUPP). */
+int plat_blk_submit(bool write, uint64_t sector, void *buf, unsigned int nsect);
+int plat_blk_wait(int tag);
+/* A cache flush, waited for: 0 or -errno. */
+int plat_blk_flush(void);
+
+/* The network device of work=net (PV: netfront; native: virtio-net). The
+ * device's frames go to rx (from the main flow); *link is what lib/net.c
+ * sends and waits through. Prints the device's first line (`net: ...`,
+ * ending with "; ip <ip>, peer <peer>"). 0, -XEN_ENODEV (none: kind says
+ * what was looked for), or -errno with error filled in. */
+struct net_link;
+struct plat_net {
+    const char *kind;           /* "vif", "virtio-net" */
+    uint8_t mac[6];
+    const struct net_link *link;
+    char error[160];
+};
+int plat_net_open(struct plat_net *n, void (*rx)(const uint8_t *frame, size_t len),
+                  const char *ip, const char *peer);
+/* The counters note before work=net's result line (rtt min/max, the
+ * device's and the stack's counters). */
+void plat_net_report(uint64_t rtt_min, uint64_t rtt_max);
+/* Transmit errors of the device and the stack, for tx_errors=. */
+unsigned long plat_net_tx_errors(void);
 
 /* result= checksums: work_fold (pvsim/fold.h). */
 

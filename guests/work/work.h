@@ -69,13 +69,13 @@ void work_ctxsw(void);
 void work_timer(void);
 void work_user_hello(void);
 void work_pgfault(void);
+void work_blk(void);
+void work_net(void);
 #ifndef PVSIM_NATIVE
 void work_evtchn_ping(void);
 void work_grant(void);
 void work_xenstore(void);
 void work_console(void);
-void work_blk(void);
-void work_net(void);
 #endif
 
 #endif

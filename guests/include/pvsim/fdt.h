@@ -41,6 +41,9 @@ struct board_info {
     struct fdt_device test;     /* "sifive,test0" / "sifive,test1" / "syscon" at QEMU's finisher */
     unsigned int nr_virtio;     /* "virtio,mmio" slots, lowest address first */
     struct fdt_device virtio[FDT_MAX_VIRTIO];
+    struct fdt_device ata;      /* "ata-generic": reg[0] the command block (task file) */
+    uint64_t ata_ctl_base, ata_ctl_size;    /* reg[1]: the control block */
+    uint32_t ata_reg_shift;     /* reg-shift, default 0 */
 };
 
 /* Parses the blob at fdt into *out. Returns 0, or -1 with *err saying what

@@ -41,6 +41,26 @@ void native_mm_init(void);
  * caller's business, flushing too (sfence.vma). */
 volatile uint32_t *native_kmap_pte(void *va);
 
+/* Maps the device registers [pa, pa + size) 1:1 (read-write, no execute,
+ * 4 MiB pages) into the kernel's map, which address spaces created later
+ * share. 0, or -XEN_EINVAL for a range that meets RAM, the page windows,
+ * user space or wraps. */
+int native_ioremap(uint64_t pa, uint64_t size);
+
+/* lib/native_irq.c: device interrupts through the PLIC's S-mode context of
+ * this hart (2 * hart + 1, as on QEMU's virt and pvsim's HVM board).
+ * native_irq_register enables source `irq` (priority 1, threshold 0) and
+ * calls fn(arg) from the trap handler for each claim, before completing it:
+ * fn must quieten a level-triggered device (e.g. virtio's InterruptACK).
+ * -XEN_ENODEV without a PLIC, -XEN_EINVAL for a bad source. */
+int native_irq_register(uint32_t irq, void (*fn)(void *arg), void *arg);
+/* With interrupts masked (local_irq_save), after finding nothing to do:
+ * sleeps in wfi until an interrupt (a device's, or the timer at deadline_ns,
+ * or 10 ms later at most, against a lost interrupt), lets the handlers run,
+ * and returns masked again. The caller loops on its condition. */
+void native_idle(uint64_t deadline_ns);
+extern uint32_t native_irq_count;
+
 /* lib/native_console.c: picks DBCN or the legacy putchar. */
 void native_console_init(void);
 extern const char *native_console_kind;
