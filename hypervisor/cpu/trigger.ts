@@ -5,7 +5,7 @@
 // Choices (docs/run-bare.md, "PMP and triggers"):
 //   * N triggers (Hart option `triggers`), every one of type 2 only; tinfo says so
 //     (version 1 = ratified 1.0, info = 1 << 2). tdata3 (textra32) is read-only zero:
-//     no extra match conditions. tcontrol, mcontext and scontext are not implemented.
+//     no extra match conditions. tcontrol, mcontext and scontext (optional) do not exist here.
 //   * tselect is WARL 0..N-1: a larger value leaves it unchanged.
 //   * tdata1 is WARL: dmode is 0, action is 0, timing is 0 (every trigger fires before
 //     the instruction retires; xepc = the instruction), maskmax reads 31 (NAPOT ranges up

@@ -58,7 +58,7 @@
 #define SBI_RFENCE_REMOTE_HFENCE_VVMA_ASID 5
 #define SBI_RFENCE_REMOTE_HFENCE_VVMA  6
 
-/* Hart state management "HSM" (not implemented by our firmware; named for probes). */
+/* Hart state management "HSM": our firmware answers NOT_SUPPORTED (one hart); named for probes. */
 #define SBI_EXT_HSM                    0x48534D
 
 /* System reset extension "SRST". */
