@@ -119,6 +119,8 @@ export interface VirtioMmioStats {
   /** Notifies ignored: no such queue, not ready, device not live or needing reset. */
   ignoredNotifies: number;
   interrupts: number;
+  /** Configuration change interrupts raised (config changed, or DEVICE_NEEDS_RESET). */
+  configInterrupts: number;
   /** Register writes ignored as out of order or out of place. */
   ignoredWrites: number;
   needsReset: number;
@@ -140,7 +142,7 @@ export class VirtioMmio implements IoreqDevice {
   private readonly queues: QueueRegs[];
   /** Why the device last needed a reset (for logs and tests). */
   lastError = '';
-  readonly stats: VirtioMmioStats = { notifies: 0, ignoredNotifies: 0, interrupts: 0, ignoredWrites: 0, needsReset: 0 };
+  readonly stats: VirtioMmioStats = { notifies: 0, ignoredNotifies: 0, interrupts: 0, configInterrupts: 0, ignoredWrites: 0, needsReset: 0 };
 
   constructor(
     readonly name: string,
@@ -188,6 +190,7 @@ export class VirtioMmio implements IoreqDevice {
   }
 
   private setInterrupt(status: number): void {
+    if (status & ~this.interruptStatus & VIRTIO_MMIO_INT_CONFIG) this.stats.configInterrupts++;
     const was = this.interruptStatus !== 0;
     this.interruptStatus = status;
     const now = status !== 0;
