@@ -164,6 +164,20 @@ describe('virtio-blk', () => {
     expect(g.bytes(r.dataAddr, 1024)).toEqual(data);
   });
 
+  it('takes an indirect table longer than the queue (as Linux builds them for seg_max segments)', async () => {
+    const { g, dev } = rig();
+    await g.init(1, 4);
+    const data = pattern(20 * 512, 5);
+    const segs = [{ out: header(VIRTIO_BLK_T.OUT, 40) }, ...Array.from({ length: 20 }, (_, i) => ({ out: data.subarray(i * 512, (i + 1) * 512) })), { in: 1 }];
+    const { addrs } = g.addChain(0, segs, true);
+    await g.notify(0);
+    expect(g.takeUsed(0)).toHaveLength(1);
+    expect(g.bytes(addrs[21]!, 1)[0]).toBe(VIRTIO_BLK_S.OK);
+    expect(dev.stats.needsReset).toBe(0);
+    const r = await request(g, VIRTIO_BLK_T.IN, 40, { in: 20 * 512 });
+    expect(g.bytes(r.dataAddr, 20 * 512)).toEqual(data);
+  });
+
   it('answers GET_ID with the 20-byte serial', async () => {
     const { g } = rig();
     await g.init(1, 8);

@@ -158,7 +158,7 @@ describe('virtqueues against hostile drivers', () => {
     await g.notify(0);
     expect((await g.read32(VIRTIO_MMIO.Status)) & VIRTIO_STATUS.DEVICE_NEEDS_RESET).toBeTruthy();
     expect(await g.read32(VIRTIO_MMIO.InterruptStatus)).toBe(VIRTIO_MMIO_INT_CONFIG);
-    expect(dev.lastError).toMatch(/longer than the queue size/);
+    expect(dev.lastError).toMatch(/longer than its queue size/);
     expect(g.takeUsed(0)).toEqual([]);
     // Further notifies are ignored until the driver resets the device.
     await g.notify(0);
@@ -177,6 +177,13 @@ describe('virtqueues against hostile drivers', () => {
         g.publish(0, 0);
       },
       (g) => g.setU16(AVAIL + 2, QSIZE + 1),
+      (g) => {
+        // A loop inside an indirect table: 0 -> 1 -> 0.
+        g.writeDesc(IND[0]!, 0, DATA, 16, VIRTQ_DESC_F_NEXT, 1);
+        g.writeDesc(IND[0]!, 1, DATA + 16, 16, VIRTQ_DESC_F_NEXT, 0);
+        g.writeDesc(DESC, 0, IND[0]!, 32, VIRTQ_DESC_F_INDIRECT, 0);
+        g.publish(0, 0);
+      },
       (g) => {
         g.writeDesc(DESC, 0, DATA, 1, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
         g.writeDesc(DESC, 1, DATA + 16, 16, 0, 0); // readable after writable

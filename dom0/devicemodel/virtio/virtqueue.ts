@@ -5,8 +5,9 @@
 //   avail  flags u16 (NO_INTERRUPT 1), idx u16, ring[size] u16, used_event u16 (EVENT_IDX)
 //   used   flags u16 (NO_NOTIFY 1), idx u16, ring[size] {id u32, len u32}, avail_event u16
 //
-// Everything the driver wrote is checked before it is used: a chain is walked at most
-// `size` descriptors in all (2.7.5.3.1: no chain is longer than the queue size), so a loop
+// Everything the driver wrote is checked before it is used: the descriptors of the queue's
+// table are walked at most `size` times (2.7.5.3.1: no chain is longer than the queue size)
+// and an indirect table's at most its own entry count (<= INDIRECT_MAX), so every loop
 // ends; every buffer lies wholly inside guest RAM; an indirect table is a whole number of
 // descriptors, not nested, not combined with NEXT; a device-readable buffer never follows
 // a device-writable one; the available index never runs more than `size` ahead. Breaking
@@ -20,6 +21,12 @@ export const VIRTQ_DESC_F_INDIRECT = 4;
 export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
 export const VIRTQ_USED_F_NO_NOTIFY = 1;
 export const DESC_BYTES = 16;
+/**
+ * Entries an indirect table may have. Linux fills one with a whole request (virtio-blk:
+ * seg_max + 2), which can exceed a small queue's size, so an indirect table is bounded by
+ * its own length and this cap rather than by the queue size (as QEMU does).
+ */
+export const INDIRECT_MAX = 1024;
 
 /** The driver broke the virtqueue's rules: the device needs a reset. */
 export class VirtqueueError extends Error {
@@ -127,21 +134,22 @@ export class SplitVirtqueue {
     let count = size;
     let i = head;
     let inIndirect = false;
-    // Every descriptor walked, direct or indirect, counts against the queue size: a loop
-    // (in the table or in an indirect table) runs out here.
-    for (let walked = 0; ; walked++) {
-      if (walked >= size) throw new VirtqueueError(`chain from head ${head} longer than the queue size ${size} (a loop?)`);
+    // Descriptors walked in the current table: a loop there runs out at its entry count.
+    let walked = 0;
+    for (;; walked++) {
+      if (walked >= count) throw new VirtqueueError(`chain from head ${head} longer than its ${inIndirect ? 'indirect table' : 'queue size'} (${count}): a loop?`);
       const d = this.desc(table, count, i);
       if (d.flags & VIRTQ_DESC_F_INDIRECT) {
         if (!this.cfg.indirect) throw new VirtqueueError('indirect descriptor without VIRTIO_F_RING_INDIRECT_DESC');
         if (inIndirect) throw new VirtqueueError('indirect descriptor inside an indirect table');
         if (d.flags & VIRTQ_DESC_F_NEXT) throw new VirtqueueError('indirect descriptor with NEXT set');
-        if (d.len === 0 || d.len % DESC_BYTES !== 0) throw new VirtqueueError(`indirect table of ${d.len} bytes`);
+        if (d.len === 0 || d.len % DESC_BYTES !== 0 || d.len / DESC_BYTES > INDIRECT_MAX) throw new VirtqueueError(`indirect table of ${d.len} bytes`);
         if (d.addr % 16 !== 0 || !this.ram.contains(d.addr, d.len)) throw new VirtqueueError('indirect table outside guest RAM or misaligned');
         table = d.addr;
         count = d.len / DESC_BYTES;
         i = 0;
         inIndirect = true;
+        walked = -1; // the loop's increment starts the indirect table's count at 0
         continue;
       }
       if (!this.ram.contains(d.addr, d.len)) throw new VirtqueueError(`buffer [0x${d.addr.toString(16)}, +${d.len}) outside guest RAM`);
