@@ -70,3 +70,52 @@ describe('guest RAM', () => {
     expect(bytes.every((b) => b === 7)).toBe(true);
   });
 });
+
+describe('createHvmDevices', () => {
+  it('places virtio devices in slots from 0x10001000 (source k + 1) and the ATA disk at 0x10009000 (source 9)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { FileBlockStore } = await import('../dom0/backends/blk/store.ts');
+    const { Bridge } = await import('../dom0/backends/net/bridge.ts');
+    const { createHvmDevices } = await import('../dom0/devicemodel/index.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'dm-core-'));
+    try {
+      const bridge = new Bridge('xenbr0');
+      const irqs: [number, boolean][] = [];
+      const a = new FileBlockStore(join(dir, 'a.img'), false, 1 << 20);
+      const b = new FileBlockStore(join(dir, 'b.img'), false, 1 << 20);
+      const d = createHvmDevices(
+        new ByteGuestRam(0x8000_0000, new Uint8Array(1 << 16)),
+        [
+          { kind: 'virtio-blk', store: a },
+          { kind: 'virtio-net', mac: '00:16:3e:00:00:05', bridge, name: 'vif5.0-emu' },
+          { kind: 'ata', store: b },
+        ],
+        (s, l) => irqs.push([s, l]),
+      );
+      expect(d.model.ranges()).toEqual([
+        { base: 0x10001000, size: 0x1000, name: 'virtio-blk@10001000' },
+        { base: 0x10002000, size: 0x1000, name: 'virtio-net@10002000' },
+        { base: 0x10009000, size: 0x1000, name: 'ata@10009000' },
+      ]);
+      expect(d.nodes.map((n) => [n.node, n.compatible, n.interrupts])).toEqual([
+        ['virtio_mmio@10001000', 'virtio,mmio', 1],
+        ['virtio_mmio@10002000', 'virtio,mmio', 2],
+        ['pata@10009000', 'ata-generic', 9],
+      ]);
+      expect(d.nodes[2]!.reg).toEqual([[0x10009000, 0x20], [0x10009020, 4]]);
+      expect(d.nodes[2]!.props).toEqual({ 'reg-shift': 2, 'pio-mode': 4 });
+      expect(await d.model.handle({ addr: 0x10002008, size: 4, dir: 'read', data: 0, count: 1 })).toBe(1);
+      await d.model.handle({ addr: 0x1000901c, size: 1, dir: 'write', data: 0xe7, count: 1 }); // FLUSH CACHE
+      expect(irqs).toEqual([[9, true]]);
+      expect(bridge.portCount).toBe(1);
+      d.destroy();
+      expect(bridge.portCount).toBe(0);
+      a.close();
+      b.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
