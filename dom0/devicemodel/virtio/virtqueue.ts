@@ -10,7 +10,8 @@
 // and an indirect table's at most its own entry count (<= INDIRECT_MAX), so every loop
 // ends; every buffer lies wholly inside guest RAM; an indirect table is a whole number of
 // descriptors, not nested, not combined with NEXT; a device-readable buffer never follows
-// a device-writable one; the available index never runs more than `size` ahead. Breaking
+// a device-writable one; a chain's buffers total less than 2^32 bytes; the available index
+// never runs more than `size` ahead. Breaking
 // any of these is a VirtqueueError, which the transport turns into DEVICE_NEEDS_RESET.
 
 import { GuestRamFault, type GuestRam } from '../ioreq.ts';
@@ -161,6 +162,8 @@ export class SplitVirtqueue {
         chain.readable.push({ addr: d.addr, len: d.len });
         chain.readBytes += d.len;
       }
+      // "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total" (split ring, descriptor table).
+      if (chain.readBytes + chain.writeBytes > 0xffffffff) throw new VirtqueueError(`chain from head ${head} over 2^32 bytes`);
       if (!(d.flags & VIRTQ_DESC_F_NEXT)) return chain;
       i = d.next;
     }
