@@ -17,7 +17,7 @@
 // - A virtqueue that breaks the ring's rules (virtqueue.ts) sets DEVICE_NEEDS_RESET and,
 //   with DRIVER_OK set, raises the configuration change interrupt (2.1.2).
 
-import type { GuestRam, IoreqDevice, IrqLine } from '../ioreq.ts';
+import { GuestRamFault, type GuestRam, type IoreqDevice, type IrqLine } from '../ioreq.ts';
 import { SplitVirtqueue, VirtqueueError } from './virtqueue.ts';
 
 export const VIRTIO_MMIO_MAGIC = 0x74726976; // "virt"
@@ -226,7 +226,8 @@ export class VirtioMmio implements IoreqDevice {
     try {
       await work();
     } catch (e) {
-      if (e instanceof VirtqueueError) this.needsReset(e.message);
+      // Guest memory the driver pointed at that is not RAM is the driver's error too.
+      if (e instanceof VirtqueueError || e instanceof GuestRamFault) this.needsReset(e.message);
       else throw e;
     }
   }

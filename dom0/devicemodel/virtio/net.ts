@@ -102,7 +102,8 @@ export class VirtioNet implements VirtioBackend, BridgePort {
     }
     this.rxQueue.push(frame);
     const dev = this.dev;
-    if (dev?.live) void dev.guard(() => this.fillRx(dev));
+    // Called from the bridge, outside any ioreq: nothing may escape as a rejection.
+    if (dev?.live) dev.guard(() => this.fillRx(dev)).catch((e: unknown) => dev.needsReset(`receive failed: ${(e as Error).message}`));
   }
 
   async notify(q: number): Promise<void> {
