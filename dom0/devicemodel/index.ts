@@ -1,0 +1,88 @@
+// One HVM domain's emulated devices, assembled: what the ioreq transport creates per domain
+// and where the board places them. Virtio device k of the domain sits in virtio slot k
+// (0x10001000 + k * 0x1000, PLIC source k + 1, as xenguest/hvm_image.ts's HVM_BOARD and
+// QEMU's virt); the legacy ATA disk, when configured, at ATA_BASE with PLIC source ATA_IRQ.
+
+import type { BlockStore } from '../backends/blk/store.ts';
+import type { Bridge } from '../backends/net/bridge.ts';
+import { AtaDisk, ATA_CMD_BLOCK_BYTES, ATA_CTL_BLOCK_BYTES, ATA_CTL_OFFSET, ATA_REG_SHIFT, ATA_WINDOW } from './ata.ts';
+import { DeviceModel, type GuestRam } from './ioreq.ts';
+import { VirtioBlk } from './virtio/blk.ts';
+import { VirtioMmio, VIRTIO_MMIO_WINDOW } from './virtio/mmio.ts';
+import { VirtioNet } from './virtio/net.ts';
+
+export const VIRTIO_SLOT_BASE = 0x1000_1000;
+export const VIRTIO_SLOT_STRIDE = VIRTIO_MMIO_WINDOW;
+export const VIRTIO_SLOTS = 8;
+export const VIRTIO_IRQ_BASE = 1;
+/** The legacy disk's window: after the eight virtio slots (free on QEMU's virt too). */
+export const ATA_BASE = 0x1000_9000;
+/** Its PLIC source: 9, unused by QEMU's virt (virtio 1-8, UART 10, RTC 11). */
+export const ATA_IRQ = 9;
+
+export type DeviceSpec =
+  | { kind: 'virtio-blk'; store: BlockStore; serial?: string }
+  | { kind: 'virtio-net'; mac: string; bridge: Bridge; name: string }
+  | { kind: 'ata'; store: BlockStore; model?: string; serial?: string };
+
+export interface DeviceNode {
+  /** Device-tree node name, e.g. `virtio_mmio@10001000`. */
+  node: string;
+  compatible: string;
+  /** [base, size] pairs. */
+  reg: [number, number][];
+  interrupts: number;
+  /** Extra properties (the ATA disk's reg-shift and pio-mode). */
+  props: Record<string, number>;
+}
+
+export interface HvmDevices {
+  model: DeviceModel;
+  virtio: VirtioMmio[];
+  ata: AtaDisk | null;
+  /** The nodes the board's device tree must carry for these devices. */
+  nodes: DeviceNode[];
+  /** Takes net ports off their bridges (the domain is gone). */
+  destroy(): void;
+}
+
+/**
+ * Builds the domain's devices in the order given (virtio ones take slots 0, 1, ...; at most
+ * one ATA disk). `setIrq(source, level)` drives the board's PLIC source.
+ */
+export function createHvmDevices(ram: GuestRam, specs: readonly DeviceSpec[], setIrq: (source: number, level: boolean) => void, log?: (line: string) => void): HvmDevices {
+  const model = new DeviceModel(log);
+  const virtio: VirtioMmio[] = [];
+  const nets: VirtioNet[] = [];
+  const nodes: DeviceNode[] = [];
+  let ata: AtaDisk | null = null;
+  for (const s of specs) {
+    if (s.kind === 'ata') {
+      if (ata) throw new RangeError('one legacy ATA disk per domain');
+      ata = new AtaDisk(`ata@${ATA_BASE.toString(16)}`, s.store, (l) => setIrq(ATA_IRQ, l), { model: s.model, serial: s.serial });
+      model.add(ATA_BASE, ATA_WINDOW, ata);
+      nodes.push({
+        node: `pata@${ATA_BASE.toString(16)}`,
+        compatible: 'ata-generic',
+        reg: [
+          [ATA_BASE, ATA_CMD_BLOCK_BYTES],
+          [ATA_BASE + ATA_CTL_OFFSET, ATA_CTL_BLOCK_BYTES],
+        ],
+        interrupts: ATA_IRQ,
+        props: { 'reg-shift': ATA_REG_SHIFT, 'pio-mode': 4 },
+      });
+      continue;
+    }
+    const k = virtio.length;
+    if (k >= VIRTIO_SLOTS) throw new RangeError(`at most ${VIRTIO_SLOTS} virtio devices`);
+    const base = VIRTIO_SLOT_BASE + k * VIRTIO_SLOT_STRIDE;
+    const irq = VIRTIO_IRQ_BASE + k;
+    const backend = s.kind === 'virtio-blk' ? new VirtioBlk(s.store, s.serial) : new VirtioNet(s.name, s.mac, s.bridge);
+    if (backend instanceof VirtioNet) nets.push(backend);
+    const dev = new VirtioMmio(`${s.kind}@${base.toString(16)}`, backend, ram, (l) => setIrq(irq, l));
+    model.add(base, VIRTIO_SLOT_STRIDE, dev);
+    virtio.push(dev);
+    nodes.push({ node: `virtio_mmio@${base.toString(16)}`, compatible: 'virtio,mmio', reg: [[base, VIRTIO_SLOT_STRIDE]], interrupts: irq, props: {} });
+  }
+  return { model, virtio, ata, nodes, destroy: () => nets.forEach((n) => n.detach()) };
+}
