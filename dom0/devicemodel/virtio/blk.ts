@@ -17,7 +17,7 @@
 // A chain with no device-writable byte cannot carry a status: DEVICE_NEEDS_RESET.
 
 import { BlockStoreError, type BlockStore } from '../../backends/blk/store.ts';
-import { bit, type VirtioBackend, type VirtioMmio } from './mmio.ts';
+import { bit, readConfigLe, type VirtioBackend, type VirtioMmio } from './mmio.ts';
 import { VirtqueueError, type DescChain } from './virtqueue.ts';
 
 export const VIRTIO_ID_BLOCK = 2;
@@ -110,9 +110,7 @@ export class VirtioBlk implements VirtioBackend {
   }
 
   configRead(offset: number, size: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (this.config[offset + i] ?? 0);
-    return v;
+    return readConfigLe(this.config, offset, size);
   }
 
   activate(dev: VirtioMmio): void {

@@ -84,6 +84,13 @@ export const VIRTIO_MMIO_WINDOW = 0x1000;
 
 export const bit = (n: number): bigint => 1n << BigInt(n);
 
+/** A little-endian read of `size` bytes of a device's config space (bytes past its end read 0). */
+export function readConfigLe(config: Uint8Array, offset: number, size: 1 | 2 | 4): number {
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + (config[offset + i] ?? 0);
+  return v;
+}
+
 /** A device type behind the transport. */
 export interface VirtioBackend {
   readonly deviceId: number;

@@ -15,7 +15,8 @@
 //       queue of RX_QUEUE_MAX; beyond, they are dropped (rx_dropped).
 
 import { ETH_HLEN, ETH_ALEN, type Bridge, type BridgePort } from '../../backends/net/bridge.ts';
-import { bit, type VirtioBackend, type VirtioMmio } from './mmio.ts';
+import type { NetbackStats } from '../../backends/net/netback.ts';
+import { bit, readConfigLe, type VirtioBackend, type VirtioMmio } from './mmio.ts';
 
 export const VIRTIO_ID_NET = 1;
 export const VIRTIO_NET_F = { MAC: 5, STATUS: 16 } as const;
@@ -29,15 +30,8 @@ export const VIRTIO_NET_MAX_FRAME = 65535;
 export const VIRTIO_NET_QUEUE_MAX = 256;
 export const RX_QUEUE_MAX = 256;
 
-export interface VirtioNetStats {
-  tx_packets: number;
-  tx_bytes: number;
-  tx_errors: number;
-  rx_packets: number;
-  rx_bytes: number;
-  rx_dropped: number;
-  rx_errors: number;
-}
+/** Per-port counters, as netback keeps them for a vif (xentop's NETTX/NETRX columns). */
+export type VirtioNetStats = NetbackStats;
 
 /** "00:16:3e:.." to six bytes (throws on anything else: a toolstack bug). */
 export function parseMac(mac: string): Uint8Array {
@@ -76,9 +70,7 @@ export class VirtioNet implements VirtioBackend, BridgePort {
   }
 
   configRead(offset: number, size: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (this.config[offset + i] ?? 0);
-    return v;
+    return readConfigLe(this.config, offset, size);
   }
 
   activate(dev: VirtioMmio): void {
