@@ -10,6 +10,7 @@ import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
 import type { Dom0Platform, MappedPage } from './platform.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
+import { wallNs, wireStats } from '../protocol/wire_stats.ts';
 
 export class RemotePlatformError extends Error {
   override readonly name = 'RemotePlatformError';
@@ -32,7 +33,9 @@ export class RemotePlatform implements Dom0Platform {
   /** Virtual time of the last dispatch (Dom0Event.time_ns). */
   private timeNs = 0;
 
-  constructor(private readonly hv: Peer) {}
+  constructor(private readonly hv: Peer) {
+    if (wireStats) wireStats.role = 'dom0';
+  }
 
   async mapForeign(domid: number, mfn: number): Promise<MappedPage> {
     let m = this.mirrors.get(mfn);
@@ -136,8 +139,10 @@ export class RemotePlatform implements Dom0Platform {
       // Exactly the guest's bytes: dom0's own stores elsewhere on the page stay as they are.
       if (m && p.offset + p.data.length <= PAGE_SIZE) m.mem.applyRemote(p.offset, p.data);
     }
+    const h0 = wireStats ? wallNs() : 0;
     await this.handlers.get(ev.port)?.();
     await this.flush();
+    if (wireStats) wireStats.handlerNs += wallNs() - h0;
   }
 
   private newMirror(mfn: number, page: Uint8Array): Mirror {

@@ -22,6 +22,7 @@ import {
   type RequestOps,
   type Response,
 } from './wire.ts';
+import { wallNs, wireStats } from './wire_stats.ts';
 
 /** Requests a peer may have outstanding before it is cut off. */
 export const MAX_OUTSTANDING = 256;
@@ -51,7 +52,7 @@ export class ProtocolError extends Error {
 /** One authenticated connection, either end. */
 export class Peer {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; op: string; t0: number }>();
   private inFlight = 0;
   /**
    * Our requests not yet sent because MAX_OUTSTANDING of ours are unanswered: the peer
@@ -77,7 +78,12 @@ export class Peer {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       // Encoded now, so a request that cannot be encoded fails its caller, not a later send.
+      const e0 = wireStats ? wallNs() : 0;
       const bytes = encodeFrame({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
+      if (wireStats) {
+        wireStats.encodeNs += wallNs() - e0;
+        wireStats.out(`req:${op}`, bytes.length);
+      }
       const timer = setTimeout(() => {
         // A request still waiting is dropped; one sent keeps its place in the window until
         // the peer answers it, since the peer counts it until then.
@@ -86,7 +92,7 @@ export class Peer {
         this.pending.delete(id);
         reject(new ProtocolError(`no answer to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, op, t0: wireStats ? wallNs() : 0 });
       this.waiting.push({ id, bytes });
       this.sendWaiting();
     });
@@ -114,7 +120,12 @@ export class Peer {
   }
 
   private send(frame: Frame): void {
-    this.sendBytes(encodeFrame(frame));
+    if (!wireStats) return this.sendBytes(encodeFrame(frame));
+    const e0 = wallNs();
+    const bytes = encodeFrame(frame);
+    wireStats.encodeNs += wallNs() - e0;
+    wireStats.out(frame.response ? 'rsp' : 'notice', bytes.length);
+    this.sendBytes(bytes);
   }
 
   private sendBytes(bytes: Uint8Array): void {
@@ -123,7 +134,10 @@ export class Peer {
       this.fail(1008, 'peer is not reading its output');
       return;
     }
+    if (!wireStats) return void this.ws.send(bytes, { binary: true });
+    const s0 = wallNs();
     this.ws.send(bytes, { binary: true });
+    wireStats.sendNs += wallNs() - s0;
   }
 
   private fail(code: number, reason: string): void {
@@ -149,7 +163,13 @@ export class Peer {
     let frame: Frame;
     try {
       if (!isBinary) throw new WireError('text frames are not part of the protocol');
-      frame = decodeFrame(toBytes(data));
+      const d0 = wireStats ? wallNs() : 0;
+      const bytes = toBytes(data);
+      frame = decodeFrame(bytes);
+      if (wireStats) {
+        wireStats.decodeNs += wallNs() - d0;
+        wireStats.in(frame.request ? `req:${Object.keys(frame.request).find((k) => k !== 'id' && k !== 'writes')}` : frame.response ? 'rsp' : 'other', bytes.length);
+      }
     } catch (e) {
       this.fail(1002, e instanceof Error ? e.message : String(e));
       return;
@@ -163,6 +183,10 @@ export class Peer {
       if (!p) return;
       this.pending.delete(frame.response.id);
       clearTimeout(p.timer);
+      if (wireStats) {
+        wireStats.roundTrips++;
+        wireStats.roundTripNs += wallNs() - p.t0;
+      }
       p.resolve(frame.response);
     } else if (frame.request) {
       void this.serve(frame.request);

@@ -29,6 +29,7 @@ import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { SpanSet } from '../../protocol/guest_memory.ts';
+import { wireStats } from '../../protocol/wire_stats.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
@@ -339,11 +340,19 @@ export class ControlService {
 
   /** GNTTABOP_copy from dom0's bytes into a granted page; returns the GNTST status. */
   copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): number {
+    if (wireStats) {
+      wireStats.grantCopies++;
+      wireStats.grantCopyToBytes += data.length;
+    }
     return copyToGrant(this.hv, this.control, domid, ref, offset, data);
   }
 
   /** GNTTABOP_copy out of a granted page into dom0. */
   copyFromGrant(domid: number, ref: number, offset: number, len: number): { status: number; data: Uint8Array } {
+    if (wireStats) {
+      wireStats.grantCopies++;
+      wireStats.grantCopyFromBytes += len;
+    }
     return copyFromGrant(this.hv, this.control, domid, ref, offset, len);
   }
 
@@ -358,6 +367,10 @@ export class ControlService {
       const spans = m.stored.take();
       const frame = this.hv.mem.frames[mfn];
       if (frame) for (const s of spans) out.push({ mfn, offset: s.lo, data: frame.slice(s.lo, s.hi) });
+    }
+    if (wireStats) {
+      wireStats.pageUpdatesOut += out.length;
+      for (const u of out) wireStats.pageBytesOut += u.data.length;
     }
     return out;
   }
@@ -374,6 +387,10 @@ export class ControlService {
       const frame = this.hv.mem.frames[w.mfn];
       if (!frame) continue;
       frame.set(w.data, w.offset);
+      if (wireStats) {
+        wireStats.pageWritesIn++;
+        wireStats.pageBytesIn += w.data.length;
+      }
     }
   }
 

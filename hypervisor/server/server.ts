@@ -18,6 +18,7 @@ import { hvmDomainStats } from '../hvm/index.ts';
 import { CONSOLE_LOG_BYTES, dispatchRequest, type DomainRef, type OpTable, type Request, type Response, type DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
+import { wireStats } from '../../protocol/wire_stats.ts';
 import { ControlServiceError, type ControlService } from '../control/service.ts';
 
 type Result = Omit<Response, 'id'>;
@@ -59,6 +60,7 @@ export class HypervisorServer {
 
   constructor(private readonly opts: HypervisorServerOptions) {
     this.hv = new Hypervisor(opts);
+    if (wireStats) wireStats.role = 'hypervisor';
     this.hv.onConsole = (d, bytes) => this.recordConsole(d, bytes);
     this.hv.onShutdown = (d) => this.dom0?.notify({ domainState: this.info(d) });
   }
