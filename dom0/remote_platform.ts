@@ -6,9 +6,10 @@
 // bytes between two of dom0's writes are the guest's, and are never sent back over it.
 
 import type { Peer } from '../protocol/session.ts';
+import type { HotFrame, HotOp, HotPage } from '../protocol/hot_wire.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
-import type { Dom0Platform, MappedPage } from './platform.ts';
+import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from './platform.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 import { wallNs, wireStats } from '../protocol/wire_stats.ts';
 
@@ -32,9 +33,25 @@ export class RemotePlatform implements Dom0Platform {
   private readonly grantMfn = new Map<number, number>();
   /** Virtual time of the last dispatch (Dom0Event.time_ns). */
   private timeNs = 0;
+  /**
+   * Event sends made during a dispatch, each behind dom0's stores that preceded it: they
+   * travel with the next batch or with the dispatch's answer (one message), in order.
+   */
+  private queued: HotOp[] = [];
+  /** Dispatches being served (their answers carry what is queued). */
+  private serving = 0;
+
+  /** Runs after a dispatch's handler, before its answer is sent (dom0 saves its state). */
+  afterDispatch: (() => void) | null = null;
+  /** Hears a dispatch handler's failure (the answer still carries what it stored and sent). */
+  onDispatchError: ((port: number, e: Error) => void) | null = null;
 
   constructor(private readonly hv: Peer) {
     if (wireStats) wireStats.role = 'dom0';
+    hv.hotHandler = async (req) => {
+      if (req.kind !== 'dispatch') return { kind: 'batchDone', id: req.id, rc: -38, error: 'dom0 serves no batches', results: [] };
+      return { kind: 'dispatchDone', id: req.id, ops: await this.hotDispatch(req) };
+    };
   }
 
   async mapForeign(domid: number, mfn: number): Promise<MappedPage> {
@@ -50,7 +67,12 @@ export class RemotePlatform implements Dom0Platform {
       unmap: () => {
         const m = this.mirrors.get(mfn);
         if (m && --m.refs === 0) {
-          // dom0's last stores to the page go with the unmap, ahead of it.
+          // dom0's last stores to the page go with the unmap, ahead of it; queued sends
+          // (and the stores before them) go first, in order.
+          if (this.queued.length) {
+            this.queueWrites();
+            void this.sendQueued().catch(() => {});
+          }
           const writes = this.takeWrites();
           this.mirrors.delete(mfn);
           void this.hv.request('unmapForeign', { domid, mfn }, undefined, writes).catch(() => {});
@@ -70,16 +92,58 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   async notify(port: number): Promise<void> {
-    await this.hv.request('evtchnSend', { port }, undefined, this.takeWrites());
+    this.queueWrites();
+    this.queued.push({ op: 'send', port });
+    // Inside a dispatch the send rides with its answer; outside one it goes now.
+    if (this.serving === 0) await this.sendQueued();
+  }
+
+  /** GNTTABOP_copy as one batch (one round trip), behind dom0's stores and sends so far. */
+  async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
+    if (!ops.length) return [];
+    this.queueWrites();
+    const before = this.queued.length;
+    for (const o of ops) this.queued.push(o.to ? { op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data } : { op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
+    const results = await this.sendQueued();
+    const mine = results.slice(before);
+    if (mine.length !== ops.length) throw new RemotePlatformError(`grant copy batch answered ${mine.length} of ${ops.length} entries`);
+    return mine.map((r) => ({ status: r.status, data: r.data }));
+  }
+
+  /** Sends what is queued as one batch; its results, one per queued operation. */
+  private async sendQueued(): Promise<{ status: number; data: Uint8Array }[]> {
+    const ops = this.queued;
+    this.queued = [];
+    if (!ops.length) return [];
+    const r = await this.hv.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops });
+    if (r.rc !== 0) throw new RemotePlatformError(r.error || `batch failed: ${r.rc}`);
+    return r.results;
+  }
+
+  /** dom0's stores so far, as batch operations at the queue's end. */
+  private queueWrites(): void {
+    for (const w of this.takeWrites()) this.queued.push({ op: 'write', mfn: w.mfn, offset: w.offset, data: w.data });
+  }
+
+  /**
+   * What the next protobuf request carries ahead of its operation: first any queued
+   * operations go (as a batch), so nothing is applied out of order.
+   */
+  private async writesForRequest(): Promise<PageUpdate[]> {
+    if (this.queued.length) {
+      this.queueWrites();
+      await this.sendQueued();
+    }
+    return this.takeWrites();
   }
 
   async closePort(port: number): Promise<void> {
     this.handlers.delete(port);
-    await this.hv.request('evtchnClose', { port }, undefined, this.takeWrites()).catch(() => {});
+    await this.hv.request('evtchnClose', { port }, undefined, await this.writesForRequest().catch(() => [])).catch(() => {});
   }
 
   async mapGrant(domid: number, ref: number, readonly: boolean): Promise<{ status: number; handle: number; page: MappedPage | null }> {
-    const r = await this.hv.request('grantMap', { domid, ref, readonly }, undefined, this.takeWrites());
+    const r = await this.hv.request('grantMap', { domid, ref, readonly }, undefined, await this.writesForRequest());
     const g = r.grant;
     if (r.rc !== 0 || !g) throw new RemotePlatformError(r.error || 'grant map failed');
     if (g.status !== 0 || !g.page || g.mfn === undefined) return { status: g.status, handle: 0, page: null };
@@ -100,6 +164,7 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   async unmapGrant(handle: number): Promise<number> {
+    if (this.queued.length) await this.sendQueued().catch(() => []);
     const writes = this.takeWrites(); // before the mirror goes
     const mfn = this.grantMfn.get(handle);
     if (mfn !== undefined) {
@@ -112,27 +177,46 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   async copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number> {
-    const r = await this.hv.request('grantCopy', { domid, ref, offset, data }, undefined, this.takeWrites());
-    return r.grant?.status ?? -1;
+    return (await this.copyGrants([{ to: true, domid, ref, offset, data }]))[0]!.status;
   }
 
   async copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
-    const r = await this.hv.request('grantCopy', { domid, ref, offset, len }, undefined, this.takeWrites());
-    return { status: r.grant?.status ?? -1, data: r.grant?.data ?? new Uint8Array(0) };
+    return (await this.copyGrants([{ to: false, domid, ref, offset, len }]))[0]!;
   }
 
   now(): number {
     return this.timeNs;
   }
 
-  /** Sends writes not yet carried by a request (end of a dispatch). */
+  /** Sends writes and sends not yet carried by a request (outside a dispatch's answer). */
   async flush(): Promise<void> {
-    const writes = this.takeWrites();
-    if (writes.length) await this.hv.request('pageWrite', {}, undefined, writes);
+    this.queueWrites();
+    await this.sendQueued();
+  }
+
+  /**
+   * A dispatch on the hot path (protocol/hot_wire.ts): the guest's stores are applied, the
+   * port's handler runs, and the answer carries dom0's stores and event sends, in order.
+   * `after` runs once the handler is done, before the answer is made (saving state).
+   */
+  async hotDispatch(ev: { port: number; timeNs: number; pages: HotPage[] }, after?: () => void): Promise<HotOp[]> {
+    this.serving++;
+    try {
+      await this.event(ev, false);
+      (after ?? this.afterDispatch)?.();
+    } catch (e) {
+      this.onDispatchError?.(ev.port, e as Error);
+    } finally {
+      this.serving--;
+    }
+    this.queueWrites();
+    const ops = this.queued;
+    this.queued = [];
+    return ops;
   }
 
   /** A dispatch from the hypervisor: apply the guest's stores, then run the port's handler. */
-  async event(ev: NonNullable<Request['dom0Event']>): Promise<void> {
+  async event(ev: NonNullable<Request['dom0Event']>, flush = true): Promise<void> {
     if (ev.timeNs !== undefined && ev.timeNs > this.timeNs) this.timeNs = ev.timeNs;
     for (const p of ev.pages) {
       const m = this.mirrors.get(p.mfn);
@@ -141,7 +225,7 @@ export class RemotePlatform implements Dom0Platform {
     }
     const h0 = wireStats ? wallNs() : 0;
     await this.handlers.get(ev.port)?.();
-    await this.flush();
+    if (flush) await this.flush();
     if (wireStats) wireStats.handlerNs += wallNs() - h0;
   }
 
