@@ -46,6 +46,11 @@ export class HypervisorServer {
   private stopping = false;
   private dom0Ready: (() => void) | null = null;
 
+  /** The control domain's service while a dom0 has ever connected (benches, tests). */
+  get control(): ControlService | null {
+    return this.bridge?.service ?? null;
+  }
+
   /** Resolves once dom0 has connected (and domain 0 exists to serve guests). */
   waitForDom0(timeoutMs = 30_000): Promise<void> {
     if (this.dom0 && !this.dom0.closed) return Promise.resolve();
