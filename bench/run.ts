@@ -408,6 +408,9 @@ function profileTable(dir: string, units: number, wallS: number): Record<string,
     dom0_encode_decode_us: us(dom0.encodeNs + dom0.decodeNs),
     dom0_send_us: us(dom0.sendNs),
     dom0_handler_us: us(dom0.handlerNs),
+    dom0_handler_awaiting_hv_us: us(dom0.handlerAwaitNs),
+    hv_round_trip_us: us(hv.roundTripNs),
+    dom0_round_trip_us: us(dom0.roundTripNs),
     machine_waiting_us: us(hv.dispatchWaitNs),
   };
 }

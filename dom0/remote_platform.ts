@@ -115,7 +115,9 @@ export class RemotePlatform implements Dom0Platform {
     const ops = this.queued;
     this.queued = [];
     if (!ops.length) return [];
+    const t0 = wireStats ? wallNs() : 0;
     const r = await this.hv.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops });
+    if (wireStats) wireStats.handlerAwaitNs += wallNs() - t0;
     if (r.rc !== 0) throw new RemotePlatformError(r.error || `batch failed: ${r.rc}`);
     return r.results;
   }
