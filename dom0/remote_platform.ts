@@ -11,6 +11,7 @@ import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
 import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from './platform.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
+import { GNTST } from '../protocol/xen/grant_table.ts';
 import { wallNs, wireStats } from '../protocol/wire_stats.ts';
 
 export class RemotePlatformError extends Error {
@@ -101,13 +102,26 @@ export class RemotePlatform implements Dom0Platform {
   /** GNTTABOP_copy as one batch (one round trip), behind dom0's stores and sends so far. */
   async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
     if (!ops.length) return [];
+    // An entry the layout cannot carry is one Xen would refuse anyway: answered here.
+    const local = ops.map((o) => {
+      const len = o.to ? o.data.length : o.len;
+      if (!(Number.isInteger(o.offset) && Number.isInteger(len) && o.offset >= 0 && len >= 0 && o.offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
+      if (!(Number.isInteger(o.domid) && o.domid >= 0 && o.domid <= 0xffff)) return GNTST.bad_domain;
+      if (!(Number.isInteger(o.ref) && o.ref >= 0 && o.ref <= 0xffffffff)) return GNTST.bad_gntref;
+      return null;
+    });
     this.queueWrites();
     const before = this.queued.length;
-    for (const o of ops) this.queued.push(o.to ? { op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data } : { op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
-    const results = await this.sendQueued();
-    const mine = results.slice(before);
-    if (mine.length !== ops.length) throw new RemotePlatformError(`grant copy batch answered ${mine.length} of ${ops.length} entries`);
-    return mine.map((r) => ({ status: r.status, data: r.data }));
+    for (let i = 0; i < ops.length; i++) {
+      const o = ops[i]!;
+      if (local[i] !== null) continue;
+      this.queued.push(o.to ? { op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data } : { op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
+    }
+    const sent = this.queued.length - before;
+    const results = sent > 0 ? (await this.sendQueued()).slice(before) : [];
+    if (results.length !== sent) throw new RemotePlatformError(`grant copy batch answered ${results.length} of ${sent} entries`);
+    let k = 0;
+    return local.map((st) => (st !== null ? { status: st, data: new Uint8Array(0) } : { status: results[k]!.status, data: results[k++]!.data }));
   }
 
   /** Sends what is queued as one batch; its results, one per queued operation. */

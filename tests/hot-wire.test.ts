@@ -2,10 +2,12 @@
 // what was encoded, and any bytes either decode to a frame that encodes back to the same
 // bytes or are refused with a HotWireError (never another exception, never a partial frame).
 
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeHot, encodeHot, HotWireError, HOT_MAGIC, isHotFrame, type HotFrame, type HotOp } from '../protocol/hot_wire.ts';
 import { FrameType } from '../protocol/wire.ts';
+import { HypervisorServer } from '../hypervisor/server/server.ts';
+import { connect } from '../protocol/session.ts';
 
 const span = fc.integer({ min: 0, max: 4096 }).chain((offset) => fc.tuple(fc.constant(offset), fc.uint8Array({ maxLength: Math.min(64, 4096 - offset) })));
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -68,5 +70,33 @@ describe('hot wire framing', () => {
     const lie = encodeHot({ kind: 'batch', id: 1, ops: [] });
     new DataView(lie.buffer).setUint32(6, 0xffffffff, true);
     expect(() => decodeHot(lie)).toThrow(/cannot hold/);
+  });
+});
+
+describe('hot frames from a peer', () => {
+  const closers: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  });
+
+  it('the hypervisor answers a bad batch with an errno and closes on a malformed hot frame, then serves a new dom0', async () => {
+    const server = new HypervisorServer({ token: 't', manual: true, machineMemoryBytes: 64 * 1024 * 1024 });
+    const h = await server.start();
+    closers.push(h.close);
+    const { peer } = await connect(h.url, 'dom0', 't');
+    // A store to a page dom0 has not mapped refuses the batch; a bad port and a bad grant get their own status.
+    const r = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'send', port: 4000 }, { op: 'copyFrom', domid: 7, ref: 1, offset: 0, len: 8 }, { op: 'write', mfn: 5, offset: 0, data: new Uint8Array(4) }, { op: 'send', port: 1 }] });
+    expect(r.rc).toBe(-1); // EPERM
+    expect(r.error).toMatch(/not mapped/);
+    expect(r.results.length).toBe(2); // nothing after the refused store ran
+    expect(r.results[0]!.status).toBeLessThan(0);
+    expect(r.results[1]!.status).toBeLessThan(0);
+    // A truncated hot frame: the connection is closed as for a bad protobuf frame.
+    const closed = new Promise<string>((res) => (peer.onClose = res));
+    (peer as unknown as { ws: { send(b: Uint8Array): void } }).ws.send(Uint8Array.from([HOT_MAGIC, 3, 1, 0, 0, 0, 9]));
+    expect(await closed).toMatch(/1002|truncated/);
+    const again = await connect(h.url, 'dom0', 't');
+    closers.push(() => again.peer.close());
+    expect((await again.peer.request('info', {})).rc).toBe(0);
   });
 });
