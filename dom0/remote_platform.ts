@@ -14,6 +14,14 @@ import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
 import { wallNs, wireStats } from '../protocol/wire_stats.ts';
 
+/** Page data one batch carries at most, each way (a frame may be 24 MiB: MAX_FRAME_BYTES). */
+export const BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Page data an operation moves, either way. */
+function opBytes(o: HotOp): number {
+  return o.op === 'write' || o.op === 'copyTo' ? o.data.length : o.op === 'copyFrom' ? o.len : 0;
+}
+
 export class RemotePlatformError extends Error {
   override readonly name = 'RemotePlatformError';
 }
@@ -124,16 +132,28 @@ export class RemotePlatform implements Dom0Platform {
     return local.map((st) => (st !== null ? { status: st, data: new Uint8Array(0) } : { status: results[k]!.status, data: results[k++]!.data }));
   }
 
-  /** Sends what is queued as one batch; its results, one per queued operation. */
+  /**
+   * Sends what is queued as one batch (several, in order, past BATCH_BYTES of page data
+   * either way: a pass of 32 indirect requests can move 32 MiB, more than a frame may
+   * carry); the results, one per queued operation.
+   */
   private async sendQueued(): Promise<{ status: number; data: Uint8Array }[]> {
-    const ops = this.queued;
+    const all = this.queued;
     this.queued = [];
-    if (!ops.length) return [];
-    const t0 = wireStats ? wallNs() : 0;
-    const r = await this.hv.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops });
-    if (wireStats) wireStats.handlerAwaitNs += wallNs() - t0;
-    if (r.rc !== 0) throw new RemotePlatformError(r.error || `batch failed: ${r.rc}`);
-    return r.results;
+    const out: { status: number; data: Uint8Array }[] = [];
+    for (let i = 0; i < all.length; ) {
+      let bytes = 0;
+      let j = i;
+      while (j < all.length && (j === i || bytes + opBytes(all[j]!) <= BATCH_BYTES)) bytes += opBytes(all[j++]!);
+      const ops = all.slice(i, j);
+      i = j;
+      const t0 = wireStats ? wallNs() : 0;
+      const r = await this.hv.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops });
+      if (wireStats) wireStats.handlerAwaitNs += wallNs() - t0;
+      if (r.rc !== 0) throw new RemotePlatformError(r.error || `batch failed: ${r.rc}`);
+      out.push(...r.results);
+    }
+    return out;
   }
 
   /** dom0's stores so far, as batch operations at the queue's end. */
@@ -226,6 +246,11 @@ export class RemotePlatform implements Dom0Platform {
       this.serving--;
     }
     this.queueWrites();
+    // An answer too large for one frame goes ahead as batches (in order), the answer empty.
+    if (this.queued.reduce((n, o) => n + opBytes(o), 0) > BATCH_BYTES) {
+      await this.sendQueued();
+      return [];
+    }
     const ops = this.queued;
     this.queued = [];
     return ops;

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { decodeHot, encodeHot, HotWireError, HOT_MAGIC, isHotFrame, type HotFrame, type HotOp } from '../protocol/hot_wire.ts';
 import { FrameType } from '../protocol/wire.ts';
 import { HypervisorServer } from '../hypervisor/server/server.ts';
-import { connect } from '../protocol/session.ts';
+import { connect, type Peer } from '../protocol/session.ts';
+import { BATCH_BYTES, RemotePlatform } from '../dom0/remote_platform.ts';
 
 const span = fc.integer({ min: 0, max: 4096 }).chain((offset) => fc.tuple(fc.constant(offset), fc.uint8Array({ maxLength: Math.min(64, 4096 - offset) })));
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -98,5 +99,28 @@ describe('hot frames from a peer', () => {
     const again = await connect(h.url, 'dom0', 't');
     closers.push(() => again.peer.close());
     expect((await again.peer.request('info', {})).rc).toBe(0);
+  });
+});
+
+describe('batches larger than a frame should carry', () => {
+  it('RemotePlatform splits a GNTTABOP_copy batch of 8 MiB into batches of at most BATCH_BYTES, in order', async () => {
+    const sizes: number[] = [];
+    let next = 0;
+    const peer = {
+      hotHandler: null,
+      requestHot(req: { kind: 'batch'; ops: HotOp[] }): Promise<HotFrame> {
+        const f = decodeHot(encodeHot({ ...req, id: 1 }));
+        if (f.kind !== 'batch') throw new Error('not a batch');
+        sizes.push(f.ops.reduce((n, o) => n + (o.op === 'copyTo' ? o.data.length : 0), 0));
+        // Each entry answered with its place in the whole sequence, to check the order.
+        return Promise.resolve({ kind: 'batchDone', id: 1, rc: 0, error: '', results: f.ops.map(() => ({ status: next++, data: new Uint8Array(0) })) });
+      },
+    };
+    const platform = new RemotePlatform(peer as unknown as Peer);
+    const ops = Array.from({ length: 2048 }, (_, i) => ({ to: true as const, domid: 1, ref: i, offset: 0, data: new Uint8Array(4096) }));
+    const r = await platform.copyGrants(ops);
+    expect(sizes.length).toBe(2);
+    for (const s of sizes) expect(s).toBeLessThanOrEqual(BATCH_BYTES);
+    expect(r.map((x) => x.status)).toEqual(ops.map((_, i) => i));
   });
 });

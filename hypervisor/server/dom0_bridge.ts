@@ -15,6 +15,11 @@ import { ControlServiceError } from '../control/service.ts';
 
 type Result = Omit<Response, 'id'>;
 
+/** Page data one dispatch frame carries at most (a frame may be 24 MiB: MAX_FRAME_BYTES). */
+const PAGES_PER_DISPATCH_BYTES = 8 * 1024 * 1024;
+/** A port no dom0 daemon serves: a dispatch to it only carries pages. */
+const NO_PORT = 0xffffffff;
+
 export class Dom0Bridge {
   /** Domain 0's ports, mappings and dispatches. */
   readonly service: ControlService;
@@ -68,7 +73,24 @@ export class Dom0Bridge {
     if (!p || p.closed) return;
     let r;
     try {
-      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs: Math.floor(this.hv.now()), pages: this.service.takePageUpdates() });
+      const timeNs = Math.floor(this.hv.now());
+      const pages = this.service.takePageUpdates();
+      // More page data than one frame should carry goes first, in dispatches of a port no
+      // daemon serves (dom0 applies their pages and answers at once).
+      let start = 0;
+      let bytes = 0;
+      for (let j = 0; j < pages.length; j++) {
+        const n = pages[j]!.data.length;
+        if (bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) {
+          const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j) });
+          const done = this.applyOps(ahead.ops);
+          if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
+          start = j;
+          bytes = 0;
+        }
+        bytes += n;
+      }
+      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages: pages.slice(start) });
     } catch (e) {
       this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
       return;
