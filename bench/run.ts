@@ -2,7 +2,7 @@
 // Every figure is measured in this run; `baseline_*` keys are the same-run references the
 // other figures are compared against (see docs/benchmarks.md).
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
@@ -21,7 +21,9 @@ import { addDevice, vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { parsePcap } from '../dom0/backends/net/pcap.ts';
 import { dom0Args, newRunFiles, readToken } from '../cli/runtime.ts';
 import { start, stopChild } from '../cli/up.ts';
-import { connect } from '../protocol/session.ts';
+import { connect, type Peer } from '../protocol/session.ts';
+import type { WireProfile } from '../protocol/wire_stats.ts';
+import type { CreateDomain } from '../protocol/wire.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { xenstorePersistMs } from './xenstore_persist.ts';
 import { fullvirtBench } from './fullvirt.ts';
@@ -228,11 +230,14 @@ async function wsEchoPerSecond(): Promise<number> {
 }
 
 /**
- * dom0 dispatches per wall second with dom0 in its own process: a guest doing XenStore
- * requests, each one a dispatch the hypervisor waits on. The in-process figure (the same
- * dispatches without a socket) is the baseline.
+ * Dispatches across the dom0 boundary: the hypervisor notifies a dom0 port whose handler
+ * does nothing, runs the machine until dom0 has answered, and again: each one a dispatch
+ * frame to dom0 and its answer, through the run loop, Dom0Bridge and RemotePlatform (the
+ * seam's own cost, beside a plain ws echo). Warm: 2,000 first, then 10,000 timed. Also
+ * the older figure: dispatches per wall second of a guest doing XenStore requests (its
+ * interpretation included), dom0 in-process and as a process.
  */
-async function dom0Dispatches(): Promise<{ remote: number; local: number }> {
+async function dom0Dispatches(): Promise<{ roundTrips: number; xenstoreRemote: number; xenstoreLocal: number }> {
   const img = readFileSync('guests/build/work.elf');
   const cmdline = 'work=xenstore n=1000 nocheck';
   // In-process baseline.
@@ -242,7 +247,7 @@ async function dom0Dispatches(): Promise<{ remote: number; local: number }> {
   hvl.unpause(dl);
   let t0 = performance.now();
   await hvl.runAsync();
-  const local = hvl.dispatches / ((performance.now() - t0) / 1000);
+  const xenstoreLocal = hvl.dispatches / ((performance.now() - t0) / 1000);
   // dom0 in a child process.
   const dir = mkdtempSync(join(tmpdir(), 'pvsim-bench-'));
   const { newToken } = await import('../cli/runtime.ts');
@@ -259,13 +264,26 @@ async function dom0Dispatches(): Promise<{ remote: number; local: number }> {
   try {
     await server.waitForDom0();
     const hv = server.hv;
+    const svc = server.control!;
+    // A port no daemon serves: dom0 answers at once with nothing to apply.
+    const idle = 0xfffff;
+    const rounds = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        svc.dispatcher.notify(idle);
+        await hv.runAsync();
+      }
+    };
+    await rounds(2_000);
+    t0 = performance.now();
+    await rounds(10_000);
+    const roundTrips = 10_000 / ((performance.now() - t0) / 1000);
     const d = hv.createPvDomain(img, { name: 'xs', memoryBytes: 8 * MiB, cmdline }).domain;
     hv.unpause(d);
     const before = hv.dispatches;
     t0 = performance.now();
     await hv.runAsync();
     if (d.shutdownReason !== 'poweroff') throw new Error('work=xenstore did not finish with dom0 remote');
-    return { remote: (hv.dispatches - before) / ((performance.now() - t0) / 1000), local };
+    return { roundTrips, xenstoreRemote: (hv.dispatches - before) / ((performance.now() - t0) / 1000), xenstoreLocal };
   } finally {
     dom0.kill();
     await h.close();
@@ -350,41 +368,165 @@ async function netBench(args: string, kind: 'ping' | 'udp'): Promise<{ perSecond
   }
 }
 
+/** Sums the boundary profiles (protocol/wire_stats.ts) the children wrote into `dir`. */
+function readProfiles(dir: string): { hv: WireProfile | null; dom0: WireProfile | null } {
+  const out: { hv: WireProfile | null; dom0: WireProfile | null } = { hv: null, dom0: null };
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as WireProfile;
+    if (p.role === 'hypervisor') out.hv = p;
+    else if (p.role === 'dom0') out.dom0 = p;
+  }
+  return out;
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
 /**
- * work=blk with the hypervisor and dom0 as two processes (as pvsim up), every ring
- * notification crossing the WebSocket. Wall time from create to the shutdown seen by
- * polling; virtual time is the guest's own (it stands still while the machine waits for
- * dom0's answers, so it shows the I/O path without the process boundary's cost).
+ * Per unit of work (a block request, a ping): messages and round trips across the dom0
+ * boundary, bytes, and where the wall time went. Counted on the hypervisor's side (every
+ * frame it sends or receives is dom0's); dom0's encode/decode and handler time from dom0's.
  */
-async function blkBenchRemote(bs: number, qd: number, n: number, persistent = false): Promise<{ iops: number; iopsVirtual: number }> {
+function profileTable(dir: string, units: number, wallS: number): Record<string, number> {
+  const { hv, dom0 } = readProfiles(dir);
+  if (!hv || !dom0) throw new Error('no boundary profile written');
+  const per = (x: number) => Number((x / units).toFixed(3));
+  const us = (ns: number) => Number((ns / units / 1000).toFixed(2));
+  const reqsToDom0 = Object.entries(hv.framesOut).filter(([k]) => k.startsWith('req:') || k.startsWith('hot:dispatch')).reduce((a, [, v]) => a + v, 0);
+  const reqsFromDom0 = Object.entries(hv.framesIn).filter(([k]) => k.startsWith('req:') || k.startsWith('hot:batch')).reduce((a, [, v]) => a + v, 0);
+  return {
+    messages: per(sum(hv.framesOut) + sum(hv.framesIn)),
+    round_trips: per(reqsToDom0 + reqsFromDom0),
+    dispatches: per(hv.dispatches),
+    kbytes: Number(((sum(hv.bytesOut) + sum(hv.bytesIn)) / units / 1024).toFixed(2)),
+    page_update_bytes_out: per(hv.pageBytesOut),
+    page_write_bytes_in: per(hv.pageBytesIn),
+    grant_copy_bytes: per(hv.grantCopyToBytes + hv.grantCopyFromBytes),
+    loop_turns: per(hv.loopTurns),
+    wall_us: us(wallS * 1e9),
+    hv_encode_decode_us: us(hv.encodeNs + hv.decodeNs),
+    hv_send_us: us(hv.sendNs),
+    dom0_encode_decode_us: us(dom0.encodeNs + dom0.decodeNs),
+    dom0_send_us: us(dom0.sendNs),
+    dom0_handler_us: us(dom0.handlerNs),
+    dom0_handler_awaiting_hv_us: us(dom0.handlerAwaitNs),
+    hv_round_trip_us: us(hv.roundTripNs),
+    dom0_round_trip_us: us(dom0.roundTripNs),
+    machine_waiting_us: us(hv.dispatchWaitNs),
+  };
+}
+
+/** The hypervisor and dom0 as two processes (as pvsim up), a client of dom0 driving them. */
+async function withProcesses<T>(opts: { pcap?: string; profile?: string }, fn: (c: Peer, dir: string) => Promise<T>): Promise<T> {
   const files = newRunFiles();
   const kids = [];
+  const env = opts.profile ? { PVSIM_WIRE_PROFILE: opts.profile } : {};
   try {
-    const hv = await start('hypervisor', ['hypervisor', '--token-file', files.hvToken, '--pcpus', '2', '--memory', '256'], {}, ['PVSIM_HYPERVISOR_URL']);
+    const hv = await start('hypervisor', ['hypervisor', '--token-file', files.hvToken, '--pcpus', '2', '--memory', '256'], env, ['PVSIM_HYPERVISOR_URL']);
     kids.push(hv.child);
-    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files), {}, ['PVSIM_URL']);
+    const d0 = await start('dom0', dom0Args(hv.vars.PVSIM_HYPERVISOR_URL!, files, { pcap: opts.pcap }), env, ['PVSIM_URL']);
     kids.push(d0.child);
     const { peer: c } = await connect(d0.vars.PVSIM_URL!, 'client', readToken(files.clientToken));
-    const cmdline = `work=blk mode=rand bs=${bs} qd=${qd} n=${n} region=${(64 * MiB) / 512} persistent=${persistent ? 1 : 0}`;
-    const t0 = performance.now();
-    const r = await c.request('createDomain', { name: 'blk', kernel: readFileSync('guests/build/work.elf'), memoryMib: 16, cmdline, onPoweroff: 'preserve', devices: [vbdDevice({ devid: 51712, path: join(files.dir, 'disk.img'), access: 'w', vdev: 'xvda' })] });
-    if (r.rc !== 0) throw new Error(`create: ${r.error}`);
-    for (;;) {
-      const l = await c.request('listDomains', {});
-      if (l.domains?.domains.some((d) => d.name === 'blk' && d.flags & XEN_DOMINF.shutdown)) break;
-      if (performance.now() - t0 > 300_000) throw new Error('work=blk did not finish');
-      await new Promise((res) => setTimeout(res, 20));
+    try {
+      return await fn(c, files.dir);
+    } finally {
+      c.close();
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const line = (await c.request('dmesg', {})).lines?.lines.find((x) => x.includes('work=blk mode='));
-    const m = line && /writes=(\d+) reads=(\d+) errors=0 ns=(\d+)/.exec(line);
-    if (!m) throw new Error(`work=blk failed: ${line}`);
-    c.close();
-    const ops = Number(m[1]) + Number(m[2]);
-    return { iops: ops / seconds, iopsVirtual: ops / (Number(m[3]) / 1e9) };
   } finally {
     for (const k of kids.reverse()) await stopChild(k);
     rmSync(files.dir, { recursive: true, force: true });
+  }
+}
+
+/** Creates domains through dom0 and waits (polling every 20 ms: each poll is work for both processes) until all have shut down. */
+async function runToShutdown(c: Peer, domains: CreateDomain[]): Promise<number> {
+  const t0 = performance.now();
+  for (const d of domains) {
+    const r = await c.request('createDomain', { onPoweroff: 'preserve', ...d });
+    if (r.rc !== 0) throw new Error(`create ${d.name}: ${r.error}`);
+  }
+  const names = new Set(domains.map((d) => d.name));
+  for (;;) {
+    const l = await c.request('listDomains', {});
+    const done = (l.domains?.domains ?? []).filter((d) => names.has(d.name) && d.flags & XEN_DOMINF.shutdown).length;
+    if (done === names.size) break;
+    if (performance.now() - t0 > 300_000) throw new Error(`${[...names].join(', ')} did not finish`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * work=blk with the hypervisor and dom0 as two processes (as pvsim up), every ring
+ * notification crossing the WebSocket. Wall time from create to the shutdown seen by
+ * polling; virtual time is the guest's own. `warm`: a short work=blk domain runs first (the
+ * processes' code paths compiled and their caches filled), and only the second is timed.
+ */
+async function blkBenchRemote(bs: number, qd: number, n: number, persistent = false, warm = false, profile?: string): Promise<{ iops: number; iopsVirtual: number; seconds: number }> {
+  return withProcesses({ profile }, async (c, dir) => {
+    const blk = (name: string, count: number): CreateDomain => ({
+      name,
+      kernel: readFileSync('guests/build/work.elf'),
+      memoryMib: 16,
+      cmdline: `work=blk mode=rand bs=${bs} qd=${qd} n=${count} region=${(64 * MiB) / 512} persistent=${persistent ? 1 : 0}`,
+      devices: [vbdDevice({ devid: 51712, path: join(dir, `${name}.img`), access: 'w', vdev: 'xvda' })],
+    });
+    if (warm) await runToShutdown(c, [blk('warmup', 500)]);
+    const seconds = await runToShutdown(c, [blk('blk', n)]);
+    const line = (await c.request('dmesg', {})).lines?.lines.find((x) => x.startsWith(warm ? '(d2) ' : '(d1) ') && x.includes('work=blk mode='));
+    const m = line && /writes=(\d+) reads=(\d+) errors=0 ns=(\d+)/.exec(line);
+    if (!m) throw new Error(`work=blk failed: ${line}`);
+    const ops = Number(m[1]) + Number(m[2]);
+    return { iops: ops / seconds, iopsVirtual: ops / (Number(m[3]) / 1e9), seconds };
+  });
+}
+
+/**
+ * Two work=net guests on xenbr0 with dom0 as its own process; the bridge's capture gives
+ * the count (ping) or the receiver's byte count (udp). Wall time from the first create to
+ * both shutdowns. `warm`: a pair of guests exchanges a few pings first.
+ */
+async function netBenchRemote(args: string, kind: 'ping' | 'udp', warm = false, profile?: string): Promise<{ perSecond: number; count: number; seconds: number }> {
+  const pcapDir = mkdtempSync(join(tmpdir(), 'pvsim-bench-net-'));
+  const pcap = join(pcapDir, 'net.pcap');
+  try {
+    return await withProcesses({ pcap, profile }, async (c) => {
+      const image = readFileSync('guests/build/work.elf');
+      const pair = (tag: string, extra: string): CreateDomain[] => [
+        { name: `${tag}a`, kernel: image, memoryMib: 16, cmdline: `work=net ip=10.0.0.1 peer=10.0.0.2 ${extra}`, devices: [vifDevice({ devid: 0, mac: '00:16:3e:00:00:01' })] },
+        { name: `${tag}b`, kernel: image, memoryMib: 16, cmdline: 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=0 udp=0', devices: [vifDevice({ devid: 0, mac: '00:16:3e:00:00:02' })] },
+      ];
+      if (warm) {
+        await runToShutdown(c, pair('w', 'ping=50 udp=0'));
+        for (const n of ['wa', 'wb']) await c.request('destroyDomain', { name: n });
+      }
+      const before = warm ? parsePcap(readFileSync(pcap)).packets.length : 0;
+      const seconds = await runToShutdown(c, pair('', args));
+      const dmesg = (await c.request('dmesg', {})).lines?.lines ?? [];
+      const received = [...dmesg].reverse().find((l) => /work=net .*udp_rx_bytes=/.test(l) && /ip=10\.0\.0\.2/.test(l));
+      const frames = parsePcap(readFileSync(pcap)).packets.slice(before).filter((p) => {
+        const f = p.data;
+        if (f.length < 42 || f[12] !== 0x08 || f[13] !== 0x00 || f[29] !== 1) return false;
+        const proto = f[23];
+        return kind === 'ping' ? proto === 1 && f[34] === 8 : proto === 17 && f[36] === 0 && f[37] === 9;
+      });
+      if (kind === 'ping') return { perSecond: frames.length / seconds, count: frames.length, seconds };
+      const bytes = Number(/udp_rx_bytes=(\d+)/.exec(received ?? '')?.[1] ?? 0);
+      return { perSecond: (bytes * 8) / 1e6 / seconds, count: frames.length, seconds };
+    });
+  } finally {
+    rmSync(pcapDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` with the boundary profile on; returns its result and the per-unit table. */
+async function profiled<T extends { seconds: number }>(units: number, fn: (dir: string) => Promise<T>): Promise<{ r: T; table: Record<string, number> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pvsim-bench-prof-'));
+  try {
+    const r = await fn(dir);
+    return { r, table: profileTable(dir, units, r.seconds) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -460,10 +602,11 @@ if (want('xenstore_ops_per_s')) {
   results.xenstore_read_ms_15k_nodes = Number(xsPersist.readMs.toFixed(3));
 }
 if (want('dom0_dispatch_roundtrips_per_s')) {
-  log('dom0_dispatch_roundtrips_per_s: a xenstore guest with dom0 as a process (and in-process)...');
+  log('dom0_dispatch_roundtrips_per_s: null dispatches to dom0 as a process; a xenstore guest in both homes...');
   const dd = await dom0Dispatches();
-  results.dom0_dispatch_roundtrips_per_s = Math.round(dd.remote);
-  results.dom0_dispatches_per_s_in_process = Math.round(dd.local);
+  results.dom0_dispatch_roundtrips_per_s = Math.round(dd.roundTrips);
+  results.dom0_xenstore_dispatches_per_s = Math.round(dd.xenstoreRemote);
+  results.dom0_dispatches_per_s_in_process = Math.round(dd.xenstoreLocal);
 }
 if (want('blk_iops_4k_qd1')) {
   log('blk_iops_4k_qd1 / blk_iops_4k_qd32 / blk_mbps_64k_qd32: work=blk against blkback (in-process dom0)...');
@@ -481,14 +624,31 @@ if (want('blk_iops_4k_qd1')) {
   results.blk_iops_4k_qd32_persistent_virtual = Math.round(bp.iopsVirtual);
 }
 if (want('blk_iops_4k_qd32_dom0_process')) {
-  log('blk_iops_4k_qd32_dom0_process: work=blk with dom0 as its own process...');
-  const br = await blkBenchRemote(4096, 32, 2000);
+  log('blk_iops_4k_qd32_dom0_process: work=blk with dom0 as its own process (cold, then warm)...');
+  const cold = await blkBenchRemote(4096, 32, 2000);
+  results.blk_iops_4k_qd32_dom0_process_cold = Math.round(cold.iops);
+  const br = await blkBenchRemote(4096, 32, 2000, false, true);
   results.blk_iops_4k_qd32_dom0_process = Math.round(br.iops);
   results.blk_iops_4k_qd32_dom0_process_virtual = Math.round(br.iopsVirtual);
   // Persistent grants across the boundary: data through pages mirrored once, not a grant copy request per segment.
-  const brp = await blkBenchRemote(4096, 32, 2000, true);
+  const brp = await blkBenchRemote(4096, 32, 2000, true, true);
   results.blk_iops_4k_qd32_dom0_process_persistent = Math.round(brp.iops);
   results.blk_iops_4k_qd32_dom0_process_persistent_virtual = Math.round(brp.iopsVirtual);
+}
+if (want('net_ping_rtt_per_s_dom0_process')) {
+  log('net_ping_rtt_per_s_dom0_process / net_udp_mbps_dom0_process: work=net pair, dom0 as its own process (cold, then warm)...');
+  results.net_ping_rtt_per_s_dom0_process_cold = Math.round((await netBenchRemote('ping=2000 udp=0', 'ping')).perSecond);
+  results.net_ping_rtt_per_s_dom0_process = Math.round((await netBenchRemote('ping=2000 udp=0', 'ping', true)).perSecond);
+  results.net_udp_mbps_dom0_process_cold = Number((await netBenchRemote('ping=1 udp=4000 size=1472', 'udp')).perSecond.toFixed(1));
+  results.net_udp_mbps_dom0_process = Number((await netBenchRemote('ping=1 udp=4000 size=1472', 'udp', true)).perSecond.toFixed(1));
+}
+// PVSIM_BENCH_PROFILE=1: the boundary's profile per block request and per ping (docs/benchmarks.md).
+if (process.env.PVSIM_BENCH_PROFILE && want('boundary_profile')) {
+  log('boundary_profile: per 4 KiB qd32 request and per ping, dom0 as a process (cold)...');
+  const blk = await profiled(4000, (dir) => blkBenchRemote(4096, 32, 2000, false, false, dir));
+  for (const [k, v] of Object.entries(blk.table)) results[`boundary_blk_${k}`] = v;
+  const ping = await profiled(2000, (dir) => netBenchRemote('ping=2000 udp=0', 'ping', false, dir));
+  for (const [k, v] of Object.entries(ping.table)) results[`boundary_ping_${k}`] = v;
 }
 if (want('net_ping_rtt_per_s')) {
   log('net_ping_rtt_per_s: 2000 pings between two work=net guests (in-process dom0, netback, bridge)...');

@@ -87,6 +87,10 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   };
   const { peer: hv } = await connect(opts.hypervisorUrl, 'dom0', opts.hypervisorToken, fromHypervisor);
   platform = new RemotePlatform(hv);
+  // Hot dispatches (protocol/hot_wire.ts) are served by the platform itself; what the guest
+  // will see acknowledged is saved before the answer goes.
+  platform.afterDispatch = () => daemons?.saveState();
+  platform.onDispatchError = (port, e) => log(`dom0: dispatch of port ${port} failed: ${e.message}`);
   daemons = new Dom0Daemons(platform, { log, stateFile: opts.stateFile, pcap: opts.pcap });
   if (daemons.restored) log(`dom0: restarted from saved XenStore ${opts.stateFile}`);
   started();

@@ -31,11 +31,27 @@ export interface Dom0Platform {
   /** GNTTABOP_copy out of a granted page into dom0. */
   copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }>;
   /**
+   * GNTTABOP_copy with a batch of entries, as Xen takes them (one hypercall, one status
+   * each, carried out in order): across the process boundary, one round trip for the batch.
+   */
+  copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]>;
+  /**
    * Virtual time in ns of the dispatch dom0 is serving (the hypervisor's clock in-process;
    * the time carried by the last dispatch across the socket). For timestamps that must be
    * the same whichever home dom0 has (pcap captures); never wall time.
    */
   now(): number;
+}
+
+/** One GNTTABOP_copy entry: dom0's bytes into a granted page, or `len` bytes out of one. */
+export type GrantCopyOp =
+  | { to: true; domid: number; ref: number; offset: number; data: Uint8Array }
+  | { to: false; domid: number; ref: number; offset: number; len: number };
+
+/** A GNTST status, and for a copy out of a grant its bytes (empty unless GNTST_okay). */
+export interface GrantCopyResult {
+  status: number;
+  data: Uint8Array;
 }
 
 export interface MappedPage {

@@ -6,10 +6,21 @@
 // bytes between two of dom0's writes are the guest's, and are never sent back over it.
 
 import type { Peer } from '../protocol/session.ts';
+import type { HotFrame, HotOp, HotPage } from '../protocol/hot_wire.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
-import type { Dom0Platform, MappedPage } from './platform.ts';
+import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from './platform.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
+import { GNTST } from '../protocol/xen/grant_table.ts';
+import { wallNs, wireStats } from '../protocol/wire_stats.ts';
+
+/** Page data one batch carries at most, each way (a frame may be 24 MiB: MAX_FRAME_BYTES). */
+export const BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Page data an operation moves, either way. */
+function opBytes(o: HotOp): number {
+  return o.op === 'write' || o.op === 'copyTo' ? o.data.length : o.op === 'copyFrom' ? o.len : 0;
+}
 
 export class RemotePlatformError extends Error {
   override readonly name = 'RemotePlatformError';
@@ -31,8 +42,26 @@ export class RemotePlatform implements Dom0Platform {
   private readonly grantMfn = new Map<number, number>();
   /** Virtual time of the last dispatch (Dom0Event.time_ns). */
   private timeNs = 0;
+  /**
+   * Event sends made during a dispatch, each behind dom0's stores that preceded it: they
+   * travel with the next batch or with the dispatch's answer (one message), in order.
+   */
+  private queued: HotOp[] = [];
+  /** Dispatches being served (their answers carry what is queued). */
+  private serving = 0;
 
-  constructor(private readonly hv: Peer) {}
+  /** Runs after a dispatch's handler, before its answer is sent (dom0 saves its state). */
+  afterDispatch: (() => void) | null = null;
+  /** Hears a dispatch handler's failure (the answer still carries what it stored and sent). */
+  onDispatchError: ((port: number, e: Error) => void) | null = null;
+
+  constructor(private readonly hv: Peer) {
+    if (wireStats) wireStats.role = 'dom0';
+    hv.hotHandler = async (req) => {
+      if (req.kind !== 'dispatch') return { kind: 'batchDone', id: req.id, rc: -38, error: 'dom0 serves no batches', results: [] };
+      return { kind: 'dispatchDone', id: req.id, ops: await this.hotDispatch(req) };
+    };
+  }
 
   async mapForeign(domid: number, mfn: number): Promise<MappedPage> {
     let m = this.mirrors.get(mfn);
@@ -47,7 +76,12 @@ export class RemotePlatform implements Dom0Platform {
       unmap: () => {
         const m = this.mirrors.get(mfn);
         if (m && --m.refs === 0) {
-          // dom0's last stores to the page go with the unmap, ahead of it.
+          // dom0's last stores to the page go with the unmap, ahead of it; queued sends
+          // (and the stores before them) go first, in order.
+          if (this.queued.length) {
+            this.queueWrites();
+            void this.sendQueued().catch(() => {});
+          }
           const writes = this.takeWrites();
           this.mirrors.delete(mfn);
           void this.hv.request('unmapForeign', { domid, mfn }, undefined, writes).catch(() => {});
@@ -67,16 +101,85 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   async notify(port: number): Promise<void> {
-    await this.hv.request('evtchnSend', { port }, undefined, this.takeWrites());
+    this.queueWrites();
+    this.queued.push({ op: 'send', port });
+    // Inside a dispatch the send rides with its answer; outside one it goes now.
+    if (this.serving === 0) await this.sendQueued();
+  }
+
+  /** GNTTABOP_copy as one batch (one round trip), behind dom0's stores and sends so far. */
+  async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
+    if (!ops.length) return [];
+    // An entry the layout cannot carry is one Xen would refuse anyway: answered here.
+    const local = ops.map((o) => {
+      const len = o.to ? o.data.length : o.len;
+      if (!(Number.isInteger(o.offset) && Number.isInteger(len) && o.offset >= 0 && len >= 0 && o.offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
+      if (!(Number.isInteger(o.domid) && o.domid >= 0 && o.domid <= 0xffff)) return GNTST.bad_domain;
+      if (!(Number.isInteger(o.ref) && o.ref >= 0 && o.ref <= 0xffffffff)) return GNTST.bad_gntref;
+      return null;
+    });
+    this.queueWrites();
+    const before = this.queued.length;
+    for (let i = 0; i < ops.length; i++) {
+      const o = ops[i]!;
+      if (local[i] !== null) continue;
+      this.queued.push(o.to ? { op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data } : { op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
+    }
+    const sent = this.queued.length - before;
+    const results = sent > 0 ? (await this.sendQueued()).slice(before) : [];
+    if (results.length !== sent) throw new RemotePlatformError(`grant copy batch answered ${results.length} of ${sent} entries`);
+    let k = 0;
+    return local.map((st) => (st !== null ? { status: st, data: new Uint8Array(0) } : { status: results[k]!.status, data: results[k++]!.data }));
+  }
+
+  /**
+   * Sends what is queued as one batch (several, in order, past BATCH_BYTES of page data
+   * either way: a pass of 32 indirect requests can move 32 MiB, more than a frame may
+   * carry); the results, one per queued operation.
+   */
+  private async sendQueued(): Promise<{ status: number; data: Uint8Array }[]> {
+    const all = this.queued;
+    this.queued = [];
+    const out: { status: number; data: Uint8Array }[] = [];
+    for (let i = 0; i < all.length; ) {
+      let bytes = 0;
+      let j = i;
+      while (j < all.length && (j === i || bytes + opBytes(all[j]!) <= BATCH_BYTES)) bytes += opBytes(all[j++]!);
+      const ops = all.slice(i, j);
+      i = j;
+      const t0 = wireStats ? wallNs() : 0;
+      const r = await this.hv.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops });
+      if (wireStats) wireStats.handlerAwaitNs += wallNs() - t0;
+      if (r.rc !== 0) throw new RemotePlatformError(r.error || `batch failed: ${r.rc}`);
+      out.push(...r.results);
+    }
+    return out;
+  }
+
+  /** dom0's stores so far, as batch operations at the queue's end. */
+  private queueWrites(): void {
+    for (const w of this.takeWrites()) this.queued.push({ op: 'write', mfn: w.mfn, offset: w.offset, data: w.data });
+  }
+
+  /**
+   * What the next protobuf request carries ahead of its operation: first any queued
+   * operations go (as a batch), so nothing is applied out of order.
+   */
+  private async writesForRequest(): Promise<PageUpdate[]> {
+    if (this.queued.length) {
+      this.queueWrites();
+      await this.sendQueued();
+    }
+    return this.takeWrites();
   }
 
   async closePort(port: number): Promise<void> {
     this.handlers.delete(port);
-    await this.hv.request('evtchnClose', { port }, undefined, this.takeWrites()).catch(() => {});
+    await this.hv.request('evtchnClose', { port }, undefined, await this.writesForRequest().catch(() => [])).catch(() => {});
   }
 
   async mapGrant(domid: number, ref: number, readonly: boolean): Promise<{ status: number; handle: number; page: MappedPage | null }> {
-    const r = await this.hv.request('grantMap', { domid, ref, readonly }, undefined, this.takeWrites());
+    const r = await this.hv.request('grantMap', { domid, ref, readonly }, undefined, await this.writesForRequest());
     const g = r.grant;
     if (r.rc !== 0 || !g) throw new RemotePlatformError(r.error || 'grant map failed');
     if (g.status !== 0 || !g.page || g.mfn === undefined) return { status: g.status, handle: 0, page: null };
@@ -97,6 +200,7 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   async unmapGrant(handle: number): Promise<number> {
+    if (this.queued.length) await this.sendQueued().catch(() => []);
     const writes = this.takeWrites(); // before the mirror goes
     const mfn = this.grantMfn.get(handle);
     if (mfn !== undefined) {
@@ -109,35 +213,61 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   async copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number> {
-    const r = await this.hv.request('grantCopy', { domid, ref, offset, data }, undefined, this.takeWrites());
-    return r.grant?.status ?? -1;
+    return (await this.copyGrants([{ to: true, domid, ref, offset, data }]))[0]!.status;
   }
 
   async copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
-    const r = await this.hv.request('grantCopy', { domid, ref, offset, len }, undefined, this.takeWrites());
-    return { status: r.grant?.status ?? -1, data: r.grant?.data ?? new Uint8Array(0) };
+    return (await this.copyGrants([{ to: false, domid, ref, offset, len }]))[0]!;
   }
 
   now(): number {
     return this.timeNs;
   }
 
-  /** Sends writes not yet carried by a request (end of a dispatch). */
+  /** Sends writes and sends not yet carried by a request (outside a dispatch's answer). */
   async flush(): Promise<void> {
-    const writes = this.takeWrites();
-    if (writes.length) await this.hv.request('pageWrite', {}, undefined, writes);
+    this.queueWrites();
+    await this.sendQueued();
+  }
+
+  /**
+   * A dispatch on the hot path (protocol/hot_wire.ts): the guest's stores are applied, the
+   * port's handler runs, and the answer carries dom0's stores and event sends, in order.
+   * `after` runs once the handler is done, before the answer is made (saving state).
+   */
+  async hotDispatch(ev: { port: number; timeNs: number; pages: HotPage[] }, after?: () => void): Promise<HotOp[]> {
+    this.serving++;
+    try {
+      await this.event(ev, false);
+      (after ?? this.afterDispatch)?.();
+    } catch (e) {
+      this.onDispatchError?.(ev.port, e as Error);
+    } finally {
+      this.serving--;
+    }
+    this.queueWrites();
+    // An answer too large for one frame goes ahead as batches (in order), the answer empty.
+    if (this.queued.reduce((n, o) => n + opBytes(o), 0) > BATCH_BYTES) {
+      await this.sendQueued();
+      return [];
+    }
+    const ops = this.queued;
+    this.queued = [];
+    return ops;
   }
 
   /** A dispatch from the hypervisor: apply the guest's stores, then run the port's handler. */
-  async event(ev: NonNullable<Request['dom0Event']>): Promise<void> {
+  async event(ev: NonNullable<Request['dom0Event']>, flush = true): Promise<void> {
     if (ev.timeNs !== undefined && ev.timeNs > this.timeNs) this.timeNs = ev.timeNs;
     for (const p of ev.pages) {
       const m = this.mirrors.get(p.mfn);
       // Exactly the guest's bytes: dom0's own stores elsewhere on the page stay as they are.
       if (m && p.offset + p.data.length <= PAGE_SIZE) m.mem.applyRemote(p.offset, p.data);
     }
+    const h0 = wireStats ? wallNs() : 0;
     await this.handlers.get(ev.port)?.();
-    await this.flush();
+    if (flush) await this.flush();
+    if (wireStats) wireStats.handlerNs += wallNs() - h0;
   }
 
   private newMirror(mfn: number, page: Uint8Array): Mirror {

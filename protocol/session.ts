@@ -22,6 +22,8 @@ import {
   type RequestOps,
   type Response,
 } from './wire.ts';
+import { wallNs, wireStats } from './wire_stats.ts';
+import { decodeHot, encodeHot, isHotFrame, type HotFrame } from './hot_wire.ts';
 
 /** Requests a peer may have outstanding before it is cut off. */
 export const MAX_OUTSTANDING = 256;
@@ -31,6 +33,11 @@ export const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 export type RequestHandler = (req: Request) => Promise<Omit<Response, 'id'>> | Omit<Response, 'id'>;
+/** A hot request (protocol/hot_wire.ts: a dispatch or a batch) and what answers it. */
+export type HotRequest = Extract<HotFrame, { kind: 'dispatch' | 'batch' }>;
+export type HotReply<R extends HotRequest> = R extends { kind: 'dispatch' } ? Extract<HotFrame, { kind: 'dispatchDone' }> : Extract<HotFrame, { kind: 'batchDone' }>;
+export type HotHandler = (req: HotRequest) => Promise<HotFrame> | HotFrame;
+type Answer = Response | HotFrame;
 
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
@@ -51,7 +58,7 @@ export class ProtocolError extends Error {
 /** One authenticated connection, either end. */
 export class Peer {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, { resolve: (r: Answer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; op: string; t0: number; hot: string | null }>();
   private inFlight = 0;
   /**
    * Our requests not yet sent because MAX_OUTSTANDING of ours are unanswered: the peer
@@ -63,6 +70,8 @@ export class Peer {
   private readonly waiting: { id: number; bytes: Uint8Array }[] = [];
   closed = false;
   onNotice: ((n: Notice) => void) | null = null;
+  /** Serves hot requests (dispatches, batches); without one they are answered with an error. */
+  hotHandler: HotHandler | null = null;
   onClose: ((why: string) => void) | null = null;
 
   constructor(private readonly ws: WebSocket, private readonly handler: RequestHandler | null) {
@@ -77,7 +86,12 @@ export class Peer {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       // Encoded now, so a request that cannot be encoded fails its caller, not a later send.
+      const e0 = wireStats ? wallNs() : 0;
       const bytes = encodeFrame({ request: { id, ...(writes && writes.length ? { writes } : {}), [op]: arg } as Request });
+      if (wireStats) {
+        wireStats.encodeNs += wallNs() - e0;
+        wireStats.out(`req:${op}`, bytes.length);
+      }
       const timer = setTimeout(() => {
         // A request still waiting is dropped; one sent keeps its place in the window until
         // the peer answers it, since the peer counts it until then.
@@ -86,7 +100,38 @@ export class Peer {
         this.pending.delete(id);
         reject(new ProtocolError(`no answer to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, timer, op, t0: wireStats ? wallNs() : 0, hot: null });
+      this.waiting.push({ id, bytes });
+      this.sendWaiting();
+    });
+  }
+
+  /**
+   * Sends a hot request (protocol/hot_wire.ts) and resolves with its answer. Hot requests
+   * share the id space, the window of MAX_OUTSTANDING and the time-out with the others.
+   */
+  requestHot<R extends HotRequest>(req: Omit<R, 'id'>, timeoutMs = 60_000): Promise<HotReply<R>> {
+    if (this.closed) return Promise.reject(new ProtocolError('connection is closed'));
+    const id = this.nextId++;
+    const e0 = wireStats ? wallNs() : 0;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeHot({ ...req, id } as unknown as HotFrame);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (wireStats) {
+      wireStats.encodeNs += wallNs() - e0;
+      wireStats.out(`hot:${req.kind}`, bytes.length);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const w = this.waiting.findIndex((x) => x.id === id);
+        if (w >= 0) this.waiting.splice(w, 1);
+        this.pending.delete(id);
+        reject(new ProtocolError(`no answer to ${req.kind} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, timer, op: req.kind, t0: wireStats ? wallNs() : 0, hot: req.kind === 'dispatch' ? 'dispatchDone' : 'batchDone' });
       this.waiting.push({ id, bytes });
       this.sendWaiting();
     });
@@ -114,7 +159,12 @@ export class Peer {
   }
 
   private send(frame: Frame): void {
-    this.sendBytes(encodeFrame(frame));
+    if (!wireStats) return this.sendBytes(encodeFrame(frame));
+    const e0 = wallNs();
+    const bytes = encodeFrame(frame);
+    wireStats.encodeNs += wallNs() - e0;
+    wireStats.out(frame.response ? 'rsp' : 'notice', bytes.length);
+    this.sendBytes(bytes);
   }
 
   private sendBytes(bytes: Uint8Array): void {
@@ -123,7 +173,10 @@ export class Peer {
       this.fail(1008, 'peer is not reading its output');
       return;
     }
+    if (!wireStats) return void this.ws.send(bytes, { binary: true });
+    const s0 = wallNs();
     this.ws.send(bytes, { binary: true });
+    wireStats.sendNs += wallNs() - s0;
   }
 
   private fail(code: number, reason: string): void {
@@ -149,7 +202,15 @@ export class Peer {
     let frame: Frame;
     try {
       if (!isBinary) throw new WireError('text frames are not part of the protocol');
-      frame = decodeFrame(toBytes(data));
+      const raw = toBytes(data);
+      if (isHotFrame(raw)) return this.receiveHot(raw);
+      const d0 = wireStats ? wallNs() : 0;
+      const bytes = toBytes(data);
+      frame = decodeFrame(bytes);
+      if (wireStats) {
+        wireStats.decodeNs += wallNs() - d0;
+        wireStats.in(frame.request ? `req:${Object.keys(frame.request).find((k) => k !== 'id' && k !== 'writes')}` : frame.response ? 'rsp' : 'other', bytes.length);
+      }
     } catch (e) {
       this.fail(1002, e instanceof Error ? e.message : String(e));
       return;
@@ -163,6 +224,14 @@ export class Peer {
       if (!p) return;
       this.pending.delete(frame.response.id);
       clearTimeout(p.timer);
+      if (p.hot) {
+        this.fail(1002, `a response answers the ${p.op} request ${frame.response.id}`);
+        return;
+      }
+      if (wireStats) {
+        wireStats.roundTrips++;
+        wireStats.roundTripNs += wallNs() - p.t0;
+      }
       p.resolve(frame.response);
     } else if (frame.request) {
       void this.serve(frame.request);
@@ -171,6 +240,69 @@ export class Peer {
     } else {
       this.fail(1002, 'unexpected frame after the handshake');
     }
+  }
+
+  private receiveHot(raw: Uint8Array): void {
+    let f: HotFrame;
+    try {
+      const d0 = wireStats ? wallNs() : 0;
+      f = decodeHot(raw);
+      if (wireStats) {
+        wireStats.decodeNs += wallNs() - d0;
+        wireStats.in(`hot:${f.kind}`, raw.length);
+      }
+    } catch (e) {
+      this.fail(1002, e instanceof Error ? e.message : String(e));
+      return;
+    }
+    if (f.kind === 'dispatch' || f.kind === 'batch') {
+      void this.serveHot(f);
+      return;
+    }
+    if (!this.sent.delete(f.id)) return;
+    this.sendWaiting();
+    const p = this.pending.get(f.id);
+    if (!p) return;
+    if (p.hot !== f.kind) {
+      this.fail(1002, `a ${f.kind} answers the ${p.op} request ${f.id}`);
+      return;
+    }
+    this.pending.delete(f.id);
+    clearTimeout(p.timer);
+    if (wireStats) {
+      wireStats.roundTrips++;
+      wireStats.roundTripNs += wallNs() - p.t0;
+    }
+    p.resolve(f);
+  }
+
+  private async serveHot(req: HotRequest): Promise<void> {
+    if (++this.inFlight > MAX_OUTSTANDING) {
+      this.fail(1008, `more than ${MAX_OUTSTANDING} outstanding requests`);
+      return;
+    }
+    const refuse = (error: string): HotFrame => (req.kind === 'dispatch' ? { kind: 'dispatchDone', id: req.id, ops: [] } : { kind: 'batchDone', id: req.id, rc: -38, error, results: [] });
+    let reply: HotFrame;
+    try {
+      reply = this.hotHandler ? await this.hotHandler(req) : refuse('this side serves no hot requests');
+    } catch (e) {
+      reply = req.kind === 'dispatch' ? refuse('') : { kind: 'batchDone', id: req.id, rc: -5, error: `internal error: ${(e as Error).message}`, results: [] };
+    } finally {
+      this.inFlight--;
+    }
+    reply = { ...reply, id: req.id };
+    const e0 = wireStats ? wallNs() : 0;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeHot(reply);
+    } catch (e) {
+      bytes = encodeHot(req.kind === 'dispatch' ? refuse('') : { kind: 'batchDone', id: req.id, rc: -5, error: `internal error: ${(e as Error).message}`, results: [] });
+    }
+    if (wireStats) {
+      wireStats.encodeNs += wallNs() - e0;
+      wireStats.out(`hot:${reply.kind}`, bytes.length);
+    }
+    this.sendBytes(bytes);
   }
 
   private async serve(req: Request): Promise<void> {

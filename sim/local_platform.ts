@@ -7,7 +7,7 @@
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
 import { ByteMemory } from '../protocol/guest_memory.ts';
-import type { Dom0Platform, MappedPage } from '../dom0/platform.ts';
+import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from '../dom0/platform.ts';
 
 export class LocalPlatform implements Dom0Platform {
   /** Domain 0's ports, mappings and dispatches (its `dispatcher.stats` count notifications). */
@@ -64,6 +64,10 @@ export class LocalPlatform implements Dom0Platform {
 
   async copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
     return this.service.copyFromGrant(domid, ref, offset, len);
+  }
+
+  async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
+    return ops.map((o) => (o.to ? { status: this.service.copyToGrant(o.domid, o.ref, o.offset, o.data), data: new Uint8Array(0) } : this.service.copyFromGrant(o.domid, o.ref, o.offset, o.len)));
   }
 
   /** The machine stands still while dom0 serves a dispatch: its clock is the dispatch's time. */

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ByteMemory, SpanSet, TrackedMemory } from '../protocol/guest_memory.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
+import { decodeHot, encodeHot, type HotFrame, type HotOp } from '../protocol/hot_wire.ts';
 import { Dom0Bridge } from '../hypervisor/server/dom0_bridge.ts';
 import { RemotePlatform } from '../dom0/remote_platform.ts';
 import type { Peer } from '../protocol/session.ts';
@@ -82,6 +83,13 @@ function mirroredPair() {
       frames.push(req);
       const r = bridge.handle(req);
       return Promise.resolve({ id: 1, ...(r ?? { rc: -38 }) });
+    },
+    /** dom0's batches (protocol/hot_wire.ts), through the real encoding; their stores are recorded as a request's writes. */
+    requestHot(req: { kind: 'batch'; ops: HotOp[] }): Promise<HotFrame> {
+      const f = decodeHot(encodeHot({ ...req, id: 1 }));
+      if (f.kind !== 'batch') throw new Error('not a batch');
+      frames.push({ id: 1, writes: f.ops.flatMap((o) => (o.op === 'write' ? [{ mfn: o.mfn, offset: o.offset, data: o.data }] : [])) });
+      return Promise.resolve({ kind: 'batchDone', id: 1, ...bridge.applyOps(f.ops) });
     },
   };
   const platform = new RemotePlatform(peer as unknown as Peer);

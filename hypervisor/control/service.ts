@@ -29,6 +29,7 @@ import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { SpanSet } from '../../protocol/guest_memory.ts';
+import { wireStats } from '../../protocol/wire_stats.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
@@ -55,6 +56,15 @@ export interface ControlServiceOptions {
   pages: ControlPages;
   /** Serves a notification of dom0's `port`; runs as a dom0 dispatch. */
   serve: (port: number) => void | Promise<void>;
+}
+
+/** dom0's work in the dispatch it is serving: what its cost is made of (cost_model.ts). */
+export interface Dom0Work {
+  copies: number;
+  copyBytes: number;
+  sends: number;
+  maps: number;
+  unmaps: number;
 }
 
 /** A frame dom0 has mapped, by any number of foreign and grant mappings. */
@@ -94,6 +104,12 @@ export class ControlService {
   private readonly grants = new Map<number, { mfn: number; readonly: boolean }>();
   /** Domains dom0's builder has created and not yet finished. */
   private readonly building = new Set<number>();
+  /** The work of the port dispatch being served (null outside one). */
+  private work: Dom0Work | null = null;
+  /** dom0's event sends in that dispatch: they take effect when its work is done. */
+  private deferredSends: number[] = [];
+  /** Virtual ns of work charged to dom0's vCPU so far (its CPU time, as `xl list` shows). */
+  dom0CpuNs = 0;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -101,7 +117,17 @@ export class ControlService {
   ) {
     this.pages = opts.pages;
     this.control = hv.domain(0) ?? hv.createControlDomain();
-    this.dispatcher = new Dom0PortDispatcher(hv, opts.serve);
+    this.dispatcher = new Dom0PortDispatcher(hv, async (port) => {
+      this.work = { copies: 0, copyBytes: 0, sends: 0, maps: 0, unmaps: 0 };
+      this.deferredSends = [];
+      try {
+        await opts.serve(port);
+      } catch (e) {
+        this.finishWork();
+        throw e;
+      }
+      return this.finishWork();
+    });
     this.control.onEvent = (port) => {
       // dom0 sees one event per dispatch however many sends came before (a pending bit).
       clearPending(this.control, port);
@@ -284,9 +310,40 @@ export class ControlService {
     return port;
   }
 
-  /** EVTCHNOP_send on a dom0 port; returns 0 or a negative errno. */
+  /**
+   * EVTCHNOP_send on a dom0 port; returns 0 or a negative errno. Inside a port dispatch a
+   * good send takes effect when dom0's work for the dispatch is done (finishWork), in order.
+   */
   send(port: number): number {
+    const e = this.control.evtchn;
+    if (this.work && e && e.portIsValid(port) && e.state[port] === ECS.INTERDOMAIN) {
+      this.work.sends++;
+      this.deferredSends.push(port);
+      return 0;
+    }
     return evtchnSend(this.hv, this.control, port);
+  }
+
+  /**
+   * The cost of the dispatch just served (cost_model.ts: dom0PassNs, dom0CopyOpNs, bytes,
+   * maps, sends), charged to dom0's vCPU; dom0's sends take effect at its end.
+   */
+  private finishWork(): number {
+    const w = this.work;
+    this.work = null;
+    if (!w) return 0;
+    const c = this.hv.costs;
+    const cost = Math.round(c.dom0PassNs + w.copies * c.dom0CopyOpNs + w.copyBytes * c.grantCopyNsPerByte + w.maps * c.grantMapNs + w.unmaps * c.grantUnmapNs + w.sends * c.eventSendNs);
+    this.dom0CpuNs += cost;
+    const sends = this.deferredSends;
+    this.deferredSends = [];
+    if (sends.length) {
+      this.hv.events.schedule(this.hv.now() + cost, () => {
+        // A port dom0 closed meanwhile, or that dom0 lost, is simply not notified.
+        for (const port of sends) evtchnSend(this.hv, this.control, port);
+      });
+    }
+    return cost;
   }
 
   /** EVTCHNOP_close on a dom0 port; returns 0 or a negative errno. */
@@ -301,6 +358,7 @@ export class ControlService {
    * itself (shared) or a copy of it (mirrored).
    */
   mapForeign(domid: number, mfn: number): Uint8Array {
+    if (this.work) this.work.maps++;
     if (!this.hv.domain(domid)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `no domain ${domid}`);
     if (this.hv.frames.ownerOf(mfn) !== domid) throw new ControlServiceError(-XEN_ERRNO.EPERM, `mfn 0x${mfn.toString(16)} does not belong to d${domid}`);
     return this.map(mfn);
@@ -308,6 +366,7 @@ export class ControlService {
 
   /** Ends one foreign mapping of `mfn` (one that was never made is ignored). */
   unmapForeign(mfn: number): void {
+    if (this.work) this.work.unmaps++;
     this.unmap(mfn);
   }
 
@@ -319,6 +378,7 @@ export class ControlService {
    * copy, so dom0's stores cannot reach the guest.
    */
   mapGrant(domid: number, ref: number, readonly: boolean): { status: number; handle: number; mfn: number; page: Uint8Array | null } {
+    if (this.work) this.work.maps++;
     const r = gnttabMapForDomain(this.hv, this.control, domid, ref, readonly);
     if (r.status !== GNTST.okay) return { status: r.status, handle: 0, mfn: 0, page: null };
     this.grants.set(r.handle, { mfn: r.mfn, readonly });
@@ -328,6 +388,7 @@ export class ControlService {
 
   /** GNTTABOP_unmap_grant_ref of a handle domain 0 holds; returns the GNTST status. */
   unmapGrant(handle: number): number {
+    if (this.work) this.work.unmaps++;
     const g = this.grants.get(handle);
     const status = gnttabUnmapForDomain(this.hv, this.control, handle);
     if (status === GNTST.okay && g !== undefined) {
@@ -339,11 +400,27 @@ export class ControlService {
 
   /** GNTTABOP_copy from dom0's bytes into a granted page; returns the GNTST status. */
   copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): number {
+    if (this.work) {
+      this.work.copies++;
+      this.work.copyBytes += data.length;
+    }
+    if (wireStats) {
+      wireStats.grantCopies++;
+      wireStats.grantCopyToBytes += data.length;
+    }
     return copyToGrant(this.hv, this.control, domid, ref, offset, data);
   }
 
   /** GNTTABOP_copy out of a granted page into dom0. */
   copyFromGrant(domid: number, ref: number, offset: number, len: number): { status: number; data: Uint8Array } {
+    if (this.work) {
+      this.work.copies++;
+      this.work.copyBytes += len;
+    }
+    if (wireStats) {
+      wireStats.grantCopies++;
+      wireStats.grantCopyFromBytes += len;
+    }
     return copyFromGrant(this.hv, this.control, domid, ref, offset, len);
   }
 
@@ -358,6 +435,10 @@ export class ControlService {
       const spans = m.stored.take();
       const frame = this.hv.mem.frames[mfn];
       if (frame) for (const s of spans) out.push({ mfn, offset: s.lo, data: frame.slice(s.lo, s.hi) });
+    }
+    if (wireStats) {
+      wireStats.pageUpdatesOut += out.length;
+      for (const u of out) wireStats.pageBytesOut += u.data.length;
     }
     return out;
   }
@@ -374,6 +455,10 @@ export class ControlService {
       const frame = this.hv.mem.frames[w.mfn];
       if (!frame) continue;
       frame.set(w.data, w.offset);
+      if (wireStats) {
+        wireStats.pageWritesIn++;
+        wireStats.pageBytesIn += w.data.length;
+      }
     }
   }
 
@@ -392,6 +477,8 @@ export class ControlService {
     this.grants.clear();
     if (this.pages === 'mirrored') for (const mfn of this.mapped.keys()) this.hv.unwatchFrame(mfn);
     this.mapped.clear();
+    this.work = null;
+    this.deferredSends = [];
     this.dispatcher.reset();
   }
 

@@ -51,10 +51,16 @@ export interface Dom0DispatchStats {
 export class Dom0PortDispatcher {
   readonly stats: Dom0DispatchStats = { notifications: 0, dispatches: 0, coalesced: 0, backedOff: 0 };
   private ports = new Map<number, PortState>();
+  /**
+   * Virtual time until which dom0's vCPU is busy with the work of its last dispatch: the
+   * next dispatch starts no earlier, so dom0 contention shows in guests' I/O latency.
+   */
+  busyUntil = 0;
 
+  /** `serve` resolves with the virtual ns of dom0's work for the dispatch (its cost; none: 0). */
   constructor(
     private readonly hv: Hypervisor,
-    private readonly serve: (port: number) => Promise<void> | void,
+    private readonly serve: (port: number) => Promise<number | void> | number | void,
   ) {}
 
   /** dom0's `port` was notified: serve it in a dispatch, unless one is already waiting. */
@@ -73,17 +79,30 @@ export class Dom0PortDispatcher {
     st.scheduled = true;
     if (st.backoffNs > 0) this.stats.backedOff++;
     const s = st;
-    this.hv.dispatch(() => {
+    const fire = (): Promise<void> | void => {
+      // dom0's vCPU is still busy with an earlier dispatch's work: this one waits for it.
+      if (this.hv.now() < this.busyUntil) {
+        this.hv.events.schedule(this.busyUntil, () => this.hv.dispatch(fire, 0));
+        return;
+      }
       s.scheduled = false;
       this.stats.dispatches++;
       this.adapt(port, s);
-      return this.serve(port);
-    }, this.hv.costs.dom0DispatchNs + st.backoffNs);
+      const at = this.hv.now();
+      const done = (cost: number | void) => {
+        this.busyUntil = Math.max(this.busyUntil, at + (cost ?? 0));
+      };
+      const r = this.serve(port);
+      if (r instanceof Promise) return r.then(done);
+      done(r);
+    };
+    this.hv.dispatch(fire, this.hv.costs.dom0DispatchNs + st.backoffNs);
   }
 
   /** Forgets every port (dom0 went away; a new one binds its own). */
   reset(): void {
     this.ports = new Map();
+    this.busyUntil = 0;
   }
 
   /** Sets the port's next delay from what happened while this dispatch waited. */

@@ -15,6 +15,7 @@ import type { CostModel } from '../time/cost_model.ts';
 import type { SchedCore } from '../sched/core.ts';
 import type { Traps } from '../traps.ts';
 import type { Pcpu, PcpuClocks } from './pcpu.ts';
+import { wallNs, wireStats } from '../../protocol/wire_stats.ts';
 
 export type RunResult =
   /** Nothing left to do: every vCPU is blocked with no timer pending, or gone. */
@@ -96,6 +97,7 @@ export class RunLoop {
   dispatch(fn: () => Promise<void> | void, delayNs: number): void {
     this.events.schedule(this.clocks.now() + delayNs, () => {
       this.dispatches++;
+      const w0 = wireStats ? wallNs() : 0;
       const started = this.dispatchChain.then(() => fn());
       const wait = started.then(
         () => {},
@@ -103,6 +105,10 @@ export class RunLoop {
       );
       this.dispatchChain = wait;
       this.blockedOn = wait.finally(() => {
+        if (wireStats) {
+          wireStats.dispatches++;
+          wireStats.dispatchWaitNs += wallNs() - w0;
+        }
         this.blockedOn = null;
       });
     });

@@ -3,6 +3,7 @@
 // longer tied to the seed alone, since wall time decides how far each step goes.
 
 import type { RunOptions, RunResult } from './loop.ts';
+import { wireStats } from '../../protocol/wire_stats.ts';
 
 /** What pacing drives: a machine's run step, its clock and the flag that stops it. */
 export interface Paced {
@@ -29,6 +30,7 @@ export async function runRealtime(m: Paced, opts: RealtimeOptions = {}): Promise
     const allowed = virt0 + (performance.now() - wall0) * 1e6 * speed;
     const target = Math.min(until, Math.max(allowed, m.now()) + step);
     const r = m.run({ until: target });
+    if (wireStats) wireStats.loopTurns++;
     // A dom0 dispatch is waited out and then paced like any step: continuing at once would
     // let a guest that keeps dom0 busy run virtual time ahead of wall time.
     if (r.kind === 'blocked') await r.wait;

@@ -10,8 +10,15 @@ import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
 import { dispatchRequest, type OpTable, type Request, type Response } from '../../protocol/wire.ts';
+import type { HotFrame, HotOp, HotResult } from '../../protocol/hot_wire.ts';
+import { ControlServiceError } from '../control/service.ts';
 
 type Result = Omit<Response, 'id'>;
+
+/** Page data one dispatch frame carries at most (a frame may be 24 MiB: MAX_FRAME_BYTES). */
+const PAGES_PER_DISPATCH_BYTES = 8 * 1024 * 1024;
+/** A port no dom0 daemon serves: a dispatch to it only carries pages. */
+const NO_PORT = 0xffffffff;
 
 export class Dom0Bridge {
   /** Domain 0's ports, mappings and dispatches. */
@@ -24,7 +31,7 @@ export class Dom0Bridge {
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.service = new ControlService(hv, {
       pages: 'mirrored',
-      serve: (port) => this.call('dom0Event', { port, timeNs: Math.floor(hv.now()), pages: this.service.takePageUpdates() }),
+      serve: (port) => this.dispatchHot(port),
     });
     attachDom0Hooks(
       hv,
@@ -54,6 +61,76 @@ export class Dom0Bridge {
       consolePort: info.consolePort,
       devices: info.devices.map((d) => ({ ...d })),
     }, true);
+  }
+
+  /**
+   * A dispatch on the hot path (protocol/hot_wire.ts): the guest's stores since the last one
+   * go with it as raw spans; dom0's answer carries its stores and event sends, applied here
+   * in order before the machine goes on. One round trip.
+   */
+  private async dispatchHot(port: number): Promise<void> {
+    const p = this.peer();
+    if (!p || p.closed) return;
+    let r;
+    try {
+      const timeNs = Math.floor(this.hv.now());
+      const pages = this.service.takePageUpdates();
+      // More page data than one frame should carry goes first, in dispatches of a port no
+      // daemon serves (dom0 applies their pages and answers at once).
+      let start = 0;
+      let bytes = 0;
+      for (let j = 0; j < pages.length; j++) {
+        const n = pages[j]!.data.length;
+        if (bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) {
+          const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j) });
+          const done = this.applyOps(ahead.ops);
+          if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
+          start = j;
+          bytes = 0;
+        }
+        bytes += n;
+      }
+      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages: pages.slice(start) });
+    } catch (e) {
+      this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
+      return;
+    }
+    const done = this.applyOps(r.ops);
+    if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
+  }
+
+  /**
+   * dom0's batch (GNTTABOP_copy entries, its stores, its event sends), carried out in order,
+   * one result each. A refused store (a page dom0 has not mapped writable, a span past its
+   * page) refuses the rest of the batch: the answer says which, and nothing after it ran.
+   */
+  applyOps(ops: readonly HotOp[]): { rc: number; error: string; results: HotResult[] } {
+    const svc = this.service;
+    const none = new Uint8Array(0);
+    const results: HotResult[] = [];
+    for (const o of ops) {
+      try {
+        switch (o.op) {
+          case 'write':
+            svc.applyPageUpdates([o]);
+            results.push({ status: 0, data: none });
+            break;
+          case 'copyTo':
+            results.push({ status: svc.copyToGrant(o.domid, o.ref, o.offset, o.data), data: none });
+            break;
+          case 'copyFrom':
+            results.push(svc.copyFromGrant(o.domid, o.ref, o.offset, o.len));
+            break;
+          case 'send':
+            results.push({ status: svc.send(o.port), data: none });
+            break;
+        }
+      } catch (e) {
+        if (e instanceof ControlServiceError) return { rc: e.rc, error: e.message, results };
+        throw e;
+      }
+    }
+    return { rc: 0, error: '', results };
   }
 
   /** dom0 went away (its process died or closed): what it held is let go (ControlService.release). */

@@ -18,6 +18,7 @@ import { hvmDomainStats } from '../hvm/index.ts';
 import { CONSOLE_LOG_BYTES, dispatchRequest, type DomainRef, type OpTable, type Request, type Response, type DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
+import { wireStats } from '../../protocol/wire_stats.ts';
 import { ControlServiceError, type ControlService } from '../control/service.ts';
 
 type Result = Omit<Response, 'id'>;
@@ -45,6 +46,11 @@ export class HypervisorServer {
   private stopping = false;
   private dom0Ready: (() => void) | null = null;
 
+  /** The control domain's service while a dom0 has ever connected (benches, tests). */
+  get control(): ControlService | null {
+    return this.bridge?.service ?? null;
+  }
+
   /** Resolves once dom0 has connected (and domain 0 exists to serve guests). */
   waitForDom0(timeoutMs = 30_000): Promise<void> {
     if (this.dom0 && !this.dom0.closed) return Promise.resolve();
@@ -59,6 +65,7 @@ export class HypervisorServer {
 
   constructor(private readonly opts: HypervisorServerOptions) {
     this.hv = new Hypervisor(opts);
+    if (wireStats) wireStats.role = 'hypervisor';
     this.hv.onConsole = (d, bytes) => this.recordConsole(d, bytes);
     this.hv.onShutdown = (d) => this.dom0?.notify({ domainState: this.info(d) });
   }
@@ -79,6 +86,9 @@ export class HypervisorServer {
         this.dom0 = peer;
         const again = this.bridge !== null;
         this.bridge ??= new Dom0Bridge(this.hv, () => this.dom0);
+        const bridge = this.bridge;
+        // dom0's batches: privcmd work on the hot path (the hypervisor serves no dispatches).
+        peer.hotHandler = (req) => (req.kind === 'batch' ? { kind: 'batchDone', id: req.id, ...bridge.applyOps(req.ops) } : { kind: 'dispatchDone', id: req.id, ops: [] });
         this.hv.printk(again ? 'dom0 connected again: serving its domains to it' : 'dom0 connected');
         if (again) {
           this.bridge.reattach();

@@ -26,6 +26,15 @@ export interface CostModel {
   grantCopyNsPerByte: number;
   /** From a notification to dom0 until its daemon acts on it (dom0 scheduled, upcall, handler). */
   dom0DispatchNs: number;
+  /**
+   * dom0's own work for a dispatch, charged to dom0's vCPU (design sec. 2): a fixed part
+   * (the daemon's pass over its ring) plus, per GNTTABOP_copy entry dom0 makes, the
+   * request it serves, plus the copy's bytes (grantCopyNsPerByte), the grant maps and
+   * unmaps (grantMapNs, grantUnmapNs) and the events it sends (eventSendNs). dom0's event
+   * sends take effect when that work is done, and dom0 takes its next dispatch no earlier.
+   */
+  dom0PassNs: number;
+  dom0CopyOpNs: number;
   // ---- HVM exits (hypervisor/hvm/): what each kind of exit costs on top of the exit itself ----
   /** Guest -> hypervisor -> guest for one HVM exit: the world switch every exit pays. */
   hvmExitNs: number;
@@ -102,6 +111,18 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // dom0's kernel and then its user-space daemon (xenstored, xenconsoled), each a few
   // microseconds on the hardware Barham et al. (SOSP 2003) describe. 10,000 ns.
   dom0DispatchNs: 10_000,
+  // An estimate: a backend's pass reads the ring's indexes, checks for more work and pushes
+  // its responses (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY, RING_FINAL_CHECK_FOR_REQUESTS):
+  // a few hundred instructions of dom0 kernel code around the GNTTABOP_copy hypercall the
+  // pass makes, plus that hypercall's entry (hypercallNs). 1,000 ns.
+  dom0PassNs: 1_000,
+  // An estimate: per copy entry, the backend parses and validates one request (blkif
+  // segment, netif slot) and Xen looks up both grants and takes page references for it
+  // (gnttab_copy's per-op acquire/release, __gnttab_copy in common/grant_table.c); Santos
+  // et al. (USENIX ATC 2008, "Bridging the gap between software and hardware techniques
+  // for I/O virtualization") find netback's per-packet dom0 cost dominated by this and the
+  // copy itself. About 500 instructions: 500 ns, plus the bytes at grantCopyNsPerByte.
+  dom0CopyOpNs: 500,
   // A trap-and-emulate exit saves and restores the guest's 31 registers and dispatches on
   // the cause: the path a null hypercall takes (hypercallNs above; Dall et al., ISCA 2016,
   // table 3, measure Xen on ARM's at 376 cycles). 300 ns, charged once per exit.

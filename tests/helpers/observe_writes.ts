@@ -26,7 +26,7 @@ export function observeWrites(mem: GuestMemory, onWrite: (offset: number, len: n
  * copy starts, and the copy goes on only after `release()`. A request is then in flight
  * for as long as the test wants (while it destroys the domain, say).
  */
-export function gateCopies<P extends Pick<Dom0Platform, 'copyToGrant' | 'copyFromGrant'>>(platform: P, method: 'copyToGrant' | 'copyFromGrant'): { entered: Promise<void>; release: () => void } {
+export function gateCopies<P extends Pick<Dom0Platform, 'copyToGrant' | 'copyFromGrant' | 'copyGrants'>>(platform: P, method: 'copyToGrant' | 'copyFromGrant'): { entered: Promise<void>; release: () => void } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let enter!: () => void;
@@ -36,6 +36,16 @@ export function gateCopies<P extends Pick<Dom0Platform, 'copyToGrant' | 'copyFro
     enter();
     await gate;
     return original(...a);
+  };
+  // Backends copy in GNTTABOP_copy batches: a batch with a copy of that direction waits too.
+  const batch = platform.copyGrants.bind(platform);
+  const to = method === 'copyToGrant';
+  platform.copyGrants = async (ops) => {
+    if (ops.some((o) => o.to === to)) {
+      enter();
+      await gate;
+    }
+    return batch(ops);
   };
   return { entered, release };
 }

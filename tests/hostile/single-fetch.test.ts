@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { BlkbackRing } from '../../dom0/backends/blk/blkback.ts';
 import type { BlockStore } from '../../dom0/backends/blk/store.ts';
 import { NetbackVif } from '../../dom0/backends/net/netback.ts';
-import type { Dom0Platform, MappedPage } from '../../dom0/platform.ts';
+import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from '../../dom0/platform.ts';
 import { ByteMemory } from '../../protocol/guest_memory.ts';
 import { FrontRing, RING_HEADER_BYTES, SharedRing } from '../../protocol/ring.ts';
 import {
@@ -162,6 +162,12 @@ class FakePlatform implements Dom0Platform {
   }
   async unmapGrant(): Promise<number> {
     return GNTST.okay;
+  }
+  /** A batch as its entries one by one, in order (as Xen carries out GNTTABOP_copy). */
+  async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
+    const out: GrantCopyResult[] = [];
+    for (const o of ops) out.push(o.to ? { status: await this.copyToGrant(o.domid, o.ref, o.offset, o.data), data: new Uint8Array(0) } : await this.copyFromGrant(o.domid, o.ref, o.offset, o.len));
+    return out;
   }
   async copyToGrant(_domid: number, ref: number, offset: number, data: Uint8Array): Promise<number> {
     await Promise.resolve();

@@ -16,16 +16,21 @@ import {
   readBlkifSegment,
   writeBlkifResponse,
   type BlkifRequest,
+  type BlkifRequestDiscard,
   type BlkifRequestIndirect,
 } from '../../../protocol/xen/blkif.ts';
 import { writeStruct } from '../../../protocol/guest_memory.ts';
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
-import type { Dom0Platform, MappedPage } from '../../platform.ts';
+import type { Dom0Platform, GrantCopyOp, MappedPage } from '../../platform.ts';
 import { checkDiscard, checkIndirect, checkRequest, MAX_INDIRECT_SEGMENTS } from './validate.ts';
 import { parseRequest, type BlkbackRequest } from './request.ts';
 import { BlockStoreError, describeHostError, type BlockStore } from './store.ts';
 
 export { MAX_INDIRECT_SEGMENTS };
+
+/** A validated request of a batch (its index `i`), as blkback will carry it out. */
+type Step = { kind: 'discard'; req: BlkifRequestDiscard } | { kind: 'flush' } | { kind: 'read' | 'write'; req: BlkifRequest };
+type Plan = Step & { i: number };
 
 /** Grants kept mapped for a frontend using feature-persistent (Linux blkback's default
  * max_persistent_grants); segments beyond it are served by grant copy. */
@@ -81,7 +86,13 @@ export class BlkbackRing {
     return this.passes.run();
   }
 
-  /** One pass: loops until the final check finds no more requests. */
+  /**
+   * One pass: takes every request published, carries them out as one batch (their grant
+   * copies in one GNTTABOP_copy batch each way, as Linux's netback batches its copies), answers
+   * them in ring order, and loops until the final check finds no more requests. Across the
+   * process boundary a pass costs a round trip for the writes' data and one for the reads'
+   * data, however many requests it serves.
+   */
   private async servicePass(): Promise<void> {
     for (;;) {
       if (this.halted || this.stopped) return;
@@ -90,18 +101,23 @@ export class BlkbackRing {
         this.lastError = `frontend published req_prod ${this.back.sring.reqProd} past the ring; halting it`;
         return;
       }
+      const batch: BlkbackRequest[] = [];
       while (!this.stopped && this.back.unconsumedRequests() > 0) {
         // The one read of this slot: from here on only the private copy is looked at.
-        const req = parseRequest(this.back.copyRequest());
-        // A host I/O error (ENOSPC, EIO, ...) fails this request only; so does anything
-        // else thrown while carrying it out: the ring is answered and served on.
-        const status = await this.carryOut(req).catch((e: unknown) => this.hostError(req, e));
+        batch.push(parseRequest(this.back.copyRequest()));
         this.back.consumed();
-        const rspOff = this.back.nextResponse();
-        writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.SIZE, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
-        this.back.produced();
-        this.stats.requests++;
-        if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
+      }
+      if (batch.length) {
+        const statuses = await this.carryOutAll(batch);
+        for (let i = 0; i < batch.length; i++) {
+          const req = batch[i]!;
+          const status = statuses[i]!;
+          const rspOff = this.back.nextResponse();
+          writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.SIZE, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
+          this.back.produced();
+          this.stats.requests++;
+          if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
+        }
       }
       const notify = this.back.pushResponsesAndCheckNotify();
       if (notify) await this.platform.notify(this.port);
@@ -110,76 +126,174 @@ export class BlkbackRing {
     }
   }
 
-  /** Validates the request (the private copy) and carries it out; the status to answer. */
-  private async carryOut(r: BlkbackRequest): Promise<number> {
+  /**
+   * Validates and carries out a batch of requests (private copies) in ring order; the status
+   * to answer each. A host I/O error (ENOSPC, EIO, ...), or anything else thrown while
+   * carrying out a request, fails that request only.
+   */
+  private async carryOutAll(batch: readonly BlkbackRequest[]): Promise<number[]> {
+    const status: number[] = batch.map(() => BLKIF_RSP.OKAY);
+    const plans: Plan[] = [];
+    // 1. Validation (and an indirect request's segment pages, each grant-copied once).
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      try {
+        const p = await this.plan(r);
+        if (typeof p === 'number') status[i] = p;
+        else plans.push({ ...p, i });
+      } catch (e) {
+        status[i] = this.hostError(r, e);
+      }
+    }
+    // 2. The writes' data: every segment of every write, one copy batch.
+    const fromOps: GrantCopyOp[] = [];
+    const writeParts = new Map<number, { seg: number; page: MappedPage | null; gref: number; offset: number; len: number; copy: number }[]>();
+    for (const p of plans) {
+      if (p.kind !== 'write') continue;
+      const parts = [];
+      for (const s of p.req.seg) {
+        const offset = s.first_sect * BLKIF_SECTOR_BYTES;
+        const len = (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES;
+        const page = await this.persistentPage(s.gref).catch((e: unknown) => e as Error);
+        if (page instanceof Error) {
+          status[p.i] = this.hostError(batch[p.i]!, page);
+          break;
+        }
+        if (typeof page === 'number') {
+          status[p.i] = this.fail(`grant ${s.gref}: status ${page}`);
+          break;
+        }
+        parts.push({ seg: parts.length, page, gref: s.gref, offset, len, copy: page ? -1 : fromOps.length });
+        if (!page) fromOps.push({ to: false, domid: this.domid, ref: s.gref, offset, len });
+      }
+      writeParts.set(p.i, parts);
+    }
+    let fromResults: { status: number; data: Uint8Array }[] = [];
+    try {
+      fromResults = await this.platform.copyGrants(fromOps);
+    } catch (e) {
+      for (const p of plans) if (p.kind === 'write' && status[p.i] === BLKIF_RSP.OKAY) status[p.i] = this.hostError(batch[p.i]!, e);
+    }
+    // 3. The disk, in ring order; the reads' data gathered for one copy batch.
+    const toOps: GrantCopyOp[] = [];
+    const readCopies = new Map<number, number[]>();
+    for (const p of plans) {
+      if (status[p.i] !== BLKIF_RSP.OKAY) continue;
+      try {
+        if (p.kind === 'discard') {
+          this.disk.discard(Number(p.req.sector_number), Number(p.req.nr_sectors));
+          this.stats.discards++;
+        } else if (p.kind === 'flush') {
+          this.disk.flush(); // fsync before OK: acknowledged data is on the disk
+          this.stats.flushes++;
+        } else if (p.kind === 'write') {
+          // Gather every segment first: a write whose grants are not all good writes nothing.
+          const parts: Uint8Array[] = [];
+          let bad = false;
+          for (const w of writeParts.get(p.i) ?? []) {
+            if (w.page) {
+              parts.push(w.page.mem.read(w.offset, w.len));
+              continue;
+            }
+            const r = fromResults[w.copy]!;
+            if (r.status !== GNTST.okay) {
+              status[p.i] = this.fail(`grant ${w.gref}: status ${r.status}`);
+              bad = true;
+              break;
+            }
+            parts.push(r.data);
+          }
+          if (bad) continue;
+          let sector = Number(p.req.sector_number);
+          for (const part of parts) {
+            this.disk.write(sector, part);
+            sector += part.length / BLKIF_SECTOR_BYTES;
+          }
+          this.stats.writes++;
+        } else {
+          let sector = Number(p.req.sector_number);
+          const copies: number[] = [];
+          for (const s of p.req.seg) {
+            const bytes = (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES;
+            const data = this.disk.read(sector, bytes);
+            sector += bytes / BLKIF_SECTOR_BYTES;
+            const page = await this.persistentPage(s.gref);
+            if (typeof page === 'number') {
+              status[p.i] = this.fail(`grant ${s.gref}: status ${page}`);
+              break;
+            }
+            if (page) page.mem.write(s.first_sect * BLKIF_SECTOR_BYTES, data);
+            else {
+              copies.push(toOps.length);
+              toOps.push({ to: true, domid: this.domid, ref: s.gref, offset: s.first_sect * BLKIF_SECTOR_BYTES, data });
+            }
+          }
+          readCopies.set(p.i, copies);
+        }
+      } catch (e) {
+        status[p.i] = this.hostError(batch[p.i]!, e);
+      }
+    }
+    // 4. The reads' data into the guest's pages, one copy batch.
+    let toResults: { status: number }[] = [];
+    try {
+      toResults = await this.platform.copyGrants(toOps);
+    } catch (e) {
+      for (const i of readCopies.keys()) if (status[i] === BLKIF_RSP.OKAY) status[i] = this.hostError(batch[i]!, e);
+    }
+    for (const [i, copies] of readCopies) {
+      if (status[i] !== BLKIF_RSP.OKAY) continue;
+      const failed = copies.find((c) => toResults[c]?.status !== GNTST.okay);
+      if (failed !== undefined) status[i] = this.fail(`grant ${(toOps[failed] as { ref: number }).ref}: status ${toResults[failed]?.status}`);
+      else this.stats.reads++;
+    }
+    return status;
+  }
+
+  /** What a request asks for once validated (an indirect one expanded), or the status to answer. */
+  private async plan(r: BlkbackRequest): Promise<Step | number> {
     if (r.kind === 'discard') {
       const bad = checkDiscard(r.req, this.disk);
       if (bad) return this.fail(bad.why, bad.status);
-      this.disk.discard(Number(r.req.sector_number), Number(r.req.nr_sectors));
-      this.stats.discards++;
-      return BLKIF_RSP.OKAY;
+      return { kind: 'discard', req: r.req };
     }
+    let req: BlkifRequest;
+    let maxSegments: number | undefined;
     if (r.kind === 'indirect') {
       const bad = checkIndirect(r.req);
       if (bad) return this.fail(bad.why, bad.status);
       const expanded = await this.expandIndirect(r.req);
       if (typeof expanded === 'number') return expanded;
-      return this.transfer(expanded, MAX_INDIRECT_SEGMENTS);
-    }
-    return this.transfer(r.req, undefined);
+      req = expanded;
+      maxSegments = MAX_INDIRECT_SEGMENTS;
+    } else req = r.req;
+    const bad = checkRequest(req, this.disk, maxSegments);
+    if (bad) return this.fail(bad.why, bad.status);
+    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE) return { kind: 'flush' };
+    return { kind: req.operation === BLKIF_OP.READ ? 'read' : 'write', req };
   }
 
   /**
    * An indirect request's segments, read from the pages its indirect_grefs name. Each page
-   * is grant-copied once into dom0; the segments are taken from that copy only.
+   * is grant-copied once into dom0 (one batch); the segments are taken from that copy only.
    */
   private async expandIndirect(ind: BlkifRequestIndirect): Promise<BlkifRequest | number> {
     const seg = [];
+    const ops: GrantCopyOp[] = [];
+    const counts: number[] = [];
     for (let p = 0; p * BLKIF_SEGMENTS_PER_INDIRECT_FRAME < ind.nr_segments; p++) {
       const count = Math.min(BLKIF_SEGMENTS_PER_INDIRECT_FRAME, ind.nr_segments - p * BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
-      const r = await this.platform.copyFromGrant(this.domid, ind.indirect_grefs[p]!, 0, count * BLKIF_REQUEST_SEGMENT.SIZE);
+      counts.push(count);
+      ops.push({ to: false, domid: this.domid, ref: ind.indirect_grefs[p]!, offset: 0, len: count * BLKIF_REQUEST_SEGMENT.SIZE });
+    }
+    const results = await this.platform.copyGrants(ops);
+    for (let p = 0; p < counts.length; p++) {
+      const r = results[p]!;
       if (r.status !== GNTST.okay) return this.fail(`indirect page grant ${ind.indirect_grefs[p]}: status ${r.status}`);
       const dv = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-      for (let i = 0; i < count; i++) seg.push(readBlkifSegment(dv, i * BLKIF_REQUEST_SEGMENT.SIZE));
+      for (let i = 0; i < counts[p]!; i++) seg.push(readBlkifSegment(dv, i * BLKIF_REQUEST_SEGMENT.SIZE));
     }
     return { operation: ind.indirect_op, nr_segments: ind.nr_segments, handle: ind.handle, id: ind.id, sector_number: ind.sector_number, seg };
-  }
-
-  /** A READ, WRITE or FLUSH (direct, or indirect once expanded): validated, then carried out. */
-  private async transfer(req: BlkifRequest, maxSegments: number | undefined): Promise<number> {
-    const bad = checkRequest(req, this.disk, maxSegments);
-    if (bad) return this.fail(bad.why, bad.status);
-    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE) {
-      this.disk.flush(); // fsync before OK: acknowledged data is on the disk
-      this.stats.flushes++;
-      return BLKIF_RSP.OKAY;
-    }
-    const start = Number(req.sector_number);
-    if (req.operation === BLKIF_OP.READ) {
-      let sector = start;
-      for (const s of req.seg) {
-        const bytes = (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES;
-        const st = await this.toSegment(s.gref, s.first_sect * BLKIF_SECTOR_BYTES, this.disk.read(sector, bytes));
-        if (st !== GNTST.okay) return this.fail(`grant ${s.gref}: status ${st}`);
-        sector += bytes / BLKIF_SECTOR_BYTES;
-      }
-    } else {
-      // Gather every segment first: a write whose grants are not all good writes nothing.
-      const parts: Uint8Array[] = [];
-      for (const s of req.seg) {
-        const r = await this.fromSegment(s.gref, s.first_sect * BLKIF_SECTOR_BYTES, (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES);
-        if (r.status !== GNTST.okay) return this.fail(`grant ${s.gref}: status ${r.status}`);
-        parts.push(r.data);
-      }
-      let sector = start;
-      for (const p of parts) {
-        this.disk.write(sector, p);
-        sector += p.length / BLKIF_SECTOR_BYTES;
-      }
-    }
-    if (req.operation === BLKIF_OP.READ) this.stats.reads++;
-    else this.stats.writes++;
-    return BLKIF_RSP.OKAY;
   }
 
   /** Grants mapped persistently now. */
@@ -198,21 +312,6 @@ export class BlkbackRing {
     if (!m.page) return m.status;
     this.persistentMaps.set(gref, { handle: m.handle, page: m.page });
     return m.page;
-  }
-
-  private async toSegment(gref: number, offset: number, data: Uint8Array): Promise<number> {
-    const page = await this.persistentPage(gref);
-    if (typeof page === 'number') return page;
-    if (!page) return this.platform.copyToGrant(this.domid, gref, offset, data);
-    page.mem.write(offset, data);
-    return GNTST.okay;
-  }
-
-  private async fromSegment(gref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
-    const page = await this.persistentPage(gref);
-    if (typeof page === 'number') return { status: page, data: new Uint8Array(0) };
-    if (!page) return this.platform.copyFromGrant(this.domid, gref, offset, len);
-    return { status: GNTST.okay, data: page.mem.read(offset, len) };
   }
 
   /**

@@ -1,0 +1,271 @@
+// The dom0 boundary's hot path in a fixed binary layout, beside protobuf (protocol/wire.ts):
+// a dispatch and its answer, and dom0's batches of privcmd work (page writes, GNTTABOP_copy
+// entries, event sends). These frames run thousands of times a second with page data in
+// them; protobufjs's verify + fromObject + encode cost 13-25 µs for a 4 KiB frame and copy
+// every byte field, where this layout is one pass over a DataView and page data is
+// carried as raw bytes. Everything else (control, setup, maps) stays protobuf.
+//
+// A hot frame starts with HOT_MAGIC, which is never the first byte of a protobuf Frame
+// (it would be field 31, varint: Frame has fields 1..6), so one WebSocket carries both.
+// All integers are little-endian. Layout, after the magic byte and the kind byte:
+//
+//   DISPATCH        u32 id, u32 port, f64 time_ns, u32 n, n x PAGE
+//   DISPATCH_DONE   u32 id, u32 n, n x OP        (dom0's stores and sends, end of dispatch)
+//   BATCH           u32 id, u32 n, n x OP        (dom0's work that needs answers)
+//   BATCH_DONE      u32 id, i32 rc, u16 errlen, err (utf-8), u32 n, n x RESULT
+//   PAGE            u32 mfn, u16 offset, u16 len, len bytes
+//   OP              u8 type, then WRITE: PAGE | COPY_TO: u16 domid, u32 ref, u16 offset,
+//                   u16 len, len bytes | COPY_FROM: u16 domid, u32 ref, u16 offset, u16 len
+//                   | SEND: u32 port
+//   RESULT          i32 status, u16 len, len bytes (the data of a COPY_FROM; else 0)
+//
+// A page span never passes its page (offset + len <= 4096); a decoder refuses a frame that
+// does not follow this layout exactly (short, long, an unknown kind or op) with a
+// HotWireError, and its caller closes the connection, as for a bad protobuf frame.
+
+export const HOT_MAGIC = 0xf8;
+const PAGE = 4096;
+
+export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4 } as const;
+export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4 } as const;
+
+export interface HotPage { mfn: number; offset: number; data: Uint8Array }
+export type HotOp =
+  | { op: 'write'; mfn: number; offset: number; data: Uint8Array }
+  | { op: 'copyTo'; domid: number; ref: number; offset: number; data: Uint8Array }
+  | { op: 'copyFrom'; domid: number; ref: number; offset: number; len: number }
+  | { op: 'send'; port: number };
+export interface HotResult { status: number; data: Uint8Array }
+
+export type HotFrame =
+  | { kind: 'dispatch'; id: number; port: number; timeNs: number; pages: HotPage[] }
+  | { kind: 'dispatchDone'; id: number; ops: HotOp[] }
+  | { kind: 'batch'; id: number; ops: HotOp[] }
+  | { kind: 'batchDone'; id: number; rc: number; error: string; results: HotResult[] };
+
+export class HotWireError extends Error {
+  override readonly name = 'HotWireError';
+}
+
+export function isHotFrame(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === HOT_MAGIC;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function checkSpan(offset: number, len: number): void {
+  if (!(Number.isInteger(offset) && Number.isInteger(len) && offset >= 0 && len >= 0 && offset + len <= PAGE)) {
+    throw new HotWireError(`span [${offset}, ${offset + len}) is not inside a page`);
+  }
+}
+
+function u32ok(v: number, what: string): void {
+  if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new HotWireError(`${what} ${v} is not a u32`);
+}
+
+function u16ok(v: number, what: string): void {
+  if (!(Number.isInteger(v) && v >= 0 && v <= 0xffff)) throw new HotWireError(`${what} ${v} is not a u16`);
+}
+
+function opSize(o: HotOp): number {
+  switch (o.op) {
+    case 'write':
+      return 1 + 8 + o.data.length;
+    case 'copyTo':
+      return 1 + 10 + o.data.length;
+    case 'copyFrom':
+      return 1 + 10;
+    case 'send':
+      return 1 + 4;
+  }
+}
+
+/** Encodes a hot frame; throws HotWireError on a value the layout cannot carry. */
+export function encodeHot(f: HotFrame): Uint8Array {
+  u32ok(f.id, 'id');
+  let size = 2 + 4;
+  let errBytes: Uint8Array | null = null;
+  switch (f.kind) {
+    case 'dispatch':
+      size += 4 + 8 + 4;
+      for (const p of f.pages) size += 8 + p.data.length;
+      break;
+    case 'dispatchDone':
+    case 'batch':
+      size += 4;
+      for (const o of f.ops) size += opSize(o);
+      break;
+    case 'batchDone':
+      errBytes = enc.encode(f.error.slice(0, 1000)); // at most 4,000 bytes: never cut inside a character
+      size += 4 + 2 + errBytes.length + 4;
+      for (const r of f.results) size += 6 + r.data.length;
+      break;
+  }
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let p = 0;
+  out[p++] = HOT_MAGIC;
+  const page = (mfn: number, offset: number, data: Uint8Array) => {
+    u32ok(mfn, 'mfn');
+    checkSpan(offset, data.length);
+    dv.setUint32(p, mfn, true);
+    dv.setUint16(p + 4, offset, true);
+    dv.setUint16(p + 6, data.length, true);
+    out.set(data, p + 8);
+    p += 8 + data.length;
+  };
+  const grant = (domid: number, ref: number, offset: number, len: number) => {
+    u16ok(domid, 'domid');
+    u32ok(ref, 'ref');
+    checkSpan(offset, len);
+    dv.setUint16(p, domid, true);
+    dv.setUint32(p + 2, ref, true);
+    dv.setUint16(p + 6, offset, true);
+    dv.setUint16(p + 8, len, true);
+    p += 10;
+  };
+  const ops = (list: HotOp[]) => {
+    dv.setUint32(p, list.length, true);
+    p += 4;
+    for (const o of list) {
+      out[p++] = HOT_OP[o.op === 'write' ? 'WRITE' : o.op === 'copyTo' ? 'COPY_TO' : o.op === 'copyFrom' ? 'COPY_FROM' : 'SEND'];
+      if (o.op === 'write') page(o.mfn, o.offset, o.data);
+      else if (o.op === 'copyTo') {
+        grant(o.domid, o.ref, o.offset, o.data.length);
+        out.set(o.data, p);
+        p += o.data.length;
+      } else if (o.op === 'copyFrom') grant(o.domid, o.ref, o.offset, o.len);
+      else {
+        u32ok(o.port, 'port');
+        dv.setUint32(p, o.port, true);
+        p += 4;
+      }
+    }
+  };
+  switch (f.kind) {
+    case 'dispatch':
+      out[p++] = HOT_KIND.DISPATCH;
+      dv.setUint32(p, f.id, true);
+      u32ok(f.port, 'port');
+      dv.setUint32(p + 4, f.port, true);
+      dv.setFloat64(p + 8, f.timeNs, true);
+      dv.setUint32(p + 16, f.pages.length, true);
+      p += 20;
+      for (const pg of f.pages) page(pg.mfn, pg.offset, pg.data);
+      break;
+    case 'dispatchDone':
+    case 'batch':
+      out[p++] = f.kind === 'batch' ? HOT_KIND.BATCH : HOT_KIND.DISPATCH_DONE;
+      dv.setUint32(p, f.id, true);
+      p += 4;
+      ops(f.ops);
+      break;
+    case 'batchDone':
+      out[p++] = HOT_KIND.BATCH_DONE;
+      dv.setUint32(p, f.id, true);
+      dv.setInt32(p + 4, f.rc, true);
+      dv.setUint16(p + 8, errBytes!.length, true);
+      out.set(errBytes!, p + 10);
+      p += 10 + errBytes!.length;
+      dv.setUint32(p, f.results.length, true);
+      p += 4;
+      for (const r of f.results) {
+        u16ok(r.data.length, 'result length');
+        dv.setInt32(p, r.status, true);
+        dv.setUint16(p + 4, r.data.length, true);
+        out.set(r.data, p + 6);
+        p += 6 + r.data.length;
+      }
+      break;
+  }
+  return out;
+}
+
+/** Decodes a hot frame; anything but the exact layout is a HotWireError. Data are copies. */
+export function decodeHot(bytes: Uint8Array): HotFrame {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 0;
+  const need = (n: number) => {
+    if (p + n > bytes.length) throw new HotWireError('hot frame is truncated');
+  };
+  const u8 = () => (need(1), bytes[p++]!);
+  const u16 = () => (need(2), (p += 2), dv.getUint16(p - 2, true));
+  const u32 = () => (need(4), (p += 4), dv.getUint32(p - 4, true));
+  const take = (n: number) => (need(n), (p += n), bytes.slice(p - n, p));
+  // A count can promise no more entries than the bytes left could hold (each is >= 4 bytes).
+  const count = (min: number) => {
+    const n = u32();
+    if (n * min > bytes.length - p) throw new HotWireError(`hot frame promises ${n} entries it cannot hold`);
+    return n;
+  };
+  const span = () => {
+    const offset = u16();
+    const len = u16();
+    checkSpan(offset, len);
+    return { offset, len };
+  };
+  if (u8() !== HOT_MAGIC) throw new HotWireError('not a hot frame');
+  const kind = u8();
+  const id = u32();
+  let f: HotFrame;
+  if (kind === HOT_KIND.DISPATCH) {
+    const port = u32();
+    need(8);
+    const timeNs = dv.getFloat64(p, true);
+    p += 8;
+    if (!Number.isFinite(timeNs) || timeNs < 0) throw new HotWireError('dispatch time is not a time');
+    const n = count(8);
+    const pages: HotPage[] = [];
+    for (let i = 0; i < n; i++) {
+      const mfn = u32();
+      const s = span();
+      pages.push({ mfn, offset: s.offset, data: take(s.len) });
+    }
+    f = { kind: 'dispatch', id, port, timeNs, pages };
+  } else if (kind === HOT_KIND.DISPATCH_DONE || kind === HOT_KIND.BATCH) {
+    const n = count(5);
+    const ops: HotOp[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = u8();
+      if (t === HOT_OP.WRITE) {
+        const mfn = u32();
+        const s = span();
+        ops.push({ op: 'write', mfn, offset: s.offset, data: take(s.len) });
+      } else if (t === HOT_OP.COPY_TO || t === HOT_OP.COPY_FROM) {
+        const domid = u16();
+        const ref = u32();
+        const s = span();
+        if (t === HOT_OP.COPY_TO) ops.push({ op: 'copyTo', domid, ref, offset: s.offset, data: take(s.len) });
+        else ops.push({ op: 'copyFrom', domid, ref, offset: s.offset, len: s.len });
+      } else if (t === HOT_OP.SEND) {
+        ops.push({ op: 'send', port: u32() });
+      } else throw new HotWireError(`unknown hot operation ${t}`);
+    }
+    f = kind === HOT_KIND.BATCH ? { kind: 'batch', id, ops } : { kind: 'dispatchDone', id, ops };
+  } else if (kind === HOT_KIND.BATCH_DONE) {
+    need(4);
+    const rc = dv.getInt32(p, true);
+    p += 4;
+    let error: string;
+    try {
+      error = dec.decode(take(u16()));
+    } catch (e) {
+      if (e instanceof HotWireError) throw e;
+      throw new HotWireError('a batch error is not UTF-8');
+    }
+    const n = count(6);
+    const results: HotResult[] = [];
+    for (let i = 0; i < n; i++) {
+      need(4);
+      const status = dv.getInt32(p, true);
+      p += 4;
+      const len = u16();
+      if (len > PAGE) throw new HotWireError('a result is longer than a page');
+      results.push({ status, data: take(len) });
+    }
+    f = { kind: 'batchDone', id, rc, error, results };
+  } else throw new HotWireError(`unknown hot frame kind ${kind}`);
+  if (p !== bytes.length) throw new HotWireError(`hot frame has ${bytes.length - p} bytes past its end`);
+  return f;
+}

@@ -1,0 +1,69 @@
+// dom0's placement does not change a run: every scenario in examples/ gives the same trace
+// hash with dom0 as its own process (`pvsim run`) and inside the hypervisor's process
+// (`pvsim run --in-process`). The hot path (one batch each way per dispatch, hot_wire.ts)
+// and dom0's cost model (its work charged to its vCPU, its sends at the end of that work)
+// must give both homes the same virtual instants. net-pair covers block and network.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { processTag } from './helpers/procs.ts';
+
+const PVSIM = join(process.cwd(), 'bin/pvsim.js');
+const dir = mkdtempSync(join(tmpdir(), 'pvsim-placement-'));
+const tag = processTag('placement');
+
+interface Spec {
+  domains: { image: string; disk?: string[] }[];
+}
+
+/** The example with absolute image paths and its disk images in this test's directory. */
+function privateCopy(name: string): string {
+  const src = resolve('examples', name);
+  const spec = JSON.parse(readFileSync(src, 'utf8')) as Spec;
+  for (const d of spec.domains) {
+    if (!isAbsolute(d.image)) d.image = resolve(dirname(src), d.image);
+    d.disk = d.disk?.map((s) => s.replace(/^file:([^,]+)/, (_m, p: string) => `file:${join(dir, `${name}-${p.replace(/[^\w.-]/g, '_')}`)}`));
+  }
+  const out = join(dir, name);
+  writeFileSync(out, JSON.stringify(spec));
+  return out;
+}
+
+/** Runs `pvsim run` (bounded); its trace hash. */
+function traceHash(scenario: string, ...args: string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [PVSIM, 'run', scenario, ...args], { env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '', ...tag.env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    p.on('close', (code) => {
+      const h = /trace-hash: ([0-9a-f]{16})/.exec(out)?.[1];
+      if (code !== 0 || !h) rej(new Error(`pvsim run ${scenario} ${args.join(' ')}: exit ${code}\n${err.slice(-2000)}`));
+      else res(h);
+    });
+  });
+}
+
+const examples = readdirSync('examples').filter((f) => f.endsWith('.json')).sort();
+
+describe('dom0 in its own process or in-process: one trace hash', () => {
+  it('has scenarios to run', () => {
+    expect(examples).toEqual(expect.arrayContaining(['net-pair.json']));
+  });
+
+  it.each(examples)('%s gives the same trace hash in both homes', async (name) => {
+    const scenario = privateCopy(name);
+    // A separate disk image per home: the two runs go side by side.
+    const inProcess = privateCopy(name).replace(/\.json$/, '') + '-local.json';
+    const spec = JSON.parse(readFileSync(scenario, 'utf8')) as Spec;
+    for (const d of spec.domains) d.disk = d.disk?.map((s) => s.replace(/^file:([^,]+)/, 'file:$1-local'));
+    writeFileSync(inProcess, JSON.stringify(spec));
+    const [split, local] = await Promise.all([traceHash(scenario), traceHash(inProcess, '--in-process')]);
+    expect(split).toBe(local);
+    expect(tag.left()).toEqual([]);
+  }, 120_000);
+});
