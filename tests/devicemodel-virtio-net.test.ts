@@ -113,6 +113,12 @@ function pvGuest(bridge: Bridge) {
     },
     now: () => 0,
   } as unknown as Dom0Platform;
+  // A GNTTABOP_copy batch: its entries one by one, in order, as Xen carries them out.
+  platform.copyGrants = async (ops) => {
+    const out = [];
+    for (const o of ops) out.push(o.to ? { status: await platform.copyToGrant(o.domid, o.ref, o.offset, o.data), data: new Uint8Array(0) } : await platform.copyFromGrant(o.domid, o.ref, o.offset, o.len));
+    return out;
+  };
   const txPage = new Uint8Array(4096);
   const rxPage = new Uint8Array(4096);
   const page = (b: Uint8Array): MappedPage => ({ mem: new ByteMemory(b), unmap: () => {} });

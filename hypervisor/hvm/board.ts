@@ -297,12 +297,15 @@ export class HvmBoard implements DomainArch {
    */
   consoleRoom(): number {
     if (this.destroyed || !this.ringReady) return Infinity;
+    // dom0 may have drained the ring since its last event reached us (its stores and its
+    // notification take effect at different times): move what fits before answering, so a
+    // full backlog cannot wait for an event that already came.
+    if (this.backlogLen > 0) this.flushOut();
     return HVM_CONSOLE_BACKLOG - this.backlogLen;
   }
 
   /** Moves backlog into the ring's `out` half and tells dom0 (once per drain it has not seen). */
   private flushOut(): void {
-    if (this.backlogLen === 0) return;
     const mem = this.deps.hv.mem;
     const base = this.domain.consoleMfn * PAGE_SIZE;
     const ring = this.deps.hv.frames.frameStorage(this.domain.consoleMfn);
@@ -322,11 +325,15 @@ export class HvmBoard implements DomainArch {
       prod = (prod + 1) >>> 0;
       room--;
     }
-    if (prod === start) return;
-    dv.setUint32(XENCONS.out_prod, prod, true);
-    mem.noteStore(base + XENCONS.out_prod, 4);
+    if (prod !== start) {
+      dv.setUint32(XENCONS.out_prod, prod, true);
+      mem.noteStore(base + XENCONS.out_prod, 4);
+    }
     // One notification until dom0 answers; again after a virtual ms without an answer (a
     // dom0 that restarted never answers the old one), so output cannot stall for good.
+    // Whatever dom0 has not consumed counts, not only what moved now: bytes produced while a
+    // notification was outstanding still need one after dom0's answer arrives.
+    if (prod === cons) return;
     const now = this.deps.hv.now();
     if (!this.notifyOutstanding || now - this.lastNotify >= HVM_CONSOLE_RENOTIFY_NS) {
       this.notifyOutstanding = true;
