@@ -190,3 +190,29 @@ describe('the board and the toolstack', () => {
     expect(hv.domain(d.domid)).toBeUndefined();
   });
 });
+
+describe('a scenario with emulated devices (pvsim run --in-process)', () => {
+  it('runs deterministically, with the mmio exits of each path in the report', async () => {
+    const { validateScenario } = await import('../sim/scenario/schema.ts');
+    const { runScenario } = await import('../sim/scenario/runner.ts');
+    const base = mkdtempSync(join(dir, 'scn-'));
+    const spec = {
+      name: 'hvm-devices',
+      until: '2s',
+      domains: [
+        { name: 'pv', image: join(process.cwd(), 'guests/build/work.elf'), cmdline: BLK, disk: ['pv.img,raw,xvda,w'] },
+        { name: 'virtio', type: 'hvm', hvm_mode: 'hw', image: join(process.cwd(), 'guests/build/native.elf'), cmdline: BLK, disk: ['virtio.img,raw,xvda,w'] },
+        { name: 'legacy', type: 'hvm', image: join(process.cwd(), 'guests/build/native.elf'), cmdline: `${BLK} dev=legacy`, disk: ['legacy.img,raw,hda,w,devtype=legacy'] },
+      ],
+    };
+    const s = validateScenario(spec, join(base, 's.json'));
+    const a = await runScenario(s, { baseDir: base });
+    const results = a.domains.map((d) => field(blkLine(d.console ?? ''), 'result'));
+    expect(new Set(results).size).toBe(1);
+    const dom = (name: string) => a.domains.find((d) => d.name === name)!;
+    expect(dom('legacy').hvm!.exits.mmio).toBeGreaterThan(12 * 2048);
+    expect(dom('virtio').hvm!.exits.mmio).toBeLessThan(12 * 40);
+    const b = await runScenario(s, { baseDir: mkdtempSync(join(dir, 'scn-')) });
+    expect(b.traceHash).toBe(a.traceHash);
+  }, 60_000);
+});
