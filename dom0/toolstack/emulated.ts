@@ -17,7 +17,7 @@ import { ForeignGuestRam } from '../devicemodel/ioreq.ts';
 import { deviceEmulation } from './validate.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 
-export const EMULATION_NEEDS_IN_PROCESS = 'emulated devices need dom0 in-process until the ioreq wire lands (use pvsim run --in-process, pvsim boot, or a PV domain)';
+export const EMULATION_NEEDS_IN_PROCESS = 'emulated devices need dom0 in-process until the ioreq wire lands (use pvsim run --in-process, or a PV domain)';
 
 /** Setting up emulated devices failed: errno and reason, for DeviceSetupError. */
 export class EmulationError extends Error {
