@@ -14,6 +14,8 @@ import { XsClient } from './xenstore/index.ts';
 import type { Device, DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
+import { attachEmulatedDevices, emulatedDevices, EmulationError, type EmulatedDomain } from './toolstack/emulated.ts';
+import { deviceEmulation } from './toolstack/validate.ts';
 
 export interface DomainSetupInfo extends DomainLayout {
   storeMfn: number;
@@ -70,6 +72,8 @@ export class Dom0Daemons {
   readonly blkback: BlkbackDriver | null = null;
   /** netback: the vifs, their bridges (xenbr0, ...) and the pcap capture. */
   readonly netback: NetbackDriver | null = null;
+  /** HVM domains' emulated devices (the device model), by domid. */
+  readonly emulated = new Map<number, EmulatedDomain>();
 
   constructor(
     private readonly platform: Dom0Platform,
@@ -123,8 +127,15 @@ export class Dom0Daemons {
     }
   }
 
+  /** Whether this dom0 can emulate an HVM domain's devices (its platform has the ioreq path). */
+  get canEmulate(): boolean {
+    return this.platform.ioreq !== undefined;
+  }
+
   /** dom0 stopping: disk images closed, the pcap capture completed, XenStore saved. */
   close(): void {
+    for (const e of this.emulated.values()) e.destroy();
+    this.emulated.clear();
     this.blkback?.close();
     this.netback?.close();
     this.state?.close();
@@ -244,7 +255,21 @@ export class Dom0Daemons {
     if (!again) {
       const layout = writeDomainLayout(this.xs, d);
       if (!layout.ok) throw new DeviceSetupError(d.domid, d.name, xsErrno(layout.error), `writing its XenStore entries: ${layout.error}`);
-      const devices = (d.devices ?? []).filter((dev) => dev.kind === 'vbd' || dev.kind === 'vif');
+      const all = (d.devices ?? []).filter((dev) => dev.kind === 'vbd' || dev.kind === 'vif');
+      // An HVM domain's emulated devices go to the device model, not to XenStore's backends.
+      const emulated = emulatedDevices(all);
+      const devices = all.filter((dev) => deviceEmulation(dev) === null);
+      if (emulated.length > 0) {
+        try {
+          const e = await attachEmulatedDevices(this.platform, d.domid, emulated, this.netback ? (name) => this.netback!.bridge(name) : null, this.opts.log);
+          if (gone()) e.destroy();
+          else this.emulated.set(d.domid, e);
+        } catch (err) {
+          if (err instanceof EmulationError) throw new DeviceSetupError(d.domid, d.name, err.errno, err.message);
+          throw err;
+        }
+        if (gone()) return;
+      }
       for (const dev of devices) {
         const r = addDevice(this.xs, d.domid, { ...dev, kind: dev.kind as 'vbd' | 'vif' });
         if (!r.ok) throw new DeviceSetupError(d.domid, d.name, xsErrno(r.error), r.problem ?? `${dev.kind} ${dev.devid}: writing its XenStore entries: ${r.error}`);
@@ -303,6 +328,8 @@ export class Dom0Daemons {
    */
   domainDestroyed(domid: number): Promise<void> {
     this.lives.delete(domid); // a set-up still awaiting the hypervisor stops there
+    this.emulated.get(domid)?.destroy();
+    this.emulated.delete(domid);
     const p = this.prepared.get(domid);
     if (p) {
       this.prepared.delete(domid);

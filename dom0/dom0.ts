@@ -16,6 +16,7 @@ import { ConsoleInputBusy, ConsoleInputTooLarge } from './backends/console/backe
 import { buildDomain } from './toolstack/builder.ts';
 import { addDevice } from './toolstack/devices.ts';
 import { CreateRequestError, CREATE_LIMITS, validateCreateDomain } from './toolstack/validate.ts';
+import { EMULATION_NEEDS_IN_PROCESS, emulatedDevices } from './toolstack/emulated.ts';
 import { DomainConfigs } from './toolstack/configs.ts';
 
 export interface Dom0Options {
@@ -232,6 +233,8 @@ async function createDomain(
     if (e instanceof CreateRequestError) return { rc: -XEN_ERRNO.EINVAL, error: e.message };
     throw e;
   }
+  // Refused before anything is built: this dom0 has no ioreq path to the hypervisor yet.
+  if (!d.canEmulate && emulatedDevices(c.devices ?? []).length > 0) return { rc: -XEN_ERRNO.EOPNOTSUPP, error: EMULATION_NEEDS_IN_PROCESS };
   let domid: number | undefined;
   try {
     const r = await buildDomain(hv, { ...c, paused: true }, (id) => (domid = id));

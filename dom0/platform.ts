@@ -4,6 +4,7 @@
 // (pvsim up), mirroring mapped pages as section 7 of the design describes.
 
 import type { GuestMemory } from '../protocol/guest_memory.ts';
+import type { Ioreq } from './devicemodel/ioreq.ts';
 
 export interface Dom0Platform {
   /**
@@ -41,6 +42,28 @@ export interface Dom0Platform {
    * the same whichever home dom0 has (pcap captures); never wall time.
    */
   now(): number;
+  /**
+   * What the device model needs to emulate an HVM domain's devices (Xen's ioreq server and
+   * dm_op calls). Only in-process today (LocalPlatform): across the socket it is absent until
+   * the ioreq wire lands, and dom0 refuses domains with emulated devices.
+   */
+  readonly ioreq?: IoreqHost;
+}
+
+/** The hypervisor's side of an HVM domain's device model (XEN_DMOP_*, privcmd by gfn). */
+export interface IoreqHost {
+  /** The domain's guest-physical RAM, or null when `domid` is not a live HVM domain. */
+  hvmRam(domid: number): { base: number; bytes: number } | null;
+  /** Maps guest frame `gfn` of an HVM domain into dom0 (privcmd maps an HVM guest by gfn). */
+  mapGuestFrame(domid: number, gfn: number): Promise<MappedPage>;
+  /**
+   * XEN_DMOP_map_io_range_to_ioreq_server: the guest's accesses to [base, base + size) become
+   * calls to `handle`, whose answer completes the access (a load's value). Replaces an empty
+   * slot the board had there.
+   */
+  addIoreqServer(domid: number, base: number, size: number, handle: (req: Ioreq) => Promise<number>): void;
+  /** XEN_DMOP_set_irq_level: a device's line into the board's PLIC (level-triggered). */
+  setIrqLevel(domid: number, source: number, level: boolean): void;
 }
 
 /** One GNTTABOP_copy entry: dom0's bytes into a granted page, or `len` bytes out of one. */

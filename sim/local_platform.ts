@@ -8,14 +8,18 @@ import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
 import { ByteMemory } from '../protocol/guest_memory.ts';
 import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from '../dom0/platform.ts';
+import { LocalIoreqHost } from './local_ioreq.ts';
 
 export class LocalPlatform implements Dom0Platform {
   /** Domain 0's ports, mappings and dispatches (its `dispatcher.stats` count notifications). */
   readonly service: ControlService;
   private readonly handlers = new Map<number, () => void | Promise<void>>();
+  /** The device model's ioreq path (in-process only until the ioreq wire lands). */
+  readonly ioreq: LocalIoreqHost;
 
   constructor(private readonly hv: Hypervisor) {
     this.service = new ControlService(hv, { pages: 'shared', serve: (port) => this.handlers.get(port)?.() });
+    this.ioreq = new LocalIoreqHost(hv, (domid, mfn) => this.mapForeign(domid, mfn));
   }
 
   async mapForeign(domid: number, mfn: number): Promise<MappedPage> {

@@ -244,7 +244,9 @@ describe('xl.cfg for HVM domains', () => {
     expect(() => validateCreateDomain({ ...req, type: 'pv', shadowSync: 'wp' }, 1024)).toThrow(/applies to type "hvm" domains only/);
     expect(() => validateCreateDomain({ ...req, type: 'xen' }, 1024)).toThrow(/unknown type "xen"/);
     expect(() => validateCreateDomain({ ...req, type: 'pvh' }, 1024)).toThrow(/type "pvh" is not supported/);
-    expect(() => validateCreateDomain({ ...req, devices: [{ kind: 'vif', devid: 0, backend: { mac: '00:16:3e:00:00:01' }, frontend: { mac: '00:16:3e:00:00:01' } }] }, 1024)).toThrow(/no disks or vifs yet/);
+    const vif = { kind: 'vif', devid: 0, backend: { mac: '00:16:3e:00:00:01' }, frontend: { mac: '00:16:3e:00:00:01' } };
+    expect(() => validateCreateDomain({ ...req, devices: [vif] }, 1024)).toThrow(/device 0: an hvm domain's vif must be emulated/);
+    expect(() => validateCreateDomain({ ...req, devices: [{ ...vif, backend: { ...vif.backend, specification: 'virtio', transport: 'mmio' } }] }, 1024)).not.toThrow();
   });
 });
 

@@ -57,6 +57,11 @@ describe('xl and HVM domains', { timeout: 90_000 }, () => {
     expect(bad.status).not.toBe(0);
     expect(bad.err).toMatch(/hvm_mode: unknown hvm_mode "vmx"/);
     expect(bad.out).not.toContain('created');
+    // Emulated devices need dom0 in-process until the ioreq wire lands: refused, nothing built.
+    const emu = xl(u, 'create', cfg('hvm-disk', `disk = [ '${join(dir, 'd.img')},raw,xvda,w' ]\n`));
+    expect(emu.status).not.toBe(0);
+    expect(emu.err).toMatch(/emulated devices need dom0 in-process until the ioreq wire lands/);
+    expect(xl(u, 'list').out).not.toMatch(/hvm-disk/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });

@@ -363,6 +363,7 @@ describe('disk specs', () => {
       devid: (202 << 8) | (1 << 4) | 1,
       access: 'w',
       devtype: 'disk',
+      emulation: null,
       backend: '0',
     });
   });
@@ -377,7 +378,7 @@ describe('disk specs', () => {
     ['/img,empty,xvda', 'format "empty" is only for a cdrom drive with no target'],
     ['format=raw,format=vhd,/img,xvda', 'format respecified: "vhd"'],
     ['/img,raw,xvda,vdev=xvdb', 'vdev respecified: "xvdb"'],
-    ['/img,raw,xvda,devtype=floppy', 'unknown value for devtype: "floppy" (disk or cdrom)'],
+    ['/img,raw,xvda,devtype=floppy', 'unknown value for devtype: "floppy" (disk, cdrom, or for an hvm domain virtio or legacy)'],
     ['/img,raw,xvda,colour=blue', 'unknown parameter "colour"'],
     ['/img,raw,xvda,script=block-iscsi', 'parameter "script" is not supported by pvsim'],
     ['iscsi:iqn.x,xvda', 'the "iscsi:" prefix selects a block script, which pvsim does not support'],
@@ -700,5 +701,35 @@ describe('print -> parse round trips', () => {
     expect([...XL_KEYS].sort()).toEqual(
       ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync'].sort(),
     );
+  });
+});
+
+describe('emulated devices of an hvm domain (devtype=virtio | legacy, model=virtio)', () => {
+  const HVM = `name = "h"\ntype = "hvm"\nkernel = "/n.elf"\n`;
+  const hvm = (body: string) => parseXlCfg(HVM + body, '/etc/xen/h.cfg');
+
+  it('makes an hvm disk virtio unless devtype=legacy, and an hvm vif virtio-net', () => {
+    const c = hvm(`disk = [ '/a.img,raw,xvda,w', '/b.img,raw,xvdb,w,devtype=virtio', '/c.img,raw,hda,w,devtype=legacy' ]\nvif = [ 'bridge=xenbr0', 'model=virtio' ]\n`);
+    expect(c.disks.map((d) => d.emulation)).toEqual(['virtio', 'virtio', 'legacy']);
+    expect(c.vifs.map((v) => v.model)).toEqual(['virtio', 'virtio']);
+  });
+
+  it('keeps a PV domain PV and refuses devtype=virtio|legacy and model=virtio there', () => {
+    expect(cfg(`disk = [ '/a.img,raw,xvda,w' ]\n`).disks[0]!.emulation).toBeNull();
+    expect(errorOf(`${BASE}disk = [ '/a.img,raw,xvda,w,devtype=virtio' ]\n`)).toMatch(/guest\.cfg:3: disk\[0\]: devtype=virtio applies to type = "hvm" domains only/);
+    expect(errorOf(`${BASE}disk = [ '/a.img,raw,xvda,w,devtype=legacy' ]\n`)).toMatch(/devtype=legacy applies to type = "hvm" domains only/);
+    expect(errorOf(`${BASE}vif = [ 'model=virtio' ]\n`)).toMatch(/vif\[0\]: model=virtio applies to type = "hvm" domains only/);
+  });
+
+  it('refuses nonsense: another NIC model, a second legacy disk, more devices than slots, an emulated cdrom', () => {
+    expect(errorOf(`${HVM}vif = [ 'model=e1000' ]\n`)).toMatch(/vif\[0\]: model=e1000: pvsim emulates only virtio-net/);
+    expect(errorOf(`${HVM}vif = [ 'model=legacy' ]\n`)).toMatch(/model=legacy: pvsim emulates only virtio-net/);
+    expect(errorOf(`${HVM}disk = [ '/a,raw,hda,w,devtype=legacy', '/b,raw,hdb,w,devtype=legacy' ]\n`)).toMatch(/disk\[1\]: 2 legacy disks; the board has one ATA disk/);
+    const nine = Array.from({ length: 9 }, (_, i) => `'/d${i},raw,xvd${String.fromCharCode(97 + i)},w'`).join(', ');
+    expect(errorOf(`${HVM}disk = [ ${nine} ]\n`)).toMatch(/disk\[8\]: 9 virtio devices \(disks and vifs\); the board has 8 virtio-mmio slots/);
+    expect(errorOf(`${HVM}disk = [ '/a,raw,xvda,w', '/b,raw,xvdb,w', '/c,raw,xvdc,w', '/d,raw,xvdd,w', '/e,raw,xvde,w' ]\nvif = [ '', '', '', '' ]\n`)).toMatch(/vif\[3\]: 9 virtio devices/);
+    expect(errorOf(`${HVM}disk = [ '/a.iso,raw,hdc,devtype=cdrom' ]\n`)).toMatch(/pvsim emulates no cdrom drive/);
+    expect(() => parseDiskSpec('/a.iso,raw,hdc,devtype=cdrom,devtype=virtio')).toThrow(/devtype=virtio is for a disk/);
+    expect(() => parseDiskSpec('/a,raw,xvda,devtype=scsi')).toThrow(/unknown value for devtype: "scsi"/);
   });
 });

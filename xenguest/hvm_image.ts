@@ -18,6 +18,13 @@ export const HVM_BOARD = {
   plic: { base: 0x0c00_0000, size: 0x60_0000 },
   uart: { base: 0x1000_0000, size: 0x100 },
   virtio: { base: 0x1000_1000, stride: 0x1000, count: 8 },
+  /**
+   * The legacy ATA disk (issue 13's device model), present only when a domain has one: a
+   * 4 KiB window after the virtio slots, the command block (8 registers << regShift) at its
+   * base, the control block at base + ctlOffset; PLIC source 9. Both are free on QEMU's virt
+   * too (virtio 1-8, UART 10, RTC 11), so a tree written for either board can name it.
+   */
+  ata: { base: 0x1000_9000, window: 0x1000, cmdBytes: 0x20, ctlOffset: 0x20, ctlBytes: 0x4, regShift: 2, pioMode: 4, irq: 9 },
   /** PLIC sources: virtio slot k (0-based) raises k + 1, the UART 10 (QEMU's VIRTIO_IRQ, UART0_IRQ). */
   uartIrq: 10,
   virtioIrqBase: 1,
@@ -45,6 +52,8 @@ export interface HvmBuildOptions {
   memoryBytes: number;
   cmdline?: string;
   vcpus?: number;
+  /** The domain has a legacy ATA disk: the tree gets its node (virtio slots are always described). */
+  ata?: boolean;
 }
 
 /** What the builder decided before any frame exists. */
@@ -67,7 +76,7 @@ export interface HvmBoot {
 }
 
 /** The device tree for a board with `vcpus` harts and `memoryBytes` of RAM. */
-export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: string; dtbAddr?: number; dtbSize?: number }): Uint8Array {
+export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: string; dtbAddr?: number; dtbSize?: number; ata?: boolean }): Uint8Array {
   const B = HVM_BOARD;
   const w = new FdtWriter();
   if (o.dtbAddr !== undefined && o.dtbSize !== undefined) w.reserve(o.dtbAddr, o.dtbSize);
@@ -148,6 +157,20 @@ export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: 
       .prop('interrupt-parent', V.u32s(plicPhandle))
       .endNode();
   }
+  if (o.ata) {
+    // Linux's pata_of_platform binding (ata-generic): command and control blocks, registers
+    // 1 << reg-shift bytes apart, a 16-bit data register.
+    const a = B.ata;
+    w.beginNode(`pata@${hex(a.base)}`)
+      .prop('compatible', V.string('ata-generic'))
+      .prop('reg', V.concat(V.u64(a.base), V.u64(a.cmdBytes), V.u64(a.base + a.ctlOffset), V.u64(a.ctlBytes)))
+      .prop('reg-shift', V.u32s(a.regShift))
+      .prop('pio-mode', V.u32s(a.pioMode))
+      .prop('ata-generic,use16bit', V.empty())
+      .prop('interrupts', V.u32s(a.irq))
+      .prop('interrupt-parent', V.u32s(plicPhandle))
+      .endNode();
+  }
   w.endNode(); // soc
   w.endNode(); // root
   return w.finish(0);
@@ -191,12 +214,13 @@ export function planHvmDomain(image: Uint8Array, opts: HvmBuildOptions): HvmPlan
   const inSegment = img.segments.some((s) => s.memsz > 0 && img.entry >= s.paddr && img.entry < s.paddr + s.memsz);
   if (!inSegment) throw new BuildError(`entry point 0x${img.entry.toString(16)} is not inside a loaded segment`);
   // Sized once with a placeholder reservation, then written with the real one (same size).
-  const size = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr: 0, dtbSize: 0 }).length;
+  const ata = opts.ata ?? false;
+  const size = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr: 0, dtbSize: 0, ata }).length;
   const dtbAddr = ramEnd - roundUp(size, PAGE_SIZE);
   if (dtbAddr < roundUp(kernelEnd, PAGE_SIZE)) {
     throw new BuildError(`memory too small: the kernel ends at 0x${kernelEnd.toString(16)} and the device tree needs ${size} bytes below 0x${ramEnd.toString(16)}`);
   }
-  const dtb = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr, dtbSize: size });
+  const dtb = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr, dtbSize: size, ata });
   return { img, entry: img.entry >>> 0, nrPages: opts.memoryBytes / PAGE_SIZE, vcpus, cmdline, dtb, dtbAddr };
 }
 

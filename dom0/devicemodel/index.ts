@@ -1,7 +1,8 @@
 // One HVM domain's emulated devices, assembled: what the ioreq transport creates per domain
-// and where the board places them. Virtio device k of the domain sits in virtio slot k
-// (0x10001000 + k * 0x1000, PLIC source k + 1, as xenguest/hvm_image.ts's HVM_BOARD and
-// QEMU's virt); the legacy ATA disk, when configured, at ATA_BASE with PLIC source ATA_IRQ.
+// and where the board places them. Addresses and interrupt sources are the board's, from
+// xenguest/hvm_image.ts's HVM_BOARD (the one place the layout is written down): virtio
+// device k of the domain sits in virtio slot k (0x10001000 + k * 0x1000, PLIC source k + 1,
+// as QEMU's virt); the legacy ATA disk, when configured, at HVM_BOARD.ata (0x10009000, 9).
 
 import type { BlockStore } from '../backends/blk/store.ts';
 import type { Bridge } from '../backends/net/bridge.ts';
@@ -10,15 +11,21 @@ import { DeviceModel, type GuestRam } from './ioreq.ts';
 import { VirtioBlk } from './virtio/blk.ts';
 import { VirtioMmio, VIRTIO_MMIO_WINDOW } from './virtio/mmio.ts';
 import { VirtioNet } from './virtio/net.ts';
+import { HVM_BOARD } from '../../xenguest/hvm_image.ts';
 
-export const VIRTIO_SLOT_BASE = 0x1000_1000;
-export const VIRTIO_SLOT_STRIDE = VIRTIO_MMIO_WINDOW;
-export const VIRTIO_SLOTS = 8;
-export const VIRTIO_IRQ_BASE = 1;
+export const VIRTIO_SLOT_BASE = HVM_BOARD.virtio.base;
+export const VIRTIO_SLOT_STRIDE = HVM_BOARD.virtio.stride;
+export const VIRTIO_SLOTS = HVM_BOARD.virtio.count;
+export const VIRTIO_IRQ_BASE = HVM_BOARD.virtioIrqBase;
 /** The legacy disk's window: after the eight virtio slots (free on QEMU's virt too). */
-export const ATA_BASE = 0x1000_9000;
+export const ATA_BASE = HVM_BOARD.ata.base;
 /** Its PLIC source: 9, unused by QEMU's virt (virtio 1-8, UART 10, RTC 11). */
-export const ATA_IRQ = 9;
+export const ATA_IRQ = HVM_BOARD.ata.irq;
+
+// The devices' own register layouts must fit the board's windows.
+if (VIRTIO_MMIO_WINDOW !== VIRTIO_SLOT_STRIDE || ATA_WINDOW !== HVM_BOARD.ata.window || ATA_CMD_BLOCK_BYTES !== HVM_BOARD.ata.cmdBytes || ATA_CTL_OFFSET !== HVM_BOARD.ata.ctlOffset || ATA_CTL_BLOCK_BYTES !== HVM_BOARD.ata.ctlBytes || ATA_REG_SHIFT !== HVM_BOARD.ata.regShift) {
+  throw new Error('dom0/devicemodel: register layout disagrees with HVM_BOARD');
+}
 
 export type DeviceSpec =
   | { kind: 'virtio-blk'; store: BlockStore; serial?: string }
@@ -69,7 +76,7 @@ export function createHvmDevices(ram: GuestRam, specs: readonly DeviceSpec[], se
           [ATA_BASE + ATA_CTL_OFFSET, ATA_CTL_BLOCK_BYTES],
         ],
         interrupts: ATA_IRQ,
-        props: { 'reg-shift': ATA_REG_SHIFT, 'pio-mode': 4 },
+        props: { 'reg-shift': ATA_REG_SHIFT, 'pio-mode': HVM_BOARD.ata.pioMode },
       });
       continue;
     }

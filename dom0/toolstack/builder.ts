@@ -7,6 +7,7 @@ import type { Peer } from '../../protocol/session.ts';
 import type { RequestOps, Response } from '../../protocol/wire.ts';
 import { BuildError, planPvDomain, pvBoot, writePvBootstrap } from '../../xenguest/pv_bootstrap.ts';
 import { ElfError } from '../../xenguest/elf.ts';
+import { deviceEmulation } from './validate.ts';
 import { planHvmDomain, writeHvmImage, type HvmPlan } from '../../xenguest/hvm_image.ts';
 
 const MiB = 1024 * 1024;
@@ -86,7 +87,7 @@ export async function buildDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: 
  * here as libxl writes an ARM guest's tree; the hypervisor makes the board and vCPU 0.
  */
 async function buildHvmDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
-  const plan: HvmPlan | Omit<Response, 'id'> = planOrEinval(() => planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1 }));
+  const plan: HvmPlan | Omit<Response, 'id'> = planOrEinval(() => planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1, ata: (c.devices ?? []).some((dev) => deviceEmulation(dev) === 'ata') }));
   if ('rc' in plan) return plan;
   const e = await createEmpty(hv, c, plan.nrPages, onDomain);
   if ('rc' in e) return e;

@@ -9,7 +9,7 @@
 import { xsFail, type XsHandle, type XsResult } from '../xenstore/index.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import { BLKBACK_KEY, BLKFRONT_KEY } from '../../protocol/xen/blkif.ts';
-import { deviceKeysProblem } from './validate.ts';
+import { deviceKeysProblem, EMULATION_KEY, type Emulation } from './validate.ts';
 import type { XlConfig } from './xlcfg/index.ts';
 
 export interface DeviceSpec {
@@ -22,24 +22,30 @@ export interface DeviceSpec {
 }
 
 /** The vbd keys libxl writes for a file-backed disk (xl.cfg `disk=['file:<path>,<vdev>,<mode>']`); device-type on both sides. */
-export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; vdev: string; devtype?: string }): DeviceSpec {
+export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; vdev: string; devtype?: string; emulation?: Emulation }): DeviceSpec {
   const devtype = d.devtype ?? 'disk';
   return {
     kind: 'vbd',
     devid: d.devid,
-    backend: { [BLKBACK_KEY.params]: d.path, [BLKBACK_KEY.mode]: d.access, [BLKBACK_KEY.type]: 'file', dev: d.vdev, [BLKFRONT_KEY.device_type]: devtype, removable: '0', bootable: '1' },
+    backend: { [BLKBACK_KEY.params]: d.path, [BLKBACK_KEY.mode]: d.access, [BLKBACK_KEY.type]: 'file', dev: d.vdev, [BLKFRONT_KEY.device_type]: devtype, removable: '0', bootable: '1', ...emulationKeys(d.emulation) },
     frontend: { [BLKFRONT_KEY.virtual_device]: String(d.devid), [BLKFRONT_KEY.device_type]: devtype },
   };
 }
 
 /** The devices an xl.cfg config asks for, as xl announces them: its disks (not an empty CD-ROM drive), then its vifs. */
-export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'>): DeviceSpec[] {
+export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { type?: XlConfig['type'] }): DeviceSpec[] {
   return [
     ...cfg.disks
       .filter((d) => d.targetPath !== null)
-      .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype })),
-    ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip })),
+      .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype, ...(d.emulation ? { emulation: d.emulation === 'legacy' ? 'ata' : 'virtio' } : {}) })),
+    ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip, ...(cfg.type === 'hvm' ? { emulation: 'virtio' as const } : {}) })),
   ];
+}
+
+/** An emulated device's backend keys (validate.ts EMULATION_KEY; libxl's for a virtio disk). */
+function emulationKeys(e: Emulation | undefined): Record<string, string> {
+  if (!e) return {};
+  return e === 'virtio' ? { [EMULATION_KEY]: 'virtio', transport: 'mmio' } : { [EMULATION_KEY]: 'ata' };
 }
 
 /**
@@ -47,11 +53,11 @@ export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'>): DeviceSpec
  * bridge, handle, type and ip if given; the frontend mac and handle. netback reads bridge
  * (default xenbr0); the guest's netfront takes its MAC from the frontend's `mac`.
  */
-export function vifDevice(v: { devid: number; mac: string; bridge?: string; type?: string; ip?: string | null }): DeviceSpec {
+export function vifDevice(v: { devid: number; mac: string; bridge?: string; type?: string; ip?: string | null; emulation?: 'virtio' }): DeviceSpec {
   return {
     kind: 'vif',
     devid: v.devid,
-    backend: { mac: v.mac, bridge: v.bridge ?? 'xenbr0', handle: String(v.devid), type: v.type ?? 'vif', ...(v.ip ? { ip: v.ip } : {}) },
+    backend: { mac: v.mac, bridge: v.bridge ?? 'xenbr0', handle: String(v.devid), type: v.type ?? 'vif', ...(v.ip ? { ip: v.ip } : {}), ...emulationKeys(v.emulation) },
     frontend: { mac: v.mac, handle: String(v.devid) },
   };
 }

@@ -11,7 +11,7 @@ import type { CreateDomain, Device } from '../../protocol/wire.ts';
 import { MAX_GUEST_CMDLINE } from '../../protocol/xen/start_info.ts';
 import { XEN_LEGACY_MAX_VCPUS } from '../../protocol/xen/shared_info.ts';
 import { MAX_KERNEL_BYTES } from '../../xenguest/kernel_file.ts';
-import { HVM_MAX_MEMORY_BYTES, HVM_MODES, SHADOW_SYNCS } from '../../xenguest/hvm_image.ts';
+import { HVM_BOARD, HVM_MAX_MEMORY_BYTES, HVM_MODES, SHADOW_SYNCS } from '../../xenguest/hvm_image.ts';
 
 export class CreateRequestError extends Error {
   override readonly name = 'CreateRequestError';
@@ -45,6 +45,8 @@ export const DEVICE_KINDS = ['vbd', 'vif'] as const;
  * Keys the toolstack writes itself in every device directory (devices.ts addDevice): a
  * request may not set them, or its backend could name another domain's frontend.
  */
+const BLKFRONT_DEVICE_TYPE = 'device-type';
+
 const RESERVED_DEVICE_KEYS = new Set(['frontend', 'frontend-id', 'backend', 'backend-id', 'online', 'state']);
 
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
@@ -161,6 +163,32 @@ export function hvmMemoryProblem(mib: number): string | null {
   return mib <= max ? null : `${mib} MiB does not fit an HVM domain: its RAM starts at 0x80000000, so at most ${max} MiB`;
 }
 
+/**
+ * The backend key that marks a device as emulated by dom0's device model for an HVM domain
+ * rather than served to a PV frontend: `specification` = "virtio" (with `transport` = "mmio",
+ * the keys libxl writes for a virtio disk) or "ata" (pvsim's legacy disk). Absent: PV.
+ */
+export const EMULATION_KEY = 'specification';
+export const EMULATIONS = ['virtio', 'ata'] as const;
+export type Emulation = (typeof EMULATIONS)[number];
+
+/** How a device is emulated (its backend's `specification`), or null for a PV device. */
+export function deviceEmulation(dev: { backend?: Record<string, string> }): Emulation | null {
+  const v = dev.backend?.[EMULATION_KEY];
+  return v === 'virtio' || v === 'ata' ? v : null;
+}
+
+/**
+ * Why an HVM domain cannot have `virtio` virtio devices (disks and NICs, one slot each) and
+ * `legacy` legacy disks, or null: the board has HVM_BOARD.virtio.count slots and one ATA disk.
+ */
+export function hvmDeviceCountProblem(virtio: number, legacy: number): string | null {
+  const slots = HVM_BOARD.virtio.count;
+  if (virtio > slots) return `${virtio} virtio devices (disks and vifs); the board has ${slots} virtio-mmio slots`;
+  if (legacy > 1) return `${legacy} legacy disks; the board has one ATA disk`;
+  return null;
+}
+
 /** Why `a` is not an on_poweroff / on_reboot / on_crash action, or null. */
 export function actionProblem(a: string): string | null {
   return (XL_ACTIONS as readonly string[]).includes(a) ? null : `unknown action ${q(a)}; expected one of ${XL_ACTIONS.join(', ')}`;
@@ -172,6 +200,13 @@ function validateDevice(dev: Device, i: number): void {
     throw new CreateRequestError(`${where}: ${msg}`);
   };
   if (!(DEVICE_KINDS as readonly string[]).includes(dev.kind)) fail(`unknown device kind ${q(String(dev.kind))} (known: ${DEVICE_KINDS.join(', ')})`);
+  const spec = dev.backend?.[EMULATION_KEY];
+  if (spec !== undefined) {
+    if (!(EMULATIONS as readonly string[]).includes(spec)) fail(`backend key ${EMULATION_KEY} ${q(spec)}: expected one of ${EMULATIONS.join(', ')}`);
+    if (spec === 'ata' && dev.kind !== 'vbd') fail(`${EMULATION_KEY} "ata" is a disk's (this is a ${dev.kind})`);
+    if (spec === 'ata' && dev.backend[BLKFRONT_DEVICE_TYPE] === 'cdrom') fail('the legacy disk cannot be a cdrom');
+    if (spec === 'virtio' && dev.backend.transport !== undefined && dev.backend.transport !== 'mmio') fail(`backend key transport ${q(dev.backend.transport)}: virtio devices use "mmio"`);
+  }
   if (!isCount(dev.devid, 0, 0x7fffffff)) fail(`devid ${dev.devid} is out of range (0-${0x7fffffff})`);
   const dirs = { backend: dev.backend ?? {}, frontend: dev.frontend ?? {} };
   for (const [side, keys] of Object.entries(dirs)) {
@@ -249,8 +284,20 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
     check('hvm_mode', hvmModeProblem(c.hvmMode || 'trap'));
     check('shadow_sync', shadowSyncProblem(c.shadowSync || 'wp'));
     check('memory', hvmMemoryProblem(c.memoryMib));
-    if ((c.devices ?? []).length > 0) fail('devices: an hvm domain has no disks or vifs yet (they come with the device model)');
+    // Its disks and vifs are emulated by dom0's device model (no PV ones: PV-on-HVM is not here).
+    let virtio = 0;
+    let legacy = 0;
+    (c.devices ?? []).forEach((dev, i) => {
+      const e = deviceEmulation(dev);
+      if (e === null) fail(`device ${i}: an hvm domain's ${dev.kind} must be emulated (backend key ${EMULATION_KEY} = virtio, or ata for the legacy disk)`);
+      if (e === 'virtio') virtio++;
+      else legacy++;
+    });
+    check('devices', hvmDeviceCountProblem(virtio, legacy));
   } else {
+    (c.devices ?? []).forEach((dev, i) => {
+      if (dev.backend?.[EMULATION_KEY] !== undefined) fail(`device ${i}: backend key ${EMULATION_KEY} (an emulated device) applies to type "hvm" domains only (this one is ${q(type)})`);
+    });
     if (c.hvmMode) fail(`hvm_mode: applies to type "hvm" domains only (this one is ${q(type)})`);
     if (c.shadowSync) fail(`shadow_sync: applies to type "hvm" domains only (this one is ${q(type)})`);
   }

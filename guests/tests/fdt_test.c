@@ -126,14 +126,14 @@ static size_t build(uint8_t *out)
         prop_str("compatible", "virtio,mmio");
         tok(2);
     }
-    begin("ata@10010000");      /* pvsim's legacy disk: docs/fullvirt.md */
+    begin("pata@10009000");     /* pvsim's legacy disk: HVM_BOARD.ata, docs/fullvirt.md */
     {
-        static const char compat_ata[] = "pvsim,ata\0ata-generic";
-        const uint32_t r[] = { 0, 0x10010000, 0, 0x20, 0, 0x10010020, 0, 0x4 };
-        prop("compatible", compat_ata, sizeof(compat_ata));
+        const uint32_t r[] = { 0, 0x10009000, 0, 0x20, 0, 0x10009020, 0, 0x4 };
+        prop_str("compatible", "ata-generic");
         prop_cells("reg", 8, r);
         prop_u32("reg-shift", 2);
-        prop_u32("interrupts", 11);
+        prop_u32("pio-mode", 4);
+        prop_u32("interrupts", 9);
         prop("ata-generic,use16bit", "", 0);
     }
     tok(2);
@@ -201,8 +201,8 @@ int main(void)
     for (unsigned int i = 0; i < b.nr_virtio; i++)
         expect(b.virtio[i].base == 0x10001000 + i * 0x1000 && b.virtio[i].irq == 1 + i,
                "virtio slots sorted by address");
-    expect(b.ata.present && b.ata.base == 0x10010000 && b.ata.size == 0x20 && b.ata.irq == 11 &&
-           b.ata_ctl_base == 0x10010020 && b.ata_ctl_size == 4 && b.ata_reg_shift == 2,
+    expect(b.ata.present && b.ata.base == 0x10009000 && b.ata.size == 0x20 && b.ata.irq == 9 &&
+           b.ata_ctl_base == 0x10009020 && b.ata_ctl_size == 4 && b.ata_reg_shift == 2,
            "ata-generic: command block, control block, reg-shift, interrupt");
 
     blob[0] ^= 1;

@@ -51,6 +51,8 @@ export interface HvmOptions {
   shadowSync: ShadowSync;
   /** Guest paging for trap mode (tests); default: the shadow code. */
   paging?: GuestPagingFactory;
+  /** The domain has the legacy ATA disk: its node goes into the device tree. */
+  ata?: boolean;
 }
 
 /** Who hears of life-cycle steps; read at each step, so they may be set at any time. */
@@ -128,7 +130,7 @@ export class DomainLifecycle {
     const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE) });
     d.dom0Devices = opts.devices ?? [];
     try {
-      const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus });
+      const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus, ata: opts.hvm.ata });
       writeHvmImage(plan, (pfn) => this.hv.frames.frameStorage(d.p2m[pfn]!));
       this.finishHvmBuild(d, hvmBoot(plan), opts.hvm);
     } catch (e) {

@@ -10,7 +10,7 @@ import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import { domainConfig, instanceName, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
-import { CreateRequestError, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
+import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
 
 export interface DomainReport {
   domid: number;
@@ -225,7 +225,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
               vcpus: cfg.vcpus,
               weight: cfg.weight,
               cap: cfg.cap,
-              hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync },
+              hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') },
             })
           : hv.createPvDomain(kernel, {
           devices,

@@ -67,7 +67,8 @@ export class NetbackDriver implements BackendDriver {
     };
   }
 
-  private bridge(name: string): Bridge {
+  /** The bridge `name` (made on first use): vifs and the device model's virtio-net ports join it. */
+  bridge(name: string): Bridge {
     let b = this.bridges.get(name);
     if (!b) {
       b = new Bridge(name, () => (typeof this.platform.now === 'function' ? this.platform.now() : 0));

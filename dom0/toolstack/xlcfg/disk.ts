@@ -20,6 +20,12 @@ export interface XlDisk {
   devid: number;
   access: 'r' | 'w';
   devtype: 'disk' | 'cdrom';
+  /**
+   * How an HVM domain sees the disk (pvsim's devtype=virtio | devtype=legacy): a virtio-blk
+   * device or the legacy ATA disk, emulated by dom0's device model. null when not given:
+   * PV domains' disks are PV (blkfront), an HVM domain's are virtio (xlcfg/keys.ts).
+   */
+  emulation: 'virtio' | 'legacy' | null;
   /** Backend domain, a name or a domid; '0' by default. */
   backend: string;
 }
@@ -85,6 +91,7 @@ export function parseDiskSpec(spec: string, baseDir = '.'): Omit<XlDisk, 'line'>
   let access: 'r' | 'w' = 'w';
   let accessSet = false;
   let cdrom = false;
+  let emulation: 'virtio' | 'legacy' | null = null;
   let backend: string | undefined;
   let hadPrefix = false;
 
@@ -150,7 +157,8 @@ export function parseDiskSpec(spec: string, baseDir = '.'): Omit<XlDisk, 'line'>
       else if (k === 'devtype') {
         if (v === 'cdrom') cdrom = true;
         else if (v === 'disk') cdrom = false;
-        else err(`unknown value for devtype: ${q(v)} (disk or cdrom)`);
+        else if (v === 'virtio' || v === 'legacy') emulation = v;
+        else err(`unknown value for devtype: ${q(v)} (disk, cdrom, or for an hvm domain virtio or legacy)`);
       } else if (k === 'backend') backend = save('backend', backend, v);
       else if (k === 'backendtype') {
         if (!['phy', 'tap', 'qdisk', 'standalone'].includes(v)) err(`unknown value for backendtype: ${q(v)}`);
@@ -180,6 +188,7 @@ export function parseDiskSpec(spec: string, baseDir = '.'): Omit<XlDisk, 'line'>
     } else err(`too many positional parameters: ${q(tok)}`);
   }
 
+  if (cdrom && emulation) err(`devtype=${emulation} is for a disk: pvsim emulates no cdrom drive`);
   if (cdrom) {
     access = 'r';
     if (!target) format = 'empty';
@@ -201,6 +210,7 @@ export function parseDiskSpec(spec: string, baseDir = '.'): Omit<XlDisk, 'line'>
     devid,
     access,
     devtype: cdrom ? 'cdrom' : 'disk',
+    emulation,
     backend: backend || '0',
   };
 }

@@ -14,6 +14,7 @@ import {
   capProblem,
   cmdlineProblem,
   CREATE_LIMITS,
+  hvmDeviceCountProblem,
   hvmMemoryProblem,
   hvmModeProblem,
   shadowSyncProblem,
@@ -323,6 +324,34 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     const clash = vifs.findIndex((o) => o.mac === v.mac);
     if (clash >= 0) throw new XlCfgError(file, item.line, key, `mac ${v.mac} is already used by vif[${clash}]`);
     vifs.push({ ...v, line: item.line });
+  }
+
+  // Emulated devices: an HVM domain's disks are virtio unless devtype=legacy says the ATA
+  // disk, its vifs virtio-net; a PV domain's are PV (blkfront, netfront) and take neither.
+  let virtio = 0;
+  let legacy = 0;
+  for (const [i, d] of disks.entries()) {
+    if (type !== 'hvm') {
+      if (d.emulation) throw new XlCfgError(file, d.line, `disk[${i}]`, `devtype=${d.emulation} applies to type = "hvm" domains only (a ${type} domain's disks are PV; in ${q(d.spec)})`);
+      continue;
+    }
+    if (d.targetPath === null) continue; // an empty cdrom drive: nothing to emulate
+    if (d.devtype === 'cdrom') throw new XlCfgError(file, d.line, `disk[${i}]`, `pvsim emulates no cdrom drive for an hvm domain (in ${q(d.spec)})`);
+    d.emulation ??= 'virtio';
+    if (d.emulation === 'virtio') virtio++;
+    else legacy++;
+    const p = hvmDeviceCountProblem(virtio, legacy);
+    if (p) throw new XlCfgError(file, d.line, `disk[${i}]`, p);
+  }
+  for (const [i, v] of vifs.entries()) {
+    if (type !== 'hvm') {
+      if (v.model === 'virtio') throw new XlCfgError(file, v.line, `vif[${i}]`, `model=virtio applies to type = "hvm" domains only (a ${type} domain's vifs are PV; in ${q(v.spec)})`);
+      continue;
+    }
+    if (v.model !== 'virtio') throw new XlCfgError(file, v.line, `vif[${i}]`, `model=${v.model}: pvsim emulates only virtio-net for an hvm domain (model=virtio, the default; in ${q(v.spec)})`);
+    virtio++;
+    const p = hvmDeviceCountProblem(virtio, legacy);
+    if (p) throw new XlCfgError(file, v.line, `vif[${i}]`, p);
   }
 
   return {

@@ -10,8 +10,11 @@ import { q, XlSpecError } from './syntax.ts';
 /** xl.cfg type=; a vif's default type follows it (ioemu for hvm). */
 export type XlDomainType = 'pv' | 'pvh' | 'hvm';
 
-/** xl's defaults for a vif spec's keys. */
-export const VIF_DEFAULTS = { bridge: 'xenbr0', nicModel: 'rtl8139' } as const;
+/**
+ * xl's defaults for a vif spec's keys. An hvm domain's NIC model defaults to virtio (pvsim's
+ * device model emulates virtio-net only; xl's default there is rtl8139).
+ */
+export const VIF_DEFAULTS = { bridge: 'xenbr0', nicModel: 'rtl8139', hvmNicModel: 'virtio' } as const;
 
 export interface XlVif {
   spec: string;
@@ -51,7 +54,7 @@ export function parseVifSpec(spec: string, ctx: { domainName: string; devid: num
   let bridge: string = VIF_DEFAULTS.bridge;
   let ip: string | null = null;
   let script: string | null = null;
-  let model: string = VIF_DEFAULTS.nicModel;
+  let model: string = ctx.domainType === 'hvm' ? VIF_DEFAULTS.hvmNicModel : VIF_DEFAULTS.nicModel;
   let type: 'vif' | 'ioemu' = ctx.domainType === 'hvm' ? 'ioemu' : 'vif';
   let backend = '0';
   let vifname: string | null = null;
