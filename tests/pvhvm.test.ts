@@ -14,6 +14,8 @@ import type { HvmMode } from '../xenguest/hvm_image.ts';
 import { XEN_CONSOLE_GFN, XEN_STORE_GFN } from '../hypervisor/hvm/xen_platform.ts';
 import { gnttabMapForDomain } from '../hypervisor/gnttab/index.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
+import { hvmDeviceTree } from '../xenguest/hvm_image.ts';
+import { fdtCells, fdtFind, fdtStrings, parseFdt } from '../xenguest/fdt.ts';
 
 const prog = (n: string) => readFileSync(join(process.cwd(), `tests/hvm-programs/build/${n}.elf`));
 
@@ -31,6 +33,18 @@ function hvm(hv: Hypervisor, image: Uint8Array, mode: HvmMode): Domain {
 }
 
 describe('PVHVM: the Xen platform of an HVM domain', { timeout: 30_000 }, () => {
+  it('the device tree has Xen on ARM\'s /hypervisor node by default, and none when the platform is off', () => {
+    const { root } = parseFdt(hvmDeviceTree({ memoryBytes: 8 << 20, vcpus: 1, cmdline: '' }));
+    const n = fdtFind(root, '/hypervisor')!;
+    expect(fdtStrings(n.props.get('compatible'))).toEqual(['xen,xen-4.17', 'xen,xen']);
+    expect(fdtCells(n.props.get('reg'))).toEqual([0, 0x38000000, 0, 0x01000000]);
+    expect(fdtCells(n.props.get('interrupts'))).toEqual([31]);
+    const plic = fdtFind(root, '/soc/plic@c000000')!;
+    expect(fdtCells(n.props.get('interrupt-parent'))).toEqual(fdtCells(plic.props.get('phandle')));
+    const off = parseFdt(hvmDeviceTree({ memoryBytes: 8 << 20, vcpus: 1, cmdline: '', xenPlatform: false }));
+    expect(fdtFind(off.root, '/hypervisor')).toBeUndefined();
+  });
+
   for (const mode of ['trap', 'hw'] as const) {
     it(`${mode}: hypercalls, add_to_physmap, HVM params, refusals and the event-channel interrupt`, () => {
       const { hv, out } = machine();

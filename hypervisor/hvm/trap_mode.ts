@@ -365,7 +365,11 @@ export class TrapMode implements VirtMode {
       const pa = toMachine(pteGpa);
       return pa < 0 ? null : mem.read32(pa) >>> 0;
     });
-    return gpa < 0 ? -1 : toMachine(gpa);
+    if (gpa < 0) return -1;
+    // The hypercall is about to store there: shadows of a guest page table on that page go
+    // first (the vCPU is stopped, so dropping before the store is the same as after).
+    if (access === 'w') this.board.paging?.noteGuestWrite?.(gpa, PAGE_SIZE - (gpa % PAGE_SIZE));
+    return toMachine(gpa);
   }
 
   // --- SBI ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 // set_param). The PV MMU, vcpu_op, multicall and the control hypercalls are -ENOSYS.
 
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
+import { HVM_BOARD } from '../../xenguest/hvm_image.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 import { GNTTABOP } from '../../protocol/xen/grant_table.ts';
 import { XENMEM, MEMOP_CMD_MASK } from '../../protocol/xen/memory.ts';
@@ -43,13 +44,13 @@ export const XEN_SBI_EID = 0x0a58454e;
  * The guest-physical region of the `/hypervisor` node's `reg` (Xen on ARM's GUEST_GNTTAB_BASE
  * and size): where the guest places shared_info and grant-table frames.
  */
-export const XEN_GRANT_REGION = { base: 0x38000000, size: 0x01000000 } as const;
+export const XEN_GRANT_REGION = { base: HVM_BOARD.xen.grantBase, size: HVM_BOARD.xen.grantSize } as const;
 /** The "magic pages" (Xen on ARM's GUEST_MAGIC_BASE): the console ring, then the xenstore ring. */
-export const XEN_MAGIC_BASE = 0x39000000;
+export const XEN_MAGIC_BASE = HVM_BOARD.xen.magicBase;
 export const XEN_CONSOLE_GFN = XEN_MAGIC_BASE / PAGE_SIZE;
 export const XEN_STORE_GFN = XEN_CONSOLE_GFN + 1;
 /** The PLIC source of the event-channel upcall (the `/hypervisor` node's interrupts; ARM's PPI is 31 too). */
-export const XEN_EVTCHN_IRQ = 31;
+export const XEN_EVTCHN_IRQ = HVM_BOARD.xen.evtchnIrq;
 
 /** XENMEM_add_to_physmap and struct xen_add_to_physmap (RV32: domid 0, size 2, space 4, idx 8, gpfn 12). */
 export const XENMEM_add_to_physmap = 7;
