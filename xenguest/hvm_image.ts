@@ -174,7 +174,9 @@ export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: 
  */
 function xenHypervisorNode(w: FdtWriter, plicPhandle: number): void {
   const X = HVM_BOARD.xen;
-  w.beginNode('hypervisor')
+  // With its unit address (dtc's unit_address_vs_reg; libxl omits it): guests find it by
+  // compatible "xen,xen", as Linux's xen_early_init does, not by path.
+  w.beginNode(`hypervisor@${X.grantBase.toString(16)}`)
     .prop('compatible', V.string(...HVM_XEN_COMPATIBLE))
     .prop('reg', V.concat(V.u64(X.grantBase), V.u64(X.grantSize)))
     .prop('interrupts', V.u32s(X.evtchnIrq))
