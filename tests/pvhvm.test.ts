@@ -31,7 +31,9 @@ function machine() {
   return { hv, out: (d: Domain) => out.get(d.domid) ?? '' };
 }
 
+/** xenhc runs as d2 beside a PV d1 (paused) whose ports and memory it must not reach. */
 function hvm(hv: Hypervisor, image: Uint8Array, mode: HvmMode): Domain {
+  hv.createPvDomain(readFileSync('guests/build/work.elf'), { name: 'other', memoryBytes: 16 << 20, cmdline: 'work=cpu n=1' });
   const d = hv.createHvmDomain(image, { name: `h${hv.domains.size}`, memoryBytes: 8 << 20, cmdline: '', vcpus: 1, hvm: { mode, shadowSync: 'wp' } });
   hv.unpause(d);
   return d;

@@ -176,6 +176,29 @@ main:
   andi t1, t1, SIP_SEIP
   bnez t1, fail
 
+  TEST_CASE 8           /* event channels are checked as for PV: bad port, other domains, bad pointer
+                           (the test runs this as d2 beside a PV d1) */
+  la t0, buf
+  li t1, 1000
+  sw t1, 0(t0)
+  HCB HC_EVTCHN, 4, -22 /* send on a port never allocated */
+  la t0, buf
+  li t1, 1
+  sh t1, 0(t0)          /* alloc_unbound { dom = 1 (another domain), remote_dom = 0 }: no privilege */
+  sh zero, 2(t0)
+  HCB HC_EVTCHN, 6, -1
+  la t0, buf
+  li t1, 5
+  sh t1, 0(t0)          /* ... dom = 5: no such domain */
+  HCB HC_EVTCHN, 6, -3
+  la t0, buf
+  li t1, 1
+  sh t1, 0(t0)          /* bind_interdomain { remote_dom = 1, remote_port = 1 }: not offered to us */
+  sw t1, 4(t0)
+  HCB HC_EVTCHN, 0, -22
+  HC HC_EVTCHN, 4, 0x1000, -14  /* a struct outside RAM */
+  HC HC_EVTCHN, 99, 0, -38
+
   TEST_PASS
 
   .data
