@@ -74,6 +74,18 @@ describe('PVHVM: the Xen platform of an HVM domain', { timeout: 30_000 }, () => 
     expect(b.gfnToMfn(0x38000)).toBe(d.sharedInfoMfn);
   });
 
+  for (const mode of ['trap', 'hw'] as const) {
+    it(`${mode}: destroying a PVHVM domain gives back every frame (grant frames, G-stage tables for the region)`, () => {
+      const { hv } = machine();
+      const free0 = hv.frames.nrFrames - hv.frames.allocated;
+      const d = hvm(hv, prog('xenhc'), mode);
+      hv.run({ until: 1e9 });
+      expect(d.gnttab!.frames.length).toBeGreaterThan(0);
+      for (const x of [...hv.domains.values()]) hv.destroyDomain(x);
+      expect(hv.frames.nrFrames - hv.frames.allocated).toBe(free0);
+    });
+  }
+
   it('a grant from an HVM domain names its guest frame; one outside its memory is bad_page', () => {
     const { hv } = machine();
     hv.createControlDomain();
