@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { startLocalDom0 } from '../sim/local.ts';
 import { addDevice, vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { sbiCall } from '../hypervisor/hvm/sbi.ts';
+import { XEN_SBI_EID } from '../hypervisor/hvm/xen_platform.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../hypervisor/hvm/board.ts';
@@ -72,6 +76,42 @@ describe('PVHVM: the Xen platform of an HVM domain', { timeout: 30_000 }, () => 
     hv.run({ until: 1e9 });
     for (const [, mfn] of b.xen.mappings) expect(hv.frames.ownerOf(mfn)).toBe(d.domid);
     expect(b.gfnToMfn(0x38000)).toBe(d.sharedInfoMfn);
+  });
+
+  it('random hypercalls from an HVM guest (both modes) get a result, never an exception, and leave other domains\' memory alone', () => {
+    const ptr = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0x80000000, max: 0x807fffff }), fc.integer({ min: 0x38000000, max: 0x38002fff }));
+    const call = fc.record({
+      nr: fc.constantFrom(1, 12, 13, 14, 15, 17, 18, 20, 24, 29, 32, 34, 35, 36, 99),
+      args: fc.tuple(fc.integer({ min: 0, max: 12 }), ptr, ptr, fc.integer({ min: 0, max: 0xffffffff }), ptr),
+    });
+    for (const mode of ['trap', 'hw'] as const) {
+      const { hv } = machine();
+      const d = hvm(hv, prog('xenhc'), mode);
+      const other = hv.domains.get(1)!;
+      const digest = () => {
+        const h = createHash('sha256');
+        for (const mfn of other.p2m) h.update(hv.frames.frameStorage(mfn));
+        return h.digest('hex');
+      };
+      const before = digest();
+      const v = (d.hvm as HvmBoard).vcpus[0]!;
+      fc.assert(
+        fc.property(fc.array(call, { maxLength: 20 }), (calls) => {
+          for (const c of calls) {
+            const x = v.vcpu.hart.x;
+            x[17] = XEN_SBI_EID;
+            x[16] = c.nr;
+            c.args.forEach((a, i) => (x[10 + i] = a | 0));
+            const r = sbiCall(v, d.hvm as HvmBoard, hv.now());
+            expect(r.kind).toBe('ret');
+            if (r.kind === 'ret') expect(r.error).toBe(0);
+          }
+        }),
+        { numRuns: 150, seed: 13 },
+      );
+      expect(digest(), mode).toBe(before);
+      expect(d.state === 'crashed', mode).toBe(false);
+    }
   });
 
   for (const mode of ['trap', 'hw'] as const) {
