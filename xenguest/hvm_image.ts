@@ -38,7 +38,18 @@ export const HVM_BOARD = {
   timebaseHz: 1_000_000_000,
   /** The UART's input clock as QEMU's virt advertises it (3.6864 MHz). */
   uartClockHz: 3_686_400,
+  /**
+   * PVHVM (the `/hypervisor` node, as Xen on ARM's guest map): the grant region where the
+   * guest places shared_info and grant frames (GUEST_GNTTAB_BASE/SIZE), the "magic" pages
+   * (GUEST_MAGIC_BASE: console ring, then xenstore ring) and the event-channel PLIC source
+   * (ARM's event-channel PPI is 31 too). Free on QEMU's virt as well (its PCIe window starts
+   * at 0x30000000 only when a PCIe host is configured; pvsim's board has none).
+   */
+  xen: { grantBase: 0x3800_0000, grantSize: 0x0100_0000, magicBase: 0x3900_0000, evtchnIrq: 31 },
 } as const;
+
+/** The Xen version the `/hypervisor` node names (compatible "xen,xen-4.17"), as XENVER_version reports. */
+export const HVM_XEN_COMPATIBLE = ['xen,xen-4.17', 'xen,xen'] as const;
 
 /** The HVM domain's largest memory: RAM runs from 0x80000000 to the top of the 32-bit space. */
 export const HVM_MAX_MEMORY_BYTES = 2 ** 32 - HVM_BOARD.ramBase;
@@ -54,6 +65,8 @@ export interface HvmBuildOptions {
   vcpus?: number;
   /** The domain has a legacy ATA disk: the tree gets its node (virtio slots are always described). */
   ata?: boolean;
+  /** The `/hypervisor` node (PVHVM; xl.cfg xen_platform_pci); default true, as Xen on ARM always writes it. */
+  xenPlatform?: boolean;
 }
 
 /** What the builder decided before any frame exists. */
@@ -76,7 +89,7 @@ export interface HvmBoot {
 }
 
 /** The device tree for a board with `vcpus` harts and `memoryBytes` of RAM. */
-export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: string; dtbAddr?: number; dtbSize?: number; ata?: boolean }): Uint8Array {
+export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: string; dtbAddr?: number; dtbSize?: number; ata?: boolean; xenPlatform?: boolean }): Uint8Array {
   const B = HVM_BOARD;
   const w = new FdtWriter();
   if (o.dtbAddr !== undefined && o.dtbSize !== undefined) w.reserve(o.dtbAddr, o.dtbSize);
@@ -172,8 +185,26 @@ export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: 
       .endNode();
   }
   w.endNode(); // soc
+  if (o.xenPlatform ?? true) xenHypervisorNode(w, plicPhandle);
   w.endNode(); // root
   return w.finish(0);
+}
+
+/**
+ * PVHVM's `/hypervisor` node, as libxl writes it for an ARM guest (make_hypervisor_node):
+ * compatible "xen,xen-<version>", "xen,xen"; reg = the grant region; interrupts = the
+ * event-channel upcall (here a PLIC source).
+ */
+function xenHypervisorNode(w: FdtWriter, plicPhandle: number): void {
+  const X = HVM_BOARD.xen;
+  // With its unit address (dtc's unit_address_vs_reg; libxl omits it): guests find it by
+  // compatible "xen,xen", as Linux's xen_early_init does, not by path.
+  w.beginNode(`hypervisor@${X.grantBase.toString(16)}`)
+    .prop('compatible', V.string(...HVM_XEN_COMPATIBLE))
+    .prop('reg', V.concat(V.u64(X.grantBase), V.u64(X.grantSize)))
+    .prop('interrupts', V.u32s(X.evtchnIrq))
+    .prop('interrupt-parent', V.u32s(plicPhandle))
+    .endNode();
 }
 
 const roundUp = (v: number, a: number) => Math.ceil(v / a) * a;
@@ -215,12 +246,13 @@ export function planHvmDomain(image: Uint8Array, opts: HvmBuildOptions): HvmPlan
   if (!inSegment) throw new BuildError(`entry point 0x${img.entry.toString(16)} is not inside a loaded segment`);
   // Sized once with a placeholder reservation, then written with the real one (same size).
   const ata = opts.ata ?? false;
-  const size = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr: 0, dtbSize: 0, ata }).length;
+  const xenPlatform = opts.xenPlatform ?? true;
+  const size = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr: 0, dtbSize: 0, ata, xenPlatform }).length;
   const dtbAddr = ramEnd - roundUp(size, PAGE_SIZE);
   if (dtbAddr < roundUp(kernelEnd, PAGE_SIZE)) {
     throw new BuildError(`memory too small: the kernel ends at 0x${kernelEnd.toString(16)} and the device tree needs ${size} bytes below 0x${ramEnd.toString(16)}`);
   }
-  const dtb = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr, dtbSize: size, ata });
+  const dtb = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr, dtbSize: size, ata, xenPlatform });
   return { img, entry: img.entry >>> 0, nrPages: opts.memoryBytes / PAGE_SIZE, vcpus, cmdline, dtb, dtbAddr };
 }
 

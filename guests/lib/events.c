@@ -5,12 +5,19 @@
 #include <pvsim/mm.h>
 #include <pvsim/pv.h>
 #include <pvsim/console.h>
+#ifdef PVSIM_NATIVE
+#include <pvsim/pvhvm.h>
+#include <pvsim/native.h>
+#include <pvsim/time.h>
+#endif
 
 volatile struct shared_info *HYPERVISOR_shared_info;
 
+#ifndef PVSIM_NATIVE
 /* The fixed kernel address of shared_info: a page of the image, whose
  * bootstrap mapping is replaced by the shared_info frame (as Mini-OS does). */
 static uint8_t shared_info_page[PAGE_SIZE] __pv_section(".noinit") __pv_aligned(PAGE_SIZE);
+#endif
 
 static struct {
     evtchn_handler_t fn;
@@ -58,6 +65,40 @@ static void evtchn_do_upcall(void)
         trap_stats.spurious_upcalls++;
 }
 
+#ifdef PVSIM_NATIVE
+/* PVHVM: shared_info placed in the grant region (lib/pvhvm.c); upcalls are the
+ * "xen,xen" node's PLIC source, claimed and completed around the dispatcher. */
+int events_setup(void)
+{
+    volatile struct shared_info *s;
+    int rc;
+
+    if (HYPERVISOR_shared_info != NULL)
+        return 0;
+    rc = pvhvm_setup();
+    if (rc < 0)
+        return rc;
+    s = (volatile struct shared_info *)pvhvm.shared_info;
+    for (unsigned int i = 0; i < EVTCHN_2L_WORD_BITS; i++)
+        s->evtchn_mask[i] = ~0U;
+    HYPERVISOR_shared_info = s;
+    rc = pvhvm_bind_upcall(evtchn_do_upcall);
+    if (rc < 0)
+        return rc;
+    mb();
+    s->vcpu_info[0].evtchn_upcall_mask = 0;
+    local_irq_enable();
+    return 0;
+}
+
+void events_init(void)
+{
+    int rc = events_setup();
+
+    if (rc < 0)
+        panic("events_init: PVHVM set-up = %d (%s)", rc, xen_errstr(rc));
+}
+#else
 int events_setup(void)
 {
     volatile struct shared_info *s;
@@ -93,6 +134,7 @@ void events_init(void)
               (unsigned long)(uintptr_t)shared_info_page, pvsim_start_info->shared_info, rc,
               xen_errstr(rc));
 }
+#endif
 
 void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
 {
@@ -205,6 +247,15 @@ uint32_t evtchn_count(evtchn_port_t port)
     return port < EVTCHN_2L_NR_CHANNELS ? READ_ONCE(counts[port]) : 0;
 }
 
+#ifdef PVSIM_NATIVE
+/* An HVM vCPU idles in wfi: it wakes on the event-channel interrupt and on
+ * the timer (10 ms at most, against a lost interrupt), which SCHEDOP_block's
+ * wake-up would not include. */
+void events_block(void)
+{
+    native_idle(UINT64_MAX);
+}
+#else
 void events_block(void)
 {
     int rc = HYPERVISOR_sched_op(SCHEDOP_block, NULL);
@@ -212,6 +263,7 @@ void events_block(void)
     if (rc < 0)
         panic("SCHEDOP_block = %d (%s)", rc, xen_errstr(rc));
 }
+#endif
 
 void wait_event(bool (*done)(void *arg), void *arg)
 {

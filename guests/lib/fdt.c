@@ -137,6 +137,8 @@ static void node_done(struct board_info *b, const struct node *n, const struct n
         device(&b->ata, n, parent);
         b->ata_reg_shift = n->has_reg_shift ? n->reg_shift : 0;
     }
+    if (compatible(n, "xen,xen", NULL) && !b->xen.present)
+        device(&b->xen, n, parent);
     if (compatible(n, "virtio,mmio", NULL) && b->nr_virtio < FDT_MAX_VIRTIO) {
         struct fdt_device *d = &b->virtio[b->nr_virtio];
         device(d, n, parent);

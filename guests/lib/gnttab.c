@@ -7,10 +7,36 @@
 
 #define NR_ENTRIES (GNTTAB_NR_FRAMES * GNTTAB_ENTRIES_PER_FRAME)
 
+#ifdef PVSIM_NATIVE
+#include <pvsim/pvhvm.h>
+#else
 static uint8_t gnttab_area[GNTTAB_NR_FRAMES][PAGE_SIZE] __pv_section(".noinit") __pv_aligned(PAGE_SIZE);
+#endif
 static volatile struct grant_entry_v1 *gnttab;
 static uint32_t ref_used[NR_ENTRIES / 32];
 
+#ifdef PVSIM_NATIVE
+/* PVHVM: the frames placed one after another in the grant region (add_to_physmap). */
+void gnttab_init(void)
+{
+    volatile void *first = NULL;
+
+    if (gnttab != NULL)
+        return;
+    if (pvhvm_setup() < 0)
+        panic("gnttab_init: no Xen platform");
+    for (unsigned int i = 0; i < GNTTAB_NR_FRAMES; i++) {
+        volatile void *f = pvhvm_grant_frame(i);
+        if (f == NULL)
+            panic("gnttab_init: XENMEM_add_to_physmap(grant frame %u) failed", i);
+        if (i == 0)
+            first = f;
+    }
+    for (unsigned int r = 0; r < GNTTAB_NR_RESERVED_ENTRIES; r++)
+        ref_used[r / 32] |= 1U << (r % 32);
+    gnttab = (volatile struct grant_entry_v1 *)first;
+}
+#else
 void gnttab_init(void)
 {
     xen_pfn_t frames[GNTTAB_NR_FRAMES];
@@ -40,6 +66,7 @@ void gnttab_init(void)
         ref_used[r / 32] |= 1U << (r % 32);
     gnttab = (volatile struct grant_entry_v1 *)gnttab_area;
 }
+#endif
 
 int gnttab_grant_access_ref(grant_ref_t ref, domid_t domid, xen_pfn_t mfn, bool readonly)
 {

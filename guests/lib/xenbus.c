@@ -13,7 +13,11 @@
 
 /* The fixed kernel address of the ring: a page of the image whose mapping
  * is replaced by the store frame, as for shared_info. */
+#ifdef PVSIM_NATIVE
+#include <pvsim/pvhvm.h>
+#else
 static uint8_t xenstore_page[PAGE_SIZE] __pv_section(".noinit") __pv_aligned(PAGE_SIZE);
+#endif
 
 struct xs_stats xs_stats;
 
@@ -397,11 +401,22 @@ int xenbus_setup(void)
 
     if (xs.intf != NULL)
         return 0;
+#ifdef PVSIM_NATIVE
+    /* PVHVM: start_info's fields come from the HVM params. */
+    rc = pvhvm_setup();
+    if (rc < 0)
+        return rc;
+#endif
     if (si->store_evtchn == 0)
         return -XEN_ENODEV;
     rc = events_setup();
     if (rc < 0)
         return rc;
+#ifdef PVSIM_NATIVE
+    /* PVHVM: the ring is at the guest frame HVM_PARAM_STORE_PFN named (mapped 1:1). */
+    xs.port = si->store_evtchn;
+    xs.intf = (volatile struct xenstore_domain_interface *)pvhvm_page(si->store_mfn);
+#else
     rc = set_kernel_pte((unsigned long)xenstore_page,
                         MFN_PTE(si->store_mfn, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D),
                         UVMF_INVLPG);
@@ -409,6 +424,7 @@ int xenbus_setup(void)
         return rc;
     xs.port = si->store_evtchn;
     xs.intf = (volatile struct xenstore_domain_interface *)xenstore_page;
+#endif
     rc = evtchn_attach(xs.port, xs_event, NULL);
     if (rc < 0) {
         xs.intf = NULL;

@@ -12,7 +12,27 @@
 #include <pvsim/time.h>
 #include "work.h"
 
-static enum { DISK_NONE, DISK_VIRTIO, DISK_ATA } disk;
+static enum { DISK_NONE, DISK_VIRTIO, DISK_ATA, DISK_PV } disk;
+static bool net_pv;
+
+/* PVHVM (dev=pv): blkfront and netfront over the Xen platform, work/dev_pv.c. */
+int pv_blk_open(struct plat_blk *d);
+int pv_blk_submit(bool write, uint64_t sector, void *buf, unsigned int nsect);
+int pv_blk_wait(int tag);
+int pv_blk_flush(void);
+int pv_net_open(struct plat_net *n, void (*rx)(const uint8_t *frame, size_t len),
+                const char *ip, const char *peer);
+void pv_net_report(uint64_t rtt_min, uint64_t rtt_max);
+unsigned long pv_net_tx_errors(void);
+
+static int open_pv(struct plat_blk *d)
+{
+    int rc = pv_blk_open(d);
+
+    if (rc == 0)
+        disk = DISK_PV;
+    return rc;
+}
 
 static int open_virtio(struct plat_blk *d)
 {
@@ -75,12 +95,16 @@ int plat_blk_open(struct plat_blk *d)
         return open_virtio(d);
     if (strcmp(dev, "legacy") == 0 || strcmp(dev, "ata") == 0)
         return open_ata(d);
-    snprintf(d->error, sizeof(d->error), "dev=%s: expected virtio, legacy or auto", dev);
+    if (strcmp(dev, "pv") == 0)
+        return open_pv(d);
+    snprintf(d->error, sizeof(d->error), "dev=%s: expected virtio, legacy, pv or auto", dev);
     return -XEN_EINVAL;
 }
 
 int plat_blk_submit(bool write, uint64_t sector, void *buf, unsigned int nsect)
 {
+    if (disk == DISK_PV)
+        return pv_blk_submit(write, sector, buf, nsect);
     if (disk == DISK_VIRTIO)
         return virtio_blk_submit(write, sector, buf, nsect);
     if (disk == DISK_ATA)
@@ -90,6 +114,8 @@ int plat_blk_submit(bool write, uint64_t sector, void *buf, unsigned int nsect)
 
 int plat_blk_wait(int tag)
 {
+    if (disk == DISK_PV)
+        return pv_blk_wait(tag);
     if (disk == DISK_VIRTIO)
         return virtio_blk_wait(tag);
     if (disk == DISK_ATA)
@@ -99,6 +125,8 @@ int plat_blk_wait(int tag)
 
 int plat_blk_flush(void)
 {
+    if (disk == DISK_PV)
+        return pv_blk_flush();
     if (disk == DISK_VIRTIO)
         return virtio_blk_flush();
     if (disk == DISK_ATA)
@@ -115,8 +143,14 @@ static const struct net_link link = {
 int plat_net_open(struct plat_net *n, void (*rx)(const uint8_t *frame, size_t len),
                   const char *ip, const char *peer)
 {
+    const char *dev = cmdline_get("dev");
     int rc;
 
+    if (dev != NULL && strcmp(dev, "pv") == 0) {
+        rc = pv_net_open(n, rx, ip, peer);
+        net_pv = rc == 0;
+        return rc;
+    }
     memset(n, 0, sizeof(*n));
     n->kind = "virtio-net";
     rc = virtio_net_init(rx);
@@ -141,6 +175,10 @@ int plat_net_open(struct plat_net *n, void (*rx)(const uint8_t *frame, size_t le
 
 void plat_net_report(uint64_t rtt_min, uint64_t rtt_max)
 {
+    if (net_pv) {
+        pv_net_report(rtt_min, rtt_max);
+        return;
+    }
     printf("net: rtt_ns min %llu max %llu; virtio-net tx %lu packets %lu busy, rx %lu packets "
            "%lu errors, %lu interrupts %lu notifies; stack rx %lu frames, %lu echo requests "
            "answered, %lu arp replies, %lu dropped tx\n",
@@ -154,5 +192,7 @@ void plat_net_report(uint64_t rtt_min, uint64_t rtt_max)
 
 unsigned long plat_net_tx_errors(void)
 {
+    if (net_pv)
+        return pv_net_tx_errors();
     return (unsigned long)net_stats.tx_errors;
 }

@@ -1,5 +1,16 @@
 /* work/platform.h's block and network devices for the PV kernel: the vbd
- * and vif frontends (lib/blkfront.c, lib/netfront.c). */
+ * and vif frontends (lib/blkfront.c, lib/netfront.c). The native kernel
+ * builds the same file as its PVHVM devices (dev=pv), called by
+ * dev_native.c under the names below. */
+#ifdef PVSIM_NATIVE
+#define plat_blk_open pv_blk_open
+#define plat_blk_submit pv_blk_submit
+#define plat_blk_wait pv_blk_wait
+#define plat_blk_flush pv_blk_flush
+#define plat_net_open pv_net_open
+#define plat_net_report pv_net_report
+#define plat_net_tx_errors pv_net_tx_errors
+#endif
 #include <pvsim/blkfront.h>
 #include <pvsim/netfront.h>
 #include <pvsim/net.h>
@@ -29,6 +40,7 @@ int plat_blk_open(struct plat_blk *d)
                  xen_errstr(rc), blkfront_step);
         return rc;
     }
+#ifndef PVSIM_NATIVE
     if (console != NULL && strcmp(console, "ring") == 0) {
         rc = cons_ring_setup();
         if (rc < 0) {
@@ -37,6 +49,9 @@ int plat_blk_open(struct plat_blk *d)
             return rc;
         }
     }
+#else
+    (void)console;
+#endif
     d->sectors = blkfront.sectors;
     d->max_qd = BLKIF_RING_SIZE;
     printf("blk: vbd %u, backend %s (domain %u), %llu sectors, ring-ref %lu, port %lu, "

@@ -40,8 +40,12 @@ export interface DomainArch {
   readonly kind: 'hvm';
   /** Frees what the hypervisor holds for it (shadow tables, timers). */
   destroy(): void;
-  /** A pending event channel port of this domain (the console ring's, from dom0). */
-  onEvent(port: number): void;
+  /** A pending event channel port of this domain: true if the board consumed it (the console ring's, from dom0), false for the guest's own. */
+  onEvent(port: number): boolean;
+  /** Machine frame of guest frame `gfn` (its p2m, RAM or frames placed outside it), or -1. */
+  gfnToMfn(gfn: number): number;
+  /** The upcall line of vCPU `id` (PVHVM: an interrupt of the board); true if it rose. */
+  setUpcall(id: number, on: boolean): boolean;
 }
 
 export class Vcpu {
@@ -89,7 +93,7 @@ export class Domain {
    * For a domain with no guest code (the control domain served by the dom0 process): called
    * when one of its ports becomes pending, instead of raising an upcall.
    */
-  onEvent: ((port: number) => void) | null = null;
+  onEvent: ((port: number) => boolean | void) | null = null;
   /**
    * vCPUs that run outside the simulator: the dom0 process's, for the control domain it
    * serves. They have no Vcpu here; getdomaininfo counts them online, and running while the

@@ -22,6 +22,7 @@ import type { PcpuClocks } from '../run/pcpu.ts';
 import { TRC, type TraceBuffer } from '../trace/trace.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { HVM_BOARD, HVM_MAX_MEMORY_BYTES, hvmBoot, planHvmDomain, writeHvmImage, type HvmBoot, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
+import { gnttabInit } from '../gnttab/index.ts';
 import { checkHvmMode, createHvmArch, type HvmDeps } from '../hvm/index.ts';
 import type { GuestPagingFactory } from '../hvm/paging.ts';
 
@@ -156,6 +157,8 @@ export class DomainLifecycle {
     d.consoleMfn = frames.alloc(d.domid);
     frames.frameStorage(d.storeMfn).fill(0);
     frames.frameStorage(d.consoleMfn).fill(0);
+    // PVHVM: a grant table as a PV domain has (its frames placed by XENMEM_add_to_physmap).
+    gnttabInit(d);
     createHvmArch(d, this.deps.hvm, { mode: hvm.mode, shadowSync: hvm.shadowSync, boot, paging: hvm.paging });
     for (const v of d.vcpus) this.deps.sched.insertVcpu(v);
     this.deps.trace.record(this.deps.clocks.clock, 0, TRC.SCHED_DOM_ADD, d.domid);

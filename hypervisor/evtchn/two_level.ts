@@ -29,6 +29,8 @@ export function updateUpcallLine(_hv: HypervisorServices, vcpu: Vcpu): boolean {
   const e = vcpu.domain.evtchn;
   const id = vcpu.vcpuId;
   const on = e !== null && id < XEN_LEGACY_MAX_VCPUS && e.shared.upcallPending(id) !== 0 && e.shared.upcallMask(id) === 0;
+  // An HVM vCPU's upcall is an interrupt of its board (PVHVM), not the real hart's SEIP.
+  if (vcpu.arch && vcpu.domain.hvm) return vcpu.domain.hvm.setUpcall(id, on);
   const hart = vcpu.hart;
   if (on === ((hart.mipHw & MIP_SEIP) !== 0)) return false;
   hart.setInterruptPending(IRQ_SEI, on);
@@ -89,11 +91,9 @@ export function setPending(hv: HypervisorServices, domain: Domain, vcpuId: numbe
   if ((pending & bit) !== 0) return;
   sh.setPendingWord(word, pending | bit);
   e.stats.setPending++;
-  if (domain.onEvent) {
-    // A control domain served from outside (dom0's process): hand the port over.
-    domain.onEvent(port);
-    return;
-  }
+  // A control domain served from outside (dom0's process): hand the port over. An HVM
+  // board takes its console port and returns false for the guest's own ports.
+  if (domain.onEvent && domain.onEvent(port) !== false) return;
   if ((sh.maskWord(word) & bit) === 0) raiseSelector(hv, domain.vcpus[vcpuId], word);
   checkPollers(hv, domain, port);
 }

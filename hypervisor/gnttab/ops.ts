@@ -97,6 +97,14 @@ function clearBusy(ctx: MmCtx, rgt: DomainGnttab, ref: number, act: ActiveGrant,
   if (act.pin === 0) rgt.active.delete(ref);
 }
 
+/**
+ * The machine frame a grant entry's `frame` names: a PV granter's own mfn, an HVM granter's
+ * guest frame through its p2m (as Xen translates an HVM guest's gfn); -1 if not its memory.
+ */
+function grantFrame(rd: Domain, frame: number): number {
+  return rd.hvm ? rd.hvm.gfnToMfn(frame) : frame;
+}
+
 function activeEntry(rgt: DomainGnttab, ref: number): ActiveGrant {
   let act = rgt.active.get(ref);
   if (!act) {
@@ -199,8 +207,8 @@ export function mapGrantRef(ctx: MmCtx, ld: Domain, vcpu: Vcpu | null, op: MapGr
       return fail(rc);
     }
     if (act.pin === 0) {
-      const gfn = rgt.readEntry(ctx, ref).frame;
-      if (!f.getPage(gfn, rd.domid)) {
+      const gfn = grantFrame(rd, rgt.readEntry(ctx, ref).frame);
+      if (gfn < 0 || !f.getPage(gfn, rd.domid)) {
         clearBusy(ctx, rgt, ref, act, !ro);
         return fail(GNTST.bad_page);
       }
@@ -338,8 +346,8 @@ function acquireForCopy(ctx: MmCtx, rd: Domain, ref: number, ldomid: number, rea
       if (act.pin === 0) rgt.active.delete(ref);
       return rc;
     }
-    const mfn = act.pin === 0 ? rgt.readEntry(ctx, ref).frame : act.mfn;
-    if (!f.getPage(mfn, rd.domid)) {
+    const mfn = act.pin === 0 ? grantFrame(rd, rgt.readEntry(ctx, ref).frame) : act.mfn;
+    if (mfn < 0 || !f.getPage(mfn, rd.domid)) {
       clearBusy(ctx, rgt, ref, act, !readonly);
       return GNTST.bad_page;
     }

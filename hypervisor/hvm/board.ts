@@ -25,6 +25,9 @@ import { Plic } from './plic.ts';
 import { HvmStats } from './stats.ts';
 import type { GuestPaging } from './paging.ts';
 import type { HvmVcpu } from './vcpu.ts';
+import { XEN_EVTCHN_IRQ, XenPlatform, hvmHypercallTable } from './xen_platform.ts';
+import type { HypercallHandler } from '../hypercall/types.ts';
+import type { GStageTables } from './gstage_tables.ts';
 
 /** What the board needs of the hypervisor core. */
 export interface HvmDeps {
@@ -109,6 +112,11 @@ export class HvmBoard implements DomainArch {
   /** The domain's guest paging (trap mode's shadow), one for all its vCPUs. */
   paging: GuestPaging | null = null;
   private walkRefsCharged = 0;
+  /** hw mode: the domain's G-stage tables (special frames are mapped into them). */
+  gstage: GStageTables | null = null;
+  /** PVHVM: the Xen platform (add_to_physmap frames, HVM params, the upcall interrupt) and its hypercall table. */
+  readonly xen: XenPlatform;
+  readonly hypercalls: ReadonlyMap<number, HypercallHandler>;
 
   constructor(
     readonly domain: Domain,
@@ -133,6 +141,18 @@ export class HvmBoard implements DomainArch {
     this.addMmio(B.clint.base, B.clint.size, this.clint);
     this.addMmio(B.plic.base, B.plic.size, this.plic);
     for (let k = 0; k < B.virtio.count; k++) this.addMmio(B.virtio.base + k * B.virtio.stride, B.virtio.stride, new EmptyVirtioSlot());
+    this.xen = new XenPlatform({ domain, p2mChanged: (gfn, mfn) => this.specialChanged(gfn, mfn) }, (level) => this.plic.setIrq(XEN_EVTCHN_IRQ, level));
+    this.hypercalls = hvmHypercallTable(this.xen);
+  }
+
+  /**
+   * A frame placed at (or removed from) guest frame `gfn` outside RAM: the G-stage tables
+   * (hw) or the shadows (trap) and every hart's TLB drop what they knew of it.
+   */
+  private specialChanged(gfn: number, mfn: number | null): void {
+    this.gstage?.setSpecial(gfn, mfn);
+    this.paging?.flushAll?.();
+    for (const v of this.vcpus) v.vcpu.hart.flushTlb();
   }
 
   /**
@@ -229,7 +249,7 @@ export class HvmBoard implements DomainArch {
   /** Machine frame of guest frame `gfn`, or -1 when it is not RAM. */
   gfnToMfn(gfn: number): number {
     const pfn = gfn - HVM_BOARD.ramBase / PAGE_SIZE;
-    if (!(pfn >= 0 && pfn < this.domain.nrPages)) return -1;
+    if (!(pfn >= 0 && pfn < this.domain.nrPages)) return this.xen?.lookup(gfn) ?? -1;
     return this.domain.p2m[pfn]!;
   }
 
@@ -380,9 +400,14 @@ export class HvmBoard implements DomainArch {
     if (n > 0) evtchnSend(this.deps.hv, this.domain, this.domain.consoleEvtchn);
   }
 
-  /** An event on one of the domain's ports: dom0 drained output or queued input on the console ring. */
-  onEvent(port: number): void {
-    if (port !== this.domain.consoleEvtchn || this.destroyed) return;
+  /**
+   * An event on one of the domain's ports. The console ring's (dom0 drained output or
+   * queued input) is the board's: true. Any other port is the guest's own (PVHVM event
+   * channels): false, delivered as an upcall.
+   */
+  onEvent(port: number): boolean {
+    if (port !== this.domain.consoleEvtchn) return false;
+    if (this.destroyed) return true;
     const e = this.domain.evtchn;
     if (e) {
       // The port is the hypervisor's, not the guest's: it never stays pending.
@@ -392,6 +417,12 @@ export class HvmBoard implements DomainArch {
     this.notifyOutstanding = false;
     this.flushOut();
     this.uart.update(); // input may be waiting: the receive interrupt
+    return true;
+  }
+
+  /** PVHVM: vCPU `id`'s upcall line (evtchn_upcall_pending && !mask) drives the Xen PLIC source. */
+  setUpcall(id: number, on: boolean): boolean {
+    return this.xen.setUpcall(id, on);
   }
 
   destroy(): void {

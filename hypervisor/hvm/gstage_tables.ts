@@ -105,6 +105,27 @@ export class GStageTables {
     }
   }
 
+  /**
+   * Maps guest frame `gfn` (outside RAM: PVHVM's shared_info, grant-table and ring frames)
+   * to `mfn` with a 4 KiB leaf, or unmaps it (null). The caller flushes the harts' TLBs.
+   */
+  setSpecial(gfn: number, mfn: number | null): void {
+    if (this.destroyed) return;
+    const rootIndex = Math.floor(gfn / MEGA_FRAMES);
+    const rootWords = this.env.frameWords(this.rootMfn + (rootIndex >>> 10));
+    let root = rootWords[rootIndex & 1023]! >>> 0;
+    if ((root & PTE_V) !== 0 && (root & (PTE_R | PTE_W | PTE_X)) !== 0) throw new RangeError(`G-stage: gfn 0x${gfn.toString(16)} lies in a RAM megapage`);
+    if ((root & PTE_V) === 0) {
+      if (mfn === null) return;
+      const l0 = this.env.allocExtent(0);
+      this.held.push(l0);
+      root = makePte(l0, PTE_V) >>> 0;
+      this.writeRoot(rootIndex, root);
+    }
+    const words = this.env.frameWords(root >>> 10);
+    words[gfn % MEGA_FRAMES] = mfn === null ? 0 : makePte(mfn, LEAF) | 0;
+  }
+
   /** Gives every frame back (idempotent: each vCPU's mode calls it). */
   destroy(): void {
     if (this.destroyed) return;

@@ -227,6 +227,11 @@ export class HwMode implements VirtMode {
     retireInstruction(this.hart);
   }
 
+  /** Hypercall pointers: the two-stage walk a VS-mode load or store would make (vsatp, vsstatus.SUM/MXR, hgatp). */
+  guestTranslate(va: number, access: 'r' | 'w'): number {
+    return this.hart.translate(va >>> 0, access, PRIV_S, { virt: true });
+  }
+
   private sbi(clock: ExitClock): void {
     this.stats.charge(clock, 'sbi', this.costs.hvmSbiNs);
     const hart = this.hart;

@@ -17,6 +17,7 @@ import { Shadow, ShadowOutOfMemory } from './shadow/index.ts';
 import { OutOfMemoryError } from '../mm/frame_table.ts';
 import { HSM_STATE, HvmVcpu } from './vcpu.ts';
 import { HVM_EXIT_REASONS } from './stats.ts';
+import { setGuestTranslator } from '../mm/guest_access.ts';
 import type { HvmDomainStats } from '../../protocol/wire.ts';
 
 export { HvmBoard, type HvmDeps } from './board.ts';
@@ -116,12 +117,19 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
           domain.p2m,
           domain.domid,
         );
+  if (gstage) {
+    // PVHVM frames already placed outside RAM (the xenstore and console rings).
+    board.gstage = gstage;
+    for (const [gfn, mfn] of board.xen.mappings) gstage.setSpecial(gfn, mfn);
+  }
   for (let id = 0; id < o.boot.vcpus; id++) {
     // Only hw domains' harts have the H extension; PV and trap-mode harts are unchanged.
     const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id, hExt: o.mode === 'hw' }));
     const hv = new HvmVcpu(vcpu, board);
     hv.mode = makeMode(hv, board, gstage);
     vcpu.arch = hv;
+    // Hypercall pointers are the guest's virtual addresses, through its own page tables.
+    setGuestTranslator(vcpu.hart, (va, acc) => hv.mode.guestTranslate(va, acc));
     vcpu.online = id === 0;
     vcpu.initialised = id === 0;
     board.vcpus.push(hv);

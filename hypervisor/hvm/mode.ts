@@ -28,6 +28,11 @@ export interface VirtMode {
    * IPI sent now is not mistaken for the one the guest already cleared.
    */
   syncFromGuest?(): void;
+  /**
+   * A supervisor access of the guest at virtual `va` (a hypercall's pointer): the machine
+   * address, or -1 when the guest's own tables (or the p2m) do not allow it.
+   */
+  guestTranslate(va: number, access: 'r' | 'w'): number;
   /** Another vCPU's SBI RFENCE asked this one to drop translations (null = all). */
   remoteSfence(va: number | null): void;
   /** The vCPU stopped (SBI HSM hart_stop): let go of what it was running on. */

@@ -46,6 +46,8 @@ export interface GuestPaging {
   destroy(): void;
   /** Guest memory written other than by the guest's own stores (SBI console reads, device DMA): shadows brought in line. */
   noteGuestWrite?(gpa: number, len: number): void;
+  /** The p2m changed (a frame placed or moved outside RAM, PVHVM's add_to_physmap): drop every shadow. */
+  flushAll?(): void;
   /** Guest PTE reads the shadow's software walks made so far (charged per reference). */
   readonly stats?: { readonly walkMemRefs: number };
 }

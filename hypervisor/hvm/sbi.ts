@@ -6,6 +6,8 @@
 import type { HvmVcpu } from './vcpu.ts';
 import type { HvmBoard } from './board.ts';
 import { HSM_STATE } from './vcpu.ts';
+import { XEN_SBI_EID } from './xen_platform.ts';
+import { xenErr } from '../../protocol/xen/errno.ts';
 
 export const SBI_EXT = {
   legacySetTimer: 0x00,
@@ -129,6 +131,13 @@ export function sbiCall(v: HvmVcpu, board: HvmBoard, now: number): SbiResult {
     }
     case SBI_EXT.hsm:
       return hsm(v, board, fid, a(0), a(1), a(2));
+    case XEN_SBI_EID: {
+      // PVHVM: a Xen hypercall (xen_platform.ts): a6 = number, a0..a4 = arguments, a1 = result.
+      v.vcpu.stats.hypercalls++;
+      const h = board.hypercalls.get(fid);
+      const rc = h === undefined ? xenErr('ENOSYS') : h({ hv, vcpu: v.vcpu }, a(0), a(1), a(2), a(3), a(4));
+      return ret(SBI_ERR.success, rc | 0);
+    }
     case SBI_EXT.srst: {
       if (fid !== 0) return ret(SBI_ERR.notSupported);
       const type = a(0);
@@ -148,7 +157,7 @@ export function sbiCall(v: HvmVcpu, board: HvmBoard, now: number): SbiResult {
 function probe(eid: number): boolean {
   return (
     eid === SBI_EXT.base || eid === SBI_EXT.time || eid === SBI_EXT.ipi || eid === SBI_EXT.rfence ||
-    eid === SBI_EXT.hsm || eid === SBI_EXT.srst || eid === SBI_EXT.dbcn || eid <= SBI_EXT.legacyShutdown
+    eid === SBI_EXT.hsm || eid === SBI_EXT.srst || eid === SBI_EXT.dbcn || eid === XEN_SBI_EID || eid <= SBI_EXT.legacyShutdown
   );
 }
 

@@ -28,6 +28,7 @@ import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
+import { guestWalkSv32 } from './xen_platform.ts';
 import { TRC } from '../trace/trace.ts';
 import type { HvmVcpu } from './vcpu.ts';
 import type { HvmBoard } from './board.ts';
@@ -351,6 +352,24 @@ export class TrapMode implements VirtMode {
         break;
       default: break; // senvcfg: WARL zero
     }
+  }
+
+  /** Hypercall pointers: a software walk of the guest's own tables (the shadow may not hold the page yet). */
+  guestTranslate(va: number, access: 'r' | 'w'): number {
+    const mem = this.board.deps.hv.mem;
+    const toMachine = (gpa: number): number => {
+      const mfn = this.board.gfnToMfn(Math.floor(gpa / PAGE_SIZE));
+      return mfn < 0 ? -1 : mfn * PAGE_SIZE + (gpa % PAGE_SIZE);
+    };
+    const gpa = guestWalkSv32(this.satp, va, access, (this.sstatus & MSTATUS_SUM) !== 0, (this.sstatus & MSTATUS_MXR) !== 0, (pteGpa) => {
+      const pa = toMachine(pteGpa);
+      return pa < 0 ? null : mem.read32(pa) >>> 0;
+    });
+    if (gpa < 0) return -1;
+    // The hypercall is about to store there: shadows of a guest page table on that page go
+    // first (the vCPU is stopped, so dropping before the store is the same as after).
+    if (access === 'w') this.board.paging?.noteGuestWrite?.(gpa, PAGE_SIZE - (gpa % PAGE_SIZE));
+    return toMachine(gpa);
   }
 
   // --- SBI ---------------------------------------------------------------------------

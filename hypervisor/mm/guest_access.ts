@@ -7,13 +7,30 @@ import { PAGE_MASK } from '../cpu/memory.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { HYPERVISOR_VIRT_START } from '../../protocol/xen/arch_riscv32.ts';
 
+/**
+ * A vCPU whose pointers are not translated by its hart's current mode (an HVM vCPU: its
+ * guest's own page tables, walked by its virtualization mode) registers how here.
+ * Returns a machine address, or -1 when the guest cannot make the access.
+ */
+export type GuestTranslator = (va: number, access: 'r' | 'w') => number;
+const translators = new WeakMap<Hart, GuestTranslator>();
+
+export function setGuestTranslator(hart: Hart, t: GuestTranslator): void {
+  translators.set(hart, t);
+}
+
+function translate(hart: Hart, va: number, access: 'r' | 'w'): number {
+  const t = translators.get(hart);
+  return t ? t(va, access) : hart.translate(va, access);
+}
+
 export function copyFromGuest(hart: Hart, va: number, len: number): Uint8Array | null {
   if (len < 0 || va + len > 2 ** 32) return null;
   const out = new Uint8Array(len);
   let done = 0;
   while (done < len) {
     const a = (va + done) >>> 0;
-    const pa = hart.translate(a, 'r');
+    const pa = translate(hart, a, 'r');
     if (pa < 0) return null;
     const pfn = Math.floor(pa / PAGE_SIZE);
     const frame = hart.mem.frames[pfn];
@@ -34,7 +51,7 @@ export function copyToGuest(hart: Hart, va: number, data: Uint8Array): boolean {
   let done = 0;
   while (done < data.length) {
     const a = (va + done) >>> 0;
-    const pa = hart.translate(a, 'w');
+    const pa = translate(hart, a, 'w');
     if (pa < 0) return false;
     const pfn = Math.floor(pa / PAGE_SIZE);
     const frame = hart.mem.frames[pfn] ?? (hart.mem.isAllocated(pfn) ? hart.mem.ensureFrame(pfn) : null);

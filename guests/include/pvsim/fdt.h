@@ -44,6 +44,7 @@ struct board_info {
     struct fdt_device ata;      /* "ata-generic": reg[0] the command block (task file) */
     uint64_t ata_ctl_base, ata_ctl_size;    /* reg[1]: the control block */
     uint32_t ata_reg_shift;     /* reg-shift, default 0 */
+    struct fdt_device xen;      /* "xen,xen" (Xen on ARM's /hypervisor node): reg = the grant region, irq = the event-channel upcall */
 };
 
 /* Parses the blob at fdt into *out. Returns 0, or -1 with *err saying what

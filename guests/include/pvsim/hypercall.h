@@ -42,6 +42,36 @@
 #ifndef __ASSEMBLER__
 #include <pvsim/xen_types.h>
 
+#ifdef PVSIM_NATIVE
+/* An HVM guest (PVHVM, docs/abi.md): Xen's hypercalls are the SBI extension
+ * PVSIM_XEN_SBI_EID (a7), the hypercall number in a6, arguments a0..a4; a0 =
+ * the SBI error (0 once dispatched), a1 = Xen's result. An SBI that does not
+ * know the extension answers SBI_ERR_NOT_SUPPORTED: -XEN_ENOSYS here. */
+#define PVSIM_XEN_SBI_EID 0x0A58454EUL
+
+static inline long _hypercall5(unsigned long op, unsigned long a1,
+                               unsigned long a2, unsigned long a3,
+                               unsigned long a4, unsigned long a5)
+{
+    register unsigned long r_eid __asm__("a7") = PVSIM_XEN_SBI_EID;
+    register unsigned long r_op __asm__("a6") = op;
+    register long r_a0 __asm__("a0") = (long)a1;
+    register unsigned long r_a1 __asm__("a1") = a2;
+    register unsigned long r_a2 __asm__("a2") = a3;
+    register unsigned long r_a3 __asm__("a3") = a4;
+    register unsigned long r_a4 __asm__("a4") = a5;
+    __asm__ volatile("ecall"
+                     : "+r"(r_a0), "+r"(r_a1)
+                     : "r"(r_eid), "r"(r_op), "r"(r_a2), "r"(r_a3), "r"(r_a4)
+                     : "memory");
+    return r_a0 != 0 ? -XEN_ENOSYS : (long)r_a1;
+}
+#define _hypercall0(op)                 _hypercall5((op), 0, 0, 0, 0, 0)
+#define _hypercall1(op, a)              _hypercall5((op), (a), 0, 0, 0, 0)
+#define _hypercall2(op, a, b)           _hypercall5((op), (a), (b), 0, 0, 0)
+#define _hypercall3(op, a, b, c)        _hypercall5((op), (a), (b), (c), 0, 0)
+#define _hypercall4(op, a, b, c, d)     _hypercall5((op), (a), (b), (c), (d), 0)
+#else
 /* Raw hypercalls: number plus 0..5 word arguments (the fifth goes in a4). */
 
 static inline long _hypercall0(unsigned long op)
@@ -116,6 +146,8 @@ static inline long _hypercall5(unsigned long op, unsigned long a1,
                      : "memory");
     return r_a0;
 }
+
+#endif /* PVSIM_NATIVE */
 
 #define PV_HC_PTR(p) ((unsigned long)(uintptr_t)(p))
 
