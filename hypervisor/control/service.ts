@@ -100,6 +100,12 @@ export class ControlService {
   readonly dispatcher: Dom0PortDispatcher;
   readonly pages: ControlPages;
   private readonly mapped = new Map<number, MappedFrame>();
+  /**
+   * Foreign mappings dom0 holds, per frame: each holds a general reference on the frame (as
+   * Xen's privcmd mappings do), so a frame dom0 still maps is not freed with its domain
+   * and handed to another while dom0's stores (in flight, or hostile) still reach it.
+   */
+  private readonly foreign = new Map<number, number>();
   /** Grant handles dom0 holds, and the frame each one maps. */
   private readonly grants = new Map<number, { mfn: number; readonly: boolean }>();
   /** Domains dom0's builder has created and not yet finished. */
@@ -360,14 +366,20 @@ export class ControlService {
   mapForeign(domid: number, mfn: number): Uint8Array {
     if (this.work) this.work.maps++;
     if (!this.hv.domain(domid)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `no domain ${domid}`);
-    if (this.hv.frames.ownerOf(mfn) !== domid) throw new ControlServiceError(-XEN_ERRNO.EPERM, `mfn 0x${mfn.toString(16)} does not belong to d${domid}`);
+    if (!this.hv.frames.getPage(mfn, domid)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `mfn 0x${mfn.toString(16)} does not belong to d${domid}`);
+    this.foreign.set(mfn, (this.foreign.get(mfn) ?? 0) + 1);
     return this.map(mfn);
   }
 
   /** Ends one foreign mapping of `mfn` (one that was never made is ignored). */
   unmapForeign(mfn: number): void {
     if (this.work) this.work.unmaps++;
+    const n = this.foreign.get(mfn);
+    if (!n) return;
+    if (n === 1) this.foreign.delete(mfn);
+    else this.foreign.set(mfn, n - 1);
     this.unmap(mfn);
+    this.hv.frames.putPage(mfn); // the last reference of a dead domain's frame frees it
   }
 
   // --- grant tables ---------------------------------------------------------------------
@@ -477,6 +489,8 @@ export class ControlService {
     this.grants.clear();
     if (this.pages === 'mirrored') for (const mfn of this.mapped.keys()) this.hv.unwatchFrame(mfn);
     this.mapped.clear();
+    for (const [mfn, n] of this.foreign) for (let i = 0; i < n; i++) this.hv.frames.putPage(mfn);
+    this.foreign.clear();
     this.work = null;
     this.deferredSends = [];
     this.dispatcher.reset();
