@@ -24,6 +24,14 @@
 // HotWireError, and its caller closes the connection, as for a bad protobuf frame.
 
 export const HOT_MAGIC = 0xf8;
+/**
+ * Bytes of COPY_FROM data one BATCH or DISPATCH_DONE may ask for. An entry is 11 bytes on
+ * the wire and asks for up to 4 KiB back, so without a bound a 24 MiB frame could make the
+ * hypervisor gather 9 GiB for one answer. dom0 splits its batches at 4 MiB
+ * (dom0/remote_platform.ts BATCH_BYTES); this is twice that, and an answer stays far below
+ * MAX_FRAME_BYTES.
+ */
+export const MAX_COPY_OUT_BYTES = 8 * 1024 * 1024;
 const PAGE = 4096;
 
 export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4 } as const;

@@ -10,8 +10,9 @@ import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
 import { dispatchRequest, type OpTable, type Request, type Response } from '../../protocol/wire.ts';
-import type { HotFrame, HotOp, HotResult } from '../../protocol/hot_wire.ts';
+import { MAX_COPY_OUT_BYTES, type HotFrame, type HotOp, type HotResult } from '../../protocol/hot_wire.ts';
 import { ControlServiceError } from '../control/service.ts';
+import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -108,6 +109,11 @@ export class Dom0Bridge {
     const svc = this.service;
     const none = new Uint8Array(0);
     const results: HotResult[] = [];
+    // What the answer would carry back is bounded before anything runs: an 11-byte entry
+    // asks for 4 KiB, so a frame of them could ask for gigabytes.
+    let out = 0;
+    for (const o of ops) if (o.op === 'copyFrom') out += o.len;
+    if (out > MAX_COPY_OUT_BYTES) return { rc: -XEN_ERRNO.E2BIG, error: `the batch copies out ${out} bytes, more than ${MAX_COPY_OUT_BYTES}`, results };
     for (const o of ops) {
       try {
         switch (o.op) {
