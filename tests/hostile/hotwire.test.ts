@@ -9,7 +9,9 @@ import { HypervisorServer } from '../../hypervisor/server/server.ts';
 import { connect } from '../../protocol/session.ts';
 import type { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { GTF } from '../../protocol/xen/grant_table.ts';
-import { MAX_COPY_OUT_BYTES } from '../../protocol/hot_wire.ts';
+import { decodeHot, encodeHot, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotOp } from '../../protocol/hot_wire.ts';
+import { RemotePlatform } from '../../dom0/remote_platform.ts';
+import type { Peer } from '../../protocol/session.ts';
 import { MiB, MmGuest, SPARE_VA } from '../mm_helpers.ts';
 
 type Batch = Extract<HotFrame, { kind: 'batch' }>;
@@ -74,5 +76,48 @@ describe('hostile hot frames from dom0', () => {
     expect(big.results).toEqual([]);
     // The connection goes on.
     expect((await peer.request('info', {})).rc).toBe(0);
+  });
+
+  it('a frame of millions of tiny operations closes that connection at once; the hypervisor serves the next dom0', async () => {
+    const { peer, url } = await hypervisor(closers);
+    // 5 million 5-byte sends in 24 MiB (written by hand: the encoder refuses them).
+    const n = 5_000_000;
+    const b = new Uint8Array(10 + n * 5);
+    const dv = new DataView(b.buffer);
+    b[0] = HOT_MAGIC;
+    b[1] = 3; // BATCH
+    dv.setUint32(2, 77, true);
+    dv.setUint32(6, n, true);
+    for (let i = 0; i < n; i++) {
+      b[10 + i * 5] = 4; // SEND
+      dv.setUint32(11 + i * 5, 5, true);
+    }
+    const closed = new Promise<string>((res) => (peer.onClose = res));
+    const t0 = performance.now();
+    (peer as unknown as { ws: { send(b: Uint8Array): void } }).ws.send(b);
+    expect(await closed).toMatch(new RegExp(`more than ${MAX_HOT_ENTRIES}`));
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    const again = await connect(url, 'dom0', 't');
+    closers.push(() => again.peer.close());
+    expect((await again.peer.request('info', {})).rc).toBe(0);
+  });
+
+  it('dom0 splits a batch of more than MAX_HOT_ENTRIES operations into frames the hypervisor takes, in order', async () => {
+    const counts: number[] = [];
+    let next = 0;
+    const peer = {
+      hotHandler: null,
+      requestHot(req: { kind: 'batch'; ops: HotOp[] }): Promise<HotFrame> {
+        const f = decodeHot(encodeHot({ ...req, id: 1 })); // throws past the bound
+        if (f.kind !== 'batch') throw new Error('not a batch');
+        counts.push(f.ops.length);
+        return Promise.resolve({ kind: 'batchDone', id: 1, rc: 0, error: '', results: f.ops.map(() => ({ status: next++, data: new Uint8Array(0) })) });
+      },
+    };
+    const platform = new RemotePlatform(peer as unknown as Peer);
+    const ops = Array.from({ length: MAX_HOT_ENTRIES + 10 }, (_, i) => ({ to: true as const, domid: 1, ref: i, offset: 0, data: new Uint8Array(1) }));
+    const r = await platform.copyGrants(ops);
+    expect(counts).toEqual([MAX_HOT_ENTRIES, 10]);
+    expect(r.map((x) => x.status)).toEqual(ops.map((_, i) => i));
   });
 });
