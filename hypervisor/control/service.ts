@@ -28,6 +28,7 @@ import { ECS } from '../evtchn/state.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
+import { isPageTable } from '../mm/frame_table.ts';
 import { SpanSet } from '../../protocol/guest_memory.ts';
 import { wireStats } from '../../protocol/wire_stats.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
@@ -365,10 +366,26 @@ export class ControlService {
    */
   mapForeign(domid: number, mfn: number): Uint8Array {
     if (this.work) this.work.maps++;
-    if (!this.hv.domain(domid)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `no domain ${domid}`);
+    const d = this.hv.domain(domid);
+    if (!d) throw new ControlServiceError(-XEN_ERRNO.EPERM, `no domain ${domid}`);
+    if (this.hv.frames.ownerOf(mfn) === domid && !this.isDomainPage(d, mfn)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `mfn 0x${mfn.toString(16)} is the hypervisor's (a table it keeps for d${domid}), not the domain's memory`);
     if (!this.hv.frames.getPage(mfn, domid)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `mfn 0x${mfn.toString(16)} does not belong to d${domid}`);
     this.foreign.set(mfn, (this.foreign.get(mfn) ?? 0) + 1);
     return this.map(mfn);
+  }
+
+  /**
+   * A frame a privileged mapping may name: the domain's memory (its p2m), its rings, and
+   * the pages the hypervisor shares with it (shared_info, grant frames). Not the frames the
+   * hypervisor keeps for it (shadow and G-stage tables), which are charged to the domain
+   * but freed by the hypervisor whenever it likes: in Xen they belong to no domain.
+   */
+  private isDomainPage(d: Domain, mfn: number): boolean {
+    const f = this.hv.frames;
+    if (f.isXenheap(mfn) || mfn === d.storeMfn || mfn === d.consoleMfn) return true;
+    const pfn = f.m2pOf(mfn);
+    if (pfn < d.p2m.length && d.p2m[pfn] === mfn) return true;
+    return d.p2m.indexOf(mfn) >= 0; // HVM RAM has no m2p entries
   }
 
   /** Ends one foreign mapping of `mfn` (one that was never made is ignored). */
@@ -464,6 +481,10 @@ export class ControlService {
       if (!this.mapped.has(w.mfn)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `write to mfn 0x${w.mfn.toString(16)}, which dom0 has not mapped`);
       if (this.onlyReadonly(w.mfn)) throw new ControlServiceError(-XEN_ERRNO.EPERM, `write to mfn 0x${w.mfn.toString(16)}, which dom0 mapped read-only`);
       if (w.offset + w.data.length > PAGE_SIZE) throw new ControlServiceError(-XEN_ERRNO.EINVAL, 'write past the end of the page');
+      // A validated page table changes only through mmu_update (as Xen refuses a writable
+      // mapping of one): a raw store could point the guest at any frame.
+      const f = this.hv.frames;
+      if (f.typeCount(w.mfn) > 0 && isPageTable(f.typeOf(w.mfn))) throw new ControlServiceError(-XEN_ERRNO.EPERM, `write to mfn 0x${w.mfn.toString(16)}, a page table in use`);
       const frame = this.hv.mem.frames[w.mfn];
       if (!frame) continue;
       frame.set(w.data, w.offset);

@@ -12,7 +12,9 @@ import { GTF } from '../../protocol/xen/grant_table.ts';
 import { decodeHot, encodeHot, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotOp } from '../../protocol/hot_wire.ts';
 import { RemotePlatform } from '../../dom0/remote_platform.ts';
 import type { Peer } from '../../protocol/session.ts';
-import { MiB, MmGuest, SPARE_VA } from '../mm_helpers.ts';
+import { MiB, MmGuest, SPARE_VA, pte, RW } from '../mm_helpers.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 type Batch = Extract<HotFrame, { kind: 'batch' }>;
 
@@ -119,5 +121,34 @@ describe('hostile hot frames from dom0', () => {
     const r = await platform.copyGrants(ops);
     expect(counts).toEqual([MAX_HOT_ENTRIES, 10]);
     expect(r.map((x) => x.status)).toEqual(ops.map((_, i) => i));
+  });
+
+  it("dom0 cannot map the hypervisor's own frames kept in a domain (shadow tables), only the domain's memory and shared pages", async () => {
+    const { hv, peer } = await hypervisor(closers, 64);
+    const image = readFileSync(join(process.cwd(), 'tests/hvm-programs/build/csr.elf'));
+    const d = hv.createHvmDomain(image, { name: 'h', memoryBytes: 8 * MiB, cmdline: '', vcpus: 1, hvm: { mode: 'trap', shadowSync: 'wp' } });
+    const ram = new Set(d.p2m);
+    const internal = hv.frames.framesOf(d.domid).filter((m) => !ram.has(m) && m !== d.storeMfn && m !== d.consoleMfn && !hv.frames.isXenheap(m));
+    expect(internal.length).toBeGreaterThan(0); // the shadow root, at least
+    for (const mfn of internal) expect((await peer.request('mapForeign', { domid: d.domid, mfn })).rc).toBe(-1); // EPERM
+    // The domain's RAM and its rings stay mappable.
+    expect((await peer.request('mapForeign', { domid: d.domid, mfn: d.p2m[0]! })).rc).toBe(0);
+    expect((await peer.request('mapForeign', { domid: d.domid, mfn: d.storeMfn })).rc).toBe(0);
+  });
+
+  it("dom0's stores cannot rewrite a PV guest's validated page table through a foreign mapping", async () => {
+    const { hv, peer } = await hypervisor(closers, 32);
+    const g = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'pv' });
+    const other = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'other' });
+    const l1 = g.l1MfnFor(SPARE_VA);
+    expect((await peer.request('mapForeign', { domid: g.domid, mfn: l1 })).rc).toBe(0); // reading is fine
+    // A PTE naming another domain's frame, written past the type system.
+    const entry = new Uint8Array(4);
+    new DataView(entry.buffer).setUint32(0, pte(other.mfnOfVa(SPARE_VA), RW), true);
+    const off = ((SPARE_VA >>> 12) & 0x3ff) * 4;
+    const r = await peer.requestHot<Batch>({ kind: 'batch', ops: [{ op: 'write', mfn: l1, offset: off, data: entry }] });
+    expect(r.rc).toBe(-1); // EPERM
+    expect(r.error).toMatch(/page table/);
+    expect(g.mfnOfVa(SPARE_VA)).not.toBe(other.mfnOfVa(SPARE_VA));
   });
 });
