@@ -73,6 +73,8 @@ interface MappedFrame {
   refs: number;
   /** Bytes guests stored to since the last dispatch (mirrored pages only). */
   readonly stored: SpanSet;
+  /** Hears guest stores to it (mirrored pages only); the frame may have other watchers. */
+  watcher: ((pa: number, size: number) => boolean) | null;
 }
 
 /** A request's hvm_mode (empty = trap; "trap" or "hw"); anything else is refused. */
@@ -508,7 +510,7 @@ export class ControlService {
     if (e) for (let port = 1; e.portIsValid(port); port++) if (e.state[port] !== ECS.FREE) evtchnClose(this.hv, this.control, port);
     for (const handle of [...this.grants.keys()]) gnttabUnmapForDomain(this.hv, this.control, handle);
     this.grants.clear();
-    if (this.pages === 'mirrored') for (const mfn of this.mapped.keys()) this.hv.unwatchFrame(mfn);
+    for (const [mfn, m] of this.mapped) if (m.watcher) this.hv.unwatchFrame(mfn, m.watcher);
     this.mapped.clear();
     for (const [mfn, n] of this.foreign) for (let i = 0; i < n; i++) this.hv.frames.putPage(mfn);
     this.foreign.clear();
@@ -523,13 +525,15 @@ export class ControlService {
     const m = this.mapped.get(mfn);
     if (m) m.refs++;
     else {
-      this.mapped.set(mfn, { refs: 1, stored: new SpanSet() });
+      const entry: MappedFrame = { refs: 1, stored: new SpanSet(), watcher: null };
+      this.mapped.set(mfn, entry);
       if (this.pages === 'mirrored') {
-        this.hv.watchFrame(mfn, (pa, size) => {
+        entry.watcher = (pa, size) => {
           const off = pa % PAGE_SIZE;
-          this.mapped.get(mfn)?.stored.add(off, Math.min(PAGE_SIZE, off + size));
+          entry.stored.add(off, Math.min(PAGE_SIZE, off + size));
           return false;
-        });
+        };
+        this.hv.watchFrame(mfn, entry.watcher);
       }
     }
     return this.pages === 'mirrored' ? frame.slice() : frame;
@@ -539,7 +543,7 @@ export class ControlService {
     const m = this.mapped.get(mfn);
     if (m && --m.refs === 0) {
       this.mapped.delete(mfn);
-      if (this.pages === 'mirrored') this.hv.unwatchFrame(mfn);
+      if (m.watcher) this.hv.unwatchFrame(mfn, m.watcher);
     }
   }
 

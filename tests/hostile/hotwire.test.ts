@@ -151,4 +151,15 @@ describe('hostile hot frames from dom0', () => {
     expect(r.error).toMatch(/page table/);
     expect(g.mfnOfVa(SPARE_VA)).not.toBe(other.mfnOfVa(SPARE_VA));
   });
+
+  it("dom0 mapping a guest's shared_info and letting go does not blind the guest's event channels to its own stores", async () => {
+    const { hv, peer } = await hypervisor(closers, 32);
+    const g = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'pv' });
+    const si = g.domain.sharedInfoMfn;
+    expect(hv.mem.watched[si]).toBe(1); // evtchn watches evtchn_upcall_mask stores
+    expect((await peer.request('mapForeign', { domid: g.domid, mfn: si })).rc).toBe(0);
+    expect((await peer.request('unmapForeign', { domid: g.domid, mfn: si })).rc).toBe(0);
+    // Before: dom0's watcher replaced the event channels' one, and its unmap removed both.
+    expect(hv.mem.watched[si]).toBe(1);
+  });
 });
