@@ -3,18 +3,21 @@
 // privileged, but it must not reach a frame it holds no mapping of (a domain destroyed under
 // its mapping, a frame given to another domain since), nor crash the hypervisor.
 
-import { afterEach, describe, expect, it } from 'vitest';
-import type { HotFrame } from '../../protocol/hot_wire.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { parseEnv } from '../../cli/runtime.ts';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
-import { connect } from '../../protocol/session.ts';
+import { connect, type Peer } from '../../protocol/session.ts';
 import type { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { GTF } from '../../protocol/xen/grant_table.ts';
-import { decodeHot, encodeHot, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotOp } from '../../protocol/hot_wire.ts';
+import { decodeHot, encodeHot, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp } from '../../protocol/hot_wire.ts';
 import { RemotePlatform } from '../../dom0/remote_platform.ts';
-import type { Peer } from '../../protocol/session.ts';
 import { MiB, MmGuest, SPARE_VA, pte, RW } from '../mm_helpers.ts';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 type Batch = Extract<HotFrame, { kind: 'batch' }>;
 
@@ -161,5 +164,87 @@ describe('hostile hot frames from dom0', () => {
     expect((await peer.request('unmapForeign', { domid: g.domid, mfn: si })).rc).toBe(0);
     // Before: dom0's watcher replaced the event channels' one, and its unmap removed both.
     expect(hv.mem.watched[si]).toBe(1);
+  });
+});
+
+describe('hostile hot frames to a real `pvsim hypervisor` process', { timeout: 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-hotwire-'));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
+
+  it('answers hostile batches with statuses, ignores answers to nothing, closes on a flood, and keeps serving', async () => {
+    const tokenFile = join(dir, 'hv.token');
+    writeFileSync(tokenFile, 'a'.repeat(64) + '\n', { mode: 0o600 });
+    const proc = spawn(process.execPath, [join(process.cwd(), 'bin/pvsim.js'), 'hypervisor', '--token-file', tokenFile, '--pcpus', '1', '--memory', '64'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '' } });
+    children.push(proc);
+    const url = await new Promise<string>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('hypervisor not ready')), 30_000);
+      proc.once('exit', (c) => rej(new Error(`hypervisor exited ${c}`)));
+      createInterface({ input: proc.stdout! }).on('line', (l) => {
+        const u = parseEnv(l).PVSIM_HYPERVISOR_URL;
+        if (u) {
+          clearTimeout(t);
+          res(u);
+        }
+      });
+    });
+    const alive = () => proc.exitCode === null && proc.signalCode === null;
+    const token = 'a'.repeat(64);
+
+    // A hot frame instead of a hello: refused like any other non-hello.
+    const raw = new WebSocket(url);
+    await new Promise((r) => raw.once('open', r));
+    const refused = new Promise<number>((r) => raw.once('close', (code) => r(code)));
+    raw.send(encodeHot({ kind: 'batch', id: 1, ops: [{ op: 'send', port: 1 }] }));
+    expect(await refused).toBe(1008);
+
+    const { peer } = await connect(url, 'dom0', token);
+    // Wild grant copies and sends: each gets its own status, nothing else happens.
+    const wild: HotOp[] = [
+      { op: 'copyTo', domid: 0xffff, ref: 0xffffffff, offset: 4095, data: new Uint8Array(1) },
+      { op: 'copyTo', domid: 0, ref: 0, offset: 0, data: new Uint8Array(0) },
+      { op: 'copyFrom', domid: 0x7ff0, ref: 0x80000000, offset: 0, len: 4096 },
+      { op: 'copyFrom', domid: 0, ref: 1, offset: 4096, len: 0 },
+      { op: 'send', port: 0 },
+      { op: 'send', port: 0xffffffff },
+      { op: 'send', port: 1 },
+    ];
+    const r = await peer.requestHot<Batch>({ kind: 'batch', ops: wild });
+    expect(r.rc).toBe(0);
+    expect(r.results.length).toBe(wild.length);
+    for (const x of r.results) expect(x.status).toBeLessThan(0);
+    // Stores to frames dom0 never mapped: refused, whatever the frame.
+    for (const mfn of [0, 0x80000, 0xffffffff]) {
+      const w = await peer.requestHot<Batch>({ kind: 'batch', ops: [{ op: 'write', mfn, offset: 0, data: new Uint8Array(8) }] });
+      expect(w.rc).toBe(-1);
+    }
+    expect((await peer.request('mapForeign', { domid: 0, mfn: 0xffffffff })).rc).not.toBe(0);
+    // A dispatch to the hypervisor (the wrong way) is answered empty; answers to requests never
+    // sent, or to one already answered, are ignored.
+    const d = await peer.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: 3, timeNs: 0, pages: [] });
+    expect(d.ops).toEqual([]);
+    const ws = (peer as unknown as { ws: WebSocket }).ws;
+    ws.send(encodeHot({ kind: 'dispatchDone', id: 123456, ops: [{ op: 'send', port: 1 }] }));
+    ws.send(encodeHot({ kind: 'batchDone', id: 1, rc: 0, error: '', results: [] }));
+    expect((await peer.request('info', {})).rc).toBe(0);
+    expect(peer.closed).toBe(false);
+
+    // A flood of 5 million operations in one frame closes that connection only, at once.
+    const n = 5_000_000;
+    const b = new Uint8Array(10 + n * 5);
+    const dv = new DataView(b.buffer);
+    b[0] = HOT_MAGIC;
+    b[1] = 3;
+    dv.setUint32(6, n, true);
+    for (let i = 0; i < n; i++) b[10 + i * 5] = 4;
+    const closed = new Promise<string>((res) => (peer.onClose = res));
+    ws.send(b);
+    expect(await closed).toMatch(/1002|entries/);
+    const again = await connect(url, 'dom0', token);
+    expect((await again.peer.request('info', {})).rc).toBe(0);
+    again.peer.close();
+    expect(alive()).toBe(true);
   });
 });
