@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { parseEnv } from '../../cli/runtime.ts';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
 import { connect, type Peer } from '../../protocol/session.ts';
 import type { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { GTF } from '../../protocol/xen/grant_table.ts';
-import { decodeHot, encodeHot, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp } from '../../protocol/hot_wire.ts';
+import { decodeHot, encodeHot, HotWireError, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp } from '../../protocol/hot_wire.ts';
 import { RemotePlatform } from '../../dom0/remote_platform.ts';
 import { MiB, MmGuest, SPARE_VA, pte, RW } from '../mm_helpers.ts';
 
@@ -30,6 +31,51 @@ async function hypervisor(closers: (() => unknown)[], memMiB = 16) {
   closers.push(() => peer.close());
   return { hv: (server as unknown as { hv: Hypervisor }).hv, peer, url: h.url };
 }
+
+describe('decodeHot against built-up hostile bytes', () => {
+  // Frames assembled from fields at their extremes: counts near 2^32 and the entry bound,
+  // spans whose offset + length overflow a page or 2^16, any kind and operation byte,
+  // truncated anywhere, trailing bytes, a wrong magic.
+  const u8 = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 0x7f, 0x80, 0xf8, 0xff), fc.integer({ min: 0, max: 255 })).map((v) => Uint8Array.of(v));
+  const u16 = fc.oneof(fc.constantFrom(0, 1, 4095, 4096, 4097, 0x7fff, 0x8000, 0xffff), fc.integer({ min: 0, max: 0xffff })).map((v) => {
+    const b = new Uint8Array(2);
+    new DataView(b.buffer).setUint16(0, v, true);
+    return b;
+  });
+  const u32 = fc.oneof(fc.constantFrom(0, 1, 5, MAX_HOT_ENTRIES, MAX_HOT_ENTRIES + 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })).map((v) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v, true);
+    return b;
+  });
+  const f64 = fc.constantFrom(0, -1, NaN, Infinity, 2 ** 53, 1e9).map((v) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, v, true);
+    return b;
+  });
+  const body = fc.array(fc.oneof(u8, u16, u32, f64, fc.uint8Array({ maxLength: 16 })), { maxLength: 24 });
+  const bytes = fc.tuple(fc.constantFrom(HOT_MAGIC, HOT_MAGIC, HOT_MAGIC, 0, 0xf7), fc.integer({ min: 0, max: 6 }), body, fc.option(fc.nat(), { nil: undefined })).map(([magic, kind, parts, cut]) => {
+    const all = Uint8Array.from([magic, kind, ...parts.flatMap((p) => [...p])]);
+    return cut === undefined ? all : all.subarray(0, cut % (all.length + 1));
+  });
+
+  it('refuses with a HotWireError or decodes to a frame that encodes back to the same bytes, quickly', () => {
+    fc.assert(
+      fc.property(bytes, (b) => {
+        const t0 = performance.now();
+        let f: HotFrame;
+        try {
+          f = decodeHot(b);
+        } catch (e) {
+          expect(e).toBeInstanceOf(HotWireError);
+          expect(performance.now() - t0).toBeLessThan(50);
+          return;
+        }
+        expect(encodeHot(f)).toEqual(Uint8Array.from(b));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
 
 describe('hostile hot frames from dom0', () => {
   const closers: (() => unknown)[] = [];
