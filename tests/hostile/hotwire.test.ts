@@ -153,6 +153,27 @@ describe('hostile hot frames from dom0', () => {
     expect((await again.peer.request('info', {})).rc).toBe(0);
   });
 
+  it('the hypervisor splits guest stores of more than MAX_HOT_ENTRIES spans over several dispatches; dom0 gets every one', async () => {
+    const { hv, peer } = await hypervisor(closers, 64);
+    const g = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'g' });
+    hv.pause(g.domain);
+    // 33 pages of 2,048 one-byte spans each: 67,584 page updates for one dispatch.
+    const mfns = Array.from({ length: 33 }, (_, i) => g.domain.p2m[100 + i]!);
+    for (const mfn of mfns) expect((await peer.request('mapForeign', { domid: g.domid, mfn })).rc).toBe(0);
+    for (const mfn of mfns) for (let off = 0; off < 4096; off += 2) hv.mem.noteStore(mfn * 4096 + off, 1);
+    const got: number[] = [];
+    peer.hotHandler = (req) => {
+      if (req.kind === 'dispatch') got.push(req.pages.length);
+      return req.kind === 'dispatch' ? { kind: 'dispatchDone', id: req.id, ops: [] } : { kind: 'batchDone', id: req.id, rc: -38, error: '', results: [] };
+    };
+    const port = (await peer.request('bindInterdomain', { domid: g.domid, remotePort: g.domain.storeEvtchn })).port!;
+    const notify = hv.domain(0)!.onEvent as (p: number) => void;
+    notify(port); // a notification of dom0's port: a dispatch carrying the guest's stores
+    await hv.runAsync({ until: hv.now() + 10_000_000 });
+    expect(got.reduce((a, b) => a + b, 0)).toBe(33 * 2048);
+    for (const n of got) expect(n).toBeLessThanOrEqual(MAX_HOT_ENTRIES);
+  });
+
   it('dom0 splits a batch of more than MAX_HOT_ENTRIES operations into frames the hypervisor takes, in order', async () => {
     const counts: number[] = [];
     let next = 0;
