@@ -51,6 +51,9 @@ export class ControlServiceError extends Error {
   }
 }
 
+/** dom0's sends held in one dispatch before repeats are dropped (2-level ports: at most 1,024). */
+const MAX_DEFERRED_SENDS = 8192;
+
 const refuse = (e: XenErrno, message: string): ControlServiceError => new ControlServiceError(-XEN_ERRNO[e], message);
 
 export interface ControlServiceOptions {
@@ -328,6 +331,11 @@ export class ControlService {
     if (this.work && e && e.portIsValid(port) && e.state[port] === ECS.INTERDOMAIN) {
       this.work.sends++;
       this.deferredSends.push(port);
+      // A dispatch's sends are held until its end, and dom0 may send batches all the while
+      // the machine waits: past a bound no backend reaches, repeats of a port are dropped
+      // (a second send to a pending port changes nothing but a trace record), so the queue
+      // holds at most one entry per port.
+      if (this.deferredSends.length > MAX_DEFERRED_SENDS) this.deferredSends = [...new Set(this.deferredSends)];
       return 0;
     }
     return evtchnSend(this.hv, this.control, port);

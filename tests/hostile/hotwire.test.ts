@@ -22,6 +22,15 @@ import { MiB, MmGuest, SPARE_VA, pte, RW } from '../mm_helpers.ts';
 
 type Batch = Extract<HotFrame, { kind: 'batch' }>;
 
+/** dom0's event sends held for the end of the dispatch being served (ControlService's queue). */
+function deferred(hv: Hypervisor): number {
+  const server = servers.get(hv)!;
+  const bridge = (server as unknown as { bridge: { service: { deferredSends: { length?: number; size?: number } } } }).bridge;
+  const q = bridge.service.deferredSends;
+  return q.size ?? q.length ?? -1;
+}
+const servers = new Map<Hypervisor, HypervisorServer>();
+
 /** A hypervisor serving dom0 on a real socket (in this process, to reach its guests). */
 async function hypervisor(closers: (() => unknown)[], memMiB = 16) {
   const server = new HypervisorServer({ token: 't', manual: true, machineMemoryBytes: memMiB * MiB });
@@ -29,7 +38,9 @@ async function hypervisor(closers: (() => unknown)[], memMiB = 16) {
   closers.push(h.close);
   const { peer } = await connect(h.url, 'dom0', 't');
   closers.push(() => peer.close());
-  return { hv: (server as unknown as { hv: Hypervisor }).hv, peer, url: h.url };
+  const hv = (server as unknown as { hv: Hypervisor }).hv;
+  servers.set(hv, server);
+  return { hv, peer, url: h.url };
 }
 
 describe('decodeHot against built-up hostile bytes', () => {
@@ -172,6 +183,28 @@ describe('hostile hot frames from dom0', () => {
     await hv.runAsync({ until: hv.now() + 10_000_000 });
     expect(got.reduce((a, b) => a + b, 0)).toBe(33 * 2048);
     for (const n of got) expect(n).toBeLessThanOrEqual(MAX_HOT_ENTRIES);
+  });
+
+  it("dom0's event sends during one dispatch are held in a bounded queue, however many it makes", async () => {
+    const { hv, peer } = await hypervisor(closers, 32);
+    const g = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'g' });
+    hv.pause(g.domain);
+    const port = (await peer.request('bindInterdomain', { domid: g.domid, remotePort: g.domain.storeEvtchn })).port!;
+    let held = -1;
+    peer.hotHandler = async (req) => {
+      if (req.kind !== 'dispatch') return { kind: 'batchDone', id: req.id, rc: -38, error: '', results: [] };
+      // While the machine waits for this answer: 20 batches of 65,536 sends on one port.
+      for (let i = 0; i < 20; i++) {
+        const r = await peer.requestHot<Batch>({ kind: 'batch', ops: Array.from({ length: MAX_HOT_ENTRIES }, () => ({ op: 'send' as const, port })) });
+        expect(r.rc).toBe(0);
+      }
+      held = deferred(hv);
+      return { kind: 'dispatchDone', id: req.id, ops: [] };
+    };
+    (hv.domain(0)!.onEvent as (p: number) => void)(port);
+    await hv.runAsync({ until: hv.now() + 10_000_000 });
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(8193); // it held 1,310,720 before, growing with every batch
   });
 
   it('dom0 splits a batch of more than MAX_HOT_ENTRIES operations into frames the hypervisor takes, in order', async () => {
