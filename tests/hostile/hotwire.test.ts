@@ -204,6 +204,28 @@ describe('hostile hot frames from dom0', () => {
     expect(held).toBeLessThanOrEqual(8193); // it held 1,310,720 before, growing with every batch
   });
 
+  it('a store to a frame dom0 reaches only through read-only grants is refused, however the grants come and go', async () => {
+    const { hv, peer } = await hypervisor(closers, 32);
+    const g = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'g' });
+    g.shareGrantTable(g.layout.virtBase + 3 * MiB);
+    const frame = g.mfnOfVa(SPARE_VA);
+    g.grant(1, 0, frame, GTF.permit_access | GTF.readonly);
+    g.grant(2, 0, frame, GTF.permit_access);
+    const store = async () => (await peer.requestHot<Batch>({ kind: 'batch', ops: [{ op: 'write', mfn: frame, offset: 0, data: new Uint8Array(1) }] })).rc;
+    const ro = (await peer.request('grantMap', { domid: g.domid, ref: 1, readonly: true })).grant!;
+    expect(await store()).toBe(-1);
+    const rw = (await peer.request('grantMap', { domid: g.domid, ref: 2, readonly: false })).grant!;
+    expect(await store()).toBe(0);
+    expect((await peer.request('grantUnmap', { handle: rw.handle! })).grant!.status).toBe(0);
+    expect(await store()).toBe(-1);
+    expect((await peer.request('mapForeign', { domid: g.domid, mfn: frame })).rc).toBe(0);
+    expect(await store()).toBe(0);
+    expect((await peer.request('unmapForeign', { domid: g.domid, mfn: frame })).rc).toBe(0);
+    expect(await store()).toBe(-1);
+    expect((await peer.request('grantUnmap', { handle: ro.handle! })).grant!.status).toBe(0);
+    expect(await store()).toBe(-1); // not mapped at all
+  });
+
   it('dom0 splits a batch of more than MAX_HOT_ENTRIES operations into frames the hypervisor takes, in order', async () => {
     const counts: number[] = [];
     let next = 0;
