@@ -14,22 +14,23 @@ import { WebSocket } from 'ws';
 import { parseEnv } from '../../cli/runtime.ts';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
 import { connect, type Peer } from '../../protocol/session.ts';
-import type { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { GTF } from '../../protocol/xen/grant_table.ts';
 import { decodeHot, encodeHot, HotWireError, HOT_MAGIC, MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp } from '../../protocol/hot_wire.ts';
 import { RemotePlatform } from '../../dom0/remote_platform.ts';
+import { LocalPlatform } from '../../sim/local_platform.ts';
+import { Hypervisor as HypervisorImpl } from '../../hypervisor/hypervisor.ts';
 import { MiB, MmGuest, SPARE_VA, pte, RW } from '../mm_helpers.ts';
 
 type Batch = Extract<HotFrame, { kind: 'batch' }>;
 
 /** dom0's event sends held for the end of the dispatch being served (ControlService's queue). */
-function deferred(hv: Hypervisor): number {
+function deferred(hv: HypervisorImpl): number {
   const server = servers.get(hv)!;
   const bridge = (server as unknown as { bridge: { service: { deferredSends: { length?: number; size?: number } } } }).bridge;
   const q = bridge.service.deferredSends;
   return q.size ?? q.length ?? -1;
 }
-const servers = new Map<Hypervisor, HypervisorServer>();
+const servers = new Map<HypervisorImpl, HypervisorServer>();
 
 /** A hypervisor serving dom0 on a real socket (in this process, to reach its guests). */
 async function hypervisor(closers: (() => unknown)[], memMiB = 16) {
@@ -38,7 +39,7 @@ async function hypervisor(closers: (() => unknown)[], memMiB = 16) {
   closers.push(h.close);
   const { peer } = await connect(h.url, 'dom0', 't');
   closers.push(() => peer.close());
-  const hv = (server as unknown as { hv: Hypervisor }).hv;
+  const hv = (server as unknown as { hv: HypervisorImpl }).hv;
   servers.set(hv, server);
   return { hv, peer, url: h.url };
 }
@@ -226,6 +227,29 @@ describe('hostile hot frames from dom0', () => {
     expect(await store()).toBe(-1); // not mapped at all
   });
 
+  it('a dispatch dom0 never answers: the hypervisor still serves its requests, and the machine goes on once dom0 is gone', async () => {
+    const { hv, peer } = await hypervisor(closers, 32);
+    const g = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'g' });
+    hv.pause(g.domain);
+    const port = (await peer.request('bindInterdomain', { domid: g.domid, remotePort: g.domain.storeEvtchn })).port!;
+    let asked!: () => void;
+    const dispatched = new Promise<void>((r) => (asked = r));
+    peer.hotHandler = (req) => {
+      asked();
+      return req.kind === 'dispatch' ? new Promise<HotFrame>(() => {}) : { kind: 'batchDone', id: req.id, rc: -38, error: '', results: [] };
+    };
+    (hv.domain(0)!.onEvent as (p: number) => void)(port);
+    const run = hv.runAsync({ until: hv.now() + 10_000_000 });
+    await dispatched;
+    // The machine waits (up to the 60 s time-out); the hypervisor does not.
+    expect((await peer.request('info', {})).rc).toBe(0);
+    const w = await peer.requestHot<Batch>({ kind: 'batch', ops: [{ op: 'send', port }] });
+    expect(w.rc).toBe(0);
+    peer.close();
+    expect((await run).kind).not.toBe('blocked');
+    expect(hv.console.dmesg().join('\n')).toMatch(/dispatch of port \d+ lost/);
+  });
+
   it('dom0 splits a batch of more than MAX_HOT_ENTRIES operations into frames the hypervisor takes, in order', async () => {
     const counts: number[] = [];
     let next = 0;
@@ -283,6 +307,32 @@ describe('hostile hot frames from dom0', () => {
     expect((await peer.request('unmapForeign', { domid: g.domid, mfn: si })).rc).toBe(0);
     // Before: dom0's watcher replaced the event channels' one, and its unmap removed both.
     expect(hv.mem.watched[si]).toBe(1);
+  });
+});
+
+describe('dom0 in the hypervisor process (LocalPlatform) is held to the same checks', () => {
+  it("a page it maps keeps its frame past the domain's end, and the hypervisor's own frames cannot be mapped", async () => {
+    const hv = new HypervisorImpl({ machineMemoryBytes: 16 * MiB });
+    const platform = new LocalPlatform(hv);
+    const a = MmGuest.create(hv, { memoryBytes: 3 * MiB, name: 'a' });
+    const mfn = a.domain.p2m[10]!;
+    const page = await platform.mapForeign(a.domid, mfn);
+    hv.destroyDomain(a.domain);
+    const free = hv.frames.nrFrames - hv.frames.allocated;
+    const b = hv.createEmptyDomain({ name: 'b', nrPages: free - 1 });
+    expect([...b.p2m]).not.toContain(mfn);
+    // dom0's store through its (shared) page lands in the orphan frame, in no domain's memory.
+    page.mem.setU8(0, 0xaa);
+    for (const m of b.p2m) expect(hv.mem.frames[m]?.[0] ?? 0).toBe(0);
+    page.unmap();
+    expect(hv.frames.nrFrames - hv.frames.allocated).toBe(1);
+    const image = readFileSync(join(process.cwd(), 'tests/hvm-programs/build/csr.elf'));
+    hv.destroyDomain(b);
+    const h = hv.createHvmDomain(image, { name: 'h', memoryBytes: 4 * MiB, cmdline: '', vcpus: 1, hvm: { mode: 'trap', shadowSync: 'wp' } });
+    const ram = new Set(h.p2m);
+    const internal = hv.frames.framesOf(h.domid).filter((m) => !ram.has(m) && m !== h.storeMfn && m !== h.consoleMfn && !hv.frames.isXenheap(m));
+    expect(internal.length).toBeGreaterThan(0);
+    for (const m of internal) await expect(platform.mapForeign(h.domid, m)).rejects.toThrow(/hypervisor's/);
   });
 });
 
