@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { parseEnv } from '../../cli/runtime.ts';
+import { MAX_WIRE_FIELDS } from '../../protocol/wire.ts';
 import { HypervisorServer } from '../../hypervisor/server/server.ts';
 import { connect, type Peer } from '../../protocol/session.ts';
 import { GTF } from '../../protocol/xen/grant_table.ts';
@@ -248,6 +249,33 @@ describe('hostile hot frames from dom0', () => {
     peer.close();
     expect((await run).kind).not.toBe('blocked');
     expect(hv.console.dmesg().join('\n')).toMatch(/dispatch of port \d+ lost/);
+  });
+
+  it('a protobuf frame of a million empty repeated messages is refused before it is decoded', async () => {
+    const { peer, url } = await hypervisor(closers);
+    // Frame { request { id: 1, writes: [{} x 1,000,000], list_domains: {} } }: 2 MB on the
+    // wire, about 300 MB once decoded (a 24 MiB one: 28 s and 3.5 GiB).
+    const n = 1_000_000;
+    const req = new Uint8Array(2 + n * 2 + 2);
+    req.set([0x08, 1]);
+    for (let i = 0; i < n; i++) req.set([0x12, 0], 2 + i * 2);
+    req.set([(15 << 3) | 2, 0], 2 + n * 2);
+    const len: number[] = [];
+    for (let v = req.length; ; v = Math.floor(v / 128)) {
+      if (v < 128) {
+        len.push(v);
+        break;
+      }
+      len.push((v & 127) | 128);
+    }
+    const frame = Uint8Array.from([0x22, ...len, ...req]);
+    const closed = new Promise<string>((res) => (peer.onClose = res));
+    (peer as unknown as { ws: { send(b: Uint8Array): void } }).ws.send(frame);
+    const outcome = await Promise.race([closed, peer.request('info', {}).then(() => 'answered', (e: Error) => e.message)]);
+    expect(outcome).toMatch(new RegExp(`at most ${MAX_WIRE_FIELDS} fields`));
+    const again = await connect(url, 'dom0', 't');
+    closers.push(() => again.peer.close());
+    expect((await again.peer.request('info', {})).rc).toBe(0);
   });
 
   it('dom0 splits a batch of more than MAX_HOT_ENTRIES operations into frames the hypervisor takes, in order', async () => {
