@@ -264,8 +264,8 @@ const ONEOF_NOUNS: Record<string, string> = { body: 'message', op: 'operation', 
  * Fields (tags, nested ones included) one frame may hold. An empty repeated message is 2
  * bytes on the wire and an object of about 300 bytes once decoded: a 24 MiB frame of empty
  * `writes` held a hypervisor for 28 s at 3.5 GiB. The largest real frame (a DomainBuild of
- * a 16 MiB kernel with its page tables) has about 17,000 (4 per
- * page written); packed repeated numbers count once.
+ * a 16 MiB kernel with its page tables) has about 17,000, 4 per page written; packed
+ * repeated numbers count once.
  */
 export const MAX_WIRE_FIELDS = 1 << 18;
 function checkOneofs(type: protobuf.Type, bytes: Uint8Array, fields = { n: 0 }): void {
