@@ -401,6 +401,27 @@ export class ControlService {
     return d.p2m.indexOf(mfn) >= 0; // HVM RAM has no m2p entries
   }
 
+  /**
+   * A domain is being destroyed (called before its frames are freed). dom0 as a process
+   * holds mirrors, not the frames: its foreign mappings of the domain's frames end here, so
+   * the frames are freed at the destroy, at the same instant whichever process dom0 runs
+   * in (dom0 in this process lets go in its own hook, before this), and a store dom0 makes
+   * through a stale mirror afterwards is refused as unmapped. In-process dom0's pages are
+   * the frames themselves, so there the references stay until dom0 unmaps.
+   */
+  forgetDomain(domid: number): void {
+    if (this.pages !== 'mirrored') return;
+    const f = this.hv.frames;
+    for (const [mfn, n] of [...this.foreign]) {
+      if (f.ownerOf(mfn) !== domid) continue;
+      this.foreign.delete(mfn);
+      for (let i = 0; i < n; i++) {
+        this.unmap(mfn);
+        f.putPage(mfn);
+      }
+    }
+  }
+
   /** Ends one foreign mapping of `mfn` (one that was never made is ignored). */
   unmapForeign(mfn: number): void {
     if (this.work) this.work.unmaps++;

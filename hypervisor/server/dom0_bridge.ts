@@ -41,6 +41,7 @@ export class Dom0Bridge {
         await this.sendCreated(info);
       },
       async (domid) => {
+        this.service.forgetDomain(domid); // before the frames go, whatever dom0 does next
         this.served.delete(domid);
         const p = this.peer();
         if (!p || p.closed) this.goneWhileAway.add(domid);
