@@ -6,7 +6,7 @@
 // bytes between two of dom0's writes are the guest's, and are never sent back over it.
 
 import type { Peer } from '../protocol/session.ts';
-import type { HotFrame, HotOp, HotPage } from '../protocol/hot_wire.ts';
+import { MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotPage } from '../protocol/hot_wire.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
 import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from './platform.ts';
@@ -135,7 +135,7 @@ export class RemotePlatform implements Dom0Platform {
   /**
    * Sends what is queued as one batch (several, in order, past BATCH_BYTES of page data
    * either way: a pass of 32 indirect requests can move 32 MiB, more than a frame may
-   * carry); the results, one per queued operation.
+   * carry; or past MAX_HOT_ENTRIES operations); the results, one per queued operation.
    */
   private async sendQueued(): Promise<{ status: number; data: Uint8Array }[]> {
     const all = this.queued;
@@ -144,7 +144,7 @@ export class RemotePlatform implements Dom0Platform {
     for (let i = 0; i < all.length; ) {
       let bytes = 0;
       let j = i;
-      while (j < all.length && (j === i || bytes + opBytes(all[j]!) <= BATCH_BYTES)) bytes += opBytes(all[j++]!);
+      while (j < all.length && j - i < MAX_HOT_ENTRIES && (j === i || bytes + opBytes(all[j]!) <= BATCH_BYTES)) bytes += opBytes(all[j++]!);
       const ops = all.slice(i, j);
       i = j;
       const t0 = wireStats ? wallNs() : 0;
@@ -247,7 +247,7 @@ export class RemotePlatform implements Dom0Platform {
     }
     this.queueWrites();
     // An answer too large for one frame goes ahead as batches (in order), the answer empty.
-    if (this.queued.reduce((n, o) => n + opBytes(o), 0) > BATCH_BYTES) {
+    if (this.queued.length > MAX_HOT_ENTRIES || this.queued.reduce((n, o) => n + opBytes(o), 0) > BATCH_BYTES) {
       await this.sendQueued();
       return [];
     }

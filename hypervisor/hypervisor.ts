@@ -102,7 +102,7 @@ export class Hypervisor implements HypervisorServices {
   /** Set to make a running runRealtime() return at its next step. */
   stopRealtime = false;
 
-  private readonly watchers = new Map<number, FrameWatcher>();
+  private readonly watchers = new Map<number, FrameWatcher[]>();
 
   constructor(opts: HypervisorOptions = {}) {
     const bytes = opts.machineMemoryBytes ?? 1024 * 1024 * 1024;
@@ -169,8 +169,12 @@ export class Hypervisor implements HypervisorServices {
     });
     this.printk(`pvsim hypervisor: ${Math.floor(bytes / 2 ** 20)} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {
-      const w = this.watchers.get(Math.floor(pa / PAGE_SIZE));
-      return w ? w(pa, size) : false;
+      const ws = this.watchers.get(Math.floor(pa / PAGE_SIZE));
+      if (!ws) return false;
+      if (ws.length === 1) return ws[0]!(pa, size);
+      let stop = false;
+      for (const w of ws) if (w(pa, size)) stop = true;
+      return stop;
     };
     // Event channels are part of the core PV interface: always on.
     this.eventHooks = evtchnHooks(this);
@@ -281,12 +285,21 @@ export class Hypervisor implements HypervisorServices {
   }
 
   watchFrame(mfn: number, watcher: FrameWatcher): void {
-    this.watchers.set(mfn, watcher);
+    const ws = this.watchers.get(mfn);
+    if (ws) ws.push(watcher);
+    else this.watchers.set(mfn, [watcher]);
     this.mem.setWatched(mfn, true);
   }
 
-  unwatchFrame(mfn: number): void {
-    if (!this.watchers.delete(mfn)) return;
+  unwatchFrame(mfn: number, watcher?: FrameWatcher): void {
+    const ws = this.watchers.get(mfn);
+    if (!ws) return;
+    if (watcher) {
+      const i = ws.indexOf(watcher);
+      if (i >= 0) ws.splice(i, 1);
+    }
+    if (watcher && ws.length) return;
+    this.watchers.delete(mfn);
     this.mem.setWatched(mfn, false);
   }
 

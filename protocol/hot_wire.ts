@@ -19,11 +19,27 @@
 //                   | SEND: u32 port
 //   RESULT          i32 status, u16 len, len bytes (the data of a COPY_FROM; else 0)
 //
-// A page span never passes its page (offset + len <= 4096); a decoder refuses a frame that
+// A page span never passes its page (offset + len <= 4096) and a frame holds at most
+// MAX_HOT_ENTRIES entries; a decoder refuses a frame that
 // does not follow this layout exactly (short, long, an unknown kind or op) with a
 // HotWireError, and its caller closes the connection, as for a bad protobuf frame.
 
 export const HOT_MAGIC = 0xf8;
+/**
+ * Bytes of COPY_FROM data one BATCH or DISPATCH_DONE may ask for. An entry is 11 bytes on
+ * the wire and asks for up to 4 KiB back, so without a bound a 24 MiB frame could make the
+ * hypervisor gather 9 GiB for one answer. dom0 splits its batches at 4 MiB
+ * (dom0/remote_platform.ts BATCH_BYTES); this is twice that, and an answer stays far below
+ * MAX_FRAME_BYTES.
+ */
+/**
+ * Entries (pages, operations, results) one hot frame may hold. An operation can be 5 bytes,
+ * so a 24 MiB frame could hold 5 million: decoding and applying them held the hypervisor's
+ * event loop (and the machine) for about 6 s and half a gigabyte. Senders split longer
+ * lists into several frames, in order.
+ */
+export const MAX_HOT_ENTRIES = 65_536;
+export const MAX_COPY_OUT_BYTES = 8 * 1024 * 1024;
 const PAGE = 4096;
 
 export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4 } as const;
@@ -84,6 +100,8 @@ function opSize(o: HotOp): number {
 /** Encodes a hot frame; throws HotWireError on a value the layout cannot carry. */
 export function encodeHot(f: HotFrame): Uint8Array {
   u32ok(f.id, 'id');
+  const entries = f.kind === 'dispatch' ? f.pages.length : f.kind === 'batchDone' ? f.results.length : f.ops.length;
+  if (entries > MAX_HOT_ENTRIES) throw new HotWireError(`${entries} entries do not fit one hot frame (at most ${MAX_HOT_ENTRIES})`);
   let size = 2 + 4;
   let errBytes: Uint8Array | null = null;
   switch (f.kind) {
@@ -197,6 +215,7 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
   const count = (min: number) => {
     const n = u32();
     if (n * min > bytes.length - p) throw new HotWireError(`hot frame promises ${n} entries it cannot hold`);
+    if (n > MAX_HOT_ENTRIES) throw new HotWireError(`hot frame has ${n} entries, more than ${MAX_HOT_ENTRIES}`);
     return n;
   };
   const span = () => {

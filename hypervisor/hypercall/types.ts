@@ -31,10 +31,12 @@ export interface HypervisorServices {
   wakeVcpu(vcpu: Vcpu): void;
   /**
    * Routes guest stores to machine frame `mfn` through `watcher` (e.g. shared_info, so
-   * that clearing evtchn_upcall_mask takes effect at once). One watcher per frame.
+   * that clearing evtchn_upcall_mask takes effect at once). A frame may have several
+   * watchers (the event channels' and dom0's mirror of the same shared_info); each is
+   * removed by passing it to unwatchFrame (without one: all of the frame's).
    */
   watchFrame(mfn: number, watcher: FrameWatcher): void;
-  unwatchFrame(mfn: number): void;
+  unwatchFrame(mfn: number, watcher?: FrameWatcher): void;
   /** Arms the vCPU's single-shot timer at `deadline` (absolute ns; 0 cancels). */
   setSingleshotTimer(vcpu: Vcpu, deadline: number): void;
   /** Arms (period > 0) or stops (0) the vCPU's periodic VIRQ_TIMER. */

@@ -10,8 +10,9 @@ import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
 import { dispatchRequest, type OpTable, type Request, type Response } from '../../protocol/wire.ts';
-import type { HotFrame, HotOp, HotResult } from '../../protocol/hot_wire.ts';
+import { MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotResult } from '../../protocol/hot_wire.ts';
 import { ControlServiceError } from '../control/service.ts';
+import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -40,6 +41,7 @@ export class Dom0Bridge {
         await this.sendCreated(info);
       },
       async (domid) => {
+        this.service.forgetDomain(domid); // before the frames go, whatever dom0 does next
         this.served.delete(domid);
         const p = this.peer();
         if (!p || p.closed) this.goneWhileAway.add(domid);
@@ -75,13 +77,13 @@ export class Dom0Bridge {
     try {
       const timeNs = Math.floor(this.hv.now());
       const pages = this.service.takePageUpdates();
-      // More page data than one frame should carry goes first, in dispatches of a port no
-      // daemon serves (dom0 applies their pages and answers at once).
+      // More page data (or spans) than one frame should carry goes first, in dispatches of a
+      // port no daemon serves (dom0 applies their pages and answers at once).
       let start = 0;
       let bytes = 0;
       for (let j = 0; j < pages.length; j++) {
         const n = pages[j]!.data.length;
-        if (bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) {
+        if ((bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) || j - start === MAX_HOT_ENTRIES) {
           const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j) });
           const done = this.applyOps(ahead.ops);
           if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
@@ -108,6 +110,11 @@ export class Dom0Bridge {
     const svc = this.service;
     const none = new Uint8Array(0);
     const results: HotResult[] = [];
+    // What the answer would carry back is bounded before anything runs: an 11-byte entry
+    // asks for 4 KiB, so a frame of them could ask for gigabytes.
+    let out = 0;
+    for (const o of ops) if (o.op === 'copyFrom') out += o.len;
+    if (out > MAX_COPY_OUT_BYTES) return { rc: -XEN_ERRNO.E2BIG, error: `the batch copies out ${out} bytes, more than ${MAX_COPY_OUT_BYTES}`, results };
     for (const o of ops) {
       try {
         switch (o.op) {
