@@ -132,36 +132,8 @@ describe('a guest executing random instructions in virtual S-mode', { timeout: 6
   });
 });
 
-describe('the unmodified kernel under trap mode', { timeout: 120_000 }, () => {
-  const WORKLOADS = [
-    'work=cpu n=10', 'work=spin n=1000', 'work=syscall n=100', 'work=syscall n=50 as=private', 'work=ctxsw n=50',
-    'work=ctxsw n=20 as=kernel', 'work=user-hello', 'work=user-hello as=private', 'work=pt n=100 batch=8',
-    'work=pt n=30 batch=3 frames=5', 'work=timer n=5 period_us=1000', 'work=timer n=3 period_us=500 wait=poll',
-  ];
-  const result = (text: string) => /^work=\S+ .*result=(0x[0-9a-f]+)/m.exec(text)?.[1];
-
-  it('prints the result= PV prints, for every workload, under both shadow policies', () => {
-    for (const w of WORKLOADS) {
-      const got: Record<string, string | undefined> = {};
-      {
-        const { hv, out } = machine();
-        const d = hv.createPvDomain(WORK, { name: 'pv', memoryBytes: 16 << 20, cmdline: w }).domain;
-        hv.unpause(d);
-        hv.run({ until: 20e9 });
-        got.pv = result(out(d));
-      }
-      for (const sync of ['wp', 'lazy'] as const) {
-        const { hv, out } = machine();
-        const d = hvm(hv, NATIVE, { sync, cmdline: w, mib: 16 });
-        hv.run({ until: 20e9 });
-        got[sync] = result(out(d));
-        expect(d.shutdownReason, `${w} (${sync}): ${out(d).slice(-300)}`).toBe('poweroff');
-      }
-      expect(got.pv, w).toMatch(/^0x/);
-      expect({ wp: got.wp, lazy: got.lazy }, w).toEqual({ wp: got.pv, lazy: got.pv });
-    }
-  });
-});
+// The unmodified kernel's workloads under both shadow policies (result= equal to PV's, and
+// to QEMU's and hw mode's) are one test for all modes: tests/native-qemu.test.ts.
 
 describe.each(['trap', 'hw'] as const)('MMIO served by an ioreq server (the device model\'s path), hvm_mode %s', { timeout: 30_000 }, (mode) => {
   it('sends address, size, direction and data; the vCPU waits until the answer and the load gets its value', () => {
