@@ -20,7 +20,6 @@ import { validateScenario } from '../sim/scenario/schema.ts';
 import { startLocalDom0 } from '../sim/local.ts';
 
 const prog = (n: string) => readFileSync(join(process.cwd(), `tests/hvm-programs/build/${n}.elf`));
-const NATIVE = readFileSync(join(process.cwd(), 'guests/build/native.elf'));
 const WORK = readFileSync(join(process.cwd(), 'guests/build/work.elf'));
 
 function machine() {
