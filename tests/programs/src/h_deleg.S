@@ -59,11 +59,6 @@
   GOTO_M_FROM_VS .Lm\@
 .Lm\@:
 .endm
-.macro H_FLUSH
-  sfence.vma
-  HFENCE_VVMA zero, zero
-  HFENCE_GVMA zero, zero
-.endm
 
   .text
   .globl test_main
@@ -71,11 +66,7 @@ test_main:
   H_INIT
   /* identity G-stage for the program; gl0 maps GPA 0x400000.. (used at the end) */
   TEST_CASE 1
-  SET_PTE_PPN groot, 0x200, 0x80000, G_RWX
-  SET_PTE groot, 1, gl0, PTE_V
-  SET_PTE gl0, 0, vsroot, G_RW
-  SET_PTE gl0, 1, vsl0, G_RW
-  SET_PTE gl0, 2, data_a, G_RW
+  G_STAGE_BASE
   SET_PTE_PPN vsroot, 0x200, 0x80000, VS_RWX
   SET_PTE_PPN vsroot, 0x100, 0x401, PTE_V
   SET_PTE_PPN vsl0, 0, 0x402, VS_RW

@@ -178,22 +178,13 @@
   CHECK s0, \val
 .endm
 
-.macro H_FLUSH
-  sfence.vma
-  HFENCE_VVMA zero, zero
-  HFENCE_GVMA zero, zero
-.endm
 
   .text
   .globl test_main
 test_main:
   H_INIT
   TEST_CASE 1
-  SET_PTE_PPN groot, 0x200, 0x80000, G_RWX
-  SET_PTE groot, 1, gl0, PTE_V
-  SET_PTE gl0, 0, vsroot, G_RW
-  SET_PTE gl0, 1, vsl0, G_RW
-  SET_PTE gl0, 2, data_a, G_RW
+  G_STAGE_BASE
   SET_PTE gl0, 3, data_a, PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
   SET_PTE gl0, 4, data_a, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D
   SET_PTE gl0, 5, data_a, PTE_V | PTE_R | PTE_U | PTE_A | PTE_D

@@ -95,22 +95,13 @@
   li t0, HSTATUS_SPVP
   csrc hstatus, t0
 .endm
-.macro H_FLUSH
-  sfence.vma
-  HFENCE_VVMA zero, zero
-  HFENCE_GVMA zero, zero
-.endm
 
   .text
   .globl test_main
 test_main:
   H_INIT
   TEST_CASE 1
-  SET_PTE_PPN groot, 0x200, 0x80000, G_RWX
-  SET_PTE groot, 1, gl0, PTE_V
-  SET_PTE gl0, 0, vsroot, G_RW
-  SET_PTE gl0, 1, vsl0, G_RW
-  SET_PTE gl0, 2, data_a, G_RW
+  G_STAGE_BASE
   SET_PTE gl0, 3, xpage, PTE_V | PTE_X | PTE_U | PTE_A
   SET_PTE gl0, 4, data_a, PTE_V | PTE_R | PTE_U | PTE_A
   SET_PTE_PPN vsroot, 0x200, 0x80000, VS_RWX

@@ -51,11 +51,6 @@
   sw a1, 0(a0)
 .endm
 /* Flush both translation stages (from M or HS). */
-.macro H_FLUSH
-  sfence.vma
-  HFENCE_VVMA zero, zero
-  HFENCE_GVMA zero, zero
-.endm
 /* From M: in VS-mode, load s0 from the address va (case n). */
 .macro T_VS_LOAD n, va, val
   TEST_CASE \n

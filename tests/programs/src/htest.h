@@ -271,6 +271,25 @@
 #define VS_RWX  (PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D)
 #define VS_RW   (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
 
+/* Every translation this hart caches, of both stages (after editing tables from M). */
+.macro H_FLUSH
+  sfence.vma
+  HFENCE_VVMA zero, zero
+  HFENCE_GVMA zero, zero
+.endm
+
+/* The G-stage every two-stage program starts from (M, physical): the program's own 4 MiB
+ * identity-mapped (root slot 0x200), root slot 1 through gl0, whose first three pages map
+ * the program's vsroot, vsl0 and data_a. The program defines those tables and fills in
+ * the rest. Clobbers a0, a1. */
+.macro G_STAGE_BASE
+  SET_PTE_PPN groot, 0x200, 0x80000, G_RWX
+  SET_PTE groot, 1, gl0, PTE_V
+  SET_PTE gl0, 0, vsroot, G_RW
+  SET_PTE gl0, 1, vsl0, G_RW
+  SET_PTE gl0, 2, data_a, G_RW
+.endm
+
 /* Set-up, first thing in test_main (M-mode): handlers, every H CSR at a known value,
  * and a check that the hart has H at all. Clobbers t0. */
 .macro H_INIT
