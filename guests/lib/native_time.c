@@ -6,6 +6,7 @@
  * handler disarms the timer by setting it to the end of time.
  */
 #include <pvsim/time.h>
+#include <pvsim/riscv.h>
 #include <pvsim/native.h>
 #include <pvsim/sbi.h>
 #include <pvsim/trap.h>
@@ -23,22 +24,10 @@ void native_time_init(uint32_t timebase_frequency)
     timebase = timebase_frequency;
 }
 
-static uint64_t ticks_now(void)
-{
-    uint32_t hi, lo, hi2;
-
-    do {
-        __asm__ volatile("rdtimeh %0" : "=r"(hi));
-        __asm__ volatile("rdtime %0" : "=r"(lo));
-        __asm__ volatile("rdtimeh %0" : "=r"(hi2));
-    } while (hi != hi2);
-    return (uint64_t)hi << 32 | lo;
-}
-
 /* Split so that neither product overflows for any timebase below 4 GHz. */
 uint64_t time_now_ns(void)
 {
-    uint64_t t = ticks_now();
+    uint64_t t = read_time64();
 
     return t / timebase * NS_PER_S + t % timebase * NS_PER_S / timebase;
 }
@@ -51,14 +40,7 @@ uint64_t native_ns_to_ticks(uint64_t ns)
 
 uint64_t instret_now(void)
 {
-    uint32_t hi, lo, hi2;
-
-    do {
-        __asm__ volatile("rdinstreth %0" : "=r"(hi));
-        __asm__ volatile("rdinstret %0" : "=r"(lo));
-        __asm__ volatile("rdinstreth %0" : "=r"(hi2));
-    } while (hi != hi2);
-    return (uint64_t)hi << 32 | lo;
+    return read_instret64();
 }
 
 static void arm(uint64_t ticks)

@@ -1,5 +1,6 @@
 /* Virtual time, VIRQ_TIMER and sleeping (see pvsim/time.h). */
 #include <pvsim/time.h>
+#include <pvsim/riscv.h>
 #include <pvsim/events.h>
 #include <pvsim/hypercall.h>
 #include <pvsim/atomic.h>
@@ -11,26 +12,12 @@ static volatile uint32_t timer_count;
 
 uint64_t time_now_ns(void)
 {
-    uint32_t hi, lo, hi2;
-
-    do {
-        __asm__ volatile("rdtimeh %0" : "=r"(hi));
-        __asm__ volatile("rdtime %0" : "=r"(lo));
-        __asm__ volatile("rdtimeh %0" : "=r"(hi2));
-    } while (hi != hi2);
-    return (uint64_t)hi << 32 | lo;
+    return read_time64();
 }
 
 uint64_t instret_now(void)
 {
-    uint32_t hi, lo, hi2;
-
-    do {
-        __asm__ volatile("rdinstreth %0" : "=r"(hi));
-        __asm__ volatile("rdinstret %0" : "=r"(lo));
-        __asm__ volatile("rdinstreth %0" : "=r"(hi2));
-    } while (hi != hi2);
-    return (uint64_t)hi << 32 | lo;
+    return read_instret64();
 }
 
 static void timer_handler(evtchn_port_t port, void *data)

@@ -77,6 +77,30 @@ static inline uint64_t read_minstret64(void)
     } while (hi != hi2);
     return ((uint64_t)hi << 32) | lo;
 }
+
+/* The unprivileged counters time and instret, each as one 64-bit value (RV32 reads the
+ * high half again until it did not change under the low one). */
+static inline uint64_t read_time64(void)
+{
+    uint32_t hi, lo, hi2;
+    do {
+        __asm__ volatile("rdtimeh %0" : "=r"(hi));
+        __asm__ volatile("rdtime %0" : "=r"(lo));
+        __asm__ volatile("rdtimeh %0" : "=r"(hi2));
+    } while (hi != hi2);
+    return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t read_instret64(void)
+{
+    uint32_t hi, lo, hi2;
+    do {
+        __asm__ volatile("rdinstreth %0" : "=r"(hi));
+        __asm__ volatile("rdinstret %0" : "=r"(lo));
+        __asm__ volatile("rdinstreth %0" : "=r"(hi2));
+    } while (hi != hi2);
+    return (uint64_t)hi << 32 | lo;
+}
 #endif
 
 #endif
