@@ -2,34 +2,11 @@
 // interface it is written against, so the board can be built and tested before and apart
 // from the shadow's own module. The product constructs the real Shadow (hvm/index.ts).
 
-import type { PhysMemory } from '../cpu/memory.ts';
+import type { GuestMode, ShadowEnv, ShadowFault, ShadowPolicy } from './shadow/index.ts';
 
-/** What the shadow code may ask of the hypervisor for one domain. */
-export interface ShadowEnv {
-  readonly mem: PhysMemory;
-  /** Machine frame of guest frame `gfn`, or -1 when it is not RAM (MMIO or nothing). */
-  gfnToMfn(gfn: number): number;
-  /** A zeroed machine frame for a shadow table; throws when none is left. */
-  allocFrame(): number;
-  freeFrame(mfn: number): void;
-  /** A shadow entry was removed or lost a permission: harts drop cached translations of va (null: all). */
-  flushHostTlb?(va: number | null): void;
-}
-
-/** The guest's translation context: virtual privilege and the sstatus bits that change what a page means. */
-export interface GuestMode {
-  priv: 0 | 1;
-  sum: boolean;
-  mxr: boolean;
-}
-
-export type ShadowFault =
-  | { kind: 'fixed' }
-  | { kind: 'guest'; cause: number }
-  | { kind: 'mmio'; gpa: number }
-  | { kind: 'ptwrite'; gpa: number };
-
-export type ShadowPolicy = 'wp' | 'lazy';
+// The shadow's own types: what the hypervisor gives it, the guest's translation context, and
+// what a fault comes to (defined once, in hvm/shadow/).
+export type { GuestMode, ShadowEnv, ShadowFault, ShadowPolicy };
 
 /** The calls trap mode makes (Shadow in hvm/shadow/ implements them). */
 export interface GuestPaging {
