@@ -161,35 +161,23 @@ export class ControlService {
     return d;
   }
 
-  /** Builds a whole PV domain from a kernel image in the hypervisor (pvsim's shortcut). */
+  /** Builds a whole PV or HVM domain from a kernel image in the hypervisor (pvsim's shortcut). */
   createDomain(c: CreateDomain): Domain {
     this.checkNewName(c.name);
     if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) throw refuse('EINVAL', `memory ${c.memoryMib} MiB out of range`);
-    if (c.type === 'hvm') {
-      const mode = hvmModeOf(c.hvmMode);
-      const sync = shadowSyncOf(c.shadowSync);
-      const domain = this.hv.createHvmDomain(c.kernel, {
-        name: c.name,
-        memoryBytes: c.memoryMib * 1024 * 1024,
-        cmdline: c.cmdline ?? '',
-        vcpus: c.vcpus || 1,
-        weight: c.weight || undefined,
-        cap: c.cap || undefined,
-        hvm: { mode, shadowSync: sync },
-      });
-      if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
-      if (!c.paused) this.hv.unpause(domain);
-      return domain;
-    }
-    if (c.type && c.type !== 'pv') throw refuse('EINVAL', `type "${c.type}" is not supported (pv or hvm)`);
-    const { domain } = this.hv.createPvDomain(c.kernel, {
+    if (c.type && c.type !== 'pv' && c.type !== 'hvm') throw refuse('EINVAL', `type "${c.type}" is not supported (pv or hvm)`);
+    const base = {
       name: c.name,
       memoryBytes: c.memoryMib * 1024 * 1024,
       cmdline: c.cmdline ?? '',
       vcpus: c.vcpus || 1,
       weight: c.weight || undefined,
       cap: c.cap || undefined,
-    });
+    };
+    const domain =
+      c.type === 'hvm'
+        ? this.hv.createHvmDomain(c.kernel, { ...base, hvm: { mode: hvmModeOf(c.hvmMode), shadowSync: shadowSyncOf(c.shadowSync) } })
+        : this.hv.createPvDomain(c.kernel, base).domain;
     if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
     if (!c.paused) this.hv.unpause(domain);
     return domain;

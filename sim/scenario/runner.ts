@@ -216,27 +216,19 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       }
       let d: Domain;
       try {
-        d = cfg.type === 'hvm'
-          ? hv.createHvmDomain(kernel, {
-              devices,
-              name,
-              memoryBytes: cfg.memoryMiB * 1024 * 1024,
-              cmdlineFor: (domid) => cfg.cmdline.replaceAll('{domid}', String(domid)),
-              vcpus: cfg.vcpus,
-              weight: cfg.weight,
-              cap: cfg.cap,
-              hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') },
-            })
-          : hv.createPvDomain(kernel, {
+        const base = {
           devices,
           name,
           memoryBytes: cfg.memoryMiB * 1024 * 1024,
           // {domid} once the domain has one: the id it really has.
-          cmdlineFor: (domid) => cfg.cmdline.replaceAll('{domid}', String(domid)),
+          cmdlineFor: (domid: number) => cfg.cmdline.replaceAll('{domid}', String(domid)),
           vcpus: cfg.vcpus,
           weight: cfg.weight,
           cap: cfg.cap,
-        }).domain;
+        };
+        d = cfg.type === 'hvm'
+          ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') } })
+          : hv.createPvDomain(kernel, base).domain;
       } catch (e) {
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);
       }
