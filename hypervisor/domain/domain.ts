@@ -8,6 +8,7 @@ import type { DomainEvtchn } from '../evtchn/state.ts';
 import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
 import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/params.ts';
+import { DomainPerf } from './perf.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
 export const RUNSTATES = ['running', 'runnable', 'blocked', 'offline'] as const;
@@ -119,6 +120,8 @@ export class Domain {
   hvm: DomainArch | null = null;
   /** Bytes the guest wrote with CONSOLEIO_write that have not formed a full line yet. */
   consolePartial = '';
+  /** Counters for reports (`pvsim compare`); never read by the simulation itself. */
+  readonly perf = new DomainPerf();
 
   constructor(
     readonly domid: number,
