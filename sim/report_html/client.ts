@@ -7,7 +7,10 @@
 export const CLIENT_JS = String.raw`(function () {
   'use strict';
   var root = document.documentElement;
-  var PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#7f7f7f', '#1b9e77', '#d95f02'];
+  // Tableau 10, then darker and lighter companions: 20 distinguishable series before a repeat.
+  var PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#7f7f7f',
+    '#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#a6761d', '#17becf', '#bcbd22', '#393b79', '#8c564b'];
+  var DASH = { solid: [], dashed: [7, 4], dotted: [2, 3], dashdot: [8, 3, 2, 3] };
   function fail(msg) {
     console.error('pvsim report: ' + msg);
     root.setAttribute('data-charts', 'error');
@@ -41,6 +44,16 @@ export const CLIENT_JS = String.raw`(function () {
     var t = a !== 0 && (a >= 1e9 || a < 1e-3) ? v.toExponential(2) : Number(v.toPrecision(4)).toLocaleString('en-US', { maximumFractionDigits: 4 });
     return t + (unit || '');
   }
+  // On a logarithmic axis only 1, 2 and 5 times a power of ten get a label (the rest crowd).
+  function tickFormatter(unit, log) {
+    return function (v) {
+      if (log) {
+        var m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+        if (!(Math.abs(m - 1) < 1e-6 || Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6)) return '';
+      }
+      return fmt(v, unit);
+    };
+  }
   function axis(label, type, extra) {
     var a = { type: type, title: { display: true, text: String(label), font: { weight: 'bold' } } };
     for (var k in extra) a[k] = extra[k];
@@ -61,8 +74,10 @@ export const CLIENT_JS = String.raw`(function () {
     scales[val] = axis(spec.yLabel, spec.logValues ? 'logarithmic' : 'linear', {
       stacked: !!spec.stacked,
       beginAtZero: !spec.logValues,
-      ticks: { callback: function (v) { return fmt(v, unit); } },
+      ticks: { callback: tickFormatter(unit, !!spec.logValues) },
     });
+    if (typeof spec.valueMin === 'number') scales[val].min = spec.valueMin;
+    if (typeof spec.valueMax === 'number') scales[val].max = spec.valueMax;
     return {
       type: 'bar',
       data: {
@@ -112,7 +127,7 @@ export const CLIENT_JS = String.raw`(function () {
         borderColor: c,
         backgroundColor: c,
         borderWidth: 2,
-        borderDash: s.dashed ? [6, 4] : [],
+        borderDash: DASH[s.dash] || [],
         pointRadius: markers ? 3 : 0,
         stepped: cdf || spec.stepped ? 'after' : false,
         spanGaps: false,
@@ -121,7 +136,7 @@ export const CLIENT_JS = String.raw`(function () {
     });
     var yExtra = cdf
       ? { min: 0, max: 1, ticks: { callback: function (v) { return Math.round(v * 100) + '%'; } } }
-      : { ticks: { callback: function (v) { return fmt(v, unit); } } };
+      : { ticks: { callback: tickFormatter(unit, !!spec.yLog) } };
     if (!cdf && typeof spec.yMin === 'number') yExtra.min = spec.yMin;
     if (!cdf && typeof spec.yMax === 'number') yExtra.max = spec.yMax;
     return {
@@ -131,7 +146,7 @@ export const CLIENT_JS = String.raw`(function () {
         parsing: false,
         normalized: true,
         scales: {
-          x: axis(spec.xLabel, spec.xLog ? 'logarithmic' : 'linear', { ticks: { callback: function (v) { return fmt(v, cdf ? unit : ''); } } }),
+          x: axis(spec.xLabel, spec.xLog ? 'logarithmic' : 'linear', { ticks: { callback: tickFormatter(cdf ? unit : '', !!spec.xLog) } }),
           y: axis(spec.yLabel, !cdf && spec.yLog ? 'logarithmic' : 'linear', yExtra),
         },
         interaction: { mode: 'nearest', intersect: false },

@@ -10,7 +10,10 @@ interface ChartBase {
   title: string;
   /** One sentence under the chart: what to read from it. */
   caption?: string;
-  /** Axis titles, with units ("virtual time (ms)", "slowdown (× native)"). */
+  /**
+   * Axis titles, with units ("virtual time (ms)", "slowdown (× native)"). For bar charts xLabel
+   * names the categories and yLabel the values, whichever way the bars point.
+   */
   xLabel: string;
   yLabel: string;
   /** Plot height in CSS pixels; default 320 (horizontal bars grow with their categories). */
@@ -35,12 +38,18 @@ export interface BarChartSpec extends ChartBase {
   logValues?: boolean;
   /** Formats tooltips and value ticks: appended to the number ("×", " ms", " %"). */
   unit?: string;
+  /** Fixed ends of the value axis (e.g. 0 and 100 for shares in %). */
+  valueMin?: number;
+  valueMax?: number;
 }
+
+/** How a line is drawn: lets series that share a colour (one mode, several I/O paths) differ. */
+export type Dash = 'solid' | 'dashed' | 'dotted' | 'dashdot';
 
 /** Lines through (x, y) points: time series, a value against a varied parameter. */
 export interface LineChartSpec extends ChartBase {
   kind: 'line';
-  series: { name: string; points: [number, Datum][]; colour?: Colour; dashed?: boolean }[];
+  series: { name: string; points: [number, Datum][]; colour?: Colour; dash?: Dash }[];
   xLog?: boolean;
   yLog?: boolean;
   yMin?: number;
@@ -58,7 +67,7 @@ export interface LineChartSpec extends ChartBase {
  */
 export interface CdfChartSpec extends ChartBase {
   kind: 'cdf';
-  series: { name: string; points: [number, number][]; colour?: Colour }[];
+  series: { name: string; points: [number, number][]; colour?: Colour; dash?: Dash }[];
   xLog?: boolean;
   unit?: string;
 }
