@@ -303,7 +303,7 @@ function ioSection(base: CompareCell[]): Block[] {
       title: 'Exits per I/O request',
       caption: 'Exits each request costs on each I/O path (logarithmic scale): batched PV split drivers and virtio need a few; the emulated legacy disk traps on every register access.',
       xLabel: 'workload · I/O path',
-      yLabel: 'exits per request',
+      yLabel: 'exits per request (count)',
       categories: cases,
       series: variants.map((v) => ({ name: v, colour: MODE_COLOUR[v], values: cases.map((cs) => cells.find((c) => caseOf(c) === cs && variantOf(c) === v)?.ioStats?.exitsPerRequest ?? null) })),
       horizontal: cases.length > 8,
