@@ -72,6 +72,19 @@ describe('the compare report as HTML', () => {
     expect(markup).toContain('failed: guest said &#34;bye&#34;');
   });
 
+  it('renders a report with no runs, or with non-finite figures, without failing', () => {
+    const empty = { ...report, cells: [], orderings: [], varied: [], workloads: [] };
+    expect(compareChartCount(empty)).toBe(0);
+    expect(renderCompareHtml(empty)).toContain('0 of 0 published orderings hold');
+    const odd = fixtureCompareReport();
+    for (const c of odd.cells.slice(0, 10)) {
+      c.slowdown = Number.NaN;
+      c.virtualNs = Number.POSITIVE_INFINITY;
+    }
+    const data = dataOf(renderCompareHtml(odd));
+    expect(JSON.stringify(data)).not.toMatch(/NaN|Infinity/);
+  });
+
   it('says clearly when a bar series does not fit its categories', () => {
     const bad: HtmlReport = { title: 't', sections: [{ heading: 'h', blocks: [{ kind: 'bar', title: 'b', xLabel: 'x', yLabel: 'y (n)', categories: ['a', 'b'], series: [{ name: 's', values: [1] }] }] }] };
     expect(() => renderHtmlReport(bad)).toThrow(/series "s" has 1 values for 2 categories/);

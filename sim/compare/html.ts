@@ -147,6 +147,7 @@ function timeSection(base: CompareCell[]): Block[] {
   const cells = base.filter((c) => c.ok);
   const label = (c: CompareCell) => `${caseOf(c)} — ${variantOf(c)}`;
   const total = (c: CompareCell) => TIME_PARTS.reduce((s, [k]) => s + c.timeNs[k], 0);
+  if (cells.length === 0) return [{ kind: 'text', text: 'No run succeeded: nothing to break down.' }];
   return [
     {
       kind: 'bar',
@@ -264,6 +265,7 @@ function mmuSection(base: CompareCell[]): Block[] {
     {
       kind: 'table',
       title: 'Memory management: page walks, TLB misses, shadow paging, PV mmu_update batching',
+      collapsed: true,
       columns: [
         { label: 'workload · I/O path' },
         { label: 'mode' },
@@ -452,7 +454,7 @@ export function compareHtmlReport(report: CompareReport): HtmlReport {
     },
     { heading: 'Where the time goes', blocks: timeSection(base) },
     { heading: 'Exits', blocks: exitSection(base) },
-    { heading: 'Memory management', blocks: mmuSection(base) },
+    { heading: 'Memory management', intro: 'Per run: page walks and memory references per walk, TLB misses, shadow paging (trap-and-emulate), PV mmu_update batching.', blocks: mmuSection(base) },
   ];
   const io = ioSection(base);
   if (io.length > 0) sections.push({ heading: 'I/O', blocks: io });

@@ -89,6 +89,7 @@ table { border-collapse: collapse; margin: 10px 0 18px; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #f3f3f3; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.nw { white-space: nowrap; }
 tr.good td { background: #eef8ee; } tr.bad td { background: #fbeaea; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
 details { margin: 10px 0; } summary { cursor: pointer; font-weight: 600; }
@@ -110,7 +111,10 @@ function renderTable(t: TableSpec): string {
       const cls = status === 'good' || status === 'bad' ? ` class="${status}"` : '';
       const cells = t.columns.map((col, j) => {
         const c = row[j] ?? null;
-        return `<td${col.numeric || typeof c === 'number' ? ' class="num"' : ''}>${escapeHtml(cellText(c))}</td>`;
+        const text = cellText(c);
+        // Short text stays on one line (a mode, a reason); long text (errors, result lines) wraps.
+        const cls = col.numeric || typeof c === 'number' ? ' class="num"' : text.length <= 24 ? ' class="nw"' : '';
+        return `<td${cls}>${escapeHtml(text)}</td>`;
       });
       return `<tr${cls}>${cells.join('')}</tr>`;
     })
