@@ -35,6 +35,12 @@ export const CLIENT_JS = String.raw`(function () {
   function colour(s, i) {
     return typeof s.colour === 'string' && /^#[0-9a-fA-F]{6}$/.test(s.colour) ? s.colour : PALETTE[i % PALETTE.length];
   }
+  // Axis and legend labels are cut to a readable length (a guest may name a workload anything);
+  // the tables beside the chart give every name in full.
+  function short(s, n) {
+    s = String(s);
+    return s.length > n ? s.slice(0, n - 1) + '…' : s;
+  }
   function num(v) {
     return typeof v === 'number' && isFinite(v) ? v : null;
   }
@@ -70,7 +76,7 @@ export const CLIENT_JS = String.raw`(function () {
     var cat = horizontal ? 'y' : 'x';
     var unit = spec.unit || '';
     var scales = {};
-    scales[cat] = axis(spec.xLabel, 'category', { stacked: !!spec.stacked, ticks: { autoSkip: false } });
+    scales[cat] = axis(spec.xLabel, 'category', { stacked: !!spec.stacked, ticks: { autoSkip: false, callback: function (v) { return short(this.getLabelForValue(v), 60); } } });
     scales[val] = axis(spec.yLabel, spec.logValues ? 'logarithmic' : 'linear', {
       stacked: !!spec.stacked,
       beginAtZero: !spec.logValues,
@@ -85,7 +91,7 @@ export const CLIENT_JS = String.raw`(function () {
         datasets: spec.series.map(function (s, i) {
           var c = colour(s, i);
           return {
-            label: String(s.name),
+            label: short(s.name, 80),
             data: s.values.map(function (v) { return logSafe(v, spec.logValues); }),
             backgroundColor: c,
             borderColor: c,
@@ -122,7 +128,7 @@ export const CLIENT_JS = String.raw`(function () {
       // A CDF starts at 0: a vertical rise at the first sample, not a line from nowhere.
       if (cdf && pts.length > 0) pts.unshift({ x: pts[0].x, y: 0 });
       return {
-        label: String(s.name),
+        label: short(s.name, 80),
         data: pts,
         borderColor: c,
         backgroundColor: c,
@@ -182,7 +188,7 @@ export const CLIENT_JS = String.raw`(function () {
       plot.style.height = height + 'px';
       var canvas = document.createElement('canvas');
       canvas.setAttribute('role', 'img');
-      canvas.setAttribute('aria-label', String(spec.title));
+      canvas.setAttribute('aria-label', short(spec.title, 200));
       plot.appendChild(canvas);
       var config = spec.kind === 'bar' ? barConfig(spec) : spec.kind === 'line' ? lineConfig(spec, false) : spec.kind === 'cdf' ? lineConfig(spec, true) : null;
       if (!config) throw new Error('unknown chart kind ' + spec.kind);
