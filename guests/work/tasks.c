@@ -87,10 +87,11 @@ void work_syscall(void)
         work_fail("%lu null system calls counted, %lu expected",
                   (unsigned long)(task_stats.syscalls[SYS_null] - before), n);
     mm_check(as_destroy(as), "tearing down the user tables");
-    printf("work=syscall n=%lu as=%s syscalls=%lu instructions=%llu ns=%llu ns_per_call=%llu instructions_per_call=%llu result=0x%08lx\n",
+    printf("work=syscall n=%lu as=%s syscalls=%lu instructions=%llu ns=%llu ns_per_call=%llu instructions_per_call=%llu result=0x%08lx check=0x%08lx\n",
            n, private_as ? "private" : "kernel", n, (unsigned long long)m.instructions,
            (unsigned long long)m.ns, (unsigned long long)per(m.ns, n),
-           (unsigned long long)per(m.instructions, n), (unsigned long)task_stats.checksum);
+           (unsigned long long)per(m.instructions, n), (unsigned long)task_stats.checksum,
+           (unsigned long)task_stats.checksum);
 }
 
 void work_ctxsw(void)
@@ -122,11 +123,11 @@ void work_ctxsw(void)
     mm_check(as_destroy(as[0]), "tearing down the user tables");
     if (as[1] != as[0])
         mm_check(as_destroy(as[1]), "tearing down the user tables");
-    printf("work=ctxsw n=%lu as=%s tasks=2 switches=%lu as_switches=%lu instructions=%llu ns=%llu ns_per_switch=%llu result=0x%08lx\n",
+    printf("work=ctxsw n=%lu as=%s tasks=2 switches=%lu as_switches=%lu instructions=%llu ns=%llu ns_per_switch=%llu result=0x%08lx check=0x%08lx\n",
            n, private_as ? "private" : "kernel", (unsigned long)switches,
            (unsigned long)as_switches, (unsigned long long)m.instructions,
            (unsigned long long)m.ns, (unsigned long long)per(m.ns, switches),
-           (unsigned long)task_stats.checksum);
+           (unsigned long)task_stats.checksum, (unsigned long)task_stats.checksum);
 }
 
 void work_user_hello(void)
@@ -142,9 +143,9 @@ void work_user_hello(void)
     tasks_run();
     finish_task(&t);
     mm_check(as_destroy(as), "tearing down the user tables");
-    printf("work=user-hello as=%s writes=%lu exit=%lu result=0x%08lx\n",
+    printf("work=user-hello as=%s writes=%lu exit=%lu result=0x%08lx check=0x%08lx\n",
            private_as ? "private" : "kernel", (unsigned long)task_stats.syscalls[SYS_write],
-           t.exit_code, (unsigned long)task_stats.checksum);
+           t.exit_code, (unsigned long)task_stats.checksum, (unsigned long)task_stats.checksum);
 }
 
 /*
@@ -276,10 +277,10 @@ void work_pgfault(void)
         work_fail("%lu page faults for %lu rounds of %lu pages", (unsigned long)pgf.faults, n,
                   pages);
     mm_check(as_destroy(as), "tearing down the user tables");
-    printf("work=pgfault n=%lu pages=%lu faults=%lu instructions=%llu ns=%llu ns_per_fault=%llu result=0x%08lx\n",
+    printf("work=pgfault n=%lu pages=%lu faults=%lu instructions=%llu ns=%llu ns_per_fault=%llu result=0x%08lx check=0x%08lx\n",
            n, pages, (unsigned long)pgf.faults, (unsigned long long)m.instructions,
            (unsigned long long)m.ns, (unsigned long long)per(m.ns, pgf.faults),
-           (unsigned long)pgf.fold);
+           (unsigned long)pgf.fold, (unsigned long)pgf.fold);
 }
 
 /*
