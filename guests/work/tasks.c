@@ -411,14 +411,14 @@ static xen_pfn_t tlbwalk_pfn[TLBWALK_MAX_BYTES / PAGE_SIZE];
 /* size=<n>[K|M] in bytes (a plain number: KiB), or dflt. */
 static unsigned long param_size(const char *key, unsigned long dflt)
 {
-    const char *v = cmdline_get(key);
+    const char *v = cmdline_get(key), *given = v;
     unsigned long n = 0, unit = 1024;
 
     if (v == NULL || *v == 0)
         return dflt;
     for (; *v >= '0' && *v <= '9'; v++) {
         if (n > 0x00ffffffUL)
-            work_fail("%s=: too large", key);
+            work_fail("%s=%s: too large", key, given);
         n = n * 10 + (unsigned long)(*v - '0');
     }
     if (*v == 'M' || *v == 'm')
@@ -426,9 +426,9 @@ static unsigned long param_size(const char *key, unsigned long dflt)
     else if (*v == 'K' || *v == 'k')
         v++;
     if (*v != 0 && *v != ' ')
-        work_fail("%s=: expected <n>K or <n>M", key);
+        work_fail("%s=%s: expected <n>K or <n>M", key, given);
     if (n > 0x7fffffffUL / unit)
-        work_fail("%s=: too large", key);
+        work_fail("%s=%s: too large", key, given);
     return n * unit;
 }
 
