@@ -4,6 +4,9 @@
  *   work=ctxsw n=N [as=private|kernel]     two tasks, N SYS_yield each
  *   work=user-hello [as=kernel|private]    one SYS_write from U-mode
  *   work=pgfault n=N [pages=P] [overrun=K] N rounds of P demand-zero page faults
+ *   work=fork n=N [pages=P]                N fork + exit + wait of a small process
+ *   work=shell n=N                         N commands: fork, exec, exit, wait
+ *   work=tlbwalk [size=S] [steps=N] [mega] a TLB-miss-bound random walk
  * as=kernel puts the user pages in the kernel root's user slots; private
  * gives each task its own root (PV: pinned with MMUEXT_PIN_L2_TABLE,
  * switched with MMUEXT_NEW_BASEPTR; native: satp).
