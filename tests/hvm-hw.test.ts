@@ -148,10 +148,12 @@ describe('the unmodified kernel under hw mode', { timeout: 120_000 }, () => {
     'work=cpu n=10', 'work=spin n=1000', 'work=syscall n=100', 'work=syscall n=50 as=private', 'work=ctxsw n=50',
     'work=ctxsw n=20 as=kernel', 'work=user-hello', 'work=user-hello as=private', 'work=pt n=100 batch=8',
     'work=pt n=30 batch=3 frames=5', 'work=timer n=5 period_us=1000', 'work=timer n=3 period_us=500 wait=poll',
+    'work=irq n=1000', 'work=timerlat n=10', 'work=fork n=10', 'work=shell n=12', 'work=tlbwalk size=1M steps=5000',
+    'work=tlbwalk size=4M steps=5000 mega',
   ];
-  const result = (text: string) => /^work=\S+ .*result=(0x[0-9a-f]+)/m.exec(text)?.[1];
+  const result = (text: string) => /^work=\S+ .*check=(0x[0-9a-f]+)/m.exec(text)?.[1];
 
-  it('prints the result= PV and trap mode print, for every workload, with fewer exits than trap mode', () => {
+  it('prints the check= PV and trap mode print, for every workload, with fewer exits than trap mode', () => {
     for (const w of WORKLOADS) {
       const got: Record<string, string | undefined> = {};
       const exits: Record<string, number> = {};

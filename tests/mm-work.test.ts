@@ -34,7 +34,7 @@ describe('work.elf over the PV MMU and grant tables', () => {
   it('work=pgfault: every first touch is one fault the kernel maps; a fault outside the region fails', () => {
     const ok = boot('work=pgfault n=4 pages=8');
     const line = ok.out(0).split('\n').find((l) => l.startsWith('work=pgfault '));
-    expect(line).toMatch(/^work=pgfault n=4 pages=8 faults=32 instructions=\d+ ns=\d+ ns_per_fault=[1-9]\d* result=0x[0-9a-f]{8}$/);
+    expect(line).toMatch(/^work=pgfault n=4 pages=8 faults=32 instructions=\d+ ns=\d+ ns_per_fault=[1-9]\d* result=(0x[0-9a-f]{8}) check=\1$/);
     expect(ok.doms[0]!.shutdownReason).toBe('poweroff');
 
     const bad = boot('work=pgfault n=2 pages=4 overrun=1');

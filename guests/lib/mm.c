@@ -111,6 +111,36 @@ unsigned long pages_free(void)
     return free_count;
 }
 
+static bool pfn_is_free(unsigned long pfn)
+{
+    return (free_map[pfn / 32] & (1U << (pfn % 32))) != 0;
+}
+
+xen_pfn_t page_alloc_mega(void)
+{
+    unsigned long limit = mm.nr_pages < MM_MAX_PAGES ? mm.nr_pages : MM_MAX_PAGES;
+
+    /* pfn -> mfn is the builder's choice: look for a run that is
+     * contiguous and aligned in machine frames. */
+    for (unsigned long pfn = mm.first_free_pfn; pfn + MEGA_FRAMES <= limit; pfn++) {
+        xen_pfn_t mfn = pfn_to_mfn(pfn);
+        unsigned long i;
+
+        if (mfn % MEGA_FRAMES != 0)
+            continue;
+        for (i = 0; i < MEGA_FRAMES; i++)
+            if (!pfn_is_free(pfn + i) || pfn_to_mfn(pfn + i) != mfn + i)
+                break;
+        if (i < MEGA_FRAMES)
+            continue;
+        for (i = 0; i < MEGA_FRAMES; i++)
+            free_map[(pfn + i) / 32] &= ~(1U << ((pfn + i) % 32));
+        free_count -= MEGA_FRAMES;
+        return (xen_pfn_t)pfn;
+    }
+    return INVALID_PFN;
+}
+
 static int mm_fail(const char *op, int rc)
 {
     if (rc < 0)
@@ -342,6 +372,19 @@ int as_unmap(struct addr_space *as, unsigned long va)
             rc = mmuext_one(MMUEXT_INVLPG_LOCAL, va);
     }
     return rc;
+}
+
+int as_map_mega(struct addr_space *as, unsigned long va, xen_pfn_t mfn, uint32_t flags)
+{
+    unsigned long slot = va / L1_SPAN;
+
+    if (!as->owned || va >= USER_TOP || va % L1_SPAN != 0 || mfn % MEGA_FRAMES != 0 ||
+        as->l1_pfn[slot] != 0) {
+        mm_last_error_op = "as_map_mega";
+        return -XEN_EINVAL;
+    }
+    /* A leaf in the root, asked for as Xen PV would see it. */
+    return mmu_update_one(MFN_MADDR(pfn_to_mfn(as->l2_pfn)) + slot * 4, MFN_PTE(mfn, flags));
 }
 
 int as_switch(struct addr_space *as)

@@ -114,6 +114,25 @@ unsigned long pages_free(void)
     return free_count;
 }
 
+xen_pfn_t page_alloc_mega(void)
+{
+    xen_pfn_t first = (ram_first_pfn + MEGA_FRAMES - 1) & ~(xen_pfn_t)(MEGA_FRAMES - 1);
+
+    for (xen_pfn_t pfn = first; pfn + MEGA_FRAMES <= ram_end_pfn; pfn += MEGA_FRAMES) {
+        unsigned long i;
+
+        for (i = 0; i < MEGA_FRAMES && is_free(pfn + i); i++)
+            ;
+        if (i < MEGA_FRAMES)
+            continue;
+        for (i = 0; i < MEGA_FRAMES; i++)
+            set_free(pfn + i, false);
+        free_count -= MEGA_FRAMES;
+        return pfn;
+    }
+    return INVALID_PFN;
+}
+
 void clear_frame(xen_pfn_t pfn)
 {
     memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
@@ -266,6 +285,21 @@ int as_unmap(struct addr_space *as, unsigned long va)
     l1 = pfn_to_virt(as->l1_pfn[va / L1_SPAN]);
     l1[(va >> PAGE_SHIFT) % L1_ENTRIES] = 0;
     as->nr_user_pages--;
+    if (as == as_current)
+        sfence_page(va);
+    return 0;
+}
+
+int as_map_mega(struct addr_space *as, unsigned long va, xen_pfn_t pfn, uint32_t flags)
+{
+    unsigned long slot = va / L1_SPAN;
+
+    if (!as->owned || va >= USER_TOP || va % L1_SPAN != 0 || pfn % MEGA_FRAMES != 0 ||
+        as->l1_pfn[slot] != 0) {
+        mm_last_error_op = "as_map_mega";
+        return -XEN_EINVAL;
+    }
+    root_of(as)[slot] = MFN_PTE(pfn, flags);
     if (as == as_current)
         sfence_page(va);
     return 0;

@@ -18,6 +18,7 @@
 static uint64_t timebase;           /* Hz */
 static bool timer_ready;
 static volatile uint32_t timer_count;
+static volatile uint64_t timer_stamp;
 
 void native_time_init(uint32_t timebase_frequency)
 {
@@ -54,6 +55,7 @@ static void arm(uint64_t ticks)
 
 static void timer_handler(void)
 {
+    timer_stamp = time_now_ns();    /* first: the interrupt's latency ends here */
     timer_count++;
     arm(NEVER);                 /* clears the pending interrupt */
 }
@@ -85,6 +87,11 @@ int timer_set_deadline(uint64_t deadline_ns)
 uint32_t timer_events(void)
 {
     return timer_count;
+}
+
+uint64_t timer_last_event_ns(void)
+{
+    return timer_stamp;
 }
 
 uint64_t sleep_until(uint64_t deadline)

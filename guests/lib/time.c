@@ -9,6 +9,7 @@
 static bool timer_bound;
 static evtchn_port_t timer_port;
 static volatile uint32_t timer_count;
+static volatile uint64_t timer_stamp;
 
 uint64_t time_now_ns(void)
 {
@@ -24,6 +25,7 @@ static void timer_handler(evtchn_port_t port, void *data)
 {
     (void)port;
     (void)data;
+    timer_stamp = time_now_ns();    /* first: the interrupt's latency ends here */
     timer_count++;
 }
 
@@ -57,6 +59,11 @@ int timer_set_deadline(uint64_t deadline_ns)
 uint32_t timer_events(void)
 {
     return timer_count;
+}
+
+uint64_t timer_last_event_ns(void)
+{
+    return timer_stamp;
 }
 
 uint64_t sleep_until(uint64_t deadline)

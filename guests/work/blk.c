@@ -149,6 +149,7 @@ void work_blk(void)
     struct plat_blk disk;
     unsigned long pages;
     struct measure m;
+    uint64_t requests;
     int rc;
 
     b.bs = param("bs", 4096);
@@ -196,8 +197,13 @@ void work_blk(void)
     }
     phase(false);
     measure_stop(&m);
+    requests = b.ok_writes + b.ok_reads;
     printf("work=blk mode=%s bs=%lu qd=%lu n=%lu writes=%lu reads=%lu errors=%lu ns=%llu "
-           "checksum=0x%08lx result=0x%08lx\n",
+           "instructions=%llu ns_per_request=%llu kib_per_s=%llu "
+           "checksum=0x%08lx result=0x%08lx check=0x%08lx\n",
            mode, b.bs, b.qd, b.n, b.ok_writes, b.ok_reads, b.errors,
-           (unsigned long long)m.ns, (unsigned long)b.checksum, (unsigned long)b.checksum);
+           (unsigned long long)m.ns, (unsigned long long)m.instructions,
+           (unsigned long long)per(m.ns, requests),
+           (unsigned long long)per((uint64_t)requests * b.bs * 1000000000ULL / 1024, m.ns),
+           (unsigned long)b.checksum, (unsigned long)b.checksum, (unsigned long)b.checksum);
 }

@@ -45,9 +45,9 @@ void work_cpu(void)
     sum = bench_run(n);
     measure_stop(&m);
     check_reference(n, sum);
-    printf("work=cpu iterations=%lu instructions=%llu ns=%llu result=0x%08lx\n",
+    printf("work=cpu iterations=%lu instructions=%llu ns=%llu result=0x%08lx check=0x%08lx\n",
            (unsigned long)n, (unsigned long long)m.instructions, (unsigned long long)m.ns,
-           (unsigned long)sum);
+           (unsigned long)sum, (unsigned long)sum);
 }
 
 /*
@@ -60,6 +60,7 @@ void work_spin(void)
     unsigned long n = param("n", 0);
     struct measure m;
     unsigned long i;
+    uint32_t fold;
 
     if (n == 0)
         for (;;)
@@ -68,7 +69,8 @@ void work_spin(void)
     for (i = 0; i < n; i++)
         __asm__ volatile("");
     measure_stop(&m);
-    printf("work=spin n=%lu instructions=%llu ns=%llu result=0x%08lx\n", n,
-           (unsigned long long)m.instructions, (unsigned long long)m.ns,
-           (unsigned long)work_fold(WORK_FOLD_INIT, (uint32_t)i));
+    fold = work_fold(WORK_FOLD_INIT, (uint32_t)i);
+    printf("work=spin n=%lu instructions=%llu ns=%llu result=0x%08lx check=0x%08lx\n", n,
+           (unsigned long long)m.instructions, (unsigned long long)m.ns, (unsigned long)fold,
+           (unsigned long)fold);
 }

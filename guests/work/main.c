@@ -25,6 +25,11 @@ static const struct {
     { "pgfault", work_pgfault },
     { "blk", work_blk },
     { "net", work_net },
+    { "irq", work_irq },
+    { "timerlat", work_timerlat },
+    { "fork", work_fork },
+    { "shell", work_shell },
+    { "tlbwalk", work_tlbwalk },
 #ifndef PVSIM_NATIVE
     { "evtchn-ping", work_evtchn_ping },
     { "grant", work_grant },

@@ -102,6 +102,7 @@ void work_net(void)
     struct plat_net dev;
     unsigned long replies = 0, udp_tx = 0, udp_tx_bytes = 0;
     uint64_t rtt_sum = 0, rtt_min = UINT64_MAX, rtt_max = 0, end;
+    uint32_t check;
     char ipbuf[16], peerbuf[16];
     uint8_t mac[ETH_ALEN];
     struct measure m;
@@ -194,11 +195,19 @@ void work_net(void)
     net_serve_until(time_now_ns() + LINGER_NS);
 
     plat_net_report(replies ? rtt_min : 0, rtt_max);
+    /* What arrived and was sent, not when: equal on every path when nothing is lost. */
+    check = WORK_FOLD_INIT;
+    check = work_fold(check, (uint32_t)pings);
+    check = work_fold(check, (uint32_t)replies);
+    check = work_fold(check, (uint32_t)udp_tx);
+    check = work_fold(check, (uint32_t)udp_tx_bytes);
+    check = work_fold(check, (uint32_t)net_stats.discard_rx);
+    check = work_fold(check, (uint32_t)net_stats.discard_rx_bytes);
     printf("work=net ip=%s peer=%s pings=%lu replies=%lu lost=%lu rtt_ns_avg=%llu udp_tx=%lu "
-           "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu\n",
+           "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu check=0x%08lx\n",
            ipbuf, peerbuf, pings, replies, pings - replies, (unsigned long long)per(rtt_sum, replies), udp_tx,
            udp_tx_bytes, (unsigned long)net_stats.discard_rx,
            (unsigned long)net_stats.discard_rx_bytes,
            plat_net_tx_errors(),
-           (unsigned long long)m.ns);
+           (unsigned long long)m.ns, (unsigned long)check);
 }

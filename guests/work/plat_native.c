@@ -2,6 +2,7 @@
 #include <pvsim/native.h>
 #include <pvsim/mm.h>
 #include <pvsim/time.h>
+#include <pvsim/trap.h>
 #include "work.h"
 
 #define PTE_WINDOW (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
@@ -79,4 +80,19 @@ bool plat_timer_setup(bool poll)
 void plat_timer_stop(void)
 {
     (void)timer_set_deadline(0);
+}
+
+const char *plat_irq_setup(void)
+{
+    return "sstatus.SIE";
+}
+
+void plat_irq_disable(void)
+{
+    __asm__ volatile("csrc sstatus, %0" : : "r"(SSTATUS_SIE) : "memory");
+}
+
+void plat_irq_enable(void)
+{
+    __asm__ volatile("csrs sstatus, %0" : : "r"(SSTATUS_SIE) : "memory");
 }

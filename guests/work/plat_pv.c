@@ -5,6 +5,7 @@
 #include <pvsim/events.h>
 #include <pvsim/sched.h>
 #include <pvsim/xen_errno.h>
+#include <pvsim/atomic.h>
 #include "work.h"
 
 #define MAX_BATCH 32U
@@ -102,4 +103,31 @@ bool plat_timer_setup(bool poll)
 void plat_timer_stop(void)
 {
     (void)timer_set_deadline(0);
+}
+
+const char *plat_irq_setup(void)
+{
+    int rc = events_setup();
+
+    if (rc < 0)
+        work_fail("update_va_mapping (shared_info) = %d (%s)", rc, xen_errstr(rc));
+    return "evtchn_upcall_mask";
+}
+
+void plat_irq_disable(void)
+{
+    HYPERVISOR_shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
+    barrier();
+}
+
+void plat_irq_enable(void)
+{
+    volatile struct vcpu_info *vi = &HYPERVISOR_shared_info->vcpu_info[0];
+
+    vi->evtchn_upcall_mask = 0;
+    barrier();
+    /* An event that came while masked: have it delivered now (any
+     * hypercall returns through the upcall check; Linux uses xen_version). */
+    if (vi->evtchn_upcall_pending)
+        (void)HYPERVISOR_xen_version(0, NULL);
 }

@@ -55,6 +55,17 @@ const char *plat_pt_op_name(enum plat_pt_op op);
 bool plat_timer_setup(bool poll);
 void plat_timer_stop(void);
 
+/* Interrupt masking of work=irq, the way each kernel does it. PV: the
+ * event upcall mask in vcpu_info (evtchn_upcall_mask, as Xen PV kernels'
+ * local_irq_disable/enable do: a store to shared memory, and on enable a
+ * hypercall only if an event came meanwhile); native: sstatus.SIE, a CSR
+ * write (which traps to the hypervisor under trap-and-emulate, and not
+ * with the H extension). plat_irq_setup prepares it (PV: maps
+ * shared_info) and returns what is toggled, for the result line. */
+const char *plat_irq_setup(void);
+void plat_irq_disable(void);
+void plat_irq_enable(void);
+
 /* The disk of work=blk (PV: blkfront, work/dev_pv.c; native: virtio-blk or
  * the legacy ATA disk, work/dev_native.c, dev=virtio|legacy on the command
  * line, default the first found, virtio first). */

@@ -95,10 +95,10 @@ void work_pt(void)
         page_free(pfn[k]);
     printf("work=pt n=%lu batch=%u frames=%u uvm_cycles=%lu mmu_batches=%lu "
            "instructions=%llu ns=%llu uvm_ns=%llu ns_per_uvm_cycle=%llu batch_ns=%llu "
-           "ns_per_batch_cycle=%llu result=0x%08lx\n",
+           "ns_per_batch_cycle=%llu result=0x%08lx check=0x%08lx\n",
            n, batch, nframes, n, 2 * n,
            (unsigned long long)(m1.instructions + m2.instructions),
            (unsigned long long)(m1.ns + m2.ns), (unsigned long long)m1.ns,
            (unsigned long long)per(m1.ns, n), (unsigned long long)m2.ns,
-           (unsigned long long)per(m2.ns, n), (unsigned long)sum);
+           (unsigned long long)per(m2.ns, n), (unsigned long)sum, (unsigned long)sum);
 }

@@ -72,9 +72,9 @@ void work_timer(void)
     for (unsigned long i = 1; i <= l.count; i++)
         result = work_fold(result, (uint32_t)i);
     printf("work=timer n=%lu period_us=%lu wait=%s wakeups=%lu timer_events=%lu instructions=%llu ns=%llu "
-           "late_min_ns=%llu late_avg_ns=%llu late_max_ns=%llu result=0x%08lx\n",
+           "late_min_ns=%llu late_avg_ns=%llu late_max_ns=%llu result=0x%08lx check=0x%08lx\n",
            n, period_us, poll ? "poll" : "block", l.count, (unsigned long)timer_events(),
            (unsigned long long)m.instructions, (unsigned long long)m.ns,
            (unsigned long long)l.min, (unsigned long long)per(l.sum, l.count),
-           (unsigned long long)l.max, (unsigned long)result);
+           (unsigned long long)l.max, (unsigned long)result, (unsigned long)result);
 }

@@ -71,6 +71,11 @@ void work_user_hello(void);
 void work_pgfault(void);
 void work_blk(void);
 void work_net(void);
+void work_irq(void);
+void work_timerlat(void);
+void work_fork(void);
+void work_shell(void);
+void work_tlbwalk(void);
 #ifndef PVSIM_NATIVE
 void work_evtchn_ping(void);
 void work_grant(void);

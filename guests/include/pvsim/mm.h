@@ -85,6 +85,13 @@ xen_pfn_t page_alloc_high(void);
 void page_free(xen_pfn_t pfn);
 unsigned long pages_free(void);
 
+/* A megapage's worth of frames: MEGA_FRAMES free pfns in a row whose
+ * machine frames are contiguous and start on a 4 MiB boundary, all taken;
+ * the first pfn, or INVALID_PFN if there is no such run. page_free each to
+ * give them back. */
+#define MEGA_FRAMES    L1_ENTRIES
+xen_pfn_t page_alloc_mega(void);
+
 /* update_va_mapping(va, pte, uvmf) on the current address space. */
 int set_kernel_pte(unsigned long va, uint32_t pte, unsigned long uvmf);
 
@@ -132,6 +139,13 @@ int as_create(struct addr_space *as);
 /* Maps machine frame mfn at user address va (< USER_TOP) with `flags`. */
 int as_map(struct addr_space *as, unsigned long va, xen_pfn_t mfn, uint32_t flags);
 int as_unmap(struct addr_space *as, unsigned long va);
+/* Maps a 4 MiB page (an Sv32 megapage: a leaf in the root) of machine
+ * frames mfn .. mfn + 1023 (mfn 4 MiB-aligned) at user address va (4 MiB
+ * aligned) of an owned address space whose slot has no L1 table. The PV
+ * kernel asks with mmu_update on the root's entry, which Xen's PV MMU (and
+ * pvsim's) refuses: PV guests get no superpages (-EINVAL). The mapping
+ * goes with the root (as_destroy). */
+int as_map_mega(struct addr_space *as, unsigned long va, xen_pfn_t mfn, uint32_t flags);
 /* MMUEXT_NEW_BASEPTR to as's root (nothing if it is current). */
 int as_switch(struct addr_space *as);
 /* Removes the user tables (and, if owned, the root): unhook, unpin, make

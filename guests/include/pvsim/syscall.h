@@ -12,6 +12,11 @@
 #define SYS_yield   2   /* () -> 0; runs the next runnable task */
 #define SYS_exit    3   /* (code); does not return */
 #define SYS_munmap  4   /* (addr, len) -> 0; drops pages a fault handler mapped (work=pgfault) */
-#define NR_SYSCALLS 5
+#define SYS_fork    5   /* () -> the child's id in the parent, 0 in the child; the child's
+                         * address space is a copy (text shared, stack and data copied) */
+#define SYS_wait    6   /* (id) -> that child's exit code, once it has exited; -ECHILD */
+#define SYS_exec    7   /* (program, arg): replaces the task's memory by program's (one of
+                         * the kernel's task_programs) and starts it with a0 = arg */
+#define NR_SYSCALLS 8
 
 #endif

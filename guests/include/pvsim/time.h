@@ -25,6 +25,11 @@ int timer_set_deadline(uint64_t deadline_ns);
 /* VIRQ_TIMER events dispatched so far. */
 uint32_t timer_events(void);
 
+/* time_now_ns() as the timer's handler began, at its latest event (PV: the
+ * VIRQ_TIMER handler the upcall dispatches; native: the supervisor timer
+ * interrupt's); 0 before the first. For interrupt latency (work=timerlat). */
+uint64_t timer_last_event_ns(void);
+
 /* Sleeps (SCHEDOP_block) until system time >= deadline; returns the time
  * at wake-up. Any other event handled meanwhile does not end the sleep. */
 uint64_t sleep_until(uint64_t deadline_ns);
