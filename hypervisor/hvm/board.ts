@@ -45,7 +45,7 @@ export const HVM_CONSOLE_BACKLOG = 16 * 1024;
 export const HVM_CONSOLE_RENOTIFY_NS = 1_000_000;
 
 /** An empty virtio-mmio slot (virtio 1.2, 4.2.2): magic, version 2, device ID 0 = no device. */
-class EmptyVirtioSlot implements MmioDevice {
+export class EmptyVirtioSlot implements MmioDevice {
   read(offset: number, size: 1 | 2 | 4): number {
     if (size !== 4) return 0;
     if (offset === 0) return 0x74726976; // "virt"
