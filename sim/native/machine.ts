@@ -230,7 +230,9 @@ export class NativeBoard {
     const firmware = parseElf(opts.firmware ?? readFileSync(NATIVE_FIRMWARE_PATH));
     const plan = planHvmDomain(opts.kernel, { memoryBytes, cmdline: opts.cmdline, ata: legacy > 0, xenPlatform: false, finisher: true });
     const B = HVM_BOARD;
-    this.mem.addRam(B.ramBase, memoryBytes);
+    // RAM frames get their storage on first touch (a 2 GiB board costs what the kernel uses).
+    for (let pfn = B.ramBase / PAGE_SIZE, end = (B.ramBase + memoryBytes) / PAGE_SIZE; pfn < end; pfn++) this.mem.reserveFrame(pfn);
+    this.mem.populate = (pfn) => (this.mem.isAllocated(pfn) ? this.mem.ensureFrame(pfn) : null);
     const ramEnd = B.ramBase + memoryBytes;
     for (const s of firmware.segments) {
       if (s.memsz === 0) continue;
