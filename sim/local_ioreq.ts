@@ -54,6 +54,11 @@ export class LocalIoreqHost implements IoreqHost {
     }, true);
   }
 
+  noteDma(domid: number, bytes: number): void {
+    const b = this.board(domid);
+    if (b) b.d.perf.bytesCopied += bytes;
+  }
+
   setIrqLevel(domid: number, source: number, level: boolean): void {
     this.board(domid)?.board.plic.setIrq(source, level);
   }

@@ -140,6 +140,8 @@ describe('Domain.perf for tiny workloads', () => {
     // Each ioreq is a dom0 dispatch (its latency is its modelled cost); the console's port dispatches add theirs.
     expect(h.dom0Ns).toBeGreaterThanOrEqual(h.io.notifications * hv.costs.dom0DispatchNs);
     expect(h.exits.mmio!.count).toBe(s.count.mmio);
+    // The device model's DMA: at least every request's 4 KiB (5 writes, 5 reads).
+    expect(h.io.bytesCopied).toBeGreaterThanOrEqual(10 * 4096);
   }, 60_000);
 });
 
