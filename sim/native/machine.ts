@@ -446,7 +446,7 @@ export class NativeBoard {
     }
   }
 
-  /** Interrupts delivered to the kernel so far (external ones it claimed, plus timer and IPI). */
+  /** Instructions by privilege and the MMU's counts, into perf (firmware time is already in its exits). */
   private syncPerf(): void {
     const hart = this.hart;
     hart.notePriv();
@@ -457,6 +457,7 @@ export class NativeBoard {
     this.perf.tlbMisses = hart.mmu.tlbMisses;
   }
 
+  /** The counters now; interrupts delivered = timer and IPI entries (counted there) + external ones the kernel claimed. */
   snapshot(): DomainPerfSnapshot {
     this.syncPerf();
     const s = this.perf.snapshot();
