@@ -35,6 +35,23 @@ program
   });
 
 program
+  .command('run-native')
+  .description('run an unmodified kernel on the board with no hypervisor (M-mode SBI firmware, the HVM board\'s devices): pvsim compare\'s native baseline')
+  .argument('<kernel>', 'kernel ELF for the virt board, e.g. guests/build/native.elf')
+  .option('--cmdline <text>', 'kernel command line (/chosen/bootargs)', '')
+  .option('--memory <MiB>', 'RAM in MiB', positiveInt('--memory'), 16)
+  .option('--disk <spec>', 'an emulated disk: path[,devtype=virtio|legacy][,ro] (repeatable; created sparse if absent)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--firmware <elf>', 'M-mode firmware (default guests/build/sbi.elf)')
+  .option('--max-instructions <n>', 'give up after this many instructions', positiveInt('--max-instructions'), 2_000_000_000)
+  .option('--max-ms <ms>', 'give up at this virtual time (ms)', positiveInt('--max-ms'), 60_000)
+  .option('--json', 'print the result (exit, console, virtual ns, counters) as JSON instead of the console')
+  .addHelpText('after', '\nExit status: 0 poweroff, 1 crash (SRST system failure), 2 a limit reached, 3 reset, 4 bad input.')
+  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean }) => {
+    const { runNativeCommand } = await import('./run_native.ts');
+    process.exitCode = await runNativeCommand(kernel, opts);
+  });
+
+program
   .command('boot')
   .description('boot one guest kernel (PV, or an unmodified one with --type hvm) in-process and print its console output')
   .argument('<image>', 'kernel ELF: PV (with Xen ELF notes), e.g. guests/build/hello.elf, or with --type hvm an unmodified one, e.g. guests/build/native.elf')

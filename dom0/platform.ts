@@ -64,6 +64,8 @@ export interface IoreqHost {
   addIoreqServer(domid: number, base: number, size: number, handle: (req: Ioreq) => Promise<number>): void;
   /** XEN_DMOP_set_irq_level: a device's line into the board's PLIC (level-triggered). */
   setIrqLevel(domid: number, source: number, level: boolean): void;
+  /** Optional: the devices moved `bytes` to or from the domain's RAM (counted in its Domain.perf; no effect on time). */
+  noteDma?(domid: number, bytes: number): void;
 }
 
 /** One GNTTABOP_copy entry: dom0's bytes into a granted page, or `len` bytes out of one. */

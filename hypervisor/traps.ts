@@ -22,6 +22,18 @@ import type { CostModel } from './time/cost_model.ts';
 import { TRC, type TraceBuffer } from './trace/trace.ts';
 
 const WFI_ENCODING = 0x1050_0073;
+
+/** A PV trap's reason in Domain.perf's exits (the mcause, named). */
+function pvTrapReason(cause: number, tval: number): string {
+  if (cause & CAUSE_INTERRUPT) return `irq_${cause & 0x7fffffff}`;
+  if (cause === CAUSE_ILLEGAL_INSTRUCTION) return tval === WFI_ENCODING ? 'wfi' : 'illegal_insn';
+  return PV_TRAP_NAMES[cause] ?? `trap_${cause}`;
+}
+
+const PV_TRAP_NAMES: Record<number, string> = {
+  0: 'misaligned_fetch', 1: 'fetch_access', 3: 'breakpoint', 4: 'misaligned_load', 5: 'load_access',
+  6: 'misaligned_store', 7: 'store_access', 8: 'ecall_u', 12: 'fetch_page_fault', 13: 'load_page_fault', 15: 'store_page_fault',
+};
 const GUEST_EXECUTION = 'guest execution';
 
 export interface TrapDeps {
@@ -54,20 +66,26 @@ export class Traps {
       this.serving = GUEST_EXECUTION;
       return;
     }
+    const perf = vcpu.domain.perf;
     if (cause === CAUSE_SUPERVISOR_ECALL) {
       vcpu.stats.hypercalls++;
+      const t0 = p.now;
       p.now += costs.hypercallNs;
       const x = hart.x;
       const nr = x[17]! >>> 0;
+      perf.hypercall(nr);
       trace.record(p.now, p.id, TRC.PV_HYPERCALL, vcpu.domain.domid, vcpu.vcpuId, nr, x[10]! >>> 0);
       this.serving = `hypercall ${nr}`;
       const result = dispatchHypercall({ hv: this.deps.hv, vcpu }, nr, x[10]!, x[11]!, x[12]!, x[13]!, x[14]!);
       this.serving = GUEST_EXECUTION;
       x[10] = result | 0;
       hart.pc = (hart.pc + 4) >>> 0;
+      // One hypervisor entry: its entry cost and whatever the handler charged.
+      perf.exit('hypercall', p.now - t0);
       return;
     }
     p.now += costs.trapReflectNs;
+    perf.exit(pvTrapReason(cause, hart.trapTval >>> 0), costs.trapReflectNs);
     trace.record(p.now, p.id, TRC.PV_TRAP, vcpu.domain.domid, vcpu.vcpuId, cause, hart.trapTval >>> 0);
     if (cause === CAUSE_ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
       // mstatus.TW makes wfi trap: idling is a scheduling decision, so the vCPU gives up

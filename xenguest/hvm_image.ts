@@ -46,6 +46,12 @@ export const HVM_BOARD = {
    * at 0x30000000 only when a PCIe host is configured; pvsim's board has none).
    */
   xen: { grantBase: 0x3800_0000, grantSize: 0x0100_0000, magicBase: 0x3900_0000, evtchnIrq: 31 },
+  /**
+   * QEMU virt's test finisher ("sifive,test0", VIRT_TEST): only on the native board
+   * (sim/native/, no hypervisor), where the M-mode firmware ends the machine through it
+   * (SRST); an HVM guest powers off through the hypervisor's SBI instead.
+   */
+  finisher: { base: 0x0010_0000, size: 0x1000 },
 } as const;
 
 /** The Xen version the `/hypervisor` node names (compatible "xen,xen-4.17"), as XENVER_version reports. */
@@ -67,6 +73,8 @@ export interface HvmBuildOptions {
   ata?: boolean;
   /** The `/hypervisor` node (PVHVM; xl.cfg xen_platform_pci); default true, as Xen on ARM always writes it. */
   xenPlatform?: boolean;
+  /** The test finisher's node (`HVM_BOARD.finisher`): the native board only. Default false. */
+  finisher?: boolean;
 }
 
 /** What the builder decided before any frame exists. */
@@ -89,7 +97,7 @@ export interface HvmBoot {
 }
 
 /** The device tree for a board with `vcpus` harts and `memoryBytes` of RAM. */
-export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: string; dtbAddr?: number; dtbSize?: number; ata?: boolean; xenPlatform?: boolean }): Uint8Array {
+export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: string; dtbAddr?: number; dtbSize?: number; ata?: boolean; xenPlatform?: boolean; finisher?: boolean }): Uint8Array {
   const B = HVM_BOARD;
   const w = new FdtWriter();
   if (o.dtbAddr !== undefined && o.dtbSize !== undefined) w.reserve(o.dtbAddr, o.dtbSize);
@@ -133,6 +141,13 @@ export function hvmDeviceTree(o: { memoryBytes: number; vcpus: number; cmdline: 
     .prop('#size-cells', V.u32s(2))
     .prop('compatible', V.string('simple-bus'))
     .prop('ranges', V.empty());
+  if (o.finisher) {
+    // As QEMU's virt writes it (create_fdt_soc's test node); the firmware finds it by compatible.
+    w.beginNode(`test@${hex(B.finisher.base)}`)
+      .prop('compatible', V.string('sifive,test1', 'sifive,test0', 'syscon'))
+      .prop('reg', V.concat(V.u64(B.finisher.base), V.u64(B.finisher.size)))
+      .endNode();
+  }
   w.beginNode(`serial@${hex(B.uart.base)}`)
     .prop('compatible', V.string('ns16550a'))
     .prop('reg', V.concat(V.u64(B.uart.base), V.u64(B.uart.size)))
@@ -247,12 +262,13 @@ export function planHvmDomain(image: Uint8Array, opts: HvmBuildOptions): HvmPlan
   // Sized once with a placeholder reservation, then written with the real one (same size).
   const ata = opts.ata ?? false;
   const xenPlatform = opts.xenPlatform ?? true;
-  const size = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr: 0, dtbSize: 0, ata, xenPlatform }).length;
+  const finisher = opts.finisher ?? false;
+  const size = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr: 0, dtbSize: 0, ata, xenPlatform, finisher }).length;
   const dtbAddr = ramEnd - roundUp(size, PAGE_SIZE);
   if (dtbAddr < roundUp(kernelEnd, PAGE_SIZE)) {
     throw new BuildError(`memory too small: the kernel ends at 0x${kernelEnd.toString(16)} and the device tree needs ${size} bytes below 0x${ramEnd.toString(16)}`);
   }
-  const dtb = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr, dtbSize: size, ata, xenPlatform });
+  const dtb = hvmDeviceTree({ memoryBytes: opts.memoryBytes, vcpus, cmdline, dtbAddr, dtbSize: size, ata, xenPlatform, finisher });
   return { img, entry: img.entry >>> 0, nrPages: opts.memoryBytes / PAGE_SIZE, vcpus, cmdline, dtb, dtbAddr };
 }
 

@@ -105,6 +105,9 @@ const PAGE = 4096;
  * front, so device code never waits on a mapping in the middle of a request.
  */
 export class ForeignGuestRam implements GuestRam {
+  /** Bytes the devices moved to or from RAM (their DMA), for the domain's counters. */
+  dmaBytes = 0;
+
   constructor(
     readonly base: number,
     readonly size: number,
@@ -130,6 +133,7 @@ export class ForeignGuestRam implements GuestRam {
 
   read(gpa: number, len: number): Uint8Array {
     this.check(gpa, len);
+    this.dmaBytes += len;
     const out = new Uint8Array(len);
     for (let done = 0; done < len; ) {
       const off = gpa + done - this.base;
@@ -142,6 +146,7 @@ export class ForeignGuestRam implements GuestRam {
 
   write(gpa: number, data: Uint8Array): void {
     this.check(gpa, data.length);
+    this.dmaBytes += data.length;
     for (let done = 0; done < data.length; ) {
       const off = gpa + done - this.base;
       const n = Math.min(data.length - done, PAGE - (off % PAGE));

@@ -13,7 +13,7 @@ import { DEFAULT_DISK_BYTES } from '../backends/blk/driver.ts';
 import { FileBlockStore, type BlockStore } from '../backends/blk/store.ts';
 import type { Bridge } from '../backends/net/bridge.ts';
 import { createHvmDevices, type DeviceSpec as EmulatedSpec, type HvmDevices } from '../devicemodel/index.ts';
-import { ForeignGuestRam } from '../devicemodel/ioreq.ts';
+import { ForeignGuestRam, type Ioreq } from '../devicemodel/ioreq.ts';
 import { deviceEmulation } from './validate.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 
@@ -106,7 +106,17 @@ export async function attachEmulatedDevices(
     const guestRam = new ForeignGuestRam(ram.base, ram.bytes, views);
     devices = createHvmDevices(guestRam, specs, (source, level) => host.setIrqLevel(domid, source, level), log);
     const model = devices.model;
-    for (const r of model.ranges()) host.addIoreqServer(domid, r.base, r.size, (req) => model.handle(req));
+    // The DMA since the last request (a received frame's too) is reported with each answer.
+    let dmaSeen = 0;
+    const handle = async (req: Ioreq): Promise<number> => {
+      const v = await model.handle(req);
+      if (guestRam.dmaBytes !== dmaSeen) {
+        host.noteDma?.(domid, guestRam.dmaBytes - dmaSeen);
+        dmaSeen = guestRam.dmaBytes;
+      }
+      return v;
+    };
+    for (const r of model.ranges()) host.addIoreqServer(domid, r.base, r.size, handle);
     return { devices, destroy };
   } catch (err) {
     destroy();

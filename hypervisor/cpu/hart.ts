@@ -134,6 +134,14 @@ export class Hart {
   instret = 0;
   /** Instructions retired by engines on this hart, unaffected by software writes to minstret. */
   retired = 0;
+  /**
+   * Instructions retired per privilege, for a host's accounting (index: priv, plus 4 at V=1:
+   * 0 U, 1 S, 3 M, 4 VU, 5 VS). Counted when the privilege changes (notePriv), never per
+   * instruction, so the interpreter's hot loop is untouched; read after notePriv().
+   */
+  readonly retiredByPriv = [0, 0, 0, 0, 0, 0, 0, 0];
+  /** instret at the last notePriv. */
+  private privMark = 0;
   /** cycle - instret (non-zero only after software writes mcycle). */
   cycleOffset = 0;
   /** Virtual time in ns (1 GHz timebase) for the time CSR. */
@@ -206,6 +214,17 @@ export class Hart {
     if (this.hExt) this.mideleg = VS_INTERRUPTS;
     this.mmu = new Mmu(mem, this, { pmpEntries: opts?.pmpEntries ?? 0, triggers: opts?.triggers ?? 0 });
     this.timeSource = () => this.instret;
+  }
+
+  /**
+   * Adds the instructions retired since the last call to the current privilege's count.
+   * The hart calls it before every privilege or V change it makes (traps, xRET, setVirt); a
+   * host that assigns `priv` or `virt` itself calls it first, and before reading the counts.
+   */
+  notePriv(): void {
+    const i = this.virt ? this.priv + 4 : this.priv;
+    this.retiredByPriv[i] += this.instret - this.privMark;
+    this.privMark = this.instret;
   }
 
   get cycle(): number {
@@ -283,6 +302,7 @@ export class Hart {
    * M-mode trap and hostTraps is set: then only trapCause/trapTval changed.
    */
   takeTrap(cause: number, tval: number): boolean {
+    this.notePriv();
     if (this.hExt) return takeTrapH(this, cause, tval);
     const isInterrupt = (cause & CAUSE_INTERRUPT) !== 0;
     const code = cause & 0x7fffffff;
@@ -313,6 +333,7 @@ export class Hart {
 
   /** Take a trap into S-mode as if it were delegated (used by the hypervisor to reflect a trap to a PV guest kernel): sepc=pc, scause, stval, SPP/SPIE/SIE, priv=S, pc=stvec. */
   deliverToSupervisor(cause: number, tval: number): void {
+    this.notePriv();
     if (this.hExt) {
       // With H this is a trap into HS-mode: hstatus.SPV/SPVP/GVA, htval and htinst too.
       enterHs(this, cause, tval, 0, 0, false);
@@ -334,6 +355,7 @@ export class Hart {
 
   /** MRET. Returns 0, or the exception it raises instead (illegal instruction below M). */
   mret(): number {
+    this.notePriv();
     if (this.hExt) return mretH(this);
     if (this.priv !== PRIV_M) return CAUSE_ILLEGAL_INSTRUCTION;
     const s = this.mstatus;
@@ -355,6 +377,7 @@ export class Hart {
    * in S-mode with TSR; with H, virtual instruction in VU-mode or VS-mode with VTSR.
    */
   sret(): number {
+    this.notePriv();
     if (this.hExt) return sretH(this);
     if (this.priv === PRIV_U) return CAUSE_ILLEGAL_INSTRUCTION;
     if (this.priv === PRIV_S && (this.mstatus & MSTATUS_TSR) !== 0) return CAUSE_ILLEGAL_INSTRUCTION;
@@ -470,6 +493,7 @@ export class Hart {
   setVirt(on: boolean): void {
     if (!this.hExt) throw new RangeError('setVirt: this hart has no H extension');
     if (on && this.priv === PRIV_M) throw new RangeError('setVirt: V=1 needs privilege S or U, not M');
+    this.notePriv();
     this.virt = on;
     this.resync = true;
   }
@@ -481,6 +505,7 @@ export class Hart {
    */
   deliverToVs(cause: number, tval: number): void {
     if (!this.hExt || !this.virt) throw new RangeError('deliverToVs: the hart is not at V=1');
+    this.notePriv();
     enterVs(this, cause, tval);
   }
 
@@ -757,6 +782,7 @@ export class Hart {
         const i = this.instret;
         const target = csr === CSR_MINSTRET ? hi32(i) * TWO32 + (v >>> 0) : (v >>> 0) * TWO32 + lo32(i);
         this.instret = target - (fromInsn ? 1 : 0);
+        this.privMark += this.instret - i; // a software write is no instruction of any privilege
         this.cycleOffset = c - this.instret; // cycle keeps counting independently
         break;
       }

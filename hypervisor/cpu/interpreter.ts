@@ -339,6 +339,9 @@ export class Interpreter implements Engine {
                   case 0x30200073: // mret
                   case 0x10200073: // sret
                     hart.pc = pc >>> 0;
+                    // Current for the privilege accounting (notePriv): the xRET retires in the
+                    // privilege it leaves (a denied one is rewound before its trap below).
+                    hart.instret = base + n + 1;
                     {
                       const denied = inst === 0x30200073 ? hart.mret() : hart.sret();
                       if (denied !== 0) { exc = denied; tval = inst; break inner; }

@@ -138,6 +138,13 @@ export class Mmu {
    * Counted on the TLB-miss path only; the fast path never touches it.
    */
   walkRefs = 0;
+  /**
+   * Software-TLB misses of translated accesses (the slow path of xlate, also taken by every
+   * access to a page that is never cached: MMIO, watched frames) and the page walks among
+   * them (Sv32 at V=0, two-stage at V=1), for a host's accounting. Never touched on a hit.
+   */
+  tlbMisses = 0;
+  walks = 0;
   /** `mem.generation` the sets were filled under. */
   gen: number;
   /** Result of the last slow-path access: exception cause, or -1 if it completed. */
@@ -284,12 +291,15 @@ export class Mmu {
       return pfn * PAGE_SIZE + (va & 0xfff);
     }
     let pa: number;
+    this.tlbMisses++;
     if (priv >= SET_VIRT) {
+      this.walks++;
       pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
       if (pa < 0) return pa;
     } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
     } else {
+      this.walks++;
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
     }

@@ -34,6 +34,8 @@ export interface VcpuStats {
 export interface VcpuArch {
   enter(clock: { now: number }): void;
   handleExit(clock: { now: number }): void;
+  /** The guest's privilege while the hart runs in another (trap mode: U 0, S 1); undefined when the hart's own counts tell it. */
+  guestPriv(): number | undefined;
 }
 
 /** A domain's HVM part (hypervisor/hvm/board.ts): torn down with the domain. */
@@ -74,6 +76,8 @@ export class Vcpu {
   poll: { ports: number[]; timeout: TimedEvent | null } | null = null;
   /** Non-null for an HVM vCPU: runs before each quantum and serves its exits. */
   arch: VcpuArch | null = null;
+  /** The hart's counters at the last Domain.perf update (the run loop adds the differences). */
+  readonly perfMark = { user: 0, kernel: 0, walks: 0, walkRefs: 0, tlbMisses: 0 };
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
 }
 

@@ -29,6 +29,8 @@ export interface DomainPerfSnapshot {
     /** Memory references made by those walks (1-D: up to 2 per walk; 2-D: up to 15). */
     walkRefs: number;
     tlbMisses: number;
+    /** Virtual ns charged for the hardware's page-walk references (walkMemRefNs each; not PV, which is not charged for walks). */
+    walkNs: number;
     shadowFills: number;
     /** Shadow flushes by cause. */
     shadowFlushes: Record<string, number>;
@@ -61,6 +63,7 @@ export class DomainPerf {
   pageWalks = 0;
   walkRefs = 0;
   tlbMisses = 0;
+  walkNs = 0;
   shadowFills = 0;
   readonly shadowFlushes = new Map<string, number>();
   wpFaults = 0;
@@ -109,6 +112,7 @@ export class DomainPerf {
         pageWalks: this.pageWalks,
         walkRefs: this.walkRefs,
         tlbMisses: this.tlbMisses,
+        walkNs: this.walkNs,
         shadowFills: this.shadowFills,
         shadowFlushes: Object.fromEntries([...this.shadowFlushes].sort()),
         wpFaults: this.wpFaults,

@@ -34,6 +34,7 @@ export function updateUpcallLine(_hv: HypervisorServices, vcpu: Vcpu): boolean {
   const hart = vcpu.hart;
   if (on === ((hart.mipHw & MIP_SEIP) !== 0)) return false;
   hart.setInterruptPending(IRQ_SEI, on);
+  if (on) vcpu.domain.perf.interrupts++; // an upcall raised (pvsim compare's interrupts delivered)
   return on;
 }
 

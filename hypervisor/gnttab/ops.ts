@@ -259,6 +259,7 @@ export function mapGrantRef(ctx: MmCtx, ld: Domain, vcpu: Vcpu | null, op: MapGr
   op.devBusAddr = mfn * PAGE_SIZE;
   op.handle = handle;
   op.status = GNTST.okay;
+  rd.perf.grantOps++; // a map of the granter's grant (pvsim compare's grant operations)
 }
 
 /** What unmapGrantRef did, for unmapComplete to drop once the TLBs are flushed. */
@@ -308,6 +309,8 @@ export function unmapGrantRef(ctx: MmCtx, ld: Domain, vcpu: Vcpu | null, op: Unm
   }
   if ((map.flags & (GNTMAP.host_map | GNTMAP.device_map)) === 0) lgt.freeHandle(op.handle >>> 0);
   op.status = GNTST.okay;
+  const granter = ctx.domain(map.rgt.domid);
+  if (granter) granter.perf.grantOps++;
   return done ? { rgt: map.rgt, ref: map.ref, mfn: act.mfn, done } : null;
 }
 
@@ -432,6 +435,12 @@ export function gnttabCopy(ctx: MmCtx, ld: Domain, op: CopyOp): number {
     const bytes = from ? from.slice(op.source.offset, op.source.offset + op.len) : new Uint8Array(op.len);
     ctx.frames.frameStorage(dst.mfn).set(bytes, op.dest.offset);
     ctx.mem.noteStore(dst.mfn * PAGE_SIZE + op.dest.offset, op.len);
+    // Counted for each granter whose grant the copy went through (pvsim compare).
+    for (const b of [src, dst]) {
+      if (!b.viaGrant) continue;
+      b.domain.perf.grantOps++;
+      b.domain.perf.bytesCopied += op.len;
+    }
   }
   releaseBuf(ctx, dst, op.dest, false);
   releaseBuf(ctx, src, op.source, true);

@@ -44,8 +44,11 @@ export const HVM_CONSOLE_BACKLOG = 16 * 1024;
 /** Console output notifies dom0 again after this long without an answer. */
 export const HVM_CONSOLE_RENOTIFY_NS = 1_000_000;
 
+/** virtio-mmio's QueueNotify register offset (virtio 1.2, 4.2.2). */
+export const VIRTIO_MMIO_QUEUE_NOTIFY = 0x50;
+
 /** An empty virtio-mmio slot (virtio 1.2, 4.2.2): magic, version 2, device ID 0 = no device. */
-class EmptyVirtioSlot implements MmioDevice {
+export class EmptyVirtioSlot implements MmioDevice {
   read(offset: number, size: 1 | 2 | 4): number {
     if (size !== 4) return 0;
     if (offset === 0) return 0x74726976; // "virt"
@@ -91,7 +94,7 @@ interface MmioRange {
 
 export class HvmBoard implements DomainArch {
   readonly kind = 'hvm' as const;
-  readonly stats = new HvmStats();
+  readonly stats: HvmStats;
   readonly vcpus: HvmVcpu[] = [];
   readonly uart: Ns16550;
   readonly clint: HvmClint;
@@ -126,6 +129,7 @@ export class HvmBoard implements DomainArch {
     nrVcpus: number,
   ) {
     const B = HVM_BOARD;
+    this.stats = new HvmStats(domain.perf);
     this.uart = new Ns16550({
       tx: (b) => this.consoleOut(Uint8Array.of(b)),
       rx: () => this.consoleIn(),
@@ -151,6 +155,7 @@ export class HvmBoard implements DomainArch {
    */
   private specialChanged(gfn: number, mfn: number | null): void {
     this.gstage?.setSpecial(gfn, mfn);
+    if (this.paging?.flushAll) this.domain.perf.shadowFlush('p2m change');
     this.paging?.flushAll?.();
     for (const v of this.vcpus) v.vcpu.hart.flushTlb();
   }
@@ -211,6 +216,11 @@ export class HvmBoard implements DomainArch {
   mmioAccess(vcpu: number, gpa: number, size: 1 | 2 | 4, write: boolean, value: number, complete: (value: number) => void): MmioOutcome {
     const r = this.findMmio(gpa, size);
     if (!r) return { kind: 'fault' };
+    const perf = this.domain.perf;
+    perf.mmioAccesses++;
+    // A virtio-mmio QueueNotify (virtio 1.2, 4.2.2) is the guest's notification to a device.
+    const V = HVM_BOARD.virtio;
+    if (write && gpa >= V.base && gpa < V.base + V.count * V.stride && (gpa - V.base) % V.stride === VIRTIO_MMIO_QUEUE_NOTIFY) perf.notifications++;
     if (r.device) {
       if (write) {
         r.device.write(gpa - r.base, size, value >>> 0);

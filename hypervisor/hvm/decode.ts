@@ -76,3 +76,37 @@ export function memAccessAddress(inst: number, x: ArrayLike<number>): number | n
   if (op === 0x2f) return base;
   return null;
 }
+
+/** Names of the CSRs an S-mode guest uses (privileged spec 20211203, tables 2.2-2.5). */
+const CSR_NAMES: Record<number, string> = {
+  0x100: 'sstatus', 0x104: 'sie', 0x105: 'stvec', 0x106: 'scounteren', 0x10a: 'senvcfg',
+  0x140: 'sscratch', 0x141: 'sepc', 0x142: 'scause', 0x143: 'stval', 0x144: 'sip', 0x180: 'satp',
+  0xc00: 'cycle', 0xc01: 'time', 0xc02: 'instret', 0xc80: 'cycleh', 0xc81: 'timeh', 0xc82: 'instreth',
+};
+
+const ZICSR = ['', 'csrrw', 'csrrs', 'csrrc', '', 'csrrwi', 'csrrsi', 'csrrci'];
+
+/**
+ * A SYSTEM instruction as an exit table names it: "sret", "wfi", "sfence.vma", "mret",
+ * "ecall", or a Zicsr mnemonic with its CSR ("csrrs sstatus", "csrrw 0x7c0" for a CSR
+ * without a name here); anything else "insn 0x........".
+ */
+export function systemInsnName(inst: number): string {
+  inst >>>= 0;
+  if ((inst & 0x7f) === 0x73) {
+    const f3 = (inst >>> 12) & 7;
+    if (f3 !== 0 && f3 !== 4) {
+      const csr = inst >>> 20;
+      return `${ZICSR[f3]} ${CSR_NAMES[csr] ?? `0x${csr.toString(16).padStart(3, '0')}`}`;
+    }
+    if (f3 === 0) {
+      if (inst === 0x10200073) return 'sret';
+      if (inst === 0x30200073) return 'mret';
+      if (inst === 0x10500073) return 'wfi';
+      if (inst === 0x00000073) return 'ecall';
+      if (inst === 0x00100073) return 'ebreak';
+      if ((inst & 0xfe007fff) === 0x12000073) return 'sfence.vma';
+    }
+  }
+  return `insn 0x${inst.toString(16).padStart(8, '0')}`;
+}

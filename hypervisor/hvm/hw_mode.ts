@@ -40,7 +40,7 @@ import {
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import type { HvmBoard } from './board.ts';
-import { decodeMemAccess, memAccessAddress } from './decode.ts';
+import { decodeMemAccess, memAccessAddress, systemInsnName } from './decode.ts';
 import type { GStageTables } from './gstage_tables.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
@@ -309,6 +309,7 @@ export class HwMode implements VirtMode {
 
   private virtualInstruction(clock: ExitClock, inst: number): void {
     const hart = this.hart;
+    this.board.domain.perf.illegal(systemInsnName(inst));
     const illegal = () => this.reflect(clock, CAUSE_ILLEGAL_INSTRUCTION, inst);
     if (inst === WFI && hart.priv === PRIV_S) { // from VU: illegal, as U-mode wfi on a hart without H
       this.stats.charge(clock, 'virt_insn', this.costs.hvmVirtInsnNs);

@@ -37,6 +37,8 @@ export interface VirtMode {
   remoteSfence(va: number | null): void;
   /** The vCPU stopped (SBI HSM hart_stop): let go of what it was running on. */
   stop(): void;
+  /** Trap mode: the guest's virtual privilege (U 0, S 1); absent where the hart runs the guest's privileges itself (hw). */
+  virtualPriv?(): number;
   /** Frees what the mode holds (called with the domain's destruction). */
   destroy(): void;
 }

@@ -134,6 +134,7 @@ export function sbiCall(v: HvmVcpu, board: HvmBoard, now: number): SbiResult {
     case XEN_SBI_EID: {
       // PVHVM: a Xen hypercall (xen_platform.ts): a6 = number, a0..a4 = arguments, a1 = result.
       v.vcpu.stats.hypercalls++;
+      v.vcpu.domain.perf.hypercall(fid >>> 0);
       const h = board.hypercalls.get(fid);
       const rc = h === undefined ? xenErr('ENOSYS') : h({ hv, vcpu: v.vcpu }, a(0), a(1), a(2), a(3), a(4));
       return ret(SBI_ERR.success, rc | 0);

@@ -23,7 +23,7 @@ import {
 } from '../cpu/csr.ts';
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
-import { amoResult, decodeMemAccess, memAccessAddress } from './decode.ts';
+import { amoResult, decodeMemAccess, memAccessAddress, systemInsnName } from './decode.ts';
 import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
@@ -130,6 +130,10 @@ export class TrapMode implements VirtMode {
     return this.v.lines & this.sie & S_IRQ_MASK;
   }
 
+  virtualPriv(): number {
+    return this.vpriv;
+  }
+
   enter(clock: ExitClock): void {
     const pend = this.pendingEnabled();
     if (pend === 0) return;
@@ -148,6 +152,7 @@ export class TrapMode implements VirtMode {
   }
 
   remoteSfence(va: number | null): void {
+    this.board.domain.perf.shadowFlush(va === null ? 'rfence all' : 'rfence page');
     this.paging.sfence(va);
   }
 
@@ -222,6 +227,8 @@ export class TrapMode implements VirtMode {
   }
 
   private emulateInstruction(clock: ExitClock, inst: number): void {
+    // Every illegal-instruction exit by the instruction behind it (emulated or reflected).
+    this.board.domain.perf.illegal(systemInsnName(inst));
     const illegal = () => this.reflect(clock, CAUSE_ILLEGAL_INSTRUCTION, inst);
     if ((inst & 0x7f) !== 0x73) return illegal();
     const f3 = (inst >>> 12) & 7;
@@ -257,6 +264,7 @@ export class TrapMode implements VirtMode {
     if ((inst & 0xfe007fff) === 0x12000073) { // sfence.vma rs1, rs2
       this.stats.charge(clock, 'priv', this.costs.hvmPrivNs);
       const rs1 = (inst >>> 15) & 31;
+      this.board.domain.perf.shadowFlush(rs1 === 0 ? 'sfence.vma all' : 'sfence.vma page');
       this.paging.sfence(rs1 === 0 ? null : this.hart.x[rs1]! >>> 0);
       this.retire();
       return;
@@ -403,7 +411,7 @@ export class TrapMode implements VirtMode {
         this.hart.resync = true;
         return;
       case 'guest':
-        this.stats.count.guest_pf++;
+        this.stats.countOnly('guest_pf');
         this.reflect(clock, r.cause, va);
         return;
       case 'mmio':

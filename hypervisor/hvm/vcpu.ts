@@ -36,12 +36,31 @@ export class HvmVcpu implements VcpuArch {
 
   enter(clock: ExitClock): void {
     this.chargeWalks(clock);
+    // An injection at entry is hypervisor work of its own (Domain.perf's irq_inject).
+    const stats = this.board.stats;
+    stats.beginExit();
+    const t0 = clock.now;
     this.mode.enter(clock);
+    const r = stats.endExit();
+    if (r !== null) this.vcpu.domain.perf.exit(r, clock.now - t0);
   }
 
   handleExit(clock: ExitClock): void {
     this.chargeWalks(clock);
-    this.mode.handleExit(clock);
+    // One exit, named by its most telling reason, with everything it cost (perf kvm stat).
+    const stats = this.board.stats;
+    stats.beginExit();
+    const t0 = clock.now;
+    try {
+      this.mode.handleExit(clock);
+    } finally {
+      this.vcpu.domain.perf.exit(stats.endExit() ?? 'world_switch', clock.now - t0);
+    }
+  }
+
+  /** Trap mode: the virtual privilege the guest runs at (every change of it is an exit); undefined in hw mode, where the hart counts VS and VU itself. */
+  guestPriv(): number | undefined {
+    return this.mode.virtualPriv?.();
   }
 
   /** Page-walk references already charged (hart counters at the last charge). */

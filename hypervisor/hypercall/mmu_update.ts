@@ -32,6 +32,9 @@ export const mmuUpdate: HypercallHandler = (ctx, reqs, count, pdone, foreigndom)
     };
   });
   finishMm(mm);
+  // PV page-table batching (pvsim compare): one call, and the PTE updates it made.
+  vcpu.domain.perf.mmuUpdateCalls++;
+  vcpu.domain.perf.mmuUpdatePtes += r.done ?? 0;
   if (r.done !== null && pdone !== 0) copyToGuest(hart, pdone, u32le(before + r.done));
   return r.rc;
 };

@@ -9,7 +9,8 @@
 
 import { Interpreter } from '../cpu/index.ts';
 import { ExitReason, type Engine } from '../cpu/engine.ts';
-import type { Domain } from '../domain/domain.ts';
+import type { Domain, Vcpu } from '../domain/domain.ts';
+import { PRIV_M, PRIV_S, PRIV_U } from '../cpu/hart.ts';
 import type { EventQueue, TimedEvent } from '../time/event_queue.ts';
 import type { CostModel } from '../time/cost_model.ts';
 import type { SchedCore } from '../sched/core.ts';
@@ -49,6 +50,41 @@ export interface RunLoopDeps {
   readonly traps: Traps;
   readonly domains: ReadonlyMap<number, Domain>;
   printk(line: string): void;
+}
+
+/**
+ * Adds a slice's guest instructions (by privilege) and the hart's TLB misses, walks and walk
+ * references to the domain's counters (Domain.perf); returns trap mode's virtual privilege
+ * during the slice (undefined elsewhere). Once per slice: nothing in the interpreter's loop.
+ */
+function countSlice(v: Vcpu, ran: number): number | undefined {
+  const perf = v.domain.perf;
+  const hart = v.hart;
+  const m = v.perfMark;
+  const gp = v.arch?.guestPriv();
+  if (gp !== undefined) {
+    // The real hart runs all of it in U; the virtual privilege is the mode's (constant between exits).
+    if (gp === PRIV_U) perf.instrUser += ran;
+    else perf.instrKernel += ran;
+  } else {
+    hart.notePriv();
+    const r = hart.retiredByPriv;
+    const user = r[PRIV_U]! + r[PRIV_U + 4]!; // U and VU
+    const kernel = r[PRIV_S]! + r[PRIV_S + 4]! + r[PRIV_M]!; // S and VS (M: never a guest's)
+    perf.instrUser += user - m.user;
+    perf.instrKernel += kernel - m.kernel;
+    m.user = user;
+    m.kernel = kernel;
+  }
+  const mmu = hart.mmu;
+  const refs = mmu.walkRefs + mmu.walker.refs;
+  perf.pageWalks += mmu.walks - m.walks;
+  perf.walkRefs += refs - m.walkRefs;
+  perf.tlbMisses += mmu.tlbMisses - m.tlbMisses;
+  m.walks = mmu.walks;
+  m.walkRefs = refs;
+  m.tlbMisses = mmu.tlbMisses;
+  return gp;
 }
 
 export class RunLoop {
@@ -214,8 +250,13 @@ export class RunLoop {
         v.stats.instructions += ran;
         p.now += ran * ins;
         p.busyNs += ran * ins;
-        if (why === ExitReason.HostTrap) traps.handle(v, p);
-        else if (why === ExitReason.Wfi) sched.yieldVcpu(v);
+        const guestPriv = countSlice(v, ran);
+        if (why === ExitReason.HostTrap) {
+          const i0 = hart.instret;
+          traps.handle(v, p);
+          // Trap mode: instructions the hypervisor emulated are the virtual kernel's.
+          if (guestPriv !== undefined) v.domain.perf.instrKernel += hart.instret - i0;
+        } else if (why === ExitReason.Wfi) sched.yieldVcpu(v);
       } catch (e) {
         // A bug met while running or serving this vCPU costs its domain, not the machine.
         traps.crashOnError(v, e);

@@ -71,6 +71,11 @@ export interface CostModel {
   hvmHwInjectNs: number;
   /** One memory reference of a page walk on a TLB miss of an HVM guest (Sv32: 2; Sv32 over Sv32x4: up to 8). */
   walkMemRefNs: number;
+  // ---- the native board (sim/native/: the kernel on the board with no hypervisor) ----
+  /** One uncached load or store to a device register (UART, CLINT, PLIC, virtio-mmio, ATA) on the board's bus. */
+  nativeMmioNs: number;
+  /** A device's DMA into or out of RAM, per byte (virtio rings and buffers). */
+  nativeDmaNsPerByte: number;
 }
 
 export const DEFAULT_COSTS: Readonly<CostModel> = {
@@ -193,6 +198,14 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // for an L2 hit on a simple in-order core (Hennessy & Patterson, Computer Architecture,
   // 6th ed., ch. 2). An estimate. 10 ns per reference.
   walkMemRefNs: 10,
+  // An estimate: an uncached device-register access crosses the SoC interconnect and waits
+  // for the device's answer, about 100-200 core cycles on an in-order core (Hennessy &
+  // Patterson, 6th ed., ch. 5 on uncached I/O accesses being an order of magnitude above an
+  // L2 hit). 100 ns. Not charged on a hypervisor's board, where the exit costs dominate.
+  nativeMmioNs: 100,
+  // A device's DMA moves data at memory-copy speed: the same 4 GB/s as grant copy
+  // (grantCopyNsPerByte), so PV's copies and a native device's DMA cost alike. 0.25 ns/byte.
+  nativeDmaNsPerByte: 0.25,
 };
 
 export function costModel(overrides: Partial<CostModel> = {}): CostModel {

@@ -12,6 +12,8 @@ import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
 
+import type { DomainPerfSnapshot } from '../../hypervisor/domain/perf.ts';
+
 export interface DomainReport {
   domid: number;
   name: string;
@@ -30,6 +32,8 @@ export interface DomainReport {
   traps: number;
   /** For an HVM domain: its mode, shadow policy and exits by reason (counts and virtual ns). */
   hvm?: HvmDomainReport;
+  /** The domain's performance counters (Domain.perf; `pvsim compare`'s figures): in the JSON report only. */
+  perf: DomainPerfSnapshot;
   console: string;
 }
 
@@ -277,6 +281,7 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       events,
       traps,
       ...(d.hvm ? { hvm: hvmReport(d) } : {}),
+      perf: d.perf.snapshot(),
       console: consoles.get(d) ?? '',
     });
   }
