@@ -104,6 +104,33 @@ program
   });
 
 program
+  .command('compare')
+  .description('run workloads natively, as PV and as HVM (trap-and-emulate, hardware-assisted) in deterministic virtual time and compare them (docs/compare.md)')
+  .argument('<workload...>', 'name[:key=value,...], e.g. syscall, pgfault:pages=32, blk:mode=rand,qd=32 (cpu syscall pt ctxsw pgfault timer blk net irq fork shell timerlat tlbwalk)')
+  .option('--modes <list>', 'native,pv,hvm-trap,hvm-hw (default: all)')
+  .option('--io <list>', 'I/O paths of I/O workloads: pv,virtio,legacy,pvhvm (default: all)')
+  .option('--shadow <list>', 'hvm-trap shadow page-table policies: wp,lazy', 'wp')
+  .option('--seed <n>', 'seed of every run (the same seed gives the same report)', '1')
+  .option('--json <file>', 'write the full report as JSON', outputFile('--json'))
+  .option('--html <file>', 'write the report as one self-contained HTML page', outputFile('--html'))
+  .option('--vary <cost.KEY=V1,V2,...>', 'rerun with other cost-model values (hypervisor/time/cost_model.ts); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
+  .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
+  .addHelpText('after', '\nExit status: 0 when every run that could run did and the checksums agree, 1 otherwise,\n2 for a bad workload, mode, I/O path or --vary (nothing runs, nothing is written).')
+  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number }) => {
+    const { compareCommand } = await import('./compare.ts');
+    process.exitCode = await compareCommand(workloads, opts);
+  });
+
+program
+  .command('compare-worker', { hidden: true })
+  .description('a worker of `pvsim compare` (started by it, over an IPC channel)')
+  .action(async () => {
+    const { compareWorker } = await import('./compare_pool.ts');
+    compareWorker();
+  });
+
+program
   .command('up')
   .description('start the hypervisor and dom0 as child processes and stay in the foreground (Ctrl-C stops both)')
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
