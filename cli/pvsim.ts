@@ -94,11 +94,12 @@ const speedOption = (v: string) => {
 
 program
   .command('demo')
-  .description('the demo `npm start` runs: dom0 and two PV guests as processes; one writes, flushes and verifies its disk, both ping each other and stream UDP; ends with a xentop table')
+  .description('the demo `npm start` runs: dom0 and two PV guests as processes; one writes, flushes and verifies its disk, both ping each other and stream UDP; ends with a xentop table and a short `pvsim compare`')
   .option('--pcap <file>', "capture the guests' traffic on dom0's bridge to this pcap file", outputFile('--pcap'))
   .option('--pings <n>', 'pings each guest sends', positiveInt('--pings'), 10)
   .option('--udp <n>', 'UDP datagrams (1 KiB) each guest streams', positiveInt('--udp'), 100)
-  .action(async (opts: { pcap?: string; pings: number; udp: number }) => {
+  .option('--no-compare', 'skip the short `pvsim compare` the demo ends with')
+  .action(async (opts: { pcap?: string; pings: number; udp: number; compare: boolean }) => {
     const { demoCommand } = await import('./demo.ts');
     process.exitCode = await demoCommand(opts);
   });

@@ -39,7 +39,14 @@ export function formatCompareTable(r: CompareReport): string {
   const bad = checksumDisagreements(r);
   out.push('', bad.length === 0 ? 'checksums: every workload printed the same checksum in every mode that ran' : `checksums DIFFER: ${bad.map((b) => `${b.workload}: ${b.values.join(' vs ')}`).join('; ')}`);
   out.push('', 'orderings (docs/compare.md):');
-  const mw = Math.max(...r.orderings.map((o) => ORDER_MARK(o).length));
-  for (const o of r.orderings) out.push(`  ${ORDER_MARK(o).padEnd(mw)}  ${o.claim}`, `  ${''.padEnd(mw)}    ${o.detail}`);
+  // Claims about workloads this run did not include are folded into one line.
+  const absent = r.orderings.filter((o) => / not in this run$/.test(o.detail) && /workload \S+ not in this run/.test(o.detail));
+  const shown = r.orderings.filter((o) => !absent.includes(o));
+  const mw = Math.max(0, ...shown.map((o) => ORDER_MARK(o).length));
+  for (const o of shown) out.push(`  ${ORDER_MARK(o).padEnd(mw)}  ${o.claim}`, `  ${''.padEnd(mw)}    ${o.detail}`);
+  if (absent.length) {
+    const ws = [...new Set(absent.map((o) => /workload (\S+) not in this run/.exec(o.detail)![1]!))];
+    out.push(`  (${absent.length} more need workloads not in this run: ${ws.join(', ')})`);
+  }
   return out.join('\n') + '\n';
 }
