@@ -38,6 +38,7 @@ export const IMAGES = {
 /** Virtual time after which a run that has not printed its result fails. */
 export const MAX_VIRTUAL_NS = 120e9;
 export const DEFAULT_TIMEOUT_S = 600;
+export const MAX_JOBS = 64;
 
 export type RenderCompareHtml = (report: CompareReport) => string;
 
@@ -89,6 +90,7 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
   let html: RenderCompareHtml | null = null;
   try {
     req = parseCompareArgs({ workloads, modes: o.modes, io: o.io, shadow: o.shadow, seed: o.seed, vary: o.vary });
+    if (o.jobs !== undefined && o.jobs > MAX_JOBS) throw new CompareInputError(`--jobs ${o.jobs}: at most ${MAX_JOBS} worker processes`);
     if (o.html) {
       html = await loadHtmlRenderer();
       if (!html) throw new CompareInputError('--html: the HTML report (sim/compare/html.ts) is not in this build; use --json');
@@ -98,7 +100,7 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
     process.stderr.write(`pvsim compare: ${e.message}\n`);
     return COMPARE_EXIT_BAD_INPUT;
   }
-  const report = await runComparison(req, { jobs: o.jobs ?? availableParallelism(), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true });
+  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true });
   process.stdout.write(formatCompareTable(report));
   if (o.json) {
     writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');

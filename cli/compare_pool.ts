@@ -58,10 +58,19 @@ export async function runJobsInWorkers(jobs: Omit<CellJob, 'tmpDir'>[], opts: Po
     for (const w of workers) w.child.kill('SIGKILL');
   };
   process.on('exit', killAll);
+  // Ctrl-C or a kill: the workers go first (a worker deep in a run would not notice the
+  // closed channel until its run ends).
+  const onSignal = (sig: NodeJS.Signals) => {
+    killAll();
+    process.stderr.write(`\npvsim compare: ${sig}: workers stopped\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const progress = () => opts.onProgress?.(done, jobs.length, [...workers].filter((w) => w.busy).map((w) => describe(jobs[w.busy!.id]!)));
   try {
     await new Promise<void>((resolve) => {
-      const finish = (w: Worker, id: number, cell: CompareCell) => {
+      const finish = (w: Worker, id: number, cell: CompareCell, more = true) => {
         if (cells[id] === undefined) {
           cells[id] = cell;
           done++;
@@ -70,7 +79,7 @@ export async function runJobsInWorkers(jobs: Omit<CellJob, 'tmpDir'>[], opts: Po
         w.busy = null;
         progress();
         if (done === jobs.length) return resolve();
-        give(w);
+        if (more) give(w);
       };
       const give = (w: Worker) => {
         if (next >= jobs.length) {
@@ -93,32 +102,48 @@ export async function runJobsInWorkers(jobs: Omit<CellJob, 'tmpDir'>[], opts: Po
         const child = fork(main!, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
         const w: Worker = { child, busy: null, stderr: '' };
         workers.add(w);
+        // A send to a worker that just died: its exit handler reports the cell.
+        child.on('error', () => {});
         child.stderr!.on('data', (b: Buffer) => {
           w.stderr = (w.stderr + b.toString()).slice(-2048);
         });
-        child.on('message', (m: WorkerAnswer) => {
-          if (w.busy && m.id === w.busy.id) finish(w, m.id, m.cell);
+        // The worker says when it is ready: its start-up (loading the simulator) is not
+        // part of any run's time bound.
+        child.on('message', (m: WorkerAnswer | { ready: true }) => {
+          if ('ready' in m) give(w);
+          else if (w.busy && m.id === w.busy.id) finish(w, m.id, m.cell);
         });
         child.on('exit', (code, signal) => {
           const was = workers.delete(w);
-          if (!w.busy) return;
+          if (!w.busy) {
+            // No worker left while cells wait (workers that cannot even start): those cells fail.
+            if (workers.size === 0 && done < jobs.length) {
+              const why = `worker exited before it was ready (${signal ?? `status ${code}`})${w.stderr ? `: ${w.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+              while (next < jobs.length) {
+                const id = next++;
+                finish(w, id, failedCell(jobs[id]!, why), false);
+              }
+            }
+            return;
+          }
           const { id, timer } = w.busy;
           clearTimeout(timer);
           w.busy = null;
           const why = signal === 'SIGKILL' ? `timed out after ${opts.timeoutMs / 1000} s of wall time` : `worker exited (${signal ?? `status ${code}`})${w.stderr ? `: ${w.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
-          if (was && next < jobs.length) {
-            const fresh = spawn();
-            finish(fresh, id, failedCell(jobs[id]!, why));
-          } else finish(w, id, failedCell(jobs[id]!, why));
+          // A fresh worker takes the next cell once it is ready.
+          if (was && next < jobs.length) spawn();
+          finish(w, id, failedCell(jobs[id]!, why), false);
         });
         return w;
       };
       if (jobs.length === 0) return resolve();
-      for (let i = 0; i < Math.min(opts.jobs, jobs.length); i++) give(spawn());
+      for (let i = 0; i < Math.min(opts.jobs, jobs.length); i++) spawn();
     });
   } finally {
     killAll();
     process.off('exit', killAll);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   return cells as CompareCell[];
 }
@@ -152,6 +177,7 @@ export function compareWorker(): void {
     return;
   }
   process.on('disconnect', () => process.exit(0));
+  process.send({ ready: true });
   process.on('message', (m: WorkerRequest) => {
     void runCellInTmp(m.job)
       .catch((e: unknown) => failedCell(m.job, `worker: ${(e as Error).message}`))

@@ -48,6 +48,7 @@ describe('pvsim compare (CLI)', () => {
       [['compare', 'blk', '--io', 'nvme'], /unknown I\/O path "nvme"/],
       [['compare', 'cpu', '--vary', 'cost.fastNs=1'], /unknown cost key "fastNs"; valid keys: instructionNs/],
       [['compare', 'cpu', '--jobs', '0'], /--jobs must be a positive integer/],
+      [['compare', 'cpu', '--jobs', '1000'], /--jobs 1000: at most 64 worker processes/],
       [['compare', 'cpu', '--json', join(dir, 'no/such/dir/x.json')], /directory .* does not exist/],
     ] as [string[], RegExp][]) {
       const r = pvsim([...args, '--json', out].slice(0, args.includes('--json') ? args.length : undefined));
@@ -59,10 +60,10 @@ describe('pvsim compare (CLI)', () => {
   }, 60_000);
 
   it('a run that outlives --timeout is killed and reported; the others still run', () => {
-    const r = pvsim(['compare', 'cpu:n=100000', 'syscall:n=100', '--modes', 'pv', '--timeout', '2', '--jobs', '2', '--json', join(dir, 't.json')]);
+    const r = pvsim(['compare', 'cpu:n=100000', 'syscall:n=100', '--modes', 'pv', '--timeout', '3', '--jobs', '2', '--json', join(dir, 't.json')]);
     expect(r.status).toBe(1);
     const rep = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8')) as CompareReport;
-    expect(rep.cells[0]).toMatchObject({ ok: false, error: 'timed out after 2 s of wall time' });
+    expect(rep.cells[0]).toMatchObject({ ok: false, error: 'timed out after 3 s of wall time' });
     expect(rep.cells[1]!.ok).toBe(true);
     expect(r.stderr).toMatch(/1 run\(s\) failed/);
   }, 60_000);

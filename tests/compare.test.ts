@@ -64,6 +64,9 @@ describe('pvsim compare: options', () => {
     expect(bad({ workloads: ['cpu:n'] })).toMatch(/not key=value/);
     expect(bad({ workloads: ['net:ip=1.2.3.4'] })).toMatch(/ip= is set by pvsim compare itself/);
     expect(bad({ workloads: ['cpu'], seed: '-1' })).toMatch(/--seed/);
+    expect(bad({ workloads: ['blk'], modes: 'pv', io: 'virtio' })).toMatch(/no run: none of the modes has any of the I\/O paths given/);
+    expect(bad({ workloads: ['cpu'], vary: ['cost.hvmExitNs=' + Array.from({ length: 100 }, (_, i) => i).join(','), 'cost.hypercallNs=' + Array.from({ length: 100 }, (_, i) => i).join(',')] })).toMatch(/40000 runs asked for .* at most 4096/);
+    expect(bad({ workloads: ['cpu:' + Array.from({ length: 120 }, (_, i) => `k${i}=1234`).join(',')] })).toMatch(/longer than 900 bytes/);
   });
 
   it('maps name[:k=v,...] to the work kernel command line, over the small defaults', () => {

@@ -81,7 +81,7 @@ export function parseCompareArgs(a: CompareArgs): CompareRequest {
     if (keys.has(v.key)) throw new CompareInputError(`--vary cost.${v.key} given twice`);
     keys.add(v.key);
   }
-  return {
+  const req: CompareRequest = {
     workloads,
     modes: list('mode', a.modes, COMPARE_MODES, COMPARE_MODES),
     ioPaths: list('I/O path', a.io, COMPARE_IO_PATHS, COMPARE_IO_PATHS),
@@ -89,6 +89,10 @@ export function parseCompareArgs(a: CompareArgs): CompareRequest {
     seed,
     varied,
   };
+  const cells = planJobs(req).length;
+  if (cells > MAX_CELLS) throw new CompareInputError(`${cells} runs asked for (workloads × modes × I/O paths × shadows × --vary values); at most ${MAX_CELLS}`);
+  if (cells === 0) throw new CompareInputError('no run: none of the modes has any of the I/O paths given');
+  return req;
 }
 
 /** Every combination of the varied keys' values ([{}] when nothing is varied). */
@@ -107,6 +111,9 @@ const MODE_IO: Record<CompareMode, readonly CompareIoPath[]> = {
 };
 
 export type PlannedJob = Omit<CellJob, 'images' | 'tmpDir' | 'maxVirtualNs'>;
+
+/** A comparison of more cells than this is refused (a typo in --vary should not start 10^6 runs). */
+export const MAX_CELLS = 4096;
 
 /** The cells to run, in report order: vary combination, workload, mode, I/O path, shadow. */
 export function planJobs(req: CompareRequest): PlannedJob[] {

@@ -62,6 +62,9 @@ export interface WorkloadSpec {
   params: Record<string, string>;
 }
 
+/** Room for a workload's own keys on the 1024-byte kernel command line. */
+const MAX_WORKLOAD_CMDLINE = 900;
+
 /** Keys the comparison sets itself (the network addresses and the device choice). */
 const RESERVED = new Set(['work', 'ip', 'peer', 'dev', 'vif']);
 
@@ -79,7 +82,10 @@ export function parseWorkload(arg: string): WorkloadSpec {
       user.push([m[1]!, m[2]!]);
     }
   }
-  return { label: colon < 0 ? name : `${name}:${user.map(([k, v]) => `${k}=${v}`).join(',')}`, def, params: { ...def.defaults, ...Object.fromEntries(user) } };
+  const spec = { label: colon < 0 ? name : `${name}:${user.map(([k, v]) => `${k}=${v}`).join(',')}`, def, params: { ...def.defaults, ...Object.fromEntries(user) } };
+  // The kernel's command line holds 1024 bytes; leave room for the keys the comparison adds.
+  if (workloadCmdline(spec).length > MAX_WORKLOAD_CMDLINE) throw new CompareInputError(`workload "${arg}": its command line would be longer than ${MAX_WORKLOAD_CMDLINE} bytes`);
+  return spec;
 }
 
 /** The kernel command line of a workload (without the device and address keys). */
