@@ -3,13 +3,16 @@
 // hvm-trap and hvm-hw run through the scenario runner (dom0 in-process); native through
 // the native board. The cell carries no wall-clock figure: the same job gives the same cell.
 
-import { writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateScenario } from '../scenario/schema.ts';
 import { runScenario } from '../scenario/runner.ts';
 import { costModel, DEFAULT_COSTS, type CostModel } from '../../hypervisor/time/cost_model.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
+import { Hypervisor } from '../../hypervisor/hypervisor.ts';
+import { startLocalDom0 } from '../local.ts';
+import { addDevice, vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import type { CompareCell, CompareIo, CompareIoPath, CompareMode, CompareShadow, ExitStat } from './types.ts';
 import { diffCounters, EMPTY_COUNTERS, readCounters, type Counters } from './counters.ts';
 import { parseResultLine, parseWorkload, workloadCmdline, type WorkloadSpec } from './workloads.ts';
@@ -119,8 +122,50 @@ function lineCollector(read: () => Counters): { push(text: string): void; lines:
   };
 }
 
+/**
+ * PVHVM: the unmodified kernel's blkfront/netfront on an HVM domain. xl.cfg (and so a
+ * scenario) cannot give an HVM domain PV devices yet, so this builds the machine itself and
+ * announces them to dom0 directly, as tests/pvhvm.test.ts does; once xl.cfg can, this becomes
+ * a scenario like the other modes. No start jitter here: the seed does not change the run.
+ */
+async function runPvhvm(job: CellJob, w: WorkloadSpec, costs: CostModel): Promise<RawRun> {
+  const hv = new Hypervisor({ machineMemoryBytes: 256 << 20, pcpus: w.def.io === 'net' ? 2 : 1, costs: job.vary });
+  let target: Domain | null = null;
+  const collector = lineCollector(() => (target ? readCounters(target, costs) : EMPTY_COUNTERS));
+  const onConsole = (d: Domain, bytes: Uint8Array) => {
+    if (d.name !== GUEST) return;
+    target = d;
+    collector.push(new TextDecoder().decode(bytes));
+  };
+  hv.onConsole = onConsole;
+  const dom0 = startLocalDom0(hv, { onConsole });
+  try {
+    const h = hv.createHvmDomain(readFileSync(job.images.native), {
+      name: GUEST, memoryBytes: GUEST_MIB << 20, cmdline: guestCmdline(job, w), vcpus: 1,
+      hvm: { mode: job.mode === 'hvm-hw' ? 'hw' : 'trap', shadowSync: job.shadow ?? 'wp' },
+    });
+    const guests: Domain[] = [h];
+    const announce = (domid: number, dev: DeviceSpec) => {
+      const r = addDevice(dom0.xs, domid, dev);
+      if (!r.ok) throw new CellFailure(`pvhvm: announcing ${dev.kind} to dom0: ${r.problem ?? r.error}`);
+    };
+    if (w.def.io === 'blk') announce(h.domid, vbdDevice({ devid: 51712, path: makeDisk(job.tmpDir, 'disk.img'), access: 'w', vdev: 'xvda' }));
+    else {
+      announce(h.domid, vifDevice({ devid: 0, mac: NET.guest.mac }));
+      const peer = hv.createPvDomain(readFileSync(job.images.work), { name: PEER, memoryBytes: GUEST_MIB << 20, cmdline: workloadCmdline(w) + ` ip=${NET.peer.ip} peer=${NET.guest.ip}` }).domain;
+      announce(peer.domid, vifDevice({ devid: 0, mac: NET.peer.mac }));
+      guests.push(peer);
+    }
+    for (const d of guests) hv.unpause(d);
+    await hv.runAsync({ until: job.maxVirtualNs });
+    return { lines: collector.lines, end: readCounters(h, costs), windowed: true };
+  } finally {
+    dom0.close();
+  }
+}
+
 async function runDomain(job: CellJob, w: WorkloadSpec, costs: CostModel): Promise<RawRun> {
-  if (job.io === 'pvhvm') throw new CellFailure('pvhvm: not available yet: xl.cfg cannot give an HVM domain PV disks or vifs (docs/fullvirt.md, PVHVM)');
+  if (job.io === 'pvhvm') return runPvhvm(job, w, costs);
   const hvm = job.mode !== 'pv';
   const guest: Record<string, unknown> = {
     name: GUEST,
@@ -169,7 +214,6 @@ async function runNativeCell(job: CellJob, w: WorkloadSpec, costs: CostModel): P
   if (!runNative) throw new CellFailure('native: not available (the native board, sim/native/machine.ts, is not in this build)');
   if (w.def.io === 'net') throw new CellFailure('native net: not available (no peer for a native board yet)');
   if (job.io === 'pv' || job.io === 'pvhvm') throw new CellFailure(`native has no ${job.io} I/O path`);
-  const { readFileSync } = await import('node:fs');
   const disks = w.def.io === 'blk' ? [{ path: makeDisk(job.tmpDir, 'disk.img'), devtype: job.io as 'virtio' | 'legacy' }] : undefined;
   const r = await runNative({
     kernel: new Uint8Array(readFileSync(job.images.native)),
