@@ -60,6 +60,7 @@ describe('pvsim compare: options', () => {
     expect(bad({ workloads: ['cpu'], vary: ['hvmExitNs=1'] })).toMatch(/expected cost\.KEY=V1,V2/);
     expect(bad({ workloads: ['cpu'], vary: ['cost.hvmExitNs=1,x'] })).toMatch(/"x" is not a non-negative number/);
     expect(bad({ workloads: ['cpu'], vary: ['cost.hvmExitNs=1', 'cost.hvmExitNs=2'] })).toMatch(/given twice/);
+    expect(bad({ workloads: ['cpu'], vary: ['cost.instructionNs=1,0'] })).toMatch(/instructionNs: must be above 0/);
     expect(bad({ workloads: ['cpu', 'cpu'] })).toMatch(/given twice/);
     expect(bad({ workloads: ['cpu:n'] })).toMatch(/not key=value/);
     expect(bad({ workloads: ['net:ip=1.2.3.4'] })).toMatch(/ip= is set by pvsim compare itself/);

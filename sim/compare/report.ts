@@ -58,6 +58,9 @@ export function parseVary(arg: string): { key: keyof CostModel; values: number[]
     return n;
   });
   if (new Set(values).size !== values.length) throw new CompareInputError(`--vary cost.${key}: a value is given twice`);
+  // Every other cost may be 0 (an assumption worth trying); an instruction must take time,
+  // or a guest that spins would never let virtual time reach its timer.
+  if (key === 'instructionNs' && values.includes(0)) throw new CompareInputError('--vary cost.instructionNs: must be above 0');
   return { key: key as keyof CostModel, values };
 }
 
