@@ -7,7 +7,7 @@ import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { validateScenario } from '../scenario/schema.ts';
 import { runScenario } from '../scenario/runner.ts';
-import { costModel, DEFAULT_COSTS, type CostModel } from '../../hypervisor/time/cost_model.ts';
+import { costModel, type CostModel } from '../../hypervisor/time/cost_model.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import { Hypervisor } from '../../hypervisor/hypervisor.ts';
@@ -230,7 +230,7 @@ async function runNativeCell(job: CellJob, w: WorkloadSpec, costs: CostModel): P
 
 class CellFailure extends Error {}
 
-const FAIL = /^(work=\S*: FAILED|panic:|work: unknown workload|.*unknown workload)/;
+const FAIL = /^(work=\S*: FAILED|panic:)|unknown workload/;
 
 function exitStats(perf: Counters['perf']): ExitStat[] {
   const entries = Object.entries(perf.exits);
@@ -357,4 +357,3 @@ export async function runCell(job: CellJob): Promise<CompareCell> {
   }
 }
 
-export { DEFAULT_COSTS };
