@@ -1,8 +1,10 @@
 // `pvsim demo` (what `npm start` runs): the hypervisor and dom0 as processes, two PV guests
 // on one bridge. alice writes, flushes and verifies her disk, then both ping each other and
-// stream UDP; the run ends with a xentop table of both and exits 0 if every check passed.
+// stream UDP; the run ends with a xentop table of both and a short `pvsim compare` of a few
+// workloads in every mode, and exits 0 if every check passed.
 
-import { existsSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -21,6 +23,8 @@ const FINISH_TIMEOUT_MS = 120_000;
 
 export interface DemoOptions {
   pcap?: string;
+  /** End with a short `pvsim compare` (commander's --no-compare sets false). */
+  compare?: boolean;
   /** Pings each guest sends. */
   pings: number;
   /** UDP datagrams each guest streams. */
@@ -87,6 +91,43 @@ async function whenAllShutDown(client: Peer, xenstoredPath: string, timeoutMs: n
 }
 
 export async function demoCommand(o: DemoOptions): Promise<number> {
+  const status = await demoGuests(o);
+  if (o.compare === false) return status;
+  return Math.max(status, await demoComparison());
+}
+
+/** The workloads of the demo's closing comparison: a few, small, a few seconds in all. */
+export const DEMO_COMPARE_WORKLOADS = ['syscall', 'pgfault', 'pt', 'blk:n=8'];
+
+/**
+ * The short comparison the demo ends with: a few workloads in every mode, the table, and
+ * the report written to a fresh directory under TMPDIR (HTML when the page is in this
+ * build, else JSON), its path named.
+ */
+async function demoComparison(): Promise<number> {
+  const { loadHtmlRenderer, realFailures, runComparison } = await import('./compare.ts');
+  const { parseCompareArgs, checksumDisagreements } = await import('../sim/compare/report.ts');
+  const { formatCompareTable } = await import('../sim/compare/table.ts');
+  const say = (s: string) => process.stdout.write(s + '\n');
+  say(`\npvsim demo: the same workloads natively, as PV and as HVM (pvsim compare ${DEMO_COMPARE_WORKLOADS.join(' ')} --io pv,virtio,legacy)`);
+  const req = parseCompareArgs({ workloads: DEMO_COMPARE_WORKLOADS, io: 'pv,virtio,legacy' });
+  const report = await runComparison(req, { jobs: availableParallelism(), timeoutMs: 300_000, progress: true });
+  process.stdout.write(formatCompareTable(report));
+  const html = await loadHtmlRenderer();
+  const dir = mkdtempSync(join(tmpdir(), 'pvsim-compare-'));
+  const file = join(dir, html ? 'compare.html' : 'compare.json');
+  writeFileSync(file, html ? html(report) : JSON.stringify(report, null, 2) + '\n');
+  say(`\ncomparison report: ${file}`);
+  const failures = realFailures(report);
+  const bad = checksumDisagreements(report);
+  if (failures.length || bad.length) {
+    say(`pvsim demo: the comparison FAILED\n  ${[...failures, ...bad.map((b) => `${b.workload}: checksums differ (${b.values.join(' vs ')})`)].join('\n  ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function demoGuests(o: DemoOptions): Promise<number> {
   const files = newRunFiles();
   const children: Child[] = [];
   const say = (s: string) => process.stdout.write(s + '\n');

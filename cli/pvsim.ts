@@ -111,13 +111,41 @@ const speedOption = (v: string) => {
 
 program
   .command('demo')
-  .description('the demo `npm start` runs: dom0 and two PV guests as processes; one writes, flushes and verifies its disk, both ping each other and stream UDP; ends with a xentop table')
+  .description('the demo `npm start` runs: dom0 and two PV guests as processes; one writes, flushes and verifies its disk, both ping each other and stream UDP; ends with a xentop table and a short `pvsim compare`')
   .option('--pcap <file>', "capture the guests' traffic on dom0's bridge to this pcap file", outputFile('--pcap'))
   .option('--pings <n>', 'pings each guest sends', positiveInt('--pings'), 10)
   .option('--udp <n>', 'UDP datagrams (1 KiB) each guest streams', positiveInt('--udp'), 100)
-  .action(async (opts: { pcap?: string; pings: number; udp: number }) => {
+  .option('--no-compare', 'skip the short `pvsim compare` the demo ends with')
+  .action(async (opts: { pcap?: string; pings: number; udp: number; compare: boolean }) => {
     const { demoCommand } = await import('./demo.ts');
     process.exitCode = await demoCommand(opts);
+  });
+
+program
+  .command('compare')
+  .description('run workloads natively, as PV and as HVM (trap-and-emulate, hardware-assisted) in deterministic virtual time and compare them (docs/compare.md)')
+  .argument('<workload...>', 'name[:key=value,...], e.g. syscall, pgfault:pages=32, blk:mode=rand,qd=32 (cpu syscall pt ctxsw pgfault timer blk net irq fork shell timerlat tlbwalk)')
+  .option('--modes <list>', 'native,pv,hvm-trap,hvm-hw (default: all)')
+  .option('--io <list>', 'I/O paths of I/O workloads: pv,virtio,legacy,pvhvm (default: all)')
+  .option('--shadow <list>', 'hvm-trap shadow page-table policies: wp,lazy', 'wp')
+  .option('--seed <n>', 'seed of every run (the same seed gives the same report)', '1')
+  .option('--json <file>', 'write the full report as JSON', outputFile('--json'))
+  .option('--html <file>', 'write the report as one self-contained HTML page', outputFile('--html'))
+  .option('--vary <cost.KEY=V1,V2,...>', 'rerun with other cost-model values (hypervisor/time/cost_model.ts); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
+  .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
+  .addHelpText('after', '\nExit status: 0 when every run that could run did and the checksums agree, 1 otherwise,\n2 for a bad workload, mode, I/O path or --vary (nothing runs, nothing is written).')
+  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number }) => {
+    const { compareCommand } = await import('./compare.ts');
+    process.exitCode = await compareCommand(workloads, opts);
+  });
+
+program
+  .command('compare-worker', { hidden: true })
+  .description('a worker of `pvsim compare` (started by it, over an IPC channel)')
+  .action(async () => {
+    const { compareWorker } = await import('./compare_pool.ts');
+    compareWorker();
   });
 
 program

@@ -1,5 +1,6 @@
 // `npm start`: the demo with real processes. Both guests' results are checked by the demo
-// itself (exit 0); here also its xentop table and the capture, read by tshark.
+// itself (exit 0); here also its xentop table, the capture, read by tshark, and the short
+// comparison it ends with.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -23,6 +24,12 @@ describe('pvsim demo (npm start)', () => {
     expect(r.stdout).toMatch(/NAME\s+STATE\s+CPU\(sec\)\s+CPU\(%\)\s+MEM\(k\)\s+MEM\(%\)\s+VCPUS\s+NETS\s+NETTX\(k\)\s+NETRX\(k\)\s+VBDS\s+VBD_RD\s+VBD_WR/);
     expect(r.stdout).toMatch(/alice\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+1\s+\d+\s+\d+\s+1\s+256\s+256/);
     expect(r.stdout).toMatch(/bob\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+1\s+\d+\s+\d+\s+0\s+0\s+0/);
+    // It ends with a short pvsim compare and names the report it wrote under TMPDIR.
+    expect(r.stdout).toMatch(/^syscall\s+hvm-trap\s+-\s+wp\s+[\d.]+ ms/m);
+    expect(r.stdout).toMatch(/holds\s+trap-and-emulate is far slower than PV on page faults \(pgfault\)/);
+    const report = /^comparison report: (\S+)$/m.exec(r.stdout)?.[1];
+    expect(report?.startsWith(dir)).toBe(true);
+    expect(existsSync(report!)).toBe(true);
     const cap = parsePcap(readFileSync(pcap));
     expect(cap.linktype).toBe(1);
     expect(cap.packets.length).toBeGreaterThan(200); // 2 x (10 pings + 10 replies + 100 datagrams) and ARP

@@ -50,6 +50,8 @@ export interface CompareIo {
   latencyP99Ns: number;
   /** Latency distribution: upper bound of each bucket (ns) and its count. */
   latencyHistogram: { ns: number; count: number }[];
+  /** How the latency figures were obtained, when they are not a measured distribution. */
+  latencyNote?: string;
   throughput: number;
   /** e.g. "IOPS", "Mbit/s", "pings/s". */
   throughputUnit: string;
@@ -71,12 +73,22 @@ export interface CompareCell {
   checksum: string;
   /** The workload's result line, as key=value fields. */
   result: Record<string, string>;
+  /** Operations the workload did (system calls, faults, requests, ...), from its result line. */
+  ops?: number;
+  /** Exits (all reasons) per operation, over the measured section. */
+  exitsPerOp?: number;
+  /** What to know when reading this cell (e.g. counters that cover the whole run). */
+  note?: string;
   /** Virtual time of the measured section (ns). */
   virtualNs: number;
   /** virtualNs / the native cell's virtualNs (same workload, io, vary); null without one. */
   slowdown: number | null;
   instructions: { guestUser: number; guestKernel: number; hypervisor: number; dom0: number };
-  /** Where virtual time went, for the stacked chart (ns; sums to about virtualNs). */
+  /**
+   * Where virtual time went, for the stacked chart (ns; sums to about virtualNs). Counters are
+   * taken over the measured section (from the guest's last console line before it to its
+   * result line); idle is what the counted parts leave of virtualNs.
+   */
   timeNs: { guestUser: number; guestKernel: number; hypervisor: number; dom0: number; idle: number };
   exits: ExitStat[];
   /** Illegal-instruction exits by the instruction emulated (csrrw satp, sret, wfi, ...). */
@@ -91,6 +103,8 @@ export interface CompareCell {
 export interface CompareOrdering {
   claim: string;
   source: string;
+  /** False when the run lacks what the claim needs (a workload, a mode): then holds is false too. */
+  checked: boolean;
   holds: boolean;
   /** The figures it was decided on, or why it could not be checked. */
   detail: string;

@@ -7,6 +7,7 @@ import { Hypervisor, type SchedulerName } from '../../hypervisor/hypervisor.ts';
 import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
+import type { CostModel } from '../../hypervisor/time/cost_model.ts';
 import { domainConfig, instanceName, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
@@ -64,6 +65,8 @@ export interface RunScenarioOptions {
   onConsole?: (domain: Domain, bytes: Uint8Array) => void;
   /** In-process dom0: capture every frame crossing its bridges to this pcap file. */
   pcap?: string;
+  /** Cost-model values over the defaults (`pvsim compare --vary`); ignored on an external hypervisor. */
+  costs?: Partial<CostModel>;
 }
 
 /**
@@ -164,7 +167,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   const seed = opts.seed ?? s.seed;
   const until = opts.until ?? s.until;
   const random = rng(seed);
-  const hv = external ?? new Hypervisor(scenarioMachine(s));
+  const hv = external ?? new Hypervisor({ ...scenarioMachine(s), ...(opts.costs ? { costs: opts.costs } : {}) });
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);
