@@ -21,7 +21,7 @@ vi.mock('../sim/compare/native.ts', () => ({
       virtualNs: 60_000,
       perf: {
         instr: { user: 40_000, kernel: 12_400 }, hypervisorNs: 0, dom0Ns: 0, exits: {}, illegalInsn: {}, hypercalls: {},
-        mmu: { pageWalks: 10, walkRefs: 20, tlbMisses: 10, shadowFills: 0, shadowFlushes: {}, wpFaults: 0, mmuUpdateCalls: 0, mmuUpdatePtes: 0 },
+        mmu: { pageWalks: 10, walkRefs: 20, tlbMisses: 10, walkNs: 200, shadowFills: 0, shadowFlushes: {}, wpFaults: 0, mmuUpdateCalls: 0, mmuUpdatePtes: 0 },
         io: { notifications: 0, interrupts: 0, grantOps: 0, bytesCopied: 0, mmioAccesses: 0 },
       },
     };

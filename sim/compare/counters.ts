@@ -36,7 +36,7 @@ function emptyPerf(): DomainPerfSnapshot {
     exits: {},
     illegalInsn: {},
     hypercalls: {},
-    mmu: { pageWalks: 0, walkRefs: 0, tlbMisses: 0, shadowFills: 0, shadowFlushes: {}, wpFaults: 0, mmuUpdateCalls: 0, mmuUpdatePtes: 0 },
+    mmu: { pageWalks: 0, walkRefs: 0, tlbMisses: 0, walkNs: 0, shadowFills: 0, shadowFlushes: {}, wpFaults: 0, mmuUpdateCalls: 0, mmuUpdatePtes: 0 },
     io: { notifications: 0, interrupts: 0, grantOps: 0, bytesCopied: 0, mmioAccesses: 0 },
   };
 }
@@ -142,6 +142,7 @@ export function diffCounters(end: Counters, start: Counters): Counters {
         pageWalks: e.mmu.pageWalks - s.mmu.pageWalks,
         walkRefs: e.mmu.walkRefs - s.mmu.walkRefs,
         tlbMisses: e.mmu.tlbMisses - s.mmu.tlbMisses,
+        walkNs: e.mmu.walkNs - s.mmu.walkNs,
         shadowFills: e.mmu.shadowFills - s.mmu.shadowFills,
         shadowFlushes: subRecord(e.mmu.shadowFlushes, s.mmu.shadowFlushes),
         wpFaults: e.mmu.wpFaults - s.mmu.wpFaults,
