@@ -7,7 +7,7 @@ import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
 import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
-import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/params.ts';
+import { DEFAULT_RTDS_PARAMS, DEFAULT_SCHED_PARAMS, type RtdsParams, type SchedParams } from '../sched/params.ts';
 import { DomainPerf } from './perf.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
@@ -74,6 +74,10 @@ export class Vcpu {
   poll: { ports: number[]; timeout: TimedEvent | null } | null = null;
   /** Non-null for an HVM vCPU: runs before each quantum and serves its exits. */
   arch: VcpuArch | null = null;
+  /** Its RTDS server (xl sched-rtds -v); read only by the RTDS scheduler. */
+  rtds: RtdsParams = { ...DEFAULT_RTDS_PARAMS };
+  /** RTDS: periods that ended before it had received its budget while it wanted to run. */
+  deadlineMisses = 0;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
 }
 
