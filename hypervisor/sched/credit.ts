@@ -84,8 +84,8 @@ export class CreditScheduler implements Scheduler {
   }
 
   insertVcpu(v: Vcpu, now: number): void {
-    const hard = hardCpus(v, this.host.nrPcpus);
-    v.pcpu = hard[this.inserted++ % hard.length]!;
+    const where = softCpus(v, this.host.nrPcpus) ?? hardCpus(v, this.host.nrPcpus);
+    v.pcpu = where[this.inserted++ % where.length]!;
     this.svcs.set(v, { vcpu: v, credit: 0, pri: PRI.UNDER, active: false, parked: false, queued: false, yielding: false, runStart: now, start: now, residual: 0 });
   }
 
@@ -208,8 +208,9 @@ export class CreditScheduler implements Scheduler {
     if (s.pri === PRI.BOOST) s.pri = PRI.UNDER;
     this.burn(s, now);
     this.acctStart(s);
-    const head = this.runq[cpu]![0];
-    if ((head && head.pri > s.pri) || s.parked) this.host.tickle(cpu);
+    // Xen's tick preempts nobody: a vCPU that became OVER runs out its timeslice. Only a
+    // parked one (paused by accounting) leaves at once.
+    if (s.parked) this.host.tickle(cpu);
   }
 
   private armAcct(when: number): void {
@@ -291,13 +292,12 @@ export class CreditScheduler implements Scheduler {
       }
     }
     this.creditBalance = balance;
-    // Priorities changed: re-sort the queues (csched_runq_sort), stable within a priority.
+    // Priorities changed: re-sort the queues (csched_runq_sort: UNDER and BOOST ahead of
+    // OVER, order kept within each). Nothing is preempted for it; an idle pCPU looks again.
     for (let cpu = 0; cpu < this.runq.length; cpu++) {
       const q = this.runq[cpu]!;
-      q.sort((a, b) => b.pri - a.pri);
-      const cur = this.host.current(cpu);
-      const cs = cur ? this.svcs.get(cur) : undefined;
-      if (q[0] && (!cs || q[0].pri > cs.pri)) this.host.tickle(cpu);
+      q.sort((a, b) => (b.pri >= PRI.UNDER ? 1 : 0) - (a.pri >= PRI.UNDER ? 1 : 0));
+      if (q[0] && this.host.current(cpu) === null) this.host.tickle(cpu);
     }
   }
 

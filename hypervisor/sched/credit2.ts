@@ -60,6 +60,8 @@ interface C2Vcpu {
   /** Load average of this vCPU alone (0..1), for balancing. */
   avgload: number;
   loadUpdate: number;
+  /** The pCPU tickled to pick it up (-1: none); others leave it to that one meanwhile. */
+  tickledCpu: number;
 }
 
 interface C2Runq {
@@ -89,6 +91,8 @@ export class Credit2Scheduler implements Scheduler {
   private readonly svcs = new Map<Vcpu, C2Vcpu>();
   private readonly doms = new Map<Domain, C2Dom>();
   private inserted = 0;
+  /** pCPUs tickled that have not scheduled since (rqd->tickled). */
+  private readonly tickled = new Set<number>();
   /** Epoch ends (credit resets) and vCPUs moved between runqueues, for tests and reports. */
   resets = 0;
   migrations = 0;
@@ -129,9 +133,11 @@ export class Credit2Scheduler implements Scheduler {
       if (!rq.cpus.some((c) => hard.includes(c))) continue;
       if (!best || rq.members.size < best.members.size) best = rq;
     }
-    const cpus = best!.cpus.filter((c) => hard.includes(c));
+    const soft = softCpus(v, n);
+    const softIn = soft ? best!.cpus.filter((c) => soft.includes(c)) : [];
+    const cpus = softIn.length > 0 ? softIn : best!.cpus.filter((c) => hard.includes(c));
     v.pcpu = cpus[this.inserted++ % cpus.length]!;
-    const s: C2Vcpu = { vcpu: v, rq: best!, credit: CREDIT2.creditInitNs, residual: 0, start: now, runStart: now, queued: false, loaded: false, budget: Infinity, parked: false, avgload: 0, loadUpdate: now };
+    const s: C2Vcpu = { vcpu: v, rq: best!, credit: CREDIT2.creditInitNs, residual: 0, start: now, runStart: now, queued: false, loaded: false, budget: Infinity, parked: false, avgload: 0, loadUpdate: now, tickledCpu: -1 };
     this.svcs.set(v, s);
     this.join(s, best!);
     this.setupCap(v.domain, now);
@@ -190,6 +196,7 @@ export class Credit2Scheduler implements Scheduler {
 
   schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean, yielded: boolean): SchedDecision {
     const rq = this.rqOf[cpu]!;
+    this.tickled.delete(cpu);
     const sp = prev ? this.svcs.get(prev) : undefined;
     if (sp) {
       this.burn(sp, now);
@@ -215,6 +222,7 @@ export class Credit2Scheduler implements Scheduler {
         snext.vcpu.pcpu = cpu;
       }
       if (snext !== sp) snext.runStart = now;
+      snext.tickledCpu = -1;
     }
     if (requeuePrev) {
       // Back in the runqueue once switched out (Xen's delayed runq add), its budget returned.
@@ -265,6 +273,8 @@ export class Credit2Scheduler implements Scheduler {
       const snextCredit = snext ? snext.credit : IDLE_CREDIT;
       if (!yielded && s.credit <= snextCredit) break;
       if (!mayRunOn(s.vcpu, cpu, this.host.nrPcpus)) continue;
+      // Meant for a pCPU that has not scheduled yet: left for it.
+      if (s.tickledCpu !== -1 && s.tickledCpu !== cpu && this.tickled.has(s.tickledCpu)) continue;
       if (s.vcpu.pcpu !== cpu && snextCredit + resist > s.credit) continue;
       if (s.budget <= 0 && !this.grabBudget(s)) continue;
       snext = s;
@@ -315,16 +325,20 @@ export class Credit2Scheduler implements Scheduler {
     const v = s.vcpu;
     const cpus = s.rq.cpus.filter((c) => mayRunOn(v, c, n));
     const idle = (c: number) => this.host.current(c) === null;
+    const kick = (c: number) => {
+      s.tickledCpu = c;
+      this.tickled.add(c);
+      this.host.tickle(c);
+    };
     if (cpus.includes(v.pcpu) && idle(v.pcpu) && (softCpus(v, n)?.includes(v.pcpu) ?? true)) {
-      this.host.tickle(v.pcpu);
+      kick(v.pcpu);
       return;
     }
     const soft = softCpus(v, n);
     for (const set of [soft ? cpus.filter((c) => soft.includes(c)) : null, cpus]) {
       const c = set?.find(idle);
       if (c !== undefined) {
-        v.pcpu = c;
-        this.host.tickle(c);
+        kick(c);
         return;
       }
     }
@@ -343,7 +357,7 @@ export class Credit2Scheduler implements Scheduler {
         best = c;
       }
     }
-    if (best >= 0) this.host.tickle(best);
+    if (best >= 0) kick(best);
   }
 
   private join(s: C2Vcpu, rq: C2Runq): void {

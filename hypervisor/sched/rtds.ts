@@ -55,8 +55,8 @@ export class RtdsScheduler implements Scheduler {
   }
 
   insertVcpu(v: Vcpu, now: number): void {
-    const hard = hardCpus(v, this.host.nrPcpus);
-    v.pcpu = hard[this.inserted++ % hard.length]!;
+    const where = softCpus(v, this.host.nrPcpus) ?? hardCpus(v, this.host.nrPcpus);
+    v.pcpu = where[this.inserted++ % where.length]!;
     const s: RtVcpu = { vcpu: v, deadline: 0, budget: 0, level: 0, depleted: false, queued: false, lastStart: now, repl: null };
     this.svcs.set(v, s);
     this.newPeriod(s, now);

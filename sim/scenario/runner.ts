@@ -93,8 +93,8 @@ export function rng(seed: number): () => number {
 const START_JITTER_NS = 100_000;
 
 /** The hypervisor options a scenario asks for. */
-export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number } {
-  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024 };
+export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string } {
+  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024, commandLine: s.xen_cmdline };
 }
 
 /**
@@ -205,6 +205,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
         validateCreateDomain(
           {
             name, kernel, cmdline: cfg.cmdline, memoryMib: cfg.memoryMiB, maxmemMib: cfg.maxmemMiB, vcpus: cfg.vcpus, weight: cfg.weight, cap: cfg.cap, devices,
+            cpus: cfg.cpus ? [...cfg.cpus] : [],
+            cpusSoft: cfg.cpusSoft ? [...cfg.cpusSoft] : [],
             type: cfg.type,
             ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
           },
@@ -225,6 +227,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
           vcpus: cfg.vcpus,
           weight: cfg.weight,
           cap: cfg.cap,
+          hardAffinity: cfg.cpus,
+          softAffinity: cfg.cpusSoft,
         };
         d = cfg.type === 'hvm'
           ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') } })
