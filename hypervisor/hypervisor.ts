@@ -317,6 +317,10 @@ export class Hypervisor implements HypervisorServices {
     return this.pcpus.length;
   }
 
+  schedParamsChanged(d: Domain): void {
+    for (const v of d.vcpus) this.scheduler.paramsChanged?.(v, this.now());
+  }
+
   get schedulerId(): number {
     return this.scheduler.schedId;
   }

@@ -28,6 +28,8 @@ export interface DomainReport {
   hypercalls: number;
   events: number;
   traps: number;
+  /** RTDS: periods its vCPUs ended without their budget while wanting to run (0 under other schedulers). */
+  deadlineMisses: number;
   /** For an HVM domain: its mode, shadow policy and exits by reason (counts and virtual ns). */
   hvm?: HvmDomainReport;
   console: string;
@@ -280,6 +282,7 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       hypercalls,
       events,
       traps,
+      deadlineMisses: d.vcpus.reduce((a, v) => a + v.deadlineMisses, 0),
       ...(d.hvm ? { hvm: hvmReport(d) } : {}),
       console: consoles.get(d) ?? '',
     });
