@@ -154,6 +154,8 @@ export function xlProgram(out: (s: string) => void): Command {
           running: v.state === 0,
           blocked: v.state === 2,
           cpuTimeNs: v.cpuTimeNs,
+          hardAffinity: v.hardAffinity?.length ? v.hardAffinity : undefined,
+          softAffinity: v.softAffinity?.length ? v.softAffinity : undefined,
         }));
         out(formatVcpuList(rows, info.info!.nrCpus));
       }),

@@ -122,7 +122,18 @@ export interface HostInfo {
   nowNs: number;
 }
 export interface Lines { lines: string[] }
-export interface VcpuInfo { domain: string; domid: number; vcpu: number; pcpu: number; state: number; cpuTimeNs: number; online: boolean }
+export interface VcpuInfo {
+  domain: string;
+  domid: number;
+  vcpu: number;
+  pcpu: number;
+  state: number;
+  cpuTimeNs: number;
+  online: boolean;
+  /** Hard and soft affinity; empty or absent = all pCPUs. */
+  hardAffinity?: number[];
+  softAffinity?: number[];
+}
 export interface VcpuList { vcpus: VcpuInfo[] }
 
 export interface PageUpdate { mfn: number; offset: number; data: Uint8Array }

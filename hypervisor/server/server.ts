@@ -279,6 +279,8 @@ export class HypervisorServer {
       state: RUNSTATES.indexOf(v.runstate),
       cpuTimeNs: Math.floor(this.hv.runstateTimes(v)[0]!),
       online: v.online,
+      hardAffinity: [...(d.sched.hardAffinity ?? [])],
+      softAffinity: [...(d.sched.softAffinity ?? [])],
     }));
   }
 }
