@@ -5,12 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { Hypervisor, type SchedulerName } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
-import { spinKernel } from './helpers/test_guests.ts';
+import { ioKernel, spinKernel } from './helpers/test_guests.ts';
 import type { CreditScheduler } from '../hypervisor/sched/credit.ts';
 import type { Credit2Scheduler } from '../hypervisor/sched/credit2.ts';
 import type { NullScheduler } from '../hypervisor/sched/null.ts';
 import { parseSchedOptions, SchedOptionError } from '../hypervisor/sched/options.ts';
-import { setRtdsParams } from '../hypervisor/domain/control.ts';
+import { ControlError, setRtdsParams } from '../hypervisor/domain/control.ts';
 import { parseCpuList } from '../dom0/toolstack/validate.ts';
 
 const MS = 1_000_000;
@@ -134,6 +134,30 @@ describe('credit1 as Xen accounts it', () => {
   });
 });
 
+describe("issue 15's mixed load: CPU hogs beside many I/O domains", () => {
+  // Hogs weighted 128/512/128/512 and 20 domains waking every 2 ms, on 2 pCPUs, for 1 s.
+  // Xen samples activity at ticks, so the I/O domains rarely earn credit and the weights
+  // hold (ideal 20/80/20/80); pvsim's former wake-time activation gave every hog the same.
+  const mixed = (cmd: string) => {
+    const hv = new Hypervisor({ machineMemoryBytes: 512 * MiB, scheduler: 'credit', pcpus: 2, commandLine: cmd });
+    const hogs = [128, 512, 128, 512].map((weight, i) => hv.createPvDomain(spinKernel(), { name: `h${i}`, memoryBytes: 2 * MiB, weight }).domain);
+    const ios = Array.from({ length: 20 }, (_, i) => hv.createPvDomain(ioKernel(2 * MS), { name: `io${i}`, memoryBytes: 2 * MiB }).domain);
+    [...hogs, ...ios].forEach((d) => hv.unpause(d));
+    hv.run({ until: 1000 * MS });
+    return shares(hv, hogs, 0, 1000 * MS);
+  };
+
+  it('as Xen: weighted shares', () => {
+    const got = mixed('');
+    [20, 80, 20, 80].forEach((w, i) => expect(Math.abs(got[i]! - w)).toBeLessThan(6));
+  });
+
+  it('sched_credit_wake_active=1: weights lost, as issue 15 found', () => {
+    const got = mixed('sched_credit_wake_active=1');
+    for (const g of got) expect(Math.abs(g - 49.5)).toBeLessThan(2);
+  });
+});
+
 describe('credit2', () => {
   for (const [pcpus, weights] of [
     [1, [128, 256, 512]],
@@ -196,6 +220,14 @@ describe('RTDS', () => {
     expect(Math.abs(got[0]! - 30)).toBeLessThan(1);
     expect(Math.abs(got[1]! - 50)).toBeLessThan(1);
     expect(doms.map((d) => d.vcpus[0]!.deadlineMisses)).toEqual([0, 0]);
+  });
+
+  it('parameters as rt.c bounds them, checked before any change', () => {
+    const { doms } = machine('rtds', 1, [{}]);
+    expect(() => setRtdsParams(doms[0]!, [], 5, 0, undefined)).toThrow(ControlError); // period < 10 us
+    expect(() => setRtdsParams(doms[0]!, [], 1_000, 2_000, undefined)).toThrow(/budget 2000 us out of range/);
+    expect(() => setRtdsParams(doms[0]!, [3], 0, 1_000, undefined)).toThrow(/vcpu 3 does not exist/);
+    expect(doms[0]!.vcpus[0]!.rtds).toEqual({ periodUs: 10_000, budgetUs: 4_000, extratime: true });
   });
 
   it('extratime: a reserved vCPU also takes the time nobody reserved', () => {
