@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Hypervisor, type SchedulerName } from '../hypervisor/hypervisor.ts';
 import type { Domain } from '../hypervisor/domain/domain.ts';
-import { ioKernel, spinKernel } from './helpers/test_guests.ts';
+import { IO_COUNTER_VA, ioKernel, spinKernel } from './helpers/test_guests.ts';
+import { copyFromGuest } from '../hypervisor/mm/guest_access.ts';
 import type { CreditScheduler } from '../hypervisor/sched/credit.ts';
 import type { Credit2Scheduler } from '../hypervisor/sched/credit2.ts';
 import type { NullScheduler } from '../hypervisor/sched/null.ts';
@@ -199,6 +200,25 @@ describe('credit2', () => {
       const got = run(hv, doms, 2000 * MS, 100 * MS);
       want.forEach((w, i) => expect(Math.abs(got[i]! - w)).toBeLessThan(1.5));
     }
+  });
+
+  it('ratelimit: a waking vCPU does not preempt one that has run less than sched_ratelimit_us', () => {
+    // An I/O domain sleeping 1 ms per iteration beside two hogs on one pCPU, for 1 s.
+    const served = (cmd: string) => {
+      const hv = new Hypervisor({ machineMemoryBytes: 256 * MiB, scheduler: 'credit2', pcpus: 1, commandLine: cmd });
+      const io = hv.createPvDomain(ioKernel(MS), { name: 'io', memoryBytes: 4 * MiB }).domain;
+      const hogs = [1, 2].map((i) => hv.createPvDomain(spinKernel(), { name: `hog${i}`, memoryBytes: 4 * MiB }).domain);
+      [io, ...hogs].forEach((d) => hv.unpause(d));
+      hv.run({ until: 1000 * MS });
+      return new Uint32Array(copyFromGuest(io.vcpus[0]!.hart, IO_COUNTER_VA, 4)!.buffer)[0]!;
+    };
+    const off = served('sched_ratelimit_us=0');
+    const dflt = served('');
+    const long = served('sched_ratelimit_us=5000');
+    expect(off).toBeGreaterThan(990);
+    expect(dflt).toBeLessThan(off);
+    expect(dflt).toBeGreaterThan(500);
+    expect(long).toBeLessThan(250);
   });
 
   it('ratelimit: the default 1 ms and sched_ratelimit_us are the minimum slice', () => {

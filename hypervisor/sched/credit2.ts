@@ -35,6 +35,7 @@ export const CREDIT2 = {
   minTimerNs: 500_000,
   carryoverMaxNs: 500_000,
   migrateCompensationNs: 50_000,
+  ratelimitTickleToleranceNs: 50_000,
   maxTimerNs: 10_000_000,
   /** 2^30 ns: the load average's window (credit2_load_window_shift 30). */
   loadWindowNs: 2 ** 30,
@@ -348,8 +349,10 @@ export class Credit2Scheduler implements Scheduler {
     for (const c of cpus) {
       const cur = this.svcs.get(this.host.current(c)!);
       if (!cur) continue;
-      // A vCPU still inside its ratelimit will not be preempted anyway.
-      if (ratelimit > 0 && now - cur.runStart < ratelimit) continue;
+      // A vCPU still inside its ratelimit (less a 50 us tolerance) is not preempted
+      // (is_preemptable); the waker waits for that pCPU's next decision.
+      const tol = CREDIT2.ratelimitTickleToleranceNs;
+      if (ratelimit > tol && now - cur.runStart <= ratelimit - tol) continue;
       this.burn(cur, Math.max(now, cur.start));
       const score = s.credit - cur.credit;
       if (score > bestScore) {
