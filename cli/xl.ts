@@ -193,14 +193,17 @@ export function xlProgram(out: (s: string) => void): Command {
         if (setting && !opts.domain) throw new XlError('sched-credit: -w/-c need -d <domain>');
         const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
         const rows = [];
+        let pool = DEFAULT_CREDIT_POOL;
         for (const d of doms) {
           const r = check(
             await p.request('schedCredit', { domain: d, scheduler: 'credit', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }),
             'sched-credit',
           );
           rows.push({ name: r.schedCredit!.domain, domid: r.schedCredit!.domid, weight: r.schedCredit!.weight, cap: r.schedCredit!.cap });
+          // The pool line as the scheduler reports it (a ratelimit set at boot or by -s).
+          if (r.schedCredit!.tsliceMs) pool = { ...pool, tsliceMs: r.schedCredit!.tsliceMs, ratelimitUs: r.schedCredit!.ratelimitUs ?? pool.ratelimitUs };
         }
-        if (!setting) out(formatSchedCredit(rows, DEFAULT_CREDIT_POOL));
+        if (!setting) out(formatSchedCredit(rows, pool));
       }),
     );
 
