@@ -122,6 +122,21 @@ describe('credit1 as Xen accounts it', () => {
     }
   });
 
+  it('an idle pCPU steals queued work at once (csched_load_balance)', () => {
+    // Two hogs start pinned to pCPU 0; unpinned, idle pCPU 1 takes the queued one.
+    const { hv, doms } = machine('credit', 2, [{ cpus: [0] }, { cpus: [0] }]);
+    hv.run({ until: 50 * MS });
+    expect(hv.pcpus[1]!.busyNs).toBe(0);
+    for (const d of doms) {
+      d.sched.hardAffinity = null;
+      hv.scheduler.paramsChanged?.(d.vcpus[0]!, hv.now());
+    }
+    hv.run({ until: 52 * MS });
+    expect(hv.pcpus[1]!.current).not.toBeNull();
+    const got = run(hv, doms, 1000 * MS, 100 * MS);
+    for (const g of got) expect(g).toBeGreaterThan(99);
+  });
+
   it('activity is sampled at ticks; sched_credit_wake_active=1 is pvsim\'s former wake-time activation', () => {
     expect(parseSchedOptions('').creditWakeActive).toBe(false);
     expect(parseSchedOptions('sched_credit_wake_active=1').creditWakeActive).toBe(true);
