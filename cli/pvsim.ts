@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { machineMemoryMiB, outputFile, positiveInt } from './args.ts';
 import { RunDirError } from './runtime.ts';
+import { DEFAULT_SCHEDULER, SCHEDULER_NAMES, type SchedulerName } from '../hypervisor/sched/options.ts';
 
 const program = new Command();
 program
@@ -100,7 +101,7 @@ program
   });
 
 const schedulerOption = (v: string) => {
-  if (v !== 'credit' && v !== 'rr') throw new InvalidArgumentError(`--scheduler must be credit or rr, got "${v}"`);
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got "${v}"`);
   return v;
 };
 const speedOption = (v: string) => {
@@ -152,7 +153,7 @@ program
   .command('up')
   .description('start the hypervisor and dom0 as child processes and stay in the foreground (Ctrl-C stops both)')
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
-  .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
+  .option('--scheduler <name>', `${SCHEDULER_NAMES.join(', ')} (Xen's default: credit2)`, schedulerOption, DEFAULT_SCHEDULER)
   .option('--memory <MiB>', 'machine memory in MiB', machineMemoryMiB('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
@@ -168,7 +169,7 @@ program
   .requiredOption('--token-file <file>', 'file holding the token dom0 must present')
   .option('--port <n>', 'TCP port on 127.0.0.1 (default: any free port)', positiveInt('--port'))
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
-  .option('--scheduler <name>', 'credit or rr', schedulerOption, 'credit')
+  .option('--scheduler <name>', `${SCHEDULER_NAMES.join(', ')} (Xen's default: credit2)`, schedulerOption, DEFAULT_SCHEDULER)
   .option('--memory <MiB>', 'machine memory in MiB', machineMemoryMiB('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
   .option('--scenario <file>', 'run this scenario deterministically once dom0 connects, print the report, exit')
@@ -177,7 +178,7 @@ program
   .option('--trace <file>', 'with --scenario: write the trace')
   .option('--json', 'with --scenario: JSON report')
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: 'credit' | 'rr'; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

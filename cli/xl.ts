@@ -8,7 +8,7 @@ import type { DomainRef, Response } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg/index.ts';
 import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
-import { formatList, formatSchedCredit, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL } from '../dom0/toolstack/format.ts';
+import { formatList, formatSchedCredit, formatSchedCredit2, formatSchedRtds, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL, type SchedRtdsRow } from '../dom0/toolstack/format.ts';
 import { configDevices } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
@@ -101,6 +101,8 @@ export function xlProgram(out: (s: string) => void): Command {
             vcpus: cfg.vcpus,
             weight: cfg.weight,
             cap: cfg.cap,
+            cpus: cfg.cpus ? [...cfg.cpus] : [],
+            cpusSoft: cfg.cpusSoft ? [...cfg.cpusSoft] : [],
             paused: opts.paused ?? false,
             onPoweroff: cfg.onPoweroff,
             onReboot: cfg.onReboot,
@@ -152,6 +154,8 @@ export function xlProgram(out: (s: string) => void): Command {
           running: v.state === 0,
           blocked: v.state === 2,
           cpuTimeNs: v.cpuTimeNs,
+          hardAffinity: v.hardAffinity?.length ? v.hardAffinity : undefined,
+          softAffinity: v.softAffinity?.length ? v.softAffinity : undefined,
         }));
         out(formatVcpuList(rows, info.info!.nrCpus));
       }),
@@ -189,14 +193,97 @@ export function xlProgram(out: (s: string) => void): Command {
         if (setting && !opts.domain) throw new XlError('sched-credit: -w/-c need -d <domain>');
         const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
         const rows = [];
+        let pool = DEFAULT_CREDIT_POOL;
         for (const d of doms) {
           const r = check(
-            await p.request('schedCredit', { domain: d, set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }),
+            await p.request('schedCredit', { domain: d, scheduler: 'credit', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }),
             'sched-credit',
           );
           rows.push({ name: r.schedCredit!.domain, domid: r.schedCredit!.domid, weight: r.schedCredit!.weight, cap: r.schedCredit!.cap });
+          // The pool line as the scheduler reports it (a ratelimit set at boot or by -s).
+          if (r.schedCredit!.tsliceMs) pool = { ...pool, tsliceMs: r.schedCredit!.tsliceMs, ratelimitUs: r.schedCredit!.ratelimitUs ?? pool.ratelimitUs };
         }
-        if (!setting) out(formatSchedCredit(rows, DEFAULT_CREDIT_POOL));
+        if (!setting) out(formatSchedCredit(rows, pool));
+      }),
+    );
+
+  xl.command('sched-credit2')
+    .description('show or set credit2 scheduler weight and cap, or (-s) the pool-wide ratelimit (xl sched-credit2)')
+    .option('-d, --domain <domain>', 'domain name or id')
+    .option('-w, --weight <n>', 'new weight (1-65535)', intArg('--weight'))
+    .option('-c, --cap <n>', 'new cap, percent of one pCPU (0 = none)', intArg('--cap'))
+    .option('-s, --schedparam', 'show or set the pool-wide parameters')
+    .option('-r, --ratelimit_us <us>', 'with -s: new ratelimit in microseconds (0 = off)', intArg('--ratelimit_us'))
+    .action(
+      withPeer(async (p, opts: { domain?: string; weight?: number; cap?: number; schedparam?: boolean; ratelimit_us?: number }) => {
+        if (opts.ratelimit_us !== undefined && !opts.schedparam) throw new XlError('sched-credit2: -r needs -s');
+        if (opts.schedparam) {
+          if (opts.domain || opts.weight !== undefined || opts.cap !== undefined) throw new XlError('sched-credit2: -s does not take -d, -w or -c');
+          const any = (check(await p.request('listDomains', {}), 'list').domains?.domains ?? [])[0];
+          if (!any) throw new XlError('sched-credit2: no domain to ask through');
+          const set = opts.ratelimit_us !== undefined;
+          const r = check(await p.request('schedCredit', { domain: { domid: any.domid }, scheduler: 'credit2', set, schedparam: true, ratelimitUs: opts.ratelimit_us ?? -1, weight: 0, cap: 0xffff }), 'sched-credit2');
+          if (!set) out(`Cpupool Pool-0: ratelimit=${r.schedCredit!.ratelimitUs ?? 0}us\n`);
+          return;
+        }
+        const setting = opts.weight !== undefined || opts.cap !== undefined;
+        if (setting && !opts.domain) throw new XlError('sched-credit2: -w/-c need -d <domain>');
+        const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
+        const rows = [];
+        let ratelimitUs = 0;
+        for (const d of doms) {
+          const r = check(await p.request('schedCredit', { domain: d, scheduler: 'credit2', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }), 'sched-credit2').schedCredit!;
+          rows.push({ name: r.domain, domid: r.domid, weight: r.weight, cap: r.cap });
+          ratelimitUs = r.ratelimitUs ?? 0;
+        }
+        if (!setting) out(formatSchedCredit2(rows, { name: 'Pool-0', ratelimitUs }));
+      }),
+    );
+
+  xl.command('sched-rtds')
+    .description("show or set RTDS period, budget and extratime of a domain's vCPUs (xl sched-rtds)")
+    .option('-d, --domain <domain>', 'domain name or id')
+    .option('-v, --vcpuid <id|all>', 'a vCPU (repeatable) or all; shows one row per vCPU', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-p, --period <us>', 'new period in microseconds', intArg('--period'))
+    .option('-b, --budget <us>', 'new budget in microseconds', intArg('--budget'))
+    .option('-e, --extratime <0|1>', 'may it run in time nobody reserved', intArg('--extratime'))
+    .action(
+      withPeer(async (p, opts: { domain?: string; vcpuid?: string[]; period?: number; budget?: number; extratime?: number }) => {
+        const setting = opts.period !== undefined || opts.budget !== undefined || opts.extratime !== undefined;
+        if (setting && !opts.domain) throw new XlError('sched-rtds: -p/-b/-e need -d <domain>');
+        if (opts.extratime !== undefined && opts.extratime !== 0 && opts.extratime !== 1) throw new XlError('sched-rtds: -e takes 0 or 1');
+        for (const [k, v] of [['-p', opts.period], ['-b', opts.budget]] as const) if (v !== undefined && v < 1) throw new XlError(`sched-rtds: ${k} must be a positive number of microseconds`);
+        const all = opts.vcpuid?.includes('all') ?? false;
+        const vcpus: number[] = [];
+        for (const v of opts.vcpuid ?? []) {
+          if (v === 'all') continue;
+          if (!/^\d+$/.test(v)) throw new XlError(`sched-rtds: -v takes a vCPU number or all, got "${v}"`);
+          vcpus.push(Number(v));
+        }
+        const perVcpu = opts.vcpuid !== undefined;
+        const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
+        const rows: SchedRtdsRow[] = [];
+        for (const d of doms) {
+          const r = check(
+            await p.request('schedCredit', {
+              domain: d,
+              scheduler: 'rtds',
+              set: setting,
+              vcpus: all ? [] : vcpus,
+              perVcpu,
+              period: opts.period ?? 0,
+              budget: opts.budget ?? 0,
+              extratime: opts.extratime === undefined ? 0 : opts.extratime + 1,
+              weight: 0,
+              cap: 0xffff,
+            }),
+            'sched-rtds',
+          ).schedCredit!;
+          const vs = r.vcpus ?? [];
+          if (perVcpu) for (const v of vs) rows.push({ name: r.domain, domid: r.domid, vcpu: v.vcpu, periodUs: v.period, budgetUs: v.budget, extratime: v.extratime });
+          else if (vs[0]) rows.push({ name: r.domain, domid: r.domid, periodUs: vs[0].period, budgetUs: vs[0].budget, extratime: vs[0].extratime });
+        }
+        if (!setting) out(formatSchedRtds(rows, 'Pool-0', perVcpu));
       }),
     );
 

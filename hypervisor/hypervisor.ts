@@ -28,13 +28,14 @@ import { costModel, type CostModel } from './time/cost_model.ts';
 import { VcpuTimers } from './time/vcpu_timer.ts';
 import type { Scheduler } from './sched/scheduler.ts';
 import { SchedCore, schedulerByName, type SchedulerName } from './sched/core.ts';
+import { parseSchedOptions } from './sched/options.ts';
 import { TraceBuffer } from './trace/trace.ts';
 import { evtchnHooks } from './evtchn/index.ts';
 import type { EventHooks } from './evtchn/hooks.ts';
 import { Pcpu, PcpuClocks } from './run/pcpu.ts';
 import { RunLoop, type RunOptions, type RunResult } from './run/loop.ts';
 import { runRealtime, type RealtimeOptions } from './run/realtime.ts';
-import { DomainLifecycle, type CreateDomainOptions, type HvmOptions } from './domain/lifecycle.ts';
+import { DomainLifecycle, type CreateDomainOptions, type EmptyDomainOptions, type HvmOptions } from './domain/lifecycle.ts';
 import type { HvmBoot } from '../xenguest/hvm_image.ts';
 import { Console } from './console.ts';
 import { Traps } from './traps.ts';
@@ -48,6 +49,11 @@ export interface HypervisorOptions {
   commandLine?: string;
   /** Simulated physical CPUs. */
   pcpus?: number;
+  /**
+   * The scheduler; else the command line's sched=, else credit. (Xen's own default is
+   * credit2: scenarios and `pvsim hypervisor` default to it; the library keeps credit so
+   * that unit tests built on it keep their timing.)
+   */
   scheduler?: SchedulerName;
   costs?: Partial<CostModel>;
   /** Records kept in the trace ring (the hash covers all of them). */
@@ -123,7 +129,9 @@ export class Hypervisor implements HypervisorServices {
     this.clocks = new PcpuClocks(n);
     this.pcpus = this.clocks.pcpus;
     // The event layer is reached through this.eventHooks, read at each use.
-    this.sched = new SchedCore(schedulerByName(opts.scheduler ?? 'credit'), {
+    // Scheduler parameters under Xen's boot-parameter names (sched_ratelimit_us=, ...).
+    const schedOpts = parseSchedOptions(this.commandLine);
+    this.sched = new SchedCore(schedulerByName(opts.scheduler ?? schedOpts.sched ?? 'credit', schedOpts), {
       clocks: this.clocks,
       events: this.events,
       trace: this.traceBuffer,
@@ -231,7 +239,7 @@ export class Hypervisor implements HypervisorServices {
   }
 
   /** XEN_DOMCTL_createdomain plus populating its memory: a paused domain, no vCPU yet. */
-  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
+  createEmptyDomain(opts: EmptyDomainOptions): Domain {
     return this.lifecycle.createEmptyDomain(opts);
   }
 
@@ -307,6 +315,10 @@ export class Hypervisor implements HypervisorServices {
 
   get nrPcpus(): number {
     return this.pcpus.length;
+  }
+
+  schedParamsChanged(d: Domain): void {
+    for (const v of d.vcpus) this.scheduler.paramsChanged?.(v, this.now());
   }
 
   get schedulerId(): number {

@@ -37,10 +37,31 @@ export interface CreateDomain {
   /** For hvm: "trap" (empty = trap) or "hw"; shadow_sync "wp" (empty = wp) or "lazy". */
   hvmMode?: string;
   shadowSync?: string;
+  /** xl.cfg cpus= / cpus_soft=: hard and soft affinity, pCPU numbers (empty = none given). */
+  cpus?: number[];
+  cpusSoft?: number[];
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
-export interface SchedCredit { domain: DomainRef; set?: boolean; weight?: number; cap?: number }
+export interface SchedCredit {
+  domain: DomainRef;
+  set?: boolean;
+  weight?: number;
+  cap?: number;
+  /** "credit" (or empty), "credit2", "rtds": the scheduler the caller means. */
+  scheduler?: string;
+  /** RTDS: the vCPUs to read or set (empty = all); perVcpu: one row per vCPU. */
+  vcpus?: number[];
+  perVcpu?: boolean;
+  /** RTDS period and budget (us), 0 = leave as is; extratime 0 leave, 1 off, 2 on. */
+  period?: number;
+  budget?: number;
+  extratime?: number;
+  /** Pool-wide parameters (-s); ratelimitUs -1 = leave as is. */
+  schedparam?: boolean;
+  ratelimitUs?: number;
+}
+export interface SchedVcpuInfo { vcpu: number; period: number; budget: number; extratime: boolean; deadlineMisses: number }
 export interface DeviceStats {
   domid: number;
   vbds: number;
@@ -78,7 +99,16 @@ export interface DomainInfo {
   cap: number;
 }
 export interface DomainList { domains: DomainInfo[] }
-export interface SchedCreditInfo { domain: string; domid: number; weight: number; cap: number }
+export interface SchedCreditInfo {
+  domain: string;
+  domid: number;
+  weight: number;
+  cap: number;
+  scheduler?: string;
+  ratelimitUs?: number;
+  tsliceMs?: number;
+  vcpus?: SchedVcpuInfo[];
+}
 export interface HostInfo {
   nrCpus: number;
   totalPages: number;
@@ -92,7 +122,18 @@ export interface HostInfo {
   nowNs: number;
 }
 export interface Lines { lines: string[] }
-export interface VcpuInfo { domain: string; domid: number; vcpu: number; pcpu: number; state: number; cpuTimeNs: number; online: boolean }
+export interface VcpuInfo {
+  domain: string;
+  domid: number;
+  vcpu: number;
+  pcpu: number;
+  state: number;
+  cpuTimeNs: number;
+  online: boolean;
+  /** Hard and soft affinity; empty or absent = all pCPUs. */
+  hardAffinity?: number[];
+  softAffinity?: number[];
+}
 export interface VcpuList { vcpus: VcpuInfo[] }
 
 export interface PageUpdate { mfn: number; offset: number; data: Uint8Array }
@@ -106,7 +147,7 @@ export interface GrantMap { domid: number; ref: number; readonly?: boolean }
 export interface GrantHandle { handle: number }
 export interface GrantCopy { domid: number; ref: number; offset: number; data?: Uint8Array; len?: number }
 export interface GrantResult { status: number; handle?: number; page?: Uint8Array; data?: Uint8Array; mfn?: number }
-export interface DomainCreateEmpty { name: string; nrPages: number; weight?: number; cap?: number; maxmemPages?: number }
+export interface DomainCreateEmpty { name: string; nrPages: number; weight?: number; cap?: number; maxmemPages?: number; cpus?: number[]; cpusSoft?: number[] }
 export interface EmptyDomain { domid: number; p2m: number[]; sharedInfoMfn: number; storePort: number; consolePort: number }
 export interface DomainBuild {
   domid: number;

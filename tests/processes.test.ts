@@ -128,8 +128,13 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     const missing = pvxs('read', '/no/such/node');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('ENOENT');
-    expect(xl(u, 'sched-credit', '-d', 'hello', '-w', '512').status).toBe(0);
-    expect(xl(u, 'sched-credit', '-d', 'hello').out).toMatch(/hello\s+1\s+512\s+0/);
+    // `pvsim up` runs credit2, Xen's default: sched-credit2 sets and reads, sched-credit is refused.
+    expect(xl(u, 'sched-credit2', '-d', 'hello', '-w', '512', '-c', '50').status).toBe(0);
+    expect(xl(u, 'sched-credit2', '-d', 'hello').out).toMatch(/Cpupool Pool-0: ratelimit=1000us\n[^\n]*\nhello\s+1\s+512\s+50/);
+    expect(xl(u, 'sched-credit2', '-s', '-r', '500').status).toBe(0);
+    expect(xl(u, 'sched-credit2', '-s').out).toBe('Cpupool Pool-0: ratelimit=500us\n');
+    const wrong = xl(u, 'sched-credit', '-d', 'hello', '-w', '512');
+    expect(wrong.status).not.toBe(0);
     expect(xl(u, 'destroy', 'hello').status).toBe(0);
     expect(xl(u, 'list').out).not.toMatch(/hello/);
     if (HAVE_XS) expect(xs(u, 'xenstore-exists', '/local/domain/1').status).not.toBe(0);

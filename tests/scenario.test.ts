@@ -100,7 +100,7 @@ describe('pvsim run', () => {
     const r = run(file, '--seed', '3');
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/scenario .*: 2 domains, 1 pCPU\(s\), scheduler credit, seed 3, 50\.000 ms virtual/);
+    expect(lines[0]).toMatch(/scenario .*: 2 domains, 1 pCPU\(s\), scheduler credit2, seed 3, 50\.000 ms virtual/);
     expect(lines[1]).toMatch(/domid\s+name\s+vcpus\s+weight\s+cap\s+state\s+cpu\(s\)\s+cpu%/);
     expect(lines.at(-1)).toMatch(/^trace-hash: [0-9a-f]{16}$/);
     expect(run(file, '--seed', '3').stdout).toBe(r.stdout);

@@ -12,6 +12,8 @@ import {
   formatInfo,
   formatList,
   formatSchedCredit,
+  formatSchedCredit2,
+  formatSchedRtds,
   formatVcpuList,
   type XlInfo,
 } from '../dom0/toolstack/format.ts';
@@ -140,6 +142,32 @@ describe('xl sched-credit', () => {
   it('prints another pool parameters', () => {
     expect(formatSchedCredit([], { ...DEFAULT_CREDIT_POOL, name: 'fast', tsliceMs: 5, ratelimitUs: 0, migrationDelayUs: 100 })).toBe(
       'Cpupool fast: tslice=5ms ratelimit=0us migration-delay=100us\nName                                ID Weight  Cap\n',
+    );
+  });
+});
+
+describe('xl sched-credit2 and sched-rtds', () => {
+  it('credit2: the ratelimit pool line, then sched-credit\'s columns (xl_sched.c widths)', () => {
+    expect(formatSchedCredit2([{ name: 'vm1', domid: 2, weight: 512, cap: 50 }], { name: 'Pool-0', ratelimitUs: 1000 })).toBe(
+      'Cpupool Pool-0: ratelimit=1000us\n' + 'Name                                ID Weight  Cap\n' + 'vm1                                  2    512   50\n',
+    );
+  });
+
+  it('rtds: per domain, and per vCPU with -v', () => {
+    const rows = [
+      { name: 'vm1', domid: 2, vcpu: 0, periodUs: 300, budgetUs: 150, extratime: true },
+      { name: 'vm1', domid: 2, vcpu: 1, periodUs: 10000, budgetUs: 4000, extratime: false },
+    ];
+    expect(formatSchedRtds([rows[0]!], 'Pool-0', false)).toBe(
+      'Cpupool Pool-0: sched=RTDS\n' +
+        'Name                                ID    Period    Budget  Extratime\n' +
+        'vm1                                  2       300       150        yes\n',
+    );
+    expect(formatSchedRtds(rows, 'Pool-0', true)).toBe(
+      'Cpupool Pool-0: sched=RTDS\n' +
+        'Name                                ID VCPU    Period    Budget  Extratime\n' +
+        'vm1                                  2    0       300       150        yes\n' +
+        'vm1                                  2    1     10000      4000         no\n',
     );
   });
 });

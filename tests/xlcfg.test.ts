@@ -140,6 +140,8 @@ describe('xl.cfg keys', () => {
       cmdline: '',
       weight: 256,
       cap: 0,
+      cpus: null,
+      cpusSoft: null,
       disks: [],
       vifs: [],
       onPoweroff: 'destroy',
@@ -699,7 +701,7 @@ describe('print -> parse round trips', () => {
 
   it('knows every key it documents', () => {
     expect([...XL_KEYS].sort()).toEqual(
-      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync'].sort(),
+      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft'].sort(),
     );
   });
 });

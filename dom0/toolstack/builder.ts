@@ -33,6 +33,8 @@ async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?
     weight: c.weight || 0,
     cap: c.cap || 0,
     maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
+    cpus: c.cpus ?? [],
+    cpusSoft: c.cpusSoft ?? [],
   });
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };

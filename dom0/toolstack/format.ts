@@ -153,6 +153,40 @@ export function formatSchedCredit(rows: readonly SchedCreditRow[], pool: CreditP
   return out;
 }
 
+// --- xl sched-credit2, xl sched-rtds ------------------------------------------------------
+
+/** xl sched-credit2: "Cpupool <name>: ratelimit=<us>us", then the domains (as sched-credit's rows). */
+export function formatSchedCredit2(rows: readonly SchedCreditRow[], pool: { name: string; ratelimitUs: number }): string {
+  let out = `Cpupool ${pool.name}: ratelimit=${pool.ratelimitUs}us\n`;
+  out += `${'Name'.padEnd(33)} ${'ID'.padStart(4)} ${'Weight'.padStart(6)} ${'Cap'.padStart(4)}\n`;
+  for (const r of rows) out += `${r.name.padEnd(33)} ${d(r.domid, 4)} ${d(r.weight, 6)} ${d(r.cap, 4)}\n`;
+  return out;
+}
+
+/** One RTDS row: a domain (its vCPU 0's parameters) or, with `vcpu`, one vCPU. */
+export interface SchedRtdsRow {
+  name: string;
+  domid: number;
+  vcpu?: number;
+  periodUs: number;
+  budgetUs: number;
+  extratime: boolean;
+}
+
+/** xl sched-rtds: "Cpupool <name>: sched=RTDS", then per domain or (-v) per vCPU, as xl_sched.c prints. */
+export function formatSchedRtds(rows: readonly SchedRtdsRow[], poolName: string, perVcpu: boolean): string {
+  let out = `Cpupool ${poolName}: sched=RTDS\n`;
+  const yn = (b: boolean) => (b ? 'yes' : 'no').padStart(10);
+  if (perVcpu) {
+    out += `${'Name'.padEnd(33)} ${'ID'.padStart(4)} ${'VCPU'.padStart(4)} ${'Period'.padStart(9)} ${'Budget'.padStart(9)} ${'Extratime'.padStart(10)}\n`;
+    for (const r of rows) out += `${r.name.padEnd(33)} ${d(r.domid, 4)} ${d(r.vcpu ?? 0, 4)} ${d(r.periodUs, 9)} ${d(r.budgetUs, 9)} ${yn(r.extratime)}\n`;
+  } else {
+    out += `${'Name'.padEnd(33)} ${'ID'.padStart(4)} ${'Period'.padStart(9)} ${'Budget'.padStart(9)} ${'Extratime'.padStart(10)}\n`;
+    for (const r of rows) out += `${r.name.padEnd(33)} ${d(r.domid, 4)} ${d(r.periodUs, 9)} ${d(r.budgetUs, 9)} ${yn(r.extratime)}\n`;
+  }
+  return out;
+}
+
 // --- xl info -------------------------------------------------------------------------------
 
 /** virt_caps words, in the order xl prints them. */

@@ -128,6 +128,45 @@ export function capProblem(n: number, vcpus: number): string | null {
   return isCount(n, 0, 100 * vcpus) ? null : `${n} is out of range (0-${100 * vcpus}, 100 x vcpus; 0 = no cap)`;
 }
 
+/** The most pCPUs a machine has (the hypervisor's limit): cpus= names pCPUs 0..maxPcpus-1. */
+export const MAX_PCPUS = 256;
+
+/**
+ * xl.cfg's cpus= / cpus_soft= (xl.cfg(5) "CPU Allocation"): "all", or a comma list of pCPUs
+ * "N", ranges "M-N" and exclusions "^N" / "^M-N". Returns the pCPUs ascending, null for
+ * "all", or a string saying what is wrong. (xl's "nodes:" form needs NUMA: not here.)
+ */
+export function parseCpuList(text: string): readonly number[] | null | string {
+  const t = text.trim();
+  if (t === 'all') return null;
+  if (t === '') return 'expected "all" or a list of pCPUs like "0-3,^2"';
+  const set = new Set<number>();
+  let included = false;
+  for (const part of t.split(',')) {
+    const m = /^\s*(\^?)(\d{1,3})(?:-(\d{1,3}))?\s*$/.exec(part);
+    if (!m) return `${q(part.trim())} is not a pCPU, a range M-N or an exclusion ^N`;
+    const lo = Number(m[2]);
+    const hi = m[3] === undefined ? lo : Number(m[3]);
+    if (hi < lo) return `range ${lo}-${hi} is empty`;
+    if (hi >= MAX_PCPUS) return `pCPU ${hi} is out of range (0-${MAX_PCPUS - 1})`;
+    for (let c = lo; c <= hi; c++) {
+      if (m[1]) set.delete(c);
+      else set.add(c);
+    }
+    if (!m[1]) included = true;
+  }
+  if (!included) return 'names no pCPU to include (only exclusions)';
+  if (set.size === 0) return 'excludes every pCPU it names';
+  return [...set].sort((a, b) => a - b);
+}
+
+/** Why `cpus` (pCPU numbers) cannot be an affinity on a machine of `nrPcpus` pCPUs, or null. */
+export function affinityProblem(cpus: readonly number[], nrPcpus = MAX_PCPUS): string | null {
+  if (cpus.length === 0) return 'names no pCPU';
+  const bad = cpus.find((c) => !Number.isInteger(c) || c < 0 || c >= nrPcpus);
+  return bad === undefined ? null : `pCPU ${bad} does not exist (the machine has ${nrPcpus}: 0-${nrPcpus - 1})`;
+}
+
 /** Why `cmdline` cannot be a guest's command line (it must fit start_info.cmd_line), or null. */
 export function cmdlineProblem(cmdline: string): string | null {
   const bytes = Buffer.byteLength(cmdline, 'utf8');
@@ -274,6 +313,10 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
   // 0 means the scheduler's default weight, as an unset cpu_weight does.
   if (c.weight) check('weight', weightProblem(c.weight));
   if (c.cap) check('cap', capProblem(c.cap, vcpus));
+  // Empty: no affinity given (all pCPUs; no preference). The machine's pCPU count is the
+  // hypervisor's to check; here the range every machine shares.
+  if (c.cpus?.length) check('cpus', affinityProblem(c.cpus));
+  if (c.cpusSoft?.length) check('cpus_soft', affinityProblem(c.cpusSoft));
   for (const [key, v] of [['on_poweroff', c.onPoweroff], ['on_reboot', c.onReboot], ['on_crash', c.onCrash]] as const) {
     if (v) check(key, actionProblem(v));
   }

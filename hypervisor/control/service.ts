@@ -20,7 +20,7 @@ import type { Hypervisor } from '../hypervisor.ts';
 import type { Domain } from '../domain/domain.ts';
 import { HVM_BOARD, HVM_MODES, SHADOW_SYNCS, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
 import { checkHvmMode, HvmModeUnavailable } from '../hvm/index.ts';
-import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate } from '../../protocol/wire.ts';
+import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate, SchedCredit, SchedCreditInfo } from '../../protocol/wire.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
 import { clearPending } from '../evtchn/two_level.ts';
 import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
@@ -35,7 +35,7 @@ import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { SHUTDOWN_NAMES } from '../../protocol/xen/hypercall.ts';
 import { MAX_VIRT_CPUS } from '../../xenguest/pv_bootstrap.ts';
-import { setCreditParams } from '../domain/control.ts';
+import { ControlError, setCreditParams, setRtdsParams } from '../domain/control.ts';
 import { XEN_CAPABILITIES, XEN_EXTRAVERSION, XEN_MAJOR, XEN_MINOR } from '../hypercall/xen_version.ts';
 
 export type ControlPages = 'shared' | 'mirrored';
@@ -168,6 +168,7 @@ export class ControlService {
   /** Builds a whole PV or HVM domain from a kernel image in the hypervisor (pvsim's shortcut). */
   createDomain(c: CreateDomain): Domain {
     this.checkNewName(c.name);
+    this.checkAffinity(c);
     if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) throw refuse('EINVAL', `memory ${c.memoryMib} MiB out of range`);
     if (c.type && c.type !== 'pv' && c.type !== 'hvm') throw refuse('EINVAL', `type "${c.type}" is not supported (pv or hvm)`);
     const base = {
@@ -177,6 +178,8 @@ export class ControlService {
       vcpus: c.vcpus || 1,
       weight: c.weight || undefined,
       cap: c.cap || undefined,
+      hardAffinity: c.cpus?.length ? c.cpus : null,
+      softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
     };
     const domain =
       c.type === 'hvm'
@@ -190,8 +193,16 @@ export class ControlService {
   /** XEN_DOMCTL_createdomain and its memory, for dom0's builder to fill (domainBuild). */
   createEmptyDomain(c: DomainCreateEmpty): Domain {
     this.checkNewName(c.name);
+    this.checkAffinity(c);
     if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) throw refuse('EINVAL', `${c.nrPages} pages is out of range`);
-    const d = this.hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined });
+    const d = this.hv.createEmptyDomain({
+      name: c.name,
+      nrPages: c.nrPages,
+      weight: c.weight || undefined,
+      cap: c.cap || undefined,
+      hardAffinity: c.cpus?.length ? c.cpus : null,
+      softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
+    });
     if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
     this.building.add(d.domid);
     return d;
@@ -275,8 +286,60 @@ export class ControlService {
 
   /** XEN_DOMCTL_scheduler_op for credit: sets (0 weight, 0xffff cap: leave as is) and reads. */
   schedCredit(d: Domain, set: boolean, weight: number, cap: number): { weight: number; cap: number } {
-    if (set) setCreditParams(d, weight, cap);
-    return { weight: d.sched.weight, cap: d.sched.cap };
+    const r = this.schedOp(d, { domain: { domid: d.domid }, set, weight, cap, scheduler: 'credit' });
+    return { weight: r.weight, cap: r.cap };
+  }
+
+  /**
+   * XEN_DOMCTL_scheduler_op (and, with schedparam, XEN_SYSCTL_scheduler_op) for xl
+   * sched-credit, sched-credit2 and sched-rtds: sets what the request carries and reads the
+   * domain's parameters back. The scheduler named must be the one the machine runs, as
+   * Xen refuses a domctl for another (EINVAL); pvsim's rr takes credit's parameters and
+   * ignores them.
+   */
+  schedOp(d: Domain, a: SchedCredit): SchedCreditInfo {
+    const policy = this.hv.scheduler;
+    const want = a.scheduler || 'credit';
+    if (!['credit', 'credit2', 'rtds'].includes(want)) throw refuse('EINVAL', `unknown scheduler "${want}" (credit, credit2 or rtds)`);
+    if (want !== policy.name && !(policy.name === 'rr' && want === 'credit')) throw refuse('EINVAL', `the machine runs the ${policy.name} scheduler, not ${want}`);
+    const now = this.hv.now();
+    const opts = policy.opts;
+    try {
+      if (a.set && a.schedparam) {
+        const r = a.ratelimitUs ?? -1;
+        if (r >= 0) {
+          if (!opts) throw new ControlError('EINVAL', `the ${policy.name} scheduler has no ratelimit`);
+          // XEN_SYSCTL_SCHED_RATELIMIT_MIN/MAX; credit also keeps it within its timeslice.
+          if (r !== 0 && (r < 100 || r > 500_000)) throw new ControlError('EINVAL', `ratelimit ${r} us out of range (0 = off, or 100-500000)`);
+          if (want === 'credit' && r > opts.creditTsliceMs * 1000) throw new ControlError('EINVAL', `ratelimit ${r} us is longer than the ${opts.creditTsliceMs} ms timeslice`);
+          opts.ratelimitUs = r;
+        }
+      } else if (a.set && want === 'rtds') {
+        const ext = a.extratime === 2 ? true : a.extratime === 1 ? false : undefined;
+        for (const v of setRtdsParams(d, a.vcpus ?? [], a.period ?? 0, a.budget ?? 0, ext)) policy.paramsChanged?.(v, now);
+      } else if (a.set) {
+        setCreditParams(d, a.weight ?? 0, a.cap ?? 0xffff);
+        for (const v of d.vcpus) policy.paramsChanged?.(v, now);
+      }
+    } catch (e) {
+      if (e instanceof ControlError) throw refuse(e.errno, e.message);
+      throw e;
+    }
+    const ids = a.vcpus?.length ? a.vcpus : d.vcpus.map((v) => v.vcpuId);
+    for (const id of ids) if (!d.vcpus[id]) throw refuse('EINVAL', `vcpu ${id} does not exist (d${d.domid} has ${d.vcpus.length})`);
+    return {
+      domain: d.name,
+      domid: d.domid,
+      weight: d.sched.weight,
+      cap: d.sched.cap,
+      scheduler: policy.name,
+      ratelimitUs: opts?.ratelimitUs ?? 0,
+      tsliceMs: opts?.creditTsliceMs ?? 0,
+      vcpus: want === 'rtds' ? ids.map((id) => {
+        const v = d.vcpus[id]!;
+        return { vcpu: id, period: v.rtds.periodUs, budget: v.rtds.budgetUs, extratime: v.rtds.extratime, deadlineMisses: v.deadlineMisses };
+      }) : [],
+    };
   }
 
   /** XEN_SYSCTL_physinfo with the version and the clock, as `xl info` shows them. */
@@ -294,6 +357,16 @@ export class ControlService {
       commandline: hv.commandLine,
       nowNs: Math.floor(hv.now()),
     };
+  }
+
+  /** Xen refuses an affinity naming no pCPU of the machine (EINVAL). */
+  private checkAffinity(c: { cpus?: number[]; cpusSoft?: number[] }): void {
+    const n = this.hv.nrPcpus;
+    for (const [what, mask] of [['cpus', c.cpus], ['cpus_soft', c.cpusSoft]] as const) {
+      if (!mask?.length) continue;
+      const bad = mask.find((x) => !Number.isInteger(x) || x < 0 || x >= n);
+      if (bad !== undefined) throw refuse('EINVAL', `${what}: pCPU ${bad} does not exist (the machine has ${n}: 0-${n - 1})`);
+    }
   }
 
   private checkNewName(name: string): void {

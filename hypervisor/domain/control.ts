@@ -1,7 +1,8 @@
 // Control operations on domains, shared by the domctl/sysctl hypercalls and (through the
 // dom0 protocol) the toolstack: one implementation, two transports.
 
-import type { Domain } from './domain.ts';
+import type { Domain, Vcpu } from './domain.ts';
+import { RTDS_LIMITS } from '../sched/params.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
 import { SHUTDOWN } from '../../protocol/xen/hypercall.ts';
@@ -64,6 +65,31 @@ export function setCreditParams(d: Domain, weight: number, cap: number): void {
     if (cap < 0 || cap > 100 * d.vcpus.length) throw new ControlError('EINVAL', `cap ${cap} out of range 0..${100 * d.vcpus.length}`);
     d.sched.cap = cap;
   }
+}
+
+/**
+ * xl sched-rtds -p -b -e on `vcpus` (all when empty): 0 period or budget and extratime
+ * undefined leave a value as is. rt.c's limits: period and budget at least 10 us, the
+ * budget at most the period. Checked for every vCPU before any changes.
+ */
+export function setRtdsParams(d: Domain, vcpus: readonly number[], periodUs: number, budgetUs: number, extratime: boolean | undefined): Vcpu[] {
+  const targets = vcpus.length === 0 ? d.vcpus : vcpus.map((id) => {
+    const v = d.vcpus[id];
+    if (!v) throw new ControlError('EINVAL', `vcpu ${id} does not exist (d${d.domid} has ${d.vcpus.length})`);
+    return v;
+  });
+  for (const v of targets) {
+    const p = periodUs || v.rtds.periodUs;
+    const b = budgetUs || v.rtds.budgetUs;
+    if (p < RTDS_LIMITS.minPeriodUs || p > RTDS_LIMITS.maxPeriodUs) throw new ControlError('EINVAL', `period ${p} us out of range (${RTDS_LIMITS.minPeriodUs}-${RTDS_LIMITS.maxPeriodUs})`);
+    if (b < RTDS_LIMITS.minBudgetUs || b > p) throw new ControlError('EINVAL', `budget ${b} us out of range (${RTDS_LIMITS.minBudgetUs} us up to the period, ${p} us)`);
+  }
+  for (const v of targets) {
+    if (periodUs) v.rtds.periodUs = periodUs;
+    if (budgetUs) v.rtds.budgetUs = budgetUs;
+    if (extratime !== undefined) v.rtds.extratime = extratime;
+  }
+  return targets;
 }
 
 export function setMaxMem(d: Domain, maxKb: number): void {

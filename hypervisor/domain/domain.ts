@@ -7,7 +7,7 @@ import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
 import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
-import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/params.ts';
+import { DEFAULT_RTDS_PARAMS, DEFAULT_SCHED_PARAMS, type RtdsParams, type SchedParams } from '../sched/params.ts';
 import { DomainPerf } from './perf.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
@@ -78,6 +78,10 @@ export class Vcpu {
   arch: VcpuArch | null = null;
   /** The hart's counters at the last Domain.perf update (the run loop adds the differences). */
   readonly perfMark = { user: 0, kernel: 0, walks: 0, walkRefs: 0, tlbMisses: 0 };
+  /** Its RTDS server (xl sched-rtds -v); read only by the RTDS scheduler. */
+  rtds: RtdsParams = { ...DEFAULT_RTDS_PARAMS };
+  /** RTDS: periods that ended before it had received its budget while it wanted to run. */
+  deadlineMisses = 0;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
 }
 

@@ -42,8 +42,22 @@ export interface CreateDomainOptions {
   vcpus?: number;
   weight?: number;
   cap?: number;
+  /** Hard and soft affinity (xl.cfg cpus=, cpus_soft=): pCPU numbers; absent = all pCPUs; none. */
+  hardAffinity?: readonly number[] | null;
+  softAffinity?: readonly number[] | null;
   /** Devices dom0 is to announce in XenStore before the domain runs. */
   devices?: readonly Device[];
+}
+
+/** XEN_DOMCTL_createdomain's part of a domain: its name, memory and scheduling parameters. */
+export interface EmptyDomainOptions {
+  name: string;
+  nrPages: number;
+  privileged?: boolean;
+  weight?: number;
+  cap?: number;
+  hardAffinity?: readonly number[] | null;
+  softAffinity?: readonly number[] | null;
 }
 
 /** An HVM domain's virtualization choices (xl.cfg's hvm_mode and shadow_sync). */
@@ -171,7 +185,7 @@ export class DomainLifecycle {
    * frames, shared_info and event channels, and (with a dom0) its store and console ports,
    * allocated unbound for domain 0 as libxl does. No vCPU runs until finishBuild.
    */
-  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
+  createEmptyDomain(opts: EmptyDomainOptions): Domain {
     const frames = this.hv.frames;
     const domid = opts.privileged ? 0 : this.nextDomid;
     if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
@@ -182,10 +196,17 @@ export class DomainLifecycle {
       const mib = (n: number) => Math.floor((n * PAGE_SIZE) / 2 ** 20);
       throw new OutOfMemoryError(`out of machine memory: domain "${opts.name}" needs ${mib(opts.nrPages)} MiB, ${mib(free)} MiB free`);
     }
+    // Xen refuses an affinity that names no pCPU of the machine (EINVAL), before anything is taken.
+    const nrPcpus = this.deps.clocks.pcpus.length;
+    for (const [what, mask] of [['cpus', opts.hardAffinity], ['cpus_soft', opts.softAffinity]] as const) {
+      if (mask && mask.length > 0 && !mask.some((c) => c < nrPcpus)) throw new BuildError(`${what}: names no pCPU of this machine (it has ${nrPcpus}: 0-${nrPcpus - 1})`);
+    }
     const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
     if (!opts.privileged) this.nextDomid++;
     if (opts.weight !== undefined) d.sched.weight = opts.weight;
     if (opts.cap !== undefined) d.sched.cap = opts.cap;
+    if (opts.hardAffinity?.length) d.sched.hardAffinity = [...opts.hardAffinity].sort((a, b) => a - b);
+    if (opts.softAffinity?.length) d.sched.softAffinity = [...opts.softAffinity].sort((a, b) => a - b);
     this.domains.set(domid, d);
     this.observers.eventHooks?.initDomain(d);
     const control = this.domains.get(0);

@@ -99,13 +99,18 @@ export const domctl: HypercallHandler = (ctx, arg) => {
         if (!d) return xenErr('ESRCH');
         if (b.u32(u + DOMCTL_SCHEDULER_OP.sched_id) !== hv.schedulerId) return xenErr('EINVAL');
         const op = b.u32(u + DOMCTL_SCHEDULER_OP.cmd);
+        // Only the weight/cap layout (credit 5, credit2 6, pvsim's rr) is served here; RTDS's
+        // period/budget go through the toolstack's control path (xl sched-rtds).
+        if (hv.schedulerId !== 5 && hv.schedulerId !== 6 && hv.schedulerId !== 0x7f) return xenErr('EINVAL');
         if (op === XEN_DOMCTL_SCHEDOP.getinfo) {
           b.set16(u + DOMCTL_SCHEDULER_OP.credit_weight, d.sched.weight);
           b.set16(u + DOMCTL_SCHEDULER_OP.credit_cap, d.sched.cap);
           return back();
         }
         if (op === XEN_DOMCTL_SCHEDOP.putinfo) {
+          // credit and credit2 share the layout (weight, cap) of the union's first member.
           setCreditParams(d, b.u16(u + DOMCTL_SCHEDULER_OP.credit_weight), b.u16(u + DOMCTL_SCHEDULER_OP.credit_cap));
+          hv.schedParamsChanged?.(d);
           return 0;
         }
         return xenErr('EINVAL');

@@ -10,13 +10,28 @@ import type { Pcpu, PcpuClocks } from '../run/pcpu.ts';
 import { TRC, type TraceBuffer } from '../trace/trace.ts';
 import type { Scheduler, SchedHost } from './scheduler.ts';
 import { CreditScheduler } from './credit.ts';
+import { Credit2Scheduler } from './credit2.ts';
+import { RtdsScheduler } from './rtds.ts';
+import { NullScheduler } from './null.ts';
 import { RoundRobinScheduler } from './rr.ts';
+import { DEFAULT_SCHED_OPTIONS, type SchedOptions, type SchedulerName } from './options.ts';
 
-export type SchedulerName = 'credit' | 'rr';
+export type { SchedulerName } from './options.ts';
 
-/** The policy a machine runs (Xen's sched= option); credit is the default. */
-export function schedulerByName(name: SchedulerName): Scheduler {
-  return name === 'rr' ? new RoundRobinScheduler() : new CreditScheduler();
+/** The policy a machine runs (Xen's sched= option), with its boot parameters. */
+export function schedulerByName(name: SchedulerName, opts: SchedOptions = DEFAULT_SCHED_OPTIONS): Scheduler {
+  switch (name) {
+    case 'credit':
+      return new CreditScheduler(opts);
+    case 'credit2':
+      return new Credit2Scheduler(opts);
+    case 'rtds':
+      return new RtdsScheduler();
+    case 'null':
+      return new NullScheduler();
+    case 'rr':
+      return new RoundRobinScheduler();
+  }
 }
 
 export interface SchedCoreDeps {
@@ -52,6 +67,7 @@ export class SchedCore {
       },
       current: (cpu) => pcpus[cpu]!.current,
       timer: (time, fn) => this.events.schedule(time, fn, true),
+      cancel: (ev) => this.events.cancel(ev),
     };
     policy.init(host, 0);
   }

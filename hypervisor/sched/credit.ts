@@ -1,38 +1,39 @@
-// Xen's credit scheduler (credit1, xen/common/sched/credit.c), reimplemented from its
-// documented behaviour:
+// Xen's credit scheduler (credit1, xen/common/sched/credit.c), reimplemented from what its
+// sources do (no code taken):
 //
-// - Every 30 ms (the accounting period) credit is shared out among *active* domains in
-//   proportion to their weight; a cap limits a domain to cap% of one pCPU per period.
-//   Running burns credit at 10 credits per ms of pCPU time.
-// - Priorities: BOOST (a vCPU woken with credit left preempts), UNDER (credit > 0),
-//   OVER (credit spent), and the idle vCPU. One runqueue per pCPU, sorted by priority,
-//   FIFO within a priority.
-// - A 10 ms tick burns the running vCPU's credit, ends its BOOST and marks it active; a
-//   vCPU whose credit climbs past one timeslice's worth stops earning (leaves the active
-//   set) until it is seen running again, so mostly idle domains do not hoard credit.
-// - A capped vCPU that overdraws by more than its cap is parked (not run) until its
-//   credit is positive again.
-// - Timeslice 30 ms; ratelimit 1 ms (a vCPU runs at least that long before preemption,
-//   unless it blocks or yields).
-// - A pCPU whose best local work is OVER (or none) steals UNDER/BOOST work from others.
+// - Every accounting period (one timeslice, 30 ms) credit is shared out among *active*
+//   domains in proportion to their weight (csched_acct). A domain never earns more than its
+//   active vCPUs can burn in a period (one pCPU each) nor more than its cap; what it cannot
+//   use goes back into the pot for the domains after it, so weights divide what is left.
+//   When the machine overspent (the credit balance is negative) the pot grows to repay it.
+// - Running burns 10 credits per ms. Priorities change only at accounting: UNDER with credit
+//   left, OVER without; a vCPU waking while UNDER is BOOSTed until a tick finds it running.
+// - A vCPU becomes active (earns credit) when a 10 ms tick finds it running
+//   (csched_unit_acct). One whose credit climbs past a timeslice's worth leaves the active
+//   set keeping half: a mostly idle vCPU stops earning until a tick sees it run again.
+//   `sched_credit_wake_active` (pvsim's own option) also activates a vCPU when it wakes.
+// - A capped vCPU that overdraws by more than its share of the cap is parked (not run)
+//   until accounting brings its credit back to zero or above.
+// - One runqueue per pCPU, by priority, FIFO within one. Ratelimit: a vCPU runs at least
+//   sched_ratelimit_us (1 ms) before preemption unless it blocks or yields.
+// - Load balancing (csched_load_balance): a pCPU whose best local work is OVER, or that has
+//   none, steals the first queued vCPU of strictly higher priority from a busy peer, soft-
+//   affine work first, then hard-affine; at most once per load-balance-ratelimit (1 ms).
 
-import type { Vcpu } from '../domain/domain.ts';
+import type { Domain, Vcpu } from '../domain/domain.ts';
 import type { SchedDecision, SchedHost, Scheduler } from './scheduler.ts';
+import { DEFAULT_SCHED_OPTIONS, type SchedOptions } from './options.ts';
+import { hardCpus, mayRunOn, softCpus } from './affinity.ts';
 
 export const CREDIT = {
-  tickNs: 10_000_000,
   ticksPerTslice: 3,
-  ticksPerAcct: 3,
   creditsPerMsec: 10,
-  ratelimitNs: 1_000_000,
+  /** CSCHED_MIN_TIMER (XEN_SYSCTL_SCHED_RATELIMIT_MIN): 100 us. */
+  minTimerNs: 100_000,
   defaultWeight: 256,
 } as const;
 
-const TSLICE_NS = CREDIT.tickNs * CREDIT.ticksPerTslice;
-const ACCT_NS = CREDIT.tickNs * CREDIT.ticksPerAcct;
-const CREDITS_PER_TSLICE = (CREDIT.creditsPerMsec * TSLICE_NS) / 1_000_000;
-
-export const PRI = { BOOST: 0, UNDER: -1, OVER: -2 } as const;
+export const PRI = { BOOST: 0, UNDER: -1, OVER: -2, IDLE: -64 } as const;
 
 interface CreditVcpu {
   vcpu: Vcpu;
@@ -41,36 +42,58 @@ interface CreditVcpu {
   active: boolean;
   parked: boolean;
   queued: boolean;
+  /** Queued after SCHEDOP_yield (Xen's CSCHED_FLAG_UNIT_YIELD): not stolen, behind one lower. */
+  yielding: boolean;
   /** When it was last given a pCPU (for the ratelimit). */
   runStart: number;
   /** Up to when its credit has been burnt. */
   start: number;
-  /** Credit is burnt in whole credits; the remainder in ns carries over. */
-  burnRemainderNs: number;
+  /** Credit is burnt in whole credits; the remainder (ns x credits/ms) carries over. */
+  residual: number;
 }
 
 export class CreditScheduler implements Scheduler {
   readonly name = 'credit';
   readonly schedId = 5; // XEN_SCHEDULER_CREDIT
+  readonly tickNs: number;
+  readonly tsliceNs: number;
+  readonly creditsPerTslice: number;
   private host!: SchedHost;
   private runq: CreditVcpu[][] = [];
   private readonly svcs = new Map<Vcpu, CreditVcpu>();
+  /** Active domains in Xen's list order (domains with spare credit move to the head). */
+  private activeDoms: Domain[] = [];
+  private readonly activeVcpus = new Map<Domain, CreditVcpu[]>();
+  /** Sum of the credit left over by the last accounting (prv->credit_balance). */
+  private creditBalance = 0;
+  private lastLoadBalance: number[] = [];
+  private inserted = 0;
+
+  constructor(readonly opts: SchedOptions = DEFAULT_SCHED_OPTIONS) {
+    this.tsliceNs = opts.creditTsliceMs * 1_000_000;
+    this.tickNs = this.tsliceNs / CREDIT.ticksPerTslice;
+    this.creditsPerTslice = CREDIT.creditsPerMsec * opts.creditTsliceMs;
+  }
 
   init(host: SchedHost, now: number): void {
     this.host = host;
     this.runq = Array.from({ length: host.nrPcpus }, () => []);
-    for (let cpu = 0; cpu < host.nrPcpus; cpu++) this.armTick(cpu, now + CREDIT.tickNs);
-    this.armAcct(now + ACCT_NS);
+    this.lastLoadBalance = Array.from({ length: host.nrPcpus }, () => -Infinity);
+    for (let cpu = 0; cpu < host.nrPcpus; cpu++) this.armTick(cpu, now + this.tickNs);
+    this.armAcct(now + this.tsliceNs);
   }
 
   insertVcpu(v: Vcpu, now: number): void {
-    v.pcpu = this.svcs.size % this.host.nrPcpus;
-    this.svcs.set(v, { vcpu: v, credit: 0, pri: PRI.UNDER, active: false, parked: false, queued: false, runStart: now, start: now, burnRemainderNs: 0 });
+    const where = softCpus(v, this.host.nrPcpus) ?? hardCpus(v, this.host.nrPcpus);
+    v.pcpu = where[this.inserted++ % where.length]!;
+    this.svcs.set(v, { vcpu: v, credit: 0, pri: PRI.UNDER, active: false, parked: false, queued: false, yielding: false, runStart: now, start: now, residual: 0 });
   }
 
   removeVcpu(v: Vcpu): void {
     const s = this.svcs.get(v);
-    if (s) this.dequeue(s);
+    if (!s) return;
+    this.dequeue(s);
+    this.acctStop(s);
     this.svcs.delete(v);
   }
 
@@ -83,20 +106,12 @@ export class CreditScheduler implements Scheduler {
   wake(v: Vcpu, _now: number): void {
     const s = this.svcs.get(v);
     if (!s || s.queued || this.isRunning(v)) return;
-    // A vCPU waking with credit left is boosted so it preempts CPU hogs (I/O latency).
+    if (this.opts.creditWakeActive) this.acctStart(s);
+    // A vCPU waking with credit left is boosted so it preempts CPU hogs (I/O latency); a
+    // parked one is not (it wakes when accounting unparks it).
     if (s.pri === PRI.UNDER && !s.parked) s.pri = PRI.BOOST;
-    // Xen only marks a vCPU active when a tick finds it running, so a vCPU that runs in
-    // short bursts is rarely sampled, drifts below zero on residual burns and loses its
-    // boost. pvsim also activates on wake-up: such a vCPU then earns its weighted share,
-    // stays UNDER, and keeps the BOOST that credit1 means it to have (docs/scheduling.md).
-    s.active = true;
-    if (s.parked) return; // runs again once accounting unparks it
-    const cpu = this.pickCpu(v);
-    v.pcpu = cpu;
-    this.enqueue(cpu, s);
-    const cur = this.host.current(cpu);
-    const curPri = cur ? (this.svcs.get(cur)?.pri ?? PRI.OVER) : -Infinity;
-    if (s.pri > curPri) this.host.tickle(cpu);
+    if (s.parked) return;
+    this.queueAndTickle(s);
   }
 
   sleep(v: Vcpu): void {
@@ -104,181 +119,268 @@ export class CreditScheduler implements Scheduler {
     if (s) this.dequeue(s);
   }
 
+  paramsChanged(v: Vcpu): void {
+    // Weight and cap are read at each accounting; a new hard affinity moves a queued vCPU.
+    const s = this.svcs.get(v);
+    if (s?.queued && !mayRunOn(v, v.pcpu, this.host.nrPcpus)) {
+      this.dequeue(s);
+      this.queueAndTickle(s);
+    }
+  }
+
   schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean, yielded: boolean): SchedDecision {
     const sp = prev ? this.svcs.get(prev) : undefined;
     if (sp) {
       this.burn(sp, now);
       const ran = now - sp.runStart;
-      if (prevRunnable && !yielded && !sp.parked && ran < CREDIT.ratelimitNs) {
-        return { next: prev, sliceNs: CREDIT.ratelimitNs - ran };
+      const ratelimit = this.opts.ratelimitUs * 1000;
+      const stay = prevRunnable && !sp.parked && mayRunOn(sp.vcpu, cpu, this.host.nrPcpus);
+      if (stay && !yielded && ratelimit > 0 && ran < ratelimit) {
+        return { next: prev, sliceNs: ran < CREDIT.minTimerNs ? CREDIT.minTimerNs : ratelimit - ran };
       }
-      if (prevRunnable && !sp.parked) this.enqueue(cpu, sp, yielded);
+      if (stay) this.enqueue(cpu, sp, yielded);
     }
     const q = this.runq[cpu]!;
-    let snext = q[0];
-    if (!snext || snext.pri < PRI.UNDER) {
-      const stolen = this.steal(cpu, snext ? snext.pri : -Infinity);
+    let snext: CreditVcpu | undefined = q[0];
+    const pri = snext ? snext.pri : PRI.IDLE;
+    const lbRatelimit = this.opts.loadBalanceRatelimitUs * 1000;
+    if (pri <= PRI.OVER && now - this.lastLoadBalance[cpu]! > lbRatelimit) {
+      this.lastLoadBalance[cpu] = now;
+      const stolen = this.loadBalance(cpu, pri);
       if (stolen) snext = stolen;
     }
-    if (!snext) return { next: null, sliceNs: TSLICE_NS };
+    if (!snext) return { next: null, sliceNs: this.tsliceNs };
     this.dequeue(snext);
     snext.vcpu.pcpu = cpu;
     snext.start = now;
     snext.runStart = now;
-    return { next: snext.vcpu, sliceNs: TSLICE_NS };
+    return { next: snext.vcpu, sliceNs: this.tsliceNs };
   }
 
   // --- credit accounting ---------------------------------------------------------------
 
   private burn(s: CreditVcpu, now: number): void {
-    const ns = now - s.start + s.burnRemainderNs;
-    if (ns <= 0) return;
-    const credits = Math.floor((ns * CREDIT.creditsPerMsec) / 1_000_000);
-    s.burnRemainderNs = ns - (credits * 1_000_000) / CREDIT.creditsPerMsec;
+    if (now <= s.start) return;
+    // Whole credits from ns x credits-per-ms, the remainder kept (burn_credits).
+    const val = (now - s.start) * CREDIT.creditsPerMsec + s.residual;
+    const credits = Math.floor(val / 1_000_000);
+    s.residual = val - credits * 1_000_000;
     s.credit -= credits;
     s.start = now;
-    if (s.credit < 0 && s.pri !== PRI.OVER) s.pri = PRI.OVER;
+  }
+
+  private acctStart(s: CreditVcpu): void {
+    if (s.active) return;
+    s.active = true;
+    const d = s.vcpu.domain;
+    const list = this.activeVcpus.get(d);
+    if (list) list.unshift(s);
+    else {
+      this.activeVcpus.set(d, [s]);
+      this.activeDoms.unshift(d);
+    }
+  }
+
+  private acctStop(s: CreditVcpu): void {
+    if (!s.active) return;
+    s.active = false;
+    const d = s.vcpu.domain;
+    const list = this.activeVcpus.get(d)!;
+    list.splice(list.indexOf(s), 1);
+    if (list.length === 0) {
+      this.activeVcpus.delete(d);
+      this.activeDoms.splice(this.activeDoms.indexOf(d), 1);
+    }
   }
 
   private armTick(cpu: number, when: number): void {
     this.host.timer(when, () => {
       this.tick(cpu, when);
-      this.armTick(cpu, when + CREDIT.tickNs);
+      this.armTick(cpu, when + this.tickNs);
     });
   }
 
+  /** csched_tick: the running vCPU is charged, loses BOOST and is (again) active. */
   private tick(cpu: number, now: number): void {
     const cur = this.host.current(cpu);
     const s = cur ? this.svcs.get(cur) : undefined;
     if (!s) return;
-    this.burn(s, now);
-    // Running through a whole tick: no longer an I/O-bound waker.
     if (s.pri === PRI.BOOST) s.pri = PRI.UNDER;
-    s.active = true;
-    const head = this.runq[cpu]![0];
-    if ((head && head.pri > s.pri) || s.parked) this.host.tickle(cpu);
+    this.burn(s, now);
+    this.acctStart(s);
+    // Xen's tick preempts nobody: a vCPU that became OVER runs out its timeslice. Only a
+    // parked one (paused by accounting) leaves at once.
+    if (s.parked) this.host.tickle(cpu);
   }
 
   private armAcct(when: number): void {
     this.host.timer(when, () => {
       this.account(when);
-      this.armAcct(when + ACCT_NS);
+      this.armAcct(when + this.tsliceNs);
     });
   }
 
+  /** csched_acct, step by step (integer arithmetic rounding up as Xen's does). */
   private account(now: number): void {
-    // Bring running vCPUs' credit up to date first.
     for (let cpu = 0; cpu < this.host.nrPcpus; cpu++) {
       const cur = this.host.current(cpu);
       const s = cur ? this.svcs.get(cur) : undefined;
       if (s) this.burn(s, now);
     }
-    const byDomain = new Map<Vcpu['domain'], CreditVcpu[]>();
-    for (const s of this.svcs.values()) {
-      if (!s.active) continue;
-      const list = byDomain.get(s.vcpu.domain);
-      if (list) list.push(s);
-      else byDomain.set(s.vcpu.domain, [s]);
-    }
     let weightTotal = 0;
-    for (const [d, list] of byDomain) weightTotal += d.sched.weight * list.length;
-    if (weightTotal === 0) return;
-    const creditTotal = CREDITS_PER_TSLICE * this.host.nrPcpus;
-    for (const [d, list] of byDomain) {
+    for (const d of this.activeDoms) weightTotal += d.sched.weight * this.activeVcpus.get(d)!.length;
+    if (weightTotal === 0) {
+      this.creditBalance = 0;
+      return;
+    }
+    const perTslice = this.creditsPerTslice;
+    let creditTotal = perTslice * this.host.nrPcpus;
+    // Converge the balance towards 0 when the machine overspent.
+    if (this.creditBalance < 0) creditTotal -= this.creditBalance;
+    let weightLeft = weightTotal;
+    let balance = 0;
+    let xtra = false;
+    for (const d of [...this.activeDoms]) {
+      const list = this.activeVcpus.get(d)!;
       const n = list.length;
-      // A domain never earns more than its vCPUs could burn in a period (credit_peak),
-      // nor more than its cap.
-      let peak = n * CREDITS_PER_TSLICE;
-      let capPerVcpu = Infinity;
+      const w = d.sched.weight;
+      weightLeft -= w * n;
+      let peak = n * perTslice;
+      if (this.creditBalance < 0) peak += Math.floor((-this.creditBalance * w * n + weightTotal - 1) / weightTotal);
+      let capPerVcpu = 0;
       if (d.sched.cap > 0) {
-        const cap = Math.ceil((d.sched.cap * CREDITS_PER_TSLICE) / 100);
-        peak = Math.min(peak, cap);
-        capPerVcpu = Math.ceil(cap / n);
+        const cap = Math.floor((d.sched.cap * perTslice + 99) / 100);
+        if (cap < peak) peak = cap;
+        capPerVcpu = Math.floor((cap + n - 1) / n);
       }
-      const fair = Math.min(Math.ceil((creditTotal * d.sched.weight * n) / weightTotal), peak);
-      const share = Math.ceil(fair / n);
-      for (const s of list) {
-        let credit = s.credit + share;
-        if (credit < 0) {
+      let fair = Math.floor((creditTotal * w * n + weightTotal - 1) / weightTotal);
+      if (fair < peak) xtra = true;
+      else {
+        // What it cannot use goes to the domains after it.
+        if (weightLeft !== 0) creditTotal += Math.floor(((fair - peak) * weightTotal + weightLeft - 1) / weightLeft);
+        if (xtra) {
+          // Domains left with spare credit go to the head, to be offered it first next time.
+          this.activeDoms.splice(this.activeDoms.indexOf(d), 1);
+          this.activeDoms.unshift(d);
+        }
+        fair = peak;
+      }
+      const share = Math.floor((fair + n - 1) / n);
+      for (const s of [...list]) {
+        s.credit += share;
+        if (s.credit < 0) {
           s.pri = PRI.OVER;
-          if (d.sched.cap > 0 && credit < -capPerVcpu && !s.parked) {
+          if (d.sched.cap > 0 && s.credit < -capPerVcpu && !s.parked) {
             s.parked = true;
             this.dequeue(s);
             if (this.isRunning(s.vcpu)) this.host.tickle(s.vcpu.pcpu);
           }
-          credit = Math.max(credit, -CREDITS_PER_TSLICE);
+          if (s.credit < -perTslice) s.credit = -perTslice;
         } else {
           s.pri = PRI.UNDER;
           if (s.parked) {
             s.parked = false;
-            if (this.isRunnableIdle(s.vcpu)) this.wakeQueued(s);
+            if (this.isRunnableIdle(s.vcpu)) this.queueAndTickle(s);
           }
-          if (credit > CREDITS_PER_TSLICE) {
-            // Upper bound: it stops earning until seen running again, keeping half.
-            s.active = false;
-            credit = Math.floor(credit / 2);
+          if (s.credit > perTslice) {
+            // Upper bound: it stops earning until a tick sees it run again, keeping half.
+            this.acctStop(s);
+            s.credit = Math.floor(s.credit / 2);
           }
         }
-        s.credit = credit;
+        balance += s.credit;
       }
     }
-    // Re-sort queues: priorities changed.
+    this.creditBalance = balance;
+    // Priorities changed: re-sort the queues (csched_runq_sort: UNDER and BOOST ahead of
+    // OVER, order kept within each). Nothing is preempted for it; an idle pCPU looks again.
     for (let cpu = 0; cpu < this.runq.length; cpu++) {
       const q = this.runq[cpu]!;
-      q.sort((a, b) => b.pri - a.pri);
-      const cur = this.host.current(cpu);
-      const cs = cur ? this.svcs.get(cur) : undefined;
-      if (q[0] && (!cs || q[0].pri > cs.pri)) this.host.tickle(cpu);
+      q.sort((a, b) => (b.pri >= PRI.UNDER ? 1 : 0) - (a.pri >= PRI.UNDER ? 1 : 0));
+      if (q[0] && this.host.current(cpu) === null) this.host.tickle(cpu);
     }
   }
 
   // --- runqueues -------------------------------------------------------------------------
 
-  /** Inserts after every entry of equal or higher priority (after lower ones too, if yielding). */
+  /** Inserts after every entry of equal or higher priority; a yielder behind one lower one too. */
   private enqueue(cpu: number, s: CreditVcpu, yielded = false): void {
     if (s.queued) this.dequeue(s);
     const q = this.runq[cpu]!;
     let i = 0;
     while (i < q.length && q[i]!.pri >= s.pri) i++;
-    // Xen: a yielding vCPU goes behind one lower-priority unit if there is one.
     if (yielded && i < q.length) i++;
     q.splice(i, 0, s);
     s.queued = true;
+    s.yielding = yielded;
     s.vcpu.pcpu = cpu;
   }
 
   private dequeue(s: CreditVcpu): void {
     if (!s.queued) return;
-    for (const q of this.runq) {
-      const i = q.indexOf(s);
-      if (i >= 0) {
-        q.splice(i, 1);
+    const q = this.runq[s.vcpu.pcpu]!;
+    const i = q.indexOf(s);
+    if (i >= 0) q.splice(i, 1);
+    else for (const other of this.runq) {
+      const j = other.indexOf(s);
+      if (j >= 0) {
+        other.splice(j, 1);
         break;
       }
     }
     s.queued = false;
+    s.yielding = false;
   }
 
-  /** Takes the best queued vCPU on another pCPU with priority above `than`. */
-  private steal(cpu: number, than: number): CreditVcpu | undefined {
-    let best: CreditVcpu | undefined;
+  /** Runnable vCPUs of pCPU `cpu`: its queue and what it runs (nr_runnable). */
+  private nrRunnable(cpu: number): number {
+    return this.runq[cpu]!.length + (this.host.current(cpu) ? 1 : 0);
+  }
+
+  /** csched_load_balance: soft-affine work first, then hard-affine, from busy peers. */
+  private loadBalance(cpu: number, pri: number): CreditVcpu | undefined {
     const n = this.host.nrPcpus;
-    for (let i = 1; i < n; i++) {
-      const other = (cpu + i) % n;
-      const head = this.runq[other]![0];
-      if (head && head.pri > than && head.pri >= PRI.UNDER && (!best || head.pri > best.pri)) best = head;
+    for (const step of ['soft', 'hard'] as const) {
+      for (let i = 1; i < n; i++) {
+        const peer = (cpu + i) % n;
+        // An idle peer is about to take its own work; one runnable vCPU is its own.
+        if (this.host.current(peer) === null || this.nrRunnable(peer) <= 1) continue;
+        for (const speer of this.runq[peer]!) {
+          if (speer.pri <= pri) break;
+          if (speer.yielding) continue;
+          const v = speer.vcpu;
+          if (step === 'soft') {
+            const soft = softCpus(v, n);
+            if (!soft || !soft.includes(cpu)) continue;
+          } else if (!mayRunOn(v, cpu, n)) continue;
+          return speer;
+        }
+      }
     }
-    return best;
+    return undefined;
   }
 
+  /** Where a waking vCPU is queued: an idle pCPU (soft-affine first) or where it was. */
   private pickCpu(v: Vcpu): number {
     const n = this.host.nrPcpus;
-    if (this.host.current(v.pcpu) === null && this.runq[v.pcpu]!.length === 0) return v.pcpu;
-    for (let i = 1; i < n; i++) {
-      const cpu = (v.pcpu + i) % n;
-      if (this.host.current(cpu) === null && this.runq[cpu]!.length === 0) return cpu;
+    const idle = (cpu: number) => this.host.current(cpu) === null && this.runq[cpu]!.length === 0;
+    for (const set of [softCpus(v, n), hardCpus(v, n)]) {
+      if (!set) continue;
+      if (set.includes(v.pcpu) && idle(v.pcpu)) return v.pcpu;
+      for (let i = 1; i < n; i++) {
+        const cpu = (v.pcpu + i) % n;
+        if (set.includes(cpu) && idle(cpu)) return cpu;
+      }
     }
-    return v.pcpu;
+    return mayRunOn(v, v.pcpu, n) ? v.pcpu : hardCpus(v, n)[0]!;
+  }
+
+  private queueAndTickle(s: CreditVcpu): void {
+    const cpu = this.pickCpu(s.vcpu);
+    this.enqueue(cpu, s);
+    const cur = this.host.current(cpu);
+    const curPri = cur ? (this.svcs.get(cur)?.pri ?? PRI.OVER) : PRI.IDLE;
+    if (s.pri > curPri) this.host.tickle(cpu);
   }
 
   private isRunning(v: Vcpu): boolean {
@@ -287,11 +389,5 @@ export class CreditScheduler implements Scheduler {
 
   private isRunnableIdle(v: Vcpu): boolean {
     return v.runstate === 'runnable' && !this.isRunning(v);
-  }
-
-  private wakeQueued(s: CreditVcpu): void {
-    const cpu = this.pickCpu(s.vcpu);
-    this.enqueue(cpu, s);
-    this.host.tickle(cpu);
   }
 }

@@ -1,8 +1,9 @@
 // Round-robin: the baseline. One FIFO per pCPU, a fixed slice, no weights, no caps,
-// no boost; an idle pCPU takes work from the longest queue.
+// no boost; an idle pCPU takes work from the longest queue. Hard affinity is kept.
 
 import type { Vcpu } from '../domain/domain.ts';
 import type { SchedDecision, SchedHost, Scheduler } from './scheduler.ts';
+import { hardCpus, mayRunOn } from './affinity.ts';
 
 export class RoundRobinScheduler implements Scheduler {
   readonly name = 'rr';
@@ -18,7 +19,8 @@ export class RoundRobinScheduler implements Scheduler {
   }
 
   insertVcpu(v: Vcpu): void {
-    v.pcpu = v.vcpuId % this.host.nrPcpus;
+    const hard = hardCpus(v, this.host.nrPcpus);
+    v.pcpu = hard.includes(v.vcpuId % this.host.nrPcpus) ? v.vcpuId % this.host.nrPcpus : hard[0]!;
   }
 
   removeVcpu(v: Vcpu): void {
@@ -31,7 +33,7 @@ export class RoundRobinScheduler implements Scheduler {
     const n = this.host.nrPcpus;
     for (let i = 0; i < n; i++) {
       const cpu = (v.pcpu + i) % n;
-      if (this.host.current(cpu) === null && this.queues[cpu]!.length === 0) {
+      if (mayRunOn(v, cpu, n) && this.host.current(cpu) === null && this.queues[cpu]!.length === 0) {
         v.pcpu = cpu;
         break;
       }
@@ -50,10 +52,16 @@ export class RoundRobinScheduler implements Scheduler {
     let next = q.shift() ?? null;
     if (!next) {
       let longest = -1;
+      const n = this.host.nrPcpus;
+      const movable = (i: number) => this.queues[i]!.filter((v) => mayRunOn(v, cpu, n)).length;
       for (let i = 0; i < this.queues.length; i++) {
-        if (i !== cpu && this.queues[i]!.length > (longest < 0 ? 0 : this.queues[longest]!.length)) longest = i;
+        if (i !== cpu && movable(i) > (longest < 0 ? 0 : movable(longest))) longest = i;
       }
-      if (longest >= 0) next = this.queues[longest]!.shift() ?? null;
+      if (longest >= 0) {
+        const lq = this.queues[longest]!;
+        const k = lq.findIndex((v) => mayRunOn(v, cpu, n));
+        next = lq.splice(k, 1)[0] ?? null;
+      }
     }
     if (next) next.pcpu = cpu;
     return { next, sliceNs: this.sliceNs };

@@ -1,10 +1,11 @@
 // The scheduler seam. The scheduler core (core.ts) owns vCPU run states, block/wake and
 // the schedule step, and run/ owns pCPUs and virtual time; a Scheduler (a policy) only
-// decides which runnable vCPU each pCPU runs next and for how long. Credit is the default;
-// round-robin is the baseline; credit2, RTDS and null can follow behind the same interface.
+// decides which runnable vCPU each pCPU runs next and for how long. Xen's credit2 (the
+// default), credit, RTDS and null, and round-robin (the baseline) sit behind it.
 
 import type { Vcpu } from '../domain/domain.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
+import type { SchedOptions } from './options.ts';
 
 export interface SchedHost {
   readonly nrPcpus: number;
@@ -14,6 +15,8 @@ export interface SchedHost {
   current(cpu: number): Vcpu | null;
   /** Runs `fn` at virtual time `time` (scheduler ticks, accounting). */
   timer(time: number, fn: () => void): TimedEvent;
+  /** Cancels a timer `timer` armed (a no-op once it fired). */
+  cancel(ev: TimedEvent | null): void;
 }
 
 export interface SchedDecision {
@@ -25,6 +28,8 @@ export interface SchedDecision {
 
 export interface Scheduler {
   readonly name: string;
+  /** Its boot parameters (credit, credit2); pool-wide ones (the ratelimit) may be changed at run time. */
+  readonly opts?: SchedOptions;
   /** Xen's scheduler id (XEN_SCHEDULER_*), as sysctl sched_id reports it. */
   readonly schedId: number;
   init(host: SchedHost, now: number): void;
@@ -40,4 +45,6 @@ export interface Scheduler {
    * give way (SCHEDOP_yield).
    */
   schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean, yielded: boolean): SchedDecision;
+  /** `v`'s domain or vCPU parameters changed (xl sched-*): take them into account from `now`. */
+  paramsChanged?(v: Vcpu, now: number): void;
 }

@@ -243,8 +243,8 @@ export class HypervisorServer {
         }),
       schedCredit: (a) =>
         this.onDomain(svc, a.domain, false, (d) => {
-          const c = svc.schedCredit(d, a.set ?? false, a.weight ?? 0, a.cap ?? 0xffff);
-          return { rc: 0, schedCredit: { domain: d.name, domid: d.domid, weight: c.weight, cap: c.cap } };
+          // Fields a client leaves out decode as 0: weight 0 leaves it, an absent cap is sent as 0xffff by xl.
+          return { rc: 0, schedCredit: svc.schedOp(d, { ...a, weight: a.weight ?? 0, cap: a.cap ?? 0xffff }) };
         }),
       consoleRead: (a) =>
         this.onDomain(svc, a.domain, false, (d) => {
@@ -279,6 +279,8 @@ export class HypervisorServer {
       state: RUNSTATES.indexOf(v.runstate),
       cpuTimeNs: Math.floor(this.hv.runstateTimes(v)[0]!),
       online: v.online,
+      hardAffinity: [...(d.sched.hardAffinity ?? [])],
+      softAffinity: [...(d.sched.softAffinity ?? [])],
     }));
   }
 }

@@ -6,7 +6,9 @@ import type { ScenarioResult } from './runner.ts';
 const pct = (x: number) => (100 * x).toFixed(1);
 
 export function formatReport(r: ScenarioResult): string {
-  const head = ['domid', 'name', 'vcpus', 'weight', 'cap', 'state', 'cpu(s)', 'cpu%', 'run%', 'wait%', 'blk%', 'off%', 'hypercalls', 'events', 'traps'];
+  // Under RTDS, the periods each domain's vCPUs missed (docs/scheduling.md).
+  const rt = r.scheduler === 'rtds';
+  const head = ['domid', 'name', 'vcpus', 'weight', 'cap', 'state', 'cpu(s)', 'cpu%', 'run%', 'wait%', 'blk%', 'off%', 'hypercalls', 'events', 'traps', ...(rt ? ['misses'] : [])];
   const rows = r.domains.map((d) => {
     const total = d.runstate.reduce((a, b) => a + b, 0) || 1;
     return [
@@ -25,6 +27,7 @@ export function formatReport(r: ScenarioResult): string {
       String(d.hypercalls),
       String(d.events),
       String(d.traps),
+      ...(rt ? [String(d.deadlineMisses)] : []),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

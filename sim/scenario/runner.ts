@@ -31,6 +31,8 @@ export interface DomainReport {
   hypercalls: number;
   events: number;
   traps: number;
+  /** RTDS: periods its vCPUs ended without their budget while wanting to run (0 under other schedulers). */
+  deadlineMisses: number;
   /** For an HVM domain: its mode, shadow policy and exits by reason (counts and virtual ns). */
   hvm?: HvmDomainReport;
   /** The domain's performance counters (Domain.perf; `pvsim compare`'s figures): in the JSON report only. */
@@ -100,8 +102,8 @@ export function rng(seed: number): () => number {
 const START_JITTER_NS = 100_000;
 
 /** The hypervisor options a scenario asks for. */
-export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number } {
-  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024 };
+export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string } {
+  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024, commandLine: s.xen_cmdline };
 }
 
 /**
@@ -212,6 +214,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
         validateCreateDomain(
           {
             name, kernel, cmdline: cfg.cmdline, memoryMib: cfg.memoryMiB, maxmemMib: cfg.maxmemMiB, vcpus: cfg.vcpus, weight: cfg.weight, cap: cfg.cap, devices,
+            cpus: cfg.cpus ? [...cfg.cpus] : [],
+            cpusSoft: cfg.cpusSoft ? [...cfg.cpusSoft] : [],
             type: cfg.type,
             ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
           },
@@ -232,6 +236,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
           vcpus: cfg.vcpus,
           weight: cfg.weight,
           cap: cfg.cap,
+          hardAffinity: cfg.cpus,
+          softAffinity: cfg.cpusSoft,
         };
         d = cfg.type === 'hvm'
           ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') } })
@@ -283,6 +289,7 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       hypercalls,
       events,
       traps,
+      deadlineMisses: d.vcpus.reduce((a, v) => a + v.deadlineMisses, 0),
       ...(d.hvm ? { hvm: hvmReport(d) } : {}),
       perf: d.perf.snapshot(),
       console: consoles.get(d) ?? '',

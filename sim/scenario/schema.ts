@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
-import { CREATE_LIMITS } from '../../dom0/toolstack/validate.ts';
+import { affinityProblem, CREATE_LIMITS } from '../../dom0/toolstack/validate.ts';
+import { DEFAULT_SCHEDULER, parseSchedOptions, SCHEDULER_NAMES, SchedOptionError, type SchedulerName } from '../../hypervisor/sched/options.ts';
 import { XlCfgError, xlConfigFromSettings, type XlCfgSettings, type XlConfig, type XlSetting } from '../../dom0/toolstack/xlcfg/index.ts';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -51,6 +52,9 @@ export const DomainSpec = z
     vif: z.array(z.string()).max(CREATE_LIMITS.maxDevices).default([]),
     /** xl.cfg type= ("pv" or "hvm"). */
     type: z.string().optional(),
+    /** xl.cfg cpus= and cpus_soft=: hard and soft affinity ("all", "0-3,^2", or a pCPU number). */
+    cpus: z.union([z.string(), z.number()]).optional(),
+    cpus_soft: z.union([z.string(), z.number()]).optional(),
     /** xl.cfg hvm_mode= ("trap" or "hw") and shadow_sync= ("wp" or "lazy"), for type "hvm". */
     hvm_mode: z.string().optional(),
     shadow_sync: z.string().optional(),
@@ -67,7 +71,13 @@ export const ScenarioSpec = z
     name: z.string().optional(),
     description: z.string().optional(),
     pcpus: z.number().int().min(1).max(256).default(1),
-    scheduler: z.enum(['credit', 'rr']).default('credit'),
+    /** Xen's sched=; else xen_cmdline's sched=; else credit2, Xen's default since 4.12. */
+    scheduler: z.enum(SCHEDULER_NAMES).optional(),
+    /**
+     * The hypervisor's command line, Xen's boot parameters: the scheduler's are read
+     * (sched_ratelimit_us=, credit2_runqueue=, sched_credit_tslice_ms=, ... docs/scheduling.md).
+     */
+    xen_cmdline: z.string().max(1024).default(''),
     /** Machine memory in MiB. */
     machineMemory: z.number().int().min(16).max(MAX_MACHINE_MEMORY_MIB).default(8192),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
@@ -76,7 +86,8 @@ export const ScenarioSpec = z
   })
   .strict();
 
-export type Scenario = z.output<typeof ScenarioSpec>;
+/** A validated scenario: its scheduler resolved (scheduler, else xen_cmdline's sched=, else credit2). */
+export type Scenario = Omit<z.output<typeof ScenarioSpec>, 'scheduler'> & { scheduler: SchedulerName };
 export type DomainSpecT = z.output<typeof DomainSpec>;
 
 export class ScenarioError extends Error {
@@ -102,6 +113,8 @@ const XL_FIELDS = {
   type: 'type',
   hvm_mode: 'hvm_mode',
   shadow_sync: 'shadow_sync',
+  cpus: 'cpus',
+  cpus_soft: 'cpus_soft',
 } as const satisfies Partial<Record<keyof DomainSpecT, string>>;
 
 /** One copy of a domain spec: its name, its index (1..count), the value of {seed}. */
@@ -161,13 +174,25 @@ const SEED_MAX = 2 ** 32 - 1;
 export function validateScenario(data: unknown, file: string): Scenario {
   const r = ScenarioSpec.safeParse(data);
   if (!r.success) throw new ScenarioError(r.error.issues.map((i) => `${file}: ${where(i.path)}: ${i.message}`).join('\n'));
-  const s = r.data;
+  let sched: SchedulerName;
+  try {
+    sched = r.data.scheduler ?? parseSchedOptions(r.data.xen_cmdline).sched ?? DEFAULT_SCHEDULER;
+  } catch (e) {
+    if (e instanceof SchedOptionError) throw new ScenarioError(`${file}: xen_cmdline: ${e.message}`);
+    throw e;
+  }
+  const s: Scenario = { ...r.data, scheduler: sched };
   // The xl.cfg keys, as the last copy (the longest name) has them; each copy is checked
   // again with its own values when the run builds it.
   const problems: string[] = [];
   s.domains.forEach((spec, k) => {
     try {
-      domainConfig(spec, k, { name: instanceName(spec, spec.count), index: spec.count, seed: SEED_MAX }, file, { baseDir: dirname(file), machineMiB: s.machineMemory });
+      const cfg = domainConfig(spec, k, { name: instanceName(spec, spec.count), index: spec.count, seed: SEED_MAX }, file, { baseDir: dirname(file), machineMiB: s.machineMemory });
+      // The machine is known here: an affinity must name its pCPUs (xl checks against the host).
+      for (const [field, mask] of [['cpus', cfg.cpus], ['cpus_soft', cfg.cpusSoft]] as const) {
+        const p = mask ? affinityProblem(mask, s.pcpus) : null;
+        if (p) problems.push(`${file}: domains[${k}].${field}: ${p}`);
+      }
     } catch (e) {
       if (!(e instanceof ScenarioError)) throw e;
       problems.push(e.message);

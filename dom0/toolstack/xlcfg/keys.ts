@@ -23,6 +23,7 @@ import {
   memoryProblem,
   vcpusProblem,
   weightProblem,
+  parseCpuList,
   XL_ACTIONS,
   type XlAction,
 } from '../validate.ts';
@@ -53,6 +54,9 @@ export interface XlConfig {
   /** Credit scheduler weight (xl.cfg's cpu_weight) and cap (percent of one pCPU, 0 = none). */
   weight: number;
   cap: number;
+  /** cpus= and cpus_soft=: hard and soft affinity, pCPUs ascending; null = all / no preference. */
+  cpus: readonly number[] | null;
+  cpusSoft: readonly number[] | null;
   disks: XlDisk[];
   vifs: XlVif[];
   onPoweroff: XlAction;
@@ -101,6 +105,8 @@ export const XL_KEYS = [
   'extra',
   'cpu_weight',
   'cap',
+  'cpus',
+  'cpus_soft',
   'disk',
   'vif',
   'on_poweroff',
@@ -114,7 +120,7 @@ export const XL_KEYS = [
 
 /** Keys of xl.cfg(5) that pvsim does not implement: named as such rather than "unknown". */
 const XL_ONLY_KEYS = new Set([
-  'builder', 'ramdisk', 'bootloader', 'bootloader_args', 'firmware', 'device_tree', 'pool', 'cpus', 'cpus_soft',
+  'builder', 'ramdisk', 'bootloader', 'bootloader_args', 'firmware', 'device_tree', 'pool',
   'seclabel', 'init_seclabel', 'max_grant_frames', 'max_maptrack_frames', 'max_event_channels', 'e820_host',
   'driver_domain', 'nomigrate', 'pci', 'dtdev', 'vfb', 'vkb', 'vtpm', 'p9', 'pvcalls', 'vdispl', 'vsnd', 'channel',
   'usbctrl', 'usbdev', 'vif2', 'period', 'slice', 'latency', 'extratime', 'vnuma', 'hap', 'oos', 'acpi', 'apic',
@@ -256,6 +262,18 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
   // Against vcpus, as the toolstack checks the request xl sends (which carries no maxvcpus).
   if (capV) check(capV.s, capProblem(capV.n, vcpus));
 
+  // cpus= / cpus_soft=: one mask for every vCPU (xl's per-vCPU list form is not taken).
+  const cpuList = (key: string): readonly number[] | null => {
+    const st = settings.get(key);
+    if (!st) return null;
+    if (st.value.kind !== 'string') fail(st, 'expected one pCPU list for every vCPU, e.g. "0-3,^2" (the per-vCPU list form is not supported)');
+    const r = parseCpuList((st.value as { text: string }).text);
+    if (typeof r === 'string') fail(st, r);
+    return r as readonly number[] | null;
+  };
+  const cpus = cpuList('cpus');
+  const cpusSoft = cpuList('cpus_soft');
+
   // xl: cmdline wins; otherwise "root=<root> <extra>", "root=<root>" or extra alone.
   const cmdlineA = atom('cmdline');
   const rootA = atom('root');
@@ -369,6 +387,8 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     cmdline,
     weight: weightV?.n ?? XL_DEFAULTS.weight,
     cap: capV?.n ?? XL_DEFAULTS.cap,
+    cpus,
+    cpusSoft,
     disks,
     vifs,
     onPoweroff: action('on_poweroff', XL_DEFAULTS.onPoweroff),
