@@ -166,7 +166,15 @@ describe('the board and the toolstack', () => {
     expect(() => validateCreateDomain({ ...req, type: 'pv', devices: [disk(0, 'virtio')] }, 1024)).toThrow(/device 0: backend key specification \(an emulated device\) applies to type "hvm" domains only/);
     const vif = vifDevice({ devid: 0, mac: '00:16:3e:00:00:01' });
     expect(() => validateCreateDomain({ ...req, devices: [{ ...vif, backend: { ...vif.backend, specification: 'ata' } }] }, 1024)).toThrow(/specification "ata" is a disk's/);
-    expect(() => validateCreateDomain({ ...req, devices: [{ ...vif, backend: { ...vif.backend, specification: 'scsi' } }] }, 1024)).toThrow(/must be emulated/);
+    expect(() => validateCreateDomain({ ...req, devices: [{ ...vif, backend: { ...vif.backend, specification: 'scsi' } }] }, 1024)).toThrow(/specification "scsi": expected one of virtio, ata/);
+    // PV devices of an hvm domain (PVHVM) need Xen's platform: refused with xen_platform_pci = 0.
+    expect(() => validateCreateDomain({ ...req, devices: [vif, disk(0, 'virtio')] }, 1024)).not.toThrow();
+    expect(() => validateCreateDomain({ ...req, noXenPlatform: true, devices: [vif] }, 1024)).toThrow(/a PV vif of an hvm domain needs xen_platform_pci/);
+    expect(() => validateCreateDomain({ ...req, type: 'pv', noXenPlatform: true }, 1024)).toThrow(/xen_platform_pci: applies to type "hvm" domains only/);
+    // A disk offered both ways: its emulated device and its PV twin share the device number.
+    const pvTwin = vbdDevice({ devid: 51712, path: '/d0.img', access: 'w', vdev: 'xvda' });
+    expect(() => validateCreateDomain({ ...req, devices: [disk(0, 'virtio'), pvTwin] }, 1024)).not.toThrow();
+    expect(() => validateCreateDomain({ ...req, devices: [pvTwin, pvTwin] }, 1024)).toThrow(/vbd 51712 is already device 0/);
   });
 
   it('a dom0 without the ioreq path (dom0 in its own process) refuses such a domain clearly, and nothing crashes', async () => {

@@ -61,6 +61,12 @@ describe('xl and HVM domains', { timeout: 90_000 }, () => {
     const emu = xl(u, 'create', cfg('hvm-disk', `cmdline = "work=blk n=2"\ndisk = [ '${join(dir, 'd.img')},raw,xvda,w' ]\n`));
     expect(emu.err).toBe('');
     expect(xl(u, 'console', 'hvm-disk').out).toMatch(/work=blk mode=seq bs=4096 qd=1 n=2 writes=2 reads=2 errors=0/);
+    // PVHVM through xl: the same disk's PV twin over blkfront, and xen_platform_pci = 0
+    // (carried to dom0's builder as CreateDomain.no_xen_platform): no node, no PV vbd.
+    expect(xl(u, 'create', cfg('hvm-pv', `cmdline = "work=blk n=2 dev=pv"\ndisk = [ '${join(dir, 'p.img')},raw,xvda,w' ]\n`)).err).toBe('');
+    expect(xl(u, 'console', 'hvm-pv').out).toMatch(/work=blk mode=seq bs=4096 qd=1 n=2 writes=2 reads=2 errors=0/);
+    expect(xl(u, 'create', cfg('hvm-nopv', `xen_platform_pci = 0\ncmdline = "work=blk n=2 dev=pv"\ndisk = [ '${join(dir, 'q.img')},raw,xvda,w' ]\n`)).err).toBe('');
+    expect(xl(u, 'console', 'hvm-nopv').out).toMatch(/work=blk: no vbd device/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });
