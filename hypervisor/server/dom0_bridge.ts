@@ -164,9 +164,16 @@ export class Dom0Bridge {
       const pages = await this.pagesAhead(p, timeNs, `d${q.d.domid}'s ioreq`);
       r = await p.requestHot<Extract<HotFrame, { kind: 'ioreq' }>>({ kind: 'ioreq', req: { ...q.req, domid: q.d.domid }, timeNs, pages });
     } catch (e) {
-      // dom0 died with the ioreq outstanding: the vCPU waits for the next device model.
-      this.hv.printk(`d${q.d.domid}'s ioreq at 0x${q.req.addr.toString(16)} lost with dom0: ${(e as Error).message}; held for the next device model`);
-      this.parked.push(q);
+      if (p.closed) {
+        // dom0 died with the ioreq outstanding: the vCPU waits for the next device model.
+        this.hv.printk(`d${q.d.domid}'s ioreq at 0x${q.req.addr.toString(16)} lost with dom0: ${(e as Error).message}; held for the next device model`);
+        this.parked.push(q);
+      } else {
+        // A live dom0 that did not answer (time-out): answered as by no device (all ones), so
+        // the vCPU goes on; a device model that cannot answer is its guest's problem only.
+        this.hv.printk(`d${q.d.domid}'s ioreq at 0x${q.req.addr.toString(16)}: ${(e as Error).message}; answered as by no device`);
+        q.complete(0xffffffff);
+      }
       return;
     }
     const done = this.applyOps(r.ops);
