@@ -67,6 +67,10 @@ describe('xl and HVM domains', { timeout: 90_000 }, () => {
     expect(xl(u, 'console', 'hvm-pv').out).toMatch(/work=blk mode=seq bs=4096 qd=1 n=2 writes=2 reads=2 errors=0/);
     expect(xl(u, 'create', cfg('hvm-nopv', `xen_platform_pci = 0\ncmdline = "work=blk n=2 dev=pv"\ndisk = [ '${join(dir, 'q.img')},raw,xvda,w' ]\n`)).err).toBe('');
     expect(xl(u, 'console', 'hvm-nopv').out).toMatch(/work=blk: no vbd device/);
+    // Destroying a domain with a device model: gone from the list, the rest stays.
+    expect(xl(u, 'destroy', 'hvm-disk').status).toBe(0);
+    expect(xl(u, 'list').out).not.toMatch(/hvm-disk/);
+    expect(xl(u, 'list').out).toMatch(/hvm-pv/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });
