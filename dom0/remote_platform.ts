@@ -143,8 +143,8 @@ export class RemotePlatform implements Dom0Platform {
   }
 
   /**
-   * A frame the hypervisor mapped for dom0 (one reference there) with the page as it is:
-   * a new mirror, or one more reference on the one dom0 holds (the page refreshed).
+   * A frame the hypervisor mapped for dom0 (one reference there) with the page as it is
+   * (empty: all zeros): a new mirror, or one more reference on the one dom0 holds.
    */
   private foreignPage(domid: number, mfn: number, page: Uint8Array): MappedPage {
     let m = this.mirrors.get(mfn);

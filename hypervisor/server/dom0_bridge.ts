@@ -219,7 +219,14 @@ export class Dom0Bridge {
       if (mfn < 0) throw new ControlServiceError(-XEN_ERRNO.EINVAL, `gfn 0x${g.toString(16)} is not d${domid}'s RAM`);
       mfns.push(mfn);
     }
-    const pages = mfns.map((mfn) => this.service.mapForeign(domid, mfn));
+    // A frame of zeros goes as an empty page (dom0's mirror starts zeroed): a fresh domain's
+    // RAM is mostly untouched, and this keeps its mapping from copying all of it.
+    const pages = mfns.map((mfn) => {
+      const page = this.service.mapForeign(domid, mfn);
+      const words = new Int32Array(page.buffer, page.byteOffset, PAGE_SIZE / 4);
+      for (let i = 0; i < words.length; i++) if (words[i] !== 0) return page;
+      return new Uint8Array(0);
+    });
     return { ramBase: HVM_BOARD.ramBase, ramBytes: d.nrPages * PAGE_SIZE, mfns, pages };
   }
 
