@@ -27,6 +27,7 @@ import type { CreateDomain } from '../protocol/wire.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
 import { xenstorePersistMs } from './xenstore_persist.ts';
 import { fullvirtBench } from './fullvirt.ts';
+import { DEVICEMODEL_KEYS, devicemodelBench } from './devicemodel.ts';
 import { startupBench } from './startup.ts';
 
 type Results = Record<string, number | string>;
@@ -568,6 +569,12 @@ const FULLVIRT_KEYS = ['interp_mips_pv_work', 'interp_mips_hvm_trap', 'interp_mi
   'ctxsw_ns_pv', 'ctxsw_ns_trap', 'ctxsw_ns_hw', 'exits_per_kinstr_trap', 'exits_per_kinstr_hw'];
 if (FULLVIRT_KEYS.some(want)) {
   Object.assign(results, fullvirtBench(log));
+}
+// The device model (bench/devicemodel.ts): HVM I/O through virtio and the legacy disk, with
+// the PV path's per-request cost measured the same way; the PV figures (blk_iops_4k_qd*,
+// net_ping_rtt_per_s) of the same run stand beside them.
+if (DEVICEMODEL_KEYS.some(want)) {
+  Object.assign(results, await devicemodelBench(log, want));
 }
 if (want('hypercalls_per_s')) {
   log('hypercalls_per_s: 1M xen_version hypercalls...');

@@ -109,7 +109,7 @@ export function xlProgram(out: (s: string) => void): Command {
             onCrash: cfg.onCrash,
             devices,
             type: cfg.type,
-            ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
+            ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync, ...(cfg.xenPlatformPci ? {} : { noXenPlatform: true }) } : {}),
           }),
           `create ${cfg.name}`,
         );

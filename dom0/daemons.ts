@@ -24,6 +24,11 @@ export interface DomainSetupInfo extends DomainLayout {
   consolePort: number;
   /** Split devices to announce (libxl's layout) before the domain runs. */
   devices?: readonly Device[];
+  /**
+   * For a domain a previous dom0 served: the devices its toolstack created it with (xl's
+   * saved config), when the hypervisor did not carry them (dom0's builder made it).
+   */
+  savedDevices?: readonly Device[];
 }
 
 /** A domain's devices did not come up (dom0's setup of it failed). */
@@ -260,14 +265,7 @@ export class Dom0Daemons {
       const emulated = emulatedDevices(all);
       const devices = all.filter((dev) => deviceEmulation(dev) === null);
       if (emulated.length > 0) {
-        try {
-          const e = await attachEmulatedDevices(this.platform, d.domid, emulated, this.netback ? (name) => this.netback!.bridge(name) : null, this.opts.log);
-          if (gone()) e.destroy();
-          else this.emulated.set(d.domid, e);
-        } catch (err) {
-          if (err instanceof EmulationError) throw new DeviceSetupError(d.domid, d.name, err.errno, err.message);
-          throw err;
-        }
+        await this.attachEmulated(d, emulated, gone);
         if (gone()) return;
       }
       for (const dev of devices) {
@@ -280,6 +278,16 @@ export class Dom0Daemons {
         await this.settle();
         const failed = this.deviceFailure(d.domid);
         if (failed) throw new DeviceSetupError(d.domid, d.name, failed.errno, failed.message);
+      }
+    }
+    else {
+      // A domain a previous dom0 served: its device model is made again, as a restarted QEMU
+      // would be, over the same images and bridges. What the devices held in their registers
+      // is gone (see docs/fullvirt.md, "dom0 restarts").
+      const emulated = emulatedDevices(d.devices?.length ? d.devices : (d.savedDevices ?? []));
+      if (emulated.length > 0) {
+        await this.attachEmulated(d, emulated, gone, true);
+        if (gone()) return;
       }
     }
     if (d.storePort) {
@@ -297,6 +305,29 @@ export class Dom0Daemons {
       const c = new ConsoleBackend(this.platform, d.domid, page, port);
       if (this.opts.onConsole) c.listeners.add((b) => this.opts.onConsole!(d.domid, b));
       this.consoles.set(d.domid, c);
+    }
+  }
+
+  /**
+   * The device model for a domain dom0's own toolstack built (xl create): its emulated
+   * devices, before it first runs. A failure is a DeviceSetupError.
+   */
+  attachEmulatedFor(domid: number, name: string, devs: readonly Device[]): Promise<void> {
+    return this.attachEmulated({ domid, name, memoryKb: 0, vcpus: 0, storeMfn: 0, storePort: 0, consoleMfn: 0, consolePort: 0 }, emulatedDevices(devs), () => false);
+  }
+
+  /** The device model for `d`'s emulated devices (`restarted`: a previous dom0's devices lost their state). */
+  private async attachEmulated(d: DomainSetupInfo, emulated: Device[], gone: () => boolean, restarted = false): Promise<void> {
+    try {
+      const e = await attachEmulatedDevices(this.platform, d.domid, emulated, this.netback ? (name) => this.netback!.bridge(name) : null, this.opts.log, restarted);
+      if (gone()) e.destroy();
+      else {
+        this.emulated.set(d.domid, e);
+        if (restarted) this.opts.log?.(`dom0: d${d.domid} ${d.name}: device model made again (${e.devices.virtio.length} virtio device(s) report DEVICE_NEEDS_RESET${e.devices.ata ? ', the ATA disk is as after a power-on reset' : ''})`);
+      }
+    } catch (err) {
+      if (err instanceof EmulationError) throw new DeviceSetupError(d.domid, d.name, err.errno, err.message);
+      throw err;
     }
   }
 

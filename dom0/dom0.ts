@@ -11,11 +11,11 @@ import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { XENSTORE_PAYLOAD_MAX } from '../protocol/xen/xs_wire.ts';
 import { RemotePlatform } from './remote_platform.ts';
-import { Dom0Daemons } from './daemons.ts';
+import { DeviceSetupError, Dom0Daemons } from './daemons.ts';
 import { ConsoleInputBusy, ConsoleInputTooLarge } from './backends/console/backend.ts';
 import { buildDomain } from './toolstack/builder.ts';
 import { addDevice } from './toolstack/devices.ts';
-import { CreateRequestError, CREATE_LIMITS, validateCreateDomain } from './toolstack/validate.ts';
+import { CreateRequestError, CREATE_LIMITS, deviceEmulation, validateCreateDomain } from './toolstack/validate.ts';
 import { EMULATION_NEEDS_IN_PROCESS, emulatedDevices } from './toolstack/emulated.ts';
 import { DomainConfigs } from './toolstack/configs.ts';
 
@@ -64,6 +64,9 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   // The hypervisor dispatches dom0's work to us as requests; they are served by the daemons.
   let daemons: Dom0Daemons | null = null;
   let platform: RemotePlatform | null = null;
+  // xl's configs (set once loaded): a restarted dom0 makes the device model of the HVM
+  // domains it created again from them.
+  let savedConfigs: DomainConfigs | null = null;
   // A restarted dom0 is told of running domains as soon as it connects: those dispatches
   // wait until the daemons exist rather than fail.
   let started!: () => void;
@@ -75,7 +78,8 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
       if (req.dom0Event) await platform.event(req.dom0Event);
       else if (req.domainCreated) {
         const s = req.domainCreated;
-        await daemons.domainCreated({ domid: s.domain.domid, name: s.domain.name, memoryKb: s.memoryKb, vcpus: s.vcpus, storeMfn: s.storeMfn, storePort: s.storePort, consoleMfn: s.consoleMfn, consolePort: s.consolePort, devices: s.devices });
+        // savedDevices: a domain xl created through this toolstack, served again after a restart.
+        await daemons.domainCreated({ domid: s.domain.domid, name: s.domain.name, memoryKb: s.memoryKb, vcpus: s.vcpus, storeMfn: s.storeMfn, storePort: s.storePort, consoleMfn: s.consoleMfn, consolePort: s.consolePort, devices: s.devices, savedDevices: savedConfigs?.get(s.domain.domid)?.devices });
         await platform.flush();
         log(`dom0: serving d${s.domain.domid} ${s.domain.name}`);
       } else if (req.domainDestroyed) await daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);
@@ -94,6 +98,9 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   platform.onDispatchError = (port, e) => log(`dom0: dispatch of port ${port} failed: ${e.message}`);
   daemons = new Dom0Daemons(platform, { log, stateFile: opts.stateFile, pcap: opts.pcap });
   if (daemons.restored) log(`dom0: restarted from saved XenStore ${opts.stateFile}`);
+  // What each domain was created with, for on_poweroff / on_reboot / on_crash (and, after a
+  // restart, the device models to make again): loaded before any dispatch is served.
+  savedConfigs = new DomainConfigs(opts.stateFile ? `${opts.stateFile}.domains` : undefined);
   started();
   let xs: XenstoredServer;
   try {
@@ -108,8 +115,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const clients = new Set<Peer>();
   const d = daemons;
 
-  // What each domain was created with, for on_poweroff / on_reboot / on_crash.
-  const configs = new DomainConfigs(opts.stateFile ? `${opts.stateFile}.domains` : undefined);
+  const configs = savedConfigs;
   hv.onNotice = (n) => {
     if (!n.domainState) return;
     // As Xen's xenstored on VIRQ_DOM_EXC: a shutdown fires @releaseDomain, which toolstacks
@@ -233,17 +239,28 @@ async function createDomain(
     if (e instanceof CreateRequestError) return { rc: -XEN_ERRNO.EINVAL, error: e.message };
     throw e;
   }
-  // Refused before anything is built: this dom0 has no ioreq path to the hypervisor yet.
+  // Refused before anything is built: a dom0 platform without the ioreq path.
   if (!d.canEmulate && emulatedDevices(c.devices ?? []).length > 0) return { rc: -XEN_ERRNO.EOPNOTSUPP, error: EMULATION_NEEDS_IN_PROCESS };
   let domid: number | undefined;
   try {
     const r = await buildDomain(hv, { ...c, paused: true }, (id) => (domid = id));
     if (r.rc !== 0 || !r.domain) return r;
-    for (const dev of c.devices ?? []) {
+    // Emulated devices go to the device model (as libxl starts QEMU), the rest to XenStore.
+    if (emulatedDevices(c.devices ?? []).length > 0) {
+      try {
+        await d.attachEmulatedFor(r.domain.domid, c.name, c.devices ?? []);
+      } catch (e) {
+        if (!(e instanceof DeviceSetupError)) throw e;
+        log(`dom0: d${r.domain.domid} ${c.name}: ${e.reason}; destroying it`);
+        await rollbackCreate(hv, d, configs, r.domain.domid);
+        return { rc: -e.errno, error: e.reason };
+      }
+    }
+    for (const dev of (c.devices ?? []).filter((x) => deviceEmulation(x) === null)) {
       const added = addDevice(d.xs, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
       if (!added.ok) throw new Error(added.problem ?? `${dev.kind} ${dev.devid}: writing its XenStore entries: ${added.error}`);
     }
-    if ((c.devices ?? []).length > 0) {
+    if ((c.devices ?? []).some((x) => deviceEmulation(x) === null)) {
       // As libxl waits for each backend to come up: one that failed (its error node, Closed)
       // fails the create with its reason, and the half-built domain is destroyed.
       await d.settle();

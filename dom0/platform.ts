@@ -44,8 +44,8 @@ export interface Dom0Platform {
   now(): number;
   /**
    * What the device model needs to emulate an HVM domain's devices (Xen's ioreq server and
-   * dm_op calls). Only in-process today (LocalPlatform): across the socket it is absent until
-   * the ioreq wire lands, and dom0 refuses domains with emulated devices.
+   * dm_op calls): in-process (sim/local_ioreq.ts) and across the socket (the IOREQ hot frame,
+   * dom0/remote_platform.ts). A platform without it makes dom0 refuse emulated devices.
    */
   readonly ioreq?: IoreqHost;
 }
@@ -53,19 +53,25 @@ export interface Dom0Platform {
 /** The hypervisor's side of an HVM domain's device model (XEN_DMOP_*, privcmd by gfn). */
 export interface IoreqHost {
   /** The domain's guest-physical RAM, or null when `domid` is not a live HVM domain. */
-  hvmRam(domid: number): { base: number; bytes: number } | null;
-  /** Maps guest frame `gfn` of an HVM domain into dom0 (privcmd maps an HVM guest by gfn). */
-  mapGuestFrame(domid: number, gfn: number): Promise<MappedPage>;
+  hvmRam(domid: number): Promise<{ base: number; bytes: number } | null>;
+  /**
+   * Maps `count` guest frames of an HVM domain from `gfn` into dom0 (privcmd maps an HVM
+   * guest by gfn), in order; rejects if any is not the domain's RAM (nothing stays mapped).
+   */
+  mapGuestFrames(domid: number, gfn: number, count: number): Promise<MappedPage[]>;
   /**
    * XEN_DMOP_map_io_range_to_ioreq_server: the guest's accesses to [base, base + size) become
    * calls to `handle`, whose answer completes the access (a load's value). Replaces an empty
-   * slot the board had there.
+   * slot the board had there (or the range of a previous dom0's device model). Resolves once
+   * the hypervisor has it.
    */
-  addIoreqServer(domid: number, base: number, size: number, handle: (req: Ioreq) => Promise<number>): void;
+  addIoreqServer(domid: number, base: number, size: number, handle: (req: Ioreq) => Promise<number>): Promise<void>;
   /** XEN_DMOP_set_irq_level: a device's line into the board's PLIC (level-triggered). */
   setIrqLevel(domid: number, source: number, level: boolean): void;
   /** Optional: the devices moved `bytes` to or from the domain's RAM (counted in its Domain.perf; no effect on time). */
   noteDma?(domid: number, bytes: number): void;
+  /** The domain's device model is gone: dom0 forgets its ranges (the hypervisor's go with the domain). */
+  release?(domid: number): void;
 }
 
 /** One GNTTABOP_copy entry: dom0's bytes into a granted page, or `len` bytes out of one. */

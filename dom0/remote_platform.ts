@@ -6,10 +6,11 @@
 // bytes between two of dom0's writes are the guest's, and are never sent back over it.
 
 import type { Peer } from '../protocol/session.ts';
-import { MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotPage } from '../protocol/hot_wire.ts';
+import { MAX_HOT_ENTRIES, type HotFrame, type HotIoreq, type HotOp, type HotPage } from '../protocol/hot_wire.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
-import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from './platform.ts';
+import type { Dom0Platform, GrantCopyOp, GrantCopyResult, IoreqHost, MappedPage } from './platform.ts';
+import type { Ioreq } from './devicemodel/ioreq.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
 import { wallNs, wireStats } from '../protocol/wire_stats.ts';
@@ -58,9 +59,76 @@ export class RemotePlatform implements Dom0Platform {
   constructor(private readonly hv: Peer) {
     if (wireStats) wireStats.role = 'dom0';
     hv.hotHandler = async (req) => {
+      if (req.kind === 'ioreq') {
+        const r = await this.hotIoreq(req);
+        return { kind: 'ioreqDone', id: req.id, value: r.value, ops: r.ops };
+      }
       if (req.kind !== 'dispatch') return { kind: 'batchDone', id: req.id, rc: -38, error: 'dom0 serves no batches', results: [] };
       return { kind: 'dispatchDone', id: req.id, ops: await this.hotDispatch(req) };
     };
+  }
+
+  /** The device model's ranges, per domain: who answers an ioreq. */
+  private readonly ioreqServers = new Map<number, { base: number; size: number; handle: (req: Ioreq) => Promise<number> }[]>();
+
+  /**
+   * The device model's calls across the socket: RAM mapped by gfn (DmMapRam, mirrors as for
+   * any foreign mapping), ranges registered (DmIoreqServer), each access an IOREQ hot frame
+   * (hotIoreq) and each line level an IRQ operation riding with dom0's next answer or batch,
+   * behind the stores that preceded it.
+   */
+  readonly ioreq: IoreqHost = {
+    hvmRam: async (domid) => {
+      const r = await this.hv.request('dmMapRam', { domid, gfn: 0, count: 0 });
+      return r.rc === 0 && r.dmRam ? { base: r.dmRam.ramBase, bytes: r.dmRam.ramBytes } : null;
+    },
+    mapGuestFrames: async (domid, gfn, count) => {
+      const r = await this.hv.request('dmMapRam', { domid, gfn, count }, undefined, await this.writesForRequest());
+      const ram = r.dmRam;
+      if (r.rc !== 0 || !ram || ram.mfns.length !== count || ram.pages.length !== count) throw new RemotePlatformError(`map of d${domid}'s gfn 0x${gfn.toString(16)}+${count} failed: ${r.error}`);
+      return ram.mfns.map((mfn, i) => this.foreignPage(domid, mfn, ram.pages[i]!));
+    },
+    addIoreqServer: async (domid, base, size, handle) => {
+      const list = this.ioreqServers.get(domid) ?? [];
+      this.ioreqServers.set(domid, [...list.filter((s) => s.base !== base), { base, size, handle }]);
+      const r = await this.hv.request('dmIoreqServer', { domid, base, size }, undefined, await this.writesForRequest());
+      if (r.rc !== 0) throw new RemotePlatformError(`ioreq range 0x${base.toString(16)} of d${domid}: ${r.error}`);
+    },
+    setIrqLevel: (domid, source, level) => {
+      this.queueWrites();
+      this.queued.push({ op: 'irq', domid, source, level });
+      if (this.serving === 0) void this.sendQueued().catch(() => {});
+    },
+    release: (domid) => {
+      this.ioreqServers.delete(domid);
+    },
+  };
+
+
+  /**
+   * An ioreq on the hot path: the guest's stores are applied, the device model answers, and
+   * the answer carries the value with dom0's stores, copies, sends and line levels, in order
+   * (as a dispatch's). An address no range claims reads all ones (Xen's answer).
+   */
+  async hotIoreq(ev: { req: HotIoreq; timeNs: number; pages: HotPage[] }): Promise<{ value: number; ops: HotOp[] }> {
+    let value = 0xffffffff;
+    this.serving++;
+    try {
+      this.applyPages(ev.timeNs, ev.pages);
+      const q = ev.req;
+      const s = this.ioreqServers.get(q.domid)?.find((r) => q.addr >= r.base && q.addr + q.size <= r.base + r.size);
+      if (s && q.count === 1) {
+        const h0 = wireStats ? wallNs() : 0;
+        value = (await s.handle({ addr: q.addr, size: q.size, dir: q.dir, data: q.data, count: 1 })) >>> 0;
+        if (wireStats) wireStats.handlerNs += wallNs() - h0;
+      }
+      this.afterDispatch?.();
+    } catch (e) {
+      this.onDispatchError?.(-1, e as Error);
+    } finally {
+      this.serving--;
+    }
+    return { value: ev.req.dir === 'read' ? value : 0, ops: await this.answerOps() };
   }
 
   async mapForeign(domid: number, mfn: number): Promise<MappedPage> {
@@ -71,6 +139,24 @@ export class RemotePlatform implements Dom0Platform {
       if (r.rc !== 0 || !r.page) throw new RemotePlatformError(`map of d${domid} mfn 0x${mfn.toString(16)} failed: ${r.error}`);
       m = this.newMirror(mfn, r.page);
     }
+    return this.foreignView(domid, mfn, m);
+  }
+
+  /**
+   * A frame the hypervisor mapped for dom0 (one reference there) with the page as it is
+   * (empty: all zeros): a new mirror, or one more reference on the one dom0 holds.
+   */
+  private foreignPage(domid: number, mfn: number, page: Uint8Array): MappedPage {
+    let m = this.mirrors.get(mfn);
+    if (m) {
+      // dom0 holds one hypervisor reference per mirror: the one this map took goes back.
+      m.refs++;
+      void this.hv.request('unmapForeign', { domid, mfn }).catch(() => {});
+    } else m = this.newMirror(mfn, page);
+    return this.foreignView(domid, mfn, m);
+  }
+
+  private foreignView(domid: number, mfn: number, m: Mirror): MappedPage {
     return {
       mem: m.mem,
       unmap: () => {
@@ -245,8 +331,12 @@ export class RemotePlatform implements Dom0Platform {
     } finally {
       this.serving--;
     }
+    return this.answerOps();
+  }
+
+  /** What a dispatch's answer carries: what is queued (ahead as batches, in order, when too large for one frame). */
+  private async answerOps(): Promise<HotOp[]> {
     this.queueWrites();
-    // An answer too large for one frame goes ahead as batches (in order), the answer empty.
     if (this.queued.length > MAX_HOT_ENTRIES || this.queued.reduce((n, o) => n + opBytes(o), 0) > BATCH_BYTES) {
       await this.sendQueued();
       return [];
@@ -258,16 +348,21 @@ export class RemotePlatform implements Dom0Platform {
 
   /** A dispatch from the hypervisor: apply the guest's stores, then run the port's handler. */
   async event(ev: NonNullable<Request['dom0Event']>, flush = true): Promise<void> {
-    if (ev.timeNs !== undefined && ev.timeNs > this.timeNs) this.timeNs = ev.timeNs;
-    for (const p of ev.pages) {
-      const m = this.mirrors.get(p.mfn);
-      // Exactly the guest's bytes: dom0's own stores elsewhere on the page stay as they are.
-      if (m && p.offset + p.data.length <= PAGE_SIZE) m.mem.applyRemote(p.offset, p.data);
-    }
+    this.applyPages(ev.timeNs, ev.pages);
     const h0 = wireStats ? wallNs() : 0;
     await this.handlers.get(ev.port)?.();
     if (flush) await this.flush();
     if (wireStats) wireStats.handlerNs += wallNs() - h0;
+  }
+
+  /** A dispatch's time and the guest's stores it carries. */
+  private applyPages(timeNs: number | undefined, pages: readonly HotPage[]): void {
+    if (timeNs !== undefined && timeNs > this.timeNs) this.timeNs = timeNs;
+    for (const p of pages) {
+      const m = this.mirrors.get(p.mfn);
+      // Exactly the guest's bytes: dom0's own stores elsewhere on the page stay as they are.
+      if (m && p.offset + p.data.length <= PAGE_SIZE) m.mem.applyRemote(p.offset, p.data);
+    }
   }
 
   private newMirror(mfn: number, page: Uint8Array): Mirror {

@@ -18,6 +18,12 @@
 //                   u16 len, len bytes | COPY_FROM: u16 domid, u32 ref, u16 offset, u16 len
 //                   | SEND: u32 port
 //   RESULT          i32 status, u16 len, len bytes (the data of a COPY_FROM; else 0)
+//   IOREQ           u32 id, u16 domid, u16 vcpu, u32 addr_lo, u32 addr_hi, u8 size, u8 dir,
+//                   u32 data, u32 count, f64 time_ns, u32 n, n x PAGE   (Xen's ioreq_t for
+//                   the device model; dir 0 = write, 1 = read, as IOREQ_WRITE/IOREQ_READ;
+//                   pages as in DISPATCH: the guest's stores to mapped frames since the last)
+//   IOREQ_DONE      u32 id, u32 data (a read's value), u32 n, n x OP   (as DISPATCH_DONE)
+//   OP IRQ          u16 domid, u16 source, u8 level   (XEN_DMOP_set_irq_level)
 //
 // A page span never passes its page (offset + len <= 4096) and a frame holds at most
 // MAX_HOT_ENTRIES entries; a decoder refuses a frame that
@@ -42,22 +48,39 @@ export const MAX_HOT_ENTRIES = 65_536;
 export const MAX_COPY_OUT_BYTES = 8 * 1024 * 1024;
 const PAGE = 4096;
 
-export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4 } as const;
-export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4 } as const;
+export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4, IOREQ: 5, IOREQ_DONE: 6 } as const;
+export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4, IRQ: 5 } as const;
 
 export interface HotPage { mfn: number; offset: number; data: Uint8Array }
 export type HotOp =
   | { op: 'write'; mfn: number; offset: number; data: Uint8Array }
   | { op: 'copyTo'; domid: number; ref: number; offset: number; data: Uint8Array }
   | { op: 'copyFrom'; domid: number; ref: number; offset: number; len: number }
-  | { op: 'send'; port: number };
+  | { op: 'send'; port: number }
+  | { op: 'irq'; domid: number; source: number; level: boolean };
 export interface HotResult { status: number; data: Uint8Array }
 
 export type HotFrame =
   | { kind: 'dispatch'; id: number; port: number; timeNs: number; pages: HotPage[] }
   | { kind: 'dispatchDone'; id: number; ops: HotOp[] }
   | { kind: 'batch'; id: number; ops: HotOp[] }
-  | { kind: 'batchDone'; id: number; rc: number; error: string; results: HotResult[] };
+  | { kind: 'batchDone'; id: number; rc: number; error: string; results: HotResult[] }
+  | { kind: 'ioreq'; id: number; req: HotIoreq; timeNs: number; pages: HotPage[] }
+  | { kind: 'ioreqDone'; id: number; value: number; ops: HotOp[] };
+
+/** One trapped access of an HVM guest for dom0's device model (Xen's ioreq_t, count 1). */
+export interface HotIoreq {
+  domid: number;
+  vcpu: number;
+  addr: number;
+  size: 1 | 2 | 4;
+  dir: 'read' | 'write';
+  data: number;
+  count: number;
+}
+
+/** The frame kind that answers each hot request. */
+export const HOT_ANSWER = { dispatch: 'dispatchDone', batch: 'batchDone', ioreq: 'ioreqDone' } as const;
 
 export class HotWireError extends Error {
   override readonly name = 'HotWireError';
@@ -94,13 +117,15 @@ function opSize(o: HotOp): number {
       return 1 + 10;
     case 'send':
       return 1 + 4;
+    case 'irq':
+      return 1 + 5;
   }
 }
 
 /** Encodes a hot frame; throws HotWireError on a value the layout cannot carry. */
 export function encodeHot(f: HotFrame): Uint8Array {
   u32ok(f.id, 'id');
-  const entries = f.kind === 'dispatch' ? f.pages.length : f.kind === 'batchDone' ? f.results.length : f.ops.length;
+  const entries = f.kind === 'dispatch' || f.kind === 'ioreq' ? f.pages.length : f.kind === 'batchDone' ? f.results.length : f.ops.length;
   if (entries > MAX_HOT_ENTRIES) throw new HotWireError(`${entries} entries do not fit one hot frame (at most ${MAX_HOT_ENTRIES})`);
   let size = 2 + 4;
   let errBytes: Uint8Array | null = null;
@@ -112,6 +137,14 @@ export function encodeHot(f: HotFrame): Uint8Array {
     case 'dispatchDone':
     case 'batch':
       size += 4;
+      for (const o of f.ops) size += opSize(o);
+      break;
+    case 'ioreq':
+      size += 2 + 2 + 8 + 1 + 1 + 4 + 4 + 8 + 4;
+      for (const p of f.pages) size += 8 + p.data.length;
+      break;
+    case 'ioreqDone':
+      size += 4 + 4;
       for (const o of f.ops) size += opSize(o);
       break;
     case 'batchDone':
@@ -147,8 +180,16 @@ export function encodeHot(f: HotFrame): Uint8Array {
     dv.setUint32(p, list.length, true);
     p += 4;
     for (const o of list) {
-      out[p++] = HOT_OP[o.op === 'write' ? 'WRITE' : o.op === 'copyTo' ? 'COPY_TO' : o.op === 'copyFrom' ? 'COPY_FROM' : 'SEND'];
+      out[p++] = HOT_OP[o.op === 'write' ? 'WRITE' : o.op === 'copyTo' ? 'COPY_TO' : o.op === 'copyFrom' ? 'COPY_FROM' : o.op === 'send' ? 'SEND' : 'IRQ'];
       if (o.op === 'write') page(o.mfn, o.offset, o.data);
+      else if (o.op === 'irq') {
+        u16ok(o.domid, 'domid');
+        u16ok(o.source, 'irq source');
+        dv.setUint16(p, o.domid, true);
+        dv.setUint16(p + 2, o.source, true);
+        out[p + 4] = o.level ? 1 : 0;
+        p += 5;
+      }
       else if (o.op === 'copyTo') {
         grant(o.domid, o.ref, o.offset, o.data.length);
         out.set(o.data, p);
@@ -177,6 +218,38 @@ export function encodeHot(f: HotFrame): Uint8Array {
       out[p++] = f.kind === 'batch' ? HOT_KIND.BATCH : HOT_KIND.DISPATCH_DONE;
       dv.setUint32(p, f.id, true);
       p += 4;
+      ops(f.ops);
+      break;
+    case 'ioreq': {
+      const q = f.req;
+      out[p++] = HOT_KIND.IOREQ;
+      dv.setUint32(p, f.id, true);
+      u16ok(q.domid, 'domid');
+      u16ok(q.vcpu, 'vcpu');
+      if (!(Number.isSafeInteger(q.addr) && q.addr >= 0)) throw new HotWireError(`ioreq address ${q.addr} is not an address`);
+      if (q.size !== 1 && q.size !== 2 && q.size !== 4) throw new HotWireError(`ioreq size ${String(q.size)} is not 1, 2 or 4`);
+      u32ok(q.data, 'ioreq data');
+      u32ok(q.count, 'ioreq count');
+      dv.setUint16(p + 4, q.domid, true);
+      dv.setUint16(p + 6, q.vcpu, true);
+      dv.setUint32(p + 8, q.addr % 0x1_0000_0000, true);
+      dv.setUint32(p + 12, Math.floor(q.addr / 0x1_0000_0000), true);
+      out[p + 16] = q.size;
+      out[p + 17] = q.dir === 'read' ? 1 : 0;
+      dv.setUint32(p + 18, q.data, true);
+      dv.setUint32(p + 22, q.count, true);
+      dv.setFloat64(p + 26, f.timeNs, true);
+      dv.setUint32(p + 34, f.pages.length, true);
+      p += 38;
+      for (const pg of f.pages) page(pg.mfn, pg.offset, pg.data);
+      break;
+    }
+    case 'ioreqDone':
+      out[p++] = HOT_KIND.IOREQ_DONE;
+      dv.setUint32(p, f.id, true);
+      u32ok(f.value, 'ioreq value');
+      dv.setUint32(p + 4, f.value, true);
+      p += 8;
       ops(f.ops);
       break;
     case 'batchDone':
@@ -242,7 +315,32 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
       pages.push({ mfn, offset: s.offset, data: take(s.len) });
     }
     f = { kind: 'dispatch', id, port, timeNs, pages };
-  } else if (kind === HOT_KIND.DISPATCH_DONE || kind === HOT_KIND.BATCH) {
+  } else if (kind === HOT_KIND.IOREQ) {
+    const domid = u16();
+    const vcpu = u16();
+    const lo = u32();
+    const hi = u32();
+    const size = u8();
+    const dir = u8();
+    const data = u32();
+    const cnt = u32();
+    need(8);
+    const timeNs = dv.getFloat64(p, true);
+    p += 8;
+    if (size !== 1 && size !== 2 && size !== 4) throw new HotWireError(`ioreq size ${size} is not 1, 2 or 4`);
+    if (dir > 1) throw new HotWireError(`ioreq direction ${dir} is neither write (0) nor read (1)`);
+    if (hi >= 0x200000) throw new HotWireError('ioreq address is past 2^53');
+    if (!Number.isFinite(timeNs) || timeNs < 0) throw new HotWireError('ioreq time is not a time');
+    const n = count(8);
+    const pages: HotPage[] = [];
+    for (let i = 0; i < n; i++) {
+      const mfn = u32();
+      const s = span();
+      pages.push({ mfn, offset: s.offset, data: take(s.len) });
+    }
+    f = { kind: 'ioreq', id, req: { domid, vcpu, addr: hi * 0x1_0000_0000 + lo, size: size as 1 | 2 | 4, dir: dir === 1 ? 'read' : 'write', data, count: cnt }, timeNs, pages };
+  } else if (kind === HOT_KIND.DISPATCH_DONE || kind === HOT_KIND.BATCH || kind === HOT_KIND.IOREQ_DONE) {
+    const value = kind === HOT_KIND.IOREQ_DONE ? u32() : 0;
     const n = count(5);
     const ops: HotOp[] = [];
     for (let i = 0; i < n; i++) {
@@ -259,9 +357,15 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
         else ops.push({ op: 'copyFrom', domid, ref, offset: s.offset, len: s.len });
       } else if (t === HOT_OP.SEND) {
         ops.push({ op: 'send', port: u32() });
+      } else if (t === HOT_OP.IRQ) {
+        const domid = u16();
+        const source = u16();
+        const level = u8();
+        if (level > 1) throw new HotWireError(`irq level ${level} is neither 0 nor 1`);
+        ops.push({ op: 'irq', domid, source, level: level === 1 });
       } else throw new HotWireError(`unknown hot operation ${t}`);
     }
-    f = kind === HOT_KIND.BATCH ? { kind: 'batch', id, ops } : { kind: 'dispatchDone', id, ops };
+    f = kind === HOT_KIND.BATCH ? { kind: 'batch', id, ops } : kind === HOT_KIND.IOREQ_DONE ? { kind: 'ioreqDone', id, value, ops } : { kind: 'dispatchDone', id, ops };
   } else if (kind === HOT_KIND.BATCH_DONE) {
     need(4);
     const rc = dv.getInt32(p, true);

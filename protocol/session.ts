@@ -23,7 +23,7 @@ import {
   type Response,
 } from './wire.ts';
 import { wallNs, wireStats } from './wire_stats.ts';
-import { decodeHot, encodeHot, isHotFrame, type HotFrame } from './hot_wire.ts';
+import { decodeHot, encodeHot, isHotFrame, HOT_ANSWER, type HotFrame } from './hot_wire.ts';
 
 /** Requests a peer may have outstanding before it is cut off. */
 export const MAX_OUTSTANDING = 256;
@@ -34,8 +34,8 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 export type RequestHandler = (req: Request) => Promise<Omit<Response, 'id'>> | Omit<Response, 'id'>;
 /** A hot request (protocol/hot_wire.ts: a dispatch or a batch) and what answers it. */
-export type HotRequest = Extract<HotFrame, { kind: 'dispatch' | 'batch' }>;
-export type HotReply<R extends HotRequest> = R extends { kind: 'dispatch' } ? Extract<HotFrame, { kind: 'dispatchDone' }> : Extract<HotFrame, { kind: 'batchDone' }>;
+export type HotRequest = Extract<HotFrame, { kind: 'dispatch' | 'batch' | 'ioreq' }>;
+export type HotReply<R extends HotRequest> = R extends { kind: 'dispatch' } ? Extract<HotFrame, { kind: 'dispatchDone' }> : R extends { kind: 'ioreq' } ? Extract<HotFrame, { kind: 'ioreqDone' }> : Extract<HotFrame, { kind: 'batchDone' }>;
 export type HotHandler = (req: HotRequest) => Promise<HotFrame> | HotFrame;
 type Answer = Response | HotFrame;
 
@@ -131,7 +131,7 @@ export class Peer {
         this.pending.delete(id);
         reject(new ProtocolError(`no answer to ${req.kind} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, timer, op: req.kind, t0: wireStats ? wallNs() : 0, hot: req.kind === 'dispatch' ? 'dispatchDone' : 'batchDone' });
+      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, timer, op: req.kind, t0: wireStats ? wallNs() : 0, hot: HOT_ANSWER[req.kind] });
       this.waiting.push({ id, bytes });
       this.sendWaiting();
     });
@@ -255,7 +255,7 @@ export class Peer {
       this.fail(1002, e instanceof Error ? e.message : String(e));
       return;
     }
-    if (f.kind === 'dispatch' || f.kind === 'batch') {
+    if (f.kind === 'dispatch' || f.kind === 'batch' || f.kind === 'ioreq') {
       void this.serveHot(f);
       return;
     }
@@ -281,12 +281,13 @@ export class Peer {
       this.fail(1008, `more than ${MAX_OUTSTANDING} outstanding requests`);
       return;
     }
-    const refuse = (error: string): HotFrame => (req.kind === 'dispatch' ? { kind: 'dispatchDone', id: req.id, ops: [] } : { kind: 'batchDone', id: req.id, rc: -38, error, results: [] });
+    // An ioreq nobody serves reads all ones (Xen's answer for an address no server claims).
+    const refuse = (error: string): HotFrame => (req.kind === 'dispatch' ? { kind: 'dispatchDone', id: req.id, ops: [] } : req.kind === 'ioreq' ? { kind: 'ioreqDone', id: req.id, value: 0xffffffff, ops: [] } : { kind: 'batchDone', id: req.id, rc: -38, error, results: [] });
     let reply: HotFrame;
     try {
       reply = this.hotHandler ? await this.hotHandler(req) : refuse('this side serves no hot requests');
     } catch (e) {
-      reply = req.kind === 'dispatch' ? refuse('') : { kind: 'batchDone', id: req.id, rc: -5, error: `internal error: ${(e as Error).message}`, results: [] };
+      reply = req.kind !== 'batch' ? refuse('') : { kind: 'batchDone', id: req.id, rc: -5, error: `internal error: ${(e as Error).message}`, results: [] };
     } finally {
       this.inFlight--;
     }
@@ -296,7 +297,7 @@ export class Peer {
     try {
       bytes = encodeHot(reply);
     } catch (e) {
-      bytes = encodeHot(req.kind === 'dispatch' ? refuse('') : { kind: 'batchDone', id: req.id, rc: -5, error: `internal error: ${(e as Error).message}`, results: [] });
+      bytes = encodeHot(req.kind !== 'batch' ? refuse('') : { kind: 'batchDone', id: req.id, rc: -5, error: `internal error: ${(e as Error).message}`, results: [] });
     }
     if (wireStats) {
       wireStats.encodeNs += wallNs() - e0;

@@ -40,6 +40,8 @@ export interface CreateDomain {
   /** xl.cfg cpus= / cpus_soft=: hard and soft affinity, pCPU numbers (empty = none given). */
   cpus?: number[];
   cpusSoft?: number[];
+  /** xl.cfg xen_platform_pci = 0 (hvm only): no /hypervisor node, no PV devices. */
+  noXenPlatform?: boolean;
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
@@ -139,6 +141,9 @@ export interface VcpuList { vcpus: VcpuInfo[] }
 export interface PageUpdate { mfn: number; offset: number; data: Uint8Array }
 export interface ForeignPage { domid: number; mfn: number }
 export interface BindInterdomain { domid: number; remotePort: number }
+export interface DmMapRam { domid: number; gfn?: number; count?: number }
+export interface DmIoreqServer { domid: number; base: number; size: number }
+export interface DmRam { ramBase: number; ramBytes: number; mfns: number[]; pages: Uint8Array[] }
 export interface Port { port: number }
 export interface ConsoleInput { domain: DomainRef; data: Uint8Array }
 export interface XenstoreOp { op: 'read' | 'write' | 'mkdir' | 'rm' | 'directory' | 'get-perms' | 'set-perms' | string; path: string; value?: Uint8Array; perms?: string[] }
@@ -209,6 +214,8 @@ export interface RequestOps {
   dom0Event: Dom0Event;
   domainCreated: DomainSetup;
   domainDestroyed: DomainRef;
+  dmMapRam: DmMapRam;
+  dmIoreqServer: DmIoreqServer;
 }
 export type OpName = keyof RequestOps;
 
@@ -217,7 +224,7 @@ export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
   'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
-  'domainCreated', 'domainDestroyed',
+  'domainCreated', 'domainDestroyed', 'dmMapRam', 'dmIoreqServer',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
 const _allOps: MissingOp extends never ? true : false = true;
@@ -258,11 +265,12 @@ export interface ResponseResults {
   emptyDomain: EmptyDomain;
   deviceStats: DeviceStatsList;
   hvmStats: HvmStatsList;
+  dmRam: DmRam;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats', 'dmRam'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

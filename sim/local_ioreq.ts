@@ -2,8 +2,9 @@
 // LocalPlatform): the HVM board's ranges are handed to dom0's device model, each request
 // served as a dom0 dispatch (the machine stands still while dom0 answers, a dispatch
 // latency after the access, as every other piece of dom0 work), the answer completing the
-// vCPU's access; device lines go straight to the board's PLIC. Across the socket there is
-// no such path until the ioreq wire lands (RemotePlatform has no `ioreq`).
+// vCPU's access; device lines go straight to the board's PLIC. Across the socket the same
+// is done by the IOREQ hot frame (hypervisor/server/dom0_bridge.ts, dom0/remote_platform.ts),
+// served at the same virtual instants, so both homes give one trace hash.
 
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import type { HvmBoard } from '../hypervisor/hvm/board.ts';
@@ -25,19 +26,25 @@ export class LocalIoreqHost implements IoreqHost {
     return d && board ? { d, board } : null;
   }
 
-  hvmRam(domid: number): { base: number; bytes: number } | null {
+  hvmRam(domid: number): Promise<{ base: number; bytes: number } | null> {
     const b = this.board(domid);
-    return b ? { base: HVM_BOARD.ramBase, bytes: b.d.nrPages * PAGE_SIZE } : null;
+    return Promise.resolve(b ? { base: HVM_BOARD.ramBase, bytes: b.d.nrPages * PAGE_SIZE } : null);
   }
 
-  mapGuestFrame(domid: number, gfn: number): Promise<MappedPage> {
+  async mapGuestFrames(domid: number, gfn: number, count: number): Promise<MappedPage[]> {
     const b = this.board(domid);
-    const mfn = b ? b.board.gfnToMfn(gfn) : -1;
-    if (mfn < 0) return Promise.reject(new RangeError(`d${domid} has no guest frame 0x${gfn.toString(16)}`));
-    return this.mapForeign(domid, mfn);
+    const mfns: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const mfn = b ? b.board.gfnToMfn(gfn + i) : -1;
+      if (mfn < 0) throw new RangeError(`d${domid} has no guest frame 0x${(gfn + i).toString(16)}`);
+      mfns.push(mfn);
+    }
+    const pages: MappedPage[] = [];
+    for (const mfn of mfns) pages.push(await this.mapForeign(domid, mfn));
+    return pages;
   }
 
-  addIoreqServer(domid: number, base: number, size: number, handle: (req: Ioreq) => Promise<number>): void {
+  async addIoreqServer(domid: number, base: number, size: number, handle: (req: Ioreq) => Promise<number>): Promise<void> {
     const b = this.board(domid);
     if (!b) throw new RangeError(`d${domid} is not an HVM domain`);
     const { d, board } = b;

@@ -12,6 +12,8 @@ import { DeviceModel } from '../dom0/devicemodel/ioreq.ts';
 import { VIRTIO_BLK_F, VIRTIO_BLK_LIMITS, VIRTIO_BLK_S, VIRTIO_BLK_T, VirtioBlk } from '../dom0/devicemodel/virtio/blk.ts';
 import { VIRTIO_F, VIRTIO_MMIO, VIRTIO_MMIO_INT_VRING, VIRTIO_STATUS, VirtioMmio, bit } from '../dom0/devicemodel/virtio/mmio.ts';
 import { makeRam, VirtioGuest } from './helpers/virtio_guest.ts';
+import { createHvmDevices } from '../dom0/devicemodel/index.ts';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../dom0/devicemodel/virtio/virtqueue.ts';
 
 const BASE = 0x1000_1000;
 const SECTORS = 2048; // 1 MiB image
@@ -265,5 +267,48 @@ describe('virtio-blk', () => {
     g.setU16(g.queues.get(0)!.avail, 0);
     await request(g, VIRTIO_BLK_T.FLUSH, 0, {});
     expect(levels).toEqual([true]);
+  });
+});
+
+describe('virtio-blk after a dom0 restart, and indirect tables anywhere', () => {
+  it('a device made again for a running guest reads DEVICE_NEEDS_RESET with the config interrupt; after a reset it serves again', async () => {
+    const path = join(dir, 'disk.img');
+    writeFileSync(path, new Uint8Array(SECTORS * 512));
+    const ram = makeRam();
+    const lines: [number, boolean][] = [];
+    const devs = createHvmDevices(ram, [{ kind: 'virtio-blk', store: new FileBlockStore(path, false), serial: 'xvda' }], (src, l) => lines.push([src, l]), undefined, { restarted: true });
+    const g = new VirtioGuest(devs.model, ram, BASE);
+    expect(await g.read32(VIRTIO_MMIO.Status)).toBe(VIRTIO_STATUS.DEVICE_NEEDS_RESET);
+    expect(await g.read32(VIRTIO_MMIO.InterruptStatus)).toBe(2); // the configuration change bit
+    expect(lines).toEqual([[1, true]]);
+    // A notify finds nothing to serve; the driver resets the device and it works.
+    await g.write32(VIRTIO_MMIO.QueueNotify, 0);
+    expect(devs.virtio[0]!.stats.ignoredNotifies).toBe(1);
+    await g.write32(VIRTIO_MMIO.Status, 0);
+    expect(lines.at(-1)).toEqual([1, false]);
+    await g.init(1, 16);
+    expect((await request(g, VIRTIO_BLK_T.OUT, 8, { out: pattern(512, 3) })).status).toBe(VIRTIO_BLK_S.OK);
+    expect(readFileSync(path).subarray(8 * 512, 9 * 512)).toEqual(Buffer.from(pattern(512, 3)));
+  });
+
+  it('takes an indirect table at an 8-byte (not 16-byte) address, as the native driver lays them out', async () => {
+    const { g, path } = rig();
+    await g.init(1, 16);
+    const hdr = g.alloc.take(16);
+    g.ram.bytes.set(header(VIRTIO_BLK_T.OUT, 4), hdr - g.ram.base);
+    const data = g.alloc.take(512);
+    g.ram.bytes.set(pattern(512, 9), data - g.ram.base);
+    const st = g.alloc.take(1);
+    const table = g.alloc.take(16 * 3 + 8, 16) + 8;
+    g.writeDesc(table, 0, hdr, 16, VIRTQ_DESC_F_NEXT, 1);
+    g.writeDesc(table, 1, data, 512, VIRTQ_DESC_F_NEXT, 2);
+    g.writeDesc(table, 2, st, 1, VIRTQ_DESC_F_WRITE, 0);
+    const Q = g.queues.get(0)!;
+    g.writeDesc(Q.desc, 0, table, 48, VIRTQ_DESC_F_INDIRECT, 0);
+    g.publish(0, 0);
+    await g.notify(0);
+    expect(g.takeUsed(0).map((u) => u.id)).toEqual([0]);
+    expect(g.bytes(st, 1)[0]).toBe(VIRTIO_BLK_S.OK);
+    expect(readFileSync(path).subarray(4 * 512, 5 * 512)).toEqual(Buffer.from(pattern(512, 9)));
   });
 });

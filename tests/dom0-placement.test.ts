@@ -2,7 +2,8 @@
 // hash with dom0 as its own process (`pvsim run`) and inside the hypervisor's process
 // (`pvsim run --in-process`). The hot path (one batch each way per dispatch, hot_wire.ts)
 // and dom0's cost model (its work charged to its vCPU, its sends at the end of that work)
-// must give both homes the same virtual instants. net-pair covers block and network.
+// must give both homes the same virtual instants. net-pair covers block and network,
+// hvm-devices the device model's ioreqs, pvhvm PV drivers on HVM domains.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -52,7 +53,10 @@ const examples = readdirSync('examples').filter((f) => f.endsWith('.json')).sort
 
 describe('dom0 in its own process or in-process: one trace hash', () => {
   it('has scenarios to run', () => {
-    expect(examples).toEqual(expect.arrayContaining(['net-pair.json']));
+    // net-pair: PV block and network; hvm-devices: emulated virtio-blk, ATA and virtio-net
+    // (every register access an ioreq: the IOREQ frame across processes); pvhvm: PV drivers
+    // on HVM domains and xen_platform_pci = 0.
+    expect(examples).toEqual(expect.arrayContaining(['net-pair.json', 'hvm-devices.json', 'pvhvm.json']));
   });
 
   it.each(examples)('%s gives the same trace hash in both homes', async (name) => {

@@ -245,7 +245,9 @@ describe('xl.cfg for HVM domains', () => {
     expect(() => validateCreateDomain({ ...req, type: 'xen' }, 1024)).toThrow(/unknown type "xen"/);
     expect(() => validateCreateDomain({ ...req, type: 'pvh' }, 1024)).toThrow(/type "pvh" is not supported/);
     const vif = { kind: 'vif', devid: 0, backend: { mac: '00:16:3e:00:00:01' }, frontend: { mac: '00:16:3e:00:00:01' } };
-    expect(() => validateCreateDomain({ ...req, devices: [vif] }, 1024)).toThrow(/device 0: an hvm domain's vif must be emulated/);
+    // A PV vif of an hvm domain (PVHVM) is fine with Xen's platform, refused without it.
+    expect(() => validateCreateDomain({ ...req, devices: [vif] }, 1024)).not.toThrow();
+    expect(() => validateCreateDomain({ ...req, noXenPlatform: true, devices: [vif] }, 1024)).toThrow(/device 0: a PV vif of an hvm domain needs xen_platform_pci/);
     expect(() => validateCreateDomain({ ...req, devices: [{ ...vif, backend: { ...vif.backend, specification: 'virtio', transport: 'mmio' } }] }, 1024)).not.toThrow();
   });
 });

@@ -1,6 +1,6 @@
 // HVM domains with real processes: `pvsim up`, then `pvsim xl create` of a type = "hvm"
 // config, xl list, xl console (the guest's UART through dom0's console backend), xl destroy;
-// and the errors a user gets for what is not there yet (hvm_mode = "hw") or wrong.
+// an emulated disk over the ioreq wire, and the errors a user gets for what is wrong.
 
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -57,11 +57,20 @@ describe('xl and HVM domains', { timeout: 90_000 }, () => {
     expect(bad.status).not.toBe(0);
     expect(bad.err).toMatch(/hvm_mode: unknown hvm_mode "vmx"/);
     expect(bad.out).not.toContain('created');
-    // Emulated devices need dom0 in-process until the ioreq wire lands: refused, nothing built.
-    const emu = xl(u, 'create', cfg('hvm-disk', `disk = [ '${join(dir, 'd.img')},raw,xvda,w' ]\n`));
-    expect(emu.status).not.toBe(0);
-    expect(emu.err).toMatch(/emulated devices need dom0 in-process until the ioreq wire lands/);
+    // Emulated devices with dom0 as its own process: the ioreq wire (tests/hvm-devices-processes.test.ts runs I/O over it).
+    const emu = xl(u, 'create', cfg('hvm-disk', `cmdline = "work=blk n=2"\ndisk = [ '${join(dir, 'd.img')},raw,xvda,w' ]\n`));
+    expect(emu.err).toBe('');
+    expect(xl(u, 'console', 'hvm-disk').out).toMatch(/work=blk mode=seq bs=4096 qd=1 n=2 writes=2 reads=2 errors=0/);
+    // PVHVM through xl: the same disk's PV twin over blkfront, and xen_platform_pci = 0
+    // (carried to dom0's builder as CreateDomain.no_xen_platform): no node, no PV vbd.
+    expect(xl(u, 'create', cfg('hvm-pv', `cmdline = "work=blk n=2 dev=pv"\ndisk = [ '${join(dir, 'p.img')},raw,xvda,w' ]\n`)).err).toBe('');
+    expect(xl(u, 'console', 'hvm-pv').out).toMatch(/work=blk mode=seq bs=4096 qd=1 n=2 writes=2 reads=2 errors=0/);
+    expect(xl(u, 'create', cfg('hvm-nopv', `xen_platform_pci = 0\ncmdline = "work=blk n=2 dev=pv"\ndisk = [ '${join(dir, 'q.img')},raw,xvda,w' ]\n`)).err).toBe('');
+    expect(xl(u, 'console', 'hvm-nopv').out).toMatch(/work=blk: no vbd device/);
+    // Destroying a domain with a device model: gone from the list, the rest stays.
+    expect(xl(u, 'destroy', 'hvm-disk').status).toBe(0);
     expect(xl(u, 'list').out).not.toMatch(/hvm-disk/);
+    expect(xl(u, 'list').out).toMatch(/hvm-pv/);
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
   });

@@ -57,7 +57,7 @@ export interface HvmDevices {
  * Builds the domain's devices in the order given (virtio ones take slots 0, 1, ...; at most
  * one ATA disk). `setIrq(source, level)` drives the board's PLIC source.
  */
-export function createHvmDevices(ram: GuestRam, specs: readonly DeviceSpec[], setIrq: (source: number, level: boolean) => void, log?: (line: string) => void): HvmDevices {
+export function createHvmDevices(ram: GuestRam, specs: readonly DeviceSpec[], setIrq: (source: number, level: boolean) => void, log?: (line: string) => void, opts: { restarted?: boolean } = {}): HvmDevices {
   const model = new DeviceModel(log);
   const virtio: VirtioMmio[] = [];
   const nets: VirtioNet[] = [];
@@ -91,5 +91,8 @@ export function createHvmDevices(ram: GuestRam, specs: readonly DeviceSpec[], se
     virtio.push(dev);
     nodes.push({ node: `virtio_mmio@${base.toString(16)}`, compatible: 'virtio,mmio', reg: [[base, VIRTIO_SLOT_STRIDE]], interrupts: irq, props: {} });
   }
+  // Made again for a running guest (a dom0 restart): each virtio device tells its driver it
+  // lost its state. The ATA disk simply comes up as after a power-on reset (its signature).
+  if (opts.restarted) for (const v of virtio) v.stateLost();
   return { model, virtio, ata, nodes, destroy: () => nets.forEach((n) => n.detach()) };
 }

@@ -89,7 +89,7 @@ export async function buildDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: 
  * here as libxl writes an ARM guest's tree; the hypervisor makes the board and vCPU 0.
  */
 async function buildHvmDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
-  const plan: HvmPlan | Omit<Response, 'id'> = planOrEinval(() => planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1, ata: (c.devices ?? []).some((dev) => deviceEmulation(dev) === 'ata') }));
+  const plan: HvmPlan | Omit<Response, 'id'> = planOrEinval(() => planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1, ata: (c.devices ?? []).some((dev) => deviceEmulation(dev) === 'ata'), xenPlatform: !c.noXenPlatform }));
   if ('rc' in plan) return plan;
   const e = await createEmpty(hv, c, plan.nrPages, onDomain);
   if ('rc' in e) return e;

@@ -32,13 +32,32 @@ export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; v
   };
 }
 
-/** The devices an xl.cfg config asks for, as xl announces them: its disks (not an empty CD-ROM drive), then its vifs. */
-export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { type?: XlConfig['type'] }): DeviceSpec[] {
+/**
+ * The devices an xl.cfg config asks for, as xl announces them: its disks (not an empty CD-ROM
+ * drive), then its vifs. An HVM domain's disk is emulated (virtio, or the legacy disk) and,
+ * with xen_platform_pci (the default), also offered as a PV vbd of the same image and device
+ * number, as Xen offers an HVM guest's disks both ways (its PV drivers unplug the emulated
+ * ones; here the guest simply uses one of them). A vif of type ioemu (an HVM domain's default)
+ * is virtio-net and, with the platform, a PV vif with the same MAC; type vif is PV only.
+ */
+export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { type?: XlConfig['type']; xenPlatformPci?: boolean }): DeviceSpec[] {
+  const hvm = cfg.type === 'hvm';
+  const pvTwins = hvm && cfg.xenPlatformPci !== false;
+  const disks = cfg.disks.filter((d) => d.targetPath !== null);
   return [
-    ...cfg.disks
-      .filter((d) => d.targetPath !== null)
-      .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype, ...(d.emulation ? { emulation: d.emulation === 'legacy' ? 'ata' : 'virtio' } : {}) })),
-    ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip, ...(cfg.type === 'hvm' ? { emulation: 'virtio' as const } : {}) })),
+    ...disks.flatMap((d) => {
+      const base = { devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype };
+      if (!d.emulation) return [vbdDevice(base)];
+      const emulated = vbdDevice({ ...base, emulation: d.emulation === 'legacy' ? 'ata' : 'virtio' });
+      return pvTwins ? [emulated, vbdDevice(base)] : [emulated];
+    }),
+    ...cfg.vifs.flatMap((v) => {
+      const base = { devid: v.devid, mac: v.mac, bridge: v.bridge, ip: v.ip };
+      if (!hvm) return [vifDevice({ ...base, type: v.type })];
+      if (v.type === 'vif') return [vifDevice({ ...base, type: 'vif' })];
+      const emulated = vifDevice({ ...base, type: 'ioemu', emulation: 'virtio' });
+      return pvTwins ? [emulated, vifDevice({ ...base, type: 'vif' })] : [emulated];
+    }),
   ];
 }
 

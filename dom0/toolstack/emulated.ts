@@ -3,8 +3,8 @@
 // ata become virtio-blk, virtio-net and the legacy ATA disk of dom0/devicemodel/, over the
 // domain's RAM mapped through dom0's foreign mappings, their ranges registered with the
 // hypervisor as ioreq servers and their interrupt lines routed to the board's PLIC.
-// This needs the platform's IoreqHost, which only the in-process platform has until the
-// ioreq wire lands; without it the domain's setup fails with EMULATION_NEEDS_IN_PROCESS.
+// This needs the platform's IoreqHost (in-process, or the ioreq wire to a remote hypervisor);
+// a platform without one makes the domain's setup fail with EMULATION_NEEDS_IN_PROCESS.
 
 import type { Device } from '../../protocol/wire.ts';
 import type { Dom0Platform, MappedPage } from '../platform.ts';
@@ -17,7 +17,7 @@ import { ForeignGuestRam, type Ioreq } from '../devicemodel/ioreq.ts';
 import { deviceEmulation } from './validate.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 
-export const EMULATION_NEEDS_IN_PROCESS = 'emulated devices need dom0 in-process until the ioreq wire lands (use pvsim run --in-process, or a PV domain)';
+export const EMULATION_NEEDS_IN_PROCESS = 'emulated devices need a dom0 platform with the ioreq path (this one has none)';
 
 /** Setting up emulated devices failed: errno and reason, for DeviceSetupError. */
 export class EmulationError extends Error {
@@ -42,6 +42,8 @@ export interface EmulatedDomain {
 }
 
 const PAGE = 4096;
+/** Guest frames mapped per call (one round trip of 4 MiB across the socket). */
+const MAP_CHUNK = 1024;
 
 /**
  * Builds `domid`'s emulated devices in `devs` order (virtio ones take slots 0, 1, ...: disks
@@ -54,10 +56,11 @@ export async function attachEmulatedDevices(
   devs: readonly Device[],
   bridge: ((name: string) => Bridge) | null,
   log?: (line: string) => void,
+  restarted = false,
 ): Promise<EmulatedDomain> {
   const host = platform.ioreq;
   if (!host) throw new EmulationError(XEN_ERRNO.EOPNOTSUPP, EMULATION_NEEDS_IN_PROCESS);
-  const ram = host.hvmRam(domid);
+  const ram = await host.hvmRam(domid);
   if (!ram) throw new EmulationError(XEN_ERRNO.EINVAL, `d${domid} is not an HVM domain: only an HVM domain's devices are emulated`);
   const stores: BlockStore[] = [];
   const pages: MappedPage[] = [];
@@ -67,6 +70,7 @@ export async function attachEmulatedDevices(
     if (done) return;
     done = true;
     devices?.destroy();
+    host.release?.(domid);
     for (const s of stores) s.close();
     for (const p of pages) p.unmap();
   };
@@ -98,13 +102,15 @@ export async function attachEmulatedDevices(
     }
     // Every frame mapped up front (QEMU's mapcache, all of it): no request waits on a mapping.
     const views = [];
-    for (let i = 0; i < ram.bytes / PAGE; i++) {
-      const p = await host.mapGuestFrame(domid, ram.base / PAGE + i);
-      pages.push(p);
-      views.push(p.mem);
+    const frames = ram.bytes / PAGE;
+    for (let i = 0; i < frames; i += MAP_CHUNK) {
+      for (const p of await host.mapGuestFrames(domid, ram.base / PAGE + i, Math.min(MAP_CHUNK, frames - i))) {
+        pages.push(p);
+        views.push(p.mem);
+      }
     }
     const guestRam = new ForeignGuestRam(ram.base, ram.bytes, views);
-    devices = createHvmDevices(guestRam, specs, (source, level) => host.setIrqLevel(domid, source, level), log);
+    devices = createHvmDevices(guestRam, specs, (source, level) => host.setIrqLevel(domid, source, level), log, { restarted });
     const model = devices.model;
     // The DMA since the last request (a received frame's too) is reported with each answer.
     let dmaSeen = 0;
@@ -116,7 +122,7 @@ export async function attachEmulatedDevices(
       }
       return v;
     };
-    for (const r of model.ranges()) host.addIoreqServer(domid, r.base, r.size, handle);
+    for (const r of model.ranges()) await host.addIoreqServer(domid, r.base, r.size, handle);
     return { devices, destroy };
   } catch (err) {
     destroy();

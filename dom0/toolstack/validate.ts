@@ -327,13 +327,15 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
     check('hvm_mode', hvmModeProblem(c.hvmMode || 'trap'));
     check('shadow_sync', shadowSyncProblem(c.shadowSync || 'wp'));
     check('memory', hvmMemoryProblem(c.memoryMib));
-    // Its disks and vifs are emulated by dom0's device model (no PV ones: PV-on-HVM is not here).
+    // Its disks and vifs are emulated by dom0's device model, or PV (blkfront, netfront
+    // through Xen's platform: PVHVM), which xen_platform_pci = 0 takes away.
     let virtio = 0;
     let legacy = 0;
     (c.devices ?? []).forEach((dev, i) => {
       const e = deviceEmulation(dev);
-      if (e === null) fail(`device ${i}: an hvm domain's ${dev.kind} must be emulated (backend key ${EMULATION_KEY} = virtio, or ata for the legacy disk)`);
-      if (e === 'virtio') virtio++;
+      if (e === null) {
+        if (c.noXenPlatform) fail(`device ${i}: a PV ${dev.kind} of an hvm domain needs xen_platform_pci (this one has it off); emulate it (backend key ${EMULATION_KEY} = virtio, or ata for the legacy disk)`);
+      } else if (e === 'virtio') virtio++;
       else legacy++;
     });
     check('devices', hvmDeviceCountProblem(virtio, legacy));
@@ -343,6 +345,7 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
     });
     if (c.hvmMode) fail(`hvm_mode: applies to type "hvm" domains only (this one is ${q(type)})`);
     if (c.shadowSync) fail(`shadow_sync: applies to type "hvm" domains only (this one is ${q(type)})`);
+    if (c.noXenPlatform) fail(`xen_platform_pci: applies to type "hvm" domains only (this one is ${q(type)})`);
   }
 
   const devices = c.devices ?? [];
@@ -350,7 +353,8 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
   const seen = new Map<string, number>();
   devices.forEach((dev, i) => {
     validateDevice(dev, i);
-    const id = `${dev.kind} ${dev.devid}`;
+    // An HVM domain's disk or vif may be both emulated and PV (its twin, same number).
+    const id = `${dev.kind} ${dev.devid}${deviceEmulation(dev) ? ' (emulated)' : ''}`;
     const other = seen.get(id);
     if (other !== undefined) fail(`device ${i}: ${id} is already device ${other}`);
     seen.set(id, i);
@@ -358,9 +362,11 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
   const macs = new Map<string, number>();
   devices.forEach((dev, i) => {
     if (dev.kind !== 'vif') return;
-    const other = macs.get(dev.backend.mac!);
+    // An emulated NIC shares its mac with its PV twin only (two of either kind may not).
+    const key = `${dev.backend.mac!}${deviceEmulation(dev) ? ' emulated' : ''}`;
+    const other = macs.get(key);
     if (other !== undefined) fail(`device ${i}: mac ${dev.backend.mac} is already used by device ${other}`);
-    macs.set(dev.backend.mac!, i);
+    macs.set(key, i);
   });
 }
 

@@ -183,7 +183,7 @@ export class ControlService {
     };
     const domain =
       c.type === 'hvm'
-        ? this.hv.createHvmDomain(c.kernel, { ...base, hvm: { mode: hvmModeOf(c.hvmMode), shadowSync: shadowSyncOf(c.shadowSync) } })
+        ? this.hv.createHvmDomain(c.kernel, { ...base, hvm: { mode: hvmModeOf(c.hvmMode), shadowSync: shadowSyncOf(c.shadowSync), xenPlatform: !c.noXenPlatform } })
         : this.hv.createPvDomain(c.kernel, base).domain;
     if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
     if (!c.paused) this.hv.unpause(domain);

@@ -162,9 +162,15 @@ export class PhysMemory {
   }
 
   setWatched(pfn: number, on: boolean): void {
+    if (this.watched[pfn] === (on ? 1 : 0)) return;
     this.watched[pfn] = on ? 1 : 0;
-    this.generation++;
+    // Not `generation`: the TLBs keep their entries and only re-mark which write entries
+    // must take the slow path (Mmu.rewatch), so watching a frame costs the guest no walks.
+    this.watchGeneration++;
   }
+
+  /** Bumped whenever a frame's watched flag changes (Mmu.rewatch). */
+  watchGeneration = 0;
 
   addMmio(base: number, size: number, device: MmioDevice): void {
     for (const r of this.regions) {

@@ -13,8 +13,13 @@
 //   * vsatp/hgatp write, HFENCE.VVMA/GVMA, sfence.vma at V=1, vsstatus.SUM/MXR change,
 //     mstatus.MXR change                       -> VU and VS sets
 // Switching privilege (traps, xRET, MPRV) only switches which set is used.
-// Never cached: pages overlapping an MMIO region (all tables), watched frames (write
-// table only), and write entries whose PTE has D clear (the walk sets D first).
+// Never cached: pages overlapping an MMIO region (all tables) and write entries whose PTE
+// has D clear (the walk sets D first). A watched frame's write entry is cached with W_SLOW
+// in its tag: the interpreter's fast path misses it (so the store reaches the watcher) but
+// xlate hits it without a walk. The TLB the guest pays for (walks are charged to HVM
+// guests) is thus the same whether or not a frame is watched, e.g. whether dom0 mirrors
+// the guest's RAM (dom0 in its own process) or shares it (in-process); a watch change only
+// re-marks write entries (PhysMemory.watchGeneration, Mmu.rewatch).
 //
 // PMP (pmp.ts) is checked when an entry is filled: a frame is cached only if PMP allows
 // every access of that kind and privilege inside it (Pmp.pageVerdict); a frame with mixed
@@ -55,6 +60,8 @@ export const WALK_ACCESS_FAULT = -2;
 export { WALK_GUEST_PAGE_FAULT };
 
 export const TLB_BITS = 8;
+/** In a write tag: the frame is watched, the store takes the slow path (a hit for xlate). */
+export const W_SLOW = 1 << 30;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
@@ -97,7 +104,7 @@ export class TlbSet {
   flushPage(vpn: number): void {
     const i = vpn & TLB_MASK;
     if (this.rTag[i] === vpn) this.rTag[i] = -1;
-    if (this.wTag[i] === vpn) this.wTag[i] = -1;
+    if ((this.wTag[i]! & ~W_SLOW) === vpn) this.wTag[i] = -1;
     if (this.xTag[i] === vpn) this.xTag[i] = -1;
   }
 }
@@ -147,6 +154,8 @@ export class Mmu {
   walks = 0;
   /** `mem.generation` the sets were filled under. */
   gen: number;
+  /** `mem.watchGeneration` the write entries were marked under. */
+  wgen: number;
   /** Result of the last slow-path access: exception cause, or -1 if it completed. */
   exc = -1;
   /** Trap value for `exc` (the faulting virtual address). */
@@ -184,6 +193,7 @@ export class Mmu {
     this.mem = mem;
     this.hart = hart;
     this.gen = mem.generation;
+    this.wgen = mem.watchGeneration;
     this.pmp = new Pmp(opts?.pmpEntries ?? 0);
     const n = opts?.triggers ?? 0;
     this.trig = n > 0 ? new Triggers(n) : null;
@@ -205,6 +215,21 @@ export class Mmu {
   flushAll(): void {
     for (const s of this.sets) s.flush();
     this.gen = this.mem.generation;
+    this.wgen = this.mem.watchGeneration;
+  }
+
+  /** A frame's watched flag changed: write entries are re-marked (W_SLOW), none dropped. */
+  rewatch(): void {
+    const watched = this.mem.watched;
+    for (const s of this.sets) {
+      const tag = s.wTag;
+      for (let i = 0; i < TLB_SIZE; i++) {
+        const t = tag[i]!;
+        if (t < 0) continue;
+        tag[i] = watched[s.wPfn[i]!] ? (t | W_SLOW) : (t & ~W_SLOW);
+      }
+    }
+    this.wgen = this.mem.watchGeneration;
   }
 
   /** Drops U and S translations (satp write, sfence.vma, SUM/MXR change). */
@@ -286,7 +311,7 @@ export class Mmu {
     const vpn = va >>> 12;
     const i = vpn & TLB_MASK;
     const tag = acc === ACCESS_READ ? set.rTag : acc === ACCESS_WRITE ? set.wTag : set.xTag;
-    if (tag[i] === vpn) {
+    if (tag[i] === vpn || (acc === ACCESS_WRITE && tag[i] === (vpn | W_SLOW))) {
       const pfn = acc === ACCESS_READ ? set.rPfn[i]! : acc === ACCESS_WRITE ? set.wPfn[i]! : set.xPfn[i]!;
       return pfn * PAGE_SIZE + (va & 0xfff);
     }
@@ -337,8 +362,7 @@ export class Mmu {
     if (acc === ACCESS_READ) {
       set.rTag[i] = vpn; set.rPfn[i] = pfn; set.rWords[i] = words; set.rBytes[i] = bytes;
     } else if (acc === ACCESS_WRITE) {
-      if (mem.watched[pfn]) return;
-      set.wTag[i] = vpn; set.wPfn[i] = pfn; set.wWords[i] = words; set.wBytes[i] = bytes;
+      set.wTag[i] = mem.watched[pfn] ? vpn | W_SLOW : vpn; set.wPfn[i] = pfn; set.wWords[i] = words; set.wBytes[i] = bytes;
     } else {
       set.xTag[i] = vpn; set.xPfn[i] = pfn; set.xWords[i] = words;
     }

@@ -68,6 +68,8 @@ export interface HvmOptions {
   paging?: GuestPagingFactory;
   /** The domain has the legacy ATA disk: its node goes into the device tree. */
   ata?: boolean;
+  /** The /hypervisor node (xl.cfg xen_platform_pci; default true). */
+  xenPlatform?: boolean;
 }
 
 /** Who hears of life-cycle steps; read at each step, so they may be set at any time. */
@@ -145,7 +147,7 @@ export class DomainLifecycle {
     const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE) });
     d.dom0Devices = opts.devices ?? [];
     try {
-      const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus, ata: opts.hvm.ata });
+      const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus, ata: opts.hvm.ata, xenPlatform: opts.hvm.xenPlatform });
       writeHvmImage(plan, (pfn) => this.hv.frames.frameStorage(d.p2m[pfn]!));
       this.finishHvmBuild(d, hvmBoot(plan), opts.hvm);
     } catch (e) {

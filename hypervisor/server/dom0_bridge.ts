@@ -10,7 +10,11 @@ import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
 import { dispatchRequest, type OpTable, type Request, type Response } from '../../protocol/wire.ts';
-import { MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotResult } from '../../protocol/hot_wire.ts';
+import { MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotPage, type HotResult } from '../../protocol/hot_wire.ts';
+import type { Domain } from '../domain/domain.ts';
+import type { HvmBoard, Ioreq, IoreqServer } from '../hvm/board.ts';
+import { HVM_BOARD } from '../../xenguest/hvm_image.ts';
+import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { ControlServiceError } from '../control/service.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 
@@ -20,6 +24,26 @@ type Result = Omit<Response, 'id'>;
 const PAGES_PER_DISPATCH_BYTES = 8 * 1024 * 1024;
 /** A port no dom0 daemon serves: a dispatch to it only carries pages. */
 const NO_PORT = 0xffffffff;
+/** Guest frames one DmMapRam maps at most (4 MiB of pages in its answer). */
+export const DM_MAP_MAX = 1024;
+
+/** An HVM board's windows the device model may claim: the virtio slots and the ATA block. */
+const B = HVM_BOARD;
+const DM_WINDOWS: readonly [number, number][] = [
+  [B.virtio.base, B.virtio.count * B.virtio.stride],
+  [B.ata.base, B.ata.window],
+];
+/** PLIC sources the device model drives: virtio slot k raises k + 1; the ATA disk its own. */
+function dmIrqSource(source: number): boolean {
+  return (source >= B.virtioIrqBase && source < B.virtioIrqBase + B.virtio.count) || source === B.ata.irq;
+}
+
+/** An ioreq waiting for a device model (dom0 went away before it answered). */
+interface ParkedIoreq {
+  d: Domain;
+  req: Ioreq;
+  complete: (value: number) => void;
+}
 
 export class Dom0Bridge {
   /** Domain 0's ports, mappings and dispatches. */
@@ -28,6 +52,11 @@ export class Dom0Bridge {
   private readonly served = new Map<number, Dom0DomainInfo>();
   /** Domains destroyed while no dom0 was connected: a new dom0 is told of them. */
   private readonly goneWhileAway = new Set<number>();
+  /**
+   * Ioreqs a dom0 took with it (killed before answering) or that found no dom0: the vCPU
+   * keeps waiting, and each goes to the device model a new dom0 registers for its range.
+   */
+  private parked: ParkedIoreq[] = [];
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.service = new ControlService(hv, {
@@ -76,29 +105,129 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      const pages = this.service.takePageUpdates();
-      // More page data (or spans) than one frame should carry goes first, in dispatches of a
-      // port no daemon serves (dom0 applies their pages and answers at once).
-      let start = 0;
-      let bytes = 0;
-      for (let j = 0; j < pages.length; j++) {
-        const n = pages[j]!.data.length;
-        if ((bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) || j - start === MAX_HOT_ENTRIES) {
-          const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j) });
-          const done = this.applyOps(ahead.ops);
-          if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
-          start = j;
-          bytes = 0;
-        }
-        bytes += n;
-      }
-      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages: pages.slice(start) });
+      const pages = await this.pagesAhead(p, timeNs, `port ${port}`);
+      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages });
     } catch (e) {
       this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
       return;
     }
     const done = this.applyOps(r.ops);
     if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
+  }
+
+  /**
+   * The guests' stores to pages dom0 maps since its last dispatch, for the next frame: more
+   * page data (or spans) than one frame should carry goes first, in dispatches of a port no
+   * daemon serves (dom0 applies their pages and answers at once); the rest is returned.
+   */
+  private async pagesAhead(p: Peer, timeNs: number, what: string): Promise<HotPage[]> {
+    const pages = this.service.takePageUpdates();
+    let start = 0;
+    let bytes = 0;
+    for (let j = 0; j < pages.length; j++) {
+      const n = pages[j]!.data.length;
+      if ((bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) || j - start === MAX_HOT_ENTRIES) {
+        const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j) });
+        const done = this.applyOps(ahead.ops);
+        if (done.rc !== 0) this.hv.printk(`dom0 dispatch of ${what}: ${done.error}`);
+        start = j;
+        bytes = 0;
+      }
+      bytes += n;
+    }
+    return pages.slice(start);
+  }
+
+  /**
+   * The hypervisor's end of an ioreq server dom0's device model registered: each access is
+   * served as a dom0 dispatch, as in-process (sim/local_ioreq.ts) — the vCPU waits, a
+   * dispatch latency later the machine stands still while dom0 answers one IOREQ frame
+   * (the guest's stores to mapped frames ride with it), and the answer's stores, copies,
+   * sends and interrupt levels are applied in order before the access completes.
+   */
+  private ioreqServer(d: Domain): IoreqServer {
+    return {
+      send: (req, complete) => this.hv.dispatch(() => this.sendIoreq({ d, req, complete })),
+    };
+  }
+
+  private async sendIoreq(q: ParkedIoreq): Promise<void> {
+    if (this.hv.domain(q.d.domid) !== q.d) return; // gone: nobody waits
+    const p = this.peer();
+    if (!p || p.closed) {
+      this.parked.push(q);
+      return;
+    }
+    let r;
+    try {
+      const timeNs = Math.floor(this.hv.now());
+      const pages = await this.pagesAhead(p, timeNs, `d${q.d.domid}'s ioreq`);
+      r = await p.requestHot<Extract<HotFrame, { kind: 'ioreq' }>>({ kind: 'ioreq', req: { ...q.req, domid: q.d.domid }, timeNs, pages });
+    } catch (e) {
+      if (p.closed) {
+        // dom0 died with the ioreq outstanding: the vCPU waits for the next device model.
+        this.hv.printk(`d${q.d.domid}'s ioreq at 0x${q.req.addr.toString(16)} lost with dom0: ${(e as Error).message}; held for the next device model`);
+        this.parked.push(q);
+      } else {
+        // A live dom0 that did not answer (time-out): answered as by no device (all ones), so
+        // the vCPU goes on; a device model that cannot answer is its guest's problem only.
+        this.hv.printk(`d${q.d.domid}'s ioreq at 0x${q.req.addr.toString(16)}: ${(e as Error).message}; answered as by no device`);
+        q.complete(0xffffffff);
+      }
+      return;
+    }
+    const done = this.applyOps(r.ops);
+    if (done.rc !== 0) this.hv.printk(`d${q.d.domid}'s ioreq at 0x${q.req.addr.toString(16)}: ${done.error}`);
+    q.complete(r.value);
+  }
+
+  /** The HVM board of a live domain dom0 names, or a refusal. */
+  private board(domid: number): { d: Domain; board: HvmBoard } {
+    const d = this.hv.domain(domid);
+    const board = (d?.hvm ?? null) as HvmBoard | null;
+    if (!d || !board) throw new ControlServiceError(-XEN_ERRNO.ESRCH, `d${domid} is not a live HVM domain`);
+    return { d, board };
+  }
+
+  /** XEN_DMOP_map_io_range_to_ioreq_server for dom0's device model (only inside the board's device windows). */
+  private dmIoreqServer(domid: number, base: number, size: number): void {
+    const { d, board } = this.board(domid);
+    const inWindow = DM_WINDOWS.some(([wb, ws]) => base >= wb && size >= 1 && base + size <= wb + ws);
+    if (!(Number.isSafeInteger(base) && Number.isInteger(size) && inWindow)) throw new ControlServiceError(-XEN_ERRNO.EINVAL, `range 0x${base.toString(16)}+0x${size.toString(16)} is not inside the board's device windows`);
+    try {
+      board.addIoreqServer(base, size, this.ioreqServer(d), true);
+    } catch (e) {
+      if (e instanceof RangeError) throw new ControlServiceError(-XEN_ERRNO.EINVAL, e.message);
+      throw e;
+    }
+    // Requests the last dom0 took with it, for this range: to the new device model, in order.
+    const mine = (q: ParkedIoreq) => q.d === d && q.req.addr >= base && q.req.addr < base + size;
+    const again = this.parked.filter(mine);
+    this.parked = this.parked.filter((q) => !mine(q) && this.hv.domain(q.d.domid) === q.d);
+    for (const q of again) this.hv.dispatch(() => this.sendIoreq(q));
+  }
+
+  /** An HVM domain's RAM, and `count` of its frames from `gfn` mapped into dom0 (privcmd by gfn). */
+  private dmMapRam(domid: number, gfn: number, count: number): { ramBase: number; ramBytes: number; mfns: number[]; pages: Uint8Array[] } {
+    const { d, board } = this.board(domid);
+    if (!(Number.isInteger(count) && count >= 0 && count <= DM_MAP_MAX)) throw new ControlServiceError(-XEN_ERRNO.E2BIG, `${count} frames in one map (at most ${DM_MAP_MAX})`);
+    const mfns: number[] = [];
+    const ramFirst = HVM_BOARD.ramBase / PAGE_SIZE;
+    for (let i = 0; i < count; i++) {
+      const g = gfn + i;
+      const mfn = g >= ramFirst && g < ramFirst + d.nrPages ? board.gfnToMfn(g) : -1;
+      if (mfn < 0) throw new ControlServiceError(-XEN_ERRNO.EINVAL, `gfn 0x${g.toString(16)} is not d${domid}'s RAM`);
+      mfns.push(mfn);
+    }
+    // A frame of zeros goes as an empty page (dom0's mirror starts zeroed): a fresh domain's
+    // RAM is mostly untouched, and this keeps its mapping from copying all of it.
+    const pages = mfns.map((mfn) => {
+      const page = this.service.mapForeign(domid, mfn);
+      const words = new Int32Array(page.buffer, page.byteOffset, PAGE_SIZE / 4);
+      for (let i = 0; i < words.length; i++) if (words[i] !== 0) return page;
+      return new Uint8Array(0);
+    });
+    return { ramBase: HVM_BOARD.ramBase, ramBytes: d.nrPages * PAGE_SIZE, mfns, pages };
   }
 
   /**
@@ -131,6 +260,14 @@ export class Dom0Bridge {
           case 'send':
             results.push({ status: svc.send(o.port), data: none });
             break;
+          case 'irq': {
+            // XEN_DMOP_set_irq_level: only an HVM domain's device-model lines.
+            const board = (this.hv.domain(o.domid)?.hvm ?? null) as HvmBoard | null;
+            const ok = board !== null && o.domid !== 0 && dmIrqSource(o.source);
+            if (ok) board.plic.setIrq(o.source, o.level);
+            results.push({ status: ok ? 0 : -XEN_ERRNO.EINVAL, data: none });
+            break;
+          }
         }
       } catch (e) {
         if (e instanceof ControlServiceError) return { rc: e.rc, error: e.message, results };
@@ -216,5 +353,10 @@ export class Dom0Bridge {
       return rc < 0 ? { rc, error: `close of port ${a.port} failed` } : { rc: 0 };
     },
     pageWrite: () => ({ rc: 0 }), // its writes were applied ahead of it
+    dmMapRam: (a) => ({ rc: 0, dmRam: this.dmMapRam(a.domid, a.gfn ?? 0, a.count ?? 0) }),
+    dmIoreqServer: (a) => {
+      this.dmIoreqServer(a.domid, a.base, a.size);
+      return { rc: 0 };
+    },
   };
 }

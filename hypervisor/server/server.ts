@@ -88,7 +88,8 @@ export class HypervisorServer {
         this.bridge ??= new Dom0Bridge(this.hv, () => this.dom0);
         const bridge = this.bridge;
         // dom0's batches: privcmd work on the hot path (the hypervisor serves no dispatches).
-        peer.hotHandler = (req) => (req.kind === 'batch' ? { kind: 'batchDone', id: req.id, ...bridge.applyOps(req.ops) } : { kind: 'dispatchDone', id: req.id, ops: [] });
+        peer.hotHandler = (req) =>
+          req.kind === 'batch' ? { kind: 'batchDone', id: req.id, ...bridge.applyOps(req.ops) } : req.kind === 'ioreq' ? { kind: 'ioreqDone', id: req.id, value: 0xffffffff, ops: [] } : { kind: 'dispatchDone', id: req.id, ops: [] };
         this.hv.printk(again ? 'dom0 connected again: serving its domains to it' : 'dom0 connected');
         if (again) {
           this.bridge.reattach();

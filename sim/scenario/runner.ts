@@ -240,7 +240,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
           softAffinity: cfg.cpusSoft,
         };
         d = cfg.type === 'hvm'
-          ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') } })
+          ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata'), xenPlatform: cfg.xenPlatformPci } })
           : hv.createPvDomain(kernel, base).domain;
       } catch (e) {
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);

@@ -58,6 +58,8 @@ export const DomainSpec = z
     /** xl.cfg hvm_mode= ("trap" or "hw") and shadow_sync= ("wp" or "lazy"), for type "hvm". */
     hvm_mode: z.string().optional(),
     shadow_sync: z.string().optional(),
+    /** xl.cfg xen_platform_pci= (0 or 1, default 1), for type "hvm". */
+    xen_platform_pci: xlNumber.optional(),
     // --- scenario only ---
     /** How many alike domains to create; names get -1, -2, ... */
     count: z.number().int().min(1).max(10000).default(1),
@@ -115,6 +117,7 @@ const XL_FIELDS = {
   shadow_sync: 'shadow_sync',
   cpus: 'cpus',
   cpus_soft: 'cpus_soft',
+  xen_platform_pci: 'xen_platform_pci',
 } as const satisfies Partial<Record<keyof DomainSpecT, string>>;
 
 /** One copy of a domain spec: its name, its index (1..count), the value of {seed}. */

@@ -141,6 +141,34 @@ describe('watched frames', () => {
     expect(count).toBe(1);
   });
 
+  it('watching a frame costs no page walks: its write entry stays in the TLB, marked for the slow path', () => {
+    // The same stores, watched or not, make the same walks (HVM guests are charged per walk
+    // reference, and dom0 as a process watches all of an HVM guest's RAM).
+    const walks = (watch: 'never' | 'before' | 'midway') => {
+      const m = new Machine();
+      const pt = new PageTables(m.mem, RAM_BASE + 0x100000);
+      pt.map(0x10000, RAM_BASE + 0x1000, V | R | X | A);
+      pt.map(0x20000, WATCH, V | R | W | A | D);
+      let stores = 0;
+      m.mem.onStore = () => { stores++; return false; };
+      if (watch === 'before') m.mem.setWatched(WATCH >>> 12, true);
+      m.load(RAM_BASE + 0x1000, [a.lui(1, 0x20), ...Array.from({ length: 8 }, (_, i) => a.sw(1, 4 * i, 1)), a.ebreak(), ...Array.from({ length: 8 }, (_, i) => a.sw(1, 4 * i, 1)), a.ecall()]);
+      m.hart.writeCsr(C.CSR_SATP, pt.satp);
+      m.hart.priv = PRIV_S;
+      m.hart.pc = 0x10000;
+      m.hart.hostTraps = true;
+      expect(m.run()).toBe(ExitReason.HostTrap); // the ebreak
+      if (watch === 'midway') m.mem.setWatched(WATCH >>> 12, true);
+      m.hart.pc += 4;
+      expect(m.run()).toBe(ExitReason.HostTrap); // the ecall
+      return { refs: m.hart.mmu.walkRefs, stores };
+    };
+    const plain = walks('never');
+    expect(plain.stores).toBe(0);
+    expect(walks('before')).toEqual({ refs: plain.refs, stores: 16 });
+    expect(walks('midway')).toEqual({ refs: plain.refs, stores: 8 });
+  });
+
   it('an A-bit update during instruction fetch that asks to stop stops before the instruction', () => {
     const m = new Machine();
     const pt = new PageTables(m.mem, RAM_BASE + 0x100000);

@@ -228,6 +228,19 @@ export class VirtioMmio implements IoreqDevice {
     if (this.status & VIRTIO_STATUS.DRIVER_OK) this.setInterrupt(this.interruptStatus | VIRTIO_MMIO_INT_CONFIG);
   }
 
+  /**
+   * A device made again for a running guest (dom0, and with it the device model, restarted):
+   * the status, features and queues the driver set are gone with the old one. The device
+   * says so as one that can no longer operate must (2.1.2): DEVICE_NEEDS_RESET and the
+   * configuration change interrupt; it serves nothing until the driver resets it.
+   */
+  stateLost(): void {
+    this.lastError = 'the device model restarted: the device lost its state';
+    this.stats.needsReset++;
+    this.status = VIRTIO_STATUS.DEVICE_NEEDS_RESET;
+    this.setInterrupt(this.interruptStatus | VIRTIO_MMIO_INT_CONFIG);
+  }
+
   /** Runs backend work that may meet a broken ring; a VirtqueueError becomes needsReset. */
   async guard(work: () => void | Promise<void>): Promise<void> {
     try {

@@ -42,6 +42,11 @@ export interface XlConfig {
   /** For type = "hvm": how the CPU is virtualized and how shadow page tables follow the guest's. */
   hvmMode: HvmMode;
   shadowSync: ShadowSync;
+  /**
+   * xen_platform_pci (type = "hvm"; default 1, as Xen's): the guest is offered Xen's PV
+   * interfaces (the /hypervisor node) and PV twins of its disks and ioemu vifs. 0: neither.
+   */
+  xenPlatformPci: boolean;
   /** The kernel as written and resolved against the cfg file's directory; null only for hvm. */
   kernel: string | null;
   kernelPath: string | null;
@@ -116,6 +121,7 @@ export const XL_KEYS = [
   'on_soft_reset',
   'hvm_mode',
   'shadow_sync',
+  'xen_platform_pci',
 ] as const;
 
 /** Keys of xl.cfg(5) that pvsim does not implement: named as such rather than "unknown". */
@@ -223,6 +229,10 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
   for (const a of [hvmModeA, shadowSyncA]) if (a && type !== 'hvm') fail(a.s, `applies to type = "hvm" domains only (this one is ${q(type)})`);
   if (hvmModeA) check(hvmModeA.s, hvmModeProblem(hvmModeA.text));
   if (shadowSyncA) check(shadowSyncA.s, shadowSyncProblem(shadowSyncA.text));
+  // xen_platform_pci: a boolean as xl reads one (an integer, non-zero = true); HVM only.
+  const platformV = integer('xen_platform_pci', 'a boolean (0 or 1)');
+  if (platformV && type !== 'hvm') fail(platformV.s, `applies to type = "hvm" domains only (a ${type} domain always talks to Xen)`);
+  const xenPlatformPci = platformV ? platformV.n !== 0 : true;
 
   const nameA = atom('name');
   if (!nameA) throw new XlCfgError(file, null, null, 'missing required key "name" (every domain needs a name)');
@@ -345,7 +355,9 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
   }
 
   // Emulated devices: an HVM domain's disks are virtio unless devtype=legacy says the ATA
-  // disk, its vifs virtio-net; a PV domain's are PV (blkfront, netfront) and take neither.
+  // disk, its vifs virtio-net (type=ioemu, the default) or PV only (type=vif); with
+  // xen_platform_pci (the default) each disk and ioemu vif is also offered as its PV twin
+  // (devices.ts configDevices). A PV domain's are PV (blkfront, netfront) and take neither.
   let virtio = 0;
   let legacy = 0;
   for (const [i, d] of disks.entries()) {
@@ -366,6 +378,11 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
       if (v.model === 'virtio') throw new XlCfgError(file, v.line, `vif[${i}]`, `model=virtio applies to type = "hvm" domains only (a ${type} domain's vifs are PV; in ${q(v.spec)})`);
       continue;
     }
+    if (v.type === 'vif') {
+      // PV only: netfront through Xen's platform, as Xen's type=vif for an HVM guest.
+      if (!xenPlatformPci) throw new XlCfgError(file, v.line, `vif[${i}]`, `type=vif is a PV vif: it needs xen_platform_pci = 1 (in ${q(v.spec)})`);
+      continue;
+    }
     if (v.model !== 'virtio') throw new XlCfgError(file, v.line, `vif[${i}]`, `model=${v.model}: pvsim emulates only virtio-net for an hvm domain (model=virtio, the default; in ${q(v.spec)})`);
     virtio++;
     const p = hvmDeviceCountProblem(virtio, legacy);
@@ -378,6 +395,7 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     type,
     hvmMode: (hvmModeA?.text as HvmMode | undefined) ?? XL_DEFAULTS.hvmMode,
     shadowSync: (shadowSyncA?.text as ShadowSync | undefined) ?? XL_DEFAULTS.shadowSync,
+    xenPlatformPci,
     kernel: kernelA?.text ?? null,
     kernelPath: kernelA ? resolvePath(kernelA.text) : null,
     memoryMiB,
