@@ -22,7 +22,9 @@ import { HVM_BOARD, HVM_MODES, SHADOW_SYNCS, type HvmMode, type ShadowSync } fro
 import { checkHvmMode, HvmModeUnavailable } from '../hvm/index.ts';
 import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate } from '../../protocol/wire.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
-import { clearPending } from '../evtchn/two_level.ts';
+import { clearPending } from '../evtchn/port.ts';
+import { fifoConsume, fifoExpandHost, fifoInitHost } from '../evtchn/fifo.ts';
+import { evtchnSetMaxPort } from '../evtchn/index.ts';
 import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
 import { ECS } from '../evtchn/state.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
@@ -143,10 +145,30 @@ export class ControlService {
       }
       return this.finishWork();
     });
+    // dom0 uses the FIFO event ABI, as a Linux dom0 does whenever Xen offers it: 2^17
+    // ports, where 2-level's 1,024 would stop at 511 guests (two ports each). Its event
+    // words live in host memory (dom0 has no guest frames); its "upcall" consumes the
+    // queues here, each port handed to the dispatcher once per event.
+    if (this.control.evtchn) {
+      evtchnSetMaxPort(this.control, 0x7fff_ffff);
+      fifoInitHost(this.control, 1);
+    }
+    let consuming = false;
     this.control.onEvent = (port) => {
-      // dom0 sees one event per dispatch however many sends came before (a pending bit).
-      clearPending(this.control, port);
-      this.dispatcher.notify(port);
+      if (!this.control.evtchn?.fifo) {
+        // dom0 sees one event per dispatch however many sends came before (a pending bit).
+        clearPending(this.hv, this.control, port);
+        this.dispatcher.notify(port);
+        return;
+      }
+      // Events raised while the queues are being consumed are picked up by the same loop.
+      if (consuming) return;
+      consuming = true;
+      try {
+        fifoConsume(this.hv, this.control, 0, (p) => this.dispatcher.notify(p));
+      } finally {
+        consuming = false;
+      }
     };
   }
 
@@ -308,8 +330,10 @@ export class ControlService {
   bindInterdomain(domid: number, remotePort: number): number {
     const port = evtchnBindInterdomain(this.hv, this.control, domid, remotePort);
     if (port < 0) throw new ControlServiceError(port, `bind_interdomain(d${domid}, ${remotePort}) failed: ${port}`);
+    // The new port needs its event word (Linux's evtchn_fifo_setup expands the array so).
+    if (this.control.evtchn?.fifo) fifoExpandHost(this.hv, this.control, port);
     // Binding sets the new local port pending; nothing has happened yet.
-    clearPending(this.control, port);
+    clearPending(this.hv, this.control, port);
     return port;
   }
 
