@@ -254,29 +254,17 @@ export function xenNotes(img: ElfImage): XenNotes {
 /**
  * parseElf, once per image: a scenario builds thousands of domains from one kernel file
  * (the same bytes), and each parse built the same segments, notes and symbol map again.
- * The entry is checked against a hash of every byte, so bytes changed since (a test, a
- * tool editing a buffer it reuses) are parsed afresh. Callers must not modify the result.
+ * The entry keeps a copy of the bytes and is used only while they are unchanged (a native
+ * compare), so a buffer edited since (a test, a tool reusing it) is parsed afresh. Callers
+ * must not modify the result.
  */
 export function parseElfCached(bytes: Uint8Array): ElfImage {
-  const sig = imageHash(bytes);
   const hit = parsedImages.get(bytes);
-  if (hit && hit.sig === sig && hit.length === bytes.length) return hit.img;
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (hit && view.equals(hit.copy)) return hit.img;
   const img = parseElf(bytes);
-  parsedImages.set(bytes, { img, sig, length: bytes.length });
+  parsedImages.set(bytes, { img, copy: Buffer.from(view) });
   return img;
 }
 
-const parsedImages = new WeakMap<Uint8Array, { img: ElfImage; sig: number; length: number }>();
-
-/** A 32-bit FNV-1a-style hash over the image, a word at a time where the bytes are aligned. */
-function imageHash(b: Uint8Array): number {
-  let h = 0x811c9dc5;
-  let i = 0;
-  if (b.byteOffset % 4 === 0) {
-    const words = new Int32Array(b.buffer, b.byteOffset, b.length >>> 2);
-    for (let k = 0; k < words.length; k++) h = Math.imul(h ^ words[k]!, 0x01000193);
-    i = words.length * 4;
-  }
-  for (; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h >>> 0;
-}
+const parsedImages = new WeakMap<Uint8Array, { img: ElfImage; copy: Buffer }>();

@@ -141,7 +141,11 @@ export class ControlService {
         await opts.serve(port);
       } catch (e) {
         this.finishWork();
-        throw e;
+        // Name the port's other end: the run's report says which domain's event failed.
+        const e0 = this.control.evtchn;
+        const peer = e0 && e0.portIsValid(port) && e0.state[port] === ECS.INTERDOMAIN ? this.hv.domain(e0.remoteDomid[port]!) : undefined;
+        const who = peer ? ` (from d${peer.domid} ${peer.name})` : '';
+        throw new Error(`d0 port ${port}${who}: ${e instanceof Error ? e.message : String(e)}`);
       }
       return this.finishWork();
     });

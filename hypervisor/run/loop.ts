@@ -56,6 +56,10 @@ export class RunLoop {
   /** dom0 dispatches run (each one a round trip when dom0 is a process). */
   dispatches = 0;
   private readonly engine: Engine = new Interpreter();
+  /** dom0 dispatches whose handler failed (each also in the hypervisor log). */
+  dispatchFailures = 0;
+  /** Told of each failed dom0 dispatch (the scenario runner fails the run with it). */
+  onDispatchFailed: ((message: string) => void) | null = null;
   /** The dom0 dispatch being waited for, if any. */
   private blockedOn: Promise<void> | null = null;
   private dispatchChain: Promise<void> = Promise.resolve();
@@ -101,7 +105,13 @@ export class RunLoop {
       const started = this.dispatchChain.then(() => fn());
       const wait = started.then(
         () => {},
-        (e: unknown) => this.deps.printk(`dom0 dispatch failed: ${(e as Error).message}`),
+        (e: unknown) => {
+          const message = e instanceof Error ? e.message : String(e);
+          this.deps.printk(`dom0 dispatch failed: ${message}`);
+          // Counted and handed on: a scenario run fails with it rather than running on.
+          this.dispatchFailures++;
+          this.onDispatchFailed?.(message);
+        },
       );
       this.dispatchChain = wait;
       this.blockedOn = wait.finally(() => {

@@ -173,6 +173,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     failure.reason ??= `domain ${d.name}: ${reason.replace(/^domain \S+ \(d\d+\): /, '')}`;
     hv.stopRealtime = true;
   };
+  // Any other dom0 dispatch that failed (serving a domain's event): the run fails with it.
+  hv.loop.onDispatchFailed = (message) => {
+    failure.reason ??= `dom0 dispatch failed: ${message}`;
+    hv.stopRealtime = true;
+  };
   const dom0 = external ? null : startLocalDom0(hv, { onConsole, pcap: opts.pcap });
   const images = new Map<string, Uint8Array>();
   const image = (cfg: XlConfig) => {
