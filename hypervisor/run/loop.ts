@@ -56,6 +56,13 @@ export class RunLoop {
   /** dom0 dispatches run (each one a round trip when dom0 is a process). */
   dispatches = 0;
   private readonly engine: Engine = new Interpreter();
+  /**
+   * Called about once a wall second during a run with the virtual time reached (the
+   * earliest pCPU clock). It only observes: the run does the same with or without it.
+   */
+  onProgress: ((virtualNs: number) => void) | null = null;
+  private progressTick = 0;
+  private nextProgressAt = 0;
   /** dom0 dispatches whose handler failed (each also in the hypervisor log). */
   dispatchFailures = 0;
   /** Told of each failed dom0 dispatch (the scenario runner fails the run with it). */
@@ -130,6 +137,13 @@ export class RunLoop {
     const instrLimit = this.totalInstructions + (o.maxInstructions ?? Infinity);
     for (;;) {
       const p = this.nextPcpu();
+      if (this.onProgress !== null && (++this.progressTick & 1023) === 0) {
+        const t = Date.now();
+        if (t >= this.nextProgressAt) {
+          this.nextProgressAt = t + 1000;
+          this.onProgress(Math.min(p.now, until));
+        }
+      }
       if (p.now >= until) return { kind: 'time' };
       if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
       this.fireEventsUpTo(p.now);

@@ -60,6 +60,24 @@ export interface RunScenarioOptions {
   onConsole?: (domain: Domain, bytes: Uint8Array) => void;
   /** In-process dom0: capture every frame crossing its bridges to this pcap file. */
   pcap?: string;
+  /** Receives a progress line about every two wall seconds (virtual time reached, rate); never stdout. */
+  progress?: (line: string) => void;
+}
+
+/** Progress lines for a long run: virtual time reached, its rate against wall time, the time left. */
+export function progressReporter(until: number, domains: number, write: (line: string) => void): (virtualNs: number) => void {
+  const start = Date.now();
+  let last = 0;
+  return (now) => {
+    const wall = Date.now();
+    if (wall - last < 2000) return;
+    last = wall;
+    const secs = (wall - start) / 1000;
+    const rate = secs > 0 ? now / 1e6 / secs : 0;
+    const left = rate > 0 ? ((until - now) / 1e6 / rate).toFixed(0) : '?';
+    const pct = until > 0 && until !== Infinity ? ` (${((100 * now) / until).toFixed(0)}%)` : '';
+    write(`progress: ${(now / 1e6).toFixed(1)} of ${(until / 1e6).toFixed(1)} ms virtual${pct}, ${domains} domains, ${rate.toFixed(2)} ms virtual per wall s, ~${left} s to go`);
+  };
 }
 
 /**
@@ -242,6 +260,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       hv.events.schedule(at, () => hv.unpause(d));
     }
   });
+  if (opts.progress) hv.loop.onProgress = progressReporter(until, hv.domains.size - 1, opts.progress);
   return { hv, seed, until, consoles, dom0, failure };
 }
 
