@@ -182,8 +182,12 @@ export class Mmu {
   /** The fault was a guest virtual address accessed from V=0 (HLV, HLVX, HSV). */
   excGva = false;
 
+  /** Tests: give every context its own set at once, as before lazy sets (the trace must not differ). */
+  static eagerTlbSets = false;
+
   constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number }) {
     this.mem = mem;
+    if (Mmu.eagerTlbSets) for (let k = 0; k < this.sets.length; k++) this.sets[k] = new TlbSet();
     this.hart = hart;
     this.gen = mem.generation;
     this.pmp = new Pmp(opts?.pmpEntries ?? 0);

@@ -61,6 +61,8 @@ export class RunLoop {
    * earliest pCPU clock). It only observes: the run does the same with or without it.
    */
   onProgress: ((virtualNs: number) => void) | null = null;
+  /** Wall milliseconds between onProgress calls. */
+  progressIntervalMs = 1000;
   private progressTick = 0;
   private nextProgressAt = 0;
   /** dom0 dispatches whose handler failed (each also in the hypervisor log). */
@@ -140,7 +142,7 @@ export class RunLoop {
       if (this.onProgress !== null && (++this.progressTick & 1023) === 0) {
         const t = Date.now();
         if (t >= this.nextProgressAt) {
-          this.nextProgressAt = t + 1000;
+          this.nextProgressAt = t + this.progressIntervalMs;
           this.onProgress(Math.min(p.now, until));
         }
       }
