@@ -65,7 +65,7 @@ export interface RunScenarioOptions {
 }
 
 /** Progress lines for a long run: virtual time reached, its rate against wall time, the time left. */
-export function progressReporter(until: number, domains: number, write: (line: string) => void): (virtualNs: number) => void {
+export function progressReporter(until: number, domains: number, write: (line: string) => void, dispatches: () => number = () => 0): (virtualNs: number) => void {
   const start = Date.now();
   let last = 0;
   return (now) => {
@@ -76,7 +76,7 @@ export function progressReporter(until: number, domains: number, write: (line: s
     const rate = secs > 0 ? now / 1e6 / secs : 0;
     const left = rate > 0 ? ((until - now) / 1e6 / rate).toFixed(0) : '?';
     const pct = until > 0 && until !== Infinity ? ` (${((100 * now) / until).toFixed(0)}%)` : '';
-    write(`progress: ${(now / 1e6).toFixed(1)} of ${(until / 1e6).toFixed(1)} ms virtual${pct}, ${domains} domains, ${rate.toFixed(2)} ms virtual per wall s, ~${left} s to go`);
+    write(`progress: ${(now / 1e6).toFixed(1)} of ${(until / 1e6).toFixed(1)} ms virtual${pct}, ${domains} domains, ${dispatches()} dom0 dispatches, ${rate.toFixed(2)} ms virtual per wall s, ~${left} s to go`);
   };
 }
 
@@ -260,7 +260,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       hv.events.schedule(at, () => hv.unpause(d));
     }
   });
-  if (opts.progress) hv.loop.onProgress = progressReporter(until, hv.domains.size - 1, opts.progress);
+  if (opts.progress) hv.loop.onProgress = progressReporter(until, hv.domains.size - 1, opts.progress, () => hv.loop.dispatches);
   return { hv, seed, until, consoles, dom0, failure };
 }
 
