@@ -78,6 +78,8 @@ interface MappedFrame {
   refs: number;
   /** Bytes guests stored to since the last dispatch (mirrored pages only). */
   readonly stored: SpanSet;
+  /** Its place in mapping order (page updates go out in that order). */
+  readonly order: number;
   /** Hears guest stores to it (mirrored pages only); the frame may have other watchers. */
   watcher: ((pa: number, size: number) => boolean) | null;
   /** Of `refs`, the grant mappings, and of those the read-only ones (checked per store). */
@@ -111,6 +113,9 @@ export class ControlService {
   readonly dispatcher: Dom0PortDispatcher;
   readonly pages: ControlPages;
   private readonly mapped = new Map<number, MappedFrame>();
+  /** Mapped frames with stores not yet taken by takePageUpdates. */
+  private readonly dirty = new Set<number>();
+  private mapOrder = 0;
   /**
    * Foreign mappings dom0 holds, per frame: each holds a general reference on the frame (as
    * Xen's privcmd mappings do), so a frame dom0 still maps is not freed with its domain
@@ -517,8 +522,14 @@ export class ControlService {
   takePageUpdates(): PageUpdate[] {
     const out: PageUpdate[] = [];
     if (this.pages !== 'mirrored') return out;
-    for (const [mfn, m] of this.mapped) {
-      if (!m.stored.size) continue;
+    // Only the pages stored to since the last call: with 10,000 guests dom0 maps 20,000
+    // rings, and a walk over all of them on every dispatch grew with the square of the guests.
+    if (this.dirty.size === 0) return out;
+    const dirty = [...this.dirty].sort((a, b) => (this.mapped.get(a)?.order ?? 0) - (this.mapped.get(b)?.order ?? 0));
+    this.dirty.clear();
+    for (const mfn of dirty) {
+      const m = this.mapped.get(mfn);
+      if (!m || !m.stored.size) continue;
       const spans = m.stored.take();
       const frame = this.hv.mem.frames[mfn];
       if (frame) for (const s of spans) out.push({ mfn, offset: s.lo, data: frame.slice(s.lo, s.hi) });
@@ -581,12 +592,13 @@ export class ControlService {
     const m = this.mapped.get(mfn);
     if (m) m.refs++;
     else {
-      const entry: MappedFrame = { refs: 1, stored: new SpanSet(), watcher: null, grants: 0, roGrants: 0 };
+      const entry: MappedFrame = { refs: 1, stored: new SpanSet(), order: this.mapOrder++, watcher: null, grants: 0, roGrants: 0 };
       this.mapped.set(mfn, entry);
       if (this.pages === 'mirrored') {
         entry.watcher = (pa, size) => {
           const off = pa % PAGE_SIZE;
           entry.stored.add(off, Math.min(PAGE_SIZE, off + size));
+          this.dirty.add(mfn);
           return false;
         };
         this.hv.watchFrame(mfn, entry.watcher);

@@ -131,6 +131,8 @@ export class FrameTable {
    * shared_info page (before this, guest RAM filled low memory after about 2,040 domains).
    */
   private readonly lowSplit: number;
+  /** Index one past each zone's last frame. */
+  private readonly zoneEnds: number[];
   /**
    * Lazy mode: a newly allocated frame gets no storage until first touched (PhysMemory's
    * `populate` hook, called by the CPU on a TLB fill; hypervisor-side writes populate, reads
@@ -157,6 +159,8 @@ export class FrameTable {
     this.zoneBits0 = bitLength(firstMfn);
     this.nrZones = Math.max(1, bitLength(firstMfn + nrFrames - 1) - this.zoneBits0 + 1);
     this.freeLists = Array.from({ length: this.nrZones }, () => []);
+    // Each allocation looks at the zones' ends: computed once (2 ** per call showed in profiles).
+    this.zoneEnds = Array.from({ length: this.nrZones }, (_, z) => Math.min(nrFrames, 2 ** (this.zoneBits0 + z) - firstMfn));
     this.runCandidates = Array.from({ length: RUN_ORDERS + 1 }, () => Array.from({ length: this.nrZones }, () => new Set<number>()));
     if (!Number.isInteger(firstMfn) || firstMfn < 1 || firstMfn + nrFrames > mem.nrFrames) {
       throw new RangeError(`frame table [0x${firstMfn.toString(16)}, +${nrFrames}) does not fit in physical memory of ${mem.nrFrames} frames`);
@@ -314,7 +318,7 @@ export class FrameTable {
 
   /** The frame index just past zone z (or the machine's end). */
   private zoneEnd(z: number): number {
-    return Math.min(this.nrFrames, 2 ** (this.zoneBits0 + z) - this.firstMfn);
+    return this.zoneEnds[z]!;
   }
 
   private initFrame(i: number, domid: number, type: FrameType): void {

@@ -66,17 +66,19 @@ export interface RunScenarioOptions {
 
 /** Progress lines for a long run: virtual time reached, its rate against wall time, the time left. */
 export function progressReporter(until: number, domains: number, write: (line: string) => void, dispatches: () => number = () => 0): (virtualNs: number) => void {
-  const start = Date.now();
-  let last = 0;
+  let lastWall = Date.now();
+  let lastVirtual = 0;
   return (now) => {
     const wall = Date.now();
-    if (wall - last < 2000) return;
-    last = wall;
-    const secs = (wall - start) / 1000;
-    const rate = secs > 0 ? now / 1e6 / secs : 0;
-    const left = rate > 0 ? ((until - now) / 1e6 / rate).toFixed(0) : '?';
+    if (wall - lastWall < 2000) return;
+    // The rate over the last interval: domain set-up runs at virtual time 0 for a while,
+    // and a rate since the start would promise hours.
+    const rate = (now - lastVirtual) / 1e6 / ((wall - lastWall) / 1000);
+    lastWall = wall;
+    lastVirtual = now;
+    const left = rate > 0 && until !== Infinity ? ` ~${((until - now) / 1e6 / rate).toFixed(0)} s to go` : '';
     const pct = until > 0 && until !== Infinity ? ` (${((100 * now) / until).toFixed(0)}%)` : '';
-    write(`progress: ${(now / 1e6).toFixed(1)} of ${(until / 1e6).toFixed(1)} ms virtual${pct}, ${domains} domains, ${dispatches()} dom0 dispatches, ${rate.toFixed(2)} ms virtual per wall s, ~${left} s to go`);
+    write(`progress: ${(now / 1e6).toFixed(1)} of ${(until / 1e6).toFixed(1)} ms virtual${pct}, ${domains} domains, ${dispatches()} dom0 dispatches, ${rate.toFixed(2)} ms virtual per wall s${left}`);
   };
 }
 
