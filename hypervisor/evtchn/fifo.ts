@@ -44,9 +44,9 @@ function newFifoVcpu(): FifoVcpu {
   return { control: null, controlPa: -1, controlMfn: -1, tail: new Uint32Array(EVTCHN_FIFO.MAX_QUEUES) };
 }
 
-/** The event word of `port` as [page, index], or null when its page is missing. */
-function wordOf(f: FifoDomain, port: number): number {
-  return port < f.numEvtchns ? port : -1;
+/** Whether `port` has its event word (its event array page was added). */
+function hasWord(f: FifoDomain, port: number): boolean {
+  return port < f.numEvtchns;
 }
 
 function readWord(f: FifoDomain, port: number): number {
@@ -69,7 +69,7 @@ function writeControl(hv: HypervisorServices, v: FifoVcpu, index: number, value:
 export function setPendingFifo(hv: HypervisorServices, domain: Domain, vcpuId: number, port: number): void {
   const e = domain.evtchn!;
   const f = e.fifo!;
-  if (wordOf(f, port) < 0) {
+  if (!hasWord(f, port)) {
     e.pendingNoWord[port] = 1;
     return;
   }
@@ -90,7 +90,7 @@ export function setPendingFifo(hv: HypervisorServices, domain: Domain, vcpuId: n
     }
     linked = false;
     const tail = v.tail[q]!;
-    if (tail !== 0 && tail !== port && wordOf(f, tail) >= 0) {
+    if (tail !== 0 && tail !== port && hasWord(f, tail)) {
       const tw = readWord(f, tail);
       // Only a word the guest has not consumed (still LINKED) may take the link.
       if ((tw & LINKED) !== 0) {
@@ -123,7 +123,7 @@ export function setPendingFifo(hv: HypervisorServices, domain: Domain, vcpuId: n
 export function clearPendingFifo(hv: HypervisorServices, e: DomainEvtchn, port: number): void {
   const f = e.fifo!;
   if (port < e.pendingNoWord.length) e.pendingNoWord[port] = 0;
-  if (wordOf(f, port) < 0) return;
+  if (!hasWord(f, port)) return;
   const w = readWord(f, port);
   if ((w & PENDING) !== 0) writeWord(hv, f, port, (w & ~PENDING) >>> 0);
 }
@@ -132,7 +132,7 @@ export function clearPendingFifo(hv: HypervisorServices, e: DomainEvtchn, port: 
 export function unmaskFifo(hv: HypervisorServices, domain: Domain, port: number): void {
   const e = domain.evtchn!;
   const f = e.fifo!;
-  if (wordOf(f, port) < 0) return;
+  if (!hasWord(f, port)) return;
   const w = readWord(f, port);
   writeWord(hv, f, port, (w & ~MASKED) >>> 0);
   if ((w & PENDING) !== 0) setPendingFifo(hv, domain, e.notifyVcpu[port]!, port);
@@ -140,24 +140,24 @@ export function unmaskFifo(hv: HypervisorServices, domain: Domain, port: number)
 
 export function isPendingFifo(e: DomainEvtchn, port: number): boolean {
   const f = e.fifo!;
-  return wordOf(f, port) >= 0 && (readWord(f, port) & PENDING) !== 0;
+  return hasWord(f, port) && (readWord(f, port) & PENDING) !== 0;
 }
 
 export function isMaskedFifo(e: DomainEvtchn, port: number): boolean {
   const f = e.fifo!;
-  return wordOf(f, port) < 0 || (readWord(f, port) & MASKED) !== 0;
+  return !hasWord(f, port) || (readWord(f, port) & MASKED) !== 0;
 }
 
 /** Xen's evtchn_fifo_is_busy(): still LINKED, so the port cannot be allocated again yet. */
 export function isBusyFifo(e: DomainEvtchn, port: number): boolean {
   const f = e.fifo!;
-  return wordOf(f, port) >= 0 && (readWord(f, port) & LINKED) !== 0;
+  return hasWord(f, port) && (readWord(f, port) & LINKED) !== 0;
 }
 
 /** The event word of `port` (0 without a page), for dumps and tests. */
 export function fifoEventWord(e: DomainEvtchn, port: number): number {
   const f = e.fifo;
-  return f && wordOf(f, port) >= 0 ? readWord(f, port) : 0;
+  return f && hasWord(f, port) ? readWord(f, port) : 0;
 }
 
 // --- setting up ---------------------------------------------------------------------
@@ -299,7 +299,7 @@ export function fifoConsume(hv: HypervisorServices, d: Domain, vcpuId: number, h
     if (ready === 0) break;
     const q = 31 - Math.clz32(ready & -ready);
     const port = v.control[HEAD0 + q]!;
-    if (port === 0 || wordOf(f, port) < 0) {
+    if (port === 0 || !hasWord(f, port)) {
       writeControl(hv, v, 0, (ready & ~(1 << q)) >>> 0);
       continue;
     }
