@@ -12,6 +12,7 @@ import { loadScenario, ScenarioError, validateScenario } from '../sim/scenario/s
 import { ECS, evtchnSetMaxPort } from '../hypervisor/evtchn/index.ts';
 import { Mmu } from '../hypervisor/cpu/mmu.ts';
 import { elfCache } from '../xenguest/elf.ts';
+import { FrameType, LOW_LIMIT_MFN, LOW_RESERVE_FRAMES } from '../hypervisor/mm/frame_table.ts';
 
 const WORK = resolve('guests/build/work.elf');
 
@@ -55,6 +56,23 @@ describe('the scenario against machine memory, before anything starts', () => {
 
   it('examples/scale-10000.json fits its machine', () => {
     expect(() => loadScenario('examples/scale-10000.json')).not.toThrow();
+  });
+});
+
+describe('frames below 4 GiB stay for shared_info pages', () => {
+  it('guest frames go above 4 GiB once only the reserve is left below, and a low page is still there', () => {
+    // 2 GiB below 4 GiB and 512 MiB above.
+    const hv = new Hypervisor({ machineMemoryBytes: 2560 * 2 ** 20 });
+    const f = hv.frames;
+    const low = LOW_LIMIT_MFN - f.firstMfn;
+    let above = 0;
+    for (let i = 0; i < low; i++) if (f.alloc(1) >= LOW_LIMIT_MFN) above++;
+    // Past the reserve, single frames came from above 4 GiB.
+    expect(above).toBe(LOW_RESERVE_FRAMES);
+    for (let i = 0; i < 100; i++) expect(f.allocExtent(2, 0, FrameType.SharedInfo, LOW_LIMIT_MFN)).toBeGreaterThan(0);
+    // With the frames above gone, the reserve serves anyone.
+    for (let i = 0; i < f.nrFrames - low - LOW_RESERVE_FRAMES; i++) expect(f.alloc(1)).toBeGreaterThanOrEqual(LOW_LIMIT_MFN);
+    expect(f.alloc(1)).toBeLessThan(LOW_LIMIT_MFN);
   });
 });
 

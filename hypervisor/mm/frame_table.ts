@@ -226,8 +226,9 @@ export class FrameTable {
         first = this.findFreeRun(n, limit);
       }
     }
-    if (first === NIL && unlimited && this.bump < this.lowSplit && this.lowSplit < this.nrFrames && this.lowSplit - this.bump <= LOW_RESERVE_FRAMES) {
-      // The low reserve is reached: hand it to the free lists and continue above 4 GiB.
+    if (first === NIL && n === 1 && unlimited && this.bump < this.lowSplit && this.lowSplit < this.nrFrames && this.lowSplit - this.bump <= LOW_RESERVE_FRAMES) {
+      // The low reserve is reached by single frames (what domain builds take): hand it to the
+      // free lists and continue above 4 GiB. Larger extents keep taking fresh frames in order.
       for (let i = this.bump; i < this.lowSplit; i++) this.pushFree(i);
       this.bump = this.lowSplit;
     }
