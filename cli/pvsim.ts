@@ -78,7 +78,7 @@ program
     if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
     return n;
   })
-  .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
+  .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run; 2 for a bad scenario file or option, a scenario larger than the machine, or a domain dom0 could not serve (a failed bind or dispatch, named on stderr).')
   .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
