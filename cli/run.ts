@@ -110,7 +110,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.trace) args.push('--trace', opts.trace);
     if (opts.json) args.push('--json');
     if (wantsProgress(opts)) args.push('--progress');
-    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
+    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
     const { code, signal } = await children[0]!.exited;
     return signal ? 1 : (code ?? 1);
   } catch (e) {
