@@ -29,6 +29,7 @@ import { xenstorePersistMs } from './xenstore_persist.ts';
 import { fullvirtBench } from './fullvirt.ts';
 import { DEVICEMODEL_KEYS, devicemodelBench } from './devicemodel.ts';
 import { startupBench } from './startup.ts';
+import { scaleBench } from './scale.ts';
 
 type Results = Record<string, number | string>;
 
@@ -670,6 +671,15 @@ if (want('net_udp_mbps')) {
   results.net_udp_mbps_virtual = Number(nu.perSecondVirtual.toFixed(1));
   results.net_udp_bytes = nu.bytes;
   results.net_udp_bytes_lost = nu.sentBytes - nu.bytes;
+}
+// Slow (about a minute quiet, several under load): only when asked by name or PVSIM_BENCH_SCALE=1.
+if (only ? want('run_10000_domains_s') || want('host_mib_per_domain_10000') : process.env.PVSIM_BENCH_SCALE) {
+  log('run_10000_domains_s / host_mib_per_domain_10000: pvsim run examples/scale-10000.json (two processes)...');
+  const sc = await scaleBench(log);
+  results.run_10000_domains_s = Number(sc.seconds.toFixed(1));
+  results.host_mib_per_domain_10000 = Number(sc.mibPerDomain.toFixed(3));
+  results.scale_peak_rss_mib = Math.round(sc.peakRssMib);
+  results.scale_build = sc.build;
 }
 // First, before other benchmarks leave garbage that a collection would subtract.
 log(`done: ${JSON.stringify(results)}`);

@@ -39,6 +39,8 @@ export interface HypervisorCliOptions {
   scheduler: SchedulerName;
   memory: number;
   speed?: number;
+  /** With --scenario: progress lines on stderr. */
+  progress?: boolean;
 }
 
 export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> {
@@ -80,6 +82,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
       baseDir: dirname(o.scenario!),
       seed: o.seed,
       until: o.until === undefined ? undefined : parseDuration(o.until),
+      progress: o.progress ? (l) => process.stderr.write(`${l}\n`) : undefined,
     });
     writeReport(result, o);
     return 0;

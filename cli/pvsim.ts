@@ -88,14 +88,16 @@ program
   .option('--console', 'copy guest console output to stderr')
   .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic; dom0 in-process)')
   .option('--in-process', "run dom0's daemons in this process instead of as a child process")
+  .option('--progress', 'show progress on stderr (virtual time reached, rate); the default when stderr is a terminal')
+  .option('--no-progress', 'no progress lines, even on a terminal')
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .option('--speed <x>', 'with --realtime: virtual seconds per wall second', (v) => {
     const n = Number(v);
     if (!(n > 0)) throw new InvalidArgumentError(`--speed must be a positive number, got "${v}"`);
     return n;
   })
-  .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string }) => {
+  .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run; 2 for a bad scenario file or option, a scenario larger than the machine, or a domain dom0 could not serve (a failed bind or dispatch, named on stderr).')
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
   });
@@ -177,8 +179,9 @@ program
   .option('--until <time>', 'with --scenario: virtual run time')
   .option('--trace <file>', 'with --scenario: write the trace')
   .option('--json', 'with --scenario: JSON report')
+  .option('--progress', 'with --scenario: progress lines on stderr')
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

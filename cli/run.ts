@@ -22,6 +22,13 @@ export interface RunCliOptions {
   inProcess?: boolean;
   /** Capture every frame crossing dom0's bridges to this pcap file. */
   pcap?: string;
+  /** Progress lines on stderr; default: when stderr is a terminal. */
+  progress?: boolean;
+}
+
+/** Whether a run shows its progress: asked for, or by default when stderr is a terminal. */
+function wantsProgress(opts: RunCliOptions): boolean {
+  return opts.progress ?? process.stderr.isTTY === true;
 }
 
 export const RUN_EXIT_BAD_INPUT = 2;
@@ -72,6 +79,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       seed: opts.seed,
       until,
       pcap: opts.pcap,
+      progress: wantsProgress(opts) ? (l: string) => process.stderr.write(`pvsim run: ${l}\n`) : undefined,
       onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
@@ -101,7 +109,8 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.until !== undefined) args.push('--until', opts.until);
     if (opts.trace) args.push('--trace', opts.trace);
     if (opts.json) args.push('--json');
-    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
+    if (wantsProgress(opts)) args.push('--progress');
+    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
     const { code, signal } = await children[0]!.exited;
     return signal ? 1 : (code ?? 1);
   } catch (e) {

@@ -112,8 +112,11 @@ export function newRunFiles(): RunFiles {
 }
 
 /** The arguments that start `pvsim dom0` against a hypervisor at `url` (and capture to `pcap`). */
-export function dom0Args(url: string, f: RunFiles, opts: { pcap?: string } = {}): string[] {
-  const args = ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath, '--state-file', f.stateFile];
+export function dom0Args(url: string, f: RunFiles, opts: { pcap?: string; persist?: boolean } = {}): string[] {
+  const args = ['dom0', '--hypervisor', url, '--hypervisor-token-file', f.hvToken, '--client-token-file', f.clientToken, '--xenstored-path', f.xsPath];
+  // XenStore saved for a dom0 restart (pvsim up restarts a dead dom0); a run that never
+  // restarts dom0 skips it: at 10,000 domains it cost a file write per dispatch.
+  if (opts.persist !== false) args.push('--state-file', f.stateFile);
   if (opts.pcap) args.push('--pcap', opts.pcap);
   return args;
 }

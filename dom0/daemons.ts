@@ -71,6 +71,8 @@ export class Dom0Daemons {
   /** Split-device backends (the XenbusState handshake), one per device kind. */
   readonly backends = new Map<string, XenbusBackend>();
   private watcher: XsClient | null = null;
+  /** Frontend state paths the backends watch, and how many devices use each. */
+  private readonly frontendWatches = new Map<string, number>();
   private state: XenstoreStateFile | null = null;
   /** Started from a saved XenStore (a dom0 restart). */
   readonly restored: boolean = false;
@@ -153,12 +155,31 @@ export class Dom0Daemons {
   registerBackend(driver: BackendDriver): XenbusBackend {
     const b = new XenbusBackend(this.backendXs, driver, this.opts.log);
     this.backends.set(driver.kind, b);
+    const scanAll = () => {
+      for (const be of this.backends.values()) void be.scan();
+    };
     if (!this.watcher) {
+      // Backend directories (the toolstack adding or removing devices) and, per device, its
+      // frontend's state: not the whole of /local/domain, where every write of every guest
+      // made each backend list its devices again (a cost growing with the domains).
       this.watcher = new XsClient(this.xenstored, { domid: 0, label: 'xenbus-backends' });
-      void this.watcher.watch('/local/domain', 'xenbus', () => {
-        for (const be of this.backends.values()) void be.scan();
-      });
+      void this.watcher.watch('/local/domain/0/backend', 'xenbus', scanAll);
     }
+    const watcher = this.watcher;
+    const frontends = this.frontendWatches;
+    b.onFrontend = (frontend, watched) => {
+      const path = `${frontend}/state`;
+      const n = frontends.get(path) ?? 0;
+      if (watched) {
+        frontends.set(path, n + 1);
+        if (n === 0) void watcher.watch(path, 'xenbus-fe', scanAll).catch(() => {});
+      } else if (n > 0) {
+        if (n === 1) {
+          frontends.delete(path);
+          void watcher.unwatch(path, 'xenbus-fe').catch(() => {});
+        } else frontends.set(path, n - 1);
+      }
+    };
     void b.scan();
     return b;
   }

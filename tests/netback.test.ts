@@ -36,7 +36,7 @@ import {
 import { GTF } from '../protocol/xen/grant_table.ts';
 import { XenbusState as S } from '../protocol/xen/xenbus.ts';
 import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
-import { clearPending } from '../hypervisor/evtchn/two_level.ts';
+import { clearPending2l as clearPending } from '../hypervisor/evtchn/two_level.ts';
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { MmGuest, MiB } from './mm_helpers.ts';
 import { gateCopies, recordLateWrites } from './helpers/observe_writes.ts';

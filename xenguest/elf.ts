@@ -250,3 +250,25 @@ export function xenNotes(img: ElfImage): XenNotes {
   }
   return out;
 }
+
+/**
+ * parseElf, once per image: a scenario builds thousands of domains from one kernel file
+ * (the same bytes), and each parse built the same segments, notes and symbol map again.
+ * The entry keeps a copy of the bytes and is used only while they are unchanged (a native
+ * compare), so a buffer edited since (a test, a tool reusing it) is parsed afresh. Callers
+ * must not modify the result.
+ */
+export function parseElfCached(bytes: Uint8Array): ElfImage {
+  if (!elfCache.enabled) return parseElf(bytes);
+  const hit = parsedImages.get(bytes);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (hit && view.equals(hit.copy)) return hit.img;
+  const img = parseElf(bytes);
+  parsedImages.set(bytes, { img, copy: Buffer.from(view) });
+  return img;
+}
+
+/** Tests: turn the cache off (every build parses, as before it existed). */
+export const elfCache = { enabled: true };
+
+const parsedImages = new WeakMap<Uint8Array, { img: ElfImage; copy: Buffer }>();

@@ -5,7 +5,7 @@
 // hypervisor only emulates what the tree names. Pure: pages are reached through an accessor
 // (the hypervisor's builder writes frames, dom0's builder pages it sends).
 
-import { parseElf } from './elf.ts';
+import { parseElfCached } from './elf.ts';
 import { FdtWriter, fdtValue as V } from './fdt.ts';
 import { PAGE_SIZE } from '../protocol/sv32.ts';
 import { BuildError, MAX_VIRT_CPUS } from './pv_bootstrap.ts';
@@ -79,7 +79,7 @@ export interface HvmBuildOptions {
 
 /** What the builder decided before any frame exists. */
 export interface HvmPlan {
-  img: ReturnType<typeof parseElf>;
+  img: ReturnType<typeof parseElfCached>;
   entry: number;
   nrPages: number;
   vcpus: number;
@@ -226,7 +226,7 @@ const roundUp = (v: number, a: number) => Math.ceil(v / a) * a;
 
 /** Checks an unmodified kernel and lays out guest RAM (no allocation). */
 export function planHvmDomain(image: Uint8Array, opts: HvmBuildOptions): HvmPlan {
-  const img = parseElf(image);
+  const img = parseElfCached(image);
   if (!Number.isInteger(opts.memoryBytes) || opts.memoryBytes <= 0 || opts.memoryBytes % PAGE_SIZE !== 0) {
     throw new BuildError(`memory must be a positive multiple of 4 KiB, got ${opts.memoryBytes}`);
   }

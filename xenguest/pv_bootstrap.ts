@@ -11,7 +11,7 @@
 // Every element is 4 KiB aligned; the mapping ends on a 4 MiB boundary (or at the end of
 // the domain's memory). See docs/abi.md for the RV32 specifics.
 
-import { parseElf, xenNotes } from './elf.ts';
+import { parseElfCached, xenNotes } from './elf.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X, SV32_MEGAPAGE, pte } from '../protocol/sv32.ts';
 import { SIF, writeStartInfo, MAX_GUEST_CMDLINE } from '../protocol/xen/start_info.ts';
 import { XEN_LEGACY_MAX_VCPUS } from '../protocol/xen/shared_info.ts';
@@ -55,7 +55,7 @@ const roundUp = (v: number, a: number) => Math.ceil(v / a) * a;
 
 /** What the builder decided before any frame exists: checked image, entry, layout. */
 export interface PvPlan {
-  img: ReturnType<typeof parseElf>;
+  img: ReturnType<typeof parseElfCached>;
   entry: number;
   nrPages: number;
   nrL1: number;
@@ -67,7 +67,7 @@ export interface PvPlan {
 
 /** Checks a PV kernel and its options and lays out the bootstrap region (no allocation). */
 export function planPvDomain(image: Uint8Array, opts: Omit<PvBuildOptions, 'domid' | 'name'>): PvPlan {
-  const img = parseElf(image);
+  const img = parseElfCached(image);
   const notes = xenNotes(img);
   if (notes.guestOs === undefined) {
     throw new BuildError('not a PV kernel: the image has no Xen ELF notes (XEN_ELFNOTE_GUEST_OS); use run-bare for bare-metal programs');

@@ -65,6 +65,13 @@ export class XenbusBackend {
   /** A pass queued behind `busy` that has not started yet (see scan). */
   private queued: Promise<void> | null = null;
 
+  /**
+   * Told when a device appears (true) or goes (false), with its frontend's directory: the
+   * daemon watches that frontend's `state` (as Linux's backends watch the other end), so
+   * a write elsewhere under /local/domain costs the backends nothing.
+   */
+  onFrontend: ((frontend: string, watched: boolean) => void) | null = null;
+
   /** dom0's log, rate-limited: a frontend failing its device over and over costs no flood. */
   private readonly log: (line: string) => void;
 
@@ -128,6 +135,7 @@ export class XenbusBackend {
         const dev = this.devices.get(backend);
         if (!dev) return;
         this.devices.delete(backend);
+        this.onFrontend?.(dev.frontend, false);
         if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
       })
       .catch(() => {});
@@ -156,6 +164,7 @@ export class XenbusBackend {
           const devid = Number(id);
           dev = { kind: this.driver.kind, domid, devid, backend, frontend: this.read(`${backend}/frontend`) ?? frontendPath(this.driver.kind, domid, devid), state: XenbusState.Initialising };
           this.devices.set(backend, dev);
+          this.onFrontend?.(dev.frontend, true);
           if (Number(this.read(`${backend}/state`)) === XenbusState.Connected) {
             // XenStore says Connected, but no ring is attached here: a previous dom0 served it
             // and died. Its ring is not ours to trust (responses may be half written), so the
@@ -186,6 +195,7 @@ export class XenbusBackend {
     }
     for (const [path, dev] of this.devices) if (!seen.has(path)) {
       this.devices.delete(path);
+      this.onFrontend?.(dev.frontend, false);
       try {
         if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
       } catch (e) {

@@ -32,6 +32,8 @@ export interface ConnectionHost {
   dispatch(conn: Connection, msg: XsMessage): void;
   detach(conn: Connection): void;
   abortTransaction(tx: Transaction): void;
+  /** A watch path gained or lost its last watch on this connection (the daemon's index of watchers). */
+  watchPath?(conn: Connection, path: string, watched: boolean): void;
 }
 
 export interface Watch {
@@ -119,7 +121,10 @@ export class Connection {
   addWatch(w: Watch): void {
     this.watchList.push(w);
     let at = this.watchIndex.get(w.path);
-    if (!at) this.watchIndex.set(w.path, (at = []));
+    if (!at) {
+      this.watchIndex.set(w.path, (at = []));
+      this.host.watchPath?.(this, w.path, true);
+    }
     at.push({ watch: w, seq: this.watchSeq++ });
   }
 
@@ -130,7 +135,10 @@ export class Connection {
     this.watchList.splice(this.watchList.indexOf(w), 1);
     const at = this.watchIndex.get(path)!.filter((e) => e.watch !== w);
     if (at.length) this.watchIndex.set(path, at);
-    else this.watchIndex.delete(path);
+    else {
+      this.watchIndex.delete(path);
+      this.host.watchPath?.(this, path, false);
+    }
     return true;
   }
 
@@ -205,6 +213,7 @@ export class Connection {
   /** Drops watches and open transactions (RESET_WATCHES). */
   resetWatchesAndTransactions(): void {
     this.watchList.length = 0;
+    for (const path of this.watchIndex.keys()) this.host.watchPath?.(this, path, false);
     this.watchIndex.clear();
     for (const tx of this.transactions.values()) this.host.abortTransaction(tx);
     this.transactions.clear();

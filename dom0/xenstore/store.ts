@@ -344,7 +344,14 @@ export class Store {
   }
 
   private lookupIn(view: NodeView, caller: Caller, path: string, need: Need): XsNode {
-    if (!isValidNodePath(path)) throw new XsError('EINVAL', `invalid path ${JSON.stringify(path)}`);
+    const r = this.find(view, caller, path, need);
+    if (typeof r === 'string') throw new XsError(r, r === 'EINVAL' ? `invalid path ${JSON.stringify(path)}` : undefined);
+    return r;
+  }
+
+  /** lookupIn's answer without throwing: the node, or the error code (a write to a new node is a normal path). */
+  private find(view: NodeView, caller: Caller, path: string, need: Need): XsNode | XsErrorName {
+    if (!isValidNodePath(path)) return 'EINVAL';
     const node = view.get(path);
     if (node && grants(caller, node.perms, need, true)) return node;
     let code: XsErrorName = node ? 'EACCES' : 'ENOENT';
@@ -356,7 +363,7 @@ export class Store {
         break;
       }
     }
-    throw new XsError(code);
+    return code;
   }
 
   read(caller: Caller, path: string, tx?: Transaction): Uint8Array {
@@ -450,12 +457,10 @@ export class Store {
   // ---- helpers ----
 
   private lookupOrMissing(view: NodeView, caller: Caller, path: string, need: Need): XsNode | undefined {
-    try {
-      return this.lookupIn(view, caller, path, need);
-    } catch (e) {
-      if (e instanceof XsError && e.code === 'ENOENT') return undefined;
-      throw e;
-    }
+    const r = this.find(view, caller, path, need);
+    if (r === 'ENOENT') return undefined;
+    if (typeof r === 'string') throw new XsError(r, r === 'EINVAL' ? `invalid path ${JSON.stringify(path)}` : undefined);
+    return r;
   }
 
   /**

@@ -88,6 +88,11 @@ const CONTROL_COMMANDS = ['check', 'help', 'print|<string>'];
 export class Xenstored {
   readonly store: Store;
   private readonly conns = new Set<Connection>();
+  /** Watch path -> connections watching it (kept by Connection through watchPath). */
+  private readonly watchers = new Map<string, Set<Connection>>();
+  /** Each connection's place in connection order. */
+  private readonly connOrder = new WeakMap<Connection, number>();
+  private nextConnOrder = 0;
   private readonly domains = new Map<number, DomainRecord>();
   private readonly specialPerms = new Map<string, readonly XsPerm[]>([
     [INTRODUCE_DOMAIN, DOM0_ONLY],
@@ -113,6 +118,16 @@ export class Xenstored {
       dispatch: (conn, msg) => this.dispatch(conn, msg),
       detach: (conn) => this.detach(conn),
       abortTransaction: (tx) => this.store.abort(tx),
+      watchPath: (conn, path, watched) => {
+        let at = this.watchers.get(path);
+        if (watched) {
+          if (!at) this.watchers.set(path, (at = new Set()));
+          at.add(conn);
+        } else if (at) {
+          at.delete(conn);
+          if (at.size === 0) this.watchers.delete(path);
+        }
+      },
     };
     this.installHandlers();
   }
@@ -132,6 +147,7 @@ export class Xenstored {
     const dom = this.domains.get(conn.domid);
     if (dom && dom.target !== undefined && !conn.privileged) conn.target = dom.target;
     this.conns.add(conn);
+    this.connOrder.set(conn, this.nextConnOrder++);
     return conn;
   }
 
@@ -301,13 +317,34 @@ export class Xenstored {
       // The watch paths that see this change: itself, and for a non-exact change every
       // path it is below (watchCovers).
       const covering = f.exact ? [f.path] : coveringPaths(f.path);
-      for (const c of this.conns) {
+      for (const c of this.watchersOf(covering)) {
         if (c.watches.length === 0 || c.closed) continue;
         if (!c.privileged && !f.readers.some((p) => accessFor(c.caller, p).read)) continue;
         // Collected first: a queued event may close the connection (overflow) and clear its watches.
         for (const w of c.watchesOn(covering)) c.sendEvent(eventPath(c, w, f.path), w.token);
       }
     }
+  }
+
+  /**
+   * Connections with a watch on one of `paths`, in the order they connected (the order a
+   * walk over every connection gave): with 10,000 guests connected, a write no longer
+   * costs a look at each of them.
+   */
+  private watchersOf(paths: readonly string[]): Connection[] {
+    let out: Connection[] | null = null;
+    for (const p of paths) {
+      const at = this.watchers.get(p);
+      if (!at) continue;
+      out ??= [];
+      for (const c of at) out.push(c);
+    }
+    if (out === null) return [];
+    if (out.length > 1) {
+      out.sort((a, b) => this.connOrder.get(a)! - this.connOrder.get(b)!);
+      out = out.filter((c, i) => i === 0 || c !== out![i - 1]);
+    }
+    return out;
   }
 
   private fireSpecial(path: string): void {

@@ -22,7 +22,9 @@ import { HVM_BOARD, HVM_MODES, SHADOW_SYNCS, type HvmMode, type ShadowSync } fro
 import { checkHvmMode, HvmModeUnavailable } from '../hvm/index.ts';
 import type { CreateDomain, DomainBuild, DomainCreateEmpty, DomainRef, HostInfo, PageUpdate, SchedCredit, SchedCreditInfo } from '../../protocol/wire.ts';
 import { evtchnBindInterdomain, evtchnClose, evtchnSend } from '../evtchn/ops.ts';
-import { clearPending } from '../evtchn/two_level.ts';
+import { clearPending } from '../evtchn/port.ts';
+import { fifoConsume, fifoExpandHost, fifoInitHost } from '../evtchn/fifo.ts';
+import { evtchnSetMaxPort } from '../evtchn/index.ts';
 import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
 import { ECS } from '../evtchn/state.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
@@ -78,6 +80,8 @@ interface MappedFrame {
   refs: number;
   /** Bytes guests stored to since the last dispatch (mirrored pages only). */
   readonly stored: SpanSet;
+  /** Its place in mapping order (page updates go out in that order). */
+  readonly order: number;
   /** Hears guest stores to it (mirrored pages only); the frame may have other watchers. */
   watcher: ((pa: number, size: number) => boolean) | null;
   /** Of `refs`, the grant mappings, and of those the read-only ones (checked per store). */
@@ -111,6 +115,9 @@ export class ControlService {
   readonly dispatcher: Dom0PortDispatcher;
   readonly pages: ControlPages;
   private readonly mapped = new Map<number, MappedFrame>();
+  /** Mapped frames with stores not yet taken by takePageUpdates. */
+  private readonly dirty = new Set<number>();
+  private mapOrder = 0;
   /**
    * Foreign mappings dom0 holds, per frame: each holds a general reference on the frame (as
    * Xen's privcmd mappings do), so a frame dom0 still maps is not freed with its domain
@@ -143,14 +150,38 @@ export class ControlService {
         await opts.serve(port);
       } catch (e) {
         this.finishWork();
-        throw e;
+        // Name the port's other end: the run's report says which domain's event failed.
+        const e0 = this.control.evtchn;
+        const peer = e0 && e0.portIsValid(port) && e0.state[port] === ECS.INTERDOMAIN ? this.hv.domain(e0.remoteDomid[port]!) : undefined;
+        const who = peer ? ` (from d${peer.domid} ${peer.name})` : '';
+        throw new Error(`d0 port ${port}${who}: ${e instanceof Error ? e.message : String(e)}`);
       }
       return this.finishWork();
     });
+    // dom0 uses the FIFO event ABI, as a Linux dom0 does whenever Xen offers it: 2^17
+    // ports, where 2-level's 1,024 would stop at 511 guests (two ports each). Its event
+    // words live in host memory (dom0 has no guest frames); its "upcall" consumes the
+    // queues here, each port handed to the dispatcher once per event.
+    if (this.control.evtchn) {
+      evtchnSetMaxPort(this.control, 0x7fff_ffff);
+      fifoInitHost(this.control, 1);
+    }
+    let consuming = false;
     this.control.onEvent = (port) => {
-      // dom0 sees one event per dispatch however many sends came before (a pending bit).
-      clearPending(this.control, port);
-      this.dispatcher.notify(port);
+      if (!this.control.evtchn?.fifo) {
+        // dom0 sees one event per dispatch however many sends came before (a pending bit).
+        clearPending(this.hv, this.control, port);
+        this.dispatcher.notify(port);
+        return;
+      }
+      // Events raised while the queues are being consumed are picked up by the same loop.
+      if (consuming) return;
+      consuming = true;
+      try {
+        fifoConsume(this.hv, this.control, 0, (p) => this.dispatcher.notify(p));
+      } finally {
+        consuming = false;
+      }
     };
   }
 
@@ -385,8 +416,10 @@ export class ControlService {
   bindInterdomain(domid: number, remotePort: number): number {
     const port = evtchnBindInterdomain(this.hv, this.control, domid, remotePort);
     if (port < 0) throw new ControlServiceError(port, `bind_interdomain(d${domid}, ${remotePort}) failed: ${port}`);
+    // The new port needs its event word (Linux's evtchn_fifo_setup expands the array so).
+    if (this.control.evtchn?.fifo) fifoExpandHost(this.hv, this.control, port);
     // Binding sets the new local port pending; nothing has happened yet.
-    clearPending(this.control, port);
+    clearPending(this.hv, this.control, port);
     return port;
   }
 
@@ -569,8 +602,14 @@ export class ControlService {
   takePageUpdates(): PageUpdate[] {
     const out: PageUpdate[] = [];
     if (this.pages !== 'mirrored') return out;
-    for (const [mfn, m] of this.mapped) {
-      if (!m.stored.size) continue;
+    // Only the pages stored to since the last call: with 10,000 guests dom0 maps 20,000
+    // rings, and a walk over all of them on every dispatch grew with the square of the guests.
+    if (this.dirty.size === 0) return out;
+    const dirty = [...this.dirty].sort((a, b) => (this.mapped.get(a)?.order ?? 0) - (this.mapped.get(b)?.order ?? 0));
+    this.dirty.clear();
+    for (const mfn of dirty) {
+      const m = this.mapped.get(mfn);
+      if (!m || !m.stored.size) continue;
       const spans = m.stored.take();
       const frame = this.hv.mem.frames[mfn];
       if (frame) for (const s of spans) out.push({ mfn, offset: s.lo, data: frame.slice(s.lo, s.hi) });
@@ -633,12 +672,13 @@ export class ControlService {
     const m = this.mapped.get(mfn);
     if (m) m.refs++;
     else {
-      const entry: MappedFrame = { refs: 1, stored: new SpanSet(), watcher: null, grants: 0, roGrants: 0 };
+      const entry: MappedFrame = { refs: 1, stored: new SpanSet(), order: this.mapOrder++, watcher: null, grants: 0, roGrants: 0 };
       this.mapped.set(mfn, entry);
       if (this.pages === 'mirrored') {
         entry.watcher = (pa, size) => {
           const off = pa % PAGE_SIZE;
           entry.stored.add(off, Math.min(PAGE_SIZE, off + size));
+          this.dirty.add(mfn);
           return false;
         };
         this.hv.watchFrame(mfn, entry.watcher);

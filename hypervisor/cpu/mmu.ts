@@ -96,6 +96,7 @@ export class TlbSet {
   readonly xWords: Int32Array[] = new Array<Int32Array>(TLB_SIZE).fill(EMPTY_WORDS);
 
   flush(): void {
+    if (this === EMPTY_TLB_SET) return;
     this.rTag.fill(-1);
     this.wTag.fill(-1);
     this.xTag.fill(-1);
@@ -108,6 +109,9 @@ export class TlbSet {
     if (this.xTag[i] === vpn) this.xTag[i] = -1;
   }
 }
+
+/** The set every context starts with: empty, never filled (Mmu.insert gives the context its own first). */
+const EMPTY_TLB_SET = new TlbSet();
 
 /**
  * What the MMU reads of its hart: the translation regime (privilege, satp, mstatus' SUM/MXR/
@@ -136,8 +140,13 @@ export interface MmuHart extends TwoStageRegs {
 export class Mmu {
   readonly mem: PhysMemory;
   private readonly hart: MmuHart;
-  /** TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused), then 4 = VU, 5 = VS. */
-  readonly sets: TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
+  /**
+   * TLB sets indexed by privilege (0 = U, 1 = S, 3 = M; 2 is unused), then 4 = VU, 5 = VS.
+   * Each starts as the shared EMPTY_TLB_SET (every lookup misses) and gets its own set on
+   * its first fill: a PV vCPU uses two of the six, and 10,000 vCPUs would otherwise hold
+   * 16 KiB per unused set. Lookups see the same hits and misses either way.
+   */
+  readonly sets: TlbSet[] = [EMPTY_TLB_SET, EMPTY_TLB_SET, EMPTY_TLB_SET, EMPTY_TLB_SET, EMPTY_TLB_SET, EMPTY_TLB_SET];
   /** The two-stage (V=1) walker (its `refs` counts the references of two-stage walks). */
   readonly walker: TwoStageWalker;
   /**
@@ -189,8 +198,12 @@ export class Mmu {
   /** The fault was a guest virtual address accessed from V=0 (HLV, HLVX, HSV). */
   excGva = false;
 
+  /** Tests: give every context its own set at once, as before lazy sets (the trace must not differ). */
+  static eagerTlbSets = false;
+
   constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number }) {
     this.mem = mem;
+    if (Mmu.eagerTlbSets) for (let k = 0; k < this.sets.length; k++) this.sets[k] = new TlbSet();
     this.hart = hart;
     this.gen = mem.generation;
     this.wgen = mem.watchGeneration;
@@ -345,19 +358,22 @@ export class Mmu {
       const pfn = pfnOf(pa);
       // An allocated frame nobody has touched yet gets its storage now (lazy frames).
       if (this.mem.frames[pfn] === null && this.mem.populate !== null) this.mem.populate(pfn);
-      if (cache) this.insert(set, acc, vpn, pfn);
+      if (cache) this.insert(priv, acc, vpn, pfn);
     }
     return pa;
   }
 
   /** Caches vpn -> pfn in `set` for `acc`, unless the frame must take the slow path. */
-  private insert(set: TlbSet, acc: Access, vpn: number, pfn: number): void {
+  private insert(priv: number, acc: Access, vpn: number, pfn: number): void {
     const mem = this.mem;
     const bytes = mem.frames[pfn];
     const words = mem.words[pfn];
     if (!bytes || !words) return;
     if (mem.regions.length !== 0 && this.pageHasMmio(pfn)) return;
     if (this.trig !== null && (this.trig.armed & TRIG_KIND[acc]!) !== 0) return;
+    if (acc === ACCESS_WRITE && mem.watched[pfn]) return;
+    let set = this.sets[priv]!;
+    if (set === EMPTY_TLB_SET) set = this.sets[priv] = new TlbSet();
     const i = vpn & TLB_MASK;
     if (acc === ACCESS_READ) {
       set.rTag[i] = vpn; set.rPfn[i] = pfn; set.rWords[i] = words; set.rBytes[i] = bytes;

@@ -18,10 +18,12 @@ import type { EventHooks } from './hooks.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { evtchnClose } from './ops.ts';
 import { DEFAULT_MAX_EVTCHN_PORT, DomainEvtchn, ECS } from './state.ts';
-import { setPending, sharedInfoWatcher, updateUpcallLine } from './two_level.ts';
+import { sharedInfoWatcher, updateUpcallLine } from './upcall.ts';
+import { portIsMasked, portIsPending, setPending } from './port.ts';
+import { fifoDestroy } from './fifo.ts';
 
 export { evtchnSend } from './ops.ts';
-export { updateUpcallLine, localEventsNeedDelivery, setUpcallMask } from './two_level.ts';
+export { updateUpcallLine, localEventsNeedDelivery, setUpcallMask } from './upcall.ts';
 export { DomainEvtchn, ECS, DEFAULT_MAX_EVTCHN_PORT } from './state.ts';
 
 export interface EvtchnOptions {
@@ -54,6 +56,7 @@ export function evtchnDestroy(hv: HypervisorServices, domain: Domain): void {
   for (let port = e.validPorts - 1; port > 0; port--) {
     if (e.state[port] !== ECS.FREE) evtchnClose(hv, domain, port);
   }
+  fifoDestroy(hv, e);
   hv.unwatchFrame(domain.sharedInfoMfn);
   // The frame goes back to the allocator and may be reused: keep a private copy so a stale
   // reference to this domain can never write into another domain's page.
@@ -105,7 +108,7 @@ export function isPortValid(domain: Domain, port: number): boolean {
 /** The port's evtchn_pending bit (SCHEDOP_poll's test); false for an invalid port. */
 export function isPortPending(domain: Domain, port: number): boolean {
   const e = domain.evtchn;
-  return e !== null && e.portIsValid(port) && e.shared.isPending(port);
+  return e !== null && e.portIsValid(port) && portIsPending(e, port);
 }
 
 /** One line per port in use, like Xen's 'e' debug key: port [pending/masked/sel] state. */
@@ -118,8 +121,8 @@ export function evtchnDump(domain: Domain): string[] {
     const s = e.state[port]!;
     if (s === ECS.FREE) continue;
     const n = e.notifyVcpu[port]!;
-    const sel = n < 32 ? (e.shared.pendingSel(n) >>> (port >>> 5)) & 1 : 0;
-    let line = `${port} [${+e.shared.isPending(port)}/${+e.shared.isMasked(port)}/${sel}]: s=${names[s]} n=${n}`;
+    const sel = e.fifo ? 0 : n < 32 ? (e.shared.pendingSel(n) >>> (port >>> 5)) & 1 : 0;
+    let line = `${port} [${+portIsPending(e, port)}/${+portIsMasked(e, port)}/${sel}]: s=${names[s]} n=${n}`;
     if (s === ECS.UNBOUND) line += ` d=${e.remoteDomid[port]}`;
     if (s === ECS.INTERDOMAIN) line += ` d=${e.remoteDomid[port]} p=${e.remotePort[port]}`;
     if (s === ECS.VIRQ) line += ` v=${e.virq[port]}`;

@@ -12,8 +12,9 @@ import { EVTCHNSTAT, NR_VIRQS, virqIsGlobal } from '../../protocol/xen/event_cha
 import { DOMID } from '../../protocol/xen/xen.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
-import { DomainEvtchn, ECS, EVTCHNS_PER_BUCKET } from './state.ts';
-import { clearPending, setPending, unmask } from './two_level.ts';
+import { DomainEvtchn, ECS } from './state.ts';
+import { clearPending, portIsBusy, setPending, unmask } from './port.ts';
+import { fifoDestroy } from './fifo.ts';
 
 /** Xen's rcu_lock_domain_by_any_id(): DOMID_SELF or a live domain id; undefined = -ESRCH. */
 function domainByAnyId(hv: HypervisorServices, cur: Domain, domid: number): Domain | undefined {
@@ -32,32 +33,42 @@ function hasVcpu(d: Domain, vcpuId: number): boolean {
 }
 
 /**
- * Xen's get_free_port(): the lowest free port, allocating another bucket of ports when all
- * valid ones are taken. -ENOSPC past max_evtchn_port or the ABI's limit; -EINVAL once dying.
+ * Xen's get_free_port(): the lowest free port that is not busy (a FIFO port still on a
+ * queue), allocating another bucket of ports when all valid ones are taken. -ENOSPC past
+ * max_evtchn_port or the ABI's limit; -EINVAL once dying. The scan starts at `freeHint`
+ * (no free port below it): dom0 holds two ports per guest, and 10,000 guests would make a
+ * scan from 0 quadratic.
  */
 export function getFreePort(e: DomainEvtchn): number {
   if (e.dying) return xenErr('EINVAL');
-  for (let port = 0; port <= e.maxEvtchnPort; port++) {
-    if (port >= e.maxEvtchns) return xenErr('ENOSPC');
+  let firstFree = -1;
+  for (let port = e.freeHint; port <= e.maxEvtchnPort; port++) {
+    if (port >= e.maxEvtchns) break;
     if (port < e.validPorts) {
-      if (e.state[port] === ECS.FREE) return port;
-      continue;
+      if (e.state[port] !== ECS.FREE) continue;
+      if (firstFree < 0) firstFree = port;
+      if (portIsBusy(e, port)) continue;
+      e.freeHint = firstFree;
+      return port;
     }
-    while (port >= e.validPorts) e.validPorts += EVTCHNS_PER_BUCKET;
+    e.growValid(port + 1);
+    e.freeHint = firstFree >= 0 ? firstFree : port;
     return port;
   }
+  if (firstFree >= 0) e.freeHint = firstFree;
   return xenErr('ENOSPC');
 }
 
-/** Xen's evtchn_free(): clears the pending bit (so a re-bound port starts quiet) and resets the binding. */
-function freePort(d: Domain, port: number): void {
+/** Xen's evtchn_free(): clears the pending state (so a re-bound port starts quiet) and resets the binding. */
+function freePort(hv: HypervisorServices, d: Domain, port: number): void {
   const e = d.evtchn!;
-  clearPending(d, port);
+  clearPending(hv, d, port);
   e.state[port] = ECS.FREE;
   e.notifyVcpu[port] = 0;
   e.remoteDomid[port] = 0;
   e.remotePort[port] = 0;
   e.virq[port] = 0;
+  if (port < e.freeHint) e.freeHint = port;
 }
 
 /** EVTCHNOP_alloc_unbound: a port in `dom` that domain `remoteDom` may bind to. */
@@ -171,7 +182,7 @@ export function evtchnClose(hv: HypervisorServices, d1: Domain, port1: number): 
     case ECS.INTERDOMAIN: {
       const d2 = hv.domain(e1.remoteDomid[port1]!);
       const port2 = e1.remotePort[port1]!;
-      freePort(d1, port1);
+      freePort(hv, d1, port1);
       const e2 = d2?.evtchn;
       if (e2 && e2.state[port2] === ECS.INTERDOMAIN) {
         e2.state[port2] = ECS.UNBOUND;
@@ -183,7 +194,7 @@ export function evtchnClose(hv: HypervisorServices, d1: Domain, port1: number): 
     default:
       return xenErr('EINVAL'); // PIRQ: pvsim has none
   }
-  freePort(d1, port1);
+  freePort(hv, d1, port1);
   return 0;
 }
 
@@ -269,5 +280,7 @@ export function evtchnReset(hv: HypervisorServices, cur: Domain, dom: number, re
   for (let port = 1; port < e.validPorts; port++) {
     if (e.state[port] !== ECS.FREE) evtchnClose(hv, d, port);
   }
+  // A domain resetting itself goes back to the 2-level ABI (it may init_control again).
+  if (d === cur) fifoDestroy(hv, e);
   return 0;
 }

@@ -4,8 +4,9 @@
 // whole struct back only on success. If that copy-back faults the operation has still
 // happened (Xen: "cleaning up here would be a mess") and the result is -EFAULT.
 //
-// pvsim's Xen has no physical IRQs and no FIFO ABI: bind_pirq, init_control and
-// expand_array answer -EOPNOTSUPP, set_priority -ENOSYS (2-level ports have no priority).
+// pvsim's Xen has no physical IRQs: bind_pirq answers -EOPNOTSUPP. The FIFO ABI
+// (init_control, expand_array, set_priority) is evtchn/fifo.ts; a PV guest names its
+// control block and event array pages by frame number.
 
 import { xenErr } from '../../protocol/xen/errno.ts';
 import {
@@ -15,6 +16,9 @@ import {
   EVTCHN_BIND_VCPU,
   EVTCHN_BIND_VIRQ,
   EVTCHN_CLOSE,
+  EVTCHN_EXPAND_ARRAY,
+  EVTCHN_FIFO,
+  EVTCHN_INIT_CONTROL,
   EVTCHN_RESET,
   EVTCHN_SEND,
   EVTCHN_SET_PRIORITY,
@@ -36,6 +40,7 @@ import {
   evtchnStatus,
   evtchnUnmask,
 } from '../evtchn/ops.ts';
+import { evtchnExpandArray, evtchnInitControl, evtchnSetPriority } from '../evtchn/fifo.ts';
 import { copyFromGuest, copyToGuest } from '../mm/guest_access.ts';
 import type { HypercallHandler } from './types.ts';
 
@@ -104,12 +109,20 @@ export const eventChannelOp: HypercallHandler = (ctx, cmd, arg) => {
     case EVTCHNOP_reset_cont:
       return evtchnReset(hv, d, u16(EVTCHN_RESET.dom), cmd === EVTCHNOP_reset_cont);
     case EVTCHNOP.bind_pirq:
-    case EVTCHNOP.init_control:
-    case EVTCHNOP.expand_array:
       return xenErr('EOPNOTSUPP');
+    case EVTCHNOP.init_control: {
+      const o = EVTCHN_INIT_CONTROL;
+      const rc = evtchnInitControl(hv, d, u32(o.control_gfn), u32(o.control_gfn + 4), u32(o.offset), u32(o.vcpu));
+      if (rc < 0) return rc;
+      // The struct goes back only on success, with link_bits (17) filled in.
+      buf[o.link_bits] = EVTCHN_FIFO.LINK_BITS;
+      return reply();
+    }
+    case EVTCHNOP.expand_array:
+      return evtchnExpandArray(hv, d, u32(EVTCHN_EXPAND_ARRAY.array_gfn), u32(EVTCHN_EXPAND_ARRAY.array_gfn + 4));
     case EVTCHNOP.set_priority:
-      // Xen checks the port before finding the 2-level ABI has no priorities.
-      return d.evtchn.portIsValid(u32(EVTCHN_SET_PRIORITY.port)) ? xenErr('ENOSYS') : xenErr('EINVAL');
+      // Xen checks the port before finding whether the ABI has priorities (2-level: -ENOSYS).
+      return evtchnSetPriority(d, u32(EVTCHN_SET_PRIORITY.port), u32(EVTCHN_SET_PRIORITY.priority));
     default:
       return xenErr('ENOSYS');
   }

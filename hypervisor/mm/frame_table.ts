@@ -32,6 +32,11 @@ export const FIRST_MFN = 0x80000;
  */
 export const MAX_MACHINE_MEMORY_MIB = ((MAX_FRAMES - FIRST_MFN) * PAGE_SIZE) / (1024 * 1024);
 
+/** The first frame a 32-bit machine address cannot name (4 GiB). */
+export const LOW_LIMIT_MFN = 2 ** 32 / PAGE_SIZE;
+/** Fresh frames below 4 GiB that unlimited allocations leave alone while there are frames above (64 MiB). */
+export const LOW_RESERVE_FRAMES = 16384;
+
 /** What a frame is used as (Xen's PGT_* types, plus the hypervisor's shared pages). */
 export const FrameType = {
   Free: 0,
@@ -119,6 +124,16 @@ export class FrameTable {
   private bump = 0;
   private used = 0;
   /**
+   * Frames below 4 GiB (index `lowSplit`) are the only home of pages a 32-bit machine
+   * address must name (shared_info: start_info.shared_info). On a machine reaching past
+   * 4 GiB, allocations without a limit leave the last LOW_RESERVE_FRAMES fresh low frames
+   * alone and go above 4 GiB while they can, so 10,000 domains still each find a low
+   * shared_info page (before this, guest RAM filled low memory after about 2,040 domains).
+   */
+  private readonly lowSplit: number;
+  /** Index one past each zone's last frame. */
+  private readonly zoneEnds: number[];
+  /**
    * Lazy mode: a newly allocated frame gets no storage until first touched (PhysMemory's
    * `populate` hook, called by the CPU on a TLB fill; hypervisor-side writes populate, reads
    * see zeros). Needs the CPU to call `mem.populate`, so it is off by default.
@@ -140,9 +155,12 @@ export class FrameTable {
     this.next = new Int32Array(nrFrames).fill(NIL);
     this.prev = new Int32Array(nrFrames).fill(NIL);
     this.onFreeList = new Uint8Array(nrFrames);
+    this.lowSplit = Math.max(0, Math.min(nrFrames, LOW_LIMIT_MFN - firstMfn));
     this.zoneBits0 = bitLength(firstMfn);
     this.nrZones = Math.max(1, bitLength(firstMfn + nrFrames - 1) - this.zoneBits0 + 1);
     this.freeLists = Array.from({ length: this.nrZones }, () => []);
+    // Each allocation looks at the zones' ends: computed once (2 ** per call showed in profiles).
+    this.zoneEnds = Array.from({ length: this.nrZones }, (_, z) => Math.min(nrFrames, 2 ** (this.zoneBits0 + z) - firstMfn));
     this.runCandidates = Array.from({ length: RUN_ORDERS + 1 }, () => Array.from({ length: this.nrZones }, () => new Set<number>()));
     if (!Number.isInteger(firstMfn) || firstMfn < 1 || firstMfn + nrFrames > mem.nrFrames) {
       throw new RangeError(`frame table [0x${firstMfn.toString(16)}, +${nrFrames}) does not fit in physical memory of ${mem.nrFrames} frames`);
@@ -182,8 +200,12 @@ export class FrameTable {
     // Zones wholly below the limit, highest first (Xen keeps low memory for those that need it).
     let zones = this.nrZones;
     while (zones > 0 && this.zoneEnd(zones - 1) > limit) zones--;
+    const unlimited = limit === this.nrFrames;
+    // Fresh frames above 4 GiB remain: freed low frames stay for those that need them.
+    const spareHigh = unlimited && this.lowSplit < this.nrFrames && this.bump >= this.lowSplit && this.bump < this.nrFrames;
     if (n === 1) {
       for (let z = zones - 1; z >= 0 && first === NIL; z--) {
+        if (spareHigh && this.zoneEnd(z) <= this.lowSplit) break;
         const list = this.freeLists[z]!;
         while (list.length > 0) {
           const i = list.pop()!;
@@ -203,6 +225,12 @@ export class FrameTable {
       } else {
         first = this.findFreeRun(n, limit);
       }
+    }
+    if (first === NIL && n === 1 && unlimited && this.bump < this.lowSplit && this.lowSplit < this.nrFrames && this.lowSplit - this.bump <= LOW_RESERVE_FRAMES) {
+      // The low reserve is reached by single frames (what domain builds take): hand it to the
+      // free lists and continue above 4 GiB. Larger extents keep taking fresh frames in order.
+      for (let i = this.bump; i < this.lowSplit; i++) this.pushFree(i);
+      this.bump = this.lowSplit;
     }
     if (first === NIL) {
       // Fresh frames from the never-used top, aligned on the extent size (in mfn terms).
@@ -291,7 +319,7 @@ export class FrameTable {
 
   /** The frame index just past zone z (or the machine's end). */
   private zoneEnd(z: number): number {
-    return Math.min(this.nrFrames, 2 ** (this.zoneBits0 + z) - this.firstMfn);
+    return this.zoneEnds[z]!;
   }
 
   private initFrame(i: number, domid: number, type: FrameType): void {

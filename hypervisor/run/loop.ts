@@ -92,6 +92,19 @@ export class RunLoop {
   /** dom0 dispatches run (each one a round trip when dom0 is a process). */
   dispatches = 0;
   private readonly engine: Engine = new Interpreter();
+  /**
+   * Called about once a wall second during a run with the virtual time reached (the
+   * earliest pCPU clock). It only observes: the run does the same with or without it.
+   */
+  onProgress: ((virtualNs: number) => void) | null = null;
+  /** Wall milliseconds between onProgress calls. */
+  progressIntervalMs = 1000;
+  private progressTick = 0;
+  private nextProgressAt = 0;
+  /** dom0 dispatches whose handler failed (each also in the hypervisor log). */
+  dispatchFailures = 0;
+  /** Told of each failed dom0 dispatch (the scenario runner fails the run with it). */
+  onDispatchFailed: ((message: string) => void) | null = null;
   /** The dom0 dispatch being waited for, if any. */
   private blockedOn: Promise<void> | null = null;
   private dispatchChain: Promise<void> = Promise.resolve();
@@ -137,7 +150,13 @@ export class RunLoop {
       const started = this.dispatchChain.then(() => fn());
       const wait = started.then(
         () => {},
-        (e: unknown) => this.deps.printk(`dom0 dispatch failed: ${(e as Error).message}`),
+        (e: unknown) => {
+          const message = e instanceof Error ? e.message : String(e);
+          this.deps.printk(`dom0 dispatch failed: ${message}`);
+          // Counted and handed on: a scenario run fails with it rather than running on.
+          this.dispatchFailures++;
+          this.onDispatchFailed?.(message);
+        },
       );
       this.dispatchChain = wait;
       this.blockedOn = wait.finally(() => {
@@ -156,6 +175,13 @@ export class RunLoop {
     const instrLimit = this.totalInstructions + (o.maxInstructions ?? Infinity);
     for (;;) {
       const p = this.nextPcpu();
+      if (this.onProgress !== null && (++this.progressTick & 1023) === 0) {
+        const t = Date.now();
+        if (t >= this.nextProgressAt) {
+          this.nextProgressAt = t + this.progressIntervalMs;
+          this.onProgress(Math.min(p.now, until));
+        }
+      }
       if (p.now >= until) return { kind: 'time' };
       if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
       this.fireEventsUpTo(p.now);

@@ -129,3 +129,30 @@ export const EVTCHNOP_ARG_SIZE: ReadonlyMap<number, number> = new Map([
   [EVTCHNOP.expand_array, EVTCHN_EXPAND_ARRAY.SIZE],
   [EVTCHNOP.set_priority, EVTCHN_SET_PRIORITY.SIZE],
 ]);
+
+// The FIFO ABI (EVTCHNOP_init_control / expand_array / set_priority). Each port has a
+// 32-bit event word in an event array the guest hands over a page at a time; each vCPU has
+// a control block with a READY bitmap and the HEAD of one queue per priority (0 highest).
+
+export const EVTCHN_FIFO = {
+  PRIORITY_MAX: 0,
+  PRIORITY_DEFAULT: 7,
+  PRIORITY_MIN: 15,
+  MAX_QUEUES: 16,
+  /** Bit numbers in an event word. */
+  PENDING: 31,
+  MASKED: 30,
+  LINKED: 29,
+  BUSY: 28,
+  LINK_BITS: 17,
+  LINK_MASK: (1 << 17) - 1,
+  NR_CHANNELS: 1 << 17,
+} as const;
+
+/** struct evtchn_fifo_control_block: ready, _rsvd, head[EVTCHN_FIFO_MAX_QUEUES]. */
+export const EVTCHN_FIFO_CONTROL_BLOCK = { ready: 0, head: 8, SIZE: 72 } as const;
+
+/** Event words per event array page (PAGE_SIZE / sizeof(event_word_t)). */
+export const EVTCHN_FIFO_EVENT_WORDS_PER_PAGE = 1024;
+/** Event array pages a domain may add (EVTCHN_FIFO_NR_CHANNELS / words per page). */
+export const EVTCHN_FIFO_MAX_EVENT_ARRAY_PAGES = EVTCHN_FIFO.NR_CHANNELS / EVTCHN_FIFO_EVENT_WORDS_PER_PAGE;

@@ -69,6 +69,26 @@ export interface RunScenarioOptions {
   pcap?: string;
   /** Cost-model values over the defaults (`pvsim compare --vary`); ignored on an external hypervisor. */
   costs?: Partial<CostModel>;
+  /** Receives a progress line about every two wall seconds (virtual time reached, rate); never stdout. */
+  progress?: (line: string) => void;
+}
+
+/** Progress lines for a long run: virtual time reached, its rate against wall time, the time left. */
+export function progressReporter(until: number, domains: number, write: (line: string) => void, dispatches: () => number = () => 0): (virtualNs: number) => void {
+  let lastWall = Date.now();
+  let lastVirtual = 0;
+  return (now) => {
+    const wall = Date.now();
+    if (wall - lastWall < 2000) return;
+    // The rate over the last interval: domain set-up runs at virtual time 0 for a while,
+    // and a rate since the start would promise hours.
+    const rate = (now - lastVirtual) / 1e6 / ((wall - lastWall) / 1000);
+    lastWall = wall;
+    lastVirtual = now;
+    const left = rate > 0 && until !== Infinity ? ` ~${((until - now) / 1e6 / rate).toFixed(0)} s to go` : '';
+    const pct = until > 0 && until !== Infinity ? ` (${((100 * now) / until).toFixed(0)}%)` : '';
+    write(`progress: ${(now / 1e6).toFixed(1)} of ${(until / 1e6).toFixed(1)} ms virtual${pct}, ${domains} domains, ${dispatches()} dom0 dispatches, ${rate.toFixed(2)} ms virtual per wall s${left}`);
+  };
 }
 
 /**
@@ -182,6 +202,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     failure.reason ??= `domain ${d.name}: ${reason.replace(/^domain \S+ \(d\d+\): /, '')}`;
     hv.stopRealtime = true;
   };
+  // Any other dom0 dispatch that failed (serving a domain's event): the run fails with it.
+  hv.loop.onDispatchFailed = (message) => {
+    failure.reason ??= `dom0 dispatch failed: ${message}`;
+    hv.stopRealtime = true;
+  };
   const dom0 = external ? null : startLocalDom0(hv, { onConsole, pcap: opts.pcap });
   const images = new Map<string, Uint8Array>();
   const image = (cfg: XlConfig) => {
@@ -250,6 +275,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       hv.events.schedule(at, () => hv.unpause(d));
     }
   });
+  if (opts.progress) hv.loop.onProgress = progressReporter(until, hv.domains.size - 1, opts.progress, () => hv.loop.dispatches);
   return { hv, seed, until, consoles, dom0, failure };
 }
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
-import { MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
+import { FIRST_MFN, LOW_LIMIT_MFN, MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
 import { affinityProblem, CREATE_LIMITS } from '../../dom0/toolstack/validate.ts';
 import { DEFAULT_SCHEDULER, parseSchedOptions, SCHEDULER_NAMES, SchedOptionError, type SchedulerName } from '../../hypervisor/sched/options.ts';
 import { XlCfgError, xlConfigFromSettings, type XlCfgSettings, type XlConfig, type XlSetting } from '../../dom0/toolstack/xlcfg/index.ts';
@@ -188,6 +188,8 @@ export function validateScenario(data: unknown, file: string): Scenario {
   // The xl.cfg keys, as the last copy (the longest name) has them; each copy is checked
   // again with its own values when the run builds it.
   const problems: string[] = [];
+  let frames = 0;
+  let domains = 0;
   s.domains.forEach((spec, k) => {
     try {
       const cfg = domainConfig(spec, k, { name: instanceName(spec, spec.count), index: spec.count, seed: SEED_MAX }, file, { baseDir: dirname(file), machineMiB: s.machineMemory });
@@ -196,13 +198,50 @@ export function validateScenario(data: unknown, file: string): Scenario {
         const p = mask ? affinityProblem(mask, s.pcpus) : null;
         if (p) problems.push(`${file}: domains[${k}].${field}: ${p}`);
       }
+      frames += spec.count * domainFrames(cfg);
+      domains += spec.count;
     } catch (e) {
       if (!(e instanceof ScenarioError)) throw e;
       problems.push(e.message);
     }
   });
   if (problems.length > 0) throw new ScenarioError(problems.join('\n'));
+  checkMachineMemory(s, file, frames, domains);
   return s;
+}
+
+/** Machine frames a domain takes when built: its memory plus the hypervisor's pages for it. */
+export function domainFrames(cfg: Pick<XlConfig, 'type' | 'memoryMiB' | 'hvmMode'>): number {
+  const pages = cfg.memoryMiB * 256;
+  // PV: shared_info and the first grant table frame. HVM: those, the xenstore and console
+  // rings, and in hw mode the G-stage tables (a 16 KiB root and one table per 4 MiB).
+  if (cfg.type !== 'hvm') return pages + PV_OVERHEAD_FRAMES;
+  return pages + HVM_OVERHEAD_FRAMES + (cfg.hvmMode === 'hw' ? 4 + Math.ceil(pages / 1024) : 0);
+}
+
+const PV_OVERHEAD_FRAMES = 2;
+const HVM_OVERHEAD_FRAMES = 4;
+
+/**
+ * The whole scenario against the machine, before anything starts: a run that cannot build
+ * its last domains would otherwise fail minutes in, after building thousands. Every domain
+ * also needs one frame below 4 GiB (its shared_info page).
+ */
+function checkMachineMemory(s: Scenario, file: string, frames: number, domains: number): void {
+  const machine = s.machineMemory * 256;
+  // dom0's shared_info is the one frame taken before any domain.
+  const available = machine - 1;
+  const mib = (n: number) => Math.ceil(n / 256);
+  if (frames > available) {
+    throw new ScenarioError(
+      `${file}: the ${domains} domains need ${mib(frames)} MiB of machine memory (${frames} frames: their memory plus ${PV_OVERHEAD_FRAMES} pages each for the hypervisor, more for HVM), ` +
+        `the machine has ${mib(available)} MiB available (machineMemory ${s.machineMemory}): raise machineMemory (at most ${MAX_MACHINE_MEMORY_MIB}) or give the domains less memory`,
+    );
+  }
+  const low = Math.min(machine, LOW_LIMIT_MFN - FIRST_MFN) - 1;
+  if (domains > low) {
+    throw new ScenarioError(`${file}: ${domains} domains need ${domains} frames below 4 GiB for their shared_info pages, the machine has ${low}`);
+  }
 }
 
 export function loadScenario(file: string): Scenario {
