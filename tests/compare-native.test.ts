@@ -64,5 +64,6 @@ describe('pvsim compare: the native cell', () => {
     expect(parseLatencyHistogram('-')).toEqual([]);
     expect(parseLatencyHistogram('12:x')).toEqual([]);
     expect(parseLatencyHistogram(undefined)).toEqual([]);
+    expect(parseLatencyHistogram(Array.from({ length: 200 }, (_, i) => `${i + 8}:1`).join(','))).toEqual([]);
   });
 });

@@ -62,6 +62,8 @@ describe('pvsim compare: options', () => {
     expect(bad({ workloads: ['cpu'], vary: ['cost.instructionNs=1,0'] })).toMatch(/instructionNs: must be above 0/);
     expect(bad({ workloads: ['cpu', 'cpu'] })).toMatch(/given twice/);
     expect(bad({ workloads: ['cpu:n'] })).toMatch(/not key=value/);
+    expect(bad({ workloads: ['tlbwalk:mega=1'] })).toMatch(/mega is a flag: give it without a value \(tlbwalk:mega\)/);
+    expect(bad({ workloads: ['cpu:mega'] })).toMatch(/not key=value/);
     expect(bad({ workloads: ['net:ip=1.2.3.4'] })).toMatch(/ip= is set by pvsim compare itself/);
     expect(bad({ workloads: ['cpu'], seed: '-1' })).toMatch(/--seed/);
     expect(bad({ workloads: ['blk'], modes: 'pv', io: 'virtio' })).toMatch(/no run: none of the modes has any of the I\/O paths given/);

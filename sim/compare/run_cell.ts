@@ -278,11 +278,16 @@ function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
 
+const MAX_LATENCY_BUCKETS = 128;
+
 /** `lat_hist_ns=<bound>:<count>,...` (guests/work/latency.c) as buckets; [] when absent or malformed. */
 export function parseLatencyHistogram(field: string | undefined): { ns: number; count: number }[] {
   if (!field || field === '-') return [];
+  const parts = field.split(',');
+  // The kernel prints at most 121 buckets (4 per power of two up to 2^32); more is not its histogram.
+  if (parts.length > MAX_LATENCY_BUCKETS) return [];
   const out: { ns: number; count: number }[] = [];
-  for (const part of field.split(',')) {
+  for (const part of parts) {
     const m = /^(\d+):(\d+)$/.exec(part);
     if (!m) return [];
     out.push({ ns: Number(m[1]), count: Number(m[2]) });

@@ -86,6 +86,7 @@ export function parseWorkload(arg: string): WorkloadSpec {
       const m = /^([a-z_][a-z0-9_]*)=([A-Za-z0-9_.x]+)$/.exec(kv);
       if (!m) throw new CompareInputError(`workload "${arg}": parameter "${kv}" is not key=value (letters, digits, _ and .)`);
       if (RESERVED.has(m[1]!)) throw new CompareInputError(`workload "${arg}": ${m[1]}= is set by pvsim compare itself`);
+      if (def.flags?.includes(m[1]!)) throw new CompareInputError(`workload "${arg}": ${m[1]} is a flag: give it without a value (${name}:${m[1]})`);
       user.push([m[1]!, m[2]!]);
     }
   }
