@@ -10,6 +10,7 @@ import { PACKAGE_ROOT } from './self.ts';
 import { runJobsInProcess, runJobsInWorkers } from './compare_pool.ts';
 import { assembleReport, checksumDisagreements, parseCompareArgs, planJobs, type CompareRequest } from '../sim/compare/report.ts';
 import { formatCompareTable } from '../sim/compare/table.ts';
+import { renderCompareHtml } from '../sim/compare/html.ts';
 import { CompareInputError } from '../sim/compare/workloads.ts';
 import type { CompareReport } from '../sim/compare/types.ts';
 import type { CellJob } from '../sim/compare/run_cell.ts';
@@ -40,26 +41,6 @@ export const MAX_VIRTUAL_NS = 120e9;
 export const DEFAULT_TIMEOUT_S = 600;
 export const MAX_JOBS = 64;
 
-export type RenderCompareHtml = (report: CompareReport) => string;
-
-/**
- * The HTML page (sim/compare/html.ts, `renderCompareHtml`), imported when needed so that
- * this command works in a build without it; null then, and --html is refused before anything runs.
- */
-export async function loadHtmlRenderer(): Promise<RenderCompareHtml | null> {
-  try {
-    // HOOK: sim/compare/html.ts is another part's; until it is in the tree this import fails
-    // at run time (and the type checker is told to let it be). Once it is on main, this
-    // becomes `import { renderCompareHtml } from '../sim/compare/html.ts'`.
-    // @ts-ignore -- the module may not exist yet (see above)
-    const mod = (await import('../sim/compare/html.ts')) as { renderCompareHtml?: unknown };
-    return typeof mod.renderCompareHtml === 'function' ? (mod.renderCompareHtml as RenderCompareHtml) : null;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    return null;
-  }
-}
-
 export interface RunComparisonOptions {
   jobs: number;
   timeoutMs: number;
@@ -83,21 +64,16 @@ export async function runComparison(req: CompareRequest, o: RunComparisonOptions
   return assembleReport(req, cells);
 }
 
-/** Cells that failed for a reason other than a mode, path or workload this build lacks. */
+/** Cells that failed. */
 export function realFailures(r: CompareReport): string[] {
-  return r.cells.filter((c) => !c.ok && !/not available|workload missing/.test(c.error ?? '')).map((c) => `${c.workload} ${c.mode}${c.io ? ` ${c.io}` : ''}: ${c.error}`);
+  return r.cells.filter((c) => !c.ok).map((c) => `${c.workload} ${c.mode}${c.io ? ` ${c.io}` : ''}: ${c.error}`);
 }
 
 export async function compareCommand(workloads: string[], o: CompareCliOptions): Promise<number> {
   let req: CompareRequest;
-  let html: RenderCompareHtml | null = null;
   try {
     req = parseCompareArgs({ workloads, modes: o.modes, io: o.io, shadow: o.shadow, seed: o.seed, vary: o.vary });
     if (o.jobs !== undefined && o.jobs > MAX_JOBS) throw new CompareInputError(`--jobs ${o.jobs}: at most ${MAX_JOBS} worker processes`);
-    if (o.html) {
-      html = await loadHtmlRenderer();
-      if (!html) throw new CompareInputError('--html: the HTML report (sim/compare/html.ts) is not in this build; use --json');
-    }
   } catch (e) {
     if (!(e instanceof CompareInputError)) throw e;
     process.stderr.write(`pvsim compare: ${e.message}\n`);
@@ -109,8 +85,8 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
     writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(`\nJSON report: ${o.json}\n`);
   }
-  if (o.html && html) {
-    writeFileSync(o.html, html(report));
+  if (o.html) {
+    writeFileSync(o.html, renderCompareHtml(report));
     process.stdout.write(`\nHTML report: ${o.html}\n`);
   }
   const failures = realFailures(report);

@@ -101,11 +101,11 @@ export const DEMO_COMPARE_WORKLOADS = ['syscall', 'pgfault', 'pt', 'blk:n=8'];
 
 /**
  * The short comparison the demo ends with: a few workloads in every mode, the table, and
- * the report written to a fresh directory under TMPDIR (HTML when the page is in this
- * build, else JSON), its path named.
+ * the HTML report written to a fresh directory under TMPDIR, its path named.
  */
 async function demoComparison(): Promise<number> {
-  const { loadHtmlRenderer, realFailures, runComparison } = await import('./compare.ts');
+  const { realFailures, runComparison } = await import('./compare.ts');
+  const { renderCompareHtml } = await import('../sim/compare/html.ts');
   const { parseCompareArgs, checksumDisagreements } = await import('../sim/compare/report.ts');
   const { formatCompareTable } = await import('../sim/compare/table.ts');
   const say = (s: string) => process.stdout.write(s + '\n');
@@ -113,10 +113,9 @@ async function demoComparison(): Promise<number> {
   const req = parseCompareArgs({ workloads: DEMO_COMPARE_WORKLOADS, io: 'pv,virtio,legacy' });
   const report = await runComparison(req, { jobs: availableParallelism(), timeoutMs: 300_000, progress: true });
   process.stdout.write(formatCompareTable(report));
-  const html = await loadHtmlRenderer();
   const dir = mkdtempSync(join(tmpdir(), 'pvsim-compare-'));
-  const file = join(dir, html ? 'compare.html' : 'compare.json');
-  writeFileSync(file, html ? html(report) : JSON.stringify(report, null, 2) + '\n');
+  const file = join(dir, 'compare.html');
+  writeFileSync(file, renderCompareHtml(report));
   say(`\ncomparison report: ${file}`);
   const failures = realFailures(report);
   const bad = checksumDisagreements(report);

@@ -4,10 +4,15 @@
 // markup, the CSP blocks what a stray script would try. Screenshots stay in test-artifacts/
 // (compare-report.png, report-kit.png, beside the HTML files they show).
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareChartCount, compareHtmlReport, renderCompareHtml } from '../sim/compare/html.ts';
 import { cdfFromHistogram, cdfFromSamples, jsonForScript, renderHtmlReport, scriptSafe, type HtmlReport } from '../sim/report_html/index.ts';
+import type { CompareReport } from '../sim/compare/types.ts';
 import { fixtureCompareReport, HOSTILE_ERROR, HOSTILE_INSN, HOSTILE_REASON, HOSTILE_RESULT, HOSTILE_WORKLOAD } from './fixtures/compare-report.ts';
 import { findChromium, openReport, startReportBrowser, type PageResult, type ReportBrowser } from './helpers/report_browser.ts';
 
@@ -64,10 +69,12 @@ describe('the compare report as HTML', () => {
     expect(compareChartCount(report)).toBe(charts.length);
   });
 
-  it('lists the orderings with holds or not, and the failed run with its error', () => {
+  it('lists the orderings with holds, does not hold or not checked (untinted: not a failure), and the failed run with its error', () => {
     const markup = markupOnly(html);
     expect(markup.match(/✓ holds/g)).toHaveLength(4);
     expect(markup.match(/✗ does not hold/g)).toHaveLength(1);
+    expect(markup).toMatch(/<tr><td[^>]*>PV runs compute \(cpu\) close to native<\/td><td[^>]*>[^<]*<\/td><td[^>]*>– not checked<\/td>/);
+    expect(markup).toContain('4 of the 5 published orderings this run could check hold (1 not checked');
     expect(markup).toContain('Failed runs and checksum disagreements');
     expect(markup).toContain('failed: guest said &#34;bye&#34;');
   });
@@ -75,7 +82,7 @@ describe('the compare report as HTML', () => {
   it('renders a report with no runs, or with non-finite figures, without failing', () => {
     const empty = { ...report, cells: [], orderings: [], varied: [], workloads: [] };
     expect(compareChartCount(empty)).toBe(0);
-    expect(renderCompareHtml(empty)).toContain('0 of 0 published orderings hold');
+    expect(renderCompareHtml(empty)).toContain('0 of the 0 published orderings this run could check hold');
     const odd = fixtureCompareReport();
     for (const c of odd.cells.slice(0, 10)) {
       c.slowdown = Number.NaN;
@@ -136,6 +143,46 @@ function kitReport(): HtmlReport {
     ],
   };
 }
+
+/**
+ * A real comparison, small: `pvsim compare` as a user runs it (worker processes), every mode,
+ * two I/O paths, writing --json and --html; twice with the same seed.
+ */
+const REAL_ARGS = ['compare', 'syscall:n=200', 'pgfault:n=2,pages=16', 'blk:n=2', 'net:ping=2,udp=2', '--io', 'pv,virtio', '--jobs', '2', '--seed', '3'];
+let realDir = '';
+let real: { report: CompareReport; html: string; json: string; again: { html: string; json: string } } | undefined;
+function runReal(tag: string): { html: string; json: string } {
+  const r = spawnSync(process.execPath, [join(process.cwd(), 'bin/pvsim.js'), ...REAL_ARGS, '--json', join(realDir, `${tag}.json`), '--html', join(realDir, `${tag}.html`)], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, TMPDIR: realDir } });
+  if (r.status !== 0) throw new Error(`pvsim compare exited ${r.status}: ${r.stderr}`);
+  return { html: readFileSync(join(realDir, `${tag}.html`), 'utf8'), json: readFileSync(join(realDir, `${tag}.json`), 'utf8') };
+}
+
+describe('a real comparison as HTML', () => {
+  beforeAll(() => {
+    realDir = mkdtempSync(join(tmpdir(), 'pvsim-compare-html-'));
+    const a = runReal('a');
+    real = { ...a, report: JSON.parse(a.json) as CompareReport, again: runReal('b') };
+  }, 180_000);
+  afterAll(() => rmSync(realDir, { recursive: true, force: true }));
+
+  it('the same seed gives the same JSON and the same HTML, byte for byte; the page is the JSON rendered', () => {
+    expect(real!.again.json).toBe(real!.json);
+    expect(real!.again.html).toBe(real!.html);
+    expect(renderCompareHtml(real!.report)).toBe(real!.html);
+  });
+
+  it('carries measured latency distributions and shows unchecked orderings as not checked', () => {
+    const io = real!.report.cells.filter((c) => c.ioStats);
+    expect(io.length).toBe(8);
+    for (const c of io) {
+      expect(c.ok, `${c.workload} ${c.mode}`).toBe(true);
+      expect(c.ioStats!.latencyHistogram.length, `${c.workload} ${c.mode}`).toBeGreaterThan(0);
+    }
+    const unchecked = real!.report.orderings.filter((o) => !o.checked);
+    expect(unchecked.length).toBeGreaterThan(0);
+    expect(markupOnly(real!.html).match(/– not checked/g)).toHaveLength(unchecked.length);
+  });
+});
 
 const CHROMIUM = findChromium();
 if (!CHROMIUM) console.warn('compare-html.test.ts: no chromium found (/usr/lib/chromium/chromium, /usr/bin/chromium, $PVSIM_CHROMIUM): the headless-browser checks are skipped. Install it with: apt-get install chromium');
@@ -198,6 +245,16 @@ describe.skipIf(!CHROMIUM)('the HTML report in headless chromium', () => {
       await r.page.context().close();
     }
   }, 60_000); // a 14,000-pixel page rasterised for the screenshot: seconds on a loaded machine
+
+  it('renders every chart of a real comparison\'s page (pvsim compare --html)', async () => {
+    const r = await openReport(rb!.browser, real!.html, 'compare-real');
+    try {
+      expectAllDrawn(r, compareChartCount(real!.report));
+      expect(r.figures.map((f) => f.title)).toEqual(expect.arrayContaining([expect.stringMatching(/^Slowdown against native/), expect.stringMatching(/^Request latency: blk/), expect.stringMatching(/^Request latency: net/)]));
+    } finally {
+      await r.page.context().close();
+    }
+  }, 60_000);
 
   it('renders the kit’s generic charts (time series, CDF, bars) as `pvsim run --html` will use them', async () => {
     const r = await openReport(rb!.browser, renderHtmlReport(kitReport()), 'report-kit');

@@ -10,8 +10,7 @@ import { assembleReport, parseCompareArgs, planJobs, type CompareRequest } from 
 import { runCell, type CellJob } from '../sim/compare/run_cell.ts';
 import { computeOrderings, ORDERINGS } from '../sim/compare/orderings.ts';
 import { formatCompareTable } from '../sim/compare/table.ts';
-import { CompareInputError, parseWorkload, WORKLOADS } from '../sim/compare/workloads.ts';
-import { loadRunNative } from '../sim/compare/native.ts';
+import { CompareInputError, parseWorkload, workloadCmdline, WORKLOADS } from '../sim/compare/workloads.ts';
 import type { CompareCell, CompareReport } from '../sim/compare/types.ts';
 
 const ROOT = process.cwd();
@@ -63,6 +62,8 @@ describe('pvsim compare: options', () => {
     expect(bad({ workloads: ['cpu'], vary: ['cost.instructionNs=1,0'] })).toMatch(/instructionNs: must be above 0/);
     expect(bad({ workloads: ['cpu', 'cpu'] })).toMatch(/given twice/);
     expect(bad({ workloads: ['cpu:n'] })).toMatch(/not key=value/);
+    expect(bad({ workloads: ['tlbwalk:mega=1'] })).toMatch(/mega is a flag: give it without a value \(tlbwalk:mega\)/);
+    expect(bad({ workloads: ['cpu:mega'] })).toMatch(/not key=value/);
     expect(bad({ workloads: ['net:ip=1.2.3.4'] })).toMatch(/ip= is set by pvsim compare itself/);
     expect(bad({ workloads: ['cpu'], seed: '-1' })).toMatch(/--seed/);
     expect(bad({ workloads: ['blk'], modes: 'pv', io: 'virtio' })).toMatch(/no run: none of the modes has any of the I\/O paths given/);
@@ -110,8 +111,6 @@ describe('pvsim compare: cells', () => {
     for (const e of a.exits) expect(e.minNs <= e.avgNs && e.avgNs <= e.maxNs).toBe(true);
     expect(a.exitsPerOp!).toBeGreaterThan(5); // trap-and-emulate: the reflected ecall, the handler's CSRs, sret
     expect(hw.exitsPerOp!).toBeLessThan(0.1);
-    const irq = await runCell(job({ workload: 'irq', mode: 'pv' }));
-    if (!irq.ok) expect(irq.error).toMatch(/^workload missing/);
   });
 
   it('--vary: the varied value is recorded and moves what depends on it', async () => {
@@ -129,26 +128,56 @@ describe('pvsim compare: cells', () => {
 describe('pvsim compare: the orderings of the literature (issue 14 item 5)', () => {
   let report: CompareReport;
   beforeAll(async () => {
-    const req = parseCompareArgs({ workloads: ['syscall:n=300', 'pt:n=100', 'pgfault:n=2,pages=32', 'blk:n=4', 'cpu:n=2', 'irq'] });
+    // Every workload an ordering needs, every mode: small parameters, real runs.
+    const req = parseCompareArgs({ workloads: ['syscall:n=300', 'pt:n=100', 'pgfault:n=2,pages=32', 'fork:n=4', 'irq:n=500', 'cpu:n=2', 'tlbwalk', 'tlbwalk:mega', 'blk:n=4'] });
     report = await runAll(req);
-  }, 60_000);
+  }, 120_000);
   const find = (claim: RegExp) => {
     const o = report.orderings.find((x) => claim.test(x.claim));
     if (!o) throw new Error(`no ordering ${claim}`);
     return o;
   };
 
-  it('every ordering is in the report, each with its source', () => {
+  it('every ordering is in the report, each with its source, and every one could be checked', () => {
     expect(report.orderings.length).toBe(ORDERINGS.length);
     for (const o of report.orderings) expect(o.source).toMatch(/SOSP 2003|ASPLOS 2006|ASPLOS 2008|OSR/);
+    expect(report.orderings.filter((o) => !o.checked).map((o) => `${o.claim}: ${o.detail}`)).toEqual([]);
+    expect(report.cells.filter((c) => !c.ok).map((c) => `${c.workload} ${c.mode} ${c.io}: ${c.error}`)).toEqual([]);
   });
 
-  it('trap-and-emulate is far slower than PV on PTE writes and page faults (Barham et al.)', () => {
-    for (const re of [/\(pt\)/, /\(pgfault\)/]) expect(find(re)).toMatchObject({ checked: true, holds: true });
+  it('PV is close to native on compute and null system calls (Barham et al.)', () => {
+    for (const re of [/compute \(cpu\) close to native/, /system calls \(syscall\) close to native/]) expect(find(re)).toMatchObject({ checked: true, holds: true });
   });
 
-  it('hardware-assisted virtualization beats trap-and-emulate on system calls (Adams & Agesen)', () => {
+  it('trap-and-emulate is far slower than PV on PTE writes, page faults and fork (Barham et al.)', () => {
+    for (const re of [/\(pt\)/, /\(pgfault\)/, /\(fork\)/]) expect(find(re)).toMatchObject({ checked: true, holds: true });
+  });
+
+  it('hardware-assisted virtualization beats trap-and-emulate on system calls and interrupt masking (Adams & Agesen)', () => {
     expect(find(/beats trap-and-emulate on system calls/)).toMatchObject({ checked: true, holds: true });
+    expect(find(/interrupt masking/)).toMatchObject({ checked: true, holds: true });
+  });
+
+  it('two-stage translation loses to native and to shadow paging on the 4 KiB TLB-miss walk (Bhargava et al.)', () => {
+    expect(find(/4 KiB pages \(tlbwalk\)/)).toMatchObject({ checked: true, holds: true });
+    // The mega run really walked megapages where the mode allows them, and 4 KiB pages under PV.
+    const mega = report.cells.filter((c) => c.workload === 'tlbwalk:mega');
+    expect(Object.fromEntries(mega.map((c) => [`${c.mode}${c.shadow ? `/${c.shadow}` : ''}`, c.result.pages]))).toEqual({ native: '4m', pv: '4k', 'hvm-trap/wp': '4m', 'hvm-hw': '4m' });
+  });
+
+  // Skipped until branch `tlb` (the walk cost model: PV and native pay for page walks, and a
+  // megapage gives TLB reach) is merged: on this base pvsim's software TLB caches 4 KiB
+  // translations only, so megapages shorten hvm-hw's walks (5 references instead of 8) but do
+  // not cut its TLB misses, and its excess over native shrinks by about a tenth, not most.
+  it.skip('megapages take most of that loss away (Bhargava et al.) — SKIPPED: needs branch tlb (megapages give TLB reach in the walk cost model)', () => {
+    expect(find(/megapages take most/)).toMatchObject({ checked: true, holds: true });
+  });
+
+  it('megapages: checked, and reported as departing from the source on this walk cost model', () => {
+    const o = find(/megapages take most/);
+    expect(o.checked).toBe(true);
+    expect(o.detail).toMatch(/hvm-hw slowdown: 4 KiB [\d.]+×, 4 MiB [\d.]+×/);
+    if (!o.holds) expect(o.detail).toMatch(/departs from the source/);
   });
 
   it('PV and virtio need a few exits per block request; the legacy disk hundreds per sector', () => {
@@ -157,19 +186,11 @@ describe('pvsim compare: the orderings of the literature (issue 14 item 5)', () 
     expect(find(/hundreds of exits per sector/)).toMatchObject({ checked: true, holds: true });
   });
 
-  it('PV is close to native on cpu and syscall — or says native is not available', async () => {
-    const native = await loadRunNative();
-    for (const re of [/compute \(cpu\) close to native/, /system calls \(syscall\) close to native/]) {
-      if (native) expect(find(re)).toMatchObject({ checked: true, holds: true });
-      else expect(find(re)).toMatchObject({ checked: false, holds: false, detail: expect.stringMatching(/not checked: .*not available/) });
+  it('checksums agree across modes for every workload', () => {
+    for (const w of report.workloads) {
+      const sums = new Set(report.cells.filter((c) => c.workload === w).map((c) => c.checksum));
+      expect([w, sums.size]).toEqual([w, 1]);
     }
-  });
-
-  it('claims whose workload the kernels lack or the run left out say "not checked" and why', () => {
-    const irq = find(/interrupt masking/);
-    if (!irq.checked) expect(irq.detail).toMatch(/not checked: workload missing|not checked: .*not available/);
-    expect(find(/fork\+exit\+wait/).detail).toBe('not checked: workload fork not in this run');
-    expect(find(/4 KiB pages/).detail).toBe('not checked: workload tlbwalk not in this run');
   });
 
   it('PVHVM: the unmodified kernel on PV drivers gives the PV kernel\'s checksum', () => {
@@ -207,14 +228,24 @@ describe('pvsim compare: orderings decided on given figures', () => {
     expect(os.find((o) => o.claim.includes('(syscall) close'))).toMatchObject({ checked: true, holds: false });
   });
 
-  it('tlbwalk: hw loses on 4 KiB pages, megapages take the loss away (once the workload exists)', () => {
+  it('tlbwalk: hw loses on 4 KiB pages, megapages take most of the loss away, only if they were walked', () => {
     const cells = [
-      cell('tlbwalk:pages=4k', 'hvm-hw', 3000, { slowdown: 3 }), cell('tlbwalk:pages=4k', 'hvm-trap', 2000), cell('tlbwalk:pages=4k', 'native', 1000),
-      cell('tlbwalk:pages=4m', 'hvm-hw', 1100, { slowdown: 1.1 }), cell('tlbwalk:pages=4m', 'native', 1000),
+      cell('tlbwalk', 'hvm-hw', 3000, { slowdown: 3 }), cell('tlbwalk', 'hvm-trap', 2000), cell('tlbwalk', 'native', 1000),
+      cell('tlbwalk:mega', 'hvm-hw', 1100, { slowdown: 1.1, result: { pages: '4m' } }), cell('tlbwalk:mega', 'native', 1000),
     ];
     const os = computeOrderings(cells, [{}]);
     expect(os.find((o) => o.claim.includes('4 KiB pages'))).toMatchObject({ checked: true, holds: true });
     expect(os.find((o) => o.claim.includes('megapages'))).toMatchObject({ checked: true, holds: true });
+    cells[3]!.slowdown = 2.5; // excess 1.5 of 2: not "most"
+    expect(computeOrderings(cells, [{}]).find((o) => o.claim.includes('megapages'))).toMatchObject({ checked: true, holds: false });
+    cells[3]!.result = { pages: '4k' }; // the kernel could not map megapages
+    expect(computeOrderings(cells, [{}]).find((o) => o.claim.includes('megapages'))!.detail).toMatch(/not checked: the kernel walked 4k pages/);
+  });
+
+  it('the labels: tlbwalk:mega is a flag, passed to the kernel bare', () => {
+    const w = parseWorkload('tlbwalk:mega,steps=100');
+    expect(w.label).toBe('tlbwalk:mega,steps=100');
+    expect(workloadCmdline(w)).toBe('work=tlbwalk size=4M steps=100 mega');
   });
 
   it('slowdowns are taken against the native cell of the same workload, device and cost values', () => {

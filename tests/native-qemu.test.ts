@@ -246,6 +246,10 @@ describe.skipIf(!onPath(QEMU))('native.elf drivers for emulated devices on QEMU 
       const ql = resultLine(q.output, 'work=blk');
       const n = /n=(\d+)/.exec(args)![1];
       expect(ql).toMatch(new RegExp(`writes=${n} reads=${n} errors=0 `));
+      // Per-request latencies: every request is in the histogram (guests/work/latency.c).
+      expect(ql).toMatch(new RegExp(` lat_samples=${2 * Number(n)} lat_p50_ns=\\d+ lat_p99_ns=\\d+ lat_max_ns=\\d+ lat_hist_ns=\\d+:\\d+(,\\d+:\\d+)* checksum=`));
+      const hist = (/ lat_hist_ns=(\S+)/.exec(ql ?? '')?.[1] ?? '').split(',').map((b) => Number(b.split(':')[1] ?? 'NaN'));
+      expect(hist.reduce((a, b) => a + b, 0)).toBe(2 * Number(n));
       const pv = await runPvBlk(args);
       expect(pv.reason, pv.log).toBe('poweroff');
       const pl = resultLine(pv.log.replace(/^\(d1\) /gm, ''), 'work=blk');

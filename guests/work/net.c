@@ -127,6 +127,7 @@ void work_net(void)
     if (rc < 0)
         work_fail("net_udp_bind(%u) = %d (%s)", WORK_NET_DONE_PORT, rc, xen_errstr(rc));
 
+    lat_reset();
     measure_start(&m);
     rc = net_arp_resolve(w.peer, mac, wait_ns);
     if (rc < 0)
@@ -147,6 +148,7 @@ void work_net(void)
             if (flag("verbose"))
                 printf("net: ping seq %lu rtt %llu ns\n", i + 1, (unsigned long long)rtt);
             rtt_sum += rtt;
+            lat_add(rtt);
             rtt_min = rtt < rtt_min ? rtt : rtt_min;
             rtt_max = rtt > rtt_max ? rtt : rtt_max;
         }
@@ -204,10 +206,12 @@ void work_net(void)
     check = work_fold(check, (uint32_t)net_stats.discard_rx);
     check = work_fold(check, (uint32_t)net_stats.discard_rx_bytes);
     printf("work=net ip=%s peer=%s pings=%lu replies=%lu lost=%lu rtt_ns_avg=%llu udp_tx=%lu "
-           "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu check=0x%08lx\n",
+           "udp_tx_bytes=%lu udp_rx=%lu udp_rx_bytes=%lu tx_errors=%lu ns=%llu ",
            ipbuf, peerbuf, pings, replies, pings - replies, (unsigned long long)per(rtt_sum, replies), udp_tx,
            udp_tx_bytes, (unsigned long)net_stats.discard_rx,
            (unsigned long)net_stats.discard_rx_bytes,
            plat_net_tx_errors(),
-           (unsigned long long)m.ns, (unsigned long)check);
+           (unsigned long long)m.ns);
+    lat_print_fields();         /* the ping round trips */
+    printf(" check=0x%08lx\n", (unsigned long)check);
 }

@@ -36,6 +36,14 @@ struct measure {
 void measure_start(struct measure *m);
 void measure_stop(struct measure *m);
 
+/* Per-request latencies of the I/O workloads (work/latency.c): lat_reset
+ * before the measured section, lat_add per request, then lat_print_fields
+ * prints " lat_samples= lat_p50_ns= lat_p99_ns= lat_max_ns= lat_hist_ns="
+ * (without a leading space or a newline) into the result line. */
+void lat_reset(void);
+void lat_add(uint64_t ns);
+void lat_print_fields(void);
+
 /* a / b, or 0 if b is 0 (64-bit). */
 uint64_t per(uint64_t a, uint64_t b);
 

@@ -16,7 +16,7 @@ import { addDevice, vbdDevice, vifDevice, type DeviceSpec } from '../../dom0/too
 import type { CompareCell, CompareIo, CompareIoPath, CompareMode, CompareShadow, ExitStat } from './types.ts';
 import { diffCounters, EMPTY_COUNTERS, readCounters, type Counters } from './counters.ts';
 import { parseResultLine, parseWorkload, workloadCmdline, type WorkloadSpec } from './workloads.ts';
-import { loadRunNative } from './native.ts';
+import { runNativeBoards, type NativeRunOptions } from '../native/machine.ts';
 
 /** What a worker is asked to run. Plain data: it crosses the IPC channel as JSON. */
 export interface CellJob {
@@ -209,23 +209,47 @@ async function runDomain(job: CellJob, w: WorkloadSpec, costs: CostModel): Promi
   return { lines: collector.lines, end: readCounters(d, costs), windowed: true };
 }
 
+/**
+ * The native board (sim/native/machine.ts): the unmodified kernel on sbi.elf with no
+ * hypervisor. `net` runs two boards on one bridge and one virtual clock, the peer the same
+ * kernel with the addresses swapped, so the network has a native baseline too.
+ */
 async function runNativeCell(job: CellJob, w: WorkloadSpec, costs: CostModel): Promise<RawRun> {
-  const runNative = await loadRunNative();
-  if (!runNative) throw new CellFailure('native: not available (the native board, sim/native/machine.ts, is not in this build)');
-  if (w.def.io === 'net') throw new CellFailure('native net: not available (no peer for a native board yet)');
   if (job.io === 'pv' || job.io === 'pvhvm') throw new CellFailure(`native has no ${job.io} I/O path`);
-  const disks = w.def.io === 'blk' ? [{ path: makeDisk(job.tmpDir, 'disk.img'), devtype: job.io as 'virtio' | 'legacy' }] : undefined;
-  const r = await runNative({
-    kernel: new Uint8Array(readFileSync(job.images.native)),
-    firmware: new Uint8Array(readFileSync(job.images.sbi)),
+  if (w.def.io === 'net' && job.io !== 'virtio') throw new CellFailure(`native net has no ${job.io} NIC (virtio only)`);
+  const kernel = new Uint8Array(readFileSync(job.images.native));
+  const firmware = new Uint8Array(readFileSync(job.images.sbi));
+  const collector = lineCollectorOf();
+  const board: NativeRunOptions = {
+    kernel,
+    firmware,
     cmdline: guestCmdline(job, w),
     memoryMiB: GUEST_MIB,
-    ...(disks ? { disks } : {}),
     costs,
     maxVirtualNs: job.maxVirtualNs,
-  });
-  const end: Counters = { perf: r.perf, fallback: false };
-  return { lines: r.console.map((text) => ({ text, counters: end })), end, windowed: false, note: 'counters cover the whole run (the native board gives them at the end)' };
+    onConsole: (text, perf) => collector.push({ text, counters: { perf: perf(), fallback: false } }),
+  };
+  const boards: NativeRunOptions[] = [board];
+  if (w.def.io === 'blk') board.disks = [{ path: makeDisk(job.tmpDir, 'disk.img'), devtype: job.io as 'virtio' | 'legacy' }];
+  else if (w.def.io === 'net') {
+    board.nics = [{ mac: NET.guest.mac, bridge: 'xenbr0' }];
+    const peerLine = workloadCmdline(w) + ` ip=${NET.peer.ip} peer=${NET.guest.ip} dev=virtio`;
+    boards.push({ kernel, firmware, cmdline: peerLine, memoryMiB: GUEST_MIB, costs, maxVirtualNs: job.maxVirtualNs, nics: [{ mac: NET.peer.mac, bridge: 'xenbr0' }] });
+  }
+  const [r] = await runNativeBoards(boards);
+  return { lines: collector.lines, end: { perf: r!.perf, fallback: false }, windowed: true };
+}
+
+/** Console lines already split, with the counters read as each completed (bounded as lineCollector). */
+function lineCollectorOf(): { push(l: Line): void; lines: Line[] } {
+  const lines: Line[] = [];
+  return {
+    lines,
+    push(l: Line) {
+      if (lines.length >= 4096) lines.splice(0, 1024);
+      lines.push(l);
+    },
+  };
 }
 
 class CellFailure extends Error {}
@@ -254,23 +278,38 @@ function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
 
+const MAX_LATENCY_BUCKETS = 128;
+
+/** `lat_hist_ns=<bound>:<count>,...` (guests/work/latency.c) as buckets; [] when absent or malformed. */
+export function parseLatencyHistogram(field: string | undefined): { ns: number; count: number }[] {
+  if (!field || field === '-') return [];
+  const parts = field.split(',');
+  // The kernel prints at most 121 buckets (4 per power of two up to 2^32); more is not its histogram.
+  if (parts.length > MAX_LATENCY_BUCKETS) return [];
+  const out: { ns: number; count: number }[] = [];
+  for (const part of parts) {
+    const m = /^(\d+):(\d+)$/.exec(part);
+    if (!m) return [];
+    out.push({ ns: Number(m[1]), count: Number(m[2]) });
+  }
+  return out.sort((x, y) => x.ns - y.ns);
+}
+
 function ioStats(w: WorkloadSpec, r: Record<string, string>, perf: Counters['perf'], exits: number, ops: number, virtualNs: number): CompareIo {
   const per = (x: number) => round(ops ? x / ops : 0);
-  let latency = 0;
   let throughput = 0;
   let unit = '';
   if (w.def.io === 'blk') {
-    // Little's law: the mean time a request is in flight, from the guest's own figures.
-    const qd = Number(w.params.qd ?? '1') || 1;
-    latency = ops ? (virtualNs * qd) / ops : 0;
     throughput = virtualNs ? (ops * 1e9) / virtualNs : 0;
     unit = 'IOPS';
   } else {
-    latency = Number(r.rtt_ns_avg ?? 0) || 0;
     throughput = virtualNs ? (Number(r.udp_tx_bytes ?? 0) * 8 * 1e3) / virtualNs : 0;
     unit = 'Mbit/s';
   }
-  latency = round(latency);
+  // The guest's own per-request latencies (guests/work/latency.c): blk from submit to
+  // completion as the workload reaps it, net the ping round trips.
+  const histogram = parseLatencyHistogram(r.lat_hist_ns);
+  const num = (k: string) => (r[k] !== undefined && Number.isFinite(Number(r[k])) ? Number(r[k]) : 0);
   return {
     requests: ops,
     exitsPerRequest: per(exits),
@@ -279,10 +318,12 @@ function ioStats(w: WorkloadSpec, r: Record<string, string>, perf: Counters['per
     grantOpsPerRequest: per(perf.io.grantOps),
     bytesCopiedPerRequest: per(perf.io.bytesCopied),
     dom0NsPerRequest: per(perf.dom0Ns),
-    latencyP50Ns: latency,
-    latencyP99Ns: latency,
-    latencyHistogram: [{ ns: latency, count: ops }],
-    latencyNote: w.def.io === 'blk' ? "mean latency (Little's law from the result line); the guest reports no per-request distribution yet" : 'mean ping round trip (rtt_ns_avg); no per-request distribution yet',
+    latencyP50Ns: num('lat_p50_ns'),
+    latencyP99Ns: num('lat_p99_ns'),
+    latencyHistogram: histogram,
+    latencyNote: w.def.io === 'blk'
+      ? `per request, submit to completion as the guest reaps it (in order)${histogram.length ? '' : '; the kernel printed no lat_hist_ns'}`
+      : `per ping round trip (UDP is one-way)${histogram.length ? '' : '; the kernel printed no lat_hist_ns'}`,
     throughput: round(throughput),
     throughputUnit: unit,
   };
@@ -305,7 +346,7 @@ function cellFrom(job: CellJob, w: WorkloadSpec, costs: CostModel, raw: RawRun):
 
   const cell = blankCell(job);
   cell.result = result;
-  cell.checksum = w.def.checksum ? w.def.checksum(result) : (result.result ?? result.checksum ?? '');
+  cell.checksum = w.def.checksum ? w.def.checksum(result) : (result.check ?? result.result ?? result.checksum ?? '');
   cell.virtualNs = Number(result.ns ?? 0) || 0;
   const insNs = costs.instructionNs;
   cell.instructions = {

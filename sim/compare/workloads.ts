@@ -14,10 +14,12 @@ export interface WorkloadDef {
   defaults: Record<string, string>;
   /** Operations done, from the result line (for exits per operation). */
   ops: (r: Record<string, string>) => number;
-  /** The workload's checksum from its result line (equal across modes); default: result=, else checksum=. */
+  /** The workload's checksum from its result line (equal across modes); default: check=, else result=, else checksum=. */
   checksum?: (r: Record<string, string>) => string;
   /** The console line after which the measured section starts (default: the line just before the result). */
   startMarker?: RegExp;
+  /** Bare words the kernel takes as flags (`tlbwalk:mega`), passed without a value. */
+  flags?: readonly string[];
   /** What the workload measures, for --help and docs. */
   about: string;
 }
@@ -36,13 +38,14 @@ export const WORKLOADS: readonly WorkloadDef[] = [
   { name: 'timer', io: 'none', defaults: { n: '20', period_us: '200' }, ops: (r) => num(r, 'wakeups'), about: 'periodic timer sleeps (wake-up lateness)' },
   { name: 'blk', io: 'blk', defaults: { mode: 'seq', bs: '4096', qd: '1', n: '32' }, ops: (r) => num(r, 'writes') + num(r, 'reads'), startMarker: /^blk: (vbd|virtio-blk|ata) /, about: 'block I/O: writes, flush, reads back' },
   { name: 'net', io: 'net', defaults: { ping: '5', udp: '20', size: '512' }, ops: (r) => num(r, 'pings') + num(r, 'udp_tx'), startMarker: /^net: (vif|virtio-net) /, checksum: (r) => `replies=${r.replies ?? '?'},udp_rx_bytes=${r.udp_rx_bytes ?? '?'},tx_errors=${r.tx_errors ?? '?'}`, about: 'ping and UDP to a peer domain' },
-  // Workloads the guest kernels are gaining (issue 14 item 2). Until a kernel has one, its
-  // run answers `unknown workload` and the cell says the workload is missing.
-  { name: 'irq', io: 'none', defaults: { n: '2000' }, ops: (r) => num(r, 'toggles') || num(r, 'n'), about: 'interrupt enable/disable toggles' },
-  { name: 'fork', io: 'none', defaults: { n: '20' }, ops: (r) => num(r, 'forks') || num(r, 'n'), about: 'fork + exit + wait of a small address space' },
-  { name: 'shell', io: 'none', defaults: { n: '5' }, ops: (r) => num(r, 'runs') || num(r, 'n'), about: 'a shell-like loop forking small programs' },
-  { name: 'timerlat', io: 'none', defaults: { n: '20' }, ops: (r) => num(r, 'wakeups') || num(r, 'n'), about: 'timer-interrupt latency' },
-  { name: 'tlbwalk', io: 'none', defaults: { n: '2000', pages: '4k' }, ops: (r) => num(r, 'accesses') || num(r, 'n'), about: 'TLB-miss-bound random walk (pages=4k or 4m)' },
+  { name: 'irq', io: 'none', defaults: { n: '2000' }, ops: (r) => num(r, 'toggles'), about: 'interrupt disable/enable toggles (PV: evtchn_upcall_mask; native: sstatus.SIE)' },
+  { name: 'fork', io: 'none', defaults: { n: '10', pages: '4' }, ops: (r) => num(r, 'forks'), about: 'fork + exit + wait of a small address space' },
+  { name: 'shell', io: 'none', defaults: { n: '8' }, ops: (r) => num(r, 'forks'), about: 'a shell loop: fork, exec of a small program, exit, wait' },
+  { name: 'timerlat', io: 'none', defaults: { n: '20', delay_us: '200' }, ops: (r) => num(r, 'samples'), about: 'timer-interrupt latency (handler entry - deadline)' },
+  // 4 MiB: 1024 pages, four times the TLB's 256 entries; `mega` maps it with one 4 MiB page,
+  // which fits the comparison's 16 MiB domain (8M mega needs 32 MiB). The result's pages=
+  // says what was walked (PV: always 4k, Xen gives PV guests no superpages).
+  { name: 'tlbwalk', io: 'none', defaults: { size: '4M', steps: '20000' }, flags: ['mega'], ops: (r) => num(r, 'steps'), about: 'TLB-miss-bound random walk (4 KiB pages; `tlbwalk:mega` for 4 MiB megapages)' },
 ];
 
 export class CompareInputError extends Error {
@@ -76,13 +79,18 @@ export function parseWorkload(arg: string): WorkloadSpec {
   const user: [string, string][] = [];
   if (colon >= 0) {
     for (const kv of arg.slice(colon + 1).split(',')) {
+      if (def.flags?.includes(kv)) {
+        if (!user.some(([k]) => k === kv)) user.push([kv, '']);
+        continue;
+      }
       const m = /^([a-z_][a-z0-9_]*)=([A-Za-z0-9_.x]+)$/.exec(kv);
       if (!m) throw new CompareInputError(`workload "${arg}": parameter "${kv}" is not key=value (letters, digits, _ and .)`);
       if (RESERVED.has(m[1]!)) throw new CompareInputError(`workload "${arg}": ${m[1]}= is set by pvsim compare itself`);
+      if (def.flags?.includes(m[1]!)) throw new CompareInputError(`workload "${arg}": ${m[1]} is a flag: give it without a value (${name}:${m[1]})`);
       user.push([m[1]!, m[2]!]);
     }
   }
-  const spec = { label: colon < 0 ? name : `${name}:${user.map(([k, v]) => `${k}=${v}`).join(',')}`, def, params: { ...def.defaults, ...Object.fromEntries(user) } };
+  const spec = { label: colon < 0 ? name : `${name}:${user.map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join(',')}`, def, params: { ...def.defaults, ...Object.fromEntries(user) } };
   // The kernel's command line holds 1024 bytes; leave room for the keys the comparison adds.
   if (workloadCmdline(spec).length > MAX_WORKLOAD_CMDLINE) throw new CompareInputError(`workload "${arg}": its command line would be longer than ${MAX_WORKLOAD_CMDLINE} bytes`);
   return spec;
@@ -90,7 +98,7 @@ export function parseWorkload(arg: string): WorkloadSpec {
 
 /** The kernel command line of a workload (without the device and address keys). */
 export function workloadCmdline(w: WorkloadSpec): string {
-  return [`work=${w.def.work ?? w.def.name}`, ...Object.entries(w.params).map(([k, v]) => `${k}=${v}`)].join(' ');
+  return [`work=${w.def.work ?? w.def.name}`, ...Object.entries(w.params).map(([k, v]) => (v === '' ? k : `${k}=${v}`))].join(' ');
 }
 
 /** A result line `work=<name> k=v ...` as fields (`work` included). */

@@ -65,8 +65,11 @@ export interface NativeRunOptions {
   maxVirtualNs?: number;
   /** Stop (exit 'timeout') after this many instructions; default 2e9. */
   maxInstructions?: number;
-  /** Every console line as it completes (without its newline). */
-  onConsole?: (line: string) => void;
+  /**
+   * Every console line as it completes (without its newline); `perf()` reads the board's
+   * counters at that instant (pvsim compare windows a workload's measured section with it).
+   */
+  onConsole?: (line: string, perf: () => DomainPerfSnapshot) => void;
 }
 
 export interface NativeRunResult {
@@ -304,7 +307,7 @@ export class NativeBoard {
       const l = this.line;
       this.line = '';
       this.console.push(l);
-      this.opts.onConsole?.(l);
+      this.opts.onConsole?.(l, () => this.snapshot());
     } else if (b !== 0x0d) this.line += String.fromCharCode(b);
   }
 
@@ -468,7 +471,7 @@ export class NativeBoard {
   result(): NativeRunResult {
     if (this.line) {
       this.console.push(this.line);
-      this.opts.onConsole?.(this.line);
+      this.opts.onConsole?.(this.line, () => this.snapshot());
       this.line = '';
     }
     return { exit: this.exit ?? 'timeout', console: this.console, virtualNs: this.now, perf: this.snapshot() };

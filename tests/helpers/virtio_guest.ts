@@ -145,7 +145,8 @@ export class VirtioGuest {
    * Places a chain of `segs` (fresh buffers; `out` copied in) in queue `q`, directly or
    * through one indirect table; returns its head and the buffers' addresses. Does not notify.
    */
-  addChain(q: number, segs: Seg[], indirect = false): { head: number; addrs: number[] } {
+  /** `tableAt`: where an indirect table goes (default: the allocator's next 16-aligned bytes). */
+  addChain(q: number, segs: Seg[], indirect = false, tableAt?: number): { head: number; addrs: number[] } {
     const Q = this.queues.get(q)!;
     const addrs = segs.map((s) => {
       const len = s.out ? s.out.length : s.in!;
@@ -156,7 +157,7 @@ export class VirtioGuest {
     const flagsOf = (s: Seg) => (s.in !== undefined ? VIRTQ_DESC_F_WRITE : 0);
     const head = Q.nextDesc;
     if (indirect) {
-      const table = this.alloc.take(16 * segs.length, 16);
+      const table = tableAt ?? this.alloc.take(16 * segs.length, 16);
       segs.forEach((s, i) => this.writeDesc(table, i, addrs[i]!, s.out ? s.out.length : s.in!, flagsOf(s) | (i + 1 < segs.length ? VIRTQ_DESC_F_NEXT : 0), i + 1));
       this.writeDesc(Q.desc, head, table, 16 * segs.length, VIRTQ_DESC_F_INDIRECT, 0);
       Q.nextDesc = (Q.nextDesc + 1) % Q.size;

@@ -9,7 +9,7 @@
 // table are walked at most `size` times (2.7.5.3.1: no chain is longer than the queue size)
 // and an indirect table's at most its own entry count (<= INDIRECT_MAX), so every loop
 // ends; every buffer lies wholly inside guest RAM; an indirect table is a whole number of
-// descriptors, not nested, not combined with NEXT; a device-readable buffer never follows
+// descriptors (at any address: the spec asks no alignment of it), not nested, not combined with NEXT; a device-readable buffer never follows
 // a device-writable one; a chain's buffers total less than 2^32 bytes; the available index
 // never runs more than `size` ahead. Breaking
 // any of these is a VirtqueueError, which the transport turns into DEVICE_NEEDS_RESET.
@@ -120,7 +120,7 @@ export class SplitVirtqueue {
   private desc(table: number, count: number, i: number): { addr: number; len: number; flags: number; next: number } {
     if (i >= count) throw new VirtqueueError(`descriptor index ${i} beyond a table of ${count}`);
     const b = this.ram.read(table + DESC_BYTES * i, DESC_BYTES);
-    const dv = new DataView(b.buffer);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const hi = dv.getUint32(4, true);
     // A 64-bit address above 2^53 cannot be RAM; keep it unrepresentable-safe as Infinity.
     const addr = hi >= 0x200000 ? Number.POSITIVE_INFINITY : hi * 2 ** 32 + dv.getUint32(0, true);
@@ -145,9 +145,11 @@ export class SplitVirtqueue {
         if (inIndirect) throw new VirtqueueError('indirect descriptor inside an indirect table');
         if (d.flags & VIRTQ_DESC_F_NEXT) throw new VirtqueueError('indirect descriptor with NEXT set');
         if (d.len === 0 || d.len % DESC_BYTES !== 0 || d.len / DESC_BYTES > INDIRECT_MAX) throw new VirtqueueError(`indirect table of ${d.len} bytes`);
-        // No alignment: virtio 1.2 (2.7.5.3) asks none of an indirect table (only of the
-        // queue's own areas, 2.7), QEMU checks none, and the native driver's tables sit at
-        // 8-byte boundaries inside its request slots.
+        // No alignment: virtio 1.2 (2.7.5.3) lets the driver store the table "anywhere in
+        // memory"; only the queue's own descriptor table must be 16-aligned (2.7, checked in
+        // the constructor). So a table may start mid-page and straddle a page boundary, and
+        // its descriptors too: the RAM's reads split at pages. (guests/lib/virtio_blk.c's
+        // request slots make 8-aligned tables; QEMU accepts them too.)
         if (!this.ram.contains(d.addr, d.len)) throw new VirtqueueError('indirect table outside guest RAM');
         table = d.addr;
         count = d.len / DESC_BYTES;
