@@ -40,6 +40,7 @@ import {
 import { GPF_PT_READ, GPF_PT_WRITE, TwoStageWalker, WALK_GUEST_PAGE_FAULT, type TwoStageRegs } from './gstage.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 import { PMP_ALLOW, PMP_DENY, Pmp } from './pmp.ts';
+import { REACH_GUEST, REACH_HOST, TlbReach } from './tlb_reach.ts';
 import {
   PHASE_ADDR, PHASE_ALL, PHASE_DATA, TRIG_EXEC, TRIG_LOAD, TRIG_STORE, Triggers, type TriggerKind, type TriggerPhase,
 } from './trigger.ts';
@@ -138,6 +139,13 @@ export class Mmu {
    * Counted on the TLB-miss path only; the fast path never touches it.
    */
   walkRefs = 0;
+  /**
+   * The modelled TLB's 4 MiB entries (tlb_reach.ts): a refill it covers makes no walk
+   * references. Flushed with the sets.
+   */
+  readonly reach: TlbReach;
+  /** Set by walk(): the last successful walk ended at a 4 MiB leaf. */
+  private walkMega = false;
   /** `mem.generation` the sets were filled under. */
   gen: number;
   /** Result of the last slow-path access: exception cause, or -1 if it completed. */
@@ -173,7 +181,7 @@ export class Mmu {
   /** The fault was a guest virtual address accessed from V=0 (HLV, HLVX, HSV). */
   excGva = false;
 
-  constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number }) {
+  constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number; tlbMegaEntries?: number }) {
     this.mem = mem;
     this.hart = hart;
     this.gen = mem.generation;
@@ -181,22 +189,26 @@ export class Mmu {
     const n = opts?.triggers ?? 0;
     this.trig = n > 0 ? new Triggers(n) : null;
     this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4), this.pmp);
+    this.reach = new TlbReach(opts?.tlbMegaEntries);
   }
 
   /** Drops VU and VS translations (vsatp/hgatp write, HFENCE.*, sfence.vma at V=1). */
   flushGuest(): void {
     this.sets[4]!.flush();
     this.sets[5]!.flush();
+    this.reach.flushRegime(REACH_GUEST);
   }
 
   flushGuestPage(va: number): void {
     const vpn = va >>> 12;
     this.sets[4]!.flushPage(vpn);
     this.sets[5]!.flushPage(vpn);
+    this.reach.flushPage(REACH_GUEST, va);
   }
 
   flushAll(): void {
     for (const s of this.sets) s.flush();
+    this.reach.flushAll();
     this.gen = this.mem.generation;
   }
 
@@ -204,12 +216,14 @@ export class Mmu {
   flushVirtual(): void {
     this.sets[0]!.flush();
     this.sets[1]!.flush();
+    this.reach.flushRegime(REACH_HOST);
   }
 
   flushVirtualPage(va: number): void {
     const vpn = va >>> 12;
     this.sets[0]!.flushPage(vpn);
     this.sets[1]!.flushPage(vpn);
+    this.reach.flushPage(REACH_HOST, va);
   }
 
   /**
@@ -261,6 +275,7 @@ export class Mmu {
       words[(pteAddr & 0xfff) >>> 2] = pte | need;
       if (mem.watched[pfnOf(pteAddr)]) this.notifyStore(pteAddr, 4);
     }
+    this.walkMega = level === 1;
     return level === 1
       ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff)
       : ppn * PAGE_SIZE + (va & 0xfff);
@@ -284,14 +299,25 @@ export class Mmu {
       return pfn * PAGE_SIZE + (va & 0xfff);
     }
     let pa: number;
+    const refs = this.walkRefs;
+    const refs2 = this.walker.refs;
     if (priv >= SET_VIRT) {
       pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
       if (pa < 0) return pa;
+      // A 4 MiB translation the modelled TLB holds: hardware would not have walked.
+      if (this.walker.mega && this.reach.refill(REACH_GUEST, va)) this.walker.refs = refs2;
     } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
     } else {
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
+      if (this.walkMega && this.reach.refill(REACH_HOST, va)) this.walkRefs = refs;
+    }
+    // The modelled TLB is unified for loads and stores (tlb_reach.ts): a refill of one data
+    // table for a page the other holds would have hit, so it made no references.
+    if (acc !== ACCESS_EXEC && (acc === ACCESS_READ ? set.wTag[i] : set.rTag[i]) === vpn) {
+      this.walkRefs = refs;
+      this.walker.refs = refs2;
     }
     this.pmpMixed = false;
     let cache = true;

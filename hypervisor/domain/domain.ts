@@ -9,6 +9,7 @@ import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
 import { DEFAULT_SCHED_PARAMS, type SchedParams } from '../sched/params.ts';
 import { DomainPerf } from './perf.ts';
+import { PageWalkCharge } from '../time/page_walk.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
 export const RUNSTATES = ['running', 'runnable', 'blocked', 'offline'] as const;
@@ -74,7 +75,11 @@ export class Vcpu {
   poll: { ports: number[]; timeout: TimedEvent | null } | null = null;
   /** Non-null for an HVM vCPU: runs before each quantum and serves its exits. */
   arch: VcpuArch | null = null;
-  constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
+  /** Its hart's hardware page walks, charged at walkMemRefNs (PV: the run loop; HVM: entries and exits). */
+  readonly walks: PageWalkCharge;
+  constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {
+    this.walks = new PageWalkCharge(hart.mmu);
+  }
 }
 
 export class Domain {

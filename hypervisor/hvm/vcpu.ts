@@ -44,20 +44,18 @@ export class HvmVcpu implements VcpuArch {
     this.mode.handleExit(clock);
   }
 
-  /** Page-walk references already charged (hart counters at the last charge). */
-  private walkRefsCharged = 0;
-
   /**
    * Charges the memory references of the hart's page walks since the last charge (each a
    * TLB miss of the guest: Sv32 walks of the shadow in trap mode, two-stage walks in hw
-   * mode), once per quantum and per exit, at walkMemRefNs each.
+   * mode), once per quantum and per exit, through the charge every mode uses
+   * (PageWalkCharge, walkMemRefNs each), and counts them as `walk`.
    */
   private chargeWalks(clock: ExitClock): void {
-    const mmu = this.vcpu.hart.mmu;
-    const refs = mmu.walkRefs + mmu.walker.refs;
-    const n = refs - this.walkRefsCharged;
-    this.walkRefsCharged = refs;
-    this.board.stats.chargeMany(clock, 'walk', n, this.board.deps.costs.walkMemRefNs);
+    const costs = this.board.deps.costs;
+    const n = this.vcpu.walks.charge(clock, costs);
+    if (n === 0) return;
+    this.board.stats.count.walk += n;
+    this.board.stats.ns.walk += n * costs.walkMemRefNs;
   }
 
   /** Raises or lowers platform lines `mask` (MIP_* bits). */

@@ -214,6 +214,8 @@ export class RunLoop {
         v.stats.instructions += ran;
         p.now += ran * ins;
         p.busyNs += ran * ins;
+        // A PV vCPU's page walks (an HVM vCPU's are charged at its entry and exits, hvm/vcpu.ts).
+        if (v.arch === null) v.walks.charge(p, this.deps.costs);
         if (why === ExitReason.HostTrap) traps.handle(v, p);
         else if (why === ExitReason.Wfi) sched.yieldVcpu(v);
       } catch (e) {
