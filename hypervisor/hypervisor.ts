@@ -231,7 +231,7 @@ export class Hypervisor implements HypervisorServices {
   }
 
   /** XEN_DOMCTL_createdomain plus populating its memory: a paused domain, no vCPU yet. */
-  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
+  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number; superpages?: boolean }): Domain {
     return this.lifecycle.createEmptyDomain(opts);
   }
 

@@ -187,7 +187,7 @@ export class ControlService {
   createEmptyDomain(c: DomainCreateEmpty): Domain {
     this.checkNewName(c.name);
     if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) throw refuse('EINVAL', `${c.nrPages} pages is out of range`);
-    const d = this.hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined });
+    const d = this.hv.createEmptyDomain({ name: c.name, nrPages: c.nrPages, weight: c.weight || undefined, cap: c.cap || undefined, superpages: c.superpages || undefined });
     if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
     this.building.add(d.domid);
     return d;

@@ -128,7 +128,7 @@ export class DomainLifecycle {
     checkHvmMode(opts.hvm.mode);
     const cmdline = opts.cmdline ?? '';
     // The command line goes into the device tree, so {domid}-style substitution needs the id first.
-    const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE) });
+    const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE), superpages: true });
     d.dom0Devices = opts.devices ?? [];
     try {
       const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus, ata: opts.hvm.ata });
@@ -171,7 +171,7 @@ export class DomainLifecycle {
    * frames, shared_info and event channels, and (with a dom0) its store and console ports,
    * allocated unbound for domain 0 as libxl does. No vCPU runs until finishBuild.
    */
-  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number }): Domain {
+  createEmptyDomain(opts: { name: string; nrPages: number; privileged?: boolean; weight?: number; cap?: number; superpages?: boolean }): Domain {
     const frames = this.hv.frames;
     const domid = opts.privileged ? 0 : this.nextDomid;
     if (this.domains.has(domid)) throw new RangeError(`domain ${domid} already exists`);
@@ -182,7 +182,7 @@ export class DomainLifecycle {
       const mib = (n: number) => Math.floor((n * PAGE_SIZE) / 2 ** 20);
       throw new OutOfMemoryError(`out of machine memory: domain "${opts.name}" needs ${mib(opts.nrPages)} MiB, ${mib(free)} MiB free`);
     }
-    const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
+    const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false, opts.superpages ?? false);
     if (!opts.privileged) this.nextDomid++;
     if (opts.weight !== undefined) d.sched.weight = opts.weight;
     if (opts.cap !== undefined) d.sched.cap = opts.cap;
