@@ -40,7 +40,7 @@ import {
 import { GPF_PT_READ, GPF_PT_WRITE, TwoStageWalker, WALK_GUEST_PAGE_FAULT, type TwoStageRegs } from './gstage.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 import { PMP_ALLOW, PMP_DENY, Pmp } from './pmp.ts';
-import { REACH_GUEST, REACH_HOST, TlbReach } from './tlb_reach.ts';
+import { REACH_GUEST, REACH_HOST, TLB_MODEL_PAGES, TlbReach } from './tlb_reach.ts';
 import {
   PHASE_ADDR, PHASE_ALL, PHASE_DATA, TRIG_EXEC, TRIG_LOAD, TRIG_STORE, Triggers, type TriggerKind, type TriggerPhase,
 } from './trigger.ts';
@@ -58,6 +58,9 @@ export { WALK_GUEST_PAGE_FAULT };
 export const TLB_BITS = 8;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
+
+// The modelled TLB's 4 KiB index is the software TLB's (keepModelSuperset relies on it).
+if (TLB_MODEL_PAGES !== TLB_SIZE) throw new Error('tlb_reach.ts: TLB_MODEL_PAGES must equal TLB_SIZE');
 
 const EMPTY_WORDS = new Int32Array(PAGE_SIZE >> 2);
 const EMPTY_BYTES = new Uint8Array(PAGE_SIZE);
@@ -140,8 +143,8 @@ export class Mmu {
    */
   walkRefs = 0;
   /**
-   * The modelled TLB's 4 MiB entries (tlb_reach.ts): a refill it covers makes no walk
-   * references. Flushed with the sets.
+   * The modelled TLB (tlb_reach.ts): a refill it holds makes no walk references. Flushed
+   * with the sets on architectural events, not by flushCache.
    */
   readonly reach: TlbReach;
   /** Set by walk(): the last successful walk ended at a 4 MiB leaf. */
@@ -207,8 +210,17 @@ export class Mmu {
   }
 
   flushAll(): void {
-    for (const s of this.sets) s.flush();
+    this.flushCache();
     this.reach.flushAll();
+  }
+
+  /**
+   * Drops every software-TLB entry but keeps the modelled TLB: the host's own reason
+   * (PhysMemory.generation changed: a frame watched or freed somewhere), which a hardware
+   * TLB never sees and which must not cost the guest walks.
+   */
+  flushCache(): void {
+    for (const s of this.sets) s.flush();
     this.gen = this.mem.generation;
   }
 
@@ -304,20 +316,16 @@ export class Mmu {
     if (priv >= SET_VIRT) {
       pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
       if (pa < 0) return pa;
-      // A 4 MiB translation the modelled TLB holds: hardware would not have walked.
-      if (this.walker.mega && this.reach.refill(REACH_GUEST, va)) this.walker.refs = refs2;
+      // A refill the modelled TLB holds: hardware would not have walked (tlb_reach.ts).
+      if (this.reach.refill(REACH_GUEST, va, acc === ACCESS_EXEC, this.walker.mega)) this.walker.refs = refs2;
+      else this.keepModelSuperset(SET_VIRT, acc, vpn);
     } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
     } else {
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
-      if (this.walkMega && this.reach.refill(REACH_HOST, va)) this.walkRefs = refs;
-    }
-    // The modelled TLB is unified for loads and stores (tlb_reach.ts): a refill of one data
-    // table for a page the other holds would have hit, so it made no references.
-    if (acc !== ACCESS_EXEC && (acc === ACCESS_READ ? set.wTag[i] : set.rTag[i]) === vpn) {
-      this.walkRefs = refs;
-      this.walker.refs = refs2;
+      if (this.reach.refill(REACH_HOST, va, acc === ACCESS_EXEC, this.walkMega)) this.walkRefs = refs;
+      else this.keepModelSuperset(0, acc, vpn);
     }
     this.pmpMixed = false;
     let cache = true;
@@ -339,6 +347,31 @@ export class Mmu {
       if (cache) this.insert(set, acc, vpn, pfn);
     }
     return pa;
+  }
+
+  /**
+   * After the modelled TLB replaced an entry: drops what the software TLB still holds that
+   * the model no longer does (tlb_reach.ts's invariant), in the regime whose sets start at
+   * `first` (0: U and S; SET_VIRT: VU and VS).
+   */
+  private keepModelSuperset(first: number, acc: Access, vpn: number): void {
+    const reach = this.reach;
+    if (reach.lastEvicted >= 0) {
+      const f = reach.lastEvicted === REACH_GUEST ? SET_VIRT : 0;
+      this.sets[f]!.flush();
+      this.sets[f + 1]!.flush();
+    }
+    const i = reach.lastSlot;
+    if (i < 0) return;
+    for (let s = first; s <= first + 1; s++) {
+      const set = this.sets[s]!;
+      if (acc === ACCESS_EXEC) {
+        if (set.xTag[i] !== vpn) set.xTag[i] = -1;
+      } else {
+        if (set.rTag[i] !== vpn) set.rTag[i] = -1;
+        if (set.wTag[i] !== vpn) set.wTag[i] = -1;
+      }
+    }
   }
 
   /** Caches vpn -> pfn in `set` for `acc`, unless the frame must take the slow path. */

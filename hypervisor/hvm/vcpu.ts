@@ -28,34 +28,24 @@ export class HvmVcpu implements VcpuArch {
   /** Set once constructed by the board (the mode needs the HvmVcpu). */
   mode!: VirtMode;
 
-  constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {}
+  constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {
+    // Page walks are charged by the run loop for every vCPU (PageWalkCharge); the board counts an HVM guest's as `walk`.
+    vcpu.walks.onCharge = (n, ns) => {
+      board.stats.count.walk += n;
+      board.stats.ns.walk += ns;
+    };
+  }
 
   get id(): number {
     return this.vcpu.vcpuId;
   }
 
   enter(clock: ExitClock): void {
-    this.chargeWalks(clock);
     this.mode.enter(clock);
   }
 
   handleExit(clock: ExitClock): void {
-    this.chargeWalks(clock);
     this.mode.handleExit(clock);
-  }
-
-  /**
-   * Charges the memory references of the hart's page walks since the last charge (each a
-   * TLB miss of the guest: Sv32 walks of the shadow in trap mode, two-stage walks in hw
-   * mode), once per quantum and per exit, through the charge every mode uses
-   * (PageWalkCharge, walkMemRefNs each), and counts them as `walk`.
-   */
-  private chargeWalks(clock: ExitClock): void {
-    const costs = this.board.deps.costs;
-    const n = this.vcpu.walks.charge(clock, costs);
-    if (n === 0) return;
-    this.board.stats.count.walk += n;
-    this.board.stats.ns.walk += n * costs.walkMemRefNs;
   }
 
   /** Raises or lowers platform lines `mask` (MIP_* bits). */

@@ -197,8 +197,9 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   hvmHwInjectNs: 20,
   // Bhargava et al. (ASPLOS 2008) count a walk's memory references: Sv32 needs 2, and a
   // nested walk of an n-level guest table over an m-level host table (n+1)(m+1)-1, so
-  // Sv32 over Sv32x4 needs up to 8 (with 4 MiB leaves: 1 for Sv32, 5 for a guest
-  // megapage over a G-stage megapage, 3 for guest 4 KiB pages over G-stage megapages).
+  // Sv32 over Sv32x4 needs up to 8 (with 4 MiB leaves: 1 for Sv32; 5 for guest 4 KiB
+  // pages over G-stage megapages or a guest megapage over 4 KiB G-stage pages; 3 for a
+  // guest megapage over a G-stage megapage).
   // Each reference is charged as a cache hit in the data cache hierarchy, not DRAM (walks
   // mostly hit, Bhargava et al. sec. 3): about 10 cycles for an L2 hit on a simple
   // in-order core (Hennessy & Patterson, Computer Architecture, 6th ed., ch. 2). The

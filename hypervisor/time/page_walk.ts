@@ -1,9 +1,10 @@
 // Charging hardware page walks: the one place every mode turns the walk references a
 // hart's MMU counted (hypervisor/cpu/mmu.ts: Sv32 walks at V=0; gstage.ts: two-stage walks
-// at V=1) into virtual time, at walkMemRefNs each. PV vCPUs are charged by the run loop
-// after each quantum, HVM vCPUs at their entries and exits (hvm/vcpu.ts), the native board
-// by its own loop: the same counters, the same price. A refill the modelled TLB covers
-// (tlb_reach.ts) counted no references, so it costs nothing here.
+// at V=1) into virtual time, at walkMemRefNs each. The run loop (run/loop.ts) charges
+// every vCPU, PV or HVM, before an exit or trap is served and where a quantum ends at an
+// instant every run shares (never where a caller's `until` cut it: see runQuantum); the
+// native board's loop calls the same. A refill the modelled TLB holds (tlb_reach.ts)
+// counted no references, so it costs nothing here.
 
 import type { CostModel } from './cost_model.ts';
 
@@ -19,6 +20,8 @@ export class PageWalkCharge {
   private charged = 0;
   /** References charged in all (for reports). */
   total = 0;
+  /** Told of each charge (references, ns): an HVM board counts them as `walk` exits. */
+  onCharge: ((refs: number, ns: number) => void) | null = null;
 
   constructor(private readonly mmu: WalkRefCounters) {
     this.charged = mmu.walkRefs + mmu.walker.refs;
@@ -34,7 +37,9 @@ export class PageWalkCharge {
     this.charged = refs;
     if (n <= 0) return 0;
     this.total += n;
-    clock.now += n * costs.walkMemRefNs;
+    const ns = n * costs.walkMemRefNs;
+    clock.now += ns;
+    this.onCharge?.(n, ns);
     return n;
   }
 }
