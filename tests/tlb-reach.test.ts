@@ -225,6 +225,27 @@ describe('tlbwalk: the published shape of page walks and TLB reach', { timeout: 
     expect(Math.abs(ns.trapMega! - ns.trap!) / ns.trap!, JSON.stringify(ns)).toBeLessThan(0.1);
   });
 
+  it('maps whole 4 MiB runs of HVM RAM with G-stage megapages and the tail with 4 KiB leaves; a full machine falls back and still runs', () => {
+    for (const full of [false, true]) {
+      const hv = new Hypervisor({ machineMemoryBytes: 64 << 20 });
+      if (full) {
+        // Every free machine frame taken, all but one in 512 given back: no 4 MiB run is free.
+        const frames = hv.frames;
+        const taken: number[] = [];
+        while (frames.nrFrames > frames.allocated) taken.push(frames.alloc(0x7ff0));
+        for (const mfn of taken) if (mfn % 512 !== 0) frames.release(mfn);
+      }
+      let out = '';
+      hv.onConsole = (_d, b) => (out += new TextDecoder().decode(b));
+      const d = hv.createHvmDomain(NATIVE, { name: 'w', memoryBytes: 18 << 20, cmdline: 'work=tlbwalk size=4M steps=2000 mega', vcpus: 1, hvm: { mode: 'hw', shadowSync: 'wp' } });
+      const g = (d.hvm as HvmBoard).gstage!;
+      expect([g.megapages, g.pages], `full=${full}`).toEqual(full ? [0, 18 * 256] : [4, 512]);
+      hv.unpause(d);
+      for (let t = 50e6; t <= 20e9 && !/^work=tlbwalk /m.test(out); t += 50e6) hv.run({ until: t });
+      expect(out).toMatch(/^work=tlbwalk .* pages=4m .*check=0x[0-9a-f]+/m);
+    }
+  });
+
   it('tlbMegaEntries = 0 takes the megapages\' reach away (the assumption is the cost model\'s)', () => {
     const hwMega = tlbwalk('hw', true);
     const none = tlbwalk('hw', true, { costs: { tlbMegaEntries: 0 } });

@@ -70,7 +70,11 @@ export function allocPvDomain(frames: FrameTable, domid: number, name: string, n
     domain.sharedInfoMfn = sharedInfoMfn;
     allocated.push(sharedInfoMfn);
     const p2m = new Uint32Array(nrPages);
+    // Searching a fragmented machine for aligned runs costs frames looked at: the build
+    // stops asking for superpages once it has looked at more than 4 per page it builds.
+    const steps0 = frames.extentSearchSteps;
     for (let pfn = 0; pfn < nrPages; pfn++) {
+      if (superpages && frames.extentSearchSteps - steps0 > 4 * nrPages) superpages = false;
       if (superpages && pfn % SUPERPAGE_FRAMES === 0 && pfn + SUPERPAGE_FRAMES <= nrPages) {
         const mfn = frames.allocExtent(domid, 10);
         if (mfn >= 0) {
@@ -81,6 +85,7 @@ export function allocPvDomain(frames: FrameTable, domid: number, name: string, n
           pfn += SUPERPAGE_FRAMES - 1;
           continue;
         }
+        superpages = false; // none free now: none will be for the rest of this build
       }
       p2m[pfn] = frames.alloc(domid);
       allocated.push(p2m[pfn]!);
