@@ -8,6 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as C from '../hypervisor/cpu/csr.ts';
 import { Hart, PRIV_S } from '../hypervisor/cpu/hart.ts';
@@ -142,6 +143,54 @@ describe('the modelled TLB (tlb_reach.ts)', () => {
     expect(w.mega).toBe(false);
     expect(refs(0x00800010)).toBe(6); // root 1+1, L0 1+1, data 2
     expect(w.mega).toBe(false);
+  });
+
+  it('charges the same references whatever the host flushed (the model stays a superset of the software TLB)', () => {
+    // Random accesses, fences and satp writes, with host-only flushes (PhysMemory.generation's
+    // flushCache) sprinkled in or left out: the references each access costs must agree.
+    const op = fc.oneof(
+      // 16 pages in 4 index slots (page p is (p >> 2) * 256 + (p & 3)), so entries collide;
+      // `mega` 0-2: those 4 KiB pages, 3-5: the same offsets in one of three megapages.
+      { weight: 8, arbitrary: fc.record({ k: fc.constant('access' as const), page: fc.integer({ min: 0, max: 15 }), kind: fc.integer({ min: 0, max: 2 }), mega: fc.integer({ min: 0, max: 5 }) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('sfence' as const), page: fc.integer({ min: -1, max: 15 }), mega: fc.integer({ min: 0, max: 5 }) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('satp' as const) }) },
+      { weight: 2, arbitrary: fc.record({ k: fc.constant('host' as const) }) },
+    );
+    const mem = freshMemory();
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 20, maxLength: 200, size: 'max' }), fc.integer({ min: 0, max: 3 }), (ops, entries) => {
+        const run = (withHost: boolean): number[] => {
+          const hart = new Hart(mem, { tlbMegaEntries: entries });
+          const pt = new PageTables(mem, RAM_BASE + 0x100000);
+          // 1024 4 KiB pages at 0x01000000, three megapages from 0x40000000.
+          for (let k = 0; k < 1024; k++) pt.map(0x01000000 + k * 4096, RAM_BASE + 0x200000 + (k % 64) * 4096, V | R | W | X | A | D);
+          for (let m = 0; m < 3; m++) pt.mapMega(0x40000000 + m * 0x400000, RAM_BASE, V | R | W | X | A | D);
+          hart.writeCsr(C.CSR_SATP, pt.satp);
+          hart.priv = PRIV_S;
+          const mmu = hart.mmu;
+          const out: number[] = [];
+          const at = (page: number, mega: number) => {
+            const off = ((page >> 2) * 256 + (page & 3)) * 4096;
+            return mega >= 3 ? 0x40000000 + (mega - 3) * 0x400000 + off : 0x01000000 + off;
+          };
+          for (const o of ops) {
+            if (o.k === 'access') {
+              const va = at(o.page, o.mega);
+              const before = mmu.walkRefs;
+              mmu.xlate(va, o.kind as 0 | 1 | 2);
+              out.push(mmu.walkRefs - before);
+            } else if (o.k === 'sfence') {
+              if (o.page < 0) hart.sfenceVma(false, 0);
+              else hart.sfenceVma(true, at(o.page, o.mega));
+            } else if (o.k === 'satp') hart.writeCsr(C.CSR_SATP, pt.satp);
+            else if (withHost) mmu.flushCache();
+          }
+          return out;
+        };
+        expect(run(true)).toEqual(run(false));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('PageWalkCharge charges each reference once at walkMemRefNs', () => {

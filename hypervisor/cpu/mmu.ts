@@ -206,7 +206,10 @@ export class Mmu {
     const vpn = va >>> 12;
     this.sets[4]!.flushPage(vpn);
     this.sets[5]!.flushPage(vpn);
-    this.reach.flushPage(REACH_GUEST, va);
+    if (this.reach.flushPage(REACH_GUEST, va)) {
+      this.sets[4]!.flush();
+      this.sets[5]!.flush();
+    }
   }
 
   flushAll(): void {
@@ -235,7 +238,11 @@ export class Mmu {
     const vpn = va >>> 12;
     this.sets[0]!.flushPage(vpn);
     this.sets[1]!.flushPage(vpn);
-    this.reach.flushPage(REACH_HOST, va);
+    // A 4 MiB entry went: the software TLB may hold its other pages (tlb_reach.ts's invariant).
+    if (this.reach.flushPage(REACH_HOST, va)) {
+      this.sets[0]!.flush();
+      this.sets[1]!.flush();
+    }
   }
 
   /**

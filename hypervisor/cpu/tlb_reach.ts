@@ -104,15 +104,25 @@ export class TlbReach {
     this.fetch.fill(-1, regime * TLB_MODEL_PAGES, (regime + 1) * TLB_MODEL_PAGES);
   }
 
-  /** Drops the entries of `regime` covering `va`. */
-  flushPage(regime: number, va: number): void {
+  /**
+   * Drops the entries of `regime` covering `va`. True when that was a 4 MiB entry: the
+   * caller drops the regime's software entries too (they may hold other pages of it).
+   */
+  flushPage(regime: number, va: number): boolean {
     const tag = (regime << 10) | (va >>> 22);
     const tags = this.tags;
-    for (let i = 0; i < tags.length; i++) if (tags[i] === tag) tags[i] = -1;
+    let mega = false;
+    for (let i = 0; i < tags.length; i++) {
+      if (tags[i] === tag) {
+        tags[i] = -1;
+        mega = true;
+      }
+    }
     const vpn = va >>> 12;
     const i = regime * TLB_MODEL_PAGES + (vpn & (TLB_MODEL_PAGES - 1));
     if (this.data[i] === vpn) this.data[i] = -1;
     if (this.fetch[i] === vpn) this.fetch[i] = -1;
+    return mega;
   }
 
   flushAll(): void {
