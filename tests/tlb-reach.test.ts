@@ -26,37 +26,38 @@ const NATIVE = readFileSync(join(process.cwd(), 'guests/build/native.elf'));
 const WORK = readFileSync(join(process.cwd(), 'guests/build/work.elf'));
 
 describe('the modelled TLB (tlb_reach.ts)', () => {
-  it('holds 4 MiB entries per regime (round robin) and 4 KiB entries per regime and kind, and flushes by regime, page or all', () => {
+  it('holds 4 MiB entries per regime (round robin) and 4 KiB entries per set and table, loads and stores sharing; flushes by regime, page or all', () => {
     const t = new TlbReach(2);
-    const mega = (r: number, va: number) => t.refill(r, va, false, true);
-    expect(mega(0, 0x00400000)).toBe(false);
-    expect(mega(0, 0x007ff000)).toBe(true); // same 4 MiB
-    expect(mega(1, 0x00400000)).toBe(false); // the other regime is another entry
-    expect(mega(0, 0x00800000)).toBe(false); // evicts the oldest (0, 0x004...)
+    const mega = (set: number, va: number) => t.refill(set, 0, va, true);
+    expect(mega(1, 0x00400000)).toBe(false);
+    expect(mega(0, 0x007ff000)).toBe(true); // same 4 MiB, same regime (U and S share)
+    expect(mega(5, 0x00400000)).toBe(false); // the other regime is another entry
+    expect(mega(1, 0x00800000)).toBe(false); // evicts the oldest (V=0, 0x004...)
     expect(t.lastEvicted).toBe(0);
-    expect(mega(0, 0x00400000)).toBe(false);
+    expect(mega(1, 0x00400000)).toBe(false);
     expect(t.hits).toBe(1);
     t.flushRegime(0);
-    expect(mega(0, 0x00400000)).toBe(false);
-    t.flushPage(0, 0x00412345);
-    expect(mega(0, 0x00400000)).toBe(false);
-    t.flushAll();
     expect(mega(1, 0x00400000)).toBe(false);
-    // 4 KiB: loads and stores share an entry, fetches have their own; direct mapped.
-    expect(t.refill(0, 0x00001000, false, false)).toBe(false);
-    expect(t.lastSlot).toBe(1);
-    expect(t.refill(0, 0x00001234, false, false)).toBe(true);
-    expect(t.refill(0, 0x00001000, true, false)).toBe(false);
-    expect(t.refill(1, 0x00001000, false, false)).toBe(false);
-    expect(t.refill(0, 0x00101000, false, false)).toBe(false); // same index: replaces it
-    expect(t.refill(0, 0x00001000, false, false)).toBe(false);
-    t.flushPage(0, 0x00001000);
-    expect(t.refill(0, 0x00001000, true, false)).toBe(false);
-    // No large-page entries: a megapage is held as a 4 KiB entry.
+    expect(t.flushPage(0, 0x00412345)).toBe(true);
+    expect(mega(1, 0x00400000)).toBe(false);
+    t.flushAll();
+    expect(mega(4, 0x00400000)).toBe(false);
+    // 4 KiB: a load's entry serves a store (either privilege of the regime), not a fetch.
+    expect(t.refill(1, 0, 0x00001000, false)).toBe(false);
+    expect(t.refill(1, 0, 0x00001234, false)).toBe(true);
+    expect(t.refill(0, 1, 0x00001000, false)).toBe(true);
+    expect(t.refill(1, 2, 0x00001000, false)).toBe(false);
+    expect(t.refill(5, 0, 0x00001000, false)).toBe(false); // V=1 is another regime
+    expect(t.refill(1, 0, 0x00101000, false)).toBe(false); // same index, same table: replaces it
+    expect(t.refill(1, 0, 0x00001000, false)).toBe(true); // the store's entry (set 0, write) still holds it
+    expect(t.flushPage(0, 0x00001000)).toBe(false);
+    expect(t.refill(1, 0, 0x00001000, false)).toBe(false);
+    expect(t.misses).toBe(12);
+    // No large-page entries: a megapage is held as 4 KiB entries.
     const none = new TlbReach(0);
-    expect(none.refill(0, 0x00400000, false, true)).toBe(false);
-    expect(none.refill(0, 0x00400000, false, true)).toBe(true);
-    expect(none.refill(0, 0x00401000, false, true)).toBe(false);
+    expect(none.refill(1, 0, 0x00400000, true)).toBe(false);
+    expect(none.refill(1, 0, 0x00400000, true)).toBe(true);
+    expect(none.refill(1, 0, 0x00401000, true)).toBe(false);
     expect(() => new TlbReach(-1)).toThrow(RangeError);
   });
 
@@ -93,12 +94,13 @@ describe('the modelled TLB (tlb_reach.ts)', () => {
   });
 
   it('1-D: 4 KiB pages walk on every software-TLB miss (2 references), with one entry for loads and stores', () => {
-    const { refsOf } = sv32();
+    const { hart, refsOf } = sv32();
     expect(refsOf(0x00400000)).toBe(2);
     expect(refsOf(0x00401000)).toBe(2);
     expect(refsOf(0x00400000, ACCESS_WRITE)).toBe(0); // the read's entry serves the store
     expect(refsOf(0x00402000, ACCESS_WRITE)).toBe(2);
     expect(refsOf(0x00402000)).toBe(0);
+    expect([hart.mmu.reach.misses, hart.mmu.reach.pageHits]).toEqual([3, 2]); // the misses hardware would have had
   });
 
   it('1-D: with tlbMegaEntries = 0 a megapage gives no reach', () => {

@@ -324,15 +324,15 @@ export class Mmu {
       pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
       if (pa < 0) return pa;
       // A refill the modelled TLB holds: hardware would not have walked (tlb_reach.ts).
-      if (this.reach.refill(REACH_GUEST, va, acc === ACCESS_EXEC, this.walker.mega)) this.walker.refs = refs2;
-      else this.keepModelSuperset(SET_VIRT, acc, vpn);
+      if (this.reach.refill(priv, acc, va, this.walker.mega)) this.walker.refs = refs2;
+      this.keepModelSuperset(tag, i, vpn);
     } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
     } else {
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
-      if (this.reach.refill(REACH_HOST, va, acc === ACCESS_EXEC, this.walkMega)) this.walkRefs = refs;
-      else this.keepModelSuperset(0, acc, vpn);
+      if (this.reach.refill(priv, acc, va, this.walkMega)) this.walkRefs = refs;
+      this.keepModelSuperset(tag, i, vpn);
     }
     this.pmpMixed = false;
     let cache = true;
@@ -357,27 +357,18 @@ export class Mmu {
   }
 
   /**
-   * After the modelled TLB replaced an entry: drops what the software TLB still holds that
-   * the model no longer does (tlb_reach.ts's invariant), in the regime whose sets start at
-   * `first` (0: U and S; SET_VIRT: VU and VS).
+   * After a refill of the modelled TLB (tlb_reach.ts's invariant: it holds every software
+   * entry): the software entry at index `i` of the refilled table (`tag`) may hold only the
+   * refilled page (the software TLB does not cache every frame the model does), and a
+   * replaced 4 MiB entry takes its regime's software entries with it.
    */
-  private keepModelSuperset(first: number, acc: Access, vpn: number): void {
-    const reach = this.reach;
-    if (reach.lastEvicted >= 0) {
-      const f = reach.lastEvicted === REACH_GUEST ? SET_VIRT : 0;
+  private keepModelSuperset(tag: Int32Array, i: number, vpn: number): void {
+    if (tag[i] !== vpn) tag[i] = -1;
+    const evicted = this.reach.lastEvicted;
+    if (evicted >= 0) {
+      const f = evicted === REACH_GUEST ? SET_VIRT : 0;
       this.sets[f]!.flush();
       this.sets[f + 1]!.flush();
-    }
-    const i = reach.lastSlot;
-    if (i < 0) return;
-    for (let s = first; s <= first + 1; s++) {
-      const set = this.sets[s]!;
-      if (acc === ACCESS_EXEC) {
-        if (set.xTag[i] !== vpn) set.xTag[i] = -1;
-      } else {
-        if (set.rTag[i] !== vpn) set.rTag[i] = -1;
-        if (set.wTag[i] !== vpn) set.wTag[i] = -1;
-      }
     }
   }
 
