@@ -152,7 +152,18 @@ export interface GrantMap { domid: number; ref: number; readonly?: boolean }
 export interface GrantHandle { handle: number }
 export interface GrantCopy { domid: number; ref: number; offset: number; data?: Uint8Array; len?: number }
 export interface GrantResult { status: number; handle?: number; page?: Uint8Array; data?: Uint8Array; mfn?: number }
-export interface DomainCreateEmpty { name: string; nrPages: number; weight?: number; cap?: number; maxmemPages?: number; cpus?: number[]; cpusSoft?: number[] }
+export interface DomainCreateEmpty {
+  name: string;
+  nrPages: number;
+  weight?: number;
+  cap?: number;
+  maxmemPages?: number;
+  /** Hard and soft affinity (as CreateDomain's). */
+  cpus?: number[];
+  cpusSoft?: number[];
+  /** HVM RAM: allocate aligned 4 MiB extents where free, so the G-stage can use megapages. */
+  superpages?: boolean;
+}
 export interface EmptyDomain { domid: number; p2m: number[]; sharedInfoMfn: number; storePort: number; consolePort: number }
 export interface DomainBuild {
   domid: number;

@@ -26,7 +26,7 @@ function planOrEinval<T>(plan: () => T): T | Omit<Response, 'id'> {
 }
 
 /** XEN_DOMCTL_createdomain with `nrPages` populated: the empty domain, or the refusal. */
-async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?: (domid: number) => void): Promise<EmptyDomain | Omit<Response, 'id'>> {
+async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?: (domid: number) => void, superpages = false): Promise<EmptyDomain | Omit<Response, 'id'>> {
   const created = await hv.request('domainCreateEmpty', {
     name: c.name,
     nrPages,
@@ -35,6 +35,7 @@ async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?
     maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
     cpus: c.cpus ?? [],
     cpusSoft: c.cpusSoft ?? [],
+    superpages,
   });
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };
@@ -91,7 +92,8 @@ export async function buildDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: 
 async function buildHvmDomain(hv: Peer, c: CreateDomain, onDomain?: (domid: number) => void): Promise<Omit<Response, 'id'>> {
   const plan: HvmPlan | Omit<Response, 'id'> = planOrEinval(() => planHvmDomain(c.kernel, { memoryBytes: c.memoryMib * MiB, cmdline: c.cmdline ?? '', vcpus: c.vcpus || 1, ata: (c.devices ?? []).some((dev) => deviceEmulation(dev) === 'ata'), xenPlatform: !c.noXenPlatform }));
   if ('rc' in plan) return plan;
-  const e = await createEmpty(hv, c, plan.nrPages, onDomain);
+  // HVM RAM in 4 MiB extents where free (libxc's superpage populate): G-stage megapages.
+  const e = await createEmpty(hv, c, plan.nrPages, onDomain, true);
   if ('rc' in e) return e;
   const p2m = Uint32Array.from(e.p2m);
   const sink = pageSink();

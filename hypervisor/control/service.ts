@@ -233,6 +233,7 @@ export class ControlService {
       cap: c.cap || undefined,
       hardAffinity: c.cpus?.length ? c.cpus : null,
       softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
+      superpages: c.superpages || undefined,
     });
     if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
     this.building.add(d.domid);

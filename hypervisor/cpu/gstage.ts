@@ -67,6 +67,14 @@ export class TwoStageWalker {
   implicit = GPF_EXPLICIT;
   /** Memory references made by walks (PTE reads), for cost accounting by a host. */
   refs = 0;
+  /**
+   * Set by translate(): its translation spans 4 MiB at both stages (a VS megapage, or
+   * vsatp bare, over a G-stage megapage, or hgatp bare), so a hardware TLB would hold it as
+   * one 4 MiB entry (mmu.ts's modelled TLB, tlb_reach.ts).
+   */
+  mega = false;
+  /** Set by gstage(): its last successful translation ended at a megapage (or hgatp is bare). */
+  private gMega = false;
 
   constructor(
     private readonly mem: PhysMemory,
@@ -105,7 +113,10 @@ export class TwoStageWalker {
    */
   gstage(gpa: number, perm: number, implicit: number, r: TwoStageRegs): number {
     const hgatp = r.hgatp;
-    if ((hgatp & HGATP_MODE_SV32X4) === 0) return gpa;
+    if ((hgatp & HGATP_MODE_SV32X4) === 0) {
+      this.gMega = true;
+      return gpa;
+    }
     let table = (hgatp & HGATP_PPN_MASK) * PAGE_SIZE;
     let level = 1;
     let pte = 0;
@@ -127,6 +138,7 @@ export class TwoStageWalker {
     const ppn = pte >>> 10;
     if (level === 1 && (ppn & 0x3ff) !== 0) return this.gpf(gpa, implicit);
     if (!this.setAd(words, pteAddr, pte, perm)) return ACCESS_FAULT;
+    this.gMega = level === 1;
     return level === 1 ? (ppn >>> 10) * 0x400000 + (gpa % 0x400000) : ppn * PAGE_SIZE + (gpa % PAGE_SIZE);
   }
 
@@ -136,8 +148,13 @@ export class TwoStageWalker {
    */
   translate(va: number, perm: number, vsPriv: number, r: TwoStageRegs): number {
     va >>>= 0;
+    this.mega = false;
     const vsatp = r.vsatp;
-    if ((vsatp & SATP_MODE_SV32) === 0) return this.gstage(va, perm, GPF_EXPLICIT, r);
+    if ((vsatp & SATP_MODE_SV32) === 0) {
+      const spa = this.gstage(va, perm, GPF_EXPLICIT, r);
+      this.mega = spa >= 0 && this.gMega;
+      return spa;
+    }
     let table = (vsatp & SATP_PPN_MASK) * PAGE_SIZE;
     let level = 1;
     let pte = 0;
@@ -178,7 +195,9 @@ export class TwoStageWalker {
       if (this.mem.watched[pfnOf(spa)]) this.onPteStore(spa);
     }
     const gpa = level === 1 ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff) : ppn * PAGE_SIZE + (va & 0xfff);
-    return this.gstage(gpa, perm, GPF_EXPLICIT, r);
+    const spa = this.gstage(gpa, perm, GPF_EXPLICIT, r);
+    this.mega = spa >= 0 && level === 1 && this.gMega;
+    return spa;
   }
 
   private gpf(gpa: number, implicit: number): number {

@@ -92,6 +92,8 @@ export interface HartOptions {
   hartId?: number;
   /** PMP entries, 0..16 (default 0: no PMP, nothing denied); see pmp.ts. */
   pmpEntries?: number;
+  /** Large-page (4 MiB) entries of the modelled TLB (tlb_reach.ts; the cost model's tlbMegaEntries). */
+  tlbMegaEntries?: number;
   /** Debug triggers (Sdtrig), 0..16 (default 0: no trigger CSRs); see trigger.ts. */
   triggers?: number;
   /** Implement the H extension (misa.H): HS/VS/VU, two-stage translation, H CSRs and instructions. */
@@ -212,7 +214,7 @@ export class Hart {
     this.hExt = opts?.hExt ?? false;
     // VS-level interrupts are always delegated past M (mideleg bits 10, 6, 2 read-only one).
     if (this.hExt) this.mideleg = VS_INTERRUPTS;
-    this.mmu = new Mmu(mem, this, { pmpEntries: opts?.pmpEntries ?? 0, triggers: opts?.triggers ?? 0 });
+    this.mmu = new Mmu(mem, this, { pmpEntries: opts?.pmpEntries ?? 0, triggers: opts?.triggers ?? 0, tlbMegaEntries: opts?.tlbMegaEntries });
     this.timeSource = () => this.instret;
   }
 

@@ -44,7 +44,7 @@ export class Interpreter implements Engine {
         hart.instret = base + n;
         { hart.retired += n; return ExitReason.Stop; }
       }
-      if (mem.generation !== mmu.gen) mmu.flushAll();
+      if (mem.generation !== mmu.gen) mmu.flushCache();
       else if (mem.watchGeneration !== mmu.wgen) mmu.rewatch();
       if (left <= 0) {
         hart.instret = base + n;

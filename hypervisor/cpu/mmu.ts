@@ -45,6 +45,7 @@ import {
 import { GPF_PT_READ, GPF_PT_WRITE, TwoStageWalker, WALK_GUEST_PAGE_FAULT, type TwoStageRegs } from './gstage.ts';
 import { PAGE_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from '../../protocol/sv32.ts';
 import { PMP_ALLOW, PMP_DENY, Pmp } from './pmp.ts';
+import { REACH_GUEST, REACH_HOST, TLB_MODEL_PAGES, TlbReach } from './tlb_reach.ts';
 import {
   PHASE_ADDR, PHASE_ALL, PHASE_DATA, TRIG_EXEC, TRIG_LOAD, TRIG_STORE, Triggers, type TriggerKind, type TriggerPhase,
 } from './trigger.ts';
@@ -64,6 +65,9 @@ export const TLB_BITS = 8;
 export const W_SLOW = 1 << 30;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
+
+// The modelled TLB's 4 KiB index is the software TLB's (keepModelSuperset relies on it).
+if (TLB_MODEL_PAGES !== TLB_SIZE) throw new Error('tlb_reach.ts: TLB_MODEL_PAGES must equal TLB_SIZE');
 
 const EMPTY_WORDS = new Int32Array(PAGE_SIZE >> 2);
 const EMPTY_BYTES = new Uint8Array(PAGE_SIZE);
@@ -161,6 +165,13 @@ export class Mmu {
    */
   tlbMisses = 0;
   walks = 0;
+  /**
+   * The modelled TLB (tlb_reach.ts): a refill it holds makes no walk references. Flushed
+   * with the sets on architectural events, not by flushCache.
+   */
+  readonly reach: TlbReach;
+  /** Set by walk(): the last successful walk ended at a 4 MiB leaf. */
+  private walkMega = false;
   /** `mem.generation` the sets were filled under. */
   gen: number;
   /** `mem.watchGeneration` the write entries were marked under. */
@@ -201,7 +212,7 @@ export class Mmu {
   /** Tests: give every context its own set at once, as before lazy sets (the trace must not differ). */
   static eagerTlbSets = false;
 
-  constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number }) {
+  constructor(mem: PhysMemory, hart: MmuHart, opts?: { pmpEntries?: number; triggers?: number; tlbMegaEntries?: number }) {
     this.mem = mem;
     if (Mmu.eagerTlbSets) for (let k = 0; k < this.sets.length; k++) this.sets[k] = new TlbSet();
     this.hart = hart;
@@ -211,21 +222,37 @@ export class Mmu {
     const n = opts?.triggers ?? 0;
     this.trig = n > 0 ? new Triggers(n) : null;
     this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4), this.pmp);
+    this.reach = new TlbReach(opts?.tlbMegaEntries);
   }
 
   /** Drops VU and VS translations (vsatp/hgatp write, HFENCE.*, sfence.vma at V=1). */
   flushGuest(): void {
     this.sets[4]!.flush();
     this.sets[5]!.flush();
+    this.reach.flushRegime(REACH_GUEST);
   }
 
   flushGuestPage(va: number): void {
     const vpn = va >>> 12;
     this.sets[4]!.flushPage(vpn);
     this.sets[5]!.flushPage(vpn);
+    if (this.reach.flushPage(REACH_GUEST, va)) {
+      this.sets[4]!.flush();
+      this.sets[5]!.flush();
+    }
   }
 
   flushAll(): void {
+    this.flushCache();
+    this.reach.flushAll();
+  }
+
+  /**
+   * Drops every software-TLB entry but keeps the modelled TLB: the host's own reason
+   * (PhysMemory.generation changed: a frame watched or freed somewhere), which a hardware
+   * TLB never sees and which must not cost the guest walks.
+   */
+  flushCache(): void {
     for (const s of this.sets) s.flush();
     this.gen = this.mem.generation;
     this.wgen = this.mem.watchGeneration;
@@ -249,12 +276,18 @@ export class Mmu {
   flushVirtual(): void {
     this.sets[0]!.flush();
     this.sets[1]!.flush();
+    this.reach.flushRegime(REACH_HOST);
   }
 
   flushVirtualPage(va: number): void {
     const vpn = va >>> 12;
     this.sets[0]!.flushPage(vpn);
     this.sets[1]!.flushPage(vpn);
+    // A 4 MiB entry went: the software TLB may hold its other pages (tlb_reach.ts's invariant).
+    if (this.reach.flushPage(REACH_HOST, va)) {
+      this.sets[0]!.flush();
+      this.sets[1]!.flush();
+    }
   }
 
   /**
@@ -306,6 +339,7 @@ export class Mmu {
       words[(pteAddr & 0xfff) >>> 2] = pte | need;
       if (mem.watched[pfnOf(pteAddr)]) this.notifyStore(pteAddr, 4);
     }
+    this.walkMega = level === 1;
     return level === 1
       ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff)
       : ppn * PAGE_SIZE + (va & 0xfff);
@@ -330,16 +364,23 @@ export class Mmu {
     }
     let pa: number;
     this.tlbMisses++;
+    const refs = this.walkRefs;
+    const refs2 = this.walker.refs;
     if (priv >= SET_VIRT) {
       this.walks++;
       pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
       if (pa < 0) return pa;
+      // A refill the modelled TLB holds: hardware would not have walked (tlb_reach.ts).
+      if (this.reach.refill(priv, acc, va, this.walker.mega)) this.walker.refs = refs2;
+      this.keepModelSuperset(tag, i, vpn);
     } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
     } else {
       this.walks++;
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
+      if (this.reach.refill(priv, acc, va, this.walkMega)) this.walkRefs = refs;
+      this.keepModelSuperset(tag, i, vpn);
     }
     this.pmpMixed = false;
     let cache = true;
@@ -361,6 +402,22 @@ export class Mmu {
       if (cache) this.insert(priv, acc, vpn, pfn);
     }
     return pa;
+  }
+
+  /**
+   * After a refill of the modelled TLB (tlb_reach.ts's invariant: it holds every software
+   * entry): the software entry at index `i` of the refilled table (`tag`) may hold only the
+   * refilled page (the software TLB does not cache every frame the model does), and a
+   * replaced 4 MiB entry takes its regime's software entries with it.
+   */
+  private keepModelSuperset(tag: Int32Array, i: number, vpn: number): void {
+    if (tag[i] !== vpn) tag[i] = -1;
+    const evicted = this.reach.lastEvicted;
+    if (evicted >= 0) {
+      const f = evicted === REACH_GUEST ? SET_VIRT : 0;
+      this.sets[f]!.flush();
+      this.sets[f + 1]!.flush();
+    }
   }
 
   /** Caches vpn -> pfn in `set` for `acc`, unless the frame must take the slow path. */

@@ -48,8 +48,17 @@ export function pvHart(mem: PhysMemory, hartId: number, l2Mfn: number): Hart {
 /** Machine frames below this hold a page whose byte address fits 32 bits. */
 export const SHARED_INFO_LIMIT_MFN = 2 ** 32 / PAGE_SIZE;
 
-/** An empty domain of `nrPages` frames (allocated, not yet written) and its shared_info. */
-export function allocPvDomain(frames: FrameTable, domid: number, name: string, nrPages: number, privileged: boolean): Domain {
+/** Frames per 4 MiB (an Sv32 megapage): the superpage unit of HVM RAM. */
+export const SUPERPAGE_FRAMES = 1024;
+
+/**
+ * An empty domain of `nrPages` frames (allocated, not yet written) and its shared_info.
+ * `superpages` (HVM RAM, as libxc populates an HVM guest's physmap with superpage
+ * extents): each whole, aligned 4 MiB run of pfns gets one naturally aligned 4 MiB extent
+ * of machine frames when one is free, so the G-stage tables can map it with a megapage
+ * (hvm/gstage_tables.ts); the rest, and any run no extent is free for, gets single frames.
+ */
+export function allocPvDomain(frames: FrameTable, domid: number, name: string, nrPages: number, privileged: boolean, superpages = false): Domain {
   const domain = new Domain(domid, name, nrPages, privileged);
   const allocated: number[] = [];
   try {
@@ -61,7 +70,23 @@ export function allocPvDomain(frames: FrameTable, domid: number, name: string, n
     domain.sharedInfoMfn = sharedInfoMfn;
     allocated.push(sharedInfoMfn);
     const p2m = new Uint32Array(nrPages);
+    // Searching a fragmented machine for aligned runs costs frames looked at: the build
+    // stops asking for superpages once it has looked at more than 4 per page it builds.
+    const steps0 = frames.extentSearchSteps;
     for (let pfn = 0; pfn < nrPages; pfn++) {
+      if (superpages && frames.extentSearchSteps - steps0 > 4 * nrPages) superpages = false;
+      if (superpages && pfn % SUPERPAGE_FRAMES === 0 && pfn + SUPERPAGE_FRAMES <= nrPages) {
+        const mfn = frames.allocExtent(domid, 10);
+        if (mfn >= 0) {
+          for (let k = 0; k < SUPERPAGE_FRAMES; k++) {
+            p2m[pfn + k] = mfn + k;
+            allocated.push(mfn + k);
+          }
+          pfn += SUPERPAGE_FRAMES - 1;
+          continue;
+        }
+        superpages = false; // none free now: none will be for the rest of this build
+      }
       p2m[pfn] = frames.alloc(domid);
       allocated.push(p2m[pfn]!);
     }

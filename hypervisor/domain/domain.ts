@@ -9,6 +9,7 @@ import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
 import { DEFAULT_RTDS_PARAMS, DEFAULT_SCHED_PARAMS, type RtdsParams, type SchedParams } from '../sched/params.ts';
 import { DomainPerf } from './perf.ts';
+import { PageWalkCharge } from '../time/page_walk.ts';
 
 /** Xen's vCPU run states (vcpu.h RUNSTATE_*), in their numeric order. */
 export const RUNSTATES = ['running', 'runnable', 'blocked', 'offline'] as const;
@@ -82,7 +83,11 @@ export class Vcpu {
   rtds: RtdsParams = { ...DEFAULT_RTDS_PARAMS };
   /** RTDS: periods that ended before it had received its budget while it wanted to run. */
   deadlineMisses = 0;
-  constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {}
+  /** Its hart's hardware page walks, charged at walkMemRefNs (PV: the run loop; HVM: entries and exits). */
+  readonly walks: PageWalkCharge;
+  constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {
+    this.walks = new PageWalkCharge(hart.mmu);
+  }
 }
 
 export class Domain {

@@ -58,6 +58,8 @@ export interface EmptyDomainOptions {
   cap?: number;
   hardAffinity?: readonly number[] | null;
   softAffinity?: readonly number[] | null;
+  /** HVM RAM: aligned 4 MiB extents where free, so the G-stage can use megapages. */
+  superpages?: boolean;
 }
 
 /** An HVM domain's virtualization choices (xl.cfg's hvm_mode and shadow_sync). */
@@ -144,7 +146,7 @@ export class DomainLifecycle {
     checkHvmMode(opts.hvm.mode);
     const cmdline = opts.cmdline ?? '';
     // The command line goes into the device tree, so {domid}-style substitution needs the id first.
-    const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE) });
+    const d = this.createEmptyDomain({ ...opts, nrPages: Math.floor(opts.memoryBytes / PAGE_SIZE), superpages: true });
     d.dom0Devices = opts.devices ?? [];
     try {
       const plan = planHvmDomain(image, { memoryBytes: opts.memoryBytes, cmdline: opts.cmdlineFor ? opts.cmdlineFor(d.domid) : cmdline, vcpus: opts.vcpus, ata: opts.hvm.ata, xenPlatform: opts.hvm.xenPlatform });
@@ -203,7 +205,7 @@ export class DomainLifecycle {
     for (const [what, mask] of [['cpus', opts.hardAffinity], ['cpus_soft', opts.softAffinity]] as const) {
       if (mask && mask.length > 0 && !mask.some((c) => c < nrPcpus)) throw new BuildError(`${what}: names no pCPU of this machine (it has ${nrPcpus}: 0-${nrPcpus - 1})`);
     }
-    const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false);
+    const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false, opts.superpages ?? false);
     if (!opts.privileged) this.nextDomid++;
     if (opts.weight !== undefined) d.sched.weight = opts.weight;
     if (opts.cap !== undefined) d.sched.cap = opts.cap;

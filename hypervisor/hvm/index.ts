@@ -124,7 +124,7 @@ export function createHvmArch(domain: Domain, deps: HvmDeps, o: HvmArchOptions):
   }
   for (let id = 0; id < o.boot.vcpus; id++) {
     // Only hw domains' harts have the H extension; PV and trap-mode harts are unchanged.
-    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id, hExt: o.mode === 'hw' }));
+    const vcpu = new Vcpu(domain, id, new Hart(deps.hv.mem, { hartId: id, hExt: o.mode === 'hw', tlbMegaEntries: deps.costs.tlbMegaEntries }));
     const hv = new HvmVcpu(vcpu, board);
     hv.mode = makeMode(hv, board, gstage);
     vcpu.arch = hv;

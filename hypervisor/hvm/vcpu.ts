@@ -28,14 +28,19 @@ export class HvmVcpu implements VcpuArch {
   /** Set once constructed by the board (the mode needs the HvmVcpu). */
   mode!: VirtMode;
 
-  constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {}
+  constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {
+    // Page walks are charged by the run loop for every vCPU (PageWalkCharge); the board counts an HVM guest's as `walk`.
+    vcpu.walks.onCharge = (n, ns) => {
+      board.stats.count.walk += n;
+      board.stats.ns.walk += ns;
+    };
+  }
 
   get id(): number {
     return this.vcpu.vcpuId;
   }
 
   enter(clock: ExitClock): void {
-    this.chargeWalks(clock);
     // An injection at entry is hypervisor work of its own (Domain.perf's irq_inject).
     const stats = this.board.stats;
     stats.beginExit();
@@ -46,7 +51,6 @@ export class HvmVcpu implements VcpuArch {
   }
 
   handleExit(clock: ExitClock): void {
-    this.chargeWalks(clock);
     // One exit, named by its most telling reason, with everything it cost (perf kvm stat).
     const stats = this.board.stats;
     stats.beginExit();
@@ -61,22 +65,6 @@ export class HvmVcpu implements VcpuArch {
   /** Trap mode: the virtual privilege the guest runs at (every change of it is an exit); undefined in hw mode, where the hart counts VS and VU itself. */
   guestPriv(): number | undefined {
     return this.mode.virtualPriv?.();
-  }
-
-  /** Page-walk references already charged (hart counters at the last charge). */
-  private walkRefsCharged = 0;
-
-  /**
-   * Charges the memory references of the hart's page walks since the last charge (each a
-   * TLB miss of the guest: Sv32 walks of the shadow in trap mode, two-stage walks in hw
-   * mode), once per quantum and per exit, at walkMemRefNs each.
-   */
-  private chargeWalks(clock: ExitClock): void {
-    const mmu = this.vcpu.hart.mmu;
-    const refs = mmu.walkRefs + mmu.walker.refs;
-    const n = refs - this.walkRefsCharged;
-    this.walkRefsCharged = refs;
-    this.board.stats.chargeMany(clock, 'walk', n, this.board.deps.costs.walkMemRefNs);
   }
 
   /** Raises or lowers platform lines `mask` (MIP_* bits). */

@@ -201,7 +201,7 @@ export class RunLoop {
         p.now = Math.max(p.now, next);
         continue;
       }
-      this.runQuantum(p, Math.min(until, p.sliceEnd), instrLimit);
+      this.runQuantum(p, until, instrLimit);
     }
   }
 
@@ -261,7 +261,11 @@ export class RunLoop {
     const v = p.current!;
     const hart = v.hart;
     const ins = this.deps.costs.instructionNs;
-    const end = Math.min(until, this.events.peekTime(), p.now + MAX_QUANTUM_NS);
+    // Where the quantum must stop whoever runs the machine: the next event, the slice's end,
+    // the quantum cap (on a fixed grid of virtual time, so that it falls on the same
+    // instants however earlier quanta were cut).
+    const due = Math.min(this.events.peekTime(), p.sliceEnd, (Math.floor(p.now / MAX_QUANTUM_NS) + 1) * MAX_QUANTUM_NS);
+    const end = Math.min(until, due);
     this.clocks.active = p;
     while (p.now < end && p.current === v && !p.needResched && sched.isRunnable(v)) {
       const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
@@ -278,11 +282,16 @@ export class RunLoop {
         p.busyNs += ran * ins;
         const guestPriv = countSlice(v, ran);
         if (why === ExitReason.HostTrap) {
+          // Page walks are charged before the exit is served (PV trap or hypercall, HVM exit).
+          v.walks.charge(p, this.deps.costs);
           const i0 = hart.instret;
           traps.handle(v, p);
           // Trap mode: instructions the hypervisor emulated are the virtual kernel's.
           if (guestPriv !== undefined) v.domain.perf.instrKernel += hart.instret - i0;
-        } else if (why === ExitReason.Wfi) sched.yieldVcpu(v);
+        } else if (why === ExitReason.Wfi) {
+          v.walks.charge(p, this.deps.costs);
+          sched.yieldVcpu(v);
+        }
       } catch (e) {
         // A bug met while running or serving this vCPU costs its domain, not the machine.
         traps.crashOnError(v, e);
@@ -290,6 +299,13 @@ export class RunLoop {
       }
       if (this.totalInstructions >= instrLimit) break;
     }
+    // The vCPU's page walks are charged where its quantum ends at an instant every run of
+    // the machine shares (an event, the slice's end, the quantum cap's grid, a reschedule
+    // or block); a quantum cut short by `until` (how far a caller, e.g. dom0's lookahead,
+    // lets the machine run) keeps them for the next such point. So where a run is sliced
+    // never moves a guest instruction in virtual time, as for instructions (time = count *
+    // ns). The guest's clock sees a walk at most one quantum cap (50 us) late.
+    if (p.now >= due || p.current !== v || p.needResched || !sched.isRunnable(v)) v.walks.charge(p, this.deps.costs);
     this.clocks.active = null;
   }
 }

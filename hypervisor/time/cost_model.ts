@@ -69,13 +69,22 @@ export interface CostModel {
   hvmHwInsnFetchNs: number;
   /** Making a virtual interrupt pending in hvip at guest entry (VSSIP, VSTIP, VSEIP). */
   hvmHwInjectNs: number;
-  /** One memory reference of a page walk on a TLB miss of an HVM guest (Sv32: 2; Sv32 over Sv32x4: up to 8). */
+  /**
+   * One memory reference of the hardware page walk on a TLB miss, in every mode: PV
+   * domains, HVM guests and the native board alike (Sv32: up to 2; Sv32 over Sv32x4: up
+   * to 8). Charged by PageWalkCharge (page_walk.ts).
+   */
   walkMemRefNs: number;
   // ---- the native board (sim/native/: the kernel on the board with no hypervisor) ----
   /** One uncached load or store to a device register (UART, CLINT, PLIC, virtio-mmio, ATA) on the board's bus. */
   nativeMmioNs: number;
   /** A device's DMA into or out of RAM, per byte (virtio rings and buffers). */
   nativeDmaNsPerByte: number;
+  /**
+   * 4 MiB entries of the modelled TLB (hypervisor/cpu/tlb_reach.ts): a TLB refill of a
+   * translation they hold makes no walk references. 0 gives megapages no TLB reach.
+   */
+  tlbMegaEntries: number;
 }
 
 export const DEFAULT_COSTS: Readonly<CostModel> = {
@@ -193,10 +202,15 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   hvmHwInjectNs: 20,
   // Bhargava et al. (ASPLOS 2008) count a walk's memory references: Sv32 needs 2, and a
   // nested walk of an n-level guest table over an m-level host table (n+1)(m+1)-1, so
-  // Sv32 over Sv32x4 needs up to 8. Each reference is charged as a cache hit in the data
-  // cache hierarchy, not DRAM (walks mostly hit, Bhargava et al. sec. 3): about 10 cycles
-  // for an L2 hit on a simple in-order core (Hennessy & Patterson, Computer Architecture,
-  // 6th ed., ch. 2). An estimate. 10 ns per reference.
+  // Sv32 over Sv32x4 needs up to 8 (with 4 MiB leaves: 1 for Sv32; 5 for guest 4 KiB
+  // pages over G-stage megapages or a guest megapage over 4 KiB G-stage pages; 3 for a
+  // guest megapage over a G-stage megapage).
+  // Each reference is charged as a cache hit in the data cache hierarchy, not DRAM (walks
+  // mostly hit, Bhargava et al. sec. 3): about 10 cycles for an L2 hit on a simple
+  // in-order core (Hennessy & Patterson, Computer Architecture, 6th ed., ch. 2). The
+  // same hardware walker serves every mode, so PV domains, HVM guests (both stages) and
+  // the native board are charged alike; only trap mode's shadow fills add the
+  // hypervisor's software walk on top (hvmWalkRefNs). An estimate. 10 ns per reference.
   walkMemRefNs: 10,
   // An estimate: an uncached device-register access crosses the SoC interconnect and waits
   // for the device's answer, about 100-200 core cycles on an in-order core (Hennessy &
@@ -206,6 +220,14 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   // A device's DMA moves data at memory-copy speed: the same 4 GB/s as grant copy
   // (grantCopyNsPerByte), so PV's copies and a native device's DMA cost alike. 0.25 ns/byte.
   nativeDmaNsPerByte: 0.25,
+  // The large-page entries of the TLB, which is what gives megapages their reach (Adams &
+  // Agesen, ASPLOS 2006, and Bhargava et al., ASPLOS 2008, sec. 5: large pages in both
+  // stages recover most of the nested-walk loss). Sized as a small fully associative L1
+  // TLB: CVA6's (openhwgroup/cva6, docs/03_cva6_design/MMU.rst) is fully associative and
+  // holds any page size; x86 cores keep a separate array of a few dozen 2M/4M entries.
+  // 16 entries is an estimate in that range (64 MiB of reach, so `tlbwalk size=8M mega`
+  // fits; --vary cost.tlbMegaEntries=0 shows megapages without reach).
+  tlbMegaEntries: 16,
 };
 
 export function costModel(overrides: Partial<CostModel> = {}): CostModel {
