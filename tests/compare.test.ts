@@ -165,11 +165,9 @@ describe('pvsim compare: the orderings of the literature (issue 14 item 5)', () 
     expect(Object.fromEntries(mega.map((c) => [`${c.mode}${c.shadow ? `/${c.shadow}` : ''}`, c.result.pages]))).toEqual({ native: '4m', pv: '4k', 'hvm-trap/wp': '4m', 'hvm-hw': '4m' });
   });
 
-  // Skipped until branch `tlb` (the walk cost model: PV and native pay for page walks, and a
-  // megapage gives TLB reach) is merged: on this base pvsim's software TLB caches 4 KiB
-  // translations only, so megapages shorten hvm-hw's walks (5 references instead of 8) but do
-  // not cut its TLB misses, and its excess over native shrinks by about a tenth, not most.
-  it.skip('megapages take most of that loss away (Bhargava et al.) — SKIPPED: needs branch tlb (megapages give TLB reach in the walk cost model)', () => {
+  // The walk cost model gives a megapage TLB reach (hypervisor/cpu/tlb_reach.ts), so megapages
+  // in both stages take hw's nested-walk excess away.
+  it('megapages take most of that loss away (Bhargava et al.)', () => {
     expect(find(/megapages take most/)).toMatchObject({ checked: true, holds: true });
   });
 

@@ -87,6 +87,10 @@ export class Vcpu {
   readonly walks: PageWalkCharge;
   constructor(readonly domain: Domain, readonly vcpuId: number, readonly hart: Hart) {
     this.walks = new PageWalkCharge(hart.mmu);
+    // Hardware walk time is the guest's own, not the hypervisor's: reported apart (mmu.walkNs).
+    this.walks.onCharge = (_n, ns) => {
+      domain.perf.walkNs += ns;
+    };
   }
 }
 

@@ -30,7 +30,9 @@ export class HvmVcpu implements VcpuArch {
 
   constructor(readonly vcpu: Vcpu, readonly board: VcpuBoard) {
     // Page walks are charged by the run loop for every vCPU (PageWalkCharge); the board counts an HVM guest's as `walk`.
+    const perDomain = vcpu.walks.onCharge;
     vcpu.walks.onCharge = (n, ns) => {
+      perDomain?.(n, ns);
       board.stats.count.walk += n;
       board.stats.ns.walk += ns;
     };

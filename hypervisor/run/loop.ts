@@ -80,10 +80,11 @@ function countSlice(v: Vcpu, ran: number): number | undefined {
   const refs = mmu.walkRefs + mmu.walker.refs;
   perf.pageWalks += mmu.walks - m.walks;
   perf.walkRefs += refs - m.walkRefs;
-  perf.tlbMisses += mmu.tlbMisses - m.tlbMisses;
+  // The misses hardware would have had (the modelled TLB's), not the host cache's.
+  perf.tlbMisses += mmu.reach.misses - m.tlbMisses;
   m.walks = mmu.walks;
   m.walkRefs = refs;
-  m.tlbMisses = mmu.tlbMisses;
+  m.tlbMisses = mmu.reach.misses;
   return gp;
 }
 

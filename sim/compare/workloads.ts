@@ -45,7 +45,7 @@ export const WORKLOADS: readonly WorkloadDef[] = [
   // 4 MiB: 1024 pages, four times the TLB's 256 entries; `mega` maps it with one 4 MiB page,
   // which fits the comparison's 16 MiB domain (8M mega needs 32 MiB). The result's pages=
   // says what was walked (PV: always 4k, Xen gives PV guests no superpages).
-  { name: 'tlbwalk', io: 'none', defaults: { size: '4M', steps: '20000' }, flags: ['mega'], ops: (r) => num(r, 'steps'), about: 'TLB-miss-bound random walk (4 KiB pages; `tlbwalk:mega` for 4 MiB megapages)' },
+  { name: 'tlbwalk', io: 'none', defaults: { size: '4M', steps: '200000' }, flags: ['mega'], ops: (r) => num(r, 'steps'), about: 'TLB-miss-bound random walk (4 KiB pages; `tlbwalk:mega` for 4 MiB megapages)' },
 ];
 
 export class CompareInputError extends Error {

@@ -245,7 +245,7 @@ export class NativeBoard {
     }
     writeHvmImage(plan, (pfn) => this.mem.ensureFrame(B.ramBase / PAGE_SIZE + pfn));
 
-    this.hart = new Hart(this.mem, { hartId: 0 });
+    this.hart = new Hart(this.mem, { hartId: 0, tlbMegaEntries: this.costs.tlbMegaEntries });
     const hart = this.hart;
     hart.timeSource = () => this.sliceStart + (hart.instret - this.sliceInstret) * this.costs.instructionNs + this.stallNs;
     this.clint = new Clint(hart, () => hart.timeSource());
@@ -457,7 +457,7 @@ export class NativeBoard {
     this.perf.instrKernel = hart.retiredByPriv[PRIV_S]!;
     this.perf.pageWalks = hart.mmu.walks;
     this.perf.walkRefs = hart.mmu.walkRefs;
-    this.perf.tlbMisses = hart.mmu.tlbMisses;
+    this.perf.tlbMisses = hart.mmu.reach.misses; // the modelled TLB's: what hardware would have missed
   }
 
   /** The counters now; interrupts delivered = timer and IPI entries (counted there) + external ones the kernel claimed. */
