@@ -17,9 +17,10 @@ const op: fc.Arbitrary<HotOp> = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 0xffff }), u32, span).map(([domid, ref, [offset, data]]) => ({ op: 'copyTo' as const, domid, ref, offset, data })),
   fc.tuple(fc.integer({ min: 0, max: 0xffff }), u32, fc.integer({ min: 0, max: 4096 })).chain(([domid, ref, offset]) => fc.integer({ min: 0, max: 4096 - offset }).map((len) => ({ op: 'copyFrom' as const, domid, ref, offset, len }))),
   u32.map((port) => ({ op: 'send' as const, port })),
+  fc.tuple(u32, u32, u32, span).map(([first, count, mfn, [offset, data]]) => ({ op: 'writeIfFailed' as const, first, count, mfn, offset, data })),
 );
 const frame: fc.Arbitrary<HotFrame> = fc.oneof(
-  fc.record({ kind: fc.constant('dispatch' as const), id: u32, port: u32, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 6 }) }),
+  fc.record({ kind: fc.constant('dispatch' as const), id: u32, port: u32, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 6 }), copiesDone: u32, failedCopies: fc.array(u32, { maxLength: 4 }) }),
   fc.record({ kind: fc.constant('dispatchDone' as const), id: u32, ops: fc.array(op, { maxLength: 8 }) }),
   fc.record({ kind: fc.constant('batch' as const), id: u32, ops: fc.array(op, { maxLength: 8 }) }),
   fc.record({ kind: fc.constant('batchDone' as const), id: u32, rc: fc.integer({ min: -0x80000000, max: 0x7fffffff }), error: fc.string({ maxLength: 20 }), results: fc.array(fc.record({ status: fc.integer({ min: -0x80000000, max: 0x7fffffff }), data: fc.uint8Array({ maxLength: 64 }) }), { maxLength: 6 }) }),
