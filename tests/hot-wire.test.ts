@@ -93,6 +93,17 @@ describe('hot frames from a peer', () => {
     expect(r.results.length).toBe(2); // nothing after the refused store ran
     expect(r.results[0]!.status).toBeLessThan(0);
     expect(r.results[1]!.status).toBeLessThan(0);
+    // A status store may name only COPY_TO entries already made on this connection: the two
+    // above were refused (numbered 0 and 1 all the same), so copy 2 is not one.
+    const early = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'copyTo', domid: 7, ref: 1, offset: 0, data: new Uint8Array(4) }, { op: 'copyTo', domid: 7, ref: 2, offset: 0, data: new Uint8Array(4) }] });
+    expect(early.results.map((x) => x.status < 0)).toEqual([true, true]);
+    const ahead = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'writeIfFailed', first: 1, count: 2, mfn: 5, offset: 0, data: new Uint8Array(2) }] });
+    expect(ahead.rc).toBe(-22); // EINVAL
+    expect(ahead.error).toMatch(/names copies 1\.\.2; 2 were made/);
+    // Naming made (failed) copies: the store is attempted, and refused here as one to an unmapped page.
+    const made = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'writeIfFailed', first: 0, count: 2, mfn: 5, offset: 0, data: new Uint8Array(2) }] });
+    expect(made.rc).toBe(-1);
+    expect(made.error).toMatch(/not mapped/);
     // A truncated hot frame: the connection is closed as for a bad protobuf frame.
     const closed = new Promise<string>((res) => (peer.onClose = res));
     (peer as unknown as { ws: { send(b: Uint8Array): void } }).ws.send(Uint8Array.from([HOT_MAGIC, 3, 1, 0, 0, 0, 9]));
