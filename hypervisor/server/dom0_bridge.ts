@@ -202,6 +202,8 @@ export class Dom0Bridge {
 
   /** A dom0 (re)connected: tells it of every live domain, so it serves their rings again. */
   reattach(): void {
+    this.copySeq = 0; // the new dom0 numbers its copies from 0 (whether or not dom0Lost ran)
+    this.failedUnreported = [];
     for (const domid of this.goneWhileAway) this.hv.dispatch(() => this.call('domainDestroyed', { domid }), 0);
     this.goneWhileAway.clear();
     for (const info of this.served.values()) {
