@@ -110,18 +110,22 @@ export class BlkbackRing {
       }
       if (batch.length) {
         const { status: statuses, pending } = await this.carryOutAll(batch);
+        const patches: (() => void)[] = [];
         for (let i = 0; i < batch.length; i++) {
           const req = batch[i]!;
           const status = statuses[i]!;
           const rspOff = this.back.nextResponse();
           writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.SIZE, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
           // A read whose data copies travel with the answer: its status becomes an error
-          // there if one of them fails.
-          pending.get(i)?.onFail(this.ringPage.mem, rspOff + BLKIF_RESPONSE.status, int16le(BLKIF_RSP.ERROR));
+          // there if one of them fails (the patches go after all the responses, so these
+          // travel as one span).
+          const t = pending.get(i);
+          if (t) patches.push(() => t.onFail(this.ringPage.mem, rspOff + BLKIF_RESPONSE.status, int16le(BLKIF_RSP.ERROR)));
           this.back.produced();
           this.stats.requests++;
           if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
         }
+        for (const p of patches) p();
       }
       const notify = this.back.pushResponsesAndCheckNotify();
       if (notify) await this.platform.notify(this.port);

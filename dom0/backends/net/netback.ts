@@ -388,8 +388,9 @@ export class NetbackVif implements BridgePort {
   /** Delivers queued frames while the frontend has posted enough buffers for the next one. */
   private async rxWork(): Promise<void> {
     this.drainStale();
-    // Every frame that has buffers now, its chunks copied in one GNTTABOP_copy batch (one
-    // round trip across the process boundary), then answered in ring order.
+    // Every frame that has buffers now, its chunks copied into them and answered in ring
+    // order; the copies are not waited for (across the process boundary they ride in the
+    // dispatch's answer: no round trip of their own).
     const planned: { frame: Uint8Array; validated: boolean; slots: { req: ReturnType<typeof readNetifRxRequest>; chunk: Uint8Array }[] }[] = [];
     while (this.rxQueue.length > 0 && !this.closed) {
       const { frame, validated } = this.rxQueue[0]!;
@@ -409,6 +410,8 @@ export class NetbackVif implements BridgePort {
       planned.push({ frame, validated, slots });
     }
     if (!planned.length) return;
+    // Status patches for copies not waited for go after all the responses (one span).
+    const patches: (() => void)[] = [];
     for (const { frame, validated, slots } of planned) {
       const need = slots.length;
       let ok = true;
@@ -442,7 +445,7 @@ export class NetbackVif implements BridgePort {
         const rsp = { id: req.id, offset: 0, flags, status: t.failed === true ? NETIF_RSP.ERROR : chunk.length };
         writeStruct(this.rxPage.mem, off, NETIF_RX_RESPONSE.SIZE, (dv) => writeNetifRxResponse(dv, 0, rsp));
         if (t.failed === null) {
-          t.onFail(this.rxPage.mem, off + NETIF_RX_RESPONSE.status, int16le(NETIF_RSP.ERROR));
+          patches.push(() => t.onFail(this.rxPage.mem, off + NETIF_RX_RESPONSE.status, int16le(NETIF_RSP.ERROR)));
           t.onSettled(lateFailure(req.gref));
         }
         this.rx.produced();
@@ -453,5 +456,6 @@ export class NetbackVif implements BridgePort {
         this.stats.rx_bytes += frame.length;
       } else this.stats.rx_dropped++;
     }
+    for (const p of patches) p();
   }
 }
