@@ -415,6 +415,8 @@ function profileTable(dir: string, units: number, wallS: number): Record<string,
     hv_round_trip_us: us(hv.roundTripNs),
     dom0_round_trip_us: us(dom0.roundTripNs),
     machine_waiting_us: us(hv.dispatchWaitNs),
+    hv_cpu_us: us(hv.cpuNs ?? 0),
+    dom0_cpu_us: us(dom0.cpuNs ?? 0),
   };
 }
 

@@ -37,6 +37,15 @@ export interface Dom0Platform {
    */
   copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]>;
   /**
+   * GNTTABOP_copy of dom0's bytes into granted pages whose statuses dom0 does not wait for:
+   * across the process boundary the entries travel with dom0's next batch or its dispatch
+   * answer (no round trip of their own), in order with its stores and sends; in-process they
+   * are made at once. A backend writes its ring response as if the copies succeeded and
+   * names, with the ticket's onFail, the status bytes to store if one did not. Optional: a
+   * platform without it is served by copyGrants (dom0/backends/copy_out.ts).
+   */
+  copyToGrantsLater?(ops: readonly GrantCopyToOp[]): CopyOutTicket;
+  /**
    * Virtual time in ns of the dispatch dom0 is serving (the hypervisor's clock in-process;
    * the time carried by the last dispatch across the socket). For timestamps that must be
    * the same whichever home dom0 has (pcap captures); never wall time.
@@ -78,6 +87,25 @@ export interface IoreqHost {
 export type GrantCopyOp =
   | { to: true; domid: number; ref: number; offset: number; data: Uint8Array }
   | { to: false; domid: number; ref: number; offset: number; len: number };
+
+export type GrantCopyToOp = Omit<Extract<GrantCopyOp, { to: true }>, 'to'>;
+
+/** What dom0 knows of copies it did not wait for (Dom0Platform.copyToGrantsLater). */
+export interface CopyOutTicket {
+  /** Whether one of the copies failed, or null while they travel with dom0's answer. */
+  readonly failed: boolean | null;
+  /**
+   * Stores `data` at `offset` of `mem` (a page dom0 has mapped writable), in order after
+   * dom0's stores so far, if one of the copies failed; nothing otherwise.
+   */
+  onFail(mem: GuestMemory, offset: number, data: Uint8Array): void;
+  /**
+   * Hears whether one of the copies failed once dom0 knows: at once in-process; with dom0 as
+   * a process, when the hypervisor's next dispatch reports it (for dom0's counters only:
+   * the guest saw the outcome through onFail's store).
+   */
+  onSettled(cb: (failed: boolean) => void): void;
+}
 
 /** A GNTST status, and for a copy out of a grant its bytes (empty unless GNTST_okay). */
 export interface GrantCopyResult {

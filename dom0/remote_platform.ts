@@ -8,8 +8,8 @@
 import type { Peer } from '../protocol/session.ts';
 import { MAX_HOT_ENTRIES, type HotFrame, type HotIoreq, type HotOp, type HotPage } from '../protocol/hot_wire.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
-import { ByteMemory, TrackedMemory } from '../protocol/guest_memory.ts';
-import type { Dom0Platform, GrantCopyOp, GrantCopyResult, IoreqHost, MappedPage } from './platform.ts';
+import { ByteMemory, TrackedMemory, type GuestMemory } from '../protocol/guest_memory.ts';
+import type { CopyOutTicket, Dom0Platform, GrantCopyOp, GrantCopyResult, GrantCopyToOp, IoreqHost, MappedPage } from './platform.ts';
 import type { Ioreq } from './devicemodel/ioreq.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
@@ -20,7 +20,15 @@ export const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** Page data an operation moves, either way. */
 function opBytes(o: HotOp): number {
-  return o.op === 'write' || o.op === 'copyTo' ? o.data.length : o.op === 'copyFrom' ? o.len : 0;
+  return o.op === 'write' || o.op === 'copyTo' || o.op === 'writeIfFailed' ? o.data.length : o.op === 'copyFrom' ? o.len : 0;
+}
+
+/** The GNTST status an entry the wire layout cannot carry gets here (Xen would refuse it too), or null. */
+function localCopyStatus(domid: number, ref: number, offset: number, len: number): number | null {
+  if (!(Number.isInteger(offset) && Number.isInteger(len) && offset >= 0 && len >= 0 && offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
+  if (!(Number.isInteger(domid) && domid >= 0 && domid <= 0xffff)) return GNTST.bad_domain;
+  if (!(Number.isInteger(ref) && ref >= 0 && ref <= 0xffffffff)) return GNTST.bad_gntref;
+  return null;
 }
 
 export class RemotePlatformError extends Error {
@@ -50,6 +58,12 @@ export class RemotePlatform implements Dom0Platform {
   private queued: HotOp[] = [];
   /** Dispatches being served (their answers carry what is queued). */
   private serving = 0;
+  /** COPY_TO entries queued on this connection: the hypervisor numbers them alike (hot_wire.ts). */
+  private copySeq = 0;
+  /** Tickets whose copies' fate the hypervisor has not yet reported, oldest first (bounded). */
+  private unsettled: { first: number; count: number; cb: (failed: boolean) => void }[] = [];
+  /** The frame of each writable mirror view (a view let go of stays here until collected). */
+  private readonly mirrorOf = new WeakMap<GuestMemory, number>();
 
   /** Runs after a dispatch's handler, before its answer is sent (dom0 saves its state). */
   afterDispatch: (() => void) | null = null;
@@ -197,18 +211,13 @@ export class RemotePlatform implements Dom0Platform {
   async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
     if (!ops.length) return [];
     // An entry the layout cannot carry is one Xen would refuse anyway: answered here.
-    const local = ops.map((o) => {
-      const len = o.to ? o.data.length : o.len;
-      if (!(Number.isInteger(o.offset) && Number.isInteger(len) && o.offset >= 0 && len >= 0 && o.offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
-      if (!(Number.isInteger(o.domid) && o.domid >= 0 && o.domid <= 0xffff)) return GNTST.bad_domain;
-      if (!(Number.isInteger(o.ref) && o.ref >= 0 && o.ref <= 0xffffffff)) return GNTST.bad_gntref;
-      return null;
-    });
+    const local = ops.map((o) => localCopyStatus(o.domid, o.ref, o.offset, o.to ? o.data.length : o.len));
     this.queueWrites();
     const before = this.queued.length;
     for (let i = 0; i < ops.length; i++) {
       const o = ops[i]!;
       if (local[i] !== null) continue;
+      if (o.to) this.copySeq = (this.copySeq + 1) >>> 0;
       this.queued.push(o.to ? { op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data } : { op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
     }
     const sent = this.queued.length - before;
@@ -216,6 +225,52 @@ export class RemotePlatform implements Dom0Platform {
     if (results.length !== sent) throw new RemotePlatformError(`grant copy batch answered ${results.length} of ${sent} entries`);
     let k = 0;
     return local.map((st) => (st !== null ? { status: st, data: new Uint8Array(0) } : { status: results[k]!.status, data: results[k++]!.data }));
+  }
+
+  /**
+   * Copies into granted pages that travel with the dispatch's answer (or the next batch):
+   * no round trip of their own. A failure is known only to the hypervisor, which makes the
+   * ticket's onFail store (WRITE_IF_FAILED) when it applies the answer.
+   */
+  copyToGrantsLater(ops: readonly GrantCopyToOp[]): CopyOutTicket {
+    this.queueWrites();
+    let localFail = false;
+    const first = this.copySeq;
+    for (const o of ops) {
+      if (localCopyStatus(o.domid, o.ref, o.offset, o.data.length) !== null) {
+        localFail = true;
+        continue;
+      }
+      this.copySeq = (this.copySeq + 1) >>> 0;
+      this.queued.push({ op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data });
+    }
+    const count = (this.copySeq - first) >>> 0;
+    if (this.serving === 0 && count) void this.sendQueued().catch(() => {});
+    const known = localFail ? true : count === 0 ? false : null;
+    return {
+      failed: known,
+      onSettled: (cb: (failed: boolean) => void) => {
+        if (known !== null) return cb(known);
+        if (this.unsettled.length >= MAX_HOT_ENTRIES) this.unsettled.shift(); // never heard of: dropped
+        this.unsettled.push({ first, count, cb });
+      },
+      onFail: (mem: GuestMemory, offset: number, data: Uint8Array) => {
+        if (localFail) return mem.write(offset, data);
+        if (count === 0) return;
+        const mfn = this.writableMfnOf(mem);
+        if (mfn === undefined) throw new RemotePlatformError('a status to patch must be in a page dom0 has mapped writable');
+        if (!(Number.isInteger(offset) && offset >= 0 && offset + data.length <= PAGE_SIZE)) throw new RemotePlatformError('a status to patch runs past its page');
+        this.queueWrites(); // the response it patches goes first
+        this.queued.push({ op: 'writeIfFailed', first, count, mfn, offset, data: data.slice() });
+        if (this.serving === 0) void this.sendQueued().catch(() => {});
+      },
+    };
+  }
+
+  /** The frame whose writable mirror `mem` is. */
+  private writableMfnOf(mem: GuestMemory): number | undefined {
+    const mfn = this.mirrorOf.get(mem);
+    return mfn !== undefined && this.mirrors.get(mfn)?.mem === mem ? mfn : undefined;
   }
 
   /**
@@ -321,7 +376,7 @@ export class RemotePlatform implements Dom0Platform {
    * port's handler runs, and the answer carries dom0's stores and event sends, in order.
    * `after` runs once the handler is done, before the answer is made (saving state).
    */
-  async hotDispatch(ev: { port: number; timeNs: number; pages: HotPage[] }, after?: () => void): Promise<HotOp[]> {
+  async hotDispatch(ev: { port: number; timeNs: number; pages: HotPage[]; copiesDone?: number; failedCopies?: number[] }, after?: () => void): Promise<HotOp[]> {
     this.serving++;
     try {
       await this.event(ev, false);
@@ -346,8 +401,26 @@ export class RemotePlatform implements Dom0Platform {
     return ops;
   }
 
+  /** Settles the tickets whose copies the hypervisor has made (all below `done`), failed or not. */
+  private settleCopies(done: number, failed: readonly number[]): void {
+    if (!this.unsettled.length) return;
+    const bad = new Set(failed);
+    const keep: typeof this.unsettled = [];
+    for (const t of this.unsettled) {
+      if (((done - t.first) >>> 0) < t.count || ((done - t.first) >>> 0) > 0x7fffffff) {
+        keep.push(t);
+        continue;
+      }
+      let f = false;
+      for (let k = 0; k < t.count && !f; k++) f = bad.has((t.first + k) >>> 0);
+      t.cb(f);
+    }
+    this.unsettled = keep;
+  }
+
   /** A dispatch from the hypervisor: apply the guest's stores, then run the port's handler. */
-  async event(ev: NonNullable<Request['dom0Event']>, flush = true): Promise<void> {
+  async event(ev: NonNullable<Request['dom0Event']> & { copiesDone?: number; failedCopies?: number[] }, flush = true): Promise<void> {
+    if (ev.copiesDone !== undefined) this.settleCopies(ev.copiesDone, ev.failedCopies ?? []);
     this.applyPages(ev.timeNs, ev.pages);
     const h0 = wireStats ? wallNs() : 0;
     await this.handlers.get(ev.port)?.();
@@ -372,6 +445,7 @@ export class RemotePlatform implements Dom0Platform {
       if (!this.written.has(mfn)) this.written.set(mfn, mem);
     });
     const m: Mirror = { bytes, mem, refs: 1 };
+    this.mirrorOf.set(mem, mfn);
     this.mirrors.set(mfn, m);
     return m;
   }

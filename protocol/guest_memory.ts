@@ -116,6 +116,13 @@ export class SpanSet {
   add(lo: number, hi: number): void {
     if (hi <= lo) return;
     const s = this.spans;
+    // A guest filling a buffer stores word after word: extending the last span in place
+    // spares a search, an object and a splice per store.
+    const last = s[s.length - 1];
+    if (last !== undefined && lo <= last.hi && lo >= last.lo) {
+      if (hi > last.hi) last.hi = hi;
+      return;
+    }
     // First span that ends at or after lo (it may touch or overlap the new one).
     let a = 0;
     let b = s.length;

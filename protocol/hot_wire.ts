@@ -9,14 +9,16 @@
 // (it would be field 31, varint: Frame has fields 1..6), so one WebSocket carries both.
 // All integers are little-endian. Layout, after the magic byte and the kind byte:
 //
-//   DISPATCH        u32 id, u32 port, f64 time_ns, u32 n, n x PAGE
+//   DISPATCH        u32 id, u32 port, f64 time_ns, u32 n, n x PAGE, u32 copies_done,
+//                   u32 m, m x u32 (the COPY_TO entries that failed, of those below copies_done
+//                   not yet reported: how dom0 learns the fate of copies it did not wait for)
 //   DISPATCH_DONE   u32 id, u32 n, n x OP        (dom0's stores and sends, end of dispatch)
 //   BATCH           u32 id, u32 n, n x OP        (dom0's work that needs answers)
 //   BATCH_DONE      u32 id, i32 rc, u16 errlen, err (utf-8), u32 n, n x RESULT
 //   PAGE            u32 mfn, u16 offset, u16 len, len bytes
 //   OP              u8 type, then WRITE: PAGE | COPY_TO: u16 domid, u32 ref, u16 offset,
 //                   u16 len, len bytes | COPY_FROM: u16 domid, u32 ref, u16 offset, u16 len
-//                   | SEND: u32 port
+//                   | SEND: u32 port | WRITE_IF_FAILED: u32 first, u32 count, PAGE
 //   RESULT          i32 status, u16 len, len bytes (the data of a COPY_FROM; else 0)
 //   IOREQ           u32 id, u16 domid, u16 vcpu, u32 addr_lo, u32 addr_hi, u8 size, u8 dir,
 //                   u32 data, u32 count, f64 time_ns, u32 n, n x PAGE   (Xen's ioreq_t for
@@ -24,6 +26,11 @@
 //                   pages as in DISPATCH: the guest's stores to mapped frames since the last)
 //   IOREQ_DONE      u32 id, u32 data (a read's value), u32 n, n x OP   (as DISPATCH_DONE)
 //   OP IRQ          u16 domid, u16 source, u8 level   (XEN_DMOP_set_irq_level)
+//
+// WRITE_IF_FAILED is a store made only if one of COPY_TO entries first .. first+count-1 failed:
+// the COPY_TO entries dom0 sends on a connection are numbered from 0 in the order the
+// hypervisor reaches them (BATCH and DISPATCH_DONE alike), so a ring response can be sent
+// with its data copies in one answer and its status patched when a copy fails.
 //
 // A page span never passes its page (offset + len <= 4096) and a frame holds at most
 // MAX_HOT_ENTRIES entries; a decoder refuses a frame that
@@ -49,7 +56,7 @@ export const MAX_COPY_OUT_BYTES = 8 * 1024 * 1024;
 const PAGE = 4096;
 
 export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4, IOREQ: 5, IOREQ_DONE: 6 } as const;
-export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4, IRQ: 5 } as const;
+export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4, IRQ: 5, WRITE_IF_FAILED: 6 } as const;
 
 export interface HotPage { mfn: number; offset: number; data: Uint8Array }
 export type HotOp =
@@ -57,11 +64,12 @@ export type HotOp =
   | { op: 'copyTo'; domid: number; ref: number; offset: number; data: Uint8Array }
   | { op: 'copyFrom'; domid: number; ref: number; offset: number; len: number }
   | { op: 'send'; port: number }
-  | { op: 'irq'; domid: number; source: number; level: boolean };
+  | { op: 'irq'; domid: number; source: number; level: boolean }
+  | { op: 'writeIfFailed'; first: number; count: number; mfn: number; offset: number; data: Uint8Array };
 export interface HotResult { status: number; data: Uint8Array }
 
 export type HotFrame =
-  | { kind: 'dispatch'; id: number; port: number; timeNs: number; pages: HotPage[] }
+  | { kind: 'dispatch'; id: number; port: number; timeNs: number; pages: HotPage[]; copiesDone: number; failedCopies: number[] }
   | { kind: 'dispatchDone'; id: number; ops: HotOp[] }
   | { kind: 'batch'; id: number; ops: HotOp[] }
   | { kind: 'batchDone'; id: number; rc: number; error: string; results: HotResult[] }
@@ -119,6 +127,8 @@ function opSize(o: HotOp): number {
       return 1 + 4;
     case 'irq':
       return 1 + 5;
+    case 'writeIfFailed':
+      return 1 + 8 + 8 + o.data.length;
   }
 }
 
@@ -131,8 +141,9 @@ export function encodeHot(f: HotFrame): Uint8Array {
   let errBytes: Uint8Array | null = null;
   switch (f.kind) {
     case 'dispatch':
-      size += 4 + 8 + 4;
+      size += 4 + 8 + 4 + 8 + 4 * f.failedCopies.length;
       for (const p of f.pages) size += 8 + p.data.length;
+      if (f.failedCopies.length > MAX_HOT_ENTRIES) throw new HotWireError(`${f.failedCopies.length} failed copies do not fit one hot frame`);
       break;
     case 'dispatchDone':
     case 'batch':
@@ -180,7 +191,7 @@ export function encodeHot(f: HotFrame): Uint8Array {
     dv.setUint32(p, list.length, true);
     p += 4;
     for (const o of list) {
-      out[p++] = HOT_OP[o.op === 'write' ? 'WRITE' : o.op === 'copyTo' ? 'COPY_TO' : o.op === 'copyFrom' ? 'COPY_FROM' : o.op === 'send' ? 'SEND' : 'IRQ'];
+      out[p++] = HOT_OP[o.op === 'write' ? 'WRITE' : o.op === 'copyTo' ? 'COPY_TO' : o.op === 'copyFrom' ? 'COPY_FROM' : o.op === 'send' ? 'SEND' : o.op === 'irq' ? 'IRQ' : 'WRITE_IF_FAILED'];
       if (o.op === 'write') page(o.mfn, o.offset, o.data);
       else if (o.op === 'irq') {
         u16ok(o.domid, 'domid');
@@ -189,6 +200,13 @@ export function encodeHot(f: HotFrame): Uint8Array {
         dv.setUint16(p + 2, o.source, true);
         out[p + 4] = o.level ? 1 : 0;
         p += 5;
+      } else if (o.op === 'writeIfFailed') {
+        u32ok(o.first, 'first copy');
+        u32ok(o.count, 'copy count');
+        dv.setUint32(p, o.first, true);
+        dv.setUint32(p + 4, o.count, true);
+        p += 8;
+        page(o.mfn, o.offset, o.data);
       }
       else if (o.op === 'copyTo') {
         grant(o.domid, o.ref, o.offset, o.data.length);
@@ -212,6 +230,15 @@ export function encodeHot(f: HotFrame): Uint8Array {
       dv.setUint32(p + 16, f.pages.length, true);
       p += 20;
       for (const pg of f.pages) page(pg.mfn, pg.offset, pg.data);
+      u32ok(f.copiesDone, 'copies done');
+      dv.setUint32(p, f.copiesDone, true);
+      dv.setUint32(p + 4, f.failedCopies.length, true);
+      p += 8;
+      for (const k of f.failedCopies) {
+        u32ok(k, 'failed copy');
+        dv.setUint32(p, k, true);
+        p += 4;
+      }
       break;
     case 'dispatchDone':
     case 'batch':
@@ -314,7 +341,11 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
       const s = span();
       pages.push({ mfn, offset: s.offset, data: take(s.len) });
     }
-    f = { kind: 'dispatch', id, port, timeNs, pages };
+    const copiesDone = u32();
+    const m = count(4);
+    const failedCopies: number[] = [];
+    for (let i = 0; i < m; i++) failedCopies.push(u32());
+    f = { kind: 'dispatch', id, port, timeNs, pages, copiesDone, failedCopies };
   } else if (kind === HOT_KIND.IOREQ) {
     const domid = u16();
     const vcpu = u16();
@@ -363,6 +394,12 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
         const level = u8();
         if (level > 1) throw new HotWireError(`irq level ${level} is neither 0 nor 1`);
         ops.push({ op: 'irq', domid, source, level: level === 1 });
+      } else if (t === HOT_OP.WRITE_IF_FAILED) {
+        const first = u32();
+        const count = u32();
+        const mfn = u32();
+        const s = span();
+        ops.push({ op: 'writeIfFailed', first, count, mfn, offset: s.offset, data: take(s.len) });
       } else throw new HotWireError(`unknown hot operation ${t}`);
     }
     f = kind === HOT_KIND.BATCH ? { kind: 'batch', id, ops } : kind === HOT_KIND.IOREQ_DONE ? { kind: 'ioreqDone', id, value, ops } : { kind: 'dispatchDone', id, ops };

@@ -41,6 +41,8 @@ export interface WireProfile {
   /** Requests that waited for an answer: their count and the sum of their wall latency. */
   roundTrips: number;
   roundTripNs: number;
+  /** CPU ns (user + system) of this process from its first hot frame to its exit. */
+  cpuNs: number;
 }
 
 export class WireStats implements WireProfile {
@@ -66,13 +68,29 @@ export class WireStats implements WireProfile {
   loopTurns = 0;
   roundTrips = 0;
   roundTripNs = 0;
+  cpuNs = 0;
+  /** process.cpuUsage() at the first hot frame (start-up and set-up are not the boundary's). */
+  private cpuMark: NodeJS.CpuUsage | null = null;
+
+  private mark(kind: string): void {
+    if (this.cpuMark === null && kind.startsWith('hot:')) this.cpuMark = process.cpuUsage();
+  }
+
+  /** Closes the CPU count (at exit). */
+  finish(): void {
+    if (!this.cpuMark) return;
+    const u = process.cpuUsage(this.cpuMark);
+    this.cpuNs = (u.user + u.system) * 1000;
+  }
 
   out(kind: string, bytes: number): void {
+    this.mark(kind);
     this.framesOut[kind] = (this.framesOut[kind] ?? 0) + 1;
     this.bytesOut[kind] = (this.bytesOut[kind] ?? 0) + bytes;
   }
 
   in(kind: string, bytes: number): void {
+    this.mark(kind);
     this.framesIn[kind] = (this.framesIn[kind] ?? 0) + 1;
     this.bytesIn[kind] = (this.bytesIn[kind] ?? 0) + bytes;
   }
@@ -89,6 +107,7 @@ export const wireStats: WireStats | null = dir ? new WireStats() : null;
 if (wireStats && dir) {
   process.on('exit', () => {
     try {
+      wireStats.finish();
       writeFileSync(join(dir, `${wireStats.role}-${process.pid}.json`), JSON.stringify(wireStats));
     } catch {
       // A profile that cannot be written is lost; the process's own exit is not disturbed.

@@ -7,7 +7,9 @@
 import type { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
 import { ByteMemory } from '../protocol/guest_memory.ts';
-import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from '../dom0/platform.ts';
+import type { CopyOutTicket, Dom0Platform, GrantCopyOp, GrantCopyResult, GrantCopyToOp, MappedPage } from '../dom0/platform.ts';
+import type { GuestMemory } from '../protocol/guest_memory.ts';
+import { GNTST } from '../protocol/xen/grant_table.ts';
 import { LocalIoreqHost } from './local_ioreq.ts';
 
 export class LocalPlatform implements Dom0Platform {
@@ -72,6 +74,19 @@ export class LocalPlatform implements Dom0Platform {
 
   async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
     return ops.map((o) => (o.to ? { status: this.service.copyToGrant(o.domid, o.ref, o.offset, o.data), data: new Uint8Array(0) } : this.service.copyFromGrant(o.domid, o.ref, o.offset, o.len)));
+  }
+
+  /** Made at once, in order with dom0's stores (which reach the frames at once here too). */
+  copyToGrantsLater(ops: readonly GrantCopyToOp[]): CopyOutTicket {
+    let failed = false;
+    for (const o of ops) if (this.service.copyToGrant(o.domid, o.ref, o.offset, o.data) !== GNTST.okay) failed = true;
+    return {
+      failed,
+      onFail: (mem: GuestMemory, offset: number, data: Uint8Array) => {
+        if (failed) mem.write(offset, data);
+      },
+      onSettled: (cb) => cb(failed),
+    };
   }
 
   /** The machine stands still while dom0 serves a dispatch: its clock is the dispatch's time. */

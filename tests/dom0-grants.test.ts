@@ -17,14 +17,14 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c();
 });
 
-async function withPlatform(kind: 'local' | 'remote'): Promise<{ hv: Hypervisor; platform: Dom0Platform }> {
+async function withPlatform(kind: 'local' | 'remote'): Promise<{ hv: Hypervisor; platform: Dom0Platform; server: HypervisorServer }> {
   const server = new HypervisorServer({ token: 't0k3n', manual: true, machineMemoryBytes: 128 * MiB });
-  if (kind === 'local') return { hv: server.hv, platform: new LocalPlatform(server.hv) };
+  if (kind === 'local') return { hv: server.hv, platform: new LocalPlatform(server.hv), server };
   const h = await server.start();
   const { peer } = await connect(h.url, 'dom0', 't0k3n');
   await server.waitForDom0();
   closers.push(() => peer.close(), h.close);
-  return { hv: server.hv, platform: new RemotePlatform(peer) };
+  return { hv: server.hv, platform: new RemotePlatform(peer), server };
 }
 
 function granter(hv: Hypervisor) {
@@ -79,6 +79,37 @@ for (const kind of ['local', 'remote'] as const) {
       g.grant(11, 0, frame, GTF.permit_access | GTF.readonly);
       expect(await platform.copyToGrant(g.domid, 11, 0, new Uint8Array(4))).not.toBe(GNTST.okay);
       expect((await platform.copyFromGrant(g.domid, 11, 0, 4)).status).toBe(GNTST.okay);
+    });
+
+    it('copies it does not wait for: a status store lands only where a copy failed, after the response, and dom0 hears which', async () => {
+      const { hv, platform, server } = await withPlatform(kind);
+      const { g, frame } = granter(hv);
+      g.grant(8, 0, frame, GTF.permit_access); // the "ring" dom0 maps
+      g.grant(12, 0, frame, GTF.permit_access); // a buffer copied into
+      g.grant(13, 0, frame, GTF.permit_access | GTF.readonly); // a buffer a copy into must fail
+      const ring = await platform.mapGrant(g.domid, 8, false);
+      const ok = platform.copyToGrantsLater!([{ domid: g.domid, ref: 12, offset: 1024, data: Uint8Array.from([5, 6, 7, 8]) }]);
+      ring.page!.mem.write(0, Uint8Array.from([1, 1])); // a response written as if the copy succeeded
+      ok.onFail(ring.page!.mem, 0, Uint8Array.from([0xff, 0xff]));
+      const bad = platform.copyToGrantsLater!([{ domid: g.domid, ref: 13, offset: 1100, data: Uint8Array.from([9, 9]) }]);
+      ring.page!.mem.write(2, Uint8Array.from([1, 1]));
+      bad.onFail(ring.page!.mem, 2, Uint8Array.from([0xff, 0xff]));
+      // In-process the outcome is known at once; across the socket it is the hypervisor's.
+      expect([ok.failed, bad.failed]).toEqual(kind === 'local' ? [false, true] : [null, null]);
+      const heard: boolean[] = [];
+      ok.onSettled((f) => heard.push(f));
+      bad.onSettled((f) => heard.push(f));
+      expect(await platform.unmapGrant(ring.handle)).toBe(GNTST.okay); // goes after the queued copies and stores
+      expect([...g.get(SPARE_VA + 1024, 4)]).toEqual([5, 6, 7, 8]);
+      expect([...g.get(SPARE_VA + 1100, 2)]).toEqual([0, 0]);
+      expect([...g.get(SPARE_VA, 4)]).toEqual([1, 1, 0xff, 0xff]);
+      if (kind === 'remote') {
+        // The next dispatch tells dom0 which copies failed (a port no daemon serves will do).
+        expect(heard).toEqual([]);
+        server.control!.dispatcher.notify(0xfffff);
+        await hv.runAsync({ until: hv.now() + 1_000_000 }); // bounded: the granter may never idle
+      }
+      expect(heard).toEqual([false, true]);
     });
   });
 }

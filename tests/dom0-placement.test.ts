@@ -3,7 +3,11 @@
 // (`pvsim run --in-process`). The hot path (one batch each way per dispatch, hot_wire.ts)
 // and dom0's cost model (its work charged to its vCPU, its sends at the end of that work)
 // must give both homes the same virtual instants. net-pair covers block and network,
-// hvm-devices the device model's ioreqs, pvhvm PV drivers on HVM domains.
+// hvm-devices the device model's ioreqs, pvhvm PV drivers on HVM domains; two
+// more scenarios made here load each path: 32 block requests in flight (a pass's writes'
+// data in one batch, its reads' data riding in the dispatch's answer, hot_wire.ts
+// WRITE_IF_FAILED), and a UDP stream with pings between two guests (netback's rx copies in
+// the answer).
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,13 +21,35 @@ const dir = mkdtempSync(join(tmpdir(), 'pvsim-placement-'));
 const tag = processTag('placement');
 
 interface Spec {
-  domains: { image: string; disk?: string[] }[];
+  domains: { image: string; disk?: string[]; [k: string]: unknown }[];
+  [k: string]: unknown;
 }
+
+/** Scenarios that load the block and the network path (written next to the examples' copies). */
+const LOADS: Record<string, Spec> = {
+  'load-blk-qd32.json': {
+    name: 'load-blk-qd32',
+    pcpus: 2,
+    seed: 3,
+    until: '2s',
+    domains: [{ name: 'blk', image: resolve('guests/build/work.elf'), cmdline: 'work=blk mode=rand bs=4096 qd=32 n=256 region=8192', memory: 16, disk: ['file:load-blk.img,xvda,w'] }],
+  },
+  'load-net-udp.json': {
+    name: 'load-net-udp',
+    pcpus: 2,
+    seed: 4,
+    until: '2s',
+    domains: [
+      { name: 'a', image: resolve('guests/build/work.elf'), cmdline: 'work=net ip=10.0.0.1 peer=10.0.0.2 ping=20 udp=300 size=1472', memory: 16, vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'] },
+      { name: 'b', image: resolve('guests/build/work.elf'), cmdline: 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=20 udp=0', memory: 16, vif: ['mac=00:16:3e:00:00:02,bridge=xenbr0'] },
+    ],
+  },
+};
 
 /** The example with absolute image paths and its disk images in this test's directory. */
 function privateCopy(name: string): string {
   const src = resolve('examples', name);
-  const spec = JSON.parse(readFileSync(src, 'utf8')) as Spec;
+  const spec = (LOADS[name] ? structuredClone(LOADS[name]) : JSON.parse(readFileSync(src, 'utf8'))) as Spec;
   for (const d of spec.domains) {
     if (!isAbsolute(d.image)) d.image = resolve(dirname(src), d.image);
     d.disk = d.disk?.map((s) => s.replace(/^file:([^,]+)/, (_m, p: string) => `file:${join(dir, `${name}-${p.replace(/[^\w.-]/g, '_')}`)}`));
@@ -53,7 +79,7 @@ function traceHash(scenario: string, ...args: string[]): Promise<string> {
 const domainCount = (name: string) => (JSON.parse(readFileSync(resolve('examples', name), 'utf8')) as { domains: { count?: number }[] }).domains.reduce((n, d) => n + (d.count ?? 1), 0);
 // scale-10000.json takes minutes per home: it is the bench's (run_10000_domains_s); both
 // homes were checked to give it one hash when it was added (docs/scheduling.md, "Scale").
-const examples = readdirSync('examples').filter((f) => f.endsWith('.json') && domainCount(f) <= 1000).sort();
+const examples = [...readdirSync('examples').filter((f) => f.endsWith('.json') && domainCount(f) <= 1000).sort(), ...Object.keys(LOADS)];
 
 describe('dom0 in its own process or in-process: one trace hash', () => {
   it('has scenarios to run', () => {

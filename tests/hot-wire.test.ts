@@ -18,6 +18,7 @@ const op: fc.Arbitrary<HotOp> = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 0xffff }), u32, fc.integer({ min: 0, max: 4096 })).chain(([domid, ref, offset]) => fc.integer({ min: 0, max: 4096 - offset }).map((len) => ({ op: 'copyFrom' as const, domid, ref, offset, len }))),
   u32.map((port) => ({ op: 'send' as const, port })),
   fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.boolean()).map(([domid, source, level]) => ({ op: 'irq' as const, domid, source, level })),
+  fc.tuple(u32, u32, u32, span).map(([first, count, mfn, [offset, data]]) => ({ op: 'writeIfFailed' as const, first, count, mfn, offset, data })),
 );
 const ioreq = fc.record({
   domid: fc.integer({ min: 0, max: 0xffff }),
@@ -29,7 +30,7 @@ const ioreq = fc.record({
   count: u32,
 });
 const frame: fc.Arbitrary<HotFrame> = fc.oneof(
-  fc.record({ kind: fc.constant('dispatch' as const), id: u32, port: u32, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 6 }) }),
+  fc.record({ kind: fc.constant('dispatch' as const), id: u32, port: u32, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 6 }), copiesDone: u32, failedCopies: fc.array(u32, { maxLength: 4 }) }),
   fc.record({ kind: fc.constant('dispatchDone' as const), id: u32, ops: fc.array(op, { maxLength: 8 }) }),
   fc.record({ kind: fc.constant('batch' as const), id: u32, ops: fc.array(op, { maxLength: 8 }) }),
   fc.record({ kind: fc.constant('ioreq' as const), id: u32, req: ioreq, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 4 }) }),
@@ -104,6 +105,17 @@ describe('hot frames from a peer', () => {
     expect(r.results.length).toBe(2); // nothing after the refused store ran
     expect(r.results[0]!.status).toBeLessThan(0);
     expect(r.results[1]!.status).toBeLessThan(0);
+    // A status store may name only COPY_TO entries already made on this connection: the two
+    // above were refused (numbered 0 and 1 all the same), so copy 2 is not one.
+    const early = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'copyTo', domid: 7, ref: 1, offset: 0, data: new Uint8Array(4) }, { op: 'copyTo', domid: 7, ref: 2, offset: 0, data: new Uint8Array(4) }] });
+    expect(early.results.map((x) => x.status < 0)).toEqual([true, true]);
+    const ahead = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'writeIfFailed', first: 1, count: 2, mfn: 5, offset: 0, data: new Uint8Array(2) }] });
+    expect(ahead.rc).toBe(-22); // EINVAL
+    expect(ahead.error).toMatch(/names copies 1\.\.2; 2 were made/);
+    // Naming made (failed) copies: the store is attempted, and refused here as one to an unmapped page.
+    const made = await peer.requestHot<Extract<HotFrame, { kind: 'batch' }>>({ kind: 'batch', ops: [{ op: 'writeIfFailed', first: 0, count: 2, mfn: 5, offset: 0, data: new Uint8Array(2) }] });
+    expect(made.rc).toBe(-1);
+    expect(made.error).toMatch(/not mapped/);
     // A truncated hot frame: the connection is closed as for a bad protobuf frame.
     const closed = new Promise<string>((res) => (peer.onClose = res));
     (peer as unknown as { ws: { send(b: Uint8Array): void } }).ws.send(Uint8Array.from([HOT_MAGIC, 3, 1, 0, 0, 0, 9]));

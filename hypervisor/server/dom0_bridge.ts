@@ -44,6 +44,8 @@ interface ParkedIoreq {
   req: Ioreq;
   complete: (value: number) => void;
 }
+/** COPY_TO entries whose outcome a WRITE_IF_FAILED may still ask about (a ring of flags). */
+const COPY_OUTCOMES = 65_536;
 
 export class Dom0Bridge {
   /** Domain 0's ports, mappings and dispatches. */
@@ -57,6 +59,14 @@ export class Dom0Bridge {
    * keeps waiting, and each goes to the device model a new dom0 registers for its range.
    */
   private parked: ParkedIoreq[] = [];
+  /**
+   * COPY_TO entries reached on this dom0's connection (hot_wire.ts numbers them from 0), and
+   * whether each of the last COPY_OUTCOMES failed: a WRITE_IF_FAILED asks about a range.
+   */
+  private copySeq = 0;
+  private readonly copyFailed = new Uint8Array(COPY_OUTCOMES);
+  /** Failed COPY_TO entries not yet reported to dom0 (with its next dispatch; bounded). */
+  private failedUnreported: number[] = [];
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.service = new ControlService(hv, {
@@ -106,13 +116,20 @@ export class Dom0Bridge {
     try {
       const timeNs = Math.floor(this.hv.now());
       const pages = await this.pagesAhead(p, timeNs, `port ${port}`);
-      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages });
+      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages, ...this.copyReport() });
     } catch (e) {
       this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
       return;
     }
     const done = this.applyOps(r.ops);
     if (done.rc !== 0) this.hv.printk(`dom0 dispatch of port ${port}: ${done.error}`);
+  }
+
+  /** What a dispatch tells dom0 of the copies it did not wait for: how many were made, which failed. */
+  private copyReport(): { copiesDone: number; failedCopies: number[] } {
+    const failedCopies = this.failedUnreported;
+    this.failedUnreported = [];
+    return { copiesDone: this.copySeq, failedCopies };
   }
 
   /**
@@ -127,7 +144,7 @@ export class Dom0Bridge {
     for (let j = 0; j < pages.length; j++) {
       const n = pages[j]!.data.length;
       if ((bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) || j - start === MAX_HOT_ENTRIES) {
-        const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j) });
+        const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j), ...this.copyReport() });
         const done = this.applyOps(ahead.ops);
         if (done.rc !== 0) this.hv.printk(`dom0 dispatch of ${what}: ${done.error}`);
         start = j;
@@ -243,17 +260,50 @@ export class Dom0Bridge {
     // asks for 4 KiB, so a frame of them could ask for gigabytes.
     let out = 0;
     for (const o of ops) if (o.op === 'copyFrom') out += o.len;
-    if (out > MAX_COPY_OUT_BYTES) return { rc: -XEN_ERRNO.E2BIG, error: `the batch copies out ${out} bytes, more than ${MAX_COPY_OUT_BYTES}`, results };
-    for (const o of ops) {
+    // A refused batch still numbers its COPY_TO entries (each counts as failed), so both
+    // sides keep counting alike.
+    const skip = (from: number) => {
+      for (let i = from; i < ops.length; i++) {
+        if (ops[i]!.op !== 'copyTo') continue;
+        this.copyFailed[this.copySeq % COPY_OUTCOMES] = 1;
+        if (this.failedUnreported.length < COPY_OUTCOMES) this.failedUnreported.push(this.copySeq);
+        this.copySeq = (this.copySeq + 1) >>> 0;
+      }
+    };
+    if (out > MAX_COPY_OUT_BYTES) {
+      skip(0);
+      return { rc: -XEN_ERRNO.E2BIG, error: `the batch copies out ${out} bytes, more than ${MAX_COPY_OUT_BYTES}`, results };
+    }
+    for (let i = 0; i < ops.length; i++) {
+      const o = ops[i]!;
       try {
         switch (o.op) {
           case 'write':
             svc.applyPageUpdates([o]);
             results.push({ status: 0, data: none });
             break;
-          case 'copyTo':
-            results.push({ status: svc.copyToGrant(o.domid, o.ref, o.offset, o.data), data: none });
+          case 'copyTo': {
+            const seq = this.copySeq;
+            this.copySeq = (seq + 1) >>> 0;
+            this.copyFailed[seq % COPY_OUTCOMES] = 1;
+            const status = svc.copyToGrant(o.domid, o.ref, o.offset, o.data);
+            this.copyFailed[seq % COPY_OUTCOMES] = status === 0 ? 0 : 1;
+            if (status !== 0 && this.failedUnreported.length < COPY_OUTCOMES) this.failedUnreported.push(seq);
+            results.push({ status, data: none });
             break;
+          }
+          case 'writeIfFailed': {
+            // Only copies already reached, and still remembered, can be asked about.
+            const age = (this.copySeq - o.first) >>> 0;
+            if (!(o.count >= 1 && o.count <= age && age <= COPY_OUTCOMES)) {
+              throw new ControlServiceError(-XEN_ERRNO.EINVAL, `write_if_failed names copies ${o.first}..${o.first + o.count - 1}; ${this.copySeq} were made`);
+            }
+            let failed = false;
+            for (let k = 0; k < o.count && !failed; k++) failed = this.copyFailed[((o.first + k) >>> 0) % COPY_OUTCOMES] === 1;
+            if (failed) svc.applyPageUpdates([o]);
+            results.push({ status: failed ? 1 : 0, data: none });
+            break;
+          }
           case 'copyFrom':
             results.push(svc.copyFromGrant(o.domid, o.ref, o.offset, o.len));
             break;
@@ -270,7 +320,10 @@ export class Dom0Bridge {
           }
         }
       } catch (e) {
-        if (e instanceof ControlServiceError) return { rc: e.rc, error: e.message, results };
+        if (e instanceof ControlServiceError) {
+          skip(i + 1);
+          return { rc: e.rc, error: e.message, results };
+        }
         throw e;
       }
     }
@@ -280,10 +333,14 @@ export class Dom0Bridge {
   /** dom0 went away (its process died or closed): what it held is let go (ControlService.release). */
   dom0Lost(): void {
     this.service.release();
+    this.copySeq = 0; // a new dom0 numbers its copies from 0
+    this.failedUnreported = [];
   }
 
   /** A dom0 (re)connected: tells it of every live domain, so it serves their rings again. */
   reattach(): void {
+    this.copySeq = 0; // the new dom0 numbers its copies from 0 (whether or not dom0Lost ran)
+    this.failedUnreported = [];
     for (const domid of this.goneWhileAway) this.hv.dispatch(() => this.call('domainDestroyed', { domid }), 0);
     this.goneWhileAway.clear();
     for (const info of this.served.values()) {

@@ -26,7 +26,7 @@ export function observeWrites(mem: GuestMemory, onWrite: (offset: number, len: n
  * copy starts, and the copy goes on only after `release()`. A request is then in flight
  * for as long as the test wants (while it destroys the domain, say).
  */
-export function gateCopies<P extends Pick<Dom0Platform, 'copyToGrant' | 'copyFromGrant' | 'copyGrants'>>(platform: P, method: 'copyToGrant' | 'copyFromGrant'): { entered: Promise<void>; release: () => void } {
+export function gateCopies<P extends Pick<Dom0Platform, 'copyToGrant' | 'copyFromGrant' | 'copyGrants' | 'copyToGrantsLater'>>(platform: P, method: 'copyToGrant' | 'copyFromGrant'): { entered: Promise<void>; release: () => void } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let enter!: () => void;
@@ -47,6 +47,9 @@ export function gateCopies<P extends Pick<Dom0Platform, 'copyToGrant' | 'copyFro
     }
     return batch(ops);
   };
+  // Copies not waited for (copyToGrantsLater) go through the gated batch instead
+  // (dom0/backends/copy_out.ts falls back to copyGrants when the platform has none).
+  if (to) platform.copyToGrantsLater = undefined;
   return { entered, release };
 }
 

@@ -21,7 +21,8 @@ import {
 } from '../../../protocol/xen/blkif.ts';
 import { writeStruct } from '../../../protocol/guest_memory.ts';
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
-import type { Dom0Platform, GrantCopyOp, MappedPage } from '../../platform.ts';
+import type { CopyOutTicket, Dom0Platform, GrantCopyOp, GrantCopyToOp, MappedPage } from '../../platform.ts';
+import { copyOut, int16le } from '../copy_out.ts';
 import { checkDiscard, checkIndirect, checkRequest, MAX_INDIRECT_SEGMENTS } from './validate.ts';
 import { parseRequest, type BlkbackRequest } from './request.ts';
 import { BlockStoreError, describeHostError, type BlockStore } from './store.ts';
@@ -108,16 +109,23 @@ export class BlkbackRing {
         this.back.consumed();
       }
       if (batch.length) {
-        const statuses = await this.carryOutAll(batch);
+        const { status: statuses, pending } = await this.carryOutAll(batch);
+        const patches: (() => void)[] = [];
         for (let i = 0; i < batch.length; i++) {
           const req = batch[i]!;
           const status = statuses[i]!;
           const rspOff = this.back.nextResponse();
           writeStruct(this.ringPage.mem, rspOff, BLKIF_RESPONSE.SIZE, (dv) => writeBlkifResponse(dv, 0, { id: req.id, operation: req.op, status }));
+          // A read whose data copies travel with the answer: its status becomes an error
+          // there if one of them fails (the patches go after all the responses, so these
+          // travel as one span).
+          const t = pending.get(i);
+          if (t) patches.push(() => t.onFail(this.ringPage.mem, rspOff + BLKIF_RESPONSE.status, int16le(BLKIF_RSP.ERROR)));
           this.back.produced();
           this.stats.requests++;
           if (status !== BLKIF_RSP.OKAY) this.stats.errors++;
         }
+        for (const p of patches) p();
       }
       const notify = this.back.pushResponsesAndCheckNotify();
       if (notify) await this.platform.notify(this.port);
@@ -131,7 +139,7 @@ export class BlkbackRing {
    * to answer each. A host I/O error (ENOSPC, EIO, ...), or anything else thrown while
    * carrying out a request, fails that request only.
    */
-  private async carryOutAll(batch: readonly BlkbackRequest[]): Promise<number[]> {
+  private async carryOutAll(batch: readonly BlkbackRequest[]): Promise<{ status: number[]; pending: Map<number, CopyOutTicket> }> {
     const status: number[] = batch.map(() => BLKIF_RSP.OKAY);
     const plans: Plan[] = [];
     // 1. Validation (and an indirect request's segment pages, each grant-copied once).
@@ -175,8 +183,7 @@ export class BlkbackRing {
       for (const p of plans) if (p.kind === 'write' && status[p.i] === BLKIF_RSP.OKAY) status[p.i] = this.hostError(batch[p.i]!, e);
     }
     // 3. The disk, in ring order; the reads' data gathered for one copy batch.
-    const toOps: GrantCopyOp[] = [];
-    const readCopies = new Map<number, number[]>();
+    const readCopies = new Map<number, GrantCopyToOp[]>();
     for (const p of plans) {
       if (status[p.i] !== BLKIF_RSP.OKAY) continue;
       try {
@@ -212,7 +219,7 @@ export class BlkbackRing {
           this.stats.writes++;
         } else {
           let sector = Number(p.req.sector_number);
-          const copies: number[] = [];
+          const copies: GrantCopyToOp[] = [];
           for (const s of p.req.seg) {
             const bytes = (s.last_sect - s.first_sect + 1) * BLKIF_SECTOR_BYTES;
             const data = this.disk.read(sector, bytes);
@@ -223,10 +230,7 @@ export class BlkbackRing {
               break;
             }
             if (page) page.mem.write(s.first_sect * BLKIF_SECTOR_BYTES, data);
-            else {
-              copies.push(toOps.length);
-              toOps.push({ to: true, domid: this.domid, ref: s.gref, offset: s.first_sect * BLKIF_SECTOR_BYTES, data });
-            }
+            else copies.push({ domid: this.domid, ref: s.gref, offset: s.first_sect * BLKIF_SECTOR_BYTES, data });
           }
           readCopies.set(p.i, copies);
         }
@@ -234,20 +238,33 @@ export class BlkbackRing {
         status[p.i] = this.hostError(batch[p.i]!, e);
       }
     }
-    // 4. The reads' data into the guest's pages, one copy batch.
-    let toResults: { status: number }[] = [];
-    try {
-      toResults = await this.platform.copyGrants(toOps);
-    } catch (e) {
-      for (const i of readCopies.keys()) if (status[i] === BLKIF_RSP.OKAY) status[i] = this.hostError(batch[i]!, e);
-    }
+    // 4. The reads' data into the guest's pages: copies whose statuses are not waited for
+    // (with dom0 as a process they travel with the dispatch's answer, one round trip for
+    // the pass); a failed one turns its response's status into an error where it lands.
+    const pending = new Map<number, CopyOutTicket>();
     for (const [i, copies] of readCopies) {
       if (status[i] !== BLKIF_RSP.OKAY) continue;
-      const failed = copies.find((c) => toResults[c]?.status !== GNTST.okay);
-      if (failed !== undefined) status[i] = this.fail(`grant ${(toOps[failed] as { ref: number }).ref}: status ${toResults[failed]?.status}`);
-      else this.stats.reads++;
+      try {
+        const t = await copyOut(this.platform, copies);
+        if (t.failed === true) status[i] = this.fail(`a data grant of request ${batch[i]!.id}: copy failed`);
+        else {
+          if (t.failed === null) {
+            pending.set(i, t);
+            const id = batch[i]!.id;
+            t.onSettled((failed) => {
+              if (!failed) return;
+              this.stats.reads--;
+              this.stats.errors++;
+              this.fail(`a data grant of request ${id}: copy failed`);
+            });
+          }
+          this.stats.reads++;
+        }
+      } catch (e) {
+        status[i] = this.hostError(batch[i]!, e);
+      }
     }
-    return status;
+    return { status, pending };
   }
 
   /** What a request asks for once validated (an indirect one expanded), or the status to answer. */

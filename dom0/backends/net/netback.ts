@@ -40,6 +40,7 @@ import {
 } from '../../../protocol/xen/netif.ts';
 import { GNTST } from '../../../protocol/xen/grant_table.ts';
 import type { Dom0Platform, MappedPage } from '../../platform.ts';
+import { copyOut, int16le } from '../copy_out.ts';
 import { ETH_HLEN, type BridgePort } from './bridge.ts';
 import { completePartialChecksum } from './csum.ts';
 import { PAGE_SIZE as XEN_PAGE_SIZE } from '../../../protocol/xen/xen.ts';
@@ -387,8 +388,9 @@ export class NetbackVif implements BridgePort {
   /** Delivers queued frames while the frontend has posted enough buffers for the next one. */
   private async rxWork(): Promise<void> {
     this.drainStale();
-    // Every frame that has buffers now, its chunks copied in one GNTTABOP_copy batch (one
-    // round trip across the process boundary), then answered in ring order.
+    // Every frame that has buffers now, its chunks copied into them and answered in ring
+    // order; the copies are not waited for (across the process boundary they ride in the
+    // dispatch's answer: no round trip of their own).
     const planned: { frame: Uint8Array; validated: boolean; slots: { req: ReturnType<typeof readNetifRxRequest>; chunk: Uint8Array }[] }[] = [];
     while (this.rxQueue.length > 0 && !this.closed) {
       const { frame, validated } = this.rxQueue[0]!;
@@ -408,30 +410,52 @@ export class NetbackVif implements BridgePort {
       planned.push({ frame, validated, slots });
     }
     if (!planned.length) return;
-    const statuses = await this.platform.copyGrants(planned.flatMap((p) => p.slots.map((x) => ({ to: true as const, domid: this.domid, ref: x.req.gref, offset: 0, data: x.chunk }))));
-    let k = 0;
+    // Status patches for copies not waited for go after all the responses (one span).
+    const patches: (() => void)[] = [];
     for (const { frame, validated, slots } of planned) {
       const need = slots.length;
       let ok = true;
+      // A slot's copy failure reported later (dom0 as a process): the frame was counted
+      // delivered, and is moved to the dropped ones once.
+      let counted = false;
+      const lateFailure = (gref: number) => (failed: boolean) => {
+        if (!failed) return;
+        this.stats.rx_errors++;
+        this.lastError = `rx buffer grant ${gref}: copy failed`;
+        if (counted) {
+          counted = false;
+          this.stats.rx_packets--;
+          this.stats.rx_bytes -= frame.length;
+          this.stats.rx_dropped++;
+        }
+      };
       for (let s = 0; s < need; s++) {
         const { req, chunk } = slots[s]!;
-        const st = statuses[k++]!.status;
-        if (st !== GNTST.okay) {
+        // Each slot's copy is not waited for (with dom0 as a process it travels with the
+        // dispatch's answer): a failed one turns its response's status into an error there.
+        const t = await copyOut(this.platform, [{ domid: this.domid, ref: req.gref, offset: 0, data: chunk }]);
+        if (t.failed === true) {
           ok = false;
           this.stats.rx_errors++;
-          this.lastError = `rx buffer grant ${req.gref}: copy status ${st}`;
+          this.lastError = `rx buffer grant ${req.gref}: copy failed`;
         }
         // As Linux's netback: the checksum flag (when vouched for) on the first slot, more_data on all but the last.
         const flags = (s === 0 && validated ? NETRXF.data_validated : 0) | (s < need - 1 ? NETRXF.more_data : 0);
         const off = this.rx.nextResponse();
-        const rsp = { id: req.id, offset: 0, flags, status: st === GNTST.okay ? chunk.length : NETIF_RSP.ERROR };
+        const rsp = { id: req.id, offset: 0, flags, status: t.failed === true ? NETIF_RSP.ERROR : chunk.length };
         writeStruct(this.rxPage.mem, off, NETIF_RX_RESPONSE.SIZE, (dv) => writeNetifRxResponse(dv, 0, rsp));
+        if (t.failed === null) {
+          patches.push(() => t.onFail(this.rxPage.mem, off + NETIF_RX_RESPONSE.status, int16le(NETIF_RSP.ERROR)));
+          t.onSettled(lateFailure(req.gref));
+        }
         this.rx.produced();
       }
+      counted = ok;
       if (ok) {
         this.stats.rx_packets++;
         this.stats.rx_bytes += frame.length;
       } else this.stats.rx_dropped++;
     }
+    for (const p of patches) p();
   }
 }
