@@ -15,6 +15,7 @@ import { RtdsScheduler } from './rtds.ts';
 import { NullScheduler } from './null.ts';
 import { RoundRobinScheduler } from './rr.ts';
 import { DEFAULT_SCHED_OPTIONS, type SchedOptions, type SchedulerName } from './options.ts';
+import { SchedMetrics } from './metrics.ts';
 
 export type { SchedulerName } from './options.ts';
 
@@ -46,6 +47,8 @@ export interface SchedCoreDeps {
 export class SchedCore {
   /** Scheduler decisions taken (one per pCPU schedule call). */
   decisions = 0;
+  /** CPU share and utilisation over time, wake-to-run latency (metrics.ts): bookkeeping only. */
+  readonly metrics = new SchedMetrics();
   private readonly clocks: PcpuClocks;
   private readonly events: EventQueue;
   private readonly trace: TraceBuffer;
@@ -89,6 +92,7 @@ export class SchedCore {
     this.events.cancel(v.poll?.timeout);
     v.poll = null;
     for (const p of this.clocks.pcpus) if (p.current === v) {
+      if (v.runstate === 'running') this.metrics.ran(v, p.id, v.runstateEntry, this.now());
       p.current = null;
       p.needResched = true;
     }
@@ -162,9 +166,12 @@ export class SchedCore {
       return;
     }
     if (runnable && v.runstate !== 'runnable') {
+      // Wake-to-run latency counts wake-ups from blocked (not unpauses or vCPUs brought up).
+      if (v.runstate === 'blocked') this.metrics.woke(v, this.now());
       this.setRunstate(v, 'runnable');
       this.policy.wake(v, this.now());
     } else if (!runnable && v.runstate === 'runnable') {
+      this.metrics.forget(v);
       this.policy.sleep(v, this.now());
       this.setRunstate(v, this.idleState(v));
     } else if (!runnable) {
@@ -197,11 +204,15 @@ export class SchedCore {
     const { next, sliceNs } = this.policy.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
     this.decisions++;
     p.now += this.costs.scheduleNs;
-    if (prev && prev !== next) this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
+    if (prev && prev !== next) {
+      if (prev.runstate === 'running') this.metrics.ran(prev, p.id, prev.runstateEntry, p.now);
+      this.setRunstate(prev, prevRunnable ? 'runnable' : this.idleState(prev), p.now);
+    }
     if (next && next !== prev) {
       p.now = Math.max(p.now, next.wakeTime);
       p.now += prev && prev.domain === next.domain ? this.costs.vcpuSwitchNs : this.costs.contextSwitchNs;
       this.setRunstate(next, 'running', p.now);
+      this.metrics.started(next, p.now);
       this.deps.updateUpcallLine(next);
     }
     if (next !== prev) {

@@ -14,10 +14,14 @@ import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts'
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
 
 import type { DomainPerfSnapshot } from '../../hypervisor/domain/perf.ts';
+import { defaultSampleInterval } from '../../hypervisor/sched/metrics.ts';
+import { runMetrics, sampledSeries, type LatencySummary, type RunMetrics } from './metrics.ts';
 
 export interface DomainReport {
   domid: number;
   name: string;
+  /** The scenario entry it is a copy of (its `name`): the domain group. */
+  group: string;
   vcpus: number;
   weight: number;
   cap: number;
@@ -33,6 +37,10 @@ export interface DomainReport {
   traps: number;
   /** RTDS: periods its vCPUs ended without their budget while wanting to run (0 under other schedulers). */
   deadlineMisses: number;
+  /** Running time per sample (metrics.sampleIntervalNs) as a share of one pCPU. */
+  shareOverTime: number[];
+  /** Scheduling latency from wake-up (blocked to runnable) to running. */
+  latency: LatencySummary;
   /** For an HVM domain: its mode, shadow policy and exits by reason (counts and virtual ns). */
   hvm?: HvmDomainReport;
   /** The domain's performance counters (Domain.perf; `pvsim compare`'s figures): in the JSON report only. */
@@ -55,6 +63,8 @@ export interface ScenarioResult {
   until: number;
   domains: DomainReport[];
   traceHash: string;
+  /** Scheduling metrics of the run (metrics.ts): over time, latency, fairness. */
+  metrics: RunMetrics;
   hv: Hypervisor;
 }
 
@@ -163,6 +173,8 @@ interface ScenarioSetup {
   dom0: { close(): void } | null;
   /** Set when dom0 could not set a domain up: the run stops and fails with it. */
   failure: { reason?: string };
+  /** Domain name -> the scenario entry it is a copy of. */
+  groups: Map<string, string>;
 }
 
 function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervisor): ScenarioSetup {
@@ -170,6 +182,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   const until = opts.until ?? s.until;
   const random = rng(seed);
   const hv = external ?? new Hypervisor({ ...scenarioMachine(s), ...(opts.costs ? { costs: opts.costs } : {}) });
+  hv.sched.metrics.intervalNs = s.sample_interval ?? defaultSampleInterval(until);
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);
@@ -199,10 +212,12 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     return img;
   };
   const machineMiB = Math.floor(hv.frames.nrFrames / 256);
+  const groups = new Map<string, string>();
 
   s.domains.forEach((spec, k) => {
     for (let i = 1; i <= spec.count; i++) {
       const name = instanceName(spec, i);
+      groups.set(name, spec.name);
       // One random draw per copy, {seed} or not: the draws (and so the trace) stay as they were.
       const seedValue = Math.floor(random() * 2 ** 32);
       // The copy as xl.cfg settings, checked by xl.cfg's key rules and then as the toolstack
@@ -250,7 +265,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
       hv.events.schedule(at, () => hv.unpause(d));
     }
   });
-  return { hv, seed, until, consoles, dom0, failure };
+  return { hv, seed, until, consoles, dom0, failure, groups };
 }
 
 function hvmReport(d: Domain): HvmDomainReport {
@@ -258,9 +273,10 @@ function hvmReport(d: Domain): HvmDomainReport {
   return { mode: b.mode, shadow_sync: b.shadowSync, exits: { ...b.stats.count }, exit_ns: { ...b.stats.ns } };
 }
 
-function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {
+function collect(s: Scenario, { hv, seed, until, consoles, groups }: ScenarioSetup): ScenarioResult {
 
   const domains: DomainReport[] = [];
+  const series = sampledSeries(hv, until);
   for (const d of hv.domains.values()) {
     if (d.vcpus.length === 0) continue; // the control domain: dom0's daemons, not a guest
     const rs: [number, number, number, number] = [0, 0, 0, 0];
@@ -278,6 +294,7 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
     domains.push({
       domid: d.domid,
       name: d.name,
+      group: groups.get(d.name) ?? d.name,
       vcpus: d.vcpus.length,
       weight: d.sched.weight,
       cap: d.sched.cap,
@@ -290,10 +307,12 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       events,
       traps,
       deadlineMisses: d.vcpus.reduce((a, v) => a + v.deadlineMisses, 0),
+      ...series.perDomain(d),
       ...(d.hvm ? { hvm: hvmReport(d) } : {}),
       perf: d.perf.snapshot(),
       console: consoles.get(d) ?? '',
     });
   }
-  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, domains, traceHash: hv.traceBuffer.hash(), hv };
+  const metrics = runMetrics(hv, series, domains);
+  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, domains, traceHash: hv.traceBuffer.hash(), metrics, hv };
 }

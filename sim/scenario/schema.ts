@@ -82,6 +82,11 @@ export const ScenarioSpec = z
     machineMemory: z.number().int().min(16).max(MAX_MACHINE_MEMORY_MIB).default(8192),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
     until: duration.default(1e9),
+    /**
+     * Width of the metrics' samples in virtual time (CPU share and pCPU utilisation over
+     * time); default: 1, 2 or 5 x 10^k ns giving at most 100 samples, at least 100 us.
+     */
+    sample_interval: duration.optional(),
     domains: z.array(DomainSpec).min(1),
   })
   .strict();
