@@ -33,6 +33,7 @@ export interface HypervisorCliOptions {
   seed?: number;
   until?: string;
   json?: boolean;
+  html?: string;
   trace?: string;
   port?: number;
   pcpus: number;
@@ -81,7 +82,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
       seed: o.seed,
       until: o.until === undefined ? undefined : parseDuration(o.until),
     });
-    writeReport(result, o);
+    await writeReport(result, o);
     return 0;
   } catch (e) {
     process.stderr.write(`pvsim run: ${(e as Error).message}\n`);

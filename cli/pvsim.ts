@@ -85,6 +85,7 @@ program
   .option('--until <time>', 'virtual time to run for, e.g. 10s, 250ms (default: the scenario\'s)')
   .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON (Perfetto)')
   .option('--json', 'print the report as JSON')
+  .option('--html <file>', 'also write the report as one self-contained HTML page with charts (CPU share over time, latency CDFs, fairness, utilisation)', outputFile('--html'))
   .option('--console', 'copy guest console output to stderr')
   .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic; dom0 in-process)')
   .option('--in-process', "run dom0's daemons in this process instead of as a child process")
@@ -95,7 +96,7 @@ program
     return n;
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run, 2 for a bad scenario file or option.')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string }) => {
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; html?: string; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
   });
@@ -177,8 +178,9 @@ program
   .option('--until <time>', 'with --scenario: virtual run time')
   .option('--trace <file>', 'with --scenario: write the trace')
   .option('--json', 'with --scenario: JSON report')
+  .option('--html <file>', 'with --scenario: also write the HTML report', outputFile('--html'))
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; html?: string }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

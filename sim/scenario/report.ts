@@ -1,7 +1,21 @@
 // The per-domain table `pvsim run` prints, xentop-like, and its JSON twin.
 
 import { formatDuration } from './duration.ts';
-import type { ScenarioResult } from './runner.ts';
+import type { DomainReport, ScenarioResult } from './runner.ts';
+import type { RunMetrics } from './metrics.ts';
+import type { SchedulerName } from '../../hypervisor/sched/options.ts';
+
+/** The JSON report (`pvsim run --json`); the HTML page (html.ts) is made from it. */
+export interface RunReportJson {
+  name: string;
+  pcpus: number;
+  scheduler: SchedulerName;
+  seed: number;
+  until_ns: number;
+  domains: Omit<DomainReport, 'console'>[];
+  metrics: RunMetrics;
+  trace_hash: string;
+}
 
 const pct = (x: number) => (100 * x).toFixed(1);
 /** A latency in us with one decimal ('-' when nothing woke). */
@@ -62,7 +76,7 @@ function metricsSummary(r: ScenarioResult): string[] {
   ];
 }
 
-export function reportJson(r: ScenarioResult): object {
+export function reportJson(r: ScenarioResult): RunReportJson {
   return {
     name: r.name,
     pcpus: r.pcpus,
