@@ -151,6 +151,40 @@ program
   });
 
 program
+  .command('sweep')
+  .description('run a scenario over every combination of varied values and seeds in parallel workers; CSV, JSON and HTML with one row per run and domain (docs/sweep.md)')
+  .argument('[scenario]', 'scenario file (JSON; docs/scenarios.md); none with --collect')
+  .option('--vary <KEY=V1,V2,...>', 'values of a scenario field: scheduler, pcpus, until, machineMemory, sample_interval, xen_cmdline.PARAM, domains.GROUP.FIELD (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--seeds <list>', "seeds of every combination: N, A..B or A,B,C (default: the scenario's seed)")
+  .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
+  .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
+  .option('--csv <file>', 'write one row per run and domain as CSV', outputFile('--csv'))
+  .option('--json <file>', 'write the sweep and every run as JSON', outputFile('--json'))
+  .option('--html <file>', "write one self-contained HTML page: the figures against each varied key's values", outputFile('--html'))
+  .option('--emit <form>', 'write the sweep as a batch job instead of running it: k8s (a Kubernetes Indexed Job, JSON on stdout)')
+  .option('--image <name>', 'with --emit k8s: pvsim\'s container image', 'pvsim:latest')
+  .option('--claim <name>', 'with --emit k8s: the PersistentVolumeClaim the results go to', 'pvsim-sweep-results')
+  .option('--parallelism <n>', 'with --emit k8s: pods at once', positiveInt('--parallelism'), 8)
+  .option('--job-name <name>', 'with --emit k8s: the Job\'s name (default: from the scenario and the sweep)')
+  .option('--workdir <dir>', 'with --emit k8s: the container\'s working directory (where the scenario path resolves)')
+  .option('--index <i>', 'run only run i of the sweep (what each pod of the Job does with $JOB_COMPLETION_INDEX)')
+  .option('--out <dir>', 'with --index: the directory its result file goes to')
+  .option('--collect <dir>', 'merge the result files of an --index sweep into the same CSV, JSON and HTML')
+  .addHelpText('after', '\nExit status: 0 when every run ran, 1 when some failed (listed), 2 for a bad scenario, key, value or option (nothing runs).')
+  .action(async (scenario: string | undefined, opts: import('./sweep.ts').SweepCliOptions) => {
+    const { sweepCommand } = await import('./sweep.ts');
+    process.exitCode = await sweepCommand(scenario, opts);
+  });
+
+program
+  .command('sweep-worker', { hidden: true })
+  .description('a worker of `pvsim sweep` (started by it, over an IPC channel)')
+  .action(async () => {
+    const { sweepWorker } = await import('./sweep_pool.ts');
+    sweepWorker();
+  });
+
+program
   .command('up')
   .description('start the hypervisor and dom0 as child processes and stay in the foreground (Ctrl-C stops both)')
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)

@@ -109,7 +109,7 @@ export class CreditScheduler implements Scheduler {
     if (this.opts.creditWakeActive) this.acctStart(s);
     // A vCPU waking with credit left is boosted so it preempts CPU hogs (I/O latency); a
     // parked one is not (it wakes when accounting unparks it).
-    if (s.pri === PRI.UNDER && !s.parked) s.pri = PRI.BOOST;
+    if (s.pri === PRI.UNDER && !s.parked && this.opts.creditBoost) s.pri = PRI.BOOST;
     if (s.parked) return;
     this.queueAndTickle(s);
   }
