@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyValues, makePlan, parseSeeds, planRuns, setCmdlineParam, SweepInputError } from '../sim/sweep/plan.ts';
 import { collectResults } from '../cli/sweep.ts';
+import { sweepCsv } from '../sim/sweep/output.ts';
+import { failedRun } from '../sim/sweep/run.ts';
 import { BatchV1Job } from './helpers/k8s_job_schema.ts';
 import { writeTestGuests } from './helpers/test_guests.ts';
 import { findChromium, openReport, startReportBrowser, type ReportBrowser } from './helpers/report_browser.ts';
@@ -77,6 +79,19 @@ describe('sweep plans', () => {
       expect(() => makePlan(scenarioFile, vary, seeds), vary.join(' ')).toThrowError(msg);
     }
     expect(() => makePlan(join(dir, 'missing.json'), [], undefined)).toThrowError(/cannot read: ENOENT/);
+  });
+});
+
+describe('sweep outputs', () => {
+  it('gives a failed run one CSV row of the same width, with its error', () => {
+    const header = { scenario: 's.json', scenarioSha256: '0', name: 's', vary: [{ key: 'scheduler', values: ['credit', 'x,y'] }], seeds: [1], runs: 2 };
+    const ok = { index: 0, values: { scheduler: 'credit' }, seed: 1, ok: true, scheduler: 'credit', pcpus: 1, traceHash: 'ab', pcpuUtilisation: [1], fairness: { byWeight: [], byGroup: [] }, latencyByGroup: [], deadlineMisses: 0,
+      domains: [{ name: 'd', group: 'd', weight: 256, cap: 0, cpuShare: 1, latency: { wakeups: 0, p50Ns: 0, p99Ns: 0, maxNs: 0, meanNs: 0 }, deadlineMisses: 0 }] };
+    const bad = failedRun({ index: 1, values: { scheduler: 'x,y' }, seed: 1 }, 'it said "no"');
+    const rows = sweepCsv({ sweep: header, runs: [ok, bad] }).trim().split('\n');
+    const width = (row: string) => row.replace(/"(?:[^"]|"")*"/g, 'q').split(',').length;
+    expect(rows.map(width)).toEqual([20, 20, 20]);
+    expect(rows[2]).toMatch(/^1,"x,y",1,,.*,"it said ""no"""$/);
   });
 });
 

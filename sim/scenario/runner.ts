@@ -108,6 +108,9 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Most samples a run's metrics keep per domain and pCPU. */
+export const MAX_SAMPLES = 10_000;
+
 /** Seed-dependent start jitter: domains do not all start in the same nanosecond. */
 const START_JITTER_NS = 100_000;
 
@@ -181,8 +184,11 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   const seed = opts.seed ?? s.seed;
   const until = opts.until ?? s.until;
   const random = rng(seed);
+  const interval = s.sample_interval ?? defaultSampleInterval(until);
+  // Each domain and pCPU keeps a number per sample: bounded, whatever --until asks.
+  if (!(interval > 0) || until / interval > MAX_SAMPLES) throw new ScenarioError(`sample_interval ${interval} ns: ${Math.ceil(until / interval)} samples over ${until} ns; at most ${MAX_SAMPLES} (a longer interval, or none for the default)`);
   const hv = external ?? new Hypervisor({ ...scenarioMachine(s), ...(opts.costs ? { costs: opts.costs } : {}) });
-  hv.sched.metrics.intervalNs = s.sample_interval ?? defaultSampleInterval(until);
+  hv.sched.metrics.intervalNs = interval;
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);

@@ -187,6 +187,10 @@ export function validateScenario(data: unknown, file: string): Scenario {
     throw e;
   }
   const s: Scenario = { ...r.data, scheduler: sched };
+  // The metrics keep a number per sample per domain and pCPU (runner.ts checks again against --until).
+  if (s.sample_interval !== undefined && (s.sample_interval <= 0 || s.until / s.sample_interval > 10_000)) {
+    throw new ScenarioError(`${file}: sample_interval: ${s.sample_interval} ns gives more than 10000 samples over until (${s.until} ns)`);
+  }
   // The xl.cfg keys, as the last copy (the longest name) has them; each copy is checked
   // again with its own values when the run builds it.
   const problems: string[] = [];

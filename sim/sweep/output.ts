@@ -34,7 +34,7 @@ export function sweepCsv(r: SweepReport): string {
   for (const run of r.runs) {
     const vals = keys.map((k) => run.values[k] ?? '');
     if (!run.ok) {
-      lines.push([run.index, ...vals, run.seed, ...new Array<string>(CSV_COLUMNS.length - 4).fill(''), run.error ?? 'failed'].map(csvCell).join(','));
+      lines.push([run.index, ...vals, run.seed, ...new Array<string>(CSV_COLUMNS.length - 3).fill(''), run.error ?? 'failed'].map(csvCell).join(','));
       continue;
     }
     const jg = new Map(run.fairness.byGroup.map((f) => [f.key, f.jain]));
