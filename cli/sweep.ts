@@ -132,6 +132,11 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
     if (o.emit !== undefined) {
       if (o.emit !== 'k8s') return bad(`--emit ${o.emit}: the one form is k8s (a Kubernetes Indexed Job)`);
       if (o.index !== undefined) return bad('--emit and --index do not go together');
+      // What the API server would refuse, refused here.
+      if (o.jobName !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.jobName)) return bad(`--job-name ${o.jobName}: a Job name is an RFC 1123 label (a-z, 0-9 and -, at most 63, alphanumeric at both ends)`);
+      if (o.claim !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(o.claim)) return bad(`--claim ${o.claim}: a PersistentVolumeClaim name is an RFC 1123 subdomain`);
+      if (o.image !== undefined && (o.image === '' || /\s/.test(o.image))) return bad(`--image "${o.image}": an image reference has no spaces`);
+      if (o.workdir !== undefined && !o.workdir.startsWith('/')) return bad(`--workdir ${o.workdir}: an absolute path in the container`);
       const m = k8sJobManifest(plan.header, vary, {
         image: o.image ?? 'pvsim:latest',
         claim: o.claim ?? 'pvsim-sweep-results',
