@@ -298,7 +298,8 @@ export class ControlService {
    * ignores them.
    */
   schedOp(d: Domain, a: SchedCredit): SchedCreditInfo {
-    const policy = this.hv.scheduler;
+    // The scheduler of the domain's cpupool (Pool-0's without cpupools).
+    const policy = this.hv.sched.poolOf(d).policy;
     const want = a.scheduler || 'credit';
     if (!['credit', 'credit2', 'rtds'].includes(want)) throw refuse('EINVAL', `unknown scheduler "${want}" (credit, credit2 or rtds)`);
     if (want !== policy.name && !(policy.name === 'rr' && want === 'credit')) throw refuse('EINVAL', `the machine runs the ${policy.name} scheduler, not ${want}`);

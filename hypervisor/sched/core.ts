@@ -3,7 +3,7 @@
 // down, and the schedule step that asks the policy (credit.ts or rr.ts, behind
 // scheduler.ts) which vCPU a pCPU runs next and for how long.
 
-import { RUNSTATES, type Runstate, type Vcpu } from '../domain/domain.ts';
+import { RUNSTATES, type Domain, type Runstate, type Vcpu } from '../domain/domain.ts';
 import type { EventQueue } from '../time/event_queue.ts';
 import type { CostModel } from '../time/cost_model.ts';
 import type { Pcpu, PcpuClocks } from '../run/pcpu.ts';
@@ -35,6 +35,31 @@ export function schedulerByName(name: SchedulerName, opts: SchedOptions = DEFAUL
   }
 }
 
+/**
+ * A cpupool (Xen's cpupool.c): pCPUs with a scheduler of their own. Every pCPU is in one
+ * pool; every domain in one (`Domain.sched.cpupool`, its id); a domain's vCPUs run only on
+ * its pool's pCPUs, scheduled by its pool's policy. Pool-0 (id 0) has every pCPU no other
+ * pool was given; without cpupools it is the machine.
+ */
+export interface Cpupool {
+  readonly id: number;
+  readonly name: string;
+  readonly policy: Scheduler;
+  /** Its pCPUs, ascending. */
+  readonly cpus: readonly number[];
+}
+
+/** A pool to create with the machine (a scenario's `pools`): Pool-0 keeps the other pCPUs. */
+export interface CpupoolSpec {
+  name: string;
+  policy: Scheduler;
+  cpus: readonly number[];
+}
+
+export class CpupoolError extends Error {
+  override readonly name = 'CpupoolError';
+}
+
 export interface SchedCoreDeps {
   readonly clocks: PcpuClocks;
   readonly events: EventQueue;
@@ -54,17 +79,42 @@ export class SchedCore {
   private readonly trace: TraceBuffer;
   private readonly costs: CostModel;
 
+  /** The cpupools, Pool-0 first; `policy` is Pool-0's. */
+  readonly pools: Cpupool[] = [];
+  /** pCPU id -> its pool. */
+  private readonly poolOfCpu: Cpupool[] = [];
+
   constructor(
     readonly policy: Scheduler,
     private readonly deps: SchedCoreDeps,
+    extraPools: readonly CpupoolSpec[] = [],
   ) {
     this.clocks = deps.clocks;
     this.events = deps.events;
     this.trace = deps.trace;
     this.costs = deps.costs;
+    const n = this.clocks.pcpus.length;
+    const taken = new Map<number, string>();
+    for (const x of extraPools) {
+      if (x.cpus.length === 0) throw new CpupoolError(`cpupool ${x.name}: no pCPUs`);
+      for (const c of x.cpus) {
+        if (!Number.isInteger(c) || c < 0 || c >= n) throw new CpupoolError(`cpupool ${x.name}: pCPU ${c} does not exist (the machine has ${n}: 0-${n - 1})`);
+        if (taken.has(c)) throw new CpupoolError(`cpupool ${x.name}: pCPU ${c} is already in cpupool ${taken.get(c)}`);
+        taken.set(c, x.name);
+      }
+    }
+    const rest = Array.from({ length: n }, (_, c) => c).filter((c) => !taken.has(c));
+    if (rest.length === 0) throw new CpupoolError('Pool-0 would have no pCPU left: leave it at least one');
+    // Pool-0 first, then the others in order: each policy starts with its own pCPUs.
+    this.addPool('Pool-0', policy, rest);
+    for (const x of extraPools) this.addPool(x.name, x.policy, [...x.cpus].sort((a, b) => a - b));
+  }
+
+  private addPool(name: string, policy: Scheduler, cpus: number[]): Cpupool {
     const pcpus = this.clocks.pcpus;
     const host: SchedHost = {
       nrPcpus: pcpus.length,
+      cpus,
       tickle: (cpu) => {
         pcpus[cpu]!.needResched = true;
       },
@@ -72,7 +122,56 @@ export class SchedCore {
       timer: (time, fn) => this.events.schedule(time, fn, true),
       cancel: (ev) => this.events.cancel(ev),
     };
-    policy.init(host, 0);
+    const pool: Cpupool = { id: this.pools.length, name, policy, cpus };
+    this.pools.push(pool);
+    for (const c of cpus) this.poolOfCpu[c] = pool;
+    policy.init(host, this.clocks.clock);
+    return pool;
+  }
+
+  /** The pool a domain is in (Pool-0 unless it was put or moved elsewhere). */
+  poolOf(d: Domain): Cpupool {
+    return this.pools[d.sched.cpupool] ?? this.pools[0]!;
+  }
+
+  /** The policy scheduling `v` (its domain's pool's). */
+  policyOf(v: Vcpu): Scheduler {
+    return this.poolOf(v.domain).policy;
+  }
+
+  /** The pool pCPU `cpu` is in. */
+  poolOfPcpu(cpu: number): Cpupool {
+    return this.poolOfCpu[cpu]!;
+  }
+
+  /**
+   * Moves a domain to another pool (XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN, sched_move_domain):
+   * each vCPU leaves its pCPU and old policy and joins the new one; its affinities are
+   * reset to all (as Xen does), and a runnable vCPU is queued there at once.
+   */
+  moveDomain(d: Domain, to: Cpupool): void {
+    const from = this.poolOf(d);
+    if (from === to) return;
+    const now = this.now();
+    for (const v of d.vcpus) {
+      for (const p of this.clocks.pcpus) if (p.current === v) {
+        if (v.runstate === 'running') this.metrics.ran(v, p.id, v.runstateEntry, now);
+        p.current = null;
+        p.needResched = true;
+      }
+      this.metrics.forget(v);
+      from.policy.removeVcpu(v);
+      // Neither runnable nor running: refresh below queues it in the new pool if it may run.
+      this.setRunstate(v, this.idleState(v));
+    }
+    d.sched.cpupool = to.id;
+    d.sched.hardAffinity = null;
+    d.sched.softAffinity = null;
+    for (const v of d.vcpus) {
+      v.pcpu = to.cpus[0]!;
+      to.policy.insertVcpu(v, now);
+      this.refresh(v);
+    }
   }
 
   private now(): number {
@@ -84,7 +183,7 @@ export class SchedCore {
   /** A built domain's vCPU joins the scheduler (it runs once its domain is unpaused). */
   insertVcpu(v: Vcpu): void {
     v.runstateEntry = this.clocks.clock;
-    this.policy.insertVcpu(v, this.clocks.clock);
+    this.policyOf(v).insertVcpu(v, this.clocks.clock);
   }
 
   /** A dying domain's vCPU leaves: its poll ends, its pCPU reschedules, it goes offline. */
@@ -97,7 +196,7 @@ export class SchedCore {
       p.needResched = true;
     }
     this.setRunstate(v, 'offline');
-    this.policy.removeVcpu(v);
+    this.policyOf(v).removeVcpu(v);
   }
 
   // --- Block, wake, poll, yield -----------------------------------------------------------
@@ -169,10 +268,10 @@ export class SchedCore {
       // Wake-to-run latency counts wake-ups from blocked (not unpauses or vCPUs brought up).
       if (v.runstate === 'blocked') this.metrics.woke(v, this.now());
       this.setRunstate(v, 'runnable');
-      this.policy.wake(v, this.now());
+      this.policyOf(v).wake(v, this.now());
     } else if (!runnable && v.runstate === 'runnable') {
       this.metrics.forget(v);
-      this.policy.sleep(v, this.now());
+      this.policyOf(v).sleep(v, this.now());
       this.setRunstate(v, this.idleState(v));
     } else if (!runnable) {
       this.setRunstate(v, this.idleState(v));
@@ -201,7 +300,7 @@ export class SchedCore {
     const prev = p.current;
     const prevRunnable = prev !== null && this.isRunnable(prev);
     this.clocks.active = p;
-    const { next, sliceNs } = this.policy.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
+    const { next, sliceNs } = this.poolOfCpu[p.id]!.policy.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
     this.decisions++;
     p.now += this.costs.scheduleNs;
     if (prev && prev !== next) {
