@@ -111,7 +111,7 @@ export function runBlocks(r: RunReportJson): { heading: string; intro?: string; 
 }
 
 export function renderRunHtml(r: RunReportJson, scenarioFile: string): string {
-  const rt = r.scheduler === 'rtds';
+  const rt = r.scheduler === 'rtds' || r.pools.some((p) => p.scheduler === 'rtds');
   const report: HtmlReport = {
     title: `pvsim run: ${r.name}`,
     subtitle: `${r.domains.length} domains on ${r.pcpus} pCPU(s) under ${r.scheduler}, ${formatDuration(r.until_ns)} of virtual time`,

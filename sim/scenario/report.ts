@@ -12,6 +12,7 @@ export interface RunReportJson {
   scheduler: SchedulerName;
   seed: number;
   until_ns: number;
+  pools: { name: string; scheduler: string; cpus: number[] }[];
   domains: Omit<DomainReport, 'console'>[];
   metrics: RunMetrics;
   trace_hash: string;
@@ -23,7 +24,7 @@ const us = (ns: number, wakeups: number) => (wakeups ? (ns / 1e3).toFixed(1) : '
 
 export function formatReport(r: ScenarioResult): string {
   // Under RTDS, the periods each domain's vCPUs missed (docs/scheduling.md).
-  const rt = r.scheduler === 'rtds';
+  const rt = r.scheduler === 'rtds' || r.pools.some((p) => p.scheduler === 'rtds');
   const head = ['domid', 'name', 'vcpus', 'weight', 'cap', 'state', 'cpu(s)', 'cpu%', 'run%', 'wait%', 'blk%', 'off%', 'hypercalls', 'events', 'traps', 'wakes', 'p50(us)', 'p99(us)', 'max(us)', ...(rt ? ['misses'] : [])];
   const rows = r.domains.map((d) => {
     const total = d.runstate.reduce((a, b) => a + b, 0) || 1;
@@ -54,6 +55,8 @@ export function formatReport(r: ScenarioResult): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 1 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     `scenario ${r.name}: ${r.domains.length} domains, ${r.pcpus} pCPU(s), scheduler ${r.scheduler}, seed ${r.seed}, ${formatDuration(r.until)} virtual`,
+    // With cpupools: each pool's scheduler and pCPUs, and its domains by name.
+    ...(r.pools.length > 1 ? [`cpupools: ${r.pools.map((p) => `${p.name} (${p.scheduler}, pCPUs ${p.cpus.join(',')}: ${r.domains.filter((d) => d.pool === p.name).length} domains)`).join('; ')}`] : []),
     line(head),
     ...rows.map(line),
     // HVM domains: exits by reason (the counts; virtual ns in the JSON report).
@@ -83,6 +86,7 @@ export function reportJson(r: ScenarioResult): RunReportJson {
     scheduler: r.scheduler,
     seed: r.seed,
     until_ns: r.until,
+    pools: r.pools,
     domains: r.domains.map(({ console: _c, ...d }) => d),
     metrics: r.metrics,
     trace_hash: r.traceHash,

@@ -8,7 +8,7 @@ import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import type { CostModel } from '../../hypervisor/time/cost_model.ts';
-import { domainConfig, instanceName, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
+import { domainConfig, instanceName, poolCpus, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
@@ -22,6 +22,8 @@ export interface DomainReport {
   name: string;
   /** The scenario entry it is a copy of (its `name`): the domain group. */
   group: string;
+  /** The cpupool it is in (Pool-0 without `pools`). */
+  pool: string;
   vcpus: number;
   weight: number;
   cap: number;
@@ -61,6 +63,8 @@ export interface ScenarioResult {
   scheduler: SchedulerName;
   seed: number;
   until: number;
+  /** The cpupools, Pool-0 first: name, scheduler, pCPUs. */
+  pools: { name: string; scheduler: string; cpus: number[] }[];
   domains: DomainReport[];
   traceHash: string;
   /** Scheduling metrics of the run (metrics.ts): over time, latency, fairness. */
@@ -115,8 +119,14 @@ export const MAX_SAMPLES = 10_000;
 const START_JITTER_NS = 100_000;
 
 /** The hypervisor options a scenario asks for. */
-export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string } {
-  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024, commandLine: s.xen_cmdline };
+export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string; cpupools: { name: string; scheduler: SchedulerName; cpus: number[] }[] } {
+  return {
+    pcpus: s.pcpus,
+    scheduler: s.scheduler,
+    machineMemoryBytes: s.machineMemory * 1024 * 1024,
+    commandLine: s.xen_cmdline,
+    cpupools: s.pools.map((p) => ({ name: p.name, scheduler: p.scheduler, cpus: poolCpus(p, s.pcpus) })),
+  };
 }
 
 /**
@@ -259,6 +269,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
           cap: cfg.cap,
           hardAffinity: cfg.cpus,
           softAffinity: cfg.cpusSoft,
+          // Pools are numbered in scenario order after Pool-0 (0).
+          cpupool: spec.pool === undefined || spec.pool === 'Pool-0' ? 0 : s.pools.findIndex((p) => p.name === spec.pool) + 1,
         };
         d = cfg.type === 'hvm'
           ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata') } })
@@ -301,6 +313,7 @@ function collect(s: Scenario, { hv, seed, until, consoles, groups }: ScenarioSet
       domid: d.domid,
       name: d.name,
       group: groups.get(d.name) ?? d.name,
+      pool: hv.sched.poolOf(d).name,
       vcpus: d.vcpus.length,
       weight: d.sched.weight,
       cap: d.sched.cap,
@@ -320,5 +333,6 @@ function collect(s: Scenario, { hv, seed, until, consoles, groups }: ScenarioSet
     });
   }
   const metrics = runMetrics(hv, series, domains);
-  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, domains, traceHash: hv.traceBuffer.hash(), metrics, hv };
+  const pools = hv.cpupools.map((p) => ({ name: p.name, scheduler: p.policy.name, cpus: [...p.cpus] }));
+  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, pools, domains, traceHash: hv.traceBuffer.hash(), metrics, hv };
 }
