@@ -333,10 +333,35 @@ export class Hypervisor implements HypervisorServices {
     return this.sched.pools;
   }
 
+  private pool(pool: string | number): Cpupool {
+    const p = this.sched.pools.find((x) => x.name === pool || x.id === pool);
+    if (!p) throw new CpupoolError(`unknown cpupool '${pool}'`);
+    return p;
+  }
+
+  /** `xl cpupool-create`: a pool on free pCPUs (see cpupoolCpuRemove) with its own scheduler. */
+  cpupoolCreate(name: string, scheduler: SchedulerName, cpus: readonly number[]): Cpupool {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new CpupoolError(`cpupool name "${name}": 1-64 of A-Z a-z 0-9 _ . -`);
+    const p = this.sched.createPool(name, schedulerByName(scheduler, parseSchedOptions(this.commandLine)), cpus);
+    this.printk(`cpupool ${p.name} (id ${p.id}) created: ${p.policy.name} on pCPUs ${p.cpus.join(',') || 'none'}`);
+    return p;
+  }
+
+  /** `xl cpupool-cpu-remove`: pCPU `cpu` leaves its pool and becomes free. */
+  cpupoolCpuRemove(pool: string | number, cpu: number): void {
+    const p = this.pool(pool);
+    this.sched.removeCpu(p, cpu, [...this.domains.values()]);
+    this.printk(`cpupool ${p.name}: pCPU ${cpu} removed (free)`);
+  }
+
+  /** pCPUs in no pool. */
+  get freeCpus(): number[] {
+    return this.sched.freeCpus();
+  }
+
   /** `xl cpupool-migrate`: moves a domain to the pool named or numbered `pool`. */
   cpupoolMigrate(d: Domain, pool: string | number): Cpupool {
-    const to = this.sched.pools.find((p) => p.name === pool || p.id === pool);
-    if (!to) throw new CpupoolError(`unknown cpupool '${pool}'`);
+    const to = this.pool(pool);
     if (d.vcpus.length === 0) throw new CpupoolError(`d${d.domid} has no vCPU to move`);
     this.sched.moveDomain(d, to);
     this.printk(`d${d.domid}: moved to cpupool ${to.name} (${to.policy.name})`);

@@ -71,6 +71,32 @@ describe('cpupools', () => {
     expect(() => hv.cpupoolMigrate(doms[0]!, 'nope')).toThrowError(/unknown cpupool 'nope'/);
   });
 
+  it('cpupool-cpu-remove frees a pCPU (its work moves to the pool\'s others); cpupool-create takes free pCPUs only', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 256 * MiB, pcpus: 3, scheduler: 'credit' });
+    const doms = ['a', 'b', 'c'].map((name) => {
+      const d = hv.createPvDomain(spinKernel(), { name, memoryBytes: 2 * MiB }).domain;
+      hv.unpause(d);
+      return d;
+    });
+    hv.run({ until: 10 * MS });
+    expect(() => hv.cpupoolCreate('rt', 'rtds', [2])).toThrowError(/cpu 2 illegal or not free/);
+    hv.cpupoolCpuRemove('Pool-0', 2);
+    expect(hv.freeCpus).toEqual([2]);
+    const where = seen(hv, doms, 10 * MS, 40 * MS);
+    for (const d of doms) expect([...where.get(d.name)!].every((c) => c < 2), d.name).toBe(true);
+    const rt = hv.cpupoolCreate('rt', 'rtds', [2]);
+    expect([rt.id, rt.name, [...rt.cpus]]).toEqual([1, 'rt', [2]]);
+    expect(hv.freeCpus).toEqual([]);
+    expect(() => hv.cpupoolCreate('rt', 'rtds', [])).toThrowError(/Pool name "rt" already exists/);
+    hv.cpupoolMigrate(doms[2]!, 'rt');
+    const after = seen(hv, doms, 40 * MS, 80 * MS);
+    expect([...after.get('c')!]).toEqual([2]);
+    for (const d of doms.slice(0, 2)) expect([...after.get(d.name)!].every((c) => c < 2)).toBe(true);
+    expect(() => hv.cpupoolCpuRemove('rt', 2)).toThrowError(/last pCPU of cpupool rt/);
+    const empty = hv.cpupoolCreate('empty', 'credit2', []);
+    expect(() => hv.cpupoolMigrate(doms[0]!, empty.name)).toThrowError(/has no pCPU/);
+  });
+
   it('scheduler parameters go to the domain\'s pool\'s scheduler', () => {
     const { hv, mk } = machine();
     const a = mk('a', 0);

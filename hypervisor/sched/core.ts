@@ -45,8 +45,8 @@ export interface Cpupool {
   readonly id: number;
   readonly name: string;
   readonly policy: Scheduler;
-  /** Its pCPUs, ascending. */
-  readonly cpus: readonly number[];
+  /** Its pCPUs, ascending (the array its policy reads as SchedHost.cpus). */
+  readonly cpus: number[];
 }
 
 /** A pool to create with the machine (a scenario's `pools`): Pool-0 keeps the other pCPUs. */
@@ -81,8 +81,8 @@ export class SchedCore {
 
   /** The cpupools, Pool-0 first; `policy` is Pool-0's. */
   readonly pools: Cpupool[] = [];
-  /** pCPU id -> its pool. */
-  private readonly poolOfCpu: Cpupool[] = [];
+  /** pCPU id -> its pool (undefined: a free pCPU, in no pool; it idles). */
+  private readonly poolOfCpu: (Cpupool | undefined)[] = [];
 
   constructor(
     readonly policy: Scheduler,
@@ -139,9 +139,61 @@ export class SchedCore {
     return this.poolOf(v.domain).policy;
   }
 
-  /** The pool pCPU `cpu` is in. */
-  poolOfPcpu(cpu: number): Cpupool {
-    return this.poolOfCpu[cpu]!;
+  /** The pool pCPU `cpu` is in, or undefined when it is free. */
+  poolOfPcpu(cpu: number): Cpupool | undefined {
+    return this.poolOfCpu[cpu];
+  }
+
+  /** pCPUs in no pool (taken out with cpupool-cpu-remove): what cpupool-create may use. */
+  freeCpus(): number[] {
+    return this.clocks.pcpus.map((p) => p.id).filter((c) => this.poolOfCpu[c] === undefined);
+  }
+
+  /** XEN_SYSCTL_CPUPOOL_OP_CREATE with its pCPUs (which must be free): a new policy on them. */
+  createPool(name: string, policy: Scheduler, cpus: readonly number[]): Cpupool {
+    if (this.pools.some((p) => p.name === name)) throw new CpupoolError(`Pool name "${name}" already exists`);
+    for (const c of cpus) if (!(c >= 0 && c < this.clocks.pcpus.length) || this.poolOfCpu[c] !== undefined) throw new CpupoolError(`cpu ${c} illegal or not free`);
+    const pool = this.addPool(name, policy, [...new Set(cpus)].sort((a, b) => a - b));
+    for (const c of pool.cpus) this.clocks.pcpus[c]!.needResched = true;
+    return pool;
+  }
+
+  /**
+   * XEN_SYSCTL_CPUPOOL_OP_RMCPU: pCPU `cpu` leaves `pool` and becomes free. The pool's
+   * vCPUs (of `domains`) leave its policy and join again, so none stays queued on it; the
+   * last pCPU of a pool stays (Xen: EBUSY while domains are in it).
+   */
+  removeCpu(pool: Cpupool, cpu: number, domains: readonly Domain[]): void {
+    const k = pool.cpus.indexOf(cpu);
+    if (k < 0) throw new CpupoolError(`cpu ${cpu} is not in cpupool ${pool.name}`);
+    if (pool.cpus.length === 1) throw new CpupoolError(`cpu ${cpu} is the last pCPU of cpupool ${pool.name}`);
+    const vcpus = domains.filter((d) => this.poolOf(d) === pool).flatMap((d) => d.vcpus);
+    for (const v of vcpus) this.detach(v, pool);
+    pool.cpus.splice(k, 1);
+    this.poolOfCpu[cpu] = undefined;
+    this.clocks.pcpus[cpu]!.needResched = true;
+    for (const v of vcpus) this.attach(v, pool);
+  }
+
+  /** Takes `v` off its pCPU and out of `pool`'s policy; its run state is left not runnable. */
+  private detach(v: Vcpu, pool: Cpupool): void {
+    const now = this.now();
+    for (const p of this.clocks.pcpus) if (p.current === v) {
+      if (v.runstate === 'running') this.metrics.ran(v, p.id, v.runstateEntry, now);
+      p.current = null;
+      p.needResched = true;
+    }
+    this.metrics.forget(v);
+    pool.policy.removeVcpu(v);
+    // Neither runnable nor running: attach's refresh queues it again if it may run.
+    this.setRunstate(v, this.idleState(v));
+  }
+
+  /** Puts `v` into `pool`'s policy and queues it if it may run. */
+  private attach(v: Vcpu, pool: Cpupool): void {
+    v.pcpu = pool.cpus[0]!;
+    pool.policy.insertVcpu(v, this.now());
+    this.refresh(v);
   }
 
   /**
@@ -152,26 +204,12 @@ export class SchedCore {
   moveDomain(d: Domain, to: Cpupool): void {
     const from = this.poolOf(d);
     if (from === to) return;
-    const now = this.now();
-    for (const v of d.vcpus) {
-      for (const p of this.clocks.pcpus) if (p.current === v) {
-        if (v.runstate === 'running') this.metrics.ran(v, p.id, v.runstateEntry, now);
-        p.current = null;
-        p.needResched = true;
-      }
-      this.metrics.forget(v);
-      from.policy.removeVcpu(v);
-      // Neither runnable nor running: refresh below queues it in the new pool if it may run.
-      this.setRunstate(v, this.idleState(v));
-    }
+    if (to.cpus.length === 0) throw new CpupoolError(`cpupool ${to.name} has no pCPU`);
+    for (const v of d.vcpus) this.detach(v, from);
     d.sched.cpupool = to.id;
     d.sched.hardAffinity = null;
     d.sched.softAffinity = null;
-    for (const v of d.vcpus) {
-      v.pcpu = to.cpus[0]!;
-      to.policy.insertVcpu(v, now);
-      this.refresh(v);
-    }
+    for (const v of d.vcpus) this.attach(v, to);
   }
 
   private now(): number {
@@ -300,7 +338,9 @@ export class SchedCore {
     const prev = p.current;
     const prevRunnable = prev !== null && this.isRunnable(prev);
     this.clocks.active = p;
-    const { next, sliceNs } = this.poolOfCpu[p.id]!.policy.schedule(p.id, p.now, prev, prevRunnable, p.yielded);
+    const pool = this.poolOfCpu[p.id];
+    // A free pCPU (in no pool) idles.
+    const { next, sliceNs } = pool ? pool.policy.schedule(p.id, p.now, prev, prevRunnable, p.yielded) : { next: null, sliceNs: 10_000_000 };
     this.decisions++;
     p.now += this.costs.scheduleNs;
     if (prev && prev !== next) {
