@@ -61,6 +61,16 @@ export interface SchedCredit {
   schedparam?: boolean;
   ratelimitUs?: number;
 }
+/** A cpupool operation (xl cpupool-*): op "list", "create", "cpu-remove" or "migrate". */
+export interface CpupoolOp {
+  op: string;
+  pool?: string;
+  scheduler?: string;
+  cpus?: number[];
+  domain?: DomainRef;
+}
+export interface CpupoolInfo { id: number; name: string; scheduler: string; cpus: number[]; nDom: number }
+export interface CpupoolList { pools: CpupoolInfo[]; freeCpus: number[] }
 export interface SchedVcpuInfo { vcpu: number; period: number; budget: number; extratime: boolean; deadlineMisses: number }
 export interface DeviceStats {
   domid: number;
@@ -108,6 +118,8 @@ export interface SchedCreditInfo {
   ratelimitUs?: number;
   tsliceMs?: number;
   vcpus?: SchedVcpuInfo[];
+  /** The domain's cpupool. */
+  cpupool?: string;
 }
 export interface HostInfo {
   nrCpus: number;
@@ -201,6 +213,7 @@ export interface RequestOps {
   xenstore: XenstoreOp;
   deviceStats: Empty;
   hvmStats: DomainRef;
+  cpupool: CpupoolOp;
   grantMap: GrantMap;
   grantUnmap: GrantHandle;
   grantCopy: GrantCopy;
@@ -216,7 +229,7 @@ export type OpName = keyof RequestOps;
 export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
-  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
+  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'cpupool', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
   'domainCreated', 'domainDestroyed',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
@@ -258,11 +271,12 @@ export interface ResponseResults {
   emptyDomain: EmptyDomain;
   deviceStats: DeviceStatsList;
   hvmStats: HvmStatsList;
+  cpupools: CpupoolList;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats', 'cpupools'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

@@ -334,6 +334,7 @@ export class ControlService {
       weight: d.sched.weight,
       cap: d.sched.cap,
       scheduler: policy.name,
+      cpupool: this.hv.sched.poolOf(d).name,
       ratelimitUs: opts?.ratelimitUs ?? 0,
       tsliceMs: opts?.creditTsliceMs ?? 0,
       vcpus: want === 'rtds' ? ids.map((id) => {
