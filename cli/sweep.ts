@@ -165,11 +165,21 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
     }
     const t0 = performance.now();
     const tty = process.stderr.isTTY === true;
-    const runs = await runSweepInWorkers(plan, { scenario, vary, seeds: seedsText(plan.header.seeds), scenarioSha256: plan.header.scenarioSha256 }, {
-      jobs: o.jobs ?? Math.min(availableParallelism(), MAX_SWEEP_JOBS),
-      timeoutMs: (o.timeout ?? 600) * 1000,
-      onProgress: tty ? (d, t, r) => progressBar(d, t, r, t0) : undefined,
-    });
+    // The bar is drawn at each start and end of a run, and every second (long runs).
+    let last: [number, number, number] = [0, plan.runs.length, 0];
+    const draw = () => progressBar(...last, t0);
+    const ticker = tty ? setInterval(draw, 1000) : undefined;
+    ticker?.unref();
+    let runs: SweepRunResult[];
+    try {
+      runs = await runSweepInWorkers(plan, { scenario, vary, seeds: seedsText(plan.header.seeds), scenarioSha256: plan.header.scenarioSha256 }, {
+        jobs: o.jobs ?? Math.min(availableParallelism(), MAX_SWEEP_JOBS),
+        timeoutMs: (o.timeout ?? 600) * 1000,
+        onProgress: tty ? (d, t, r) => ((last = [d, t, r]), draw()) : undefined,
+      });
+    } finally {
+      clearInterval(ticker);
+    }
     if (tty) process.stderr.write('\r\x1b[K');
     const report: SweepReport = { sweep: plan.header, runs };
     writeOutputs(report, o);
