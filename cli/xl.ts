@@ -130,6 +130,7 @@ export function xlProgram(out: (s: string) => void): Command {
             cap: cfg.cap,
             cpus: cfg.cpus ? [...cfg.cpus] : [],
             cpusSoft: cfg.cpusSoft ? [...cfg.cpusSoft] : [],
+            pool: cfg.pool ?? '',
             paused: opts.paused ?? false,
             onPoweroff: cfg.onPoweroff,
             onReboot: cfg.onReboot,

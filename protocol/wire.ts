@@ -40,6 +40,8 @@ export interface CreateDomain {
   /** xl.cfg cpus= / cpus_soft=: hard and soft affinity, pCPU numbers (empty = none given). */
   cpus?: number[];
   cpusSoft?: number[];
+  /** xl.cfg pool=: the cpupool to create it in (empty = Pool-0). */
+  pool?: string;
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
@@ -159,7 +161,7 @@ export interface GrantMap { domid: number; ref: number; readonly?: boolean }
 export interface GrantHandle { handle: number }
 export interface GrantCopy { domid: number; ref: number; offset: number; data?: Uint8Array; len?: number }
 export interface GrantResult { status: number; handle?: number; page?: Uint8Array; data?: Uint8Array; mfn?: number }
-export interface DomainCreateEmpty { name: string; nrPages: number; weight?: number; cap?: number; maxmemPages?: number; cpus?: number[]; cpusSoft?: number[] }
+export interface DomainCreateEmpty { name: string; nrPages: number; weight?: number; cap?: number; maxmemPages?: number; cpus?: number[]; cpusSoft?: number[]; pool?: string }
 export interface EmptyDomain { domid: number; p2m: number[]; sharedInfoMfn: number; storePort: number; consolePort: number }
 export interface DomainBuild {
   domid: number;

@@ -44,6 +44,14 @@ describe('xl cpupool-*', { timeout: 90_000 }, () => {
     expect(xl(u, 'sched-rtds').out).toMatch(/^Cpupool rt: sched=RTDS\n.*\nhog /);
     expect(xl(u, 'sched-credit2').out).toMatch(/^Cpupool Pool-0: ratelimit=1000us\n.*\nDomain-0 /);
     expect(xl(u, 'sched-credit2').out).not.toContain('hog');
+    // xl.cfg's pool=: created in the pool named; a pool that does not exist is refused.
+    const inRt = join(dir, 'rt2.cfg');
+    writeFileSync(inRt, `name = "rt2"\nkernel = "${join(process.cwd(), 'guests/build/work.elf')}"\ncmdline = "work=spin"\nmemory = 4\npool = "rt"\n`);
+    expect(xl(u, 'create', inRt).out).toContain('(rt2) created');
+    expect(xl(u, 'cpupool-list', 'rt').out).toMatch(/^rt\s+2\s+rtds\s+y\s+2$/m);
+    writeFileSync(inRt, `name = "rt3"\nkernel = "${join(process.cwd(), 'guests/build/work.elf')}"\nmemory = 4\npool = "nope"\n`);
+    expect(xl(u, 'create', inRt).err).toMatch(/cpupool "nope" does not exist/);
+    expect(xl(u, 'list').out).not.toContain('rt3');
     // Mistakes.
     expect(xl(u, 'cpupool-migrate', 'hog', 'nope').err).toMatch(/unknown cpupool 'nope'/);
     expect(xl(u, 'cpupool-list', 'nope').err).toMatch(/Pool 'nope' does not exist/);

@@ -35,6 +35,7 @@ async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?
     maxmemPages: c.maxmemMib ? c.maxmemMib * 256 : 0,
     cpus: c.cpus ?? [],
     cpusSoft: c.cpusSoft ?? [],
+    pool: c.pool ?? '',
   });
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };

@@ -180,6 +180,7 @@ export class ControlService {
       cap: c.cap || undefined,
       hardAffinity: c.cpus?.length ? c.cpus : null,
       softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
+      cpupool: this.cpupoolId(c.pool),
     };
     const domain =
       c.type === 'hvm'
@@ -202,6 +203,7 @@ export class ControlService {
       cap: c.cap || undefined,
       hardAffinity: c.cpus?.length ? c.cpus : null,
       softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
+      cpupool: this.cpupoolId(c.pool),
     });
     if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
     this.building.add(d.domid);
@@ -362,6 +364,15 @@ export class ControlService {
   }
 
   /** Xen refuses an affinity naming no pCPU of the machine (EINVAL). */
+  /** xl.cfg pool=: the pool's id (Pool-0 for none); a pool that does not exist is refused, nothing created. */
+  private cpupoolId(name: string | undefined): number {
+    if (!name) return 0;
+    const p = this.hv.cpupools.find((x) => x.name === name);
+    if (!p) throw refuse('EINVAL', `cpupool "${name}" does not exist`);
+    if (p.cpus.length === 0) throw refuse('EINVAL', `cpupool "${name}" has no pCPU`);
+    return p.id;
+  }
+
   private checkAffinity(c: { cpus?: number[]; cpusSoft?: number[] }): void {
     const n = this.hv.nrPcpus;
     for (const [what, mask] of [['cpus', c.cpus], ['cpus_soft', c.cpusSoft]] as const) {
