@@ -33,6 +33,7 @@ export interface HypervisorCliOptions {
   seed?: number;
   until?: string;
   json?: boolean;
+  html?: string;
   trace?: string;
   port?: number;
   pcpus: number;
@@ -84,7 +85,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
       until: o.until === undefined ? undefined : parseDuration(o.until),
       progress: o.progress ? (l) => process.stderr.write(`${l}\n`) : undefined,
     });
-    writeReport(result, o);
+    await writeReport(result, o);
     return 0;
   } catch (e) {
     process.stderr.write(`pvsim run: ${(e as Error).message}\n`);

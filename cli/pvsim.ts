@@ -85,6 +85,7 @@ program
   .option('--until <time>', 'virtual time to run for, e.g. 10s, 250ms (default: the scenario\'s)')
   .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON (Perfetto)')
   .option('--json', 'print the report as JSON')
+  .option('--html <file>', 'also write the report as one self-contained HTML page with charts (CPU share over time, latency CDFs, fairness, utilisation)', outputFile('--html'))
   .option('--console', 'copy guest console output to stderr')
   .option('--realtime', 'pace virtual time to wall time (interactive; not deterministic; dom0 in-process)')
   .option('--in-process', "run dom0's daemons in this process instead of as a child process")
@@ -97,7 +98,7 @@ program
     return n;
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run; 2 for a bad scenario file or option, a scenario larger than the machine, or a domain dom0 could not serve (a failed bind or dispatch, named on stderr).')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean }) => {
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean; html?: string }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
   });
@@ -152,6 +153,40 @@ program
   });
 
 program
+  .command('sweep')
+  .description('run a scenario over every combination of varied values and seeds in parallel workers; CSV, JSON and HTML with one row per run and domain (docs/sweep.md)')
+  .argument('[scenario]', 'scenario file (JSON; docs/scenarios.md); none with --collect')
+  .option('--vary <KEY=V1,V2,...>', 'values of a scenario field: scheduler, pcpus, until, machineMemory, sample_interval, xen_cmdline.PARAM, domains.GROUP.FIELD (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--seeds <list>', "seeds of every combination: N, A..B or A,B,C (default: the scenario's seed)")
+  .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
+  .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
+  .option('--csv <file>', 'write one row per run and domain as CSV', outputFile('--csv'))
+  .option('--json <file>', 'write the sweep and every run as JSON', outputFile('--json'))
+  .option('--html <file>', "write one self-contained HTML page: the figures against each varied key's values", outputFile('--html'))
+  .option('--emit <form>', 'write the sweep as a batch job instead of running it: k8s (a Kubernetes Indexed Job, JSON on stdout)')
+  .option('--image <name>', 'with --emit k8s: pvsim\'s container image', 'pvsim:latest')
+  .option('--claim <name>', 'with --emit k8s: the PersistentVolumeClaim the results go to', 'pvsim-sweep-results')
+  .option('--parallelism <n>', 'with --emit k8s: pods at once', positiveInt('--parallelism'), 8)
+  .option('--job-name <name>', 'with --emit k8s: the Job\'s name (default: from the scenario and the sweep)')
+  .option('--workdir <dir>', 'with --emit k8s: the container\'s working directory (where the scenario path resolves)')
+  .option('--index <i>', 'run only run i of the sweep (what each pod of the Job does with $JOB_COMPLETION_INDEX)')
+  .option('--out <dir>', 'with --index: the directory its result file goes to')
+  .option('--collect <dir>', 'merge the result files of an --index sweep into the same CSV, JSON and HTML')
+  .addHelpText('after', '\nExit status: 0 when every run ran, 1 when some failed (listed), 2 for a bad scenario, key, value or option (nothing runs).')
+  .action(async (scenario: string | undefined, opts: import('./sweep.ts').SweepCliOptions) => {
+    const { sweepCommand } = await import('./sweep.ts');
+    process.exitCode = await sweepCommand(scenario, opts);
+  });
+
+program
+  .command('sweep-worker', { hidden: true })
+  .description('a worker of `pvsim sweep` (started by it, over an IPC channel)')
+  .action(async () => {
+    const { sweepWorker } = await import('./sweep_pool.ts');
+    sweepWorker();
+  });
+
+program
   .command('up')
   .description('start the hypervisor and dom0 as child processes and stay in the foreground (Ctrl-C stops both)')
   .option('--pcpus <n>', 'simulated physical CPUs', positiveInt('--pcpus'), 2)
@@ -180,8 +215,9 @@ program
   .option('--trace <file>', 'with --scenario: write the trace')
   .option('--json', 'with --scenario: JSON report')
   .option('--progress', 'with --scenario: progress lines on stderr')
+  .option('--html <file>', 'with --scenario: also write the HTML report', outputFile('--html'))
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

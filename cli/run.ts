@@ -22,6 +22,8 @@ export interface RunCliOptions {
   inProcess?: boolean;
   /** Capture every frame crossing dom0's bridges to this pcap file. */
   pcap?: string;
+  /** Write the report as a self-contained HTML page (charts) to this file. */
+  html?: string;
   /** Progress lines on stderr; default: when stderr is a terminal. */
   progress?: boolean;
 }
@@ -34,13 +36,18 @@ function wantsProgress(opts: RunCliOptions): boolean {
 export const RUN_EXIT_BAD_INPUT = 2;
 
 /** Prints the report (table or JSON) and writes the trace file if asked. */
-export function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean }): void {
+export async function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean; html?: string; scenario?: string }): Promise<void> {
   if (opts.trace) {
     const t = result.hv.traceBuffer;
     const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
     writeFileSync(opts.trace, opts.trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names));
   }
-  process.stdout.write((opts.json ? JSON.stringify(reportJson(result), null, 2) : formatReport(result)) + '\n');
+  const json = reportJson(result);
+  if (opts.html) {
+    const { renderRunHtml } = await import('../sim/scenario/html.ts');
+    writeFileSync(opts.html, renderRunHtml(json, opts.scenario ?? result.name));
+  }
+  process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : formatReport(result)) + '\n');
 }
 
 export async function runCommand(file: string, opts: RunCliOptions): Promise<number> {
@@ -83,7 +90,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
-    writeReport(result, opts);
+    await writeReport(result, { ...opts, scenario: file });
     return 0;
   } catch (e) {
     if (e instanceof ScenarioError) {
@@ -110,6 +117,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.trace) args.push('--trace', opts.trace);
     if (opts.json) args.push('--json');
     if (wantsProgress(opts)) args.push('--progress');
+    if (opts.html) args.push('--html', opts.html);
     await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
     const { code, signal } = await children[0]!.exited;
     return signal ? 1 : (code ?? 1);

@@ -4,11 +4,13 @@ import { readFileSync } from 'node:fs';
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { connect, type Peer } from '../protocol/session.ts';
-import type { DomainRef, Response } from '../protocol/wire.ts';
+import type { DomainRef, Response, SchedCredit } from '../protocol/wire.ts';
 import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg/index.ts';
+import { parseXlCfgSettings } from '../dom0/toolstack/xlcfg/syntax.ts';
+import { parseCpuList } from '../dom0/toolstack/validate.ts';
 import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
-import { formatList, formatSchedCredit, formatSchedCredit2, formatSchedRtds, formatVcpuList, formatInfo, DEFAULT_CREDIT_POOL, type SchedRtdsRow } from '../dom0/toolstack/format.ts';
+import { formatList, formatSchedCredit, formatSchedCredit2, formatSchedRtds, formatVcpuList, formatInfo, formatCpupoolList, DEFAULT_CREDIT_POOL, type SchedRtdsRow } from '../dom0/toolstack/format.ts';
 import { configDevices } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
 import { XEN_DOMINF } from '../protocol/xen/domctl.ts';
@@ -30,6 +32,31 @@ async function session(): Promise<Peer> {
 function check(r: Response, what: string): Response {
   if (r.rc !== 0) throw new XlError(`${what}: ${r.error || `error ${r.rc}`}`);
   return r;
+}
+
+/**
+ * Asks each domain's scheduler parameters. Listing every domain (no -d), a domain whose
+ * cpupool runs another scheduler is left out, as xl lists only the pools of the scheduler
+ * asked; named with -d, it is an error.
+ */
+async function askSched(p: Peer, doms: DomainRef[], named: boolean, what: string, req: (d: DomainRef) => SchedCredit): Promise<NonNullable<Response['schedCredit']>[]> {
+  const out: NonNullable<Response['schedCredit']>[] = [];
+  for (const d of doms) {
+    const r = await p.request('schedCredit', req(d));
+    if (!named && r.rc !== 0 && /runs the \S+ scheduler, not/.test(r.error ?? '')) continue;
+    out.push(check(r, what).schedCredit!);
+  }
+  return out;
+}
+
+/** Rows grouped by cpupool, pools in order of first appearance (xl prints one block per pool). */
+function byPool<T>(infos: readonly { cpupool?: string }[], rows: readonly T[]): [string, T[]][] {
+  const groups = new Map<string, T[]>();
+  infos.forEach((info, i) => {
+    const k = info.cpupool || 'Pool-0';
+    groups.set(k, [...(groups.get(k) ?? []), rows[i]!]);
+  });
+  return [...groups];
 }
 
 const intArg = (name: string) => (v: string) => {
@@ -103,6 +130,7 @@ export function xlProgram(out: (s: string) => void): Command {
             cap: cfg.cap,
             cpus: cfg.cpus ? [...cfg.cpus] : [],
             cpusSoft: cfg.cpusSoft ? [...cfg.cpusSoft] : [],
+            pool: cfg.pool ?? '',
             paused: opts.paused ?? false,
             onPoweroff: cfg.onPoweroff,
             onReboot: cfg.onReboot,
@@ -161,6 +189,87 @@ export function xlProgram(out: (s: string) => void): Command {
       }),
     );
 
+  xl.command('cpupool-list')
+    .description('list cpupools: pCPUs, scheduler, domains (xl cpupool-list)')
+    .argument('[pool]', 'only this pool')
+    .option('-c, --cpus', 'list each pool\'s pCPUs')
+    .action(
+      withPeer(async (p, pool: string | undefined, opts: { cpus?: boolean }) => {
+        const r = check(await p.request('cpupool', { op: 'list' }), 'cpupool-list');
+        const pools = r.cpupools?.pools ?? [];
+        if (pool !== undefined && !pools.some((x) => x.name === pool)) throw new XlError(`Pool '${pool}' does not exist`);
+        out(formatCpupoolList(pools.filter((x) => pool === undefined || x.name === pool), !!opts.cpus));
+      }),
+    );
+
+  xl.command('cpupool-create')
+    .description('create a cpupool on free pCPUs (xl cpupool-create [CONFIG] [name=... sched=... cpus=...])')
+    .argument('[settings...]', 'a cpupool config file and/or KEY=VALUE settings: name, sched, cpus')
+    .option('-n, --dryrun', 'print the pool, create nothing')
+    .action(
+      withPeer(async (p, settings: string[], opts: { dryrun?: boolean }) => {
+        const file = settings.find((s) => !s.includes('='));
+        const extra = settings.filter((s) => s.includes('='));
+        if (settings.filter((s) => !s.includes('=')).length > 1) throw new XlError('cpupool-create: one config file at most');
+        let text = '';
+        if (file) {
+          try {
+            text = readFileSync(file, 'utf8');
+          } catch (e) {
+            throw new XlError(`Failed to read config file: ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+          }
+        }
+        // KEY=VALUE arguments are appended to the file, as xl does (a bare word value is quoted).
+        text += '\n' + extra.map((s) => { const [k, ...v] = s.split('='); const val = v.join('='); return `${k} = ${/^[\["]/.test(val) ? val : JSON.stringify(val)}`; }).join('\n') + '\n';
+        let cfg;
+        try {
+          cfg = parseXlCfgSettings(text, file ?? 'command line');
+        } catch (e) {
+          if (e instanceof XlCfgError) throw new XlError(`Failed to parse config file: ${e.message}`);
+          throw e;
+        }
+        const str = (k: string) => { const v = cfg.settings.get(k)?.value; return v?.kind === 'string' ? v.text : undefined; };
+        const name = str('name') ?? (file ? file.replace(/^.*\//, '') : undefined);
+        if (!name) throw new XlError('Missing cpupool name!');
+        const info = check(await p.request('info', {}), 'cpupool-create').info!;
+        const sched = str('sched') ?? info.scheduler;
+        const cpusVal = cfg.settings.get('cpus')?.value;
+        const cpuText = cpusVal === undefined ? '' : cpusVal.kind === 'list' ? cpusVal.items.map((i) => (i.kind === 'string' ? i.text : '')).join(',') : cpusVal.text;
+        let cpus: number[] = [];
+        if (cpuText !== '') {
+          const parsed = parseCpuList(cpuText);
+          if (typeof parsed === 'string') throw new XlError(`cpus "${cpuText}": ${parsed}`);
+          cpus = parsed === null ? Array.from({ length: info.nrCpus }, (_, i) => i) : [...parsed];
+        }
+        out(`Using config file "${file ?? 'command line'}"\ncpupool name:   ${name}\nscheduler:      ${sched}\nnumber of cpus: ${cpus.length}\n`);
+        if (opts.dryrun) return;
+        const r = await p.request('cpupool', { op: 'create', pool: name, scheduler: sched, cpus });
+        if (r.rc !== 0) throw new XlError(`${r.error || `error ${r.rc}`}\nerror on creating cpupool`);
+      }),
+    );
+
+  xl.command('cpupool-cpu-remove')
+    .description('take pCPUs out of a cpupool (they become free for cpupool-create)')
+    .argument('<pool>', 'cpupool name')
+    .argument('<cpus>', 'pCPUs: "3", "2-3", "1,3"')
+    .action(
+      withPeer(async (p, pool: string, cpuText: string) => {
+        const parsed = parseCpuList(cpuText);
+        if (typeof parsed === 'string' || parsed === null) throw new XlError(`cpus "${cpuText}": ${typeof parsed === 'string' ? parsed : 'name the pCPUs'}`);
+        check(await p.request('cpupool', { op: 'cpu-remove', pool, cpus: [...parsed] }), 'cpupool-cpu-remove');
+      }),
+    );
+
+  xl.command('cpupool-migrate')
+    .description('move a domain to another cpupool (xl cpupool-migrate)')
+    .argument('<domain>', 'domain name or id')
+    .argument('<pool>', 'cpupool name')
+    .action(
+      withPeer(async (p, dom: string, pool: string) => {
+        check(await p.request('cpupool', { op: 'migrate', pool, domain: ref(dom) }), 'cpupool-migrate');
+      }),
+    );
+
   xl.command('hvm-stats')
     .description("HVM domains' exits to the hypervisor by reason: counts and the virtual time charged (pvsim's own)")
     .argument('[domain]', 'domain name or id (default: every HVM domain)')
@@ -192,18 +301,14 @@ export function xlProgram(out: (s: string) => void): Command {
         const setting = opts.weight !== undefined || opts.cap !== undefined;
         if (setting && !opts.domain) throw new XlError('sched-credit: -w/-c need -d <domain>');
         const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
-        const rows = [];
-        let pool = DEFAULT_CREDIT_POOL;
-        for (const d of doms) {
-          const r = check(
-            await p.request('schedCredit', { domain: d, scheduler: 'credit', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }),
-            'sched-credit',
-          );
-          rows.push({ name: r.schedCredit!.domain, domid: r.schedCredit!.domid, weight: r.schedCredit!.weight, cap: r.schedCredit!.cap });
-          // The pool line as the scheduler reports it (a ratelimit set at boot or by -s).
-          if (r.schedCredit!.tsliceMs) pool = { ...pool, tsliceMs: r.schedCredit!.tsliceMs, ratelimitUs: r.schedCredit!.ratelimitUs ?? pool.ratelimitUs };
-        }
-        if (!setting) out(formatSchedCredit(rows, pool));
+        const infos = await askSched(p, doms, !!opts.domain, 'sched-credit', (d) => ({ domain: d, scheduler: 'credit', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }));
+        const rows = infos.map((r) => ({ name: r.domain, domid: r.domid, weight: r.weight, cap: r.cap }));
+        // The pool line as the scheduler reports it (a ratelimit set at boot or by -s).
+        const poolOf = (name: string) => {
+          const r = infos.find((x) => (x.cpupool || 'Pool-0') === name && x.tsliceMs);
+          return { ...DEFAULT_CREDIT_POOL, name, ...(r ? { tsliceMs: r.tsliceMs!, ratelimitUs: r.ratelimitUs ?? DEFAULT_CREDIT_POOL.ratelimitUs } : {}) };
+        };
+        if (!setting) for (const [name, group] of byPool(infos, rows)) out(formatSchedCredit(group, poolOf(name)));
       }),
     );
 
@@ -229,14 +334,10 @@ export function xlProgram(out: (s: string) => void): Command {
         const setting = opts.weight !== undefined || opts.cap !== undefined;
         if (setting && !opts.domain) throw new XlError('sched-credit2: -w/-c need -d <domain>');
         const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
-        const rows = [];
-        let ratelimitUs = 0;
-        for (const d of doms) {
-          const r = check(await p.request('schedCredit', { domain: d, scheduler: 'credit2', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }), 'sched-credit2').schedCredit!;
-          rows.push({ name: r.domain, domid: r.domid, weight: r.weight, cap: r.cap });
-          ratelimitUs = r.ratelimitUs ?? 0;
-        }
-        if (!setting) out(formatSchedCredit2(rows, { name: 'Pool-0', ratelimitUs }));
+        const infos = await askSched(p, doms, !!opts.domain, 'sched-credit2', (d) => ({ domain: d, scheduler: 'credit2', set: setting, weight: opts.weight ?? 0, cap: opts.cap ?? 0xffff }));
+        const rows = infos.map((r) => ({ name: r.domain, domid: r.domid, weight: r.weight, cap: r.cap }));
+        const ratelimitOf = (name: string) => infos.find((x) => (x.cpupool || 'Pool-0') === name)?.ratelimitUs ?? 0;
+        if (!setting) for (const [name, group] of byPool(infos, rows)) out(formatSchedCredit2(group, { name, ratelimitUs: ratelimitOf(name) }));
       }),
     );
 
@@ -262,28 +363,24 @@ export function xlProgram(out: (s: string) => void): Command {
         }
         const perVcpu = opts.vcpuid !== undefined;
         const doms = opts.domain ? [ref(opts.domain)] : (check(await p.request('listDomains', {}), 'list').domains?.domains ?? []).map((d) => ({ domid: d.domid }));
-        const rows: SchedRtdsRow[] = [];
-        for (const d of doms) {
-          const r = check(
-            await p.request('schedCredit', {
-              domain: d,
-              scheduler: 'rtds',
-              set: setting,
-              vcpus: all ? [] : vcpus,
-              perVcpu,
-              period: opts.period ?? 0,
-              budget: opts.budget ?? 0,
-              extratime: opts.extratime === undefined ? 0 : opts.extratime + 1,
-              weight: 0,
-              cap: 0xffff,
-            }),
-            'sched-rtds',
-          ).schedCredit!;
+        const infos = await askSched(p, doms, !!opts.domain, 'sched-rtds', (d) => ({
+          domain: d,
+          scheduler: 'rtds',
+          set: setting,
+          vcpus: all ? [] : vcpus,
+          perVcpu,
+          period: opts.period ?? 0,
+          budget: opts.budget ?? 0,
+          extratime: opts.extratime === undefined ? 0 : opts.extratime + 1,
+          weight: 0,
+          cap: 0xffff,
+        }));
+        const rowsOf = (r: (typeof infos)[number]): SchedRtdsRow[] => {
           const vs = r.vcpus ?? [];
-          if (perVcpu) for (const v of vs) rows.push({ name: r.domain, domid: r.domid, vcpu: v.vcpu, periodUs: v.period, budgetUs: v.budget, extratime: v.extratime });
-          else if (vs[0]) rows.push({ name: r.domain, domid: r.domid, periodUs: vs[0].period, budgetUs: vs[0].budget, extratime: vs[0].extratime });
-        }
-        if (!setting) out(formatSchedRtds(rows, 'Pool-0', perVcpu));
+          if (perVcpu) return vs.map((v) => ({ name: r.domain, domid: r.domid, vcpu: v.vcpu, periodUs: v.period, budgetUs: v.budget, extratime: v.extratime }));
+          return vs[0] ? [{ name: r.domain, domid: r.domid, periodUs: vs[0].period, budgetUs: vs[0].budget, extratime: vs[0].extratime }] : [];
+        };
+        if (!setting) for (const [name, group] of byPool(infos, infos.map(rowsOf))) out(formatSchedRtds(group.flat(), name, perVcpu));
       }),
     );
 

@@ -57,7 +57,8 @@ type ClientOp =
   | 'consoleInput'
   | 'xenstore'
   | 'deviceStats'
-  | 'hvmStats';
+  | 'hvmStats'
+  | 'cpupool';
 
 export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
   const log = opts.log ?? (() => {});
@@ -161,6 +162,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     dmesg: viaHypervisor('dmesg'),
     vcpuList: viaHypervisor('vcpuList'),
     hvmStats: viaHypervisor('hvmStats'),
+    cpupool: viaHypervisor('cpupool'),
     // The PV console is dom0's (xenconsoled): served here for domains with a console ring,
     // by the hypervisor's own log otherwise.
     consoleRead: async (a) => {

@@ -27,7 +27,7 @@ import { EventQueue } from './time/event_queue.ts';
 import { costModel, type CostModel } from './time/cost_model.ts';
 import { VcpuTimers } from './time/vcpu_timer.ts';
 import type { Scheduler } from './sched/scheduler.ts';
-import { SchedCore, schedulerByName, type SchedulerName } from './sched/core.ts';
+import { CpupoolError, SchedCore, schedulerByName, type Cpupool, type SchedulerName } from './sched/core.ts';
 import { parseSchedOptions } from './sched/options.ts';
 import { TraceBuffer } from './trace/trace.ts';
 import { evtchnHooks } from './evtchn/index.ts';
@@ -60,6 +60,8 @@ export interface HypervisorOptions {
   traceCapacity?: number;
   /** Lines kept in the hypervisor log (`xl dmesg`). */
   logLines?: number;
+  /** Cpupools besides Pool-0, each with its pCPUs and scheduler; Pool-0 keeps the other pCPUs. */
+  cpupools?: readonly { name: string; scheduler: SchedulerName; cpus: readonly number[] }[];
 }
 
 export class Hypervisor implements HypervisorServices {
@@ -131,13 +133,18 @@ export class Hypervisor implements HypervisorServices {
     // The event layer is reached through this.eventHooks, read at each use.
     // Scheduler parameters under Xen's boot-parameter names (sched_ratelimit_us=, ...).
     const schedOpts = parseSchedOptions(this.commandLine);
-    this.sched = new SchedCore(schedulerByName(opts.scheduler ?? schedOpts.sched ?? 'credit', schedOpts), {
-      clocks: this.clocks,
-      events: this.events,
-      trace: this.traceBuffer,
-      costs: this.costs,
-      updateUpcallLine: (v) => this.eventHooks?.updateUpcallLine(v),
-    });
+    this.sched = new SchedCore(
+      schedulerByName(opts.scheduler ?? schedOpts.sched ?? 'credit', schedOpts),
+      {
+        clocks: this.clocks,
+        events: this.events,
+        trace: this.traceBuffer,
+        costs: this.costs,
+        updateUpcallLine: (v) => this.eventHooks?.updateUpcallLine(v),
+      },
+      // Each pool its own policy, with the machine's boot parameters (Xen's are global too).
+      (opts.cpupools ?? []).map((p) => ({ name: p.name, cpus: p.cpus, policy: schedulerByName(p.scheduler, { ...schedOpts }) })),
+    );
     this.scheduler = this.sched.policy;
     this.timers = new VcpuTimers(this.events, this.clocks, this.traceBuffer, (d, virq, vcpuId) => this.eventHooks?.sendVirq(d, virq, vcpuId));
     const printk = (line: string) => this.printk(line);
@@ -318,7 +325,51 @@ export class Hypervisor implements HypervisorServices {
   }
 
   schedParamsChanged(d: Domain): void {
-    for (const v of d.vcpus) this.scheduler.paramsChanged?.(v, this.now());
+    for (const v of d.vcpus) this.sched.policyOf(v).paramsChanged?.(v, this.now());
+  }
+
+  /** The cpupools, Pool-0 first (`xl cpupool-list`). */
+  get cpupools(): readonly Cpupool[] {
+    return this.sched.pools;
+  }
+
+  private pool(pool: string | number): Cpupool {
+    const p = this.sched.pools.find((x) => x.name === pool || x.id === pool);
+    if (!p) throw new CpupoolError(`unknown cpupool '${pool}'`);
+    return p;
+  }
+
+  /** `xl cpupool-create`: a pool on free pCPUs (see cpupoolCpuRemove) with its own scheduler. */
+  cpupoolCreate(name: string, scheduler: SchedulerName, cpus: readonly number[]): Cpupool {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new CpupoolError(`cpupool name "${name}": 1-64 of A-Z a-z 0-9 _ . -`);
+    const p = this.sched.createPool(name, schedulerByName(scheduler, parseSchedOptions(this.commandLine)), cpus);
+    this.printk(`cpupool ${p.name} (id ${p.id}) created: ${p.policy.name} on pCPUs ${p.cpus.join(',') || 'none'}`);
+    return p;
+  }
+
+  /** `xl cpupool-cpu-remove`: pCPU `cpu` leaves its pool and becomes free. */
+  cpupoolCpuRemove(pool: string | number, cpu: number): void {
+    const p = this.pool(pool);
+    this.sched.removeCpu(p, cpu, [...this.domains.values()]);
+    this.printk(`cpupool ${p.name}: pCPU ${cpu} removed (free)`);
+  }
+
+  /** pCPUs in no pool. */
+  get freeCpus(): number[] {
+    return this.sched.freeCpus();
+  }
+
+  /** `xl cpupool-migrate`: moves a domain to the pool named or numbered `pool`. */
+  cpupoolMigrate(d: Domain, pool: string | number): Cpupool {
+    const to = this.pool(pool);
+    if (d.vcpus.length === 0) throw new CpupoolError(`d${d.domid} has no vCPU to move`);
+    this.sched.moveDomain(d, to);
+    this.printk(`d${d.domid}: moved to cpupool ${to.name} (${to.policy.name})`);
+    return to;
+  }
+
+  domainSchedulerId(d: Domain): number {
+    return this.sched.poolOf(d).policy.schedId;
   }
 
   get schedulerId(): number {

@@ -42,6 +42,8 @@ export interface CreateDomain {
   cpusSoft?: number[];
   /** xl.cfg xen_platform_pci = 0 (hvm only): no /hypervisor node, no PV devices. */
   noXenPlatform?: boolean;
+  /** xl.cfg pool=: the cpupool to create it in (empty = Pool-0). */
+  pool?: string;
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
@@ -63,6 +65,16 @@ export interface SchedCredit {
   schedparam?: boolean;
   ratelimitUs?: number;
 }
+/** A cpupool operation (xl cpupool-*): op "list", "create", "cpu-remove" or "migrate". */
+export interface CpupoolOp {
+  op: string;
+  pool?: string;
+  scheduler?: string;
+  cpus?: number[];
+  domain?: DomainRef;
+}
+export interface CpupoolInfo { id: number; name: string; scheduler: string; cpus: number[]; nDom: number }
+export interface CpupoolList { pools: CpupoolInfo[]; freeCpus: number[] }
 export interface SchedVcpuInfo { vcpu: number; period: number; budget: number; extratime: boolean; deadlineMisses: number }
 export interface DeviceStats {
   domid: number;
@@ -110,6 +122,8 @@ export interface SchedCreditInfo {
   ratelimitUs?: number;
   tsliceMs?: number;
   vcpus?: SchedVcpuInfo[];
+  /** The domain's cpupool. */
+  cpupool?: string;
 }
 export interface HostInfo {
   nrCpus: number;
@@ -163,6 +177,8 @@ export interface DomainCreateEmpty {
   cpusSoft?: number[];
   /** HVM RAM: allocate aligned 4 MiB extents where free, so the G-stage can use megapages. */
   superpages?: boolean;
+  /** The cpupool (as CreateDomain's). */
+  pool?: string;
 }
 export interface EmptyDomain { domid: number; p2m: number[]; sharedInfoMfn: number; storePort: number; consolePort: number }
 export interface DomainBuild {
@@ -217,6 +233,7 @@ export interface RequestOps {
   xenstore: XenstoreOp;
   deviceStats: Empty;
   hvmStats: DomainRef;
+  cpupool: CpupoolOp;
   grantMap: GrantMap;
   grantUnmap: GrantHandle;
   grantCopy: GrantCopy;
@@ -234,7 +251,7 @@ export type OpName = keyof RequestOps;
 export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
-  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
+  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'cpupool', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
   'domainCreated', 'domainDestroyed', 'dmMapRam', 'dmIoreqServer',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
@@ -277,11 +294,12 @@ export interface ResponseResults {
   deviceStats: DeviceStatsList;
   hvmStats: HvmStatsList;
   dmRam: DmRam;
+  cpupools: CpupoolList;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats', 'dmRam'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats', 'dmRam', 'cpupools'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

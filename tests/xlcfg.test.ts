@@ -143,6 +143,7 @@ describe('xl.cfg keys', () => {
       cap: 0,
       cpus: null,
       cpusSoft: null,
+      pool: null,
       disks: [],
       vifs: [],
       onPoweroff: 'destroy',
@@ -702,7 +703,7 @@ describe('print -> parse round trips', () => {
 
   it('knows every key it documents', () => {
     expect([...XL_KEYS].sort()).toEqual(
-      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'xen_platform_pci'].sort(),
+      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'xen_platform_pci', 'pool'].sort(),
     );
   });
 });

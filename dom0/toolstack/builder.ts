@@ -36,6 +36,7 @@ async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?
     cpus: c.cpus ?? [],
     cpusSoft: c.cpusSoft ?? [],
     superpages,
+    pool: c.pool ?? '',
   });
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };

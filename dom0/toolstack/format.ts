@@ -286,3 +286,12 @@ export function formatInfo(info: XlInfo, only?: string): string {
   }
   return out;
 }
+
+/** `xl cpupool-list` (tools/xl/xl_cpupool.c): name in 19 columns, then pCPU count, scheduler, active, domains; -c: the pCPU list. */
+export function formatCpupoolList(pools: readonly { name: string; scheduler: string; cpus: readonly number[]; nDom: number }[], cpuList: boolean): string {
+  const lines = [`${'Name'.padEnd(19)}${cpuList ? 'CPU list' : 'CPUs   Sched     Active   Domain count'}`];
+  for (const p of pools) {
+    lines.push(p.name.padEnd(19) + (cpuList ? p.cpus.join(',') : `${String(p.cpus.length).padStart(3)} ${p.scheduler.padStart(9)}       y       ${String(p.nDom).padStart(4)}`));
+  }
+  return lines.join('\n') + '\n';
+}

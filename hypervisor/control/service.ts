@@ -211,6 +211,7 @@ export class ControlService {
       cap: c.cap || undefined,
       hardAffinity: c.cpus?.length ? c.cpus : null,
       softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
+      cpupool: this.cpupoolId(c.pool),
     };
     const domain =
       c.type === 'hvm'
@@ -234,6 +235,7 @@ export class ControlService {
       hardAffinity: c.cpus?.length ? c.cpus : null,
       softAffinity: c.cpusSoft?.length ? c.cpusSoft : null,
       superpages: c.superpages || undefined,
+      cpupool: this.cpupoolId(c.pool),
     });
     if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
     this.building.add(d.domid);
@@ -330,7 +332,8 @@ export class ControlService {
    * ignores them.
    */
   schedOp(d: Domain, a: SchedCredit): SchedCreditInfo {
-    const policy = this.hv.scheduler;
+    // The scheduler of the domain's cpupool (Pool-0's without cpupools).
+    const policy = this.hv.sched.poolOf(d).policy;
     const want = a.scheduler || 'credit';
     if (!['credit', 'credit2', 'rtds'].includes(want)) throw refuse('EINVAL', `unknown scheduler "${want}" (credit, credit2 or rtds)`);
     if (want !== policy.name && !(policy.name === 'rr' && want === 'credit')) throw refuse('EINVAL', `the machine runs the ${policy.name} scheduler, not ${want}`);
@@ -365,6 +368,7 @@ export class ControlService {
       weight: d.sched.weight,
       cap: d.sched.cap,
       scheduler: policy.name,
+      cpupool: this.hv.sched.poolOf(d).name,
       ratelimitUs: opts?.ratelimitUs ?? 0,
       tsliceMs: opts?.creditTsliceMs ?? 0,
       vcpus: want === 'rtds' ? ids.map((id) => {
@@ -392,6 +396,15 @@ export class ControlService {
   }
 
   /** Xen refuses an affinity naming no pCPU of the machine (EINVAL). */
+  /** xl.cfg pool=: the pool's id (Pool-0 for none); a pool that does not exist is refused, nothing created. */
+  private cpupoolId(name: string | undefined): number {
+    if (!name) return 0;
+    const p = this.hv.cpupools.find((x) => x.name === name);
+    if (!p) throw refuse('EINVAL', `cpupool "${name}" does not exist`);
+    if (p.cpus.length === 0) throw refuse('EINVAL', `cpupool "${name}" has no pCPU`);
+    return p.id;
+  }
+
   private checkAffinity(c: { cpus?: number[]; cpusSoft?: number[] }): void {
     const n = this.hv.nrPcpus;
     for (const [what, mask] of [['cpus', c.cpus], ['cpus_soft', c.cpusSoft]] as const) {

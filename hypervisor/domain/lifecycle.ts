@@ -45,6 +45,8 @@ export interface CreateDomainOptions {
   /** Hard and soft affinity (xl.cfg cpus=, cpus_soft=): pCPU numbers; absent = all pCPUs; none. */
   hardAffinity?: readonly number[] | null;
   softAffinity?: readonly number[] | null;
+  /** The id of the cpupool to create it in (xl.cfg pool=; default Pool-0, 0). */
+  cpupool?: number;
   /** Devices dom0 is to announce in XenStore before the domain runs. */
   devices?: readonly Device[];
 }
@@ -60,6 +62,8 @@ export interface EmptyDomainOptions {
   softAffinity?: readonly number[] | null;
   /** HVM RAM: aligned 4 MiB extents where free, so the G-stage can use megapages. */
   superpages?: boolean;
+  /** The id of the cpupool to create it in (xl.cfg pool=; default Pool-0, 0). */
+  cpupool?: number;
 }
 
 /** An HVM domain's virtualization choices (xl.cfg's hvm_mode and shadow_sync). */
@@ -205,12 +209,14 @@ export class DomainLifecycle {
     for (const [what, mask] of [['cpus', opts.hardAffinity], ['cpus_soft', opts.softAffinity]] as const) {
       if (mask && mask.length > 0 && !mask.some((c) => c < nrPcpus)) throw new BuildError(`${what}: names no pCPU of this machine (it has ${nrPcpus}: 0-${nrPcpus - 1})`);
     }
+    if (opts.cpupool !== undefined && !this.deps.sched.pools[opts.cpupool]) throw new BuildError(`cpupool ${opts.cpupool} does not exist`);
     const d = allocPvDomain(frames, domid, opts.name, opts.nrPages, opts.privileged ?? false, opts.superpages ?? false);
     if (!opts.privileged) this.nextDomid++;
     if (opts.weight !== undefined) d.sched.weight = opts.weight;
     if (opts.cap !== undefined) d.sched.cap = opts.cap;
     if (opts.hardAffinity?.length) d.sched.hardAffinity = [...opts.hardAffinity].sort((a, b) => a - b);
     if (opts.softAffinity?.length) d.sched.softAffinity = [...opts.softAffinity].sort((a, b) => a - b);
+    if (opts.cpupool !== undefined) d.sched.cpupool = opts.cpupool;
     this.domains.set(domid, d);
     this.observers.eventHooks?.initDomain(d);
     const control = this.domains.get(0);

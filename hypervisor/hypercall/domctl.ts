@@ -97,11 +97,13 @@ export const domctl: HypercallHandler = (ctx, arg) => {
         return 0;
       case XEN_DOMCTL.scheduler_op: {
         if (!d) return xenErr('ESRCH');
-        if (b.u32(u + DOMCTL_SCHEDULER_OP.sched_id) !== hv.schedulerId) return xenErr('EINVAL');
+        // The scheduler of the domain's cpupool, as Xen's sched_adjust checks it.
+        const schedId = hv.domainSchedulerId(d);
+        if (b.u32(u + DOMCTL_SCHEDULER_OP.sched_id) !== schedId) return xenErr('EINVAL');
         const op = b.u32(u + DOMCTL_SCHEDULER_OP.cmd);
         // Only the weight/cap layout (credit 5, credit2 6, pvsim's rr) is served here; RTDS's
         // period/budget go through the toolstack's control path (xl sched-rtds).
-        if (hv.schedulerId !== 5 && hv.schedulerId !== 6 && hv.schedulerId !== 0x7f) return xenErr('EINVAL');
+        if (schedId !== 5 && schedId !== 6 && schedId !== 0x7f) return xenErr('EINVAL');
         if (op === XEN_DOMCTL_SCHEDOP.getinfo) {
           b.set16(u + DOMCTL_SCHEDULER_OP.credit_weight, d.sched.weight);
           b.set16(u + DOMCTL_SCHEDULER_OP.credit_cap, d.sched.cap);

@@ -58,6 +58,8 @@ export interface HypervisorServices {
   readonly nrPcpus: number;
   /** Xen's id of the running scheduler (XEN_SCHEDULER_*). */
   readonly schedulerId: number;
+  /** The scheduler id of the cpupool domain `d` is in (Pool-0's without cpupools). */
+  domainSchedulerId(d: Domain): number;
   /** A domain's scheduling parameters changed (XEN_DOMCTL_SCHEDOP_putinfo): the policy re-reads them. */
   schedParamsChanged?(d: Domain): void;
   /** Appends a trace record at the current virtual time (event ids: trace/trace.ts TRC). */

@@ -1,30 +1,48 @@
 // Hard and soft affinity as every policy reads them (Xen's affinity_balance_cpumask): a vCPU
 // runs only on its hard affinity; among those pCPUs it prefers its soft affinity, when the
-// two meet (a soft affinity outside the hard one is no preference at all).
+// two meet (a soft affinity outside the hard one is no preference at all). `cpus` are the
+// pCPUs of the policy's cpupool (all of them without cpupools): a vCPU runs only there, and
+// a hard affinity naming none of them counts as all of them (Xen resets the affinity of a
+// domain moved to a pool it has none in).
 
 import type { Vcpu } from '../domain/domain.ts';
 
 /** The pCPUs `v` may run on, ascending. */
-export function hardCpus(v: Vcpu, nrPcpus: number): readonly number[] {
+export function hardCpus(v: Vcpu, cpus: readonly number[]): readonly number[] {
   const h = v.domain.sched.hardAffinity;
-  const all = Array.from({ length: nrPcpus }, (_, i) => i);
-  if (h === null) return all;
-  const valid = h.filter((c) => c < nrPcpus);
-  // A mask naming no pCPU of this machine would strand the vCPU: Xen refuses such a mask;
+  if (h === null) return cpus;
+  const valid = cpus.filter((c) => h.includes(c));
+  // A mask naming no pCPU of the pool would strand the vCPU: Xen refuses such a mask;
   // the toolstack checks it too (validate.ts), so this only guards direct callers.
-  return valid.length > 0 ? valid : all;
+  return valid.length > 0 ? valid : cpus;
 }
 
 /** The pCPUs `v` prefers (soft within hard), or null when it has no useful soft affinity. */
-export function softCpus(v: Vcpu, nrPcpus: number): readonly number[] | null {
+export function softCpus(v: Vcpu, cpus: readonly number[]): readonly number[] | null {
   const s = v.domain.sched.softAffinity;
   if (s === null) return null;
-  const hard = hardCpus(v, nrPcpus);
+  const hard = hardCpus(v, cpus);
   const both = hard.filter((c) => s.includes(c));
   return both.length > 0 && both.length < hard.length ? both : null;
 }
 
-export function mayRunOn(v: Vcpu, cpu: number, nrPcpus: number): boolean {
+export function mayRunOn(v: Vcpu, cpu: number, cpus: readonly number[]): boolean {
+  if (!cpus.includes(cpu)) return false;
   const h = v.domain.sched.hardAffinity;
-  return h === null || !h.some((c) => c < nrPcpus) || h.includes(cpu);
+  return h === null || h.includes(cpu) || !cpus.some((c) => h.includes(c));
+}
+
+/**
+ * The pool's pCPUs in ring order after `from` (from itself excluded, or first when
+ * `withFrom`): what `(from + i) % n` gives on a machine of n pCPUs in one pool.
+ */
+export function ringFrom(cpus: readonly number[], from: number, withFrom = false): number[] {
+  let k = cpus.findIndex((c) => c > from);
+  if (k < 0) k = 0;
+  const out: number[] = [];
+  for (let i = 0; i < cpus.length; i++) {
+    const c = cpus[(k + i) % cpus.length]!;
+    if (c !== from) out.push(c);
+  }
+  return withFrom && cpus.includes(from) ? [from, ...out] : out;
 }

@@ -23,7 +23,7 @@
 import type { Domain, Vcpu } from '../domain/domain.ts';
 import type { SchedDecision, SchedHost, Scheduler } from './scheduler.ts';
 import { DEFAULT_SCHED_OPTIONS, type SchedOptions } from './options.ts';
-import { hardCpus, mayRunOn, softCpus } from './affinity.ts';
+import { hardCpus, mayRunOn, ringFrom, softCpus } from './affinity.ts';
 
 export const CREDIT = {
   ticksPerTslice: 3,
@@ -79,12 +79,12 @@ export class CreditScheduler implements Scheduler {
     this.host = host;
     this.runq = Array.from({ length: host.nrPcpus }, () => []);
     this.lastLoadBalance = Array.from({ length: host.nrPcpus }, () => -Infinity);
-    for (let cpu = 0; cpu < host.nrPcpus; cpu++) this.armTick(cpu, now + this.tickNs);
+    for (const cpu of host.cpus) this.armTick(cpu, now + this.tickNs);
     this.armAcct(now + this.tsliceNs);
   }
 
   insertVcpu(v: Vcpu, now: number): void {
-    const where = softCpus(v, this.host.nrPcpus) ?? hardCpus(v, this.host.nrPcpus);
+    const where = softCpus(v, this.host.cpus) ?? hardCpus(v, this.host.cpus);
     v.pcpu = where[this.inserted++ % where.length]!;
     this.svcs.set(v, { vcpu: v, credit: 0, pri: PRI.UNDER, active: false, parked: false, queued: false, yielding: false, runStart: now, start: now, residual: 0 });
   }
@@ -109,7 +109,7 @@ export class CreditScheduler implements Scheduler {
     if (this.opts.creditWakeActive) this.acctStart(s);
     // A vCPU waking with credit left is boosted so it preempts CPU hogs (I/O latency); a
     // parked one is not (it wakes when accounting unparks it).
-    if (s.pri === PRI.UNDER && !s.parked) s.pri = PRI.BOOST;
+    if (s.pri === PRI.UNDER && !s.parked && this.opts.creditBoost) s.pri = PRI.BOOST;
     if (s.parked) return;
     this.queueAndTickle(s);
   }
@@ -122,7 +122,7 @@ export class CreditScheduler implements Scheduler {
   paramsChanged(v: Vcpu): void {
     // Weight and cap are read at each accounting; a new hard affinity moves a queued vCPU.
     const s = this.svcs.get(v);
-    if (s?.queued && !mayRunOn(v, v.pcpu, this.host.nrPcpus)) {
+    if (s?.queued && !mayRunOn(v, v.pcpu, this.host.cpus)) {
       this.dequeue(s);
       this.queueAndTickle(s);
     }
@@ -134,7 +134,7 @@ export class CreditScheduler implements Scheduler {
       this.burn(sp, now);
       const ran = now - sp.runStart;
       const ratelimit = this.opts.ratelimitUs * 1000;
-      const stay = prevRunnable && !sp.parked && mayRunOn(sp.vcpu, cpu, this.host.nrPcpus);
+      const stay = prevRunnable && !sp.parked && mayRunOn(sp.vcpu, cpu, this.host.cpus);
       if (stay && !yielded && ratelimit > 0 && ran < ratelimit) {
         return { next: prev, sliceNs: ran < CREDIT.minTimerNs ? CREDIT.minTimerNs : ratelimit - ran };
       }
@@ -222,7 +222,7 @@ export class CreditScheduler implements Scheduler {
 
   /** csched_acct, step by step (integer arithmetic rounding up as Xen's does). */
   private account(now: number): void {
-    for (let cpu = 0; cpu < this.host.nrPcpus; cpu++) {
+    for (const cpu of this.host.cpus) {
       const cur = this.host.current(cpu);
       const s = cur ? this.svcs.get(cur) : undefined;
       if (s) this.burn(s, now);
@@ -234,7 +234,7 @@ export class CreditScheduler implements Scheduler {
       return;
     }
     const perTslice = this.creditsPerTslice;
-    let creditTotal = perTslice * this.host.nrPcpus;
+    let creditTotal = perTslice * this.host.cpus.length;
     // Converge the balance towards 0 when the machine overspent.
     if (this.creditBalance < 0) creditTotal -= this.creditBalance;
     let weightLeft = weightTotal;
@@ -339,10 +339,9 @@ export class CreditScheduler implements Scheduler {
 
   /** csched_load_balance: soft-affine work first, then hard-affine, from busy peers. */
   private loadBalance(cpu: number, pri: number): CreditVcpu | undefined {
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     for (const step of ['soft', 'hard'] as const) {
-      for (let i = 1; i < n; i++) {
-        const peer = (cpu + i) % n;
+      for (const peer of ringFrom(n, cpu)) {
         // An idle peer is about to take its own work; one runnable vCPU is its own.
         if (this.host.current(peer) === null || this.nrRunnable(peer) <= 1) continue;
         for (const speer of this.runq[peer]!) {
@@ -362,13 +361,12 @@ export class CreditScheduler implements Scheduler {
 
   /** Where a waking vCPU is queued: an idle pCPU (soft-affine first) or where it was. */
   private pickCpu(v: Vcpu): number {
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     const idle = (cpu: number) => this.host.current(cpu) === null && this.runq[cpu]!.length === 0;
     for (const set of [softCpus(v, n), hardCpus(v, n)]) {
       if (!set) continue;
       if (set.includes(v.pcpu) && idle(v.pcpu)) return v.pcpu;
-      for (let i = 1; i < n; i++) {
-        const cpu = (v.pcpu + i) % n;
+      for (const cpu of ringFrom(n, v.pcpu)) {
         if (set.includes(cpu) && idle(cpu)) return cpu;
       }
     }

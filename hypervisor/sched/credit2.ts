@@ -102,13 +102,14 @@ export class Credit2Scheduler implements Scheduler {
 
   init(host: SchedHost): void {
     this.host = host;
-    const n = host.nrPcpus;
+    const pool = host.cpus;
+    const n = pool.length;
     const perCpu = this.opts.credit2Runqueue === 'cpu' || this.opts.credit2Runqueue === 'core';
     const nrRqs = perCpu ? n : Math.ceil(n / this.opts.credit2MaxCpusRunqueue);
     this.rqs = Array.from({ length: nrRqs }, (_, id) => ({ id, cpus: [], runq: [], members: new Set(), maxWeight: 0, load: 0, avgload: 0, loadUpdate: 0 }));
     // Contiguous, balanced groups (Xen fills runqueues evenly under the per-runqueue limit).
-    for (let cpu = 0; cpu < n; cpu++) {
-      const rq = this.rqs[Math.floor((cpu * nrRqs) / n)]!;
+    for (const [k, cpu] of pool.entries()) {
+      const rq = this.rqs[Math.floor((k * nrRqs) / n)]!;
       rq.cpus.push(cpu);
       this.rqOf[cpu] = rq;
     }
@@ -126,7 +127,7 @@ export class Credit2Scheduler implements Scheduler {
   }
 
   insertVcpu(v: Vcpu, now: number): void {
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     const hard = hardCpus(v, n);
     // The least loaded runqueue the vCPU may run in, then its pCPUs in turn.
     let best: C2Runq | undefined;
@@ -188,11 +189,11 @@ export class Credit2Scheduler implements Scheduler {
       s.budget = Infinity;
       if (s.parked) this.unpark(s, now);
     } else if (s.budget === Infinity) s.budget = 0;
-    if (!s.rq.cpus.some((c) => mayRunOn(v, c, this.host.nrPcpus))) {
-      const to = this.rqs.find((r) => r.cpus.some((c) => mayRunOn(v, c, this.host.nrPcpus)))!;
+    if (!s.rq.cpus.some((c) => mayRunOn(v, c, this.host.cpus))) {
+      const to = this.rqs.find((r) => r.cpus.some((c) => mayRunOn(v, c, this.host.cpus)))!;
       this.migrate(s, to, now);
     }
-    if (s.queued && !mayRunOn(v, v.pcpu, this.host.nrPcpus)) v.pcpu = s.rq.cpus.find((c) => mayRunOn(v, c, this.host.nrPcpus))!;
+    if (s.queued && !mayRunOn(v, v.pcpu, this.host.cpus)) v.pcpu = s.rq.cpus.find((c) => mayRunOn(v, c, this.host.cpus))!;
   }
 
   schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean, yielded: boolean): SchedDecision {
@@ -204,7 +205,7 @@ export class Credit2Scheduler implements Scheduler {
       if (sp.budget <= 0) this.grabBudget(sp);
       if (!prevRunnable) this.unload(sp, now);
     }
-    const prevMay = !!sp && prevRunnable && !sp.parked && sp.rq === rq && mayRunOn(sp.vcpu, cpu, this.host.nrPcpus);
+    const prevMay = !!sp && prevRunnable && !sp.parked && sp.rq === rq && mayRunOn(sp.vcpu, cpu, this.host.cpus);
     let snext = this.candidate(rq, sp, prevMay, cpu, now, yielded);
     const requeuePrev = !!sp && snext !== sp && prevRunnable && !sp.parked;
     let inflight = 0;
@@ -273,7 +274,7 @@ export class Credit2Scheduler implements Scheduler {
     for (const s of rq.runq) {
       const snextCredit = snext ? snext.credit : IDLE_CREDIT;
       if (!yielded && s.credit <= snextCredit) break;
-      if (!mayRunOn(s.vcpu, cpu, this.host.nrPcpus)) continue;
+      if (!mayRunOn(s.vcpu, cpu, this.host.cpus)) continue;
       // Meant for a pCPU that has not scheduled yet: left for it.
       if (s.tickledCpu !== -1 && s.tickledCpu !== cpu && this.tickled.has(s.tickledCpu)) continue;
       if (s.vcpu.pcpu !== cpu && snextCredit + resist > s.credit) continue;
@@ -322,7 +323,7 @@ export class Credit2Scheduler implements Scheduler {
 
   /** runq_tickle: an idle pCPU (its own, soft-affine, hard-affine), else the one running the least credit. */
   private tickle(s: C2Vcpu, now: number): void {
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     const v = s.vcpu;
     const cpus = s.rq.cpus.filter((c) => mayRunOn(v, c, n));
     const idle = (c: number) => this.host.current(c) === null;
@@ -387,7 +388,7 @@ export class Credit2Scheduler implements Scheduler {
     if (wasLoaded) this.unload(s, now);
     this.leave(s);
     this.join(s, to);
-    s.vcpu.pcpu = to.cpus.find((c) => mayRunOn(s.vcpu, c, this.host.nrPcpus)) ?? to.cpus[0]!;
+    s.vcpu.pcpu = to.cpus.find((c) => mayRunOn(s.vcpu, c, this.host.cpus)) ?? to.cpus[0]!;
     if (wasLoaded) this.load(s, now);
     if (wasQueued) {
       this.insertRunq(s);
@@ -450,7 +451,7 @@ export class Credit2Scheduler implements Scheduler {
     let pick: C2Vcpu | undefined;
     let bestAfter = delta;
     for (const s of from.runq) {
-      if (!to.cpus.some((c) => mayRunOn(s.vcpu, c, this.host.nrPcpus))) continue;
+      if (!to.cpus.some((c) => mayRunOn(s.vcpu, c, this.host.cpus))) continue;
       const w = Math.max(s.avgload, 0.5);
       const after = Math.abs(delta - 2 * w);
       if (after < bestAfter) {

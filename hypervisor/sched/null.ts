@@ -47,7 +47,7 @@ export class NullScheduler implements Scheduler {
     this.assigned[cpu] = null;
     this.host.tickle(cpu);
     // The first waiter that may run there takes the pCPU.
-    const i = this.waitq.findIndex((o) => mayRunOn(o, cpu, this.host.nrPcpus));
+    const i = this.waitq.findIndex((o) => mayRunOn(o, cpu, this.host.cpus));
     if (i >= 0) this.assign(this.waitq.splice(i, 1)[0]!, cpu);
   }
 
@@ -63,7 +63,7 @@ export class NullScheduler implements Scheduler {
   paramsChanged(v: Vcpu): void {
     // A new hard affinity that excludes its pCPU: it gives it up and is placed again.
     const cpu = this.assigned.indexOf(v);
-    if (cpu >= 0 && !mayRunOn(v, cpu, this.host.nrPcpus)) {
+    if (cpu >= 0 && !mayRunOn(v, cpu, this.host.cpus)) {
       this.removeVcpu(v);
       this.insertVcpu(v);
     }
@@ -83,7 +83,7 @@ export class NullScheduler implements Scheduler {
 
   /** A free pCPU it may use, soft-affine first, its current one first. */
   private pickFree(v: Vcpu): number {
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     for (const set of [softCpus(v, n), hardCpus(v, n)]) {
       if (!set) continue;
       if (set.includes(v.pcpu) && this.assigned[v.pcpu] === null) return v.pcpu;

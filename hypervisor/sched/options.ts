@@ -25,6 +25,12 @@ export interface SchedOptions {
    * behaviour before it followed Xen, which samples activity only at ticks).
    */
   creditWakeActive: boolean;
+  /**
+   * pvsim's own, on by default (Xen has no switch for it): credit1 BOOSTs a vCPU that wakes
+   * with credit left. sched_credit_boost=0 turns it off, as Ongaro, Cox and Rixner (VEE 2008)
+   * compared Xen with and without it.
+   */
+  creditBoost: boolean;
   /** credit2_runqueue (default socket). */
   credit2Runqueue: Credit2Runqueue;
   /** sched_credit2_max_cpus_runqueue (default 16). */
@@ -40,11 +46,18 @@ export const DEFAULT_SCHED_OPTIONS: Readonly<SchedOptions> = {
   creditTsliceMs: 30,
   loadBalanceRatelimitUs: 1000,
   creditWakeActive: false,
+  creditBoost: true,
   credit2Runqueue: 'socket',
   credit2MaxCpusRunqueue: 16,
   credit2CapPeriodMs: 10,
   credit2MigrateResistUs: 500,
 };
+
+/** The parameters parseSchedOptions reads (with '-' written '_', as it compares them). */
+export const SCHED_PARAMS = [
+  'sched', 'sched_ratelimit_us', 'sched_credit_tslice_ms', 'load_balance_ratelimit', 'sched_credit_wake_active', 'sched_credit_boost',
+  'credit2_runqueue', 'sched_credit2_max_cpus_runqueue', 'credit2_cap_period_ms', 'sched_credit2_migrate_resist',
+] as const;
 
 export class SchedOptionError extends Error {
   override readonly name = 'SchedOptionError';
@@ -96,6 +109,9 @@ export function parseSchedOptions(cmdline: string): SchedOptions {
         break;
       case 'sched_credit_wake_active':
         o.creditWakeActive = bool(key, v);
+        break;
+      case 'sched_credit_boost':
+        o.creditBoost = bool(key, v);
         break;
       case 'credit2_runqueue': {
         const r = need();

@@ -10,9 +10,11 @@ export interface SchedParams {
   hardAffinity: readonly number[] | null;
   /** Soft affinity (xl.cfg cpus_soft=): the pCPUs its vCPUs prefer; null = no preference. */
   softAffinity: readonly number[] | null;
+  /** The id of the cpupool it is in (0: Pool-0). */
+  cpupool: number;
 }
 
-export const DEFAULT_SCHED_PARAMS: Readonly<SchedParams> = { weight: 256, cap: 0, hardAffinity: null, softAffinity: null };
+export const DEFAULT_SCHED_PARAMS: Readonly<SchedParams> = { weight: 256, cap: 0, hardAffinity: null, softAffinity: null, cpupool: 0 };
 
 /** A vCPU's RTDS server (xl sched-rtds -p -b -e): budget every period, in microseconds. */
 export interface RtdsParams {

@@ -3,7 +3,7 @@
 
 import type { Vcpu } from '../domain/domain.ts';
 import type { SchedDecision, SchedHost, Scheduler } from './scheduler.ts';
-import { hardCpus, mayRunOn } from './affinity.ts';
+import { hardCpus, mayRunOn, ringFrom } from './affinity.ts';
 
 export class RoundRobinScheduler implements Scheduler {
   readonly name = 'rr';
@@ -19,8 +19,10 @@ export class RoundRobinScheduler implements Scheduler {
   }
 
   insertVcpu(v: Vcpu): void {
-    const hard = hardCpus(v, this.host.nrPcpus);
-    v.pcpu = hard.includes(v.vcpuId % this.host.nrPcpus) ? v.vcpuId % this.host.nrPcpus : hard[0]!;
+    const cpus = this.host.cpus;
+    const hard = hardCpus(v, cpus);
+    const home = cpus[v.vcpuId % cpus.length]!;
+    v.pcpu = hard.includes(home) ? home : hard[0]!;
   }
 
   removeVcpu(v: Vcpu): void {
@@ -30,9 +32,10 @@ export class RoundRobinScheduler implements Scheduler {
   wake(v: Vcpu): void {
     if (this.queues.some((q) => q.includes(v))) return;
     // Prefer an idle pCPU, starting with the one it last ran on.
-    const n = this.host.nrPcpus;
-    for (let i = 0; i < n; i++) {
-      const cpu = (v.pcpu + i) % n;
+    const n = this.host.cpus;
+    // Where it last ran may be outside its pool (moved by cpupool-migrate): then its first pCPU.
+    if (!mayRunOn(v, v.pcpu, n)) v.pcpu = hardCpus(v, n)[0]!;
+    for (const cpu of ringFrom(n, v.pcpu, true)) {
       if (mayRunOn(v, cpu, n) && this.host.current(cpu) === null && this.queues[cpu]!.length === 0) {
         v.pcpu = cpu;
         break;
@@ -52,7 +55,7 @@ export class RoundRobinScheduler implements Scheduler {
     let next = q.shift() ?? null;
     if (!next) {
       let longest = -1;
-      const n = this.host.nrPcpus;
+      const n = this.host.cpus;
       const movable = (i: number) => this.queues[i]!.filter((v) => mayRunOn(v, cpu, n)).length;
       for (let i = 0; i < this.queues.length; i++) {
         if (i !== cpu && movable(i) > (longest < 0 ? 0 : movable(longest))) longest = i;

@@ -55,7 +55,7 @@ export class RtdsScheduler implements Scheduler {
   }
 
   insertVcpu(v: Vcpu, now: number): void {
-    const where = softCpus(v, this.host.nrPcpus) ?? hardCpus(v, this.host.nrPcpus);
+    const where = softCpus(v, this.host.cpus) ?? hardCpus(v, this.host.cpus);
     v.pcpu = where[this.inserted++ % where.length]!;
     const s: RtVcpu = { vcpu: v, deadline: 0, budget: 0, level: 0, depleted: false, queued: false, lastStart: now, repl: null };
     this.svcs.set(v, s);
@@ -110,7 +110,7 @@ export class RtdsScheduler implements Scheduler {
         sp.repl = null;
       } else if (!sp.depleted) this.insertRunq(sp);
     }
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     const next = this.runq.find((s) => mayRunOn(s.vcpu, cpu, n));
     if (!next) return { next: null, sliceNs: 10_000_000 };
     this.dequeue(next);
@@ -188,7 +188,7 @@ export class RtdsScheduler implements Scheduler {
 
   /** runq_tickle: an idle pCPU it may use (soft-affine first), else the lowest-priority one it beats. */
   private tickle(s: RtVcpu): void {
-    const n = this.host.nrPcpus;
+    const n = this.host.cpus;
     const v = s.vcpu;
     const idle = (c: number) => this.host.current(c) === null;
     if (mayRunOn(v, v.pcpu, n) && idle(v.pcpu)) {

@@ -9,6 +9,11 @@ import type { SchedOptions } from './options.ts';
 
 export interface SchedHost {
   readonly nrPcpus: number;
+  /**
+   * The pCPUs this policy schedules, ascending: its cpupool's (all of them without
+   * cpupools). Per-pCPU arrays stay indexed by pCPU id (0..nrPcpus-1).
+   */
+  readonly cpus: readonly number[];
   /** Asks pCPU `cpu` to call `schedule` at its next opportunity (Xen's tickle IPI). */
   tickle(cpu: number): void;
   /** The vCPU pCPU `cpu` is running, or null when idle. */

@@ -5,6 +5,8 @@
 // and a reason, never an exception that reaches the machine.
 
 import { Hypervisor, type HypervisorOptions } from '../hypervisor.ts';
+import { CpupoolError } from '../sched/core.ts';
+import { SCHEDULER_NAMES, type SchedulerName } from '../sched/options.ts';
 import { DOM0_VCPUS } from '../domain/lifecycle.ts';
 import type { Domain } from '../domain/domain.ts';
 import { domainInfo, ControlError } from '../domain/control.ts';
@@ -247,6 +249,57 @@ export class HypervisorServer {
           // Fields a client leaves out decode as 0: weight 0 leaves it, an absent cap is sent as 0xffff by xl.
           return { rc: 0, schedCredit: svc.schedOp(d, { ...a, weight: a.weight ?? 0, cap: a.cap ?? 0xffff }) };
         }),
+      cpupool: (a) => {
+        const list = (): Result => ({
+          rc: 0,
+          cpupools: {
+            pools: hv.cpupools.map((p) => ({
+              id: p.id,
+              name: p.name,
+              scheduler: p.policy.name,
+              cpus: [...p.cpus],
+              // Domain-0 (the dom0 process) is in Pool-0, as Xen's is.
+              nDom: [...hv.domains.values()].filter((d) => d.vcpus.length > 0 && hv.sched.poolOf(d) === p).length + (p.id === 0 ? 1 : 0),
+            })),
+            freeCpus: hv.freeCpus,
+          },
+        });
+        const refuse = (e: unknown): Result => {
+          if (e instanceof CpupoolError) return { rc: -XEN_ERRNO.EINVAL, error: e.message };
+          throw e;
+        };
+        try {
+          switch (a.op) {
+            case 'list':
+              return list();
+            case 'create': {
+              const sched = a.scheduler ?? '';
+              if (!(SCHEDULER_NAMES as readonly string[]).includes(sched)) return { rc: -XEN_ERRNO.EINVAL, error: `unknown scheduler "${sched}" (${SCHEDULER_NAMES.join(', ')})` };
+              hv.cpupoolCreate(a.pool ?? '', sched as SchedulerName, a.cpus ?? []);
+              this.kick();
+              return list();
+            }
+            case 'cpu-remove':
+              for (const c of a.cpus ?? []) hv.cpupoolCpuRemove(a.pool ?? '', c);
+              this.kick();
+              return list();
+            case 'migrate':
+              return this.onDomain(svc, a.domain ?? {}, true, (d) => {
+                try {
+                  hv.cpupoolMigrate(d, a.pool ?? '');
+                } catch (e) {
+                  return refuse(e);
+                }
+                this.kick();
+                return list();
+              });
+            default:
+              return { rc: -XEN_ERRNO.EINVAL, error: `unknown cpupool operation "${a.op}"` };
+          }
+        } catch (e) {
+          return refuse(e);
+        }
+      },
       consoleRead: (a) =>
         this.onDomain(svc, a.domain, false, (d) => {
           const log = this.consoles.get(d.domid) ?? { base: 0, bytes: [] };

@@ -8,16 +8,22 @@ import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import type { CostModel } from '../../hypervisor/time/cost_model.ts';
-import { domainConfig, instanceName, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
+import { domainConfig, instanceName, poolCpus, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
 
 import type { DomainPerfSnapshot } from '../../hypervisor/domain/perf.ts';
+import { defaultSampleInterval } from '../../hypervisor/sched/metrics.ts';
+import { runMetrics, sampledSeries, type LatencySummary, type RunMetrics } from './metrics.ts';
 
 export interface DomainReport {
   domid: number;
   name: string;
+  /** The scenario entry it is a copy of (its `name`): the domain group. */
+  group: string;
+  /** The cpupool it is in (Pool-0 without `pools`). */
+  pool: string;
   vcpus: number;
   weight: number;
   cap: number;
@@ -33,6 +39,10 @@ export interface DomainReport {
   traps: number;
   /** RTDS: periods its vCPUs ended without their budget while wanting to run (0 under other schedulers). */
   deadlineMisses: number;
+  /** Running time per sample (metrics.sampleIntervalNs) as a share of one pCPU. */
+  shareOverTime: number[];
+  /** Scheduling latency from wake-up (blocked to runnable) to running. */
+  latency: LatencySummary;
   /** For an HVM domain: its mode, shadow policy and exits by reason (counts and virtual ns). */
   hvm?: HvmDomainReport;
   /** The domain's performance counters (Domain.perf; `pvsim compare`'s figures): in the JSON report only. */
@@ -53,8 +63,12 @@ export interface ScenarioResult {
   scheduler: SchedulerName;
   seed: number;
   until: number;
+  /** The cpupools, Pool-0 first: name, scheduler, pCPUs. */
+  pools: { name: string; scheduler: string; cpus: number[] }[];
   domains: DomainReport[];
   traceHash: string;
+  /** Scheduling metrics of the run (metrics.ts): over time, latency, fairness. */
+  metrics: RunMetrics;
   hv: Hypervisor;
 }
 
@@ -118,12 +132,21 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Most samples a run's metrics keep per domain and pCPU. */
+export const MAX_SAMPLES = 10_000;
+
 /** Seed-dependent start jitter: domains do not all start in the same nanosecond. */
 const START_JITTER_NS = 100_000;
 
 /** The hypervisor options a scenario asks for. */
-export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string } {
-  return { pcpus: s.pcpus, scheduler: s.scheduler, machineMemoryBytes: s.machineMemory * 1024 * 1024, commandLine: s.xen_cmdline };
+export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string; cpupools: { name: string; scheduler: SchedulerName; cpus: number[] }[] } {
+  return {
+    pcpus: s.pcpus,
+    scheduler: s.scheduler,
+    machineMemoryBytes: s.machineMemory * 1024 * 1024,
+    commandLine: s.xen_cmdline,
+    cpupools: s.pools.map((p) => ({ name: p.name, scheduler: p.scheduler, cpus: poolCpus(p, s.pcpus) })),
+  };
 }
 
 /**
@@ -183,13 +206,19 @@ interface ScenarioSetup {
   dom0: { close(): void } | null;
   /** Set when dom0 could not set a domain up: the run stops and fails with it. */
   failure: { reason?: string };
+  /** Domain name -> the scenario entry it is a copy of. */
+  groups: Map<string, string>;
 }
 
 function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervisor): ScenarioSetup {
   const seed = opts.seed ?? s.seed;
   const until = opts.until ?? s.until;
   const random = rng(seed);
+  const interval = s.sample_interval ?? defaultSampleInterval(until);
+  // Each domain and pCPU keeps a number per sample: bounded, whatever --until asks.
+  if (!(interval > 0) || until / interval > MAX_SAMPLES) throw new ScenarioError(`sample_interval ${interval} ns: ${Math.ceil(until / interval)} samples over ${until} ns; at most ${MAX_SAMPLES} (a longer interval, or none for the default)`);
   const hv = external ?? new Hypervisor({ ...scenarioMachine(s), ...(opts.costs ? { costs: opts.costs } : {}) });
+  hv.sched.metrics.intervalNs = interval;
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);
@@ -224,10 +253,12 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     return img;
   };
   const machineMiB = Math.floor(hv.frames.nrFrames / 256);
+  const groups = new Map<string, string>();
 
   s.domains.forEach((spec, k) => {
     for (let i = 1; i <= spec.count; i++) {
       const name = instanceName(spec, i);
+      groups.set(name, spec.name);
       // One random draw per copy, {seed} or not: the draws (and so the trace) stay as they were.
       const seedValue = Math.floor(random() * 2 ** 32);
       // The copy as xl.cfg settings, checked by xl.cfg's key rules and then as the toolstack
@@ -263,6 +294,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
           cap: cfg.cap,
           hardAffinity: cfg.cpus,
           softAffinity: cfg.cpusSoft,
+          // Pools are numbered in scenario order after Pool-0 (0).
+          cpupool: spec.pool === undefined || spec.pool === 'Pool-0' ? 0 : s.pools.findIndex((p) => p.name === spec.pool) + 1,
         };
         d = cfg.type === 'hvm'
           ? hv.createHvmDomain(kernel, { ...base, hvm: { mode: cfg.hvmMode, shadowSync: cfg.shadowSync, ata: devices.some((dev) => deviceEmulation(dev) === 'ata'), xenPlatform: cfg.xenPlatformPci } })
@@ -276,7 +309,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
     }
   });
   if (opts.progress) hv.loop.onProgress = progressReporter(until, hv.domains.size - 1, opts.progress, () => hv.loop.dispatches);
-  return { hv, seed, until, consoles, dom0, failure };
+  return { hv, seed, until, consoles, dom0, failure, groups };
 }
 
 function hvmReport(d: Domain): HvmDomainReport {
@@ -284,9 +317,10 @@ function hvmReport(d: Domain): HvmDomainReport {
   return { mode: b.mode, shadow_sync: b.shadowSync, exits: { ...b.stats.count }, exit_ns: { ...b.stats.ns } };
 }
 
-function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): ScenarioResult {
+function collect(s: Scenario, { hv, seed, until, consoles, groups }: ScenarioSetup): ScenarioResult {
 
   const domains: DomainReport[] = [];
+  const series = sampledSeries(hv, until);
   for (const d of hv.domains.values()) {
     if (d.vcpus.length === 0) continue; // the control domain: dom0's daemons, not a guest
     const rs: [number, number, number, number] = [0, 0, 0, 0];
@@ -304,6 +338,8 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
     domains.push({
       domid: d.domid,
       name: d.name,
+      group: groups.get(d.name) ?? d.name,
+      pool: hv.sched.poolOf(d).name,
       vcpus: d.vcpus.length,
       weight: d.sched.weight,
       cap: d.sched.cap,
@@ -316,10 +352,13 @@ function collect(s: Scenario, { hv, seed, until, consoles }: ScenarioSetup): Sce
       events,
       traps,
       deadlineMisses: d.vcpus.reduce((a, v) => a + v.deadlineMisses, 0),
+      ...series.perDomain(d),
       ...(d.hvm ? { hvm: hvmReport(d) } : {}),
       perf: d.perf.snapshot(),
       console: consoles.get(d) ?? '',
     });
   }
-  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, domains, traceHash: hv.traceBuffer.hash(), hv };
+  const metrics = runMetrics(hv, series, domains);
+  const pools = hv.cpupools.map((p) => ({ name: p.name, scheduler: p.policy.name, cpus: [...p.cpus] }));
+  return { name: s.name ?? 'scenario', pcpus: s.pcpus, scheduler: s.scheduler, seed, until, pools, domains, traceHash: hv.traceBuffer.hash(), metrics, hv };
 }

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { FIRST_MFN, LOW_LIMIT_MFN, MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
-import { affinityProblem, CREATE_LIMITS } from '../../dom0/toolstack/validate.ts';
+import { affinityProblem, CREATE_LIMITS, parseCpuList } from '../../dom0/toolstack/validate.ts';
 import { DEFAULT_SCHEDULER, parseSchedOptions, SCHEDULER_NAMES, SchedOptionError, type SchedulerName } from '../../hypervisor/sched/options.ts';
 import { XlCfgError, xlConfigFromSettings, type XlCfgSettings, type XlConfig, type XlSetting } from '../../dom0/toolstack/xlcfg/index.ts';
 
@@ -65,6 +65,18 @@ export const DomainSpec = z
     count: z.number().int().min(1).max(10000).default(1),
     /** Virtual time at which the domain is unpaused. */
     start: duration.optional(),
+    /** The cpupool it is created in (a name from `pools`, or Pool-0, the default). */
+    pool: z.string().optional(),
+  })
+  .strict();
+
+/** A cpupool besides Pool-0 (xl cpupool-create's name=, sched=, cpus=). */
+export const PoolSpec = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a pool name: 1-64 of A-Z a-z 0-9 _ . -'),
+    scheduler: z.enum(SCHEDULER_NAMES),
+    /** Its pCPUs ("2-3", "4,6", or one number); taken from Pool-0, which keeps the rest. */
+    cpus: z.union([z.string(), z.number().int().min(0)]),
   })
   .strict();
 
@@ -84,6 +96,13 @@ export const ScenarioSpec = z
     machineMemory: z.number().int().min(16).max(MAX_MACHINE_MEMORY_MIB).default(8192),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
     until: duration.default(1e9),
+    /**
+     * Width of the metrics' samples in virtual time (CPU share and pCPU utilisation over
+     * time); default: 1, 2 or 5 x 10^k ns giving at most 100 samples, at least 100 us.
+     */
+    sample_interval: duration.optional(),
+    /** Cpupools besides Pool-0, each with its pCPUs and its own scheduler. */
+    pools: z.array(PoolSpec).max(64).default([]),
     domains: z.array(DomainSpec).min(1),
   })
   .strict();
@@ -173,6 +192,39 @@ export function domainConfig(spec: DomainSpecT, k: number, inst: DomainInstance,
 /** The largest value {seed} takes: the longest command line a copy can have. */
 const SEED_MAX = 2 ** 32 - 1;
 
+/** A pool's pCPUs as numbers (its `cpus` checked by validateScenario). */
+export function poolCpus(p: z.output<typeof PoolSpec>, pcpus: number): number[] {
+  const list = parseCpuList(String(p.cpus));
+  if (typeof list === 'string') return [];
+  return list === null ? Array.from({ length: pcpus }, (_, i) => i) : [...list];
+}
+
+/** Pools: pCPUs of the machine, none in two pools, one left for Pool-0, names unique; domains name pools that exist. */
+function checkPools(s: Scenario, file: string): void {
+  const problems: string[] = [];
+  const owner = new Map<number, string>();
+  const names = new Set(['Pool-0']);
+  s.pools.forEach((p, k) => {
+    if (names.has(p.name)) problems.push(`${file}: pools[${k}].name: "${p.name}" is ${p.name === 'Pool-0' ? 'the pool of the pCPUs left over' : 'given twice'}`);
+    names.add(p.name);
+    const list = parseCpuList(String(p.cpus));
+    if (typeof list === 'string') return void problems.push(`${file}: pools[${k}].cpus: ${list}`);
+    const cpus = poolCpus(p, s.pcpus);
+    const bad = cpus.find((c) => c >= s.pcpus);
+    if (bad !== undefined) return void problems.push(`${file}: pools[${k}].cpus: pCPU ${bad} does not exist (the machine has ${s.pcpus})`);
+    if (cpus.length === 0) return void problems.push(`${file}: pools[${k}].cpus: no pCPU`);
+    for (const c of cpus) {
+      if (owner.has(c)) problems.push(`${file}: pools[${k}].cpus: pCPU ${c} is already in pool ${owner.get(c)}`);
+      owner.set(c, p.name);
+    }
+  });
+  if (problems.length === 0 && owner.size >= s.pcpus) problems.push(`${file}: pools: every pCPU is in a pool: leave Pool-0 at least one`);
+  s.domains.forEach((d, k) => {
+    if (d.pool !== undefined && !names.has(d.pool)) problems.push(`${file}: domains[${k}].pool: no pool "${d.pool}" (${[...names].join(', ')})`);
+  });
+  if (problems.length) throw new ScenarioError(problems.join('\n'));
+}
+
 /** Validates parsed JSON; every problem is reported as `<file>: <field>: <message>`. */
 export function validateScenario(data: unknown, file: string): Scenario {
   const r = ScenarioSpec.safeParse(data);
@@ -185,6 +237,11 @@ export function validateScenario(data: unknown, file: string): Scenario {
     throw e;
   }
   const s: Scenario = { ...r.data, scheduler: sched };
+  checkPools(s, file);
+  // The metrics keep a number per sample per domain and pCPU (runner.ts checks again against --until).
+  if (s.sample_interval !== undefined && (s.sample_interval <= 0 || s.until / s.sample_interval > 10_000)) {
+    throw new ScenarioError(`${file}: sample_interval: ${s.sample_interval} ns gives more than 10000 samples over until (${s.until} ns)`);
+  }
   // The xl.cfg keys, as the last copy (the longest name) has them; each copy is checked
   // again with its own values when the run builds it.
   const problems: string[] = [];
@@ -200,6 +257,11 @@ export function validateScenario(data: unknown, file: string): Scenario {
       }
       frames += spec.count * domainFrames(cfg);
       domains += spec.count;
+      // In a pool, a hard affinity must name one of its pCPUs (else it could run nowhere it asked).
+      const pool = s.pools.find((p) => p.name === spec.pool);
+      if (pool && cfg.cpus && !poolCpus(pool, s.pcpus).some((c) => cfg.cpus!.includes(c))) {
+        problems.push(`${file}: domains[${k}].cpus: names no pCPU of pool ${pool.name} (${poolCpus(pool, s.pcpus).join(',')})`);
+      }
     } catch (e) {
       if (!(e instanceof ScenarioError)) throw e;
       problems.push(e.message);

@@ -62,6 +62,8 @@ export interface XlConfig {
   /** cpus= and cpus_soft=: hard and soft affinity, pCPUs ascending; null = all / no preference. */
   cpus: readonly number[] | null;
   cpusSoft: readonly number[] | null;
+  /** pool=: the cpupool to create the domain in; null = Pool-0. */
+  pool: string | null;
   disks: XlDisk[];
   vifs: XlVif[];
   onPoweroff: XlAction;
@@ -112,6 +114,7 @@ export const XL_KEYS = [
   'cap',
   'cpus',
   'cpus_soft',
+  'pool',
   'disk',
   'vif',
   'on_poweroff',
@@ -283,6 +286,9 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
   };
   const cpus = cpuList('cpus');
   const cpusSoft = cpuList('cpus_soft');
+  // pool=: a cpupool name; whether it exists is the hypervisor's to say at create time.
+  const poolA = atom('pool');
+  if (poolA && !/^[A-Za-z0-9_.-]{1,64}$/.test(poolA.text)) fail(poolA.s, `"${poolA.text}" is not a cpupool name (1-64 of A-Z a-z 0-9 _ . -)`);
 
   // xl: cmdline wins; otherwise "root=<root> <extra>", "root=<root>" or extra alone.
   const cmdlineA = atom('cmdline');
@@ -407,6 +413,7 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     cap: capV?.n ?? XL_DEFAULTS.cap,
     cpus,
     cpusSoft,
+    pool: poolA?.text ?? null,
     disks,
     vifs,
     onPoweroff: action('on_poweroff', XL_DEFAULTS.onPoweroff),
