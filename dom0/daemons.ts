@@ -9,6 +9,8 @@ import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
+import { UserBackendDriver, loadBackendModule, type UserBackendOptions } from './driver/host.ts';
+import { deviceTypeProblem } from './driver/index.ts';
 import { addDevice, failedDevices, offlineDevices, removeDevices } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { Device, DeviceStats } from '../protocol/wire.ts';
@@ -139,6 +141,42 @@ export class Dom0Daemons {
     this.blkback?.close();
     this.netback?.close();
     this.state?.close();
+  }
+
+  /** User backends (pvsim/driver) by type, and the module each was loaded from. */
+  readonly userBackends = new Map<string, { path: string; driver: UserBackendDriver }>();
+
+  /**
+   * Serves device type `type` with the backend module at `path` (pvsim/driver; xl.cfg's
+   * `vdev = [ 'type=...,driver=...' ]`). Loading the same module again for the type is a
+   * no-op; another module for a type already served is refused, as is a type pvsim's own
+   * backends serve. The module's code runs in dom0, contained (dom0/driver/host.ts).
+   */
+  async loadUserBackend(type: string, path: string, opts: Pick<UserBackendOptions, 'syncBoundMs' | 'asyncBoundMs'> = {}): Promise<UserBackendDriver> {
+    const bad = deviceTypeProblem(type);
+    if (bad) throw new Error(bad);
+    const known = this.userBackends.get(type);
+    if (known) {
+      if (known.path !== path) throw new Error(`device type ${type} is already served by ${known.path}`);
+      return known.driver;
+    }
+    if (this.backends.has(type)) throw new Error(`device type ${type} is already served`);
+    const def = await loadBackendModule(path, type, opts.asyncBoundMs);
+    const again = this.userBackends.get(type); // loaded meanwhile by another create
+    if (again) return again.driver;
+    const backendKey = (dev: { backend: string }, key: string) => {
+      const r = this.backendXs.read(`${dev.backend}/${key}`);
+      return r.ok ? r.value : undefined;
+    };
+    let xb: XenbusBackend | null = null;
+    const driver = new UserBackendDriver(def, this.platform, backendKey, {
+      ...opts,
+      log: this.opts.log,
+      onFatal: (dev, message) => void xb?.failDevice(dev.backend, message),
+    });
+    this.userBackends.set(type, { path, driver });
+    xb = this.registerBackend(driver);
+    return driver;
   }
 
   /**

@@ -13,7 +13,8 @@ import { deviceKeysProblem, EMULATION_KEY, type Emulation } from './validate.ts'
 import type { XlConfig } from './xlcfg/index.ts';
 
 export interface DeviceSpec {
-  kind: 'vbd' | 'vif';
+  /** `vbd`, `vif`, or a user backend's type (pvsim/driver). */
+  kind: string;
   devid: number;
   /** Keys for the backend directory (e.g. params, mode, mac, bridge). */
   backend: Record<string, string>;
@@ -110,9 +111,15 @@ export function addDevice(xs: XsHandle, domid: number, d: DeviceSpec): XsResult<
   });
 }
 
+/** The device kinds with backend directories in XenStore (vbd and vif at least). */
+function deviceKinds(xs: XsHandle): string[] {
+  const r = xs.directory('/local/domain/0/backend');
+  return [...new Set(['vbd', 'vif', ...(r.ok ? r.value : [])])];
+}
+
 /** libxl's first step of unplugging: `online` = 0 in every backend directory of `domid`. */
 export function offlineDevices(xs: XsHandle, domid: number): void {
-  for (const kind of ['vbd', 'vif']) {
+  for (const kind of deviceKinds(xs)) {
     const ids = xs.directory(`/local/domain/0/backend/${kind}/${domid}`);
     if (!ids.ok) continue; // none of this kind
     for (const id of ids.value) xs.write(`${backendPath(kind, domid, Number(id))}/online`, '0');
@@ -121,7 +128,7 @@ export function offlineDevices(xs: XsHandle, domid: number): void {
 
 /** Removes the backend directories of every device of `domid` (after teardown), and their error nodes. */
 export function removeDevices(xs: XsHandle, domid: number): void {
-  for (const kind of ['vbd', 'vif']) {
+  for (const kind of deviceKinds(xs)) {
     // A kind the domain has none of is ENOENT (its parent is missing too): nothing to do.
     for (const dir of [`/local/domain/0/backend/${kind}/${domid}`, `/local/domain/0/error/backend/${kind}/${domid}`]) xs.rm(dir);
   }
@@ -138,7 +145,7 @@ export function failedDevices(xs: XsHandle, domid: number): { kind: string; devi
     const r = xs.read(path);
     return r.ok ? r.value : undefined;
   };
-  for (const kind of ['vbd', 'vif']) {
+  for (const kind of deviceKinds(xs)) {
     const ids = xs.directory(`/local/domain/0/backend/${kind}/${domid}`);
     if (!ids.ok) continue;
     for (const id of ids.value) {
