@@ -14,7 +14,7 @@ import { RemotePlatform } from './remote_platform.ts';
 import { Dom0Daemons } from './daemons.ts';
 import { ConsoleInputBusy, ConsoleInputTooLarge } from './backends/console/backend.ts';
 import { buildDomain } from './toolstack/builder.ts';
-import { addDevice } from './toolstack/devices.ts';
+import { addDevice, USER_DRIVER_KEY } from './toolstack/devices.ts';
 import { CreateRequestError, CREATE_LIMITS, validateCreateDomain } from './toolstack/validate.ts';
 import { EMULATION_NEEDS_IN_PROCESS, emulatedDevices } from './toolstack/emulated.ts';
 import { DomainConfigs } from './toolstack/configs.ts';
@@ -240,7 +240,9 @@ async function createDomain(
     const r = await buildDomain(hv, { ...c, paused: true }, (id) => (domid = id));
     if (r.rc !== 0 || !r.domain) return r;
     for (const dev of c.devices ?? []) {
-      const added = addDevice(d.xs, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+      // A user backend's device (xl.cfg vdev): its module is loaded (once per type) first.
+      if (dev.kind !== 'vbd' && dev.kind !== 'vif') await d.loadUserBackend(dev.kind, dev.backend[USER_DRIVER_KEY] ?? '');
+      const added = addDevice(d.xs, r.domain.domid, { kind: dev.kind, devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
       if (!added.ok) throw new Error(added.problem ?? `${dev.kind} ${dev.devid}: writing its XenStore entries: ${added.error}`);
     }
     if ((c.devices ?? []).length > 0) {

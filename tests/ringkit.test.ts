@@ -24,17 +24,21 @@ function domainWithDevice(hv: Hypervisor, daemons: Dom0Daemons, type: string, cm
   return d;
 }
 
+/** What each domain printed: on console_io (the hypervisor's log) and on its console ring. */
+const consoles = new Map<number, string>();
+const onConsole = (d: { domid: number }, bytes: Uint8Array) => consoles.set(d.domid, (consoles.get(d.domid) ?? '') + new TextDecoder().decode(bytes));
 const log = (hv: Hypervisor, domid: number) =>
   hv
     .dmesg()
     .filter((l) => l.startsWith(`(d${domid})`))
-    .join('\n');
+    .join('\n') + (consoles.get(domid) ?? '');
 const read = (daemons: Dom0Daemons, path: string) => new TextDecoder().decode(daemons.xenstored.store.read({ domid: 0, privileged: true }, path));
 
 describe('ring kit: a user backend loaded by dom0', () => {
   it('serves the example device: every echo and grant-copy sum request answered and checked by the C frontend', async () => {
     const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
-    const daemons = startLocalDom0(hv);
+    consoles.clear();
+    const daemons = startLocalDom0(hv, { onConsole });
     const driver = await daemons.loadUserBackend('echo', ECHO);
     const d = domainWithDevice(hv, daemons, 'echo', 'n=300 qd=16');
     hv.unpause(d);
@@ -60,7 +64,8 @@ describe('ring kit: a user backend loaded by dom0', () => {
   it('contains backends that throw, spin, stall or fail in an event handler: each fails its own device, bounded, and dom0 serves the next', async () => {
     const hv = new Hypervisor({ machineMemoryBytes: 128 * MiB });
     const lines: string[] = [];
-    const daemons = startLocalDom0(hv, { log: (l) => lines.push(l) });
+    consoles.clear();
+    const daemons = startLocalDom0(hv, { log: (l) => lines.push(l), onConsole });
     const bounds = { syncBoundMs: 300, asyncBoundMs: 500 };
     const cases = [
       ['echo-throw', 'throwing', /this backend always throws/],
@@ -90,4 +95,34 @@ describe('ring kit: a user backend loaded by dom0', () => {
     expect(good.shutdownReason).toBe('poweroff');
     expect(daemons.userBackends.get('echo-evthrow')!.driver.connected).toBe(0); // its grant and port released
   }, 30_000);
+});
+
+describe("xl.cfg's vdev", () => {
+  it('parses type, driver (relative to the config), devid and backend keys; numbers a type\'s devices in order', async () => {
+    const { parseXlCfg } = await import('../dom0/toolstack/xlcfg/index.ts');
+    const { configDevices } = await import('../dom0/toolstack/devices.ts');
+    const cfg = parseXlCfg(`name = "x"\nkernel = "k.elf"\nmemory = 8\nvdev = [ 'type=echo,driver=./e.ts,greeting=hi', 'type=echo,driver=./e.ts', 'type=other,driver=/abs/o.ts,devid=7,backend=0' ]\n`, '/cfgs/x.cfg');
+    expect(cfg.vdevs.map((v) => [v.type, v.devid, v.driverPath, v.keys])).toEqual([
+      ['echo', 0, '/cfgs/e.ts', { greeting: 'hi' }],
+      ['echo', 1, '/cfgs/e.ts', {}],
+      ['other', 7, '/abs/o.ts', {}],
+    ]);
+    expect(configDevices(cfg).map((d) => [d.kind, d.devid, d.backend])).toEqual([
+      ['echo', 0, { greeting: 'hi', driver: '/cfgs/e.ts' }],
+      ['echo', 1, { driver: '/cfgs/e.ts' }],
+      ['other', 7, { driver: '/abs/o.ts' }],
+    ]);
+  });
+
+  it('refuses what it cannot serve, naming the entry', async () => {
+    const { parseXlCfg } = await import('../dom0/toolstack/xlcfg/index.ts');
+    const parse = (v: string) => () => parseXlCfg(`name = "x"\nkernel = "k.elf"\nvdev = [ ${v} ]\n`, '/c/x.cfg');
+    expect(parse(`'driver=./e.ts'`)).toThrow(/vdev\[0\].*no type=/);
+    expect(parse(`'type=echo'`)).toThrow(/no driver=/);
+    expect(parse(`'type=vif,driver=./e.ts'`)).toThrow(/pvsim's own backend/);
+    expect(parse(`'type=echo,driver=./e.ts,backend=1'`)).toThrow(/from dom0 only/);
+    expect(parse(`'type=echo,driver=./e.ts,state=4'`)).toThrow(/written by the toolstack/);
+    expect(parse(`'type=echo,driver=./e.ts,devid=0', 'type=echo,driver=./e.ts,devid=0'`)).toThrow(/vdev\[1\].*already vdev\[0\]/);
+    expect(parse(`'type=echo,driver=./a.ts', 'type=echo,driver=./b.ts'`)).toThrow(/one driver per type/);
+  });
 });

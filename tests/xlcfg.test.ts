@@ -144,6 +144,7 @@ describe('xl.cfg keys', () => {
       cpusSoft: null,
       disks: [],
       vifs: [],
+      vdevs: [],
       onPoweroff: 'destroy',
       onReboot: 'restart',
       onCrash: 'destroy',
@@ -701,7 +702,7 @@ describe('print -> parse round trips', () => {
 
   it('knows every key it documents', () => {
     expect([...XL_KEYS].sort()).toEqual(
-      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft'].sort(),
+      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'vdev'].sort(),
     );
   });
 });

@@ -12,6 +12,9 @@ import { BLKBACK_KEY, BLKFRONT_KEY } from '../../protocol/xen/blkif.ts';
 import { deviceKeysProblem, EMULATION_KEY, type Emulation } from './validate.ts';
 import type { XlConfig } from './xlcfg/index.ts';
 
+/** The backend key naming a user device's backend module (xl.cfg vdev's driver=). */
+export const USER_DRIVER_KEY = 'driver';
+
 export interface DeviceSpec {
   /** `vbd`, `vif`, or a user backend's type (pvsim/driver). */
   kind: string;
@@ -34,13 +37,23 @@ export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; v
 }
 
 /** The devices an xl.cfg config asks for, as xl announces them: its disks (not an empty CD-ROM drive), then its vifs. */
-export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { type?: XlConfig['type'] }): DeviceSpec[] {
+export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { vdevs?: XlConfig['vdevs']; type?: XlConfig['type'] }): DeviceSpec[] {
   return [
     ...cfg.disks
       .filter((d) => d.targetPath !== null)
       .map((d) => vbdDevice({ devid: d.devid, path: d.targetPath!, access: d.access, vdev: d.vdev, devtype: d.devtype, ...(d.emulation ? { emulation: d.emulation === 'legacy' ? 'ata' : 'virtio' } : {}) })),
     ...cfg.vifs.map((v) => vifDevice({ devid: v.devid, mac: v.mac, bridge: v.bridge, type: v.type, ip: v.ip, ...(cfg.type === 'hvm' ? { emulation: 'virtio' as const } : {}) })),
+    ...(cfg.vdevs ?? []).map((v) => userDevice(v)),
   ];
+}
+
+/**
+ * A device served by a user backend (xl.cfg vdev): the spec's keys and `driver` (the module's
+ * host path, as libxl writes a vif's hotplug `script`) in the backend directory; dom0 loads
+ * the module for the type before it announces the device.
+ */
+export function userDevice(v: { type: string; devid: number; driverPath: string; keys: Record<string, string> }): DeviceSpec {
+  return { kind: v.type, devid: v.devid, backend: { ...v.keys, [USER_DRIVER_KEY]: v.driverPath }, frontend: {} };
 }
 
 /** An emulated device's backend keys (validate.ts EMULATION_KEY; libxl's for a virtio disk). */

@@ -12,6 +12,7 @@
  */
 #include <pvsim/cmdline.h>
 #include <pvsim/console.h>
+#include <pvsim/cons_ring.h>
 #include <pvsim/events.h>
 #include <pvsim/gnttab.h>
 #include <pvsim/mm.h>
@@ -66,7 +67,11 @@ static int connect(void)
     int rc, ref;
 
     step = "xenstore";
-    if ((rc = xenbus_setup()) < 0 || (rc = xenbus_front_find(&xb, -1)) < 0 || (rc = xenbus_front_watch(&xb)) < 0)
+    if ((rc = xenbus_setup()) < 0)
+        return rc;
+    /* printf on the console ring from here (what `xl console` shows); console_io if none. */
+    (void)cons_ring_setup();
+    if ((rc = xenbus_front_find(&xb, -1)) < 0 || (rc = xenbus_front_watch(&xb)) < 0)
         return rc;
     step = "waiting for the backend's InitWait";
     if ((rc = xenbus_front_wait(&xb, XenbusStateInitWait, BACKEND_TIMEOUT_NS, false)) < 0)
