@@ -221,6 +221,17 @@ program
     process.exitCode = await xenstoreCommand(op, path, value);
   });
 
+program
+  .command('sdk')
+  .description('where the guest SDK (headers, library, Makefile rules) and the backend API (pvsim/driver) are, for a driver of your own (docs/ringkit.md)')
+  .option('--makefile', 'print a Makefile fragment to include (PVSIM_ROOT and guests/sdk.mk)')
+  .option('--makefile-path', "print only guests/sdk.mk's path: include $(shell pvsim sdk --makefile-path)")
+  .option('--json', 'print the paths as JSON')
+  .action(async (opts: { makefile?: boolean; makefilePath?: boolean; json?: boolean }) => {
+    const { sdkCommand } = await import('./sdk.ts');
+    process.exitCode = sdkCommand(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
