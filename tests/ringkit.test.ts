@@ -94,6 +94,10 @@ describe('ring kit: a user backend loaded by dom0', () => {
     expect(log(hv, good.domid)).toMatch(/echofront: sent 20 answered 20 errors 0/);
     expect(good.shutdownReason).toBe('poweroff');
     expect(daemons.userBackends.get('echo-evthrow')!.driver.connected).toBe(0); // its grant and port released
+    // The stalled backend, resuming after its device was released, cannot touch the page.
+    const { lateTouches } = await import('./fixtures/ringkit/broken.ts');
+    await expect.poll(() => lateTouches.length, { timeout: 5000 }).toBe(1);
+    expect(lateTouches[0]).toMatch(/no longer mapped/);
   }, 30_000);
 });
 

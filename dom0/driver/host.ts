@@ -18,6 +18,7 @@ import vm from 'node:vm';
 import { resolve } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 import type { Dom0Platform, MappedPage } from '../platform.ts';
+import type { GuestMemory } from '../../protocol/guest_memory.ts';
 import type { BackendDriver, DeviceInstance } from '../backends/xenbus.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { RateLimitedLog } from '../backends/ratelimit.ts';
@@ -110,6 +111,53 @@ function asError(e: unknown): Error {
     s = '(an unprintable value)';
   }
   return new Error(`threw ${s.slice(0, 200)}`);
+}
+
+/**
+ * A mapped page as the user's code sees it: every access checks the mapping is still held.
+ * A backend whose stalled promise resumes after its device was released must not touch a
+ * frame that may since have gone back to the guest, or to another domain.
+ */
+class RevocableMemory implements GuestMemory {
+  constructor(
+    private readonly mem: GuestMemory,
+    private readonly held: () => boolean,
+    private readonly ref: number,
+  ) {}
+  private m(): GuestMemory {
+    if (!this.held()) throw new Error(`grant ${this.ref} is no longer mapped`);
+    return this.mem;
+  }
+  get length(): number {
+    return this.mem.length;
+  }
+  read(offset: number, len: number): Uint8Array {
+    return this.m().read(offset, len);
+  }
+  u8(offset: number): number {
+    return this.m().u8(offset);
+  }
+  u16le(offset: number): number {
+    return this.m().u16le(offset);
+  }
+  u32le(offset: number): number {
+    return this.m().u32le(offset);
+  }
+  write(offset: number, data: Uint8Array): void {
+    this.m().write(offset, data);
+  }
+  fill(offset: number, len: number, value: number): void {
+    this.m().fill(offset, len, value);
+  }
+  setU8(offset: number, v: number): void {
+    this.m().setU8(offset, v);
+  }
+  setU16le(offset: number, v: number): void {
+    this.m().setU16le(offset, v);
+  }
+  setU32le(offset: number, v: number): void {
+    this.m().setU32le(offset, v);
+  }
 }
 
 /** What a connected device holds, released at disconnect whatever the user's code did. */
@@ -259,7 +307,7 @@ export class UserBackendDriver implements BackendDriver {
         h.maps.add(m.handle);
         const mapping: GrantMapping = {
           ref,
-          mem: page.mem,
+          mem: new RevocableMemory(page.mem, () => !h.dead && h.maps.has(m.handle), ref),
           unmap: async () => {
             if (!h.maps.delete(m.handle)) return;
             await platform.unmapGrant(m.handle);
