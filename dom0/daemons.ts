@@ -11,7 +11,7 @@ import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
 import { UserBackendDriver, loadBackendModule, type UserBackendOptions } from './driver/host.ts';
 import { deviceTypeProblem } from './driver/index.ts';
-import { addDevice, failedDevices, offlineDevices, removeDevices } from './toolstack/devices.ts';
+import { addDevice, failedDevices, offlineDevices, removeDevices, USER_DRIVER_KEY } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { Device, DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
@@ -126,6 +126,39 @@ export class Dom0Daemons {
     if (opts.netBackend !== false) {
       this.netback = new NetbackDriver(platform, backendKey, { pcap: opts.pcap, pcapAppend: this.restored, log: opts.log });
       this.registerBackend(this.netback);
+    }
+    if (this.restored) this.userBackendsReloaded = this.reloadUserBackends();
+  }
+
+  /** Resolves once the user backends a previous dom0 served are loaded again (restored XenStore). */
+  readonly userBackendsReloaded: Promise<void> = Promise.resolve();
+
+  /**
+   * A restarted dom0 serves the user devices its predecessor served: each device type under
+   * /local/domain/0/backend other than vbd and vif is loaded again from the `driver` key of
+   * its devices (as xl create wrote it), so their frontends reconnect as blkfront's do. A
+   * module that no longer loads is logged; its devices stay unserved.
+   */
+  private async reloadUserBackends(): Promise<void> {
+    const kinds = this.backendXs.directory('/local/domain/0/backend');
+    if (!kinds.ok) return;
+    for (const kind of kinds.value) {
+      if (kind === 'vbd' || kind === 'vif' || this.backends.has(kind)) continue;
+      let driver: string | undefined;
+      const doms = this.backendXs.directory(`/local/domain/0/backend/${kind}`);
+      for (const dom of doms.ok ? doms.value : []) {
+        const ids = this.backendXs.directory(`/local/domain/0/backend/${kind}/${dom}`);
+        for (const id of ids.ok ? ids.value : []) {
+          const r = this.backendXs.read(`/local/domain/0/backend/${kind}/${dom}/${id}/${USER_DRIVER_KEY}`);
+          if (r.ok && r.value) driver ??= r.value;
+        }
+      }
+      if (!driver) continue;
+      try {
+        await this.loadUserBackend(kind, driver);
+      } catch (e) {
+        this.opts.log?.(`dom0: device type ${kind}: ${(e as Error).message}; its devices stay unserved`);
+      }
     }
   }
 

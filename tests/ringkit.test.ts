@@ -101,6 +101,28 @@ describe('ring kit: a user backend loaded by dom0', () => {
   }, 30_000);
 });
 
+describe('ring kit across a dom0 restart', () => {
+  it("loads the user backends its predecessor served, from the devices' driver key", async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { Dom0Daemons } = await import('../dom0/daemons.ts');
+    const { LocalPlatform } = await import('../sim/local_platform.ts');
+    const file = join(mkdtempSync(join(tmpdir(), 'pvsim-ringkit-')), 'xs.json');
+    const hv = new Hypervisor({ machineMemoryBytes: 16 * MiB });
+    const a = new Dom0Daemons(new LocalPlatform(hv), { stateFile: file });
+    expect(a.xs.write('/local/domain/0/backend/echo/7/0/driver', ECHO).ok).toBe(true);
+    expect(a.xs.write('/local/domain/0/backend/gone/7/0/driver', '/nowhere/gone.ts').ok).toBe(true);
+    a.close();
+    const lines: string[] = [];
+    const b = new Dom0Daemons(new LocalPlatform(hv), { stateFile: file, log: (l) => lines.push(l) });
+    await b.userBackendsReloaded;
+    expect(b.userBackends.get('echo')?.path).toBe(ECHO);
+    expect(b.backends.has('echo')).toBe(true);
+    expect(lines.some((l) => /device type gone: .*cannot load.*stay unserved/.test(l))).toBe(true);
+    b.close();
+  });
+});
+
 describe("xl.cfg's vdev", () => {
   it('parses type, driver (relative to the config), devid and backend keys; numbers a type\'s devices in order', async () => {
     const { parseXlCfg } = await import('../dom0/toolstack/xlcfg/index.ts');
