@@ -222,6 +222,24 @@ program
   });
 
 program
+  .command('ringtest')
+  .description('test a ring protocol: `explore` searches the interleavings of a frontend and a backend for lost wake-ups, double answers, reads before publication (docs/ringkit.md)')
+  .argument('<suite>', 'explore')
+  .option('--backend <variant>', 'the backend: none (correct), no-final-check, no-recheck, publish-before-write', 'none')
+  .option('--requests <n>', 'requests the frontend makes', positiveInt('--requests'), 2)
+  .option('--batch <n>', 'requests per push', positiveInt('--batch'), 1)
+  .option('--seed <n>', 'seed of the random walks', positiveInt('--seed'), 1)
+  .option('--walks <n>', 'random walks', positiveInt('--walks'), 2000)
+  .option('--depth <n>', 'steps per schedule at most, for the systematic search', positiveInt('--depth'), 60)
+  .option('--replay <schedule>', 'run one schedule (F and B steps) again')
+  .option('--junit <file>', 'also write the cases as JUnit XML', outputFile('--junit'))
+  .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
+  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string }) => {
+    const { ringtestCommand } = await import('./ringtest.ts');
+    process.exitCode = ringtestCommand(suite, opts);
+  });
+
+program
   .command('sdk')
   .description('where the guest SDK (headers, library, Makefile rules) and the backend API (pvsim/driver) are, for a driver of your own (docs/ringkit.md)')
   .option('--makefile', 'print a Makefile fragment to include (PVSIM_ROOT and guests/sdk.mk)')

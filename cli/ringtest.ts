@@ -1,0 +1,70 @@
+// `pvsim ringtest explore`: searches the interleavings of a ring frontend and backend
+// (sim/ringkit/explore.ts) — seeded random walks, then every schedule up to a depth with
+// partial-order reduction — and prints a table of the cases, with the replay command for a
+// failure; `--replay <schedule>` runs one schedule again; `--junit <file>` writes JUnit XML.
+
+import { writeFileSync } from 'node:fs';
+import { BACKEND_BUGS, exhaustive, randomWalks, replay, type BackendBug, type ExploreOptions, type SearchResult } from '../sim/ringkit/explore.ts';
+
+export interface RingtestOptions {
+  backend: string;
+  requests: number;
+  batch: number;
+  seed: number;
+  walks: number;
+  depth: number;
+  replay?: string;
+  junit?: string;
+}
+
+interface Case {
+  name: string;
+  ok: boolean;
+  detail: string;
+  replay?: string;
+  ms: number;
+}
+
+const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+
+export function ringtestCommand(suite: string, o: RingtestOptions): number {
+  if (suite !== 'explore') {
+    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore)\n`);
+    return 2;
+  }
+  if (!(BACKEND_BUGS as readonly string[]).includes(o.backend)) {
+    process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}\n`);
+    return 2;
+  }
+  const opts: ExploreOptions = { bug: o.backend as BackendBug, requests: o.requests, batch: o.batch };
+  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${o.requests} --batch ${o.batch} --replay ${sched}`;
+  if (o.replay !== undefined) {
+    const r = replay(o.replay, opts);
+    process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
+    return r.ok ? 0 : 1;
+  }
+  const cases: Case[] = [];
+  const record = (name: string, t0: number, r: SearchResult, extra: string) => {
+    const f = r.failure;
+    cases.push({ name, ok: !f, detail: f ? `${f.error} (after ${r.runs} runs)` : `${r.runs} runs${extra}`, replay: f ? again(f.shrunk) : undefined, ms: Date.now() - t0 });
+  };
+  let t0 = Date.now();
+  record(`random walks (seed ${o.seed})`, t0, randomWalks(o.seed, o.walks, opts), '');
+  t0 = Date.now();
+  const e = exhaustive(o.depth, opts);
+  record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
+  const w = Math.max(...cases.map((c) => c.name.length));
+  for (const c of cases) {
+    process.stdout.write(`${c.ok ? 'passed' : 'FAILED'}  ${c.name.padEnd(w)}  ${c.detail}  ${c.ms} ms\n`);
+    if (c.replay) process.stdout.write(`        replay: ${c.replay}\n`);
+  }
+  const failed = cases.filter((c) => !c.ok).length;
+  process.stdout.write(`${cases.length - failed} passed, ${failed} failed\n`);
+  if (o.junit) {
+    const body = cases
+      .map((c) => `  <testcase classname="ringtest.explore.${xml(o.backend)}" name="${xml(c.name)}" time="${(c.ms / 1000).toFixed(3)}">${c.ok ? '' : `<failure message="${xml(c.detail)}">${xml(c.replay ?? '')}</failure>`}</testcase>`)
+      .join('\n');
+    writeFileSync(o.junit, `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="ringtest.explore" tests="${cases.length}" failures="${failed}">\n${body}\n</testsuite>\n`);
+  }
+  return failed ? 1 : 0;
+}
