@@ -231,10 +231,12 @@ program
   .option('--seed <n>', 'seed of the random walks', positiveInt('--seed'), 1)
   .option('--walks <n>', 'random walks', positiveInt('--walks'), 2000)
   .option('--depth <n>', 'steps per schedule at most, for the systematic search', positiveInt('--depth'), 60)
+  .option('--spurious <n>', 'fault: up to n spurious events per run, delivered at any step (f, b in a schedule)', positiveInt('--spurious'))
+  .option('--lose-notify <n>', 'fault: lose the n-th notification (1-based)', positiveInt('--lose-notify'))
   .option('--replay <schedule>', 'run one schedule (F and B steps) again')
   .option('--junit <file>', 'also write the cases as JUnit XML', outputFile('--junit'))
   .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
-  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string }) => {
+  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number }) => {
     const { ringtestCommand } = await import('./ringtest.ts');
     process.exitCode = ringtestCommand(suite, opts);
   });

@@ -15,6 +15,9 @@ export interface RingtestOptions {
   depth: number;
   replay?: string;
   junit?: string;
+  /** Faults: spurious events per run; the number of a notification to lose (0: none). */
+  spurious?: number;
+  loseNotify?: number;
 }
 
 interface Case {
@@ -36,8 +39,9 @@ export function ringtestCommand(suite: string, o: RingtestOptions): number {
     process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}\n`);
     return 2;
   }
-  const opts: ExploreOptions = { bug: o.backend as BackendBug, requests: o.requests, batch: o.batch };
-  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${o.requests} --batch ${o.batch} --replay ${sched}`;
+  const opts: ExploreOptions = { bug: o.backend as BackendBug, requests: o.requests, batch: o.batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+  const faults = `${o.spurious ? ` --spurious ${o.spurious}` : ''}${o.loseNotify ? ` --lose-notify ${o.loseNotify}` : ''}`;
+  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${o.requests} --batch ${o.batch}${faults} --replay ${sched || '""'}`;
   if (o.replay !== undefined) {
     const r = replay(o.replay, opts);
     process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);

@@ -46,4 +46,40 @@ describe('ring interleaving exploration', () => {
     expect(plain.failure).toBeNull();
     expect(plain.complete).toBe(false);
   });
+
+  it('fault injection: the correct pair takes spurious events in stride; a lost notification is a lost wake-up, found with its schedule', () => {
+    const spurious = exhaustive(60, { requests: 1, batch: 1, spurious: 1 });
+    expect(spurious.complete).toBe(true);
+    expect(spurious.failure).toBeNull();
+    for (const seed of [1, 2, 3]) expect(randomWalks(seed, 500, { requests: 5, batch: 2, spurious: 3 }).failure).toBeNull();
+    for (const n of [1, 2, 3]) {
+      const e = exhaustive(60, { requests: 2, batch: 1, loseNotify: n });
+      expect(e.failure?.error, `notification ${n} lost`).toMatch(/lost wake-up/);
+      expect(replay(e.failure!.shrunk, { requests: 2, batch: 1, loseNotify: n }).ok).toBe(false);
+    }
+  });
+
+  it('pvsim ringtest explore: a table, the replay command for a failure, JUnit XML, and exit status 1', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const junit = join(mkdtempSync(join(tmpdir(), 'pvsim-ringtest-')), 'r.xml');
+    const run = (...a: string[]) => spawnSync(process.execPath, ['bin/pvsim.js', 'ringtest', 'explore', ...a], { encoding: 'utf8', timeout: 60_000 });
+    const bad = run('--backend', 'no-recheck', '--walks', '200', '--junit', junit);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/FAILED .*lost wake-up/);
+    expect(bad.stdout).toMatch(/0 passed, 2 failed/);
+    const cmd = /replay: pvsim (ringtest explore .* --replay [FBfb]*)/.exec(bad.stdout)![1]!.split(' ');
+    const again = spawnSync(process.execPath, ['bin/pvsim.js', ...cmd], { encoding: 'utf8', timeout: 60_000 });
+    expect(again.status).toBe(1);
+    expect(again.stdout).toMatch(/failed: lost wake-up/);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toMatch(/<testsuite name="ringtest.explore" tests="2" failures="2">/);
+    expect(xml).toMatch(/<failure message="lost wake-up/);
+    const good = run('--walks', '200');
+    expect(good.status).toBe(0);
+    expect(good.stdout).toMatch(/2 passed, 0 failed/);
+    expect(run('--backend', 'nonsense').status).toBe(2);
+  }, 60_000);
 });

@@ -18,7 +18,8 @@
 
 import { BackRing, FrontRing, SharedRing, needsNotify } from '../../protocol/ring.ts';
 
-export type Side = 'F' | 'B';
+/** A step: F the frontend's, B the backend's; f and b a spurious event to one of them (a fault). */
+export type Side = 'F' | 'B' | 'f' | 'b';
 
 /** The next access of a side: what it touches, so the search knows what commutes. */
 export interface Access {
@@ -45,8 +46,15 @@ export class World {
   readonly answered = new Set<number>();
   /** Response indices the backend has written (u32), for "read before it was written". */
   readonly rspWritten = new Set<number>();
-  /** The front's slot contents as written, for "read before published" and "overwritten". */
-  readonly log: string[] = [];
+  /** Notifications sent so far; `loseNotify` drops the one with that number (1-based). */
+  private sent = 0;
+  loseNotify = 0;
+
+  /** EVTCHNOP_send to `to`: its event goes pending (a bit: two sends before a wake are one). */
+  notify(to: 'F' | 'B'): void {
+    if (++this.sent === this.loseNotify) return; // the injected fault: this one is lost
+    this.pending[to] = true;
+  }
 
   constructor(
     readonly requests: number,
@@ -92,7 +100,7 @@ export function* frontend(w: World): Generator<Access, void, void> {
       yield { loc: 'req_event', write: false };
       if (needsNotify(old, f.reqProdPvt, w.sring.reqEvent)) {
         yield { loc: 'evtB', write: true };
-        w.pending.B = true;
+        w.notify('B');
       }
     }
     // Consume responses up to one snapshot.
@@ -163,7 +171,7 @@ export function backend(bug: BackendBug = 'none'): EndProgram {
         yield { loc: 'rsp_event', write: false };
         if (needsNotify(oldRspProd, b.rspProdPvt, w.sring.rspEvent)) {
           yield { loc: 'evtF', write: true };
-          w.pending.F = true;
+          w.notify('F');
         }
         continue;
       }
@@ -195,6 +203,10 @@ export interface ExploreOptions {
   bug?: BackendBug;
   /** Requests the frontend produces at most before each push. */
   batch?: number;
+  /** Faults: spurious events the scheduler may deliver (to either side) in one run. */
+  spurious?: number;
+  /** Faults: the notification with this number (1-based) is lost. */
+  loseNotify?: number;
   /** Steps at most in one run. */
   maxSteps?: number;
 }
@@ -202,13 +214,15 @@ export interface ExploreOptions {
 /** One run under `choose`, which picks among the enabled sides (in F, B order). */
 function runOnce(opts: ExploreOptions, choose: (enabled: Side[], step: number) => Side | null): RunResult & { enabledAt: Side[][]; accessAt: Map<Side, Access>[] } {
   const w = new World(opts.requests ?? 3, opts.start ?? 0xffff_fffe, opts.batch ?? 2);
-  const gens: Record<Side, Generator<Access, void, void>> = { F: frontend(w), B: backend(opts.bug ?? 'none')(w) };
-  const next: Partial<Record<Side, Access>> = {};
+  w.loseNotify = opts.loseNotify ?? 0;
+  let spurious = opts.spurious ?? 0;
+  const gens: Record<'F' | 'B', Generator<Access, void, void>> = { F: frontend(w), B: backend(opts.bug ?? 'none')(w) };
+  const next: Partial<Record<'F' | 'B', Access>> = {};
   const done = { F: false, B: false };
   let schedule = '';
   const enabledAt: Side[][] = [];
   const accessAt: Map<Side, Access>[] = [];
-  const advance = (s: Side) => {
+  const advance = (s: 'F' | 'B') => {
     const r = gens[s].next();
     if (r.done) {
       done[s] = true;
@@ -219,11 +233,15 @@ function runOnce(opts: ExploreOptions, choose: (enabled: Side[], step: number) =
     advance('F');
     advance('B');
     for (let step = 0; step < (opts.maxSteps ?? 400); step++) {
-      const enabled = (['F', 'B'] as const).filter((s) => !done[s] && next[s] && (!next[s]!.wait || w.pending[s]));
+      const ends = (['F', 'B'] as const).filter((s) => !done[s] && next[s] && (!next[s]!.wait || w.pending[s]));
+      const enabled: Side[] = [...ends, ...(spurious > 0 && !done.F ? (['f', 'b'] as const) : [])];
       enabledAt.push(enabled);
-      accessAt.push(new Map(enabled.map((s) => [s, next[s]!])));
+      const access = new Map<Side, Access>(ends.map((s): [Side, Access] => [s, next[s]!]));
+      if (enabled.includes('f')) access.set('f', { loc: 'evtF', write: true });
+      if (enabled.includes('b')) access.set('b', { loc: 'evtB', write: true });
+      accessAt.push(access);
       if (done.F) return { ok: true, schedule, enabledAt, accessAt };
-      if (enabled.length === 0) {
+      if (ends.length === 0) {
         const why = [];
         if (w.back.unconsumedRequests() > 0) why.push(`the backend sleeps with ${w.back.unconsumedRequests()} request(s) pending`);
         if (w.front.unconsumedResponses() > 0) why.push(`the frontend sleeps with ${w.front.unconsumedResponses()} response(s) pending`);
@@ -233,7 +251,10 @@ function runOnce(opts: ExploreOptions, choose: (enabled: Side[], step: number) =
       const s = choose(enabled, step);
       if (s === null) return { ok: true, schedule, enabledAt, accessAt }; // the caller's bound
       schedule += s;
-      advance(s);
+      if (s === 'f' || s === 'b') {
+        spurious--;
+        w.pending[s === 'f' ? 'F' : 'B'] = true; // an event nobody sent: both ends must take it in stride
+      } else advance(s);
     }
     return { ok: true, schedule, enabledAt, accessAt };
   } catch (e) {
