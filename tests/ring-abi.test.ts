@@ -3,7 +3,9 @@
 // operation scripts with ring.h's macros and prints every index, count and flag after each
 // step; the TypeScript library runs the same scripts and must print the same lines —
 // including indices wrapping around 2^32, hostile producers (RING_REQUEST_PROD_OVERFLOW,
-// RING_RESPONSE_PROD_OVERFLOW), the guards' refusals and the flex byte rings.
+// RING_RESPONSE_PROD_OVERFLOW), the guards' refusals and the flex byte rings. The guests'
+// own C ring macros (guests/include/pvsim/ring.h) run beside ring.h's in the same oracle
+// and must agree too (a difference would print "guest-mismatch").
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,7 +36,7 @@ beforeAll(() => {
   if (!available) return;
   dir = mkdtempSync(join(tmpdir(), 'pvsim-ring-oracle-'));
   oracle = join(dir, 'ring_oracle');
-  execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', '-o', oracle, ORACLE_SRC], { stdio: 'pipe' });
+  execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', '-I', join(import.meta.dirname, '..', 'guests', 'include'), '-o', oracle, ORACLE_SRC], { stdio: 'pipe' });
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -202,6 +204,8 @@ describe.skipIf(!available)("ring library against Xen's io/ring.h (host gcc orac
     for (let i = 0; i < 40; i++) xs.push((Math.imul(i + 1, 0x9e3779b1) >>> 0) >>> i % 32);
     expect(runOracle(['rd32', ...xs.map(String)], '').map(Number)).toEqual(xs.map(rd32));
     for (const bytes of [144, 192, 4096]) expect(runOracle(['ring', String(bytes)], '')[0]).toBe(`size ${ringSize(bytes, ENTRY)}`);
+    // The guests' PVSIM_CONST_RING_SIZE rounds as ring.h does, for every entry size of a page.
+    expect(runOracle(['gsize'], '')).toEqual(['0']);
   });
 
   it('agrees with ring.h on every index, count, notify and overflow flag, for any operation sequence, across 2^32 wrap-around', () => {

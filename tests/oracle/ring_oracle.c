@@ -7,10 +7,16 @@
  *   ring_oracle ring BYTES      script on stdin: one op a line (see run_ring)
  *   ring_oracle flex BYTES      script on stdin: flex-ring ops (see run_flex)
  *   ring_oracle rd32 X...       __RD32(X) for each X
+ *   ring_oracle gsize           entry sizes where the guests' PVSIM_CONST_RING_SIZE differs
+ *
+ * With -I guests/include it also runs the guests' C ring macros (pvsim/ring.h) beside
+ * ring.h's at each init, front push and front final check; a difference prints
+ * "guest-mismatch" as the step's result.
  *
  * The guards ("refused") are the conditions protocol/ring.ts checks, written here with
  * ring.h's macros.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +33,22 @@
 #define xen_wmb() wmb()
 #endif
 
+
 struct t_req { uint32_t v; uint32_t pad[3]; };
 struct t_rsp { uint32_t v; uint32_t pad[3]; };
 DEFINE_RING_TYPES(t, struct t_req, struct t_rsp);
 DEFINE_XEN_FLEX_RING(x);
+
+/*
+ * The guests' own ring macros (guests/include/pvsim/ring.h, built with -I guests/include),
+ * run beside ring.h's on a copy of the same page: their results must be the same. Their
+ * atomic.h is RISC-V assembly; the barriers above and these accessors stand in for it.
+ */
+#define PVSIM_ATOMIC_H
+#define READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+#include <pvsim/ring.h>
+PVSIM_DEFINE_SRING(g, struct t_req, struct t_rsp, 1);
 
 static void state(const char *res, t_front_ring_t *f, t_back_ring_t *b)
 {
@@ -48,12 +66,13 @@ static void state(const char *res, t_front_ring_t *f, t_back_ring_t *b)
 static int run_ring(unsigned long bytes)
 {
     t_sring_t *s = calloc(1, bytes);
+    struct g_sring *shadow = calloc(1, sizeof(struct g_sring));
     t_front_ring_t f;
     t_back_ring_t b;
     char op[16];
     unsigned long arg;
     char res[32];
-    if (!s) return 1;
+    if (!s || !shadow) return 1;
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&f, s, bytes);
     BACK_RING_INIT(&b, s, bytes);
@@ -63,7 +82,11 @@ static int run_ring(unsigned long bytes)
         strcpy(res, "-");
         if (!strcmp(op, "init")) {
             /* SHARED_RING_INIT moved to index a (pvsim's init(start)), both ends attached there. */
+            memset(shadow, 0xa5, 64);
+            memset(s, 0x5a, 64);
+            PVSIM_SHARED_RING_INIT(shadow);
             SHARED_RING_INIT(s);
+            if (memcmp(shadow, s, 64)) strcpy(res, "guest-mismatch");
             s->req_prod = s->rsp_prod = a;
             s->req_event = s->rsp_event = a + 1;
             FRONT_RING_ATTACH(&f, s, a, bytes);
@@ -82,8 +105,12 @@ static int run_ring(unsigned long bytes)
             RING_PUSH_REQUESTS(&f);
         } else if (!strcmp(op, "fpushn")) {
             int notify;
+            bool gnotify;
+            memcpy(shadow, s, 64);
+            PVSIM_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(shadow, f.req_prod_pvt, gnotify);
             RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f, notify);
             sprintf(res, "%d", notify ? 1 : 0);
+            if (gnotify != (notify != 0) || memcmp(shadow, s, 64)) strcpy(res, "guest-mismatch");
         } else if (!strcmp(op, "bcons")) {
             if (RING_REQUEST_CONS_OVERFLOW(&b, b.req_cons)) strcpy(res, "refused");
             else {
@@ -110,8 +137,12 @@ static int run_ring(unsigned long bytes)
             sprintf(res, "%u", work);
         } else if (!strcmp(op, "ffinal")) {
             unsigned int work;
+            bool gmore;
+            memcpy(shadow, s, 64);
+            PVSIM_RING_FINAL_CHECK_FOR_RESPONSES(shadow, f.rsp_cons, gmore);
             RING_FINAL_CHECK_FOR_RESPONSES(&f, work);
             sprintf(res, "%u", work);
+            if (gmore != (work != 0) || memcmp(shadow, s, 64)) strcpy(res, "guest-mismatch");
         } else if (!strcmp(op, "fcons")) {
             RING_IDX prod = s->rsp_prod;
             xen_rmb();
@@ -151,6 +182,7 @@ static int run_ring(unsigned long bytes)
         state(res, &f, &b);
     }
     free(s);
+    free(shadow);
     return 0;
 }
 
@@ -196,6 +228,14 @@ int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "ring")) return run_ring(strtoul(argv[2], NULL, 0));
     if (argc >= 3 && !strcmp(argv[1], "flex")) return run_flex(strtoul(argv[2], NULL, 0));
+    if (argc >= 2 && !strcmp(argv[1], "gsize")) {
+        /* The guests' PVSIM_CONST_RING_SIZE against ring.h's rounding, for every entry size. */
+        unsigned int bad = 0;
+        for (unsigned int sz = 1; sz <= 4032; sz++)
+            if (PVSIM_CONST_RING_SIZE(sz) != __RD32((4096U - 64U) / sz)) bad++;
+        printf("%u\n", bad);
+        return 0;
+    }
     if (argc >= 2 && !strcmp(argv[1], "rd32")) {
         for (int i = 2; i < argc; i++) printf("%u\n", (unsigned)__RD32((uint32_t)strtoul(argv[i], NULL, 0)));
         return 0;
