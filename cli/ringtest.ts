@@ -30,9 +30,70 @@ interface Case {
 
 const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
+function junitXml(suite: string, cases: Case[]): string {
+  const failed = cases.filter((c) => !c.ok).length;
+  const body = cases
+    .map((c) => `  <testcase classname="${xml(suite)}" name="${xml(c.name)}" time="${(c.ms / 1000).toFixed(3)}">${c.ok ? '' : `<failure message="${xml(c.detail)}">${xml(c.replay ?? '')}</failure>`}</testcase>`)
+    .join('\n');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${xml(suite)}" tests="${cases.length}" failures="${failed}">\n${body}\n</testsuite>\n`;
+}
+
+function printCases(cases: Case[]): number {
+  const w = Math.max(...cases.map((c) => c.name.length));
+  for (const c of cases) {
+    process.stdout.write(`${c.ok ? 'passed' : 'FAILED'}  ${c.name.padEnd(w)}  ${c.detail}  ${c.ms} ms\n`);
+    if (c.replay) process.stdout.write(`        replay: ${c.replay}\n`);
+  }
+  const failed = cases.filter((c) => !c.ok).length;
+  process.stdout.write(`${cases.length - failed} passed, ${failed} failed\n`);
+  return failed;
+}
+
+/** `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user backend. */
+export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string }): Promise<number> {
+  const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
+  const { isBackend } = await import('../dom0/driver/index.ts');
+  const { ringConformance } = await import('../sim/ringkit/harness.ts');
+  if (!o.driver) {
+    process.stderr.write('pvsim ringtest backend: --driver <module> is required\n');
+    return 2;
+  }
+  let backend;
+  let protocol: unknown;
+  try {
+    const ns = await loadBackendNamespace(o.driver).catch(async (e: unknown) => {
+      if (!o.export) throw e;
+      const { tsImport } = await import('tsx/esm/api');
+      const { resolve } = await import('node:path');
+      return { backend: null, exports: (await tsImport(resolve(o.driver!), import.meta.url)) as Record<string, unknown> };
+    });
+    backend = o.export ? ns.exports[o.export] : ns.backend;
+    protocol = ns.exports.protocol;
+  } catch (e) {
+    process.stderr.write(`pvsim ringtest backend: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (!isBackend(backend)) {
+    process.stderr.write(`pvsim ringtest backend: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
+    return 2;
+  }
+  const p = protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
+  if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') {
+    process.stderr.write(`pvsim ringtest backend: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
+    return 2;
+  }
+  const t0 = Date.now();
+  const results = await ringConformance(backend, protocol as Parameters<typeof ringConformance>[1]);
+  const ms = Math.round((Date.now() - t0) / Math.max(1, results.length));
+  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms }));
+  const failed = printCases(cases);
+  if (o.junit) writeFileSync(o.junit, junitXml('ringtest.backend', cases));
+  return failed ? 1 : 0;
+}
+
 export function ringtestCommand(suite: string, o: RingtestOptions): number {
   if (suite !== 'explore') {
-    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore)\n`);
+    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore, backend)\n`);
     return 2;
   }
   if (!(BACKEND_BUGS as readonly string[]).includes(o.backend)) {
@@ -57,18 +118,7 @@ export function ringtestCommand(suite: string, o: RingtestOptions): number {
   t0 = Date.now();
   const e = exhaustive(o.depth, opts);
   record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
-  const w = Math.max(...cases.map((c) => c.name.length));
-  for (const c of cases) {
-    process.stdout.write(`${c.ok ? 'passed' : 'FAILED'}  ${c.name.padEnd(w)}  ${c.detail}  ${c.ms} ms\n`);
-    if (c.replay) process.stdout.write(`        replay: ${c.replay}\n`);
-  }
-  const failed = cases.filter((c) => !c.ok).length;
-  process.stdout.write(`${cases.length - failed} passed, ${failed} failed\n`);
-  if (o.junit) {
-    const body = cases
-      .map((c) => `  <testcase classname="ringtest.explore.${xml(o.backend)}" name="${xml(c.name)}" time="${(c.ms / 1000).toFixed(3)}">${c.ok ? '' : `<failure message="${xml(c.detail)}">${xml(c.replay ?? '')}</failure>`}</testcase>`)
-      .join('\n');
-    writeFileSync(o.junit, `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="ringtest.explore" tests="${cases.length}" failures="${failed}">\n${body}\n</testsuite>\n`);
-  }
+  const failed = printCases(cases);
+  if (o.junit) writeFileSync(o.junit, junitXml('ringtest.explore', cases));
   return failed ? 1 : 0;
 }

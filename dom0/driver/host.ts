@@ -46,18 +46,24 @@ export class BackendLoadError extends Error {
  * export is a defineBackend() object of `type`. Module loading is bounded by asyncBoundMs.
  */
 export async function loadBackendModule(path: string, type: string, asyncBoundMs = ASYNC_BOUND_MS): Promise<Backend> {
+  const { backend } = await loadBackendNamespace(path, asyncBoundMs);
+  if (backend.type !== type) throw new BackendLoadError(`backend ${type}: ${resolve(path)} serves type ${JSON.stringify(backend.type)}, not ${JSON.stringify(type)}`);
+  return backend;
+}
+
+/** Loads a backend module whatever its type: its backend and its other exports (a `protocol`, say). */
+export async function loadBackendNamespace(path: string, asyncBoundMs = ASYNC_BOUND_MS): Promise<{ backend: Backend; exports: Record<string, unknown> }> {
   const abs = resolve(path);
   let mod: { default?: unknown };
   try {
     // tsImport, not import(): the module is the user's, outside the layered tree.
     mod = (await bounded(tsImport(abs, import.meta.url) as Promise<{ default?: unknown }>, asyncBoundMs, `loading ${abs}`)) as { default?: unknown };
   } catch (e) {
-    throw new BackendLoadError(`backend ${type}: cannot load ${abs}: ${(e as Error).message}`);
+    throw new BackendLoadError(`cannot load ${abs}: ${(e as Error).message}`);
   }
   const def = mod.default;
-  if (!isBackend(def)) throw new BackendLoadError(`backend ${type}: ${abs} has no default export made by defineBackend() from pvsim/driver`);
-  if (def.type !== type) throw new BackendLoadError(`backend ${type}: ${abs} serves type ${JSON.stringify(def.type)}, not ${JSON.stringify(type)}`);
-  return def;
+  if (!isBackend(def)) throw new BackendLoadError(`${abs} has no default export made by defineBackend() from pvsim/driver`);
+  return { backend: def, exports: mod as Record<string, unknown> };
 }
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

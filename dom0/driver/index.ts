@@ -113,3 +113,20 @@ export function defineBackend(def: BackendDefinition): Backend {
 export function isBackend(v: unknown): v is Backend {
   return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BACKEND_BRAND] === true && typeof (v as Backend).connect === 'function' && typeof (v as Backend).type === 'string';
 }
+
+/**
+ * A ring protocol's shape, for pvsim's ring conformance cases (`pvsim ringtest backend`,
+ * sim/ringkit/harness.ts): a backend module may export one as `protocol`.
+ */
+export interface RingProtocol {
+  /** Bytes of one ring slot (the larger of request and response). */
+  entryBytes: number;
+  /** A valid request carrying `id` (entryBytes long); `grant` grants a page of the frontend's when the request needs one. */
+  request(id: number, grant: (page: Uint8Array, readonly: boolean) => number): Uint8Array;
+  /** The id a response slot carries. */
+  responseId(slot: Uint8Array): number;
+  /** Frontend keys besides ring-ref and event-channel. */
+  frontendKeys?: Record<string, string>;
+  /** Backend keys (as xl.cfg's vdev would write them). */
+  backendKeys?: Record<string, string>;
+}

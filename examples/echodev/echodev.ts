@@ -3,7 +3,7 @@
 //   vdev = [ 'type=echo,driver=./echodev.ts' ]
 // Written only against the public API, pvsim/driver, as a user's backend would be.
 
-import { BackRing, SharedRing, defineBackend, type DeviceContext } from 'pvsim/driver';
+import { BackRing, SharedRing, defineBackend, type DeviceContext, type RingProtocol } from 'pvsim/driver';
 
 /** echoif.h, as offsets: struct echoif_request / echoif_response, 32 bytes each. */
 export const ECHOIF = {
@@ -117,3 +117,25 @@ export default defineBackend({
     };
   },
 });
+
+/** echoif's shape for pvsim's ring conformance cases (`pvsim ringtest backend`). */
+export const protocol: RingProtocol = {
+  entryBytes: ECHOIF.ENTRY_BYTES,
+  request(id, grant) {
+    const req = new Uint8Array(ECHOIF.ENTRY_BYTES);
+    const dv = new DataView(req.buffer);
+    dv.setUint32(ECHOIF.req.id, id, true);
+    if (id % 2 === 1) {
+      // A SUM over a granted page of the frontend's.
+      dv.setUint16(ECHOIF.req.op, ECHOIF.OP_SUM, true);
+      dv.setUint16(ECHOIF.req.len, 64, true);
+      dv.setUint32(ECHOIF.req.gref, grant(new Uint8Array(4096).fill(id & 0xff), true), true);
+    } else {
+      dv.setUint16(ECHOIF.req.op, ECHOIF.OP_ECHO, true);
+      dv.setUint16(ECHOIF.req.len, 3, true);
+      req.set([0x61, 0x62, 0x63], ECHOIF.req.data);
+    }
+    return req;
+  },
+  responseId: (slot) => new DataView(slot.buffer, slot.byteOffset, slot.byteLength).getUint32(ECHOIF.rsp.id, true),
+};
