@@ -70,6 +70,17 @@ export class FakePlatform implements Dom0Platform {
   readonly ports = new Map<number, { remote: number; handler: (() => void | Promise<void>) | null }>();
   /** Notifications the backend sent to the frontend. */
   notified = 0;
+  /** While set, every grant copy waits (a slow hypervisor): what lets a case act mid-request. */
+  holdCopies = false;
+  readonly heldCopies: (() => void)[] = [];
+
+  private async maybeHold(): Promise<void> {
+    if (this.holdCopies) await new Promise<void>((resolve) => this.heldCopies.push(resolve));
+  }
+  /** Lets every held copy go on. */
+  releaseCopies(): void {
+    for (const r of this.heldCopies.splice(0)) r();
+  }
 
   grant(page: Uint8Array, readonly = false): number {
     const ref = this.nextRef++;
@@ -117,6 +128,7 @@ export class FakePlatform implements Dom0Platform {
     return this.maps.delete(handle) ? GNTST.okay : GNTST.bad_handle;
   }
   async copyToGrant(domid: number, ref: number, offset: number, data: Uint8Array): Promise<number> {
+    await this.maybeHold();
     const g = this.grants.get(ref);
     if (domid !== FRONT_DOMID || !g) return GNTST.bad_gntref;
     if (g.readonly) return GNTST.permission_denied;
@@ -125,6 +137,7 @@ export class FakePlatform implements Dom0Platform {
     return GNTST.okay;
   }
   async copyFromGrant(domid: number, ref: number, offset: number, len: number): Promise<{ status: number; data: Uint8Array }> {
+    await this.maybeHold();
     const g = this.grants.get(ref);
     if (domid !== FRONT_DOMID || !g) return { status: GNTST.bad_gntref, data: new Uint8Array(0) };
     if (offset < 0 || len < 0 || offset + len > PAGE) return { status: GNTST.bad_copy_arg, data: new Uint8Array(0) };
@@ -204,6 +217,11 @@ export class Bench {
   }
   kick(): Promise<void> {
     return this.platform.kick(this.evtchn);
+  }
+  /** Waits (on the event loop, a bounded number of turns) until a grant copy is held. */
+  async untilCopyHeld(): Promise<boolean> {
+    for (let i = 0; i < 200 && this.platform.heldCopies.length === 0; i++) await new Promise((r) => setImmediate(r));
+    return this.platform.heldCopies.length > 0;
   }
   /** Grants and ports the backend still holds. */
   held(): number {
@@ -335,6 +353,52 @@ export const RING_CASES: readonly Case[] = [
     run: async (b) => {
       b.platform.revoke(b.ringRef);
       await b.send([1]);
+    },
+  },
+  {
+    name: 'crash mid-request (consumed, not answered): a new instance answers it, the old one cannot',
+    run: async (b) => {
+      b.platform.holdCopies = true;
+      const ids = Array.from({ length: 8 }, (_, i) => i + 1);
+      void b.send(ids).catch(() => {});
+      if (!(await b.untilCopyHeld())) {
+        b.platform.holdCopies = false;
+        b.platform.releaseCopies();
+        b.take();
+        return; // this protocol's requests copy no grant: nothing is ever mid-request
+      }
+      await b.disconnect(); // the backend "crashes" with a request taken and unanswered
+      b.platform.holdCopies = false;
+      await b.connect(); // a new instance on the same ring, from the last published response
+      const after = b.ringPage.slice();
+      b.platform.releaseCopies(); // the old instance's copy comes back late
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      // The released instance must not have touched the ring since (the host revokes its view).
+      expectThat(
+        after.every((x, i) => x === b.ringPage[i]),
+        'the crashed instance wrote into the ring after it was released',
+      );
+      await b.kick();
+      const got = b.take().sort((x, y) => x - y);
+      expectThat(JSON.stringify(got) === JSON.stringify(ids), `after the restart: answered ${JSON.stringify(got)} for ${JSON.stringify(ids)}`);
+    },
+  },
+  {
+    name: 'a data grant revoked mid-request: answered (with an error), the ring goes on',
+    run: async (b) => {
+      b.platform.holdCopies = true;
+      const before = new Set(b.platform.grants.keys());
+      void b.send([1, 3]).catch(() => {});
+      const held = await b.untilCopyHeld();
+      for (const ref of b.platform.grants.keys()) if (!before.has(ref)) b.platform.revoke(ref); // the frontend ends its data grants
+      b.platform.holdCopies = false;
+      b.platform.releaseCopies();
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      await b.kick();
+      const got = b.take().sort((x, y) => x - y);
+      expectThat(!held || JSON.stringify(got) === '[1,3]', `answered ${JSON.stringify(got)} of [1,3]`);
+      await b.send([2]);
+      expectThat(JSON.stringify(b.take()) === '[2]', 'no answer after the revoked grant');
     },
   },
   {
