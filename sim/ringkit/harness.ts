@@ -10,9 +10,15 @@ import { FrontRing, SharedRing } from '../../protocol/ring.ts';
 import { GNTST } from '../../protocol/xen/grant_table.ts';
 import { XenbusState } from '../../protocol/xen/xenbus.ts';
 import type { Dom0Platform, GrantCopyOp, GrantCopyResult, MappedPage } from '../../dom0/platform.ts';
-import type { DeviceInstance } from '../../dom0/backends/xenbus.ts';
+import type { BackendDriver, DeviceInstance } from '../../dom0/backends/xenbus.ts';
 import { UserBackendDriver } from '../../dom0/driver/host.ts';
-import type { Backend, RingProtocol } from '../../dom0/driver/index.ts';
+import { isBackend, type Backend, type RingProtocol } from '../../dom0/driver/index.ts';
+
+/**
+ * What the cases run against: a user backend (pvsim/driver), or any xenbus backend driver
+ * built on the bench's platform (pvsim's own blkback, say).
+ */
+export type BackendUnderTest = Backend | { readonly type: string; make(platform: Dom0Platform, backendKey: (dev: DeviceInstance, key: string) => string | undefined): BackendDriver };
 
 export type { RingProtocol } from '../../dom0/driver/index.ts';
 
@@ -156,7 +162,7 @@ export class FakePlatform implements Dom0Platform {
 /** One device of the backend under test, with a TypeScript frontend. */
 export class Bench {
   readonly platform = new FakePlatform();
-  readonly driver: UserBackendDriver;
+  readonly driver: BackendDriver;
   readonly ringPage = new Uint8Array(PAGE);
   readonly sring: SharedRing;
   readonly front: FrontRing;
@@ -167,12 +173,13 @@ export class Bench {
   keys: Record<string, string>;
 
   constructor(
-    readonly def: Backend,
+    readonly def: BackendUnderTest,
     readonly proto: RingProtocol,
     bounds: { syncBoundMs?: number; asyncBoundMs?: number } = {},
   ) {
     this.dev.kind = def.type;
-    this.driver = new UserBackendDriver(def, this.platform, (_d, k) => proto.backendKeys?.[k], { ...bounds, onFatal: (_d, m) => (this.failed = m) });
+    const backendKey = (_d: DeviceInstance, k: string) => proto.backendKeys?.[k];
+    this.driver = isBackend(def) ? new UserBackendDriver(def, this.platform, backendKey, { ...bounds, onFatal: (_d, m) => (this.failed = m) }) : def.make(this.platform, backendKey);
     this.sring = new SharedRing(this.ringPage, proto.entryBytes);
     // Indices a few requests short of 2^32: every backend is tried across the wrap.
     this.sring.init(BENCH_START);
@@ -187,11 +194,11 @@ export class Bench {
   features(): Record<string, string> {
     return this.driver.features(this.dev);
   }
-  connect(): Promise<void> {
-    return this.driver.connect(this.dev, (k) => this.keys[k]);
+  async connect(): Promise<void> {
+    await this.driver.connect(this.dev, (k) => this.keys[k]);
   }
-  disconnect(): Promise<void> {
-    return this.driver.disconnect(this.dev);
+  async disconnect(): Promise<void> {
+    await this.driver.disconnect(this.dev);
   }
   /** Produces requests `ids` and pushes them; kicks the backend if the ring says so. */
   async send(ids: number[], opts: { kick?: boolean } = {}): Promise<void> {
@@ -367,7 +374,16 @@ export const RING_CASES: readonly Case[] = [
         b.take();
         return; // this protocol's requests copy no grant: nothing is ever mid-request
       }
-      await b.disconnect(); // the backend "crashes" with a request taken and unanswered
+      // The backend "crashes" with a request taken and unanswered. A driver whose disconnect
+      // lets the request in flight finish first (pvsim's blkback) is let finish.
+      let stopped = false;
+      const stopping = b.disconnect().then(() => (stopped = true));
+      for (let i = 0; i < 50 && !stopped; i++) await new Promise((r) => setImmediate(r));
+      if (!stopped) {
+        b.platform.holdCopies = false;
+        b.platform.releaseCopies();
+      }
+      await stopping;
       b.platform.holdCopies = false;
       await b.connect(); // a new instance on the same ring, from the last published response
       const after = b.ringPage.slice();
@@ -423,7 +439,7 @@ const CONNECT_CASES: readonly { name: string; keys: (b: Bench) => Record<string,
  * nothing after disconnect. A backend's own refusal (it failed the device) passes the
  * hostile cases: failing is the right answer to a hostile frontend.
  */
-export async function ringConformance(def: Backend, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }): Promise<CaseResult[]> {
+export async function ringConformance(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const hostile = /survives|spurious|storm|revoked/;
   for (const c of RING_CASES) {
