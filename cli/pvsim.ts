@@ -260,6 +260,39 @@ program
     process.exitCode = await xenstoreCommand(op, path, value);
   });
 
+program
+  .command('ringtest')
+  .description('test a ring protocol: `backend` runs the ring conformance cases against your backend module; `explore` searches the interleavings of a frontend and a backend (docs/ringkit.md)')
+  .argument('<suite>', 'explore (interleavings of the kit\'s model ends) | backend (the ring conformance cases against --driver)')
+  .option('--driver <module>', 'backend: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
+  .option('--export <name>', 'backend: a named export of the module instead of its default')
+  .option('--backend <variant>', 'explore: the backend: none (correct), no-final-check, no-recheck, publish-before-write', 'none')
+  .option('--requests <n>', 'requests the frontend makes', positiveInt('--requests'), 2)
+  .option('--batch <n>', 'requests per push', positiveInt('--batch'), 1)
+  .option('--seed <n>', 'seed of the random walks', positiveInt('--seed'), 1)
+  .option('--walks <n>', 'random walks', positiveInt('--walks'), 2000)
+  .option('--depth <n>', 'steps per schedule at most, for the systematic search', positiveInt('--depth'), 60)
+  .option('--spurious <n>', 'fault: up to n spurious events per run, delivered at any step (f, b in a schedule)', positiveInt('--spurious'))
+  .option('--lose-notify <n>', 'fault: lose the n-th notification (1-based)', positiveInt('--lose-notify'))
+  .option('--replay <schedule>', 'run one schedule (F and B steps) again')
+  .option('--junit <file>', 'also write the cases as JUnit XML', outputFile('--junit'))
+  .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
+  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string }) => {
+    const { ringtestCommand, ringtestBackend } = await import('./ringtest.ts');
+    process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : ringtestCommand(suite, opts);
+  });
+
+program
+  .command('sdk')
+  .description('where the guest SDK (headers, library, Makefile rules) and the backend API (pvsim/driver) are, for a driver of your own (docs/ringkit.md)')
+  .option('--makefile', 'print a Makefile fragment to include (PVSIM_ROOT and guests/sdk.mk)')
+  .option('--makefile-path', "print only guests/sdk.mk's path: include $(shell pvsim sdk --makefile-path)")
+  .option('--json', 'print the paths as JSON')
+  .action(async (opts: { makefile?: boolean; makefilePath?: boolean; json?: boolean }) => {
+    const { sdkCommand } = await import('./sdk.ts');
+    process.exitCode = sdkCommand(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -9,7 +9,9 @@ import type { Dom0Platform, MappedPage } from './platform.ts';
 import { XenbusBackend, type BackendDriver } from './backends/xenbus.ts';
 import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
-import { addDevice, failedDevices, offlineDevices, removeDevices } from './toolstack/devices.ts';
+import { UserBackendDriver, loadBackendModule, type UserBackendOptions } from './driver/host.ts';
+import { deviceTypeProblem } from './driver/index.ts';
+import { addDevice, failedDevices, offlineDevices, removeDevices, USER_DRIVER_KEY } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { Device, DeviceStats } from '../protocol/wire.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
@@ -132,6 +134,39 @@ export class Dom0Daemons {
       this.netback = new NetbackDriver(platform, backendKey, { pcap: opts.pcap, pcapAppend: this.restored, log: opts.log });
       this.registerBackend(this.netback);
     }
+    if (this.restored) this.userBackendsReloaded = this.reloadUserBackends();
+  }
+
+  /** Resolves once the user backends a previous dom0 served are loaded again (restored XenStore). */
+  readonly userBackendsReloaded: Promise<void> = Promise.resolve();
+
+  /**
+   * A restarted dom0 serves the user devices its predecessor served: each device type under
+   * /local/domain/0/backend other than vbd and vif is loaded again from the `driver` key of
+   * its devices (as xl create wrote it), so their frontends reconnect as blkfront's do. A
+   * module that no longer loads is logged; its devices stay unserved.
+   */
+  private async reloadUserBackends(): Promise<void> {
+    const kinds = this.backendXs.directory('/local/domain/0/backend');
+    if (!kinds.ok) return;
+    for (const kind of kinds.value) {
+      if (kind === 'vbd' || kind === 'vif' || this.backends.has(kind)) continue;
+      let driver: string | undefined;
+      const doms = this.backendXs.directory(`/local/domain/0/backend/${kind}`);
+      for (const dom of doms.ok ? doms.value : []) {
+        const ids = this.backendXs.directory(`/local/domain/0/backend/${kind}/${dom}`);
+        for (const id of ids.ok ? ids.value : []) {
+          const r = this.backendXs.read(`/local/domain/0/backend/${kind}/${dom}/${id}/${USER_DRIVER_KEY}`);
+          if (r.ok && r.value) driver ??= r.value;
+        }
+      }
+      if (!driver) continue;
+      try {
+        await this.loadUserBackend(kind, driver);
+      } catch (e) {
+        this.opts.log?.(`dom0: device type ${kind}: ${(e as Error).message}; its devices stay unserved`);
+      }
+    }
   }
 
   /** Whether this dom0 can emulate an HVM domain's devices (its platform has the ioreq path). */
@@ -146,6 +181,42 @@ export class Dom0Daemons {
     this.blkback?.close();
     this.netback?.close();
     this.state?.close();
+  }
+
+  /** User backends (pvsim/driver) by type, and the module each was loaded from. */
+  readonly userBackends = new Map<string, { path: string; driver: UserBackendDriver }>();
+
+  /**
+   * Serves device type `type` with the backend module at `path` (pvsim/driver; xl.cfg's
+   * `vdev = [ 'type=...,driver=...' ]`). Loading the same module again for the type is a
+   * no-op; another module for a type already served is refused, as is a type pvsim's own
+   * backends serve. The module's code runs in dom0, contained (dom0/driver/host.ts).
+   */
+  async loadUserBackend(type: string, path: string, opts: Pick<UserBackendOptions, 'syncBoundMs' | 'asyncBoundMs'> = {}): Promise<UserBackendDriver> {
+    const bad = deviceTypeProblem(type);
+    if (bad) throw new Error(bad);
+    const known = this.userBackends.get(type);
+    if (known) {
+      if (known.path !== path) throw new Error(`device type ${type} is already served by ${known.path}`);
+      return known.driver;
+    }
+    if (this.backends.has(type)) throw new Error(`device type ${type} is already served`);
+    const def = await loadBackendModule(path, type, opts.asyncBoundMs);
+    const again = this.userBackends.get(type); // loaded meanwhile by another create
+    if (again) return again.driver;
+    const backendKey = (dev: { backend: string }, key: string) => {
+      const r = this.backendXs.read(`${dev.backend}/${key}`);
+      return r.ok ? r.value : undefined;
+    };
+    let xb: XenbusBackend | null = null;
+    const driver = new UserBackendDriver(def, this.platform, backendKey, {
+      ...opts,
+      log: this.opts.log,
+      onFatal: (dev, message) => void xb?.failDevice(dev.backend, message),
+    });
+    this.userBackends.set(type, { path, driver });
+    xb = this.registerBackend(driver);
+    return driver;
   }
 
   /**

@@ -14,7 +14,7 @@ import { RemotePlatform } from './remote_platform.ts';
 import { DeviceSetupError, Dom0Daemons } from './daemons.ts';
 import { ConsoleInputBusy, ConsoleInputTooLarge } from './backends/console/backend.ts';
 import { buildDomain } from './toolstack/builder.ts';
-import { addDevice } from './toolstack/devices.ts';
+import { addDevice, USER_DRIVER_KEY } from './toolstack/devices.ts';
 import { CreateRequestError, CREATE_LIMITS, deviceEmulation, validateCreateDomain } from './toolstack/validate.ts';
 import { EMULATION_NEEDS_IN_PROCESS, emulatedDevices } from './toolstack/emulated.ts';
 import { DomainConfigs } from './toolstack/configs.ts';
@@ -259,7 +259,9 @@ async function createDomain(
       }
     }
     for (const dev of (c.devices ?? []).filter((x) => deviceEmulation(x) === null)) {
-      const added = addDevice(d.xs, r.domain.domid, { kind: dev.kind as 'vbd' | 'vif', devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
+      // A user backend's device (xl.cfg vdev): its module is loaded (once per type) first.
+      if (dev.kind !== 'vbd' && dev.kind !== 'vif') await d.loadUserBackend(dev.kind, dev.backend[USER_DRIVER_KEY] ?? '');
+      const added = addDevice(d.xs, r.domain.domid, { kind: dev.kind, devid: dev.devid, backend: dev.backend, frontend: dev.frontend });
       if (!added.ok) throw new Error(added.problem ?? `${dev.kind} ${dev.devid}: writing its XenStore entries: ${added.error}`);
     }
     if ((c.devices ?? []).some((x) => deviceEmulation(x) === null)) {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BackRing, FrontRing, SharedRing, ringSize, RING_HEADER_BYTES } from '../protocol/ring.ts';
+import { BackRing, FrontRing, RingError, SharedRing, ringSize, RING_HEADER_BYTES } from '../protocol/ring.ts';
 import { evalXenExpressions, oracleAvailable } from './helpers/xen_oracle.ts';
 
 const ENTRY = 16;
@@ -161,5 +161,103 @@ describe('shared ring', () => {
     }
     expect(front.full()).toBe(true);
     expect(() => front.nextRequest()).toThrow(/ring full/);
+  });
+
+  it('never lets a hostile frontend make a backend step throw: the backend guards read only its private indices', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(fc.oneof(fc.record({ hostile: fc.constant(true as const), field: fc.constantFrom(0, 4, 8, 12), v: fc.nat() }), fc.record({ hostile: fc.constant(false as const), n: fc.integer({ min: 0, max: 20 }) })), { maxLength: 80 }),
+        (start, steps) => {
+          const { page, s, back } = rings(start >>> 0);
+          const dv = new DataView(page.buffer);
+          let halted = false;
+          for (const st of steps) {
+            if (st.hostile) {
+              dv.setUint32(st.field, st.v >>> 0, true);
+              continue;
+            }
+            if (halted) continue;
+            // A backend written as docs/ringkit.md says: one snapshot, stop on overflow, copy each slot once.
+            const snap = back.snapshotRequests();
+            if (snap.overflow) {
+              halted = true;
+              continue;
+            }
+            for (let i = 0; i < Math.min(snap.count, st.n); i++) {
+              back.copyRequest();
+              back.consumed();
+              back.nextResponse();
+              back.produced();
+            }
+            back.pushResponsesAndCheckNotify();
+            back.finalCheckForRequestsCount();
+            expect(((back.reqCons - back.rspProdPvt) >>> 0) <= s.size).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses, with a RingError and no change, what breaks the protocol at either end', () => {
+    const { s, front, back } = rings(0xfffffffe);
+    expect(() => back.produced()).toThrow(RingError); // nothing consumed to answer
+    expect(() => front.consumed()).toThrow(/no published response/);
+    for (let i = 0; i < s.size; i++) back.consumed(); // a backend running ahead of its answers...
+    expect(() => back.consumed()).toThrow(expect.objectContaining({ code: 'cons-overflow' })); // ...a ring ahead
+    s.rspProd = front.rspCons + 1; // a response to a request never made
+    expect(front.snapshotResponses()).toMatchObject({ overflow: true, count: 0 });
+    expect(() => front.consumed()).toThrow(expect.objectContaining({ code: 'rsp-overflow' }));
+    expect(front.rspCons).toBe(0xfffffffe);
+  });
+
+  it('batches wake-ups with a custom event placement and still loses none', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 30 }), fc.nat(), (batch, bursts, start) => {
+        const { s, front, back } = rings(start >>> 0);
+        let asleep = false;
+        let served = 0;
+        let produced = 0;
+        const work = () => {
+          for (;;) {
+            const snap = back.snapshotRequests();
+            for (let i = 0; i < snap.count; i++) {
+              back.consumed();
+              back.produced();
+              served++;
+            }
+            back.pushResponses();
+            if (!back.finalCheckForRequests(batch)) return;
+          }
+        };
+        for (const n of bursts) {
+          for (let i = 0; i < n && !front.full(); i++, produced++) front.produced();
+          if (front.pushRequestsAndCheckNotify()) asleep = false;
+          if (!asleep) {
+            work();
+            asleep = true;
+          }
+          while (front.unconsumedResponses() > 0) front.consumed();
+          // Asleep with fewer than `batch` requests pending: exactly what was asked for.
+          expect(((s.reqProd - back.reqCons) >>> 0) < batch || !asleep).toBe(true);
+        }
+        expect(produced - served).toBeLessThan(batch);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('attaches at a given index (FRONT_RING_ATTACH, BACK_RING_ATTACH) and publishes without a notify test (RING_PUSH_*)', () => {
+    const { s } = rings(0);
+    const front = FrontRing.attach(s, 0xfffffffe);
+    const back = BackRing.attach(s, 0xfffffffe);
+    s.reqProd = s.rspProd = 0xfffffffe;
+    for (let i = 0; i < 3; i++) front.produced();
+    front.pushRequests();
+    expect(s.reqProd).toBe(1);
+    expect(back.unconsumedRequests()).toBe(3);
+    expect(FrontRing.xenInit(s).reqProdPvt).toBe(0);
+    expect([s.reqProd, s.reqEvent, s.rspProd, s.rspEvent]).toEqual([0, 1, 0, 1]);
   });
 });

@@ -146,6 +146,7 @@ describe('xl.cfg keys', () => {
       pool: null,
       disks: [],
       vifs: [],
+      vdevs: [],
       onPoweroff: 'destroy',
       onReboot: 'restart',
       onCrash: 'destroy',
@@ -703,7 +704,7 @@ describe('print -> parse round trips', () => {
 
   it('knows every key it documents', () => {
     expect([...XL_KEYS].sort()).toEqual(
-      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'xen_platform_pci', 'pool'].sort(),
+      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'xen_platform_pci', 'pool', 'vdev'].sort(),
     );
   });
 });

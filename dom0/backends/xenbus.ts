@@ -143,6 +143,27 @@ export class XenbusBackend {
     await this.scan();
   }
 
+  /**
+   * The driver gave up on a device outside a handshake step (a user backend's event
+   * handler failed): disconnected if connected, then failed as fatal() does, in turn with
+   * the passes. Resolves once done.
+   */
+  failDevice(backend: string, message: string): Promise<void> {
+    const done = this.busy
+      .then(async () => {
+        const dev = this.devices.get(backend);
+        if (!dev || dev.state === XenbusState.Closed) return;
+        if (dev.state === XenbusState.Connected) await this.driver.disconnect(dev);
+        const raw = Number(this.read(`${dev.frontend}/state`) ?? XenbusState.Unknown);
+        const fe: XenbusState = Number.isInteger(raw) && raw >= XenbusState.Unknown && raw <= XenbusState.Reconfigured ? (raw as XenbusState) : XenbusState.Unknown;
+        this.fail(dev, undefined, message, fe);
+      })
+      .catch((e: unknown) => this.log(`xenbus: ${backend}: failing it: ${(e as Error).message}`));
+    this.busy = done;
+    this.queued = null;
+    return done;
+  }
+
   private async scanOnce(): Promise<void> {
     const seen = new Set<string>();
     // A listing that failed for another reason than absence (the connection closed as dom0

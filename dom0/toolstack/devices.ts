@@ -12,8 +12,12 @@ import { BLKBACK_KEY, BLKFRONT_KEY } from '../../protocol/xen/blkif.ts';
 import { deviceKeysProblem, EMULATION_KEY, type Emulation } from './validate.ts';
 import type { XlConfig } from './xlcfg/index.ts';
 
+/** The backend key naming a user device's backend module (xl.cfg vdev's driver=). */
+export const USER_DRIVER_KEY = 'driver';
+
 export interface DeviceSpec {
-  kind: 'vbd' | 'vif';
+  /** `vbd`, `vif`, or a user backend's type (pvsim/driver). */
+  kind: string;
   devid: number;
   /** Keys for the backend directory (e.g. params, mode, mac, bridge). */
   backend: Record<string, string>;
@@ -39,8 +43,9 @@ export function vbdDevice(d: { devid: number; path: string; access: 'r' | 'w'; v
  * number, as Xen offers an HVM guest's disks both ways (its PV drivers unplug the emulated
  * ones; here the guest simply uses one of them). A vif of type ioemu (an HVM domain's default)
  * is virtio-net and, with the platform, a PV vif with the same MAC; type vif is PV only.
+ * Then the devices of user backends (xl.cfg vdev).
  */
-export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { type?: XlConfig['type']; xenPlatformPci?: boolean }): DeviceSpec[] {
+export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { vdevs?: XlConfig['vdevs']; type?: XlConfig['type']; xenPlatformPci?: boolean }): DeviceSpec[] {
   const hvm = cfg.type === 'hvm';
   const pvTwins = hvm && cfg.xenPlatformPci !== false;
   const disks = cfg.disks.filter((d) => d.targetPath !== null);
@@ -58,7 +63,17 @@ export function configDevices(cfg: Pick<XlConfig, 'disks' | 'vifs'> & { type?: X
       const emulated = vifDevice({ ...base, type: 'ioemu', emulation: 'virtio' });
       return pvTwins ? [emulated, vifDevice({ ...base, type: 'vif' })] : [emulated];
     }),
+    ...(cfg.vdevs ?? []).map((v) => userDevice(v)),
   ];
+}
+
+/**
+ * A device served by a user backend (xl.cfg vdev): the spec's keys and `driver` (the module's
+ * host path, as libxl writes a vif's hotplug `script`) in the backend directory; dom0 loads
+ * the module for the type before it announces the device.
+ */
+export function userDevice(v: { type: string; devid: number; driverPath: string; keys: Record<string, string> }): DeviceSpec {
+  return { kind: v.type, devid: v.devid, backend: { ...v.keys, [USER_DRIVER_KEY]: v.driverPath }, frontend: {} };
 }
 
 /** An emulated device's backend keys (validate.ts EMULATION_KEY; libxl's for a virtio disk). */
@@ -129,9 +144,15 @@ export function addDevice(xs: XsHandle, domid: number, d: DeviceSpec): XsResult<
   });
 }
 
+/** The device kinds with backend directories in XenStore (vbd and vif at least). */
+function deviceKinds(xs: XsHandle): string[] {
+  const r = xs.directory('/local/domain/0/backend');
+  return [...new Set(['vbd', 'vif', ...(r.ok ? r.value : [])])];
+}
+
 /** libxl's first step of unplugging: `online` = 0 in every backend directory of `domid`. */
 export function offlineDevices(xs: XsHandle, domid: number): void {
-  for (const kind of ['vbd', 'vif']) {
+  for (const kind of deviceKinds(xs)) {
     const ids = xs.directory(`/local/domain/0/backend/${kind}/${domid}`);
     if (!ids.ok) continue; // none of this kind
     for (const id of ids.value) xs.write(`${backendPath(kind, domid, Number(id))}/online`, '0');
@@ -140,7 +161,7 @@ export function offlineDevices(xs: XsHandle, domid: number): void {
 
 /** Removes the backend directories of every device of `domid` (after teardown), and their error nodes. */
 export function removeDevices(xs: XsHandle, domid: number): void {
-  for (const kind of ['vbd', 'vif']) {
+  for (const kind of deviceKinds(xs)) {
     // A kind the domain has none of is ENOENT (its parent is missing too): nothing to do.
     for (const dir of [`/local/domain/0/backend/${kind}/${domid}`, `/local/domain/0/error/backend/${kind}/${domid}`]) xs.rm(dir);
   }
@@ -157,7 +178,7 @@ export function failedDevices(xs: XsHandle, domid: number): { kind: string; devi
     const r = xs.read(path);
     return r.ok ? r.value : undefined;
   };
-  for (const kind of ['vbd', 'vif']) {
+  for (const kind of deviceKinds(xs)) {
     const ids = xs.directory(`/local/domain/0/backend/${kind}/${domid}`);
     if (!ids.ok) continue;
     for (const id of ids.value) {

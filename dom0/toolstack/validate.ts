@@ -5,6 +5,7 @@
 // xl.cfg's key rules (xlcfg/keys.ts), and through them a scenario's domains, use the same
 // rules for the same fields (the *Problem functions below): one set of limits, one message.
 
+import { deviceTypeProblem } from '../driver/index.ts';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import type { CreateDomain, Device } from '../../protocol/wire.ts';
@@ -238,7 +239,13 @@ function validateDevice(dev: Device, i: number): void {
   const fail = (msg: string): never => {
     throw new CreateRequestError(`${where}: ${msg}`);
   };
-  if (!(DEVICE_KINDS as readonly string[]).includes(dev.kind)) fail(`unknown device kind ${q(String(dev.kind))} (known: ${DEVICE_KINDS.join(', ')})`);
+  if (!(DEVICE_KINDS as readonly string[]).includes(dev.kind)) {
+    // Any other kind is a user backend's device type (xl.cfg vdev): it names its module.
+    const bad = typeof dev.kind === 'string' ? deviceTypeProblem(dev.kind) : 'not a string';
+    if (bad) fail(`unknown device kind ${q(String(dev.kind))} (known: ${DEVICE_KINDS.join(', ')}, or a user backend's type: ${bad})`);
+    const driver = dev.backend?.driver;
+    if (typeof driver !== 'string' || !isAbsolute(driver)) fail(`device kind ${q(dev.kind)} is served by a user backend: its backend key driver must be the module's absolute path`);
+  }
   const spec = dev.backend?.[EMULATION_KEY];
   if (spec !== undefined) {
     if (!(EMULATIONS as readonly string[]).includes(spec)) fail(`backend key ${EMULATION_KEY} ${q(spec)}: expected one of ${EMULATIONS.join(', ')}`);
@@ -267,7 +274,7 @@ function validateDevice(dev: Device, i: number): void {
     if (!isAbsolute(params!)) fail(`params ${q(params!)} is not an absolute path`);
     if (be.mode !== 'r' && be.mode !== 'w') fail(`backend key mode must be "r" or "w", got ${q(String(be.mode))}`);
     for (const k of ['virtual-device', 'handle'] as const) if (fe[k] !== undefined && !/^[0-9]{1,10}$/.test(fe[k]!)) fail(`frontend key ${k} must be a device number, got ${q(fe[k]!)}`);
-  } else {
+  } else if (dev.kind === 'vif') {
     for (const side of ['backend', 'frontend'] as const) {
       const mac = dirs[side].mac;
       if (mac === undefined) fail(`a vif needs ${side} key mac`);

@@ -8,6 +8,7 @@ import { xlConfigFromSettings, type XlConfig, type XlKeyOptions } from './keys.t
 export { XlCfgError, XlSpecError, parseCLong, parseXlCfgSettings, type XlCfgSettings, type XlSetting, type XlValue } from './syntax.ts';
 export { XL_ACTIONS, XL_DEFAULTS, XL_KEYS, XL_LIMITS, xlConfigFromSettings, type XlAction, type XlConfig, type XlKeyOptions } from './keys.ts';
 export { parseDiskSpec, vdevToDevid, type XlDisk } from './disk.ts';
+export { parseVdevSpec, type XlVdev } from './vdev.ts';
 export { generatedMac, parseVifSpec, VIF_DEFAULTS, type XlDomainType, type XlVif } from './vif.ts';
 
 /** Parses an xl.cfg file's text; `file` names it in errors and anchors relative paths. */

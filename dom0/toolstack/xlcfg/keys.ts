@@ -30,6 +30,7 @@ import {
 import { parseCLong, q, XlCfgError, XlSpecError, type XlCfgSettings, type XlSetting, type XlValue } from './syntax.ts';
 import { parseDiskSpec, type XlDisk } from './disk.ts';
 import { parseVifSpec, VIF_DEFAULTS, type XlDomainType, type XlVif } from './vif.ts';
+import { parseVdevSpec, type XlVdev } from './vdev.ts';
 import type { HvmMode, ShadowSync } from '../../../xenguest/hvm_image.ts';
 
 /** What to do when the domain shuts down for a given reason (xl.cfg's on_* keys); the toolstack checks the same list. */
@@ -66,6 +67,8 @@ export interface XlConfig {
   pool: string | null;
   disks: XlDisk[];
   vifs: XlVif[];
+  /** Devices served by user backends (pvsim/driver), xlcfg/vdev.ts. */
+  vdevs: XlVdev[];
   onPoweroff: XlAction;
   onReboot: XlAction;
   onCrash: XlAction;
@@ -117,6 +120,7 @@ export const XL_KEYS = [
   'pool',
   'disk',
   'vif',
+  'vdev',
   'on_poweroff',
   'on_reboot',
   'on_crash',
@@ -360,6 +364,25 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     vifs.push({ ...v, line: item.line });
   }
 
+  const vdevs: XlVdev[] = [];
+  for (const [i, item] of (specList('vdev', `'type=echo,driver=./echodev.ts'`)?.items ?? []).entries()) {
+    const key = `vdev[${i}]`;
+    let v: Omit<XlVdev, 'line'>;
+    try {
+      const p = parseVdevSpec(item.text, { baseDir });
+      // Without devid=, a type's devices are numbered in order (as xl numbers vifs).
+      v = { ...p, devid: p.devid ?? vdevs.filter((o) => o.type === p.type).length };
+    } catch (e) {
+      if (e instanceof XlSpecError) throw new XlCfgError(file, item.line, key, `${e.message} (in ${q(item.text)})`);
+      throw e;
+    }
+    const clash = vdevs.findIndex((o) => o.type === v.type && o.devid === v.devid);
+    if (clash >= 0) throw new XlCfgError(file, item.line, key, `${v.type} device ${v.devid} is already vdev[${clash}]`);
+    const other = vdevs.find((o) => o.type === v.type && o.driverPath !== v.driverPath);
+    if (other) throw new XlCfgError(file, item.line, key, `type ${v.type} is served by ${other.driverPath} already; one driver per type`);
+    vdevs.push({ ...v, line: item.line });
+  }
+
   // Emulated devices: an HVM domain's disks are virtio unless devtype=legacy says the ATA
   // disk, its vifs virtio-net (type=ioemu, the default) or PV only (type=vif); with
   // xen_platform_pci (the default) each disk and ioemu vif is also offered as its PV twin
@@ -416,6 +439,7 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     pool: poolA?.text ?? null,
     disks,
     vifs,
+    vdevs,
     onPoweroff: action('on_poweroff', XL_DEFAULTS.onPoweroff),
     onReboot: action('on_reboot', XL_DEFAULTS.onReboot),
     onCrash: action('on_crash', XL_DEFAULTS.onCrash),

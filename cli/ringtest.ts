@@ -1,0 +1,124 @@
+// `pvsim ringtest explore`: searches the interleavings of a ring frontend and backend
+// (sim/ringkit/explore.ts) — seeded random walks, then every schedule up to a depth with
+// partial-order reduction — and prints a table of the cases, with the replay command for a
+// failure; `--replay <schedule>` runs one schedule again; `--junit <file>` writes JUnit XML.
+
+import { writeFileSync } from 'node:fs';
+import { BACKEND_BUGS, exhaustive, randomWalks, replay, type BackendBug, type ExploreOptions, type SearchResult } from '../sim/ringkit/explore.ts';
+
+export interface RingtestOptions {
+  backend: string;
+  requests: number;
+  batch: number;
+  seed: number;
+  walks: number;
+  depth: number;
+  replay?: string;
+  junit?: string;
+  /** Faults: spurious events per run; the number of a notification to lose (0: none). */
+  spurious?: number;
+  loseNotify?: number;
+}
+
+interface Case {
+  name: string;
+  ok: boolean;
+  detail: string;
+  replay?: string;
+  ms: number;
+}
+
+const xml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+
+function junitXml(suite: string, cases: Case[]): string {
+  const failed = cases.filter((c) => !c.ok).length;
+  const body = cases
+    .map((c) => `  <testcase classname="${xml(suite)}" name="${xml(c.name)}" time="${(c.ms / 1000).toFixed(3)}">${c.ok ? '' : `<failure message="${xml(c.detail)}">${xml(c.replay ?? '')}</failure>`}</testcase>`)
+    .join('\n');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${xml(suite)}" tests="${cases.length}" failures="${failed}">\n${body}\n</testsuite>\n`;
+}
+
+function printCases(cases: Case[]): number {
+  const w = Math.max(...cases.map((c) => c.name.length));
+  for (const c of cases) {
+    process.stdout.write(`${c.ok ? 'passed' : 'FAILED'}  ${c.name.padEnd(w)}  ${c.detail}  ${c.ms} ms\n`);
+    if (c.replay) process.stdout.write(`        replay: ${c.replay}\n`);
+  }
+  const failed = cases.filter((c) => !c.ok).length;
+  process.stdout.write(`${cases.length - failed} passed, ${failed} failed\n`);
+  return failed;
+}
+
+/** `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user backend. */
+export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string }): Promise<number> {
+  const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
+  const { isBackend } = await import('../dom0/driver/index.ts');
+  const { ringConformance } = await import('../sim/ringkit/harness.ts');
+  if (!o.driver) {
+    process.stderr.write('pvsim ringtest backend: --driver <module> is required\n');
+    return 2;
+  }
+  let backend;
+  let protocol: unknown;
+  try {
+    const ns = await loadBackendNamespace(o.driver).catch(async (e: unknown) => {
+      if (!o.export) throw e;
+      const { tsImport } = await import('tsx/esm/api');
+      const { resolve } = await import('node:path');
+      return { backend: null, exports: (await tsImport(resolve(o.driver!), import.meta.url)) as Record<string, unknown> };
+    });
+    backend = o.export ? ns.exports[o.export] : ns.backend;
+    protocol = ns.exports.protocol;
+  } catch (e) {
+    process.stderr.write(`pvsim ringtest backend: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (!isBackend(backend)) {
+    process.stderr.write(`pvsim ringtest backend: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
+    return 2;
+  }
+  const p = protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
+  if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') {
+    process.stderr.write(`pvsim ringtest backend: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
+    return 2;
+  }
+  const t0 = Date.now();
+  const results = await ringConformance(backend, protocol as Parameters<typeof ringConformance>[1]);
+  const ms = Math.round((Date.now() - t0) / Math.max(1, results.length));
+  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms }));
+  const failed = printCases(cases);
+  if (o.junit) writeFileSync(o.junit, junitXml('ringtest.backend', cases));
+  return failed ? 1 : 0;
+}
+
+export function ringtestCommand(suite: string, o: RingtestOptions): number {
+  if (suite !== 'explore') {
+    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore, backend)\n`);
+    return 2;
+  }
+  if (!(BACKEND_BUGS as readonly string[]).includes(o.backend)) {
+    process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}\n`);
+    return 2;
+  }
+  const opts: ExploreOptions = { bug: o.backend as BackendBug, requests: o.requests, batch: o.batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+  const faults = `${o.spurious ? ` --spurious ${o.spurious}` : ''}${o.loseNotify ? ` --lose-notify ${o.loseNotify}` : ''}`;
+  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${o.requests} --batch ${o.batch}${faults} --replay ${sched || '""'}`;
+  if (o.replay !== undefined) {
+    const r = replay(o.replay, opts);
+    process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
+    return r.ok ? 0 : 1;
+  }
+  const cases: Case[] = [];
+  const record = (name: string, t0: number, r: SearchResult, extra: string) => {
+    const f = r.failure;
+    cases.push({ name, ok: !f, detail: f ? `${f.error} (after ${r.runs} runs)` : `${r.runs} runs${extra}`, replay: f ? again(f.shrunk) : undefined, ms: Date.now() - t0 });
+  };
+  let t0 = Date.now();
+  record(`random walks (seed ${o.seed})`, t0, randomWalks(o.seed, o.walks, opts), '');
+  t0 = Date.now();
+  const e = exhaustive(o.depth, opts);
+  record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
+  const failed = printCases(cases);
+  if (o.junit) writeFileSync(o.junit, junitXml('ringtest.explore', cases));
+  return failed ? 1 : 0;
+}
