@@ -41,7 +41,7 @@ describe('xl create with a user device (vdev)', { timeout: 90_000 }, () => {
     expect(missing.status).not.toBe(0);
     expect(missing.err).toMatch(/vdev\[0\].*no driver=/);
     const reserved = xl(u, 'create', cfg('vbdtype', 'type=vbd,driver=./x.ts'));
-    expect(reserved.err).toMatch(/served by pvsim's own backend/);
+    expect(reserved.err).toMatch(/reserved for Xen's own backends/);
     const notThere = xl(u, 'create', cfg('nofile', `type=echo3,driver=${join(dir, 'absent.ts')}`));
     expect(notThere.status).not.toBe(0);
     expect(notThere.err).toMatch(/cannot load .*absent\.ts/);

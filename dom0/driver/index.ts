@@ -89,7 +89,7 @@ export interface Backend extends BackendDefinition {
   readonly [BACKEND_BRAND]: true;
 }
 
-/** The device types pvsim's own backends serve (a user backend cannot take them). */
+/** Xen's own device types (pvsim's backends serve vbd, vif and console): a user backend cannot take them. */
 export const RESERVED_DEVICE_TYPES: readonly string[] = ['vbd', 'vif', 'console', 'vkbd', 'vfb', 'qdisk', 'pci'];
 
 const TYPE_RE = /^[a-z][a-z0-9-]{0,15}$/;
@@ -97,7 +97,7 @@ const TYPE_RE = /^[a-z][a-z0-9-]{0,15}$/;
 /** Why `type` cannot name a user device type, or null. */
 export function deviceTypeProblem(type: string): string | null {
   if (!TYPE_RE.test(type)) return `device type ${JSON.stringify(type)} is not 1-16 of a-z 0-9 -, starting with a letter`;
-  if (RESERVED_DEVICE_TYPES.includes(type)) return `device type ${type} is served by pvsim's own backend`;
+  if (RESERVED_DEVICE_TYPES.includes(type)) return `device type ${type} is reserved for Xen's own backends`;
   return null;
 }
 

@@ -202,7 +202,7 @@ const HOSTILE: [string, Partial<CreateDomain>, RegExp][] = [
   ['a kernel over 16 MiB', { kernel: new Uint8Array(MAX_KERNEL_BYTES + 1) }, /^kernel: 16777217 bytes is larger than 16 MiB/],
   ['a 2000-byte command line', { cmdline: 'x'.repeat(2000) }, /^cmdline: the command line is 2000 bytes; start_info holds at most 1023$/],
   ['on_reboot = explode', { onReboot: 'explode' }, /^on_reboot: unknown action "explode"; expected one of destroy, restart/],
-  ['an unknown device kind', withDevice((d) => (d[0]!.kind = 'pci')), /^device 0: unknown device kind "pci" \(known: vbd, vif\)$/],
+  ['an unknown device kind', withDevice((d) => (d[0]!.kind = 'pci')), /^device 0: unknown device kind "pci" \(known: vbd, vif, or a user backend's type: device type pci is reserved for Xen's own backends\)$/],
   ['a device key ..', withDevice((d) => (d[0]!.backend['..'] = 'x')), /^device 0: backend key "\.\." is not a XenStore name/],
   ['a device key with /', withDevice((d) => (d[1]!.frontend['../../../../vm/x'] = 'x')), /^device 1: frontend key ".*" is not a XenStore name/],
   ['a device key the toolstack writes', withDevice((d) => (d[0]!.backend.frontend = '/local/domain/7/device/vbd/51712')), /^device 0: backend key "frontend" is written by the toolstack itself$/],
