@@ -224,7 +224,7 @@ describe('domctl and sysctl', () => {
     sched.dv.setUint16(26, 50, true);
     d0.put(BUF, sched.b);
     expect(d0.call(HYPERVISOR.domctl, BUF)).toBe(0);
-    expect(other.sched).toEqual({ weight: 512, cap: 50, hardAffinity: null, softAffinity: null });
+    expect(other.sched).toEqual({ weight: 512, cap: 50, hardAffinity: null, softAffinity: null, cpupool: 0 });
     sched.dv.setUint16(26, 500, true);
     d0.put(BUF, sched.b);
     expect(d0.call(HYPERVISOR.domctl, BUF)).toBe(E('EINVAL'));
