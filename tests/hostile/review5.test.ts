@@ -11,6 +11,8 @@ import * as C from '../../hypervisor/cpu/csr.ts';
 import { Hart, PRIV_S } from '../../hypervisor/cpu/hart.ts';
 import { ACCESS_READ } from '../../hypervisor/cpu/mmu.ts';
 import { A, D, freshMemory, PageTables, R, RAM_BASE, U, V, W, X } from '../cpu/helpers.ts';
+import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, pte } from '../../protocol/sv32.ts';
+import { RAM_GFN, S, ShadowRig, gpaOf, satpOf } from '../helpers/shadow_rig.ts';
 import { args, guest, machine, type TestGuest } from '../helpers/evtchn_guest.ts';
 
 const initControl = (g: TestGuest, mfn: number, offset: number, vcpu: number) =>
@@ -163,6 +165,24 @@ describe('the modelled TLB and the software TLB against SFENCE.VMA of one addres
       for (let k = 0; k < 4; k++) expect(hart.mmu.xlate(0x00400000 + k * 4096, ACCESS_READ)).toBe(RAM_BASE + 0x800000 + k * 4096);
     });
   }
+});
+
+describe('shadow paging (trap mode, lazy): SFENCE.VMA of one address in a guest superpage', () => {
+  it('drops every 4 KiB piece of it from the harts\' TLBs, not only the page named', () => {
+    const r = new ShadowRig();
+    const flushed: (number | null)[] = [];
+    r.env.flushHostTlb = (va) => flushed.push(va);
+    r.gw(gpaOf(0) + 0x100 * 4, pte(RAM_GFN, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+    const sh = r.shadow('lazy');
+    const satp = sh.activate(satpOf(RAM_GFN), S);
+    for (let k = 1; k <= 3; k++) expect(r.access(sh, satp, 0x40000000 + k * 4096, 'r', S)).toEqual({ kind: 'ok', mpa: r.mpa(gpaOf(k)) });
+    // The guest moves the superpage and fences one address in it.
+    r.gw(gpaOf(0) + 0x100 * 4, pte(RAM_GFN + 0x400, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+    flushed.length = 0;
+    sh.sfence(0x40001000);
+    const covers = (va: number) => flushed.some((f) => f === null || f >>> 12 === va >>> 12);
+    for (let k = 1; k <= 3; k++) expect(covers(0x40000000 + k * 4096), `page ${k}`).toBe(true);
+  });
 });
 
 void HYPERVISOR;
