@@ -13,6 +13,12 @@ import { ACCESS_READ } from '../../hypervisor/cpu/mmu.ts';
 import { A, D, freshMemory, PageTables, R, RAM_BASE, U, V, W, X } from '../cpu/helpers.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, pte } from '../../protocol/sv32.ts';
 import { RAM_GFN, S, ShadowRig, gpaOf, satpOf } from '../helpers/shadow_rig.ts';
+import { Hypervisor } from '../../hypervisor/hypervisor.ts';
+import { copyToGuest } from '../../hypervisor/mm/guest_access.ts';
+import * as DC from '../../protocol/xen/domctl.ts';
+import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
+import { pvImage, SPIN, PV_BASE } from '../helpers/pv_image.ts';
+import { ControlError, setRtdsParams } from '../../hypervisor/domain/control.ts';
 import { args, guest, machine, type TestGuest } from '../helpers/evtchn_guest.ts';
 
 const initControl = (g: TestGuest, mfn: number, offset: number, vcpu: number) =>
@@ -185,6 +191,66 @@ describe('shadow paging (trap mode, lazy): SFENCE.VMA of one address in a guest 
   });
 });
 
-void HYPERVISOR;
-void dispatchHypercall;
+describe('scheduler parameters through XEN_DOMCTL_scheduler_op', () => {
+  // Only the control domain reaches it (domU: EPERM, tests/hypercalls-control.test.ts);
+  // from there, extreme weights and caps are refused or taken, and the machine goes on.
+  for (const scheduler of ['credit', 'credit2'] as const) {
+    it(`${scheduler}: weight 1 / 65535 / 0 (unchanged), cap 0xffff (unchanged), 1, past 100 x vcpus: no throw, no starvation`, () => {
+      const hv = new Hypervisor({ machineMemoryBytes: 64 << 20, pcpus: 1, scheduler });
+      const d0 = hv.createPvDomain(pvImage(SPIN, { bssBytes: 8 * 4096 }), { name: 'd0', memoryBytes: 4 << 20, privileged: true }).domain;
+      const a = hv.createPvDomain(pvImage(SPIN), { name: 'a', memoryBytes: 4 << 20 }).domain;
+      const b = hv.createPvDomain(pvImage(SPIN), { name: 'b', memoryBytes: 4 << 20 }).domain;
+      const BUF = PV_BASE + 4096;
+      const put = (domid: number, weight: number, cap: number) => {
+        const raw = new Uint8Array(DC.XEN_DOMCTL_HDR.SIZE);
+        const dv = new DataView(raw.buffer);
+        dv.setUint32(0, DC.XEN_DOMCTL.scheduler_op, true);
+        dv.setUint32(4, DC.XEN_DOMCTL_INTERFACE_VERSION, true);
+        dv.setUint16(8, domid, true);
+        dv.setUint32(16, scheduler === 'credit' ? 5 : 6, true);
+        dv.setUint32(20, DC.XEN_DOMCTL_SCHEDOP.putinfo, true);
+        dv.setUint16(24, weight, true);
+        dv.setUint16(26, cap, true);
+        expect(copyToGuest(d0.vcpus[0]!.hart, BUF, raw)).toBe(true);
+        return dispatchHypercall({ hv, vcpu: d0.vcpus[0]! }, HYPERVISOR.domctl, BUF, 0, 0, 0, 0);
+      };
+      expect(put(a.domid, 1, 0xffff)).toBe(0);
+      expect(put(b.domid, 65535, 0xffff)).toBe(0);
+      expect(put(a.domid, 0, 0xffff)).toBe(0);
+      expect(a.sched.weight).toBe(1);
+      expect(put(a.domid, 0, 101)).toBe(-XEN_ERRNO.EINVAL);
+      expect(put(a.domid, 0, 1)).toBe(0);
+      expect(a.sched.cap).toBe(1);
+      hv.unpause(a);
+      hv.unpause(b);
+      hv.pause(d0);
+      hv.run({ until: 200e6 });
+      // Instructions retired: weight 1 with a 1% cap still runs, and b gets most of the pCPU.
+      const ran = (d: typeof a) => d.vcpus[0]!.hart.retired;
+      expect(ran(a)).toBeGreaterThan(0);
+      expect(ran(b)).toBeGreaterThan(3 * ran(a));
+    });
+  }
+});
+
+describe('RTDS parameters with extreme values (the toolstack\'s xl sched-rtds path)', () => {
+  it('refuses 2^32-1, negative and sub-10 us values with a clear error; 10 us / 10 us on every vCPU of an overloaded pCPU still lets everyone run', () => {
+    const hv = new Hypervisor({ machineMemoryBytes: 64 << 20, pcpus: 1, scheduler: 'rtds' });
+    const a = hv.createPvDomain(pvImage(SPIN), { name: 'a', memoryBytes: 4 << 20 }).domain;
+    const b = hv.createPvDomain(pvImage(SPIN), { name: 'b', memoryBytes: 4 << 20 }).domain;
+    for (const [p, bud] of [[2 ** 32 - 1, 0], [-1, 0], [5, 0], [0, 2 ** 32 - 1], [0, -5], [10, 20], [0, Infinity]] as const) {
+      expect(() => setRtdsParams(a, [], p, bud, undefined), `${p}/${bud}`).toThrow(ControlError);
+    }
+    expect(() => setRtdsParams(a, [7], 100, 10, undefined)).toThrow(/vcpu 7 does not exist/);
+    const policy = hv.sched.poolOf(a).policy;
+    for (const d of [a, b]) for (const v of setRtdsParams(d, [], 10, 10, false)) policy.paramsChanged?.(v, hv.now());
+    hv.unpause(a);
+    hv.unpause(b);
+    hv.run({ until: 20e6 });
+    expect(hv.now()).toBeGreaterThanOrEqual(20e6);
+    expect(a.vcpus[0]!.hart.retired).toBeGreaterThan(0);
+    expect(b.vcpus[0]!.hart.retired).toBeGreaterThan(0);
+  });
+});
+
 void EVTCHN_FIFO;
