@@ -19,6 +19,9 @@ import * as DC from '../../protocol/xen/domctl.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
 import { pvImage, SPIN, PV_BASE } from '../helpers/pv_image.ts';
 import { ControlError, setRtdsParams } from '../../hypervisor/domain/control.ts';
+import { readFileSync } from 'node:fs';
+import { MmGuest } from '../mm_helpers.ts';
+import { XENMEM } from '../../protocol/xen/memory.ts';
 import { args, guest, machine, type TestGuest } from '../helpers/evtchn_guest.ts';
 
 const initControl = (g: TestGuest, mfn: number, offset: number, vcpu: number) =>
@@ -251,6 +254,31 @@ describe('RTDS parameters with extreme values (the toolstack\'s xl sched-rtds pa
     expect(a.vcpus[0]!.hart.retired).toBeGreaterThan(0);
     expect(b.vcpus[0]!.hart.retired).toBeGreaterThan(0);
   });
+});
+
+describe('XENMEM_decrease_reservation on an HVM domain (a control domain\'s guest kernel)', () => {
+  // The operation names machine frames (PV's view); an HVM domain's RAM is its p2m, which
+  // the G-stage or the shadow maps and which never changes (no HVM ballooning). Freeing a
+  // frame under it gave the frame to the next allocation while the HVM guest still reached
+  // it: another domain's memory.
+  for (const mode of ['hw', 'trap'] as const) {
+    it(`does nothing to its frames (${mode})`, () => {
+      const hv = new Hypervisor({ machineMemoryBytes: 128 << 20 });
+      const d0 = MmGuest.create(hv, { privileged: true });
+      const h = hv.createHvmDomain(readFileSync('tests/hvm-programs/build/echo.elf'), { name: 'h', memoryBytes: 8 << 20, cmdline: '', vcpus: 1, hvm: { mode, shadowSync: 'wp' } });
+      const mfn = h.p2m[5]!;
+      const refs = hv.frames.refCount(mfn);
+      const r = d0.memop(XENMEM.decrease_reservation, [mfn, h.p2m[6]!], { domid: h.domid });
+      expect(r.rc).toBe(0);
+      expect(hv.frames.ownerOf(mfn)).toBe(h.domid);
+      expect(hv.frames.refCount(mfn)).toBe(refs);
+      // The next domain's frames are not the HVM guest's.
+      const other = MmGuest.create(hv, { name: 'other', memoryBytes: 64 << 20 });
+      expect(other.domain.p2m.includes(mfn)).toBe(false);
+      hv.destroyDomain(h);
+      expect(hv.frames.refCount(mfn)).toBe(0);
+    });
+  }
 });
 
 void EVTCHN_FIFO;
