@@ -73,6 +73,11 @@ export class TwoStageWalker {
    * one 4 MiB entry (mmu.ts's modelled TLB, tlb_reach.ts).
    */
   mega = false;
+  /**
+   * Set by translate(): the VS-stage leaf was a megapage (whatever the G-stage's page size),
+   * so an SFENCE.VMA of any address in it must drop every page cached from it.
+   */
+  vsMega = false;
   /** Set by gstage(): its last successful translation ended at a megapage (or hgatp is bare). */
   private gMega = false;
 
@@ -149,6 +154,7 @@ export class TwoStageWalker {
   translate(va: number, perm: number, vsPriv: number, r: TwoStageRegs): number {
     va >>>= 0;
     this.mega = false;
+    this.vsMega = false;
     const vsatp = r.vsatp;
     if ((vsatp & SATP_MODE_SV32) === 0) {
       const spa = this.gstage(va, perm, GPF_EXPLICIT, r);
@@ -197,6 +203,7 @@ export class TwoStageWalker {
     const gpa = level === 1 ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff) : ppn * PAGE_SIZE + (va & 0xfff);
     const spa = this.gstage(gpa, perm, GPF_EXPLICIT, r);
     this.mega = spa >= 0 && level === 1 && this.gMega;
+    this.vsMega = spa >= 0 && level === 1;
     return spa;
   }
 

@@ -7,7 +7,8 @@
 // An entry caches the frame's typed arrays so the interpreter's fast path is a tag compare
 // and an array read. A set's entries are only valid for the translation context it was
 // filled under; the hart flushes sets when that context changes:
-//   * satp write, sfence.vma                  -> U and S sets (sfence with rs1 != x0: that page)
+//   * satp write, sfence.vma                  -> U and S sets (sfence with rs1 != x0: that page,
+//                                               or all of them if a megapage was cached in pieces)
 //   * mstatus.SUM / mstatus.MXR change         -> U and S sets
 //   * PhysMemory.generation change             -> all sets
 //   * vsatp/hgatp write, HFENCE.VVMA/GVMA, sfence.vma at V=1, vsstatus.SUM/MXR change,
@@ -371,7 +372,7 @@ export class Mmu {
       pa = this.walker.translate(va, acc, priv - SET_VIRT, hart);
       if (pa < 0) return pa;
       // A refill the modelled TLB holds: hardware would not have walked (tlb_reach.ts).
-      if (this.reach.refill(priv, acc, va, this.walker.mega)) this.walker.refs = refs2;
+      if (this.reach.refill(priv, acc, va, this.walker.mega, this.walker.vsMega)) this.walker.refs = refs2;
       this.keepModelSuperset(tag, i, vpn);
     } else if (priv === 3 || (hart.satp & SATP_MODE_SV32) === 0) {
       pa = va;
@@ -379,7 +380,7 @@ export class Mmu {
       this.walks++;
       pa = this.walk(va, acc, priv, hart.mstatus);
       if (pa < 0) return pa;
-      if (this.reach.refill(priv, acc, va, this.walkMega)) this.walkRefs = refs;
+      if (this.reach.refill(priv, acc, va, this.walkMega, this.walkMega)) this.walkRefs = refs;
       this.keepModelSuperset(tag, i, vpn);
     }
     this.pmpMixed = false;

@@ -23,6 +23,11 @@
 //   * Flushed by the architectural events only (mmu.ts: satp, vsatp and hgatp writes,
 //     sfence.vma, hfence, SUM/MXR and PMP changes, and the hypervisor's own flushes of a
 //     hart: PV TLB-flush hypercalls, shadow and p2m changes), not by PhysMemory.generation.
+//   * A megapage held as 4 KiB entries (no large-page entries, or a VS megapage over G-stage
+//     4 KiB pages) marks its regime fragmented, as Rocket's TLB marks fragmented
+//     superpages: an SFENCE.VMA of one address then drops the whole regime, because the
+//     spec's fence of an address drops every cached piece of the leaf that maps it (other
+//     pieces left behind would be stale translations after the guest remaps the megapage).
 // Consulted only on the software TLB's miss path: nothing on hits. Deterministic.
 //
 // Invariant: every software-TLB entry is held by the model too (the model is a superset).
@@ -59,6 +64,8 @@ export class TlbReach {
   misses = 0;
   /** After a refill that missed: the regime of the 4 MiB entry it replaced, or -1. */
   lastEvicted = -1;
+  /** Per regime: some 4 KiB entry is a piece of a megapage leaf (flushPage drops the regime). */
+  private readonly fragmented = new Uint8Array(2);
 
   constructor(readonly size: number = TLB_MEGA_ENTRIES_DEFAULT) {
     if (!Number.isInteger(size) || size < 0 || size > 4096) throw new RangeError(`modelled TLB: ${size} large-page entries is out of range (0..4096)`);
@@ -68,10 +75,11 @@ export class TlbReach {
   /**
    * A software-TLB refill of `va` that walked, for translation set `set` (mmu.ts: 0 U,
    * 1 S, 4 VU, 5 VS) and table `table` (0 read, 1 write, 2 fetch); `mega`: the translation
-   * spans 4 MiB. True when the model holds it (no walk on real hardware). Either way the
-   * model holds it afterwards.
+   * spans 4 MiB; `superLeaf`: the leaf an SFENCE.VMA of `va` names (1-D, or the VS stage)
+   * is a megapage, even if the translation is held as 4 KiB. True when the model holds it
+   * (no walk on real hardware). Either way the model holds it afterwards.
    */
-  refill(set: number, table: number, va: number, mega: boolean): boolean {
+  refill(set: number, table: number, va: number, mega: boolean, superLeaf: boolean = mega): boolean {
     this.lastEvicted = -1;
     const regime = set >= 4 ? 1 : 0;
     if (mega) {
@@ -93,6 +101,7 @@ export class TlbReach {
       }
       // No large-page entries: a megapage is held as 4 KiB entries, no more reach than those.
     }
+    if (superLeaf) this.fragmented[regime] = 1;
     const vpn = va >>> 12;
     const idx = vpn & (TLB_MODEL_PAGES - 1);
     const pages = this.pages;
@@ -118,6 +127,7 @@ export class TlbReach {
 
   /** Drops every entry of `regime`. */
   flushRegime(regime: number): void {
+    this.fragmented[regime] = 0;
     const tags = this.tags;
     for (let i = 0; i < tags.length; i++) if (tags[i]! >>> 10 === regime) tags[i] = -1;
     const first = regime === 1 ? 4 : 0;
@@ -125,10 +135,15 @@ export class TlbReach {
   }
 
   /**
-   * Drops the entries of `regime` covering `va`. True when that was a 4 MiB entry: the
-   * caller drops the regime's software entries too (they may hold other pages of it).
+   * Drops the entries of `regime` covering `va`. True when that was a 4 MiB entry, or the
+   * regime holds megapages in 4 KiB pieces (then all of it went): the caller drops the
+   * regime's software entries too (they may hold other pages of it).
    */
   flushPage(regime: number, va: number): boolean {
+    if (this.fragmented[regime]) {
+      this.flushRegime(regime);
+      return true;
+    }
     const tag = (regime << 10) | (va >>> 22);
     const tags = this.tags;
     let mega = false;
@@ -148,6 +163,7 @@ export class TlbReach {
   }
 
   flushAll(): void {
+    this.fragmented.fill(0);
     this.tags.fill(-1);
     this.pages.fill(-1);
   }

@@ -86,6 +86,10 @@ export function populatePhysmap(ctx: MmCtx, caller: Domain, d: Domain, a: Reserv
 
 export function decreaseReservation(ctx: MmCtx, caller: Domain, d: Domain, a: ReservationArgs): number {
   if (!a.list || a.extentOrder > maxOrder(caller)) return a.start;
+  // An HVM domain's RAM is its p2m, which its G-stage or shadow tables map and which never
+  // changes (no HVM ballooning): a frame freed here would reach the next allocation while
+  // the guest still maps it. None is given back (Xen would edit the p2m instead).
+  if (d.hvm) return a.start;
   let i = a.start;
   outer: for (; i < a.nrExtents; i++) {
     const gmfn = a.list.read(i);

@@ -333,10 +333,12 @@ export class Shadow {
     va >>>= 0;
     const i1 = va >>> 22;
     const i0 = (va >>> 12) & 0x3ff;
+    let superpage = false;
     for (const root of this.roots.values()) {
       const l0 = root.l0[i1];
       if (l0 === undefined) continue;
       if (root.gRoot >= 0 && (l0.gTable < 0 || this.rootEntryChanged(l0))) {
+        if (l0.gTable < 0) superpage = true;
         this.freeL0(l0);
         this.stats.invalidations++;
       } else if (l0.words[i0] !== 0) {
@@ -344,7 +346,14 @@ export class Shadow {
         this.stats.invalidations++;
       }
     }
-    this.env.flushHostTlb?.(va);
+    if (!superpage) {
+      this.env.flushHostTlb?.(va);
+      return;
+    }
+    // The fence names a guest superpage: the harts may hold any of its 4 KiB pieces, and
+    // all of them go, as a hart's 4 MiB entry would (a piece left is a stale translation).
+    const base = (va & ~0x3fffff) >>> 0;
+    for (let k = 0; k < 1024; k++) this.env.flushHostTlb?.(base + k * PAGE_SIZE);
   }
 
   translate(va: number, acc: Access, mode: GuestMode, vcpu = 0): WalkResult {
