@@ -3,6 +3,7 @@
 
 // The two sides share no code at run time: the hypervisor's modules (and the scenario
 // runner above them) are loaded only by `pvsim hypervisor`, dom0's only by `pvsim dom0`.
+import { consoleLineWriter } from './console_lines.ts';
 import { readToken } from './runtime.ts';
 import { dirname } from 'node:path';
 import type { SchedulerName } from '../hypervisor/hypervisor.ts';
@@ -42,6 +43,8 @@ export interface HypervisorCliOptions {
   speed?: number;
   /** With --scenario: progress lines on stderr. */
   progress?: boolean;
+  /** With --scenario: guests' console output on stderr, each line prefixed with its domain's name. */
+  console?: boolean;
 }
 
 export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> {
@@ -84,6 +87,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
       seed: o.seed,
       until: o.until === undefined ? undefined : parseDuration(o.until),
       progress: o.progress ? (l) => process.stderr.write(`${l}\n`) : undefined,
+      onConsole: o.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     });
     await writeReport(result, o);
     return 0;

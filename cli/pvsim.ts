@@ -215,9 +215,10 @@ program
   .option('--trace <file>', 'with --scenario: write the trace')
   .option('--json', 'with --scenario: JSON report')
   .option('--progress', 'with --scenario: progress lines on stderr')
+  .option('--console', "with --scenario: guests' console output on stderr")
   .option('--html <file>', 'with --scenario: also write the HTML report', outputFile('--html'))
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string; console?: boolean }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

@@ -1,6 +1,7 @@
 // `pvsim run <scenario.json>`: runs a scenario and prints the per-domain table, ending
 // with `trace-hash: <hex>`.
 
+import { consoleLineWriter } from './console_lines.ts';
 import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dom0Args, newRunFiles } from './runtime.ts';
 import { startPair, stopChild, type Child } from './up.ts';
@@ -87,7 +88,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       until,
       pcap: opts.pcap,
       progress: wantsProgress(opts) ? (l: string) => process.stderr.write(`pvsim run: ${l}\n`) : undefined,
-      onConsole: opts.console ? (d: { name: string }, b: Uint8Array) => process.stderr.write(`[${d.name}] ${new TextDecoder().decode(b)}`) : undefined,
+      onConsole: opts.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
     await writeReport(result, { ...opts, scenario: file });
@@ -118,6 +119,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.json) args.push('--json');
     if (wantsProgress(opts)) args.push('--progress');
     if (opts.html) args.push('--html', opts.html);
+    if (opts.console) args.push('--console');
     await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
     const { code, signal } = await children[0]!.exited;
     return signal ? 1 : (code ?? 1);

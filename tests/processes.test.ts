@@ -470,7 +470,7 @@ describe('pvsim run across processes', () => {
     const np = join(dir, 'net-pair.json');
     writeFileSync(np, JSON.stringify(spec));
     const go = (...a: string[]) => spawnSync(process.execPath, [PVSIM, 'run', np, ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: dir, XDG_RUNTIME_DIR: '', ...tag.env } });
-    const split = go('--pcap', join(dir, 'np-split.pcap'));
+    const split = go('--pcap', join(dir, 'np-split.pcap'), '--console');
     const local = go('--in-process', '--pcap', join(dir, 'np-local.pcap'), '--console');
     expect(split.status).toBe(0);
     expect(local.status).toBe(0);
@@ -478,6 +478,12 @@ describe('pvsim run across processes', () => {
     expect(split.stdout).toMatch(/bob\s+1\s+256\s+0\s+shutdown\(poweroff\)/);
     expect(local.stderr).toMatch(/\[alice\] work=blk mode=seq bs=4096 qd=8 n=64 writes=64 reads=64 errors=0/);
     expect(local.stderr).toMatch(/\[bob\] work=net .*pings=10 replies=10 lost=0 .*udp_rx_bytes=51200 tx_errors=0/);
+    // --console in either home: whole guest lines, each with its domain's name (a long result
+    // line arrives in several console chunks and stays one line).
+    for (const out of [split.stderr, local.stderr]) {
+      expect(out).toMatch(/\[alice\] work=blk mode=seq .* check=0x[0-9a-f]{8}\n/);
+      expect(out).toMatch(/\[bob\] work=net .*pings=10 replies=10 lost=0 .* check=0x[0-9a-f]{8}\n/);
+    }
     expect(hash(split.stdout)).toBeDefined();
     expect(hash(split.stdout)).toBe(hash(local.stdout));
     const a = readFileSync(join(dir, 'np-split.pcap'));
