@@ -98,7 +98,7 @@ void native_idle(uint64_t deadline_ns)
         wake = now + IDLE_MAX_NS;
     if (now >= wake)
         return;
-    timer_init();               /* the timer's handler disarms it when it fires */
+    native_timer_prepare();     /* not timer_init: that unmasks (SIE) on first use */
     (void)timer_set_deadline(wake);
     __asm__ volatile("wfi");    /* wakes on a pending enabled interrupt, SIE or not */
     local_irq_enable();         /* ... which is taken here */

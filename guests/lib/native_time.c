@@ -60,15 +60,25 @@ static void timer_handler(void)
     arm(NEVER);                 /* clears the pending interrupt */
 }
 
+/* The handler and sie.STIE, once, leaving sstatus.SIE as it is: native_idle
+ * runs it masked, and an interrupt taken here, before its wfi, would leave
+ * the wfi nothing to wake on (a lost wake-up until the idle bound). */
+void native_timer_prepare(void)
+{
+    if (timer_ready)
+        return;
+    trap_init();
+    pv_timer_entry = timer_handler;
+    arm(NEVER);
+    __asm__ volatile("csrs sie, %0" : : "r"(SIE_STIE) : "memory");
+    timer_ready = true;
+}
+
 int timer_setup(void)
 {
     if (!timer_ready) {
-        trap_init();
-        pv_timer_entry = timer_handler;
-        arm(NEVER);
-        __asm__ volatile("csrs sie, %0" : : "r"(SIE_STIE) : "memory");
+        native_timer_prepare();
         local_irq_enable();
-        timer_ready = true;
     }
     return 0;
 }

@@ -204,6 +204,11 @@ export class NativeBoard {
   exit: NativeRunResult['exit'] | null = null;
   /** In wfi, waiting for an interrupt. */
   waiting = false;
+  /**
+   * While waiting: the virtual time (the running board's clock) at which an interrupt line
+   * of this board first went high, i.e. when the frame or event that woke it arrived.
+   */
+  wakeAt: number | null = null;
   private readonly engine = new Interpreter();
   private readonly clint: Clint;
   private readonly plic: CountingPlic;
@@ -222,7 +227,11 @@ export class NativeBoard {
   private dmaCharged = 0;
   instructions = 0;
 
-  constructor(readonly opts: NativeRunOptions, readonly index: number, bridges: Map<string, Bridge>) {
+  /**
+   * `clock` is the virtual time of whichever board is running (runNativeBoards): what a
+   * frame this board receives is stamped with, and the shared bridges' ageing clock.
+   */
+  constructor(readonly opts: NativeRunOptions, readonly index: number, bridges: Map<string, Bridge>, private readonly clock: () => number = () => this.now) {
     this.costs = costModel(opts.costs);
     const memoryBytes = opts.memoryMiB * 1024 * 1024;
     if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < 1) throw new RangeError(`memory must be a whole number of MiB (at least 1), got ${opts.memoryMiB}`);
@@ -249,7 +258,11 @@ export class NativeBoard {
     const hart = this.hart;
     hart.timeSource = () => this.sliceStart + (hart.instret - this.sliceInstret) * this.costs.instructionNs + this.stallNs;
     this.clint = new Clint(hart, () => hart.timeSource());
-    this.plic = new CountingPlic(B.plicNdev, 2, (ctx, on) => hart.setInterruptPending(ctx === 0 ? 11 : 9, on));
+    this.plic = new CountingPlic(B.plicNdev, 2, (ctx, on) => {
+      hart.setInterruptPending(ctx === 0 ? 11 : 9, on);
+      // Raised by another board's slice (a frame over the bridge): remember when.
+      if (on && this.waiting && this.wakeAt === null && (hart.mie & hart.mip) !== 0) this.wakeAt = this.clock();
+    });
     const uart = new Ns16550({ tx: (b) => this.consoleByte(b), rx: () => -1, rxReady: () => false, irq: (high) => this.plic.setIrq(B.uartIrq, high) });
     const add = (base: number, size: number, dev: MmioDevice) => this.mem.addMmio(base, size, new ChargedDevice(dev, this));
     add(B.uart.base, NS16550_SIZE, uart);
@@ -271,7 +284,7 @@ export class NativeBoard {
       });
       (opts.nics ?? []).forEach((n, k) => {
         let br = bridges.get(n.bridge);
-        if (!br) bridges.set(n.bridge, (br = new Bridge(n.bridge, () => this.now)));
+        if (!br) bridges.set(n.bridge, (br = new Bridge(n.bridge, this.clock)));
         const hex = (v: number) => v.toString(16).padStart(2, '0');
         specs.push({ kind: 'virtio-net', mac: n.mac ?? `02:50:56:00:${hex(index)}:${hex(k + 1)}`, bridge: br, name: `native${index}.${k}` });
       });
@@ -355,6 +368,7 @@ export class NativeBoard {
       this.now = Math.max(this.now, this.nextTime());
       this.waiting = false;
     }
+    this.wakeAt = null;
     this.syncClock();
     this.clint.update();
     while (this.exit === null && this.now < end && instrLeft > 0 && !this.waiting) {
@@ -372,7 +386,10 @@ export class NativeBoard {
       this.syncClock();
       this.clint.update();
       if (why === ExitReason.HostTrap) this.firmwareEntry();
-      else if (why === ExitReason.Wfi && (hart.mie & hart.mip) === 0) this.waiting = true;
+      else if (why === ExitReason.Wfi && (hart.mie & hart.mip) === 0) {
+        this.waiting = true;
+        this.wakeAt = null;
+      }
     }
   }
 
@@ -488,12 +505,18 @@ export class NativeBoard {
  * Runs boards side by side on one virtual clock (boards with nics on the same bridge name
  * share a learning bridge): the board with the earliest time goes next, for a short slice,
  * so a frame one sends reaches the other no later than a slice after the moment it left.
+ * A board waiting in wfi that a frame (an interrupt line) wakes resumes at the frame's
+ * arrival, the sender's time when it left, not at the end of the sender's slice: the
+ * wake-up latency it sees is the guests', not the slice length's.
  */
 export async function runNativeBoards(list: readonly NativeRunOptions[]): Promise<NativeRunResult[]> {
   const bridges = new Map<string, Bridge>();
   const boards: NativeBoard[] = [];
+  let running: NativeBoard | null = null;
+  // The running board's time: a frame it sends arrives at the instant it left.
+  const clock = () => running?.now ?? 0;
   try {
-    for (const o of list) boards.push(new NativeBoard(o, boards.length, bridges));
+    for (const o of list) boards.push(new NativeBoard(o, boards.length, bridges, clock));
     const quantum = boards.length > 1 ? QUANTUM_NS_SHARED : QUANTUM_NS_SINGLE;
     for (;;) {
       let b: NativeBoard | null = null;
@@ -516,9 +539,15 @@ export async function runNativeBoards(list: readonly NativeRunOptions[]): Promis
       for (const x of boards) if (x !== b) others = Math.min(others, x.nextTime());
       const end = Math.min(limitNs, Math.max(t, Math.min(others, t + quantum)) + quantum);
       for (const x of boards) if (x !== b && x.waiting && x.now < t) x.now = t; // idle boards' clocks follow
+      running = b;
       await b.runUntil(end, (b.opts.maxInstructions ?? 2_000_000_000) - b.instructions);
-      // Boards woken by what this one did (a frame, an interrupt line) resume from its time.
-      for (const x of boards) if (x !== b && x.waiting && x.nextTime() === x.now && x.now < b.now) x.now = b.now;
+      running = null;
+      // Boards woken by what this one did (a frame, an interrupt line) resume at the moment
+      // it happened (their clocks followed to this slice's start), not at the slice's end.
+      for (const x of boards) {
+        if (x === b || !x.waiting || x.nextTime() !== x.now) continue;
+        if (x.wakeAt !== null) x.now = Math.max(x.now, Math.min(x.wakeAt, b.now));
+      }
     }
     return boards.map((x) => x.result());
   } finally {

@@ -68,5 +68,8 @@ extern const char *native_console_kind;
 /* lib/native_time.c: the timebase from the device tree. */
 void native_time_init(uint32_t timebase_frequency);
 uint64_t native_ns_to_ticks(uint64_t ns);
+/* The timer's handler and sie.STIE, once, without unmasking (sstatus.SIE
+ * unchanged); timer_setup is this and, the first time, local_irq_enable. */
+void native_timer_prepare(void);
 
 #endif
