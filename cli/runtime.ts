@@ -248,10 +248,15 @@ export function publishRun(f: RunFiles, vars: { url: string; xenstoredPath: stri
 /** current.env: a copy of the newest live run's env file, or absent if none is alive. */
 export function refreshCurrentEnv(): void {
   const base = pvsimBaseDir();
-  const newest = liveRuns(base)[0];
   const cur = join(base, 'current.env');
-  if (newest) replaceFile(cur, readPrivateFile(join(newest.dir, 'env')));
-  else rmSync(cur, { force: true });
+  // Two runs starting or stopping at once may each decide on a list the other has since
+  // changed; whoever writes last checks again, so current.env ends naming the newest.
+  for (let tries = 0; tries < 8; tries++) {
+    const newest = liveRuns(base)[0];
+    if (newest) replaceFile(cur, readPrivateFile(join(newest.dir, 'env')));
+    else rmSync(cur, { force: true });
+    if (liveRuns(base)[0]?.dir === newest?.dir) return;
+  }
 }
 
 /**

@@ -55,7 +55,7 @@ describe('ring kit: a user backend loaded by dom0', () => {
     const daemons = startLocalDom0(hv);
     await expect(daemons.loadUserBackend('echo', join(import.meta.dirname, 'fixtures', 'ringkit', 'nope.ts'))).rejects.toThrow(/cannot load/);
     await expect(daemons.loadUserBackend('other', ECHO)).rejects.toThrow(/serves type "echo", not "other"/);
-    await expect(daemons.loadUserBackend('vbd', ECHO)).rejects.toThrow(/pvsim's own backend/);
+    await expect(daemons.loadUserBackend('vbd', ECHO)).rejects.toThrow(/reserved for Xen's own backends/);
     await expect(daemons.loadUserBackend('Bad/Type', ECHO)).rejects.toThrow(/not 1-16 of a-z/);
     await daemons.loadUserBackend('echo', ECHO);
     await expect(daemons.loadUserBackend('echo', fixture('throwing'))).rejects.toThrow(/already served/);
@@ -145,7 +145,7 @@ describe("xl.cfg's vdev", () => {
     const parse = (v: string) => () => parseXlCfg(`name = "x"\nkernel = "k.elf"\nvdev = [ ${v} ]\n`, '/c/x.cfg');
     expect(parse(`'driver=./e.ts'`)).toThrow(/vdev\[0\].*no type=/);
     expect(parse(`'type=echo'`)).toThrow(/no driver=/);
-    expect(parse(`'type=vif,driver=./e.ts'`)).toThrow(/pvsim's own backend/);
+    expect(parse(`'type=vif,driver=./e.ts'`)).toThrow(/reserved for Xen's own backends/);
     expect(parse(`'type=echo,driver=./e.ts,backend=1'`)).toThrow(/from dom0 only/);
     expect(parse(`'type=echo,driver=./e.ts,state=4'`)).toThrow(/written by the toolstack/);
     expect(parse(`'type=echo,driver=./e.ts,devid=0', 'type=echo,driver=./e.ts,devid=0'`)).toThrow(/vdev\[1\].*already vdev\[0\]/);

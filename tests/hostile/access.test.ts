@@ -399,7 +399,12 @@ describe('two `pvsim up` at once, and a second signal while stopping (issue 9, i
     const base = join(xdg, 'pvsim');
     // Started together; which is newer is what they recorded.
     const [first, second] = await Promise.all([upIn(where), upIn(where)]);
-    const [a, b] = Number(first.env.PVSIM_STARTED_MS) > Number(second.env.PVSIM_STARTED_MS) ? [second, first] : [first, second];
+    // Which is newer is what they recorded; started in the same millisecond, either counts as
+    // the newest, and current.env says which one was taken.
+    const t1 = Number(first.env.PVSIM_STARTED_MS);
+    const t2 = Number(second.env.PVSIM_STARTED_MS);
+    const named = parseEnv(readFileSync(join(base, 'current.env'), 'utf8')).PVSIM_URL;
+    const [a, b] = t1 > t2 || (t1 === t2 && named === first.env.PVSIM_URL) ? [second, first] : [first, second];
     expect(a.env.PVSIM_URL).not.toBe(b.env.PVSIM_URL);
     expect(readdirSync(base).filter((n) => n.startsWith('run-'))).toHaveLength(2);
     expect(parseEnv(readFileSync(join(base, 'current.env'), 'utf8')).PVSIM_URL).toBe(b.env.PVSIM_URL);
