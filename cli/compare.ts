@@ -81,14 +81,22 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
   }
   const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true });
   process.stdout.write(formatCompareTable(report));
-  if (o.json) {
-    writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
-    process.stdout.write(`\nJSON report: ${o.json}\n`);
-  }
-  if (o.html) {
-    writeFileSync(o.html, renderCompareHtml(report));
-    process.stdout.write(`\nHTML report: ${o.html}\n`);
-  }
+  // A file that cannot be written (its disk full, its directory gone or read-only since the
+  // start) costs that file only, with a message: the other file is still written and the
+  // table was printed, so a long comparison is not lost to a stack trace.
+  let unwritten = 0;
+  const write = (what: string, file: string, text: () => string) => {
+    try {
+      writeFileSync(file, text());
+      process.stdout.write(`\n${what} report: ${file}\n`);
+    } catch (e) {
+      unwritten++;
+      process.stderr.write(`pvsim compare: cannot write the ${what} report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    }
+  };
+  if (o.json) write('JSON', o.json, () => JSON.stringify(report, null, 2) + '\n');
+  if (o.html) write('HTML', o.html, () => renderCompareHtml(report));
+  if (unwritten) return 1;
   const failures = realFailures(report);
   const bad = checksumDisagreements(report);
   if (failures.length || bad.length) {

@@ -1,0 +1,132 @@
+// Hostile input to the host-side tools: `pvsim sweep` (its --vary grammar, --collect of
+// result files from a shared volume, --index/--out) and `pvsim compare` (--vary, its output
+// files). Each case must end in a clear error, quickly, with nothing lost and no hang.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makePlan, planRuns, SweepInputError } from '../../sim/sweep/plan.ts';
+import { loadScenario, ScenarioError } from '../../sim/scenario/schema.ts';
+import { collectResults, runFileName } from '../../cli/sweep.ts';
+import { failedRun } from '../../sim/sweep/run.ts';
+import { parseCompareArgs } from '../../sim/compare/report.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-tools-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const pvsim = (args: string[], timeout = 60_000) =>
+  spawnSync(process.execPath, [join(ROOT, 'bin/pvsim.js'), ...args], { encoding: 'utf8', timeout, cwd: ROOT, env: { ...process.env, TMPDIR: dir } });
+
+function refusal(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('not refused');
+}
+
+const hundred = Array.from({ length: 100 }, (_, i) => String(i + 1));
+
+describe('hostile input to pvsim sweep and compare', () => {
+  it('a combination count past the bound is refused before the combinations are built', () => {
+    // Five keys of 100 values: 10^10 runs. Building them first took all memory.
+    const t = performance.now();
+    const e = refusal(() => planRuns(['a', 'b', 'c', 'd', 'e'].map((key) => ({ key, values: hundred })), [1, 2]));
+    expect(e).toBeInstanceOf(SweepInputError);
+    expect(e.message).toBe('the sweep has 20000000000 runs; at most 100000');
+    const keys = ['hvmExitNs', 'hypercallNs', 'instructionNs', 'trapReflectNs', 'contextSwitchNs'];
+    const c = refusal(() => parseCompareArgs({ workloads: ['cpu'], modes: 'pv', vary: keys.map((k) => `cost.${k}=${hundred.join(',')}`) }));
+    expect(c.message).toMatch(/^10000000000 runs asked for .* at most 4096$/);
+    expect(performance.now() - t).toBeLessThan(2000);
+  });
+
+  it('a scenario that is a FIFO, a device or a directory is refused at once (pvsim run and pvsim sweep)', () => {
+    const fifo = join(dir, 'scenario.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expect(refusal(() => loadScenario(fifo))).toBeInstanceOf(ScenarioError);
+    expect(refusal(() => loadScenario(fifo)).message).toBe(`${fifo} is a FIFO, not a regular file`);
+    expect(refusal(() => makePlan(fifo, [], undefined)).message).toBe(`${fifo} is a FIFO, not a regular file`);
+    expect(refusal(() => makePlan('/dev/zero', [], undefined)).message).toBe('/dev/zero is a character device, not a regular file');
+    expect(refusal(() => loadScenario(dir)).message).toBe(`${dir} is a directory, not a regular file`);
+    const r = pvsim(['sweep', fifo], 20_000);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`pvsim sweep: ${fifo} is a FIFO, not a regular file\n`);
+  });
+
+  describe('--collect of a shared volume', () => {
+    const header = { scenario: 's.json', scenarioSha256: '0'.repeat(64), name: 's', vary: [], seeds: [1], runs: 1 };
+    const run = failedRun({ index: 0, values: {}, seed: 1 }, 'it failed');
+    const volume = (name: string, files: Record<string, string>) => {
+      const d = join(dir, name);
+      mkdirSync(d);
+      for (const [n, text] of Object.entries(files)) writeFileSync(join(d, n), text);
+      return d;
+    };
+    const good = JSON.stringify({ sweep: header, run });
+
+    it('reads a valid file', () => {
+      expect(collectResults(volume('ok', { [runFileName(0)]: good })).runs).toHaveLength(1);
+    });
+
+    it('refuses a symlink out of the directory, a FIFO and a huge file, without following, blocking or reading it', () => {
+      const secret = join(dir, 'secret.json');
+      writeFileSync(secret, good);
+      const link = volume('link', {});
+      symlinkSync(secret, join(link, runFileName(0)));
+      expect(refusal(() => collectResults(link)).message).toBe(`--collect: ${join(link, runFileName(0))} is a symbolic link, not a regular file`);
+      const fifo = volume('fifo', {});
+      expect(spawnSync('mkfifo', [join(fifo, runFileName(0))]).status).toBe(0);
+      expect(refusal(() => collectResults(fifo)).message).toBe(`--collect: ${join(fifo, runFileName(0))} is a FIFO, not a regular file`);
+      const huge = volume('huge', {});
+      // Sparse: 65 MiB of nothing.
+      writeFileSync(join(huge, runFileName(0)), '');
+      expect(spawnSync('truncate', ['-s', '65M', join(huge, runFileName(0))]).status).toBe(0);
+      expect(refusal(() => collectResults(huge)).message).toBe(`--collect: ${join(huge, runFileName(0))} is larger than 64 MiB, the largest result file pvsim loads`);
+    });
+
+    it('refuses files of the wrong shape with a clear error, never a crash while writing the outputs', () => {
+      const cases: [string, unknown, RegExp][] = [
+        ['runs-huge', { sweep: { ...header, runs: 1e12 }, run }, /sweep\.runs: /],
+        ['runs-text', { sweep: { ...header, runs: 'many' }, run }, /sweep\.runs: /],
+        ['domains', { sweep: header, run: { ...run, ok: true, domains: 'none' } }, /run\.domains: /],
+        ['fairness', { sweep: header, run: { ...run, ok: true, fairness: null } }, /run\.fairness: /],
+        ['index', { sweep: header, run: { ...run, index: -1 } }, /run\.index: /],
+        ['array', [1, 2, 3], /not a result file: /],
+        ['null', null, /not a result file: /],
+      ];
+      for (const [name, body, msg] of cases) {
+        const e = refusal(() => collectResults(volume(`shape-${name}`, { [runFileName(0)]: JSON.stringify(body) })));
+        expect(e, name).toBeInstanceOf(SweepInputError);
+        expect(e.message, name).toMatch(msg);
+      }
+      // Through the CLI: status 2 and the message, no stack trace.
+      const r = pvsim(['sweep', '--collect', join(dir, 'shape-domains'), '--csv', join(dir, 'never.csv')], 20_000);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^pvsim sweep: --collect: .*run\.domains: .*\n$/);
+      expect(existsSync(join(dir, 'never.csv'))).toBe(false);
+    });
+
+    it('an output that cannot be written is named, and the others are still written', () => {
+      const d = volume('outputs', { [runFileName(0)]: good });
+      const json = join(dir, 'collected.json');
+      const r = pvsim(['sweep', '--collect', d, '--csv', '/proc/pvsim-cannot.csv', '--json', json], 20_000);
+      expect(r.stderr).toMatch(/^pvsim sweep: cannot write --csv \/proc\/pvsim-cannot\.csv: E[A-Z]+\n$/);
+      expect(r.status).toBe(1);
+      expect(JSON.parse(readFileSync(json, 'utf8')).runs).toHaveLength(1);
+      expect(r.stdout).toMatch(/^sweep s: 1 runs/);
+    });
+  });
+
+  it('pvsim compare: an output that cannot be written costs that file only, with a message', () => {
+    const html = join(dir, 'compare.html');
+    const r = pvsim(['compare', 'cpu:n=1', '--modes', 'pv', '--jobs', '1', '--json', '/proc/pvsim-cannot.json', '--html', html]);
+    expect(r.stderr).toMatch(/^pvsim compare: cannot write the JSON report \/proc\/pvsim-cannot\.json: E[A-Z]+\n$/);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^cpu:n=1\s+pv/m); // the table
+    expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>/);
+  }, 60_000);
+});
