@@ -1,0 +1,26 @@
+// Who decides which module dom0 runs for a user device type (pvsim/driver): two creates
+// naming different modules for the same type at the same time must not both succeed with
+// the first one's module serving the second's devices.
+
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Hypervisor } from '../../hypervisor/hypervisor.ts';
+import { startLocalDom0 } from '../../sim/local.ts';
+
+const MiB = 1024 * 1024;
+const ECHO = join(import.meta.dirname, '..', '..', 'examples', 'echodev', 'echodev.ts');
+const TWIN = join(import.meta.dirname, '..', 'fixtures', 'ringkit', 'echo-twin.ts');
+
+describe('user backends: one module per device type', () => {
+  it('two loads of different modules for one type at once: the second is refused, not served by the first', async () => {
+    const daemons = startLocalDom0(new Hypervisor({ machineMemoryBytes: 16 * MiB }));
+    const [a, b] = await Promise.allSettled([daemons.loadUserBackend('echo', ECHO), daemons.loadUserBackend('echo', TWIN)]);
+    expect(a.status).toBe('fulfilled');
+    expect(b.status).toBe('rejected');
+    expect((b as PromiseRejectedResult).reason.message).toBe(`device type echo is already served by ${ECHO}`);
+    expect(daemons.userBackends.get('echo')?.path).toBe(ECHO);
+    // The same module again, at once or later, is the same driver.
+    const [c, d] = await Promise.all([daemons.loadUserBackend('echo', ECHO), daemons.loadUserBackend('echo', ECHO)]);
+    expect(c).toBe(d);
+  });
+});
