@@ -35,7 +35,7 @@ import { GuestRamFault, ramContains, type GuestRam } from '../../dom0/devicemode
 import { FileBlockStore } from '../../dom0/backends/blk/store.ts';
 import { DEFAULT_DISK_BYTES } from '../../dom0/backends/blk/driver.ts';
 import { Bridge } from '../../dom0/backends/net/bridge.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -82,7 +82,19 @@ export interface NativeRunResult {
   perf: DomainPerfSnapshot;
 }
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The package root (the directory with package.json): this module runs from sim/native/
+ * and compiled from dist/sim/native/, so the root is found, not counted two levels up
+ * (which from dist/ named dist/guests/build/sbi.elf, absent: `pvsim run-native` failed).
+ */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return join(here, '..', '..');
+  }
+}
+const ROOT = packageRoot();
 /** Where the firmware is by default. */
 export const NATIVE_FIRMWARE_PATH = join(ROOT, 'guests/build/sbi.elf');
 

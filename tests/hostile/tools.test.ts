@@ -129,4 +129,18 @@ describe('hostile input to pvsim sweep and compare', () => {
     expect(r.stdout).toMatch(/^cpu:n=1\s+pv/m); // the table
     expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>/);
   }, 60_000);
+
+  it('pvsim run-native: runs from the compiled build with its default firmware; a FIFO named as firmware is refused at once', () => {
+    // From dist/ the firmware was looked for in dist/guests/build/sbi.elf (absent): every
+    // run without --firmware failed with ENOENT.
+    const ok = pvsim(['run-native', 'guests/build/native.elf', '--cmdline', 'work=cpu n=1'], 30_000);
+    expect(ok.stderr).toMatch(/^poweroff at /m);
+    expect(ok.stdout).toMatch(/^work=cpu iterations=1 /m);
+    expect(ok.status).toBe(0);
+    const fifo = join(dir, 'firmware.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const r = pvsim(['run-native', 'guests/build/native.elf', '--firmware', fifo], 20_000);
+    expect(r.stderr).toBe(`pvsim run-native: ${fifo} is a FIFO, not a regular file\n`);
+    expect(r.status).toBe(4);
+  });
 });
