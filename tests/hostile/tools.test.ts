@@ -12,6 +12,7 @@ import { loadScenario, ScenarioError } from '../../sim/scenario/schema.ts';
 import { collectResults, runFileName } from '../../cli/sweep.ts';
 import { failedRun } from '../../sim/sweep/run.ts';
 import { parseCompareArgs } from '../../sim/compare/report.ts';
+import { writeTestGuests } from '../helpers/test_guests.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hostile-tools-'));
@@ -143,4 +144,16 @@ describe('hostile input to pvsim sweep and compare', () => {
     expect(r.stderr).toBe(`pvsim run-native: ${fifo} is a FIFO, not a regular file\n`);
     expect(r.status).toBe(4);
   });
+
+  it('a --timeout past setTimeout\'s 24.8 days is a long bound, not an instant one that kills every run', () => {
+    const c = pvsim(['compare', 'cpu:n=1', '--modes', 'pv', '--jobs', '1', '--timeout', '3000000'], 30_000);
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    const guests = writeTestGuests();
+    const scenario = join(dir, 'timeout.json');
+    writeFileSync(scenario, JSON.stringify({ name: 't', pcpus: 1, until: '5ms', domains: [{ name: 'hog', image: guests.spin, memory: 4 }] }));
+    const s = pvsim(['sweep', scenario, '--jobs', '1', '--timeout', '3000000'], 30_000);
+    expect(s.stderr).toBe('');
+    expect(s.status).toBe(0);
+  }, 60_000);
 });
