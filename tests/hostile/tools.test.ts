@@ -156,4 +156,15 @@ describe('hostile input to pvsim sweep and compare', () => {
     expect(s.stderr).toBe('');
     expect(s.status).toBe(0);
   }, 60_000);
+
+  it('pvsim run: an --html or --trace file that cannot be written is named; the report is still printed', () => {
+    for (const mode of [['--in-process'], []]) {
+      const r = pvsim(['run', ...mode, 'examples/weights.json', '--until', '5ms', '--html', '/proc/pvsim-cannot.html', '--trace', '/proc/pvsim-cannot.json'], 30_000);
+      expect(r.stderr, mode.join(' ')).toMatch(/pvsim run: cannot write --trace \/proc\/pvsim-cannot\.json: E[A-Z]+\n/);
+      expect(r.stderr, mode.join(' ')).toMatch(/pvsim run: cannot write --html \/proc\/pvsim-cannot\.html: E[A-Z]+\n/);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(r.stdout).toMatch(/^trace-hash: [0-9a-f]{16}$/m);
+      expect(r.status, mode.join(' ')).toBe(1);
+    }
+  }, 60_000);
 });
