@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../hypervisor/hypervisor.ts';
 import { startLocalDom0 } from '../../sim/local.ts';
+import { addDevice } from '../../dom0/toolstack/devices.ts';
 
 const MiB = 1024 * 1024;
 const ECHO = join(import.meta.dirname, '..', '..', 'examples', 'echodev', 'echodev.ts');
@@ -22,5 +23,21 @@ describe('user backends: one module per device type', () => {
     // The same module again, at once or later, is the same driver.
     const [c, d] = await Promise.all([daemons.loadUserBackend('echo', ECHO), daemons.loadUserBackend('echo', ECHO)]);
     expect(c).toBe(d);
+  });
+
+  it('a guest cannot name the module: it may not write its backend\'s driver key nor make a backend directory of its own', () => {
+    const daemons = startLocalDom0(new Hypervisor({ machineMemoryBytes: 16 * MiB }));
+    const domid = 7;
+    expect(addDevice(daemons.xs, domid, { kind: 'echo', devid: 0, backend: { driver: ECHO }, frontend: {} }).ok).toBe(true);
+    const guest = { domid, privileged: false };
+    const store = daemons.xenstored.store;
+    const evil = new TextEncoder().encode('/tmp/evil.ts');
+    const be = `/local/domain/0/backend/echo/${domid}/0`;
+    expect(() => store.write(guest, `${be}/driver`, evil)).toThrow(/EACCES/);
+    expect(() => store.write(guest, `/local/domain/0/backend/evil/${domid}/0/driver`, evil)).toThrow(/EACCES/);
+    expect(() => store.write(guest, `/local/domain/0/backend/echo/${domid}/1/driver`, evil)).toThrow(/EACCES/);
+    expect(new TextDecoder().decode(store.read(guest, `${be}/driver`))).toBe(ECHO); // it may read it, as Xen's frontends read their backend
+    // Its own frontend directory it may write: dom0 never reads a module path from there.
+    store.write(guest, `/local/domain/${domid}/device/echo/0/driver`, evil);
   });
 });
