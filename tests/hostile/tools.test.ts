@@ -2,7 +2,7 @@
 // result files from a shared volume, --index/--out) and `pvsim compare` (--vary, its output
 // files). Each case must end in a clear error, quickly, with nothing lost and no hang.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -167,4 +167,39 @@ describe('hostile input to pvsim sweep and compare', () => {
       expect(r.status, mode.join(' ')).toBe(1);
     }
   }, 60_000);
+
+  it('pvsim compare: SIGINT mid-run stops every worker and exits 130', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/pvsim.js'), 'compare', 'cpu:n=100000', '--modes', 'pv,hvm-hw', '--jobs', '2'], { cwd: ROOT, env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const childrenOf = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
+    let workers: number[] = [];
+    for (let i = 0; i < 400 && workers.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      workers = childrenOf(child.pid!);
+    }
+    expect(workers).toHaveLength(2);
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/pvsim compare: SIGINT: workers stopped/);
+    // The workers are gone (killed, then reaped by init): poll briefly, no fixed sleep.
+    const alive = (pid: number) => {
+      try {
+        return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(workers.filter(alive)).toEqual([]);
+  }, 30_000);
 });
