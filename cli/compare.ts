@@ -74,6 +74,8 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
   try {
     req = parseCompareArgs({ workloads, modes: o.modes, io: o.io, shadow: o.shadow, seed: o.seed, vary: o.vary });
     if (o.jobs !== undefined && o.jobs > MAX_JOBS) throw new CompareInputError(`--jobs ${o.jobs}: at most ${MAX_JOBS} worker processes`);
+    // One file for both: the HTML would overwrite the JSON after the whole run.
+    if (o.json !== undefined && o.json === o.html) throw new CompareInputError(`--json and --html name the same file ${o.json}`);
   } catch (e) {
     if (!(e instanceof CompareInputError)) throw e;
     process.stderr.write(`pvsim compare: ${e.message}\n`);

@@ -182,6 +182,12 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
     process.stderr.write(`pvsim sweep: ${msg}\n`);
     return SWEEP_EXIT_BAD_INPUT;
   };
+  // Two outputs in one file: the later would overwrite the earlier after the whole sweep.
+  const outs = ([['--csv', o.csv], ['--json', o.json], ['--html', o.html]] as const).filter(([, f]) => f !== undefined);
+  for (const [i, [opt, f]] of outs.entries()) {
+    const same = outs.slice(i + 1).find(([, g]) => g === f);
+    if (same) return bad(`${opt} and ${same[0]} name the same file ${f}`);
+  }
   try {
     if (o.collect !== undefined) {
       if (scenario !== undefined || o.vary?.length || o.seeds || o.index !== undefined || o.emit) return bad('--collect DIR takes no scenario, --vary, --seeds, --index or --emit: the result files say which sweep they are');

@@ -202,4 +202,15 @@ describe('hostile input to pvsim sweep and compare', () => {
     for (let i = 0; i < 200 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 25));
     expect(workers.filter(alive)).toEqual([]);
   }, 30_000);
+
+  it('two outputs naming one file are refused before anything runs (the later would overwrite the earlier)', () => {
+    const f = join(dir, 'same.out');
+    const c = pvsim(['compare', 'cpu:n=1', '--modes', 'pv', '--json', f, '--html', f], 20_000);
+    expect(c.stderr).toBe(`pvsim compare: --json and --html name the same file ${f}\n`);
+    expect(c.status).toBe(2);
+    const s = pvsim(['sweep', 'examples/weights.json', '--csv', join(dir, 'a.csv'), '--json', f, '--html', f], 20_000);
+    expect(s.stderr).toBe(`pvsim sweep: --json and --html name the same file ${f}\n`);
+    expect(s.status).toBe(2);
+    expect(existsSync(f)).toBe(false);
+  });
 });
