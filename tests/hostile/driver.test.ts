@@ -40,4 +40,15 @@ describe('user backends: one module per device type', () => {
     // Its own frontend directory it may write: dom0 never reads a module path from there.
     store.write(guest, `/local/domain/${domid}/device/echo/0/driver`, evil);
   });
+
+  it('a module that never finishes loading, or throws anything at import, fails that create in bounded time; dom0 loads the next', async () => {
+    const daemons = startLocalDom0(new Hypervisor({ machineMemoryBytes: 16 * MiB }));
+    const t = performance.now();
+    await expect(daemons.loadUserBackend('never', join(import.meta.dirname, '..', 'fixtures', 'ringkit', 'never-loads.ts'), { asyncBoundMs: 300 })).rejects.toThrow(/did not finish within 300 ms/);
+    expect(performance.now() - t).toBeLessThan(5000);
+    await expect(daemons.loadUserBackend('thrower', join(import.meta.dirname, '..', 'fixtures', 'ringkit', 'throws-at-import.ts'))).rejects.toThrow(/^cannot load .*throws-at-import\.ts: threw 42$/);
+    expect(daemons.userBackends.size).toBe(0);
+    await daemons.loadUserBackend('echo', ECHO);
+    expect(daemons.userBackends.get('echo')?.path).toBe(ECHO);
+  });
 });
