@@ -12,6 +12,8 @@ import { loadScenario, ScenarioError } from '../../sim/scenario/schema.ts';
 import { collectResults, runFileName } from '../../cli/sweep.ts';
 import { failedRun } from '../../sim/sweep/run.ts';
 import { parseCompareArgs } from '../../sim/compare/report.ts';
+import { shQuote } from '../../sim/sweep/k8s.ts';
+import fc from 'fast-check';
 import { writeTestGuests } from '../helpers/test_guests.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -212,5 +214,16 @@ describe('hostile input to pvsim sweep and compare', () => {
     expect(s.stderr).toBe(`pvsim sweep: --json and --html name the same file ${f}\n`);
     expect(s.status).toBe(2);
     expect(existsSync(f)).toBe(false);
+  });
+
+  it('--emit k8s: any scenario path or --vary value reaches the pod\'s shell as one literal word (quotes, $(), newlines)', () => {
+    const samples = ["it's", '$(touch /tmp/pwned)', '`id`', 'a\nb', '"; rm -rf ~ #', "'", '\\', 'x y', '*', '-n', '', 'é\u2028'];
+    fc.assert(
+      fc.property(fc.oneof(fc.constantFrom(...samples), fc.string({ unit: 'grapheme', maxLength: 20 }).filter((x) => !x.includes('\0'))), (word) => {
+        const r = spawnSync('sh', ['-c', `printf %s ${shQuote(word)}`], { encoding: 'utf8', timeout: 5000 });
+        expect(r.stdout).toBe(word);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
