@@ -226,4 +226,24 @@ describe('hostile input to pvsim sweep and compare', () => {
       { numRuns: 60 },
     );
   });
+
+  it('sweep --index --out: an --out that cannot be a directory is refused before the run; a planted .tmp symlink is not written through', () => {
+    const guests = writeTestGuests();
+    const scenario = join(dir, 'index.json');
+    writeFileSync(scenario, JSON.stringify({ name: 'i', pcpus: 1, until: '2ms', domains: [{ name: 'hog', image: guests.spin, memory: 4 }] }));
+    const notDir = join(dir, 'not-a-dir');
+    writeFileSync(notDir, 'x');
+    const r = pvsim(['sweep', scenario, '--index', '0', '--out', notDir], 20_000);
+    expect(r.stderr).toBe(`pvsim sweep: --out ${notDir}: cannot make the directory: EEXIST\n`);
+    expect(r.status).toBe(2);
+    const out = join(dir, 'index-out');
+    mkdirSync(out);
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep me');
+    symlinkSync(victim, join(out, `${runFileName(0)}.tmp`));
+    const ok = pvsim(['sweep', scenario, '--index', '0', '--out', out], 20_000);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(JSON.parse(readFileSync(join(out, runFileName(0)), 'utf8')).run.index).toBe(0);
+  });
 });
