@@ -74,6 +74,8 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
   try {
     req = parseCompareArgs({ workloads, modes: o.modes, io: o.io, shadow: o.shadow, seed: o.seed, vary: o.vary });
     if (o.jobs !== undefined && o.jobs > MAX_JOBS) throw new CompareInputError(`--jobs ${o.jobs}: at most ${MAX_JOBS} worker processes`);
+    // One file for both: the HTML would overwrite the JSON after the whole run.
+    if (o.json !== undefined && o.json === o.html) throw new CompareInputError(`--json and --html name the same file ${o.json}`);
   } catch (e) {
     if (!(e instanceof CompareInputError)) throw e;
     process.stderr.write(`pvsim compare: ${e.message}\n`);
@@ -81,14 +83,22 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
   }
   const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true });
   process.stdout.write(formatCompareTable(report));
-  if (o.json) {
-    writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
-    process.stdout.write(`\nJSON report: ${o.json}\n`);
-  }
-  if (o.html) {
-    writeFileSync(o.html, renderCompareHtml(report));
-    process.stdout.write(`\nHTML report: ${o.html}\n`);
-  }
+  // A file that cannot be written (its disk full, its directory gone or read-only since the
+  // start) costs that file only, with a message: the other file is still written and the
+  // table was printed, so a long comparison is not lost to a stack trace.
+  let unwritten = 0;
+  const write = (what: string, file: string, text: () => string) => {
+    try {
+      writeFileSync(file, text());
+      process.stdout.write(`\n${what} report: ${file}\n`);
+    } catch (e) {
+      unwritten++;
+      process.stderr.write(`pvsim compare: cannot write the ${what} report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    }
+  };
+  if (o.json) write('JSON', o.json, () => JSON.stringify(report, null, 2) + '\n');
+  if (o.html) write('HTML', o.html, () => renderCompareHtml(report));
+  if (unwritten) return 1;
   const failures = realFailures(report);
   const bad = checksumDisagreements(report);
   if (failures.length || bad.length) {

@@ -11,6 +11,9 @@ import { pvsimArgv } from './self.ts';
 import { runCell, type CellJob } from '../sim/compare/run_cell.ts';
 import type { CompareCell } from '../sim/compare/types.ts';
 
+/** setTimeout's largest delay: a longer one (--timeout past 24.8 days) fires at once, killing every run. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What the parent sends a worker, and what it answers. */
 export interface WorkerRequest {
   id: number;
@@ -91,7 +94,7 @@ export async function runJobsInWorkers(jobs: Omit<CellJob, 'tmpDir'>[], opts: Po
         const timer = setTimeout(() => {
           // Killed: its exit handler reports the cell and starts a fresh worker.
           w.child.kill('SIGKILL');
-        }, opts.timeoutMs);
+        }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
         w.busy = { id, timer };
         const req: WorkerRequest = { id, job: jobs[id]! };
         w.child.send(req);

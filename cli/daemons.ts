@@ -89,8 +89,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
       progress: o.progress ? (l) => process.stderr.write(`${l}\n`) : undefined,
       onConsole: o.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     });
-    await writeReport(result, o);
-    return 0;
+    return (await writeReport(result, o)) ? 1 : 0;
   } catch (e) {
     process.stderr.write(`pvsim run: ${(e as Error).message}\n`);
     return e instanceof ScenarioError ? 2 : 1;

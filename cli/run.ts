@@ -36,19 +36,34 @@ function wantsProgress(opts: RunCliOptions): boolean {
 
 export const RUN_EXIT_BAD_INPUT = 2;
 
-/** Prints the report (table or JSON) and writes the trace file if asked. */
-export async function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean; html?: string; scenario?: string }): Promise<void> {
+/**
+ * Prints the report (table or JSON) and writes the trace and HTML files if asked. A file that
+ * cannot be written (disk full, directory gone) is named on stderr and costs only itself: the
+ * report is still printed. Returns how many files could not be written.
+ */
+export async function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean; html?: string; scenario?: string }): Promise<number> {
+  let unwritten = 0;
+  const write = (opt: string, file: string, text: () => string) => {
+    try {
+      writeFileSync(file, text());
+    } catch (e) {
+      unwritten++;
+      process.stderr.write(`pvsim run: cannot write ${opt} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    }
+  };
   if (opts.trace) {
     const t = result.hv.traceBuffer;
     const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
-    writeFileSync(opts.trace, opts.trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names));
+    const trace = opts.trace;
+    write('--trace', trace, () => (trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names)));
   }
   const json = reportJson(result);
   if (opts.html) {
     const { renderRunHtml } = await import('../sim/scenario/html.ts');
-    writeFileSync(opts.html, renderRunHtml(json, opts.scenario ?? result.name));
+    write('--html', opts.html, () => renderRunHtml(json, opts.scenario ?? result.name));
   }
   process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : formatReport(result)) + '\n');
+  return unwritten;
 }
 
 export async function runCommand(file: string, opts: RunCliOptions): Promise<number> {
@@ -91,8 +106,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       onConsole: opts.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     };
     const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
-    await writeReport(result, { ...opts, scenario: file });
-    return 0;
+    return (await writeReport(result, { ...opts, scenario: file })) ? 1 : 0;
   } catch (e) {
     if (e instanceof ScenarioError) {
       process.stderr.write(`pvsim run: ${e.message}\n`);

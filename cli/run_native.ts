@@ -2,7 +2,6 @@
 // (sim/native/machine.ts; the `native` mode of `pvsim compare`), under our M-mode SBI
 // firmware, as `qemu-system-riscv32 -machine virt -bios sbi.elf -kernel <kernel>` runs it.
 
-import { readFileSync } from 'node:fs';
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runNative, type NativeDisk, type NativeRunResult } from '../sim/native/machine.ts';
 
@@ -51,7 +50,8 @@ export async function runNativeCommand(file: string, opts: RunNativeCliOptions):
   let disks: NativeDisk[];
   try {
     kernel = readKernelFile(file);
-    firmware = opts.firmware === undefined ? undefined : readFileSync(opts.firmware);
+    // Read as a kernel is: a FIFO or /dev/zero named as firmware is refused, never waited on.
+    firmware = opts.firmware === undefined ? undefined : readKernelFile(opts.firmware);
     disks = opts.disk.map(parseNativeDisk);
   } catch (e) {
     if (!(e instanceof KernelFileError || e instanceof DiskSpecError || (e as NodeJS.ErrnoException).code !== undefined)) throw e;

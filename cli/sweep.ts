@@ -5,9 +5,11 @@
 // pod runs it) and --collect DIR (the merged results). docs/sweep.md.
 
 import { availableParallelism } from 'node:os';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeRun, makePlan, SweepInputError, type SweepHeader, type SweepPlan } from '../sim/sweep/plan.ts';
+import { z } from 'zod';
+import { describeRun, makePlan, MAX_RUNS, SweepInputError, type SweepHeader, type SweepPlan } from '../sim/sweep/plan.ts';
+import { KernelFileError, readRegularFile } from '../xenguest/kernel_file.ts';
 import { runSweepRun, type SweepRunResult } from '../sim/sweep/run.ts';
 import { sweepCsv, sweepHtml, sweepJson, type SweepReport } from '../sim/sweep/output.ts';
 import { k8sJobManifest, seedsText } from '../sim/sweep/k8s.ts';
@@ -67,11 +69,62 @@ export function sweepTable(r: SweepReport): string {
   return lines.join('\n') + '\n';
 }
 
-function writeOutputs(report: SweepReport, o: SweepCliOptions): void {
-  if (o.csv) writeFileSync(o.csv, sweepCsv(report));
-  if (o.json) writeFileSync(o.json, sweepJson(report));
-  if (o.html) writeFileSync(o.html, sweepHtml(report));
+/**
+ * Writes --csv, --json and --html; one that cannot be written (disk full, directory gone)
+ * is named on stderr and the others are still written. Returns how many failed.
+ */
+function writeOutputs(report: SweepReport, o: SweepCliOptions): number {
+  let failed = 0;
+  const write = (opt: string, file: string | undefined, text: () => string) => {
+    if (!file) return;
+    try {
+      writeFileSync(file, text());
+    } catch (e) {
+      failed++;
+      process.stderr.write(`pvsim sweep: cannot write ${opt} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    }
+  };
+  write('--csv', o.csv, () => sweepCsv(report));
+  write('--json', o.json, () => sweepJson(report));
+  write('--html', o.html, () => sweepHtml(report));
+  return failed;
 }
+
+// What a result file must hold before anything uses it: the files come from a volume pods
+// (or anyone) wrote, and a field of the wrong type would only fail later, in the middle of
+// writing the CSV. Checked, not parsed: the file's own objects are kept (their key order
+// is what a direct sweep writes).
+const finite = z.number().finite();
+const Latency = z.object({ wakeups: finite, p50Ns: finite, p99Ns: finite, maxNs: finite, meanNs: finite });
+const Fairness = z.object({ key: z.string(), weight: finite, domains: finite, jain: finite, meanShare: finite, minShare: finite, maxShare: finite });
+const ResultFile = z.object({
+  sweep: z.object({
+    scenario: z.string(),
+    scenarioSha256: z.string(),
+    name: z.string(),
+    vary: z.array(z.object({ key: z.string(), values: z.array(z.string()) })),
+    seeds: z.array(z.number().int().min(0)),
+    runs: z.number().int().min(1).max(MAX_RUNS),
+  }),
+  run: z.object({
+    index: z.number().int().min(0),
+    values: z.record(z.string(), z.string()),
+    seed: z.number().int().min(0),
+    ok: z.boolean(),
+    error: z.string().optional(),
+    scheduler: z.string(),
+    pcpus: finite,
+    traceHash: z.string(),
+    pcpuUtilisation: z.array(finite),
+    fairness: z.object({ byWeight: z.array(Fairness), byGroup: z.array(Fairness) }),
+    latencyByGroup: z.array(Latency.extend({ group: z.string() })),
+    deadlineMisses: finite,
+    domains: z.array(z.object({ name: z.string(), group: z.string(), weight: finite, cap: finite, cpuShare: finite, latency: Latency, deadlineMisses: finite })),
+  }),
+});
+
+/** The largest result file --collect reads (one run's rows: a 10,000-domain run is about 3 MiB). */
+export const MAX_RESULT_FILE_BYTES = 64 * 1024 * 1024;
 
 /** Reads the per-index files of one sweep and puts them in run order; refuses gaps and mixtures. */
 export function collectResults(dir: string): SweepReport {
@@ -87,12 +140,24 @@ export function collectResults(dir: string): SweepReport {
   const runs = new Map<number, SweepRunResult>();
   for (const n of names) {
     let f: { sweep: SweepHeader; run: SweepRunResult };
+    let bytes: Uint8Array;
     try {
-      f = JSON.parse(readFileSync(join(dir, n), 'utf8')) as typeof f;
+      // A regular file in DIR only: no symlink out of it, no FIFO to hang on, bounded.
+      bytes = readRegularFile(join(dir, n), { maxBytes: MAX_RESULT_FILE_BYTES, what: 'result file', noFollow: true });
     } catch (e) {
-      throw new SweepInputError(`--collect: ${join(dir, n)}: not a result file: ${(e as Error).message}`);
+      if (e instanceof KernelFileError) throw new SweepInputError(`--collect: ${e.message}`);
+      throw e;
     }
-    if (!f || typeof f !== 'object' || !f.sweep || !f.run || typeof f.run.index !== 'number') throw new SweepInputError(`--collect: ${join(dir, n)}: not a result file`);
+    try {
+      f = JSON.parse(new TextDecoder().decode(bytes)) as typeof f;
+    } catch (e) {
+      throw new SweepInputError(`--collect: ${join(dir, n)}: not a result file: ${(e as Error).message.slice(0, 200)}`);
+    }
+    const shape = ResultFile.safeParse(f);
+    if (!shape.success) {
+      const issue = shape.error.issues[0]!;
+      throw new SweepInputError(`--collect: ${join(dir, n)}: not a result file: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    }
     const text = JSON.stringify(f.sweep);
     if (header === undefined) {
       header = f.sweep;
@@ -117,13 +182,19 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
     process.stderr.write(`pvsim sweep: ${msg}\n`);
     return SWEEP_EXIT_BAD_INPUT;
   };
+  // Two outputs in one file: the later would overwrite the earlier after the whole sweep.
+  const outs = ([['--csv', o.csv], ['--json', o.json], ['--html', o.html]] as const).filter(([, f]) => f !== undefined);
+  for (const [i, [opt, f]] of outs.entries()) {
+    const same = outs.slice(i + 1).find(([, g]) => g === f);
+    if (same) return bad(`${opt} and ${same[0]} name the same file ${f}`);
+  }
   try {
     if (o.collect !== undefined) {
       if (scenario !== undefined || o.vary?.length || o.seeds || o.index !== undefined || o.emit) return bad('--collect DIR takes no scenario, --vary, --seeds, --index or --emit: the result files say which sweep they are');
       const report = collectResults(o.collect);
-      writeOutputs(report, o);
+      const unwritten = writeOutputs(report, o);
       process.stdout.write(sweepTable(report));
-      return failedCount(report) ? 1 : 0;
+      return failedCount(report) || unwritten ? 1 : 0;
     }
     if (scenario === undefined) return bad('a scenario file is needed (or --collect DIR)');
     if (o.jobs !== undefined && o.jobs > MAX_SWEEP_JOBS) return bad(`--jobs ${o.jobs}: at most ${MAX_SWEEP_JOBS} worker processes`);
@@ -152,11 +223,19 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
       const i = Number(o.index);
       if (i >= plan.runs.length) return bad(`--index ${i}: the sweep has ${plan.runs.length} runs (0..${plan.runs.length - 1})`);
       if (!o.out) return bad('--index needs --out DIR (where the run\'s result file goes)');
+      // The directory before the run, so a bad --out costs no run.
+      try {
+        mkdirSync(o.out, { recursive: true });
+      } catch (e) {
+        return bad(`--out ${o.out}: cannot make the directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
       const result = await runSweepRun(plan, plan.runs[i]!);
-      mkdirSync(o.out, { recursive: true });
       // Written whole or not at all: a pod killed mid-write leaves no half file to collect.
+      // The temporary name is made afresh (wx): a stale one, or a symlink someone put there
+      // on the shared volume, is removed rather than written through.
       const file = join(o.out, runFileName(i));
-      writeFileSync(`${file}.tmp`, JSON.stringify({ sweep: plan.header, run: result }) + '\n');
+      rmSync(`${file}.tmp`, { force: true });
+      writeFileSync(`${file}.tmp`, JSON.stringify({ sweep: plan.header, run: result }) + '\n', { flag: 'wx' });
       renameSync(`${file}.tmp`, file);
       process.stdout.write(`run ${i} (${describeRun(plan.runs[i]!)}): ${result.ok ? `trace-hash ${result.traceHash}` : `FAILED: ${result.error}`} -> ${file}\n`);
       // A failed run is a result (in the file; --collect reports it and exits 1): a Job
@@ -182,11 +261,11 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
     }
     if (tty) process.stderr.write('\r\x1b[K');
     const report: SweepReport = { sweep: plan.header, runs };
-    writeOutputs(report, o);
+    const unwritten = writeOutputs(report, o);
     process.stdout.write(sweepTable(report));
     const failed = failedCount(report);
     if (failed) process.stderr.write(`pvsim sweep: ${failed} of ${runs.length} run(s) failed\n`);
-    return failed ? 1 : 0;
+    return failed || unwritten ? 1 : 0;
   } catch (e) {
     if (e instanceof SweepInputError) return bad(e.message);
     throw e;

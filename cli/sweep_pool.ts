@@ -8,6 +8,9 @@ import { pvsimArgv } from './self.ts';
 import { describeRun, makePlan, type SweepPlan } from '../sim/sweep/plan.ts';
 import { failedRun, runSweepRun, type SweepRunResult } from '../sim/sweep/run.ts';
 
+/** setTimeout's largest delay: a longer one (--timeout past 24.8 days) fires at once, killing every run. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What identifies the sweep to a worker: it builds the same plan from the same arguments. */
 export interface SweepArgs {
   scenario: string;
@@ -78,7 +81,7 @@ export async function runSweepInWorkers(plan: SweepPlan, args: SweepArgs, opts: 
           return;
         }
         const index = next++;
-        const timer = setTimeout(() => w.child.kill('SIGKILL'), opts.timeoutMs);
+        const timer = setTimeout(() => w.child.kill('SIGKILL'), Math.min(opts.timeoutMs, MAX_TIMER_MS));
         w.busy = { index, timer };
         w.child.send({ args, index } satisfies WorkerRequest);
         opts.onProgress?.(done, total, running());

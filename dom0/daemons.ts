@@ -202,8 +202,14 @@ export class Dom0Daemons {
     }
     if (this.backends.has(type)) throw new Error(`device type ${type} is already served`);
     const def = await loadBackendModule(path, type, opts.asyncBoundMs);
-    const again = this.userBackends.get(type); // loaded meanwhile by another create
-    if (again) return again.driver;
+    // Loaded meanwhile by another create: the same check as above, or a create naming
+    // another module would have its devices served by the first one's code.
+    const again = this.userBackends.get(type);
+    if (again) {
+      if (again.path !== path) throw new Error(`device type ${type} is already served by ${again.path}`);
+      return again.driver;
+    }
+    if (this.backends.has(type)) throw new Error(`device type ${type} is already served`);
     const backendKey = (dev: { backend: string }, key: string) => {
       const r = this.backendXs.read(`${dev.backend}/${key}`);
       return r.ok ? r.value : undefined;

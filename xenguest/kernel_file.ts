@@ -33,19 +33,38 @@ const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(n % (1024 * 1024) === 
  * KernelFileError whose message names `path`; callers add what the file was for.
  */
 export function readKernelFile(path: string, maxBytes = MAX_KERNEL_BYTES): Uint8Array {
+  return readRegularFile(path, { maxBytes, what: 'kernel' });
+}
+
+export interface RegularFileOptions {
+  maxBytes: number;
+  /** What the file is, for the too-large message ("the largest <what> pvsim loads"). */
+  what: string;
+  /** Refuse a symbolic link (ELOOP) instead of following it: a file in a directory others write. */
+  noFollow?: boolean;
+}
+
+/**
+ * The bytes of the regular file `path` (a kernel, a scenario, a result file), at most
+ * `o.maxBytes` of them, read as readKernelFile reads a kernel: a FIFO, a device or a
+ * directory is refused without blocking and nothing is read to an end that may not come.
+ */
+export function readRegularFile(path: string, o: RegularFileOptions): Uint8Array {
+  const maxBytes = o.maxBytes;
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO with no writer returns at once (and is refused below);
     // it changes nothing for a regular file. O_NOCTTY: a terminal does not become ours.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (o.noFollow ? constants.O_NOFOLLOW : 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    if (o.noFollow && code === 'ELOOP') throw new KernelFileError(`${path} is a symbolic link, not a regular file`);
     throw new KernelFileError(`cannot read ${path}: ${code}`);
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new KernelFileError(`${path} is ${kindOf(st)}, not a regular file`);
-    const tooBig = () => new KernelFileError(`${path} is larger than ${mib(maxBytes)}, the largest kernel pvsim loads`);
+    const tooBig = () => new KernelFileError(`${path} is larger than ${mib(maxBytes)}, the largest ${o.what} pvsim loads`);
     if (st.size > maxBytes) throw tooBig();
     // Read at most maxBytes + 1 bytes: a file that grew after fstat is caught without being
     // read to its end (a growing buffer, never larger than maxBytes + 1).

@@ -59,7 +59,8 @@ export async function loadBackendNamespace(path: string, asyncBoundMs = ASYNC_BO
     // tsImport, not import(): the module is the user's, outside the layered tree.
     mod = (await bounded(tsImport(abs, import.meta.url) as Promise<{ default?: unknown }>, asyncBoundMs, `loading ${abs}`)) as { default?: unknown };
   } catch (e) {
-    throw new BackendLoadError(`cannot load ${abs}: ${(e as Error).message}`);
+    // asError: a module may throw anything at import (`throw 42` said "undefined").
+    throw new BackendLoadError(`cannot load ${abs}: ${asError(e).message}`);
   }
   const def = mod.default;
   if (!isBackend(def)) throw new BackendLoadError(`${abs} has no default export made by defineBackend() from pvsim/driver`);

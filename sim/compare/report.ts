@@ -92,8 +92,10 @@ export function parseCompareArgs(a: CompareArgs): CompareRequest {
     seed,
     varied,
   };
-  const cells = planJobs(req).length;
-  if (cells > MAX_CELLS) throw new CompareInputError(`${cells} runs asked for (workloads × modes × I/O paths × shadows × --vary values); at most ${MAX_CELLS}`);
+  // Counted before the --vary combinations are built (five keys of 100 values are 10^10 of
+  // them): each combination runs the same cells.
+  const cells = planJobs({ ...req, varied: [] }).length * varied.reduce((n, v) => n * v.values.length, 1);
+  if (cells > MAX_CELLS) throw new CompareInputError(`${cells > 1e15 ? cells.toExponential(2) : cells} runs asked for (workloads × modes × I/O paths × shadows × --vary values); at most ${MAX_CELLS}`);
   if (cells === 0) throw new CompareInputError('no run: none of the modes has any of the I/O paths given');
   return req;
 }

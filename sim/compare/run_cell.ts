@@ -347,7 +347,11 @@ function cellFrom(job: CellJob, w: WorkloadSpec, costs: CostModel, raw: RawRun):
   const cell = blankCell(job);
   cell.result = result;
   cell.checksum = w.def.checksum ? w.def.checksum(result) : (result.check ?? result.result ?? result.checksum ?? '');
-  cell.virtualNs = Number(result.ns ?? 0) || 0;
+  // The guest's own figure: whatever it printed must be a time, or every ratio built on it
+  // (slowdowns, idle time, throughput) is Infinity, NaN or negative.
+  const ns = result.ns === undefined ? 0 : Number(result.ns);
+  if (!Number.isFinite(ns) || ns < 0 || ns > job.maxVirtualNs) return blankCell(job, `the result line's ns=${result.ns!.slice(0, 40)} is not a virtual time (0 to ${job.maxVirtualNs} ns)`);
+  cell.virtualNs = ns;
   const insNs = costs.instructionNs;
   cell.instructions = {
     guestUser: win.instr.user,

@@ -103,7 +103,8 @@ export function workloadCmdline(w: WorkloadSpec): string {
 
 /** A result line `work=<name> k=v ...` as fields (`work` included). */
 export function parseResultLine(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: the guest's keys are its own, `__proto__=` or `constructor=` included.
+  const out = Object.create(null) as Record<string, string>;
   for (const tok of line.trim().split(/\s+/)) {
     const eq = tok.indexOf('=');
     if (eq > 0) out[tok.slice(0, eq)] = tok.slice(eq + 1);

@@ -35,7 +35,7 @@ import { GuestRamFault, ramContains, type GuestRam } from '../../dom0/devicemode
 import { FileBlockStore } from '../../dom0/backends/blk/store.ts';
 import { DEFAULT_DISK_BYTES } from '../../dom0/backends/blk/driver.ts';
 import { Bridge } from '../../dom0/backends/net/bridge.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,6 +75,7 @@ export interface NativeRunOptions {
 export interface NativeRunResult {
   /** How the machine ended: the firmware's SRST (test finisher), or a limit / a hart that can never wake ('timeout'). */
   exit: 'poweroff' | 'reset' | 'timeout' | 'crash';
+  /** The console's lines, the last MAX_NATIVE_CONSOLE_LINES of them, each cut at MAX_NATIVE_LINE characters. */
   console: string[];
   /** Virtual time when the machine ended (ns). */
   virtualNs: number;
@@ -82,7 +83,27 @@ export interface NativeRunResult {
   perf: DomainPerfSnapshot;
 }
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The package root (the directory with package.json): this module runs from sim/native/
+ * and compiled from dist/sim/native/, so the root is found, not counted two levels up
+ * (which from dist/ named dist/guests/build/sbi.elf, absent: `pvsim run-native` failed).
+ */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return join(here, '..', '..');
+  }
+}
+const ROOT = packageRoot();
+/**
+ * The console a native run keeps: a kernel that prints forever (2 * 10^9 instructions by
+ * default) held every line, 10^7 lines per 2 * 10^7 instructions, until the process ran out
+ * of memory. The oldest lines go first; a line without an end keeps its first characters.
+ */
+export const MAX_NATIVE_CONSOLE_LINES = 10_000;
+export const MAX_NATIVE_LINE = 65_536;
+
 /** Where the firmware is by default. */
 export const NATIVE_FIRMWARE_PATH = join(ROOT, 'guests/build/sbi.elf');
 
@@ -312,16 +333,22 @@ export class NativeBoard {
   }
 
   private printk(line: string): void {
-    this.console.push(`(native) ${line}`);
+    this.keep(`(native) ${line}`);
+  }
+
+  /** A line kept, the oldest dropped past the bound (a kernel printing newlines in a loop). */
+  private keep(line: string): void {
+    if (this.console.length >= MAX_NATIVE_CONSOLE_LINES) this.console.splice(0, MAX_NATIVE_CONSOLE_LINES / 10);
+    this.console.push(line);
   }
 
   private consoleByte(b: number): void {
     if (b === 0x0a) {
       const l = this.line;
       this.line = '';
-      this.console.push(l);
+      this.keep(l);
       this.opts.onConsole?.(l, () => this.snapshot());
-    } else if (b !== 0x0d) this.line += String.fromCharCode(b);
+    } else if (b !== 0x0d && this.line.length < MAX_NATIVE_LINE) this.line += String.fromCharCode(b);
   }
 
   private finisher(off: number, size: 1 | 2 | 4, v: number): void {
@@ -487,7 +514,7 @@ export class NativeBoard {
 
   result(): NativeRunResult {
     if (this.line) {
-      this.console.push(this.line);
+      this.keep(this.line);
       this.opts.onConsole?.(this.line, () => this.snapshot());
       this.line = '';
     }

@@ -1,7 +1,7 @@
 // The scenario file format (JSON), validated with zod so that an error names the field.
 // See docs/scenarios.md.
 
-import { readFileSync } from 'node:fs';
+import { KernelFileError, readRegularFile } from '../../xenguest/kernel_file.ts';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
@@ -306,13 +306,26 @@ function checkMachineMemory(s: Scenario, file: string, frames: number, domains: 
   }
 }
 
-export function loadScenario(file: string): Scenario {
-  let text: string;
+/** The largest scenario file read (examples are a few KiB; `count` makes thousands of domains). */
+export const MAX_SCENARIO_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A scenario file's bytes: a regular file of at most MAX_SCENARIO_BYTES, so a FIFO cannot
+ * hang the reader and /dev/zero cannot fill its memory (as kernels are read).
+ */
+export function readScenarioBytes(file: string): Uint8Array {
   try {
-    text = readFileSync(file, 'utf8');
+    return readRegularFile(file, { maxBytes: MAX_SCENARIO_BYTES, what: 'scenario' });
   } catch (e) {
-    throw new ScenarioError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    // `x.json: cannot read: ENOENT`; the other refusals name the file already.
+    const code = `cannot read ${file}: `;
+    if (e instanceof KernelFileError) throw new ScenarioError(e.message.startsWith(code) ? `${file}: cannot read: ${e.message.slice(code.length)}` : e.message);
+    throw e;
   }
+}
+
+export function loadScenario(file: string): Scenario {
+  const text = new TextDecoder().decode(readScenarioBytes(file));
   let data: unknown;
   try {
     data = JSON.parse(text);

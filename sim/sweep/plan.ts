@@ -3,8 +3,7 @@
 // position), whichever machine or pod computes them. docs/sweep.md.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { validateScenario, ScenarioError, DomainSpec, type Scenario } from '../scenario/schema.ts';
+import { readScenarioBytes, validateScenario, ScenarioError, DomainSpec, type Scenario } from '../scenario/schema.ts';
 import { SCHED_PARAMS } from '../../hypervisor/sched/options.ts';
 
 export class SweepInputError extends Error {
@@ -140,9 +139,12 @@ export function applyValues(raw: Record<string, unknown>, values: Record<string,
 
 /** Every combination of the axes' values (first axis outermost), each with every seed (innermost). */
 export function planRuns(vary: readonly VaryAxis[], seeds: readonly number[]): SweepRunSpec[] {
+  // Counted before anything is built: five keys of 100 values are 10^10 combinations, which
+  // building first would take all memory to find out.
+  const count = vary.reduce((n, a) => n * a.values.length, seeds.length);
+  if (count > MAX_RUNS) throw new SweepInputError(`the sweep has ${count > 1e15 ? count.toExponential(2) : count} runs; at most ${MAX_RUNS}`);
   let combos: Record<string, string>[] = [{}];
   for (const a of vary) combos = combos.flatMap((c) => a.values.map((v) => ({ ...c, [a.key]: v })));
-  if (combos.length * seeds.length > MAX_RUNS) throw new SweepInputError(`the sweep has ${combos.length * seeds.length} runs; at most ${MAX_RUNS}`);
   return combos.flatMap((values) => seeds.map((seed) => ({ values, seed }))).map((r, index) => ({ index, ...r }));
 }
 
@@ -155,15 +157,16 @@ export function describeRun(r: SweepRunSpec): string {
  * (so a value out of range is refused before anything runs).
  */
 export function makePlan(file: string, varyArgs: readonly string[], seedsArg: string | undefined): SweepPlan {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readScenarioBytes(file);
   } catch (e) {
-    throw new SweepInputError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    if (e instanceof ScenarioError) throw new SweepInputError(e.message);
+    throw e;
   }
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    raw = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
   } catch (e) {
     throw new SweepInputError(`${file}: not valid JSON: ${(e as Error).message}`);
   }
