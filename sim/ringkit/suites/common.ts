@@ -1,0 +1,84 @@
+// What every protocol conformance suite shares: a named case, how a run is judged, and the
+// result row `pvsim ringtest <suite>` prints (with the command that runs one case again).
+
+export interface ConformanceCase<C> {
+  readonly name: string;
+  /**
+   * Hostile input: the subject giving up (failing the device, dropping the connection,
+   * setting the ring's error) is a right answer, as long as nothing escapes and nothing is
+   * left held.
+   */
+  readonly hostile?: boolean;
+  run(ctx: C): Promise<void>;
+}
+
+export interface ConformanceResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  ms: number;
+}
+
+/** One fresh subject for one case. */
+export interface Opened<C> {
+  ctx: C;
+  /** Why the subject gave up (its device failed, its connection was dropped), or null. */
+  gaveUp(): string | null;
+  /** Lets go of the subject; a string says what it left behind (a leak is a failure). */
+  close(): Promise<string | null>;
+}
+
+export function expectThat(cond: boolean, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+/** Lets queued promise jobs and immediates run (a bounded number of event-loop turns). */
+export async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * Runs `cases` (or the one named `only`), each on a fresh subject. A case passes when its
+ * checks hold and the subject leaves nothing behind; a hostile case also passes when the
+ * subject gave up on it.
+ */
+export async function runConformance<C>(cases: readonly ConformanceCase<C>[], open: () => Promise<Opened<C>>, only?: string): Promise<ConformanceResult[]> {
+  const out: ConformanceResult[] = [];
+  for (const c of cases) {
+    if (only !== undefined && c.name !== only) continue;
+    const t0 = Date.now();
+    let ok = true;
+    let detail = 'ok';
+    let s: Opened<C> | null = null;
+    try {
+      s = await open();
+      await c.run(s.ctx);
+      const why = s.gaveUp();
+      if (why) {
+        if (!c.hostile) throw new Error(`gave up: ${why}`);
+        detail = `gave up: ${why}`;
+      }
+    } catch (e) {
+      const why = s?.gaveUp();
+      if (c.hostile && why) detail = `gave up: ${why}`;
+      else {
+        ok = false;
+        detail = e instanceof Error ? e.message : String(e);
+      }
+    }
+    if (s) {
+      try {
+        const left = await s.close();
+        if (left) {
+          ok = false;
+          detail = left;
+        }
+      } catch (e) {
+        ok = false;
+        detail = `close: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    }
+    out.push({ name: c.name, ok, detail, ms: Date.now() - t0 });
+  }
+  return out;
+}
