@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
 import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
+import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-suites-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,4 +19,10 @@ describe('protocol conformance suites against pvsim', () => {
     expect(r.filter((x) => !x.ok)).toEqual([]);
     expect(r.length).toBeGreaterThanOrEqual(15 + 20);
   }, 60_000);
+
+  it('xenstored passes the XenStore ring suite', async () => {
+    const r = await xenstoreConformance(await pvsimXenstored());
+    expect(r.filter((x) => !x.ok)).toEqual([]);
+    expect(r.length).toBeGreaterThanOrEqual(15);
+  }, 30_000);
 });
