@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
 import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
+import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
 import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-suites-'));
@@ -22,6 +23,12 @@ describe('protocol conformance suites against pvsim', () => {
 
   it('xenstored passes the XenStore ring suite', async () => {
     const r = await xenstoreConformance(await pvsimXenstored());
+    expect(r.filter((x) => !x.ok)).toEqual([]);
+    expect(r.length).toBeGreaterThanOrEqual(15);
+  }, 30_000);
+
+  it('the console backend passes the console ring suite', async () => {
+    const r = await consoleConformance(await pvsimConsole());
     expect(r.filter((x) => !x.ok)).toEqual([]);
     expect(r.length).toBeGreaterThanOrEqual(15);
   }, 30_000);
