@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
 import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
 import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
+import { netifConformance, pvsimNetback } from '../sim/ringkit/suites/netif.ts';
 import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-suites-'));
@@ -29,6 +30,12 @@ describe('protocol conformance suites against pvsim', () => {
 
   it('the console backend passes the console ring suite', async () => {
     const r = await consoleConformance(await pvsimConsole());
+    expect(r.filter((x) => !x.ok)).toEqual([]);
+    expect(r.length).toBeGreaterThanOrEqual(15);
+  }, 30_000);
+
+  it('netback passes the netif suite', async () => {
+    const r = await netifConformance(await pvsimNetback());
     expect(r.filter((x) => !x.ok)).toEqual([]);
     expect(r.length).toBeGreaterThanOrEqual(15);
   }, 30_000);
