@@ -9,6 +9,7 @@ import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
 import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
 import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
 import { netifConformance, pvsimNetback } from '../sim/ringkit/suites/netif.ts';
+import { runProtocolSuite, SUITE_CASES } from '../sim/ringkit/suites/index.ts';
 import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-suites-'));
@@ -38,5 +39,37 @@ describe('protocol conformance suites against pvsim', () => {
     const r = await netifConformance(await pvsimNetback());
     expect(r.filter((x) => !x.ok)).toEqual([]);
     expect(r.length).toBeGreaterThanOrEqual(15);
+  }, 30_000);
+
+  it('has at least 15 cases of its own in each suite, 60 in all', () => {
+    const own = [SUITE_CASES.blkif, SUITE_CASES.netif, SUITE_CASES.console, SUITE_CASES.xenstore];
+    expect(Math.min(...own)).toBeGreaterThanOrEqual(15);
+    expect(own.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(60);
+  });
+});
+
+describe("protocol conformance suites against a user's naive backends (tests/fixtures/ringkit)", () => {
+  it('catch a null-disk blkif backend that answers everything OKAY', async () => {
+    const r = await runProtocolSuite('blkif', 'tests/fixtures/ringkit/naive-blk.ts');
+    const failed = r.filter((x) => !x.ok).map((x) => x.name);
+    expect(failed).toContain('blkif: last_sect 8 (past the page) is an error');
+    expect(failed).toContain('blkif: WRITE_BARRIER answered as feature-barrier says');
+    expect(failed).toContain('blkif: a data grant that is no grant is an error, the ring goes on');
+    // The handshake and the ring-level cases it gets right still pass.
+    expect(r.find((x) => x.name === 'ring: answers one request, once')?.ok).toBe(true);
+  }, 30_000);
+
+  it('catch a console backend that writes input without room, and a toy XenStore', async () => {
+    const c = await runProtocolSuite('console', 'tests/fixtures/ringkit/naive-rings.ts');
+    expect(c.filter((x) => !x.ok).map((x) => x.name)).toEqual(['console: input larger than the ring waits for the guest to read, then arrives in order']);
+    const x = await runProtocolSuite('xenstore', 'tests/fixtures/ringkit/naive-rings.ts');
+    expect(x.filter((r) => !r.ok).length).toBeGreaterThanOrEqual(10);
+    expect(x.find((r) => r.name === 'xenstore: conflicting transactions: the second to end gets EAGAIN')?.ok).toBe(false);
+  }, 30_000);
+
+  it('runs one case again by name (the replay of a failure)', async () => {
+    const r = await runProtocolSuite('console', 'tests/fixtures/ringkit/naive-rings.ts', 'console: input larger than the ring waits for the guest to read, then arrives in order');
+    expect(r.length).toBe(1);
+    expect(r[0]!.ok).toBe(false);
   }, 30_000);
 });
