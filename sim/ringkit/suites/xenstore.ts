@@ -287,13 +287,14 @@ export const XENSTORE_CASES: readonly ConformanceCase<XsRingClient>[] = [
     },
   },
   {
-    name: 'xenstore: a guest may not INTRODUCE, RELEASE, SET_TARGET, RESUME another domain',
+    name: 'xenstore: a guest may not INTRODUCE, RELEASE, SET_TARGET, RESUME another domain, nor CONTROL',
     hostile: true,
     run: async (c) => {
       mustErr(await c.ask(XS_TYPE.INTRODUCE, z('5', '1234', '3')), ['EACCES', 'EPERM'], 'INTRODUCE');
       mustErr(await c.ask(XS_TYPE.RELEASE, z('0')), ['EACCES', 'EPERM'], 'RELEASE');
       mustErr(await c.ask(XS_TYPE.SET_TARGET, z('5', String(XS_GUEST))), ['EACCES', 'EPERM'], 'SET_TARGET');
       mustErr(await c.ask(XS_TYPE.RESUME, z('5')), ['EACCES', 'EPERM'], 'RESUME');
+      mustErr(await c.ask(XS_TYPE.CONTROL, z('log', 'on')), ['EACCES', 'EPERM'], 'CONTROL');
     },
   },
   {
