@@ -267,7 +267,8 @@ program
   .option('--driver <module>', 'backend: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
   .option('--export <name>', 'backend: a named export of the module instead of its default')
   .option('--backend <variant>', 'explore: the backend: none (correct), no-final-check, no-recheck, publish-before-write; blkif|netif|console|xenstore: your backend module (none: pvsim\'s own)', 'none')
-  .option('--frontend <image>', 'blkif|netif|console|xenstore: a frontend to test (not implemented yet)')
+  .option('--frontend <image>', 'blkif: a PV kernel image whose blkfront to test against a checking, then hostile, blkback (the other suites: backends only so far)')
+  .option('--cmdline <args>', 'with --frontend: the guest\'s command line, making it do disk I/O (default: work=blk for guests/build/work.elf)')
   .option('--case <name>', 'blkif|netif|console|xenstore: run only the case of this name (the replay of a failure)')
   .option('--requests <n>', 'requests the frontend makes', positiveInt('--requests'), 2)
   .option('--batch <n>', 'requests per push', positiveInt('--batch'), 1)
@@ -279,7 +280,7 @@ program
   .option('--replay <schedule>', 'run one schedule (F and B steps) again')
   .option('--junit <file>', 'also write the cases as JUnit XML', outputFile('--junit'))
   .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
-  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; case?: string }) => {
+  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string }) => {
     const { ringtestCommand, ringtestBackend, ringtestProtocol } = await import('./ringtest.ts');
     const protocols = ['blkif', 'netif', 'console', 'xenstore'];
     process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : ringtestCommand(suite, opts);

@@ -1,7 +1,7 @@
 // The protocol conformance suites (sim/ringkit/suites/) against pvsim's own backends:
 // blkback, netback, the console backend and xenstored pass every case.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
 import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
 import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
 import { netifConformance, pvsimNetback } from '../sim/ringkit/suites/netif.ts';
+import { blkfrontConformance, pvsimBlkfront } from '../sim/ringkit/suites/blkfront.ts';
 import { runProtocolSuite, SUITE_CASES } from '../sim/ringkit/suites/index.ts';
 import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
@@ -71,5 +72,18 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
     const r = await runProtocolSuite('console', 'tests/fixtures/ringkit/naive-rings.ts', 'console: input larger than the ring waits for the guest to read, then arrives in order');
     expect(r.length).toBe(1);
     expect(r[0]!.ok).toBe(false);
+  }, 30_000);
+
+  it("pvsim's blkfront (work=blk) passes the blkif suite's frontend cases: valid requests, fail-stop on a hostile backend", async () => {
+    const r = await blkfrontConformance(pvsimBlkfront());
+    expect(r.filter((x) => !x.ok)).toEqual([]);
+    expect(r.length).toBe(10);
+    expect(r.find((x) => x.name.includes('never made'))?.detail).toMatch(/fail-stop: panic: blkfront: response for no request/);
+  }, 60_000);
+
+  it('fails a guest that never uses its disk, and says so', async () => {
+    const hello = { image: readFileSync('guests/build/hello.elf'), cmdline: '' };
+    const r = await blkfrontConformance(hello, 'blkfront: against a correct backend, every request valid and the run clean');
+    expect(r[0]).toMatchObject({ ok: false, detail: 'no request seen' });
   }, 30_000);
 });

@@ -9,7 +9,8 @@ export interface ConformanceCase<C> {
    * left held.
    */
   readonly hostile?: boolean;
-  run(ctx: C): Promise<void>;
+  /** Resolves with a note for the table (what happened), or nothing. */
+  run(ctx: C): Promise<void | string>;
 }
 
 export interface ConformanceResult {
@@ -52,7 +53,8 @@ export async function runConformance<C>(cases: readonly ConformanceCase<C>[], op
     let s: Opened<C> | null = null;
     try {
       s = await open();
-      await c.run(s.ctx);
+      const note = await c.run(s.ctx);
+      if (typeof note === 'string') detail = note;
       const why = s.gaveUp();
       if (why) {
         if (!c.hostile) throw new Error(`gave up: ${why}`);
