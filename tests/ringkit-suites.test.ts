@@ -1,6 +1,7 @@
 // The protocol conformance suites (sim/ringkit/suites/) against pvsim's own backends:
 // blkback, netback, the console backend and xenstored pass every case.
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,4 +87,34 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
     const r = await blkfrontConformance(hello, 'blkfront: against a correct backend, every request valid and the run clean');
     expect(r[0]).toMatchObject({ ok: false, detail: 'no request seen' });
   }, 30_000);
+});
+
+describe('pvsim ringtest <protocol>', () => {
+  const run = (...a: string[]) => spawnSync(process.execPath, ['bin/pvsim.js', 'ringtest', ...a], { encoding: 'utf8', timeout: 60_000 });
+
+  it('prints the table, writes JUnit XML, exits 0 against pvsim and 1 with a replay command against a naive backend', () => {
+    const junit = join(dir, 'xs.xml');
+    const good = run('xenstore', '--junit', junit);
+    expect(good.stderr).toBe('');
+    expect(good.status).toBe(0);
+    expect(good.stdout).toMatch(/^24 passed, 0 failed$/m);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="ringtest.xenstore" tests="24" failures="0">/);
+    const bad = run('console', '--backend', 'tests/fixtures/ringkit/naive-rings.ts');
+    expect(bad.status).toBe(1);
+    const replay = /replay: pvsim ringtest (console --backend \S+ --case '([^']+)')/.exec(bad.stdout);
+    expect(replay?.[2]).toBe('console: input larger than the ring waits for the guest to read, then arrives in order');
+    const again = run('console', '--backend', 'tests/fixtures/ringkit/naive-rings.ts', '--case', replay![2]!);
+    expect(again.status).toBe(1);
+    expect(again.stdout).toMatch(/^0 passed, 1 failed$/m);
+  }, 60_000);
+
+  it('refuses what it cannot run with status 2 and a reason', () => {
+    const absent = run('blkif', '--backend', 'tests/fixtures/ringkit/absent.ts');
+    expect(absent.status).toBe(2);
+    expect(absent.stderr).toMatch(/cannot load/);
+    const fe = run('netif', '--frontend', 'guests/build/work.elf');
+    expect(fe.status).toBe(2);
+    expect(fe.stderr).toMatch(/--frontend is done for blkif only/);
+    expect(run('console', '--case', 'no such case').status).toBe(2);
+  }, 60_000);
 });
