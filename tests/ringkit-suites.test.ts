@@ -11,6 +11,9 @@ import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
 import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
 import { netifConformance, pvsimNetback } from '../sim/ringkit/suites/netif.ts';
 import { blkfrontConformance, pvsimBlkfront } from '../sim/ringkit/suites/blkfront.ts';
+import { checkingView, consfrontConformance, pvsimConsfront, type ConsRun } from '../sim/ringkit/suites/consfront.ts';
+import { ByteMemory } from '../protocol/guest_memory.ts';
+import { XENCONS } from '../protocol/xen/console.ts';
 import { runProtocolSuite, SUITE_CASES } from '../sim/ringkit/suites/index.ts';
 import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
@@ -82,6 +85,25 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
     expect(r.find((x) => x.name.includes('never made'))?.detail).toMatch(/fail-stop: panic: blkfront: response for no request/);
   }, 60_000);
 
+  it("pvsim's console driver (hello.elf echo) passes the console suite's frontend cases", async () => {
+    const r = await consfrontConformance(pvsimConsfront());
+    expect(r.filter((x) => !x.ok)).toEqual([]);
+    expect(r.length).toBe(7);
+  }, 60_000);
+
+  it("the console checker sees a guest that writes the backend's index or overruns out", () => {
+    const page = new Uint8Array(4096);
+    const raw = new ByteMemory(page);
+    const run: ConsRun = { out: '', reason: null, violations: [], looks: 0 };
+    const view = checkingView(raw, {}, run, () => {});
+    view.setU32le(XENCONS.out_cons, 5); // the backend
+    raw.setU32le(XENCONS.out_cons, 9); // the guest, wrongly
+    view.u32le(XENCONS.out_cons);
+    raw.setU32le(XENCONS.out_prod, 9 + XENCONS.OUT_SIZE + 1);
+    view.u32le(XENCONS.out_prod);
+    expect(run.violations).toEqual(['the guest moved out_cons from 5 to 9', `out_prod ${9 + XENCONS.OUT_SIZE + 1} is more than OUT_SIZE past out_cons 5`]);
+  });
+
   it('fails a guest that never uses its disk, and says so', async () => {
     const hello = { image: readFileSync('guests/build/hello.elf'), cmdline: '' };
     const r = await blkfrontConformance(hello, 'blkfront: against a correct backend, every request valid and the run clean');
@@ -114,7 +136,7 @@ describe('pvsim ringtest <protocol>', () => {
     expect(absent.stderr).toMatch(/cannot load/);
     const fe = run('netif', '--frontend', 'guests/build/work.elf');
     expect(fe.status).toBe(2);
-    expect(fe.stderr).toMatch(/--frontend is done for blkif only/);
+    expect(fe.stderr).toMatch(/--frontend is done for blkif and console only/);
     expect(run('console', '--case', 'no such case').status).toBe(2);
   }, 60_000);
 });
