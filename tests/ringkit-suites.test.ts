@@ -15,7 +15,7 @@ import { checkingView, consfrontConformance, pvsimConsfront, type ConsRun } from
 import { ByteMemory } from '../protocol/guest_memory.ts';
 import { XENCONS } from '../protocol/xen/console.ts';
 import { runProtocolSuite, SUITE_CASES } from '../sim/ringkit/suites/index.ts';
-import { pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
+import { XENSTORE_CASES, pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-suites-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,6 +71,26 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
     expect(x.filter((r) => !r.ok).length).toBeGreaterThanOrEqual(10);
     expect(x.find((r) => r.name === 'xenstore: conflicting transactions: the second to end gets EAGAIN')?.ok).toBe(false);
   }, 30_000);
+
+  it('fails a case whose subject never answers, in bounded time, and goes on', async () => {
+    const { hangingXenstore } = await import('./fixtures/ringkit/naive-rings.ts');
+    const { runConformance } = await import('../sim/ringkit/suites/common.ts');
+    const { XsRingClient } = await import('../sim/ringkit/suites/xenstore.ts');
+    const r = await runConformance(
+      XENSTORE_CASES.slice(0, 2),
+      async () => {
+        const c = new XsRingClient(new Uint8Array(4096));
+        c.server = hangingXenstore.attach();
+        return { ctx: c, gaveUp: () => null, close: async () => null };
+      },
+      undefined,
+      200,
+    );
+    expect(r.map((x) => [x.ok, x.detail])).toEqual([
+      [false, 'the case did not finish within 200 ms'],
+      [false, 'the case did not finish within 200 ms'],
+    ]);
+  });
 
   it('runs one case again by name (the replay of a failure)', async () => {
     const r = await runProtocolSuite('console', 'tests/fixtures/ringkit/naive-rings.ts', 'console: input larger than the ring waits for the guest to read, then arrives in order');

@@ -41,9 +41,23 @@ export async function turns(n = 5): Promise<void> {
 /**
  * Runs `cases` (or the one named `only`), each on a fresh subject. A case passes when its
  * checks hold and the subject leaves nothing behind; a hostile case also passes when the
- * subject gave up on it.
+ * subject gave up on it. A case that takes longer than `timeoutMs` fails (a promise that
+ * never settles); a subject spinning synchronously is not interrupted.
  */
-export async function runConformance<C>(cases: readonly ConformanceCase<C>[], open: () => Promise<Opened<C>>, only?: string): Promise<ConformanceResult[]> {
+/** How long one case may take (wall time) before it is failed as hung. */
+export const CASE_TIMEOUT_MS = 20_000;
+
+/** `p`, or a rejection once `ms` have passed (a subject that never answers fails its case, not the run). */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer.unref?.();
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+export async function runConformance<C>(cases: readonly ConformanceCase<C>[], open: () => Promise<Opened<C>>, only?: string, timeoutMs = CASE_TIMEOUT_MS): Promise<ConformanceResult[]> {
   const out: ConformanceResult[] = [];
   for (const c of cases) {
     if (only !== undefined && c.name !== only) continue;
@@ -52,8 +66,9 @@ export async function runConformance<C>(cases: readonly ConformanceCase<C>[], op
     let detail = 'ok';
     let s: Opened<C> | null = null;
     try {
-      s = await open();
-      const note = await c.run(s.ctx);
+      s = await bounded(open(), timeoutMs, 'setting up the subject');
+      const opened = s;
+      const note = await bounded(c.run(opened.ctx), timeoutMs, 'the case');
       if (typeof note === 'string') detail = note;
       const why = s.gaveUp();
       if (why) {
@@ -70,7 +85,7 @@ export async function runConformance<C>(cases: readonly ConformanceCase<C>[], op
     }
     if (s) {
       try {
-        const left = await s.close();
+        const left = await bounded(s.close(), timeoutMs, 'closing the subject');
         if (left) {
           ok = false;
           detail = left;
