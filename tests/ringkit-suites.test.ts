@@ -10,7 +10,7 @@ import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
 import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
 import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
 import { netifConformance, pvsimNetback } from '../sim/ringkit/suites/netif.ts';
-import { blkfrontConformance, pvsimBlkfront } from '../sim/ringkit/suites/blkfront.ts';
+import { PVSIM_BLKFRONT_INDIRECT, blkfrontConformance, pvsimBlkfront } from '../sim/ringkit/suites/blkfront.ts';
 import { checkingView, consfrontConformance, pvsimConsfront, type ConsRun } from '../sim/ringkit/suites/consfront.ts';
 import { ByteMemory } from '../protocol/guest_memory.ts';
 import { XENCONS } from '../protocol/xen/console.ts';
@@ -101,7 +101,10 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
   it("pvsim's blkfront (work=blk) passes the blkif suite's frontend cases: valid requests, fail-stop on a hostile backend", async () => {
     const r = await blkfrontConformance(pvsimBlkfront());
     expect(r.filter((x) => !x.ok)).toEqual([]);
-    expect(r.length).toBe(10);
+    expect(r.length).toBe(15);
+    // 64 KiB blocks: INDIRECT requests when offered, within the offered segments, none without.
+    for (const name of ['blkfront: without feature-max-indirect-segments, no INDIRECT and at most 11 segments', 'blkfront: feature-max-indirect-segments 8: no INDIRECT of more'])
+      expect((await blkfrontConformance(pvsimBlkfront(PVSIM_BLKFRONT_INDIRECT), name))[0]).toMatchObject({ ok: true });
     expect(r.find((x) => x.name.includes('never made'))?.detail).toMatch(/fail-stop: panic: blkfront: response for no request/);
   }, 60_000);
 

@@ -31,6 +31,7 @@ import {
   BLKIF_RSP,
   readBlkifRequest,
   readBlkifRequestIndirect,
+  VDISK,
 } from '../../../protocol/xen/blkif.ts';
 import { expectThat, runConformance, type ConformanceCase, type ConformanceResult } from './common.ts';
 
@@ -50,6 +51,12 @@ export interface BlkbackBehaviour {
   duplicateAt?: number;
   /** Every response's padding bytes are 0xff. */
   garbagePadding?: boolean;
+  /** Feature keys offered with these values instead. */
+  offer?: Record<string, string>;
+  /** The responses of each publication are written in reverse order (blkif allows any). */
+  reorder?: boolean;
+  /** Every response carries this operation instead of the request's. */
+  operation?: number;
 }
 
 interface Run {
@@ -91,6 +98,7 @@ class CheckingBlkback implements BackendDriver {
   features(dev: DeviceInstance): Record<string, string> {
     const f = { ...this.real.features(dev) };
     for (const k of this.b.withhold ?? []) delete f[k];
+    Object.assign(f, this.b.offer ?? {});
     this.offered = f;
     return f;
   }
@@ -117,6 +125,9 @@ class CheckingBlkback implements BackendDriver {
     const op = dv.getUint8(0);
     run.ops.add(op);
     const has = (k: string) => this.offered[k] !== undefined && this.offered[k] !== '0';
+    const readonly = (Number(this.offered[BLKBACK_KEY.info] ?? 0) & VDISK.READONLY) !== 0;
+    const writes = op === BLKIF_OP.WRITE || op === BLKIF_OP.WRITE_BARRIER || op === BLKIF_OP.DISCARD || (op === BLKIF_OP.INDIRECT && dv.getUint8(1) === BLKIF_OP.WRITE);
+    if (readonly && writes) this.violation(`operation ${op} to a disk offered read-only (info ${this.offered[BLKBACK_KEY.info]})`);
     if (op === BLKIF_OP.READ || op === BLKIF_OP.WRITE || op === BLKIF_OP.WRITE_BARRIER) {
       if (op === BLKIF_OP.WRITE_BARRIER && !has(BLKBACK_KEY.feature_barrier)) this.violation('WRITE_BARRIER without feature-barrier');
       const r = readBlkifRequest(dv, 0);
@@ -140,6 +151,8 @@ class CheckingBlkback implements BackendDriver {
     const mem = page.mem;
     const b = this.b;
     let published = mem.u32le(SRING.rsp_prod);
+    /** What the guest sees published (differs from `published` while an answer is held back). */
+    let visible = published;
     let responses = 0;
     let publications = 0;
     const self = this;
@@ -169,6 +182,23 @@ class CheckingBlkback implements BackendDriver {
                 self.run.hostileActs++;
               }
             }
+            if (b.operation !== undefined) for (let i = published; i !== v; i = (i + 1) >>> 0) target.setU8(slot(i) + BLKIF_RESPONSE.operation, b.operation);
+            if (b.reorder) {
+              // Answers the guest has not seen yet (one may be held back from the last
+              // publication) are published newest first. A lone answer is held back while
+              // other requests are outstanding, so the next publication has two to swap.
+              const span = (v - visible) >>> 0;
+              const outstanding = (target.u32le(SRING.req_prod) - v) >>> 0;
+              published = v;
+              if (span === 1 && outstanding > 0) return; // held: rsp_prod stays at `visible`
+              if (span > 1) {
+                const rsps = Array.from({ length: span }, (_, k) => target.read(slot((visible + k) >>> 0), BLKIF_RING_ENTRY_SIZE));
+                rsps.reverse().forEach((r, k) => target.write(slot((visible + k) >>> 0), r));
+                self.run.hostileActs++;
+              }
+              visible = v;
+              return target.setU32le(off, v);
+            }
             let pub = v;
             if (b.duplicateAt !== undefined && responses >= b.duplicateAt && self.run.hostileActs === 0 && v !== published) {
               const last = slot((v - 1) >>> 0);
@@ -181,6 +211,7 @@ class CheckingBlkback implements BackendDriver {
               self.run.hostileActs++;
             }
             published = v;
+            visible = pub;
             return target.setU32le(off, pub);
           };
         const x = Reflect.get(target, prop, receiver) as unknown;
@@ -223,6 +254,9 @@ async function runFrontend(fe: FrontendSubject, b: BlkbackBehaviour, dir: string
   checking.close();
   return run;
 }
+
+/** work=blk in 64 KiB blocks: 16 pages a request, INDIRECT when offered. */
+export const PVSIM_BLKFRONT_INDIRECT = 'work=blk mode=rand bs=65536 qd=4 n=24';
 
 export interface BlkfrontCtx {
   fe: FrontendSubject;
@@ -288,6 +322,45 @@ export const BLKFRONT_CASES: readonly ConformanceCase<BlkfrontCtx>[] = [
     },
   },
   {
+    name: 'blkfront: answers out of order (as blkif allows): matched by id, the run clean',
+    run: async (c) => {
+      const r = await c.go({ reorder: true });
+      noViolations(r);
+      expectThat(r.hostileActs > 0, 'never two answers in one publication: give the guest a deeper queue');
+      finished(r);
+    },
+  },
+  {
+    name: 'blkfront: feature-max-indirect-segments 8: no INDIRECT of more',
+    run: async (c) => {
+      const r = await c.go({ offer: { [BLKBACK_KEY.feature_max_indirect_segments]: '8' } });
+      noViolations(r);
+      expectThat(r.reason === 'poweroff' || r.reason === 'crash', `the guest ended ${r.reason}`);
+    },
+  },
+  {
+    name: 'blkfront: a disk offered read-only (info VDISK_READONLY): no write sent',
+    run: async (c) => {
+      const r = await c.go({ offer: { [BLKBACK_KEY.info]: String(VDISK.READONLY) } });
+      noViolations(r);
+      expectThat(r.reason === 'poweroff' || r.reason === 'crash', `the guest ended ${r.reason}`);
+    },
+  },
+  {
+    name: 'blkfront: a response carrying another operation: no fault',
+    hostile: true,
+    run: async (c) => survived({ ...(await c.go({ operation: 0x63 })), hostileActs: 1 }, 'wrong operation', true),
+  },
+  {
+    name: 'blkfront: a status neither OKAY nor an error code (0x1234): not taken as success',
+    hostile: true,
+    run: async (c) => {
+      const r = await c.go({ status: 0x1234 });
+      noViolations(r);
+      return survived({ ...r, hostileActs: 1 }, 'status 0x1234');
+    },
+  },
+  {
     name: 'blkfront: every request answered BLKIF_RSP_ERROR: errors reported, no fault',
     hostile: true,
     run: async (c) => {
@@ -342,7 +415,11 @@ export async function blkfrontConformance(fe: FrontendSubject, only?: string): P
   }
 }
 
-/** pvsim's own blkfront: guests/build/work.elf doing random 4 KiB and 128 KiB I/O. */
-export function pvsimBlkfront(cmdline = 'work=blk mode=rand bs=65536 qd=4 n=24'): FrontendSubject {
+/**
+ * pvsim's own blkfront: guests/build/work.elf doing random 4 KiB I/O 16 deep (answers
+ * come in batches, so the out-of-order case bites). The indirect cases bite with larger
+ * blocks: `pvsimBlkfront(PVSIM_BLKFRONT_INDIRECT)`.
+ */
+export function pvsimBlkfront(cmdline = 'work=blk mode=rand bs=4096 qd=16 n=64'): FrontendSubject {
   return { image: readFileSync(join(import.meta.dirname, '..', '..', '..', 'guests', 'build', 'work.elf')), cmdline };
 }
