@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BlkbackDriver } from '../dom0/backends/blk/driver.ts';
-import { blkifConformance } from '../sim/ringkit/suites/blkif.ts';
+import { blkReq, blkifConformance } from '../sim/ringkit/suites/blkif.ts';
 import { consoleConformance, pvsimConsole } from '../sim/ringkit/suites/console.ts';
 import { netifConformance, pvsimNetback } from '../sim/ringkit/suites/netif.ts';
-import { PVSIM_BLKFRONT_INDIRECT, blkfrontConformance, pvsimBlkfront } from '../sim/ringkit/suites/blkfront.ts';
+import { PVSIM_BLKFRONT_INDIRECT, blkfrontConformance, blkifRequestProblems, pvsimBlkfront } from '../sim/ringkit/suites/blkfront.ts';
 import { checkingView, consfrontConformance, pvsimConsfront, type ConsRun } from '../sim/ringkit/suites/consfront.ts';
 import { ByteMemory } from '../protocol/guest_memory.ts';
 import { XENCONS } from '../protocol/xen/console.ts';
@@ -113,6 +113,20 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
     expect(r.filter((x) => !x.ok)).toEqual([]);
     expect(r.length).toBe(7);
   }, 60_000);
+
+  it('the blkif frontend checker names each rule a request breaks', () => {
+    const offered = { 'feature-max-indirect-segments': '8', info: '4' }; // read-only, no flush
+    const good = blkReq({ op: 0, id: 1, seg: [{ gref: 8, first_sect: 0, last_sect: 7 }] });
+    expect(blkifRequestProblems(good, offered, 10, 5)).toEqual([]);
+    expect(blkifRequestProblems(good, offered, 100, 5)).toEqual(['req_prod 100 is more than a ring past rsp_prod 5']);
+    expect(blkifRequestProblems(blkReq({ op: 1, id: 1, seg: [{ gref: 8, first_sect: 6, last_sect: 8 }] }), offered, 1, 0)).toEqual(['operation 1 to a disk offered read-only (info 4)', 'segment sectors 6..8']);
+    expect(blkifRequestProblems(blkReq({ op: 3, id: 1, seg: [] }), offered, 1, 0)).toEqual(['FLUSH_DISKCACHE without feature-flush-cache']);
+    expect(blkifRequestProblems(blkReq({ op: 0, id: 1, seg: [], nr: 12 }), offered, 1, 0)).toEqual(['12 segments in a direct request']);
+    const ind = blkReq({ op: 6, id: 1, seg: [] });
+    ind[1] = 0;
+    new DataView(ind.buffer).setUint16(2, 9, true);
+    expect(blkifRequestProblems(ind, offered, 1, 0)).toEqual(['INDIRECT of 9 segments, offered 8']);
+  });
 
   it("the console checker sees a guest that writes the backend's index or overruns out", () => {
     const page = new Uint8Array(4096);

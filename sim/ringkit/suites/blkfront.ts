@@ -68,6 +68,39 @@ interface Run {
   hostileActs: number;
 }
 
+/**
+ * What is wrong with a request a frontend published (a ring entry), given the features the
+ * backend offered and the indices when it was taken: blkif.h's rules for a frontend.
+ */
+export function blkifRequestProblems(copy: Uint8Array, offered: Record<string, string>, reqProd: number, rspProd: number): string[] {
+  const out: string[] = [];
+  if (((reqProd - rspProd) >>> 0) > BLKIF_RING_SIZE) out.push(`req_prod ${reqProd} is more than a ring past rsp_prod ${rspProd}`);
+  const dv = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+  const op = dv.getUint8(0);
+  const has = (k: string) => offered[k] !== undefined && offered[k] !== '0';
+  const readonly = (Number(offered[BLKBACK_KEY.info] ?? 0) & VDISK.READONLY) !== 0;
+  const writes = op === BLKIF_OP.WRITE || op === BLKIF_OP.WRITE_BARRIER || op === BLKIF_OP.DISCARD || (op === BLKIF_OP.INDIRECT && dv.getUint8(1) === BLKIF_OP.WRITE);
+  if (readonly && writes) out.push(`operation ${op} to a disk offered read-only (info ${offered[BLKBACK_KEY.info]})`);
+  if (op === BLKIF_OP.READ || op === BLKIF_OP.WRITE || op === BLKIF_OP.WRITE_BARRIER) {
+    if (op === BLKIF_OP.WRITE_BARRIER && !has(BLKBACK_KEY.feature_barrier)) out.push('WRITE_BARRIER without feature-barrier');
+    const r = readBlkifRequest(dv, 0);
+    if (r.nr_segments < 1 || r.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) out.push(`${r.nr_segments} segments in a direct request`);
+    for (const s of r.seg.slice(0, Math.min(r.nr_segments, BLKIF_MAX_SEGMENTS_PER_REQUEST)))
+      if (s.first_sect > s.last_sect || s.last_sect > 7) out.push(`segment sectors ${s.first_sect}..${s.last_sect}`);
+  } else if (op === BLKIF_OP.FLUSH_DISKCACHE) {
+    if (!has(BLKBACK_KEY.feature_flush_cache)) out.push('FLUSH_DISKCACHE without feature-flush-cache');
+  } else if (op === BLKIF_OP.DISCARD) {
+    if (!has(BLKBACK_KEY.feature_discard)) out.push('DISCARD without feature-discard');
+  } else if (op === BLKIF_OP.INDIRECT) {
+    const max = Number(offered[BLKBACK_KEY.feature_max_indirect_segments] ?? 0);
+    const r = readBlkifRequestIndirect(dv, 0);
+    if (!max) out.push('INDIRECT without feature-max-indirect-segments');
+    else if (r.nr_segments > max) out.push(`INDIRECT of ${r.nr_segments} segments, offered ${max}`);
+    if (r.indirect_op !== BLKIF_OP.READ && r.indirect_op !== BLKIF_OP.WRITE) out.push(`INDIRECT wrapping operation ${r.indirect_op}`);
+  } else out.push(`operation ${op}`);
+  return out;
+}
+
 /** pvsim's blkback, checked and made hostile through its view of the ring page. */
 class CheckingBlkback implements BackendDriver {
   readonly kind = 'vbd';
@@ -118,33 +151,9 @@ class CheckingBlkback implements BackendDriver {
 
   /** Checks one request as blkback takes it (its private copy). */
   private check(copy: Uint8Array, reqProd: number, rspProd: number): void {
-    const run = this.run;
-    run.requests++;
-    if (((reqProd - rspProd) >>> 0) > BLKIF_RING_SIZE) this.violation(`req_prod ${reqProd} is more than a ring past rsp_prod ${rspProd}`);
-    const dv = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
-    const op = dv.getUint8(0);
-    run.ops.add(op);
-    const has = (k: string) => this.offered[k] !== undefined && this.offered[k] !== '0';
-    const readonly = (Number(this.offered[BLKBACK_KEY.info] ?? 0) & VDISK.READONLY) !== 0;
-    const writes = op === BLKIF_OP.WRITE || op === BLKIF_OP.WRITE_BARRIER || op === BLKIF_OP.DISCARD || (op === BLKIF_OP.INDIRECT && dv.getUint8(1) === BLKIF_OP.WRITE);
-    if (readonly && writes) this.violation(`operation ${op} to a disk offered read-only (info ${this.offered[BLKBACK_KEY.info]})`);
-    if (op === BLKIF_OP.READ || op === BLKIF_OP.WRITE || op === BLKIF_OP.WRITE_BARRIER) {
-      if (op === BLKIF_OP.WRITE_BARRIER && !has(BLKBACK_KEY.feature_barrier)) this.violation('WRITE_BARRIER without feature-barrier');
-      const r = readBlkifRequest(dv, 0);
-      if (r.nr_segments < 1 || r.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) this.violation(`${r.nr_segments} segments in a direct request`);
-      for (const s of r.seg.slice(0, Math.min(r.nr_segments, BLKIF_MAX_SEGMENTS_PER_REQUEST)))
-        if (s.first_sect > s.last_sect || s.last_sect > 7) this.violation(`segment sectors ${s.first_sect}..${s.last_sect}`);
-    } else if (op === BLKIF_OP.FLUSH_DISKCACHE) {
-      if (!has(BLKBACK_KEY.feature_flush_cache)) this.violation('FLUSH_DISKCACHE without feature-flush-cache');
-    } else if (op === BLKIF_OP.DISCARD) {
-      if (!has(BLKBACK_KEY.feature_discard)) this.violation('DISCARD without feature-discard');
-    } else if (op === BLKIF_OP.INDIRECT) {
-      const max = Number(this.offered[BLKBACK_KEY.feature_max_indirect_segments] ?? 0);
-      const r = readBlkifRequestIndirect(dv, 0);
-      if (!max) this.violation('INDIRECT without feature-max-indirect-segments');
-      else if (r.nr_segments > max) this.violation(`INDIRECT of ${r.nr_segments} segments, offered ${max}`);
-      if (r.indirect_op !== BLKIF_OP.READ && r.indirect_op !== BLKIF_OP.WRITE) this.violation(`INDIRECT wrapping operation ${r.indirect_op}`);
-    } else this.violation(`operation ${op}`);
+    this.run.requests++;
+    this.run.ops.add(copy[0]!);
+    for (const v of blkifRequestProblems(copy, this.offered, reqProd, rspProd)) this.violation(v);
   }
 
   private wrapRing(page: MappedPage): MappedPage {
