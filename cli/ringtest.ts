@@ -98,8 +98,8 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
  */
 export async function ringtestProtocol(suite: string, o: { backend: string; frontend?: string; cmdline?: string; case?: string; junit?: string }): Promise<number> {
   const { runProtocolSuite, SuiteLoadError } = await import('../sim/ringkit/suites/index.ts');
-  if (o.frontend !== undefined && suite !== 'blkif' && suite !== 'console') {
-    process.stderr.write(`pvsim ringtest ${suite}: --frontend is done for blkif and console only so far: the ${suite} suite drives backends (docs/ringkit.md, "Not yet")\n`);
+  if (o.frontend !== undefined && suite === 'netif') {
+    process.stderr.write(`pvsim ringtest ${suite}: --frontend is done for blkif, console and xenstore so far: the netif suite drives backends (docs/ringkit.md, "Not yet")\n`);
     return 2;
   }
   if (o.frontend !== undefined && o.backend !== 'none') {
@@ -120,7 +120,10 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
       } catch (e) {
         throw new SuiteLoadError(`cannot read the frontend image ${o.frontend}: ${(e as Error).message}`);
       }
-      if (suite === 'console') {
+      if (suite === 'xenstore') {
+        const { xsfrontConformance } = await import('../sim/ringkit/suites/xsfront.ts');
+        results = await xsfrontConformance({ image, cmdline: o.cmdline ?? '' }, o.case);
+      } else if (suite === 'console') {
         const { consfrontConformance, pvsimConsfront } = await import('../sim/ringkit/suites/consfront.ts');
         results = await consfrontConformance({ image, cmdline: o.cmdline ?? pvsimConsfront().cmdline }, o.case);
       } else results = await blkfrontConformance({ image, cmdline: o.cmdline ?? pvsimBlkfront().cmdline }, o.case);

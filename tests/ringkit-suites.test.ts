@@ -14,6 +14,7 @@ import { PVSIM_BLKFRONT_INDIRECT, blkfrontConformance, blkifRequestProblems, pvs
 import { checkingView, consfrontConformance, pvsimConsfront, type ConsRun } from '../sim/ringkit/suites/consfront.ts';
 import { ByteMemory } from '../protocol/guest_memory.ts';
 import { XENCONS } from '../protocol/xen/console.ts';
+import { pvsimXsfront, xsCheckingView, xsfrontConformance, type XsRun } from '../sim/ringkit/suites/xsfront.ts';
 import { runProtocolSuite, SUITE_CASES } from '../sim/ringkit/suites/index.ts';
 import { XENSTORE_CASES, pvsimXenstored, xenstoreConformance } from '../sim/ringkit/suites/xenstore.ts';
 
@@ -128,6 +129,29 @@ describe("protocol conformance suites against a user's naive backends (tests/fix
     expect(blkifRequestProblems(ind, offered, 1, 0)).toEqual(['INDIRECT of 9 segments, offered 8']);
   });
 
+  it("pvsim's XenStore client (hello.elf) passes the XenStore suite's frontend cases", async () => {
+    const r = await xsfrontConformance(pvsimXsfront());
+    expect(r.filter((x) => !x.ok)).toEqual([]);
+    expect(r.length).toBe(4);
+  }, 60_000);
+
+  it("the XenStore checker sees a request past the ring, an oversized message, the server's index written", () => {
+    const page = new Uint8Array(4096);
+    const raw = new ByteMemory(page);
+    const run: XsRun = { out: '', reason: null, violations: [], looks: 0, messages: 0 };
+    const view = xsCheckingView(raw, {}, run, () => {});
+    const hdr = new DataView(page.buffer, 0, 16); // req[0..16): a header announcing 5000 bytes
+    hdr.setUint32(0, 2, true);
+    hdr.setUint32(12, 5000, true);
+    raw.setU32le(2052, 16); // req_prod
+    view.u32le(2052);
+    raw.setU32le(2048, 3); // req_cons, by the guest
+    view.u32le(2048);
+    raw.setU32le(2052, 3000);
+    view.u32le(2052);
+    expect(run.violations).toEqual(['a message announcing 5000 bytes (past XENSTORE_PAYLOAD_MAX)', 'the guest moved req_cons from 0 to 3', 'req_prod 3000 is more than the ring past req_cons 0']);
+  });
+
   it("the console checker sees a guest that writes the backend's index or overruns out", () => {
     const page = new Uint8Array(4096);
     const raw = new ByteMemory(page);
@@ -173,7 +197,7 @@ describe('pvsim ringtest <protocol>', () => {
     expect(absent.stderr).toMatch(/cannot load/);
     const fe = run('netif', '--frontend', 'guests/build/work.elf');
     expect(fe.status).toBe(2);
-    expect(fe.stderr).toMatch(/--frontend is done for blkif and console only/);
+    expect(fe.stderr).toMatch(/--frontend is done for blkif, console and xenstore so far/);
     expect(run('console', '--case', 'no such case').status).toBe(2);
   }, 60_000);
 });
