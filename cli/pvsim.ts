@@ -263,11 +263,14 @@ program
 
 program
   .command('ringtest')
-  .description('test a ring protocol: `backend` runs the ring conformance cases against your backend module; `explore` searches the interleavings of a frontend and a backend (docs/ringkit.md)')
-  .argument('<suite>', 'explore (interleavings of the kit\'s model ends) | backend (the ring conformance cases against --driver)')
+  .description('test a ring protocol: `blkif`, `netif`, `console`, `xenstore` run that protocol\'s conformance suite against pvsim\'s backend or --backend <module>; `backend` runs the ring cases against your backend module; `explore` searches the interleavings of a frontend and a backend (docs/ringkit.md)')
+  .argument('<suite>', 'blkif | netif | console | xenstore (protocol suites) | backend (the ring conformance cases against --driver) | explore (interleavings of the kit\'s model ends)')
   .option('--driver <module>', 'backend: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
   .option('--export <name>', 'backend: a named export of the module instead of its default')
-  .option('--backend <variant>', 'explore: the backend: none (correct), no-final-check, no-recheck, publish-before-write', 'none')
+  .option('--backend <variant>', 'explore: the backend: none (correct), no-final-check, no-recheck, publish-before-write; blkif|netif|console|xenstore: your backend module (none: pvsim\'s own)', 'none')
+  .option('--frontend <image>', 'blkif, console, xenstore: a PV kernel image whose frontend to test against a checking, then hostile, backend (netif: backends only so far)')
+  .option('--cmdline <args>', 'with --frontend: the guest\'s command line (default: work=blk for blkif, echo for console, none for xenstore)')
+  .option('--case <name>', 'blkif|netif|console|xenstore: run only the case of this name (the replay of a failure)')
   .option('--requests <n>', 'requests the frontend makes', positiveInt('--requests'), 2)
   .option('--batch <n>', 'requests per push', positiveInt('--batch'), 1)
   .option('--seed <n>', 'seed of the random walks', positiveInt('--seed'), 1)
@@ -278,9 +281,10 @@ program
   .option('--replay <schedule>', 'run one schedule (F and B steps) again')
   .option('--junit <file>', 'also write the cases as JUnit XML', outputFile('--junit'))
   .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
-  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string }) => {
-    const { ringtestCommand, ringtestBackend } = await import('./ringtest.ts');
-    process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : ringtestCommand(suite, opts);
+  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string }) => {
+    const { ringtestCommand, ringtestBackend, ringtestProtocol } = await import('./ringtest.ts');
+    const protocols = ['blkif', 'netif', 'console', 'xenstore'];
+    process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : ringtestCommand(suite, opts);
   });
 
 program

@@ -211,6 +211,35 @@ export class Bench {
     const notify = this.front.pushRequestsAndCheckNotify();
     if (opts.kick ?? notify) await this.platform.kick(this.evtchn);
   }
+  /**
+   * Produces raw request entries (a protocol suite's own requests, hostile ones included)
+   * and pushes them; kicks the backend if the ring says so. Returns the slots' offsets.
+   */
+  async sendRaw(entries: readonly Uint8Array[], opts: { kick?: boolean } = {}): Promise<number[]> {
+    const offs: number[] = [];
+    for (const e of entries) {
+      const off = this.front.nextRequest();
+      this.ringPage.fill(0, off, off + this.proto.entryBytes);
+      this.ringPage.set(e.subarray(0, this.proto.entryBytes), off);
+      this.platform.ringView?.reads.delete(Math.floor((off - 64) / this.proto.entryBytes));
+      this.front.produced();
+      offs.push(off);
+    }
+    const notify = this.front.pushRequestsAndCheckNotify();
+    if (opts.kick ?? notify) await this.platform.kick(this.evtchn);
+    return offs;
+  }
+  /** Consumes every published response; copies of their slots. */
+  takeRaw(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const snap = this.front.snapshotResponses();
+    if (snap.overflow) throw new Error(`backend published rsp_prod ${snap.prod}: more responses than requests`);
+    for (let i = 0; i < snap.count; i++) {
+      out.push(this.front.copyResponse());
+      this.front.consumed();
+    }
+    return out;
+  }
   /** Consumes every published response; their ids. */
   take(): number[] {
     const out: number[] = [];
