@@ -26,7 +26,7 @@ import type { Domain } from '../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../hypervisor/hvm/board.ts';
 import { startLocalDom0 } from '../sim/local.ts';
 import { addDevice, vbdDevice, vifDevice } from '../dom0/toolstack/devices.ts';
-import { parsePcap } from '../dom0/backends/net/pcap.ts';
+import { framesFromA, runNetPair } from './net_pair.ts';
 
 const MiB = 1024 * 1024;
 const WORK = 'guests/build/work.elf';
@@ -90,20 +90,10 @@ export async function virtioPing(pings: number): Promise<{ perSecond: number; pe
     const image = readFileSync(NATIVE);
     const mk = (name: string, ip: string, peer: string, mac: string, extra: string) =>
       hv.createHvmDomain(image, { name, memoryBytes: 16 * MiB, cmdline: `work=net ip=${ip} peer=${peer} ${extra}`, vcpus: 1, devices: [vifDevice({ devid: 0, mac, emulation: 'virtio' })], hvm: { mode: 'hw', shadowSync: 'wp' } });
-    const a = mk('a', '10.0.0.1', '10.0.0.2', '00:16:3e:00:00:01', `ping=${pings} udp=0`);
-    const b = mk('b', '10.0.0.2', '10.0.0.1', '00:16:3e:00:00:02', 'ping=0 udp=0');
-    hv.unpause(a);
-    hv.unpause(b);
-    const t0 = performance.now();
-    await hv.runAsync();
-    const seconds = (performance.now() - t0) / 1000;
-    daemons.close();
+    const { a, b, seconds } = await runNetPair(hv, daemons, mk, `ping=${pings} udp=0`);
     if (a.shutdownReason !== 'poweroff' || b.shutdownReason !== 'poweroff') throw new Error(`virtio ping failed: ${hv.dmesg().slice(-6).join(' | ')}`);
     // Echo requests from a (10.0.0.1) in the capture.
-    const frames = parsePcap(readFileSync(pcap)).packets.filter((p) => {
-      const f = p.data;
-      return f.length >= 42 && f[12] === 0x08 && f[13] === 0x00 && f[29] === 1 && f[23] === 1 && f[34] === 8;
-    });
+    const frames = framesFromA(readFileSync(pcap), 'ping');
     if (frames.length < 2) throw new Error('no echo requests captured');
     const virtualSeconds = (frames[frames.length - 1]!.timeNs - frames[0]!.timeNs) / 1e9;
     return { perSecond: frames.length / seconds, perSecondVirtual: frames.length / virtualSeconds };

@@ -30,6 +30,7 @@ import { fullvirtBench } from './fullvirt.ts';
 import { DEVICEMODEL_KEYS, devicemodelBench } from './devicemodel.ts';
 import { startupBench } from './startup.ts';
 import { scaleBench } from './scale.ts';
+import { framesFromA, runNetPair } from './net_pair.ts';
 
 type Results = Record<string, number | string>;
 
@@ -340,24 +341,12 @@ async function netBench(args: string, kind: 'ping' | 'udp'): Promise<{ perSecond
       addDevice(daemons.xs, d.domid, vifDevice({ devid: 0, mac }));
       return d;
     };
-    const a = mk('a', '10.0.0.1', '10.0.0.2', '00:16:3e:00:00:01', args);
-    const b = mk('b', '10.0.0.2', '10.0.0.1', '00:16:3e:00:00:02', 'ping=0 udp=0');
-    hv.unpause(a);
-    hv.unpause(b);
-    const t0 = performance.now();
-    await hv.runAsync();
-    const seconds = (performance.now() - t0) / 1000;
-    daemons.close();
+    const { a, b, seconds } = await runNetPair(hv, daemons, mk, args);
     const line = hv.dmesg().find((l) => l.startsWith('(d1) work=net'));
     const received = /udp_rx_bytes=(\d+)/.exec(hv.dmesg().find((l) => l.startsWith('(d2) work=net')) ?? '');
     if (a.shutdownReason !== 'poweroff' || b.shutdownReason !== 'poweroff' || !line || !/tx_errors=0/.test(line) || !received) throw new Error(`work=net failed: ${hv.dmesg().slice(-6).join(' | ')}`);
     // IPv4 frames from a (10.0.0.1): ICMP echo requests, or UDP to the discard port.
-    const frames = parsePcap(readFileSync(pcap)).packets.filter((p) => {
-      const f = p.data;
-      if (f.length < 42 || f[12] !== 0x08 || f[13] !== 0x00 || f[29] !== 1) return false; // from 10.0.0.1
-      const proto = f[23];
-      return kind === 'ping' ? proto === 1 && f[34] === 8 : proto === 17 && f[36] === 0 && f[37] === 9;
-    });
+    const frames = framesFromA(readFileSync(pcap), kind);
     if (frames.length < 2) throw new Error('no traffic captured');
     const virtualSeconds = (frames[frames.length - 1]!.timeNs - frames[0]!.timeNs) / 1e9;
     const bytes = Number(received[1]); // UDP payload the receiver counted

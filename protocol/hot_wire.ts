@@ -324,6 +324,17 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
     checkSpan(offset, len);
     return { offset, len };
   };
+  // The pages a dispatch or an ioreq carries: mfn, span, the span's bytes.
+  const pageList = (): HotPage[] => {
+    const n = count(8);
+    const pages: HotPage[] = [];
+    for (let i = 0; i < n; i++) {
+      const mfn = u32();
+      const s = span();
+      pages.push({ mfn, offset: s.offset, data: take(s.len) });
+    }
+    return pages;
+  };
   if (u8() !== HOT_MAGIC) throw new HotWireError('not a hot frame');
   const kind = u8();
   const id = u32();
@@ -334,13 +345,7 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
     const timeNs = dv.getFloat64(p, true);
     p += 8;
     if (!Number.isFinite(timeNs) || timeNs < 0) throw new HotWireError('dispatch time is not a time');
-    const n = count(8);
-    const pages: HotPage[] = [];
-    for (let i = 0; i < n; i++) {
-      const mfn = u32();
-      const s = span();
-      pages.push({ mfn, offset: s.offset, data: take(s.len) });
-    }
+    const pages = pageList();
     const copiesDone = u32();
     const m = count(4);
     const failedCopies: number[] = [];
@@ -362,13 +367,7 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
     if (dir > 1) throw new HotWireError(`ioreq direction ${dir} is neither write (0) nor read (1)`);
     if (hi >= 0x200000) throw new HotWireError('ioreq address is past 2^53');
     if (!Number.isFinite(timeNs) || timeNs < 0) throw new HotWireError('ioreq time is not a time');
-    const n = count(8);
-    const pages: HotPage[] = [];
-    for (let i = 0; i < n; i++) {
-      const mfn = u32();
-      const s = span();
-      pages.push({ mfn, offset: s.offset, data: take(s.len) });
-    }
+    const pages = pageList();
     f = { kind: 'ioreq', id, req: { domid, vcpu, addr: hi * 0x1_0000_0000 + lo, size: size as 1 | 2 | 4, dir: dir === 1 ? 'read' : 'write', data, count: cnt }, timeNs, pages };
   } else if (kind === HOT_KIND.DISPATCH_DONE || kind === HOT_KIND.BATCH || kind === HOT_KIND.IOREQ_DONE) {
     const value = kind === HOT_KIND.IOREQ_DONE ? u32() : 0;

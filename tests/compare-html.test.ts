@@ -14,7 +14,7 @@ import { compareChartCount, compareHtmlReport, renderCompareHtml } from '../sim/
 import { cdfFromHistogram, cdfFromSamples, jsonForScript, renderHtmlReport, scriptSafe, type HtmlReport } from '../sim/report_html/index.ts';
 import type { CompareReport } from '../sim/compare/types.ts';
 import { fixtureCompareReport, HOSTILE_ERROR, HOSTILE_INSN, HOSTILE_REASON, HOSTILE_RESULT, HOSTILE_WORKLOAD } from './fixtures/compare-report.ts';
-import { findChromium, openReport, startReportBrowser, type PageResult, type ReportBrowser } from './helpers/report_browser.ts';
+import { chromiumFor, expectAllDrawn, useReportBrowser, withReport } from './helpers/report_suite.ts';
 
 const report = fixtureCompareReport();
 const html = renderCompareHtml(report);
@@ -184,39 +184,13 @@ describe('a real comparison as HTML', () => {
   });
 });
 
-const CHROMIUM = findChromium();
-if (!CHROMIUM) console.warn('compare-html.test.ts: no chromium found (/usr/lib/chromium/chromium, /usr/bin/chromium, $PVSIM_CHROMIUM): the headless-browser checks are skipped. Install it with: apt-get install chromium');
+const CHROMIUM = chromiumFor('compare-html.test.ts');
 
 describe.skipIf(!CHROMIUM)('the HTML report in headless chromium', () => {
-  let rb: ReportBrowser | undefined;
-  beforeAll(async () => {
-    rb = await startReportBrowser(CHROMIUM!);
-  }, 30_000);
-  afterAll(async () => {
-    await rb?.stop();
-  }, 20_000);
-
-  const expectAllDrawn = (r: PageResult, charts: number) => {
-    expect(r.pageErrors).toEqual([]);
-    expect(r.consoleErrors).toEqual([]);
-    expect(r.requests).toEqual([r.fileUrl]);
-    expect(r.routed).toEqual([r.fileUrl]);
-    expect(r.failed).toEqual([]);
-    expect(r.charts).toBe('ready');
-    expect(r.drawn).toBe(charts);
-    expect(r.figures).toHaveLength(charts);
-    for (const f of r.figures) {
-      expect(f.state, f.title).toBe('drawn');
-      expect(f.width * f.height, f.title).toBeGreaterThan(100 * 100);
-      expect(f.inked, f.title).toBeGreaterThan(0.02); // axes, grid, labels and data: not blank
-      expect(f.colours, f.title).toBeGreaterThanOrEqual(3);
-      expect(f.elements, f.title).toBeGreaterThan(0);
-    }
-  };
+  const browser = useReportBrowser(CHROMIUM);
 
   it('renders every chart of the compare report, fetches nothing, runs no guest string', async () => {
-    const r = await openReport(rb!.browser, html, 'compare-report');
-    try {
+    await withReport(browser(), html, 'compare-report', async (r) => {
       expectAllDrawn(r, compareChartCount(report));
       const dom = await r.page.evaluate<{ pwned: unknown; scripts: number; injected: number; text: string }>(
         "({ pwned: window.__pwned, scripts: document.scripts.length, injected: document.querySelectorAll('img, iframe, svg, a, b').length, text: document.body.textContent })",
@@ -241,27 +215,17 @@ describe.skipIf(!CHROMIUM)('the HTML report in headless chromium', () => {
       expect(r.routed).toEqual([r.fileUrl]);
       expect(r.failed).toEqual(['http://127.0.0.1:9/probe.png csp']);
       console.log(`compare report: ${html.length} bytes, ${r.figures.length} charts drawn in ${r.timing.drawMs} ms, screenshot ${r.timing.screenshotMs} ms`);
-    } finally {
-      await r.page.context().close();
-    }
+    });
   }, 60_000); // a 14,000-pixel page rasterised for the screenshot: seconds on a loaded machine
 
   it('renders every chart of a real comparison\'s page (pvsim compare --html)', async () => {
-    const r = await openReport(rb!.browser, real!.html, 'compare-real');
-    try {
+    await withReport(browser(), real!.html, 'compare-real', (r) => {
       expectAllDrawn(r, compareChartCount(real!.report));
       expect(r.figures.map((f) => f.title)).toEqual(expect.arrayContaining([expect.stringMatching(/^Slowdown against native/), expect.stringMatching(/^Request latency: blk/), expect.stringMatching(/^Request latency: net/)]));
-    } finally {
-      await r.page.context().close();
-    }
+    });
   }, 60_000);
 
   it('renders the kit’s generic charts (time series, CDF, bars) as `pvsim run --html` will use them', async () => {
-    const r = await openReport(rb!.browser, renderHtmlReport(kitReport()), 'report-kit');
-    try {
-      expectAllDrawn(r, 4);
-    } finally {
-      await r.page.context().close();
-    }
+    await withReport(browser(), renderHtmlReport(kitReport()), 'report-kit', (r) => expectAllDrawn(r, 4));
   }, 60_000);
 });

@@ -2,23 +2,14 @@
 // as xl 4.17 prints it, cpupool-cpu-remove, cpupool-create on the freed pCPUs with another
 // scheduler, cpupool-migrate, and the errors xl gives.
 
-import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { PVSIM, startUp, type RunningUp } from './helpers/pvsim_up.ts';
+import { describe, expect, it } from 'vitest';
+import { startUp, upChildren, xl } from './helpers/pvsim_up.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-cpupool-xl-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function xl(u: RunningUp, ...args: string[]) {
-  const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const children = upChildren();
 
 describe('xl cpupool-*', { timeout: 90_000 }, () => {
   it('lists, frees pCPUs, creates a pool with its own scheduler and moves a domain into it', async () => {

@@ -6,21 +6,19 @@
 // an ioreq the dead dom0 took is answered by the new one, and a guest mid-I/O on virtio sees
 // DEVICE_NEEDS_RESET (its driver fails the request with EIO) instead of hanging.
 
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PVSIM, startUp, type RunningUp } from './helpers/pvsim_up.ts';
+import { startUp, hvmCfg, upChildren, type RunningUp, xlWithin } from './helpers/pvsim_up.ts';
 import { daemonOf, processTag, waitFor } from './helpers/procs.ts';
 import { connect } from '../protocol/session.ts';
 import { readToken } from '../cli/runtime.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hvmdev-proc-'));
-const children: ChildProcess[] = [];
+const children = upChildren();
 const tag = processTag('hvmdev-proc');
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const p of tag.left()) {
     try {
       process.kill(p.pid, 'SIGKILL');
@@ -30,17 +28,9 @@ afterAll(() => {
   }
 });
 
-const NATIVE = join(process.cwd(), 'guests/build/native.elf');
-function cfg(name: string, extra: string): string {
-  const f = join(dir, `${name}.cfg`);
-  writeFileSync(f, `name = "${name}"\ntype = "hvm"\nkernel = "${NATIVE}"\nmemory = 16\non_poweroff = "preserve"\n${extra}`);
-  return f;
-}
+const cfg = (name: string, extra: string) => hvmCfg(dir, name, extra);
 
-function xl(u: RunningUp, ...args: string[]) {
-  const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...u.env } });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const xl = xlWithin(60_000);
 
 /** MMIO exits of an HVM domain so far (over the protocol: no process per look). */
 async function mmioExits(u: RunningUp, name: string): Promise<number> {

@@ -2,30 +2,16 @@
 // config, xl list, xl console (the guest's UART through dom0's console backend), xl destroy;
 // an emulated disk over the ioreq wire, and the errors a user gets for what is wrong.
 
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { PVSIM, startUp, type RunningUp } from './helpers/pvsim_up.ts';
+import { describe, expect, it } from 'vitest';
+import { startUp, hvmCfg, upChildren, xl } from './helpers/pvsim_up.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-hvm-xl-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+const children = upChildren();
 
-const NATIVE = join(process.cwd(), 'guests/build/native.elf');
-function cfg(name: string, extra: string): string {
-  const f = join(dir, `${name}.cfg`);
-  writeFileSync(f, `name = "${name}"\ntype = "hvm"\nkernel = "${NATIVE}"\nmemory = 16\non_poweroff = "preserve"\n${extra}`);
-  return f;
-}
-
-function xl(u: RunningUp, ...args: string[]) {
-  const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const cfg = (name: string, extra: string) => hvmCfg(dir, name, extra);
 
 describe('xl and HVM domains', { timeout: 90_000 }, () => {
   it('creates, lists, shows the console of, and destroys an HVM domain in trap mode (both shadow policies)', async () => {

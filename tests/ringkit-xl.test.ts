@@ -3,23 +3,14 @@
 // makes dom0 — its own process — load the backend module and serve the C frontend; and a
 // vdev a user gets wrong is a clear error that creates nothing.
 
-import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { PVSIM, startUp, type RunningUp } from './helpers/pvsim_up.ts';
+import { describe, expect, it } from 'vitest';
+import { startUp, upChildren, xl } from './helpers/pvsim_up.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-ringkit-xl-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function xl(u: RunningUp, ...args: string[]) {
-  const r = spawnSync(process.execPath, [PVSIM, 'xl', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...u.env } });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const children = upChildren();
 
 const FRONT = join(process.cwd(), 'examples/echodev/build/echofront.elf');
 function cfg(name: string, vdev: string): string {

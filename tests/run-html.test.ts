@@ -5,13 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runScenario } from '../sim/scenario/runner.ts';
 import { validateScenario } from '../sim/scenario/schema.ts';
 import { reportJson } from '../sim/scenario/report.ts';
 import { renderRunHtml } from '../sim/scenario/html.ts';
 import { writeTestGuests } from './helpers/test_guests.ts';
-import { findChromium, openReport, startReportBrowser, type ReportBrowser } from './helpers/report_browser.ts';
+import { chromiumFor, expectAllDrawn, useReportBrowser, withReport } from './helpers/report_suite.ts';
 
 const guests = writeTestGuests();
 const spec = {
@@ -59,35 +59,13 @@ describe('pvsim run --html', () => {
   });
 });
 
-const CHROMIUM = findChromium();
-if (!CHROMIUM) console.warn('run-html.test.ts: no chromium found: the headless-browser checks are skipped. Install it with: apt-get install chromium');
+const CHROMIUM = chromiumFor('run-html.test.ts');
 
 describe.skipIf(!CHROMIUM)('the run report in headless chromium', () => {
-  let rb: ReportBrowser | undefined;
-  beforeAll(async () => {
-    rb = await startReportBrowser(CHROMIUM!);
-  }, 30_000);
-  afterAll(async () => {
-    await rb?.stop();
-  });
+  const browser = useReportBrowser(CHROMIUM);
 
   it('renders every chart with ink, no error and no request but the file', async () => {
     const r = await runScenario(validateScenario(spec, 't.json'), { baseDir: '/' });
-    const page = await openReport(rb!.browser, renderRunHtml(reportJson(r), 't.json'), 'run-report');
-    try {
-      expect(page.charts).toBe('ready');
-      expect(page.drawn).toBe(4);
-      for (const f of page.figures) {
-        expect(f.state, f.title).toBe('drawn');
-        expect(f.inked, f.title).toBeGreaterThan(0.01);
-        expect(f.colours, f.title).toBeGreaterThan(2);
-        expect(f.elements, f.title).toBeGreaterThan(0);
-      }
-      expect(page.consoleErrors).toEqual([]);
-      expect(page.pageErrors).toEqual([]);
-      expect(page.requests).toEqual([page.fileUrl]);
-    } finally {
-      await page.page.context().close();
-    }
+    await withReport(browser(), renderRunHtml(reportJson(r), 't.json'), 'run-report', (page) => expectAllDrawn(page, 4));
   }, 60_000);
 });

@@ -6,14 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyValues, makePlan, parseSeeds, planRuns, setCmdlineParam, SweepInputError } from '../sim/sweep/plan.ts';
 import { collectResults } from '../cli/sweep.ts';
 import { sweepCsv } from '../sim/sweep/output.ts';
 import { failedRun } from '../sim/sweep/run.ts';
 import { BatchV1Job } from './helpers/k8s_job_schema.ts';
 import { writeTestGuests } from './helpers/test_guests.ts';
-import { findChromium, openReport, startReportBrowser, type ReportBrowser } from './helpers/report_browser.ts';
+import { chromiumFor, expectAllDrawn, useReportBrowser, withReport } from './helpers/report_suite.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const guests = writeTestGuests();
@@ -185,33 +185,16 @@ describe('pvsim sweep', () => {
   }, 120_000);
 });
 
-const CHROMIUM = findChromium();
+const CHROMIUM = chromiumFor('sweep.test.ts');
 describe.skipIf(!CHROMIUM)('the sweep report in headless chromium', () => {
-  let rb: ReportBrowser | undefined;
-  beforeAll(async () => {
-    rb = await startReportBrowser(CHROMIUM!);
-  }, 30_000);
-  afterAll(async () => {
-    await rb?.stop();
-  });
+  const browser = useReportBrowser(CHROMIUM);
 
   it('draws every figure against the varied key', async () => {
     const html = readFileSync(join(dir, 'a.html'), 'utf8');
-    const page = await openReport(rb!.browser, html, 'sweep-report');
-    try {
-      expect(page.charts).toBe('ready');
+    await withReport(browser(), html, 'sweep-report', (page) => {
       expect(page.drawn).toBeGreaterThanOrEqual(3);
-      for (const f of page.figures) {
-        expect(f.state, f.title).toBe('drawn');
-        expect(f.inked, f.title).toBeGreaterThan(0.01);
-        expect(f.elements, f.title).toBeGreaterThan(0);
-      }
+      expectAllDrawn(page);
       expect(page.figures.map((f) => f.title)).toContain('CPU share per domain (mean of the group) against scheduler');
-      expect(page.consoleErrors).toEqual([]);
-      expect(page.pageErrors).toEqual([]);
-      expect(page.requests).toEqual([page.fileUrl]);
-    } finally {
-      await page.page.context().close();
-    }
+    });
   }, 60_000);
 });

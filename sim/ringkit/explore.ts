@@ -17,6 +17,7 @@
 // so the barriers' job (ordering) is modelled by the order of the steps, not their absence.
 
 import { BackRing, FrontRing, SharedRing, needsNotify } from '../../protocol/ring.ts';
+import { rng } from '../rng.ts';
 
 /** A step: F the frontend's, B the backend's; f and b a spurious event to one of them (a fault). */
 export type Side = 'F' | 'B' | 'f' | 'b';
@@ -292,18 +293,6 @@ export function shrink(schedule: string, opts: ExploreOptions): string {
     }
   }
   return best;
-}
-
-/** A small seeded PRNG (mulberry32): the same seed, the same walks. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 export interface SearchResult {

@@ -16,6 +16,7 @@ import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../..
 import type { DomainPerfSnapshot } from '../../hypervisor/domain/perf.ts';
 import { defaultSampleInterval } from '../../hypervisor/sched/metrics.ts';
 import { runMetrics, sampledSeries, type LatencySummary, type RunMetrics } from './metrics.ts';
+import { rng } from '../rng.ts';
 
 export interface DomainReport {
   domid: number;
@@ -120,17 +121,8 @@ function scenarioDevices(spec: DomainSpecT, cfg: XlConfig): DeviceSpec[] {
   return configDevices(cfg);
 }
 
-/** A small, fast, seedable PRNG (mulberry32): deterministic for a given seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** The scenario's PRNG (mulberry32, sim/rng.ts), still exported from here for its callers. */
+export { rng };
 
 /** Most samples a run's metrics keep per domain and pCPU. */
 export const MAX_SAMPLES = 10_000;

@@ -16,6 +16,7 @@ import { Hart, PRIV_M } from '../../hypervisor/cpu/hart.ts';
 import { Interpreter } from '../../hypervisor/cpu/interpreter.ts';
 import { ebreak, rType } from './asm.ts';
 import { freshMemory, RAM_BASE } from './helpers.ts';
+import { rng as mulberry32 } from '../../sim/rng.ts';
 
 const RAM_BYTES = 8 << 20;
 /** Page-table pool: random words, 32 frames in the first megapage of RAM. */
@@ -158,17 +159,6 @@ const CAUSES: Record<Kind, { page: number; guest: number; access: number }> = {
 
 // ---------------------------------------------------------------------------------
 // Random page tables
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomPte(rnd: () => number): number {
   const pick = rnd();

@@ -30,6 +30,21 @@ export class XlSpecError extends Error {
 /** A value quoted for a message. */
 export const q = (s: string) => JSON.stringify(s);
 
+/**
+ * The key=value pairs of a device spec (vif, vdev), as xl splits them: on commas, empty
+ * pieces vanish, leading spaces dropped. Lazy, so that a piece without `=` is reported only
+ * when reached (a bad value before it is reported first).
+ */
+export function* specPairs(spec: string): Generator<[key: string, value: string]> {
+  for (const piece of spec.split(',')) {
+    const tok = piece.replace(/^ +/, '');
+    if (tok === '') continue;
+    const eq = tok.indexOf('=');
+    if (eq < 0) throw new XlSpecError(`unrecognized argument ${q(tok)} (expected key=value)`);
+    yield [tok.slice(0, eq), tok.slice(eq + 1)];
+  }
+}
+
 // --- The syntax ---------------------------------------------------------------------------
 
 export type XlValue =

@@ -12,7 +12,7 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { deviceTypeProblem } from '../../driver/index.ts';
-import { q, XlSpecError } from './syntax.ts';
+import { q, specPairs, XlSpecError } from './syntax.ts';
 
 export interface XlVdev {
   spec: string;
@@ -37,13 +37,7 @@ export function parseVdevSpec(spec: string, ctx: { baseDir: string }): Omit<XlVd
   let driver: string | null = null;
   let devid: number | null = null;
   const keys: Record<string, string> = {};
-  for (const piece of spec.split(',')) {
-    const tok = piece.replace(/^ +/, '');
-    if (tok === '') continue;
-    const eq = tok.indexOf('=');
-    if (eq < 0) err(`unrecognized argument ${q(tok)} (expected key=value)`);
-    const k = tok.slice(0, eq);
-    const v = tok.slice(eq + 1);
+  for (const [k, v] of specPairs(spec)) {
     switch (k) {
       case 'type': {
         const bad = deviceTypeProblem(v);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { bridgeProblem, macProblem } from '../validate.ts';
-import { q, XlSpecError } from './syntax.ts';
+import { q, specPairs, XlSpecError } from './syntax.ts';
 
 /** xl.cfg type=; a vif's default type follows it (ioemu for hvm). */
 export type XlDomainType = 'pv' | 'pvh' | 'hvm';
@@ -60,13 +60,7 @@ export function parseVifSpec(spec: string, ctx: { domainName: string; devid: num
   let vifname: string | null = null;
 
   // As xl: split on commas (empty pieces vanish), drop leading spaces; a later key wins.
-  for (const piece of spec.split(',')) {
-    const tok = piece.replace(/^ +/, '');
-    if (tok === '') continue;
-    const eq = tok.indexOf('=');
-    if (eq < 0) err(`unrecognized argument ${q(tok)} (expected key=value)`);
-    const k = tok.slice(0, eq);
-    const v = tok.slice(eq + 1);
+  for (const [k, v] of specPairs(spec)) {
     switch (k) {
       case 'mac': {
         if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$/.test(v)) err(`mac ${q(v)} is not six colon-separated hex bytes, e.g. 00:16:3e:12:34:56`);
@@ -109,7 +103,7 @@ export function parseVifSpec(spec: string, ctx: { domainName: string; devid: num
         break;
       default:
         if (VIF_PARAMS_UNSUPPORTED.has(k) || k.startsWith('colo_')) err(`parameter ${q(k)} is not supported by pvsim`);
-        err(`unrecognized argument ${q(tok)}`);
+        err(`unrecognized argument ${q(`${k}=${v}`)}`); // the piece (leading spaces dropped)
     }
   }
   return {
