@@ -5,6 +5,7 @@ import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
+import type { EvtchnFaultPlan } from '../evtchn/faults.ts';
 import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
 import { DEFAULT_RTDS_PARAMS, DEFAULT_SCHED_PARAMS, type RtdsParams, type SchedParams } from '../sched/params.ts';
@@ -107,6 +108,8 @@ export class Domain {
   sharedInfoMfn = 0;
   /** Event channel ports (evtchnInit); null until set up. */
   evtchn: DomainEvtchn | null = null;
+  /** Fault injection on this (guest) domain's device event channel (evtchn/faults.ts); null: none. */
+  evtchnFaults: EvtchnFaultPlan | null = null;
   /**
    * For a domain with no guest code (the control domain served by the dom0 process): called
    * when one of its ports becomes pending, instead of raising an upcall.

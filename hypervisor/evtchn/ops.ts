@@ -15,6 +15,7 @@ import type { HypervisorServices } from '../hypercall/types.ts';
 import { DomainEvtchn, ECS } from './state.ts';
 import { clearPending, portIsBusy, setPending, unmask } from './port.ts';
 import { fifoDestroy } from './fifo.ts';
+import { faultedSend, isDevicePort } from './faults.ts';
 
 /** Xen's rcu_lock_domain_by_any_id(): DOMID_SELF or a live domain id; undefined = -ESRCH. */
 function domainByAnyId(hv: HypervisorServices, cur: Domain, domid: number): Domain | undefined {
@@ -209,7 +210,11 @@ export function evtchnSend(hv: HypervisorServices, ld: Domain, lport: number): n
     case ECS.INTERDOMAIN: {
       const rd = hv.domain(e.remoteDomid[lport]!);
       const rport = e.remotePort[lport]!;
-      if (rd?.evtchn) setPending(hv, rd, rd.evtchn.notifyVcpu[rport]!, rport);
+      if (!rd?.evtchn) break;
+      // A scenario's faults on a guest's device channel (faults.ts), either way.
+      if (ld.evtchnFaults && isDevicePort(ld, lport)) faultedSend(hv, ld.evtchnFaults, ld, lport, rd, rport, true);
+      else if (rd.evtchnFaults && isDevicePort(rd, rport)) faultedSend(hv, rd.evtchnFaults, ld, lport, rd, rport, false);
+      else setPending(hv, rd, rd.evtchn.notifyVcpu[rport]!, rport);
       break;
     }
     case ECS.IPI:

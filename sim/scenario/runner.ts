@@ -8,7 +8,8 @@ import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import type { CostModel } from '../../hypervisor/time/cost_model.ts';
-import { domainConfig, instanceName, poolCpus, ScenarioError, type DomainSpecT, type Scenario } from './schema.ts';
+import { domainConfig, instanceName, poolCpus, ScenarioError, type DomainSpecT, type FaultSpecT, type Scenario } from './schema.ts';
+import { newFaultPlan, spuriousNow } from '../../hypervisor/evtchn/faults.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
@@ -119,6 +120,22 @@ function scenarioDevices(spec: DomainSpecT, cfg: XlConfig): DeviceSpec[] {
     }
   }
   return configDevices(cfg);
+}
+
+/**
+ * A domain's event-channel faults (hypervisor/evtchn/faults.ts), their PRNG seeded from the
+ * copy's {seed} (itself drawn from the scenario's seed): no draw from the scenario's own
+ * stream, so a scenario without faults keeps its trace.
+ */
+function armFaults(hv: Hypervisor, d: Domain, faults: FaultSpecT[], seed: number): void {
+  const schedule = (at: number, fn: () => void) => void hv.events.schedule(at, fn);
+  const plan = newFaultPlan(
+    faults.map((f) => ({ kind: f.kind, when: f.when, dir: f.dir, delayNs: f.by ?? 0, windowNs: f.window ?? 0 })),
+    rng(seed ^ 0x5eed_fa17),
+    schedule,
+  );
+  d.evtchnFaults = plan;
+  for (const f of plan.faults) if (f.kind === 'spurious' && 'at' in f.when) schedule(f.when.at, () => spuriousNow(hv, plan, d));
 }
 
 /** The scenario's PRNG (mulberry32, sim/rng.ts), still exported from here for its callers. */
@@ -296,6 +313,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);
       }
       if (cfg.maxmemMiB > cfg.memoryMiB) d.maxPages = cfg.maxmemMiB * 256;
+      if (spec.faults.length > 0) armFaults(hv, d, spec.faults, seedValue);
       const at = (spec.start ?? 0) + Math.floor(random() * START_JITTER_NS);
       hv.events.schedule(at, () => hv.unpause(d));
     }

@@ -3,10 +3,11 @@
 
 import { KernelFileError, readRegularFile } from '../../xenguest/kernel_file.ts';
 import { dirname } from 'node:path';
+import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { FIRST_MFN, LOW_LIMIT_MFN, MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
-import { affinityProblem, CREATE_LIMITS, parseCpuList } from '../../dom0/toolstack/validate.ts';
+import { affinityProblem, CREATE_LIMITS, deviceEmulation, parseCpuList } from '../../dom0/toolstack/validate.ts';
 import { DEFAULT_SCHEDULER, parseSchedOptions, SCHEDULER_NAMES, SchedOptionError, type SchedulerName } from '../../hypervisor/sched/options.ts';
 import { XlCfgError, xlConfigFromSettings, type XlCfgSettings, type XlConfig, type XlSetting } from '../../dom0/toolstack/xlcfg/index.ts';
 
@@ -21,6 +22,38 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 /** An xl.cfg number: a JSON number, or a string xl would read as one (xl.cfg takes `memory = "512"`). */
 const xlNumber = z.union([z.number(), z.string()]);
+
+/** When a fault bites: every N-th notification, once at a virtual time, or each with probability p (seeded). */
+const FaultWhen = z.union([
+  z.object({ every: z.number().int().min(1).max(1_000_000) }).strict(),
+  z.object({ at: duration }).strict(),
+  z.object({ prob: z.number().min(0).max(1) }).strict(),
+]);
+
+/** One fault on a device's event channel (hypervisor/evtchn/faults.ts). */
+export const FaultSpec = z
+  .object({
+    /** 'vbd/<devid>' (xvda: vbd/51712) or 'vif/<devid>'. */
+    device: z.string().regex(/^(vbd|vif)\/\d+$/, "a device as 'vbd/51712' or 'vif/0'"),
+    kind: z.enum(['lose-notify', 'delay-notify', 'dup-notify', 'spurious', 'stall']),
+    when: FaultWhen,
+    /** Which notifications (default both ways); a stall is always the frontend's to its backend. */
+    dir: z.enum(['to-backend', 'to-frontend', 'both']).default('both'),
+    /** delay-notify: how long (virtual time), at most 1 s. */
+    by: duration.optional(),
+    /** stall: how long the backend hears nothing, at most 10 s. */
+    window: duration.optional(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    const bad = (message: string) => ctx.addIssue({ code: 'custom', message });
+    if (f.kind === 'delay-notify' && (f.by === undefined || f.by <= 0 || f.by > 1e9)) bad("delay-notify needs 'by': a duration over 0 and at most 1s");
+    if (f.kind !== 'delay-notify' && f.by !== undefined) bad(`'by' is for delay-notify, not ${f.kind}`);
+    if (f.kind === 'stall' && (f.window === undefined || f.window <= 0 || f.window > 1e10)) bad("stall needs 'window': a duration over 0 and at most 10s");
+    if (f.kind !== 'stall' && f.window !== undefined) bad(`'window' is for stall, not ${f.kind}`);
+    if (f.kind === 'stall' && !('at' in f.when)) bad("stall needs when: { at: '...' } (the window's start)");
+  });
+export type FaultSpecT = z.output<typeof FaultSpec>;
 
 /**
  * A scenario's domain: xl.cfg settings (the same keys, limits and messages as `pvsim xl
@@ -67,6 +100,8 @@ export const DomainSpec = z
     start: duration.optional(),
     /** The cpupool it is created in (a name from `pools`, or Pool-0, the default). */
     pool: z.string().optional(),
+    /** Faults on a device's event channel (docs/ringkit.md, "Fault injection in a live run"). */
+    faults: z.array(z.lazy(() => FaultSpec)).max(16).default([]),
   })
   .strict();
 
@@ -255,6 +290,8 @@ export function validateScenario(data: unknown, file: string): Scenario {
         const p = mask ? affinityProblem(mask, s.pcpus) : null;
         if (p) problems.push(`${file}: domains[${k}].${field}: ${p}`);
       }
+      const problem = faultsProblem(spec.faults, configDevices(cfg));
+      if (problem) problems.push(`${file}: domains[${k}].faults: ${problem}`);
       frames += spec.count * domainFrames(cfg);
       domains += spec.count;
       // In a pool, a hard affinity must name one of its pCPUs (else it could run nowhere it asked).
@@ -270,6 +307,20 @@ export function validateScenario(data: unknown, file: string): Scenario {
   if (problems.length > 0) throw new ScenarioError(problems.join('\n'));
   checkMachineMemory(s, file, frames, domains);
   return s;
+}
+
+/**
+ * Faults name a PV device the domain has, and the domain has one ring device: the fault
+ * point finds the device's channel as the one interdomain channel with dom0 besides
+ * xenstore's and the console's (hypervisor/evtchn/faults.ts).
+ */
+export function faultsProblem(faults: FaultSpecT[], devices: DeviceSpec[]): string | null {
+  if (faults.length === 0) return null;
+  const pv = devices.filter((d) => (d.kind === 'vbd' || d.kind === 'vif') && deviceEmulation(d) === null);
+  const names = pv.map((d) => `${d.kind}/${d.devid}`);
+  for (const f of faults) if (!names.includes(f.device)) return `no device ${f.device} (${names.join(', ') || 'the domain has no vbd or vif'})`;
+  if (pv.length !== 1) return `faults need a domain with one vbd or vif; this one has ${names.join(', ')}`;
+  return null;
 }
 
 /** Machine frames a domain takes when built: its memory plus the hypervisor's pages for it. */
