@@ -34,6 +34,22 @@ const LOADS: Record<string, Spec> = {
     until: '2s',
     domains: [{ name: 'blk', image: resolve('guests/build/work.elf'), cmdline: 'work=blk mode=rand bs=4096 qd=32 n=256 region=8192', memory: 16, disk: ['file:load-blk.img,xvda,w'] }],
   },
+  // Event-channel faults (hypervisor/evtchn/faults.ts) decide at the same virtual instants in both homes.
+  'load-blk-faults.json': {
+    name: 'load-blk-faults',
+    pcpus: 2,
+    seed: 6,
+    until: '200ms',
+    domains: [{
+      name: 'blk', image: resolve('guests/build/work.elf'), cmdline: 'work=blk mode=rand bs=4096 qd=16 n=64', memory: 16, disk: ['file:load-blk-faults.img,xvda,w'],
+      faults: [
+        { device: 'vbd/51712', kind: 'dup-notify', when: { every: 3 } },
+        { device: 'vbd/51712', kind: 'delay-notify', when: { prob: 0.3 }, by: '200us' },
+        { device: 'vbd/51712', kind: 'spurious', when: { prob: 0.2 } },
+        { device: 'vbd/51712', kind: 'stall', when: { at: '0ms' }, window: '5ms' },
+      ],
+    }],
+  },
   'load-net-udp.json': {
     name: 'load-net-udp',
     pcpus: 2,

@@ -5,7 +5,7 @@ import type { Hart } from '../cpu/hart.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
-import type { EvtchnFaultPlan } from '../evtchn/faults.ts';
+import type { EvtchnFaultPlan } from '../evtchn/fault_plan.ts';
 import type { DomainMm } from '../mm/state.ts';
 import type { DomainGnttab } from '../gnttab/table.ts';
 import { DEFAULT_RTDS_PARAMS, DEFAULT_SCHED_PARAMS, type RtdsParams, type SchedParams } from '../sched/params.ts';

@@ -11,41 +11,9 @@ import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { setPending } from './port.ts';
 import { ECS } from './state.ts';
+import type { EvtchnFaultPlan } from './fault_plan.ts';
 
-export type EvtchnFaultKind = 'lose-notify' | 'delay-notify' | 'dup-notify' | 'spurious' | 'stall';
-export type EvtchnFaultWhen = { every: number } | { at: number } | { prob: number };
-/** Which notifications: the frontend's to its backend, the backend's to the frontend, or both. */
-export type EvtchnFaultDir = 'to-backend' | 'to-frontend' | 'both';
-
-export interface EvtchnFault {
-  kind: EvtchnFaultKind;
-  when: EvtchnFaultWhen;
-  dir: EvtchnFaultDir;
-  /** delay-notify: ns of virtual time. */
-  delayNs: number;
-  /** stall: ns the backend hears nothing from the frontend (held sends arrive as one at its end). */
-  windowNs: number;
-}
-
-export interface EvtchnFaultStats { sends: number; lost: number; delayed: number; duplicated: number; spurious: number; stalled: number }
-
-export interface EvtchnFaultPlan {
-  faults: EvtchnFault[];
-  /** Seeded from the scenario's seed: [0, 1). */
-  random: () => number;
-  /** Runs `fn` at virtual time `at` (the hypervisor's event queue). */
-  schedule: (at: number, fn: () => void) => void;
-  stats: EvtchnFaultStats;
-  /** Per fault: sends on the channel it has seen (for `every`), and whether `at` fired. */
-  seen: number[];
-  fired: boolean[];
-  /** A stall's held notification to the backend. */
-  held: boolean;
-}
-
-export function newFaultPlan(faults: EvtchnFault[], random: () => number, schedule: (at: number, fn: () => void) => void): EvtchnFaultPlan {
-  return { faults, random, schedule, stats: { sends: 0, lost: 0, delayed: 0, duplicated: 0, spurious: 0, stalled: 0 }, seen: faults.map(() => 0), fired: faults.map(() => false), held: false };
-}
+export { newFaultPlan, type EvtchnFault, type EvtchnFaultDir, type EvtchnFaultKind, type EvtchnFaultPlan, type EvtchnFaultStats, type EvtchnFaultWhen } from './fault_plan.ts';
 
 /** The guest-side port is its device channel: interdomain with dom0, not xenstore's nor the console's. */
 export function isDevicePort(guest: Domain, port: number): boolean {
