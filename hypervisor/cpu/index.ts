@@ -7,3 +7,4 @@ export * from './memory.ts';
 export * from './mmu.ts';
 export * from './pmp.ts';
 export * from './trigger.ts';
+export * from './engines.ts';
