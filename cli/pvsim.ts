@@ -194,11 +194,21 @@ program
   .option('--memory <MiB>', 'machine memory in MiB', machineMemoryMiB('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
-  .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it.')
-  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string }) => {
+  .option('--web [port]', 'serve a live dashboard on 127.0.0.1 (any free port when none is given); prints PVSIM_WEB_URL=', webPortOption)
+  .option('--web-interval <ms>', 'with --web: milliseconds between samples pushed to the page', positiveInt('--web-interval'), 1000)
+  .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it. With --web, PVSIM_WEB_URL= too: the\ndashboard\'s address, with the run\'s token after #token= (docs/dashboard.md).')
+  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string; web?: number | true; webInterval: number }) => {
     const { upCommand } = await import('./up.ts');
     process.exitCode = await upCommand(opts);
   });
+
+/** --web's optional port: bare --web (true) means any free port. */
+function webPortOption(v: string | boolean): number {
+  if (v === true || v === '') return 0;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535 || !/^\d+$/.test(String(v))) throw new InvalidArgumentError(`--web: a TCP port 0-65535, not ${JSON.stringify(v)}`);
+  return n;
+}
 
 program
   .command('hypervisor')

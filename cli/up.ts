@@ -7,7 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { dom0Args, newRunFiles, parseEnv, publishRun, retireRun, type RunFiles } from './runtime.ts';
+import { dom0Args, newRunFiles, parseEnv, publishRun, readToken, retireRun, type RunFiles } from './runtime.ts';
+import { connect } from '../protocol/session.ts';
+import type { Dashboard } from './web/dashboard.ts';
 import { pvsimArgv } from './self.ts';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -22,6 +24,10 @@ export interface UpOptions {
   speed?: number;
   /** dom0 captures every frame crossing its bridges to this pcap file. */
   pcap?: string;
+  /** Serve the live dashboard on this port of 127.0.0.1 (true or 0: any free port). */
+  web?: number | true;
+  /** Milliseconds between the dashboard's samples. */
+  webInterval?: number;
 }
 
 export interface Child {
@@ -129,6 +135,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
   }
   const { hvToken, xsPath } = files;
   const children: Child[] = [];
+  let dashboard: Dashboard | null = null;
   let dom0Argv: string[] = [];
   let stopping = false;
   // Removing what this run published is synchronous and idempotent, and also runs on exit:
@@ -147,6 +154,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
   process.once('exit', retire);
   const cleanup = async () => {
     stopping = true;
+    await dashboard?.close().catch(() => {});
     for (const c of [...children].reverse()) await stopChild(c);
     retire();
   };
@@ -174,6 +182,24 @@ export async function upCommand(o: UpOptions): Promise<number> {
     if (stopping) throw new Error('stopped by a signal while starting');
     // A restarted dom0 must be found where the first one was.
     dom0Argv = [...mkDom0Argv(vars.hv.PVSIM_HYPERVISOR_URL!), '--port', new URL(vars.dom0.PVSIM_URL!).port];
+    if (o.web !== undefined) {
+      const { startDashboard } = await import('./web/dashboard.ts');
+      const token = readToken(files.clientToken);
+      const url = vars.dom0.PVSIM_URL!;
+      try {
+        dashboard = await startDashboard({
+          port: o.web === true ? 0 : o.web,
+          token,
+          intervalMs: o.webInterval,
+          connect: async () => (await connect(url, 'client', token)).peer,
+          log: (l) => process.stderr.write(`pvsim up: ${l}\n`),
+        });
+      } catch (e) {
+        throw new Error(`--web: cannot serve the dashboard: ${(e as Error).message}`);
+      }
+      // The token goes after '#': browsers never send a fragment, so it stays out of requests and logs.
+      process.stdout.write(`PVSIM_WEB_URL=${dashboard.url}#token=${token}\n`);
+    }
     const env = publishRun(files, { url: vars.dom0.PVSIM_URL!, xenstoredPath: vars.dom0.XENSTORED_PATH! });
     process.stdout.write(env);
   } catch (e) {

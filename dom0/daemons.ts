@@ -13,7 +13,9 @@ import { UserBackendDriver, loadBackendModule, type UserBackendOptions } from '.
 import { deviceTypeProblem } from './driver/index.ts';
 import { addDevice, failedDevices, offlineDevices, removeDevices, USER_DRIVER_KEY } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
-import type { Device, DeviceStats } from '../protocol/wire.ts';
+import type { BackendRing, Device, DeviceStats } from '../protocol/wire.ts';
+import type { BackRing } from '../protocol/ring.ts';
+import { XENCONS } from '../protocol/xen/console.ts';
 import { XenstoreStateFile } from './xenstore/persist.ts';
 import { XEN_ERRNO } from '../protocol/xen/errno.ts';
 import { attachEmulatedDevices, emulatedDevices, EmulationError, type EmulatedDomain } from './toolstack/emulated.ts';
@@ -259,6 +261,28 @@ export class Dom0Daemons {
     };
     void b.scan();
     return b;
+  }
+
+  /** Every ring dom0's own backends serve, with its indices now (`pvsim up --web`). */
+  backendRings(): BackendRing[] {
+    const out: BackendRing[] = [];
+    const view = (domid: number, device: string, ring: string, r: BackRing, port: number): BackendRing => ({
+      domid, device, ring, size: r.size, port,
+      reqProd: r.sring.reqProd, reqCons: r.reqCons, rspProd: r.sring.rspProd, rspProdPvt: r.rspProdPvt, reqEvent: r.sring.reqEvent, rspEvent: r.sring.rspEvent,
+    });
+    for (const [path, a] of this.blkback?.attached ?? []) out.push(view(a.ring.domid, `vbd/${path.slice(path.lastIndexOf('/') + 1)}`, '', a.ring.back, a.port));
+    for (const a of this.netback?.attached.values() ?? []) {
+      out.push(view(a.vif.domid, `vif/${a.devid}`, 'tx', a.vif.tx, a.vif.port));
+      out.push(view(a.vif.domid, `vif/${a.devid}`, 'rx', a.vif.rx, a.vif.port));
+    }
+    // The console's byte rings: "out" is the guest's output (a request ring's prod/cons), "in" dom0's input.
+    for (const [domid, c] of this.consoles) {
+      const r = c.ringIndices();
+      const none = { rspProd: 0, rspProdPvt: 0, reqEvent: 0, rspEvent: 0 };
+      out.push({ domid, device: 'console', ring: 'out', size: XENCONS.OUT_SIZE, port: r.port, reqProd: r.outProd, reqCons: r.outCons, ...none });
+      out.push({ domid, device: 'console', ring: 'in', size: XENCONS.IN_SIZE, port: r.port, reqProd: r.inProd, reqCons: r.inCons, ...none });
+    }
+    return out.sort((a, b) => a.domid - b.domid || a.device.localeCompare(b.device) || a.ring.localeCompare(b.ring));
   }
 
   /** Split-device counters per domain, for xentop: vbds and vifs known, I/O served. */

@@ -58,6 +58,8 @@ type ClientOp =
   | 'xenstore'
   | 'deviceStats'
   | 'hvmStats'
+  | 'domainTables'
+  | 'backendRings'
   | 'cpupool';
 
 export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
@@ -162,6 +164,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     dmesg: viaHypervisor('dmesg'),
     vcpuList: viaHypervisor('vcpuList'),
     hvmStats: viaHypervisor('hvmStats'),
+    domainTables: viaHypervisor('domainTables'),
     cpupool: viaHypervisor('cpupool'),
     // The PV console is dom0's (xenconsoled): served here for domains with a console ring,
     // by the hypervisor's own log otherwise.
@@ -186,6 +189,7 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
     },
     xenstore: (a) => xenstoreOp(store, a),
     deviceStats: async () => ({ rc: 0, deviceStats: { domains: d.deviceStats() } }),
+    backendRings: async () => ({ rc: 0, backendRings: { rings: d.backendRings() } }),
   };
   const forward = async (req: Request): Promise<Result> =>
     (await dispatchRequest<Promise<Result>>(clientOps, req)?.result) ?? { rc: -38, error: 'unknown operation' };

@@ -91,6 +91,12 @@ export interface DeviceStats {
   netRxDropped: number;
 }
 export interface DeviceStatsList { domains: DeviceStats[] }
+export interface EvtchnInfo { port: number; state: string; vcpu: number; remoteDomid: number; remotePort: number; virq: number; pending: boolean; masked: boolean }
+export interface GrantInfo { ref: number; flags: number; domid: number; frame: number; pin: number }
+export interface DomainTables { domid: number; evtchnAbi: string; evtchns: EvtchnInfo[]; grantFrames: number; grants: GrantInfo[]; maptrackUsed: number; evtchnSends: number; truncated: number }
+export interface DomainTablesList { domains: DomainTables[] }
+export interface BackendRing { domid: number; device: string; ring: string; size: number; reqProd: number; reqCons: number; rspProd: number; rspProdPvt: number; reqEvent: number; rspEvent: number; port: number }
+export interface BackendRingList { rings: BackendRing[] }
 export interface HvmExitCount { reason: string; count: number; ns: number }
 export interface HvmDomainStats { domid: number; name: string; mode: string; shadowSync: string; exits: HvmExitCount[] }
 export interface HvmStatsList { domains: HvmDomainStats[] }
@@ -234,6 +240,8 @@ export interface RequestOps {
   deviceStats: Empty;
   hvmStats: DomainRef;
   cpupool: CpupoolOp;
+  domainTables: DomainRef;
+  backendRings: Empty;
   grantMap: GrantMap;
   grantUnmap: GrantHandle;
   grantCopy: GrantCopy;
@@ -251,7 +259,7 @@ export type OpName = keyof RequestOps;
 export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
-  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'cpupool', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
+  'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'cpupool', 'domainTables', 'backendRings', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
   'domainCreated', 'domainDestroyed', 'dmMapRam', 'dmIoreqServer',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
@@ -295,11 +303,13 @@ export interface ResponseResults {
   hvmStats: HvmStatsList;
   dmRam: DmRam;
   cpupools: CpupoolList;
+  domainTables: DomainTablesList;
+  backendRings: BackendRingList;
 }
 export type Response = { id: number; rc: number; error?: string } & { [K in keyof ResponseResults]?: ResponseResults[K] };
 
 /** Every result kind, at run time (checked complete by the compiler). */
-export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats', 'dmRam', 'cpupools'] as const satisfies readonly (keyof ResponseResults)[];
+export const RESULT_NAMES = ['domain', 'domains', 'schedCredit', 'info', 'lines', 'vcpus', 'console', 'page', 'port', 'xenstore', 'grant', 'emptyDomain', 'deviceStats', 'hvmStats', 'dmRam', 'cpupools', 'domainTables', 'backendRings'] as const satisfies readonly (keyof ResponseResults)[];
 type MissingResult = Exclude<keyof ResponseResults, (typeof RESULT_NAMES)[number]>;
 const _allResults: MissingResult extends never ? true : false = true;
 void _allResults;

@@ -17,6 +17,7 @@ import { RUNSTATES } from '../domain/domain.ts';
 import { serve, type Peer } from '../../protocol/session.ts';
 import { Dom0Bridge } from './dom0_bridge.ts';
 import { hvmDomainStats } from '../hvm/index.ts';
+import { domainTables } from '../control/tables.ts';
 import { CONSOLE_LOG_BYTES, dispatchRequest, type DomainRef, type OpTable, type Request, type Response, type DomainInfo as WireDomainInfo } from '../../protocol/wire.ts';
 import { XEN_ERRNO, type XenErrno } from '../../protocol/xen/errno.ts';
 import { XEN_DOMINF } from '../../protocol/xen/domctl.ts';
@@ -217,6 +218,10 @@ export class HypervisorServer {
         };
         if (!ref.name && !ref.domid) return { rc: 0, hvmStats: { domains: [...hv.domains.values()].flatMap(one) } };
         return this.onDomain(svc, ref, false, (d) => (d.hvm ? { rc: 0, hvmStats: { domains: one(d) } } : { rc: -XEN_ERRNO.EINVAL, error: `${d.name} is not an HVM domain` }));
+      },
+      domainTables: (ref) => {
+        if (!ref.name && !ref.domid) return { rc: 0, domainTables: { domains: [...hv.domains.values()].map((d) => domainTables(hv, d)) } };
+        return this.onDomain(svc, ref, false, (d) => ({ rc: 0, domainTables: { domains: [domainTables(hv, d)] } }));
       },
       vcpuList: (ref) => {
         if (!ref.name && !ref.domid) return { rc: 0, vcpus: { vcpus: [...hv.domains.values()].flatMap((d) => this.vcpus(d)) } };

@@ -51,6 +51,11 @@ export class ConsoleBackend {
     platform.onEvent(this.port, () => this.service());
   }
 
+  /** The ring's indices as they are now (the guest may be moving them). */
+  ringIndices(): { port: number; outProd: number; outCons: number; inProd: number; inCons: number } {
+    return { port: this.port, outProd: this.u32(XENCONS.out_prod), outCons: this.u32(XENCONS.out_cons), inProd: this.u32(XENCONS.in_prod), inCons: this.u32(XENCONS.in_cons) };
+  }
+
   private u32(off: number): number {
     return this.page.mem.u32le(off);
   }
