@@ -66,10 +66,18 @@ async function batch(p: Peer, o: TopOptions, out: (s: string) => void): Promise<
     stop = true;
     for (const w of [...wakers]) w();
   });
+  // The reader went away (`| head`): stop quietly, as xentop dies of SIGPIPE, with no trace.
+  const onError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stop = true;
+    for (const w of [...wakers]) w();
+  };
+  process.stdout.on('error', onError);
   try {
     let before: XentopSample | undefined;
     for (let n = 1; !stop; n++) {
       const now = await sampleXentop(p, { dom0: true, vcpus: view.showVcpus });
+      if (stop) break;
       out(xentopBatch(now, before, view));
       before = now;
       if (o.iterations && n >= o.iterations) break;
@@ -77,6 +85,7 @@ async function batch(p: Peer, o: TopOptions, out: (s: string) => void): Promise<
     }
   } finally {
     off();
+    process.stdout.off('error', onError);
   }
 }
 

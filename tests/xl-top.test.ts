@@ -4,7 +4,7 @@
 // screen or in the output, with a deadline; the tmux server, `pvsim up` and what it
 // started are ours and are killed after.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,28 @@ describe('pvsim xl top', { timeout: 90_000 }, () => {
     expect(hog[0]!.slice(1, 2)).toEqual(['-----r']);
     expect(lines.filter((l) => /^\s+Domain-0 /.test(l))).toHaveLength(3);
     expect(lines[4]).toMatch(/^VCPUs\(sec\): {3}0: +\d+s$/);
+    // Forever without -i: SIGINT ends it after a whole frame, status 0; a reader that goes
+    // away (`| head`) ends it quietly too.
+    const forever = spawn(process.execPath, [PVSIM, 'xl', 'top', '-b', '-d', '0.2'], { env: { ...process.env, ...u.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(forever);
+    let text = '';
+    let errText = '';
+    forever.stdout!.on('data', (b: Buffer) => (text += b.toString()));
+    forever.stderr!.on('data', (b: Buffer) => (errText += b.toString()));
+    const status = new Promise<number | null>((res) => forever.once('exit', (code) => res(code)));
+    expect(await waitFor(() => (text.match(/NAME/g) ?? []).length >= 2, 20_000)).toBe(true);
+    forever.kill('SIGINT');
+    expect(await status).toBe(0);
+    expect(errText).toBe('');
+    expect(text).toMatch(/\n\s+hog [^\n]+\n$/);
+    const head = spawn(process.execPath, [PVSIM, 'xl', 'top', '-b', '-d', '0.1'], { env: { ...process.env, ...u.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(head);
+    let headErr = '';
+    head.stderr!.on('data', (b: Buffer) => (headErr += b.toString()));
+    const headStatus = new Promise<number | null>((res) => head.once('exit', (code) => res(code)));
+    head.stdout!.once('data', () => head.stdout!.destroy());
+    expect(await headStatus).toBe(0);
+    expect(headErr).toBe('');
     // Bad options: clear errors, nothing started.
     expect(xl(u, 'top', '-b', '-i', 'x').err).toMatch(/--iterations must be a non-negative integer/);
     expect(xl(u, 'top', '-b', '-d', '-1').status).not.toBe(0);
