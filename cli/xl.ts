@@ -9,7 +9,7 @@ import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg/index.ts';
 import { parseXlCfgSettings } from '../dom0/toolstack/xlcfg/syntax.ts';
 import { parseCpuList } from '../dom0/toolstack/validate.ts';
-import { TopError, xlTop } from './xl_top.ts';
+import { TopError, XENTOP_VERSION, xlTop } from './xl_top.ts';
 import { formatList, formatSchedCredit, formatSchedCredit2, formatSchedRtds, formatVcpuList, formatInfo, formatCpupoolList, DEFAULT_CREDIT_POOL, type SchedRtdsRow } from '../dom0/toolstack/format.ts';
 import { configDevices } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
@@ -63,6 +63,8 @@ const intArg = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
   return Number(v);
 };
+
+interface TopCliOptions { delay?: number; networks?: boolean; vbds?: boolean; repeatHeader?: boolean; vcpus?: boolean; batch?: boolean; iterations?: number; fullName?: boolean; dom0First?: boolean; version?: boolean }
 
 const numArg = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -427,6 +429,16 @@ export function xlProgram(out: (s: string) => void): Command {
       }),
     );
 
+  // Declared before the command that calls it; -V answers without a running pvsim.
+  const top = withPeer(async (p, o: TopCliOptions) => {
+    try {
+      const opts = { delay: o.delay, batch: !!o.batch, iterations: o.iterations, vcpus: !!o.vcpus, networks: !!o.networks, vbds: !!o.vbds, repeatHeader: !!o.repeatHeader, fullName: !!o.fullName, dom0First: !!o.dom0First };
+      await xlTop(p, opts, out);
+    } catch (e) {
+      if (e instanceof TopError) throw new XlError(`top: ${e.message}`);
+      throw e;
+    }
+  });
   xl.command('top')
     .description('xentop: CPU, memory, vCPUs, network and block counters per domain, refreshed; full screen on a terminal (keys D N B V R S Q as xentop), -b for scripts')
     .option('-d, --delay <seconds>', 'seconds between updates (default 3; off a terminal without -b, the one frame is measured over 1)', numArg('--delay', 0, 3600))
@@ -438,20 +450,11 @@ export function xlProgram(out: (s: string) => void): Command {
     .option('-i, --iterations <n>', 'number of iterations before exiting', intArg('--iterations'))
     .option('-f, --full-name', 'output the full domain name (not truncated)')
     .option('-z, --dom0-first', 'display dom0 first (ignore sorting)')
-    .action(
-      withPeer(async (p, o: { delay?: number; networks?: boolean; vbds?: boolean; repeatHeader?: boolean; vcpus?: boolean; batch?: boolean; iterations?: number; fullName?: boolean; dom0First?: boolean }) => {
-        try {
-          await xlTop(
-            p,
-            { delay: o.delay, batch: !!o.batch, iterations: o.iterations, vcpus: !!o.vcpus, networks: !!o.networks, vbds: !!o.vbds, repeatHeader: !!o.repeatHeader, fullName: !!o.fullName, dom0First: !!o.dom0First },
-            out,
-          );
-        } catch (e) {
-          if (e instanceof TopError) throw new XlError(`top: ${e.message}`);
-          throw e;
-        }
-      }),
-    );
+    .option('-V, --version', 'output version information and exit')
+    .action(async (o: TopCliOptions) => {
+      if (o.version) return out(`xentop ${XENTOP_VERSION} (pvsim xl top)\n`);
+      await top(o);
+    });
 
   xl.command('dmesg')
     .description("the hypervisor's log (xl dmesg)")

@@ -23,6 +23,9 @@ export interface TopOptions {
 
 export class TopError extends Error {}
 
+/** The version xentop reports (-V). */
+export const XENTOP_VERSION = '1.0';
+
 const XENTOP_DELAY_S = 3;
 /** curses' halfdelay(5) in xentop: keys are looked at every half second at least. */
 const MIN_INTERACTIVE_MS = 500;

@@ -149,6 +149,7 @@ describe('pvsim xl top', { timeout: 90_000 }, () => {
     head.stdout!.once('data', () => head.stdout!.destroy());
     expect(await headStatus).toBe(0);
     expect(headErr).toBe('');
+    expect(xl(u, 'top', '-V').out).toBe('xentop 1.0 (pvsim xl top)\n'); // as xentop -V: the version
     // Bad options: clear errors, nothing started.
     expect(xl(u, 'top', '-b', '-i', 'x').err).toMatch(/--iterations must be a non-negative integer/);
     expect(xl(u, 'top', '-b', '-d', '-1').status).not.toBe(0);
