@@ -25,12 +25,14 @@ program
   .option('--ram <MiB>', 'RAM size in MiB', positiveInt('--ram'), 64)
   .option('-q, --quiet', 'print nothing on pass')
   .option('--hext', 'implement the RISC-V H extension (misa.H), as QEMU -cpu rv32,h=true')
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText(
     'after',
     '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
       '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
   )
-  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean }) => {
+  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean; progress?: boolean }) => {
     const { runBareCommand } = await import('./run_bare.ts');
     process.exitCode = runBareCommand(elf, opts);
   });
@@ -65,13 +67,15 @@ program
   .option('--dmesg', 'print the hypervisor log to stderr at the end')
   .option('--type <type>', 'pv, or hvm for an unmodified kernel on the HVM board (trap-and-emulate)', 'pv')
   .option('--shadow-sync <policy>', 'hvm: wp or lazy shadow page tables', 'wp')
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText(
     'after',
     "\nExit status: Xen's shutdown reason code (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog),\n" +
       '124 if --max-instructions was reached, 125 for an unreadable or invalid image, 126 if the domain\n' +
       'blocked with nothing left that could wake it.',
   )
-  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean; type: string; shadowSync: string }) => {
+  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean; type: string; shadowSync: string; progress?: boolean }) => {
     const { bootCommand } = await import('./boot.ts');
     process.exitCode = await bootCommand(image, opts);
   });

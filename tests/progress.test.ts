@@ -134,4 +134,18 @@ describe.skipIf(!existsSync(SCRIPT))('long commands show progress on a terminal 
     expect(n.err).toMatch(/^pvsim run-native: [\d.]+ of 200 ms virtual \(\d+% of the bound\), [\d.]+M instructions, \d+ s$/m);
     expect(piped(['run-native', 'guests/build/native.elf', '--max-ms', '200']).err).not.toMatch(/pvsim run-native:/);
   });
+
+  it('run-bare and boot: a status line on a terminal, cleared before the verdict; nothing piped', () => {
+    const args = ['run-bare', 'tests/programs/build/hang.elf', '--max-instructions', '3000000'];
+    const t = inTerminal(args);
+    expect(t.status).toBe(2); // TIMEOUT, as without progress
+    expect(t.out).toMatch(/\r\x1b\[K\[[#.]{20}\] \dM of 3M instructions, \d+ s/);
+    expect(t.out).toMatch(/\r\x1b\[KTIMEOUT: no result after 3000000 instructions/);
+    const p = piped(args);
+    expect(p.err).toBe('TIMEOUT: no result after 3000000 instructions (--max-instructions 3000000)\n');
+    const b = piped(['boot', 'guests/build/hello.elf', '--progress']);
+    expect(b.status).toBe(0);
+    expect(b.out).toContain('Hello from pvsim!');
+    expect(piped(['boot', 'guests/build/hello.elf']).err).not.toMatch(/pvsim boot: [\d.]+ s virtual/);
+  });
 });
