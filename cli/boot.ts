@@ -7,6 +7,7 @@ import { startLocalDom0 } from '../sim/local.ts';
 import { BuildError } from '../xenguest/pv_bootstrap.ts';
 import { ElfError } from '../xenguest/elf.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
+import { elapsed, Progress } from './progress.ts';
 
 export const BOOT_EXIT_TIMEOUT = 124;
 export const BOOT_EXIT_BAD_INPUT = 125;
@@ -22,6 +23,8 @@ export interface BootCliOptions {
   /** pv (default) or hvm: an unmodified kernel on the HVM board, trap-and-emulate. */
   type?: string;
   shadowSync?: string;
+  /** --progress / --no-progress; default: when stderr is a terminal. */
+  progress?: boolean;
 }
 
 export async function bootCommand(file: string, opts: BootCliOptions): Promise<number> {
@@ -34,9 +37,12 @@ export async function bootCommand(file: string, opts: BootCliOptions): Promise<n
     return BOOT_EXIT_BAD_INPUT;
   }
   const hv = new Hypervisor();
-  hv.onConsole = (_d, bytes) => process.stdout.write(bytes);
+  // Console output goes to stdout; on a terminal the progress line on stderr is taken away first.
+  let progress: Progress | null = null;
+  const toStdout = (bytes: Uint8Array) => (progress?.clear(), process.stdout.write(bytes));
+  hv.onConsole = (_d, bytes) => toStdout(bytes);
   // dom0's daemons in this process: xenstored on the guest's store ring, the console backend.
-  startLocalDom0(hv, { onConsole: (_d, bytes) => process.stdout.write(bytes) });
+  startLocalDom0(hv, { onConsole: (_d, bytes) => toStdout(bytes) });
   let domain;
   try {
     const type = opts.type ?? 'pv';
@@ -55,7 +61,19 @@ export async function bootCommand(file: string, opts: BootCliOptions): Promise<n
     throw e;
   }
   hv.unpause(domain);
-  const result = await hv.runAsync({ maxInstructions: opts.maxInstructions });
+  progress = new Progress({ prefix: 'pvsim boot', flag: opts.progress });
+  const t0 = Date.now();
+  if (progress.enabled) {
+    const p = progress;
+    hv.loop.progressIntervalMs = 200;
+    hv.loop.onProgress = (ns) => p.update(`${(ns / 1e9).toFixed(3)} s virtual, ${(hv.totalInstructions / 1e6).toFixed(0)}M of ${(opts.maxInstructions / 1e6).toFixed(0)}M instructions, ${elapsed(t0)}`);
+  }
+  let result;
+  try {
+    result = await hv.runAsync({ maxInstructions: opts.maxInstructions });
+  } finally {
+    progress.done();
+  }
   if (opts.dmesg) for (const line of hv.dmesg()) process.stderr.write(line + '\n');
   const secs = (hv.now() / 1e9).toFixed(6);
   if (result.kind === 'limit') {

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from './self.ts';
+import { elapsed, Progress, progressBar } from './progress.ts';
 import { runJobsInProcess, runJobsInWorkers } from './compare_pool.ts';
 import { assembleReport, checksumDisagreements, parseCompareArgs, planJobs, type CompareRequest } from '../sim/compare/report.ts';
 import { formatCompareTable } from '../sim/compare/table.ts';
@@ -28,6 +29,8 @@ export interface CompareCliOptions {
   jobs?: number;
   /** Wall-clock bound of one run, in seconds. */
   timeout?: number;
+  /** --progress / --no-progress; default: when stderr is a terminal. */
+  progress?: boolean;
 }
 
 export const IMAGES = {
@@ -44,24 +47,30 @@ export const MAX_JOBS = 64;
 export interface RunComparisonOptions {
   jobs: number;
   timeoutMs: number;
-  /** Draw progress on stderr (only when it is a terminal). */
-  progress: boolean;
+  /** --progress (true) / --no-progress (false); undefined: on stderr when it is a terminal (cli/progress.ts). */
+  progress?: boolean;
   /** Run the cells in this process instead of workers (tests). */
   inProcess?: boolean;
 }
 
-function progressLine(done: number, total: number, running: string[]): void {
-  const cols = process.stderr.columns || 80;
-  const text = `[${done}/${total}] ${running.length ? `running: ${running.join('; ')}` : 'done'}`;
-  process.stderr.write(`\r\x1b[K${text.slice(0, cols - 1)}`);
-}
-
 export async function runComparison(req: CompareRequest, o: RunComparisonOptions): Promise<CompareReport> {
   const jobs: Omit<CellJob, 'tmpDir'>[] = planJobs(req).map((j) => ({ ...j, images: IMAGES, maxVirtualNs: MAX_VIRTUAL_NS }));
-  const onProgress = o.progress && process.stderr.isTTY ? progressLine : undefined;
-  const cells = o.inProcess ? await runJobsInProcess(jobs, onProgress) : await runJobsInWorkers(jobs, { jobs: o.jobs, timeoutMs: o.timeoutMs, onProgress });
-  if (onProgress) process.stderr.write('\r\x1b[K');
-  return assembleReport(req, cells);
+  const t0 = Date.now();
+  const progress = new Progress({ prefix: 'pvsim compare', flag: o.progress });
+  let state: [number, number, string[]] = [0, jobs.length, []];
+  const text = () => {
+    const [done, total, running] = state;
+    return `${progressBar(done, total, 20)} ${done}/${total} runs, ${elapsed(t0)}${running.length ? `, running: ${running.join('; ')}` : ''}`;
+  };
+  const onProgress = progress.enabled ? (done: number, total: number, running: string[]) => ((state = [done, total, running]), progress.update(text(), done === total)) : undefined;
+  // Also every second: a long cell reports nothing between its start and its end.
+  progress.every(1000, text);
+  try {
+    const cells = o.inProcess ? await runJobsInProcess(jobs, onProgress) : await runJobsInWorkers(jobs, { jobs: o.jobs, timeoutMs: o.timeoutMs, onProgress });
+    return assembleReport(req, cells);
+  } finally {
+    progress.done();
+  }
 }
 
 /** Cells that failed. */
@@ -81,7 +90,7 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
     process.stderr.write(`pvsim compare: ${e.message}\n`);
     return COMPARE_EXIT_BAD_INPUT;
   }
-  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true });
+  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: o.progress });
   process.stdout.write(formatCompareTable(report));
   // A file that cannot be written (its disk full, its directory gone or read-only since the
   // start) costs that file only, with a message: the other file is still written and the

@@ -111,7 +111,7 @@ async function demoComparison(): Promise<number> {
   const say = (s: string) => process.stdout.write(s + '\n');
   say(`\npvsim demo: the same workloads natively, as PV and as HVM (pvsim compare ${DEMO_COMPARE_WORKLOADS.join(' ')} --io pv,virtio,legacy)`);
   const req = parseCompareArgs({ workloads: DEMO_COMPARE_WORKLOADS, io: 'pv,virtio,legacy' });
-  const report = await runComparison(req, { jobs: availableParallelism(), timeoutMs: 300_000, progress: true });
+  const report = await runComparison(req, { jobs: availableParallelism(), timeoutMs: 300_000 });
   process.stdout.write(formatCompareTable(report));
   const dir = mkdtempSync(join(tmpdir(), 'pvsim-compare-'));
   const file = join(dir, 'compare.html');

@@ -25,12 +25,14 @@ program
   .option('--ram <MiB>', 'RAM size in MiB', positiveInt('--ram'), 64)
   .option('-q, --quiet', 'print nothing on pass')
   .option('--hext', 'implement the RISC-V H extension (misa.H), as QEMU -cpu rv32,h=true')
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText(
     'after',
     '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
       '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
   )
-  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean }) => {
+  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean; progress?: boolean }) => {
     const { runBareCommand } = await import('./run_bare.ts');
     process.exitCode = runBareCommand(elf, opts);
   });
@@ -46,8 +48,10 @@ program
   .option('--max-instructions <n>', 'give up after this many instructions', positiveInt('--max-instructions'), 2_000_000_000)
   .option('--max-ms <ms>', 'give up at this virtual time (ms)', positiveInt('--max-ms'), 60_000)
   .option('--json', 'print the result (exit, console, virtual ns, counters) as JSON instead of the console')
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText('after', '\nExit status: 0 poweroff, 1 crash (SRST system failure), 2 a limit reached, 3 reset, 4 bad input.')
-  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean }) => {
+  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean; progress?: boolean }) => {
     const { runNativeCommand } = await import('./run_native.ts');
     process.exitCode = await runNativeCommand(kernel, opts);
   });
@@ -63,13 +67,15 @@ program
   .option('--dmesg', 'print the hypervisor log to stderr at the end')
   .option('--type <type>', 'pv, or hvm for an unmodified kernel on the HVM board (trap-and-emulate)', 'pv')
   .option('--shadow-sync <policy>', 'hvm: wp or lazy shadow page tables', 'wp')
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText(
     'after',
     "\nExit status: Xen's shutdown reason code (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog),\n" +
       '124 if --max-instructions was reached, 125 for an unreadable or invalid image, 126 if the domain\n' +
       'blocked with nothing left that could wake it.',
   )
-  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean; type: string; shadowSync: string }) => {
+  .action(async (image: string, opts: { cmdline: string; memory: number; name: string; maxInstructions: number; dmesg?: boolean; type: string; shadowSync: string; progress?: boolean }) => {
     const { bootCommand } = await import('./boot.ts');
     process.exitCode = await bootCommand(image, opts);
   });
@@ -138,8 +144,10 @@ program
   .option('--vary <cost.KEY=V1,V2,...>', 'rerun with other cost-model values (hypervisor/time/cost_model.ts); repeatable', (v: string, prev: string[] = []) => [...prev, v])
   .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
   .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText('after', '\nExit status: 0 when every run that could run did and the checksums agree, 1 otherwise,\n2 for a bad workload, mode, I/O path or --vary (nothing runs, nothing is written).')
-  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number }) => {
+  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number; progress?: boolean }) => {
     const { compareCommand } = await import('./compare.ts');
     process.exitCode = await compareCommand(workloads, opts);
   });
@@ -172,6 +180,8 @@ program
   .option('--index <i>', 'run only run i of the sweep (what each pod of the Job does with $JOB_COMPLETION_INDEX)')
   .option('--out <dir>', 'with --index: the directory its result file goes to')
   .option('--collect <dir>', 'merge the result files of an --index sweep into the same CSV, JSON and HTML')
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText('after', '\nExit status: 0 when every run ran, 1 when some failed (listed), 2 for a bad scenario, key, value or option (nothing runs).')
   .action(async (scenario: string | undefined, opts: import('./sweep.ts').SweepCliOptions) => {
     const { sweepCommand } = await import('./sweep.ts');
@@ -290,8 +300,10 @@ program
   .option('--lose-notify <n>', 'fault: lose the n-th notification (1-based)', positiveInt('--lose-notify'))
   .option('--replay <schedule>', 'run one schedule (F and B steps) again')
   .option('--junit <file>', 'also write the cases as JUnit XML', outputFile('--junit'))
+  .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
+  .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
-  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string }) => {
+  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string; progress?: boolean }) => {
     const { ringtestCommand, ringtestBackend, ringtestProtocol } = await import('./ringtest.ts');
     const protocols = ['blkif', 'netif', 'console', 'xenstore'];
     process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : ringtestCommand(suite, opts);

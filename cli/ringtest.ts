@@ -4,6 +4,7 @@
 // failure; `--replay <schedule>` runs one schedule again; `--junit <file>` writes JUnit XML.
 
 import { writeFileSync } from 'node:fs';
+import { elapsed, Progress, progressBar } from './progress.ts';
 import { BACKEND_BUGS, exhaustive, randomWalks, replay, type BackendBug, type ExploreOptions, type SearchResult } from '../sim/ringkit/explore.ts';
 
 export interface RingtestOptions {
@@ -18,6 +19,8 @@ export interface RingtestOptions {
   /** Faults: spurious events per run; the number of a notification to lose (0: none). */
   spurious?: number;
   loseNotify?: number;
+  /** --progress / --no-progress; default: when stderr is a terminal. */
+  progress?: boolean;
 }
 
 interface Case {
@@ -50,7 +53,7 @@ function printCases(cases: Case[]): number {
 }
 
 /** `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user backend. */
-export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string }): Promise<number> {
+export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string; progress?: boolean }): Promise<number> {
   const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
   const { isBackend } = await import('../dom0/driver/index.ts');
   const { ringConformance } = await import('../sim/ringkit/harness.ts');
@@ -83,7 +86,14 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
     return 2;
   }
   const t0 = Date.now();
-  const results = await ringConformance(backend, protocol as Parameters<typeof ringConformance>[1]);
+  const progress = new Progress({ prefix: 'pvsim ringtest backend', flag: o.progress });
+  progress.every(1000, () => `running the ring cases against ${o.driver}, ${elapsed(t0)}`);
+  let results;
+  try {
+    results = await ringConformance(backend, protocol as Parameters<typeof ringConformance>[1]);
+  } finally {
+    progress.done();
+  }
   const ms = Math.round((Date.now() - t0) / Math.max(1, results.length));
   const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms }));
   const failed = printCases(cases);
@@ -96,7 +106,7 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
  * (sim/ringkit/suites) against pvsim's own backend, or `--backend <module>`; `--case <name>`
  * runs one case again (the replay command printed for each failure).
  */
-export async function ringtestProtocol(suite: string, o: { backend: string; frontend?: string; cmdline?: string; case?: string; junit?: string }): Promise<number> {
+export async function ringtestProtocol(suite: string, o: { backend: string; frontend?: string; cmdline?: string; case?: string; junit?: string; progress?: boolean }): Promise<number> {
   const { runProtocolSuite, SuiteLoadError } = await import('../sim/ringkit/suites/index.ts');
   if (o.frontend !== undefined && suite === 'netif') {
     process.stderr.write(`pvsim ringtest ${suite}: --frontend is done for blkif, console and xenstore so far: the netif suite drives backends (docs/ringkit.md, "Not yet")\n`);
@@ -110,6 +120,9 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const who = module ? ` --backend ${module}` : o.frontend !== undefined ? ` --frontend ${o.frontend}${o.cmdline ? ` --cmdline ${q(o.cmdline)}` : ''}` : '';
   let results;
+  const t0 = Date.now();
+  const progress = new Progress({ prefix: `pvsim ringtest ${suite}`, flag: o.progress });
+  progress.every(1000, () => `running the ${suite} suite${o.case !== undefined ? ` (case ${o.case})` : ''}, ${elapsed(t0)}`);
   try {
     if (o.frontend !== undefined) {
       const { readFileSync } = await import('node:fs');
@@ -130,10 +143,13 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
     } else results = await runProtocolSuite(suite as 'blkif', module, o.case);
   } catch (e) {
     if (e instanceof SuiteLoadError) {
+      progress.done();
       process.stderr.write(`pvsim ringtest ${suite}: ${e.message}\n`);
       return 2;
     }
     throw e;
+  } finally {
+    progress.done();
   }
   if (o.case !== undefined && results.length === 0) {
     process.stderr.write(`pvsim ringtest ${suite}: no case named ${JSON.stringify(o.case)}\n`);
@@ -167,10 +183,20 @@ export function ringtestCommand(suite: string, o: RingtestOptions): number {
     const f = r.failure;
     cases.push({ name, ok: !f, detail: f ? `${f.error} (after ${r.runs} runs)` : `${r.runs} runs${extra}`, replay: f ? again(f.shrunk) : undefined, ms: Date.now() - t0 });
   };
+  // The searches are synchronous: progress is drawn from their per-run callback (a
+  // terminal's writes are synchronous too), at most every 100 ms.
+  const progress = new Progress({ prefix: 'pvsim ringtest explore', flag: o.progress });
   let t0 = Date.now();
-  record(`random walks (seed ${o.seed})`, t0, randomWalks(o.seed, o.walks, opts), '');
-  t0 = Date.now();
-  const e = exhaustive(o.depth, opts);
+  let walks: SearchResult;
+  let e: SearchResult & { complete: boolean };
+  try {
+    walks = randomWalks(o.seed, o.walks, { ...opts, onRun: progress.enabled ? (n) => progress.update(`random walks: ${progressBar(n, o.walks, 20)} ${n}/${o.walks} runs, ${elapsed(t0)}`, n === o.walks) : undefined });
+    record(`random walks (seed ${o.seed})`, t0, walks, '');
+    t0 = Date.now();
+    e = exhaustive(o.depth, { ...opts, onRun: progress.enabled ? (n) => progress.update(`every schedule to depth ${o.depth}: ${n} runs, ${elapsed(t0)}`) : undefined });
+  } finally {
+    progress.done();
+  }
   record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
   const failed = printCases(cases);
   if (o.junit) writeFileSync(o.junit, junitXml('ringtest.explore', cases));

@@ -1,6 +1,7 @@
 // `pvsim run <scenario.json>`: runs a scenario and prints the per-domain table, ending
 // with `trace-hash: <hex>`.
 
+import { Progress } from './progress.ts';
 import { consoleLineWriter } from './console_lines.ts';
 import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dom0Args, newRunFiles } from './runtime.ts';
@@ -29,9 +30,9 @@ export interface RunCliOptions {
   progress?: boolean;
 }
 
-/** Whether a run shows its progress: asked for, or by default when stderr is a terminal. */
-function wantsProgress(opts: RunCliOptions): boolean {
-  return opts.progress ?? process.stderr.isTTY === true;
+/** The run's progress (cli/progress.ts): the scenario runner's lines, a status line on a terminal. */
+function runProgress(opts: RunCliOptions): Progress {
+  return new Progress({ prefix: 'pvsim run', flag: opts.progress, everyMs: 0 });
 }
 
 export const RUN_EXIT_BAD_INPUT = 2;
@@ -87,6 +88,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
     }
     return runWithProcesses(file, opts);
   }
+  const progress = runProgress(opts);
   try {
     const scenario = loadScenario(file);
     let until: number | undefined;
@@ -102,10 +104,16 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       seed: opts.seed,
       until,
       pcap: opts.pcap,
-      progress: wantsProgress(opts) ? (l: string) => process.stderr.write(`pvsim run: ${l}\n`) : undefined,
-      onConsole: opts.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
+      progress: progress.enabled ? (l: string) => progress.update(l) : undefined,
+      onConsole: opts.console ? consoleLineWriter((t) => progress.write(t)) : undefined,
     };
-    const result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
+    progress.update('starting');
+    let result;
+    try {
+      result = opts.realtime ? await runScenarioRealtime(scenario, { ...runOpts, speed: opts.speed }) : await runScenario(scenario, runOpts);
+    } finally {
+      progress.done();
+    }
     return (await writeReport(result, { ...opts, scenario: file })) ? 1 : 0;
   } catch (e) {
     if (e instanceof ScenarioError) {
@@ -131,11 +139,21 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (opts.until !== undefined) args.push('--until', opts.until);
     if (opts.trace) args.push('--trace', opts.trace);
     if (opts.json) args.push('--json');
-    if (wantsProgress(opts)) args.push('--progress');
+    const progress = runProgress(opts);
+    if (progress.enabled) args.push('--progress');
     if (opts.html) args.push('--html', opts.html);
     if (opts.console) args.push('--console');
-    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
+    // The hypervisor child's progress lines become ours; its other stderr lines pass, tagged.
+    const hypervisor = (l: string) => {
+      if (progress.enabled && l.startsWith('progress: ')) progress.update(l);
+      else progress.write(`[hypervisor] ${l}\n`);
+      return true;
+    };
+    const dom0 = (l: string) => (progress.write(`[dom0] ${l}\n`), true);
+    progress.update('starting the hypervisor and dom0');
+    await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => (progress.done(), process.stdout.write(l + '\n')), { hypervisor, dom0 });
     const { code, signal } = await children[0]!.exited;
+    progress.done();
     return signal ? 1 : (code ?? 1);
   } catch (e) {
     process.stderr.write(`pvsim run: ${(e as Error).message}\n`);

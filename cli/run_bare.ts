@@ -3,6 +3,7 @@
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { ElfError } from '../xenguest/elf.ts';
+import { elapsed, Progress, progressBar } from './progress.ts';
 
 export const RUN_BARE_EXIT = { pass: 0, fail: 1, timeout: 2, stuck: 3, badInput: 4 } as const;
 
@@ -12,6 +13,8 @@ export interface RunBareCliOptions {
   quiet?: boolean;
   /** --hext: the hart implements the H extension. */
   hext?: boolean;
+  /** --progress / --no-progress; default: when stderr is a terminal. */
+  progress?: boolean;
 }
 
 export function runBareCommand(file: string, opts: RunBareCliOptions): number {
@@ -24,7 +27,10 @@ export function runBareCommand(file: string, opts: RunBareCliOptions): number {
     return RUN_BARE_EXIT.badInput;
   }
   const chunks: number[] = [];
+  const progress = new Progress({ prefix: 'pvsim run-bare', flag: opts.progress });
+  const t0 = Date.now();
   const flush = () => {
+    if (chunks.length) progress.clear();
     if (chunks.length) process.stdout.write(Uint8Array.from(chunks.splice(0)));
   };
   let result;
@@ -37,8 +43,11 @@ export function runBareCommand(file: string, opts: RunBareCliOptions): number {
         chunks.push(b);
         if (b === 0x0a || chunks.length >= 4096) flush();
       },
+      // The run is synchronous; a terminal's writes are too, so the line is drawn as it goes.
+      onProgress: progress.enabled ? (n) => progress.update(`${progressBar(n, opts.maxInstructions, 20)} ${(n / 1e6).toFixed(0)}M of ${(opts.maxInstructions / 1e6).toFixed(0)}M instructions, ${elapsed(t0)}`) : undefined,
     });
   } catch (e) {
+    progress.done();
     flush();
     if (e instanceof ElfError) {
       process.stderr.write(`pvsim run-bare: ${file}: ${e.message}\n`);
@@ -46,6 +55,7 @@ export function runBareCommand(file: string, opts: RunBareCliOptions): number {
     }
     throw e;
   }
+  progress.done();
   flush();
   const o = result.outcome;
   const n = result.instructions;

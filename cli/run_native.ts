@@ -2,6 +2,7 @@
 // (sim/native/machine.ts; the `native` mode of `pvsim compare`), under our M-mode SBI
 // firmware, as `qemu-system-riscv32 -machine virt -bios sbi.elf -kernel <kernel>` runs it.
 
+import { elapsed, Progress } from './progress.ts';
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runNative, type NativeDisk, type NativeRunResult } from '../sim/native/machine.ts';
 
@@ -16,6 +17,8 @@ export interface RunNativeCliOptions {
   /** Virtual ms before giving up. */
   maxMs: number;
   json?: boolean;
+  /** --progress / --no-progress; default: when stderr is a terminal. */
+  progress?: boolean;
 }
 
 export class DiskSpecError extends Error {
@@ -59,6 +62,8 @@ export async function runNativeCommand(file: string, opts: RunNativeCliOptions):
     return RUN_NATIVE_EXIT.badInput;
   }
   let r: NativeRunResult;
+  const progress = new Progress({ prefix: 'pvsim run-native', flag: opts.progress });
+  const t0 = Date.now();
   try {
     r = await runNative({
       kernel,
@@ -68,13 +73,18 @@ export async function runNativeCommand(file: string, opts: RunNativeCliOptions):
       disks,
       maxInstructions: opts.maxInstructions,
       maxVirtualNs: opts.maxMs * 1e6,
-      onConsole: opts.json ? undefined : (l) => process.stdout.write(`${l}\n`),
+      onConsole: opts.json ? undefined : (l) => (progress.clear(), process.stdout.write(`${l}\n`)),
+      onProgress: progress.enabled
+        ? (ns, instr) => progress.update(`${(ns / 1e6).toFixed(1)} of ${opts.maxMs} ms virtual (${((100 * ns) / (opts.maxMs * 1e6)).toFixed(0)}% of the bound), ${(instr / 1e6).toFixed(1)}M instructions, ${elapsed(t0)}`)
+        : undefined,
     });
   } catch (e) {
+    progress.done();
     // A bad image, a board that cannot hold it, a disk that cannot be opened: the caller's input.
     process.stderr.write(`pvsim run-native: ${file}: ${(e as Error).message}\n`);
     return RUN_NATIVE_EXIT.badInput;
   }
+  progress.done();
   if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else process.stderr.write(summary(r));
   return RUN_NATIVE_EXIT[r.exit];

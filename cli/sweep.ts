@@ -4,6 +4,7 @@
 // the Kubernetes form: --emit k8s (an Indexed Job), --index I --out DIR (one run, as each
 // pod runs it) and --collect DIR (the merged results). docs/sweep.md.
 
+import { elapsed, Progress, progressBar } from './progress.ts';
 import { availableParallelism } from 'node:os';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,20 +36,13 @@ export interface SweepCliOptions {
   index?: string;
   out?: string;
   collect?: string;
+  /** --progress / --no-progress; default: when stderr is a terminal. */
+  progress?: boolean;
 }
 
 /** The name of the file run `index` writes under --out (and --collect reads). */
 export const runFileName = (index: number) => `run-${String(index).padStart(6, '0')}.json`;
 
-
-function progressBar(done: number, total: number, running: number, t0: number): void {
-  const cols = process.stderr.columns || 80;
-  const width = Math.max(10, Math.min(40, cols - 50));
-  const fill = Math.round((width * done) / Math.max(1, total));
-  const s = ((performance.now() - t0) / 1000).toFixed(0);
-  const text = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total} runs, ${running} running, ${s} s`;
-  process.stderr.write(`\r\x1b[K${text.slice(0, cols - 1)}`);
-}
 
 /** The table on stdout: a line per run, each group's mean CPU share and p99 latency. */
 export function sweepTable(r: SweepReport): string {
@@ -242,24 +236,22 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
       // retrying the pod would only repeat the same deterministic failure.
       return 0;
     }
-    const t0 = performance.now();
-    const tty = process.stderr.isTTY === true;
-    // The bar is drawn at each start and end of a run, and every second (long runs).
+    const t0 = Date.now();
+    const progress = new Progress({ prefix: 'pvsim sweep', flag: o.progress });
+    // Drawn at each start and end of a run, and every second (long runs).
     let last: [number, number, number] = [0, plan.runs.length, 0];
-    const draw = () => progressBar(...last, t0);
-    const ticker = tty ? setInterval(draw, 1000) : undefined;
-    ticker?.unref();
+    const text = () => `${progressBar(last[0], last[1], Math.max(10, Math.min(40, (process.stderr.columns || 80) - 50)))} ${last[0]}/${last[1]} runs, ${last[2]} running, ${elapsed(t0)}`;
+    progress.every(1000, text);
     let runs: SweepRunResult[];
     try {
       runs = await runSweepInWorkers(plan, { scenario, vary, seeds: seedsText(plan.header.seeds), scenarioSha256: plan.header.scenarioSha256 }, {
         jobs: o.jobs ?? Math.min(availableParallelism(), MAX_SWEEP_JOBS),
         timeoutMs: (o.timeout ?? 600) * 1000,
-        onProgress: tty ? (d, t, r) => ((last = [d, t, r]), draw()) : undefined,
+        onProgress: progress.enabled ? (d, t, r) => ((last = [d, t, r]), progress.update(text(), d === t)) : undefined,
       });
     } finally {
-      clearInterval(ticker);
+      progress.done();
     }
-    if (tty) process.stderr.write('\r\x1b[K');
     const report: SweepReport = { sweep: plan.header, runs };
     const unwritten = writeOutputs(report, o);
     process.stdout.write(sweepTable(report));

@@ -49,13 +49,14 @@ export interface Launched {
  * READY_TIMEOUT_MS. `stdinLine`, once it resolves, is written to the child's stdin as one
  * line (how dom0 started with `--hypervisor -` learns the hypervisor's URL).
  */
-export function launch(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], o: { onLine?: (line: string) => void; stdinLine?: Promise<string> } = {}): Launched {
+export function launch(name: string, args: string[], env: NodeJS.ProcessEnv, want: string[], o: { onLine?: (line: string) => void; stdinLine?: Promise<string>; onStderr?: (line: string) => boolean } = {}): Launched {
   // stdin stays a pipe: the child exits when it closes, so a killed `pvsim up` leaves no orphans.
   const proc = spawn(process.execPath, pvsimArgv(args), { env: { ...process.env, ...env, PVSIM_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
   // A child that exits before reading its stdin must not take us down with EPIPE.
   proc.stdin!.on('error', () => {});
-  createInterface({ input: proc.stderr! }).on('line', (l) => process.stderr.write(`[${name}] ${l}\n`));
+  // onStderr may take a line (true): `pvsim run` draws the child's progress lines itself.
+  createInterface({ input: proc.stderr! }).on('line', (l) => o.onStderr?.(l) || process.stderr.write(`[${name}] ${l}\n`));
   const child: Child = { name, proc, exited };
   o.stdinLine?.then(
     (line) => proc.stdin!.write(line + '\n'),
@@ -105,10 +106,11 @@ export async function startPair(
   dom0Want: string[],
   children: Child[],
   onHypervisorLine?: (line: string) => void,
+  stderr: { hypervisor?: (line: string) => boolean; dom0?: (line: string) => boolean } = {},
 ): Promise<{ hv: Record<string, string>; dom0: Record<string, string> }> {
-  const hv = launch('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL'], { onLine: onHypervisorLine });
+  const hv = launch('hypervisor', hvArgs, {}, ['PVSIM_HYPERVISOR_URL'], { onLine: onHypervisorLine, onStderr: stderr.hypervisor });
   children.push(hv.child);
-  const d0 = launch('dom0', dom0Argv('-'), {}, dom0Want, { stdinLine: hv.ready.then((v) => v.PVSIM_HYPERVISOR_URL!) });
+  const d0 = launch('dom0', dom0Argv('-'), {}, dom0Want, { stdinLine: hv.ready.then((v) => v.PVSIM_HYPERVISOR_URL!), onStderr: stderr.dom0 });
   children.push(d0.child);
   // Both settle before either failure is reported: no rejection is left unhandled.
   const [h, d] = await Promise.allSettled([hv.ready, d0.ready]);

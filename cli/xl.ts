@@ -9,7 +9,7 @@ import { clientEndpoint, NotRunningError } from './runtime.ts';
 import { parseXlCfg, XlCfgError } from '../dom0/toolstack/xlcfg/index.ts';
 import { parseXlCfgSettings } from '../dom0/toolstack/xlcfg/syntax.ts';
 import { parseCpuList } from '../dom0/toolstack/validate.ts';
-import { formatXentop, sampleXentop } from '../dom0/toolstack/xentop.ts';
+import { TopError, XENTOP_VERSION, xlTop } from './xl_top.ts';
 import { formatList, formatSchedCredit, formatSchedCredit2, formatSchedRtds, formatVcpuList, formatInfo, formatCpupoolList, DEFAULT_CREDIT_POOL, type SchedRtdsRow } from '../dom0/toolstack/format.ts';
 import { configDevices } from '../dom0/toolstack/devices.ts';
 import { SHUTDOWN } from '../protocol/xen/hypercall.ts';
@@ -62,6 +62,14 @@ function byPool<T>(infos: readonly { cpupool?: string }[], rows: readonly T[]): 
 const intArg = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
   return Number(v);
+};
+
+interface TopCliOptions { delay?: number; networks?: boolean; vbds?: boolean; repeatHeader?: boolean; vcpus?: boolean; batch?: boolean; iterations?: number; fullName?: boolean; dom0First?: boolean; version?: boolean }
+
+const numArg = (name: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`${name} must be ${min}..${max} seconds, got "${v}"`);
+  return n;
 };
 
 export function xlProgram(out: (s: string) => void): Command {
@@ -421,18 +429,32 @@ export function xlProgram(out: (s: string) => void): Command {
       }),
     );
 
+  // Declared before the command that calls it; -V answers without a running pvsim.
+  const top = withPeer(async (p, o: TopCliOptions) => {
+    try {
+      const opts = { delay: o.delay, batch: !!o.batch, iterations: o.iterations, vcpus: !!o.vcpus, networks: !!o.networks, vbds: !!o.vbds, repeatHeader: !!o.repeatHeader, fullName: !!o.fullName, dom0First: !!o.dom0First };
+      await xlTop(p, opts, out);
+    } catch (e) {
+      if (e instanceof TopError) throw new XlError(`top: ${e.message}`);
+      throw e;
+    }
+  });
   xl.command('top')
-    .description('one frame of xentop: CPU, memory, vCPUs, network and block counters per domain (xentop -b -i 1)')
-    .option('-d, --delay <seconds>', 'time between the two samples CPU(%) is measured over', '1')
-    .action(
-      withPeer(async (p, o: { delay: string }) => {
-        const delay = Number(o.delay);
-        if (!(delay >= 0 && delay <= 3600)) throw new XlError(`--delay must be 0..3600 seconds, got "${o.delay}"`);
-        const before = await sampleXentop(p);
-        await new Promise((r) => setTimeout(r, delay * 1000));
-        out(formatXentop(await sampleXentop(p), before));
-      }),
-    );
+    .description('xentop: CPU, memory, vCPUs, network and block counters per domain, refreshed; full screen on a terminal (keys D N B V R S Q as xentop), -b for scripts')
+    .option('-d, --delay <seconds>', 'seconds between updates (default 3; off a terminal without -b, the one frame is measured over 1)', numArg('--delay', 0, 3600))
+    .option('-n, --networks', 'output vif network data')
+    .option('-x, --vbds', 'output vbd block device data')
+    .option('-r, --repeat-header', 'repeat table header before each domain')
+    .option('-v, --vcpus', 'output vcpu data')
+    .option('-b, --batch', 'output in batch mode, no user input accepted')
+    .option('-i, --iterations <n>', 'number of iterations before exiting', intArg('--iterations'))
+    .option('-f, --full-name', 'output the full domain name (not truncated)')
+    .option('-z, --dom0-first', 'display dom0 first (ignore sorting)')
+    .option('-V, --version', 'output version information and exit')
+    .action(async (o: TopCliOptions) => {
+      if (o.version) return out(`xentop ${XENTOP_VERSION} (pvsim xl top)\n`);
+      await top(o);
+    });
 
   xl.command('dmesg')
     .description("the hypervisor's log (xl dmesg)")

@@ -290,7 +290,7 @@ export class Dom0Daemons {
     const by = new Map<number, DeviceStats>();
     const get = (domid: number): DeviceStats => {
       let s = by.get(domid);
-      if (!s) by.set(domid, (s = { domid, vbds: 0, vbdReads: 0, vbdWrites: 0, vbdFlushes: 0, vbdErrors: 0, nets: 0, netTxPackets: 0, netTxBytes: 0, netRxPackets: 0, netRxBytes: 0, netRxDropped: 0 }));
+      if (!s) by.set(domid, (s = { domid, vbds: 0, vbdReads: 0, vbdWrites: 0, vbdFlushes: 0, vbdErrors: 0, nets: 0, netTxPackets: 0, netTxBytes: 0, netRxPackets: 0, netRxBytes: 0, netRxDropped: 0, vbdRdSect: 0, vbdWrSect: 0, netTxErrors: 0, netRxErrors: 0, vbd: [], vif: [] }));
       return s;
     };
     for (const dev of this.backends.get('vbd')?.devices.values() ?? []) get(dev.domid).vbds++;
@@ -301,6 +301,10 @@ export class Dom0Daemons {
       s.vbdWrites += a.ring.stats.writes;
       s.vbdFlushes += a.ring.stats.flushes;
       s.vbdErrors += a.ring.stats.errors;
+      s.vbdRdSect! += a.ring.stats.rdSect;
+      s.vbdWrSect! += a.ring.stats.wrSect;
+      const st = a.ring.stats;
+      s.vbd!.push({ devid: a.devid, rdReqs: st.reads, wrReqs: st.writes, rdSect: st.rdSect, wrSect: st.wrSect, ooReqs: 0, flushes: st.flushes, errors: st.errors });
     }
     if (this.netback) {
       for (const s of by.values()) {
@@ -310,7 +314,20 @@ export class Dom0Daemons {
         s.netRxPackets = n.rx_packets;
         s.netRxBytes = n.rx_bytes;
         s.netRxDropped = n.rx_dropped;
+        s.netTxErrors = n.tx_errors;
+        s.netRxErrors = n.rx_errors;
       }
+      // netback's rx_dropped is the only drop it counts: frames for the guest it could not deliver.
+      for (const v of this.netback.vifs()) {
+        const s = by.get(v.domid);
+        if (!s) continue;
+        const n = v.stats;
+        s.vif!.push({ devid: v.devid, rxBytes: n.rx_bytes, rxPackets: n.rx_packets, rxErrs: n.rx_errors, rxDrop: n.rx_dropped, txBytes: n.tx_bytes, txPackets: n.tx_packets, txErrs: n.tx_errors, txDrop: 0 });
+      }
+    }
+    for (const s of by.values()) {
+      s.vbd!.sort((a, b) => a.devid - b.devid);
+      s.vif!.sort((a, b) => a.devid - b.devid);
     }
     return [...by.values()].sort((a, b) => a.domid - b.domid);
   }

@@ -89,7 +89,19 @@ export interface DeviceStats {
   netRxPackets: number;
   netRxBytes: number;
   netRxDropped: number;
+  /** 512-byte sectors read and written (xentop's VBD_RSECT/VBD_WSECT); 0 when absent. */
+  vbdRdSect?: number;
+  vbdWrSect?: number;
+  netTxErrors?: number;
+  netRxErrors?: number;
+  /** Each connected device on its own (xentop -x, -n). */
+  vbd?: VbdStats[];
+  vif?: VifStats[];
 }
+/** One vbd as blkback counts it. ooReqs: requests deferred for lack of backend resources (never, in pvsim). */
+export interface VbdStats { devid: number; rdReqs: number; wrReqs: number; rdSect: number; wrSect: number; ooReqs: number; flushes: number; errors: number }
+/** One vif from the guest's side (tx = sent by the guest). */
+export interface VifStats { devid: number; rxBytes: number; rxPackets: number; rxErrs: number; rxDrop: number; txBytes: number; txPackets: number; txErrs: number; txDrop: number }
 export interface DeviceStatsList { domains: DeviceStats[] }
 export interface EvtchnInfo { port: number; state: string; vcpu: number; remoteDomid: number; remotePort: number; virq: number; pending: boolean; masked: boolean }
 export interface GrantInfo { ref: number; flags: number; domid: number; frame: number; pin: number }

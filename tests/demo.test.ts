@@ -21,9 +21,10 @@ describe('pvsim demo (npm start)', () => {
     expect(r.stderr).not.toMatch(/FAILED|pvsim demo: /);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/work=blk mode=seq bs=4096 qd=8 n=256 writes=256 reads=256 errors=0/);
-    expect(r.stdout).toMatch(/NAME\s+STATE\s+CPU\(sec\)\s+CPU\(%\)\s+MEM\(k\)\s+MEM\(%\)\s+VCPUS\s+NETS\s+NETTX\(k\)\s+NETRX\(k\)\s+VBDS\s+VBD_RD\s+VBD_WR/);
-    expect(r.stdout).toMatch(/alice\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+1\s+\d+\s+\d+\s+1\s+256\s+256/);
-    expect(r.stdout).toMatch(/bob\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+1\s+\d+\s+\d+\s+0\s+0\s+0/);
+    // xentop's 19 columns; VBD_RSECT/VBD_WSECT: 256 requests of 8 sectors each way.
+    expect(r.stdout).toMatch(/NAME\s+STATE\s+CPU\(sec\)\s+CPU\(%\)\s+MEM\(k\)\s+MEM\(%\)\s+MAXMEM\(k\)\s+MAXMEM\(%\)\s+VCPUS\s+NETS\s+NETTX\(k\)\s+NETRX\(k\)\s+VBDS\s+VBD_OO\s+VBD_RD\s+VBD_WR\s+VBD_RSECT\s+VBD_WSECT\s+SSID/);
+    expect(r.stdout).toMatch(/alice\s+-s----\s+\d+\s+[\d.]+\s+16384\s+[\d.]+\s+\d+\s+[\d.]+\s+1\s+1\s+\d+\s+\d+\s+1\s+0\s+256\s+256\s+2048\s+2048\s+0\n/);
+    expect(r.stdout).toMatch(/bob\s+-s----\s+\d+\s+[\d.]+\s+16384\s+[\d.]+\s+\d+\s+[\d.]+\s+1\s+1\s+\d+\s+\d+\s+0\s+0\s+0\s+0\s+0\s+0\s+0\n/);
     // It ends with a short pvsim compare and names the report it wrote under TMPDIR.
     expect(r.stdout).toMatch(/^syscall\s+hvm-trap\s+-\s+wp\s+[\d.]+ ms/m);
     expect(r.stdout).toMatch(/holds\s+trap-and-emulate is far slower than PV on page faults \(pgfault\)/);

@@ -242,7 +242,8 @@ describe('pvsim up and pvsim xl', { timeout: 60_000 }, () => {
     expect(bad).toBe(0);
     if (HAVE_XS) expect(xs(u, 'xenstore-read', '/local/domain/0/backend/vbd/1/51712/state').stdout.trim()).toBe('4'); // Connected
     // xentop's view: one vbd, 16 reads and 16 writes (plus the flush) served by blkback.
-    expect(xl(u, 'top', '-d', '0').out).toMatch(/\n\s+blk\s+---s--\s+[\d.]+\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+0\s+0\s+0\s+1\s+16\s+16\n/);
+    // xentop's columns: ... VCPUS NETS NETTX NETRX VBDS VBD_OO VBD_RD VBD_WR VBD_RSECT VBD_WSECT SSID.
+    expect(xl(u, 'top', '-d', '0').out).toMatch(/\n\s+blk\s+-s----\s+\d+\s+[\d.]+\s+16384\s+[\d.]+\s+16384\s+[\d.]+\s+1\s+0\s+0\s+0\s+1\s+0\s+16\s+16\s+2048\s+2048\s+0\n/);
     expect(xl(u, 'destroy', 'blk').status).toBe(0);
     // Teardown: both directories go with the domain, and blkback let go of the device.
     if (HAVE_XS) {

@@ -33,6 +33,8 @@ describe('pvsim.proto and wire.ts', () => {
       { request: { id: 10, createDomain: { name: 'h', kernel: new Uint8Array([1]), memoryMib: 16, type: 'hvm', hvmMode: 'trap', shadowSync: 'lazy' } } },
       { response: { id: 5, rc: 0, hvmStats: { domains: [{ domid: 1, name: 'h', mode: 'trap', shadowSync: 'wp', exits: [{ reason: 'csr', count: 2 ** 33, ns: 100 }] }] } } },
       { response: { id: 4, rc: 0, deviceStats: { domains: [{ domid: 1, vbds: 1, vbdReads: 64, vbdWrites: 64, vbdFlushes: 1, vbdErrors: 0, nets: 1, netTxPackets: 124, netTxBytes: 2 ** 33, netRxPackets: 120, netRxBytes: 101000, netRxDropped: 0 }] } } },
+      // xentop's per-device lines (-x, -n) and sector counts.
+      { response: { id: 6, rc: 0, deviceStats: { domains: [{ domid: 2, vbds: 1, vbdReads: 3, vbdWrites: 4, vbdFlushes: 0, vbdErrors: 0, nets: 1, netTxPackets: 5, netTxBytes: 600, netRxPackets: 7, netRxBytes: 800, netRxDropped: 1, vbdRdSect: 24, vbdWrSect: 2 ** 33, netTxErrors: 2, netRxErrors: 3, vbd: [{ devid: 51712, rdReqs: 3, wrReqs: 4, rdSect: 24, wrSect: 2 ** 33, ooReqs: 0, flushes: 1, errors: 0 }], vif: [{ devid: 0, rxBytes: 800, rxPackets: 7, rxErrs: 3, rxDrop: 1, txBytes: 600, txPackets: 5, txErrs: 2, txDrop: 0 }] }] } } },
       { notice: { domainState: { domid: 2, name: 'x', flags: 4, totPages: 1, maxPages: 1, cpuTimeNs: 0, onlineVcpus: 0, maxVcpuId: 0, weight: 256, cap: 0 } } },
     ];
     for (const f of samples) {

@@ -23,6 +23,8 @@ export interface BareOptions {
   hExt?: boolean;
   /** Receives every byte the program writes to the UART or the HTIF console. */
   onOutput?: (byte: number) => void;
+  /** Before each slice (at most a million instructions): the instructions run so far (`pvsim run-bare`'s progress). */
+  onProgress?: (instructions: number) => void;
 }
 
 export type BareOutcome =
@@ -121,6 +123,7 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
       state.outcome = { kind: 'timeout' };
       break;
     }
+    opts.onProgress?.(executed);
     // End each slice at the next timer deadline so MTIP is raised on the exact instruction.
     const untilTimer = clint.mtimecmp - hart.timeSource();
     const budget = Math.max(1, Math.min(remaining, 1_000_000, untilTimer > 0 ? untilTimer : 1_000_000));

@@ -70,6 +70,8 @@ export interface NativeRunOptions {
    * counters at that instant (pvsim compare windows a workload's measured section with it).
    */
   onConsole?: (line: string, perf: () => DomainPerfSnapshot) => void;
+  /** After each slice the board ran: its virtual time and instructions so far (`pvsim run-native`'s progress). */
+  onProgress?: (virtualNs: number, instructions: number) => void;
 }
 
 export interface NativeRunResult {
@@ -569,6 +571,7 @@ export async function runNativeBoards(list: readonly NativeRunOptions[]): Promis
       running = b;
       await b.runUntil(end, (b.opts.maxInstructions ?? 2_000_000_000) - b.instructions);
       running = null;
+      b.opts.onProgress?.(b.now, b.instructions);
       // Boards woken by what this one did (a frame, an interrupt line) resume at the moment
       // it happened (their clocks followed to this slice's start), not at the slice's end.
       for (const x of boards) {

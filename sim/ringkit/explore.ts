@@ -210,6 +210,8 @@ export interface ExploreOptions {
   loseNotify?: number;
   /** Steps at most in one run. */
   maxSteps?: number;
+  /** Called after each run of a search with the runs so far (`pvsim ringtest explore`'s progress). */
+  onRun?: (runs: number) => void;
 }
 
 /** One run under `choose`, which picks among the enabled sides (in F, B order). */
@@ -305,6 +307,7 @@ export function randomWalks(seed: number, runs: number, opts: ExploreOptions = {
   const rand = rng(seed);
   for (let n = 1; n <= runs; n++) {
     const r = runOnce(opts, (enabled) => enabled[Math.floor(rand() * enabled.length)]!);
+    opts.onRun?.(n);
     if (!r.ok) return { runs: n, failure: { ok: false, schedule: r.schedule, error: r.error, shrunk: shrink(r.schedule, opts) } };
   }
   return { runs, failure: null };
@@ -329,6 +332,7 @@ export function exhaustive(depth: number, opts: ExploreOptions & { reduction?: b
     const { prefix, sleep } = stack.pop()!;
     runs++;
     const r = runOnce({ ...opts, maxSteps: prefix.length + 1 }, (_enabled, step) => (step < prefix.length ? (prefix[step] as Side) : null));
+    opts.onRun?.(runs);
     if (!r.ok) return { runs, failure: { ok: false, schedule: r.schedule, error: r.error, shrunk: shrink(r.schedule, opts) }, complete: true };
     const enabled = r.enabledAt[prefix.length];
     const access = r.accessAt[prefix.length];

@@ -46,11 +46,21 @@ export interface BlkbackStats {
   discards: number;
   /** Requests the host failed (I/O errors), answered BLKIF_RSP_ERROR. */
   hostErrors: number;
+  /** 512-byte sectors read and written by the requests counted in reads/writes (xentop's VBD_RSECT/VBD_WSECT). */
+  rdSect: number;
+  wrSect: number;
+}
+
+/** Sectors a read or write request moves: the sum of its segments' first..last_sect. */
+function requestSectors(req: BlkifRequest): number {
+  let n = 0;
+  for (const s of req.seg) n += s.last_sect - s.first_sect + 1;
+  return n;
 }
 
 export class BlkbackRing {
   readonly back: BackRing;
-  readonly stats: BlkbackStats = { requests: 0, errors: 0, reads: 0, writes: 0, flushes: 0, discards: 0, hostErrors: 0 };
+  readonly stats: BlkbackStats = { requests: 0, errors: 0, reads: 0, writes: 0, flushes: 0, discards: 0, hostErrors: 0, rdSect: 0, wrSect: 0 };
   lastError = '';
   /** Set when the frontend broke the ring's rules; the ring is served no more (as Xen's blkback). */
   halted = false;
@@ -184,6 +194,7 @@ export class BlkbackRing {
     }
     // 3. The disk, in ring order; the reads' data gathered for one copy batch.
     const readCopies = new Map<number, GrantCopyToOp[]>();
+    const readSectors = new Map<number, number>();
     for (const p of plans) {
       if (status[p.i] !== BLKIF_RSP.OKAY) continue;
       try {
@@ -217,6 +228,7 @@ export class BlkbackRing {
             sector += part.length / BLKIF_SECTOR_BYTES;
           }
           this.stats.writes++;
+          this.stats.wrSect += requestSectors(p.req);
         } else {
           let sector = Number(p.req.sector_number);
           const copies: GrantCopyToOp[] = [];
@@ -233,6 +245,7 @@ export class BlkbackRing {
             else copies.push({ domid: this.domid, ref: s.gref, offset: s.first_sect * BLKIF_SECTOR_BYTES, data });
           }
           readCopies.set(p.i, copies);
+          readSectors.set(p.i, requestSectors(p.req));
         }
       } catch (e) {
         status[p.i] = this.hostError(batch[p.i]!, e);
@@ -248,17 +261,20 @@ export class BlkbackRing {
         const t = await copyOut(this.platform, copies);
         if (t.failed === true) status[i] = this.fail(`a data grant of request ${batch[i]!.id}: copy failed`);
         else {
+          const sectors = readSectors.get(i) ?? 0;
           if (t.failed === null) {
             pending.set(i, t);
             const id = batch[i]!.id;
             t.onSettled((failed) => {
               if (!failed) return;
               this.stats.reads--;
+              this.stats.rdSect -= sectors;
               this.stats.errors++;
               this.fail(`a data grant of request ${id}: copy failed`);
             });
           }
           this.stats.reads++;
+          this.stats.rdSect += sectors;
         }
       } catch (e) {
         status[i] = this.hostError(batch[i]!, e);

@@ -17,6 +17,8 @@ interface Attached {
   store: BlockStore;
   port: number;
   handle: number;
+  /** The xenbus device id (xentop -x's per-vbd lines). */
+  devid: number;
 }
 
 /** An image open for a device, and how: what the sharing check compares. */
@@ -149,7 +151,7 @@ export class BlkbackDriver implements BackendDriver {
       log: this.ioLog ? (l) => this.ioLog!.log(l) : undefined,
     });
     this.platform.onEvent(port, () => ring.service());
-    this.attached.set(dev.backend, { ring, store, port, handle: m.handle });
+    this.attached.set(dev.backend, { ring, store, port, handle: m.handle, devid: dev.devid });
     await ring.service(); // requests published before the connection
   }
 
