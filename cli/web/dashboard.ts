@@ -17,6 +17,7 @@ import type { Peer } from '../../protocol/session.ts';
 import type { OpName, RequestOps, Response } from '../../protocol/wire.ts';
 import { SHUTDOWN } from '../../protocol/xen/hypercall.ts';
 import { domainStateString } from '../../dom0/toolstack/format.ts';
+import { sampleXentop } from '../../dom0/toolstack/xentop.ts';
 import { dashboardPage } from './page.ts';
 
 /** Pages open at once; more are refused (each costs a sample stream). */
@@ -64,7 +65,6 @@ export interface DashboardSample {
   totalKb: number;
   freeKb: number;
   nrCpus: number;
-  scheduler: string;
   /** With xl's state letters (r b p s c d), as `xl list` prints them. */
   domains: (NonNullable<Response['domains']>['domains'][number] & { state: string })[];
   vcpus: NonNullable<Response['vcpus']>['vcpus'];
@@ -178,26 +178,24 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   };
 
   let seq = 0;
+  // xentop's sample (Domain-0 included, every vCPU) and the two tables only the page shows.
   const sample = async (): Promise<DashboardSample> => {
-    const [doms, vcpus, devs, info, tables, rings] = await Promise.all([
-      ask('listDomains', {}),
-      ask('vcpuList', {}),
-      ask('deviceStats', {}),
-      ask('info', {}),
+    const p = await session();
+    const [x, tables, rings] = await Promise.all([
+      withTimeout(sampleXentop(p, { dom0: true, vcpus: true }), SAMPLE_TIMEOUT_MS, 'xentop sample'),
       ask('domainTables', {}),
       ask('backendRings', {}),
     ]);
     return {
       type: 'sample',
       seq: ++seq,
-      nowNs: info.info?.nowNs ?? 0,
-      totalKb: (info.info?.totalPages ?? 0) * 4,
-      freeKb: (info.info?.freePages ?? 0) * 4,
-      nrCpus: info.info?.nrCpus ?? 0,
-      scheduler: info.info?.scheduler ?? '',
-      domains: (doms.domains?.domains ?? []).map((d) => ({ ...d, state: domainStateString(d.flags) })),
-      vcpus: vcpus.vcpus?.vcpus ?? [],
-      devices: devs.deviceStats?.domains ?? [],
+      nowNs: x.nowNs,
+      totalKb: x.totalKb,
+      freeKb: x.node?.freeKb ?? 0,
+      nrCpus: x.node?.nrCpus ?? 0,
+      domains: x.domains.map((d) => ({ ...d, state: domainStateString(d.flags) })),
+      vcpus: [...(x.vcpus ?? [])],
+      devices: [...x.devices],
       tables: tables.domainTables?.domains ?? [],
       rings: rings.backendRings?.rings ?? [],
     };

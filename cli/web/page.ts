@@ -76,7 +76,7 @@ const CLIENT_JS = String.raw`(function () {
     state.samples++;
     var t = s.nowNs / 1e9;
     var dt = prev ? (s.nowNs - prev.nowNs) / 1e9 : 0;
-    $('clock').textContent = 'virtual time ' + t.toFixed(3) + ' s · ' + s.nrCpus + ' pCPUs · ' + s.scheduler + ' · free ' + Math.floor(s.freeKb / 1024) + ' of ' + Math.floor(s.totalKb / 1024) + ' MiB';
+    $('clock').textContent = 'virtual time ' + t.toFixed(3) + ' s · ' + s.nrCpus + ' pCPUs · free ' + Math.floor(s.freeKb / 1024) + ' of ' + Math.floor(s.totalKb / 1024) + ' MiB';
     var before = perDomain(prev ? prev.domains : []);
     var devs = perDomain(s.devices);
     var devsBefore = perDomain(prev ? prev.devices : []);
