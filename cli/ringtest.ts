@@ -98,10 +98,6 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
  */
 export async function ringtestProtocol(suite: string, o: { backend: string; frontend?: string; cmdline?: string; case?: string; junit?: string }): Promise<number> {
   const { runProtocolSuite, SuiteLoadError } = await import('../sim/ringkit/suites/index.ts');
-  if (o.frontend !== undefined && suite === 'netif') {
-    process.stderr.write(`pvsim ringtest ${suite}: --frontend is done for blkif, console and xenstore so far: the netif suite drives backends (docs/ringkit.md, "Not yet")\n`);
-    return 2;
-  }
   if (o.frontend !== undefined && o.backend !== 'none') {
     process.stderr.write(`pvsim ringtest ${suite}: --frontend and --backend test one side each: give one\n`);
     return 2;
@@ -126,6 +122,9 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
       } else if (suite === 'console') {
         const { consfrontConformance, pvsimConsfront } = await import('../sim/ringkit/suites/consfront.ts');
         results = await consfrontConformance({ image, cmdline: o.cmdline ?? pvsimConsfront().cmdline }, o.case);
+      } else if (suite === 'netif') {
+        const { netfrontConformance, pvsimNetfront } = await import('../sim/ringkit/suites/netfront.ts');
+        results = await netfrontConformance({ image, cmdline: o.cmdline ?? pvsimNetfront().cmdline }, o.case);
       } else results = await blkfrontConformance({ image, cmdline: o.cmdline ?? pvsimBlkfront().cmdline }, o.case);
     } else results = await runProtocolSuite(suite as 'blkif', module, o.case);
   } catch (e) {
