@@ -264,8 +264,8 @@ program
 program
   .command('ringtest')
   .description('test a ring protocol: `blkif`, `netif`, `console`, `xenstore` run that protocol\'s conformance suite against pvsim\'s backend or --backend <module>; `backend` runs the ring cases against your backend module; `explore` searches the interleavings of a frontend and a backend (docs/ringkit.md)')
-  .argument('<suite>', 'blkif | netif | console | xenstore (protocol suites) | backend (the ring conformance cases against --driver) | explore (interleavings of the kit\'s model ends)')
-  .option('--driver <module>', 'backend: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
+  .argument('<suite>', 'blkif | netif | console | xenstore (protocol suites) | backend (the ring conformance cases against --driver) | faults (the fault cases against --driver) | explore (interleavings of a frontend and the kit\'s model backend or --backend <module>)')
+  .option('--driver <module>', 'backend, faults: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
   .option('--export <name>', 'backend: a named export of the module instead of its default')
   .option('--backend <variant>', 'explore: the backend: none (correct), no-final-check, no-recheck, publish-before-write; blkif|netif|console|xenstore: your backend module (none: pvsim\'s own)', 'none')
   .option('--frontend <image>', 'blkif, netif, console, xenstore: a PV kernel image whose frontend to test against a checking, then hostile, backend')
@@ -284,7 +284,7 @@ program
   .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string }) => {
     const { ringtestCommand, ringtestBackend, ringtestProtocol } = await import('./ringtest.ts');
     const protocols = ['blkif', 'netif', 'console', 'xenstore'];
-    process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : ringtestCommand(suite, opts);
+    process.exitCode = suite === 'backend' || suite === 'faults' ? await ringtestBackend(opts, suite === 'faults') : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : await ringtestCommand(suite, opts);
   });
 
 program

@@ -49,13 +49,17 @@ function printCases(cases: Case[]): number {
   return failed;
 }
 
-/** `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user backend. */
-export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string }): Promise<number> {
+/**
+ * `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user
+ * backend; `pvsim ringtest faults --driver <module>` (`faults`): the fault cases instead.
+ */
+export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string }, faults = false): Promise<number> {
   const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
   const { isBackend } = await import('../dom0/driver/index.ts');
-  const { ringConformance } = await import('../sim/ringkit/harness.ts');
+  const { ringConformance, ringFaults } = await import('../sim/ringkit/harness.ts');
+  const cmd = faults ? 'faults' : 'backend';
   if (!o.driver) {
-    process.stderr.write('pvsim ringtest backend: --driver <module> is required\n');
+    process.stderr.write(`pvsim ringtest ${cmd}: --driver <module> is required\n`);
     return 2;
   }
   let backend;
@@ -70,24 +74,24 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
     backend = o.export ? ns.exports[o.export] : ns.backend;
     protocol = ns.exports.protocol;
   } catch (e) {
-    process.stderr.write(`pvsim ringtest backend: ${(e as Error).message}\n`);
+    process.stderr.write(`pvsim ringtest ${cmd}: ${(e as Error).message}\n`);
     return 2;
   }
   if (!isBackend(backend)) {
-    process.stderr.write(`pvsim ringtest backend: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
+    process.stderr.write(`pvsim ringtest ${cmd}: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
     return 2;
   }
   const p = protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
   if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') {
-    process.stderr.write(`pvsim ringtest backend: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
+    process.stderr.write(`pvsim ringtest ${cmd}: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
     return 2;
   }
   const t0 = Date.now();
-  const results = await ringConformance(backend, protocol as Parameters<typeof ringConformance>[1]);
+  const results = await (faults ? ringFaults : ringConformance)(backend, protocol as Parameters<typeof ringConformance>[1]);
   const ms = Math.round((Date.now() - t0) / Math.max(1, results.length));
-  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms }));
+  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms, replay: r.ok ? undefined : `pvsim ringtest ${cmd} --driver ${o.driver}${o.export ? ` --export ${o.export}` : ''}` }));
   const failed = printCases(cases);
-  if (o.junit) writeFileSync(o.junit, junitXml('ringtest.backend', cases));
+  if (o.junit) writeFileSync(o.junit, junitXml(`ringtest.${cmd}`, cases));
   return failed ? 1 : 0;
 }
 
