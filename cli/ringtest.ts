@@ -8,8 +8,9 @@ import { BACKEND_BUGS, exhaustive, randomWalks, replay, type BackendBug, type Ex
 
 export interface RingtestOptions {
   backend: string;
-  requests: number;
-  batch: number;
+  /** Defaults: 2 and 1 for the kit's model backends, 3 and 2 for a module. */
+  requests?: number;
+  batch?: number;
   seed: number;
   walks: number;
   depth: number;
@@ -148,34 +149,71 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
   return failed ? 1 : 0;
 }
 
-export function ringtestCommand(suite: string, o: RingtestOptions): number {
+/**
+ * `pvsim ringtest explore`: the kit's model backend (`--backend none|no-final-check|...`) or
+ * a backend module of your own (`--backend ./mybackend.ts`, a pvsim/driver module exporting
+ * its RingProtocol as `protocol`) against the model frontend.
+ */
+export async function ringtestCommand(suite: string, o: RingtestOptions): Promise<number> {
   if (suite !== 'explore') {
-    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore, backend, blkif, netif, console, xenstore)\n`);
+    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore, backend, faults, blkif, netif, console, xenstore)\n`);
     return 2;
   }
-  if (!(BACKEND_BUGS as readonly string[]).includes(o.backend)) {
-    process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}\n`);
+  const model = (BACKEND_BUGS as readonly string[]).includes(o.backend);
+  if (!model && !/[/\\]|\.[cm]?[jt]s$/.test(o.backend)) {
+    process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}, or the path of a backend module\n`);
     return 2;
   }
-  const opts: ExploreOptions = { bug: o.backend as BackendBug, requests: o.requests, batch: o.batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+  const requests = o.requests ?? (model ? 2 : 3);
+  const batch = o.batch ?? (model ? 1 : 2);
   const faults = `${o.spurious ? ` --spurious ${o.spurious}` : ''}${o.loseNotify ? ` --lose-notify ${o.loseNotify}` : ''}`;
-  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${o.requests} --batch ${o.batch}${faults} --replay ${sched || '""'}`;
-  if (o.replay !== undefined) {
-    const r = replay(o.replay, opts);
-    process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
-    return r.ok ? 0 : 1;
-  }
+  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${requests} --batch ${batch}${faults} --replay ${sched || '""'}`;
   const cases: Case[] = [];
   const record = (name: string, t0: number, r: SearchResult, extra: string) => {
     const f = r.failure;
     cases.push({ name, ok: !f, detail: f ? `${f.error} (after ${r.runs} runs)` : `${r.runs} runs${extra}`, replay: f ? again(f.shrunk) : undefined, ms: Date.now() - t0 });
   };
-  let t0 = Date.now();
-  record(`random walks (seed ${o.seed})`, t0, randomWalks(o.seed, o.walks, opts), '');
-  t0 = Date.now();
-  const e = exhaustive(o.depth, opts);
-  record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
+  if (model) {
+    const opts: ExploreOptions = { bug: o.backend as BackendBug, requests, batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+    if (o.replay !== undefined) {
+      const r = replay(o.replay, opts);
+      process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
+      return r.ok ? 0 : 1;
+    }
+    let t0 = Date.now();
+    record(`random walks (seed ${o.seed})`, t0, randomWalks(o.seed, o.walks, opts), '');
+    t0 = Date.now();
+    const e = exhaustive(o.depth, opts);
+    record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
+  } else {
+    const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
+    const { exhaustiveModule, randomWalksModule, replayModule } = await import('../sim/ringkit/explore_module.ts');
+    let subject;
+    try {
+      const ns = await loadBackendNamespace(o.backend);
+      const p = ns.exports.protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
+      if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') throw new Error(`${o.backend} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)`);
+      subject = { def: ns.backend, proto: ns.exports.protocol as Parameters<typeof replayModule>[0]['proto'] };
+    } catch (e) {
+      process.stderr.write(`pvsim ringtest explore: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const opts = { requests, batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+    if (o.replay !== undefined) {
+      const r = await replayModule(subject, o.replay, opts);
+      process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
+      return r.ok ? 0 : 1;
+    }
+    let t0 = Date.now();
+    record(`random walks (seed ${o.seed})`, t0, await randomWalksModule(subject, o.seed, o.walks, opts), '');
+    t0 = Date.now();
+    const e = await exhaustiveModule(subject, o.depth, opts, MODULE_MAX_RUNS);
+    record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : e.runs >= MODULE_MAX_RUNS ? `, cut off at ${MODULE_MAX_RUNS} runs` : ', cut off by the depth');
+  }
   const failed = printCases(cases);
   if (o.junit) writeFileSync(o.junit, junitXml('ringtest.explore', cases));
   return failed ? 1 : 0;
 }
+
+/** Runs of the systematic search over a module (each replays the module from its connect: a few ms). */
+const MODULE_MAX_RUNS = 2000;

@@ -382,7 +382,8 @@ export interface CaseResult {
   detail: string;
 }
 
-type Case = { name: string; run: (b: Bench) => Promise<void> };
+/** `setup` runs on the fresh bench before the backend connects (and maps its ring). */
+type Case = { name: string; setup?: (b: Bench) => void; run: (b: Bench) => Promise<void> };
 
 const expectThat = (cond: boolean, msg: string) => {
   if (!cond) throw new Error(msg);
@@ -439,6 +440,33 @@ export const RING_CASES: readonly Case[] = [
       b.take();
       const bad = b.platform.ringView?.publishedUnwritten ?? [];
       expectThat(bad.length === 0, `rsp_prod published before the slot was written: ${bad.slice(0, 3).join(', ')}`);
+    },
+  },
+  {
+    name: 'answers a request published while it serves another (its final check looks at req_prod again)',
+    setup: (b) => {
+      // The frontend publishes request 2 right after the backend first read a request slot:
+      // it notifies only if req_event asks, so only a backend that looks at req_prod again
+      // after re-arming req_event (RING_FINAL_CHECK_FOR_REQUESTS) sees it.
+      let fired = false;
+      b.platform.ringMemory = (page) =>
+        new HookedMemory(page, {
+          after: (a) => {
+            if (fired || a.write || a.offset < 64) return;
+            fired = true;
+            const off = b.front.nextRequest();
+            b.outstanding.push(2);
+            b.ringPage.set(b.proto.request(2, (p, ro) => b.platform.grant(p, ro)), off);
+            b.front.produced();
+            if (b.front.pushRequestsAndCheckNotify()) void b.kick();
+          },
+        });
+    },
+    run: async (b) => {
+      await b.send([1]);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      const got = b.take().sort((x, y) => x - y);
+      expectThat(JSON.stringify(got) === '[1,2]', `answered ${JSON.stringify(got)} of [1,2]: the request published while it served was left (a lost wake-up)`);
     },
   },
   {
@@ -598,6 +626,7 @@ export async function ringConformance(def: BackendUnderTest, proto: RingProtocol
     let detail = 'ok';
     let ok = true;
     try {
+      c.setup?.(b);
       b.features();
       if (c.name.startsWith('serves requests published before')) {
         await b.send([41, 42], { kick: false });
