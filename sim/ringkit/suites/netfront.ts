@@ -16,7 +16,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hypervisor } from '../../../hypervisor/hypervisor.ts';
-import { startLocalDom0 } from '../../local.ts';
+import { LocalPlatform } from '../../local_platform.ts';
+import { Dom0Daemons } from '../../../dom0/daemons.ts';
+import { attachDom0Hooks } from '../../../hypervisor/domain/dom0_hooks.ts';
 import { addDevice, vifDevice } from '../../../dom0/toolstack/devices.ts';
 import { NetbackDriver } from '../../../dom0/backends/net/driver.ts';
 import type { BackendDriver, DeviceInstance } from '../../../dom0/backends/xenbus.ts';
@@ -76,6 +78,8 @@ export interface NetbackBehaviour {
   txReorder?: boolean;
   /** A response whose id the guest has since reused (so it consumed it) is rewritten with garbage. */
   rewriteConsumed?: boolean;
+  /** No backend serves vifs until this much virtual time has passed (ns): InitWait comes late. */
+  lateNs?: number;
 }
 
 export function emptyNetRun(): NetRun {
@@ -96,6 +100,8 @@ export interface NetRun {
   /** rx requests published before the backend connected. */
   rxPostedAtConnect: number;
   hostileActs: number;
+  /** With a late backend: the frontend's state when the backend came. */
+  stateWhenLate?: { ok: boolean; value?: string };
 }
 
 const KNOWN_TXF = NETTXF.csum_blank | NETTXF.data_validated | NETTXF.more_data | NETTXF.extra_info;
@@ -395,8 +401,11 @@ async function runFrontend(fe: FrontendSubject, b: NetbackBehaviour): Promise<Ne
   const run = emptyNetRun();
   const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB });
   const consoles = new Map<number, string[]>();
-  const daemons = startLocalDom0(hv, { onConsole: (d, bytes) => (consoles.get(d.domid) ?? consoles.set(d.domid, []).get(d.domid)!).push(new TextDecoder().decode(bytes)) });
-  const platform = (daemons as unknown as { platform: Dom0Platform }).platform;
+  // dom0 without its own netback: the checking one is the only vif backend, registered at
+  // once or, for a late InitWait, once the guests have been waiting.
+  const platform = new LocalPlatform(hv);
+  const daemons = new Dom0Daemons(platform, { netBackend: false, onConsole: (domid, bytes) => (consoles.get(domid) ?? consoles.set(domid, []).get(domid)!).push(new TextDecoder().decode(bytes)) });
+  attachDom0Hooks(hv, (info) => daemons.domainCreated(info), (domid) => daemons.domainDestroyed(domid));
   const backendKey = (dev: DeviceInstance, key: string) => {
     const r = daemons.xs.read(`${dev.backend}/${key}`);
     return r.ok ? r.value : undefined;
@@ -404,7 +413,7 @@ async function runFrontend(fe: FrontendSubject, b: NetbackBehaviour): Promise<Ne
   await daemons.settle();
   let subject = -1;
   const checking = new CheckingNetback(platform, backendKey, b, run, () => subject);
-  daemons.registerBackend(checking); // in place of dom0's own netback for `vif`, both guests on its bridge
+  if (b.lateNs === undefined) daemons.registerBackend(checking); // both guests on its bridge
   const a = hv.createPvDomain(fe.image, { name: 'netfront', memoryBytes: 16 * MiB, cmdline: fe.cmdline }).domain;
   subject = a.domid;
   const peer = hv.createPvDomain(workElf(), { name: 'peer', memoryBytes: 16 * MiB, cmdline: NETFRONT_PEER_CMDLINE }).domain;
@@ -412,6 +421,12 @@ async function runFrontend(fe: FrontendSubject, b: NetbackBehaviour): Promise<Ne
   addDevice(daemons.xs, peer.domid, vifDevice({ devid: 0, mac: '00:16:3e:00:00:02', bridge: 'xenbr0' }));
   hv.unpause(a);
   hv.unpause(peer);
+  if (b.lateNs !== undefined) {
+    await hv.runAsync({ until: b.lateNs });
+    run.stateWhenLate = daemons.xs.read(`/local/domain/${a.domid}/device/vif/0/state`);
+    daemons.registerBackend(checking);
+    await daemons.settle(); // its first scan (InitWait for both devices) lands before the guests run on
+  }
   // 10 s of virtual time: a lost frame costs the guest a 1 s ping timeout or more.
   const r = await hv.runAsync({ until: fe.untilNs ?? 10_000_000_000 });
   run.log = hv.dmesg().filter((l) => l.startsWith(`(d${a.domid})`)).join('\n') + (consoles.get(a.domid) ?? []).join('');
@@ -465,6 +480,18 @@ export const NETFRONT_CASES: readonly ConformanceCase<NetfrontCtx>[] = [
       expectThat(r.keys !== null, 'the frontend never reached Initialised');
       expectThat(r.keys[NETFRONT_KEY.feature_rx_notify] === '1', `feature-rx-notify ${r.keys[NETFRONT_KEY.feature_rx_notify] ?? '(missing)'}: netback may then not queue for buffers`);
       return `keys: ${Object.keys(r.keys).join(' ')}`;
+    },
+  },
+  {
+    name: 'netfront: the backend reaches InitWait 50 ms after the frontend started: the frontend waits for it, then connects',
+    run: async (c) => {
+      const r = await c.go({ lateNs: 50_000_000 });
+      noViolations(r);
+      const st = r.stateWhenLate;
+      // Not yet Initialised: a frontend writes its keys only after the backend's InitWait.
+      expectThat(!st?.ok || Number(st.value) < 3, `the frontend was in state ${st?.value} before the backend existed`);
+      finished(r);
+      return `frontend state ${st?.ok ? st.value : '(none)'} while waiting`;
     },
   },
   {
