@@ -270,7 +270,7 @@ program
   .option('--backend <variant>', 'explore: the kit\'s model backend: none (correct), no-final-check, no-recheck, publish-before-write, or the path of your backend module (pvsim/driver, exporting `protocol`); blkif|netif|console|xenstore: your backend module (none: pvsim\'s own)', 'none')
   .option('--frontend <image>', 'blkif, netif, console, xenstore: a PV kernel image whose frontend to test against a checking, then hostile, backend')
   .option('--cmdline <args>', 'with --frontend: the guest\'s command line (default: work=blk for blkif, work=net at 10.0.0.1 for netif, echo for console, none for xenstore)')
-  .option('--case <name>', 'blkif|netif|console|xenstore: run only the case of this name (the replay of a failure)')
+  .option('--case <name>', 'blkif|netif|console|xenstore|backend|faults: run only the case of this name (the replay of a failure)')
   .option('--requests <n>', 'explore: requests the frontend makes (default 2; 3 against a module)', positiveInt('--requests'))
   .option('--batch <n>', 'explore: requests per push (default 1; 2 against a module)', positiveInt('--batch'))
   .option('--seed <n>', 'seed of the random walks', positiveInt('--seed'), 1)

@@ -54,7 +54,7 @@ function printCases(cases: Case[]): number {
  * `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user
  * backend; `pvsim ringtest faults --driver <module>` (`faults`): the fault cases instead.
  */
-export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string }, faults = false): Promise<number> {
+export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string; case?: string }, faults = false): Promise<number> {
   const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
   const { isBackend } = await import('../dom0/driver/index.ts');
   const { ringConformance, ringFaults } = await import('../sim/ringkit/harness.ts');
@@ -88,9 +88,14 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
     return 2;
   }
   const t0 = Date.now();
-  const results = await (faults ? ringFaults : ringConformance)(backend, protocol as Parameters<typeof ringConformance>[1]);
+  const results = await (faults ? ringFaults : ringConformance)(backend, protocol as Parameters<typeof ringConformance>[1], undefined, o.case);
+  if (o.case !== undefined && results.length === 0) {
+    process.stderr.write(`pvsim ringtest ${cmd}: no case named ${JSON.stringify(o.case)}\n`);
+    return 2;
+  }
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const ms = Math.round((Date.now() - t0) / Math.max(1, results.length));
-  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms, replay: r.ok ? undefined : `pvsim ringtest ${cmd} --driver ${o.driver}${o.export ? ` --export ${o.export}` : ''}` }));
+  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms, replay: r.ok ? undefined : `pvsim ringtest ${cmd} --driver ${o.driver}${o.export ? ` --export ${o.export}` : ''} --case ${q(r.name)}` }));
   const failed = printCases(cases);
   if (o.junit) writeFileSync(o.junit, junitXml(`ringtest.${cmd}`, cases));
   return failed ? 1 : 0;

@@ -68,7 +68,11 @@ describe('the broken backends the kit ships, each caught by the suites, the faul
     expect(again.stdout).toMatch(/^failed: lost wake-up/m);
     const faults = spawnSync(process.execPath, ['bin/pvsim.js', 'ringtest', 'faults', '--driver', path('broken/double-fetch')], { encoding: 'utf8', timeout: 60_000 });
     expect(faults.status).toBe(1);
-    expect(faults.stdout).toMatch(/replay: pvsim ringtest faults --driver examples\/echodev\/broken\/double-fetch\.ts/);
+    const fcase = /replay: pvsim ringtest faults --driver examples\/echodev\/broken\/double-fetch\.ts --case '([^']+)'/.exec(faults.stdout)?.[1];
+    expect(fcase).toMatch(/rewritten in its slot/);
+    const one = spawnSync(process.execPath, ['bin/pvsim.js', 'ringtest', 'faults', '--driver', path('broken/double-fetch'), '--case', fcase!], { encoding: 'utf8', timeout: 60_000 });
+    expect(one.status).toBe(1);
+    expect(one.stdout).toMatch(/^0 passed, 1 failed$/m);
     expect(run('--backend', 'examples/echodev/absent.ts').status).toBe(2);
   }, 60_000);
 });

@@ -618,10 +618,11 @@ const CONNECT_CASES: readonly { name: string; keys: (b: Bench) => Record<string,
  * nothing after disconnect. A backend's own refusal (it failed the device) passes the
  * hostile cases: failing is the right answer to a hostile frontend.
  */
-export async function ringConformance(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }): Promise<CaseResult[]> {
+export async function ringConformance(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }, only?: string): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const hostile = /survives|spurious|storm|revoked/;
   for (const c of RING_CASES) {
+    if (only !== undefined && c.name !== only) continue;
     const b = new Bench(def, proto, bounds);
     let detail = 'ok';
     let ok = true;
@@ -658,6 +659,7 @@ export async function ringConformance(def: BackendUnderTest, proto: RingProtocol
     results.push({ name: c.name, ok, detail });
   }
   for (const c of CONNECT_CASES) {
+    if (only !== undefined && c.name !== only) continue;
     const b = new Bench(def, proto, bounds);
     b.keys = c.keys(b);
     let ok = false;
@@ -789,9 +791,10 @@ export const RING_FAULT_CASES: readonly { name: string; run: (c: FaultCtx) => Pr
 ];
 
 /** Runs the fault cases against `def` (`pvsim ringtest faults --driver <module>`). */
-export async function ringFaults(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }): Promise<CaseResult[]> {
+export async function ringFaults(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }, only?: string): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const fc of RING_FAULT_CASES) {
+    if (only !== undefined && fc.name !== only) continue;
     const b = new Bench(def, proto, bounds);
     const hooks: FaultCtx['hooks'] = {};
     const written = new Set<number>();
