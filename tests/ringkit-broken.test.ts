@@ -10,7 +10,7 @@ import type { RingProtocol } from '../dom0/driver/index.ts';
 import { ringConformance, ringFaults } from '../sim/ringkit/harness.ts';
 import { exhaustiveModule, randomWalksModule, replayModule, type ModuleSubject } from '../sim/ringkit/explore_module.ts';
 
-const BUGS = ['no-final-check', 'no-recheck', 'double-fetch', 'publish-before-write', 'out-of-order'] as const;
+const BUGS = ['no-final-check', 'no-recheck', 'double-fetch', 'publish-before-write', 'out-of-order', 'rsp-overflow'] as const;
 const path = (name: string) => `examples/echodev/${name}.ts`;
 
 async function subject(name: string): Promise<ModuleSubject> {
@@ -25,6 +25,7 @@ const CAUGHT: Record<(typeof BUGS)[number], { conformance: string; fault: string
   'double-fetch': { conformance: 'reads each request slot once', fault: 'rewritten in its slot right after', explore: /read request slot \d+ twice/ },
   'publish-before-write': { conformance: 'writes each response before publishing it', fault: 'read the moment rsp_prod is published', explore: /published response \d+ \(slot \d+\) before writing it/ },
   'out-of-order': { conformance: 'answers a full ring, every id once', fault: 'notifications duplicated', explore: /answered before \d+: this protocol answers in request order/ },
+  'rsp-overflow': { conformance: 'answers one request, once', fault: 'responses read the moment rsp_prod is published', explore: /published rsp_prod \d+: more responses than requests/ },
 };
 
 describe('the broken backends the kit ships, each caught by the suites, the fault cases and the exploration', () => {

@@ -13,11 +13,13 @@
 //   publish-before-write  moves rsp_prod past a response before writing it
 //   out-of-order          answers each batch newest first, for an in-order variant of
 //                         echoif (`inOrder`: the frontend matches responses by slot)
+//   rsp-overflow          publishes rsp_prod one past its responses (a response for a
+//                         request never made), by hand: the ring library would refuse it
 
 import { BackRing, SharedRing, defineBackend, type Backend, type RingProtocol } from 'pvsim/driver';
 import { ECHOIF, protocol as echoProtocol } from '../echodev.ts';
 
-export const ECHO_BUGS = ['no-final-check', 'no-recheck', 'double-fetch', 'publish-before-write', 'out-of-order'] as const;
+export const ECHO_BUGS = ['no-final-check', 'no-recheck', 'double-fetch', 'publish-before-write', 'out-of-order', 'rsp-overflow'] as const;
 export type EchoBug = (typeof ECHO_BUGS)[number];
 
 interface Req {
@@ -83,6 +85,13 @@ export function echoWithBug(bug: EchoBug): Backend {
             }
             page.mem.write(off, answer(req));
             ring.produced();
+          }
+          if (bug === 'rsp-overflow' && batch.length > 0) {
+            ring.pushResponses();
+            sring.rspProd = ring.rspProdPvt + 1; // the bug: one more than answered
+            await channel.notify();
+            if (!ring.finalCheckForRequests()) return;
+            continue;
           }
           if (ring.pushResponsesAndCheckNotify()) await channel.notify();
           if (bug === 'no-final-check') return; // the bug: req_event never re-armed
