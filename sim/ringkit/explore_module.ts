@@ -253,7 +253,7 @@ async function runOnce(subject: ModuleSubject, opts: ModuleExploreOptions, choos
     advanceF();
     b.features();
     await b.connect().catch((e: unknown) => {
-      if (!(e instanceof Stop) && !stopped) throw e;
+      if (!(e instanceof Stop) && !stopped) fail(`the backend did not connect: ${e instanceof Error ? e.message : String(e)}`);
     });
     while (!stopped && !fDone) {
       if (b.failed && !stopped) fail(`the backend failed the device: ${b.failed}`);
