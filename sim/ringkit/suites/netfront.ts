@@ -80,10 +80,12 @@ export interface NetbackBehaviour {
   rewriteConsumed?: boolean;
   /** No backend serves vifs until this much virtual time has passed (ns): InitWait comes late. */
   lateNs?: number;
+  /** At this virtual time (ns) the backend lets the device go as a restarted one does: Closed, and the frontend reconnects. */
+  restartAtNs?: number;
 }
 
 export function emptyNetRun(): NetRun {
-  return { log: '', reason: null, violations: [], keys: null, txRequests: 0, txMoreData: 0, rxRequests: 0, rxRefilled: 0, rxPostedAtConnect: 0, hostileActs: 0 };
+  return { log: '', reason: null, violations: [], keys: null, txRequests: 0, txMoreData: 0, rxRequests: 0, rxRefilled: 0, rxPostedAtConnect: 0, hostileActs: 0, connects: 0 };
 }
 
 export interface NetRun {
@@ -102,6 +104,8 @@ export interface NetRun {
   hostileActs: number;
   /** With a late backend: the frontend's state when the backend came. */
   stateWhenLate?: { ok: boolean; value?: string };
+  /** Times the backend connected the guest under test. */
+  connects: number;
 }
 
 const KNOWN_TXF = NETTXF.csum_blank | NETTXF.data_validated | NETTXF.more_data | NETTXF.extra_info;
@@ -170,6 +174,7 @@ export class CheckingNetback implements BackendDriver {
     if (dev.domid === this.subject()) {
       this.maps = 0;
       this.watches = [];
+      this.run.connects++;
       this.checkKeys(read);
     }
     return this.real.connect(dev, read);
@@ -413,7 +418,7 @@ async function runFrontend(fe: FrontendSubject, b: NetbackBehaviour): Promise<Ne
   await daemons.settle();
   let subject = -1;
   const checking = new CheckingNetback(platform, backendKey, b, run, () => subject);
-  if (b.lateNs === undefined) daemons.registerBackend(checking); // both guests on its bridge
+  let xb = b.lateNs === undefined ? daemons.registerBackend(checking) : null; // both guests on its bridge
   const a = hv.createPvDomain(fe.image, { name: 'netfront', memoryBytes: 16 * MiB, cmdline: fe.cmdline }).domain;
   subject = a.domid;
   const peer = hv.createPvDomain(workElf(), { name: 'peer', memoryBytes: 16 * MiB, cmdline: NETFRONT_PEER_CMDLINE }).domain;
@@ -424,8 +429,13 @@ async function runFrontend(fe: FrontendSubject, b: NetbackBehaviour): Promise<Ne
   if (b.lateNs !== undefined) {
     await hv.runAsync({ until: b.lateNs });
     run.stateWhenLate = daemons.xs.read(`/local/domain/${a.domid}/device/vif/0/state`);
-    daemons.registerBackend(checking);
+    xb = daemons.registerBackend(checking);
     await daemons.settle(); // its first scan (InitWait for both devices) lands before the guests run on
+  }
+  if (b.restartAtNs !== undefined && xb) {
+    await hv.runAsync({ until: b.restartAtNs });
+    await xb.restartDevice(`/local/domain/0/backend/vif/${a.domid}/0`);
+    await daemons.settle();
   }
   // 10 s of virtual time: a lost frame costs the guest a 1 s ping timeout or more.
   const r = await hv.runAsync({ until: fe.untilNs ?? 10_000_000_000 });
@@ -492,6 +502,16 @@ export const NETFRONT_CASES: readonly ConformanceCase<NetfrontCtx>[] = [
       expectThat(!st?.ok || Number(st.value) < 3, `the frontend was in state ${st?.value} before the backend existed`);
       finished(r);
       return `frontend state ${st?.ok ? st.value : '(none)'} while waiting`;
+    },
+  },
+  {
+    name: 'netfront: the backend lets the device go mid-run (Closed, as a restarted dom0): the frontend reconnects with new rings, then finishes',
+    run: async (c) => {
+      const r = await c.go({ restartAtNs: 20_000_000 });
+      noViolations(r);
+      expectThat(r.connects >= 2, `connected ${r.connects} time(s): the frontend did not reconnect`);
+      expectThat(r.reason === 'poweroff', `the guest ended ${r.reason}: ${tail(r)}`);
+      return `${r.connects} connections; ${/\d+ reconnects/.exec(r.log)?.[0] ?? ''}`;
     },
   },
   {
