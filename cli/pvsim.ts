@@ -284,15 +284,15 @@ program
 program
   .command('ringtest')
   .description('test a ring protocol: `blkif`, `netif`, `console`, `xenstore` run that protocol\'s conformance suite against pvsim\'s backend or --backend <module>; `backend` runs the ring cases against your backend module; `explore` searches the interleavings of a frontend and a backend (docs/ringkit.md)')
-  .argument('<suite>', 'blkif | netif | console | xenstore (protocol suites) | backend (the ring conformance cases against --driver) | explore (interleavings of the kit\'s model ends)')
-  .option('--driver <module>', 'backend: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
+  .argument('<suite>', 'blkif | netif | console | xenstore (protocol suites) | backend (the ring conformance cases against --driver) | faults (the fault cases against --driver) | explore (interleavings of a frontend and the kit\'s model backend or --backend <module>)')
+  .option('--driver <module>', 'backend, faults: the backend module (pvsim/driver; it exports `protocol`, a RingProtocol)')
   .option('--export <name>', 'backend: a named export of the module instead of its default')
-  .option('--backend <variant>', 'explore: the backend: none (correct), no-final-check, no-recheck, publish-before-write; blkif|netif|console|xenstore: your backend module (none: pvsim\'s own)', 'none')
-  .option('--frontend <image>', 'blkif, console, xenstore: a PV kernel image whose frontend to test against a checking, then hostile, backend (netif: backends only so far)')
-  .option('--cmdline <args>', 'with --frontend: the guest\'s command line (default: work=blk for blkif, echo for console, none for xenstore)')
-  .option('--case <name>', 'blkif|netif|console|xenstore: run only the case of this name (the replay of a failure)')
-  .option('--requests <n>', 'requests the frontend makes', positiveInt('--requests'), 2)
-  .option('--batch <n>', 'requests per push', positiveInt('--batch'), 1)
+  .option('--backend <variant>', 'explore: the kit\'s model backend: none (correct), no-final-check, no-recheck, publish-before-write, or the path of your backend module (pvsim/driver, exporting `protocol`); blkif|netif|console|xenstore: your backend module (none: pvsim\'s own)', 'none')
+  .option('--frontend <image>', 'blkif, netif, console, xenstore: a PV kernel image whose frontend to test against a checking, then hostile, backend')
+  .option('--cmdline <args>', 'with --frontend: the guest\'s command line (default: work=blk for blkif, work=net at 10.0.0.1 for netif, echo for console, none for xenstore)')
+  .option('--case <name>', 'blkif|netif|console|xenstore|backend|faults: run only the case of this name (the replay of a failure)')
+  .option('--requests <n>', 'explore: requests the frontend makes (default 2; 3 against a module)', positiveInt('--requests'))
+  .option('--batch <n>', 'explore: requests per push (default 1; 2 against a module)', positiveInt('--batch'))
   .option('--seed <n>', 'seed of the random walks', positiveInt('--seed'), 1)
   .option('--walks <n>', 'random walks', positiveInt('--walks'), 2000)
   .option('--depth <n>', 'steps per schedule at most, for the systematic search', positiveInt('--depth'), 60)
@@ -303,10 +303,10 @@ program
   .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
   .option('--no-progress', 'no progress, even on a terminal')
   .addHelpText('after', '\nExit status: 0 when every case passed, 1 when one failed, 2 for a bad option.')
-  .action(async (suite: string, opts: { backend: string; requests: number; batch: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string; progress?: boolean }) => {
+  .action(async (suite: string, opts: { backend: string; requests?: number; batch?: number; seed: number; walks: number; depth: number; replay?: string; junit?: string; spurious?: number; loseNotify?: number; driver?: string; export?: string; frontend?: string; cmdline?: string; case?: string; progress?: boolean }) => {
     const { ringtestCommand, ringtestBackend, ringtestProtocol } = await import('./ringtest.ts');
     const protocols = ['blkif', 'netif', 'console', 'xenstore'];
-    process.exitCode = suite === 'backend' ? await ringtestBackend(opts) : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : ringtestCommand(suite, opts);
+    process.exitCode = suite === 'backend' || suite === 'faults' ? await ringtestBackend(opts, suite === 'faults') : protocols.includes(suite) ? await ringtestProtocol(suite, opts) : await ringtestCommand(suite, opts);
   });
 
 program

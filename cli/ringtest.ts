@@ -9,8 +9,9 @@ import { BACKEND_BUGS, exhaustive, randomWalks, replay, type BackendBug, type Ex
 
 export interface RingtestOptions {
   backend: string;
-  requests: number;
-  batch: number;
+  /** Defaults: 2 and 1 for the kit's model backends, 3 and 2 for a module. */
+  requests?: number;
+  batch?: number;
   seed: number;
   walks: number;
   depth: number;
@@ -52,13 +53,17 @@ function printCases(cases: Case[]): number {
   return failed;
 }
 
-/** `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user backend. */
-export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string; progress?: boolean }): Promise<number> {
+/**
+ * `pvsim ringtest backend --driver <module>`: the ring conformance cases against a user
+ * backend; `pvsim ringtest faults --driver <module>` (`faults`): the fault cases instead.
+ */
+export async function ringtestBackend(o: { driver?: string; export?: string; junit?: string; case?: string; progress?: boolean }, faults = false): Promise<number> {
   const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
   const { isBackend } = await import('../dom0/driver/index.ts');
-  const { ringConformance } = await import('../sim/ringkit/harness.ts');
+  const { ringConformance, ringFaults } = await import('../sim/ringkit/harness.ts');
+  const cmd = faults ? 'faults' : 'backend';
   if (!o.driver) {
-    process.stderr.write('pvsim ringtest backend: --driver <module> is required\n');
+    process.stderr.write(`pvsim ringtest ${cmd}: --driver <module> is required\n`);
     return 2;
   }
   let backend;
@@ -73,31 +78,36 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
     backend = o.export ? ns.exports[o.export] : ns.backend;
     protocol = ns.exports.protocol;
   } catch (e) {
-    process.stderr.write(`pvsim ringtest backend: ${(e as Error).message}\n`);
+    process.stderr.write(`pvsim ringtest ${cmd}: ${(e as Error).message}\n`);
     return 2;
   }
   if (!isBackend(backend)) {
-    process.stderr.write(`pvsim ringtest backend: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
+    process.stderr.write(`pvsim ringtest ${cmd}: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
     return 2;
   }
   const p = protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
   if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') {
-    process.stderr.write(`pvsim ringtest backend: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
+    process.stderr.write(`pvsim ringtest ${cmd}: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
     return 2;
   }
   const t0 = Date.now();
-  const progress = new Progress({ prefix: 'pvsim ringtest backend', flag: o.progress });
-  progress.every(1000, () => `running the ring cases against ${o.driver}, ${elapsed(t0)}`);
+  const progress = new Progress({ prefix: `pvsim ringtest ${cmd}`, flag: o.progress });
+  progress.every(1000, () => `running the ${faults ? 'fault' : 'ring'} cases against ${o.driver}, ${elapsed(t0)}`);
   let results;
   try {
-    results = await ringConformance(backend, protocol as Parameters<typeof ringConformance>[1]);
+    results = await (faults ? ringFaults : ringConformance)(backend, protocol as Parameters<typeof ringConformance>[1], undefined, o.case);
   } finally {
     progress.done();
   }
+  if (o.case !== undefined && results.length === 0) {
+    process.stderr.write(`pvsim ringtest ${cmd}: no case named ${JSON.stringify(o.case)}\n`);
+    return 2;
+  }
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const ms = Math.round((Date.now() - t0) / Math.max(1, results.length));
-  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms }));
+  const cases: Case[] = results.map((r) => ({ name: r.name, ok: r.ok, detail: r.detail, ms, replay: r.ok ? undefined : `pvsim ringtest ${cmd} --driver ${o.driver}${o.export ? ` --export ${o.export}` : ''} --case ${q(r.name)}` }));
   const failed = printCases(cases);
-  if (o.junit) writeFileSync(o.junit, junitXml('ringtest.backend', cases));
+  if (o.junit) writeFileSync(o.junit, junitXml(`ringtest.${cmd}`, cases));
   return failed ? 1 : 0;
 }
 
@@ -108,10 +118,6 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
  */
 export async function ringtestProtocol(suite: string, o: { backend: string; frontend?: string; cmdline?: string; case?: string; junit?: string; progress?: boolean }): Promise<number> {
   const { runProtocolSuite, SuiteLoadError } = await import('../sim/ringkit/suites/index.ts');
-  if (o.frontend !== undefined && suite === 'netif') {
-    process.stderr.write(`pvsim ringtest ${suite}: --frontend is done for blkif, console and xenstore so far: the netif suite drives backends (docs/ringkit.md, "Not yet")\n`);
-    return 2;
-  }
   if (o.frontend !== undefined && o.backend !== 'none') {
     process.stderr.write(`pvsim ringtest ${suite}: --frontend and --backend test one side each: give one\n`);
     return 2;
@@ -139,6 +145,9 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
       } else if (suite === 'console') {
         const { consfrontConformance, pvsimConsfront } = await import('../sim/ringkit/suites/consfront.ts');
         results = await consfrontConformance({ image, cmdline: o.cmdline ?? pvsimConsfront().cmdline }, o.case);
+      } else if (suite === 'netif') {
+        const { netfrontConformance, pvsimNetfront } = await import('../sim/ringkit/suites/netfront.ts');
+        results = await netfrontConformance({ image, cmdline: o.cmdline ?? pvsimNetfront().cmdline }, o.case);
       } else results = await blkfrontConformance({ image, cmdline: o.cmdline ?? pvsimBlkfront().cmdline }, o.case);
     } else results = await runProtocolSuite(suite as 'blkif', module, o.case);
   } catch (e) {
@@ -161,44 +170,88 @@ export async function ringtestProtocol(suite: string, o: { backend: string; fron
   return failed ? 1 : 0;
 }
 
-export function ringtestCommand(suite: string, o: RingtestOptions): number {
+/**
+ * `pvsim ringtest explore`: the kit's model backend (`--backend none|no-final-check|...`) or
+ * a backend module of your own (`--backend ./mybackend.ts`, a pvsim/driver module exporting
+ * its RingProtocol as `protocol`) against the model frontend.
+ */
+export async function ringtestCommand(suite: string, o: RingtestOptions): Promise<number> {
   if (suite !== 'explore') {
-    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore, backend, blkif, netif, console, xenstore)\n`);
+    process.stderr.write(`pvsim ringtest: unknown suite ${JSON.stringify(suite)} (known: explore, backend, faults, blkif, netif, console, xenstore)\n`);
     return 2;
   }
-  if (!(BACKEND_BUGS as readonly string[]).includes(o.backend)) {
-    process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}\n`);
+  const model = (BACKEND_BUGS as readonly string[]).includes(o.backend);
+  if (!model && !/[/\\]|\.[cm]?[jt]s$/.test(o.backend)) {
+    process.stderr.write(`pvsim ringtest: --backend must be one of ${BACKEND_BUGS.join(', ')}, or the path of a backend module\n`);
     return 2;
   }
-  const opts: ExploreOptions = { bug: o.backend as BackendBug, requests: o.requests, batch: o.batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+  const requests = o.requests ?? (model ? 2 : 3);
+  const batch = o.batch ?? (model ? 1 : 2);
   const faults = `${o.spurious ? ` --spurious ${o.spurious}` : ''}${o.loseNotify ? ` --lose-notify ${o.loseNotify}` : ''}`;
-  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${o.requests} --batch ${o.batch}${faults} --replay ${sched || '""'}`;
-  if (o.replay !== undefined) {
-    const r = replay(o.replay, opts);
-    process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
-    return r.ok ? 0 : 1;
-  }
+  const again = (sched: string) => `pvsim ringtest explore --backend ${o.backend} --requests ${requests} --batch ${batch}${faults} --replay ${sched || '""'}`;
   const cases: Case[] = [];
   const record = (name: string, t0: number, r: SearchResult, extra: string) => {
     const f = r.failure;
     cases.push({ name, ok: !f, detail: f ? `${f.error} (after ${r.runs} runs)` : `${r.runs} runs${extra}`, replay: f ? again(f.shrunk) : undefined, ms: Date.now() - t0 });
   };
-  // The searches are synchronous: progress is drawn from their per-run callback (a
-  // terminal's writes are synchronous too), at most every 100 ms.
-  const progress = new Progress({ prefix: 'pvsim ringtest explore', flag: o.progress });
-  let t0 = Date.now();
-  let walks: SearchResult;
-  let e: SearchResult & { complete: boolean };
-  try {
-    walks = randomWalks(o.seed, o.walks, { ...opts, onRun: progress.enabled ? (n) => progress.update(`random walks: ${progressBar(n, o.walks, 20)} ${n}/${o.walks} runs, ${elapsed(t0)}`, n === o.walks) : undefined });
-    record(`random walks (seed ${o.seed})`, t0, walks, '');
-    t0 = Date.now();
-    e = exhaustive(o.depth, { ...opts, onRun: progress.enabled ? (n) => progress.update(`every schedule to depth ${o.depth}: ${n} runs, ${elapsed(t0)}`) : undefined });
-  } finally {
-    progress.done();
+  if (model) {
+    const opts: ExploreOptions = { bug: o.backend as BackendBug, requests, batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+    if (o.replay !== undefined) {
+      const r = replay(o.replay, opts);
+      process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
+      return r.ok ? 0 : 1;
+    }
+    // The searches are synchronous: progress is drawn from their per-run callback (a
+    // terminal's writes are synchronous too), at most every 100 ms.
+    const progress = new Progress({ prefix: 'pvsim ringtest explore', flag: o.progress });
+    let t0 = Date.now();
+    let walks: SearchResult;
+    let e: SearchResult & { complete: boolean };
+    try {
+      walks = randomWalks(o.seed, o.walks, { ...opts, onRun: progress.enabled ? (n) => progress.update(`random walks: ${progressBar(n, o.walks, 20)} ${n}/${o.walks} runs, ${elapsed(t0)}`, n === o.walks) : undefined });
+      record(`random walks (seed ${o.seed})`, t0, walks, '');
+      t0 = Date.now();
+      e = exhaustive(o.depth, { ...opts, onRun: progress.enabled ? (n) => progress.update(`every schedule to depth ${o.depth}: ${n} runs, ${elapsed(t0)}`) : undefined });
+    } finally {
+      progress.done();
+    }
+    record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
+  } else {
+    const { loadBackendNamespace } = await import('../dom0/driver/host.ts');
+    const { exhaustiveModule, randomWalksModule, replayModule } = await import('../sim/ringkit/explore_module.ts');
+    let subject;
+    try {
+      const ns = await loadBackendNamespace(o.backend);
+      const p = ns.exports.protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
+      if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') throw new Error(`${o.backend} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)`);
+      subject = { def: ns.backend, proto: ns.exports.protocol as Parameters<typeof replayModule>[0]['proto'] };
+    } catch (e) {
+      process.stderr.write(`pvsim ringtest explore: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const opts = { requests, batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
+    if (o.replay !== undefined) {
+      const r = await replayModule(subject, o.replay, opts);
+      process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
+      return r.ok ? 0 : 1;
+    }
+    const progress = new Progress({ prefix: 'pvsim ringtest explore', flag: o.progress });
+    let t0 = Date.now();
+    progress.every(1000, () => `exploring ${o.backend}, ${elapsed(t0)}`);
+    let e;
+    try {
+      record(`random walks (seed ${o.seed})`, t0, await randomWalksModule(subject, o.seed, o.walks, opts), '');
+      t0 = Date.now();
+      e = await exhaustiveModule(subject, o.depth, opts, MODULE_MAX_RUNS);
+    } finally {
+      progress.done();
+    }
+    record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : e.runs >= MODULE_MAX_RUNS ? `, cut off at ${MODULE_MAX_RUNS} runs` : ', cut off by the depth');
   }
-  record(`every schedule to depth ${o.depth}`, t0, e, e.complete ? ', all interleavings' : ', cut off by the bound');
   const failed = printCases(cases);
   if (o.junit) writeFileSync(o.junit, junitXml('ringtest.explore', cases));
   return failed ? 1 : 0;
 }
+
+/** Runs of the systematic search over a module (each replays the module from its connect: a few ms). */
+const MODULE_MAX_RUNS = 2000;

@@ -4,8 +4,9 @@
 // step; the TypeScript library runs the same scripts and must print the same lines —
 // including indices wrapping around 2^32, hostile producers (RING_REQUEST_PROD_OVERFLOW,
 // RING_RESPONSE_PROD_OVERFLOW), the guards' refusals and the flex byte rings. The guests'
-// own C ring macros (guests/include/pvsim/ring.h) run beside ring.h's in the same oracle
-// and must agree too (a difference would print "guest-mismatch").
+// own C ring macros (guests/include/pvsim/ring.h), frontend and backend side, run beside
+// ring.h's in the same oracle on a copy of the page and must agree too, page, private
+// indices, results and counts (a difference would print "guest-mismatch").
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -32,11 +33,15 @@ if (!available && process.env.CI) throw new Error('CI needs gcc and libxen-dev f
 
 let dir = '';
 let oracle = '';
+let mutant = '';
 beforeAll(() => {
   if (!available) return;
   dir = mkdtempSync(join(tmpdir(), 'pvsim-ring-oracle-'));
   oracle = join(dir, 'ring_oracle');
-  execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', '-I', join(import.meta.dirname, '..', 'guests', 'include'), '-o', oracle, ORACLE_SRC], { stdio: 'pipe' });
+  const cc = (out: string, extra: string[]) => execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', ...extra, '-I', join(import.meta.dirname, '..', 'guests', 'include'), '-o', out, ORACLE_SRC], { stdio: 'pipe' });
+  cc(oracle, []);
+  mutant = join(dir, 'ring_oracle_mutant');
+  cc(mutant, ['-DORACLE_MUTANT']);
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -216,6 +221,36 @@ describe.skipIf(!available)("ring library against Xen's io/ring.h (host gcc orac
       }),
       { numRuns: 120 },
     );
+  });
+
+  it("the guests' C macros, both ends, agree with ring.h and the library over many seeds near 2^32 (backend side: BACK_RING_ATTACH, COPY_REQUEST, REQUEST_CONS_OVERFLOW, PUSH_RESPONSES_AND_CHECK_NOTIFY, FINAL_CHECK_FOR_REQUESTS)", () => {
+    // Scripts weighted to the backend's steps; every seed starts within 64 of the wrap.
+    const backOp: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ op: fc.constantFrom('fprod', 'bcons', 'bprod', 'bcons', 'bprod'), arg: fc.nat({ max: 0xffff }) }) },
+      { weight: 4, arbitrary: fc.record({ op: fc.constantFrom('fpushn', 'bpushn', 'bfinal', 'bfinal', 'bpush', 'fcons', 'ffinal'), arg: fc.constant(0) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('hreqrel', 'hrsprel'), arg: fc.integer({ min: 0, max: 10 }) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('battach', 'bsetcons', 'bsetpvt', 'hreqevent', 'hrspevent'), arg: fc.integer({ min: 0xffff_ffc0, max: 0xffff_ffff }) }) },
+    );
+    let runs = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      fc.assert(
+        fc.property(fc.constantFrom(192, 144, 4096), fc.integer({ min: 0xffff_ffc0, max: 0xffff_ffff }), fc.array(backOp, { minLength: 1, maxLength: 80 }), (bytes, s0, ops) => {
+          runs++;
+          const all = [{ op: 'init', arg: s0 }, ...ops];
+          const want = runOracle(['ring', String(bytes)], script(all));
+          expect(want.filter((l) => l.startsWith('guest-mismatch'))).toEqual([]);
+          expect(runTs(bytes, all)).toEqual(want);
+        }),
+        { numRuns: 15, seed },
+      );
+    }
+    expect(runs).toBe(8 * 15);
+  });
+
+  it('a wrong guest macro is caught: req_event rearmed one short prints guest-mismatch', () => {
+    const lines = execFileSync(mutant, ['ring', '192'], { input: script([{ op: 'init', arg: 0xfffffffa }, { op: 'fprod', arg: 1 }, { op: 'bfinal', arg: 0 }]), encoding: 'utf8', timeout: 10_000 }).trimEnd().split('\n');
+    expect(lines[0]).toBe('size 8');
+    expect(lines.at(-1)).toMatch(/^guest-mismatch /);
   });
 
   it('agrees at the edges: a full ring, hostile producers far ahead and behind, wrap exactly at 2^32', () => {

@@ -33,6 +33,6 @@ describe("pvsim's blkback on the ring conformance bench", () => {
     const proto = blkifProtocol();
     const results = await ringConformance({ type: 'vbd', make: (platform, backendKey) => new BlkbackDriver(platform, backendKey) }, proto);
     expect(results.filter((r) => !r.ok)).toEqual([]);
-    expect(results.length).toBe(20);
+    expect(results.length).toBe(22);
   }, 30_000);
 });

@@ -43,8 +43,8 @@ describe('ring conformance cases', () => {
     const good = run('examples/echodev/echodev.ts', '--junit', junit);
     expect(good.stderr).toBe('');
     expect(good.status).toBe(0);
-    expect(good.stdout).toMatch(/20 passed, 0 failed/);
-    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="ringtest.backend" tests="20" failures="0">/);
+    expect(good.stdout).toMatch(/22 passed, 0 failed/);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="ringtest.backend" tests="22" failures="0">/);
     const bad = run('tests/fixtures/ringkit/broken-ring.ts', '--export', 'noFinalCheck');
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/FAILED .*is woken by a notification/);

@@ -125,6 +125,11 @@ export interface RingProtocol {
   request(id: number, grant: (page: Uint8Array, readonly: boolean) => number): Uint8Array;
   /** The id a response slot carries. */
   responseId(slot: Uint8Array): number;
+  /**
+   * Responses come in request order (a frontend that matches them by slot, as Linux's
+   * netfront does for netif rx); without it, in any order, matched by id (blkif, echoif).
+   */
+  inOrder?: boolean;
   /** Frontend keys besides ring-ref and event-channel. */
   frontendKeys?: Record<string, string>;
   /** Backend keys (as xl.cfg's vdev would write them). */

@@ -33,11 +33,49 @@ const FRONT_DOMID = 1;
  */
 class CountingMemory extends ByteMemory {
   readonly reads = new Map<number, number>();
+  /** Slots the backend wrote since the frontend last wrote them (responses in place). */
+  readonly written = new Set<number>();
+  /** Responses published (rsp_prod moved past them) before the backend wrote their slot. */
+  readonly publishedUnwritten: string[] = [];
   constructor(
     bytes: Uint8Array,
     private readonly slotOf: (offset: number) => number | null,
+    /** Slots in the ring (a power of two). */
+    private readonly slots = 0,
   ) {
     super(bytes);
+  }
+  private slotWritten(offset: number, len: number): void {
+    const first = this.slotOf(offset);
+    const last = this.slotOf(offset + Math.max(0, len - 1));
+    if (first === null || last === null) return;
+    for (let s = first; s <= last; s++) this.written.add(s);
+  }
+  override write(offset: number, data: Uint8Array): void {
+    super.write(offset, data);
+    this.slotWritten(offset, data.length);
+  }
+  override fill(offset: number, len: number, value: number): void {
+    super.fill(offset, len, value);
+    this.slotWritten(offset, len);
+  }
+  override setU8(offset: number, v: number): void {
+    super.setU8(offset, v);
+    this.slotWritten(offset, 1);
+  }
+  override setU16le(offset: number, v: number): void {
+    super.setU16le(offset, v);
+    this.slotWritten(offset, 2);
+  }
+  override setU32le(offset: number, v: number): void {
+    if (offset === 8 && this.slots > 0) {
+      // rsp_prod: every response it publishes must already be in its slot (io/ring.h's
+      // wmb before the producer index; a frontend on another CPU reads it at once).
+      for (let i = super.u32le(8); i !== v >>> 0 && this.publishedUnwritten.length < 8; i = (i + 1) >>> 0)
+        if (!this.written.has(i & (this.slots - 1))) this.publishedUnwritten.push(`response ${i} (slot ${i & (this.slots - 1)})`);
+    }
+    super.setU32le(offset, v);
+    this.slotWritten(offset, 4);
   }
   private count(offset: number, len: number): void {
     const first = this.slotOf(offset);
@@ -62,12 +100,72 @@ class CountingMemory extends ByteMemory {
   }
 }
 
+/** One access of the backend to the ring page: `value` is what a store writes. */
+export interface RingAccess {
+  write: boolean;
+  offset: number;
+  len: number;
+  value?: number;
+}
+
+/**
+ * The ring page with a hook around every access of the backend's: `before` runs first (it
+ * may act on the page, as a frontend on another CPU would at that moment, or throw), `after`
+ * once the access is done. What the fault cases and the exploration of a module stand on.
+ */
+export class HookedMemory extends ByteMemory {
+  constructor(
+    bytes: Uint8Array,
+    private readonly hooks: { before?: (a: RingAccess) => void; after?: (a: RingAccess) => void },
+  ) {
+    super(bytes);
+  }
+  private around<T>(a: RingAccess, f: () => T): T {
+    this.hooks.before?.(a);
+    const r = f();
+    this.hooks.after?.(a);
+    return r;
+  }
+  override read(offset: number, len: number): Uint8Array {
+    return this.around({ write: false, offset, len }, () => super.read(offset, len));
+  }
+  override u8(offset: number): number {
+    return this.around({ write: false, offset, len: 1 }, () => super.u8(offset));
+  }
+  override u16le(offset: number): number {
+    return this.around({ write: false, offset, len: 2 }, () => super.u16le(offset));
+  }
+  override u32le(offset: number): number {
+    return this.around({ write: false, offset, len: 4 }, () => super.u32le(offset));
+  }
+  override write(offset: number, data: Uint8Array): void {
+    this.around({ write: true, offset, len: data.length }, () => super.write(offset, data));
+  }
+  override fill(offset: number, len: number, value: number): void {
+    this.around({ write: true, offset, len, value }, () => super.fill(offset, len, value));
+  }
+  override setU8(offset: number, v: number): void {
+    this.around({ write: true, offset, len: 1, value: v }, () => super.setU8(offset, v));
+  }
+  override setU16le(offset: number, v: number): void {
+    this.around({ write: true, offset, len: 2, value: v }, () => super.setU16le(offset, v));
+  }
+  override setU32le(offset: number, v: number): void {
+    this.around({ write: true, offset, len: 4, value: v >>> 0 }, () => super.setU32le(offset, v));
+  }
+}
+
 /** The fake hypervisor side: grants by ref, ports, and what the backend did with them. */
 export class FakePlatform implements Dom0Platform {
+  /** When set, the ring page is mapped through this view instead (fault cases, exploration). */
+  ringMemory: ((page: Uint8Array) => ByteMemory) | null = null;
+  /** When set, runs at each notification the backend sends, before it is counted. */
+  onNotify: (() => void) | null = null;
   readonly grants = new Map<number, { page: Uint8Array; readonly: boolean }>();
   /** The ring page's view, once mapped (read counts per slot). */
   ringView: CountingMemory | null = null;
   ringSlotOf: ((offset: number) => number | null) | null = null;
+  ringSlots = 0;
   ringPage: Uint8Array | null = null;
   private nextRef = 8;
   private nextPort = 1;
@@ -115,7 +213,9 @@ export class FakePlatform implements Dom0Platform {
     if (p) p.handler = handler;
   }
   notify(port: number): void {
-    if (this.ports.has(port)) this.notified++;
+    if (!this.ports.has(port)) return;
+    this.onNotify?.();
+    this.notified++;
   }
   closePort(port: number): void {
     this.ports.delete(port);
@@ -127,7 +227,8 @@ export class FakePlatform implements Dom0Platform {
     const handle = this.nextHandle++;
     this.maps.set(handle, ref);
     let mem: ByteMemory = new ByteMemory(g.page);
-    if (g.page === this.ringPage && this.ringSlotOf) mem = this.ringView ??= new CountingMemory(g.page, this.ringSlotOf);
+    if (g.page === this.ringPage && this.ringMemory) mem = this.ringMemory(g.page);
+    else if (g.page === this.ringPage && this.ringSlotOf) mem = this.ringView ??= new CountingMemory(g.page, this.ringSlotOf, this.ringSlots);
     return { status: GNTST.okay, handle, page: { mem, unmap: () => this.maps.delete(handle) } };
   }
   async unmapGrant(handle: number): Promise<number> {
@@ -171,6 +272,8 @@ export class Bench {
   failed: string | null = null;
   ringRef: number;
   keys: Record<string, string>;
+  /** Ids sent and not yet answered, in order (a protocol with `inOrder` answers them so). */
+  readonly outstanding: number[] = [];
 
   constructor(
     readonly def: BackendUnderTest,
@@ -188,6 +291,7 @@ export class Bench {
     this.platform.ringPage = this.ringPage;
     // Slot index of an offset in the entries (header reads do not count).
     this.platform.ringSlotOf = (off) => (off >= 64 ? Math.floor((off - 64) / proto.entryBytes) : null);
+    this.platform.ringSlots = this.front.size;
     this.keys = { 'ring-ref': String(this.ringRef), 'event-channel': String(this.evtchn), ...proto.frontendKeys };
   }
 
@@ -204,8 +308,10 @@ export class Bench {
   async send(ids: number[], opts: { kick?: boolean } = {}): Promise<void> {
     for (const id of ids) {
       const off = this.front.nextRequest();
+      this.outstanding.push(id);
       this.ringPage.set(this.proto.request(id, (p, ro) => this.platform.grant(p, ro)), off);
       this.platform.ringView?.reads.delete(Math.floor((off - 64) / this.proto.entryBytes)); // a new request: its reads start again
+      this.platform.ringView?.written.delete(Math.floor((off - 64) / this.proto.entryBytes)); // and its response is not written yet
       this.front.produced();
     }
     const notify = this.front.pushRequestsAndCheckNotify();
@@ -222,6 +328,7 @@ export class Bench {
       this.ringPage.fill(0, off, off + this.proto.entryBytes);
       this.ringPage.set(e.subarray(0, this.proto.entryBytes), off);
       this.platform.ringView?.reads.delete(Math.floor((off - 64) / this.proto.entryBytes));
+      this.platform.ringView?.written.delete(Math.floor((off - 64) / this.proto.entryBytes));
       this.front.produced();
       offs.push(off);
     }
@@ -246,7 +353,11 @@ export class Bench {
     const snap = this.front.snapshotResponses();
     if (snap.overflow) throw new Error(`backend published rsp_prod ${snap.prod}: more responses than requests`);
     for (let i = 0; i < snap.count; i++) {
-      out.push(this.proto.responseId(this.front.copyResponse()));
+      const id = this.proto.responseId(this.front.copyResponse());
+      const at = this.outstanding.indexOf(id);
+      if (this.proto.inOrder && at > 0) throw new Error(`answered ${id} before ${this.outstanding[0]}: this protocol answers in request order`);
+      if (at >= 0) this.outstanding.splice(at, 1);
+      out.push(id);
       this.front.consumed();
     }
     return out;
@@ -271,7 +382,8 @@ export interface CaseResult {
   detail: string;
 }
 
-type Case = { name: string; run: (b: Bench) => Promise<void> };
+/** `setup` runs on the fresh bench before the backend connects (and maps its ring). */
+type Case = { name: string; setup?: (b: Bench) => void; run: (b: Bench) => Promise<void> };
 
 const expectThat = (cond: boolean, msg: string) => {
   if (!cond) throw new Error(msg);
@@ -317,6 +429,44 @@ export const RING_CASES: readonly Case[] = [
       b.take();
       const twice = [...(b.platform.ringView?.reads ?? new Map<number, number>()).entries()].filter(([, n]) => n > 1);
       expectThat(twice.length === 0, `slots read more than once: ${twice.map(([s, n]) => `slot ${s} ${n} times`).join(', ')}`);
+    },
+  },
+  {
+    name: 'writes each response before publishing it (rsp_prod moved last)',
+    run: async (b) => {
+      await b.send([1, 2, 3]);
+      b.take();
+      await b.send([4]);
+      b.take();
+      const bad = b.platform.ringView?.publishedUnwritten ?? [];
+      expectThat(bad.length === 0, `rsp_prod published before the slot was written: ${bad.slice(0, 3).join(', ')}`);
+    },
+  },
+  {
+    name: 'answers a request published while it serves another (its final check looks at req_prod again)',
+    setup: (b) => {
+      // The frontend publishes request 2 right after the backend first read a request slot:
+      // it notifies only if req_event asks, so only a backend that looks at req_prod again
+      // after re-arming req_event (RING_FINAL_CHECK_FOR_REQUESTS) sees it.
+      let fired = false;
+      b.platform.ringMemory = (page) =>
+        new HookedMemory(page, {
+          after: (a) => {
+            if (fired || a.write || a.offset < 64) return;
+            fired = true;
+            const off = b.front.nextRequest();
+            b.outstanding.push(2);
+            b.ringPage.set(b.proto.request(2, (p, ro) => b.platform.grant(p, ro)), off);
+            b.front.produced();
+            if (b.front.pushRequestsAndCheckNotify()) void b.kick();
+          },
+        });
+    },
+    run: async (b) => {
+      await b.send([1]);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      const got = b.take().sort((x, y) => x - y);
+      expectThat(JSON.stringify(got) === '[1,2]', `answered ${JSON.stringify(got)} of [1,2]: the request published while it served was left (a lost wake-up)`);
     },
   },
   {
@@ -468,14 +618,16 @@ const CONNECT_CASES: readonly { name: string; keys: (b: Bench) => Record<string,
  * nothing after disconnect. A backend's own refusal (it failed the device) passes the
  * hostile cases: failing is the right answer to a hostile frontend.
  */
-export async function ringConformance(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }): Promise<CaseResult[]> {
+export async function ringConformance(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }, only?: string): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const hostile = /survives|spurious|storm|revoked/;
   for (const c of RING_CASES) {
+    if (only !== undefined && c.name !== only) continue;
     const b = new Bench(def, proto, bounds);
     let detail = 'ok';
     let ok = true;
     try {
+      c.setup?.(b);
       b.features();
       if (c.name.startsWith('serves requests published before')) {
         await b.send([41, 42], { kick: false });
@@ -507,6 +659,7 @@ export async function ringConformance(def: BackendUnderTest, proto: RingProtocol
     results.push({ name: c.name, ok, detail });
   }
   for (const c of CONNECT_CASES) {
+    if (only !== undefined && c.name !== only) continue;
     const b = new Bench(def, proto, bounds);
     b.keys = c.keys(b);
     let ok = false;
@@ -518,6 +671,162 @@ export async function ringConformance(def: BackendUnderTest, proto: RingProtocol
       detail = ok ? `refused: ${(e as Error).message}` : `refused, but still holds ${b.held()} grant mappings or ports`;
     }
     results.push({ name: c.name, ok, detail });
+  }
+  return results;
+}
+
+/**
+ * Fault cases (issue 16, item 4, on the bench): the frontend acts on the shared page at a
+ * point of the backend's own run — between two of its accesses, where io/ring.h's memory
+ * ordering lets another CPU's update land — or the notifications are duplicated, lost and
+ * spurious. What a correct backend survives and a classic ring bug does not.
+ */
+interface FaultCtx {
+  b: Bench;
+  /** Set before connect: hooks around the backend's every access to the ring page. */
+  hooks: { before?: (a: RingAccess) => void; after?: (a: RingAccess) => void };
+  /** Slots the backend wrote since the frontend last wrote them. */
+  written: Set<number>;
+  /** Sends `ids` (clearing their slots' written marks first). */
+  send(ids: number[], opts?: { kick?: boolean }): Promise<void>;
+}
+
+const turnsOf = async (n: number) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+export const RING_FAULT_CASES: readonly { name: string; run: (c: FaultCtx) => Promise<void> }[] = [
+  {
+    name: 'fault: a request published just as the backend finishes its pass (after its rsp_prod): answered, no lost wake-up',
+    run: async (c) => {
+      const { b } = c;
+      let armed = false;
+      let fired = false;
+      c.hooks.after = (a) => {
+        if (a.write && a.offset === 8 && !fired) armed = true;
+      };
+      c.hooks.before = () => {
+        if (!armed || fired) return;
+        fired = true;
+        // The frontend, on another CPU, publishes its next request now; it notifies only if
+        // req_event says the backend asked for it.
+        const off = b.front.nextRequest();
+        c.written.delete((off - 64) / b.proto.entryBytes);
+        b.outstanding.push(2);
+        b.ringPage.set(b.proto.request(2, (p, ro) => b.platform.grant(p, ro)), off);
+        b.front.produced();
+        if (b.front.pushRequestsAndCheckNotify()) void b.kick();
+      };
+      await c.send([1]);
+      await turnsOf(20);
+      const got = b.take().sort((x, y) => x - y);
+      expectThat(fired, 'the backend never published a response');
+      expectThat(JSON.stringify(got) === '[1,2]', `answered ${JSON.stringify(got)} of [1,2]: the request published as it finished was left (a lost wake-up: the final check is missing or does not look at req_prod again)`);
+    },
+  },
+  {
+    name: 'fault: a request rewritten in its slot right after the backend first read it: the answer is the original',
+    run: async (c) => {
+      const { b } = c;
+      const rewritten = new Set<number>();
+      c.hooks.after = (a) => {
+        if (a.write || a.offset < 64) return;
+        const slot = Math.floor((a.offset - 64) / b.proto.entryBytes);
+        if (rewritten.has(slot)) return;
+        rewritten.add(slot);
+        // The frontend rewrites the slot after the backend's read: a backend that reads it
+        // again (a double fetch) answers what it did not check.
+        b.ringPage.set(b.proto.request(7000 + slot, (p, ro) => b.platform.grant(p, ro)), 64 + slot * b.proto.entryBytes);
+      };
+      await c.send([1, 2, 3, 4]);
+      await turnsOf(5);
+      const got = b.take().sort((x, y) => x - y);
+      expectThat(JSON.stringify(got) === '[1,2,3,4]', `answered ${JSON.stringify(got)} for [1,2,3,4]: the backend read a request slot again after it was rewritten (a double fetch)`);
+    },
+  },
+  {
+    name: 'fault: responses read the moment rsp_prod is published: each already in its slot',
+    run: async (c) => {
+      const { b } = c;
+      const early: string[] = [];
+      c.hooks.after = (a) => {
+        if (a.write && a.offset >= 64) for (let s = Math.floor((a.offset - 64) / b.proto.entryBytes); s <= Math.floor((a.offset + a.len - 1 - 64) / b.proto.entryBytes); s++) c.written.add(s);
+        if (!(a.write && a.offset === 8)) return;
+        // A frontend on another CPU reads what rsp_prod now publishes, at once.
+        for (let i = b.front.rspCons; i !== a.value; i = (i + 1) >>> 0) if (!c.written.has(i & (b.front.size - 1))) early.push(`response ${i}`);
+      };
+      await c.send([1, 2, 3]);
+      await turnsOf(5);
+      b.take();
+      expectThat(early.length === 0, `read before it was written: ${early.slice(0, 3).join(', ')} (rsp_prod moved before the response was in its slot)`);
+    },
+  },
+  {
+    name: 'fault: notifications duplicated, spurious ones between: each id answered once, in order when the protocol says so',
+    run: async (c) => {
+      const { b } = c;
+      for (let round = 0; round < 3; round++) {
+        const ids = [1, 2, 3, 4].map((x) => x + round * 10);
+        await c.send(ids, { kick: false });
+        await Promise.all([b.kick(), b.kick(), b.kick()]);
+        await turnsOf(5);
+        const got = b.take();
+        expectThat(JSON.stringify([...got].sort((x, y) => x - y)) === JSON.stringify(ids), `round ${round}: answered ${JSON.stringify(got)} for ${JSON.stringify(ids)}`);
+      }
+    },
+  },
+  {
+    name: 'fault: a notification lost, then a spurious one: the requests are answered then',
+    run: async (c) => {
+      const { b } = c;
+      await c.send([1, 2], { kick: false }); // the kick is lost
+      await turnsOf(5);
+      b.take(); // whatever was answered so far (nothing, unless the backend polls)
+      await b.kick(); // a spurious event: the backend looks again
+      await turnsOf(5);
+      b.take();
+      expectThat(b.outstanding.length === 0, `still unanswered after the next event: ${JSON.stringify(b.outstanding)}`);
+    },
+  },
+];
+
+/** Runs the fault cases against `def` (`pvsim ringtest faults --driver <module>`). */
+export async function ringFaults(def: BackendUnderTest, proto: RingProtocol, bounds: { syncBoundMs?: number; asyncBoundMs?: number } = { syncBoundMs: 300, asyncBoundMs: 1000 }, only?: string): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const fc of RING_FAULT_CASES) {
+    if (only !== undefined && fc.name !== only) continue;
+    const b = new Bench(def, proto, bounds);
+    const hooks: FaultCtx['hooks'] = {};
+    const written = new Set<number>();
+    b.platform.ringMemory = (page) => new HookedMemory(page, { before: (a) => hooks.before?.(a), after: (a) => hooks.after?.(a) });
+    const ctx: FaultCtx = {
+      b,
+      hooks,
+      written,
+      send: async (ids, opts) => {
+        for (let k = 0; k < ids.length; k++) written.delete((b.front.reqProdPvt + k) & (b.front.size - 1));
+        await b.send(ids, opts);
+      },
+    };
+    let ok = true;
+    let detail = 'ok';
+    try {
+      b.features();
+      await b.connect();
+      await fc.run(ctx);
+      if (b.failed) throw new Error(`the backend failed the device: ${b.failed}`);
+    } catch (e) {
+      ok = false;
+      detail = (e as Error).message;
+    }
+    hooks.before = hooks.after = undefined;
+    try {
+      await b.disconnect();
+    } catch (e) {
+      ok = false;
+      detail = `disconnect: ${(e as Error).message}`;
+    }
+    results.push({ name: fc.name, ok, detail });
   }
   return results;
 }

@@ -9,9 +9,15 @@
  *   ring_oracle rd32 X...       __RD32(X) for each X
  *   ring_oracle gsize           entry sizes where the guests' PVSIM_CONST_RING_SIZE differs
  *
- * With -I guests/include it also runs the guests' C ring macros (pvsim/ring.h) beside
- * ring.h's at each init, front push and front final check; a difference prints
- * "guest-mismatch" as the step's result.
+ * With -I guests/include it also runs the guests' C ring macros (pvsim/ring.h), both
+ * ends, beside ring.h's at every step, on a copy of the page and private rings of their
+ * own: the page after the step, the private indices, each step's result (copied values,
+ * notify flags, final-check counts, refusals) and every count and overflow test must be
+ * the same; a difference prints "guest-mismatch" as the step's result. -DORACLE_MUTANT
+ * swaps in a guest RING_FINAL_CHECK_FOR_REQUESTS that rearms req_event one short (at
+ * req_cons), to show a wrong macro is caught. (One that skips the count after rearming
+ * differs only when the frontend publishes in between: that is the exploration's to find,
+ * sim/ringkit/explore.ts, not a sequential oracle's.)
  *
  * The guards ("refused") are the conditions protocol/ring.ts checks, written here with
  * ring.h's macros.
@@ -48,7 +54,31 @@ DEFINE_XEN_FLEX_RING(x);
 #define READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 #include <pvsim/ring.h>
-PVSIM_DEFINE_SRING(g, struct t_req, struct t_rsp, 1);
+/* 256 slots: room for any ring of up to 4096 bytes of 16-byte entries. */
+PVSIM_DEFINE_SRING(g, struct t_req, struct t_rsp, 256);
+PVSIM_DEFINE_RING_ENDS(g);
+#ifdef ORACLE_MUTANT
+#undef PVSIM_RING_FINAL_CHECK_FOR_REQUESTS
+#define PVSIM_RING_FINAL_CHECK_FOR_REQUESTS(r, work)                          \
+    do {                                                                      \
+        (work) = PVSIM_RING_NR_UNCONSUMED_REQUESTS(r);                        \
+        if (!(work)) WRITE_ONCE((r)->sring->req_event, (r)->req_cons);        \
+    } while (0)
+#endif
+
+/* The guests' counts and overflow tests against ring.h's, on the same state. */
+static bool guest_counts_agree(t_front_ring_t *f, t_back_ring_t *b, struct g_front_ring *gf, struct g_back_ring *gb)
+{
+    t_sring_t *s = f->sring;
+    return PVSIM_RING_SIZE(gf) == RING_SIZE(f) && PVSIM_RING_SIZE(gb) == RING_SIZE(b) &&
+           PVSIM_RING_FREE_REQUESTS(gf) == (RING_IDX)RING_FREE_REQUESTS(f) &&
+           PVSIM_RING_FULL(gf) == RING_FULL(f) &&
+           PVSIM_RING_NR_UNCONSUMED_RESPONSES(gf) == (RING_IDX)XEN_RING_NR_UNCONSUMED_RESPONSES(f) &&
+           PVSIM_RING_NR_UNCONSUMED_REQUESTS(gb) == (RING_IDX)XEN_RING_NR_UNCONSUMED_REQUESTS(b) &&
+           PVSIM_RING_REQUEST_PROD_OVERFLOW(gb, gf->sring->req_prod) == RING_REQUEST_PROD_OVERFLOW(b, s->req_prod) &&
+           PVSIM_RING_RESPONSE_PROD_OVERFLOW(gf, gf->sring->rsp_prod) == RING_RESPONSE_PROD_OVERFLOW(f, s->rsp_prod) &&
+           PVSIM_RING_REQUEST_CONS_OVERFLOW(gb, gb->req_cons) == RING_REQUEST_CONS_OVERFLOW(b, b->req_cons);
+}
 
 static void state(const char *res, t_front_ring_t *f, t_back_ring_t *b)
 {
@@ -67,94 +97,159 @@ static int run_ring(unsigned long bytes)
 {
     t_sring_t *s = calloc(1, bytes);
     struct g_sring *shadow = calloc(1, sizeof(struct g_sring));
+    struct g_sring *raw = calloc(1, sizeof(struct g_sring));
     t_front_ring_t f;
     t_back_ring_t b;
+    struct g_front_ring gf;
+    struct g_back_ring gb;
+    bool page_step; /* the guests' macros ran this step on the shadow page: compare it */
+    bool gbad;
     char op[16];
     unsigned long arg;
     char res[32];
-    if (!s || !shadow) return 1;
+    if (!s || !shadow || !raw || bytes > sizeof(struct g_sring)) return 1;
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&f, s, bytes);
     BACK_RING_INIT(&b, s, bytes);
+    PVSIM_FRONT_RING_INIT(&gf, shadow, RING_SIZE(&f));
+    PVSIM_BACK_RING_INIT(&gb, shadow, RING_SIZE(&b));
     printf("size %u\n", RING_SIZE(&f));
     while (scanf("%15s %lu", op, &arg) == 2) {
         RING_IDX a = (RING_IDX)arg;
         strcpy(res, "-");
+        memcpy(shadow, s, bytes); /* the guests' end sees the page as ring.h's does */
+        page_step = false;
+        gbad = false;
         if (!strcmp(op, "init")) {
             /* SHARED_RING_INIT moved to index a (pvsim's init(start)), both ends attached there. */
             memset(shadow, 0xa5, 64);
             memset(s, 0x5a, 64);
             PVSIM_SHARED_RING_INIT(shadow);
             SHARED_RING_INIT(s);
-            if (memcmp(shadow, s, 64)) strcpy(res, "guest-mismatch");
+            if (memcmp(shadow, s, 64)) gbad = true;
             s->req_prod = s->rsp_prod = a;
             s->req_event = s->rsp_event = a + 1;
             FRONT_RING_ATTACH(&f, s, a, bytes);
             BACK_RING_ATTACH(&b, s, a, bytes);
+            PVSIM_FRONT_RING_ATTACH(&gf, shadow, a, RING_SIZE(&f));
+            PVSIM_BACK_RING_ATTACH(&gb, shadow, a, RING_SIZE(&b));
         } else if (!strcmp(op, "fattach")) {
             FRONT_RING_ATTACH(&f, s, a, bytes);
+            PVSIM_FRONT_RING_ATTACH(&gf, shadow, a, RING_SIZE(&f));
         } else if (!strcmp(op, "battach")) {
             BACK_RING_ATTACH(&b, s, a, bytes);
+            PVSIM_BACK_RING_ATTACH(&gb, shadow, a, RING_SIZE(&b));
         } else if (!strcmp(op, "fprod")) {
+            bool grefused = (RING_IDX)(gf.req_prod_pvt - gf.rsp_cons) >= PVSIM_RING_SIZE(&gf);
+            page_step = true;
             if ((RING_IDX)(f.req_prod_pvt - f.rsp_cons) >= RING_SIZE(&f)) strcpy(res, "refused");
             else {
                 RING_GET_REQUEST(&f, f.req_prod_pvt)->v = f.req_prod_pvt ^ a;
                 f.req_prod_pvt++;
             }
+            if (!grefused) {
+                PVSIM_RING_GET_REQUEST(&gf, gf.req_prod_pvt)->v = gf.req_prod_pvt ^ a;
+                gf.req_prod_pvt++;
+            }
+            if (grefused != !strcmp(res, "refused")) gbad = true;
         } else if (!strcmp(op, "fpush")) {
             RING_PUSH_REQUESTS(&f);
+            PVSIM_RING_PUSH_REQUESTS_R(&gf);
+            page_step = true;
         } else if (!strcmp(op, "fpushn")) {
             int notify;
-            bool gnotify;
-            memcpy(shadow, s, 64);
-            PVSIM_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(shadow, f.req_prod_pvt, gnotify);
+            bool gnotify, rnotify;
+            /* Both forms: on the ring end, and the raw one on a copy of the header. */
+            memcpy(raw, s, 64);
+            PVSIM_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(raw, f.req_prod_pvt, rnotify);
+            PVSIM_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY_R(&gf, gnotify);
             RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f, notify);
             sprintf(res, "%d", notify ? 1 : 0);
-            if (gnotify != (notify != 0) || memcmp(shadow, s, 64)) strcpy(res, "guest-mismatch");
+            page_step = true;
+            if (gnotify != (notify != 0) || rnotify != (notify != 0) || memcmp(raw, s, 64)) gbad = true;
         } else if (!strcmp(op, "bcons")) {
+            bool grefused = PVSIM_RING_REQUEST_CONS_OVERFLOW(&gb, gb.req_cons);
+            struct t_req r = {0}, gr = {0};
+            page_step = true;
             if (RING_REQUEST_CONS_OVERFLOW(&b, b.req_cons)) strcpy(res, "refused");
             else {
-                struct t_req r;
                 RING_COPY_REQUEST(&b, b.req_cons, &r);
                 sprintf(res, "%u", r.v);
                 b.req_cons++;
             }
+            if (!grefused) {
+                PVSIM_RING_COPY_REQUEST(&gb, gb.req_cons, &gr);
+                gb.req_cons++;
+            }
+            if (grefused != !strcmp(res, "refused") || gr.v != r.v) gbad = true;
         } else if (!strcmp(op, "bprod")) {
+            bool grefused = gb.rsp_prod_pvt == gb.req_cons;
+            page_step = true;
             if (b.rsp_prod_pvt == b.req_cons) strcpy(res, "refused");
             else {
                 RING_GET_RESPONSE(&b, b.rsp_prod_pvt)->v = b.rsp_prod_pvt ^ a;
                 b.rsp_prod_pvt++;
             }
+            if (!grefused) {
+                PVSIM_RING_GET_RESPONSE(&gb, gb.rsp_prod_pvt)->v = gb.rsp_prod_pvt ^ a;
+                gb.rsp_prod_pvt++;
+            }
+            if (grefused != !strcmp(res, "refused")) gbad = true;
         } else if (!strcmp(op, "bpush")) {
             RING_PUSH_RESPONSES(&b);
+            PVSIM_RING_PUSH_RESPONSES_R(&gb);
+            page_step = true;
         } else if (!strcmp(op, "bpushn")) {
             int notify;
+            bool gnotify, rnotify;
+            memcpy(raw, s, 64);
+            PVSIM_RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(raw, b.rsp_prod_pvt, rnotify);
+            PVSIM_RING_PUSH_RESPONSES_AND_CHECK_NOTIFY_R(&gb, gnotify);
             RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b, notify);
             sprintf(res, "%d", notify ? 1 : 0);
+            page_step = true;
+            if (gnotify != (notify != 0) || rnotify != (notify != 0) || memcmp(raw, s, 64)) gbad = true;
         } else if (!strcmp(op, "bfinal")) {
             unsigned int work;
+            RING_IDX gwork;
+            PVSIM_RING_FINAL_CHECK_FOR_REQUESTS(&gb, gwork);
             RING_FINAL_CHECK_FOR_REQUESTS(&b, work);
             sprintf(res, "%u", work);
+            page_step = true;
+            if (gwork != (RING_IDX)work) gbad = true;
         } else if (!strcmp(op, "ffinal")) {
             unsigned int work;
+            RING_IDX gwork;
             bool gmore;
-            memcpy(shadow, s, 64);
-            PVSIM_RING_FINAL_CHECK_FOR_RESPONSES(shadow, f.rsp_cons, gmore);
+            memcpy(raw, s, 64);
+            PVSIM_RING_FINAL_CHECK_FOR_RESPONSES(raw, f.rsp_cons, gmore);
+            PVSIM_RING_FINAL_CHECK_FOR_RESPONSES_R(&gf, gwork);
             RING_FINAL_CHECK_FOR_RESPONSES(&f, work);
             sprintf(res, "%u", work);
-            if (gmore != (work != 0) || memcmp(shadow, s, 64)) strcpy(res, "guest-mismatch");
+            page_step = true;
+            if (gmore != (work != 0) || gwork != (RING_IDX)work || memcmp(raw, s, 64)) gbad = true;
         } else if (!strcmp(op, "fcons")) {
             RING_IDX prod = s->rsp_prod;
+            RING_IDX gprod = READ_ONCE(shadow->rsp_prod);
+            bool grefused = PVSIM_RING_RESPONSE_PROD_OVERFLOW(&gf, gprod) ||
+                            (RING_IDX)(gprod - gf.rsp_cons) > (RING_IDX)(gf.req_prod_pvt - gf.rsp_cons) ||
+                            gprod == gf.rsp_cons;
+            struct t_rsp r = {0}, gr = {0};
+            page_step = true;
             xen_rmb();
             if (RING_RESPONSE_PROD_OVERFLOW(&f, prod) ||
                 (RING_IDX)(prod - f.rsp_cons) > (RING_IDX)(f.req_prod_pvt - f.rsp_cons)) strcpy(res, "refused");
             else if (prod == f.rsp_cons) strcpy(res, "refused");
             else {
-                struct t_rsp r;
                 RING_COPY_RESPONSE(&f, f.rsp_cons, &r);
                 sprintf(res, "%u", r.v);
                 f.rsp_cons++;
             }
+            if (!grefused) {
+                PVSIM_RING_COPY_RESPONSE(&gf, gf.rsp_cons, &gr);
+                gf.rsp_cons++;
+            }
+            if (grefused != !strcmp(res, "refused") || gr.v != r.v) gbad = true;
         } else if (!strcmp(op, "hreqprod")) {
             s->req_prod = a; /* a hostile frontend */
         } else if (!strcmp(op, "hrspprod")) {
@@ -164,13 +259,13 @@ static int run_ring(unsigned long bytes)
         } else if (!strcmp(op, "hreqrel")) {
             s->req_prod = b.rsp_prod_pvt + a; /* at the RING_REQUEST_PROD_OVERFLOW border */
         } else if (!strcmp(op, "fsetpvt")) {
-            f.req_prod_pvt = a; /* any private state a (buggy) driver can reach */
+            f.req_prod_pvt = gf.req_prod_pvt = a; /* any private state a (buggy) driver can reach */
         } else if (!strcmp(op, "fsetcons")) {
-            f.rsp_cons = a;
+            f.rsp_cons = gf.rsp_cons = a;
         } else if (!strcmp(op, "bsetpvt")) {
-            b.rsp_prod_pvt = a;
+            b.rsp_prod_pvt = gb.rsp_prod_pvt = a;
         } else if (!strcmp(op, "bsetcons")) {
-            b.req_cons = a;
+            b.req_cons = gb.req_cons = a;
         } else if (!strcmp(op, "hreqevent")) {
             s->req_event = a;
         } else if (!strcmp(op, "hrspevent")) {
@@ -179,10 +274,18 @@ static int run_ring(unsigned long bytes)
             fprintf(stderr, "unknown op %s\n", op);
             return 2;
         }
+        /* The step left the same page (where the guests' macros ran it) and private indices. */
+        if (page_step && memcmp(shadow, s, bytes)) gbad = true;
+        if (gf.req_prod_pvt != f.req_prod_pvt || gf.rsp_cons != f.rsp_cons ||
+            gb.rsp_prod_pvt != b.rsp_prod_pvt || gb.req_cons != b.req_cons) gbad = true;
+        memcpy(shadow, s, bytes);
+        if (!guest_counts_agree(&f, &b, &gf, &gb)) gbad = true;
+        if (gbad) strcpy(res, "guest-mismatch");
         state(res, &f, &b);
     }
     free(s);
     free(shadow);
+    free(raw);
     return 0;
 }
 

@@ -30,6 +30,14 @@ export interface ConsoleBehaviour {
   input?: Uint8Array;
   /** Spurious notifications to the guest at each look. */
   storm?: number;
+  /** Before the guest starts, all four indices are here (a ring found mid-stream, wrapping at 2^32). */
+  startAt?: number;
+  /** Before the guest starts, the page past the interface is 0xa5. */
+  garbageTail?: boolean;
+  /** At each look, `out` bytes the backend took and `in` bytes the guest consumed are overwritten. */
+  rewriteConsumed?: boolean;
+  /** At the 2nd look, out_cons is published this far behind where it was (backwards). */
+  outConsBack?: number;
 }
 
 export interface ConsRun {
@@ -37,6 +45,8 @@ export interface ConsRun {
   reason: string | null;
   violations: string[];
   looks: number;
+  /** Bytes the hostile backend rewrote. */
+  hostileActs?: number;
 }
 
 /** The backend's view of the console page: checks the guest at each look, and acts out `b`. */
@@ -44,6 +54,7 @@ export function checkingView(mem: GuestMemory, b: ConsoleBehaviour, run: ConsRun
   let outCons = mem.u32le(XENCONS.out_cons);
   let inProd = mem.u32le(XENCONS.in_prod);
   let first = true;
+  let inConsSeen = mem.u32le(XENCONS.in_cons);
   const violation = (v: string) => run.violations.length < 10 && run.violations.push(v);
   return new Proxy(mem, {
     get(target, prop, receiver) {
@@ -55,6 +66,15 @@ export function checkingView(mem: GuestMemory, b: ConsoleBehaviour, run: ConsRun
           if (off !== XENCONS.out_prod) return v;
           // The backend's look at the guest's producer: one look per service.
           run.looks++;
+          const inCons = target.u32le(XENCONS.in_cons);
+          if (((inCons - inConsSeen) >>> 0) > XENCONS.IN_SIZE || (((inProd - inCons) >>> 0) > XENCONS.IN_SIZE && b.inProdJump === undefined))
+            violation(`the guest moved in_cons from ${inConsSeen} to ${inCons} (in_prod ${inProd})`);
+          else if (b.rewriteConsumed) {
+            for (let i = inConsSeen; i !== inCons; i = (i + 1) >>> 0) target.setU8(XENCONS.in + (i & (XENCONS.IN_SIZE - 1)), 0xee);
+            run.hostileActs = (run.hostileActs ?? 0) + ((inCons - inConsSeen) >>> 0);
+          }
+          inConsSeen = inCons;
+          if (b.outConsBack !== undefined && run.looks === 2) target.setU32le(XENCONS.out_cons, (outCons = (outCons - b.outConsBack) >>> 0));
           if (first) {
             first = false;
             if (b.inProdJump !== undefined) target.setU32le(XENCONS.in_prod, (inProd = (target.u32le(XENCONS.in_cons) + b.inProdJump) >>> 0));
@@ -67,6 +87,11 @@ export function checkingView(mem: GuestMemory, b: ConsoleBehaviour, run: ConsRun
         };
       if (prop === 'setU32le')
         return (off: number, v: number) => {
+          if (off === XENCONS.out_cons && b.rewriteConsumed) {
+            // What the backend has just taken: the guest must not look at it again.
+            for (let i = outCons; i !== v >>> 0 && ((v - i) >>> 0) <= XENCONS.OUT_SIZE; i = (i + 1) >>> 0) target.setU8(XENCONS.out + (i & (XENCONS.OUT_SIZE - 1)), 0xee);
+            run.hostileActs = (run.hostileActs ?? 0) + 1;
+          }
           if (off === XENCONS.out_cons) outCons = v >>> 0;
           if (off === XENCONS.in_prod) inProd = v >>> 0;
           return target.setU32le(off, v);
@@ -87,6 +112,8 @@ async function runGuest(fe: FrontendSubject, b: ConsoleBehaviour): Promise<ConsR
   proxied.mapForeign = async (domid: number, mfn: number) => {
     const page = await platform.mapForeign(domid, mfn);
     if (consoleMfn.get(domid) !== mfn) return page;
+    if (b.startAt !== undefined) for (const off of [XENCONS.in_cons, XENCONS.in_prod, XENCONS.out_cons, XENCONS.out_prod]) page.mem.setU32le(off, b.startAt);
+    if (b.garbageTail) page.mem.fill(XENCONS.SIZE, 4096 - XENCONS.SIZE, 0xa5);
     return { ...page, mem: checkingView(page.mem, b, run, () => guestPort && void platform.notify(guestPort)) };
   };
   const realBind = platform.bindInterdomain.bind(platform);
@@ -175,6 +202,63 @@ export const CONSFRONT_CASES: readonly ConformanceCase<ConsfrontCtx>[] = [
     name: 'console front: input of every byte value: no fault',
     hostile: true,
     run: async (c) => noFault(await c.go({ input: Uint8Array.from({ length: 600 }, (_, i) => (i * 37) & 0xff) }), 'binary input'),
+  },
+  {
+    name: 'console front: a ring found mid-stream (indices 40 bytes short of 2^32): output and input across the wrap',
+    run: async (c) => {
+      const r = await c.go({ startAt: 0xffff_ffd8 });
+      clean(r);
+      expectThat(r.out.includes(`echo: ${ECHO}`), `no echo of the input across the wrap: ${r.out.slice(-200)}`);
+    },
+  },
+  {
+    name: 'console front: garbage in the page past the interface is ignored',
+    run: async (c) => {
+      const r = await c.go({ garbageTail: true });
+      clean(r);
+      expectThat(r.out.includes(`echo: ${ECHO}`), `no echo: ${r.out.slice(-200)}`);
+    },
+  },
+  {
+    name: 'console front: output and input rewritten after they were consumed change nothing',
+    run: async (c) => {
+      const r = await c.go({ rewriteConsumed: true });
+      clean(r);
+      expectThat((r.hostileActs ?? 0) > 0, 'nothing consumed to rewrite');
+      expectThat(r.out.includes(`echo: ${ECHO}`), `the echo changed: ${r.out.slice(-200)}`);
+    },
+  },
+  {
+    name: 'console front: exactly IN_SIZE bytes of input at once: read without overrun',
+    run: async (c) => {
+      const line = new TextEncoder().encode('y'.repeat(XENCONS.IN_SIZE - 1) + '\n');
+      const r = await c.go({ input: line });
+      clean(r);
+      return noFault(r, 'a full input ring');
+    },
+  },
+  {
+    name: 'console front: input of lone CR and NUL bytes: no fault',
+    hostile: true,
+    run: async (c) => noFault(await c.go({ input: Uint8Array.from([13, 0, 13, 0, 0, 13, 10, 0, 10]) }), 'CR/NUL input'),
+  },
+  {
+    name: 'console front: a stalled backend and a notification storm together: no overrun',
+    run: async (c) => {
+      const r = await c.go({ stallLooks: 10, storm: 20 });
+      clean(r);
+      return noFault(r, 'stall and storm');
+    },
+  },
+  {
+    name: 'console front: out_cons moved backwards by the backend: no fault',
+    hostile: true,
+    run: async (c) => noFault(await c.go({ outConsBack: 100 }), 'out_cons backwards'),
+  },
+  {
+    name: 'console front: in_prod published past IN_SIZE ahead of in_cons (just past the ring): no fault',
+    hostile: true,
+    run: async (c) => noFault(await c.go({ inProdJump: XENCONS.IN_SIZE + 1, input: new TextEncoder().encode('x\n') }), 'in_prod one past the ring'),
   },
 ];
 
