@@ -245,10 +245,9 @@ export function ringsStuck(hv: HypervisorServices, guest: Domain): string[] {
   // Only a domain that is alive and asleep: a running frontend's event index lags by design.
   if (!plan || !guest.isAlive || guest.vcpus.some((v) => v.runstate !== 'blocked')) return [];
   const out: string[] = [];
-  for (const [device, rings] of plan.rings) {
-    for (const r of rings) {
-      const page = hv.mem.frames[r.mfn];
-      if (!page || hv.frames.ownerOf(r.mfn) !== guest.domid) continue;
+  for (const device of plan.ringRefs.keys()) {
+    for (const r of findRings(hv, plan, guest, device)) {
+      const page = hv.mem.frames[r.mfn]!;
       const size = ringSize(PAGE_SIZE, r.entryBytes);
       const reqProd = u32(page, SRING.req_prod);
       const reqEvent = u32(page, SRING.req_event);
@@ -262,7 +261,9 @@ export function ringsStuck(hv: HypervisorServices, guest: Domain): string[] {
       const outstanding = (reqProd - rspProd) >>> 0;
       const unread = past(rspProd, rspEvent);
       const untaken = past(reqProd, reqEvent);
-      if (unread === 0 && (outstanding === 0 || outstanding > size)) continue;
+      // An rx ring's requests are buffers posted ahead: unanswered is their resting state.
+      const posted = r.key === 'rx-ring-ref';
+      if (unread === 0 && (posted || outstanding === 0 || outstanding > size)) continue;
       const why = unread > 0 ? `the frontend sleeps with ${unread} response(s) published past its rsp_event (a lost notification)` : untaken > 0 ? `the backend was passed by ${untaken} request(s) it asked to be woken for` : 'neither end asked to be woken';
       out.push(`no progress on ${device} ${r.key}: ${outstanding} request(s) unanswered; ${why} (req_prod ${reqProd} req_event ${reqEvent} rsp_prod ${rspProd} rsp_event ${rspEvent})`);
     }
