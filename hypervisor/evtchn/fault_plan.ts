@@ -10,9 +10,16 @@ export type EvtchnNotifyKind = 'lose-notify' | 'delay-notify' | 'dup-notify' | '
  * forbid (`publish-early`: what a missing wmb() breaks), and a frontend's grant revoked while
  * its request is in flight (`revoke-grant`).
  */
-export type RingFaultKind = 'publish-late' | 'publish-early' | 'revoke-grant';
+export type RingFaultKind = 'publish-late' | 'publish-early' | 'revoke-grant' | 'crash-backend';
 export type EvtchnFaultKind = EvtchnNotifyKind | RingFaultKind;
-export const RING_FAULT_KINDS: readonly RingFaultKind[] = ['publish-late', 'publish-early', 'revoke-grant'];
+export const RING_FAULT_KINDS: readonly RingFaultKind[] = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend'];
+/**
+ * Where a crash-backend fault stops the backend, in the conformance bench's words
+ * (sim/ringkit/harness.ts "crash mid-request"): requests taken, nothing of their answers
+ * visible; answers written, rsp_prod not published; published, not notified.
+ */
+export type CrashPoint = 'request-consumed' | 'response-written' | 'response-published';
+export const CRASH_POINTS: readonly CrashPoint[] = ['request-consumed', 'response-written', 'response-published'];
 export type EvtchnFaultWhen = { every: number } | { at: number } | { prob: number };
 /** Which notifications: the frontend's to its backend, the backend's to the frontend, or both. */
 export type EvtchnFaultDir = 'to-backend' | 'to-frontend' | 'both';
@@ -29,6 +36,8 @@ export interface EvtchnFault {
   windowNs: number;
   /** reorder-notify: the held notification is delivered after this many later ones. */
   after: number;
+  /** crash-backend: where the backend stops. */
+  point: CrashPoint;
 }
 
 export interface EvtchnFaultStats { sends: number; lost: number; delayed: number; duplicated: number; spurious: number; stalled: number; reordered: number }
@@ -78,6 +87,10 @@ export interface EvtchnFaultPlan {
   reorder: { deliver: () => void; left: number; done: boolean }[];
   /** Device -> virtual time until which the backend's notifications wait for its late publish. */
   publishHold: Map<string, number>;
+  /** Devices whose backend crashed and is not yet restarted: their notifications go nowhere. */
+  crashed: Set<string>;
+  /** Has dom0 restart the device's backend (a dispatch: the machine waits), then calls `done`. */
+  restart: ((device: string, done: () => void) => void) | null;
 }
 
 export function newFaultPlan(faults: EvtchnFault[], random: () => number, schedule: (at: number, fn: () => void) => void, devices: string[] = []): EvtchnFaultPlan {
@@ -95,6 +108,8 @@ export function newFaultPlan(faults: EvtchnFault[], random: () => number, schedu
     xs: { seen: 0, buf: [] },
     reorder: [],
     publishHold: new Map(),
+    crashed: new Set(),
+    restart: null,
   };
 }
 

@@ -14,9 +14,9 @@ import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { setPending } from './port.ts';
 import { ECS } from './state.ts';
-import type { EvtchnFaultPlan } from './fault_plan.ts';
+import { RING_FAULT_KINDS, type EvtchnFaultPlan } from './fault_plan.ts';
 
-export { faultCounts, newFaultPlan, RING_FAULT_KINDS, type EvtchnFault, type EvtchnFaultDir, type EvtchnFaultKind, type EvtchnFaultPlan, type EvtchnFaultStats, type EvtchnFaultWhen, type RingFaultKind } from './fault_plan.ts';
+export { CRASH_POINTS, faultCounts, newFaultPlan, RING_FAULT_KINDS, type CrashPoint, type EvtchnFault, type EvtchnFaultDir, type EvtchnFaultKind, type EvtchnFaultPlan, type EvtchnFaultStats, type EvtchnFaultWhen, type RingFaultKind } from './fault_plan.ts';
 
 /** The guest-side port is a device channel: interdomain with dom0, not xenstore's nor the console's. */
 export function isDevicePort(guest: Domain, port: number): boolean {
@@ -58,6 +58,8 @@ export function faultedSend(hv: HypervisorServices, plan: EvtchnFaultPlan, ld: D
   const now = hv.now();
   const device = portDevice(plan, toBackend ? lport : rport);
   plan.stats.sends++;
+  // A crashed backend hears nothing and sends nothing until dom0 has restarted it.
+  if (device !== null && plan.crashed.has(device)) return;
   let lose = false;
   let delay = 0;
   let dup = false;
@@ -65,7 +67,7 @@ export function faultedSend(hv: HypervisorServices, plan: EvtchnFaultPlan, ld: D
   let stall = false;
   let reorder = -1;
   plan.faults.forEach((f, k) => {
-    if (f.device !== device || f.kind === 'publish-late' || f.kind === 'publish-early' || f.kind === 'revoke-grant') return;
+    if (f.device !== device || (RING_FAULT_KINDS as readonly string[]).includes(f.kind)) return;
     if (f.dir !== 'both' && (f.dir === 'to-backend') !== toBackend) return;
     if (f.kind === 'stall' && !toBackend) return;
     plan.seen[k]!++;

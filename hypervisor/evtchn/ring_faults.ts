@@ -38,7 +38,7 @@ import { SRING, needsNotify, ringSize } from '../../protocol/ring.ts';
 import { setPending } from './port.ts';
 import { ECS } from './state.ts';
 import { faultMatches, portDevice } from './faults.ts';
-import type { EvtchnFaultPlan, FaultRing } from './fault_plan.ts';
+import { RING_FAULT_KINDS, type EvtchnFaultPlan, type FaultRing } from './fault_plan.ts';
 
 /** Each device type's rings: the key its grant is under and the slot size (union of request and response). */
 const RINGS: Record<string, readonly { key: string; entryBytes: number; requests: boolean }[]> = {
@@ -51,7 +51,8 @@ const RINGS: Record<string, readonly { key: string; entryBytes: number; requests
   ],
 };
 
-const isRingKind = (k: string) => k === 'publish-late' || k === 'publish-early' || k === 'revoke-grant';
+const isRingKind = (k: string) => (RING_FAULT_KINDS as readonly string[]).includes(k);
+const atPublish = (k: string) => k === 'publish-late' || k === 'publish-early' || k === 'crash-backend';
 
 function u32(page: Uint8Array, off: number): number {
   return new DataView(page.buffer, page.byteOffset).getUint32(off, true);
@@ -182,7 +183,7 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   if (r.busyUntil > now) return;
   let k = -1;
   plan.faults.forEach((f, i) => {
-    if (f.device !== device || (f.kind !== 'publish-late' && f.kind !== 'publish-early')) return;
+    if (f.device !== device || !atPublish(f.kind)) return;
     plan.seen[i]!++;
     if (faultMatches(plan, i, now) && k < 0) k = i;
   });
@@ -201,6 +202,19 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
     const now = page.subarray(s.off, s.off + r.entryBytes);
     if (now.every((b, j) => b === s.stale[j])) store(hv, r.mfn, s.off, s.body);
   };
+  if (f.kind === 'crash-backend') {
+    // The backend stops at the named point: what it did after that point is undone, its
+    // notifications go nowhere, and dom0 tears the device's backend down and finds it again
+    // (the frontend sees Closed and reconnects, re-issuing what was not answered).
+    if (f.point === 'request-consumed') for (const s of slots) store(hv, r.mfn, s.off, s.stale);
+    if (f.point !== 'response-published') {
+      storeU32(hv, r.mfn, SRING.rsp_prod, old);
+      storeU32(hv, r.mfn, SRING.req_event, u32(r.before, SRING.req_event));
+    }
+    plan.crashed.add(device);
+    plan.restart?.(device, () => plan.crashed.delete(device));
+    return;
+  }
   for (const s of slots) store(hv, r.mfn, s.off, s.stale);
   r.busyUntil = now + f.delayNs;
   if (f.kind === 'publish-early') {

@@ -140,12 +140,20 @@ function scenarioDevices(spec: DomainSpecT, cfg: XlConfig): DeviceSpec[] {
 function armFaults(hv: Hypervisor, d: Domain, faults: FaultSpecT[], seed: number, devices: DeviceSpec[]): void {
   const schedule = (at: number, fn: () => void) => void hv.events.schedule(at, fn);
   const plan = newFaultPlan(
-    faults.map((f) => ({ device: f.device, kind: f.kind, when: f.when, dir: f.dir ?? 'both', delayNs: f.by ?? 0, windowNs: f.window ?? 0, after: f.after ?? 1 })),
+    faults.map((f) => ({ device: f.device, kind: f.kind, when: f.when, dir: f.dir ?? 'both', delayNs: f.by ?? 0, windowNs: f.window ?? 0, after: f.after ?? 1, point: f.point ?? 'request-consumed' })),
     rng(seed ^ 0x5eed_fa17),
     schedule,
     pvDeviceNames(devices),
   );
   d.evtchnFaults = plan;
+  // crash-backend: dom0 (either home) restarts the device's backend in a dispatch of its own.
+  plan.restart = (device, done) => {
+    const [kind, devid] = device.split('/') as [string, string];
+    hv.dispatch(async () => {
+      if (hv.domain(d.domid) === d) await hv.dom0RestartDevice?.(d.domid, kind, Number(devid));
+      done();
+    });
+  };
   plan.faults.forEach((f, k) => {
     if (f.kind === 'spurious' && 'at' in f.when) schedule(f.when.at, () => spuriousNow(hv, plan, d, f.device, k));
   });

@@ -32,7 +32,7 @@ const FaultWhen = z.union([
 
 /** Fault kinds on a device's event channel; on its shared ring pages (RING_FAULT_KINDS). */
 export const NOTIFY_FAULT_KINDS = ['lose-notify', 'delay-notify', 'dup-notify', 'spurious', 'stall', 'reorder-notify'] as const;
-const PAGE_FAULT_KINDS = ['publish-late', 'publish-early', 'revoke-grant'] as const;
+const PAGE_FAULT_KINDS = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend'] as const;
 
 /** One fault on a device's event channel or ring (hypervisor/evtchn/faults.ts, ring_faults.ts). */
 export const FaultSpec = z
@@ -49,6 +49,8 @@ export const FaultSpec = z
     window: duration.optional(),
     /** reorder-notify: delivered after this many later notifications (default 1). */
     after: z.number().int().min(1).max(64).optional(),
+    /** crash-backend: where the backend stops. */
+    point: z.enum(['request-consumed', 'response-written', 'response-published']).optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
@@ -61,6 +63,8 @@ export const FaultSpec = z
     if (f.kind !== 'stall' && f.window !== undefined) bad(`'window' is for stall, not ${f.kind}`);
     if (f.kind === 'stall' && !('at' in f.when)) bad("stall needs when: { at: '...' } (the window's start)");
     if (f.kind !== 'reorder-notify' && f.after !== undefined) bad(`'after' is for reorder-notify, not ${f.kind}`);
+    if (f.kind === 'crash-backend' && f.point === undefined) bad("crash-backend needs 'point': request-consumed, response-written or response-published");
+    if (f.kind !== 'crash-backend' && f.point !== undefined) bad(`'point' is for crash-backend, not ${f.kind}`);
     if ((PAGE_FAULT_KINDS as readonly string[]).includes(f.kind) && f.dir !== undefined) bad(`'dir' is for notification faults, not ${f.kind} (the ring's own direction is implied)`);
   });
 export type FaultSpecT = z.output<typeof FaultSpec>;
