@@ -187,3 +187,49 @@ describe('the new fault keys are checked', () => {
     expect(() => validateScenario(spec, join(dir, 'f.json'))).not.toThrow();
   });
 });
+
+describe('the XenStore sniffer takes any guest ring', () => {
+  it('never throws, learns only configured devices, holds a bounded buffer', async () => {
+    const fc = await import('fast-check');
+    const { sniffStore } = await import('../hypervisor/evtchn/faults.ts');
+    const { newFaultPlan } = await import('../hypervisor/evtchn/fault_plan.ts');
+    const XS_WRITE = 11;
+    /** An XS_WRITE message as a guest's xenstore library queues it. */
+    const msg = (path: string, value: string) => {
+      const body = new TextEncoder().encode(`${path}\0${value}`);
+      const m = new Uint8Array(16 + body.length);
+      const dv = new DataView(m.buffer);
+      dv.setUint32(0, XS_WRITE, true);
+      dv.setUint32(12, body.length, true);
+      m.set(body, 16);
+      return m;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(
+          fc.uint8Array({ maxLength: 700 }),
+          fc.tuple(fc.constantFrom('device/vbd/51712', 'device/vbd/7', '/local/domain/3/device/vif/0', 'device/vif/9'), fc.constantFrom('event-channel', 'ring-ref', 'tx-ring-ref'), fc.nat(99)).map(([p, k, v]) => msg(`${p}/${k}`, String(v))),
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }).map((jump) => jump),
+        ), { maxLength: 30 }),
+        (steps) => {
+          const page = new Uint8Array(4096);
+          const dv = new DataView(page.buffer);
+          const hv = { mem: { frames: [null, page] } } as never;
+          const guest = { storeMfn: 1 } as never;
+          const plan = newFaultPlan([], () => 0.5, () => {}, ['vbd/51712', 'vif/0']);
+          let prod = 0;
+          for (const s of steps) {
+            if (typeof s === 'number') prod = s >>> 0; // a hostile req_prod anywhere
+            else for (const b of s) page[prod++ % 1024] = b;
+            prod >>>= 0;
+            dv.setUint32(2052, prod, true);
+            sniffStore(hv, plan, guest);
+            expect(plan.xs.buf.length).toBeLessThanOrEqual(16 + 512 + 1024);
+          }
+          for (const d of [...plan.portDevice.values(), ...plan.ringRefs.keys()]) expect(['vbd/51712', 'vif/0']).toContain(d);
+        },
+      ),
+      { numRuns: 300, seed: 16 },
+    );
+  });
+});

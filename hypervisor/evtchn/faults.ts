@@ -211,6 +211,8 @@ export function sniffStore(hv: HypervisorServices, plan: EvtchnFaultPlan, guest:
     const value = Number(String.fromCharCode(...body.slice(nul + 1)));
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) continue;
     const device = `${m[1]}/${m[2]}`;
+    // Only the domain's configured devices: a guest cannot grow these maps with made-up ones.
+    if (!plan.devices.includes(device)) continue;
     if (m[3] === 'event-channel') {
       for (const [p, d] of plan.portDevice) if (d === device) plan.portDevice.delete(p);
       plan.portDevice.set(value, device);

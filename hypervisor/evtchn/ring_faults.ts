@@ -33,6 +33,7 @@
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { GTF } from '../../protocol/xen/grant_table.ts';
+import { isPageTable } from '../mm/frame_table.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { SRING, needsNotify, ringSize } from '../../protocol/ring.ts';
 import { setPending } from './port.ts';
@@ -58,18 +59,24 @@ function u32(page: Uint8Array, off: number): number {
   return new DataView(page.buffer, page.byteOffset).getUint32(off, true);
 }
 
-/** The hypervisor's store to a guest frame: noted as a store, so a mirroring dom0 gets it too. */
-function store(hv: HypervisorServices, mfn: number, off: number, data: Uint8Array): void {
+/**
+ * The hypervisor's store to a guest's ring frame: noted as a store, so a mirroring dom0 gets
+ * it too. Only while the frame is still the live guest's and not a page table in use (a
+ * guest could grant one as its ring; a raw store would bypass PV page-table validation, as
+ * dom0's own page updates may not either: control/service.ts applyPageUpdates).
+ */
+function store(hv: HypervisorServices, guest: Domain, mfn: number, off: number, data: Uint8Array): void {
   const f = hv.mem.frames[mfn];
-  if (!f || off + data.length > PAGE_SIZE) return;
+  if (!f || off + data.length > PAGE_SIZE || !guest.isAlive || hv.domain(guest.domid) !== guest || hv.frames.ownerOf(mfn) !== guest.domid) return;
+  if (hv.frames.typeCount(mfn) > 0 && isPageTable(hv.frames.typeOf(mfn))) return;
   f.set(data, off);
   hv.mem.noteStore(mfn * PAGE_SIZE + off, data.length);
 }
 
-function storeU32(hv: HypervisorServices, mfn: number, off: number, v: number): void {
+function storeU32(hv: HypervisorServices, guest: Domain, mfn: number, off: number, v: number): void {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  store(hv, mfn, off, b);
+  store(hv, guest, mfn, off, b);
 }
 
 /** The device's ring pages, from its grant references (a new grant: a new ring, counted afresh). */
@@ -200,29 +207,29 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   }
   const show = (s: (typeof slots)[number]) => {
     const now = page.subarray(s.off, s.off + r.entryBytes);
-    if (now.every((b, j) => b === s.stale[j])) store(hv, r.mfn, s.off, s.body);
+    if (now.every((b, j) => b === s.stale[j])) store(hv, guest, r.mfn, s.off, s.body);
   };
   if (f.kind === 'crash-backend') {
     // The backend stops at the named point: what it did after that point is undone, its
     // notifications go nowhere, and dom0 tears the device's backend down and finds it again
     // (the frontend sees Closed and reconnects, re-issuing what was not answered).
-    if (f.point === 'request-consumed') for (const s of slots) store(hv, r.mfn, s.off, s.stale);
+    if (f.point === 'request-consumed') for (const s of slots) store(hv, guest, r.mfn, s.off, s.stale);
     if (f.point !== 'response-published') {
-      storeU32(hv, r.mfn, SRING.rsp_prod, old);
-      storeU32(hv, r.mfn, SRING.req_event, u32(r.before, SRING.req_event));
+      storeU32(hv, guest, r.mfn, SRING.rsp_prod, old);
+      storeU32(hv, guest, r.mfn, SRING.req_event, u32(r.before, SRING.req_event));
     }
     plan.crashed.add(device);
     plan.restart?.(device, () => plan.crashed.delete(device));
     return;
   }
-  for (const s of slots) store(hv, r.mfn, s.off, s.stale);
+  for (const s of slots) store(hv, guest, r.mfn, s.off, s.stale);
   r.busyUntil = now + f.delayNs;
   if (f.kind === 'publish-early') {
     // rsp_prod stays published: the frontend may read the slots before their bodies arrive.
     plan.schedule(now + f.delayNs, () => slots.forEach(show));
     return;
   }
-  storeU32(hv, r.mfn, SRING.rsp_prod, old);
+  storeU32(hv, guest, r.mfn, SRING.rsp_prod, old);
   // Each body at its own time within the first half, in a seeded order; all before rsp_prod.
   const half = Math.max(1, Math.floor(f.delayNs / 2));
   for (const s of slots) plan.schedule(now + 1 + Math.floor(plan.random() * half), () => show(s));
@@ -235,11 +242,11 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
     r.busyUntil = 0;
     slots.forEach(show);
     if (u32(page, SRING.rsp_prod) !== old) return; // dom0 has published since: its value stands
-    storeU32(hv, r.mfn, SRING.rsp_prod, cur);
+    storeU32(hv, guest, r.mfn, SRING.rsp_prod, cur);
     // The push's notify check, made now: the frontend may have gone to sleep meanwhile.
     if (needsNotify(old, cur, u32(page, SRING.rsp_event))) {
       const e = guest.evtchn;
-      if (e && e.portIsValid(gport) && e.state[gport] === ECS.INTERDOMAIN) setPending(hv, guest, e.notifyVcpu[gport]!, gport);
+      if (e && guest.isAlive && e.portIsValid(gport) && e.state[gport] === ECS.INTERDOMAIN) setPending(hv, guest, e.notifyVcpu[gport]!, gport);
     }
   };
   r.finish = finish;
