@@ -18,6 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { runScenario, type ScenarioResult } from '../sim/scenario/runner.ts';
 import { ScenarioError, validateScenario } from '../sim/scenario/schema.ts';
 import { formatReport, reportJson } from '../sim/scenario/report.ts';
+import { renderRunHtml } from '../sim/scenario/html.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-ring-faults-'));
 const WORK = resolve('guests/build/work.elf');
@@ -156,6 +157,9 @@ describe('shared-ring faults in a live run', () => {
     expect(report).toMatch(/^faults d1 blk: no progress on vbd\/51712 ring-ref: \d+ request\(s\) unanswered; /m);
     const json = reportJson(r);
     expect(json.domains[0]!.faults!.stuck).toHaveLength(1);
+    const html = renderRunHtml(json, 'f.json');
+    expect(html).toContain('Faults');
+    expect(html).toContain('lose-notify');
     // A clean run has no such line, and a domain without faults no faults entry.
     const clean = await run(blk([{ device: VBD, kind: 'dup-notify', when: { every: 1 } }]));
     expect(formatReport(clean.r)).not.toMatch(/no progress/);
