@@ -51,7 +51,8 @@ const LOADS: Record<string, Spec> = {
     }],
   },
   // Shared-ring faults (hypervisor/evtchn/ring_faults.ts): the hypervisor rewrites the ring
-  // around dom0's dispatches and restarts a backend through dom0, the same in both homes.
+  // around dom0's dispatches and restarts a backend through dom0, the same in both homes
+  // (examples/faults.json has them on two devices of one domain).
   'load-blk-ring-faults.json': {
     name: 'load-blk-ring-faults',
     pcpus: 2,
@@ -66,24 +67,6 @@ const LOADS: Record<string, Spec> = {
         { device: 'vbd/51712', kind: 'crash-backend', point: 'response-written', when: { every: 7 } },
       ],
     }],
-  },
-  'load-two-devices-faults.json': {
-    name: 'load-two-devices-faults',
-    pcpus: 2,
-    seed: 8,
-    until: '300ms',
-    domains: [
-      {
-        name: 'a', image: resolve('guests/build/work.elf'), cmdline: 'work=blk,net mode=rand bs=4096 qd=8 n=32 ip=10.0.0.1 peer=10.0.0.2 ping=10 udp=0', memory: 16,
-        disk: ['file:load-two-devices.img,xvda,w'], vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'],
-        faults: [
-          { device: 'vbd/51712', kind: 'crash-backend', point: 'request-consumed', when: { every: 4 } },
-          { device: 'vif/0', kind: 'publish-late', when: { every: 2 }, by: '100us' },
-          { device: 'vif/0', kind: 'reorder-notify', when: { every: 2 } },
-        ],
-      },
-      { name: 'b', image: resolve('guests/build/work.elf'), cmdline: 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=10 udp=0', memory: 16, vif: ['mac=00:16:3e:00:00:02,bridge=xenbr0'] },
-    ],
   },
   'load-net-udp.json': {
     name: 'load-net-udp',

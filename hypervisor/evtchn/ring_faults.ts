@@ -188,12 +188,15 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   r.finish?.();
   const now = hv.now();
   if (r.busyUntil > now) return;
+  // One fault acts at a publish: a crash before the others, then in the order listed. Each
+  // sees the occasion; once one acts the rest are not asked (a one-shot `at` stays armed).
   let k = -1;
-  plan.faults.forEach((f, i) => {
-    if (f.device !== device || !atPublish(f.kind)) return;
+  const order = plan.faults.map((f, i) => i).filter((i) => plan.faults[i]!.device === device && atPublish(plan.faults[i]!.kind));
+  order.sort((a, b) => Number(plan.faults[b]!.kind === 'crash-backend') - Number(plan.faults[a]!.kind === 'crash-backend') || a - b);
+  for (const i of order) {
     plan.seen[i]!++;
-    if (faultMatches(plan, i, now) && k < 0) k = i;
-  });
+    if (k < 0 && faultMatches(plan, i, now)) k = i;
+  }
   if (k < 0) return;
   const f = plan.faults[k]!;
   plan.injected[k]!++;
