@@ -38,7 +38,7 @@ import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { SRING, needsNotify, ringSize } from '../../protocol/ring.ts';
 import { setPending } from './port.ts';
 import { ECS } from './state.ts';
-import { faultMatches, portDevice } from './faults.ts';
+import { faultMatches, isDevicePort, portDevice } from './faults.ts';
 import { RING_FAULT_KINDS, type EvtchnFaultPlan, type FaultRing } from './fault_plan.ts';
 
 /** Each device type's rings: the key its grant is under and the slot size (union of request and response). */
@@ -101,31 +101,79 @@ function findRings(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Domain,
 }
 
 /**
- * A dom0 dispatch of `port` is about to run: if it serves a device with ring faults, the
- * device's ring pages are noted as they are (and requests about to be taken may lose a
- * grant); the function returned is called when the dispatch's stores have all landed.
+ * Domains with publish or crash faults, per hypervisor: a backend publishes to a frontend in
+ * dispatches of other ports too (netback's rx: a frame from the peer's tx), so every
+ * dispatch looks at their rings, not only the served device's.
+ */
+const publishFaulted = new WeakMap<object, Set<Domain>>();
+
+/** Called when a domain's fault plan is armed (sim/scenario/runner.ts). */
+export function registerRingFaults(hv: HypervisorServices, guest: Domain): void {
+  if (!guest.evtchnFaults?.faults.some((f) => atPublish(f.kind))) return;
+  let set = publishFaulted.get(hv);
+  if (!set) publishFaulted.set(hv, (set = new Set()));
+  set.add(guest);
+}
+
+/** The guest port of `device` (learnt from its XenStore write; with one device, its one device channel). */
+function devicePort(plan: EvtchnFaultPlan, guest: Domain, device: string): number {
+  for (const [p, d] of plan.portDevice) if (d === device) return p;
+  const e = guest.evtchn;
+  if (plan.devices.length === 1 && e) for (let p = 1; e.portIsValid(p); p++) if (isDevicePort(guest, p)) return p;
+  return 0;
+}
+
+interface Target { guest: Domain; plan: EvtchnFaultPlan; device: string; gport: number; rings: FaultRing[] }
+
+/**
+ * A dom0 dispatch of `port` is about to run: the rings of the devices with ring faults are
+ * noted as they are — the served device's (whose requests about to be taken may lose a
+ * grant) and every device with publish or crash faults; the function returned is called
+ * when the dispatch's stores have all landed.
  */
 export function ringFaultsAround(hv: HypervisorServices, dom0: Domain, port: number): (() => void) | null {
+  const targets: Target[] = [];
   const e = dom0.evtchn;
-  if (!e || !e.portIsValid(port) || e.state[port] !== ECS.INTERDOMAIN) return null;
-  const guest = hv.domain(e.remoteDomid[port]!);
-  const plan = guest?.evtchnFaults;
-  if (!guest || !plan || !plan.faults.some((f) => isRingKind(f.kind))) return null;
-  const gport = e.remotePort[port]!;
-  const device = portDevice(plan, gport);
-  if (device === null || !plan.faults.some((f) => f.device === device && isRingKind(f.kind))) return null;
-  const rings = findRings(hv, plan, guest, device);
-  if (rings.length === 0) return null;
-  for (const r of rings) r.before = hv.mem.frames[r.mfn]!.slice();
+  let served: Target | null = null;
+  if (e && e.portIsValid(port) && e.state[port] === ECS.INTERDOMAIN) {
+    const guest = hv.domain(e.remoteDomid[port]!);
+    const plan = guest?.evtchnFaults;
+    const gport = e.remotePort[port]!;
+    const device = plan ? portDevice(plan, gport) : null;
+    if (guest && plan && device !== null && plan.faults.some((f) => f.device === device && isRingKind(f.kind))) {
+      served = { guest, plan, device, gport, rings: findRings(hv, plan, guest, device) };
+      targets.push(served);
+    }
+  }
+  const set = publishFaulted.get(hv);
+  if (set) {
+    for (const guest of [...set]) {
+      if (!guest.isAlive || hv.domain(guest.domid) !== guest) {
+        set.delete(guest);
+        continue;
+      }
+      const plan = guest.evtchnFaults!;
+      for (const device of plan.devices) {
+        if (served && served.guest === guest && served.device === device) continue;
+        if (!plan.faults.some((f) => f.device === device && atPublish(f.kind))) continue;
+        targets.push({ guest, plan, device, gport: devicePort(plan, guest, device), rings: findRings(hv, plan, guest, device) });
+      }
+    }
+  }
+  if (!targets.some((t) => t.rings.length > 0)) return null;
+  for (const t of targets) for (const r of t.rings) r.before = hv.mem.frames[r.mfn]!.slice();
   const revoked: Revoked = [];
-  revokeInFlight(hv, plan, guest, device, rings, revoked);
+  if (served) revokeInFlight(hv, served.plan, served.guest, served.device, served.rings, revoked);
   return () => {
     // The frontend grants the page again after the request (pvsim's blkfront keeps its
     // grants: without this one revoke would fail every later request on that page).
-    for (const g of revoked) if ((guest.gnttab?.readEntry(hv, g.ref).flags ?? -1) === (g.flags & ~GTF.type_mask)) guest.gnttab!.updateFlags(hv, g.ref, g.flags, 0);
-    for (const r of rings) {
-      publishFaults(hv, plan, guest, gport, device, r);
-      r.before = null;
+    const g0 = served?.guest;
+    for (const g of revoked) if (g0 && (g0.gnttab?.readEntry(hv, g.ref).flags ?? -1) === (g.flags & ~GTF.type_mask)) g0.gnttab!.updateFlags(hv, g.ref, g.flags, 0);
+    for (const t of targets) {
+      for (const r of t.rings) {
+        publishFaults(hv, t.plan, t.guest, t.gport, t.device, r);
+        r.before = null;
+      }
     }
   };
 }

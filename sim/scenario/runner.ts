@@ -10,7 +10,7 @@ import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import type { CostModel } from '../../hypervisor/time/cost_model.ts';
 import { domainConfig, instanceName, poolCpus, pvDeviceNames, ScenarioError, type DomainSpecT, type FaultSpecT, type Scenario } from './schema.ts';
 import { faultCounts, newFaultPlan, spuriousNow } from '../../hypervisor/evtchn/faults.ts';
-import { ringsStuck } from '../../hypervisor/evtchn/ring_faults.ts';
+import { registerRingFaults, ringsStuck } from '../../hypervisor/evtchn/ring_faults.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
@@ -146,6 +146,7 @@ function armFaults(hv: Hypervisor, d: Domain, faults: FaultSpecT[], seed: number
     pvDeviceNames(devices),
   );
   d.evtchnFaults = plan;
+  registerRingFaults(hv, d);
   // crash-backend: dom0 (either home) restarts the device's backend in a dispatch of its own.
   plan.restart = (device, done) => {
     const [kind, devid] = device.split('/') as [string, string];
