@@ -38,6 +38,8 @@ export interface EvtchnFault {
   after: number;
   /** crash-backend: where the backend stops. */
   point: CrashPoint;
+  /** publish-late, publish-early, crash-backend on a vif: only its 'tx' or 'rx' ring (null: both). */
+  ring: 'tx' | 'rx' | null;
 }
 
 export interface EvtchnFaultStats { sends: number; lost: number; delayed: number; duplicated: number; spurious: number; stalled: number; reordered: number }

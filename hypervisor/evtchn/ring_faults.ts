@@ -241,7 +241,10 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   let k = -1;
   const order = plan.faults.map((f, i) => i).filter((i) => plan.faults[i]!.device === device && atPublish(plan.faults[i]!.kind));
   order.sort((a, b) => Number(plan.faults[b]!.kind === 'crash-backend') - Number(plan.faults[a]!.kind === 'crash-backend') || a - b);
+  const ringName = r.key === 'tx-ring-ref' ? 'tx' : r.key === 'rx-ring-ref' ? 'rx' : null;
   for (const i of order) {
+    const on = plan.faults[i]!.ring;
+    if (on !== null && on !== ringName) continue;
     plan.seen[i]!++;
     if (k < 0 && faultMatches(plan, i, now)) k = i;
   }

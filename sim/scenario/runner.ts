@@ -140,7 +140,7 @@ function scenarioDevices(spec: DomainSpecT, cfg: XlConfig): DeviceSpec[] {
 function armFaults(hv: Hypervisor, d: Domain, faults: FaultSpecT[], seed: number, devices: DeviceSpec[]): void {
   const schedule = (at: number, fn: () => void) => void hv.events.schedule(at, fn);
   const plan = newFaultPlan(
-    faults.map((f) => ({ device: f.device, kind: f.kind, when: f.when, dir: f.dir ?? 'both', delayNs: f.by ?? 0, windowNs: f.window ?? 0, after: f.after ?? 1, point: f.point ?? 'request-consumed' })),
+    faults.map((f) => ({ device: f.device, kind: f.kind, when: f.when, dir: f.dir ?? 'both', delayNs: f.by ?? 0, windowNs: f.window ?? 0, after: f.after ?? 1, point: f.point ?? 'request-consumed', ring: f.ring ?? null })),
     rng(seed ^ 0x5eed_fa17),
     schedule,
     pvDeviceNames(devices),

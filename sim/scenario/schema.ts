@@ -51,6 +51,8 @@ export const FaultSpec = z
     after: z.number().int().min(1).max(64).optional(),
     /** crash-backend: where the backend stops. */
     point: z.enum(['request-consumed', 'response-written', 'response-published']).optional(),
+    /** publish-late, publish-early, crash-backend on a vif: only its tx or rx ring (default both). */
+    ring: z.enum(['tx', 'rx']).optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
@@ -63,6 +65,7 @@ export const FaultSpec = z
     if (f.kind !== 'stall' && f.window !== undefined) bad(`'window' is for stall, not ${f.kind}`);
     if (f.kind === 'stall' && !('at' in f.when)) bad("stall needs when: { at: '...' } (the window's start)");
     if (f.kind !== 'reorder-notify' && f.after !== undefined) bad(`'after' is for reorder-notify, not ${f.kind}`);
+    if (f.ring !== undefined && !(f.device.startsWith('vif/') && (f.kind === 'publish-late' || f.kind === 'publish-early' || f.kind === 'crash-backend'))) bad("'ring' (tx or rx) is for publish-late, publish-early and crash-backend on a vif");
     if (f.kind === 'crash-backend' && f.point === undefined) bad("crash-backend needs 'point': request-consumed, response-written or response-published");
     if (f.kind !== 'crash-backend' && f.point !== undefined) bad(`'point' is for crash-backend, not ${f.kind}`);
     if ((PAGE_FAULT_KINDS as readonly string[]).includes(f.kind) && f.dir !== undefined) bad(`'dir' is for notification faults, not ${f.kind} (the ring's own direction is implied)`);
