@@ -232,6 +232,12 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   const cur = u32(page, SRING.rsp_prod);
   const n = (cur - old) >>> 0;
   if (n === 0 || n > size) return;
+  // A crashed backend not yet restarted publishes nothing the frontend can see (netback's rx
+  // goes on in its peer's dispatches until dom0 tears the instance down).
+  if (plan.crashed.has(device)) {
+    storeU32(hv, guest, r.mfn, SRING.rsp_prod, old);
+    return;
+  }
   // dom0 published past a late publish still held: it is over (its bodies shown now).
   r.finish?.();
   const now = hv.now();
