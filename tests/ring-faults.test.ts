@@ -85,7 +85,7 @@ describe('shared-ring faults in a live run', () => {
       fc.record({ kind: fc.constant('delay-notify'), when, by: us }),
     ).map((f) => ({ device: VBD, ...f }));
     // RF_RUNS / RF_SEED search further by hand (40 mixes from seed 7 passed when this was written).
-    const runs = { numRuns: Number(process.env.RF_RUNS ?? 6), seed: Number(process.env.RF_SEED ?? 4242) };
+    const runs = { numRuns: Number(process.env.RF_RUNS ?? 4), seed: Number(process.env.RF_SEED ?? 4242) };
     await fc.assert(
       fc.asyncProperty(fc.array(fault, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 1000 }), async (faults, seed) => {
         const { out } = await run(blk(faults, { seed, until: '400ms' }));
