@@ -11,7 +11,7 @@ import { BlkbackDriver } from './backends/blk/driver.ts';
 import { NetbackDriver } from './backends/net/driver.ts';
 import { UserBackendDriver, loadBackendModule, type UserBackendOptions } from './driver/host.ts';
 import { deviceTypeProblem } from './driver/index.ts';
-import { addDevice, failedDevices, offlineDevices, removeDevices, USER_DRIVER_KEY } from './toolstack/devices.ts';
+import { addDevice, backendPath, failedDevices, offlineDevices, removeDevices, USER_DRIVER_KEY } from './toolstack/devices.ts';
 import { XsClient } from './xenstore/index.ts';
 import type { BackendRing, Device, DeviceStats } from '../protocol/wire.ts';
 import type { BackRing } from '../protocol/ring.ts';
@@ -488,6 +488,18 @@ export class Dom0Daemons {
       void this.platform.closePort(port);
     }
     return [page, port];
+  }
+
+  /**
+   * One device's backend torn down and found again as a restarted dom0 finds it
+   * (XenbusBackend.restartDevice: the ring let go, the device Closed for its frontend to
+   * reconnect): a scenario's crash-backend fault. Resolves when done; an unknown device or
+   * kind does nothing.
+   */
+  async restartDevice(domid: number, kind: string, devid: number): Promise<void> {
+    const b = this.backends.get(kind);
+    if (!b || !Number.isInteger(domid) || !Number.isInteger(devid)) return;
+    await b.restartDevice(backendPath(kind, domid, devid));
   }
 
   /**

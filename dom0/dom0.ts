@@ -86,6 +86,11 @@ export async function startDom0(opts: Dom0Options): Promise<Dom0Handle> {
         await platform.flush();
         log(`dom0: serving d${s.domain.domid} ${s.domain.name}`);
       } else if (req.domainDestroyed) await daemons.domainDestroyed(req.domainDestroyed.domid ?? 0);
+      else if (req.deviceRestart) {
+        const r = req.deviceRestart;
+        await daemons.restartDevice(r.domid ?? 0, r.kind ?? '', r.devid ?? 0);
+        await platform.flush();
+      }
       else return { rc: -38, error: 'not a dom0 dispatch' };
       daemons.saveState(); // what the guest will see acknowledged is on disk first
       return { rc: 0 };

@@ -103,6 +103,11 @@ export class Hypervisor implements HypervisorServices {
    * reason is in the log either way.
    */
   onDom0SetupFailed: ((domain: Domain, reason: string) => void) | null = null;
+  /**
+   * Has dom0 tear a device's backend down and find it again, as a restarted dom0 does (a
+   * scenario's crash-backend fault); resolves when dom0 is done. Set by whichever home dom0 has.
+   */
+  dom0RestartDevice: ((domid: number, kind: string, devid: number) => Promise<void>) | null = null;
   /** Called when a domain shuts down or is crashed. */
   onShutdown: ((domain: Domain) => void) | null = null;
   /** The event-channel layer, as the core sees it (evtchn/hooks.ts). */

@@ -18,6 +18,8 @@ export interface Hello { version: number; role: 'dom0' | 'client' | string; toke
 export interface Welcome { version: number; server: string; nowNs: number }
 export interface Refused { reason: string }
 export interface DomainRef { domid?: number; name?: string }
+/** A split device of a domain (its backend directory's kind, domid, devid). */
+export interface DeviceRef { domid: number; kind: string; devid: number }
 export interface CreateDomain {
   name: string;
   kernel: Uint8Array;
@@ -262,6 +264,7 @@ export interface RequestOps {
   dom0Event: Dom0Event;
   domainCreated: DomainSetup;
   domainDestroyed: DomainRef;
+  deviceRestart: DeviceRef;
   dmMapRam: DmMapRam;
   dmIoreqServer: DmIoreqServer;
 }
@@ -272,7 +275,7 @@ export const OP_NAMES = [
   'createDomain', 'destroyDomain', 'pauseDomain', 'unpauseDomain', 'shutdownDomain', 'listDomains', 'schedCredit', 'info',
   'dmesg', 'vcpuList', 'consoleRead', 'mapForeign', 'unmapForeign', 'bindInterdomain', 'evtchnSend', 'evtchnClose',
   'pageWrite', 'consoleInput', 'xenstore', 'deviceStats', 'hvmStats', 'cpupool', 'domainTables', 'backendRings', 'grantMap', 'grantUnmap', 'grantCopy', 'domainCreateEmpty', 'domainBuild', 'dom0Event',
-  'domainCreated', 'domainDestroyed', 'dmMapRam', 'dmIoreqServer',
+  'domainCreated', 'domainDestroyed', 'deviceRestart', 'dmMapRam', 'dmIoreqServer',
 ] as const satisfies readonly OpName[];
 type MissingOp = Exclude<OpName, (typeof OP_NAMES)[number]>;
 const _allOps: MissingOp extends never ? true : false = true;

@@ -26,7 +26,7 @@ export function startLocalDom0(hv: Hypervisor, opts: LocalDom0Options = {}): Dom
       if (d) opts.onConsole?.(d, bytes);
     },
   });
-  attachDom0Hooks(hv, (info) => daemons.domainCreated(info), (domid) => daemons.domainDestroyed(domid));
+  attachDom0Hooks(hv, (info) => daemons.domainCreated(info), (domid) => daemons.domainDestroyed(domid), (domid, kind, devid) => daemons.restartDevice(domid, kind, devid));
   return daemons;
 }
 

@@ -50,6 +50,24 @@ const LOADS: Record<string, Spec> = {
       ],
     }],
   },
+  // Shared-ring faults (hypervisor/evtchn/ring_faults.ts): the hypervisor rewrites the ring
+  // around dom0's dispatches and restarts a backend through dom0, the same in both homes
+  // (examples/faults.json has them on two devices of one domain).
+  'load-blk-ring-faults.json': {
+    name: 'load-blk-ring-faults',
+    pcpus: 2,
+    seed: 9,
+    until: '200ms',
+    domains: [{
+      name: 'blk', image: resolve('guests/build/work.elf'), cmdline: 'work=blk mode=rand bs=4096 qd=16 n=64 persistent=0', memory: 16, disk: ['file:load-blk-ring-faults.img,xvda,w'],
+      faults: [
+        { device: 'vbd/51712', kind: 'publish-late', when: { prob: 0.4 }, by: '150us' },
+        { device: 'vbd/51712', kind: 'reorder-notify', when: { every: 3 }, after: 2 },
+        { device: 'vbd/51712', kind: 'revoke-grant', when: { every: 40 } },
+        { device: 'vbd/51712', kind: 'crash-backend', point: 'response-written', when: { every: 7 } },
+      ],
+    }],
+  },
   'load-net-udp.json': {
     name: 'load-net-udp',
     pcpus: 2,

@@ -2,7 +2,8 @@
 // the scenario key `faults`): pvsim's blkfront and netfront against dom0's real backends,
 // in virtual time. What each fault kind does to them is asserted: duplicates and spurious
 // events are harmless, a delay or a stall costs time, a lost notification hangs both
-// frontends (they sleep on their event with no re-check timer): asserted, not hidden.
+// frontends (they sleep on their event with no re-check timer): asserted, not hidden, and
+// named by the run's report as "no progress" on the ring.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../sim/scenario/runner.ts';
 import { ScenarioError, validateScenario } from '../sim/scenario/schema.ts';
+import { formatReport } from '../sim/scenario/report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-faults-'));
 const WORK = resolve('guests/build/work.elf');
@@ -23,13 +25,13 @@ function blkScenario(faults: unknown[], until = '300ms') {
 }
 
 /** Runs a scenario in-process; each domain's console and the trace hash. */
-async function run(spec: unknown): Promise<{ out: Map<string, string>; hash: string }> {
+async function run(spec: unknown): Promise<{ out: Map<string, string>; hash: string; report: string }> {
   const out = new Map<string, string>();
   const r = await runScenario(validateScenario(spec, join(dir, 'f.json')), {
     baseDir: dir,
     onConsole: (d, b) => out.set(d.name, (out.get(d.name) ?? '') + new TextDecoder().decode(b)),
   });
-  return { out, hash: r.traceHash };
+  return { out, hash: r.traceHash, report: formatReport(r) };
 }
 
 /** work=blk's result line: errors and elapsed ns, or null when it never finished. */
@@ -61,6 +63,8 @@ describe('event-channel faults in a live run (blkfront against blkback)', () => 
     // blkfront sleeps on its event with no timeout: one lost kick or answer and it never wakes.
     const lost = await run(blkScenario([{ device: VBD, kind: 'lose-notify', when: { every: 3 } }], '100ms'));
     expect(blkResult(lost.out.get('blk') ?? '')).toBeNull();
+    // The run's report says so: the ring, what is outstanding, who sleeps past what.
+    expect(lost.report).toMatch(/^faults d1 blk: no progress on vbd\/51712 ring-ref: \d+ request\(s\) unanswered; /m);
   }, 60_000);
 });
 
@@ -76,7 +80,9 @@ describe('event-channel faults in a live run (netfront against netback)', () => 
   it('dup and spurious are harmless; a lost notification hangs netfront', async () => {
     const clean = result((await run(pair([]))).out.get('a') ?? '');
     const dup = result((await run(pair([{ device: 'vif/0', kind: 'dup-notify', when: { every: 1 } }, { device: 'vif/0', kind: 'spurious', when: { prob: 0.3 } }]))).out.get('a') ?? '');
-    const lost = result((await run(pair([{ device: 'vif/0', kind: 'lose-notify', when: { every: 4 } }]))).out.get('a') ?? '');
+    const lostRun = await run(pair([{ device: 'vif/0', kind: 'lose-notify', when: { every: 4 } }]));
+    const lost = result(lostRun.out.get('a') ?? '');
+    expect(lostRun.report).toMatch(/^faults d1 a: no progress on vif\/0 tx-ring-ref: /m);
     console.log(JSON.stringify({ clean, dup, lost }));
     expect(clean).toEqual([10, 10, 0]);
     expect(dup).toEqual([10, 10, 0]);

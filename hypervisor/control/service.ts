@@ -26,6 +26,7 @@ import { clearPending } from '../evtchn/port.ts';
 import { fifoConsume, fifoExpandHost, fifoInitHost } from '../evtchn/fifo.ts';
 import { evtchnSetMaxPort } from '../evtchn/index.ts';
 import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
+import { ringFaultsAround } from '../evtchn/ring_faults.ts';
 import { ECS } from '../evtchn/state.ts';
 import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
@@ -146,8 +147,11 @@ export class ControlService {
       const forDomid = e && e.portIsValid(port) && e.state[port] === ECS.INTERDOMAIN ? e.remoteDomid[port]! : -1;
       this.work = { copies: 0, copyBytes: 0, sends: 0, maps: 0, unmaps: 0, forDomid };
       this.deferredSends = [];
+      // A scenario's faults on the served device's ring pages (evtchn/ring_faults.ts).
+      const ringFaults = ringFaultsAround(this.hv, this.control, port);
       try {
         await opts.serve(port);
+        ringFaults?.();
       } catch (e) {
         this.finishWork();
         // Name the port's other end: the run's report says which domain's event failed.

@@ -23,7 +23,9 @@ export function attachDom0Hooks(
   hv: Hypervisor,
   created: (info: Dom0DomainInfo) => Promise<void>,
   destroyed: (domid: number) => void | Promise<void>,
+  restartDevice?: (domid: number, kind: string, devid: number) => Promise<void>,
 ): void {
+  hv.dom0RestartDevice = restartDevice ?? null;
   hv.onDomainCreated = (d) => {
     if (d.domid === 0) return;
     const info = {

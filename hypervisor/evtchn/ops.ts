@@ -15,7 +15,7 @@ import type { HypervisorServices } from '../hypercall/types.ts';
 import { DomainEvtchn, ECS } from './state.ts';
 import { clearPending, portIsBusy, setPending, unmask } from './port.ts';
 import { fifoDestroy } from './fifo.ts';
-import { faultedSend, isDevicePort } from './faults.ts';
+import { faultedSend, isDevicePort, sniffStore } from './faults.ts';
 
 /** Xen's rcu_lock_domain_by_any_id(): DOMID_SELF or a live domain id; undefined = -ESRCH. */
 function domainByAnyId(hv: HypervisorServices, cur: Domain, domid: number): Domain | undefined {
@@ -211,7 +211,9 @@ export function evtchnSend(hv: HypervisorServices, ld: Domain, lport: number): n
       const rd = hv.domain(e.remoteDomid[lport]!);
       const rport = e.remotePort[lport]!;
       if (!rd?.evtchn) break;
-      // A scenario's faults on a guest's device channel (faults.ts), either way.
+      // A scenario's faults on a guest's device channel (faults.ts), either way; the guest's
+      // XenStore writes say which device a channel and ring are.
+      if (ld.evtchnFaults && lport === ld.storeEvtchn) sniffStore(hv, ld.evtchnFaults, ld);
       if (ld.evtchnFaults && isDevicePort(ld, lport)) faultedSend(hv, ld.evtchnFaults, ld, lport, rd, rport, true);
       else if (rd.evtchnFaults && isDevicePort(rd, rport)) faultedSend(hv, rd.evtchnFaults, ld, lport, rd, rport, false);
       else setPending(hv, rd, rd.evtchn.notifyVcpu[rport]!, rport);

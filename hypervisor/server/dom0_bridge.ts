@@ -86,6 +86,7 @@ export class Dom0Bridge {
         if (!p || p.closed) this.goneWhileAway.add(domid);
         else await this.call('domainDestroyed', { domid });
       },
+      (domid, kind, devid) => this.call('deviceRestart', { domid, kind, devid }),
     );
   }
 
@@ -353,7 +354,7 @@ export class Dom0Bridge {
   }
 
   /** Sends a dispatch to dom0; with `refusals`, dom0 answering an error throws it. */
-  private async call<K extends 'dom0Event' | 'domainCreated' | 'domainDestroyed'>(op: K, arg: Parameters<Peer['request']>[1] & Request[K], refusals = false): Promise<void> {
+  private async call<K extends 'dom0Event' | 'domainCreated' | 'domainDestroyed' | 'deviceRestart'>(op: K, arg: Parameters<Peer['request']>[1] & Request[K], refusals = false): Promise<void> {
     const p = this.peer();
     if (!p || p.closed) return; // no dom0: nothing serves the rings (as with xenstored down)
     let r;

@@ -110,6 +110,25 @@ export function runBlocks(r: RunReportJson): { heading: string; intro?: string; 
   ];
 }
 
+/** A scenario's `faults`: injections per domain, device and kind; rings left without progress. */
+function faultSection(r: RunReportJson): HtmlReport['sections'] {
+  const rows: (string | number | null)[][] = [];
+  for (const d of r.domains) {
+    if (!d.faults) continue;
+    for (const [dev, kinds] of Object.entries(d.faults.injected)) for (const [kind, n] of Object.entries(kinds)) rows.push([d.domid, d.name, dev, kind, n]);
+    for (const s of d.faults.stuck) rows.push([d.domid, d.name, s.replace(/^no progress on (\S+).*$/, '$1'), s, null]);
+  }
+  if (rows.length === 0) return [];
+  return [{
+    heading: 'Faults',
+    blocks: [{
+      kind: 'table',
+      columns: [{ label: 'domid' }, { label: 'name' }, { label: 'device' }, { label: 'kind' }, { label: 'injected', numeric: true }],
+      rows,
+    }],
+  }];
+}
+
 export function renderRunHtml(r: RunReportJson, scenarioFile: string): string {
   const rt = r.scheduler === 'rtds' || r.pools.some((p) => p.scheduler === 'rtds');
   const report: HtmlReport = {
@@ -143,6 +162,7 @@ export function renderRunHtml(r: RunReportJson, scenarioFile: string): string {
           },
         ],
       },
+      ...faultSection(r),
     ],
   };
   return renderHtmlReport(report);

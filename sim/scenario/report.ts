@@ -61,9 +61,22 @@ export function formatReport(r: ScenarioResult): string {
     ...rows.map(line),
     // HVM domains: exits by reason (the counts; virtual ns in the JSON report).
     ...r.domains.filter((d) => d.hvm).map((d) => `hvm d${d.domid} ${d.name} (${d.hvm!.mode}, shadow ${d.hvm!.shadow_sync}): ` + Object.entries(d.hvm!.exits).map(([k, n]) => `${k}=${n}`).join(' ')),
+    ...faultLines(r),
     ...metricsSummary(r),
     `trace-hash: ${r.traceHash}`,
   ].join('\n');
+}
+
+/** Per faulted domain: injections per device and kind, then any ring left without progress. */
+function faultLines(r: ScenarioResult): string[] {
+  const out: string[] = [];
+  for (const d of r.domains) {
+    if (!d.faults) continue;
+    const per = Object.entries(d.faults.injected).map(([dev, kinds]) => `${dev} ${Object.entries(kinds).map(([k, n]) => `${k}=${n}`).join(' ')}`);
+    out.push(`faults d${d.domid} ${d.name}: ${per.join('; ')}`);
+    for (const s of d.faults.stuck) out.push(`faults d${d.domid} ${d.name}: ${s}`);
+  }
+  return out;
 }
 
 /** The metrics under the table: fairness per weight, latency per group, pCPU utilisation. */

@@ -8,8 +8,9 @@ import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
 import type { CostModel } from '../../hypervisor/time/cost_model.ts';
-import { domainConfig, instanceName, poolCpus, ScenarioError, type DomainSpecT, type FaultSpecT, type Scenario } from './schema.ts';
-import { newFaultPlan, spuriousNow } from '../../hypervisor/evtchn/faults.ts';
+import { domainConfig, instanceName, poolCpus, pvDeviceNames, ScenarioError, type DomainSpecT, type FaultSpecT, type Scenario } from './schema.ts';
+import { faultCounts, newFaultPlan, spuriousNow } from '../../hypervisor/evtchn/faults.ts';
+import { registerRingFaults, ringsStuck } from '../../hypervisor/evtchn/ring_faults.ts';
 import type { XlConfig } from '../../dom0/toolstack/xlcfg/index.ts';
 import { configDevices, type DeviceSpec } from '../../dom0/toolstack/devices.ts';
 import { CreateRequestError, deviceEmulation, validateCreateDomain } from '../../dom0/toolstack/validate.ts';
@@ -49,7 +50,16 @@ export interface DomainReport {
   hvm?: HvmDomainReport;
   /** The domain's performance counters (Domain.perf; `pvsim compare`'s figures): in the JSON report only. */
   perf: DomainPerfSnapshot;
+  /** With a `faults` key: injections per device and kind, and what the run's end found stuck. */
+  faults?: DomainFaultReport;
   console: string;
+}
+
+export interface DomainFaultReport {
+  /** { 'vbd/51712': { 'lose-notify': 3 } }: every fault of the domain, 0 when it never bit. */
+  injected: Record<string, Record<string, number>>;
+  /** "no progress on vbd/51712 ring-ref: ..." per ring left with a lost wake-up (ring_faults.ts ringsStuck). */
+  stuck: string[];
 }
 
 export interface HvmDomainReport {
@@ -127,15 +137,27 @@ function scenarioDevices(spec: DomainSpecT, cfg: XlConfig): DeviceSpec[] {
  * copy's {seed} (itself drawn from the scenario's seed): no draw from the scenario's own
  * stream, so a scenario without faults keeps its trace.
  */
-function armFaults(hv: Hypervisor, d: Domain, faults: FaultSpecT[], seed: number): void {
+function armFaults(hv: Hypervisor, d: Domain, faults: FaultSpecT[], seed: number, devices: DeviceSpec[]): void {
   const schedule = (at: number, fn: () => void) => void hv.events.schedule(at, fn);
   const plan = newFaultPlan(
-    faults.map((f) => ({ kind: f.kind, when: f.when, dir: f.dir, delayNs: f.by ?? 0, windowNs: f.window ?? 0 })),
+    faults.map((f) => ({ device: f.device, kind: f.kind, when: f.when, dir: f.dir ?? 'both', delayNs: f.by ?? 0, windowNs: f.window ?? 0, after: f.after ?? 1, point: f.point ?? 'request-consumed', ring: f.ring ?? null })),
     rng(seed ^ 0x5eed_fa17),
     schedule,
+    pvDeviceNames(devices),
   );
   d.evtchnFaults = plan;
-  for (const f of plan.faults) if (f.kind === 'spurious' && 'at' in f.when) schedule(f.when.at, () => spuriousNow(hv, plan, d));
+  registerRingFaults(hv, d);
+  // crash-backend: dom0 (either home) restarts the device's backend in a dispatch of its own.
+  plan.restart = (device, done) => {
+    const [kind, devid] = device.split('/') as [string, string];
+    hv.dispatch(async () => {
+      if (hv.domain(d.domid) === d) await hv.dom0RestartDevice?.(d.domid, kind, Number(devid));
+      done();
+    });
+  };
+  plan.faults.forEach((f, k) => {
+    if (f.kind === 'spurious' && 'at' in f.when) schedule(f.when.at, () => spuriousNow(hv, plan, d, f.device, k));
+  });
 }
 
 /** The scenario's PRNG (mulberry32, sim/rng.ts), still exported from here for its callers. */
@@ -313,7 +335,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);
       }
       if (cfg.maxmemMiB > cfg.memoryMiB) d.maxPages = cfg.maxmemMiB * 256;
-      if (spec.faults.length > 0) armFaults(hv, d, spec.faults, seedValue);
+      if (spec.faults.length > 0) armFaults(hv, d, spec.faults, seedValue, devices);
       const at = (spec.start ?? 0) + Math.floor(random() * START_JITTER_NS);
       hv.events.schedule(at, () => hv.unpause(d));
     }
@@ -365,6 +387,7 @@ function collect(s: Scenario, { hv, seed, until, consoles, groups }: ScenarioSet
       ...series.perDomain(d),
       ...(d.hvm ? { hvm: hvmReport(d) } : {}),
       perf: d.perf.snapshot(),
+      ...(d.evtchnFaults ? { faults: { injected: faultCounts(d.evtchnFaults), stuck: ringsStuck(hv, d) } } : {}),
       console: consoles.get(d) ?? '',
     });
   }

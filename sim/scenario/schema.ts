@@ -30,28 +30,45 @@ const FaultWhen = z.union([
   z.object({ prob: z.number().min(0).max(1) }).strict(),
 ]);
 
-/** One fault on a device's event channel (hypervisor/evtchn/faults.ts). */
+/** Fault kinds on a device's event channel; on its shared ring pages (RING_FAULT_KINDS). */
+export const NOTIFY_FAULT_KINDS = ['lose-notify', 'delay-notify', 'dup-notify', 'spurious', 'stall', 'reorder-notify'] as const;
+const PAGE_FAULT_KINDS = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend'] as const;
+
+/** One fault on a device's event channel or ring (hypervisor/evtchn/faults.ts, ring_faults.ts). */
 export const FaultSpec = z
   .object({
     /** 'vbd/<devid>' (xvda: vbd/51712) or 'vif/<devid>'. */
     device: z.string().regex(/^(vbd|vif)\/\d+$/, "a device as 'vbd/51712' or 'vif/0'"),
-    kind: z.enum(['lose-notify', 'delay-notify', 'dup-notify', 'spurious', 'stall']),
+    kind: z.enum([...NOTIFY_FAULT_KINDS, ...PAGE_FAULT_KINDS]),
     when: FaultWhen,
     /** Which notifications (default both ways); a stall is always the frontend's to its backend. */
-    dir: z.enum(['to-backend', 'to-frontend', 'both']).default('both'),
-    /** delay-notify: how long (virtual time), at most 1 s. */
+    dir: z.enum(['to-backend', 'to-frontend', 'both']).optional(),
+    /** delay-notify, publish-late, publish-early: how long (virtual time), at most 1 s; reorder-notify: the longest hold (default 1ms). */
     by: duration.optional(),
     /** stall: how long the backend hears nothing, at most 10 s. */
     window: duration.optional(),
+    /** reorder-notify: delivered after this many later notifications (default 1). */
+    after: z.number().int().min(1).max(64).optional(),
+    /** crash-backend: where the backend stops. */
+    point: z.enum(['request-consumed', 'response-written', 'response-published']).optional(),
+    /** publish-late, publish-early, crash-backend on a vif: only its tx or rx ring (default both). */
+    ring: z.enum(['tx', 'rx']).optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
     const bad = (message: string) => ctx.addIssue({ code: 'custom', message });
-    if (f.kind === 'delay-notify' && (f.by === undefined || f.by <= 0 || f.by > 1e9)) bad("delay-notify needs 'by': a duration over 0 and at most 1s");
-    if (f.kind !== 'delay-notify' && f.by !== undefined) bad(`'by' is for delay-notify, not ${f.kind}`);
+    const needsBy = f.kind === 'delay-notify' || f.kind === 'publish-late' || f.kind === 'publish-early';
+    if (needsBy && (f.by === undefined || f.by <= 0 || f.by > 1e9)) bad(`${f.kind} needs 'by': a duration over 0 and at most 1s`);
+    if (f.kind === 'reorder-notify' && f.by !== undefined && (f.by <= 0 || f.by > 1e9)) bad("reorder-notify's 'by' (the longest hold) is over 0 and at most 1s");
+    if (!needsBy && f.kind !== 'reorder-notify' && f.by !== undefined) bad(`'by' is for delay-notify, reorder-notify, publish-late and publish-early, not ${f.kind}`);
     if (f.kind === 'stall' && (f.window === undefined || f.window <= 0 || f.window > 1e10)) bad("stall needs 'window': a duration over 0 and at most 10s");
     if (f.kind !== 'stall' && f.window !== undefined) bad(`'window' is for stall, not ${f.kind}`);
     if (f.kind === 'stall' && !('at' in f.when)) bad("stall needs when: { at: '...' } (the window's start)");
+    if (f.kind !== 'reorder-notify' && f.after !== undefined) bad(`'after' is for reorder-notify, not ${f.kind}`);
+    if (f.ring !== undefined && !(f.device.startsWith('vif/') && (f.kind === 'publish-late' || f.kind === 'publish-early' || f.kind === 'crash-backend'))) bad("'ring' (tx or rx) is for publish-late, publish-early and crash-backend on a vif");
+    if (f.kind === 'crash-backend' && f.point === undefined) bad("crash-backend needs 'point': request-consumed, response-written or response-published");
+    if (f.kind !== 'crash-backend' && f.point !== undefined) bad(`'point' is for crash-backend, not ${f.kind}`);
+    if ((PAGE_FAULT_KINDS as readonly string[]).includes(f.kind) && f.dir !== undefined) bad(`'dir' is for notification faults, not ${f.kind} (the ring's own direction is implied)`);
   });
 export type FaultSpecT = z.output<typeof FaultSpec>;
 
@@ -310,17 +327,19 @@ export function validateScenario(data: unknown, file: string): Scenario {
 }
 
 /**
- * Faults name a PV device the domain has, and the domain has one ring device: the fault
- * point finds the device's channel as the one interdomain channel with dom0 besides
- * xenstore's and the console's (hypervisor/evtchn/faults.ts).
+ * Faults name a PV device the domain has. With several, the fault point tells their channels
+ * and rings apart by the frontend's own XenStore writes (hypervisor/evtchn/faults.ts).
  */
 export function faultsProblem(faults: FaultSpecT[], devices: DeviceSpec[]): string | null {
   if (faults.length === 0) return null;
-  const pv = devices.filter((d) => (d.kind === 'vbd' || d.kind === 'vif') && deviceEmulation(d) === null);
-  const names = pv.map((d) => `${d.kind}/${d.devid}`);
+  const names = pvDeviceNames(devices);
   for (const f of faults) if (!names.includes(f.device)) return `no device ${f.device} (${names.join(', ') || 'the domain has no vbd or vif'})`;
-  if (pv.length !== 1) return `faults need a domain with one vbd or vif; this one has ${names.join(', ')}`;
   return null;
+}
+
+/** A domain's PV ring devices as faults name them ('vbd/51712', 'vif/0'); emulated ones are not. */
+export function pvDeviceNames(devices: DeviceSpec[]): string[] {
+  return devices.filter((d) => (d.kind === 'vbd' || d.kind === 'vif') && deviceEmulation(d) === null).map((d) => `${d.kind}/${d.devid}`);
 }
 
 /** Machine frames a domain takes when built: its memory plus the hypervisor's pages for it. */
