@@ -3,6 +3,7 @@
 // worker processes; prints the table and the orderings, writes --json / --html. See
 // docs/compare.md.
 
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ export interface CompareCliOptions {
   jobs?: number;
   /** Wall-clock bound of one run, in seconds. */
   timeout?: number;
+  /** --cpu: the engine of every run. */
+  cpu?: EngineKind;
 }
 
 export const IMAGES = {
@@ -48,6 +51,8 @@ export interface RunComparisonOptions {
   progress: boolean;
   /** Run the cells in this process instead of workers (tests). */
   inProcess?: boolean;
+  /** --cpu: the engine of every run (absent: DEFAULT_ENGINE). */
+  cpu?: EngineKind;
 }
 
 function progressLine(done: number, total: number, running: string[]): void {
@@ -57,7 +62,7 @@ function progressLine(done: number, total: number, running: string[]): void {
 }
 
 export async function runComparison(req: CompareRequest, o: RunComparisonOptions): Promise<CompareReport> {
-  const jobs: Omit<CellJob, 'tmpDir'>[] = planJobs(req).map((j) => ({ ...j, images: IMAGES, maxVirtualNs: MAX_VIRTUAL_NS }));
+  const jobs: Omit<CellJob, 'tmpDir'>[] = planJobs(req).map((j) => ({ ...j, images: IMAGES, maxVirtualNs: MAX_VIRTUAL_NS, ...(o.cpu ? { cpu: o.cpu } : {}) }));
   const onProgress = o.progress && process.stderr.isTTY ? progressLine : undefined;
   const cells = o.inProcess ? await runJobsInProcess(jobs, onProgress) : await runJobsInWorkers(jobs, { jobs: o.jobs, timeoutMs: o.timeoutMs, onProgress });
   if (onProgress) process.stderr.write('\r\x1b[K');
@@ -81,7 +86,7 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
     process.stderr.write(`pvsim compare: ${e.message}\n`);
     return COMPARE_EXIT_BAD_INPUT;
   }
-  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true });
+  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: true, ...(o.cpu ? { cpu: o.cpu } : {}) });
   process.stdout.write(formatCompareTable(report));
   // A file that cannot be written (its disk full, its directory gone or read-only since the
   // start) costs that file only, with a message: the other file is still written and the

@@ -4,9 +4,10 @@
 // hypervisor (interpreter, frame table), nor `pvsim xl` either.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { machineMemoryMiB, outputFile, positiveInt } from './args.ts';
+import { machineMemoryMiB, outputFile, positiveInt, cpuOption } from './args.ts';
 import { RunDirError } from './runtime.ts';
 import { DEFAULT_SCHEDULER, SCHEDULER_NAMES, type SchedulerName } from '../hypervisor/sched/options.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 
 const program = new Command();
 program
@@ -25,12 +26,13 @@ program
   .option('--ram <MiB>', 'RAM size in MiB', positiveInt('--ram'), 64)
   .option('-q, --quiet', 'print nothing on pass')
   .option('--hext', 'implement the RISC-V H extension (misa.H), as QEMU -cpu rv32,h=true')
+  .addOption(cpuOption())
   .addHelpText(
     'after',
     '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
       '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
   )
-  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean }) => {
+  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean; cpu?: EngineKind }) => {
     const { runBareCommand } = await import('./run_bare.ts');
     process.exitCode = runBareCommand(elf, opts);
   });
@@ -46,8 +48,9 @@ program
   .option('--max-instructions <n>', 'give up after this many instructions', positiveInt('--max-instructions'), 2_000_000_000)
   .option('--max-ms <ms>', 'give up at this virtual time (ms)', positiveInt('--max-ms'), 60_000)
   .option('--json', 'print the result (exit, console, virtual ns, counters) as JSON instead of the console')
+  .addOption(cpuOption())
   .addHelpText('after', '\nExit status: 0 poweroff, 1 crash (SRST system failure), 2 a limit reached, 3 reset, 4 bad input.')
-  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean }) => {
+  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean; cpu?: EngineKind }) => {
     const { runNativeCommand } = await import('./run_native.ts');
     process.exitCode = await runNativeCommand(kernel, opts);
   });
@@ -91,6 +94,7 @@ program
   .option('--in-process', "run dom0's daemons in this process instead of as a child process")
   .option('--progress', 'show progress on stderr (virtual time reached, rate); the default when stderr is a terminal')
   .option('--no-progress', 'no progress lines, even on a terminal')
+  .addOption(cpuOption(true))
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .option('--speed <x>', 'with --realtime: virtual seconds per wall second', (v) => {
     const n = Number(v);
@@ -98,7 +102,7 @@ program
     return n;
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run; 2 for a bad scenario file or option, a scenario larger than the machine, or a domain dom0 could not serve (a failed bind or dispatch, named on stderr).')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean; html?: string }) => {
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean; html?: string; cpu?: EngineKind }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
   });
@@ -138,8 +142,9 @@ program
   .option('--vary <cost.KEY=V1,V2,...>', 'rerun with other cost-model values (hypervisor/time/cost_model.ts); repeatable', (v: string, prev: string[] = []) => [...prev, v])
   .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
   .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
+  .addOption(cpuOption())
   .addHelpText('after', '\nExit status: 0 when every run that could run did and the checksums agree, 1 otherwise,\n2 for a bad workload, mode, I/O path or --vary (nothing runs, nothing is written).')
-  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number }) => {
+  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number; cpu?: EngineKind }) => {
     const { compareCommand } = await import('./compare.ts');
     process.exitCode = await compareCommand(workloads, opts);
   });
@@ -172,6 +177,7 @@ program
   .option('--index <i>', 'run only run i of the sweep (what each pod of the Job does with $JOB_COMPLETION_INDEX)')
   .option('--out <dir>', 'with --index: the directory its result file goes to')
   .option('--collect <dir>', 'merge the result files of an --index sweep into the same CSV, JSON and HTML')
+  .addOption(cpuOption(true))
   .addHelpText('after', '\nExit status: 0 when every run ran, 1 when some failed (listed), 2 for a bad scenario, key, value or option (nothing runs).')
   .action(async (scenario: string | undefined, opts: import('./sweep.ts').SweepCliOptions) => {
     const { sweepCommand } = await import('./sweep.ts');
@@ -194,8 +200,9 @@ program
   .option('--memory <MiB>', 'machine memory in MiB', machineMemoryMiB('--memory'), 4096)
   .option('--speed <x>', 'virtual seconds per wall second', speedOption)
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
+  .addOption(cpuOption())
   .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it.')
-  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string }) => {
+  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string; cpu?: EngineKind }) => {
     const { upCommand } = await import('./up.ts');
     process.exitCode = await upCommand(opts);
   });
@@ -217,8 +224,9 @@ program
   .option('--progress', 'with --scenario: progress lines on stderr')
   .option('--console', "with --scenario: guests' console output on stderr")
   .option('--html <file>', 'with --scenario: also write the HTML report', outputFile('--html'))
+  .addOption(cpuOption(true))
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string; console?: boolean }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string; console?: boolean; cpu?: EngineKind }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

@@ -8,6 +8,7 @@ import { startPair, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
 import { loadScenario, ScenarioError } from '../sim/scenario/schema.ts';
 import { runScenario, runScenarioRealtime, type ScenarioResult } from '../sim/scenario/runner.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { formatReport, reportJson } from '../sim/scenario/report.ts';
 import { parseDuration } from '../sim/scenario/duration.ts';
 
@@ -27,6 +28,8 @@ export interface RunCliOptions {
   html?: string;
   /** Progress lines on stderr; default: when stderr is a terminal. */
   progress?: boolean;
+  /** --cpu: the engine for every domain (over the scenario's cpu and domains' cpu_engine). */
+  cpu?: EngineKind;
 }
 
 /** Whether a run shows its progress: asked for, or by default when stderr is a terminal. */
@@ -102,6 +105,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       seed: opts.seed,
       until,
       pcap: opts.pcap,
+      cpu: opts.cpu,
       progress: wantsProgress(opts) ? (l: string) => process.stderr.write(`pvsim run: ${l}\n`) : undefined,
       onConsole: opts.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     };
@@ -134,6 +138,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
     if (wantsProgress(opts)) args.push('--progress');
     if (opts.html) args.push('--html', opts.html);
     if (opts.console) args.push('--console');
+    if (opts.cpu) args.push('--cpu', opts.cpu);
     await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => process.stdout.write(l + '\n'));
     const { code, signal } = await children[0]!.exited;
     return signal ? 1 : (code ?? 1);

@@ -3,6 +3,7 @@
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { ElfError } from '../xenguest/elf.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 
 export const RUN_BARE_EXIT = { pass: 0, fail: 1, timeout: 2, stuck: 3, badInput: 4 } as const;
 
@@ -12,6 +13,8 @@ export interface RunBareCliOptions {
   quiet?: boolean;
   /** --hext: the hart implements the H extension. */
   hext?: boolean;
+  /** --cpu: the engine. */
+  cpu?: EngineKind;
 }
 
 export function runBareCommand(file: string, opts: RunBareCliOptions): number {
@@ -33,6 +36,7 @@ export function runBareCommand(file: string, opts: RunBareCliOptions): number {
       maxInstructions: opts.maxInstructions,
       ramBytes: opts.ram * 1024 * 1024,
       hExt: opts.hext ?? false,
+      ...(opts.cpu ? { cpu: opts.cpu } : {}),
       onOutput: (b) => {
         chunks.push(b);
         if (b === 0x0a || chunks.length >= 4096) flush();

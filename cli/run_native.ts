@@ -2,6 +2,7 @@
 // (sim/native/machine.ts; the `native` mode of `pvsim compare`), under our M-mode SBI
 // firmware, as `qemu-system-riscv32 -machine virt -bios sbi.elf -kernel <kernel>` runs it.
 
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runNative, type NativeDisk, type NativeRunResult } from '../sim/native/machine.ts';
 
@@ -16,6 +17,8 @@ export interface RunNativeCliOptions {
   /** Virtual ms before giving up. */
   maxMs: number;
   json?: boolean;
+  /** --cpu: the engine. */
+  cpu?: EngineKind;
 }
 
 export class DiskSpecError extends Error {
@@ -68,6 +71,7 @@ export async function runNativeCommand(file: string, opts: RunNativeCliOptions):
       disks,
       maxInstructions: opts.maxInstructions,
       maxVirtualNs: opts.maxMs * 1e6,
+      ...(opts.cpu ? { cpu: opts.cpu } : {}),
       onConsole: opts.json ? undefined : (l) => process.stdout.write(`${l}\n`),
     });
   } catch (e) {

@@ -22,6 +22,8 @@ export interface UpOptions {
   speed?: number;
   /** dom0 captures every frame crossing its bridges to this pcap file. */
   pcap?: string;
+  /** --cpu: the hypervisor's engine for every domain. */
+  cpu?: string;
 }
 
 export interface Child {
@@ -169,6 +171,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
   try {
     const hvArgs = ['hypervisor', '--token-file', hvToken, '--pcpus', String(o.pcpus), '--scheduler', o.scheduler, '--memory', String(o.memory)];
     if (o.speed) hvArgs.push('--speed', String(o.speed));
+    if (o.cpu) hvArgs.push('--cpu', o.cpu);
     const mkDom0Argv = (url: string) => dom0Args(url, files, { pcap: o.pcap });
     const vars = await startPair(hvArgs, mkDom0Argv, ['PVSIM_URL', 'XENSTORED_PATH'], children);
     if (stopping) throw new Error('stopped by a signal while starting');
