@@ -11,6 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { ENGINE_KINDS, type EngineKind } from '../hypervisor/cpu/engines.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
+import { HypervisorServer } from '../hypervisor/server/server.ts';
+import { connect } from '../protocol/session.ts';
+import { buildDomain } from '../dom0/toolstack/builder.ts';
 import { runScenario, type ScenarioResult } from '../sim/scenario/runner.ts';
 import { validateScenario } from '../sim/scenario/schema.ts';
 
@@ -76,6 +79,27 @@ describe('choosing the engine', () => {
     expect(() => svc.createEmptyDomain({ name: 'y', nrPages: 16, cpuEngine: 'tcg' })).toThrow(/unknown cpu_engine/);
     expect(hv.domains.size).toBe(before);
     expect([...ENGINE_KINDS]).toEqual(['interp', 'jit']);
+  });
+
+  it("cpu_engine crosses the wire: dom0's builder (PV and HVM) to the hypervisor process's domain", async () => {
+    const server = new HypervisorServer({ token: 'tok', manual: true, machineMemoryBytes: 256 << 20 });
+    const h = await server.start();
+    const { peer } = await connect(h.url, 'dom0', 'tok', () => ({ rc: 0 }));
+    try {
+      await server.waitForDom0();
+      const pv = await buildDomain(peer, { name: 'p', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true, cpuEngine: 'jit' });
+      const hvm = await buildDomain(peer, { name: 'h', kernel: readFileSync(join(ROOT, 'guests/build/native.elf')), memoryMib: 16, paused: true, type: 'hvm', hvmMode: 'hw', cpuEngine: 'jit' });
+      const plain = await buildDomain(peer, { name: 'n', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true });
+      const bad = await buildDomain(peer, { name: 'b', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true, cpuEngine: 'fast' });
+      const kind = (r: typeof pv) => server.hv.loop.engineKind(server.hv.domain(r.domain!.domid)!);
+      expect([kind(pv), kind(hvm), kind(plain)]).toEqual(['jit', 'jit', 'interp']);
+      expect(bad.rc).toBeLessThan(0);
+      expect(bad.error).toMatch(/unknown cpu_engine "fast"/);
+      expect([...server.hv.domains.values()].some((d) => d.name === 'b')).toBe(false);
+    } finally {
+      peer.close();
+      await h.close();
+    }
   });
 
   it('pvsim run --cpu jit (hypervisor and dom0 processes) gives the in-process interp hash; --cpu bogus exits 2', { timeout: 60_000 }, async () => {
