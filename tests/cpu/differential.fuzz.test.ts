@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../hypervisor/cpu/engines.ts';
 import { Interpreter } from '../../hypervisor/cpu/interpreter.ts';
-import type { Engine } from '../../hypervisor/cpu/engine.ts';
-import { brokenEcallCount, brokenSra, SteppingEngine } from './fuzz/broken.ts';
+import { ExitReason, type Engine } from '../../hypervisor/cpu/engine.ts';
+import { brokenEcallCount, brokenSra, StaleCodeEngine, SteppingEngine } from './fuzz/broken.ts';
 import { assemble, caseArb, compare, describeCase, MODES, setup, release, type FuzzCase } from './fuzz/rvfuzz.ts';
 
 const SEED = 17;
@@ -34,7 +34,7 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
   it.each(MODES)('agree step by step on random programs (%s)', { timeout: 30_000 }, (mode) => {
     const interp = new Interpreter();
     const jit = createEngine('jit');
-    const c = counterexample(interp, jit, caseArb({ modes: [mode] }), 60);
+    const c = counterexample(interp, jit, caseArb({ modes: [mode] }), 150);
     expect(c && describeCase(c, compare(c, interp, jit), `npx tsx scripts/cpufuzz.ts --seed ${SEED} --mode ${mode}`)).toBeNull();
   });
 
@@ -46,7 +46,7 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
   it('the generated programs exercise what they should: traps, self-modification, page crossing, loops', () => {
     // Run a batch and look at what happened: the handler ran with several causes, ...
     const causes = new Set<number>();
-    let smcRuns = 0, backward = 0;
+    let smcRuns = 0, backward = 0, stops = 0;
     fc.assert(
       fc.property(caseArb(), (c) => {
         const h = setup(c);
@@ -55,7 +55,7 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
         for (const st of c.steps) {
           for (const h2 of [h]) if (st.irq) { h2.setInterruptPending(st.irq.bit, st.irq.on); if (st.irq.on) h2.mie |= 1 << st.irq.bit; }
           for (let i = 0; i < st.budget; i++) {
-            interp.run(h, 1);
+            if (interp.run(h, 1) === ExitReason.Stop) stops++;
             if (h.pc === 0x80000000) causes.add(h.mcause);
           }
         }
@@ -65,8 +65,10 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
       }),
       { seed: SEED, numRuns: 150 },
     );
-    for (const cause of [0, 1, 2, 3, 5, 7, 8, 9, 11, 12, 13, 15, 0x80000007, 0x8000000b]) expect(causes.has(cause), `cause ${cause} seen: ${[...causes]}`).toBe(true);
+    // ... including page faults after a program remapped its own pages, and SEIP raised by a device store (0x80000009).
+    for (const cause of [0, 1, 2, 3, 5, 6, 7, 8, 9, 11, 12, 13, 15, 0x80000007, 0x80000009, 0x8000000b]) expect(causes.has(cause), `cause ${cause} seen: ${[...causes]}`).toBe(true);
     expect(smcRuns).toBeGreaterThan(20);
+    expect(stops, 'stores to the watched page that asked to stop').toBeGreaterThan(0);
     expect(backward).toBeGreaterThan(20);
   });
 
@@ -81,6 +83,20 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
       expect(text).toMatch(/\bsra\b/);
       expect(text).toMatch(/x\d+: /);
       expect(assemble(c!).words.length).toBeLessThanOrEqual(6);
+    });
+
+    it('stale code after self-modification (no invalidation)', { timeout: 30_000 }, () => {
+      // A fresh engine per case: its memory of old code must not leak between cases.
+      const fresh = { run: (h: Parameters<StaleCodeEngine['run']>[0], n: number) => current.run(h, n) };
+      let current = new StaleCodeEngine();
+      const arb = caseArb({ modes: ['M'], maxOps: 16, maxSteps: 3, maxBudget: 80 }).map((c) => ((current = new StaleCodeEngine()), c));
+      const c = counterexample(new Interpreter(), fresh, arb, 300);
+      expect(c).not.toBeNull();
+      current = new StaleCodeEngine();
+      const text = describeCase(c!, compare(c!, new Interpreter(), fresh));
+      if (process.env.CPUFUZZ_SHOW) console.log(text);
+      expect(c!.ops.length, text).toBeLessThanOrEqual(4);
+      expect(c!.ops.some((o) => o.k === 'smc' || (o.k === 'store' && o.region === 'code')), text).toBe(true);
     });
 
     it('an ecall counted in instret', { timeout: 30_000 }, () => {

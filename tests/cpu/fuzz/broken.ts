@@ -37,3 +37,31 @@ export const brokenSra = new SteppingEngine((hart, word, retired) => {
 export const brokenEcallCount = new SteppingEngine((hart, word) => {
   if (word === 0x00000073) hart.instret += 1;
 });
+
+/**
+ * Stale code: remembers the first word it executed at each address and keeps executing that
+ * one after the program overwrote it (a translator that never invalidates). It puts the old
+ * word back for the one step and restores the new one afterwards; the memory comparison
+ * cannot see the trick, only its effect.
+ */
+export class StaleCodeEngine implements Engine {
+  private readonly inner = new Interpreter();
+  private readonly seen = new Map<number, number>();
+
+  run(hart: Hart, budget: number): ExitReason {
+    const mem = hart.mem;
+    for (let i = 0; i < budget; i++) {
+      const pc = hart.pc >>> 0;
+      const backed = mem.isBacked(pc, 4);
+      const now = backed ? mem.read32(pc) : 0;
+      const old = this.seen.get(pc);
+      if (backed && old === undefined) this.seen.set(pc, now);
+      const stale = backed && old !== undefined && old !== now;
+      if (stale) mem.write32(pc, old);
+      const why = this.inner.run(hart, 1);
+      if (stale && mem.read32(pc) === old) mem.write32(pc, now);
+      if (why !== ExitReason.Budget) return why;
+    }
+    return ExitReason.Budget;
+  }
+}

@@ -29,11 +29,18 @@ const DATA_PA = RAM + 0x3000; // P3, P4
 const RO_PA = RAM + 0x5000; // P5
 const ROOT_A = RAM + 0x6000; // P6 root, P7 level-0 table
 const ROOT_B = RAM + 0x8000; // P8 root, P9 level-0 table: the data pages swapped
+const WATCH_PA = RAM + 0xa000; // P10: a watched page (a store of an odd word asks to stop)
+const MMIO_PA = 0x1000_0000; // a small device (below)
 /** Where the program starts, and what code/data addresses are, in each mode. */
 const CODE_VA = 0x0001_1c00;
 const DATA_VA = 0x0003_0000;
 const RO_VA = 0x0004_0000;
 const BAD_VA = 0x0005_0000; // unmapped under Sv32
+const PTE_VA = 0x0006_0000; // root A's level-0 table, writable: programs remap their own pages
+const WATCH_VA = 0x0007_0000;
+const MMIO_VA = 0x0008_0000;
+/** The pages a `pte` op may remap: code (2), data (2), read-only, watched, device. */
+const PTE_SLOTS = [CODE_VA & ~0xfff, (CODE_VA & ~0xfff) + 0x1000, DATA_VA, DATA_VA + 0x1000, RO_VA, WATCH_VA, MMIO_VA];
 const BAD_PA = 0x4000_0000; // no memory: access faults with paging off
 
 export const MODES = ['M', 'S-sv32', 'U-sv32'] as const;
@@ -68,7 +75,7 @@ const ALU_R = [0x000, 0x100, 0x001, 0x002, 0x003, 0x004, 0x005, 0x105, 0x006, 0x
 const ALU_I = [0, 2, 3, 4, 6, 7, 1, 5, 0x25]; // 1 slli, 5 srli, 0x25 srai (f7 0x20)
 /** lr, sc, then the AMOs, by funct5. */
 const AMO_F5 = [0x02, 0x03, 0x01, 0x00, 0x04, 0x0c, 0x08, 0x10, 0x14, 0x18, 0x1c];
-const REGIONS = ['data', 'cross', 'ro', 'code', 'bad'] as const;
+const REGIONS = ['data', 'cross', 'ro', 'code', 'bad', 'watch', 'mmio'] as const;
 type Region = (typeof REGIONS)[number];
 const CSR_OPS = ['rdinstret', 'rdcycle', 'rdtime', 'rdminstret', 'wmscratch', 'rmscratch', 'wsscratch', 'rmstatus', 'rmcause', 'satpB', 'satpA', 'wminstret'] as const;
 const SYS_OPS = ['ecall', 'ebreak', 'wfi', 'fence', 'fencei', 'mret', 'sret', 'sfence'] as const;
@@ -87,7 +94,9 @@ export type Op =
   | { k: 'smc'; target: number; word: number; fence: boolean }
   | { k: 'sys'; w: (typeof SYS_OPS)[number] }
   | { k: 'csr'; w: (typeof CSR_OPS)[number]; rd: number; rs1: number }
-  | { k: 'illegal'; word: number };
+  | { k: 'illegal'; word: number }
+  /** A store of a PTE into root A's level-0 table (Sv32 modes): `slot` of the mapped pages onto `frame`. */
+  | { k: 'pte'; slot: number; frame: number; flags: number; sfence: boolean };
 
 /** One `run` call: its budget, and an interrupt line the host raises or lowers before it. */
 export interface Step {
@@ -141,6 +150,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('sys' as const), w: fc.constantFrom(...SYS_OPS) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('csr' as const), w: fc.constantFrom(...CSR_OPS), rd: reg, rs1: src }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('illegal' as const), word: illegalWord }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('pte' as const), slot: fc.nat({ max: PTE_SLOTS.length - 1 }), frame: fc.nat({ max: RAM_PAGES }), flags: fc.nat({ max: 0xff }), sfence: fc.boolean() }) },
 );
 
 const IRQ_BITS = [1, 3, 5, 7, 9, 11];
@@ -183,6 +193,7 @@ function size(op: Op): number {
     case 'jalr': return 5;
     case 'smc': return 6;
     case 'csr': return 3;
+    case 'pte': return 6;
   }
 }
 
@@ -191,10 +202,15 @@ interface Layout {
   dataVa: number;
   roVa: number;
   badVa: number;
+  pteVa: number;
+  watchVa: number;
+  mmioVa: number;
 }
 
 function layout(mode: Mode): Layout {
-  return mode === 'M' ? { codeVa: CODE_PA, dataVa: DATA_PA, roVa: RO_PA, badVa: BAD_PA } : { codeVa: CODE_VA, dataVa: DATA_VA, roVa: RO_VA, badVa: BAD_VA };
+  return mode === 'M'
+    ? { codeVa: CODE_PA, dataVa: DATA_PA, roVa: RO_PA, badVa: BAD_PA, pteVa: ROOT_A + 0x1000, watchVa: WATCH_PA, mmioVa: MMIO_PA }
+    : { codeVa: CODE_VA, dataVa: DATA_VA, roVa: RO_VA, badVa: BAD_VA, pteVa: PTE_VA, watchVa: WATCH_VA, mmioVa: MMIO_VA };
 }
 
 /** Assembles the program: ops, then `ebreak; j .` (the end: a trap, then a spin that eats any budget). */
@@ -216,6 +232,8 @@ export function assemble(c: FuzzCase): { words: number[]; starts: number[] } {
       case 'ro': return L.roVa + (off & 0xfff);
       case 'code': return addrOf(off) + (off & 3);
       case 'bad': return L.badVa + (off & 0xfff);
+      case 'watch': return L.watchVa + (off & 0xfff);
+      case 'mmio': return L.mmioVa + (off & 0x7f);
     }
   };
   const words: number[] = [];
@@ -298,6 +316,14 @@ export function assemble(c: FuzzCase): { words: number[]; starts: number[] } {
         break;
       }
       case 'illegal': words.push(op.word >>> 0); break;
+      case 'pte': {
+        // Frame RAM_PAGES means the device page; flags: any of D A G U X W R V.
+        const pa = op.frame >= RAM_PAGES ? MMIO_PA : RAM + op.frame * 0x1000;
+        const slot = PTE_SLOTS[op.slot % PTE_SLOTS.length]!;
+        words.push(...li(TV, ((pa >>> 12) << 10) | op.flags), ...li(TA, L.pteVa + ((slot >>> 12) & 0x3ff) * 4), sT(0, TV, TA, 2));
+        words.push(op.sfence ? 0x12000073 : addi(0, 0, 0));
+        break;
+      }
     }
   });
   words.push(0x00100073, jT(0, 0)); // ebreak; j .
@@ -354,7 +380,34 @@ function buildTables(mem: PhysMemory, root: number, user: number, swap: boolean)
   map(DATA_VA, swap ? DATA_PA : DATA_PA + 0x1000, V | R | W);
   map(DATA_VA + 0x1000, swap ? DATA_PA + 0x1000 : DATA_PA, V | R | W);
   map(RO_VA, RO_PA, swap ? V | R | W : V | R);
+  map(WATCH_VA, WATCH_PA, V | R | W);
+  map(MMIO_VA, MMIO_PA, V | R | W);
+  // Root A's level-0 table itself (both roots map it): programs rewrite their own PTEs.
+  map(PTE_VA, ROOT_A + 0x1000, V | R | W);
 }
+
+/**
+ * A small device: 32 word registers; reads count (a read has an effect the engines must not
+ * repeat); a write to register 16 raises or lowers SEIP with its low bit (an interrupt
+ * raised by a store, in the middle of a run).
+ */
+class FuzzDevice {
+  readonly regs = new Int32Array(32);
+  reads = 0;
+  constructor(private readonly hart: () => Hart | null) {}
+  read(offset: number, size: 1 | 2 | 4): number {
+    this.reads++;
+    const w = (this.regs[(offset >>> 2) & 31]! + this.reads) | 0;
+    return (w >>> ((offset & 3) * 8)) & (size === 4 ? -1 : size === 2 ? 0xffff : 0xff);
+  }
+  write(offset: number, size: 1 | 2 | 4, value: number): void {
+    const i = (offset >>> 2) & 31;
+    this.regs[i] = size === 4 ? value : (this.regs[i]! & ~((size === 2 ? 0xffff : 0xff) << ((offset & 3) * 8))) | ((value & (size === 2 ? 0xffff : 0xff)) << ((offset & 3) * 8));
+    if (i === 16) this.hart()?.setInterruptPending(9, (value & 1) !== 0);
+  }
+}
+
+const devices = new WeakMap<Hart, FuzzDevice>();
 
 /** A memory pool: PhysMemory costs tens of milliseconds to make, and each run needs two. */
 const pool: PhysMemory[] = [];
@@ -364,8 +417,10 @@ function memory(): PhysMemory {
   const mem = recycled ?? new PhysMemory();
   const first = RAM >>> 12;
   if (!recycled) mem.addRam(RAM, RAM_PAGES * 4096);
-  // Nothing here adds frames, MMIO or watchers: zeroing the RAM and a new generation resets it.
+  // Nothing adds frames: zeroing the RAM, the device and the watcher anew, a new generation.
   else for (let p = first; p < first + RAM_PAGES; p++) mem.frames[p]!.fill(0);
+  mem.regions.length = 0;
+  mem.setWatched(WATCH_PA >>> 12, true);
   mem.lastRunner = null;
   mem.generation++;
   return mem;
@@ -379,14 +434,23 @@ export function release(...mems: PhysMemory[]): void {
 export function setup(c: FuzzCase): Hart {
   const mem = memory();
   const { words, starts } = assemble(c);
-  handlerWords().forEach((w, i) => mem.write32(HANDLER + 4 * i, w));
-  words.forEach((w, i) => mem.write32(CODE_PA + 4 * i, w));
-  for (let i = 0; i < 2048; i++) mem.write32(DATA_PA + 4 * i, Math.imul(i + 1, 0x9e3779b1) >>> 0);
-  for (let i = 0; i < 1024; i++) mem.write32(RO_PA + 4 * i, (0x5a5a0000 | i) >>> 0);
+  // Straight into the frames: PhysMemory.write32 is the careful path, and slow for thousands of words.
+  const put = (pa: number, w: number) => (mem.words[Math.floor(pa / 4096)]![(pa & 0xfff) >>> 2] = w);
+  handlerWords().forEach((w, i) => put(HANDLER + 4 * i, w));
+  words.forEach((w, i) => put(CODE_PA + 4 * i, w));
+  for (let i = 0; i < 2048; i++) put(DATA_PA + 4 * i, Math.imul(i + 1, 0x9e3779b1));
+  for (let i = 0; i < 1024; i++) put(RO_PA + 4 * i, 0x5a5a0000 | i);
   const user = c.mode === 'U-sv32' ? U : 0;
   buildTables(mem, ROOT_A, user, false);
   buildTables(mem, ROOT_B, user, true);
+  let h: Hart | null = null;
+  const dev = new FuzzDevice(() => h);
+  mem.addMmio(MMIO_PA, 0x1000, dev);
+  // A store of an odd word into the watched page asks the engine to stop (ExitReason.Stop).
+  mem.onStore = (pa) => (mem.read32(pa - (pa % 4)) & 1) !== 0;
   const hart = new Hart(mem);
+  h = hart;
+  devices.set(hart, dev);
   c.regs.forEach((v, i) => (hart.x[i + 2] = v));
   hart.x[1] = (layout(c.mode).codeVa + 4 * starts.at(-1)!) | 0; // ra: the end stub
   hart.x[FUEL] = 24;
@@ -422,6 +486,8 @@ export function snapshot(h: Hart): Record<string, number | boolean | string> {
   o['mmu.resValid'] = h.mmu.resValid;
   if (h.mmu.resValid) o['mmu.resPa'] = h.mmu.resPa;
   o['mmu.walks'] = h.mmu.walks;
+  const dev = devices.get(h);
+  if (dev) o['device'] = `${dev.reads}:${Array.from(dev.regs).join(',')}`;
   o['mem'] = memoryHash(h.mem);
   return o;
 }
