@@ -161,7 +161,7 @@ program
   .command('sweep')
   .description('run a scenario over every combination of varied values and seeds in parallel workers; CSV, JSON and HTML with one row per run and domain (docs/sweep.md)')
   .argument('[scenario]', 'scenario file (JSON; docs/scenarios.md); none with --collect')
-  .option('--vary <KEY=V1,V2,...>', 'values of a scenario field: scheduler, pcpus, until, machineMemory, sample_interval, xen_cmdline.PARAM, domains.GROUP.FIELD (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--vary <KEY=V1,V2,...>', 'values of a scenario field: scheduler, pcpus, until, machineMemory, sample_interval, cpu, xen_cmdline.PARAM, domains.GROUP.FIELD (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--seeds <list>', "seeds of every combination: N, A..B or A,B,C (default: the scenario's seed)")
   .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
   .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
