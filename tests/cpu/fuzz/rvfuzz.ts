@@ -22,7 +22,7 @@ import { listing } from './disasm.ts';
 // Layout
 
 export const RAM = 0x8000_0000;
-const RAM_PAGES = 12;
+const RAM_PAGES = 18;
 const HANDLER = RAM; // P0: the M-mode trap handler (physical, runs with paging off)
 const CODE_PA = RAM + 0x1c00; // in P1, so longer programs cross into P2
 const DATA_PA = RAM + 0x3000; // P3, P4
@@ -31,6 +31,9 @@ const ROOT_A = RAM + 0x6000; // P6 root, P7 level-0 table
 const ROOT_B = RAM + 0x8000; // P8 root, P9 level-0 table: the data pages swapped
 const WATCH_PA = RAM + 0xa000; // P10: a watched page (a store of an odd word asks to stop)
 const MMIO_PA = 0x1000_0000; // a small device (below)
+const G_ROOT = RAM + 0xc000; // P12-P15: the G-stage (Sv32x4) root of the V=1 modes, 16 KiB aligned
+const G_L0_RAM = RAM + 0x10000; // P16: G-stage level-0 table for RAM
+const G_L0_MMIO = RAM + 0x11000; // P17: and for the device
 /** Where the program starts, and what code/data addresses are, in each mode. */
 const CODE_VA = 0x0001_1c00;
 const DATA_VA = 0x0003_0000;
@@ -43,7 +46,8 @@ const MMIO_VA = 0x0008_0000;
 const PTE_SLOTS = [CODE_VA & ~0xfff, (CODE_VA & ~0xfff) + 0x1000, DATA_VA, DATA_VA + 0x1000, RO_VA, WATCH_VA, MMIO_VA];
 const BAD_PA = 0x4000_0000; // no memory: access faults with paging off
 
-export const MODES = ['M', 'S-sv32', 'U-sv32'] as const;
+/** Paging off in M; Sv32 in S or U; at V=1 (H extension) Sv32 over an identity Sv32x4 G-stage in VS or VU. */
+export const MODES = ['M', 'S-sv32', 'U-sv32', 'VS-sv32', 'VU-sv32'] as const;
 export type Mode = (typeof MODES)[number];
 
 const FUEL = 26, TV = 27, TA = 28;
@@ -150,7 +154,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('sys' as const), w: fc.constantFrom(...SYS_OPS) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('csr' as const), w: fc.constantFrom(...CSR_OPS), rd: reg, rs1: src }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('illegal' as const), word: illegalWord }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('pte' as const), slot: fc.nat({ max: PTE_SLOTS.length - 1 }), frame: fc.nat({ max: RAM_PAGES }), flags: fc.nat({ max: 0xff }), sfence: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('pte' as const), slot: fc.nat({ max: PTE_SLOTS.length - 1 }), frame: fc.nat({ max: RAM_PAGES + 1 }), flags: fc.nat({ max: 0xff }), sfence: fc.boolean() }) },
 );
 
 const IRQ_BITS = [1, 3, 5, 7, 9, 11];
@@ -317,8 +321,9 @@ export function assemble(c: FuzzCase): { words: number[]; starts: number[] } {
       }
       case 'illegal': words.push(op.word >>> 0); break;
       case 'pte': {
-        // Frame RAM_PAGES means the device page; flags: any of D A G U X W R V.
-        const pa = op.frame >= RAM_PAGES ? MMIO_PA : RAM + op.frame * 0x1000;
+        // Frame RAM_PAGES means the device page, RAM_PAGES + 1 an address with nothing there
+        // (no memory; at V=1 a guest-physical address the G-stage does not map); flags: any of D A G U X W R V.
+        const pa = op.frame === RAM_PAGES ? MMIO_PA : op.frame > RAM_PAGES ? RAM + 0x40_0000 : RAM + op.frame * 0x1000;
         const slot = PTE_SLOTS[op.slot % PTE_SLOTS.length]!;
         words.push(...li(TV, ((pa >>> 12) << 10) | op.flags), ...li(TA, L.pteVa + ((slot >>> 12) & 0x3ff) * 4), sT(0, TV, TA, 2));
         words.push(op.sfence ? 0x12000073 : addi(0, 0, 0));
@@ -386,6 +391,16 @@ function buildTables(mem: PhysMemory, root: number, user: number, swap: boolean)
   map(PTE_VA, ROOT_A + 0x1000, V | R | W);
 }
 
+/** The G-stage: guest-physical = host-physical for every RAM page (the tables too) and the device. */
+function buildGStage(mem: PhysMemory): void {
+  const gpte = (pa: number, flags: number) => (((pa >>> 12) << 10) | flags) >>> 0;
+  mem.write32(G_ROOT + (RAM >>> 22) * 4, gpte(G_L0_RAM, V));
+  mem.write32(G_ROOT + (MMIO_PA >>> 22) * 4, gpte(G_L0_MMIO, V));
+  // G-stage leaves need U; A and D left clear, so the walks set them (a store the engines must agree on).
+  for (let p = 0; p < RAM_PAGES; p++) mem.write32(G_L0_RAM + (((RAM >>> 12) + p) & 0x3ff) * 4, gpte(RAM + p * 0x1000, V | R | W | X | U));
+  mem.write32(G_L0_MMIO + ((MMIO_PA >>> 12) & 0x3ff) * 4, gpte(MMIO_PA, V | R | W | U));
+}
+
 /**
  * A small device: 32 word registers; reads count (a read has an effect the engines must not
  * repeat); a write to register 16 raises or lowers SEIP with its low bit (an interrupt
@@ -440,15 +455,17 @@ export function setup(c: FuzzCase): Hart {
   words.forEach((w, i) => put(CODE_PA + 4 * i, w));
   for (let i = 0; i < 2048; i++) put(DATA_PA + 4 * i, Math.imul(i + 1, 0x9e3779b1));
   for (let i = 0; i < 1024; i++) put(RO_PA + 4 * i, 0x5a5a0000 | i);
-  const user = c.mode === 'U-sv32' ? U : 0;
+  const user = c.mode === 'U-sv32' || c.mode === 'VU-sv32' ? U : 0;
   buildTables(mem, ROOT_A, user, false);
   buildTables(mem, ROOT_B, user, true);
+  const virt = c.mode === 'VS-sv32' || c.mode === 'VU-sv32';
+  if (virt) buildGStage(mem);
   let h: Hart | null = null;
   const dev = new FuzzDevice(() => h);
   mem.addMmio(MMIO_PA, 0x1000, dev);
   // A store of an odd word into the watched page asks the engine to stop (ExitReason.Stop).
   mem.onStore = (pa) => (mem.read32(pa - (pa % 4)) & 1) !== 0;
-  const hart = new Hart(mem);
+  const hart = new Hart(mem, { hExt: virt });
   h = hart;
   devices.set(hart, dev);
   c.regs.forEach((v, i) => (hart.x[i + 2] = v));
@@ -459,9 +476,15 @@ export function setup(c: FuzzCase): Hart {
   hart.scounteren = 7;
   if (c.mode === 'M') {
     hart.mstatus |= 1 << 3; // MIE: the host's interrupts reach M-mode code
-  } else {
+  } else if (!virt) {
     hart.writeCsr(0x180, satpOf(ROOT_A));
     hart.priv = c.mode === 'S-sv32' ? PRIV_S : PRIV_U;
+  } else {
+    hart.writeCsr(0x680, (0x80000000 | (G_ROOT >>> 12)) >>> 0); // hgatp: Sv32x4
+    hart.writeCsr(0x280, satpOf(ROOT_A)); // vsatp
+    hart.writeCsr(0x606, 7); // hcounteren
+    hart.priv = c.mode === 'VS-sv32' ? PRIV_S : PRIV_U;
+    hart.setVirt(true);
   }
   hart.pc = layout(c.mode).codeVa >>> 0;
   return hart;
