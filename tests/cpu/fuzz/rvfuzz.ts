@@ -515,6 +515,19 @@ export function snapshot(h: Hart): Record<string, number | boolean | string> {
   return o;
 }
 
+/** The first words (physical address: a vs b) where two memories differ. */
+function memoryDiffs(a: PhysMemory, b: PhysMemory, max = 16): { key: string; a: number; b: number }[] {
+  const out: { key: string; a: number; b: number }[] = [];
+  const first = RAM >>> 12;
+  for (let p = first; p < first + RAM_PAGES && out.length < max; p++) {
+    const wa = a.words[p]!, wb = b.words[p]!;
+    for (let i = 0; i < wa.length && out.length < max; i++) {
+      if (wa[i] !== wb[i]) out.push({ key: `mem[0x${(p * 4096 + i * 4).toString(16)}]`, a: wa[i], b: wb[i] });
+    }
+  }
+  return out;
+}
+
 function memoryHash(mem: PhysMemory): string {
   let hash = 0x811c9dc5;
   const first = RAM >>> 12;
@@ -554,6 +567,7 @@ export function compare(c: FuzzCase, a: Engine, b: Engine): Divergence | null {
       const diffs = Object.keys({ ...sa, ...sb })
         .filter((k) => sa[k] !== sb[k])
         .map((k) => ({ key: k, a: sa[k], b: sb[k] }));
+      if (sa['mem'] !== sb['mem']) diffs.push(...memoryDiffs(ha.mem, hb.mem));
       if (ea !== eb || diffs.length > 0) return { step: s, exits: [ea, eb], diffs };
     }
     return null;
