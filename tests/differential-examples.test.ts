@@ -5,7 +5,8 @@
 // process.
 
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_KINDS, type EngineKind } from '../hypervisor/cpu/engines.ts';
@@ -105,11 +106,18 @@ describe('choosing the engine', () => {
   it('pvsim run --cpu jit (hypervisor and dom0 processes) gives the in-process interp hash; --cpu bogus exits 2', { timeout: 60_000 }, async () => {
     const file = join(EXAMPLES, 'weights.json');
     const want = (await run('weights.json', 'interp', '10ms')).traceHash;
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/pvsim.js'), 'run', file, '--until', '10ms', '--cpu', 'jit', '--no-progress'], { cwd: ROOT, encoding: 'utf8', timeout: 50_000 });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`trace-hash: ${want}`);
-    const bad = spawnSync(process.execPath, [join(ROOT, 'bin/pvsim.js'), 'run', file, '--cpu', 'bogus'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/'bogus' is invalid\. Allowed choices are interp, jit/);
+    // A private TMPDIR for the processes' sockets and token files.
+    const tmp = mkdtempSync(join(tmpdir(), 'pvsim-cpu-'));
+    try {
+      const env = { ...process.env, TMPDIR: tmp };
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/pvsim.js'), 'run', file, '--until', '10ms', '--cpu', 'jit', '--no-progress'], { cwd: ROOT, env, encoding: 'utf8', timeout: 50_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`trace-hash: ${want}`);
+      const bad = spawnSync(process.execPath, [join(ROOT, 'bin/pvsim.js'), 'run', file, '--cpu', 'bogus'], { cwd: ROOT, env, encoding: 'utf8', timeout: 20_000 });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/'bogus' is invalid\. Allowed choices are interp, jit/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
