@@ -11,11 +11,11 @@ import fc from 'fast-check';
 import { parseArgs } from 'node:util';
 import { createEngine, ENGINE_KINDS, isEngineKind } from '../hypervisor/cpu/engines.ts';
 import type { Engine } from '../hypervisor/cpu/engine.ts';
-import { brokenEcallCount, brokenSra } from '../tests/cpu/fuzz/broken.ts';
+import { brokenEcallCount, brokenSra, StaleCodeEngine } from '../tests/cpu/fuzz/broken.ts';
 import { caseArb, compare, describeCase, MODES, type FuzzCase, type Mode } from '../tests/cpu/fuzz/rvfuzz.ts';
 
 const USAGE = `usage: npx tsx scripts/cpufuzz.ts [--seed N] [--runs M] [--mode ${MODES.join('|')}] [--max-ops N] [--max-steps N] [--max-budget N]
-       [--a ${ENGINE_KINDS.join('|')}] [--b ${ENGINE_KINDS.join('|')}] [--broken sra|ecall] [--path P]`;
+       [--a ${ENGINE_KINDS.join('|')}] [--b ${ENGINE_KINDS.join('|')}] [--broken sra|ecall|stale] [--path P]`;
 
 function fail(msg: string): never {
   process.stderr.write(`cpufuzz: ${msg}\n${USAGE}\n`);
@@ -64,11 +64,14 @@ const engine = (name: string, kind: string): Engine => {
   return createEngine(kind);
 };
 const a = engine('a', args.a);
-let b = engine('b', args.b);
+const bKind = args.b;
+// A fresh engine per case: an engine with caches (the translator, the stale-code one) must not carry them from one case to the next.
+let newB = (): Engine => engine('b', bKind);
 if (args.broken !== undefined) {
-  if (args.broken === 'sra') b = brokenSra;
-  else if (args.broken === 'ecall') b = brokenEcallCount;
-  else fail(`--broken must be sra or ecall, got "${args.broken}"`);
+  if (args.broken === 'sra') newB = () => brokenSra;
+  else if (args.broken === 'ecall') newB = () => brokenEcallCount;
+  else if (args.broken === 'stale') newB = () => new StaleCodeEngine();
+  else fail(`--broken must be sra, ecall or stale, got "${args.broken}"`);
   // The broken engines read instructions physically: paging-off cases only.
   if (args.mode !== 'M') fail('--broken needs --mode M');
 }
@@ -79,7 +82,7 @@ let done = 0;
 const r = fc.check(
   fc.property(arb, (c: FuzzCase) => {
     if (++done % 1000 === 0) process.stderr.write(`cpufuzz: ${done} runs, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-    return compare(c, a, b) === null;
+    return compare(c, a, newB()) === null;
   }),
   { seed, numRuns: runs, ...(args.path ? { path: args.path } : {}) },
 );
@@ -91,5 +94,5 @@ if (!r.failed) {
 }
 const c = r.counterexample![0] as FuzzCase;
 process.stdout.write(`cpufuzz: divergence after ${r.numRuns} runs (seed ${seed}), shrunk ${r.numShrinks} times:\n`);
-process.stdout.write(`${describeCase(c, compare(c, a, b), `${base} --path ${r.counterexamplePath}`)}\n`);
+process.stdout.write(`${describeCase(c, compare(c, a, newB()), `${base} --path ${r.counterexamplePath}`)}\n`);
 process.exit(1);
