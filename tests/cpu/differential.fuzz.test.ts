@@ -17,15 +17,19 @@ const SEED = Number(process.env.CPUFUZZ_SEED ?? 17);
 /** Smaller cases for the single-stepping broken engines (slow per instruction). */
 const BROKEN_CASES = caseArb({ modes: ['M'], maxSteps: 4, maxBudget: 60 });
 
-function property(a: Engine, b: Engine, arb: fc.Arbitrary<FuzzCase>) {
+/** An engine, or a maker of a fresh one per case (the harness writes each case's memory directly, behind any cache). */
+type EngineSource = Engine | (() => Engine);
+const get = (e: EngineSource): Engine => (typeof e === 'function' ? e() : e);
+
+function property(a: EngineSource, b: EngineSource, arb: fc.Arbitrary<FuzzCase>) {
   return fc.property(arb, (c) => {
-    const d = compare(c, a, b);
+    const d = compare(c, get(a), get(b));
     if (d) throw new Error(describeCase(c, d));
   });
 }
 
 /** Runs the property and returns the shrunk counterexample (or null when it holds). */
-function counterexample(a: Engine, b: Engine, arb: fc.Arbitrary<FuzzCase>, numRuns: number): FuzzCase | null {
+function counterexample(a: EngineSource, b: EngineSource, arb: fc.Arbitrary<FuzzCase>, numRuns: number): FuzzCase | null {
   const r = fc.check(property(a, b, arb), { seed: SEED, numRuns });
   if (process.env.CPUFUZZ_SHOW) console.log(`runs ${r.numRuns}, shrinks ${r.numShrinks}`);
   return r.failed ? (r.counterexample![0] as FuzzCase) : null;
@@ -33,10 +37,9 @@ function counterexample(a: Engine, b: Engine, arb: fc.Arbitrary<FuzzCase>, numRu
 
 describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
   it.each(MODES)('agree step by step on random programs (%s)', { timeout: 30_000 }, (mode) => {
-    const interp = new Interpreter();
-    const jit = createEngine('jit');
-    const c = counterexample(interp, jit, caseArb({ modes: [mode] }), 150);
-    expect(c && describeCase(c, compare(c, interp, jit), `npx tsx scripts/cpufuzz.ts --seed ${SEED} --mode ${mode}`)).toBeNull();
+    const jit = () => createEngine('jit');
+    const c = counterexample(new Interpreter(), jit, caseArb({ modes: [mode] }), 150);
+    expect(c && describeCase(c, compare(c, new Interpreter(), jit()), `npx tsx scripts/cpufuzz.ts --seed ${SEED} --mode ${mode}`)).toBeNull();
   });
 
   it('single-stepping the interpreter equals running it (the broken engines below rely on it)', { timeout: 30_000 }, () => {
@@ -87,14 +90,10 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
     });
 
     it('stale code after self-modification (no invalidation)', { timeout: 30_000 }, () => {
-      // A fresh engine per case: its memory of old code must not leak between cases.
-      const fresh = { run: (h: Parameters<StaleCodeEngine['run']>[0], n: number) => current.run(h, n) };
-      let current = new StaleCodeEngine();
-      const arb = caseArb({ modes: ['M'], maxOps: 16, maxSteps: 3, maxBudget: 80 }).map((c) => ((current = new StaleCodeEngine()), c));
-      const c = counterexample(new Interpreter(), fresh, arb, 300);
+      const stale = () => new StaleCodeEngine();
+      const c = counterexample(new Interpreter(), stale, caseArb({ modes: ['M'], maxOps: 16, maxSteps: 3, maxBudget: 80 }), 300);
       expect(c).not.toBeNull();
-      current = new StaleCodeEngine();
-      const text = describeCase(c!, compare(c!, new Interpreter(), fresh));
+      const text = describeCase(c!, compare(c!, new Interpreter(), stale()));
       if (process.env.CPUFUZZ_SHOW) console.log(text);
       expect(c!.ops.length, text).toBeLessThanOrEqual(4);
       expect(c!.ops.some((o) => o.k === 'smc' || (o.k === 'store' && o.region === 'code')), text).toBe(true);
