@@ -18,11 +18,6 @@ export function isEngineKind(s: string): s is EngineKind {
   return (ENGINE_KINDS as readonly string[]).includes(s);
 }
 
-/** Why `s` cannot name an engine, or null (the message names the choices). */
-export function engineKindProblem(s: string): string | null {
-  return isEngineKind(s) ? null : `unknown CPU engine "${s}"; expected one of ${ENGINE_KINDS.join(', ')}`;
-}
-
 export function createEngine(kind: EngineKind = DEFAULT_ENGINE): Engine {
   return kind === 'jit' ? new Translator() : new Interpreter();
 }
