@@ -1,10 +1,11 @@
 // Argument parsers shared by the subcommands; each rejects bad input with a message that
 // names the option.
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MAX_MACHINE_MEMORY_MIB } from '../hypervisor/mm/frame_table.ts';
+import { DEFAULT_ENGINE, ENGINE_KINDS } from '../hypervisor/cpu/engines.ts';
 
 export function positiveInt(name: string): (value: string) => number {
   return (value: string) => {
@@ -39,4 +40,16 @@ export function outputFile(name: string): (value: string) => string {
     if (existsSync(abs) && statSync(abs).isDirectory()) throw new InvalidArgumentError(`${name}: ${abs} is a directory`);
     return abs;
   };
+}
+
+/**
+ * --cpu interp|jit, shared by every command that runs guest code (run, run-bare, run-native,
+ * compare, sweep, up, hypervisor): which engine executes guest instructions. Results are
+ * identical (instruction counts, virtual time, trace hashes); speed differs. No default here:
+ * unset means the scenario's `cpu`, else DEFAULT_ENGINE; given, it overrides every domain's
+ * own cpu_engine too.
+ */
+export function cpuOption(scenario = false): Option {
+  const dflt = scenario ? `the scenario's cpu, else ${DEFAULT_ENGINE}; given, it also overrides each domain's cpu_engine` : `${DEFAULT_ENGINE}; given, it also overrides each domain's cpu_engine`;
+  return new Option('--cpu <engine>', `CPU engine: interp (the reference interpreter) or jit (the block translator); same results, different speed (default: ${dflt})`).choices(ENGINE_KINDS);
 }

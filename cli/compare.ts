@@ -3,6 +3,7 @@
 // worker processes; prints the table and the orderings, writes --json / --html. See
 // docs/compare.md.
 
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +32,8 @@ export interface CompareCliOptions {
   timeout?: number;
   /** --progress / --no-progress; default: when stderr is a terminal. */
   progress?: boolean;
+  /** --cpu: the engine of every run. */
+  cpu?: EngineKind;
 }
 
 export const IMAGES = {
@@ -51,10 +54,12 @@ export interface RunComparisonOptions {
   progress?: boolean;
   /** Run the cells in this process instead of workers (tests). */
   inProcess?: boolean;
+  /** --cpu: the engine of every run (absent: DEFAULT_ENGINE). */
+  cpu?: EngineKind;
 }
 
 export async function runComparison(req: CompareRequest, o: RunComparisonOptions): Promise<CompareReport> {
-  const jobs: Omit<CellJob, 'tmpDir'>[] = planJobs(req).map((j) => ({ ...j, images: IMAGES, maxVirtualNs: MAX_VIRTUAL_NS }));
+  const jobs: Omit<CellJob, 'tmpDir'>[] = planJobs(req).map((j) => ({ ...j, images: IMAGES, maxVirtualNs: MAX_VIRTUAL_NS, ...(o.cpu ? { cpu: o.cpu } : {}) }));
   const t0 = Date.now();
   const progress = new Progress({ prefix: 'pvsim compare', flag: o.progress });
   let state: [number, number, string[]] = [0, jobs.length, []];
@@ -90,7 +95,7 @@ export async function compareCommand(workloads: string[], o: CompareCliOptions):
     process.stderr.write(`pvsim compare: ${e.message}\n`);
     return COMPARE_EXIT_BAD_INPUT;
   }
-  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: o.progress });
+  const report = await runComparison(req, { jobs: o.jobs ?? Math.min(availableParallelism(), MAX_JOBS), timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000, progress: o.progress, ...(o.cpu ? { cpu: o.cpu } : {}) });
   process.stdout.write(formatCompareTable(report));
   // A file that cannot be written (its disk full, its directory gone or read-only since the
   // start) costs that file only, with a message: the other file is still written and the

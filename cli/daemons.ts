@@ -3,6 +3,7 @@
 
 // The two sides share no code at run time: the hypervisor's modules (and the scenario
 // runner above them) are loaded only by `pvsim hypervisor`, dom0's only by `pvsim dom0`.
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { consoleLineWriter } from './console_lines.ts';
 import { readToken } from './runtime.ts';
 import { dirname } from 'node:path';
@@ -45,6 +46,8 @@ export interface HypervisorCliOptions {
   progress?: boolean;
   /** With --scenario: guests' console output on stderr, each line prefixed with its domain's name. */
   console?: boolean;
+  /** --cpu: the engine for every domain (over a domain's cpu_engine and a scenario's cpu). */
+  cpu?: EngineKind;
 }
 
 export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> {
@@ -56,7 +59,7 @@ export async function hypervisorCommand(o: HypervisorCliOptions): Promise<void> 
     return;
   }
   const { HypervisorServer } = await import('../hypervisor/server/server.ts');
-  const server = new HypervisorServer({ token, port: o.port, pcpus: o.pcpus, scheduler: o.scheduler, machineMemoryBytes: o.memory * 1024 * 1024, speed: o.speed });
+  const server = new HypervisorServer({ token, port: o.port, pcpus: o.pcpus, scheduler: o.scheduler, machineMemoryBytes: o.memory * 1024 * 1024, speed: o.speed, ...(o.cpu ? { cpu: o.cpu, forceCpu: true } : {}) });
   const h = await server.start();
   onSignals(h.close);
   process.stdout.write(`PVSIM_HYPERVISOR_URL=${h.url}\n`);
@@ -76,7 +79,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
     process.stderr.write(`pvsim run: ${(e as Error).message}\n`);
     return 2;
   }
-  const server = new HypervisorServer({ token, port: o.port, manual: true, ...scenarioMachine(scenario) });
+  const server = new HypervisorServer({ token, port: o.port, manual: true, ...scenarioMachine(scenario, o.cpu) });
   const h = await server.start();
   onSignals(h.close);
   process.stdout.write(`PVSIM_HYPERVISOR_URL=${h.url}\n`);

@@ -4,9 +4,10 @@
 // hypervisor (interpreter, frame table), nor `pvsim xl` either.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { machineMemoryMiB, outputFile, positiveInt } from './args.ts';
+import { machineMemoryMiB, outputFile, positiveInt, cpuOption } from './args.ts';
 import { RunDirError } from './runtime.ts';
 import { DEFAULT_SCHEDULER, SCHEDULER_NAMES, type SchedulerName } from '../hypervisor/sched/options.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 
 const program = new Command();
 program
@@ -27,12 +28,13 @@ program
   .option('--hext', 'implement the RISC-V H extension (misa.H), as QEMU -cpu rv32,h=true')
   .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
   .option('--no-progress', 'no progress, even on a terminal')
+  .addOption(cpuOption())
   .addHelpText(
     'after',
     '\nExit status: 0 pass (tohost=1), 1 fail (tohost odd > 1; test number = tohost >> 1),\n' +
       '2 --max-instructions reached, 3 stuck in wfi, 4 unreadable or invalid ELF.',
   )
-  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean; progress?: boolean }) => {
+  .action(async (elf: string, opts: { maxInstructions: number; ram: number; quiet?: boolean; hext?: boolean; progress?: boolean; cpu?: EngineKind }) => {
     const { runBareCommand } = await import('./run_bare.ts');
     process.exitCode = runBareCommand(elf, opts);
   });
@@ -50,8 +52,9 @@ program
   .option('--json', 'print the result (exit, console, virtual ns, counters) as JSON instead of the console')
   .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
   .option('--no-progress', 'no progress, even on a terminal')
+  .addOption(cpuOption())
   .addHelpText('after', '\nExit status: 0 poweroff, 1 crash (SRST system failure), 2 a limit reached, 3 reset, 4 bad input.')
-  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean; progress?: boolean }) => {
+  .action(async (kernel: string, opts: { cmdline: string; memory: number; disk: string[]; firmware?: string; maxInstructions: number; maxMs: number; json?: boolean; progress?: boolean; cpu?: EngineKind }) => {
     const { runNativeCommand } = await import('./run_native.ts');
     process.exitCode = await runNativeCommand(kernel, opts);
   });
@@ -97,6 +100,7 @@ program
   .option('--in-process', "run dom0's daemons in this process instead of as a child process")
   .option('--progress', 'show progress on stderr (virtual time reached, rate); the default when stderr is a terminal')
   .option('--no-progress', 'no progress lines, even on a terminal')
+  .addOption(cpuOption(true))
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .option('--speed <x>', 'with --realtime: virtual seconds per wall second', (v) => {
     const n = Number(v);
@@ -104,7 +108,7 @@ program
     return n;
   })
   .addHelpText('after', '\nThe last line of the table is `trace-hash: <hex>`: the same scenario and seed give the same hash.\nExit status: 0 after a run; 2 for a bad scenario file or option, a scenario larger than the machine, or a domain dom0 could not serve (a failed bind or dispatch, named on stderr).')
-  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean; html?: string }) => {
+  .action(async (file: string, opts: { seed?: number; until?: string; trace?: string; json?: boolean; console?: boolean; realtime?: boolean; speed?: number; inProcess?: boolean; pcap?: string; progress?: boolean; html?: string; cpu?: EngineKind }) => {
     const { runCommand } = await import('./run.ts');
     process.exitCode = await runCommand(file, opts);
   });
@@ -146,8 +150,9 @@ program
   .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
   .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
   .option('--no-progress', 'no progress, even on a terminal')
+  .addOption(cpuOption())
   .addHelpText('after', '\nExit status: 0 when every run that could run did and the checksums agree, 1 otherwise,\n2 for a bad workload, mode, I/O path or --vary (nothing runs, nothing is written).')
-  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number; progress?: boolean }) => {
+  .action(async (workloads: string[], opts: { modes?: string; io?: string; shadow?: string; seed?: string; json?: string; html?: string; vary?: string[]; jobs?: number; timeout?: number; progress?: boolean; cpu?: EngineKind }) => {
     const { compareCommand } = await import('./compare.ts');
     process.exitCode = await compareCommand(workloads, opts);
   });
@@ -164,7 +169,7 @@ program
   .command('sweep')
   .description('run a scenario over every combination of varied values and seeds in parallel workers; CSV, JSON and HTML with one row per run and domain (docs/sweep.md)')
   .argument('[scenario]', 'scenario file (JSON; docs/scenarios.md); none with --collect')
-  .option('--vary <KEY=V1,V2,...>', 'values of a scenario field: scheduler, pcpus, until, machineMemory, sample_interval, xen_cmdline.PARAM, domains.GROUP.FIELD (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--vary <KEY=V1,V2,...>', 'values of a scenario field: scheduler, pcpus, until, machineMemory, sample_interval, cpu, xen_cmdline.PARAM, domains.GROUP.FIELD (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--seeds <list>', "seeds of every combination: N, A..B or A,B,C (default: the scenario's seed)")
   .option('--jobs <n>', 'worker processes (default: the number of cores)', positiveInt('--jobs'))
   .option('--timeout <s>', 'wall-clock bound of one run, in seconds', positiveInt('--timeout'), 600)
@@ -182,6 +187,7 @@ program
   .option('--collect <dir>', 'merge the result files of an --index sweep into the same CSV, JSON and HTML')
   .option('--progress', 'show progress on stderr; the default when stderr is a terminal')
   .option('--no-progress', 'no progress, even on a terminal')
+  .addOption(cpuOption(true))
   .addHelpText('after', '\nExit status: 0 when every run ran, 1 when some failed (listed), 2 for a bad scenario, key, value or option (nothing runs).')
   .action(async (scenario: string | undefined, opts: import('./sweep.ts').SweepCliOptions) => {
     const { sweepCommand } = await import('./sweep.ts');
@@ -206,8 +212,9 @@ program
   .option('--pcap <file>', 'capture every frame crossing dom0\'s bridges to this pcap file (virtual-time stamps)', outputFile('--pcap'))
   .option('--web [port]', 'serve a live dashboard on 127.0.0.1 (any free port when none is given); prints PVSIM_WEB_URL=', webPortOption)
   .option('--web-interval <ms>', 'with --web: milliseconds between samples pushed to the page', positiveInt('--web-interval'), 1000)
+  .addOption(cpuOption())
   .addHelpText('after', '\nPrints PVSIM_URL=, XENSTORED_PATH= and PVSIM_TOKEN_FILE= lines once ready; `pvsim xl` and\n`XENSTORED_PATH=... xenstore-ls` then work against it. With --web, PVSIM_WEB_URL= too: the\ndashboard\'s address, with the run\'s token after #token= (docs/dashboard.md).')
-  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string; web?: number | true; webInterval: number }) => {
+  .action(async (opts: { pcpus: number; scheduler: string; memory: number; speed?: number; pcap?: string; web?: number | true; webInterval: number; cpu?: EngineKind }) => {
     const { upCommand } = await import('./up.ts');
     process.exitCode = await upCommand(opts);
   });
@@ -237,8 +244,9 @@ program
   .option('--progress', 'with --scenario: progress lines on stderr')
   .option('--console', "with --scenario: guests' console output on stderr")
   .option('--html <file>', 'with --scenario: also write the HTML report', outputFile('--html'))
+  .addOption(cpuOption(true))
   .addHelpText('after', '\nPrints PVSIM_HYPERVISOR_URL=<ws url> once listening.')
-  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string; console?: boolean }) => {
+  .action(async (opts: { tokenFile: string; port?: number; pcpus: number; scheduler: SchedulerName; memory: number; speed?: number; scenario?: string; seed?: number; until?: string; trace?: string; json?: boolean; progress?: boolean; html?: string; console?: boolean; cpu?: EngineKind }) => {
     const { hypervisorCommand } = await import('./daemons.ts');
     await hypervisorCommand(opts);
   });

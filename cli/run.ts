@@ -9,6 +9,7 @@ import { startPair, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
 import { loadScenario, ScenarioError } from '../sim/scenario/schema.ts';
 import { runScenario, runScenarioRealtime, type ScenarioResult } from '../sim/scenario/runner.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { formatReport, reportJson } from '../sim/scenario/report.ts';
 import { parseDuration } from '../sim/scenario/duration.ts';
 
@@ -28,6 +29,8 @@ export interface RunCliOptions {
   html?: string;
   /** Progress lines on stderr; default: when stderr is a terminal. */
   progress?: boolean;
+  /** --cpu: the engine for every domain (over the scenario's cpu and domains' cpu_engine). */
+  cpu?: EngineKind;
 }
 
 /** The run's progress (cli/progress.ts): the scenario runner's lines, a status line on a terminal. */
@@ -104,6 +107,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       seed: opts.seed,
       until,
       pcap: opts.pcap,
+      cpu: opts.cpu,
       progress: progress.enabled ? (l: string) => progress.update(l) : undefined,
       onConsole: opts.console ? consoleLineWriter((t) => progress.write(t)) : undefined,
     };
@@ -150,6 +154,7 @@ async function runWithProcesses(file: string, opts: RunCliOptions): Promise<numb
       return true;
     };
     const dom0 = (l: string) => (progress.write(`[dom0] ${l}\n`), true);
+    if (opts.cpu) args.push('--cpu', opts.cpu);
     progress.update('starting the hypervisor and dom0');
     await startPair(args, (url) => dom0Args(url, files, { pcap: opts.pcap, persist: false }), ['PVSIM_URL'], children, (l) => (progress.done(), process.stdout.write(l + '\n')), { hypervisor, dom0 });
     const { code, signal } = await children[0]!.exited;

@@ -4,6 +4,7 @@ import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { ElfError } from '../xenguest/elf.ts';
 import { elapsed, Progress, progressBar } from './progress.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 
 export const RUN_BARE_EXIT = { pass: 0, fail: 1, timeout: 2, stuck: 3, badInput: 4 } as const;
 
@@ -15,6 +16,8 @@ export interface RunBareCliOptions {
   hext?: boolean;
   /** --progress / --no-progress; default: when stderr is a terminal. */
   progress?: boolean;
+  /** --cpu: the engine. */
+  cpu?: EngineKind;
 }
 
 export function runBareCommand(file: string, opts: RunBareCliOptions): number {
@@ -39,6 +42,7 @@ export function runBareCommand(file: string, opts: RunBareCliOptions): number {
       maxInstructions: opts.maxInstructions,
       ramBytes: opts.ram * 1024 * 1024,
       hExt: opts.hext ?? false,
+      ...(opts.cpu ? { cpu: opts.cpu } : {}),
       onOutput: (b) => {
         chunks.push(b);
         if (b === 0x0a || chunks.length >= 4096) flush();

@@ -3,6 +3,7 @@
 // firmware, as `qemu-system-riscv32 -machine virt -bios sbi.elf -kernel <kernel>` runs it.
 
 import { elapsed, Progress } from './progress.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { KernelFileError, readKernelFile } from '../xenguest/kernel_file.ts';
 import { runNative, type NativeDisk, type NativeRunResult } from '../sim/native/machine.ts';
 
@@ -19,6 +20,8 @@ export interface RunNativeCliOptions {
   json?: boolean;
   /** --progress / --no-progress; default: when stderr is a terminal. */
   progress?: boolean;
+  /** --cpu: the engine. */
+  cpu?: EngineKind;
 }
 
 export class DiskSpecError extends Error {
@@ -73,6 +76,7 @@ export async function runNativeCommand(file: string, opts: RunNativeCliOptions):
       disks,
       maxInstructions: opts.maxInstructions,
       maxVirtualNs: opts.maxMs * 1e6,
+      ...(opts.cpu ? { cpu: opts.cpu } : {}),
       onConsole: opts.json ? undefined : (l) => (progress.clear(), process.stdout.write(`${l}\n`)),
       onProgress: progress.enabled
         ? (ns, instr) => progress.update(`${(ns / 1e6).toFixed(1)} of ${opts.maxMs} ms virtual (${((100 * ns) / (opts.maxMs * 1e6)).toFixed(0)}% of the bound), ${(instr / 1e6).toFixed(1)}M instructions, ${elapsed(t0)}`)

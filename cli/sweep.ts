@@ -5,6 +5,7 @@
 // pod runs it) and --collect DIR (the merged results). docs/sweep.md.
 
 import { elapsed, Progress, progressBar } from './progress.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { availableParallelism } from 'node:os';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface SweepCliOptions {
   collect?: string;
   /** --progress / --no-progress; default: when stderr is a terminal. */
   progress?: boolean;
+  /** --cpu: every domain's engine (over the scenario's cpu and domains' cpu_engine). */
+  cpu?: EngineKind;
 }
 
 /** The name of the file run `index` writes under --out (and --collect reads). */
@@ -208,6 +211,7 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
         parallelism: o.parallelism ?? 8,
         ...(o.jobName ? { jobName: o.jobName } : {}),
         ...(o.workdir ? { workingDir: o.workdir } : {}),
+        ...(o.cpu ? { cpu: o.cpu } : {}),
       });
       process.stdout.write(JSON.stringify(m, null, 2) + '\n');
       return 0;
@@ -223,7 +227,7 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
       } catch (e) {
         return bad(`--out ${o.out}: cannot make the directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      const result = await runSweepRun(plan, plan.runs[i]!);
+      const result = await runSweepRun(plan, plan.runs[i]!, o.cpu);
       // Written whole or not at all: a pod killed mid-write leaves no half file to collect.
       // The temporary name is made afresh (wx): a stale one, or a symlink someone put there
       // on the shared volume, is removed rather than written through.
@@ -244,7 +248,7 @@ export async function sweepCommand(scenario: string | undefined, o: SweepCliOpti
     progress.every(1000, text);
     let runs: SweepRunResult[];
     try {
-      runs = await runSweepInWorkers(plan, { scenario, vary, seeds: seedsText(plan.header.seeds), scenarioSha256: plan.header.scenarioSha256 }, {
+      runs = await runSweepInWorkers(plan, { scenario, vary, seeds: seedsText(plan.header.seeds), scenarioSha256: plan.header.scenarioSha256, ...(o.cpu ? { cpu: o.cpu } : {}) }, {
         jobs: o.jobs ?? Math.min(availableParallelism(), MAX_SWEEP_JOBS),
         timeoutMs: (o.timeout ?? 600) * 1000,
         onProgress: progress.enabled ? (d, t, r) => ((last = [d, t, r]), progress.update(text(), d === t)) : undefined,

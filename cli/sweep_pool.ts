@@ -4,6 +4,7 @@
 // killed when the sweep ends, fails, or this process exits or is signalled.
 
 import { runInWorkers, serveWorker } from './worker_pool.ts';
+import type { EngineKind } from '../hypervisor/cpu/engines.ts';
 import { describeRun, makePlan, type SweepPlan } from '../sim/sweep/plan.ts';
 import { failedRun, runSweepRun, type SweepRunResult } from '../sim/sweep/run.ts';
 
@@ -14,6 +15,8 @@ export interface SweepArgs {
   seeds: string;
   /** The parent's scenario hash: a worker that reads another version refuses. */
   scenarioSha256: string;
+  /** --cpu (every domain's engine); absent: the scenario's. */
+  cpu?: EngineKind;
 }
 
 /** One job of a worker: run `index` of the sweep `args` names. */
@@ -65,7 +68,7 @@ export function sweepWorker(): void {
     run: async (job: SweepJob) => {
       const plan = planFor(job.args);
       const spec = plan.runs[job.index]!;
-      return runSweepRun(plan, spec).catch((e: unknown) => failedRun(spec, `worker: ${describeRun(spec)}: ${(e as Error).message}`));
+      return runSweepRun(plan, spec, job.args.cpu).catch((e: unknown) => failedRun(spec, `worker: ${describeRun(spec)}: ${(e as Error).message}`));
     },
     failed: (job, why) => failedRun({ index: job.index, values: {}, seed: 0 }, why),
   });

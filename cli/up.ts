@@ -28,6 +28,8 @@ export interface UpOptions {
   web?: number | true;
   /** Milliseconds between the dashboard's samples. */
   webInterval?: number;
+  /** --cpu: the hypervisor's engine for every domain. */
+  cpu?: string;
 }
 
 export interface Child {
@@ -179,6 +181,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
   try {
     const hvArgs = ['hypervisor', '--token-file', hvToken, '--pcpus', String(o.pcpus), '--scheduler', o.scheduler, '--memory', String(o.memory)];
     if (o.speed) hvArgs.push('--speed', String(o.speed));
+    if (o.cpu) hvArgs.push('--cpu', o.cpu);
     const mkDom0Argv = (url: string) => dom0Args(url, files, { pcap: o.pcap });
     const vars = await startPair(hvArgs, mkDom0Argv, ['PVSIM_URL', 'XENSTORED_PATH'], children);
     if (stopping) throw new Error('stopped by a signal while starting');

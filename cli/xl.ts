@@ -145,6 +145,7 @@ export function xlProgram(out: (s: string) => void): Command {
             onCrash: cfg.onCrash,
             devices,
             type: cfg.type,
+            ...(cfg.cpuEngine ? { cpuEngine: cfg.cpuEngine } : {}),
             ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync, ...(cfg.xenPlatformPci ? {} : { noXenPlatform: true }) } : {}),
           }),
           `create ${cfg.name}`,

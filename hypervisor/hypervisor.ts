@@ -16,6 +16,7 @@
 // Dependencies point down that list and never back: the concept modules know each other
 // through small interfaces, not through this class.
 
+import type { EngineKind } from './cpu/engines.ts';
 import { MAX_FRAMES, PhysMemory } from './cpu/memory.ts';
 import { FIRST_MFN, FrameTable, MAX_MACHINE_MEMORY_MIB } from './mm/frame_table.ts';
 import type { Domain, Vcpu } from './domain/domain.ts';
@@ -62,6 +63,10 @@ export interface HypervisorOptions {
   logLines?: number;
   /** Cpupools besides Pool-0, each with its pCPUs and scheduler; Pool-0 keeps the other pCPUs. */
   cpupools?: readonly { name: string; scheduler: SchedulerName; cpus: readonly number[] }[];
+  /** The engine running guest code (`--cpu`, a scenario's cpu): default DEFAULT_ENGINE. */
+  cpu?: EngineKind;
+  /** `cpu` for every domain, overriding a domain's own cpu_engine (`--cpu` was given). */
+  forceCpu?: boolean;
 }
 
 export class Hypervisor implements HypervisorServices {
@@ -186,6 +191,8 @@ export class Hypervisor implements HypervisorServices {
       traps: this.traps,
       domains: this.domains,
       printk,
+      ...(opts.cpu ? { cpu: opts.cpu } : {}),
+      forceCpu: opts.forceCpu ?? false,
     });
     this.printk(`pvsim hypervisor: ${Math.floor(bytes / 2 ** 20)} MiB machine memory, ${n} pCPU(s), scheduler ${this.scheduler.name}`);
     this.mem.onStore = (pa, size) => {

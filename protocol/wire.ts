@@ -46,6 +46,8 @@ export interface CreateDomain {
   noXenPlatform?: boolean;
   /** xl.cfg pool=: the cpupool to create it in (empty = Pool-0). */
   pool?: string;
+  /** xl.cfg cpu_engine (pvsim's): "interp" or "jit" (empty = the machine's engine). */
+  cpuEngine?: string;
 }
 export interface Device { kind: 'vbd' | 'vif' | string; devid: number; backend: Record<string, string>; frontend: Record<string, string> }
 export interface ShutdownDomain { domain: DomainRef; reason: number }
@@ -199,6 +201,8 @@ export interface DomainCreateEmpty {
   superpages?: boolean;
   /** The cpupool (as CreateDomain's). */
   pool?: string;
+  /** The CPU engine (as CreateDomain's; empty = the machine's). */
+  cpuEngine?: string;
 }
 export interface EmptyDomain { domid: number; p2m: number[]; sharedInfoMfn: number; storePort: number; consolePort: number }
 export interface DomainBuild {

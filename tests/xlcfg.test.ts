@@ -3,6 +3,8 @@
 // form, every kind of error with its exact file:line:key message, path resolution, and a
 // property: configurations generated from the grammar survive print -> parse.
 
+import { CPU_ENGINES, validateCreateDomain } from '../dom0/toolstack/validate.ts';
+import { ENGINE_KINDS } from '../hypervisor/cpu/engines.ts';
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -131,6 +133,7 @@ describe('xl.cfg keys', () => {
       type: 'pv',
       hvmMode: 'trap',
       shadowSync: 'wp',
+      cpuEngine: null,
       xenPlatformPci: true,
       kernel: 'k.elf',
       kernelPath: '/cfg/k.elf',
@@ -704,8 +707,19 @@ describe('print -> parse round trips', () => {
 
   it('knows every key it documents', () => {
     expect([...XL_KEYS].sort()).toEqual(
-      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'xen_platform_pci', 'pool', 'vdev'].sort(),
+      ['cap', 'cmdline', 'cpu_weight', 'disk', 'extra', 'kernel', 'maxmem', 'maxvcpus', 'memory', 'name', 'on_crash', 'on_poweroff', 'on_reboot', 'on_soft_reset', 'on_watchdog', 'root', 'type', 'uuid', 'vcpus', 'vif', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'xen_platform_pci', 'pool', 'vdev', 'cpu_engine'].sort(),
     );
+  });
+
+  it('cpu_engine (pvsim\'s key): interp or jit for any domain type, the same list as the hypervisor\'s engines', () => {
+    expect(cfg('').cpuEngine).toBeNull();
+    expect(cfg('cpu_engine = "jit"\n').cpuEngine).toBe('jit');
+    expect(cfg('cpu_engine = "interp"\n').cpuEngine).toBe('interp');
+    expect(parseXlCfg(`name = "h"\ntype = "hvm"\nkernel = "/n.elf"\ncpu_engine = "jit"\n`, '/etc/xen/h.cfg').cpuEngine).toBe('jit');
+    expect(errorOf(`${BASE}cpu_engine = "tcg"\n`)).toMatch(/guest\.cfg:3: cpu_engine: unknown cpu_engine "tcg"; expected one of interp, jit/);
+    expect([...CPU_ENGINES]).toEqual([...ENGINE_KINDS]);
+    expect(validateCreateDomain({ name: 'a', kernel: new Uint8Array(64), memoryMib: 16, cpuEngine: 'jit' }, 1024)).toBeUndefined();
+    expect(() => validateCreateDomain({ name: 'a', kernel: new Uint8Array(64), memoryMib: 16, cpuEngine: 'fast' }, 1024)).toThrow(/cpu_engine: unknown cpu_engine "fast"/);
   });
 });
 

@@ -37,6 +37,7 @@ async function createEmpty(hv: Peer, c: CreateDomain, nrPages: number, onDomain?
     cpusSoft: c.cpusSoft ?? [],
     superpages,
     pool: c.pool ?? '',
+    cpuEngine: c.cpuEngine ?? '',
   });
   const e = created.emptyDomain;
   if (created.rc !== 0 || !e) return { rc: created.rc || -5, error: created.error || 'no domain' };

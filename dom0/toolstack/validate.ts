@@ -192,6 +192,17 @@ export function hvmModeProblem(m: string): string | null {
   return null;
 }
 
+/**
+ * pvsim's CPU engines (xl.cfg cpu_engine): hypervisor/cpu/engines.ts's ENGINE_KINDS, which
+ * dom0 may not import (layers); tests/xlcfg.test.ts checks the two lists agree.
+ */
+export const CPU_ENGINES = ['interp', 'jit'] as const;
+
+/** Why `s` cannot be a domain's cpu_engine, or null. */
+export function cpuEngineProblem(s: string): string | null {
+  return (CPU_ENGINES as readonly string[]).includes(s) ? null : `unknown cpu_engine ${q(s)}; expected one of ${CPU_ENGINES.join(', ')}`;
+}
+
 /** Why `s` cannot be an HVM domain's shadow_sync, or null. */
 export function shadowSyncProblem(s: string): string | null {
   return (SHADOW_SYNCS as readonly string[]).includes(s) ? null : `unknown shadow_sync ${q(s)}; expected one of ${SHADOW_SYNCS.join(', ')}`;
@@ -327,6 +338,7 @@ export function validateCreateDomain(c: CreateDomain, machineMiB: number): void 
   for (const [key, v] of [['on_poweroff', c.onPoweroff], ['on_reboot', c.onReboot], ['on_crash', c.onCrash]] as const) {
     if (v) check(key, actionProblem(v));
   }
+  if (c.cpuEngine) check('cpu_engine', cpuEngineProblem(c.cpuEngine));
   // An empty type is pv (older clients); hvm_mode and shadow_sync belong to hvm domains.
   const type = c.type || 'pv';
   check('type', domainTypeProblem(type));

@@ -2,7 +2,7 @@
 // a CLINT at 0x02000000, and the riscv-tests HTIF convention on the ELF's `tohost` symbol.
 // Time is derived from retired instructions (1 ns each), so every run is identical.
 
-import { Hart, Interpreter, PRIV_M } from '../cpu/index.ts';
+import { createEngine, Hart, PRIV_M, type EngineKind } from '../cpu/index.ts';
 import { ExitReason } from '../cpu/engine.ts';
 import { PhysMemory } from '../cpu/memory.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
@@ -25,6 +25,13 @@ export interface BareOptions {
   onOutput?: (byte: number) => void;
   /** Before each slice (at most a million instructions): the instructions run so far (`pvsim run-bare`'s progress). */
   onProgress?: (instructions: number) => void;
+  /** The engine (`--cpu`); default DEFAULT_ENGINE. */
+  cpu?: EngineKind;
+  /**
+   * Called after every slice with the hart (the differential tests compare both engines
+   * slice by slice). Observes only.
+   */
+  onSlice?: (hart: Hart, mem: PhysMemory) => void;
 }
 
 export type BareOutcome =
@@ -116,7 +123,7 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
 
   hart.pc = img.entry >>> 0;
   hart.priv = PRIV_M;
-  const engine = new Interpreter();
+  const engine = createEngine(opts.cpu);
   while (state.outcome === null) {
     const remaining = maxInstructions - executed;
     if (remaining <= 0) {
@@ -133,6 +140,7 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
     // At least one per slice, so that even a wfi that makes no progress ends the run.
     executed += Math.max(1, hart.retired - before);
     sliceBefore = hart.instret;
+    opts.onSlice?.(hart, mem);
     clint.update();
     if (why === ExitReason.Wfi && state.outcome === null) {
       const now = hart.timeSource();

@@ -17,6 +17,7 @@
 //             write, so neither overwrites what the other side stored meanwhile.
 
 import type { Hypervisor } from '../hypervisor.ts';
+import { ENGINE_KINDS, isEngineKind, type EngineKind } from '../cpu/engines.ts';
 import type { Domain } from '../domain/domain.ts';
 import { HVM_BOARD, HVM_MODES, SHADOW_SYNCS, type HvmMode, type ShadowSync } from '../../xenguest/hvm_image.ts';
 import { checkHvmMode, HvmModeUnavailable } from '../hvm/index.ts';
@@ -58,6 +59,13 @@ export class ControlServiceError extends Error {
 const MAX_DEFERRED_SENDS = 8192;
 
 const refuse = (e: XenErrno, message: string): ControlServiceError => new ControlServiceError(-XEN_ERRNO[e], message);
+
+/** A create request's cpu_engine: empty = the machine's; anything else must name an engine. */
+function engineOf(e: string | undefined): EngineKind | undefined {
+  if (!e) return undefined;
+  if (!isEngineKind(e)) throw refuse('EINVAL', `unknown cpu_engine "${e}" (${ENGINE_KINDS.join(' or ')})`);
+  return e;
+}
 
 export interface ControlServiceOptions {
   pages: ControlPages;
@@ -206,6 +214,7 @@ export class ControlService {
     this.checkAffinity(c);
     if (!(c.memoryMib >= 1 && c.memoryMib <= 65536)) throw refuse('EINVAL', `memory ${c.memoryMib} MiB out of range`);
     if (c.type && c.type !== 'pv' && c.type !== 'hvm') throw refuse('EINVAL', `type "${c.type}" is not supported (pv or hvm)`);
+    const cpuEngine = engineOf(c.cpuEngine);
     const base = {
       name: c.name,
       memoryBytes: c.memoryMib * 1024 * 1024,
@@ -222,6 +231,7 @@ export class ControlService {
         ? this.hv.createHvmDomain(c.kernel, { ...base, hvm: { mode: hvmModeOf(c.hvmMode), shadowSync: shadowSyncOf(c.shadowSync), xenPlatform: !c.noXenPlatform } })
         : this.hv.createPvDomain(c.kernel, base).domain;
     if (c.maxmemMib && c.maxmemMib > c.memoryMib) domain.maxPages = c.maxmemMib * 256;
+    domain.cpuEngine = cpuEngine;
     if (!c.paused) this.hv.unpause(domain);
     return domain;
   }
@@ -231,6 +241,7 @@ export class ControlService {
     this.checkNewName(c.name);
     this.checkAffinity(c);
     if (!(c.nrPages >= 1 && c.nrPages <= 16 * 1024 * 1024)) throw refuse('EINVAL', `${c.nrPages} pages is out of range`);
+    const cpuEngine = engineOf(c.cpuEngine);
     const d = this.hv.createEmptyDomain({
       name: c.name,
       nrPages: c.nrPages,
@@ -242,6 +253,7 @@ export class ControlService {
       cpupool: this.cpupoolId(c.pool),
     });
     if (c.maxmemPages && c.maxmemPages > c.nrPages) d.maxPages = c.maxmemPages;
+    d.cpuEngine = cpuEngine;
     this.building.add(d.domid);
     return d;
   }

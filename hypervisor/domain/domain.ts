@@ -2,6 +2,7 @@
 
 import type { Device } from '../../protocol/wire.ts';
 import type { Hart } from '../cpu/hart.ts';
+import type { EngineKind } from '../cpu/engines.ts';
 import type { ShutdownReason } from '../../protocol/xen/hypercall.ts';
 import type { TimedEvent } from '../time/event_queue.ts';
 import type { DomainEvtchn } from '../evtchn/state.ts';
@@ -138,6 +139,8 @@ export class Domain {
   startInfoVa = 0;
   /** Non-null for an HVM domain (its board and virtualization mode). */
   hvm: DomainArch | null = null;
+  /** xl.cfg cpu_engine: the engine running its vCPUs; undefined: the machine's (RunLoop.cpu). */
+  cpuEngine: EngineKind | undefined = undefined;
   /** Bytes the guest wrote with CONSOLEIO_write that have not formed a full line yet. */
   consolePartial = '';
   /** Counters for reports (`pvsim compare`); never read by the simulation itself. */

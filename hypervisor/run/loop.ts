@@ -7,7 +7,7 @@
 // (dispatch) stops the machine until dom0's handler is done; run returns 'blocked' with a
 // promise to wait on, and runAsync does that waiting. Realtime pacing is in realtime.ts.
 
-import { Interpreter } from '../cpu/index.ts';
+import { createEngine, DEFAULT_ENGINE, type EngineKind } from '../cpu/engines.ts';
 import { ExitReason, type Engine } from '../cpu/engine.ts';
 import type { Domain, Vcpu } from '../domain/domain.ts';
 import { PRIV_M, PRIV_S, PRIV_U } from '../cpu/hart.ts';
@@ -50,6 +50,10 @@ export interface RunLoopDeps {
   readonly traps: Traps;
   readonly domains: ReadonlyMap<number, Domain>;
   printk(line: string): void;
+  /** The engine of domains that name none (Domain.cpuEngine); default DEFAULT_ENGINE. */
+  readonly cpu?: EngineKind;
+  /** Use `cpu` for every domain, whatever it names (`--cpu` given on the command line). */
+  readonly forceCpu?: boolean;
 }
 
 /**
@@ -92,7 +96,11 @@ export class RunLoop {
   totalInstructions = 0;
   /** dom0 dispatches run (each one a round trip when dom0 is a process). */
   dispatches = 0;
-  private readonly engine: Engine = new Interpreter();
+  /** The machine's engine kind (domains may name their own unless forceCpu). */
+  readonly cpu: EngineKind;
+  private readonly forceCpu: boolean;
+  /** One engine per kind in use, made on first use (a translator keeps its caches across slices). */
+  private readonly engines = new Map<EngineKind, Engine>();
   /**
    * Called about once a wall second during a run with the virtual time reached (the
    * earliest pCPU clock). It only observes: the run does the same with or without it.
@@ -117,6 +125,20 @@ export class RunLoop {
     this.clocks = deps.clocks;
     this.pcpus = deps.clocks.pcpus;
     this.events = deps.events;
+    this.cpu = deps.cpu ?? DEFAULT_ENGINE;
+    this.forceCpu = deps.forceCpu ?? false;
+  }
+
+  /** The engine kind that runs `d`'s vCPUs. */
+  engineKind(d: Domain): EngineKind {
+    return this.forceCpu ? this.cpu : (d.cpuEngine ?? this.cpu);
+  }
+
+  private engineFor(d: Domain): Engine {
+    const kind = this.engineKind(d);
+    let e = this.engines.get(kind);
+    if (!e) this.engines.set(kind, (e = createEngine(kind)));
+    return e;
   }
 
   /** Runs the machine until nothing is runnable, `until`, or `maxInstructions`. */
@@ -261,6 +283,7 @@ export class RunLoop {
     const { sched, traps } = this.deps;
     const v = p.current!;
     const hart = v.hart;
+    const engine = this.engineFor(v.domain);
     const ins = this.deps.costs.instructionNs;
     // Where the quantum must stop whoever runs the machine: the next event, the slice's end,
     // the quantum cap (on a fixed grid of virtual time, so that it falls on the same
@@ -275,7 +298,7 @@ export class RunLoop {
       try {
         // An HVM vCPU takes a virtual interrupt now if it can (its mode injects it).
         v.arch?.enter(p);
-        const why = this.engine.run(hart, budget);
+        const why = engine.run(hart, budget);
         const ran = hart.instret - before;
         this.totalInstructions += ran;
         v.stats.instructions += ran;

@@ -7,6 +7,7 @@ import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { validateScenario } from '../scenario/schema.ts';
 import { runScenario } from '../scenario/runner.ts';
+import type { EngineKind } from '../../hypervisor/cpu/engines.ts';
 import { costModel, type CostModel } from '../../hypervisor/time/cost_model.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
@@ -33,6 +34,8 @@ export interface CellJob {
   tmpDir: string;
   /** Virtual time after which a run that has not finished fails (ns). */
   maxVirtualNs: number;
+  /** `--cpu`: the engine (absent: DEFAULT_ENGINE). Never changes a result, only the wall time. */
+  cpu?: EngineKind;
 }
 
 const GUEST = 'guest';
@@ -129,7 +132,7 @@ function lineCollector(read: () => Counters): { push(text: string): void; lines:
  * a scenario like the other modes. No start jitter here: the seed does not change the run.
  */
 async function runPvhvm(job: CellJob, w: WorkloadSpec, costs: CostModel): Promise<RawRun> {
-  const hv = new Hypervisor({ machineMemoryBytes: 256 << 20, pcpus: w.def.io === 'net' ? 2 : 1, costs: job.vary });
+  const hv = new Hypervisor({ machineMemoryBytes: 256 << 20, pcpus: w.def.io === 'net' ? 2 : 1, costs: job.vary, ...(job.cpu ? { cpu: job.cpu, forceCpu: true } : {}) });
   let target: Domain | null = null;
   const collector = lineCollector(() => (target ? readCounters(target, costs) : EMPTY_COUNTERS));
   const onConsole = (d: Domain, bytes: Uint8Array) => {
@@ -198,6 +201,7 @@ async function runDomain(job: CellJob, w: WorkloadSpec, costs: CostModel): Promi
     baseDir: job.tmpDir,
     seed: job.seed,
     costs: job.vary,
+    ...(job.cpu ? { cpu: job.cpu } : {}),
     onConsole: (d, bytes) => {
       if (d.name !== GUEST) return;
       target = d;
@@ -227,6 +231,7 @@ async function runNativeCell(job: CellJob, w: WorkloadSpec, costs: CostModel): P
     memoryMiB: GUEST_MIB,
     costs,
     maxVirtualNs: job.maxVirtualNs,
+    ...(job.cpu ? { cpu: job.cpu } : {}),
     onConsole: (text, perf) => collector.push({ text, counters: { perf: perf(), fallback: false } }),
   };
   const boards: NativeRunOptions[] = [board];
@@ -234,7 +239,7 @@ async function runNativeCell(job: CellJob, w: WorkloadSpec, costs: CostModel): P
   else if (w.def.io === 'net') {
     board.nics = [{ mac: NET.guest.mac, bridge: 'xenbr0' }];
     const peerLine = workloadCmdline(w) + ` ip=${NET.peer.ip} peer=${NET.guest.ip} dev=virtio`;
-    boards.push({ kernel, firmware, cmdline: peerLine, memoryMiB: GUEST_MIB, costs, maxVirtualNs: job.maxVirtualNs, nics: [{ mac: NET.peer.mac, bridge: 'xenbr0' }] });
+    boards.push({ kernel, firmware, cmdline: peerLine, memoryMiB: GUEST_MIB, costs, maxVirtualNs: job.maxVirtualNs, ...(job.cpu ? { cpu: job.cpu } : {}), nics: [{ mac: NET.peer.mac, bridge: 'xenbr0' }] });
   }
   const [r] = await runNativeBoards(boards);
   return { lines: collector.lines, end: { perf: r!.perf, fallback: false }, windowed: true };

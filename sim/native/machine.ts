@@ -16,8 +16,8 @@
 // counted as the native board's "exit" (`perf.exit(reason, ns)`, ns = the firmware's
 // instructions until its mret) and then taken into M as the hart would have taken it.
 
-import { Hart, Interpreter, PRIV_M, PRIV_S, PRIV_U } from '../../hypervisor/cpu/index.ts';
-import { ExitReason } from '../../hypervisor/cpu/engine.ts';
+import { createEngine, Hart, PRIV_M, PRIV_S, PRIV_U, type EngineKind } from '../../hypervisor/cpu/index.ts';
+import { ExitReason, type Engine } from '../../hypervisor/cpu/engine.ts';
 import { CAUSE_INTERRUPT, MIP_MTIP } from '../../hypervisor/cpu/csr.ts';
 import { PhysMemory, type MmioDevice } from '../../hypervisor/cpu/memory.ts';
 import { Ns16550, NS16550_SIZE } from '../../hypervisor/devices/ns16550.ts';
@@ -63,6 +63,8 @@ export interface NativeRunOptions {
   costs?: Partial<CostModel>;
   /** Stop (exit 'timeout') at this virtual time; default 60 s. */
   maxVirtualNs?: number;
+  /** The engine (`--cpu`); default DEFAULT_ENGINE. */
+  cpu?: EngineKind;
   /** Stop (exit 'timeout') after this many instructions; default 2e9. */
   maxInstructions?: number;
   /**
@@ -232,7 +234,7 @@ export class NativeBoard {
    * of this board first went high, i.e. when the frame or event that woke it arrived.
    */
   wakeAt: number | null = null;
-  private readonly engine = new Interpreter();
+  private readonly engine: Engine;
   private readonly clint: Clint;
   private readonly plic: CountingPlic;
   private readonly ram: BoardRam;
@@ -256,6 +258,7 @@ export class NativeBoard {
    */
   constructor(readonly opts: NativeRunOptions, readonly index: number, bridges: Map<string, Bridge>, private readonly clock: () => number = () => this.now) {
     this.costs = costModel(opts.costs);
+    this.engine = createEngine(opts.cpu);
     const memoryBytes = opts.memoryMiB * 1024 * 1024;
     if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < 1) throw new RangeError(`memory must be a whole number of MiB (at least 1), got ${opts.memoryMiB}`);
     const disks = opts.disks ?? [];

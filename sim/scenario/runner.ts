@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { KernelFileError, readKernelFile } from '../../xenguest/kernel_file.ts';
 import { Hypervisor, type SchedulerName } from '../../hypervisor/hypervisor.ts';
+import { DEFAULT_ENGINE, type EngineKind } from '../../hypervisor/cpu/engines.ts';
 import { startLocalDom0 } from '../local.ts';
 import type { Domain } from '../../hypervisor/domain/domain.ts';
 import type { HvmBoard } from '../../hypervisor/hvm/board.ts';
@@ -95,6 +96,11 @@ export interface RunScenarioOptions {
   pcap?: string;
   /** Cost-model values over the defaults (`pvsim compare --vary`); ignored on an external hypervisor. */
   costs?: Partial<CostModel>;
+  /**
+   * `--cpu`: the engine for every domain, over the scenario's cpu and each domain's
+   * cpu_engine; ignored on an external hypervisor (which was started with its own).
+   */
+  cpu?: EngineKind;
   /** Receives a progress line about every two wall seconds (virtual time reached, rate); never stdout. */
   progress?: (line: string) => void;
 }
@@ -170,8 +176,11 @@ export const MAX_SAMPLES = 10_000;
 const START_JITTER_NS = 100_000;
 
 /** The hypervisor options a scenario asks for. */
-export function scenarioMachine(s: Scenario): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string; cpupools: { name: string; scheduler: SchedulerName; cpus: number[] }[] } {
+export function scenarioMachine(s: Scenario, cpu?: EngineKind): { pcpus: number; scheduler: SchedulerName; machineMemoryBytes: number; commandLine: string; cpupools: { name: string; scheduler: SchedulerName; cpus: number[] }[]; cpu: EngineKind; forceCpu: boolean } {
   return {
+    // --cpu over the scenario's cpu over the default; --cpu also overrides domains' cpu_engine.
+    cpu: cpu ?? s.cpu ?? DEFAULT_ENGINE,
+    forceCpu: cpu !== undefined,
     pcpus: s.pcpus,
     scheduler: s.scheduler,
     machineMemoryBytes: s.machineMemory * 1024 * 1024,
@@ -248,7 +257,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   const interval = s.sample_interval ?? defaultSampleInterval(until);
   // Each domain and pCPU keeps a number per sample: bounded, whatever --until asks.
   if (!(interval > 0) || until / interval > MAX_SAMPLES) throw new ScenarioError(`sample_interval ${interval} ns: ${Math.ceil(until / interval)} samples over ${until} ns; at most ${MAX_SAMPLES} (a longer interval, or none for the default)`);
-  const hv = external ?? new Hypervisor({ ...scenarioMachine(s), ...(opts.costs ? { costs: opts.costs } : {}) });
+  const hv = external ?? new Hypervisor({ ...scenarioMachine(s, opts.cpu), ...(opts.costs ? { costs: opts.costs } : {}) });
   hv.sched.metrics.intervalNs = interval;
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
@@ -304,6 +313,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
             cpus: cfg.cpus ? [...cfg.cpus] : [],
             cpusSoft: cfg.cpusSoft ? [...cfg.cpusSoft] : [],
             type: cfg.type,
+            ...(cfg.cpuEngine ? { cpuEngine: cfg.cpuEngine } : {}),
             ...(cfg.type === 'hvm' ? { hvmMode: cfg.hvmMode, shadowSync: cfg.shadowSync } : {}),
           },
           machineMiB,
@@ -335,6 +345,8 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
         throw new ScenarioError(`domain ${name}: ${(e as Error).message}`);
       }
       if (cfg.maxmemMiB > cfg.memoryMiB) d.maxPages = cfg.maxmemMiB * 256;
+      // Checked above (validateCreateDomain): one of the engine names.
+      if (cfg.cpuEngine) d.cpuEngine = cfg.cpuEngine as EngineKind;
       if (spec.faults.length > 0) armFaults(hv, d, spec.faults, seedValue, devices);
       const at = (spec.start ?? 0) + Math.floor(random() * START_JITTER_NS);
       hv.events.schedule(at, () => hv.unpause(d));

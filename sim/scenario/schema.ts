@@ -9,6 +9,7 @@ import { parseDuration } from './duration.ts';
 import { FIRST_MFN, LOW_LIMIT_MFN, MAX_MACHINE_MEMORY_MIB } from '../../hypervisor/mm/frame_table.ts';
 import { affinityProblem, CREATE_LIMITS, deviceEmulation, parseCpuList } from '../../dom0/toolstack/validate.ts';
 import { DEFAULT_SCHEDULER, parseSchedOptions, SCHEDULER_NAMES, SchedOptionError, type SchedulerName } from '../../hypervisor/sched/options.ts';
+import { ENGINE_KINDS } from '../../hypervisor/cpu/engines.ts';
 import { XlCfgError, xlConfigFromSettings, type XlCfgSettings, type XlConfig, type XlSetting } from '../../dom0/toolstack/xlcfg/index.ts';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -108,6 +109,8 @@ export const DomainSpec = z
     /** xl.cfg hvm_mode= ("trap" or "hw") and shadow_sync= ("wp" or "lazy"), for type "hvm". */
     hvm_mode: z.string().optional(),
     shadow_sync: z.string().optional(),
+    /** xl.cfg cpu_engine (pvsim's): "interp" or "jit" for this domain's vCPUs; `--cpu` overrides it. */
+    cpu_engine: z.string().optional(),
     /** xl.cfg xen_platform_pci= (0 or 1, default 1), for type "hvm". */
     xen_platform_pci: xlNumber.optional(),
     // --- scenario only ---
@@ -137,6 +140,11 @@ export const ScenarioSpec = z
     name: z.string().optional(),
     description: z.string().optional(),
     pcpus: z.number().int().min(1).max(256).default(1),
+    /**
+     * The engine running guest code (`pvsim run --cpu` overrides it): "interp" (the reference
+     * interpreter) or "jit" (the block translator); results are identical, speed is not.
+     */
+    cpu: z.enum(ENGINE_KINDS, { error: (i) => `expected one of ${ENGINE_KINDS.join(', ')}, got ${JSON.stringify(i.input)}` }).optional(),
     /** Xen's sched=; else xen_cmdline's sched=; else credit2, Xen's default since 4.12. */
     scheduler: z.enum(SCHEDULER_NAMES).optional(),
     /**
@@ -186,6 +194,7 @@ const XL_FIELDS = {
   type: 'type',
   hvm_mode: 'hvm_mode',
   shadow_sync: 'shadow_sync',
+  cpu_engine: 'cpu_engine',
   cpus: 'cpus',
   cpus_soft: 'cpus_soft',
   xen_platform_pci: 'xen_platform_pci',

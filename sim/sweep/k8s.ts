@@ -20,6 +20,8 @@ export interface K8sOptions {
   workingDir?: string;
   /** Retries per run before the Job counts it failed. */
   backoffLimit?: number;
+  /** `--cpu` of the sweep, passed on to every pod. */
+  cpu?: string;
 }
 
 /** Where the volume is mounted in each pod. */
@@ -48,8 +50,8 @@ export function seedsText(seeds: readonly number[]): string {
 }
 
 /** The command line each pod runs: the sweep's own arguments, its index from the Job. */
-export function podCommand(h: SweepHeader, varyArgs: readonly string[]): string {
-  const args = ['pvsim', 'sweep', h.scenario, ...varyArgs.flatMap((v) => ['--vary', v]), '--seeds', seedsText(h.seeds)];
+export function podCommand(h: SweepHeader, varyArgs: readonly string[], cpu?: string): string {
+  const args = ['pvsim', 'sweep', h.scenario, ...varyArgs.flatMap((v) => ['--vary', v]), '--seeds', seedsText(h.seeds), ...(cpu ? ['--cpu', cpu] : [])];
   return `exec ${args.map(shQuote).join(' ')} --index "$JOB_COMPLETION_INDEX" --out "$PVSIM_SWEEP_OUT"`;
 }
 
@@ -74,7 +76,7 @@ export function k8sJobManifest(h: SweepHeader, varyArgs: readonly string[], o: K
               name: 'pvsim',
               image: o.image,
               ...(o.workingDir ? { workingDir: o.workingDir } : {}),
-              command: ['sh', '-c', podCommand(h, varyArgs)],
+              command: ['sh', '-c', podCommand(h, varyArgs, o.cpu)],
               // The results of this Job, one file per index, in its own directory of the volume.
               env: [{ name: 'PVSIM_SWEEP_OUT', value: `${RESULTS_MOUNT}/${name}` }],
               // One run is one single-threaded simulation.

@@ -45,13 +45,13 @@ export interface SweepPlan {
 /** At most this many runs in one sweep (and values per key, seeds). */
 export const MAX_RUNS = 100_000;
 
-const TOP_KEYS = ['scheduler', 'pcpus', 'until', 'machineMemory', 'sample_interval'] as const;
+const TOP_KEYS = ['scheduler', 'pcpus', 'until', 'machineMemory', 'sample_interval', 'cpu'] as const;
 /** Scenario fields that hold strings: a value is kept as written, never made a number. */
-const STRING_FIELDS = new Set(['scheduler', 'until', 'sample_interval', 'cmdline', 'image', 'type', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'start']);
+const STRING_FIELDS = new Set(['scheduler', 'until', 'sample_interval', 'cmdline', 'image', 'type', 'hvm_mode', 'shadow_sync', 'cpus', 'cpus_soft', 'start', 'cpu', 'cpu_engine']);
 /** Domain fields --vary may set: every DomainSpec field but the name and the lists. */
 const DOMAIN_FIELDS = Object.keys(DomainSpec.shape).filter((k) => k !== 'name' && k !== 'disk' && k !== 'vif');
 
-export const KEY_GRAMMAR = `scheduler, pcpus, until, machineMemory, sample_interval, xen_cmdline.PARAM (${SCHED_PARAMS.join(', ')}) or domains.GROUP.FIELD (GROUP a domain entry's name or *; FIELD one of ${DOMAIN_FIELDS.join(', ')})`;
+export const KEY_GRAMMAR = `scheduler, pcpus, until, machineMemory, sample_interval, cpu, xen_cmdline.PARAM (${SCHED_PARAMS.join(', ')}) or domains.GROUP.FIELD (GROUP a domain entry's name or *; FIELD one of ${DOMAIN_FIELDS.join(', ')})`;
 
 /** Parses `KEY=V1,V2,...`. */
 export function parseVary(arg: string): VaryAxis {

@@ -4,6 +4,7 @@
 
 import { dirname } from 'node:path';
 import { runScenario } from '../scenario/runner.ts';
+import type { EngineKind } from '../../hypervisor/cpu/engines.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import { runScenarioOf, type SweepPlan, type SweepRunSpec } from './plan.ts';
 import type { FairnessEntry, LatencySummary } from '../scenario/metrics.ts';
@@ -46,10 +47,11 @@ export function failedRun(r: SweepRunSpec, error: string): SweepRunResult {
   };
 }
 
-export async function runSweepRun(plan: SweepPlan, r: SweepRunSpec): Promise<SweepRunResult> {
+/** One run of the sweep; `cpu`: the sweep's --cpu (every domain's engine), else the scenario's. */
+export async function runSweepRun(plan: SweepPlan, r: SweepRunSpec, cpu?: EngineKind): Promise<SweepRunResult> {
   try {
     const s = runScenarioOf(plan, r);
-    const res = await runScenario(s, { baseDir: dirname(plan.header.scenario), seed: r.seed });
+    const res = await runScenario(s, { baseDir: dirname(plan.header.scenario), seed: r.seed, ...(cpu ? { cpu } : {}) });
     const m = res.metrics;
     return {
       index: r.index,

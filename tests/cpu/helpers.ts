@@ -3,7 +3,7 @@
 import { afterEach, expect } from 'vitest';
 import { ExitReason } from '../../hypervisor/cpu/engine.ts';
 import { Hart } from '../../hypervisor/cpu/hart.ts';
-import { Interpreter } from '../../hypervisor/cpu/interpreter.ts';
+import { createEngine } from '../../hypervisor/cpu/engines.ts';
 import { MAX_FRAMES, PhysMemory } from '../../hypervisor/cpu/memory.ts';
 import { ebreak, ecall, wfi } from './asm.ts';
 
@@ -47,7 +47,8 @@ export function freshMemory(ramSize = RAM_SIZE): PhysMemory {
 export class Machine {
   readonly mem: PhysMemory;
   hart: Hart;
-  readonly cpu = new Interpreter();
+  // The default engine (DEFAULT_ENGINE): the CPU tests follow it when the translator becomes it.
+  readonly cpu = createEngine();
 
   constructor(ramSize = RAM_SIZE) {
     this.mem = freshMemory(ramSize);

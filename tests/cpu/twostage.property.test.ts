@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExitReason } from '../../hypervisor/cpu/engine.ts';
 import { Hart, PRIV_M } from '../../hypervisor/cpu/hart.ts';
-import { Interpreter } from '../../hypervisor/cpu/interpreter.ts';
+import { createEngine } from '../../hypervisor/cpu/engines.ts';
 import { ebreak, rType } from './asm.ts';
 import { freshMemory, RAM_BASE } from './helpers.ts';
 import { rng as mulberry32 } from '../../sim/rng.ts';
@@ -215,7 +215,7 @@ function randomQuery(rnd: () => number): Query {
 
 describe('two-stage translation equals the composition of the reference walks', () => {
   it('holds for random page tables, faults, A/D bits and all (HLV/HLVX/HSV and fetch)', () => {
-    const cpu = new Interpreter();
+    const cpu = createEngine();
     let faults = 0;
     let successes = 0;
     const seen = new Set<string>();

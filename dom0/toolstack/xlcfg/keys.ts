@@ -18,6 +18,7 @@ import {
   hvmMemoryProblem,
   hvmModeProblem,
   shadowSyncProblem,
+  cpuEngineProblem,
   domainNameProblem,
   maxmemProblem,
   memoryProblem,
@@ -43,6 +44,8 @@ export interface XlConfig {
   /** For type = "hvm": how the CPU is virtualized and how shadow page tables follow the guest's. */
   hvmMode: HvmMode;
   shadowSync: ShadowSync;
+  /** cpu_engine (pvsim's key): "interp" or "jit" runs its vCPUs; null = the machine's engine. */
+  cpuEngine: string | null;
   /**
    * xen_platform_pci (type = "hvm"; default 1, as Xen's): the guest is offered Xen's PV
    * interfaces (the /hypervisor node) and PV twins of its disks and ioemu vifs. 0: neither.
@@ -129,6 +132,7 @@ export const XL_KEYS = [
   'hvm_mode',
   'shadow_sync',
   'xen_platform_pci',
+  'cpu_engine',
 ] as const;
 
 /** Keys of xl.cfg(5) that pvsim does not implement: named as such rather than "unknown". */
@@ -236,6 +240,9 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
   for (const a of [hvmModeA, shadowSyncA]) if (a && type !== 'hvm') fail(a.s, `applies to type = "hvm" domains only (this one is ${q(type)})`);
   if (hvmModeA) check(hvmModeA.s, hvmModeProblem(hvmModeA.text));
   if (shadowSyncA) check(shadowSyncA.s, shadowSyncProblem(shadowSyncA.text));
+  // cpu_engine: any domain type; which engine runs its vCPUs (identical results, speed differs).
+  const cpuEngineA = atom('cpu_engine');
+  if (cpuEngineA) check(cpuEngineA.s, cpuEngineProblem(cpuEngineA.text));
   // xen_platform_pci: a boolean as xl reads one (an integer, non-zero = true); HVM only.
   const platformV = integer('xen_platform_pci', 'a boolean (0 or 1)');
   if (platformV && type !== 'hvm') fail(platformV.s, `applies to type = "hvm" domains only (a ${type} domain always talks to Xen)`);
@@ -424,6 +431,7 @@ export function xlConfigFromSettings({ assignments, settings }: XlCfgSettings, f
     type,
     hvmMode: (hvmModeA?.text as HvmMode | undefined) ?? XL_DEFAULTS.hvmMode,
     shadowSync: (shadowSyncA?.text as ShadowSync | undefined) ?? XL_DEFAULTS.shadowSync,
+    cpuEngine: cpuEngineA?.text ?? null,
     xenPlatformPci,
     kernel: kernelA?.text ?? null,
     kernelPath: kernelA ? resolvePath(kernelA.text) : null,
