@@ -53,9 +53,10 @@ export async function writeReport(result: ScenarioResult, opts: { trace?: string
   };
   if (opts.trace) {
     const t = result.hv.traceBuffer;
-    const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
+    const names = new Map(result.domains.map((d) => [d.domid, d.name]));
     const trace = opts.trace;
-    write('--trace', trace, () => (trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names)));
+    const { traceJsonLines, traceChromeJson } = await import('../sim/trace/export.ts');
+    write('--trace', trace, () => (trace.endsWith('.jsonl') ? traceJsonLines(t, names, result.until) : traceChromeJson(t, names, result.until)));
   }
   const json = reportJson(result);
   if (opts.html) {
@@ -102,6 +103,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       seed: opts.seed,
       until,
       pcap: opts.pcap,
+      traceDetail: opts.trace !== undefined,
       progress: wantsProgress(opts) ? (l: string) => process.stderr.write(`pvsim run: ${l}\n`) : undefined,
       onConsole: opts.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     };

@@ -299,6 +299,10 @@ export class Hypervisor implements HypervisorServices {
     this.traceBuffer.record(this.now(), this.clocks.activeId, event, d0, d1, d2, d3);
   }
 
+  traceSide(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0): void {
+    this.traceBuffer.side(this.now(), this.clocks.activeId, event, d0, d1, d2, d3, d4);
+  }
+
   watchFrame(mfn: number, watcher: FrameWatcher): void {
     const ws = this.watchers.get(mfn);
     if (ws) ws.push(watcher);

@@ -82,6 +82,7 @@ export class Traps {
       hart.pc = (hart.pc + 4) >>> 0;
       // One hypervisor entry: its entry cost and whatever the handler charged.
       perf.exit('hypercall', p.now - t0);
+      trace.side(p.now, p.id, TRC.PVSIM_HYPERCALL_END, vcpu.domain.domid, vcpu.vcpuId, nr, p.now - t0);
       return;
     }
     p.now += costs.trapReflectNs;

@@ -1,0 +1,24 @@
+// Writing a run's trace: JSON lines (every record in the ring, side records included, with
+// the domains' names and the run's end as extra lines) or Chrome trace-event JSON for
+// Perfetto (perfetto.ts).
+
+import type { TraceBuffer } from '../../hypervisor/trace/trace.ts';
+import { buildTraceModel, recordName, TRACE_META } from './model.ts';
+import { toChromeTrace } from './perfetto.ts';
+
+const hex = (e: number) => '0x' + e.toString(16).padStart(8, '0');
+
+/** `{t, cpu, event, name, data}` per line; domain names first (`label`), the run's end last. */
+export function traceJsonLines(buf: TraceBuffer, names: ReadonlyMap<number, string>, end: number): string {
+  const lines: string[] = [];
+  for (const [domid, label] of names) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid], label }));
+  for (const r of buf.records()) lines.push(JSON.stringify({ t: r.time, cpu: r.pcpu, event: hex(r.event), name: recordName(r.event), data: r.data }));
+  lines.push(JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten] }));
+  return lines.join('\n') + '\n';
+}
+
+/** Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing): tracks, flows and counters. */
+export function traceChromeJson(buf: TraceBuffer, names: ReadonlyMap<number, string>, end: number): string {
+  const model = buildTraceModel({ records: buf.records(), names: new Map(names), end, dropped: buf.dropped });
+  return JSON.stringify(toChromeTrace(model));
+}
