@@ -18,6 +18,7 @@ export function setPending(hv: HypervisorServices, domain: Domain, vcpuId: numbe
     const kind = e.state[port]!;
     const inter = kind === ECS.INTERDOMAIN;
     hv.traceSide(TRC.PVSIM_EVTCHN_FROM, inter ? e.remoteDomid[port]! : -1, inter ? e.remotePort[port]! : -1, kind, kind === ECS.VIRQ ? e.virq[port]! : -1);
+    if (inter) hv.traceRingEvent?.(domain.domid, port);
   }
   if (e.fifo) setPendingFifo(hv, domain, vcpuId, port);
   else setPending2l(hv, domain, vcpuId, port);

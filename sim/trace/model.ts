@@ -94,13 +94,14 @@ export interface Dom0Send {
 }
 
 export interface RingInfo {
-  /** Frontend domain and its port: the ring's identity. */
+  /** Frontend domain and its port: with the page, the ring's identity. */
   domid: number;
   port: number;
-  /** Machine frame of the ring page, entry size. */
+  /** Machine frame of the ring page. */
   mfn: number;
-  entrySize: number;
-  /** Name: "d1 ring p3 (blkif)" where the entry size says the protocol. */
+  /** blkif, netif tx, netif rx (as dom0 connected it), ring when not known. */
+  kind: string;
+  /** "ring d1 p3 blkif": the name of its counter and flows. */
   name: string;
 }
 
@@ -151,12 +152,8 @@ export function causeName(cause: number, tval: number): string {
 /** Xen's VIRQ_TIMER. */
 const VIRQ_TIMER = 0;
 
-/** Ring protocols by request size (blkif 112 bytes on RV32 ilp32... read from the ring's entry size). */
-function ringProtocol(entrySize: number): string {
-  if (entrySize >= 100) return 'blkif';
-  if (entrySize > 0) return 'netif';
-  return 'ring';
-}
+/** PVSIM_RING_ADD's kind (hypervisor/trace/rings.ts TRACE_RING_KIND). */
+const RING_KINDS = ['ring', 'blkif', 'netif tx', 'netif rx'];
 
 /** The pseudo-record lines toJsonLines adds: domain names and the end of the run. */
 export const TRACE_META = { DOMAIN_NAME: 0x0100_80f0, END: 0x0100_80f1 } as const;
@@ -223,7 +220,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
   // SEND, FROM, then UPCALL if the vCPU had none pending).
   let lastSend: { domid: number; port: number; vcpu: number; time: number; pcpu: number; from?: { remote: number; remotePort: number; kind: number; virq: number } } | null = null;
   // Ring requests published and not yet answered: ring key -> req index -> flow start.
-  const rings = new Map<string, RingInfo & { reqSeen: number; rspSeen: number; open: Map<number, FlowEnd> }>();
+  const rings = new Map<string, RingInfo & { reqSeen: number; rspSeen: number; open: Map<number, FlowEnd | null> }>();
 
   const stateOf = (k: string, domid: number): VState => {
     let s = vstate.get(k);
@@ -352,8 +349,8 @@ export function buildTraceModel(input: TraceInput): TraceModel {
       }
       case TRC.PVSIM_RING_ADD: {
         const key = `${d[0]}:${d[1]}:${d[2]}`;
-        const proto = ringProtocol(d[3]!);
-        rings.set(key, { domid: d[0]!, port: d[1]!, mfn: d[2]!, entrySize: d[3]!, name: `ring d${d[0]} p${d[1]} ${proto} mfn 0x${d[2]!.toString(16)}`, reqSeen: -1, rspSeen: -1, open: new Map() });
+        const kind = RING_KINDS[d[3]!] ?? 'ring';
+        rings.set(key, { domid: d[0]!, port: d[1]!, mfn: d[2]!, kind, name: `ring d${d[0]} p${d[1]} ${kind}`, reqSeen: 0, rspSeen: 0, open: new Map() });
         break;
       }
       case TRC.PVSIM_RING_INDEX: {
@@ -362,8 +359,9 @@ export function buildTraceModel(input: TraceInput): TraceModel {
         const reqProd = d[3]!;
         const rspProd = d[4]!;
         const cur = current.get(r.pcpu);
-        // Who moved the indices: the frontend's vCPU if it runs here, else dom0's backend.
-        const here: FlowEnd = cur && cur.domid === ring.domid ? { kind: 'vcpu', domid: cur.domid, vcpu: cur.vcpu, time: r.time } : { kind: 'dom0', time: r.time };
+        // A request seen at its frontend's kick starts on that vCPU; one first seen at a dom0
+        // event (published without a kick) has no known start and draws no flow.
+        const here: FlowEnd | null = cur && cur.domid === ring.domid ? { kind: 'vcpu', domid: cur.domid, vcpu: cur.vcpu, time: r.time } : null;
         if (ring.reqSeen < 0) ring.reqSeen = reqProd;
         if (ring.rspSeen < 0) ring.rspSeen = rspProd;
         // Ring indices are free-running 32-bit counters; a bounded step keeps a hostile guest's jump from flooding the model.
@@ -375,14 +373,14 @@ export function buildTraceModel(input: TraceInput): TraceModel {
           for (let i = 0; i < newRsps; i++) {
             const idx = (ring.rspSeen + i) >>> 0;
             const from = ring.open.get(idx);
-            if (!from) continue;
             ring.open.delete(idx);
+            if (!from) continue;
             flows.push({ id: flowId++, cat: 'ring', name: `${ring.name} req ${idx}`, from, to: { kind: 'dom0', time: r.time } });
           }
         }
         ring.rspSeen = rspProd;
         if (ring.open.size > 4096) ring.open.clear();
-        counter(ring.name.replace(/ mfn .*/, ''), ring.domid, r.time, ((reqProd - rspProd) | 0));
+        counter(ring.name, ring.domid, r.time, (reqProd - rspProd) | 0);
         break;
       }
       default:
@@ -420,7 +418,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
     dom0Sends,
     flows,
     counters,
-    rings: [...rings.values()].map(({ domid, port, mfn, entrySize, name }) => ({ domid, port, mfn, entrySize, name })),
+    rings: [...rings.values()].map(({ domid, port, mfn, kind, name }) => ({ domid, port, mfn, kind, name })),
   };
 }
 
