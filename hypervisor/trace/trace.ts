@@ -42,6 +42,8 @@ export const TRC = {
   PVSIM_RING_ADD: 0x0100_8006,
   /** A ring's shared indices seen: frontend domid, frontend port, ring page, req_prod, rsp_prod (packed below). */
   PVSIM_RING_INDEX: 0x0100_8007,
+  /** An exit of an HVM vCPU in hw mode (as HVM_VMEXIT, which trap mode records hashed): domid, vcpu, cause, tval. */
+  PVSIM_HVM_EXIT: 0x0100_8008,
 } as const;
 
 /** Xen's ECS_* kinds in PVSIM_EVTCHN_FROM. */

@@ -303,6 +303,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
       }
       case TRC.PV_TRAP:
       case TRC.HVM_VMEXIT:
+      case TRC.PVSIM_HVM_EXIT:
         seeVcpu(d[0]!, d[1]!);
         exits.push({ domid: d[0]!, vcpu: d[1]!, kind: r.event === TRC.PV_TRAP ? 'pv_trap' : 'hvm_exit', cause: d[2]!, name: causeName(d[2]!, d[3]!), time: r.time });
         break;
