@@ -53,7 +53,7 @@ export async function writeReport(result: ScenarioResult, opts: { trace?: string
   };
   if (opts.trace) {
     const t = result.hv.traceBuffer;
-    const names = new Map(result.domains.map((d) => [d.domid, d.name]));
+    const names = new Map(result.domains.map((d) => [d.domid, { name: d.name, vcpus: d.vcpus }]));
     const trace = opts.trace;
     const { traceJsonLines, traceChromeJson } = await import('../sim/trace/export.ts');
     write('--trace', trace, () => (trace.endsWith('.jsonl') ? traceJsonLines(t, names, result.until) : traceChromeJson(t, names, result.until)));

@@ -6,19 +6,25 @@ import type { TraceBuffer } from '../../hypervisor/trace/trace.ts';
 import { buildTraceModel, recordName, TRACE_META } from './model.ts';
 import { toChromeTrace } from './perfetto.ts';
 
+/** What a trace file says of each domain beyond its records. */
+export interface TraceDomain {
+  name: string;
+  vcpus: number;
+}
+
 const hex = (e: number) => '0x' + e.toString(16).padStart(8, '0');
 
-/** `{t, cpu, event, name, data}` per line; domain names first (`label`), the run's end last. */
-export function traceJsonLines(buf: TraceBuffer, names: ReadonlyMap<number, string>, end: number): string {
+/** `{t, cpu, event, name, data}` per line; domains first (name in `label`, data [domid, vCPUs]), the run's end last. */
+export function traceJsonLines(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
   const lines: string[] = [];
-  for (const [domid, label] of names) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid], label }));
+  for (const [domid, d] of domains) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid, d.vcpus], label: d.name }));
   for (const r of buf.records()) lines.push(JSON.stringify({ t: r.time, cpu: r.pcpu, event: hex(r.event), name: recordName(r.event), data: r.data }));
   lines.push(JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten] }));
   return lines.join('\n') + '\n';
 }
 
 /** Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing): tracks, flows and counters. */
-export function traceChromeJson(buf: TraceBuffer, names: ReadonlyMap<number, string>, end: number): string {
-  const model = buildTraceModel({ records: buf.records(), names: new Map(names), end, dropped: buf.dropped });
+export function traceChromeJson(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
+  const model = buildTraceModel({ records: buf.records(), names: new Map([...domains].map(([id, d]) => [id, d.name])), vcpus: new Map([...domains].map(([id, d]) => [id, d.vcpus])), end, dropped: buf.dropped });
   return JSON.stringify(toChromeTrace(model));
 }

@@ -161,6 +161,8 @@ export const TRACE_META = { DOMAIN_NAME: 0x0100_80f0, END: 0x0100_80f1 } as cons
 export interface TraceInput {
   records: TraceRecord[];
   names: Map<number, string>;
+  /** Number of vCPUs per domain: a vCPU never brought up leaves no record but has a track. */
+  vcpus?: ReadonlyMap<number, number>;
   /** End of the run (ns); the last record's time when not known. */
   end?: number;
   dropped?: number;
@@ -215,6 +217,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
   const pcpuOpen = new Map<number, { domid: number; vcpu: number; start: number }>();
   const current = new Map<number, VcpuKey>();
   let flowId = 1;
+  for (const [domid, n] of input.vcpus ?? []) for (let v = 0; v < Math.min(n, 4096); v++) seeVcpu(domid, v);
 
   // The last send not yet taken by an upcall, per receiving domain (setPending's order:
   // SEND, FROM, then UPCALL if the vCPU had none pending).
@@ -459,6 +462,7 @@ function clampCalls(calls: CallSlice[], runs: RunSlice[]): void {
 export function modelFromJsonLines(text: string): TraceModel {
   const records: TraceRecord[] = [];
   const names = new Map<number, string>();
+  const vcpus = new Map<number, number>();
   let end: number | undefined;
   let dropped = 0;
   let line = 0;
@@ -478,6 +482,7 @@ export function modelFromJsonLines(text: string): TraceModel {
     const data = rec.data.map((x) => (typeof x === 'number' ? x : NaN));
     if (event === TRACE_META.DOMAIN_NAME) {
       names.set(data[0]!, typeof rec.label === 'string' ? rec.label : `d${data[0]}`);
+      if (Number.isInteger(data[1]) && data[1]! > 0) vcpus.set(data[0]!, data[1]!);
       continue;
     }
     if (event === TRACE_META.END) {
@@ -487,7 +492,7 @@ export function modelFromJsonLines(text: string): TraceModel {
     }
     records.push({ time: rec.t, pcpu: rec.cpu, event, data });
   }
-  return buildTraceModel({ records, names, end, dropped });
+  return buildTraceModel({ records, names, vcpus, end, dropped });
 }
 
 export class TraceFormatError extends Error {}
