@@ -65,6 +65,23 @@ function threadNames(t: ChromeTrace): Map<string, string> {
   return m;
 }
 
+/** Counter tracks as Perfetto makes them: "<name> <arg key>" -> samples. */
+function counterTracks(t: ChromeTrace): Map<string, { ts: number; value: number }[]> {
+  const m = new Map<string, { ts: number; value: number }[]>();
+  for (const e of t.traceEvents) {
+    if (e.ph !== 'C') continue;
+    const args = Object.entries(e.args ?? {});
+    expect(args.length).toBe(1);
+    const [key, value] = args[0]!;
+    expect(typeof value).toBe('number');
+    const name = `${e.name} ${key}`;
+    const l = m.get(name) ?? [];
+    l.push({ ts: e.ts!, value: value as number });
+    m.set(name, l);
+  }
+  return m;
+}
+
 /** Checks the structure every pvsim Perfetto trace must have; returns the flows by category. */
 function checkStructure(t: ChromeTrace, r: ScenarioResult): Map<string, number> {
   expect(t.displayTimeUnit).toBe('ns');
@@ -138,20 +155,15 @@ function checkStructure(t: ChromeTrace, r: ScenarioResult): Map<string, number> 
     byCat.set(s.cat!, (byCat.get(s.cat!) ?? 0) + 1);
   }
 
-  // Counters: numeric, and in time order per counter.
-  const counters = new Map<string, number[]>();
-  for (const e of t.traceEvents) {
-    if (e.ph !== 'C') continue;
-    const v = (e.args as { value?: unknown }).value;
-    expect(typeof v).toBe('number');
-    expect(Number.isFinite(v)).toBe(true);
-    const l = counters.get(e.name) ?? [];
-    l.push(e.ts!);
-    counters.set(e.name, l);
+  // Counters: one numeric value each, in time order per counter track (named as Perfetto
+  // names it: the event's name and the arg's key).
+  const counters = counterTracks(t);
+  for (const [name, samples] of counters) {
+    for (const s of samples) expect(Number.isFinite(s.value), name).toBe(true);
+    for (let i = 1; i < samples.length; i++) expect(samples[i]!.ts, name).toBeGreaterThanOrEqual(samples[i - 1]!.ts);
   }
-  for (const [name, ts] of counters) for (let i = 1; i < ts.length; i++) expect(ts[i]!, name).toBeGreaterThanOrEqual(ts[i - 1]!);
-  for (let p = 0; p < r.pcpus; p++) expect(counters.has(`runq pCPU ${p}`)).toBe(true);
-  for (const [k, n] of counters) byCat.set(`counter:${k.replace(/ .*/, '')}`, (byCat.get(`counter:${k.replace(/ .*/, '')}`) ?? 0) + n.length);
+  for (let p = 0; p < r.pcpus; p++) expect(counters.has(`pCPU ${p} runq`)).toBe(true);
+  for (const [k, n] of counters) byCat.set(`counter:${k.replace(/.* /, '')}`, (byCat.get(`counter:${k.replace(/.* /, '')}`) ?? 0) + n.length);
   return byCat;
 }
 
@@ -199,13 +211,13 @@ describe('pvsim run --trace: Perfetto JSON', () => {
     expect(cats.get('evtchn') ?? 0).toBeGreaterThan(10);
     expect(cats.get('ring') ?? 0).toBeGreaterThan(32); // alice's 32 disk requests and network ones
     expect(cats.get('counter:credit') ?? 0).toBeGreaterThan(0);
-    expect(cats.get('counter:ring') ?? 0).toBeGreaterThan(0);
-    const counters = new Set(chrome(io).traceEvents.filter((e) => e.ph === 'C').map((e) => e.name));
+    expect(cats.get('counter:occupancy') ?? 0).toBeGreaterThan(0);
+    const counters = new Set(counterTracks(chrome(io)).keys());
     const alice = io.domains.find((d) => d.name === 'alice')!.domid;
     const bob = io.domains.find((d) => d.name === 'bob')!.domid;
-    expect(counters).toContain(`credit d${alice}v0`);
-    expect([...counters].some((c) => new RegExp(`^ring d${alice} p\\d+ blkif$`).test(c))).toBe(true);
-    expect([...counters].some((c) => new RegExp(`^ring d${bob} p\\d+ netif tx$`).test(c))).toBe(true);
+    expect(counters).toContain(`d${alice}v0 credit`);
+    expect([...counters].some((c) => new RegExp(`^ring d${alice} p\\d+ blkif occupancy$`).test(c))).toBe(true);
+    expect([...counters].some((c) => new RegExp(`^ring d${bob} p\\d+ netif tx occupancy$`).test(c))).toBe(true);
     // A blkif request's flow starts on alice's vCPU (her kick) and ends on dom0's backend track.
     const t = chrome(io);
     const threads = threadNames(t);
@@ -220,9 +232,10 @@ describe('pvsim run --trace: Perfetto JSON', () => {
   it('shows runqueue length and credit under credit1', () => {
     const t = chrome(credit);
     checkStructure(t, credit);
-    const runq = t.traceEvents.filter((e) => e.ph === 'C' && e.name === 'runq pCPU 0').map((e) => (e.args as { value: number }).value);
+    const counters = counterTracks(t);
+    const runq = counters.get('pCPU 0 runq')!.map((s) => s.value);
     expect(Math.max(...runq)).toBeGreaterThanOrEqual(1); // three hogs, one pCPU
-    const credits = t.traceEvents.filter((e) => e.ph === 'C' && e.name.startsWith('credit d')).map((e) => (e.args as { value: number }).value);
+    const credits = [...counters].filter(([k]) => / credit$/.test(k)).flatMap(([, l]) => l.map((s) => s.value));
     expect(new Set(credits).size).toBeGreaterThan(1);
   });
 

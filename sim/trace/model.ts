@@ -81,6 +81,14 @@ export interface Flow {
   to: FlowEnd;
 }
 
+export interface CounterTrack {
+  /** The process it belongs to: Xen's or a domain's. */
+  owner: 'xen' | number;
+  subject: string;
+  metric: 'runq' | 'credit' | 'occupancy';
+  samples: CounterSample[];
+}
+
 export interface CounterSample {
   time: number;
   value: number;
@@ -124,8 +132,11 @@ export interface TraceModel {
   upcalls: UpcallInstant[];
   dom0Sends: Dom0Send[];
   flows: Flow[];
-  /** Counter tracks by name: "runq pCPU 0", "credit d1v0", "ring d1 p3 (blkif)". */
-  counters: Map<string, { owner: 'xen' | number; samples: CounterSample[] }>;
+  /**
+   * Counter tracks by name "<subject> <metric>", Perfetto's own naming of a JSON counter:
+   * "pCPU 0 runq", "d1v0 credit", "ring d1 p3 blkif occupancy".
+   */
+  counters: Map<string, CounterTrack>;
   rings: RingInfo[];
 }
 
@@ -207,10 +218,11 @@ export function buildTraceModel(input: TraceInput): TraceModel {
   const upcalls: UpcallInstant[] = [];
   const dom0Sends: Dom0Send[] = [];
   const flows: Flow[] = [];
-  const counters = new Map<string, { owner: 'xen' | number; samples: CounterSample[] }>();
-  const counter = (name: string, owner: 'xen' | number, time: number, value: number) => {
+  const counters = new Map<string, CounterTrack>();
+  const counter = (subject: string, metric: CounterTrack['metric'], owner: 'xen' | number, time: number, value: number) => {
+    const name = `${subject} ${metric}`;
     let c = counters.get(name);
-    if (!c) counters.set(name, (c = { owner, samples: [] }));
+    if (!c) counters.set(name, (c = { owner, subject, metric, samples: [] }));
     c.samples.push({ time, value });
   };
   const pcpuRuns: TraceModel['pcpuRuns'] = [];
@@ -347,8 +359,8 @@ export function buildTraceModel(input: TraceInput): TraceModel {
         break;
       }
       case TRC.PVSIM_SCHED_STATE: {
-        if (d[0]! >= 0) counter(`runq pCPU ${r.pcpu}`, 'xen', r.time, d[0]!);
-        if (d[1]! >= 0 && d[3] !== null && Number.isFinite(d[3]!)) counter(`credit ${vcpuName(d[1]!, d[2]!)}`, d[1]!, r.time, d[3]!);
+        if (d[0]! >= 0) counter(`pCPU ${r.pcpu}`, 'runq', 'xen', r.time, d[0]!);
+        if (d[1]! >= 0 && d[3] !== null && Number.isFinite(d[3]!)) counter(vcpuName(d[1]!, d[2]!), 'credit', d[1]!, r.time, d[3]!);
         break;
       }
       case TRC.PVSIM_RING_ADD: {
@@ -384,7 +396,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
         }
         ring.rspSeen = rspProd;
         if (ring.open.size > 4096) ring.open.clear();
-        counter(ring.name, ring.domid, r.time, (reqProd - rspProd) | 0);
+        counter(ring.name, 'occupancy', ring.domid, r.time, (reqProd - rspProd) | 0);
         break;
       }
       default:

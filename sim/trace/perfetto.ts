@@ -1,11 +1,11 @@
 // The trace model (model.ts) as Chrome trace-event JSON, the format ui.perfetto.dev and
 // chrome://tracing open. Layout (docs/trace.md):
 // - process "Xen": one thread per pCPU ("pCPU 0"), a slice per vCPU run ("d1v0"), and a
-//   counter per pCPU ("runq pCPU 0": vCPUs waiting in its runqueue);
+//   counter per pCPU ("pCPU 0 runq": vCPUs waiting in its runqueue);
 // - one process per domain ("d1 alice"): one thread per vCPU ("d1v0") with its run-state
 //   slices (running, runnable, blocked, offline; args.reason says why), hypercall slices
-//   nested in the running ones, exits and upcalls as instants; counters "credit d1v0" and
-//   "ring d1 p3 blkif" (requests published and not yet answered);
+//   nested in the running ones, exits and upcalls as instants; counters "d1v0 credit" and
+//   "ring d1 p3 blkif occupancy" (requests published and not yet answered);
 // - process "d0 dom0", thread "d0 backends": dom0's notifications (it runs on no traced vCPU);
 // - flows ("s"/"f", bound to enclosing slices): an event-channel send to the receiving vCPU's
 //   next run (its upcall handler), and a ring request from where it was published to the
@@ -154,10 +154,11 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
     ev.push({ name: f.name, cat: f.cat, ph: 'f', bp: 'e', id: f.id, pid: b.pid, tid: b.tid, ts: b.ts });
   }
 
-  for (const [name, c] of m.counters) {
+  // Perfetto names a JSON counter's track "<event name> <arg key>": "pCPU 0 runq".
+  for (const c of m.counters.values()) {
     const pid = c.owner === 'xen' ? XEN_PID : domainPid(c.owner);
     const samples = [...c.samples].sort((a, b) => a.time - b.time);
-    for (const s of samples) ev.push({ name, cat: 'counter', ph: 'C', pid, ts: us(s.time), args: { value: s.value } });
+    for (const s of samples) ev.push({ name: c.subject, cat: 'counter', ph: 'C', pid, ts: us(s.time), args: { [c.metric]: s.value } });
   }
 
   // Time order; at one instant parents (longer) before children.
