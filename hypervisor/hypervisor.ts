@@ -274,6 +274,7 @@ export class Hypervisor implements HypervisorServices {
 
   destroyDomain(domain: Domain): void {
     this.lifecycle.destroy(domain);
+    this.traceRings.forget(domain.domid);
   }
 
   shutdownDomain(domain: Domain, reason: ShutdownReason): void {

@@ -311,3 +311,57 @@ describe('pvsim trace summary', () => {
     expect(readFileSync(junk, 'utf8')).toBe('{"t":1}\n'); // read, never written
   });
 });
+
+describe('trace model on any records', () => {
+  it('never throws and keeps every vCPU\'s states adding up, whatever order and values the records have', async () => {
+    const fc = await import('fast-check');
+    const { TRC } = await import('../hypervisor/trace/trace.ts');
+    const { toChromeTrace } = await import('../sim/trace/perfetto.ts');
+    const events = Object.values(TRC);
+    const small = fc.integer({ min: -2, max: 6 });
+    const record = fc.record({
+      time: fc.integer({ min: 0, max: 1_000_000 }),
+      pcpu: fc.integer({ min: -1, max: 3 }),
+      event: fc.constantFrom(...events),
+      data: fc.tuple(small, small, small, fc.oneof(small, fc.constant(NaN), fc.integer()), fc.integer({ min: 0, max: 2 ** 32 - 1 })).map((d) => [...d]),
+    });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 200 }), fc.integer({ min: 0, max: 2_000_000 }), (records, end) => {
+        const m = buildTraceModel({ records, names: new Map(), end });
+        const t = toChromeTrace(m);
+        JSON.stringify(t);
+        const s = summarize(m);
+        for (const d of s.domains) for (const v of d.vcpus) {
+          const sum = v.times.running + v.times.runnable + v.times.blocked + v.times.offline;
+          expect(sum).toBe(Math.max(0, v.total));
+        }
+        // Flows come in pairs.
+        const ids = t.traceEvents.filter((e) => e.ph === 's').map((e) => e.id).sort();
+        expect(t.traceEvents.filter((e) => e.ph === 'f').map((e) => e.id).sort()).toEqual(ids);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads any file as a trace or refuses it with TraceFormatError, nothing else', async () => {
+    const fc = await import('fast-check');
+    const { TraceFormatError } = await import('../sim/trace/model.ts');
+    const { modelFromTraceFile } = await import('../sim/trace/summary.ts');
+    const line = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.record({ t: fc.oneof(fc.integer(), fc.double()), cpu: fc.integer({ min: -1, max: 4 }), event: fc.constantFrom('0x01008001', '0x00028001', '0x010080f0', '0x010080f1', 'zz'), data: fc.array(fc.oneof(fc.integer({ min: -1, max: 5 }), fc.constant(null), fc.string()), { maxLength: 6 }), label: fc.string() }).map((o) => JSON.stringify(o)),
+    );
+    const file = fc.oneof(fc.array(line, { maxLength: 20 }).map((l) => l.join('\n')), fc.json().map((j) => `{"traceEvents":[${j}],"metadata":{"pvsim":{"start":0,"end":5}}}`));
+    fc.assert(
+      fc.property(file, (text) => {
+        try {
+          summarize(modelFromTraceFile(text));
+        } catch (e) {
+          expect(e).toBeInstanceOf(TraceFormatError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

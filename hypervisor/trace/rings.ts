@@ -60,6 +60,16 @@ export class TraceRings {
     for (const r of rings) this.trace.side(time, -1, TRC.PVSIM_RING_ADD, r.domid, r.fePort, r.mfn, r.kind);
   }
 
+  /** `domid` is gone: its rings with it (its domid and frames may be reused). */
+  forget(domid: number): void {
+    this.candidates.delete(domid);
+    for (const [k, rings] of this.byPort) {
+      if (rings[0]?.domid !== domid) continue;
+      this.byPort.delete(k);
+      this.count -= k.startsWith('0:') ? 0 : rings.length;
+    }
+  }
+
   /** An event on `port` of `domid`: the indices of the rings behind it. */
   event(time: number, pcpu: number, domid: number, port: number): void {
     const rings = this.byPort.get(`${domid}:${port}`);

@@ -17,9 +17,9 @@ const hex = (e: number) => '0x' + e.toString(16).padStart(8, '0');
 /** `{t, cpu, event, name, data}` per line; domains first (name in `label`, data [domid, vCPUs]), the run's end last. */
 export function traceJsonLines(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
   const lines: string[] = [];
-  for (const [domid, d] of domains) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid, d.vcpus], label: d.name }));
+  for (const [domid, d] of domains) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid, d.vcpus, 0, 0], label: d.name }));
   for (const r of buf.records()) lines.push(JSON.stringify({ t: r.time, cpu: r.pcpu, event: hex(r.event), name: recordName(r.event), data: r.data }));
-  lines.push(JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten] }));
+  lines.push(JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten, 0] }));
   return lines.join('\n') + '\n';
 }
 

@@ -487,10 +487,14 @@ export function modelFromJsonLines(text: string): TraceModel {
     } catch {
       throw new TraceFormatError(`line ${line}: not JSON`);
     }
+    if (typeof o !== 'object' || o === null) throw new TraceFormatError(`line ${line}: not a trace record ({t, cpu, event, name, data})`);
     const rec = o as { t?: unknown; cpu?: unknown; event?: unknown; data?: unknown; label?: unknown };
     if (typeof rec.t !== 'number' || typeof rec.cpu !== 'number' || typeof rec.event !== 'string' || !Array.isArray(rec.data)) throw new TraceFormatError(`line ${line}: not a trace record ({t, cpu, event, name, data})`);
     const event = Number.parseInt(rec.event, 16);
     if (!Number.isFinite(event)) throw new TraceFormatError(`line ${line}: bad event id ${rec.event}`);
+    // A record has four data words (five for side records); null stands for a NaN (no credit).
+    if (rec.data.length < 4 || rec.data.length > 5 || !rec.data.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) throw new TraceFormatError(`line ${line}: data must be 4 or 5 numbers`);
+    if (!Number.isFinite(rec.t) || !Number.isInteger(rec.cpu)) throw new TraceFormatError(`line ${line}: bad time or cpu`);
     const data = rec.data.map((x) => (typeof x === 'number' ? x : NaN));
     if (event === TRACE_META.DOMAIN_NAME) {
       names.set(data[0]!, typeof rec.label === 'string' ? rec.label : `d${data[0]}`);

@@ -43,7 +43,7 @@ export interface VcpuSummary {
   name: string;
   domid: number;
   vcpu: number;
-  /** ns from its first moment in the trace to the end. */
+  /** ns from its first moment in the trace to the end of the run. */
   total: number;
   times: StateTimes;
   hypercalls: CallStat[];
@@ -114,11 +114,11 @@ function latency(values: number[]): Latency {
 }
 
 export function summarize(m: TraceModel): TraceSummary {
-  const perVcpu = new Map<string, { times: StateTimes; first: number; calls: Map<number, CallStat>; exits: Map<string, ExitStat>; lat: number[] }>();
+  const perVcpu = new Map<string, { domid: number; vcpu: number; times: StateTimes; first: number; last: number; calls: Map<number, CallStat>; exits: Map<string, ExitStat>; lat: number[] }>();
   const get = (domid: number, vcpu: number) => {
     const k = vcpuName(domid, vcpu);
     let v = perVcpu.get(k);
-    if (!v) perVcpu.set(k, (v = { times: emptyTimes(), first: Infinity, calls: new Map(), exits: new Map(), lat: [] }));
+    if (!v) perVcpu.set(k, (v = { domid, vcpu, times: emptyTimes(), first: Infinity, last: -Infinity, calls: new Map(), exits: new Map(), lat: [] }));
     return v;
   };
   // Run-state slices in time order per vCPU: a runnable slice after a wake-up that ends in
@@ -129,6 +129,7 @@ export function summarize(m: TraceModel): TraceSummary {
     const v = get(s.domid, s.vcpu);
     const ns = s.end - s.start;
     v.first = Math.min(v.first, s.start);
+    v.last = Math.max(v.last, s.end);
     v.times[s.state] += ns;
     if (s.reason) v.times.byReason[`${s.state}:${s.reason}`] = (v.times.byReason[`${s.state}:${s.reason}`] ?? 0) + ns;
     const next = runs[i + 1];
@@ -149,21 +150,19 @@ export function summarize(m: TraceModel): TraceSummary {
     v.exits.set(k, x);
   }
   const domains = new Map<number, DomainSummary>();
-  const keys = [...perVcpu.keys()].map((k) => {
-    const [, d, v] = /^d(\d+)v(\d+)$/.exec(k)!;
-    return { k, domid: Number(d), vcpu: Number(v) };
-  }).sort((a, b) => a.domid - b.domid || a.vcpu - b.vcpu);
+  const keys = [...perVcpu].map(([k, v]) => ({ k, domid: v.domid, vcpu: v.vcpu })).sort((a, b) => a.domid - b.domid || a.vcpu - b.vcpu);
   const lats = new Map<number, number[]>();
   for (const { k, domid, vcpu } of keys) {
     const v = perVcpu.get(k)!;
     let d = domains.get(domid);
     if (!d) domains.set(domid, (d = { domid, name: m.domains.get(domid) ?? `d${domid}`, times: emptyTimes(), hypercalls: [], exits: [], wakeToRun: latency([]), vcpus: [] }));
-    const first = Number.isFinite(v.first) ? v.first : m.start;
+    // Its slices tile its life, from its first moment in the trace to the end of the run.
+    const total = Number.isFinite(v.first) ? v.last - v.first : 0;
     d.vcpus.push({
       name: k,
       domid,
       vcpu,
-      total: m.end - first,
+      total,
       times: v.times,
       hypercalls: [...v.calls.values()].sort((a, b) => a.nr - b.nr),
       exits: mergeExits([[...v.exits.values()]]),
@@ -199,6 +198,7 @@ export function modelFromChromeTrace(text: string): TraceModel {
   } catch {
     throw new TraceFormatError('not JSON');
   }
+  if (typeof o !== 'object' || o === null) throw new TraceFormatError('not a trace-event JSON object');
   const t = o as { traceEvents?: unknown; metadata?: { pvsim?: { start?: unknown; end?: unknown; dropped?: unknown; domains?: unknown } } };
   if (!Array.isArray(t.traceEvents)) throw new TraceFormatError('no traceEvents array');
   const pv = t.metadata?.pvsim;
