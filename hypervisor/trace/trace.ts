@@ -159,7 +159,7 @@ export class TraceBuffer {
 
   /** The records still in the ring, oldest first. */
   records(): TraceRecord[] {
-    const out: TraceRecord[] = [];
+    const out: TraceRecord[] = new Array<TraceRecord>(this.count);
     const start = (this.head - this.count + this.capacity) % this.capacity;
     for (let i = 0; i < this.count; i++) {
       const o = ((start + i) % this.capacity) * WORDS;
@@ -167,7 +167,7 @@ export class TraceBuffer {
       const event = b[o + 2]!;
       const data = [b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!];
       if (isSideEvent(event)) data.push(b[o + 7]!);
-      out.push({ time: b[o]!, pcpu: b[o + 1]!, event, data });
+      out[i] = { time: b[o]!, pcpu: b[o + 1]!, event, data };
     }
     return out;
   }

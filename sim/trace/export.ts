@@ -18,7 +18,15 @@ const hex = (e: number) => '0x' + e.toString(16).padStart(8, '0');
 export function traceJsonLines(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
   const lines: string[] = [];
   for (const [domid, d] of domains) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid, d.vcpus, 0, 0], label: d.name }));
-  for (const r of buf.records()) lines.push(JSON.stringify({ t: r.time, cpu: r.pcpu, event: hex(r.event), name: recordName(r.event), data: r.data }));
+  // Built as text (not JSON.stringify per object): a detailed trace has up to a million lines.
+  const head = new Map<number, string>();
+  for (const r of buf.records()) {
+    let h = head.get(r.event);
+    if (h === undefined) head.set(r.event, (h = `,"event":"${hex(r.event)}","name":${JSON.stringify(recordName(r.event))},"data":[`));
+    let data = '';
+    for (let i = 0; i < r.data.length; i++) data += (i ? ',' : '') + (Number.isFinite(r.data[i]!) ? String(r.data[i]) : 'null');
+    lines.push(`{"t":${r.time},"cpu":${r.pcpu}${h}${data}]}`);
+  }
   lines.push(JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten, 0] }));
   return lines.join('\n') + '\n';
 }

@@ -140,7 +140,15 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
     const tid = vcpuTid(e.domid, e.vcpu);
     if (!receiving) return { pid, tid, ts: us(e.time) };
     const l = running.get(vcpuName(e.domid, e.vcpu)) ?? [];
-    const r = l.find((x) => x.end > e.time);
+    // The first run ending after the event (runs are in time order and do not overlap).
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (l[mid]!.end > e.time) hi = mid;
+      else lo = mid + 1;
+    }
+    const r = l[lo];
     if (!r) return null;
     // Strictly inside the run, so "enclosing" is not left to how a viewer treats a boundary.
     const t = r.start >= e.time ? Math.min(r.start + 1, (r.start + r.end) / 2) : e.time;
