@@ -44,7 +44,7 @@ import { decodeMemAccess, memAccessAddress, systemInsnName } from './decode.ts';
 import type { GStageTables } from './gstage_tables.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
-import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
+import { deviceAccess, ProgressWatch, retireInstruction, traceHvmWake } from './exits.ts';
 import type { HvmVcpu } from './vcpu.ts';
 import { TRC } from '../trace/trace.ts';
 
@@ -178,6 +178,7 @@ export class HwMode implements VirtMode {
     this.syncLines();
     if (this.inWfi && this.wakeable()) {
       this.inWfi = false;
+      traceHvmWake(this.board, this.v);
       this.board.deps.hv.wakeVcpu(this.v.vcpu);
     }
   }

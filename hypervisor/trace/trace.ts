@@ -44,7 +44,12 @@ export const TRC = {
   PVSIM_RING_INDEX: 0x0100_8007,
   /** An exit of an HVM vCPU in hw mode (as HVM_VMEXIT, which trap mode records hashed): domid, vcpu, cause, tval. */
   PVSIM_HVM_EXIT: 0x0100_8008,
+  /** What is about to wake a blocked HVM vCPU (no event channel tells it): domid, vcpu, TRACE_WAKE code. */
+  PVSIM_WAKE_CAUSE: 0x0100_8009,
 } as const;
+
+/** PVSIM_WAKE_CAUSE's codes. */
+export const TRACE_WAKE = { timer: 1, io: 2, other: 3 } as const;
 
 /** Xen's ECS_* kinds in PVSIM_EVTCHN_FROM. */
 export const TRACE_ECS_INTERDOMAIN = 3;

@@ -3,7 +3,7 @@
 // their responses, and counters. Both the Perfetto export (perfetto.ts) and `pvsim trace
 // summary` (summary.ts) read this model, so the two always agree.
 
-import { isSideEvent, TRACE_ECS_INTERDOMAIN, TRACE_ECS_VIRQ, TRC, TRC_NAMES, type TraceRecord } from '../../hypervisor/trace/trace.ts';
+import { isSideEvent, TRACE_ECS_INTERDOMAIN, TRACE_ECS_VIRQ, TRACE_WAKE, TRC, TRC_NAMES, type TraceRecord } from '../../hypervisor/trace/trace.ts';
 import { HYPERVISOR } from '../../protocol/xen/hypercall.ts';
 
 export const RUNSTATE_NAMES = ['running', 'runnable', 'blocked', 'offline'] as const;
@@ -30,6 +30,8 @@ export type SliceReason =
   | 'poll'
   /** blocked until another kind of event (an IPI, a VIRQ other than the timer). */
   | 'virq'
+  /** blocked until something the trace does not name (an HVM vCPU's IPI line, a poll's timeout, an unpause). */
+  | 'other'
   /** blocked and nothing woke it (still blocked at the end of the trace, or made offline). */
   | 'unwoken'
   /** offline: the domain shut down. */
@@ -278,8 +280,13 @@ export function buildTraceModel(input: TraceInput): TraceModel {
       case TRC.PVSIM_POLL:
         stateOf(seeVcpu(d[0]!, d[1]!), d[0]!).polled = true;
         break;
-      case TRC.SCHED_S_TIMER_FN:
-      {
+      case TRC.PVSIM_WAKE_CAUSE: {
+        const s = stateOf(seeVcpu(d[0]!, d[1]!), d[0]!);
+        const cause: SliceReason = d[2] === TRACE_WAKE.timer ? 'timer' : d[2] === TRACE_WAKE.io ? 'io' : 'other';
+        if (s.state === 'blocked' && s.wakeCause === null) s.wakeCause = cause;
+        break;
+      }
+      case TRC.SCHED_S_TIMER_FN: {
         const s = stateOf(seeVcpu(d[0]!, d[1]!), d[0]!);
         if (s.state === 'blocked' && s.wakeCause === null) s.wakeCause = 'timer';
         break;
@@ -296,7 +303,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
           s.known = true;
         }
         let reason = s.reason;
-        if (old === 'blocked') reason = s.wakeCause ?? (s.polled ? 'poll' : 'unwoken');
+        if (old === 'blocked') reason = s.wakeCause ?? (s.polled ? 'poll' : next === 'runnable' ? 'other' : 'unwoken');
         runs.push({ domid, vcpu: d[1]!, state: s.state, reason: s.state === 'running' ? '' : reason, start: s.since, end: Math.max(r.time, s.since) });
         s.state = next;
         s.since = Math.max(r.time, s.since);

@@ -257,10 +257,10 @@ const pct = (ns: number, total: number) => (total > 0 ? ((100 * ns) / total).toF
 function timesLines(times: StateTimes, total: number, indent: string): string[] {
   const out: string[] = [];
   for (const s of RUNSTATE_NAMES) {
-    out.push(`${indent}${s.padEnd(22)}${ms(times[s]).padStart(12)} ms ${pct(times[s], total).padStart(7)} %`);
+    out.push(`${indent}${s.padEnd(24)}${ms(times[s]).padStart(12)} ms ${pct(times[s], total).padStart(7)} %`);
     const reasons = Object.entries(times.byReason).filter(([k]) => k.startsWith(s + ':')).sort((a, b) => b[1] - a[1]);
     if (reasons.length > 1 || (reasons.length === 1 && s !== 'running')) {
-      for (const [k, v] of reasons) out.push(`${indent}  ${k.slice(s.length + 1).padEnd(20)}${ms(v).padStart(12)} ms ${pct(v, total).padStart(7)} %`);
+      for (const [k, v] of reasons) out.push(`${indent}  ${k.slice(s.length + 1).padEnd(22)}${ms(v).padStart(12)} ms ${pct(v, total).padStart(7)} %`);
     }
   }
   return out;
@@ -268,15 +268,15 @@ function timesLines(times: StateTimes, total: number, indent: string): string[] 
 
 function callLines(calls: CallStat[], indent: string): string[] {
   if (!calls.length) return [];
-  const out = [`${indent}hypercalls         nr     count    total(us)   avg(us)`];
-  for (const c of calls) out.push(`${indent}  ${c.name.padEnd(17)}${String(c.nr).padStart(3)}${String(c.count).padStart(10)}${usec(c.ns).padStart(13)}${usec(c.ns / c.count).padStart(10)}`);
+  const out = [`${indent}hypercalls              nr     count    total(us)   avg(us)`];
+  for (const c of calls) out.push(`${indent}  ${c.name.padEnd(22)}${String(c.nr).padStart(3)}${String(c.count).padStart(10)}${usec(c.ns).padStart(13)}${usec(c.ns / c.count).padStart(10)}`);
   return out;
 }
 
 function exitLines(exits: ExitStat[], indent: string): string[] {
   if (!exits.length) return [];
-  const out = [`${indent}exits                      count`];
-  for (const e of exits) out.push(`${indent}  ${(e.kind === 'hvm_exit' ? 'vmexit ' : '') + e.name}`.padEnd(indent.length + 22) + String(e.count).padStart(11));
+  const out = [`${indent}exits                                    count`];
+  for (const e of exits) out.push(`${indent}  ${(e.kind === 'hvm_exit' ? 'vmexit ' : '') + e.name}`.padEnd(indent.length + 35) + String(e.count).padStart(10));
   return out;
 }
 
