@@ -106,30 +106,33 @@ function checkStructure(t: ChromeTrace, r: ScenarioResult): Map<string, number> 
     l.push(e);
     perTrack.set(k, l);
   }
-  const EPS = 1e-6; // µs: float noise of ns / 1000
+  // Checked in whole ns, as Perfetto reads a JSON trace (ts and dur each rounded to ns).
+  const ns = (us: number) => Math.round(us * 1000);
   for (const [k, evs] of perTrack) {
     // Timestamps in file order never go back on a track.
-    for (let i = 1; i < evs.length; i++) expect(evs[i]!.ts!, `track ${threads.get(k)}`).toBeGreaterThanOrEqual(evs[i - 1]!.ts! - EPS);
+    for (let i = 1; i < evs.length; i++) expect(ns(evs[i]!.ts!), `track ${threads.get(k)}`).toBeGreaterThanOrEqual(ns(evs[i - 1]!.ts!));
     // Slices nest and never overlap: each starts after the enclosing one's start and ends
     // by its end, or starts after it ended.
     const stack: { ts: number; end: number; name: string }[] = [];
     for (const e of evs) {
       if (e.ph !== 'X') continue;
       expect(e.dur!).toBeGreaterThanOrEqual(0);
-      const end = e.ts! + e.dur!;
-      while (stack.length && stack.at(-1)!.end <= e.ts! + EPS) stack.pop();
+      const ts = ns(e.ts!);
+      const end = ts + ns(e.dur!);
+      while (stack.length && stack.at(-1)!.end <= ts) stack.pop();
       const top = stack.at(-1);
-      if (top) expect(end, `${e.name} at ${e.ts} inside ${top.name} (${top.ts}-${top.end}) on ${threads.get(k)}`).toBeLessThanOrEqual(top.end + EPS);
-      stack.push({ ts: e.ts!, end, name: e.name });
+      if (top) expect(end, `${e.name} at ${ts} inside ${top.name} (${top.ts}-${top.end}) on ${threads.get(k)}`).toBeLessThanOrEqual(top.end);
+      stack.push({ ts, end, name: e.name });
     }
   }
   // Run-state slices of a vCPU tile its life: one after another, no gap, no overlap.
   for (const [k, evs] of perTrack) {
     const rs = evs.filter((e) => e.cat === 'runstate');
-    for (let i = 1; i < rs.length; i++) expect(Math.abs(rs[i]!.ts! - (rs[i - 1]!.ts! + rs[i - 1]!.dur!)), `gap on ${threads.get(k)}`).toBeLessThan(EPS * 10);
+    for (let i = 1; i < rs.length; i++) expect(ns(rs[i]!.ts!), `gap on ${threads.get(k)}`).toBe(ns(rs[i - 1]!.ts!) + ns(rs[i - 1]!.dur!));
   }
 
-  // Flows: every start has one end with its id, later or at once, each on a slice of its track.
+  // Flows: every start has one end with its id, later or at once, each strictly inside a
+  // slice of its track (where Perfetto binds it: the slice open at that instant).
   const starts = new Map<number, ChromeEvent>();
   const ends = new Map<number, ChromeEvent>();
   for (const e of t.traceEvents) {
@@ -143,13 +146,13 @@ function checkStructure(t: ChromeTrace, r: ScenarioResult): Map<string, number> 
     }
   }
   expect([...starts.keys()].sort()).toEqual([...ends.keys()].sort());
-  const enclosed = (e: ChromeEvent) => (perTrack.get(`${e.pid}:${e.tid}`) ?? []).some((s) => s.ph === 'X' && s.ts! <= e.ts! + EPS && e.ts! <= s.ts! + s.dur! + EPS);
+  const enclosed = (e: ChromeEvent) => (perTrack.get(`${e.pid}:${e.tid}`) ?? []).some((s) => s.ph === 'X' && ns(s.ts!) <= ns(e.ts!) && ns(e.ts!) < ns(s.ts!) + ns(s.dur!));
   const byCat = new Map<string, number>();
   for (const [id, s] of starts) {
     const f = ends.get(id)!;
     expect(f.cat).toBe(s.cat);
     expect(f.name).toBe(s.name);
-    expect(f.ts!).toBeGreaterThanOrEqual(s.ts! - EPS);
+    expect(ns(f.ts!)).toBeGreaterThanOrEqual(ns(s.ts!));
     expect(enclosed(s), `flow ${s.name} start binds to a slice`).toBe(true);
     expect(enclosed(f), `flow ${f.name} end binds to a slice`).toBe(true);
     byCat.set(s.cat!, (byCat.get(s.cat!) ?? 0) + 1);

@@ -18,8 +18,8 @@ const PCPU_TID_BASE = 1_000;
 const DOMAIN_PID_BASE = 100_000;
 const VCPU_TID_BASE = 1_000_000;
 const DOM0_BACKENDS_TID = 999_999;
-/** Length given to a dom0 notification's slice, so a flow has something to bind to (ns). */
-const DOM0_SLICE_NS = 1;
+/** Length given to a dom0 notification's slice, so a flow has something to bind to, strictly inside it (ns). */
+const DOM0_SLICE_NS = 2;
 
 export const domainPid = (domid: number): number => DOMAIN_PID_BASE + domid;
 export const vcpuTid = (domid: number, vcpu: number): number => VCPU_TID_BASE + domid * 1024 + vcpu;
@@ -47,7 +47,12 @@ export interface ChromeTrace {
   metadata: { pvsim: { start: number; end: number; dropped: number; domains: Record<string, string> } };
 }
 
-const us = (ns: number) => ns / 1000;
+/**
+ * µs for the JSON from ns, whole ns first: Perfetto rounds ts and dur to ns separately, so
+ * slices that meet in pvsim meet there too (no 1 ns overlap pushing one off its track).
+ */
+const us = (ns: number) => Math.round(ns) / 1000;
+const durUs = (start: number, end: number) => (Math.round(end) - Math.round(start)) / 1000;
 
 export function toChromeTrace(m: TraceModel): ChromeTrace {
   const meta: ChromeEvent[] = [];
@@ -73,7 +78,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
   }
 
   for (const r of m.pcpuRuns) {
-    ev.push({ name: vcpuName(r.domid, r.vcpu), cat: 'pcpu', ph: 'X', pid: XEN_PID, tid: pcpuTid(r.pcpu), ts: us(r.start), dur: us(r.end - r.start), args: { domid: r.domid, vcpu: r.vcpu } });
+    ev.push({ name: vcpuName(r.domid, r.vcpu), cat: 'pcpu', ph: 'X', pid: XEN_PID, tid: pcpuTid(r.pcpu), ts: us(r.start), dur: durUs(r.start, r.end), args: { domid: r.domid, vcpu: r.vcpu } });
   }
   for (const s of m.runs) {
     ev.push({
@@ -83,12 +88,12 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
       pid: domainPid(s.domid),
       tid: vcpuTid(s.domid, s.vcpu),
       ts: us(s.start),
-      dur: us(s.end - s.start),
+      dur: durUs(s.start, s.end),
       args: { state: s.state, reason: s.reason },
     });
   }
   for (const c of m.calls) {
-    ev.push({ name: c.name, cat: 'hypercall', ph: 'X', pid: domainPid(c.domid), tid: vcpuTid(c.domid, c.vcpu), ts: us(c.start), dur: us(c.end - c.start), args: { nr: c.nr } });
+    ev.push({ name: c.name, cat: 'hypercall', ph: 'X', pid: domainPid(c.domid), tid: vcpuTid(c.domid, c.vcpu), ts: us(c.start), dur: durUs(c.start, c.end), args: { nr: c.nr } });
   }
   for (const e of m.exits) {
     ev.push({ name: e.name, cat: 'exit', ph: 'i', s: 't', pid: domainPid(e.domid), tid: vcpuTid(e.domid, e.vcpu), ts: us(e.time), args: { kind: e.kind, cause: e.cause } });
@@ -104,7 +109,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
   let lastEnd = -Infinity;
   for (const t of dom0Times) {
     if (dom0Slice.has(t)) continue;
-    const start = Math.max(t, lastEnd);
+    const start = Math.max(Math.round(t), lastEnd);
     dom0Slice.set(t, start);
     lastEnd = start + DOM0_SLICE_NS;
   }
@@ -116,7 +121,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
   }
   for (const [t, start] of dom0Slice) {
     const to = sendsAt.get(t);
-    ev.push({ name: to ? `notify ${to.join(' ')}` : 'backend', cat: 'dom0', ph: 'X', pid: domainPid(0), tid: DOM0_BACKENDS_TID, ts: us(start), dur: us(DOM0_SLICE_NS) });
+    ev.push({ name: to ? `notify ${to.join(' ')}` : 'backend', cat: 'dom0', ph: 'X', pid: domainPid(0), tid: DOM0_BACKENDS_TID, ts: us(start), dur: DOM0_SLICE_NS / 1000 });
   }
 
   // Flow ends bind to the slice enclosing them; a receiving vCPU's end moves to its next run
@@ -134,7 +139,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
     if (e.kind === 'dom0') {
       const s = dom0Slice.get(e.time);
       if (s === undefined) return null;
-      return { pid: domainPid(0), tid: DOM0_BACKENDS_TID, ts: us(s + DOM0_SLICE_NS / 2) };
+      return { pid: domainPid(0), tid: DOM0_BACKENDS_TID, ts: us(s + 1) };
     }
     const pid = domainPid(e.domid);
     const tid = vcpuTid(e.domid, e.vcpu);
@@ -151,7 +156,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
     const r = l[lo];
     if (!r) return null;
     // Strictly inside the run, so "enclosing" is not left to how a viewer treats a boundary.
-    const t = r.start >= e.time ? Math.min(r.start + 1, (r.start + r.end) / 2) : e.time;
+    const t = r.start >= e.time ? Math.round(r.start) + (Math.round(r.end) - Math.round(r.start) >= 2 ? 1 : 0) : e.time;
     return { pid, tid, ts: us(t) };
   };
   for (const f of m.flows) {
