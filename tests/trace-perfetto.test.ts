@@ -18,7 +18,7 @@ import type { ChromeEvent, ChromeTrace } from '../sim/trace/perfetto.ts';
 const dir = mkdtempSync(join(tmpdir(), 'pvsim-trace-'));
 const work = resolve('guests/build/work.elf');
 
-/** net-pair's guests (disk, network, pings through dom0) and a 2-vCPU hog, 150 ms. */
+/** net-pair's guests (disk, network, pings through dom0), a 2-vCPU hog and two guests pinging over an event channel, 150 ms. */
 function ioScenario(): Scenario {
   return validateScenario(
     {
@@ -30,6 +30,9 @@ function ioScenario(): Scenario {
         { name: 'alice', image: work, cmdline: 'work=blk,net mode=seq bs=4096 qd=8 n=32 ip=10.0.0.1 peer=10.0.0.2 ping=4 udp=8', memory: 16, disk: [`file:${dir}/alice.img,xvda,w`], vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'] },
         { name: 'bob', image: work, cmdline: 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=4 udp=8', memory: 16, vif: ['mac=00:16:3e:00:00:02,bridge=xenbr0'] },
         { name: 'hog', image: work, cmdline: 'work=spin', memory: 4, vcpus: 2 },
+        // Events from guest to guest (domids 4 and 5): flows between two domU vCPUs.
+        { name: 'pong', image: work, cmdline: 'work=evtchn-ping role=server peer=5 n=10', memory: 4 },
+        { name: 'ping', image: work, cmdline: 'work=evtchn-ping role=client peer=4 n=10', memory: 4 },
       ],
     },
     'trace-io.json',
@@ -228,6 +231,16 @@ describe('pvsim run --trace: Perfetto JSON', () => {
     const f = t.traceEvents.find((e) => e.ph === 'f' && e.id === s.id)!;
     expect(threads.get(`${s.pid}:${s.tid}`)).toBe(`d${alice}v0`);
     expect(threads.get(`${f.pid}:${f.tid}`)).toBe('d0 backends');
+    // A guest-to-guest event: from the sender's event_channel_op to the receiver's run.
+    const pong = io.domains.find((d) => d.name === 'pong')!.domid;
+    const ping = io.domains.find((d) => d.name === 'ping')!.domid;
+    const g2g = t.traceEvents.filter((e) => e.ph === 's' && e.cat === 'evtchn' && threads.get(`${e.pid}:${e.tid}`) === `d${ping}v0`);
+    expect(g2g.length).toBeGreaterThanOrEqual(10);
+    for (const e of g2g) {
+      const end = t.traceEvents.find((x) => x.ph === 'f' && x.id === e.id)!;
+      expect(threads.get(`${end.pid}:${end.tid}`)).toBe(`d${pong}v0`);
+    }
+    expect(io.domains.find((d) => d.name === 'ping')!.console).toMatch(/round_trips=10/);
     // Hypercalls nest in the running slices; the hog's second vCPU (never brought up) has its own track.
     expect(t.traceEvents.some((e) => e.cat === 'hypercall' && e.name === 'event_channel_op')).toBe(true);
   });
@@ -261,6 +274,9 @@ describe('pvsim run --trace: Perfetto JSON', () => {
     const alice = summarize(buildTraceModel({ records: io.hv.traceBuffer.records(), names: new Map(io.domains.map((d) => [d.domid, d.name])), end: io.until })).domains.find((d) => d.name === 'alice')!;
     expect(alice.times.byReason['blocked:io']).toBeGreaterThan(0);
     expect(alice.times.byReason['blocked:timer']).toBeGreaterThan(0);
+    // ... and the event-channel server waits on its peer's events (evtchn).
+    const pong = summarize(buildTraceModel({ records: io.hv.traceBuffer.records(), names: new Map(io.domains.map((d) => [d.domid, d.name])), end: io.until })).domains.find((d) => d.name === 'pong')!;
+    expect(pong.times.byReason['blocked:evtchn']).toBeGreaterThan(0);
   });
 
   it('changes no trace hash: side records are kept only with a trace and never hashed', async () => {
