@@ -385,3 +385,31 @@ describe('trace model on any records', () => {
     );
   });
 });
+
+describe('a trace whose ring dropped records', () => {
+  it('covers the window it kept, says how much was dropped, and marks the states before it', async () => {
+    const { TraceBuffer, TRC } = await import('../hypervisor/trace/trace.ts');
+    const { formatSummary } = await import('../sim/trace/summary.ts');
+    const buf = new TraceBuffer(8);
+    buf.enableDetail(8); // a ring of 8: keeps the last 8 records
+    // d1v0 alternates running (0) and blocked (2) every 100 ns from 0 to 1,500 ns.
+    for (let i = 1; i <= 15; i++) {
+      buf.side(i * 100, 0, TRC.PVSIM_RUNSTATE, 1, 0, i % 2 ? 0 : 2, i % 2 ? 2 : 0);
+      // d1v1 first shows up at 1,200 ns, going from runnable to running.
+      if (i === 12) buf.side(1200, 1, TRC.PVSIM_RUNSTATE, 1, 1, 1, 0);
+    }
+    expect(buf.dropped).toBe(8);
+    expect(buf.written).toBe(0); // side records only: nothing hashed
+    const s = summarize(modelFromJsonLines(traceJsonLines(buf, new Map([[1, { name: 'x', vcpus: 2 }]]), 1600)));
+    expect(s.dropped).toBe(8);
+    // The window starts at the first record kept (900 ns).
+    const [v0, v1] = s.domains[0]!.vcpus;
+    expect(v0!.total).toBe(1600 - 900);
+    expect(v0!.times.running + v0!.times.blocked).toBe(700);
+    // Before its first record, d1v1 was in that record's old state: runnable, since the window's start.
+    expect(v1!.total).toBe(1600 - 900);
+    expect(v1!.times.byReason['runnable:before-window']).toBe(300);
+    expect(v1!.times.running).toBe(400);
+    expect(formatSummary(s)).toMatch(/8 earlier records dropped/);
+  });
+});
