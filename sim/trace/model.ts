@@ -51,6 +51,8 @@ export interface RunSlice extends VcpuKey {
   reason: SliceReason;
   start: number;
   end: number;
+  /** running: the pCPU it ran on. */
+  pcpu?: number;
 }
 
 export interface CallSlice extends VcpuKey {
@@ -210,6 +212,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
     yielded: boolean;
     polled: boolean;
     wakeCause: SliceReason | null;
+    pcpu: number;
   }
   const vstate = new Map<string, VState>();
   const addTimes = new Map<number, number>();
@@ -243,7 +246,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
     let s = vstate.get(k);
     if (!s) {
       const added = addTimes.get(domid);
-      s = { state: 'offline', since: added ?? start, reason: added !== undefined ? 'down' : 'before-window', known: added !== undefined, yielded: false, polled: false, wakeCause: null };
+      s = { state: 'offline', since: added ?? start, reason: added !== undefined ? 'down' : 'before-window', known: added !== undefined, yielded: false, polled: false, wakeCause: null, pcpu: -1 };
       vstate.set(k, s);
     }
     return s;
@@ -304,8 +307,9 @@ export function buildTraceModel(input: TraceInput): TraceModel {
         }
         let reason = s.reason;
         if (old === 'blocked') reason = s.wakeCause ?? (s.polled ? 'poll' : next === 'runnable' ? 'other' : 'unwoken');
-        runs.push({ domid, vcpu: d[1]!, state: s.state, reason: s.state === 'running' ? '' : reason, start: s.since, end: Math.max(r.time, s.since) });
+        runs.push({ domid, vcpu: d[1]!, state: s.state, reason: s.state === 'running' ? '' : reason, start: s.since, end: Math.max(r.time, s.since), ...(s.state === 'running' ? { pcpu: s.pcpu } : {}) });
         s.state = next;
+        s.pcpu = r.pcpu;
         s.since = Math.max(r.time, s.since);
         s.reason =
           next === 'runnable' ? (old === 'blocked' ? 'wake' : old === 'running' ? (s.yielded ? 'yield' : 'preempted') : 'up')
@@ -415,7 +419,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
   for (const [k, s] of vstate) {
     const v = vcpuMap.get(k)!;
     const reason = s.state === 'blocked' ? (s.wakeCause ?? (s.polled ? 'poll' : 'unwoken')) : s.state === 'running' ? '' : s.reason;
-    runs.push({ domid: v.domid, vcpu: v.vcpu, state: s.state, reason, start: s.since, end: Math.max(end, s.since) });
+    runs.push({ domid: v.domid, vcpu: v.vcpu, state: s.state, reason, start: s.since, end: Math.max(end, s.since), ...(s.state === 'running' ? { pcpu: s.pcpu } : {}) });
   }
   // vCPUs seen only in other records (their domain added, no run-state change recorded).
   for (const [k, v] of vcpuMap) {

@@ -89,7 +89,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
       tid: vcpuTid(s.domid, s.vcpu),
       ts: us(s.start),
       dur: durUs(s.start, s.end),
-      args: { state: s.state, reason: s.reason },
+      args: s.pcpu === undefined ? { state: s.state, reason: s.reason } : { state: s.state, reason: s.reason, pcpu: s.pcpu },
     });
   }
   for (const c of m.calls) {
