@@ -2,7 +2,7 @@
 // with `trace-hash: <hex>`.
 
 import { consoleLineWriter } from './console_lines.ts';
-import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dom0Args, newRunFiles } from './runtime.ts';
 import { startPair, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
@@ -43,9 +43,19 @@ export const RUN_EXIT_BAD_INPUT = 2;
  */
 export async function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean; html?: string; scenario?: string }): Promise<number> {
   let unwritten = 0;
-  const write = (opt: string, file: string, text: () => string) => {
+  const write = (opt: string, file: string, text: () => string | Iterable<string>) => {
     try {
-      writeFileSync(file, text());
+      const t = text();
+      if (typeof t === 'string') writeFileSync(file, t);
+      else {
+        // A piece at a time: a detailed trace can be tens of MB.
+        const fd = openSync(file, 'w');
+        try {
+          for (const piece of t) writeSync(fd, piece);
+        } finally {
+          closeSync(fd);
+        }
+      }
     } catch (e) {
       unwritten++;
       process.stderr.write(`pvsim run: cannot write ${opt} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
@@ -55,8 +65,8 @@ export async function writeReport(result: ScenarioResult, opts: { trace?: string
     const t = result.hv.traceBuffer;
     const names = new Map(result.domains.map((d) => [d.domid, { name: d.name, vcpus: d.vcpus }]));
     const trace = opts.trace;
-    const { traceJsonLines, traceChromeJson } = await import('../sim/trace/export.ts');
-    write('--trace', trace, () => (trace.endsWith('.jsonl') ? traceJsonLines(t, names, result.until) : traceChromeJson(t, names, result.until)));
+    const { traceJsonLinesChunks, traceChromeChunks } = await import('../sim/trace/export.ts');
+    write('--trace', trace, () => (trace.endsWith('.jsonl') ? traceJsonLinesChunks(t, names, result.until) : traceChromeChunks(t, names, result.until)));
   }
   const json = reportJson(result);
   if (opts.html) {

@@ -162,6 +162,28 @@ export class TraceBuffer {
     return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
   }
 
+  /**
+   * Calls `fn` for each record still in the ring, oldest first, with one reused data array
+   * (four words, five for side records): no allocation per record.
+   */
+  forEach(fn: (time: number, pcpu: number, event: number, data: readonly number[]) => void): void {
+    const start = (this.head - this.count + this.cap) % this.cap;
+    const d4 = [0, 0, 0, 0];
+    const d5 = [0, 0, 0, 0, 0];
+    const b = this.buf;
+    for (let i = 0; i < this.count; i++) {
+      const o = ((start + i) % this.cap) * WORDS;
+      const event = b[o + 2]!;
+      const d = isSideEvent(event) ? d5 : d4;
+      d[0] = b[o + 3]!;
+      d[1] = b[o + 4]!;
+      d[2] = b[o + 5]!;
+      d[3] = b[o + 6]!;
+      if (d === d5) d[4] = b[o + 7]!;
+      fn(b[o]!, b[o + 1]!, event, d);
+    }
+  }
+
   /** The records still in the ring, oldest first. */
   records(): TraceRecord[] {
     const out: TraceRecord[] = new Array<TraceRecord>(this.count);

@@ -14,25 +14,55 @@ export interface TraceDomain {
 
 const hex = (e: number) => '0x' + e.toString(16).padStart(8, '0');
 
-/** `{t, cpu, event, name, data}` per line; domains first (name in `label`, data [domid, vCPUs]), the run's end last. */
-export function traceJsonLines(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
-  const lines: string[] = [];
-  for (const [domid, d] of domains) lines.push(JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid, d.vcpus, 0, 0], label: d.name }));
-  // Built as text (not JSON.stringify per object): a detailed trace has up to a million lines.
+/** Pieces of about this many characters: a file is written a piece at a time. */
+const CHUNK = 1 << 20;
+
+/**
+ * `{t, cpu, event, name, data}` per line; domains first (name in `label`, data [domid,
+ * vCPUs]), the run's end last. As pieces of text, so a million-record trace is never one
+ * string.
+ */
+export function* traceJsonLinesChunks(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): Generator<string> {
+  let out = '';
+  for (const [domid, d] of domains) out += JSON.stringify({ t: 0, cpu: -1, event: hex(TRACE_META.DOMAIN_NAME), name: 'pvsim_domain_name', data: [domid, d.vcpus, 0, 0], label: d.name }) + '\n';
+  // Built as text (not JSON.stringify per object), from the ring without a record object each.
   const head = new Map<number, string>();
-  for (const r of buf.records()) {
-    let h = head.get(r.event);
-    if (h === undefined) head.set(r.event, (h = `,"event":"${hex(r.event)}","name":${JSON.stringify(recordName(r.event))},"data":[`));
-    let data = '';
-    for (let i = 0; i < r.data.length; i++) data += (i ? ',' : '') + (Number.isFinite(r.data[i]!) ? String(r.data[i]) : 'null');
-    lines.push(`{"t":${r.time},"cpu":${r.pcpu}${h}${data}]}`);
-  }
-  lines.push(JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten, 0] }));
-  return lines.join('\n') + '\n';
+  const pieces: string[] = [];
+  buf.forEach((time, pcpu, event, data) => {
+    let h = head.get(event);
+    if (h === undefined) head.set(event, (h = `,"event":"${hex(event)}","name":${JSON.stringify(recordName(event))},"data":[`));
+    let line = `{"t":${time},"cpu":${pcpu}${h}`;
+    for (let i = 0; i < data.length; i++) line += (i ? ',' : '') + (Number.isFinite(data[i]!) ? String(data[i]) : 'null');
+    out += line + ']}\n';
+    if (out.length >= CHUNK) {
+      pieces.push(out);
+      out = '';
+    }
+  });
+  yield* pieces;
+  yield out + JSON.stringify({ t: end, cpu: -1, event: hex(TRACE_META.END), name: 'pvsim_trace_end', data: [buf.dropped, buf.written, buf.sideWritten, 0] }) + '\n';
 }
 
-/** Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing): tracks, flows and counters. */
-export function traceChromeJson(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
+export function traceJsonLines(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
+  return [...traceJsonLinesChunks(buf, domains, end)].join('');
+}
+
+/** Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing): tracks, flows and counters; as pieces of text. */
+export function* traceChromeChunks(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): Generator<string> {
   const model = buildTraceModel({ records: buf.records(), names: new Map([...domains].map(([id, d]) => [id, d.name])), vcpus: new Map([...domains].map(([id, d]) => [id, d.vcpus])), end, dropped: buf.dropped });
-  return JSON.stringify(toChromeTrace(model));
+  const trace = toChromeTrace(model);
+  let out = '{"traceEvents":[';
+  const events = trace.traceEvents;
+  for (let i = 0; i < events.length; i++) {
+    out += (i ? ',' : '') + JSON.stringify(events[i]);
+    if (out.length >= CHUNK) {
+      yield out;
+      out = '';
+    }
+  }
+  yield out + `],"displayTimeUnit":${JSON.stringify(trace.displayTimeUnit)},"metadata":${JSON.stringify(trace.metadata)}}`;
+}
+
+export function traceChromeJson(buf: TraceBuffer, domains: ReadonlyMap<number, TraceDomain>, end: number): string {
+  return [...traceChromeChunks(buf, domains, end)].join('');
 }
