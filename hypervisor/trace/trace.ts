@@ -38,9 +38,9 @@ export const TRC = {
   PVSIM_SCHED_STATE: 0x0100_8004,
   /** SCHEDOP_poll: domid, vcpu, number of ports, timeout (0 none). */
   PVSIM_POLL: 0x0100_8005,
-  /** A backend ring (mapped by dom0, bound to a channel): frontend domid, frontend port, ring page, entry size. */
+  /** A backend ring (mapped by dom0, bound to a channel; rings.ts): frontend domid, frontend port, ring page (mfn), TRACE_RING_KIND. */
   PVSIM_RING_ADD: 0x0100_8006,
-  /** A ring's shared indices seen: frontend domid, frontend port, ring page, req_prod, rsp_prod (packed below). */
+  /** A ring's shared indices seen at an event on its channel: frontend domid, frontend port, ring page (mfn), req_prod, rsp_prod. */
   PVSIM_RING_INDEX: 0x0100_8007,
   /** An exit of an HVM vCPU in hw mode (as HVM_VMEXIT, which trap mode records hashed): domid, vcpu, cause, tval. */
   PVSIM_HVM_EXIT: 0x0100_8008,
