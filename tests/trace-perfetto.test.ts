@@ -288,6 +288,27 @@ describe('pvsim run --trace: Perfetto JSON', () => {
   });
 });
 
+describe('pvsim trace summary of examples/weights.json', () => {
+  it('gives each hog the running time the report gives, in the 1:2:4 of its weight (2 s)', async () => {
+    const { loadScenario } = await import('../sim/scenario/schema.ts');
+    const r = await runScenario(loadScenario('examples/weights.json'), { baseDir: resolve('examples'), until: 2_000_000_000, traceDetail: true });
+    const s = summarize(modelFromChromeTrace(traceChromeJson(r.hv.traceBuffer, names(r), r.until)));
+    const running = new Map(s.domains.map((d) => [d.name, d.times.running]));
+    for (const d of r.domains) expect(Math.abs(running.get(d.name)! - d.runstate[0])).toBeLessThan(1);
+    const total = [...running.values()].reduce((a, b) => a + b, 0);
+    // One pCPU shared by three hogs: it is always busy, and the shares follow the weights.
+    expect(total).toBeGreaterThan(0.99 * r.until);
+    expect(running.get('low')! / total).toBeCloseTo(1 / 7, 1);
+    expect(running.get('mid')! / total).toBeCloseTo(2 / 7, 1);
+    expect(running.get('high')! / total).toBeCloseTo(4 / 7, 1);
+    // CPU hogs never block: their waiting is runnable time, preempted by the others.
+    for (const d of s.domains) {
+      expect(d.times.blocked).toBe(0);
+      expect(d.times.byReason['runnable:preempted']).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('pvsim trace summary', () => {
   const pvsim = (...args: string[]) => spawnSync(process.execPath, ['bin/pvsim.js', ...args], { encoding: 'utf8', timeout: 60_000 });
   const scenario = join(dir, 'sc.json');
