@@ -309,6 +309,36 @@ describe('pvsim trace summary of examples/weights.json', () => {
   });
 });
 
+describe('pvsim trace summary of HVM domains', () => {
+  it('counts their exits as the report does, and their cost as the exit statistics do (hw and trap mode)', async () => {
+    const native = resolve('guests/build/native.elf');
+    const sc = validateScenario(
+      {
+        pcpus: 2,
+        until: '30ms',
+        domains: [
+          { name: 'hw', type: 'hvm', hvm_mode: 'hw', image: native, cmdline: 'work=timer n=5 period_us=1000', memory: 16 },
+          { name: 'trap', type: 'hvm', image: native, cmdline: 'work=timer n=5 period_us=1000', memory: 16 },
+        ],
+      },
+      'hvm.json',
+    );
+    const r = await runScenario(sc, { baseDir: dir, traceDetail: true });
+    const s = summarize(modelFromChromeTrace(traceChromeJson(r.hv.traceBuffer, names(r), r.until)));
+    for (const d of r.domains) {
+      const sd = s.domains.find((x) => x.domid === d.domid)!;
+      expect(sd.exits.reduce((a, e) => a + e.count, 0), d.name).toBe(d.traps);
+      expect(sd.exits.every((e) => e.kind === 'hvm_exit')).toBe(true);
+      // Every exit's cost, as HvmStats charged it (less the injections at entry and the
+      // hardware's page walks, which run in the guest's time, not in an exit).
+      const charged = Object.entries(d.hvm!.exit_ns).filter(([k]) => k !== 'irq_inject' && k !== 'walk').reduce((a, [, n]) => a + n, 0);
+      expect(Math.abs(sd.exits.reduce((a, e) => a + e.ns, 0) - charged), d.name).toBeLessThan(1);
+      // A timer loop: blocked waiting for the timer line.
+      expect(sd.times.byReason['blocked:timer'] ?? 0, d.name).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('pvsim trace summary', () => {
   const pvsim = (...args: string[]) => spawnSync(process.execPath, ['bin/pvsim.js', ...args], { encoding: 'utf8', timeout: 60_000 });
   const scenario = join(dir, 'sc.json');

@@ -46,6 +46,8 @@ export const TRC = {
   PVSIM_HVM_EXIT: 0x0100_8008,
   /** What is about to wake a blocked HVM vCPU (no event channel tells it): domid, vcpu, TRACE_WAKE code. */
   PVSIM_WAKE_CAUSE: 0x0100_8009,
+  /** An exit (PV trap, HVM exit) was served: domid, vcpu, cause, ns it cost. */
+  PVSIM_EXIT_END: 0x0100_800a,
 } as const;
 
 /** PVSIM_WAKE_CAUSE's codes. */

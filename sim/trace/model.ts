@@ -67,6 +67,8 @@ export interface ExitInstant extends VcpuKey {
   cause: number;
   name: string;
   time: number;
+  /** Virtual ns serving it cost (when the trace says). */
+  ns?: number;
 }
 
 export interface UpcallInstant extends VcpuKey {
@@ -234,6 +236,7 @@ export function buildTraceModel(input: TraceInput): TraceModel {
   const pcpuOpen = new Map<number, { domid: number; vcpu: number; start: number }>();
   const current = new Map<number, VcpuKey>();
   let flowId = 1;
+  const lastExit = new Map<string, ExitInstant>();
   for (const [domid, n] of input.vcpus ?? []) for (let v = 0; v < Math.min(n, 4096); v++) seeVcpu(domid, v);
 
   // The last send not yet taken by an upcall, per receiving domain (setPending's order:
@@ -332,7 +335,16 @@ export function buildTraceModel(input: TraceInput): TraceModel {
       case TRC.PVSIM_HVM_EXIT:
         seeVcpu(d[0]!, d[1]!);
         exits.push({ domid: d[0]!, vcpu: d[1]!, kind: r.event === TRC.PV_TRAP ? 'pv_trap' : 'hvm_exit', cause: d[2]!, name: causeName(d[2]!, d[3]!), time: r.time });
+        lastExit.set(vcpuName(d[0]!, d[1]!), exits[exits.length - 1]!);
         break;
+      case TRC.PVSIM_EXIT_END: {
+        // The exit just recorded for this vCPU, with the same cause, is the one that ended.
+        const k = vcpuName(d[0]!, d[1]!);
+        const e = lastExit.get(k);
+        if (e && e.cause === d[2] && e.ns === undefined && Number.isFinite(d[3])) e.ns = d[3]!;
+        lastExit.delete(k);
+        break;
+      }
       case TRC.PVSIM_EVTCHN_SEND:
         lastSend = { domid: d[0]!, port: d[1]!, vcpu: d[2]!, time: r.time, pcpu: r.pcpu };
         break;

@@ -96,7 +96,7 @@ export function toChromeTrace(m: TraceModel): ChromeTrace {
     ev.push({ name: c.name, cat: 'hypercall', ph: 'X', pid: domainPid(c.domid), tid: vcpuTid(c.domid, c.vcpu), ts: us(c.start), dur: durUs(c.start, c.end), args: { nr: c.nr } });
   }
   for (const e of m.exits) {
-    ev.push({ name: e.name, cat: 'exit', ph: 'i', s: 't', pid: domainPid(e.domid), tid: vcpuTid(e.domid, e.vcpu), ts: us(e.time), args: { kind: e.kind, cause: e.cause } });
+    ev.push({ name: e.name, cat: 'exit', ph: 'i', s: 't', pid: domainPid(e.domid), tid: vcpuTid(e.domid, e.vcpu), ts: us(e.time), args: e.ns === undefined ? { kind: e.kind, cause: e.cause } : { kind: e.kind, cause: e.cause, ns: e.ns } });
   }
   for (const u of m.upcalls) {
     ev.push({ name: 'upcall', cat: 'evtchn', ph: 'i', s: 't', pid: domainPid(u.domid), tid: vcpuTid(u.domid, u.vcpu), ts: us(u.time), args: { port: u.port } });

@@ -28,6 +28,8 @@ export interface ExitStat {
   name: string;
   kind: string;
   count: number;
+  /** Virtual ns serving them cost (PV traps: the reflection; HVM exits: the world switch and the emulation). */
+  ns: number;
 }
 
 export interface Latency {
@@ -95,8 +97,10 @@ function mergeExits(lists: ExitStat[][]): ExitStat[] {
   for (const l of lists) for (const e of l) {
     const k = `${e.kind}:${e.name}`;
     const x = m.get(k);
-    if (x) x.count += e.count;
-    else m.set(k, { ...e });
+    if (x) {
+      x.count += e.count;
+      x.ns += e.ns;
+    } else m.set(k, { ...e });
   }
   return [...m.values()].sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
 }
@@ -145,8 +149,9 @@ export function summarize(m: TraceModel): TraceSummary {
   for (const e of m.exits) {
     const v = get(e.domid, e.vcpu);
     const k = `${e.kind}:${e.name}`;
-    const x = v.exits.get(k) ?? { name: e.name, kind: e.kind, count: 0 };
+    const x = v.exits.get(k) ?? { name: e.name, kind: e.kind, count: 0, ns: 0 };
     x.count++;
+    x.ns += e.ns ?? 0;
     v.exits.set(k, x);
   }
   const domains = new Map<number, DomainSummary>();
@@ -242,7 +247,7 @@ export function modelFromChromeTrace(text: string): TraceModel {
       const nr = Number(args.nr);
       m.calls.push({ ...v, nr, name: hypercallName(nr), start, end: start + ns(e.dur) });
     } else if (e.cat === 'exit') {
-      m.exits.push({ ...v, kind: args.kind === 'hvm_exit' ? 'hvm_exit' : 'pv_trap', cause: Number(args.cause), name: e.name, time: ns(e.ts) });
+      m.exits.push({ ...v, kind: args.kind === 'hvm_exit' ? 'hvm_exit' : 'pv_trap', cause: Number(args.cause), name: e.name, time: ns(e.ts), ...(typeof args.ns === 'number' ? { ns: args.ns } : {}) });
     }
   }
   return m;
@@ -275,8 +280,8 @@ function callLines(calls: CallStat[], indent: string): string[] {
 
 function exitLines(exits: ExitStat[], indent: string): string[] {
   if (!exits.length) return [];
-  const out = [`${indent}exits                                    count`];
-  for (const e of exits) out.push(`${indent}  ${(e.kind === 'hvm_exit' ? 'vmexit ' : '') + e.name}`.padEnd(indent.length + 35) + String(e.count).padStart(10));
+  const out = [`${indent}exits                                    count    total(us)   avg(us)`];
+  for (const e of exits) out.push(`${indent}  ${(e.kind === 'hvm_exit' ? 'vmexit ' : '') + e.name}`.padEnd(indent.length + 35) + String(e.count).padStart(10) + usec(e.ns).padStart(13) + usec(e.ns / e.count).padStart(10));
   return out;
 }
 
