@@ -90,6 +90,7 @@ async function scenarioHypervisor(o: HypervisorCliOptions, token: string): Promi
       seed: o.seed,
       until: o.until === undefined ? undefined : parseDuration(o.until),
       progress: o.progress ? (l) => process.stderr.write(`${l}\n`) : undefined,
+      traceDetail: o.trace !== undefined,
       onConsole: o.console ? consoleLineWriter((t) => process.stderr.write(t)) : undefined,
     });
     return (await writeReport(result, o)) ? 1 : 0;

@@ -92,7 +92,7 @@ program
     return Number(v);
   })
   .option('--until <time>', 'virtual time to run for, e.g. 10s, 250ms (default: the scenario\'s)')
-  .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON (Perfetto)')
+  .option('--trace <file>', 'write the trace: .jsonl for JSON lines, anything else Chrome trace-event JSON for ui.perfetto.dev (docs/trace.md; `pvsim trace summary FILE` reads either)')
   .option('--json', 'print the report as JSON')
   .option('--html <file>', 'also write the report as one self-contained HTML page with charts (CPU share over time, latency CDFs, fairness, utilisation)', outputFile('--html'))
   .option('--console', 'copy guest console output to stderr')
@@ -276,6 +276,18 @@ program
   .action(async (args: string[]) => {
     const { xlCommand } = await import('./xl.ts');
     process.exitCode = await xlCommand(args.length ? args : ['help']);
+  });
+
+const trace = program.command('trace').description('read a trace `pvsim run --trace FILE` wrote (docs/trace.md)');
+trace
+  .command('summary')
+  .description("xenalyze's summary: per domain and vCPU the time running, runnable, blocked (by reason) and offline, hypercalls and exits by number and name, wake-to-run latency percentiles")
+  .argument('<file>', 'a trace: .jsonl or the Chrome/Perfetto JSON')
+  .option('--json', 'print the summary as JSON')
+  .addHelpText('after', '\nExit status: 0, or 2 for a file that cannot be read or is not a pvsim trace.')
+  .action(async (file: string, opts: { json?: boolean }) => {
+    const { traceSummaryCommand } = await import('./trace.ts');
+    process.exitCode = traceSummaryCommand(file, opts);
   });
 
 program

@@ -3,7 +3,7 @@
 
 import { Progress } from './progress.ts';
 import { consoleLineWriter } from './console_lines.ts';
-import { existsSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dom0Args, newRunFiles } from './runtime.ts';
 import { startPair, stopChild, type Child } from './up.ts';
 import { dirname } from 'node:path';
@@ -47,9 +47,19 @@ export const RUN_EXIT_BAD_INPUT = 2;
  */
 export async function writeReport(result: ScenarioResult, opts: { trace?: string; json?: boolean; html?: string; scenario?: string }): Promise<number> {
   let unwritten = 0;
-  const write = (opt: string, file: string, text: () => string) => {
+  const write = (opt: string, file: string, text: () => string | Iterable<string>) => {
     try {
-      writeFileSync(file, text());
+      const t = text();
+      if (typeof t === 'string') writeFileSync(file, t);
+      else {
+        // A piece at a time: a detailed trace can be tens of MB.
+        const fd = openSync(file, 'w');
+        try {
+          for (const piece of t) writeSync(fd, piece);
+        } finally {
+          closeSync(fd);
+        }
+      }
     } catch (e) {
       unwritten++;
       process.stderr.write(`pvsim run: cannot write ${opt} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
@@ -57,9 +67,10 @@ export async function writeReport(result: ScenarioResult, opts: { trace?: string
   };
   if (opts.trace) {
     const t = result.hv.traceBuffer;
-    const names = (domid: number) => result.domains.find((d) => d.domid === domid)?.name ?? `d${domid}`;
+    const names = new Map(result.domains.map((d) => [d.domid, { name: d.name, vcpus: d.vcpus }]));
     const trace = opts.trace;
-    write('--trace', trace, () => (trace.endsWith('.jsonl') ? t.toJsonLines() + '\n' : t.toChromeTrace(names)));
+    const { traceJsonLinesChunks, traceChromeChunks } = await import('../sim/trace/export.ts');
+    write('--trace', trace, () => (trace.endsWith('.jsonl') ? traceJsonLinesChunks(t, names, result.until) : traceChromeChunks(t, names, result.until)));
   }
   const json = reportJson(result);
   if (opts.html) {
@@ -108,6 +119,7 @@ export async function runCommand(file: string, opts: RunCliOptions): Promise<num
       until,
       pcap: opts.pcap,
       cpu: opts.cpu,
+      traceDetail: opts.trace !== undefined,
       progress: progress.enabled ? (l: string) => progress.update(l) : undefined,
       onConsole: opts.console ? consoleLineWriter((t) => progress.write(t)) : undefined,
     };

@@ -31,6 +31,7 @@ import type { Scheduler } from './sched/scheduler.ts';
 import { CpupoolError, SchedCore, schedulerByName, type Cpupool, type SchedulerName } from './sched/core.ts';
 import { parseSchedOptions } from './sched/options.ts';
 import { TraceBuffer } from './trace/trace.ts';
+import { TraceRings } from './trace/rings.ts';
 import { evtchnHooks } from './evtchn/index.ts';
 import type { EventHooks } from './evtchn/hooks.ts';
 import { Pcpu, PcpuClocks } from './run/pcpu.ts';
@@ -78,6 +79,8 @@ export class Hypervisor implements HypervisorServices {
   readonly events = new EventQueue();
   /** The trace ring (xentrace-like). */
   readonly traceBuffer: TraceBuffer;
+  /** Backend rings a detailed trace follows (trace/rings.ts). */
+  readonly traceRings: TraceRings;
   /** The log (`xl dmesg`) and console input. */
   readonly console: Console;
   /** pCPUs and their virtual clocks. */
@@ -137,6 +140,7 @@ export class Hypervisor implements HypervisorServices {
     this.console = new Console(opts.logLines ?? 10_000, (d, b) => this.onConsole?.(d, b));
     this.costs = costModel(opts.costs);
     this.traceBuffer = new TraceBuffer(opts.traceCapacity);
+    this.traceRings = new TraceRings(this.traceBuffer, (pa) => (this.mem.isBacked(pa, 4) ? this.mem.read32(pa) >>> 0 : null), PAGE_SIZE);
     const n = opts.pcpus ?? 1;
     this.clocks = new PcpuClocks(n);
     this.pcpus = this.clocks.pcpus;
@@ -282,6 +286,7 @@ export class Hypervisor implements HypervisorServices {
 
   destroyDomain(domain: Domain): void {
     this.lifecycle.destroy(domain);
+    this.traceRings.forget(domain.domid);
   }
 
   shutdownDomain(domain: Domain, reason: ShutdownReason): void {
@@ -309,6 +314,14 @@ export class Hypervisor implements HypervisorServices {
 
   trace(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0): void {
     this.traceBuffer.record(this.now(), this.clocks.activeId, event, d0, d1, d2, d3);
+  }
+
+  traceSide(event: number, d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0): void {
+    this.traceBuffer.side(this.now(), this.clocks.activeId, event, d0, d1, d2, d3, d4);
+  }
+
+  traceRingEvent(domid: number, port: number): void {
+    if (this.traceBuffer.detail) this.traceRings.event(this.now(), this.clocks.activeId, domid, port);
   }
 
   watchFrame(mfn: number, watcher: FrameWatcher): void {

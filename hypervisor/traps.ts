@@ -82,11 +82,13 @@ export class Traps {
       hart.pc = (hart.pc + 4) >>> 0;
       // One hypervisor entry: its entry cost and whatever the handler charged.
       perf.exit('hypercall', p.now - t0);
+      trace.side(p.now, p.id, TRC.PVSIM_HYPERCALL_END, vcpu.domain.domid, vcpu.vcpuId, nr, p.now - t0);
       return;
     }
     p.now += costs.trapReflectNs;
     perf.exit(pvTrapReason(cause, hart.trapTval >>> 0), costs.trapReflectNs);
     trace.record(p.now, p.id, TRC.PV_TRAP, vcpu.domain.domid, vcpu.vcpuId, cause, hart.trapTval >>> 0);
+    trace.side(p.now, p.id, TRC.PVSIM_EXIT_END, vcpu.domain.domid, vcpu.vcpuId, cause, costs.trapReflectNs);
     if (cause === CAUSE_ILLEGAL_INSTRUCTION && hart.trapTval >>> 0 === WFI_ENCODING) {
       // mstatus.TW makes wfi trap: idling is a scheduling decision, so the vCPU gives up
       // the pCPU (PV kernels idle with SCHEDOP_block, which waits for events).

@@ -450,6 +450,7 @@ export class ControlService {
     if (this.control.evtchn?.fifo) fifoExpandHost(this.hv, this.control, port);
     // Binding sets the new local port pending; nothing has happened yet.
     clearPending(this.hv, this.control, port);
+    this.hv.traceRings.bound(this.hv.now(), domid, remotePort, port);
     return port;
   }
 
@@ -576,6 +577,7 @@ export class ControlService {
     const r = gnttabMapForDomain(this.hv, this.control, domid, ref, readonly);
     if (r.status !== GNTST.okay) return { status: r.status, handle: 0, mfn: 0, page: null };
     this.grants.set(r.handle, { mfn: r.mfn, readonly });
+    this.hv.traceRings.mapped(domid, r.mfn);
     const page = this.map(r.mfn);
     const m = this.mapped.get(r.mfn)!;
     m.grants++;

@@ -4,7 +4,7 @@
 import { TRC } from '../trace/trace.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
-import type { DomainEvtchn } from './state.ts';
+import { ECS, type DomainEvtchn } from './state.ts';
 import { clearPending2l, setPending2l, unmask2l } from './two_level.ts';
 import { clearPendingFifo, isBusyFifo, isMaskedFifo, isPendingFifo, setPendingFifo, unmaskFifo } from './fifo.ts';
 
@@ -13,6 +13,13 @@ export function setPending(hv: HypervisorServices, domain: Domain, vcpuId: numbe
   hv.trace(TRC.PVSIM_EVTCHN_SEND, domain.domid, port, vcpuId);
   const e = domain.evtchn;
   if (e === null || e.dying) return;
+  if (hv.traceSide && e.portIsValid(port)) {
+    // Who is at the other end, so a trace can draw the event from its sender.
+    const kind = e.state[port]!;
+    const inter = kind === ECS.INTERDOMAIN;
+    hv.traceSide(TRC.PVSIM_EVTCHN_FROM, inter ? e.remoteDomid[port]! : -1, inter ? e.remotePort[port]! : -1, kind, kind === ECS.VIRQ ? e.virq[port]! : -1);
+    if (inter) hv.traceRingEvent?.(domain.domid, port);
+  }
   if (e.fifo) setPendingFifo(hv, domain, vcpuId, port);
   else setPending2l(hv, domain, vcpuId, port);
 }

@@ -7,6 +7,18 @@ import type { Hart } from '../cpu/hart.ts';
 import type { HvmBoard } from './board.ts';
 import { extendLoad, type MemAccess } from './decode.ts';
 import type { HvmVcpu } from './vcpu.ts';
+import { MIP_SEIP, MIP_STIP } from '../cpu/csr.ts';
+import { TRACE_WAKE, TRC } from '../trace/trace.ts';
+
+/**
+ * Tells a detailed trace why a blocked HVM vCPU wakes (a side record, never hashed): its
+ * timer line, an external (device) line or an answered ioreq are I/O and timer waits that
+ * no event channel names.
+ */
+export function traceHvmWake(board: HvmBoard, v: HvmVcpu, cause?: number): void {
+  const c = cause ?? (v.lines & MIP_STIP ? TRACE_WAKE.timer : v.lines & MIP_SEIP ? TRACE_WAKE.io : TRACE_WAKE.other);
+  board.deps.hv.traceSide?.(TRC.PVSIM_WAKE_CAUSE, board.domain.domid, v.id, c);
+}
 
 /**
  * Exits in a row at one pc with one cause and no instruction retired before the domain is
@@ -69,6 +81,7 @@ export function deviceAccess(
     // An ioreq server (the device model) answered: the access completes, the vCPU goes on.
     finish(val);
     ioWait(false);
+    traceHvmWake(board, v, TRACE_WAKE.io);
     board.deps.hv.wakeVcpu(v.vcpu);
   });
   if (r.kind === 'fault') return 'fault';

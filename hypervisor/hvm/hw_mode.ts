@@ -44,8 +44,9 @@ import { decodeMemAccess, memAccessAddress, systemInsnName } from './decode.ts';
 import type { GStageTables } from './gstage_tables.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
-import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
+import { deviceAccess, ProgressWatch, retireInstruction, traceHvmWake } from './exits.ts';
 import type { HvmVcpu } from './vcpu.ts';
+import { TRC } from '../trace/trace.ts';
 
 /** KVM_HEDELEG_DEFAULT: misaligned fetch, illegal instruction, breakpoint, ecall from VU, page faults. */
 export const HW_HEDELEG = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 8) | (1 << 12) | (1 << 13) | (1 << 15);
@@ -177,6 +178,7 @@ export class HwMode implements VirtMode {
     this.syncLines();
     if (this.inWfi && this.wakeable()) {
       this.inWfi = false;
+      traceHvmWake(this.board, this.v);
       this.board.deps.hv.wakeVcpu(this.v.vcpu);
     }
   }
@@ -195,6 +197,8 @@ export class HwMode implements VirtMode {
     const hart = this.hart;
     const cause = hart.trapCause >>> 0;
     this.stats.charge(clock, 'world_switch', this.costs.hvmHwExitNs);
+    // A side record (never hashed): hw mode traced no exit before, and its hashes stay.
+    this.board.deps.hv.traceSide?.(TRC.PVSIM_HVM_EXIT, this.board.domain.domid, this.v.id, cause, hart.trapTval >>> 0);
     if (this.gstage.isDestroyed || !hart.trapVirt) return; // the domain is going; nothing runs at V=0
     if (!this.watch.progressed(this.hart, cause)) return;
     if ((cause & CAUSE_INTERRUPT) !== 0) return; // no HS-level interrupt is enabled

@@ -3,6 +3,7 @@
 // TIME, IPI, RFENCE, SRST, HSM, DBCN and the legacy console calls. Anything else is
 // SBI_ERR_NOT_SUPPORTED. Shared by both modes: the mode decodes the ecall and writes a0/a1.
 
+import { TRC } from '../trace/trace.ts';
 import type { HvmVcpu } from './vcpu.ts';
 import type { HvmBoard } from './board.ts';
 import { HSM_STATE } from './vcpu.ts';
@@ -137,6 +138,8 @@ export function sbiCall(v: HvmVcpu, board: HvmBoard, now: number): SbiResult {
       v.vcpu.domain.perf.hypercall(fid >>> 0);
       const h = board.hypercalls.get(fid);
       const rc = h === undefined ? xenErr('ENOSYS') : h({ hv, vcpu: v.vcpu }, a(0), a(1), a(2), a(3), a(4));
+      // Its time is the exit's (charged by the mode), so the trace gives it none of its own.
+      hv.traceSide?.(TRC.PVSIM_HYPERCALL_END, v.vcpu.domain.domid, v.vcpu.vcpuId, fid >>> 0, 0);
       return ret(SBI_ERR.success, rc | 0);
     }
     case SBI_EXT.srst: {

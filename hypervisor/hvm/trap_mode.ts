@@ -24,7 +24,7 @@ import {
 import { PRIV_S, PRIV_U, type Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../../protocol/sv32.ts';
 import { amoResult, decodeMemAccess, memAccessAddress, systemInsnName } from './decode.ts';
-import { deviceAccess, ProgressWatch, retireInstruction } from './exits.ts';
+import { deviceAccess, ProgressWatch, retireInstruction, traceHvmWake } from './exits.ts';
 import type { ExitClock, VirtMode } from './mode.ts';
 import type { GuestMode, GuestPaging } from './paging.ts';
 import { sbiCall, SBI_EXT } from './sbi.ts';
@@ -147,6 +147,7 @@ export class TrapMode implements VirtMode {
   linesChanged(): void {
     if (this.inWfi && this.pendingEnabled() !== 0) {
       this.inWfi = false;
+      traceHvmWake(this.board, this.v);
       this.board.deps.hv.wakeVcpu(this.v.vcpu);
     }
   }

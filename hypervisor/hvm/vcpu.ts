@@ -9,10 +9,16 @@ import type { ExitClock, VirtMode } from './mode.ts';
 import type { EventQueue } from '../time/event_queue.ts';
 import type { CostModel } from '../time/cost_model.ts';
 import type { HvmStats } from './stats.ts';
+import { TRC } from '../trace/trace.ts';
 
 /** What an HVM vCPU needs of its board (board.ts implements it; no import back, no cycle). */
 export interface VcpuBoard {
-  readonly deps: { readonly events: EventQueue; readonly costs: CostModel };
+  readonly deps: {
+    readonly events: EventQueue;
+    readonly costs: CostModel;
+    /** Side records for a detailed trace (HypervisorServices.traceSide). */
+    readonly hv?: { traceSide?(event: number, d0?: number, d1?: number, d2?: number, d3?: number): void };
+  };
   readonly stats: HvmStats;
 }
 
@@ -57,10 +63,12 @@ export class HvmVcpu implements VcpuArch {
     const stats = this.board.stats;
     stats.beginExit();
     const t0 = clock.now;
+    const cause = this.vcpu.hart.trapCause >>> 0;
     try {
       this.mode.handleExit(clock);
     } finally {
       this.vcpu.domain.perf.exit(stats.endExit() ?? 'world_switch', clock.now - t0);
+      this.board.deps.hv?.traceSide?.(TRC.PVSIM_EXIT_END, this.vcpu.domain.domid, this.vcpu.vcpuId, cause, clock.now - t0);
     }
   }
 

@@ -64,6 +64,10 @@ export interface HypervisorServices {
   schedParamsChanged?(d: Domain): void;
   /** Appends a trace record at the current virtual time (event ids: trace/trace.ts TRC). */
   trace(event: number, d0?: number, d1?: number, d2?: number, d3?: number): void;
+  /** Appends a side record (not hashed; kept only when a trace file is asked for). */
+  traceSide?(event: number, d0?: number, d1?: number, d2?: number, d3?: number, d4?: number): void;
+  /** An event on `port` of `domid`: a detailed trace records the indices of the backend rings behind it. */
+  traceRingEvent?(domid: number, port: number): void;
 }
 
 export interface HypercallContext {

@@ -273,6 +273,7 @@ export class SchedCore {
   pollVcpu(vcpu: Vcpu, ports: number[], timeout: number): void {
     const t = timeout === 0 ? null : this.events.schedule(Math.max(timeout, this.now()), () => this.wakeVcpu(vcpu));
     vcpu.poll = { ports, timeout: t };
+    this.trace.side(this.now(), vcpu.pcpu, TRC.PVSIM_POLL, vcpu.domain.domid, vcpu.vcpuId, ports.length, timeout);
     this.blockVcpu(vcpu);
   }
 
@@ -320,6 +321,7 @@ export class SchedCore {
     if (v.runstate === state) return;
     const t = Math.max(at, v.runstateEntry);
     v.runstateTime[RUNSTATES.indexOf(v.runstate)]! += t - v.runstateEntry;
+    this.trace.side(t, v.pcpu, TRC.PVSIM_RUNSTATE, v.domain.domid, v.vcpuId, RUNSTATES.indexOf(v.runstate), RUNSTATES.indexOf(state));
     v.runstate = state;
     v.runstateEntry = t;
   }
@@ -356,6 +358,11 @@ export class SchedCore {
     }
     if (next !== prev) {
       this.trace.record(p.now, p.id, TRC.SCHED_SWITCH, prev?.domain.domid ?? -1, prev?.vcpuId ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1);
+    }
+    if (this.trace.detail && pool) {
+      const policy = pool.policy;
+      const credit = next ? policy.creditOf?.(next) : undefined;
+      this.trace.side(p.now, p.id, TRC.PVSIM_SCHED_STATE, policy.runqLength?.(p.id) ?? -1, next?.domain.domid ?? -1, next?.vcpuId ?? -1, credit ?? NaN);
     }
     p.current = next;
     p.sliceEnd = p.now + sliceNs;

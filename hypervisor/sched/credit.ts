@@ -103,6 +103,14 @@ export class CreditScheduler implements Scheduler {
     return s && { credit: s.credit, pri: s.pri, active: s.active, parked: s.parked };
   }
 
+  runqLength(cpu: number): number {
+    return this.runq[cpu]?.length ?? 0;
+  }
+
+  creditOf(v: Vcpu): number | undefined {
+    return this.svcs.get(v)?.credit;
+  }
+
   wake(v: Vcpu, _now: number): void {
     const s = this.svcs.get(v);
     if (!s || s.queued || this.isRunning(v)) return;

@@ -121,6 +121,14 @@ export class Credit2Scheduler implements Scheduler {
     return s && { runq: s.rq.id, credit: s.credit, budget: s.budget, parked: s.parked };
   }
 
+  runqLength(cpu: number): number {
+    return this.rqOf[cpu]?.runq.length ?? 0;
+  }
+
+  creditOf(v: Vcpu): number | undefined {
+    return this.svcs.get(v)?.credit;
+  }
+
   /** Each runqueue's pCPUs. */
   runqueues(): number[][] {
     return this.rqs.map((r) => [...r.cpus]);

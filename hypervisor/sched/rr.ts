@@ -49,6 +49,10 @@ export class RoundRobinScheduler implements Scheduler {
     this.dequeue(v);
   }
 
+  runqLength(cpu: number): number {
+    return this.queues[cpu]?.length ?? 0;
+  }
+
   schedule(cpu: number, _now: number, prev: Vcpu | null, prevRunnable: boolean): SchedDecision {
     const q = this.queues[cpu]!;
     if (prev && prevRunnable) q.push(prev);

@@ -101,6 +101,11 @@ export class RtdsScheduler implements Scheduler {
     }
   }
 
+  /** RTDS has one global runqueue. */
+  runqLength(_cpu: number): number {
+    return this.runq.length;
+  }
+
   schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean): SchedDecision {
     const sp = prev ? this.svcs.get(prev) : undefined;
     if (sp) {

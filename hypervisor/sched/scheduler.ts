@@ -52,4 +52,8 @@ export interface Scheduler {
   schedule(cpu: number, now: number, prev: Vcpu | null, prevRunnable: boolean, yielded: boolean): SchedDecision;
   /** `v`'s domain or vCPU parameters changed (xl sched-*): take them into account from `now`. */
   paramsChanged?(v: Vcpu, now: number): void;
+  /** vCPUs queued to run on pCPU `cpu` (its runqueue's, shared ones included), for traces. */
+  runqLength?(cpu: number): number;
+  /** `v`'s credit as the policy counts it (credit, credit2), for traces. */
+  creditOf?(v: Vcpu): number | undefined;
 }

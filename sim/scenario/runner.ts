@@ -103,6 +103,8 @@ export interface RunScenarioOptions {
   cpu?: EngineKind;
   /** Receives a progress line about every two wall seconds (virtual time reached, rate); never stdout. */
   progress?: (line: string) => void;
+  /** Keep the trace's side records (a trace file is asked for); changes no trace hash. */
+  traceDetail?: boolean;
 }
 
 /** Progress lines for a long run: virtual time reached, its rate against wall time, the time left. */
@@ -259,6 +261,7 @@ function buildScenario(s: Scenario, opts: RunScenarioOptions, external?: Hypervi
   if (!(interval > 0) || until / interval > MAX_SAMPLES) throw new ScenarioError(`sample_interval ${interval} ns: ${Math.ceil(until / interval)} samples over ${until} ns; at most ${MAX_SAMPLES} (a longer interval, or none for the default)`);
   const hv = external ?? new Hypervisor({ ...scenarioMachine(s, opts.cpu), ...(opts.costs ? { costs: opts.costs } : {}) });
   hv.sched.metrics.intervalNs = interval;
+  if (opts.traceDetail) hv.traceBuffer.enableDetail();
   const consoles = new Map<Domain, string>();
   const onConsole = (d: Domain, bytes: Uint8Array) => {
     opts.onConsole?.(d, bytes);
