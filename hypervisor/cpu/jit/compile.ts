@@ -13,8 +13,8 @@
 //
 // A block is context-free: it depends only on its virtual start pc and the code words it was
 // compiled from (loads and stores use the TLB set arrays passed in, so privilege, satp, MPRV
-// and V are whatever the caller's data set says). Its first statements compare the code words
-// with the frame: -1 = stale (the frame was written since), the caller drops it.
+// and V are whatever the caller's data set says). `words` records those code words; the
+// translator checks them (blockCurrent) before the first run in each of its epochs.
 //
 // Return value: the number of instructions retired (0..len on one pass; more with self-loops),
 // `st.pc` = where execution continues. Budget: the caller enters a block only when at least
@@ -42,6 +42,10 @@ export interface Block {
   readonly len: number;
   /** Null for a marker: no block can start here (first instruction not translatable). */
   readonly fn: BlockFn | null;
+  /** Word index, word value pairs of the code compiled: the block is current while they match. */
+  readonly words: Int32Array;
+  /** The translator epoch in which the words were last found current (index.ts). */
+  seen: number;
 }
 
 /** Upper bound on the instructions of one block (one pass). */
@@ -164,23 +168,21 @@ export function compileBlock(page: Int32Array, pc: number): Block {
   }
   if (k === 0) {
     jitStats.markers++;
-    return { pc: startPc, len: 1 << 30, fn: null };
+    return { pc: startPc, len: 1 << 30, fn: null, words: new Int32Array(0), seen: -1 };
   }
   const len = k;
-  let lo = 1024, hi = -1;
-  for (const w of words) { if (w < lo) lo = w; if (w > hi) hi = w; }
-  const check = words.map((w) => `page[${w}] !== ${page[w]!}`).join(' || ');
+  const check = new Int32Array(words.length * 2);
+  words.forEach((w, i) => { check[2 * i] = w; check[2 * i + 1] = page[w]!; });
   const regs = [...used].sort((a, b) => a - b);
   const lines: string[] = [];
   for (let q = 0; q < k; q++) lines.push(pre[q]! + code[q]! + post[q]!);
   if (open) lines.push(exitTo(String(cur), k));
   const src = [
     "'use strict';",
-    `if (${check}) return -1;`,
     regs.length ? `let ${regs.map((r) => `r${r} = x[${r}]`).join(', ')};` : '',
     'let it = 0, xp = 0, xn = 0;',
     'body: {',
-    ...lines.map((l) => l.replace(/@LEN/g, String(len)).replace(/@LO/g, String(lo)).replace(/@SPAN/g, String(hi - lo))),
+    ...lines.map((l) => l.replace(/@LEN/g, String(len))),
     '}',
     ...[...written].sort((a, b) => a - b).map((r) => `x[${r}] = r${r};`),
     'st.pc = xp;',
@@ -198,7 +200,14 @@ export function compileBlock(page: Int32Array, pc: number): Block {
   } else {
     jitStats.reused++;
   }
-  return { pc: startPc, len, fn };
+  return { pc: startPc, len, fn, words: check, seen: -1 };
+}
+
+/** True if `page` still holds the words `b` was compiled from. */
+export function blockCurrent(b: Block, page: Int32Array): boolean {
+  const w = b.words;
+  for (let i = 0; i < w.length; i += 2) if (page[w[i]!] !== w[i + 1]) return false;
+  return true;
 }
 
 /** Compiled functions by source, oldest first (bounded: insertion-order eviction). */
@@ -307,11 +316,10 @@ function translateOne(inst: number, pc: number): Emitted | null {
         case 0: body = `  wBytes[ti][va & 4095] = ${b};`; break;
         default: body = `  if ((va & 1) !== 0) @BEFORE\n  { const q = wBytes[ti], o = va & 4095; q[o] = ${b}; q[o + 1] = ${b} >> 8; }`; break;
       }
-      // A store into this block's own code: leave after it, so the next instruction is
-      // fetched again (the caller's staleness check sees the new words).
-      const smc = `  if (wWords[ti] === page && ((((va & 4095) >>> 2) - @LO) >>> 0) <= @SPAN) ${after('@K1', String(npc))}`;
+      // No check for stores into code: a frame holding blocks is never cached as writable
+      // (PhysMemory.code), so such a store misses here and takes the interpreter's slow path.
       return {
-        js: `{ const va = (${a} + ${imm}) | 0, vpn = va >>> 12, ti = vpn & ${TLB_MASK};\n  if (wTag[ti] !== vpn) @BEFORE\n${body}\n${smc}\n}`,
+        js: `{ const va = (${a} + ${imm}) | 0, vpn = va >>> 12, ti = vpn & ${TLB_MASK};\n  if (wTag[ti] !== vpn) @BEFORE\n${body}\n}`,
         reads: [rs1, rs2], rd: 0, next: npc,
       };
     }

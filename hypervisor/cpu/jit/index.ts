@@ -12,17 +12,22 @@
 // (tests/cpu/jit-*.test.ts and the engine fuzzer) run both engines side by side.
 //
 // Blocks are cached per physical code frame (its Int32Array: a frame's identity), by word
-// offset, and carry their virtual start pc; a pc is translated after HOT visits. A block
-// checks its code words on entry (stale: dropped and retranslated), and a store inside a
-// block into its own words leaves the block after that store. That covers every writer of
-// code (the guest, other harts and domains, DMA, the hypervisor) without hooks in any of
-// them: see docs/jit.md, "Invalidation".
+// offset, and carry their virtual start pc; a pc is translated after HOT visits.
+//
+// Invalidation (docs/jit.md): a frame blocks were compiled from is marked
+// (PhysMemory.markCode), so no TLB caches it as writable and every guest store to it, by any
+// hart, takes the MMU's slow path, which raises `Mmu.attention`; the engine then goes round
+// its outer loop. The translator's epoch advances at every run() entry and every outer-loop
+// pass, and a block whose words have not been checked in the current epoch is checked
+// (blockCurrent) before it runs: stale blocks are dropped. Writers outside a run (the
+// hypervisor, dom0 backends, DMA, grant copies, other harts) all act between run() calls or
+// inside a device callback (attention): no hook in any of them is needed.
 
 import { CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT, CAUSE_MISALIGNED_FETCH } from '../csr.ts';
 import { ExitReason, type Engine } from '../engine.ts';
 import { PRIV_S, type Hart } from '../hart.ts';
 import { TLB_MASK } from '../mmu.ts';
-import { compileBlock, jitStats, type Block, type BlockState } from './compile.ts';
+import { blockCurrent, compileBlock, jitStats, type Block, type BlockState } from './compile.ts';
 
 export { jitStats, MAX_BLOCK } from './compile.ts';
 
@@ -35,7 +40,15 @@ export const HOT = 16;
 interface PageCache {
   readonly blocks: Array<Block | undefined>;
   readonly hits: Uint8Array;
+  /** Blocks compiled from this frame so far (then its frame must be marked as code). */
+  compiled: number;
 }
+
+/**
+ * Advances at every run() entry and outer-loop pass of any translator: a block checked in
+ * the current epoch is known current (nothing could write code since without an outer pass).
+ */
+let epoch = 0;
 
 /**
  * Blocks of every frame, shared by all translators: a block depends only on its code words
@@ -47,7 +60,7 @@ const caches = new WeakMap<Int32Array, PageCache>();
 function pageCache(page: Int32Array): PageCache {
   let c = caches.get(page);
   if (c === undefined) {
-    c = { blocks: new Array<Block | undefined>(1024).fill(undefined), hits: new Uint8Array(1024) };
+    c = { blocks: new Array<Block | undefined>(1024).fill(undefined), hits: new Uint8Array(1024), compiled: 0 };
     caches.set(page, c);
   }
   return c;
@@ -56,6 +69,13 @@ function pageCache(page: Int32Array): PageCache {
 /** Drops every translation (tests; never needed for correctness). */
 export function dropTranslations(page: Int32Array): void {
   caches.delete(page);
+}
+
+/** Marks `pfn` as holding code and re-marks this hart's write TLB entries at once. */
+function markCode(mem: Hart['mem'], mmu: Hart['mmu'], pfn: number): void {
+  mem.markCode(pfn);
+  mmu.rewatch();
+  epoch++;
 }
 
 export class Translator implements Engine {
@@ -78,6 +98,7 @@ export class Translator implements Engine {
 
     for (;;) {
       // ---- re-sync with hart context ----
+      epoch++; // code may have been written: check blocks again before running them
       hart.resync = false;
       mmu.attention = false;
       if (hart.stopRequested) {
@@ -109,6 +130,7 @@ export class Translator implements Engine {
       let fetchVpn = -1;
       let page = NO_PAGE;
       let cache: PageCache | null = null;
+      let codePfn = -1;
       if ((pc & 3) !== 0) {
         exc = CAUSE_MISALIGNED_FETCH;
         tval = pc;
@@ -131,7 +153,17 @@ export class Translator implements Engine {
             // one instruction only: the next one is checked on the slow path again, and no
             // block runs from it.
             fetchVpn = mmu.fetchOnce ? -1 : pc >>> 12;
-            cache = mmu.fetchOnce ? null : pageCache(p);
+            cache = null;
+            if (!mmu.fetchOnce) {
+              const xs = mmu.sets[hart.fetchSet()]!;
+              const xi = (pc >>> 12) & TLB_MASK;
+              if (xs.xTag[xi] === pc >>> 12) {
+                codePfn = xs.xPfn[xi]!;
+                cache = pageCache(p);
+                // The frame may have been freed and reused since its blocks were compiled.
+                if (cache.compiled !== 0 && !mem.code[codePfn]) markCode(mem, mmu, codePfn);
+              }
+            }
             if (mmu.attention) {
               // The walk's A-bit update reached a store watcher: honour a stop request or
               // interrupt before executing this instruction (it is refetched afterwards).
@@ -143,7 +175,15 @@ export class Translator implements Engine {
             const idx = (pc >>> 2) & 0x3ff;
             const b: Block | undefined = cache.blocks[idx];
             if (b !== undefined && b.pc === pc) {
-              if (b.len <= left) {
+              if (b.seen !== epoch) {
+                if (blockCurrent(b, page)) b.seen = epoch;
+                else { // the code changed since it was compiled
+                  jitStats.stale++;
+                  cache.blocks[idx] = undefined;
+                  cache.hits[idx] = 0;
+                }
+              }
+              if (b.len <= left && b.seen === epoch) {
                 const r = b.fn!(x, st, page, rTag, rWords, rBytes, wTag, wWords, wBytes, left, mulhu);
                 if (r > 0) {
                   n += r; jitStats.blockRuns++;
@@ -151,15 +191,12 @@ export class Translator implements Engine {
                   pc = st.pc;
                   continue;
                 }
-                if (r < 0) { // the code changed since it was compiled
-                  jitStats.stale++;
-                  cache.blocks[idx] = undefined;
-                  cache.hits[idx] = 0;
-                }
               }
             } else if (++cache.hits[idx]! >= HOT) {
               cache.hits[idx] = 0;
-              cache.blocks[idx] = compileBlock(page, pc);
+              const nb = compileBlock(page, pc);
+              cache.blocks[idx] = nb;
+              if (nb.fn !== null && cache.compiled++ === 0) markCode(mem, mmu, codePfn);
               continue;
             }
           }
