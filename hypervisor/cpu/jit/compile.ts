@@ -75,6 +75,36 @@ const SIMPLE = new Set([0x13, 0x33, 0x37, 0x17, 0x03, 0x23, 0x0f]);
  * `it` + static index = instructions retired so far, at every point of the block.
  */
 export function compileBlock(page: Int32Array, pc: number): Block {
+  // The same code at the same pc compiled before (another run, domain or frame with this
+  // image): a block's meaning depends only on its pc and the words it records, so its
+  // function is reused without generating source again.
+  const known = byPc.get(pc | 0);
+  if (known !== undefined) {
+    for (const b of known) {
+      if (blockCurrent(b, page)) {
+        jitStats.reused++;
+        return { pc: b.pc, len: b.len, fn: b.fn, words: b.words, seen: -1 };
+      }
+    }
+  }
+  const b = translate(page, pc);
+  if (b.fn !== null) {
+    if (known === undefined) {
+      if (byPc.size >= BY_PC_MAX) byPc.delete(byPc.keys().next().value!);
+      byPc.set(b.pc, [b]);
+    } else {
+      if (known.length >= 4) known.shift();
+      known.push(b);
+    }
+  }
+  return b;
+}
+
+/** Compiled blocks by start pc (a few variants each; bounded, oldest pc evicted first). */
+const byPc = new Map<number, Block[]>();
+const BY_PC_MAX = 16384;
+
+function translate(page: Int32Array, pc: number): Block {
   const startPc = pc | 0;
   const pageBase = startPc & ~0xfff;
   const posOf = new Map<number, number>(); // pc -> static index
@@ -189,17 +219,8 @@ export function compileBlock(page: Int32Array, pc: number): Block {
     'return xn;',
   ].join('\n');
   lastSource = src;
-  // Identical code at the same pc (the same image in another domain or run, a frame copied
-  // or reloaded) shares one function, and V8's optimised code for it.
-  let fn = sourceCache.get(src);
-  if (fn === undefined) {
-    fn = new Function('x', 'st', 'page', 'rTag', 'rWords', 'rBytes', 'wTag', 'wWords', 'wBytes', 'left', 'M', src) as BlockFn;
-    jitStats.compiled++;
-    if (sourceCache.size >= SOURCE_CACHE_MAX) sourceCache.delete(sourceCache.keys().next().value!);
-    sourceCache.set(src, fn);
-  } else {
-    jitStats.reused++;
-  }
+  const fn = new Function('x', 'st', 'page', 'rTag', 'rWords', 'rBytes', 'wTag', 'wWords', 'wBytes', 'left', 'M', src) as BlockFn;
+  jitStats.compiled++;
   return { pc: startPc, len, fn, words: check, seen: -1 };
 }
 
