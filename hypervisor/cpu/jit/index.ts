@@ -38,7 +38,8 @@ export const HOT = 16;
 
 /** Translations of one code frame, by word offset. */
 interface PageCache {
-  readonly blocks: Array<Block | undefined>;
+  /** NO_BLOCKS until the first block of the frame is compiled (a frame never hot costs 1 KiB). */
+  blocks: Array<Block | undefined>;
   readonly hits: Uint8Array;
   /** Blocks compiled from this frame so far (then its frame must be marked as code). */
   compiled: number;
@@ -57,10 +58,13 @@ let epoch = 0;
  */
 const caches = new WeakMap<Int32Array, PageCache>();
 
+/** Shared by every frame without blocks: never written. */
+const NO_BLOCKS: Array<Block | undefined> = new Array<Block | undefined>(1024).fill(undefined);
+
 function pageCache(page: Int32Array): PageCache {
   let c = caches.get(page);
   if (c === undefined) {
-    c = { blocks: new Array<Block | undefined>(1024).fill(undefined), hits: new Uint8Array(1024), compiled: 0 };
+    c = { blocks: NO_BLOCKS, hits: new Uint8Array(1024), compiled: 0 };
     caches.set(page, c);
   }
   return c;
@@ -195,6 +199,7 @@ export class Translator implements Engine {
             } else if (++cache.hits[idx]! >= HOT) {
               cache.hits[idx] = 0;
               const nb = compileBlock(page, pc);
+              if (cache.blocks === NO_BLOCKS) cache.blocks = new Array<Block | undefined>(1024).fill(undefined);
               cache.blocks[idx] = nb;
               if (nb.fn !== null && cache.compiled++ === 0) markCode(mem, mmu, codePfn);
               continue;
