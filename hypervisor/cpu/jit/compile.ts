@@ -49,7 +49,7 @@ export interface Block {
 }
 
 /** Upper bound on the instructions of one block (one pass). */
-export const MAX_BLOCK = 64;
+export const MAX_BLOCK = 32;
 
 /** Statistics shared by all translators (tests and docs/jit.md read them). */
 export const jitStats = { compiled: 0, stale: 0, markers: 0, blockRuns: 0, reused: 0 };
