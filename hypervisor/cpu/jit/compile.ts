@@ -93,16 +93,19 @@ export function compileBlock(page: Int32Array, pc: number): Block {
       if (byPc.size >= BY_PC_MAX) byPc.delete(byPc.keys().next().value!);
       byPc.set(b.pc, [b]);
     } else {
-      if (known.length >= 4) known.shift();
+      if (known.length >= 2) known.shift();
       known.push(b);
     }
   }
   return b;
 }
 
-/** Compiled blocks by start pc (a few variants each; bounded, oldest pc evicted first). */
+/**
+ * Compiled blocks by start pc, two variants each, at most BY_PC_MAX pcs (the oldest pc is
+ * evicted first): bounds the functions kept alive after their frames are gone.
+ */
 const byPc = new Map<number, Block[]>();
-const BY_PC_MAX = 16384;
+const BY_PC_MAX = 2048;
 
 function translate(page: Int32Array, pc: number): Block {
   const startPc = pc | 0;

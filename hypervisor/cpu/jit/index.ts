@@ -70,11 +70,6 @@ function pageCache(page: Int32Array): PageCache {
   return c;
 }
 
-/** Drops every translation (tests; never needed for correctness). */
-export function dropTranslations(page: Int32Array): void {
-  caches.delete(page);
-}
-
 /** Marks `pfn` as holding code and re-marks this hart's write TLB entries at once. */
 function markCode(mem: Hart['mem'], mmu: Hart['mmu'], pfn: number): void {
   mem.markCode(pfn);
