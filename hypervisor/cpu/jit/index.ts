@@ -34,7 +34,7 @@ export { jitStats, MAX_BLOCK } from './compile.ts';
 const NO_PAGE: Int32Array = new Int32Array(1024);
 
 /** Visits of a pc (while interpreted) before a block is compiled from it. */
-export const HOT = 16;
+export const HOT = 64;
 
 /** Translations of one code frame, by word offset. */
 interface PageCache {
