@@ -16,7 +16,7 @@
 // and V are whatever the caller's data set says). `words` records those code words; the
 // translator checks them (blockCurrent) before the first run in each of its epochs.
 //
-// Return value: the number of instructions retired (0..len on one pass; more with self-loops),
+// Return value: the number of instructions retired (0..len on one pass; more with loops),
 // `st.pc` = where execution continues. Budget: the caller enters a block only when at least
 // `len` (the longest path through it) instructions are left; a self-loop goes round again
 // only while that still holds, so a block never retires past the budget.
@@ -29,7 +29,7 @@ export interface BlockState {
 }
 
 export type BlockFn = (
-  x: Int32Array, st: BlockState, page: Int32Array,
+  x: Int32Array, st: BlockState,
   rTag: Int32Array, rWords: Int32Array[], rBytes: Uint8Array[],
   wTag: Int32Array, wWords: Int32Array[], wBytes: Uint8Array[],
   left: number, mulhu: (a: number, b: number) => number,
@@ -222,7 +222,7 @@ function translate(page: Int32Array, pc: number): Block {
     'return xn;',
   ].join('\n');
   lastSource = src;
-  const fn = new Function('x', 'st', 'page', 'rTag', 'rWords', 'rBytes', 'wTag', 'wWords', 'wBytes', 'left', 'M', src) as BlockFn;
+  const fn = new Function('x', 'st', 'rTag', 'rWords', 'rBytes', 'wTag', 'wWords', 'wBytes', 'left', 'M', src) as BlockFn;
   jitStats.compiled++;
   return { pc: startPc, len, fn, words: check, seen: -1 };
 }

@@ -183,7 +183,7 @@ export class Translator implements Engine {
                 }
               }
               if (b.len <= left && b.seen === epoch) {
-                const r = b.fn!(x, st, page, rTag, rWords, rBytes, wTag, wWords, wBytes, left, mulhu);
+                const r = b.fn!(x, st, rTag, rWords, rBytes, wTag, wWords, wBytes, left, mulhu);
                 if (r > 0) {
                   n += r; jitStats.blockRuns++;
                   left -= r;
