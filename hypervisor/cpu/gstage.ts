@@ -198,7 +198,7 @@ export class TwoStageWalker {
       const w = this.ptWords(spa);
       if (w === null || !this.pmpOk(spa, PERM_WRITE)) return ACCESS_FAULT;
       w[(spa & 0xfff) >>> 2] = pte | need;
-      if (this.mem.watched[pfnOf(spa)]) this.onPteStore(spa);
+      if (this.mem.watched[pfnOf(spa)] || this.mem.code[pfnOf(spa)]) this.onPteStore(spa);
     }
     const gpa = level === 1 ? (ppn >>> 10) * 0x400000 + (va & 0x3fffff) : ppn * PAGE_SIZE + (va & 0xfff);
     const spa = this.gstage(gpa, perm, GPF_EXPLICIT, r);
@@ -219,7 +219,7 @@ export class TwoStageWalker {
     if ((pte & need) === need) return true;
     if (!this.pmpOk(pteAddr, PERM_WRITE)) return false;
     words[(pteAddr & 0xfff) >>> 2] = pte | need;
-    if (this.mem.watched[pfnOf(pteAddr)]) this.onPteStore(pteAddr);
+    if (this.mem.watched[pfnOf(pteAddr)] || this.mem.code[pfnOf(pteAddr)]) this.onPteStore(pteAddr);
     return true;
   }
 }

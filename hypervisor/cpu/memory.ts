@@ -46,6 +46,13 @@ export class PhysMemory {
   readonly words: Array<Int32Array | null>;
   /** Non-zero for frames whose stores must be reported to `onStore` (never cached as writable). */
   readonly watched: Uint8Array;
+  /**
+   * Non-zero for frames the block translator (cpu/jit) compiled code from. Like a watched
+   * frame, such a frame is never cached as writable (W_SLOW), so every guest store to it
+   * takes the MMU's slow path, which raises `Mmu.attention`: the translator then re-checks
+   * its blocks before running one again.
+   */
+  readonly code: Uint8Array;
   readonly regions: MmioRegion[] = [];
   onStore: StoreWatcher | null = null;
   /** Bumped whenever a mapping changes, so engines can drop cached translations. */
@@ -82,6 +89,7 @@ export class PhysMemory {
     this.frames = new Array<Uint8Array | null>(nrFrames).fill(null);
     this.words = new Array<Int32Array | null>(nrFrames).fill(null);
     this.watched = new Uint8Array(nrFrames);
+    this.code = new Uint8Array(nrFrames);
     this.unpopulated = new Uint8Array(nrFrames);
   }
 
@@ -146,6 +154,7 @@ export class PhysMemory {
     this.frames[pfn] = null;
     this.words[pfn] = null;
     this.watched[pfn] = 0;
+    this.code[pfn] = 0;
     this.populated--;
     this.generation++;
   }
@@ -169,7 +178,17 @@ export class PhysMemory {
     this.watchGeneration++;
   }
 
-  /** Bumped whenever a frame's watched flag changes (Mmu.rewatch). */
+  /**
+   * Marks `pfn` as holding translated code: write entries for it are re-marked W_SLOW
+   * (by Mmu.rewatch, as for a watch). The caller rewatches its own MMU at once.
+   */
+  markCode(pfn: number): void {
+    if (this.code[pfn]) return;
+    this.code[pfn] = 1;
+    this.watchGeneration++;
+  }
+
+  /** Bumped whenever a frame's watched or code flag changes (Mmu.rewatch). */
   watchGeneration = 0;
 
   addMmio(base: number, size: number, device: MmioDevice): void {

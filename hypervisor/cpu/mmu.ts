@@ -222,7 +222,12 @@ export class Mmu {
     this.pmp = new Pmp(opts?.pmpEntries ?? 0);
     const n = opts?.triggers ?? 0;
     this.trig = n > 0 ? new Triggers(n) : null;
-    this.walker = new TwoStageWalker(mem, (pa) => this.notifyStore(pa, 4), this.pmp);
+    // G-stage A/D updates: a watched frame's watcher hears of them; one holding translated
+    // code only needs the engine to re-sync (cpu/jit).
+    this.walker = new TwoStageWalker(mem, (pa) => {
+      if (mem.watched[pfnOf(pa)]) this.notifyStore(pa, 4);
+      else this.attention = true;
+    }, this.pmp);
     this.reach = new TlbReach(opts?.tlbMegaEntries);
   }
 
@@ -262,12 +267,14 @@ export class Mmu {
   /** A frame's watched flag changed: write entries are re-marked (W_SLOW), none dropped. */
   rewatch(): void {
     const watched = this.mem.watched;
+    const code = this.mem.code;
     for (const s of this.sets) {
       const tag = s.wTag;
       for (let i = 0; i < TLB_SIZE; i++) {
         const t = tag[i]!;
         if (t < 0) continue;
-        tag[i] = watched[s.wPfn[i]!] ? (t | W_SLOW) : (t & ~W_SLOW);
+        const pfn = s.wPfn[i]!;
+        tag[i] = watched[pfn] || code[pfn] ? (t | W_SLOW) : (t & ~W_SLOW);
       }
     }
     this.wgen = this.mem.watchGeneration;
@@ -339,6 +346,7 @@ export class Mmu {
       if (this.pmp.entries !== 0 && !this.pmp.check(pteAddr, 4, ACCESS_WRITE, PRIV_S)) return WALK_ACCESS_FAULT;
       words[(pteAddr & 0xfff) >>> 2] = pte | need;
       if (mem.watched[pfnOf(pteAddr)]) this.notifyStore(pteAddr, 4);
+      if (mem.code[pfnOf(pteAddr)]) this.attention = true;
     }
     this.walkMega = level === 1;
     return level === 1
@@ -429,7 +437,7 @@ export class Mmu {
     if (!bytes || !words) return;
     if (mem.regions.length !== 0 && this.pageHasMmio(pfn)) return;
     if (this.trig !== null && (this.trig.armed & TRIG_KIND[acc]!) !== 0) return;
-    if (acc === ACCESS_WRITE && mem.watched[pfn]) return;
+    if (acc === ACCESS_WRITE && (mem.watched[pfn] || mem.code[pfn])) return;
     let set = this.sets[priv]!;
     if (set === EMPTY_TLB_SET) set = this.sets[priv] = new TlbSet();
     const i = vpn & TLB_MASK;
@@ -661,6 +669,7 @@ export class Mmu {
       f[off + 1] = value >> 8;
     } else f[off] = value;
     if (mem.watched[pfn]) this.notifyStore(pa, size);
+    if (mem.code[pfn]) this.attention = true; // translated code may be stale (cpu/jit)
   }
 
   private storeMisaligned(va: number, size: number, value: number): void {
@@ -694,6 +703,7 @@ export class Mmu {
     }
     if (mem.watched[pfnOf(pa0)]) this.notifyStore(pa0, firstLen);
     if (firstLen < size && mem.watched[pfnOf(pa1)]) this.notifyStore(pa1, size - firstLen);
+    if (mem.code[pfnOf(pa0)] || (firstLen < size && mem.code[pfnOf(pa1)])) this.attention = true;
   }
 
   // ---------------------------------------------------------------------------------
@@ -778,6 +788,7 @@ export class Mmu {
       f[off + 1] = value >> 8;
     } else f[off] = value;
     if (mem.watched[pfn]) this.notifyStore(pa, size);
+    if (mem.code[pfn]) this.attention = true;
   }
 
   /** Words of the RAM frame holding `pa` (populating a lazy frame), or null. */
@@ -843,6 +854,7 @@ export class Mmu {
     const pfn = pfnOf(pa);
     this.mem.words[pfn]![(pa & 0xfff) >>> 2] = value;
     if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
+    if (this.mem.code[pfn]) this.attention = true;
     return 0;
   }
 
@@ -874,6 +886,7 @@ export class Mmu {
     if (watch && (this.triggerFires(TRIG_LOAD, va, 4, old >>> 0, PHASE_DATA) || this.triggerFires(TRIG_STORE, va, 4, v >>> 0, PHASE_DATA))) return 0;
     words[idx] = v;
     if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
+    if (this.mem.code[pfn]) this.attention = true;
     return old;
   }
 }
