@@ -15,6 +15,9 @@ import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
 import { wallNs, wireStats } from '../protocol/wire_stats.ts';
 
+/** PVSIM_DOM0_PREFETCH=0: no ring is prefetched (to measure what prefetching saves; docs/benchmarks.md). */
+const NO_PREFETCH = process.env.PVSIM_DOM0_PREFETCH === '0';
+
 /** Page data one batch carries at most, each way (a frame may be 24 MiB: MAX_FRAME_BYTES). */
 export const BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -281,10 +284,10 @@ export class RemotePlatform implements Dom0Platform {
    */
   prefetchRing(port: number, domid: number, ring: MappedPage, layout: 'blkif' | 'netifTx'): void {
     const mfn = this.writableMfnOf(ring.mem);
-    if (mfn === undefined) return;
+    if (mfn === undefined || NO_PREFETCH) return;
+    // Rides with dom0's next batch or answer (flush sends it now): no round trip of its own.
     this.queueWrites();
     this.queued.push({ op: 'prefetchRing', port, domid, mfn, layout });
-    if (this.serving === 0) void this.sendQueued().catch(() => {});
   }
 
   /**

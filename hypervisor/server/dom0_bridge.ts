@@ -133,7 +133,8 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      const pages = await this.pagesAhead(p, timeNs, `port ${port}`);
+      // Most dispatches' page updates fit one frame: no await (and no microtask) for them.
+      const pages = this.pagesFit() ?? (await this.pagesAhead(p, timeNs, `port ${port}`));
       r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages, ...this.copyReport(), prefetched: this.prefetch(port) });
     } catch (e) {
       this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
@@ -262,13 +263,29 @@ export class Dom0Bridge {
     return 0;
   }
 
+  /** Page updates taken by pagesFit that did not fit one frame, for pagesAhead. */
+  private heldPages: HotPage[] | null = null;
+
+  /** The guests' stores since the last dispatch if they fit one frame; else null (held for pagesAhead). */
+  private pagesFit(): HotPage[] | null {
+    const pages = this.service.takePageUpdates();
+    if (pages.length <= MAX_HOT_ENTRIES) {
+      let bytes = 0;
+      for (const pg of pages) bytes += pg.data.length;
+      if (bytes <= PAGES_PER_DISPATCH_BYTES) return pages;
+    }
+    this.heldPages = pages;
+    return null;
+  }
+
   /**
    * The guests' stores to pages dom0 maps since its last dispatch, for the next frame: more
    * page data (or spans) than one frame should carry goes first, in dispatches of a port no
    * daemon serves (dom0 applies their pages and answers at once); the rest is returned.
    */
   private async pagesAhead(p: Peer, timeNs: number, what: string): Promise<HotPage[]> {
-    const pages = this.service.takePageUpdates();
+    const pages = this.heldPages ?? this.service.takePageUpdates();
+    this.heldPages = null;
     let start = 0;
     let bytes = 0;
     for (let j = 0; j < pages.length; j++) {
@@ -308,7 +325,7 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      const pages = await this.pagesAhead(p, timeNs, `d${q.d.domid}'s ioreq`);
+      const pages = this.pagesFit() ?? (await this.pagesAhead(p, timeNs, `d${q.d.domid}'s ioreq`));
       r = await p.requestHot<Extract<HotFrame, { kind: 'ioreq' }>>({ kind: 'ioreq', req: { ...q.req, domid: q.d.domid }, timeNs, pages });
     } catch (e) {
       if (p.closed) {
