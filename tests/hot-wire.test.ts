@@ -76,7 +76,7 @@ describe('hot wire framing', () => {
   it('refuses spans past their page, and never collides with a protobuf frame', () => {
     expect(() => encodeHot({ kind: 'batch', id: 1, ops: [{ op: 'write', mfn: 1, offset: 4000, data: new Uint8Array(97) }] })).toThrow(HotWireError);
     const b = encodeHot({ kind: 'batch', id: 1, ops: [{ op: 'copyFrom', domid: 1, ref: 2, offset: 0, len: 8 }] });
-    const dv = new DataView(b.buffer);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     dv.setUint16(b.length - 2, 4097, true);
     expect(() => decodeHot(b)).toThrow(/not inside a page/);
     // A protobuf Frame never starts with the magic byte (its fields are 1..6).
@@ -84,7 +84,7 @@ describe('hot wire framing', () => {
     expect(isHotFrame(pb)).toBe(false);
     // A count promising more entries than the frame holds is refused before any allocation.
     const lie = encodeHot({ kind: 'batch', id: 1, ops: [] });
-    new DataView(lie.buffer).setUint32(6, 0xffffffff, true);
+    new DataView(lie.buffer, lie.byteOffset, lie.byteLength).setUint32(6, 0xffffffff, true);
     expect(() => decodeHot(lie)).toThrow(/cannot hold/);
   });
 });
