@@ -467,6 +467,11 @@ export class RemotePlatform implements Dom0Platform {
     }
     this.prefetched = new Map();
     for (const x of list) this.prefetched.set(`${x.domid}/${x.ref}/${x.offset}/${x.data.length}`, x);
+    // What dom0 queued before the dispatch and has not sent goes ahead of its copies too.
+    for (const o of this.queued) {
+      if (o.op === 'write' || o.op === 'writeIfFailed') this.taintedMfns.add(o.mfn);
+      else if (o.op === 'copyTo') this.taintedDomids.add(o.domid);
+    }
   }
 
   /** What a dispatch's answer carries: what is queued (ahead as batches, in order, when too large for one frame). */

@@ -169,8 +169,13 @@ export class Dom0Bridge {
     const dv = new DataView(frame.buffer, frame.byteOffset, PAGE_SIZE);
     const prod = dv.getUint32(SRING.req_prod, true);
     const size = ring.layout === 'blkif' ? BLKIF_RING_SIZE : NET_TX_RING_SIZE;
-    // A producer more than a ring ahead (or behind) of the last read: only the last ring's worth.
-    let i = ((prod - ring.cursor) >>> 0) > size ? (prod - size) >>> 0 : ring.cursor;
+    // More than a ring published since the last read (or the producer went back) is no
+    // frontend's doing that keeps the ring's rules: this ring is read no more.
+    if (((prod - ring.cursor) >>> 0) > size) {
+      this.prefetchRings.delete(port);
+      return [];
+    }
+    let i = ring.cursor;
     const out: HotPrefetched[] = [];
     let bytes = 0;
     const take = (ref: number, offset: number, len: number): boolean => {
