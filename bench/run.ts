@@ -423,6 +423,9 @@ function profileTable(dir: string, units: number, wallS: number): Record<string,
     machine_waiting_us: us(hv.dispatchWaitNs),
     hv_cpu_us: us(hv.cpuNs ?? 0),
     dom0_cpu_us: us(dom0.cpuNs ?? 0),
+    prefetched_bytes: per(hv.prefetchedBytesOut ?? 0),
+    prefetch_hits: per(dom0.prefetchHits ?? 0),
+    prefetch_misses: per(dom0.prefetchMisses ?? 0),
   };
 }
 

@@ -46,6 +46,14 @@ export interface Dom0Platform {
    */
   copyToGrantsLater?(ops: readonly GrantCopyToOp[]): CopyOutTicket;
   /**
+   * Asks that the data of new requests on `ring` (dom0's writable mapping of `domid`'s
+   * shared ring, a blkif or a netif tx ring) travel with the dispatches of `port`, read at
+   * the dispatch's instant: copyGrants then finds them without a round trip of its own
+   * (hot_wire.ts PREFETCH_RING). Only a speed-up: what it does not find is copied as ever.
+   * Ends when the port closes. Optional: in-process there is no round trip to spare.
+   */
+  prefetchRing?(port: number, domid: number, ring: MappedPage, layout: 'blkif' | 'netifTx'): void;
+  /**
    * Virtual time in ns of the dispatch dom0 is serving (the hypervisor's clock in-process;
    * the time carried by the last dispatch across the socket). For timestamps that must be
    * the same whichever home dom0 has (pcap captures); never wall time.

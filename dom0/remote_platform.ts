@@ -6,7 +6,7 @@
 // bytes between two of dom0's writes are the guest's, and are never sent back over it.
 
 import type { Peer } from '../protocol/session.ts';
-import { MAX_HOT_ENTRIES, type HotFrame, type HotIoreq, type HotOp, type HotPage } from '../protocol/hot_wire.ts';
+import { MAX_HOT_ENTRIES, type HotFrame, type HotIoreq, type HotOp, type HotPage, type HotPrefetched } from '../protocol/hot_wire.ts';
 import type { PageUpdate, Request } from '../protocol/wire.ts';
 import { ByteMemory, TrackedMemory, type GuestMemory } from '../protocol/guest_memory.ts';
 import type { CopyOutTicket, Dom0Platform, GrantCopyOp, GrantCopyResult, GrantCopyToOp, IoreqHost, MappedPage } from './platform.ts';
@@ -14,6 +14,9 @@ import type { Ioreq } from './devicemodel/ioreq.ts';
 import { PAGE_SIZE } from '../protocol/xen/xen.ts';
 import { GNTST } from '../protocol/xen/grant_table.ts';
 import { wallNs, wireStats } from '../protocol/wire_stats.ts';
+
+/** PVSIM_DOM0_PREFETCH=0: no ring is prefetched (to measure what prefetching saves; docs/benchmarks.md). */
+const NO_PREFETCH = process.env.PVSIM_DOM0_PREFETCH === '0';
 
 /** Page data one batch carries at most, each way (a frame may be 24 MiB: MAX_FRAME_BYTES). */
 export const BATCH_BYTES = 4 * 1024 * 1024;
@@ -64,6 +67,16 @@ export class RemotePlatform implements Dom0Platform {
   private unsettled: { first: number; count: number; cb: (failed: boolean) => void }[] = [];
   /** The frame of each writable mirror view (a view let go of stays here until collected). */
   private readonly mirrorOf = new WeakMap<GuestMemory, number>();
+  /**
+   * The granted bytes the dispatch being served carries (hot_wire.ts PREFETCHED), by
+   * domid/ref/offset/len; null outside a dispatch. An entry stands for a copy made at the
+   * dispatch's instant, so it is taken only while nothing dom0 has sent since could have
+   * changed it: no store to its frame (taintedMfns) and no copy into its domain
+   * (taintedDomids: a COPY_TO reaches only frames of the domain it names).
+   */
+  private prefetched: Map<string, HotPrefetched> | null = null;
+  private readonly taintedMfns = new Set<number>();
+  private readonly taintedDomids = new Set<number>();
 
   /** Runs after a dispatch's handler, before its answer is sent (dom0 saves its state). */
   afterDispatch: (() => void) | null = null;
@@ -207,24 +220,74 @@ export class RemotePlatform implements Dom0Platform {
     if (this.serving === 0) await this.sendQueued();
   }
 
-  /** GNTTABOP_copy as one batch (one round trip), behind dom0's stores and sends so far. */
+  /**
+   * GNTTABOP_copy as one batch (one round trip), behind dom0's stores and sends so far. A
+   * copy out that the dispatch's prefetched bytes hold is taken from them (no round trip if
+   * all are) and goes as a COPY_FROM_USED in its place, for the hypervisor to count.
+   */
   async copyGrants(ops: readonly GrantCopyOp[]): Promise<GrantCopyResult[]> {
     if (!ops.length) return [];
     // An entry the layout cannot carry is one Xen would refuse anyway: answered here.
     const local = ops.map((o) => localCopyStatus(o.domid, o.ref, o.offset, o.to ? o.data.length : o.len));
     this.queueWrites();
     const before = this.queued.length;
+    const out: (GrantCopyResult | number)[] = [];
+    let misses = 0;
     for (let i = 0; i < ops.length; i++) {
       const o = ops[i]!;
-      if (local[i] !== null) continue;
-      if (o.to) this.copySeq = (this.copySeq + 1) >>> 0;
-      this.queued.push(o.to ? { op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data } : { op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
+      const st = local[i]!;
+      if (st !== null) {
+        out.push({ status: st, data: new Uint8Array(0) });
+        continue;
+      }
+      if (o.to) {
+        this.copySeq = (this.copySeq + 1) >>> 0;
+        if (this.prefetched) this.taintedDomids.add(o.domid);
+        out.push(this.queued.length - before);
+        this.queued.push({ op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data });
+        misses++;
+        continue;
+      }
+      const hit = this.prefetchedCopy(o.domid, o.ref, o.offset, o.len);
+      if (hit) {
+        out.push({ status: GNTST.okay, data: hit });
+        this.queued.push({ op: 'copyFromUsed', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
+        continue;
+      }
+      out.push(this.queued.length - before);
+      this.queued.push({ op: 'copyFrom', domid: o.domid, ref: o.ref, offset: o.offset, len: o.len });
+      misses++;
     }
+    if (!misses) return out as GrantCopyResult[];
     const sent = this.queued.length - before;
-    const results = sent > 0 ? (await this.sendQueued()).slice(before) : [];
+    const results = (await this.sendQueued()).slice(before);
     if (results.length !== sent) throw new RemotePlatformError(`grant copy batch answered ${results.length} of ${sent} entries`);
-    let k = 0;
-    return local.map((st) => (st !== null ? { status: st, data: new Uint8Array(0) } : { status: results[k]!.status, data: results[k++]!.data }));
+    return out.map((r) => (typeof r === 'number' ? { status: results[r]!.status, data: results[r]!.data } : r));
+  }
+
+  /** The bytes a copy out would read, from the dispatch's prefetched ones while still good; else null. */
+  private prefetchedCopy(domid: number, ref: number, offset: number, len: number): Uint8Array | null {
+    if (!this.prefetched) return null;
+    const x = this.prefetched.get(`${domid}/${ref}/${offset}/${len}`);
+    if (!x || this.taintedDomids.has(domid) || this.taintedMfns.has(x.mfn)) {
+      if (wireStats) wireStats.prefetchMisses++;
+      return null;
+    }
+    if (wireStats) wireStats.prefetchHits++;
+    return x.data.slice();
+  }
+
+  /**
+   * Asks for the data of new requests on `ring` (a writable mapping) to travel with the
+   * dispatches of `port` (hot_wire.ts PREFETCH_RING): a write's data then costs no round
+   * trip of its own. Ends when the port closes.
+   */
+  prefetchRing(port: number, domid: number, ring: MappedPage, layout: 'blkif' | 'netifTx'): void {
+    const mfn = this.writableMfnOf(ring.mem);
+    if (mfn === undefined || NO_PREFETCH) return;
+    // Rides with dom0's next batch or answer (flush sends it now): no round trip of its own.
+    this.queueWrites();
+    this.queued.push({ op: 'prefetchRing', port, domid, mfn, layout });
   }
 
   /**
@@ -242,6 +305,7 @@ export class RemotePlatform implements Dom0Platform {
         continue;
       }
       this.copySeq = (this.copySeq + 1) >>> 0;
+      if (this.prefetched) this.taintedDomids.add(o.domid);
       this.queued.push({ op: 'copyTo', domid: o.domid, ref: o.ref, offset: o.offset, data: o.data });
     }
     const count = (this.copySeq - first) >>> 0;
@@ -261,6 +325,7 @@ export class RemotePlatform implements Dom0Platform {
         if (mfn === undefined) throw new RemotePlatformError('a status to patch must be in a page dom0 has mapped writable');
         if (!(Number.isInteger(offset) && offset >= 0 && offset + data.length <= PAGE_SIZE)) throw new RemotePlatformError('a status to patch runs past its page');
         this.queueWrites(); // the response it patches goes first
+        if (this.prefetched) this.taintedMfns.add(mfn);
         this.queued.push({ op: 'writeIfFailed', first, count, mfn, offset, data: data.slice() });
         if (this.serving === 0) void this.sendQueued().catch(() => {});
       },
@@ -376,7 +441,10 @@ export class RemotePlatform implements Dom0Platform {
    * port's handler runs, and the answer carries dom0's stores and event sends, in order.
    * `after` runs once the handler is done, before the answer is made (saving state).
    */
-  async hotDispatch(ev: { port: number; timeNs: number; pages: HotPage[]; copiesDone?: number; failedCopies?: number[] }, after?: () => void): Promise<HotOp[]> {
+  async hotDispatch(ev: { port: number; timeNs: number; pages: HotPage[]; copiesDone?: number; failedCopies?: number[]; prefetched?: HotPrefetched[] }, after?: () => void): Promise<HotOp[]> {
+    // Prefetched bytes are the machine at this dispatch's instant: good for it alone (and
+    // for none if dispatches overlap).
+    this.setPrefetched(this.serving === 0 ? ev.prefetched : undefined);
     this.serving++;
     try {
       await this.event(ev, false);
@@ -385,8 +453,25 @@ export class RemotePlatform implements Dom0Platform {
       this.onDispatchError?.(ev.port, e as Error);
     } finally {
       this.serving--;
+      this.setPrefetched(undefined);
     }
     return this.answerOps();
+  }
+
+  private setPrefetched(list: readonly HotPrefetched[] | undefined): void {
+    this.taintedMfns.clear();
+    this.taintedDomids.clear();
+    if (!list || !list.length) {
+      this.prefetched = null;
+      return;
+    }
+    this.prefetched = new Map();
+    for (const x of list) this.prefetched.set(`${x.domid}/${x.ref}/${x.offset}/${x.data.length}`, x);
+    // What dom0 queued before the dispatch and has not sent goes ahead of its copies too.
+    for (const o of this.queued) {
+      if (o.op === 'write' || o.op === 'writeIfFailed') this.taintedMfns.add(o.mfn);
+      else if (o.op === 'copyTo') this.taintedDomids.add(o.domid);
+    }
   }
 
   /** What a dispatch's answer carries: what is queued (ahead as batches, in order, when too large for one frame). */
@@ -457,6 +542,7 @@ export class RemotePlatform implements Dom0Platform {
     for (const [mfn, mem] of this.written) {
       // A mirror already let go of (and perhaps replaced by a new mapping) sends nothing.
       if (this.mirrors.get(mfn)?.mem !== mem) continue;
+      if (this.prefetched) this.taintedMfns.add(mfn);
       for (const s of mem.takeSpans()) out.push({ mfn, offset: s.lo, data: mem.read(s.lo, s.hi - s.lo) });
     }
     this.written.clear();

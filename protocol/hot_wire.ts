@@ -11,7 +11,10 @@
 //
 //   DISPATCH        u32 id, u32 port, f64 time_ns, u32 n, n x PAGE, u32 copies_done,
 //                   u32 m, m x u32 (the COPY_TO entries that failed, of those below copies_done
-//                   not yet reported: how dom0 learns the fate of copies it did not wait for)
+//                   not yet reported: how dom0 learns the fate of copies it did not wait for),
+//                   u32 k, k x PREFETCHED (granted bytes read at the dispatch's instant for
+//                   the new requests on a ring dom0 asked to be served so: PREFETCH_RING)
+//   PREFETCHED      u16 domid, u32 ref, u16 offset, u16 len, u32 mfn, len bytes
 //   DISPATCH_DONE   u32 id, u32 n, n x OP        (dom0's stores and sends, end of dispatch)
 //   BATCH           u32 id, u32 n, n x OP        (dom0's work that needs answers)
 //   BATCH_DONE      u32 id, i32 rc, u16 errlen, err (utf-8), u32 n, n x RESULT
@@ -19,6 +22,8 @@
 //   OP              u8 type, then WRITE: PAGE | COPY_TO: u16 domid, u32 ref, u16 offset,
 //                   u16 len, len bytes | COPY_FROM: u16 domid, u32 ref, u16 offset, u16 len
 //                   | SEND: u32 port | WRITE_IF_FAILED: u32 first, u32 count, PAGE
+//                   | PREFETCH_RING: u32 port, u16 domid, u32 mfn, u8 layout (0 none, 1 blkif,
+//                   2 netif tx) | COPY_FROM_USED: u16 domid, u32 ref, u16 offset, u16 len
 //   RESULT          i32 status, u16 len, len bytes (the data of a COPY_FROM; else 0)
 //   IOREQ           u32 id, u16 domid, u16 vcpu, u32 addr_lo, u32 addr_hi, u8 size, u8 dir,
 //                   u32 data, u32 count, f64 time_ns, u32 n, n x PAGE   (Xen's ioreq_t for
@@ -31,6 +36,16 @@
 // the COPY_TO entries dom0 sends on a connection are numbered from 0 in the order the
 // hypervisor reaches them (BATCH and DISPATCH_DONE alike), so a ring response can be sent
 // with its data copies in one answer and its status patched when a copy fails.
+//
+// PREFETCHED entries spare dom0 a BATCH round trip for the data of a ring's new write
+// requests (blkif writes, netif transmits): with each dispatch of a port dom0 named in a
+// PREFETCH_RING, the hypervisor reads the new requests on that ring and sends the bytes
+// their grants name, read as a GNTTABOP_copy out of the guest would read them at that
+// instant (the machine stands still for the dispatch). dom0 takes a copy from them only
+// while nothing it sent since could have changed them, and reports each one it takes as a
+// COPY_FROM_USED, which the hypervisor counts as the copy it stands for (dom0's cost, the
+// granter's counters) and does not make. Which requests are read is only a guess: a copy
+// dom0 does not find among them goes out as usual.
 //
 // A page span never passes its page (offset + len <= 4096) and a frame holds at most
 // MAX_HOT_ENTRIES entries; a decoder refuses a frame that
@@ -56,7 +71,11 @@ export const MAX_COPY_OUT_BYTES = 8 * 1024 * 1024;
 const PAGE = 4096;
 
 export const HOT_KIND = { DISPATCH: 1, DISPATCH_DONE: 2, BATCH: 3, BATCH_DONE: 4, IOREQ: 5, IOREQ_DONE: 6 } as const;
-export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4, IRQ: 5, WRITE_IF_FAILED: 6 } as const;
+export const HOT_OP = { WRITE: 1, COPY_TO: 2, COPY_FROM: 3, SEND: 4, IRQ: 5, WRITE_IF_FAILED: 6, PREFETCH_RING: 7, COPY_FROM_USED: 8 } as const;
+/** Ring layouts the hypervisor can read new requests of (PREFETCH_RING). */
+export const PREFETCH_LAYOUT = { none: 0, blkif: 1, netifTx: 2 } as const;
+export type PrefetchLayout = keyof typeof PREFETCH_LAYOUT;
+const LAYOUT_NAME: readonly PrefetchLayout[] = ['none', 'blkif', 'netifTx'];
 
 export interface HotPage { mfn: number; offset: number; data: Uint8Array }
 export type HotOp =
@@ -65,11 +84,15 @@ export type HotOp =
   | { op: 'copyFrom'; domid: number; ref: number; offset: number; len: number }
   | { op: 'send'; port: number }
   | { op: 'irq'; domid: number; source: number; level: boolean }
-  | { op: 'writeIfFailed'; first: number; count: number; mfn: number; offset: number; data: Uint8Array };
+  | { op: 'writeIfFailed'; first: number; count: number; mfn: number; offset: number; data: Uint8Array }
+  | { op: 'prefetchRing'; port: number; domid: number; mfn: number; layout: PrefetchLayout }
+  | { op: 'copyFromUsed'; domid: number; ref: number; offset: number; len: number };
 export interface HotResult { status: number; data: Uint8Array }
+/** Granted bytes sent with a dispatch: what a copy of (domid, ref, offset, data.length) would read; `mfn` the frame read. */
+export interface HotPrefetched { domid: number; ref: number; offset: number; mfn: number; data: Uint8Array }
 
 export type HotFrame =
-  | { kind: 'dispatch'; id: number; port: number; timeNs: number; pages: HotPage[]; copiesDone: number; failedCopies: number[] }
+  | { kind: 'dispatch'; id: number; port: number; timeNs: number; pages: HotPage[]; copiesDone: number; failedCopies: number[]; prefetched: HotPrefetched[] }
   | { kind: 'dispatchDone'; id: number; ops: HotOp[] }
   | { kind: 'batch'; id: number; ops: HotOp[] }
   | { kind: 'batchDone'; id: number; rc: number; error: string; results: HotResult[] }
@@ -100,6 +123,7 @@ export function isHotFrame(bytes: Uint8Array): boolean {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const EMPTY = new Uint8Array(0);
 
 function checkSpan(offset: number, len: number): void {
   if (!(Number.isInteger(offset) && Number.isInteger(len) && offset >= 0 && len >= 0 && offset + len <= PAGE)) {
@@ -122,6 +146,7 @@ function opSize(o: HotOp): number {
     case 'copyTo':
       return 1 + 10 + o.data.length;
     case 'copyFrom':
+    case 'copyFromUsed':
       return 1 + 10;
     case 'send':
       return 1 + 4;
@@ -129,7 +154,98 @@ function opSize(o: HotOp): number {
       return 1 + 5;
     case 'writeIfFailed':
       return 1 + 8 + 8 + o.data.length;
+    case 'prefetchRing':
+      return 1 + 11;
   }
+}
+
+// The encoder's writers: module functions over (bytes, view, position) returning the next
+// position, not closures made per frame (a dispatch is encoded thousands of times a second).
+
+function putPage(out: Uint8Array, dv: DataView, p: number, mfn: number, offset: number, data: Uint8Array): number {
+  u32ok(mfn, 'mfn');
+  checkSpan(offset, data.length);
+  dv.setUint32(p, mfn, true);
+  dv.setUint16(p + 4, offset, true);
+  dv.setUint16(p + 6, data.length, true);
+  out.set(data, p + 8);
+  return p + 8 + data.length;
+}
+
+function putGrant(dv: DataView, p: number, domid: number, ref: number, offset: number, len: number): number {
+  u16ok(domid, 'domid');
+  u32ok(ref, 'ref');
+  checkSpan(offset, len);
+  dv.setUint16(p, domid, true);
+  dv.setUint32(p + 2, ref, true);
+  dv.setUint16(p + 6, offset, true);
+  dv.setUint16(p + 8, len, true);
+  return p + 10;
+}
+
+function putOps(out: Uint8Array, dv: DataView, p: number, list: readonly HotOp[]): number {
+  dv.setUint32(p, list.length, true);
+  p += 4;
+  for (const o of list) {
+    switch (o.op) {
+      case 'write':
+        out[p++] = HOT_OP.WRITE;
+        p = putPage(out, dv, p, o.mfn, o.offset, o.data);
+        break;
+      case 'copyTo':
+        out[p++] = HOT_OP.COPY_TO;
+        p = putGrant(dv, p, o.domid, o.ref, o.offset, o.data.length);
+        out.set(o.data, p);
+        p += o.data.length;
+        break;
+      case 'copyFrom':
+        out[p++] = HOT_OP.COPY_FROM;
+        p = putGrant(dv, p, o.domid, o.ref, o.offset, o.len);
+        break;
+      case 'copyFromUsed':
+        out[p++] = HOT_OP.COPY_FROM_USED;
+        p = putGrant(dv, p, o.domid, o.ref, o.offset, o.len);
+        break;
+      case 'send':
+        out[p++] = HOT_OP.SEND;
+        u32ok(o.port, 'port');
+        dv.setUint32(p, o.port, true);
+        p += 4;
+        break;
+      case 'irq':
+        out[p++] = HOT_OP.IRQ;
+        u16ok(o.domid, 'domid');
+        u16ok(o.source, 'irq source');
+        dv.setUint16(p, o.domid, true);
+        dv.setUint16(p + 2, o.source, true);
+        out[p + 4] = o.level ? 1 : 0;
+        p += 5;
+        break;
+      case 'writeIfFailed':
+        out[p++] = HOT_OP.WRITE_IF_FAILED;
+        u32ok(o.first, 'first copy');
+        u32ok(o.count, 'copy count');
+        dv.setUint32(p, o.first, true);
+        dv.setUint32(p + 4, o.count, true);
+        p = putPage(out, dv, p + 8, o.mfn, o.offset, o.data);
+        break;
+      case 'prefetchRing': {
+        out[p++] = HOT_OP.PREFETCH_RING;
+        u32ok(o.port, 'port');
+        u16ok(o.domid, 'domid');
+        u32ok(o.mfn, 'mfn');
+        const layout = PREFETCH_LAYOUT[o.layout];
+        if (layout === undefined) throw new HotWireError(`unknown ring layout ${String(o.layout)}`);
+        dv.setUint32(p, o.port, true);
+        dv.setUint16(p + 4, o.domid, true);
+        dv.setUint32(p + 6, o.mfn, true);
+        out[p + 10] = layout;
+        p += 11;
+        break;
+      }
+    }
+  }
+  return p;
 }
 
 /** Encodes a hot frame; throws HotWireError on a value the layout cannot carry. */
@@ -141,9 +257,11 @@ export function encodeHot(f: HotFrame): Uint8Array {
   let errBytes: Uint8Array | null = null;
   switch (f.kind) {
     case 'dispatch':
-      size += 4 + 8 + 4 + 8 + 4 * f.failedCopies.length;
+      size += 4 + 8 + 4 + 8 + 4 * f.failedCopies.length + 4;
       for (const p of f.pages) size += 8 + p.data.length;
+      for (const x of f.prefetched) size += 14 + x.data.length;
       if (f.failedCopies.length > MAX_HOT_ENTRIES) throw new HotWireError(`${f.failedCopies.length} failed copies do not fit one hot frame`);
+      if (f.prefetched.length > MAX_HOT_ENTRIES) throw new HotWireError(`${f.prefetched.length} prefetched spans do not fit one hot frame`);
       break;
     case 'dispatchDone':
     case 'batch':
@@ -159,67 +277,19 @@ export function encodeHot(f: HotFrame): Uint8Array {
       for (const o of f.ops) size += opSize(o);
       break;
     case 'batchDone':
-      errBytes = enc.encode(f.error.slice(0, 1000)); // at most 4,000 bytes: never cut inside a character
+      errBytes = f.error.length ? enc.encode(f.error.slice(0, 1000)) : EMPTY; // at most 4,000 bytes: never cut inside a character
       size += 4 + 2 + errBytes.length + 4;
       for (const r of f.results) size += 6 + r.data.length;
       break;
   }
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
+  // A pooled Buffer where there is one (Node): a small Uint8Array lives on V8's heap and
+  // the DataView over it moves its bytes off the heap first, which cost more than the rest
+  // of encoding a dispatch. Every byte is written below (the position must end at `size`).
+  const pooled = typeof Buffer === 'function' ? Buffer.allocUnsafe(size) : null;
+  const out = pooled ? new Uint8Array(pooled.buffer, pooled.byteOffset, size) : new Uint8Array(size);
+  const dv = new DataView(out.buffer, out.byteOffset, size);
   let p = 0;
   out[p++] = HOT_MAGIC;
-  const page = (mfn: number, offset: number, data: Uint8Array) => {
-    u32ok(mfn, 'mfn');
-    checkSpan(offset, data.length);
-    dv.setUint32(p, mfn, true);
-    dv.setUint16(p + 4, offset, true);
-    dv.setUint16(p + 6, data.length, true);
-    out.set(data, p + 8);
-    p += 8 + data.length;
-  };
-  const grant = (domid: number, ref: number, offset: number, len: number) => {
-    u16ok(domid, 'domid');
-    u32ok(ref, 'ref');
-    checkSpan(offset, len);
-    dv.setUint16(p, domid, true);
-    dv.setUint32(p + 2, ref, true);
-    dv.setUint16(p + 6, offset, true);
-    dv.setUint16(p + 8, len, true);
-    p += 10;
-  };
-  const ops = (list: HotOp[]) => {
-    dv.setUint32(p, list.length, true);
-    p += 4;
-    for (const o of list) {
-      out[p++] = HOT_OP[o.op === 'write' ? 'WRITE' : o.op === 'copyTo' ? 'COPY_TO' : o.op === 'copyFrom' ? 'COPY_FROM' : o.op === 'send' ? 'SEND' : o.op === 'irq' ? 'IRQ' : 'WRITE_IF_FAILED'];
-      if (o.op === 'write') page(o.mfn, o.offset, o.data);
-      else if (o.op === 'irq') {
-        u16ok(o.domid, 'domid');
-        u16ok(o.source, 'irq source');
-        dv.setUint16(p, o.domid, true);
-        dv.setUint16(p + 2, o.source, true);
-        out[p + 4] = o.level ? 1 : 0;
-        p += 5;
-      } else if (o.op === 'writeIfFailed') {
-        u32ok(o.first, 'first copy');
-        u32ok(o.count, 'copy count');
-        dv.setUint32(p, o.first, true);
-        dv.setUint32(p + 4, o.count, true);
-        p += 8;
-        page(o.mfn, o.offset, o.data);
-      }
-      else if (o.op === 'copyTo') {
-        grant(o.domid, o.ref, o.offset, o.data.length);
-        out.set(o.data, p);
-        p += o.data.length;
-      } else if (o.op === 'copyFrom') grant(o.domid, o.ref, o.offset, o.len);
-      else {
-        u32ok(o.port, 'port');
-        dv.setUint32(p, o.port, true);
-        p += 4;
-      }
-    }
-  };
   switch (f.kind) {
     case 'dispatch':
       out[p++] = HOT_KIND.DISPATCH;
@@ -229,7 +299,7 @@ export function encodeHot(f: HotFrame): Uint8Array {
       dv.setFloat64(p + 8, f.timeNs, true);
       dv.setUint32(p + 16, f.pages.length, true);
       p += 20;
-      for (const pg of f.pages) page(pg.mfn, pg.offset, pg.data);
+      for (const pg of f.pages) p = putPage(out, dv, p, pg.mfn, pg.offset, pg.data);
       u32ok(f.copiesDone, 'copies done');
       dv.setUint32(p, f.copiesDone, true);
       dv.setUint32(p + 4, f.failedCopies.length, true);
@@ -239,13 +309,21 @@ export function encodeHot(f: HotFrame): Uint8Array {
         dv.setUint32(p, k, true);
         p += 4;
       }
+      dv.setUint32(p, f.prefetched.length, true);
+      p += 4;
+      for (const x of f.prefetched) {
+        p = putGrant(dv, p, x.domid, x.ref, x.offset, x.data.length);
+        u32ok(x.mfn, 'mfn');
+        dv.setUint32(p, x.mfn, true);
+        out.set(x.data, p + 4);
+        p += 4 + x.data.length;
+      }
       break;
     case 'dispatchDone':
     case 'batch':
       out[p++] = f.kind === 'batch' ? HOT_KIND.BATCH : HOT_KIND.DISPATCH_DONE;
       dv.setUint32(p, f.id, true);
-      p += 4;
-      ops(f.ops);
+      p = putOps(out, dv, p + 4, f.ops);
       break;
     case 'ioreq': {
       const q = f.req;
@@ -268,7 +346,7 @@ export function encodeHot(f: HotFrame): Uint8Array {
       dv.setFloat64(p + 26, f.timeNs, true);
       dv.setUint32(p + 34, f.pages.length, true);
       p += 38;
-      for (const pg of f.pages) page(pg.mfn, pg.offset, pg.data);
+      for (const pg of f.pages) p = putPage(out, dv, p, pg.mfn, pg.offset, pg.data);
       break;
     }
     case 'ioreqDone':
@@ -276,8 +354,7 @@ export function encodeHot(f: HotFrame): Uint8Array {
       dv.setUint32(p, f.id, true);
       u32ok(f.value, 'ioreq value');
       dv.setUint32(p + 4, f.value, true);
-      p += 8;
-      ops(f.ops);
+      p = putOps(out, dv, p + 8, f.ops);
       break;
     case 'batchDone':
       out[p++] = HOT_KIND.BATCH_DONE;
@@ -297,11 +374,14 @@ export function encodeHot(f: HotFrame): Uint8Array {
       }
       break;
   }
+  if (p !== size) throw new HotWireError(`hot frame encoded to ${p} of ${size} bytes`);
   return out;
 }
 
 /** Decodes a hot frame; anything but the exact layout is a HotWireError. Data are copies. */
-export function decodeHot(bytes: Uint8Array): HotFrame {
+export function decodeHot(input: Uint8Array): HotFrame {
+  // A Buffer's slice is a view: as a plain Uint8Array, the data taken below are copies.
+  const bytes = input.constructor === Uint8Array ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
   const need = (n: number) => {
@@ -350,7 +430,16 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
     const m = count(4);
     const failedCopies: number[] = [];
     for (let i = 0; i < m; i++) failedCopies.push(u32());
-    f = { kind: 'dispatch', id, port, timeNs, pages, copiesDone, failedCopies };
+    const k = count(14);
+    const prefetched: HotPrefetched[] = [];
+    for (let i = 0; i < k; i++) {
+      const domid = u16();
+      const ref = u32();
+      const s = span();
+      const mfn = u32();
+      prefetched.push({ domid, ref, offset: s.offset, mfn, data: take(s.len) });
+    }
+    f = { kind: 'dispatch', id, port, timeNs, pages, copiesDone, failedCopies, prefetched };
   } else if (kind === HOT_KIND.IOREQ) {
     const domid = u16();
     const vcpu = u16();
@@ -379,12 +468,19 @@ export function decodeHot(bytes: Uint8Array): HotFrame {
         const mfn = u32();
         const s = span();
         ops.push({ op: 'write', mfn, offset: s.offset, data: take(s.len) });
-      } else if (t === HOT_OP.COPY_TO || t === HOT_OP.COPY_FROM) {
+      } else if (t === HOT_OP.COPY_TO || t === HOT_OP.COPY_FROM || t === HOT_OP.COPY_FROM_USED) {
         const domid = u16();
         const ref = u32();
         const s = span();
         if (t === HOT_OP.COPY_TO) ops.push({ op: 'copyTo', domid, ref, offset: s.offset, data: take(s.len) });
-        else ops.push({ op: 'copyFrom', domid, ref, offset: s.offset, len: s.len });
+        else ops.push({ op: t === HOT_OP.COPY_FROM ? 'copyFrom' : 'copyFromUsed', domid, ref, offset: s.offset, len: s.len });
+      } else if (t === HOT_OP.PREFETCH_RING) {
+        const port = u32();
+        const domid = u16();
+        const mfn = u32();
+        const layout = LAYOUT_NAME[u8()];
+        if (layout === undefined) throw new HotWireError('unknown ring layout');
+        ops.push({ op: 'prefetchRing', port, domid, mfn, layout });
       } else if (t === HOT_OP.SEND) {
         ops.push({ op: 'send', port: u32() });
       } else if (t === HOT_OP.IRQ) {

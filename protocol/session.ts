@@ -58,7 +58,14 @@ export class ProtocolError extends Error {
 /** One authenticated connection, either end. */
 export class Peer {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Answer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; op: string; t0: number; hot: string | null }>();
+  private readonly pending = new Map<number, { resolve: (r: Answer) => void; reject: (e: Error) => void; deadline: number; timeoutMs: number; op: string; t0: number; hot: string | null }>();
+  /**
+   * One timer for the earliest deadline of our requests, not one per request (a timer set
+   * and cleared per dispatch cost more than the rest of its bookkeeping): when it fires,
+   * every request past its deadline fails and the timer is set for the next.
+   */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Infinity;
   private inFlight = 0;
   /**
    * Our requests not yet sent because MAX_OUTSTANDING of ours are unanswered: the peer
@@ -92,15 +99,7 @@ export class Peer {
         wireStats.encodeNs += wallNs() - e0;
         wireStats.out(`req:${op}`, bytes.length);
       }
-      const timer = setTimeout(() => {
-        // A request still waiting is dropped; one sent keeps its place in the window until
-        // the peer answers it, since the peer counts it until then.
-        const w = this.waiting.findIndex((x) => x.id === id);
-        if (w >= 0) this.waiting.splice(w, 1);
-        this.pending.delete(id);
-        reject(new ProtocolError(`no answer to ${op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, timer, op, t0: wireStats ? wallNs() : 0, hot: null });
+      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, deadline: this.deadline(timeoutMs), timeoutMs, op, t0: wireStats ? wallNs() : 0, hot: null });
       this.waiting.push({ id, bytes });
       this.sendWaiting();
     });
@@ -125,16 +124,47 @@ export class Peer {
       wireStats.out(`hot:${req.kind}`, bytes.length);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const w = this.waiting.findIndex((x) => x.id === id);
-        if (w >= 0) this.waiting.splice(w, 1);
-        this.pending.delete(id);
-        reject(new ProtocolError(`no answer to ${req.kind} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, timer, op: req.kind, t0: wireStats ? wallNs() : 0, hot: HOT_ANSWER[req.kind] });
+      this.pending.set(id, { resolve: resolve as (r: Answer) => void, reject, deadline: this.deadline(timeoutMs), timeoutMs, op: req.kind, t0: wireStats ? wallNs() : 0, hot: HOT_ANSWER[req.kind] });
       this.waiting.push({ id, bytes });
       this.sendWaiting();
     });
+  }
+
+  /** The wall-clock deadline of a request made now, with the timer set for it if it is the earliest. */
+  private deadline(timeoutMs: number): number {
+    const at = performance.now() + timeoutMs;
+    if (at < this.deadlineAt) {
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+      this.deadlineAt = at;
+      // Unref'd: the open socket keeps the process alive while an answer is due, and an
+      // answered request's deadline does not hold up the process's exit.
+      this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, timeoutMs)).unref();
+    }
+    return at;
+  }
+
+  /** Fails every request past its deadline; sets the timer for the earliest left. */
+  private expire(): void {
+    this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of [...this.pending]) {
+      if (p.deadline > now) {
+        next = Math.min(next, p.deadline);
+        continue;
+      }
+      // A request still waiting is dropped; one sent keeps its place in the window until
+      // the peer answers it, since the peer counts it until then.
+      const w = this.waiting.findIndex((x) => x.id === id);
+      if (w >= 0) this.waiting.splice(w, 1);
+      this.pending.delete(id);
+      p.reject(new ProtocolError(`no answer to ${p.op} within ${p.timeoutMs} ms`));
+    }
+    if (next !== Infinity) {
+      this.deadlineAt = next;
+      this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, next - now)).unref();
+    }
   }
 
   /** Ids of our requests sent and not yet answered (or timed out). */
@@ -190,10 +220,10 @@ export class Peer {
     this.closed = true;
     this.waiting.length = 0;
     this.sent.clear();
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new ProtocolError(why));
-    }
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
+    for (const p of this.pending.values()) p.reject(new ProtocolError(why));
     this.pending.clear();
     this.onClose?.(why);
   }
@@ -223,7 +253,6 @@ export class Peer {
       const p = this.pending.get(frame.response.id);
       if (!p) return;
       this.pending.delete(frame.response.id);
-      clearTimeout(p.timer);
       if (p.hot) {
         this.fail(1002, `a response answers the ${p.op} request ${frame.response.id}`);
         return;
@@ -268,7 +297,6 @@ export class Peer {
       return;
     }
     this.pending.delete(f.id);
-    clearTimeout(p.timer);
     if (wireStats) {
       wireStats.roundTrips++;
       wireStats.roundTripNs += wallNs() - p.t0;

@@ -43,6 +43,12 @@ export interface WireProfile {
   roundTripNs: number;
   /** CPU ns (user + system) of this process from its first hot frame to its exit. */
   cpuNs: number;
+  /** dom0: copies out taken from a dispatch's prefetched bytes, and those sent for (PREFETCH_RING). */
+  prefetchHits: number;
+  prefetchMisses: number;
+  /** The hypervisor: prefetched spans sent with dispatches, and their bytes. */
+  prefetchedOut: number;
+  prefetchedBytesOut: number;
 }
 
 export class WireStats implements WireProfile {
@@ -69,6 +75,10 @@ export class WireStats implements WireProfile {
   roundTrips = 0;
   roundTripNs = 0;
   cpuNs = 0;
+  prefetchHits = 0;
+  prefetchMisses = 0;
+  prefetchedOut = 0;
+  prefetchedBytesOut = 0;
   /** process.cpuUsage() at the first hot frame (start-up and set-up are not the boundary's). */
   private cpuMark: NodeJS.CpuUsage | null = null;
 

@@ -19,6 +19,8 @@ const op: fc.Arbitrary<HotOp> = fc.oneof(
   u32.map((port) => ({ op: 'send' as const, port })),
   fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.boolean()).map(([domid, source, level]) => ({ op: 'irq' as const, domid, source, level })),
   fc.tuple(u32, u32, u32, span).map(([first, count, mfn, [offset, data]]) => ({ op: 'writeIfFailed' as const, first, count, mfn, offset, data })),
+  fc.tuple(u32, fc.integer({ min: 0, max: 0xffff }), u32, fc.constantFrom('none' as const, 'blkif' as const, 'netifTx' as const)).map(([port, domid, mfn, layout]) => ({ op: 'prefetchRing' as const, port, domid, mfn, layout })),
+  fc.tuple(fc.integer({ min: 0, max: 0xffff }), u32, fc.integer({ min: 0, max: 4096 })).chain(([domid, ref, offset]) => fc.integer({ min: 0, max: 4096 - offset }).map((len) => ({ op: 'copyFromUsed' as const, domid, ref, offset, len }))),
 );
 const ioreq = fc.record({
   domid: fc.integer({ min: 0, max: 0xffff }),
@@ -30,7 +32,7 @@ const ioreq = fc.record({
   count: u32,
 });
 const frame: fc.Arbitrary<HotFrame> = fc.oneof(
-  fc.record({ kind: fc.constant('dispatch' as const), id: u32, port: u32, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 6 }), copiesDone: u32, failedCopies: fc.array(u32, { maxLength: 4 }) }),
+  fc.record({ kind: fc.constant('dispatch' as const), id: u32, port: u32, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 6 }), copiesDone: u32, failedCopies: fc.array(u32, { maxLength: 4 }), prefetched: fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffff }), u32, u32, span).map(([domid, ref, mfn, [offset, data]]) => ({ domid, ref, offset, mfn, data })), { maxLength: 4 }) }),
   fc.record({ kind: fc.constant('dispatchDone' as const), id: u32, ops: fc.array(op, { maxLength: 8 }) }),
   fc.record({ kind: fc.constant('batch' as const), id: u32, ops: fc.array(op, { maxLength: 8 }) }),
   fc.record({ kind: fc.constant('ioreq' as const), id: u32, req: ioreq, timeNs: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), pages: fc.array(fc.tuple(u32, span).map(([mfn, [offset, data]]) => ({ mfn, offset, data })), { maxLength: 4 }) }),
@@ -74,7 +76,7 @@ describe('hot wire framing', () => {
   it('refuses spans past their page, and never collides with a protobuf frame', () => {
     expect(() => encodeHot({ kind: 'batch', id: 1, ops: [{ op: 'write', mfn: 1, offset: 4000, data: new Uint8Array(97) }] })).toThrow(HotWireError);
     const b = encodeHot({ kind: 'batch', id: 1, ops: [{ op: 'copyFrom', domid: 1, ref: 2, offset: 0, len: 8 }] });
-    const dv = new DataView(b.buffer);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     dv.setUint16(b.length - 2, 4097, true);
     expect(() => decodeHot(b)).toThrow(/not inside a page/);
     // A protobuf Frame never starts with the magic byte (its fields are 1..6).
@@ -82,7 +84,7 @@ describe('hot wire framing', () => {
     expect(isHotFrame(pb)).toBe(false);
     // A count promising more entries than the frame holds is refused before any allocation.
     const lie = encodeHot({ kind: 'batch', id: 1, ops: [] });
-    new DataView(lie.buffer).setUint32(6, 0xffffffff, true);
+    new DataView(lie.buffer, lie.byteOffset, lie.byteLength).setUint32(6, 0xffffffff, true);
     expect(() => decodeHot(lie)).toThrow(/cannot hold/);
   });
 });

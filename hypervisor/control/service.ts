@@ -29,7 +29,7 @@ import { evtchnSetMaxPort } from '../evtchn/index.ts';
 import { Dom0PortDispatcher } from '../evtchn/dom0_dispatch.ts';
 import { ringFaultsAround } from '../evtchn/ring_faults.ts';
 import { ECS } from '../evtchn/state.ts';
-import { gnttabMapForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
+import { gnttabMapForDomain, gnttabPeekForDomain, gnttabUnmapForDomain } from '../gnttab/index.ts';
 import { copyFromGrant, copyToGrant } from '../gnttab/dom0_copy.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { isPageTable } from '../mm/frame_table.ts';
@@ -626,6 +626,42 @@ export class ControlService {
       wireStats.grantCopyFromBytes += len;
     }
     return copyFromGrant(this.hv, this.control, domid, ref, offset, len);
+  }
+
+  /**
+   * What copyFromGrant would read now, counting nothing: the frame and bytes, or null where
+   * the copy would fail (the bridge's prefetch for dom0 as a process; see countCopyFrom).
+   */
+  peekGrant(domid: number, ref: number, offset: number, len: number): { mfn: number; data: Uint8Array } | null {
+    const r = gnttabPeekForDomain(this.hv, this.control, domid, ref, offset, len);
+    return typeof r === 'number' ? null : r;
+  }
+
+  /**
+   * A good copy out of `domid`'s grant that dom0 took from a prefetch rather than making:
+   * counted as copyFromGrant and GNTTABOP_copy count one (dom0's work, the granter's
+   * counters), so the cost and the counters do not depend on where dom0 runs.
+   */
+  countCopyFrom(domid: number, len: number): void {
+    if (!(Number.isInteger(len) && len > 0 && len <= PAGE_SIZE)) return;
+    if (this.work) {
+      this.work.copies++;
+      this.work.copyBytes += len;
+    }
+    if (wireStats) {
+      wireStats.grantCopies++;
+      wireStats.grantCopyFromBytes += len;
+    }
+    const d = this.hv.domain(domid);
+    if (d) {
+      d.perf.grantOps++;
+      d.perf.bytesCopied += len;
+    }
+  }
+
+  /** Whether dom0 maps frame `mfn` (by any mapping). */
+  isMapped(mfn: number): boolean {
+    return this.mapped.has(mfn);
   }
 
   // --- page updates (mirrored pages) ----------------------------------------------------

@@ -15,7 +15,7 @@ import type { Domain } from '../domain/domain.ts';
 import type { HypervisorServices } from '../hypercall/types.ts';
 import { finishMm, mmContext } from '../mm/page_types.ts';
 import { GNTMAP, GNTST } from '../../protocol/xen/grant_table.ts';
-import { gnttabCopy, mapGrantRef, unmapComplete, unmapGrantRef, type CopyOp, type MapGrantOp } from './ops.ts';
+import { gnttabCopy, gnttabPeek, mapGrantRef, unmapComplete, unmapGrantRef, type CopyOp, type MapGrantOp } from './ops.ts';
 import { DomainGnttab, type GnttabOptions } from './table.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 
@@ -57,4 +57,9 @@ export function gnttabUnmapForDomain(hv: HypervisorServices, mapper: Domain, han
 /** GNTTABOP_copy on behalf of `caller` (frames by number must be the caller's own). */
 export function gnttabCopyForDomain(hv: HypervisorServices, caller: Domain, op: CopyOp): number {
   return gnttabCopy(mmContext(hv), caller, op);
+}
+
+/** What a copy out of `domid`'s grant `ref` by `caller` would read now, counting nothing (ops.ts gnttabPeek). */
+export function gnttabPeekForDomain(hv: HypervisorServices, caller: Domain, domid: number, ref: number, offset: number, len: number): { mfn: number; data: Uint8Array } | number {
+  return gnttabPeek(mmContext(hv), caller, domid, ref, offset, len);
 }

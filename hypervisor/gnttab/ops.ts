@@ -447,6 +447,25 @@ export function gnttabCopy(ctx: MmCtx, ld: Domain, op: CopyOp): number {
   return rc;
 }
 
+/**
+ * What a GNTTABOP_copy of `len` bytes at `offset` of `domid`'s grant `ref` into a frame of
+ * `ld`'s would read now: the frame and the bytes, or the GNTST status the copy would fail
+ * with. The same claims and checks as gnttabCopy (taken and given back), nothing stored and
+ * nothing counted: the hypervisor's prefetch for dom0 as a process (dom0_bridge.ts), whose
+ * copies are counted when dom0 takes them.
+ */
+export function gnttabPeek(ctx: MmCtx, ld: Domain, domid: number, ref: number, offset: number, len: number): { mfn: number; data: Uint8Array } | number {
+  if (!(len > 0 && offset >= 0 && offset + len <= PAGE_SIZE)) return GNTST.bad_copy_arg;
+  if (!byAnyId(ctx, ld, domid)) return GNTST.bad_domain;
+  const ptr: CopyPtr = { u: ref, domid, offset };
+  const src = claimBuf(ctx, ld, ptr, true, true);
+  if (typeof src === 'number') return src;
+  const from = ctx.frames.frameData(src.mfn);
+  const data = from ? from.slice(offset, offset + len) : new Uint8Array(len);
+  releaseBuf(ctx, src, ptr, true);
+  return { mfn: src.mfn, data };
+}
+
 /** GNTTABOP_setup_table: grows `dom`'s table to `nrFrames` and returns its frames, or a GNTST status. */
 export function setupTable(ctx: MmCtx, caller: Domain, dom: number, nrFrames: number): number[] | number {
   const d = byAnyId(ctx, caller, dom);

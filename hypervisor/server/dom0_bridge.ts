@@ -10,13 +10,17 @@ import { attachDom0Hooks, type Dom0DomainInfo } from '../domain/dom0_hooks.ts';
 import { ControlService } from '../control/service.ts';
 import type { Peer } from '../../protocol/session.ts';
 import { dispatchRequest, type OpTable, type Request, type Response } from '../../protocol/wire.ts';
-import { MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotPage, type HotResult } from '../../protocol/hot_wire.ts';
+import { MAX_COPY_OUT_BYTES, MAX_HOT_ENTRIES, type HotFrame, type HotOp, type HotPage, type HotPrefetched, type HotResult, type PrefetchLayout } from '../../protocol/hot_wire.ts';
+import { SRING } from '../../protocol/ring.ts';
+import { BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_REQUEST, BLKIF_REQUEST_SEGMENT, BLKIF_RING_SIZE, BLKIF_SECTOR_BYTES, blkifRingSlot } from '../../protocol/xen/blkif.ts';
+import { NET_TX_RING_SIZE, NETIF_EXTRA_INFO, NETIF_TX_REQUEST, NETTXF, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_NR_SLOTS_MIN, netifTxRingSlot } from '../../protocol/xen/netif.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { HvmBoard, Ioreq, IoreqServer } from '../hvm/board.ts';
 import { HVM_BOARD } from '../../xenguest/hvm_image.ts';
 import { PAGE_SIZE } from '../../protocol/xen/xen.ts';
 import { ControlServiceError } from '../control/service.ts';
 import { XEN_ERRNO } from '../../protocol/xen/errno.ts';
+import { wireStats } from '../../protocol/wire_stats.ts';
 
 type Result = Omit<Response, 'id'>;
 
@@ -46,6 +50,18 @@ interface ParkedIoreq {
 }
 /** COPY_TO entries whose outcome a WRITE_IF_FAILED may still ask about (a ring of flags). */
 const COPY_OUTCOMES = 65_536;
+/** Rings dom0 may ask to have prefetched (PREFETCH_RING), and granted bytes one dispatch carries at most. */
+const PREFETCH_RINGS = 4096;
+const PREFETCH_BYTES = 1024 * 1024;
+
+/** A ring whose new requests' data go with its port's dispatches, and how far it was read. */
+interface PrefetchRing {
+  domid: number;
+  mfn: number;
+  layout: Exclude<PrefetchLayout, 'none'>;
+  /** The request index up to which the ring was read (free-running). */
+  cursor: number;
+}
 
 export class Dom0Bridge {
   /** Domain 0's ports, mappings and dispatches. */
@@ -67,6 +83,8 @@ export class Dom0Bridge {
   private readonly copyFailed = new Uint8Array(COPY_OUTCOMES);
   /** Failed COPY_TO entries not yet reported to dom0 (with its next dispatch; bounded). */
   private failedUnreported: number[] = [];
+  /** dom0's ports whose rings are prefetched (PREFETCH_RING), at most PREFETCH_RINGS. */
+  private readonly prefetchRings = new Map<number, PrefetchRing>();
 
   constructor(private readonly hv: Hypervisor, private readonly peer: () => Peer | null) {
     this.service = new ControlService(hv, {
@@ -116,8 +134,9 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      const pages = await this.pagesAhead(p, timeNs, `port ${port}`);
-      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages, ...this.copyReport() });
+      // Most dispatches' page updates fit one frame: no await (and no microtask) for them.
+      const pages = this.pagesFit() ?? (await this.pagesAhead(p, timeNs, `port ${port}`));
+      r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages, ...this.copyReport(), prefetched: this.prefetch(port) });
     } catch (e) {
       this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
       return;
@@ -134,18 +153,151 @@ export class Dom0Bridge {
   }
 
   /**
+   * The granted bytes of the requests published on `port`'s ring since its last dispatch,
+   * read now (GNTTABOP_copy's checks, nothing counted: ControlService.peekGrant), for dom0 to
+   * take instead of copying them out in a batch of its own. The ring is the guest's: every
+   * field is checked and anything odd is skipped (dom0 copies what it does not find), and
+   * one dispatch carries at most PREFETCH_BYTES.
+   */
+  private prefetch(port: number): HotPrefetched[] {
+    const ring = this.prefetchRings.get(port);
+    if (!ring) return [];
+    const frame = this.service.isMapped(ring.mfn) ? this.hv.mem.frames[ring.mfn] : undefined;
+    if (!frame) {
+      this.prefetchRings.delete(port);
+      return [];
+    }
+    const dv = new DataView(frame.buffer, frame.byteOffset, PAGE_SIZE);
+    const prod = dv.getUint32(SRING.req_prod, true);
+    const size = ring.layout === 'blkif' ? BLKIF_RING_SIZE : NET_TX_RING_SIZE;
+    // More than a ring published since the last read (or the producer went back) is no
+    // frontend's doing that keeps the ring's rules: this ring is read no more.
+    if (((prod - ring.cursor) >>> 0) > size) {
+      this.prefetchRings.delete(port);
+      return [];
+    }
+    let i = ring.cursor;
+    const out: HotPrefetched[] = [];
+    let bytes = 0;
+    const take = (ref: number, offset: number, len: number): boolean => {
+      if (bytes + len > PREFETCH_BYTES) return false;
+      const r = this.service.peekGrant(ring.domid, ref, offset, len);
+      if (r) {
+        out.push({ domid: ring.domid, ref, offset, mfn: r.mfn, data: r.data });
+        bytes += len;
+      }
+      return true;
+    };
+    if (ring.layout === 'blkif') {
+      for (; i !== prod; i = (i + 1) >>> 0) {
+        const off = blkifRingSlot(i);
+        if (frame[off + BLKIF_REQUEST.operation] !== BLKIF_OP.WRITE) continue;
+        const n = frame[off + BLKIF_REQUEST.nr_segments]!;
+        if (n < 1 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST) continue;
+        let full = false;
+        for (let k = 0; k < n && !full; k++) {
+          const so = off + BLKIF_REQUEST.seg + k * BLKIF_REQUEST_SEGMENT.SIZE;
+          const first = frame[so + BLKIF_REQUEST_SEGMENT.first_sect]!;
+          const last = frame[so + BLKIF_REQUEST_SEGMENT.last_sect]!;
+          if (first > last || last >= PAGE_SIZE / BLKIF_SECTOR_BYTES) break;
+          full = !take(dv.getUint32(so + BLKIF_REQUEST_SEGMENT.gref, true), first * BLKIF_SECTOR_BYTES, (last - first + 1) * BLKIF_SECTOR_BYTES);
+        }
+        if (full) break;
+      }
+    } else {
+      // netif tx: a packet's slots (extra-info slots skipped); its first slot's size is the
+      // packet's, so its own length is that less the others'. A packet not yet whole is read
+      // again at the next dispatch.
+      packets: while (i !== prod) {
+        const start = i;
+        const frags: { ref: number; offset: number; size: number }[] = [];
+        let slots = 0;
+        let flags = 0;
+        do {
+          if (i === prod || ++slots > XEN_NETIF_NR_SLOTS_MIN + 8) {
+            i = start;
+            break packets;
+          }
+          const off = netifTxRingSlot(i);
+          i = (i + 1) >>> 0;
+          flags = dv.getUint16(off + NETIF_TX_REQUEST.flags, true);
+          frags.push({ ref: dv.getUint32(off + NETIF_TX_REQUEST.gref, true), offset: dv.getUint16(off + NETIF_TX_REQUEST.offset, true), size: dv.getUint16(off + NETIF_TX_REQUEST.size, true) });
+          if (frags.length === 1 && flags & NETTXF.extra_info) {
+            for (;;) {
+              if (i === prod || ++slots > XEN_NETIF_NR_SLOTS_MIN + 8) {
+                i = start;
+                break packets;
+              }
+              const more = frame[netifTxRingSlot(i) + NETIF_EXTRA_INFO.flags]! & XEN_NETIF_EXTRA_FLAG_MORE;
+              i = (i + 1) >>> 0;
+              if (!more) break;
+            }
+          }
+        } while (flags & NETTXF.more_data);
+        let rest = 0;
+        for (let k = 1; k < frags.length; k++) rest += frags[k]!.size;
+        const first = frags[0]!;
+        if (rest > first.size) continue;
+        first.size -= rest;
+        let full = false;
+        for (const f of frags) {
+          if (f.size === 0 || f.offset + f.size > PAGE_SIZE) continue;
+          if ((full = !take(f.ref, f.offset, f.size))) break;
+        }
+        if (full) break;
+      }
+    }
+    ring.cursor = i;
+    if (wireStats) {
+      wireStats.prefetchedOut += out.length;
+      wireStats.prefetchedBytesOut += bytes;
+    }
+    return out;
+  }
+
+  /** PREFETCH_RING: `port`'s ring (a frame dom0 maps, of `domid`) read at its dispatches from now on, or no longer. */
+  private setPrefetch(o: Extract<HotOp, { op: 'prefetchRing' }>): number {
+    if (o.layout === 'none') {
+      this.prefetchRings.delete(o.port);
+      return 0;
+    }
+    const frame = this.service.isMapped(o.mfn) ? this.hv.mem.frames[o.mfn] : undefined;
+    if (!frame || !this.hv.domain(o.domid)) return -XEN_ERRNO.EINVAL;
+    if (!this.prefetchRings.has(o.port) && this.prefetchRings.size >= PREFETCH_RINGS) return -XEN_ERRNO.ENOSPC;
+    const cursor = new DataView(frame.buffer, frame.byteOffset, PAGE_SIZE).getUint32(SRING.req_prod, true);
+    this.prefetchRings.set(o.port, { domid: o.domid, mfn: o.mfn, layout: o.layout, cursor });
+    return 0;
+  }
+
+  /** Page updates taken by pagesFit that did not fit one frame, for pagesAhead. */
+  private heldPages: HotPage[] | null = null;
+
+  /** The guests' stores since the last dispatch if they fit one frame; else null (held for pagesAhead). */
+  private pagesFit(): HotPage[] | null {
+    const pages = this.service.takePageUpdates();
+    if (pages.length <= MAX_HOT_ENTRIES) {
+      let bytes = 0;
+      for (const pg of pages) bytes += pg.data.length;
+      if (bytes <= PAGES_PER_DISPATCH_BYTES) return pages;
+    }
+    this.heldPages = pages;
+    return null;
+  }
+
+  /**
    * The guests' stores to pages dom0 maps since its last dispatch, for the next frame: more
    * page data (or spans) than one frame should carry goes first, in dispatches of a port no
    * daemon serves (dom0 applies their pages and answers at once); the rest is returned.
    */
   private async pagesAhead(p: Peer, timeNs: number, what: string): Promise<HotPage[]> {
-    const pages = this.service.takePageUpdates();
+    const pages = this.heldPages ?? this.service.takePageUpdates();
+    this.heldPages = null;
     let start = 0;
     let bytes = 0;
     for (let j = 0; j < pages.length; j++) {
       const n = pages[j]!.data.length;
       if ((bytes + n > PAGES_PER_DISPATCH_BYTES && j > start) || j - start === MAX_HOT_ENTRIES) {
-        const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j), ...this.copyReport() });
+        const ahead = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: NO_PORT, timeNs, pages: pages.slice(start, j), ...this.copyReport(), prefetched: [] });
         const done = this.applyOps(ahead.ops);
         if (done.rc !== 0) this.hv.printk(`dom0 dispatch of ${what}: ${done.error}`);
         start = j;
@@ -179,7 +331,7 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      const pages = await this.pagesAhead(p, timeNs, `d${q.d.domid}'s ioreq`);
+      const pages = this.pagesFit() ?? (await this.pagesAhead(p, timeNs, `d${q.d.domid}'s ioreq`));
       r = await p.requestHot<Extract<HotFrame, { kind: 'ioreq' }>>({ kind: 'ioreq', req: { ...q.req, domid: q.d.domid }, timeNs, pages });
     } catch (e) {
       if (p.closed) {
@@ -308,6 +460,13 @@ export class Dom0Bridge {
           case 'copyFrom':
             results.push(svc.copyFromGrant(o.domid, o.ref, o.offset, o.len));
             break;
+          case 'copyFromUsed':
+            svc.countCopyFrom(o.domid, o.len);
+            results.push({ status: 0, data: none });
+            break;
+          case 'prefetchRing':
+            results.push({ status: this.setPrefetch(o), data: none });
+            break;
           case 'send':
             results.push({ status: svc.send(o.port), data: none });
             break;
@@ -334,12 +493,14 @@ export class Dom0Bridge {
   /** dom0 went away (its process died or closed): what it held is let go (ControlService.release). */
   dom0Lost(): void {
     this.service.release();
+    this.prefetchRings.clear();
     this.copySeq = 0; // a new dom0 numbers its copies from 0
     this.failedUnreported = [];
   }
 
   /** A dom0 (re)connected: tells it of every live domain, so it serves their rings again. */
   reattach(): void {
+    this.prefetchRings.clear();
     this.copySeq = 0; // the new dom0 numbers its copies from 0 (whether or not dom0Lost ran)
     this.failedUnreported = [];
     for (const domid of this.goneWhileAway) this.hv.dispatch(() => this.call('domainDestroyed', { domid }), 0);
@@ -407,6 +568,7 @@ export class Dom0Bridge {
       return rc < 0 ? { rc, error: `send on port ${a.port} failed` } : { rc: 0 };
     },
     evtchnClose: (a) => {
+      this.prefetchRings.delete(a.port);
       const rc = this.service.close(a.port);
       return rc < 0 ? { rc, error: `close of port ${a.port} failed` } : { rc: 0 };
     },

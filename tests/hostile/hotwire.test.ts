@@ -420,7 +420,7 @@ describe('hostile hot frames to a real `pvsim hypervisor` process', { timeout: 6
     expect((await peer.request('mapForeign', { domid: 0, mfn: 0xffffffff })).rc).not.toBe(0);
     // A dispatch to the hypervisor (the wrong way) is answered empty; answers to requests never
     // sent, or to one already answered, are ignored.
-    const d = await peer.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: 3, timeNs: 0, pages: [], copiesDone: 0, failedCopies: [] });
+    const d = await peer.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port: 3, timeNs: 0, pages: [], copiesDone: 0, failedCopies: [], prefetched: [] });
     expect(d.ops).toEqual([]);
     const ws = (peer as unknown as { ws: WebSocket }).ws;
     ws.send(encodeHot({ kind: 'dispatchDone', id: 123456, ops: [{ op: 'send', port: 1 }] }));

@@ -84,6 +84,8 @@ export class BlkbackRing {
     } = {},
   ) {
     this.back = new BackRing(new SharedRing(ringPage.mem, BLKIF_RING_ENTRY_SIZE));
+    // Writes' data with the dispatch (dom0 as a process); persistent grants need no copies.
+    if (!persistent) platform.prefetchRing?.(port, domid, ringPage, 'blkif');
   }
 
   private readonly passes = new OnePassAtATime(() => this.servicePass());

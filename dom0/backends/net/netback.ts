@@ -126,6 +126,8 @@ export class NetbackVif implements BridgePort {
     this.rxQueueMax = opts.rxQueueMax ?? RX_QUEUE_MAX;
     this.tx = new BackRing(new SharedRing(txPage.mem, NETIF_TX_RING_ENTRY_SIZE));
     this.rx = new BackRing(new SharedRing(rxPage.mem, NETIF_RX_RING_ENTRY_SIZE));
+    // Transmitted packets' data with the dispatch (dom0 as a process): no batch round trip each.
+    platform.prefetchRing?.(port, domid, txPage, 'netifTx');
   }
 
   get sg(): boolean {
