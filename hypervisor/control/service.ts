@@ -82,7 +82,7 @@ interface MappedFrame {
   readonly stored: SpanSet;
   /** Its place in mapping order (page updates go out in that order). */
   readonly order: number;
-  /** Hears guest stores to it (mirrored pages only); the frame may have other watchers. */
+  /** Hears guest stores to it (records them for mirrored pages); the frame may have other watchers. */
   watcher: ((pa: number, size: number) => boolean) | null;
   /** Of `refs`, the grant mappings, and of those the read-only ones (checked per store). */
   grants: number;
@@ -141,6 +141,8 @@ export class ControlService {
   ) {
     this.pages = opts.pages;
     this.control = hv.domain(0) ?? hv.createControlDomain();
+    // The frames whose guest stores end a lookahead window (run/lookahead.ts).
+    hv.loop.dom0Mapped = (mfn) => this.mapped.has(mfn);
     this.dispatcher = new Dom0PortDispatcher(hv, async (port) => {
       const e = this.control.evtchn;
       const forDomid = e && e.portIsValid(port) && e.state[port] === ECS.INTERDOMAIN ? e.remoteDomid[port]! : -1;
@@ -688,15 +690,18 @@ export class ControlService {
     else {
       const entry: MappedFrame = { refs: 1, stored: new SpanSet(), order: this.mapOrder++, watcher: null, grants: 0, roGrants: 0 };
       this.mapped.set(mfn, entry);
-      if (this.pages === 'mirrored') {
-        entry.watcher = (pa, size) => {
-          const off = pa % PAGE_SIZE;
-          entry.stored.add(off, Math.min(PAGE_SIZE, off + size));
-          this.dirty.add(mfn);
-          return false;
-        };
-        this.hv.watchFrame(mfn, entry.watcher);
-      }
+      // Watched in both homes: dom0's lookahead window stops a vCPU at a store to a page
+      // dom0 maps (hypervisor/run/lookahead.ts); mirrored pages also record the span.
+      entry.watcher =
+        this.pages === 'mirrored'
+          ? (pa, size) => {
+              const off = pa % PAGE_SIZE;
+              entry.stored.add(off, Math.min(PAGE_SIZE, off + size));
+              this.dirty.add(mfn);
+              return false;
+            }
+          : () => false;
+      this.hv.watchFrame(mfn, entry.watcher);
     }
     return this.pages === 'mirrored' ? frame.slice() : frame;
   }

@@ -22,6 +22,14 @@ type Result = Omit<Response, 'id'>;
 
 /** Page data one dispatch frame carries at most (a frame may be 24 MiB: MAX_FRAME_BYTES). */
 const PAGES_PER_DISPATCH_BYTES = 8 * 1024 * 1024;
+
+/** True if page updates can all go in one dispatch frame (pagesAhead sends none ahead). */
+function fitsOneFrame(pages: readonly HotPage[]): boolean {
+  if (pages.length > MAX_HOT_ENTRIES) return false;
+  let bytes = 0;
+  for (const u of pages) bytes += u.data.length;
+  return bytes <= PAGES_PER_DISPATCH_BYTES;
+}
 /** A port no dom0 daemon serves: a dispatch to it only carries pages. */
 const NO_PORT = 0xffffffff;
 /** Guest frames one DmMapRam maps at most (4 MiB of pages in its answer). */
@@ -115,7 +123,10 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      const pages = await this.pagesAhead(p, timeNs, `port ${port}`);
+      // Sent before this returns when the pages fit one frame: dom0 then works while the
+      // machine runs its lookahead window (hypervisor/run/lookahead.ts).
+      const taken = this.service.takePageUpdates();
+      const pages = fitsOneFrame(taken) ? taken : await this.pagesAhead(p, timeNs, `port ${port}`, taken);
       r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages, ...this.copyReport() });
     } catch (e) {
       this.hv.printk(`dom0 dispatch of port ${port} lost: ${(e as Error).message}`);
@@ -137,8 +148,7 @@ export class Dom0Bridge {
    * page data (or spans) than one frame should carry goes first, in dispatches of a port no
    * daemon serves (dom0 applies their pages and answers at once); the rest is returned.
    */
-  private async pagesAhead(p: Peer, timeNs: number, what: string): Promise<HotPage[]> {
-    const pages = this.service.takePageUpdates();
+  private async pagesAhead(p: Peer, timeNs: number, what: string, pages: HotPage[] = this.service.takePageUpdates()): Promise<HotPage[]> {
     let start = 0;
     let bytes = 0;
     for (let j = 0; j < pages.length; j++) {

@@ -1,0 +1,144 @@
+// dom0's lookahead window (hypervisor/run/lookahead.ts): while dom0 serves a port dispatch
+// issued at T, guests run on (guest instructions only) up to T + dom0PassNs; a store to a
+// page dom0 maps ends a vCPU's window and is rolled back while dom0 reads, then replayed.
+// Here dom0 is in-process (LocalPlatform); tests/dom0-placement.test.ts shows both homes
+// give one trace hash.
+
+import { describe, expect, it } from 'vitest';
+import { Hypervisor } from '../hypervisor/hypervisor.ts';
+import { LocalPlatform } from '../sim/local_platform.ts';
+import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
+import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
+import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
+import { addi, bne, ecall, fence, jal, li, lw, sw } from './cpu/asm.ts';
+import { pvImage, PV_BASE, SPIN } from './helpers/pv_image.ts';
+import { writeGuestU32 } from '../hypervisor/mm/guest_access.ts';
+import { u32Bytes } from './helpers/elf_writer.ts';
+import type { CostModel } from '../hypervisor/time/cost_model.ts';
+
+const MiB = 1024 * 1024;
+const T0 = 5, T1 = 6, T2 = 7, S0 = 8, A0 = 10, A1 = 11, A7 = 17;
+const ARGS = PV_BASE + 0x2000;
+const RING = PV_BASE + 0x3000;
+
+function machine(costs: Partial<CostModel> = {}, lookahead = true) {
+  const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB, pcpus: 1, costs });
+  hv.loop.lookahead = lookahead;
+  const dom0 = new LocalPlatform(hv);
+  return { hv, dom0 };
+}
+
+describe('dom0 lookahead', () => {
+  it('a guest runs on while dom0 serves a dispatch, and dom0 works at the dispatch time', async () => {
+    for (const lookahead of [true, false]) {
+      const { hv, dom0 } = machine({}, lookahead);
+      const { domain } = hv.createPvDomain(pvImage(SPIN), { name: 'spinner', memoryBytes: 4 * MiB });
+      hv.unpause(domain);
+      const hart = domain.vcpus[0]!.hart;
+      const guestPort = evtchnAllocUnbound(hv, domain, domain.domid, 0);
+      const port = await dom0.bindInterdomain(domain.domid, guestPort);
+      await hv.runAsync({ until: 100_000 });
+      // The guest notifies dom0; its dispatch fires dom0DispatchNs later, at T.
+      const T = hv.now() + hv.costs.dom0DispatchNs;
+      let atT = -1;
+      hv.events.schedule(T, () => {
+        atT = hart.instret;
+      });
+      expect(evtchnSend(hv, domain, guestPort)).toBe(0);
+      const before = { ...hv.loop.lookaheadStats };
+      const seen: { instret: number; now: number }[] = [];
+      dom0.onEvent(port, () => {
+        seen.push({ instret: hart.instret, now: hv.now() });
+      });
+      await hv.runAsync({ until: T + 50_000 });
+      expect(seen).toHaveLength(1);
+      // dom0's requests happen at T in both cases ...
+      expect(seen[0]!.now).toBe(T);
+      const ran = seen[0]!.instret - atT;
+      if (lookahead) {
+        // ... but with lookahead the spinning guest ran on for the window: dom0PassNs of
+        // instructions (1 ns each), none of which exits.
+        expect(ran).toBe(hv.costs.dom0PassNs / hv.costs.instructionNs);
+        const st = hv.loop.lookaheadStats;
+        expect([st.windows - before.windows, st.instructions - before.instructions, st.mappedStores, st.exits]).toEqual([1, ran, 0, 0]);
+      } else {
+        expect(ran).toBe(0);
+        expect(hv.loop.lookaheadStats.windows).toBe(0);
+      }
+    }
+  });
+
+  it('an exit inside the window is served after dom0 has answered, at its own time', async () => {
+    // A guest that notifies dom0 and then notifies again after a short spin (inside the
+    // window): the second hypercall waits for the answer, and is then served (coalesced
+    // into a second dispatch, not lost).
+    const { hv, dom0 } = machine({ dom0PassNs: 50_000 });
+    const spin = (n: number) => [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4)];
+    const send = [...li(A0, EVTCHNOP.send), addi(A1, T1, 0), ...li(A7, HYPERVISOR.event_channel_op), ecall()];
+    const code = u32Bytes(...li(T1, ARGS), ...send, ...spin(7_500), ...send, jal(0, 0));
+    const { domain } = hv.createPvDomain(pvImage(code, { bssBytes: 8 * 4096 }), { name: 'fe', memoryBytes: 4 * MiB });
+    const guestPort = evtchnAllocUnbound(hv, domain, domain.domid, 0);
+    // The guest's EVTCHNOP_send argument (its port) is written where its code looks for it.
+    expect(writeGuestU32(domain.vcpus[0]!.hart, ARGS, guestPort)).toBe(true);
+    const port = await dom0.bindInterdomain(domain.domid, guestPort);
+    let dispatches = 0;
+    dom0.onEvent(port, () => {
+      dispatches++;
+    });
+    hv.unpause(domain);
+    await hv.runAsync({ until: 1_000_000 });
+    expect(dispatches).toBe(2);
+    expect(hv.loop.lookaheadStats.exits).toBe(1);
+  });
+
+  it('a frontend publishing a request inside the window is served, not lost (ring final check)', async () => {
+    // The frontend (machine code): notify dom0; spin so that its next store falls inside
+    // the dispatch's window; publish a request (req_prod = 1) on a page dom0 maps; fence;
+    // read the backend's req_event and notify if it asks (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY
+    // for one request: notify iff req_event == 1). The backend (dom0) does
+    // RING_FINAL_CHECK_FOR_REQUESTS: req_event = req_cons + 1, then re-reads req_prod.
+    // dom0 reads the ring as of the dispatch (req_prod 0, the store is rolled back), so it
+    // must be the frontend's check that sees the new req_event and notifies again.
+    const { hv, dom0 } = machine({ dom0PassNs: 100_000 });
+    const spin = (n: number) => [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4)];
+    const send = [...li(A0, EVTCHNOP.send), addi(A1, T1, 0), ...li(A7, HYPERVISOR.event_channel_op), ecall()];
+    const code = [
+      ...li(T1, ARGS), ...li(S0, RING),
+      ...send,
+      ...spin(15_000),
+      ...li(T2, 1), sw(T2, 0, S0), fence(), lw(T2, 4, S0),
+      ...li(T0, 1), bne(T2, T0, 4 * (send.length + 1)),
+      ...send,
+      jal(0, 0),
+    ];
+    const { domain } = hv.createPvDomain(pvImage(u32Bytes(...code), { bssBytes: 8 * 4096 }), { name: 'fe', memoryBytes: 4 * MiB });
+    const guestPort = evtchnAllocUnbound(hv, domain, domain.domid, 0);
+    expect(writeGuestU32(domain.vcpus[0]!.hart, ARGS, guestPort)).toBe(true);
+    const port = await dom0.bindInterdomain(domain.domid, guestPort);
+    const pa = domain.vcpus[0]!.hart.translate(RING, 'w');
+    expect(pa).toBeGreaterThan(0);
+    const ring = (await dom0.mapForeign(domain.domid, Math.floor(pa / 4096))).mem;
+    let cons = 0;
+    const prods: number[] = [];
+    dom0.onEvent(port, () => {
+      for (;;) {
+        const prod = ring.u32le(0);
+        prods.push(prod);
+        cons = prod; // each request served
+        ring.setU32le(4, cons + 1); // req_event
+        if (ring.u32le(0) === cons) break; // final check
+      }
+    });
+    hv.unpause(domain);
+    await hv.runAsync({ until: 2_000_000 });
+    // The store landed inside the first dispatch's window (and ended it) ...
+    expect(hv.loop.lookaheadStats.mappedStores).toBe(1);
+    // ... dom0 read the ring as of the dispatch (no request yet) ...
+    expect(prods[0]).toBe(0);
+    // ... and the request was served in a second dispatch, which the frontend's check asked for.
+    expect(prods.at(-1)).toBe(1);
+    expect(cons).toBe(1);
+    expect(ring.u32le(0)).toBe(1);
+    expect(ring.u32le(4)).toBe(2);
+  });
+});
