@@ -1,12 +1,16 @@
 // dom0's lookahead window (hypervisor/run/lookahead.ts): while dom0 serves a port dispatch
 // issued at T, guests run on (guest instructions only) up to T + dom0PassNs; a store to a
 // page dom0 maps ends a vCPU's window and is rolled back while dom0 reads, then replayed.
-// Here dom0 is in-process (LocalPlatform); tests/dom0-placement.test.ts shows both homes
-// give one trace hash.
+// Each test runs with dom0 in-process (LocalPlatform) and across a WebSocket (RemotePlatform:
+// mirrored pages); tests/dom0-placement.test.ts shows both homes give one trace hash.
 
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { LocalPlatform } from '../sim/local_platform.ts';
+import { HypervisorServer } from '../hypervisor/server/server.ts';
+import { RemotePlatform } from '../dom0/remote_platform.ts';
+import type { Dom0Platform } from '../dom0/platform.ts';
+import { connect } from '../protocol/session.ts';
 import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
 import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
@@ -21,17 +25,40 @@ const T0 = 5, T1 = 6, T2 = 7, S0 = 8, A0 = 10, A1 = 11, A7 = 17;
 const ARGS = PV_BASE + 0x2000;
 const RING = PV_BASE + 0x3000;
 
-function machine(costs: Partial<CostModel> = {}, lookahead = true) {
-  const hv = new Hypervisor({ machineMemoryBytes: 64 * MiB, pcpus: 1, costs });
+type Home = 'in-process' | 'process';
+
+/**
+ * A one-pCPU machine with dom0 in either home: LocalPlatform, or RemotePlatform across a real
+ * WebSocket to a HypervisorServer (dom0's half in this process, as tests/helpers/platforms.ts).
+ */
+async function machine(home: Home, costs: Partial<CostModel> = {}, lookahead = true): Promise<{ hv: Hypervisor; dom0: Dom0Platform; close: () => Promise<void> }> {
+  const server = new HypervisorServer({ token: 'test-token', manual: true, machineMemoryBytes: 64 * MiB, pcpus: 1, costs });
+  const hv = server.hv;
   hv.loop.lookahead = lookahead;
-  const dom0 = new LocalPlatform(hv);
-  return { hv, dom0 };
+  if (home === 'in-process') return { hv, dom0: new LocalPlatform(hv), close: async () => {} };
+  const h = await server.start();
+  let platform: RemotePlatform | null = null;
+  const { peer } = await connect(h.url, 'dom0', 'test-token', async (req) => {
+    if (!req.dom0Event || !platform) return { rc: -38, error: 'not served here' };
+    await platform.event(req.dom0Event);
+    return { rc: 0 };
+  });
+  platform = new RemotePlatform(peer);
+  await server.waitForDom0();
+  return {
+    hv,
+    dom0: platform,
+    close: async () => {
+      peer.close();
+      await h.close();
+    },
+  };
 }
 
-describe('dom0 lookahead', () => {
+describe.each(['in-process', 'process'] as const)('dom0 lookahead, dom0 %s', (home) => {
   it('a guest runs on while dom0 serves a dispatch, and dom0 works at the dispatch time', async () => {
     for (const lookahead of [true, false]) {
-      const { hv, dom0 } = machine({}, lookahead);
+      const { hv, dom0, close } = await machine(home, {}, lookahead);
       const { domain } = hv.createPvDomain(pvImage(SPIN), { name: 'spinner', memoryBytes: 4 * MiB });
       hv.unpause(domain);
       const hart = domain.vcpus[0]!.hart;
@@ -65,6 +92,7 @@ describe('dom0 lookahead', () => {
         expect(ran).toBe(0);
         expect(hv.loop.lookaheadStats.windows).toBe(0);
       }
+      await close();
     }
   });
 
@@ -72,7 +100,7 @@ describe('dom0 lookahead', () => {
     // A guest that notifies dom0 and then notifies again after a short spin (inside the
     // window): the second hypercall waits for the answer, and is then served (coalesced
     // into a second dispatch, not lost).
-    const { hv, dom0 } = machine({ dom0PassNs: 50_000 });
+    const { hv, dom0, close } = await machine(home, { dom0PassNs: 50_000 });
     const spin = (n: number) => [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4)];
     const send = [...li(A0, EVTCHNOP.send), addi(A1, T1, 0), ...li(A7, HYPERVISOR.event_channel_op), ecall()];
     const code = u32Bytes(...li(T1, ARGS), ...send, ...spin(7_500), ...send, jal(0, 0));
@@ -89,6 +117,7 @@ describe('dom0 lookahead', () => {
     await hv.runAsync({ until: 1_000_000 });
     expect(dispatches).toBe(2);
     expect(hv.loop.lookaheadStats.exits).toBe(1);
+    await close();
   });
 
   it('a frontend publishing a request inside the window is served, not lost (ring final check)', async () => {
@@ -99,7 +128,7 @@ describe('dom0 lookahead', () => {
     // RING_FINAL_CHECK_FOR_REQUESTS: req_event = req_cons + 1, then re-reads req_prod.
     // dom0 reads the ring as of the dispatch (req_prod 0, the store is rolled back), so it
     // must be the frontend's check that sees the new req_event and notifies again.
-    const { hv, dom0 } = machine({ dom0PassNs: 100_000 });
+    const { hv, dom0, close } = await machine(home, { dom0PassNs: 100_000 });
     const spin = (n: number) => [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4)];
     const send = [...li(A0, EVTCHNOP.send), addi(A1, T1, 0), ...li(A7, HYPERVISOR.event_channel_op), ecall()];
     const code = [
@@ -140,5 +169,10 @@ describe('dom0 lookahead', () => {
     expect(cons).toBe(1);
     expect(ring.u32le(0)).toBe(1);
     expect(ring.u32le(4)).toBe(2);
+    // The guest's page agrees: the replayed store and dom0's req_event are both there.
+    const frame = hv.mem.frames[Math.floor(pa / 4096)]!;
+    const dv = new DataView(frame.buffer, frame.byteOffset + (pa % 4096), 8);
+    expect([dv.getUint32(0, true), dv.getUint32(4, true)]).toEqual([1, 2]);
+    await close();
   });
 });
