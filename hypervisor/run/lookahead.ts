@@ -4,9 +4,9 @@
 // A port dispatch issued at virtual time T costs dom0 at least L = dom0PassNs, and its
 // event sends take effect at T + its cost (control/service.ts), so guests may run on to
 // T + L while dom0 works. The window holds guest instructions only: an exit (hypercall,
-// WFI, SBI call, fault), a timed event or the window's end stops a pCPU, and so does a
-// guest store to a frame dom0 has mapped (its rings): that store lands, its pre-image is
-// kept, and the pCPU waits. When the window has run (always to its end, in the same
+// WFI, SBI call, fault), a timed event or the window's end stops a pCPU, and a guest store
+// to a frame dom0 has mapped (its rings) ends the window for all pCPUs: that store lands,
+// its pre-image is kept, and the machine waits (a pCPU running on could load what it wrote). When the window has run (always to its end, in the same
 // run() call that issued the dispatch, so its extent never depends on when dom0 answers),
 // the kept stores are rolled back: dom0 then reads every page it maps as of T, whichever
 // process it runs in. dom0's requests are served after the window in both homes (they can
@@ -15,8 +15,8 @@
 // then goes on: the stopped pCPUs first serve their exits.
 //
 // So a dispatch with lookahead is equivalent to this serial order, which is sequentially
-// consistent: the window's instructions up to (not including) each pCPU's store to a mapped
-// frame; dom0's whole dispatch; those stores; the rest. That is what keeps the ring
+// consistent: the window's instructions up to (not including) the store to a mapped frame
+// that ended it; dom0's whole dispatch; that store; the rest. That is what keeps the ring
 // protocol's final checks (RING_FINAL_CHECK_FOR_REQUESTS, and a frontend's rsp_event check)
 // free of lost wake-ups: a frontend that publishes a request in the window reads req_event
 // only after dom0's stores of the dispatch have landed, so it sees the backend's new

@@ -331,8 +331,8 @@ export class RunLoop {
 
   /**
    * Runs the window of the dispatch just issued: each pCPU's vCPU runs guest instructions
-   * until the window's end, the next timed event, its slice's end, an exit or a store to a
-   * frame dom0 maps, earliest pCPU first. Neither `until` nor an instruction limit cuts it
+   * until the window's end, the next timed event, its slice's end or an exit, earliest pCPU
+   * first; a store to a frame dom0 maps ends the window for all. Neither `until` nor an instruction limit cuts it
    * (so how a caller slices a run never changes what a window holds). Then the stores to
    * frames dom0 maps are rolled back: dom0 reads those pages as of the dispatch's time.
    */
@@ -360,8 +360,12 @@ export class RunLoop {
         const kept = this.rollback.size;
         this.runQuantum(p, end, Infinity, true);
         if (this.rollback.size > kept) {
+          // The window ends for every pCPU: one that ran on could load what this store
+          // wrote, and its instructions come before dom0's dispatch in the serial order
+          // (lookahead.ts) while this store comes after.
           p.windowStopped = true;
           this.lookaheadStats.mappedStores++;
+          break;
         }
       }
     } finally {
@@ -398,7 +402,9 @@ export class RunLoop {
       p.deferredExit = -1;
       this.deferred--;
       const v = p.current;
-      if (v === null) continue;
+      // A vCPU paused or destroyed meanwhile (by dom0's requests) is not served: its hart
+      // is still at the trapping instruction, which traps again if it ever runs.
+      if (v === null || !sched.isRunnable(v)) continue;
       this.clocks.active = p;
       try {
         v.walks.charge(p, this.deps.costs);
