@@ -14,7 +14,7 @@ import { connect } from '../protocol/session.ts';
 import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
 import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
-import { addi, bne, ecall, fence, jal, li, lw, sw } from './cpu/asm.ts';
+import { addi, amoadd_w, bne, ecall, fence, jal, li, lw, sw } from './cpu/asm.ts';
 import { pvImage, PV_BASE, SPIN } from './helpers/pv_image.ts';
 import { writeGuestU32 } from '../hypervisor/mm/guest_access.ts';
 import { u32Bytes } from './helpers/elf_writer.ts';
@@ -173,6 +173,49 @@ describe.each(['in-process', 'process'] as const)('dom0 lookahead, dom0 %s', (ho
     const frame = hv.mem.frames[Math.floor(pa / 4096)]!;
     const dv = new DataView(frame.buffer, frame.byteOffset + (pa % 4096), 8);
     expect([dv.getUint32(0, true), dv.getUint32(4, true)]).toEqual([1, 2]);
+    await close();
+  });
+
+  it('a misaligned store across two mapped pages and an AMO in windows: dom0 reads what was there at T, the guest stores land after', async () => {
+    const { hv, dom0, close } = await machine(home, { dom0PassNs: 100_000 });
+    const spin = (n: number) => [...li(T0, n), addi(T0, T0, -1), bne(T0, 0, -4)];
+    const send = [...li(A0, EVTCHNOP.send), addi(A1, T1, 0), ...li(A7, HYPERVISOR.event_channel_op), ecall()];
+    const code = [
+      ...li(T1, ARGS), ...li(S0, RING),
+      ...send, ...spin(15_000),
+      // Window 1: a word at RING + 4094, two bytes on each page.
+      ...li(T2, 0xaabbccdd | 0), ...li(A1, RING + 4094), sw(T2, 0, A1),
+      // dom0 is busy with the first dispatch until T1 + dom0PassNs: the second waits for it.
+      ...send, ...spin(55_000),
+      // Window 2: amoadd.w of 5 at RING + 8.
+      ...li(T2, 5), addi(A1, S0, 8), amoadd_w(0, T2, A1),
+      jal(0, 0),
+    ];
+    const { domain } = hv.createPvDomain(pvImage(u32Bytes(...code), { bssBytes: 8 * 4096 }), { name: 'fe', memoryBytes: 4 * MiB });
+    const guestPort = evtchnAllocUnbound(hv, domain, domain.domid, 0);
+    expect(writeGuestU32(domain.vcpus[0]!.hart, ARGS, guestPort)).toBe(true);
+    const port = await dom0.bindInterdomain(domain.domid, guestPort);
+    const hart = domain.vcpus[0]!.hart;
+    const mfn0 = Math.floor(hart.translate(RING, 'w') / 4096);
+    const mfn1 = Math.floor(hart.translate(RING + 4096, 'w') / 4096);
+    const p0 = (await dom0.mapForeign(domain.domid, mfn0)).mem;
+    const p1 = (await dom0.mapForeign(domain.domid, mfn1)).mem;
+    const seen: string[] = [];
+    dom0.onEvent(port, () => {
+      seen.push(`${p0.u16le(4094).toString(16)} ${p1.u16le(0).toString(16)} ${p0.u32le(8)}`);
+      p0.setU32le(12, seen.length); // dom0's own store, next to the AMO's word
+    });
+    hv.unpause(domain);
+    await hv.runAsync({ until: 2_000_000 });
+    expect(hv.loop.lookaheadStats.mappedStores).toBe(2);
+    // At each dispatch dom0 saw the page as it was at T: window 1 before the split word,
+    // window 2 after it (replayed) but before the AMO.
+    expect(seen).toEqual(['0 0 0', 'ccdd aabb 0']);
+    const f0 = hv.mem.frames[mfn0]!;
+    const f1 = hv.mem.frames[mfn1]!;
+    expect([f0[4094], f0[4095], f1[0], f1[1]]).toEqual([0xdd, 0xcc, 0xbb, 0xaa]);
+    const dv = new DataView(f0.buffer, f0.byteOffset);
+    expect([dv.getUint32(8, true), dv.getUint32(12, true)]).toEqual([5, 2]);
     await close();
   });
 });
