@@ -5,7 +5,8 @@
 // event sends take effect at T + its cost (control/service.ts), so guests may run on to
 // T + L while dom0 works. The window holds guest instructions only: an exit (hypercall,
 // WFI, SBI call, fault), a timed event or the window's end stops a pCPU, and a guest store
-// to a frame dom0 has mapped (its rings) ends the window for all pCPUs: that store lands,
+// to a frame dom0 has mapped (its rings; watched during the window, ControlService.armWindow)
+// ends the window for all pCPUs: that store lands,
 // its pre-image is kept, and the machine waits (a pCPU running on could load what it wrote). When the window has run (always to its end, in the same
 // run() call that issued the dispatch, so its extent never depends on when dom0 answers),
 // the kept stores are rolled back: dom0 then reads every page it maps as of T, whichever

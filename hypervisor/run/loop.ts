@@ -146,6 +146,11 @@ export class RunLoop {
   readonly lookaheadStats: LookaheadStats = { windows: 0, instructions: 0, mappedStores: 0, exits: 0 };
   /** Frames dom0 maps (set by the control service): a guest store to one ends its pCPU's window. */
   dom0Mapped: ((mfn: number) => boolean) | null = null;
+  /**
+   * Makes the frames dom0 maps that these domains can store to watched for a window (the
+   * control service; in-process pages are not watched otherwise); returns the undo, if any.
+   */
+  dom0Arm: ((domids: number[]) => (() => void) | null) | null = null;
   /** Told when a window has run, before dom0 is waited for (tests observe the machine here). */
   onWindowRun: ((info: { t0: number; end: number; instructions: number }) => void) | null = null;
   private win: Window | null = null;
@@ -350,6 +355,9 @@ export class RunLoop {
       this.windowHart.stopRequested = true;
     };
     const i0 = this.totalInstructions;
+    const end0 = Math.min(w.end, this.events.peekTime());
+    const running = this.pcpus.filter((q) => this.runsInWindow(q, end0)).map((q) => q.current!.domain.domid);
+    const disarm = running.length > 0 ? (this.dom0Arm?.(running) ?? null) : null;
     try {
       for (;;) {
         const end = Math.min(w.end, this.events.peekTime());
@@ -371,6 +379,7 @@ export class RunLoop {
     } finally {
       this.windowHart = null;
       mem.beforeWatchedStore = null;
+      disarm?.();
     }
     w.instructions = this.totalInstructions - i0;
     this.lookaheadStats.instructions += w.instructions;
