@@ -337,9 +337,9 @@ export class RunLoop {
   /**
    * Runs the window of the dispatch just issued: each pCPU's vCPU runs guest instructions
    * until the window's end, the next timed event, its slice's end or an exit, earliest pCPU
-   * first; a store to a frame dom0 maps ends the window for all. Neither `until` nor an instruction limit cuts it
-   * (so how a caller slices a run never changes what a window holds). Then the stores to
-   * frames dom0 maps are rolled back: dom0 reads those pages as of the dispatch's time.
+   * first; a store to a frame dom0 maps ends the window for all. Neither `until` nor an
+   * instruction limit cuts it (so how a caller slices a run never changes what a window
+   * holds). Then that store is rolled back: dom0 reads the pages it maps as of T.
    */
   private runWindow(): void {
     const w = this.win!;
@@ -446,8 +446,9 @@ export class RunLoop {
       const before = hart.instret;
       hart.timeSource = () => p.now + (hart.instret - before) * ins;
       try {
-        // An HVM vCPU takes a virtual interrupt now if it can (its mode injects it).
-        v.arch?.enter(p);
+        // An HVM vCPU takes a virtual interrupt now if it can (its mode injects it); not in
+        // a lookahead window, which holds guest instructions only (it waits for the next quantum).
+        if (!inWindow) v.arch?.enter(p);
         const why = this.engine.run(hart, budget);
         const ran = hart.instret - before;
         this.totalInstructions += ran;
