@@ -194,6 +194,7 @@ export class Hypervisor implements HypervisorServices {
       sched: this.sched,
       traps: this.traps,
       domains: this.domains,
+      mem: this.mem,
       printk,
       ...(opts.cpu ? { cpu: opts.cpu } : {}),
       forceCpu: opts.forceCpu ?? false,
@@ -478,7 +479,15 @@ export class Hypervisor implements HypervisorServices {
    * machine stands still while it runs; whatever it asks of the hypervisor happens at that
    * virtual instant.
    */
-  dispatch(fn: () => Promise<void> | void, delayNs = this.costs.dom0DispatchNs): void {
-    this.loop.dispatch(fn, delayNs);
+  dispatch(fn: () => Promise<void> | void, delayNs = this.costs.dom0DispatchNs, lookaheadNs = 0): void {
+    this.loop.dispatch(fn, delayNs, lookaheadNs);
+  }
+
+  /**
+   * How far guests may run on while dom0 serves a port dispatch (run/lookahead.ts): the
+   * least its work can cost (dom0PassNs); 0 with lookahead off.
+   */
+  lookaheadNs(): number {
+    return this.loop.lookahead ? this.costs.dom0PassNs : 0;
   }
 }

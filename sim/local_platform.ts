@@ -20,7 +20,16 @@ export class LocalPlatform implements Dom0Platform {
   readonly ioreq: LocalIoreqHost;
 
   constructor(private readonly hv: Hypervisor) {
-    this.service = new ControlService(hv, { pages: 'shared', serve: (port) => this.handlers.get(port)?.() });
+    this.service = new ControlService(hv, {
+      pages: 'shared',
+      // After the lookahead window (hypervisor/run/lookahead.ts), which runs in the same
+      // call that issued the dispatch: dom0 here reads and stores then, as a dom0 in its
+      // own process does, whose requests can only be served once that call has returned.
+      serve: async (port) => {
+        await null;
+        return this.handlers.get(port)?.();
+      },
+    });
     this.ioreq = new LocalIoreqHost(hv, (domid, mfn) => this.mapForeign(domid, mfn));
   }
 

@@ -197,6 +197,7 @@ export class TwoStageWalker {
       if (spa < 0) return spa;
       const w = this.ptWords(spa);
       if (w === null || !this.pmpOk(spa, PERM_WRITE)) return ACCESS_FAULT;
+      if (this.mem.watched[pfnOf(spa)] !== 0 && this.mem.beforeWatchedStore !== null) this.mem.beforeWatchedStore(spa, 4);
       w[(spa & 0xfff) >>> 2] = pte | need;
       if (this.mem.watched[pfnOf(spa)] || this.mem.code[pfnOf(spa)]) this.onPteStore(spa);
     }
@@ -218,6 +219,7 @@ export class TwoStageWalker {
     const need = perm === PERM_WRITE ? PTE_A | PTE_D : PTE_A;
     if ((pte & need) === need) return true;
     if (!this.pmpOk(pteAddr, PERM_WRITE)) return false;
+    if (this.mem.watched[pfnOf(pteAddr)] !== 0 && this.mem.beforeWatchedStore !== null) this.mem.beforeWatchedStore(pteAddr, 4);
     words[(pteAddr & 0xfff) >>> 2] = pte | need;
     if (this.mem.watched[pfnOf(pteAddr)] || this.mem.code[pfnOf(pteAddr)]) this.onPteStore(pteAddr);
     return true;

@@ -55,6 +55,12 @@ export class PhysMemory {
   readonly code: Uint8Array;
   readonly regions: MmioRegion[] = [];
   onStore: StoreWatcher | null = null;
+  /**
+   * Told of a guest store to a watched frame before it lands ([pa, pa+size), within one
+   * frame): dom0's lookahead window keeps the bytes it overwrites (hypervisor/run/lookahead.ts).
+   * Null outside a window, so the slow path pays one compare.
+   */
+  beforeWatchedStore: ((pa: number, size: number) => void) | null = null;
   /** Bumped whenever a mapping changes, so engines can drop cached translations. */
   generation = 0;
   /**

@@ -344,6 +344,7 @@ export class Mmu {
     const need = acc === ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
     if ((pte & need) !== need) {
       if (this.pmp.entries !== 0 && !this.pmp.check(pteAddr, 4, ACCESS_WRITE, PRIV_S)) return WALK_ACCESS_FAULT;
+      if (mem.watched[pfnOf(pteAddr)] !== 0 && mem.beforeWatchedStore !== null) mem.beforeWatchedStore(pteAddr, 4);
       words[(pteAddr & 0xfff) >>> 2] = pte | need;
       if (mem.watched[pfnOf(pteAddr)]) this.notifyStore(pteAddr, 4);
       if (mem.code[pfnOf(pteAddr)]) this.attention = true;
@@ -663,6 +664,7 @@ export class Mmu {
       return;
     }
     const off = pa & 0xfff;
+    if (mem.watched[pfn] !== 0 && mem.beforeWatchedStore !== null) mem.beforeWatchedStore(pa, size);
     if (size === 4) mem.words[pfn]![off >>> 2] = value;
     else if (size === 2) {
       f[off] = value;
@@ -697,6 +699,10 @@ export class Mmu {
       }
     }
     const mem = this.mem;
+    if (mem.beforeWatchedStore !== null) {
+      if (mem.watched[pfnOf(pa0)] !== 0) mem.beforeWatchedStore(pa0, firstLen);
+      if (firstLen < size && mem.watched[pfnOf(pa1)] !== 0) mem.beforeWatchedStore(pa1, size - firstLen);
+    }
     for (let k = 0; k < size; k++) {
       const pa = k < firstLen ? pa0 + k : pa1 + (k - firstLen);
       mem.frames[pfnOf(pa)]![pa & 0xfff] = value >>> (8 * k);
@@ -782,6 +788,7 @@ export class Mmu {
     const pfn = pfnOf(pa);
     const f = mem.frames[pfn]!;
     const off = pa & 0xfff;
+    if (mem.watched[pfn] !== 0 && mem.beforeWatchedStore !== null) mem.beforeWatchedStore(pa, size);
     if (size === 4) words[off >>> 2] = value;
     else if (size === 2) {
       f[off] = value;
@@ -852,6 +859,7 @@ export class Mmu {
     this.resValid = false;
     if (!ok) return 1;
     const pfn = pfnOf(pa);
+    if (this.mem.watched[pfn] !== 0 && this.mem.beforeWatchedStore !== null) this.mem.beforeWatchedStore(pa, 4);
     this.mem.words[pfn]![(pa & 0xfff) >>> 2] = value;
     if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
     if (this.mem.code[pfn]) this.attention = true;
@@ -884,6 +892,7 @@ export class Mmu {
       default: v = (old >>> 0) > (src >>> 0) ? old : src; break; // 0x1c amomaxu
     }
     if (watch && (this.triggerFires(TRIG_LOAD, va, 4, old >>> 0, PHASE_DATA) || this.triggerFires(TRIG_STORE, va, 4, v >>> 0, PHASE_DATA))) return 0;
+    if (this.mem.watched[pfn] !== 0 && this.mem.beforeWatchedStore !== null) this.mem.beforeWatchedStore(pa, 4);
     words[idx] = v;
     if (this.mem.watched[pfn]) this.notifyStore(pa, 4);
     if (this.mem.code[pfn]) this.attention = true;

@@ -2,8 +2,9 @@
 // service (hypervisor/control/service.ts), whether dom0 is in this process
 // (sim/local_platform.ts) or its own (hypervisor/server/dom0_bridge.ts).
 //
-// A dispatch stops the whole machine until dom0 has served it (that is what keeps runs
-// deterministic), so its cost is wall time that every domain pays. Two rules keep that cost
+// A dispatch stops the whole machine until dom0 has served it, after a lookahead window of
+// guest instructions (hypervisor/run/lookahead.ts; that is what keeps runs deterministic),
+// so its cost is wall time that every domain pays. Two rules keep that cost
 // on the domain that causes it:
 //
 //   coalescing  a port already waiting for its dispatch costs nothing more to notify (as a
@@ -102,7 +103,7 @@ export class Dom0PortDispatcher {
       if (r instanceof Promise) return r.then(done);
       done(r);
     };
-    this.hv.dispatch(fire, this.hv.costs.dom0DispatchNs + st.backoffNs);
+    this.hv.dispatch(fire, this.hv.costs.dom0DispatchNs + st.backoffNs, this.hv.lookaheadNs());
   }
 
   /**
@@ -125,7 +126,7 @@ export class Dom0PortDispatcher {
       const next = this.waiting.shift();
       if (next === undefined) return;
       this.serving = next;
-      this.hv.dispatch(next, 0);
+      this.hv.dispatch(next, 0, this.hv.lookaheadNs());
     });
   }
 

@@ -5,7 +5,9 @@
 // events fire in (time, sequence) order before any pCPU passes them. Nothing depends on
 // wall time or host speed, so a run is a pure function of its inputs. A dom0 dispatch
 // (dispatch) stops the machine until dom0's handler is done; run returns 'blocked' with a
-// promise to wait on, and runAsync does that waiting. Realtime pacing is in realtime.ts.
+// promise to wait on, and runAsync does that waiting. A port dispatch first lets the
+// machine run on for its lookahead window (lookahead.ts: guest instructions only, up to the
+// least dom0's work can cost). Realtime pacing is in realtime.ts.
 
 import { createEngine, DEFAULT_ENGINE, type EngineKind } from '../cpu/engines.ts';
 import { ExitReason, type Engine } from '../cpu/engine.ts';
@@ -17,6 +19,8 @@ import type { SchedCore } from '../sched/core.ts';
 import type { Traps } from '../traps.ts';
 import type { Pcpu, PcpuClocks } from './pcpu.ts';
 import { wallNs, wireStats } from '../../protocol/wire_stats.ts';
+import { pfnOf, type PhysMemory } from '../cpu/memory.ts';
+import { StoreRollback } from './lookahead.ts';
 
 export type RunResult =
   /** Nothing left to do: every vCPU is blocked with no timer pending, or gone. */
@@ -49,11 +53,32 @@ export interface RunLoopDeps {
   readonly sched: SchedCore;
   readonly traps: Traps;
   readonly domains: ReadonlyMap<number, Domain>;
+  readonly mem: PhysMemory;
   printk(line: string): void;
   /** The engine of domains that name none (Domain.cpuEngine); default DEFAULT_ENGINE. */
   readonly cpu?: EngineKind;
   /** Use `cpu` for every domain, whatever it names (`--cpu` given on the command line). */
   readonly forceCpu?: boolean;
+}
+
+/** What dom0's lookahead windows did (lookahead.ts). */
+export interface LookaheadStats {
+  /** Port dispatches that opened a window. */
+  windows: number;
+  /** Guest instructions run inside windows. */
+  instructions: number;
+  /** pCPUs a store to a frame dom0 maps stopped (that store is rolled back, then replayed). */
+  mappedStores: number;
+  /** pCPUs an exit (hypercall, WFI, fault) stopped: served once dom0 has answered. */
+  exits: number;
+}
+
+/** One window: opened at dispatch time `t0`, guests may run to `end`. */
+interface Window {
+  readonly t0: number;
+  readonly end: number;
+  ran: boolean;
+  instructions: number;
 }
 
 /**
@@ -120,6 +145,28 @@ export class RunLoop {
   private readonly clocks: PcpuClocks;
   private readonly pcpus: readonly Pcpu[];
   private readonly events: EventQueue;
+  /**
+   * Lookahead (design sec. 3): a port dispatch lets guests run on while dom0 works, up to
+   * the least its work can cost (lookahead.ts). Off (or PVSIM_LOOKAHEAD=0 in the
+   * environment, for comparisons): the machine stands still at once.
+   */
+  lookahead = process.env.PVSIM_LOOKAHEAD !== '0';
+  readonly lookaheadStats: LookaheadStats = { windows: 0, instructions: 0, mappedStores: 0, exits: 0 };
+  /** Frames dom0 maps (set by the control service): a guest store to one ends its pCPU's window. */
+  dom0Mapped: ((mfn: number) => boolean) | null = null;
+  /**
+   * Makes the frames dom0 maps that these domains can store to watched for a window (the
+   * control service; in-process pages are not watched otherwise); returns the undo, if any.
+   */
+  dom0Arm: ((domids: number[]) => (() => void) | null) | null = null;
+  /** Told when a window has run, before dom0 is waited for (tests observe the machine here). */
+  onWindowRun: ((info: { t0: number; end: number; instructions: number }) => void) | null = null;
+  private win: Window | null = null;
+  private readonly rollback = new StoreRollback();
+  /** The hart running inside the window (a store to a dom0-mapped frame stops it). */
+  private windowHart: Vcpu['hart'] | null = null;
+  /** pCPUs stopped in a window by an exit not yet served. */
+  private deferred = 0;
 
   constructor(private readonly deps: RunLoopDeps) {
     this.clocks = deps.clocks;
@@ -144,8 +191,10 @@ export class RunLoop {
   /** Runs the machine until nothing is runnable, `until`, or `maxInstructions`. */
   run(opts: RunOptions | number = {}): RunResult {
     const r = this.runLoop(typeof opts === 'number' ? { maxInstructions: opts } : opts);
-    // Between runs, "now" is the time every pCPU has reached.
-    this.clocks.clock = Math.max(this.clocks.clock, Math.min(...this.pcpus.map((p) => p.now)));
+    // Between runs, "now" is the time every pCPU has reached; while a window's dispatch is
+    // waited for, the dispatch's own time (dom0's requests happen then, whatever ran ahead).
+    if (this.win !== null) this.clocks.clock = this.win.t0;
+    else this.clocks.clock = Math.max(this.clocks.clock, Math.min(...this.pcpus.map((p) => p.now)));
     return r;
   }
 
@@ -166,11 +215,29 @@ export class RunLoop {
    * dom0 behave the same way, so a scenario gives the same trace hash with dom0 in this
    * process or in its own.
    */
-  dispatch(fn: () => Promise<void> | void, delayNs: number): void {
+  dispatch(fn: () => Promise<void> | void, delayNs: number, lookaheadNs = 0): void {
     this.events.schedule(this.clocks.now() + delayNs, () => {
       this.dispatches++;
       const w0 = wireStats ? wallNs() : 0;
-      const started = this.dispatchChain.then(() => fn());
+      let started: Promise<void>;
+      if (lookaheadNs > 0 && this.lookahead) {
+        // Started here, before the window runs, so that a dom0 in its own process hears of
+        // the dispatch and works while the machine runs on. (The previous dispatch is done:
+        // events fire only while nothing is waited for.) In-process dom0 starts after the
+        // window (sim/local_platform.ts), reading what a remote one reads.
+        let r: Promise<void> | void;
+        try {
+          r = fn();
+        } catch (e) {
+          r = Promise.reject(e);
+        }
+        started = r instanceof Promise ? r : Promise.resolve();
+        if (r instanceof Promise) {
+          const t0 = this.clocks.now();
+          this.win = { t0, end: t0 + lookaheadNs, ran: false, instructions: 0 };
+          this.lookaheadStats.windows++;
+        }
+      } else started = this.dispatchChain.then(() => fn());
       const wait = started.then(
         () => {},
         (e: unknown) => {
@@ -187,6 +254,7 @@ export class RunLoop {
           wireStats.dispatches++;
           wireStats.dispatchWaitNs += wallNs() - w0;
         }
+        this.closeWindow();
         this.blockedOn = null;
       });
     });
@@ -207,8 +275,15 @@ export class RunLoop {
       }
       if (p.now >= until) return { kind: 'time' };
       if (this.totalInstructions >= instrLimit) return { kind: 'limit' };
+      if (this.blockedOn === null && this.deferred > 0) {
+        this.serveDeferredExits();
+        continue;
+      }
       this.fireEventsUpTo(p.now);
-      if (this.blockedOn) return { kind: 'blocked', wait: this.blockedOn };
+      if (this.blockedOn) {
+        if (this.win !== null && !this.win.ran) this.runWindow();
+        return { kind: 'blocked', wait: this.blockedOn };
+      }
       if (p.needResched || p.current === null || p.now >= p.sliceEnd || !sched.isRunnable(p.current)) sched.schedule(p);
       if (p.current === null) {
         // Housekeeping timers (scheduler ticks) alone do not keep the machine going.
@@ -279,7 +354,104 @@ export class RunLoop {
     }
   }
 
-  private runQuantum(p: Pcpu, until: number, instrLimit: number): void {
+  // --- dom0's lookahead window (lookahead.ts) ---------------------------------------------
+
+  /**
+   * Runs the window of the dispatch just issued: each pCPU's vCPU runs guest instructions
+   * until the window's end, the next timed event, its slice's end or an exit, earliest pCPU
+   * first; a store to a frame dom0 maps ends the window for all. Neither `until` nor an
+   * instruction limit cuts it (so how a caller slices a run never changes what a window
+   * holds). Then that store is rolled back: dom0 reads the pages it maps as of T.
+   */
+  private runWindow(): void {
+    const w = this.win!;
+    w.ran = true;
+    const mem = this.deps.mem;
+    const mapped = this.dom0Mapped;
+    mem.beforeWatchedStore = (pa, size) => {
+      const pfn = pfnOf(pa);
+      const frame = mem.frames[pfn];
+      if (mapped === null || !mapped(pfn) || !frame || this.windowHart === null) return;
+      this.rollback.keep(pfn, frame, pa & 0xfff, size);
+      // The engine stops after this instruction (the store reaches a watcher: it re-syncs).
+      this.windowHart.stopRequested = true;
+    };
+    const i0 = this.totalInstructions;
+    const end0 = Math.min(w.end, this.events.peekTime());
+    const running = this.pcpus.filter((q) => this.runsInWindow(q, end0)).map((q) => q.current!.domain.domid);
+    const disarm = running.length > 0 ? (this.dom0Arm?.(running) ?? null) : null;
+    try {
+      for (;;) {
+        const end = Math.min(w.end, this.events.peekTime());
+        let p: Pcpu | null = null;
+        for (const q of this.pcpus) if (this.runsInWindow(q, end) && (p === null || q.now < p.now)) p = q;
+        if (p === null) break;
+        this.windowHart = p.current!.hart;
+        const kept = this.rollback.size;
+        this.runQuantum(p, end, Infinity, true);
+        if (this.rollback.size > kept) {
+          // The window ends for every pCPU: one that ran on could load what this store
+          // wrote, and its instructions come before dom0's dispatch in the serial order
+          // (lookahead.ts) while this store comes after.
+          p.windowStopped = true;
+          this.lookaheadStats.mappedStores++;
+          break;
+        }
+      }
+    } finally {
+      this.windowHart = null;
+      mem.beforeWatchedStore = null;
+      disarm?.();
+    }
+    w.instructions = this.totalInstructions - i0;
+    this.lookaheadStats.instructions += w.instructions;
+    this.rollback.rollBack();
+    this.clocks.active = null;
+    this.clocks.clock = w.t0;
+    this.onWindowRun?.({ t0: w.t0, end: w.end, instructions: w.instructions });
+  }
+
+  private runsInWindow(q: Pcpu, end: number): boolean {
+    const v = q.current;
+    return v !== null && q.deferredExit < 0 && !q.windowStopped && q.now < end && q.now < q.sliceEnd && !q.needResched && this.deps.sched.isRunnable(v);
+  }
+
+  /** dom0 has answered (its stores and copies have landed): the rolled-back guest stores land again. */
+  private closeWindow(): void {
+    if (this.win === null) return;
+    this.win = null;
+    this.rollback.replay(this.deps.mem.frames);
+    for (const q of this.pcpus) q.windowStopped = false;
+  }
+
+  /** Serves the exits that stopped pCPUs in the last window, earliest first, each at its time. */
+  private serveDeferredExits(): void {
+    const stopped = this.pcpus.filter((q) => q.deferredExit >= 0).sort((a, b) => a.now - b.now || a.id - b.id);
+    const { sched, traps } = this.deps;
+    for (const p of stopped) {
+      const why = p.deferredExit;
+      p.deferredExit = -1;
+      this.deferred--;
+      const v = p.current;
+      // A vCPU paused or destroyed meanwhile (by dom0's requests) is not served: its hart
+      // is still at the trapping instruction, which traps again if it ever runs.
+      if (v === null || !sched.isRunnable(v)) continue;
+      this.clocks.active = p;
+      try {
+        v.walks.charge(p, this.deps.costs);
+        if (why === ExitReason.HostTrap) {
+          const i0 = v.hart.instret;
+          traps.handle(v, p);
+          if (p.deferredTrapMode) v.domain.perf.instrKernel += v.hart.instret - i0;
+        } else sched.yieldVcpu(v);
+      } catch (e) {
+        traps.crashOnError(v, e);
+      }
+      this.clocks.active = null;
+    }
+  }
+
+  private runQuantum(p: Pcpu, until: number, instrLimit: number, inWindow = false): void {
     const { sched, traps } = this.deps;
     const v = p.current!;
     const hart = v.hart;
@@ -291,13 +463,15 @@ export class RunLoop {
     const due = Math.min(this.events.peekTime(), p.sliceEnd, (Math.floor(p.now / MAX_QUANTUM_NS) + 1) * MAX_QUANTUM_NS);
     const end = Math.min(until, due);
     this.clocks.active = p;
+    const kept = this.rollback.size;
     while (p.now < end && p.current === v && !p.needResched && sched.isRunnable(v)) {
       const budget = Math.max(1, Math.min(Math.ceil((end - p.now) / ins), instrLimit - this.totalInstructions));
       const before = hart.instret;
       hart.timeSource = () => p.now + (hart.instret - before) * ins;
       try {
-        // An HVM vCPU takes a virtual interrupt now if it can (its mode injects it).
-        v.arch?.enter(p);
+        // An HVM vCPU takes a virtual interrupt now if it can (its mode injects it); not in
+        // a lookahead window, which holds guest instructions only (it waits for the next quantum).
+        if (!inWindow) v.arch?.enter(p);
         const why = engine.run(hart, budget);
         const ran = hart.instret - before;
         this.totalInstructions += ran;
@@ -305,6 +479,14 @@ export class RunLoop {
         p.now += ran * ins;
         p.busyNs += ran * ins;
         const guestPriv = countSlice(v, ran);
+        if (inWindow && (why === ExitReason.HostTrap || why === ExitReason.Wfi)) {
+          // Served once dom0 has answered: hypervisor state does not move in a window.
+          p.deferredExit = why;
+          p.deferredTrapMode = guestPriv !== undefined;
+          this.deferred++;
+          this.lookaheadStats.exits++;
+          break;
+        }
         if (why === ExitReason.HostTrap) {
           // Page walks are charged before the exit is served (PV trap or hypercall, HVM exit).
           v.walks.charge(p, this.deps.costs);
@@ -322,6 +504,8 @@ export class RunLoop {
         break;
       }
       if (this.totalInstructions >= instrLimit) break;
+      // A store to a frame dom0 maps ends this pCPU's part of the window (lookahead.ts).
+      if (inWindow && this.rollback.size > kept) break;
     }
     // The vCPU's page walks are charged where its quantum ends at an instant every run of
     // the machine shares (an event, the slice's end, the quantum cap's grid, a reschedule

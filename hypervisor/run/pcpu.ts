@@ -13,6 +13,12 @@ export class Pcpu {
   yielded = false;
   /** ns spent running guests. */
   busyNs = 0;
+  /** An exit (ExitReason) that stopped this pCPU in dom0's lookahead window, not yet served; -1: none. */
+  deferredExit = -1;
+  /** That exit came from a trap-mode HVM vCPU (its emulated instructions count as kernel's). */
+  deferredTrapMode = false;
+  /** A store to a frame dom0 maps ended this pCPU's part of the current window. */
+  windowStopped = false;
   constructor(readonly id: number) {}
 }
 

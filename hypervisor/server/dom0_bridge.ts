@@ -26,6 +26,8 @@ type Result = Omit<Response, 'id'>;
 
 /** Page data one dispatch frame carries at most (a frame may be 24 MiB: MAX_FRAME_BYTES). */
 const PAGES_PER_DISPATCH_BYTES = 8 * 1024 * 1024;
+
+/** True if page updates can all go in one dispatch frame (pagesAhead sends none ahead). */
 /** A port no dom0 daemon serves: a dispatch to it only carries pages. */
 const NO_PORT = 0xffffffff;
 /** Guest frames one DmMapRam maps at most (4 MiB of pages in its answer). */
@@ -134,7 +136,8 @@ export class Dom0Bridge {
     let r;
     try {
       const timeNs = Math.floor(this.hv.now());
-      // Most dispatches' page updates fit one frame: no await (and no microtask) for them.
+      // Most dispatches' page updates fit one frame: sent before this returns, with no await,
+      // so dom0 works while the machine runs its lookahead window (hypervisor/run/lookahead.ts).
       const pages = this.pagesFit() ?? (await this.pagesAhead(p, timeNs, `port ${port}`));
       r = await p.requestHot<Extract<HotFrame, { kind: 'dispatch' }>>({ kind: 'dispatch', port, timeNs, pages, ...this.copyReport(), prefetched: this.prefetch(port) });
     } catch (e) {
