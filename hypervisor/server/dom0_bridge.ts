@@ -27,7 +27,6 @@ type Result = Omit<Response, 'id'>;
 /** Page data one dispatch frame carries at most (a frame may be 24 MiB: MAX_FRAME_BYTES). */
 const PAGES_PER_DISPATCH_BYTES = 8 * 1024 * 1024;
 
-/** True if page updates can all go in one dispatch frame (pagesAhead sends none ahead). */
 /** A port no dom0 daemon serves: a dispatch to it only carries pages. */
 const NO_PORT = 0xffffffff;
 /** Guest frames one DmMapRam maps at most (4 MiB of pages in its answer). */
