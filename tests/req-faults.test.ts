@@ -67,6 +67,24 @@ describe('request-direction ring faults in a live run', () => {
     const { out, r } = await run(blk([{ device: VBD, kind: 'req-publish-late', when: { prob: 0.5 }, by: '300us' }, { device: VBD, kind: 'reorder-notify', when: { every: 2 } }], { seed: 11 }));
     expect(blkResult(out.get('blk')!)).toMatchObject({ errors: 0, dataOk: true });
     expect(injected(r, 'blk')[VBD]!['req-publish-late']).toBeGreaterThan(2);
+    // Seeded mixes with the other allowed faults, both directions.
+    const fc = await import('fast-check');
+    const when = fc.oneof(fc.integer({ min: 1, max: 4 }).map((every) => ({ every })), fc.double({ min: 0.1, max: 0.9, noNaN: true }).map((prob) => ({ prob })));
+    const us = fc.integer({ min: 1, max: 400 }).map((x) => `${x}us`);
+    const fault = fc.oneof(
+      fc.record({ kind: fc.constant('req-publish-late'), when, by: us }),
+      fc.record({ kind: fc.constant('req-publish-late'), when }),
+      fc.record({ kind: fc.constant('publish-late'), when, by: us }),
+      fc.record({ kind: fc.constant('reorder-notify'), when, after: fc.integer({ min: 1, max: 3 }), by: us }),
+      fc.record({ kind: fc.constant('dup-notify'), when }),
+    ).map((f) => ({ device: VBD, ...f }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fault, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 1000 }), async (faults, seed) => {
+        const m = await run(blk(faults, { seed, until: '400ms' }));
+        expect(blkResult(m.out.get('blk') ?? ''), JSON.stringify(faults)).toMatchObject({ errors: 0, dataOk: true });
+      }),
+      { numRuns: Number(process.env.RQ_RUNS ?? 3), seed: Number(process.env.RQ_SEED ?? 77) },
+    );
     // netback: both rings (tx requests; rx buffers taken when the peer's frames come).
     for (const by of [undefined, '100us']) {
       const nf = await run(netPair([{ device: 'vif/0', kind: 'req-publish-late', when: { every: 1 }, ...(by ? { by } : {}) }], { udp: 300 }));

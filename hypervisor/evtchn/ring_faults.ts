@@ -22,6 +22,8 @@
 //                  notify check is made again against rsp_event as it stands then).
 //   publish-early  (forbidden: a missing wmb) rsp_prod is visible at once, the bodies `by`
 //                  later: the frontend reads the slots' old bytes (the requests) as answers.
+//   req-publish-late, req-publish-early: the request direction (the frontend's publish as
+//                  dom0 is shown it during its dispatches; reqView below).
 //   revoke-grant   at the start of a dispatch, a request the backend is about to take has
 //                  its first grant ended (the frontend's gnttab_end_foreign_access while the
 //                  request is in flight): the backend's copy or map fails.
@@ -442,7 +444,7 @@ function reqView(hv: HypervisorServices, t: Target, r: FaultRing, served: boolea
     const off = SRING.ring + (q % size) * r.entryBytes;
     const stale = r.lastSeen.slice(off, off + r.entryBytes);
     if (stale.every((b, j) => b === page[off + j])) continue; // the same bytes: no damage
-    if (f.delayNs > 0) r.reqStale.push({ q, stale, guest: page.slice(off, off + r.entryBytes), until: now + f.delayNs });
+    if (f.delayNs > 0 && r.reqStale.length < size) r.reqStale.push({ q, stale, guest: page.slice(off, off + r.entryBytes), until: now + f.delayNs });
     put(off, stale);
     damaged = true;
   }
