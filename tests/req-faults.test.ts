@@ -142,6 +142,7 @@ describe('request-direction ring faults in a live run', () => {
     expect(() => validateScenario(netPair([{ device: 'vif/0', kind: 'req-publish-early', ring: 'rx', when: { prob: 0.1 }, by: '5ms' }]), join(dir, 'v.json'))).not.toThrow();
   });
 });
+// A hand probe, skipped in the suite: RQ='[[faults of run 1], ...]' (RQS seed, RQU peer UDP frames, RQT until) prints each run's outcome.
 describe.skipIf(!process.env.RQ)('probe', () => {
   it('probe', async () => {
     for (const f of JSON.parse(process.env.RQ ?? '[]') as unknown[][]) {
