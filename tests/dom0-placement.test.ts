@@ -68,6 +68,39 @@ const LOADS: Record<string, Spec> = {
       ],
     }],
   },
+  // The request direction (ring_faults.ts reqView): dom0 is shown another view of the ring
+  // for a dispatch (req_prod held back, stale slots) and the guest's bytes come back after;
+  // a mirroring dom0 gets the view with the dispatch and the guest's bytes with the next.
+  'load-blk-req-faults.json': {
+    name: 'load-blk-req-faults',
+    pcpus: 2,
+    seed: 12,
+    until: '200ms',
+    domains: [{
+      name: 'blk', image: resolve('guests/build/work.elf'), cmdline: 'work=blk mode=rand bs=4096 qd=16 n=64', memory: 16, disk: ['file:load-blk-req-faults.img,xvda,w'],
+      faults: [
+        { device: 'vbd/51712', kind: 'req-publish-late', when: { prob: 0.5 }, by: '200us' },
+        { device: 'vbd/51712', kind: 'req-publish-late', when: { every: 3 } },
+        { device: 'vbd/51712', kind: 'req-publish-early', when: { at: '1500us' } },
+      ],
+    }],
+  },
+  'load-net-req-faults.json': {
+    name: 'load-net-req-faults',
+    pcpus: 2,
+    seed: 4,
+    until: '1s',
+    domains: [
+      {
+        name: 'a', image: resolve('guests/build/work.elf'), cmdline: 'work=net ip=10.0.0.1 peer=10.0.0.2 ping=10 udp=0', memory: 16, vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'],
+        faults: [
+          { device: 'vif/0', kind: 'req-publish-late', ring: 'tx', when: { every: 2 }, by: '100us' },
+          { device: 'vif/0', kind: 'req-publish-early', ring: 'rx', when: { every: 40 }, by: '1s' },
+        ],
+      },
+      { name: 'b', image: resolve('guests/build/work.elf'), cmdline: 'work=net ip=10.0.0.2 peer=10.0.0.1 ping=10 udp=400 size=256', memory: 16, vif: ['mac=00:16:3e:00:00:02,bridge=xenbr0'] },
+    ],
+  },
   'load-net-udp.json': {
     name: 'load-net-udp',
     pcpus: 2,

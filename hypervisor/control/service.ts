@@ -166,6 +166,12 @@ export class ControlService {
         await opts.serve(port);
         ringFaults?.();
       } catch (e) {
+        // The guest gets its ring bytes back even from a failed dispatch (a view shown to dom0).
+        try {
+          ringFaults?.();
+        } catch {
+          /* the dispatch's own error is the one reported */
+        }
         this.finishWork();
         // Name the port's other end: the run's report says which domain's event failed.
         const e0 = this.control.evtchn;

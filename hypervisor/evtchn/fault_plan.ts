@@ -10,9 +10,16 @@ export type EvtchnNotifyKind = 'lose-notify' | 'delay-notify' | 'dup-notify' | '
  * forbid (`publish-early`: what a missing wmb() breaks), and a frontend's grant revoked while
  * its request is in flight (`revoke-grant`).
  */
-export type RingFaultKind = 'publish-late' | 'publish-early' | 'revoke-grant' | 'crash-backend';
+export type RingFaultKind = 'publish-late' | 'publish-early' | 'revoke-grant' | 'crash-backend' | 'req-publish-late' | 'req-publish-early';
 export type EvtchnFaultKind = EvtchnNotifyKind | RingFaultKind;
-export const RING_FAULT_KINDS: readonly RingFaultKind[] = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend'];
+export const RING_FAULT_KINDS: readonly RingFaultKind[] = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend', 'req-publish-late', 'req-publish-early'];
+/**
+ * The request direction (the frontend publishes: bodies, wmb(), req_prod, mb(), read
+ * req_event, notify), shown to dom0's backend during its dispatches: `req-publish-late`
+ * (allowed: req_prod lags, the newest requests hidden) and `req-publish-early` (a missing
+ * wmb(): req_prod seen, the newest bodies still the slots' old bytes).
+ */
+export const REQ_FAULT_KINDS: readonly RingFaultKind[] = ['req-publish-late', 'req-publish-early'];
 /**
  * Where a crash-backend fault stops the backend, in the conformance bench's words
  * (sim/ringkit/harness.ts "crash mid-request"): requests taken, nothing of their answers
@@ -30,7 +37,7 @@ export interface EvtchnFault {
   kind: EvtchnFaultKind;
   when: EvtchnFaultWhen;
   dir: EvtchnFaultDir;
-  /** delay-notify, publish-late, publish-early, reorder-notify (longest hold): ns of virtual time. */
+  /** delay-notify, publish-late, publish-early, reorder-notify (longest hold), req-publish-late (0: one dispatch): ns of virtual time. */
   delayNs: number;
   /** stall: ns the backend hears nothing from the frontend (held sends arrive as one at its end). */
   windowNs: number;
@@ -38,7 +45,7 @@ export interface EvtchnFault {
   after: number;
   /** crash-backend: where the backend stops. */
   point: CrashPoint;
-  /** publish-late, publish-early, crash-backend on a vif: only its 'tx' or 'rx' ring (null: both). */
+  /** publish-late, publish-early, crash-backend, req-publish-* on a vif: only its 'tx' or 'rx' ring (null: both). */
   ring: 'tx' | 'rx' | null;
 }
 
@@ -59,6 +66,16 @@ export interface FaultRing {
   before: Uint8Array | null;
   /** Ends a publish-late early (dom0 published past it): every held body shown at once. */
   finish: (() => void) | null;
+  /** req_prod as last presented to the backend at a dispatch (the request-direction occasions). */
+  reqShown: number;
+  /** A req-publish-late in progress: dom0 is shown req_prod = `shown` until `until` (virtual ns). */
+  reqHide: { shown: number; until: number; release: () => void } | null;
+  /** The page at the end of the last dispatch: a slot's previous contents (req-publish-early). */
+  lastSeen: Uint8Array | null;
+  /** req-publish-early with `by`: request index q's slot shown as `stale` until `until` (while the guest's bytes are `guest`). */
+  reqStale: { q: number; stale: Uint8Array; guest: Uint8Array; until: number }[];
+  /** What this dispatch's view changed: the bytes put there, and the guest's own, to give back. */
+  view: { off: number; put: Uint8Array; guest: Uint8Array }[];
 }
 
 export interface EvtchnFaultPlan {
@@ -87,6 +104,8 @@ export interface EvtchnFaultPlan {
   xs: { seen: number; buf: number[] };
   /** Notifications held by reorder-notify: delivered after `left` later ones (or at the deadline). */
   reorder: { deliver: () => void; left: number; done: boolean }[];
+  /** Device -> virtual time until which the frontend's notifications wait for its late req_prod. */
+  reqHold: Map<string, number>;
   /** Device -> virtual time until which the backend's notifications wait for its late publish. */
   publishHold: Map<string, number>;
   /** Devices whose backend crashed and is not yet restarted: their notifications go nowhere. */
@@ -109,6 +128,7 @@ export function newFaultPlan(faults: EvtchnFault[], random: () => number, schedu
     rings: new Map(),
     xs: { seen: 0, buf: [] },
     reorder: [],
+    reqHold: new Map(),
     publishHold: new Map(),
     crashed: new Set(),
     restart: null,

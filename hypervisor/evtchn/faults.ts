@@ -16,7 +16,7 @@ import { setPending } from './port.ts';
 import { ECS } from './state.ts';
 import { RING_FAULT_KINDS, type EvtchnFaultPlan } from './fault_plan.ts';
 
-export { CRASH_POINTS, faultCounts, newFaultPlan, RING_FAULT_KINDS, type CrashPoint, type EvtchnFault, type EvtchnFaultDir, type EvtchnFaultKind, type EvtchnFaultPlan, type EvtchnFaultStats, type EvtchnFaultWhen, type RingFaultKind } from './fault_plan.ts';
+export { CRASH_POINTS, faultCounts, newFaultPlan, REQ_FAULT_KINDS, RING_FAULT_KINDS, type CrashPoint, type EvtchnFault, type EvtchnFaultDir, type EvtchnFaultKind, type EvtchnFaultPlan, type EvtchnFaultStats, type EvtchnFaultWhen, type RingFaultKind } from './fault_plan.ts';
 
 /** The guest-side port is a device channel: interdomain with dom0, not xenstore's nor the console's. */
 export function isDevicePort(guest: Domain, port: number): boolean {
@@ -105,7 +105,9 @@ export function faultedSend(hv: HypervisorServices, plan: EvtchnFaultPlan, ld: D
   }
   // The backend's notifications wait for a late publish of its responses (ring_faults.ts):
   // the event may not arrive before the rsp_prod it announces is visible.
-  const hold = !toBackend && device !== null ? (plan.publishHold.get(device) ?? 0) : 0;
+  // Likewise the frontend's to its backend wait for a late req_prod (req-publish-late): its
+  // mb() orders the req_prod store before the notify.
+  const hold = device === null ? 0 : ((toBackend ? plan.reqHold : plan.publishHold).get(device) ?? 0);
   if (hold > now + delay) delay = hold - now;
   const deliver = () => raise(hv, rd, rport);
   if (reorder >= 0) {

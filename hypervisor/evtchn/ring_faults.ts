@@ -22,6 +22,8 @@
 //                  notify check is made again against rsp_event as it stands then).
 //   publish-early  (forbidden: a missing wmb) rsp_prod is visible at once, the bodies `by`
 //                  later: the frontend reads the slots' old bytes (the requests) as answers.
+//   req-publish-late, req-publish-early: the request direction (the frontend's publish as
+//                  dom0 is shown it during its dispatches; reqView below).
 //   revoke-grant   at the start of a dispatch, a request the backend is about to take has
 //                  its first grant ended (the frontend's gnttab_end_foreign_access while the
 //                  request is in flight): the backend's copy or map fails.
@@ -39,21 +41,25 @@ import { SRING, needsNotify, ringSize } from '../../protocol/ring.ts';
 import { setPending } from './port.ts';
 import { ECS } from './state.ts';
 import { faultMatches, isDevicePort, portDevice } from './faults.ts';
-import { RING_FAULT_KINDS, type EvtchnFaultPlan, type FaultRing } from './fault_plan.ts';
+import { REQ_FAULT_KINDS, RING_FAULT_KINDS, type EvtchnFaultPlan, type FaultRing } from './fault_plan.ts';
 
 /** Each device type's rings: the key its grant is under and the slot size (union of request and response). */
-const RINGS: Record<string, readonly { key: string; entryBytes: number; requests: boolean }[]> = {
-  // blkif_request is 112 bytes (a blkif_response fits in it).
-  vbd: [{ key: 'ring-ref', entryBytes: 112, requests: true }],
-  // netif_tx_request 12, netif_rx_request/response 8.
+const RINGS: Record<string, readonly { key: string; entryBytes: number; requests: boolean; rspFields: readonly (readonly [number, number])[] }[]> = {
+  // blkif_request is 112 bytes (a blkif_response fits in it: id 0-7, operation 8, status 10-11).
+  vbd: [{ key: 'ring-ref', entryBytes: 112, requests: true, rspFields: [[0, 9], [10, 12]] }],
+  // netif_tx_request 12 (netif_tx_response: id, status), netif_rx_request/response 8.
   vif: [
-    { key: 'tx-ring-ref', entryBytes: 12, requests: true },
-    { key: 'rx-ring-ref', entryBytes: 8, requests: false },
+    { key: 'tx-ring-ref', entryBytes: 12, requests: true, rspFields: [[0, 4]] },
+    { key: 'rx-ring-ref', entryBytes: 8, requests: false, rspFields: [[0, 8]] },
   ],
 };
 
 const isRingKind = (k: string) => (RING_FAULT_KINDS as readonly string[]).includes(k);
 const atPublish = (k: string) => k === 'publish-late' || k === 'publish-early' || k === 'crash-backend';
+const isReqKind = (k: string) => (REQ_FAULT_KINDS as readonly string[]).includes(k);
+/** Faults that look at the device's rings in every dom0 dispatch, not only its own port's. */
+const everyDispatch = (k: string) => atPublish(k) || isReqKind(k);
+const ringName = (key: string) => (key === 'tx-ring-ref' ? 'tx' : key === 'rx-ring-ref' ? 'rx' : null);
 
 function u32(page: Uint8Array, off: number): number {
   return new DataView(page.buffer, page.byteOffset).getUint32(off, true);
@@ -93,7 +99,8 @@ function findRings(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Domain,
     if (mfn < 0 || hv.frames.ownerOf(mfn) !== guest.domid || !hv.mem.frames[mfn]) continue;
     let r = known.find((k) => k.key === spec.key && k.mfn === mfn);
     // First seen: the requests from the last published response on are in flight.
-    r ??= { key: spec.key, mfn, entryBytes: spec.entryBytes, reqSeen: u32(hv.mem.frames[mfn]!, SRING.rsp_prod), busyUntil: 0, before: null, finish: null };
+    const rsp = u32(hv.mem.frames[mfn]!, SRING.rsp_prod);
+    r ??= { key: spec.key, mfn, entryBytes: spec.entryBytes, reqSeen: rsp, busyUntil: 0, before: null, finish: null, reqShown: rsp, reqHide: null, reqStale: [], lastSeen: null, view: [] };
     out.push(r);
   }
   plan.rings.set(device, out);
@@ -109,7 +116,7 @@ const publishFaulted = new WeakMap<object, Set<Domain>>();
 
 /** Called when a domain's fault plan is armed (sim/scenario/runner.ts). */
 export function registerRingFaults(hv: HypervisorServices, guest: Domain): void {
-  if (!guest.evtchnFaults?.faults.some((f) => atPublish(f.kind))) return;
+  if (!guest.evtchnFaults?.faults.some((f) => everyDispatch(f.kind))) return;
   let set = publishFaulted.get(hv);
   if (!set) publishFaulted.set(hv, (set = new Set()));
   set.add(guest);
@@ -155,7 +162,7 @@ export function ringFaultsAround(hv: HypervisorServices, dom0: Domain, port: num
       const plan = guest.evtchnFaults!;
       for (const device of plan.devices) {
         if (served && served.guest === guest && served.device === device) continue;
-        if (!plan.faults.some((f) => f.device === device && atPublish(f.kind))) continue;
+        if (!plan.faults.some((f) => f.device === device && everyDispatch(f.kind))) continue;
         targets.push({ guest, plan, device, gport: devicePort(plan, guest, device), rings: findRings(hv, plan, guest, device) });
       }
     }
@@ -164,7 +171,18 @@ export function ringFaultsAround(hv: HypervisorServices, dom0: Domain, port: num
   for (const t of targets) for (const r of t.rings) r.before = hv.mem.frames[r.mfn]!.slice();
   const revoked: Revoked = [];
   if (served) revokeInFlight(hv, served.plan, served.guest, served.device, served.rings, revoked);
+  // The request direction: what dom0 is shown of the frontend's publish (its own bytes
+  // given back when the dispatch is over).
+  for (const t of targets) for (const r of t.rings) reqView(hv, t, r, t === served);
   return () => {
+    for (const t of targets) {
+      for (const r of t.rings) {
+        restoreView(hv, t.guest, r);
+        if (t.plan.faults.some((f) => f.device === t.device && f.kind === 'req-publish-early')) r.lastSeen = hv.mem.frames[r.mfn]!.slice();
+        // A hide for one dispatch is over: the requests are visible from now on.
+        if (r.reqHide && r.reqHide.until === 0) r.reqHide.release();
+      }
+    }
     // The frontend grants the page again after the request (pvsim's blkfront keeps its
     // grants: without this one revoke would fail every later request on that page).
     const g0 = served?.guest;
@@ -247,10 +265,9 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   let k = -1;
   const order = plan.faults.map((f, i) => i).filter((i) => plan.faults[i]!.device === device && atPublish(plan.faults[i]!.kind));
   order.sort((a, b) => Number(plan.faults[b]!.kind === 'crash-backend') - Number(plan.faults[a]!.kind === 'crash-backend') || a - b);
-  const ringName = r.key === 'tx-ring-ref' ? 'tx' : r.key === 'rx-ring-ref' ? 'rx' : null;
   for (const i of order) {
     const on = plan.faults[i]!.ring;
-    if (on !== null && on !== ringName) continue;
+    if (on !== null && on !== ringName(r.key)) continue;
     plan.seen[i]!++;
     if (k < 0 && faultMatches(plan, i, now)) k = i;
   }
@@ -311,6 +328,173 @@ function publishFaults(hv: HypervisorServices, plan: EvtchnFaultPlan, guest: Dom
   };
   r.finish = finish;
   plan.schedule(now + f.delayNs, finish);
+}
+
+// --- req-publish-late, req-publish-early -------------------------------------------------
+
+/**
+ * io/ring.h's frontend publishes as: write request bodies; wmb(); req_prod = pvt; mb(); read
+ * req_event; notify. The machine stands still while dom0 serves a dispatch (see the note
+ * at the top: the guest makes no store until the dispatch is over), so the hypervisor can
+ * show dom0 another view of the ring page for the dispatch's length and give the guest its
+ * own bytes back after:
+ *
+ *   req-publish-late   (allowed) req_prod lags: the newest 1..n of the n requests the
+ *                      backend has not seen yet (seeded) are hidden, for this dispatch or
+ *                      for every dispatch within `by`; then they are visible and the
+ *                      frontend's push is made again: the backend is woken if
+ *                      RING_PUSH_REQUESTS_AND_CHECK_NOTIFY would wake it against req_event
+ *                      as it stands then (the frontend's own notifications wait till then).
+ *   req-publish-early  (forbidden: a missing wmb) req_prod is seen, but the newest 1..n new
+ *                      requests' slots still hold what they held at the end of the last
+ *                      dispatch (a response, or an older request): dom0 reads stale bytes,
+ *                      in this dispatch, or with `by` in every dispatch within `by` while
+ *                      the request is unanswered (a vif's rx buffers are read when a frame
+ *                      comes, not when they are posted).
+ *
+ * An occasion is a dispatch in which the ring has requests the backend has not been shown:
+ * the device's own dispatch for a vbd or a vif's tx ring, any dispatch for a vif's rx ring
+ * (netback takes rx buffers when its peer sends).
+ */
+function reqView(hv: HypervisorServices, t: Target, r: FaultRing, served: boolean): void {
+  const { plan, guest, device } = t;
+  const ks = plan.faults.map((f, i) => (f.device === device && isReqKind(f.kind) && (f.ring === null || f.ring === ringName(r.key)) ? i : -1)).filter((i) => i >= 0);
+  if (ks.length === 0 || plan.crashed.has(device)) return;
+  const page = hv.mem.frames[r.mfn]!;
+  const size = ringSize(PAGE_SIZE, r.entryBytes);
+  const prod = u32(page, SRING.req_prod);
+  const put = (off: number, bytes: Uint8Array) => {
+    r.view.push({ off, put: bytes.slice(), guest: page.slice(off, off + bytes.length) });
+    store(hv, guest, r.mfn, off, bytes);
+  };
+  const putProd = (v: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    put(SRING.req_prod, b);
+  };
+  // Stale slots of a req-publish-early with `by`, still shown while their request is not
+  // answered and the guest has not written the slot again.
+  const now = hv.now();
+  r.reqStale = r.reqStale.filter((e) => {
+    const off = SRING.ring + (e.q % size) * r.entryBytes;
+    const rsp = u32(page, SRING.rsp_prod);
+    const open = ((e.q - rsp) >>> 0) < ((prod - rsp) >>> 0);
+    if (now >= e.until || !open || e.guest.some((b, j) => b !== page[off + j])) return false;
+    put(off, e.stale);
+    return true;
+  });
+  const hide = r.reqHide;
+  if (hide) {
+    // Still hidden: req_prod as the backend last saw it (a ring reset under it ends the hide).
+    if (((prod - hide.shown) >>> 0) <= size) return void (prod !== hide.shown && putProd(hide.shown));
+    r.reqHide = null;
+  }
+  const n = (prod - r.reqShown) >>> 0;
+  if (n === 0) return;
+  // More than a ring ahead (a hostile index, or a ring set up again): not requests to delay.
+  if (n > size) return void (r.reqShown = prod);
+  // Another port's dispatch shows them whole (netback may look at a tx ring then too): a
+  // hide never goes below what the backend may have read, so req_prod never runs backwards.
+  if (r.key !== 'rx-ring-ref' && !served) return void (r.reqShown = prod);
+  let k = -1;
+  for (const i of ks) {
+    plan.seen[i]!++;
+    if (k < 0 && faultMatches(plan, i, now)) k = i;
+  }
+  r.reqShown = prod;
+  if (k < 0) return;
+  const f = plan.faults[k]!;
+  const hidden = 1 + Math.floor(plan.random() * n);
+  if (f.kind === 'req-publish-late') {
+    const shown = (prod - hidden) >>> 0;
+    plan.injected[k]!++;
+    putProd(shown);
+    r.reqShown = shown;
+    const until = f.delayNs > 0 ? now + f.delayNs : 0;
+    const h = {
+      shown,
+      until,
+      release: () => {
+        if (r.reqHide !== h) return;
+        r.reqHide = null;
+        const p = hv.mem.frames[r.mfn];
+        if (!p) return;
+        const cur = u32(p, SRING.req_prod);
+        // Visible from now on: no longer requests to hide (else every:1 hides them for ever).
+        r.reqShown = cur;
+        // The push as if made now: notify if the backend asked for it (req_event in (shown, cur]).
+        if (((cur - shown) >>> 0) > size || !needsNotify(shown, cur, u32(p, SRING.req_event))) return;
+        const kick = () => kickBackend(hv, guest, t.gport);
+        if (until === 0) plan.schedule(hv.now(), kick); // out of the dispatch being finished
+        else kick();
+      },
+    };
+    r.reqHide = h;
+    if (until > 0) {
+      plan.reqHold.set(device, Math.max(plan.reqHold.get(device) ?? 0, until));
+      plan.schedule(until, h.release);
+    }
+    return;
+  }
+  // req-publish-early: the slots as they were at the end of the last dispatch.
+  if (!r.lastSeen) return;
+  let damaged = false;
+  for (let i = hidden; i >= 1; i--) {
+    const q = (prod - i) >>> 0;
+    const off = SRING.ring + (q % size) * r.entryBytes;
+    const stale = r.lastSeen.slice(off, off + r.entryBytes);
+    if (stale.every((b, j) => b === page[off + j])) continue; // the same bytes: no damage
+    if (f.delayNs > 0 && r.reqStale.length < size) r.reqStale.push({ q, stale, guest: page.slice(off, off + r.entryBytes), until: now + f.delayNs });
+    put(off, stale);
+    damaged = true;
+  }
+  if (damaged) plan.injected[k]!++;
+}
+
+/** The frontend's notification to its backend, as its push would send it (after any hold). */
+function kickBackend(hv: HypervisorServices, guest: Domain, gport: number): void {
+  const e = guest.evtchn;
+  if (!guest.isAlive || !e || !isDevicePort(guest, gport)) return;
+  const d0 = hv.domain(e.remoteDomid[gport]!);
+  const rport = e.remotePort[gport]!;
+  const e0 = d0?.evtchn;
+  if (d0 && e0 && e0.portIsValid(rport) && e0.state[rport] === ECS.INTERDOMAIN) setPending(hv, d0, e0.notifyVcpu[rport]!, rport);
+}
+
+/**
+ * Gives the guest back its own bytes once dom0's dispatch is over: only bytes that still
+ * hold what the view put there (never one stored since, by the guest or by dom0), and never
+ * a response field dom0 wrote in the slots it published this dispatch (it may have written
+ * the same value the view held).
+ */
+function restoreView(hv: HypervisorServices, guest: Domain, r: FaultRing): void {
+  if (r.view.length === 0) return;
+  const page = hv.mem.frames[r.mfn];
+  const view = r.view;
+  r.view = [];
+  if (!page || !r.before) return;
+  const size = ringSize(PAGE_SIZE, r.entryBytes);
+  const fields = Object.values(RINGS).flat().find((s) => s.key === r.key)!.rspFields;
+  const rsp0 = u32(r.before, SRING.rsp_prod);
+  const nAns = (u32(page, SRING.rsp_prod) - rsp0) >>> 0;
+  const answered = new Set<number>();
+  if (nAns <= size) for (let i = 0; i < nAns; i++) answered.add(((rsp0 + i) >>> 0) % size);
+  for (const v of view) {
+    const cur = page.slice(v.off, v.off + v.put.length);
+    if (v.off === SRING.req_prod) {
+      if (cur.every((b, j) => b === v.put[j])) store(hv, guest, r.mfn, v.off, v.guest);
+      continue;
+    }
+    const slot = (v.off - SRING.ring) / r.entryBytes;
+    let changed = false;
+    for (let j = 0; j < cur.length; j++) {
+      if (cur[j] !== v.put[j] || cur[j] === v.guest[j]) continue;
+      if (answered.has(slot) && fields.some(([lo, hi]) => j >= lo && j < hi)) continue;
+      cur[j] = v.guest[j]!;
+      changed = true;
+    }
+    if (changed) store(hv, guest, r.mfn, v.off, cur);
+  }
 }
 
 // --- no progress: what a run's end finds on a faulted domain's rings ----------------------

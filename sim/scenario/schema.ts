@@ -33,7 +33,9 @@ const FaultWhen = z.union([
 
 /** Fault kinds on a device's event channel; on its shared ring pages (RING_FAULT_KINDS). */
 export const NOTIFY_FAULT_KINDS = ['lose-notify', 'delay-notify', 'dup-notify', 'spurious', 'stall', 'reorder-notify'] as const;
-const PAGE_FAULT_KINDS = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend'] as const;
+const PAGE_FAULT_KINDS = ['publish-late', 'publish-early', 'revoke-grant', 'crash-backend', 'req-publish-late', 'req-publish-early'] as const;
+/** The kinds a vif's `ring` (tx or rx) narrows. */
+const RING_NARROWED = ['publish-late', 'publish-early', 'crash-backend', 'req-publish-late', 'req-publish-early'];
 
 /** One fault on a device's event channel or ring (hypervisor/evtchn/faults.ts, ring_faults.ts). */
 export const FaultSpec = z
@@ -61,12 +63,14 @@ export const FaultSpec = z
     const needsBy = f.kind === 'delay-notify' || f.kind === 'publish-late' || f.kind === 'publish-early';
     if (needsBy && (f.by === undefined || f.by <= 0 || f.by > 1e9)) bad(`${f.kind} needs 'by': a duration over 0 and at most 1s`);
     if (f.kind === 'reorder-notify' && f.by !== undefined && (f.by <= 0 || f.by > 1e9)) bad("reorder-notify's 'by' (the longest hold) is over 0 and at most 1s");
-    if (!needsBy && f.kind !== 'reorder-notify' && f.by !== undefined) bad(`'by' is for delay-notify, reorder-notify, publish-late and publish-early, not ${f.kind}`);
+    const reqKind = f.kind === 'req-publish-late' || f.kind === 'req-publish-early';
+    if (reqKind && f.by !== undefined && (f.by <= 0 || f.by > 1e9)) bad(`${f.kind}'s 'by' (how long dom0 is shown it; without it, one dispatch) is over 0 and at most 1s`);
+    if (!needsBy && f.kind !== 'reorder-notify' && !reqKind && f.by !== undefined) bad(`'by' is for delay-notify, reorder-notify, publish-late, publish-early, req-publish-late and req-publish-early, not ${f.kind}`);
     if (f.kind === 'stall' && (f.window === undefined || f.window <= 0 || f.window > 1e10)) bad("stall needs 'window': a duration over 0 and at most 10s");
     if (f.kind !== 'stall' && f.window !== undefined) bad(`'window' is for stall, not ${f.kind}`);
     if (f.kind === 'stall' && !('at' in f.when)) bad("stall needs when: { at: '...' } (the window's start)");
     if (f.kind !== 'reorder-notify' && f.after !== undefined) bad(`'after' is for reorder-notify, not ${f.kind}`);
-    if (f.ring !== undefined && !(f.device.startsWith('vif/') && (f.kind === 'publish-late' || f.kind === 'publish-early' || f.kind === 'crash-backend'))) bad("'ring' (tx or rx) is for publish-late, publish-early and crash-backend on a vif");
+    if (f.ring !== undefined && !(f.device.startsWith('vif/') && RING_NARROWED.includes(f.kind))) bad(`'ring' (tx or rx) is for ${RING_NARROWED.join(', ')} on a vif${f.device.startsWith('vbd/') ? ' (a vbd has one ring)' : ''}`);
     if (f.kind === 'crash-backend' && f.point === undefined) bad("crash-backend needs 'point': request-consumed, response-written or response-published");
     if (f.kind !== 'crash-backend' && f.point !== undefined) bad(`'point' is for crash-backend, not ${f.kind}`);
     if ((PAGE_FAULT_KINDS as readonly string[]).includes(f.kind) && f.dir !== undefined) bad(`'dir' is for notification faults, not ${f.kind} (the ring's own direction is implied)`);
