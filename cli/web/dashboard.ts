@@ -263,8 +263,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       viewers.delete(ws);
     });
     ws.on('message', (data, isBinary) => {
+      // A page that sends and never reads its answers would queue them here without end:
+      // past the backlog it is cut off (the page reconnects; its next sample is fresh).
       const reply = (m: object) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+        if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount >= MAX_BACKLOG_BYTES) return void ws.terminate();
+        ws.send(JSON.stringify(m));
       };
       let parsed: unknown;
       try {

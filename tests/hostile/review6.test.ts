@@ -1,0 +1,83 @@
+// Hostile review of the live view and live-run faults (session 6): each case failed before its fix.
+
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { connect, type Peer } from '../../protocol/session.ts';
+import type { Response } from '../../protocol/wire.ts';
+import { startDashboard, type Dashboard } from '../../cli/web/dashboard.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A dom0 client session that answers every query with an empty machine. */
+function fakePeer(): Peer {
+  const answer: Record<string, Partial<Response>> = {
+    listDomains: { domains: { domains: [] } },
+    deviceStats: { deviceStats: { domains: [] } },
+    info: {},
+    vcpuList: { vcpus: { vcpus: [] } },
+    domainTables: { domainTables: { domains: [] } },
+    backendRings: { backendRings: { rings: [] } },
+  };
+  const p = {
+    closed: false,
+    request: (op: string) => Promise.resolve({ id: 0, rc: 0, ...answer[op] } as Response),
+    close: () => {
+      p.closed = true;
+    },
+  };
+  return p as unknown as Peer;
+}
+
+describe('dashboard: a page that never reads', () => {
+  it('is cut off once its unread answers pass the backlog, not queued without end', async () => {
+    const d: Dashboard = await startDashboard({ port: 0, token: 't0ken', connect: () => Promise.resolve(fakePeer()), intervalMs: 60_000 });
+    cleanups.push(() => d.close());
+    const ws = new WebSocket(`ws://127.0.0.1:${d.port}/ws?token=t0ken`, { headers: { origin: `http://127.0.0.1:${d.port}` } });
+    cleanups.push(() => ws.terminate());
+    await new Promise<void>((res, rej) => {
+      ws.once('open', () => res());
+      ws.once('error', rej);
+    });
+    // Stop reading, then send garbage: each earns a ~150-byte error answer (about 45 MB in all).
+    ws.pause();
+    const SENT = 300_000;
+    for (let i = 0; i < SENT; i++) ws.send('x');
+    let answers = 0;
+    ws.on('message', () => answers++);
+    const closed = new Promise<void>((res) => ws.once('close', () => res()));
+    ws.resume();
+    await closed;
+    expect(answers).toBeLessThan(SENT);
+  }, 30_000);
+});
+
+describe('a client connecting to a server that never answers', () => {
+  it('fails within the handshake timeout and leaves no socket open', async () => {
+    // A TCP server that accepts and says nothing (a stopped dom0: the kernel accepts for it).
+    const silent: Server = createTcpServer(() => {});
+    const held: Socket[] = [];
+    silent.on('connection', (s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => { for (const s of held) s.destroy(); silent.close(() => r()); }));
+    // A WebSocket server that completes the upgrade and never answers hello.
+    const mute = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => mute.once('listening', () => r()));
+    cleanups.push(() => new Promise<void>((r) => mute.close(() => r())));
+    const muteClosed = new Promise<void>((r) => mute.on('connection', (s) => s.once('close', () => r())));
+    const t0 = Date.now();
+    const [a, b] = await Promise.allSettled([
+      connect(`ws://127.0.0.1:${(silent.address() as { port: number }).port}`, 'client', 'x'),
+      connect(`ws://127.0.0.1:${(mute.address() as { port: number }).port}`, 'client', 'x'),
+    ]);
+    expect(a.status).toBe('rejected');
+    expect(b.status).toBe('rejected');
+    expect(String((b as PromiseRejectedResult).reason)).toMatch(/no answer to hello/);
+    // The client closed its side of the mute server's connection (else it keeps a process alive).
+    await muteClosed;
+    expect(Date.now() - t0).toBeLessThan(9_000);
+  }, 15_000);
+});
