@@ -1,5 +1,6 @@
 // Hostile review of the live view and live-run faults (session 6): each case failed before its fix.
 
+import { spawnSync } from 'node:child_process';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -80,4 +81,12 @@ describe('a client connecting to a server that never answers', () => {
     await muteClosed;
     expect(Date.now() - t0).toBeLessThan(9_000);
   }, 15_000);
+});
+
+describe('pvsim ringtest against a backend that never answers', () => {
+  it('fails the case at its bound with the reason (was: status 13, nothing printed, as the event loop emptied)', () => {
+    const r = spawnSync(process.execPath, ['bin/pvsim.js', 'ringtest', 'faults', '--driver', 'tests/fixtures/ringkit/never-settles.ts', '--case', 'fault: responses read the moment rsp_prod is published: each already in its slot'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/FAILED .*echo connect\(\) did not finish within 1000 ms/);
+  }, 40_000);
 });
