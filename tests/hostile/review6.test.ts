@@ -90,3 +90,36 @@ describe('pvsim ringtest against a backend that never answers', () => {
     expect(r.stdout).toMatch(/FAILED .*echo connect\(\) did not finish within 1000 ms/);
   }, 40_000);
 });
+
+describe('the XenStore sniffer after a long message', () => {
+  it("still learns the device keys written after a write longer than it buffers (was: the long body read as headers)", async () => {
+    const { sniffStore } = await import('../../hypervisor/evtchn/faults.ts');
+    const { newFaultPlan } = await import('../../hypervisor/evtchn/fault_plan.ts');
+    const msg = (path: string, value: string) => {
+      const body = new TextEncoder().encode(`${path}\0${value}`);
+      const m = new Uint8Array(16 + body.length);
+      new DataView(m.buffer).setUint32(0, 11, true); // XS_WRITE
+      new DataView(m.buffer).setUint32(12, body.length, true);
+      m.set(body, 16);
+      return m;
+    };
+    // A value xenstored takes (under 4096 bytes) with header-like bytes in it.
+    const fill = String.fromCharCode(11, 0, 0, 0).repeat(200);
+    for (const chunk of [1, 7, 300, 1024]) {
+      const page = new Uint8Array(4096);
+      const hv = { mem: { frames: [null, page] } } as never;
+      const guest = { storeMfn: 1 } as never;
+      const plan = newFaultPlan([], () => 0.5, () => {}, ['vbd/51712']);
+      const stream = [...msg('data/blob', fill), ...msg('device/vbd/51712/ring-ref', '8'), ...msg('device/vbd/51712/event-channel', '5')];
+      let prod = 0;
+      // The guest queues the bytes `chunk` at a time, notifying after each.
+      for (let i = 0; i < stream.length; i += chunk) {
+        for (const b of stream.slice(i, i + chunk)) page[prod++ % 1024] = b;
+        new DataView(page.buffer).setUint32(2052, prod, true);
+        sniffStore(hv, plan, guest);
+      }
+      expect(plan.ringRefs.get('vbd/51712')?.get('ring-ref'), `chunk ${chunk}`).toBe(8);
+      expect(plan.portDevice.get(5), `chunk ${chunk}`).toBe('vbd/51712');
+    }
+  });
+});
