@@ -41,6 +41,8 @@ export interface DashboardOptions {
   /** Milliseconds between samples while a page is open. */
   intervalMs?: number;
   log?: (line: string) => void;
+  /** How long a connection may take to send its request's headers, or sit idle (default 10 s). */
+  headersTimeoutMs?: number;
 }
 
 export interface Dashboard {
@@ -96,7 +98,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const hosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const page = () => dashboardPage(port);
 
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+  // Slow or idle clients cannot hold sockets open for long. Given at creation: the check of
+  // headersTimeout runs on connectionsCheckingInterval, whose timer is made with the server
+  // (set afterwards, a socket that sends nothing, or a header a second, was held for ever and
+  // 64 of them shut the page out). `timeout` ends a socket that sends no byte at all.
+  const headersMs = o.headersTimeoutMs ?? 10_000;
+  const http = createServer({ headersTimeout: headersMs, requestTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) }, (req: IncomingMessage, res: ServerResponse) => {
     const host = req.headers.host ?? '';
     if (!hosts().has(host)) {
       res.writeHead(421, { 'content-type': 'text/plain' }).end('pvsim dashboard: wrong Host (open it as http://127.0.0.1:PORT/)\n');
@@ -122,9 +129,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     });
     res.end(req.method === 'HEAD' ? undefined : p.html);
   });
-  // Slow or idle clients cannot hold sockets open for long.
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 10_000;
+  http.timeout = headersMs;
   http.maxConnections = 64;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });

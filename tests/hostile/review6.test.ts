@@ -123,3 +123,38 @@ describe('the XenStore sniffer after a long message', () => {
     }
   });
 });
+
+describe('dashboard: slow and idle connections', () => {
+  it('closes a socket that sends nothing, and one that sends a header line a while, within its bound', async () => {
+    const d = await startDashboard({ port: 0, token: 't0ken', connect: () => Promise.resolve(fakePeer()), headersTimeoutMs: 1000 });
+    cleanups.push(() => d.close());
+    const { connect: tcp } = await import('node:net');
+    // A live page's WebSocket is not an idle HTTP socket: it stays.
+    const page = new WebSocket(`ws://127.0.0.1:${d.port}/ws?token=t0ken`, { headers: { origin: `http://127.0.0.1:${d.port}` } });
+    cleanups.push(() => page.terminate());
+    await new Promise<void>((res, rej) => {
+      page.once('open', () => res());
+      page.once('error', rej);
+    });
+    const t0 = Date.now();
+    const idle = tcp(d.port, '127.0.0.1');
+    const drip = tcp(d.port, '127.0.0.1');
+    idle.on('error', () => {});
+    drip.on('error', () => {});
+    drip.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${d.port}\r\n`);
+    const timer = setInterval(() => drip.write('X-Slow: 1\r\n'), 200);
+    cleanups.push(() => {
+      clearInterval(timer);
+      idle.destroy();
+      drip.destroy();
+    });
+    const closed = (s: typeof idle) => new Promise<number>((r) => s.once('close', () => r(Date.now() - t0)));
+    const [a, b] = await Promise.all([closed(idle), closed(drip)]);
+    expect(a).toBeLessThan(5000);
+    expect(b).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 1500)); // past the bound once more: the page stays
+    expect(page.readyState).toBe(WebSocket.OPEN);
+    // And a page is still served.
+    expect((await fetch(`http://127.0.0.1:${d.port}/`)).status).toBe(200);
+  }, 15_000);
+});
