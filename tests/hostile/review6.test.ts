@@ -158,3 +158,21 @@ describe('dashboard: slow and idle connections', () => {
     expect((await fetch(`http://127.0.0.1:${d.port}/`)).status).toBe(200);
   }, 15_000);
 });
+
+describe('pvsim ringtest against a module whose protocol is wrong', () => {
+  const run = (...a: string[]) => spawnSync(process.execPath, ['bin/pvsim.js', 'ringtest', ...a], { encoding: 'utf8', timeout: 30_000 });
+  it('says a slot size that cannot fit a ring page is wrong (was: an uncaught RangeError and its stack)', () => {
+    for (const args of [['explore', '--walks', '2', '--depth', '3', '--backend'], ['faults', '--driver']]) {
+      const r = run(...args, 'tests/fixtures/ringkit/protocol-zero-entry.ts');
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/protocol\.entryBytes is 0: a ring slot is 1-4032 bytes/);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+  }, 40_000);
+  it("says the module's protocol threw during an exploration (was: an uncaught error and its stack)", () => {
+    const r = run('explore', '--walks', '2', '--depth', '3', '--backend', 'tests/fixtures/ringkit/protocol-throws.ts');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/threw outside its backend's calls \(its protocol\?\): responseId is broken/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  }, 40_000);
+});
