@@ -176,3 +176,11 @@ describe('pvsim ringtest against a module whose protocol is wrong', () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
   }, 40_000);
 });
+
+describe('durations in a scenario or on the command line', () => {
+  it('refuses one too long to be a number (was: Infinity, an until that never comes)', async () => {
+    const { parseDuration } = await import('../../sim/scenario/duration.ts');
+    expect(() => parseDuration(`${'9'.repeat(400)}s`)).toThrow(/too long a duration/);
+    expect(parseDuration('1.5ms')).toBe(1_500_000);
+  });
+});
