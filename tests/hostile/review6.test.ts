@@ -184,3 +184,13 @@ describe('durations in a scenario or on the command line', () => {
     expect(parseDuration('1.5ms')).toBe(1_500_000);
   });
 });
+
+describe('xl top on a terminal that says it has no columns', () => {
+  it('draws a screen (was: wrap cut nothing and looped until out of memory)', async () => {
+    const { drawScreen } = await import('../../cli/xl_top.ts');
+    const { defaultView } = await import('../../dom0/toolstack/xentop.ts');
+    const dom = { domid: 1, name: 'guest', flags: 0, totPages: 1, maxPages: 1, cpuTimeNs: 0, onlineVcpus: 1, maxVcpuId: 0, weight: 256, cap: 0 };
+    const s = { domains: [dom], devices: [], nowNs: 1e9, totalKb: 1024, node: { xenVersion: '4', nrCpus: 1, cpuMhz: 1000, totalKb: 1024, freeKb: 1 }, wallMs: 0 };
+    for (const cols of [0, -3, Number.NaN]) expect(drawScreen(s as never, undefined, defaultView(), null, cols, 24).length).toBeLessThan(100_000);
+  });
+});
