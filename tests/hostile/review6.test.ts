@@ -7,6 +7,11 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { connect, type Peer } from '../../protocol/session.ts';
 import type { Response } from '../../protocol/wire.ts';
 import { startDashboard, type Dashboard } from '../../cli/web/dashboard.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startUp, upChildren } from '../helpers/pvsim_up.ts';
+import { daemonOf } from '../helpers/procs.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -155,8 +160,8 @@ describe('dashboard: slow and idle connections', () => {
     await new Promise((r) => setTimeout(r, 1500)); // past the bound once more: the page stays
     expect(page.readyState).toBe(WebSocket.OPEN);
     // And a page is still served.
-    expect((await fetch(`http://127.0.0.1:${d.port}/`)).status).toBe(200);
-  }, 15_000);
+    expect((await fetch(`http://127.0.0.1:${d.port}/`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
+  }, 20_000);
 });
 
 describe('pvsim ringtest against a module whose protocol is wrong', () => {
@@ -193,4 +198,40 @@ describe('xl top on a terminal that says it has no columns', () => {
     const s = { domains: [dom], devices: [], nowNs: 1e9, totalKb: 1024, node: { xenVersion: '4', nrCpus: 1, cpuMhz: 1000, totalKb: 1024, freeKb: 1 }, wallMs: 0 };
     for (const cols of [0, -3, Number.NaN]) expect(drawScreen(s as never, undefined, defaultView(), null, cols, 24).length).toBeLessThan(100_000);
   });
+});
+
+describe('pvsim up --web when dom0 is killed', () => {
+  const children = upChildren();
+  it('says the machine is not answering, then samples again once dom0 is back; the open page does not hold up the exit', async () => {
+    const u = await startUp(['--web', '--web-interval', '200'], { tmpdir: mkdtempSync(join(tmpdir(), 'pvsim-review6-')), children });
+    const [base, token] = u.env.PVSIM_WEB_URL!.split('#token=') as [string, string];
+    const port = new URL(base).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`, { headers: { origin: `http://127.0.0.1:${port}` } });
+    const seen: string[] = [];
+    let waiter: (() => void) | null = null;
+    let want: RegExp = /^sample$/;
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { type: string };
+      seen.push(m.type);
+      if (want.test(m.type)) waiter?.();
+    });
+    const next = (re: RegExp) => new Promise<void>((res, rej) => {
+      want = re;
+      const t = setTimeout(() => rej(new Error(`no ${re} within 20 s (seen ${seen.slice(-5).join(' ')})`)), 20_000);
+      waiter = () => { clearTimeout(t); waiter = null; res(); };
+    });
+    await next(/^sample$/);
+    const dom0 = daemonOf(u.proc.pid!, 'dom0');
+    expect(dom0).toBeDefined();
+    process.kill(dom0!.pid, 'SIGKILL');
+    await next(/^status$/);
+    await next(/^sample$/);
+    expect(u.stderr.join('\n')).toMatch(/dom0 is back/);
+    // The page stays open while `pvsim up` stops: it exits, at once.
+    u.proc.kill('SIGTERM');
+    const t0 = Date.now();
+    expect(await u.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    ws.terminate();
+  }, 60_000);
 });
