@@ -10,6 +10,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
@@ -22,6 +23,8 @@ import { dashboardPage } from './page.ts';
 
 /** Pages open at once; more are refused (each costs a sample stream). */
 export const MAX_VIEWERS = 8;
+/** Plain HTTP connections open at once (a page load, a refused upgrade); more push out the oldest. */
+export const MAX_HTTP_CONNECTIONS = 64;
 /** Largest message a page may send (an action is about 60 bytes). */
 export const MAX_MESSAGE_BYTES = 1024;
 /** Actions one page may have waiting for an answer. */
@@ -130,7 +133,21 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     res.end(req.method === 'HEAD' ? undefined : p.html);
   });
   http.timeout = headersMs;
-  http.maxConnections = 64;
+  // At most MAX_HTTP_CONNECTIONS plain HTTP connections; when full, the oldest makes room.
+  // Refusing the newcomer instead (maxConnections) let any local process hold that many
+  // slow connections and keep the page out; this way it must open them faster than a
+  // page loads. A connection leaves the count once upgraded to a page's WebSocket.
+  const plain = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    if (plain.size >= MAX_HTTP_CONNECTIONS) {
+      const oldest = plain.values().next().value as Socket;
+      plain.delete(oldest);
+      oldest.destroy();
+    }
+    plain.add(socket);
+    socket.once('close', () => plain.delete(socket));
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   const viewers = new Set<WebSocket>();
@@ -141,6 +158,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   };
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
+    plain.delete(socket as Socket);
     const host = req.headers.host ?? '';
     if (!hosts().has(host)) return refuse(socket, 421, 'Misdirected Request');
     let url: URL;

@@ -235,3 +235,20 @@ describe('pvsim up --web when dom0 is killed', () => {
     ws.terminate();
   }, 60_000);
 });
+
+describe('dashboard: a flood of slow connections', () => {
+  it('still serves the page: the oldest connection makes room (was: maxConnections refused the page)', async () => {
+    const MAX_HTTP_CONNECTIONS = 64; // cli/web/dashboard.ts
+    const d = await startDashboard({ port: 0, token: 't0ken', connect: () => Promise.resolve(fakePeer()) });
+    cleanups.push(() => d.close());
+    const { connect: tcp } = await import('node:net');
+    const socks = await Promise.all(Array.from({ length: MAX_HTTP_CONNECTIONS }, () => new Promise<import('node:net').Socket>((res) => {
+      const s = tcp(d.port, '127.0.0.1', () => res(s));
+      s.on('error', () => {});
+      s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${d.port}\r\n`); // and never the end of the headers
+    })));
+    cleanups.push(() => socks.forEach((s) => s.destroy()));
+    const r = await fetch(`http://127.0.0.1:${d.port}/`, { signal: AbortSignal.timeout(5000) });
+    expect(r.status).toBe(200);
+  }, 20_000);
+});
