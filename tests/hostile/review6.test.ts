@@ -135,7 +135,7 @@ describe('dashboard: slow and idle connections', () => {
     cleanups.push(() => d.close());
     const { connect: tcp } = await import('node:net');
     // A live page's WebSocket is not an idle HTTP socket: it stays.
-    const page = new WebSocket(`ws://127.0.0.1:${d.port}/ws?token=t0ken`, { headers: { origin: `http://127.0.0.1:${d.port}` } });
+    const page = new WebSocket(`ws://127.0.0.1:${d.port}/ws?token=t0ken`, { headers: { origin: `http://127.0.0.1:${d.port}` }, handshakeTimeout: 5000 });
     cleanups.push(() => page.terminate());
     await new Promise<void>((res, rej) => {
       page.once('open', () => res());
@@ -153,15 +153,20 @@ describe('dashboard: slow and idle connections', () => {
       idle.destroy();
       drip.destroy();
     });
-    const closed = (s: typeof idle) => new Promise<number>((r) => s.once('close', () => r(Date.now() - t0)));
-    const [a, b] = await Promise.all([closed(idle), closed(drip)]);
+    // Bounded here (not by the test's time-out) so a failure says which socket stayed.
+    const closed = (s: typeof idle, what: string) =>
+      new Promise<number>((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`${what} socket still open after 10 s`)), 10_000);
+        s.once('close', () => (clearTimeout(t), res(Date.now() - t0)));
+      });
+    const [a, b] = await Promise.all([closed(idle, 'the idle'), closed(drip, 'the dripping')]);
     expect(a).toBeLessThan(5000);
     expect(b).toBeLessThan(5000);
     await new Promise((r) => setTimeout(r, 1500)); // past the bound once more: the page stays
     expect(page.readyState).toBe(WebSocket.OPEN);
     // And a page is still served.
     expect((await fetch(`http://127.0.0.1:${d.port}/`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
-  }, 20_000);
+  }, 25_000);
 });
 
 describe('pvsim ringtest against a module whose protocol is wrong', () => {
