@@ -42,6 +42,22 @@ function junitXml(suite: string, cases: Case[]): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${xml(suite)}" tests="${cases.length}" failures="${failed}">\n${body}\n</testsuite>\n`;
 }
 
+/** A ring page: 64 bytes of indices, then the slots. */
+const MAX_ENTRY_BYTES = 4096 - 64;
+
+/** Why a module's `protocol` cannot drive the bench, or null (its entryBytes, before any run). */
+function protocolProblem(module: string, p: { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined): string | null {
+  if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') return `${module} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)`;
+  if (!Number.isInteger(p.entryBytes) || p.entryBytes < 1 || p.entryBytes > MAX_ENTRY_BYTES) return `${module}: protocol.entryBytes is ${p.entryBytes}: a ring slot is 1-${MAX_ENTRY_BYTES} bytes (one must fit a 4096-byte page after its 64-byte header)`;
+  return null;
+}
+
+/** The module's own code threw outside the backend's bounded calls (its protocol's request or responseId): said, not a stack trace. */
+function moduleThrew(cmd: string, module: string, e: unknown): number {
+  process.stderr.write(`pvsim ringtest ${cmd}: ${module} threw outside its backend's calls (its protocol?): ${e instanceof Error ? e.message : String(e)}\n`);
+  return 2;
+}
+
 function printCases(cases: Case[]): number {
   const w = Math.max(...cases.map((c) => c.name.length));
   for (const c of cases) {
@@ -85,9 +101,9 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
     process.stderr.write(`pvsim ringtest ${cmd}: ${o.driver}${o.export ? ` export ${o.export}` : ''} is no defineBackend() object\n`);
     return 2;
   }
-  const p = protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
-  if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') {
-    process.stderr.write(`pvsim ringtest ${cmd}: ${o.driver} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)\n`);
+  const problem = protocolProblem(o.driver, protocol as { entryBytes?: unknown } | undefined);
+  if (problem) {
+    process.stderr.write(`pvsim ringtest ${cmd}: ${problem}\n`);
     return 2;
   }
   const t0 = Date.now();
@@ -96,6 +112,8 @@ export async function ringtestBackend(o: { driver?: string; export?: string; jun
   let results;
   try {
     results = await (faults ? ringFaults : ringConformance)(backend, protocol as Parameters<typeof ringConformance>[1], undefined, o.case);
+  } catch (e) {
+    return moduleThrew(cmd, o.driver, e);
   } finally {
     progress.done();
   }
@@ -222,8 +240,8 @@ export async function ringtestCommand(suite: string, o: RingtestOptions): Promis
     let subject;
     try {
       const ns = await loadBackendNamespace(o.backend);
-      const p = ns.exports.protocol as { entryBytes?: unknown; request?: unknown; responseId?: unknown } | undefined;
-      if (!p || typeof p.entryBytes !== 'number' || typeof p.request !== 'function' || typeof p.responseId !== 'function') throw new Error(`${o.backend} exports no \`protocol\` (RingProtocol from pvsim/driver: entryBytes, request, responseId)`);
+      const problem = protocolProblem(o.backend, ns.exports.protocol as { entryBytes?: unknown } | undefined);
+      if (problem) throw new Error(problem);
       subject = { def: ns.backend, proto: ns.exports.protocol as Parameters<typeof replayModule>[0]['proto'] };
     } catch (e) {
       process.stderr.write(`pvsim ringtest explore: ${(e as Error).message}\n`);
@@ -231,7 +249,12 @@ export async function ringtestCommand(suite: string, o: RingtestOptions): Promis
     }
     const opts = { requests, batch, spurious: o.spurious ?? 0, loseNotify: o.loseNotify ?? 0 };
     if (o.replay !== undefined) {
-      const r = await replayModule(subject, o.replay, opts);
+      let r;
+      try {
+        r = await replayModule(subject, o.replay, opts);
+      } catch (e) {
+        return moduleThrew('explore', o.backend, e);
+      }
       process.stdout.write(`schedule ${r.schedule}\n${r.ok ? 'passed' : `failed: ${r.error}`}\n`);
       return r.ok ? 0 : 1;
     }
@@ -243,6 +266,8 @@ export async function ringtestCommand(suite: string, o: RingtestOptions): Promis
       record(`random walks (seed ${o.seed})`, t0, await randomWalksModule(subject, o.seed, o.walks, opts), '');
       t0 = Date.now();
       e = await exhaustiveModule(subject, o.depth, opts, MODULE_MAX_RUNS);
+    } catch (err) {
+      return moduleThrew('explore', o.backend, err);
     } finally {
       progress.done();
     }

@@ -121,6 +121,8 @@ function spanText(l: Line): string {
 
 /** A line cut into screen rows of `cols` characters, as curses wraps a long printw. */
 function wrap(l: Line, cols: number): Line[] {
+  // A width under one column would cut nothing from the text and loop for ever.
+  cols = Math.max(1, Math.floor(cols) || 1);
   const out: Line[] = [[]];
   let used = 0;
   for (const sp of l) {

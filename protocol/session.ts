@@ -520,7 +520,9 @@ export async function connect(url: string, role: string, token: string, handler:
   // misread WebSocket traffic as HTTP; pvsim's peers talk over loopback or a private socket
   // behind a token, and masking in JavaScript cost more than the rest of a 20 KB frame's
   // send (ws then skips the XOR on both ends: 20 KB echo round trips 4-6k/s -> 28k/s).
-  const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, generateMask: zeroMask });
+  // handshakeTimeout: a server that accepts the connection and never answers the upgrade (a
+  // stopped dom0) must fail the client, not hold it for ever.
+  const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, generateMask: zeroMask, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
   // Listening for errors from the start and for good: a second error (a reset during the
   // handshake, say) must not find no listener and end the process.
   let failed: ((e: Error) => void) | null = null;
@@ -532,7 +534,11 @@ export async function connect(url: string, role: string, token: string, handler:
   failed = null;
   ws.send(encodeFrame({ hello: { version: PROTOCOL_VERSION, role, token } }), { binary: true });
   return await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new ProtocolError('no answer to hello')), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      // Closed too: an open socket left behind would keep the client's process alive.
+      ws.terminate();
+      rej(new ProtocolError('no answer to hello'));
+    }, HANDSHAKE_TIMEOUT_MS);
     ws.once('message', (data) => {
       clearTimeout(timer);
       let first: Frame;

@@ -10,6 +10,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
@@ -22,6 +23,8 @@ import { dashboardPage } from './page.ts';
 
 /** Pages open at once; more are refused (each costs a sample stream). */
 export const MAX_VIEWERS = 8;
+/** Plain HTTP connections open at once (a page load, a refused upgrade); more push out the oldest. */
+export const MAX_HTTP_CONNECTIONS = 64;
 /** Largest message a page may send (an action is about 60 bytes). */
 export const MAX_MESSAGE_BYTES = 1024;
 /** Actions one page may have waiting for an answer. */
@@ -41,6 +44,8 @@ export interface DashboardOptions {
   /** Milliseconds between samples while a page is open. */
   intervalMs?: number;
   log?: (line: string) => void;
+  /** How long a connection may take to send its request's headers, or sit idle (default 10 s). */
+  headersTimeoutMs?: number;
 }
 
 export interface Dashboard {
@@ -96,7 +101,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const hosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const page = () => dashboardPage(port);
 
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+  // Slow or idle clients cannot hold sockets open for long. Given at creation: the check of
+  // headersTimeout runs on connectionsCheckingInterval, whose timer is made with the server
+  // (set afterwards, a socket that sends nothing, or a header a second, was held for ever and
+  // 64 of them shut the page out). `timeout` ends a socket that sends no byte at all.
+  const headersMs = o.headersTimeoutMs ?? 10_000;
+  const http = createServer({ headersTimeout: headersMs, requestTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) }, (req: IncomingMessage, res: ServerResponse) => {
     const host = req.headers.host ?? '';
     if (!hosts().has(host)) {
       res.writeHead(421, { 'content-type': 'text/plain' }).end('pvsim dashboard: wrong Host (open it as http://127.0.0.1:PORT/)\n');
@@ -122,10 +132,22 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     });
     res.end(req.method === 'HEAD' ? undefined : p.html);
   });
-  // Slow or idle clients cannot hold sockets open for long.
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 10_000;
-  http.maxConnections = 64;
+  http.timeout = headersMs;
+  // At most MAX_HTTP_CONNECTIONS plain HTTP connections; when full, the oldest makes room.
+  // Refusing the newcomer instead (maxConnections) let any local process hold that many
+  // slow connections and keep the page out; this way it must open them faster than a
+  // page loads. A connection leaves the count once upgraded to a page's WebSocket.
+  const plain = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    if (plain.size >= MAX_HTTP_CONNECTIONS) {
+      const oldest = plain.values().next().value as Socket;
+      plain.delete(oldest);
+      oldest.destroy();
+    }
+    plain.add(socket);
+    socket.once('close', () => plain.delete(socket));
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   const viewers = new Set<WebSocket>();
@@ -136,6 +158,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   };
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
+    plain.delete(socket as Socket);
     const host = req.headers.host ?? '';
     if (!hosts().has(host)) return refuse(socket, 421, 'Misdirected Request');
     let url: URL;
@@ -263,8 +286,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       viewers.delete(ws);
     });
     ws.on('message', (data, isBinary) => {
+      // A page that sends and never reads its answers would queue them here without end:
+      // past the backlog it is cut off (the page reconnects; its next sample is fresh).
       const reply = (m: object) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+        if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount >= MAX_BACKLOG_BYTES) return void ws.terminate();
+        ws.send(JSON.stringify(m));
       };
       let parsed: unknown;
       try {

@@ -70,8 +70,9 @@ export async function loadBackendNamespace(path: string, asyncBoundMs = ASYNC_BO
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<never>((_, reject) => {
+    // Not unref'd: someone awaits this bound. A CLI (pvsim ringtest) whose only pending work
+    // is a user promise that never settles would otherwise exit at once, silently (status 13).
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    timer.unref?.();
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }

@@ -100,8 +100,8 @@ export interface EvtchnFaultPlan {
   ringRefs: Map<string, Map<string, number>>;
   /** Device -> its ring pages once found. */
   rings: Map<string, FaultRing[]>;
-  /** What the XenStore sniffer has read of the guest's request ring. */
-  xs: { seen: number; buf: number[] };
+  /** What the XenStore sniffer has read of the guest's request ring (`skip`: bytes of a long message still to pass by). */
+  xs: { seen: number; buf: number[]; skip: number };
   /** Notifications held by reorder-notify: delivered after `left` later ones (or at the deadline). */
   reorder: { deliver: () => void; left: number; done: boolean }[];
   /** Device -> virtual time until which the frontend's notifications wait for its late req_prod. */
@@ -126,7 +126,7 @@ export function newFaultPlan(faults: EvtchnFault[], random: () => number, schedu
     portDevice: new Map(),
     ringRefs: new Map(),
     rings: new Map(),
-    xs: { seen: 0, buf: [] },
+    xs: { seen: 0, buf: [], skip: 0 },
     reorder: [],
     reqHold: new Map(),
     publishHold: new Map(),

@@ -170,6 +170,8 @@ const XS_HEADER = 16;
 const XS_WRITE = 11;
 /** Larger messages are not device keys: skipped, never buffered. */
 const XS_SNIFF_MAX = 512;
+/** XENSTORE_PAYLOAD_MAX: a longer one is no message xenstored takes (the sniffer resynchronises). */
+const XS_PAYLOAD_MAX = 4096;
 const DEVICE_KEY = /(?:^|\/)device\/(vbd|vif)\/(\d+)\/(event-channel|ring-ref|tx-ring-ref|rx-ring-ref)$/;
 
 /**
@@ -187,18 +189,28 @@ export function sniffStore(hv: HypervisorServices, plan: EvtchnFaultPlan, guest:
   if (n > XS_RING) {
     x.seen = prod;
     x.buf = [];
+    x.skip = 0;
     return;
   }
-  for (let i = 0; i < n; i++) x.buf.push(page[(x.seen + i) % XS_RING]!);
+  for (let i = 0; i < n; i++) {
+    if (x.skip > 0) x.skip--;
+    else x.buf.push(page[(x.seen + i) % XS_RING]!);
+  }
   x.seen = prod;
   while (x.buf.length >= XS_HEADER) {
     const u32 = (o: number) => (x.buf[o]! | (x.buf[o + 1]! << 8) | (x.buf[o + 2]! << 16) | (x.buf[o + 3]! << 24)) >>> 0;
     const type = u32(0);
     const len = u32(12);
     if (len > XS_SNIFF_MAX) {
-      // Not a device key: dropped as it streams by.
+      // Not a device key: dropped as it streams by, whole (its body must not be read as the
+      // next header: a long write before the device keys would hide them).
+      const whole = XS_HEADER + len;
+      if (len <= XS_PAYLOAD_MAX && x.buf.length >= whole) {
+        x.buf = x.buf.slice(whole);
+        continue;
+      }
+      x.skip = len <= XS_PAYLOAD_MAX ? whole - x.buf.length : 0;
       x.buf = [];
-      x.seen = prod;
       return;
     }
     if (x.buf.length < XS_HEADER + len) return;

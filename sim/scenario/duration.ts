@@ -9,7 +9,10 @@ export function parseDuration(v: string | number): number {
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m)\s*$/.exec(v);
   if (!m) throw new RangeError(`"${v}" is not a duration (use e.g. 10s, 250ms, 100us, 5000ns)`);
-  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
+  const ns = Math.round(Number(m[1]) * UNITS[m[2]!]!);
+  // 400 digits are Infinity: an `until` or `at` that never comes (a run that never ends).
+  if (!Number.isFinite(ns)) throw new RangeError(`"${v.length > 40 ? `${v.slice(0, 40)}...` : v}" is too long a duration`);
+  return ns;
 }
 
 export function formatDuration(ns: number): string {
