@@ -89,6 +89,8 @@ class Blocks implements BlockTable {
   private hart: Hart | null = null;
   private x: Int32Array = new Int32Array(32);
   private codePfn = -1;
+  /** Virtual page of the current frame. */
+  private vpn = -1;
 
   constructor(private readonly hot: number) {}
 
@@ -111,10 +113,26 @@ class Blocks implements BlockTable {
     this.hart = hart;
     this.x = hart.x;
     this.codePfn = codePfn;
+    this.vpn = pc >>> 12;
     return true;
   }
 
   dispatch(pc: number, left: number, dset: TlbSet): number {
+    // Chaining: while blocks run back to back inside the current frame, go from one to the
+    // next here, as the interpreter's loop would (same page, budget left: it would call
+    // dispatch again at once), without returning to it.
+    let total = 0;
+    for (;;) {
+      const r = this.one(pc, left, dset);
+      if (r <= 0) return total > 0 ? total : r;
+      total += r;
+      left -= r;
+      pc = this.nextPc;
+      if (left <= 0 || pc >>> 12 !== this.vpn) return total;
+    }
+  }
+
+  private one(pc: number, left: number, dset: TlbSet): number {
     const cache = this.cache;
     const idx = (pc >>> 2) & 0x3ff;
     const b: Block | undefined = cache.blocks[idx];
