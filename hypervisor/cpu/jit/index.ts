@@ -129,6 +129,9 @@ class Blocks implements BlockTable {
       left -= r;
       pc = this.nextPc;
       if (left <= 0 || pc >>> 12 !== this.vpn) return total;
+      // Only into a block: a cold pc's visit is counted once, by the run loop's next dispatch.
+      const next = this.cache.blocks[(pc >>> 2) & 0x3ff];
+      if (next === undefined || next.pc !== pc) return total;
     }
   }
 
