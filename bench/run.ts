@@ -7,8 +7,6 @@ import { performance } from 'node:perf_hooks';
 import { runBare } from '../hypervisor/bare/machine.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { hypercallLoopKernel, ioKernel } from '../tests/helpers/test_guests.ts';
-import { bareSim } from '../tests/cpu/jit-bare.ts';
-import { Translator } from '../hypervisor/cpu/jit/index.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -75,24 +73,20 @@ function baselineJsMops(): number {
 function interpMips(image: string): { mips: number; instructions: number } {
   const elf = readFileSync(image);
   const { work, seconds } = best(2, () => {
-    const r = runBare(elf, { maxInstructions: 5_000_000_000 });
+    const r = runBare(elf, { cpu: 'interp', maxInstructions: 5_000_000_000 });
     if (r.outcome.kind !== 'pass') throw new Error(`${image} did not pass: ${JSON.stringify(r.outcome, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
     return r.instructions;
   });
   return { mips: work / seconds / 1e6, instructions: work };
 }
 
-/**
- * interpMips with the block translator: the same programs on the same bare machine
- * (tests/cpu/jit-bare.ts follows runBare's loop), best of 2 in one process like interp_mips.
- */
+/** interpMips with the block translator: the same programs on the same bare machine, best of 2 in one process like interp_mips. */
 function jitMips(image: string): { mips: number; instructions: number } {
   const elf = readFileSync(image);
   const { work, seconds } = best(2, () => {
-    const sim = bareSim(elf, new Translator());
-    while (sim.outcome === null) sim.slice(1_000_000);
-    if (sim.outcome !== 'pass') throw new Error(`${image} did not pass under the translator: ${sim.outcome}`);
-    return sim.executed;
+    const r = runBare(elf, { cpu: 'jit', maxInstructions: 5_000_000_000 });
+    if (r.outcome.kind !== 'pass') throw new Error(`${image} did not pass under the translator: ${r.outcome.kind}`);
+    return r.instructions;
   });
   return { mips: work / seconds / 1e6, instructions: work };
 }

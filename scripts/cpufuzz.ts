@@ -11,11 +11,12 @@ import fc from 'fast-check';
 import { parseArgs } from 'node:util';
 import { createEngine, ENGINE_KINDS, isEngineKind } from '../hypervisor/cpu/engines.ts';
 import type { Engine } from '../hypervisor/cpu/engine.ts';
+import { jitStats, Translator } from '../hypervisor/cpu/jit/index.ts';
 import { brokenEcallCount, brokenSra, StaleCodeEngine } from '../tests/cpu/fuzz/broken.ts';
 import { caseArb, compare, describeCase, MODES, type FuzzCase, type Mode } from '../tests/cpu/fuzz/rvfuzz.ts';
 
 const USAGE = `usage: npx tsx scripts/cpufuzz.ts [--seed N] [--runs M] [--mode ${MODES.join('|')}] [--max-ops N] [--max-steps N] [--max-budget N]
-       [--a ${ENGINE_KINDS.join('|')}] [--b ${ENGINE_KINDS.join('|')}] [--broken sra|ecall|stale] [--path P]`;
+       [--a ${ENGINE_KINDS.join('|')}] [--b ${ENGINE_KINDS.join('|')}] [--broken sra|ecall|stale] [--hot N] [--path P]`;
 
 function fail(msg: string): never {
   process.stderr.write(`cpufuzz: ${msg}\n${USAGE}\n`);
@@ -35,6 +36,7 @@ try {
       a: { type: 'string', default: 'interp' },
       b: { type: 'string', default: 'jit' },
       broken: { type: 'string' },
+      hot: { type: 'string' },
       path: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -59,9 +61,13 @@ const maxSteps = int('max-steps', args['max-steps'], 1);
 const maxBudget = int('max-budget', args['max-budget'], 1);
 if (args.mode !== undefined && !(MODES as readonly string[]).includes(args.mode)) fail(`--mode must be one of ${MODES.join(', ')}, got "${args.mode}"`);
 const modes: readonly Mode[] = args.mode ? [args.mode as Mode] : MODES;
+// --hot N: the translator compiles a pc after N visits instead of its default (64), so the
+// fuzzer's short programs run mostly translated (N = 1: every block on its first visit).
+const hot = args.hot === undefined ? undefined : int('hot', args.hot, 1);
+if (hot !== undefined && hot > 255) fail(`--hot must be at most 255, got ${hot}`);
 const engine = (name: string, kind: string): Engine => {
   if (!isEngineKind(kind)) fail(`--${name} must be one of ${ENGINE_KINDS.join(', ')}, got "${kind}"`);
-  return createEngine(kind);
+  return kind === 'jit' && hot !== undefined ? new Translator({ hot }) : createEngine(kind);
 };
 const a = engine('a', args.a);
 const bKind = args.b;
@@ -87,9 +93,9 @@ const r = fc.check(
   { seed, numRuns: runs, ...(args.path ? { path: args.path } : {}) },
 );
 
-const base = `npx tsx scripts/cpufuzz.ts --seed ${seed} --runs ${runs}${args.mode ? ` --mode ${args.mode}` : ''} --max-ops ${maxOps} --max-steps ${maxSteps} --max-budget ${maxBudget} --a ${args.a} --b ${args.b}${args.broken ? ` --broken ${args.broken}` : ''}`;
+const base = `npx tsx scripts/cpufuzz.ts --seed ${seed} --runs ${runs}${args.mode ? ` --mode ${args.mode}` : ''} --max-ops ${maxOps} --max-steps ${maxSteps} --max-budget ${maxBudget} --a ${args.a} --b ${args.b}${args.broken ? ` --broken ${args.broken}` : ''}${hot !== undefined ? ` --hot ${hot}` : ''}`;
 if (!r.failed) {
-  process.stdout.write(`cpufuzz: ${r.numRuns} runs, no divergence (seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  process.stdout.write(`cpufuzz: ${r.numRuns} runs, no divergence (seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s; translated blocks: ${jitStats.compiled} compiled, ${jitStats.blockRuns} runs, ${jitStats.stale} found stale)\n`);
   process.exit(0);
 }
 const c = r.counterexample![0] as FuzzCase;

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ENGINE_KINDS, type EngineKind } from '../hypervisor/cpu/engines.ts';
+import { DEFAULT_ENGINE, ENGINE_KINDS, type EngineKind } from '../hypervisor/cpu/engines.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { ControlService } from '../hypervisor/control/service.ts';
 import { HypervisorServer } from '../hypervisor/server/server.ts';
@@ -55,7 +55,8 @@ describe('choosing the engine', () => {
 
   it('scenario cpu, domain cpu_engine, and --cpu over both', async () => {
     const s = (cpu?: string) => validateScenario({ ...(cpu ? { cpu } : {}), until: '1ms', domains }, join(EXAMPLES, 't.json'));
-    expect(kinds(await runScenario(s(), { baseDir: EXAMPLES }))).toEqual(['a:interp', 'b:jit', 'c:interp']);
+    expect(kinds(await runScenario(s(), { baseDir: EXAMPLES }))).toEqual([`a:${DEFAULT_ENGINE}`, 'b:jit', 'c:interp']);
+    expect(kinds(await runScenario(s('interp'), { baseDir: EXAMPLES }))).toEqual(['a:interp', 'b:jit', 'c:interp']);
     expect(kinds(await runScenario(s('jit'), { baseDir: EXAMPLES }))).toEqual(['a:jit', 'b:jit', 'c:interp']);
     expect(kinds(await runScenario(s('jit'), { baseDir: EXAMPLES, cpu: 'interp' }))).toEqual(['a:interp', 'b:interp', 'c:interp']);
     expect(kinds(await runScenario(s(), { baseDir: EXAMPLES, cpu: 'jit' }))).toEqual(['a:jit', 'b:jit', 'c:jit']);
@@ -88,12 +89,12 @@ describe('choosing the engine', () => {
     const { peer } = await connect(h.url, 'dom0', 'tok', () => ({ rc: 0 }));
     try {
       await server.waitForDom0();
-      const pv = await buildDomain(peer, { name: 'p', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true, cpuEngine: 'jit' });
+      const pv = await buildDomain(peer, { name: 'p', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true, cpuEngine: 'interp' });
       const hvm = await buildDomain(peer, { name: 'h', kernel: readFileSync(join(ROOT, 'guests/build/native.elf')), memoryMib: 16, paused: true, type: 'hvm', hvmMode: 'hw', cpuEngine: 'jit' });
       const plain = await buildDomain(peer, { name: 'n', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true });
       const bad = await buildDomain(peer, { name: 'b', kernel: readFileSync(join(ROOT, 'guests/build/hello.elf')), memoryMib: 8, paused: true, cpuEngine: 'fast' });
       const kind = (r: typeof pv) => server.hv.loop.engineKind(server.hv.domain(r.domain!.domid)!);
-      expect([kind(pv), kind(hvm), kind(plain)]).toEqual(['jit', 'jit', 'interp']);
+      expect([kind(pv), kind(hvm), kind(plain)]).toEqual(['interp', 'jit', DEFAULT_ENGINE]);
       expect(bad.rc).toBeLessThan(0);
       expect(bad.error).toMatch(/unknown cpu_engine "fast"/);
       expect([...server.hv.domains.values()].some((d) => d.name === 'b')).toBe(false);

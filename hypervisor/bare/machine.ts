@@ -28,10 +28,16 @@ export interface BareOptions {
   /** The engine (`--cpu`); default DEFAULT_ENGINE. */
   cpu?: EngineKind;
   /**
-   * Called after every slice with the hart (the differential tests compare both engines
-   * slice by slice). Observes only.
+   * Called after every slice with the hart and the engine's exit reason (the differential
+   * tests compare both engines slice by slice). Observes only.
    */
-  onSlice?: (hart: Hart, mem: PhysMemory) => void;
+  onSlice?: (hart: Hart, mem: PhysMemory, why: ExitReason) => void;
+  /**
+   * Before each slice: an upper bound on its budget (at least 1; the timer deadline and
+   * `maxInstructions` still bound it). The differential tests vary it so that budgets end
+   * inside translated blocks and loops. Default 1,000,000.
+   */
+  sliceCap?: () => number;
 }
 
 export type BareOutcome =
@@ -133,14 +139,16 @@ export function runBare(elf: Uint8Array, opts: BareOptions = {}): BareResult {
     opts.onProgress?.(executed);
     // End each slice at the next timer deadline so MTIP is raised on the exact instruction.
     const untilTimer = clint.mtimecmp - hart.timeSource();
-    const budget = Math.max(1, Math.min(remaining, 1_000_000, untilTimer > 0 ? untilTimer : 1_000_000));
+    const asked = opts.sliceCap ? Math.floor(opts.sliceCap()) : 1_000_000;
+    const cap = asked >= 1 ? Math.min(asked, 1_000_000) : 1; // NaN too
+    const budget = Math.max(1, Math.min(remaining, cap, untilTimer > 0 ? untilTimer : 1_000_000));
     const before = hart.retired;
     sliceBefore = hart.instret;
     const why = engine.run(hart, budget);
     // At least one per slice, so that even a wfi that makes no progress ends the run.
     executed += Math.max(1, hart.retired - before);
     sliceBefore = hart.instret;
-    opts.onSlice?.(hart, mem);
+    opts.onSlice?.(hart, mem, why);
     clint.update();
     if (why === ExitReason.Wfi && state.outcome === null) {
       const now = hart.timeSource();

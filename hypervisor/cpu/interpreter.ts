@@ -16,12 +16,44 @@
 import { CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT, CAUSE_MISALIGNED_FETCH } from './csr.ts';
 import { ExitReason, type Engine } from './engine.ts';
 import { PRIV_S, type Hart } from './hart.ts';
-import { TLB_MASK } from './mmu.ts';
+import { TLB_MASK, type TlbSet } from './mmu.ts';
 
 const NO_PAGE: Int32Array = new Int32Array(1024);
 
+/**
+ * The block translator's hooks into this run loop (jit/index.ts; docs/jit.md). There is one
+ * run loop: the translator is this interpreter with a block table. Blocks hold only
+ * instructions that never leave the inner loop, so the outer loop runs at exactly the points
+ * where it runs without them, and everything a block cannot do is this code's.
+ */
+export interface BlockTable {
+  /** Every outer-loop pass (and so every run() entry): code may have been written since. */
+  resync(): void;
+  /**
+   * At a fetch-page change (a frame that serves more than one instruction): makes `page`,
+   * the frame holding virtual `pc`, the current code frame; false when no block may run from it.
+   */
+  enterFrame(hart: Hart, page: Int32Array, pc: number): boolean;
+  /**
+   * At `pc` in the current code frame with `left` instructions of budget, before the
+   * interpreter executes it: the instructions a translated block retired (> 0; the next pc
+   * is `nextPc`), 0 to interpret this instruction, -1 to ask again (a block was compiled).
+   */
+  dispatch(pc: number, left: number, dset: TlbSet): number;
+  /** The pc after the last dispatch that retired instructions. */
+  readonly nextPc: number;
+}
+
 export class Interpreter implements Engine {
+  /** Null for the plain interpreter: then the inner loop's only cost is one null check. */
+  protected readonly blocks: BlockTable | null;
+
+  constructor(blocks: BlockTable | null = null) {
+    this.blocks = blocks;
+  }
+
   run(hart: Hart, budget: number): ExitReason {
+    const blocks = this.blocks;
     const mem = hart.mem;
     const mmu = hart.mmu;
     const x = hart.x;
@@ -37,6 +69,7 @@ export class Interpreter implements Engine {
 
     for (;;) {
       // ---- re-sync with hart context ----
+      if (blocks !== null) blocks.resync();
       hart.resync = false;
       mmu.attention = false;
       if (hart.stopRequested) {
@@ -67,6 +100,8 @@ export class Interpreter implements Engine {
       const priv = hart.priv;
       let fetchVpn = -1;
       let page = NO_PAGE;
+      // Blocks may run from the current fetch page (only ever true with a block table).
+      let translated = false;
       if ((pc & 3) !== 0) {
         exc = CAUSE_MISALIGNED_FETCH;
         tval = pc;
@@ -74,25 +109,38 @@ export class Interpreter implements Engine {
       } else {
         inner: for (;;) {
           if (left <= 0) break;
-          left--;
           if (pc >>> 12 !== fetchVpn) {
             const p = mmu.fetchPage(pc >>> 0);
             if (p === null) {
+              left--; // a failed fetch costs one instruction of budget
               exc = mmu.exc;
               tval = mmu.tval;
               break;
             }
             page = p;
             // A frame PMP splits, or any frame while an execute trigger is armed, serves
-            // one instruction only: the next one is checked on the slow path again.
+            // one instruction only: the next one is checked on the slow path again (and no
+            // block runs from it).
             fetchVpn = mmu.fetchOnce ? -1 : pc >>> 12;
+            if (blocks !== null) translated = !mmu.fetchOnce && blocks.enterFrame(hart, p, pc);
             if (mmu.attention) {
               // The walk's A-bit update reached a store watcher: honour a stop request or
               // interrupt before executing this instruction (it is refetched afterwards).
-              left++;
               break;
             }
           }
+          if (translated) {
+            const r = blocks!.dispatch(pc, left, dset);
+            if (r !== 0) {
+              if (r > 0) {
+                n += r;
+                left -= r;
+                pc = blocks!.nextPc;
+              }
+              continue;
+            }
+          }
+          left--;
           const inst = page[(pc >>> 2) & 0x3ff]!;
           const rd = (inst >>> 7) & 31;
           const rs1 = (inst >>> 15) & 31;
@@ -403,8 +451,8 @@ export class Interpreter implements Engine {
   }
 }
 
-/** High 32 bits of the unsigned 64-bit product of a and b (as int32). */
-function mulhu(a: number, b: number): number {
+/** High 32 bits of the unsigned 64-bit product of a and b (as int32). Translated blocks call it too. */
+export function mulhu(a: number, b: number): number {
   const a0 = a & 0xffff, a1 = a >>> 16;
   const b0 = b & 0xffff, b1 = b >>> 16;
   const p00 = a0 * b0;

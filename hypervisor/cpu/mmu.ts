@@ -15,7 +15,8 @@
 //     mstatus.MXR change                       -> VU and VS sets
 // Switching privilege (traps, xRET, MPRV) only switches which set is used.
 // Never cached: pages overlapping an MMIO region (all tables) and write entries whose PTE
-// has D clear (the walk sets D first). A watched frame's write entry is cached with W_SLOW
+// has D clear (the walk sets D first). A watched frame's write entry (or one of a frame
+// holding translated code, PhysMemory.code) is cached with W_SLOW
 // in its tag: the interpreter's fast path misses it (so the store reaches the watcher) but
 // xlate hits it without a walk. The TLB the guest pays for (walks are charged to HVM
 // guests) is thus the same whether or not a frame is watched, e.g. whether dom0 mirrors
@@ -438,14 +439,17 @@ export class Mmu {
     if (!bytes || !words) return;
     if (mem.regions.length !== 0 && this.pageHasMmio(pfn)) return;
     if (this.trig !== null && (this.trig.armed & TRIG_KIND[acc]!) !== 0) return;
-    if (acc === ACCESS_WRITE && (mem.watched[pfn] || mem.code[pfn])) return;
     let set = this.sets[priv]!;
     if (set === EMPTY_TLB_SET) set = this.sets[priv] = new TlbSet();
     const i = vpn & TLB_MASK;
     if (acc === ACCESS_READ) {
       set.rTag[i] = vpn; set.rPfn[i] = pfn; set.rWords[i] = words; set.rBytes[i] = bytes;
     } else if (acc === ACCESS_WRITE) {
-      set.wTag[i] = mem.watched[pfn] ? vpn | W_SLOW : vpn; set.wPfn[i] = pfn; set.wWords[i] = words; set.wBytes[i] = bytes;
+      // Watched frames and frames holding translated code (cpu/jit) are cached with W_SLOW:
+      // stores take the slow path (the watcher; `attention` for code) but never walk again,
+      // so the translations a guest uses and the walks it is charged do not depend on who
+      // watches its memory or on the engine (the interpreter never marks code).
+      set.wTag[i] = mem.watched[pfn] || mem.code[pfn] ? vpn | W_SLOW : vpn; set.wPfn[i] = pfn; set.wWords[i] = words; set.wBytes[i] = bytes;
     } else {
       set.xTag[i] = vpn; set.xPfn[i] = pfn; set.xWords[i] = words;
     }

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../hypervisor/cpu/engines.ts';
 import { Interpreter } from '../../hypervisor/cpu/interpreter.ts';
+import { jitStats, Translator } from '../../hypervisor/cpu/jit/index.ts';
 import { ExitReason, type Engine } from '../../hypervisor/cpu/engine.ts';
 import { brokenEcallCount, brokenSra, StaleCodeEngine, SteppingEngine } from './fuzz/broken.ts';
 import { assemble, caseArb, compare, describeCase, MODES, setup, release, type FuzzCase } from './fuzz/rvfuzz.ts';
@@ -40,6 +41,16 @@ describe('differential fuzzing: interpreter vs createEngine("jit")', () => {
     const jit = () => createEngine('jit');
     const c = counterexample(new Interpreter(), jit, caseArb({ modes: [mode] }), 150);
     expect(c && describeCase(c, compare(c, new Interpreter(), jit()), `npx tsx scripts/cpufuzz.ts --seed ${SEED} --mode ${mode}`)).toBeNull();
+  });
+
+  // The same with the translator compiling every pc on its first visit (Translator `hot: 1`):
+  // the short random programs then run mostly as translated blocks, not interpreted.
+  it.each(MODES)('agree step by step with blocks compiled at once (%s)', { timeout: 30_000 }, (mode) => {
+    const jit = () => new Translator({ hot: 1 });
+    const runs = jitStats.blockRuns;
+    const c = counterexample(new Interpreter(), jit, caseArb({ modes: [mode] }), 150);
+    expect(c && describeCase(c, compare(c, new Interpreter(), jit()), `npx tsx scripts/cpufuzz.ts --seed ${SEED} --mode ${mode} --hot 1`)).toBeNull();
+    expect(jitStats.blockRuns - runs).toBeGreaterThan(150);
   });
 
   it('single-stepping the interpreter equals running it (the broken engines below rely on it)', { timeout: 30_000 }, () => {

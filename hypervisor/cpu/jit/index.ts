@@ -1,15 +1,14 @@
 // The block translator (issue 17; design and measurements in docs/jit.md).
 //
-// `Translator.run` is the interpreter's run loop (interpreter.ts) with one addition at the top
-// of its inner loop: when a translated block starts at the pc and the budget covers its
-// longest path, the block runs instead of one interpreted instruction. Blocks contain only
-// instructions that never leave the interpreter's inner loop (ALU, branches, jumps, TLB-hit
-// loads and stores, fences), so the outer loop (interrupts, stop requests, memory generation,
-// watcher re-marking) runs at exactly the points where the interpreter runs it, and every
-// architectural effect, instret and trap is the interpreter's own. Anything else (CSRs,
-// traps, atomics, WFI, TLB misses, MMIO, watched frames) is executed by the copied
-// interpreter code. The copy must stay equal to interpreter.ts: the differential tests
-// (tests/cpu/jit-*.test.ts and the engine fuzzer) run both engines side by side.
+// `Translator` is the interpreter (interpreter.ts) with a block table (`Blocks`, its
+// `BlockTable` hooks): at the top of the interpreter's inner loop, when a translated block
+// starts at the pc and the budget covers its longest path, the block runs instead of one
+// interpreted instruction. Blocks contain only instructions that never leave the inner loop
+// (ALU, branches, jumps, TLB-hit loads and stores, fences), so the outer loop (interrupts,
+// stop requests, memory generation, watcher re-marking) runs at exactly the points where the
+// interpreter runs it, and every architectural effect, instret and trap is the interpreter's
+// own. Anything else (CSRs, traps, atomics, WFI, TLB misses, MMIO, watched frames) is
+// executed by the interpreter's code: there is one run loop.
 //
 // Blocks are cached per physical code frame (its Int32Array: a frame's identity), by word
 // offset, and carry their virtual start pc; a pc is translated after HOT visits.
@@ -23,15 +22,12 @@
 // hypervisor, dom0 backends, DMA, grant copies, other harts) all act between run() calls or
 // inside a device callback (attention): no hook in any of them is needed.
 
-import { CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_INTERRUPT, CAUSE_MISALIGNED_FETCH } from '../csr.ts';
-import { ExitReason, type Engine } from '../engine.ts';
-import { PRIV_S, type Hart } from '../hart.ts';
-import { TLB_MASK } from '../mmu.ts';
+import { Interpreter, mulhu, type BlockTable } from '../interpreter.ts';
+import type { Hart } from '../hart.ts';
+import { TLB_MASK, type TlbSet } from '../mmu.ts';
 import { blockCurrent, compileBlock, jitStats, type Block, type BlockState } from './compile.ts';
 
 export { jitStats, MAX_BLOCK } from './compile.ts';
-
-const NO_PAGE: Int32Array = new Int32Array(1024);
 
 /** Visits of a pc (while interpreted) before a block is compiled from it. */
 export const HOT = 64;
@@ -61,6 +57,8 @@ const caches = new WeakMap<Int32Array, PageCache>();
 /** Shared by every frame without blocks: never written. */
 const NO_BLOCKS: Array<Block | undefined> = new Array<Block | undefined>(1024).fill(undefined);
 
+const NO_CACHE: PageCache = { blocks: NO_BLOCKS, hits: new Uint8Array(1024), compiled: 0 };
+
 function pageCache(page: Int32Array): PageCache {
   let c = caches.get(page);
   if (c === undefined) {
@@ -77,447 +75,104 @@ function markCode(mem: Hart['mem'], mmu: Hart['mmu'], pfn: number): void {
   epoch++;
 }
 
-export class Translator implements Engine {
+export interface TranslatorOptions {
+  /** Interpreted visits of a pc before it is compiled (1..255; default HOT). Tests and the fuzzer use 1-2 so short programs run translated. */
+  hot?: number;
+}
+
+/** One translator's block table: the frame its hart is fetching from, and that frame's blocks. */
+class Blocks implements BlockTable {
+  nextPc = 0;
   private readonly st: BlockState = { pc: 0 };
+  private cache: PageCache = NO_CACHE;
+  private page: Int32Array = new Int32Array(1024);
+  private hart: Hart | null = null;
+  private x: Int32Array = new Int32Array(32);
+  private codePfn = -1;
+  /** Virtual page of the current frame. */
+  private vpn = -1;
 
-  run(hart: Hart, budget: number): ExitReason {
-    const st = this.st;
-    const mem = hart.mem;
+  constructor(private readonly hot: number) {}
+
+  resync(): void {
+    epoch++; // code may have been written: check blocks again before running them
+  }
+
+  enterFrame(hart: Hart, page: Int32Array, pc: number): boolean {
     const mmu = hart.mmu;
-    const x = hart.x;
-    if (mem.lastRunner !== hart) {
-      if (mem.lastRunner !== null) mmu.resValid = false;
-      mem.lastRunner = hart;
-    }
-    x[0] = 0;
-    let left = budget;
-    // instret = base + n, where n counts instructions retired in this call.
-    let base = hart.instret;
-    let n = 0;
+    const xs = mmu.sets[hart.fetchSet()]!;
+    const xi = (pc >>> 12) & TLB_MASK;
+    // Only a frame the fetch TLB holds: its pfn is what gets marked as code.
+    if (xs.xTag[xi] !== pc >>> 12) return false;
+    const codePfn = xs.xPfn[xi]!;
+    const cache = pageCache(page);
+    // The frame may have been freed and reused since its blocks were compiled.
+    if (cache.compiled !== 0 && !hart.mem.code[codePfn]) markCode(hart.mem, mmu, codePfn);
+    this.cache = cache;
+    this.page = page;
+    this.hart = hart;
+    this.x = hart.x;
+    this.codePfn = codePfn;
+    this.vpn = pc >>> 12;
+    return true;
+  }
 
+  dispatch(pc: number, left: number, dset: TlbSet): number {
+    // Chaining: while blocks run back to back inside the current frame, go from one to the
+    // next here, as the interpreter's loop would (same page, budget left: it would call
+    // dispatch again at once), without returning to it.
+    let total = 0;
     for (;;) {
-      // ---- re-sync with hart context ----
-      epoch++; // code may have been written: check blocks again before running them
-      hart.resync = false;
-      mmu.attention = false;
-      if (hart.stopRequested) {
-        hart.stopRequested = false;
-        hart.instret = base + n;
-        { hart.retired += n; return ExitReason.Stop; }
-      }
-      if (mem.generation !== mmu.gen) mmu.flushCache();
-      else if (mem.watchGeneration !== mmu.wgen) mmu.rewatch();
-      if (left <= 0) {
-        hart.instret = base + n;
-        { hart.retired += n; return ExitReason.Budget; }
-      }
-      const irq = hart.pendingInterrupt();
-      if (irq >= 0) {
-        hart.instret = base + n;
-        if (hart.takeTrap(irq | CAUSE_INTERRUPT, 0)) { hart.retired += n; return ExitReason.HostTrap; }
-        left--;
-        continue;
-      }
+      const r = this.one(pc, left, dset);
+      if (r <= 0) return total > 0 ? total : r;
+      total += r;
+      left -= r;
+      pc = this.nextPc;
+      if (left <= 0 || pc >>> 12 !== this.vpn) return total;
+      // Only into a block: a cold pc's visit is counted once, by the run loop's next dispatch.
+      const next = this.cache.blocks[(pc >>> 2) & 0x3ff];
+      if (next === undefined || next.pc !== pc) return total;
+    }
+  }
 
-      let pc = hart.pc | 0;
-      let exc = -1;
-      let tval = 0;
-      const dset = mmu.sets[hart.dataSet()]!;
-      const rTag = dset.rTag, rWords = dset.rWords, rBytes = dset.rBytes;
-      const wTag = dset.wTag, wWords = dset.wWords, wBytes = dset.wBytes;
-      const priv = hart.priv;
-      let fetchVpn = -1;
-      let page = NO_PAGE;
-      let cache: PageCache | null = null;
-      let codePfn = -1;
-      if ((pc & 3) !== 0) {
-        exc = CAUSE_MISALIGNED_FETCH;
-        tval = pc;
-        left--;
-      } else {
-        inner: for (;;) {
-          if (left <= 0) break;
-          // The interpreter's fetch, with its budget step moved after it (same accounting:
-          // a failed fetch costs one, an interrupted one nothing).
-          if (pc >>> 12 !== fetchVpn) {
-            const p = mmu.fetchPage(pc >>> 0);
-            if (p === null) {
-              left--;
-              exc = mmu.exc;
-              tval = mmu.tval;
-              break;
-            }
-            page = p;
-            // A frame PMP splits, or any frame while an execute trigger is armed, serves
-            // one instruction only: the next one is checked on the slow path again, and no
-            // block runs from it.
-            fetchVpn = mmu.fetchOnce ? -1 : pc >>> 12;
-            cache = null;
-            if (!mmu.fetchOnce) {
-              const xs = mmu.sets[hart.fetchSet()]!;
-              const xi = (pc >>> 12) & TLB_MASK;
-              if (xs.xTag[xi] === pc >>> 12) {
-                codePfn = xs.xPfn[xi]!;
-                cache = pageCache(p);
-                // The frame may have been freed and reused since its blocks were compiled.
-                if (cache.compiled !== 0 && !mem.code[codePfn]) markCode(mem, mmu, codePfn);
-              }
-            }
-            if (mmu.attention) {
-              // The walk's A-bit update reached a store watcher: honour a stop request or
-              // interrupt before executing this instruction (it is refetched afterwards).
-              break;
-            }
-          }
-          // ---- translated blocks ----
-          if (cache !== null) {
-            const idx = (pc >>> 2) & 0x3ff;
-            const b: Block | undefined = cache.blocks[idx];
-            if (b !== undefined && b.pc === pc) {
-              if (b.seen !== epoch) {
-                if (blockCurrent(b, page)) b.seen = epoch;
-                else { // the code changed since it was compiled
-                  jitStats.stale++;
-                  cache.blocks[idx] = undefined;
-                  cache.hits[idx] = 0;
-                }
-              }
-              if (b.len <= left && b.seen === epoch) {
-                const r = b.fn!(x, st, rTag, rWords, rBytes, wTag, wWords, wBytes, left, mulhu);
-                if (r > 0) {
-                  n += r; jitStats.blockRuns++;
-                  left -= r;
-                  pc = st.pc;
-                  continue;
-                }
-              }
-            } else if (++cache.hits[idx]! >= HOT) {
-              cache.hits[idx] = 0;
-              const nb = compileBlock(page, pc);
-              if (cache.blocks === NO_BLOCKS) cache.blocks = new Array<Block | undefined>(1024).fill(undefined);
-              cache.blocks[idx] = nb;
-              if (nb.fn !== null && cache.compiled++ === 0) markCode(mem, mmu, codePfn);
-              continue;
-            }
-          }
-          left--;
-          const inst: number = page[(pc >>> 2) & 0x3ff]!;
-          const rd = (inst >>> 7) & 31;
-          const rs1 = (inst >>> 15) & 31;
-          let npc = (pc + 4) | 0;
-
-          switch (inst & 0x7f) {
-            case 0x13: { // OP-IMM
-              const a = x[rs1]!;
-              const imm = inst >> 20;
-              let v: number;
-              switch ((inst >>> 12) & 7) {
-                case 0: v = (a + imm) | 0; break;
-                case 1:
-                  if (inst >>> 25 !== 0) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-                  v = a << (imm & 31);
-                  break;
-                case 2: v = a < imm ? 1 : 0; break;
-                case 3: v = a >>> 0 < imm >>> 0 ? 1 : 0; break;
-                case 4: v = a ^ imm; break;
-                case 5: {
-                  const f7 = inst >>> 25;
-                  if (f7 === 0) v = (a >>> (imm & 31)) | 0;
-                  else if (f7 === 0x20) v = a >> (imm & 31);
-                  else { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-                  break;
-                }
-                case 6: v = a | imm; break;
-                default: v = a & imm; break;
-              }
-              if (rd !== 0) x[rd] = v;
-              break;
-            }
-
-            case 0x33: { // OP
-              const a = x[rs1]!;
-              const b = x[(inst >>> 20) & 31]!;
-              let v: number;
-              switch ((inst >>> 22) & 0x3f8 | (inst >>> 12) & 7) { // funct7 << 3 | funct3
-                case 0x000: v = (a + b) | 0; break;
-                case 0x100: v = (a - b) | 0; break;
-                case 0x001: v = a << (b & 31); break;
-                case 0x002: v = a < b ? 1 : 0; break;
-                case 0x003: v = a >>> 0 < b >>> 0 ? 1 : 0; break;
-                case 0x004: v = a ^ b; break;
-                case 0x005: v = (a >>> (b & 31)) | 0; break;
-                case 0x105: v = a >> (b & 31); break;
-                case 0x006: v = a | b; break;
-                case 0x007: v = a & b; break;
-                case 0x008: v = Math.imul(a, b); break; // mul
-                case 0x009: v = mulhu(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0) | 0; break; // mulh
-                case 0x00a: v = mulhu(a, b) - (a < 0 ? b : 0) | 0; break; // mulhsu
-                case 0x00b: v = mulhu(a, b); break; // mulhu
-                case 0x00c: // div
-                  v = b === 0 ? -1 : a === -0x80000000 && b === -1 ? a : (a / b) | 0;
-                  break;
-                case 0x00d: // divu
-                  v = b === 0 ? -1 : ((a >>> 0) / (b >>> 0)) | 0;
-                  break;
-                case 0x00e: // rem
-                  v = b === 0 ? a : a % b | 0;
-                  break;
-                case 0x00f: // remu
-                  v = b === 0 ? a : ((a >>> 0) % (b >>> 0)) | 0;
-                  break;
-                default: exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-              }
-              if (rd !== 0) x[rd] = v;
-              break;
-            }
-
-            case 0x03: { // LOAD
-              const f3 = (inst >>> 12) & 7;
-              const va = (x[rs1]! + (inst >> 20)) | 0;
-              const vpn = va >>> 12;
-              const ti = vpn & TLB_MASK;
-              let v = 0;
-              ld: {
-                if (rTag[ti] === vpn) {
-                  const off = va & 0xfff;
-                  switch (f3) {
-                    case 0: v = (rBytes[ti]![off]! << 24) >> 24; break ld;
-                    case 4: v = rBytes[ti]![off]!; break ld;
-                    case 2:
-                      if ((off & 3) === 0) { v = rWords[ti]![off >>> 2]!; break ld; }
-                      break;
-                    case 1:
-                      if ((off & 1) === 0) {
-                        const bytes = rBytes[ti]!;
-                        v = ((bytes[off]! | (bytes[off + 1]! << 8)) << 16) >> 16;
-                        break ld;
-                      }
-                      break;
-                    case 5:
-                      if ((off & 1) === 0) {
-                        const bytes = rBytes[ti]!;
-                        v = bytes[off]! | (bytes[off + 1]! << 8);
-                        break ld;
-                      }
-                      break;
-                    default: exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-                  }
-                }
-                if (f3 === 3 || f3 > 5) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-                v = mmu.load(va, 1 << (f3 & 3));
-                if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; mmu.excInst = inst; break inner; }
-                if (f3 === 0) v = (v << 24) >> 24;
-                else if (f3 === 1) v = (v << 16) >> 16;
-                if (mmu.attention) {
-                  if (rd !== 0) x[rd] = v;
-                  pc = npc; n++;
-                  break inner;
-                }
-              }
-              if (rd !== 0) x[rd] = v;
-              break;
-            }
-
-            case 0x23: { // STORE
-              const f3 = (inst >>> 12) & 7;
-              const va = (x[rs1]! + (((inst >> 25) << 5) | rd)) | 0;
-              const val = x[(inst >>> 20) & 31]!;
-              const vpn = va >>> 12;
-              const ti = vpn & TLB_MASK;
-              st: {
-                if (wTag[ti] === vpn) {
-                  const off = va & 0xfff;
-                  switch (f3) {
-                    case 2:
-                      if ((off & 3) === 0) { wWords[ti]![off >>> 2] = val; break st; }
-                      break;
-                    case 0: wBytes[ti]![off] = val; break st;
-                    case 1:
-                      if ((off & 1) === 0) {
-                        const bytes = wBytes[ti]!;
-                        bytes[off] = val;
-                        bytes[off + 1] = val >> 8;
-                        break st;
-                      }
-                      break;
-                    default: exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-                  }
-                }
-                if (f3 > 2) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-                mmu.store(va, 1 << f3, val);
-                if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; mmu.excInst = inst; break inner; }
-                if (mmu.attention) { pc = npc; n++; break inner; }
-              }
-              break;
-            }
-
-            case 0x63: { // BRANCH
-              const a = x[rs1]!;
-              const b = x[(inst >>> 20) & 31]!;
-              let taken: boolean;
-              switch ((inst >>> 12) & 7) {
-                case 0: taken = a === b; break;
-                case 1: taken = a !== b; break;
-                case 4: taken = a < b; break;
-                case 5: taken = a >= b; break;
-                case 6: taken = a >>> 0 < b >>> 0; break;
-                case 7: taken = a >>> 0 >= b >>> 0; break;
-                default: exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-              }
-              if (taken) {
-                const imm = ((inst >> 31) << 12) | ((inst << 4) & 0x800) | ((inst >>> 20) & 0x7e0) | ((inst >>> 7) & 0x1e);
-                const target = (pc + imm) | 0;
-                if ((target & 3) !== 0) { exc = CAUSE_MISALIGNED_FETCH; tval = target; break inner; }
-                npc = target;
-              }
-              break;
-            }
-
-            case 0x6f: { // JAL
-              const imm = ((inst >> 31) << 20) | (inst & 0xff000) | ((inst >>> 9) & 0x800) | ((inst >>> 20) & 0x7fe);
-              const target = (pc + imm) | 0;
-              if ((target & 3) !== 0) { exc = CAUSE_MISALIGNED_FETCH; tval = target; break inner; }
-              if (rd !== 0) x[rd] = npc;
-              npc = target;
-              if (target === pc && rd === 0) {
-                // `j .`: a spin with no effect but time. Interrupts were checked on entry and
-                // nothing inside the loop can raise one, so retiring the rest of the budget
-                // at once is exact (and makes CPU-hog guests cheap to simulate).
-                n += left;
-                left = 0;
-              }
-              break;
-            }
-
-            case 0x67: { // JALR
-              if (((inst >>> 12) & 7) !== 0) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-              const target = ((x[rs1]! + (inst >> 20)) & ~1) | 0;
-              if ((target & 3) !== 0) { exc = CAUSE_MISALIGNED_FETCH; tval = target; break inner; }
-              if (rd !== 0) x[rd] = npc;
-              npc = target;
-              break;
-            }
-
-            case 0x37: // LUI
-              if (rd !== 0) x[rd] = inst & 0xfffff000;
-              break;
-
-            case 0x17: // AUIPC
-              if (rd !== 0) x[rd] = (pc + (inst & 0xfffff000)) | 0;
-              break;
-
-            case 0x2f: { // AMO
-              if (((inst >>> 12) & 7) !== 2) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-              const f5 = inst >>> 27;
-              const rs2 = (inst >>> 20) & 31;
-              const va = x[rs1]!;
-              let v: number;
-              if (f5 === 0x02) { // lr.w
-                if (rs2 !== 0) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-                v = mmu.loadReserved(va);
-              } else if (f5 === 0x03) { // sc.w
-                v = mmu.storeConditional(va, x[rs2]!);
-              } else if (
-                f5 === 0x00 || f5 === 0x01 || f5 === 0x04 || f5 === 0x08 || f5 === 0x0c ||
-                f5 === 0x10 || f5 === 0x14 || f5 === 0x18 || f5 === 0x1c
-              ) {
-                v = mmu.amo(va, f5, x[rs2]!);
-              } else {
-                exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-              }
-              if (mmu.exc >= 0) { exc = mmu.exc; tval = mmu.tval; mmu.excInst = inst; break inner; }
-              if (rd !== 0) x[rd] = v;
-              if (mmu.attention) { pc = npc; n++; break inner; }
-              break;
-            }
-
-            case 0x0f: { // MISC-MEM: fence, fence.i (nothing is cached that they would affect)
-              const f3 = (inst >>> 12) & 7;
-              if (f3 > 1) { exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner; }
-              break;
-            }
-
-            case 0x73: { // SYSTEM
-              const f3 = (inst >>> 12) & 7;
-              if (f3 === 0) {
-                switch (inst) {
-                  case 0x00000073: // ecall (from VS-mode: cause 10)
-                    exc = priv === PRIV_S && hart.virt ? 10 : 8 + priv; tval = 0; break inner;
-                  case 0x00100073: // ebreak
-                    exc = CAUSE_BREAKPOINT; tval = pc; break inner;
-                  case 0x30200073: // mret
-                  case 0x10200073: // sret
-                    hart.pc = pc >>> 0;
-                    // Current for the privilege accounting (notePriv): the xRET retires in the
-                    // privilege it leaves (a denied one is rewound before its trap below).
-                    hart.instret = base + n + 1;
-                    {
-                      const denied = inst === 0x30200073 ? hart.mret() : hart.sret();
-                      if (denied !== 0) { exc = denied; tval = inst; break inner; }
-                    }
-                    pc = hart.pc | 0; n++;
-                    break inner;
-                  case 0x10500073: { // wfi
-                    const denied = hart.wfiCheck();
-                    if (denied !== 0) { exc = denied; tval = inst; break inner; }
-                    if ((hart.mie & hart.mip) !== 0) break; // an enabled interrupt is pending: no wait
-                    hart.pc = npc >>> 0;
-                    hart.instret = base + n + 1;
-                    { hart.retired += n + 1; return ExitReason.Wfi; }
-                  }
-                  default: {
-                    let denied = CAUSE_ILLEGAL_INSTRUCTION;
-                    const f7 = inst & 0xfe007fff;
-                    if (f7 === 0x12000073) denied = hart.sfenceVma(rs1 !== 0, x[rs1]! >>> 0); // sfence.vma
-                    else if (f7 === 0x22000073 || f7 === 0x62000073) denied = hart.hfence(f7 === 0x62000073); // hfence.vvma/gvma
-                    if (denied !== 0) { exc = denied; tval = inst; break inner; }
-                    pc = npc; n++;
-                    break inner;
-                  }
-                }
-                break;
-              }
-              if (f3 === 4) { // HLV, HLVX, HSV
-                const r = hart.execHlsv(inst);
-                if (r > 0) { exc = r; tval = inst; break inner; }
-                if (r < 0) { exc = mmu.exc; tval = mmu.tval; break inner; }
-                if (mmu.attention) { pc = npc; n++; break inner; }
-                break;
-              }
-              hart.instret = base + n;
-              {
-                const denied = hart.execCsr(inst);
-                if (denied !== 0) { exc = denied; tval = inst; break inner; }
-              }
-              base = hart.instret - n;
-              if (hart.resync) { pc = npc; n++; break inner; }
-              break;
-            }
-
-            default:
-              exc = CAUSE_ILLEGAL_INSTRUCTION; tval = inst; break inner;
-          }
-          pc = npc;
-          n++;
+  private one(pc: number, left: number, dset: TlbSet): number {
+    const cache = this.cache;
+    const idx = (pc >>> 2) & 0x3ff;
+    const b: Block | undefined = cache.blocks[idx];
+    if (b !== undefined && b.pc === pc) {
+      if (b.seen !== epoch) {
+        if (blockCurrent(b, this.page)) b.seen = epoch;
+        else { // the code changed since it was compiled
+          jitStats.stale++;
+          cache.blocks[idx] = undefined;
+          cache.hits[idx] = 0;
+          return 0;
         }
       }
-
-      hart.pc = pc >>> 0;
-      if (exc >= 0) {
-        hart.instret = base + n;
-        if (hart.takeTrap(exc, tval)) { hart.retired += n; return ExitReason.HostTrap; }
+      if (b.len > left) return 0;
+      const st = this.st;
+      const r = b.fn!(this.x, st, dset.rTag, dset.rWords, dset.rBytes, dset.wTag, dset.wWords, dset.wBytes, left, mulhu);
+      if (r > 0) {
+        jitStats.blockRuns++;
+        this.nextPc = st.pc;
       }
+      return r;
     }
+    if (++cache.hits[idx]! < this.hot) return 0;
+    cache.hits[idx] = 0;
+    const nb = compileBlock(this.page, pc);
+    if (cache.blocks === NO_BLOCKS) cache.blocks = new Array<Block | undefined>(1024).fill(undefined);
+    cache.blocks[idx] = nb;
+    if (nb.fn !== null && cache.compiled++ === 0) markCode(this.hart!.mem, this.hart!.mmu, this.codePfn);
+    return -1;
   }
 }
 
-/** High 32 bits of the unsigned 64-bit product of a and b (as int32). */
-function mulhu(a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16;
-  const b0 = b & 0xffff, b1 = b >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  return (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
+/** The block translator: the interpreter with a block table (see the top of this file). */
+export class Translator extends Interpreter {
+  constructor(opts: TranslatorOptions = {}) {
+    const hot = opts.hot ?? HOT;
+    if (!Number.isInteger(hot) || hot < 1 || hot > 255) throw new RangeError(`Translator: hot must be an integer in 1..255, got ${hot}`);
+    super(new Blocks(hot));
+  }
 }

@@ -435,6 +435,12 @@ function memory(): PhysMemory {
   // Nothing adds frames: zeroing the RAM, the device and the watcher anew, a new generation.
   else for (let p = first; p < first + RAM_PAGES; p++) mem.frames[p]!.fill(0);
   mem.regions.length = 0;
+  // A fresh memory has no frame marked as holding translated code: a mark left by an earlier
+  // case would make this case's interpreter run take the translator's store path.
+  if (recycled) {
+    mem.code.fill(0);
+    mem.watchGeneration++;
+  }
   mem.setWatched(WATCH_PA >>> 12, true);
   mem.lastRunner = null;
   mem.generation++;
