@@ -184,6 +184,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       (p) => {
         peer = p;
         connecting = null;
+        // Pages hear at once that dom0 went away (killed, restarting), not at the next sample.
+        p.onClose = (why: string) => {
+          if (peer === p) peer = null;
+          if (!closed) broadcast({ type: 'status', error: `the connection to dom0 closed (${why}); reconnecting` });
+        };
         return p;
       },
       (e: unknown) => {
