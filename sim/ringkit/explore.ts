@@ -318,6 +318,28 @@ function independent(a: Access, b: Access): boolean {
   return a.loc !== b.loc || (!a.write && !b.write);
 }
 
+/** A schedule still to run in the stateless DFS, with the sleep set it inherits. */
+export interface SearchNode {
+  prefix: string;
+  sleep: Set<Side>;
+}
+
+/**
+ * Pushes the children of `prefix` (one per enabled side not asleep) with their sleep sets:
+ * a sibling explored before, whose access commutes with the child's, need not run again
+ * under it (partial-order reduction; `reduction` false: none). Shared by both explorers.
+ */
+export function pushChildren(stack: SearchNode[], node: SearchNode, enabled: readonly Side[], access: ReadonlyMap<Side, Access>, reduction = true): void {
+  const explored: Side[] = [];
+  for (const s of enabled) {
+    if (node.sleep.has(s)) continue;
+    const a = access.get(s)!;
+    const childSleep = reduction ? new Set<Side>([...node.sleep, ...explored].filter((o) => access.has(o) && independent(access.get(o)!, a))) : new Set<Side>();
+    stack.push({ prefix: node.prefix + s, sleep: childSleep });
+    explored.push(s);
+  }
+}
+
 /**
  * Every schedule up to `depth` steps (stateless DFS, each run replayed from the start, with
  * sleep sets), stopping at the first failure, which is then shrunk. `complete` is true when
@@ -326,7 +348,7 @@ function independent(a: Access, b: Access): boolean {
 export function exhaustive(depth: number, opts: ExploreOptions & { reduction?: boolean } = {}, maxRuns = 200_000): SearchResult & { complete: boolean } {
   let runs = 0;
   let cut = false;
-  const stack: { prefix: string; sleep: Set<Side> }[] = [{ prefix: '', sleep: new Set() }];
+  const stack: SearchNode[] = [{ prefix: '', sleep: new Set() }];
   while (stack.length) {
     if (runs >= maxRuns) return { runs, failure: null, complete: false };
     const { prefix, sleep } = stack.pop()!;
@@ -341,14 +363,7 @@ export function exhaustive(depth: number, opts: ExploreOptions & { reduction?: b
       cut = true;
       continue;
     }
-    const explored: Side[] = [];
-    for (const s of enabled) {
-      if (sleep.has(s)) continue;
-      const a = access.get(s)!;
-      const childSleep = opts.reduction === false ? new Set<Side>() : new Set<Side>([...sleep, ...explored].filter((o) => access.has(o) && independent(access.get(o)!, a)));
-      stack.push({ prefix: prefix + s, sleep: childSleep });
-      explored.push(s);
-    }
+    pushChildren(stack, { prefix, sleep }, enabled, access, opts.reduction !== false);
   }
   return { runs, failure: null, complete: !cut };
 }

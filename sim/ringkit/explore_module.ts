@@ -22,7 +22,7 @@ import { needsNotify } from '../../protocol/ring.ts';
 import type { RingProtocol } from '../../dom0/driver/index.ts';
 import { rng } from '../rng.ts';
 import { Bench, HookedMemory, type BackendUnderTest, type RingAccess } from './harness.ts';
-import { Violation, type Access, type RunResult, type SearchResult, type Side } from './explore.ts';
+import { pushChildren, Violation, type Access, type RunResult, type SearchNode, type SearchResult, type Side } from './explore.ts';
 
 export interface ModuleExploreOptions {
   /** Requests the model frontend makes (default 3). */
@@ -316,7 +316,6 @@ export async function randomWalksModule(subject: ModuleSubject, seed: number, ru
   return { runs, failure: null };
 }
 
-const independent = (a: Access, b: Access) => a.loc !== b.loc || (!a.write && !b.write);
 
 /**
  * Every schedule up to `depth` steps (stateless DFS with sleep sets, as explore.ts's
@@ -326,7 +325,7 @@ const independent = (a: Access, b: Access) => a.loc !== b.loc || (!a.write && !b
 export async function exhaustiveModule(subject: ModuleSubject, depth: number, opts: ModuleExploreOptions = {}, maxRuns = 5000): Promise<SearchResult & { complete: boolean }> {
   let runs = 0;
   let cut = false;
-  const stack: { prefix: string; sleep: Set<Side> }[] = [{ prefix: '', sleep: new Set() }];
+  const stack: SearchNode[] = [{ prefix: '', sleep: new Set() }];
   while (stack.length) {
     if (runs >= maxRuns) return { runs, failure: null, complete: false };
     const { prefix, sleep } = stack.pop()!;
@@ -340,14 +339,7 @@ export async function exhaustiveModule(subject: ModuleSubject, depth: number, op
       cut = true;
       continue;
     }
-    const explored: Side[] = [];
-    for (const s of enabled) {
-      if (sleep.has(s)) continue;
-      const a = access.get(s)!;
-      const childSleep = new Set<Side>([...sleep, ...explored].filter((o) => access.has(o) && independent(access.get(o)!, a)));
-      stack.push({ prefix: prefix + s, sleep: childSleep });
-      explored.push(s);
-    }
+    pushChildren(stack, { prefix, sleep }, enabled, access);
   }
   return { runs, failure: null, complete: !cut };
 }
