@@ -11,55 +11,17 @@
 //                  and re-issues what was not answered; the run ends clean;
 //   several devices each with their own faults; counts and no-progress lines in the report.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScenario, type ScenarioResult } from '../sim/scenario/runner.ts';
+import { blkResult, injected, liveFaultRig, netResult, VBD, WORK } from './helpers/live_faults.ts';
+import type { ScenarioResult } from '../sim/scenario/runner.ts';
 import { ScenarioError, validateScenario } from '../sim/scenario/schema.ts';
 import { formatReport, reportJson } from '../sim/scenario/report.ts';
 import { renderRunHtml } from '../sim/scenario/html.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pvsim-ring-faults-'));
-const WORK = resolve('guests/build/work.elf');
-const VBD = 'vbd/51712';
-let n = 0;
-
-function blk(faults: unknown[], opts: { seed?: number; until?: string; cmdline?: string } = {}) {
-  return {
-    name: 'ring-faults-blk', pcpus: 2, seed: opts.seed ?? 5, until: opts.until ?? '300ms',
-    domains: [{ name: 'blk', image: WORK, cmdline: opts.cmdline ?? 'work=blk mode=rand bs=4096 qd=16 n=64', memory: 16, disk: [`file:${join(dir, `d${n++}.img`)},xvda,w`], faults }],
-  };
-}
-
-function netPair(faults: unknown[], opts: { until?: string; pings?: number } = {}) {
-  const ping = opts.pings ?? 10;
-  return {
-    name: 'ring-faults-net', pcpus: 2, seed: 4, until: opts.until ?? '300ms',
-    domains: [
-      { name: 'a', image: WORK, cmdline: `work=net ip=10.0.0.1 peer=10.0.0.2 ping=${ping} udp=0`, memory: 16, vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'], faults },
-      { name: 'b', image: WORK, cmdline: `work=net ip=10.0.0.2 peer=10.0.0.1 ping=${ping} udp=0`, memory: 16, vif: ['mac=00:16:3e:00:00:02,bridge=xenbr0'] },
-    ],
-  };
-}
-
-async function run(spec: unknown): Promise<{ out: Map<string, string>; r: ScenarioResult }> {
-  const out = new Map<string, string>();
-  const r = await runScenario(validateScenario(spec, join(dir, 'f.json')), {
-    baseDir: dir,
-    onConsole: (d, b) => out.set(d.name, (out.get(d.name) ?? '') + new TextDecoder().decode(b)),
-  });
-  return { out, r };
-}
-
-/** work=blk's result: errors, elapsed ns and whether the data read back matched. */
-function blkResult(text: string): { errors: number; ns: number; dataOk: boolean } | null {
-  const m = /work=blk .*errors=(\d+) ns=(\d+).* checksum=(\S+) result=(\S+) check=(\S+)/.exec(text);
-  return m ? { errors: Number(m[1]), ns: Number(m[2]), dataOk: m[3] === m[4] && m[4] === m[5] } : null;
-}
-const netResult = (text: string) => /work=net .*pings=(\d+) replies=(\d+) lost=(\d+).* tx_errors=(\d+)/.exec(text)?.slice(1).map(Number) ?? null;
-
-const injected = (r: ScenarioResult, name: string) => r.domains.find((d) => d.name === name)!.faults!.injected;
+const rig = liveFaultRig('ring-faults');
+const { dir, blk, run } = rig;
+const { netPair } = rig;
 
 describe('shared-ring faults in a live run', () => {
   it('publish-late: blkfront and netfront survive every order wmb allows (seeds, delays)', async () => {
@@ -168,7 +130,7 @@ describe('shared-ring faults in a live run', () => {
       domains: [
         {
           name: 'a', image: WORK, cmdline: 'work=blk,net mode=rand bs=4096 qd=8 n=32 ip=10.0.0.1 peer=10.0.0.2 ping=10 udp=0', memory: 16,
-          disk: [`file:${join(dir, `d${n++}.img`)},xvda,w`], vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'],
+          disk: [`file:${join(dir, 'two-devices.img')},xvda,w`], vif: ['mac=00:16:3e:00:00:01,bridge=xenbr0'],
           faults: [
             { device: VBD, kind: 'publish-late', when: { every: 2 }, by: '100us' },
             { device: 'vif/0', kind: 'reorder-notify', when: { every: 2 } },
