@@ -5,12 +5,9 @@
 // mirrored pages); tests/dom0-placement.test.ts shows both homes give one trace hash.
 
 import { describe, expect, it } from 'vitest';
-import { Hypervisor } from '../hypervisor/hypervisor.ts';
-import { LocalPlatform } from '../sim/local_platform.ts';
-import { HypervisorServer } from '../hypervisor/server/server.ts';
-import { RemotePlatform } from '../dom0/remote_platform.ts';
+import type { Hypervisor } from '../hypervisor/hypervisor.ts';
+import { machineAndPlatform } from './helpers/platforms.ts';
 import type { Dom0Platform } from '../dom0/platform.ts';
-import { connect } from '../protocol/session.ts';
 import { evtchnAllocUnbound, evtchnSend } from '../hypervisor/evtchn/ops.ts';
 import { HYPERVISOR } from '../protocol/xen/hypercall.ts';
 import { EVTCHNOP } from '../protocol/xen/event_channel.ts';
@@ -27,30 +24,16 @@ const RING = PV_BASE + 0x3000;
 
 type Home = 'in-process' | 'process';
 
-/**
- * A one-pCPU machine with dom0 in either home: LocalPlatform, or RemotePlatform across a real
- * WebSocket to a HypervisorServer (dom0's half in this process, as tests/helpers/platforms.ts).
- */
+/** A one-pCPU machine with dom0 in either home (tests/helpers/platforms.ts: RemotePlatform across a real WebSocket). */
 async function machine(home: Home, costs: Partial<CostModel> = {}, lookahead = true): Promise<{ hv: Hypervisor; dom0: Dom0Platform; close: () => Promise<void> }> {
-  const server = new HypervisorServer({ token: 'test-token', manual: true, machineMemoryBytes: 64 * MiB, pcpus: 1, costs });
-  const hv = server.hv;
+  const closers: (() => Promise<void> | void)[] = [];
+  const { hv, platform } = await machineAndPlatform(home === 'in-process' ? 'local' : 'remote', closers, { memMiB: 64, pcpus: 1, costs });
   hv.loop.lookahead = lookahead;
-  if (home === 'in-process') return { hv, dom0: new LocalPlatform(hv), close: async () => {} };
-  const h = await server.start();
-  let platform: RemotePlatform | null = null;
-  const { peer } = await connect(h.url, 'dom0', 'test-token', async (req) => {
-    if (!req.dom0Event || !platform) return { rc: -38, error: 'not served here' };
-    await platform.event(req.dom0Event);
-    return { rc: 0 };
-  });
-  platform = new RemotePlatform(peer);
-  await server.waitForDom0();
   return {
     hv,
     dom0: platform,
     close: async () => {
-      peer.close();
-      await h.close();
+      for (const c of closers.reverse()) await c();
     },
   };
 }

@@ -10,6 +10,7 @@ import { LocalPlatform } from '../../sim/local_platform.ts';
 import { RemotePlatform } from '../../dom0/remote_platform.ts';
 import type { Dom0Platform } from '../../dom0/platform.ts';
 import { connect } from '../../protocol/session.ts';
+import type { CostModel } from '../../hypervisor/time/cost_model.ts';
 
 export type PlatformKind = 'local' | 'remote';
 
@@ -22,9 +23,16 @@ export interface TestPlatform {
   flush(): Promise<void>;
 }
 
+/** The machine's size: memory in MiB (default 128), pCPUs, cost-model overrides. */
+export interface TestMachine {
+  memMiB?: number;
+  pcpus?: number;
+  costs?: Partial<CostModel>;
+}
+
 /** `closers` gets what must be shut after the test (the server, the connection). */
-export async function machineAndPlatform(kind: PlatformKind, closers: (() => Promise<void> | void)[], memMiB = 128): Promise<TestPlatform> {
-  const server = new HypervisorServer({ token: 'test-token', manual: true, machineMemoryBytes: memMiB * 1024 * 1024 });
+export async function machineAndPlatform(kind: PlatformKind, closers: (() => Promise<void> | void)[], m: TestMachine = {}): Promise<TestPlatform> {
+  const server = new HypervisorServer({ token: 'test-token', manual: true, machineMemoryBytes: (m.memMiB ?? 128) * 1024 * 1024, ...(m.pcpus ? { pcpus: m.pcpus } : {}), ...(m.costs ? { costs: m.costs } : {}) });
   const hv = server.hv;
   const stored = (mfn: number, off = 0, len = 4096) => hv.mem.onStore?.(mfn * 4096 + off, len);
   if (kind === 'local') return { hv, platform: new LocalPlatform(hv), stored, flush: async () => {} };

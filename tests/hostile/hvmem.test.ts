@@ -236,7 +236,7 @@ describe('a guest flooding dom0 with events (item 9)', () => {
 
   /** A flooder sending `sends` events to a dom0-bound port while a worker runs a fixed workload. */
   async function flood(kind: PlatformKind, sends: number) {
-    const { hv, platform } = await machineAndPlatform(kind, closers, 64);
+    const { hv, platform } = await machineAndPlatform(kind, closers, { memMiB: 64 });
     const worker = hv.createPvDomain(countdownImage(1_000_000), { name: 'worker', memoryBytes: 4 * MiB }).domain;
     const flooder = hv.createPvDomain(floodImage(1, sends), { name: 'flooder', memoryBytes: 4 * MiB }).domain;
     expect(flooder.storeEvtchn).toBe(1);
